@@ -1,0 +1,204 @@
+// Shared driver for the benchmark runners. Each runner (one file per client) is
+// executed in a fresh `node` process by ../run.mjs:
+//
+//   node [--import tsx --conditions=source] bench/clients/<client>.(mjs|ts) \
+//        --scenario <name> --url http://127.0.0.1:<port> [--protocol chat|responses] \
+//        [--n N] [--chunks N]
+//
+// It runs one scenario and prints one line `BENCH_RESULT {json}` on stdout
+// (libraries may print other lines; the orchestrator only reads that one).
+//
+// A runner module calls `main(client)` with:
+//   name, protocols: ["chat", "responses"]
+//   load(): Promise<mods>        the library imports; timed by the `import` scenario
+//   init(mods, { baseUrl, protocol }): Promise<api> builds the client (not timed)
+//   api.sequential(model, n)     n sequential non-streaming calls, each answer checked
+//   api.concurrent(model, n)     n non-streaming calls started at once
+//   api.stream(model)            one streaming call; resolves to the text-delta count
+//   api.agentTool(n)             n sequential runs of: tool call → tool → final answer
+//   api.partialJson?(deltas)     (agentfx only) feed deltas to the partial-JSON parser
+//   api.close?()
+
+import { performance } from "node:perf_hooks"
+
+export const TEXT_MODEL = "bench-text"
+export const TOOL_MODEL = "bench-tool"
+export const SHORT_TEXT = "Hello from the benchmark mock server."
+export const FINAL_PREFIX = "The weather in Paris: "
+export const PROMPT = "Say hello."
+export const TOOL_PROMPT = "What is the weather in Paris?"
+export const TOOL_DESCRIPTION = "Get the current weather in a city."
+export const TOOL_PARAMETERS = {
+  type: "object",
+  properties: { city: { type: "string" } },
+  required: ["city"],
+  additionalProperties: false
+}
+export const weather = (city) => `sunny, 25C in ${city}`
+
+// Scenario parameters. Defaults follow the benchmark spec; --n/--chunks override.
+export const SCENARIOS = {
+  roundtrip: { n: 2000, warmup: 50 },
+  stream: { chunks: 20000, warmupChunks: 200 },
+  "stream-paced": { chunks: 2000, warmupChunks: 200 },
+  "agent-tool": { n: 500, warmup: 20 },
+  concurrent: { n: 2000, warmup: 5 },
+  import: {},
+  "partial-json": { smallKB: 10, largeKB: 100, deltaChars: 8 }
+}
+
+export const checkText = (text) => {
+  if (text !== SHORT_TEXT) throw new Error(`unexpected answer: ${JSON.stringify(text)?.slice(0, 200)}`)
+}
+export const checkFinal = (text) => {
+  if (typeof text !== "string" || !text.startsWith(FINAL_PREFIX) || !text.includes("sunny"))
+    throw new Error(`unexpected final answer: ${JSON.stringify(text)?.slice(0, 200)}`)
+}
+export const seq = async (n, f) => {
+  for (let i = 0; i < n; i++) await f(i)
+}
+export const all = (n, f) => Promise.all(Array.from({ length: n }, (_, i) => f(i)))
+
+function parseArgs(argv) {
+  const out = {}
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]
+    if (a.startsWith("--")) {
+      const k = a.slice(2)
+      const v = argv[i + 1] !== undefined && !argv[i + 1].startsWith("--") ? argv[++i] : "true"
+      out[k] = v
+    }
+  }
+  return out
+}
+
+const cpuNow = () => {
+  const c = process.cpuUsage()
+  return c.user + c.system
+}
+const maxRssMB = () => process.resourceUsage().maxRSS / 1024 // maxRSS is in KiB
+
+function emit(obj) {
+  process.stdout.write(`BENCH_RESULT ${JSON.stringify(obj)}\n`)
+}
+
+export async function main(client) {
+  const args = parseArgs(process.argv.slice(2))
+  const scenario = args.scenario
+  const protocol = args.protocol ?? client.protocols[0]
+  const base = { client: client.name, protocol, scenario }
+  try {
+    if (!SCENARIOS[scenario]) throw new Error(`unknown scenario ${scenario}`)
+    if (!client.protocols.includes(protocol)) throw new Error(`${client.name} does not speak ${protocol}`)
+    const p = { ...SCENARIOS[scenario] }
+    if (args.n) p.n = Number(args.n)
+    if (args.chunks) p.chunks = Number(args.chunks)
+
+    const tImport0 = performance.now()
+    const mods = await client.load()
+    const importMs = performance.now() - tImport0
+    const coldStartMs = performance.now() // performance.timeOrigin is the process start
+
+    if (scenario === "import") {
+      emit({ ...base, ok: true, metrics: { importMs, coldStartMs, rssMB: process.memoryUsage().rss / 2 ** 20 } })
+      return
+    }
+
+    const api = await client.init(mods, { baseUrl: args.url, protocol })
+    let metrics
+    switch (scenario) {
+      case "roundtrip": {
+        await api.sequential(TEXT_MODEL, p.warmup)
+        const c0 = cpuNow()
+        const t0 = performance.now()
+        await api.sequential(TEXT_MODEL, p.n)
+        const wallMs = performance.now() - t0
+        metrics = { calls: p.n, usPerCall: (wallMs * 1000) / p.n, cpuUsPerCall: (cpuNow() - c0) / p.n, wallMs }
+        break
+      }
+      case "stream":
+      case "stream-paced": {
+        const w = await api.stream(`bench-stream-${p.warmupChunks}`)
+        if (w !== p.warmupChunks) throw new Error(`warm-up stream: got ${w} text deltas, expected ${p.warmupChunks}`)
+        const model = scenario === "stream" ? `bench-stream-${p.chunks}` : `bench-paced-${p.chunks}`
+        const c0 = cpuNow()
+        const t0 = performance.now()
+        const chunks = await api.stream(model)
+        const wallMs = performance.now() - t0
+        const cpuUs = cpuNow() - c0
+        if (chunks !== p.chunks) throw new Error(`got ${chunks} text deltas, expected ${p.chunks}`)
+        metrics = { chunks, chunksPerSec: chunks / (wallMs / 1000), cpuUsPerChunk: cpuUs / chunks, wallMs }
+        break
+      }
+      case "agent-tool": {
+        await api.agentTool(p.warmup)
+        const c0 = cpuNow()
+        const t0 = performance.now()
+        await api.agentTool(p.n)
+        const wallMs = performance.now() - t0
+        metrics = { runs: p.n, usPerRun: (wallMs * 1000) / p.n, cpuUsPerRun: (cpuNow() - c0) / p.n, wallMs }
+        break
+      }
+      case "concurrent": {
+        await api.sequential(TEXT_MODEL, p.warmup)
+        const c0 = cpuNow()
+        const t0 = performance.now()
+        await api.concurrent(TEXT_MODEL, p.n)
+        const wallMs = performance.now() - t0
+        metrics = { runs: p.n, wallMs, cpuMs: (cpuNow() - c0) / 1000, peakRssMB: maxRssMB() }
+        break
+      }
+      case "partial-json": {
+        if (!api.partialJson) throw new Error(`${client.name} has no partial-JSON parser`)
+        const small = makeJsonDeltas(p.smallKB * 1024, p.deltaChars)
+        const large = makeJsonDeltas(p.largeKB * 1024, p.deltaChars)
+        await api.partialJson(small.deltas, small.doc) // warm-up
+        const time = async (d) => {
+          const best = []
+          for (let i = 0; i < 3; i++) {
+            const t0 = performance.now()
+            await api.partialJson(d.deltas, d.doc)
+            best.push(performance.now() - t0)
+          }
+          return Math.min(...best)
+        }
+        const smallMs = await time(small)
+        const largeMs = await time(large)
+        metrics = {
+          smallKB: p.smallKB,
+          largeKB: p.largeKB,
+          deltaChars: p.deltaChars,
+          smallMs,
+          largeMs,
+          ratio: largeMs / smallMs
+        }
+        break
+      }
+    }
+    metrics.importMs = importMs
+    if (metrics.peakRssMB === undefined) metrics.peakRssMB = maxRssMB()
+    await api.close?.()
+    emit({ ...base, ok: true, metrics })
+  } catch (e) {
+    const msg = e instanceof Error ? `${e.name}: ${e.message}` : String(e)
+    emit({ ...base, ok: false, error: msg.split("\n")[0].slice(0, 300) })
+    process.exitCode = 1
+  }
+  // Do not wait for keep-alive sockets or library timers.
+  setTimeout(() => process.exit(process.exitCode ?? 0), 10).unref()
+}
+
+// A JSON array of records, about `bytes` long, cut into `deltaChars`-sized deltas.
+export function makeJsonDeltas(bytes, deltaChars) {
+  const records = []
+  let len = 2
+  for (let i = 0; len < bytes; i++) {
+    const r = { id: i, name: `record ${i}`, tags: ["a", "b"], score: i * 0.5, ok: i % 2 === 0, note: "x\"y\\z" }
+    len += JSON.stringify(r).length + 1
+    records.push(r)
+  }
+  const doc = JSON.stringify(records)
+  const deltas = []
+  for (let i = 0; i < doc.length; i += deltaChars) deltas.push(doc.slice(i, i + deltaChars))
+  return { doc: records, deltas }
+}

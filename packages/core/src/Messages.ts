@@ -1,0 +1,423 @@
+/**
+ * The message model shared by every provider: requests the agent sends, responses the
+ * model returns, and the events of a streamed response. Every type is a Schema, so a
+ * conversation round-trips through JSON without loss:
+ *
+ * @example
+ * ```ts
+ * import { Messages } from "@agentfx/core"
+ * const json = Messages.encodeJson(history)          // string
+ * const back = yield* Messages.decodeJson(json)      // Effect<ReadonlyArray<ModelMessage>, ParseError>
+ * ```
+ *
+ * @since 0.1.0
+ */
+import * as Effect from "effect/Effect"
+import type * as ParseResult from "effect/ParseResult"
+import * as Schema from "effect/Schema"
+import { RequestUsage } from "./Usage.js"
+
+/** Provider-specific data kept on a part so it can be sent back unchanged (signatures, item ids…). */
+export const ProviderDetails = Schema.Record({ key: Schema.String, value: Schema.Unknown })
+export type ProviderDetails = typeof ProviderDetails.Type
+
+const optional = <S extends Schema.Schema.Any>(s: S) => Schema.optionalWith(s, { exact: true })
+
+// ---------------------------------------------------------------------------
+// User content
+// ---------------------------------------------------------------------------
+
+const urlFields = {
+  url: Schema.String,
+  /** IANA media type; inferred from the URL extension by providers when absent. */
+  mediaType: optional(Schema.String),
+  /** Stable name the model can use to refer to the file. */
+  identifier: optional(Schema.String)
+}
+
+/** An image the model should look at, by URL. */
+export class ImageUrl extends Schema.TaggedClass<ImageUrl>()("ImageUrl", urlFields) {}
+/** An audio file by URL. */
+export class AudioUrl extends Schema.TaggedClass<AudioUrl>()("AudioUrl", urlFields) {}
+/** A video file by URL. */
+export class VideoUrl extends Schema.TaggedClass<VideoUrl>()("VideoUrl", urlFields) {}
+/** A document (PDF, text…) by URL. */
+export class DocumentUrl extends Schema.TaggedClass<DocumentUrl>()("DocumentUrl", urlFields) {}
+
+/** Inline bytes (an image, a PDF, audio…). Encoded as base64 in JSON. */
+export class BinaryContent extends Schema.TaggedClass<BinaryContent>()("BinaryContent", {
+  data: Schema.Uint8ArrayFromBase64,
+  mediaType: Schema.String,
+  identifier: optional(Schema.String)
+}) {
+  get isImage(): boolean {
+    return this.mediaType.startsWith("image/")
+  }
+  get isAudio(): boolean {
+    return this.mediaType.startsWith("audio/")
+  }
+  get isVideo(): boolean {
+    return this.mediaType.startsWith("video/")
+  }
+  get isDocument(): boolean {
+    return !this.isImage && !this.isAudio && !this.isVideo
+  }
+  /** `data:` URL of the content. */
+  get dataUrl(): string {
+    return `data:${this.mediaType};base64,${Buffer.from(this.data).toString("base64")}`
+  }
+  get base64(): string {
+    return Buffer.from(this.data).toString("base64")
+  }
+}
+
+/** One item of a multimodal user prompt. */
+export const UserContent = Schema.Union(
+  Schema.String,
+  ImageUrl,
+  AudioUrl,
+  VideoUrl,
+  DocumentUrl,
+  BinaryContent
+)
+export type UserContent = typeof UserContent.Type
+
+/** A file given by URL. */
+export type FileUrl = ImageUrl | AudioUrl | VideoUrl | DocumentUrl
+
+// ---------------------------------------------------------------------------
+// Request parts
+// ---------------------------------------------------------------------------
+
+/** A system prompt. Kept in history (unlike instructions, which are recomputed every request). */
+export class SystemPromptPart extends Schema.TaggedClass<SystemPromptPart>()("SystemPromptPart", {
+  content: Schema.String,
+  /** Set for dynamic system prompts so they can be re-evaluated when the history is reused. */
+  dynamicRef: optional(Schema.String)
+}) {}
+
+/** What the user said: text or a list of multimodal items. */
+export class UserPromptPart extends Schema.TaggedClass<UserPromptPart>()("UserPromptPart", {
+  content: Schema.Union(Schema.String, Schema.Array(UserContent))
+}) {}
+
+/** How a tool call ended. */
+export const ToolOutcome = Schema.Literal("success", "failed", "denied", "interrupted")
+export type ToolOutcome = typeof ToolOutcome.Type
+
+/** The result of a tool call, sent back to the model. */
+export class ToolReturnPart extends Schema.TaggedClass<ToolReturnPart>()("ToolReturnPart", {
+  toolName: Schema.String,
+  toolCallId: Schema.String,
+  /** Any JSON value; strings are sent as is, other values as JSON. */
+  content: Schema.Unknown,
+  outcome: Schema.optionalWith(ToolOutcome, { default: () => "success" as const }),
+  /** Data for the application; never sent to the model. */
+  metadata: optional(Schema.Unknown)
+}) {
+  /** The text the model sees. */
+  get contentText(): string {
+    return renderToolContent(this.content)
+  }
+}
+
+/** Renders a tool return value as the string a model sees: strings as is, `undefined`/`null` as "", else JSON. */
+export const renderToolContent = (content: unknown): string =>
+  typeof content === "string"
+    ? content
+    : content === undefined || content === null
+      ? ""
+      : JSON.stringify(content)
+
+/** One validation problem reported back to the model. */
+export class ValidationIssue extends Schema.Class<ValidationIssue>("ValidationIssue")({
+  path: Schema.Array(Schema.Union(Schema.String, Schema.Number)),
+  message: Schema.String,
+  input: optional(Schema.Unknown)
+}) {}
+
+/**
+ * Asks the model to try again: bad tool arguments, a tool or validator that failed with
+ * `ModelRetry`, or output that did not validate.
+ */
+export class RetryPromptPart extends Schema.TaggedClass<RetryPromptPart>()("RetryPromptPart", {
+  content: Schema.Union(Schema.String, Schema.Array(ValidationIssue)),
+  toolName: optional(Schema.String),
+  toolCallId: optional(Schema.String)
+}) {
+  /** The text the model sees (pydantic-ai's wording, so prompts tuned for it keep working). */
+  get modelResponse(): string {
+    let description: string
+    if (typeof this.content === "string") {
+      description =
+        this.toolName === undefined ? `Validation feedback:\n${this.content}` : this.content
+    } else {
+      const n = this.content.length
+      const issues = this.content.map((i) => {
+        const o: Record<string, unknown> = { loc: i.path, msg: i.message }
+        if (i.input !== undefined && !(this.toolName === undefined && i.path.length === 0)) {
+          o.input = i.input
+        }
+        return o
+      })
+      description = `${n} validation error${n === 1 ? "" : "s"}:\n\`\`\`json\n${JSON.stringify(issues, null, 2)}\n\`\`\``
+    }
+    return `${description}\n\nFix the errors and try again.`
+  }
+}
+
+/** Any part of a request. */
+export const ModelRequestPart = Schema.Union(
+  SystemPromptPart,
+  UserPromptPart,
+  ToolReturnPart,
+  RetryPromptPart
+)
+export type ModelRequestPart = typeof ModelRequestPart.Type
+
+// ---------------------------------------------------------------------------
+// Response parts
+// ---------------------------------------------------------------------------
+
+/** Plain text from the model. */
+export class TextPart extends Schema.TaggedClass<TextPart>()("TextPart", {
+  content: Schema.String,
+  id: optional(Schema.String),
+  providerDetails: optional(ProviderDetails)
+}) {}
+
+/**
+ * The model's reasoning. `signature` (Anthropic, Gemini, OpenAI encrypted reasoning) must be
+ * sent back unchanged; a redacted block keeps its opaque data in `signature` with `redacted: true`.
+ */
+export class ThinkingPart extends Schema.TaggedClass<ThinkingPart>()("ThinkingPart", {
+  content: Schema.String,
+  id: optional(Schema.String),
+  signature: optional(Schema.String),
+  redacted: optional(Schema.Boolean),
+  /** The provider that produced the signature; other providers drop it. */
+  providerName: optional(Schema.String),
+  providerDetails: optional(ProviderDetails)
+}) {}
+
+/** Tool arguments: a JSON string as streamed by most providers, or an already-parsed object. */
+export const ToolArgs = Schema.Union(
+  Schema.String,
+  Schema.Record({ key: Schema.String, value: Schema.Unknown })
+)
+export type ToolArgs = typeof ToolArgs.Type
+
+/** The model asks for a tool to be called. */
+export class ToolCallPart extends Schema.TaggedClass<ToolCallPart>()("ToolCallPart", {
+  toolName: Schema.String,
+  args: Schema.optionalWith(ToolArgs, { default: () => ({}) }),
+  toolCallId: Schema.String,
+  id: optional(Schema.String),
+  providerName: optional(Schema.String),
+  providerDetails: optional(ProviderDetails)
+}) {
+  /** Arguments as an object; a string is parsed as JSON (throws `SyntaxError` on bad JSON). */
+  argsAsObject(): Record<string, unknown> {
+    if (typeof this.args !== "string") return this.args
+    if (this.args.trim() === "") return {}
+    return JSON.parse(this.args)
+  }
+  /** Arguments as a JSON string. */
+  argsAsJson(): string {
+    return typeof this.args === "string"
+      ? this.args === ""
+        ? "{}"
+        : this.args
+      : JSON.stringify(this.args)
+  }
+}
+
+/** Any part of a response. */
+export const ModelResponsePart = Schema.Union(TextPart, ThinkingPart, ToolCallPart)
+export type ModelResponsePart = typeof ModelResponsePart.Type
+
+// ---------------------------------------------------------------------------
+// Messages
+// ---------------------------------------------------------------------------
+
+/** A request sent to the model. `instructions` are the ones in force for this request. */
+export class ModelRequest extends Schema.TaggedClass<ModelRequest>()("ModelRequest", {
+  parts: Schema.Array(ModelRequestPart),
+  instructions: optional(Schema.String),
+  runId: optional(Schema.String)
+}) {}
+
+/** Why the model stopped. */
+export const FinishReason = Schema.Literal("stop", "length", "content_filter", "tool_call", "error")
+export type FinishReason = typeof FinishReason.Type
+
+/** `interrupted`: the run was cancelled while this response streamed; it may be incomplete. */
+export const ResponseState = Schema.Literal("complete", "incomplete", "interrupted")
+export type ResponseState = typeof ResponseState.Type
+
+/** A response from the model. */
+export class ModelResponse extends Schema.TaggedClass<ModelResponse>()("ModelResponse", {
+  parts: Schema.Array(ModelResponsePart),
+  usage: Schema.optionalWith(RequestUsage, { default: () => RequestUsage.empty }),
+  modelName: optional(Schema.String),
+  providerName: optional(Schema.String),
+  providerResponseId: optional(Schema.String),
+  finishReason: optional(FinishReason),
+  /** The provider's own finish reason, verbatim. */
+  providerFinishReason: optional(Schema.String),
+  timestamp: Schema.optionalWith(Schema.Date, { default: () => new Date() }),
+  state: Schema.optionalWith(ResponseState, { default: () => "complete" as const }),
+  providerDetails: optional(ProviderDetails),
+  runId: optional(Schema.String)
+}) {
+  /** All text parts joined (no separator), as most users want it. */
+  get text(): string {
+    let out = ""
+    for (const p of this.parts) if (p._tag === "TextPart") out += p.content
+    return out
+  }
+  /** The tool calls of this response, in emission order. */
+  get toolCalls(): ReadonlyArray<ToolCallPart> {
+    return this.parts.filter((p): p is ToolCallPart => p._tag === "ToolCallPart")
+  }
+  /** The thinking parts of this response. */
+  get thinking(): ReadonlyArray<ThinkingPart> {
+    return this.parts.filter((p): p is ThinkingPart => p._tag === "ThinkingPart")
+  }
+}
+
+/** A message of a conversation. */
+export const ModelMessage = Schema.Union(ModelRequest, ModelResponse)
+export type ModelMessage = typeof ModelMessage.Type
+
+/** A conversation. */
+export const ModelMessages = Schema.Array(ModelMessage)
+
+/** A conversation as a JSON string. */
+export const ModelMessagesFromJson = Schema.parseJson(ModelMessages)
+
+/** Encodes a conversation to a JSON string. */
+export const encodeJson = (messages: ReadonlyArray<ModelMessage>): string =>
+  Schema.encodeSync(ModelMessagesFromJson)(messages)
+
+/** Encodes a conversation to plain JSON values (for storage in a JSON column, say). */
+export const encode = (messages: ReadonlyArray<ModelMessage>): ReadonlyArray<unknown> =>
+  Schema.encodeSync(ModelMessages)(messages)
+
+/** Decodes a conversation from a JSON string; a corrupt document fails with a `ParseError` naming the path. */
+export const decodeJson = (
+  json: string
+): Effect.Effect<ReadonlyArray<ModelMessage>, ParseResult.ParseError> =>
+  Schema.decodeUnknown(ModelMessagesFromJson)(json)
+
+/** Decodes a conversation from plain JSON values. */
+export const decode = (
+  value: unknown
+): Effect.Effect<ReadonlyArray<ModelMessage>, ParseResult.ParseError> =>
+  Schema.decodeUnknown(ModelMessages)(value)
+
+// ---------------------------------------------------------------------------
+// Stream events
+// ---------------------------------------------------------------------------
+
+/** More text for a `TextPart`. */
+export class TextPartDelta extends Schema.TaggedClass<TextPartDelta>()("TextPartDelta", {
+  contentDelta: Schema.String
+}) {}
+
+/** More reasoning, or its signature. */
+export class ThinkingPartDelta extends Schema.TaggedClass<ThinkingPartDelta>()(
+  "ThinkingPartDelta",
+  {
+    contentDelta: optional(Schema.String),
+    signatureDelta: optional(Schema.String)
+  }
+) {}
+
+/** More of a tool call: usually an arguments fragment. */
+export class ToolCallPartDelta extends Schema.TaggedClass<ToolCallPartDelta>()(
+  "ToolCallPartDelta",
+  {
+    toolNameDelta: optional(Schema.String),
+    argsDelta: optional(ToolArgs),
+    toolCallId: optional(Schema.String)
+  }
+) {}
+
+export const ModelResponsePartDelta = Schema.Union(
+  TextPartDelta,
+  ThinkingPartDelta,
+  ToolCallPartDelta
+)
+export type ModelResponsePartDelta = typeof ModelResponsePartDelta.Type
+
+/** A new part starts at `index` of the response. */
+export class PartStartEvent extends Schema.TaggedClass<PartStartEvent>()("PartStartEvent", {
+  index: Schema.Number,
+  part: ModelResponsePart
+}) {}
+
+/** The part at `index` grows. */
+export class PartDeltaEvent extends Schema.TaggedClass<PartDeltaEvent>()("PartDeltaEvent", {
+  index: Schema.Number,
+  delta: ModelResponsePartDelta
+}) {}
+
+/** The part at `index` is complete; `part` is its final value. */
+export class PartEndEvent extends Schema.TaggedClass<PartEndEvent>()("PartEndEvent", {
+  index: Schema.Number,
+  part: ModelResponsePart
+}) {}
+
+/** The streamed response is complete. Always the last event of a model stream. */
+export class ResponseCompleteEvent extends Schema.TaggedClass<ResponseCompleteEvent>()(
+  "ResponseCompleteEvent",
+  { response: ModelResponse }
+) {}
+
+/** The events a model's stream emits. */
+export const ModelResponseStreamEvent = Schema.Union(
+  PartStartEvent,
+  PartDeltaEvent,
+  PartEndEvent,
+  ResponseCompleteEvent
+)
+export type ModelResponseStreamEvent = typeof ModelResponseStreamEvent.Type
+
+/**
+ * The part that will become the run's result has started (text when text output is
+ * allowed, or a call of an output tool). Emitted by the agent, not the model.
+ */
+export class FinalResultEvent extends Schema.TaggedClass<FinalResultEvent>()("FinalResultEvent", {
+  toolName: optional(Schema.String),
+  toolCallId: optional(Schema.String)
+}) {}
+
+/** The agent is about to call a function tool. */
+export class FunctionToolCallEvent extends Schema.TaggedClass<FunctionToolCallEvent>()(
+  "FunctionToolCallEvent",
+  { part: ToolCallPart }
+) {}
+
+/** A function tool returned (or asked for a retry). */
+export class FunctionToolResultEvent extends Schema.TaggedClass<FunctionToolResultEvent>()(
+  "FunctionToolResultEvent",
+  { result: Schema.Union(ToolReturnPart, RetryPromptPart) }
+) {}
+
+// ---------------------------------------------------------------------------
+// Helpers
+// ---------------------------------------------------------------------------
+
+/** A request holding just a user prompt. */
+export const userPrompt = (content: string | ReadonlyArray<UserContent>): ModelRequest =>
+  new ModelRequest({ parts: [new UserPromptPart({ content })] })
+
+/** The text of the last response of a conversation, or `undefined`. */
+export const lastText = (messages: ReadonlyArray<ModelMessage>): string | undefined => {
+  for (let i = messages.length - 1; i >= 0; i--) {
+    const m = messages[i]!
+    if (m._tag === "ModelResponse") return m.text
+  }
+  return undefined
+}

@@ -1,0 +1,163 @@
+/**
+ * The `Model` service: one LLM behind one interface. Providers (`@agentfx/providers`) and
+ * the test models (`TestModel`, `FunctionModel`) are Layers that provide it; agents and the
+ * direct API require it.
+ *
+ * @example
+ * ```ts
+ * import { Model, Messages } from "@agentfx/core"
+ * const program = Effect.gen(function* () {
+ *   const model = yield* Model.Model
+ *   const response = yield* model.request([Messages.userPrompt("hi")], {}, Model.ModelRequestParameters.empty)
+ *   return response.text
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ */
+import * as Context from "effect/Context"
+import type * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
+import type * as Stream from "effect/Stream"
+import type { ModelError } from "./AgentError.js"
+import type { ModelMessage, ModelResponse, ModelResponseStreamEvent } from "./Messages.js"
+import type { ModelSettings } from "./ModelSettings.js"
+import { type JsonSchema, ToolDefinition } from "./Tool.js"
+
+/** How the output is asked for. */
+export const OutputMode = Schema.Literal("text", "tool", "native", "prompted")
+export type OutputMode = typeof OutputMode.Type
+
+/** The JSON Schema of structured output for native / prompted modes. */
+export class OutputObjectDefinition extends Schema.Class<OutputObjectDefinition>(
+  "OutputObjectDefinition"
+)({
+  jsonSchema: Schema.Record({ key: Schema.String, value: Schema.Unknown }),
+  name: Schema.optionalWith(Schema.String, { exact: true }),
+  description: Schema.optionalWith(Schema.String, { exact: true }),
+  strict: Schema.optionalWith(Schema.Boolean, { exact: true })
+}) {}
+
+/** What a request offers the model besides the messages: tools and the output it must produce. */
+export class ModelRequestParameters extends Schema.Class<ModelRequestParameters>(
+  "ModelRequestParameters"
+)({
+  functionTools: Schema.optionalWith(Schema.Array(ToolDefinition), { default: () => [] }),
+  outputTools: Schema.optionalWith(Schema.Array(ToolDefinition), { default: () => [] }),
+  outputMode: Schema.optionalWith(OutputMode, { default: () => "text" as const }),
+  /** Set for `native` (response format) and `prompted` (schema in the instructions). */
+  outputObject: Schema.optionalWith(OutputObjectDefinition, { exact: true }),
+  /** May the model answer with plain text? `false` forces a tool call. */
+  allowTextOutput: Schema.optionalWith(Schema.Boolean, { default: () => true })
+}) {
+  static readonly empty: ModelRequestParameters = new ModelRequestParameters({})
+  /** Function and output tools together. */
+  get allTools(): ReadonlyArray<ToolDefinition> {
+    return this.outputTools.length === 0
+      ? this.functionTools
+      : [...this.functionTools, ...this.outputTools]
+  }
+}
+
+/** A function that rewrites a JSON Schema for a provider's dialect (OpenAI strict, Gemini…). */
+export type JsonSchemaTransformer = (
+  schema: JsonSchema,
+  options: { readonly strict?: boolean }
+) => {
+  readonly schema: JsonSchema
+  /** Whether the transformed schema is valid in strict mode. */
+  readonly isStrictCompatible: boolean
+}
+
+/** What a model supports. Providers fill it per model; the run loop and output modes read it. */
+export interface ModelProfile {
+  readonly supportsTools: boolean
+  /** Native JSON-schema output (`response_format` / `responseSchema`). */
+  readonly supportsJsonSchemaOutput: boolean
+  readonly supportsJsonObjectOutput: boolean
+  readonly supportsThinking: boolean
+  /** Which mode structured output uses when the user did not pick one. */
+  readonly defaultStructuredOutputMode: "tool" | "native" | "prompted"
+  /** Rewrites tool and output schemas before they are sent. */
+  readonly jsonSchemaTransformer: JsonSchemaTransformer | undefined
+  /** Instructions template for prompted output; `{schema}` is replaced by the JSON Schema. */
+  readonly promptedOutputTemplate: string
+  /** Leading whitespace-only text in a stream does not count as output. */
+  readonly ignoreStreamedLeadingWhitespace: boolean
+}
+
+/** The default prompted-output template. */
+export const defaultPromptedOutputTemplate =
+  "Always respond with a JSON object that's compatible with this schema:\n\n{schema}\n\nDon't include any text or Markdown fencing before or after."
+
+/** A profile for a model that supports tools and little else. */
+export const defaultProfile: ModelProfile = {
+  supportsTools: true,
+  supportsJsonSchemaOutput: false,
+  supportsJsonObjectOutput: false,
+  supportsThinking: false,
+  defaultStructuredOutputMode: "tool",
+  jsonSchemaTransformer: undefined,
+  promptedOutputTemplate: defaultPromptedOutputTemplate,
+  ignoreStreamedLeadingWhitespace: false
+}
+
+/** A profile with some fields overridden. */
+export const profile = (overrides: Partial<ModelProfile>): ModelProfile => ({
+  ...defaultProfile,
+  ...overrides
+})
+
+/**
+ * A response being streamed. `events` is single-use; `response` is a snapshot of what has
+ * arrived so far (complete once `events` ended), so an interrupted run can keep the part it saw.
+ */
+export interface StreamedResponse {
+  readonly modelName: string
+  readonly events: Stream.Stream<ModelResponseStreamEvent, ModelError>
+  readonly response: Effect.Effect<ModelResponse>
+}
+
+/** The service a model provides. */
+export interface Service {
+  /** The model's name as the provider knows it (`gpt-4o`). */
+  readonly modelName: string
+  /** The provider / system name (`openai`, `anthropic`, `test`, `function`). */
+  readonly system: string
+  readonly profile: ModelProfile
+  /** Settings of the model itself; the run's settings are merged over them. */
+  readonly settings: ModelSettings | undefined
+  /** Sends a request and waits for the whole response. */
+  readonly request: (
+    messages: ReadonlyArray<ModelMessage>,
+    settings: ModelSettings,
+    parameters: ModelRequestParameters
+  ) => Effect.Effect<ModelResponse, ModelError>
+  /**
+   * Opens a streamed response. Errors before the first event (status, retries) surface here;
+   * the connection lives as long as the scope.
+   */
+  readonly requestStream: (
+    messages: ReadonlyArray<ModelMessage>,
+    settings: ModelSettings,
+    parameters: ModelRequestParameters
+  ) => Effect.Effect<StreamedResponse, ModelError, Scope.Scope>
+}
+
+/** The model a program talks to. */
+export class Model extends Context.Tag("@agentfx/core/Model")<Model, Service>() {}
+
+/** Builds a `Model` service value. */
+export const make = (service: Service): Service => service
+
+/** `"provider:model"` strings resolved to models, e.g. `"openai:gpt-4o"`; implemented by providers. */
+export interface RegistryService {
+  readonly resolve: (name: string) => Effect.Effect<Service, import("./AgentError.js").UserError>
+}
+
+/** Resolves model strings. `@agentfx/providers` ships a Layer for it. */
+export class ModelRegistry extends Context.Tag("@agentfx/core/ModelRegistry")<
+  ModelRegistry,
+  RegistryService
+>() {}

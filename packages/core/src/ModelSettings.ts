@@ -1,0 +1,94 @@
+/**
+ * Settings for a model request. Each layer (model, agent, run) may set some; `merge` combines
+ * them with later layers winning, key by key (`extraHeaders` and `extraBody` merge one level
+ * deeper).
+ *
+ * @example
+ * ```ts
+ * import { ModelSettings } from "@agentfx/core"
+ * const settings = ModelSettings.merge({ temperature: 0 }, { maxTokens: 512 })
+ * ```
+ *
+ * @since 0.1.0
+ */
+import * as Duration from "effect/Duration"
+import * as Schema from "effect/Schema"
+
+const opt = <S extends Schema.Schema.Any>(s: S) => Schema.optionalWith(s, { exact: true })
+
+/** Anything `Duration.decode` accepts: millis as a number, `"30 seconds"`, a `Duration`. */
+export const DurationInput = Schema.declare(
+  (u: unknown): u is Duration.DurationInput => {
+    if (typeof u === "number" || Duration.isDuration(u)) return true
+    if (typeof u === "string") {
+      try {
+        Duration.decode(u as Duration.DurationInput)
+        return true
+      } catch {
+        return false
+      }
+    }
+    return false
+  },
+  { identifier: "DurationInput" }
+)
+
+/** Thinking / reasoning effort, mapped by each provider to its own parameter. */
+export const ThinkingSetting = Schema.Union(
+  Schema.Boolean,
+  Schema.Literal("minimal", "low", "medium", "high"),
+  Schema.Struct({ budgetTokens: Schema.Number })
+)
+export type ThinkingSetting = typeof ThinkingSetting.Type
+
+/** How the model may choose tools. Names restrict it to those tools. */
+export const ToolChoice = Schema.Union(
+  Schema.Literal("auto", "none", "required"),
+  Schema.Array(Schema.String)
+)
+export type ToolChoice = typeof ToolChoice.Type
+
+export const ModelSettings = Schema.Struct({
+  maxTokens: opt(Schema.Number),
+  temperature: opt(Schema.Number),
+  topP: opt(Schema.Number),
+  seed: opt(Schema.Number),
+  presencePenalty: opt(Schema.Number),
+  frequencyPenalty: opt(Schema.Number),
+  logitBias: opt(Schema.Record({ key: Schema.String, value: Schema.Number })),
+  stopSequences: opt(Schema.Array(Schema.String)),
+  parallelToolCalls: opt(Schema.Boolean),
+  toolChoice: opt(ToolChoice),
+  thinking: opt(ThinkingSetting),
+  /** Deadline for a whole request (for a stream: until the last event). */
+  timeout: opt(DurationInput),
+  /** Deadline between two stream events. */
+  idleTimeout: opt(DurationInput),
+  extraHeaders: opt(Schema.Record({ key: Schema.String, value: Schema.String })),
+  /** Merged into the provider's request body last; the escape hatch for provider options. */
+  extraBody: opt(Schema.Record({ key: Schema.String, value: Schema.Unknown }))
+})
+export interface ModelSettings extends Schema.Schema.Type<typeof ModelSettings> {}
+
+/** No settings. */
+export const empty: ModelSettings = {}
+
+/** Merges settings, later ones winning key by key. `undefined` entries are skipped. */
+export const merge = (...layers: ReadonlyArray<ModelSettings | undefined>): ModelSettings => {
+  let out: { -readonly [K in keyof ModelSettings]: ModelSettings[K] } = {}
+  for (const layer of layers) {
+    if (layer === undefined) continue
+    const extraHeaders =
+      out.extraHeaders && layer.extraHeaders
+        ? { ...out.extraHeaders, ...layer.extraHeaders }
+        : (layer.extraHeaders ?? out.extraHeaders)
+    const extraBody =
+      out.extraBody && layer.extraBody
+        ? { ...out.extraBody, ...layer.extraBody }
+        : (layer.extraBody ?? out.extraBody)
+    out = { ...out, ...layer }
+    if (extraHeaders !== undefined) out.extraHeaders = extraHeaders
+    if (extraBody !== undefined) out.extraBody = extraBody
+  }
+  return out
+}

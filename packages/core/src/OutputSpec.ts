@@ -1,0 +1,108 @@
+/**
+ * The protocol between the run loop and an output mode. Core ships plain text; the
+ * structured modes (`ToolOutput`, `NativeOutput`, `PromptedOutput`, `TextOutput`, unions,
+ * output functions) live in `@agentfx/output` and implement this interface.
+ *
+ * The run loop:
+ * 1. sends `toolDefinitions(profile)` as output tools, `outputObject` for native/prompted,
+ *    `instructions(profile)` appended to the instructions, `allowTextOutput`;
+ * 2. when the response has a call of an output tool, decodes it with `handleToolCall`;
+ *    otherwise, with text and `allowTextOutput`, decodes the text with `handleText`;
+ * 3. a `ModelRetry` from either becomes a retry prompt counted against the output budget.
+ * While streaming, the same functions run with `partial: true` on snapshots, and failures are
+ * swallowed.
+ *
+ * @since 0.1.0
+ */
+import * as Effect from "effect/Effect"
+import type { ModelRetry } from "./AgentError.js"
+import type { ToolCallPart } from "./Messages.js"
+import type { ModelProfile, OutputMode, OutputObjectDefinition } from "./Model.js"
+import type { RunContext } from "./RunContext.js"
+import type { ToolDefinition } from "./Tool.js"
+
+export const TypeId: unique symbol = Symbol.for("@agentfx/core/OutputSpec")
+export type TypeId = typeof TypeId
+
+/** Options passed to the decode functions. */
+export interface HandleOptions {
+  /** Decoding a streamed snapshot: be lenient, the value is incomplete. */
+  readonly partial: boolean
+}
+
+/** An output mode producing `A`, possibly needing services `R`. */
+export interface OutputSpec<out A, out R = never> {
+  readonly [TypeId]: TypeId
+  /** The mode the model is asked for. */
+  readonly mode: OutputMode
+  /** May the model end the run with plain text? */
+  readonly allowTextOutput: boolean
+  /** Output tools to offer the model (tool mode), after the profile's adjustments. */
+  readonly toolDefinitions: (profile: ModelProfile) => ReadonlyArray<ToolDefinition>
+  /** The structured output schema for native / prompted modes. */
+  readonly outputObject: (profile: ModelProfile) => OutputObjectDefinition | undefined
+  /** Extra instructions for this output (prompted mode puts the schema here). */
+  readonly instructions: (profile: ModelProfile) => string | undefined
+  /** Retries allowed for output (overrides the agent's `outputRetries` when set). */
+  readonly maxRetries: number | undefined
+  /** Decodes the response text into the output. */
+  readonly handleText: (
+    text: string,
+    options: HandleOptions
+  ) => Effect.Effect<A, ModelRetry, R | RunContext>
+  /** Decodes a call of one of the output tools into the output. */
+  readonly handleToolCall: (
+    call: ToolCallPart,
+    options: HandleOptions
+  ) => Effect.Effect<A, ModelRetry, R | RunContext>
+  /** Is `toolName` one of this spec's output tools? */
+  readonly isOutputTool: (toolName: string) => boolean
+}
+
+/** Any output spec. */
+export type Any = OutputSpec<any, any>
+/** The output type of a spec. */
+export type Output<S> = S extends OutputSpec<infer A, any> ? A : never
+/** The services a spec needs. */
+export type Requirements<S> = S extends OutputSpec<any, infer R> ? R : never
+
+/** Builds a spec, filling defaults. */
+export const make = <A, R = never>(
+  spec: Omit<
+    OutputSpec<A, R>,
+    TypeId | "isOutputTool" | "maxRetries" | "toolDefinitions" | "outputObject" | "instructions"
+  > &
+    Partial<
+      Pick<
+        OutputSpec<A, R>,
+        "isOutputTool" | "maxRetries" | "toolDefinitions" | "outputObject" | "instructions"
+      >
+    >
+): OutputSpec<A, R> => {
+  const toolDefinitions = spec.toolDefinitions ?? (() => [])
+  return {
+    [TypeId]: TypeId,
+    maxRetries: undefined,
+    outputObject: () => undefined,
+    instructions: () => undefined,
+    isOutputTool: (name) => toolDefinitions(defaultProfileForNames).some((t) => t.name === name),
+    ...spec,
+    toolDefinitions
+  }
+}
+
+// Tool names never depend on the profile; any profile will do to list them.
+import { defaultProfile as defaultProfileForNames } from "./Model.js"
+
+/** Is this value an output spec? */
+export const isOutputSpec = (u: unknown): u is Any =>
+  typeof u === "object" && u !== null && TypeId in u
+
+/** Plain text output: the default. */
+export const text: OutputSpec<string> = make<string>({
+  mode: "text",
+  allowTextOutput: true,
+  handleText: (text) => Effect.succeed(text),
+  handleToolCall: (call) =>
+    Effect.dieMessage(`text output has no output tools (called: ${call.toolName})`)
+})

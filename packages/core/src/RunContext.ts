@@ -1,0 +1,56 @@
+/**
+ * The `RunContext` service: what a tool, an output validator or a dynamic instruction can see
+ * of the run it is part of. The agent provides it; read it with `yield* RunContext.RunContext`.
+ *
+ * @example
+ * ```ts
+ * const whoami = Tool.make("step", {
+ *   parameters: Schema.Struct({}),
+ *   handler: () => Effect.map(RunContext.RunContext, (ctx) => `step ${ctx.runStep}, retry ${ctx.retry}`)
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ */
+import * as Context from "effect/Context"
+import type { ModelMessage, UserContent } from "./Messages.js"
+import type * as Model from "./Model.js"
+import type { ModelSettings } from "./ModelSettings.js"
+import type { RunUsage, UsageLimits } from "./Usage.js"
+
+/** A snapshot of the run, taken when the tool / validator / instruction is called. */
+export interface Service {
+  /** Unique id of this run. */
+  readonly runId: string
+  /** The agent's name, if it has one. */
+  readonly agentName: string | undefined
+  /** The model of this run. */
+  readonly model: Model.Service
+  /** The user prompt of this run. */
+  readonly prompt: string | ReadonlyArray<UserContent> | undefined
+  /** Messages so far (history included). */
+  readonly messages: ReadonlyArray<ModelMessage>
+  /** Usage so far. */
+  readonly usage: RunUsage
+  readonly usageLimits: UsageLimits
+  /** Settings in force for the next request. */
+  readonly modelSettings: ModelSettings
+  /** 1 for the first model request, +1 for each request after. */
+  readonly runStep: number
+  /** Retries so far of the current tool (or of the output, in validators). */
+  readonly retry: number
+  /** Retries allowed for the current tool or output. */
+  readonly maxRetries: number
+  /** Name of the tool being called, if any. */
+  readonly toolName: string | undefined
+  /** Id of the tool call being handled, if any. */
+  readonly toolCallId: string | undefined
+  /** `true` while validating a partial (streamed) output. */
+  readonly partialOutput: boolean
+}
+
+/** The current run, inside tools, validators and dynamic instructions. */
+export class RunContext extends Context.Tag("@agentfx/core/RunContext")<RunContext, Service>() {}
+
+/** Is this the last retry allowed? */
+export const isLastAttempt = (ctx: Service): boolean => ctx.retry >= ctx.maxRetries

@@ -1,0 +1,223 @@
+/**
+ * Tools: functions the model can call. Parameters are a Schema (the model sees its JSON
+ * Schema, descriptions come from annotations), the handler is an Effect whose requirements
+ * become the agent's requirements.
+ *
+ * @example
+ * ```ts
+ * import { Tool } from "@agentfx/core"
+ * import { Effect, Schema } from "effect"
+ *
+ * const add = Tool.make("add", {
+ *   description: "Add two numbers",
+ *   parameters: Schema.Struct({ a: Schema.Number, b: Schema.Number }),
+ *   handler: ({ a, b }) => Effect.succeed(a + b)
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ */
+import * as Effect from "effect/Effect"
+import * as JSONSchema from "effect/JSONSchema"
+import * as ParseResult from "effect/ParseResult"
+import * as Schema from "effect/Schema"
+import type * as SchemaAST from "effect/SchemaAST"
+import { ModelRetry } from "./AgentError.js"
+import { type ToolArgs, ValidationIssue } from "./Messages.js"
+
+/** A JSON Schema object, as sent to providers. */
+export type JsonSchema = Record<string, unknown>
+
+/** What a tool is for the run loop: a function tool, an output tool, or one executed elsewhere. */
+export const ToolKind = Schema.Literal("function", "output", "external")
+export type ToolKind = typeof ToolKind.Type
+
+/** The definition of a tool as sent to the model. */
+export class ToolDefinition extends Schema.Class<ToolDefinition>("ToolDefinition")({
+  name: Schema.String,
+  description: Schema.optionalWith(Schema.String, { exact: true }),
+  parametersJsonSchema: Schema.Record({ key: Schema.String, value: Schema.Unknown }),
+  /** Ask for strict schema adherence (OpenAI `strict`); `undefined` lets the provider decide. */
+  strict: Schema.optionalWith(Schema.Boolean, { exact: true }),
+  kind: Schema.optionalWith(ToolKind, { default: () => "function" as const }),
+  /** Calls of a sequential tool are not run concurrently with other calls. */
+  sequential: Schema.optionalWith(Schema.Boolean, { default: () => false }),
+  metadata: Schema.optionalWith(Schema.Unknown, { exact: true })
+}) {}
+
+/** A tool: its definition plus a typed handler. */
+export interface Tool<in out Name extends string, in out Args, out Success, out E, out R> {
+  readonly name: Name
+  readonly description: string | undefined
+  readonly parameters: Schema.Schema<Args, any>
+  readonly definition: ToolDefinition
+  /** Retries allowed for this tool (overrides the agent's `retries`). */
+  readonly maxRetries: number | undefined
+  /** Called before each model request; may hide (`undefined`) or edit the definition. */
+  readonly prepare:
+    | ((definition: ToolDefinition) => Effect.Effect<ToolDefinition | undefined, never, R>)
+    | undefined
+  readonly handler: (args: Args) => Effect.Effect<Success, E | ModelRetry, R>
+  /** Decodes raw model arguments; failures become a `ModelRetry` listing the issues. */
+  readonly decodeArgs: (args: ToolArgs) => Effect.Effect<Args, ModelRetry>
+}
+
+/** Any tool. */
+export type Any = Tool<string, any, any, any, any>
+
+/** The services a tool needs. */
+export type Requirements<T> = T extends Tool<any, any, any, any, infer R> ? R : never
+/** The errors a tool can fail with (besides `ModelRetry`). */
+export type Errors<T> = T extends Tool<any, any, any, infer E, any> ? Exclude<E, ModelRetry> : never
+
+/** JSON Schema of a Schema, without the `$schema` key, `$defs` kept at the root. */
+export const jsonSchema = (schema: Schema.Schema.Any): JsonSchema => {
+  const js = JSONSchema.make(schema as Schema.Schema<any, any, never>) as unknown as Record<
+    string,
+    unknown
+  >
+  const { $schema: _ignored, ...rest } = js
+  return rest
+}
+
+const parseIssues = (error: ParseResult.ParseError, input: unknown): Array<ValidationIssue> =>
+  ParseResult.ArrayFormatter.formatErrorSync(error).map(
+    (i) =>
+      new ValidationIssue(
+        {
+          path: i.path.map((p) => (typeof p === "symbol" ? String(p) : p)),
+          message: i.message,
+          input: valueAt(input, i.path)
+        },
+        true
+      )
+  )
+
+const valueAt = (input: unknown, path: ReadonlyArray<PropertyKey>): unknown => {
+  let cur: any = input
+  for (const k of path) {
+    if (cur === null || typeof cur !== "object") return undefined
+    cur = cur[k as any]
+  }
+  return cur
+}
+
+/**
+ * Decodes model-provided arguments (a JSON string or an object) with a Schema. Bad JSON or a
+ * schema mismatch fails with a `ModelRetry` whose issues go back to the model.
+ */
+export const decodeWith = <A, I>(
+  schema: Schema.Schema<A, I, never>
+): ((args: ToolArgs) => Effect.Effect<A, ModelRetry>) => {
+  const decode = Schema.decodeUnknown(schema, { errors: "all", onExcessProperty: "ignore" })
+  return (args) => {
+    let value: unknown = args
+    if (typeof args === "string") {
+      const text = args.trim() === "" ? "{}" : args
+      try {
+        value = JSON.parse(text)
+      } catch (e) {
+        return Effect.fail(
+          new ModelRetry({
+            reason: `Invalid JSON: ${(e as Error).message}`,
+            issues: [
+              new ValidationIssue(
+                { path: [], message: `Invalid JSON: ${(e as Error).message}`, input: args },
+                true
+              )
+            ]
+          })
+        )
+      }
+    }
+    return Effect.mapError(
+      decode(value),
+      (error) =>
+        new ModelRetry({
+          reason: ParseResult.TreeFormatter.formatErrorSync(error),
+          issues: parseIssues(error, value)
+        })
+    )
+  }
+}
+
+const descriptionOf = (ast: SchemaAST.AST): string | undefined => {
+  const d = ast.annotations[Symbol.for("effect/annotation/Description")]
+  return typeof d === "string" ? d : undefined
+}
+
+/** Options of `make`. */
+export interface MakeOptions<Args, I, Success, E, R> {
+  readonly description?: string
+  /** The arguments. An object Schema (`Schema.Struct`/`Schema.Class`); annotate fields with `description`. */
+  readonly parameters: Schema.Schema<Args, I, never>
+  readonly handler: (args: Args) => Effect.Effect<Success, E | ModelRetry, R>
+  readonly maxRetries?: number
+  readonly strict?: boolean
+  readonly sequential?: boolean
+  readonly metadata?: unknown
+  readonly prepare?: (
+    definition: ToolDefinition
+  ) => Effect.Effect<ToolDefinition | undefined, never, R>
+}
+
+/** Builds a tool. */
+export const make = <const Name extends string, Args, I, Success, E = never, R = never>(
+  name: Name,
+  options: MakeOptions<Args, I, Success, E, R>
+): Tool<Name, Args, Success, E, R> => {
+  const description = options.description ?? descriptionOf(options.parameters.ast)
+  const definition = new ToolDefinition({
+    name,
+    ...(description !== undefined ? { description } : {}),
+    parametersJsonSchema: jsonSchema(options.parameters),
+    ...(options.strict !== undefined ? { strict: options.strict } : {}),
+    kind: "function",
+    sequential: options.sequential ?? false,
+    ...(options.metadata !== undefined ? { metadata: options.metadata } : {})
+  })
+  return {
+    name,
+    description,
+    parameters: options.parameters,
+    definition,
+    maxRetries: options.maxRetries,
+    prepare: options.prepare,
+    handler: options.handler,
+    decodeArgs: decodeWith(options.parameters)
+  }
+}
+
+/**
+ * A tool whose arguments are described by a raw JSON Schema and passed through undecoded
+ * (for tools defined elsewhere, e.g. by an MCP server).
+ */
+export const fromJsonSchema = <const Name extends string, Success, E = never, R = never>(
+  name: Name,
+  options: {
+    readonly description?: string
+    readonly jsonSchema: JsonSchema
+    readonly handler: (args: Record<string, unknown>) => Effect.Effect<Success, E | ModelRetry, R>
+    readonly maxRetries?: number
+    readonly strict?: boolean
+    readonly sequential?: boolean
+  }
+): Tool<Name, Record<string, unknown>, Success, E, R> => {
+  const parameters = Schema.Record({ key: Schema.String, value: Schema.Unknown })
+  return {
+    name,
+    description: options.description,
+    parameters,
+    definition: new ToolDefinition({
+      name,
+      ...(options.description !== undefined ? { description: options.description } : {}),
+      parametersJsonSchema: options.jsonSchema,
+      ...(options.strict !== undefined ? { strict: options.strict } : {}),
+      sequential: options.sequential ?? false
+    }),
+    maxRetries: options.maxRetries,
+    prepare: undefined,
+    handler: options.handler,
+    decodeArgs: decodeWith(parameters)
+  }
+}

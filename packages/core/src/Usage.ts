@@ -1,0 +1,204 @@
+/**
+ * Token and request accounting: the usage of one request, the usage of a run, and the
+ * limits a run must stay within.
+ *
+ * @example
+ * ```ts
+ * import { Usage } from "@agentfx/core"
+ * const limits = Usage.UsageLimits.make({ requestLimit: 5, totalTokensLimit: 10_000 })
+ * ```
+ *
+ * @since 0.1.0
+ */
+import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
+
+const count = Schema.optionalWith(Schema.Number, { default: () => 0 })
+const details = Schema.optionalWith(Schema.Record({ key: Schema.String, value: Schema.Number }), {
+  default: () => ({})
+})
+
+const addDetails = (
+  a: Readonly<Record<string, number>>,
+  b: Readonly<Record<string, number>>
+): Record<string, number> => {
+  const out: Record<string, number> = { ...a }
+  for (const k in b) out[k] = (out[k] ?? 0) + b[k]!
+  return out
+}
+
+/**
+ * The usage of one model request. `inputTokens` includes cached tokens; `details` holds
+ * provider extras such as `reasoning_tokens`.
+ */
+export class RequestUsage extends Schema.Class<RequestUsage>("RequestUsage")({
+  inputTokens: count,
+  outputTokens: count,
+  cacheReadTokens: count,
+  cacheWriteTokens: count,
+  inputAudioTokens: count,
+  outputAudioTokens: count,
+  details
+}) {
+  static readonly empty: RequestUsage = new RequestUsage({})
+  get totalTokens(): number {
+    return this.inputTokens + this.outputTokens
+  }
+  /** Sum of two usages. */
+  add(that: RequestUsage): RequestUsage {
+    return new RequestUsage(
+      {
+        inputTokens: this.inputTokens + that.inputTokens,
+        outputTokens: this.outputTokens + that.outputTokens,
+        cacheReadTokens: this.cacheReadTokens + that.cacheReadTokens,
+        cacheWriteTokens: this.cacheWriteTokens + that.cacheWriteTokens,
+        inputAudioTokens: this.inputAudioTokens + that.inputAudioTokens,
+        outputAudioTokens: this.outputAudioTokens + that.outputAudioTokens,
+        details: addDetails(this.details, that.details)
+      },
+      true
+    )
+  }
+}
+
+/** The usage of a whole run (or several runs sharing one budget). */
+export class RunUsage extends Schema.Class<RunUsage>("RunUsage")({
+  requests: count,
+  toolCalls: count,
+  inputTokens: count,
+  outputTokens: count,
+  cacheReadTokens: count,
+  cacheWriteTokens: count,
+  inputAudioTokens: count,
+  outputAudioTokens: count,
+  details
+}) {
+  static readonly empty: RunUsage = new RunUsage({})
+  get totalTokens(): number {
+    return this.inputTokens + this.outputTokens
+  }
+  /** This usage plus one request's usage (counts one request). */
+  addRequest(usage: RequestUsage): RunUsage {
+    return new RunUsage(
+      {
+        requests: this.requests + 1,
+        toolCalls: this.toolCalls,
+        inputTokens: this.inputTokens + usage.inputTokens,
+        outputTokens: this.outputTokens + usage.outputTokens,
+        cacheReadTokens: this.cacheReadTokens + usage.cacheReadTokens,
+        cacheWriteTokens: this.cacheWriteTokens + usage.cacheWriteTokens,
+        inputAudioTokens: this.inputAudioTokens + usage.inputAudioTokens,
+        outputAudioTokens: this.outputAudioTokens + usage.outputAudioTokens,
+        details: addDetails(this.details, usage.details)
+      },
+      true
+    )
+  }
+  /** This usage plus `n` successful tool calls. */
+  addToolCalls(n: number): RunUsage {
+    return new RunUsage({ ...this, toolCalls: this.toolCalls + n }, true)
+  }
+  /** Sum of two run usages. */
+  add(that: RunUsage): RunUsage {
+    return new RunUsage(
+      {
+        requests: this.requests + that.requests,
+        toolCalls: this.toolCalls + that.toolCalls,
+        inputTokens: this.inputTokens + that.inputTokens,
+        outputTokens: this.outputTokens + that.outputTokens,
+        cacheReadTokens: this.cacheReadTokens + that.cacheReadTokens,
+        cacheWriteTokens: this.cacheWriteTokens + that.cacheWriteTokens,
+        inputAudioTokens: this.inputAudioTokens + that.inputAudioTokens,
+        outputAudioTokens: this.outputAudioTokens + that.outputAudioTokens,
+        details: addDetails(this.details, that.details)
+      },
+      true
+    )
+  }
+}
+
+/** Which limit a run hit. */
+export const LimitName = Schema.Literal(
+  "requestLimit",
+  "toolCallsLimit",
+  "inputTokensLimit",
+  "outputTokensLimit",
+  "totalTokensLimit"
+)
+export type LimitName = typeof LimitName.Type
+
+/** A limit that was (or would be) exceeded. */
+export interface LimitViolation {
+  readonly limit: LimitName
+  readonly limitValue: number
+  readonly value: number
+  readonly message: string
+}
+
+const opt = Schema.optionalWith(Schema.Number, { exact: true })
+
+/**
+ * Limits for a run. `requestLimit` defaults to 50; the others are off unless set.
+ * A limit of N allows exactly N requests / tool calls / tokens.
+ */
+export class UsageLimits extends Schema.Class<UsageLimits>("UsageLimits")({
+  requestLimit: Schema.optionalWith(Schema.NullOr(Schema.Number), { default: () => 50 }),
+  toolCallsLimit: opt,
+  inputTokensLimit: opt,
+  outputTokensLimit: opt,
+  totalTokensLimit: opt
+}) {
+  static readonly default: UsageLimits = new UsageLimits({})
+
+  /** Checked before a request: would one more request exceed a limit, or are tokens already over? */
+  checkBeforeRequest(usage: RunUsage): Option.Option<LimitViolation> {
+    if (this.requestLimit !== null && usage.requests >= this.requestLimit) {
+      return Option.some({
+        limit: "requestLimit",
+        limitValue: this.requestLimit,
+        value: usage.requests + 1,
+        message: `The next request would exceed the request limit of ${this.requestLimit}`
+      })
+    }
+    return this.checkTokens(usage)
+  }
+
+  /** Checked after a response: tokens so far. */
+  checkTokens(usage: RunUsage): Option.Option<LimitViolation> {
+    const check = (
+      limit: LimitName,
+      limitValue: number | undefined,
+      value: number,
+      what: string
+    ): Option.Option<LimitViolation> =>
+      limitValue !== undefined && value > limitValue
+        ? Option.some({
+            limit,
+            limitValue,
+            value,
+            message: `Exceeded the ${what} limit of ${limitValue} (${what}=${value})`
+          })
+        : Option.none()
+    return check("inputTokensLimit", this.inputTokensLimit, usage.inputTokens, "input_tokens").pipe(
+      Option.orElse(() =>
+        check("outputTokensLimit", this.outputTokensLimit, usage.outputTokens, "output_tokens")
+      ),
+      Option.orElse(() =>
+        check("totalTokensLimit", this.totalTokensLimit, usage.totalTokens, "total_tokens")
+      )
+    )
+  }
+
+  /** Checked before a batch of tool calls: would `projected` more calls exceed the limit? */
+  checkToolCalls(usage: RunUsage, projected: number): Option.Option<LimitViolation> {
+    if (this.toolCallsLimit !== undefined && usage.toolCalls + projected > this.toolCallsLimit) {
+      return Option.some({
+        limit: "toolCallsLimit",
+        limitValue: this.toolCallsLimit,
+        value: usage.toolCalls + projected,
+        message: `The next tool call(s) would exceed the tool calls limit of ${this.toolCallsLimit} (tool_calls=${usage.toolCalls + projected})`
+      })
+    }
+    return Option.none()
+  }
+}

@@ -1,0 +1,14 @@
+/**
+ * @agentfx/core — the kernel and the runtime of agentfx.
+ *
+ * @since 0.1.0
+ */
+export * as AgentError from "./AgentError.js"
+export * as Messages from "./Messages.js"
+export * as Model from "./Model.js"
+export * as ModelSettings from "./ModelSettings.js"
+export * as OutputSpec from "./OutputSpec.js"
+export * as PartsManager from "./PartsManager.js"
+export * as RunContext from "./RunContext.js"
+export * as Tool from "./Tool.js"
+export * as Usage from "./Usage.js"
