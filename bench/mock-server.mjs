@@ -72,10 +72,10 @@ const responsesUsage = (input, output) => ({
 
 function parseMode(model, header) {
   const m = String(header || model || "bench-text")
-  let r
-  if ((r = /^bench-stream-(\d+)$/.exec(m))) return { kind: "text", n: Number(r[1]), paceMs: 0 }
-  if ((r = /^bench-paced-(\d+)(?:-(\d+(?:\.\d+)?))?$/.exec(m)))
-    return { kind: "text", n: Number(r[1]), paceMs: r[2] ? Number(r[2]) : 1 }
+  const s = /^bench-stream-(\d+)$/.exec(m)
+  if (s) return { kind: "text", n: Number(s[1]), paceMs: 0 }
+  const p = /^bench-paced-(\d+)(?:-(\d+(?:\.\d+)?))?$/.exec(m)
+  if (p) return { kind: "text", n: Number(p[1]), paceMs: p[2] ? Number(p[2]) : 1 }
   if (m === "bench-tool") return { kind: "tool" }
   return { kind: "text", n: 0, paceMs: 0 } // bench-text and anything else: short answer
 }
@@ -101,7 +101,8 @@ function toolResultOf(body, protocol) {
       if (m && m.role === "tool") {
         const c = m.content
         if (typeof c === "string") return c
-        if (Array.isArray(c)) return c.map((p) => (p && typeof p.text === "string" ? p.text : "")).join("")
+        if (Array.isArray(c))
+          return c.map((p) => (p && typeof p.text === "string" ? p.text : "")).join("")
         return JSON.stringify(c)
       }
     }
@@ -112,7 +113,8 @@ function toolResultOf(body, protocol) {
     if (item && item.type === "function_call_output") {
       const o = item.output
       if (typeof o === "string") return o
-      if (Array.isArray(o)) return o.map((p) => (p && typeof p.text === "string" ? p.text : "")).join("")
+      if (Array.isArray(o))
+        return o.map((p) => (p && typeof p.text === "string" ? p.text : "")).join("")
       return JSON.stringify(o)
     }
   }
@@ -133,7 +135,11 @@ function chatJson(model, mode, body) {
         role: "assistant",
         content: null,
         tool_calls: [
-          { id: `call_bench${nextId()}`, type: "function", function: { name: TOOL_NAME, arguments: TOOL_ARGS } }
+          {
+            id: `call_bench${nextId()}`,
+            type: "function",
+            function: { name: TOOL_NAME, arguments: TOOL_ARGS }
+          }
         ],
         refusal: null,
         annotations: []
@@ -141,7 +147,12 @@ function chatJson(model, mode, body) {
       finish = "tool_calls"
       completion = 12
     } else {
-      message = { role: "assistant", content: finalToolText(result), refusal: null, annotations: [] }
+      message = {
+        role: "assistant",
+        content: finalToolText(result),
+        refusal: null,
+        annotations: []
+      }
       completion = 10
     }
   } else {
@@ -163,7 +174,7 @@ function chatJson(model, mode, body) {
 // Returns { head: string[], body: string[], tail: string[] } of complete SSE events.
 function chatSse(model, mode, reqBody) {
   const id = `chatcmpl-bench${nextId()}`
-  const includeUsage = !!(reqBody.stream_options && reqBody.stream_options.include_usage)
+  const includeUsage = !!reqBody.stream_options?.include_usage
   const chunk = (delta, finish) => {
     const o = {
       id,
@@ -199,13 +210,22 @@ function chatSse(model, mode, reqBody) {
           {
             role: "assistant",
             content: null,
-            tool_calls: [{ index: 0, id: callId, type: "function", function: { name: TOOL_NAME, arguments: "" } }],
+            tool_calls: [
+              {
+                index: 0,
+                id: callId,
+                type: "function",
+                function: { name: TOOL_NAME, arguments: "" }
+              }
+            ],
             refusal: null
           },
           null
         )
       ]
-      const body = TOOL_ARG_PIECES.map((p) => chunk({ tool_calls: [{ index: 0, function: { arguments: p } }] }, null))
+      const body = TOOL_ARG_PIECES.map((p) =>
+        chunk({ tool_calls: [{ index: 0, function: { arguments: p } }] }, null)
+      )
       const tail = [chunk({}, "tool_calls")]
       if (includeUsage) tail.push(usageChunk(12))
       tail.push(done)
@@ -321,7 +341,10 @@ function responsesSse(model, mode, reqBody) {
     const itemId = `fc_bench${nextId()}`
     const callId = `call_bench${nextId()}`
     head.push(
-      ev("response.output_item.added", { output_index: 0, item: functionCallItem(itemId, callId, "", "in_progress") })
+      ev("response.output_item.added", {
+        output_index: 0,
+        item: functionCallItem(itemId, callId, "", "in_progress")
+      })
     )
     const body = TOOL_ARG_PIECES.map((p) =>
       ev("response.function_call_arguments.delta", { item_id: itemId, output_index: 0, delta: p })
@@ -335,7 +358,9 @@ function responsesSse(model, mode, reqBody) {
         arguments: TOOL_ARGS
       }),
       ev("response.output_item.done", { output_index: 0, item }),
-      ev("response.completed", { response: responseObject(id, model, "completed", [item], responsesUsage(20, 12)) })
+      ev("response.completed", {
+        response: responseObject(id, model, "completed", [item], responsesUsage(20, 12))
+      })
     ]
     return { head, body, tail }
   }
@@ -351,21 +376,31 @@ function responsesSse(model, mode, reqBody) {
   const itemId = `msg_bench${nextId()}`
   const loc = { item_id: itemId, output_index: 0, content_index: 0 }
   head.push(
-    ev("response.output_item.added", { output_index: 0, item: messageItem(itemId, undefined, "in_progress") }),
+    ev("response.output_item.added", {
+      output_index: 0,
+      item: messageItem(itemId, undefined, "in_progress")
+    }),
     ev("response.content_part.added", {
       ...loc,
       part: { type: "output_text", text: "", annotations: [], logprobs: [] }
     })
   )
   // sequence numbers of the deltas are assigned in order, as the real API does
-  const body = deltas.map((d) => ev("response.output_text.delta", { ...loc, delta: d, logprobs: [] }))
+  const body = deltas.map((d) =>
+    ev("response.output_text.delta", { ...loc, delta: d, logprobs: [] })
+  )
   const text = deltas.join("")
   const item = messageItem(itemId, text)
   const tail = [
     ev("response.output_text.done", { ...loc, text, logprobs: [] }),
-    ev("response.content_part.done", { ...loc, part: { type: "output_text", text, annotations: [], logprobs: [] } }),
+    ev("response.content_part.done", {
+      ...loc,
+      part: { type: "output_text", text, annotations: [], logprobs: [] }
+    }),
     ev("response.output_item.done", { output_index: 0, item }),
-    ev("response.completed", { response: responseObject(id, model, "completed", [item], responsesUsage(20, completion)) })
+    ev("response.completed", {
+      response: responseObject(id, model, "completed", [item], responsesUsage(20, completion))
+    })
   ]
   return { head, body, tail }
 }
@@ -394,7 +429,10 @@ function shutdown(code, why) {
 
 function sendJson(res, status, obj) {
   const buf = typeof obj === "string" || Buffer.isBuffer(obj) ? obj : JSON.stringify(obj)
-  res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(buf) })
+  res.writeHead(status, {
+    "content-type": "application/json",
+    "content-length": Buffer.byteLength(buf)
+  })
   res.end(buf)
 }
 
@@ -429,13 +467,20 @@ function handle(req, res, raw) {
     return sendJson(res, 200, { ok: true, requests })
   }
   if (req.method !== "POST" || (url !== "/v1/chat/completions" && url !== "/v1/responses")) {
-    return sendJson(res, 404, { error: { message: `mock-server: no route ${req.method} ${url}`, type: "invalid_request_error" } })
+    return sendJson(res, 404, {
+      error: {
+        message: `mock-server: no route ${req.method} ${url}`,
+        type: "invalid_request_error"
+      }
+    })
   }
   let body
   try {
     body = raw.length ? JSON.parse(raw) : {}
   } catch {
-    return sendJson(res, 400, { error: { message: "mock-server: invalid JSON body", type: "invalid_request_error" } })
+    return sendJson(res, 400, {
+      error: { message: "mock-server: invalid JSON body", type: "invalid_request_error" }
+    })
   }
   const protocol = url === "/v1/chat/completions" ? "chat" : "responses"
   const model = typeof body.model === "string" ? body.model : "bench-text"
@@ -444,27 +489,34 @@ function handle(req, res, raw) {
 
   if (!stream) {
     if (mode.kind === "tool") {
-      return sendJson(res, 200, protocol === "chat" ? chatJson(model, mode, body) : responsesJson(model, mode, body))
+      return sendJson(
+        res,
+        200,
+        protocol === "chat" ? chatJson(model, mode, body) : responsesJson(model, mode, body)
+      )
     }
     const key = `${protocol}|${model}|${mode.n}`
     let buf = jsonCache.get(key)
     if (!buf) {
       buf = Buffer.from(
-        JSON.stringify(protocol === "chat" ? chatJson(model, mode, body) : responsesJson(model, mode, body))
+        JSON.stringify(
+          protocol === "chat" ? chatJson(model, mode, body) : responsesJson(model, mode, body)
+        )
       )
       jsonCache.set(key, buf)
     }
     return sendJson(res, 200, buf)
   }
 
-  const build = () => (protocol === "chat" ? chatSse(model, mode, body) : responsesSse(model, mode, body))
+  const build = () =>
+    protocol === "chat" ? chatSse(model, mode, body) : responsesSse(model, mode, body)
   if (mode.kind === "text" && mode.paceMs > 0) return sendPaced(res, build(), mode.paceMs)
   if (mode.kind === "tool") {
     const sse = build()
     sseHeaders(res)
     return res.end(sse.head.join("") + sse.body.join("") + sse.tail.join(""))
   }
-  const includeUsage = !!(body.stream_options && body.stream_options.include_usage)
+  const includeUsage = !!body.stream_options?.include_usage
   const key = `${protocol}|${model}|${mode.n}|${includeUsage}`
   let buf = streamCache.get(key)
   if (!buf) {
@@ -476,29 +528,43 @@ function handle(req, res, raw) {
   res.end(buf)
 }
 
-const server = http.createServer({ keepAliveTimeout: 30_000, requestTimeout: 0, noDelay: true }, (req, res) => {
-  requests++
-  if (requests > MAX_REQUESTS) {
-    sendJson(res, 503, { error: { message: "mock-server: request budget exhausted", type: "server_error" } })
-    shutdown(0, "max requests")
-    return
-  }
-  const parts = []
-  req.on("data", (c) => parts.push(c))
-  req.on("end", () => {
-    try {
-      handle(req, res, parts.length === 1 ? parts[0].toString("utf8") : Buffer.concat(parts).toString("utf8"))
-    } catch (e) {
-      if (!res.headersSent) sendJson(res, 500, { error: { message: `mock-server: ${e?.message ?? e}`, type: "server_error" } })
-      else res.destroy()
+const server = http.createServer(
+  { keepAliveTimeout: 30_000, requestTimeout: 0, noDelay: true },
+  (req, res) => {
+    requests++
+    if (requests > MAX_REQUESTS) {
+      sendJson(res, 503, {
+        error: { message: "mock-server: request budget exhausted", type: "server_error" }
+      })
+      shutdown(0, "max requests")
+      return
     }
-  })
-})
+    const parts = []
+    req.on("data", (c) => parts.push(c))
+    req.on("end", () => {
+      try {
+        handle(
+          req,
+          res,
+          parts.length === 1 ? parts[0].toString("utf8") : Buffer.concat(parts).toString("utf8")
+        )
+      } catch (e) {
+        if (!res.headersSent)
+          sendJson(res, 500, {
+            error: { message: `mock-server: ${e?.message ?? e}`, type: "server_error" }
+          })
+        else res.destroy()
+      }
+    })
+  }
+)
 server.maxHeadersCount = 100
 
 server.listen({ host: "127.0.0.1", port: PORT, backlog: 4096 }, () => {
   const { port } = server.address()
-  process.stdout.write(`${JSON.stringify({ port, pid: process.pid, url: `http://127.0.0.1:${port}` })}\n`)
+  process.stdout.write(
+    `${JSON.stringify({ port, pid: process.pid, url: `http://127.0.0.1:${port}` })}\n`
+  )
 })
 
 process.on("SIGTERM", () => shutdown(0))

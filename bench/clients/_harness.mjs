@@ -1,7 +1,7 @@
 // Shared driver for the benchmark runners. Each runner (one file per client) is
 // executed in a fresh `node` process by ../run.mjs:
 //
-//   node [--import tsx --conditions=source] bench/clients/<client>.(mjs|ts) \
+//   node [--import tsx --conditions=@agentfx/source] bench/clients/<client>.(mjs|ts) \
 //        --scenario <name> --url http://127.0.0.1:<port> [--protocol chat|responses] \
 //        [--n N] [--chunks N]
 //
@@ -10,13 +10,13 @@
 //
 // A runner module calls `main(client)` with:
 //   name, protocols: ["chat", "responses"]
-//   load(): Promise<mods>        the library imports; timed by the `import` scenario
+//   load({ scenario }): Promise<mods>  the library imports; timed by the `import` scenario
+//   partialJson?(deltas, doc)   (agentfx only) feed deltas to the partial-JSON parser
 //   init(mods, { baseUrl, protocol }): Promise<api> builds the client (not timed)
 //   api.sequential(model, n)     n sequential non-streaming calls, each answer checked
 //   api.concurrent(model, n)     n non-streaming calls started at once
 //   api.stream(model)            one streaming call; resolves to the text-delta count
 //   api.agentTool(n)             n sequential runs of: tool call → tool → final answer
-//   api.partialJson?(deltas)     (agentfx only) feed deltas to the partial-JSON parser
 //   api.close?()
 
 import { performance } from "node:perf_hooks"
@@ -48,7 +48,8 @@ export const SCENARIOS = {
 }
 
 export const checkText = (text) => {
-  if (text !== SHORT_TEXT) throw new Error(`unexpected answer: ${JSON.stringify(text)?.slice(0, 200)}`)
+  if (text !== SHORT_TEXT)
+    throw new Error(`unexpected answer: ${JSON.stringify(text)?.slice(0, 200)}`)
 }
 export const checkFinal = (text) => {
   if (typeof text !== "string" || !text.startsWith(FINAL_PREFIX) || !text.includes("sunny"))
@@ -89,18 +90,51 @@ export async function main(client) {
   const base = { client: client.name, protocol, scenario }
   try {
     if (!SCENARIOS[scenario]) throw new Error(`unknown scenario ${scenario}`)
-    if (!client.protocols.includes(protocol)) throw new Error(`${client.name} does not speak ${protocol}`)
+    if (!client.protocols.includes(protocol))
+      throw new Error(`${client.name} does not speak ${protocol}`)
     const p = { ...SCENARIOS[scenario] }
     if (args.n) p.n = Number(args.n)
     if (args.chunks) p.chunks = Number(args.chunks)
 
+    if (scenario === "partial-json") {
+      if (!client.partialJson) throw new Error(`${client.name} has no partial-JSON parser`)
+      const small = makeJsonDeltas(p.smallKB * 1024, p.deltaChars)
+      const large = makeJsonDeltas(p.largeKB * 1024, p.deltaChars)
+      await client.partialJson(small.deltas, small.doc) // warm-up (and the import)
+      const time = async (d) => {
+        const runs = []
+        for (let i = 0; i < 3; i++) {
+          const t0 = performance.now()
+          await client.partialJson(d.deltas, d.doc)
+          runs.push(performance.now() - t0)
+        }
+        return Math.min(...runs)
+      }
+      const smallMs = await time(small)
+      const largeMs = await time(large)
+      const metrics = {
+        smallKB: p.smallKB,
+        largeKB: p.largeKB,
+        deltaChars: p.deltaChars,
+        smallMs,
+        largeMs,
+        ratio: largeMs / smallMs
+      }
+      emit({ ...base, ok: true, metrics })
+      return
+    }
+
     const tImport0 = performance.now()
-    const mods = await client.load()
+    const mods = await client.load({ scenario })
     const importMs = performance.now() - tImport0
     const coldStartMs = performance.now() // performance.timeOrigin is the process start
 
     if (scenario === "import") {
-      emit({ ...base, ok: true, metrics: { importMs, coldStartMs, rssMB: process.memoryUsage().rss / 2 ** 20 } })
+      emit({
+        ...base,
+        ok: true,
+        metrics: { importMs, coldStartMs, rssMB: process.memoryUsage().rss / 2 ** 20 }
+      })
       return
     }
 
@@ -113,13 +147,19 @@ export async function main(client) {
         const t0 = performance.now()
         await api.sequential(TEXT_MODEL, p.n)
         const wallMs = performance.now() - t0
-        metrics = { calls: p.n, usPerCall: (wallMs * 1000) / p.n, cpuUsPerCall: (cpuNow() - c0) / p.n, wallMs }
+        metrics = {
+          calls: p.n,
+          usPerCall: (wallMs * 1000) / p.n,
+          cpuUsPerCall: (cpuNow() - c0) / p.n,
+          wallMs
+        }
         break
       }
       case "stream":
       case "stream-paced": {
         const w = await api.stream(`bench-stream-${p.warmupChunks}`)
-        if (w !== p.warmupChunks) throw new Error(`warm-up stream: got ${w} text deltas, expected ${p.warmupChunks}`)
+        if (w !== p.warmupChunks)
+          throw new Error(`warm-up stream: got ${w} text deltas, expected ${p.warmupChunks}`)
         const model = scenario === "stream" ? `bench-stream-${p.chunks}` : `bench-paced-${p.chunks}`
         const c0 = cpuNow()
         const t0 = performance.now()
@@ -127,7 +167,12 @@ export async function main(client) {
         const wallMs = performance.now() - t0
         const cpuUs = cpuNow() - c0
         if (chunks !== p.chunks) throw new Error(`got ${chunks} text deltas, expected ${p.chunks}`)
-        metrics = { chunks, chunksPerSec: chunks / (wallMs / 1000), cpuUsPerChunk: cpuUs / chunks, wallMs }
+        metrics = {
+          chunks,
+          chunksPerSec: chunks / (wallMs / 1000),
+          cpuUsPerChunk: cpuUs / chunks,
+          wallMs
+        }
         break
       }
       case "agent-tool": {
@@ -136,7 +181,12 @@ export async function main(client) {
         const t0 = performance.now()
         await api.agentTool(p.n)
         const wallMs = performance.now() - t0
-        metrics = { runs: p.n, usPerRun: (wallMs * 1000) / p.n, cpuUsPerRun: (cpuNow() - c0) / p.n, wallMs }
+        metrics = {
+          runs: p.n,
+          usPerRun: (wallMs * 1000) / p.n,
+          cpuUsPerRun: (cpuNow() - c0) / p.n,
+          wallMs
+        }
         break
       }
       case "concurrent": {
@@ -146,32 +196,6 @@ export async function main(client) {
         await api.concurrent(TEXT_MODEL, p.n)
         const wallMs = performance.now() - t0
         metrics = { runs: p.n, wallMs, cpuMs: (cpuNow() - c0) / 1000, peakRssMB: maxRssMB() }
-        break
-      }
-      case "partial-json": {
-        if (!api.partialJson) throw new Error(`${client.name} has no partial-JSON parser`)
-        const small = makeJsonDeltas(p.smallKB * 1024, p.deltaChars)
-        const large = makeJsonDeltas(p.largeKB * 1024, p.deltaChars)
-        await api.partialJson(small.deltas, small.doc) // warm-up
-        const time = async (d) => {
-          const best = []
-          for (let i = 0; i < 3; i++) {
-            const t0 = performance.now()
-            await api.partialJson(d.deltas, d.doc)
-            best.push(performance.now() - t0)
-          }
-          return Math.min(...best)
-        }
-        const smallMs = await time(small)
-        const largeMs = await time(large)
-        metrics = {
-          smallKB: p.smallKB,
-          largeKB: p.largeKB,
-          deltaChars: p.deltaChars,
-          smallMs,
-          largeMs,
-          ratio: largeMs / smallMs
-        }
         break
       }
     }
@@ -193,7 +217,14 @@ export function makeJsonDeltas(bytes, deltaChars) {
   const records = []
   let len = 2
   for (let i = 0; len < bytes; i++) {
-    const r = { id: i, name: `record ${i}`, tags: ["a", "b"], score: i * 0.5, ok: i % 2 === 0, note: "x\"y\\z" }
+    const r = {
+      id: i,
+      name: `record ${i}`,
+      tags: ["a", "b"],
+      score: i * 0.5,
+      ok: i % 2 === 0,
+      note: 'x"y\\z'
+    }
     len += JSON.stringify(r).length + 1
     records.push(r)
   }

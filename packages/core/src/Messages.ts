@@ -71,6 +71,15 @@ export class BinaryContent extends Schema.TaggedClass<BinaryContent>()("BinaryCo
   }
 }
 
+/**
+ * A prompt-caching breakpoint: the content before it may be cached by providers that support
+ * explicit cache points (Anthropic `cache_control`). Other providers ignore it.
+ */
+export class CachePoint extends Schema.TaggedClass<CachePoint>()("CachePoint", {
+  /** Cache lifetime; Anthropic accepts "5m" (default) and "1h". */
+  ttl: Schema.optionalWith(Schema.Literal("5m", "1h"), { exact: true })
+}) {}
+
 /** One item of a multimodal user prompt. */
 export const UserContent = Schema.Union(
   Schema.String,
@@ -78,7 +87,8 @@ export const UserContent = Schema.Union(
   AudioUrl,
   VideoUrl,
   DocumentUrl,
-  BinaryContent
+  BinaryContent,
+  CachePoint
 )
 export type UserContent = typeof UserContent.Type
 

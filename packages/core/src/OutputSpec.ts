@@ -15,7 +15,7 @@
  * @since 0.1.0
  */
 import * as Effect from "effect/Effect"
-import type { ModelRetry } from "./AgentError.js"
+import type { ModelRetry, UserError } from "./AgentError.js"
 import type { ToolCallPart } from "./Messages.js"
 import type { ModelProfile, OutputMode, OutputObjectDefinition } from "./Model.js"
 import type { RunContext } from "./RunContext.js"
@@ -57,6 +57,12 @@ export interface OutputSpec<out A, out R = never> {
   ) => Effect.Effect<A, ModelRetry, R | RunContext>
   /** Is `toolName` one of this spec's output tools? */
   readonly isOutputTool: (toolName: string) => boolean
+  /**
+   * Can this model serve this output? The run loop calls it before the first request and
+   * fails the run with the returned error (e.g. native output on a model without JSON-schema
+   * output: "Native structured output is not supported by this model.").
+   */
+  readonly check?: (profile: ModelProfile) => UserError | undefined
 }
 
 /** Any output spec. */

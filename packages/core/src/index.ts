@@ -3,12 +3,17 @@
  *
  * @since 0.1.0
  */
+export * as Agent from "./Agent.js"
 export * as AgentError from "./AgentError.js"
+export * as CaptureRunMessages from "./CaptureRunMessages.js"
+export * as FunctionModel from "./FunctionModel.js"
 export * as Messages from "./Messages.js"
 export * as Model from "./Model.js"
 export * as ModelSettings from "./ModelSettings.js"
 export * as OutputSpec from "./OutputSpec.js"
 export * as PartsManager from "./PartsManager.js"
 export * as RunContext from "./RunContext.js"
+export * as TestModel from "./TestModel.js"
 export * as Tool from "./Tool.js"
+export * as Toolset from "./Toolset.js"
 export * as Usage from "./Usage.js"

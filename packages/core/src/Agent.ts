@@ -1,0 +1,560 @@
+/**
+ * Agents: a model, instructions, tools and an output, run as Effect programs. `run` drives the
+ * loop to the end, `runStream` streams every event of it (model deltas, tool calls and results,
+ * then the result), and `iter` steps it node by node.
+ *
+ * @example
+ * ```ts
+ * import { Agent, Tool, TestModel } from "@agentfx/core"
+ * import { Effect, Schema } from "effect"
+ *
+ * const add = Tool.make("add", {
+ *   parameters: Schema.Struct({ a: Schema.Number, b: Schema.Number }),
+ *   handler: ({ a, b }) => Effect.succeed(a + b)
+ * })
+ * const agent = Agent.make({ name: "calc", instructions: "Be brief.", tools: [add] })
+ * const program = agent.run("What is 1 + 2?").pipe(Effect.provide(TestModel.layer()))
+ * ```
+ *
+ * Requirement rule: an agent built without `model` requires `Model.Model` from the context; a
+ * model given as a `"provider:model"` string requires `Model.ModelRegistry`; a model Layer adds
+ * its own requirements and errors. A per-run `model` option removes the `Model.Model`
+ * requirement (and adds the option's own). Tools, dynamic instructions, the output and output
+ * validators add their requirements, except `RunContext` and `CurrentUsage`, which the agent
+ * provides.
+ *
+ * @since 0.1.0
+ */
+import * as Chunk from "effect/Chunk"
+import * as Effect from "effect/Effect"
+import type * as Layer from "effect/Layer"
+import type * as ManagedRuntime from "effect/ManagedRuntime"
+import * as Option from "effect/Option"
+import { type Pipeable, pipeArguments } from "effect/Pipeable"
+import type * as Ref from "effect/Ref"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import type { AgentError, ModelRetry } from "./AgentError.js"
+import { type ModelMessage, ToolCallPart, type UserContent } from "./Messages.js"
+import type * as Model from "./Model.js"
+import type { ModelSettings } from "./ModelSettings.js"
+import * as OutputSpec from "./OutputSpec.js"
+import { RunContext } from "./RunContext.js"
+import type * as Tool from "./Tool.js"
+import * as Toolset from "./Toolset.js"
+import type { RunUsage, UsageLimits } from "./Usage.js"
+import * as internal from "./internal/runLoop.js"
+
+export {
+  /** The result of a run: output, usage, messages. */
+  AgentRunResult,
+  /** The last event of `runStream`. */
+  AgentRunResultEvent,
+  /** A node of the run graph: the run has built its first request (or will). */
+  UserPromptNode,
+  /** A node of the run graph: a request to send to the model. */
+  ModelRequestNode,
+  /** A node of the run graph: a response whose tool calls / output to handle. */
+  CallToolsNode,
+  /** The final node: holds the result. */
+  End,
+  /** The usage `Ref` of the current run; share it with a sub-agent (`usage` option) to share one budget. */
+  CurrentUsage,
+  /** Texts of the status returns sent for tool calls that did not produce the result. */
+  statusTexts
+} from "./internal/runLoop.js"
+
+export type {
+  AgentNode,
+  AgentStreamEvent,
+  EndStrategy,
+  Instruction,
+  ModelInput
+} from "./internal/runLoop.js"
+
+export const TypeId: unique symbol = Symbol.for("@agentfx/core/Agent")
+export type TypeId = typeof TypeId
+
+/** A user prompt: text or multimodal content. `undefined` continues from the history. */
+export type Prompt = string | ReadonlyArray<UserContent> | undefined
+
+/** The services a model input needs. */
+export type ModelRequirements<M> = M extends string
+  ? Model.ModelRegistry
+  : M extends Layer.Layer<Model.Model, any, infer R>
+    ? R
+    : never
+/** The errors building a model input can fail with. */
+export type ModelErrors<M> = M extends Layer.Layer<Model.Model, infer E, any> ? E : never
+
+/** The requirements of a run of an agent requiring `R`, with per-run model input `M`. */
+export type RunRequirements<R, M> = [M] extends [never]
+  ? R
+  : Exclude<R, Model.Model> | ModelRequirements<M>
+
+/** Options of one run. */
+export interface RunOptions<M extends internal.ModelInput = never> {
+  /** Continue this conversation. Unanswered tool calls in it are repaired first. */
+  readonly messageHistory?: ReadonlyArray<ModelMessage>
+  /** The model for this run (wins over the agent's). */
+  readonly model?: M
+  /** Merged over the model's and the agent's settings. */
+  readonly modelSettings?: ModelSettings
+  /** Replaces the agent's limits for this run. */
+  readonly usageLimits?: UsageLimits
+  /**
+   * Usage to start from, or a usage `Ref` to share with a parent run (see `CurrentUsage`), so
+   * delegated runs count against one budget.
+   */
+  readonly usage?: RunUsage | Ref.Ref<RunUsage>
+  /** Extra instructions for this run (static, or Effects using only `RunContext`). */
+  readonly instructions?:
+    | internal.Instruction<never, RunContext>
+    | ReadonlyArray<internal.Instruction<never, RunContext>>
+  /** Use this run id instead of a generated one. */
+  readonly runId?: string
+}
+
+/** A run being stepped with `iter`. Every effect has its requirements already provided. */
+export interface AgentRun<A, E> {
+  readonly runId: string
+  /** The node to execute next (`UserPromptNode` at first, `End` at the end). */
+  readonly nextNode: Effect.Effect<internal.AgentNode<A>>
+  /** Executes `node` (the current one) and returns the next. */
+  readonly next: (node: internal.AgentNode<A>) => Effect.Effect<internal.AgentNode<A>, E>
+  /** Executes `node` while streaming its events; then `nextNode` is the following node. */
+  readonly stream: (node: internal.AgentNode<A>) => Stream.Stream<internal.AgentStreamEvent<A>, E>
+  /** Executes the remaining nodes, emitting each new node (the last one is `End`). */
+  readonly nodes: Stream.Stream<internal.AgentNode<A>, E>
+  /** Messages so far (also after a failure or an interruption). */
+  readonly messages: Effect.Effect<ReadonlyArray<ModelMessage>>
+  readonly usage: Effect.Effect<RunUsage>
+  /** The result, once the run reached `End`. */
+  readonly result: Effect.Effect<Option.Option<internal.AgentRunResult<A>>>
+}
+
+/**
+ * An agent producing `A`. `E` are the typed errors of its tools and instructions (besides
+ * `AgentError`), `R` the services it needs (see the module doc for the rule).
+ */
+export interface Agent<A, E = never, R = never> extends Pipeable {
+  readonly [TypeId]: TypeId
+  readonly name: string | undefined
+  /** The configuration, untyped (for wrappers and tests). */
+  readonly config: internal.AgentConfig
+  /** Runs the agent to the end. */
+  run<M extends internal.ModelInput = never>(
+    prompt: Prompt,
+    options?: RunOptions<M>
+  ): Effect.Effect<
+    internal.AgentRunResult<A>,
+    AgentError | E | ModelErrors<M>,
+    RunRequirements<R, M>
+  >
+  /**
+   * Runs the agent to the end, streaming every event: part start/delta/end of each response,
+   * `FinalResultEvent`, tool call and result events, then one `AgentRunResultEvent`. Dropping
+   * the stream interrupts the run.
+   */
+  runStream<M extends internal.ModelInput = never>(
+    prompt: Prompt,
+    options?: RunOptions<M>
+  ): Stream.Stream<
+    internal.AgentStreamEvent<A>,
+    AgentError | E | ModelErrors<M>,
+    RunRequirements<R, M>
+  >
+  /** Starts a run to be stepped node by node; it lives as long as the scope. */
+  iter<M extends internal.ModelInput = never>(
+    prompt: Prompt,
+    options?: RunOptions<M>
+  ): Effect.Effect<
+    AgentRun<A, AgentError | E | ModelErrors<M>>,
+    AgentError | E | ModelErrors<M>,
+    RunRequirements<R, M> | Scope.Scope
+  >
+}
+
+/** Any agent. */
+export type Any = Agent<any, any, any>
+
+/** Options of `make`. */
+export interface MakeOptions<
+  Tools extends ReadonlyArray<Toolset.AnyTool>,
+  Sets extends ReadonlyArray<Toolset.Any>,
+  O extends OutputSpec.Any,
+  IE,
+  IR,
+  VR,
+  M extends internal.ModelInput
+> {
+  /** Used in spans (`invoke_agent {name}`) and visible in `RunContext.agentName`. */
+  readonly name?: string
+  /** The model; without one, the run takes it from the options or the `Model` service. */
+  readonly model?: M
+  /** Sent with every request, recomputed each time (dynamic ones are Effects), never stored as parts. */
+  readonly instructions?: internal.Instruction<IE, IR> | ReadonlyArray<internal.Instruction<IE, IR>>
+  /** System prompts: added only to the first request of a fresh conversation. */
+  readonly systemPrompt?: internal.Instruction<IE, IR> | ReadonlyArray<internal.Instruction<IE, IR>>
+  /** Function tools. */
+  readonly tools?: Tools
+  /** More tools, as toolsets. Duplicate names across all tools fail the run with a `UserError`. */
+  readonly toolsets?: Sets
+  /** The output; plain text (`OutputSpec.text`) by default. */
+  readonly output?: O
+  /** Run after the output is decoded; `ModelRetry` asks the model again (output budget). */
+  readonly outputValidators?: ReadonlyArray<
+    (output: OutputSpec.Output<O>) => Effect.Effect<OutputSpec.Output<O>, ModelRetry, VR>
+  >
+  /** Retries per tool (`maxRetries = N` → N retries); default 1. */
+  readonly retries?: number
+  /** Retries of the output; default 1 (an output spec's `maxRetries` wins). */
+  readonly outputRetries?: number
+  /** Default `graceful`. */
+  readonly endStrategy?: internal.EndStrategy
+  readonly modelSettings?: ModelSettings
+  /** Default: `UsageLimits.default` (50 requests). */
+  readonly usageLimits?: UsageLimits
+  /** How many tool calls of one response run at once; default unbounded. */
+  readonly maxConcurrency?: number | "unbounded"
+}
+
+const toArray = <T>(x: T | ReadonlyArray<T> | undefined): ReadonlyArray<T> =>
+  x === undefined ? [] : Array.isArray(x) ? (x as ReadonlyArray<T>) : [x as T]
+
+const proto = {
+  [TypeId]: TypeId,
+  pipe() {
+    // biome-ignore lint/complexity/noArguments: pipeable protocol
+    return pipeArguments(this, arguments)
+  }
+}
+
+/** Builds an agent from its configuration. */
+export const fromConfig = <A, E, R>(config: internal.AgentConfig): Agent<A, E, R> => {
+  const span = internal.agentSpan(config.name)
+  const self = Object.create(proto)
+  self.name = config.name
+  self.config = config
+  self.run = (prompt: Prompt, options: RunOptions<any> = {}) =>
+    Effect.scoped(
+      Effect.flatMap(internal.makeMachine<A>(config, prompt, options), internal.runToEnd)
+    ).pipe(Effect.withSpan(span.name, span.options))
+  self.runStream = (prompt: Prompt, options: RunOptions<any> = {}) =>
+    Stream.unwrapScoped(
+      Effect.map(internal.makeMachine<A>(config, prompt, options), (m) => m.streamAll(m.start))
+    ).pipe(Stream.withSpan(span.name, span.options))
+  self.iter = (prompt: Prompt, options: RunOptions<any> = {}) =>
+    Effect.gen(function* () {
+      const parent = yield* Effect.makeSpanScoped(span.name, span.options)
+      const machine = yield* internal
+        .makeMachine<A>(config, prompt, options)
+        .pipe(Effect.withParentSpan(parent))
+      return {
+        runId: machine.runId,
+        nextNode: machine.nextNode,
+        next: (node) => Effect.withParentSpan(machine.step(node), parent),
+        stream: (node) =>
+          machine.stream(node).pipe(Stream.withSpan("Agent.iter.stream", { parent })),
+        nodes: Stream.unwrap(
+          Effect.map(machine.nextNode, (start) =>
+            start._tag === "End"
+              ? Stream.empty
+              : Stream.paginateEffect(start, (node: internal.AgentNode<A>) =>
+                  Effect.map(
+                    Effect.withParentSpan(machine.step(node), parent),
+                    (next) =>
+                      [next, next._tag === "End" ? Option.none() : Option.some(next)] as const
+                  )
+                )
+          )
+        ),
+        messages: machine.messages,
+        usage: machine.usage,
+        result: Effect.map(machine.nextNode, (n) =>
+          n._tag === "End" ? Option.some(n.result) : Option.none()
+        )
+      } satisfies AgentRun<A, any>
+    }) as any
+  return self
+}
+
+/** Builds an agent. */
+export const make = <
+  const Tools extends ReadonlyArray<Toolset.AnyTool> = [],
+  const Sets extends ReadonlyArray<Toolset.Any> = [],
+  O extends OutputSpec.Any = OutputSpec.OutputSpec<string>,
+  IE = never,
+  IR = never,
+  VR = never,
+  M extends internal.ModelInput = never
+>(
+  options: MakeOptions<Tools, Sets, O, IE, IR, VR, M> = {}
+): Agent<
+  OutputSpec.Output<O>,
+  Tool.Errors<Tools[number]> | Toolset.Errors<Sets[number]> | IE | ModelErrors<M>,
+  | Exclude<
+      | Tool.Requirements<Tools[number]>
+      | Toolset.Requirements<Sets[number]>
+      | OutputSpec.Requirements<O>
+      | IR
+      | VR,
+      RunContext | internal.CurrentUsage
+    >
+  | ([M] extends [never] ? Model.Model : ModelRequirements<M>)
+> => {
+  const sets: Array<Toolset.Any> = []
+  if (options.tools !== undefined && options.tools.length > 0) {
+    sets.push(Toolset.fromTools(options.tools))
+  }
+  for (const s of options.toolsets ?? []) sets.push(s)
+  return fromConfig({
+    name: options.name,
+    model: options.model,
+    instructions: toArray(options.instructions),
+    systemPrompts: toArray(options.systemPrompt),
+    toolset:
+      sets.length === 0 ? Toolset.empty : sets.length === 1 ? sets[0]! : Toolset.combine(...sets),
+    output: options.output ?? OutputSpec.text,
+    outputValidators: options.outputValidators ?? [],
+    retries: options.retries ?? 1,
+    outputRetries: options.outputRetries ?? 1,
+    endStrategy: options.endStrategy ?? "graceful",
+    modelSettings: options.modelSettings,
+    usageLimits: options.usageLimits,
+    maxConcurrency: options.maxConcurrency ?? "unbounded"
+  })
+}
+
+// ---------------------------------------------------------------------------
+// Node guards
+// ---------------------------------------------------------------------------
+
+/** Is this the first node? */
+export const isUserPromptNode = <A>(node: internal.AgentNode<A>): node is internal.UserPromptNode =>
+  node._tag === "UserPromptNode"
+/** Is this a model request node? */
+export const isModelRequestNode = <A>(
+  node: internal.AgentNode<A>
+): node is internal.ModelRequestNode => node._tag === "ModelRequestNode"
+/** Is this a call-tools node? */
+export const isCallToolsNode = <A>(node: internal.AgentNode<A>): node is internal.CallToolsNode =>
+  node._tag === "CallToolsNode"
+/** Is this the end? */
+export const isEndNode = <A>(node: internal.AgentNode<A>): node is internal.End<A> =>
+  node._tag === "End"
+
+// ---------------------------------------------------------------------------
+// Stream helpers
+// ---------------------------------------------------------------------------
+
+/**
+ * The text of a run's event stream. `delta: true` yields the text deltas as they come;
+ * otherwise the text of the current response so far, once per network chunk (a new response
+ * starts from empty).
+ */
+export const streamText = <A, E, R>(
+  stream: Stream.Stream<internal.AgentStreamEvent<A>, E, R>,
+  options?: { readonly delta?: boolean }
+): Stream.Stream<string, E, R> => {
+  const delta = options?.delta === true
+  let text = ""
+  let textParts = new Set<number>()
+  return Stream.mapChunks(stream, (chunk) => {
+    const out: Array<string> = []
+    let changed = false
+    for (const e of chunk) {
+      if (e._tag === "PartStartEvent") {
+        if (e.index === 0) {
+          text = ""
+          textParts = new Set()
+        }
+        if (e.part._tag === "TextPart") {
+          textParts.add(e.index)
+          if (e.part.content !== "") {
+            text += e.part.content
+            changed = true
+            if (delta) out.push(e.part.content)
+          }
+        }
+      } else if (e._tag === "PartDeltaEvent" && e.delta._tag === "TextPartDelta") {
+        if (e.delta.contentDelta !== "") {
+          text += e.delta.contentDelta
+          changed = true
+          if (delta) out.push(e.delta.contentDelta)
+        }
+      }
+    }
+    if (!delta && changed) out.push(text)
+    return Chunk.unsafeFromArray(out)
+  })
+}
+
+/** Runs a run's event stream to the end and returns the result (from `AgentRunResultEvent`). */
+export const finalResult = <A, E, R>(
+  stream: Stream.Stream<internal.AgentStreamEvent<A>, E, R>
+): Effect.Effect<internal.AgentRunResult<A>, E, R> =>
+  Stream.runFold(stream, undefined as internal.AgentRunResult<A> | undefined, (acc, e) =>
+    e._tag === "AgentRunResultEvent" ? e.result : acc
+  ).pipe(
+    Effect.flatMap((r) =>
+      r === undefined
+        ? Effect.dieMessage("the run stream ended without a result")
+        : Effect.succeed(r)
+    )
+  )
+
+/**
+ * Runs the agent, streaming its output as it grows: partial outputs decoded from snapshots of
+ * each response (`spec.handleText` / `spec.handleToolCall` with `partial: true`, failures
+ * swallowed, unchanged values skipped), then the final validated output last. Only the
+ * `OutputSpec` protocol is used, so any output mode works.
+ */
+export const streamOutput = <A, E, R, M extends internal.ModelInput = never>(
+  agent: Agent<A, E, R>,
+  prompt: Prompt,
+  options?: RunOptions<M>
+): Stream.Stream<A, AgentError | E | ModelErrors<M>, RunRequirements<R, M>> => {
+  const spec = agent.config.output
+  return Stream.unwrapScoped(
+    Effect.map(internal.makeMachine<A>(agent.config, prompt, options ?? {}), (machine) => {
+      let text = ""
+      const calls = new Map<number, { name: string; args: string }>()
+      let last: string | undefined
+      const decodeSnapshot = Effect.suspend(() => {
+        let decode: Effect.Effect<A, ModelRetry, any> | undefined
+        for (const [index, c] of calls) {
+          if (spec.isOutputTool(c.name)) {
+            decode = spec.handleToolCall(
+              new ToolCallPart(
+                { toolName: c.name, toolCallId: `partial_${index}`, args: c.args },
+                true
+              ),
+              { partial: true }
+            )
+            break
+          }
+        }
+        if (decode === undefined && spec.allowTextOutput && text !== "") {
+          decode = spec.handleText(text, { partial: true })
+        }
+        if (decode === undefined) return Effect.succeed(Option.none<A>())
+        return Effect.flatMap(machine.partialContext, (ctx) =>
+          decode!.pipe(
+            Effect.provideService(RunContext, ctx),
+            Effect.provide(machine.context),
+            Effect.map((a) => {
+              const key = safeKey(a)
+              if (key !== undefined && key === last) return Option.none<A>()
+              last = key
+              return Option.some(a)
+            }),
+            Effect.orElseSucceed(() => Option.none<A>())
+          )
+        )
+      })
+      return machine.streamAll(machine.start).pipe(
+        Stream.mapChunksEffect((chunk) => {
+          let changed = false
+          let final: A | undefined
+          let hasFinal = false
+          for (const e of chunk) {
+            switch (e._tag) {
+              case "PartStartEvent":
+                if (e.index === 0) {
+                  text = ""
+                  calls.clear()
+                }
+                if (e.part._tag === "TextPart") {
+                  text += e.part.content
+                  changed = true
+                } else if (e.part._tag === "ToolCallPart") {
+                  calls.set(e.index, {
+                    name: e.part.toolName,
+                    args:
+                      typeof e.part.args === "string" ? e.part.args : JSON.stringify(e.part.args)
+                  })
+                  changed = true
+                }
+                break
+              case "PartDeltaEvent":
+                if (e.delta._tag === "TextPartDelta") {
+                  text += e.delta.contentDelta
+                  changed = true
+                } else if (e.delta._tag === "ToolCallPartDelta") {
+                  const c = calls.get(e.index)
+                  if (c !== undefined && typeof e.delta.argsDelta === "string") {
+                    c.args += e.delta.argsDelta
+                    changed = true
+                  }
+                }
+                break
+              case "AgentRunResultEvent":
+                final = e.result.output
+                hasFinal = true
+                break
+            }
+          }
+          if (hasFinal) return Effect.succeed(Chunk.of(final as A))
+          if (!changed) return Effect.succeed(Chunk.empty<A>())
+          return Effect.map(decodeSnapshot, (o) =>
+            Option.isSome(o) ? Chunk.of(o.value) : Chunk.empty<A>()
+          )
+        })
+      )
+    })
+  ) as any
+}
+
+const safeKey = (a: unknown): string | undefined => {
+  try {
+    return JSON.stringify(a)
+  } catch {
+    return undefined
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Promise conveniences
+// ---------------------------------------------------------------------------
+
+/**
+ * Runs the agent on a `ManagedRuntime` and returns a Promise: for code without an Effect
+ * runtime (the `run_sync` analogue). The runtime must provide what the agent requires.
+ */
+export const runPromise = <A, E, R, RR extends R, ER, M extends internal.ModelInput = never>(
+  agent: Agent<A, E, R>,
+  runtime: ManagedRuntime.ManagedRuntime<RR, ER>,
+  prompt: Prompt,
+  options?: RunOptions<M> & { readonly signal?: AbortSignal }
+): Promise<internal.AgentRunResult<A>> =>
+  runtime.runPromise(
+    agent.run(prompt, options) as Effect.Effect<internal.AgentRunResult<A>, unknown, RR>,
+    options?.signal !== undefined ? { signal: options.signal } : undefined
+  )
+
+/**
+ * The events of a streamed run as an `AsyncIterable`, on a `ManagedRuntime`. Breaking out of
+ * the loop interrupts the run.
+ */
+export const runStreamAsyncIterable = <
+  A,
+  E,
+  R,
+  RR extends R,
+  ER,
+  M extends internal.ModelInput = never
+>(
+  agent: Agent<A, E, R>,
+  runtime: ManagedRuntime.ManagedRuntime<RR, ER>,
+  prompt: Prompt,
+  options?: RunOptions<M>
+): AsyncIterable<internal.AgentStreamEvent<A>> => ({
+  async *[Symbol.asyncIterator]() {
+    const rt = await runtime.runtime()
+    yield* Stream.toAsyncIterableRuntime(
+      agent.runStream(prompt, options) as Stream.Stream<internal.AgentStreamEvent<A>, unknown, RR>,
+      rt
+    )
+  }
+})

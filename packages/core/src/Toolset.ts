@@ -1,0 +1,228 @@
+/**
+ * Toolsets: groups of tools an agent offers the model, computed per run step. A toolset is
+ * built from tools (`fromTools`) and reshaped with combinators: `combine`, `filter`, `prefix`
+ * and `prepare` (per-step editing or hiding of definitions). Duplicate names across a
+ * combined toolset are a `UserError`.
+ *
+ * @example
+ * ```ts
+ * import { Tool, Toolset } from "@agentfx/core"
+ * const math = Toolset.fromTools([add, mul]).pipe(Toolset.prefix("math"))
+ * const all = Toolset.combine(math, Toolset.fromTools([search]))
+ * const agent = Agent.make({ toolsets: [all] })
+ * ```
+ *
+ * @since 0.1.0
+ */
+import * as Effect from "effect/Effect"
+import { dual } from "effect/Function"
+import { type Pipeable, pipeArguments } from "effect/Pipeable"
+import { type ModelRetry, UserError } from "./AgentError.js"
+import type { ToolArgs } from "./Messages.js"
+import { RunContext, type Service as RunContextService } from "./RunContext.js"
+import type * as Tool from "./Tool.js"
+import { ToolDefinition } from "./Tool.js"
+
+export const TypeId: unique symbol = Symbol.for("@agentfx/core/Toolset")
+export type TypeId = typeof TypeId
+
+/** One tool as the run loop sees it for one step: its (prepared) definition and how to call it. */
+export interface ToolsetTool<out E, out R> {
+  readonly definition: ToolDefinition
+  /** Retries allowed for this tool; `undefined` uses the agent's `retries`. */
+  readonly maxRetries: number | undefined
+  /** Decodes raw model arguments; failures are sent back to the model. */
+  readonly decodeArgs: (args: ToolArgs) => Effect.Effect<unknown, ModelRetry>
+  /** Runs the tool on decoded arguments. */
+  readonly call: (args: unknown) => Effect.Effect<unknown, E | ModelRetry, R | RunContext>
+}
+
+/**
+ * A set of tools. `E` are the tools' own typed errors, `R` the services they need (the agent
+ * provides `RunContext` itself).
+ */
+export interface Toolset<out E, out R> extends Pipeable {
+  readonly [TypeId]: TypeId
+  /** The tools available at this step (after per-step `prepare`/`filter`). */
+  readonly tools: (
+    ctx: RunContextService
+  ) => Effect.Effect<ReadonlyArray<ToolsetTool<E, R>>, UserError, R>
+}
+
+/** Any tool (with any literal name; `Tool.Any` fixes the name to `string`). */
+export type AnyTool = Tool.Tool<any, any, any, any, any>
+
+/** Any toolset. */
+export type Any = Toolset<any, any>
+/** The errors a toolset's tools can fail with. */
+export type Errors<T> = T extends Toolset<infer E, any> ? E : never
+/** The services a toolset's tools need (without `RunContext`). */
+export type Requirements<T> = T extends Toolset<any, infer R> ? Exclude<R, RunContext> : never
+
+const proto = {
+  [TypeId]: TypeId,
+  pipe() {
+    // biome-ignore lint/complexity/noArguments: pipeable protocol
+    return pipeArguments(this, arguments)
+  }
+}
+
+/** Builds a toolset from a `tools` function. */
+export const make = <E, R>(tools: Toolset<E, R>["tools"]): Toolset<E, R> => {
+  const self = Object.create(proto)
+  self.tools = tools
+  return self
+}
+
+/** Is this value a toolset? */
+export const isToolset = (u: unknown): u is Any =>
+  typeof u === "object" && u !== null && TypeId in u
+
+const checkDuplicates = <T extends { readonly definition: ToolDefinition }>(
+  tools: ReadonlyArray<T>,
+  where: string
+): Effect.Effect<ReadonlyArray<T>, UserError> => {
+  const seen = new Set<string>()
+  for (const t of tools) {
+    if (seen.has(t.definition.name)) {
+      return Effect.fail(
+        new UserError({
+          reason: `${where}: tool name conflict: '${t.definition.name}' is defined more than once. Rename one of them (e.g. with Toolset.prefix).`
+        })
+      )
+    }
+    seen.add(t.definition.name)
+  }
+  return Effect.succeed(tools)
+}
+
+/**
+ * A toolset of function tools. Each tool's own `prepare` runs at every step and may hide
+ * (`undefined`) or edit its definition.
+ */
+export const fromTools = <const Tools extends ReadonlyArray<AnyTool>>(
+  tools: Tools
+): Toolset<Tool.Errors<Tools[number]>, Tool.Requirements<Tools[number]>> =>
+  make((ctx) =>
+    Effect.gen(function* () {
+      yield* checkDuplicates(tools, "Toolset.fromTools")
+      const out: Array<ToolsetTool<any, any>> = []
+      for (const tool of tools) {
+        let definition: ToolDefinition | undefined = tool.definition
+        if (tool.prepare !== undefined) {
+          definition = yield* Effect.provideService(tool.prepare(tool.definition), RunContext, ctx)
+        }
+        if (definition === undefined) continue
+        out.push({
+          definition,
+          maxRetries: tool.maxRetries,
+          decodeArgs: tool.decodeArgs,
+          call: tool.handler
+        })
+      }
+      return out
+    })
+  ) as any
+
+/** Merges toolsets; a name defined twice fails the run with a `UserError`. */
+export const combine = <const Sets extends ReadonlyArray<Any>>(
+  ...toolsets: Sets
+): Toolset<Errors<Sets[number]>, Requirements<Sets[number]>> =>
+  make((ctx) =>
+    Effect.forEach(toolsets, (ts) => ts.tools(ctx)).pipe(
+      Effect.flatMap((lists) => checkDuplicates(lists.flat(), "Toolset.combine"))
+    )
+  )
+
+/** Keeps only the tools for which `predicate` holds at this step. */
+export const filter: {
+  (
+    predicate: (ctx: RunContextService, definition: ToolDefinition) => boolean
+  ): <E, R>(self: Toolset<E, R>) => Toolset<E, R>
+  <E, R>(
+    self: Toolset<E, R>,
+    predicate: (ctx: RunContextService, definition: ToolDefinition) => boolean
+  ): Toolset<E, R>
+} = dual(
+  2,
+  <E, R>(
+    self: Toolset<E, R>,
+    predicate: (ctx: RunContextService, definition: ToolDefinition) => boolean
+  ): Toolset<E, R> =>
+    make((ctx) =>
+      Effect.map(self.tools(ctx), (tools) => tools.filter((t) => predicate(ctx, t.definition)))
+    )
+)
+
+/** Renames every tool to `${prefix}_${name}`. */
+export const prefix: {
+  (prefix: string): <E, R>(self: Toolset<E, R>) => Toolset<E, R>
+  <E, R>(self: Toolset<E, R>, prefix: string): Toolset<E, R>
+} = dual(
+  2,
+  <E, R>(self: Toolset<E, R>, prefix: string): Toolset<E, R> =>
+    make((ctx) =>
+      Effect.map(self.tools(ctx), (tools) =>
+        tools.map((t) => ({
+          ...t,
+          definition: new ToolDefinition(
+            { ...t.definition, name: `${prefix}_${t.definition.name}` },
+            true
+          )
+        }))
+      )
+    )
+)
+
+/**
+ * Edits the definitions at every step: return a new list to hide tools (leave them out) or to
+ * change their descriptions / schemas. Tools are matched back by name; an unknown name is a
+ * `UserError` (use `prefix` to rename).
+ */
+export const prepare: {
+  <R2>(
+    f: (
+      definitions: ReadonlyArray<ToolDefinition>
+    ) => Effect.Effect<ReadonlyArray<ToolDefinition>, never, R2>
+  ): <E, R>(self: Toolset<E, R>) => Toolset<E, R | Exclude<R2, RunContext>>
+  <E, R, R2>(
+    self: Toolset<E, R>,
+    f: (
+      definitions: ReadonlyArray<ToolDefinition>
+    ) => Effect.Effect<ReadonlyArray<ToolDefinition>, never, R2>
+  ): Toolset<E, R | Exclude<R2, RunContext>>
+} = dual(
+  2,
+  <E, R, R2>(
+    self: Toolset<E, R>,
+    f: (
+      definitions: ReadonlyArray<ToolDefinition>
+    ) => Effect.Effect<ReadonlyArray<ToolDefinition>, never, R2>
+  ): Toolset<E, R | Exclude<R2, RunContext>> =>
+    make(
+      (ctx) =>
+        Effect.gen(function* () {
+          const tools = yield* self.tools(ctx)
+          const byName = new Map(tools.map((t) => [t.definition.name, t]))
+          const defs = yield* Effect.provideService(
+            f(tools.map((t) => t.definition)),
+            RunContext,
+            ctx
+          )
+          const out: Array<ToolsetTool<E, R>> = []
+          for (const d of defs) {
+            const t = byName.get(d.name)
+            if (t === undefined) {
+              return yield* new UserError({
+                reason: `Toolset.prepare returned an unknown tool '${d.name}'; prepare may hide or edit tools, not rename or add them.`
+              })
+            }
+            out.push({ ...t, definition: d })
+          }
+          return out
+        }) as Effect.Effect<ReadonlyArray<ToolsetTool<E, R>>, UserError, any>
+    )
+)
+
+/** An empty toolset. */
+export const empty: Toolset<never, never> = make(() => Effect.succeed([]))

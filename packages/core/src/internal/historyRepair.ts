@@ -1,0 +1,80 @@
+/**
+ * Repairs a conversation before it is sent again: every tool call of a response must be
+ * answered by the next request. Missing answers (a run interrupted mid-tool, a history cut by
+ * the user) get a synthesised `interrupted` return. Deterministic and idempotent.
+ *
+ * @internal
+ */
+import {
+  type ModelMessage,
+  ModelRequest,
+  type ModelRequestPart,
+  type ToolCallPart,
+  ToolReturnPart
+} from "../Messages.js"
+
+/** The content of a synthesised return, as pydantic-ai words it. */
+export const interruptedContent = "The tool call was interrupted before a result was produced."
+
+const synthesize = (call: ToolCallPart): ToolReturnPart =>
+  new ToolReturnPart(
+    {
+      toolName: call.toolName,
+      toolCallId: call.toolCallId,
+      content: interruptedContent,
+      outcome: "interrupted",
+      metadata: { agentfx_synthesized_tool_return: true }
+    },
+    true
+  )
+
+const isToolResult = (p: ModelRequestPart): boolean =>
+  (p._tag === "ToolReturnPart" || p._tag === "RetryPromptPart") && p.toolCallId !== undefined
+
+/**
+ * Adds `interrupted` returns for unanswered tool calls. With `repairTrailing = false` the calls
+ * of a final response are left alone (the run will execute them).
+ */
+export const repairHistory = (
+  messages: ReadonlyArray<ModelMessage>,
+  repairTrailing: boolean
+): ReadonlyArray<ModelMessage> => {
+  let out: Array<ModelMessage> | undefined
+  const push = (i: number, m: ModelMessage) => {
+    if (out === undefined) out = messages.slice(0, i) as Array<ModelMessage>
+    out.push(m)
+  }
+  for (let i = 0; i < messages.length; i++) {
+    const m = messages[i]!
+    const prev = i > 0 ? messages[i - 1] : undefined
+    if (m._tag === "ModelRequest" && prev?._tag === "ModelResponse") {
+      const calls = prev.toolCalls
+      if (calls.length > 0) {
+        const answered = new Set<string>()
+        for (const p of m.parts) {
+          if (isToolResult(p)) answered.add((p as { toolCallId: string }).toolCallId)
+        }
+        const missing = calls.filter((c) => !answered.has(c.toolCallId)).map(synthesize)
+        if (missing.length > 0) {
+          let at = 0
+          m.parts.forEach((p, j) => {
+            if (isToolResult(p)) at = j + 1
+          })
+          const parts = [...m.parts.slice(0, at), ...missing, ...m.parts.slice(at)]
+          push(i, new ModelRequest({ ...m, parts }, true))
+          continue
+        }
+      }
+    }
+    if (out !== undefined) out.push(m)
+    if (m._tag === "ModelResponse" && m.toolCalls.length > 0) {
+      const next = messages[i + 1]
+      const trailing = next === undefined
+      if ((next !== undefined && next._tag === "ModelResponse") || (trailing && repairTrailing)) {
+        if (out === undefined) out = messages.slice(0, i + 1) as Array<ModelMessage>
+        out.push(new ModelRequest({ parts: m.toolCalls.map(synthesize) }, true))
+      }
+    }
+  }
+  return out ?? messages
+}

@@ -1,0 +1,199 @@
+import { assert, describe, it } from "@effect/vitest"
+import * as Chunk from "effect/Chunk"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
+import * as Stream from "effect/Stream"
+import { Agent, FunctionModel, Messages, OutputSpec, TestModel, Tool } from "@agentfx/core"
+
+const add = Tool.make("add", {
+  parameters: Schema.Struct({ a: Schema.Number, b: Schema.Number }),
+  handler: ({ a, b }) => Effect.succeed(a + b)
+})
+
+const responsesSoFar = (messages: ReadonlyArray<Messages.ModelMessage>) =>
+  messages.filter((m) => m._tag === "ModelResponse").length
+
+const describeEvent = (e: Agent.AgentStreamEvent<unknown>): string => {
+  switch (e._tag) {
+    case "PartStartEvent":
+      return `start ${e.index} ${e.part._tag}`
+    case "PartDeltaEvent":
+      return `delta ${e.index} ${e.delta._tag}`
+    case "PartEndEvent":
+      return `end ${e.index} ${e.part._tag}`
+    case "FinalResultEvent":
+      return `final ${e.toolName ?? "text"}`
+    case "FunctionToolCallEvent":
+      return `call ${e.part.toolName}`
+    case "FunctionToolResultEvent":
+      return `result ${e.result._tag}`
+    case "AgentRunResultEvent":
+      return "done"
+  }
+}
+
+describe("Agent.runStream", () => {
+  it.effect("text: part events, FinalResultEvent after the text part starts, result last", () =>
+    Effect.gen(function* () {
+      const agent = Agent.make({})
+      const model = FunctionModel.layer(undefined, {
+        stream: () => Stream.make("Hello", " wor", "ld")
+      })
+      const events = Chunk.toReadonlyArray(
+        yield* Stream.runCollect(agent.runStream("hi").pipe(Stream.provideLayer(model)))
+      )
+      const kinds = events.map(describeEvent)
+      assert.strictEqual(kinds[0], "start 0 TextPart")
+      assert.strictEqual(kinds[1], "final text")
+      assert.strictEqual(kinds[kinds.length - 1], "done")
+      assert.include(kinds, "end 0 TextPart")
+      const last = events[events.length - 1]!
+      assert.strictEqual(last._tag, "AgentRunResultEvent")
+      if (last._tag === "AgentRunResultEvent") {
+        assert.strictEqual(last.result.output, "Hello world")
+        assert.strictEqual(last.result.allMessages().length, 2)
+      }
+    })
+  )
+
+  it.effect("tool calls: runs through tools to the end, tool events between the responses", () =>
+    Effect.gen(function* () {
+      const agent = Agent.make({ tools: [add] })
+      const events = Chunk.toReadonlyArray(
+        yield* Stream.runCollect(
+          agent.runStream("1+1").pipe(Stream.provideLayer(TestModel.layer()))
+        )
+      )
+      const kinds = events.map(describeEvent)
+      const call = kinds.indexOf("call add")
+      const result = kinds.indexOf("result ToolReturnPart")
+      const firstEnd = kinds.indexOf("end 0 ToolCallPart")
+      assert.isTrue(firstEnd >= 0 && firstEnd < call && call < result)
+      const textStart = kinds.lastIndexOf("start 0 TextPart")
+      assert.isTrue(textStart > result)
+      assert.strictEqual(kinds[kinds.length - 1], "done")
+      const final = yield* Agent.finalResult(
+        agent.runStream("1+1").pipe(Stream.provideLayer(TestModel.layer()))
+      )
+      assert.strictEqual(final.output, '{"add":0}')
+      assert.strictEqual(final.usage.requests, 2)
+    })
+  )
+
+  it.effect("streamText: deltas and cumulative snapshots", () =>
+    Effect.gen(function* () {
+      const agent = Agent.make({})
+      const model = FunctionModel.layer(undefined, {
+        stream: () => Stream.make("a", "b", "c").pipe(Stream.rechunk(1))
+      })
+      const deltas = yield* Stream.runCollect(
+        Agent.streamText(agent.runStream("x"), { delta: true }).pipe(Stream.provideLayer(model))
+      )
+      assert.strictEqual(Chunk.join(deltas, ""), "abc")
+      const cumulative = Chunk.toReadonlyArray(
+        yield* Stream.runCollect(
+          Agent.streamText(agent.runStream("x")).pipe(Stream.provideLayer(model))
+        )
+      )
+      assert.strictEqual(cumulative[cumulative.length - 1], "abc")
+      assert.isTrue(cumulative.length >= 2)
+    })
+  )
+
+  it.effect("20,000 deltas stream fast and in order", () =>
+    Effect.gen(function* () {
+      const agent = Agent.make({})
+      const n = 20_000
+      const model = FunctionModel.layer(undefined, {
+        stream: () => Stream.range(1, n).pipe(Stream.map(() => "x"))
+      })
+      const startedAt = Date.now()
+      const count = yield* Stream.runCount(
+        Agent.streamText(agent.runStream("go"), { delta: true }).pipe(Stream.provideLayer(model))
+      )
+      assert.strictEqual(count, n)
+      assert.isBelow(Date.now() - startedAt, 5_000)
+    })
+  )
+
+  it.effect("streamOutput yields partial outputs, then the final one", () =>
+    Effect.gen(function* () {
+      const upper = OutputSpec.make<string>({
+        mode: "text",
+        allowTextOutput: true,
+        handleText: (text) => Effect.succeed(text.toUpperCase()),
+        handleToolCall: () => Effect.die("unused")
+      })
+      const agent = Agent.make({ output: upper })
+      const model = FunctionModel.layer(undefined, {
+        stream: () => Stream.make("ab", "cd").pipe(Stream.rechunk(1))
+      })
+      const outputs = Chunk.toReadonlyArray(
+        yield* Stream.runCollect(Agent.streamOutput(agent, "x").pipe(Stream.provideLayer(model)))
+      )
+      assert.deepStrictEqual(outputs, ["AB", "ABCD", "ABCD"])
+    })
+  )
+})
+
+describe("Agent.iter", () => {
+  it.scoped("steps node by node: user prompt → model request → call tools → … → end", () =>
+    Effect.gen(function* () {
+      const agent = Agent.make({ tools: [add] })
+      const run = yield* agent.iter("1+1")
+      const seen: Array<string> = []
+      let node = yield* run.nextNode
+      while (!Agent.isEndNode(node)) {
+        seen.push(node._tag)
+        node = yield* run.next(node)
+      }
+      assert.deepStrictEqual(seen, [
+        "UserPromptNode",
+        "ModelRequestNode",
+        "CallToolsNode",
+        "ModelRequestNode",
+        "CallToolsNode"
+      ])
+      assert.strictEqual(node.result.output, '{"add":0}')
+      assert.isTrue(Option.isSome(yield* run.result))
+      assert.strictEqual((yield* run.messages).length, 4)
+    }).pipe(Effect.provide(TestModel.layer()))
+  )
+
+  it.scoped("streams a single node's events", () =>
+    Effect.gen(function* () {
+      const agent = Agent.make({ tools: [add] })
+      const model = FunctionModel.layer(
+        (messages) =>
+          responsesSoFar(messages) === 0 ? FunctionModel.toolCall("add", { a: 2, b: 3 }) : "five",
+        {
+          stream: (messages) =>
+            Stream.make(
+              responsesSoFar(messages) === 0
+                ? { 0: { name: "add", jsonArgs: '{"a":2,"b":3}' } }
+                : "five"
+            )
+        }
+      )
+      const run = yield* agent.iter("2+3").pipe(Effect.provide(model))
+      const first = yield* run.nextNode
+      assert.isTrue(Agent.isUserPromptNode(first))
+      const request = yield* run.next(first)
+      assert.isTrue(Agent.isModelRequestNode(request))
+      const reqEvents = yield* Stream.runCollect(run.stream(request))
+      assert.include(Chunk.toReadonlyArray(reqEvents).map(describeEvent), "start 0 ToolCallPart")
+      const callTools = yield* run.nextNode
+      assert.isTrue(Agent.isCallToolsNode(callTools))
+      const toolEvents = Chunk.toReadonlyArray(yield* Stream.runCollect(run.stream(callTools)))
+      assert.deepStrictEqual(toolEvents.map(describeEvent), ["call add", "result ToolReturnPart"])
+      const rest = Chunk.toReadonlyArray(yield* Stream.runCollect(run.nodes))
+      assert.deepStrictEqual(
+        rest.map((n) => n._tag),
+        ["CallToolsNode", "End"]
+      )
+      const end = rest[rest.length - 1]!
+      if (Agent.isEndNode(end)) assert.strictEqual(end.result.output, "five")
+    })
+  )
+})

@@ -1,0 +1,115 @@
+import { assert, describe, it } from "@effect/vitest"
+import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
+import { Usage } from "@agentfx/core"
+
+const runWith = (fields: Partial<ConstructorParameters<typeof Usage.RunUsage>[0]>) =>
+  new Usage.RunUsage(fields ?? {})
+
+describe("RequestUsage / RunUsage", () => {
+  it("adds usages, including details", () => {
+    const a = new Usage.RequestUsage({
+      inputTokens: 10,
+      outputTokens: 2,
+      details: { reasoning: 1 }
+    })
+    const b = new Usage.RequestUsage({
+      inputTokens: 5,
+      cacheReadTokens: 3,
+      details: { reasoning: 2, x: 1 }
+    })
+    const sum = a.add(b)
+    assert.strictEqual(sum.inputTokens, 15)
+    assert.strictEqual(sum.outputTokens, 2)
+    assert.strictEqual(sum.cacheReadTokens, 3)
+    assert.strictEqual(sum.totalTokens, 17)
+    assert.deepStrictEqual(sum.details, { reasoning: 3, x: 1 })
+  })
+
+  it("a run counts requests and tool calls", () => {
+    const run = Usage.RunUsage.empty
+      .addRequest(new Usage.RequestUsage({ inputTokens: 10, outputTokens: 1 }))
+      .addRequest(new Usage.RequestUsage({ inputTokens: 20, outputTokens: 2 }))
+      .addToolCalls(3)
+    assert.strictEqual(run.requests, 2)
+    assert.strictEqual(run.toolCalls, 3)
+    assert.strictEqual(run.totalTokens, 33)
+    const both = run.add(run)
+    assert.strictEqual(both.requests, 4)
+    assert.strictEqual(both.toolCalls, 6)
+    assert.strictEqual(both.inputTokens, 60)
+  })
+
+  it("round-trips through JSON with defaults", () => {
+    const decoded = Schema.decodeUnknownSync(Usage.RunUsage)({ requests: 1 })
+    assert.strictEqual(decoded.inputTokens, 0)
+    assert.deepStrictEqual(decoded.details, {})
+    const encoded = Schema.encodeSync(Usage.RunUsage)(decoded)
+    assert.deepStrictEqual(Schema.decodeUnknownSync(Usage.RunUsage)(encoded), decoded)
+  })
+})
+
+describe("UsageLimits", () => {
+  it("a request limit of N allows exactly N requests", () => {
+    const limits = new Usage.UsageLimits({ requestLimit: 3 })
+    let usage = Usage.RunUsage.empty
+    let allowed = 0
+    while (Option.isNone(limits.checkBeforeRequest(usage))) {
+      allowed++
+      usage = usage.addRequest(Usage.RequestUsage.empty)
+      if (allowed > 10) break
+    }
+    assert.strictEqual(allowed, 3)
+    const violation = Option.getOrThrow(limits.checkBeforeRequest(usage))
+    assert.strictEqual(violation.limit, "requestLimit")
+    assert.strictEqual(violation.limitValue, 3)
+    assert.strictEqual(violation.value, 4)
+    assert.include(violation.message, "request limit of 3")
+  })
+
+  it("the default request limit is 50; null disables it", () => {
+    assert.strictEqual(Usage.UsageLimits.default.requestLimit, 50)
+    assert.isTrue(
+      Option.isSome(Usage.UsageLimits.default.checkBeforeRequest(runWith({ requests: 50 })))
+    )
+    assert.isTrue(
+      Option.isNone(Usage.UsageLimits.default.checkBeforeRequest(runWith({ requests: 49 })))
+    )
+    const unlimited = new Usage.UsageLimits({ requestLimit: null })
+    assert.isTrue(Option.isNone(unlimited.checkBeforeRequest(runWith({ requests: 10_000 }))))
+  })
+
+  it("token limits allow exactly the limit and fail above it", () => {
+    const limits = new Usage.UsageLimits({
+      requestLimit: null,
+      inputTokensLimit: 10,
+      outputTokensLimit: 5,
+      totalTokensLimit: 12
+    })
+    assert.isTrue(Option.isNone(limits.checkTokens(runWith({ inputTokens: 10 }))))
+    const input = Option.getOrThrow(limits.checkTokens(runWith({ inputTokens: 11 })))
+    assert.strictEqual(input.limit, "inputTokensLimit")
+    assert.include(input.message, "input_tokens=11")
+    const output = Option.getOrThrow(limits.checkTokens(runWith({ outputTokens: 6 })))
+    assert.strictEqual(output.limit, "outputTokensLimit")
+    assert.isTrue(Option.isNone(limits.checkTokens(runWith({ inputTokens: 7, outputTokens: 5 }))))
+    const totalOnly = Option.getOrThrow(
+      limits.checkTokens(runWith({ inputTokens: 9, outputTokens: 4 }))
+    )
+    assert.strictEqual(totalOnly.limit, "totalTokensLimit")
+    assert.strictEqual(totalOnly.value, 13)
+    // tokens already over the limit also block the next request
+    assert.isTrue(Option.isSome(limits.checkBeforeRequest(runWith({ inputTokens: 11 }))))
+  })
+
+  it("tool call limits are checked with the projected calls", () => {
+    const limits = new Usage.UsageLimits({ toolCallsLimit: 3 })
+    assert.isTrue(Option.isNone(limits.checkToolCalls(runWith({ toolCalls: 1 }), 2)))
+    const v = Option.getOrThrow(limits.checkToolCalls(runWith({ toolCalls: 2 }), 2))
+    assert.strictEqual(v.limit, "toolCallsLimit")
+    assert.strictEqual(v.value, 4)
+    assert.isTrue(
+      Option.isNone(new Usage.UsageLimits({}).checkToolCalls(runWith({ toolCalls: 99 }), 99))
+    )
+  })
+})

@@ -1,0 +1,147 @@
+/**
+ * What the output modes share: the targets they accept (a Schema or an output function),
+ * unions of outputs, and output validators attached to a spec.
+ *
+ * Streaming: every structured spec decodes snapshots (`handleToolCall` / `handleText` with
+ * `partial: true`) by feeding only the new suffix of the growing arguments / text to an
+ * incremental `PartialJson` parser, then decoding the snapshot against the *partial form* of
+ * the schema: every property and tuple element optional (recursively), refinements dropped
+ * (so `"He"` passes a `minLength(5)` while being written), transformations and classes kept
+ * (a `Schema.Class` partial is an instance with the fields read so far). Type mismatches still
+ * fail and are swallowed by the run loop. The final value is always fully decoded, and
+ * validators and output functions run on it. Values typed `Schema.Unknown` inside a partial
+ * are the parser's live objects: copy them to keep them.
+ *
+ * @example
+ * ```ts
+ * import { Output, ToolOutput } from "@agentfx/output"
+ * import { OutputSpec } from "@agentfx/core"
+ * import { Schema } from "effect"
+ *
+ * class Fruit extends Schema.Class<Fruit>("Fruit")({ name: Schema.String, color: Schema.String }) {}
+ * class Vehicle extends Schema.Class<Vehicle>("Vehicle")({ name: Schema.String, wheels: Schema.Number }) {}
+ *
+ * // two output tools, final_result_Fruit and final_result_Vehicle, and plain text allowed
+ * const output = Output.union([ToolOutput.make(Fruit), ToolOutput.make(Vehicle), OutputSpec.text])
+ * // OutputSpec<Fruit | Vehicle | string>
+ * ```
+ *
+ * @since 0.1.0
+ */
+import { ModelRetry, UserError } from "@agentfx/core/AgentError"
+import type * as OutputSpec from "@agentfx/core/OutputSpec"
+import * as Effect from "effect/Effect"
+import { dual } from "effect/Function"
+import type * as Schema from "effect/Schema"
+import {
+  isToolSpec,
+  type ToolConfig,
+  ToolConfigsId as toolConfigs,
+  toolSpec
+} from "./internal/build.js"
+import type * as OutputFunction from "./OutputFunction.js"
+
+/** What a structured output can be produced through: a Schema or an output function. */
+export type Target = Schema.Schema<any, any, never> | OutputFunction.Any
+
+/** The output type of a target. */
+export type TargetOutput<T> =
+  T extends OutputFunction.OutputFunction<infer A, any>
+    ? A
+    : T extends Schema.Schema<infer A, any, never>
+      ? A
+      : never
+
+/** The services a target needs. */
+export type TargetRequirements<T> =
+  T extends OutputFunction.OutputFunction<any, infer R> ? R : never
+
+/** A target or several (a union): the output type. */
+export type OutputOf<T> = T extends ReadonlyArray<infer U> ? TargetOutput<U> : TargetOutput<T>
+
+/** A target or several (a union): the services. */
+export type RequirementsOf<T> =
+  T extends ReadonlyArray<infer U> ? TargetRequirements<U> : TargetRequirements<T>
+
+/**
+ * Several outputs the model may choose from: tool outputs (each keeps its tools; names become
+ * `final_result_{Name}` when there are several) and at most one text output (`OutputSpec.text`
+ * or a `TextOutput`), which lets the model answer with plain text alongside the tools.
+ * Native and prompted outputs cannot be combined: give them several schemas instead.
+ * Throws a `UserError` on such misuse (a programming error).
+ */
+export const union = <const Specs extends ReadonlyArray<OutputSpec.OutputSpec<any, any>>>(
+  specs: Specs
+): OutputSpec.OutputSpec<
+  OutputSpec.Output<Specs[number]>,
+  OutputSpec.Requirements<Specs[number]>
+> => {
+  const tools: Array<ToolConfig> = []
+  let text: OutputSpec.OutputSpec<any, any> | undefined
+  const setText = (spec: OutputSpec.OutputSpec<any, any>) => {
+    if (text !== undefined && text !== spec) {
+      throw new UserError({ reason: "Only one text output is allowed in a union." })
+    }
+    text = spec
+  }
+  for (const spec of specs) {
+    if (isToolSpec(spec)) {
+      tools.push(...spec[toolConfigs].tools)
+      if (spec[toolConfigs].text !== undefined) setText(spec[toolConfigs].text)
+    } else if (spec.mode === "text") {
+      setText(spec)
+    } else {
+      throw new UserError({
+        reason: `${spec.mode === "native" ? "NativeOutput" : spec.mode === "prompted" ? "PromptedOutput" : "This output"} must be the only output: pass several schemas to it instead of a union.`
+      })
+    }
+  }
+  if (tools.length === 0) {
+    if (text !== undefined) return text
+    throw new UserError({ reason: "An output union needs at least one output." })
+  }
+  return toolSpec(tools, text)
+}
+
+/**
+ * Adds a validator that runs after the output is decoded: it may return a new value, or fail
+ * with `ModelRetry` to send the model back (counted against the output retry budget). It also
+ * runs on streamed snapshots, where `RunContext.partialOutput` is `true` and failures are
+ * ignored. A validated tool output keeps its validator inside `Output.union`.
+ */
+export const withValidator: {
+  <A, R2>(
+    validate: (output: A) => Effect.Effect<A, ModelRetry, R2>
+  ): <R>(self: OutputSpec.OutputSpec<A, R>) => OutputSpec.OutputSpec<A, R | R2>
+  <A, R, R2>(
+    self: OutputSpec.OutputSpec<A, R>,
+    validate: (output: A) => Effect.Effect<A, ModelRetry, R2>
+  ): OutputSpec.OutputSpec<A, R | R2>
+} = dual(
+  2,
+  <A, R, R2>(
+    self: OutputSpec.OutputSpec<A, R>,
+    validate: (output: A) => Effect.Effect<A, ModelRetry, R2>
+  ): OutputSpec.OutputSpec<A, R | R2> => {
+    if (isToolSpec(self)) {
+      const { tools, text } = self[toolConfigs]
+      return toolSpec(
+        tools.map((t) => ({
+          ...t,
+          entry: { ...t.entry, finish: (v: any) => Effect.flatMap(t.entry.finish(v), validate) }
+        })),
+        text === undefined ? undefined : withValidator(text, validate as any)
+      )
+    }
+    return {
+      ...self,
+      handleText: (text, options) => Effect.flatMap(self.handleText(text, options), validate),
+      handleToolCall: (call, options) =>
+        Effect.flatMap(self.handleToolCall(call, options), validate)
+    }
+  }
+)
+
+/** Fails with a `ModelRetry` carrying `reason`: a shorthand for validators and output functions. */
+export const retry = (reason: string): Effect.Effect<never, ModelRetry> =>
+  Effect.fail(new ModelRetry({ reason }))

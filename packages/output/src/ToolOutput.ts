@@ -1,0 +1,63 @@
+/**
+ * Tool output: the model ends the run by calling an output tool whose arguments are the
+ * output. The default and most portable structured mode: every model with tools supports it.
+ *
+ * - One target → one tool named `final_result`; several → `final_result_{Name}` each
+ *   (`Name` from the schema identifier / class name or the function name; clashes get `_2`…).
+ * - Object schemas (`Schema.Struct`, `Schema.Class`, records) are the tool's arguments; any
+ *   other schema is wrapped as `{ response: T }` and unwrapped again.
+ * - The description is the given one, the schema's `description` annotation, both as
+ *   `"{given}. {own}"`, or "The final response which ends this conversation".
+ * - Text is not accepted (the model is required to call a tool) unless the spec is put in an
+ *   `Output.union` with `OutputSpec.text`.
+ * - Bad arguments go back to the model as a retry prompt listing the validation issues.
+ *
+ * @example
+ * ```ts
+ * import { ToolOutput } from "@agentfx/output"
+ * import { Schema } from "effect"
+ *
+ * class Fruit extends Schema.Class<Fruit>("Fruit")({ name: Schema.String, color: Schema.String }) {}
+ * class Vehicle extends Schema.Class<Vehicle>("Vehicle")({ name: Schema.String, wheels: Schema.Number }) {}
+ *
+ * const single = ToolOutput.make(Fruit, { name: "return_fruit" }) // OutputSpec<Fruit>
+ * const either = ToolOutput.make([Fruit, Vehicle])               // OutputSpec<Fruit | Vehicle>
+ * ```
+ *
+ * @since 0.1.0
+ */
+import type * as OutputSpec from "@agentfx/core/OutputSpec"
+import { toolSpec } from "./internal/build.js"
+import { makeEntry } from "./internal/target.js"
+import type { OutputOf, RequirementsOf, Target } from "./Output.js"
+
+/** Options of `make`. */
+export interface Options {
+  /** The tool name (default `final_result`, or `final_result_{Name}` for several). With several targets it applies to the first. */
+  readonly name?: string
+  /** The tool description, combined with the schema's own as `"{given}. {own}"`. */
+  readonly description?: string
+  /** Retries allowed for the output (overrides the agent's output retries). */
+  readonly maxRetries?: number
+  /** Ask the provider for strict schema adherence (OpenAI `strict`). */
+  readonly strict?: boolean
+}
+
+/** An output produced by calling an output tool; several targets make one tool each. */
+export const make = <const T extends Target | ReadonlyArray<Target>>(
+  target: T,
+  options: Options = {}
+): OutputSpec.OutputSpec<OutputOf<T>, RequirementsOf<T>> => {
+  const targets: ReadonlyArray<Target> = Array.isArray(target) ? target : [target as Target]
+  return toolSpec(
+    targets.map((t, i) => ({
+      entry: makeEntry(t, {
+        name: i === 0 ? options.name : undefined,
+        description: targets.length === 1 ? options.description : undefined
+      }),
+      strict: options.strict,
+      maxRetries: options.maxRetries
+    })),
+    undefined
+  )
+}

@@ -1,0 +1,14 @@
+/**
+ * @agentfx/output — structured output modes for agentfx: output tools, native and prompted
+ * JSON output, text output, output functions, unions and validators, and incremental partial
+ * JSON for streamed structured output.
+ *
+ * @since 0.1.0
+ */
+export * as NativeOutput from "./NativeOutput.js"
+export * as Output from "./Output.js"
+export * as OutputFunction from "./OutputFunction.js"
+export * as PartialJson from "./PartialJson.js"
+export * as PromptedOutput from "./PromptedOutput.js"
+export * as TextOutput from "./TextOutput.js"
+export * as ToolOutput from "./ToolOutput.js"

@@ -1,0 +1,45 @@
+import { Messages, Model, RunContext, Usage } from "@agentfx/core"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Layer from "effect/Layer"
+
+/** A RunContext for calling specs directly, outside a run. */
+export const context = (
+  overrides: Partial<RunContext.Service> = {}
+): Layer.Layer<RunContext.RunContext> =>
+  Layer.succeed(RunContext.RunContext, {
+    runId: "run",
+    agentName: undefined,
+    model: undefined as unknown as Model.Service,
+    prompt: "hi",
+    messages: [],
+    usage: new Usage.RunUsage(),
+    usageLimits: new Usage.UsageLimits(),
+    modelSettings: {},
+    runStep: 1,
+    retry: 0,
+    maxRetries: 1,
+    toolName: undefined,
+    toolCallId: undefined,
+    partialOutput: false,
+    ...overrides
+  } as RunContext.Service)
+
+export const call = (toolName: string, args: Messages.ToolArgs, toolCallId = "call_1") =>
+  new Messages.ToolCallPart({ toolName, args, toolCallId })
+
+/** Runs an effect needing a RunContext and returns Either. */
+export const attempt = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.either(effect).pipe(Effect.provide(context() as Layer.Layer<any>)) as Effect.Effect<
+    Either.Either<A, E>
+  >
+
+/** The text the model would see for a ModelRetry from output decoding. */
+export const retryText = (
+  e: { reason: string; issues?: ReadonlyArray<Messages.ValidationIssue> | undefined },
+  toolName?: string
+) =>
+  new Messages.RetryPromptPart({
+    content: e.issues ?? e.reason,
+    ...(toolName !== undefined ? { toolName } : {})
+  }).modelResponse

@@ -1,0 +1,293 @@
+/**
+ * Anthropic Messages API models (`POST /v1/messages`): system prompt and instructions, text /
+ * image / PDF input, tools with forced output tools, extended thinking (signed and redacted
+ * blocks kept and sent back unchanged), prompt caching (module options and the
+ * `Messages.CachePoint` marker), native JSON-schema output (`output_config.format`) and SSE
+ * streaming.
+ *
+ * @example
+ * ```ts
+ * import { Anthropic } from "@agentfx/providers"
+ * import { NodeHttpClient } from "@effect/platform-node"
+ * import { Config, Layer } from "effect"
+ *
+ * const ModelLive = Anthropic.model("claude-sonnet-4-5", { cacheInstructions: true }).pipe(
+ *   Layer.provide(Anthropic.layerConfig({ apiKey: Config.redacted("ANTHROPIC_API_KEY") })),
+ *   Layer.provide(NodeHttpClient.layerUndici)
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ */
+import * as HttpClient from "@effect/platform/HttpClient"
+import { type AgentError, Model, ModelSettings } from "@agentfx/core"
+import * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
+import type * as Scope from "effect/Scope"
+import type * as Stream from "effect/Stream"
+import * as Wire from "./internal/anthropic.js"
+import * as Http from "./internal/http.js"
+
+export {
+  /** Converts a Messages API body into a `ModelResponse` (pure). */
+  decodeResponse,
+  /** Builds the request body (pure). */
+  encodeRequest
+} from "./internal/anthropic.js"
+
+/** The provider name on responses and parts. */
+export const providerName = Wire.PROVIDER_NAME
+
+/** The `anthropic-version` header value sent with every request. */
+export const apiVersion = "2023-06-01"
+
+// ---------------------------------------------------------------------------
+// Client
+// ---------------------------------------------------------------------------
+
+/** How to reach the Anthropic API. */
+export interface ClientOptions {
+  /** Sent as `x-api-key`. */
+  readonly apiKey?: Redacted.Redacted | undefined
+  /** Default `https://api.anthropic.com`. */
+  readonly baseUrl?: string | undefined
+  /** Sent with every request (e.g. `anthropic-beta`). */
+  readonly headers?: Record<string, string> | undefined
+  /** Transport retries (429, 5xx incl. 529 overloaded, resets); `false` disables them. */
+  readonly retry?: Partial<Http.RetryPolicy> | false | undefined
+}
+
+/** A call made through the client. */
+export interface CallOptions {
+  readonly modelName: string
+  readonly body: unknown
+  readonly settings: ModelSettings.ModelSettings
+  /** Extra headers for this call (beta flags). */
+  readonly headers?: Record<string, string> | undefined
+}
+
+/** The client service. */
+export interface ClientService {
+  readonly baseUrl: string
+  readonly retry: Http.RetryPolicy
+  /** POSTs to the messages endpoint, returns the decoded JSON answer. */
+  readonly postJson: (
+    options: CallOptions
+  ) => Effect.Effect<unknown, AgentError.ModelHTTPError | AgentError.ModelAPIError>
+  /** POSTs to the messages endpoint and opens an SSE stream bound to the scope. */
+  readonly postSse: (
+    options: CallOptions
+  ) => Effect.Effect<
+    Stream.Stream<Http.SseEvent, AgentError.ModelAPIError>,
+    AgentError.ModelHTTPError | AgentError.ModelAPIError,
+    Scope.Scope
+  >
+}
+
+/** The Anthropic client a model talks through. */
+export class AnthropicClient extends Context.Tag("@agentfx/providers/AnthropicClient")<
+  AnthropicClient,
+  ClientService
+>() {}
+
+/** The public Anthropic endpoint. */
+export const defaultBaseUrl = "https://api.anthropic.com"
+
+/**
+ * The messages path. `?beta=true` is what Anthropic's own SDK sends for its beta namespace
+ * (structured outputs, strict tools); the API accepts it for every request.
+ */
+export const messagesPath = "/v1/messages?beta=true"
+
+/** Builds the client service from options and an `HttpClient`. */
+export const makeClientWith = (
+  httpClient: HttpClient.HttpClient,
+  options: ClientOptions
+): ClientService => {
+  const baseUrl = (options.baseUrl ?? defaultBaseUrl).replace(/\/+$/, "")
+  const retry = Http.resolveRetry(options.retry)
+  const request = (o: CallOptions): Http.RequestOptions => {
+    const headers: Record<string, string> = {
+      "anthropic-version": apiVersion,
+      ...options.headers,
+      ...o.headers
+    }
+    // The key leaves its Redacted box only here, per call, into the outgoing headers.
+    if (options.apiKey !== undefined) headers["x-api-key"] = Redacted.value(options.apiKey)
+    return {
+      modelName: o.modelName,
+      url: `${baseUrl}${messagesPath}`,
+      headers,
+      body: o.body,
+      settings: o.settings,
+      retry
+    }
+  }
+  return {
+    baseUrl,
+    retry,
+    postJson: (o) => Http.postJson(httpClient, request(o)),
+    postSse: (o) => Http.postSse(httpClient, request(o))
+  }
+}
+
+/** Builds the client service, requiring an `HttpClient`. */
+export const makeClient = (
+  options: ClientOptions = {}
+): Effect.Effect<ClientService, never, HttpClient.HttpClient> =>
+  Effect.map(HttpClient.HttpClient, (client) => makeClientWith(client, options))
+
+/** A layer of the client. */
+export const layer = (
+  options: ClientOptions = {}
+): Layer.Layer<AnthropicClient, never, HttpClient.HttpClient> =>
+  Layer.effect(AnthropicClient, makeClient(options))
+
+/** Client options read from configuration. */
+export interface ConfigOptions extends Omit<ClientOptions, "apiKey" | "baseUrl"> {
+  readonly apiKey?: Config.Config<Redacted.Redacted | undefined> | undefined
+  readonly baseUrl?: Config.Config<string | undefined> | undefined
+}
+
+/**
+ * A layer reading the key from configuration: by default `Config.redacted("ANTHROPIC_API_KEY")`
+ * and the optional `ANTHROPIC_BASE_URL`.
+ */
+export const layerConfig = (
+  options: ConfigOptions = {}
+): Layer.Layer<AnthropicClient, ConfigError.ConfigError, HttpClient.HttpClient> =>
+  Layer.effect(
+    AnthropicClient,
+    Effect.gen(function* () {
+      const apiKey = yield* options.apiKey ?? Config.redacted("ANTHROPIC_API_KEY")
+      const baseUrl = yield* options.baseUrl ??
+        Config.option(Config.string("ANTHROPIC_BASE_URL")).pipe(Config.map(Option.getOrUndefined))
+      return yield* makeClient({ ...options, apiKey, baseUrl })
+    })
+  )
+
+// ---------------------------------------------------------------------------
+// Models
+// ---------------------------------------------------------------------------
+
+/** Options of an Anthropic model. */
+export interface Options {
+  /** Settings of the model itself; the run's settings are merged over them. */
+  readonly settings?: ModelSettings.ModelSettings | undefined
+  /** Overrides of the model's profile. */
+  readonly profile?: Partial<Model.ModelProfile> | undefined
+  /** Cache the system prompt + instructions (`true` = 5 minutes, or `"1h"`). */
+  readonly cacheInstructions?: Wire.CacheSetting | undefined
+  /** Cache the tool definitions (`true` = 5 minutes, or `"1h"`). */
+  readonly cacheTools?: Wire.CacheSetting | undefined
+}
+
+/** The profile of an Anthropic model: tools, thinking, native JSON-schema output. */
+export const profileFor = (_modelName: string): Model.ModelProfile =>
+  Model.profile({
+    supportsTools: true,
+    supportsJsonSchemaOutput: true,
+    supportsJsonObjectOutput: false,
+    supportsThinking: true,
+    defaultStructuredOutputMode: "tool"
+  })
+
+const parseData = (data: string): Record<string, unknown> | undefined => {
+  try {
+    const v = JSON.parse(data)
+    return v !== null && typeof v === "object" ? v : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/** Beta flags the body needs (structured outputs / strict tools). */
+const betaHeaders = (body: Record<string, unknown>): Record<string, string> | undefined => {
+  const strictTools =
+    Array.isArray(body.tools) && body.tools.some((t: Record<string, unknown>) => t.strict === true)
+  return body.output_config !== undefined || strictTools
+    ? { "anthropic-beta": "structured-outputs-2025-11-13" }
+    : undefined
+}
+
+/** Builds the model service from a client. */
+export const makeWith = (
+  client: ClientService,
+  modelName: string,
+  options: Options = {}
+): Model.Service => {
+  const profile = { ...profileFor(modelName), ...options.profile }
+  const modelSettings = options.settings
+  const encodeOptions = (stream: boolean): Wire.EncodeOptions => ({
+    modelName,
+    stream,
+    cacheInstructions: options.cacheInstructions,
+    cacheTools: options.cacheTools
+  })
+  const spanAttributes = {
+    "gen_ai.system": Wire.PROVIDER_NAME,
+    "gen_ai.request.model": modelName
+  }
+  return Model.make({
+    modelName,
+    system: Wire.PROVIDER_NAME,
+    profile,
+    settings: modelSettings,
+    request: (messages, settings, parameters) => {
+      const merged = ModelSettings.merge(modelSettings, settings)
+      const body = Wire.encodeRequest(messages, merged, parameters, encodeOptions(false))
+      return client
+        .postJson({ modelName, body, settings: merged, headers: betaHeaders(body) })
+        .pipe(
+          Effect.map((json) => Wire.decodeResponse(json as Wire.WireResponse, modelName)),
+          Effect.withSpan("Anthropic.request", { attributes: spanAttributes })
+        )
+    },
+    requestStream: (messages, settings, parameters) => {
+      const merged = ModelSettings.merge(modelSettings, settings)
+      const body = Wire.encodeRequest(messages, merged, parameters, encodeOptions(true))
+      return client.postSse({ modelName, body, settings: merged, headers: betaHeaders(body) }).pipe(
+        Effect.map((events) => {
+          const state = Wire.makeStreamState()
+          return Http.streamedResponse({
+            modelName,
+            providerName: Wire.PROVIDER_NAME,
+            events,
+            onEvent: (event, manager, out) => {
+              const data = parseData(event.data)
+              return data === undefined
+                ? undefined
+                : Wire.handleStreamEvent(data, state, manager, out, modelName)
+            },
+            onEnd: (manager) => Wire.checkStreamEnd(state, manager, modelName)
+          })
+        }),
+        Effect.withSpan("Anthropic.requestStream", { attributes: spanAttributes })
+      )
+    }
+  })
+}
+
+/** Builds an Anthropic model service from the `AnthropicClient` in context. */
+export const make = (
+  modelName: string,
+  options: Options = {}
+): Effect.Effect<Model.Service, never, AnthropicClient> =>
+  Effect.map(AnthropicClient, (client) => makeWith(client, modelName, options))
+
+/** A layer providing `Model.Model` backed by the Messages API. */
+export const model = (
+  modelName: string,
+  options: Options = {}
+): Layer.Layer<Model.Model, never, AnthropicClient> =>
+  Layer.effect(Model.Model, make(modelName, options))
+
+/** The factory the model registry calls for `"anthropic:<model>"` strings. */
+export const fromModelString = (
+  modelName: string
+): Effect.Effect<Model.Service, never, AnthropicClient> => make(modelName)

@@ -1,0 +1,174 @@
+/**
+ * The OpenAI client service: API key, base URL, organization / project, extra headers and the
+ * retry policy, shared by the Chat Completions and Responses models and by every
+ * OpenAI-compatible vendor (the vendor is just another base URL and key).
+ *
+ * @example
+ * ```ts
+ * import { OpenAiClient, OpenAiChat } from "@agentfx/providers"
+ * import { NodeHttpClient } from "@effect/platform-node"
+ * import { Config, Layer } from "effect"
+ *
+ * const ModelLive = OpenAiChat.model("gpt-4o").pipe(
+ *   Layer.provide(OpenAiClient.layerConfig({ apiKey: Config.redacted("OPENAI_API_KEY") })),
+ *   Layer.provide(NodeHttpClient.layerUndici)
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ */
+import * as HttpClient from "@effect/platform/HttpClient"
+import type { AgentError, ModelSettings } from "@agentfx/core"
+import * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
+import type * as Scope from "effect/Scope"
+import type * as Stream from "effect/Stream"
+import * as Http from "./internal/http.js"
+
+/** The retry policy type of every provider client. */
+export type RetryPolicy = Http.RetryPolicy
+
+/** How to reach an OpenAI-protocol API. */
+export interface Options {
+  /** Sent as `Authorization: Bearer …` (or in `authHeader`); omit for local servers (Ollama, vLLM). */
+  readonly apiKey?: Redacted.Redacted | undefined
+  /** Default `https://api.openai.com/v1`. */
+  readonly baseUrl?: string | undefined
+  readonly organization?: string | undefined
+  readonly project?: string | undefined
+  /** Sent with every request. */
+  readonly headers?: Record<string, string> | undefined
+  /** Query parameters added to every URL (Azure's `api-version`). */
+  readonly queryParams?: Record<string, string> | undefined
+  /** Header that carries the key: `"authorization"` (Bearer, default) or e.g. `"api-key"` (Azure). */
+  readonly authHeader?: string | undefined
+  /** Transport retries; `false` disables them. Default: 2 retries, 500 ms base, 30 s cap. */
+  readonly retry?: Partial<RetryPolicy> | false | undefined
+}
+
+/** A call made through the client. */
+export interface CallOptions {
+  readonly modelName: string
+  /** Path under the base URL, e.g. `/chat/completions`. */
+  readonly path: string
+  readonly body: unknown
+  readonly settings: ModelSettings.ModelSettings
+}
+
+/** The client service. */
+export interface Service {
+  readonly baseUrl: string
+  readonly retry: RetryPolicy
+  readonly httpClient: HttpClient.HttpClient
+  /** The absolute URL of a path (with the configured query parameters). */
+  readonly url: (path: string) => string
+  /** The headers of a request, auth included; built per call so the key stays `Redacted` at rest. */
+  readonly headers: () => Record<string, string>
+  /** POSTs JSON, returns the decoded JSON answer. */
+  readonly postJson: (
+    options: CallOptions
+  ) => Effect.Effect<unknown, AgentError.ModelHTTPError | AgentError.ModelAPIError>
+  /** POSTs and opens an SSE stream bound to the scope. */
+  readonly postSse: (
+    options: CallOptions
+  ) => Effect.Effect<
+    Stream.Stream<Http.SseEvent, AgentError.ModelAPIError>,
+    AgentError.ModelHTTPError | AgentError.ModelAPIError,
+    Scope.Scope
+  >
+}
+
+/** The OpenAI (or OpenAI-compatible) client a model talks through. */
+export class OpenAiClient extends Context.Tag("@agentfx/providers/OpenAiClient")<
+  OpenAiClient,
+  Service
+>() {}
+
+/** The public OpenAI endpoint. */
+export const defaultBaseUrl = "https://api.openai.com/v1"
+
+/** Builds the service from options and an `HttpClient`. */
+export const makeWith = (httpClient: HttpClient.HttpClient, options: Options): Service => {
+  const baseUrl = (options.baseUrl ?? defaultBaseUrl).replace(/\/+$/, "")
+  const retry = Http.resolveRetry(options.retry)
+  const query =
+    options.queryParams && Object.keys(options.queryParams).length > 0
+      ? new URLSearchParams(options.queryParams).toString()
+      : ""
+  const url = (path: string) => {
+    const full = `${baseUrl}${path.startsWith("/") ? path : `/${path}`}`
+    return query === "" ? full : `${full}${full.includes("?") ? "&" : "?"}${query}`
+  }
+  const authHeader = (options.authHeader ?? "authorization").toLowerCase()
+  const headers = (): Record<string, string> => {
+    const h: Record<string, string> = { ...options.headers }
+    if (options.apiKey !== undefined) {
+      const key = Redacted.value(options.apiKey)
+      h[authHeader] = authHeader === "authorization" ? `Bearer ${key}` : key
+    }
+    if (options.organization !== undefined) h["openai-organization"] = options.organization
+    if (options.project !== undefined) h["openai-project"] = options.project
+    return h
+  }
+  const request = (o: CallOptions): Http.RequestOptions => ({
+    modelName: o.modelName,
+    url: url(o.path),
+    headers: headers(),
+    body: o.body,
+    settings: o.settings,
+    retry
+  })
+  return {
+    baseUrl,
+    retry,
+    httpClient,
+    url,
+    headers,
+    postJson: (o) => Http.postJson(httpClient, request(o)),
+    postSse: (o) => Http.postSse(httpClient, request(o))
+  }
+}
+
+/** Builds the service, requiring an `HttpClient`. */
+export const make = (options: Options = {}): Effect.Effect<Service, never, HttpClient.HttpClient> =>
+  Effect.map(HttpClient.HttpClient, (client) => makeWith(client, options))
+
+/** A layer of the client. */
+export const layer = (options: Options = {}): Layer.Layer<OpenAiClient, never, HttpClient.HttpClient> =>
+  Layer.effect(OpenAiClient, make(options))
+
+/** Options read from configuration (`Config.redacted("OPENAI_API_KEY")`, …). */
+export interface ConfigOptions extends Omit<Options, "apiKey" | "baseUrl" | "organization" | "project"> {
+  readonly apiKey?: Config.Config<Redacted.Redacted | undefined> | undefined
+  readonly baseUrl?: Config.Config<string | undefined> | undefined
+  readonly organization?: Config.Config<string | undefined> | undefined
+  readonly project?: Config.Config<string | undefined> | undefined
+}
+
+const optionalConfig = <A>(c: Config.Config<A> | undefined): Config.Config<A | undefined> =>
+  c === undefined ? Config.succeed(undefined) : c
+
+/**
+ * A layer reading the key and URLs from configuration. By default the key is
+ * `Config.redacted("OPENAI_API_KEY")` and the base URL the optional `OPENAI_BASE_URL`.
+ */
+export const layerConfig = (
+  options: ConfigOptions = {}
+): Layer.Layer<OpenAiClient, ConfigError.ConfigError, HttpClient.HttpClient> =>
+  Layer.effect(
+    OpenAiClient,
+    Effect.gen(function* () {
+      const apiKey = yield* optionalConfig(options.apiKey ?? Config.redacted("OPENAI_API_KEY"))
+      const baseUrl = yield* optionalConfig(
+        options.baseUrl ?? Config.option(Config.string("OPENAI_BASE_URL")).pipe(Config.map(Option.getOrUndefined))
+      )
+      const organization = yield* optionalConfig(options.organization)
+      const project = yield* optionalConfig(options.project)
+      return yield* make({ ...options, apiKey, baseUrl, organization, project })
+    })
+  )

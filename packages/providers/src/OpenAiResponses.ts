@@ -1,0 +1,143 @@
+/**
+ * OpenAI Responses API models (`POST /v1/responses`): input items, function calls, reasoning
+ * items kept and sent back (id + encrypted content in `ThinkingPart.signature`), native
+ * structured output through `text.format`, and SSE streaming.
+ *
+ * @example
+ * ```ts
+ * import { OpenAiClient, OpenAiResponses } from "@agentfx/providers"
+ * import { NodeHttpClient } from "@effect/platform-node"
+ * import { Config, Layer } from "effect"
+ *
+ * const ModelLive = OpenAiResponses.model("gpt-5", { settings: { thinking: "low" } }).pipe(
+ *   Layer.provide(OpenAiClient.layerConfig({ apiKey: Config.redacted("OPENAI_API_KEY") })),
+ *   Layer.provide(NodeHttpClient.layerUndici)
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ */
+import { Model, ModelSettings } from "@agentfx/core"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Http from "./internal/http.js"
+import * as Wire from "./internal/openaiResponses.js"
+import { OpenAiClient } from "./OpenAiClient.js"
+
+export {
+  /** Converts a Responses API body into a `ModelResponse` (pure). */
+  decodeResponse,
+  /** Builds the request body (pure). */
+  encodeRequest
+} from "./internal/openaiResponses.js"
+
+/** The provider name on responses and parts. */
+export const providerName = Wire.PROVIDER_NAME
+
+/** Options of a Responses model. */
+export interface Options {
+  /** Settings of the model itself; the run's settings are merged over them. */
+  readonly settings?: ModelSettings.ModelSettings | undefined
+  /** Overrides of the model's profile. */
+  readonly profile?: Partial<Model.ModelProfile> | undefined
+}
+
+/** The profile of a Responses model: tools, native JSON schema output, reasoning for o-series / gpt-5. */
+export const profileFor = (modelName: string): Model.ModelProfile =>
+  Model.profile({
+    supportsTools: true,
+    supportsJsonSchemaOutput: true,
+    supportsJsonObjectOutput: true,
+    supportsThinking: Wire.supportsReasoning(modelName),
+    defaultStructuredOutputMode: "tool"
+  })
+
+const parseData = (data: string): Record<string, unknown> | undefined => {
+  if (data === "[DONE]") return undefined
+  try {
+    const v = JSON.parse(data)
+    return v !== null && typeof v === "object" ? v : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/** Builds the model service from a client (no tracing of construction; requests are traced). */
+export const makeWith = (
+  client: OpenAiClient["Type"],
+  modelName: string,
+  options: Options = {}
+): Model.Service => {
+  const profile = { ...profileFor(modelName), ...options.profile }
+  const modelSettings = options.settings
+  const spanAttributes = {
+    "gen_ai.system": Wire.PROVIDER_NAME,
+    "gen_ai.request.model": modelName
+  }
+  return Model.make({
+    modelName,
+    system: Wire.PROVIDER_NAME,
+    profile,
+    settings: modelSettings,
+    request: (messages, settings, parameters) => {
+      const merged = ModelSettings.merge(modelSettings, settings)
+      const body = Wire.encodeRequest(messages, merged, parameters, {
+        modelName,
+        profile,
+        stream: false
+      })
+      return client
+        .postJson({ modelName, path: "/responses", body, settings: merged })
+        .pipe(
+          Effect.map((json) => Wire.decodeResponse(json as Wire.WireResponse, modelName)),
+          Effect.withSpan("OpenAiResponses.request", { attributes: spanAttributes })
+        )
+    },
+    requestStream: (messages, settings, parameters) => {
+      const merged = ModelSettings.merge(modelSettings, settings)
+      const body = Wire.encodeRequest(messages, merged, parameters, {
+        modelName,
+        profile,
+        stream: true
+      })
+      return client.postSse({ modelName, path: "/responses", body, settings: merged }).pipe(
+        Effect.map((events) => {
+          const state = Wire.makeStreamState()
+          return Http.streamedResponse({
+            modelName,
+            providerName: Wire.PROVIDER_NAME,
+            events,
+            onEvent: (event, manager, out) => {
+              const data = parseData(event.data)
+              return data === undefined
+                ? undefined
+                : Wire.handleStreamEvent(data, state, manager, out, modelName)
+            },
+            onEnd: (manager) => Wire.checkStreamEnd(state, manager, modelName)
+          })
+        }),
+        Effect.withSpan("OpenAiResponses.requestStream", { attributes: spanAttributes })
+      )
+    }
+  })
+}
+
+/** Builds a Responses model service from the `OpenAiClient` in context. */
+export const make = (
+  modelName: string,
+  options: Options = {}
+): Effect.Effect<Model.Service, never, OpenAiClient> =>
+  Effect.map(OpenAiClient, (client) => makeWith(client, modelName, options))
+
+/** A layer providing `Model.Model` backed by the Responses API. */
+export const model = (
+  modelName: string,
+  options: Options = {}
+): Layer.Layer<Model.Model, never, OpenAiClient> => Layer.effect(Model.Model, make(modelName, options))
+
+/**
+ * The factory the model registry calls for `"openai-responses:<model>"` strings.
+ */
+export const fromModelString = (
+  modelName: string
+): Effect.Effect<Model.Service, never, OpenAiClient> => make(modelName)

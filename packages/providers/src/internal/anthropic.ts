@@ -1,0 +1,604 @@
+/**
+ * Pure wire conversion for the Anthropic Messages API (`POST /v1/messages`): agentfx messages,
+ * settings and request parameters → request body; response JSON → `ModelResponse`; SSE events →
+ * `PartsManager` deltas. No I/O here, so conformance tests call these directly.
+ */
+import {
+  AgentError,
+  Messages,
+  type Model,
+  type ModelSettings,
+  type PartsManager,
+  type Tool,
+  Usage
+} from "@agentfx/core"
+
+/** The provider name recorded on parts and responses. */
+export const PROVIDER_NAME = "anthropic"
+
+/** Default `max_tokens` (the API requires one). */
+export const DEFAULT_MAX_TOKENS = 4096
+
+/** A content block. */
+export type Block = Record<string, unknown> & { readonly type?: string }
+
+/** A message of the `messages` array. */
+export interface WireMessage {
+  role: "user" | "assistant"
+  content: Array<Block>
+}
+
+/** The usage block. */
+export interface WireUsage {
+  readonly input_tokens?: number | null
+  readonly output_tokens?: number | null
+  readonly cache_read_input_tokens?: number | null
+  readonly cache_creation_input_tokens?: number | null
+}
+
+/** A message response. */
+export interface WireResponse {
+  readonly id?: string
+  readonly model?: string
+  readonly content?: ReadonlyArray<Block>
+  readonly stop_reason?: string | null
+  readonly usage?: WireUsage | null
+}
+
+/** A cache lifetime: `true` means the default (5 minutes). */
+export type CacheSetting = boolean | "5m" | "1h"
+
+const cacheControl = (ttl: "5m" | "1h" = "5m") => ({ type: "ephemeral", ttl })
+
+// ---------------------------------------------------------------------------
+// Request encoding
+// ---------------------------------------------------------------------------
+
+const textDocumentTypes = new Set(["text/plain", "text/markdown", "text/csv", "text/html"])
+
+const encodeUserContent = (item: Messages.UserContent, out: Array<Block>): void => {
+  if (typeof item === "string") {
+    if (item !== "") out.push({ type: "text", text: item })
+    return
+  }
+  switch (item._tag) {
+    case "CachePoint": {
+      const last = out[out.length - 1]
+      // A cache point marks the end of the prefix to cache: the block before it.
+      if (last !== undefined) (last as Record<string, unknown>).cache_control = cacheControl(item.ttl)
+      return
+    }
+    case "ImageUrl":
+      out.push({ type: "image", source: { type: "url", url: item.url } })
+      return
+    case "DocumentUrl":
+      out.push({ type: "document", source: { type: "url", url: item.url } })
+      return
+    case "BinaryContent":
+      if (item.isImage) {
+        out.push({
+          type: "image",
+          source: { type: "base64", media_type: item.mediaType, data: item.base64 }
+        })
+      } else if (textDocumentTypes.has(item.mediaType)) {
+        out.push({
+          type: "document",
+          source: {
+            type: "text",
+            media_type: "text/plain",
+            data: new TextDecoder().decode(item.data)
+          }
+        })
+      } else {
+        out.push({
+          type: "document",
+          source: { type: "base64", media_type: item.mediaType, data: item.base64 }
+        })
+      }
+      return
+    default:
+      // Audio and video are not accepted by the Messages API: send a pointer as text.
+      out.push({ type: "text", text: item.url })
+  }
+}
+
+const encodeAssistant = (m: Messages.ModelResponse): Array<Block> => {
+  const blocks: Array<Block> = []
+  for (const part of m.parts) {
+    switch (part._tag) {
+      case "TextPart":
+        if (part.content !== "") blocks.push({ type: "text", text: part.content })
+        break
+      case "ToolCallPart": {
+        let input: unknown
+        try {
+          input = part.argsAsObject()
+        } catch {
+          // Malformed arguments (already reported back to the model as a retry): send them raw.
+          input = { INVALID_JSON: part.args }
+        }
+        blocks.push({ type: "tool_use", id: part.toolCallId, name: part.toolName, input })
+        break
+      }
+      case "ThinkingPart":
+        // Signed thinking blocks go back unchanged; thinking from other providers is dropped
+        // (Anthropic cannot verify it, and it is not ours to replay).
+        if (part.providerName === PROVIDER_NAME && part.signature !== undefined) {
+          blocks.push(
+            part.redacted === true
+              ? { type: "redacted_thinking", data: part.signature }
+              : { type: "thinking", thinking: part.content, signature: part.signature }
+          )
+        }
+        break
+    }
+  }
+  return blocks
+}
+
+/** Encodes the conversation into `system` text and `messages` (consecutive roles merged). */
+export const encodeMessages = (
+  messages: ReadonlyArray<Messages.ModelMessage>
+): { readonly system: string | undefined; readonly messages: Array<WireMessage> } => {
+  const systemParts: Array<string> = []
+  const out: Array<WireMessage> = []
+  let instructions: string | undefined
+  const append = (role: "user" | "assistant", content: Array<Block>) => {
+    if (content.length === 0) return
+    const last = out[out.length - 1]
+    if (last !== undefined && last.role === role) last.content.push(...content)
+    else out.push({ role, content })
+  }
+  for (const m of messages) {
+    if (m._tag === "ModelResponse") {
+      append("assistant", encodeAssistant(m))
+      continue
+    }
+    if (m.instructions !== undefined) instructions = m.instructions
+    const content: Array<Block> = []
+    for (const part of m.parts) {
+      switch (part._tag) {
+        case "SystemPromptPart":
+          systemParts.push(part.content)
+          break
+        case "UserPromptPart":
+          if (typeof part.content === "string") encodeUserContent(part.content, content)
+          else for (const c of part.content) encodeUserContent(c, content)
+          break
+        case "ToolReturnPart":
+          content.push({
+            type: "tool_result",
+            tool_use_id: part.toolCallId,
+            content: [{ type: "text", text: part.contentText }],
+            is_error: part.outcome === "failed"
+          })
+          break
+        case "RetryPromptPart":
+          if (part.toolName !== undefined && part.toolCallId !== undefined) {
+            content.push({
+              type: "tool_result",
+              tool_use_id: part.toolCallId,
+              content: part.modelResponse,
+              is_error: true
+            })
+          } else {
+            content.push({ type: "text", text: part.modelResponse })
+          }
+          break
+      }
+    }
+    append("user", content)
+  }
+  if (instructions !== undefined) systemParts.unshift(instructions)
+  return {
+    system: systemParts.length > 0 ? systemParts.join("\n\n") : undefined,
+    messages: out
+  }
+}
+
+/** Encodes a tool definition. */
+export const encodeTool = (tool: Tool.ToolDefinition): Block => ({
+  name: tool.name,
+  description: tool.description ?? "",
+  input_schema: tool.parametersJsonSchema,
+  ...(tool.strict === true ? { strict: true } : {})
+})
+
+const budgetOf = (thinking: ModelSettings.ThinkingSetting): number | undefined => {
+  if (thinking === false) return undefined
+  if (thinking === true) return 2048
+  if (typeof thinking === "string") {
+    return thinking === "minimal" ? 1024 : thinking === "low" ? 2048 : thinking === "medium" ? 8192 : 16384
+  }
+  return thinking.budgetTokens
+}
+
+/** Options of `encodeRequest`. */
+export interface EncodeOptions {
+  readonly modelName: string
+  readonly stream: boolean
+  /** Put a cache point after the system prompt. */
+  readonly cacheInstructions?: CacheSetting | undefined
+  /** Put a cache point after the last tool definition. */
+  readonly cacheTools?: CacheSetting | undefined
+}
+
+const ttlOf = (s: CacheSetting): "5m" | "1h" => (s === "1h" ? "1h" : "5m")
+
+/**
+ * Builds the JSON body of a Messages API call.
+ *
+ * Output tools are forced (`tool_choice: any`) when text is not allowed, except with extended
+ * thinking on: the API rejects forced tool use then, so `auto` is sent and the run loop's output
+ * retry asks again if the model answers in text (pydantic-ai does the same).
+ */
+export const encodeRequest = (
+  messages: ReadonlyArray<Messages.ModelMessage>,
+  settings: ModelSettings.ModelSettings,
+  parameters: Model.ModelRequestParameters,
+  options: EncodeOptions
+): Record<string, unknown> => {
+  const encoded = encodeMessages(messages)
+  const budget = settings.thinking === undefined ? undefined : budgetOf(settings.thinking)
+  let maxTokens = settings.maxTokens ?? DEFAULT_MAX_TOKENS
+  if (budget !== undefined && maxTokens <= budget) maxTokens = budget + DEFAULT_MAX_TOKENS
+  const body: Record<string, unknown> = {
+    model: options.modelName,
+    max_tokens: maxTokens,
+    messages: encoded.messages,
+    stream: options.stream
+  }
+  if (encoded.system !== undefined) {
+    body.system =
+      options.cacheInstructions !== undefined && options.cacheInstructions !== false
+        ? [
+            {
+              type: "text",
+              text: encoded.system,
+              cache_control: cacheControl(ttlOf(options.cacheInstructions))
+            }
+          ]
+        : encoded.system
+  }
+  if (budget !== undefined) body.thinking = { type: "enabled", budget_tokens: budget }
+
+  const tools = parameters.allTools
+  if (tools.length > 0) {
+    const wire = tools.map(encodeTool)
+    if (options.cacheTools !== undefined && options.cacheTools !== false) {
+      wire[wire.length - 1] = {
+        ...wire[wire.length - 1],
+        cache_control: cacheControl(ttlOf(options.cacheTools))
+      }
+    }
+    body.tools = wire
+    const choice = encodeToolChoice(settings, parameters, budget !== undefined)
+    if (settings.parallelToolCalls === false && choice.type !== "none") {
+      choice.disable_parallel_tool_use = true
+    }
+    body.tool_choice = choice
+  }
+
+  if (parameters.outputMode === "native" && parameters.outputObject !== undefined) {
+    body.output_config = {
+      format: { type: "json_schema", schema: parameters.outputObject.jsonSchema }
+    }
+  }
+
+  if (settings.temperature !== undefined) body.temperature = settings.temperature
+  if (settings.topP !== undefined) body.top_p = settings.topP
+  if (settings.stopSequences !== undefined) body.stop_sequences = settings.stopSequences
+  return body
+}
+
+/** The `tool_choice` object. */
+export const encodeToolChoice = (
+  settings: ModelSettings.ModelSettings,
+  parameters: Model.ModelRequestParameters,
+  thinking: boolean
+): Record<string, unknown> => {
+  const forceOutput = !parameters.allowTextOutput && !thinking
+  const choice = settings.toolChoice
+  if (choice === undefined || choice === "auto") return { type: forceOutput ? "any" : "auto" }
+  if (choice === "required") return { type: thinking ? "auto" : "any" }
+  if (choice === "none") {
+    if (!parameters.allowTextOutput && parameters.outputTools.length > 0) {
+      // Output tools stay callable; only function tools are switched off.
+      return parameters.outputTools.length === 1 && !thinking
+        ? { type: "tool", name: parameters.outputTools[0]!.name }
+        : { type: forceOutput ? "any" : "auto" }
+    }
+    return { type: "none" }
+  }
+  if (choice.length === 1 && !thinking && parameters.allowTextOutput)
+    return { type: "tool", name: choice[0] }
+  return { type: forceOutput ? "any" : "auto" }
+}
+
+// ---------------------------------------------------------------------------
+// Response decoding
+// ---------------------------------------------------------------------------
+
+/**
+ * Converts usage. `inputTokens` counts every input token: uncached + cache reads + cache
+ * writes (Anthropic reports them separately; pydantic-ai sums them the same way).
+ */
+export const decodeUsage = (u: WireUsage | null | undefined): Usage.RequestUsage => {
+  if (u === null || u === undefined) return Usage.RequestUsage.empty
+  const read = u.cache_read_input_tokens ?? 0
+  const write = u.cache_creation_input_tokens ?? 0
+  return new Usage.RequestUsage(
+    {
+      inputTokens: (u.input_tokens ?? 0) + read + write,
+      outputTokens: u.output_tokens ?? 0,
+      cacheReadTokens: read,
+      cacheWriteTokens: write,
+      inputAudioTokens: 0,
+      outputAudioTokens: 0,
+      details: {}
+    },
+    true
+  )
+}
+
+/** Maps `stop_reason`. */
+export const decodeFinishReason = (
+  reason: string | null | undefined
+): Messages.FinishReason | undefined => {
+  switch (reason) {
+    case "end_turn":
+    case "stop_sequence":
+    case "pause_turn":
+      return "stop"
+    case "max_tokens":
+    case "model_context_window_exceeded":
+      return "length"
+    case "tool_use":
+      return "tool_call"
+    case "refusal":
+      return "content_filter"
+    default:
+      return undefined
+  }
+}
+
+const str = (u: unknown): string | undefined => (typeof u === "string" ? u : undefined)
+
+/** Converts the content blocks of a response into parts; server-tool blocks are skipped. */
+export const decodeContent = (
+  content: ReadonlyArray<Block>
+): Array<Messages.ModelResponsePart> => {
+  const parts: Array<Messages.ModelResponsePart> = []
+  for (const b of content) {
+    switch (b.type) {
+      case "text":
+        parts.push(new Messages.TextPart({ content: str(b.text) ?? "" }, true))
+        break
+      case "tool_use":
+        parts.push(
+          new Messages.ToolCallPart(
+            {
+              toolName: str(b.name) ?? "",
+              args: (b.input ?? {}) as Record<string, unknown>,
+              toolCallId: str(b.id) ?? "",
+              providerName: PROVIDER_NAME
+            },
+            true
+          )
+        )
+        break
+      case "thinking":
+        parts.push(
+          new Messages.ThinkingPart(
+            {
+              content: str(b.thinking) ?? "",
+              ...(typeof b.signature === "string" ? { signature: b.signature } : {}),
+              providerName: PROVIDER_NAME
+            },
+            true
+          )
+        )
+        break
+      case "redacted_thinking":
+        parts.push(
+          new Messages.ThinkingPart(
+            {
+              content: "",
+              signature: str(b.data) ?? "",
+              redacted: true,
+              providerName: PROVIDER_NAME
+            },
+            true
+          )
+        )
+        break
+      default:
+        break
+    }
+  }
+  return parts
+}
+
+/** Converts a whole (non-streaming) response body. */
+export const decodeResponse = (
+  body: WireResponse,
+  requestedModelName: string
+): Messages.ModelResponse => {
+  const finishReason = decodeFinishReason(body.stop_reason)
+  return new Messages.ModelResponse(
+    {
+      parts: decodeContent(body.content ?? []),
+      usage: decodeUsage(body.usage),
+      modelName: body.model ?? requestedModelName,
+      providerName: PROVIDER_NAME,
+      ...(body.id !== undefined ? { providerResponseId: body.id } : {}),
+      ...(finishReason !== undefined ? { finishReason } : {}),
+      ...(typeof body.stop_reason === "string" ? { providerFinishReason: body.stop_reason } : {}),
+      timestamp: new Date(),
+      state: "complete"
+    },
+    true
+  )
+}
+
+// ---------------------------------------------------------------------------
+// Streaming
+// ---------------------------------------------------------------------------
+
+/** Per-stream decoder state. */
+export interface StreamState {
+  stopped: boolean
+  /** Usage fields seen so far (message_delta updates overwrite message_start's). */
+  readonly usage: { -readonly [K in keyof WireUsage]: WireUsage[K] }
+}
+
+/** Fresh state for one stream. */
+export const makeStreamState = (): StreamState => ({ stopped: false, usage: {} })
+
+type Out = Array<Messages.ModelResponseStreamEvent>
+
+const push = (out: Out, e: Messages.ModelResponseStreamEvent | undefined) => {
+  if (e !== undefined) out.push(e)
+}
+
+const mergeUsage = (state: StreamState, u: WireUsage | null | undefined) => {
+  if (u === null || u === undefined) return
+  for (const k of [
+    "input_tokens",
+    "output_tokens",
+    "cache_read_input_tokens",
+    "cache_creation_input_tokens"
+  ] as const) {
+    const v = u[k]
+    if (typeof v === "number") state.usage[k] = v
+  }
+}
+
+/**
+ * Feeds one parsed SSE event to the parts manager. `error` events fail the stream with a
+ * `ModelAPIError` carrying the partial response; `ping` and unknown events are skipped.
+ */
+export const handleStreamEvent = (
+  data: Record<string, any>,
+  state: StreamState,
+  manager: PartsManager.PartsManager,
+  out: Out,
+  modelName: string
+): AgentError.ModelError | undefined => {
+  switch (data.type as string) {
+    case "message_start": {
+      const m = data.message ?? {}
+      if (typeof m.id === "string") manager.info.providerResponseId = m.id
+      if (typeof m.model === "string") manager.info.modelName = m.model
+      mergeUsage(state, m.usage)
+      manager.info.usage = decodeUsage(state.usage)
+      return undefined
+    }
+    case "content_block_start": {
+      const id = String(data.index)
+      const b = (data.content_block ?? {}) as Block
+      switch (b.type) {
+        case "text":
+          push(out, manager.textDelta(id, str(b.text) ?? ""))
+          break
+        case "tool_use":
+          push(
+            out,
+            manager.toolCallDelta(id, {
+              toolName: str(b.name),
+              toolCallId: str(b.id),
+              providerName: PROVIDER_NAME
+            })
+          )
+          break
+        case "thinking":
+          push(
+            out,
+            manager.thinkingDelta(id, {
+              content: str(b.thinking) ?? "",
+              signature: str(b.signature) || undefined,
+              providerName: PROVIDER_NAME
+            })
+          )
+          break
+        case "redacted_thinking":
+          push(
+            out,
+            manager.thinkingDelta(id, {
+              content: "",
+              signature: str(b.data) ?? "",
+              redacted: true,
+              providerName: PROVIDER_NAME
+            })
+          )
+          break
+        default:
+          break
+      }
+      return undefined
+    }
+    case "content_block_delta": {
+      const id = String(data.index)
+      const d = data.delta ?? {}
+      switch (d.type) {
+        case "text_delta":
+          push(out, manager.textDelta(id, d.text ?? ""))
+          break
+        case "input_json_delta":
+          if (d.partial_json) push(out, manager.toolCallDelta(id, { args: d.partial_json }))
+          break
+        case "thinking_delta":
+          push(out, manager.thinkingDelta(id, { content: d.thinking ?? "" }))
+          break
+        case "signature_delta":
+          push(out, manager.thinkingDelta(id, { signature: d.signature ?? "" }))
+          break
+        default:
+          break
+      }
+      return undefined
+    }
+    case "content_block_stop":
+      push(out, manager.endPart(String(data.index)))
+      return undefined
+    case "message_delta": {
+      const reason = data.delta?.stop_reason
+      if (typeof reason === "string") {
+        manager.info.providerFinishReason = reason
+        const f = decodeFinishReason(reason)
+        if (f !== undefined) manager.info.finishReason = f
+      }
+      mergeUsage(state, data.usage)
+      manager.info.usage = decodeUsage(state.usage)
+      return undefined
+    }
+    case "message_stop":
+      state.stopped = true
+      return undefined
+    case "error": {
+      const e = data.error ?? {}
+      return new AgentError.ModelAPIError({
+        modelName,
+        reason: `Stream error: ${e.type ?? "error"}: ${e.message ?? ""}`,
+        partialResponse: manager.response(),
+        cause: e
+      })
+    }
+    default:
+      return undefined
+  }
+}
+
+/** Checked when the SSE stream ends: no `message_stop` means the response is cut. */
+export const checkStreamEnd = (
+  state: StreamState,
+  manager: PartsManager.PartsManager,
+  modelName: string
+): AgentError.ModelError | undefined =>
+  state.stopped
+    ? undefined
+    : new AgentError.ModelAPIError({
+        modelName,
+        reason: "The stream ended before message_stop",
+        partialResponse: manager.response()
+      })

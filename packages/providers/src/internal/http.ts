@@ -1,0 +1,479 @@
+/**
+ * The HTTP plumbing every provider shares: JSON POSTs with typed errors and retries, SSE
+ * streams parsed once per network read, and the bridge from SSE events to a
+ * `Model.StreamedResponse`.
+ *
+ * Hot path notes: the SSE stream does one pass of plain code per network read (decode the
+ * bytes, feed `eventsource-parser`, collect events) and emits the events of that read as one
+ * `Chunk`. `streamedResponse` also works a whole read at a time through a channel loop.
+ *
+ * @internal
+ */
+import * as Headers from "@effect/platform/Headers"
+import * as HttpClient from "@effect/platform/HttpClient"
+import type * as HttpClientError from "@effect/platform/HttpClientError"
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import {
+  AgentError,
+  Messages,
+  type Model,
+  type ModelSettings,
+  PartsManager
+} from "@agentfx/core"
+import * as Cause from "effect/Cause"
+import * as Channel from "effect/Channel"
+import * as Chunk from "effect/Chunk"
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Schedule from "effect/Schedule"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import { createParser, type EventSourceMessage } from "eventsource-parser"
+
+// ---------------------------------------------------------------------------
+// Retry policy
+// ---------------------------------------------------------------------------
+
+/** Exponential backoff with jitter, capped, honouring `Retry-After`. */
+export interface RetryPolicy {
+  /** Maximum number of retries (default 2); 0 disables retrying. */
+  readonly times: number
+  /** First delay (default 500 millis); doubles on each retry. */
+  readonly base: Duration.DurationInput
+  /** Longest delay between attempts (default 30 seconds), also caps `Retry-After`. */
+  readonly cap: Duration.DurationInput
+}
+
+/** Two retries, 500 ms base, 30 s cap. */
+export const defaultRetryPolicy: RetryPolicy = {
+  times: 2,
+  base: "500 millis",
+  cap: "30 seconds"
+}
+
+/** No retries at all. */
+export const noRetry: RetryPolicy = { times: 0, base: 0, cap: 0 }
+
+/** A provider option `retry?: RetryPolicy | false` resolved to a policy. */
+export const resolveRetry = (retry: Partial<RetryPolicy> | false | undefined): RetryPolicy =>
+  retry === false ? noRetry : { ...defaultRetryPolicy, ...retry }
+
+type RequestError = AgentError.ModelHTTPError | AgentError.ModelAPIError
+
+/** Connection-level failures worth retrying (refused, reset before a response). */
+const retryableApiErrors = new WeakSet<AgentError.ModelAPIError>()
+
+/** Whether a request error is worth another attempt. */
+export const isRetryable = (error: RequestError): boolean =>
+  error._tag === "ModelHTTPError" ? error.isRetryable : retryableApiErrors.has(error)
+
+/**
+ * The retry schedule of a policy: exponential from `base`, jittered, capped at `cap`, at most
+ * `times` retries. When the failed attempt carried `Retry-After`, that delay is used
+ * instead (capped at `cap`).
+ */
+export const retrySchedule = (policy: RetryPolicy): Schedule.Schedule<unknown, RequestError> => {
+  const cap = Duration.toMillis(policy.cap)
+  return Schedule.exponential(policy.base).pipe(
+    Schedule.jittered,
+    Schedule.intersect(Schedule.identity<RequestError>()),
+    Schedule.intersect(Schedule.recurs(policy.times)),
+    Schedule.modifyDelay(([[, error]], delay) => {
+      const after = error._tag === "ModelHTTPError" ? error.retryAfterMillis : undefined
+      const millis = after !== undefined ? after : Duration.toMillis(delay)
+      return Duration.millis(Math.max(0, Math.min(millis, cap)))
+    })
+  )
+}
+
+// ---------------------------------------------------------------------------
+// Requests
+// ---------------------------------------------------------------------------
+
+/** One provider HTTP call. */
+export interface RequestOptions {
+  readonly modelName: string
+  /** Absolute URL. */
+  readonly url: string
+  /** Includes auth; built at call time from a `Redacted` key. */
+  readonly headers: Record<string, string>
+  /** JSON body; `settings.extraBody` is merged into it (top level) here. */
+  readonly body: unknown
+  /** `timeout`, `idleTimeout` and `extraHeaders` are honoured here. */
+  readonly settings: ModelSettings.ModelSettings
+  readonly retry: RetryPolicy
+}
+
+/** Header names whose values never reach spans (the platform's defaults plus vendor key headers). */
+const redactedHeaderNames: ReadonlyArray<string | RegExp> = [
+  "authorization",
+  "cookie",
+  "set-cookie",
+  "x-api-key",
+  "api-key",
+  "x-goog-api-key",
+  "proxy-authorization"
+]
+
+const buildRequest = (options: RequestOptions): HttpClientRequest.HttpClientRequest => {
+  const extraBody = options.settings.extraBody
+  const body =
+    extraBody !== undefined &&
+    options.body !== null &&
+    typeof options.body === "object" &&
+    !Array.isArray(options.body)
+      ? { ...(options.body as Record<string, unknown>), ...extraBody }
+      : options.body
+  const headers =
+    options.settings.extraHeaders === undefined
+      ? options.headers
+      : { ...options.headers, ...options.settings.extraHeaders }
+  return HttpClientRequest.post(options.url).pipe(
+    HttpClientRequest.setHeaders(headers),
+    HttpClientRequest.bodyText(JSON.stringify(body), "application/json")
+  )
+}
+
+/** Parses `Retry-After` (delta seconds or an HTTP date) and OpenAI's `retry-after-ms`. */
+export const parseRetryAfter = (
+  headers: Headers.Headers,
+  nowMillis: number
+): number | undefined => {
+  const ms = headers["retry-after-ms"]
+  if (ms !== undefined) {
+    const n = Number(ms)
+    if (Number.isFinite(n) && n >= 0) return n
+  }
+  const value = headers["retry-after"]
+  if (value === undefined) return undefined
+  const seconds = Number(value)
+  if (value.trim() !== "" && Number.isFinite(seconds)) return Math.max(0, seconds * 1000)
+  const date = Date.parse(value)
+  return Number.isNaN(date) ? undefined : Math.max(0, date - nowMillis)
+}
+
+const parseBody = (text: string): unknown => {
+  if (text === "") return undefined
+  try {
+    return JSON.parse(text)
+  } catch {
+    return text
+  }
+}
+
+/** A transport error as a `ModelAPIError`; never carries the request (its headers hold the key). */
+const transportError = (
+  modelName: string,
+  error: HttpClientError.HttpClientError
+): AgentError.ModelAPIError => {
+  const cause = error.cause
+  const detail =
+    cause instanceof Error
+      ? `${cause.message}${cause.cause instanceof Error ? `: ${cause.cause.message}` : ""}`
+      : cause === undefined
+        ? ""
+        : String(cause)
+  const e = new AgentError.ModelAPIError({
+    modelName,
+    reason: `Connection error (${error.reason})${detail ? `: ${detail}` : ""}`
+  })
+  if (error._tag === "RequestError" && error.reason === "Transport") retryableApiErrors.add(e)
+  return e
+}
+
+const statusError = (
+  modelName: string,
+  response: HttpClientResponse.HttpClientResponse
+): Effect.Effect<never, RequestError> =>
+  Effect.flatMap(
+    Effect.orElseSucceed(response.text, () => ""),
+    (text) =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) => {
+        const retryAfterMillis = parseRetryAfter(response.headers, now)
+        const body = parseBody(text)
+        return Effect.fail(
+          new AgentError.ModelHTTPError({
+            status: response.status,
+            modelName,
+            ...(body !== undefined ? { body } : {}),
+            ...(retryAfterMillis !== undefined ? { retryAfterMillis } : {})
+          })
+        )
+      })
+  )
+
+const timeoutError = (modelName: string, timeout: Duration.DurationInput) =>
+  new AgentError.ModelAPIError({
+    modelName,
+    reason: `Request timed out after ${Duration.format(Duration.decode(timeout))}`
+  })
+
+/** One attempt: send, and turn a non-2xx status into a `ModelHTTPError`. */
+const attempt = <R>(
+  client: HttpClient.HttpClient.With<HttpClientError.HttpClientError, R>,
+  options: RequestOptions,
+  request: HttpClientRequest.HttpClientRequest
+): Effect.Effect<HttpClientResponse.HttpClientResponse, RequestError, R> => {
+  const sent = client.execute(request).pipe(
+    Effect.mapError((e) => transportError(options.modelName, e)),
+    Effect.flatMap((response) =>
+      response.status >= 200 && response.status < 300
+        ? Effect.succeed(response)
+        : statusError(options.modelName, response)
+    )
+  )
+  const timeout = options.settings.timeout
+  return timeout === undefined
+    ? sent
+    : Effect.timeoutFail(sent, {
+        duration: timeout,
+        onTimeout: () => timeoutError(options.modelName, timeout)
+      })
+}
+
+const withRetry = <A, R>(
+  effect: Effect.Effect<A, RequestError, R>,
+  policy: RetryPolicy
+): Effect.Effect<A, RequestError, R> =>
+  policy.times <= 0
+    ? effect
+    : Effect.retry(effect, { schedule: retrySchedule(policy), while: isRetryable })
+
+/**
+ * POSTs JSON and decodes the JSON answer. Non-2xx → `ModelHTTPError` (status, parsed body,
+ * `retryAfterMillis`); transport failures → `ModelAPIError`. Retries 408/409/429/5xx and
+ * connection errors per the policy; `settings.timeout` bounds each attempt.
+ */
+export const postJson = (
+  client: HttpClient.HttpClient,
+  options: RequestOptions
+): Effect.Effect<unknown, RequestError> => {
+  const request = buildRequest(options)
+  const once = Effect.flatMap(attempt(client, options, request), (response) =>
+    Effect.flatMap(
+      Effect.mapError(response.text, (e) => transportError(options.modelName, e)),
+      (text) => {
+        try {
+          return Effect.succeed(JSON.parse(text) as unknown)
+        } catch {
+          return Effect.fail(
+            new AgentError.ModelAPIError({
+              modelName: options.modelName,
+              reason: `Invalid JSON in the response body: ${text.length > 200 ? `${text.slice(0, 200)}…` : text}`
+            })
+          )
+        }
+      }
+    )
+  )
+  const timeout = options.settings.timeout
+  const bounded =
+    timeout === undefined
+      ? once
+      : Effect.timeoutFail(once, {
+          duration: timeout,
+          onTimeout: () => timeoutError(options.modelName, timeout)
+        })
+  return Effect.locally(withRetry(bounded, options.retry), Headers.currentRedactedNames, redactedHeaderNames)
+}
+
+// ---------------------------------------------------------------------------
+// SSE
+// ---------------------------------------------------------------------------
+
+/** One Server-Sent Event. */
+export interface SseEvent {
+  readonly event: string | undefined
+  readonly data: string
+  readonly id: string | undefined
+}
+
+/**
+ * Parses a byte stream into SSE events: one `Chunk` of events per network read. Handles
+ * `\r\n`, comments, any field order and events split across reads; a final event without
+ * its blank line is still delivered.
+ */
+export const parseSse = <E, R>(bytes: Stream.Stream<Uint8Array, E, R>): Stream.Stream<SseEvent, E, R> =>
+  Stream.suspend(() => {
+    const decoder = new TextDecoder()
+    let pending: Array<SseEvent> = []
+    const parser = createParser({
+      onEvent: (e: EventSourceMessage) => {
+        pending.push({ event: e.event, data: e.data, id: e.id })
+      }
+    })
+    const take = (): Chunk.Chunk<SseEvent> => {
+      if (pending.length === 0) return Chunk.empty()
+      const out = Chunk.unsafeFromArray(pending)
+      pending = []
+      return out
+    }
+    const body = Stream.mapChunks(bytes, (reads) => {
+      for (const read of reads) parser.feed(decoder.decode(read, { stream: true }))
+      return take()
+    })
+    const tail = Stream.suspend(() => {
+      const rest = decoder.decode()
+      // Terminate a last event that lacks its blank line (no-op after a clean end).
+      parser.feed(`${rest}\n\n`)
+      return Stream.fromChunk(take())
+    })
+    return Stream.concat(body, tail)
+  })
+
+/**
+ * POSTs and opens an SSE stream. Status errors and retries happen before the stream is
+ * returned. The stream emits one `Chunk` of events per network read and fails with a
+ * `ModelAPIError` when the connection breaks, `settings.idleTimeout` passes between two
+ * reads, or `settings.timeout` passes since the request started. The connection is bound to
+ * the `Scope`: closing it (or interrupting the consumer) aborts the request.
+ */
+export const postSse = (
+  client: HttpClient.HttpClient,
+  options: RequestOptions
+): Effect.Effect<
+  Stream.Stream<SseEvent, AgentError.ModelAPIError>,
+  RequestError,
+  Scope.Scope
+> => {
+  const request = buildRequest(options)
+  const { idleTimeout, timeout } = options.settings
+  const modelName = options.modelName
+  // Ties the connection to the caller's scope: closing it aborts the request.
+  const scopedClient = HttpClient.withScope(client)
+  return Effect.gen(function* () {
+    const started = yield* Clock.currentTimeMillis
+    const response = yield* withRetry(
+      attempt(scopedClient, options, request),
+      options.retry
+    )
+    let events = parseSse(
+      Stream.mapError(response.stream, (e) => {
+        const err = transportError(modelName, e)
+        return new AgentError.ModelAPIError({
+          modelName,
+          reason: `Stream broke: ${err.reason}`
+        })
+      })
+    )
+    if (idleTimeout !== undefined) {
+      events = Stream.timeoutFail(
+        events,
+        () =>
+          new AgentError.ModelAPIError({
+            modelName,
+            reason: `Stream idle for more than ${Duration.format(Duration.decode(idleTimeout))}`
+          }),
+        idleTimeout
+      )
+    }
+    if (timeout !== undefined) {
+      const deadline = Effect.flatMap(Clock.currentTimeMillis, (now) =>
+        Effect.zipRight(
+          Effect.sleep(Duration.millis(Math.max(0, started + Duration.toMillis(timeout) - now))),
+          Effect.fail(timeoutError(modelName, timeout))
+        )
+      )
+      events = Stream.interruptWhen(events, deadline)
+    }
+    return events
+  }).pipe(Effect.locally(Headers.currentRedactedNames, redactedHeaderNames))
+}
+
+// ---------------------------------------------------------------------------
+// Streamed responses
+// ---------------------------------------------------------------------------
+
+/** Attaches the partial response to errors that can carry one. */
+const withPartial = (
+  error: AgentError.ModelError,
+  partial: Messages.ModelResponse
+): AgentError.ModelError => {
+  if (error._tag === "ModelAPIError" && error.partialResponse === undefined) {
+    return new AgentError.ModelAPIError({ ...error, partialResponse: partial }, true)
+  }
+  if (error._tag === "UnexpectedModelBehavior" && error.partialResponse === undefined) {
+    return new AgentError.UnexpectedModelBehavior({ ...error, partialResponse: partial }, true)
+  }
+  return error
+}
+
+/**
+ * Builds a `Model.StreamedResponse` from SSE events. `onEvent` turns each event into part
+ * events (through the parts manager) pushed into `out`, and may return an error (e.g. a
+ * provider `error` event) that fails the stream keeping the partial response. `onEnd` runs
+ * when the SSE stream ends and may return an error (stream ended before its terminal event).
+ * The stream ends with `PartEndEvent`s for open parts and a `ResponseCompleteEvent`.
+ */
+export const streamedResponse = (options: {
+  readonly modelName: string
+  readonly providerName: string
+  readonly events: Stream.Stream<SseEvent, AgentError.ModelAPIError>
+  readonly onEvent: (
+    event: SseEvent,
+    manager: PartsManager.PartsManager,
+    out: Array<Messages.ModelResponseStreamEvent>
+  ) => AgentError.ModelError | undefined
+  readonly onEnd?: (manager: PartsManager.PartsManager) => AgentError.ModelError | undefined
+}): Model.StreamedResponse => {
+  const manager = PartsManager.make()
+  let final: Messages.ModelResponse | undefined
+  const snapshot = (): Messages.ModelResponse =>
+    final ??
+    manager.response({
+      modelName: manager.info.modelName ?? options.modelName,
+      providerName: manager.info.providerName ?? options.providerName,
+      state: "incomplete"
+    })
+
+  type Out = Messages.ModelResponseStreamEvent
+  const loop: Channel.Channel<
+    Chunk.Chunk<Out>,
+    Chunk.Chunk<SseEvent>,
+    AgentError.ModelError,
+    AgentError.ModelAPIError,
+    unknown,
+    unknown
+  > = Channel.readWithCause({
+    onInput: (input: Chunk.Chunk<SseEvent>) => {
+      const out: Array<Out> = []
+      let error: AgentError.ModelError | undefined
+      for (const event of input) {
+        error = options.onEvent(event, manager, out)
+        if (error !== undefined) break
+      }
+      if (error !== undefined) {
+        const failed = Channel.fail(withPartial(error, snapshot()))
+        return out.length === 0 ? failed : Channel.zipRight(Channel.write(Chunk.unsafeFromArray(out)), failed)
+      }
+      return out.length === 0
+        ? loop
+        : Channel.zipRight(Channel.write(Chunk.unsafeFromArray(out)), loop)
+    },
+    onFailure: (cause: Cause.Cause<AgentError.ModelAPIError>) =>
+      Channel.failCause(
+        Cause.map(cause, (e) => withPartial(e, snapshot()))
+      ),
+    onDone: () =>
+      Channel.suspend(() => {
+        const error = options.onEnd?.(manager)
+        if (error !== undefined) return Channel.fail(withPartial(error, snapshot()))
+        const out: Array<Out> = manager.finish()
+        final = manager.response({
+          modelName: manager.info.modelName ?? options.modelName,
+          providerName: manager.info.providerName ?? options.providerName,
+          state: "complete"
+        })
+        out.push(new Messages.ResponseCompleteEvent({ response: final }, true))
+        return Channel.write(Chunk.unsafeFromArray(out))
+      })
+  })
+
+  return {
+    modelName: options.modelName,
+    events: Stream.fromChannel(Channel.pipeTo(Stream.toChannel(options.events), loop)),
+    response: Effect.sync(snapshot)
+  }
+}

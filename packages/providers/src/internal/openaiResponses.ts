@@ -1,0 +1,640 @@
+/**
+ * Pure wire conversion for the OpenAI Responses API (`POST /v1/responses`): agentfx messages,
+ * settings and request parameters → request body; response JSON → `ModelResponse`; SSE events →
+ * `PartsManager` deltas. No I/O here, so conformance tests call these directly.
+ *
+ * Wire types are small hand-written interfaces for the fields we read; everything else is
+ * ignored, and unknown output items / stream events are skipped.
+ */
+import {
+  AgentError,
+  Messages,
+  type Model,
+  type ModelSettings,
+  type PartsManager,
+  type Tool,
+  Usage
+} from "@agentfx/core"
+
+/** The provider name recorded on parts and responses. */
+export const PROVIDER_NAME = "openai"
+
+// ---------------------------------------------------------------------------
+// Wire types (the fields we use)
+// ---------------------------------------------------------------------------
+
+/** One item of `input` / `output`. */
+export type WireItem = Record<string, unknown> & { readonly type?: string; readonly role?: string }
+
+/** The usage block of a response. */
+export interface WireUsage {
+  readonly input_tokens?: number
+  readonly output_tokens?: number
+  readonly input_tokens_details?: { readonly cached_tokens?: number } | null
+  readonly output_tokens_details?: { readonly reasoning_tokens?: number } | null
+}
+
+/** A response object (non-streaming body, or inside `response.completed`). */
+export interface WireResponse {
+  readonly id?: string
+  readonly model?: string
+  readonly created_at?: number
+  readonly status?: string
+  readonly output?: ReadonlyArray<WireItem>
+  readonly usage?: WireUsage | null
+  readonly incomplete_details?: { readonly reason?: string } | null
+  readonly error?: { readonly code?: string; readonly message?: string } | null
+}
+
+// ---------------------------------------------------------------------------
+// Request encoding
+// ---------------------------------------------------------------------------
+
+const isReasoningModel = (name: string): boolean => /^(o\d|gpt-5|codex)/.test(name)
+
+/** Whether `modelName` reasons (o-series, gpt-5): enables encrypted reasoning round trips. */
+export const supportsReasoning = isReasoningModel
+
+const encodeUserContent = (item: Messages.UserContent): Record<string, unknown> | undefined => {
+  if (typeof item === "string") return { type: "input_text", text: item }
+  switch (item._tag) {
+    case "ImageUrl":
+      return { type: "input_image", image_url: item.url, detail: "auto" }
+    case "DocumentUrl":
+      return { type: "input_file", file_url: item.url }
+    case "BinaryContent":
+      if (item.isImage) return { type: "input_image", image_url: item.dataUrl, detail: "auto" }
+      return {
+        type: "input_file",
+        file_data: item.dataUrl,
+        filename: item.identifier ?? `filename.${item.mediaType.split("/")[1] ?? "bin"}`
+      }
+    case "CachePoint":
+      return undefined
+    default:
+      // Audio / video URLs are not accepted by the Responses API: send a pointer as text.
+      return { type: "input_text", text: item.url }
+  }
+}
+
+const thinkingGroupKey = (p: Messages.ThinkingPart): string | undefined => p.id
+
+/** Encodes one response of the history into input items (reasoning, messages, function calls). */
+const encodeResponse = (m: Messages.ModelResponse, out: Array<WireItem>): void => {
+  let reasoning: (WireItem & { summary: Array<unknown> }) | undefined
+  for (const part of m.parts) {
+    switch (part._tag) {
+      case "TextPart": {
+        reasoning = undefined
+        if (part.id !== undefined && part.id.startsWith("msg_")) {
+          out.push({
+            type: "message",
+            role: "assistant",
+            id: part.id,
+            status: "completed",
+            content: [{ type: "output_text", text: part.content, annotations: [] }]
+          })
+        } else {
+          out.push({ role: "assistant", content: part.content })
+        }
+        break
+      }
+      case "ToolCallPart": {
+        reasoning = undefined
+        const item: Record<string, unknown> = {
+          type: "function_call",
+          call_id: part.toolCallId,
+          name: part.toolName,
+          arguments: part.argsAsJson()
+        }
+        if (
+          part.id !== undefined &&
+          part.id.startsWith("fc_") &&
+          (part.providerName === undefined || part.providerName === PROVIDER_NAME)
+        ) {
+          item.id = part.id
+        }
+        out.push(item)
+        break
+      }
+      case "ThinkingPart": {
+        // Only our own reasoning items can go back (they are tied to the encrypted content).
+        if (part.providerName !== PROVIDER_NAME || part.id === undefined) {
+          reasoning = undefined
+          break
+        }
+        const key = thinkingGroupKey(part)
+        if (reasoning === undefined || reasoning.id !== key) {
+          reasoning = { type: "reasoning", id: part.id, summary: [] }
+          out.push(reasoning)
+        }
+        if (part.content !== "") reasoning.summary.push({ type: "summary_text", text: part.content })
+        if (part.signature !== undefined) reasoning.encrypted_content = part.signature
+        break
+      }
+    }
+  }
+}
+
+/** Encodes the conversation into the `input` items and the `instructions` string. */
+export const encodeInput = (
+  messages: ReadonlyArray<Messages.ModelMessage>
+): { readonly input: Array<WireItem>; readonly instructions: string | undefined } => {
+  const input: Array<WireItem> = []
+  let instructions: string | undefined
+  for (const m of messages) {
+    if (m._tag === "ModelResponse") {
+      encodeResponse(m, input)
+      continue
+    }
+    if (m.instructions !== undefined) instructions = m.instructions
+    for (const part of m.parts) {
+      switch (part._tag) {
+        case "SystemPromptPart":
+          input.push({ role: "system", content: part.content })
+          break
+        case "UserPromptPart":
+          if (typeof part.content === "string") {
+            input.push({ role: "user", content: part.content })
+          } else {
+            const content: Array<unknown> = []
+            for (const c of part.content) {
+              const e = encodeUserContent(c)
+              if (e !== undefined) content.push(e)
+            }
+            input.push({ role: "user", content })
+          }
+          break
+        case "ToolReturnPart":
+          input.push({
+            type: "function_call_output",
+            call_id: part.toolCallId,
+            output: part.contentText
+          })
+          break
+        case "RetryPromptPart":
+          if (part.toolName !== undefined && part.toolCallId !== undefined) {
+            input.push({
+              type: "function_call_output",
+              call_id: part.toolCallId,
+              output: part.modelResponse
+            })
+          } else {
+            input.push({ role: "user", content: part.modelResponse })
+          }
+          break
+      }
+    }
+  }
+  return { input, instructions }
+}
+
+/** Encodes one tool definition; strict tools go through the profile's schema transformer. */
+export const encodeTool = (
+  tool: Tool.ToolDefinition,
+  profile: Model.ModelProfile
+): Record<string, unknown> => {
+  let parameters: Record<string, unknown> = tool.parametersJsonSchema
+  let strict = false
+  if (tool.strict === true && profile.jsonSchemaTransformer !== undefined) {
+    const t = profile.jsonSchemaTransformer(parameters, { strict: true })
+    parameters = t.schema
+    strict = t.isStrictCompatible
+  } else if (tool.strict === true) {
+    strict = true
+  }
+  return {
+    type: "function",
+    name: tool.name,
+    description: tool.description ?? "",
+    parameters,
+    strict
+  }
+}
+
+const effortOf = (thinking: ModelSettings.ThinkingSetting): string | undefined => {
+  if (thinking === false) return undefined
+  if (thinking === true) return "medium"
+  if (typeof thinking === "string") return thinking
+  const b = thinking.budgetTokens
+  return b <= 2048 ? "low" : b <= 16384 ? "medium" : "high"
+}
+
+/** Options of `encodeRequest`. */
+export interface EncodeOptions {
+  readonly modelName: string
+  readonly profile: Model.ModelProfile
+  readonly stream: boolean
+}
+
+/**
+ * Builds the JSON body of a Responses API call. `settings.extraBody` is not merged here (the
+ * HTTP layer does that last).
+ */
+export const encodeRequest = (
+  messages: ReadonlyArray<Messages.ModelMessage>,
+  settings: ModelSettings.ModelSettings,
+  parameters: Model.ModelRequestParameters,
+  options: EncodeOptions
+): Record<string, unknown> => {
+  const { input, instructions } = encodeInput(messages)
+  const body: Record<string, unknown> = { model: options.modelName, input, stream: options.stream }
+  if (instructions !== undefined) body.instructions = instructions
+
+  const tools = parameters.allTools
+  if (tools.length > 0) {
+    body.tools = tools.map((t) => encodeTool(t, options.profile))
+    body.tool_choice = encodeToolChoice(settings, parameters)
+  }
+
+  if (parameters.outputMode === "native" && parameters.outputObject !== undefined) {
+    const o = parameters.outputObject
+    let schema: Record<string, unknown> = o.jsonSchema
+    let strict = o.strict ?? true
+    if (strict && options.profile.jsonSchemaTransformer !== undefined) {
+      const t = options.profile.jsonSchemaTransformer(schema, { strict: true })
+      schema = t.schema
+      strict = t.isStrictCompatible
+    }
+    body.text = {
+      format: {
+        type: "json_schema",
+        name: o.name ?? "final_result",
+        schema,
+        strict,
+        ...(o.description !== undefined ? { description: o.description } : {})
+      }
+    }
+  } else if (parameters.outputMode === "prompted" && options.profile.supportsJsonObjectOutput) {
+    body.text = { format: { type: "json_object" } }
+  }
+
+  if (settings.maxTokens !== undefined) body.max_output_tokens = settings.maxTokens
+  if (settings.temperature !== undefined) body.temperature = settings.temperature
+  if (settings.topP !== undefined) body.top_p = settings.topP
+  if (settings.parallelToolCalls !== undefined && tools.length > 0)
+    body.parallel_tool_calls = settings.parallelToolCalls
+
+  const reasoningModel = options.profile.supportsThinking || isReasoningModel(options.modelName)
+  if (settings.thinking !== undefined) {
+    const effort = effortOf(settings.thinking)
+    if (effort !== undefined) body.reasoning = { effort, summary: "auto" }
+  }
+  if (reasoningModel) body.include = ["reasoning.encrypted_content"]
+  return body
+}
+
+/** The `tool_choice` value: explicit setting first, then `required` when text is not allowed. */
+export const encodeToolChoice = (
+  settings: ModelSettings.ModelSettings,
+  parameters: Model.ModelRequestParameters
+): unknown => {
+  const choice = settings.toolChoice
+  if (choice === undefined || choice === "auto") {
+    return parameters.allowTextOutput ? "auto" : "required"
+  }
+  if (choice === "none") {
+    // Output tools must stay callable when text is not allowed.
+    if (!parameters.allowTextOutput && parameters.outputTools.length > 0) {
+      return parameters.outputTools.length === 1
+        ? { type: "function", name: parameters.outputTools[0]!.name }
+        : {
+            type: "allowed_tools",
+            mode: "required",
+            tools: parameters.outputTools.map((t) => ({ type: "function", name: t.name }))
+          }
+    }
+    return "none"
+  }
+  if (choice === "required") return "required"
+  const names = parameters.allowTextOutput
+    ? choice
+    : [...choice, ...parameters.outputTools.map((t) => t.name).filter((n) => !choice.includes(n))]
+  if (names.length === 1) return { type: "function", name: names[0] }
+  return {
+    type: "allowed_tools",
+    mode: parameters.allowTextOutput ? "auto" : "required",
+    tools: names.map((name) => ({ type: "function", name }))
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Response decoding
+// ---------------------------------------------------------------------------
+
+/** Converts the usage block. `inputTokens` includes cached tokens (OpenAI counts them in). */
+export const decodeUsage = (u: WireUsage | null | undefined): Usage.RequestUsage => {
+  if (u === null || u === undefined) return Usage.RequestUsage.empty
+  const details: Record<string, number> = {}
+  const reasoning = u.output_tokens_details?.reasoning_tokens
+  if (reasoning !== undefined && reasoning > 0) details.reasoning_tokens = reasoning
+  return new Usage.RequestUsage(
+    {
+      inputTokens: u.input_tokens ?? 0,
+      outputTokens: u.output_tokens ?? 0,
+      cacheReadTokens: u.input_tokens_details?.cached_tokens ?? 0,
+      cacheWriteTokens: 0,
+      inputAudioTokens: 0,
+      outputAudioTokens: 0,
+      details
+    },
+    true
+  )
+}
+
+/** Maps the response status (and incomplete reason) to a finish reason. */
+export const decodeFinishReason = (
+  r: WireResponse,
+  hasToolCalls: boolean
+): { finishReason: Messages.FinishReason | undefined; providerFinishReason: string | undefined } => {
+  const status = r.status
+  if (status === "incomplete") {
+    const reason = r.incomplete_details?.reason
+    return {
+      finishReason:
+        reason === "max_output_tokens"
+          ? "length"
+          : reason === "content_filter"
+            ? "content_filter"
+            : "length",
+      providerFinishReason: reason ?? status
+    }
+  }
+  if (status === "completed")
+    return { finishReason: hasToolCalls ? "tool_call" : "stop", providerFinishReason: status }
+  if (status === "failed" || status === "cancelled")
+    return { finishReason: "error", providerFinishReason: status }
+  return { finishReason: undefined, providerFinishReason: status }
+}
+
+const str = (u: unknown): string | undefined => (typeof u === "string" ? u : undefined)
+
+/** Converts the output items of a response into parts. */
+export const decodeOutput = (
+  output: ReadonlyArray<WireItem>
+): Array<Messages.ModelResponsePart> => {
+  const parts: Array<Messages.ModelResponsePart> = []
+  for (const item of output) {
+    switch (item.type) {
+      case "message": {
+        const content = Array.isArray(item.content) ? item.content : []
+        for (const c of content as Array<Record<string, unknown>>) {
+          const text = c.type === "output_text" ? str(c.text) : c.type === "refusal" ? str(c.refusal) : undefined
+          if (text === undefined) continue
+          parts.push(
+            new Messages.TextPart(
+              { content: text, ...(typeof item.id === "string" ? { id: item.id } : {}) },
+              true
+            )
+          )
+        }
+        break
+      }
+      case "reasoning": {
+        const id = str(item.id)
+        let signature = str(item.encrypted_content)
+        const summary = Array.isArray(item.summary) ? (item.summary as Array<{ text?: string }>) : []
+        const base = {
+          ...(id !== undefined ? { id } : {}),
+          providerName: PROVIDER_NAME
+        }
+        if (summary.length === 0) {
+          if (signature !== undefined)
+            parts.push(new Messages.ThinkingPart({ content: "", ...base, signature }, true))
+          break
+        }
+        for (const s of summary) {
+          parts.push(
+            new Messages.ThinkingPart(
+              {
+                content: s.text ?? "",
+                ...base,
+                ...(signature !== undefined ? { signature } : {})
+              },
+              true
+            )
+          )
+          // The signature belongs to the whole item: keep it once, on the first summary.
+          signature = undefined
+        }
+        break
+      }
+      case "function_call": {
+        parts.push(
+          new Messages.ToolCallPart(
+            {
+              toolName: str(item.name) ?? "",
+              args: str(item.arguments) ?? "",
+              toolCallId: str(item.call_id) ?? str(item.id) ?? "",
+              ...(typeof item.id === "string" ? { id: item.id } : {}),
+              providerName: PROVIDER_NAME
+            },
+            true
+          )
+        )
+        break
+      }
+      default:
+        // Built-in tool calls (web search, code interpreter…) are out of scope: skipped.
+        break
+    }
+  }
+  return parts
+}
+
+/** Converts a whole (non-streaming) response body. */
+export const decodeResponse = (
+  body: WireResponse,
+  requestedModelName: string
+): Messages.ModelResponse => {
+  const parts = decodeOutput(body.output ?? [])
+  const { finishReason, providerFinishReason } = decodeFinishReason(
+    body,
+    parts.some((p) => p._tag === "ToolCallPart")
+  )
+  return new Messages.ModelResponse(
+    {
+      parts,
+      usage: decodeUsage(body.usage),
+      modelName: body.model ?? requestedModelName,
+      providerName: PROVIDER_NAME,
+      ...(body.id !== undefined ? { providerResponseId: body.id } : {}),
+      ...(finishReason !== undefined ? { finishReason } : {}),
+      ...(providerFinishReason !== undefined ? { providerFinishReason } : {}),
+      timestamp: body.created_at !== undefined ? new Date(body.created_at * 1000) : new Date(),
+      state: "complete"
+    },
+    true
+  )
+}
+
+// ---------------------------------------------------------------------------
+// Streaming
+// ---------------------------------------------------------------------------
+
+/** Per-stream decoder state. */
+export interface StreamState {
+  completed: boolean
+  hasToolCalls: boolean
+  /** Function-call item ids that received argument deltas. */
+  readonly argsStreamed: Set<string>
+}
+
+/** Fresh state for one stream. */
+export const makeStreamState = (): StreamState => ({
+  completed: false,
+  hasToolCalls: false,
+  argsStreamed: new Set()
+})
+
+type Out = Array<Messages.ModelResponseStreamEvent>
+
+const push = (out: Out, e: Messages.ModelResponseStreamEvent | undefined) => {
+  if (e !== undefined) out.push(e)
+}
+
+const applyResponseInfo = (manager: PartsManager.PartsManager, r: WireResponse | undefined) => {
+  if (r === undefined) return
+  if (r.id !== undefined) manager.info.providerResponseId = r.id
+  if (r.model !== undefined) manager.info.modelName = r.model
+  if (r.created_at !== undefined) manager.info.timestamp = new Date(r.created_at * 1000)
+}
+
+/**
+ * Feeds one parsed SSE event to the parts manager. Returns an error for `response.failed` /
+ * `error` events (carrying the partial response); unknown events are skipped.
+ */
+export const handleStreamEvent = (
+  data: Record<string, any>,
+  state: StreamState,
+  manager: PartsManager.PartsManager,
+  out: Out,
+  modelName: string
+): AgentError.ModelError | undefined => {
+  switch (data.type as string) {
+    case "response.created":
+    case "response.in_progress":
+      applyResponseInfo(manager, data.response)
+      return undefined
+    case "response.output_item.added": {
+      const item = data.item as WireItem
+      if (item.type === "function_call") {
+        state.hasToolCalls = true
+        const args = str(item.arguments)
+        push(
+          out,
+          manager.toolCallDelta(str(item.id), {
+            toolName: str(item.name),
+            toolCallId: str(item.call_id),
+            id: str(item.id),
+            providerName: PROVIDER_NAME,
+            ...(args ? { args } : {})
+          })
+        )
+        if (args) state.argsStreamed.add(str(item.id) ?? "")
+      }
+      return undefined
+    }
+    case "response.output_text.delta":
+      push(
+        out,
+        manager.textDelta(`${data.item_id}:${data.content_index ?? 0}`, data.delta ?? "", {
+          id: data.item_id
+        })
+      )
+      return undefined
+    case "response.refusal.delta":
+      push(
+        out,
+        manager.textDelta(`${data.item_id}:${data.content_index ?? 0}`, data.delta ?? "", {
+          id: data.item_id
+        })
+      )
+      return undefined
+    case "response.function_call_arguments.delta":
+      state.argsStreamed.add(data.item_id)
+      push(out, manager.toolCallDelta(data.item_id, { args: data.delta ?? "" }))
+      return undefined
+    case "response.reasoning_summary_text.delta":
+      push(
+        out,
+        manager.thinkingDelta(`${data.item_id}:${data.summary_index ?? 0}`, {
+          content: data.delta ?? "",
+          id: data.item_id,
+          providerName: PROVIDER_NAME
+        })
+      )
+      return undefined
+    case "response.output_item.done": {
+      const item = data.item as WireItem
+      const id = str(item.id) ?? ""
+      if (item.type === "function_call") {
+        if (!state.argsStreamed.has(id)) {
+          push(out, manager.toolCallDelta(id, { args: str(item.arguments) ?? "" }))
+        }
+        push(out, manager.endPart(id))
+      } else if (item.type === "reasoning") {
+        const signature = str(item.encrypted_content)
+        const summary = Array.isArray(item.summary) ? (item.summary as Array<unknown>) : []
+        if (signature !== undefined) {
+          push(
+            out,
+            manager.thinkingDelta(`${id}:0`, { signature, id, providerName: PROVIDER_NAME })
+          )
+        }
+        for (let i = 0; i < Math.max(1, summary.length); i++) push(out, manager.endPart(`${id}:${i}`))
+      } else if (item.type === "message") {
+        const content = Array.isArray(item.content) ? item.content : []
+        for (let i = 0; i < content.length; i++) push(out, manager.endPart(`${id}:${i}`))
+      }
+      return undefined
+    }
+    case "response.completed":
+    case "response.incomplete": {
+      const r = data.response as WireResponse
+      state.completed = true
+      applyResponseInfo(manager, r)
+      manager.info.usage = decodeUsage(r.usage)
+      const { finishReason, providerFinishReason } = decodeFinishReason(r, state.hasToolCalls)
+      if (finishReason !== undefined) manager.info.finishReason = finishReason
+      if (providerFinishReason !== undefined) manager.info.providerFinishReason = providerFinishReason
+      return undefined
+    }
+    case "response.failed": {
+      const r = data.response as WireResponse | undefined
+      state.completed = true
+      applyResponseInfo(manager, r)
+      if (r?.usage) manager.info.usage = decodeUsage(r.usage)
+      const err = r?.error
+      return new AgentError.ModelAPIError({
+        modelName,
+        reason: `response.failed: ${err?.code ?? "unknown"}: ${err?.message ?? "the response failed"}`,
+        partialResponse: manager.response({ finishReason: "error" }),
+        cause: err ?? undefined
+      })
+    }
+    case "error":
+      return new AgentError.ModelAPIError({
+        modelName,
+        reason: `stream error: ${data.code ?? data.error?.code ?? "unknown"}: ${data.message ?? data.error?.message ?? ""}`,
+        partialResponse: manager.response(),
+        cause: data
+      })
+    default:
+      return undefined
+  }
+}
+
+/** Checked when the SSE stream ends: no `response.completed` means the response is cut. */
+export const checkStreamEnd = (
+  state: StreamState,
+  manager: PartsManager.PartsManager,
+  modelName: string
+): AgentError.ModelError | undefined =>
+  state.completed
+    ? undefined
+    : new AgentError.ModelAPIError({
+        modelName,
+        reason: "The stream ended before response.completed",
+        partialResponse: manager.response()
+      })

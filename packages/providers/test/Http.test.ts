@@ -1,0 +1,393 @@
+import { AgentError, type Messages } from "@agentfx/core"
+import * as HttpClient from "@effect/platform/HttpClient"
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
+import { assert, describe, it as vitestIt } from "@effect/vitest"
+import * as Chunk from "effect/Chunk"
+import type * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as Stream from "effect/Stream"
+import * as TestClock from "effect/TestClock"
+import * as Http from "../src/internal/http.js"
+import { loopbackServer, tick } from "./support/replay.js"
+
+const client = HttpClient.HttpClient
+
+/** Tests get a fresh undici client, closed with the test. */
+const it = {
+  effect: vitestIt.effect,
+  scoped: <A, E>(name: string, f: () => Effect.Effect<A, E, HttpClient.HttpClient | import("effect/Scope").Scope>) =>
+    vitestIt.scoped(name, () => Effect.provide(f(), NodeHttpClient.layerUndici))
+}
+const itPlain = vitestIt
+
+const options = (url: string, overrides: Partial<Http.RequestOptions> = {}): Http.RequestOptions => ({
+  modelName: "m1",
+  url,
+  headers: { authorization: "Bearer sk-test" },
+  body: { model: "m1" },
+  settings: {},
+  retry: Http.defaultRetryPolicy,
+  ...overrides
+})
+
+/** Runs `effect` in a fiber and advances the TestClock whenever it sleeps, until it ends. */
+const driveClock = <A, E>(effect: Effect.Effect<A, E>, step: Duration.DurationInput = "1 second") =>
+  Effect.gen(function* () {
+    const fiber = yield* Effect.fork(effect)
+    for (let i = 0; i < 10_000; i++) {
+      const done = yield* Fiber.poll(fiber)
+      if (done._tag === "Some") break
+      const sleeps = yield* TestClock.sleeps()
+      if (Chunk.isNonEmpty(sleeps)) yield* TestClock.adjust(step)
+      else yield* tick
+    }
+    return yield* Fiber.await(fiber)
+  })
+
+const waitForSleep = Effect.gen(function* () {
+  for (let i = 0; i < 10_000; i++) {
+    if (Chunk.isNonEmpty(yield* TestClock.sleeps())) return
+    yield* tick
+  }
+})
+
+const json = (res: import("node:http").ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) => {
+  res.writeHead(status, { "content-type": "application/json", ...headers })
+  res.end(JSON.stringify(body))
+}
+
+describe("postJson", () => {
+  it.scoped("sends headers, merges extraBody/extraHeaders and decodes the answer", () =>
+    Effect.gen(function* () {
+      const server = yield* loopbackServer((_req, res) => json(res, 200, { ok: true }))
+      const http = yield* client
+      const out = yield* Http.postJson(
+        http,
+        options(`${server.baseUrl}/v1/chat`, {
+          settings: { extraBody: { service_tier: "flex" }, extraHeaders: { "x-trace": "abc" } }
+        })
+      )
+      assert.deepStrictEqual(out, { ok: true })
+      const req = server.requests[0]!
+      assert.deepStrictEqual(req.body, { model: "m1", service_tier: "flex" })
+      assert.strictEqual(req.headers["x-trace"], "abc")
+      assert.strictEqual(req.headers["authorization"], "Bearer sk-test")
+      assert.strictEqual(req.headers["content-type"], "application/json")
+    }))
+
+  it.scoped("429 with Retry-After waits exactly that long before retrying", () =>
+    Effect.gen(function* () {
+      const server = yield* loopbackServer((_req, res, i) =>
+        i === 0 ? json(res, 429, { error: { message: "slow down" } }, { "retry-after": "5" }) : json(res, 200, { n: i })
+      )
+      const http = yield* client
+      const fiber = yield* Effect.fork(Http.postJson(http, options(server.baseUrl)))
+      yield* server.waitRequests(1)
+      yield* waitForSleep
+      yield* TestClock.adjust("4 seconds")
+      for (let i = 0; i < 20; i++) yield* tick
+      assert.strictEqual(server.requests.length, 1, "no retry before Retry-After elapsed")
+      yield* TestClock.adjust("1 second")
+      const out = yield* Fiber.join(fiber)
+      assert.deepStrictEqual(out, { n: 1 })
+      assert.strictEqual(server.requests.length, 2)
+    }))
+
+  it.scoped("500 then 200 succeeds after one backoff", () =>
+    Effect.gen(function* () {
+      const server = yield* loopbackServer((_req, res, i) =>
+        i === 0 ? json(res, 500, { error: "boom" }) : json(res, 200, { ok: i })
+      )
+      const http = yield* client
+      const exit = yield* driveClock(Http.postJson(http, options(server.baseUrl)))
+      assert.deepStrictEqual(exit, Exit.succeed({ ok: 1 }))
+      assert.strictEqual(server.requests.length, 2)
+    }))
+
+  it.scoped("gives up after `times` retries with the last ModelHTTPError", () =>
+    Effect.gen(function* () {
+      const server = yield* loopbackServer((_req, res) => json(res, 503, { error: "down" }))
+      const http = yield* client
+      const exit = yield* driveClock(
+        Http.postJson(http, options(server.baseUrl, { retry: { times: 3, base: "100 millis", cap: "1 second" } }))
+      )
+      assert.strictEqual(server.requests.length, 4)
+      assert(Exit.isFailure(exit))
+      const error = Exit.causeOption(exit).pipe((c) => (c._tag === "Some" ? c.value : undefined))
+      assert(error && error._tag === "Fail" && error.error._tag === "ModelHTTPError")
+      assert.strictEqual(error.error.status, 503)
+      assert.deepStrictEqual(error.error.body, { error: "down" })
+    }))
+
+  it.scoped("4xx is not retried and carries status, body and model name", () =>
+    Effect.gen(function* () {
+      const server = yield* loopbackServer((_req, res) =>
+        json(res, 400, { error: { message: "bad param", type: "invalid_request_error" } })
+      )
+      const http = yield* client
+      const error = yield* Effect.flip(Http.postJson(http, options(server.baseUrl)))
+      assert.strictEqual(error._tag, "ModelHTTPError")
+      assert(error._tag === "ModelHTTPError")
+      assert.strictEqual(error.status, 400)
+      assert.strictEqual(error.modelName, "m1")
+      assert.deepStrictEqual(error.body, { error: { message: "bad param", type: "invalid_request_error" } })
+      assert.include(error.message, "status_code: 400")
+      assert.strictEqual(server.requests.length, 1)
+    }))
+
+  it.scoped("retry: disabled fails on the first 500", () =>
+    Effect.gen(function* () {
+      const server = yield* loopbackServer((_req, res) => json(res, 500, { error: "x" }))
+      const http = yield* client
+      const error = yield* Effect.flip(
+        Http.postJson(http, options(server.baseUrl, { retry: Http.resolveRetry(false) }))
+      )
+      assert.strictEqual(error._tag, "ModelHTTPError")
+      assert.strictEqual(server.requests.length, 1)
+    }))
+
+  it.scoped("malformed JSON in a 200 is a ModelAPIError", () =>
+    Effect.gen(function* () {
+      const server = yield* loopbackServer((_req, res) => {
+        res.writeHead(200, { "content-type": "application/json" })
+        res.end("{not json")
+      })
+      const http = yield* client
+      const error = yield* Effect.flip(Http.postJson(http, options(server.baseUrl)))
+      assert.strictEqual(error._tag, "ModelAPIError")
+      assert.include(error.message, "Invalid JSON")
+      assert.strictEqual(server.requests.length, 1)
+    }))
+
+  it.scoped("a reset connection is retried, then succeeds", () =>
+    Effect.gen(function* () {
+      const server = yield* loopbackServer((_req, res, i) => {
+        if (i === 0) res.socket?.destroy()
+        else json(res, 200, { ok: true })
+      })
+      const http = yield* client
+      const exit = yield* driveClock(Http.postJson(http, options(server.baseUrl)))
+      assert.deepStrictEqual(exit, Exit.succeed({ ok: true }))
+      assert.strictEqual(server.requests.length, 2)
+    }))
+
+  it.scoped("settings.timeout bounds the request", () =>
+    Effect.gen(function* () {
+      const server = yield* loopbackServer(() => {
+        /* never answers */
+      })
+      const http = yield* client
+      const fiber = yield* Effect.fork(
+        Http.postJson(http, options(server.baseUrl, { settings: { timeout: "10 seconds" }, retry: Http.resolveRetry(false) }))
+      )
+      yield* server.waitRequests(1)
+      yield* waitForSleep
+      yield* TestClock.adjust("10 seconds")
+      const error = yield* Effect.flip(Fiber.join(fiber))
+      assert.strictEqual(error._tag, "ModelAPIError")
+      assert.include(error.message, "timed out")
+    }))
+})
+
+describe("parseRetryAfter", () => {
+  itPlain("reads seconds, HTTP dates and retry-after-ms", () => {
+    const now = Date.parse("2026-01-01T00:00:00Z")
+    assert.strictEqual(Http.parseRetryAfter({ "retry-after": "3" } as any, now), 3000)
+    assert.strictEqual(Http.parseRetryAfter({ "retry-after": "Thu, 01 Jan 2026 00:00:07 GMT" } as any, now), 7000)
+    assert.strictEqual(Http.parseRetryAfter({ "retry-after-ms": "250", "retry-after": "3" } as any, now), 250)
+    assert.strictEqual(Http.parseRetryAfter({} as any, now), undefined)
+    assert.strictEqual(Http.parseRetryAfter({ "retry-after": "soon" } as any, now), undefined)
+  })
+})
+
+const enc = new TextEncoder()
+
+describe("parseSse", () => {
+  it.effect("handles CRLF, comments, event after data, [DONE] and events split across reads", () =>
+    Effect.gen(function* () {
+      const raw =
+        ": OPENROUTER PROCESSING\r\n\r\n" +
+        'data: {"a":1}\r\n\r\n' +
+        'data: {"b":2}\nevent: delta\n\n' +
+        "event: multi\ndata: line1\ndata: line2\nid: 7\n\n" +
+        "data: [DONE]\n\n" +
+        "data: no-trailing-blank-line"
+      const bytes = enc.encode(raw)
+      // Split at every 3 bytes, across lines and CRLF pairs.
+      const reads: Array<Uint8Array> = []
+      for (let i = 0; i < bytes.length; i += 3) reads.push(bytes.subarray(i, i + 3))
+      const events = yield* Stream.runCollect(Http.parseSse(Stream.fromIterable(reads)))
+      assert.deepStrictEqual(Chunk.toArray(events), [
+        { event: undefined, data: '{"a":1}', id: undefined },
+        { event: "delta", data: '{"b":2}', id: undefined },
+        { event: "multi", data: "line1\nline2", id: "7" },
+        { event: undefined, data: "[DONE]", id: undefined },
+        { event: undefined, data: "no-trailing-blank-line", id: undefined }
+      ])
+    }))
+
+  it.effect("decodes multi-byte UTF-8 split across reads", () =>
+    Effect.gen(function* () {
+      const bytes = enc.encode('data: {"t":"héllo ✓"}\n\n')
+      const reads = Array.from(bytes, (b) => Uint8Array.of(b))
+      const events = yield* Stream.runCollect(Http.parseSse(Stream.fromIterable(reads)))
+      assert.deepStrictEqual(JSON.parse(Chunk.unsafeHead(events).data), { t: "héllo ✓" })
+    }))
+})
+
+/** A tiny text protocol: each SSE `data` is text; `event: error` fails; `event: end` terminates. */
+const textResponse = (events: Stream.Stream<Http.SseEvent, AgentError.ModelAPIError>) => {
+  let ended = false
+  return Http.streamedResponse({
+    modelName: "m1",
+    providerName: "test",
+    events,
+    onEvent: (event, manager, out) => {
+      if (event.event === "error") {
+        return new AgentError.ModelAPIError({ modelName: "m1", reason: `provider error: ${event.data}` })
+      }
+      if (event.event === "end") {
+        ended = true
+        return undefined
+      }
+      const e = manager.textDelta("t", event.data)
+      if (e) out.push(e)
+      return undefined
+    },
+    onEnd: () =>
+      ended ? undefined : new AgentError.ModelAPIError({ modelName: "m1", reason: "stream ended early" })
+  })
+}
+
+const sse = (...events: Array<[string | undefined, string]>) =>
+  events.map(([e, d]) => `${e ? `event: ${e}\n` : ""}data: ${d}\n\n`).join("")
+
+describe("postSse + streamedResponse", () => {
+  it.scoped("streams events and ends with ResponseCompleteEvent", () =>
+    Effect.gen(function* () {
+      const server = yield* loopbackServer((_req, res) => {
+        res.writeHead(200, { "content-type": "text/event-stream" })
+        res.end(sse([undefined, "Hel"], [undefined, "lo"], ["end", ""]))
+      })
+      const http = yield* client
+      const events = yield* Http.postSse(http, options(server.baseUrl))
+      const streamed = textResponse(events)
+      const all = Chunk.toArray(yield* Stream.runCollect(streamed.events))
+      const last = all[all.length - 1]! as Messages.ResponseCompleteEvent
+      assert.strictEqual(last._tag, "ResponseCompleteEvent")
+      assert.strictEqual(last.response.text, "Hello")
+      assert.strictEqual(last.response.state, "complete")
+      assert.deepStrictEqual(
+        all.map((e) => e._tag),
+        ["PartStartEvent", "PartDeltaEvent", "PartEndEvent", "ResponseCompleteEvent"]
+      )
+      assert.strictEqual((yield* streamed.response).text, "Hello")
+    }))
+
+  it.scoped("a status error surfaces before the stream, after retries", () =>
+    Effect.gen(function* () {
+      const server = yield* loopbackServer((_req, res, i) => {
+        if (i === 0) return json(res, 429, { error: "rate" }, { "retry-after": "1" })
+        res.writeHead(200, { "content-type": "text/event-stream" })
+        res.end(sse([undefined, "ok"], ["end", ""]))
+      })
+      const http = yield* client
+      const exit = yield* driveClock(
+        Effect.scoped(
+          Effect.flatMap(Http.postSse(http, options(server.baseUrl)), (events) =>
+            Stream.runCollect(textResponse(events).events)
+          )
+        )
+      )
+      assert(Exit.isSuccess(exit))
+      assert.strictEqual(server.requests.length, 2)
+    }))
+
+  it.scoped("a provider error event fails the stream keeping the partial response", () =>
+    Effect.gen(function* () {
+      const server = yield* loopbackServer((_req, res) => {
+        res.writeHead(200, { "content-type": "text/event-stream" })
+        res.end(sse([undefined, "partial "], [undefined, "text"], ["error", "overloaded"]))
+      })
+      const http = yield* client
+      const events = yield* Http.postSse(http, options(server.baseUrl))
+      const error = yield* Effect.flip(Stream.runDrain(textResponse(events).events))
+      assert(error._tag === "ModelAPIError")
+      assert.include(error.reason, "overloaded")
+      assert.strictEqual(error.partialResponse?.text, "partial text")
+      assert.strictEqual(error.partialResponse?.state, "incomplete")
+    }))
+
+  it.scoped("a stream that ends before its terminal event fails with the partial response", () =>
+    Effect.gen(function* () {
+      const server = yield* loopbackServer((_req, res) => {
+        res.writeHead(200, { "content-type": "text/event-stream" })
+        res.end(sse([undefined, "cut"]))
+      })
+      const http = yield* client
+      const events = yield* Http.postSse(http, options(server.baseUrl))
+      const error = yield* Effect.flip(Stream.runDrain(textResponse(events).events))
+      assert(error._tag === "ModelAPIError")
+      assert.include(error.reason, "ended early")
+      assert.strictEqual(error.partialResponse?.text, "cut")
+    }))
+
+  it.scoped("a connection reset mid-stream is a ModelAPIError with the partial response", () =>
+    Effect.gen(function* () {
+      const server = yield* loopbackServer((_req, res) => {
+        res.writeHead(200, { "content-type": "text/event-stream" })
+        res.write(sse([undefined, "before reset"]))
+        setTimeout(() => res.socket?.destroy(), 20)
+      })
+      const http = yield* client
+      const events = yield* Http.postSse(http, options(server.baseUrl))
+      const error = yield* Effect.flip(Stream.runDrain(textResponse(events).events))
+      assert(error._tag === "ModelAPIError")
+      assert.include(error.reason, "Stream broke")
+      assert.strictEqual(error.partialResponse?.text, "before reset")
+    }))
+
+  it.scoped("a stalled stream fails after idleTimeout", () =>
+    Effect.gen(function* () {
+      const server = yield* loopbackServer((_req, res) => {
+        res.writeHead(200, { "content-type": "text/event-stream" })
+        res.write(sse([undefined, "first"]))
+        // …and then nothing.
+      })
+      const http = yield* client
+      const events = yield* Http.postSse(
+        http,
+        options(server.baseUrl, { settings: { idleTimeout: "30 seconds" } })
+      )
+      const exit = yield* driveClock(Stream.runDrain(textResponse(events).events), "10 seconds")
+      assert(Exit.isFailure(exit))
+      const error = yield* Effect.flip(exit)
+      assert(error._tag === "ModelAPIError")
+      assert.include(error.reason, "idle")
+      assert.strictEqual(error.partialResponse?.text, "first")
+    }))
+
+  it.scoped("interrupting the consumer closes the HTTP connection", () =>
+    Effect.gen(function* () {
+      const server = yield* loopbackServer((_req, res) => {
+        res.writeHead(200, { "content-type": "text/event-stream" })
+        res.write(sse([undefined, "hold"]))
+      })
+      const http = yield* client
+      const fiber = yield* Effect.fork(
+        Effect.scoped(
+          Effect.flatMap(Http.postSse(http, options(server.baseUrl)), (events) =>
+            Stream.runDrain(textResponse(events).events)
+          )
+        )
+      )
+      yield* server.waitRequests(1)
+      for (let i = 0; i < 20; i++) yield* tick
+      assert.strictEqual(server.closedSockets(), 0)
+      yield* Fiber.interrupt(fiber)
+      yield* server.waitClosed(1)
+      assert.strictEqual(server.closedSockets(), 1)
+    }))
+})

@@ -1,0 +1,234 @@
+import { Agent, Messages, Model, Tool } from "@agentfx/core"
+import { assert, describe, it } from "@effect/vitest"
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
+import * as Redacted from "effect/Redacted"
+import * as Schema from "effect/Schema"
+import * as Stream from "effect/Stream"
+import * as OpenAiClient from "../src/OpenAiClient.js"
+import * as OpenAiResponses from "../src/OpenAiResponses.js"
+import { type ConformanceCase, loadCase, replayServer } from "./support/replay.js"
+
+const modelLayer = (baseUrl: string, name: string) =>
+  OpenAiResponses.model(name).pipe(
+    Layer.provide(OpenAiClient.layer({ baseUrl: `${baseUrl}/v1`, apiKey: Redacted.make("sk-secret"), retry: false })),
+    Layer.provide(NodeHttpClient.layerUndici)
+  )
+
+const sseCase = (sse: string): ConformanceCase => ({
+  id: "synthetic",
+  provider: "openai-responses",
+  providers: ["openai-responses"],
+  stream: true,
+  interactions: [
+    {
+      endpoint: "responses",
+      provider: "openai-responses",
+      request: { method: "POST", path: "/v1/responses", headers: {}, body: null },
+      response: { status: 200, contentType: "text/event-stream", json: null, sse, text: null }
+    }
+  ]
+})
+
+const ev = (type: string, data: Record<string, unknown>) =>
+  `event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`
+
+const streamStart =
+  ev("response.created", { response: { id: "resp_1", model: "gpt-5", status: "in_progress" } }) +
+  ev("response.output_item.added", { item: { id: "rs_1", type: "reasoning", summary: [] } }) +
+  ev("response.reasoning_summary_text.delta", { item_id: "rs_1", summary_index: 0, delta: "Think" }) +
+  ev("response.output_item.done", { item: { id: "rs_1", type: "reasoning", summary: [{ type: "summary_text", text: "Think" }], encrypted_content: "enc" } }) +
+  ev("response.output_item.added", { item: { id: "fc_1", type: "function_call", call_id: "call_1", name: "lookup", arguments: "" } }) +
+  ev("response.function_call_arguments.delta", { item_id: "fc_1", delta: '{"q":' }) +
+  ev("response.function_call_arguments.delta", { item_id: "fc_1", delta: "1}" }) +
+  ev("response.some_future_event", { whatever: true })
+
+const runStream = (baseUrl: string) =>
+  Effect.gen(function* () {
+    const model = yield* Model.Model
+    const s = yield* model.requestStream([Messages.userPrompt("hi")], {}, Model.ModelRequestParameters.empty)
+    return yield* Effect.exit(Stream.runCollect(s.events))
+  }).pipe(Effect.provide(modelLayer(baseUrl, "gpt-5")))
+
+describe("OpenAI Responses request encoding", () => {
+  const output = new Tool.ToolDefinition({ name: "final_result", parametersJsonSchema: { type: "object" }, kind: "output" })
+
+  it("instructions come from the latest request; tool_choice is required when text is not allowed", () => {
+    const body = OpenAiResponses.encodeRequest(
+      [
+        new Messages.ModelRequest({ parts: [new Messages.UserPromptPart({ content: "a" })], instructions: "old" }),
+        new Messages.ModelResponse({ parts: [new Messages.TextPart({ content: "b" })] }),
+        new Messages.ModelRequest({
+          parts: [new Messages.RetryPromptPart({ content: "no text please" })],
+          instructions: "new"
+        })
+      ],
+      { maxTokens: 100 },
+      new Model.ModelRequestParameters({ outputTools: [output], allowTextOutput: false, outputMode: "tool" }),
+      { modelName: "gpt-4o", profile: OpenAiResponses.profileFor("gpt-4o"), stream: false }
+    )
+    assert.strictEqual(body.instructions, "new")
+    assert.strictEqual(body.tool_choice, "required")
+    assert.strictEqual(body.max_output_tokens, 100)
+    assert.deepStrictEqual(body.input, [
+      { role: "user", content: "a" },
+      { role: "assistant", content: "b" },
+      { role: "user", content: "Validation feedback:\nno text please\n\nFix the errors and try again." }
+    ])
+    assert.strictEqual(body.include, undefined)
+  })
+
+  it("native output goes to text.format as a json_schema; reasoning settings map to effort", () => {
+    const body = OpenAiResponses.encodeRequest(
+      [Messages.userPrompt("x")],
+      { thinking: "high" },
+      new Model.ModelRequestParameters({
+        outputMode: "native",
+        outputObject: new Model.OutputObjectDefinition({ jsonSchema: { type: "object" }, name: "City" })
+      }),
+      { modelName: "gpt-5", profile: OpenAiResponses.profileFor("gpt-5"), stream: true }
+    )
+    assert.deepStrictEqual(body.text, {
+      format: { type: "json_schema", name: "City", schema: { type: "object" }, strict: true }
+    })
+    assert.deepStrictEqual(body.reasoning, { effort: "high", summary: "auto" })
+    assert.deepStrictEqual(body.include, ["reasoning.encrypted_content"])
+    assert.strictEqual(body.stream, true)
+  })
+
+  it("reasoning parts with the same id are merged back into one item; other providers' thinking is dropped", () => {
+    const body = OpenAiResponses.encodeRequest(
+      [
+        Messages.userPrompt("q"),
+        new Messages.ModelResponse({
+          parts: [
+            new Messages.ThinkingPart({ content: "one", id: "rs_1", signature: "enc", providerName: "openai" }),
+            new Messages.ThinkingPart({ content: "two", id: "rs_1", providerName: "openai" }),
+            new Messages.ThinkingPart({ content: "claude's", signature: "sig", providerName: "anthropic" }),
+            new Messages.ToolCallPart({ toolName: "t", args: {}, toolCallId: "call_1", id: "fc_1", providerName: "openai" })
+          ]
+        })
+      ],
+      {},
+      Model.ModelRequestParameters.empty,
+      { modelName: "gpt-5", profile: OpenAiResponses.profileFor("gpt-5"), stream: false }
+    )
+    assert.deepStrictEqual((body.input as Array<unknown>).slice(1), [
+      {
+        type: "reasoning",
+        id: "rs_1",
+        summary: [
+          { type: "summary_text", text: "one" },
+          { type: "summary_text", text: "two" }
+        ],
+        encrypted_content: "enc"
+      },
+      { type: "function_call", call_id: "call_1", name: "t", arguments: "{}", id: "fc_1" }
+    ])
+  })
+})
+
+describe("OpenAI Responses over the wire", () => {
+  it.scopedLive("multi-turn agent run with reasoning round trip: tool call → tool result → final text", () =>
+    Effect.gen(function* () {
+      const c = loadCase("openai-responses", "models.test_tool_choice_matrix.test_tool_choice_matrix-auto-openai_responses")
+      const server = yield* replayServer(c)
+      const weather = Tool.make("get_weather", {
+        description: "Get the current weather for a city.",
+        parameters: Schema.Struct({ city: Schema.String }),
+        handler: ({ city }) => Effect.succeed(`Sunny, 22C in ${city}`)
+      })
+      const agent = Agent.make({ tools: [weather] })
+      const result = yield* agent
+        .run("What's the weather in Paris?")
+        .pipe(Effect.provide(modelLayer(server.baseUrl, "gpt-5-mini")))
+      assert.strictEqual(result.output, "Currently it's sunny in Paris with a temperature of 22°C.")
+      assert.strictEqual(result.usage.requests, 2)
+      const firstOutput = (c.interactions[0]!.response.json as any).output
+      const reasoning = firstOutput.find((i: any) => i.type === "reasoning")
+      const sent = server.received[1]!.body as any
+      // The encrypted reasoning item goes back verbatim, before its function call.
+      assert.deepStrictEqual(sent.input[1], {
+        type: "reasoning",
+        id: reasoning.id,
+        summary: [],
+        encrypted_content: reasoning.encrypted_content
+      })
+      assert.deepStrictEqual(sent.input[3], {
+        type: "function_call_output",
+        call_id: firstOutput.find((i: any) => i.type === "function_call").call_id,
+        output: "Sunny, 22C in Paris"
+      })
+      assert.strictEqual(server.received[0]!.headers.authorization, "Bearer sk-secret")
+      assert.strictEqual(server.unused(), 0)
+    })
+  )
+
+  it.scopedLive("streaming: reasoning summary + signature, tool call arguments, usage; unknown events skipped", () =>
+    Effect.gen(function* () {
+      const server = yield* replayServer(
+        sseCase(
+          streamStart +
+            ev("response.output_item.done", { item: { id: "fc_1", type: "function_call", call_id: "call_1", name: "lookup", arguments: '{"q":1}' } }) +
+            ev("response.completed", {
+              response: {
+                id: "resp_1",
+                model: "gpt-5",
+                status: "completed",
+                usage: {
+                  input_tokens: 20,
+                  output_tokens: 9,
+                  input_tokens_details: { cached_tokens: 4 },
+                  output_tokens_details: { reasoning_tokens: 6 }
+                }
+              }
+            })
+        ),
+        { rechunkSeed: 5 }
+      )
+      const exit = yield* runStream(server.baseUrl)
+      if (Exit.isFailure(exit)) return assert.fail(String(exit.cause))
+      const done = [...exit.value].at(-1)!
+      if (done._tag !== "ResponseCompleteEvent") return assert.fail("no ResponseCompleteEvent")
+      const r = done.response
+      assert.strictEqual(r.thinking[0]!.content, "Think")
+      assert.strictEqual(r.thinking[0]!.signature, "enc")
+      assert.strictEqual(r.thinking[0]!.id, "rs_1")
+      assert.deepStrictEqual(r.toolCalls[0]!.argsAsObject(), { q: 1 })
+      assert.strictEqual(r.toolCalls[0]!.toolCallId, "call_1")
+      assert.strictEqual(r.finishReason, "tool_call")
+      assert.strictEqual(r.usage.inputTokens, 20)
+      assert.strictEqual(r.usage.cacheReadTokens, 4)
+      assert.strictEqual(r.usage.details.reasoning_tokens, 6)
+    })
+  )
+
+  it.scopedLive("response.failed fails with ModelAPIError keeping the partial response", () =>
+    Effect.gen(function* () {
+      const server = yield* replayServer(
+        sseCase(streamStart + ev("response.failed", { response: { id: "resp_1", status: "failed", error: { code: "server_error", message: "boom" } } }))
+      )
+      const exit = yield* runStream(server.baseUrl)
+      if (Exit.isSuccess(exit) || exit.cause._tag !== "Fail") return assert.fail("expected a typed failure")
+      const error = exit.cause.error
+      assert.strictEqual(error._tag, "ModelAPIError")
+      if (error._tag !== "ModelAPIError") return
+      assert.include(error.reason, "server_error")
+      assert.strictEqual(error.partialResponse?.thinking[0]?.content, "Think")
+      assert.notInclude(JSON.stringify(error), "sk-secret")
+    })
+  )
+
+  it.scopedLive("a stream cut before response.completed fails keeping the partial response", () =>
+    Effect.gen(function* () {
+      const server = yield* replayServer(sseCase(streamStart))
+      const exit = yield* runStream(server.baseUrl)
+      if (Exit.isSuccess(exit) || exit.cause._tag !== "Fail") return assert.fail("expected a typed failure")
+      const error = exit.cause.error
+      assert.strictEqual(error._tag, "ModelAPIError")
+      if (error._tag === "ModelAPIError") assert.strictEqual(error.partialResponse?.toolCalls[0]?.argsAsJson(), '{"q":1}')
+    })
+  )
+})

@@ -1,0 +1,657 @@
+/**
+ * Replays every recorded Gemini case of `../shared/conformance/cases/google` through the real
+ * Google model (HTTP over undici against a loopback replay server):
+ *
+ * - request fidelity: each recorded request's contents, system instruction, tools, tool config
+ *   and generation config are converted back into agentfx messages, settings and request
+ *   parameters; the model must send a body structurally equal to the recorded one;
+ * - response decoding: text, thinking, tool calls (name, args), signatures, usage and finish
+ *   reason must equal what the raw recorded body says; recorded 4xx must become
+ *   `ModelHTTPError` with the status and body. Streams are replayed verbatim and re-chunked at
+ *   random byte boundaries.
+ *
+ * Legitimate differences, normalized before comparing:
+ * - the Python SDK sends some keys in snake_case (`parameters_json_schema`, `thinking_budget`,
+ *   `function_call` on Vertex); the API takes both, we send camelCase;
+ * - pydantic-ai re-encodes thought signatures as URL-safe base64; we send back the exact string
+ *   Gemini sent (same bytes);
+ * - `allowedFunctionNames` naming every declared function is the same as none (older recordings
+ *   list them all; newer ones omit them, as we do);
+ * - `responseModalities` is absent from older recordings; we always send `["TEXT"]`.
+ */
+import { AgentError, Messages, Model, type ModelSettings, Tool } from "@agentfx/core"
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
+import { assert, describe, it } from "@effect/vitest"
+import * as Chunk from "effect/Chunk"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
+import * as Redacted from "effect/Redacted"
+import * as Stream from "effect/Stream"
+import * as Google from "../../src/Google.js"
+import {
+  type ConformanceCase,
+  type Interaction,
+  listCases,
+  replayServer
+} from "../support/replay.js"
+
+// ---------------------------------------------------------------------------
+// Which cases are out of scope, and why (data-driven)
+// ---------------------------------------------------------------------------
+
+const isGemini = (i: Interaction) =>
+  (i.endpoint === "generateContent" || i.endpoint === "streamGenerateContent") &&
+  i.request.path.startsWith("/v1beta/models/")
+
+const bodyText = (i: Interaction) => JSON.stringify(i.request.body ?? {})
+
+const skipRules: ReadonlyArray<{
+  readonly reason: string
+  readonly test: (c: ConformanceCase) => boolean
+}> = [
+  {
+    reason: "Vertex AI endpoint (/v1beta1/…) is out of scope",
+    test: (c) => c.interactions.some((i) => i.request.path.includes("/v1beta1/"))
+  },
+  {
+    reason:
+      "no Gemini API generateContent call (embeddings, count tokens, OpenAI-compatible endpoint)",
+    test: (c) => !c.interactions.some(isGemini)
+  },
+  {
+    reason:
+      "built-in tools (Google Search, code execution, file search, URL context) are out of scope",
+    test: (c) =>
+      c.interactions.some(
+        (i) =>
+          isGemini(i) &&
+          /"(googleSearch|codeExecution|fileSearch|urlContext|google_search|code_execution)"/.test(
+            bodyText(i)
+          )
+      )
+  },
+  {
+    reason:
+      "multimodal tool returns (functionResponse.parts / files) have no representation in core's ToolReturnPart yet",
+    test: (c) =>
+      c.interactions.some(
+        (i) =>
+          isGemini(i) &&
+          ((i.request.body as any)?.contents ?? []).some((content: any) =>
+            content.parts.some((p: any) => {
+              const fr = p.functionResponse ?? p.function_response
+              return (
+                fr !== undefined && (fr.parts !== undefined || fr.response?.files !== undefined)
+              )
+            })
+          )
+      )
+  },
+  {
+    reason: "video metadata on file parts (vendor metadata) is not modelled in core's file URLs",
+    test: (c) =>
+      c.interactions.some((i) => isGemini(i) && /videoMetadata|video_metadata/.test(bodyText(i)))
+  },
+  {
+    reason: "Gemini File API uploads are out of scope",
+    test: (c) =>
+      c.interactions.some((i) => i.endpoint === "files" || i.request.path.startsWith("/upload/"))
+  },
+  {
+    reason: "countTokens-based usage limits are out of scope",
+    test: (c) => c.interactions.some((i) => i.endpoint === "countTokens")
+  },
+  {
+    reason: "Model Armor config (Vertex-only) is out of scope",
+    test: (c) => c.interactions.some((i) => /modelArmorConfig/.test(bodyText(i)))
+  }
+]
+
+const skipReason = (c: ConformanceCase): string | undefined =>
+  skipRules.find((r) => r.test(c))?.reason
+
+// ---------------------------------------------------------------------------
+// Normalizing recorded bodies
+// ---------------------------------------------------------------------------
+
+const camelKeys: Record<string, string> = {
+  parameters_json_schema: "parametersJsonSchema",
+  function_call: "functionCall",
+  function_response: "functionResponse",
+  thought_signature: "thoughtSignature",
+  inline_data: "inlineData",
+  file_data: "fileData",
+  mime_type: "mimeType",
+  file_uri: "fileUri",
+  thinking_budget: "thinkingBudget",
+  include_thoughts: "includeThoughts",
+  thinking_level: "thinkingLevel",
+  allowed_function_names: "allowedFunctionNames",
+  function_calling_config: "functionCallingConfig"
+}
+/** Keys whose values are user data (arguments, results, schemas): left alone. */
+const opaque = new Set([
+  "args",
+  "response",
+  "parametersJsonSchema",
+  "parameters",
+  "responseJsonSchema",
+  "responseSchema"
+])
+
+const normalize = (value: unknown): unknown => {
+  if (Array.isArray(value)) return value.map(normalize)
+  if (value === null || typeof value !== "object") return value
+  const out: Record<string, unknown> = {}
+  for (const [k, v] of Object.entries(value)) {
+    const key = camelKeys[k] ?? k
+    if (key === "thoughtSignature" && typeof v === "string")
+      out[key] = v.replace(/-/g, "+").replace(/_/g, "/")
+    else if (key === "data" && typeof v === "string")
+      out[key] = v.replace(/-/g, "+").replace(/_/g, "/")
+    else out[key] = opaque.has(key) ? v : normalize(v)
+  }
+  return out
+}
+
+const normalizeToolConfig = (body: any): unknown => {
+  const fcc = body.toolConfig?.functionCallingConfig
+  if (fcc === undefined) return body.toolConfig
+  const all: Array<string> = (body.tools ?? []).flatMap((t: any) =>
+    (t.functionDeclarations ?? []).map((d: any) => d.name)
+  )
+  const names: Array<string> | undefined = fcc.allowedFunctionNames
+  if (names !== undefined && all.length === names.length && all.every((n) => names.includes(n))) {
+    return { ...body.toolConfig, functionCallingConfig: { mode: fcc.mode } }
+  }
+  return names === undefined
+    ? body.toolConfig
+    : {
+        ...body.toolConfig,
+        functionCallingConfig: { ...fcc, allowedFunctionNames: [...names].sort() }
+      }
+}
+
+const comparable = (raw: unknown) => {
+  const body = normalize(raw) as any
+  const { responseModalities: _m, ...generationConfig } = body.generationConfig ?? {}
+  return {
+    contents: body.contents,
+    systemInstruction: body.systemInstruction,
+    tools: body.tools,
+    toolConfig: normalizeToolConfig(body),
+    generationConfig
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Recorded request → agentfx messages, settings, parameters
+// ---------------------------------------------------------------------------
+
+const retrySuffix = "\n\nFix the errors and try again."
+
+const fileUrl = (uri: string, mimeType: string | undefined): Messages.UserContent => {
+  const fields = { url: uri, ...(mimeType !== undefined ? { mediaType: mimeType } : {}) }
+  const kind = mimeType?.split("/")[0]
+  return kind === "image"
+    ? new Messages.ImageUrl(fields)
+    : kind === "audio"
+      ? new Messages.AudioUrl(fields)
+      : kind === "video"
+        ? new Messages.VideoUrl(fields)
+        : new Messages.DocumentUrl(fields)
+}
+
+const toMessages = (body: any): Array<Messages.ModelMessage> => {
+  const systemParts: Array<string> = (body.systemInstruction?.parts ?? []).map((p: any) => p.text)
+  const instructions = systemParts[0]
+  const systemPrompts = systemParts
+    .slice(1)
+    .map((content) => new Messages.SystemPromptPart({ content }))
+  const messages: Array<Messages.ModelMessage> = []
+  for (const content of body.contents) {
+    if (content.role === "model") {
+      const parts: Array<Messages.ModelResponsePart> = []
+      for (const p of content.parts) {
+        const sig: string | undefined = p.thoughtSignature
+        if (p.functionCall !== undefined) {
+          parts.push(
+            new Messages.ToolCallPart({
+              toolName: p.functionCall.name,
+              args: p.functionCall.args ?? {},
+              toolCallId: p.functionCall.id,
+              ...(sig !== undefined ? { providerDetails: { thoughtSignature: sig } } : {})
+            })
+          )
+        } else if (p.thought === true) {
+          parts.push(
+            new Messages.ThinkingPart({
+              content: p.text,
+              providerName: "google",
+              ...(sig !== undefined ? { signature: sig } : {})
+            })
+          )
+        } else {
+          parts.push(
+            new Messages.TextPart({
+              content: p.text,
+              ...(sig !== undefined ? { providerDetails: { thoughtSignature: sig } } : {})
+            })
+          )
+        }
+      }
+      messages.push(new Messages.ModelResponse({ parts, providerName: "google" }))
+      continue
+    }
+    const parts: Array<Messages.ModelRequestPart> = messages.length === 0 ? [...systemPrompts] : []
+    let pending: Array<Messages.UserContent> = []
+    const flush = () => {
+      if (pending.length === 0) return
+      parts.push(
+        new Messages.UserPromptPart({
+          content: pending.length === 1 && typeof pending[0] === "string" ? pending[0] : pending
+        })
+      )
+      pending = []
+    }
+    for (const p of content.parts) {
+      if (p.functionResponse !== undefined) {
+        flush()
+        const { id, name, response } = p.functionResponse
+        const keys = Object.keys(response)
+        if (
+          keys.length === 1 &&
+          keys[0] === "error" &&
+          typeof response.error === "string" &&
+          response.error.endsWith(retrySuffix)
+        ) {
+          parts.push(
+            new Messages.RetryPromptPart({
+              content: response.error.slice(0, -retrySuffix.length),
+              toolName: name,
+              toolCallId: id
+            })
+          )
+        } else {
+          const value =
+            keys.length === 1 && keys[0] === "return_value" ? response.return_value : response
+          parts.push(
+            new Messages.ToolReturnPart({ toolName: name, toolCallId: id, content: value })
+          )
+        }
+      } else if (p.inlineData !== undefined) {
+        pending.push(
+          new Messages.BinaryContent({
+            data: Buffer.from(p.inlineData.data, "base64"),
+            mediaType: p.inlineData.mimeType
+          })
+        )
+      } else if (p.fileData !== undefined) {
+        pending.push(fileUrl(p.fileData.fileUri, p.fileData.mimeType))
+      } else {
+        pending.push(p.text)
+      }
+    }
+    flush()
+    messages.push(
+      new Messages.ModelRequest({ parts, ...(instructions !== undefined ? { instructions } : {}) })
+    )
+  }
+  return messages
+}
+
+const isOutputTool = (name: string) => name === "final_result" || name.startsWith("final_result_")
+
+interface Decoded {
+  readonly settings: ModelSettings.ModelSettings
+  readonly parameters: Model.ModelRequestParameters
+  /** Why the tool declarations cannot be compared (legacy OpenAPI `parameters`). */
+  readonly legacyTools: boolean
+  readonly legacySchema: boolean
+}
+
+const toRequest = (body: any): Decoded => {
+  const gc = body.generationConfig ?? {}
+  const fcc = body.toolConfig?.functionCallingConfig
+  const mode: string | undefined = fcc?.mode
+  const declarations: Array<any> = (body.tools ?? []).flatMap(
+    (t: any) => t.functionDeclarations ?? []
+  )
+  const legacyTools = declarations.some((d) => d.parametersJsonSchema === undefined)
+  // Without an explicit mode the recording predates VALIDATED (or the model lacks it): tools opted out of strict.
+  const strict = mode === "VALIDATED" ? undefined : false
+  const defs = declarations.map(
+    (d) =>
+      new Tool.ToolDefinition({
+        name: d.name,
+        ...(d.description !== undefined && d.description !== ""
+          ? { description: d.description }
+          : {}),
+        parametersJsonSchema: d.parametersJsonSchema ?? d.parameters ?? {},
+        ...(strict !== undefined ? { strict } : {})
+      })
+  )
+  const outputTools = defs.filter((d) => isOutputTool(d.name))
+  const functionTools = defs.filter((d) => !isOutputTool(d.name))
+  const allNames = defs.map((d) => d.name)
+  const names: Array<string> = fcc?.allowedFunctionNames ?? allNames
+  const namesAll = allNames.every((n) => names.includes(n))
+
+  const settings: {
+    -readonly [K in keyof ModelSettings.ModelSettings]: ModelSettings.ModelSettings[K]
+  } = {}
+  let allowTextOutput = true
+  if (mode === "NONE") settings.toolChoice = "none"
+  else if (mode === "AUTO") settings.toolChoice = "auto"
+  else if (mode === "ANY") {
+    if (outputTools.length > 0) {
+      allowTextOutput = false
+      const chosen = names.filter((n) => !isOutputTool(n))
+      if (!namesAll) settings.toolChoice = chosen.length === 0 ? "none" : chosen
+    } else {
+      settings.toolChoice = namesAll ? "required" : names
+    }
+  }
+  if (gc.maxOutputTokens !== undefined) settings.maxTokens = gc.maxOutputTokens
+  if (gc.temperature !== undefined) settings.temperature = gc.temperature
+  if (gc.topP !== undefined) settings.topP = gc.topP
+  if (gc.seed !== undefined) settings.seed = gc.seed
+  if (gc.presencePenalty !== undefined) settings.presencePenalty = gc.presencePenalty
+  if (gc.frequencyPenalty !== undefined) settings.frequencyPenalty = gc.frequencyPenalty
+  if (gc.stopSequences !== undefined) settings.stopSequences = gc.stopSequences
+  const tc = gc.thinkingConfig
+  if (tc !== undefined) {
+    settings.thinking =
+      tc.thinkingBudget === 0
+        ? false
+        : tc.thinkingLevel !== undefined
+          ? (String(tc.thinkingLevel).toLowerCase() as "low" | "medium" | "high")
+          : tc.thinkingBudget !== undefined
+            ? { budgetTokens: tc.thinkingBudget }
+            : true
+  }
+  const known = new Set([
+    "maxOutputTokens",
+    "temperature",
+    "topP",
+    "seed",
+    "presencePenalty",
+    "frequencyPenalty",
+    "stopSequences",
+    "thinkingConfig",
+    "responseModalities",
+    "responseMimeType",
+    "responseJsonSchema",
+    "responseSchema"
+  ])
+  const extra = Object.fromEntries(Object.entries(gc).filter(([k]) => !known.has(k)))
+  if (Object.keys(extra).length > 0) settings.extraBody = { generationConfig: extra }
+
+  let outputMode: Model.OutputMode = outputTools.length > 0 ? "tool" : "text"
+  let outputObject: Model.OutputObjectDefinition | undefined
+  const schema = gc.responseJsonSchema ?? gc.responseSchema
+  if (schema !== undefined) {
+    const { title, description, ...rest } = schema
+    outputMode = "native"
+    outputObject = new Model.OutputObjectDefinition({
+      jsonSchema: rest,
+      ...(typeof title === "string" ? { name: title } : {}),
+      ...(typeof description === "string" ? { description } : {})
+    })
+  } else if (gc.responseMimeType === "application/json") {
+    outputMode = "prompted"
+    outputObject = new Model.OutputObjectDefinition({ jsonSchema: {} })
+  }
+  return {
+    settings,
+    parameters: new Model.ModelRequestParameters({
+      functionTools,
+      outputTools,
+      outputMode,
+      allowTextOutput,
+      ...(outputObject !== undefined ? { outputObject } : {})
+    }),
+    legacyTools,
+    legacySchema: gc.responseSchema !== undefined
+  }
+}
+
+// ---------------------------------------------------------------------------
+// The expected response, read straight from the recorded body
+// ---------------------------------------------------------------------------
+
+interface Expected {
+  text: string
+  thinking: string
+  toolCalls: Array<{ name: string; args: unknown }>
+  signatures: Array<string>
+  inputTokens: number
+  outputTokens: number
+  finishReason: string | undefined
+  responseId: string | undefined
+}
+
+const expectedFrom = (chunks: ReadonlyArray<any>): Expected => {
+  const e: Expected = {
+    text: "",
+    thinking: "",
+    toolCalls: [],
+    signatures: [],
+    inputTokens: 0,
+    outputTokens: 0,
+    finishReason: undefined,
+    responseId: undefined
+  }
+  for (const c of chunks) {
+    if (c.usageMetadata !== undefined) {
+      e.inputTokens = c.usageMetadata.promptTokenCount ?? 0
+      e.outputTokens =
+        (c.usageMetadata.candidatesTokenCount ?? 0) + (c.usageMetadata.thoughtsTokenCount ?? 0)
+    }
+    if (c.responseId !== undefined) e.responseId = c.responseId
+    const cand = c.candidates?.[0]
+    if (cand?.finishReason !== undefined) e.finishReason = cand.finishReason
+    for (const p of cand?.content?.parts ?? []) {
+      if (p.thoughtSignature !== undefined) e.signatures.push(p.thoughtSignature)
+      if (p.functionCall !== undefined)
+        e.toolCalls.push({ name: p.functionCall.name, args: p.functionCall.args ?? {} })
+      else if (p.thought === true) e.thinking += p.text
+      else if (typeof p.text === "string") e.text += p.text
+    }
+  }
+  return e
+}
+
+const sseChunks = (sse: string): Array<any> =>
+  sse
+    .split(/\r?\n\r?\n/)
+    .map((b) =>
+      b
+        .split(/\r?\n/)
+        .filter((l) => l.startsWith("data:"))
+        .map((l) => l.slice(5).trimStart())
+        .join("\n")
+    )
+    .filter((d) => d !== "")
+    .map((d) => JSON.parse(d))
+
+const signaturesOf = (r: Messages.ModelResponse): Array<string> => {
+  const out: Array<string> = []
+  for (const p of r.parts) {
+    if (p._tag === "ThinkingPart" && p.signature !== undefined) out.push(p.signature)
+    else if (p._tag !== "ThinkingPart" && typeof p.providerDetails?.thoughtSignature === "string")
+      out.push(p.providerDetails.thoughtSignature)
+  }
+  return out
+}
+
+const checkResponse = (r: Messages.ModelResponse, e: Expected, label: string) => {
+  assert.strictEqual(r.text, e.text, `${label}: text`)
+  assert.strictEqual(r.thinking.map((t) => t.content).join(""), e.thinking, `${label}: thinking`)
+  assert.deepStrictEqual(
+    r.toolCalls.map((t) => ({ name: t.toolName, args: t.args })),
+    e.toolCalls,
+    `${label}: tool calls`
+  )
+  assert.deepStrictEqual(signaturesOf(r), e.signatures, `${label}: signatures`)
+  assert.strictEqual(r.usage.inputTokens, e.inputTokens, `${label}: input tokens`)
+  assert.strictEqual(r.usage.outputTokens, e.outputTokens, `${label}: output tokens`)
+  assert.strictEqual(r.providerFinishReason, e.finishReason, `${label}: finish reason`)
+  assert.strictEqual(
+    r.finishReason,
+    Google.mapFinishReason(e.finishReason),
+    `${label}: mapped finish reason`
+  )
+  assert.strictEqual(r.providerResponseId, e.responseId, `${label}: response id`)
+  assert.strictEqual(r.state, "complete")
+}
+
+// ---------------------------------------------------------------------------
+// Running a case
+// ---------------------------------------------------------------------------
+
+const modelNameOf = (path: string) =>
+  decodeURIComponent(path.slice("/v1beta/models/".length).split(":")[0]!)
+
+const runInteraction = (
+  i: Interaction,
+  baseUrl: string,
+  received: () => ReadonlyArray<{ body: unknown; headers: Record<string, string> }>
+) =>
+  Effect.gen(function* () {
+    const modelName = modelNameOf(i.request.path)
+    const body = normalize(i.request.body) as any
+    const { legacySchema, legacyTools, parameters, settings } = toRequest(body)
+    const messages = toMessages(body)
+    const stream = i.endpoint === "streamGenerateContent"
+    const layer = Google.model(modelName).pipe(
+      Layer.provide(
+        Google.layer({ apiKey: Redacted.make("test-gemini-key"), baseUrl, retry: false })
+      ),
+      Layer.provide(NodeHttpClient.layerUndici)
+    )
+    const label = `${i.endpoint} ${modelName}`
+    const exit = yield* Effect.exit(
+      Effect.gen(function* () {
+        const model = yield* Model.Model
+        if (!stream) return yield* model.request(messages, settings, parameters)
+        return yield* Effect.scoped(
+          Effect.gen(function* () {
+            const sr = yield* model.requestStream(messages, settings, parameters)
+            const events = Chunk.toReadonlyArray(yield* Stream.runCollect(sr.events))
+            const last = events[events.length - 1]
+            assert.strictEqual(
+              last?._tag,
+              "ResponseCompleteEvent",
+              `${label}: stream ends with ResponseCompleteEvent`
+            )
+            const final = (last as Messages.ResponseCompleteEvent).response
+            // Part starts are emitted in index order and every part ends.
+            const starts = events.filter((e) => e._tag === "PartStartEvent").length
+            const ends = events.filter((e) => e._tag === "PartEndEvent").length
+            assert.strictEqual(starts, final.parts.length, `${label}: one start per part`)
+            assert.strictEqual(ends, final.parts.length, `${label}: one end per part`)
+            return final
+          })
+        )
+      }).pipe(Effect.provide(layer))
+    )
+
+    // Request fidelity, on the body the server actually received.
+    const sent = received()[received().length - 1]!
+    assert.strictEqual(sent.headers["x-goog-api-key"], "test-gemini-key")
+    const ours = comparable(sent.body)
+    const theirs = comparable(i.request.body)
+    assert.deepStrictEqual(ours.contents, theirs.contents, `${label}: contents`)
+    assert.deepStrictEqual(
+      ours.systemInstruction,
+      theirs.systemInstruction,
+      `${label}: systemInstruction`
+    )
+    if (legacyTools) {
+      // Recorded with OpenAPI-style `parameters` (an older client); we send `parametersJsonSchema`.
+      assert.deepStrictEqual(
+        (ours.tools as any)?.[0].functionDeclarations.map((d: any) => d.name),
+        (theirs.tools as any)?.[0].functionDeclarations.map((d: any) => d.name),
+        `${label}: tool names`
+      )
+    } else {
+      assert.deepStrictEqual(ours.tools, theirs.tools, `${label}: tools`)
+    }
+    assert.deepStrictEqual(ours.toolConfig, theirs.toolConfig, `${label}: toolConfig`)
+    if (legacySchema) {
+      // Recorded with the legacy OpenAPI `responseSchema`; we send `responseJsonSchema`.
+      const { responseJsonSchema, ...rest } = ours.generationConfig as any
+      const { responseSchema, ...recorded } = theirs.generationConfig as any
+      assert.isDefined(responseJsonSchema)
+      assert.isDefined(responseSchema)
+      assert.deepStrictEqual(rest, recorded, `${label}: generationConfig`)
+    } else {
+      assert.deepStrictEqual(
+        ours.generationConfig,
+        theirs.generationConfig,
+        `${label}: generationConfig`
+      )
+    }
+
+    // Response decoding.
+    if (i.response.status >= 400) {
+      assert.isTrue(Exit.isFailure(exit), `${label}: error status must fail`)
+      const error = Exit.isFailure(exit) ? (exit.cause as any).error : undefined
+      assert.strictEqual(error?._tag, "ModelHTTPError")
+      const http = error as AgentError.ModelHTTPError
+      assert.strictEqual(http.status, i.response.status)
+      assert.deepStrictEqual(http.body, i.response.json ?? i.response.text)
+      return
+    }
+    const chunks = i.response.sse !== null ? sseChunks(i.response.sse) : [i.response.json]
+    const expected = expectedFrom(chunks)
+    const blocked =
+      expected.text === "" &&
+      expected.toolCalls.length === 0 &&
+      expected.thinking === "" &&
+      Google.mapFinishReason(expected.finishReason) === "content_filter"
+    if (blocked) {
+      assert.isTrue(Exit.isFailure(exit), `${label}: a content block with nothing usable fails`)
+      assert.strictEqual((exit as any).cause.error?._tag, "ContentFilterError")
+      return
+    }
+    if (Exit.isFailure(exit))
+      assert.fail(`${label}: unexpected failure ${String((exit.cause as any).error ?? exit.cause)}`)
+    checkResponse((exit as Exit.Success<Messages.ModelResponse, never>).value, expected, label)
+  })
+
+const cases = listCases("google")
+
+describe("Google conformance (recorded Gemini traffic)", () => {
+  it("finds the recorded cases", () => {
+    assert.isAbove(cases.length, 100)
+  })
+
+  for (const c of cases) {
+    const reason = skipReason(c)
+    if (reason !== undefined) {
+      // Data-driven skip: the reason is in the test name.
+      it.skip(`${c.id} — skipped: ${reason}`, () => {})
+      continue
+    }
+    const gemini = c.interactions.filter(isGemini)
+    const seeds: ReadonlyArray<number | undefined> = c.stream ? [undefined, 7, 1234] : [undefined]
+    for (const seed of seeds) {
+      it.scoped(`${c.id}${seed === undefined ? "" : ` (re-chunked, seed ${seed})`}`, () =>
+        Effect.gen(function* () {
+          const server = yield* replayServer(
+            c,
+            seed === undefined ? undefined : { rechunkSeed: seed }
+          )
+          for (const i of gemini) {
+            yield* runInteraction(i, server.baseUrl, () => server.received)
+          }
+          // Every Gemini interaction was used, and nothing unexpected was requested.
+          assert.strictEqual(server.received.length, gemini.length)
+        })
+      )
+    }
+  }
+})

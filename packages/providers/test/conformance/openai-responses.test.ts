@@ -1,0 +1,377 @@
+/**
+ * Conformance of the OpenAI Responses provider against pydantic-ai's recorded traffic:
+ * - request fidelity: each recorded request body is converted back into agentfx messages,
+ *   tools and settings, re-encoded by `encodeRequest`, and compared structurally (input,
+ *   instructions, tools, tool_choice, text.format, stream);
+ * - response decoding: every recorded exchange is replayed from a loopback server through the
+ *   real model (`request` / `requestStream`, SSE verbatim and re-chunked), and the decoded
+ *   response is checked against the recorded body; recorded 4xx → `ModelHTTPError`.
+ *
+ * Documented differences we normalize away: `status` on replayed items, `strict` on tools (we
+ * only send strict when the tool asks for it), `description: null` vs `""`.
+ */
+import { Messages, Model, Tool } from "@agentfx/core"
+import { assert, describe, it } from "@effect/vitest"
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
+import * as HttpClient from "@effect/platform/HttpClient"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Redacted from "effect/Redacted"
+import * as Stream from "effect/Stream"
+import * as OpenAiClient from "../../src/OpenAiClient.js"
+import * as OpenAiResponses from "../../src/OpenAiResponses.js"
+import { type ConformanceCase, type Interaction, listCases, replayServer } from "../support/replay.js"
+
+const PROVIDER = "openai-responses"
+
+/** Cases using features out of scope, matched by substring of the id, with the reason. */
+const SKIPS: ReadonlyArray<readonly [string, string]> = [
+  ["background_mode", "background mode (responses.retrieve polling) is out of scope"],
+  ["conversation_id", "server-side conversations (/v1/conversations) are out of scope"],
+  ["previous_response_id", "previous_response_id chaining is out of scope"],
+  ["compact_messages", "compaction items are out of scope"],
+  ["tool_search", "native tool search is out of scope"],
+  ["tool_availability", "additional_tools / tool search items are out of scope"],
+  ["web_search", "built-in web search tool is out of scope"],
+  ["file_search", "built-in file search tool is out of scope"],
+  ["code_execution", "built-in code interpreter is out of scope"],
+  ["raw_annotations", "web search annotations are out of scope"],
+  ["count_tokens", "responses/input_tokens (count tokens) is out of scope"],
+  ["usage_limit_not_exceeded", "uses responses/input_tokens (count tokens)"],
+  ["test_vercel_ai", "built-in web search tool is out of scope"],
+  ["test_temporal", "built-in web search tool is out of scope"],
+  ["moderation", "moderation settings are out of scope"],
+  ["prompt_cache_e2e", "prompt_cache_options is out of scope"],
+  ["logprobs", "logprobs are out of scope"],
+  ["multimodal_tool_return", "multimodal tool return content (function_call_output lists) is out of scope"],
+  ["mixed_content_ordering", "multimodal tool return content is out of scope"],
+  ["vendor_metadata_detail", "multimodal tool return content is out of scope"],
+  ["test_gateway", "pydantic gateway routing is out of scope"],
+  ["thinking_native_tools", "built-in web search tool is out of scope"],
+  ["phase_streamed", "message phase + tool search items are out of scope"],
+  ["force_download", "downloads media before the call (URL force-download is out of scope)"]
+]
+
+const skipReason = (c: ConformanceCase): string | undefined => {
+  for (const [pattern, reason] of SKIPS) if (c.id.includes(pattern)) return reason
+  if (!c.interactions.some(isOurs)) return "no Responses API call"
+  return undefined
+}
+
+const isOurs = (it: Interaction) =>
+  it.endpoint === "responses" && it.request.method === "POST" && it.provider === PROVIDER
+
+// ---------------------------------------------------------------------------
+// Recorded wire body → agentfx inputs
+// ---------------------------------------------------------------------------
+
+type Json = Record<string, any>
+
+const userItem = (c: Json): Messages.UserContent => {
+  switch (c.type) {
+    case "input_text":
+      return c.text
+    case "input_image":
+      return c.image_url.startsWith("data:") ? binary(c.image_url) : new Messages.ImageUrl({ url: c.image_url })
+    case "input_file":
+      if (c.file_data) return binary(c.file_data, c.filename)
+      return new Messages.DocumentUrl({ url: c.file_url })
+  }
+  throw new Error(`unsupported user content ${c.type}`)
+}
+
+const binary = (dataUrl: string, identifier?: string): Messages.BinaryContent => {
+  const m = /^data:([^;]+);base64,(.*)$/s.exec(dataUrl)!
+  return new Messages.BinaryContent({
+    data: new Uint8Array(Buffer.from(m[2]!, "base64")),
+    mediaType: m[1]!,
+    ...(identifier !== undefined ? { identifier } : {})
+  })
+}
+
+/** Decodes a recorded request body into what the agent would have passed to the model. */
+const fromWire = (body: Json) => {
+  const messages: Array<Messages.ModelMessage> = []
+  let requestParts: Array<Messages.ModelRequestPart> = []
+  let responseParts: Array<Messages.ModelResponsePart> = []
+  const toolNames = new Map<string, string>()
+  const flushRequest = () => {
+    if (requestParts.length > 0) messages.push(new Messages.ModelRequest({ parts: requestParts }))
+    requestParts = []
+  }
+  const flushResponse = () => {
+    if (responseParts.length > 0) messages.push(new Messages.ModelResponse({ parts: responseParts }))
+    responseParts = []
+  }
+  const input: Array<Json> = typeof body.input === "string" ? [{ role: "user", content: body.input }] : body.input
+  for (const item of input) {
+    const isResponse = item.role === "assistant" || ["message", "reasoning", "function_call"].includes(item.type)
+    if (isResponse) flushRequest()
+    else flushResponse()
+    if (item.type === "function_call") {
+      toolNames.set(item.call_id, item.name)
+      responseParts.push(
+        new Messages.ToolCallPart({
+          toolName: item.name,
+          args: item.arguments,
+          toolCallId: item.call_id,
+          ...(item.id ? { id: item.id } : {}),
+          providerName: "openai"
+        })
+      )
+    } else if (item.type === "reasoning") {
+      const summary: Array<Json> = item.summary ?? []
+      const base = { id: item.id, providerName: "openai" }
+      if (summary.length === 0) {
+        responseParts.push(
+          new Messages.ThinkingPart({ content: "", ...base, ...(item.encrypted_content ? { signature: item.encrypted_content } : {}) })
+        )
+      }
+      summary.forEach((s, i) =>
+        responseParts.push(
+          new Messages.ThinkingPart({
+            content: s.text,
+            ...base,
+            ...(i === 0 && item.encrypted_content ? { signature: item.encrypted_content } : {})
+          })
+        )
+      )
+    } else if (item.type === "message") {
+      for (const c of item.content) responseParts.push(new Messages.TextPart({ content: c.text, id: item.id }))
+    } else if (item.role === "assistant") {
+      responseParts.push(new Messages.TextPart({ content: item.content }))
+    } else if (item.type === "function_call_output") {
+      requestParts.push(
+        new Messages.ToolReturnPart({
+          toolName: toolNames.get(item.call_id) ?? "tool",
+          toolCallId: item.call_id,
+          content: item.output
+        })
+      )
+    } else if (item.role === "system" || item.role === "developer") {
+      requestParts.push(new Messages.SystemPromptPart({ content: item.content }))
+    } else if (item.role === "user") {
+      requestParts.push(
+        new Messages.UserPromptPart({
+          content: typeof item.content === "string" ? item.content : item.content.map(userItem)
+        })
+      )
+    } else {
+      throw new Error(`unsupported input item ${JSON.stringify(item).slice(0, 100)}`)
+    }
+  }
+  flushResponse()
+  if (requestParts.length > 0 || body.instructions !== undefined) {
+    messages.push(
+      new Messages.ModelRequest({
+        parts: requestParts,
+        ...(typeof body.instructions === "string" ? { instructions: body.instructions } : {})
+      })
+    )
+  }
+  requestParts = []
+
+  const tools: Array<Tool.ToolDefinition> = (body.tools ?? []).map(
+    (t: Json) =>
+      new Tool.ToolDefinition({
+        name: t.name,
+        ...(t.description ? { description: t.description } : {}),
+        parametersJsonSchema: t.parameters
+      })
+  )
+  const choice = body.tool_choice
+  let toolChoice: any
+  let allowTextOutput = true
+  if (choice === "required") allowTextOutput = false
+  else if (choice === "none") toolChoice = "none"
+  else if (choice?.type === "function") toolChoice = [choice.name]
+  else if (choice?.type === "allowed_tools") {
+    toolChoice = choice.tools.map((t: Json) => t.name)
+    allowTextOutput = choice.mode !== "required"
+  }
+  const format = body.text?.format
+  const parameters = new Model.ModelRequestParameters({
+    functionTools: tools,
+    allowTextOutput,
+    ...(format?.type === "json_schema"
+      ? {
+          outputMode: "native" as const,
+          outputObject: new Model.OutputObjectDefinition({
+            jsonSchema: format.schema,
+            name: format.name,
+            strict: format.strict ?? true,
+            ...(format.description ? { description: format.description } : {})
+          })
+        }
+      : format?.type === "json_object"
+        ? { outputMode: "prompted" as const }
+        : {})
+  })
+  return { messages, parameters, settings: toolChoice === undefined ? {} : { toolChoice } }
+}
+
+const normalizeItem = (item: Json): Json => {
+  const { status: _s, ...rest } = item
+  if (rest.type === "message") {
+    return { role: "assistant", content: rest.content.map((c: Json) => c.text).join("") }
+  }
+  if (rest.role === "developer") return { ...rest, role: "system" }
+  return rest
+}
+
+const normalize = (body: Json): Json => ({
+  input: (typeof body.input === "string" ? [{ role: "user", content: body.input }] : body.input).map(normalizeItem),
+  instructions: body.instructions,
+  stream: body.stream ?? false,
+  tools: (body.tools ?? []).map((t: Json) => ({
+    type: t.type,
+    name: t.name,
+    description: t.description ?? "",
+    parameters: t.parameters
+  })),
+  tool_choice: body.tools && body.tools.length > 0 ? (body.tool_choice ?? "auto") : undefined,
+  text: body.text?.format?.type === "text" ? undefined : body.text?.format
+})
+
+/** JSON with sorted keys, for order-insensitive comparison of objects. */
+const canonical = (v: unknown): string =>
+  JSON.stringify(v, (_k, x) =>
+    x !== null && typeof x === "object" && !Array.isArray(x)
+      ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => (a < b ? -1 : 1)))
+      : x
+  )
+
+// ---------------------------------------------------------------------------
+// Expectations from the recorded response
+// ---------------------------------------------------------------------------
+
+const expected = (r: Json) => {
+  const output: Array<Json> = r.output ?? []
+  let text = ""
+  const calls: Array<{ name: string; id: string; args: string }> = []
+  let signatures = 0
+  for (const item of output) {
+    if (item.type === "message") for (const c of item.content) if (c.type === "output_text") text += c.text
+    if (item.type === "function_call") calls.push({ name: item.name, id: item.call_id, args: item.arguments })
+    if (item.type === "reasoning" && item.encrypted_content) signatures++
+  }
+  return {
+    text,
+    calls,
+    signatures,
+    inputTokens: r.usage?.input_tokens ?? 0,
+    outputTokens: r.usage?.output_tokens ?? 0,
+    cached: r.usage?.input_tokens_details?.cached_tokens ?? 0,
+    id: r.id
+  }
+}
+
+const completedFromSse = (sse: string): Json | undefined => {
+  for (const line of sse.split("\n")) {
+    if (!line.startsWith("data:")) continue
+    const data = JSON.parse(line.slice(5))
+    if (data.type === "response.completed") return data.response
+  }
+  return undefined
+}
+
+const checkResponse = (response: Messages.ModelResponse, r: Json) => {
+  const e = expected(r)
+  assert.strictEqual(response.text, e.text)
+  assert.deepStrictEqual(
+    response.toolCalls.map((c) => ({ name: c.toolName, id: c.toolCallId, args: c.argsAsJson() })),
+    e.calls
+  )
+  assert.strictEqual(response.thinking.filter((t) => t.signature !== undefined).length, e.signatures)
+  assert.strictEqual(response.usage.inputTokens, e.inputTokens)
+  assert.strictEqual(response.usage.outputTokens, e.outputTokens)
+  assert.strictEqual(response.usage.cacheReadTokens, e.cached)
+  assert.strictEqual(response.providerResponseId, e.id)
+  assert.strictEqual(response.providerName, "openai")
+  assert.strictEqual(response.finishReason, e.calls.length > 0 ? "tool_call" : r.status === "completed" ? "stop" : response.finishReason)
+}
+
+// ---------------------------------------------------------------------------
+
+const modelFor = (baseUrl: string, path: string, modelName: string) =>
+  Effect.map(HttpClient.HttpClient, (http) =>
+    OpenAiResponses.makeWith(
+      OpenAiClient.makeWith(http, {
+        baseUrl: baseUrl + path.replace(/\/responses$/, ""),
+        apiKey: Redacted.make("sk-test"),
+        retry: false
+      }),
+      modelName
+    )
+  )
+
+const replayCase = (c: ConformanceCase, rechunkSeed?: number) =>
+  Effect.gen(function* () {
+    const server = yield* replayServer(c, rechunkSeed === undefined ? {} : { rechunkSeed })
+    for (const it of c.interactions.filter(isOurs)) {
+      const body = it.request.body as Json
+      const { messages, parameters, settings } = fromWire(body)
+      const model = yield* modelFor(server.baseUrl, it.request.path, body.model)
+      const stream = body.stream === true
+      const exit = stream
+        ? yield* Effect.exit(
+            Effect.gen(function* () {
+              const s = yield* model.requestStream(messages, settings, parameters)
+              yield* Stream.runDrain(s.events)
+              return yield* s.response
+            })
+          )
+        : yield* Effect.exit(model.request(messages, settings, parameters))
+      if (it.response.status >= 400) {
+        assert.isTrue(Exit.isFailure(exit), `${c.id}: expected a failure`)
+        if (Exit.isFailure(exit)) {
+          const error = exit.cause._tag === "Fail" ? exit.cause.error : undefined
+          assert.strictEqual(error?._tag, "ModelHTTPError")
+          if (error?._tag === "ModelHTTPError") {
+            assert.strictEqual(error.status, it.response.status)
+            assert.deepStrictEqual(error.body, it.response.json ?? it.response.text)
+          }
+        }
+        continue
+      }
+      if (Exit.isFailure(exit)) assert.fail(`${c.id}: ${String(exit.cause)}`)
+      const response = (exit as Exit.Success<Messages.ModelResponse, never>).value
+      const recorded = it.response.sse ? completedFromSse(it.response.sse) : (it.response.json as Json)
+      assert.isDefined(recorded)
+      checkResponse(response, recorded!)
+      // The request we sent carries the same conversation.
+      const sent = server.received.find(
+        (r) => r.path === it.request.path && canonical(normalize(r.body as Json).input) === canonical(normalize(body).input)
+      )
+      assert.isDefined(sent, `${c.id}: the replayed request body differs from the recording`)
+    }
+  }).pipe(Effect.provide(NodeHttpClient.layerUndici))
+
+describe("OpenAI Responses conformance", () => {
+  const cases = listCases(PROVIDER)
+  it("finds the recorded cases", () => {
+    assert.isAbove(cases.length, 50)
+  })
+  for (const c of cases) {
+    const reason = skipReason(c)
+    if (reason !== undefined) {
+      // Out of scope (reason in the title): see SKIPS.
+      it.skip(`${c.id} (skipped: ${reason})`, () => {})
+      continue
+    }
+    it(`request fidelity: ${c.id}`, () => {
+      for (const it of c.interactions.filter(isOurs)) {
+        const body = it.request.body as Json
+        const { messages, parameters, settings } = fromWire(body)
+        const encoded = OpenAiResponses.encodeRequest(messages, settings, parameters, {
+          modelName: body.model,
+          profile: OpenAiResponses.profileFor(body.model),
+          stream: body.stream === true
+        })
+        assert.deepStrictEqual(normalize(encoded), normalize(body))
+      }
+    })
+    it.scopedLive(`replay: ${c.id}`, () => replayCase(c))
+    if (c.stream) it.scopedLive(`replay re-chunked: ${c.id}`, () => replayCase(c, 7))
+  }
+})
