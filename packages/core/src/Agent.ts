@@ -26,6 +26,7 @@
  * @since 0.1.0
  */
 import * as Chunk from "effect/Chunk"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
 import type * as ManagedRuntime from "effect/ManagedRuntime"
@@ -217,6 +218,12 @@ export interface MakeOptions<
   readonly usageLimits?: UsageLimits
   /** How many tool calls of one response run at once; default unbounded. */
   readonly maxConcurrency?: number | "unbounded"
+  /**
+   * Default time limit of one tool call (a tool's own `timeout` wins). On expiry the call is
+   * interrupted and the model gets the retry prompt "Timed out after {t} seconds.", counted
+   * against the tool's retry budget. Default: none.
+   */
+  readonly toolTimeout?: Duration.DurationInput
 }
 
 const toArray = <T>(x: T | ReadonlyArray<T> | undefined): ReadonlyArray<T> =>
@@ -322,7 +329,8 @@ export const make = <
     endStrategy: options.endStrategy ?? "graceful",
     modelSettings: options.modelSettings,
     usageLimits: options.usageLimits,
-    maxConcurrency: options.maxConcurrency ?? "unbounded"
+    maxConcurrency: options.maxConcurrency ?? "unbounded",
+    toolTimeout: options.toolTimeout
   })
 }
 

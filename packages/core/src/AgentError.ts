@@ -160,7 +160,12 @@ export const withMessages = <E>(error: E, msgs: ReadonlyArray<ModelMessage>): E 
       case "ModelHTTPError":
         return new ModelHTTPError({ ...e, messages: msgs }) as E
       case "ModelAPIError":
-        return new ModelAPIError({ ...e, messages: msgs }) as E
+        // `cause` is not enumerable on errors: copy it explicitly or the spread drops it.
+        return new ModelAPIError({
+          ...e,
+          ...(e.cause !== undefined ? { cause: e.cause } : {}),
+          messages: msgs
+        }) as E
       case "UnexpectedModelBehavior":
         return new UnexpectedModelBehavior({ ...e, messages: msgs }) as E
       case "ContentFilterError":

@@ -17,6 +17,7 @@
  *
  * @since 0.1.0
  */
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as JSONSchema from "effect/JSONSchema"
 import * as ParseResult from "effect/ParseResult"
@@ -58,6 +59,12 @@ export interface Tool<in out Name extends string, in out Args, out Success, out 
     | ((definition: ToolDefinition) => Effect.Effect<ToolDefinition | undefined, never, R>)
     | undefined
   readonly handler: (args: Args) => Effect.Effect<Success, E | ModelRetry, R>
+  /**
+   * How long one call may run (overrides the agent's `toolTimeout`). On expiry the call is
+   * interrupted and the model gets a retry prompt "Timed out after {t} seconds.", which counts
+   * against the tool's retry budget.
+   */
+  readonly timeout?: Duration.DurationInput | undefined
   /** Decodes raw model arguments; failures become a `ModelRetry` listing the issues. */
   readonly decodeArgs: (args: ToolArgs) => Effect.Effect<Args, ModelRetry>
 }
@@ -156,6 +163,8 @@ export interface MakeOptions<Args, I, Success, E, R> {
   readonly strict?: boolean
   readonly sequential?: boolean
   readonly metadata?: unknown
+  /** How long one call may run; expiry becomes a retry prompt (see `Tool.timeout`). */
+  readonly timeout?: Duration.DurationInput
   readonly prepare?: (
     definition: ToolDefinition
   ) => Effect.Effect<ToolDefinition | undefined, never, R>
@@ -184,6 +193,7 @@ export const make = <const Name extends string, Args, I, Success, E = never, R =
     maxRetries: options.maxRetries,
     prepare: options.prepare,
     handler: options.handler,
+    timeout: options.timeout,
     decodeArgs: decodeWith(options.parameters)
   }
 }
@@ -201,6 +211,7 @@ export const fromJsonSchema = <const Name extends string, Success, E = never, R 
     readonly maxRetries?: number
     readonly strict?: boolean
     readonly sequential?: boolean
+    readonly timeout?: Duration.DurationInput
   }
 ): Tool<Name, Record<string, unknown>, Success, E, R> => {
   const parameters = Schema.Record({ key: Schema.String, value: Schema.Unknown })
@@ -218,6 +229,7 @@ export const fromJsonSchema = <const Name extends string, Success, E = never, R 
     maxRetries: options.maxRetries,
     prepare: undefined,
     handler: options.handler,
+    timeout: options.timeout,
     decodeArgs: decodeWith(parameters)
   }
 }

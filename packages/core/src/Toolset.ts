@@ -14,6 +14,7 @@
  *
  * @since 0.1.0
  */
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import { dual } from "effect/Function"
 import { type Pipeable, pipeArguments } from "effect/Pipeable"
@@ -33,6 +34,8 @@ export interface ToolsetTool<out E, out R> {
   readonly maxRetries: number | undefined
   /** Decodes raw model arguments; failures are sent back to the model. */
   readonly decodeArgs: (args: ToolArgs) => Effect.Effect<unknown, ModelRetry>
+  /** How long one call may run; `undefined` uses the agent's `toolTimeout`. */
+  readonly timeout?: Duration.DurationInput | undefined
   /** Runs the tool on decoded arguments. */
   readonly call: (args: unknown) => Effect.Effect<unknown, E | ModelRetry, R | RunContext>
 }
@@ -116,6 +119,7 @@ export const fromTools = <const Tools extends ReadonlyArray<AnyTool>>(
         out.push({
           definition,
           maxRetries: tool.maxRetries,
+          timeout: tool.timeout,
           decodeArgs: tool.decodeArgs,
           call: tool.handler
         })

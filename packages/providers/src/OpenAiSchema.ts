@@ -7,10 +7,9 @@
  *   and all its properties become required; a property that was optional becomes nullable
  *   (`anyOf [..., {type: "null"}]`) so the model can still leave it out by sending `null`.
  *   Keywords strict mode rejects are removed and noted in the description.
- * - `strict` unset: the schema is only checked. It is strict-compatible when every object
- *   already lists all its properties as required and allows no extra properties, and no
- *   unsupported keyword or string format appears; objects with no `additionalProperties`
- *   get `false`.
+ * - `strict` unset: the schema is only checked, not changed. It is strict-compatible when
+ *   every object says `additionalProperties: false` and lists all its properties as required,
+ *   and no unsupported keyword or string format appears (as pydantic-ai decides it).
  * - `strict: false`: the schema is sent as is (the result is never strict-compatible).
  *
  * @example
@@ -142,15 +141,12 @@ export const transform: Model.JsonSchemaTransformer = (schema, options) => {
           props[k] = required.includes(k) ? properties[k] : nullable(properties[k] as Json)
         }
         out.properties = props
-        out.required = keys
+        out.required = [...required.filter((k) => keys.includes(k)), ...keys.filter((k) => !required.includes(k))]
         out.additionalProperties = false
       } else {
-        if (out.additionalProperties === undefined) out.additionalProperties = false
+        // Check only: strict mode needs `additionalProperties: false` and every property required.
+        if (out.additionalProperties !== false) compatible = false
         if (keys.some((k) => !required.includes(k))) compatible = false
-        if (out.properties === undefined && isObjectType) {
-          // `{type: "object"}` with no properties is a free-form object.
-          compatible = false
-        }
       }
     }
     return out

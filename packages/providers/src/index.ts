@@ -1,7 +1,16 @@
 /**
  * @agentfx/providers — real wire-protocol model providers for agentfx, each a Layer providing
- * core's `Model` service over `@effect/platform`'s `HttpClient`.
+ * core's `Model` service over `@effect/platform`'s `HttpClient` (the user picks the transport:
+ * `NodeHttpClient.layerUndici` on Node, `FetchHttpClient.layer` elsewhere).
  *
  * @since 0.1.0
  */
+export * as Anthropic from "./Anthropic.js"
+export * as Google from "./Google.js"
+export * as GoogleSchema from "./GoogleSchema.js"
+export * as ModelRegistry from "./ModelRegistry.js"
+export * as OpenAiChat from "./OpenAiChat.js"
 export * as OpenAiClient from "./OpenAiClient.js"
+export * as OpenAiCompatible from "./OpenAiCompatible.js"
+export * as OpenAiResponses from "./OpenAiResponses.js"
+export * as OpenAiSchema from "./OpenAiSchema.js"

@@ -11,6 +11,7 @@
  */
 import * as Chunk from "effect/Chunk"
 import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
@@ -50,6 +51,7 @@ import {
   type UserContent,
   UserPromptPart
 } from "../Messages.js"
+import * as InstrumentedModel from "../InstrumentedModel.js"
 import * as Model from "../Model.js"
 import * as ModelSettings from "../ModelSettings.js"
 import type * as OutputSpec from "../OutputSpec.js"
@@ -177,6 +179,8 @@ export interface AgentConfig {
   readonly modelSettings: ModelSettings.ModelSettings | undefined
   readonly usageLimits: UsageLimits | undefined
   readonly maxConcurrency: number | "unbounded"
+  /** Default time limit of one tool call; a tool's own `timeout` wins. */
+  readonly toolTimeout?: Duration.DurationInput | undefined
 }
 
 /** Per-run options (untyped). */
@@ -242,6 +246,15 @@ const isModelRetry = (u: unknown): u is ModelRetry => u instanceof ModelRetry
 const retryContent = (e: ModelRetry) =>
   e.issues !== undefined && e.issues.length > 0 ? e.issues : e.reason
 
+const parsesAsJson = (text: string): boolean => {
+  try {
+    JSON.parse(text)
+    return true
+  } catch {
+    return false
+  }
+}
+
 const quoteList = (names: ReadonlyArray<string>) => names.map((n) => `'${n}'`).join(", ")
 
 /** Status texts of tool returns that did not produce the result (pydantic-ai's wording). */
@@ -283,6 +296,9 @@ export const makeMachine = <A>(
 ): Effect.Effect<Machine<A>, AgentError, any> =>
   Effect.gen(function* () {
     const model: Model.Service = yield* resolveModel(options.model ?? config.model)
+    // Requests go through `chat {model}` spans (GenAI attributes); an instrumented model is used
+    // as is, so there is one span per request either way.
+    const chatModel = InstrumentedModel.instrument(model)
     const usageRef0 = options.usage
     const usageRef: Ref.Ref<RunUsage> =
       usageRef0 !== undefined && Ref.RefTypeId in (usageRef0 as object)
@@ -308,6 +324,8 @@ export const makeMachine = <A>(
       else dynamicInstructions.push(i)
     }
     const outputInstructions = spec.instructions(profile)
+    // Can this model serve this output at all? Checked before the first request is sent.
+    const outputCheck = spec.check?.(profile)
     const settings = ModelSettings.merge(
       model.settings,
       config.modelSettings,
@@ -364,6 +382,25 @@ export const makeMachine = <A>(
 
     const fail = (reason: string) =>
       Effect.fail(new UnexpectedModelBehavior({ reason, messages: st.messages }))
+
+    /**
+     * A retry budget is spent. When the response being handled was cut by the token limit in the
+     * middle of a tool call (its JSON arguments do not parse), say so: that is the real cause,
+     * and more retries would not help (pydantic-ai's `IncompleteToolCall`).
+     */
+    const exhausted = (reason: string) => {
+      const last = st.messages[st.messages.length - 1]
+      if (last !== undefined && last._tag === "ModelResponse" && last.finishReason === "length") {
+        const calls = last.toolCalls
+        const call = calls[calls.length - 1]
+        if (call !== undefined && typeof call.args === "string" && !parsesAsJson(call.args)) {
+          return fail(
+            `Model token limit (${st.settings.maxTokens ?? "provider default"}) exceeded while generating a tool call for '${call.toolName}': its arguments are incomplete JSON (${reason}). Increase the \`maxTokens\` model setting, or simplify the prompt to result in a shorter response.`
+          )
+        }
+      }
+      return fail(reason)
+    }
 
     const evalAll = (
       items: ReadonlyArray<Instruction<any, any>>,
@@ -451,6 +488,7 @@ export const makeMachine = <A>(
 
     const prepareRequest = (node: ModelRequestNode): Effect.Effect<Prepared, any, any> =>
       Effect.gen(function* () {
+        if (outputCheck !== undefined) return yield* Effect.fail(outputCheck)
         st.runStep += 1
         const ctx = yield* makeCtx()
         const dynamic = yield* evalAll(dynamicInstructions, ctx)
@@ -498,35 +536,16 @@ export const makeMachine = <A>(
       Effect.gen(function* () {
         const usage = yield* Ref.updateAndGet(usageRef, (u) => u.addRequest(response.usage))
         append(response)
-        yield* Effect.annotateCurrentSpan({
-          "gen_ai.usage.input_tokens": response.usage.inputTokens,
-          "gen_ai.usage.output_tokens": response.usage.outputTokens,
-          ...(response.modelName !== undefined
-            ? { "gen_ai.response.model": response.modelName }
-            : {})
-        })
         const after = usageLimits.checkTokens(usage)
         if (Option.isSome(after)) return yield* limitError(after.value)
         return new CallToolsNode(response)
       })
 
-    const chatSpan = {
-      attributes: {
-        "gen_ai.operation.name": "chat",
-        "gen_ai.request.model": model.modelName,
-        "gen_ai.provider.name": model.system,
-        "gen_ai.system": model.system
-      }
-    }
-
     const modelRequest = (node: ModelRequestNode): Effect.Effect<AgentNode<A>, any, any> =>
       Effect.flatMap(prepareRequest(node), (prep) =>
-        model
+        chatModel
           .request(prep.messages, st.settings, prep.parameters)
-          .pipe(
-            Effect.flatMap(finishResponse),
-            Effect.withSpan(`chat ${model.modelName}`, chatSpan)
-          )
+          .pipe(Effect.flatMap(finishResponse))
       )
 
     const isFinalStart = (part: PartStartEvent["part"], allowText: boolean): boolean => {
@@ -542,7 +561,11 @@ export const makeMachine = <A>(
       Stream.unwrapScoped(
         Effect.gen(function* () {
           const prep = yield* prepareRequest(node)
-          const streamed = yield* model.requestStream(prep.messages, st.settings, prep.parameters)
+          const streamed = yield* chatModel.requestStream(
+            prep.messages,
+            st.settings,
+            prep.parameters
+          )
           let done = false
           let completed: ModelResponse | undefined
           let finalSent = false
@@ -606,7 +629,7 @@ export const makeMachine = <A>(
           )
           return Stream.concat(events, Stream.drain(Stream.fromEffect(finish)))
         })
-      ).pipe(Stream.withSpan(`chat ${model.modelName}`, chatSpan))
+      )
 
     // -- CallToolsNode ------------------------------------------------------
 
@@ -631,7 +654,7 @@ export const makeMachine = <A>(
     const countOutputRetry = Effect.suspend(() => {
       st.outputRetries += 1
       return st.outputRetries > outputMax
-        ? fail(`Exceeded maximum output retries (${outputMax})`)
+        ? exhausted(`Exceeded maximum output retries (${outputMax})`)
         : Effect.void
     })
 
@@ -697,7 +720,7 @@ export const makeMachine = <A>(
       const max = tool?.maxRetries ?? config.retries
       const onRetry = (error: ModelRetry): Effect.Effect<CallResult, any> => {
         if (retry >= max) {
-          return fail(
+          return exhausted(
             `Tool '${call.toolName}' exceeded max retries count of ${max}: ${error.reason}`
           )
         }
@@ -730,8 +753,20 @@ export const makeMachine = <A>(
                 toolName: call.toolName,
                 toolCallId: call.toolCallId
               })
+              const timeout = tool.timeout ?? config.toolTimeout
               return yield* tool.decodeArgs(call.args).pipe(
-                Effect.flatMap(tool.call),
+                Effect.flatMap(
+                  timeout === undefined
+                    ? tool.call
+                    : (args) =>
+                        Effect.timeoutFail(tool.call(args), {
+                          duration: timeout,
+                          onTimeout: () =>
+                            new ModelRetry({
+                              reason: `Timed out after ${Duration.toSeconds(timeout)} seconds.`
+                            })
+                        })
+                ),
                 Effect.provideService(RunContext, ctx),
                 Effect.flatMap((content) =>
                   Effect.as(
@@ -960,7 +995,8 @@ export const makeMachine = <A>(
           return Stream.drain(Stream.fromEffect(step(node)))
         case "ModelRequestNode":
           return streamModelRequest(node).pipe(
-            Stream.provideContext(context),
+            // Merged (not replacing) so the caller's span stays the parent of the `chat` span.
+            Stream.provideSomeContext(context),
             Stream.catchAll((e) => Stream.fail(withMessages(e, st.messages)))
           )
         case "CallToolsNode":

@@ -1,0 +1,215 @@
+/**
+ * OpenTelemetry for model calls: wraps a model so each request (and each streamed response)
+ * runs in a `chat {model}` span (kind `client`) carrying the GenAI semantic-convention
+ * attributes: `gen_ai.operation.name`, `gen_ai.system` / `gen_ai.provider.name`,
+ * `gen_ai.request.model`, request settings (`gen_ai.request.temperature`,
+ * `gen_ai.request.max_tokens`, …), then `gen_ai.response.model`, `gen_ai.response.id`,
+ * `gen_ai.response.finish_reasons` and `gen_ai.usage.input_tokens` / `output_tokens`.
+ * Message contents are recorded only with `includeContent: true`; headers, extra body fields
+ * and keys never are.
+ *
+ * Agents instrument their model themselves, so every agent run already has one `chat` span per
+ * request. Wrapping a model yourself never produces a second span for the same call: when a
+ * `chat` span is already open for the call (an instrumented model wrapped in a `WrapperModel`
+ * or a `FallbackModel`, then used by an agent), inner instrumentation delegates without a span,
+ * and an agent given an instrumented model uses it as is (so its `includeContent` applies).
+ *
+ * @example
+ * ```ts
+ * import { InstrumentedModel } from "@agentfx/core"
+ * // wrap a model service…
+ * const traced = InstrumentedModel.make(model, { includeContent: true })
+ * // …or the Model a layer provides
+ * const layer = InstrumentedModel.layer({ includeContent: true }).pipe(Layer.provide(modelLayer))
+ * ```
+ *
+ * @since 0.1.0
+ */
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as FiberRef from "effect/FiberRef"
+import * as Layer from "effect/Layer"
+import * as Stream from "effect/Stream"
+import type * as Tracer from "effect/Tracer"
+import type { ModelError } from "./AgentError.js"
+import { encodeJson, type ModelMessage, type ModelResponse } from "./Messages.js"
+import * as Model from "./Model.js"
+import type { ModelSettings } from "./ModelSettings.js"
+
+export const TypeId: unique symbol = Symbol.for("@agentfx/core/InstrumentedModel")
+export type TypeId = typeof TypeId
+
+/** Options of `make` / `layer`. */
+export interface Options {
+  /**
+   * Record the messages sent and the response received as the span attributes
+   * `gen_ai.input.messages` and `gen_ai.output.messages` (JSON). They may hold personal data:
+   * off by default.
+   */
+  readonly includeContent?: boolean
+}
+
+/** An instrumented model: a `Model.Service` that knows what it wraps. */
+export interface InstrumentedService extends Model.Service {
+  readonly [TypeId]: { readonly inner: Model.Service; readonly options: Options }
+}
+
+/** Is this model already instrumented by `make`? */
+export const isInstrumented = (model: Model.Service): model is InstrumentedService =>
+  TypeId in model
+
+/** Set while a `chat` span is open for the current call; inner instrumentation then stays quiet. */
+const insideChatSpan: FiberRef.FiberRef<boolean> = FiberRef.unsafeMake(false)
+
+const settingAttributes: ReadonlyArray<readonly [keyof ModelSettings, string]> = [
+  ["maxTokens", "gen_ai.request.max_tokens"],
+  ["temperature", "gen_ai.request.temperature"],
+  ["topP", "gen_ai.request.top_p"],
+  ["seed", "gen_ai.request.seed"],
+  ["presencePenalty", "gen_ai.request.presence_penalty"],
+  ["frequencyPenalty", "gen_ai.request.frequency_penalty"],
+  ["stopSequences", "gen_ai.request.stop_sequences"]
+]
+
+/** The attributes known before the call: operation, system, model and request settings. */
+export const requestAttributes = (
+  model: Model.Service,
+  settings: ModelSettings
+): Record<string, unknown> => {
+  const attributes: Record<string, unknown> = {
+    "gen_ai.operation.name": "chat",
+    "gen_ai.system": model.system,
+    "gen_ai.provider.name": model.system,
+    "gen_ai.request.model": model.modelName
+  }
+  for (const [key, name] of settingAttributes) {
+    const value = settings[key]
+    if (value !== undefined) attributes[name] = value
+  }
+  return attributes
+}
+
+/** The attributes known after the call: response model and id, finish reason, usage. */
+export const responseAttributes = (response: ModelResponse): Record<string, unknown> => {
+  const attributes: Record<string, unknown> = {
+    "gen_ai.usage.input_tokens": response.usage.inputTokens,
+    "gen_ai.usage.output_tokens": response.usage.outputTokens
+  }
+  if (response.modelName !== undefined) attributes["gen_ai.response.model"] = response.modelName
+  if (response.providerResponseId !== undefined) {
+    attributes["gen_ai.response.id"] = response.providerResponseId
+  }
+  if (response.finishReason !== undefined) {
+    attributes["gen_ai.response.finish_reasons"] = [response.finishReason]
+  }
+  return attributes
+}
+
+const annotate = (span: Tracer.Span, attributes: Record<string, unknown>): void => {
+  for (const key in attributes) span.attribute(key, attributes[key])
+}
+
+/**
+ * Wraps `inner` in `chat {model}` spans. Wrapping an instrumented model again replaces its
+ * options instead of nesting a second span.
+ */
+export const make = (inner: Model.Service, options: Options = {}): InstrumentedService => {
+  const base = isInstrumented(inner) ? inner[TypeId].inner : inner
+  const includeContent = options.includeContent === true
+  const spanName = `chat ${base.modelName}`
+
+  const startAttributes = (
+    messages: ReadonlyArray<ModelMessage>,
+    settings: ModelSettings
+  ): Record<string, unknown> => {
+    const attributes = requestAttributes(base, settings)
+    if (includeContent) attributes["gen_ai.input.messages"] = encodeJson(messages)
+    return attributes
+  }
+  const endAttributes = (response: ModelResponse): Record<string, unknown> => {
+    const attributes = responseAttributes(response)
+    if (includeContent) attributes["gen_ai.output.messages"] = encodeJson([response])
+    return attributes
+  }
+
+  const request = (
+    messages: ReadonlyArray<ModelMessage>,
+    settings: ModelSettings,
+    parameters: Model.ModelRequestParameters
+  ): Effect.Effect<ModelResponse, ModelError> =>
+    Effect.flatMap(FiberRef.get(insideChatSpan), (inside) =>
+      inside
+        ? base.request(messages, settings, parameters)
+        : Effect.useSpan(
+            spanName,
+            { kind: "client", attributes: startAttributes(messages, settings) },
+            (span) =>
+              base.request(messages, settings, parameters).pipe(
+                Effect.tap((response) =>
+                  Effect.sync(() => annotate(span, endAttributes(response)))
+                ),
+                Effect.withParentSpan(span),
+                Effect.locally(insideChatSpan, true)
+              )
+          )
+    )
+
+  const requestStream = (
+    messages: ReadonlyArray<ModelMessage>,
+    settings: ModelSettings,
+    parameters: Model.ModelRequestParameters
+  ) =>
+    Effect.flatMap(FiberRef.get(insideChatSpan), (inside) =>
+      inside
+        ? base.requestStream(messages, settings, parameters)
+        : Effect.gen(function* () {
+            // The span lives until the stream's scope closes; a failure to open ends it at once,
+            // so a fallback to another model does not leave it open under a later success.
+            const span = yield* Effect.makeSpan(spanName, {
+              kind: "client",
+              attributes: startAttributes(messages, settings)
+            })
+            const end = (exit: Exit.Exit<unknown, unknown>) =>
+              Effect.flatMap(Clock.currentTimeNanos, (now) =>
+                Effect.sync(() => span.end(now, exit))
+              )
+            const streamed = yield* base.requestStream(messages, settings, parameters).pipe(
+              Effect.withParentSpan(span),
+              Effect.locally(insideChatSpan, true),
+              Effect.onError((cause) => end(Exit.failCause(cause)))
+            )
+            yield* Effect.addFinalizer(end)
+            // Attributes are read once from the final snapshot: no per-chunk work.
+            const events = streamed.events.pipe(
+              Stream.ensuring(
+                Effect.flatMap(streamed.response, (response) =>
+                  Effect.sync(() => annotate(span, endAttributes(response)))
+                )
+              )
+            )
+            return { ...streamed, events } satisfies Model.StreamedResponse
+          })
+    )
+
+  return {
+    [TypeId]: { inner: base, options },
+    modelName: base.modelName,
+    system: base.system,
+    profile: base.profile,
+    settings: base.settings,
+    request,
+    requestStream
+  }
+}
+
+/** `model` itself when already instrumented, else `make(model)`: what agents do with their model. */
+export const instrument = (model: Model.Service): Model.Service =>
+  isInstrumented(model) ? model : make(model)
+
+/** Instruments the `Model` of the context: `InstrumentedModel.layer().pipe(Layer.provide(modelLayer))`. */
+export const layer = (options: Options = {}): Layer.Layer<Model.Model, never, Model.Model> =>
+  Layer.effect(
+    Model.Model,
+    Effect.map(Model.Model, (model) => make(model, options))
+  )

@@ -1,0 +1,204 @@
+/**
+ * Resolves `"provider:model"` strings (`"openai:gpt-4o"`, `"groq:llama-3.3-70b-versatile"`,
+ * `"ollama:llama3.2"`, `"test"`) to models, reading keys from configuration. Implements core's
+ * `Model.ModelRegistry`, so `Agent.make({ model: "openai:gpt-4o" })` works without core
+ * depending on providers.
+ *
+ * The registry is a table of prefix → `Factory`; add providers with `layer({ factories })`.
+ *
+ * @example
+ * ```ts
+ * import { ModelRegistry } from "@agentfx/providers"
+ * const program = Effect.gen(function* () {
+ *   const registry = yield* Model.ModelRegistry
+ *   const model = yield* registry.resolve("openai:gpt-4o")   // needs OPENAI_API_KEY
+ * }).pipe(Effect.provide(ModelRegistry.layer()), Effect.provide(NodeHttpClient.layerUndici))
+ * ```
+ *
+ * @since 0.1.0
+ */
+import * as HttpClient from "@effect/platform/HttpClient"
+import { AgentError, Model, TestModel } from "@agentfx/core"
+import * as Config from "effect/Config"
+import * as ConfigError from "effect/ConfigError"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import type * as Redacted from "effect/Redacted"
+import * as OpenAiChat from "./OpenAiChat.js"
+import * as OpenAiClient from "./OpenAiClient.js"
+import * as OpenAiCompatible from "./OpenAiCompatible.js"
+
+/**
+ * Builds the model named after the prefix (`gpt-4o` for `"openai:gpt-4o"`). It reads its keys
+ * with `Config` (so a missing key becomes a `UserError` naming it) and gets the `HttpClient`
+ * from the registry's context.
+ */
+export type Factory = (
+  modelName: string
+) => Effect.Effect<Model.Service, AgentError.UserError | ConfigError.ConfigError, HttpClient.HttpClient>
+
+/** Reads a required secret; a missing one fails with a `ConfigError` naming the variable. */
+const key = (name: string): Effect.Effect<Redacted.Redacted, ConfigError.ConfigError> => Config.redacted(name)
+const optionalString = (name: string): Effect.Effect<string | undefined, ConfigError.ConfigError> =>
+  Effect.map(Config.option(Config.string(name)), Option.getOrUndefined)
+
+const withClient = (
+  options: OpenAiClient.Options,
+  build: Effect.Effect<Model.Service, never, OpenAiClient.OpenAiClient>
+): Effect.Effect<Model.Service, never, HttpClient.HttpClient> =>
+  Effect.flatMap(OpenAiClient.make(options), (client) =>
+    Effect.provideService(build, OpenAiClient.OpenAiClient, client)
+  )
+
+/** `openai:<model>` (Chat Completions): `OPENAI_API_KEY`, optional `OPENAI_BASE_URL`. */
+export const openAiChatFactory: Factory = (modelName) =>
+  Effect.gen(function* () {
+    const apiKey = yield* key("OPENAI_API_KEY")
+    const baseUrl = yield* optionalString("OPENAI_BASE_URL")
+    return yield* withClient({ apiKey, baseUrl }, OpenAiChat.make(modelName))
+  })
+
+/** A factory for an OpenAI-compatible vendor (its key from the vendor's environment variable). */
+export const compatibleFactory =
+  (vendor: OpenAiCompatible.Vendor): Factory =>
+  (modelName) =>
+    Effect.gen(function* () {
+      const apiKey = vendor.apiKeyEnv !== undefined ? yield* key(vendor.apiKeyEnv) : undefined
+      const baseUrl =
+        vendor.baseUrlEnv !== undefined ? yield* optionalString(vendor.baseUrlEnv) : undefined
+      return yield* withClient(
+        OpenAiCompatible.clientOptions(vendor, { apiKey, baseUrl }),
+        OpenAiCompatible.make(vendor, modelName)
+      )
+    })
+
+/** `azure:<deployment>`: `AZURE_OPENAI_ENDPOINT`, `AZURE_OPENAI_API_KEY`, `OPENAI_API_VERSION`. */
+export const azureFactory: Factory = (deployment) =>
+  Effect.gen(function* () {
+    const endpoint = yield* Config.string("AZURE_OPENAI_ENDPOINT")
+    const apiKey = yield* key("AZURE_OPENAI_API_KEY")
+    const apiVersion = yield* Config.string("OPENAI_API_VERSION").pipe(Config.withDefault("2024-10-21"))
+    return yield* withClient(
+      {
+        baseUrl: `${endpoint.replace(/\/+$/, "")}/openai`,
+        apiKey,
+        authHeader: "api-key",
+        queryParams: { "api-version": apiVersion }
+      },
+      OpenAiChat.make(deployment, {
+        system: "azure",
+        path: `/deployments/${encodeURIComponent(deployment)}/chat/completions`
+      })
+    )
+  })
+
+/** `test` / `test:<name>`: core's `TestModel` (no network, no key). */
+export const testFactory: Factory = (modelName) =>
+  Effect.map(TestModel.make(modelName === "" ? {} : { modelName }), (test) => test.model)
+
+/** The factories registered by default. */
+export const defaultFactories: Readonly<Record<string, Factory>> = {
+  openai: openAiChatFactory,
+  "openai-chat": openAiChatFactory,
+  azure: azureFactory,
+  test: testFactory,
+  ...Object.fromEntries(
+    Object.entries(OpenAiCompatible.vendors).map(([name, vendor]) => [name, compatibleFactory(vendor)])
+  )
+}
+
+const distance = (a: string, b: string): number => {
+  const dp = Array.from({ length: b.length + 1 }, (_, j) => j)
+  for (let i = 1; i <= a.length; i++) {
+    let prev = dp[0]!
+    dp[0] = i
+    for (let j = 1; j <= b.length; j++) {
+      const tmp = dp[j]!
+      dp[j] = Math.min(dp[j]! + 1, dp[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1))
+      prev = tmp
+    }
+  }
+  return dp[b.length]!
+}
+
+/** Known names close to `name` (edit distance ≤ 2, or sharing a prefix). */
+export const suggest = (name: string, known: ReadonlyArray<string>): Array<string> =>
+  known
+    .map((k) => ({ k, d: distance(name.toLowerCase(), k) }))
+    .filter(({ k, d }) => d <= 2 || (name.length >= 3 && (k.startsWith(name) || name.startsWith(k))))
+    .sort((a, b) => a.d - b.d)
+    .map(({ k }) => k)
+
+const configReason = (error: ConfigError.ConfigError, model: string): string => {
+  const missing: Array<string> = []
+  const walk = (e: ConfigError.ConfigError): void => {
+    switch (e._op) {
+      case "MissingData":
+        missing.push(e.path.join("_"))
+        return
+      case "And":
+      case "Or":
+        walk(e.left)
+        walk(e.right)
+        return
+      default:
+        return
+    }
+  }
+  walk(error)
+  return missing.length > 0
+    ? `Cannot create model "${model}": set ${missing.join(", ")} (missing configuration)`
+    : `Cannot create model "${model}": invalid configuration (${String(error)})`
+}
+
+/** The registry service over a factory table. */
+export const make = (
+  factories: Readonly<Record<string, Factory>> = defaultFactories
+): Effect.Effect<Model.RegistryService, never, HttpClient.HttpClient> =>
+  Effect.map(HttpClient.HttpClient, (http) => ({
+    resolve: (name: string) => {
+      const at = name.indexOf(":")
+      const prefix = at < 0 ? name : name.slice(0, at)
+      const modelName = at < 0 ? "" : name.slice(at + 1)
+      const factory = factories[prefix]
+      if (factory === undefined) {
+        const close = suggest(prefix, Object.keys(factories))
+        return Effect.fail(
+          new AgentError.UserError({
+            reason: `Unknown model provider "${prefix}" in "${name}".${close.length > 0 ? ` Did you mean ${close.map((c) => `"${c}"`).join(" or ")}?` : ""} Known providers: ${Object.keys(factories).sort().join(", ")}.`
+          })
+        )
+      }
+      if (modelName === "" && prefix !== "test") {
+        return Effect.fail(
+          new AgentError.UserError({ reason: `Model string "${name}" has no model name; use "${prefix}:<model>"` })
+        )
+      }
+      return factory(modelName).pipe(
+        Effect.catchIf(ConfigError.isConfigError, (e) =>
+          Effect.fail(new AgentError.UserError({ reason: configReason(e, name) }))
+        ),
+        Effect.provideService(HttpClient.HttpClient, http),
+        Effect.withSpan("ModelRegistry.resolve", { attributes: { "agentfx.model": name } })
+      )
+    }
+  }))
+
+/**
+ * A `Model.ModelRegistry` layer with the default factories plus `factories` (which win on
+ * the same prefix).
+ */
+export const layer = (
+  options: { readonly factories?: Readonly<Record<string, Factory>> } = {}
+): Layer.Layer<Model.ModelRegistry, never, HttpClient.HttpClient> =>
+  Layer.effect(Model.ModelRegistry, make({ ...defaultFactories, ...options.factories }))
+
+/** A layer providing `Model` resolved from a model string (fails with `UserError`). */
+export const model = (
+  name: string
+): Layer.Layer<Model.Model, AgentError.UserError, Model.ModelRegistry> =>
+  Layer.effect(
+    Model.Model,
+    Effect.flatMap(Model.ModelRegistry, (registry) => registry.resolve(name))
+  )

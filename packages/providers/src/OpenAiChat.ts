@@ -1,0 +1,657 @@
+/**
+ * OpenAI Chat Completions (`POST /chat/completions`) as a `Model`: request encoding, response
+ * and stream decoding, and the per-model profile. OpenAI-compatible vendors (Ollama, DeepSeek,
+ * Groq, OpenRouter…) reuse it with their own profile (see `OpenAiCompatible`).
+ *
+ * `encodeRequest`, `decodeResponse` and `makeStreamHandler` are pure and exported so the
+ * conformance tests can drive them with recorded traffic.
+ *
+ * @example
+ * ```ts
+ * import { OpenAiChat, OpenAiClient } from "@agentfx/providers"
+ * const program = agent.run("hi").pipe(
+ *   Effect.provide(OpenAiChat.model("gpt-4o")),
+ *   Effect.provide(OpenAiClient.layerConfig()),
+ *   Effect.provide(NodeHttpClient.layerUndici)
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ */
+import {
+  AgentError,
+  Messages,
+  Model,
+  ModelSettings,
+  type PartsManager,
+  type Tool,
+  Usage
+} from "@agentfx/core"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Http from "./internal/http.js"
+import { OpenAiClient } from "./OpenAiClient.js"
+import * as OpenAiSchema from "./OpenAiSchema.js"
+
+// ---------------------------------------------------------------------------
+// Profiles
+// ---------------------------------------------------------------------------
+
+/** What an OpenAI-protocol chat model supports, beyond core's `ModelProfile`. */
+export interface ChatProfile extends Model.ModelProfile {
+  /** Role of system prompts and instructions: `developer` for o-series / gpt-5. */
+  readonly systemRole: "system" | "developer"
+  /** Which body field carries `maxTokens`. */
+  readonly maxTokensField: "max_completion_tokens" | "max_tokens"
+  /** Tools may carry `strict: true`. */
+  readonly supportsStrictTools: boolean
+  /** `tool_choice: "required"` is accepted. */
+  readonly supportsToolChoiceRequired: boolean
+  /** `stream_options: { include_usage: true }` is accepted. */
+  readonly supportsStreamOptions: boolean
+  /** Temperature / top_p etc. are accepted (reasoning models reject them). */
+  readonly supportsSamplingSettings: boolean
+  /** `reasoning_effort` is accepted. */
+  readonly supportsReasoningEffort: boolean
+  /**
+   * Thinking sent back in history as this assistant-message field (DeepSeek
+   * `reasoning_content`, OpenRouter/Groq `reasoning`); `undefined` drops thinking parts.
+   */
+  readonly sendThinkingField: "reasoning_content" | "reasoning" | undefined
+  /** A `DocumentUrl` may be sent as `file.file_data` by URL (OpenRouter); otherwise it must be inline bytes. */
+  readonly documentUrlAsFileData: boolean
+}
+
+const reasoningModel = (name: string): boolean => /^(o\d|gpt-5)/.test(name.replace(/^.*\//, ""))
+
+/** The profile of an OpenAI model, by name. */
+export const openAiProfile = (modelName: string): ChatProfile => {
+  const reasoning = reasoningModel(modelName)
+  return {
+    ...Model.defaultProfile,
+    supportsTools: true,
+    supportsJsonSchemaOutput: true,
+    supportsJsonObjectOutput: true,
+    supportsThinking: reasoning,
+    defaultStructuredOutputMode: "tool",
+    jsonSchemaTransformer: OpenAiSchema.transform,
+    systemRole: reasoning && !/^o1-mini/.test(modelName) ? "developer" : "system",
+    maxTokensField: "max_completion_tokens",
+    supportsStrictTools: true,
+    supportsToolChoiceRequired: true,
+    supportsStreamOptions: true,
+    supportsSamplingSettings: !reasoning,
+    supportsReasoningEffort: reasoning,
+    sendThinkingField: undefined,
+    documentUrlAsFileData: false
+  }
+}
+
+/** A conservative profile for any OpenAI-compatible server. */
+export const compatibleProfile: ChatProfile = {
+  ...Model.defaultProfile,
+  supportsTools: true,
+  supportsJsonSchemaOutput: true,
+  supportsJsonObjectOutput: true,
+  supportsThinking: false,
+  defaultStructuredOutputMode: "tool",
+  jsonSchemaTransformer: OpenAiSchema.transform,
+  systemRole: "system",
+  maxTokensField: "max_tokens",
+  supportsStrictTools: false,
+  supportsToolChoiceRequired: true,
+  supportsStreamOptions: true,
+  supportsSamplingSettings: true,
+  supportsReasoningEffort: false,
+  sendThinkingField: undefined,
+  documentUrlAsFileData: false
+}
+
+// ---------------------------------------------------------------------------
+// Request encoding
+// ---------------------------------------------------------------------------
+
+type Json = Record<string, unknown>
+
+const audioFormat = (mediaType: string): string => {
+  const sub = mediaType.split("/")[1] ?? "wav"
+  return sub === "mpeg" ? "mp3" : sub.replace(/^x-/, "")
+}
+
+const extension = (mediaType: string): string => {
+  const sub = mediaType.split("/")[1] ?? "bin"
+  return sub.replace(/^x-/, "").split("+")[0]!
+}
+
+const userContent = (
+  item: Messages.UserContent,
+  modelName: string,
+  profile: ChatProfile
+): Json | AgentError.UserError => {
+  if (typeof item === "string") return { type: "text", text: item }
+  switch (item._tag) {
+    case "ImageUrl":
+      return { type: "image_url", image_url: { url: item.url } }
+    case "BinaryContent":
+      if (item.isImage) return { type: "image_url", image_url: { url: item.dataUrl } }
+      if (item.isAudio)
+        return { type: "input_audio", input_audio: { data: item.base64, format: audioFormat(item.mediaType) } }
+      if (item.isDocument) {
+        return {
+          type: "file",
+          file: {
+            file_data: item.dataUrl,
+            filename: item.identifier ?? `filename.${extension(item.mediaType)}`
+          }
+        }
+      }
+      return new AgentError.UserError({
+        reason: `${modelName}: OpenAI chat does not accept ${item.mediaType} content`
+      })
+    case "DocumentUrl":
+      if (profile.documentUrlAsFileData) {
+        const name = item.identifier ?? `filename.${item.url.split(/[?#]/)[0]!.split(".").pop() ?? "pdf"}`
+        return { type: "file", file: { file_data: item.url, filename: name } }
+      }
+      return new AgentError.UserError({
+        reason: `${modelName}: OpenAI chat accepts DocumentUrl only as inline bytes; download it and pass BinaryContent`
+      })
+    case "AudioUrl":
+    case "VideoUrl":
+      return new AgentError.UserError({
+        reason: `${modelName}: OpenAI chat accepts ${item._tag} only as inline bytes; download it and pass BinaryContent`
+      })
+  }
+  return new AgentError.UserError({ reason: `${modelName}: unsupported user content` })
+}
+
+/** The instructions in force: those of the last request that has any. */
+const instructionsOf = (messages: ReadonlyArray<Messages.ModelMessage>): string | undefined => {
+  for (let i = messages.length - 1; i >= 0; i--) {
+    const m = messages[i]!
+    if (m._tag === "ModelRequest" && m.instructions !== undefined && m.instructions !== "")
+      return m.instructions
+  }
+  return undefined
+}
+
+/** Encodes a conversation as Chat Completions `messages`. */
+export const encodeMessages = (
+  messages: ReadonlyArray<Messages.ModelMessage>,
+  profile: ChatProfile,
+  options: { readonly modelName: string; readonly system: string }
+): Array<Json> | AgentError.UserError => {
+  const out: Array<Json> = []
+  for (const message of messages) {
+    if (message._tag === "ModelRequest") {
+      for (const part of message.parts) {
+        switch (part._tag) {
+          case "SystemPromptPart":
+            out.push({ role: profile.systemRole, content: part.content })
+            break
+          case "UserPromptPart": {
+            if (typeof part.content === "string") {
+              out.push({ role: "user", content: part.content })
+              break
+            }
+            const content: Array<Json> = []
+            for (const item of part.content) {
+              const c = userContent(item, options.modelName, profile)
+              if (c instanceof AgentError.UserError) return c
+              content.push(c)
+            }
+            out.push({ role: "user", content })
+            break
+          }
+          case "ToolReturnPart":
+            out.push({ role: "tool", tool_call_id: part.toolCallId, content: part.contentText })
+            break
+          case "RetryPromptPart":
+            out.push(
+              part.toolName === undefined || part.toolCallId === undefined
+                ? { role: "user", content: part.modelResponse }
+                : { role: "tool", tool_call_id: part.toolCallId, content: part.modelResponse }
+            )
+            break
+        }
+      }
+    } else {
+      const texts: Array<string> = []
+      const toolCalls: Array<Json> = []
+      const thinking: Array<string> = []
+      let thinkingField = profile.sendThinkingField
+      for (const part of message.parts) {
+        if (part._tag === "TextPart") texts.push(part.content)
+        else if (part._tag === "ToolCallPart")
+          toolCalls.push({
+            id: part.toolCallId,
+            type: "function",
+            function: { name: part.toolName, arguments: part.argsAsJson() }
+          })
+        else if (
+          profile.sendThinkingField !== undefined &&
+          (part.providerName === undefined || part.providerName === options.system)
+        ) {
+          thinking.push(part.content)
+          if (part.id === "reasoning" || part.id === "reasoning_content") thinkingField = part.id
+        }
+      }
+      const m: Json = { role: "assistant" }
+      if (texts.length > 0) m.content = texts.join("\n\n")
+      else if (toolCalls.length === 0) m.content = ""
+      if (thinking.length > 0 && thinkingField !== undefined) m[thinkingField] = thinking.join("\n\n")
+      if (toolCalls.length > 0) m.tool_calls = toolCalls
+      out.push(m)
+    }
+  }
+  const instructions = instructionsOf(messages)
+  if (instructions !== undefined) {
+    // After leading system prompts, before the conversation (as pydantic-ai does).
+    let at = 0
+    while (at < out.length && out[at]!.role === profile.systemRole) at++
+    out.splice(at, 0, { role: profile.systemRole, content: instructions })
+  }
+  return out
+}
+
+const transformSchema = (
+  profile: ChatProfile,
+  schema: Tool.JsonSchema,
+  strict: boolean | undefined
+): { schema: Tool.JsonSchema; strict: boolean | undefined } => {
+  if (profile.jsonSchemaTransformer === undefined) return { schema, strict }
+  if (!profile.supportsStrictTools && strict !== true) {
+    return { schema: profile.jsonSchemaTransformer(schema, { strict: false }).schema, strict: undefined }
+  }
+  const t = profile.jsonSchemaTransformer(schema, strict === undefined ? {} : { strict })
+  return { schema: t.schema, strict: strict ?? (t.isStrictCompatible && profile.supportsStrictTools ? true : undefined) }
+}
+
+/** A tool definition in the Chat Completions shape. */
+export const encodeTool = (tool: Tool.ToolDefinition, profile: ChatProfile): Json => {
+  const { schema, strict } = transformSchema(profile, tool.parametersJsonSchema, tool.strict)
+  const fn: Json = { name: tool.name, description: tool.description ?? "", parameters: schema }
+  // Auto-detected strictness only where the profile supports it; an explicit `strict: true` is always sent.
+  if (strict === true && (profile.supportsStrictTools || tool.strict === true)) fn.strict = true
+  return { type: "function", function: fn }
+}
+
+const effortOf = (thinking: ModelSettings.ThinkingSetting): string | undefined => {
+  if (thinking === false) return undefined
+  if (thinking === true) return "medium"
+  if (typeof thinking === "string") return thinking
+  return thinking.budgetTokens <= 1024 ? "low" : thinking.budgetTokens <= 8192 ? "medium" : "high"
+}
+
+const toolChoiceOf = (
+  choice: ModelSettings.ToolChoice | undefined,
+  hasTools: boolean,
+  allowText: boolean,
+  profile: ChatProfile
+): unknown => {
+  if (!hasTools) return undefined
+  if (choice === undefined) {
+    return !allowText && profile.supportsToolChoiceRequired ? "required" : "auto"
+  }
+  if (typeof choice === "string") return choice
+  if (choice.length === 1) return { type: "function", function: { name: choice[0] } }
+  return {
+    type: "allowed_tools",
+    allowed_tools: {
+      mode: allowText ? "auto" : "required",
+      tools: choice.map((name) => ({ type: "function", function: { name } }))
+    }
+  }
+}
+
+/** Everything `encodeRequest` needs. */
+export interface EncodeOptions {
+  readonly modelName: string
+  readonly system: string
+  readonly profile: ChatProfile
+  readonly stream: boolean
+}
+
+/**
+ * Encodes a request body. `settings.extraBody` is not merged here (the HTTP layer does it).
+ */
+export const encodeRequest = (
+  messages: ReadonlyArray<Messages.ModelMessage>,
+  settings: ModelSettings.ModelSettings,
+  parameters: Model.ModelRequestParameters,
+  options: EncodeOptions
+): Json | AgentError.UserError => {
+  const { profile } = options
+  const encoded = encodeMessages(messages, profile, options)
+  if (encoded instanceof AgentError.UserError) return encoded
+  const body: Json = { model: options.modelName, messages: encoded }
+  const tools = parameters.allTools.map((t) => encodeTool(t, profile))
+  if (tools.length > 0) body.tools = tools
+  const toolChoice = toolChoiceOf(settings.toolChoice, tools.length > 0, parameters.allowTextOutput, profile)
+  if (toolChoice !== undefined) body.tool_choice = toolChoice
+  if (parameters.outputMode === "native" && parameters.outputObject !== undefined) {
+    const o = parameters.outputObject
+    const { schema, strict } = transformSchema(profile, o.jsonSchema, o.strict)
+    const jsonSchema: Json = { name: o.name ?? "final_result", schema }
+    if (o.description !== undefined) jsonSchema.description = o.description
+    if (strict !== undefined) jsonSchema.strict = strict
+    body.response_format = { type: "json_schema", json_schema: jsonSchema }
+  } else if (parameters.outputMode === "prompted" && profile.supportsJsonObjectOutput) {
+    body.response_format = { type: "json_object" }
+  }
+  body.stream = options.stream
+  if (options.stream && profile.supportsStreamOptions) body.stream_options = { include_usage: true }
+  if (settings.maxTokens !== undefined) body[profile.maxTokensField] = settings.maxTokens
+  if (profile.supportsSamplingSettings) {
+    if (settings.temperature !== undefined) body.temperature = settings.temperature
+    if (settings.topP !== undefined) body.top_p = settings.topP
+    if (settings.presencePenalty !== undefined) body.presence_penalty = settings.presencePenalty
+    if (settings.frequencyPenalty !== undefined) body.frequency_penalty = settings.frequencyPenalty
+    if (settings.logitBias !== undefined) body.logit_bias = settings.logitBias
+  }
+  if (settings.seed !== undefined) body.seed = settings.seed
+  if (settings.stopSequences !== undefined) body.stop = settings.stopSequences
+  if (settings.parallelToolCalls !== undefined && tools.length > 0)
+    body.parallel_tool_calls = settings.parallelToolCalls
+  if (settings.thinking !== undefined && profile.supportsReasoningEffort) {
+    const effort = effortOf(settings.thinking)
+    if (effort !== undefined) body.reasoning_effort = effort
+  }
+  return body
+}
+
+// ---------------------------------------------------------------------------
+// Response decoding
+// ---------------------------------------------------------------------------
+
+/** Chat Completions `finish_reason` → agentfx finish reason. */
+export const mapFinishReason = (reason: unknown): Messages.FinishReason | undefined => {
+  switch (reason) {
+    case "stop":
+      return "stop"
+    case "length":
+      return "length"
+    case "tool_calls":
+    case "function_call":
+      return "tool_call"
+    case "content_filter":
+      return "content_filter"
+    case "error":
+      return "error"
+    default:
+      return undefined
+  }
+}
+
+const num = (u: unknown): number => (typeof u === "number" && Number.isFinite(u) ? u : 0)
+const isObj = (u: unknown): u is Json => typeof u === "object" && u !== null && !Array.isArray(u)
+
+/** Chat Completions `usage` → `RequestUsage`. */
+export const decodeUsage = (usage: unknown): Usage.RequestUsage => {
+  if (!isObj(usage)) return Usage.RequestUsage.empty
+  const prompt = isObj(usage.prompt_tokens_details) ? usage.prompt_tokens_details : {}
+  const completion = isObj(usage.completion_tokens_details) ? usage.completion_tokens_details : {}
+  const details: Record<string, number> = {}
+  for (const [k, v] of Object.entries(completion)) {
+    if (k !== "audio_tokens" && typeof v === "number" && v !== 0) details[k] = v
+  }
+  // Some vendors (DeepSeek) report cache hits at the top level.
+  const cached = num(prompt.cached_tokens) || num(usage.prompt_cache_hit_tokens)
+  return new Usage.RequestUsage(
+    {
+      inputTokens: num(usage.prompt_tokens),
+      outputTokens: num(usage.completion_tokens),
+      cacheReadTokens: cached,
+      cacheWriteTokens: 0,
+      inputAudioTokens: num(prompt.audio_tokens),
+      outputAudioTokens: num(completion.audio_tokens),
+      details
+    },
+    true
+  )
+}
+
+/** Reasoning text of a message or delta, and the field it came in. */
+const reasoningOf = (m: Json): { field: string; text: string } | undefined => {
+  if (typeof m.reasoning_content === "string") return { field: "reasoning_content", text: m.reasoning_content }
+  if (typeof m.reasoning === "string") return { field: "reasoning", text: m.reasoning }
+  return undefined
+}
+
+const timestampOf = (created: unknown): Date | undefined =>
+  typeof created === "number" ? new Date(created * 1000) : undefined
+
+/** Decodes a (non-streamed) Chat Completions response. */
+export const decodeResponse = (
+  json: unknown,
+  options: { readonly modelName: string; readonly system: string }
+): Messages.ModelResponse | AgentError.UnexpectedModelBehavior => {
+  const body = isObj(json) ? json : {}
+  const choices = Array.isArray(body.choices) ? body.choices : []
+  const choice = choices[0]
+  if (!isObj(choice) || !isObj(choice.message)) {
+    return new AgentError.UnexpectedModelBehavior({
+      reason: "Chat completion response has no choices",
+      body: JSON.stringify(json).slice(0, 2000)
+    })
+  }
+  const message = choice.message
+  const parts: Array<Messages.ModelResponsePart> = []
+  const reasoning = reasoningOf(message)
+  if (reasoning !== undefined && reasoning.text !== "") {
+    parts.push(
+      new Messages.ThinkingPart(
+        { content: reasoning.text, id: reasoning.field, providerName: options.system },
+        true
+      )
+    )
+  }
+  if (typeof message.content === "string" && message.content !== "") {
+    parts.push(new Messages.TextPart({ content: message.content }, true))
+  }
+  if (Array.isArray(message.tool_calls)) {
+    for (const call of message.tool_calls) {
+      if (!isObj(call) || !isObj(call.function)) continue
+      const fn = call.function
+      parts.push(
+        new Messages.ToolCallPart(
+          {
+            toolName: typeof fn.name === "string" ? fn.name : "",
+            args: typeof fn.arguments === "string" ? fn.arguments : isObj(fn.arguments) ? fn.arguments : {},
+            toolCallId: typeof call.id === "string" && call.id !== "" ? call.id : `call_${parts.length}`
+          },
+          true
+        )
+      )
+    }
+  }
+  const finishReason = mapFinishReason(choice.finish_reason)
+  const timestamp = timestampOf(body.created)
+  return new Messages.ModelResponse(
+    {
+      parts,
+      usage: decodeUsage(body.usage),
+      modelName: typeof body.model === "string" ? body.model : options.modelName,
+      providerName: options.system,
+      ...(typeof body.id === "string" ? { providerResponseId: body.id } : {}),
+      ...(finishReason !== undefined ? { finishReason } : {}),
+      ...(typeof choice.finish_reason === "string" ? { providerFinishReason: choice.finish_reason } : {}),
+      timestamp: timestamp ?? new Date(),
+      state: "complete"
+    },
+    true
+  )
+}
+
+/** An error object sent inside a 200 stream or body (OpenRouter, some gateways). */
+const streamError = (modelName: string, error: unknown): AgentError.ModelAPIError =>
+  new AgentError.ModelAPIError({
+    modelName,
+    reason: `Provider error in stream: ${JSON.stringify(error).slice(0, 1000)}`
+  })
+
+/**
+ * The SSE handler of a streamed Chat Completion: text, reasoning and tool-call argument
+ * deltas (by index), usage from the final chunk, finish reason. Unknown or non-JSON events are
+ * skipped.
+ */
+export const makeStreamHandler = (options: { readonly modelName: string; readonly system: string }) => {
+  let done = false
+  let finished = false
+  const onEvent = (
+    event: Http.SseEvent,
+    manager: PartsManager.PartsManager,
+    out: Array<Messages.ModelResponseStreamEvent>
+  ): AgentError.ModelError | undefined => {
+    const data = event.data
+    if (data === "[DONE]") {
+      done = true
+      return undefined
+    }
+    if (data === "" || data[0] !== "{") return undefined
+    let chunk: Json
+    try {
+      chunk = JSON.parse(data)
+    } catch {
+      return undefined
+    }
+    if (chunk.error !== undefined && chunk.error !== null) return streamError(options.modelName, chunk.error)
+    const info = manager.info
+    if (info.providerResponseId === undefined && typeof chunk.id === "string") info.providerResponseId = chunk.id
+    if (typeof chunk.model === "string" && chunk.model !== "") info.modelName = chunk.model
+    if (info.timestamp === undefined) {
+      const t = timestampOf(chunk.created)
+      if (t !== undefined) info.timestamp = t
+    }
+    if (isObj(chunk.usage)) info.usage = decodeUsage(chunk.usage)
+    const choices = chunk.choices
+    if (!Array.isArray(choices)) return undefined
+    for (const choice of choices) {
+      if (!isObj(choice)) continue
+      if (typeof choice.index === "number" && choice.index !== 0) continue
+      if (typeof choice.finish_reason === "string") {
+        finished = true
+        info.providerFinishReason = choice.finish_reason
+        info.finishReason = mapFinishReason(choice.finish_reason)
+      }
+      const delta = choice.delta
+      if (!isObj(delta)) continue
+      const reasoning = reasoningOf(delta)
+      if (reasoning !== undefined && reasoning.text !== "") {
+        const e = manager.thinkingDelta("reasoning", {
+          content: reasoning.text,
+          id: reasoning.field,
+          providerName: options.system
+        })
+        if (e) out.push(e)
+      }
+      if (typeof delta.content === "string" && delta.content !== "") {
+        const e = manager.textDelta("content", delta.content)
+        if (e) out.push(e)
+      }
+      if (Array.isArray(delta.tool_calls)) {
+        for (const call of delta.tool_calls) {
+          if (!isObj(call)) continue
+          const fn = isObj(call.function) ? call.function : {}
+          const index = typeof call.index === "number" ? call.index : 0
+          const args =
+            typeof fn.arguments === "string" ? fn.arguments : isObj(fn.arguments) ? fn.arguments : undefined
+          const e = manager.toolCallDelta(`tool-${index}`, {
+            toolName: typeof fn.name === "string" ? fn.name : undefined,
+            args,
+            toolCallId: typeof call.id === "string" && call.id !== "" ? call.id : undefined
+          })
+          if (e) out.push(e)
+        }
+      }
+    }
+    return undefined
+  }
+  const onEnd = (): AgentError.ModelError | undefined =>
+    done || finished
+      ? undefined
+      : new AgentError.ModelAPIError({
+          modelName: options.modelName,
+          reason: "Stream ended before the response finished"
+        })
+  return { onEvent, onEnd }
+}
+
+// ---------------------------------------------------------------------------
+// The model
+// ---------------------------------------------------------------------------
+
+/** Options of a chat model. */
+export interface ModelOptions {
+  /** Settings of the model itself (the run's settings win). */
+  readonly settings?: ModelSettings.ModelSettings | undefined
+  /** Overrides of the profile (by default from the model name). */
+  readonly profile?: Partial<ChatProfile> | undefined
+  /** Provider name reported on responses and spans (default `openai`). */
+  readonly system?: string | undefined
+  /** Path of the endpoint under the base URL (default `/chat/completions`). */
+  readonly path?: string | undefined
+}
+
+/** Builds a Chat Completions model talking through the `OpenAiClient` in context. */
+export const make = (
+  modelName: string,
+  options: ModelOptions = {}
+): Effect.Effect<Model.Service, never, OpenAiClient> =>
+  Effect.map(OpenAiClient, (client) => {
+    const system = options.system ?? "openai"
+    const profile: ChatProfile = { ...openAiProfile(modelName), ...options.profile }
+    const path = options.path ?? "/chat/completions"
+    const spanAttributes = {
+      "gen_ai.system": system,
+      "gen_ai.operation.name": "chat",
+      "gen_ai.request.model": modelName
+    }
+    const body = (
+      messages: ReadonlyArray<Messages.ModelMessage>,
+      settings: ModelSettings.ModelSettings,
+      parameters: Model.ModelRequestParameters,
+      stream: boolean
+    ): Effect.Effect<Json, AgentError.UserError> => {
+      const b = encodeRequest(messages, settings, parameters, { modelName, system, profile, stream })
+      return b instanceof AgentError.UserError ? Effect.fail(b) : Effect.succeed(b)
+    }
+    return Model.make({
+      modelName,
+      system,
+      profile,
+      settings: options.settings,
+      request: (messages, runSettings, parameters) => {
+        const settings = ModelSettings.merge(options.settings, runSettings)
+        return body(messages, settings, parameters, false).pipe(
+          Effect.flatMap((b) => client.postJson({ modelName, path, body: b, settings })),
+          Effect.flatMap((json) => {
+            const r = decodeResponse(json, { modelName, system })
+            return r instanceof AgentError.UnexpectedModelBehavior ? Effect.fail(r) : Effect.succeed(r)
+          }),
+          Effect.withSpan(`chat ${modelName}`, { kind: "client", attributes: spanAttributes })
+        )
+      },
+      requestStream: (messages, runSettings, parameters) => {
+        const settings = ModelSettings.merge(options.settings, runSettings)
+        return body(messages, settings, parameters, true).pipe(
+          Effect.flatMap((b) => client.postSse({ modelName, path, body: b, settings })),
+          Effect.map((events) =>
+            Http.streamedResponse({
+              modelName,
+              providerName: system,
+              events,
+              ...makeStreamHandler({ modelName, system })
+            })
+          ),
+          Effect.withSpan(`chat ${modelName} (stream)`, { kind: "client", attributes: spanAttributes })
+        )
+      }
+    })
+  })
+
+/** A layer providing `Model` with a Chat Completions model; requires an `OpenAiClient`. */
+export const model = (
+  modelName: string,
+  options: ModelOptions = {}
+): Layer.Layer<Model.Model, never, OpenAiClient> => Layer.effect(Model.Model, make(modelName, options))

@@ -1,0 +1,431 @@
+import { AgentError, Messages, Model, Tool } from "@agentfx/core"
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
+import { assert, describe, it } from "@effect/vitest"
+import * as Cause from "effect/Cause"
+import * as Chunk from "effect/Chunk"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Logger from "effect/Logger"
+import * as LogLevel from "effect/LogLevel"
+import * as Redacted from "effect/Redacted"
+import * as Schema from "effect/Schema"
+import * as Stream from "effect/Stream"
+import * as Tracer from "effect/Tracer"
+import * as OpenAiChat from "../src/OpenAiChat.js"
+import * as OpenAiClient from "../src/OpenAiClient.js"
+import * as OpenAiCompatible from "../src/OpenAiCompatible.js"
+import { loopbackServer } from "./support/replay.js"
+
+const gpt = { modelName: "gpt-4o", system: "openai", profile: OpenAiChat.openAiProfile("gpt-4o"), stream: false }
+
+const weather = new Tool.ToolDefinition({
+  name: "get_weather",
+  description: "Weather of a city",
+  parametersJsonSchema: Tool.jsonSchema(Schema.Struct({ city: Schema.String }))
+})
+const search = new Tool.ToolDefinition({
+  name: "search",
+  parametersJsonSchema: Tool.jsonSchema(Schema.Struct({ q: Schema.String, limit: Schema.optional(Schema.Number) }))
+})
+
+const conversation: ReadonlyArray<Messages.ModelMessage> = [
+  new Messages.ModelRequest({
+    parts: [
+      new Messages.SystemPromptPart({ content: "Be brief." }),
+      new Messages.UserPromptPart({
+        content: [
+          "What is in this picture, and the weather?",
+          new Messages.ImageUrl({ url: "https://example.com/cat.png" }),
+          new Messages.BinaryContent({ data: new Uint8Array([1, 2, 3]), mediaType: "image/png" }),
+          new Messages.BinaryContent({ data: new Uint8Array([4, 5]), mediaType: "audio/wav" }),
+          new Messages.BinaryContent({ data: new Uint8Array([6]), mediaType: "application/pdf", identifier: "doc.pdf" })
+        ]
+      })
+    ]
+  }),
+  new Messages.ModelResponse({
+    parts: [
+      new Messages.ThinkingPart({ content: "hmm", providerName: "openai" }),
+      new Messages.TextPart({ content: "A cat." }),
+      new Messages.ToolCallPart({ toolName: "get_weather", args: { city: "Paris" }, toolCallId: "call_1" })
+    ]
+  }),
+  new Messages.ModelRequest({
+    parts: [
+      new Messages.ToolReturnPart({ toolName: "get_weather", toolCallId: "call_1", content: { temp: 21 } }),
+      new Messages.RetryPromptPart({ content: "bad args", toolName: "search", toolCallId: "call_2" }),
+      new Messages.RetryPromptPart({ content: "Answer in JSON" })
+    ],
+    instructions: "You are a weather bot."
+  })
+]
+
+describe("encodeRequest", () => {
+  it("maps every message part to the Chat Completions shape", () => {
+    const body = OpenAiChat.encodeRequest(conversation, {}, Model.ModelRequestParameters.empty, gpt) as any
+    assert.deepStrictEqual(body.messages[0], { role: "system", content: "Be brief." })
+    // Instructions of the last request come right after leading system prompts.
+    assert.deepStrictEqual(body.messages[1], { role: "system", content: "You are a weather bot." })
+    assert.deepStrictEqual(body.messages[2].content, [
+      { type: "text", text: "What is in this picture, and the weather?" },
+      { type: "image_url", image_url: { url: "https://example.com/cat.png" } },
+      { type: "image_url", image_url: { url: "data:image/png;base64,AQID" } },
+      { type: "input_audio", input_audio: { data: "BAU=", format: "wav" } },
+      { type: "file", file: { file_data: "data:application/pdf;base64,Bg==", filename: "doc.pdf" } }
+    ])
+    // Thinking is dropped for OpenAI; text and tool calls kept.
+    assert.deepStrictEqual(body.messages[3], {
+      role: "assistant",
+      content: "A cat.",
+      tool_calls: [{ id: "call_1", type: "function", function: { name: "get_weather", arguments: '{"city":"Paris"}' } }]
+    })
+    assert.deepStrictEqual(body.messages[4], { role: "tool", tool_call_id: "call_1", content: '{"temp":21}' })
+    assert.deepStrictEqual(body.messages[5], {
+      role: "tool",
+      tool_call_id: "call_2",
+      content: "bad args\n\nFix the errors and try again."
+    })
+    assert.deepStrictEqual(body.messages[6], {
+      role: "user",
+      content: "Validation feedback:\nAnswer in JSON\n\nFix the errors and try again."
+    })
+    assert.strictEqual(body.stream, false)
+    assert.isUndefined(body.stream_options)
+    assert.isUndefined(body.tools)
+    assert.isUndefined(body.tool_choice)
+  })
+
+  it("uses the developer role for reasoning models", () => {
+    const body = OpenAiChat.encodeRequest(
+      conversation,
+      { thinking: "high", temperature: 0.5 },
+      Model.ModelRequestParameters.empty,
+      { ...gpt, modelName: "o3-mini", profile: OpenAiChat.openAiProfile("o3-mini") }
+    ) as any
+    assert.strictEqual(body.messages[0].role, "developer")
+    assert.strictEqual(body.reasoning_effort, "high")
+    // Reasoning models reject sampling settings.
+    assert.isUndefined(body.temperature)
+  })
+
+  it("sends reasoning back in the vendor's field when the profile asks (DeepSeek)", () => {
+    const profile = OpenAiCompatible.vendors.deepseek!.profile("deepseek-reasoner")
+    const body = OpenAiChat.encodeRequest(conversation, {}, Model.ModelRequestParameters.empty, {
+      modelName: "deepseek-reasoner",
+      system: "openai",
+      profile,
+      stream: false
+    }) as any
+    assert.strictEqual(body.messages[3].reasoning_content, "hmm")
+  })
+
+  it("tools: strict when compatible, tool_choice required when text is not allowed, settings mapped", () => {
+    const body = OpenAiChat.encodeRequest(
+      [Messages.userPrompt("hi")],
+      {
+        maxTokens: 100,
+        temperature: 0.2,
+        topP: 0.9,
+        seed: 7,
+        presencePenalty: 0.1,
+        frequencyPenalty: 0.3,
+        logitBias: { "50256": -100 },
+        stopSequences: ["END"],
+        parallelToolCalls: false
+      },
+      new Model.ModelRequestParameters({ functionTools: [weather, search], allowTextOutput: false }),
+      { ...gpt, stream: true }
+    ) as any
+    assert.deepStrictEqual(body.tools[0], {
+      type: "function",
+      function: {
+        name: "get_weather",
+        description: "Weather of a city",
+        parameters: weather.parametersJsonSchema,
+        strict: true
+      }
+    })
+    // An optional parameter is not strict-compatible: no `strict`.
+    assert.isUndefined(body.tools[1].function.strict)
+    assert.strictEqual(body.tools[1].function.description, "")
+    assert.strictEqual(body.tool_choice, "required")
+    assert.deepStrictEqual(body.stream_options, { include_usage: true })
+    assert.strictEqual(body.max_completion_tokens, 100)
+    assert.strictEqual(body.temperature, 0.2)
+    assert.strictEqual(body.top_p, 0.9)
+    assert.strictEqual(body.seed, 7)
+    assert.strictEqual(body.presence_penalty, 0.1)
+    assert.strictEqual(body.frequency_penalty, 0.3)
+    assert.deepStrictEqual(body.logit_bias, { "50256": -100 })
+    assert.deepStrictEqual(body.stop, ["END"])
+    assert.strictEqual(body.parallel_tool_calls, false)
+  })
+
+  it("toolChoice setting: names restrict the tools", () => {
+    const params = new Model.ModelRequestParameters({ functionTools: [weather, search] })
+    const one = OpenAiChat.encodeRequest([Messages.userPrompt("hi")], { toolChoice: ["search"] }, params, gpt) as any
+    assert.deepStrictEqual(one.tool_choice, { type: "function", function: { name: "search" } })
+    const none = OpenAiChat.encodeRequest([Messages.userPrompt("hi")], { toolChoice: "none" }, params, gpt) as any
+    assert.strictEqual(none.tool_choice, "none")
+    const auto = OpenAiChat.encodeRequest([Messages.userPrompt("hi")], {}, params, gpt) as any
+    assert.strictEqual(auto.tool_choice, "auto")
+  })
+
+  it("native output becomes response_format json_schema; compat vendors use max_tokens", () => {
+    const params = new Model.ModelRequestParameters({
+      outputMode: "native",
+      outputObject: new Model.OutputObjectDefinition({
+        name: "City",
+        jsonSchema: Tool.jsonSchema(Schema.Struct({ city: Schema.String })),
+        description: "A city"
+      })
+    })
+    const body = OpenAiChat.encodeRequest([Messages.userPrompt("hi")], { maxTokens: 5 }, params, {
+      modelName: "llama3.2",
+      system: "ollama",
+      profile: OpenAiCompatible.vendors.ollama!.profile("llama3.2"),
+      stream: false
+    }) as any
+    assert.deepStrictEqual(body.response_format, {
+      type: "json_schema",
+      json_schema: {
+        name: "City",
+        description: "A city",
+        schema: params.outputObject!.jsonSchema
+      }
+    })
+    assert.strictEqual(body.max_tokens, 5)
+    // OpenAI itself gets `strict: true` for a strict-compatible schema.
+    const openai = OpenAiChat.encodeRequest([Messages.userPrompt("hi")], {}, params, gpt) as any
+    assert.strictEqual(openai.response_format.json_schema.strict, true)
+  })
+
+  it("a DocumentUrl is a UserError for OpenAI (must be inline bytes)", () => {
+    const out = OpenAiChat.encodeRequest(
+      [Messages.userPrompt([new Messages.DocumentUrl({ url: "https://x/a.pdf" })])],
+      {},
+      Model.ModelRequestParameters.empty,
+      gpt
+    )
+    assert.instanceOf(out, AgentError.UserError)
+  })
+})
+
+describe("decodeResponse", () => {
+  it("reads reasoning, text, tool calls, usage with cached and reasoning tokens, finish reason", () => {
+    const r = OpenAiChat.decodeResponse(
+      {
+        id: "chatcmpl-1",
+        created: 1_700_000_000,
+        model: "deepseek-reasoner",
+        choices: [
+          {
+            index: 0,
+            finish_reason: "tool_calls",
+            message: {
+              role: "assistant",
+              reasoning_content: "think",
+              content: "Calling.",
+              tool_calls: [{ id: "c1", type: "function", function: { name: "f", arguments: '{"a":1}' } }]
+            }
+          }
+        ],
+        usage: {
+          prompt_tokens: 10,
+          completion_tokens: 5,
+          prompt_tokens_details: { cached_tokens: 4 },
+          completion_tokens_details: { reasoning_tokens: 3 }
+        }
+      },
+      { modelName: "deepseek-reasoner", system: "deepseek" }
+    ) as Messages.ModelResponse
+    assert.deepStrictEqual(
+      r.parts.map((p) => p._tag),
+      ["ThinkingPart", "TextPart", "ToolCallPart"]
+    )
+    assert.strictEqual(r.thinking[0]!.content, "think")
+    assert.strictEqual(r.text, "Calling.")
+    assert.deepStrictEqual(r.toolCalls[0]!.argsAsObject(), { a: 1 })
+    assert.strictEqual(r.finishReason, "tool_call")
+    assert.strictEqual(r.providerFinishReason, "tool_calls")
+    assert.strictEqual(r.providerResponseId, "chatcmpl-1")
+    assert.strictEqual(r.usage.inputTokens, 10)
+    assert.strictEqual(r.usage.outputTokens, 5)
+    assert.strictEqual(r.usage.cacheReadTokens, 4)
+    assert.strictEqual(r.usage.details.reasoning_tokens, 3)
+    assert.strictEqual(r.timestamp.getTime(), 1_700_000_000_000)
+  })
+
+  it("no choices is UnexpectedModelBehavior", () => {
+    const r = OpenAiChat.decodeResponse({ error: "x" }, { modelName: "m", system: "openai" })
+    assert.instanceOf(r, AgentError.UnexpectedModelBehavior)
+  })
+})
+
+const sse = (...chunks: Array<unknown>) => chunks.map((c) => `data: ${typeof c === "string" ? c : JSON.stringify(c)}\n\n`).join("")
+const delta = (d: unknown, extra: Record<string, unknown> = {}) => ({
+  id: "chatcmpl-s",
+  model: "gpt-4o",
+  choices: [{ index: 0, delta: d, finish_reason: null, ...extra }]
+})
+
+const modelLayer = (baseUrl: string, apiKey = "sk-test") =>
+  OpenAiChat.model("gpt-4o").pipe(
+    Layer.provide(OpenAiClient.layer({ baseUrl, apiKey: Redacted.make(apiKey), retry: false })),
+    Layer.provide(NodeHttpClient.layerUndici)
+  )
+
+describe("OpenAiChat.model", () => {
+  it.scoped("streams text and interleaved tool-call argument deltas by index", () =>
+    Effect.gen(function* () {
+      const server = yield* loopbackServer((_req, res) => {
+        res.writeHead(200, { "content-type": "text/event-stream" })
+        res.end(
+          sse(
+            delta({ role: "assistant", content: "" }),
+            delta({ content: "Let me" }),
+            delta({ content: " check." }),
+            delta({ tool_calls: [{ index: 0, id: "call_a", type: "function", function: { name: "get_weather", arguments: "" } }] }),
+            delta({ tool_calls: [{ index: 1, id: "call_b", type: "function", function: { name: "search", arguments: '{"q":' } }] }),
+            delta({ tool_calls: [{ index: 0, function: { arguments: '{"city":' } }] }),
+            delta({ tool_calls: [{ index: 0, function: { arguments: '"Paris"}' } }] }),
+            delta({ tool_calls: [{ index: 1, function: { arguments: '"x"}' } }] }),
+            delta({}, { finish_reason: "tool_calls" }),
+            { id: "chatcmpl-s", model: "gpt-4o", choices: [], usage: { prompt_tokens: 9, completion_tokens: 4, prompt_tokens_details: { cached_tokens: 2 } } },
+            "[DONE]"
+          )
+        )
+      })
+      const events = yield* Effect.gen(function* () {
+        const model = yield* Model.Model
+        const streamed = yield* model.requestStream(
+          [Messages.userPrompt("hi")],
+          {},
+          new Model.ModelRequestParameters({ functionTools: [weather, search] })
+        )
+        return Chunk.toArray(yield* Stream.runCollect(streamed.events))
+      }).pipe(Effect.provide(modelLayer(server.baseUrl)))
+      const body = server.requests[0]!.body as any
+      assert.strictEqual(body.stream, true)
+      assert.deepStrictEqual(body.stream_options, { include_usage: true })
+      const done = events.at(-1) as Messages.ResponseCompleteEvent
+      assert.strictEqual(done._tag, "ResponseCompleteEvent")
+      const r = done.response
+      assert.strictEqual(r.text, "Let me check.")
+      assert.deepStrictEqual(
+        r.toolCalls.map((c) => [c.toolCallId, c.toolName, c.argsAsObject()]),
+        [
+          ["call_a", "get_weather", { city: "Paris" }],
+          ["call_b", "search", { q: "x" }]
+        ]
+      )
+      assert.strictEqual(r.finishReason, "tool_call")
+      assert.strictEqual(r.usage.inputTokens, 9)
+      assert.strictEqual(r.usage.cacheReadTokens, 2)
+      assert.strictEqual(r.providerResponseId, "chatcmpl-s")
+      const deltas = events.filter((e) => e._tag === "PartDeltaEvent")
+      assert.isAtLeast(deltas.length, 4)
+    }))
+
+  it.scoped("the API key never appears in errors, logs or spans", () =>
+    Effect.gen(function* () {
+      const secret = "sk-secret-KEY-1234567890"
+      const server = yield* loopbackServer((_req, res) => {
+        res.writeHead(401, { "content-type": "application/json" })
+        res.end(JSON.stringify({ error: { message: "Incorrect API key provided" } }))
+      })
+      const logs: Array<string> = []
+      const logger = Logger.make(({ message, annotations, cause }) => {
+        logs.push(JSON.stringify({ message, annotations: [...annotations] }))
+        logs.push(Cause.pretty(cause))
+      })
+      const spans: Array<Tracer.Span> = []
+      const base = yield* Effect.tracer
+      const tracer = Tracer.make({
+        span: (...args) => {
+          const span = base.span(...args)
+          spans.push(span)
+          return span
+        },
+        context: (f, fiber) => base.context(f, fiber)
+      })
+      const observe = Layer.mergeAll(
+        Logger.replace(Logger.defaultLogger, logger),
+        Logger.minimumLogLevel(LogLevel.All),
+        Layer.setTracer(tracer)
+      )
+      const run = (stream: boolean) =>
+        Effect.gen(function* () {
+          const model = yield* Model.Model
+          yield* Effect.logDebug("calling the model")
+          return stream
+            ? yield* Effect.scoped(
+                Effect.flatMap(
+                  model.requestStream([Messages.userPrompt("hi")], {}, Model.ModelRequestParameters.empty),
+                  (s) => Stream.runDrain(s.events)
+                )
+              )
+            : yield* model.request([Messages.userPrompt("hi")], {}, Model.ModelRequestParameters.empty)
+        }).pipe(
+          Effect.tapErrorCause((cause) => Effect.logError("model failed", cause)),
+          Effect.withSpan("test"),
+          Effect.provide(modelLayer(server.baseUrl, secret)),
+          Effect.provide(observe),
+          Effect.exit
+        )
+      const exits = [yield* run(false), yield* run(true)]
+      const exit = exits[0]!
+      assert(exit._tag === "Failure")
+      const error = Cause.squash(exit.cause) as AgentError.ModelHTTPError
+      assert.strictEqual(error._tag, "ModelHTTPError")
+      assert.strictEqual(error.status, 401)
+      // The key did go over the wire (so this test can fail)…
+      assert.strictEqual(server.requests[0]!.headers.authorization, `Bearer ${secret}`)
+      // …but nowhere else.
+      const streamExit = exits[1]!
+      assert(streamExit._tag === "Failure")
+      const texts = [
+        Cause.pretty(streamExit.cause),
+        JSON.stringify(Cause.squash(streamExit.cause)),
+        String(error),
+        error.message,
+        JSON.stringify(error),
+        Cause.pretty(exit.cause),
+        ...logs,
+        ...spans.flatMap((s) => [s.name, JSON.stringify([...s.attributes.entries()])])
+      ]
+      assert.isAbove(spans.length, 1)
+      assert.isTrue(spans.some((s) => [...s.attributes.keys()].some((k) => k.startsWith("http.request.header"))))
+      for (const t of texts) assert.notInclude(t, secret)
+      assert.notInclude(texts.join("\n"), secret.slice(3))
+    }))
+
+  it.scoped("settings.extraBody and extraHeaders reach the wire; model settings merge under run settings", () =>
+    Effect.gen(function* () {
+      const server = yield* loopbackServer((_req, res) => {
+        res.writeHead(200, { "content-type": "application/json" })
+        res.end(JSON.stringify({ id: "x", choices: [{ index: 0, finish_reason: "length", message: { role: "assistant", content: "ok" } }] }))
+      })
+      const layer = OpenAiChat.model("gpt-4o", { settings: { temperature: 1, maxTokens: 10 } }).pipe(
+        Layer.provide(OpenAiClient.layer({ baseUrl: server.baseUrl, organization: "org-1", headers: { "x-app": "a" } })),
+        Layer.provide(NodeHttpClient.layerUndici)
+      )
+      const r = yield* Effect.flatMap(Model.Model, (m) =>
+        m.request(
+          [Messages.userPrompt("hi")],
+          { temperature: 0, extraBody: { service_tier: "flex" }, extraHeaders: { "x-run": "r" } },
+          Model.ModelRequestParameters.empty
+        )
+      ).pipe(Effect.provide(layer))
+      assert.strictEqual(r.finishReason, "length")
+      const req = server.requests[0]!
+      const body = req.body as any
+      assert.strictEqual(body.temperature, 0)
+      assert.strictEqual(body.max_completion_tokens, 10)
+      assert.strictEqual(body.service_tier, "flex")
+      assert.strictEqual(req.headers["x-run"], "r")
+      assert.strictEqual(req.headers["x-app"], "a")
+      assert.strictEqual(req.headers["openai-organization"], "org-1")
+      assert.isUndefined(req.headers.authorization)
+    }))
+})

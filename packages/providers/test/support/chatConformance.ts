@@ -1,0 +1,541 @@
+/**
+ * The Chat Completions conformance harness shared by the openai-chat, groq, openrouter,
+ * deepseek and huggingface replays. For every recorded `chat.completions` interaction:
+ *
+ * - decoding: the recorded response is served by the replay server and decoded through the
+ *   real model (`request` or `requestStream`, the stream also re-chunked at random byte
+ *   boundaries); text, thinking, tool calls, usage and finish reason must equal what an
+ *   independent reading of the raw body says; recorded 4xx/5xx become `ModelHTTPError`.
+ * - request fidelity: the recorded request's messages/tools/settings are converted to agentfx
+ *   values, sent through the model, and the body the server received must equal the
+ *   recorded one on messages, tools, tool_choice, response_format and stream (after the
+ *   normalizations listed in `normalizeMessage`).
+ */
+import { AgentError, Messages, Model, type ModelSettings, Tool } from "@agentfx/core"
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
+import { assert } from "@effect/vitest"
+import * as Chunk from "effect/Chunk"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Stream from "effect/Stream"
+import * as OpenAiChat from "../../src/OpenAiChat.js"
+import * as OpenAiClient from "../../src/OpenAiClient.js"
+import { type ConformanceCase, type Interaction, listCases, replayServer } from "./replay.js"
+
+type Json = Record<string, any>
+
+/** A recorded chat.completions exchange to check. */
+export interface ChatInteraction {
+  readonly caseId: string
+  readonly index: number
+  readonly interaction: Interaction
+  readonly case: ConformanceCase
+  /** Why request fidelity is not checked for this interaction (undefined: checked). */
+  readonly fidelitySkip: string | undefined
+}
+
+/** Chat interactions of every case filed under `provider` (other endpoints filtered out). */
+export const chatInteractions = (provider: string): Array<ChatInteraction> => {
+  const out: Array<ChatInteraction> = []
+  for (const c of listCases(provider)) {
+    c.interactions.forEach((interaction, index) => {
+      // Other endpoints (responses, embeddings, downloads, mcp, models) are other engineers'
+      // protocols or not model traffic at all.
+      if (interaction.endpoint !== "chat.completions") return
+      out.push({ caseId: c.id, index, interaction, case: c, fidelitySkip: fidelitySkipReason(interaction) })
+    })
+  }
+  return out
+}
+
+/** Interactions whose response cannot be decoded as a chat completion, with the reason. */
+export const decodeSkipReason = (it: Interaction): string | undefined => {
+  const r = it.response
+  if (r.status < 400 && r.json === null && r.sse === null && r.text !== null && !r.text.trim().startsWith("{"))
+    return "the recorded 200 body is a gateway's plain-text echo, not a chat completion"
+  return undefined
+}
+
+/** Features of recorded requests that agentfx messages cannot express (yet), with the reason. */
+const fidelitySkipReason = (it: Interaction): string | undefined => {
+  const body = it.request.body as Json | null
+  if (body === null || typeof body !== "object") return "request body is not JSON"
+  if (body.web_search_options !== undefined) return "web_search_options: built-in tools are not modelled"
+  for (const t of body.tools ?? []) {
+    if (t.type !== "function") return `built-in tool ${t.type} is not modelled`
+  }
+  for (const m of body.messages ?? []) {
+    if (m.role === "user" && m.tool_calls !== undefined) return "user message with tool_calls (vendor quirk)"
+    if (m.role === "assistant" && m.reasoning_details !== undefined)
+      return "OpenRouter reasoning_details (signed reasoning) are not sent back by agentfx"
+    if (Array.isArray(m.content)) {
+      for (const p of m.content) {
+        if (m.role !== "user") return `${m.role} message with content parts`
+        if (p.type === "video_url") return "video_url content is not supported by agentfx's OpenAI chat encoder"
+        if (p.type === "file" && typeof p.file?.file_data !== "string") return "uploaded file_id references"
+        if (p.type === "image_url" && p.image_url?.detail !== undefined) return "image detail setting"
+        if (p.cache_control !== undefined) return "cache_control markers (prompt cache points) are not modelled"
+        if (p.prompt_cache_breakpoint !== undefined) return "explicit prompt cache breakpoints are not modelled"
+      }
+    }
+    if (typeof m.content === "string" && /<think>/.test(m.content) && m.role === "assistant")
+      return "thinking replayed as <think> tags (pydantic-ai vendor profile)"
+  }
+  return undefined
+}
+
+// ---------------------------------------------------------------------------
+// Recorded request → agentfx values
+// ---------------------------------------------------------------------------
+
+const parseDataUrl = (url: string): { mediaType: string; data: Uint8Array } | undefined => {
+  const m = /^data:([^;,]+)(;base64)?,(.*)$/s.exec(url)
+  if (!m) return undefined
+  return { mediaType: m[1]!, data: Buffer.from(m[3]!, m[2] ? "base64" : "utf8") }
+}
+
+const textOf = (content: unknown): string =>
+  typeof content === "string"
+    ? content
+    : Array.isArray(content)
+      ? content.map((p: Json) => (p.type === "text" ? p.text : "")).join("")
+      : ""
+
+/** Recorded wire messages → agentfx messages. */
+export const wireToMessages = (
+  wire: ReadonlyArray<Json>,
+  system: string
+): Array<Messages.ModelMessage> => {
+  const out: Array<Messages.ModelMessage> = []
+  let parts: Array<Messages.ModelRequestPart> = []
+  const toolNames = new Map<string, string>()
+  const flush = () => {
+    if (parts.length > 0) out.push(new Messages.ModelRequest({ parts }))
+    parts = []
+  }
+  for (const m of wire) {
+    switch (m.role) {
+      case "system":
+      case "developer":
+        parts.push(new Messages.SystemPromptPart({ content: textOf(m.content) }))
+        break
+      case "user":
+        if (typeof m.content === "string") parts.push(new Messages.UserPromptPart({ content: m.content }))
+        else {
+          const items: Array<Messages.UserContent> = []
+          for (const p of m.content as Array<Json>) {
+            if (p.type === "text") items.push(p.text)
+            else if (p.type === "image_url") {
+              const d = parseDataUrl(p.image_url.url)
+              items.push(
+                d
+                  ? new Messages.BinaryContent({ data: d.data, mediaType: d.mediaType })
+                  : new Messages.ImageUrl({ url: p.image_url.url })
+              )
+            } else if (p.type === "input_audio") {
+              const format = p.input_audio.format === "mp3" ? "audio/mpeg" : `audio/${p.input_audio.format}`
+              items.push(
+                new Messages.BinaryContent({ data: Buffer.from(p.input_audio.data, "base64"), mediaType: format })
+              )
+            } else if (p.type === "file") {
+              const d = parseDataUrl(p.file.file_data)
+              if (d === undefined) {
+                items.push(new Messages.DocumentUrl({ url: p.file.file_data }))
+                continue
+              }
+              items.push(
+                new Messages.BinaryContent({
+                  data: d.data,
+                  mediaType: d.mediaType,
+                  ...(p.file.filename !== undefined ? { identifier: p.file.filename } : {})
+                })
+              )
+            }
+          }
+          parts.push(new Messages.UserPromptPart({ content: items }))
+        }
+        break
+      case "tool":
+        parts.push(
+          new Messages.ToolReturnPart({
+            toolName: toolNames.get(m.tool_call_id) ?? "unknown",
+            toolCallId: m.tool_call_id,
+            content: textOf(m.content)
+          })
+        )
+        break
+      case "assistant": {
+        flush()
+        const rparts: Array<Messages.ModelResponsePart> = []
+        for (const field of ["reasoning_content", "reasoning"] as const) {
+          if (typeof m[field] === "string")
+            rparts.push(new Messages.ThinkingPart({ content: m[field], id: field, providerName: system }))
+        }
+        if (typeof m.content === "string" && m.content !== "")
+          rparts.push(new Messages.TextPart({ content: m.content }))
+        for (const call of m.tool_calls ?? []) {
+          toolNames.set(call.id, call.function.name)
+          rparts.push(
+            new Messages.ToolCallPart({
+              toolName: call.function.name,
+              args: call.function.arguments,
+              toolCallId: call.id
+            })
+          )
+        }
+        out.push(new Messages.ModelResponse({ parts: rparts, providerName: system }))
+        break
+      }
+    }
+  }
+  flush()
+  return out
+}
+
+/** Recorded tools / tool_choice / response_format → request parameters and settings. */
+export const wireToParameters = (
+  body: Json
+): { parameters: Model.ModelRequestParameters; settings: ModelSettings.ModelSettings } => {
+  const functionTools = ((body.tools ?? []) as Array<Json>)
+    .filter((t) => t.type === "function")
+    .map(
+      (t) =>
+        new Tool.ToolDefinition({
+          name: t.function.name,
+          ...(t.function.description !== undefined ? { description: t.function.description } : {}),
+          parametersJsonSchema: t.function.parameters ?? { type: "object", properties: {} },
+          ...(t.function.strict === true ? { strict: true } : t.function.strict === false ? { strict: false } : {})
+        })
+    )
+  const settings: { -readonly [K in keyof ModelSettings.ModelSettings]: ModelSettings.ModelSettings[K] } = {}
+  let allowTextOutput = true
+  const tc = body.tool_choice
+  if (tc === "required") allowTextOutput = false
+  else if (tc === "none") settings.toolChoice = "none"
+  else if (tc !== undefined && tc !== null && typeof tc === "object" && tc.function?.name)
+    settings.toolChoice = [tc.function.name]
+  let outputMode: Model.OutputMode = "text"
+  let outputObject: Model.OutputObjectDefinition | undefined
+  const rf = body.response_format
+  if (rf?.type === "json_schema") {
+    outputMode = "native"
+    outputObject = new Model.OutputObjectDefinition({
+      jsonSchema: rf.json_schema.schema,
+      name: rf.json_schema.name,
+      ...(rf.json_schema.description !== undefined ? { description: rf.json_schema.description } : {}),
+      ...(typeof rf.json_schema.strict === "boolean" ? { strict: rf.json_schema.strict } : {})
+    })
+  } else if (rf?.type === "json_object") outputMode = "prompted"
+  if (typeof body.max_completion_tokens === "number") settings.maxTokens = body.max_completion_tokens
+  if (typeof body.max_tokens === "number") settings.maxTokens = body.max_tokens
+  if (typeof body.temperature === "number") settings.temperature = body.temperature
+  if (Array.isArray(body.stop)) settings.stopSequences = body.stop
+  return {
+    parameters: new Model.ModelRequestParameters({
+      functionTools,
+      outputMode,
+      ...(outputObject !== undefined ? { outputObject } : {}),
+      allowTextOutput
+    }),
+    settings
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Request fidelity
+// ---------------------------------------------------------------------------
+
+/**
+ * Normalizations of legitimate differences with pydantic-ai:
+ * - `content: null` on an assistant message with tool calls is the same as no `content`;
+ * - `name` on messages is not sent by agentfx;
+ * - thinking fields are sent back only for vendors whose profile asks for it, and an empty
+ *   thinking field (`""`) equals its absence;
+ * - `tool_calls: []` equals no tool calls.
+ */
+const normalizeMessage = (m: Json, keepThinking: boolean): Json => {
+  const out: Json = { role: m.role === "developer" ? "system" : m.role }
+  if (m.content !== null && m.content !== undefined && !(m.role === "assistant" && m.content === "" && m.tool_calls?.length))
+    out.content = m.content
+  if (m.role === "assistant" && out.content === undefined && !(m.tool_calls?.length)) out.content = ""
+  if (m.tool_call_id !== undefined) out.tool_call_id = m.tool_call_id
+  if (Array.isArray(m.tool_calls) && m.tool_calls.length > 0)
+    out.tool_calls = m.tool_calls.map((c: Json) => ({
+      id: c.id,
+      type: c.type ?? "function",
+      function: { name: c.function.name, arguments: c.function.arguments }
+    }))
+  if (keepThinking) {
+    for (const f of ["reasoning_content", "reasoning"]) if (typeof m[f] === "string" && m[f] !== "") out[f] = m[f]
+  }
+  return out
+}
+
+const normalizeTool = (t: Json, recordedStrict: boolean): Json => ({
+  name: t.function.name,
+  description: t.function.description ?? "",
+  parameters: t.function.parameters,
+  // Only a recorded `strict: true` must be reproduced; agentfx may add `strict: true` where
+  // the schema is strict-compatible (as pydantic-ai's OpenAI profile does).
+  ...(recordedStrict ? { strict: t.function.strict === true } : {})
+})
+
+const normalizeToolChoice = (tc: unknown, hasTools: boolean): unknown =>
+  !hasTools ? undefined : tc === undefined || tc === null ? "auto" : tc
+
+/** Asserts the received body equals the recorded one on the compared fields. */
+export const assertRequestFidelity = (recorded: Json, received: Json, keepThinking: boolean) => {
+  assert.deepStrictEqual(
+    (received.messages as Array<Json>).map((m) => normalizeMessage(m, keepThinking)),
+    (recorded.messages as Array<Json>).map((m) => normalizeMessage(m, keepThinking)),
+    "messages"
+  )
+  const recordedTools = (recorded.tools ?? []) as Array<Json>
+  const receivedTools = (received.tools ?? []) as Array<Json>
+  assert.deepStrictEqual(
+    receivedTools.map((t, i) => normalizeTool(t, recordedTools[i]?.function?.strict === true)),
+    recordedTools.map((t) => normalizeTool(t, t.function?.strict === true)),
+    "tools"
+  )
+  const hasTools = recordedTools.length > 0
+  const recordedChoice = normalizeToolChoice(recorded.tool_choice, hasTools)
+  const receivedChoice = normalizeToolChoice(received.tool_choice, hasTools)
+  // `{function: {name}}` without `type` (a vendor quirk) equals the typed form.
+  const typed = (c: any) => (c && typeof c === "object" && c.function ? { type: "function", function: c.function } : c)
+  assert.deepStrictEqual(typed(receivedChoice), typed(recordedChoice), "tool_choice")
+  assert.deepStrictEqual(received.response_format, recorded.response_format, "response_format")
+  assert.strictEqual(received.stream, recorded.stream ?? false, "stream")
+}
+
+// ---------------------------------------------------------------------------
+// Expected values from the raw body (an independent, simple reading)
+// ---------------------------------------------------------------------------
+
+/** What a response must decode to. */
+export interface Expected {
+  text: string
+  thinking: string
+  toolCalls: Array<{ id: string | undefined; name: string; args: unknown }>
+  inputTokens: number
+  outputTokens: number
+  cachedTokens: number
+  reasoningTokens: number
+  finishReason: string | undefined
+}
+
+const parseArgs = (s: unknown): unknown => {
+  if (typeof s !== "string") return s ?? {}
+  if (s.trim() === "") return {}
+  try {
+    return JSON.parse(s)
+  } catch {
+    return s
+  }
+}
+
+const usageOf = (u: Json | undefined) => ({
+  inputTokens: u?.prompt_tokens ?? 0,
+  outputTokens: u?.completion_tokens ?? 0,
+  cachedTokens: u?.prompt_tokens_details?.cached_tokens ?? u?.prompt_cache_hit_tokens ?? 0,
+  reasoningTokens: u?.completion_tokens_details?.reasoning_tokens ?? 0
+})
+
+/** Expected values of a JSON response. */
+export const expectedFromJson = (json: Json): Expected => {
+  const choice = json.choices?.[0] ?? {}
+  const m = choice.message ?? {}
+  return {
+    text: typeof m.content === "string" ? m.content : "",
+    thinking: m.reasoning_content ?? m.reasoning ?? "",
+    toolCalls: (m.tool_calls ?? []).map((c: Json) => ({ id: c.id, name: c.function.name, args: parseArgs(c.function.arguments) })),
+    ...usageOf(json.usage),
+    finishReason: choice.finish_reason ?? undefined
+  }
+}
+
+/** Expected values of an SSE body, read line by line. */
+export const expectedFromSse = (sse: string): Expected => {
+  let text = ""
+  let thinking = ""
+  let usage: Json | undefined
+  let finishReason: string | undefined
+  const calls = new Map<number, { id: string | undefined; name: string; args: string }>()
+  for (const line of sse.split(/\r?\n/)) {
+    if (!line.startsWith("data:")) continue
+    const data = line.slice(5).trim()
+    if (!data.startsWith("{")) continue
+    const chunk = JSON.parse(data)
+    if (chunk.usage) usage = chunk.usage
+    for (const choice of chunk.choices ?? []) {
+      if ((choice.index ?? 0) !== 0) continue
+      if (choice.finish_reason) finishReason = choice.finish_reason
+      const d = choice.delta ?? {}
+      if (typeof d.content === "string") text += d.content
+      const r = d.reasoning_content ?? d.reasoning
+      if (typeof r === "string") thinking += r
+      for (const tc of d.tool_calls ?? []) {
+        const idx = tc.index ?? 0
+        const cur = calls.get(idx) ?? { id: undefined, name: "", args: "" }
+        if (tc.id) cur.id = tc.id
+        if (tc.function?.name) cur.name += tc.function.name
+        if (typeof tc.function?.arguments === "string") cur.args += tc.function.arguments
+        calls.set(idx, cur)
+      }
+    }
+  }
+  return {
+    text,
+    thinking,
+    toolCalls: [...calls.entries()]
+      .sort(([a], [b]) => a - b)
+      .map(([, c]) => ({ id: c.id, name: c.name, args: parseArgs(c.args) })),
+    ...usageOf(usage),
+    finishReason
+  }
+}
+
+const finishMap: Record<string, string> = {
+  stop: "stop",
+  length: "length",
+  tool_calls: "tool_call",
+  function_call: "tool_call",
+  content_filter: "content_filter",
+  error: "error"
+}
+
+/** Asserts a decoded response equals the expected values. */
+export const assertDecoded = (response: Messages.ModelResponse, expected: Expected) => {
+  assert.strictEqual(response.text, expected.text, "text")
+  assert.strictEqual(response.thinking.map((t) => t.content).join(""), expected.thinking, "thinking")
+  assert.deepStrictEqual(
+    response.toolCalls.map((c) => ({
+      id: expected.toolCalls.find((e) => e.name === c.toolName)?.id === undefined ? undefined : c.toolCallId,
+      name: c.toolName,
+      args: parseArgs(c.args)
+    })),
+    expected.toolCalls.map((c) => ({ id: c.id, name: c.name, args: c.args })),
+    "tool calls"
+  )
+  assert.strictEqual(response.usage.inputTokens, expected.inputTokens, "input tokens")
+  assert.strictEqual(response.usage.outputTokens, expected.outputTokens, "output tokens")
+  assert.strictEqual(response.usage.cacheReadTokens, expected.cachedTokens, "cached tokens")
+  assert.strictEqual(response.usage.details.reasoning_tokens ?? 0, expected.reasoningTokens, "reasoning tokens")
+  assert.strictEqual(response.providerFinishReason, expected.finishReason, "provider finish reason")
+  assert.strictEqual(
+    response.finishReason,
+    expected.finishReason === undefined ? undefined : finishMap[expected.finishReason],
+    "finish reason"
+  )
+}
+
+// ---------------------------------------------------------------------------
+// Running one interaction
+// ---------------------------------------------------------------------------
+
+/** How a vendor is set up for the replay. */
+export interface VendorSetup {
+  readonly system: string
+  /** Profile for a recorded model name. */
+  readonly profile: (modelName: string) => OpenAiChat.ChatProfile
+}
+
+/**
+ * Replays one interaction through the model: returns the decoded response (or the error)
+ * and the body the server received.
+ */
+export const runInteraction = (
+  ci: ChatInteraction,
+  vendor: VendorSetup,
+  options: { readonly rechunkSeed?: number; readonly useRecordedMessages: boolean }
+) =>
+  Effect.gen(function* () {
+    const it = ci.interaction
+    const path = it.request.path
+    const prefix = path.replace(/\/chat\/completions(\?.*)?$/, "")
+    const single: ConformanceCase = { ...ci.case, interactions: [it] }
+    const server = yield* replayServer(single, options.rechunkSeed !== undefined ? { rechunkSeed: options.rechunkSeed } : {})
+    const body = (it.request.body ?? {}) as Json
+    const modelName: string = body.model ?? "model"
+    const stream = body.stream === true
+    const messages = options.useRecordedMessages
+      ? wireToMessages(body.messages ?? [], vendor.system)
+      : [Messages.userPrompt("hello")]
+    const { parameters, settings } = options.useRecordedMessages
+      ? wireToParameters(body)
+      : { parameters: Model.ModelRequestParameters.empty, settings: {} }
+    const query = path.includes("?") ? Object.fromEntries(new URLSearchParams(path.split("?")[1])) : undefined
+    const layer = OpenAiChat.model(modelName, { system: vendor.system, profile: vendor.profile(modelName) }).pipe(
+      Layer.provide(
+        OpenAiClient.layer({
+          baseUrl: `${server.baseUrl}${prefix}`,
+          retry: false,
+          ...(query ? { queryParams: query } : {})
+        })
+      ),
+      Layer.provide(NodeHttpClient.layerUndici)
+    )
+    const result = yield* Effect.gen(function* () {
+      const model = yield* Model.Model
+      if (!stream) return yield* model.request(messages, settings, parameters)
+      return yield* Effect.scoped(
+        Effect.gen(function* () {
+          const streamed = yield* model.requestStream(messages, settings, parameters)
+          const events = Chunk.toArray(yield* Stream.runCollect(streamed.events))
+          const last = events[events.length - 1]
+          assert.strictEqual(last?._tag, "ResponseCompleteEvent", "stream ends with ResponseCompleteEvent")
+          return (last as Messages.ResponseCompleteEvent).response
+        })
+      )
+    }).pipe(Effect.provide(layer), Effect.either)
+    return { result, received: server.received, unused: server.unused() }
+  }).pipe(Effect.scoped)
+
+/** The full check of one interaction (decoding and, unless skipped, request fidelity). */
+export const checkInteraction = (
+  ci: ChatInteraction,
+  vendor: VendorSetup,
+  options: { readonly rechunkSeed?: number; readonly fidelity: boolean }
+) =>
+  Effect.gen(function* () {
+    const it = ci.interaction
+    const useRecorded = options.fidelity && ci.fidelitySkip === undefined
+    const { result, received, unused } = yield* runInteraction(ci, vendor, {
+      useRecordedMessages: useRecorded,
+      ...(options.rechunkSeed !== undefined ? { rechunkSeed: options.rechunkSeed } : {})
+    })
+    assert.strictEqual(received.length, 1, "one request")
+    assert.strictEqual(unused, 0, "the interaction was used")
+    const r = it.response
+    if (r.status >= 400) {
+      assert.strictEqual(result._tag, "Left", "a recorded error fails the request")
+      const error = (result as any).left as AgentError.ModelError
+      assert.strictEqual(error._tag, "ModelHTTPError")
+      assert(error._tag === "ModelHTTPError")
+      assert.strictEqual(error.status, r.status)
+      const expectedBody = r.json ?? (r.text !== null ? parseArgs(r.text) : undefined)
+      assert.deepStrictEqual(error.body, expectedBody)
+    } else if (r.sse && /^data:\s*\{"error"/m.test(r.sse)) {
+      // An `error` object inside a 200 stream fails the stream with a typed error that keeps
+      // what arrived before it.
+      assert.strictEqual(result._tag, "Left", "an in-stream error fails the stream")
+      const error = (result as any).left as AgentError.ModelError
+      assert(error._tag === "ModelAPIError")
+      assert.include(error.reason, "Provider error in stream")
+      assert.isDefined(error.partialResponse)
+      assert.strictEqual(error.partialResponse!.text, expectedFromSse(r.sse).text)
+    } else {
+      if (result._tag === "Left") assert.fail(`decoding failed: ${String(result.left)}`)
+      const expected =
+        r.sse !== null && r.sse !== undefined
+          ? expectedFromSse(r.sse)
+          : expectedFromJson((r.json ?? (r.text ? JSON.parse(r.text) : {})) as Json)
+      assertDecoded(result.right, expected)
+    }
+    if (useRecorded) {
+      assertRequestFidelity(
+        it.request.body as Json,
+        received[0]!.body as Json,
+        vendor.profile((it.request.body as Json).model ?? "").sendThinkingField !== undefined
+      )
+    }
+  })
