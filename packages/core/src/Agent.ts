@@ -366,35 +366,33 @@ export const streamText = <A, E, R>(
   options?: { readonly delta?: boolean }
 ): Stream.Stream<string, E, R> => {
   const delta = options?.delta === true
-  let text = ""
-  let textParts = new Set<number>()
-  return Stream.mapChunks(stream, (chunk) => {
-    const out: Array<string> = []
-    let changed = false
-    for (const e of chunk) {
-      if (e._tag === "PartStartEvent") {
-        if (e.index === 0) {
-          text = ""
-          textParts = new Set()
-        }
-        if (e.part._tag === "TextPart") {
-          textParts.add(e.index)
-          if (e.part.content !== "") {
-            text += e.part.content
+  // The accumulated text belongs to one run of the stream: a stream value run twice starts fresh.
+  return Stream.suspend(() => {
+    let text = ""
+    return Stream.mapChunks(stream, (chunk) => {
+      const out: Array<string> = []
+      let changed = false
+      for (const e of chunk) {
+        if (e._tag === "PartStartEvent") {
+          if (e.index === 0) text = ""
+          if (e.part._tag === "TextPart") {
+            if (e.part.content !== "") {
+              text += e.part.content
+              changed = true
+              if (delta) out.push(e.part.content)
+            }
+          }
+        } else if (e._tag === "PartDeltaEvent" && e.delta._tag === "TextPartDelta") {
+          if (e.delta.contentDelta !== "") {
+            text += e.delta.contentDelta
             changed = true
-            if (delta) out.push(e.part.content)
+            if (delta) out.push(e.delta.contentDelta)
           }
         }
-      } else if (e._tag === "PartDeltaEvent" && e.delta._tag === "TextPartDelta") {
-        if (e.delta.contentDelta !== "") {
-          text += e.delta.contentDelta
-          changed = true
-          if (delta) out.push(e.delta.contentDelta)
-        }
       }
-    }
-    if (!delta && changed) out.push(text)
-    return Chunk.unsafeFromArray(out)
+      if (!delta && changed) out.push(text)
+      return Chunk.unsafeFromArray(out)
+    })
   })
 }
 

@@ -101,6 +101,32 @@ describe("Agent.runStream", () => {
     })
   )
 
+  it.effect(
+    "streamText: one stream value run twice (even at once) keeps each run's text apart",
+    () =>
+      Effect.gen(function* () {
+        const agent = Agent.make({})
+        // Each item yields to the scheduler so the two concurrent runs interleave chunk by chunk.
+        const model = FunctionModel.layer(undefined, {
+          stream: () =>
+            Stream.make("a", "b", "c").pipe(
+              Stream.rechunk(1),
+              Stream.tap(() => Effect.yieldNow())
+            )
+        })
+        const text = Agent.streamText(agent.runStream("x")).pipe(Stream.provideLayer(model))
+        const first = Chunk.toReadonlyArray(yield* Stream.runCollect(text))
+        const second = Chunk.toReadonlyArray(yield* Stream.runCollect(text))
+        assert.deepStrictEqual(first, ["a", "ab", "abc"])
+        assert.deepStrictEqual(second, ["a", "ab", "abc"])
+        const [x, y] = yield* Effect.all([Stream.runCollect(text), Stream.runCollect(text)], {
+          concurrency: 2
+        })
+        assert.deepStrictEqual(Chunk.toReadonlyArray(x), ["a", "ab", "abc"])
+        assert.deepStrictEqual(Chunk.toReadonlyArray(y), ["a", "ab", "abc"])
+      })
+  )
+
   it.effect("20,000 deltas stream fast and in order", () =>
     Effect.gen(function* () {
       const agent = Agent.make({})

@@ -30,6 +30,7 @@ import {
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Http from "./internal/http.js"
+import * as OpenAiClientModule from "./OpenAiClient.js"
 import { OpenAiClient } from "./OpenAiClient.js"
 import * as OpenAiSchema from "./OpenAiSchema.js"
 
@@ -501,18 +502,23 @@ export const makeStreamHandler = (options: { readonly modelName: string; readonl
   const onEvent = (
     event: Http.SseEvent,
     manager: PartsManager.PartsManager,
-    out: Array<Messages.ModelResponseStreamEvent>
+    out: Array<Messages.ModelResponseStreamEvent>,
+    skip?: (reason: string) => void
   ): AgentError.ModelError | undefined => {
     const data = event.data
     if (data === "[DONE]") {
       done = true
       return undefined
     }
-    if (data === "" || data[0] !== "{") return undefined
+    if (data === "" || data[0] !== "{") {
+      skip?.(`non-JSON event${event.event ? ` ${event.event}` : ""}: ${data.slice(0, 100)}`)
+      return undefined
+    }
     let chunk: Json
     try {
       chunk = JSON.parse(data)
     } catch {
+      skip?.(`malformed JSON event: ${data.slice(0, 100)}`)
       return undefined
     }
     if (chunk.error !== undefined && chunk.error !== null) return streamError(options.modelName, chunk.error)
@@ -525,7 +531,10 @@ export const makeStreamHandler = (options: { readonly modelName: string; readonl
     }
     if (isObj(chunk.usage)) info.usage = decodeUsage(chunk.usage)
     const choices = chunk.choices
-    if (!Array.isArray(choices)) return undefined
+    if (!Array.isArray(choices)) {
+      if (!isObj(chunk.usage)) skip?.(`event without choices: ${data.slice(0, 100)}`)
+      return undefined
+    }
     for (const choice of choices) {
       if (!isObj(choice)) continue
       if (typeof choice.index === "number" && choice.index !== 0) continue
@@ -655,3 +664,9 @@ export const model = (
   modelName: string,
   options: ModelOptions = {}
 ): Layer.Layer<Model.Model, never, OpenAiClient> => Layer.effect(Model.Model, make(modelName, options))
+
+/** The OpenAI client layer (same as `OpenAiClient.layer`), so `OpenAiChat` alone covers the common case. */
+export const layer = OpenAiClientModule.layer
+
+/** The OpenAI client layer from configuration (same as `OpenAiClient.layerConfig`). */
+export const layerConfig = OpenAiClientModule.layerConfig

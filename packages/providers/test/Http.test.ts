@@ -6,7 +6,10 @@ import * as Chunk from "effect/Chunk"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
 import * as Fiber from "effect/Fiber"
+import * as Logger from "effect/Logger"
+import * as LogLevel from "effect/LogLevel"
 import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
 import * as Http from "../src/internal/http.js"
@@ -389,5 +392,75 @@ describe("postSse + streamedResponse", () => {
       yield* Fiber.interrupt(fiber)
       yield* server.waitClosed(1)
       assert.strictEqual(server.closedSockets(), 1)
+    }))
+
+  it.scoped("unknown events are skipped and logged at debug, never fatal", () =>
+    Effect.gen(function* () {
+      const server = yield* loopbackServer((_req, res) => {
+        res.writeHead(200, { "content-type": "text/event-stream" })
+        res.end(sse([undefined, "a"], ["ping", "{}"], [undefined, "b"], ["end", ""]))
+      })
+      const logs: Array<{ level: string; message: unknown }> = []
+      const logger = Logger.make(({ logLevel, message }) => {
+        logs.push({ level: logLevel.label, message })
+      })
+      const http = yield* client
+      const events = yield* Http.postSse(http, options(server.baseUrl))
+      let ended = false
+      const streamed = Http.streamedResponse({
+        modelName: "m1",
+        providerName: "test",
+        events,
+        onEvent: (event, manager, out, skip) => {
+          if (event.event === "ping") {
+            skip(`unknown event ${event.event}`)
+            return undefined
+          }
+          if (event.event === "end") {
+            ended = true
+            return undefined
+          }
+          const e = manager.textDelta("t", event.data)
+          if (e) out.push(e)
+          return undefined
+        },
+        onEnd: () => (ended ? undefined : new AgentError.ModelAPIError({ modelName: "m1", reason: "early" }))
+      })
+      yield* Stream.runDrain(streamed.events).pipe(
+        Effect.provide(Layer.mergeAll(Logger.replace(Logger.defaultLogger, logger), Logger.minimumLogLevel(LogLevel.Debug)))
+      )
+      assert.strictEqual((yield* streamed.response).text, "ab")
+      const debug = logs.filter((l) => l.level === "DEBUG")
+      assert.strictEqual(debug.length, 1)
+      assert.include(JSON.stringify(debug[0]!.message), "unknown event ping")
+    }))
+
+  it.scoped("settings.timeout bounds a stream until its last event", () =>
+    Effect.gen(function* () {
+      const server = yield* loopbackServer((_req, res) => {
+        res.writeHead(200, { "content-type": "text/event-stream" })
+        res.write(sse([undefined, "slow"]))
+      })
+      const http = yield* client
+      const events = yield* Http.postSse(http, options(server.baseUrl, { settings: { timeout: "60 seconds" } }))
+      const exit = yield* driveClock(Stream.runDrain(textResponse(events).events), "20 seconds")
+      const error = yield* Effect.flip(exit)
+      assert(error._tag === "ModelAPIError")
+      assert.include(error.reason, "timed out")
+      assert.strictEqual(error.partialResponse?.text, "slow")
+    }))
+
+  it.scoped("a refused connection is a ModelAPIError after the retries", () =>
+    Effect.gen(function* () {
+      // Grab a free port, then close the server so nothing listens there.
+      const url = yield* Effect.scoped(Effect.map(loopbackServer(() => {}), (s) => s.baseUrl))
+      const http = yield* client
+      const exit = yield* driveClock(
+        Http.postJson(http, options(url, { retry: { times: 2, base: "100 millis", cap: "1 second" } }))
+      )
+      const error = yield* Effect.flip(exit)
+      assert.strictEqual(error._tag, "ModelAPIError")
+      assert.include(error.message, "Connection error")
+      assert.notInclude(error.message, "sk-test")
     }))
 })

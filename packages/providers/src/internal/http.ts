@@ -414,7 +414,9 @@ export const streamedResponse = (options: {
   readonly onEvent: (
     event: SseEvent,
     manager: PartsManager.PartsManager,
-    out: Array<Messages.ModelResponseStreamEvent>
+    out: Array<Messages.ModelResponseStreamEvent>,
+    /** Reports a skipped (unknown) event; logged at debug level once per network read. */
+    skip: (reason: string) => void
   ) => AgentError.ModelError | undefined
   readonly onEnd?: (manager: PartsManager.PartsManager) => AgentError.ModelError | undefined
 }): Model.StreamedResponse => {
@@ -429,6 +431,27 @@ export const streamedResponse = (options: {
     })
 
   type Out = Messages.ModelResponseStreamEvent
+  let skipped: Array<string> = []
+  const skip = (reason: string) => {
+    skipped.push(reason)
+  }
+  const handle = (
+    out: Array<Out>,
+    error: AgentError.ModelError | undefined
+  ): Channel.Channel<
+    Chunk.Chunk<Out>,
+    Chunk.Chunk<SseEvent>,
+    AgentError.ModelError,
+    AgentError.ModelAPIError,
+    unknown,
+    unknown
+  > => {
+    if (error !== undefined) {
+      const failed = Channel.fail(withPartial(error, snapshot()))
+      return out.length === 0 ? failed : Channel.zipRight(Channel.write(Chunk.unsafeFromArray(out)), failed)
+    }
+    return out.length === 0 ? loop : Channel.zipRight(Channel.write(Chunk.unsafeFromArray(out)), loop)
+  }
   const loop: Channel.Channel<
     Chunk.Chunk<Out>,
     Chunk.Chunk<SseEvent>,
@@ -441,17 +464,20 @@ export const streamedResponse = (options: {
       const out: Array<Out> = []
       let error: AgentError.ModelError | undefined
       for (const event of input) {
-        error = options.onEvent(event, manager, out)
+        error = options.onEvent(event, manager, out, skip)
         if (error !== undefined) break
       }
-      if (error !== undefined) {
-        const failed = Channel.fail(withPartial(error, snapshot()))
-        return out.length === 0 ? failed : Channel.zipRight(Channel.write(Chunk.unsafeFromArray(out)), failed)
+      if (skipped.length > 0) {
+        const reasons = skipped
+        skipped = []
+        const log = Channel.fromEffect(
+          Effect.logDebug(`${options.providerName}: skipped stream events`, ...reasons)
+        )
+        return Channel.zipRight(log, handle(out, error))
       }
-      return out.length === 0
-        ? loop
-        : Channel.zipRight(Channel.write(Chunk.unsafeFromArray(out)), loop)
+      return handle(out, error)
     },
+
     onFailure: (cause: Cause.Cause<AgentError.ModelAPIError>) =>
       Channel.failCause(
         Cause.map(cause, (e) => withPartial(e, snapshot()))
