@@ -40,6 +40,31 @@ for (const name of ["main", ...examples]) {
     console.log(`FAIL ${name} (exit ${r.status}, signal ${r.signal}, ${ms} ms)\n${out}`)
   }
 }
-const total = examples.length + (only.length === 0 || only.includes("main") ? 1 : 0)
+// The README's snippets (extracted by scripts/readme-snippets.mjs) must run too, not only compile.
+let snippets = 0
+if (only.length === 0) {
+  const readmeDir = join(root, "examples", "readme")
+  let files = []
+  try {
+    files = readdirSync(readmeDir).filter((f) => f.endsWith(".ts"))
+  } catch {
+    files = []
+  }
+  for (const f of files) {
+    snippets++
+    const r = spawnSync(tsx, ["--conditions=@agentfx/source", join(readmeDir, f)], {
+      cwd: root,
+      env: { ...env, AGENTFX_MODEL: "scripted" },
+      encoding: "utf8",
+      timeout: 60_000
+    })
+    if (r.status === 0) console.log(`ok   readme/${f}`)
+    else {
+      failed++
+      console.log(`FAIL readme/${f} (exit ${r.status})\n${r.stdout ?? ""}${r.stderr ?? ""}`)
+    }
+  }
+}
+const total = snippets + examples.length + (only.length === 0 || only.includes("main") ? 1 : 0)
 console.log(`examples: ${total - failed} passed, ${failed} failed`)
 process.exit(failed === 0 ? 0 : 1)

@@ -62,11 +62,14 @@ export {
   /** The usage `Ref` of the current run; share it with a sub-agent (`usage` option) to share one budget. */
   CurrentUsage,
   /** Texts of the status returns sent for tool calls that did not produce the result. */
-  statusTexts
+  statusTexts,
+  /** A system prompt re-evaluated when a conversation is continued (see `dynamicSystemPrompt`). */
+  DynamicSystemPrompt
 } from "./internal/runLoop.js"
 
 export type {
   AgentNode,
+  SystemPrompt,
   AgentStreamEvent,
   EndStrategy,
   Instruction,
@@ -195,8 +198,13 @@ export interface MakeOptions<
   readonly model?: M
   /** Sent with every request, recomputed each time (dynamic ones are Effects), never stored as parts. */
   readonly instructions?: internal.Instruction<IE, IR> | ReadonlyArray<internal.Instruction<IE, IR>>
-  /** System prompts: added only to the first request of a fresh conversation. */
-  readonly systemPrompt?: internal.Instruction<IE, IR> | ReadonlyArray<internal.Instruction<IE, IR>>
+  /**
+   * System prompts: added only to the first request of a fresh conversation. A
+   * `dynamicSystemPrompt(ref, effect)` is also re-evaluated when a conversation is continued.
+   */
+  readonly systemPrompt?:
+    | internal.SystemPrompt<IE, IR>
+    | ReadonlyArray<internal.SystemPrompt<IE, IR>>
   /** Function tools. */
   readonly tools?: Tools
   /** More tools, as toolsets. Duplicate names across all tools fail the run with a `UserError`. */
@@ -209,7 +217,11 @@ export interface MakeOptions<
   >
   /** Retries per tool (`maxRetries = N` → N retries); default 1. */
   readonly retries?: number
-  /** Retries of the output; default 1 (an output spec's `maxRetries` wins). */
+  /**
+   * Retries of the output, counted over all output failures (text and output tools); default 1
+   * (an output spec's `maxRetries` wins). Output tools may also have their own budgets
+   * (`OutputSpec.maxRetriesFor`, e.g. `ToolOutput.make(s, { maxRetries })`).
+   */
   readonly outputRetries?: number
   /** Default `graceful`. */
   readonly endStrategy?: internal.EndStrategy
@@ -225,6 +237,28 @@ export interface MakeOptions<
    */
   readonly toolTimeout?: Duration.DurationInput
 }
+
+/**
+ * A system prompt that is re-evaluated when a conversation is continued (pydantic-ai's
+ * `@agent.system_prompt(dynamic=True)`): its part in the history carries `dynamicRef = ref`, and
+ * a later run given that history replaces the part's content with a fresh evaluation (with a
+ * `RunContext` whose `messages` are the given history). Without a history it behaves as any
+ * dynamic system prompt. `ref` must be stable across runs (and processes, for stored histories).
+ *
+ * @example
+ * ```ts
+ * import { Agent } from "@agentfx/core"
+ * import { Effect } from "effect"
+ *
+ * const agent = Agent.make({
+ *   systemPrompt: Agent.dynamicSystemPrompt("now", Effect.sync(() => `It is ${new Date().toISOString()}.`))
+ * })
+ * ```
+ */
+export const dynamicSystemPrompt = <E = never, R = never>(
+  ref: string,
+  prompt: Effect.Effect<string | undefined, E, R>
+): internal.DynamicSystemPrompt<E, R> => new internal.DynamicSystemPrompt(ref, prompt)
 
 const toArray = <T>(x: T | ReadonlyArray<T> | undefined): ReadonlyArray<T> =>
   x === undefined ? [] : Array.isArray(x) ? (x as ReadonlyArray<T>) : [x as T]
@@ -421,9 +455,10 @@ export const streamOutput = <A, E, R, M extends internal.ModelInput = never>(
   prompt: Prompt,
   options?: RunOptions<M>
 ): Stream.Stream<A, AgentError | E | ModelErrors<M>, RunRequirements<R, M>> => {
-  const spec = agent.config.output
   return Stream.unwrapScoped(
     Effect.map(internal.makeMachine<A>(agent.config, prompt, options ?? {}), (machine) => {
+      const spec = machine.output
+      const decodesText = spec.allowTextOutput || spec.acceptsText === true
       let text = ""
       const calls = new Map<number, { name: string; args: string }>()
       let last: string | undefined
@@ -441,7 +476,7 @@ export const streamOutput = <A, E, R, M extends internal.ModelInput = never>(
             break
           }
         }
-        if (decode === undefined && spec.allowTextOutput && text !== "") {
+        if (decode === undefined && decodesText && text !== "") {
           decode = spec.handleText(text, { partial: true })
         }
         if (decode === undefined) return Effect.succeed(Option.none<A>())

@@ -45,6 +45,14 @@ export interface OutputSpec<out A, out R = never> {
   readonly instructions: (profile: ModelProfile) => string | undefined
   /** Retries allowed for output (overrides the agent's `outputRetries` when set). */
   readonly maxRetries: number | undefined
+  /**
+   * The retry budget of one output tool (pydantic-ai's `ToolOutput(max_retries=…)`), on top of
+   * the global output budget, which still counts every output failure. When this function is
+   * given, an output tool it returns `undefined` for gets the agent's `outputRetries`; without
+   * it, output tools share the global budget only. Exhausting it fails the run with
+   * "Tool '{name}' exceeded max retries count of {n}: …".
+   */
+  readonly maxRetriesFor?: (toolName: string) => number | undefined
   /** Decodes the response text into the output. */
   readonly handleText: (
     text: string,
@@ -57,6 +65,18 @@ export interface OutputSpec<out A, out R = never> {
   ) => Effect.Effect<A, ModelRetry, R | RunContext>
   /** Is `toolName` one of this spec's output tools? */
   readonly isOutputTool: (toolName: string) => boolean
+  /**
+   * Decode plain text with `handleText` even though `allowTextOutput` is `false`: the model is
+   * asked for a tool call, but text that decodes (JSON matching the schema) ends the run too.
+   * Auto output in tool mode works this way (pydantic-ai's bare output types).
+   */
+  readonly acceptsText?: boolean
+  /**
+   * Auto output: picks the concrete spec for the model's profile (tool, native or prompted, from
+   * `profile.defaultStructuredOutputMode`). The run loop resolves it once the model is known and
+   * uses the result for the whole run; the spec's own fields serve callers that never resolve.
+   */
+  readonly resolve?: (profile: ModelProfile) => OutputSpec<A, R>
   /**
    * Can this model serve this output? The run loop calls it before the first request and
    * fails the run with the returned error (e.g. native output on a model without JSON-schema

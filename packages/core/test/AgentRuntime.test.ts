@@ -185,6 +185,63 @@ describe("history", () => {
       })
   )
 
+  it.effect(
+    "orphaned tool returns and retry prompts are removed before sending; a request left empty is dropped",
+    () =>
+      Effect.gen(function* () {
+        const ret = (toolCallId: string) =>
+          new Messages.ToolReturnPart({ toolName: "add", toolCallId, content: 3 })
+        const history: Array<Messages.ModelMessage> = [
+          Messages.userPrompt("1+2"),
+          FunctionModel.toolCall("add", { a: 1, b: 2 }, "x1"),
+          new Messages.ModelRequest({
+            parts: [
+              ret("x1"),
+              ret("gone"), // its call was cut from the history
+              new Messages.RetryPromptPart({
+                content: "bad",
+                toolName: "add",
+                toolCallId: "gone_too"
+              })
+            ]
+          }),
+          FunctionModel.text("3"),
+          new Messages.ModelRequest({ parts: [ret("lost")] }), // nothing left: dropped
+          FunctionModel.text("still 3")
+        ]
+        let sent: ReadonlyArray<Messages.ModelMessage> = []
+        const result = yield* Agent.make({})
+          .run("thanks", { messageHistory: history })
+          .pipe(
+            Effect.provide(
+              FunctionModel.layer((messages) => {
+                sent = messages
+                return "welcome"
+              })
+            )
+          )
+        assert.deepStrictEqual(
+          sent.map((m) => m._tag),
+          [
+            "ModelRequest",
+            "ModelResponse",
+            "ModelRequest",
+            "ModelResponse",
+            "ModelResponse",
+            "ModelRequest"
+          ]
+        )
+        const answers = (sent[2] as Messages.ModelRequest).parts
+        assert.deepStrictEqual(
+          answers.map((p) => (p._tag === "ToolReturnPart" ? p.toolCallId : p._tag)),
+          ["x1"]
+        )
+        assert.strictEqual(result.allMessages().length, 7)
+        // the unchanged prefix keeps its identity (no needless copies)
+        assert.strictEqual(sent[0], history[0])
+      })
+  )
+
   it.effect("nothing to send is a UserError", () =>
     Effect.gen(function* () {
       const error = yield* Effect.flip(

@@ -39,7 +39,10 @@ import {
   ToolConfigsId as toolConfigs,
   toolSpec
 } from "./internal/build.js"
+import * as NativeOutput from "./NativeOutput.js"
 import type * as OutputFunction from "./OutputFunction.js"
+import * as PromptedOutput from "./PromptedOutput.js"
+import * as ToolOutput from "./ToolOutput.js"
 
 /** What a structured output can be produced through: a Schema or an output function. */
 export type Target = Schema.Schema<any, any, never> | OutputFunction.Any
@@ -85,7 +88,12 @@ export const union = <const Specs extends ReadonlyArray<OutputSpec.OutputSpec<an
     text = spec
   }
   for (const spec of specs) {
-    if (isToolSpec(spec)) {
+    if (spec.resolve !== undefined) {
+      throw new UserError({
+        reason:
+          "Output.auto must be the only output: pass several targets to it instead of a union."
+      })
+    } else if (isToolSpec(spec)) {
       tools.push(...spec[toolConfigs].tools)
       if (spec[toolConfigs].text !== undefined) setText(spec[toolConfigs].text)
     } else if (spec.mode === "text") {
@@ -123,6 +131,14 @@ export const withValidator: {
     self: OutputSpec.OutputSpec<A, R>,
     validate: (output: A) => Effect.Effect<A, ModelRetry, R2>
   ): OutputSpec.OutputSpec<A, R | R2> => {
+    if (self.resolve !== undefined) {
+      const resolve = self.resolve
+      const { resolve: _, ...rest } = self
+      return {
+        ...withValidator(rest as OutputSpec.OutputSpec<A, R>, validate),
+        resolve: (profile) => withValidator(resolve(profile), validate)
+      }
+    }
     if (isToolSpec(self)) {
       const { tools, text } = self[toolConfigs]
       return toolSpec(
@@ -145,3 +161,79 @@ export const withValidator: {
 /** Fails with a `ModelRetry` carrying `reason`: a shorthand for validators and output functions. */
 export const retry = (reason: string): Effect.Effect<never, ModelRetry> =>
   Effect.fail(new ModelRetry({ reason }))
+
+/** Options of `auto`: each applies where the chosen mode has it. */
+export interface AutoOptions {
+  /** Tool name (tool mode, first target) or response format / schema title (native, prompted). */
+  readonly name?: string
+  readonly description?: string
+  /** Ask the provider for strict schema adherence (tool and native modes). */
+  readonly strict?: boolean
+  /** Retries of the output (overrides the agent's `outputRetries`). */
+  readonly maxRetries?: number
+  /** Instructions template of prompted mode (`{schema}` is replaced by the JSON Schema). */
+  readonly template?: string
+}
+
+/**
+ * Structured output in the mode the model does best, picked from the model's
+ * `profile.defaultStructuredOutputMode` when a run starts (pydantic-ai's bare output types):
+ * - `"tool"`: as `ToolOutput.make` (one output tool per target), and plain text is still
+ *   decoded as JSON against the schema (markdown fences stripped; several targets answer
+ *   `{ result: { kind, data } }`), a failure sending the validation errors back to the model;
+ * - `"native"`: as `NativeOutput.make`;
+ * - `"prompted"`: as `PromptedOutput.make`.
+ *
+ * It must be the only output (not inside `union`); give it several targets instead. Called
+ * directly, outside a run, the spec behaves as its tool mode.
+ *
+ * @example
+ * ```ts
+ * import { Agent } from "@agentfx/core"
+ * import { Output } from "@agentfx/output"
+ * import { Schema } from "effect"
+ *
+ * const City = Schema.Struct({ city: Schema.String, country: Schema.String })
+ * const agent = Agent.make({ output: Output.auto(City) }) // tool, native or prompted per model
+ * ```
+ */
+export const auto = <const T extends Target | ReadonlyArray<Target>>(
+  target: T,
+  options: AutoOptions = {}
+): OutputSpec.OutputSpec<OutputOf<T>, RequirementsOf<T>> => {
+  const { name, description, strict, maxRetries, template } = options
+  const common = {
+    ...(name !== undefined ? { name } : {}),
+    ...(description !== undefined ? { description } : {})
+  }
+  const strictOption = strict !== undefined ? { strict } : {}
+  const tool = ToolOutput.make(target, {
+    ...common,
+    ...strictOption,
+    ...(maxRetries !== undefined ? { maxRetries } : {})
+  })
+  const native = NativeOutput.make(target, { ...common, ...strictOption })
+  const prompted = PromptedOutput.make(target, {
+    ...common,
+    ...(template !== undefined ? { template } : {})
+  })
+  // Not a tool spec any more (no union / validator surgery on it): a plain spec in tool mode
+  // whose text path decodes JSON like prompted mode does.
+  const { [toolConfigs]: _, ...toolFields } = tool as typeof tool & { [toolConfigs]?: unknown }
+  const toolMode: OutputSpec.OutputSpec<any, any> = {
+    ...toolFields,
+    handleText: prompted.handleText,
+    acceptsText: true
+  }
+  const withBudget = (spec: OutputSpec.OutputSpec<any, any>): OutputSpec.OutputSpec<any, any> =>
+    maxRetries !== undefined ? { ...spec, maxRetries } : spec
+  const byMode = {
+    tool: toolMode,
+    native: withBudget(native),
+    prompted: withBudget(prompted)
+  }
+  return {
+    ...toolMode,
+    resolve: (profile) => byMode[profile.defaultStructuredOutputMode]
+  }
+}

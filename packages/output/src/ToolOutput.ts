@@ -37,7 +37,12 @@ export interface Options {
   readonly name?: string
   /** The tool description, combined with the schema's own as `"{given}. {own}"`. */
   readonly description?: string
-  /** Retries allowed for the output (overrides the agent's output retries). */
+  /**
+   * Retries of this output tool: `N` allows `N` failed calls of it, the next one fails the run
+   * ("Tool '{name}' exceeded max retries count of N: …"). In a union each tool keeps its own
+   * budget (tools without one get the agent's `outputRetries`), and the largest becomes the
+   * global output budget, which counts the failures of every output (tools and text) together.
+   */
   readonly maxRetries?: number
   /** Ask the provider for strict schema adherence (OpenAI `strict`). */
   readonly strict?: boolean

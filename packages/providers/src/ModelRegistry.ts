@@ -25,9 +25,12 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import type * as Redacted from "effect/Redacted"
+import * as Anthropic from "./Anthropic.js"
+import * as Google from "./Google.js"
 import * as OpenAiChat from "./OpenAiChat.js"
 import * as OpenAiClient from "./OpenAiClient.js"
 import * as OpenAiCompatible from "./OpenAiCompatible.js"
+import * as OpenAiResponses from "./OpenAiResponses.js"
 
 /**
  * Builds the model named after the prefix (`gpt-4o` for `"openai:gpt-4o"`). It reads its keys
@@ -50,6 +53,20 @@ const withClient = (
   Effect.flatMap(OpenAiClient.make(options), (client) =>
     Effect.provideService(build, OpenAiClient.OpenAiClient, client)
   )
+
+/**
+ * A factory from a client layer (usually the provider's `layerConfig()`) and a model builder
+ * that needs that client, e.g. `fromLayer(Anthropic.layerConfig(), Anthropic.fromModelString)`.
+ */
+export const fromLayer =
+  <Client, E extends AgentError.UserError | ConfigError.ConfigError>(
+    clientLayer: Layer.Layer<Client, E, HttpClient.HttpClient>,
+    build: (modelName: string) => Effect.Effect<Model.Service, never, Client>
+  ): Factory =>
+  (modelName) =>
+    Effect.scoped(
+      Effect.flatMap(Layer.build(clientLayer), (context) => Effect.provide(build(modelName), context))
+    )
 
 /** `openai:<model>` (Chat Completions): `OPENAI_API_KEY`, optional `OPENAI_BASE_URL`. */
 export const openAiChatFactory: Factory = (modelName) =>
@@ -101,6 +118,10 @@ export const testFactory: Factory = (modelName) =>
 export const defaultFactories: Readonly<Record<string, Factory>> = {
   openai: openAiChatFactory,
   "openai-chat": openAiChatFactory,
+  "openai-responses": fromLayer(OpenAiClient.layerConfig(), OpenAiResponses.fromModelString),
+  anthropic: fromLayer(Anthropic.layerConfig(), Anthropic.fromModelString),
+  google: Google.registryFactory,
+  gemini: Google.registryFactory,
   azure: azureFactory,
   test: testFactory,
   ...Object.fromEntries(

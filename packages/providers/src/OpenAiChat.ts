@@ -40,8 +40,8 @@ import * as OpenAiSchema from "./OpenAiSchema.js"
 
 /** What an OpenAI-protocol chat model supports, beyond core's `ModelProfile`. */
 export interface ChatProfile extends Model.ModelProfile {
-  /** Role of system prompts and instructions: `developer` for o-series / gpt-5. */
-  readonly systemRole: "system" | "developer"
+  /** Role of system prompts and instructions: `developer` for o-series / gpt-5; `user` for models without system prompts. */
+  readonly systemRole: "system" | "developer" | "user"
   /** Which body field carries `maxTokens`. */
   readonly maxTokensField: "max_completion_tokens" | "max_tokens"
   /** Tools may carry `strict: true`. */
@@ -76,7 +76,8 @@ export const openAiProfile = (modelName: string): ChatProfile => {
     supportsThinking: reasoning,
     defaultStructuredOutputMode: "tool",
     jsonSchemaTransformer: OpenAiSchema.transform,
-    systemRole: reasoning && !/^o1-mini/.test(modelName) ? "developer" : "system",
+    // o1-mini accepts no system/developer messages at all.
+    systemRole: /^o1-mini/.test(modelName) ? "user" : reasoning ? "developer" : "system",
     maxTokensField: "max_completion_tokens",
     supportsStrictTools: true,
     supportsToolChoiceRequired: true,
@@ -249,7 +250,7 @@ export const encodeMessages = (
   if (instructions !== undefined) {
     // After leading system prompts, before the conversation (as pydantic-ai does).
     let at = 0
-    while (at < out.length && out[at]!.role === profile.systemRole) at++
+    while (profile.systemRole !== "user" && at < out.length && out[at]!.role === profile.systemRole) at++
     out.splice(at, 0, { role: profile.systemRole, content: instructions })
   }
   return out

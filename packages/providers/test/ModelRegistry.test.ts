@@ -86,4 +86,16 @@ describe("ModelRegistry", () => {
     assert.deepStrictEqual(ModelRegistry.suggest("grok", ["groq", "openai", "ollama"]), ["groq"])
     assert.deepStrictEqual(ModelRegistry.suggest("zzz", ["groq", "openai"]), [])
   })
+
+  it.effect("openai-responses, anthropic and google are registered and name their keys", () =>
+    Effect.gen(function* () {
+      const responses = yield* resolve("openai-responses:gpt-5", { OPENAI_API_KEY: "sk" })
+      assert.strictEqual(responses.modelName, "gpt-5")
+      const anthropic = yield* Effect.flip(resolve("anthropic:claude-sonnet-4-5"))
+      assert.include(anthropic.message, "ANTHROPIC_API_KEY")
+      const claude = yield* resolve("anthropic:claude-sonnet-4-5", { ANTHROPIC_API_KEY: "k" })
+      assert.strictEqual(claude.modelName, "claude-sonnet-4-5")
+      const gemini = yield* Effect.flip(resolve("gemini:gemini-2.5-flash"))
+      assert.include(gemini.message, "GEMINI_API_KEY")
+    }))
 })

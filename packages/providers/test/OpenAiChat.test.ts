@@ -3,7 +3,9 @@ import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { assert, describe, it } from "@effect/vitest"
 import * as Cause from "effect/Cause"
 import * as Chunk from "effect/Chunk"
+import * as ConfigProvider from "effect/ConfigProvider"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
@@ -427,5 +429,73 @@ describe("OpenAiChat.model", () => {
       assert.strictEqual(req.headers["x-app"], "a")
       assert.strictEqual(req.headers["openai-organization"], "org-1")
       assert.isUndefined(req.headers.authorization)
+    }))
+
+  it.scoped("Azure: deployment path, api-version query and api-key header", () =>
+    Effect.gen(function* () {
+      const server = yield* loopbackServer((_req, res) => {
+        res.writeHead(200, { "content-type": "application/json" })
+        res.end(JSON.stringify({ id: "x", choices: [{ index: 0, finish_reason: "stop", message: { role: "assistant", content: "hi" } }] }))
+      })
+      const layer = OpenAiCompatible.azureModel("my-gpt4o").pipe(
+        Layer.provide(
+          OpenAiCompatible.azureLayer({ endpoint: server.baseUrl, apiKey: Redacted.make("az-key"), apiVersion: "2024-10-21" })
+        ),
+        Layer.provide(NodeHttpClient.layerUndici)
+      )
+      const r = yield* Effect.flatMap(Model.Model, (m) =>
+        m.request([Messages.userPrompt("hi")], {}, Model.ModelRequestParameters.empty)
+      ).pipe(Effect.provide(layer))
+      assert.strictEqual(r.text, "hi")
+      assert.strictEqual(r.providerName, "azure")
+      const req = server.requests[0]!
+      assert.strictEqual(req.path, "/openai/deployments/my-gpt4o/chat/completions?api-version=2024-10-21")
+      assert.strictEqual(req.headers["api-key"], "az-key")
+      assert.isUndefined(req.headers.authorization)
+    }))
+
+  it.scoped("layerConfig reads OPENAI_API_KEY and OPENAI_BASE_URL; a missing key is a ConfigError", () =>
+    Effect.gen(function* () {
+      const server = yield* loopbackServer((_req, res) => {
+        res.writeHead(200, { "content-type": "application/json" })
+        res.end(JSON.stringify({ id: "x", choices: [{ index: 0, finish_reason: "stop", message: { role: "assistant", content: "ok" } }] }))
+      })
+      const env = (m: Record<string, string>) =>
+        Layer.setConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(m))))
+      const call = Effect.flatMap(Model.Model, (m) =>
+        m.request([Messages.userPrompt("hi")], {}, Model.ModelRequestParameters.empty)
+      )
+      const layer = OpenAiChat.model("gpt-4o").pipe(
+        Layer.provide(OpenAiChat.layerConfig()),
+        Layer.provide(NodeHttpClient.layerUndici)
+      )
+      yield* call.pipe(
+        Effect.provide(layer),
+        Effect.provide(env({ OPENAI_API_KEY: "sk-env", OPENAI_BASE_URL: `${server.baseUrl}/v1` }))
+      )
+      assert.strictEqual(server.requests[0]!.headers.authorization, "Bearer sk-env")
+      assert.strictEqual(server.requests[0]!.path, "/v1/chat/completions")
+      const error = yield* Effect.flip(call.pipe(Effect.provide(layer), Effect.provide(env({}))))
+      assert.strictEqual((error as any)._op, "MissingData")
+      assert.include(String(error), "OPENAI_API_KEY")
+    }))
+
+  it.scoped("interrupting a non-streamed request closes the connection", () =>
+    Effect.gen(function* () {
+      const server = yield* loopbackServer(() => {
+        /* never answers */
+      })
+      // The HTTP client stays alive throughout: only the request's abort can close the socket.
+      yield* Effect.gen(function* () {
+        const model = yield* Model.Model
+        const fiber = yield* Effect.fork(
+          model.request([Messages.userPrompt("hi")], {}, Model.ModelRequestParameters.empty)
+        )
+        yield* server.waitRequests(1)
+        assert.strictEqual(server.closedSockets(), 0)
+        yield* Fiber.interrupt(fiber)
+        yield* server.waitClosed(1)
+        assert.strictEqual(server.closedSockets(), 1)
+      }).pipe(Effect.provide(modelLayer(server.baseUrl)))
     }))
 })

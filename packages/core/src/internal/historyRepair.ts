@@ -1,7 +1,8 @@
 /**
  * Repairs a conversation before it is sent again: every tool call of a response must be
- * answered by the next request. Missing answers (a run interrupted mid-tool, a history cut by
- * the user) get a synthesised `interrupted` return. Deterministic and idempotent.
+ * answered by the next request, and every tool result must answer a call of the response just
+ * before it. Missing answers (a run interrupted mid-tool, a history cut by the user) get a
+ * synthesised `interrupted` return; orphaned results are removed. Deterministic and idempotent.
  *
  * @internal
  */
@@ -32,13 +33,45 @@ const isToolResult = (p: ModelRequestPart): boolean =>
   (p._tag === "ToolReturnPart" || p._tag === "RetryPromptPart") && p.toolCallId !== undefined
 
 /**
- * Adds `interrupted` returns for unanswered tool calls. With `repairTrailing = false` the calls
- * of a final response are left alone (the run will execute them).
+ * Removes orphaned tool results: returns and retry prompts (with a call id) whose call is not in
+ * the response just before their request, e.g. after the user cut the history. A request left
+ * empty is dropped. Returns `messages` itself when nothing is orphaned.
+ */
+export const removeOrphans = (
+  messages: ReadonlyArray<ModelMessage>
+): ReadonlyArray<ModelMessage> => {
+  let out: Array<ModelMessage> | undefined
+  for (let i = 0; i < messages.length; i++) {
+    const m = messages[i]!
+    if (m._tag === "ModelRequest" && m.parts.some(isToolResult)) {
+      const prev = i > 0 ? messages[i - 1] : undefined
+      const ids = new Set(
+        prev?._tag === "ModelResponse" ? prev.toolCalls.map((c) => c.toolCallId) : []
+      )
+      const parts = m.parts.filter(
+        (p) => !isToolResult(p) || ids.has((p as { toolCallId: string }).toolCallId)
+      )
+      if (parts.length !== m.parts.length) {
+        if (out === undefined) out = messages.slice(0, i) as Array<ModelMessage>
+        if (parts.length > 0) out.push(new ModelRequest({ ...m, parts }, true))
+        continue
+      }
+    }
+    if (out !== undefined) out.push(m)
+  }
+  return out ?? messages
+}
+
+/**
+ * Removes orphaned tool results (see `removeOrphans`), then adds `interrupted` returns for
+ * unanswered tool calls. With `repairTrailing = false` the calls of a final response are left
+ * alone (the run will execute them).
  */
 export const repairHistory = (
-  messages: ReadonlyArray<ModelMessage>,
+  history: ReadonlyArray<ModelMessage>,
   repairTrailing: boolean
 ): ReadonlyArray<ModelMessage> => {
+  const messages = removeOrphans(history)
   let out: Array<ModelMessage> | undefined
   const push = (i: number, m: ModelMessage) => {
     if (out === undefined) out = messages.slice(0, i) as Array<ModelMessage>

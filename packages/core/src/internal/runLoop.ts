@@ -75,6 +75,22 @@ export type EndStrategy = "early" | "graceful" | "exhaustive"
 /** A static instruction / system prompt, or a dynamic one (an Effect, re-run every time). */
 export type Instruction<E = never, R = never> = string | Effect.Effect<string | undefined, E, R>
 
+/**
+ * A system prompt re-evaluated when a conversation is continued: its part carries `dynamicRef`
+ * (= `ref`), and every part of the given history with that ref gets the prompt's new content.
+ */
+export class DynamicSystemPrompt<E = never, R = never> {
+  readonly _tag = "DynamicSystemPrompt" as const
+  constructor(
+    /** Names the prompt in the history (`SystemPromptPart.dynamicRef`); unique per agent. */
+    readonly ref: string,
+    readonly prompt: Effect.Effect<string | undefined, E, R>
+  ) {}
+}
+
+/** A system prompt: static, dynamic (evaluated for a fresh conversation), or re-evaluated. */
+export type SystemPrompt<E = never, R = never> = Instruction<E, R> | DynamicSystemPrompt<E, R>
+
 /** What can be given as a model: a service, a Layer building one, or a `"provider:model"` string. */
 export type ModelInput = Model.Service | string | Layer.Layer<Model.Model, any, any>
 
@@ -169,7 +185,7 @@ export interface AgentConfig {
   readonly name: string | undefined
   readonly model: ModelInput | undefined
   readonly instructions: ReadonlyArray<Instruction<any, any>>
-  readonly systemPrompts: ReadonlyArray<Instruction<any, any>>
+  readonly systemPrompts: ReadonlyArray<SystemPrompt<any, any>>
   readonly toolset: Toolset.Any
   readonly output: OutputSpec.Any
   readonly outputValidators: ReadonlyArray<(output: any) => Effect.Effect<any, any, any>>
@@ -217,6 +233,8 @@ export interface Machine<A> {
   readonly partialContext: Effect.Effect<RunContextService>
   /** The requirements of the run, captured when it was built. */
   readonly context: Context.Context<any>
+  /** The output spec of the run (an auto spec resolved for the run's model). */
+  readonly output: OutputSpec.Any
 }
 
 let runCounter = 0
@@ -314,8 +332,9 @@ export const makeMachine = <A>(
     const record = yield* CaptureRunMessages.claim
     const runId = options.runId ?? newRunId()
     const usageLimits = options.usageLimits ?? config.usageLimits ?? UsageLimits.default
-    const spec = config.output
     const profile = model.profile
+    // Auto output picks its mode from the profile of the model this run uses.
+    const spec: OutputSpec.Any = config.output.resolve?.(profile) ?? config.output
     const outputMax = spec.maxRetries ?? config.outputRetries
     const staticInstructions: Array<string> = []
     const dynamicInstructions: Array<Effect.Effect<string | undefined, any, any>> = []
@@ -422,11 +441,81 @@ export const makeMachine = <A>(
 
     // -- UserPromptNode -----------------------------------------------------
 
+    /** The system prompt parts of a fresh conversation (empty results are left out). */
+    const systemParts = (
+      ctx: RunContextService
+    ): Effect.Effect<Array<SystemPromptPart>, any, any> =>
+      Effect.map(
+        Effect.forEach(config.systemPrompts, (p) =>
+          typeof p === "string"
+            ? Effect.succeed(p === "" ? undefined : new SystemPromptPart({ content: p }))
+            : p instanceof DynamicSystemPrompt
+              ? Effect.map(Effect.provideService(p.prompt, RunContext, ctx), (content) =>
+                  content === undefined || content === ""
+                    ? undefined
+                    : new SystemPromptPart({ content, dynamicRef: p.ref })
+                )
+              : Effect.map(Effect.provideService(p, RunContext, ctx), (content) =>
+                  content === undefined || content === ""
+                    ? undefined
+                    : new SystemPromptPart({ content })
+                )
+        ),
+        (parts) => parts.filter((p): p is SystemPromptPart => p !== undefined)
+      )
+
+    const dynamicByRef = new Map<string, DynamicSystemPrompt<any, any>>()
+    for (const p of config.systemPrompts) {
+      if (p instanceof DynamicSystemPrompt) dynamicByRef.set(p.ref, p)
+    }
+
+    /** Re-evaluates the dynamic system prompts of a continued conversation, in place. */
+    const reevaluate = (
+      history: ReadonlyArray<ModelMessage>
+    ): Effect.Effect<ReadonlyArray<ModelMessage>, any, any> =>
+      dynamicByRef.size === 0
+        ? Effect.succeed(history)
+        : Effect.gen(function* () {
+            const ctx = yield* makeCtx({ messages: history })
+            const out: Array<ModelMessage> = []
+            for (const m of history) {
+              const refreshed =
+                m._tag === "ModelRequest" &&
+                m.parts.some(
+                  (p) =>
+                    p._tag === "SystemPromptPart" &&
+                    p.dynamicRef !== undefined &&
+                    dynamicByRef.has(p.dynamicRef)
+                )
+              if (!refreshed) {
+                out.push(m)
+                continue
+              }
+              const parts: Array<ModelRequestPart> = []
+              for (const p of m.parts) {
+                const dynamic =
+                  p._tag === "SystemPromptPart" && p.dynamicRef !== undefined
+                    ? dynamicByRef.get(p.dynamicRef)
+                    : undefined
+                if (dynamic === undefined) {
+                  parts.push(p)
+                  continue
+                }
+                const content = yield* Effect.provideService(dynamic.prompt, RunContext, ctx)
+                parts.push(
+                  new SystemPromptPart({ content: content ?? "", dynamicRef: dynamic.ref })
+                )
+              }
+              out.push(new ModelRequest({ ...m, parts }, true))
+            }
+            return out
+          })
+
     const userPrompt = (node: UserPromptNode): Effect.Effect<AgentNode<A>, any, any> =>
       Effect.gen(function* () {
         const given = options.messageHistory ?? []
         if (node.prompt === undefined) {
-          const history = repairHistory(given, false)
+          const history = yield* reevaluate(repairHistory(given, false))
           setMessages(history)
           st.newMessageIndex = history.length
           const last = history[history.length - 1]
@@ -440,12 +529,8 @@ export const makeMachine = <A>(
                 reason: "No message history, user prompt, or instructions provided"
               })
             }
-            const ctx = yield* makeCtx()
-            const system = yield* evalAll(config.systemPrompts, ctx)
             return new ModelRequestNode(
-              new ModelRequest({
-                parts: system.map((content) => new SystemPromptPart({ content }))
-              })
+              new ModelRequest({ parts: yield* systemParts(yield* makeCtx()) })
             )
           }
           if (last._tag === "ModelRequest") return new ModelRequestNode(last, true)
@@ -458,14 +543,9 @@ export const makeMachine = <A>(
               "The message history ends with a model response and no user prompt was given: nothing to send"
           })
         }
-        const history = repairHistory(given, true)
-        const parts: Array<ModelRequestPart> = []
-        if (history.length === 0) {
-          const ctx = yield* makeCtx()
-          for (const content of yield* evalAll(config.systemPrompts, ctx)) {
-            parts.push(new SystemPromptPart({ content }))
-          }
-        }
+        const history = yield* reevaluate(repairHistory(given, true))
+        const parts: Array<ModelRequestPart> =
+          history.length === 0 ? yield* systemParts(yield* makeCtx()) : []
         parts.push(new UserPromptPart({ content: node.prompt }))
         const last = history[history.length - 1]
         if (last !== undefined && last._tag === "ModelRequest") {
@@ -695,7 +775,7 @@ export const makeMachine = <A>(
           }
           return yield* outputRetry(new RetryPromptPart({ content: alternatives(true) }))
         }
-        if (!spec.allowTextOutput) {
+        if (!spec.allowTextOutput && spec.acceptsText !== true) {
           return yield* outputRetry(new RetryPromptPart({ content: alternatives(false) }))
         }
         const result = yield* decodeOutput(
@@ -835,15 +915,43 @@ export const makeMachine = <A>(
         return out
       })
 
-    /** Decodes one output tool call. */
+    /** The budget of one output tool, when the spec gives output tools their own. */
+    const outputToolMax = (toolName: string): number | undefined =>
+      spec.maxRetriesFor === undefined
+        ? undefined
+        : (spec.maxRetriesFor(toolName) ?? config.outputRetries)
+
+    /**
+     * Decodes one output tool call. A failure counts against the global output budget (unless a
+     * final result is already fixed: then it cannot change the outcome) and, when the spec gives
+     * output tools their own budgets, against the tool's (counted at the end of the step).
+     */
     const runOutputCall = (
-      call: ToolCallPart
+      call: ToolCallPart,
+      failed: Set<string>,
+      count: boolean
     ): Effect.Effect<{ ok: true; value: A } | { ok: false; part: RetryPromptPart }, any, any> =>
       Effect.gen(function* () {
-        const ctx = yield* outputCtx({ toolName: call.toolName, toolCallId: call.toolCallId })
+        const toolMax = outputToolMax(call.toolName)
+        const toolRetry = st.toolRetries.get(call.toolName) ?? 0
+        const ctx = yield* outputCtx({
+          toolName: call.toolName,
+          toolCallId: call.toolCallId,
+          ...(toolMax !== undefined ? { retry: toolRetry, maxRetries: toolMax } : {})
+        })
         const result = yield* decodeOutput(spec.handleToolCall(call, { partial: false }), ctx)
         if (result.ok) return result
-        yield* countOutputRetry
+        if (count) {
+          yield* countOutputRetry
+          if (toolMax !== undefined) {
+            if (toolRetry >= toolMax) {
+              return yield* exhausted(
+                `Tool '${call.toolName}' exceeded max retries count of ${toolMax}: ${result.error.reason}`
+              )
+            }
+            failed.add(call.toolName)
+          }
+        }
         return {
           ok: false as const,
           part: new RetryPromptPart({
@@ -883,7 +991,7 @@ export const makeMachine = <A>(
             }
           )
         const processOutput = (i: number, call: ToolCallPart) =>
-          Effect.map(runOutputCall(call), (r) => {
+          Effect.map(runOutputCall(call, failed, true), (r) => {
             if (r.ok) {
               final = { value: r.value, index: i }
               results[i] = statusReturn(call, statusTexts.finalResult)
@@ -922,7 +1030,7 @@ export const makeMachine = <A>(
             if (!isOutput(call)) continue
             if (final === undefined) yield* processOutput(i, call)
             else {
-              const r = yield* runOutputCall(call)
+              const r = yield* runOutputCall(call, failed, false)
               results[i] = r.ok ? statusReturn(call, statusTexts.outputProcessedNotFinal) : r.part
             }
           }
@@ -1036,7 +1144,8 @@ export const makeMachine = <A>(
       messages: Effect.sync(() => st.messages),
       usage: Ref.get(usageRef),
       partialContext: makeCtx({ partialOutput: true }),
-      context
+      context,
+      output: spec
     } satisfies Machine<A>
   })
 

@@ -132,6 +132,8 @@ export const toolSpec = (
       toolDefinitions: definitions,
       isOutputTool: (name) => byName.has(name),
       maxRetries: retries.length === 0 ? undefined : Math.max(...retries),
+      // each output tool keeps its own budget inside a union; the global one (above) still counts
+      maxRetriesFor: (name) => byName.get(name)?.config.maxRetries,
       handleText: text !== undefined ? text.handleText : () => textNotAllowed,
       handleToolCall
     }),

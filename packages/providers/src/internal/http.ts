@@ -214,7 +214,8 @@ const timeoutError = (modelName: string, timeout: Duration.DurationInput) =>
 const attempt = <R>(
   client: HttpClient.HttpClient.With<HttpClientError.HttpClientError, R>,
   options: RequestOptions,
-  request: HttpClientRequest.HttpClientRequest
+  request: HttpClientRequest.HttpClientRequest,
+  withTimeout: boolean
 ): Effect.Effect<HttpClientResponse.HttpClientResponse, RequestError, R> => {
   const sent = client.execute(request).pipe(
     Effect.mapError((e) => transportError(options.modelName, e)),
@@ -225,7 +226,7 @@ const attempt = <R>(
     )
   )
   const timeout = options.settings.timeout
-  return timeout === undefined
+  return timeout === undefined || !withTimeout
     ? sent
     : Effect.timeoutFail(sent, {
         duration: timeout,
@@ -251,7 +252,8 @@ export const postJson = (
   options: RequestOptions
 ): Effect.Effect<unknown, RequestError> => {
   const request = buildRequest(options)
-  const once = Effect.flatMap(attempt(client, options, request), (response) =>
+  // The timeout below covers sending and reading the body of each attempt.
+  const once = Effect.flatMap(attempt(client, options, request, false), (response) =>
     Effect.flatMap(
       Effect.mapError(response.text, (e) => transportError(options.modelName, e)),
       (text) => {
@@ -346,7 +348,7 @@ export const postSse = (
   return Effect.gen(function* () {
     const started = yield* Clock.currentTimeMillis
     const response = yield* withRetry(
-      attempt(scopedClient, options, request),
+      attempt(scopedClient, options, request, true),
       options.retry
     )
     let events = parseSse(
