@@ -98,7 +98,11 @@ export type RunRequirements<R, M> = [M] extends [never]
 
 /** Options of one run. */
 export interface RunOptions<M extends internal.ModelInput = never> {
-  /** Continue this conversation. Unanswered tool calls in it are repaired first. */
+  /**
+   * Continue this conversation. It is repaired first: unanswered tool calls get an
+   * `interrupted` return, tool results whose call is not in the response before them are
+   * removed, and `dynamicSystemPrompt`s of this agent are re-evaluated.
+   */
   readonly messageHistory?: ReadonlyArray<ModelMessage>
   /** The model for this run (wins over the agent's). */
   readonly model?: M

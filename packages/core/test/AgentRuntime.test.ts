@@ -17,6 +17,7 @@ import {
   Messages,
   Model,
   OutputSpec,
+  RunContext,
   TestModel,
   Tool,
   Usage
@@ -239,6 +240,64 @@ describe("history", () => {
         assert.strictEqual(result.allMessages().length, 7)
         // the unchanged prefix keeps its identity (no needless copies)
         assert.strictEqual(sent[0], history[0])
+      })
+  )
+
+  it.effect(
+    "dynamic system prompts are re-evaluated in a continued conversation; others keep their text",
+    () =>
+      Effect.gen(function* () {
+        let user = "Ann"
+        let evaluations = 0
+        const agent = Agent.make({
+          systemPrompt: [
+            "Be kind.",
+            Effect.sync(() => `Evaluated once for ${user}.`),
+            Agent.dynamicSystemPrompt(
+              "user",
+              Effect.map(RunContext.RunContext, (ctx) => {
+                evaluations++
+                return `User: ${user} (${ctx.messages.length} messages so far)`
+              })
+            )
+          ]
+        })
+        let sent: ReadonlyArray<Messages.ModelMessage> = []
+        const model = FunctionModel.layer((messages) => {
+          sent = messages
+          return "ok"
+        })
+        const systemTexts = () =>
+          (sent[0] as Messages.ModelRequest).parts.flatMap((p) =>
+            p._tag === "SystemPromptPart" ? [[p.content, p.dynamicRef ?? null]] : []
+          )
+        const first = yield* agent.run("hi").pipe(Effect.provide(model))
+        assert.deepStrictEqual(systemTexts(), [
+          ["Be kind.", null],
+          ["Evaluated once for Ann.", null],
+          ["User: Ann (0 messages so far)", "user"]
+        ])
+        user = "Bob"
+        // through JSON, as a stored conversation would be
+        const history = yield* Messages.decodeJson(first.allMessagesJson())
+        const second = yield* agent
+          .run("again", { messageHistory: history })
+          .pipe(Effect.provide(model))
+        assert.deepStrictEqual(systemTexts(), [
+          ["Be kind.", null],
+          ["Evaluated once for Ann.", null],
+          ["User: Bob (2 messages so far)", "user"]
+        ])
+        assert.strictEqual(evaluations, 2)
+        // the refreshed prompt is what the result's history holds too
+        const part = (second.allMessages()[0] as Messages.ModelRequest).parts[2]
+        assert.strictEqual(
+          part?._tag === "SystemPromptPart" && part.content,
+          "User: Bob (2 messages so far)"
+        )
+        // another agent without that ref leaves the part alone
+        yield* Agent.make({}).run("third", { messageHistory: history }).pipe(Effect.provide(model))
+        assert.strictEqual(systemTexts()[2]![0], "User: Ann (0 messages so far)")
       })
   )
 
