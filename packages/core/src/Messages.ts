@@ -12,6 +12,7 @@
  *
  * @since 0.1.0
  */
+import { createHash } from "node:crypto"
 import * as Effect from "effect/Effect"
 import type * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
@@ -95,6 +96,39 @@ export type UserContent = typeof UserContent.Type
 /** A file given by URL. */
 export type FileUrl = ImageUrl | AudioUrl | VideoUrl | DocumentUrl
 
+/** A file: by URL or inline bytes. Tools may return these (alone or in an array) as well. */
+export const FileContent = Schema.Union(ImageUrl, AudioUrl, VideoUrl, DocumentUrl, BinaryContent)
+export type FileContent = typeof FileContent.Type
+
+/** Whether a value is a file (`ImageUrl`, `AudioUrl`, `VideoUrl`, `DocumentUrl` or `BinaryContent`). */
+export const isFileContent = (u: unknown): u is FileContent =>
+  u instanceof ImageUrl ||
+  u instanceof BinaryContent ||
+  u instanceof DocumentUrl ||
+  u instanceof AudioUrl ||
+  u instanceof VideoUrl
+
+/**
+ * The name a model can use to refer to a file: its `identifier`, or the first 6 hex digits of
+ * the SHA-1 of its URL / bytes (as pydantic-ai names them, so "See file 241a70." matches).
+ */
+export const fileIdentifier = (file: FileContent): string => {
+  if (file.identifier !== undefined) return file.identifier
+  const hash = createHash("sha1")
+  hash.update(file._tag === "BinaryContent" ? file.data : file.url)
+  return hash.digest("hex").slice(0, 6)
+}
+
+/**
+ * What a tool returned: any JSON value, a file, or an array mixing files and values. Files
+ * (top level or array items) keep their classes through the JSON round trip.
+ */
+export const ToolReturnContent = Schema.Union(
+  FileContent,
+  Schema.Array(Schema.Union(FileContent, Schema.Unknown)),
+  Schema.Unknown
+)
+
 // ---------------------------------------------------------------------------
 // Request parts
 // ---------------------------------------------------------------------------
@@ -119,17 +153,29 @@ export type ToolOutcome = typeof ToolOutcome.Type
 export class ToolReturnPart extends Schema.TaggedClass<ToolReturnPart>()("ToolReturnPart", {
   toolName: Schema.String,
   toolCallId: Schema.String,
-  /** Any JSON value; strings are sent as is, other values as JSON. */
-  content: Schema.Unknown,
+  /**
+   * Any JSON value; strings are sent as is, other values as JSON. A file, or an array holding
+   * files, is sent natively where the provider accepts files in tool results, else as
+   * "See file {id}." plus a user message carrying the files.
+   */
+  content: ToolReturnContent,
   outcome: Schema.optionalWith(ToolOutcome, { default: () => "success" as const }),
   /** Data for the application; never sent to the model. */
   metadata: optional(Schema.Unknown)
 }) {
-  /** The text the model sees. */
+  /** The text the model sees (files rendered as "See file {id}."). */
   get contentText(): string {
     return renderToolContent(this.content)
   }
+  /** The files in `content` (the content itself, or the file items of an array), in order. */
+  get files(): ReadonlyArray<FileContent> {
+    const c = this.content
+    if (isFileContent(c)) return [c]
+    return Array.isArray(c) ? c.filter(isFileContent) : []
+  }
 }
+
+const fileReference = (file: FileContent): string => `See file ${fileIdentifier(file)}.`
 
 /** Renders a tool return value as the string a model sees: strings as is, `undefined`/`null` as "", else JSON. */
 export const renderToolContent = (content: unknown): string =>
@@ -137,7 +183,11 @@ export const renderToolContent = (content: unknown): string =>
     ? content
     : content === undefined || content === null
       ? ""
-      : JSON.stringify(content)
+      : isFileContent(content)
+        ? fileReference(content)
+        : Array.isArray(content) && content.some(isFileContent)
+          ? JSON.stringify(content.map((c) => (isFileContent(c) ? fileReference(c) : c)))
+          : JSON.stringify(content)
 
 /** One validation problem reported back to the model. */
 export class ValidationIssue extends Schema.Class<ValidationIssue>("ValidationIssue")({

@@ -27,11 +27,8 @@ const addDetails = (
   return out
 }
 
-/**
- * The usage of one model request. `inputTokens` includes cached tokens; `details` holds
- * provider extras such as `reasoning_tokens`.
- */
-export class RequestUsage extends Schema.Class<RequestUsage>("RequestUsage")({
+/** The token counts shared by request and run usage. */
+const tokenFields = {
   inputTokens: count,
   outputTokens: count,
   cacheReadTokens: count,
@@ -39,25 +36,41 @@ export class RequestUsage extends Schema.Class<RequestUsage>("RequestUsage")({
   inputAudioTokens: count,
   outputAudioTokens: count,
   details
-}) {
+}
+
+type Tokens = {
+  readonly inputTokens: number
+  readonly outputTokens: number
+  readonly cacheReadTokens: number
+  readonly cacheWriteTokens: number
+  readonly inputAudioTokens: number
+  readonly outputAudioTokens: number
+  readonly details: Readonly<Record<string, number>>
+}
+
+/** Field-wise sum of the token counts of `a` and `b`. */
+const sumTokens = (a: Tokens, b: Tokens): Tokens => ({
+  inputTokens: a.inputTokens + b.inputTokens,
+  outputTokens: a.outputTokens + b.outputTokens,
+  cacheReadTokens: a.cacheReadTokens + b.cacheReadTokens,
+  cacheWriteTokens: a.cacheWriteTokens + b.cacheWriteTokens,
+  inputAudioTokens: a.inputAudioTokens + b.inputAudioTokens,
+  outputAudioTokens: a.outputAudioTokens + b.outputAudioTokens,
+  details: addDetails(a.details, b.details)
+})
+
+/**
+ * The usage of one model request. `inputTokens` includes cached tokens; `details` holds
+ * provider extras such as `reasoning_tokens`.
+ */
+export class RequestUsage extends Schema.Class<RequestUsage>("RequestUsage")(tokenFields) {
   static readonly empty: RequestUsage = new RequestUsage({})
   get totalTokens(): number {
     return this.inputTokens + this.outputTokens
   }
   /** Sum of two usages. */
   add(that: RequestUsage): RequestUsage {
-    return new RequestUsage(
-      {
-        inputTokens: this.inputTokens + that.inputTokens,
-        outputTokens: this.outputTokens + that.outputTokens,
-        cacheReadTokens: this.cacheReadTokens + that.cacheReadTokens,
-        cacheWriteTokens: this.cacheWriteTokens + that.cacheWriteTokens,
-        inputAudioTokens: this.inputAudioTokens + that.inputAudioTokens,
-        outputAudioTokens: this.outputAudioTokens + that.outputAudioTokens,
-        details: addDetails(this.details, that.details)
-      },
-      true
-    )
+    return new RequestUsage(sumTokens(this, that), true)
   }
 }
 
@@ -65,13 +78,7 @@ export class RequestUsage extends Schema.Class<RequestUsage>("RequestUsage")({
 export class RunUsage extends Schema.Class<RunUsage>("RunUsage")({
   requests: count,
   toolCalls: count,
-  inputTokens: count,
-  outputTokens: count,
-  cacheReadTokens: count,
-  cacheWriteTokens: count,
-  inputAudioTokens: count,
-  outputAudioTokens: count,
-  details
+  ...tokenFields
 }) {
   static readonly empty: RunUsage = new RunUsage({})
   get totalTokens(): number {
@@ -80,17 +87,7 @@ export class RunUsage extends Schema.Class<RunUsage>("RunUsage")({
   /** This usage plus one request's usage (counts one request). */
   addRequest(usage: RequestUsage): RunUsage {
     return new RunUsage(
-      {
-        requests: this.requests + 1,
-        toolCalls: this.toolCalls,
-        inputTokens: this.inputTokens + usage.inputTokens,
-        outputTokens: this.outputTokens + usage.outputTokens,
-        cacheReadTokens: this.cacheReadTokens + usage.cacheReadTokens,
-        cacheWriteTokens: this.cacheWriteTokens + usage.cacheWriteTokens,
-        inputAudioTokens: this.inputAudioTokens + usage.inputAudioTokens,
-        outputAudioTokens: this.outputAudioTokens + usage.outputAudioTokens,
-        details: addDetails(this.details, usage.details)
-      },
+      { requests: this.requests + 1, toolCalls: this.toolCalls, ...sumTokens(this, usage) },
       true
     )
   }
@@ -104,13 +101,7 @@ export class RunUsage extends Schema.Class<RunUsage>("RunUsage")({
       {
         requests: this.requests + that.requests,
         toolCalls: this.toolCalls + that.toolCalls,
-        inputTokens: this.inputTokens + that.inputTokens,
-        outputTokens: this.outputTokens + that.outputTokens,
-        cacheReadTokens: this.cacheReadTokens + that.cacheReadTokens,
-        cacheWriteTokens: this.cacheWriteTokens + that.cacheWriteTokens,
-        inputAudioTokens: this.inputAudioTokens + that.inputAudioTokens,
-        outputAudioTokens: this.outputAudioTokens + that.outputAudioTokens,
-        details: addDetails(this.details, that.details)
+        ...sumTokens(this, that)
       },
       true
     )

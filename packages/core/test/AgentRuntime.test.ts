@@ -374,6 +374,44 @@ describe("end strategies", () => {
     })
   )
 
+  it.effect(
+    "exhaustive: a later output tool failing after the result is fixed spends no output retry",
+    () =>
+      Effect.gen(function* () {
+        const picky = OutputSpec.make<{ n: number }>({
+          ...finalOutput,
+          handleToolCall: (call) => {
+            const args = call.argsAsObject() as { n: number }
+            return args.n > 1
+              ? Effect.fail(new AgentError.ModelRetry({ reason: "n too big" }))
+              : Effect.succeed(args)
+          }
+        })
+        const result = yield* Agent.make({
+          output: picky,
+          outputRetries: 0,
+          endStrategy: "exhaustive"
+        })
+          .run("go")
+          .pipe(
+            Effect.provide(
+              FunctionModel.layer(() =>
+                FunctionModel.toolCalls([
+                  { toolName: "final_result", args: { n: 1 } },
+                  { toolName: "final_result", args: { n: 2 } }
+                ])
+              )
+            )
+          )
+        assert.deepStrictEqual(result.output, { n: 1 })
+        const last = result.allMessages()[result.allMessages().length - 1] as Messages.ModelRequest
+        assert.deepStrictEqual(
+          last.parts.map((p) => p._tag),
+          ["ToolReturnPart", "RetryPromptPart"]
+        )
+      })
+  )
+
   it.effect("exhaustive: every output tool is processed too", () =>
     Effect.gen(function* () {
       const r = yield* setup("exhaustive")

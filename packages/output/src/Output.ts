@@ -1,6 +1,7 @@
 /**
  * What the output modes share: the targets they accept (a Schema or an output function),
- * unions of outputs, and output validators attached to a spec.
+ * unions of outputs, output validators attached to a spec, and `auto`, which lets the model's
+ * profile pick the mode (tool, native or prompted).
  *
  * Streaming: every structured spec decodes snapshots (`handleToolCall` / `handleText` with
  * `partial: true`) by feeding only the new suffix of the growing arguments / text to an

@@ -229,10 +229,6 @@ export const makeWith = (
     cacheInstructions: options.cacheInstructions,
     cacheTools: options.cacheTools
   })
-  const spanAttributes = {
-    "gen_ai.system": Wire.PROVIDER_NAME,
-    "gen_ai.request.model": modelName
-  }
   return Model.make({
     modelName,
     system: Wire.PROVIDER_NAME,
@@ -245,7 +241,7 @@ export const makeWith = (
         .postJson({ modelName, body, settings: merged, headers: betaHeaders(body) })
         .pipe(
           Effect.map((json) => Wire.decodeResponse(json as Wire.WireResponse, modelName)),
-          Effect.withSpan("Anthropic.request", { attributes: spanAttributes })
+          Effect.withSpan("Anthropic.request")
         )
     },
     requestStream: (messages, settings, parameters) => {
@@ -267,7 +263,7 @@ export const makeWith = (
             onEnd: (manager) => Wire.checkStreamEnd(state, manager, modelName)
           })
         }),
-        Effect.withSpan("Anthropic.requestStream", { attributes: spanAttributes })
+        Effect.withSpan("Anthropic.requestStream")
       )
     }
   })

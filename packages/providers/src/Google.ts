@@ -961,12 +961,6 @@ export const make = (
       settings: httpSettings(settings),
       retry: client.retry
     })
-    const spanAttributes = (stream: boolean) => ({
-      "gen_ai.system": providerName,
-      "gen_ai.operation.name": "chat",
-      "gen_ai.request.model": modelName,
-      "gen_ai.request.stream": stream
-    })
     return Model.make({
       modelName,
       system: providerName,
@@ -979,7 +973,7 @@ export const make = (
             return Http.postJson(client.httpClient, requestOptions(settings, body, false))
           }),
           Effect.flatMap((json) => decodeResponse(json, { modelName })),
-          Effect.withSpan(`chat ${modelName}`, { attributes: spanAttributes(false) })
+          Effect.withSpan("Google.request")
         ),
       requestStream: (messages, settings, parameters) =>
         downloadFileUrls(client.httpClient, messages, modelName).pipe(
@@ -1019,7 +1013,7 @@ export const make = (
                     : undefined
             })
           }),
-          Effect.withSpan(`chat ${modelName}`, { attributes: spanAttributes(true) })
+          Effect.withSpan("Google.requestStream")
         )
     })
   })

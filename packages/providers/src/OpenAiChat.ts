@@ -612,11 +612,6 @@ export const make = (
     const system = options.system ?? "openai"
     const profile: ChatProfile = { ...openAiProfile(modelName), ...options.profile }
     const path = options.path ?? "/chat/completions"
-    const spanAttributes = {
-      "gen_ai.system": system,
-      "gen_ai.operation.name": "chat",
-      "gen_ai.request.model": modelName
-    }
     const body = (
       messages: ReadonlyArray<Messages.ModelMessage>,
       settings: ModelSettings.ModelSettings,
@@ -639,7 +634,7 @@ export const make = (
             const r = decodeResponse(json, { modelName, system })
             return r instanceof AgentError.UnexpectedModelBehavior ? Effect.fail(r) : Effect.succeed(r)
           }),
-          Effect.withSpan(`chat ${modelName}`, { kind: "client", attributes: spanAttributes })
+          Effect.withSpan("OpenAiChat.request")
         )
       },
       requestStream: (messages, runSettings, parameters) => {
@@ -654,7 +649,7 @@ export const make = (
               ...makeStreamHandler({ modelName, system })
             })
           ),
-          Effect.withSpan(`chat ${modelName} (stream)`, { kind: "client", attributes: spanAttributes })
+          Effect.withSpan("OpenAiChat.requestStream")
         )
       }
     })

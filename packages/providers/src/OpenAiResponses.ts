@@ -22,6 +22,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Http from "./internal/http.js"
 import * as Wire from "./internal/openaiResponses.js"
+import * as OpenAiClientModule from "./OpenAiClient.js"
 import { OpenAiClient } from "./OpenAiClient.js"
 
 export {
@@ -70,10 +71,6 @@ export const makeWith = (
 ): Model.Service => {
   const profile = { ...profileFor(modelName), ...options.profile }
   const modelSettings = options.settings
-  const spanAttributes = {
-    "gen_ai.system": Wire.PROVIDER_NAME,
-    "gen_ai.request.model": modelName
-  }
   return Model.make({
     modelName,
     system: Wire.PROVIDER_NAME,
@@ -90,7 +87,7 @@ export const makeWith = (
         .postJson({ modelName, path: "/responses", body, settings: merged })
         .pipe(
           Effect.map((json) => Wire.decodeResponse(json as Wire.WireResponse, modelName)),
-          Effect.withSpan("OpenAiResponses.request", { attributes: spanAttributes })
+          Effect.withSpan("OpenAiResponses.request")
         )
     },
     requestStream: (messages, settings, parameters) => {
@@ -116,7 +113,7 @@ export const makeWith = (
             onEnd: (manager) => Wire.checkStreamEnd(state, manager, modelName)
           })
         }),
-        Effect.withSpan("OpenAiResponses.requestStream", { attributes: spanAttributes })
+        Effect.withSpan("OpenAiResponses.requestStream")
       )
     }
   })
@@ -141,3 +138,9 @@ export const model = (
 export const fromModelString = (
   modelName: string
 ): Effect.Effect<Model.Service, never, OpenAiClient> => make(modelName)
+
+/** The OpenAI client layer (same as `OpenAiClient.layer`), so `OpenAiResponses` alone covers the common case. */
+export const layer = OpenAiClientModule.layer
+
+/** The OpenAI client layer from configuration (same as `OpenAiClient.layerConfig`). */
+export const layerConfig = OpenAiClientModule.layerConfig

@@ -398,9 +398,56 @@ describe("OpenAiChat.model", () => {
       ]
       assert.isAbove(spans.length, 1)
       assert.isTrue(spans.some((s) => [...s.attributes.keys()].some((k) => k.startsWith("http.request.header"))))
+      // Provider spans are named Module.method (core's InstrumentedModel owns `chat {model}`)
+      // and carry transport attributes only.
+      const names = spans.map((s) => s.name)
+      assert.include(names, "OpenAiChat.request")
+      assert.include(names, "OpenAiChat.requestStream")
+      assert.isFalse(names.some((n) => n.startsWith("chat ")))
+      const request = spans.find((s) => s.name === "OpenAiChat.request")!
+      assert.strictEqual(request.attributes.get("url.path"), "/chat/completions")
+      assert.strictEqual(request.attributes.get("http.response.status_code"), 401)
+      assert.isFalse([...request.attributes.keys()].some((k) => k.startsWith("gen_ai.")))
       for (const t of texts) assert.notInclude(t, secret)
       assert.notInclude(texts.join("\n"), secret.slice(3))
     }))
+
+  it.live("the provider span records the retry count and the final status", () =>
+    Effect.gen(function* () {
+      let calls = 0
+      const server = yield* loopbackServer((_req, res) => {
+        calls++
+        if (calls === 1) {
+          res.writeHead(503, { "content-type": "application/json", "retry-after-ms": "0" })
+          res.end(JSON.stringify({ error: { message: "overloaded" } }))
+          return
+        }
+        res.writeHead(200, { "content-type": "application/json" })
+        res.end(JSON.stringify({ id: "x", choices: [{ index: 0, finish_reason: "stop", message: { role: "assistant", content: "ok" } }] }))
+      })
+      const spans: Array<Tracer.Span> = []
+      const base = yield* Effect.tracer
+      const tracer = Tracer.make({
+        span: (...args) => {
+          const span = base.span(...args)
+          spans.push(span)
+          return span
+        },
+        context: (f, fiber) => base.context(f, fiber)
+      })
+      const layer = OpenAiChat.model("gpt-4o").pipe(
+        Layer.provide(OpenAiClient.layer({ baseUrl: server.baseUrl, apiKey: Redacted.make("sk-x"), retry: { times: 2, base: 0 } })),
+        Layer.provide(NodeHttpClient.layerUndici)
+      )
+      const r = yield* Effect.flatMap(Model.Model, (m) =>
+        m.request([Messages.userPrompt("hi")], {}, Model.ModelRequestParameters.empty)
+      ).pipe(Effect.provide(layer), Effect.withTracer(tracer), Effect.scoped)
+      assert.strictEqual(r.text, "ok")
+      assert.strictEqual(calls, 2)
+      const span = spans.find((s) => s.name === "OpenAiChat.request")!
+      assert.strictEqual(span.attributes.get("http.request.resend_count"), 1)
+      assert.strictEqual(span.attributes.get("http.response.status_code"), 200)
+    }).pipe(Effect.scoped))
 
   it.scoped("settings.extraBody and extraHeaders reach the wire; model settings merge under run settings", () =>
     Effect.gen(function* () {

@@ -210,15 +210,40 @@ const timeoutError = (modelName: string, timeout: Duration.DurationInput) =>
     reason: `Request timed out after ${Duration.format(Duration.decode(timeout))}`
   })
 
+/** The URL path only: queries may carry keys on some gateways, so they never reach spans. */
+const urlPath = (url: string): string => {
+  const start = url.indexOf("/", url.indexOf("//") + 2)
+  if (start < 0) return "/"
+  const end = url.indexOf("?", start)
+  return end < 0 ? url.slice(start) : url.slice(start, end)
+}
+
+/**
+ * Counts the attempts of one call and records transport-level attributes on the caller's span
+ * (`url.path`, `http.response.status_code`, `http.request.resend_count`); never headers or keys.
+ */
+interface AttemptCounter {
+  count: number
+}
+
 /** One attempt: send, and turn a non-2xx status into a `ModelHTTPError`. */
 const attempt = <R>(
   client: HttpClient.HttpClient.With<HttpClientError.HttpClientError, R>,
   options: RequestOptions,
   request: HttpClientRequest.HttpClientRequest,
-  withTimeout: boolean
+  withTimeout: boolean,
+  counter: AttemptCounter
 ): Effect.Effect<HttpClientResponse.HttpClientResponse, RequestError, R> => {
-  const sent = client.execute(request).pipe(
+  const sent = Effect.suspend(() => {
+    const resends = counter.count++
+    const annotate =
+      resends === 0
+        ? Effect.annotateCurrentSpan("url.path", urlPath(options.url))
+        : Effect.annotateCurrentSpan("http.request.resend_count", resends)
+    return Effect.zipRight(annotate, client.execute(request))
+  }).pipe(
     Effect.mapError((e) => transportError(options.modelName, e)),
+    Effect.tap((response) => Effect.annotateCurrentSpan("http.response.status_code", response.status)),
     Effect.flatMap((response) =>
       response.status >= 200 && response.status < 300
         ? Effect.succeed(response)
@@ -253,7 +278,7 @@ export const postJson = (
 ): Effect.Effect<unknown, RequestError> => {
   const request = buildRequest(options)
   // The timeout below covers sending and reading the body of each attempt.
-  const once = Effect.flatMap(attempt(client, options, request, false), (response) =>
+  const once = (counter: AttemptCounter) => Effect.flatMap(attempt(client, options, request, false, counter), (response) =>
     Effect.flatMap(
       Effect.mapError(response.text, (e) => transportError(options.modelName, e)),
       (text) => {
@@ -271,14 +296,19 @@ export const postJson = (
     )
   )
   const timeout = options.settings.timeout
-  const bounded =
+  const bounded = (counter: AttemptCounter) =>
     timeout === undefined
-      ? once
-      : Effect.timeoutFail(once, {
+      ? once(counter)
+      : Effect.timeoutFail(once(counter), {
           duration: timeout,
           onTimeout: () => timeoutError(options.modelName, timeout)
         })
-  return Effect.locally(withRetry(bounded, options.retry), Headers.currentRedactedNames, redactedHeaderNames)
+  // A fresh attempt counter per run of the returned effect.
+  return Effect.locally(
+    Effect.suspend(() => withRetry(bounded({ count: 0 }), options.retry)),
+    Headers.currentRedactedNames,
+    redactedHeaderNames
+  )
 }
 
 // ---------------------------------------------------------------------------
@@ -348,7 +378,7 @@ export const postSse = (
   return Effect.gen(function* () {
     const started = yield* Clock.currentTimeMillis
     const response = yield* withRetry(
-      attempt(scopedClient, options, request, true),
+      attempt(scopedClient, options, request, true, { count: 0 }),
       options.retry
     )
     let events = parseSse(
