@@ -68,15 +68,27 @@ export {
 } from "./internal/runLoop.js"
 
 export type {
+  /** A node of the run graph, as `iter` steps through it; narrow it with `isEndNode` & co. */
   AgentNode,
+  /** A system prompt: static text, an Effect computed at the start of a fresh run, or a `DynamicSystemPrompt`. */
   SystemPrompt,
+  /** An event of `runStream`: model part events, tool call / result events, `FinalResultEvent`, then the result. */
   AgentStreamEvent,
+  /**
+   * How a response with several tool calls ends the run: `early` takes the first valid output
+   * tool and runs no function tool; `graceful` (default) still runs every function tool;
+   * `exhaustive` also runs every output tool.
+   */
   EndStrategy,
+  /** An instruction: static text, or an Effect recomputed before every request (`undefined` adds nothing). */
   Instruction,
+  /** How a model is given: a `Model.Service`, a Layer providing `Model.Model`, or a `"provider:model"` string. */
   ModelInput
 } from "./internal/runLoop.js"
 
+/** Brands agent values, so wrappers and tests can recognise an agent. */
 export const TypeId: unique symbol = Symbol.for("@agentfx/core/Agent")
+/** The type of `TypeId`. */
 export type TypeId = typeof TypeId
 
 /** A user prompt: text or multimodal content. `undefined` continues from the history. */

@@ -26,18 +26,20 @@
  * @since 0.1.0
  */
 import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import * as FiberRef from "effect/FiberRef"
 import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
-import type * as Tracer from "effect/Tracer"
+import * as Tracer from "effect/Tracer"
 import type { ModelError } from "./AgentError.js"
 import { encodeJson, type ModelMessage, type ModelResponse } from "./Messages.js"
 import * as Model from "./Model.js"
 import type { ModelSettings } from "./ModelSettings.js"
 
+/** Marks instrumented models, so wrapping one again replaces its options instead of nesting spans. */
 export const TypeId: unique symbol = Symbol.for("@agentfx/core/InstrumentedModel")
+/** The type of `TypeId`. */
 export type TypeId = typeof TypeId
 
 /** Options of `make` / `layer`. */
@@ -60,7 +62,22 @@ export const isInstrumented = (model: Model.Service): model is InstrumentedServi
   TypeId in model
 
 /** Set while a `chat` span is open for the current call; inner instrumentation then stays quiet. */
-const insideChatSpan: FiberRef.FiberRef<boolean> = FiberRef.unsafeMake(false)
+class InsideChatSpan extends Context.Reference<InsideChatSpan>()(
+  "@agentfx/core/InstrumentedModel/InsideChatSpan",
+  { defaultValue: () => false }
+) {}
+
+/**
+ * Runs `effect` under `span` with inner instrumentation quiet: the parent span and the marker
+ * are set in one context change (each `provideService` / `locally` is a costly region).
+ */
+const inChatSpan = <X, E, R>(
+  effect: Effect.Effect<X, E, R>,
+  span: Tracer.Span
+): Effect.Effect<X, E, R> =>
+  Effect.mapInputContext(effect, (context: Context.Context<R>) =>
+    Context.add(Context.add(context, Tracer.ParentSpan, span), InsideChatSpan, true)
+  )
 
 const settingAttributes: ReadonlyArray<readonly [keyof ModelSettings, string]> = [
   ["maxTokens", "gen_ai.request.max_tokens"],
@@ -138,19 +155,18 @@ export const make = (inner: Model.Service, options: Options = {}): InstrumentedS
     settings: ModelSettings,
     parameters: Model.ModelRequestParameters
   ): Effect.Effect<ModelResponse, ModelError> =>
-    Effect.flatMap(FiberRef.get(insideChatSpan), (inside) =>
+    Effect.flatMap(InsideChatSpan, (inside) =>
       inside
         ? base.request(messages, settings, parameters)
         : Effect.useSpan(
             spanName,
             { kind: "client", attributes: startAttributes(messages, settings) },
             (span) =>
-              base.request(messages, settings, parameters).pipe(
-                Effect.tap((response) =>
-                  Effect.sync(() => annotate(span, endAttributes(response)))
-                ),
-                Effect.withParentSpan(span),
-                Effect.locally(insideChatSpan, true)
+              inChatSpan(
+                Effect.tap(base.request(messages, settings, parameters), (response) => {
+                  annotate(span, endAttributes(response))
+                }),
+                span
               )
           )
     )
@@ -160,7 +176,7 @@ export const make = (inner: Model.Service, options: Options = {}): InstrumentedS
     settings: ModelSettings,
     parameters: Model.ModelRequestParameters
   ) =>
-    Effect.flatMap(FiberRef.get(insideChatSpan), (inside) =>
+    Effect.flatMap(InsideChatSpan, (inside) =>
       inside
         ? base.requestStream(messages, settings, parameters)
         : Effect.gen(function* () {
@@ -174,11 +190,10 @@ export const make = (inner: Model.Service, options: Options = {}): InstrumentedS
               Effect.flatMap(Clock.currentTimeNanos, (now) =>
                 Effect.sync(() => span.end(now, exit))
               )
-            const streamed = yield* base.requestStream(messages, settings, parameters).pipe(
-              Effect.withParentSpan(span),
-              Effect.locally(insideChatSpan, true),
-              Effect.onError((cause) => end(Exit.failCause(cause)))
-            )
+            const streamed = yield* inChatSpan(
+              base.requestStream(messages, settings, parameters),
+              span
+            ).pipe(Effect.onError((cause) => end(Exit.failCause(cause))))
             yield* Effect.addFinalizer(end)
             // Attributes are read once from the final snapshot: no per-chunk work.
             const events = streamed.events.pipe(

@@ -20,6 +20,7 @@ import { RequestUsage } from "./Usage.js"
 
 /** Provider-specific data kept on a part so it can be sent back unchanged (signatures, item ids…). */
 export const ProviderDetails = Schema.Record({ key: Schema.String, value: Schema.Unknown })
+/** The type of `ProviderDetails`: opaque provider data echoed back on the next request. */
 export type ProviderDetails = typeof ProviderDetails.Type
 
 const optional = <S extends Schema.Schema.Any>(s: S) => Schema.optionalWith(s, { exact: true })
@@ -91,6 +92,7 @@ export const UserContent = Schema.Union(
   BinaryContent,
   CachePoint
 )
+/** One item of a user prompt: text, a file by URL, inline bytes, or a `CachePoint`. */
 export type UserContent = typeof UserContent.Type
 
 /** A file given by URL. */
@@ -98,6 +100,7 @@ export type FileUrl = ImageUrl | AudioUrl | VideoUrl | DocumentUrl
 
 /** A file: by URL or inline bytes. Tools may return these (alone or in an array) as well. */
 export const FileContent = Schema.Union(ImageUrl, AudioUrl, VideoUrl, DocumentUrl, BinaryContent)
+/** A file given to or returned by a tool: by URL or inline bytes. */
 export type FileContent = typeof FileContent.Type
 
 /** Whether a value is a file (`ImageUrl`, `AudioUrl`, `VideoUrl`, `DocumentUrl` or `BinaryContent`). */
@@ -147,6 +150,7 @@ export class UserPromptPart extends Schema.TaggedClass<UserPromptPart>()("UserPr
 
 /** How a tool call ended. */
 export const ToolOutcome = Schema.Literal("success", "failed", "denied", "interrupted")
+/** How a tool call ended; `interrupted` marks calls answered by history repair. */
 export type ToolOutcome = typeof ToolOutcome.Type
 
 /** The result of a tool call, sent back to the model. */
@@ -233,6 +237,7 @@ export const ModelRequestPart = Schema.Union(
   ToolReturnPart,
   RetryPromptPart
 )
+/** Any part of a request: what the `parts` of a `ModelRequest` may hold. */
 export type ModelRequestPart = typeof ModelRequestPart.Type
 
 // ---------------------------------------------------------------------------
@@ -265,6 +270,7 @@ export const ToolArgs = Schema.Union(
   Schema.String,
   Schema.Record({ key: Schema.String, value: Schema.Unknown })
 )
+/** Tool arguments as the model sent them: a JSON string or a parsed object. */
 export type ToolArgs = typeof ToolArgs.Type
 
 /** The model asks for a tool to be called. */
@@ -294,6 +300,7 @@ export class ToolCallPart extends Schema.TaggedClass<ToolCallPart>()("ToolCallPa
 
 /** Any part of a response. */
 export const ModelResponsePart = Schema.Union(TextPart, ThinkingPart, ToolCallPart)
+/** Any part of a response: text, thinking or a tool call. */
 export type ModelResponsePart = typeof ModelResponsePart.Type
 
 // ---------------------------------------------------------------------------
@@ -309,10 +316,12 @@ export class ModelRequest extends Schema.TaggedClass<ModelRequest>()("ModelReque
 
 /** Why the model stopped. */
 export const FinishReason = Schema.Literal("stop", "length", "content_filter", "tool_call", "error")
+/** Why the model stopped, normalised across providers. */
 export type FinishReason = typeof FinishReason.Type
 
 /** `interrupted`: the run was cancelled while this response streamed; it may be incomplete. */
 export const ResponseState = Schema.Literal("complete", "incomplete", "interrupted")
+/** Whether a response arrived whole, or was cut by an error or an interruption. */
 export type ResponseState = typeof ResponseState.Type
 
 /** A response from the model. */
@@ -348,6 +357,7 @@ export class ModelResponse extends Schema.TaggedClass<ModelResponse>()("ModelRes
 
 /** A message of a conversation. */
 export const ModelMessage = Schema.Union(ModelRequest, ModelResponse)
+/** A message of a conversation: a request or a response. */
 export type ModelMessage = typeof ModelMessage.Type
 
 /** A conversation. */
@@ -404,11 +414,13 @@ export class ToolCallPartDelta extends Schema.TaggedClass<ToolCallPartDelta>()(
   }
 ) {}
 
+/** Any delta of a streamed part, as carried by `PartDeltaEvent`. */
 export const ModelResponsePartDelta = Schema.Union(
   TextPartDelta,
   ThinkingPartDelta,
   ToolCallPartDelta
 )
+/** A delta of a streamed part: text, thinking or tool-call arguments. */
 export type ModelResponsePartDelta = typeof ModelResponsePartDelta.Type
 
 /** A new part starts at `index` of the response. */
@@ -442,6 +454,7 @@ export const ModelResponseStreamEvent = Schema.Union(
   PartEndEvent,
   ResponseCompleteEvent
 )
+/** An event of a model's stream: part start / delta / end, then `ResponseCompleteEvent`. */
 export type ModelResponseStreamEvent = typeof ModelResponseStreamEvent.Type
 
 /**

@@ -27,6 +27,7 @@ import { type JsonSchema, ToolDefinition } from "./Tool.js"
 
 /** How the output is asked for. */
 export const OutputMode = Schema.Literal("text", "tool", "native", "prompted")
+/** How the output is asked for: text, an output tool, a native response format, or prompted JSON. */
 export type OutputMode = typeof OutputMode.Type
 
 /** The JSON Schema of structured output for native / prompted modes. */

@@ -39,6 +39,7 @@ export const ThinkingSetting = Schema.Union(
   Schema.Literal("minimal", "low", "medium", "high"),
   Schema.Struct({ budgetTokens: Schema.Number })
 )
+/** `true` / `false`, an effort level, or a token budget for reasoning. */
 export type ThinkingSetting = typeof ThinkingSetting.Type
 
 /** How the model may choose tools. Names restrict it to those tools. */
@@ -46,8 +47,13 @@ export const ToolChoice = Schema.Union(
   Schema.Literal("auto", "none", "required"),
   Schema.Array(Schema.String)
 )
+/** `auto`, `none`, `required`, or the names of the tools the model may call. */
 export type ToolChoice = typeof ToolChoice.Type
 
+/**
+ * The settings of a request, as a Schema so they can be stored and validated. Providers map
+ * each field to their own parameter and ignore the ones they lack; `extraBody` reaches the rest.
+ */
 export const ModelSettings = Schema.Struct({
   maxTokens: opt(Schema.Number),
   temperature: opt(Schema.Number),
@@ -68,6 +74,7 @@ export const ModelSettings = Schema.Struct({
   /** Merged into the provider's request body last; the escape hatch for provider options. */
   extraBody: opt(Schema.Record({ key: Schema.String, value: Schema.Unknown }))
 })
+/** The settings of a request (model, agent or run level); combine levels with `merge`. */
 export interface ModelSettings extends Schema.Schema.Type<typeof ModelSettings> {}
 
 /** No settings. */

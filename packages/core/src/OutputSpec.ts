@@ -12,6 +12,26 @@
  * While streaming, the same functions run with `partial: true` on snapshots, and failures are
  * swallowed.
  *
+ * @example
+ * ```ts
+ * import { Agent, AgentError, OutputSpec } from "@agentfx/core"
+ * import { Effect } from "effect"
+ *
+ * // a custom text mode: the answer must be a number, else the model is asked again
+ * const number = OutputSpec.make<number>({
+ *   mode: "text",
+ *   allowTextOutput: true,
+ *   handleText: (text) => {
+ *     const n = Number(text.trim())
+ *     return Number.isNaN(n)
+ *       ? Effect.fail(new AgentError.ModelRetry({ reason: "Answer with a number only." }))
+ *       : Effect.succeed(n)
+ *   },
+ *   handleToolCall: (call) => Effect.dieMessage(`no output tools (called: ${call.toolName})`)
+ * })
+ * const agent = Agent.make({ output: number }) // Agent<number, never, Model>
+ * ```
+ *
  * @since 0.1.0
  */
 import * as Effect from "effect/Effect"
@@ -21,7 +41,9 @@ import type { ModelProfile, OutputMode, OutputObjectDefinition } from "./Model.j
 import type { RunContext } from "./RunContext.js"
 import type { ToolDefinition } from "./Tool.js"
 
+/** Brands output specs, so `isOutputSpec` can tell them from Schemas and output functions. */
 export const TypeId: unique symbol = Symbol.for("@agentfx/core/OutputSpec")
+/** The type of `TypeId`. */
 export type TypeId = typeof TypeId
 
 /** Options passed to the decode functions. */

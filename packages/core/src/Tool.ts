@@ -31,6 +31,7 @@ export type JsonSchema = Record<string, unknown>
 
 /** What a tool is for the run loop: a function tool, an output tool, or one executed elsewhere. */
 export const ToolKind = Schema.Literal("function", "output", "external")
+/** What a tool is for the run loop: `function`, `output` or `external`. */
 export type ToolKind = typeof ToolKind.Type
 
 /** The definition of a tool as sent to the model. */

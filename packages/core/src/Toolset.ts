@@ -24,7 +24,9 @@ import { RunContext, type Service as RunContextService } from "./RunContext.js"
 import type * as Tool from "./Tool.js"
 import { ToolDefinition } from "./Tool.js"
 
+/** Brands toolsets, so `isToolset` can tell them from plain tools. */
 export const TypeId: unique symbol = Symbol.for("@agentfx/core/Toolset")
+/** The type of `TypeId`. */
 export type TypeId = typeof TypeId
 
 /** One tool as the run loop sees it for one step: its (prepared) definition and how to call it. */
@@ -105,9 +107,25 @@ const checkDuplicates = <T extends { readonly definition: ToolDefinition }>(
  */
 export const fromTools = <const Tools extends ReadonlyArray<AnyTool>>(
   tools: Tools
-): Toolset<Tool.Errors<Tools[number]>, Tool.Requirements<Tools[number]>> =>
-  make((ctx) =>
-    Effect.gen(function* () {
+): Toolset<Tool.Errors<Tools[number]>, Tool.Requirements<Tools[number]>> => {
+  // Without `prepare` (and without a name conflict) every step sees the same list: built once.
+  const fixed =
+    tools.every((t) => t.prepare === undefined) &&
+    new Set(tools.map((t) => t.definition.name)).size === tools.length
+      ? Effect.succeed(
+          tools.map(
+            (tool): ToolsetTool<any, any> => ({
+              definition: tool.definition,
+              maxRetries: tool.maxRetries,
+              timeout: tool.timeout,
+              decodeArgs: tool.decodeArgs,
+              call: tool.handler
+            })
+          )
+        )
+      : undefined
+  return make((ctx) =>
+    fixed ?? Effect.gen(function* () {
       yield* checkDuplicates(tools, "Toolset.fromTools")
       const out: Array<ToolsetTool<any, any>> = []
       for (const tool of tools) {
@@ -127,6 +145,7 @@ export const fromTools = <const Tools extends ReadonlyArray<AnyTool>>(
       return out
     })
   ) as any
+}
 
 /** Merges toolsets; a name defined twice fails the run with a `UserError`. */
 export const combine = <const Sets extends ReadonlyArray<Any>>(

@@ -116,6 +116,7 @@ export const LimitName = Schema.Literal(
   "outputTokensLimit",
   "totalTokensLimit"
 )
+/** Which limit was hit: names the field of `UsageLimits`. */
 export type LimitName = typeof LimitName.Type
 
 /** A limit that was (or would be) exceeded. */

@@ -1,5 +1,16 @@
 /**
- * @agentfx/core — the kernel and the runtime of agentfx.
+ * @agentfx/core — the kernel and the runtime of agentfx: messages, the `Model` service, tools
+ * and toolsets, `Agent` (runs are Effects), usage and limits, typed errors, and the models
+ * tests run on (`TestModel`, `FunctionModel`). Each module is exported as a namespace.
+ *
+ * @example
+ * ```ts
+ * import { Agent, TestModel } from "@agentfx/core"
+ * import { Effect } from "effect"
+ *
+ * const agent = Agent.make({ instructions: "Be brief." })
+ * const program = agent.run("Hello").pipe(Effect.provide(TestModel.layer()))
+ * ```
  *
  * @since 0.1.0
  */

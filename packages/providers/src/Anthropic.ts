@@ -37,7 +37,9 @@ export {
   /** Converts a Messages API body into a `ModelResponse` (pure). */
   decodeResponse,
   /** Builds the request body (pure). */
-  encodeRequest
+  encodeRequest,
+  /** Whether a Claude model takes structured outputs and strict tools (Claude 4.5+, Opus 4.1). */
+  supportsStructuredOutput
 } from "./internal/anthropic.js"
 
 /** The provider name on responses and parts. */
@@ -187,11 +189,15 @@ export interface Options {
   readonly cacheTools?: Wire.CacheSetting | undefined
 }
 
-/** The profile of an Anthropic model: tools, thinking, native JSON-schema output. */
-export const profileFor = (_modelName: string): Model.ModelProfile =>
+/**
+ * The profile of an Anthropic model: tools, thinking, and native JSON-schema output (plus strict
+ * tools) only on the models that support structured outputs (Claude 4.5+, Opus 4.1); older
+ * models use tool output.
+ */
+export const profileFor = (modelName: string): Model.ModelProfile =>
   Model.profile({
     supportsTools: true,
-    supportsJsonSchemaOutput: true,
+    supportsJsonSchemaOutput: Wire.supportsStructuredOutput(modelName),
     supportsJsonObjectOutput: false,
     supportsThinking: true,
     defaultStructuredOutputMode: "tool"
@@ -227,7 +233,8 @@ export const makeWith = (
     modelName,
     stream,
     cacheInstructions: options.cacheInstructions,
-    cacheTools: options.cacheTools
+    cacheTools: options.cacheTools,
+    strictTools: profile.supportsJsonSchemaOutput
   })
   return Model.make({
     modelName,

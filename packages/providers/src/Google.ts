@@ -72,6 +72,8 @@ export interface WirePart {
     readonly name: string
     readonly response: Record<string, unknown>
     readonly id?: string
+    /** Files of the result (Gemini 3+). */
+    readonly parts?: ReadonlyArray<WirePart>
   }
   readonly [key: string]: unknown
 }
@@ -146,6 +148,11 @@ export interface GoogleProfile extends Model.ModelProfile {
   readonly googleSupportsValidatedMode: boolean
   /** Gemini 3+ take `thinkingLevel` instead of `thinkingBudget`. */
   readonly googleSupportsThinkingLevel: boolean
+  /**
+   * Gemini 3+ accept images and PDFs inside `functionResponse.parts`; other files returned by
+   * tools (and every file on older models) go in a user turn after the tool results.
+   */
+  readonly googleSupportsFunctionResponseParts?: boolean | undefined
 }
 
 /** The profile of a Gemini model, by name. */
@@ -163,7 +170,8 @@ export const profile = (modelName: string): GoogleProfile => {
       jsonSchemaTransformer: GoogleSchema.transform
     }),
     googleSupportsValidatedMode: thinks && !isImage,
-    googleSupportsThinkingLevel: is3
+    googleSupportsThinkingLevel: is3,
+    googleSupportsFunctionResponseParts: is3
   }
 }
 
@@ -254,16 +262,11 @@ export const downloadFileUrls = (
   ReadonlyArray<Messages.ModelMessage>,
   AgentError.ModelAPIError | AgentError.ModelHTTPError
 > => {
-  const any = messages.some(
-    (m) =>
-      m._tag === "ModelRequest" &&
-      m.parts.some(
-        (p) =>
-          p._tag === "UserPromptPart" &&
-          typeof p.content !== "string" &&
-          p.content.some(needsDownload)
-      )
-  )
+  const partNeeds = (p: Messages.ModelRequestPart): boolean =>
+    p._tag === "UserPromptPart"
+      ? typeof p.content !== "string" && p.content.some(needsDownload)
+      : p._tag === "ToolReturnPart" && p.files.some(needsDownload)
+  const any = messages.some((m) => m._tag === "ModelRequest" && m.parts.some(partNeeds))
   if (!any) return Effect.succeed(messages)
   type DownloadError = AgentError.ModelAPIError | AgentError.ModelHTTPError
   const download = (file: Messages.FileUrl): Effect.Effect<Messages.BinaryContent, DownloadError> =>
@@ -303,20 +306,36 @@ export const downloadFileUrls = (
       ),
       Effect.provideService(HttpClient.HttpClient, httpClient)
     )
+  // A downloaded tool-result file keeps the name derived from its URL ("See file {id}.").
+  const item = (u: unknown): Effect.Effect<unknown, DownloadError> =>
+    Messages.isFileContent(u) && needsDownload(u)
+      ? Effect.map(download(u), (b) =>
+          b.identifier !== undefined
+            ? b
+            : new Messages.BinaryContent({ ...b, identifier: Messages.fileIdentifier(u) }, true)
+        )
+      : Effect.succeed(u)
   const part = (
     p: Messages.ModelRequestPart
-  ): Effect.Effect<Messages.ModelRequestPart, DownloadError> =>
-    p._tag !== "UserPromptPart" || typeof p.content === "string" || !p.content.some(needsDownload)
-      ? Effect.succeed(p)
-      : Effect.map(
-          Effect.forEach(
-            p.content,
-            (item): Effect.Effect<Messages.UserContent, DownloadError> =>
-              needsDownload(item) ? download(item) : Effect.succeed(item),
-            { concurrency: 4 }
-          ),
-          (content) => new Messages.UserPromptPart({ content }, true)
-        )
+  ): Effect.Effect<Messages.ModelRequestPart, DownloadError> => {
+    if (!partNeeds(p)) return Effect.succeed(p)
+    if (p._tag === "ToolReturnPart") {
+      const content: Effect.Effect<unknown, DownloadError> = Array.isArray(p.content)
+        ? Effect.forEach(p.content as ReadonlyArray<unknown>, item, { concurrency: 4 })
+        : item(p.content)
+      return Effect.map(content, (c) => new Messages.ToolReturnPart({ ...p, content: c }, true))
+    }
+    if (p._tag !== "UserPromptPart" || typeof p.content === "string") return Effect.succeed(p)
+    return Effect.map(
+      Effect.forEach(
+        p.content,
+        (item): Effect.Effect<Messages.UserContent, DownloadError> =>
+          needsDownload(item) ? download(item) : Effect.succeed(item),
+        { concurrency: 4 }
+      ),
+      (content) => new Messages.UserPromptPart({ content }, true)
+    )
+  }
   return Effect.forEach(
     messages,
     (m): Effect.Effect<Messages.ModelMessage, DownloadError> =>
@@ -337,6 +356,50 @@ const userContentPart = (item: Messages.UserContent): WirePart | undefined => {
   // Gemini caches implicitly; explicit cache points have no wire form.
   if (item._tag === "CachePoint") return undefined
   return { fileData: { fileUri: item.url, mimeType: mediaTypeOf(item) } }
+}
+
+const isNativeToolFile = (file: Messages.FileContent): boolean => {
+  const mediaType = file._tag === "BinaryContent" ? file.mediaType : mediaTypeOf(file)
+  return mediaType.startsWith("image/") || mediaType === "application/pdf"
+}
+
+/**
+ * A tool result that holds files. Images and PDFs go inside `functionResponse.parts` when the
+ * model accepts them there (Gemini 3+); other files are named in `response.files`
+ * ("See file {id}.") and sent in a user turn after the tool results ("This is file {id}:" +
+ * the file), as pydantic-ai does. Other values of an array go in `response.return_value`.
+ */
+const toolReturnWithFiles = (
+  part: Messages.ToolReturnPart,
+  p: GoogleProfile,
+  trailing: Array<WirePart>
+): WirePart => {
+  const items: ReadonlyArray<unknown> = Array.isArray(part.content) ? part.content : [part.content]
+  const rest: Array<unknown> = []
+  const native: Array<WirePart> = []
+  const named: Array<string> = []
+  for (const item of items) {
+    if (!Messages.isFileContent(item)) {
+      rest.push(item)
+    } else if (p.googleSupportsFunctionResponseParts === true && isNativeToolFile(item)) {
+      native.push(userContentPart(item)!)
+    } else {
+      const id = Messages.fileIdentifier(item)
+      named.push(`See file ${id}.`)
+      trailing.push({ text: `This is file ${id}:` }, userContentPart(item)!)
+    }
+  }
+  const response: Record<string, unknown> = {}
+  if (named.length > 0) response.files = named
+  if (rest.length > 0) response.return_value = rest
+  return {
+    functionResponse: {
+      name: part.toolName,
+      response,
+      id: part.toolCallId,
+      ...(native.length > 0 ? { parts: native } : {})
+    }
+  }
 }
 
 /** The `response` object of a `functionResponse`: objects as they are, anything else wrapped. */
@@ -489,6 +552,8 @@ export const encodeRequest = (
     if (message._tag === "ModelRequest") {
       if (message.instructions !== undefined) instructions = message.instructions
       const parts: Array<WirePart> = []
+      // Files of tool results the model cannot take inline: a user turn after the results.
+      const trailingFiles: Array<WirePart> = []
       for (const part of message.parts) {
         switch (part._tag) {
           case "SystemPromptPart":
@@ -504,13 +569,17 @@ export const encodeRequest = (
             }
             break
           case "ToolReturnPart":
-            parts.push({
-              functionResponse: {
-                name: part.toolName,
-                response: toolResponseObject(part.content),
-                id: part.toolCallId
-              }
-            })
+            parts.push(
+              part.files.length > 0
+                ? toolReturnWithFiles(part, p, trailingFiles)
+                : {
+                    functionResponse: {
+                      name: part.toolName,
+                      response: toolResponseObject(part.content),
+                      id: part.toolCallId
+                    }
+                  }
+            )
             break
           case "RetryPromptPart":
             parts.push(
@@ -528,6 +597,7 @@ export const encodeRequest = (
         }
       }
       if (parts.length > 0) contents.push({ role: "user", parts })
+      if (trailingFiles.length > 0) contents.push({ role: "user", parts: trailingFiles })
     } else {
       const content = modelContent(message, options.modelName)
       if (content !== undefined) contents.push(content)

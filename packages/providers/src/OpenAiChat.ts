@@ -186,7 +186,16 @@ export const encodeMessages = (
   const out: Array<Json> = []
   for (const message of messages) {
     if (message._tag === "ModelRequest") {
+      // Chat tool messages are text only: files returned by tools are referenced there
+      // ("See file {id}.") and sent in a user message after the tool messages.
+      let files: Array<Json> = []
+      const flushFiles = () => {
+        if (files.length > 0) out.push({ role: "user", content: files })
+        files = []
+      }
       for (const part of message.parts) {
+        if (part._tag === "SystemPromptPart" || part._tag === "UserPromptPart") flushFiles()
+        else if (part._tag === "RetryPromptPart" && part.toolCallId === undefined) flushFiles()
         switch (part._tag) {
           case "SystemPromptPart":
             out.push({ role: profile.systemRole, content: part.content })
@@ -207,6 +216,11 @@ export const encodeMessages = (
           }
           case "ToolReturnPart":
             out.push({ role: "tool", tool_call_id: part.toolCallId, content: part.contentText })
+            for (const file of part.files) {
+              const c = userContent(file, options.modelName, profile)
+              if (c instanceof AgentError.UserError) return c
+              files.push({ type: "text", text: `This is file ${Messages.fileIdentifier(file)}:` }, c)
+            }
             break
           case "RetryPromptPart":
             out.push(
@@ -217,6 +231,7 @@ export const encodeMessages = (
             break
         }
       }
+      flushFiles()
     } else {
       const texts: Array<string> = []
       const toolCalls: Array<Json> = []

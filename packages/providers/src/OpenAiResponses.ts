@@ -24,6 +24,7 @@ import * as Http from "./internal/http.js"
 import * as Wire from "./internal/openaiResponses.js"
 import * as OpenAiClientModule from "./OpenAiClient.js"
 import { OpenAiClient } from "./OpenAiClient.js"
+import * as OpenAiSchema from "./OpenAiSchema.js"
 
 export {
   /** Converts a Responses API body into a `ModelResponse` (pure). */
@@ -43,14 +44,18 @@ export interface Options {
   readonly profile?: Partial<Model.ModelProfile> | undefined
 }
 
-/** The profile of a Responses model: tools, native JSON schema output, reasoning for o-series / gpt-5. */
+/**
+ * The profile of a Responses model: tools (strict when compatible, through OpenAI's strict
+ * schema transformer), native JSON schema output, reasoning for o-series / gpt-5.
+ */
 export const profileFor = (modelName: string): Model.ModelProfile =>
   Model.profile({
     supportsTools: true,
     supportsJsonSchemaOutput: true,
     supportsJsonObjectOutput: true,
     supportsThinking: Wire.supportsReasoning(modelName),
-    defaultStructuredOutputMode: "tool"
+    defaultStructuredOutputMode: "tool",
+    jsonSchemaTransformer: OpenAiSchema.transform
   })
 
 const parseData = (data: string): Record<string, unknown> | undefined => {

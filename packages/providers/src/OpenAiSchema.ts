@@ -9,7 +9,8 @@
  *   Keywords strict mode rejects are removed and noted in the description.
  * - `strict` unset: the schema is only checked, not changed. It is strict-compatible when
  *   every object says `additionalProperties: false` and lists all its properties as required,
- *   and no unsupported keyword or string format appears (as pydantic-ai decides it).
+ *   no unsupported keyword or string format appears, and the root object has at least one
+ *   property (as pydantic-ai decides it).
  * - `strict: false`: the schema is sent as is (the result is never strict-compatible).
  *
  * @example
@@ -153,5 +154,11 @@ export const transform: Model.JsonSchemaTransformer = (schema, options) => {
   }
 
   const result = walk(schema) as Tool.JsonSchema
+  // A tool without parameters is left non-strict when the caller did not ask (pydantic-ai's
+  // choice, seen in its recorded traffic: no-argument tools go out with `strict: false`).
+  if (strict === undefined && result.type === "object") {
+    const properties = result.properties
+    if (!isObject(properties) || Object.keys(properties).length === 0) compatible = false
+  }
   return { schema: result, isStrictCompatible: compatible }
 }

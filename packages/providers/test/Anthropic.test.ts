@@ -274,3 +274,30 @@ describe("Anthropic over the wire", () => {
     })
   )
 })
+
+describe("Anthropic structured-output support by model", () => {
+  it("native JSON-schema output and strict tools only on Claude 4.5+ / Opus 4.1", () => {
+    const supported = ["claude-sonnet-4-5", "claude-sonnet-4-5-20250929", "claude-haiku-4-5", "claude-opus-4-1-20250805", "claude-opus-4-6", "claude-sonnet-5"]
+    const unsupported = ["claude-sonnet-4-0", "claude-sonnet-4-20250514", "claude-opus-4-0", "claude-3-5-sonnet-latest", "claude-3-opus-latest"]
+    for (const m of supported) assert.isTrue(Anthropic.profileFor(m).supportsJsonSchemaOutput, m)
+    for (const m of unsupported) assert.isFalse(Anthropic.profileFor(m).supportsJsonSchemaOutput, m)
+    // Older models get tool output by default.
+    assert.strictEqual(Anthropic.profileFor("claude-sonnet-4-0").defaultStructuredOutputMode, "tool")
+  })
+
+  it("strict: true on a tool is dropped for models without strict tools (as pydantic-ai does)", () => {
+    const params = new Model.ModelRequestParameters({
+      functionTools: [
+        new Tool.ToolDefinition({
+          name: "get_population",
+          parametersJsonSchema: { type: "object", properties: { city: { type: "string" } }, required: ["city"], additionalProperties: false },
+          strict: true
+        })
+      ]
+    })
+    const old = Anthropic.encodeRequest([Messages.userPrompt("x")], {}, params, { modelName: "claude-sonnet-4-0", stream: false }) as any
+    const recent = Anthropic.encodeRequest([Messages.userPrompt("x")], {}, params, { modelName: "claude-sonnet-4-5", stream: false }) as any
+    assert.isUndefined(old.tools[0].strict)
+    assert.strictEqual(recent.tools[0].strict, true)
+  })
+})

@@ -86,16 +86,76 @@ describe("OpenAI Responses request encoding", () => {
       { thinking: "high" },
       new Model.ModelRequestParameters({
         outputMode: "native",
-        outputObject: new Model.OutputObjectDefinition({ jsonSchema: { type: "object" }, name: "City" })
+        outputObject: new Model.OutputObjectDefinition({
+          jsonSchema: {
+            type: "object",
+            properties: { city: { type: "string" }, country: { type: "string" } },
+            required: ["city"]
+          },
+          name: "City"
+        })
       }),
       { modelName: "gpt-5", profile: OpenAiResponses.profileFor("gpt-5"), stream: true }
     )
+    // Strict output goes through OpenAI's strict transformer: closed object, all required,
+    // the optional field nullable.
     assert.deepStrictEqual(body.text, {
-      format: { type: "json_schema", name: "City", schema: { type: "object" }, strict: true }
+      format: {
+        type: "json_schema",
+        name: "City",
+        schema: {
+          type: "object",
+          properties: { city: { type: "string" }, country: { type: ["string", "null"] } },
+          required: ["city", "country"],
+          additionalProperties: false
+        },
+        strict: true
+      }
     })
     assert.deepStrictEqual(body.reasoning, { effort: "high", summary: "auto" })
     assert.deepStrictEqual(body.include, ["reasoning.encrypted_content"])
     assert.strictEqual(body.stream, true)
+  })
+
+  it("OpenAiResponses.layer / layerConfig are the OpenAI client layers (one import covers the common case)", () => {
+    assert.strictEqual(OpenAiResponses.layer, OpenAiClient.layer)
+    assert.strictEqual(OpenAiResponses.layerConfig, OpenAiClient.layerConfig)
+  })
+
+  it("tools are strict when their schema allows it; strict: true rewrites, strict: false opts out", () => {
+    const closed = {
+      type: "object",
+      properties: { city: { type: "string" } },
+      required: ["city"],
+      additionalProperties: false
+    }
+    const open = { type: "object", properties: { q: { type: "string" }, limit: { type: "number" } }, required: ["q"] }
+    const body = OpenAiResponses.encodeRequest(
+      [Messages.userPrompt("x")],
+      {},
+      new Model.ModelRequestParameters({
+        functionTools: [
+          new Tool.ToolDefinition({ name: "closed", parametersJsonSchema: closed }),
+          new Tool.ToolDefinition({ name: "open", parametersJsonSchema: open }),
+          new Tool.ToolDefinition({ name: "none", parametersJsonSchema: { type: "object", properties: {}, additionalProperties: false } }),
+          new Tool.ToolDefinition({ name: "forced", parametersJsonSchema: open, strict: true }),
+          new Tool.ToolDefinition({ name: "off", parametersJsonSchema: closed, strict: false })
+        ]
+      }),
+      { modelName: "gpt-5", profile: OpenAiResponses.profileFor("gpt-5"), stream: false }
+    )
+    const tools = body.tools as Array<any>
+    assert.deepStrictEqual(
+      tools.map((t) => [t.name, t.strict]),
+      [["closed", true], ["open", false], ["none", false], ["forced", true], ["off", false]]
+    )
+    assert.deepStrictEqual(tools[1].parameters, open)
+    assert.deepStrictEqual(tools[3].parameters, {
+      type: "object",
+      properties: { q: { type: "string" }, limit: { type: ["number", "null"] } },
+      required: ["q", "limit"],
+      additionalProperties: false
+    })
   })
 
   it("reasoning parts with the same id are merged back into one item; other providers' thinking is dropped", () => {

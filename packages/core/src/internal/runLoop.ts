@@ -7,6 +7,11 @@
  * only the machine's own sequential steps mutate it (concurrent tool calls only touch the
  * usage `Ref`), so it lives in a plain object, mirrored to `CaptureRunMessages` on every change.
  *
+ * Performance: message and part classes built here from already-validated values (parts of
+ * validated messages, strings the loop composes, tool results typed `unknown`) are constructed
+ * with validation off (`new X(props, true)`): validating them again costs more than the rest of
+ * a run's bookkeeping.
+ *
  * @internal
  */
 import * as Chunk from "effect/Chunk"
@@ -222,6 +227,8 @@ export interface Machine<A> {
   readonly start: AgentNode<A>
   /** Executes a node without streaming; returns (and remembers) the next node. */
   readonly step: (node: AgentNode<A>) => Effect.Effect<AgentNode<A>, any>
+  /** Runs every node from the next one to the end without streaming (what `step` in a loop does). */
+  readonly runAll: Effect.Effect<AgentRunResult<A>, any>
   /** Executes a node, streaming its events; afterwards `nextNode` holds the next node. */
   readonly stream: (node: AgentNode<A>) => Stream.Stream<AgentStreamEvent<A>, any>
   /** Every node from `node` to the end as one event stream, ending with `AgentRunResultEvent`. */
@@ -448,17 +455,17 @@ export const makeMachine = <A>(
       Effect.map(
         Effect.forEach(config.systemPrompts, (p) =>
           typeof p === "string"
-            ? Effect.succeed(p === "" ? undefined : new SystemPromptPart({ content: p }))
+            ? Effect.succeed(p === "" ? undefined : new SystemPromptPart({ content: p }, true))
             : p instanceof DynamicSystemPrompt
               ? Effect.map(Effect.provideService(p.prompt, RunContext, ctx), (content) =>
                   content === undefined || content === ""
                     ? undefined
-                    : new SystemPromptPart({ content, dynamicRef: p.ref })
+                    : new SystemPromptPart({ content, dynamicRef: p.ref }, true)
                 )
               : Effect.map(Effect.provideService(p, RunContext, ctx), (content) =>
                   content === undefined || content === ""
                     ? undefined
-                    : new SystemPromptPart({ content })
+                    : new SystemPromptPart({ content }, true)
                 )
         ),
         (parts) => parts.filter((p): p is SystemPromptPart => p !== undefined)
@@ -503,7 +510,7 @@ export const makeMachine = <A>(
                 }
                 const content = yield* Effect.provideService(dynamic.prompt, RunContext, ctx)
                 parts.push(
-                  new SystemPromptPart({ content: content ?? "", dynamicRef: dynamic.ref })
+                  new SystemPromptPart({ content: content ?? "", dynamicRef: dynamic.ref }, true)
                 )
               }
               out.push(new ModelRequest({ ...m, parts }, true))
@@ -530,7 +537,7 @@ export const makeMachine = <A>(
               })
             }
             return new ModelRequestNode(
-              new ModelRequest({ parts: yield* systemParts(yield* makeCtx()) })
+              new ModelRequest({ parts: yield* systemParts(yield* makeCtx()) }, true)
             )
           }
           if (last._tag === "ModelRequest") return new ModelRequestNode(last, true)
@@ -546,17 +553,18 @@ export const makeMachine = <A>(
         const history = yield* reevaluate(repairHistory(given, true))
         const parts: Array<ModelRequestPart> =
           history.length === 0 ? yield* systemParts(yield* makeCtx()) : []
-        parts.push(new UserPromptPart({ content: node.prompt }))
+        // A string prompt is valid by construction; only structured content is validated.
+        parts.push(new UserPromptPart({ content: node.prompt }, typeof node.prompt === "string"))
         const last = history[history.length - 1]
         if (last !== undefined && last._tag === "ModelRequest") {
           // Answers to the previous response's calls and the new prompt go in one request.
           setMessages(history.slice(0, -1))
           st.newMessageIndex = history.length - 1
-          return new ModelRequestNode(new ModelRequest({ parts: [...last.parts, ...parts] }))
+          return new ModelRequestNode(new ModelRequest({ parts: [...last.parts, ...parts] }, true))
         }
         setMessages(history)
         st.newMessageIndex = history.length
-        return new ModelRequestNode(new ModelRequest({ parts }))
+        return new ModelRequestNode(new ModelRequest({ parts }, true))
       })
 
     // -- ModelRequestNode ---------------------------------------------------
@@ -720,15 +728,23 @@ export const makeMachine = <A>(
     const decodeOutput = (
       decode: Effect.Effect<any, ModelRetry, any>,
       ctx: RunContextService
-    ): Effect.Effect<{ ok: true; value: A } | { ok: false; error: ModelRetry }, any, any> =>
-      decode.pipe(
-        Effect.flatMap((a) =>
-          Effect.reduce(config.outputValidators, a, (acc, validate) => validate(acc))
-        ),
-        Effect.provideService(RunContext, ctx),
+    ): Effect.Effect<{ ok: true; value: A } | { ok: false; error: ModelRetry }, any, any> => {
+      const validators = config.outputValidators
+      const validated =
+        validators.length === 0
+          ? decode
+          : Effect.flatMap(decode, (a) => Effect.reduce(validators, a, (acc, validate) => validate(acc)))
+      // A decode that is already an `Exit` (plain text) with no validators reads no context:
+      // providing `RunContext` would cost more than the decoding.
+      return (
+        validators.length === 0 && Exit.isExit(decode)
+          ? validated
+          : Effect.provideService(validated, RunContext, ctx)
+      ).pipe(
         Effect.map((value) => ({ ok: true as const, value })),
         Effect.catchIf(isModelRetry, (error) => Effect.succeed({ ok: false as const, error }))
       )
+    }
 
     /** Counts one output retry; fails the run when the budget is spent. */
     const countOutputRetry = Effect.suspend(() => {
@@ -739,7 +755,7 @@ export const makeMachine = <A>(
     })
 
     const outputRetry = (part: RetryPromptPart): Effect.Effect<AgentNode<A>, any> =>
-      Effect.as(countOutputRetry, new ModelRequestNode(new ModelRequest({ parts: [part] })))
+      Effect.as(countOutputRetry, new ModelRequestNode(new ModelRequest({ parts: [part] }, true)))
 
     const alternatives = (includeText: boolean): string => {
       const alts: Array<string> = []
@@ -773,17 +789,17 @@ export const makeMachine = <A>(
               messages: st.messages
             })
           }
-          return yield* outputRetry(new RetryPromptPart({ content: alternatives(true) }))
+          return yield* outputRetry(new RetryPromptPart({ content: alternatives(true) }, true))
         }
         if (!spec.allowTextOutput && spec.acceptsText !== true) {
-          return yield* outputRetry(new RetryPromptPart({ content: alternatives(false) }))
+          return yield* outputRetry(new RetryPromptPart({ content: alternatives(false) }, true))
         }
         const result = yield* decodeOutput(
           spec.handleText(text, { partial: false }),
           yield* outputCtx()
         )
         if (result.ok) return yield* end(result.value)
-        return yield* outputRetry(new RetryPromptPart({ content: retryContent(result.error) }))
+        return yield* outputRetry(new RetryPromptPart({ content: retryContent(result.error) }, true))
       })
 
     type CallResult = ToolReturnPart | RetryPromptPart
@@ -806,11 +822,14 @@ export const makeMachine = <A>(
         }
         failed.add(call.toolName)
         return Effect.succeed(
-          new RetryPromptPart({
-            content: retryContent(error),
-            toolName: call.toolName,
-            toolCallId: call.toolCallId
-          })
+          new RetryPromptPart(
+            {
+              content: retryContent(error),
+              toolName: call.toolName,
+              toolCallId: call.toolCallId
+            },
+            true
+          )
         )
       }
       const body: Effect.Effect<CallResult, any, any> =
@@ -826,43 +845,9 @@ export const makeMachine = <A>(
                 })
               )
             })
-          : Effect.gen(function* () {
-              const ctx = yield* makeCtx({
-                retry,
-                maxRetries: max,
-                toolName: call.toolName,
-                toolCallId: call.toolCallId
-              })
-              const timeout = tool.timeout ?? config.toolTimeout
-              return yield* tool.decodeArgs(call.args).pipe(
-                Effect.flatMap(
-                  timeout === undefined
-                    ? tool.call
-                    : (args) =>
-                        Effect.timeoutFail(tool.call(args), {
-                          duration: timeout,
-                          onTimeout: () =>
-                            new ModelRetry({
-                              reason: `Timed out after ${Duration.toSeconds(timeout)} seconds.`
-                            })
-                        })
-                ),
-                Effect.provideService(RunContext, ctx),
-                Effect.flatMap((content) =>
-                  Effect.as(
-                    Ref.update(usageRef, (u) => u.addToolCalls(1)),
-                    new ToolReturnPart({
-                      toolName: call.toolName,
-                      toolCallId: call.toolCallId,
-                      content
-                    }) as CallResult
-                  )
-                ),
-                Effect.tap(() => Effect.sync(() => succeeded.add(call.toolName))),
-                Effect.catchIf(isModelRetry, onRetry)
-              )
-            }).pipe(
-              Effect.withSpan(`execute_tool ${call.toolName}`, {
+          : Effect.useSpan(
+              `execute_tool ${call.toolName}`,
+              {
                 attributes: {
                   "gen_ai.operation.name": "execute_tool",
                   "gen_ai.tool.name": call.toolName,
@@ -871,7 +856,51 @@ export const makeMachine = <A>(
                     ? { "gen_ai.tool.description": tool.definition.description }
                     : {})
                 }
-              })
+              },
+              (span) =>
+                Effect.flatMap(
+                  makeCtx({
+                    retry,
+                    maxRetries: max,
+                    toolName: call.toolName,
+                    toolCallId: call.toolCallId
+                  }),
+                  (ctx) => {
+                    const timeout = tool.timeout ?? config.toolTimeout
+                    const called = Effect.flatMap(
+                      tool.decodeArgs(call.args),
+                      timeout === undefined
+                        ? tool.call
+                        : (args) =>
+                            Effect.timeoutFail(tool.call(args), {
+                              duration: timeout,
+                              onTimeout: () =>
+                                new ModelRetry({
+                                  reason: `Timed out after ${Duration.toSeconds(timeout)} seconds.`
+                                })
+                            })
+                    )
+                    // The span as parent and the RunContext in ONE context change (what
+                    // `withSpan` + `provideService` do in two costly regions).
+                    return Effect.mapInputContext(called, (c: Context.Context<any>) =>
+                      Context.add(Context.add(c, Tracer.ParentSpan, span), RunContext, ctx)
+                    ).pipe(
+                      Effect.flatMap((content) =>
+                        Effect.as(
+                          Ref.update(usageRef, (u) => u.addToolCalls(1)),
+                          new ToolReturnPart(
+                            { toolName: call.toolName, toolCallId: call.toolCallId, content },
+                            true
+                          ) as CallResult
+                        )
+                      ),
+                      Effect.tap(() => {
+                        succeeded.add(call.toolName)
+                      }),
+                      Effect.catchIf(isModelRetry, onRetry)
+                    )
+                  }
+                )
             )
       return Effect.tap(body, (result) =>
         emit(Chunk.of(new FunctionToolResultEvent({ result }, true)))
@@ -903,6 +932,10 @@ export const makeMachine = <A>(
           } else current.push(call)
         }
         if (current.length > 0) segments.push(current)
+        // One call (the common case): no `forEach` machinery.
+        if (segments.length === 1 && segments[0]!.length === 1) {
+          return [yield* runFunctionCall(segments[0]![0]!, emit, failed, succeeded)]
+        }
         const out: Array<CallResult> = []
         for (const segment of segments) {
           const results = yield* Effect.forEach(
@@ -954,16 +987,19 @@ export const makeMachine = <A>(
         }
         return {
           ok: false as const,
-          part: new RetryPromptPart({
-            content: retryContent(result.error),
-            toolName: call.toolName,
-            toolCallId: call.toolCallId
-          })
+          part: new RetryPromptPart(
+            {
+              content: retryContent(result.error),
+              toolName: call.toolName,
+              toolCallId: call.toolCallId
+            },
+            true
+          )
         }
       })
 
     const statusReturn = (call: ToolCallPart, content: string) =>
-      new ToolReturnPart({ toolName: call.toolName, toolCallId: call.toolCallId, content })
+      new ToolReturnPart({ toolName: call.toolName, toolCallId: call.toolCallId, content }, true)
 
     const handleToolCalls = (
       response: ModelResponse,
@@ -1061,7 +1097,7 @@ export const makeMachine = <A>(
           // Only text could end the run here (tool calls were all non-output and skipped): treat as text.
           return yield* handleText(response)
         }
-        return new ModelRequestNode(new ModelRequest({ parts }))
+        return new ModelRequestNode(new ModelRequest({ parts }, true))
       })
 
     const callTools = (node: CallToolsNode, emit: Emit): Effect.Effect<AgentNode<A>, any, any> =>
@@ -1074,16 +1110,18 @@ export const makeMachine = <A>(
     const withMessagesOnError = <X>(effect: Effect.Effect<X, any>): Effect.Effect<X, any> =>
       Effect.catchAll(effect, (e) => Effect.fail(withMessages(e, st.messages)))
 
-    const execute = (node: AgentNode<A>, emit: Emit): Effect.Effect<AgentNode<A>, any> => {
-      const body: Effect.Effect<AgentNode<A>, any, any> = node._tag === "UserPromptNode"
+    const nodeBody = (node: AgentNode<A>, emit: Emit): Effect.Effect<AgentNode<A>, any, any> =>
+      node._tag === "UserPromptNode"
         ? userPrompt(node)
         : node._tag === "ModelRequestNode"
           ? modelRequest(node)
           : node._tag === "CallToolsNode"
             ? callTools(node, emit)
             : Effect.succeed(node)
-      return withMessagesOnError(
-        provide(body).pipe(
+
+    const execute = (node: AgentNode<A>, emit: Emit): Effect.Effect<AgentNode<A>, any> =>
+      withMessagesOnError(
+        provide(nodeBody(node, emit)).pipe(
           Effect.tap((next) =>
             Effect.sync(() => {
               st.next = next
@@ -1091,9 +1129,21 @@ export const makeMachine = <A>(
           )
         )
       )
-    }
 
     const step = (node: AgentNode<A>) => execute(node, noEmit)
+
+    // `run`: every node inside ONE provide / error mapping (not one per step as `step` does;
+    // providing a context costs more than a whole step's own bookkeeping).
+    const loop = (node: AgentNode<A>): Effect.Effect<AgentRunResult<A>, any, any> =>
+      node._tag === "End"
+        ? Effect.succeed(node.result)
+        : Effect.flatMap(nodeBody(node, noEmit), (next) => {
+            st.next = next
+            return loop(next)
+          })
+    const runAll: Effect.Effect<AgentRunResult<A>, any> = withMessagesOnError(
+      provide(Effect.suspend(() => loop(st.next as AgentNode<A>)))
+    )
 
     const stream = (node: AgentNode<A>): Stream.Stream<AgentStreamEvent<A>, any> => {
       switch (node._tag) {
@@ -1138,6 +1188,7 @@ export const makeMachine = <A>(
       runId,
       start,
       step,
+      runAll,
       stream,
       streamAll,
       nextNode: Effect.sync(() => st.next as AgentNode<A>),
@@ -1151,11 +1202,7 @@ export const makeMachine = <A>(
 
 /** Drives a machine to the end without streaming. */
 export const runToEnd = <A>(machine: Machine<A>): Effect.Effect<AgentRunResult<A>, any> =>
-  Effect.gen(function* () {
-    let node = machine.start
-    while (node._tag !== "End") node = yield* machine.step(node)
-    return node.result
-  })
+  machine.runAll
 
 /** The `invoke_agent` span options. */
 export const agentSpan = (name: string | undefined) => ({

@@ -1,4 +1,9 @@
-/** Builders of the specs of each mode, shared by the public modules and `Output.union`. */
+/**
+ * Builders of the specs of each mode, shared by the public modules and `Output.union`:
+ * `toolSpec` for output tools, `jsonSpec` for native / prompted JSON text.
+ *
+ * @internal
+ */
 import { ModelRetry, UserError } from "@agentfx/core/AgentError"
 import type { ToolCallPart } from "@agentfx/core/Messages"
 import { type ModelProfile, OutputObjectDefinition } from "@agentfx/core/Model"

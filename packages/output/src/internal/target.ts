@@ -2,6 +2,8 @@
  * What every structured mode shares: turning a Schema or an output function into an
  * "entry" (object schema for the model, full and partial decoders, post-processing), JSON
  * Schema cleanup, partial schemas, fence stripping and incremental partial parsing.
+ *
+ * @internal
  */
 import { ModelRetry } from "@agentfx/core/AgentError"
 import type { ToolArgs } from "@agentfx/core/Messages"

@@ -102,6 +102,21 @@ const encodeUserContent = (item: Messages.UserContent, out: Array<Block>): void 
   }
 }
 
+/**
+ * A tool result holding files, as `tool_result` content blocks in order: images and documents
+ * natively, strings as text, other values as JSON text.
+ */
+const encodeToolResultBlocks = (content: unknown): Array<Block> => {
+  const out: Array<Block> = []
+  for (const item of Array.isArray(content) ? content : [content]) {
+    if (Messages.isFileContent(item) || typeof item === "string") encodeUserContent(item, out)
+    else if (item !== undefined && item !== null) {
+      out.push({ type: "text", text: Messages.renderToolContent(item) })
+    }
+  }
+  return out
+}
+
 const encodeAssistant = (m: Messages.ModelResponse): Array<Block> => {
   const blocks: Array<Block> = []
   for (const part of m.parts) {
@@ -169,7 +184,10 @@ export const encodeMessages = (
           content.push({
             type: "tool_result",
             tool_use_id: part.toolCallId,
-            content: [{ type: "text", text: part.contentText }],
+            content:
+              part.files.length > 0
+                ? encodeToolResultBlocks(part.content)
+                : [{ type: "text", text: part.contentText }],
             is_error: part.outcome === "failed"
           })
           break
@@ -196,12 +214,28 @@ export const encodeMessages = (
   }
 }
 
-/** Encodes a tool definition. */
-export const encodeTool = (tool: Tool.ToolDefinition): Block => ({
+/**
+ * Whether a Claude model takes structured outputs (`output_config.format`) and strict tools:
+ * Claude 4.5+ (Sonnet, Haiku, Opus) and Opus 4.1; Claude 3.x, Sonnet 4.0 and Opus 4.0 do not.
+ * Names that do not look like a Claude version are assumed to be new models.
+ */
+export const supportsStructuredOutput = (modelName: string): boolean => {
+  const m = /claude-(?:([a-z]+)-)?(\d+)(?:-(\d{1,2})(?!\d))?/.exec(modelName)
+  if (m === null) return true
+  const family = m[1]
+  const major = Number(m[2])
+  const minor = m[3] === undefined ? 0 : Number(m[3])
+  if (major >= 5) return true
+  if (major < 4) return false
+  return minor >= 5 || (family === "opus" && minor >= 1)
+}
+
+/** Encodes a tool definition; `strict` only goes out where the model supports strict tools. */
+export const encodeTool = (tool: Tool.ToolDefinition, strictTools = true): Block => ({
   name: tool.name,
   description: tool.description ?? "",
   input_schema: tool.parametersJsonSchema,
-  ...(tool.strict === true ? { strict: true } : {})
+  ...(tool.strict === true && strictTools ? { strict: true } : {})
 })
 
 const budgetOf = (thinking: ModelSettings.ThinkingSetting): number | undefined => {
@@ -221,6 +255,11 @@ export interface EncodeOptions {
   readonly cacheInstructions?: CacheSetting | undefined
   /** Put a cache point after the last tool definition. */
   readonly cacheTools?: CacheSetting | undefined
+  /**
+   * Whether the model takes strict tools (default: by model name, see
+   * `supportsStructuredOutput`). Without it, `strict: true` on a tool is dropped.
+   */
+  readonly strictTools?: boolean | undefined
 }
 
 const ttlOf = (s: CacheSetting): "5m" | "1h" => (s === "1h" ? "1h" : "5m")
@@ -264,7 +303,8 @@ export const encodeRequest = (
 
   const tools = parameters.allTools
   if (tools.length > 0) {
-    const wire = tools.map(encodeTool)
+    const strictTools = options.strictTools ?? supportsStructuredOutput(options.modelName)
+    const wire = tools.map((t) => encodeTool(t, strictTools))
     if (options.cacheTools !== undefined && options.cacheTools !== false) {
       wire[wire.length - 1] = {
         ...wire[wire.length - 1],

@@ -77,6 +77,27 @@ const encodeUserContent = (item: Messages.UserContent): Record<string, unknown> 
   }
 }
 
+/**
+ * A tool result holding files, as `function_call_output` content items (the Responses API
+ * accepts images and files there): text and JSON values become `input_text`, files go natively.
+ */
+const encodeToolOutputItems = (content: unknown): Array<Record<string, unknown>> => {
+  const items = Array.isArray(content) ? content : [content]
+  const out: Array<Record<string, unknown>> = []
+  for (const item of items) {
+    if (Messages.isFileContent(item)) {
+      if (item._tag === "AudioUrl" || item._tag === "VideoUrl") {
+        out.push({ type: "input_file", file_url: item.url })
+      } else {
+        out.push(encodeUserContent(item)!)
+      }
+    } else if (item !== undefined && item !== null) {
+      out.push({ type: "input_text", text: Messages.renderToolContent(item) })
+    }
+  }
+  return out
+}
+
 const thinkingGroupKey = (p: Messages.ThinkingPart): string | undefined => p.id
 
 /** Encodes one response of the history into input items (reasoning, messages, function calls). */
@@ -169,7 +190,7 @@ export const encodeInput = (
           input.push({
             type: "function_call_output",
             call_id: part.toolCallId,
-            output: part.contentText
+            output: part.files.length > 0 ? encodeToolOutputItems(part.content) : part.contentText
           })
           break
         case "RetryPromptPart":
@@ -189,19 +210,24 @@ export const encodeInput = (
   return { input, instructions }
 }
 
-/** Encodes one tool definition; strict tools go through the profile's schema transformer. */
+/**
+ * Encodes one tool definition. With a schema transformer (OpenAI's strict one by default) the
+ * tool is strict when it asks to be (`strict: true`, schema rewritten) or, when it does not say,
+ * when its schema is already strict-compatible (as pydantic-ai decides); `strict: false` opts out.
+ */
 export const encodeTool = (
   tool: Tool.ToolDefinition,
   profile: Model.ModelProfile
 ): Record<string, unknown> => {
   let parameters: Record<string, unknown> = tool.parametersJsonSchema
-  let strict = false
-  if (tool.strict === true && profile.jsonSchemaTransformer !== undefined) {
-    const t = profile.jsonSchemaTransformer(parameters, { strict: true })
+  let strict = tool.strict === true
+  if (profile.jsonSchemaTransformer !== undefined) {
+    const t = profile.jsonSchemaTransformer(
+      parameters,
+      tool.strict === undefined ? {} : { strict: tool.strict }
+    )
     parameters = t.schema
-    strict = t.isStrictCompatible
-  } else if (tool.strict === true) {
-    strict = true
+    strict = tool.strict === false ? false : t.isStrictCompatible
   }
   return {
     type: "function",

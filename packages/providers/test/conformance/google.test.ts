@@ -73,20 +73,9 @@ const skipRules: ReadonlyArray<{
   },
   {
     reason:
-      "multimodal tool returns (functionResponse.parts / files) have no representation in core's ToolReturnPart yet",
+      "an older pydantic-ai rendering of uploaded files in tool results (`output: [{}, \"See file …\"]`)",
     test: (c) =>
-      c.interactions.some(
-        (i) =>
-          isGemini(i) &&
-          ((i.request.body as any)?.contents ?? []).some((content: any) =>
-            content.parts.some((p: any) => {
-              const fr = p.functionResponse ?? p.function_response
-              return (
-                fr !== undefined && (fr.parts !== undefined || fr.response?.files !== undefined)
-              )
-            })
-          )
-      )
+      c.interactions.some((i) => isGemini(i) && /"output":\[\{\},"See file/.test(bodyText(i)))
   },
   {
     reason: "video metadata on file parts (vendor metadata) is not modelled in core's file URLs",
@@ -203,7 +192,48 @@ const fileUrl = (uri: string, mimeType: string | undefined): Messages.UserConten
         : new Messages.DocumentUrl(fields)
 }
 
+/** A recorded file part (`inlineData` / `fileData`) as a file, named `identifier` when given. */
+const filePart = (p: any, identifier?: string): Messages.FileContent => {
+  const id = identifier !== undefined ? { identifier } : {}
+  if (p.inlineData !== undefined) {
+    return new Messages.BinaryContent({
+      data: Buffer.from(p.inlineData.data, "base64"),
+      mediaType: p.inlineData.mimeType,
+      ...id
+    })
+  }
+  const f = fileUrl(p.fileData.fileUri, p.fileData.mimeType) as Messages.FileUrl
+  return identifier === undefined ? f : new (f.constructor as any)({ ...f, ...id })
+}
+
+const filesTurn = /^This is file (\S+):$/
+
+/**
+ * The user turns that carry tool-result files for models without `functionResponse.parts`
+ * ("This is file {id}:" + file, repeated): the files by id. The encoder writes these turns
+ * itself, so they are not turned into user prompts.
+ */
+const filesTurns = (body: any): { files: Map<string, Messages.FileContent>; turns: Set<unknown> } => {
+  const files = new Map<string, Messages.FileContent>()
+  const turns = new Set<unknown>()
+  for (const content of body.contents) {
+    const parts: Array<any> = content.parts ?? []
+    if (content.role !== "user" || parts.length < 2 || parts.length % 2 !== 0) continue
+    const pairs = parts.every((p, i) =>
+      i % 2 === 0 ? typeof p.text === "string" && filesTurn.test(p.text) : p.inlineData !== undefined || p.fileData !== undefined
+    )
+    if (!pairs) continue
+    turns.add(content)
+    for (let i = 0; i < parts.length; i += 2) {
+      const id = filesTurn.exec(parts[i].text)![1]!
+      files.set(id, filePart(parts[i + 1], id))
+    }
+  }
+  return { files, turns }
+}
+
 const toMessages = (body: any): Array<Messages.ModelMessage> => {
+  const named = filesTurns(body)
   const systemParts: Array<string> = (body.systemInstruction?.parts ?? []).map((p: any) => p.text)
   const instructions = systemParts[0]
   const systemPrompts = systemParts
@@ -211,6 +241,7 @@ const toMessages = (body: any): Array<Messages.ModelMessage> => {
     .map((content) => new Messages.SystemPromptPart({ content }))
   const messages: Array<Messages.ModelMessage> = []
   for (const content of body.contents) {
+    if (named.turns.has(content)) continue
     if (content.role === "model") {
       const parts: Array<Messages.ModelResponsePart> = []
       for (const p of content.parts) {
@@ -271,6 +302,20 @@ const toMessages = (body: any): Array<Messages.ModelMessage> => {
               content: response.error.slice(0, -retrySuffix.length),
               toolName: name,
               toolCallId: id
+            })
+          )
+        } else if (p.functionResponse.parts !== undefined || Array.isArray(response.files)) {
+          // A result with files: inline parts (Gemini 3) and files named in `files`.
+          const files: Array<Messages.FileContent> = [
+            ...(p.functionResponse.parts ?? []).map((fp: any) => filePart(fp)),
+            ...(response.files ?? []).map((ref: string) => named.files.get(/^See file (\S+)\.$/.exec(ref)![1]!)!)
+          ]
+          const rest: Array<unknown> = response.return_value ?? []
+          parts.push(
+            new Messages.ToolReturnPart({
+              toolName: name,
+              toolCallId: id,
+              content: rest.length === 0 && files.length === 1 ? files[0] : [...rest, ...files]
             })
           )
         } else {
