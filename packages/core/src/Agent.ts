@@ -293,10 +293,17 @@ export const fromConfig = <A, E, R>(config: internal.AgentConfig): Agent<A, E, R
   const self = Object.create(proto)
   self.name = config.name
   self.config = config
+  // The span and the scope are handed to the machine, which provides them with the rest of the
+  // run's context in one go (`withSpan` + `scoped` would add two more context changes per run).
   self.run = (prompt: Prompt, options: RunOptions<any> = {}) =>
-    Effect.scoped(
-      Effect.flatMap(internal.makeMachine<A>(config, prompt, options), internal.runToEnd)
-    ).pipe(Effect.withSpan(span.name, span.options))
+    Effect.useSpan(span.name, span.options, (parent) =>
+      Effect.scopedWith((scope) =>
+        Effect.flatMap(
+          internal.makeMachine<A>(config, prompt, options, { scope, parent }),
+          internal.runToEnd
+        )
+      )
+    )
   self.runStream = (prompt: Prompt, options: RunOptions<any> = {}) =>
     Stream.unwrapScoped(
       Effect.map(internal.makeMachine<A>(config, prompt, options), (m) => m.streamAll(m.start))

@@ -47,6 +47,8 @@ export interface Service {
   readonly toolCallId: string | undefined
   /** `true` while validating a partial (streamed) output. */
   readonly partialOutput: boolean
+  /** The run's metadata (agent `metadata` merged with the run's, run wins), once computed. */
+  readonly metadata?: Readonly<Record<string, unknown>> | undefined
 }
 
 /** The current run, inside tools, validators and dynamic instructions. */

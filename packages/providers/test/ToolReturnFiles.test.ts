@@ -6,16 +6,24 @@
  */
 import { Agent, Messages, Model, TestModel, Tool } from "@agentfx/core"
 import { assert, describe, it } from "@effect/vitest"
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import * as Anthropic from "../src/internal/anthropic.js"
 import * as Google from "../src/Google.js"
 import * as OpenAiChat from "../src/OpenAiChat.js"
 import * as OpenAiResponses from "../src/OpenAiResponses.js"
+import { loopbackServer } from "./support/replay.js"
 
 const png = new Messages.BinaryContent({ data: new Uint8Array([1, 2, 3]), mediaType: "image/png" })
 const pdfUrl = new Messages.DocumentUrl({ url: "https://pdfobject.com/pdf/sample.pdf" })
-const wav = new Messages.BinaryContent({ data: new Uint8Array([9, 9]), mediaType: "audio/wav", identifier: "clip" })
+const wav = new Messages.BinaryContent({
+  data: new Uint8Array([9, 9]),
+  mediaType: "audio/wav",
+  identifier: "clip"
+})
 const pngId = Messages.fileIdentifier(png)
 
 /** A conversation whose last request holds a tool result with text, an image and a JSON value. */
@@ -46,7 +54,11 @@ describe("tool results holding files", () => {
         new Messages.ModelRequest({
           parts: [
             new Messages.ToolReturnPart({ toolName: "a", toolCallId: "2", content: pdfUrl }),
-            new Messages.ToolReturnPart({ toolName: "b", toolCallId: "3", content: { _tag: "Mine", n: [1] } })
+            new Messages.ToolReturnPart({
+              toolName: "b",
+              toolCallId: "3",
+              content: { _tag: "Mine", n: [1] }
+            })
           ]
         })
       ])
@@ -58,32 +70,43 @@ describe("tool results holding files", () => {
       assert.deepStrictEqual((content[1] as Messages.BinaryContent).data, png.data)
       assert.deepStrictEqual(content[2], { marker: 42 })
       assert.strictEqual(mixedBack.files.length, 1)
-      const [single, plain] = (back[3] as Messages.ModelRequest).parts as ReadonlyArray<Messages.ToolReturnPart>
+      const [single, plain] = (back[3] as Messages.ModelRequest)
+        .parts as ReadonlyArray<Messages.ToolReturnPart>
       assert.instanceOf(single!.content, Messages.DocumentUrl)
       // A user object that merely looks tagged stays a plain value.
       assert.deepStrictEqual(plain!.content, { _tag: "Mine", n: [1] })
       assert.strictEqual(plain!.files.length, 0)
       // The text rendering names files instead of dumping their bytes.
-      assert.strictEqual(mixedBack.contentText, `["Here is the image:","See file ${pngId}.",{"marker":42}]`)
+      assert.strictEqual(
+        mixedBack.contentText,
+        `["Here is the image:","See file ${pngId}.",{"marker":42}]`
+      )
       assert.strictEqual(single!.contentText, "See file 99631f.")
-    }))
+    })
+  )
 
-  it.effect("a tool's file return reaches the history as class instances through the agent loop", () =>
-    Effect.gen(function* () {
-      const snapshot = Tool.make("snapshot", {
-        description: "Take a picture",
-        parameters: Schema.Struct({}),
-        handler: () => Effect.succeed(["Here it is:", png])
-      })
-      const result = yield* Agent.make({ tools: [snapshot] }).run("take one")
-      const request = result.allMessages()[2] as Messages.ModelRequest
-      const ret = request.parts[0] as Messages.ToolReturnPart
-      assert.strictEqual(ret._tag, "ToolReturnPart")
-      assert.instanceOf((ret.content as ReadonlyArray<unknown>)[1], Messages.BinaryContent)
-      const back = yield* Messages.decodeJson(result.allMessagesJson())
-      const again = (back[2] as Messages.ModelRequest).parts[0] as Messages.ToolReturnPart
-      assert.deepStrictEqual(again.files.map((f) => f._tag), ["BinaryContent"])
-    }).pipe(Effect.provide(TestModel.layer())))
+  it.effect(
+    "a tool's file return reaches the history as class instances through the agent loop",
+    () =>
+      Effect.gen(function* () {
+        const snapshot = Tool.make("snapshot", {
+          description: "Take a picture",
+          parameters: Schema.Struct({}),
+          handler: () => Effect.succeed(["Here it is:", png])
+        })
+        const result = yield* Agent.make({ tools: [snapshot] }).run("take one")
+        const request = result.allMessages()[2] as Messages.ModelRequest
+        const ret = request.parts[0] as Messages.ToolReturnPart
+        assert.strictEqual(ret._tag, "ToolReturnPart")
+        assert.instanceOf((ret.content as ReadonlyArray<unknown>)[1], Messages.BinaryContent)
+        const back = yield* Messages.decodeJson(result.allMessagesJson())
+        const again = (back[2] as Messages.ModelRequest).parts[0] as Messages.ToolReturnPart
+        assert.deepStrictEqual(
+          again.files.map((f) => f._tag),
+          ["BinaryContent"]
+        )
+      }).pipe(Effect.provide(TestModel.layer()))
+  )
 })
 
 describe("provider encodings of tool results with files", () => {
@@ -134,12 +157,17 @@ describe("provider encodings of tool results with files", () => {
     })
     assert.deepStrictEqual(body.contents.at(-1), {
       role: "user",
-      parts: [{ text: "This is file clip:" }, { inlineData: { mimeType: "audio/wav", data: wav.base64 } }]
+      parts: [
+        { text: "This is file clip:" },
+        { inlineData: { mimeType: "audio/wav", data: wav.base64 } }
+      ]
     })
   })
 
   it("Gemini 2.5: every file named in response.files and sent after the results", () => {
-    const body = Google.encodeRequest(conversation(png), {}, params, { modelName: "gemini-2.5-flash" }) as any
+    const body = Google.encodeRequest(conversation(png), {}, params, {
+      modelName: "gemini-2.5-flash"
+    }) as any
     assert.deepStrictEqual(body.contents.at(-2).parts[0].functionResponse.response, {
       files: [`See file ${pngId}.`]
     })
@@ -183,4 +211,51 @@ describe("provider encodings of tool results with files", () => {
       }
     ])
   })
+})
+
+describe("Gemini model with a tool result holding a file URL", () => {
+  it.scoped("downloads the file, names it after its URL and sends it after the tool results", () =>
+    Effect.gen(function* () {
+      const pdf = Buffer.from("%PDF-1.4 tiny")
+      const server = yield* loopbackServer((req, res) => {
+        if (req.method === "GET") {
+          res.writeHead(200, { "content-type": "application/pdf" })
+          res.end(pdf)
+          return
+        }
+        res.writeHead(200, { "content-type": "application/json" })
+        res.end(
+          JSON.stringify({
+            candidates: [
+              { content: { role: "model", parts: [{ text: "A PDF." }] }, finishReason: "STOP" }
+            ]
+          })
+        )
+      })
+      const doc = new Messages.DocumentUrl({ url: `${server.baseUrl}/files/report.pdf` })
+      const layer = Google.model("gemini-2.5-flash").pipe(
+        Layer.provide(
+          Google.layer({ apiKey: Redacted.make("k"), baseUrl: server.baseUrl, retry: false })
+        ),
+        Layer.provide(NodeHttpClient.layerUndici)
+      )
+      const response = yield* Effect.flatMap(Model.Model, (m) =>
+        m.request(conversation(doc), {}, params)
+      ).pipe(Effect.provide(layer))
+      assert.strictEqual(response.text, "A PDF.")
+      assert.deepStrictEqual(
+        server.requests.map((r) => r.method),
+        ["GET", "POST"]
+      )
+      const contents = (server.requests[1]!.body as any).contents
+      const id = Messages.fileIdentifier(doc)
+      assert.deepStrictEqual(contents.at(-2).parts[0].functionResponse.response, {
+        files: [`See file ${id}.`]
+      })
+      assert.deepStrictEqual(contents.at(-1).parts, [
+        { text: `This is file ${id}:` },
+        { inlineData: { mimeType: "application/pdf", data: pdf.toString("base64") } }
+      ])
+    })
+  )
 })

@@ -23,6 +23,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
 import * as Ref from "effect/Ref"
+import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as Take from "effect/Take"
 import * as Tracer from "effect/Tracer"
@@ -99,6 +100,15 @@ export type SystemPrompt<E = never, R = never> = Instruction<E, R> | DynamicSyst
 /** What can be given as a model: a service, a Layer building one, or a `"provider:model"` string. */
 export type ModelInput = Model.Service | string | Layer.Layer<Model.Model, any, any>
 
+/** Metadata of a run: application data, never sent to the model. */
+export type Metadata = Readonly<Record<string, unknown>>
+
+/**
+ * Metadata given to an agent or a run: a record, or a function of the run's `RunContext`
+ * (computed when the run starts, and again when it ends, so it can read the final usage).
+ */
+export type MetadataInput = Metadata | ((ctx: RunContextService) => Metadata)
+
 /** The result of a run. */
 export class AgentRunResult<A> {
   constructor(
@@ -109,7 +119,9 @@ export class AgentRunResult<A> {
     private readonly messages: ReadonlyArray<ModelMessage>,
     private readonly newMessageIndex: number,
     /** Unique id of the run. */
-    readonly runId: string
+    readonly runId: string,
+    /** The run's metadata (agent's merged with the run's, run wins), computed at the end. */
+    readonly metadata: Metadata | undefined = undefined
   ) {}
   /** Every message of the conversation, history included. */
   allMessages(): ReadonlyArray<ModelMessage> {
@@ -202,6 +214,8 @@ export interface AgentConfig {
   readonly maxConcurrency: number | "unbounded"
   /** Default time limit of one tool call; a tool's own `timeout` wins. */
   readonly toolTimeout?: Duration.DurationInput | undefined
+  /** Agent-level metadata; a run's own metadata is merged over it. */
+  readonly metadata?: MetadataInput | undefined
 }
 
 /** Per-run options (untyped). */
@@ -213,6 +227,7 @@ export interface RunOptionsAny {
   readonly usage?: RunUsage | Ref.Ref<RunUsage> | undefined
   readonly instructions?: Instruction<any, any> | ReadonlyArray<Instruction<any, any>> | undefined
   readonly runId?: string | undefined
+  readonly metadata?: MetadataInput | undefined
 }
 
 /** The usage `Ref` of the current run, visible to tools (share it with a sub-agent's run). */
@@ -247,17 +262,26 @@ export interface Machine<A> {
 let runCounter = 0
 const newRunId = (): string => `run_${Date.now().toString(36)}_${(runCounter++).toString(36)}`
 
-/** Resolves the model of a run: per-run option, agent model, or the `Model` in context. */
+/**
+ * Resolves the model of a run: per-run option, agent model, or the `Model` in context. A Layer
+ * is built in `owner.scope` (else the `Scope` in context), under `owner.parent` when given.
+ */
 export const resolveModel = (
-  input: ModelInput | undefined
+  input: ModelInput | undefined,
+  owner?: RunOwner
 ): Effect.Effect<Model.Service, any, any> => {
   if (input === undefined) return Model.Model
   if (typeof input === "string") {
-    return Effect.flatMap(Model.ModelRegistry, (registry) => registry.resolve(input))
+    const resolved = Effect.flatMap(Model.ModelRegistry, (registry) => registry.resolve(input))
+    return owner === undefined ? resolved : Effect.withParentSpan(resolved, owner.parent)
   }
   if (Layer.isLayer(input)) {
-    return Effect.map(Layer.build(input as Layer.Layer<Model.Model, any, any>), (ctx) =>
-      Context.get(ctx, Model.Model)
+    const layer = input as Layer.Layer<Model.Model, any, any>
+    return Effect.map(
+      owner === undefined
+        ? Layer.build(layer)
+        : Effect.withParentSpan(Layer.buildWithScope(layer, owner.scope), owner.parent),
+      (ctx) => Context.get(ctx, Model.Model)
     )
   }
   return Effect.succeed(input as Model.Service)
@@ -277,6 +301,14 @@ const parsesAsJson = (text: string): boolean => {
     return true
   } catch {
     return false
+  }
+}
+
+const safeJson = (u: unknown): string => {
+  try {
+    return JSON.stringify(u)
+  } catch {
+    return String(u)
   }
 }
 
@@ -313,14 +345,28 @@ interface State {
 type Emit = (events: Chunk.Chunk<AgentStreamEvent<any>>) => Effect.Effect<void>
 const noEmit: Emit = () => Effect.void
 
-/** Builds a run; requires what the agent requires, plus `Scope` for a model given as a Layer. */
+/**
+ * The scope and the span that own a run, given explicitly by `Agent.run` instead of being
+ * provided through the context (`Effect.scoped` + `Effect.withSpan` each cost a context change;
+ * the run's single `provide` carries both instead).
+ */
+export interface RunOwner {
+  readonly scope: Scope.Scope
+  readonly parent: Tracer.AnySpan
+}
+
+/**
+ * Builds a run; requires what the agent requires, plus `Scope` for a model given as a Layer
+ * (unless `owner` gives the scope).
+ */
 export const makeMachine = <A>(
   config: AgentConfig,
   prompt: string | ReadonlyArray<UserContent> | undefined,
-  options: RunOptionsAny
+  options: RunOptionsAny,
+  owner?: RunOwner
 ): Effect.Effect<Machine<A>, AgentError, any> =>
   Effect.gen(function* () {
-    const model: Model.Service = yield* resolveModel(options.model ?? config.model)
+    const model: Model.Service = yield* resolveModel(options.model ?? config.model, owner)
     // Requests go through `chat {model}` spans (GenAI attributes); an instrumented model is used
     // as is, so there is one span per request either way.
     const chatModel = InstrumentedModel.instrument(model)
@@ -331,11 +377,17 @@ export const makeMachine = <A>(
         : yield* Ref.make((usageRef0 as RunUsage | undefined) ?? RunUsage.empty)
     // Requirements are captured once so nodes can run from anywhere (iter); the parent span is
     // left out so each step nests under the span of whoever runs it.
-    const context = Context.add(
+    const captured = Context.add(
       Context.omit(Tracer.ParentSpan)(yield* Effect.context<any>()),
       CurrentUsage,
       usageRef
     )
+    // With an explicit owner, its scope is the run's `Scope` (as `Effect.scoped` would provide).
+    const context =
+      owner === undefined ? captured : Context.add(captured, Scope.Scope, owner.scope)
+    // What `runAll` provides: with an owner, its span is the parent of every step.
+    const runContext =
+      owner === undefined ? context : Context.add(context, Tracer.ParentSpan, owner.parent)
     const record = yield* CaptureRunMessages.claim
     const runId = options.runId ?? newRunId()
     const usageLimits = options.usageLimits ?? config.usageLimits ?? UsageLimits.default
@@ -378,6 +430,7 @@ export const makeMachine = <A>(
     const provide = <X, E>(effect: Effect.Effect<X, E, any>): Effect.Effect<X, E> =>
       Effect.provide(effect, context)
 
+    let runMetadata: Metadata | undefined
     const makeCtx = (extra?: Partial<RunContextService>): Effect.Effect<RunContextService> =>
       Effect.map(Ref.get(usageRef), (usage) => ({
         runId,
@@ -394,8 +447,28 @@ export const makeMachine = <A>(
         toolName: undefined,
         toolCallId: undefined,
         partialOutput: false,
+        metadata: runMetadata,
         ...extra
       }))
+
+    // Metadata: agent's then run's (run wins), computed now and again at the end of the run;
+    // recorded on the run's span as the JSON attribute `metadata`.
+    const metadataInputs: Array<MetadataInput> = []
+    if (config.metadata !== undefined) metadataInputs.push(config.metadata)
+    if (options.metadata !== undefined) metadataInputs.push(options.metadata)
+    const runSpan: Tracer.AnySpan | undefined =
+      metadataInputs.length === 0
+        ? undefined
+        : (owner?.parent ?? Option.getOrUndefined(yield* Effect.serviceOption(Tracer.ParentSpan)))
+    const computeMetadata: Effect.Effect<void> = Effect.map(makeCtx(), (ctx) => {
+      const out: Record<string, unknown> = {}
+      for (const m of metadataInputs) Object.assign(out, typeof m === "function" ? m(ctx) : m)
+      runMetadata = out
+      if (runSpan !== undefined && runSpan._tag === "Span") {
+        runSpan.attribute("metadata", safeJson(out))
+      }
+    })
+    if (metadataInputs.length > 0) yield* computeMetadata
 
     const limitError = (v: { limit: any; limitValue: number; value: number; message: string }) =>
       new UsageLimitExceeded({
@@ -449,7 +522,11 @@ export const makeMachine = <A>(
     // -- UserPromptNode -----------------------------------------------------
 
     /** The system prompt parts of a fresh conversation (empty results are left out). */
-    const systemParts = (
+    const systemParts: Effect.Effect<Array<SystemPromptPart>, any, any> =
+      config.systemPrompts.length === 0
+        ? Effect.sync(() => [])
+        : Effect.flatMap(makeCtx(), (ctx) => systemPartsWith(ctx))
+    const systemPartsWith = (
       ctx: RunContextService
     ): Effect.Effect<Array<SystemPromptPart>, any, any> =>
       Effect.map(
@@ -537,7 +614,7 @@ export const makeMachine = <A>(
               })
             }
             return new ModelRequestNode(
-              new ModelRequest({ parts: yield* systemParts(yield* makeCtx()) }, true)
+              new ModelRequest({ parts: yield* systemParts }, true)
             )
           }
           if (last._tag === "ModelRequest") return new ModelRequestNode(last, true)
@@ -552,7 +629,7 @@ export const makeMachine = <A>(
         }
         const history = yield* reevaluate(repairHistory(given, true))
         const parts: Array<ModelRequestPart> =
-          history.length === 0 ? yield* systemParts(yield* makeCtx()) : []
+          history.length === 0 ? yield* systemParts : []
         // A string prompt is valid by construction; only structured content is validated.
         parts.push(new UserPromptPart({ content: node.prompt }, typeof node.prompt === "string"))
         const last = history[history.length - 1]
@@ -578,8 +655,10 @@ export const makeMachine = <A>(
       Effect.gen(function* () {
         if (outputCheck !== undefined) return yield* Effect.fail(outputCheck)
         st.runStep += 1
-        const ctx = yield* makeCtx()
-        const dynamic = yield* evalAll(dynamicInstructions, ctx)
+        const dynamic =
+          dynamicInstructions.length === 0
+            ? []
+            : yield* evalAll(dynamicInstructions, yield* makeCtx())
         const all = [...staticInstructions, ...dynamic]
         if (outputInstructions !== undefined && outputInstructions !== "")
           all.push(outputInstructions)
@@ -767,12 +846,16 @@ export const makeMachine = <A>(
       return `Please ${alts.join(" or ")}.`
     }
 
-    const end = (output: A): Effect.Effect<AgentNode<A>> =>
+    const endNode = (output: A): Effect.Effect<AgentNode<A>> =>
       Effect.map(
         Ref.get(usageRef),
         (usage) =>
-          new End(new AgentRunResult(output, usage, st.messages, st.newMessageIndex, runId))
+          new End(
+            new AgentRunResult(output, usage, st.messages, st.newMessageIndex, runId, runMetadata)
+          )
       )
+    const end = (output: A): Effect.Effect<AgentNode<A>> =>
+      metadataInputs.length === 0 ? endNode(output) : Effect.zipRight(computeMetadata, endNode(output))
 
     const handleText = (response: ModelResponse): Effect.Effect<AgentNode<A>, any, any> =>
       Effect.gen(function* () {
@@ -1142,7 +1225,10 @@ export const makeMachine = <A>(
             return loop(next)
           })
     const runAll: Effect.Effect<AgentRunResult<A>, any> = withMessagesOnError(
-      provide(Effect.suspend(() => loop(st.next as AgentNode<A>)))
+      Effect.provide(
+        Effect.suspend(() => loop(st.next as AgentNode<A>)),
+        runContext
+      )
     )
 
     const stream = (node: AgentNode<A>): Stream.Stream<AgentStreamEvent<A>, any> => {
