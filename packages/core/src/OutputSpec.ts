@@ -35,6 +35,7 @@
  * @since 0.1.0
  */
 import * as Effect from "effect/Effect"
+import { type Pipeable, pipeArguments } from "effect/Pipeable"
 import type { ModelRetry, UserError } from "./AgentError.js"
 import type { ToolCallPart } from "./Messages.js"
 import type { ModelProfile, OutputMode, OutputObjectDefinition } from "./Model.js"
@@ -53,7 +54,7 @@ export interface HandleOptions {
 }
 
 /** An output mode producing `A`, possibly needing services `R`. */
-export interface OutputSpec<out A, out R = never> {
+export interface OutputSpec<out A, out R = never> extends Pipeable {
   readonly [TypeId]: TypeId
   /** The mode the model is asked for. */
   readonly mode: OutputMode
@@ -118,7 +119,7 @@ export type Requirements<S> = S extends OutputSpec<any, infer R> ? R : never
 export const make = <A, R = never>(
   spec: Omit<
     OutputSpec<A, R>,
-    TypeId | "isOutputTool" | "maxRetries" | "toolDefinitions" | "outputObject" | "instructions"
+    TypeId | "pipe" | "isOutputTool" | "maxRetries" | "toolDefinitions" | "outputObject" | "instructions"
   > &
     Partial<
       Pick<
@@ -135,7 +136,11 @@ export const make = <A, R = never>(
     instructions: () => undefined,
     isOutputTool: (name) => toolDefinitions(defaultProfileForNames).some((t) => t.name === name),
     ...spec,
-    toolDefinitions
+    toolDefinitions,
+    // an own property, so specs built by spreading another spec stay pipeable
+    pipe() {
+      return pipeArguments(this, arguments)
+    }
   }
 }
 

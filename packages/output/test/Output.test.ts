@@ -198,4 +198,27 @@ describe("Output.withValidator", () => {
       assert.strictEqual((unnamed as Either.Left<any, any>).left.reason, "Name it.")
     })
   )
+
+  it.effect("specs are pipeable: spec.pipe(Output.withValidator(f)), also after a union", () =>
+    Effect.gen(function* () {
+      const spec = ToolOutput.make(Fruit).pipe(
+        Output.withValidator((fruit) =>
+          fruit.color === "blue" ? Output.retry("Fruits are not blue.") : Effect.succeed(fruit)
+        )
+      )
+      const blue = yield* attempt(
+        spec.handleToolCall(call("final_result", { name: "kiwi", color: "blue" }), {
+          partial: false
+        })
+      )
+      assert.strictEqual((blue as Either.Left<any, any>).left.reason, "Fruits are not blue.")
+      const piped = Output.union([spec, OutputSpec.text]).pipe(
+        Output.withValidator((out) =>
+          typeof out === "string" && out === "" ? Output.retry("Say something.") : Effect.succeed(out)
+        )
+      )
+      const empty = yield* attempt(piped.handleText("", { partial: false }))
+      assert.strictEqual((empty as Either.Left<any, any>).left.reason, "Say something.")
+    })
+  )
 })
