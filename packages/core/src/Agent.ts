@@ -35,9 +35,10 @@ import { type Pipeable, pipeArguments } from "effect/Pipeable"
 import type * as Ref from "effect/Ref"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import type { AgentError, ModelRetry } from "./AgentError.js"
+import { type AgentError, ConcurrencyLimitExceeded, type ModelRetry } from "./AgentError.js"
 import { type ModelMessage, ToolCallPart, type UserContent } from "./Messages.js"
 import type * as Model from "./Model.js"
+import { defaultProfile as defaultModelProfile } from "./Model.js"
 import type { ModelSettings } from "./ModelSettings.js"
 import * as OutputSpec from "./OutputSpec.js"
 import { RunContext } from "./RunContext.js"
@@ -83,7 +84,11 @@ export type {
   /** An instruction: static text, or an Effect recomputed before every request (`undefined` adds nothing). */
   Instruction,
   /** How a model is given: a `Model.Service`, a Layer providing `Model.Model`, or a `"provider:model"` string. */
-  ModelInput
+  ModelInput,
+  /** Metadata of a run: application data recorded on the result and the run's span, never sent to the model. */
+  Metadata,
+  /** Metadata given to an agent or a run: a record, or a function of the `RunContext` (computed at start and end). */
+  MetadataInput
 } from "./internal/runLoop.js"
 
 /** Brands agent values, so wrappers and tests can recognise an agent. */
@@ -133,7 +138,28 @@ export interface RunOptions<M extends internal.ModelInput = never> {
     | ReadonlyArray<internal.Instruction<never, RunContext>>
   /** Use this run id instead of a generated one. */
   readonly runId?: string
+  /**
+   * Metadata of this run, merged over the agent's (this run's keys win). Exposed on the result
+   * (`result.metadata`), in `RunContext.metadata`, and on the `invoke_agent` span (JSON
+   * attribute `metadata`). A function is called at the start and again at the end of the run.
+   */
+  readonly metadata?: internal.MetadataInput
+  /**
+   * `run` only: receives the event stream of each model request and each tool-calling step
+   * (part events, `FinalResultEvent`, tool call / result events) as the run goes — pydantic-ai's
+   * `event_stream_handler`. The run itself still returns its result; events the handler does not
+   * read are drained, and a failing step fails the run even if the handler catches the error.
+   */
+  readonly eventStreamHandler?: EventStreamHandler
 }
+
+/**
+ * Handles the events of one step of a run (see `RunOptions.eventStreamHandler`). Handle your
+ * own errors and provide your own services inside: the handler's Effect has neither.
+ */
+export type EventStreamHandler = (
+  events: Stream.Stream<internal.AgentStreamEvent<unknown>, unknown>
+) => Effect.Effect<void>
 
 /** A run being stepped with `iter`. Every effect has its requirements already provided. */
 export interface AgentRun<A, E> {
@@ -252,6 +278,105 @@ export interface MakeOptions<
    * against the tool's retry budget. Default: none.
    */
   readonly toolTimeout?: Duration.DurationInput
+  /**
+   * Metadata of every run (a run's own `metadata` is merged over it, run wins): a record, or a
+   * function of the `RunContext` computed at the start and again at the end of each run.
+   */
+  readonly metadata?: internal.MetadataInput
+  /**
+   * How many runs of this agent (`run`, `runStream`, `iter`) may go at once; excess runs wait
+   * for a slot (in a span `agent.concurrency.wait`). A number gives the agent its own limiter;
+   * pass a `concurrencyLimiter(...)` to share one between agents or to bound the queue. Default:
+   * unlimited. (`maxConcurrency` is the per-response tool concurrency.)
+   */
+  readonly maxConcurrentRuns?: number | ConcurrencyLimiter
+}
+
+/** Limits how many runs go at once; share one between agents with `maxConcurrentRuns`. */
+export interface ConcurrencyLimiter {
+  /** Runs allowed at once. */
+  readonly maxRunning: number
+  /** Runs allowed to wait for a slot; beyond it a run fails with `ConcurrencyLimitExceeded`. */
+  readonly maxQueued: number | undefined
+  /** Waits for a slot, held until the scope closes. Interrupting the wait leaves the queue. */
+  readonly acquire: Effect.Effect<void, ConcurrencyLimitExceeded, Scope.Scope>
+  /** Runs holding a slot now. */
+  readonly running: Effect.Effect<number>
+  /** Runs waiting for a slot now. */
+  readonly waiting: Effect.Effect<number>
+}
+
+/**
+ * A run limiter (pydantic-ai's `ConcurrencyLimit(max_running, max_queued)`): at most
+ * `maxRunning` runs at once; others wait in FIFO order, at most `maxQueued` of them (default:
+ * unbounded) — one more fails at once with `ConcurrencyLimitExceeded`.
+ *
+ * @example
+ * ```ts
+ * const limiter = Agent.concurrencyLimiter({ maxRunning: 4, maxQueued: 100 })
+ * const a = Agent.make({ maxConcurrentRuns: limiter })
+ * const b = Agent.make({ maxConcurrentRuns: limiter }) // shares the 4 slots
+ * ```
+ */
+export const concurrencyLimiter = (options: {
+  readonly maxRunning: number
+  readonly maxQueued?: number
+}): ConcurrencyLimiter => {
+  const { maxRunning, maxQueued } = options
+  const semaphore = Effect.unsafeMakeSemaphore(maxRunning)
+  let running = 0
+  let waiting = 0
+  const release = Effect.suspend(() => {
+    running -= 1
+    return semaphore.release(1)
+  })
+  const take = Effect.uninterruptibleMask((restore) =>
+    Effect.zipRight(
+      restore(semaphore.take(1)),
+      Effect.zipRight(
+        Effect.sync(() => {
+          running += 1
+        }),
+        Effect.addFinalizer(() => release)
+      )
+    )
+  )
+  const wait = Effect.suspend(() => {
+    waiting += 1
+    return take.pipe(
+      Effect.ensuring(
+        Effect.sync(() => {
+          waiting -= 1
+        })
+      ),
+      Effect.withSpan("agent.concurrency.wait", {
+        attributes: {
+          "agentfx.concurrency.max_running": maxRunning,
+          "agentfx.concurrency.waiting": waiting
+        }
+      })
+    )
+  })
+  return {
+    maxRunning,
+    maxQueued,
+    acquire: Effect.suspend(() => {
+      // A free slot is taken at once, without a span; a full one queues (bounded by maxQueued).
+      if (running + waiting < maxRunning) return take
+      if (maxQueued !== undefined && waiting >= maxQueued) {
+        return Effect.fail(
+          new ConcurrencyLimitExceeded({
+            maxRunning,
+            maxQueued,
+            reason: `Concurrency limit exceeded: ${maxRunning} runs running and ${waiting} waiting (maxQueued ${maxQueued})`
+          })
+        )
+      }
+      return wait
+    }),
+    running: Effect.sync(() => running),
+    waiting: Effect.sync(() => waiting)
+  }
 }
 
 /**
@@ -304,10 +429,19 @@ export const fromConfig = <A, E, R>(config: internal.AgentConfig): Agent<A, E, R
         )
       )
     )
+  // The span is handed to the machine too: `Stream.withSpan` would provide it to every pull
+  // of the stream (a context change per network read).
   self.runStream = (prompt: Prompt, options: RunOptions<any> = {}) =>
     Stream.unwrapScoped(
-      Effect.map(internal.makeMachine<A>(config, prompt, options), (m) => m.streamAll(m.start))
-    ).pipe(Stream.withSpan(span.name, span.options))
+      Effect.flatMap(Effect.makeSpanScoped(span.name, span.options), (parent) =>
+        Effect.flatMap(Effect.scope, (scope) =>
+          Effect.map(
+            internal.makeMachine<A>(config, prompt, options, { scope, parent }),
+            (m) => m.streamAll(m.start)
+          )
+        )
+      )
+    )
   self.iter = (prompt: Prompt, options: RunOptions<any> = {}) =>
     Effect.gen(function* () {
       const parent = yield* Effect.makeSpanScoped(span.name, span.options)
@@ -340,8 +474,84 @@ export const fromConfig = <A, E, R>(config: internal.AgentConfig): Agent<A, E, R
         )
       } satisfies AgentRun<A, any>
     }) as any
+  // `eventStreamHandler`: the run is driven node by node on the streaming path instead.
+  const plainRun: (p: Prompt, o?: RunOptions<any>) => Effect.Effect<unknown, unknown, unknown> =
+    self.run
+  self.run = (prompt: Prompt, options?: RunOptions<any>) =>
+    options?.eventStreamHandler === undefined
+      ? plainRun(prompt, options)
+      : Effect.useSpan(span.name, span.options, (parent) =>
+          Effect.scopedWith((scope) =>
+            Effect.flatMap(
+              internal.makeMachine<A>(config, prompt, options, { scope, parent }),
+              (machine) =>
+                Effect.withParentSpan(
+                  runWithEventHandler(machine, options.eventStreamHandler!),
+                  parent
+                )
+            )
+          )
+        )
+  // A concurrency limit holds a slot for the whole run (stream, iteration): the slot is taken
+  // before the run's span starts, so waiting shows as its own `agent.concurrency.wait` span.
+  const limiter = config.concurrencyLimiter
+  if (limiter !== undefined) {
+    const run: (p: Prompt, o?: RunOptions<any>) => Effect.Effect<unknown, unknown, unknown> =
+      self.run
+    const runStream: (p: Prompt, o?: RunOptions<any>) => Stream.Stream<unknown, unknown, unknown> =
+      self.runStream
+    const iter: (p: Prompt, o?: RunOptions<any>) => Effect.Effect<unknown, unknown, unknown> =
+      self.iter
+    self.run = (prompt: Prompt, options?: RunOptions<any>) =>
+      Effect.scoped(Effect.zipRight(limiter.acquire, run(prompt, options)))
+    self.runStream = (prompt: Prompt, options?: RunOptions<any>) =>
+      Stream.unwrapScoped(Effect.map(limiter.acquire, () => runStream(prompt, options)))
+    self.iter = (prompt: Prompt, options?: RunOptions<any>) =>
+      Effect.zipRight(limiter.acquire, iter(prompt, options))
+  }
   return self
 }
+
+/**
+ * Drives a machine to the end, handing the event stream of every model-request and call-tools
+ * node to `handler`. Whatever the handler leaves unread is drained (no re-execution), so the run
+ * always completes; a node's failure fails the run even if the handler swallowed it.
+ */
+const runWithEventHandler = <A>(
+  machine: internal.Machine<A>,
+  handler: EventStreamHandler
+): Effect.Effect<internal.AgentRunResult<A>, any> =>
+  Effect.gen(function* () {
+    let node = yield* machine.nextNode
+    while (node._tag !== "End") {
+      if (node._tag === "UserPromptNode") {
+        node = yield* machine.step(node)
+        continue
+      }
+      const current = node
+      yield* Effect.scoped(
+        Effect.gen(function* () {
+          let failure: Option.Option<unknown> = Option.none()
+          const pull = yield* Stream.toPull(machine.stream(current))
+          const events = Stream.repeatEffectChunkOption(
+            Effect.tapError(pull, (e) =>
+              Effect.sync(() => {
+                if (Option.isSome(e)) failure = e
+              })
+            )
+          )
+          yield* handler(events as Stream.Stream<internal.AgentStreamEvent<unknown>, unknown>)
+          if (Option.isNone(failure)) yield* Stream.runDrain(events)
+          if (Option.isSome(failure)) return yield* Effect.fail(failure.value)
+        })
+      )
+      node = yield* machine.nextNode
+      if (node === current) {
+        return yield* Effect.dieMessage("eventStreamHandler: the node did not complete")
+      }
+    }
+    return node.result
+  })
 
 /** Builds an agent. */
 export const make = <
@@ -387,7 +597,14 @@ export const make = <
     modelSettings: options.modelSettings,
     usageLimits: options.usageLimits,
     maxConcurrency: options.maxConcurrency ?? "unbounded",
-    toolTimeout: options.toolTimeout
+    toolTimeout: options.toolTimeout,
+    metadata: options.metadata,
+    concurrencyLimiter:
+      options.maxConcurrentRuns === undefined
+        ? undefined
+        : typeof options.maxConcurrentRuns === "number"
+          ? concurrencyLimiter({ maxRunning: options.maxConcurrentRuns })
+          : options.maxConcurrentRuns
   })
 }
 
@@ -408,6 +625,39 @@ export const isCallToolsNode = <A>(node: internal.AgentNode<A>): node is interna
 /** Is this the end? */
 export const isEndNode = <A>(node: internal.AgentNode<A>): node is internal.End<A> =>
   node._tag === "End"
+
+/**
+ * The JSON Schema of the agent's output (pydantic-ai's `agent.output_json_schema()`), for
+ * documenting an agent as an API or checking stored results. An output spec's own
+ * `outputJsonSchema` wins; otherwise it is derived from what the model is asked to produce
+ * for `profile` (default: `Model.defaultProfile`, which resolves auto output to tool mode):
+ * `{ type: "string" }` for text, each output tool's parameters schema (a non-object output
+ * appears wrapped as `{ response }`, as the model sees it), the native / prompted schema;
+ * several alternatives are combined with `anyOf`.
+ */
+export const outputJsonSchema = (
+  agent: Any,
+  profile: Model.ModelProfile = defaultModelProfile
+): Tool.JsonSchema => {
+  const declared = agent.config.output
+  const spec = declared.resolve?.(profile) ?? declared
+  const own = spec.outputJsonSchema ?? declared.outputJsonSchema
+  if (own !== undefined) return own(profile)
+  const members: Array<Tool.JsonSchema> = []
+  const outputObject = spec.outputObject(profile)
+  if (outputObject !== undefined) members.push(outputObject.jsonSchema)
+  for (const tool of spec.toolDefinitions(profile)) members.push(tool.parametersJsonSchema)
+  if (spec.allowTextOutput && outputObject === undefined) members.push({ type: "string" })
+  if (members.length === 1) return members[0]!
+  // Shared `$defs` move to the root so every `$ref` still resolves.
+  const $defs: Record<string, unknown> = {}
+  const anyOf = members.map((m) => {
+    const { $defs: defs, ...rest } = m as { $defs?: Record<string, unknown> }
+    if (defs !== undefined) Object.assign($defs, defs)
+    return rest
+  })
+  return Object.keys($defs).length > 0 ? { anyOf, $defs } : { anyOf }
+}
 
 // ---------------------------------------------------------------------------
 // Stream helpers

@@ -125,11 +125,44 @@ export class ModelRetry extends Schema.TaggedError<ModelRetry>()("ModelRetry", {
   }
 }
 
+/**
+ * Raised by a tool to report a terminal failure (pydantic-ai's `ToolFailed`): the model gets a
+ * tool return with outcome `failed` and `reason` as its content (Anthropic marks it `is_error`),
+ * no retry budget is spent, the call does not count as a successful tool call, and the run
+ * continues. Use it for failures the model should know about but cannot fix by retrying.
+ */
+export class ToolFailed extends Schema.TaggedError<ToolFailed>()("ToolFailed", {
+  reason: Schema.String,
+  /** Stored on the `ToolReturnPart` for the application; never sent to the model. */
+  metadata: opt(Schema.Unknown)
+}) {
+  override get message(): string {
+    return this.reason
+  }
+}
+
 /** The run was interrupted (timeout, `Fiber.interrupt`, a dropped stream). Carries what was recorded. */
 export class RunInterrupted extends Schema.TaggedError<RunInterrupted>()("RunInterrupted", {
   reason: Schema.String,
   messages
 }) {
+  override get message(): string {
+    return this.reason
+  }
+}
+
+/**
+ * A run could not start: the agent's concurrency limit has `maxRunning` runs going and
+ * `maxQueued` more already waiting (pydantic-ai's `ConcurrencyLimitExceeded`).
+ */
+export class ConcurrencyLimitExceeded extends Schema.TaggedError<ConcurrencyLimitExceeded>()(
+  "ConcurrencyLimitExceeded",
+  {
+    maxRunning: Schema.Number,
+    maxQueued: Schema.Number,
+    reason: Schema.String
+  }
+) {
   override get message(): string {
     return this.reason
   }
@@ -151,6 +184,7 @@ export type AgentError =
   | ContentFilterError
   | UsageLimitExceeded
   | UserError
+  | ConcurrencyLimitExceeded
 
 /** Returns the error with `messages` set, for errors that carry the conversation. */
 export const withMessages = <E>(error: E, msgs: ReadonlyArray<ModelMessage>): E => {

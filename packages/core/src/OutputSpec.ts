@@ -106,6 +106,12 @@ export interface OutputSpec<out A, out R = never> extends Pipeable {
    * output: "Native structured output is not supported by this model.").
    */
   readonly check?: (profile: ModelProfile) => UserError | undefined
+  /**
+   * The JSON Schema of the output value itself, for `Agent.outputJsonSchema` (pydantic-ai's
+   * `output_json_schema()`). Optional: without it the schema is derived from what the model is
+   * asked to produce (text, output tool arguments, the native / prompted schema).
+   */
+  readonly outputJsonSchema?: (profile: ModelProfile) => Record<string, unknown>
 }
 
 /** Any output spec. */

@@ -23,7 +23,7 @@ import * as JSONSchema from "effect/JSONSchema"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import type * as SchemaAST from "effect/SchemaAST"
-import { ModelRetry } from "./AgentError.js"
+import { ModelRetry, type ToolFailed } from "./AgentError.js"
 import { type ToolArgs, ValidationIssue } from "./Messages.js"
 
 /** A JSON Schema object, as sent to providers. */
@@ -75,8 +75,12 @@ export type Any = Tool<string, any, any, any, any>
 
 /** The services a tool needs. */
 export type Requirements<T> = T extends Tool<any, any, any, any, infer R> ? R : never
-/** The errors a tool can fail with (besides `ModelRetry`). */
-export type Errors<T> = T extends Tool<any, any, any, infer E, any> ? Exclude<E, ModelRetry> : never
+/**
+ * The errors a tool can fail with, besides `ModelRetry` and `ToolFailed` (which the run loop
+ * turns into a retry prompt / a failed tool return).
+ */
+export type Errors<T> =
+  T extends Tool<any, any, any, infer E, any> ? Exclude<E, ModelRetry | ToolFailed> : never
 
 /** JSON Schema of a Schema, without the `$schema` key, `$defs` kept at the root. */
 export const jsonSchema = (schema: Schema.Schema.Any): JsonSchema => {

@@ -18,7 +18,7 @@ import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import { dual } from "effect/Function"
 import { type Pipeable, pipeArguments } from "effect/Pipeable"
-import { type ModelRetry, UserError } from "./AgentError.js"
+import { type ModelRetry, type ToolFailed, UserError } from "./AgentError.js"
 import type { ToolArgs } from "./Messages.js"
 import { RunContext, type Service as RunContextService } from "./RunContext.js"
 import type * as Tool from "./Tool.js"
@@ -59,8 +59,8 @@ export type AnyTool = Tool.Tool<any, any, any, any, any>
 
 /** Any toolset. */
 export type Any = Toolset<any, any>
-/** The errors a toolset's tools can fail with. */
-export type Errors<T> = T extends Toolset<infer E, any> ? E : never
+/** The errors a toolset's tools can fail with (`ToolFailed` becomes a failed tool return). */
+export type Errors<T> = T extends Toolset<infer E, any> ? Exclude<E, ToolFailed> : never
 /** The services a toolset's tools need (without `RunContext`). */
 export type Requirements<T> = T extends Toolset<any, infer R> ? Exclude<R, RunContext> : never
 

@@ -114,7 +114,8 @@ export const LimitName = Schema.Literal(
   "toolCallsLimit",
   "inputTokensLimit",
   "outputTokensLimit",
-  "totalTokensLimit"
+  "totalTokensLimit",
+  "perRequestInputTokensLimit"
 )
 /** Which limit was hit: names the field of `UsageLimits`. */
 export type LimitName = typeof LimitName.Type
@@ -138,7 +139,9 @@ export class UsageLimits extends Schema.Class<UsageLimits>("UsageLimits")({
   toolCallsLimit: opt,
   inputTokensLimit: opt,
   outputTokensLimit: opt,
-  totalTokensLimit: opt
+  totalTokensLimit: opt,
+  /** Input tokens allowed in any single request (checked after each response). */
+  perRequestInputTokensLimit: opt
 }) {
   static readonly default: UsageLimits = new UsageLimits({})
 
@@ -179,6 +182,23 @@ export class UsageLimits extends Schema.Class<UsageLimits>("UsageLimits")({
         check("totalTokensLimit", this.totalTokensLimit, usage.totalTokens, "total_tokens")
       )
     )
+  }
+
+  /**
+   * Checked after a response: the run's tokens so far (`checkTokens`), then the input tokens
+   * of that one request against `perRequestInputTokensLimit`.
+   */
+  checkAfterResponse(usage: RunUsage, request: RequestUsage): Option.Option<LimitViolation> {
+    const run = this.checkTokens(usage)
+    if (Option.isSome(run) || this.perRequestInputTokensLimit === undefined) return run
+    return request.inputTokens > this.perRequestInputTokensLimit
+      ? Option.some({
+          limit: "perRequestInputTokensLimit",
+          limitValue: this.perRequestInputTokensLimit,
+          value: request.inputTokens,
+          message: `Exceeded the per-request input_tokens limit of ${this.perRequestInputTokensLimit} (input_tokens=${request.inputTokens})`
+        })
+      : Option.none()
   }
 
   /** Checked before a batch of tool calls: would `projected` more calls exceed the limit? */

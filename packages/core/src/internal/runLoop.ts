@@ -31,6 +31,7 @@ import {
   type AgentError,
   ContentFilterError,
   ModelRetry,
+  ToolFailed,
   UnexpectedModelBehavior,
   UsageLimitExceeded,
   UserError,
@@ -216,6 +217,10 @@ export interface AgentConfig {
   readonly toolTimeout?: Duration.DurationInput | undefined
   /** Agent-level metadata; a run's own metadata is merged over it. */
   readonly metadata?: MetadataInput | undefined
+  /** Limits concurrent runs: `acquire` waits for a slot, released when the scope closes. */
+  readonly concurrencyLimiter?:
+    | { readonly acquire: Effect.Effect<void, AgentError, Scope.Scope> }
+    | undefined
 }
 
 /** Per-run options (untyped). */
@@ -291,6 +296,8 @@ const toArray = <T>(x: T | ReadonlyArray<T> | undefined): ReadonlyArray<T> =>
   x === undefined ? [] : Array.isArray(x) ? (x as ReadonlyArray<T>) : [x as T]
 
 const isModelRetry = (u: unknown): u is ModelRetry => u instanceof ModelRetry
+const isRetryOrFailed = (u: unknown): u is ModelRetry | ToolFailed =>
+  u instanceof ModelRetry || u instanceof ToolFailed
 
 const retryContent = (e: ModelRetry) =>
   e.issues !== undefined && e.issues.length > 0 ? e.issues : e.reason
@@ -428,7 +435,9 @@ export const makeMachine = <A>(
     const append = (m: ModelMessage) => setMessages([...st.messages, m])
 
     const provide = <X, E>(effect: Effect.Effect<X, E, any>): Effect.Effect<X, E> =>
-      Effect.provide(effect, context)
+      Effect.provide(effect, runContext)
+    // The set-up of a streamed request keeps the `Scope` of its own `Stream.unwrapScoped`.
+    const streamSetupContext = Context.omit(Scope.Scope)(runContext)
 
     let runMetadata: Metadata | undefined
     const makeCtx = (extra?: Partial<RunContextService>): Effect.Effect<RunContextService> =>
@@ -703,7 +712,7 @@ export const makeMachine = <A>(
       Effect.gen(function* () {
         const usage = yield* Ref.updateAndGet(usageRef, (u) => u.addRequest(response.usage))
         append(response)
-        const after = usageLimits.checkTokens(usage)
+        const after = usageLimits.checkAfterResponse(usage, response.usage)
         if (Option.isSome(after)) return yield* limitError(after.value)
         return new CallToolsNode(response)
       })
@@ -726,6 +735,8 @@ export const makeMachine = <A>(
       node: ModelRequestNode
     ): Stream.Stream<AgentStreamEvent<A>, any, any> =>
       Stream.unwrapScoped(
+        // Only the set-up reads the run's context: providing it to the whole stream
+        // (`Stream.provideSomeContext`) would cost a context change on every network read.
         Effect.gen(function* () {
           const prep = yield* prepareRequest(node)
           const streamed = yield* chatModel.requestStream(
@@ -795,7 +806,7 @@ export const makeMachine = <A>(
             })
           )
           return Stream.concat(events, Stream.drain(Stream.fromEffect(finish)))
-        })
+        }).pipe(Effect.provide(streamSetupContext))
       )
 
     // -- CallToolsNode ------------------------------------------------------
@@ -855,7 +866,9 @@ export const makeMachine = <A>(
           )
       )
     const end = (output: A): Effect.Effect<AgentNode<A>> =>
-      metadataInputs.length === 0 ? endNode(output) : Effect.zipRight(computeMetadata, endNode(output))
+      metadataInputs.length === 0
+        ? endNode(output)
+        : Effect.zipRight(computeMetadata, endNode(output))
 
     const handleText = (response: ModelResponse): Effect.Effect<AgentNode<A>, any, any> =>
       Effect.gen(function* () {
@@ -980,7 +993,22 @@ export const makeMachine = <A>(
                       Effect.tap(() => {
                         succeeded.add(call.toolName)
                       }),
-                      Effect.catchIf(isModelRetry, onRetry)
+                      Effect.catchIf(isRetryOrFailed, (e) =>
+                        e._tag === "ToolFailed"
+                          ? Effect.succeed(
+                              new ToolReturnPart(
+                                {
+                                  toolName: call.toolName,
+                                  toolCallId: call.toolCallId,
+                                  content: e.reason,
+                                  outcome: "failed",
+                                  ...(e.metadata !== undefined ? { metadata: e.metadata } : {})
+                                },
+                                true
+                              ) as CallResult
+                            )
+                          : onRetry(e)
+                      )
                     )
                   }
                 )
@@ -1225,10 +1253,7 @@ export const makeMachine = <A>(
             return loop(next)
           })
     const runAll: Effect.Effect<AgentRunResult<A>, any> = withMessagesOnError(
-      Effect.provide(
-        Effect.suspend(() => loop(st.next as AgentNode<A>)),
-        runContext
-      )
+      provide(Effect.suspend(() => loop(st.next as AgentNode<A>)))
     )
 
     const stream = (node: AgentNode<A>): Stream.Stream<AgentStreamEvent<A>, any> => {
@@ -1238,11 +1263,11 @@ export const makeMachine = <A>(
         case "UserPromptNode":
           return Stream.drain(Stream.fromEffect(step(node)))
         case "ModelRequestNode":
+          // The set-up is provided merged (not replacing) so the caller's span stays the
+          // parent of the `chat` span.
           return streamModelRequest(node).pipe(
-            // Merged (not replacing) so the caller's span stays the parent of the `chat` span.
-            Stream.provideSomeContext(context),
             Stream.catchAll((e) => Stream.fail(withMessages(e, st.messages)))
-          )
+          ) as Stream.Stream<AgentStreamEvent<A>, any>
         case "CallToolsNode":
           return Stream.unwrapScoped(
             Effect.gen(function* () {
