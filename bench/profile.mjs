@@ -6,10 +6,11 @@
 //   node bench/profile.mjs --client agentfx --scenario roundtrip [--protocol chat] [--n 2000]
 //        [--chunks N] [--top 40] [--no-prof]
 //
-// Without --no-prof, the .cpuprofile is kept in bench/.profiles/ (git-ignored via dist-like name).
+// Without --no-prof, the .cpuprofile is kept in $TMPDIR/agentfx-profiles/.
 
 import { spawn } from "node:child_process"
 import fs from "node:fs"
+import os from "node:os"
 import path from "node:path"
 import { createInterface } from "node:readline"
 import { fileURLToPath } from "node:url"
@@ -45,7 +46,7 @@ const server = spawn(process.execPath, [path.join(HERE, "mock-server.mjs"), "--e
 const info = JSON.parse(
   await new Promise((resolve) => createInterface({ input: server.stdout }).once("line", resolve))
 )
-const profDir = path.join(HERE, ".profiles")
+const profDir = path.join(os.tmpdir(), "agentfx-profiles")
 fs.mkdirSync(profDir, { recursive: true })
 const runnerArgs = ["--scenario", scenario, "--url", info.url, "--protocol", protocol]
 if (flag("n")) runnerArgs.push("--n", flag("n"))
