@@ -80,7 +80,7 @@ const cell = (v: unknown, width: number) =>
   String(v ?? "")
     .slice(0, width)
     .padEnd(width)
-const table = (rows: ReadonlyArray<Whale>): string =>
+const table = (rows: ReadonlyArray<Agent.PartialOutput<Whale>>): string =>
   [
     `${cell("name", 16)} ${cell("length (m)", 10)} ${cell("weight (kg)", 11)} ${cell("ocean", 22)}`,
     ...rows.map(
@@ -94,20 +94,19 @@ const program = Effect.gen(function* () {
   yield* Console.log(`model: ${model.description}`)
   let snapshots = 0
   let printed = 0
-  let last: ReadonlyArray<Whale> = []
+  let last: ReadonlyArray<Agent.PartialOutput<Whale>> = []
   yield* Agent.streamOutput(agent, "Generate me details of 5 species of whale.").pipe(
-    // a snapshot is typed as the output, but is partial: fields (and, before the first
-    // element, the array itself) may still be missing
-    Stream.runForEach((snapshot: ReadonlyArray<Whale> | undefined) =>
+    // snapshots are typed `PartialOutput<…>`: fields may still be missing while they stream in;
+    // the last snapshot is the complete, validated output
+    Stream.runForEach((snapshot) =>
       Effect.gen(function* () {
-        const partial = snapshot ?? []
         snapshots++
-        last = partial
+        last = snapshot
         // records before the last one are complete: the model has moved on
-        const complete = partial.length - 1
+        const complete = snapshot.length - 1
         if (complete > printed) {
           printed = complete
-          yield* Console.log(`\n${complete} whale(s) so far:\n${table(partial.slice(0, complete))}`)
+          yield* Console.log(`\n${complete} whale(s) so far:\n${table(snapshot.slice(0, complete))}`)
         }
       })
     ),

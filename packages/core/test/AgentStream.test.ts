@@ -1,5 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Chunk from "effect/Chunk"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
@@ -170,6 +171,53 @@ describe("Agent.runStream", () => {
         yield* Stream.runCollect(Agent.streamOutput(agent, "x").pipe(Stream.provideLayer(model)))
       )
       assert.deepStrictEqual(outputs, ["AB", "ABCD", "ABCD"])
+    })
+  )
+
+  it.effect("streamOutput skips snapshots that decode to nothing yet", () =>
+    Effect.gen(function* () {
+      // a partial decoder that has nothing to show until the text holds a comma
+      const firstWord = OutputSpec.make<string | undefined>({
+        mode: "text",
+        allowTextOutput: true,
+        handleText: (text) => Effect.succeed(text.includes(",") ? text.split(",")[0] : undefined),
+        handleToolCall: () => Effect.die("unused")
+      })
+      const agent = Agent.make({ output: firstWord })
+      const model = FunctionModel.layer(undefined, {
+        stream: () => Stream.make("ab", "cd", ",e").pipe(Stream.rechunk(1))
+      })
+      const outputs = Chunk.toReadonlyArray(
+        yield* Stream.runCollect(Agent.streamOutput(agent, "x").pipe(Stream.provideLayer(model)))
+      )
+      assert.deepStrictEqual(outputs, ["abcd", "abcd"])
+    })
+  )
+
+  it.effect("streamOutput's throttle decodes at most one partial per interval, then the final", () =>
+    Effect.gen(function* () {
+      const upper = OutputSpec.make<string>({
+        mode: "text",
+        allowTextOutput: true,
+        handleText: (text) => Effect.succeed(text.toUpperCase()),
+        handleToolCall: () => Effect.die("unused")
+      })
+      const agent = Agent.make({ output: upper })
+      const model = FunctionModel.layer(undefined, {
+        stream: () => Stream.make("ab", "cd", "ef", "gh").pipe(Stream.rechunk(1))
+      })
+      const collect = (throttle?: Duration.DurationInput) =>
+        Effect.map(
+          Stream.runCollect(
+            Agent.streamOutput(agent, "x", throttle === undefined ? {} : { throttle }).pipe(
+              Stream.provideLayer(model)
+            )
+          ),
+          Chunk.toReadonlyArray
+        )
+      // the TestClock does not move: within one interval only the first partial is decoded
+      assert.deepStrictEqual(yield* collect("1 second"), ["AB", "ABCDEFGH"])
+      assert.deepStrictEqual(yield* collect(), ["AB", "ABCD", "ABCDEF", "ABCDEFGH", "ABCDEFGH"])
     })
   )
 })
