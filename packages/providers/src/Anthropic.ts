@@ -20,18 +20,18 @@
  * @since 0.1.0
  */
 import * as HttpClient from "@effect/platform/HttpClient"
-import { type AgentError, Model, ModelSettings } from "@agentfx/core"
+import { Model, type ModelSettings } from "@agentfx/core"
 import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Option from "effect/Option"
-import * as Redacted from "effect/Redacted"
-import type * as Scope from "effect/Scope"
-import type * as Stream from "effect/Stream"
+import type * as Redacted from "effect/Redacted"
 import * as Wire from "./internal/anthropic.js"
+import * as Client from "./internal/client.js"
 import * as Http from "./internal/http.js"
+import * as HttpModel from "./internal/httpModel.js"
+import * as WireHelpers from "./internal/wire.js"
 
 export {
   /** Converts a Messages API body into a `ModelResponse` (pure). */
@@ -73,22 +73,10 @@ export interface CallOptions {
   readonly headers?: Record<string, string> | undefined
 }
 
-/** The client service. */
-export interface ClientService {
+/** The client service: `postJson` / `postSse` to the messages endpoint. */
+export interface ClientService extends Client.Posts<CallOptions> {
   readonly baseUrl: string
   readonly retry: Http.RetryPolicy
-  /** POSTs to the messages endpoint, returns the decoded JSON answer. */
-  readonly postJson: (
-    options: CallOptions
-  ) => Effect.Effect<unknown, AgentError.ModelHTTPError | AgentError.ModelAPIError>
-  /** POSTs to the messages endpoint and opens an SSE stream bound to the scope. */
-  readonly postSse: (
-    options: CallOptions
-  ) => Effect.Effect<
-    Stream.Stream<Http.SseEvent, AgentError.ModelAPIError>,
-    AgentError.ModelHTTPError | AgentError.ModelAPIError,
-    Scope.Scope
-  >
 }
 
 /** The Anthropic client a model talks through. */
@@ -111,30 +99,19 @@ export const makeClientWith = (
   httpClient: HttpClient.HttpClient,
   options: ClientOptions
 ): ClientService => {
-  const baseUrl = (options.baseUrl ?? defaultBaseUrl).replace(/\/+$/, "")
+  const baseUrl = Client.baseUrlOf(options.baseUrl, defaultBaseUrl)
   const retry = Http.resolveRetry(options.retry)
-  const request = (o: CallOptions): Http.RequestOptions => {
-    const headers: Record<string, string> = {
-      "anthropic-version": apiVersion,
-      ...options.headers,
-      ...o.headers
-    }
-    // The key leaves its Redacted box only here, per call, into the outgoing headers.
-    if (options.apiKey !== undefined) headers["x-api-key"] = Redacted.value(options.apiKey)
-    return {
-      modelName: o.modelName,
-      url: `${baseUrl}${messagesPath}`,
-      headers,
-      body: o.body,
-      settings: o.settings,
-      retry
-    }
-  }
+  const url = `${baseUrl}${messagesPath}`
   return {
     baseUrl,
     retry,
-    postJson: (o) => Http.postJson(httpClient, request(o)),
-    postSse: (o) => Http.postSse(httpClient, request(o))
+    ...Client.posts(
+      httpClient,
+      retry,
+      () => url,
+      (o: CallOptions) =>
+        Client.setKey({ "anthropic-version": apiVersion, ...options.headers, ...o.headers }, "x-api-key", options.apiKey)
+    )
   }
 }
 
@@ -167,8 +144,7 @@ export const layerConfig = (
     AnthropicClient,
     Effect.gen(function* () {
       const apiKey = yield* options.apiKey ?? Config.redacted("ANTHROPIC_API_KEY")
-      const baseUrl = yield* options.baseUrl ??
-        Config.option(Config.string("ANTHROPIC_BASE_URL")).pipe(Config.map(Option.getOrUndefined))
+      const baseUrl = yield* options.baseUrl ?? Client.optionalString("ANTHROPIC_BASE_URL")
       return yield* makeClient({ ...options, apiKey, baseUrl })
     })
   )
@@ -203,15 +179,6 @@ export const profileFor = (modelName: string): Model.ModelProfile =>
     defaultStructuredOutputMode: "tool"
   })
 
-const parseData = (data: string): Record<string, unknown> | undefined => {
-  try {
-    const v = JSON.parse(data)
-    return v !== null && typeof v === "object" ? v : undefined
-  } catch {
-    return undefined
-  }
-}
-
 /** Beta flags the body needs (structured outputs / strict tools). */
 const betaHeaders = (body: Record<string, unknown>): Record<string, string> | undefined => {
   const strictTools =
@@ -228,51 +195,28 @@ export const makeWith = (
   options: Options = {}
 ): Model.Service => {
   const profile = { ...profileFor(modelName), ...options.profile }
-  const modelSettings = options.settings
-  const encodeOptions = (stream: boolean): Wire.EncodeOptions => ({
-    modelName,
-    stream,
-    cacheInstructions: options.cacheInstructions,
-    cacheTools: options.cacheTools,
-    strictTools: profile.supportsJsonSchemaOutput
-  })
-  return Model.make({
+  return HttpModel.make({
     modelName,
     system: Wire.PROVIDER_NAME,
     profile,
-    settings: modelSettings,
-    request: (messages, settings, parameters) => {
-      const merged = ModelSettings.merge(modelSettings, settings)
-      const body = Wire.encodeRequest(messages, merged, parameters, encodeOptions(false))
-      return client
-        .postJson({ modelName, body, settings: merged, headers: betaHeaders(body) })
-        .pipe(
-          Effect.map((json) => Wire.decodeResponse(json as Wire.WireResponse, modelName)),
-          Effect.withSpan("Anthropic.request")
-        )
-    },
-    requestStream: (messages, settings, parameters) => {
-      const merged = ModelSettings.merge(modelSettings, settings)
-      const body = Wire.encodeRequest(messages, merged, parameters, encodeOptions(true))
-      return client.postSse({ modelName, body, settings: merged, headers: betaHeaders(body) }).pipe(
-        Effect.map((events) => {
-          const state = Wire.makeStreamState()
-          return Http.streamedResponse({
-            modelName,
-            providerName: Wire.PROVIDER_NAME,
-            events,
-            onEvent: (event, manager, out) => {
-              const data = parseData(event.data)
-              return data === undefined
-                ? undefined
-                : Wire.handleStreamEvent(data, state, manager, out, modelName)
-            },
-            onEnd: (manager) => Wire.checkStreamEnd(state, manager, modelName)
-          })
-        }),
-        Effect.withSpan("Anthropic.requestStream")
-      )
-    }
+    settings: options.settings,
+    spanPrefix: "Anthropic",
+    encode: (messages, settings, parameters, stream) =>
+      Wire.encodeRequest(messages, settings, parameters, {
+        modelName,
+        stream,
+        cacheInstructions: options.cacheInstructions,
+        cacheTools: options.cacheTools,
+        strictTools: profile.supportsJsonSchemaOutput
+      }),
+    post: HttpModel.viaClient(client, (body: Record<string, unknown>, settings) => ({
+      modelName,
+      body,
+      settings,
+      headers: betaHeaders(body)
+    })),
+    decode: (json) => Wire.decodeResponse(json as Wire.WireResponse, modelName),
+    stream: () => WireHelpers.statefulStreamHandler(Wire.streamDecoder, modelName)
   })
 }
 

@@ -29,7 +29,9 @@ import {
 } from "@agentfx/core"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Http from "./internal/http.js"
+import type * as Http from "./internal/http.js"
+import * as HttpModel from "./internal/httpModel.js"
+import { completeResponse, str } from "./internal/wire.js"
 import * as OpenAiClientModule from "./OpenAiClient.js"
 import { OpenAiClient } from "./OpenAiClient.js"
 import * as OpenAiSchema from "./OpenAiSchema.js"
@@ -482,22 +484,16 @@ export const decodeResponse = (
       )
     }
   }
-  const finishReason = mapFinishReason(choice.finish_reason)
-  const timestamp = timestampOf(body.created)
-  return new Messages.ModelResponse(
-    {
-      parts,
-      usage: decodeUsage(body.usage),
-      modelName: typeof body.model === "string" ? body.model : options.modelName,
-      providerName: options.system,
-      ...(typeof body.id === "string" ? { providerResponseId: body.id } : {}),
-      ...(finishReason !== undefined ? { finishReason } : {}),
-      ...(typeof choice.finish_reason === "string" ? { providerFinishReason: choice.finish_reason } : {}),
-      timestamp: timestamp ?? new Date(),
-      state: "complete"
-    },
-    true
-  )
+  return completeResponse({
+    parts,
+    usage: decodeUsage(body.usage),
+    modelName: typeof body.model === "string" ? body.model : options.modelName,
+    providerName: options.system,
+    providerResponseId: str(body.id),
+    finishReason: mapFinishReason(choice.finish_reason),
+    providerFinishReason: str(choice.finish_reason),
+    timestamp: timestampOf(body.created)
+  })
 }
 
 /** An error object sent inside a 200 stream or body (OpenRouter, some gateways). */
@@ -627,46 +623,17 @@ export const make = (
     const system = options.system ?? "openai"
     const profile: ChatProfile = { ...openAiProfile(modelName), ...options.profile }
     const path = options.path ?? "/chat/completions"
-    const body = (
-      messages: ReadonlyArray<Messages.ModelMessage>,
-      settings: ModelSettings.ModelSettings,
-      parameters: Model.ModelRequestParameters,
-      stream: boolean
-    ): Effect.Effect<Json, AgentError.UserError> => {
-      const b = encodeRequest(messages, settings, parameters, { modelName, system, profile, stream })
-      return b instanceof AgentError.UserError ? Effect.fail(b) : Effect.succeed(b)
-    }
-    return Model.make({
+    return HttpModel.make({
       modelName,
       system,
       profile,
       settings: options.settings,
-      request: (messages, runSettings, parameters) => {
-        const settings = ModelSettings.merge(options.settings, runSettings)
-        return body(messages, settings, parameters, false).pipe(
-          Effect.flatMap((b) => client.postJson({ modelName, path, body: b, settings })),
-          Effect.flatMap((json) => {
-            const r = decodeResponse(json, { modelName, system })
-            return r instanceof AgentError.UnexpectedModelBehavior ? Effect.fail(r) : Effect.succeed(r)
-          }),
-          Effect.withSpan("OpenAiChat.request")
-        )
-      },
-      requestStream: (messages, runSettings, parameters) => {
-        const settings = ModelSettings.merge(options.settings, runSettings)
-        return body(messages, settings, parameters, true).pipe(
-          Effect.flatMap((b) => client.postSse({ modelName, path, body: b, settings })),
-          Effect.map((events) =>
-            Http.streamedResponse({
-              modelName,
-              providerName: system,
-              events,
-              ...makeStreamHandler({ modelName, system })
-            })
-          ),
-          Effect.withSpan("OpenAiChat.requestStream")
-        )
-      }
+      spanPrefix: "OpenAiChat",
+      encode: (messages, settings, parameters, stream) =>
+        encodeRequest(messages, settings, parameters, { modelName, system, profile, stream }),
+      post: HttpModel.viaClient(client, (body, settings) => ({ modelName, path, body, settings })),
+      decode: (json) => decodeResponse(json, { modelName, system }),
+      stream: () => makeStreamHandler({ modelName, system })
     })
   })
 

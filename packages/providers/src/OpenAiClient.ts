@@ -18,16 +18,14 @@
  * @since 0.1.0
  */
 import * as HttpClient from "@effect/platform/HttpClient"
-import type { AgentError, ModelSettings } from "@agentfx/core"
+import type { ModelSettings } from "@agentfx/core"
 import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Option from "effect/Option"
-import * as Redacted from "effect/Redacted"
-import type * as Scope from "effect/Scope"
-import type * as Stream from "effect/Stream"
+import type * as Redacted from "effect/Redacted"
+import * as Client from "./internal/client.js"
 import * as Http from "./internal/http.js"
 
 /** The retry policy type of every provider client. */
@@ -60,8 +58,8 @@ export interface CallOptions {
   readonly settings: ModelSettings.ModelSettings
 }
 
-/** The client service. */
-export interface Service {
+/** The client service: `postJson` / `postSse` to a path under the base URL. */
+export interface Service extends Client.Posts<CallOptions> {
   readonly baseUrl: string
   readonly retry: RetryPolicy
   readonly httpClient: HttpClient.HttpClient
@@ -69,18 +67,6 @@ export interface Service {
   readonly url: (path: string) => string
   /** The headers of a request, auth included; built per call so the key stays `Redacted` at rest. */
   readonly headers: () => Record<string, string>
-  /** POSTs JSON, returns the decoded JSON answer. */
-  readonly postJson: (
-    options: CallOptions
-  ) => Effect.Effect<unknown, AgentError.ModelHTTPError | AgentError.ModelAPIError>
-  /** POSTs and opens an SSE stream bound to the scope. */
-  readonly postSse: (
-    options: CallOptions
-  ) => Effect.Effect<
-    Stream.Stream<Http.SseEvent, AgentError.ModelAPIError>,
-    AgentError.ModelHTTPError | AgentError.ModelAPIError,
-    Scope.Scope
-  >
 }
 
 /** The OpenAI (or OpenAI-compatible) client a model talks through. */
@@ -94,7 +80,7 @@ export const defaultBaseUrl = "https://api.openai.com/v1"
 
 /** Builds the service from options and an `HttpClient`. */
 export const makeWith = (httpClient: HttpClient.HttpClient, options: Options): Service => {
-  const baseUrl = (options.baseUrl ?? defaultBaseUrl).replace(/\/+$/, "")
+  const baseUrl = Client.baseUrlOf(options.baseUrl, defaultBaseUrl)
   const retry = Http.resolveRetry(options.retry)
   const query =
     options.queryParams && Object.keys(options.queryParams).length > 0
@@ -105,32 +91,20 @@ export const makeWith = (httpClient: HttpClient.HttpClient, options: Options): S
     return query === "" ? full : `${full}${full.includes("?") ? "&" : "?"}${query}`
   }
   const authHeader = (options.authHeader ?? "authorization").toLowerCase()
+  const keyPrefix = authHeader === "authorization" ? "Bearer " : ""
   const headers = (): Record<string, string> => {
-    const h: Record<string, string> = { ...options.headers }
-    if (options.apiKey !== undefined) {
-      const key = Redacted.value(options.apiKey)
-      h[authHeader] = authHeader === "authorization" ? `Bearer ${key}` : key
-    }
+    const h = Client.setKey({ ...options.headers }, authHeader, options.apiKey, keyPrefix)
     if (options.organization !== undefined) h["openai-organization"] = options.organization
     if (options.project !== undefined) h["openai-project"] = options.project
     return h
   }
-  const request = (o: CallOptions): Http.RequestOptions => ({
-    modelName: o.modelName,
-    url: url(o.path),
-    headers: headers(),
-    body: o.body,
-    settings: o.settings,
-    retry
-  })
   return {
     baseUrl,
     retry,
     httpClient,
     url,
     headers,
-    postJson: (o) => Http.postJson(httpClient, request(o)),
-    postSse: (o) => Http.postSse(httpClient, request(o))
+    ...Client.posts(httpClient, retry, (o: CallOptions) => url(o.path), headers)
   }
 }
 
@@ -165,7 +139,7 @@ export const layerConfig = (
     Effect.gen(function* () {
       const apiKey = yield* optionalConfig(options.apiKey ?? Config.redacted("OPENAI_API_KEY"))
       const baseUrl = yield* optionalConfig(
-        options.baseUrl ?? Config.option(Config.string("OPENAI_BASE_URL")).pipe(Config.map(Option.getOrUndefined))
+        options.baseUrl ?? Client.optionalString("OPENAI_BASE_URL")
       )
       const organization = yield* optionalConfig(options.organization)
       const project = yield* optionalConfig(options.project)

@@ -17,11 +17,12 @@
  *
  * @since 0.1.0
  */
-import { Model, ModelSettings } from "@agentfx/core"
+import { Model, type ModelSettings } from "@agentfx/core"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Http from "./internal/http.js"
+import * as HttpModel from "./internal/httpModel.js"
 import * as Wire from "./internal/openaiResponses.js"
+import * as WireHelpers from "./internal/wire.js"
 import * as OpenAiClientModule from "./OpenAiClient.js"
 import { OpenAiClient } from "./OpenAiClient.js"
 import * as OpenAiSchema from "./OpenAiSchema.js"
@@ -58,16 +59,6 @@ export const profileFor = (modelName: string): Model.ModelProfile =>
     jsonSchemaTransformer: OpenAiSchema.transform
   })
 
-const parseData = (data: string): Record<string, unknown> | undefined => {
-  if (data === "[DONE]") return undefined
-  try {
-    const v = JSON.parse(data)
-    return v !== null && typeof v === "object" ? v : undefined
-  } catch {
-    return undefined
-  }
-}
-
 /** Builds the model service from a client (no tracing of construction; requests are traced). */
 export const makeWith = (
   client: OpenAiClient["Type"],
@@ -75,52 +66,17 @@ export const makeWith = (
   options: Options = {}
 ): Model.Service => {
   const profile = { ...profileFor(modelName), ...options.profile }
-  const modelSettings = options.settings
-  return Model.make({
+  return HttpModel.make({
     modelName,
     system: Wire.PROVIDER_NAME,
     profile,
-    settings: modelSettings,
-    request: (messages, settings, parameters) => {
-      const merged = ModelSettings.merge(modelSettings, settings)
-      const body = Wire.encodeRequest(messages, merged, parameters, {
-        modelName,
-        profile,
-        stream: false
-      })
-      return client
-        .postJson({ modelName, path: "/responses", body, settings: merged })
-        .pipe(
-          Effect.map((json) => Wire.decodeResponse(json as Wire.WireResponse, modelName)),
-          Effect.withSpan("OpenAiResponses.request")
-        )
-    },
-    requestStream: (messages, settings, parameters) => {
-      const merged = ModelSettings.merge(modelSettings, settings)
-      const body = Wire.encodeRequest(messages, merged, parameters, {
-        modelName,
-        profile,
-        stream: true
-      })
-      return client.postSse({ modelName, path: "/responses", body, settings: merged }).pipe(
-        Effect.map((events) => {
-          const state = Wire.makeStreamState()
-          return Http.streamedResponse({
-            modelName,
-            providerName: Wire.PROVIDER_NAME,
-            events,
-            onEvent: (event, manager, out) => {
-              const data = parseData(event.data)
-              return data === undefined
-                ? undefined
-                : Wire.handleStreamEvent(data, state, manager, out, modelName)
-            },
-            onEnd: (manager) => Wire.checkStreamEnd(state, manager, modelName)
-          })
-        }),
-        Effect.withSpan("OpenAiResponses.requestStream")
-      )
-    }
+    settings: options.settings,
+    spanPrefix: "OpenAiResponses",
+    encode: (messages, settings, parameters, stream) =>
+      Wire.encodeRequest(messages, settings, parameters, { modelName, profile, stream }),
+    post: HttpModel.viaClient(client, (body, settings) => ({ modelName, path: "/responses", body, settings })),
+    decode: (json) => Wire.decodeResponse(json as Wire.WireResponse, modelName),
+    stream: () => WireHelpers.statefulStreamHandler(Wire.streamDecoder, modelName)
   })
 }
 

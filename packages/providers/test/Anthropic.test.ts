@@ -6,9 +6,8 @@ import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
-import * as Stream from "effect/Stream"
 import * as Anthropic from "../src/Anthropic.js"
-import { type ConformanceCase, loadCase, replayServer } from "./support/replay.js"
+import { apiErrorOf, collectStream, loadCase, replayServer, sseCase as replaySseCase, sseEvent as ev } from "./support/replay.js"
 
 const modelLayer = (baseUrl: string, name: string, options: Anthropic.Options = {}) =>
   Anthropic.model(name, options).pipe(
@@ -18,24 +17,7 @@ const modelLayer = (baseUrl: string, name: string, options: Anthropic.Options = 
 
 const cityParams = Schema.Struct({ city: Schema.String })
 
-/** A one-interaction case streaming `sse` (for fault injection through the replay server). */
-const sseCase = (sse: string): ConformanceCase => ({
-  id: "synthetic",
-  provider: "anthropic",
-  providers: ["anthropic"],
-  stream: true,
-  interactions: [
-    {
-      endpoint: "messages",
-      provider: "anthropic",
-      request: { method: "POST", path: "/v1/messages?beta=true", headers: {}, body: null },
-      response: { status: 200, contentType: "text/event-stream", json: null, sse, text: null }
-    }
-  ]
-})
-
-const ev = (type: string, data: Record<string, unknown>) =>
-  `event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`
+const sseCase = (sse: string) => replaySseCase("anthropic", "messages", "/v1/messages?beta=true", sse)
 
 const streamStart =
   ev("message_start", {
@@ -46,12 +28,7 @@ const streamStart =
   ev("ping", {}) +
   ev("content_block_delta", { index: 0, delta: { type: "text_delta", text: "world" } })
 
-const runStream = (baseUrl: string) =>
-  Effect.gen(function* () {
-    const model = yield* Model.Model
-    const s = yield* model.requestStream([Messages.userPrompt("hi")], {}, Model.ModelRequestParameters.empty)
-    return yield* Effect.exit(Stream.runCollect(s.events))
-  }).pipe(Effect.provide(modelLayer(baseUrl, "claude-x")))
+const runStream = (baseUrl: string) => collectStream(modelLayer(baseUrl, "claude-x"))
 
 describe("Anthropic request encoding", () => {
   const tool = new Tool.ToolDefinition({ name: "lookup", parametersJsonSchema: { type: "object", properties: {} } })
@@ -253,10 +230,7 @@ describe("Anthropic over the wire", () => {
       )
       const exit = yield* runStream(server.baseUrl)
       assert.isTrue(Exit.isFailure(exit))
-      if (Exit.isSuccess(exit) || exit.cause._tag !== "Fail") return assert.fail("expected a typed failure")
-      const error = exit.cause.error
-      assert.strictEqual(error._tag, "ModelAPIError")
-      if (error._tag !== "ModelAPIError") return
+      const error = apiErrorOf(exit)
       assert.include(error.reason, "overloaded_error")
       assert.strictEqual(error.partialResponse?.text, "Hello world")
       assert.notInclude(JSON.stringify(error), "sk-ant-secret")
@@ -267,10 +241,7 @@ describe("Anthropic over the wire", () => {
     Effect.gen(function* () {
       const server = yield* replayServer(sseCase(streamStart))
       const exit = yield* runStream(server.baseUrl)
-      if (Exit.isSuccess(exit) || exit.cause._tag !== "Fail") return assert.fail("expected a typed failure")
-      const error = exit.cause.error
-      assert.strictEqual(error._tag, "ModelAPIError")
-      if (error._tag === "ModelAPIError") assert.strictEqual(error.partialResponse?.text, "Hello world")
+      assert.strictEqual(apiErrorOf(exit).partialResponse?.text, "Hello world")
     })
   )
 })

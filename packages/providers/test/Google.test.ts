@@ -10,28 +10,10 @@ import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
-import { readFileSync } from "node:fs"
 import * as Google from "../src/Google.js"
-import { type ConformanceCase, loadCase, replayServer } from "./support/replay.js"
+import { type ConformanceCase, loadCase, replayServer, sseData } from "./support/replay.js"
 
-const casesDir =
-  process.env.AGENTFX_CONFORMANCE_DIR ??
-  new URL("../../../../shared/conformance/cases", import.meta.url).pathname
-const loadInteractions = (id: string): Array<any> =>
-  JSON.parse(readFileSync(`${casesDir}/google/${id}.json`, "utf8")).interactions
-
-const sseData = (sse: string): Array<any> =>
-  sse
-    .split(/\r?\n\r?\n/)
-    .map((block) =>
-      block
-        .split(/\r?\n/)
-        .filter((l) => l.startsWith("data:"))
-        .map((l) => l.slice(5).trimStart())
-        .join("\n")
-    )
-    .filter((d) => d !== "")
-    .map((d) => JSON.parse(d))
+const loadInteractions = (id: string) => [...loadCase("google", id).interactions] as Array<any>
 
 const params = (fields: ConstructorParameters<typeof Model.ModelRequestParameters>[0]) =>
   new Model.ModelRequestParameters(fields)
@@ -576,6 +558,23 @@ const modelLayer = (modelName: string, baseUrl: string) =>
     Layer.provide(NodeHttpClient.layerUndici)
   )
 /** URL-safe base64 (as pydantic-ai re-encodes signatures) → standard base64 (as Gemini sends them). */
+/**
+ * Sends "hi" to a Gemini model at `baseUrl`: a plain request, or a stream whose events are
+ * drained (each passed to `onEvent`). The exit of the exchange.
+ */
+const sendHi = (
+  baseUrl: string,
+  stream: boolean,
+  onEvent: (event: Messages.ModelResponseStreamEvent) => void = () => {}
+) =>
+  Effect.gen(function* () {
+    const model = yield* Model.Model
+    const messages = [Messages.userPrompt("hi")]
+    if (!stream) return yield* Effect.asVoid(model.request(messages, {}, Model.ModelRequestParameters.empty))
+    const sr = yield* model.requestStream(messages, {}, Model.ModelRequestParameters.empty)
+    return yield* Stream.runForEach(sr.events, (e) => Effect.sync(() => onEvent(e)))
+  }).pipe(Effect.scoped, Effect.provide(modelLayer("gemini-2.5-flash", baseUrl)), Effect.exit)
+
 const stdBase64 = (body: unknown): unknown =>
   JSON.parse(JSON.stringify(body), (k, v) =>
     k === "thoughtSignature" ? String(v).replace(/-/g, "+").replace(/_/g, "/") : v
@@ -769,25 +768,7 @@ describe("Google model over HTTP (loopback replay)", () => {
             error: { code: 400, message: "API key not valid.", status: "INVALID_ARGUMENT" }
           }
           const server = yield* replayServer(errorCase(400, body, stream))
-          const exit = yield* Effect.gen(function* () {
-            const model = yield* Model.Model
-            if (!stream)
-              return yield* model.request(
-                [Messages.userPrompt("hi")],
-                {},
-                Model.ModelRequestParameters.empty
-              )
-            const sr = yield* model.requestStream(
-              [Messages.userPrompt("hi")],
-              {},
-              Model.ModelRequestParameters.empty
-            )
-            return yield* Stream.runDrain(sr.events)
-          }).pipe(
-            Effect.scoped,
-            Effect.provide(modelLayer("gemini-2.5-flash", server.baseUrl)),
-            Effect.exit
-          )
+          const exit = yield* sendHi(server.baseUrl, stream)
           assert.isTrue(Exit.isFailure(exit))
           const error = (exit as any).cause.error as AgentError.ModelHTTPError
           assert.strictEqual(error._tag, "ModelHTTPError")
@@ -819,19 +800,7 @@ describe("Google model over HTTP (loopback replay)", () => {
           ]
         })
         const seen: Array<string> = []
-        const exit = yield* Effect.gen(function* () {
-          const model = yield* Model.Model
-          const sr = yield* model.requestStream(
-            [Messages.userPrompt("hi")],
-            {},
-            Model.ModelRequestParameters.empty
-          )
-          return yield* Stream.runForEach(sr.events, (e) => Effect.sync(() => seen.push(e._tag)))
-        }).pipe(
-          Effect.scoped,
-          Effect.provide(modelLayer("gemini-2.5-flash", server.baseUrl)),
-          Effect.exit
-        )
+        const exit = yield* sendHi(server.baseUrl, true, (e) => seen.push(e._tag))
         const error = (exit as any).cause.error as AgentError.ModelAPIError
         assert.strictEqual(error._tag, "ModelAPIError")
         assert.strictEqual(error.partialResponse?.text, "The capital")
@@ -857,19 +826,7 @@ describe("Google model over HTTP (loopback replay)", () => {
         ]
       }
       const server = yield* replayServer(c)
-      const exit = yield* Effect.gen(function* () {
-        const model = yield* Model.Model
-        const sr = yield* model.requestStream(
-          [Messages.userPrompt("hi")],
-          {},
-          Model.ModelRequestParameters.empty
-        )
-        return yield* Stream.runDrain(sr.events)
-      }).pipe(
-        Effect.scoped,
-        Effect.provide(modelLayer("gemini-2.5-flash", server.baseUrl)),
-        Effect.exit
-      )
+      const exit = yield* sendHi(server.baseUrl, true)
       assert.strictEqual((exit as any).cause.error?._tag, "ContentFilterError")
     })
   )

@@ -267,11 +267,28 @@ const textResponse = (events: Stream.Stream<Http.SseEvent, AgentError.ModelAPIEr
 const sse = (...events: Array<[string | undefined, string]>) =>
   events.map(([e, d]) => `${e ? `event: ${e}\n` : ""}data: ${d}\n\n`).join("")
 
+/** A loopback server answering every request with a 200 SSE stream whose body `write` sends. */
+const sseServer = (write: (res: import("node:http").ServerResponse) => void) =>
+  loopbackServer((_req, res) => {
+    res.writeHead(200, { "content-type": "text/event-stream" })
+    write(res)
+  })
+
+/** Opens the stream at `baseUrl` and drains it through `textResponse`. */
+const drainStream = (baseUrl: string) =>
+  Effect.gen(function* () {
+    const http = yield* client
+    const events = yield* Http.postSse(http, options(baseUrl))
+    return yield* Stream.runDrain(textResponse(events).events)
+  })
+
+/** The error the stream at `baseUrl` fails with. */
+const streamFailure = (baseUrl: string) => Effect.flip(drainStream(baseUrl))
+
 describe("postSse + streamedResponse", () => {
   it.scoped("streams events and ends with ResponseCompleteEvent", () =>
     Effect.gen(function* () {
-      const server = yield* loopbackServer((_req, res) => {
-        res.writeHead(200, { "content-type": "text/event-stream" })
+      const server = yield* sseServer((res) => {
         res.end(sse([undefined, "Hel"], [undefined, "lo"], ["end", ""]))
       })
       const http = yield* client
@@ -310,13 +327,10 @@ describe("postSse + streamedResponse", () => {
 
   it.scoped("a provider error event fails the stream keeping the partial response", () =>
     Effect.gen(function* () {
-      const server = yield* loopbackServer((_req, res) => {
-        res.writeHead(200, { "content-type": "text/event-stream" })
+      const server = yield* sseServer((res) => {
         res.end(sse([undefined, "partial "], [undefined, "text"], ["error", "overloaded"]))
       })
-      const http = yield* client
-      const events = yield* Http.postSse(http, options(server.baseUrl))
-      const error = yield* Effect.flip(Stream.runDrain(textResponse(events).events))
+      const error = yield* streamFailure(server.baseUrl)
       assert(error._tag === "ModelAPIError")
       assert.include(error.reason, "overloaded")
       assert.strictEqual(error.partialResponse?.text, "partial text")
@@ -325,13 +339,10 @@ describe("postSse + streamedResponse", () => {
 
   it.scoped("a stream that ends before its terminal event fails with the partial response", () =>
     Effect.gen(function* () {
-      const server = yield* loopbackServer((_req, res) => {
-        res.writeHead(200, { "content-type": "text/event-stream" })
+      const server = yield* sseServer((res) => {
         res.end(sse([undefined, "cut"]))
       })
-      const http = yield* client
-      const events = yield* Http.postSse(http, options(server.baseUrl))
-      const error = yield* Effect.flip(Stream.runDrain(textResponse(events).events))
+      const error = yield* streamFailure(server.baseUrl)
       assert(error._tag === "ModelAPIError")
       assert.include(error.reason, "ended early")
       assert.strictEqual(error.partialResponse?.text, "cut")
@@ -339,14 +350,11 @@ describe("postSse + streamedResponse", () => {
 
   it.scoped("a connection reset mid-stream is a ModelAPIError with the partial response", () =>
     Effect.gen(function* () {
-      const server = yield* loopbackServer((_req, res) => {
-        res.writeHead(200, { "content-type": "text/event-stream" })
+      const server = yield* sseServer((res) => {
         res.write(sse([undefined, "before reset"]))
         setTimeout(() => res.socket?.destroy(), 20)
       })
-      const http = yield* client
-      const events = yield* Http.postSse(http, options(server.baseUrl))
-      const error = yield* Effect.flip(Stream.runDrain(textResponse(events).events))
+      const error = yield* streamFailure(server.baseUrl)
       assert(error._tag === "ModelAPIError")
       assert.include(error.reason, "Stream broke")
       assert.strictEqual(error.partialResponse?.text, "before reset")
@@ -354,8 +362,7 @@ describe("postSse + streamedResponse", () => {
 
   it.scoped("a stalled stream fails after idleTimeout", () =>
     Effect.gen(function* () {
-      const server = yield* loopbackServer((_req, res) => {
-        res.writeHead(200, { "content-type": "text/event-stream" })
+      const server = yield* sseServer((res) => {
         res.write(sse([undefined, "first"]))
         // …and then nothing.
       })
@@ -374,18 +381,10 @@ describe("postSse + streamedResponse", () => {
 
   it.scoped("interrupting the consumer closes the HTTP connection", () =>
     Effect.gen(function* () {
-      const server = yield* loopbackServer((_req, res) => {
-        res.writeHead(200, { "content-type": "text/event-stream" })
+      const server = yield* sseServer((res) => {
         res.write(sse([undefined, "hold"]))
       })
-      const http = yield* client
-      const fiber = yield* Effect.fork(
-        Effect.scoped(
-          Effect.flatMap(Http.postSse(http, options(server.baseUrl)), (events) =>
-            Stream.runDrain(textResponse(events).events)
-          )
-        )
-      )
+      const fiber = yield* Effect.fork(Effect.scoped(drainStream(server.baseUrl)))
       yield* server.waitRequests(1)
       for (let i = 0; i < 20; i++) yield* tick
       assert.strictEqual(server.closedSockets(), 0)
@@ -396,8 +395,7 @@ describe("postSse + streamedResponse", () => {
 
   it.scoped("unknown events are skipped and logged at debug, never fatal", () =>
     Effect.gen(function* () {
-      const server = yield* loopbackServer((_req, res) => {
-        res.writeHead(200, { "content-type": "text/event-stream" })
+      const server = yield* sseServer((res) => {
         res.end(sse([undefined, "a"], ["ping", "{}"], [undefined, "b"], ["end", ""]))
       })
       const logs: Array<{ level: string; message: unknown }> = []
@@ -437,8 +435,7 @@ describe("postSse + streamedResponse", () => {
 
   it.scoped("settings.timeout bounds a stream until its last event", () =>
     Effect.gen(function* () {
-      const server = yield* loopbackServer((_req, res) => {
-        res.writeHead(200, { "content-type": "text/event-stream" })
+      const server = yield* sseServer((res) => {
         res.write(sse([undefined, "slow"]))
       })
       const http = yield* client

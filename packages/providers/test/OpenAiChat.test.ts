@@ -62,6 +62,20 @@ const conversation: ReadonlyArray<Messages.ModelMessage> = [
   })
 ]
 
+/** The current tracer, wrapped to keep every span it starts (to assert names and attributes). */
+const recordingTracer = Effect.map(Effect.tracer, (base) => {
+  const spans: Array<Tracer.Span> = []
+  const tracer = Tracer.make({
+    span: (...args) => {
+      const span = base.span(...args)
+      spans.push(span)
+      return span
+    },
+    context: (f, fiber) => base.context(f, fiber)
+  })
+  return { spans, tracer }
+})
+
 describe("encodeRequest", () => {
   it("maps every message part to the Chat Completions shape", () => {
     const body = OpenAiChat.encodeRequest(conversation, {}, Model.ModelRequestParameters.empty, gpt) as any
@@ -341,16 +355,7 @@ describe("OpenAiChat.model", () => {
         logs.push(JSON.stringify({ message, annotations: [...annotations] }))
         logs.push(Cause.pretty(cause))
       })
-      const spans: Array<Tracer.Span> = []
-      const base = yield* Effect.tracer
-      const tracer = Tracer.make({
-        span: (...args) => {
-          const span = base.span(...args)
-          spans.push(span)
-          return span
-        },
-        context: (f, fiber) => base.context(f, fiber)
-      })
+      const { spans, tracer } = yield* recordingTracer
       const observe = Layer.mergeAll(
         Logger.replace(Logger.defaultLogger, logger),
         Logger.minimumLogLevel(LogLevel.All),
@@ -425,16 +430,7 @@ describe("OpenAiChat.model", () => {
         res.writeHead(200, { "content-type": "application/json" })
         res.end(JSON.stringify({ id: "x", choices: [{ index: 0, finish_reason: "stop", message: { role: "assistant", content: "ok" } }] }))
       })
-      const spans: Array<Tracer.Span> = []
-      const base = yield* Effect.tracer
-      const tracer = Tracer.make({
-        span: (...args) => {
-          const span = base.span(...args)
-          spans.push(span)
-          return span
-        },
-        context: (f, fiber) => base.context(f, fiber)
-      })
+      const { spans, tracer } = yield* recordingTracer
       const layer = OpenAiChat.model("gpt-4o").pipe(
         Layer.provide(OpenAiClient.layer({ baseUrl: server.baseUrl, apiKey: Redacted.make("sk-x"), retry: { times: 2, base: 0 } })),
         Layer.provide(NodeHttpClient.layerUndici)

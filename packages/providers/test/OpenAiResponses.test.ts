@@ -6,10 +6,9 @@ import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
-import * as Stream from "effect/Stream"
 import * as OpenAiClient from "../src/OpenAiClient.js"
 import * as OpenAiResponses from "../src/OpenAiResponses.js"
-import { type ConformanceCase, loadCase, replayServer } from "./support/replay.js"
+import { apiErrorOf, collectStream, loadCase, replayServer, sseCase as replaySseCase, sseEvent as ev } from "./support/replay.js"
 
 const modelLayer = (baseUrl: string, name: string) =>
   OpenAiResponses.model(name).pipe(
@@ -17,23 +16,7 @@ const modelLayer = (baseUrl: string, name: string) =>
     Layer.provide(NodeHttpClient.layerUndici)
   )
 
-const sseCase = (sse: string): ConformanceCase => ({
-  id: "synthetic",
-  provider: "openai-responses",
-  providers: ["openai-responses"],
-  stream: true,
-  interactions: [
-    {
-      endpoint: "responses",
-      provider: "openai-responses",
-      request: { method: "POST", path: "/v1/responses", headers: {}, body: null },
-      response: { status: 200, contentType: "text/event-stream", json: null, sse, text: null }
-    }
-  ]
-})
-
-const ev = (type: string, data: Record<string, unknown>) =>
-  `event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`
+const sseCase = (sse: string) => replaySseCase("openai-responses", "responses", "/v1/responses", sse)
 
 const streamStart =
   ev("response.created", { response: { id: "resp_1", model: "gpt-5", status: "in_progress" } }) +
@@ -45,12 +28,7 @@ const streamStart =
   ev("response.function_call_arguments.delta", { item_id: "fc_1", delta: "1}" }) +
   ev("response.some_future_event", { whatever: true })
 
-const runStream = (baseUrl: string) =>
-  Effect.gen(function* () {
-    const model = yield* Model.Model
-    const s = yield* model.requestStream([Messages.userPrompt("hi")], {}, Model.ModelRequestParameters.empty)
-    return yield* Effect.exit(Stream.runCollect(s.events))
-  }).pipe(Effect.provide(modelLayer(baseUrl, "gpt-5")))
+const runStream = (baseUrl: string) => collectStream(modelLayer(baseUrl, "gpt-5"))
 
 describe("OpenAI Responses request encoding", () => {
   const output = new Tool.ToolDefinition({ name: "final_result", parametersJsonSchema: { type: "object" }, kind: "output" })
@@ -271,10 +249,7 @@ describe("OpenAI Responses over the wire", () => {
         sseCase(streamStart + ev("response.failed", { response: { id: "resp_1", status: "failed", error: { code: "server_error", message: "boom" } } }))
       )
       const exit = yield* runStream(server.baseUrl)
-      if (Exit.isSuccess(exit) || exit.cause._tag !== "Fail") return assert.fail("expected a typed failure")
-      const error = exit.cause.error
-      assert.strictEqual(error._tag, "ModelAPIError")
-      if (error._tag !== "ModelAPIError") return
+      const error = apiErrorOf(exit)
       assert.include(error.reason, "server_error")
       assert.strictEqual(error.partialResponse?.thinking[0]?.content, "Think")
       assert.notInclude(JSON.stringify(error), "sk-secret")
@@ -285,10 +260,7 @@ describe("OpenAI Responses over the wire", () => {
     Effect.gen(function* () {
       const server = yield* replayServer(sseCase(streamStart))
       const exit = yield* runStream(server.baseUrl)
-      if (Exit.isSuccess(exit) || exit.cause._tag !== "Fail") return assert.fail("expected a typed failure")
-      const error = exit.cause.error
-      assert.strictEqual(error._tag, "ModelAPIError")
-      if (error._tag === "ModelAPIError") assert.strictEqual(error.partialResponse?.toolCalls[0]?.argsAsJson(), '{"q":1}')
+      assert.strictEqual(apiErrorOf(exit).partialResponse?.toolCalls[0]?.argsAsJson(), '{"q":1}')
     })
   )
 })

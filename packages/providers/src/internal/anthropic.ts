@@ -12,6 +12,7 @@ import {
   type Tool,
   Usage
 } from "@agentfx/core"
+import { completeResponse, type Out, push, type StatefulDecoder, str, streamError, textPart, thinkingPart, toolCallPart } from "./wire.js"
 
 /** The provider name recorded on parts and responses. */
 export const PROVIDER_NAME = "anthropic"
@@ -402,7 +403,13 @@ export const decodeFinishReason = (
   }
 }
 
-const str = (u: unknown): string | undefined => (typeof u === "string" ? u : undefined)
+/** A `redacted_thinking` block as thinking: no text, the opaque data kept as the signature. */
+const redactedThinking = (b: Block) => ({
+  content: "",
+  signature: str(b.data) ?? "",
+  redacted: true,
+  providerName: PROVIDER_NAME
+})
 
 /** Converts the content blocks of a response into parts; server-tool blocks are skipped. */
 export const decodeContent = (
@@ -412,45 +419,29 @@ export const decodeContent = (
   for (const b of content) {
     switch (b.type) {
       case "text":
-        parts.push(new Messages.TextPart({ content: str(b.text) ?? "" }, true))
+        parts.push(textPart({ content: str(b.text) ?? "" }))
         break
       case "tool_use":
         parts.push(
-          new Messages.ToolCallPart(
-            {
-              toolName: str(b.name) ?? "",
-              args: (b.input ?? {}) as Record<string, unknown>,
-              toolCallId: str(b.id) ?? "",
-              providerName: PROVIDER_NAME
-            },
-            true
-          )
+          toolCallPart({
+            toolName: str(b.name) ?? "",
+            args: (b.input ?? {}) as Record<string, unknown>,
+            toolCallId: str(b.id) ?? "",
+            providerName: PROVIDER_NAME
+          })
         )
         break
       case "thinking":
         parts.push(
-          new Messages.ThinkingPart(
-            {
-              content: str(b.thinking) ?? "",
-              ...(typeof b.signature === "string" ? { signature: b.signature } : {}),
-              providerName: PROVIDER_NAME
-            },
-            true
-          )
+          thinkingPart({
+            content: str(b.thinking) ?? "",
+            ...(typeof b.signature === "string" ? { signature: b.signature } : {}),
+            providerName: PROVIDER_NAME
+          })
         )
         break
       case "redacted_thinking":
-        parts.push(
-          new Messages.ThinkingPart(
-            {
-              content: "",
-              signature: str(b.data) ?? "",
-              redacted: true,
-              providerName: PROVIDER_NAME
-            },
-            true
-          )
-        )
+        parts.push(thinkingPart(redactedThinking(b)))
         break
       default:
         break
@@ -463,23 +454,17 @@ export const decodeContent = (
 export const decodeResponse = (
   body: WireResponse,
   requestedModelName: string
-): Messages.ModelResponse => {
-  const finishReason = decodeFinishReason(body.stop_reason)
-  return new Messages.ModelResponse(
-    {
-      parts: decodeContent(body.content ?? []),
-      usage: decodeUsage(body.usage),
-      modelName: body.model ?? requestedModelName,
-      providerName: PROVIDER_NAME,
-      ...(body.id !== undefined ? { providerResponseId: body.id } : {}),
-      ...(finishReason !== undefined ? { finishReason } : {}),
-      ...(typeof body.stop_reason === "string" ? { providerFinishReason: body.stop_reason } : {}),
-      timestamp: new Date(),
-      state: "complete"
-    },
-    true
-  )
-}
+): Messages.ModelResponse =>
+  completeResponse({
+    parts: decodeContent(body.content ?? []),
+    usage: decodeUsage(body.usage),
+    modelName: body.model ?? requestedModelName,
+    providerName: PROVIDER_NAME,
+    providerResponseId: body.id,
+    finishReason: decodeFinishReason(body.stop_reason),
+    providerFinishReason: str(body.stop_reason),
+    timestamp: undefined
+  })
 
 // ---------------------------------------------------------------------------
 // Streaming
@@ -494,12 +479,6 @@ export interface StreamState {
 
 /** Fresh state for one stream. */
 export const makeStreamState = (): StreamState => ({ stopped: false, usage: {} })
-
-type Out = Array<Messages.ModelResponseStreamEvent>
-
-const push = (out: Out, e: Messages.ModelResponseStreamEvent | undefined) => {
-  if (e !== undefined) out.push(e)
-}
 
 const mergeUsage = (state: StreamState, u: WireUsage | null | undefined) => {
   if (u === null || u === undefined) return
@@ -562,15 +541,7 @@ export const handleStreamEvent = (
           )
           break
         case "redacted_thinking":
-          push(
-            out,
-            manager.thinkingDelta(id, {
-              content: "",
-              signature: str(b.data) ?? "",
-              redacted: true,
-              providerName: PROVIDER_NAME
-            })
-          )
+          push(out, manager.thinkingDelta(id, redactedThinking(b)))
           break
         default:
           break
@@ -617,28 +588,17 @@ export const handleStreamEvent = (
       return undefined
     case "error": {
       const e = data.error ?? {}
-      return new AgentError.ModelAPIError({
-        modelName,
-        reason: `Stream error: ${e.type ?? "error"}: ${e.message ?? ""}`,
-        partialResponse: manager.response(),
-        cause: e
-      })
+      return streamError(modelName, manager, `Stream error: ${e.type ?? "error"}: ${e.message ?? ""}`, e)
     }
     default:
       return undefined
   }
 }
 
-/** Checked when the SSE stream ends: no `message_stop` means the response is cut. */
-export const checkStreamEnd = (
-  state: StreamState,
-  manager: PartsManager.PartsManager,
-  modelName: string
-): AgentError.ModelError | undefined =>
-  state.stopped
-    ? undefined
-    : new AgentError.ModelAPIError({
-        modelName,
-        reason: "The stream ended before message_stop",
-        partialResponse: manager.response()
-      })
+/** The stream decoder of the Messages API: no `message_stop` means the response was cut. */
+export const streamDecoder: StatefulDecoder<StreamState> = {
+  makeState: makeStreamState,
+  handleEvent: handleStreamEvent,
+  ended: (state) => state.stopped,
+  cutReason: "The stream ended before message_stop"
+}

@@ -259,13 +259,32 @@ const attempt = <R>(
       })
 }
 
+/** Schedules are immutable values: one per policy (a client's), not one per request. */
+const schedules = new WeakMap<RetryPolicy, Schedule.Schedule<unknown, RequestError>>()
+
 const withRetry = <A, R>(
   effect: Effect.Effect<A, RequestError, R>,
   policy: RetryPolicy
-): Effect.Effect<A, RequestError, R> =>
-  policy.times <= 0
-    ? effect
-    : Effect.retry(effect, { schedule: retrySchedule(policy), while: isRetryable })
+): Effect.Effect<A, RequestError, R> => {
+  if (policy.times <= 0) return effect
+  let schedule = schedules.get(policy)
+  if (schedule === undefined) {
+    schedule = retrySchedule(policy)
+    schedules.set(policy, schedule)
+  }
+  // Performance: the retry machinery starts only after a retryable failure (most calls succeed
+  // at once). The failed first attempt is replayed into `Effect.retry` as its first failure, so
+  // the schedule sees exactly the errors and attempts it would have seen.
+  return Effect.catchIf(effect, isRetryable, (first) => {
+    let replayed = false
+    const attempts = Effect.suspend(() => {
+      if (replayed) return effect
+      replayed = true
+      return Effect.fail(first)
+    })
+    return Effect.retry(attempts, { schedule, while: isRetryable })
+  })
+}
 
 /**
  * POSTs JSON and decodes the JSON answer. Non-2xx → `ModelHTTPError` (status, parsed body,

@@ -15,6 +15,7 @@ import {
   type Tool,
   Usage
 } from "@agentfx/core"
+import { completeResponse, type Out, push, type StatefulDecoder, str, streamError, textPart, thinkingPart, toolCallPart } from "./wire.js"
 
 /** The provider name recorded on parts and responses. */
 export const PROVIDER_NAME = "openai"
@@ -393,8 +394,6 @@ export const decodeFinishReason = (
   return { finishReason: undefined, providerFinishReason: status }
 }
 
-const str = (u: unknown): string | undefined => (typeof u === "string" ? u : undefined)
-
 /** Converts the output items of a response into parts. */
 export const decodeOutput = (
   output: ReadonlyArray<WireItem>
@@ -407,12 +406,7 @@ export const decodeOutput = (
         for (const c of content as Array<Record<string, unknown>>) {
           const text = c.type === "output_text" ? str(c.text) : c.type === "refusal" ? str(c.refusal) : undefined
           if (text === undefined) continue
-          parts.push(
-            new Messages.TextPart(
-              { content: text, ...(typeof item.id === "string" ? { id: item.id } : {}) },
-              true
-            )
-          )
+          parts.push(textPart({ content: text, ...(typeof item.id === "string" ? { id: item.id } : {}) }))
         }
         break
       }
@@ -425,20 +419,16 @@ export const decodeOutput = (
           providerName: PROVIDER_NAME
         }
         if (summary.length === 0) {
-          if (signature !== undefined)
-            parts.push(new Messages.ThinkingPart({ content: "", ...base, signature }, true))
+          if (signature !== undefined) parts.push(thinkingPart({ content: "", ...base, signature }))
           break
         }
         for (const s of summary) {
           parts.push(
-            new Messages.ThinkingPart(
-              {
-                content: s.text ?? "",
-                ...base,
-                ...(signature !== undefined ? { signature } : {})
-              },
-              true
-            )
+            thinkingPart({
+              content: s.text ?? "",
+              ...base,
+              ...(signature !== undefined ? { signature } : {})
+            })
           )
           // The signature belongs to the whole item: keep it once, on the first summary.
           signature = undefined
@@ -447,16 +437,13 @@ export const decodeOutput = (
       }
       case "function_call": {
         parts.push(
-          new Messages.ToolCallPart(
-            {
-              toolName: str(item.name) ?? "",
-              args: str(item.arguments) ?? "",
-              toolCallId: str(item.call_id) ?? str(item.id) ?? "",
-              ...(typeof item.id === "string" ? { id: item.id } : {}),
-              providerName: PROVIDER_NAME
-            },
-            true
-          )
+          toolCallPart({
+            toolName: str(item.name) ?? "",
+            args: str(item.arguments) ?? "",
+            toolCallId: str(item.call_id) ?? str(item.id) ?? "",
+            ...(typeof item.id === "string" ? { id: item.id } : {}),
+            providerName: PROVIDER_NAME
+          })
         )
         break
       }
@@ -478,20 +465,16 @@ export const decodeResponse = (
     body,
     parts.some((p) => p._tag === "ToolCallPart")
   )
-  return new Messages.ModelResponse(
-    {
-      parts,
-      usage: decodeUsage(body.usage),
-      modelName: body.model ?? requestedModelName,
-      providerName: PROVIDER_NAME,
-      ...(body.id !== undefined ? { providerResponseId: body.id } : {}),
-      ...(finishReason !== undefined ? { finishReason } : {}),
-      ...(providerFinishReason !== undefined ? { providerFinishReason } : {}),
-      timestamp: body.created_at !== undefined ? new Date(body.created_at * 1000) : new Date(),
-      state: "complete"
-    },
-    true
-  )
+  return completeResponse({
+    parts,
+    usage: decodeUsage(body.usage),
+    modelName: body.model ?? requestedModelName,
+    providerName: PROVIDER_NAME,
+    providerResponseId: body.id,
+    finishReason,
+    providerFinishReason,
+    timestamp: body.created_at !== undefined ? new Date(body.created_at * 1000) : undefined
+  })
 }
 
 // ---------------------------------------------------------------------------
@@ -512,12 +495,6 @@ export const makeStreamState = (): StreamState => ({
   hasToolCalls: false,
   argsStreamed: new Set()
 })
-
-type Out = Array<Messages.ModelResponseStreamEvent>
-
-const push = (out: Out, e: Messages.ModelResponseStreamEvent | undefined) => {
-  if (e !== undefined) out.push(e)
-}
 
 const applyResponseInfo = (manager: PartsManager.PartsManager, r: WireResponse | undefined) => {
   if (r === undefined) return
@@ -632,35 +609,30 @@ export const handleStreamEvent = (
       applyResponseInfo(manager, r)
       if (r?.usage) manager.info.usage = decodeUsage(r.usage)
       const err = r?.error
-      return new AgentError.ModelAPIError({
+      return streamError(
         modelName,
-        reason: `response.failed: ${err?.code ?? "unknown"}: ${err?.message ?? "the response failed"}`,
-        partialResponse: manager.response({ finishReason: "error" }),
-        cause: err ?? undefined
-      })
+        manager,
+        `response.failed: ${err?.code ?? "unknown"}: ${err?.message ?? "the response failed"}`,
+        err ?? undefined,
+        manager.response({ finishReason: "error" })
+      )
     }
     case "error":
-      return new AgentError.ModelAPIError({
+      return streamError(
         modelName,
-        reason: `stream error: ${data.code ?? data.error?.code ?? "unknown"}: ${data.message ?? data.error?.message ?? ""}`,
-        partialResponse: manager.response(),
-        cause: data
-      })
+        manager,
+        `stream error: ${data.code ?? data.error?.code ?? "unknown"}: ${data.message ?? data.error?.message ?? ""}`,
+        data
+      )
     default:
       return undefined
   }
 }
 
-/** Checked when the SSE stream ends: no `response.completed` means the response is cut. */
-export const checkStreamEnd = (
-  state: StreamState,
-  manager: PartsManager.PartsManager,
-  modelName: string
-): AgentError.ModelError | undefined =>
-  state.completed
-    ? undefined
-    : new AgentError.ModelAPIError({
-        modelName,
-        reason: "The stream ended before response.completed",
-        partialResponse: manager.response()
-      })
+/** The stream decoder of the Responses API: no `response.completed` means the response was cut. */
+export const streamDecoder: StatefulDecoder<StreamState> = {
+  makeState: makeStreamState,
+  handleEvent: handleStreamEvent,
+  ended: (state) => state.completed,
+  cutReason: "The stream ended before response.completed"
+}

@@ -11,15 +11,13 @@
  * compared as one text block; `system` as a list of text blocks is compared as their joined text.
  */
 import { Messages, Model, Tool } from "@agentfx/core"
-import { assert, describe, it } from "@effect/vitest"
-import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
+import { assert } from "@effect/vitest"
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
 import * as Redacted from "effect/Redacted"
-import * as Stream from "effect/Stream"
 import * as Anthropic from "../../src/Anthropic.js"
-import { type ConformanceCase, type Interaction, listCases, replayServer } from "../support/replay.js"
+import { canonical, describeCases, replayInteractions, sentFor, skipReasonOf } from "../support/conformance.js"
+import type { ConformanceCase, Interaction } from "../support/replay.js"
 
 const PROVIDER = "anthropic"
 
@@ -53,20 +51,10 @@ const SKIPS: ReadonlyArray<readonly [string, string]> = [
   ["image_url_input_invalid_mime_type", "downloads media before the call"]
 ]
 
-const skipReason = (c: ConformanceCase): string | undefined => {
-  for (const [pattern, reason] of SKIPS) if (c.id.includes(pattern)) return reason
-  if (!c.interactions.some(isOurs)) return "no Messages API call"
-  if (c.interactions.some((i) => i.endpoint === "download")) {
-    return "downloads media before the call (URL force-download is out of scope)"
-  }
-  if (c.interactions.some((i) => isOurs(i) && JSON.stringify(i.request.body).includes('"file_id"'))) {
-    return "uploaded provider files (file_id) are not modelled"
-  }
-  return undefined
-}
-
 const isOurs = (it: Interaction) =>
   it.endpoint === "messages" && it.request.method === "POST" && it.provider === PROVIDER
+
+const skipReason = skipReasonOf(SKIPS, isOurs, "Messages API")
 
 // ---------------------------------------------------------------------------
 // Recorded wire body → agentfx inputs
@@ -244,13 +232,6 @@ const normalize = (body: Json): Json => ({
   thinking: body.thinking
 })
 
-const canonical = (v: unknown): string =>
-  JSON.stringify(v, (_k, x) =>
-    x !== null && typeof x === "object" && !Array.isArray(x)
-      ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => (a < b ? -1 : 1)))
-      : x
-  )
-
 // ---------------------------------------------------------------------------
 // Expectations from the recorded response
 // ---------------------------------------------------------------------------
@@ -325,76 +306,39 @@ const modelFor = (baseUrl: string, path: string, modelName: string, options: Ant
   )
 
 const replayCase = (c: ConformanceCase, rechunkSeed?: number) =>
-  Effect.gen(function* () {
-    const server = yield* replayServer(c, rechunkSeed === undefined ? {} : { rechunkSeed })
+  replayInteractions(c, rechunkSeed, {
+    isOurs,
+    fromWire,
+    model: (baseUrl, path, body, { options }) => modelFor(baseUrl, path, body.model, options),
+    check: (response, it, body, _inputs, received) => {
+      const recorded = it.response.sse ? messageFromSse(it.response.sse) : (it.response.json as Json)
+      checkResponse(response, recorded)
+      const sent = sentFor(c.id, received, it, (b) => normalize(b).messages)
+      assert.strictEqual(sent.headers["anthropic-version"], Anthropic.apiVersion)
+      assert.strictEqual(sent.headers["x-api-key"], "sk-ant-test")
+      // Sampling settings (portable ones and extraBody's) reach the wire as recorded.
+      for (const key of ["temperature", "top_p", "top_k"]) {
+        assert.strictEqual((sent.body as Json)[key], body[key], `${c.id}: ${key}`)
+      }
+    }
+  })
+
+describeCases({
+  title: "Anthropic conformance",
+  provider: PROVIDER,
+  skipReason,
+  fidelity: (c) => {
     for (const it of c.interactions.filter(isOurs)) {
       const body = it.request.body as Json
       const { messages, parameters, settings, options } = fromWire(body)
-      const model = yield* modelFor(server.baseUrl, it.request.path, body.model, options)
-      const exit =
-        body.stream === true
-          ? yield* Effect.exit(
-              Effect.gen(function* () {
-                const s = yield* model.requestStream(messages, settings, parameters)
-                yield* Stream.runDrain(s.events)
-                return yield* s.response
-              })
-            )
-          : yield* Effect.exit(model.request(messages, settings, parameters))
-      if (it.response.status >= 400) {
-        assert.isTrue(Exit.isFailure(exit), `${c.id}: expected a failure`)
-        if (Exit.isFailure(exit)) {
-          const error = exit.cause._tag === "Fail" ? exit.cause.error : undefined
-          assert.strictEqual(error?._tag, "ModelHTTPError")
-          if (error?._tag === "ModelHTTPError") {
-            assert.strictEqual(error.status, it.response.status)
-            assert.deepStrictEqual(error.body, it.response.json ?? it.response.text)
-          }
-        }
-        continue
-      }
-      if (Exit.isFailure(exit)) assert.fail(`${c.id}: ${String(exit.cause)}`)
-      const response = (exit as Exit.Success<Messages.ModelResponse, never>).value
-      const recorded = it.response.sse ? messageFromSse(it.response.sse) : (it.response.json as Json)
-      checkResponse(response, recorded)
-      const sent = server.received.find(
-        (r) => r.path === it.request.path && canonical(normalize(r.body as Json).messages) === canonical(normalize(body).messages)
-      )
-      assert.isDefined(sent, `${c.id}: the replayed request body differs from the recording`)
-      assert.strictEqual(sent!.headers["anthropic-version"], Anthropic.apiVersion)
-      assert.strictEqual(sent!.headers["x-api-key"], "sk-ant-test")
-      // Sampling settings (portable ones and extraBody's) reach the wire as recorded.
-      for (const key of ["temperature", "top_p", "top_k"]) {
-        assert.strictEqual((sent!.body as Json)[key], body[key], `${c.id}: ${key}`)
-      }
+      const encoded = Anthropic.encodeRequest(messages, settings, parameters, {
+        modelName: body.model,
+        stream: body.stream === true,
+        ...options
+      })
+      assert.deepStrictEqual(JSON.parse(canonical(normalize(encoded))), JSON.parse(canonical(normalize(body))))
     }
-  }).pipe(Effect.provide(NodeHttpClient.layerUndici))
-
-describe("Anthropic conformance", () => {
-  const cases = listCases(PROVIDER)
-  it("finds the recorded cases", () => {
-    assert.isAbove(cases.length, 50)
-  })
-  for (const c of cases) {
-    const reason = skipReason(c)
-    if (reason !== undefined) {
-      // Out of scope (reason in the title): see SKIPS.
-      it.skip(`${c.id} (skipped: ${reason})`, () => {})
-      continue
-    }
-    it(`request fidelity: ${c.id}`, () => {
-      for (const it of c.interactions.filter(isOurs)) {
-        const body = it.request.body as Json
-        const { messages, parameters, settings, options } = fromWire(body)
-        const encoded = Anthropic.encodeRequest(messages, settings, parameters, {
-          modelName: body.model,
-          stream: body.stream === true,
-          ...options
-        })
-        assert.deepStrictEqual(JSON.parse(canonical(normalize(encoded))), JSON.parse(canonical(normalize(body))))
-      }
-    })
-    it.scopedLive(`replay: ${c.id}`, () => replayCase(c))
-    if (c.stream) it.scopedLive(`replay re-chunked: ${c.id}`, () => replayCase(c, 11))
-  }
+  },
+  replay: replayCase,
+  rechunkSeed: 11
 })

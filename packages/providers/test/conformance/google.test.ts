@@ -33,7 +33,8 @@ import {
   type ConformanceCase,
   type Interaction,
   listCases,
-  replayServer
+  replayServer,
+  sseData
 } from "../support/replay.js"
 
 // ---------------------------------------------------------------------------
@@ -508,19 +509,6 @@ const expectedFrom = (chunks: ReadonlyArray<any>): Expected => {
   return e
 }
 
-const sseChunks = (sse: string): Array<any> =>
-  sse
-    .split(/\r?\n\r?\n/)
-    .map((b) =>
-      b
-        .split(/\r?\n/)
-        .filter((l) => l.startsWith("data:"))
-        .map((l) => l.slice(5).trimStart())
-        .join("\n")
-    )
-    .filter((d) => d !== "")
-    .map((d) => JSON.parse(d))
-
 const signaturesOf = (r: Messages.ModelResponse): Array<string> => {
   const out: Array<string> = []
   for (const p of r.parts) {
@@ -650,7 +638,7 @@ const runInteraction = (
       assert.deepStrictEqual(http.body, i.response.json ?? i.response.text)
       return
     }
-    const chunks = i.response.sse !== null ? sseChunks(i.response.sse) : [i.response.json]
+    const chunks = i.response.sse !== null ? sseData(i.response.sse) : [i.response.json]
     const expected = expectedFrom(chunks)
     const blocked =
       expected.text === "" &&

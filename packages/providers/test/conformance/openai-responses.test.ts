@@ -12,16 +12,14 @@
  * of agentfx's own strict-compatibility check, as pydantic-ai's did.
  */
 import { Messages, Model, Tool } from "@agentfx/core"
-import { assert, describe, it } from "@effect/vitest"
-import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
+import { assert } from "@effect/vitest"
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
 import * as Redacted from "effect/Redacted"
-import * as Stream from "effect/Stream"
 import * as OpenAiClient from "../../src/OpenAiClient.js"
 import * as OpenAiResponses from "../../src/OpenAiResponses.js"
-import { type ConformanceCase, type Interaction, listCases, replayServer } from "../support/replay.js"
+import { describeCases, replayInteractions, sentFor, skipReasonOf } from "../support/conformance.js"
+import type { ConformanceCase, Interaction } from "../support/replay.js"
 
 const PROVIDER = "openai-responses"
 
@@ -48,20 +46,10 @@ const SKIPS: ReadonlyArray<readonly [string, string]> = [
   ["phase_streamed", "message phase + tool search items are out of scope"],
 ]
 
-const skipReason = (c: ConformanceCase): string | undefined => {
-  for (const [pattern, reason] of SKIPS) if (c.id.includes(pattern)) return reason
-  if (!c.interactions.some(isOurs)) return "no Responses API call"
-  if (c.interactions.some((i) => i.endpoint === "download")) {
-    return "downloads media before the call (URL force-download is out of scope)"
-  }
-  if (c.interactions.some((i) => isOurs(i) && JSON.stringify(i.request.body).includes('"file_id"'))) {
-    return "uploaded provider files (file_id) are not modelled"
-  }
-  return undefined
-}
-
 const isOurs = (it: Interaction) =>
   it.endpoint === "responses" && it.request.method === "POST" && it.provider === PROVIDER
+
+const skipReason = skipReasonOf(SKIPS, isOurs, "Responses API")
 
 // ---------------------------------------------------------------------------
 // Recorded wire body → agentfx inputs
@@ -257,14 +245,6 @@ const normalize = (body: Json): Json => ({
   text: body.text?.format?.type === "text" ? undefined : body.text?.format
 })
 
-/** JSON with sorted keys, for order-insensitive comparison of objects. */
-const canonical = (v: unknown): string =>
-  JSON.stringify(v, (_k, x) =>
-    x !== null && typeof x === "object" && !Array.isArray(x)
-      ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => (a < b ? -1 : 1)))
-      : x
-  )
-
 // ---------------------------------------------------------------------------
 // Expectations from the recorded response
 // ---------------------------------------------------------------------------
@@ -330,77 +310,40 @@ const modelFor = (baseUrl: string, path: string, modelName: string) =>
   )
 
 const replayCase = (c: ConformanceCase, rechunkSeed?: number) =>
-  Effect.gen(function* () {
-    const server = yield* replayServer(c, rechunkSeed === undefined ? {} : { rechunkSeed })
-    for (const it of c.interactions.filter(isOurs)) {
-      const body = it.request.body as Json
-      const { messages, parameters, settings } = fromWire(body)
-      const model = yield* modelFor(server.baseUrl, it.request.path, body.model)
-      const stream = body.stream === true
-      const exit = stream
-        ? yield* Effect.exit(
-            Effect.gen(function* () {
-              const s = yield* model.requestStream(messages, settings, parameters)
-              yield* Stream.runDrain(s.events)
-              return yield* s.response
-            })
-          )
-        : yield* Effect.exit(model.request(messages, settings, parameters))
-      if (it.response.status >= 400) {
-        assert.isTrue(Exit.isFailure(exit), `${c.id}: expected a failure`)
-        if (Exit.isFailure(exit)) {
-          const error = exit.cause._tag === "Fail" ? exit.cause.error : undefined
-          assert.strictEqual(error?._tag, "ModelHTTPError")
-          if (error?._tag === "ModelHTTPError") {
-            assert.strictEqual(error.status, it.response.status)
-            assert.deepStrictEqual(error.body, it.response.json ?? it.response.text)
-          }
-        }
-        continue
-      }
-      if (Exit.isFailure(exit)) assert.fail(`${c.id}: ${String(exit.cause)}`)
-      const response = (exit as Exit.Success<Messages.ModelResponse, never>).value
+  replayInteractions(c, rechunkSeed, {
+    isOurs,
+    fromWire,
+    model: (baseUrl, path, body) => modelFor(baseUrl, path, body.model),
+    check: (response, it, body, { settings }, received) => {
       const recorded = it.response.sse ? completedFromSse(it.response.sse) : (it.response.json as Json)
       assert.isDefined(recorded)
       checkResponse(response, recorded!)
       // The request we sent carries the same conversation.
-      const sent = server.received.find(
-        (r) => r.path === it.request.path && canonical(normalize(r.body as Json).input) === canonical(normalize(body).input)
-      )
-      assert.isDefined(sent, `${c.id}: the replayed request body differs from the recording`)
+      const sent = sentFor(c.id, received, it, (b) => normalize(b).input)
       // Responses-only fields given through extraBody reach the wire as recorded.
       const extra: Record<string, unknown> = (settings as { extraBody?: Record<string, unknown> }).extraBody ?? {}
       for (const key of Object.keys(extra)) {
-        assert.deepStrictEqual((sent!.body as Json)[key], body[key], `${c.id}: ${key}`)
+        assert.deepStrictEqual((sent.body as Json)[key], body[key], `${c.id}: ${key}`)
       }
     }
-  }).pipe(Effect.provide(NodeHttpClient.layerUndici))
-
-describe("OpenAI Responses conformance", () => {
-  const cases = listCases(PROVIDER)
-  it("finds the recorded cases", () => {
-    assert.isAbove(cases.length, 50)
   })
-  for (const c of cases) {
-    const reason = skipReason(c)
-    if (reason !== undefined) {
-      // Out of scope (reason in the title): see SKIPS.
-      it.skip(`${c.id} (skipped: ${reason})`, () => {})
-      continue
+
+describeCases({
+  title: "OpenAI Responses conformance",
+  provider: PROVIDER,
+  skipReason,
+  fidelity: (c) => {
+    for (const it of c.interactions.filter(isOurs)) {
+      const body = it.request.body as Json
+      const { messages, parameters, settings } = fromWire(body)
+      const encoded = OpenAiResponses.encodeRequest(messages, settings, parameters, {
+        modelName: body.model,
+        profile: OpenAiResponses.profileFor(body.model),
+        stream: body.stream === true
+      })
+      assert.deepStrictEqual(normalize(encoded), normalize(body))
     }
-    it(`request fidelity: ${c.id}`, () => {
-      for (const it of c.interactions.filter(isOurs)) {
-        const body = it.request.body as Json
-        const { messages, parameters, settings } = fromWire(body)
-        const encoded = OpenAiResponses.encodeRequest(messages, settings, parameters, {
-          modelName: body.model,
-          profile: OpenAiResponses.profileFor(body.model),
-          stream: body.stream === true
-        })
-        assert.deepStrictEqual(normalize(encoded), normalize(body))
-      }
-    })
-    it.scopedLive(`replay: ${c.id}`, () => replayCase(c))
-    if (c.stream) it.scopedLive(`replay re-chunked: ${c.id}`, () => replayCase(c, 7))
-  }
+  },
+  replay: replayCase,
+  rechunkSeed: 7
 })

@@ -13,7 +13,7 @@
  */
 import { AgentError, Messages, Model, type ModelSettings, Tool } from "@agentfx/core"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
-import { assert } from "@effect/vitest"
+import { assert, describe, it } from "@effect/vitest"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -539,3 +539,30 @@ export const checkInteraction = (
       )
     }
   })
+
+/**
+ * Registers the conformance tests of one recorded provider folder: per interaction, decoding
+ * plus request fidelity, and for streams a re-chunked replay. Data-driven skips carry the reason
+ * from `decodeSkipReason`.
+ */
+export const describeConformance = (provider: string, vendor: VendorSetup): void => {
+  describe(`${provider} conformance`, () => {
+    for (const ci of chatInteractions(provider)) {
+      const name = `${ci.caseId}#${ci.index}`
+      const skip = decodeSkipReason(ci.interaction)
+      if (skip !== undefined) {
+        // Data-driven skip: see `decodeSkipReason` for the reason.
+        it.skip(`${name}: ${skip}`, () => {})
+        continue
+      }
+      it.effect(`decode + request: ${name}${ci.fidelitySkip ? ` (fidelity skipped: ${ci.fidelitySkip})` : ""}`, () =>
+        checkInteraction(ci, vendor, { fidelity: true })
+      )
+      if (ci.interaction.response.sse) {
+        it.effect(`decode re-chunked stream: ${name}`, () =>
+          checkInteraction(ci, vendor, { fidelity: false, rechunkSeed: ci.index + 17 })
+        )
+      }
+    }
+  })
+}

@@ -2,8 +2,13 @@
  * Replays recorded provider traffic (`../shared/conformance/cases`) from a loopback HTTP
  * server, so provider clients are tested against real wire data without network access.
  */
+import { type AgentError, Messages, Model } from "@agentfx/core"
+import { assert } from "@effect/vitest"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import type * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
 import * as Fs from "node:fs"
 import * as Http from "node:http"
 import type * as Net from "node:net"
@@ -124,29 +129,18 @@ const writePieces = (res: Http.ServerResponse, pieces: Array<Uint8Array>) => {
 }
 
 /**
- * Starts a loopback server (127.0.0.1, ephemeral port) replaying the case's interactions: each
- * request gets the first unused interaction with the same method and path+query. SSE bodies
- * are sent verbatim, or re-chunked at random byte boundaries when `rechunkSeed` is given.
- * Unmatched requests get status 599 with a JSON explanation. Closed when the scope closes.
+ * A loopback HTTP server (127.0.0.1, ephemeral port) that reads each request (body parsed as
+ * JSON when it is JSON, else kept as text; `null` when empty) before `handle` answers it.
+ * `onSocketClose` runs when a client socket closes. Every socket is destroyed and the server
+ * closed when the scope closes. Succeeds with the base URL.
  */
-export const replayServer = (
-  c: ConformanceCase,
-  options?: { readonly rechunkSeed?: number }
-): Effect.Effect<
-  {
-    readonly baseUrl: string
-    readonly received: ReadonlyArray<ReceivedRequest>
-    readonly unused: () => number
-  },
-  never,
-  Scope.Scope
-> =>
+const listen = (
+  handle: (request: ReceivedRequest, res: Http.ServerResponse) => void,
+  onSocketClose?: () => void
+): Effect.Effect<string, never, Scope.Scope> =>
   Effect.acquireRelease(
-    Effect.async<{ server: Http.Server; sockets: Set<Net.Socket>; baseUrl: string; received: Array<ReceivedRequest>; used: Array<boolean> }>((resume) => {
-      const received: Array<ReceivedRequest> = []
-      const used = c.interactions.map(() => false)
+    Effect.async<{ server: Http.Server; sockets: Set<Net.Socket>; baseUrl: string }>((resume) => {
       const sockets = new Set<Net.Socket>()
-      let seed = options?.rechunkSeed
       const server = Http.createServer((req, res) => {
         const chunks: Array<Buffer> = []
         req.on("data", (d: Buffer) => chunks.push(d))
@@ -165,54 +159,19 @@ export const replayServer = (
             if (typeof v === "string") headers[k] = v
             else if (Array.isArray(v)) headers[k] = v.join(", ")
           }
-          const method = req.method ?? "GET"
-          const path = req.url ?? "/"
-          received.push({ method, path, body, headers })
-          const index = c.interactions.findIndex(
-            (it, i) => !used[i] && it.request.method === method && it.request.path === path
-          )
-          if (index < 0) {
-            res.writeHead(599, { "content-type": "application/json" })
-            res.end(
-              JSON.stringify({
-                error: "replay: no unused interaction matches",
-                method,
-                path,
-                available: c.interactions
-                  .filter((_, i) => !used[i])
-                  .map((it) => `${it.request.method} ${it.request.path}`)
-              })
-            )
-            return
-          }
-          used[index] = true
-          const r = c.interactions[index]!.response
-          const { body: bytes, contentType } = responseBody(r)
-          res.writeHead(r.status, contentType === null ? {} : { "content-type": contentType })
-          if (seed !== undefined && bytes.length > 0) {
-            const pieces = rechunk(bytes, seed)
-            seed = seed + 1
-            writePieces(res, pieces)
-          } else {
-            res.end(bytes)
-          }
+          handle({ method: req.method ?? "GET", path: req.url ?? "/", body, headers }, res)
         })
       })
       server.on("connection", (s) => {
         sockets.add(s)
-        s.on("close", () => sockets.delete(s))
+        s.on("close", () => {
+          sockets.delete(s)
+          onSocketClose?.()
+        })
       })
       server.listen(0, "127.0.0.1", () => {
         const address = server.address() as Net.AddressInfo
-        resume(
-          Effect.succeed({
-            server,
-            sockets,
-            baseUrl: `http://127.0.0.1:${address.port}`,
-            received,
-            used
-          })
-        )
+        resume(Effect.succeed({ server, sockets, baseUrl: `http://127.0.0.1:${address.port}` }))
       })
     }),
     ({ server, sockets }) =>
@@ -220,13 +179,69 @@ export const replayServer = (
         for (const s of sockets) s.destroy()
         server.close(() => resume(Effect.void))
       })
-  ).pipe(
-    Effect.map(({ baseUrl, received, used }) => ({
-      baseUrl,
-      received,
-      unused: () => used.filter((u) => !u).length
-    }))
-  )
+  ).pipe(Effect.map(({ baseUrl }) => baseUrl))
+
+/**
+ * Starts a loopback server (127.0.0.1, ephemeral port) replaying the case's interactions: each
+ * request gets the first unused interaction with the same method and path+query. SSE bodies
+ * are sent verbatim, or re-chunked at random byte boundaries when `rechunkSeed` is given.
+ * Unmatched requests get status 599 with a JSON explanation. Closed when the scope closes.
+ */
+export const replayServer = (
+  c: ConformanceCase,
+  options?: { readonly rechunkSeed?: number }
+): Effect.Effect<
+  {
+    readonly baseUrl: string
+    readonly received: ReadonlyArray<ReceivedRequest>
+    readonly unused: () => number
+  },
+  never,
+  Scope.Scope
+> =>
+  Effect.suspend(() => {
+    const received: Array<ReceivedRequest> = []
+    const used = c.interactions.map(() => false)
+    let seed = options?.rechunkSeed
+    return listen((request, res) => {
+      received.push(request)
+      const { method, path } = request
+      const index = c.interactions.findIndex(
+        (it, i) => !used[i] && it.request.method === method && it.request.path === path
+      )
+      if (index < 0) {
+        res.writeHead(599, { "content-type": "application/json" })
+        res.end(
+          JSON.stringify({
+            error: "replay: no unused interaction matches",
+            method,
+            path,
+            available: c.interactions
+              .filter((_, i) => !used[i])
+              .map((it) => `${it.request.method} ${it.request.path}`)
+          })
+        )
+        return
+      }
+      used[index] = true
+      const r = c.interactions[index]!.response
+      const { body: bytes, contentType } = responseBody(r)
+      res.writeHead(r.status, contentType === null ? {} : { "content-type": contentType })
+      if (seed !== undefined && bytes.length > 0) {
+        const pieces = rechunk(bytes, seed)
+        seed = seed + 1
+        writePieces(res, pieces)
+      } else {
+        res.end(bytes)
+      }
+    }).pipe(
+      Effect.map((baseUrl) => ({
+        baseUrl,
+        received,
+        unused: () => used.filter((u) => !u).length
+      }))
+    )
+  })
 
 /** A request seen by a `loopbackServer`, with its socket's fate. */
 export interface LoopbackRequest {
@@ -254,93 +269,97 @@ export const loopbackServer = (
   never,
   Scope.Scope
 > =>
-  Effect.acquireRelease(
-    Effect.async<{
-      server: Http.Server
-      sockets: Set<Net.Socket>
-      baseUrl: string
-      requests: Array<LoopbackRequest>
-      waiters: Set<() => void>
-      closed: { n: number }
-    }>((resume) => {
-      const requests: Array<LoopbackRequest> = []
-      const sockets = new Set<Net.Socket>()
-      const waiters = new Set<() => void>()
-      const closed = { n: 0 }
-      const notify = () => {
-        for (const w of [...waiters]) w()
-      }
-      const server = Http.createServer((req, res) => {
-        const chunks: Array<Buffer> = []
-        req.on("data", (d: Buffer) => chunks.push(d))
-        req.on("end", () => {
-          const text = Buffer.concat(chunks).toString("utf8")
-          let body: unknown = null
-          try {
-            body = text === "" ? null : JSON.parse(text)
-          } catch {
-            body = text
-          }
-          const headers: Record<string, string> = {}
-          for (const [k, v] of Object.entries(req.headers)) if (typeof v === "string") headers[k] = v
-          const r = { method: req.method ?? "GET", path: req.url ?? "/", body, headers }
-          requests.push(r)
-          handler(r, res, requests.length - 1)
-          notify()
-        })
-      })
-      server.on("connection", (s) => {
-        sockets.add(s)
-        s.on("close", () => {
-          sockets.delete(s)
-          closed.n++
-          notify()
-        })
-      })
-      server.listen(0, "127.0.0.1", () => {
-        const address = server.address() as Net.AddressInfo
-        resume(
-          Effect.succeed({
-            server,
-            sockets,
-            baseUrl: `http://127.0.0.1:${address.port}`,
-            requests,
-            waiters,
-            closed
-          })
-        )
-      })
-    }),
-    ({ server, sockets }) =>
+  Effect.suspend(() => {
+    const requests: Array<LoopbackRequest> = []
+    const waiters = new Set<() => void>()
+    const closed = { n: 0 }
+    const notify = () => {
+      for (const w of [...waiters]) w()
+    }
+    const waitUntil = (cond: () => boolean) =>
       Effect.async<void>((resume) => {
-        for (const s of sockets) s.destroy()
-        server.close(() => resume(Effect.void))
-      })
-  ).pipe(
-    Effect.map(({ baseUrl, requests, waiters, closed }) => {
-      const waitUntil = (cond: () => boolean) =>
-        Effect.async<void>((resume) => {
-          if (cond()) return resume(Effect.void)
-          const w = () => {
-            if (cond()) {
-              waiters.delete(w)
-              resume(Effect.void)
-            }
+        if (cond()) return resume(Effect.void)
+        const w = () => {
+          if (cond()) {
+            waiters.delete(w)
+            resume(Effect.void)
           }
-          waiters.add(w)
-          return Effect.sync(() => waiters.delete(w))
-        })
-      return {
+        }
+        waiters.add(w)
+        return Effect.sync(() => waiters.delete(w))
+      })
+    return listen(
+      (request, res) => {
+        requests.push(request)
+        handler(request, res, requests.length - 1)
+        notify()
+      },
+      () => {
+        closed.n++
+        notify()
+      }
+    ).pipe(
+      Effect.map((baseUrl) => ({
         baseUrl,
         requests,
         waitRequests: (n: number) => waitUntil(() => requests.length >= n),
         waitClosed: (n: number) => waitUntil(() => closed.n >= n),
         closedSockets: () => closed.n
-      }
-    })
-  )
+      }))
+    )
+  })
 
 /** Yields to the event loop once (lets real I/O progress; not a timer sleep). */
 export const tick: Effect.Effect<void> = Effect.promise(
   () => new Promise<void>((resolve) => setImmediate(resolve))
 )
+
+/** A one-interaction streaming case serving `sse` for `path` (fault injection through the replay server). */
+export const sseCase = (provider: string, endpoint: string, path: string, sse: string): ConformanceCase => ({
+  id: "synthetic",
+  provider,
+  providers: [provider],
+  stream: true,
+  interactions: [
+    {
+      endpoint,
+      provider,
+      request: { method: "POST", path, headers: {}, body: null },
+      response: { status: 200, contentType: "text/event-stream", json: null, sse, text: null }
+    }
+  ]
+})
+
+/** One SSE event whose JSON data repeats its `type` (the Anthropic and Responses style). */
+export const sseEvent = (type: string, data: Record<string, unknown>): string =>
+  `event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`
+
+/** Streams the answer to "hi" through the model of `layer`; the exit of collecting its events. */
+export const collectStream = <E>(layer: Layer.Layer<Model.Model, E>) =>
+  Effect.gen(function* () {
+    const model = yield* Model.Model
+    const s = yield* model.requestStream([Messages.userPrompt("hi")], {}, Model.ModelRequestParameters.empty)
+    return yield* Effect.exit(Stream.runCollect(s.events))
+  }).pipe(Effect.provide(layer))
+
+/** The `ModelAPIError` a stream failed with; fails the test on success or on any other error. */
+export const apiErrorOf = (exit: Exit.Exit<unknown, AgentError.ModelError>): AgentError.ModelAPIError => {
+  if (Exit.isSuccess(exit) || exit.cause._tag !== "Fail") return assert.fail("expected a typed failure")
+  const error = exit.cause.error
+  assert.strictEqual(error._tag, "ModelAPIError")
+  return error as AgentError.ModelAPIError
+}
+
+/** The JSON `data:` payloads of a recorded SSE body, in order (independently of the provider code). */
+export const sseData = (sse: string): Array<any> =>
+  sse
+    .split(/\r?\n\r?\n/)
+    .map((block) =>
+      block
+        .split(/\r?\n/)
+        .filter((l) => l.startsWith("data:"))
+        .map((l) => l.slice(5).trimStart())
+        .join("\n")
+    )
+    .filter((d) => d !== "")
+    .map((d) => JSON.parse(d))
