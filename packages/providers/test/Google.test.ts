@@ -217,6 +217,8 @@ describe("Google.encodeRequest", () => {
       Google.encodeRequest([Messages.userPrompt("q")], settings, params(fields), { modelName })
         .toolConfig
     const fns = [tool("a"), tool("b")]
+    // Function tools plus an output tool, and text not allowed: the model must call a tool.
+    const mustCall = { functionTools: fns, outputTools: [tool("final_result")], allowTextOutput: false, outputMode: "tool" } as const
     // Gemini 2.5+: VALIDATED when no tool opted out of strict.
     assert.deepStrictEqual(mode({ functionTools: fns }), {
       functionCallingConfig: { mode: "VALIDATED" }
@@ -226,18 +228,7 @@ describe("Google.encodeRequest", () => {
     assert.deepStrictEqual(mode({ functionTools: [tool("a", false)] }, { toolChoice: "auto" }), {
       functionCallingConfig: { mode: "AUTO" }
     })
-    // Text not allowed: the model must call a tool.
-    assert.deepStrictEqual(
-      mode({
-        functionTools: fns,
-        outputTools: [tool("final_result")],
-        allowTextOutput: false,
-        outputMode: "tool"
-      }),
-      {
-        functionCallingConfig: { mode: "ANY" }
-      }
-    )
+    assert.deepStrictEqual(mode(mustCall), { functionCallingConfig: { mode: "ANY" } })
     assert.deepStrictEqual(mode({ functionTools: fns }, { toolChoice: "required" }), {
       functionCallingConfig: { mode: "ANY" }
     })
@@ -247,30 +238,12 @@ describe("Google.encodeRequest", () => {
     assert.deepStrictEqual(mode({ functionTools: fns }, { toolChoice: ["b"] }), {
       functionCallingConfig: { mode: "ANY", allowedFunctionNames: ["b"] }
     })
-    assert.deepStrictEqual(
-      mode(
-        {
-          functionTools: fns,
-          outputTools: [tool("final_result")],
-          allowTextOutput: false,
-          outputMode: "tool"
-        },
-        { toolChoice: "none" }
-      ),
-      { functionCallingConfig: { mode: "ANY", allowedFunctionNames: ["final_result"] } }
-    )
-    assert.deepStrictEqual(
-      mode(
-        {
-          functionTools: fns,
-          outputTools: [tool("final_result")],
-          allowTextOutput: false,
-          outputMode: "tool"
-        },
-        { toolChoice: ["a"] }
-      ),
-      { functionCallingConfig: { mode: "ANY", allowedFunctionNames: ["final_result", "a"] } }
-    )
+    assert.deepStrictEqual(mode(mustCall, { toolChoice: "none" }), {
+      functionCallingConfig: { mode: "ANY", allowedFunctionNames: ["final_result"] }
+    })
+    assert.deepStrictEqual(mode(mustCall, { toolChoice: ["a"] }), {
+      functionCallingConfig: { mode: "ANY", allowedFunctionNames: ["final_result", "a"] }
+    })
   })
 
   it("maps settings, thinking and native output into generationConfig", () => {

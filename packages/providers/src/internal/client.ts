@@ -1,0 +1,84 @@
+/**
+ * The plumbing of the provider clients (`AnthropicClient`, `OpenAiClient`, `GoogleClient`):
+ * base URL normalisation, the key header (taken out of its `Redacted` box per call), the
+ * optional `*_BASE_URL` configuration, and the JSON / SSE POSTs with the resolved retry policy.
+ * Each provider module keeps its own tag, options and layers.
+ *
+ * @internal
+ */
+import type * as HttpClient from "@effect/platform/HttpClient"
+import type { AgentError, ModelSettings } from "@agentfx/core"
+import * as Config from "effect/Config"
+import type * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
+import type * as Scope from "effect/Scope"
+import type * as Stream from "effect/Stream"
+import * as Http from "./http.js"
+
+/** The two POSTs of a client. */
+export interface Posts<Call> {
+  /** POSTs JSON, returns the decoded JSON answer. */
+  readonly postJson: (
+    options: Call
+  ) => Effect.Effect<unknown, AgentError.ModelHTTPError | AgentError.ModelAPIError>
+  /** POSTs and opens an SSE stream bound to the scope. */
+  readonly postSse: (
+    options: Call
+  ) => Effect.Effect<
+    Stream.Stream<Http.SseEvent, AgentError.ModelAPIError>,
+    AgentError.ModelHTTPError | AgentError.ModelAPIError,
+    Scope.Scope
+  >
+}
+
+/** What every call through a client carries. */
+export interface Call {
+  readonly modelName: string
+  readonly body: unknown
+  readonly settings: ModelSettings.ModelSettings
+}
+
+/**
+ * The POSTs of a client: `url` and `headers` are asked per call (headers carry the key, so it
+ * stays `Redacted` at rest).
+ */
+export const posts = <C extends Call>(
+  httpClient: HttpClient.HttpClient,
+  retry: Http.RetryPolicy,
+  url: (call: C) => string,
+  headers: (call: C) => Record<string, string>
+): Posts<C> => {
+  const request = (o: C): Http.RequestOptions => ({
+    modelName: o.modelName,
+    url: url(o),
+    headers: headers(o),
+    body: o.body,
+    settings: o.settings,
+    retry
+  })
+  return {
+    postJson: (o) => Http.postJson(httpClient, request(o)),
+    postSse: (o) => Http.postSse(httpClient, request(o))
+  }
+}
+
+/** The base URL without trailing slashes (`defaultBaseUrl` when none is given). */
+export const baseUrlOf = (baseUrl: string | undefined, defaultBaseUrl: string): string =>
+  (baseUrl ?? defaultBaseUrl).replace(/\/+$/, "")
+
+/** Sets the key header (`name: value`, or `name: prefix + value`) when there is a key. */
+export const setKey = (
+  headers: Record<string, string>,
+  name: string,
+  key: Redacted.Redacted | undefined,
+  prefix = ""
+): Record<string, string> => {
+  // The key leaves its Redacted box only here, per call, into the outgoing headers.
+  if (key !== undefined) headers[name] = `${prefix}${Redacted.value(key)}`
+  return headers
+}
+
+/** An optional string from configuration (e.g. `ANTHROPIC_BASE_URL`). */
+export const optionalString = (name: string): Config.Config<string | undefined> =>
+  Config.option(Config.string(name)).pipe(Config.map(Option.getOrUndefined))

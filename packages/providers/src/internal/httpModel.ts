@@ -1,0 +1,121 @@
+/**
+ * The `Model.Service` of an HTTP provider, shared by every provider module: merge the model's
+ * settings under the run's, encode the body, POST it (JSON or SSE), then decode the answer or
+ * bridge the SSE events to a `StreamedResponse`. Both operations are traced as
+ * `<spanPrefix>.request` / `<spanPrefix>.requestStream`.
+ *
+ * A provider supplies only what differs: its encoder, decoder, stream handler and how it
+ * posts (URL, headers).
+ *
+ * @internal
+ */
+import { AgentError, type Messages, Model, ModelSettings } from "@agentfx/core"
+import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
+import type * as Stream from "effect/Stream"
+import type { Posts } from "./client.js"
+import * as Http from "./http.js"
+import type { StreamHandler } from "./wire.js"
+
+type RequestError = AgentError.ModelHTTPError | AgentError.ModelAPIError
+
+/** How a provider sends an encoded body (settings are the merged ones: timeouts, extras). */
+export interface Post<Body> {
+  readonly json: (body: Body, settings: ModelSettings.ModelSettings) => Effect.Effect<unknown, RequestError>
+  readonly sse: (
+    body: Body,
+    settings: ModelSettings.ModelSettings
+  ) => Effect.Effect<Stream.Stream<Http.SseEvent, AgentError.ModelAPIError>, RequestError, Scope.Scope>
+}
+
+/** `Post` through a client's `postJson` / `postSse`: `call` builds the client call of a body. */
+export const viaClient = <Body, Call>(
+  client: Posts<Call>,
+  call: (body: Body, settings: ModelSettings.ModelSettings, stream: boolean) => Call
+): Post<Body> => ({
+  json: (body, settings) => client.postJson(call(body, settings, false)),
+  sse: (body, settings) => client.postSse(call(body, settings, true))
+})
+
+/** What a provider plugs into `make`. */
+export interface Options<Body> {
+  readonly modelName: string
+  /** Provider name of the service and of streamed responses. */
+  readonly system: string
+  readonly profile: Model.ModelProfile
+  /** The model's own settings; the run's are merged over them. */
+  readonly settings: ModelSettings.ModelSettings | undefined
+  /** Span names are `<spanPrefix>.request` and `<spanPrefix>.requestStream`. */
+  readonly spanPrefix: string
+  /** Rewrites the messages before encoding (e.g. downloads files the provider cannot fetch). */
+  readonly prepare?:
+    | ((
+        messages: ReadonlyArray<Messages.ModelMessage>
+      ) => Effect.Effect<ReadonlyArray<Messages.ModelMessage>, AgentError.ModelError>)
+    | undefined
+  /** Builds the body (pure); a `UserError` fails the request before anything is sent. */
+  readonly encode: (
+    messages: ReadonlyArray<Messages.ModelMessage>,
+    settings: ModelSettings.ModelSettings,
+    parameters: Model.ModelRequestParameters,
+    stream: boolean
+  ) => Body | AgentError.UserError
+  readonly post: Post<Body>
+  /** Decodes a JSON answer (pure). */
+  readonly decode: (json: unknown) => Messages.ModelResponse | AgentError.ModelError
+  /** A fresh stream handler (with its own state) per streamed response. */
+  readonly stream: () => StreamHandler
+}
+
+/** Builds the model service of an HTTP provider. */
+export const make = <Body>(options: Options<Body>): Model.Service => {
+  const { modelName, post, prepare, system } = options
+  const encode = (
+    messages: ReadonlyArray<Messages.ModelMessage>,
+    settings: ModelSettings.ModelSettings,
+    parameters: Model.ModelRequestParameters,
+    stream: boolean
+  ): Effect.Effect<Body, AgentError.UserError> => {
+    const body = options.encode(messages, settings, parameters, stream)
+    return body instanceof AgentError.UserError ? Effect.fail(body) : Effect.succeed(body)
+  }
+  const body = (
+    messages: ReadonlyArray<Messages.ModelMessage>,
+    settings: ModelSettings.ModelSettings,
+    parameters: Model.ModelRequestParameters,
+    stream: boolean
+  ): Effect.Effect<Body, AgentError.ModelError> =>
+    prepare === undefined
+      ? encode(messages, settings, parameters, stream)
+      : Effect.flatMap(prepare(messages), (resolved) => encode(resolved, settings, parameters, stream))
+  const decode = (json: unknown): Effect.Effect<Messages.ModelResponse, AgentError.ModelError> => {
+    const r = options.decode(json)
+    return r._tag === "ModelResponse" ? Effect.succeed(r) : Effect.fail(r)
+  }
+  const requestSpan = `${options.spanPrefix}.request`
+  const requestStreamSpan = `${options.spanPrefix}.requestStream`
+  return Model.make({
+    modelName,
+    system,
+    profile: options.profile,
+    settings: options.settings,
+    request: (messages, runSettings, parameters) => {
+      const settings = ModelSettings.merge(options.settings, runSettings)
+      return body(messages, settings, parameters, false).pipe(
+        Effect.flatMap((b) => post.json(b, settings)),
+        Effect.flatMap(decode),
+        Effect.withSpan(requestSpan)
+      )
+    },
+    requestStream: (messages, runSettings, parameters) => {
+      const settings = ModelSettings.merge(options.settings, runSettings)
+      return body(messages, settings, parameters, true).pipe(
+        Effect.flatMap((b) => post.sse(b, settings)),
+        Effect.map((events) =>
+          Http.streamedResponse({ modelName, providerName: system, events, ...options.stream() })
+        ),
+        Effect.withSpan(requestStreamSpan)
+      )
+    }
+  })
+}

@@ -1,0 +1,184 @@
+/**
+ * Pieces shared by the per-provider conformance replays of Anthropic and OpenAI Responses
+ * (the Chat Completions vendors have their own harness in `chatConformance.ts`): out-of-scope
+ * skips, order-insensitive JSON comparison, one exchange through a model as recorded (streamed
+ * or not), the check of recorded HTTP errors, and the test registration itself.
+ */
+import type { AgentError, Messages, Model, ModelSettings } from "@agentfx/core"
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
+import type * as HttpClient from "@effect/platform/HttpClient"
+import { assert, describe, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import { type ConformanceCase, type Interaction, listCases, type ReceivedRequest, replayServer } from "./replay.js"
+
+/**
+ * Why a case is skipped: out of scope by id (`skips`: substring → reason), no call of our
+ * endpoint, media downloaded before the call, or uploaded provider files.
+ */
+export const skipReasonOf =
+  (skips: ReadonlyArray<readonly [string, string]>, isOurs: (it: Interaction) => boolean, apiName: string) =>
+  (c: ConformanceCase): string | undefined => {
+    for (const [pattern, reason] of skips) if (c.id.includes(pattern)) return reason
+    if (!c.interactions.some(isOurs)) return `no ${apiName} call`
+    if (c.interactions.some((i) => i.endpoint === "download")) {
+      return "downloads media before the call (URL force-download is out of scope)"
+    }
+    if (c.interactions.some((i) => isOurs(i) && JSON.stringify(i.request.body).includes('"file_id"'))) {
+      return "uploaded provider files (file_id) are not modelled"
+    }
+    return undefined
+  }
+
+/** JSON with sorted keys, for order-insensitive comparison of objects. */
+export const canonical = (v: unknown): string =>
+  JSON.stringify(v, (_k, x) =>
+    x !== null && typeof x === "object" && !Array.isArray(x)
+      ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => (a < b ? -1 : 1)))
+      : x
+  )
+
+/** One request through the model, streamed (events drained) when the recording streamed. */
+export const exchange = (
+  model: Model.Service,
+  messages: ReadonlyArray<Messages.ModelMessage>,
+  settings: ModelSettings.ModelSettings,
+  parameters: Model.ModelRequestParameters,
+  stream: boolean
+): Effect.Effect<Exit.Exit<Messages.ModelResponse, AgentError.ModelError>, never, Scope.Scope> =>
+  stream
+    ? Effect.exit(
+        Effect.gen(function* () {
+          const s = yield* model.requestStream(messages, settings, parameters)
+          yield* Stream.runDrain(s.events)
+          return yield* s.response
+        })
+      )
+    : Effect.exit(model.request(messages, settings, parameters))
+
+/**
+ * For a recorded error status: asserts the exchange failed with a `ModelHTTPError` carrying the
+ * recorded status and body, and returns `true`. Returns `false` for a recorded success.
+ */
+export const checkRecordedError = (
+  caseId: string,
+  exit: Exit.Exit<Messages.ModelResponse, AgentError.ModelError>,
+  response: Interaction["response"]
+): boolean => {
+  if (response.status < 400) return false
+  assert.isTrue(Exit.isFailure(exit), `${caseId}: expected a failure`)
+  if (Exit.isFailure(exit)) {
+    const error = exit.cause._tag === "Fail" ? exit.cause.error : undefined
+    assert.strictEqual(error?._tag, "ModelHTTPError")
+    if (error?._tag === "ModelHTTPError") {
+      assert.strictEqual(error.status, response.status)
+      assert.deepStrictEqual(error.body, response.json ?? response.text)
+    }
+  }
+  return true
+}
+
+/** The response of a successful exchange (fails the test with the cause otherwise). */
+export const successOf = (
+  caseId: string,
+  exit: Exit.Exit<Messages.ModelResponse, AgentError.ModelError>
+): Messages.ModelResponse => {
+  if (Exit.isFailure(exit)) assert.fail(`${caseId}: ${String(exit.cause)}`)
+  return (exit as Exit.Success<Messages.ModelResponse, never>).value
+}
+
+/**
+ * The request the server received for a recorded interaction: same path, and `key` of its body
+ * equal (as canonical JSON) to `key` of the recorded body. Fails the test when there is none.
+ */
+export const sentFor = (
+  caseId: string,
+  received: ReadonlyArray<ReceivedRequest>,
+  it: Interaction,
+  key: (body: Record<string, any>) => unknown
+): ReceivedRequest => {
+  const recorded = canonical(key(it.request.body as Record<string, any>))
+  const sent = received.find((r) => r.path === it.request.path && canonical(key(r.body as Record<string, any>)) === recorded)
+  assert.isDefined(sent, `${caseId}: the replayed request body differs from the recording`)
+  return sent!
+}
+
+/** What a recorded request body is turned into for the model. */
+export interface Inputs {
+  readonly messages: ReadonlyArray<Messages.ModelMessage>
+  readonly parameters: Model.ModelRequestParameters
+  readonly settings: ModelSettings.ModelSettings
+}
+
+/**
+ * Replays a case from the replay server (re-chunked with `rechunkSeed`): each of our
+ * interactions goes through a fresh model (`model`) as recorded, streamed or not. A recorded
+ * error status must come back as that `ModelHTTPError`; otherwise `check` gets the decoded
+ * response with the interaction, its recorded body, the inputs and the requests received.
+ */
+export const replayInteractions = <I extends Inputs>(
+  c: ConformanceCase,
+  rechunkSeed: number | undefined,
+  options: {
+    readonly isOurs: (it: Interaction) => boolean
+    readonly fromWire: (body: Record<string, any>) => I
+    readonly model: (
+      baseUrl: string,
+      path: string,
+      body: Record<string, any>,
+      inputs: I
+    ) => Effect.Effect<Model.Service, never, HttpClient.HttpClient>
+    readonly check: (
+      response: Messages.ModelResponse,
+      it: Interaction,
+      body: Record<string, any>,
+      inputs: I,
+      received: ReadonlyArray<ReceivedRequest>
+    ) => void
+  }
+): Effect.Effect<void, never, Scope.Scope> =>
+  Effect.gen(function* () {
+    const server = yield* replayServer(c, rechunkSeed === undefined ? {} : { rechunkSeed })
+    for (const it of c.interactions.filter(options.isOurs)) {
+      const body = it.request.body as Record<string, any>
+      const inputs = options.fromWire(body)
+      const model = yield* options.model(server.baseUrl, it.request.path, body, inputs)
+      const exit = yield* exchange(model, inputs.messages, inputs.settings, inputs.parameters, body.stream === true)
+      if (checkRecordedError(c.id, exit, it.response)) continue
+      options.check(successOf(c.id, exit), it, body, inputs, server.received)
+    }
+  }).pipe(Effect.provide(NodeHttpClient.layerUndici))
+
+/**
+ * Registers the conformance tests of a provider: the cases are found; per case, skipped with
+ * its reason, or checked for request fidelity (pure encoding), replayed, and (streams)
+ * replayed again re-chunked with `rechunkSeed`.
+ */
+export const describeCases = (options: {
+  readonly title: string
+  readonly provider: string
+  readonly skipReason: (c: ConformanceCase) => string | undefined
+  readonly fidelity: (c: ConformanceCase) => void
+  readonly replay: (c: ConformanceCase, rechunkSeed?: number) => Effect.Effect<void, unknown, Scope.Scope>
+  readonly rechunkSeed: number
+}): void => {
+  describe(options.title, () => {
+    const cases = listCases(options.provider)
+    it("finds the recorded cases", () => {
+      assert.isAbove(cases.length, 50)
+    })
+    for (const c of cases) {
+      const reason = options.skipReason(c)
+      if (reason !== undefined) {
+        // Out of scope (reason in the title): see the provider's SKIPS.
+        it.skip(`${c.id} (skipped: ${reason})`, () => {})
+        continue
+      }
+      it(`request fidelity: ${c.id}`, () => options.fidelity(c))
+      it.scopedLive(`replay: ${c.id}`, () => options.replay(c))
+      if (c.stream) it.scopedLive(`replay re-chunked: ${c.id}`, () => options.replay(c, options.rechunkSeed))
+    }
+  })
+}
