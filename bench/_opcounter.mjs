@@ -3,12 +3,30 @@ import { createRequire } from "node:module"
 import fs from "node:fs"
 import path from "node:path"
 
-const effectDir = path.dirname(path.dirname(createRequire(import.meta.url).resolve("effect/Effect")))
+const effectDir = path.dirname(
+  path.dirname(createRequire(import.meta.url).resolve("effect/Effect"))
+)
 const fr = await import(fs.realpathSync(path.join(effectDir, "esm", "internal", "fiberRuntime.js")))
 export const counts = new Map()
 let counting = false
 const proto = fr.FiberRuntime.prototype
-for (const op of ["Async", "Commit", "Failure", "OnFailure", "OnSuccess", "OnSuccessAndFailure", "Success", "Sync", "Tag", "UpdateRuntimeFlags", "While", "Iterator", "WithRuntime", "Yield", "RevertFlags"]) {
+for (const op of [
+  "Async",
+  "Commit",
+  "Failure",
+  "OnFailure",
+  "OnSuccess",
+  "OnSuccessAndFailure",
+  "Success",
+  "Sync",
+  "Tag",
+  "UpdateRuntimeFlags",
+  "While",
+  "Iterator",
+  "WithRuntime",
+  "Yield",
+  "RevertFlags"
+]) {
   const orig = proto[op]
   if (typeof orig !== "function") continue
   proto[op] = function (o) {
@@ -23,5 +41,8 @@ export const countOps = async (f) => {
   await f()
   counting = false
   const total = [...counts.values()].reduce((a, b) => a + b, 0)
-  return `${String(total).padStart(5)} instructions  ${[...counts].sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k}=${v}`).join(" ")}`
+  return `${String(total).padStart(5)} instructions  ${[...counts]
+    .sort((a, b) => b[1] - a[1])
+    .map(([k, v]) => `${k}=${v}`)
+    .join(" ")}`
 }

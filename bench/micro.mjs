@@ -5,30 +5,51 @@
 //   node bench/micro.mjs [--n 20000] [--only name] [--prof]
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
-import * as Stream from "effect/Stream"
 import { Agent, Messages, Model, Tool, Usage } from "@agentfx/core"
 import { OpenAiChat } from "@agentfx/providers"
 
 const args = process.argv.slice(2)
 const N = Number(args[args.indexOf("--n") + 1] || 20000)
 const only = args.includes("--only") ? args[args.indexOf("--only") + 1] : undefined
-const cpu = () => { const c = process.cpuUsage(); return c.user + c.system }
+const cpu = () => {
+  const c = process.cpuUsage()
+  return c.user + c.system
+}
 
-const textResponse = () => new Messages.ModelResponse({
-  parts: [new Messages.TextPart({ content: "Hello from the benchmark mock server." }, true)],
-  usage: new Usage.RequestUsage({ inputTokens: 10, outputTokens: 8 }, true),
-  modelName: "bench-text", finishReason: "stop"
-}, true)
+const textResponse = () =>
+  new Messages.ModelResponse(
+    {
+      parts: [new Messages.TextPart({ content: "Hello from the benchmark mock server." }, true)],
+      usage: new Usage.RequestUsage({ inputTokens: 10, outputTokens: 8 }, true),
+      modelName: "bench-text",
+      finishReason: "stop"
+    },
+    true
+  )
 const memModel = Model.make({
-  modelName: "mem", system: "mem", profile: Model.defaultProfile, settings: undefined,
-  request: (messages, settings, params) => {
+  modelName: "mem",
+  system: "mem",
+  profile: Model.defaultProfile,
+  settings: undefined,
+  request: (messages, _settings, params) => {
     const last = messages[messages.length - 1]
     const hasReturn = last.parts.some((p) => p._tag === "ToolReturnPart")
     if (params.functionTools.length > 0 && !hasReturn) {
-      return Effect.succeed(new Messages.ModelResponse({
-        parts: [new Messages.ToolCallPart({ toolName: "get_weather", args: '{"city":"Paris"}', toolCallId: "c1" }, true)],
-        usage: new Usage.RequestUsage({ inputTokens: 10, outputTokens: 8 }, true), finishReason: "tool_call"
-      }, true))
+      return Effect.succeed(
+        new Messages.ModelResponse(
+          {
+            parts: [
+              new Messages.ToolCallPart(
+                { toolName: "get_weather", args: '{"city":"Paris"}', toolCallId: "c1" },
+                true
+              )
+            ],
+            usage: new Usage.RequestUsage({ inputTokens: 10, outputTokens: 8 }, true),
+            finishReason: "tool_call"
+          },
+          true
+        )
+      )
     }
     return Effect.sync(textResponse)
   },
@@ -42,27 +63,67 @@ const getWeather = Tool.make("get_weather", {
 })
 const withTool = Agent.make({ name: "bench-tool", model: memModel, tools: [getWeather] })
 
-const chatModel = OpenAiChat.make ? null : null
+const _chatModel = OpenAiChat.make ? null : null
 const wire = {
-  id: "chatcmpl-1", object: "chat.completion", created: 1, model: "bench-text",
-  choices: [{ index: 0, message: { role: "assistant", content: "Hello from the benchmark mock server.", refusal: null, annotations: [] }, logprobs: null, finish_reason: "stop" }],
-  usage: { prompt_tokens: 10, completion_tokens: 8, total_tokens: 18, prompt_tokens_details: { cached_tokens: 0, audio_tokens: 0 }, completion_tokens_details: { reasoning_tokens: 0, audio_tokens: 0, accepted_prediction_tokens: 0, rejected_prediction_tokens: 0 } },
-  service_tier: "default", system_fingerprint: null
+  id: "chatcmpl-1",
+  object: "chat.completion",
+  created: 1,
+  model: "bench-text",
+  choices: [
+    {
+      index: 0,
+      message: {
+        role: "assistant",
+        content: "Hello from the benchmark mock server.",
+        refusal: null,
+        annotations: []
+      },
+      logprobs: null,
+      finish_reason: "stop"
+    }
+  ],
+  usage: {
+    prompt_tokens: 10,
+    completion_tokens: 8,
+    total_tokens: 18,
+    prompt_tokens_details: { cached_tokens: 0, audio_tokens: 0 },
+    completion_tokens_details: {
+      reasoning_tokens: 0,
+      audio_tokens: 0,
+      accepted_prediction_tokens: 0,
+      rejected_prediction_tokens: 0
+    }
+  },
+  service_tier: "default",
+  system_fingerprint: null
 }
 const profile = OpenAiChat.openAiProfile("bench-text")
-const msgs = [new Messages.ModelRequest({ parts: [new Messages.UserPromptPart({ content: "Say hello." })] })]
+const msgs = [
+  new Messages.ModelRequest({ parts: [new Messages.UserPromptPart({ content: "Say hello." })] })
+]
 
 const cases = {
   "agent.run (in-memory model)": () => plain.run("Say hello."),
   "agent.run tool loop (in-memory model)": () => withTool.run("What is the weather in Paris?"),
-  "OpenAiChat.encodeRequest": () => Effect.sync(() => OpenAiChat.encodeRequest(msgs, {}, Model.ModelRequestParameters.empty, { modelName: "bench-text", profile, stream: false })),
-  "OpenAiChat.decodeResponse": () => Effect.sync(() => OpenAiChat.decodeResponse(wire, "bench-text"))
+  "OpenAiChat.encodeRequest": () =>
+    Effect.sync(() =>
+      OpenAiChat.encodeRequest(msgs, {}, Model.ModelRequestParameters.empty, {
+        modelName: "bench-text",
+        profile,
+        stream: false
+      })
+    ),
+  "OpenAiChat.decodeResponse": () =>
+    Effect.sync(() => OpenAiChat.decodeResponse(wire, "bench-text"))
 }
 for (const [name, mk] of Object.entries(cases)) {
   if (only && !name.includes(only)) continue
   const loop = (n) => Effect.forEach(Array.from({ length: n }), () => mk(), { discard: true })
   await Effect.runPromise(loop(Math.min(2000, N)))
-  const c0 = cpu(); const t0 = performance.now()
+  const c0 = cpu()
+  const t0 = performance.now()
   await Effect.runPromise(loop(N))
-  console.log(`${name.padEnd(42)} ${(((cpu() - c0)) / N).toFixed(1).padStart(7)} CPU µs/op  ${((performance.now() - t0) * 1000 / N).toFixed(1).padStart(7)} µs/op`)
+  console.log(
+    `${name.padEnd(42)} ${((cpu() - c0) / N).toFixed(1).padStart(7)} CPU µs/op  ${(((performance.now() - t0) * 1000) / N).toFixed(1).padStart(7)} µs/op`
+  )
 }

@@ -9,13 +9,37 @@ import { countOps } from "./_opcounter.mjs"
 
 const usage = () => new Usage.RequestUsage({ inputTokens: 10, outputTokens: 8 }, true)
 const memModel = Model.make({
-  modelName: "mem", system: "mem", profile: Model.defaultProfile, settings: undefined,
-  request: (messages, settings, params) => {
+  modelName: "mem",
+  system: "mem",
+  profile: Model.defaultProfile,
+  settings: undefined,
+  request: (messages, _settings, params) => {
     const last = messages[messages.length - 1]
     const hasReturn = last.parts.some((p) => p._tag === "ToolReturnPart")
-    return Effect.sync(() => params.functionTools.length > 0 && !hasReturn
-      ? new Messages.ModelResponse({ parts: [new Messages.ToolCallPart({ toolName: "get_weather", args: '{"city":"Paris"}', toolCallId: "c1" }, true)], usage: usage(), finishReason: "tool_call" }, true)
-      : new Messages.ModelResponse({ parts: [new Messages.TextPart({ content: "Hello." }, true)], usage: usage(), finishReason: "stop" }, true))
+    return Effect.sync(() =>
+      params.functionTools.length > 0 && !hasReturn
+        ? new Messages.ModelResponse(
+            {
+              parts: [
+                new Messages.ToolCallPart(
+                  { toolName: "get_weather", args: '{"city":"Paris"}', toolCallId: "c1" },
+                  true
+                )
+              ],
+              usage: usage(),
+              finishReason: "tool_call"
+            },
+            true
+          )
+        : new Messages.ModelResponse(
+            {
+              parts: [new Messages.TextPart({ content: "Hello." }, true)],
+              usage: usage(),
+              finishReason: "stop"
+            },
+            true
+          )
+    )
   },
   requestStream: () => Effect.die("no streaming")
 })

@@ -40,9 +40,13 @@ if (client === "agentfx") {
   )
 }
 
-const server = spawn(process.execPath, [path.join(HERE, "mock-server.mjs"), "--exit-on-stdin-close"], {
-  stdio: ["pipe", "pipe", "inherit"]
-})
+const server = spawn(
+  process.execPath,
+  [path.join(HERE, "mock-server.mjs"), "--exit-on-stdin-close"],
+  {
+    stdio: ["pipe", "pipe", "inherit"]
+  }
+)
 const info = JSON.parse(
   await new Promise((resolve) => createInterface({ input: server.stdout }).once("line", resolve))
 )
@@ -83,6 +87,9 @@ if (prof) {
     self.set(key, (self.get(key) ?? 0) + t)
   }
   const rows = [...self.entries()].sort((a, b) => b[1] - a[1]).slice(0, top)
-  for (const [k, t] of rows) console.log(`${((100 * t) / total).toFixed(1).padStart(5)}%  ${(t / 1000).toFixed(0).padStart(6)}ms  ${k}`)
+  for (const [k, t] of rows)
+    console.log(
+      `${((100 * t) / total).toFixed(1).padStart(5)}%  ${(t / 1000).toFixed(0).padStart(6)}ms  ${k}`
+    )
   console.log(`profile: ${path.join(profDir, name)}`)
 }

@@ -307,7 +307,9 @@ function runOnce(v, scenario) {
   if (smoke && SMOKE[scenario])
     a.push(scenario.startsWith("stream") ? "--chunks" : "--n", String(SMOKE[scenario]))
   const nodeArgs =
-    loader === "tsx" ? ["--import", tsxUrl, "--conditions=@agentfx/source", file, ...a] : [file, ...a]
+    loader === "tsx"
+      ? ["--import", tsxUrl, "--conditions=@agentfx/source", file, ...a]
+      : [file, ...a]
   const [cmd, argv] = withPin(pin?.runner, process.execPath, nodeArgs)
   return new Promise((resolve) => {
     const t0 = performance.now()

@@ -106,7 +106,9 @@ const program = Effect.gen(function* () {
         const complete = snapshot.length - 1
         if (complete > printed) {
           printed = complete
-          yield* Console.log(`\n${complete} whale(s) so far:\n${table(snapshot.slice(0, complete))}`)
+          yield* Console.log(
+            `\n${complete} whale(s) so far:\n${table(snapshot.slice(0, complete))}`
+          )
         }
       })
     ),

@@ -436,9 +436,8 @@ export const fromConfig = <A, E, R>(config: internal.AgentConfig): Agent<A, E, R
     Stream.unwrapScoped(
       Effect.flatMap(Effect.makeSpanScoped(span.name, span.options), (parent) =>
         Effect.flatMap(Effect.scope, (scope) =>
-          Effect.map(
-            internal.makeMachine<A>(config, prompt, options, { scope, parent }),
-            (m) => m.streamAll(m.start)
+          Effect.map(internal.makeMachine<A>(config, prompt, options, { scope, parent }), (m) =>
+            m.streamAll(m.start)
           )
         )
       )
@@ -722,7 +721,14 @@ export const finalResult = <A, E, R>(
  * An output as it grows while streaming: every field (deeply) may still be missing. The last
  * value `streamOutput` emits is the complete, validated output.
  */
-export type PartialOutput<A> = A extends string | number | boolean | bigint | symbol | null | undefined
+export type PartialOutput<A> = A extends
+  | string
+  | number
+  | boolean
+  | bigint
+  | symbol
+  | null
+  | undefined
   ? A
   : A extends ReadonlyArray<infer T>
     ? ReadonlyArray<PartialOutput<T>>
@@ -853,7 +859,6 @@ export const streamOutput = <A, E, R, M extends internal.ModelInput = never>(
     })
   ) as any
 }
-
 
 // ---------------------------------------------------------------------------
 // Promise conveniences

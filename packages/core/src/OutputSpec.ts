@@ -125,7 +125,13 @@ export type Requirements<S> = S extends OutputSpec<any, infer R> ? R : never
 export const make = <A, R = never>(
   spec: Omit<
     OutputSpec<A, R>,
-    TypeId | "pipe" | "isOutputTool" | "maxRetries" | "toolDefinitions" | "outputObject" | "instructions"
+    | TypeId
+    | "pipe"
+    | "isOutputTool"
+    | "maxRetries"
+    | "toolDefinitions"
+    | "outputObject"
+    | "instructions"
   > &
     Partial<
       Pick<

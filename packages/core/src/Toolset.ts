@@ -124,26 +124,32 @@ export const fromTools = <const Tools extends ReadonlyArray<AnyTool>>(
           )
         )
       : undefined
-  return make((ctx) =>
-    fixed ?? Effect.gen(function* () {
-      yield* checkDuplicates(tools, "Toolset.fromTools")
-      const out: Array<ToolsetTool<any, any>> = []
-      for (const tool of tools) {
-        let definition: ToolDefinition | undefined = tool.definition
-        if (tool.prepare !== undefined) {
-          definition = yield* Effect.provideService(tool.prepare(tool.definition), RunContext, ctx)
+  return make(
+    (ctx) =>
+      fixed ??
+      Effect.gen(function* () {
+        yield* checkDuplicates(tools, "Toolset.fromTools")
+        const out: Array<ToolsetTool<any, any>> = []
+        for (const tool of tools) {
+          let definition: ToolDefinition | undefined = tool.definition
+          if (tool.prepare !== undefined) {
+            definition = yield* Effect.provideService(
+              tool.prepare(tool.definition),
+              RunContext,
+              ctx
+            )
+          }
+          if (definition === undefined) continue
+          out.push({
+            definition,
+            maxRetries: tool.maxRetries,
+            timeout: tool.timeout,
+            decodeArgs: tool.decodeArgs,
+            call: tool.handler
+          })
         }
-        if (definition === undefined) continue
-        out.push({
-          definition,
-          maxRetries: tool.maxRetries,
-          timeout: tool.timeout,
-          decodeArgs: tool.decodeArgs,
-          call: tool.handler
-        })
-      }
-      return out
-    })
+        return out
+      })
   ) as any
 }
 

@@ -194,31 +194,33 @@ describe("Agent.runStream", () => {
     })
   )
 
-  it.effect("streamOutput's throttle decodes at most one partial per interval, then the final", () =>
-    Effect.gen(function* () {
-      const upper = OutputSpec.make<string>({
-        mode: "text",
-        allowTextOutput: true,
-        handleText: (text) => Effect.succeed(text.toUpperCase()),
-        handleToolCall: () => Effect.die("unused")
+  it.effect(
+    "streamOutput's throttle decodes at most one partial per interval, then the final",
+    () =>
+      Effect.gen(function* () {
+        const upper = OutputSpec.make<string>({
+          mode: "text",
+          allowTextOutput: true,
+          handleText: (text) => Effect.succeed(text.toUpperCase()),
+          handleToolCall: () => Effect.die("unused")
+        })
+        const agent = Agent.make({ output: upper })
+        const model = FunctionModel.layer(undefined, {
+          stream: () => Stream.make("ab", "cd", "ef", "gh").pipe(Stream.rechunk(1))
+        })
+        const collect = (throttle?: Duration.DurationInput) =>
+          Effect.map(
+            Stream.runCollect(
+              Agent.streamOutput(agent, "x", throttle === undefined ? {} : { throttle }).pipe(
+                Stream.provideLayer(model)
+              )
+            ),
+            Chunk.toReadonlyArray
+          )
+        // the TestClock does not move: within one interval only the first partial is decoded
+        assert.deepStrictEqual(yield* collect("1 second"), ["AB", "ABCDEFGH"])
+        assert.deepStrictEqual(yield* collect(), ["AB", "ABCD", "ABCDEF", "ABCDEFGH", "ABCDEFGH"])
       })
-      const agent = Agent.make({ output: upper })
-      const model = FunctionModel.layer(undefined, {
-        stream: () => Stream.make("ab", "cd", "ef", "gh").pipe(Stream.rechunk(1))
-      })
-      const collect = (throttle?: Duration.DurationInput) =>
-        Effect.map(
-          Stream.runCollect(
-            Agent.streamOutput(agent, "x", throttle === undefined ? {} : { throttle }).pipe(
-              Stream.provideLayer(model)
-            )
-          ),
-          Chunk.toReadonlyArray
-        )
-      // the TestClock does not move: within one interval only the first partial is decoded
-      assert.deepStrictEqual(yield* collect("1 second"), ["AB", "ABCDEFGH"])
-      assert.deepStrictEqual(yield* collect(), ["AB", "ABCD", "ABCDEF", "ABCDEFGH", "ABCDEFGH"])
-    })
   )
 })
 

@@ -214,7 +214,9 @@ describe("Output.withValidator", () => {
       assert.strictEqual((blue as Either.Left<any, any>).left.reason, "Fruits are not blue.")
       const piped = Output.union([spec, OutputSpec.text]).pipe(
         Output.withValidator((out) =>
-          typeof out === "string" && out === "" ? Output.retry("Say something.") : Effect.succeed(out)
+          typeof out === "string" && out === ""
+            ? Output.retry("Say something.")
+            : Effect.succeed(out)
         )
       )
       const empty = yield* attempt(piped.handleText("", { partial: false }))

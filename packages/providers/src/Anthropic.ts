@@ -110,7 +110,11 @@ export const makeClientWith = (
       retry,
       () => url,
       (o: CallOptions) =>
-        Client.setKey({ "anthropic-version": apiVersion, ...options.headers, ...o.headers }, "x-api-key", options.apiKey)
+        Client.setKey(
+          { "anthropic-version": apiVersion, ...options.headers, ...o.headers },
+          "x-api-key",
+          options.apiKey
+        )
     )
   }
 }

@@ -344,7 +344,10 @@ export const registryFactory = (
           reason: `Set GEMINI_API_KEY (or GOOGLE_API_KEY) to use the Google model "${modelName}"`
         })
     )
-    const baseUrl = yield* Effect.orElseSucceed(Client.optionalString("GEMINI_BASE_URL"), () => undefined)
+    const baseUrl = yield* Effect.orElseSucceed(
+      Client.optionalString("GEMINI_BASE_URL"),
+      () => undefined
+    )
     const client = yield* makeClient({ apiKey, baseUrl })
     return yield* Effect.provideService(make(modelName), GoogleClient, client)
   })

@@ -39,10 +39,15 @@ import * as OpenAiResponses from "./OpenAiResponses.js"
  */
 export type Factory = (
   modelName: string
-) => Effect.Effect<Model.Service, AgentError.UserError | ConfigError.ConfigError, HttpClient.HttpClient>
+) => Effect.Effect<
+  Model.Service,
+  AgentError.UserError | ConfigError.ConfigError,
+  HttpClient.HttpClient
+>
 
 /** Reads a required secret; a missing one fails with a `ConfigError` naming the variable. */
-const key = (name: string): Effect.Effect<Redacted.Redacted, ConfigError.ConfigError> => Config.redacted(name)
+const key = (name: string): Effect.Effect<Redacted.Redacted, ConfigError.ConfigError> =>
+  Config.redacted(name)
 const optionalString = (name: string): Effect.Effect<string | undefined, ConfigError.ConfigError> =>
   Effect.map(Config.option(Config.string(name)), Option.getOrUndefined)
 
@@ -65,7 +70,9 @@ export const fromLayer =
   ): Factory =>
   (modelName) =>
     Effect.scoped(
-      Effect.flatMap(Layer.build(clientLayer), (context) => Effect.provide(build(modelName), context))
+      Effect.flatMap(Layer.build(clientLayer), (context) =>
+        Effect.provide(build(modelName), context)
+      )
     )
 
 /** `openai:<model>` (Chat Completions): `OPENAI_API_KEY`, optional `OPENAI_BASE_URL`. */
@@ -95,7 +102,9 @@ export const azureFactory: Factory = (deployment) =>
   Effect.gen(function* () {
     const endpoint = yield* Config.string("AZURE_OPENAI_ENDPOINT")
     const apiKey = yield* key("AZURE_OPENAI_API_KEY")
-    const apiVersion = yield* Config.string("OPENAI_API_VERSION").pipe(Config.withDefault("2024-10-21"))
+    const apiVersion = yield* Config.string("OPENAI_API_VERSION").pipe(
+      Config.withDefault("2024-10-21")
+    )
     return yield* withClient(
       {
         baseUrl: `${endpoint.replace(/\/+$/, "")}/openai`,
@@ -125,7 +134,10 @@ export const defaultFactories: Readonly<Record<string, Factory>> = {
   azure: azureFactory,
   test: testFactory,
   ...Object.fromEntries(
-    Object.entries(OpenAiCompatible.vendors).map(([name, vendor]) => [name, compatibleFactory(vendor)])
+    Object.entries(OpenAiCompatible.vendors).map(([name, vendor]) => [
+      name,
+      compatibleFactory(vendor)
+    ])
   )
 }
 
@@ -147,7 +159,9 @@ const distance = (a: string, b: string): number => {
 export const suggest = (name: string, known: ReadonlyArray<string>): Array<string> =>
   known
     .map((k) => ({ k, d: distance(name.toLowerCase(), k) }))
-    .filter(({ k, d }) => d <= 2 || (name.length >= 3 && (k.startsWith(name) || name.startsWith(k))))
+    .filter(
+      ({ k, d }) => d <= 2 || (name.length >= 3 && (k.startsWith(name) || name.startsWith(k)))
+    )
     .sort((a, b) => a.d - b.d)
     .map(({ k }) => k)
 
@@ -193,7 +207,9 @@ export const make = (
       }
       if (modelName === "" && prefix !== "test") {
         return Effect.fail(
-          new AgentError.UserError({ reason: `Model string "${name}" has no model name; use "${prefix}:<model>"` })
+          new AgentError.UserError({
+            reason: `Model string "${name}" has no model name; use "${prefix}:<model>"`
+          })
         )
       }
       return factory(modelName).pipe(

@@ -139,7 +139,10 @@ const userContent = (
     case "BinaryContent":
       if (item.isImage) return { type: "image_url", image_url: { url: item.dataUrl } }
       if (item.isAudio)
-        return { type: "input_audio", input_audio: { data: item.base64, format: audioFormat(item.mediaType) } }
+        return {
+          type: "input_audio",
+          input_audio: { data: item.base64, format: audioFormat(item.mediaType) }
+        }
       if (item.isDocument) {
         return {
           type: "file",
@@ -154,7 +157,8 @@ const userContent = (
       })
     case "DocumentUrl":
       if (profile.documentUrlAsFileData) {
-        const name = item.identifier ?? `filename.${item.url.split(/[?#]/)[0]!.split(".").pop() ?? "pdf"}`
+        const name =
+          item.identifier ?? `filename.${item.url.split(/[?#]/)[0]!.split(".").pop() ?? "pdf"}`
         return { type: "file", file: { file_data: item.url, filename: name } }
       }
       return new AgentError.UserError({
@@ -221,7 +225,10 @@ export const encodeMessages = (
             for (const file of part.files) {
               const c = userContent(file, options.modelName, profile)
               if (c instanceof AgentError.UserError) return c
-              files.push({ type: "text", text: `This is file ${Messages.fileIdentifier(file)}:` }, c)
+              files.push(
+                { type: "text", text: `This is file ${Messages.fileIdentifier(file)}:` },
+                c
+              )
             }
             break
           case "RetryPromptPart":
@@ -258,7 +265,8 @@ export const encodeMessages = (
       const m: Json = { role: "assistant" }
       if (texts.length > 0) m.content = texts.join("\n\n")
       else if (toolCalls.length === 0) m.content = ""
-      if (thinking.length > 0 && thinkingField !== undefined) m[thinkingField] = thinking.join("\n\n")
+      if (thinking.length > 0 && thinkingField !== undefined)
+        m[thinkingField] = thinking.join("\n\n")
       if (toolCalls.length > 0) m.tool_calls = toolCalls
       out.push(m)
     }
@@ -267,7 +275,8 @@ export const encodeMessages = (
   if (instructions !== undefined) {
     // After leading system prompts, before the conversation (as pydantic-ai does).
     let at = 0
-    while (profile.systemRole !== "user" && at < out.length && out[at]!.role === profile.systemRole) at++
+    while (profile.systemRole !== "user" && at < out.length && out[at]!.role === profile.systemRole)
+      at++
     out.splice(at, 0, { role: profile.systemRole, content: instructions })
   }
   return out
@@ -280,10 +289,16 @@ const transformSchema = (
 ): { schema: Tool.JsonSchema; strict: boolean | undefined } => {
   if (profile.jsonSchemaTransformer === undefined) return { schema, strict }
   if (!profile.supportsStrictTools && strict !== true) {
-    return { schema: profile.jsonSchemaTransformer(schema, { strict: false }).schema, strict: undefined }
+    return {
+      schema: profile.jsonSchemaTransformer(schema, { strict: false }).schema,
+      strict: undefined
+    }
   }
   const t = profile.jsonSchemaTransformer(schema, strict === undefined ? {} : { strict })
-  return { schema: t.schema, strict: strict ?? (t.isStrictCompatible && profile.supportsStrictTools ? true : undefined) }
+  return {
+    schema: t.schema,
+    strict: strict ?? (t.isStrictCompatible && profile.supportsStrictTools ? true : undefined)
+  }
 }
 
 /** A tool definition in the Chat Completions shape. */
@@ -346,7 +361,12 @@ export const encodeRequest = (
   const body: Json = { model: options.modelName, messages: encoded }
   const tools = parameters.allTools.map((t) => encodeTool(t, profile))
   if (tools.length > 0) body.tools = tools
-  const toolChoice = toolChoiceOf(settings.toolChoice, tools.length > 0, parameters.allowTextOutput, profile)
+  const toolChoice = toolChoiceOf(
+    settings.toolChoice,
+    tools.length > 0,
+    parameters.allowTextOutput,
+    profile
+  )
   if (toolChoice !== undefined) body.tool_choice = toolChoice
   if (parameters.outputMode === "native" && parameters.outputObject !== undefined) {
     const o = parameters.outputObject
@@ -432,7 +452,8 @@ export const decodeUsage = (usage: unknown): Usage.RequestUsage => {
 
 /** Reasoning text of a message or delta, and the field it came in. */
 const reasoningOf = (m: Json): { field: string; text: string } | undefined => {
-  if (typeof m.reasoning_content === "string") return { field: "reasoning_content", text: m.reasoning_content }
+  if (typeof m.reasoning_content === "string")
+    return { field: "reasoning_content", text: m.reasoning_content }
   if (typeof m.reasoning === "string") return { field: "reasoning", text: m.reasoning }
   return undefined
 }
@@ -476,8 +497,14 @@ export const decodeResponse = (
         new Messages.ToolCallPart(
           {
             toolName: typeof fn.name === "string" ? fn.name : "",
-            args: typeof fn.arguments === "string" ? fn.arguments : isObj(fn.arguments) ? fn.arguments : {},
-            toolCallId: typeof call.id === "string" && call.id !== "" ? call.id : `call_${parts.length}`
+            args:
+              typeof fn.arguments === "string"
+                ? fn.arguments
+                : isObj(fn.arguments)
+                  ? fn.arguments
+                  : {},
+            toolCallId:
+              typeof call.id === "string" && call.id !== "" ? call.id : `call_${parts.length}`
           },
           true
         )
@@ -508,7 +535,10 @@ const streamError = (modelName: string, error: unknown): AgentError.ModelAPIErro
  * deltas (by index), usage from the final chunk, finish reason. Unknown or non-JSON events are
  * skipped.
  */
-export const makeStreamHandler = (options: { readonly modelName: string; readonly system: string }) => {
+export const makeStreamHandler = (options: {
+  readonly modelName: string
+  readonly system: string
+}) => {
   let done = false
   let finished = false
   const onEvent = (
@@ -533,9 +563,11 @@ export const makeStreamHandler = (options: { readonly modelName: string; readonl
       skip?.(`malformed JSON event: ${data.slice(0, 100)}`)
       return undefined
     }
-    if (chunk.error !== undefined && chunk.error !== null) return streamError(options.modelName, chunk.error)
+    if (chunk.error !== undefined && chunk.error !== null)
+      return streamError(options.modelName, chunk.error)
     const info = manager.info
-    if (info.providerResponseId === undefined && typeof chunk.id === "string") info.providerResponseId = chunk.id
+    if (info.providerResponseId === undefined && typeof chunk.id === "string")
+      info.providerResponseId = chunk.id
     if (typeof chunk.model === "string" && chunk.model !== "") info.modelName = chunk.model
     if (info.timestamp === undefined) {
       const t = timestampOf(chunk.created)
@@ -576,7 +608,11 @@ export const makeStreamHandler = (options: { readonly modelName: string; readonl
           const fn = isObj(call.function) ? call.function : {}
           const index = typeof call.index === "number" ? call.index : 0
           const args =
-            typeof fn.arguments === "string" ? fn.arguments : isObj(fn.arguments) ? fn.arguments : undefined
+            typeof fn.arguments === "string"
+              ? fn.arguments
+              : isObj(fn.arguments)
+                ? fn.arguments
+                : undefined
           const e = manager.toolCallDelta(`tool-${index}`, {
             toolName: typeof fn.name === "string" ? fn.name : undefined,
             args,
@@ -641,7 +677,8 @@ export const make = (
 export const model = (
   modelName: string,
   options: ModelOptions = {}
-): Layer.Layer<Model.Model, never, OpenAiClient> => Layer.effect(Model.Model, make(modelName, options))
+): Layer.Layer<Model.Model, never, OpenAiClient> =>
+  Layer.effect(Model.Model, make(modelName, options))
 
 /** The OpenAI client layer (same as `OpenAiClient.layer`), so `OpenAiChat` alone covers the common case. */
 export const layer = OpenAiClientModule.layer

@@ -113,11 +113,14 @@ export const make = (options: Options = {}): Effect.Effect<Service, never, HttpC
   Effect.map(HttpClient.HttpClient, (client) => makeWith(client, options))
 
 /** A layer of the client. */
-export const layer = (options: Options = {}): Layer.Layer<OpenAiClient, never, HttpClient.HttpClient> =>
+export const layer = (
+  options: Options = {}
+): Layer.Layer<OpenAiClient, never, HttpClient.HttpClient> =>
   Layer.effect(OpenAiClient, make(options))
 
 /** Options read from configuration (`Config.redacted("OPENAI_API_KEY")`, …). */
-export interface ConfigOptions extends Omit<Options, "apiKey" | "baseUrl" | "organization" | "project"> {
+export interface ConfigOptions
+  extends Omit<Options, "apiKey" | "baseUrl" | "organization" | "project"> {
   readonly apiKey?: Config.Config<Redacted.Redacted | undefined> | undefined
   readonly baseUrl?: Config.Config<string | undefined> | undefined
   readonly organization?: Config.Config<string | undefined> | undefined

@@ -43,10 +43,12 @@ export interface Vendor {
   readonly profile: (modelName: string) => OpenAiChat.ChatProfile
 }
 
-const compat = (overrides: Partial<OpenAiChat.ChatProfile> = {}) => (_modelName: string) => ({
-  ...OpenAiChat.compatibleProfile,
-  ...overrides
-})
+const compat =
+  (overrides: Partial<OpenAiChat.ChatProfile> = {}) =>
+  (_modelName: string) => ({
+    ...OpenAiChat.compatibleProfile,
+    ...overrides
+  })
 
 /** The built-in vendors. */
 export const vendors: Readonly<Record<string, Vendor>> = {
@@ -118,7 +120,10 @@ export const vendors: Readonly<Record<string, Vendor>> = {
 export const vendor = (name: string): Vendor | undefined => vendors[name]
 
 /** Client options for a vendor (its base URL; the key and the rest from `options`). */
-export const clientOptions = (v: Vendor, options: OpenAiClient.Options = {}): OpenAiClient.Options => ({
+export const clientOptions = (
+  v: Vendor,
+  options: OpenAiClient.Options = {}
+): OpenAiClient.Options => ({
   ...options,
   baseUrl: options.baseUrl ?? v.baseUrl
 })
@@ -129,7 +134,8 @@ export const layer = (
   options: OpenAiClient.Options = {}
 ): Layer.Layer<OpenAiClient.OpenAiClient, never, HttpClient.HttpClient> => {
   const v = typeof vendorName === "string" ? vendors[vendorName] : vendorName
-  if (v === undefined) return Layer.die(new Error(`Unknown OpenAI-compatible vendor: ${String(vendorName)}`))
+  if (v === undefined)
+    return Layer.die(new Error(`Unknown OpenAI-compatible vendor: ${String(vendorName)}`))
   return OpenAiClient.layer(clientOptions(v, options))
 }
 
@@ -144,7 +150,8 @@ export const layerConfig = (
   } = {}
 ): Layer.Layer<OpenAiClient.OpenAiClient, ConfigError.ConfigError, HttpClient.HttpClient> => {
   const v = typeof vendorName === "string" ? vendors[vendorName] : vendorName
-  if (v === undefined) return Layer.die(new Error(`Unknown OpenAI-compatible vendor: ${String(vendorName)}`))
+  if (v === undefined)
+    return Layer.die(new Error(`Unknown OpenAI-compatible vendor: ${String(vendorName)}`))
   return Layer.unwrapEffect(
     Effect.gen(function* () {
       const { apiKey: apiKeyConfig, ...rest } = options
@@ -160,7 +167,11 @@ export const layerConfig = (
           ? Option.getOrUndefined(yield* Config.option(Config.string(v.baseUrlEnv)))
           : undefined)
       return OpenAiClient.layer(
-        clientOptions(v, { ...rest, ...(apiKey !== undefined ? { apiKey } : {}), ...(baseUrl ? { baseUrl } : {}) })
+        clientOptions(v, {
+          ...rest,
+          ...(apiKey !== undefined ? { apiKey } : {}),
+          ...(baseUrl ? { baseUrl } : {})
+        })
       )
     })
   )
@@ -173,7 +184,8 @@ export const model = (
   options: OpenAiChat.ModelOptions = {}
 ): Layer.Layer<Model.Model, never, OpenAiClient.OpenAiClient> => {
   const v = typeof vendorName === "string" ? vendors[vendorName] : vendorName
-  if (v === undefined) return Layer.die(new Error(`Unknown OpenAI-compatible vendor: ${String(vendorName)}`))
+  if (v === undefined)
+    return Layer.die(new Error(`Unknown OpenAI-compatible vendor: ${String(vendorName)}`))
   return OpenAiChat.model(modelName, {
     ...options,
     system: options.system ?? v.name,

@@ -74,7 +74,12 @@ export const makeWith = (
     spanPrefix: "OpenAiResponses",
     encode: (messages, settings, parameters, stream) =>
       Wire.encodeRequest(messages, settings, parameters, { modelName, profile, stream }),
-    post: HttpModel.viaClient(client, (body, settings) => ({ modelName, path: "/responses", body, settings })),
+    post: HttpModel.viaClient(client, (body, settings) => ({
+      modelName,
+      path: "/responses",
+      body,
+      settings
+    })),
     decode: (json) => Wire.decodeResponse(json as Wire.WireResponse, modelName),
     stream: () => WireHelpers.statefulStreamHandler(Wire.streamDecoder, modelName)
   })
@@ -91,7 +96,8 @@ export const make = (
 export const model = (
   modelName: string,
   options: Options = {}
-): Layer.Layer<Model.Model, never, OpenAiClient> => Layer.effect(Model.Model, make(modelName, options))
+): Layer.Layer<Model.Model, never, OpenAiClient> =>
+  Layer.effect(Model.Model, make(modelName, options))
 
 /**
  * The factory the model registry calls for `"openai-responses:<model>"` strings.

@@ -121,7 +121,7 @@ export const transform: Model.JsonSchemaTransformer = (schema, options) => {
       }
       if (key === "additionalProperties" && value === true) {
         compatible = false
-        out[key] = strict === true ? false : true
+        out[key] = strict !== true
         continue
       }
       out[key] = walk(value)
@@ -142,7 +142,10 @@ export const transform: Model.JsonSchemaTransformer = (schema, options) => {
           props[k] = required.includes(k) ? properties[k] : nullable(properties[k] as Json)
         }
         out.properties = props
-        out.required = [...required.filter((k) => keys.includes(k)), ...keys.filter((k) => !required.includes(k))]
+        out.required = [
+          ...required.filter((k) => keys.includes(k)),
+          ...keys.filter((k) => !required.includes(k))
+        ]
         out.additionalProperties = false
       } else {
         // Check only: strict mode needs `additionalProperties: false` and every property required.

@@ -218,7 +218,12 @@ describe("Google.encodeRequest", () => {
         .toolConfig
     const fns = [tool("a"), tool("b")]
     // Function tools plus an output tool, and text not allowed: the model must call a tool.
-    const mustCall = { functionTools: fns, outputTools: [tool("final_result")], allowTextOutput: false, outputMode: "tool" } as const
+    const mustCall = {
+      functionTools: fns,
+      outputTools: [tool("final_result")],
+      allowTextOutput: false,
+      outputMode: "tool"
+    } as const
     // Gemini 2.5+: VALIDATED when no tool opted out of strict.
     assert.deepStrictEqual(mode({ functionTools: fns }), {
       functionCallingConfig: { mode: "VALIDATED" }
@@ -543,7 +548,8 @@ const sendHi = (
   Effect.gen(function* () {
     const model = yield* Model.Model
     const messages = [Messages.userPrompt("hi")]
-    if (!stream) return yield* Effect.asVoid(model.request(messages, {}, Model.ModelRequestParameters.empty))
+    if (!stream)
+      return yield* Effect.asVoid(model.request(messages, {}, Model.ModelRequestParameters.empty))
     const sr = yield* model.requestStream(messages, {}, Model.ModelRequestParameters.empty)
     return yield* Stream.runForEach(sr.events, (e) => Effect.sync(() => onEvent(e)))
   }).pipe(Effect.scoped, Effect.provide(modelLayer("gemini-2.5-flash", baseUrl)), Effect.exit)

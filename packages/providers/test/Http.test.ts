@@ -20,12 +20,17 @@ const client = HttpClient.HttpClient
 /** Tests get a fresh undici client, closed with the test. */
 const it = {
   effect: vitestIt.effect,
-  scoped: <A, E>(name: string, f: () => Effect.Effect<A, E, HttpClient.HttpClient | import("effect/Scope").Scope>) =>
-    vitestIt.scoped(name, () => Effect.provide(f(), NodeHttpClient.layerUndici))
+  scoped: <A, E>(
+    name: string,
+    f: () => Effect.Effect<A, E, HttpClient.HttpClient | import("effect/Scope").Scope>
+  ) => vitestIt.scoped(name, () => Effect.provide(f(), NodeHttpClient.layerUndici))
 }
 const itPlain = vitestIt
 
-const options = (url: string, overrides: Partial<Http.RequestOptions> = {}): Http.RequestOptions => ({
+const options = (
+  url: string,
+  overrides: Partial<Http.RequestOptions> = {}
+): Http.RequestOptions => ({
   modelName: "m1",
   url,
   headers: { authorization: "Bearer sk-test" },
@@ -56,7 +61,12 @@ const waitForSleep = Effect.gen(function* () {
   }
 })
 
-const json = (res: import("node:http").ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) => {
+const json = (
+  res: import("node:http").ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {}
+) => {
   res.writeHead(status, { "content-type": "application/json", ...headers })
   res.end(JSON.stringify(body))
 }
@@ -76,14 +86,17 @@ describe("postJson", () => {
       const req = server.requests[0]!
       assert.deepStrictEqual(req.body, { model: "m1", service_tier: "flex" })
       assert.strictEqual(req.headers["x-trace"], "abc")
-      assert.strictEqual(req.headers["authorization"], "Bearer sk-test")
+      assert.strictEqual(req.headers.authorization, "Bearer sk-test")
       assert.strictEqual(req.headers["content-type"], "application/json")
-    }))
+    })
+  )
 
   it.scoped("429 with Retry-After waits exactly that long before retrying", () =>
     Effect.gen(function* () {
       const server = yield* loopbackServer((_req, res, i) =>
-        i === 0 ? json(res, 429, { error: { message: "slow down" } }, { "retry-after": "5" }) : json(res, 200, { n: i })
+        i === 0
+          ? json(res, 429, { error: { message: "slow down" } }, { "retry-after": "5" })
+          : json(res, 200, { n: i })
       )
       const http = yield* client
       const fiber = yield* Effect.fork(Http.postJson(http, options(server.baseUrl)))
@@ -96,7 +109,8 @@ describe("postJson", () => {
       const out = yield* Fiber.join(fiber)
       assert.deepStrictEqual(out, { n: 1 })
       assert.strictEqual(server.requests.length, 2)
-    }))
+    })
+  )
 
   it.scoped("500 then 200 succeeds after one backoff", () =>
     Effect.gen(function* () {
@@ -107,14 +121,18 @@ describe("postJson", () => {
       const exit = yield* driveClock(Http.postJson(http, options(server.baseUrl)))
       assert.deepStrictEqual(exit, Exit.succeed({ ok: 1 }))
       assert.strictEqual(server.requests.length, 2)
-    }))
+    })
+  )
 
   it.scoped("gives up after `times` retries with the last ModelHTTPError", () =>
     Effect.gen(function* () {
       const server = yield* loopbackServer((_req, res) => json(res, 503, { error: "down" }))
       const http = yield* client
       const exit = yield* driveClock(
-        Http.postJson(http, options(server.baseUrl, { retry: { times: 3, base: "100 millis", cap: "1 second" } }))
+        Http.postJson(
+          http,
+          options(server.baseUrl, { retry: { times: 3, base: "100 millis", cap: "1 second" } })
+        )
       )
       assert.strictEqual(server.requests.length, 4)
       assert(Exit.isFailure(exit))
@@ -122,7 +140,8 @@ describe("postJson", () => {
       assert(error && error._tag === "Fail" && error.error._tag === "ModelHTTPError")
       assert.strictEqual(error.error.status, 503)
       assert.deepStrictEqual(error.error.body, { error: "down" })
-    }))
+    })
+  )
 
   it.scoped("4xx is not retried and carries status, body and model name", () =>
     Effect.gen(function* () {
@@ -135,10 +154,13 @@ describe("postJson", () => {
       assert(error._tag === "ModelHTTPError")
       assert.strictEqual(error.status, 400)
       assert.strictEqual(error.modelName, "m1")
-      assert.deepStrictEqual(error.body, { error: { message: "bad param", type: "invalid_request_error" } })
+      assert.deepStrictEqual(error.body, {
+        error: { message: "bad param", type: "invalid_request_error" }
+      })
       assert.include(error.message, "status_code: 400")
       assert.strictEqual(server.requests.length, 1)
-    }))
+    })
+  )
 
   it.scoped("retry: disabled fails on the first 500", () =>
     Effect.gen(function* () {
@@ -149,7 +171,8 @@ describe("postJson", () => {
       )
       assert.strictEqual(error._tag, "ModelHTTPError")
       assert.strictEqual(server.requests.length, 1)
-    }))
+    })
+  )
 
   it.scoped("malformed JSON in a 200 is a ModelAPIError", () =>
     Effect.gen(function* () {
@@ -162,7 +185,8 @@ describe("postJson", () => {
       assert.strictEqual(error._tag, "ModelAPIError")
       assert.include(error.message, "Invalid JSON")
       assert.strictEqual(server.requests.length, 1)
-    }))
+    })
+  )
 
   it.scoped("a reset connection is retried, then succeeds", () =>
     Effect.gen(function* () {
@@ -174,7 +198,8 @@ describe("postJson", () => {
       const exit = yield* driveClock(Http.postJson(http, options(server.baseUrl)))
       assert.deepStrictEqual(exit, Exit.succeed({ ok: true }))
       assert.strictEqual(server.requests.length, 2)
-    }))
+    })
+  )
 
   it.scoped("settings.timeout bounds the request", () =>
     Effect.gen(function* () {
@@ -183,7 +208,13 @@ describe("postJson", () => {
       })
       const http = yield* client
       const fiber = yield* Effect.fork(
-        Http.postJson(http, options(server.baseUrl, { settings: { timeout: "10 seconds" }, retry: Http.resolveRetry(false) }))
+        Http.postJson(
+          http,
+          options(server.baseUrl, {
+            settings: { timeout: "10 seconds" },
+            retry: Http.resolveRetry(false)
+          })
+        )
       )
       yield* server.waitRequests(1)
       yield* waitForSleep
@@ -191,15 +222,22 @@ describe("postJson", () => {
       const error = yield* Effect.flip(Fiber.join(fiber))
       assert.strictEqual(error._tag, "ModelAPIError")
       assert.include(error.message, "timed out")
-    }))
+    })
+  )
 })
 
 describe("parseRetryAfter", () => {
   itPlain("reads seconds, HTTP dates and retry-after-ms", () => {
     const now = Date.parse("2026-01-01T00:00:00Z")
     assert.strictEqual(Http.parseRetryAfter({ "retry-after": "3" } as any, now), 3000)
-    assert.strictEqual(Http.parseRetryAfter({ "retry-after": "Thu, 01 Jan 2026 00:00:07 GMT" } as any, now), 7000)
-    assert.strictEqual(Http.parseRetryAfter({ "retry-after-ms": "250", "retry-after": "3" } as any, now), 250)
+    assert.strictEqual(
+      Http.parseRetryAfter({ "retry-after": "Thu, 01 Jan 2026 00:00:07 GMT" } as any, now),
+      7000
+    )
+    assert.strictEqual(
+      Http.parseRetryAfter({ "retry-after-ms": "250", "retry-after": "3" } as any, now),
+      250
+    )
     assert.strictEqual(Http.parseRetryAfter({} as any, now), undefined)
     assert.strictEqual(Http.parseRetryAfter({ "retry-after": "soon" } as any, now), undefined)
   })
@@ -229,7 +267,8 @@ describe("parseSse", () => {
         { event: undefined, data: "[DONE]", id: undefined },
         { event: undefined, data: "no-trailing-blank-line", id: undefined }
       ])
-    }))
+    })
+  )
 
   it.effect("decodes multi-byte UTF-8 split across reads", () =>
     Effect.gen(function* () {
@@ -237,7 +276,8 @@ describe("parseSse", () => {
       const reads = Array.from(bytes, (b) => Uint8Array.of(b))
       const events = yield* Stream.runCollect(Http.parseSse(Stream.fromIterable(reads)))
       assert.deepStrictEqual(JSON.parse(Chunk.unsafeHead(events).data), { t: "héllo ✓" })
-    }))
+    })
+  )
 })
 
 /** A tiny text protocol: each SSE `data` is text; `event: error` fails; `event: end` terminates. */
@@ -249,7 +289,10 @@ const textResponse = (events: Stream.Stream<Http.SseEvent, AgentError.ModelAPIEr
     events,
     onEvent: (event, manager, out) => {
       if (event.event === "error") {
-        return new AgentError.ModelAPIError({ modelName: "m1", reason: `provider error: ${event.data}` })
+        return new AgentError.ModelAPIError({
+          modelName: "m1",
+          reason: `provider error: ${event.data}`
+        })
       }
       if (event.event === "end") {
         ended = true
@@ -260,7 +303,9 @@ const textResponse = (events: Stream.Stream<Http.SseEvent, AgentError.ModelAPIEr
       return undefined
     },
     onEnd: () =>
-      ended ? undefined : new AgentError.ModelAPIError({ modelName: "m1", reason: "stream ended early" })
+      ended
+        ? undefined
+        : new AgentError.ModelAPIError({ modelName: "m1", reason: "stream ended early" })
   })
 }
 
@@ -304,7 +349,8 @@ describe("postSse + streamedResponse", () => {
         ["PartStartEvent", "PartDeltaEvent", "PartEndEvent", "ResponseCompleteEvent"]
       )
       assert.strictEqual((yield* streamed.response).text, "Hello")
-    }))
+    })
+  )
 
   it.scoped("a status error surfaces before the stream, after retries", () =>
     Effect.gen(function* () {
@@ -323,7 +369,8 @@ describe("postSse + streamedResponse", () => {
       )
       assert(Exit.isSuccess(exit))
       assert.strictEqual(server.requests.length, 2)
-    }))
+    })
+  )
 
   it.scoped("a provider error event fails the stream keeping the partial response", () =>
     Effect.gen(function* () {
@@ -335,7 +382,8 @@ describe("postSse + streamedResponse", () => {
       assert.include(error.reason, "overloaded")
       assert.strictEqual(error.partialResponse?.text, "partial text")
       assert.strictEqual(error.partialResponse?.state, "incomplete")
-    }))
+    })
+  )
 
   it.scoped("a stream that ends before its terminal event fails with the partial response", () =>
     Effect.gen(function* () {
@@ -346,7 +394,8 @@ describe("postSse + streamedResponse", () => {
       assert(error._tag === "ModelAPIError")
       assert.include(error.reason, "ended early")
       assert.strictEqual(error.partialResponse?.text, "cut")
-    }))
+    })
+  )
 
   it.scoped("a connection reset mid-stream is a ModelAPIError with the partial response", () =>
     Effect.gen(function* () {
@@ -358,7 +407,8 @@ describe("postSse + streamedResponse", () => {
       assert(error._tag === "ModelAPIError")
       assert.include(error.reason, "Stream broke")
       assert.strictEqual(error.partialResponse?.text, "before reset")
-    }))
+    })
+  )
 
   it.scoped("a stalled stream fails after idleTimeout", () =>
     Effect.gen(function* () {
@@ -377,7 +427,8 @@ describe("postSse + streamedResponse", () => {
       assert(error._tag === "ModelAPIError")
       assert.include(error.reason, "idle")
       assert.strictEqual(error.partialResponse?.text, "first")
-    }))
+    })
+  )
 
   it.scoped("interrupting the consumer closes the HTTP connection", () =>
     Effect.gen(function* () {
@@ -391,7 +442,8 @@ describe("postSse + streamedResponse", () => {
       yield* Fiber.interrupt(fiber)
       yield* server.waitClosed(1)
       assert.strictEqual(server.closedSockets(), 1)
-    }))
+    })
+  )
 
   it.scoped("unknown events are skipped and logged at debug, never fatal", () =>
     Effect.gen(function* () {
@@ -422,16 +474,23 @@ describe("postSse + streamedResponse", () => {
           if (e) out.push(e)
           return undefined
         },
-        onEnd: () => (ended ? undefined : new AgentError.ModelAPIError({ modelName: "m1", reason: "early" }))
+        onEnd: () =>
+          ended ? undefined : new AgentError.ModelAPIError({ modelName: "m1", reason: "early" })
       })
       yield* Stream.runDrain(streamed.events).pipe(
-        Effect.provide(Layer.mergeAll(Logger.replace(Logger.defaultLogger, logger), Logger.minimumLogLevel(LogLevel.Debug)))
+        Effect.provide(
+          Layer.mergeAll(
+            Logger.replace(Logger.defaultLogger, logger),
+            Logger.minimumLogLevel(LogLevel.Debug)
+          )
+        )
       )
       assert.strictEqual((yield* streamed.response).text, "ab")
       const debug = logs.filter((l) => l.level === "DEBUG")
       assert.strictEqual(debug.length, 1)
       assert.include(JSON.stringify(debug[0]!.message), "unknown event ping")
-    }))
+    })
+  )
 
   it.scoped("settings.timeout bounds a stream until its last event", () =>
     Effect.gen(function* () {
@@ -439,25 +498,38 @@ describe("postSse + streamedResponse", () => {
         res.write(sse([undefined, "slow"]))
       })
       const http = yield* client
-      const events = yield* Http.postSse(http, options(server.baseUrl, { settings: { timeout: "60 seconds" } }))
+      const events = yield* Http.postSse(
+        http,
+        options(server.baseUrl, { settings: { timeout: "60 seconds" } })
+      )
       const exit = yield* driveClock(Stream.runDrain(textResponse(events).events), "20 seconds")
       const error = yield* Effect.flip(exit)
       assert(error._tag === "ModelAPIError")
       assert.include(error.reason, "timed out")
       assert.strictEqual(error.partialResponse?.text, "slow")
-    }))
+    })
+  )
 
   it.scoped("a refused connection is a ModelAPIError after the retries", () =>
     Effect.gen(function* () {
       // Grab a free port, then close the server so nothing listens there.
-      const url = yield* Effect.scoped(Effect.map(loopbackServer(() => {}), (s) => s.baseUrl))
+      const url = yield* Effect.scoped(
+        Effect.map(
+          loopbackServer(() => {}),
+          (s) => s.baseUrl
+        )
+      )
       const http = yield* client
       const exit = yield* driveClock(
-        Http.postJson(http, options(url, { retry: { times: 2, base: "100 millis", cap: "1 second" } }))
+        Http.postJson(
+          http,
+          options(url, { retry: { times: 2, base: "100 millis", cap: "1 second" } })
+        )
       )
       const error = yield* Effect.flip(exit)
       assert.strictEqual(error._tag, "ModelAPIError")
       assert.include(error.message, "Connection error")
       assert.notInclude(error.message, "sk-test")
-    }))
+    })
+  )
 })

@@ -25,7 +25,8 @@ describe("ModelRegistry", () => {
       assert.strictEqual(model.modelName, "gpt-4o")
       assert.strictEqual(model.system, "openai")
       assert.isTrue(model.profile.supportsJsonSchemaOutput)
-    }))
+    })
+  )
 
   it.effect("a missing key is a UserError naming the variable", () =>
     Effect.gen(function* () {
@@ -33,7 +34,8 @@ describe("ModelRegistry", () => {
       assert.strictEqual(error._tag, "UserError")
       assert.include(error.message, "GROQ_API_KEY")
       assert.include(error.message, "groq:llama-3.3-70b-versatile")
-    }))
+    })
+  )
 
   it.effect("an unknown provider suggests close names", () =>
     Effect.gen(function* () {
@@ -41,36 +43,53 @@ describe("ModelRegistry", () => {
       assert.strictEqual(error._tag, "UserError")
       assert.include(error.message, 'Unknown model provider "opneai"')
       assert.include(error.message, 'Did you mean "openai"')
-    }))
+    })
+  )
 
   it.effect("a model string without a model name is rejected", () =>
     Effect.gen(function* () {
       const error = yield* Effect.flip(resolve("openai", { OPENAI_API_KEY: "sk" }))
       assert.include(error.message, "openai:<model>")
-    }))
+    })
+  )
 
   it.effect("test resolves to core's TestModel without any key", () =>
     Effect.gen(function* () {
       const model = yield* resolve("test")
-      const response = yield* model.request([Messages.userPrompt("hi")], {}, Model.ModelRequestParameters.empty)
+      const response = yield* model.request(
+        [Messages.userPrompt("hi")],
+        {},
+        Model.ModelRequestParameters.empty
+      )
       assert.strictEqual(response._tag, "ModelResponse")
-    }))
+    })
+  )
 
   it.scoped("ollama needs no key and honours OLLAMA_BASE_URL", () =>
     Effect.gen(function* () {
       const server = yield* loopbackServer((_req, res) => {
         res.writeHead(200, { "content-type": "application/json" })
-        res.end(JSON.stringify({ id: "x", model: "llama3.2", choices: [{ index: 0, finish_reason: "stop", message: { role: "assistant", content: "hey" } }] }))
+        res.end(
+          JSON.stringify({
+            id: "x",
+            model: "llama3.2",
+            choices: [
+              { index: 0, finish_reason: "stop", message: { role: "assistant", content: "hey" } }
+            ]
+          })
+        )
       })
       const response = yield* Effect.flatMap(
         resolveWith("ollama:llama3.2", { OLLAMA_BASE_URL: `${server.baseUrl}/v1` }),
-        (model) => model.request([Messages.userPrompt("hi")], {}, Model.ModelRequestParameters.empty)
+        (model) =>
+          model.request([Messages.userPrompt("hi")], {}, Model.ModelRequestParameters.empty)
       ).pipe(Effect.provide(NodeHttpClient.layerUndici))
       assert.strictEqual(response.text, "hey")
       assert.strictEqual(response.providerName, "ollama")
       assert.strictEqual(server.requests[0]!.path, "/v1/chat/completions")
       assert.isUndefined(server.requests[0]!.headers.authorization)
-    }))
+    })
+  )
 
   it.effect("custom factories extend the table and win on the same prefix", () =>
     Effect.gen(function* () {
@@ -80,7 +99,8 @@ describe("ModelRegistry", () => {
       )
       const model = yield* registry.resolve("mine:custom")
       assert.strictEqual(model.modelName, "custom")
-    }))
+    })
+  )
 
   it("suggest finds near misses", () => {
     assert.deepStrictEqual(ModelRegistry.suggest("grok", ["groq", "openai", "ollama"]), ["groq"])
@@ -97,5 +117,6 @@ describe("ModelRegistry", () => {
       assert.strictEqual(claude.modelName, "claude-sonnet-4-5")
       const gemini = yield* Effect.flip(resolve("gemini:gemini-2.5-flash"))
       assert.include(gemini.message, "GEMINI_API_KEY")
-    }))
+    })
+  )
 })

@@ -18,7 +18,12 @@ import * as OpenAiClient from "../src/OpenAiClient.js"
 import * as OpenAiCompatible from "../src/OpenAiCompatible.js"
 import { loopbackServer } from "./support/replay.js"
 
-const gpt = { modelName: "gpt-4o", system: "openai", profile: OpenAiChat.openAiProfile("gpt-4o"), stream: false }
+const gpt = {
+  modelName: "gpt-4o",
+  system: "openai",
+  profile: OpenAiChat.openAiProfile("gpt-4o"),
+  stream: false
+}
 
 const weather = new Tool.ToolDefinition({
   name: "get_weather",
@@ -27,7 +32,9 @@ const weather = new Tool.ToolDefinition({
 })
 const search = new Tool.ToolDefinition({
   name: "search",
-  parametersJsonSchema: Tool.jsonSchema(Schema.Struct({ q: Schema.String, limit: Schema.optional(Schema.Number) }))
+  parametersJsonSchema: Tool.jsonSchema(
+    Schema.Struct({ q: Schema.String, limit: Schema.optional(Schema.Number) })
+  )
 })
 
 const conversation: ReadonlyArray<Messages.ModelMessage> = [
@@ -40,7 +47,11 @@ const conversation: ReadonlyArray<Messages.ModelMessage> = [
           new Messages.ImageUrl({ url: "https://example.com/cat.png" }),
           new Messages.BinaryContent({ data: new Uint8Array([1, 2, 3]), mediaType: "image/png" }),
           new Messages.BinaryContent({ data: new Uint8Array([4, 5]), mediaType: "audio/wav" }),
-          new Messages.BinaryContent({ data: new Uint8Array([6]), mediaType: "application/pdf", identifier: "doc.pdf" })
+          new Messages.BinaryContent({
+            data: new Uint8Array([6]),
+            mediaType: "application/pdf",
+            identifier: "doc.pdf"
+          })
         ]
       })
     ]
@@ -49,13 +60,25 @@ const conversation: ReadonlyArray<Messages.ModelMessage> = [
     parts: [
       new Messages.ThinkingPart({ content: "hmm", providerName: "openai" }),
       new Messages.TextPart({ content: "A cat." }),
-      new Messages.ToolCallPart({ toolName: "get_weather", args: { city: "Paris" }, toolCallId: "call_1" })
+      new Messages.ToolCallPart({
+        toolName: "get_weather",
+        args: { city: "Paris" },
+        toolCallId: "call_1"
+      })
     ]
   }),
   new Messages.ModelRequest({
     parts: [
-      new Messages.ToolReturnPart({ toolName: "get_weather", toolCallId: "call_1", content: { temp: 21 } }),
-      new Messages.RetryPromptPart({ content: "bad args", toolName: "search", toolCallId: "call_2" }),
+      new Messages.ToolReturnPart({
+        toolName: "get_weather",
+        toolCallId: "call_1",
+        content: { temp: 21 }
+      }),
+      new Messages.RetryPromptPart({
+        content: "bad args",
+        toolName: "search",
+        toolCallId: "call_2"
+      }),
       new Messages.RetryPromptPart({ content: "Answer in JSON" })
     ],
     instructions: "You are a weather bot."
@@ -78,7 +101,12 @@ const recordingTracer = Effect.map(Effect.tracer, (base) => {
 
 describe("encodeRequest", () => {
   it("maps every message part to the Chat Completions shape", () => {
-    const body = OpenAiChat.encodeRequest(conversation, {}, Model.ModelRequestParameters.empty, gpt) as any
+    const body = OpenAiChat.encodeRequest(
+      conversation,
+      {},
+      Model.ModelRequestParameters.empty,
+      gpt
+    ) as any
     assert.deepStrictEqual(body.messages[0], { role: "system", content: "Be brief." })
     // Instructions of the last request come right after leading system prompts.
     assert.deepStrictEqual(body.messages[1], { role: "system", content: "You are a weather bot." })
@@ -93,9 +121,19 @@ describe("encodeRequest", () => {
     assert.deepStrictEqual(body.messages[3], {
       role: "assistant",
       content: "A cat.",
-      tool_calls: [{ id: "call_1", type: "function", function: { name: "get_weather", arguments: '{"city":"Paris"}' } }]
+      tool_calls: [
+        {
+          id: "call_1",
+          type: "function",
+          function: { name: "get_weather", arguments: '{"city":"Paris"}' }
+        }
+      ]
     })
-    assert.deepStrictEqual(body.messages[4], { role: "tool", tool_call_id: "call_1", content: '{"temp":21}' })
+    assert.deepStrictEqual(body.messages[4], {
+      role: "tool",
+      tool_call_id: "call_1",
+      content: '{"temp":21}'
+    })
     assert.deepStrictEqual(body.messages[5], {
       role: "tool",
       tool_call_id: "call_2",
@@ -149,7 +187,10 @@ describe("encodeRequest", () => {
         stopSequences: ["END"],
         parallelToolCalls: false
       },
-      new Model.ModelRequestParameters({ functionTools: [weather, search], allowTextOutput: false }),
+      new Model.ModelRequestParameters({
+        functionTools: [weather, search],
+        allowTextOutput: false
+      }),
       { ...gpt, stream: true }
     ) as any
     assert.deepStrictEqual(body.tools[0], {
@@ -179,9 +220,19 @@ describe("encodeRequest", () => {
 
   it("toolChoice setting: names restrict the tools", () => {
     const params = new Model.ModelRequestParameters({ functionTools: [weather, search] })
-    const one = OpenAiChat.encodeRequest([Messages.userPrompt("hi")], { toolChoice: ["search"] }, params, gpt) as any
+    const one = OpenAiChat.encodeRequest(
+      [Messages.userPrompt("hi")],
+      { toolChoice: ["search"] },
+      params,
+      gpt
+    ) as any
     assert.deepStrictEqual(one.tool_choice, { type: "function", function: { name: "search" } })
-    const none = OpenAiChat.encodeRequest([Messages.userPrompt("hi")], { toolChoice: "none" }, params, gpt) as any
+    const none = OpenAiChat.encodeRequest(
+      [Messages.userPrompt("hi")],
+      { toolChoice: "none" },
+      params,
+      gpt
+    ) as any
     assert.strictEqual(none.tool_choice, "none")
     const auto = OpenAiChat.encodeRequest([Messages.userPrompt("hi")], {}, params, gpt) as any
     assert.strictEqual(auto.tool_choice, "auto")
@@ -242,7 +293,9 @@ describe("decodeResponse", () => {
               role: "assistant",
               reasoning_content: "think",
               content: "Calling.",
-              tool_calls: [{ id: "c1", type: "function", function: { name: "f", arguments: '{"a":1}' } }]
+              tool_calls: [
+                { id: "c1", type: "function", function: { name: "f", arguments: '{"a":1}' } }
+              ]
             }
           }
         ],
@@ -278,7 +331,8 @@ describe("decodeResponse", () => {
   })
 })
 
-const sse = (...chunks: Array<unknown>) => chunks.map((c) => `data: ${typeof c === "string" ? c : JSON.stringify(c)}\n\n`).join("")
+const sse = (...chunks: Array<unknown>) =>
+  chunks.map((c) => `data: ${typeof c === "string" ? c : JSON.stringify(c)}\n\n`).join("")
 const delta = (d: unknown, extra: Record<string, unknown> = {}) => ({
   id: "chatcmpl-s",
   model: "gpt-4o",
@@ -301,13 +355,40 @@ describe("OpenAiChat.model", () => {
             delta({ role: "assistant", content: "" }),
             delta({ content: "Let me" }),
             delta({ content: " check." }),
-            delta({ tool_calls: [{ index: 0, id: "call_a", type: "function", function: { name: "get_weather", arguments: "" } }] }),
-            delta({ tool_calls: [{ index: 1, id: "call_b", type: "function", function: { name: "search", arguments: '{"q":' } }] }),
+            delta({
+              tool_calls: [
+                {
+                  index: 0,
+                  id: "call_a",
+                  type: "function",
+                  function: { name: "get_weather", arguments: "" }
+                }
+              ]
+            }),
+            delta({
+              tool_calls: [
+                {
+                  index: 1,
+                  id: "call_b",
+                  type: "function",
+                  function: { name: "search", arguments: '{"q":' }
+                }
+              ]
+            }),
             delta({ tool_calls: [{ index: 0, function: { arguments: '{"city":' } }] }),
             delta({ tool_calls: [{ index: 0, function: { arguments: '"Paris"}' } }] }),
             delta({ tool_calls: [{ index: 1, function: { arguments: '"x"}' } }] }),
             delta({}, { finish_reason: "tool_calls" }),
-            { id: "chatcmpl-s", model: "gpt-4o", choices: [], usage: { prompt_tokens: 9, completion_tokens: 4, prompt_tokens_details: { cached_tokens: 2 } } },
+            {
+              id: "chatcmpl-s",
+              model: "gpt-4o",
+              choices: [],
+              usage: {
+                prompt_tokens: 9,
+                completion_tokens: 4,
+                prompt_tokens_details: { cached_tokens: 2 }
+              }
+            },
             "[DONE]"
           )
         )
@@ -341,7 +422,8 @@ describe("OpenAiChat.model", () => {
       assert.strictEqual(r.providerResponseId, "chatcmpl-s")
       const deltas = events.filter((e) => e._tag === "PartDeltaEvent")
       assert.isAtLeast(deltas.length, 4)
-    }))
+    })
+  )
 
   it.scoped("the API key never appears in errors, logs or spans", () =>
     Effect.gen(function* () {
@@ -368,11 +450,19 @@ describe("OpenAiChat.model", () => {
           return stream
             ? yield* Effect.scoped(
                 Effect.flatMap(
-                  model.requestStream([Messages.userPrompt("hi")], {}, Model.ModelRequestParameters.empty),
+                  model.requestStream(
+                    [Messages.userPrompt("hi")],
+                    {},
+                    Model.ModelRequestParameters.empty
+                  ),
                   (s) => Stream.runDrain(s.events)
                 )
               )
-            : yield* model.request([Messages.userPrompt("hi")], {}, Model.ModelRequestParameters.empty)
+            : yield* model.request(
+                [Messages.userPrompt("hi")],
+                {},
+                Model.ModelRequestParameters.empty
+              )
         }).pipe(
           Effect.tapErrorCause((cause) => Effect.logError("model failed", cause)),
           Effect.withSpan("test"),
@@ -402,7 +492,9 @@ describe("OpenAiChat.model", () => {
         ...spans.flatMap((s) => [s.name, JSON.stringify([...s.attributes.entries()])])
       ]
       assert.isAbove(spans.length, 1)
-      assert.isTrue(spans.some((s) => [...s.attributes.keys()].some((k) => k.startsWith("http.request.header"))))
+      assert.isTrue(
+        spans.some((s) => [...s.attributes.keys()].some((k) => k.startsWith("http.request.header")))
+      )
       // Provider spans are named Module.method (core's InstrumentedModel owns `chat {model}`)
       // and carry transport attributes only.
       const names = spans.map((s) => s.name)
@@ -415,7 +507,8 @@ describe("OpenAiChat.model", () => {
       assert.isFalse([...request.attributes.keys()].some((k) => k.startsWith("gen_ai.")))
       for (const t of texts) assert.notInclude(t, secret)
       assert.notInclude(texts.join("\n"), secret.slice(3))
-    }))
+    })
+  )
 
   it.live("the provider span records the retry count and the final status", () =>
     Effect.gen(function* () {
@@ -428,11 +521,24 @@ describe("OpenAiChat.model", () => {
           return
         }
         res.writeHead(200, { "content-type": "application/json" })
-        res.end(JSON.stringify({ id: "x", choices: [{ index: 0, finish_reason: "stop", message: { role: "assistant", content: "ok" } }] }))
+        res.end(
+          JSON.stringify({
+            id: "x",
+            choices: [
+              { index: 0, finish_reason: "stop", message: { role: "assistant", content: "ok" } }
+            ]
+          })
+        )
       })
       const { spans, tracer } = yield* recordingTracer
       const layer = OpenAiChat.model("gpt-4o").pipe(
-        Layer.provide(OpenAiClient.layer({ baseUrl: server.baseUrl, apiKey: Redacted.make("sk-x"), retry: { times: 2, base: 0 } })),
+        Layer.provide(
+          OpenAiClient.layer({
+            baseUrl: server.baseUrl,
+            apiKey: Redacted.make("sk-x"),
+            retry: { times: 2, base: 0 }
+          })
+        ),
         Layer.provide(NodeHttpClient.layerUndici)
       )
       const r = yield* Effect.flatMap(Model.Model, (m) =>
@@ -443,46 +549,76 @@ describe("OpenAiChat.model", () => {
       const span = spans.find((s) => s.name === "OpenAiChat.request")!
       assert.strictEqual(span.attributes.get("http.request.resend_count"), 1)
       assert.strictEqual(span.attributes.get("http.response.status_code"), 200)
-    }).pipe(Effect.scoped))
+    }).pipe(Effect.scoped)
+  )
 
-  it.scoped("settings.extraBody and extraHeaders reach the wire; model settings merge under run settings", () =>
-    Effect.gen(function* () {
-      const server = yield* loopbackServer((_req, res) => {
-        res.writeHead(200, { "content-type": "application/json" })
-        res.end(JSON.stringify({ id: "x", choices: [{ index: 0, finish_reason: "length", message: { role: "assistant", content: "ok" } }] }))
-      })
-      const layer = OpenAiChat.model("gpt-4o", { settings: { temperature: 1, maxTokens: 10 } }).pipe(
-        Layer.provide(OpenAiClient.layer({ baseUrl: server.baseUrl, organization: "org-1", headers: { "x-app": "a" } })),
-        Layer.provide(NodeHttpClient.layerUndici)
-      )
-      const r = yield* Effect.flatMap(Model.Model, (m) =>
-        m.request(
-          [Messages.userPrompt("hi")],
-          { temperature: 0, extraBody: { service_tier: "flex" }, extraHeaders: { "x-run": "r" } },
-          Model.ModelRequestParameters.empty
+  it.scoped(
+    "settings.extraBody and extraHeaders reach the wire; model settings merge under run settings",
+    () =>
+      Effect.gen(function* () {
+        const server = yield* loopbackServer((_req, res) => {
+          res.writeHead(200, { "content-type": "application/json" })
+          res.end(
+            JSON.stringify({
+              id: "x",
+              choices: [
+                { index: 0, finish_reason: "length", message: { role: "assistant", content: "ok" } }
+              ]
+            })
+          )
+        })
+        const layer = OpenAiChat.model("gpt-4o", {
+          settings: { temperature: 1, maxTokens: 10 }
+        }).pipe(
+          Layer.provide(
+            OpenAiClient.layer({
+              baseUrl: server.baseUrl,
+              organization: "org-1",
+              headers: { "x-app": "a" }
+            })
+          ),
+          Layer.provide(NodeHttpClient.layerUndici)
         )
-      ).pipe(Effect.provide(layer))
-      assert.strictEqual(r.finishReason, "length")
-      const req = server.requests[0]!
-      const body = req.body as any
-      assert.strictEqual(body.temperature, 0)
-      assert.strictEqual(body.max_completion_tokens, 10)
-      assert.strictEqual(body.service_tier, "flex")
-      assert.strictEqual(req.headers["x-run"], "r")
-      assert.strictEqual(req.headers["x-app"], "a")
-      assert.strictEqual(req.headers["openai-organization"], "org-1")
-      assert.isUndefined(req.headers.authorization)
-    }))
+        const r = yield* Effect.flatMap(Model.Model, (m) =>
+          m.request(
+            [Messages.userPrompt("hi")],
+            { temperature: 0, extraBody: { service_tier: "flex" }, extraHeaders: { "x-run": "r" } },
+            Model.ModelRequestParameters.empty
+          )
+        ).pipe(Effect.provide(layer))
+        assert.strictEqual(r.finishReason, "length")
+        const req = server.requests[0]!
+        const body = req.body as any
+        assert.strictEqual(body.temperature, 0)
+        assert.strictEqual(body.max_completion_tokens, 10)
+        assert.strictEqual(body.service_tier, "flex")
+        assert.strictEqual(req.headers["x-run"], "r")
+        assert.strictEqual(req.headers["x-app"], "a")
+        assert.strictEqual(req.headers["openai-organization"], "org-1")
+        assert.isUndefined(req.headers.authorization)
+      })
+  )
 
   it.scoped("Azure: deployment path, api-version query and api-key header", () =>
     Effect.gen(function* () {
       const server = yield* loopbackServer((_req, res) => {
         res.writeHead(200, { "content-type": "application/json" })
-        res.end(JSON.stringify({ id: "x", choices: [{ index: 0, finish_reason: "stop", message: { role: "assistant", content: "hi" } }] }))
+        res.end(
+          JSON.stringify({
+            id: "x",
+            choices: [
+              { index: 0, finish_reason: "stop", message: { role: "assistant", content: "hi" } }
+            ]
+          })
+        )
       })
       const layer = OpenAiCompatible.azureModel("my-gpt4o").pipe(
         Layer.provide(
-          OpenAiCompatible.azureLayer({ endpoint: server.baseUrl, apiKey: Redacted.make("az-key"), apiVersion: "2024-10-21" })
+          OpenAiCompatible.azureLayer({
+            endpoint: server.baseUrl,
+            apiKey: Redacted.make("az-key"),
+            apiVersion: "2024-10-21"
+          })
         ),
         Layer.provide(NodeHttpClient.layerUndici)
       )
@@ -492,36 +628,50 @@ describe("OpenAiChat.model", () => {
       assert.strictEqual(r.text, "hi")
       assert.strictEqual(r.providerName, "azure")
       const req = server.requests[0]!
-      assert.strictEqual(req.path, "/openai/deployments/my-gpt4o/chat/completions?api-version=2024-10-21")
+      assert.strictEqual(
+        req.path,
+        "/openai/deployments/my-gpt4o/chat/completions?api-version=2024-10-21"
+      )
       assert.strictEqual(req.headers["api-key"], "az-key")
       assert.isUndefined(req.headers.authorization)
-    }))
+    })
+  )
 
-  it.scoped("layerConfig reads OPENAI_API_KEY and OPENAI_BASE_URL; a missing key is a ConfigError", () =>
-    Effect.gen(function* () {
-      const server = yield* loopbackServer((_req, res) => {
-        res.writeHead(200, { "content-type": "application/json" })
-        res.end(JSON.stringify({ id: "x", choices: [{ index: 0, finish_reason: "stop", message: { role: "assistant", content: "ok" } }] }))
+  it.scoped(
+    "layerConfig reads OPENAI_API_KEY and OPENAI_BASE_URL; a missing key is a ConfigError",
+    () =>
+      Effect.gen(function* () {
+        const server = yield* loopbackServer((_req, res) => {
+          res.writeHead(200, { "content-type": "application/json" })
+          res.end(
+            JSON.stringify({
+              id: "x",
+              choices: [
+                { index: 0, finish_reason: "stop", message: { role: "assistant", content: "ok" } }
+              ]
+            })
+          )
+        })
+        const env = (m: Record<string, string>) =>
+          Layer.setConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(m))))
+        const call = Effect.flatMap(Model.Model, (m) =>
+          m.request([Messages.userPrompt("hi")], {}, Model.ModelRequestParameters.empty)
+        )
+        const layer = OpenAiChat.model("gpt-4o").pipe(
+          Layer.provide(OpenAiChat.layerConfig()),
+          Layer.provide(NodeHttpClient.layerUndici)
+        )
+        yield* call.pipe(
+          Effect.provide(layer),
+          Effect.provide(env({ OPENAI_API_KEY: "sk-env", OPENAI_BASE_URL: `${server.baseUrl}/v1` }))
+        )
+        assert.strictEqual(server.requests[0]!.headers.authorization, "Bearer sk-env")
+        assert.strictEqual(server.requests[0]!.path, "/v1/chat/completions")
+        const error = yield* Effect.flip(call.pipe(Effect.provide(layer), Effect.provide(env({}))))
+        assert.strictEqual((error as any)._op, "MissingData")
+        assert.include(String(error), "OPENAI_API_KEY")
       })
-      const env = (m: Record<string, string>) =>
-        Layer.setConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(m))))
-      const call = Effect.flatMap(Model.Model, (m) =>
-        m.request([Messages.userPrompt("hi")], {}, Model.ModelRequestParameters.empty)
-      )
-      const layer = OpenAiChat.model("gpt-4o").pipe(
-        Layer.provide(OpenAiChat.layerConfig()),
-        Layer.provide(NodeHttpClient.layerUndici)
-      )
-      yield* call.pipe(
-        Effect.provide(layer),
-        Effect.provide(env({ OPENAI_API_KEY: "sk-env", OPENAI_BASE_URL: `${server.baseUrl}/v1` }))
-      )
-      assert.strictEqual(server.requests[0]!.headers.authorization, "Bearer sk-env")
-      assert.strictEqual(server.requests[0]!.path, "/v1/chat/completions")
-      const error = yield* Effect.flip(call.pipe(Effect.provide(layer), Effect.provide(env({}))))
-      assert.strictEqual((error as any)._op, "MissingData")
-      assert.include(String(error), "OPENAI_API_KEY")
-    }))
+  )
 
   it.scoped("interrupting a non-streamed request closes the connection", () =>
     Effect.gen(function* () {
@@ -540,5 +690,6 @@ describe("OpenAiChat.model", () => {
         yield* server.waitClosed(1)
         assert.strictEqual(server.closedSockets(), 1)
       }).pipe(Effect.provide(modelLayer(server.baseUrl)))
-    }))
+    })
+  )
 })

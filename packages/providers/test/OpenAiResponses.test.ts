@@ -8,22 +8,49 @@ import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import * as OpenAiClient from "../src/OpenAiClient.js"
 import * as OpenAiResponses from "../src/OpenAiResponses.js"
-import { apiErrorOf, collectStream, loadCase, replayServer, sseCase as replaySseCase, sseEvent as ev } from "./support/replay.js"
+import {
+  apiErrorOf,
+  collectStream,
+  loadCase,
+  replayServer,
+  sseCase as replaySseCase,
+  sseEvent as ev
+} from "./support/replay.js"
 
 const modelLayer = (baseUrl: string, name: string) =>
   OpenAiResponses.model(name).pipe(
-    Layer.provide(OpenAiClient.layer({ baseUrl: `${baseUrl}/v1`, apiKey: Redacted.make("sk-secret"), retry: false })),
+    Layer.provide(
+      OpenAiClient.layer({
+        baseUrl: `${baseUrl}/v1`,
+        apiKey: Redacted.make("sk-secret"),
+        retry: false
+      })
+    ),
     Layer.provide(NodeHttpClient.layerUndici)
   )
 
-const sseCase = (sse: string) => replaySseCase("openai-responses", "responses", "/v1/responses", sse)
+const sseCase = (sse: string) =>
+  replaySseCase("openai-responses", "responses", "/v1/responses", sse)
 
 const streamStart =
   ev("response.created", { response: { id: "resp_1", model: "gpt-5", status: "in_progress" } }) +
   ev("response.output_item.added", { item: { id: "rs_1", type: "reasoning", summary: [] } }) +
-  ev("response.reasoning_summary_text.delta", { item_id: "rs_1", summary_index: 0, delta: "Think" }) +
-  ev("response.output_item.done", { item: { id: "rs_1", type: "reasoning", summary: [{ type: "summary_text", text: "Think" }], encrypted_content: "enc" } }) +
-  ev("response.output_item.added", { item: { id: "fc_1", type: "function_call", call_id: "call_1", name: "lookup", arguments: "" } }) +
+  ev("response.reasoning_summary_text.delta", {
+    item_id: "rs_1",
+    summary_index: 0,
+    delta: "Think"
+  }) +
+  ev("response.output_item.done", {
+    item: {
+      id: "rs_1",
+      type: "reasoning",
+      summary: [{ type: "summary_text", text: "Think" }],
+      encrypted_content: "enc"
+    }
+  }) +
+  ev("response.output_item.added", {
+    item: { id: "fc_1", type: "function_call", call_id: "call_1", name: "lookup", arguments: "" }
+  }) +
   ev("response.function_call_arguments.delta", { item_id: "fc_1", delta: '{"q":' }) +
   ev("response.function_call_arguments.delta", { item_id: "fc_1", delta: "1}" }) +
   ev("response.some_future_event", { whatever: true })
@@ -31,12 +58,19 @@ const streamStart =
 const runStream = (baseUrl: string) => collectStream(modelLayer(baseUrl, "gpt-5"))
 
 describe("OpenAI Responses request encoding", () => {
-  const output = new Tool.ToolDefinition({ name: "final_result", parametersJsonSchema: { type: "object" }, kind: "output" })
+  const output = new Tool.ToolDefinition({
+    name: "final_result",
+    parametersJsonSchema: { type: "object" },
+    kind: "output"
+  })
 
   it("instructions come from the latest request; tool_choice is required when text is not allowed", () => {
     const body = OpenAiResponses.encodeRequest(
       [
-        new Messages.ModelRequest({ parts: [new Messages.UserPromptPart({ content: "a" })], instructions: "old" }),
+        new Messages.ModelRequest({
+          parts: [new Messages.UserPromptPart({ content: "a" })],
+          instructions: "old"
+        }),
         new Messages.ModelResponse({ parts: [new Messages.TextPart({ content: "b" })] }),
         new Messages.ModelRequest({
           parts: [new Messages.RetryPromptPart({ content: "no text please" })],
@@ -44,7 +78,11 @@ describe("OpenAI Responses request encoding", () => {
         })
       ],
       { maxTokens: 100 },
-      new Model.ModelRequestParameters({ outputTools: [output], allowTextOutput: false, outputMode: "tool" }),
+      new Model.ModelRequestParameters({
+        outputTools: [output],
+        allowTextOutput: false,
+        outputMode: "tool"
+      }),
       { modelName: "gpt-4o", profile: OpenAiResponses.profileFor("gpt-4o"), stream: false }
     )
     assert.strictEqual(body.instructions, "new")
@@ -53,7 +91,10 @@ describe("OpenAI Responses request encoding", () => {
     assert.deepStrictEqual(body.input, [
       { role: "user", content: "a" },
       { role: "assistant", content: "b" },
-      { role: "user", content: "Validation feedback:\nno text please\n\nFix the errors and try again." }
+      {
+        role: "user",
+        content: "Validation feedback:\nno text please\n\nFix the errors and try again."
+      }
     ])
     assert.strictEqual(body.include, undefined)
   })
@@ -107,7 +148,11 @@ describe("OpenAI Responses request encoding", () => {
       required: ["city"],
       additionalProperties: false
     }
-    const open = { type: "object", properties: { q: { type: "string" }, limit: { type: "number" } }, required: ["q"] }
+    const open = {
+      type: "object",
+      properties: { q: { type: "string" }, limit: { type: "number" } },
+      required: ["q"]
+    }
     const body = OpenAiResponses.encodeRequest(
       [Messages.userPrompt("x")],
       {},
@@ -115,7 +160,10 @@ describe("OpenAI Responses request encoding", () => {
         functionTools: [
           new Tool.ToolDefinition({ name: "closed", parametersJsonSchema: closed }),
           new Tool.ToolDefinition({ name: "open", parametersJsonSchema: open }),
-          new Tool.ToolDefinition({ name: "none", parametersJsonSchema: { type: "object", properties: {}, additionalProperties: false } }),
+          new Tool.ToolDefinition({
+            name: "none",
+            parametersJsonSchema: { type: "object", properties: {}, additionalProperties: false }
+          }),
           new Tool.ToolDefinition({ name: "forced", parametersJsonSchema: open, strict: true }),
           new Tool.ToolDefinition({ name: "off", parametersJsonSchema: closed, strict: false })
         ]
@@ -125,7 +173,13 @@ describe("OpenAI Responses request encoding", () => {
     const tools = body.tools as Array<any>
     assert.deepStrictEqual(
       tools.map((t) => [t.name, t.strict]),
-      [["closed", true], ["open", false], ["none", false], ["forced", true], ["off", false]]
+      [
+        ["closed", true],
+        ["open", false],
+        ["none", false],
+        ["forced", true],
+        ["off", false]
+      ]
     )
     assert.deepStrictEqual(tools[1].parameters, open)
     assert.deepStrictEqual(tools[3].parameters, {
@@ -142,10 +196,25 @@ describe("OpenAI Responses request encoding", () => {
         Messages.userPrompt("q"),
         new Messages.ModelResponse({
           parts: [
-            new Messages.ThinkingPart({ content: "one", id: "rs_1", signature: "enc", providerName: "openai" }),
+            new Messages.ThinkingPart({
+              content: "one",
+              id: "rs_1",
+              signature: "enc",
+              providerName: "openai"
+            }),
             new Messages.ThinkingPart({ content: "two", id: "rs_1", providerName: "openai" }),
-            new Messages.ThinkingPart({ content: "claude's", signature: "sig", providerName: "anthropic" }),
-            new Messages.ToolCallPart({ toolName: "t", args: {}, toolCallId: "call_1", id: "fc_1", providerName: "openai" })
+            new Messages.ThinkingPart({
+              content: "claude's",
+              signature: "sig",
+              providerName: "anthropic"
+            }),
+            new Messages.ToolCallPart({
+              toolName: "t",
+              args: {},
+              toolCallId: "call_1",
+              id: "fc_1",
+              providerName: "openai"
+            })
           ]
         })
       ],
@@ -169,84 +238,111 @@ describe("OpenAI Responses request encoding", () => {
 })
 
 describe("OpenAI Responses over the wire", () => {
-  it.scopedLive("multi-turn agent run with reasoning round trip: tool call → tool result → final text", () =>
-    Effect.gen(function* () {
-      const c = loadCase("openai-responses", "models.test_tool_choice_matrix.test_tool_choice_matrix-auto-openai_responses")
-      const server = yield* replayServer(c)
-      const weather = Tool.make("get_weather", {
-        description: "Get the current weather for a city.",
-        parameters: Schema.Struct({ city: Schema.String }),
-        handler: ({ city }) => Effect.succeed(`Sunny, 22C in ${city}`)
+  it.scopedLive(
+    "multi-turn agent run with reasoning round trip: tool call → tool result → final text",
+    () =>
+      Effect.gen(function* () {
+        const c = loadCase(
+          "openai-responses",
+          "models.test_tool_choice_matrix.test_tool_choice_matrix-auto-openai_responses"
+        )
+        const server = yield* replayServer(c)
+        const weather = Tool.make("get_weather", {
+          description: "Get the current weather for a city.",
+          parameters: Schema.Struct({ city: Schema.String }),
+          handler: ({ city }) => Effect.succeed(`Sunny, 22C in ${city}`)
+        })
+        const agent = Agent.make({ tools: [weather] })
+        const result = yield* agent
+          .run("What's the weather in Paris?")
+          .pipe(Effect.provide(modelLayer(server.baseUrl, "gpt-5-mini")))
+        assert.strictEqual(
+          result.output,
+          "Currently it's sunny in Paris with a temperature of 22°C."
+        )
+        assert.strictEqual(result.usage.requests, 2)
+        const firstOutput = (c.interactions[0]!.response.json as any).output
+        const reasoning = firstOutput.find((i: any) => i.type === "reasoning")
+        const sent = server.received[1]!.body as any
+        // The encrypted reasoning item goes back verbatim, before its function call.
+        assert.deepStrictEqual(sent.input[1], {
+          type: "reasoning",
+          id: reasoning.id,
+          summary: [],
+          encrypted_content: reasoning.encrypted_content
+        })
+        assert.deepStrictEqual(sent.input[3], {
+          type: "function_call_output",
+          call_id: firstOutput.find((i: any) => i.type === "function_call").call_id,
+          output: "Sunny, 22C in Paris"
+        })
+        assert.strictEqual(server.received[0]!.headers.authorization, "Bearer sk-secret")
+        assert.strictEqual(server.unused(), 0)
       })
-      const agent = Agent.make({ tools: [weather] })
-      const result = yield* agent
-        .run("What's the weather in Paris?")
-        .pipe(Effect.provide(modelLayer(server.baseUrl, "gpt-5-mini")))
-      assert.strictEqual(result.output, "Currently it's sunny in Paris with a temperature of 22°C.")
-      assert.strictEqual(result.usage.requests, 2)
-      const firstOutput = (c.interactions[0]!.response.json as any).output
-      const reasoning = firstOutput.find((i: any) => i.type === "reasoning")
-      const sent = server.received[1]!.body as any
-      // The encrypted reasoning item goes back verbatim, before its function call.
-      assert.deepStrictEqual(sent.input[1], {
-        type: "reasoning",
-        id: reasoning.id,
-        summary: [],
-        encrypted_content: reasoning.encrypted_content
-      })
-      assert.deepStrictEqual(sent.input[3], {
-        type: "function_call_output",
-        call_id: firstOutput.find((i: any) => i.type === "function_call").call_id,
-        output: "Sunny, 22C in Paris"
-      })
-      assert.strictEqual(server.received[0]!.headers.authorization, "Bearer sk-secret")
-      assert.strictEqual(server.unused(), 0)
-    })
   )
 
-  it.scopedLive("streaming: reasoning summary + signature, tool call arguments, usage; unknown events skipped", () =>
-    Effect.gen(function* () {
-      const server = yield* replayServer(
-        sseCase(
-          streamStart +
-            ev("response.output_item.done", { item: { id: "fc_1", type: "function_call", call_id: "call_1", name: "lookup", arguments: '{"q":1}' } }) +
-            ev("response.completed", {
-              response: {
-                id: "resp_1",
-                model: "gpt-5",
-                status: "completed",
-                usage: {
-                  input_tokens: 20,
-                  output_tokens: 9,
-                  input_tokens_details: { cached_tokens: 4 },
-                  output_tokens_details: { reasoning_tokens: 6 }
+  it.scopedLive(
+    "streaming: reasoning summary + signature, tool call arguments, usage; unknown events skipped",
+    () =>
+      Effect.gen(function* () {
+        const server = yield* replayServer(
+          sseCase(
+            streamStart +
+              ev("response.output_item.done", {
+                item: {
+                  id: "fc_1",
+                  type: "function_call",
+                  call_id: "call_1",
+                  name: "lookup",
+                  arguments: '{"q":1}'
                 }
-              }
-            })
-        ),
-        { rechunkSeed: 5 }
-      )
-      const exit = yield* runStream(server.baseUrl)
-      if (Exit.isFailure(exit)) return assert.fail(String(exit.cause))
-      const done = [...exit.value].at(-1)!
-      if (done._tag !== "ResponseCompleteEvent") return assert.fail("no ResponseCompleteEvent")
-      const r = done.response
-      assert.strictEqual(r.thinking[0]!.content, "Think")
-      assert.strictEqual(r.thinking[0]!.signature, "enc")
-      assert.strictEqual(r.thinking[0]!.id, "rs_1")
-      assert.deepStrictEqual(r.toolCalls[0]!.argsAsObject(), { q: 1 })
-      assert.strictEqual(r.toolCalls[0]!.toolCallId, "call_1")
-      assert.strictEqual(r.finishReason, "tool_call")
-      assert.strictEqual(r.usage.inputTokens, 20)
-      assert.strictEqual(r.usage.cacheReadTokens, 4)
-      assert.strictEqual(r.usage.details.reasoning_tokens, 6)
-    })
+              }) +
+              ev("response.completed", {
+                response: {
+                  id: "resp_1",
+                  model: "gpt-5",
+                  status: "completed",
+                  usage: {
+                    input_tokens: 20,
+                    output_tokens: 9,
+                    input_tokens_details: { cached_tokens: 4 },
+                    output_tokens_details: { reasoning_tokens: 6 }
+                  }
+                }
+              })
+          ),
+          { rechunkSeed: 5 }
+        )
+        const exit = yield* runStream(server.baseUrl)
+        if (Exit.isFailure(exit)) return assert.fail(String(exit.cause))
+        const done = [...exit.value].at(-1)!
+        if (done._tag !== "ResponseCompleteEvent") return assert.fail("no ResponseCompleteEvent")
+        const r = done.response
+        assert.strictEqual(r.thinking[0]!.content, "Think")
+        assert.strictEqual(r.thinking[0]!.signature, "enc")
+        assert.strictEqual(r.thinking[0]!.id, "rs_1")
+        assert.deepStrictEqual(r.toolCalls[0]!.argsAsObject(), { q: 1 })
+        assert.strictEqual(r.toolCalls[0]!.toolCallId, "call_1")
+        assert.strictEqual(r.finishReason, "tool_call")
+        assert.strictEqual(r.usage.inputTokens, 20)
+        assert.strictEqual(r.usage.cacheReadTokens, 4)
+        assert.strictEqual(r.usage.details.reasoning_tokens, 6)
+      })
   )
 
   it.scopedLive("response.failed fails with ModelAPIError keeping the partial response", () =>
     Effect.gen(function* () {
       const server = yield* replayServer(
-        sseCase(streamStart + ev("response.failed", { response: { id: "resp_1", status: "failed", error: { code: "server_error", message: "boom" } } }))
+        sseCase(
+          streamStart +
+            ev("response.failed", {
+              response: {
+                id: "resp_1",
+                status: "failed",
+                error: { code: "server_error", message: "boom" }
+              }
+            })
+        )
       )
       const exit = yield* runStream(server.baseUrl)
       const error = apiErrorOf(exit)

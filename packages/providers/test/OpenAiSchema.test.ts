@@ -27,14 +27,23 @@ describe("OpenAiSchema.transform", () => {
 
   it("nullable by type array for plain typed optionals", () => {
     const out = OpenAiSchema.transform(
-      { type: "object", properties: { n: { type: "integer", description: "count" } }, required: [] },
+      {
+        type: "object",
+        properties: { n: { type: "integer", description: "count" } },
+        required: []
+      },
       { strict: true }
     )
-    assert.deepStrictEqual((out.schema as any).properties.n, { type: ["integer", "null"], description: "count" })
+    assert.deepStrictEqual((out.schema as any).properties.n, {
+      type: ["integer", "null"],
+      description: "count"
+    })
   })
 
   it("open maps (additionalProperties schema) are not strict-compatible; strict closes them", () => {
-    const schema = Tool.jsonSchema(Schema.Struct({ tags: Schema.Record({ key: Schema.String, value: Schema.Number }) }))
+    const schema = Tool.jsonSchema(
+      Schema.Struct({ tags: Schema.Record({ key: Schema.String, value: Schema.Number }) })
+    )
     assert.isFalse(OpenAiSchema.transform(schema, {}).isStrictCompatible)
     const forced = OpenAiSchema.transform(schema, { strict: true }).schema as any
     assert.strictEqual(forced.properties.tags.additionalProperties, false)
@@ -53,7 +62,10 @@ describe("OpenAiSchema.transform", () => {
     }
     assert.isFalse(OpenAiSchema.transform(schema, {}).isStrictCompatible)
     const out = OpenAiSchema.transform(schema, { strict: true }).schema as any
-    assert.deepStrictEqual(out.properties.name, { type: "string", description: "Name (minLength=2)" })
+    assert.deepStrictEqual(out.properties.name, {
+      type: "string",
+      description: "Name (minLength=2)"
+    })
     assert.deepStrictEqual(out.properties.site, { type: "string", description: '(format="uri")' })
     assert.deepStrictEqual(out.properties.when, { type: "string", format: "date-time" })
   })
@@ -61,10 +73,19 @@ describe("OpenAiSchema.transform", () => {
   it("walks $defs, nested arrays and anyOf; oneOf becomes anyOf in strict mode", () => {
     const schema = {
       type: "object",
-      properties: { items: { type: "array", items: { $ref: "#/$defs/Item" } }, v: { oneOf: [{ type: "string" }, { type: "number" }] } },
+      properties: {
+        items: { type: "array", items: { $ref: "#/$defs/Item" } },
+        v: { oneOf: [{ type: "string" }, { type: "number" }] }
+      },
       required: ["items", "v"],
       additionalProperties: false,
-      $defs: { Item: { type: "object", properties: { id: { type: "string" }, note: { type: "string" } }, required: ["id"] } }
+      $defs: {
+        Item: {
+          type: "object",
+          properties: { id: { type: "string" }, note: { type: "string" } },
+          required: ["id"]
+        }
+      }
     }
     assert.isFalse(OpenAiSchema.transform(schema, {}).isStrictCompatible)
     const out = OpenAiSchema.transform(schema, { strict: true }).schema as any

@@ -390,8 +390,7 @@ export const makeMachine = <A>(
       usageRef
     )
     // With an explicit owner, its scope is the run's `Scope` (as `Effect.scoped` would provide).
-    const context =
-      owner === undefined ? captured : Context.add(captured, Scope.Scope, owner.scope)
+    const context = owner === undefined ? captured : Context.add(captured, Scope.Scope, owner.scope)
     // What `runAll` provides: with an owner, its span is the parent of every step.
     const runContext =
       owner === undefined ? context : Context.add(context, Tracer.ParentSpan, owner.parent)
@@ -531,10 +530,10 @@ export const makeMachine = <A>(
     // -- UserPromptNode -----------------------------------------------------
 
     /** The system prompt parts of a fresh conversation (empty results are left out). */
-    const systemParts: Effect.Effect<Array<SystemPromptPart>, any, any> =
-      config.systemPrompts.length === 0
-        ? Effect.sync(() => [])
-        : Effect.flatMap(makeCtx(), (ctx) => systemPartsWith(ctx))
+    const systemParts: Effect.Effect<Array<SystemPromptPart>, any, any> = config.systemPrompts
+      .length === 0
+      ? Effect.sync(() => [])
+      : Effect.flatMap(makeCtx(), (ctx) => systemPartsWith(ctx))
     const systemPartsWith = (
       ctx: RunContextService
     ): Effect.Effect<Array<SystemPromptPart>, any, any> =>
@@ -622,9 +621,7 @@ export const makeMachine = <A>(
                 reason: "No message history, user prompt, or instructions provided"
               })
             }
-            return new ModelRequestNode(
-              new ModelRequest({ parts: yield* systemParts }, true)
-            )
+            return new ModelRequestNode(new ModelRequest({ parts: yield* systemParts }, true))
           }
           if (last._tag === "ModelRequest") return new ModelRequestNode(last, true)
           if (last.toolCalls.length > 0) {
@@ -637,8 +634,7 @@ export const makeMachine = <A>(
           })
         }
         const history = yield* reevaluate(repairHistory(given, true))
-        const parts: Array<ModelRequestPart> =
-          history.length === 0 ? yield* systemParts : []
+        const parts: Array<ModelRequestPart> = history.length === 0 ? yield* systemParts : []
         // A string prompt is valid by construction; only structured content is validated.
         parts.push(new UserPromptPart({ content: node.prompt }, typeof node.prompt === "string"))
         const last = history[history.length - 1]
@@ -823,7 +819,9 @@ export const makeMachine = <A>(
       const validated =
         validators.length === 0
           ? decode
-          : Effect.flatMap(decode, (a) => Effect.reduce(validators, a, (acc, validate) => validate(acc)))
+          : Effect.flatMap(decode, (a) =>
+              Effect.reduce(validators, a, (acc, validate) => validate(acc))
+            )
       // A decode that is already an `Exit` (plain text) with no validators reads no context:
       // providing `RunContext` would cost more than the decoding.
       return (
@@ -895,7 +893,9 @@ export const makeMachine = <A>(
           yield* outputCtx()
         )
         if (result.ok) return yield* end(result.value)
-        return yield* outputRetry(new RetryPromptPart({ content: retryContent(result.error) }, true))
+        return yield* outputRetry(
+          new RetryPromptPart({ content: retryContent(result.error) }, true)
+        )
       })
 
     type CallResult = ToolReturnPart | RetryPromptPart

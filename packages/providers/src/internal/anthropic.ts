@@ -12,7 +12,17 @@ import {
   type Tool,
   Usage
 } from "@agentfx/core"
-import { completeResponse, type Out, push, type StatefulDecoder, str, streamError, textPart, thinkingPart, toolCallPart } from "./wire.js"
+import {
+  completeResponse,
+  type Out,
+  push,
+  type StatefulDecoder,
+  str,
+  streamError,
+  textPart,
+  thinkingPart,
+  toolCallPart
+} from "./wire.js"
 
 /** The provider name recorded on parts and responses. */
 export const PROVIDER_NAME = "anthropic"
@@ -66,7 +76,8 @@ const encodeUserContent = (item: Messages.UserContent, out: Array<Block>): void 
     case "CachePoint": {
       const last = out[out.length - 1]
       // A cache point marks the end of the prefix to cache: the block before it.
-      if (last !== undefined) (last as Record<string, unknown>).cache_control = cacheControl(item.ttl)
+      if (last !== undefined)
+        (last as Record<string, unknown>).cache_control = cacheControl(item.ttl)
       return
     }
     case "ImageUrl":
@@ -243,7 +254,13 @@ const budgetOf = (thinking: ModelSettings.ThinkingSetting): number | undefined =
   if (thinking === false) return undefined
   if (thinking === true) return 2048
   if (typeof thinking === "string") {
-    return thinking === "minimal" ? 1024 : thinking === "low" ? 2048 : thinking === "medium" ? 8192 : 16384
+    return thinking === "minimal"
+      ? 1024
+      : thinking === "low"
+        ? 2048
+        : thinking === "medium"
+          ? 8192
+          : 16384
   }
   return thinking.budgetTokens
 }
@@ -412,9 +429,7 @@ const redactedThinking = (b: Block) => ({
 })
 
 /** Converts the content blocks of a response into parts; server-tool blocks are skipped. */
-export const decodeContent = (
-  content: ReadonlyArray<Block>
-): Array<Messages.ModelResponsePart> => {
+export const decodeContent = (content: ReadonlyArray<Block>): Array<Messages.ModelResponsePart> => {
   const parts: Array<Messages.ModelResponsePart> = []
   for (const b of content) {
     switch (b.type) {
@@ -588,7 +603,12 @@ export const handleStreamEvent = (
       return undefined
     case "error": {
       const e = data.error ?? {}
-      return streamError(modelName, manager, `Stream error: ${e.type ?? "error"}: ${e.message ?? ""}`, e)
+      return streamError(
+        modelName,
+        manager,
+        `Stream error: ${e.type ?? "error"}: ${e.message ?? ""}`,
+        e
+      )
     }
     default:
       return undefined

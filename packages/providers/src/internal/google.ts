@@ -226,7 +226,6 @@ export const needsDownload = (item: Messages.UserContent): item is Messages.File
   /^https?:\/\//.test(item.url) &&
   !isFetchableByGemini(item.url)
 
-
 const userContentPart = (item: Messages.UserContent): WirePart | undefined => {
   if (typeof item === "string") return { text: item }
   if (item._tag === "BinaryContent") {

@@ -14,13 +14,7 @@ import * as HttpClient from "@effect/platform/HttpClient"
 import type * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
-import {
-  AgentError,
-  Messages,
-  type Model,
-  type ModelSettings,
-  PartsManager
-} from "@agentfx/core"
+import { AgentError, Messages, type Model, type ModelSettings, PartsManager } from "@agentfx/core"
 import * as Cause from "effect/Cause"
 import * as Channel from "effect/Channel"
 import * as Chunk from "effect/Chunk"
@@ -243,7 +237,9 @@ const attempt = <R>(
     return Effect.zipRight(annotate, client.execute(request))
   }).pipe(
     Effect.mapError((e) => transportError(options.modelName, e)),
-    Effect.tap((response) => Effect.annotateCurrentSpan("http.response.status_code", response.status)),
+    Effect.tap((response) =>
+      Effect.annotateCurrentSpan("http.response.status_code", response.status)
+    ),
     Effect.flatMap((response) =>
       response.status >= 200 && response.status < 300
         ? Effect.succeed(response)
@@ -297,23 +293,24 @@ export const postJson = (
 ): Effect.Effect<unknown, RequestError> => {
   const request = buildRequest(options)
   // The timeout below covers sending and reading the body of each attempt.
-  const once = (counter: AttemptCounter) => Effect.flatMap(attempt(client, options, request, false, counter), (response) =>
-    Effect.flatMap(
-      Effect.mapError(response.text, (e) => transportError(options.modelName, e)),
-      (text) => {
-        try {
-          return Effect.succeed(JSON.parse(text) as unknown)
-        } catch {
-          return Effect.fail(
-            new AgentError.ModelAPIError({
-              modelName: options.modelName,
-              reason: `Invalid JSON in the response body: ${text.length > 200 ? `${text.slice(0, 200)}…` : text}`
-            })
-          )
+  const once = (counter: AttemptCounter) =>
+    Effect.flatMap(attempt(client, options, request, false, counter), (response) =>
+      Effect.flatMap(
+        Effect.mapError(response.text, (e) => transportError(options.modelName, e)),
+        (text) => {
+          try {
+            return Effect.succeed(JSON.parse(text) as unknown)
+          } catch {
+            return Effect.fail(
+              new AgentError.ModelAPIError({
+                modelName: options.modelName,
+                reason: `Invalid JSON in the response body: ${text.length > 200 ? `${text.slice(0, 200)}…` : text}`
+              })
+            )
+          }
         }
-      }
+      )
     )
-  )
   const timeout = options.settings.timeout
   const bounded = (counter: AttemptCounter) =>
     timeout === undefined
@@ -346,7 +343,9 @@ export interface SseEvent {
  * `\r\n`, comments, any field order and events split across reads; a final event without
  * its blank line is still delivered.
  */
-export const parseSse = <E, R>(bytes: Stream.Stream<Uint8Array, E, R>): Stream.Stream<SseEvent, E, R> =>
+export const parseSse = <E, R>(
+  bytes: Stream.Stream<Uint8Array, E, R>
+): Stream.Stream<SseEvent, E, R> =>
   Stream.suspend(() => {
     const decoder = new TextDecoder()
     let pending: Array<SseEvent> = []
@@ -384,11 +383,7 @@ export const parseSse = <E, R>(bytes: Stream.Stream<Uint8Array, E, R>): Stream.S
 export const postSse = (
   client: HttpClient.HttpClient,
   options: RequestOptions
-): Effect.Effect<
-  Stream.Stream<SseEvent, AgentError.ModelAPIError>,
-  RequestError,
-  Scope.Scope
-> => {
+): Effect.Effect<Stream.Stream<SseEvent, AgentError.ModelAPIError>, RequestError, Scope.Scope> => {
   const request = buildRequest(options)
   const { idleTimeout, timeout } = options.settings
   const modelName = options.modelName
@@ -499,9 +494,13 @@ export const streamedResponse = (options: {
   > => {
     if (error !== undefined) {
       const failed = Channel.fail(withPartial(error, snapshot()))
-      return out.length === 0 ? failed : Channel.zipRight(Channel.write(Chunk.unsafeFromArray(out)), failed)
+      return out.length === 0
+        ? failed
+        : Channel.zipRight(Channel.write(Chunk.unsafeFromArray(out)), failed)
     }
-    return out.length === 0 ? loop : Channel.zipRight(Channel.write(Chunk.unsafeFromArray(out)), loop)
+    return out.length === 0
+      ? loop
+      : Channel.zipRight(Channel.write(Chunk.unsafeFromArray(out)), loop)
   }
   const loop: Channel.Channel<
     Chunk.Chunk<Out>,
@@ -530,9 +529,7 @@ export const streamedResponse = (options: {
     },
 
     onFailure: (cause: Cause.Cause<AgentError.ModelAPIError>) =>
-      Channel.failCause(
-        Cause.map(cause, (e) => withPartial(e, snapshot()))
-      ),
+      Channel.failCause(Cause.map(cause, (e) => withPartial(e, snapshot()))),
     onDone: () =>
       Channel.suspend(() => {
         const error = options.onEnd?.(manager)

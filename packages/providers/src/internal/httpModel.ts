@@ -21,11 +21,18 @@ type RequestError = AgentError.ModelHTTPError | AgentError.ModelAPIError
 
 /** How a provider sends an encoded body (settings are the merged ones: timeouts, extras). */
 export interface Post<Body> {
-  readonly json: (body: Body, settings: ModelSettings.ModelSettings) => Effect.Effect<unknown, RequestError>
+  readonly json: (
+    body: Body,
+    settings: ModelSettings.ModelSettings
+  ) => Effect.Effect<unknown, RequestError>
   readonly sse: (
     body: Body,
     settings: ModelSettings.ModelSettings
-  ) => Effect.Effect<Stream.Stream<Http.SseEvent, AgentError.ModelAPIError>, RequestError, Scope.Scope>
+  ) => Effect.Effect<
+    Stream.Stream<Http.SseEvent, AgentError.ModelAPIError>,
+    RequestError,
+    Scope.Scope
+  >
 }
 
 /** `Post` through a client's `postJson` / `postSse`: `call` builds the client call of a body. */
@@ -87,7 +94,9 @@ export const make = <Body>(options: Options<Body>): Model.Service => {
   ): Effect.Effect<Body, AgentError.ModelError> =>
     prepare === undefined
       ? encode(messages, settings, parameters, stream)
-      : Effect.flatMap(prepare(messages), (resolved) => encode(resolved, settings, parameters, stream))
+      : Effect.flatMap(prepare(messages), (resolved) =>
+          encode(resolved, settings, parameters, stream)
+        )
   const decode = (json: unknown): Effect.Effect<Messages.ModelResponse, AgentError.ModelError> => {
     const r = options.decode(json)
     return r._tag === "ModelResponse" ? Effect.succeed(r) : Effect.fail(r)

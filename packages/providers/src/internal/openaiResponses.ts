@@ -15,7 +15,17 @@ import {
   type Tool,
   Usage
 } from "@agentfx/core"
-import { completeResponse, type Out, push, type StatefulDecoder, str, streamError, textPart, thinkingPart, toolCallPart } from "./wire.js"
+import {
+  completeResponse,
+  type Out,
+  push,
+  type StatefulDecoder,
+  str,
+  streamError,
+  textPart,
+  thinkingPart,
+  toolCallPart
+} from "./wire.js"
 
 /** The provider name recorded on parts and responses. */
 export const PROVIDER_NAME = "openai"
@@ -108,7 +118,7 @@ const encodeResponse = (m: Messages.ModelResponse, out: Array<WireItem>): void =
     switch (part._tag) {
       case "TextPart": {
         reasoning = undefined
-        if (part.id !== undefined && part.id.startsWith("msg_")) {
+        if (part.id?.startsWith("msg_")) {
           out.push({
             type: "message",
             role: "assistant",
@@ -130,8 +140,7 @@ const encodeResponse = (m: Messages.ModelResponse, out: Array<WireItem>): void =
           arguments: part.argsAsJson()
         }
         if (
-          part.id !== undefined &&
-          part.id.startsWith("fc_") &&
+          part.id?.startsWith("fc_") &&
           (part.providerName === undefined || part.providerName === PROVIDER_NAME)
         ) {
           item.id = part.id
@@ -150,7 +159,8 @@ const encodeResponse = (m: Messages.ModelResponse, out: Array<WireItem>): void =
           reasoning = { type: "reasoning", id: part.id, summary: [] }
           out.push(reasoning)
         }
-        if (part.content !== "") reasoning.summary.push({ type: "summary_text", text: part.content })
+        if (part.content !== "")
+          reasoning.summary.push({ type: "summary_text", text: part.content })
         if (part.signature !== undefined) reasoning.encrypted_content = part.signature
         break
       }
@@ -373,7 +383,10 @@ export const decodeUsage = (u: WireUsage | null | undefined): Usage.RequestUsage
 export const decodeFinishReason = (
   r: WireResponse,
   hasToolCalls: boolean
-): { finishReason: Messages.FinishReason | undefined; providerFinishReason: string | undefined } => {
+): {
+  finishReason: Messages.FinishReason | undefined
+  providerFinishReason: string | undefined
+} => {
   const status = r.status
   if (status === "incomplete") {
     const reason = r.incomplete_details?.reason
@@ -404,16 +417,25 @@ export const decodeOutput = (
       case "message": {
         const content = Array.isArray(item.content) ? item.content : []
         for (const c of content as Array<Record<string, unknown>>) {
-          const text = c.type === "output_text" ? str(c.text) : c.type === "refusal" ? str(c.refusal) : undefined
+          const text =
+            c.type === "output_text"
+              ? str(c.text)
+              : c.type === "refusal"
+                ? str(c.refusal)
+                : undefined
           if (text === undefined) continue
-          parts.push(textPart({ content: text, ...(typeof item.id === "string" ? { id: item.id } : {}) }))
+          parts.push(
+            textPart({ content: text, ...(typeof item.id === "string" ? { id: item.id } : {}) })
+          )
         }
         break
       }
       case "reasoning": {
         const id = str(item.id)
         let signature = str(item.encrypted_content)
-        const summary = Array.isArray(item.summary) ? (item.summary as Array<{ text?: string }>) : []
+        const summary = Array.isArray(item.summary)
+          ? (item.summary as Array<{ text?: string }>)
+          : []
         const base = {
           ...(id !== undefined ? { id } : {}),
           providerName: PROVIDER_NAME
@@ -585,7 +607,8 @@ export const handleStreamEvent = (
             manager.thinkingDelta(`${id}:0`, { signature, id, providerName: PROVIDER_NAME })
           )
         }
-        for (let i = 0; i < Math.max(1, summary.length); i++) push(out, manager.endPart(`${id}:${i}`))
+        for (let i = 0; i < Math.max(1, summary.length); i++)
+          push(out, manager.endPart(`${id}:${i}`))
       } else if (item.type === "message") {
         const content = Array.isArray(item.content) ? item.content : []
         for (let i = 0; i < content.length; i++) push(out, manager.endPart(`${id}:${i}`))
@@ -600,7 +623,8 @@ export const handleStreamEvent = (
       manager.info.usage = decodeUsage(r.usage)
       const { finishReason, providerFinishReason } = decodeFinishReason(r, state.hasToolCalls)
       if (finishReason !== undefined) manager.info.finishReason = finishReason
-      if (providerFinishReason !== undefined) manager.info.providerFinishReason = providerFinishReason
+      if (providerFinishReason !== undefined)
+        manager.info.providerFinishReason = providerFinishReason
       return undefined
     }
     case "response.failed": {

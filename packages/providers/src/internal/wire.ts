@@ -45,7 +45,9 @@ export const completeResponse = (f: ResponseFields): Messages.ModelResponse =>
       providerName: f.providerName,
       ...(f.providerResponseId !== undefined ? { providerResponseId: f.providerResponseId } : {}),
       ...(f.finishReason !== undefined ? { finishReason: f.finishReason } : {}),
-      ...(f.providerFinishReason !== undefined ? { providerFinishReason: f.providerFinishReason } : {}),
+      ...(f.providerFinishReason !== undefined
+        ? { providerFinishReason: f.providerFinishReason }
+        : {}),
       timestamp: f.timestamp ?? new Date(),
       state: "complete"
     },
@@ -86,17 +88,26 @@ export interface StatefulDecoder<S> {
  * The stream handler of a stateful decoder, with fresh state: JSON events go to `handleEvent`,
  * other events (`[DONE]`, keep-alives, bad JSON) are skipped.
  */
-export const statefulStreamHandler = <S>(decoder: StatefulDecoder<S>, modelName: string): StreamHandler => {
+export const statefulStreamHandler = <S>(
+  decoder: StatefulDecoder<S>,
+  modelName: string
+): StreamHandler => {
   const state = decoder.makeState()
   return {
     onEvent: (event, manager, out) => {
       const data = parseEventData(event.data)
-      return data === undefined ? undefined : decoder.handleEvent(data, state, manager, out, modelName)
+      return data === undefined
+        ? undefined
+        : decoder.handleEvent(data, state, manager, out, modelName)
     },
     onEnd: (manager) =>
       decoder.ended(state)
         ? undefined
-        : new AgentError.ModelAPIError({ modelName, reason: decoder.cutReason, partialResponse: manager.response() })
+        : new AgentError.ModelAPIError({
+            modelName,
+            reason: decoder.cutReason,
+            partialResponse: manager.response()
+          })
   }
 }
 
@@ -111,13 +122,16 @@ export const streamError = (
   new AgentError.ModelAPIError({ modelName, reason, partialResponse, cause })
 
 /** A text part built by a decoder (constructed without validation, like every decoded part). */
-export const textPart = (fields: ConstructorParameters<typeof Messages.TextPart>[0]): Messages.TextPart =>
-  new Messages.TextPart(fields, true)
+export const textPart = (
+  fields: ConstructorParameters<typeof Messages.TextPart>[0]
+): Messages.TextPart => new Messages.TextPart(fields, true)
 
 /** A thinking part built by a decoder. */
-export const thinkingPart = (fields: ConstructorParameters<typeof Messages.ThinkingPart>[0]): Messages.ThinkingPart =>
-  new Messages.ThinkingPart(fields, true)
+export const thinkingPart = (
+  fields: ConstructorParameters<typeof Messages.ThinkingPart>[0]
+): Messages.ThinkingPart => new Messages.ThinkingPart(fields, true)
 
 /** A tool-call part built by a decoder. */
-export const toolCallPart = (fields: ConstructorParameters<typeof Messages.ToolCallPart>[0]): Messages.ToolCallPart =>
-  new Messages.ToolCallPart(fields, true)
+export const toolCallPart = (
+  fields: ConstructorParameters<typeof Messages.ToolCallPart>[0]
+): Messages.ToolCallPart => new Messages.ToolCallPart(fields, true)

@@ -16,7 +16,13 @@ import * as HttpClient from "@effect/platform/HttpClient"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
 import * as Anthropic from "../../src/Anthropic.js"
-import { canonical, describeCases, replayInteractions, sentFor, skipReasonOf } from "../support/conformance.js"
+import {
+  canonical,
+  describeCases,
+  replayInteractions,
+  sentFor,
+  skipReasonOf
+} from "../support/conformance.js"
 import type { ConformanceCase, Interaction } from "../support/replay.js"
 
 const PROVIDER = "anthropic"
@@ -63,7 +69,9 @@ const skipReason = skipReasonOf(SKIPS, isOurs, "Messages API")
 type Json = Record<string, any>
 
 const cachePoint = (b: Json): Array<Messages.CachePoint> =>
-  b.cache_control ? [new Messages.CachePoint({ ...(b.cache_control.ttl ? { ttl: b.cache_control.ttl } : {}) })] : []
+  b.cache_control
+    ? [new Messages.CachePoint({ ...(b.cache_control.ttl ? { ttl: b.cache_control.ttl } : {}) })]
+    : []
 
 const userContent = (b: Json): Array<Messages.UserContent> => {
   switch (b.type) {
@@ -84,7 +92,10 @@ const userContent = (b: Json): Array<Messages.UserContent> => {
         b.source.type === "url"
           ? new Messages.DocumentUrl({ url: b.source.url })
           : b.source.type === "text"
-            ? new Messages.BinaryContent({ data: new TextEncoder().encode(b.source.data), mediaType: "text/plain" })
+            ? new Messages.BinaryContent({
+                data: new TextEncoder().encode(b.source.data),
+                mediaType: "text/plain"
+              })
             : new Messages.BinaryContent({
                 data: new Uint8Array(Buffer.from(b.source.data, "base64")),
                 mediaType: b.source.media_type
@@ -115,25 +126,47 @@ const fromWire = (body: Json) => {
         : (body.system as Array<Json>).map((b) => b.text).join("\n\n")
   let first = true
   for (const m of body.messages as Array<Json>) {
-    const blocks: Array<Json> = typeof m.content === "string" ? [{ type: "text", text: m.content }] : m.content
+    const blocks: Array<Json> =
+      typeof m.content === "string" ? [{ type: "text", text: m.content }] : m.content
     if (m.role === "assistant") {
       const parts: Array<Messages.ModelResponsePart> = []
       for (const b of blocks) {
         if (b.type === "text") parts.push(new Messages.TextPart({ content: b.text }))
         else if (b.type === "tool_use") {
           toolNames.set(b.id, b.name)
-          parts.push(new Messages.ToolCallPart({ toolName: b.name, args: b.input, toolCallId: b.id, providerName: "anthropic" }))
+          parts.push(
+            new Messages.ToolCallPart({
+              toolName: b.name,
+              args: b.input,
+              toolCallId: b.id,
+              providerName: "anthropic"
+            })
+          )
         } else if (b.type === "thinking") {
-          parts.push(new Messages.ThinkingPart({ content: b.thinking, signature: b.signature, providerName: "anthropic" }))
+          parts.push(
+            new Messages.ThinkingPart({
+              content: b.thinking,
+              signature: b.signature,
+              providerName: "anthropic"
+            })
+          )
         } else if (b.type === "redacted_thinking") {
-          parts.push(new Messages.ThinkingPart({ content: "", signature: b.data, redacted: true, providerName: "anthropic" }))
+          parts.push(
+            new Messages.ThinkingPart({
+              content: "",
+              signature: b.data,
+              redacted: true,
+              providerName: "anthropic"
+            })
+          )
         } else throw new Error(`unsupported assistant block ${b.type}`)
       }
       messages.push(new Messages.ModelResponse({ parts }))
       continue
     }
     const parts: Array<Messages.ModelRequestPart> = []
-    if (first && systemText !== undefined) parts.push(new Messages.SystemPromptPart({ content: systemText }))
+    if (first && systemText !== undefined)
+      parts.push(new Messages.SystemPromptPart({ content: systemText }))
     first = false
     let user: Array<Messages.UserContent> | undefined
     const flushUser = () => {
@@ -175,7 +208,8 @@ const fromWire = (body: Json) => {
   else if (choice?.type === "none") settings.toolChoice = "none"
   else if (choice?.type === "tool") settings.toolChoice = [choice.name]
   if (choice?.disable_parallel_tool_use) settings.parallelToolCalls = false
-  if (body.thinking?.type === "enabled") settings.thinking = { budgetTokens: body.thinking.budget_tokens }
+  if (body.thinking?.type === "enabled")
+    settings.thinking = { budgetTokens: body.thinking.budget_tokens }
   if (body.temperature !== undefined) settings.temperature = body.temperature
   if (body.top_p !== undefined) settings.topP = body.top_p
   // Anthropic-only sampling knobs have no portable setting: they travel in extraBody.
@@ -218,7 +252,9 @@ const normalize = (body: Json): Json => ({
   // pydantic-ai sometimes sends two user messages in a row (after an empty response); we merge
   // consecutive same-role messages as the API does, so compare merged.
   messages: (body.messages as Array<Json>).reduce((acc: Array<Json>, m) => {
-    const content = (typeof m.content === "string" ? [{ type: "text", text: m.content }] : m.content).map(normalizeBlock)
+    const content = (
+      typeof m.content === "string" ? [{ type: "text", text: m.content }] : m.content
+    ).map(normalizeBlock)
     const last = acc[acc.length - 1]
     if (last !== undefined && last.role === m.role) last.content = [...last.content, ...content]
     else acc.push({ role: m.role, content })
@@ -227,7 +263,8 @@ const normalize = (body: Json): Json => ({
   stream: body.stream ?? false,
   max_tokens: body.max_tokens,
   tools: body.tools ?? [],
-  tool_choice: body.tools && body.tools.length > 0 ? (body.tool_choice ?? { type: "auto" }) : undefined,
+  tool_choice:
+    body.tools && body.tools.length > 0 ? (body.tool_choice ?? { type: "auto" }) : undefined,
   output_config: body.output_config,
   thinking: body.thinking
 })
@@ -253,22 +290,41 @@ const messageFromSse = (sse: string): Json => {
       if (d.delta.type === "input_json_delta") b._json += d.delta.partial_json
     } else if (d.type === "message_delta") {
       message.stop_reason = d.delta.stop_reason
-      for (const [k, v] of Object.entries(d.usage ?? {})) if (typeof v === "number") message.usage[k] = v
+      for (const [k, v] of Object.entries(d.usage ?? {}))
+        if (typeof v === "number") message.usage[k] = v
     }
   }
-  message.content = blocks.map((b) => (b.type === "tool_use" && b._json !== "" ? { ...b, input: JSON.parse(b._json) } : b))
+  message.content = blocks.map((b) =>
+    b.type === "tool_use" && b._json !== "" ? { ...b, input: JSON.parse(b._json) } : b
+  )
   return message
 }
 
 const checkResponse = (response: Messages.ModelResponse, r: Json) => {
   const content: Array<Json> = r.content ?? []
-  assert.strictEqual(response.text, content.filter((b) => b.type === "text").map((b) => b.text).join(""))
-  assert.deepStrictEqual(
-    response.toolCalls.map((c) => ({ name: c.toolName, id: c.toolCallId, input: c.argsAsObject() })),
-    content.filter((b) => b.type === "tool_use").map((b) => ({ name: b.name, id: b.id, input: b.input }))
+  assert.strictEqual(
+    response.text,
+    content
+      .filter((b) => b.type === "text")
+      .map((b) => b.text)
+      .join("")
   )
   assert.deepStrictEqual(
-    response.thinking.map((t) => ({ content: t.content, signature: t.signature, redacted: t.redacted ?? false })),
+    response.toolCalls.map((c) => ({
+      name: c.toolName,
+      id: c.toolCallId,
+      input: c.argsAsObject()
+    })),
+    content
+      .filter((b) => b.type === "tool_use")
+      .map((b) => ({ name: b.name, id: b.id, input: b.input }))
+  )
+  assert.deepStrictEqual(
+    response.thinking.map((t) => ({
+      content: t.content,
+      signature: t.signature,
+      redacted: t.redacted ?? false
+    })),
     content
       .filter((b) => b.type === "thinking" || b.type === "redacted_thinking")
       .map((b) =>
@@ -286,7 +342,13 @@ const checkResponse = (response: Messages.ModelResponse, r: Json) => {
   assert.strictEqual(response.usage.outputTokens, u.output_tokens ?? 0)
   assert.strictEqual(response.providerResponseId, r.id)
   assert.strictEqual(response.providerFinishReason, r.stop_reason)
-  const finish: Record<string, string> = { end_turn: "stop", stop_sequence: "stop", max_tokens: "length", tool_use: "tool_call", refusal: "content_filter" }
+  const finish: Record<string, string> = {
+    end_turn: "stop",
+    stop_sequence: "stop",
+    max_tokens: "length",
+    tool_use: "tool_call",
+    refusal: "content_filter"
+  }
   if (r.stop_reason in finish) assert.strictEqual(response.finishReason, finish[r.stop_reason])
 }
 
@@ -311,7 +373,9 @@ const replayCase = (c: ConformanceCase, rechunkSeed?: number) =>
     fromWire,
     model: (baseUrl, path, body, { options }) => modelFor(baseUrl, path, body.model, options),
     check: (response, it, body, _inputs, received) => {
-      const recorded = it.response.sse ? messageFromSse(it.response.sse) : (it.response.json as Json)
+      const recorded = it.response.sse
+        ? messageFromSse(it.response.sse)
+        : (it.response.json as Json)
       checkResponse(response, recorded)
       const sent = sentFor(c.id, received, it, (b) => normalize(b).messages)
       assert.strictEqual(sent.headers["anthropic-version"], Anthropic.apiVersion)
@@ -336,7 +400,10 @@ describeCases({
         stream: body.stream === true,
         ...options
       })
-      assert.deepStrictEqual(JSON.parse(canonical(normalize(encoded))), JSON.parse(canonical(normalize(body))))
+      assert.deepStrictEqual(
+        JSON.parse(canonical(normalize(encoded))),
+        JSON.parse(canonical(normalize(body)))
+      )
     }
   },
   replay: replayCase,

@@ -6,4 +6,7 @@
 import * as OpenAiCompatible from "../../src/OpenAiCompatible.js"
 import { describeConformance } from "../support/chatConformance.js"
 
-describeConformance("deepseek", { system: "deepseek", profile: OpenAiCompatible.vendors["deepseek"]!.profile })
+describeConformance("deepseek", {
+  system: "deepseek",
+  profile: OpenAiCompatible.vendors.deepseek!.profile
+})

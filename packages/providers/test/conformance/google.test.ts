@@ -74,7 +74,7 @@ const skipRules: ReadonlyArray<{
   },
   {
     reason:
-      "an older pydantic-ai rendering of uploaded files in tool results (`output: [{}, \"See file …\"]`)",
+      'an older pydantic-ai rendering of uploaded files in tool results (`output: [{}, "See file …"]`)',
     test: (c) =>
       c.interactions.some((i) => isGemini(i) && /"output":\[\{\},"See file/.test(bodyText(i)))
   },
@@ -214,14 +214,18 @@ const filesTurn = /^This is file (\S+):$/
  * ("This is file {id}:" + file, repeated): the files by id. The encoder writes these turns
  * itself, so they are not turned into user prompts.
  */
-const filesTurns = (body: any): { files: Map<string, Messages.FileContent>; turns: Set<unknown> } => {
+const filesTurns = (
+  body: any
+): { files: Map<string, Messages.FileContent>; turns: Set<unknown> } => {
   const files = new Map<string, Messages.FileContent>()
   const turns = new Set<unknown>()
   for (const content of body.contents) {
     const parts: Array<any> = content.parts ?? []
     if (content.role !== "user" || parts.length < 2 || parts.length % 2 !== 0) continue
     const pairs = parts.every((p, i) =>
-      i % 2 === 0 ? typeof p.text === "string" && filesTurn.test(p.text) : p.inlineData !== undefined || p.fileData !== undefined
+      i % 2 === 0
+        ? typeof p.text === "string" && filesTurn.test(p.text)
+        : p.inlineData !== undefined || p.fileData !== undefined
     )
     if (!pairs) continue
     turns.add(content)
@@ -309,7 +313,9 @@ const toMessages = (body: any): Array<Messages.ModelMessage> => {
           // A result with files: inline parts (Gemini 3) and files named in `files`.
           const files: Array<Messages.FileContent> = [
             ...(p.functionResponse.parts ?? []).map((fp: any) => filePart(fp)),
-            ...(response.files ?? []).map((ref: string) => named.files.get(/^See file (\S+)\.$/.exec(ref)![1]!)!)
+            ...(response.files ?? []).map(
+              (ref: string) => named.files.get(/^See file (\S+)\.$/.exec(ref)![1]!)!
+            )
           ]
           const rest: Array<unknown> = response.return_value ?? []
           parts.push(

@@ -6,4 +6,4 @@
 import * as OpenAiCompatible from "../../src/OpenAiCompatible.js"
 import { describeConformance } from "../support/chatConformance.js"
 
-describeConformance("groq", { system: "groq", profile: OpenAiCompatible.vendors["groq"]!.profile })
+describeConformance("groq", { system: "groq", profile: OpenAiCompatible.vendors.groq!.profile })

@@ -6,4 +6,7 @@
 import * as OpenAiCompatible from "../../src/OpenAiCompatible.js"
 import { describeConformance } from "../support/chatConformance.js"
 
-describeConformance("huggingface", { system: "huggingface", profile: OpenAiCompatible.vendors["huggingface"]!.profile })
+describeConformance("huggingface", {
+  system: "huggingface",
+  profile: OpenAiCompatible.vendors.huggingface!.profile
+})

@@ -36,14 +36,17 @@ const SKIPS: ReadonlyArray<readonly [string, string]> = [
   ["code_execution", "built-in code interpreter is out of scope"],
   ["raw_annotations", "web search annotations are out of scope"],
   ["count_tokens", "responses/input_tokens (count tokens) is out of scope"],
-  ["prompt_cache_e2e", "explicit prompt cache breakpoints (prompt_cache_breakpoint) are out of scope"],
+  [
+    "prompt_cache_e2e",
+    "explicit prompt cache breakpoints (prompt_cache_breakpoint) are out of scope"
+  ],
   ["usage_limit_not_exceeded", "uses responses/input_tokens (count tokens)"],
   ["test_vercel_ai", "built-in web search tool is out of scope"],
   ["test_temporal", "built-in web search tool is out of scope"],
   ["vendor_metadata_detail", "per-file vendor metadata (image detail) is not modelled"],
   ["test_gateway", "pydantic gateway routing is out of scope"],
   ["thinking_native_tools", "built-in web search tool is out of scope"],
-  ["phase_streamed", "message phase + tool search items are out of scope"],
+  ["phase_streamed", "message phase + tool search items are out of scope"]
 ]
 
 const isOurs = (it: Interaction) =>
@@ -62,7 +65,9 @@ const userItem = (c: Json): Messages.UserContent => {
     case "input_text":
       return c.text
     case "input_image":
-      return c.image_url.startsWith("data:") ? binary(c.image_url) : new Messages.ImageUrl({ url: c.image_url })
+      return c.image_url.startsWith("data:")
+        ? binary(c.image_url)
+        : new Messages.ImageUrl({ url: c.image_url })
     case "input_file":
       if (c.file_data) return binary(c.file_data, c.filename)
       return new Messages.DocumentUrl({ url: c.file_url })
@@ -100,12 +105,15 @@ const fromWire = (body: Json) => {
     requestParts = []
   }
   const flushResponse = () => {
-    if (responseParts.length > 0) messages.push(new Messages.ModelResponse({ parts: responseParts }))
+    if (responseParts.length > 0)
+      messages.push(new Messages.ModelResponse({ parts: responseParts }))
     responseParts = []
   }
-  const input: Array<Json> = typeof body.input === "string" ? [{ role: "user", content: body.input }] : body.input
+  const input: Array<Json> =
+    typeof body.input === "string" ? [{ role: "user", content: body.input }] : body.input
   for (const item of input) {
-    const isResponse = item.role === "assistant" || ["message", "reasoning", "function_call"].includes(item.type)
+    const isResponse =
+      item.role === "assistant" || ["message", "reasoning", "function_call"].includes(item.type)
     if (isResponse) flushRequest()
     else flushResponse()
     if (item.type === "function_call") {
@@ -124,7 +132,11 @@ const fromWire = (body: Json) => {
       const base = { id: item.id, providerName: "openai" }
       if (summary.length === 0) {
         responseParts.push(
-          new Messages.ThinkingPart({ content: "", ...base, ...(item.encrypted_content ? { signature: item.encrypted_content } : {}) })
+          new Messages.ThinkingPart({
+            content: "",
+            ...base,
+            ...(item.encrypted_content ? { signature: item.encrypted_content } : {})
+          })
         )
       }
       summary.forEach((s, i) =>
@@ -137,7 +149,8 @@ const fromWire = (body: Json) => {
         )
       )
     } else if (item.type === "message") {
-      for (const c of item.content) responseParts.push(new Messages.TextPart({ content: c.text, id: item.id }))
+      for (const c of item.content)
+        responseParts.push(new Messages.TextPart({ content: c.text, id: item.id }))
     } else if (item.role === "assistant") {
       responseParts.push(new Messages.TextPart({ content: item.content }))
     } else if (item.type === "function_call_output") {
@@ -211,7 +224,10 @@ const fromWire = (body: Json) => {
   // Responses-only request fields have no portable setting: they travel in extraBody.
   const extraBody: Record<string, unknown> = {}
   for (const key of extraBodyKeys) if (body[key] !== undefined) extraBody[key] = body[key]
-  if (Array.isArray(body.include) && body.include.some((i: string) => i !== "reasoning.encrypted_content")) {
+  if (
+    Array.isArray(body.include) &&
+    body.include.some((i: string) => i !== "reasoning.encrypted_content")
+  ) {
     extraBody.include = body.include
   }
   const settings = {
@@ -231,7 +247,10 @@ const normalizeItem = (item: Json): Json => {
 }
 
 const normalize = (body: Json): Json => ({
-  input: (typeof body.input === "string" ? [{ role: "user", content: body.input }] : body.input).map(normalizeItem),
+  input: (typeof body.input === "string"
+    ? [{ role: "user", content: body.input }]
+    : body.input
+  ).map(normalizeItem),
   instructions: body.instructions,
   stream: body.stream ?? false,
   tools: (body.tools ?? []).map((t: Json) => ({
@@ -255,8 +274,10 @@ const expected = (r: Json) => {
   const calls: Array<{ name: string; id: string; args: string }> = []
   let signatures = 0
   for (const item of output) {
-    if (item.type === "message") for (const c of item.content) if (c.type === "output_text") text += c.text
-    if (item.type === "function_call") calls.push({ name: item.name, id: item.call_id, args: item.arguments })
+    if (item.type === "message")
+      for (const c of item.content) if (c.type === "output_text") text += c.text
+    if (item.type === "function_call")
+      calls.push({ name: item.name, id: item.call_id, args: item.arguments })
     if (item.type === "reasoning" && item.encrypted_content) signatures++
   }
   return {
@@ -286,13 +307,19 @@ const checkResponse = (response: Messages.ModelResponse, r: Json) => {
     response.toolCalls.map((c) => ({ name: c.toolName, id: c.toolCallId, args: c.argsAsJson() })),
     e.calls
   )
-  assert.strictEqual(response.thinking.filter((t) => t.signature !== undefined).length, e.signatures)
+  assert.strictEqual(
+    response.thinking.filter((t) => t.signature !== undefined).length,
+    e.signatures
+  )
   assert.strictEqual(response.usage.inputTokens, e.inputTokens)
   assert.strictEqual(response.usage.outputTokens, e.outputTokens)
   assert.strictEqual(response.usage.cacheReadTokens, e.cached)
   assert.strictEqual(response.providerResponseId, e.id)
   assert.strictEqual(response.providerName, "openai")
-  assert.strictEqual(response.finishReason, e.calls.length > 0 ? "tool_call" : r.status === "completed" ? "stop" : response.finishReason)
+  assert.strictEqual(
+    response.finishReason,
+    e.calls.length > 0 ? "tool_call" : r.status === "completed" ? "stop" : response.finishReason
+  )
 }
 
 // ---------------------------------------------------------------------------
@@ -315,13 +342,16 @@ const replayCase = (c: ConformanceCase, rechunkSeed?: number) =>
     fromWire,
     model: (baseUrl, path, body) => modelFor(baseUrl, path, body.model),
     check: (response, it, body, { settings }, received) => {
-      const recorded = it.response.sse ? completedFromSse(it.response.sse) : (it.response.json as Json)
+      const recorded = it.response.sse
+        ? completedFromSse(it.response.sse)
+        : (it.response.json as Json)
       assert.isDefined(recorded)
       checkResponse(response, recorded!)
       // The request we sent carries the same conversation.
       const sent = sentFor(c.id, received, it, (b) => normalize(b).input)
       // Responses-only fields given through extraBody reach the wire as recorded.
-      const extra: Record<string, unknown> = (settings as { extraBody?: Record<string, unknown> }).extraBody ?? {}
+      const extra: Record<string, unknown> =
+        (settings as { extraBody?: Record<string, unknown> }).extraBody ?? {}
       for (const key of Object.keys(extra)) {
         assert.deepStrictEqual((sent.body as Json)[key], body[key], `${c.id}: ${key}`)
       }

@@ -6,4 +6,7 @@
 import * as OpenAiCompatible from "../../src/OpenAiCompatible.js"
 import { describeConformance } from "../support/chatConformance.js"
 
-describeConformance("openrouter", { system: "openrouter", profile: OpenAiCompatible.vendors["openrouter"]!.profile })
+describeConformance("openrouter", {
+  system: "openrouter",
+  profile: OpenAiCompatible.vendors.openrouter!.profile
+})

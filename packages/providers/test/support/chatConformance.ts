@@ -42,7 +42,13 @@ export const chatInteractions = (provider: string): Array<ChatInteraction> => {
       // Other endpoints (responses, embeddings, downloads, mcp, models) are other engineers'
       // protocols or not model traffic at all.
       if (interaction.endpoint !== "chat.completions") return
-      out.push({ caseId: c.id, index, interaction, case: c, fidelitySkip: fidelitySkipReason(interaction) })
+      out.push({
+        caseId: c.id,
+        index,
+        interaction,
+        case: c,
+        fidelitySkip: fidelitySkipReason(interaction)
+      })
     })
   }
   return out
@@ -51,7 +57,13 @@ export const chatInteractions = (provider: string): Array<ChatInteraction> => {
 /** Interactions whose response cannot be decoded as a chat completion, with the reason. */
 export const decodeSkipReason = (it: Interaction): string | undefined => {
   const r = it.response
-  if (r.status < 400 && r.json === null && r.sse === null && r.text !== null && !r.text.trim().startsWith("{"))
+  if (
+    r.status < 400 &&
+    r.json === null &&
+    r.sse === null &&
+    r.text !== null &&
+    !r.text.trim().startsWith("{")
+  )
     return "the recorded 200 body is a gateway's plain-text echo, not a chat completion"
   return undefined
 }
@@ -60,22 +72,29 @@ export const decodeSkipReason = (it: Interaction): string | undefined => {
 const fidelitySkipReason = (it: Interaction): string | undefined => {
   const body = it.request.body as Json | null
   if (body === null || typeof body !== "object") return "request body is not JSON"
-  if (body.web_search_options !== undefined) return "web_search_options: built-in tools are not modelled"
+  if (body.web_search_options !== undefined)
+    return "web_search_options: built-in tools are not modelled"
   for (const t of body.tools ?? []) {
     if (t.type !== "function") return `built-in tool ${t.type} is not modelled`
   }
   for (const m of body.messages ?? []) {
-    if (m.role === "user" && m.tool_calls !== undefined) return "user message with tool_calls (vendor quirk)"
+    if (m.role === "user" && m.tool_calls !== undefined)
+      return "user message with tool_calls (vendor quirk)"
     if (m.role === "assistant" && m.reasoning_details !== undefined)
       return "OpenRouter reasoning_details (signed reasoning) are not sent back by agentfx"
     if (Array.isArray(m.content)) {
       for (const p of m.content) {
         if (m.role !== "user") return `${m.role} message with content parts`
-        if (p.type === "video_url") return "video_url content is not supported by agentfx's OpenAI chat encoder"
-        if (p.type === "file" && typeof p.file?.file_data !== "string") return "uploaded file_id references"
-        if (p.type === "image_url" && p.image_url?.detail !== undefined) return "image detail setting"
-        if (p.cache_control !== undefined) return "cache_control markers (prompt cache points) are not modelled"
-        if (p.prompt_cache_breakpoint !== undefined) return "explicit prompt cache breakpoints are not modelled"
+        if (p.type === "video_url")
+          return "video_url content is not supported by agentfx's OpenAI chat encoder"
+        if (p.type === "file" && typeof p.file?.file_data !== "string")
+          return "uploaded file_id references"
+        if (p.type === "image_url" && p.image_url?.detail !== undefined)
+          return "image detail setting"
+        if (p.cache_control !== undefined)
+          return "cache_control markers (prompt cache points) are not modelled"
+        if (p.prompt_cache_breakpoint !== undefined)
+          return "explicit prompt cache breakpoints are not modelled"
       }
     }
     if (typeof m.content === "string" && /<think>/.test(m.content) && m.role === "assistant")
@@ -120,7 +139,8 @@ export const wireToMessages = (
         parts.push(new Messages.SystemPromptPart({ content: textOf(m.content) }))
         break
       case "user":
-        if (typeof m.content === "string") parts.push(new Messages.UserPromptPart({ content: m.content }))
+        if (typeof m.content === "string")
+          parts.push(new Messages.UserPromptPart({ content: m.content }))
         else {
           const items: Array<Messages.UserContent> = []
           for (const p of m.content as Array<Json>) {
@@ -133,9 +153,13 @@ export const wireToMessages = (
                   : new Messages.ImageUrl({ url: p.image_url.url })
               )
             } else if (p.type === "input_audio") {
-              const format = p.input_audio.format === "mp3" ? "audio/mpeg" : `audio/${p.input_audio.format}`
+              const format =
+                p.input_audio.format === "mp3" ? "audio/mpeg" : `audio/${p.input_audio.format}`
               items.push(
-                new Messages.BinaryContent({ data: Buffer.from(p.input_audio.data, "base64"), mediaType: format })
+                new Messages.BinaryContent({
+                  data: Buffer.from(p.input_audio.data, "base64"),
+                  mediaType: format
+                })
               )
             } else if (p.type === "file") {
               const d = parseDataUrl(p.file.file_data)
@@ -169,7 +193,9 @@ export const wireToMessages = (
         const rparts: Array<Messages.ModelResponsePart> = []
         for (const field of ["reasoning_content", "reasoning"] as const) {
           if (typeof m[field] === "string")
-            rparts.push(new Messages.ThinkingPart({ content: m[field], id: field, providerName: system }))
+            rparts.push(
+              new Messages.ThinkingPart({ content: m[field], id: field, providerName: system })
+            )
         }
         if (typeof m.content === "string" && m.content !== "")
           rparts.push(new Messages.TextPart({ content: m.content }))
@@ -204,10 +230,16 @@ export const wireToParameters = (
           name: t.function.name,
           ...(t.function.description !== undefined ? { description: t.function.description } : {}),
           parametersJsonSchema: t.function.parameters ?? { type: "object", properties: {} },
-          ...(t.function.strict === true ? { strict: true } : t.function.strict === false ? { strict: false } : {})
+          ...(t.function.strict === true
+            ? { strict: true }
+            : t.function.strict === false
+              ? { strict: false }
+              : {})
         })
     )
-  const settings: { -readonly [K in keyof ModelSettings.ModelSettings]: ModelSettings.ModelSettings[K] } = {}
+  const settings: {
+    -readonly [K in keyof ModelSettings.ModelSettings]: ModelSettings.ModelSettings[K]
+  } = {}
   let allowTextOutput = true
   const tc = body.tool_choice
   if (tc === "required") allowTextOutput = false
@@ -222,11 +254,14 @@ export const wireToParameters = (
     outputObject = new Model.OutputObjectDefinition({
       jsonSchema: rf.json_schema.schema,
       name: rf.json_schema.name,
-      ...(rf.json_schema.description !== undefined ? { description: rf.json_schema.description } : {}),
+      ...(rf.json_schema.description !== undefined
+        ? { description: rf.json_schema.description }
+        : {}),
       ...(typeof rf.json_schema.strict === "boolean" ? { strict: rf.json_schema.strict } : {})
     })
   } else if (rf?.type === "json_object") outputMode = "prompted"
-  if (typeof body.max_completion_tokens === "number") settings.maxTokens = body.max_completion_tokens
+  if (typeof body.max_completion_tokens === "number")
+    settings.maxTokens = body.max_completion_tokens
   if (typeof body.max_tokens === "number") settings.maxTokens = body.max_tokens
   if (typeof body.temperature === "number") settings.temperature = body.temperature
   if (Array.isArray(body.stop)) settings.stopSequences = body.stop
@@ -255,9 +290,13 @@ export const wireToParameters = (
  */
 const normalizeMessage = (m: Json, keepThinking: boolean): Json => {
   const out: Json = { role: m.role === "developer" ? "system" : m.role }
-  if (m.content !== null && m.content !== undefined && !(m.role === "assistant" && m.content === "" && m.tool_calls?.length))
+  if (
+    m.content !== null &&
+    m.content !== undefined &&
+    !(m.role === "assistant" && m.content === "" && m.tool_calls?.length)
+  )
     out.content = m.content
-  if (m.role === "assistant" && out.content === undefined && !(m.tool_calls?.length)) out.content = ""
+  if (m.role === "assistant" && out.content === undefined && !m.tool_calls?.length) out.content = ""
   if (m.tool_call_id !== undefined) out.tool_call_id = m.tool_call_id
   if (Array.isArray(m.tool_calls) && m.tool_calls.length > 0)
     out.tool_calls = m.tool_calls.map((c: Json) => ({
@@ -266,7 +305,8 @@ const normalizeMessage = (m: Json, keepThinking: boolean): Json => {
       function: { name: c.function.name, arguments: c.function.arguments }
     }))
   if (keepThinking) {
-    for (const f of ["reasoning_content", "reasoning"]) if (typeof m[f] === "string" && m[f] !== "") out[f] = m[f]
+    for (const f of ["reasoning_content", "reasoning"])
+      if (typeof m[f] === "string" && m[f] !== "") out[f] = m[f]
   }
   return out
 }
@@ -301,7 +341,8 @@ export const assertRequestFidelity = (recorded: Json, received: Json, keepThinki
   const recordedChoice = normalizeToolChoice(recorded.tool_choice, hasTools)
   const receivedChoice = normalizeToolChoice(received.tool_choice, hasTools)
   // `{function: {name}}` without `type` (a vendor quirk) equals the typed form.
-  const typed = (c: any) => (c && typeof c === "object" && c.function ? { type: "function", function: c.function } : c)
+  const typed = (c: any) =>
+    c && typeof c === "object" && c.function ? { type: "function", function: c.function } : c
   assert.deepStrictEqual(typed(receivedChoice), typed(recordedChoice), "tool_choice")
   assert.deepStrictEqual(received.response_format, recorded.response_format, "response_format")
   assert.strictEqual(received.stream, recorded.stream ?? false, "stream")
@@ -347,7 +388,11 @@ export const expectedFromJson = (json: Json): Expected => {
   return {
     text: typeof m.content === "string" ? m.content : "",
     thinking: m.reasoning_content ?? m.reasoning ?? "",
-    toolCalls: (m.tool_calls ?? []).map((c: Json) => ({ id: c.id, name: c.function.name, args: parseArgs(c.function.arguments) })),
+    toolCalls: (m.tool_calls ?? []).map((c: Json) => ({
+      id: c.id,
+      name: c.function.name,
+      args: parseArgs(c.function.arguments)
+    })),
     ...usageOf(json.usage),
     finishReason: choice.finish_reason ?? undefined
   }
@@ -406,10 +451,17 @@ const finishMap: Record<string, string> = {
 /** Asserts a decoded response equals the expected values. */
 export const assertDecoded = (response: Messages.ModelResponse, expected: Expected) => {
   assert.strictEqual(response.text, expected.text, "text")
-  assert.strictEqual(response.thinking.map((t) => t.content).join(""), expected.thinking, "thinking")
+  assert.strictEqual(
+    response.thinking.map((t) => t.content).join(""),
+    expected.thinking,
+    "thinking"
+  )
   assert.deepStrictEqual(
     response.toolCalls.map((c) => ({
-      id: expected.toolCalls.find((e) => e.name === c.toolName)?.id === undefined ? undefined : c.toolCallId,
+      id:
+        expected.toolCalls.find((e) => e.name === c.toolName)?.id === undefined
+          ? undefined
+          : c.toolCallId,
       name: c.toolName,
       args: parseArgs(c.args)
     })),
@@ -419,7 +471,11 @@ export const assertDecoded = (response: Messages.ModelResponse, expected: Expect
   assert.strictEqual(response.usage.inputTokens, expected.inputTokens, "input tokens")
   assert.strictEqual(response.usage.outputTokens, expected.outputTokens, "output tokens")
   assert.strictEqual(response.usage.cacheReadTokens, expected.cachedTokens, "cached tokens")
-  assert.strictEqual(response.usage.details.reasoning_tokens ?? 0, expected.reasoningTokens, "reasoning tokens")
+  assert.strictEqual(
+    response.usage.details.reasoning_tokens ?? 0,
+    expected.reasoningTokens,
+    "reasoning tokens"
+  )
   assert.strictEqual(response.providerFinishReason, expected.finishReason, "provider finish reason")
   assert.strictEqual(
     response.finishReason,
@@ -453,7 +509,10 @@ export const runInteraction = (
     const path = it.request.path
     const prefix = path.replace(/\/chat\/completions(\?.*)?$/, "")
     const single: ConformanceCase = { ...ci.case, interactions: [it] }
-    const server = yield* replayServer(single, options.rechunkSeed !== undefined ? { rechunkSeed: options.rechunkSeed } : {})
+    const server = yield* replayServer(
+      single,
+      options.rechunkSeed !== undefined ? { rechunkSeed: options.rechunkSeed } : {}
+    )
     const body = (it.request.body ?? {}) as Json
     const modelName: string = body.model ?? "model"
     const stream = body.stream === true
@@ -463,8 +522,13 @@ export const runInteraction = (
     const { parameters, settings } = options.useRecordedMessages
       ? wireToParameters(body)
       : { parameters: Model.ModelRequestParameters.empty, settings: {} }
-    const query = path.includes("?") ? Object.fromEntries(new URLSearchParams(path.split("?")[1])) : undefined
-    const layer = OpenAiChat.model(modelName, { system: vendor.system, profile: vendor.profile(modelName) }).pipe(
+    const query = path.includes("?")
+      ? Object.fromEntries(new URLSearchParams(path.split("?")[1]))
+      : undefined
+    const layer = OpenAiChat.model(modelName, {
+      system: vendor.system,
+      profile: vendor.profile(modelName)
+    }).pipe(
       Layer.provide(
         OpenAiClient.layer({
           baseUrl: `${server.baseUrl}${prefix}`,
@@ -482,7 +546,11 @@ export const runInteraction = (
           const streamed = yield* model.requestStream(messages, settings, parameters)
           const events = Chunk.toArray(yield* Stream.runCollect(streamed.events))
           const last = events[events.length - 1]
-          assert.strictEqual(last?._tag, "ResponseCompleteEvent", "stream ends with ResponseCompleteEvent")
+          assert.strictEqual(
+            last?._tag,
+            "ResponseCompleteEvent",
+            "stream ends with ResponseCompleteEvent"
+          )
           return (last as Messages.ResponseCompleteEvent).response
         })
       )
@@ -555,8 +623,9 @@ export const describeConformance = (provider: string, vendor: VendorSetup): void
         it.skip(`${name}: ${skip}`, () => {})
         continue
       }
-      it.effect(`decode + request: ${name}${ci.fidelitySkip ? ` (fidelity skipped: ${ci.fidelitySkip})` : ""}`, () =>
-        checkInteraction(ci, vendor, { fidelity: true })
+      it.effect(
+        `decode + request: ${name}${ci.fidelitySkip ? ` (fidelity skipped: ${ci.fidelitySkip})` : ""}`,
+        () => checkInteraction(ci, vendor, { fidelity: true })
       )
       if (ci.interaction.response.sse) {
         it.effect(`decode re-chunked stream: ${name}`, () =>

@@ -12,21 +12,33 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import { type ConformanceCase, type Interaction, listCases, type ReceivedRequest, replayServer } from "./replay.js"
+import {
+  type ConformanceCase,
+  type Interaction,
+  listCases,
+  type ReceivedRequest,
+  replayServer
+} from "./replay.js"
 
 /**
  * Why a case is skipped: out of scope by id (`skips`: substring → reason), no call of our
  * endpoint, media downloaded before the call, or uploaded provider files.
  */
 export const skipReasonOf =
-  (skips: ReadonlyArray<readonly [string, string]>, isOurs: (it: Interaction) => boolean, apiName: string) =>
+  (
+    skips: ReadonlyArray<readonly [string, string]>,
+    isOurs: (it: Interaction) => boolean,
+    apiName: string
+  ) =>
   (c: ConformanceCase): string | undefined => {
     for (const [pattern, reason] of skips) if (c.id.includes(pattern)) return reason
     if (!c.interactions.some(isOurs)) return `no ${apiName} call`
     if (c.interactions.some((i) => i.endpoint === "download")) {
       return "downloads media before the call (URL force-download is out of scope)"
     }
-    if (c.interactions.some((i) => isOurs(i) && JSON.stringify(i.request.body).includes('"file_id"'))) {
+    if (
+      c.interactions.some((i) => isOurs(i) && JSON.stringify(i.request.body).includes('"file_id"'))
+    ) {
       return "uploaded provider files (file_id) are not modelled"
     }
     return undefined
@@ -100,7 +112,9 @@ export const sentFor = (
   key: (body: Record<string, any>) => unknown
 ): ReceivedRequest => {
   const recorded = canonical(key(it.request.body as Record<string, any>))
-  const sent = received.find((r) => r.path === it.request.path && canonical(key(r.body as Record<string, any>)) === recorded)
+  const sent = received.find(
+    (r) => r.path === it.request.path && canonical(key(r.body as Record<string, any>)) === recorded
+  )
   assert.isDefined(sent, `${caseId}: the replayed request body differs from the recording`)
   return sent!
 }
@@ -145,7 +159,13 @@ export const replayInteractions = <I extends Inputs>(
       const body = it.request.body as Record<string, any>
       const inputs = options.fromWire(body)
       const model = yield* options.model(server.baseUrl, it.request.path, body, inputs)
-      const exit = yield* exchange(model, inputs.messages, inputs.settings, inputs.parameters, body.stream === true)
+      const exit = yield* exchange(
+        model,
+        inputs.messages,
+        inputs.settings,
+        inputs.parameters,
+        body.stream === true
+      )
       if (checkRecordedError(c.id, exit, it.response)) continue
       options.check(successOf(c.id, exit), it, body, inputs, server.received)
     }
@@ -161,7 +181,10 @@ export const describeCases = (options: {
   readonly provider: string
   readonly skipReason: (c: ConformanceCase) => string | undefined
   readonly fidelity: (c: ConformanceCase) => void
-  readonly replay: (c: ConformanceCase, rechunkSeed?: number) => Effect.Effect<void, unknown, Scope.Scope>
+  readonly replay: (
+    c: ConformanceCase,
+    rechunkSeed?: number
+  ) => Effect.Effect<void, unknown, Scope.Scope>
   readonly rechunkSeed: number
 }): void => {
   describe(options.title, () => {
@@ -178,7 +201,8 @@ export const describeCases = (options: {
       }
       it(`request fidelity: ${c.id}`, () => options.fidelity(c))
       it.scopedLive(`replay: ${c.id}`, () => options.replay(c))
-      if (c.stream) it.scopedLive(`replay re-chunked: ${c.id}`, () => options.replay(c, options.rechunkSeed))
+      if (c.stream)
+        it.scopedLive(`replay re-chunked: ${c.id}`, () => options.replay(c, options.rechunkSeed))
     }
   })
 }

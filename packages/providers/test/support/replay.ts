@@ -102,11 +102,16 @@ export const rechunk = (bytes: Uint8Array, seed: number): Array<Uint8Array> => {
   return out
 }
 
-const responseBody = (r: Interaction["response"]): { body: Uint8Array; contentType: string | null } => {
+const responseBody = (
+  r: Interaction["response"]
+): { body: Uint8Array; contentType: string | null } => {
   if (r.sse !== null && r.sse !== undefined)
     return { body: Buffer.from(r.sse, "utf8"), contentType: r.contentType ?? "text/event-stream" }
   if (r.json !== null && r.json !== undefined)
-    return { body: Buffer.from(JSON.stringify(r.json), "utf8"), contentType: r.contentType ?? "application/json" }
+    return {
+      body: Buffer.from(JSON.stringify(r.json), "utf8"),
+      contentType: r.contentType ?? "application/json"
+    }
   if (r.text !== null && r.text !== undefined)
     return { body: Buffer.from(r.text, "utf8"), contentType: r.contentType }
   if (r.base64) return { body: Buffer.from(r.base64, "base64"), contentType: r.contentType }
@@ -315,7 +320,12 @@ export const tick: Effect.Effect<void> = Effect.promise(
 )
 
 /** A one-interaction streaming case serving `sse` for `path` (fault injection through the replay server). */
-export const sseCase = (provider: string, endpoint: string, path: string, sse: string): ConformanceCase => ({
+export const sseCase = (
+  provider: string,
+  endpoint: string,
+  path: string,
+  sse: string
+): ConformanceCase => ({
   id: "synthetic",
   provider,
   providers: [provider],
@@ -338,13 +348,20 @@ export const sseEvent = (type: string, data: Record<string, unknown>): string =>
 export const collectStream = <E>(layer: Layer.Layer<Model.Model, E>) =>
   Effect.gen(function* () {
     const model = yield* Model.Model
-    const s = yield* model.requestStream([Messages.userPrompt("hi")], {}, Model.ModelRequestParameters.empty)
+    const s = yield* model.requestStream(
+      [Messages.userPrompt("hi")],
+      {},
+      Model.ModelRequestParameters.empty
+    )
     return yield* Effect.exit(Stream.runCollect(s.events))
   }).pipe(Effect.provide(layer))
 
 /** The `ModelAPIError` a stream failed with; fails the test on success or on any other error. */
-export const apiErrorOf = (exit: Exit.Exit<unknown, AgentError.ModelError>): AgentError.ModelAPIError => {
-  if (Exit.isSuccess(exit) || exit.cause._tag !== "Fail") return assert.fail("expected a typed failure")
+export const apiErrorOf = (
+  exit: Exit.Exit<unknown, AgentError.ModelError>
+): AgentError.ModelAPIError => {
+  if (Exit.isSuccess(exit) || exit.cause._tag !== "Fail")
+    return assert.fail("expected a typed failure")
   const error = exit.cause.error
   assert.strictEqual(error._tag, "ModelAPIError")
   return error as AgentError.ModelAPIError
