@@ -41,8 +41,10 @@ const body =
   protocol === "chat"
     ? { model: "bench-text", messages: [{ role: "user", content: "Say hello." }] }
     : { model: "bench-text", input: [{ role: "user", content: "Say hello." }] }
+// The providers turn the platform client's own span off (`httpClientSpans: false`), so the
+// floor does too.
 const floor = Effect.flatMap(HttpClient.HttpClient, (c) =>
-  c.execute(
+  HttpClient.withTracerDisabledWhen(c, () => true).execute(
     HttpClientRequest.post(info.url + path).pipe(
       HttpClientRequest.setHeaders({ authorization: "Bearer x" }),
       HttpClientRequest.bodyText(JSON.stringify(body), "application/json")

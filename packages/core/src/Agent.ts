@@ -351,6 +351,7 @@ export const concurrencyLimiter = (options: {
         })
       ),
       Effect.withSpan("agent.concurrency.wait", {
+        captureStackTrace: false,
         attributes: {
           "agentfx.concurrency.max_running": maxRunning,
           "agentfx.concurrency.waiting": waiting

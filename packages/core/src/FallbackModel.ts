@@ -109,7 +109,10 @@ export const make = (models: NonEmpty<Model.Service>, options: Options = {}): Mo
     parameters: Model.ModelRequestParameters
   ): Effect.Effect<ModelResponse, ModelError> =>
     chain((model) => model.request(messages, settingsFor(model, settings), parameters), 0, []).pipe(
-      Effect.withSpan("FallbackModel.request", { attributes: { "fallback.models": modelName } })
+      Effect.withSpan("FallbackModel.request", {
+        captureStackTrace: false,
+        attributes: { "fallback.models": modelName }
+      })
     )
 
   const requestStream = (
@@ -123,6 +126,7 @@ export const make = (models: NonEmpty<Model.Service>, options: Options = {}): Mo
       []
     ).pipe(
       Effect.withSpan("FallbackModel.requestStream", {
+        captureStackTrace: false,
         attributes: { "fallback.models": modelName }
       })
     )

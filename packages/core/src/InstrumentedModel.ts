@@ -160,7 +160,11 @@ export const make = (inner: Model.Service, options: Options = {}): InstrumentedS
         ? base.request(messages, settings, parameters)
         : Effect.useSpan(
             spanName,
-            { kind: "client", attributes: startAttributes(messages, settings) },
+            {
+              kind: "client",
+              captureStackTrace: false,
+              attributes: startAttributes(messages, settings)
+            },
             (span) =>
               inChatSpan(
                 Effect.tap(base.request(messages, settings, parameters), (response) => {
@@ -184,6 +188,7 @@ export const make = (inner: Model.Service, options: Options = {}): InstrumentedS
             // so a fallback to another model does not leave it open under a later success.
             const span = yield* Effect.makeSpan(spanName, {
               kind: "client",
+              captureStackTrace: false,
               attributes: startAttributes(messages, settings)
             })
             const end = (exit: Exit.Exit<unknown, unknown>) =>
@@ -219,8 +224,19 @@ export const make = (inner: Model.Service, options: Options = {}): InstrumentedS
 }
 
 /** `model` itself when already instrumented, else `make(model)`: what agents do with their model. */
-export const instrument = (model: Model.Service): Model.Service =>
-  isInstrumented(model) ? model : make(model)
+export const instrument = (model: Model.Service): Model.Service => {
+  if (isInstrumented(model)) return model
+  // One instrumented wrapper per model (it is stateless): runs over the same model share it
+  // instead of building its closures and span name per run.
+  let wrapped = instrumentedByModel.get(model)
+  if (wrapped === undefined) {
+    wrapped = make(model)
+    instrumentedByModel.set(model, wrapped)
+  }
+  return wrapped
+}
+
+const instrumentedByModel = new WeakMap<Model.Service, Model.Service>()
 
 /** Instruments the `Model` of the context: `InstrumentedModel.layer().pipe(Layer.provide(modelLayer))`. */
 export const layer = (options: Options = {}): Layer.Layer<Model.Model, never, Model.Model> =>

@@ -62,6 +62,12 @@ export interface ClientOptions {
   readonly headers?: Record<string, string> | undefined
   /** Transport retries (429, 5xx incl. 529 overloaded, resets); `false` disables them. */
   readonly retry?: Partial<Http.RetryPolicy> | false | undefined
+  /**
+   * Whether the `@effect/platform` client makes its own `http.client` span per request (with
+   * header attributes, keys redacted) and sends trace propagation headers. Default `false`:
+   * the provider's own `Module.request` span carries `url.path` and the status.
+   */
+  readonly httpClientSpans?: boolean | undefined
 }
 
 /** A call made through the client. */
@@ -114,7 +120,8 @@ export const makeClientWith = (
           { "anthropic-version": apiVersion, ...options.headers, ...o.headers },
           "x-api-key",
           options.apiKey
-        )
+        ),
+      options.httpClientSpans === true
     )
   }
 }

@@ -199,6 +199,8 @@ export interface GoogleClientService {
   readonly headers: Readonly<Record<string, string>>
   readonly retry: Http.RetryPolicy
   readonly httpClient: HttpClient.HttpClient
+  /** Whether the `@effect/platform` client makes its own spans (see `ClientOptions`). */
+  readonly httpClientSpans?: boolean | undefined
 }
 
 /** The Gemini API client configuration: key, base URL, extra headers, retry policy. */
@@ -215,6 +217,12 @@ export interface ClientOptions {
   readonly headers?: Record<string, string> | undefined
   /** Transport retries; `false` disables them. */
   readonly retry?: Partial<Http.RetryPolicy> | false | undefined
+  /**
+   * Whether the `@effect/platform` client makes its own `http.client` span per request (with
+   * header attributes, keys redacted) and sends trace propagation headers. Default `false`:
+   * the provider's own `Module.request` span carries `url.path` and the status.
+   */
+  readonly httpClientSpans?: boolean | undefined
 }
 
 const makeClient = (options: ClientOptions) =>
@@ -224,7 +232,8 @@ const makeClient = (options: ClientOptions) =>
       baseUrl: Client.baseUrlOf(options.baseUrl, Wire.defaultBaseUrl),
       headers: options.headers ?? {},
       retry: Http.resolveRetry(options.retry),
-      httpClient
+      httpClient,
+      httpClientSpans: options.httpClientSpans === true
     })
   )
 
@@ -240,13 +249,20 @@ export const layerConfig = (options: {
   readonly baseUrl?: Config.Config<string> | undefined
   readonly headers?: Record<string, string> | undefined
   readonly retry?: Partial<Http.RetryPolicy> | false | undefined
+  readonly httpClientSpans?: boolean | undefined
 }): Layer.Layer<GoogleClient, ConfigError.ConfigError, HttpClient.HttpClient> =>
   Layer.effect(
     GoogleClient,
     Effect.gen(function* () {
       const apiKey = yield* options.apiKey
       const baseUrl = options.baseUrl === undefined ? undefined : yield* options.baseUrl
-      return yield* makeClient({ apiKey, baseUrl, headers: options.headers, retry: options.retry })
+      return yield* makeClient({
+        apiKey,
+        baseUrl,
+        headers: options.headers,
+        retry: options.retry,
+        httpClientSpans: options.httpClientSpans
+      })
     })
   )
 
@@ -286,7 +302,8 @@ export const make = (
       client.retry,
       (call: Client.Call & { readonly stream: boolean }) =>
         `${modelUrl}${call.stream ? "streamGenerateContent?alt=sse" : "generateContent"}`,
-      () => Client.setKey({ ...client.headers }, "x-goog-api-key", client.apiKey)
+      () => Client.setKey({ ...client.headers }, "x-goog-api-key", client.apiKey),
+      client.httpClientSpans === true
     )
     return HttpModel.make({
       modelName,

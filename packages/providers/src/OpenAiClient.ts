@@ -47,6 +47,12 @@ export interface Options {
   readonly authHeader?: string | undefined
   /** Transport retries; `false` disables them. Default: 2 retries, 500 ms base, 30 s cap. */
   readonly retry?: Partial<RetryPolicy> | false | undefined
+  /**
+   * Whether the `@effect/platform` client makes its own `http.client` span per request (with
+   * header attributes, keys redacted) and sends trace propagation headers. Default `false`:
+   * the provider's own `Module.request` span carries `url.path` and the status.
+   */
+  readonly httpClientSpans?: boolean | undefined
 }
 
 /** A call made through the client. */
@@ -104,7 +110,13 @@ export const makeWith = (httpClient: HttpClient.HttpClient, options: Options): S
     httpClient,
     url,
     headers,
-    ...Client.posts(httpClient, retry, (o: CallOptions) => url(o.path), headers)
+    ...Client.posts(
+      httpClient,
+      retry,
+      (o: CallOptions) => url(o.path),
+      headers,
+      options.httpClientSpans === true
+    )
   }
 }
 

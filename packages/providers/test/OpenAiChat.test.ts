@@ -339,9 +339,11 @@ const delta = (d: unknown, extra: Record<string, unknown> = {}) => ({
   choices: [{ index: 0, delta: d, finish_reason: null, ...extra }]
 })
 
-const modelLayer = (baseUrl: string, apiKey = "sk-test") =>
+const modelLayer = (baseUrl: string, apiKey = "sk-test", httpClientSpans = false) =>
   OpenAiChat.model("gpt-4o").pipe(
-    Layer.provide(OpenAiClient.layer({ baseUrl, apiKey: Redacted.make(apiKey), retry: false })),
+    Layer.provide(
+      OpenAiClient.layer({ baseUrl, apiKey: Redacted.make(apiKey), retry: false, httpClientSpans })
+    ),
     Layer.provide(NodeHttpClient.layerUndici)
   )
 
@@ -466,7 +468,9 @@ describe("OpenAiChat.model", () => {
         }).pipe(
           Effect.tapErrorCause((cause) => Effect.logError("model failed", cause)),
           Effect.withSpan("test"),
-          Effect.provide(modelLayer(server.baseUrl, secret)),
+          // The platform's own http.client span (header attributes) is on here, so the
+          // redaction of its header attributes is checked too.
+          Effect.provide(modelLayer(server.baseUrl, secret, true)),
           Effect.provide(observe),
           Effect.exit
         )
@@ -550,6 +554,44 @@ describe("OpenAiChat.model", () => {
       assert.strictEqual(span.attributes.get("http.request.resend_count"), 1)
       assert.strictEqual(span.attributes.get("http.response.status_code"), 200)
     }).pipe(Effect.scoped)
+  )
+
+  it.scoped(
+    "the platform client's own http.client span and trace headers are off unless httpClientSpans",
+    () =>
+      Effect.gen(function* () {
+        const server = yield* loopbackServer((_req, res) => {
+          res.writeHead(200, { "content-type": "application/json" })
+          res.end(
+            JSON.stringify({
+              id: "x",
+              choices: [
+                { index: 0, finish_reason: "stop", message: { role: "assistant", content: "ok" } }
+              ]
+            })
+          )
+        })
+        const run = (httpClientSpans: boolean) =>
+          Effect.gen(function* () {
+            const { spans, tracer } = yield* recordingTracer
+            yield* Effect.flatMap(Model.Model, (m) =>
+              m.request([Messages.userPrompt("hi")], {}, Model.ModelRequestParameters.empty)
+            ).pipe(
+              Effect.withSpan("test"),
+              Effect.provide(modelLayer(server.baseUrl, "sk-x", httpClientSpans)),
+              Effect.withTracer(tracer)
+            )
+            return spans.map((s) => s.name)
+          })
+        const off = yield* run(false)
+        const on = yield* run(true)
+        assert.include(off, "OpenAiChat.request")
+        assert.isFalse(off.some((n) => n.startsWith("http.client")))
+        assert.isUndefined(server.requests[0]!.headers.traceparent)
+        assert.include(on, "OpenAiChat.request")
+        assert.isTrue(on.some((n) => n.startsWith("http.client")))
+        assert.isString(server.requests[1]!.headers.traceparent)
+      })
   )
 
   it.scoped(

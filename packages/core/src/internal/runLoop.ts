@@ -384,13 +384,13 @@ export const makeMachine = <A>(
         : yield* Ref.make((usageRef0 as RunUsage | undefined) ?? RunUsage.empty)
     // Requirements are captured once so nodes can run from anywhere (iter); the parent span is
     // left out so each step nests under the span of whoever runs it.
-    const captured = Context.add(
-      Context.omit(Tracer.ParentSpan)(yield* Effect.context<any>()),
-      CurrentUsage,
-      usageRef
-    )
     // With an explicit owner, its scope is the run's `Scope` (as `Effect.scoped` would provide).
-    const context = owner === undefined ? captured : Context.add(captured, Scope.Scope, owner.scope)
+    // Built with one copy of the context's map (each `Context.add`/`omit` copies it).
+    const contextMap = new Map((yield* Effect.context<any>()).unsafeMap)
+    contextMap.delete(Tracer.ParentSpan.key)
+    contextMap.set(CurrentUsage.key, usageRef)
+    if (owner !== undefined) contextMap.set(Scope.Scope.key, owner.scope)
+    const context: Context.Context<any> = Context.unsafeMake(contextMap)
     // What `runAll` provides: with an owner, its span is the parent of every step.
     const runContext =
       owner === undefined ? context : Context.add(context, Tracer.ParentSpan, owner.parent)
@@ -435,8 +435,11 @@ export const makeMachine = <A>(
 
     const provide = <X, E>(effect: Effect.Effect<X, E, any>): Effect.Effect<X, E> =>
       Effect.provide(effect, runContext)
-    // The set-up of a streamed request keeps the `Scope` of its own `Stream.unwrapScoped`.
-    const streamSetupContext = Context.omit(Scope.Scope)(runContext)
+    // The set-up of a streamed request keeps the `Scope` of its own `Stream.unwrapScoped`
+    // (built on first use: a run that does not stream never needs it).
+    let streamSetup: Context.Context<any> | undefined
+    const streamSetupContext = (): Context.Context<any> =>
+      (streamSetup ??= Context.omit(Scope.Scope)(runContext))
 
     let runMetadata: Metadata | undefined
     const makeCtx = (extra?: Partial<RunContextService>): Effect.Effect<RunContextService> =>
@@ -802,7 +805,7 @@ export const makeMachine = <A>(
             })
           )
           return Stream.concat(events, Stream.drain(Stream.fromEffect(finish)))
-        }).pipe(Effect.provide(streamSetupContext))
+        }).pipe((setup) => Effect.provide(setup, streamSetupContext()))
       )
 
     // -- CallToolsNode ------------------------------------------------------
@@ -944,6 +947,7 @@ export const makeMachine = <A>(
           : Effect.useSpan(
               `execute_tool ${call.toolName}`,
               {
+                captureStackTrace: false,
                 attributes: {
                   "gen_ai.operation.name": "execute_tool",
                   "gen_ai.tool.name": call.toolName,
@@ -1319,6 +1323,8 @@ export const runToEnd = <A>(machine: Machine<A>): Effect.Effect<AgentRunResult<A
 export const agentSpan = (name: string | undefined) => ({
   name: `invoke_agent ${name ?? "agent"}`,
   options: {
+    // A stack trace would point into this library and costs an `Error` per run.
+    captureStackTrace: false,
     attributes: {
       "gen_ai.operation.name": "invoke_agent",
       "gen_ai.agent.name": name ?? "agent"

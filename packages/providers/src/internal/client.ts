@@ -41,13 +41,15 @@ export interface Call {
 
 /**
  * The POSTs of a client: `url` and `headers` are asked per call (headers carry the key, so it
- * stays `Redacted` at rest).
+ * stays `Redacted` at rest). `httpClientSpans` turns the `@effect/platform` client's own
+ * `http.client` span back on (off by default; see `Http.RequestOptions`).
  */
 export const posts = <C extends Call>(
   httpClient: HttpClient.HttpClient,
   retry: Http.RetryPolicy,
   url: (call: C) => string,
-  headers: (call: C) => Record<string, string>
+  headers: (call: C) => Record<string, string>,
+  httpClientSpans = false
 ): Posts<C> => {
   const request = (o: C): Http.RequestOptions => ({
     modelName: o.modelName,
@@ -55,7 +57,8 @@ export const posts = <C extends Call>(
     headers: headers(o),
     body: o.body,
     settings: o.settings,
-    retry
+    retry,
+    httpClientSpans
   })
   return {
     postJson: (o) => Http.postJson(httpClient, request(o)),

@@ -21,6 +21,7 @@ import * as Chunk from "effect/Chunk"
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import { constTrue } from "effect/Function"
 import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
@@ -98,7 +99,26 @@ export interface RequestOptions {
   /** `timeout`, `idleTimeout` and `extraHeaders` are honoured here. */
   readonly settings: ModelSettings.ModelSettings
   readonly retry: RetryPolicy
+  /**
+   * Whether the `@effect/platform` client makes its own `http.client` span (one attribute per
+   * header, trace propagation headers). Off by default: the provider's `Module.request` span
+   * already carries `url.path` and the status, and the platform span costs about as much CPU
+   * as the request itself.
+   */
+  readonly httpClientSpans?: boolean | undefined
 }
+
+/**
+ * Per call: with platform spans on, their header attributes are redacted with the vendor key
+ * headers too; with them off, the platform client makes no span (nor propagation headers).
+ */
+const transportRegion = <A, E, R>(
+  effect: Effect.Effect<A, E, R>,
+  options: RequestOptions
+): Effect.Effect<A, E, R> =>
+  options.httpClientSpans === true
+    ? Effect.locally(effect, Headers.currentRedactedNames, redactedHeaderNames)
+    : Effect.locally(effect, HttpClient.currentTracerDisabledWhen, constTrue)
 
 /** Header names whose values never reach spans (the platform's defaults plus vendor key headers). */
 const redactedHeaderNames: ReadonlyArray<string | RegExp> = [
@@ -320,10 +340,9 @@ export const postJson = (
           onTimeout: () => timeoutError(options.modelName, timeout)
         })
   // A fresh attempt counter per run of the returned effect.
-  return Effect.locally(
+  return transportRegion(
     Effect.suspend(() => withRetry(bounded({ count: 0 }), options.retry)),
-    Headers.currentRedactedNames,
-    redactedHeaderNames
+    options
   )
 }
 
@@ -338,40 +357,101 @@ export interface SseEvent {
   readonly id: string | undefined
 }
 
+/** Incremental SSE decoding: bytes in, complete events out. */
+interface SseDecoder {
+  /** The events completed by these reads. */
+  readonly feed: (reads: Chunk.Chunk<Uint8Array>) => Array<SseEvent>
+  /** The events left at the end (a last event without its blank line). */
+  readonly end: () => Array<SseEvent>
+}
+
+const makeSseDecoder = (): SseDecoder => {
+  const decoder = new TextDecoder()
+  let pending: Array<SseEvent> = []
+  const parser = createParser({
+    onEvent: (e: EventSourceMessage) => {
+      pending.push({ event: e.event, data: e.data, id: e.id })
+    }
+  })
+  const take = (): Array<SseEvent> => {
+    const out = pending
+    pending = []
+    return out
+  }
+  return {
+    feed: (reads) => {
+      for (const read of reads) parser.feed(decoder.decode(read, { stream: true }))
+      return take()
+    },
+    end: () => {
+      // Terminate a last event that lacks its blank line (no-op after a clean end).
+      parser.feed(`${decoder.decode()}\n\n`)
+      return take()
+    }
+  }
+}
+
+/**
+ * The byte stream and error mapping behind a `parseSse` stream, so that `streamedResponse` can
+ * parse the bytes in its own channel (one channel stage per network read instead of two).
+ */
+const sseSources = new WeakMap<
+  Stream.Stream<SseEvent, unknown, unknown>,
+  {
+    readonly bytes: Stream.Stream<Uint8Array, unknown, unknown>
+    readonly mapError: ((error: unknown) => unknown) | undefined
+  }
+>()
+
 /**
  * Parses a byte stream into SSE events: one `Chunk` of events per network read. Handles
  * `\r\n`, comments, any field order and events split across reads; a final event without
- * its blank line is still delivered.
+ * its blank line is still delivered. `mapError` maps the byte stream's failures in the same
+ * pass (one channel stage per read, not a `Stream.mapError` stage plus this one).
  */
-export const parseSse = <E, R>(
-  bytes: Stream.Stream<Uint8Array, E, R>
-): Stream.Stream<SseEvent, E, R> =>
-  Stream.suspend(() => {
-    const decoder = new TextDecoder()
-    let pending: Array<SseEvent> = []
-    const parser = createParser({
-      onEvent: (e: EventSourceMessage) => {
-        pending.push({ event: e.event, data: e.data, id: e.id })
-      }
+export const parseSse: {
+  <E, R>(bytes: Stream.Stream<Uint8Array, E, R>): Stream.Stream<SseEvent, E, R>
+  <E, E2, R>(
+    bytes: Stream.Stream<Uint8Array, E, R>,
+    mapError: (error: E) => E2
+  ): Stream.Stream<SseEvent, E2, R>
+} = <E, E2, R>(
+  bytes: Stream.Stream<Uint8Array, E, R>,
+  mapError?: (error: E) => E2
+): Stream.Stream<SseEvent, E | E2, R> => {
+  const events = Stream.suspend(() => {
+    const sse = makeSseDecoder()
+    type Loop = Channel.Channel<
+      Chunk.Chunk<SseEvent>,
+      Chunk.Chunk<Uint8Array>,
+      E | E2,
+      E,
+      unknown,
+      unknown
+    >
+    const loop: Loop = Channel.readWithCause({
+      onInput: (reads: Chunk.Chunk<Uint8Array>) => {
+        const out = sse.feed(reads)
+        return out.length === 0
+          ? loop
+          : Channel.zipRight(Channel.write(Chunk.unsafeFromArray(out)), loop)
+      },
+      onFailure: (cause: Cause.Cause<E>) =>
+        Channel.failCause<E | E2>(mapError === undefined ? cause : Cause.map(cause, mapError)),
+      onDone: () =>
+        Channel.suspend(() => {
+          const out = sse.end()
+          return out.length === 0 ? Channel.void : Channel.write(Chunk.unsafeFromArray(out))
+        })
     })
-    const take = (): Chunk.Chunk<SseEvent> => {
-      if (pending.length === 0) return Chunk.empty()
-      const out = Chunk.unsafeFromArray(pending)
-      pending = []
-      return out
-    }
-    const body = Stream.mapChunks(bytes, (reads) => {
-      for (const read of reads) parser.feed(decoder.decode(read, { stream: true }))
-      return take()
-    })
-    const tail = Stream.suspend(() => {
-      const rest = decoder.decode()
-      // Terminate a last event that lacks its blank line (no-op after a clean end).
-      parser.feed(`${rest}\n\n`)
-      return Stream.fromChunk(take())
-    })
-    return Stream.concat(body, tail)
+    return Stream.pipeThroughChannel(bytes, loop)
   })
+  sseSources.set(events as Stream.Stream<SseEvent, unknown, unknown>, {
+    bytes: bytes as Stream.Stream<Uint8Array, unknown, unknown>,
+    mapError: mapError as ((error: unknown) => unknown) | undefined
+  })
+  return events
+}
 
 /**
  * POSTs and opens an SSE stream. Status errors and retries happen before the stream is
@@ -395,15 +475,13 @@ export const postSse = (
       attempt(scopedClient, options, request, true, { count: 0 }),
       options.retry
     )
-    let events = parseSse(
-      Stream.mapError(response.stream, (e) => {
-        const err = transportError(modelName, e)
-        return new AgentError.ModelAPIError({
-          modelName,
-          reason: `Stream broke: ${err.reason}`
-        })
+    let events = parseSse(response.stream, (e) => {
+      const err = transportError(modelName, e)
+      return new AgentError.ModelAPIError({
+        modelName,
+        reason: `Stream broke: ${err.reason}`
       })
-    )
+    })
     if (idleTimeout !== undefined) {
       events = Stream.timeoutFail(
         events,
@@ -425,7 +503,7 @@ export const postSse = (
       events = Stream.interruptWhen(events, deadline)
     }
     return events
-  }).pipe(Effect.locally(Headers.currentRedactedNames, redactedHeaderNames))
+  }).pipe((effect) => transportRegion(effect, options))
 }
 
 // ---------------------------------------------------------------------------
@@ -481,17 +559,18 @@ export const streamedResponse = (options: {
   const skip = (reason: string) => {
     skipped.push(reason)
   }
-  const handle = (
-    out: Array<Out>,
-    error: AgentError.ModelError | undefined
-  ): Channel.Channel<
+  // The input is either SSE events, or (fused with `parseSse`) the raw bytes, parsed here.
+  const source = sseSources.get(options.events as Stream.Stream<SseEvent, unknown, unknown>)
+  const sse = source === undefined ? undefined : makeSseDecoder()
+  type Loop = Channel.Channel<
     Chunk.Chunk<Out>,
-    Chunk.Chunk<SseEvent>,
+    Chunk.Chunk<any>,
     AgentError.ModelError,
-    AgentError.ModelAPIError,
+    unknown,
     unknown,
     unknown
-  > => {
+  >
+  const handle = (out: Array<Out>, error: AgentError.ModelError | undefined, next: Loop): Loop => {
     if (error !== undefined) {
       const failed = Channel.fail(withPartial(error, snapshot()))
       return out.length === 0
@@ -499,55 +578,65 @@ export const streamedResponse = (options: {
         : Channel.zipRight(Channel.write(Chunk.unsafeFromArray(out)), failed)
     }
     return out.length === 0
-      ? loop
-      : Channel.zipRight(Channel.write(Chunk.unsafeFromArray(out)), loop)
+      ? next
+      : Channel.zipRight(Channel.write(Chunk.unsafeFromArray(out)), next)
   }
-  const loop: Channel.Channel<
-    Chunk.Chunk<Out>,
-    Chunk.Chunk<SseEvent>,
-    AgentError.ModelError,
-    AgentError.ModelAPIError,
-    unknown,
-    unknown
-  > = Channel.readWithCause({
-    onInput: (input: Chunk.Chunk<SseEvent>) => {
-      const out: Array<Out> = []
-      let error: AgentError.ModelError | undefined
-      for (const event of input) {
-        error = options.onEvent(event, manager, out, skip)
-        if (error !== undefined) break
-      }
-      if (skipped.length > 0) {
-        const reasons = skipped
-        skipped = []
-        const log = Channel.fromEffect(
-          Effect.logDebug(`${options.providerName}: skipped stream events`, ...reasons)
+  /** Runs `onEvent` over events; logs skipped events once per read. */
+  const handleEvents = (events: Iterable<SseEvent>, next: Loop): Loop => {
+    const out: Array<Out> = []
+    let error: AgentError.ModelError | undefined
+    for (const event of events) {
+      error = options.onEvent(event, manager, out, skip)
+      if (error !== undefined) break
+    }
+    if (skipped.length > 0) {
+      const reasons = skipped
+      skipped = []
+      const log = Channel.fromEffect(
+        Effect.logDebug(`${options.providerName}: skipped stream events`, ...reasons)
+      )
+      return Channel.zipRight(log, handle(out, error, next))
+    }
+    return handle(out, error, next)
+  }
+  const done: Loop = Channel.suspend(() => {
+    const error = options.onEnd?.(manager)
+    if (error !== undefined) return Channel.fail(withPartial(error, snapshot()))
+    const out: Array<Out> = manager.finish()
+    final = manager.response({
+      modelName: manager.info.modelName ?? options.modelName,
+      providerName: manager.info.providerName ?? options.providerName,
+      state: "complete"
+    })
+    out.push(new Messages.ResponseCompleteEvent({ response: final }, true))
+    return Channel.write(Chunk.unsafeFromArray(out))
+  })
+  const mapError = source?.mapError
+  const loop: Loop = Channel.readWithCause({
+    onInput: (input: Chunk.Chunk<any>) =>
+      handleEvents(sse === undefined ? (input as Chunk.Chunk<SseEvent>) : sse.feed(input), loop),
+    onFailure: (cause: Cause.Cause<unknown>) =>
+      Channel.failCause(
+        Cause.map(cause, (e) =>
+          withPartial(
+            (mapError === undefined ? e : mapError(e)) as AgentError.ModelError,
+            snapshot()
+          )
         )
-        return Channel.zipRight(log, handle(out, error))
-      }
-      return handle(out, error)
-    },
-
-    onFailure: (cause: Cause.Cause<AgentError.ModelAPIError>) =>
-      Channel.failCause(Cause.map(cause, (e) => withPartial(e, snapshot()))),
-    onDone: () =>
-      Channel.suspend(() => {
-        const error = options.onEnd?.(manager)
-        if (error !== undefined) return Channel.fail(withPartial(error, snapshot()))
-        const out: Array<Out> = manager.finish()
-        final = manager.response({
-          modelName: manager.info.modelName ?? options.modelName,
-          providerName: manager.info.providerName ?? options.providerName,
-          state: "complete"
-        })
-        out.push(new Messages.ResponseCompleteEvent({ response: final }, true))
-        return Channel.write(Chunk.unsafeFromArray(out))
-      })
+      ),
+    onDone: () => (sse === undefined ? done : Channel.suspend(() => handleEvents(sse.end(), done)))
   })
 
   return {
     modelName: options.modelName,
-    events: Stream.fromChannel(Channel.pipeTo(Stream.toChannel(options.events), loop)),
+    events: Stream.fromChannel(
+      Channel.pipeTo(
+        Stream.toChannel(
+          (source === undefined ? options.events : source.bytes) as Stream.Stream<unknown>
+        ),
+        loop
+      )
+    ) as Stream.Stream<Messages.ModelResponseStreamEvent, AgentError.ModelError>,
     response: Effect.sync(snapshot)
   }
 }

@@ -103,6 +103,8 @@ export const make = <Body>(options: Options<Body>): Model.Service => {
   }
   const requestSpan = `${options.spanPrefix}.request`
   const requestStreamSpan = `${options.spanPrefix}.requestStream`
+  // No stack trace per span: it would point here, and costs an `Error` per request.
+  const spanOptions = { captureStackTrace: false } as const
   return Model.make({
     modelName,
     system,
@@ -113,7 +115,7 @@ export const make = <Body>(options: Options<Body>): Model.Service => {
       return body(messages, settings, parameters, false).pipe(
         Effect.flatMap((b) => post.json(b, settings)),
         Effect.flatMap(decode),
-        Effect.withSpan(requestSpan)
+        Effect.withSpan(requestSpan, spanOptions)
       )
     },
     requestStream: (messages, runSettings, parameters) => {
@@ -123,7 +125,7 @@ export const make = <Body>(options: Options<Body>): Model.Service => {
         Effect.map((events) =>
           Http.streamedResponse({ modelName, providerName: system, events, ...options.stream() })
         ),
-        Effect.withSpan(requestStreamSpan)
+        Effect.withSpan(requestStreamSpan, spanOptions)
       )
     }
   })
