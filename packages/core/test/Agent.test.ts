@@ -11,12 +11,12 @@ import {
   FunctionModel,
   Messages,
   Model,
-  OutputSpec,
   RunContext,
   TestModel,
   Tool,
   Usage
 } from "@agentfx/core"
+import { finalResultOutput } from "./support/output.js"
 
 const add = Tool.make("add", {
   description: "Add two numbers",
@@ -313,19 +313,10 @@ describe("retries", () => {
     "text when a tool call is required asks for a tool call; output validator retries",
     () =>
       Effect.gen(function* () {
-        const structured = OutputSpec.make<{ n: number }>({
-          mode: "tool",
-          allowTextOutput: false,
-          toolDefinitions: () => [
-            new Tool.ToolDefinition({
-              name: "final_result",
-              parametersJsonSchema: { type: "object", properties: { n: { type: "number" } } },
-              kind: "output"
-            })
-          ],
-          handleText: () => Effect.die("unused"),
-          handleToolCall: (call) => Effect.succeed(call.argsAsObject() as { n: number })
-        })
+        const structured = finalResultOutput(
+          (call) => Effect.succeed(call.argsAsObject() as { n: number }),
+          { type: "object", properties: { n: { type: "number" } } }
+        )
         const agent = Agent.make({
           output: structured,
           outputRetries: 3,

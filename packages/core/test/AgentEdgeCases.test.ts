@@ -18,6 +18,7 @@ import {
   Tool,
   Usage
 } from "@agentfx/core"
+import { finalResultOutput } from "./support/output.js"
 
 const responsesSoFar = (messages: ReadonlyArray<Messages.ModelMessage>) =>
   messages.filter((m) => m._tag === "ModelResponse").length
@@ -187,23 +188,12 @@ describe("finish reasons", () => {
 
   it.effect("a truncated output-tool call exhausting the output budget says the same", () =>
     Effect.gen(function* () {
-      const output = OutputSpec.make<unknown>({
-        mode: "tool",
-        allowTextOutput: false,
-        toolDefinitions: () => [
-          new Tool.ToolDefinition({
-            name: "final_result",
-            parametersJsonSchema: { type: "object" },
-            kind: "output"
-          })
-        ],
-        handleText: () => Effect.die("unused"),
-        handleToolCall: (call) =>
-          Effect.try({
-            try: () => call.argsAsObject(),
-            catch: () => new AgentError.ModelRetry({ reason: "Invalid JSON" })
-          })
-      })
+      const output = finalResultOutput<unknown>((call) =>
+        Effect.try({
+          try: () => call.argsAsObject(),
+          catch: () => new AgentError.ModelRetry({ reason: "Invalid JSON" })
+        })
+      )
       const model = FunctionModel.layer(
         () =>
           new Messages.ModelResponse({

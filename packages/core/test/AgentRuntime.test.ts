@@ -8,7 +8,6 @@ import * as Ref from "effect/Ref"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
-import * as Tracer from "effect/Tracer"
 import {
   Agent,
   AgentError,
@@ -22,23 +21,15 @@ import {
   Tool,
   Usage
 } from "@agentfx/core"
+import { finalResultOutput } from "./support/output.js"
+import { recordingTracer } from "./support/tracer.js"
 
 const responsesSoFar = (messages: ReadonlyArray<Messages.ModelMessage>) =>
   messages.filter((m) => m._tag === "ModelResponse").length
 
-const finalOutput = OutputSpec.make<{ n: number }>({
-  mode: "tool",
-  allowTextOutput: false,
-  toolDefinitions: () => [
-    new Tool.ToolDefinition({
-      name: "final_result",
-      parametersJsonSchema: { type: "object" },
-      kind: "output"
-    })
-  ],
-  handleText: () => Effect.die("unused"),
-  handleToolCall: (call) => Effect.succeed(call.argsAsObject() as { n: number })
-})
+const finalOutput = finalResultOutput((call) =>
+  Effect.succeed(call.argsAsObject() as { n: number })
+)
 
 describe("cancellation", () => {
   it.effect(
@@ -455,42 +446,7 @@ describe("end strategies", () => {
 describe("spans, model resolution and runtimes", () => {
   it.effect("invoke_agent, chat and execute_tool spans with GenAI attributes", () =>
     Effect.gen(function* () {
-      const spans: Array<{
-        name: string
-        attributes: Map<string, unknown>
-        parent: string | undefined
-      }> = []
-      const tracer = Tracer.make({
-        span: (name, parent, context, links, startTime, kind) => {
-          const attributes = new Map<string, unknown>()
-          const span: Tracer.Span = {
-            _tag: "Span",
-            name,
-            spanId: `s${spans.length}`,
-            traceId: "t",
-            parent,
-            context,
-            status: { _tag: "Started", startTime },
-            attributes,
-            links,
-            sampled: true,
-            kind,
-            end: () => {},
-            attribute: (k, v) => {
-              attributes.set(k, v)
-            },
-            event: () => {},
-            addLinks: () => {}
-          }
-          spans.push({
-            name,
-            attributes,
-            parent: parent._tag === "Some" ? (parent.value as Tracer.Span).name : undefined
-          })
-          return span
-        },
-        context: (f) => f()
-      })
+      const { spans, tracer } = recordingTracer()
       const add = Tool.make("add", {
         parameters: Schema.Struct({ a: Schema.Number, b: Schema.Number }),
         handler: ({ a, b }) => Effect.succeed(a + b)

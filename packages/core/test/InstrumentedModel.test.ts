@@ -3,7 +3,6 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
-import * as Tracer from "effect/Tracer"
 import {
   Agent,
   AgentError,
@@ -15,55 +14,7 @@ import {
   Usage,
   WrapperModel
 } from "@agentfx/core"
-
-interface Recorded {
-  readonly name: string
-  readonly kind: Tracer.SpanKind
-  readonly attributes: Map<string, unknown>
-  readonly parent: string | undefined
-  exit: Exit.Exit<unknown, unknown> | undefined
-}
-
-/** A tracer that records every span, its attributes and how it ended. */
-const recordingTracer = () => {
-  const spans: Array<Recorded> = []
-  const tracer = Tracer.make({
-    span: (name, parent, context, links, startTime, kind) => {
-      const recorded: Recorded = {
-        name,
-        kind,
-        attributes: new Map(),
-        parent: parent._tag === "Some" ? (parent.value as Tracer.Span).name : undefined,
-        exit: undefined
-      }
-      spans.push(recorded)
-      const span: Tracer.Span = {
-        _tag: "Span",
-        name,
-        spanId: `s${spans.length}`,
-        traceId: "t",
-        parent,
-        context,
-        status: { _tag: "Started", startTime },
-        attributes: recorded.attributes,
-        links,
-        sampled: true,
-        kind,
-        end: (_endTime, exit) => {
-          recorded.exit = exit
-        },
-        attribute: (k, v) => {
-          recorded.attributes.set(k, v)
-        },
-        event: () => {},
-        addLinks: () => {}
-      }
-      return span
-    },
-    context: (f) => f()
-  })
-  return { spans, tracer, chats: () => spans.filter((s) => s.name.startsWith("chat ")) }
-}
+import { recordingTracer } from "./support/tracer.js"
 
 const answer = (text: string) =>
   new Messages.ModelResponse({

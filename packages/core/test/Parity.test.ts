@@ -10,7 +10,6 @@ import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
-import * as Tracer from "effect/Tracer"
 import {
   Agent,
   AgentError,
@@ -23,41 +22,7 @@ import {
   Tool,
   Usage
 } from "@agentfx/core"
-
-/** A tracer recording every span's name and attributes. */
-const recordingTracer = () => {
-  const spans: Array<{ name: string; attributes: Map<string, unknown>; ended: boolean }> = []
-  const tracer = Tracer.make({
-    span: (name, parent, context, links, startTime, kind) => {
-      const record = { name, attributes: new Map<string, unknown>(), ended: false }
-      spans.push(record)
-      const span: Tracer.Span = {
-        _tag: "Span",
-        name,
-        spanId: `s${spans.length}`,
-        traceId: "t",
-        parent,
-        context,
-        status: { _tag: "Started", startTime },
-        attributes: record.attributes,
-        links,
-        sampled: true,
-        kind,
-        end: () => {
-          record.ended = true
-        },
-        attribute: (k, v) => {
-          record.attributes.set(k, v)
-        },
-        event: () => {},
-        addLinks: () => {}
-      }
-      return span
-    },
-    context: (f) => f()
-  })
-  return { spans, tracer }
-}
+import { recordingTracer } from "./support/tracer.js"
 
 describe("run metadata", () => {
   it.effect("agent and run metadata merge (run wins) on the result, RunContext and span", () =>

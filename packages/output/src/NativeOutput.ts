@@ -19,8 +19,7 @@
  * @since 0.1.0
  */
 import type * as OutputSpec from "@agentfx/core/OutputSpec"
-import { jsonSpec, jsonTarget } from "./internal/build.js"
-import { makeEntry } from "./internal/target.js"
+import { jsonOutput } from "./internal/build.js"
 import type { OutputOf, RequirementsOf, Target } from "./Output.js"
 
 /** Options of `make`. */
@@ -36,14 +35,4 @@ export interface Options {
 export const make = <const T extends Target | ReadonlyArray<Target>>(
   target: T,
   options: Options = {}
-): OutputSpec.OutputSpec<OutputOf<T>, RequirementsOf<T>> => {
-  const targets: ReadonlyArray<Target> = Array.isArray(target) ? target : [target as Target]
-  return jsonSpec(
-    "native",
-    jsonTarget(
-      targets.map((t) => makeEntry(t, {})),
-      options
-    ),
-    options
-  )
-}
+): OutputSpec.OutputSpec<OutputOf<T>, RequirementsOf<T>> => jsonOutput("native", target, options)

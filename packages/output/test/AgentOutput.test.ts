@@ -1,5 +1,13 @@
 /** End to end: each output mode driven through `Agent.run` / `Agent.streamOutput` with the test models. */
-import { Agent, FunctionModel, Messages, Model, RunContext, TestModel } from "@agentfx/core"
+import {
+  Agent,
+  FunctionModel,
+  Messages,
+  Model,
+  type OutputSpec,
+  RunContext,
+  TestModel
+} from "@agentfx/core"
 import { assert, describe, expectTypeOf, it } from "@effect/vitest"
 import * as Chunk from "effect/Chunk"
 import * as Context from "effect/Context"
@@ -14,17 +22,25 @@ import {
   TextOutput,
   ToolOutput
 } from "@agentfx/output"
-
-class Fruit extends Schema.Class<Fruit>("Fruit")({ name: Schema.String, color: Schema.String }) {}
-class Vehicle extends Schema.Class<Vehicle>("Vehicle")({
-  name: Schema.String,
-  wheels: Schema.Number
-}) {}
+import { Fruit, Vehicle } from "./utils.js"
 
 const retryParts = (messages: ReadonlyArray<Messages.ModelMessage>) =>
   messages.flatMap((m) =>
     m._tag === "ModelRequest" ? m.parts.filter((p) => p._tag === "RetryPromptPart") : []
   ) as Array<Messages.RetryPromptPart>
+
+/** Streams a banana as JSON text, 4 characters a chunk, through `output`: every output seen. */
+const streamBananaJson = (output: OutputSpec.OutputSpec<Fruit>) =>
+  Effect.gen(function* () {
+    const agent = Agent.make({ output })
+    const text = '{"name": "banana", "color": "yellow"}'
+    const model = FunctionModel.layer(undefined, {
+      stream: () => Stream.fromIterable(text.match(/.{1,4}/g)!).pipe(Stream.rechunk(1))
+    })
+    return Chunk.toReadonlyArray(
+      yield* Stream.runCollect(Agent.streamOutput(agent, "fruit").pipe(Stream.provideLayer(model)))
+    )
+  })
 
 describe("output modes through Agent.run", () => {
   it.effect(
@@ -265,16 +281,7 @@ describe("streamed structured output", () => {
 
   it.effect("prompted JSON text streams as partial outputs too", () =>
     Effect.gen(function* () {
-      const agent = Agent.make({ output: PromptedOutput.make(Fruit) })
-      const text = '{"name": "banana", "color": "yellow"}'
-      const model = FunctionModel.layer(undefined, {
-        stream: () => Stream.fromIterable(text.match(/.{1,4}/g)!).pipe(Stream.rechunk(1))
-      })
-      const outputs = Chunk.toReadonlyArray(
-        yield* Stream.runCollect(
-          Agent.streamOutput(agent, "fruit").pipe(Stream.provideLayer(model))
-        )
-      )
+      const outputs = yield* streamBananaJson(PromptedOutput.make(Fruit))
       const last = outputs[outputs.length - 1]
       assert.instanceOf(last, Fruit)
       assert.strictEqual(last.color, "yellow")
@@ -598,16 +605,7 @@ describe("Output.auto: the mode comes from the model's profile", () => {
 
   it.effect("streamOutput: JSON text in tool mode streams as partial outputs", () =>
     Effect.gen(function* () {
-      const agent = Agent.make({ output: Output.auto(Fruit) })
-      const text = '{"name": "banana", "color": "yellow"}'
-      const model = FunctionModel.layer(undefined, {
-        stream: () => Stream.fromIterable(text.match(/.{1,4}/g)!).pipe(Stream.rechunk(1))
-      })
-      const outputs = Chunk.toReadonlyArray(
-        yield* Stream.runCollect(
-          Agent.streamOutput(agent, "fruit").pipe(Stream.provideLayer(model))
-        )
-      )
+      const outputs = yield* streamBananaJson(Output.auto(Fruit))
       const last = outputs[outputs.length - 1]
       assert.instanceOf(last, Fruit)
       assert.strictEqual(last.color, "yellow")

@@ -4,13 +4,8 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Schema from "effect/Schema"
 import { NativeOutput } from "@agentfx/output"
-import { attempt } from "./utils.js"
+import { attempt, Fruit, Vehicle } from "./utils.js"
 
-class Fruit extends Schema.Class<Fruit>("Fruit")({ name: Schema.String, color: Schema.String }) {}
-class Vehicle extends Schema.Class<Vehicle>("Vehicle")({
-  name: Schema.String,
-  wheels: Schema.Number
-}) {}
 const native = Model.profile({ supportsJsonSchemaOutput: true })
 
 describe("NativeOutput", () => {

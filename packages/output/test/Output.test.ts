@@ -13,13 +13,8 @@ import {
   TextOutput,
   ToolOutput
 } from "@agentfx/output"
-import { attempt, call, context } from "./utils.js"
+import { attempt, call, context, Fruit, Vehicle } from "./utils.js"
 
-class Fruit extends Schema.Class<Fruit>("Fruit")({ name: Schema.String, color: Schema.String }) {}
-class Vehicle extends Schema.Class<Vehicle>("Vehicle")({
-  name: Schema.String,
-  wheels: Schema.Number
-}) {}
 const profile = Model.defaultProfile
 
 class Rates extends Context.Tag("test/Rates")<Rates, { readonly eurPerUsd: number }>() {}

@@ -4,13 +4,8 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Schema from "effect/Schema"
 import { OutputFunction, ToolOutput } from "@agentfx/output"
-import { attempt, call, retryText } from "./utils.js"
+import { attempt, call, Fruit, retryText, Vehicle } from "./utils.js"
 
-class Fruit extends Schema.Class<Fruit>("Fruit")({ name: Schema.String, color: Schema.String }) {}
-class Vehicle extends Schema.Class<Vehicle>("Vehicle")({
-  name: Schema.String,
-  wheels: Schema.Number
-}) {}
 const profile = Model.defaultProfile
 
 describe("ToolOutput", () => {

@@ -2,6 +2,7 @@ import { Messages, Model, RunContext, Usage } from "@agentfx/core"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
+import * as Schema from "effect/Schema"
 
 /** A RunContext for calling specs directly, outside a run. */
 export const context = (
@@ -43,3 +44,15 @@ export const retryText = (
     content: e.issues ?? e.reason,
     ...(toolName !== undefined ? { toolName } : {})
   }).modelResponse
+
+/** A two-field class used as an output target. */
+export class Fruit extends Schema.Class<Fruit>("Fruit")({
+  name: Schema.String,
+  color: Schema.String
+}) {}
+
+/** A second class target, for unions. */
+export class Vehicle extends Schema.Class<Vehicle>("Vehicle")({
+  name: Schema.String,
+  wheels: Schema.Number
+}) {}

@@ -330,6 +330,18 @@ const drainStream = (baseUrl: string) =>
 /** The error the stream at `baseUrl` fails with. */
 const streamFailure = (baseUrl: string) => Effect.flip(drainStream(baseUrl))
 
+/** Opens the stream at `baseUrl` with `settings` and drains it under `driveClock`: its exit. */
+const drainOnTestClock = (
+  baseUrl: string,
+  settings: Http.RequestOptions["settings"],
+  step: Duration.DurationInput
+) =>
+  Effect.gen(function* () {
+    const http = yield* client
+    const events = yield* Http.postSse(http, options(baseUrl, { settings }))
+    return yield* driveClock(Stream.runDrain(textResponse(events).events), step)
+  })
+
 describe("postSse + streamedResponse", () => {
   it.scoped("streams events and ends with ResponseCompleteEvent", () =>
     Effect.gen(function* () {
@@ -416,12 +428,11 @@ describe("postSse + streamedResponse", () => {
         res.write(sse([undefined, "first"]))
         // …and then nothing.
       })
-      const http = yield* client
-      const events = yield* Http.postSse(
-        http,
-        options(server.baseUrl, { settings: { idleTimeout: "30 seconds" } })
+      const exit = yield* drainOnTestClock(
+        server.baseUrl,
+        { idleTimeout: "30 seconds" },
+        "10 seconds"
       )
-      const exit = yield* driveClock(Stream.runDrain(textResponse(events).events), "10 seconds")
       assert(Exit.isFailure(exit))
       const error = yield* Effect.flip(exit)
       assert(error._tag === "ModelAPIError")
@@ -497,12 +508,7 @@ describe("postSse + streamedResponse", () => {
       const server = yield* sseServer((res) => {
         res.write(sse([undefined, "slow"]))
       })
-      const http = yield* client
-      const events = yield* Http.postSse(
-        http,
-        options(server.baseUrl, { settings: { timeout: "60 seconds" } })
-      )
-      const exit = yield* driveClock(Stream.runDrain(textResponse(events).events), "20 seconds")
+      const exit = yield* drainOnTestClock(server.baseUrl, { timeout: "60 seconds" }, "20 seconds")
       const error = yield* Effect.flip(exit)
       assert(error._tag === "ModelAPIError")
       assert.include(error.reason, "timed out")

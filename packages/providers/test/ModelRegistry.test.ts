@@ -5,7 +5,7 @@ import * as ConfigProvider from "effect/ConfigProvider"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as ModelRegistry from "../src/ModelRegistry.js"
-import { loopbackServer } from "./support/replay.js"
+import { chatCompletionServer } from "./support/chatServer.js"
 
 const withEnv = (env: Record<string, string>) =>
   Layer.setConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(env))))
@@ -67,18 +67,7 @@ describe("ModelRegistry", () => {
 
   it.scoped("ollama needs no key and honours OLLAMA_BASE_URL", () =>
     Effect.gen(function* () {
-      const server = yield* loopbackServer((_req, res) => {
-        res.writeHead(200, { "content-type": "application/json" })
-        res.end(
-          JSON.stringify({
-            id: "x",
-            model: "llama3.2",
-            choices: [
-              { index: 0, finish_reason: "stop", message: { role: "assistant", content: "hey" } }
-            ]
-          })
-        )
-      })
+      const server = yield* chatCompletionServer("hey", { model: "llama3.2" })
       const response = yield* Effect.flatMap(
         resolveWith("ollama:llama3.2", { OLLAMA_BASE_URL: `${server.baseUrl}/v1` }),
         (model) =>

@@ -17,6 +17,7 @@ import * as OpenAiChat from "../src/OpenAiChat.js"
 import * as OpenAiClient from "../src/OpenAiClient.js"
 import * as OpenAiCompatible from "../src/OpenAiCompatible.js"
 import { loopbackServer } from "./support/replay.js"
+import { chatCompletionBody, chatCompletionServer } from "./support/chatServer.js"
 
 const gpt = {
   modelName: "gpt-4o",
@@ -525,14 +526,7 @@ describe("OpenAiChat.model", () => {
           return
         }
         res.writeHead(200, { "content-type": "application/json" })
-        res.end(
-          JSON.stringify({
-            id: "x",
-            choices: [
-              { index: 0, finish_reason: "stop", message: { role: "assistant", content: "ok" } }
-            ]
-          })
-        )
+        res.end(chatCompletionBody("ok"))
       })
       const { spans, tracer } = yield* recordingTracer
       const layer = OpenAiChat.model("gpt-4o").pipe(
@@ -560,17 +554,7 @@ describe("OpenAiChat.model", () => {
     "the platform client's own http.client span and trace headers are off unless httpClientSpans",
     () =>
       Effect.gen(function* () {
-        const server = yield* loopbackServer((_req, res) => {
-          res.writeHead(200, { "content-type": "application/json" })
-          res.end(
-            JSON.stringify({
-              id: "x",
-              choices: [
-                { index: 0, finish_reason: "stop", message: { role: "assistant", content: "ok" } }
-              ]
-            })
-          )
-        })
+        const server = yield* chatCompletionServer("ok")
         const run = (httpClientSpans: boolean) =>
           Effect.gen(function* () {
             const { spans, tracer } = yield* recordingTracer
@@ -598,17 +582,7 @@ describe("OpenAiChat.model", () => {
     "settings.extraBody and extraHeaders reach the wire; model settings merge under run settings",
     () =>
       Effect.gen(function* () {
-        const server = yield* loopbackServer((_req, res) => {
-          res.writeHead(200, { "content-type": "application/json" })
-          res.end(
-            JSON.stringify({
-              id: "x",
-              choices: [
-                { index: 0, finish_reason: "length", message: { role: "assistant", content: "ok" } }
-              ]
-            })
-          )
-        })
+        const server = yield* chatCompletionServer("ok", { finishReason: "length" })
         const layer = OpenAiChat.model("gpt-4o", {
           settings: { temperature: 1, maxTokens: 10 }
         }).pipe(
@@ -643,17 +617,7 @@ describe("OpenAiChat.model", () => {
 
   it.scoped("Azure: deployment path, api-version query and api-key header", () =>
     Effect.gen(function* () {
-      const server = yield* loopbackServer((_req, res) => {
-        res.writeHead(200, { "content-type": "application/json" })
-        res.end(
-          JSON.stringify({
-            id: "x",
-            choices: [
-              { index: 0, finish_reason: "stop", message: { role: "assistant", content: "hi" } }
-            ]
-          })
-        )
-      })
+      const server = yield* chatCompletionServer("hi")
       const layer = OpenAiCompatible.azureModel("my-gpt4o").pipe(
         Layer.provide(
           OpenAiCompatible.azureLayer({
@@ -683,17 +647,7 @@ describe("OpenAiChat.model", () => {
     "layerConfig reads OPENAI_API_KEY and OPENAI_BASE_URL; a missing key is a ConfigError",
     () =>
       Effect.gen(function* () {
-        const server = yield* loopbackServer((_req, res) => {
-          res.writeHead(200, { "content-type": "application/json" })
-          res.end(
-            JSON.stringify({
-              id: "x",
-              choices: [
-                { index: 0, finish_reason: "stop", message: { role: "assistant", content: "ok" } }
-              ]
-            })
-          )
-        })
+        const server = yield* chatCompletionServer("ok")
         const env = (m: Record<string, string>) =>
           Layer.setConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(m))))
         const call = Effect.flatMap(Model.Model, (m) =>

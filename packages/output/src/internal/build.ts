@@ -12,6 +12,7 @@ import { ToolDefinition } from "@agentfx/core/Tool"
 import type * as Tool from "@agentfx/core/Tool"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
+import type { Target } from "../Output.js"
 import {
   combineDescription,
   type Decoders,
@@ -21,6 +22,7 @@ import {
   type Entry,
   incrementalParser,
   jsonStart,
+  makeEntry,
   objectJsonSchema,
   sanitize,
   stripFences,
@@ -278,4 +280,21 @@ export const jsonSpec = (
                 })
         : () => undefined
   }
+}
+
+/** `NativeOutput.make` / `PromptedOutput.make`: one or several targets as a JSON-mode spec. */
+export const jsonOutput = (
+  mode: "native" | "prompted",
+  target: Target | ReadonlyArray<Target>,
+  options: JsonOptions & { readonly template?: string | undefined }
+): OutputSpec.OutputSpec<any, any> => {
+  const targets: ReadonlyArray<Target> = Array.isArray(target) ? target : [target as Target]
+  return jsonSpec(
+    mode,
+    jsonTarget(
+      targets.map((t) => makeEntry(t, {})),
+      options
+    ),
+    options
+  )
 }
