@@ -51,15 +51,24 @@ export const capture = <A, E, R>(
     )
   })
 
+/**
+ * Claims a slot for a new run: returns it when it is there and not claimed yet (the run then
+ * writes its messages to `slot.messages` on every change), `undefined` otherwise.
+ */
+export const claimSlot = (slot: Option.Option<Slot>): Slot | undefined => {
+  if (Option.isNone(slot) || slot.value.claimed) return undefined
+  slot.value.claimed = true
+  return slot.value
+}
+
 /** Claims the slot in scope for a new run; returns a recorder (a no-op when nothing captures). */
 export const claim: Effect.Effect<(messages: ReadonlyArray<ModelMessage>) => void> = Effect.map(
   FiberRef.get(currentSlot),
-  (slot) => {
-    if (Option.isNone(slot) || slot.value.claimed) return () => {}
-    const s = slot.value
-    s.claimed = true
+  (option) => {
+    const slot = claimSlot(option)
+    if (slot === undefined) return () => {}
     return (messages) => {
-      s.messages = messages
+      slot.messages = messages
     }
   }
 )

@@ -63,6 +63,7 @@ import * as Model from "../Model.js"
 import * as ModelSettings from "../ModelSettings.js"
 import type * as OutputSpec from "../OutputSpec.js"
 import { RunContext, type Service as RunContextService } from "../RunContext.js"
+import type { ToolDefinition } from "../Tool.js"
 import type * as Toolset from "../Toolset.js"
 import { RunUsage, UsageLimits } from "../Usage.js"
 import { repairHistory } from "./historyRepair.js"
@@ -335,19 +336,13 @@ export const statusTexts = {
 // The machine
 // ---------------------------------------------------------------------------
 
-interface State {
-  messages: ReadonlyArray<ModelMessage>
-  newMessageIndex: number
-  runStep: number
-  /** Retries used per tool name (function, unknown and output tools). */
-  toolRetries: Map<string, number>
-  /** Output retries used (text path and output tools). */
-  outputRetries: number
-  next: AgentNode<any>
-  /** The function tools of the current step, by name. */
-  tools: Map<string, Toolset.ToolsetTool<any, any>>
-  settings: ModelSettings.ModelSettings
-}
+//
+// Memory and allocation: an agent's configuration is compiled once into a `Plan` (instructions
+// split into static and dynamic ones, dynamic system prompts by ref, the output spec resolved per
+// model profile). A run is one `Run` object: its state in fields, its node handlers as prototype
+// methods. A run therefore allocates no closures or pre-built effects up front (a closure-per-
+// handler machine held ≈ 40 closures and their contexts per run in flight); effects are built
+// as nodes execute and are garbage once a node is done.
 
 type Emit = (events: Chunk.Chunk<AgentStreamEvent<any>>) => Effect.Effect<void>
 const noEmit: Emit = () => Effect.void
@@ -362,6 +357,94 @@ export interface RunOwner {
   readonly parent: Tracer.AnySpan
 }
 
+/** The output of an agent for one model profile (auto output resolved), computed once. */
+interface ResolvedOutput {
+  readonly spec: OutputSpec.Any
+  readonly max: number
+  readonly instructions: string | undefined
+  /** Can this model serve this output at all? Checked before the first request is sent. */
+  readonly check: UserError | undefined
+  /** Output tools and output object, computed on first use (after `check`). */
+  tools: ReadonlyArray<ToolDefinition> | undefined
+  object: Model.OutputObjectDefinition | undefined | null
+}
+
+/** What a run needs from its agent's configuration, computed once per configuration. */
+class Plan {
+  readonly staticInstructions: ReadonlyArray<string>
+  readonly dynamicInstructions: ReadonlyArray<Effect.Effect<string | undefined, any, any>>
+  readonly dynamicByRef: ReadonlyMap<string, DynamicSystemPrompt<any, any>>
+  private readonly outputs = new WeakMap<Model.ModelProfile, ResolvedOutput>()
+  constructor(readonly config: AgentConfig) {
+    const statics: Array<string> = []
+    const dynamics: Array<Effect.Effect<string | undefined, any, any>> = []
+    for (const i of config.instructions) {
+      if (typeof i === "string") statics.push(i)
+      else dynamics.push(i)
+    }
+    this.staticInstructions = statics
+    this.dynamicInstructions = dynamics
+    const byRef = new Map<string, DynamicSystemPrompt<any, any>>()
+    for (const p of config.systemPrompts) {
+      if (p instanceof DynamicSystemPrompt) byRef.set(p.ref, p)
+    }
+    this.dynamicByRef = byRef
+  }
+  /** The output for a model profile; an auto spec picks its mode from the profile. */
+  output(profile: Model.ModelProfile): ResolvedOutput {
+    let resolved = this.outputs.get(profile)
+    if (resolved === undefined) {
+      const config = this.config
+      const spec: OutputSpec.Any = config.output.resolve?.(profile) ?? config.output
+      resolved = {
+        spec,
+        max: spec.maxRetries ?? config.outputRetries,
+        instructions: spec.instructions(profile),
+        check: spec.check?.(profile),
+        tools: undefined,
+        object: null
+      }
+      this.outputs.set(profile, resolved)
+    }
+    return resolved
+  }
+}
+
+const plans = new WeakMap<AgentConfig, Plan>()
+const planFor = (config: AgentConfig): Plan => {
+  let plan = plans.get(config)
+  if (plan === undefined) {
+    plan = new Plan(config)
+    plans.set(config, plan)
+  }
+  return plan
+}
+
+/** The mutable state of a run: only the run's own sequential steps change it. */
+interface State {
+  messages: ReadonlyArray<ModelMessage>
+  newMessageIndex: number
+  runStep: number
+  /** Retries used per tool name (function, unknown and output tools). */
+  toolRetries: Map<string, number> | undefined
+  /** Output retries used (text path and output tools). */
+  outputRetries: number
+  next: AgentNode<any>
+  /** The function tools of the current step, by name. */
+  tools: Map<string, Toolset.ToolsetTool<any, any>>
+  settings: ModelSettings.ModelSettings
+  metadata: Metadata | undefined
+}
+
+type CallResult = ToolReturnPart | RetryPromptPart
+
+interface Prepared {
+  readonly messages: ReadonlyArray<ModelMessage>
+  readonly parameters: Model.ModelRequestParameters
+}
+
+const noTools: Map<string, Toolset.ToolsetTool<any, any>> = new Map()
+
 /**
  * Builds a run; requires what the agent requires, plus `Scope` for a model given as a Layer
  * (unless `owner` gives the scope).
@@ -371,177 +454,283 @@ export const makeMachine = <A>(
   prompt: string | ReadonlyArray<UserContent> | undefined,
   options: RunOptionsAny,
   owner?: RunOwner
-): Effect.Effect<Machine<A>, AgentError, any> =>
-  Effect.gen(function* () {
-    const model: Model.Service = yield* resolveModel(options.model ?? config.model, owner)
-    // Requests go through `chat {model}` spans (GenAI attributes); an instrumented model is used
-    // as is, so there is one span per request either way.
-    const chatModel = InstrumentedModel.instrument(model)
-    const usageRef0 = options.usage
-    const usageRef: Ref.Ref<RunUsage> =
-      usageRef0 !== undefined && Ref.RefTypeId in (usageRef0 as object)
-        ? (usageRef0 as Ref.Ref<RunUsage>)
-        : yield* Ref.make((usageRef0 as RunUsage | undefined) ?? RunUsage.empty)
-    // Requirements are captured once so nodes can run from anywhere (iter); the parent span is
-    // left out so each step nests under the span of whoever runs it.
-    // With an explicit owner, its scope is the run's `Scope` (as `Effect.scoped` would provide).
-    // Built with one copy of the context's map (each `Context.add`/`omit` copies it).
-    const contextMap = new Map((yield* Effect.context<any>()).unsafeMap)
-    contextMap.delete(Tracer.ParentSpan.key)
-    contextMap.set(CurrentUsage.key, usageRef)
-    if (owner !== undefined) contextMap.set(Scope.Scope.key, owner.scope)
-    const context: Context.Context<any> = Context.unsafeMake(contextMap)
-    // What `runAll` provides: with an owner, its span is the parent of every step.
-    const runContext =
-      owner === undefined ? context : Context.add(context, Tracer.ParentSpan, owner.parent)
-    const record = yield* CaptureRunMessages.claim
-    const runId = options.runId ?? newRunId()
-    const usageLimits = options.usageLimits ?? config.usageLimits ?? UsageLimits.default
-    const profile = model.profile
-    // Auto output picks its mode from the profile of the model this run uses.
-    const spec: OutputSpec.Any = config.output.resolve?.(profile) ?? config.output
-    const outputMax = spec.maxRetries ?? config.outputRetries
-    const staticInstructions: Array<string> = []
-    const dynamicInstructions: Array<Effect.Effect<string | undefined, any, any>> = []
-    for (const i of [...config.instructions, ...toArray(options.instructions)]) {
-      if (typeof i === "string") staticInstructions.push(i)
-      else dynamicInstructions.push(i)
-    }
-    const outputInstructions = spec.instructions(profile)
-    // Can this model serve this output at all? Checked before the first request is sent.
-    const outputCheck = spec.check?.(profile)
-    const settings = ModelSettings.merge(
-      model.settings,
-      config.modelSettings,
-      options.modelSettings
-    )
+): Effect.Effect<Machine<A>, AgentError, any> => {
+  const plan = planFor(config)
+  const input = options.model ?? config.model
+  const build = (model: Model.Service | undefined): Effect.Effect<Machine<A>, AgentError, any> =>
+    Effect.withFiberRuntime<Machine<A>, AgentError, any>((fiber) => {
+      const context = fiber.currentContext as Context.Context<any>
+      let service = model
+      if (service === undefined) {
+        const found = Context.getOption(context, Model.Model)
+        // No model anywhere: let the tag report the missing service as usual.
+        if (Option.isNone(found)) return Effect.flatMap(Model.Model, (m) => build(m))
+        service = found.value
+      }
+      const run = new Run<A>(
+        plan,
+        service,
+        prompt,
+        options,
+        owner,
+        context,
+        CaptureRunMessages.claimSlot(fiber.getFiberRef(CaptureRunMessages.currentSlot))
+      )
+      return run.metadataInputs === undefined
+        ? Effect.succeed(run)
+        : Effect.as(run.computeMetadata(), run)
+    })
+  return input === undefined ? build(undefined) : Effect.flatMap(resolveModel(input, owner), build)
+}
 
-    const start: AgentNode<A> = new UserPromptNode(prompt)
-    const st: State = {
+/** One run of an agent: its state, and the handlers of its nodes. */
+class Run<A> implements Machine<A> {
+  readonly runId: string
+  readonly start: AgentNode<A>
+  readonly context: Context.Context<any>
+  readonly output: OutputSpec.Any
+  /** What `runAll` provides: with an owner, its span is the parent of every step. */
+  private readonly runContext: Context.Context<any>
+  private readonly chatModel: Model.Service
+  private readonly profile: Model.ModelProfile
+  private readonly resolved: ResolvedOutput
+  private readonly usageRef: Ref.Ref<RunUsage>
+  private readonly usageLimits: UsageLimits
+  private readonly staticInstructions: ReadonlyArray<string>
+  private readonly dynamicInstructions: ReadonlyArray<Effect.Effect<string | undefined, any, any>>
+  /** Agent's then run's metadata inputs (run wins); undefined when there are none. */
+  readonly metadataInputs: ReadonlyArray<MetadataInput> | undefined
+  /** The span that records the metadata attribute. */
+  private readonly runSpan: Tracer.AnySpan | undefined
+  /** The set-up of a streamed request keeps the `Scope` of its own `Stream.unwrapScoped`. */
+  private streamSetup: Context.Context<any> | undefined
+  private readonly st: State
+
+  constructor(
+    private readonly plan: Plan,
+    private readonly model: Model.Service,
+    private readonly prompt: string | ReadonlyArray<UserContent> | undefined,
+    private readonly options: RunOptionsAny,
+    owner: RunOwner | undefined,
+    callerContext: Context.Context<any>,
+    /** Mirrors the messages to `CaptureRunMessages`, when this run claimed its slot. */
+    private readonly slot: CaptureRunMessages.Slot | undefined
+  ) {
+    const config = plan.config
+    // Requests go through `chat {model}` spans (GenAI attributes); an instrumented model is
+    // used as is, so there is one span per request either way.
+    this.chatModel = InstrumentedModel.instrument(model)
+    const usage = options.usage
+    this.usageRef =
+      usage !== undefined && Ref.RefTypeId in (usage as object)
+        ? (usage as Ref.Ref<RunUsage>)
+        : Ref.unsafeMake((usage as RunUsage | undefined) ?? RunUsage.empty)
+    // Requirements are captured once so nodes can run from anywhere (iter); the parent span is
+    // left out so each step nests under the span of whoever runs it. With an explicit owner,
+    // its scope is the run's `Scope` (as `Effect.scoped` would provide). Built with one copy of
+    // the context's map (each `Context.add`/`omit` copies it).
+    const map = new Map(callerContext.unsafeMap)
+    map.delete(Tracer.ParentSpan.key)
+    map.set(CurrentUsage.key, this.usageRef)
+    if (owner !== undefined) map.set(Scope.Scope.key, owner.scope)
+    this.context = Context.unsafeMake(map)
+    this.runContext =
+      owner === undefined
+        ? this.context
+        : Context.add(this.context, Tracer.ParentSpan, owner.parent)
+    this.runId = options.runId ?? newRunId()
+    this.usageLimits = options.usageLimits ?? config.usageLimits ?? UsageLimits.default
+    this.profile = model.profile
+    this.resolved = plan.output(this.profile)
+    this.output = this.resolved.spec
+    if (options.instructions === undefined) {
+      this.staticInstructions = plan.staticInstructions
+      this.dynamicInstructions = plan.dynamicInstructions
+    } else {
+      const statics = [...plan.staticInstructions]
+      const dynamics = [...plan.dynamicInstructions]
+      for (const i of toArray(options.instructions)) {
+        if (typeof i === "string") statics.push(i)
+        else dynamics.push(i)
+      }
+      this.staticInstructions = statics
+      this.dynamicInstructions = dynamics
+    }
+    // Metadata: agent's then run's (run wins), computed at the start and again at the end of
+    // the run; recorded on the run's span as the JSON attribute `metadata`.
+    if (config.metadata !== undefined || options.metadata !== undefined) {
+      const inputs: Array<MetadataInput> = []
+      if (config.metadata !== undefined) inputs.push(config.metadata)
+      if (options.metadata !== undefined) inputs.push(options.metadata)
+      this.metadataInputs = inputs
+      this.runSpan =
+        owner?.parent ?? Option.getOrUndefined(Context.getOption(callerContext, Tracer.ParentSpan))
+    } else {
+      this.metadataInputs = undefined
+      this.runSpan = undefined
+    }
+    this.start = new UserPromptNode(prompt)
+    this.st = {
       messages: options.messageHistory ?? [],
       newMessageIndex: 0,
       runStep: 0,
-      toolRetries: new Map(),
+      toolRetries: undefined,
       outputRetries: 0,
-      next: start,
-      tools: new Map(),
-      settings
+      next: this.start,
+      tools: noTools,
+      settings: ModelSettings.merge(model.settings, config.modelSettings, options.modelSettings),
+      metadata: undefined
     }
-    const setMessages = (messages: ReadonlyArray<ModelMessage>) => {
-      st.messages = messages
-      record(messages)
+  }
+
+  private get config(): AgentConfig {
+    return this.plan.config
+  }
+  private get spec(): OutputSpec.Any {
+    return this.resolved.spec
+  }
+
+  // -- Machine ----------------------------------------------------------------
+
+  get nextNode(): Effect.Effect<AgentNode<A>> {
+    return Effect.sync(() => this.st.next as AgentNode<A>)
+  }
+  get messages(): Effect.Effect<ReadonlyArray<ModelMessage>> {
+    return Effect.sync(() => this.st.messages)
+  }
+  get usage(): Effect.Effect<RunUsage> {
+    return Ref.get(this.usageRef)
+  }
+  get partialContext(): Effect.Effect<RunContextService> {
+    return this.makeCtx({ partialOutput: true })
+  }
+
+  // -- State ------------------------------------------------------------------
+
+  private setMessages(messages: ReadonlyArray<ModelMessage>): void {
+    this.st.messages = messages
+    if (this.slot !== undefined) this.slot.messages = messages
+  }
+  private append(m: ModelMessage): void {
+    this.setMessages([...this.st.messages, m])
+  }
+  private toolRetry(name: string): number {
+    return this.st.toolRetries?.get(name) ?? 0
+  }
+
+  private provide<X, E>(effect: Effect.Effect<X, E, any>): Effect.Effect<X, E> {
+    return Effect.provide(effect, this.runContext)
+  }
+  /** Built on first use: a run that does not stream never needs it. */
+  private streamSetupContext(): Context.Context<any> {
+    if (this.streamSetup === undefined)
+      this.streamSetup = Context.omit(Scope.Scope)(this.runContext)
+    return this.streamSetup
+  }
+
+  private makeCtx(extra?: Partial<RunContextService>): Effect.Effect<RunContextService> {
+    return Effect.map(Ref.get(this.usageRef), (usage) => this.ctxWith(usage, extra))
+  }
+  private ctxWith(usage: RunUsage, extra?: Partial<RunContextService>): RunContextService {
+    const st = this.st
+    const ctx: RunContextService = {
+      runId: this.runId,
+      agentName: this.config.name,
+      model: this.model,
+      prompt: this.prompt,
+      messages: st.messages,
+      usage,
+      usageLimits: this.usageLimits,
+      modelSettings: st.settings,
+      runStep: st.runStep,
+      retry: st.outputRetries,
+      maxRetries: this.resolved.max,
+      toolName: undefined,
+      toolCallId: undefined,
+      partialOutput: false,
+      metadata: st.metadata
     }
-    const append = (m: ModelMessage) => setMessages([...st.messages, m])
+    return extra === undefined ? ctx : { ...ctx, ...extra }
+  }
 
-    const provide = <X, E>(effect: Effect.Effect<X, E, any>): Effect.Effect<X, E> =>
-      Effect.provide(effect, runContext)
-    // The set-up of a streamed request keeps the `Scope` of its own `Stream.unwrapScoped`
-    // (built on first use: a run that does not stream never needs it).
-    let streamSetup: Context.Context<any> | undefined
-    const streamSetupContext = (): Context.Context<any> =>
-      (streamSetup ??= Context.omit(Scope.Scope)(runContext))
-
-    let runMetadata: Metadata | undefined
-    const makeCtx = (extra?: Partial<RunContextService>): Effect.Effect<RunContextService> =>
-      Effect.map(Ref.get(usageRef), (usage) => ({
-        runId,
-        agentName: config.name,
-        model,
-        prompt,
-        messages: st.messages,
-        usage,
-        usageLimits,
-        modelSettings: st.settings,
-        runStep: st.runStep,
-        retry: st.outputRetries,
-        maxRetries: outputMax,
-        toolName: undefined,
-        toolCallId: undefined,
-        partialOutput: false,
-        metadata: runMetadata,
-        ...extra
-      }))
-
-    // Metadata: agent's then run's (run wins), computed now and again at the end of the run;
-    // recorded on the run's span as the JSON attribute `metadata`.
-    const metadataInputs: Array<MetadataInput> = []
-    if (config.metadata !== undefined) metadataInputs.push(config.metadata)
-    if (options.metadata !== undefined) metadataInputs.push(options.metadata)
-    const runSpan: Tracer.AnySpan | undefined =
-      metadataInputs.length === 0
-        ? undefined
-        : (owner?.parent ?? Option.getOrUndefined(yield* Effect.serviceOption(Tracer.ParentSpan)))
-    const computeMetadata: Effect.Effect<void> = Effect.map(makeCtx(), (ctx) => {
+  computeMetadata(): Effect.Effect<void> {
+    return Effect.map(this.makeCtx(), (ctx) => {
       const out: Record<string, unknown> = {}
-      for (const m of metadataInputs) Object.assign(out, typeof m === "function" ? m(ctx) : m)
-      runMetadata = out
-      if (runSpan !== undefined && runSpan._tag === "Span") {
-        runSpan.attribute("metadata", safeJson(out))
+      for (const m of this.metadataInputs ?? []) {
+        Object.assign(out, typeof m === "function" ? m(ctx) : m)
       }
+      this.st.metadata = out
+      const span = this.runSpan
+      if (span !== undefined && span._tag === "Span") span.attribute("metadata", safeJson(out))
     })
-    if (metadataInputs.length > 0) yield* computeMetadata
+  }
 
-    const limitError = (v: { limit: any; limitValue: number; value: number; message: string }) =>
-      new UsageLimitExceeded({
-        limit: v.limit,
-        limitValue: v.limitValue,
-        value: v.value,
-        reason: v.message,
-        messages: st.messages
-      })
+  private limitError(v: { limit: any; limitValue: number; value: number; message: string }) {
+    return new UsageLimitExceeded({
+      limit: v.limit,
+      limitValue: v.limitValue,
+      value: v.value,
+      reason: v.message,
+      messages: this.st.messages
+    })
+  }
 
-    const fail = (reason: string) =>
-      Effect.fail(new UnexpectedModelBehavior({ reason, messages: st.messages }))
+  private fail(reason: string) {
+    return Effect.fail(new UnexpectedModelBehavior({ reason, messages: this.st.messages }))
+  }
 
-    /**
-     * A retry budget is spent. When the response being handled was cut by the token limit in the
-     * middle of a tool call (its JSON arguments do not parse), say so: that is the real cause,
-     * and more retries would not help (pydantic-ai's `IncompleteToolCall`).
-     */
-    const exhausted = (reason: string) => {
-      const last = st.messages[st.messages.length - 1]
-      if (last !== undefined && last._tag === "ModelResponse" && last.finishReason === "length") {
-        const calls = last.toolCalls
-        const call = calls[calls.length - 1]
-        if (call !== undefined && typeof call.args === "string" && !parsesAsJson(call.args)) {
-          return fail(
-            `Model token limit (${st.settings.maxTokens ?? "provider default"}) exceeded while generating a tool call for '${call.toolName}': its arguments are incomplete JSON (${reason}). Increase the \`maxTokens\` model setting, or simplify the prompt to result in a shorter response.`
-          )
-        }
+  /**
+   * A retry budget is spent. When the response being handled was cut by the token limit in the
+   * middle of a tool call (its JSON arguments do not parse), say so: that is the real cause,
+   * and more retries would not help (pydantic-ai's `IncompleteToolCall`).
+   */
+  private exhausted(reason: string) {
+    const st = this.st
+    const last = st.messages[st.messages.length - 1]
+    if (last !== undefined && last._tag === "ModelResponse" && last.finishReason === "length") {
+      const calls = last.toolCalls
+      const call = calls[calls.length - 1]
+      if (call !== undefined && typeof call.args === "string" && !parsesAsJson(call.args)) {
+        return this.fail(
+          `Model token limit (${st.settings.maxTokens ?? "provider default"}) exceeded while generating a tool call for '${call.toolName}': its arguments are incomplete JSON (${reason}). Increase the \`maxTokens\` model setting, or simplify the prompt to result in a shorter response.`
+        )
       }
-      return fail(reason)
     }
+    return this.fail(reason)
+  }
 
-    const evalAll = (
-      items: ReadonlyArray<Instruction<any, any>>,
-      ctx: RunContextService
-    ): Effect.Effect<Array<string>, any, any> =>
+  /** The function tools of this step (after per-step prepare / filter). */
+  private loadTools(): Effect.Effect<ReadonlyArray<Toolset.ToolsetTool<any, any>>, any, any> {
+    return Effect.flatMap(this.makeCtx(), (ctx) =>
+      Effect.map(this.config.toolset.tools(ctx), (tools) => {
+        const byName = new Map<string, Toolset.ToolsetTool<any, any>>()
+        for (const t of tools) byName.set(t.definition.name, t)
+        this.st.tools = byName
+        return tools
+      })
+    )
+  }
+
+  private outputTools(): ReadonlyArray<ToolDefinition> {
+    const r = this.resolved
+    if (r.tools === undefined) r.tools = r.spec.toolDefinitions(this.profile)
+    return r.tools
+  }
+  private outputObject(): Model.OutputObjectDefinition | undefined {
+    const r = this.resolved
+    if (r.object === null) r.object = r.spec.outputObject(this.profile)
+    return r.object
+  }
+
+  // -- UserPromptNode -----------------------------------------------------
+
+  /** The system prompt parts of a fresh conversation (empty results are left out). */
+  private systemParts(): Effect.Effect<Array<SystemPromptPart>, any, any> {
+    const prompts = this.config.systemPrompts
+    if (prompts.length === 0) return Effect.sync(() => [])
+    return Effect.flatMap(this.makeCtx(), (ctx) =>
       Effect.map(
-        Effect.forEach(items, (i) =>
-          typeof i === "string" ? Effect.succeed(i) : Effect.provideService(i, RunContext, ctx)
-        ),
-        (xs) => xs.filter((x): x is string => x !== undefined && x !== "")
-      )
-
-    /** The function tools of this step (after per-step prepare / filter). */
-    const loadTools = Effect.gen(function* () {
-      const tools = yield* config.toolset.tools(yield* makeCtx())
-      st.tools = new Map(tools.map((t) => [t.definition.name, t]))
-      return tools
-    })
-
-    // -- UserPromptNode -----------------------------------------------------
-
-    /** The system prompt parts of a fresh conversation (empty results are left out). */
-    const systemParts: Effect.Effect<Array<SystemPromptPart>, any, any> = config.systemPrompts
-      .length === 0
-      ? Effect.sync(() => [])
-      : Effect.flatMap(makeCtx(), (ctx) => systemPartsWith(ctx))
-    const systemPartsWith = (
-      ctx: RunContextService
-    ): Effect.Effect<Array<SystemPromptPart>, any, any> =>
-      Effect.map(
-        Effect.forEach(config.systemPrompts, (p) =>
+        Effect.forEach(prompts, (p) =>
           typeof p === "string"
             ? Effect.succeed(p === "" ? undefined : new SystemPromptPart({ content: p }, true))
             : p instanceof DynamicSystemPrompt
@@ -558,764 +747,811 @@ export const makeMachine = <A>(
         ),
         (parts) => parts.filter((p): p is SystemPromptPart => p !== undefined)
       )
+    )
+  }
 
-    const dynamicByRef = new Map<string, DynamicSystemPrompt<any, any>>()
-    for (const p of config.systemPrompts) {
-      if (p instanceof DynamicSystemPrompt) dynamicByRef.set(p.ref, p)
+  /** Re-evaluates the dynamic system prompts of a continued conversation, in place. */
+  private reevaluate(
+    history: ReadonlyArray<ModelMessage>
+  ): Effect.Effect<ReadonlyArray<ModelMessage>, any, any> {
+    const dynamicByRef = this.plan.dynamicByRef
+    if (dynamicByRef.size === 0) return Effect.succeed(history)
+    return Effect.gen(this, function* () {
+      const ctx = yield* this.makeCtx({ messages: history })
+      const out: Array<ModelMessage> = []
+      for (const m of history) {
+        const refreshed =
+          m._tag === "ModelRequest" &&
+          m.parts.some(
+            (p) =>
+              p._tag === "SystemPromptPart" &&
+              p.dynamicRef !== undefined &&
+              dynamicByRef.has(p.dynamicRef)
+          )
+        if (!refreshed) {
+          out.push(m)
+          continue
+        }
+        const parts: Array<ModelRequestPart> = []
+        for (const p of m.parts) {
+          const dynamic =
+            p._tag === "SystemPromptPart" && p.dynamicRef !== undefined
+              ? dynamicByRef.get(p.dynamicRef)
+              : undefined
+          if (dynamic === undefined) {
+            parts.push(p)
+            continue
+          }
+          const content = yield* Effect.provideService(dynamic.prompt, RunContext, ctx)
+          parts.push(
+            new SystemPromptPart({ content: content ?? "", dynamicRef: dynamic.ref }, true)
+          )
+        }
+        out.push(new ModelRequest({ ...m, parts }, true))
+      }
+      return out
+    })
+  }
+
+  private userPrompt(node: UserPromptNode): Effect.Effect<AgentNode<A>, any, any> {
+    return Effect.gen(this, function* () {
+      const st = this.st
+      const given = this.options.messageHistory ?? []
+      if (node.prompt === undefined) {
+        const history = yield* this.reevaluate(repairHistory(given, false))
+        this.setMessages(history)
+        st.newMessageIndex = history.length
+        const last = history[history.length - 1]
+        if (last === undefined) {
+          if (
+            this.staticInstructions.length === 0 &&
+            this.dynamicInstructions.length === 0 &&
+            this.config.systemPrompts.length === 0
+          ) {
+            return yield* new UserError({
+              reason: "No message history, user prompt, or instructions provided"
+            })
+          }
+          return new ModelRequestNode(new ModelRequest({ parts: yield* this.systemParts() }, true))
+        }
+        if (last._tag === "ModelRequest") return new ModelRequestNode(last, true)
+        if (last.toolCalls.length > 0) {
+          yield* this.loadTools()
+          return new CallToolsNode(last)
+        }
+        return yield* new UserError({
+          reason:
+            "The message history ends with a model response and no user prompt was given: nothing to send"
+        })
+      }
+      const history =
+        given.length === 0 ? given : yield* this.reevaluate(repairHistory(given, true))
+      const parts: Array<ModelRequestPart> = history.length === 0 ? yield* this.systemParts() : []
+      // A string prompt is valid by construction; only structured content is validated.
+      parts.push(new UserPromptPart({ content: node.prompt }, typeof node.prompt === "string"))
+      const last = history[history.length - 1]
+      if (last !== undefined && last._tag === "ModelRequest") {
+        // Answers to the previous response's calls and the new prompt go in one request.
+        this.setMessages(history.slice(0, -1))
+        st.newMessageIndex = history.length - 1
+        return new ModelRequestNode(new ModelRequest({ parts: [...last.parts, ...parts] }, true))
+      }
+      this.setMessages(history)
+      st.newMessageIndex = history.length
+      return new ModelRequestNode(new ModelRequest({ parts }, true))
+    })
+  }
+
+  // -- ModelRequestNode ---------------------------------------------------
+
+  private instructionsText(dynamic: ReadonlyArray<string>): string | undefined {
+    const statics = this.staticInstructions
+    const extra = this.resolved.instructions
+    const hasExtra = extra !== undefined && extra !== ""
+    if (dynamic.length === 0 && !hasExtra) {
+      return statics.length === 0
+        ? undefined
+        : statics.length === 1
+          ? statics[0]
+          : statics.join("\n\n")
     }
+    const all = [...statics, ...dynamic]
+    if (hasExtra) all.push(extra)
+    return all.length > 0 ? all.join("\n\n") : undefined
+  }
 
-    /** Re-evaluates the dynamic system prompts of a continued conversation, in place. */
-    const reevaluate = (
-      history: ReadonlyArray<ModelMessage>
-    ): Effect.Effect<ReadonlyArray<ModelMessage>, any, any> =>
-      dynamicByRef.size === 0
-        ? Effect.succeed(history)
-        : Effect.gen(function* () {
-            const ctx = yield* makeCtx({ messages: history })
-            const out: Array<ModelMessage> = []
-            for (const m of history) {
-              const refreshed =
-                m._tag === "ModelRequest" &&
-                m.parts.some(
-                  (p) =>
-                    p._tag === "SystemPromptPart" &&
-                    p.dynamicRef !== undefined &&
-                    dynamicByRef.has(p.dynamicRef)
-                )
-              if (!refreshed) {
-                out.push(m)
+  private prepareRequest(node: ModelRequestNode): Effect.Effect<Prepared, any, any> {
+    return Effect.gen(this, function* () {
+      const check = this.resolved.check
+      if (check !== undefined) return yield* Effect.fail(check)
+      const st = this.st
+      st.runStep += 1
+      let dynamic: ReadonlyArray<string> = []
+      if (this.dynamicInstructions.length > 0) {
+        const ctx = yield* this.makeCtx()
+        const texts = yield* Effect.forEach(this.dynamicInstructions, (i) =>
+          Effect.provideService(i, RunContext, ctx)
+        )
+        dynamic = texts.filter((x): x is string => x !== undefined && x !== "")
+      }
+      const instructions = this.instructionsText(dynamic)
+      const request = new ModelRequest(
+        {
+          parts: node.request.parts,
+          ...(instructions !== undefined ? { instructions } : {}),
+          runId: this.runId
+        },
+        true
+      )
+      this.setMessages(
+        node.resend ? [...st.messages.slice(0, -1), request] : [...st.messages, request]
+      )
+      const tools = yield* this.loadTools()
+      const outputTools = this.outputTools()
+      for (const t of outputTools) {
+        if (st.tools.has(t.name)) {
+          return yield* new UserError({
+            reason: `Tool name conflicts with output tool name: '${t.name}'`
+          })
+        }
+      }
+      const outputObject = this.outputObject()
+      const spec = this.spec
+      const parameters = new Model.ModelRequestParameters(
+        {
+          functionTools: tools.map((t) => t.definition),
+          outputTools,
+          outputMode: spec.mode,
+          ...(outputObject !== undefined ? { outputObject } : {}),
+          allowTextOutput: spec.allowTextOutput
+        },
+        true
+      )
+      const before = this.usageLimits.checkBeforeRequest(yield* Ref.get(this.usageRef))
+      if (Option.isSome(before)) return yield* this.limitError(before.value)
+      return { messages: st.messages, parameters }
+    })
+  }
+
+  private finishResponse(response: ModelResponse): Effect.Effect<AgentNode<A>, any> {
+    return Effect.flatMap(
+      Ref.updateAndGet(this.usageRef, (u) => u.addRequest(response.usage)),
+      (usage) => {
+        this.append(response)
+        const after = this.usageLimits.checkAfterResponse(usage, response.usage)
+        if (Option.isSome(after)) return Effect.fail(this.limitError(after.value))
+        return Effect.succeed(new CallToolsNode(response))
+      }
+    )
+  }
+
+  private modelRequest(node: ModelRequestNode): Effect.Effect<AgentNode<A>, any, any> {
+    return Effect.flatMap(this.prepareRequest(node), (prep) =>
+      Effect.flatMap(
+        this.chatModel.request(prep.messages, this.st.settings, prep.parameters),
+        (response) => this.finishResponse(response)
+      )
+    )
+  }
+
+  private isFinalStart(part: PartStartEvent["part"], allowText: boolean): boolean {
+    if (part._tag === "TextPart") {
+      return (
+        allowText && !(this.profile.ignoreStreamedLeadingWhitespace && part.content.trim() === "")
+      )
+    }
+    return part._tag === "ToolCallPart" && this.spec.isOutputTool(part.toolName)
+  }
+
+  private streamModelRequest(node: ModelRequestNode): Stream.Stream<AgentStreamEvent<A>, any, any> {
+    return Stream.unwrapScoped(
+      // Only the set-up reads the run's context: providing it to the whole stream
+      // (`Stream.provideSomeContext`) would cost a context change on every network read.
+      Effect.gen(this, function* () {
+        const prep = yield* this.prepareRequest(node)
+        const streamed = yield* this.chatModel.requestStream(
+          prep.messages,
+          this.st.settings,
+          prep.parameters
+        )
+        let done = false
+        let completed: ModelResponse | undefined
+        let finalSent = false
+        const allowText = this.spec.allowTextOutput
+        yield* Effect.addFinalizer(() =>
+          done
+            ? Effect.void
+            : Effect.map(streamed.response, (r) =>
+                this.append(new ModelResponse({ ...r, state: "interrupted" }, true))
+              )
+        )
+        const events = Stream.mapChunks(
+          streamed.events,
+          (chunk: Chunk.Chunk<ModelResponseStreamEvent>) => {
+            // Fast path: most chunks are plain deltas and pass through untouched.
+            let touched = false
+            for (const e of chunk) {
+              if (
+                e._tag === "ResponseCompleteEvent" ||
+                (e._tag === "PartStartEvent" && !finalSent)
+              ) {
+                touched = true
+                break
+              }
+            }
+            if (!touched) return chunk as Chunk.Chunk<AgentStreamEvent<A>>
+            const out: Array<AgentStreamEvent<A>> = []
+            for (const e of chunk) {
+              if (e._tag === "ResponseCompleteEvent") {
+                completed = e.response
                 continue
               }
-              const parts: Array<ModelRequestPart> = []
-              for (const p of m.parts) {
-                const dynamic =
-                  p._tag === "SystemPromptPart" && p.dynamicRef !== undefined
-                    ? dynamicByRef.get(p.dynamicRef)
-                    : undefined
-                if (dynamic === undefined) {
-                  parts.push(p)
-                  continue
-                }
-                const content = yield* Effect.provideService(dynamic.prompt, RunContext, ctx)
-                parts.push(
-                  new SystemPromptPart({ content: content ?? "", dynamicRef: dynamic.ref }, true)
+              out.push(e)
+              if (
+                e._tag === "PartStartEvent" &&
+                !finalSent &&
+                this.isFinalStart(e.part, allowText)
+              ) {
+                finalSent = true
+                out.push(
+                  e.part._tag === "ToolCallPart"
+                    ? new FinalResultEvent(
+                        { toolName: e.part.toolName, toolCallId: e.part.toolCallId },
+                        true
+                      )
+                    : new FinalResultEvent({}, true)
                 )
               }
-              out.push(new ModelRequest({ ...m, parts }, true))
             }
-            return out
-          })
-
-    const userPrompt = (node: UserPromptNode): Effect.Effect<AgentNode<A>, any, any> =>
-      Effect.gen(function* () {
-        const given = options.messageHistory ?? []
-        if (node.prompt === undefined) {
-          const history = yield* reevaluate(repairHistory(given, false))
-          setMessages(history)
-          st.newMessageIndex = history.length
-          const last = history[history.length - 1]
-          if (last === undefined) {
-            if (
-              config.instructions.length === 0 &&
-              config.systemPrompts.length === 0 &&
-              toArray(options.instructions).length === 0
-            ) {
-              return yield* new UserError({
-                reason: "No message history, user prompt, or instructions provided"
-              })
-            }
-            return new ModelRequestNode(new ModelRequest({ parts: yield* systemParts }, true))
+            return Chunk.unsafeFromArray(out)
           }
-          if (last._tag === "ModelRequest") return new ModelRequestNode(last, true)
-          if (last.toolCalls.length > 0) {
-            yield* loadTools
-            return new CallToolsNode(last)
-          }
-          return yield* new UserError({
-            reason:
-              "The message history ends with a model response and no user prompt was given: nothing to send"
-          })
-        }
-        const history = yield* reevaluate(repairHistory(given, true))
-        const parts: Array<ModelRequestPart> = history.length === 0 ? yield* systemParts : []
-        // A string prompt is valid by construction; only structured content is validated.
-        parts.push(new UserPromptPart({ content: node.prompt }, typeof node.prompt === "string"))
-        const last = history[history.length - 1]
-        if (last !== undefined && last._tag === "ModelRequest") {
-          // Answers to the previous response's calls and the new prompt go in one request.
-          setMessages(history.slice(0, -1))
-          st.newMessageIndex = history.length - 1
-          return new ModelRequestNode(new ModelRequest({ parts: [...last.parts, ...parts] }, true))
-        }
-        setMessages(history)
-        st.newMessageIndex = history.length
-        return new ModelRequestNode(new ModelRequest({ parts }, true))
-      })
-
-    // -- ModelRequestNode ---------------------------------------------------
-
-    interface Prepared {
-      readonly messages: ReadonlyArray<ModelMessage>
-      readonly parameters: Model.ModelRequestParameters
-    }
-
-    const prepareRequest = (node: ModelRequestNode): Effect.Effect<Prepared, any, any> =>
-      Effect.gen(function* () {
-        if (outputCheck !== undefined) return yield* Effect.fail(outputCheck)
-        st.runStep += 1
-        const dynamic =
-          dynamicInstructions.length === 0
-            ? []
-            : yield* evalAll(dynamicInstructions, yield* makeCtx())
-        const all = [...staticInstructions, ...dynamic]
-        if (outputInstructions !== undefined && outputInstructions !== "")
-          all.push(outputInstructions)
-        const instructions = all.length > 0 ? all.join("\n\n") : undefined
-        const request = new ModelRequest(
-          {
-            parts: node.request.parts,
-            ...(instructions !== undefined ? { instructions } : {}),
-            runId
-          },
-          true
         )
-        setMessages(
-          node.resend ? [...st.messages.slice(0, -1), request] : [...st.messages, request]
-        )
-        const tools = yield* loadTools
-        const outputTools = spec.toolDefinitions(profile)
-        for (const t of outputTools) {
-          if (st.tools.has(t.name)) {
-            return yield* new UserError({
-              reason: `Tool name conflicts with output tool name: '${t.name}'`
-            })
-          }
-        }
-        const outputObject = spec.outputObject(profile)
-        const parameters = new Model.ModelRequestParameters(
-          {
-            functionTools: tools.map((t) => t.definition),
-            outputTools,
-            outputMode: spec.mode,
-            ...(outputObject !== undefined ? { outputObject } : {}),
-            allowTextOutput: spec.allowTextOutput
-          },
-          true
-        )
-        const before = usageLimits.checkBeforeRequest(yield* Ref.get(usageRef))
-        if (Option.isSome(before)) return yield* limitError(before.value)
-        return { messages: st.messages, parameters }
-      })
-
-    const finishResponse = (response: ModelResponse): Effect.Effect<AgentNode<A>, any> =>
-      Effect.gen(function* () {
-        const usage = yield* Ref.updateAndGet(usageRef, (u) => u.addRequest(response.usage))
-        append(response)
-        const after = usageLimits.checkAfterResponse(usage, response.usage)
-        if (Option.isSome(after)) return yield* limitError(after.value)
-        return new CallToolsNode(response)
-      })
-
-    const modelRequest = (node: ModelRequestNode): Effect.Effect<AgentNode<A>, any, any> =>
-      Effect.flatMap(prepareRequest(node), (prep) =>
-        chatModel
-          .request(prep.messages, st.settings, prep.parameters)
-          .pipe(Effect.flatMap(finishResponse))
-      )
-
-    const isFinalStart = (part: PartStartEvent["part"], allowText: boolean): boolean => {
-      if (part._tag === "TextPart") {
-        return allowText && !(profile.ignoreStreamedLeadingWhitespace && part.content.trim() === "")
-      }
-      return part._tag === "ToolCallPart" && spec.isOutputTool(part.toolName)
-    }
-
-    const streamModelRequest = (
-      node: ModelRequestNode
-    ): Stream.Stream<AgentStreamEvent<A>, any, any> =>
-      Stream.unwrapScoped(
-        // Only the set-up reads the run's context: providing it to the whole stream
-        // (`Stream.provideSomeContext`) would cost a context change on every network read.
-        Effect.gen(function* () {
-          const prep = yield* prepareRequest(node)
-          const streamed = yield* chatModel.requestStream(
-            prep.messages,
-            st.settings,
-            prep.parameters
-          )
-          let done = false
-          let completed: ModelResponse | undefined
-          let finalSent = false
-          const allowText = spec.allowTextOutput
-          yield* Effect.addFinalizer(() =>
-            done
-              ? Effect.void
-              : Effect.map(streamed.response, (r) =>
-                  append(new ModelResponse({ ...r, state: "interrupted" }, true))
-                )
-          )
-          const events = Stream.mapChunks(
-            streamed.events,
-            (chunk: Chunk.Chunk<ModelResponseStreamEvent>) => {
-              // Fast path: most chunks are plain deltas and pass through untouched.
-              let touched = false
-              for (const e of chunk) {
-                if (
-                  e._tag === "ResponseCompleteEvent" ||
-                  (e._tag === "PartStartEvent" && !finalSent)
-                ) {
-                  touched = true
-                  break
-                }
-              }
-              if (!touched) return chunk as Chunk.Chunk<AgentStreamEvent<A>>
-              const out: Array<AgentStreamEvent<A>> = []
-              for (const e of chunk) {
-                if (e._tag === "ResponseCompleteEvent") {
-                  completed = e.response
-                  continue
-                }
-                out.push(e)
-                if (e._tag === "PartStartEvent" && !finalSent && isFinalStart(e.part, allowText)) {
-                  finalSent = true
-                  out.push(
-                    e.part._tag === "ToolCallPart"
-                      ? new FinalResultEvent(
-                          { toolName: e.part.toolName, toolCallId: e.part.toolCallId },
-                          true
-                        )
-                      : new FinalResultEvent({}, true)
-                  )
-                }
-              }
-              return Chunk.unsafeFromArray(out)
-            }
-          )
-          const finish = Effect.suspend(() =>
-            completed !== undefined ? Effect.succeed(completed) : streamed.response
-          ).pipe(
-            Effect.flatMap((r) =>
-              finishResponse(
-                r.state === "complete" ? r : new ModelResponse({ ...r, state: "complete" }, true)
-              )
-            ),
-            Effect.tap((next) => {
-              done = true
-              st.next = next
-            })
-          )
-          return Stream.concat(events, Stream.drain(Stream.fromEffect(finish)))
-        }).pipe((setup) => Effect.provide(setup, streamSetupContext()))
-      )
-
-    // -- CallToolsNode ------------------------------------------------------
-
-    const outputCtx = (extra?: Partial<RunContextService>) =>
-      makeCtx({ retry: st.outputRetries, maxRetries: outputMax, ...extra })
-
-    /** Decodes with the spec, then runs the agent's validators; `ModelRetry` is returned, not failed. */
-    const decodeOutput = (
-      decode: Effect.Effect<any, ModelRetry, any>,
-      ctx: RunContextService
-    ): Effect.Effect<{ ok: true; value: A } | { ok: false; error: ModelRetry }, any, any> => {
-      const validators = config.outputValidators
-      const validated =
-        validators.length === 0
-          ? decode
-          : Effect.flatMap(decode, (a) =>
-              Effect.reduce(validators, a, (acc, validate) => validate(acc))
+        const finish = Effect.suspend(() =>
+          completed !== undefined ? Effect.succeed(completed) : streamed.response
+        ).pipe(
+          Effect.flatMap((r) =>
+            this.finishResponse(
+              r.state === "complete" ? r : new ModelResponse({ ...r, state: "complete" }, true)
             )
-      // A decode that is already an `Exit` (plain text) with no validators reads no context:
-      // providing `RunContext` would cost more than the decoding.
-      return (
-        validators.length === 0 && Exit.isExit(decode)
-          ? validated
-          : Effect.provideService(validated, RunContext, ctx)
-      ).pipe(
-        Effect.map((value) => ({ ok: true as const, value })),
-        Effect.catchIf(isModelRetry, (error) => Effect.succeed({ ok: false as const, error }))
-      )
-    }
+          ),
+          Effect.tap((next) => {
+            done = true
+            this.st.next = next
+          })
+        )
+        return Stream.concat(events, Stream.drain(Stream.fromEffect(finish)))
+      }).pipe((setup) => Effect.provide(setup, this.streamSetupContext()))
+    )
+  }
 
-    /** Counts one output retry; fails the run when the budget is spent. */
-    const countOutputRetry = Effect.suspend(() => {
+  // -- CallToolsNode ------------------------------------------------------
+
+  private outputCtx(extra?: Partial<RunContextService>) {
+    return this.makeCtx(extra)
+  }
+
+  /** Decodes with the spec, then runs the agent's validators; `ModelRetry` is returned, not failed. */
+  private decodeOutput(
+    decode: Effect.Effect<any, ModelRetry, any>,
+    ctx: RunContextService
+  ): Effect.Effect<{ ok: true; value: A } | { ok: false; error: ModelRetry }, any, any> {
+    const validators = this.config.outputValidators
+    const validated =
+      validators.length === 0
+        ? decode
+        : Effect.flatMap(decode, (a) =>
+            Effect.reduce(validators, a, (acc, validate) => validate(acc))
+          )
+    // A decode that is already an `Exit` (plain text) with no validators reads no context:
+    // providing `RunContext` would cost more than the decoding.
+    return (
+      validators.length === 0 && Exit.isExit(decode)
+        ? validated
+        : Effect.provideService(validated, RunContext, ctx)
+    ).pipe(
+      Effect.map((value) => ({ ok: true as const, value })),
+      Effect.catchIf(isModelRetry, (error) => Effect.succeed({ ok: false as const, error }))
+    )
+  }
+
+  /** Counts one output retry; fails the run when the budget is spent. */
+  private countOutputRetry(): Effect.Effect<void, any> {
+    return Effect.suspend(() => {
+      const st = this.st
+      const max = this.resolved.max
       st.outputRetries += 1
-      return st.outputRetries > outputMax
-        ? exhausted(`Exceeded maximum output retries (${outputMax})`)
+      return st.outputRetries > max
+        ? this.exhausted(`Exceeded maximum output retries (${max})`)
         : Effect.void
     })
+  }
 
-    const outputRetry = (part: RetryPromptPart): Effect.Effect<AgentNode<A>, any> =>
-      Effect.as(countOutputRetry, new ModelRequestNode(new ModelRequest({ parts: [part] }, true)))
+  private outputRetry(part: RetryPromptPart): Effect.Effect<AgentNode<A>, any> {
+    return Effect.as(
+      this.countOutputRetry(),
+      new ModelRequestNode(new ModelRequest({ parts: [part] }, true))
+    )
+  }
 
-    const alternatives = (includeText: boolean): string => {
-      const alts: Array<string> = []
-      if (includeText && spec.allowTextOutput) alts.push("return text")
-      if (spec.toolDefinitions(profile).length > 0)
-        alts.push("include your response in a tool call")
-      else if (st.tools.size > 0) alts.push("call a tool")
-      if (alts.length === 0) alts.push("return text")
-      return `Please ${alts.join(" or ")}.`
-    }
+  private alternatives(includeText: boolean): string {
+    const alts: Array<string> = []
+    if (includeText && this.spec.allowTextOutput) alts.push("return text")
+    if (this.outputTools().length > 0) alts.push("include your response in a tool call")
+    else if (this.st.tools.size > 0) alts.push("call a tool")
+    if (alts.length === 0) alts.push("return text")
+    return `Please ${alts.join(" or ")}.`
+  }
 
-    const endNode = (output: A): Effect.Effect<AgentNode<A>> =>
-      Effect.map(
-        Ref.get(usageRef),
-        (usage) =>
-          new End(
-            new AgentRunResult(output, usage, st.messages, st.newMessageIndex, runId, runMetadata)
-          )
+  private endNode(output: A): Effect.Effect<AgentNode<A>> {
+    return Effect.map(Ref.get(this.usageRef), (usage) => {
+      const st = this.st
+      return new End(
+        new AgentRunResult(output, usage, st.messages, st.newMessageIndex, this.runId, st.metadata)
       )
-    const end = (output: A): Effect.Effect<AgentNode<A>> =>
-      metadataInputs.length === 0
-        ? endNode(output)
-        : Effect.zipRight(computeMetadata, endNode(output))
+    })
+  }
+  private end(output: A): Effect.Effect<AgentNode<A>> {
+    return this.metadataInputs === undefined
+      ? this.endNode(output)
+      : Effect.zipRight(this.computeMetadata(), this.endNode(output))
+  }
 
-    const handleText = (response: ModelResponse): Effect.Effect<AgentNode<A>, any, any> =>
-      Effect.gen(function* () {
-        const text = response.text
-        if (text.trim() === "") {
-          if (response.finishReason === "length") {
-            return yield* fail(
-              `Model token limit (${st.settings.maxTokens ?? "provider default"}) exceeded before any response was generated. Increase the \`maxTokens\` model setting, or simplify the prompt to result in a shorter response.`
-            )
-          }
-          if (response.finishReason === "content_filter") {
-            return yield* new ContentFilterError({
-              reason: `Content filter triggered. Finish reason: '${response.providerFinishReason ?? "content_filter"}'`,
-              messages: st.messages
-            })
-          }
-          return yield* outputRetry(new RetryPromptPart({ content: alternatives(true) }, true))
-        }
-        if (!spec.allowTextOutput && spec.acceptsText !== true) {
-          return yield* outputRetry(new RetryPromptPart({ content: alternatives(false) }, true))
-        }
-        const result = yield* decodeOutput(
-          spec.handleText(text, { partial: false }),
-          yield* outputCtx()
-        )
-        if (result.ok) return yield* end(result.value)
-        return yield* outputRetry(
-          new RetryPromptPart({ content: retryContent(result.error) }, true)
-        )
-      })
-
-    type CallResult = ToolReturnPart | RetryPromptPart
-
-    /** Runs one function (or unknown) tool call. Budget exhaustion fails the run. */
-    const runFunctionCall = (
-      call: ToolCallPart,
-      emit: Emit,
-      failed: Set<string>,
-      succeeded: Set<string>
-    ): Effect.Effect<CallResult, any, any> => {
-      const tool = st.tools.get(call.toolName)
-      const retry = st.toolRetries.get(call.toolName) ?? 0
-      const max = tool?.maxRetries ?? config.retries
-      const onRetry = (error: ModelRetry): Effect.Effect<CallResult, any> => {
-        if (retry >= max) {
-          return exhausted(
-            `Tool '${call.toolName}' exceeded max retries count of ${max}: ${error.reason}`
-          )
-        }
-        failed.add(call.toolName)
-        return Effect.succeed(
-          new RetryPromptPart(
-            {
-              content: retryContent(error),
-              toolName: call.toolName,
-              toolCallId: call.toolCallId
-            },
-            true
-          )
+  private handleText(response: ModelResponse): Effect.Effect<AgentNode<A>, any, any> {
+    const text = response.text
+    if (text.trim() === "") {
+      if (response.finishReason === "length") {
+        return this.fail(
+          `Model token limit (${this.st.settings.maxTokens ?? "provider default"}) exceeded before any response was generated. Increase the \`maxTokens\` model setting, or simplify the prompt to result in a shorter response.`
         )
       }
-      const body: Effect.Effect<CallResult, any, any> =
-        tool === undefined
-          ? Effect.suspend(() => {
-              const names = [...st.tools.keys()]
-              return onRetry(
-                new ModelRetry({
-                  reason:
-                    names.length === 0
-                      ? `Unknown tool name: '${call.toolName}'. No tools available.`
-                      : `Unknown tool name: '${call.toolName}'. Available tools: ${quoteList(names)}`
-                })
-              )
-            })
-          : Effect.useSpan(
-              `execute_tool ${call.toolName}`,
-              {
-                captureStackTrace: false,
-                attributes: {
-                  "gen_ai.operation.name": "execute_tool",
-                  "gen_ai.tool.name": call.toolName,
-                  "gen_ai.tool.call.id": call.toolCallId,
-                  ...(tool.definition.description !== undefined
-                    ? { "gen_ai.tool.description": tool.definition.description }
-                    : {})
-                }
-              },
-              (span) =>
-                Effect.flatMap(
-                  makeCtx({
-                    retry,
-                    maxRetries: max,
-                    toolName: call.toolName,
-                    toolCallId: call.toolCallId
-                  }),
-                  (ctx) => {
-                    const timeout = tool.timeout ?? config.toolTimeout
-                    const called = Effect.flatMap(
-                      tool.decodeArgs(call.args),
-                      timeout === undefined
-                        ? tool.call
-                        : (args) =>
-                            Effect.timeoutFail(tool.call(args), {
-                              duration: timeout,
-                              onTimeout: () =>
-                                new ModelRetry({
-                                  reason: `Timed out after ${Duration.toSeconds(timeout)} seconds.`
-                                })
-                            })
-                    )
-                    // The span as parent and the RunContext in ONE context change (what
-                    // `withSpan` + `provideService` do in two costly regions).
-                    return Effect.mapInputContext(called, (c: Context.Context<any>) =>
-                      Context.add(Context.add(c, Tracer.ParentSpan, span), RunContext, ctx)
-                    ).pipe(
-                      Effect.flatMap((content) =>
-                        Effect.as(
-                          Ref.update(usageRef, (u) => u.addToolCalls(1)),
-                          new ToolReturnPart(
-                            { toolName: call.toolName, toolCallId: call.toolCallId, content },
-                            true
-                          ) as CallResult
-                        )
-                      ),
-                      Effect.tap(() => {
-                        succeeded.add(call.toolName)
-                      }),
-                      Effect.catchIf(isRetryOrFailed, (e) =>
-                        e._tag === "ToolFailed"
-                          ? Effect.succeed(
-                              new ToolReturnPart(
-                                {
-                                  toolName: call.toolName,
-                                  toolCallId: call.toolCallId,
-                                  content: e.reason,
-                                  outcome: "failed",
-                                  ...(e.metadata !== undefined ? { metadata: e.metadata } : {})
-                                },
-                                true
-                              ) as CallResult
-                            )
-                          : onRetry(e)
-                      )
-                    )
-                  }
-                )
-            )
-      return Effect.tap(body, (result) =>
-        emit(Chunk.of(new FunctionToolResultEvent({ result }, true)))
+      if (response.finishReason === "content_filter") {
+        return Effect.fail(
+          new ContentFilterError({
+            reason: `Content filter triggered. Finish reason: '${response.providerFinishReason ?? "content_filter"}'`,
+            messages: this.st.messages
+          })
+        )
+      }
+      return this.outputRetry(new RetryPromptPart({ content: this.alternatives(true) }, true))
+    }
+    const spec = this.spec
+    if (!spec.allowTextOutput && spec.acceptsText !== true) {
+      return this.outputRetry(new RetryPromptPart({ content: this.alternatives(false) }, true))
+    }
+    return Effect.flatMap(this.outputCtx(), (ctx) =>
+      Effect.flatMap(this.decodeOutput(spec.handleText(text, { partial: false }), ctx), (result) =>
+        result.ok
+          ? this.end(result.value)
+          : this.outputRetry(new RetryPromptPart({ content: retryContent(result.error) }, true))
+      )
+    )
+  }
+
+  /** Runs one function (or unknown) tool call. Budget exhaustion fails the run. */
+  private runFunctionCall(
+    call: ToolCallPart,
+    emit: Emit,
+    failed: Set<string>,
+    succeeded: Set<string>
+  ): Effect.Effect<CallResult, any, any> {
+    const st = this.st
+    const tool = st.tools.get(call.toolName)
+    const retry = this.toolRetry(call.toolName)
+    const max = tool?.maxRetries ?? this.config.retries
+    const onRetry = (error: ModelRetry): Effect.Effect<CallResult, any> => {
+      if (retry >= max) {
+        return this.exhausted(
+          `Tool '${call.toolName}' exceeded max retries count of ${max}: ${error.reason}`
+        )
+      }
+      failed.add(call.toolName)
+      return Effect.succeed(
+        new RetryPromptPart(
+          {
+            content: retryContent(error),
+            toolName: call.toolName,
+            toolCallId: call.toolCallId
+          },
+          true
+        )
       )
     }
+    const body: Effect.Effect<CallResult, any, any> =
+      tool === undefined
+        ? Effect.suspend(() => {
+            const names = [...st.tools.keys()]
+            return onRetry(
+              new ModelRetry({
+                reason:
+                  names.length === 0
+                    ? `Unknown tool name: '${call.toolName}'. No tools available.`
+                    : `Unknown tool name: '${call.toolName}'. Available tools: ${quoteList(names)}`
+              })
+            )
+          })
+        : Effect.useSpan(
+            `execute_tool ${call.toolName}`,
+            {
+              captureStackTrace: false,
+              attributes: {
+                "gen_ai.operation.name": "execute_tool",
+                "gen_ai.tool.name": call.toolName,
+                "gen_ai.tool.call.id": call.toolCallId,
+                ...(tool.definition.description !== undefined
+                  ? { "gen_ai.tool.description": tool.definition.description }
+                  : {})
+              }
+            },
+            (span) =>
+              Effect.flatMap(
+                this.makeCtx({
+                  retry,
+                  maxRetries: max,
+                  toolName: call.toolName,
+                  toolCallId: call.toolCallId
+                }),
+                (ctx) => {
+                  const timeout = tool.timeout ?? this.config.toolTimeout
+                  const called = Effect.flatMap(
+                    tool.decodeArgs(call.args),
+                    timeout === undefined
+                      ? tool.call
+                      : (args) =>
+                          Effect.timeoutFail(tool.call(args), {
+                            duration: timeout,
+                            onTimeout: () =>
+                              new ModelRetry({
+                                reason: `Timed out after ${Duration.toSeconds(timeout)} seconds.`
+                              })
+                          })
+                  )
+                  // The span as parent and the RunContext in ONE context change (what
+                  // `withSpan` + `provideService` do in two costly regions).
+                  return Effect.mapInputContext(called, (c: Context.Context<any>) =>
+                    Context.add(Context.add(c, Tracer.ParentSpan, span), RunContext, ctx)
+                  ).pipe(
+                    Effect.flatMap((content) =>
+                      Effect.as(
+                        Ref.update(this.usageRef, (u) => u.addToolCalls(1)),
+                        new ToolReturnPart(
+                          { toolName: call.toolName, toolCallId: call.toolCallId, content },
+                          true
+                        ) as CallResult
+                      )
+                    ),
+                    Effect.tap(() => {
+                      succeeded.add(call.toolName)
+                    }),
+                    Effect.catchIf(isRetryOrFailed, (e) =>
+                      e._tag === "ToolFailed"
+                        ? Effect.succeed(
+                            new ToolReturnPart(
+                              {
+                                toolName: call.toolName,
+                                toolCallId: call.toolCallId,
+                                content: e.reason,
+                                outcome: "failed",
+                                ...(e.metadata !== undefined ? { metadata: e.metadata } : {})
+                              },
+                              true
+                            ) as CallResult
+                          )
+                        : onRetry(e)
+                    )
+                  )
+                }
+              )
+          )
+    return Effect.tap(body, (result) =>
+      emit === noEmit ? Effect.void : emit(Chunk.of(new FunctionToolResultEvent({ result }, true)))
+    )
+  }
 
-    /** Runs function calls: concurrent segments split by sequential tools; results in emission order. */
-    const runFunctionBatch = (
-      calls: ReadonlyArray<ToolCallPart>,
-      emit: Emit,
-      failed: Set<string>,
-      succeeded: Set<string>
-    ): Effect.Effect<Array<CallResult>, any, any> =>
-      Effect.gen(function* () {
-        if (calls.length === 0) return []
-        const known = calls.filter((c) => st.tools.has(c.toolName)).length
-        const check = usageLimits.checkToolCalls(yield* Ref.get(usageRef), known)
-        if (Option.isSome(check)) return yield* limitError(check.value)
+  /** Runs function calls: concurrent segments split by sequential tools; results in emission order. */
+  private runFunctionBatch(
+    calls: ReadonlyArray<ToolCallPart>,
+    emit: Emit,
+    failed: Set<string>,
+    succeeded: Set<string>
+  ): Effect.Effect<Array<CallResult>, any, any> {
+    if (calls.length === 0) return Effect.succeed([])
+    return Effect.gen(this, function* () {
+      const st = this.st
+      const known = calls.filter((c) => st.tools.has(c.toolName)).length
+      const check = this.usageLimits.checkToolCalls(yield* Ref.get(this.usageRef), known)
+      if (Option.isSome(check)) return yield* this.limitError(check.value)
+      if (emit !== noEmit) {
         yield* emit(
           Chunk.unsafeFromArray(calls.map((part) => new FunctionToolCallEvent({ part }, true)))
         )
-        const segments: Array<Array<ToolCallPart>> = []
-        let current: Array<ToolCallPart> = []
-        for (const call of calls) {
-          if (st.tools.get(call.toolName)?.definition.sequential === true) {
-            if (current.length > 0) segments.push(current)
-            segments.push([call])
-            current = []
-          } else current.push(call)
-        }
-        if (current.length > 0) segments.push(current)
-        // One call (the common case): no `forEach` machinery.
-        if (segments.length === 1 && segments[0]!.length === 1) {
-          return [yield* runFunctionCall(segments[0]![0]!, emit, failed, succeeded)]
-        }
-        const out: Array<CallResult> = []
-        for (const segment of segments) {
-          const results = yield* Effect.forEach(
-            segment,
-            (call) => runFunctionCall(call, emit, failed, succeeded),
-            { concurrency: segment.length === 1 ? 1 : config.maxConcurrency }
-          )
-          out.push(...results)
-        }
-        return out
+      }
+      const segments: Array<Array<ToolCallPart>> = []
+      let current: Array<ToolCallPart> = []
+      for (const call of calls) {
+        if (st.tools.get(call.toolName)?.definition.sequential === true) {
+          if (current.length > 0) segments.push(current)
+          segments.push([call])
+          current = []
+        } else current.push(call)
+      }
+      if (current.length > 0) segments.push(current)
+      // One call (the common case): no `forEach` machinery.
+      if (segments.length === 1 && segments[0]!.length === 1) {
+        return [yield* this.runFunctionCall(segments[0]![0]!, emit, failed, succeeded)]
+      }
+      const out: Array<CallResult> = []
+      for (const segment of segments) {
+        const results = yield* Effect.forEach(
+          segment,
+          (call) => this.runFunctionCall(call, emit, failed, succeeded),
+          { concurrency: segment.length === 1 ? 1 : this.config.maxConcurrency }
+        )
+        out.push(...results)
+      }
+      return out
+    })
+  }
+
+  /** The budget of one output tool, when the spec gives output tools their own. */
+  private outputToolMax(toolName: string): number | undefined {
+    const spec = this.spec
+    return spec.maxRetriesFor === undefined
+      ? undefined
+      : (spec.maxRetriesFor(toolName) ?? this.config.outputRetries)
+  }
+
+  /**
+   * Decodes one output tool call. A failure counts against the global output budget (unless a
+   * final result is already fixed: then it cannot change the outcome) and, when the spec gives
+   * output tools their own budgets, against the tool's (counted at the end of the step).
+   */
+  private runOutputCall(
+    call: ToolCallPart,
+    failed: Set<string>,
+    count: boolean
+  ): Effect.Effect<{ ok: true; value: A } | { ok: false; part: RetryPromptPart }, any, any> {
+    return Effect.gen(this, function* () {
+      const toolMax = this.outputToolMax(call.toolName)
+      const toolRetry = this.toolRetry(call.toolName)
+      const ctx = yield* this.outputCtx({
+        toolName: call.toolName,
+        toolCallId: call.toolCallId,
+        ...(toolMax !== undefined ? { retry: toolRetry, maxRetries: toolMax } : {})
       })
+      const result = yield* this.decodeOutput(
+        this.spec.handleToolCall(call, { partial: false }),
+        ctx
+      )
+      if (result.ok) return result
+      if (count) {
+        yield* this.countOutputRetry()
+        if (toolMax !== undefined) {
+          if (toolRetry >= toolMax) {
+            return yield* this.exhausted(
+              `Tool '${call.toolName}' exceeded max retries count of ${toolMax}: ${result.error.reason}`
+            )
+          }
+          failed.add(call.toolName)
+        }
+      }
+      return {
+        ok: false as const,
+        part: new RetryPromptPart(
+          {
+            content: retryContent(result.error),
+            toolName: call.toolName,
+            toolCallId: call.toolCallId
+          },
+          true
+        )
+      }
+    })
+  }
 
-    /** The budget of one output tool, when the spec gives output tools their own. */
-    const outputToolMax = (toolName: string): number | undefined =>
-      spec.maxRetriesFor === undefined
-        ? undefined
-        : (spec.maxRetriesFor(toolName) ?? config.outputRetries)
-
-    /**
-     * Decodes one output tool call. A failure counts against the global output budget (unless a
-     * final result is already fixed: then it cannot change the outcome) and, when the spec gives
-     * output tools their own budgets, against the tool's (counted at the end of the step).
-     */
-    const runOutputCall = (
-      call: ToolCallPart,
-      failed: Set<string>,
-      count: boolean
-    ): Effect.Effect<{ ok: true; value: A } | { ok: false; part: RetryPromptPart }, any, any> =>
-      Effect.gen(function* () {
-        const toolMax = outputToolMax(call.toolName)
-        const toolRetry = st.toolRetries.get(call.toolName) ?? 0
-        const ctx = yield* outputCtx({
-          toolName: call.toolName,
-          toolCallId: call.toolCallId,
-          ...(toolMax !== undefined ? { retry: toolRetry, maxRetries: toolMax } : {})
+  private handleToolCalls(
+    response: ModelResponse,
+    emit: Emit
+  ): Effect.Effect<AgentNode<A>, any, any> {
+    return Effect.gen(this, function* () {
+      const st = this.st
+      const spec = this.spec
+      const endStrategy = this.config.endStrategy
+      const calls = response.toolCalls
+      const results: Array<CallResult | undefined> = calls.map(() => undefined)
+      const failed = new Set<string>()
+      const succeeded = new Set<string>()
+      let final: { value: A; index: number } | undefined
+      const isOutput = (c: ToolCallPart) => spec.isOutputTool(c.toolName)
+      const runPending = (indices: Array<number>) =>
+        Effect.map(
+          this.runFunctionBatch(
+            indices.map((i) => calls[i]!),
+            emit,
+            failed,
+            succeeded
+          ),
+          (rs) => {
+            rs.forEach((r, j) => {
+              results[indices[j]!] = r
+            })
+          }
+        )
+      const processOutput = (i: number, call: ToolCallPart) =>
+        Effect.map(this.runOutputCall(call, failed, true), (r) => {
+          if (r.ok) {
+            final = { value: r.value, index: i }
+            results[i] = statusReturn(call, statusTexts.finalResult)
+          } else results[i] = r.part
         })
-        const result = yield* decodeOutput(spec.handleToolCall(call, { partial: false }), ctx)
-        if (result.ok) return result
-        if (count) {
-          yield* countOutputRetry
-          if (toolMax !== undefined) {
-            if (toolRetry >= toolMax) {
-              return yield* exhausted(
-                `Tool '${call.toolName}' exceeded max retries count of ${toolMax}: ${result.error.reason}`
-              )
-            }
-            failed.add(call.toolName)
-          }
+
+      if (endStrategy === "early") {
+        for (let i = 0; i < calls.length; i++) {
+          const call = calls[i]!
+          if (!isOutput(call)) continue
+          if (final !== undefined) results[i] = statusReturn(call, statusTexts.outputNotUsed)
+          else yield* processOutput(i, call)
         }
-        return {
-          ok: false as const,
-          part: new RetryPromptPart(
-            {
-              content: retryContent(result.error),
-              toolName: call.toolName,
-              toolCallId: call.toolCallId
-            },
-            true
-          )
-        }
-      })
-
-    const statusReturn = (call: ToolCallPart, content: string) =>
-      new ToolReturnPart({ toolName: call.toolName, toolCallId: call.toolCallId, content }, true)
-
-    const handleToolCalls = (
-      response: ModelResponse,
-      emit: Emit
-    ): Effect.Effect<AgentNode<A>, any, any> =>
-      Effect.gen(function* () {
-        const calls = response.toolCalls
-        const results: Array<CallResult | undefined> = calls.map(() => undefined)
-        const failed = new Set<string>()
-        const succeeded = new Set<string>()
-        let final: { value: A; index: number } | undefined
-        const isOutput = (c: ToolCallPart) => spec.isOutputTool(c.toolName)
-        const runPending = (indices: Array<number>) =>
-          Effect.map(
-            runFunctionBatch(
-              indices.map((i) => calls[i]!),
-              emit,
-              failed,
-              succeeded
-            ),
-            (rs) => {
-              rs.forEach((r, j) => {
-                results[indices[j]!] = r
-              })
-            }
-          )
-        const processOutput = (i: number, call: ToolCallPart) =>
-          Effect.map(runOutputCall(call, failed, true), (r) => {
-            if (r.ok) {
-              final = { value: r.value, index: i }
-              results[i] = statusReturn(call, statusTexts.finalResult)
-            } else results[i] = r.part
-          })
-
-        if (config.endStrategy === "early") {
-          for (let i = 0; i < calls.length; i++) {
-            const call = calls[i]!
-            if (!isOutput(call)) continue
-            if (final !== undefined) results[i] = statusReturn(call, statusTexts.outputNotUsed)
-            else yield* processOutput(i, call)
-          }
-          const fns = calls.flatMap((c, i) => (isOutput(c) ? [] : [i]))
-          if (final !== undefined) {
-            for (const i of fns) results[i] = statusReturn(calls[i]!, statusTexts.toolNotExecuted)
-          } else yield* runPending(fns)
-        } else if (config.endStrategy === "graceful") {
-          let pending: Array<number> = []
-          for (let i = 0; i < calls.length; i++) {
-            const call = calls[i]!
-            if (!isOutput(call)) {
-              pending.push(i)
-              continue
-            }
-            yield* runPending(pending)
-            pending = []
-            if (final !== undefined) results[i] = statusReturn(call, statusTexts.outputNotUsed)
-            else yield* processOutput(i, call)
+        const fns = calls.flatMap((c, i) => (isOutput(c) ? [] : [i]))
+        if (final !== undefined) {
+          for (const i of fns) results[i] = statusReturn(calls[i]!, statusTexts.toolNotExecuted)
+        } else yield* runPending(fns)
+      } else if (endStrategy === "graceful") {
+        let pending: Array<number> = []
+        for (let i = 0; i < calls.length; i++) {
+          const call = calls[i]!
+          if (!isOutput(call)) {
+            pending.push(i)
+            continue
           }
           yield* runPending(pending)
-        } else {
-          yield* runPending(calls.flatMap((c, i) => (isOutput(c) ? [] : [i])))
-          for (let i = 0; i < calls.length; i++) {
-            const call = calls[i]!
-            if (!isOutput(call)) continue
-            if (final === undefined) yield* processOutput(i, call)
-            else {
-              const r = yield* runOutputCall(call, failed, false)
-              results[i] = r.ok ? statusReturn(call, statusTexts.outputProcessedNotFinal) : r.part
-            }
+          pending = []
+          if (final !== undefined) results[i] = statusReturn(call, statusTexts.outputNotUsed)
+          else yield* processOutput(i, call)
+        }
+        yield* runPending(pending)
+      } else {
+        yield* runPending(calls.flatMap((c, i) => (isOutput(c) ? [] : [i])))
+        for (let i = 0; i < calls.length; i++) {
+          const call = calls[i]!
+          if (!isOutput(call)) continue
+          if (final === undefined) yield* processOutput(i, call)
+          else {
+            const r = yield* this.runOutputCall(call, failed, false)
+            results[i] = r.ok ? statusReturn(call, statusTexts.outputProcessedNotFinal) : r.part
           }
         }
+      }
 
-        // Retry-wins: a real function tool asking for a retry voids this round's output.
-        if (final !== undefined && config.endStrategy !== "early") {
-          const toolRetried = results.some(
-            (r) =>
-              r?._tag === "RetryPromptPart" && r.toolName !== undefined && st.tools.has(r.toolName)
-          )
-          if (toolRetried) {
-            results[final.index] = statusReturn(calls[final.index]!, statusTexts.retryWins)
-            final = undefined
-          }
-        }
-
-        // Budgets: failures count at the end of the step, a success resets the tool's counter.
-        for (const name of succeeded) if (!failed.has(name)) st.toolRetries.delete(name)
-        for (const name of failed) st.toolRetries.set(name, (st.toolRetries.get(name) ?? 0) + 1)
-
-        const parts = results.filter((r): r is CallResult => r !== undefined)
-        if (final !== undefined) {
-          if (parts.length > 0) append(new ModelRequest({ parts, runId }, true))
-          return yield* end(final.value)
-        }
-        if (parts.length === 0) {
-          // Only text could end the run here (tool calls were all non-output and skipped): treat as text.
-          return yield* handleText(response)
-        }
-        return new ModelRequestNode(new ModelRequest({ parts }, true))
-      })
-
-    const callTools = (node: CallToolsNode, emit: Emit): Effect.Effect<AgentNode<A>, any, any> =>
-      node.response.toolCalls.length === 0
-        ? handleText(node.response)
-        : handleToolCalls(node.response, emit)
-
-    // -- Driving ------------------------------------------------------------
-
-    const withMessagesOnError = <X>(effect: Effect.Effect<X, any>): Effect.Effect<X, any> =>
-      Effect.catchAll(effect, (e) => Effect.fail(withMessages(e, st.messages)))
-
-    const nodeBody = (node: AgentNode<A>, emit: Emit): Effect.Effect<AgentNode<A>, any, any> =>
-      node._tag === "UserPromptNode"
-        ? userPrompt(node)
-        : node._tag === "ModelRequestNode"
-          ? modelRequest(node)
-          : node._tag === "CallToolsNode"
-            ? callTools(node, emit)
-            : Effect.succeed(node)
-
-    const execute = (node: AgentNode<A>, emit: Emit): Effect.Effect<AgentNode<A>, any> =>
-      withMessagesOnError(
-        provide(nodeBody(node, emit)).pipe(
-          Effect.tap((next) =>
-            Effect.sync(() => {
-              st.next = next
-            })
-          )
+      // Retry-wins: a real function tool asking for a retry voids this round's output.
+      if (final !== undefined && endStrategy !== "early") {
+        const toolRetried = results.some(
+          (r) =>
+            r?._tag === "RetryPromptPart" && r.toolName !== undefined && st.tools.has(r.toolName)
         )
-      )
+        if (toolRetried) {
+          results[final.index] = statusReturn(calls[final.index]!, statusTexts.retryWins)
+          final = undefined
+        }
+      }
 
-    const step = (node: AgentNode<A>) => execute(node, noEmit)
+      // Budgets: failures count at the end of the step, a success resets the tool's counter.
+      if (succeeded.size > 0 || failed.size > 0) {
+        const retries = (st.toolRetries ??= new Map())
+        for (const name of succeeded) if (!failed.has(name)) retries.delete(name)
+        for (const name of failed) retries.set(name, (retries.get(name) ?? 0) + 1)
+      }
 
-    // `run`: every node inside ONE provide / error mapping (not one per step as `step` does;
-    // providing a context costs more than a whole step's own bookkeeping).
-    const loop = (node: AgentNode<A>): Effect.Effect<AgentRunResult<A>, any, any> =>
-      node._tag === "End"
-        ? Effect.succeed(node.result)
-        : Effect.flatMap(nodeBody(node, noEmit), (next) => {
-            st.next = next
-            return loop(next)
-          })
-    const runAll: Effect.Effect<AgentRunResult<A>, any> = withMessagesOnError(
-      provide(Effect.suspend(() => loop(st.next as AgentNode<A>)))
+      const parts = results.filter((r): r is CallResult => r !== undefined)
+      if (final !== undefined) {
+        if (parts.length > 0) this.append(new ModelRequest({ parts, runId: this.runId }, true))
+        return yield* this.end(final.value)
+      }
+      if (parts.length === 0) {
+        // Only text could end the run here (tool calls were all non-output and skipped): treat as text.
+        return yield* this.handleText(response)
+      }
+      return new ModelRequestNode(new ModelRequest({ parts }, true))
+    })
+  }
+
+  private callTools(node: CallToolsNode, emit: Emit): Effect.Effect<AgentNode<A>, any, any> {
+    return node.response.toolCalls.length === 0
+      ? this.handleText(node.response)
+      : this.handleToolCalls(node.response, emit)
+  }
+
+  // -- Driving ------------------------------------------------------------
+
+  private withMessagesOnError<X>(effect: Effect.Effect<X, any>): Effect.Effect<X, any> {
+    return Effect.catchAll(effect, (e) => Effect.fail(withMessages(e, this.st.messages)))
+  }
+
+  private nodeBody(node: AgentNode<A>, emit: Emit): Effect.Effect<AgentNode<A>, any, any> {
+    switch (node._tag) {
+      case "UserPromptNode":
+        return this.userPrompt(node)
+      case "ModelRequestNode":
+        return this.modelRequest(node)
+      case "CallToolsNode":
+        return this.callTools(node, emit)
+      case "End":
+        return Effect.succeed(node)
+    }
+  }
+
+  private execute(node: AgentNode<A>, emit: Emit): Effect.Effect<AgentNode<A>, any> {
+    return this.withMessagesOnError(
+      Effect.map(this.provide(Effect.suspend(() => this.nodeBody(node, emit))), (next) => {
+        this.st.next = next
+        return next
+      })
     )
+  }
 
-    const stream = (node: AgentNode<A>): Stream.Stream<AgentStreamEvent<A>, any> => {
-      switch (node._tag) {
-        case "End":
-          return Stream.empty
-        case "UserPromptNode":
-          return Stream.drain(Stream.fromEffect(step(node)))
-        case "ModelRequestNode":
-          // The set-up is provided merged (not replacing) so the caller's span stays the
-          // parent of the `chat` span.
-          return streamModelRequest(node).pipe(
-            Stream.catchAll((e) => Stream.fail(withMessages(e, st.messages)))
-          ) as Stream.Stream<AgentStreamEvent<A>, any>
-        case "CallToolsNode":
-          return Stream.unwrapScoped(
-            Effect.gen(function* () {
-              // Tool events are few (two per call); the queue never holds more than that.
-              const queue = yield* Queue.unbounded<Take.Take<AgentStreamEvent<A>, any>>()
-              yield* Effect.forkScoped(
-                execute(node, (events) => queue.offer(Take.chunk(events))).pipe(
-                  Effect.exit,
-                  Effect.flatMap((exit) =>
-                    queue.offer(Exit.isSuccess(exit) ? Take.end : Take.failCause(exit.cause))
-                  )
+  step(node: AgentNode<A>): Effect.Effect<AgentNode<A>, any> {
+    return this.execute(node, noEmit)
+  }
+
+  // `run`: every node inside ONE provide / error mapping (not one per step as `step` does;
+  // providing a context costs more than a whole step's own bookkeeping).
+  private loop(node: AgentNode<A>): Effect.Effect<AgentRunResult<A>, any, any> {
+    if (node._tag === "End") return Effect.succeed(node.result)
+    return Effect.flatMap(this.nodeBody(node, noEmit), (next) => {
+      this.st.next = next
+      return this.loop(next)
+    })
+  }
+
+  get runAll(): Effect.Effect<AgentRunResult<A>, any> {
+    return this.withMessagesOnError(
+      this.provide(Effect.suspend(() => this.loop(this.st.next as AgentNode<A>)))
+    )
+  }
+
+  stream(node: AgentNode<A>): Stream.Stream<AgentStreamEvent<A>, any> {
+    switch (node._tag) {
+      case "End":
+        return Stream.empty
+      case "UserPromptNode":
+        return Stream.drain(Stream.fromEffect(this.step(node)))
+      case "ModelRequestNode":
+        // The set-up is provided merged (not replacing) so the caller's span stays the
+        // parent of the `chat` span.
+        return this.streamModelRequest(node).pipe(
+          Stream.catchAll((e) => Stream.fail(withMessages(e, this.st.messages)))
+        ) as Stream.Stream<AgentStreamEvent<A>, any>
+      case "CallToolsNode":
+        return Stream.unwrapScoped(
+          Effect.gen(this, function* () {
+            // Tool events are few (two per call); the queue never holds more than that.
+            const queue = yield* Queue.unbounded<Take.Take<AgentStreamEvent<A>, any>>()
+            yield* Effect.forkScoped(
+              this.execute(node, (events) => queue.offer(Take.chunk(events))).pipe(
+                Effect.exit,
+                Effect.flatMap((exit) =>
+                  queue.offer(Exit.isSuccess(exit) ? Take.end : Take.failCause(exit.cause))
                 )
               )
-              return Stream.flattenTake(Stream.fromQueue(queue))
-            })
-          )
-      }
+            )
+            return Stream.flattenTake(Stream.fromQueue(queue))
+          })
+        )
     }
+  }
 
-    const streamAll = (node: AgentNode<A>): Stream.Stream<AgentStreamEvent<A>, any> =>
-      node._tag === "End"
-        ? Stream.make(new AgentRunResultEvent(node.result))
-        : Stream.concat(
-            stream(node),
-            Stream.unwrap(Effect.sync(() => streamAll(st.next as AgentNode<A>)))
-          )
+  streamAll(node: AgentNode<A>): Stream.Stream<AgentStreamEvent<A>, any> {
+    return node._tag === "End"
+      ? Stream.make(new AgentRunResultEvent(node.result))
+      : Stream.concat(
+          this.stream(node),
+          Stream.unwrap(Effect.sync(() => this.streamAll(this.st.next as AgentNode<A>)))
+        )
+  }
+}
 
-    return {
-      runId,
-      start,
-      step,
-      runAll,
-      stream,
-      streamAll,
-      nextNode: Effect.sync(() => st.next as AgentNode<A>),
-      messages: Effect.sync(() => st.messages),
-      usage: Ref.get(usageRef),
-      partialContext: makeCtx({ partialOutput: true }),
-      context,
-      output: spec
-    } satisfies Machine<A>
-  })
+const statusReturn = (call: ToolCallPart, content: string) =>
+  new ToolReturnPart({ toolName: call.toolName, toolCallId: call.toolCallId, content }, true)
 
-/** Drives a machine to the end without streaming. */
 export const runToEnd = <A>(machine: Machine<A>): Effect.Effect<AgentRunResult<A>, any> =>
   machine.runAll
 
