@@ -75,9 +75,13 @@ const inChatSpan = <X, E, R>(
   effect: Effect.Effect<X, E, R>,
   span: Tracer.Span
 ): Effect.Effect<X, E, R> =>
-  Effect.mapInputContext(effect, (context: Context.Context<R>) =>
-    Context.add(Context.add(context, Tracer.ParentSpan, span), InsideChatSpan, true)
-  )
+  Effect.mapInputContext(effect, (context: Context.Context<R>) => {
+    // One copy of the context's map (each `Context.add` copies it).
+    const map = new Map(context.unsafeMap)
+    map.set(Tracer.ParentSpan.key, span)
+    map.set(InsideChatSpan.key, true)
+    return Context.unsafeMake(map) as Context.Context<R>
+  })
 
 const settingAttributes: ReadonlyArray<readonly [keyof ModelSettings, string]> = [
   ["maxTokens", "gen_ai.request.max_tokens"],

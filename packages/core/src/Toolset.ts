@@ -52,6 +52,11 @@ export interface Toolset<out E, out R> extends Pipeable {
   readonly tools: (
     ctx: RunContextService
   ) => Effect.Effect<ReadonlyArray<ToolsetTool<E, R>>, UserError, R>
+  /**
+   * The same list at every step, when it is known up front (no per-step `prepare`/`filter`):
+   * the run loop then reuses it instead of calling `tools` at each step.
+   */
+  readonly fixed?: ReadonlyArray<ToolsetTool<E, R>> | undefined
 }
 
 /** Any tool (with any literal name; `Tool.Any` fixes the name to `string`). */
@@ -73,9 +78,13 @@ const proto = {
 }
 
 /** Builds a toolset from a `tools` function. */
-export const make = <E, R>(tools: Toolset<E, R>["tools"]): Toolset<E, R> => {
+export const make = <E, R>(
+  tools: Toolset<E, R>["tools"],
+  fixed?: ReadonlyArray<ToolsetTool<E, R>>
+): Toolset<E, R> => {
   const self = Object.create(proto)
   self.tools = tools
+  if (fixed !== undefined) self.fixed = fixed
   return self
 }
 
@@ -109,21 +118,20 @@ export const fromTools = <const Tools extends ReadonlyArray<AnyTool>>(
   tools: Tools
 ): Toolset<Tool.Errors<Tools[number]>, Tool.Requirements<Tools[number]>> => {
   // Without `prepare` (and without a name conflict) every step sees the same list: built once.
-  const fixed =
+  const list =
     tools.every((t) => t.prepare === undefined) &&
     new Set(tools.map((t) => t.definition.name)).size === tools.length
-      ? Effect.succeed(
-          tools.map(
-            (tool): ToolsetTool<any, any> => ({
-              definition: tool.definition,
-              maxRetries: tool.maxRetries,
-              timeout: tool.timeout,
-              decodeArgs: tool.decodeArgs,
-              call: tool.handler
-            })
-          )
+      ? tools.map(
+          (tool): ToolsetTool<any, any> => ({
+            definition: tool.definition,
+            maxRetries: tool.maxRetries,
+            timeout: tool.timeout,
+            decodeArgs: tool.decodeArgs,
+            call: tool.handler
+          })
         )
       : undefined
+  const fixed = list === undefined ? undefined : Effect.succeed(list)
   return make(
     (ctx) =>
       fixed ??
@@ -149,7 +157,8 @@ export const fromTools = <const Tools extends ReadonlyArray<AnyTool>>(
           })
         }
         return out
-      })
+      }),
+    list
   ) as any
 }
 
@@ -157,11 +166,30 @@ export const fromTools = <const Tools extends ReadonlyArray<AnyTool>>(
 export const combine = <const Sets extends ReadonlyArray<Any>>(
   ...toolsets: Sets
 ): Toolset<Errors<Sets[number]>, Requirements<Sets[number]>> =>
-  make((ctx) =>
-    Effect.forEach(toolsets, (ts) => ts.tools(ctx)).pipe(
-      Effect.flatMap((lists) => checkDuplicates(lists.flat(), "Toolset.combine"))
-    )
+  make(
+    (ctx) =>
+      Effect.forEach(toolsets, (ts) => ts.tools(ctx)).pipe(
+        Effect.flatMap((lists) => checkDuplicates(lists.flat(), "Toolset.combine"))
+      ),
+    fixedUnion(toolsets)
   )
+
+/** The fixed list of combined toolsets: when every one is fixed and no name repeats. */
+const fixedUnion = (
+  toolsets: ReadonlyArray<Any>
+): ReadonlyArray<ToolsetTool<any, any>> | undefined => {
+  const out: Array<ToolsetTool<any, any>> = []
+  const names = new Set<string>()
+  for (const ts of toolsets) {
+    if (ts.fixed === undefined) return undefined
+    for (const t of ts.fixed) {
+      if (names.has(t.definition.name)) return undefined
+      names.add(t.definition.name)
+      out.push(t)
+    }
+  }
+  return out
+}
 
 /** Keeps only the tools for which `predicate` holds at this step. */
 export const filter: {
@@ -254,4 +282,4 @@ export const prepare: {
 )
 
 /** An empty toolset. */
-export const empty: Toolset<never, never> = make(() => Effect.succeed([]))
+export const empty: Toolset<never, never> = make(() => Effect.succeed([]), [])

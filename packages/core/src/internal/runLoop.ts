@@ -367,6 +367,8 @@ interface ResolvedOutput {
   /** Output tools and output object, computed on first use (after `check`). */
   tools: ReadonlyArray<ToolDefinition> | undefined
   object: Model.OutputObjectDefinition | undefined | null
+  /** The request parameters, when the agent's tools are fixed (the same at every step). */
+  parameters: Model.ModelRequestParameters | undefined
 }
 
 /** What a run needs from its agent's configuration, computed once per configuration. */
@@ -374,6 +376,10 @@ class Plan {
   readonly staticInstructions: ReadonlyArray<string>
   readonly dynamicInstructions: ReadonlyArray<Effect.Effect<string | undefined, any, any>>
   readonly dynamicByRef: ReadonlyMap<string, DynamicSystemPrompt<any, any>>
+  /** The system prompt parts of a fresh conversation, when every system prompt is a string. */
+  readonly staticSystemParts: ReadonlyArray<SystemPromptPart> | undefined
+  /** The function tools by name, when the toolset's list is fixed. */
+  readonly fixedTools: Map<string, Toolset.ToolsetTool<any, any>> | undefined
   private readonly outputs = new WeakMap<Model.ModelProfile, ResolvedOutput>()
   constructor(readonly config: AgentConfig) {
     const statics: Array<string> = []
@@ -389,6 +395,14 @@ class Plan {
       if (p instanceof DynamicSystemPrompt) byRef.set(p.ref, p)
     }
     this.dynamicByRef = byRef
+    this.staticSystemParts = config.systemPrompts.every((p) => typeof p === "string")
+      ? (config.systemPrompts as ReadonlyArray<string>)
+          .filter((p) => p !== "")
+          .map((content) => new SystemPromptPart({ content }, true))
+      : undefined
+    const fixed = config.toolset.fixed
+    this.fixedTools =
+      fixed === undefined ? undefined : new Map(fixed.map((t) => [t.definition.name, t]))
   }
   /** The output for a model profile; an auto spec picks its mode from the profile. */
   output(profile: Model.ModelProfile): ResolvedOutput {
@@ -402,7 +416,8 @@ class Plan {
         instructions: spec.instructions(profile),
         check: spec.check?.(profile),
         tools: undefined,
-        object: null
+        object: null,
+        parameters: undefined
       }
       this.outputs.set(profile, resolved)
     }
@@ -487,9 +502,8 @@ export const makeMachine = <A>(
 class Run<A> implements Machine<A> {
   readonly runId: string
   readonly start: AgentNode<A>
-  readonly context: Context.Context<any>
   readonly output: OutputSpec.Any
-  /** What `runAll` provides: with an owner, its span is the parent of every step. */
+  /** What the run's steps are provided: with an owner, its span is the parent of every step. */
   private readonly runContext: Context.Context<any>
   private readonly chatModel: Model.Service
   private readonly profile: Model.ModelProfile
@@ -525,19 +539,19 @@ class Run<A> implements Machine<A> {
       usage !== undefined && Ref.RefTypeId in (usage as object)
         ? (usage as Ref.Ref<RunUsage>)
         : Ref.unsafeMake((usage as RunUsage | undefined) ?? RunUsage.empty)
-    // Requirements are captured once so nodes can run from anywhere (iter); the parent span is
-    // left out so each step nests under the span of whoever runs it. With an explicit owner,
-    // its scope is the run's `Scope` (as `Effect.scoped` would provide). Built with one copy of
-    // the context's map (each `Context.add`/`omit` copies it).
+    // Requirements are captured once so nodes can run from anywhere (iter). Without an owner the
+    // parent span is left out, so each step nests under the span of whoever runs it; with an
+    // explicit owner, its span is the parent of every step and its scope is the run's `Scope`
+    // (as `Effect.scoped` would provide). Built with one copy of the context's map (each
+    // `Context.add`/`omit` copies it).
     const map = new Map(callerContext.unsafeMap)
-    map.delete(Tracer.ParentSpan.key)
     map.set(CurrentUsage.key, this.usageRef)
-    if (owner !== undefined) map.set(Scope.Scope.key, owner.scope)
-    this.context = Context.unsafeMake(map)
-    this.runContext =
-      owner === undefined
-        ? this.context
-        : Context.add(this.context, Tracer.ParentSpan, owner.parent)
+    if (owner === undefined) map.delete(Tracer.ParentSpan.key)
+    else {
+      map.set(Scope.Scope.key, owner.scope)
+      map.set(Tracer.ParentSpan.key, owner.parent)
+    }
+    this.runContext = Context.unsafeMake(map)
     this.runId = options.runId ?? newRunId()
     this.usageLimits = options.usageLimits ?? config.usageLimits ?? UsageLimits.default
     this.profile = model.profile
@@ -581,6 +595,11 @@ class Run<A> implements Machine<A> {
       settings: ModelSettings.merge(model.settings, config.modelSettings, options.modelSettings),
       metadata: undefined
     }
+  }
+
+  /** The run's requirements without a parent span. */
+  get context(): Context.Context<any> {
+    return Context.omit(Tracer.ParentSpan)(this.runContext) as Context.Context<any>
   }
 
   private get config(): AgentConfig {
@@ -701,6 +720,11 @@ class Run<A> implements Machine<A> {
 
   /** The function tools of this step (after per-step prepare / filter). */
   private loadTools(): Effect.Effect<ReadonlyArray<Toolset.ToolsetTool<any, any>>, any, any> {
+    const fixed = this.plan.fixedTools
+    if (fixed !== undefined) {
+      this.st.tools = fixed
+      return Effect.succeed(this.config.toolset.fixed!)
+    }
     return Effect.flatMap(this.makeCtx(), (ctx) =>
       Effect.map(this.config.toolset.tools(ctx), (tools) => {
         const byName = new Map<string, Toolset.ToolsetTool<any, any>>()
@@ -794,6 +818,23 @@ class Run<A> implements Machine<A> {
   }
 
   private userPrompt(node: UserPromptNode): Effect.Effect<AgentNode<A>, any, any> {
+    const prompt = node.prompt
+    const staticParts = this.plan.staticSystemParts
+    if (
+      prompt !== undefined &&
+      staticParts !== undefined &&
+      (this.options.messageHistory ?? []).length === 0
+    ) {
+      // A fresh conversation with static system prompts: nothing to evaluate.
+      return Effect.sync(() => {
+        const parts: Array<ModelRequestPart> = [...staticParts]
+        // A string prompt is valid by construction; only structured content is validated.
+        parts.push(new UserPromptPart({ content: prompt }, typeof prompt === "string"))
+        this.setMessages([])
+        this.st.newMessageIndex = 0
+        return new ModelRequestNode(new ModelRequest({ parts }, true))
+      })
+    }
     return Effect.gen(this, function* () {
       const st = this.st
       const given = this.options.messageHistory ?? []
@@ -861,56 +902,83 @@ class Run<A> implements Machine<A> {
   }
 
   private prepareRequest(node: ModelRequestNode): Effect.Effect<Prepared, any, any> {
-    return Effect.gen(this, function* () {
+    return Effect.suspend(() => {
       const check = this.resolved.check
-      if (check !== undefined) return yield* Effect.fail(check)
-      const st = this.st
-      st.runStep += 1
-      let dynamic: ReadonlyArray<string> = []
-      if (this.dynamicInstructions.length > 0) {
-        const ctx = yield* this.makeCtx()
-        const texts = yield* Effect.forEach(this.dynamicInstructions, (i) =>
-          Effect.provideService(i, RunContext, ctx)
+      if (check !== undefined) return Effect.fail(check)
+      this.st.runStep += 1
+      if (this.dynamicInstructions.length === 0) return this.prepareWith(node, [])
+      return Effect.flatMap(this.makeCtx(), (ctx) =>
+        Effect.flatMap(
+          Effect.forEach(this.dynamicInstructions, (i) =>
+            Effect.provideService(i, RunContext, ctx)
+          ),
+          (texts) =>
+            this.prepareWith(
+              node,
+              texts.filter((x): x is string => x !== undefined && x !== "")
+            )
         )
-        dynamic = texts.filter((x): x is string => x !== undefined && x !== "")
-      }
-      const instructions = this.instructionsText(dynamic)
-      const request = new ModelRequest(
-        {
-          parts: node.request.parts,
-          ...(instructions !== undefined ? { instructions } : {}),
-          runId: this.runId
-        },
-        true
       )
-      this.setMessages(
-        node.resend ? [...st.messages.slice(0, -1), request] : [...st.messages, request]
-      )
-      const tools = yield* this.loadTools()
-      const outputTools = this.outputTools()
-      for (const t of outputTools) {
-        if (st.tools.has(t.name)) {
-          return yield* new UserError({
-            reason: `Tool name conflicts with output tool name: '${t.name}'`
-          })
-        }
-      }
-      const outputObject = this.outputObject()
-      const spec = this.spec
-      const parameters = new Model.ModelRequestParameters(
-        {
-          functionTools: tools.map((t) => t.definition),
-          outputTools,
-          outputMode: spec.mode,
-          ...(outputObject !== undefined ? { outputObject } : {}),
-          allowTextOutput: spec.allowTextOutput
-        },
-        true
-      )
-      const before = this.usageLimits.checkBeforeRequest(yield* Ref.get(this.usageRef))
-      if (Option.isSome(before)) return yield* this.limitError(before.value)
-      return { messages: st.messages, parameters }
     })
+  }
+
+  private prepareWith(
+    node: ModelRequestNode,
+    dynamic: ReadonlyArray<string>
+  ): Effect.Effect<Prepared, any, any> {
+    const st = this.st
+    const instructions = this.instructionsText(dynamic)
+    const request = new ModelRequest(
+      {
+        parts: node.request.parts,
+        ...(instructions !== undefined ? { instructions } : {}),
+        runId: this.runId
+      },
+      true
+    )
+    this.setMessages(
+      node.resend ? [...st.messages.slice(0, -1), request] : [...st.messages, request]
+    )
+    return Effect.flatMap(this.loadTools(), (tools): Effect.Effect<Prepared, AgentError> => {
+      const parameters = this.parameters(tools)
+      if (typeof parameters === "string") {
+        return Effect.fail(
+          new UserError({ reason: `Tool name conflicts with output tool name: '${parameters}'` })
+        )
+      }
+      return Effect.flatMap(Ref.get(this.usageRef), (usage) => {
+        const before = this.usageLimits.checkBeforeRequest(usage)
+        if (Option.isSome(before)) return Effect.fail(this.limitError(before.value))
+        return Effect.succeed<Prepared>({ messages: st.messages, parameters })
+      })
+    })
+  }
+
+  /** The request parameters for these function tools, or the name of a conflicting tool. */
+  private parameters(
+    tools: ReadonlyArray<Toolset.ToolsetTool<any, any>>
+  ): Model.ModelRequestParameters | string {
+    const resolved = this.resolved
+    const fixed = this.plan.fixedTools !== undefined
+    if (fixed && resolved.parameters !== undefined) return resolved.parameters
+    const outputTools = this.outputTools()
+    for (const t of outputTools) {
+      if (this.st.tools.has(t.name)) return t.name
+    }
+    const outputObject = this.outputObject()
+    const spec = this.spec
+    const parameters = new Model.ModelRequestParameters(
+      {
+        functionTools: tools.map((t) => t.definition),
+        outputTools,
+        outputMode: spec.mode,
+        ...(outputObject !== undefined ? { outputObject } : {}),
+        allowTextOutput: spec.allowTextOutput
+      },
+      true
+    )
+    if (fixed) resolved.parameters = parameters
+    return parameters
   }
 
   private finishResponse(response: ModelResponse): Effect.Effect<AgentNode<A>, any> {
@@ -1026,29 +1094,32 @@ class Run<A> implements Machine<A> {
 
   // -- CallToolsNode ------------------------------------------------------
 
-  private outputCtx(extra?: Partial<RunContextService>) {
-    return this.makeCtx(extra)
-  }
-
-  /** Decodes with the spec, then runs the agent's validators; `ModelRetry` is returned, not failed. */
+  /**
+   * Decodes with the spec, then runs the agent's validators; `ModelRetry` is returned, not
+   * failed. The validators see a `RunContext` (`extra` over the run's).
+   */
   private decodeOutput(
     decode: Effect.Effect<any, ModelRetry, any>,
-    ctx: RunContextService
+    extra?: Partial<RunContextService>
   ): Effect.Effect<{ ok: true; value: A } | { ok: false; error: ModelRetry }, any, any> {
     const validators = this.config.outputValidators
-    const validated =
-      validators.length === 0
-        ? decode
-        : Effect.flatMap(decode, (a) =>
-            Effect.reduce(validators, a, (acc, validate) => validate(acc))
-          )
     // A decode that is already an `Exit` (plain text) with no validators reads no context:
-    // providing `RunContext` would cost more than the decoding.
-    return (
+    // building and providing a `RunContext` would cost more than the decoding.
+    const validated =
       validators.length === 0 && Exit.isExit(decode)
-        ? validated
-        : Effect.provideService(validated, RunContext, ctx)
-    ).pipe(
+        ? decode
+        : Effect.flatMap(this.makeCtx(extra), (ctx) =>
+            Effect.provideService(
+              validators.length === 0
+                ? decode
+                : Effect.flatMap(decode, (a) =>
+                    Effect.reduce(validators, a, (acc, validate) => validate(acc))
+                  ),
+              RunContext,
+              ctx
+            )
+          )
+    return validated.pipe(
       Effect.map((value) => ({ ok: true as const, value })),
       Effect.catchIf(isModelRetry, (error) => Effect.succeed({ ok: false as const, error }))
     )
@@ -1118,12 +1189,10 @@ class Run<A> implements Machine<A> {
     if (!spec.allowTextOutput && spec.acceptsText !== true) {
       return this.outputRetry(new RetryPromptPart({ content: this.alternatives(false) }, true))
     }
-    return Effect.flatMap(this.outputCtx(), (ctx) =>
-      Effect.flatMap(this.decodeOutput(spec.handleText(text, { partial: false }), ctx), (result) =>
-        result.ok
-          ? this.end(result.value)
-          : this.outputRetry(new RetryPromptPart({ content: retryContent(result.error) }, true))
-      )
+    return Effect.flatMap(this.decodeOutput(spec.handleText(text, { partial: false })), (result) =>
+      result.ok
+        ? this.end(result.value)
+        : this.outputRetry(new RetryPromptPart({ content: retryContent(result.error) }, true))
     )
   }
 
@@ -1313,15 +1382,11 @@ class Run<A> implements Machine<A> {
     return Effect.gen(this, function* () {
       const toolMax = this.outputToolMax(call.toolName)
       const toolRetry = this.toolRetry(call.toolName)
-      const ctx = yield* this.outputCtx({
+      const result = yield* this.decodeOutput(this.spec.handleToolCall(call, { partial: false }), {
         toolName: call.toolName,
         toolCallId: call.toolCallId,
         ...(toolMax !== undefined ? { retry: toolRetry, maxRetries: toolMax } : {})
       })
-      const result = yield* this.decodeOutput(
-        this.spec.handleToolCall(call, { partial: false }),
-        ctx
-      )
       if (result.ok) return result
       if (count) {
         yield* this.countOutputRetry()
