@@ -78,6 +78,8 @@ const cpuNow = () => {
   return c.user + c.system
 }
 const maxRssMB = () => process.resourceUsage().maxRSS / 1024 // maxRSS is in KiB
+// Current resident set size (no GC forced: the memory the process holds at that moment).
+const rssMB = () => process.memoryUsage.rss() / 2 ** 20
 
 function emit(obj) {
   process.stdout.write(`BENCH_RESULT ${JSON.stringify(obj)}\n`)
@@ -124,16 +126,19 @@ export async function main(client) {
       return
     }
 
+    // RSS of this fresh process before any client package is loaded (node + the harness)
+    const rssStartMB = rssMB()
     const tImport0 = performance.now()
     const mods = await client.load({ scenario })
     const importMs = performance.now() - tImport0
     const coldStartMs = performance.now() // performance.timeOrigin is the process start
+    const rssImportMB = rssMB() // right after the client's packages are imported
 
     if (scenario === "import") {
       emit({
         ...base,
         ok: true,
-        metrics: { importMs, coldStartMs, rssMB: process.memoryUsage().rss / 2 ** 20 }
+        metrics: { importMs, coldStartMs, rssStartMB, rssMB: rssImportMB }
       })
       return
     }
@@ -190,12 +195,29 @@ export async function main(client) {
         break
       }
       case "concurrent": {
+        // RSS decomposition: start (node) → after import → after init → before the timed
+        // run (after init + warm-up) → peak. growth = peak − before: what the runs in
+        // flight add on top of the fixed cost of the loaded libraries.
+        const rssInitMB = rssMB()
         await api.sequential(TEXT_MODEL, p.warmup)
+        const rssBeforeMB = rssMB()
         const c0 = cpuNow()
         const t0 = performance.now()
         await api.concurrent(TEXT_MODEL, p.n)
         const wallMs = performance.now() - t0
-        metrics = { runs: p.n, wallMs, cpuMs: (cpuNow() - c0) / 1000, peakRssMB: maxRssMB() }
+        const cpuMs = (cpuNow() - c0) / 1000
+        const peakRssMB = maxRssMB()
+        metrics = {
+          runs: p.n,
+          wallMs,
+          cpuMs,
+          peakRssMB,
+          rssStartMB,
+          rssImportMB,
+          rssInitMB,
+          rssBeforeMB,
+          rssGrowthMB: peakRssMB - rssBeforeMB
+        }
         break
       }
     }
