@@ -11,6 +11,7 @@
 //   bench-text                 a short text answer
 //   bench-stream-<N>           N text deltas when streaming (N tokens of text otherwise)
 //   bench-paced-<N>[-<ms>]     N text deltas, one every <ms> ms (default 1), streaming
+//   bench-slow-<ms>            the short text answer, sent after <ms> ms (requests in flight)
 //   bench-tool                 tool-call mode: answers with a `get_weather` call, and
 //                              with a final text once the request carries a tool result
 //
@@ -77,6 +78,8 @@ function parseMode(model, header) {
   const p = /^bench-paced-(\d+)(?:-(\d+(?:\.\d+)?))?$/.exec(m)
   if (p) return { kind: "text", n: Number(p[1]), paceMs: p[2] ? Number(p[2]) : 1 }
   if (m === "bench-tool") return { kind: "tool" }
+  const w = /^bench-slow-(\d+)$/.exec(m)
+  if (w) return { kind: "text", n: 0, paceMs: 0, delayMs: Number(w[1]) }
   return { kind: "text", n: 0, paceMs: 0 } // bench-text and anything else: short answer
 }
 
@@ -504,6 +507,11 @@ function handle(req, res, raw) {
         )
       )
       jsonCache.set(key, buf)
+    }
+    if (mode.delayMs) {
+      const timer = setTimeout(() => sendJson(res, 200, buf), mode.delayMs)
+      res.on("close", () => clearTimeout(timer))
+      return
     }
     return sendJson(res, 200, buf)
   }

@@ -1,7 +1,11 @@
 #!/usr/bin/env node
-// Retained heap per run in flight (not part of the benchmark; needs `pnpm build`): starts N runs
-// whose model never answers, forces GC, and prints the heap growth per run.
+// Heap held per operation in flight (not part of the benchmark; needs `pnpm build`): starts N
+// operations that never finish, forces GC, and prints the heap growth per operation.
 //   node --expose-gc bench/retained.mjs [--n 2000] [--http]
+// In-memory (default): `agent.run` over a model whose request never answers, beside a bare
+// fiber. With --http: against the loopback mock server's `bench-slow-60000` model (answers
+// after a minute): the bare `@effect/platform` client request (the Effect HTTP floor),
+// `model.request` of `OpenAiChat`, and `agent.run` over it.
 import { spawn } from "node:child_process"
 import { createInterface } from "node:readline"
 import * as Effect from "effect/Effect"
@@ -9,15 +13,19 @@ import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Redacted from "effect/Redacted"
+import * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import { NodeHttpClient } from "@effect/platform-node"
-import { Agent, Model } from "@agentfx/core"
+import { Agent, Messages, Model } from "@agentfx/core"
 import { OpenAiChat, OpenAiClient } from "@agentfx/providers"
 
 const args = process.argv.slice(2)
 const N = Number(args.includes("--n") ? args[args.indexOf("--n") + 1] : 2000)
 const http = args.includes("--http")
+const SLOW = "bench-slow-60000"
 let layer
 let server
+let url
 if (http) {
   server = spawn(
     process.execPath,
@@ -27,10 +35,10 @@ if (http) {
   const info = JSON.parse(
     await new Promise((r) => createInterface({ input: server.stdout }).once("line", r))
   )
-  // bench-paced-1-60000: one delta after a minute, so requests stay in flight.
+  url = info.url
   layer = Layer.provideMerge(
-    OpenAiChat.model("bench-text"),
-    OpenAiClient.layer({ apiKey: Redacted.make("x"), baseUrl: `${info.url}/v1` })
+    OpenAiChat.model(SLOW),
+    OpenAiClient.layer({ apiKey: Redacted.make("x"), baseUrl: `${url}/v1` })
   ).pipe(Layer.provideMerge(NodeHttpClient.layerUndici))
 } else {
   layer = Layer.succeed(
@@ -53,15 +61,45 @@ const gc = () => {
   globalThis.gc?.()
   return process.memoryUsage().heapUsed
 }
-const h0 = gc()
-const fibers = []
-for (let i = 0; i < N; i++) fibers.push(rt.runFork(agent.run("Say hello.")))
-await new Promise((r) => setTimeout(r, 300))
-const h1 = gc()
-console.log(
-  `${http ? "http" : "in-memory"}: ${((h1 - h0) / N / 1024).toFixed(1)} KB retained per run in flight`
-)
-await rt.runPromise(Fiber.interruptAll(fibers))
+const variants = http
+  ? {
+      "platform HttpClient request": Effect.flatMap(HttpClient.HttpClient, (client) =>
+        client.pipe(HttpClient.withTracerDisabledWhen(() => true)).execute(
+          HttpClientRequest.post(`${url}/v1/chat/completions`).pipe(
+            HttpClientRequest.bodyUnsafeJson({
+              model: SLOW,
+              messages: [{ role: "user", content: "Say hello." }]
+            })
+          )
+        )
+      ),
+      "model.request (OpenAiChat)": Effect.flatMap(Model.Model, (model) =>
+        model.request(
+          [
+            new Messages.ModelRequest({
+              parts: [new Messages.UserPromptPart({ content: "Say hello." })]
+            })
+          ],
+          {},
+          Model.ModelRequestParameters.empty
+        )
+      ),
+      "agent.run": agent.run("Say hello.")
+    }
+  : { "bare fiber (Effect.never)": Effect.never, "agent.run": agent.run("Say hello.") }
+for (const [name, effect] of Object.entries(variants)) {
+  const h0 = gc()
+  const fibers = []
+  for (let i = 0; i < N; i++) fibers.push(rt.runFork(effect))
+  await new Promise((r) => setTimeout(r, http ? 1500 : 300))
+  const h1 = gc()
+  console.log(
+    `${http ? "http" : "in-memory"} ${name.padEnd(30)} ${((h1 - h0) / N / 1024).toFixed(1)} KB retained per operation in flight`
+  )
+  await rt.runPromise(Fiber.interruptAll(fibers))
+  // let aborted sockets close before the next baseline
+  await new Promise((r) => setTimeout(r, http ? 1000 : 50))
+}
 await rt.dispose()
 server?.kill()
 process.exit(0)
