@@ -83,6 +83,22 @@ const inChatSpan = <X, E, R>(
     return Context.unsafeMake(map) as Context.Context<R>
   })
 
+const providerSpanOptions = { captureStackTrace: false } as const
+
+/**
+ * Wraps a provider's request in the provider's own span (`Module.request`), for calls made
+ * outside a `chat` span. Inside one (an agent's run, or any instrumented model), the provider's
+ * transport attributes (`url.path`, status, resend count, set with `annotateCurrentSpan`) go on
+ * the `chat` span instead: one span per request instead of two, and two fewer context regions
+ * held by every request in flight.
+ */
+export const withProviderSpan =
+  (name: string) =>
+  <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+    Effect.flatMap(InsideChatSpan, (inside) =>
+      inside ? effect : Effect.withSpan(effect, name, providerSpanOptions)
+    )
+
 const settingAttributes: ReadonlyArray<readonly [keyof ModelSettings, string]> = [
   ["maxTokens", "gen_ai.request.max_tokens"],
   ["temperature", "gen_ai.request.temperature"],

@@ -1,4 +1,4 @@
-import { AgentError, Messages, Model, Tool } from "@agentfx/core"
+import { Agent, AgentError, Messages, Model, Tool } from "@agentfx/core"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { assert, describe, it } from "@effect/vitest"
 import * as Cause from "effect/Cause"
@@ -548,6 +548,39 @@ describe("OpenAiChat.model", () => {
       assert.strictEqual(span.attributes.get("http.request.resend_count"), 1)
       assert.strictEqual(span.attributes.get("http.response.status_code"), 200)
     }).pipe(Effect.scoped)
+  )
+
+  it.scoped(
+    "inside an agent run the provider's attributes go on the chat span (one span per request)",
+    () =>
+      Effect.gen(function* () {
+        const server = yield* chatCompletionServer("ok")
+        const { spans, tracer } = yield* recordingTracer
+        const agent = Agent.make({ name: "spans" })
+        const run = (prompt: string) =>
+          agent
+            .run(prompt)
+            .pipe(Effect.provide(modelLayer(server.baseUrl)), Effect.withTracer(tracer))
+        const result = yield* run("hi")
+        assert.strictEqual(result.output, "ok")
+        const names = spans.map((s) => s.name)
+        assert.deepStrictEqual(names, ["invoke_agent spans", "chat gpt-4o"])
+        const chat = spans[1]!
+        assert.strictEqual(chat.parent._tag === "Some" && chat.parent.value, spans[0])
+        assert.strictEqual(chat.attributes.get("url.path"), "/chat/completions")
+        assert.strictEqual(chat.attributes.get("http.response.status_code"), 200)
+        assert.strictEqual(chat.attributes.get("gen_ai.request.model"), "gpt-4o")
+        // The same model called directly keeps its own span.
+        spans.length = 0
+        yield* Effect.flatMap(Model.Model, (m) =>
+          m.request([Messages.userPrompt("hi")], {}, Model.ModelRequestParameters.empty)
+        ).pipe(Effect.provide(modelLayer(server.baseUrl)), Effect.withTracer(tracer))
+        assert.deepStrictEqual(
+          spans.map((s) => s.name),
+          ["OpenAiChat.request"]
+        )
+        assert.strictEqual(spans[0]!.attributes.get("url.path"), "/chat/completions")
+      })
   )
 
   it.scoped(

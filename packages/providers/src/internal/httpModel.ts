@@ -9,7 +9,7 @@
  *
  * @internal
  */
-import { AgentError, type Messages, Model, ModelSettings } from "@agentfx/core"
+import { AgentError, InstrumentedModel, type Messages, Model, ModelSettings } from "@agentfx/core"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
@@ -101,10 +101,11 @@ export const make = <Body>(options: Options<Body>): Model.Service => {
     const r = options.decode(json)
     return r._tag === "ModelResponse" ? Effect.succeed(r) : Effect.fail(r)
   }
-  const requestSpan = `${options.spanPrefix}.request`
-  const requestStreamSpan = `${options.spanPrefix}.requestStream`
-  // No stack trace per span: it would point here, and costs an `Error` per request.
-  const spanOptions = { captureStackTrace: false } as const
+  // The provider's own spans (no stack trace; folded into the `chat` span inside one).
+  const requestSpan = InstrumentedModel.withProviderSpan(`${options.spanPrefix}.request`)
+  const requestStreamSpan = InstrumentedModel.withProviderSpan(
+    `${options.spanPrefix}.requestStream`
+  )
   return Model.make({
     modelName,
     system,
@@ -115,7 +116,7 @@ export const make = <Body>(options: Options<Body>): Model.Service => {
       return body(messages, settings, parameters, false).pipe(
         Effect.flatMap((b) => post.json(b, settings)),
         Effect.flatMap(decode),
-        Effect.withSpan(requestSpan, spanOptions)
+        requestSpan
       )
     },
     requestStream: (messages, runSettings, parameters) => {
@@ -125,7 +126,7 @@ export const make = <Body>(options: Options<Body>): Model.Service => {
         Effect.map((events) =>
           Http.streamedResponse({ modelName, providerName: system, events, ...options.stream() })
         ),
-        Effect.withSpan(requestStreamSpan, spanOptions)
+        requestStreamSpan
       )
     }
   })
