@@ -79,7 +79,7 @@ const SMOKE = {
   "agent-tool": 50,
   concurrent: 200
 }
-const WARMUP = { roundtrip: 50, "agent-tool": 20, concurrent: 5 }
+const WARMUP = { roundtrip: 1000, "agent-tool": 200, concurrent: 200 }
 
 // scenario → how it is judged. `better`: which direction is good; `target`: for agentfx.
 const JUDGE = {

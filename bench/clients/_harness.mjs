@@ -3,7 +3,7 @@
 //
 //   node [--import tsx --conditions=@agentfx/source] bench/clients/<client>.(mjs|ts) \
 //        --scenario <name> --url http://127.0.0.1:<port> [--protocol chat|responses] \
-//        [--n N] [--chunks N]
+//        [--n N] [--chunks N] [--warmup N]
 //
 // It runs one scenario and prints one line `BENCH_RESULT {json}` on stdout
 // (libraries may print other lines; the orchestrator only reads that one).
@@ -36,13 +36,16 @@ export const TOOL_PARAMETERS = {
 }
 export const weather = (city) => `sunny, 25C in ${city}`
 
-// Scenario parameters. Defaults follow the benchmark spec; --n/--chunks override.
+// Scenario parameters. Defaults follow the benchmark spec; --n/--chunks/--warmup override.
+// Warm-ups are long enough for V8 to have optimised the request path of every client (a server
+// runs hot): with 50 warm-up calls the timed calls still pay for JIT compilation, in proportion
+// to how much code a client runs, and every client's µs/call keeps falling for thousands of calls.
 export const SCENARIOS = {
-  roundtrip: { n: 2000, warmup: 50 },
+  roundtrip: { n: 2000, warmup: 1000 },
   stream: { chunks: 20000, warmupChunks: 200 },
   "stream-paced": { chunks: 2000, warmupChunks: 200 },
-  "agent-tool": { n: 500, warmup: 20 },
-  concurrent: { n: 2000, warmup: 5 },
+  "agent-tool": { n: 500, warmup: 200 },
+  concurrent: { n: 2000, warmup: 200 },
   import: {},
   "partial-json": { smallKB: 10, largeKB: 100, deltaChars: 8 }
 }
@@ -97,6 +100,10 @@ export async function main(client) {
     const p = { ...SCENARIOS[scenario] }
     if (args.n) p.n = Number(args.n)
     if (args.chunks) p.chunks = Number(args.chunks)
+    if (args.warmup) {
+      if ("warmup" in p) p.warmup = Number(args.warmup)
+      if ("warmupChunks" in p) p.warmupChunks = Number(args.warmup)
+    }
 
     if (scenario === "partial-json") {
       if (!client.partialJson) throw new Error(`${client.name} has no partial-JSON parser`)
