@@ -36,7 +36,8 @@ import { type Pipeable, pipeArguments } from "effect/Pipeable"
 import type * as Ref from "effect/Ref"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import { type AgentError, ConcurrencyLimitExceeded, type ModelRetry } from "./AgentError.js"
+import type { AgentError, ModelRetry } from "./AgentError.js"
+import * as Limiter from "./ConcurrencyLimiter.js"
 import { type ModelMessage, ToolCallPart, type UserContent } from "./Messages.js"
 import type * as Model from "./Model.js"
 import { defaultProfile as defaultModelProfile } from "./Model.js"
@@ -294,23 +295,13 @@ export interface MakeOptions<
 }
 
 /** Limits how many runs go at once; share one between agents with `maxConcurrentRuns`. */
-export interface ConcurrencyLimiter {
-  /** Runs allowed at once. */
-  readonly maxRunning: number
-  /** Runs allowed to wait for a slot; beyond it a run fails with `ConcurrencyLimitExceeded`. */
-  readonly maxQueued: number | undefined
-  /** Waits for a slot, held until the scope closes. Interrupting the wait leaves the queue. */
-  readonly acquire: Effect.Effect<void, ConcurrencyLimitExceeded, Scope.Scope>
-  /** Runs holding a slot now. */
-  readonly running: Effect.Effect<number>
-  /** Runs waiting for a slot now. */
-  readonly waiting: Effect.Effect<number>
-}
+export type ConcurrencyLimiter = Limiter.ConcurrencyLimiter
 
 /**
  * A run limiter (pydantic-ai's `ConcurrencyLimit(max_running, max_queued)`): at most
  * `maxRunning` runs at once; others wait in FIFO order, at most `maxQueued` of them (default:
- * unbounded) — one more fails at once with `ConcurrencyLimitExceeded`.
+ * unbounded) — one more fails at once with `ConcurrencyLimitExceeded`. Waiting shows as an
+ * `agent.concurrency.wait` span.
  *
  * @example
  * ```ts
@@ -322,64 +313,7 @@ export interface ConcurrencyLimiter {
 export const concurrencyLimiter = (options: {
   readonly maxRunning: number
   readonly maxQueued?: number
-}): ConcurrencyLimiter => {
-  const { maxRunning, maxQueued } = options
-  const semaphore = Effect.unsafeMakeSemaphore(maxRunning)
-  let running = 0
-  let waiting = 0
-  const release = Effect.suspend(() => {
-    running -= 1
-    return semaphore.release(1)
-  })
-  const take = Effect.uninterruptibleMask((restore) =>
-    Effect.zipRight(
-      restore(semaphore.take(1)),
-      Effect.zipRight(
-        Effect.sync(() => {
-          running += 1
-        }),
-        Effect.addFinalizer(() => release)
-      )
-    )
-  )
-  const wait = Effect.suspend(() => {
-    waiting += 1
-    return take.pipe(
-      Effect.ensuring(
-        Effect.sync(() => {
-          waiting -= 1
-        })
-      ),
-      Effect.withSpan("agent.concurrency.wait", {
-        captureStackTrace: false,
-        attributes: {
-          "agentfx.concurrency.max_running": maxRunning,
-          "agentfx.concurrency.waiting": waiting
-        }
-      })
-    )
-  })
-  return {
-    maxRunning,
-    maxQueued,
-    acquire: Effect.suspend(() => {
-      // A free slot is taken at once, without a span; a full one queues (bounded by maxQueued).
-      if (running + waiting < maxRunning) return take
-      if (maxQueued !== undefined && waiting >= maxQueued) {
-        return Effect.fail(
-          new ConcurrencyLimitExceeded({
-            maxRunning,
-            maxQueued,
-            reason: `Concurrency limit exceeded: ${maxRunning} runs running and ${waiting} waiting (maxQueued ${maxQueued})`
-          })
-        )
-      }
-      return wait
-    }),
-    running: Effect.sync(() => running),
-    waiting: Effect.sync(() => waiting)
-  }
-}
+}): ConcurrencyLimiter => Limiter.make({ ...options, name: "agent", what: "runs" })
 
 /**
  * A system prompt that is re-evaluated when a conversation is continued (pydantic-ai's

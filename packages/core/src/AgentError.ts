@@ -152,7 +152,7 @@ export class RunInterrupted extends Schema.TaggedError<RunInterrupted>()("RunInt
 }
 
 /**
- * A run could not start: the agent's concurrency limit has `maxRunning` runs going and
+ * A run (or a model request) could not start: its concurrency limit has `maxRunning` going and
  * `maxQueued` more already waiting (pydantic-ai's `ConcurrencyLimitExceeded`).
  */
 export class ConcurrencyLimitExceeded extends Schema.TaggedError<ConcurrencyLimitExceeded>()(
@@ -175,6 +175,7 @@ export type ModelError =
   | UnexpectedModelBehavior
   | ContentFilterError
   | UserError
+  | ConcurrencyLimitExceeded
 
 /** What an agent run can fail with (besides the tools' own typed errors). */
 export type AgentError =

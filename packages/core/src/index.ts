@@ -17,6 +17,8 @@
 export * as Agent from "./Agent.js"
 export * as AgentError from "./AgentError.js"
 export * as CaptureRunMessages from "./CaptureRunMessages.js"
+export * as ConcurrencyLimitedModel from "./ConcurrencyLimitedModel.js"
+export * as ConcurrencyLimiter from "./ConcurrencyLimiter.js"
 export * as FallbackModel from "./FallbackModel.js"
 export * as FunctionModel from "./FunctionModel.js"
 export * as InstrumentedModel from "./InstrumentedModel.js"
