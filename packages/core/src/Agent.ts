@@ -356,15 +356,9 @@ export const fromConfig = <A, E, R>(config: internal.AgentConfig): Agent<A, E, R
   self.config = config
   // The span and the scope are handed to the machine, which provides them with the rest of the
   // run's context in one go (`withSpan` + `scoped` would add two more context changes per run).
+  // The span, the run's scope and its context are opened and closed in one region.
   self.run = (prompt: Prompt, options: RunOptions<any> = {}) =>
-    Effect.useSpan(span.name, span.options, (parent) =>
-      Effect.scopedWith((scope) =>
-        Effect.flatMap(
-          internal.makeMachine<A>(config, prompt, options, { scope, parent }),
-          internal.runToEnd
-        )
-      )
-    )
+    internal.runOwned<A>(config, prompt, options, span)
   // The span is handed to the machine too: `Stream.withSpan` would provide it to every pull
   // of the stream (a context change per network read).
   self.runStream = (prompt: Prompt, options: RunOptions<any> = {}) =>

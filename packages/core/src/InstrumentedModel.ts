@@ -34,6 +34,7 @@ import * as Stream from "effect/Stream"
 import * as Tracer from "effect/Tracer"
 import type { ModelError } from "./AgentError.js"
 import { encodeJson, type ModelMessage, type ModelResponse } from "./Messages.js"
+import { withSpanAndContext } from "./internal/spanRegion.js"
 import * as Model from "./Model.js"
 import type { ModelSettings } from "./ModelSettings.js"
 
@@ -75,13 +76,18 @@ const inChatSpan = <X, E, R>(
   effect: Effect.Effect<X, E, R>,
   span: Tracer.Span
 ): Effect.Effect<X, E, R> =>
-  Effect.mapInputContext(effect, (context: Context.Context<R>) => {
-    // One copy of the context's map (each `Context.add` copies it).
-    const map = new Map(context.unsafeMap)
-    map.set(Tracer.ParentSpan.key, span)
-    map.set(InsideChatSpan.key, true)
-    return Context.unsafeMake(map) as Context.Context<R>
-  })
+  Effect.mapInputContext(
+    effect,
+    (context: Context.Context<R>) => chatContext(context, span) as Context.Context<R>
+  )
+
+/** The context inside a chat span: one copy of the context's map (each `Context.add` copies it). */
+const chatContext = (context: Context.Context<any>, span: Tracer.Span): Context.Context<any> => {
+  const map = new Map(context.unsafeMap)
+  map.set(Tracer.ParentSpan.key, span)
+  map.set(InsideChatSpan.key, true)
+  return Context.unsafeMake(map)
+}
 
 const providerSpanOptions = { captureStackTrace: false } as const
 
@@ -178,20 +184,19 @@ export const make = (inner: Model.Service, options: Options = {}): InstrumentedS
     Effect.flatMap(InsideChatSpan, (inside) =>
       inside
         ? base.request(messages, settings, parameters)
-        : Effect.useSpan(
+        : // The span and the context change in one region (see internal/spanRegion.ts).
+          withSpanAndContext(
             spanName,
             {
               kind: "client",
               captureStackTrace: false,
               attributes: startAttributes(messages, settings)
             },
+            chatContext,
             (span) =>
-              inChatSpan(
-                Effect.tap(base.request(messages, settings, parameters), (response) => {
-                  annotate(span, endAttributes(response))
-                }),
-                span
-              )
+              Effect.tap(base.request(messages, settings, parameters), (response) => {
+                annotate(span, endAttributes(response))
+              })
           )
     )
 

@@ -67,6 +67,7 @@ import type { ToolDefinition } from "../Tool.js"
 import type * as Toolset from "../Toolset.js"
 import { RunUsage, UsageLimits } from "../Usage.js"
 import { repairHistory } from "./historyRepair.js"
+import { withSpanAndContext, withSpanScopeAndContext } from "./spanRegion.js"
 
 // ---------------------------------------------------------------------------
 // Public data (re-exported by Agent.ts)
@@ -263,6 +264,10 @@ export interface Machine<A> {
   readonly context: Context.Context<any>
   /** The output spec of the run (an auto spec resolved for the run's model). */
   readonly output: OutputSpec.Any
+  /** What the run's steps need in context (the caller's services, usage, scope, span). */
+  readonly runContext: Context.Context<any>
+  /** `runAll` without providing `runContext`: for a caller that switches the context itself. */
+  readonly runBody: Effect.Effect<AgentRunResult<A>, any, any>
 }
 
 let runCounter = 0
@@ -504,7 +509,7 @@ class Run<A> implements Machine<A> {
   readonly start: AgentNode<A>
   readonly output: OutputSpec.Any
   /** What the run's steps are provided: with an owner, its span is the parent of every step. */
-  private readonly runContext: Context.Context<any>
+  readonly runContext: Context.Context<any>
   private readonly chatModel: Model.Service
   private readonly profile: Model.ModelProfile
   private readonly resolved: ResolvedOutput
@@ -1238,28 +1243,36 @@ class Run<A> implements Machine<A> {
               })
             )
           })
-        : Effect.useSpan(
-            `execute_tool ${call.toolName}`,
-            {
-              captureStackTrace: false,
-              attributes: {
-                "gen_ai.operation.name": "execute_tool",
-                "gen_ai.tool.name": call.toolName,
-                "gen_ai.tool.call.id": call.toolCallId,
-                ...(tool.definition.description !== undefined
-                  ? { "gen_ai.tool.description": tool.definition.description }
-                  : {})
-              }
-            },
-            (span) =>
-              Effect.flatMap(
-                this.makeCtx({
-                  retry,
-                  maxRetries: max,
-                  toolName: call.toolName,
-                  toolCallId: call.toolCallId
-                }),
-                (ctx) => {
+        : Effect.flatMap(
+            this.makeCtx({
+              retry,
+              maxRetries: max,
+              toolName: call.toolName,
+              toolCallId: call.toolCallId
+            }),
+            (ctx) =>
+              // The span, its parent-span context and the RunContext in ONE region (what
+              // `useSpan` + `provideService` do in two).
+              withSpanAndContext(
+                `execute_tool ${call.toolName}`,
+                {
+                  captureStackTrace: false,
+                  attributes: {
+                    "gen_ai.operation.name": "execute_tool",
+                    "gen_ai.tool.name": call.toolName,
+                    "gen_ai.tool.call.id": call.toolCallId,
+                    ...(tool.definition.description !== undefined
+                      ? { "gen_ai.tool.description": tool.definition.description }
+                      : {})
+                  }
+                },
+                (caller, span) => {
+                  const map = new Map(caller.unsafeMap)
+                  map.set(Tracer.ParentSpan.key, span)
+                  map.set(RunContext.key, ctx)
+                  return Context.unsafeMake(map)
+                },
+                () => {
                   const timeout = tool.timeout ?? this.config.toolTimeout
                   const called = Effect.flatMap(
                     tool.decodeArgs(call.args),
@@ -1274,11 +1287,7 @@ class Run<A> implements Machine<A> {
                               })
                           })
                   )
-                  // The span as parent and the RunContext in ONE context change (what
-                  // `withSpan` + `provideService` do in two costly regions).
-                  return Effect.mapInputContext(called, (c: Context.Context<any>) =>
-                    Context.add(Context.add(c, Tracer.ParentSpan, span), RunContext, ctx)
-                  ).pipe(
+                  return called.pipe(
                     Effect.flatMap((content) =>
                       Effect.as(
                         Ref.update(this.usageRef, (u) => u.addToolCalls(1)),
@@ -1527,7 +1536,9 @@ class Run<A> implements Machine<A> {
 
   // -- Driving ------------------------------------------------------------
 
-  private withMessagesOnError<X>(effect: Effect.Effect<X, any>): Effect.Effect<X, any> {
+  private withMessagesOnError<X, R = never>(
+    effect: Effect.Effect<X, any, R>
+  ): Effect.Effect<X, any, R> {
     return Effect.catchAll(effect, (e) => Effect.fail(withMessages(e, this.st.messages)))
   }
 
@@ -1565,6 +1576,12 @@ class Run<A> implements Machine<A> {
       this.st.next = next
       return this.loop(next)
     })
+  }
+
+  get runBody(): Effect.Effect<AgentRunResult<A>, any, any> {
+    return this.withMessagesOnError<AgentRunResult<A>, any>(
+      Effect.suspend(() => this.loop(this.st.next as AgentNode<A>))
+    )
   }
 
   get runAll(): Effect.Effect<AgentRunResult<A>, any> {
@@ -1616,6 +1633,23 @@ class Run<A> implements Machine<A> {
 
 const statusReturn = (call: ToolCallPart, content: string) =>
   new ToolReturnPart({ toolName: call.toolName, toolCallId: call.toolCallId, content }, true)
+
+/**
+ * `agent.run`: the `invoke_agent` span, the run's scope and the run's context in ONE region
+ * around the run (see `spanRegion.ts`), the machine built inside it.
+ */
+export const runOwned = <A>(
+  config: AgentConfig,
+  prompt: string | ReadonlyArray<UserContent> | undefined,
+  options: RunOptionsAny,
+  span: { readonly name: string; readonly options: Tracer.SpanOptions }
+): Effect.Effect<AgentRunResult<A>, any, any> =>
+  withSpanScopeAndContext(span.name, span.options, (parent, scope) =>
+    Effect.map(makeMachine<A>(config, prompt, options, { scope, parent }), (machine) => ({
+      context: machine.runContext,
+      body: machine.runBody
+    }))
+  )
 
 export const runToEnd = <A>(machine: Machine<A>): Effect.Effect<AgentRunResult<A>, any> =>
   machine.runAll
