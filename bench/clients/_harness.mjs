@@ -50,6 +50,34 @@ export const SCENARIOS = {
   "partial-json": { smallKB: 10, largeKB: 100, deltaChars: 8 }
 }
 
+// The hand-rolled SSE splitter of the reference runners (raw, effect-floor): feed decoded text;
+// calls onData(dataString) for each complete event.
+export function sseSplitter(onData) {
+  let buf = ""
+  let data = []
+  return (text) => {
+    buf += text
+    let start = 0
+    for (;;) {
+      const nl = buf.indexOf("\n", start)
+      if (nl === -1) break
+      let end = nl
+      if (end > start && buf.charCodeAt(end - 1) === 13) end--
+      const line = buf.slice(start, end)
+      start = nl + 1
+      if (line === "") {
+        if (data.length) {
+          onData(data.length === 1 ? data[0] : data.join("\n"))
+          data = []
+        }
+      } else if (line.startsWith("data:")) {
+        data.push(line.charCodeAt(5) === 32 ? line.slice(6) : line.slice(5))
+      } // event:, id:, retry:, comments: not needed by these protocols
+    }
+    buf = start === buf.length ? "" : buf.slice(start)
+  }
+}
+
 export const checkText = (text) => {
   if (text !== SHORT_TEXT)
     throw new Error(`unexpected answer: ${JSON.stringify(text)?.slice(0, 200)}`)

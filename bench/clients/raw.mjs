@@ -8,6 +8,7 @@ import {
   checkFinal,
   checkText,
   main,
+  sseSplitter,
   PROMPT,
   seq,
   all,
@@ -16,33 +17,6 @@ import {
   TOOL_PROMPT,
   weather
 } from "./_harness.mjs"
-
-// Feed decoded text; calls onData(dataString) for each complete event.
-function sseSplitter(onData) {
-  let buf = ""
-  let data = []
-  return (text) => {
-    buf += text
-    let start = 0
-    for (;;) {
-      const nl = buf.indexOf("\n", start)
-      if (nl === -1) break
-      let end = nl
-      if (end > start && buf.charCodeAt(end - 1) === 13) end--
-      const line = buf.slice(start, end)
-      start = nl + 1
-      if (line === "") {
-        if (data.length) {
-          onData(data.length === 1 ? data[0] : data.join("\n"))
-          data = []
-        }
-      } else if (line.startsWith("data:")) {
-        data.push(line.charCodeAt(5) === 32 ? line.slice(6) : line.slice(5))
-      } // event:, id:, retry:, comments: not needed by these protocols
-    }
-    buf = start === buf.length ? "" : buf.slice(start)
-  }
-}
 
 main({
   name: "raw",
