@@ -5,7 +5,10 @@
  *
  * Hot path notes: the SSE stream does one pass of plain code per network read (decode the
  * bytes, feed `eventsource-parser`, collect events) and emits the events of that read as one
- * `Chunk`. `streamedResponse` also works a whole read at a time through a channel loop.
+ * `Chunk`. `streamedResponse` also works a whole read at a time through a channel loop. Over
+ * `NodeHttpClient.layerUndici`, the body is read by a `BodyReader` (one `Effect.async` per
+ * wake-up, no latch, no extra channel stage) and `streamedResponse` turns the bytes into part
+ * events in that same channel; every other client goes through `response.stream`.
  *
  * @internal
  */
@@ -26,6 +29,7 @@ import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import { createParser, type EventSourceMessage } from "eventsource-parser"
+import * as BodyReader from "./bodyReader.js"
 
 // ---------------------------------------------------------------------------
 // Retry policy
@@ -360,7 +364,7 @@ export interface SseEvent {
 /** Incremental SSE decoding: bytes in, complete events out. */
 interface SseDecoder {
   /** The events completed by these reads. */
-  readonly feed: (reads: Chunk.Chunk<Uint8Array>) => Array<SseEvent>
+  readonly feed: (reads: Iterable<Uint8Array>) => Array<SseEvent>
   /** The events left at the end (a last event without its blank line). */
   readonly end: () => Array<SseEvent>
 }
@@ -392,16 +396,79 @@ const makeSseDecoder = (): SseDecoder => {
 }
 
 /**
- * The byte stream and error mapping behind a `parseSse` stream, so that `streamedResponse` can
- * parse the bytes in its own channel (one channel stage per network read instead of two).
+ * What a `parseSse` stream reads (a byte stream, or a `BodyReader` over the response body)
+ * and its error mapping, so that `streamedResponse` can parse the bytes in its own channel
+ * (one channel stage per network read instead of two).
  */
-const sseSources = new WeakMap<
-  Stream.Stream<SseEvent, unknown, unknown>,
-  {
-    readonly bytes: Stream.Stream<Uint8Array, unknown, unknown>
-    readonly mapError: ((error: unknown) => unknown) | undefined
-  }
->()
+type SseSource =
+  | {
+      readonly bytes: Stream.Stream<Uint8Array, unknown, unknown>
+      readonly reader?: undefined
+      readonly mapError: ((error: unknown) => unknown) | undefined
+    }
+  | {
+      readonly bytes?: undefined
+      readonly reader: BodyReader.BodyReader
+      readonly mapError: ((error: unknown) => unknown) | undefined
+    }
+
+const sseSources = new WeakMap<Stream.Stream<SseEvent, unknown, unknown>, SseSource>()
+
+/**
+ * A channel that pulls a `BodyReader` until the body ends: `onReads` turns each batch of reads
+ * into the channel that writes their output and continues with `next`; `onEnd` is the
+ * channel after the end. The body is released when the channel ends, fails or is interrupted.
+ * One `Effect.async` per wake-up, no channel stage between the body and `onReads`.
+ */
+const readerChannel = <Out, E, In = unknown>(
+  pull: Effect.Effect<Array<Uint8Array> | undefined, E>,
+  close: Effect.Effect<void>,
+  onReads: (
+    reads: Array<Uint8Array>,
+    next: Channel.Channel<Chunk.Chunk<Out>, In, E, unknown, unknown, unknown>
+  ) => Channel.Channel<Chunk.Chunk<Out>, In, E, unknown, unknown, unknown>,
+  onEnd: () => Channel.Channel<Chunk.Chunk<Out>, In, E, unknown, unknown, unknown>
+): Channel.Channel<Chunk.Chunk<Out>, In, E, unknown, unknown, unknown> => {
+  const loop: Channel.Channel<Chunk.Chunk<Out>, In, E, unknown, unknown, unknown> = Channel.flatMap(
+    Channel.fromEffect(pull),
+    (reads) => (reads === undefined ? onEnd() : onReads(reads, loop))
+  )
+  return Channel.ensuring(loop, close)
+}
+
+/**
+ * SSE events read from a `BodyReader` (the fast path of `postSse` over undici): the same
+ * events, chunks and errors as `parseSse(response.stream, mapError)`.
+ */
+const parseSseReader = <E>(
+  reader: BodyReader.BodyReader,
+  mapError: (error: unknown) => E
+): Stream.Stream<SseEvent, E> => {
+  const events = Stream.suspend(() => {
+    const sse = makeSseDecoder()
+    return Stream.fromChannel(
+      readerChannel<SseEvent, E>(
+        reader.pull(mapError),
+        reader.close,
+        (reads, next) => {
+          const out = sse.feed(reads)
+          return out.length === 0
+            ? next
+            : Channel.zipRight(Channel.write(Chunk.unsafeFromArray(out)), next)
+        },
+        () => {
+          const out = sse.end()
+          return out.length === 0 ? Channel.void : Channel.write(Chunk.unsafeFromArray(out))
+        }
+      )
+    )
+  })
+  sseSources.set(events as Stream.Stream<SseEvent, unknown, unknown>, {
+    reader,
+    mapError: mapError as (error: unknown) => unknown
+  })
+  return events
+}
 
 /**
  * Parses a byte stream into SSE events: one `Chunk` of events per network read. Handles
@@ -475,13 +542,18 @@ export const postSse = (
       attempt(scopedClient, options, request, true, { count: 0 }),
       options.retry
     )
-    let events = parseSse(response.stream, (e) => {
-      const err = transportError(modelName, e)
-      return new AgentError.ModelAPIError({
+    const broke = (e: HttpClientError.HttpClientError) =>
+      new AgentError.ModelAPIError({
         modelName,
-        reason: `Stream broke: ${err.reason}`
+        reason: `Stream broke: ${transportError(modelName, e).reason}`
       })
-    })
+    // Fast path: the body of undici's response read directly (see `BodyReader`); any other
+    // client's response through its `stream`.
+    const reader = BodyReader.fromResponse(response)
+    let events =
+      reader === undefined
+        ? parseSse(response.stream, broke)
+        : parseSseReader(reader, (e) => broke(e as HttpClientError.HttpClientError))
     if (idleTimeout !== undefined) {
       events = Stream.timeoutFail(
         events,
@@ -612,31 +684,38 @@ export const streamedResponse = (options: {
     return Channel.write(Chunk.unsafeFromArray(out))
   })
   const mapError = source?.mapError
+  const failWith = (e: unknown): AgentError.ModelError =>
+    withPartial((mapError === undefined ? e : mapError(e)) as AgentError.ModelError, snapshot())
   const loop: Loop = Channel.readWithCause({
     onInput: (input: Chunk.Chunk<any>) =>
       handleEvents(sse === undefined ? (input as Chunk.Chunk<SseEvent>) : sse.feed(input), loop),
-    onFailure: (cause: Cause.Cause<unknown>) =>
-      Channel.failCause(
-        Cause.map(cause, (e) =>
-          withPartial(
-            (mapError === undefined ? e : mapError(e)) as AgentError.ModelError,
-            snapshot()
-          )
-        )
-      ),
+    onFailure: (cause: Cause.Cause<unknown>) => Channel.failCause(Cause.map(cause, failWith)),
     onDone: () => (sse === undefined ? done : Channel.suspend(() => handleEvents(sse.end(), done)))
   })
-
-  return {
-    modelName: options.modelName,
-    events: Stream.fromChannel(
-      Channel.pipeTo(
+  const reader = source?.reader
+  const channel: Channel.Channel<Chunk.Chunk<Out>, unknown, AgentError.ModelError> = reader !==
+    undefined && sse !== undefined
+    ? // Fused over a `BodyReader`: body → SSE → part events in one channel (which never
+      // reads its input, hence the cast).
+      (readerChannel<Out, AgentError.ModelError, Chunk.Chunk<any>>(
+        reader.pull(failWith),
+        reader.close,
+        (reads, next) => handleEvents(sse.feed(reads), next),
+        () => Channel.suspend(() => handleEvents(sse.end(), done))
+      ) as Channel.Channel<Chunk.Chunk<Out>, unknown, AgentError.ModelError>)
+    : Channel.pipeTo(
         Stream.toChannel(
           (source === undefined ? options.events : source.bytes) as Stream.Stream<unknown>
         ),
         loop
       )
-    ) as Stream.Stream<Messages.ModelResponseStreamEvent, AgentError.ModelError>,
+
+  return {
+    modelName: options.modelName,
+    events: Stream.fromChannel(channel) as Stream.Stream<
+      Messages.ModelResponseStreamEvent,
+      AgentError.ModelError
+    >,
     response: Effect.sync(snapshot)
   }
 }
