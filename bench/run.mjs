@@ -553,7 +553,7 @@ const sizes = smoke ? SMOKE : FULL
 const describe = {
   roundtrip: `${sizes.roundtrip} sequential non-streaming requests (after ${WARMUP.roundtrip} warm-up)`,
   stream: `one streamed response of ${sizes.stream} SSE chunks (after a 200-chunk warm-up)`,
-  "stream-paced": `one stream of ${sizes["stream-paced"]} chunks arriving ~1 per ms; client CPU (user+system) per chunk`,
+  "stream-paced": `one stream of ${sizes["stream-paced"]} chunks arriving ~1 per ms (after a 1000-chunk paced warm-up stream); client CPU (user+system) per chunk`,
   "agent-tool": `${sizes["agent-tool"]} sequential runs of tool call → tool → final answer (after ${WARMUP["agent-tool"]} warm-up)`,
   concurrent: `${sizes.concurrent} non-streaming runs started at once; wall time and process peak RSS`,
   "concurrent-rss":
