@@ -34,6 +34,7 @@ import { Agent, Messages, Model } from "@agentfx/core"
 import { OpenAiChat, OpenAiClient } from "@agentfx/providers"
 import * as Http from "@agentfx/providers/internal/http"
 import * as Undici from "@effect/platform-node/Undici"
+import { sseSplitter } from "./clients/_harness.mjs"
 
 const args = process.argv.slice(2)
 const flag = (n, d) => (args.includes(`--${n}`) ? args[args.indexOf(`--${n}`) + 1] : d)
@@ -88,31 +89,6 @@ const deltaOf = (data) => {
 }
 
 // (a) raw fetch, the same hand SSE splitting as clients/raw.mjs
-function sseSplitter(onData) {
-  let buf = ""
-  let data = []
-  return (text) => {
-    buf += text
-    let start = 0
-    for (;;) {
-      const nl = buf.indexOf("\n", start)
-      if (nl === -1) break
-      let end = nl
-      if (end > start && buf.charCodeAt(end - 1) === 13) end--
-      const line = buf.slice(start, end)
-      start = nl + 1
-      if (line === "") {
-        if (data.length) {
-          onData(data.length === 1 ? data[0] : data.join("\n"))
-          data = []
-        }
-      } else if (line.startsWith("data:")) {
-        data.push(line.charCodeAt(5) === 32 ? line.slice(6) : line.slice(5))
-      }
-    }
-    buf = start === buf.length ? "" : buf.slice(start)
-  }
-}
 const countSse = async (body) => {
   let count = 0
   const feed = sseSplitter((d) => {

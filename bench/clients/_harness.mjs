@@ -78,6 +78,41 @@ export function sseSplitter(onData) {
   }
 }
 
+// Wire shapes both reference runners (raw, effect-floor) send and read, per protocol.
+/** The answer text of a non-streamed response. */
+export const textOfResponse = (chat, j) => {
+  if (chat) return j.choices[0].message.content
+  let s = ""
+  for (const item of j.output)
+    if (item.type === "message")
+      for (const c of item.content) if (c.type === "output_text") s += c.text
+  return s
+}
+/** The body of a plain text request. */
+export const textRequestBody = (chat, model) =>
+  chat ? { model, messages: [{ role: "user", content: PROMPT }] } : { model, input: PROMPT }
+/** The `get_weather` tool definition in the protocol's shape. */
+export const weatherTools = (chat) =>
+  chat
+    ? [
+        {
+          type: "function",
+          function: {
+            name: "get_weather",
+            description: TOOL_DESCRIPTION,
+            parameters: TOOL_PARAMETERS
+          }
+        }
+      ]
+    : [
+        {
+          type: "function",
+          name: "get_weather",
+          description: TOOL_DESCRIPTION,
+          parameters: TOOL_PARAMETERS
+        }
+      ]
+
 export const checkText = (text) => {
   if (text !== SHORT_TEXT)
     throw new Error(`unexpected answer: ${JSON.stringify(text)?.slice(0, 200)}`)

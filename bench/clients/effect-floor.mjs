@@ -18,10 +18,11 @@ import {
   checkFinal,
   checkText,
   main,
+  textOfResponse,
+  textRequestBody,
+  weatherTools,
   sseSplitter,
   PROMPT,
-  TOOL_DESCRIPTION,
-  TOOL_PARAMETERS,
   TOOL_PROMPT,
   weather
 } from "./_harness.mjs"
@@ -64,38 +65,11 @@ main({
         Effect.map((t) => JSON.parse(t))
       )
 
-    const textOf = (j) => {
-      if (chat) return j.choices[0].message.content
-      let s = ""
-      for (const item of j.output)
-        if (item.type === "message")
-          for (const c of item.content) if (c.type === "output_text") s += c.text
-      return s
-    }
+    const textOf = (j) => textOfResponse(chat, j)
     const call = (model) =>
-      postJson(
-        chat ? { model, messages: [{ role: "user", content: PROMPT }] } : { model, input: PROMPT }
-      ).pipe(Effect.map((j) => checkText(textOf(j))))
+      postJson(textRequestBody(chat, model)).pipe(Effect.map((j) => checkText(textOf(j))))
 
-    const tools = chat
-      ? [
-          {
-            type: "function",
-            function: {
-              name: "get_weather",
-              description: TOOL_DESCRIPTION,
-              parameters: TOOL_PARAMETERS
-            }
-          }
-        ]
-      : [
-          {
-            type: "function",
-            name: "get_weather",
-            description: TOOL_DESCRIPTION,
-            parameters: TOOL_PARAMETERS
-          }
-        ]
+    const tools = weatherTools(chat)
     // Same loop as raw.mjs: model turn; if it asks for tools, run them and ask again.
     const agentRun = chat
       ? Effect.suspend(() => {

@@ -8,12 +8,13 @@ import {
   checkFinal,
   checkText,
   main,
+  textOfResponse,
+  textRequestBody,
+  weatherTools,
   sseSplitter,
   PROMPT,
   seq,
   all,
-  TOOL_DESCRIPTION,
-  TOOL_PARAMETERS,
   TOOL_PROMPT,
   weather
 } from "./_harness.mjs"
@@ -35,39 +36,12 @@ main({
       if (!res.ok) throw new Error(`HTTP ${res.status}: ${await res.text()}`)
       return res
     }
-    const textOf = (j) => {
-      if (chat) return j.choices[0].message.content
-      let s = ""
-      for (const item of j.output)
-        if (item.type === "message")
-          for (const c of item.content) if (c.type === "output_text") s += c.text
-      return s
-    }
+    const textOf = (j) => textOfResponse(chat, j)
     const call = async (model) => {
-      const res = await post(
-        chat ? { model, messages: [{ role: "user", content: PROMPT }] } : { model, input: PROMPT }
-      )
+      const res = await post(textRequestBody(chat, model))
       checkText(textOf(JSON.parse(await res.text())))
     }
-    const tools = chat
-      ? [
-          {
-            type: "function",
-            function: {
-              name: "get_weather",
-              description: TOOL_DESCRIPTION,
-              parameters: TOOL_PARAMETERS
-            }
-          }
-        ]
-      : [
-          {
-            type: "function",
-            name: "get_weather",
-            description: TOOL_DESCRIPTION,
-            parameters: TOOL_PARAMETERS
-          }
-        ]
+    const tools = weatherTools(chat)
     const agentRun = async () => {
       if (chat) {
         const messages = [{ role: "user", content: TOOL_PROMPT }]
