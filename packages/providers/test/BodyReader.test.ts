@@ -1,4 +1,4 @@
-import { AgentError, type Messages } from "@agentfx/core"
+import { type Messages } from "@agentfx/core"
 import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
@@ -16,6 +16,7 @@ import * as TestClock from "effect/TestClock"
 import * as BodyReader from "../src/internal/bodyReader.js"
 import * as Http from "../src/internal/http.js"
 import { loopbackServer, tick } from "./support/replay.js"
+import { textResponse } from "./support/textStream.js"
 
 /**
  * The transports the SSE path must behave the same over: undici (the `BodyReader` fast path),
@@ -57,29 +58,6 @@ const options = (
   retry: Http.noRetry,
   ...overrides
 })
-
-/** Text deltas from `data`; `event: end` terminates; the stream must see its end. */
-const textResponse = (events: Stream.Stream<Http.SseEvent, AgentError.ModelAPIError>) => {
-  let ended = false
-  return Http.streamedResponse({
-    modelName: "m1",
-    providerName: "test",
-    events,
-    onEvent: (event, manager, out) => {
-      if (event.event === "end") {
-        ended = true
-        return undefined
-      }
-      const e = manager.textDelta("t", event.data)
-      if (e) out.push(e)
-      return undefined
-    },
-    onEnd: () =>
-      ended
-        ? undefined
-        : new AgentError.ModelAPIError({ modelName: "m1", reason: "stream ended early" })
-  })
-}
 
 /** A 200 SSE server whose body is written piece by piece, one event-loop turn apart. */
 const piecesServer = (pieces: ReadonlyArray<string>, then: "end" | "reset" | "hold" = "end") =>

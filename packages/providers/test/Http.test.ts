@@ -13,6 +13,7 @@ import * as LogLevel from "effect/LogLevel"
 import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
 import * as Http from "../src/internal/http.js"
+import { textResponse } from "./support/textStream.js"
 import { loopbackServer, tick } from "./support/replay.js"
 
 const client = HttpClient.HttpClient
@@ -279,35 +280,6 @@ describe("parseSse", () => {
     })
   )
 })
-
-/** A tiny text protocol: each SSE `data` is text; `event: error` fails; `event: end` terminates. */
-const textResponse = (events: Stream.Stream<Http.SseEvent, AgentError.ModelAPIError>) => {
-  let ended = false
-  return Http.streamedResponse({
-    modelName: "m1",
-    providerName: "test",
-    events,
-    onEvent: (event, manager, out) => {
-      if (event.event === "error") {
-        return new AgentError.ModelAPIError({
-          modelName: "m1",
-          reason: `provider error: ${event.data}`
-        })
-      }
-      if (event.event === "end") {
-        ended = true
-        return undefined
-      }
-      const e = manager.textDelta("t", event.data)
-      if (e) out.push(e)
-      return undefined
-    },
-    onEnd: () =>
-      ended
-        ? undefined
-        : new AgentError.ModelAPIError({ modelName: "m1", reason: "stream ended early" })
-  })
-}
 
 const sse = (...events: Array<[string | undefined, string]>) =>
   events.map(([e, d]) => `${e ? `event: ${e}\n` : ""}data: ${d}\n\n`).join("")
