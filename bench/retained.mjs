@@ -5,7 +5,8 @@
 // In-memory (default): `agent.run` over a model whose request never answers, beside a bare
 // fiber. With --http: against the loopback mock server's `bench-slow-60000` model (answers
 // after a minute): the bare `@effect/platform` client request (the Effect HTTP floor),
-// `model.request` of `OpenAiChat`, and `agent.run` over it.
+// `model.request` of `OpenAiChat` (own span, and inside a `chat` span as an agent calls it), and
+// `agent.run` over it.
 import { spawn } from "node:child_process"
 import { createInterface } from "node:readline"
 import * as Effect from "effect/Effect"
@@ -16,7 +17,7 @@ import * as Redacted from "effect/Redacted"
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import { NodeHttpClient } from "@effect/platform-node"
-import { Agent, Messages, Model } from "@agentfx/core"
+import { Agent, InstrumentedModel, Messages, Model } from "@agentfx/core"
 import { OpenAiChat, OpenAiClient } from "@agentfx/providers"
 
 const args = process.argv.slice(2)
@@ -75,6 +76,17 @@ const variants = http
       ),
       "model.request (OpenAiChat)": Effect.flatMap(Model.Model, (model) =>
         model.request(
+          [
+            new Messages.ModelRequest({
+              parts: [new Messages.UserPromptPart({ content: "Say hello." })]
+            })
+          ],
+          {},
+          Model.ModelRequestParameters.empty
+        )
+      ),
+      "chat span + model.request": Effect.flatMap(Model.Model, (model) =>
+        InstrumentedModel.instrument(model).request(
           [
             new Messages.ModelRequest({
               parts: [new Messages.UserPromptPart({ content: "Say hello." })]
