@@ -286,8 +286,9 @@ export interface MakeOptions<
    */
   readonly metadata?: internal.MetadataInput
   /**
-   * How many runs of this agent (`run`, `runStream`, `iter`) may go at once; excess runs wait
-   * for a slot (in a span `agent.concurrency.wait`). A number gives the agent its own limiter;
+   * How many runs of this agent (`run`, `runStream`, `iter`) may go at once (a positive integer;
+   * anything else throws a `RangeError` from `Agent.make`); excess runs wait for a slot (in a
+   * span `agent.concurrency.wait`). A number gives the agent its own limiter;
    * pass a `concurrencyLimiter(...)` to share one between agents or to bound the queue. Default:
    * unlimited. (`maxConcurrency` is the per-response tool concurrency.)
    */

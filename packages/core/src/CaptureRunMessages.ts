@@ -60,15 +60,3 @@ export const claimSlot = (slot: Option.Option<Slot>): Slot | undefined => {
   slot.value.claimed = true
   return slot.value
 }
-
-/** Claims the slot in scope for a new run; returns a recorder (a no-op when nothing captures). */
-export const claim: Effect.Effect<(messages: ReadonlyArray<ModelMessage>) => void> = Effect.map(
-  FiberRef.get(currentSlot),
-  (option) => {
-    const slot = claimSlot(option)
-    if (slot === undefined) return () => {}
-    return (messages) => {
-      slot.messages = messages
-    }
-  }
-)

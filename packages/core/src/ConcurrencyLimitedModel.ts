@@ -27,6 +27,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Limiter from "./ConcurrencyLimiter.js"
 import * as Model from "./Model.js"
+import * as WrapperModel from "./WrapperModel.js"
 
 /** The limit: a number of requests at once, the options of a new limiter, or a shared limiter. */
 export type Limit =
@@ -50,11 +51,7 @@ const toLimiter = (limit: Limit): Limiter.ConcurrencyLimiter =>
 /** `model` with at most `limit` requests at once (streams hold a slot until they close). */
 export const make = (model: Model.Service, limit: Limit): Model.Service => {
   const slots = toLimiter(limit)
-  return Model.make({
-    modelName: model.modelName,
-    system: model.system,
-    profile: model.profile,
-    settings: model.settings,
+  return WrapperModel.make(model, {
     request: (messages, settings, parameters) =>
       Effect.scoped(Effect.zipRight(slots.acquire, model.request(messages, settings, parameters))),
     // The slot is taken in the stream's own scope: released when the stream is done with.

@@ -77,7 +77,11 @@ const proto = {
   }
 }
 
-/** Builds a toolset from a `tools` function. */
+/**
+ * Builds a toolset from a `tools` function. Pass `fixed` when the list is the same at every
+ * step (what `tools` returns anyway): the run loop then reuses it and its request parameters
+ * instead of calling `tools` at each step.
+ */
 export const make = <E, R>(
   tools: Toolset<E, R>["tools"],
   fixed?: ReadonlyArray<ToolsetTool<E, R>>

@@ -129,6 +129,13 @@ describe("ConcurrencyLimitedModel", () => {
     })
   )
 
+  it("a limit that is not a positive integer is refused when the limiter is built", () => {
+    for (const bad of [0, -1, 1.5, Number.NaN]) {
+      assert.throws(() => ConcurrencyLimitedModel.limiter({ maxRunning: bad }), RangeError)
+      assert.throws(() => Agent.make({ maxConcurrentRuns: bad }), RangeError)
+    }
+  })
+
   it.effect("layer limits the Model of the context", () =>
     Effect.gen(function* () {
       const model = yield* Model.Model

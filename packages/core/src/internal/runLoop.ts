@@ -249,8 +249,6 @@ export interface Machine<A> {
   readonly start: AgentNode<A>
   /** Executes a node without streaming; returns (and remembers) the next node. */
   readonly step: (node: AgentNode<A>) => Effect.Effect<AgentNode<A>, any>
-  /** Runs every node from the next one to the end without streaming (what `step` in a loop does). */
-  readonly runAll: Effect.Effect<AgentRunResult<A>, any>
   /** Executes a node, streaming its events; afterwards `nextNode` holds the next node. */
   readonly stream: (node: AgentNode<A>) => Stream.Stream<AgentStreamEvent<A>, any>
   /** Every node from `node` to the end as one event stream, ending with `AgentRunResultEvent`. */
@@ -266,7 +264,7 @@ export interface Machine<A> {
   readonly output: OutputSpec.Any
   /** What the run's steps need in context (the caller's services, usage, scope, span). */
   readonly runContext: Context.Context<any>
-  /** `runAll` without providing `runContext`: for a caller that switches the context itself. */
+  /** Every node from the next one to the end, without streaming, in `runContext` (the caller switches to it). */
   readonly runBody: Effect.Effect<AgentRunResult<A>, any, any>
 }
 
@@ -1568,8 +1566,8 @@ class Run<A> implements Machine<A> {
     return this.execute(node, noEmit)
   }
 
-  // `run`: every node inside ONE provide / error mapping (not one per step as `step` does;
-  // providing a context costs more than a whole step's own bookkeeping).
+  // `run`: every node inside ONE context switch / error mapping (not one per step as `step`
+  // does; switching the context costs more than a whole step's own bookkeeping).
   private loop(node: AgentNode<A>): Effect.Effect<AgentRunResult<A>, any, any> {
     if (node._tag === "End") return Effect.succeed(node.result)
     return Effect.flatMap(this.nodeBody(node, noEmit), (next) => {
@@ -1581,12 +1579,6 @@ class Run<A> implements Machine<A> {
   get runBody(): Effect.Effect<AgentRunResult<A>, any, any> {
     return this.withMessagesOnError<AgentRunResult<A>, any>(
       Effect.suspend(() => this.loop(this.st.next as AgentNode<A>))
-    )
-  }
-
-  get runAll(): Effect.Effect<AgentRunResult<A>, any> {
-    return this.withMessagesOnError(
-      this.provide(Effect.suspend(() => this.loop(this.st.next as AgentNode<A>)))
     )
   }
 
@@ -1650,9 +1642,6 @@ export const runOwned = <A>(
       body: machine.runBody
     }))
   )
-
-export const runToEnd = <A>(machine: Machine<A>): Effect.Effect<AgentRunResult<A>, any> =>
-  machine.runAll
 
 /** The `invoke_agent` span options. */
 export const agentSpan = (name: string | undefined) => ({
