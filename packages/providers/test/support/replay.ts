@@ -48,10 +48,21 @@ export interface ConformanceCase {
   readonly interactions: ReadonlyArray<Interaction>
 }
 
-/** Where the cases live: `AGENTFX_CONFORMANCE_DIR` or `../shared/conformance/cases` from the repo root. */
-export const casesDir = (): string =>
-  process.env.AGENTFX_CONFORMANCE_DIR ??
-  fileURLToPath(new URL("../../../../../shared/conformance/cases", import.meta.url))
+/**
+ * Where the cases live: `AGENTFX_CONFORMANCE_DIR` or `../shared/conformance/cases` from the repo
+ * root. Missing recordings fail with one clear error (not "no test found" or a bare ENOENT).
+ */
+export const casesDir = (): string => {
+  const dir =
+    process.env.AGENTFX_CONFORMANCE_DIR ??
+    fileURLToPath(new URL("../../../../../shared/conformance/cases", import.meta.url))
+  if (!Fs.existsSync(dir)) {
+    throw new Error(
+      `Recorded provider traffic not found at ${dir}: the provider tests replay it. Clone the repository next to \`shared/\` (as CI does), or set AGENTFX_CONFORMANCE_DIR to a conformance/cases folder.`
+    )
+  }
+  return dir
+}
 
 /** Every case filed under `provider`, sorted by id. */
 export const listCases = (provider: string): ReadonlyArray<ConformanceCase> => {
