@@ -96,7 +96,8 @@ const variants = http
           Model.ModelRequestParameters.empty
         )
       ),
-      "agent.run": agent.run("Say hello.")
+      "agent.run": agent.run("Say hello."),
+      "agent.run, tracer disabled": Effect.withTracerEnabled(agent.run("Say hello."), false)
     }
   : { "bare fiber (Effect.never)": Effect.never, "agent.run": agent.run("Say hello.") }
 for (const [name, effect] of Object.entries(variants)) {

@@ -193,10 +193,8 @@ export const make = (inner: Model.Service, options: Options = {}): InstrumentedS
               attributes: startAttributes(messages, settings)
             },
             chatContext,
-            (span) =>
-              Effect.tap(base.request(messages, settings, parameters), (response) => {
-                annotate(span, endAttributes(response))
-              })
+            () => base.request(messages, settings, parameters),
+            (span, response) => annotate(span, endAttributes(response))
           )
     )
 

@@ -92,6 +92,43 @@ describe("postJson", () => {
     })
   )
 
+  it.scoped("decode turns the parsed body into the result; its failures are not retried", () =>
+    Effect.gen(function* () {
+      const server = yield* loopbackServer((_req, res, i) => json(res, 200, { n: i }))
+      const http = yield* client
+      const decoded = yield* Http.postJson(http, options(`${server.baseUrl}/v1/chat`), (j) =>
+        Effect.succeed((j as { n: number }).n + 100)
+      )
+      assert.strictEqual(decoded, 100)
+      const rejected = new AgentError.ModelAPIError({ modelName: "m1", reason: "not a response" })
+      const error = yield* Effect.flip(
+        Http.postJson(http, options(`${server.baseUrl}/v1/chat`), () => Effect.fail(rejected))
+      )
+      assert.strictEqual(error, rejected)
+      // one request for each call: the decode failure was not retried
+      assert.strictEqual(server.requests.length, 2)
+    })
+  )
+
+  it.scoped("a 5xx is retried before decode runs: decode sees only the successful body", () =>
+    Effect.gen(function* () {
+      const server = yield* loopbackServer((_req, res, i) =>
+        i === 0 ? json(res, 503, { error: { message: "busy" } }) : json(res, 200, { n: i })
+      )
+      const http = yield* client
+      const seen: Array<unknown> = []
+      const out = yield* driveClock(
+        Http.postJson(http, options(`${server.baseUrl}/v1/chat`), (j) => {
+          seen.push(j)
+          return Effect.succeed(j)
+        })
+      )
+      assert.deepStrictEqual(out, Exit.succeed({ n: 1 }))
+      assert.deepStrictEqual(seen, [{ n: 1 }])
+      assert.strictEqual(server.requests.length, 2)
+    })
+  )
+
   it.scoped("429 with Retry-After waits exactly that long before retrying", () =>
     Effect.gen(function* () {
       const server = yield* loopbackServer((_req, res, i) =>

@@ -266,6 +266,10 @@ export interface Machine<A> {
   readonly runContext: Context.Context<any>
   /** Every node from the next one to the end, without streaming, in `runContext` (the caller switches to it). */
   readonly runBody: Effect.Effect<AgentRunResult<A>, any, any>
+  /** `runBody` without attaching the messages to failures (see `withMessagesOf`). */
+  readonly loopBody: Effect.Effect<AgentRunResult<A>, any, any>
+  /** A failure with the messages so far attached. */
+  withMessagesOf(error: unknown): unknown
 }
 
 let runCounter = 0
@@ -1568,18 +1572,44 @@ class Run<A> implements Machine<A> {
 
   // `run`: every node inside ONE context switch / error mapping (not one per step as `step`
   // does; switching the context costs more than a whole step's own bookkeeping).
+  //
+  // Every continuation pending while the model answers is a frame held by each run in flight,
+  // so a model request continues the loop from its own continuation (one frame, not two).
   private loop(node: AgentNode<A>): Effect.Effect<AgentRunResult<A>, any, any> {
-    if (node._tag === "End") return Effect.succeed(node.result)
-    return Effect.flatMap(this.nodeBody(node, noEmit), (next) => {
-      this.st.next = next
-      return this.loop(next)
-    })
+    switch (node._tag) {
+      case "End":
+        return Effect.succeed(node.result)
+      case "ModelRequestNode":
+        return Effect.flatMap(this.prepareRequest(node), (prep) =>
+          Effect.flatMap(
+            this.chatModel.request(prep.messages, this.st.settings, prep.parameters),
+            (response) =>
+              Effect.flatMap(this.finishResponse(response), (next) => this.continueWith(next))
+          )
+        )
+      default:
+        return Effect.flatMap(this.nodeBody(node, noEmit), (next) => this.continueWith(next))
+    }
   }
 
+  private continueWith(next: AgentNode<A>): Effect.Effect<AgentRunResult<A>, any, any> {
+    this.st.next = next
+    return this.loop(next)
+  }
+
+  /** The run to its end (failures carry the messages so far). */
   get runBody(): Effect.Effect<AgentRunResult<A>, any, any> {
-    return this.withMessagesOnError<AgentRunResult<A>, any>(
-      Effect.suspend(() => this.loop(this.st.next as AgentNode<A>))
-    )
+    return this.withMessagesOnError<AgentRunResult<A>, any>(this.loopBody)
+  }
+
+  /** `runBody` without the error mapping: the caller maps failures with `withMessagesOf`. */
+  get loopBody(): Effect.Effect<AgentRunResult<A>, any, any> {
+    return Effect.suspend(() => this.loop(this.st.next as AgentNode<A>))
+  }
+
+  /** A failure with the messages so far attached (what `runBody` fails with). */
+  withMessagesOf(e: unknown): unknown {
+    return withMessages(e, this.st.messages)
   }
 
   stream(node: AgentNode<A>): Stream.Stream<AgentStreamEvent<A>, any> {
@@ -1639,7 +1669,10 @@ export const runOwned = <A>(
   withSpanScopeAndContext(span.name, span.options, (parent, scope) =>
     Effect.map(makeMachine<A>(config, prompt, options, { scope, parent }), (machine) => ({
       context: machine.runContext,
-      body: machine.runBody
+      // Failures get the messages in the region's own exit handler: no extra frame held
+      // by every run in flight.
+      body: machine.loopBody,
+      mapError: (e: unknown) => machine.withMessagesOf(e)
     }))
   )
 

@@ -13,6 +13,7 @@
  *
  * @internal
  */
+import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
@@ -32,6 +33,24 @@ const endSpan = (span: Tracer.Span, exit: Exit.Exit<unknown, unknown>): Effect.E
     return Effect.void
   })
 
+/**
+ * Flattens a string built by repeated `+=` (Effect's native tracer builds span and trace ids one
+ * character at a time): V8 keeps such a string as a tree of concatenations, ≈ 680 bytes for a
+ * 32-character trace id, which every span holds while open. Reading a character flattens it in
+ * place (≈ 90 bytes).
+ */
+const flatten = (id: string): void => {
+  id.charCodeAt(0)
+}
+
+/** Opens the span (`Effect.makeSpan`) with its ids flattened. */
+const makeSpan = (name: string, options: Tracer.SpanOptions): Effect.Effect<Tracer.Span> =>
+  Effect.map(Effect.makeSpan(name, options), (span) => {
+    flatten(span.traceId)
+    flatten(span.spanId)
+    return span
+  })
+
 /** The fiber's context (typed loosely: a run's context holds any services). */
 const currentContext = FiberRef.currentContext as unknown as FiberRef.FiberRef<Context.Context<any>>
 
@@ -39,38 +58,57 @@ const currentContext = FiberRef.currentContext as unknown as FiberRef.FiberRef<C
 const swapContext = (context: Context.Context<any>): Effect.Effect<Context.Context<any>> =>
   FiberRef.getAndSet(currentContext, context)
 
+/** What `prepare` of `withSpanScopeAndContext` returns. */
+export interface Prepared<A, E, E3> {
+  /** The fiber's context while `body` runs. */
+  readonly context: Context.Context<any>
+  readonly body: Effect.Effect<A, E, any>
+  /** Maps the body's typed failures (as `Effect.mapError` would, without its own region). */
+  readonly mapError?: ((error: E) => E3) | undefined
+}
+
 /**
  * Opens the span `name` and a scope, then runs `prepare(span, scope)` (interruptible; it may
  * fail) which returns the body and the context to run it in. The body runs with the fiber's
  * context replaced; afterwards the context is restored, the scope closed and the span ended,
- * whatever the exit.
+ * whatever the exit. The body's failures are mapped with `mapError` when one is given.
+ *
+ * Each continuation is one frame on the fiber's stack for as long as the body runs, so the
+ * body's exit is taken with one `matchCauseEffect` (not `exit` + `flatMap`).
  */
-export const withSpanScopeAndContext = <A, E, R, E2, R2>(
+export const withSpanScopeAndContext = <A, E, E2, R2, E3 = E>(
   name: string,
   options: Tracer.SpanOptions,
   prepare: (
     span: Tracer.Span,
     scope: Scope.CloseableScope
-  ) => Effect.Effect<
-    { readonly context: Context.Context<any>; readonly body: Effect.Effect<A, E, any> },
-    E2,
-    R2
-  >
-): Effect.Effect<A, E | E2, R | R2> =>
+  ) => Effect.Effect<Prepared<A, E, E3>, E2, R2>
+): Effect.Effect<A, E3 | E2, R2> =>
   Effect.uninterruptibleMask((restore) =>
-    Effect.flatMap(Effect.makeSpan(name, options), (span) =>
+    Effect.flatMap(makeSpan(name, options), (span) =>
       Effect.flatMap(Scope.make(), (scope) => {
-        const finish = (exit: Exit.Exit<A, E | E2>): Effect.Effect<A, E | E2> =>
+        const finish = (exit: Exit.Exit<A, E3 | E2>): Effect.Effect<A, E3 | E2> =>
           Effect.zipRight(Scope.close(scope, exit), Effect.zipRight(endSpan(span, exit), exit))
-        return Effect.flatMap(Effect.exit(restore(prepare(span, scope))), (prepared) =>
-          Exit.isFailure(prepared)
-            ? finish(prepared as Exit.Exit<never, E2>)
-            : Effect.flatMap(swapContext(prepared.value.context), (previous) =>
-                Effect.flatMap(Effect.exit(restore(prepared.value.body)), (exit) =>
-                  Effect.zipRight(swapContext(previous), finish(exit))
-                )
-              )
-        )
+        return Effect.matchCauseEffect(restore(prepare(span, scope)), {
+          onFailure: (cause) => finish(Exit.failCause(cause)),
+          onSuccess: (prepared) =>
+            Effect.flatMap(swapContext(prepared.context), (previous) => {
+              const mapError = prepared.mapError
+              const done = (exit: Exit.Exit<A, E3>) =>
+                Effect.zipRight(swapContext(previous), finish(exit))
+              return Effect.matchCauseEffect(restore(prepared.body), {
+                onFailure: (cause) =>
+                  done(
+                    Exit.failCause(
+                      mapError === undefined
+                        ? (cause as unknown as Cause.Cause<E3>)
+                        : Cause.map(cause, mapError)
+                    )
+                  ),
+                onSuccess: (value) => done(Exit.succeed(value))
+              })
+            })
+        })
       })
     )
   )
@@ -78,22 +116,37 @@ export const withSpanScopeAndContext = <A, E, R, E2, R2>(
 /**
  * Runs `body(span)` inside the span `name` with the fiber's context set to
  * `context(callerContext, span)`; the context is restored and the span ended with the body's
- * exit (what `useSpan` + `mapInputContext` do in two regions).
+ * exit (what `useSpan` + `mapInputContext` do in two regions). `onSuccess(span, value)` runs
+ * before the span ends (to annotate it with the result, without a `tap` frame of its own).
  */
 export const withSpanAndContext = <A, E, R>(
   name: string,
   options: Tracer.SpanOptions,
   context: (caller: Context.Context<any>, span: Tracer.Span) => Context.Context<any>,
-  body: (span: Tracer.Span) => Effect.Effect<A, E, R>
+  body: (span: Tracer.Span) => Effect.Effect<A, E, R>,
+  onSuccess?: (span: Tracer.Span, value: A) => void
 ): Effect.Effect<A, E, R> =>
   Effect.uninterruptibleMask((restore) =>
-    Effect.flatMap(Effect.makeSpan(name, options), (span) =>
+    Effect.flatMap(makeSpan(name, options), (span) =>
       Effect.flatMap(
         FiberRef.modify(currentContext, (previous) => [previous, context(previous, span)]),
-        (previous) =>
-          Effect.flatMap(Effect.exit(restore(body(span))), (exit) =>
+        (previous) => {
+          const done = (exit: Exit.Exit<A, E>) =>
             Effect.zipRight(swapContext(previous), Effect.zipRight(endSpan(span, exit), exit))
-          )
+          return Effect.matchCauseEffect(restore(body(span)), {
+            onFailure: (cause) => done(Exit.failCause(cause)),
+            onSuccess: (value) => {
+              if (onSuccess !== undefined) {
+                try {
+                  onSuccess(span, value)
+                } catch (defect) {
+                  return done(Exit.die(defect))
+                }
+              }
+              return done(Exit.succeed(value))
+            }
+          })
+        }
       )
     )
   )

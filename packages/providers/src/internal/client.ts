@@ -18,10 +18,14 @@ import * as Http from "./http.js"
 
 /** The two POSTs of a client. */
 export interface Posts<Call> {
-  /** POSTs JSON, returns the decoded JSON answer. */
-  readonly postJson: (
-    options: Call
-  ) => Effect.Effect<unknown, AgentError.ModelHTTPError | AgentError.ModelAPIError>
+  /** POSTs JSON, returns the parsed JSON answer, or what `decode` makes of it. */
+  readonly postJson: {
+    (options: Call): Effect.Effect<unknown, AgentError.ModelHTTPError | AgentError.ModelAPIError>
+    <A, E>(
+      options: Call,
+      decode: (json: unknown) => Effect.Effect<A, E>
+    ): Effect.Effect<A, E | AgentError.ModelHTTPError | AgentError.ModelAPIError>
+  }
   /** POSTs and opens an SSE stream bound to the scope. */
   readonly postSse: (
     options: Call
@@ -61,7 +65,10 @@ export const posts = <C extends Call>(
     httpClientSpans
   })
   return {
-    postJson: (o) => Http.postJson(httpClient, request(o)),
+    postJson: <A, E>(o: C, decode?: (json: unknown) => Effect.Effect<A, E>) =>
+      decode === undefined
+        ? Http.postJson(httpClient, request(o))
+        : Http.postJson(httpClient, request(o), decode),
     postSse: (o) => Http.postSse(httpClient, request(o))
   }
 }

@@ -244,32 +244,44 @@ interface AttemptCounter {
   count: number
 }
 
-/** One attempt: send, and turn a non-2xx status into a `ModelHTTPError`. */
-const attempt = <R>(
+/**
+ * One attempt: send, turn a transport failure into a `ModelAPIError` and a non-2xx status into a
+ * `ModelHTTPError`, and continue with `onOk(response)` for a 2xx one.
+ *
+ * All of that is ONE continuation (`matchCauseEffect`) on the fiber's stack while the request is in
+ * flight: each pending continuation is held by every request in flight, so `mapError` + `tap` +
+ * `flatMap` + the caller's `flatMap` (four frames) would cost memory under load.
+ */
+const attempt = <A, E, R>(
   client: HttpClient.HttpClient.With<HttpClientError.HttpClientError, R>,
   options: RequestOptions,
   request: HttpClientRequest.HttpClientRequest,
   withTimeout: boolean,
-  counter: AttemptCounter
-): Effect.Effect<HttpClientResponse.HttpClientResponse, RequestError, R> => {
+  counter: AttemptCounter,
+  onOk: (response: HttpClientResponse.HttpClientResponse) => Effect.Effect<A, E, R>
+): Effect.Effect<A, E | RequestError, R> => {
   const sent = Effect.suspend(() => {
     const resends = counter.count++
     const annotate =
       resends === 0
         ? Effect.annotateCurrentSpan("url.path", urlPath(options.url))
         : Effect.annotateCurrentSpan("http.request.resend_count", resends)
-    return Effect.zipRight(annotate, client.execute(request))
-  }).pipe(
-    Effect.mapError((e) => transportError(options.modelName, e)),
-    Effect.tap((response) =>
-      Effect.annotateCurrentSpan("http.response.status_code", response.status)
-    ),
-    Effect.flatMap((response) =>
-      response.status >= 200 && response.status < 300
-        ? Effect.succeed(response)
-        : statusError(options.modelName, response)
+    return Effect.zipRight(
+      annotate,
+      Effect.matchCauseEffect(client.execute(request), {
+        // the failures mapped, defects and interruptions kept (what `mapError` does)
+        onFailure: (cause) =>
+          Effect.failCause(Cause.map(cause, (e) => transportError(options.modelName, e))),
+        onSuccess: (response): Effect.Effect<A, E | RequestError, R> =>
+          Effect.zipRight(
+            Effect.annotateCurrentSpan("http.response.status_code", response.status),
+            response.status >= 200 && response.status < 300
+              ? (onOk(response) as Effect.Effect<A, E | RequestError, R>)
+              : statusError(options.modelName, response)
+          )
+      })
     )
-  )
+  })
   const timeout = options.settings.timeout
   return timeout === undefined || !withTimeout
     ? sent
@@ -310,42 +322,60 @@ const withRetry = <A, R>(
  * POSTs JSON and decodes the JSON answer. Non-2xx → `ModelHTTPError` (status, parsed body,
  * `retryAfterMillis`); transport failures → `ModelAPIError`. Retries 408/409/429/5xx and
  * connection errors per the policy; `settings.timeout` bounds each attempt.
+ *
+ * `decode` turns the parsed body into the result (in the same continuation as the parse, so
+ * it adds no frame while the request is in flight). Its failures are not retried unless they
+ * are retryable `ModelHTTPError`s, which decoders do not produce.
  */
-export const postJson = (
+export const postJson: {
+  (client: HttpClient.HttpClient, options: RequestOptions): Effect.Effect<unknown, RequestError>
+  <A, E>(
+    client: HttpClient.HttpClient,
+    options: RequestOptions,
+    decode: (json: unknown) => Effect.Effect<A, E>
+  ): Effect.Effect<A, E | RequestError>
+} = <A, E>(
   client: HttpClient.HttpClient,
-  options: RequestOptions
-): Effect.Effect<unknown, RequestError> => {
+  options: RequestOptions,
+  decode?: (json: unknown) => Effect.Effect<A, E>
+): Effect.Effect<unknown, E | RequestError> => {
   const request = buildRequest(options)
-  // The timeout below covers sending and reading the body of each attempt.
-  const once = (counter: AttemptCounter) =>
-    Effect.flatMap(attempt(client, options, request, false, counter), (response) =>
-      Effect.flatMap(
-        Effect.mapError(response.text, (e) => transportError(options.modelName, e)),
-        (text) => {
-          try {
-            return Effect.succeed(JSON.parse(text) as unknown)
-          } catch {
-            return Effect.fail(
-              new AgentError.ModelAPIError({
-                modelName: options.modelName,
-                reason: `Invalid JSON in the response body: ${text.length > 200 ? `${text.slice(0, 200)}…` : text}`
-              })
-            )
-          }
+  const onOk = (
+    response: HttpClientResponse.HttpClientResponse
+  ): Effect.Effect<unknown, E | RequestError> =>
+    Effect.flatMap(
+      Effect.mapError(response.text, (e) => transportError(options.modelName, e)),
+      (text): Effect.Effect<unknown, E | RequestError> => {
+        let json: unknown
+        try {
+          json = JSON.parse(text)
+        } catch {
+          return Effect.fail(
+            new AgentError.ModelAPIError({
+              modelName: options.modelName,
+              reason: `Invalid JSON in the response body: ${text.length > 200 ? `${text.slice(0, 200)}…` : text}`
+            })
+          )
         }
-      )
+        return decode === undefined ? Effect.succeed(json) : decode(json)
+      }
     )
   const timeout = options.settings.timeout
-  const bounded = (counter: AttemptCounter) =>
-    timeout === undefined
-      ? once(counter)
-      : Effect.timeoutFail(once(counter), {
-          duration: timeout,
-          onTimeout: () => timeoutError(options.modelName, timeout)
-        })
-  // A fresh attempt counter per run of the returned effect.
+  // A fresh attempt counter per run of the returned effect. The timeout covers sending, reading
+  // and decoding the body of each attempt.
   return transportRegion(
-    Effect.suspend(() => withRetry(bounded({ count: 0 }), options.retry)),
+    Effect.suspend(() => {
+      const once = attempt(client, options, request, false, { count: 0 }, onOk)
+      return withRetry(
+        (timeout === undefined
+          ? once
+          : Effect.timeoutFail(once, {
+              duration: timeout,
+              onTimeout: () => timeoutError(options.modelName, timeout)
+            })) as Effect.Effect<unknown, RequestError>,
+        options.retry
+      )
+    }),
     options
   )
 }
@@ -539,7 +569,7 @@ export const postSse = (
   return Effect.gen(function* () {
     const started = yield* Clock.currentTimeMillis
     const response = yield* withRetry(
-      attempt(scopedClient, options, request, true, { count: 0 }),
+      attempt(scopedClient, options, request, true, { count: 0 }, Effect.succeed),
       options.retry
     )
     const broke = (e: HttpClientError.HttpClientError) =>

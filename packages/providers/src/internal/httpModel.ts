@@ -21,10 +21,12 @@ type RequestError = AgentError.ModelHTTPError | AgentError.ModelAPIError
 
 /** How a provider sends an encoded body (settings are the merged ones: timeouts, extras). */
 export interface Post<Body> {
-  readonly json: (
+  /** POSTs the body and decodes the JSON answer with `decode` (in the same continuation). */
+  readonly json: <A, E>(
     body: Body,
-    settings: ModelSettings.ModelSettings
-  ) => Effect.Effect<unknown, RequestError>
+    settings: ModelSettings.ModelSettings,
+    decode: (json: unknown) => Effect.Effect<A, E>
+  ) => Effect.Effect<A, E | RequestError>
   readonly sse: (
     body: Body,
     settings: ModelSettings.ModelSettings
@@ -40,7 +42,7 @@ export const viaClient = <Body, Call>(
   client: Posts<Call>,
   call: (body: Body, settings: ModelSettings.ModelSettings, stream: boolean) => Call
 ): Post<Body> => ({
-  json: (body, settings) => client.postJson(call(body, settings, false)),
+  json: (body, settings, decode) => client.postJson(call(body, settings, false), decode),
   sse: (body, settings) => client.postSse(call(body, settings, true))
 })
 
@@ -114,8 +116,7 @@ export const make = <Body>(options: Options<Body>): Model.Service => {
     request: (messages, runSettings, parameters) => {
       const settings = ModelSettings.merge(options.settings, runSettings)
       return body(messages, settings, parameters, false).pipe(
-        Effect.flatMap((b) => post.json(b, settings)),
-        Effect.flatMap(decode),
+        Effect.flatMap((b) => post.json(b, settings, decode)),
         requestSpan
       )
     },

@@ -1,0 +1,180 @@
+import { assert, describe, it } from "@effect/vitest"
+import * as Cause from "effect/Cause"
+import * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as Scope from "effect/Scope"
+import * as Tracer from "effect/Tracer"
+import { withSpanAndContext, withSpanScopeAndContext } from "../src/internal/spanRegion.js"
+import { recordingTracer } from "./support/tracer.js"
+
+class Marker extends Context.Tag("test/Marker")<Marker, string>() {}
+
+/** The marker in the current context, or "none". */
+const marker = Effect.map(Effect.serviceOption(Marker), (m) =>
+  m._tag === "Some" ? m.value : "none"
+)
+
+const withMarker = (context: Context.Context<any>, value: string) =>
+  Context.add(context, Marker, value)
+
+describe("withSpanScopeAndContext", () => {
+  it.effect(
+    "runs the body in the prepared context, then restores it, closes the scope, ends the span",
+    () =>
+      Effect.gen(function* () {
+        const { spans, tracer } = recordingTracer()
+        const closed: Array<string> = []
+        const out = yield* withSpanScopeAndContext("outer", {}, (span, scope) =>
+          Effect.map(Effect.context<any>(), (caller) => ({
+            context: Context.add(withMarker(caller, "inside"), Tracer.ParentSpan, span),
+            body: Effect.zipRight(
+              Scope.addFinalizer(
+                scope,
+                Effect.sync(() => closed.push("scope"))
+              ),
+              Effect.zip(marker, Effect.currentSpan)
+            )
+          }))
+        ).pipe(Effect.withTracer(tracer))
+        assert.strictEqual(out[0], "inside")
+        assert.strictEqual(out[1].name, "outer")
+        assert.strictEqual(yield* marker, "none")
+        assert.deepStrictEqual(closed, ["scope"])
+        assert.strictEqual(spans[0]!.ended, true)
+        assert.isTrue(Exit.isSuccess(spans[0]!.exit!))
+      })
+  )
+
+  it.effect("maps the body's failures with mapError; the span ends with the mapped failure", () =>
+    Effect.gen(function* () {
+      const { spans, tracer } = recordingTracer()
+      const exit = yield* withSpanScopeAndContext("outer", {}, () =>
+        Effect.map(Effect.context<any>(), (caller) => ({
+          context: withMarker(caller, "inside"),
+          body: Effect.fail("boom" as const),
+          mapError: (e: "boom") => ({ wrapped: e })
+        }))
+      ).pipe(Effect.withTracer(tracer), Effect.exit)
+      assert.deepStrictEqual(exit, Exit.fail({ wrapped: "boom" }))
+      assert.deepStrictEqual(spans[0]!.exit, Exit.fail({ wrapped: "boom" }))
+      assert.strictEqual(yield* marker, "none")
+    })
+  )
+
+  it.effect("a defect is not mapped; a failing prepare ends the span and closes the scope", () =>
+    Effect.gen(function* () {
+      const { spans, tracer } = recordingTracer()
+      const died = yield* withSpanScopeAndContext("a", {}, () =>
+        Effect.succeed({
+          context: Context.empty() as Context.Context<any>,
+          body: Effect.die("bug"),
+          mapError: () => "mapped"
+        })
+      ).pipe(Effect.withTracer(tracer), Effect.exit)
+      assert.isTrue(Exit.isFailure(died) && Cause.isDie(died.cause))
+      const closed: Array<string> = []
+      const failed = yield* withSpanScopeAndContext("b", {}, (_span, scope) =>
+        Effect.zipRight(
+          Scope.addFinalizer(
+            scope,
+            Effect.sync(() => closed.push("scope"))
+          ),
+          Effect.fail("no model")
+        )
+      ).pipe(Effect.withTracer(tracer), Effect.exit)
+      assert.deepStrictEqual(failed, Exit.fail("no model"))
+      assert.deepStrictEqual(closed, ["scope"])
+      assert.deepStrictEqual(
+        spans.map((s) => s.ended),
+        [true, true]
+      )
+    })
+  )
+
+  it.effect("interrupting the body restores the context, closes the scope and ends the span", () =>
+    Effect.gen(function* () {
+      const { spans, tracer } = recordingTracer()
+      const started = yield* Deferred.make<void>()
+      const closed: Array<string> = []
+      const fiber = yield* withSpanScopeAndContext("outer", {}, (_span, scope) =>
+        Effect.as(
+          Scope.addFinalizer(
+            scope,
+            Effect.sync(() => closed.push("scope"))
+          ),
+          {
+            context: Context.empty() as Context.Context<any>,
+            body: Effect.zipRight(Deferred.succeed(started, undefined), Effect.never)
+          }
+        )
+      ).pipe(Effect.withTracer(tracer), Effect.fork)
+      yield* Deferred.await(started)
+      const exit = yield* Fiber.interrupt(fiber)
+      assert.isTrue(Exit.isInterrupted(exit))
+      assert.deepStrictEqual(closed, ["scope"])
+      assert.strictEqual(spans[0]!.ended, true)
+    })
+  )
+})
+
+describe("withSpanAndContext", () => {
+  it.effect("onSuccess annotates the span before it ends; the caller's context comes back", () =>
+    Effect.gen(function* () {
+      const { spans, tracer } = recordingTracer()
+      const out = yield* withSpanAndContext(
+        "chat m",
+        {},
+        (caller) => withMarker(caller, "chat"),
+        () => marker,
+        (span, value) => span.attribute("seen", value)
+      ).pipe(Effect.withTracer(tracer))
+      assert.strictEqual(out, "chat")
+      assert.strictEqual(spans[0]!.attributes.get("seen"), "chat")
+      assert.strictEqual(spans[0]!.ended, true)
+      assert.strictEqual(yield* marker, "none")
+    })
+  )
+
+  it.effect(
+    "a throwing onSuccess is a defect; the span still ends and the context is restored",
+    () =>
+      Effect.gen(function* () {
+        const { spans, tracer } = recordingTracer()
+        const exit = yield* withSpanAndContext(
+          "chat m",
+          {},
+          (caller) => withMarker(caller, "chat"),
+          () => Effect.succeed(1),
+          () => {
+            throw new Error("annotate failed")
+          }
+        ).pipe(Effect.withTracer(tracer), Effect.exit)
+        assert.isTrue(Exit.isFailure(exit) && Cause.isDie(exit.cause))
+        assert.strictEqual(spans[0]!.ended, true)
+        assert.isTrue(Exit.isFailure(spans[0]!.exit!))
+        assert.strictEqual(yield* marker, "none")
+      })
+  )
+
+  it.effect("a failing body skips onSuccess and ends the span with the failure", () =>
+    Effect.gen(function* () {
+      const { spans, tracer } = recordingTracer()
+      let called = false
+      const exit = yield* withSpanAndContext(
+        "chat m",
+        {},
+        (caller) => caller,
+        () => Effect.fail("http 500"),
+        () => {
+          called = true
+        }
+      ).pipe(Effect.withTracer(tracer), Effect.exit)
+      assert.deepStrictEqual(exit, Exit.fail("http 500"))
+      assert.isFalse(called)
+      assert.deepStrictEqual(spans[0]!.exit, Exit.fail("http 500"))
+    })
+  )
+})
