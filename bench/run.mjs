@@ -562,8 +562,9 @@ const describe = {
     '(peak − before, per repetition). "after init" is the RSS once every library is imported and the client is built. ' +
     "Each column is its own median, so before + growth need not add up to the peak exactly.",
   import:
-    "time to `import()` the client's packages in a fresh process (agentfx: core + providers; Effect floor: the `effect` and " +
-    "`@effect/platform-node` barrels + `@effect/platform/HttpClient(Request)`; raw: bare `effect`), and the process RSS " +
+    "time to `import()` the client's packages in a fresh process (agentfx: core + providers; Effect floor: `effect/Effect`, " +
+    "`effect/ManagedRuntime`, `effect/Stream`, `@effect/platform-node/NodeHttpClient` (with undici) and " +
+    "`@effect/platform/HttpClient(Request)`; raw: bare `effect`), and the process RSS " +
     "before and right after that import (current RSS, no forced GC)",
   "partial-json":
     "agentfx partial-JSON parser: time for 100 KB vs 10 KB of a JSON array pushed in 8-char deltas, snapshot after each"
@@ -574,8 +575,8 @@ lines.push(
   "",
   "Targets are judged against raw. The last column reads agentfx against the Effect HTTP floor " +
     "(the bare `@effect/platform` client on the same runtime set-up, no target): what agentfx adds on top of " +
-    "the HTTP stack any Effect-based client pays for. (import: the floor's set includes the `@effect/platform-node` " +
-    "barrel, agentfx's import scenario does not.)",
+    "the HTTP stack any Effect-based client pays for. (import: the floor's set includes the transport, " +
+    "`@effect/platform-node/NodeHttpClient` and undici, agentfx's import scenario does not.)",
   ""
 )
 lines.push(

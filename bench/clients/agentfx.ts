@@ -7,7 +7,10 @@
 //   OpenAiChat.model(id)                     Layer providing core's `Model`,
 //     .pipe(Layer.provide(OpenAiChat.layer({ apiKey: Redacted, baseUrl })))
 //     (baseUrl is given with the /v1 suffix, like the openai SDK's baseURL)
-//   NodeHttpClient.layerUndici               transport (chosen by the user)
+//   NodeHttpClient.layerUndici               transport (chosen by the user), imported from
+//                                            @effect/platform-node/NodeHttpClient; Effect's
+//                                            modules by path (effect/Effect, …), as agentfx's
+//                                            packages import them (bench/README.md, "Imports")
 //   agent.run(prompt)        Effect<{ output }>
 //   agent.runStream(prompt)  Stream of events; text deltas are
 //                            { _tag: "PartDeltaEvent", delta: { _tag: "TextPartDelta", contentDelta } }
@@ -61,8 +64,15 @@ main({
     { core, providers }: Any,
     { baseUrl, protocol }: { baseUrl: string; protocol: "chat" | "responses" }
   ) {
-    const { Effect, Layer, ManagedRuntime, Redacted, Schema, Stream } = await import("effect")
-    const { NodeHttpClient } = await import("@effect/platform-node")
+    const [Effect, Layer, ManagedRuntime, Redacted, Schema, Stream] = await Promise.all([
+      import("effect/Effect"),
+      import("effect/Layer"),
+      import("effect/ManagedRuntime"),
+      import("effect/Redacted"),
+      import("effect/Schema"),
+      import("effect/Stream")
+    ])
+    const NodeHttpClient = await import("@effect/platform-node/NodeHttpClient")
     const { Agent, Tool } = core as Any
     const Provider = (protocol === "chat" ? providers.OpenAiChat : providers.OpenAiResponses) as Any
 

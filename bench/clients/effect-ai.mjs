@@ -2,8 +2,9 @@
 // effect 3.22), transport `@effect/platform-node` NodeHttpClient.layerUndici.
 // `@effect/ai-openai` speaks only the Responses API.
 //
-// The `import` scenario times `@effect/ai` + `@effect/ai-openai` (not the
-// transport, which the user picks), as for agentfx.
+// The `import` scenario times the `@effect/ai` + `@effect/ai-openai` modules it uses (not the
+// transport, which the user picks), as for agentfx. Like every Effect-based runner here it
+// imports modules by path, not the packages' barrels (bench/README.md, "Imports").
 
 import {
   checkFinal,
@@ -19,14 +20,32 @@ main({
   name: "effect-ai",
   protocols: ["responses"],
   async load() {
-    const [ai, aiOpenAi] = await Promise.all([import("@effect/ai"), import("@effect/ai-openai")])
-    return { ai, aiOpenAi }
+    // Modules by path, as every Effect-based runner here imports them (bench/README.md, "Imports")
+    const [Chat, LanguageModel, Tool, Toolkit, OpenAiClient, OpenAiLanguageModel] =
+      await Promise.all([
+        import("@effect/ai/Chat"),
+        import("@effect/ai/LanguageModel"),
+        import("@effect/ai/Tool"),
+        import("@effect/ai/Toolkit"),
+        import("@effect/ai-openai/OpenAiClient"),
+        import("@effect/ai-openai/OpenAiLanguageModel")
+      ])
+    return { Chat, LanguageModel, Tool, Toolkit, OpenAiClient, OpenAiLanguageModel }
   },
-  async init({ ai, aiOpenAi }, { baseUrl }) {
-    const { Effect, Layer, ManagedRuntime, Redacted, Schema, Stream } = await import("effect")
-    const { NodeHttpClient } = await import("@effect/platform-node")
-    const { Chat, LanguageModel, Tool, Toolkit } = ai
-    const { OpenAiClient, OpenAiLanguageModel } = aiOpenAi
+  async init(
+    { Chat, LanguageModel, Tool, Toolkit, OpenAiClient, OpenAiLanguageModel },
+    { baseUrl }
+  ) {
+    const [Effect, Layer, ManagedRuntime, Redacted, Schema, Stream, NodeHttpClient] =
+      await Promise.all([
+        import("effect/Effect"),
+        import("effect/Layer"),
+        import("effect/ManagedRuntime"),
+        import("effect/Redacted"),
+        import("effect/Schema"),
+        import("effect/Stream"),
+        import("@effect/platform-node/NodeHttpClient")
+      ])
 
     const GetWeather = Tool.make("get_weather", {
       description: TOOL_DESCRIPTION,

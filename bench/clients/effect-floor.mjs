@@ -3,13 +3,13 @@
 // The bare `@effect/platform` `HttpClient` over `NodeHttpClient.layerUndici` + `JSON.parse` of
 // the body: the same request bodies and hand-written SSE splitting as `raw.mjs`, but run as
 // Effect programs on a `ManagedRuntime` (each scenario's loop is one program, as in the agentfx
-// and effect-ai runners), with the imports an Effect app using agentfx makes (and the agentfx
-// runner makes): the `effect` and `@effect/platform-node` barrels, plus the two
-// `@effect/platform` modules it uses (`HttpClient`, `HttpClientRequest`; the platform-node
-// barrel loads them anyway). Not the `@effect/platform` barrel: neither agentfx nor its runner
-// loads it, and it alone adds ≈ 25 MB of RSS (≈ 20 MB of heap: HttpApi, OpenApi, …), which would
-// put this "floor" above agentfx. The platform client's own `http.client` span is off, as
-// agentfx's providers run it by default.
+// and effect-ai runners), with the imports the agentfx runner makes: Effect modules by path
+// (`effect/Effect`, …, as agentfx's packages import them), the transport from
+// `@effect/platform-node/NodeHttpClient`, and the two `@effect/platform` modules it uses
+// (`HttpClient`, `HttpClientRequest`). Not the barrels (`effect`, `@effect/platform-node`,
+// `@effect/platform`): on Node each loads every module of its package (see bench/README.md,
+// "Imports"). The platform client's own `http.client` span is off, as agentfx's providers run it
+// by default.
 //
 // It has no target. agentfx ÷ this runner is what agentfx adds on top of Effect's HTTP stack;
 // this runner ÷ raw is what every Effect-based client pays before doing any work.
@@ -32,18 +32,21 @@ main({
   protocols: ["chat", "responses"],
   // Timed by the `import` scenario, and loaded the same way in every scenario.
   async load() {
-    const [effect, platformNode, HttpClient, HttpClientRequest] = await Promise.all([
-      import("effect"),
-      import("@effect/platform-node"),
-      import("@effect/platform/HttpClient"),
-      import("@effect/platform/HttpClientRequest")
-    ])
-    return { effect, platformNode, HttpClient, HttpClientRequest }
+    const [Effect, ManagedRuntime, Stream, NodeHttpClient, HttpClient, HttpClientRequest] =
+      await Promise.all([
+        import("effect/Effect"),
+        import("effect/ManagedRuntime"),
+        import("effect/Stream"),
+        import("@effect/platform-node/NodeHttpClient"),
+        import("@effect/platform/HttpClient"),
+        import("@effect/platform/HttpClientRequest")
+      ])
+    return { Effect, ManagedRuntime, Stream, NodeHttpClient, HttpClient, HttpClientRequest }
   },
-  async init({ effect, platformNode, HttpClient, HttpClientRequest }, { baseUrl, protocol }) {
-    const { Effect, ManagedRuntime, Stream } = effect
-    const { NodeHttpClient } = platformNode
-
+  async init(
+    { Effect, ManagedRuntime, Stream, NodeHttpClient, HttpClient, HttpClientRequest },
+    { baseUrl, protocol }
+  ) {
     const runtime = ManagedRuntime.make(NodeHttpClient.layerUndici)
     // The client is built once; non-2xx is an error; no platform span (nor trace headers).
     const client = (await runtime.runPromise(HttpClient.HttpClient)).pipe(
