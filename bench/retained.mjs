@@ -5,11 +5,14 @@
 // In-memory (default): `agent.run` over a model whose request never answers, beside a bare
 // fiber. With --http: against the loopback mock server's `bench-slow-60000` model (answers
 // after a minute): the bare `@effect/platform` client request (the Effect HTTP floor),
-// `model.request` of `OpenAiChat` (own span, and inside a `chat` span as an agent calls it), and
-// `agent.run` over it.
+// `model.request` of `OpenAiChat` (bare, and instrumented as an agent calls it), and `agent.run`
+// over it. Without a tracer installed agentfx opens no spans; the "with a tracer" rows install
+// one (Effect's native span implementation under another tracer identity, so spans are
+// recorded in memory as an exporter's would be before export).
 import { spawn } from "node:child_process"
 import { createInterface } from "node:readline"
 import * as Effect from "effect/Effect"
+import * as Tracer from "effect/Tracer"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as ManagedRuntime from "effect/ManagedRuntime"
@@ -56,6 +59,11 @@ if (http) {
 }
 const rt = ManagedRuntime.make(layer)
 await rt.runPromise(Effect.void)
+const native = Effect.runSync(Effect.tracer)
+const recording = Tracer.make({ span: native.span, context: native.context })
+// the same services with a tracer installed for the whole runtime (as the OpenTelemetry layer is)
+const traced = ManagedRuntime.make(Layer.merge(layer, Layer.setTracer(recording)))
+await traced.runPromise(Effect.void)
 const agent = Agent.make({ name: "bench" })
 const gc = () => {
   globalThis.gc?.()
@@ -85,7 +93,7 @@ const variants = http
           Model.ModelRequestParameters.empty
         )
       ),
-      "chat span + model.request": Effect.flatMap(Model.Model, (model) =>
+      "instrumented model.request": Effect.flatMap(Model.Model, (model) =>
         InstrumentedModel.instrument(model).request(
           [
             new Messages.ModelRequest({
@@ -97,22 +105,28 @@ const variants = http
         )
       ),
       "agent.run": agent.run("Say hello."),
-      "agent.run, tracer disabled": Effect.withTracerEnabled(agent.run("Say hello."), false)
+      "agent.run, with a tracer": agent.run("Say hello.")
     }
-  : { "bare fiber (Effect.never)": Effect.never, "agent.run": agent.run("Say hello.") }
+  : {
+      "bare fiber (Effect.never)": Effect.never,
+      "agent.run": agent.run("Say hello."),
+      "agent.run, with a tracer": agent.run("Say hello.")
+    }
 for (const [name, effect] of Object.entries(variants)) {
   const h0 = gc()
   const fibers = []
-  for (let i = 0; i < N; i++) fibers.push(rt.runFork(effect))
+  const runtime = name.endsWith("with a tracer") ? traced : rt
+  for (let i = 0; i < N; i++) fibers.push(runtime.runFork(effect))
   await new Promise((r) => setTimeout(r, http ? 1500 : 300))
   const h1 = gc()
   console.log(
     `${http ? "http" : "in-memory"} ${name.padEnd(30)} ${((h1 - h0) / N / 1024).toFixed(1)} KB retained per operation in flight`
   )
-  await rt.runPromise(Fiber.interruptAll(fibers))
+  await runtime.runPromise(Fiber.interruptAll(fibers))
   // let aborted sockets close before the next baseline
   await new Promise((r) => setTimeout(r, http ? 1000 : 50))
 }
 await rt.dispose()
+await traced.dispose()
 server?.kill()
 process.exit(0)

@@ -8,6 +8,10 @@
  * Message contents are recorded only with `includeContent: true`; headers, extra body fields
  * and keys never are.
  *
+ * Spans are opened only when they are recorded: a tracer is installed (`@effect/opentelemetry`,
+ * `Effect.withTracer`, DevTools) and tracing is enabled. Under Effect's built-in tracer, which
+ * exports nothing, requests run without a span (and without the context change a span needs).
+ *
  * Agents instrument their model themselves, so every agent run already has one `chat` span per
  * request. Wrapping a model yourself never produces a second span for the same call: when a
  * `chat` span is already open for the call (an instrumented model wrapped in a `WrapperModel`
@@ -29,12 +33,14 @@ import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import type * as Fiber from "effect/Fiber"
+import type * as Scope from "effect/Scope"
 import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
 import * as Tracer from "effect/Tracer"
 import type { ModelError } from "./AgentError.js"
 import { encodeJson, type ModelMessage, type ModelResponse } from "./Messages.js"
-import { withSpanAndContext } from "./internal/spanRegion.js"
+import { spansRecorded, withSpanAndContext } from "./internal/spanRegion.js"
 import * as Model from "./Model.js"
 import type { ModelSettings } from "./ModelSettings.js"
 
@@ -82,9 +88,12 @@ const inChatSpan = <X, E, R>(
   )
 
 /** The context inside a chat span: one copy of the context's map (each `Context.add` copies it). */
-const chatContext = (context: Context.Context<any>, span: Tracer.Span): Context.Context<any> => {
+const chatContext = (
+  context: Context.Context<any>,
+  span: Tracer.Span | undefined
+): Context.Context<any> => {
   const map = new Map(context.unsafeMap)
-  map.set(Tracer.ParentSpan.key, span)
+  if (span !== undefined) map.set(Tracer.ParentSpan.key, span)
   map.set(InsideChatSpan.key, true)
   return Context.unsafeMake(map)
 }
@@ -101,9 +110,16 @@ const providerSpanOptions = { captureStackTrace: false } as const
 export const withProviderSpan =
   (name: string) =>
   <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-    Effect.flatMap(InsideChatSpan, (inside) =>
-      inside ? effect : Effect.withSpan(effect, name, providerSpanOptions)
+    Effect.withFiberRuntime((fiber) =>
+      quiet(fiber) ? effect : Effect.withSpan(effect, name, providerSpanOptions)
     )
+
+/**
+ * No span for this call: a `chat` span is already open for it, or spans are not recorded
+ * (no tracer installed; see the module docs).
+ */
+const quiet = (fiber: Fiber.RuntimeFiber<any, any>): boolean =>
+  Context.get(fiber.currentContext, InsideChatSpan) || !spansRecorded(fiber)
 
 const settingAttributes: ReadonlyArray<readonly [keyof ModelSettings, string]> = [
   ["maxTokens", "gen_ai.request.max_tokens"],
@@ -181,8 +197,8 @@ export const make = (inner: Model.Service, options: Options = {}): InstrumentedS
     settings: ModelSettings,
     parameters: Model.ModelRequestParameters
   ): Effect.Effect<ModelResponse, ModelError> =>
-    Effect.flatMap(InsideChatSpan, (inside) =>
-      inside
+    Effect.withFiberRuntime((fiber) =>
+      quiet(fiber)
         ? base.request(messages, settings, parameters)
         : // The span and the context change in one region (see internal/spanRegion.ts).
           withSpanAndContext(
@@ -202,9 +218,9 @@ export const make = (inner: Model.Service, options: Options = {}): InstrumentedS
     messages: ReadonlyArray<ModelMessage>,
     settings: ModelSettings,
     parameters: Model.ModelRequestParameters
-  ) =>
-    Effect.flatMap(InsideChatSpan, (inside) =>
-      inside
+  ): Effect.Effect<Model.StreamedResponse, ModelError, Scope.Scope> =>
+    Effect.withFiberRuntime<Model.StreamedResponse, ModelError, Scope.Scope>((fiber) =>
+      quiet(fiber)
         ? base.requestStream(messages, settings, parameters)
         : Effect.gen(function* () {
             // The span lives until the stream's scope closes; a failure to open ends it at once,

@@ -70,6 +70,53 @@ describe("InstrumentedModel", () => {
     })
   )
 
+  it.effect(
+    "with no tracer installed, no chat or agent span is opened (their spans would be recorded nowhere)",
+    () =>
+      Effect.gen(function* () {
+        const seen: Array<string> = []
+        const model = Model.make({
+          modelName: "m",
+          system: "function",
+          profile: Model.defaultProfile,
+          settings: undefined,
+          request: () =>
+            Effect.map(
+              Effect.orElseSucceed(
+                Effect.map(Effect.currentSpan, (s) => s.name),
+                () => "(none)"
+              ),
+              (name) => {
+                seen.push(name)
+                return answer("hello")
+              }
+            ),
+          requestStream: () => Effect.die("not used")
+        })
+        // Effect's built-in tracer: the caller's span stays current inside the model and the run
+        yield* InstrumentedModel.make(model)
+          .request([Messages.userPrompt("hi")], {}, Model.ModelRequestParameters.empty)
+          .pipe(Effect.withSpan("caller"))
+        const result = yield* Agent.make({ model }).run("hi").pipe(Effect.withSpan("handler"))
+        assert.strictEqual(result.output, "hello")
+        assert.deepStrictEqual(seen, ["caller", "handler"])
+        // the same calls with a tracer installed: chat (and invoke_agent) spans as usual
+        const { spans, tracer } = recordingTracer()
+        yield* Agent.make({ model })
+          .run("hi")
+          .pipe(Effect.withSpan("handler"), Effect.withTracer(tracer))
+        assert.deepStrictEqual(seen.slice(2), ["chat m"])
+        assert.deepStrictEqual(
+          spans.map((s) => [s.name, s.parent]),
+          [
+            ["handler", undefined],
+            ["invoke_agent agent", "handler"],
+            ["chat m", "invoke_agent agent"]
+          ]
+        )
+      })
+  )
+
   it.effect("includeContent records the messages sent and received", () =>
     Effect.gen(function* () {
       const { chats, tracer } = recordingTracer()

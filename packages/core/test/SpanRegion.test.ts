@@ -29,7 +29,7 @@ describe("withSpanScopeAndContext", () => {
         const closed: Array<string> = []
         const out = yield* withSpanScopeAndContext("outer", {}, (span, scope) =>
           Effect.map(Effect.context<any>(), (caller) => ({
-            context: Context.add(withMarker(caller, "inside"), Tracer.ParentSpan, span),
+            context: Context.add(withMarker(caller, "inside"), Tracer.ParentSpan, span!),
             body: Effect.zipRight(
               Scope.addFinalizer(
                 scope,
@@ -116,6 +116,58 @@ describe("withSpanScopeAndContext", () => {
       assert.isTrue(Exit.isInterrupted(exit))
       assert.deepStrictEqual(closed, ["scope"])
       assert.strictEqual(spans[0]!.ended, true)
+    })
+  )
+})
+
+describe("spans only when recorded", () => {
+  it.effect(
+    "under Effect's built-in tracer no span is opened; the caller's span stays current",
+    () =>
+      Effect.gen(function* () {
+        const seen = yield* withSpanScopeAndContext("outer", {}, (span) =>
+          Effect.map(Effect.context<any>(), (caller) => ({
+            context: caller,
+            body: Effect.map(Effect.currentSpan, (current) => ({ span, current: current.name }))
+          }))
+        ).pipe(Effect.withSpan("caller"))
+        assert.isUndefined(seen.span)
+        assert.strictEqual(seen.current, "caller")
+      })
+  )
+
+  it.effect(
+    "withSpanAndContext under the built-in tracer: no span, the context still changes",
+    () =>
+      Effect.gen(function* () {
+        let annotated = false
+        const out = yield* withSpanAndContext(
+          "execute_tool t",
+          {},
+          (caller, span) => withMarker(caller, span === undefined ? "no span" : "span"),
+          (span) => Effect.map(marker, (m) => ({ m, span })),
+          () => {
+            annotated = true
+          }
+        )
+        assert.strictEqual(out.m, "no span")
+        assert.isUndefined(out.span)
+        assert.isFalse(annotated)
+        assert.strictEqual(yield* marker, "none")
+      })
+  )
+
+  it.effect("with tracing disabled no span is opened either", () =>
+    Effect.gen(function* () {
+      const { spans, tracer } = recordingTracer()
+      const span = yield* withSpanScopeAndContext("outer", {}, (span) =>
+        Effect.succeed({
+          context: Context.empty() as Context.Context<any>,
+          body: Effect.succeed(span)
+        })
+      ).pipe(Effect.withTracerEnabled(false), Effect.withTracer(tracer))
+      assert.isUndefined(span)
+      assert.strictEqual(spans.length, 0)
     })
   )
 })

@@ -286,14 +286,16 @@ export const resolveModel = (
   if (input === undefined) return Model.Model
   if (typeof input === "string") {
     const resolved = Effect.flatMap(Model.ModelRegistry, (registry) => registry.resolve(input))
-    return owner === undefined ? resolved : Effect.withParentSpan(resolved, owner.parent)
+    return owner?.parent === undefined ? resolved : Effect.withParentSpan(resolved, owner.parent)
   }
   if (Layer.isLayer(input)) {
     const layer = input as Layer.Layer<Model.Model, any, any>
     return Effect.map(
       owner === undefined
         ? Layer.build(layer)
-        : Effect.withParentSpan(Layer.buildWithScope(layer, owner.scope), owner.parent),
+        : owner.parent === undefined
+          ? Layer.buildWithScope(layer, owner.scope)
+          : Effect.withParentSpan(Layer.buildWithScope(layer, owner.scope), owner.parent),
       (ctx) => Context.get(ctx, Model.Model)
     )
   }
@@ -361,7 +363,8 @@ const noEmit: Emit = () => Effect.void
  */
 export interface RunOwner {
   readonly scope: Scope.Scope
-  readonly parent: Tracer.AnySpan
+  /** The run's span; undefined when spans are not recorded (the caller's span stays the parent). */
+  readonly parent: Tracer.AnySpan | undefined
 }
 
 /** The output of an agent for one model profile (auto output resolved), computed once. */
@@ -556,7 +559,7 @@ class Run<A> implements Machine<A> {
     if (owner === undefined) map.delete(Tracer.ParentSpan.key)
     else {
       map.set(Scope.Scope.key, owner.scope)
-      map.set(Tracer.ParentSpan.key, owner.parent)
+      if (owner.parent !== undefined) map.set(Tracer.ParentSpan.key, owner.parent)
     }
     this.runContext = Context.unsafeMake(map)
     this.runId = options.runId ?? newRunId()
@@ -1270,7 +1273,7 @@ class Run<A> implements Machine<A> {
                 },
                 (caller, span) => {
                   const map = new Map(caller.unsafeMap)
-                  map.set(Tracer.ParentSpan.key, span)
+                  if (span !== undefined) map.set(Tracer.ParentSpan.key, span)
                   map.set(RunContext.key, ctx)
                   return Context.unsafeMake(map)
                 },

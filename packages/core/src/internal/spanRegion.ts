@@ -20,7 +20,8 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as FiberRef from "effect/FiberRef"
 import * as Scope from "effect/Scope"
-import type * as Tracer from "effect/Tracer"
+import type * as Fiber from "effect/Fiber"
+import * as Tracer from "effect/Tracer"
 
 /** Ends `span` with `exit`, as `Effect.useSpan` does. */
 const endSpan = (span: Tracer.Span, exit: Exit.Exit<unknown, unknown>): Effect.Effect<void> =>
@@ -51,6 +52,19 @@ const makeSpan = (name: string, options: Tracer.SpanOptions): Effect.Effect<Trac
     return span
   })
 
+/** Effect's built-in tracer: what every fiber has unless a tracer is installed. */
+const nativeTracer: Tracer.Tracer = Effect.runSync(Effect.tracer)
+
+/**
+ * Whether spans opened by this fiber are recorded anywhere: tracing is enabled and a tracer
+ * other than Effect's built-in one is installed (`@effect/opentelemetry`, `Effect.withTracer`,
+ * DevTools, …). The built-in tracer keeps its spans in memory only, for `Effect.currentSpan`;
+ * spans whose only reader would be the library itself can be skipped under it.
+ */
+export const spansRecorded = (fiber: Fiber.RuntimeFiber<any, any>): boolean =>
+  fiber.getFiberRef(FiberRef.currentTracerEnabled) &&
+  Context.get(fiber.currentDefaultServices, Tracer.Tracer) !== nativeTracer
+
 /** The fiber's context (typed loosely: a run's context holds any services). */
 const currentContext = FiberRef.currentContext as unknown as FiberRef.FiberRef<Context.Context<any>>
 
@@ -68,10 +82,11 @@ export interface Prepared<A, E, E3> {
 }
 
 /**
- * Opens the span `name` and a scope, then runs `prepare(span, scope)` (interruptible; it may
- * fail) which returns the body and the context to run it in. The body runs with the fiber's
- * context replaced; afterwards the context is restored, the scope closed and the span ended,
- * whatever the exit. The body's failures are mapped with `mapError` when one is given.
+ * Opens the span `name` (only when spans are recorded: see `spansRecorded`; else `span` is
+ * undefined) and a scope, then runs `prepare(span, scope)` (interruptible; it may fail) which
+ * returns the body and the context to run it in. The body runs with the fiber's context
+ * replaced; afterwards the context is restored, the scope closed and the span ended, whatever
+ * the exit. The body's failures are mapped with `mapError` when one is given.
  *
  * Each continuation is one frame on the fiber's stack for as long as the body runs, so the
  * body's exit is taken with one `matchCauseEffect` (not `exit` + `flatMap`).
@@ -80,73 +95,86 @@ export const withSpanScopeAndContext = <A, E, E2, R2, E3 = E>(
   name: string,
   options: Tracer.SpanOptions,
   prepare: (
-    span: Tracer.Span,
+    span: Tracer.Span | undefined,
     scope: Scope.CloseableScope
   ) => Effect.Effect<Prepared<A, E, E3>, E2, R2>
 ): Effect.Effect<A, E3 | E2, R2> =>
   Effect.uninterruptibleMask((restore) =>
-    Effect.flatMap(makeSpan(name, options), (span) =>
-      Effect.flatMap(Scope.make(), (scope) => {
-        const finish = (exit: Exit.Exit<A, E3 | E2>): Effect.Effect<A, E3 | E2> =>
-          Effect.zipRight(Scope.close(scope, exit), Effect.zipRight(endSpan(span, exit), exit))
-        return Effect.matchCauseEffect(restore(prepare(span, scope)), {
-          onFailure: (cause) => finish(Exit.failCause(cause)),
-          onSuccess: (prepared) =>
-            Effect.flatMap(swapContext(prepared.context), (previous) => {
-              const mapError = prepared.mapError
-              const done = (exit: Exit.Exit<A, E3>) =>
-                Effect.zipRight(swapContext(previous), finish(exit))
-              return Effect.matchCauseEffect(restore(prepared.body), {
-                onFailure: (cause) =>
-                  done(
-                    Exit.failCause(
-                      mapError === undefined
-                        ? (cause as unknown as Cause.Cause<E3>)
-                        : Cause.map(cause, mapError)
-                    )
-                  ),
-                onSuccess: (value) => done(Exit.succeed(value))
+    Effect.withFiberRuntime<A, E3 | E2, R2>((fiber) =>
+      Effect.flatMap(spansRecorded(fiber) ? makeSpan(name, options) : noSpan, (span) =>
+        Effect.flatMap(Scope.make(), (scope) => {
+          const finish = (exit: Exit.Exit<A, E3 | E2>): Effect.Effect<A, E3 | E2> =>
+            Effect.zipRight(
+              Scope.close(scope, exit),
+              span === undefined ? exit : Effect.zipRight(endSpan(span, exit), exit)
+            )
+          return Effect.matchCauseEffect(restore(prepare(span, scope)), {
+            onFailure: (cause) => finish(Exit.failCause(cause)),
+            onSuccess: (prepared) =>
+              Effect.flatMap(swapContext(prepared.context), (previous) => {
+                const mapError = prepared.mapError
+                const done = (exit: Exit.Exit<A, E3>) =>
+                  Effect.zipRight(swapContext(previous), finish(exit))
+                return Effect.matchCauseEffect(restore(prepared.body), {
+                  onFailure: (cause) =>
+                    done(
+                      Exit.failCause(
+                        mapError === undefined
+                          ? (cause as unknown as Cause.Cause<E3>)
+                          : Cause.map(cause, mapError)
+                      )
+                    ),
+                  onSuccess: (value) => done(Exit.succeed(value))
+                })
               })
-            })
+          })
         })
-      })
+      )
     )
   )
+
+const noSpan: Effect.Effect<Tracer.Span | undefined> = Effect.succeed(undefined)
 
 /**
  * Runs `body(span)` inside the span `name` with the fiber's context set to
  * `context(callerContext, span)`; the context is restored and the span ended with the body's
  * exit (what `useSpan` + `mapInputContext` do in two regions). `onSuccess(span, value)` runs
  * before the span ends (to annotate it with the result, without a `tap` frame of its own).
+ * When spans are not recorded (`spansRecorded`), no span is opened and `span` is undefined.
  */
 export const withSpanAndContext = <A, E, R>(
   name: string,
   options: Tracer.SpanOptions,
-  context: (caller: Context.Context<any>, span: Tracer.Span) => Context.Context<any>,
-  body: (span: Tracer.Span) => Effect.Effect<A, E, R>,
+  context: (caller: Context.Context<any>, span: Tracer.Span | undefined) => Context.Context<any>,
+  body: (span: Tracer.Span | undefined) => Effect.Effect<A, E, R>,
   onSuccess?: (span: Tracer.Span, value: A) => void
 ): Effect.Effect<A, E, R> =>
   Effect.uninterruptibleMask((restore) =>
-    Effect.flatMap(makeSpan(name, options), (span) =>
-      Effect.flatMap(
-        FiberRef.modify(currentContext, (previous) => [previous, context(previous, span)]),
-        (previous) => {
-          const done = (exit: Exit.Exit<A, E>) =>
-            Effect.zipRight(swapContext(previous), Effect.zipRight(endSpan(span, exit), exit))
-          return Effect.matchCauseEffect(restore(body(span)), {
-            onFailure: (cause) => done(Exit.failCause(cause)),
-            onSuccess: (value) => {
-              if (onSuccess !== undefined) {
-                try {
-                  onSuccess(span, value)
-                } catch (defect) {
-                  return done(Exit.die(defect))
+    Effect.withFiberRuntime<A, E, R>((fiber) =>
+      Effect.flatMap(spansRecorded(fiber) ? makeSpan(name, options) : noSpan, (span) =>
+        Effect.flatMap(
+          FiberRef.modify(currentContext, (previous) => [previous, context(previous, span)]),
+          (previous) => {
+            const done = (exit: Exit.Exit<A, E>) =>
+              Effect.zipRight(
+                swapContext(previous),
+                span === undefined ? exit : Effect.zipRight(endSpan(span, exit), exit)
+              )
+            return Effect.matchCauseEffect(restore(body(span)), {
+              onFailure: (cause) => done(Exit.failCause(cause)),
+              onSuccess: (value) => {
+                if (onSuccess !== undefined && span !== undefined) {
+                  try {
+                    onSuccess(span, value)
+                  } catch (defect) {
+                    return done(Exit.die(defect))
+                  }
                 }
+                return done(Exit.succeed(value))
               }
-              return done(Exit.succeed(value))
-            }
-          })
-        }
+            })
+          }
+        )
       )
     )
   )
