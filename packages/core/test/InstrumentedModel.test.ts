@@ -11,9 +11,12 @@ import {
   InstrumentedModel,
   Messages,
   Model,
+  TestModel,
+  Tool,
   Usage,
   WrapperModel
 } from "@agentfx/core"
+import * as Schema from "effect/Schema"
 import { recordingTracer } from "./support/tracer.js"
 
 const answer = (text: string) =>
@@ -115,6 +118,43 @@ describe("InstrumentedModel", () => {
           ]
         )
       })
+  )
+
+  it.effect("runStream and tool calls: no spans without a tracer, spans with one", () =>
+    Effect.gen(function* () {
+      const seen: Array<string> = []
+      const whereAmI = Tool.make("where_am_i", {
+        description: "Names the current span",
+        parameters: Schema.Struct({}),
+        handler: () =>
+          Effect.map(Effect.currentSpan, (s) => {
+            seen.push(s.name)
+            return s.name
+          })
+      })
+      const agent = Agent.make({ tools: [whereAmI] })
+      const drain = Stream.runDrain(agent.runStream("where?")).pipe(
+        Effect.withSpan("handler"),
+        Effect.provide(TestModel.layer())
+      )
+      yield* drain
+      assert.deepStrictEqual(seen, ["handler"])
+      const { spans, tracer } = recordingTracer()
+      yield* drain.pipe(Effect.withTracer(tracer))
+      assert.deepStrictEqual(seen.slice(1), ["execute_tool where_am_i"])
+      assert.deepStrictEqual(
+        spans.map((s) => s.name),
+        [
+          "handler",
+          "invoke_agent agent",
+          "chat test",
+          "TestModel.requestStream", // the test double's own span
+          "execute_tool where_am_i",
+          "chat test",
+          "TestModel.requestStream"
+        ]
+      )
+    })
   )
 
   it.effect("includeContent records the messages sent and received", () =>
