@@ -102,7 +102,8 @@ const JUDGE = {
     unit: "CPU µs/chunk",
     better: "lower",
     target: 1.5,
-    extra: ["wallMs"]
+    extra: ["mainUsPerChunk", "wallMs"],
+    extraRatio: ["mainUsPerChunk"]
   },
   "agent-tool": {
     metric: "usPerRun",
@@ -144,7 +145,8 @@ const EXTRA_LABEL = {
   rssBeforeMB: "RSS before run MB",
   rssGrowthMB: "RSS growth MB (peak − before)",
   rssStartMB: "RSS before import MB",
-  rssMB: "RSS after import MB"
+  rssMB: "RSS after import MB",
+  mainUsPerChunk: "main-thread µs/chunk"
 }
 
 function parseArgs(argv) {
