@@ -36,7 +36,6 @@ import { type Pipeable, pipeArguments } from "effect/Pipeable"
 import type * as Ref from "effect/Ref"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import type * as Tracer from "effect/Tracer"
 import type { AgentError, ModelRetry } from "./AgentError.js"
 import * as Limiter from "./ConcurrencyLimiter.js"
 import { type ModelMessage, ToolCallPart, type UserContent } from "./Messages.js"
@@ -49,7 +48,7 @@ import type * as Tool from "./Tool.js"
 import * as Toolset from "./Toolset.js"
 import type { RunUsage, UsageLimits } from "./Usage.js"
 import * as internal from "./internal/runLoop.js"
-import { spansRecorded } from "./internal/spanRegion.js"
+import { spanScopedIfRecorded } from "./internal/spanRegion.js"
 
 export {
   /** The result of a run: output, usage, messages. */
@@ -364,16 +363,10 @@ export const fromConfig = <A, E, R>(config: internal.AgentConfig): Agent<A, E, R
     internal.runOwned<A>(config, prompt, options, span)
   // The span is handed to the machine too: `Stream.withSpan` would provide it to every pull
   // of the stream (a context change per network read).
-  // No span when spans are not recorded (see `InstrumentedModel`), as for `run`.
-  const runStreamSpan: Effect.Effect<Tracer.AnySpan | undefined, never, Scope.Scope> =
-    Effect.withFiberRuntime<Tracer.AnySpan | undefined, never, Scope.Scope>((fiber) =>
-      spansRecorded(fiber)
-        ? Effect.makeSpanScoped(span.name, span.options)
-        : Effect.succeed(undefined)
-    )
   self.runStream = (prompt: Prompt, options: RunOptions<any> = {}) =>
     Stream.unwrapScoped(
-      Effect.flatMap(runStreamSpan, (parent) =>
+      // No span when spans are not recorded, as for `run`.
+      Effect.flatMap(spanScopedIfRecorded(span.name, span.options), (parent) =>
         Effect.flatMap(Effect.scope, (scope) =>
           Effect.map(internal.makeMachine<A>(config, prompt, options, { scope, parent }), (m) =>
             m.streamAll(m.start)

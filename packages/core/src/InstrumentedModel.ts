@@ -102,10 +102,10 @@ const providerSpanOptions = { captureStackTrace: false } as const
 
 /**
  * Wraps a provider's request in the provider's own span (`Module.request`), for calls made
- * outside a `chat` span. Inside one (an agent's run, or any instrumented model), the provider's
- * transport attributes (`url.path`, status, resend count, set with `annotateCurrentSpan`) go on
- * the `chat` span instead: one span per request instead of two, and two fewer context regions
- * held by every request in flight.
+ * outside a `chat` span while spans are recorded. Inside one (an agent's run, or any
+ * instrumented model), the provider's transport attributes (`url.path`, status, resend count)
+ * go on the `chat` span instead: one span per request instead of two, and two fewer context
+ * regions held by every request in flight. With no tracer installed there is no span at all.
  */
 export const withProviderSpan =
   (name: string) =>

@@ -15,6 +15,7 @@ import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
 import * as BodyReader from "../src/internal/bodyReader.js"
 import * as Http from "../src/internal/http.js"
+import { requestOptions } from "./support/requestOptions.js"
 import { loopbackServer, tick } from "./support/replay.js"
 import { textResponse } from "./support/textStream.js"
 
@@ -46,18 +47,7 @@ const transports: ReadonlyArray<{
   }
 ]
 
-const options = (
-  url: string,
-  overrides: Partial<Http.RequestOptions> = {}
-): Http.RequestOptions => ({
-  modelName: "m1",
-  url,
-  headers: { authorization: "Bearer sk-test" },
-  body: { model: "m1" },
-  settings: {},
-  retry: Http.noRetry,
-  ...overrides
-})
+const options = requestOptions(Http.noRetry)
 
 /** A 200 SSE server whose body is written piece by piece, one event-loop turn apart. */
 const piecesServer = (pieces: ReadonlyArray<string>, then: "end" | "reset" | "hold" = "end") =>

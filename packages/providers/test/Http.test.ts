@@ -13,6 +13,7 @@ import * as LogLevel from "effect/LogLevel"
 import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
 import * as Http from "../src/internal/http.js"
+import { requestOptions } from "./support/requestOptions.js"
 import { textResponse } from "./support/textStream.js"
 import { loopbackServer, tick } from "./support/replay.js"
 
@@ -28,18 +29,7 @@ const it = {
 }
 const itPlain = vitestIt
 
-const options = (
-  url: string,
-  overrides: Partial<Http.RequestOptions> = {}
-): Http.RequestOptions => ({
-  modelName: "m1",
-  url,
-  headers: { authorization: "Bearer sk-test" },
-  body: { model: "m1" },
-  settings: {},
-  retry: Http.defaultRetryPolicy,
-  ...overrides
-})
+const options = requestOptions(Http.defaultRetryPolicy)
 
 /** Runs `effect` in a fiber and advances the TestClock whenever it sleeps, until it ends. */
 const driveClock = <A, E>(effect: Effect.Effect<A, E>, step: Duration.DurationInput = "1 second") =>

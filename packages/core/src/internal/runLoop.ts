@@ -264,9 +264,10 @@ export interface Machine<A> {
   readonly output: OutputSpec.Any
   /** What the run's steps need in context (the caller's services, usage, scope, span). */
   readonly runContext: Context.Context<any>
-  /** Every node from the next one to the end, without streaming, in `runContext` (the caller switches to it). */
-  readonly runBody: Effect.Effect<AgentRunResult<A>, any, any>
-  /** `runBody` without attaching the messages to failures (see `withMessagesOf`). */
+  /**
+   * Every node from the next one to the end, without streaming, in `runContext` (the caller
+   * switches to it). Failures are raw: the caller attaches the messages with `withMessagesOf`.
+   */
   readonly loopBody: Effect.Effect<AgentRunResult<A>, any, any>
   /** A failure with the messages so far attached. */
   withMessagesOf(error: unknown): unknown
@@ -1544,7 +1545,7 @@ class Run<A> implements Machine<A> {
   private withMessagesOnError<X, R = never>(
     effect: Effect.Effect<X, any, R>
   ): Effect.Effect<X, any, R> {
-    return Effect.catchAll(effect, (e) => Effect.fail(withMessages(e, this.st.messages)))
+    return Effect.catchAll(effect, (e) => Effect.fail(this.withMessagesOf(e)))
   }
 
   private nodeBody(node: AgentNode<A>, emit: Emit): Effect.Effect<AgentNode<A>, any, any> {
@@ -1600,17 +1601,12 @@ class Run<A> implements Machine<A> {
     return this.loop(next)
   }
 
-  /** The run to its end (failures carry the messages so far). */
-  get runBody(): Effect.Effect<AgentRunResult<A>, any, any> {
-    return this.withMessagesOnError<AgentRunResult<A>, any>(this.loopBody)
-  }
-
-  /** `runBody` without the error mapping: the caller maps failures with `withMessagesOf`. */
+  /** The run to its end; the caller maps failures with `withMessagesOf`. */
   get loopBody(): Effect.Effect<AgentRunResult<A>, any, any> {
     return Effect.suspend(() => this.loop(this.st.next as AgentNode<A>))
   }
 
-  /** A failure with the messages so far attached (what `runBody` fails with). */
+  /** A failure with the messages so far attached. */
   withMessagesOf(e: unknown): unknown {
     return withMessages(e, this.st.messages)
   }
@@ -1625,7 +1621,7 @@ class Run<A> implements Machine<A> {
         // The set-up is provided merged (not replacing) so the caller's span stays the
         // parent of the `chat` span.
         return this.streamModelRequest(node).pipe(
-          Stream.catchAll((e) => Stream.fail(withMessages(e, this.st.messages)))
+          Stream.catchAll((e) => Stream.fail(this.withMessagesOf(e)))
         ) as Stream.Stream<AgentStreamEvent<A>, any>
       case "CallToolsNode":
         return Stream.unwrapScoped(

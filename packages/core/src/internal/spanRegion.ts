@@ -44,13 +44,27 @@ const flatten = (id: string): void => {
   id.charCodeAt(0)
 }
 
-/** Opens the span (`Effect.makeSpan`) with its ids flattened. */
-const makeSpan = (name: string, options: Tracer.SpanOptions): Effect.Effect<Tracer.Span> =>
-  Effect.map(Effect.makeSpan(name, options), (span) => {
-    flatten(span.traceId)
-    flatten(span.spanId)
-    return span
-  })
+/** Opens the span (`Effect.makeSpan`, ids flattened) when spans are recorded; else undefined. */
+const openSpan = (
+  fiber: Fiber.RuntimeFiber<any, any>,
+  name: string,
+  options: Tracer.SpanOptions
+): Effect.Effect<Tracer.Span | undefined> =>
+  spansRecorded(fiber)
+    ? Effect.map(Effect.makeSpan(name, options), (span) => {
+        flatten(span.traceId)
+        flatten(span.spanId)
+        return span
+      })
+    : noSpan
+
+const noSpan: Effect.Effect<Tracer.Span | undefined> = Effect.succeed(undefined)
+
+/** Ends the span (if one was opened) with `exit`, then exits with it. */
+const closeSpan = <A, E>(
+  span: Tracer.Span | undefined,
+  exit: Exit.Exit<A, E>
+): Effect.Effect<A, E> => (span === undefined ? exit : Effect.zipRight(endSpan(span, exit), exit))
 
 /** Effect's built-in tracer: what every fiber has unless a tracer is installed. */
 const nativeTracer: Tracer.Tracer = Effect.runSync(Effect.tracer)
@@ -64,6 +78,18 @@ const nativeTracer: Tracer.Tracer = Effect.runSync(Effect.tracer)
 export const spansRecorded = (fiber: Fiber.RuntimeFiber<any, any>): boolean =>
   fiber.getFiberRef(FiberRef.currentTracerEnabled) &&
   Context.get(fiber.currentDefaultServices, Tracer.Tracer) !== nativeTracer
+
+/**
+ * `Effect.makeSpanScoped` when spans are recorded (the span ends with the scope); else
+ * undefined. For streams, whose span lives as long as the stream's scope.
+ */
+export const spanScopedIfRecorded = (
+  name: string,
+  options: Tracer.SpanOptions
+): Effect.Effect<Tracer.Span | undefined, never, Scope.Scope> =>
+  Effect.withFiberRuntime((fiber) =>
+    spansRecorded(fiber) ? Effect.makeSpanScoped(name, options) : noSpan
+  )
 
 /** The fiber's context (typed loosely: a run's context holds any services). */
 const currentContext = FiberRef.currentContext as unknown as FiberRef.FiberRef<Context.Context<any>>
@@ -101,13 +127,10 @@ export const withSpanScopeAndContext = <A, E, E2, R2, E3 = E>(
 ): Effect.Effect<A, E3 | E2, R2> =>
   Effect.uninterruptibleMask((restore) =>
     Effect.withFiberRuntime<A, E3 | E2, R2>((fiber) =>
-      Effect.flatMap(spansRecorded(fiber) ? makeSpan(name, options) : noSpan, (span) =>
+      Effect.flatMap(openSpan(fiber, name, options), (span) =>
         Effect.flatMap(Scope.make(), (scope) => {
           const finish = (exit: Exit.Exit<A, E3 | E2>): Effect.Effect<A, E3 | E2> =>
-            Effect.zipRight(
-              Scope.close(scope, exit),
-              span === undefined ? exit : Effect.zipRight(endSpan(span, exit), exit)
-            )
+            Effect.zipRight(Scope.close(scope, exit), closeSpan(span, exit))
           return Effect.matchCauseEffect(restore(prepare(span, scope)), {
             onFailure: (cause) => finish(Exit.failCause(cause)),
             onSuccess: (prepared) =>
@@ -133,8 +156,6 @@ export const withSpanScopeAndContext = <A, E, E2, R2, E3 = E>(
     )
   )
 
-const noSpan: Effect.Effect<Tracer.Span | undefined> = Effect.succeed(undefined)
-
 /**
  * Runs `body(span)` inside the span `name` with the fiber's context set to
  * `context(callerContext, span)`; the context is restored and the span ended with the body's
@@ -151,15 +172,12 @@ export const withSpanAndContext = <A, E, R>(
 ): Effect.Effect<A, E, R> =>
   Effect.uninterruptibleMask((restore) =>
     Effect.withFiberRuntime<A, E, R>((fiber) =>
-      Effect.flatMap(spansRecorded(fiber) ? makeSpan(name, options) : noSpan, (span) =>
+      Effect.flatMap(openSpan(fiber, name, options), (span) =>
         Effect.flatMap(
           FiberRef.modify(currentContext, (previous) => [previous, context(previous, span)]),
           (previous) => {
             const done = (exit: Exit.Exit<A, E>) =>
-              Effect.zipRight(
-                swapContext(previous),
-                span === undefined ? exit : Effect.zipRight(endSpan(span, exit), exit)
-              )
+              Effect.zipRight(swapContext(previous), closeSpan(span, exit))
             return Effect.matchCauseEffect(restore(body(span)), {
               onFailure: (cause) => done(Exit.failCause(cause)),
               onSuccess: (value) => {

@@ -18,14 +18,11 @@ import * as Http from "./http.js"
 
 /** The two POSTs of a client. */
 export interface Posts<Call> {
-  /** POSTs JSON, returns the parsed JSON answer, or what `decode` makes of it. */
-  readonly postJson: {
-    (options: Call): Effect.Effect<unknown, AgentError.ModelHTTPError | AgentError.ModelAPIError>
-    <A, E>(
-      options: Call,
-      decode: (json: unknown) => Effect.Effect<A, E>
-    ): Effect.Effect<A, E | AgentError.ModelHTTPError | AgentError.ModelAPIError>
-  }
+  /** POSTs JSON and returns what `decode` makes of the parsed answer. */
+  readonly postJson: <A, E>(
+    options: Call,
+    decode: (json: unknown) => Effect.Effect<A, E>
+  ) => Effect.Effect<A, E | AgentError.ModelHTTPError | AgentError.ModelAPIError>
   /** POSTs and opens an SSE stream bound to the scope. */
   readonly postSse: (
     options: Call
@@ -65,10 +62,7 @@ export const posts = <C extends Call>(
     httpClientSpans
   })
   return {
-    postJson: <A, E>(o: C, decode?: (json: unknown) => Effect.Effect<A, E>) =>
-      decode === undefined
-        ? Http.postJson(httpClient, request(o))
-        : Http.postJson(httpClient, request(o), decode),
+    postJson: (o, decode) => Http.postJson(httpClient, request(o), decode),
     postSse: (o) => Http.postSse(httpClient, request(o))
   }
 }
