@@ -363,13 +363,17 @@ export const fromConfig = <A, E, R>(config: internal.AgentConfig): Agent<A, E, R
     internal.runOwned<A>(config, prompt, options, span)
   // The span is handed to the machine too: `Stream.withSpan` would provide it to every pull
   // of the stream (a context change per network read).
+  // The run's scope and the machine are set up in the stream's own channel, so every chunk is
+  // read through no extra level (see `scopedChannel`).
   self.runStream = (prompt: Prompt, options: RunOptions<any> = {}) =>
-    Stream.unwrapScoped(
-      // No span when spans are not recorded, as for `run`.
-      Effect.flatMap(spanScopedIfRecorded(span.name, span.options), (parent) =>
-        Effect.flatMap(Effect.scope, (scope) =>
-          Effect.map(internal.makeMachine<A>(config, prompt, options, { scope, parent }), (m) =>
-            m.streamAll(m.start)
+    Stream.fromChannel(
+      internal.scopedChannel(
+        // No span when spans are not recorded, as for `run`.
+        Effect.flatMap(spanScopedIfRecorded(span.name, span.options), (parent) =>
+          Effect.flatMap(Effect.scope, (scope) =>
+            Effect.map(internal.makeMachine<A>(config, prompt, options, { scope, parent }), (m) =>
+              Stream.toChannel(m.streamAll(m.start))
+            )
           )
         )
       )

@@ -5,7 +5,16 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
-import { Agent, FunctionModel, Messages, OutputSpec, TestModel, Tool } from "@agentfx/core"
+import {
+  Agent,
+  FunctionModel,
+  Messages,
+  Model,
+  OutputSpec,
+  TestModel,
+  Tool,
+  Usage
+} from "@agentfx/core"
 
 const add = Tool.make("add", {
   parameters: Schema.Struct({ a: Schema.Number, b: Schema.Number }),
@@ -220,6 +229,59 @@ describe("Agent.runStream", () => {
         // the TestClock does not move: within one interval only the first partial is decoded
         assert.deepStrictEqual(yield* collect("1 second"), ["AB", "ABCDEFGH"])
         assert.deepStrictEqual(yield* collect(), ["AB", "ABCD", "ABCDEF", "ABCDEFGH", "ABCDEFGH"])
+      })
+  )
+
+  it.effect(
+    "a long tool loop streams every node in order; each request's scope closes before the next opens",
+    () =>
+      Effect.gen(function* () {
+        const rounds = 300
+        let open = 0
+        let maxOpen = 0
+        const agent = Agent.make({ tools: [add] })
+        const inner = yield* FunctionModel.make(undefined, {
+          stream: (messages) => {
+            const n = responsesSoFar(messages)
+            return Stream.make<Array<FunctionModel.StreamItem>>(
+              n < rounds ? { 0: { name: "add", jsonArgs: `{"a":${n},"b":1}` } } : "done"
+            )
+          }
+        })
+        // Counts the requests whose scope (the connection's, for a provider) is still open.
+        const model = Model.make({
+          ...inner,
+          requestStream: (messages, settings, parameters) =>
+            Effect.zipRight(
+              Effect.acquireRelease(
+                Effect.sync(() => {
+                  open++
+                  maxOpen = Math.max(maxOpen, open)
+                }),
+                () => Effect.sync(() => open--)
+              ),
+              inner.requestStream(messages, settings, parameters)
+            )
+        })
+        const events = Chunk.toReadonlyArray(
+          yield* Stream.runCollect(
+            agent
+              .runStream("count", { usageLimits: Usage.UsageLimits.make({ requestLimit: null }) })
+              .pipe(Stream.provideService(Model.Model, model))
+          )
+        )
+        const kinds = events.map(describeEvent)
+        assert.strictEqual(kinds.filter((k) => k === "call add").length, rounds)
+        assert.strictEqual(kinds.filter((k) => k === "result ToolReturnPart").length, rounds)
+        assert.strictEqual(kinds[kinds.length - 1], "done")
+        const last = events[events.length - 1]!
+        assert.strictEqual(last._tag, "AgentRunResultEvent")
+        if (last._tag === "AgentRunResultEvent") {
+          assert.strictEqual(last.result.output, "done")
+          assert.strictEqual(last.result.allMessages().length, 2 + 2 * rounds)
+        }
+        assert.strictEqual(maxOpen, 1)
+        assert.strictEqual(open, 0)
       })
   )
 })

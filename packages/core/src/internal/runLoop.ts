@@ -14,6 +14,7 @@
  *
  * @internal
  */
+import * as Channel from "effect/Channel"
 import * as Chunk from "effect/Chunk"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
@@ -242,6 +243,39 @@ export class CurrentUsage extends Context.Tag("@agentfx/core/Agent/CurrentUsage"
   CurrentUsage,
   Ref.Ref<RunUsage>
 >() {}
+
+/** The events of a run (or of one node) as a channel; its done value is not used. */
+type EventChannel<A> = Channel.Channel<
+  Chunk.Chunk<AgentStreamEvent<A>>,
+  unknown,
+  any,
+  unknown,
+  unknown,
+  unknown
+>
+
+/**
+ * The channel built by `setup`, run in a `Scope` of its own that closes (with the channel's
+ * exit) when the channel ends, fails or is interrupted. What `Stream.unwrapScoped` does,
+ * without running the built channel as a nested stage (`Stream.unwrapScoped` flattens a
+ * one-element stream: every chunk of the inner stream is then read through one more level).
+ */
+export const scopedChannel = <OutElem, OutErr, E, R>(
+  setup: Effect.Effect<Channel.Channel<OutElem, unknown, OutErr, unknown, unknown, unknown>, E, R>
+): Channel.Channel<
+  OutElem,
+  unknown,
+  OutErr | E,
+  unknown,
+  unknown,
+  unknown,
+  Exclude<R, Scope.Scope>
+> =>
+  Channel.acquireUseRelease(
+    Scope.make(),
+    (scope) => Channel.unwrap(Scope.extend(setup, scope)),
+    (scope, exit) => Scope.close(scope, exit)
+  )
 
 /** A running agent, one node at a time. Every effect has its requirements already provided. */
 export interface Machine<A> {
@@ -1022,8 +1056,19 @@ class Run<A> implements Machine<A> {
     return part._tag === "ToolCallPart" && this.spec.isOutputTool(part.toolName)
   }
 
-  private streamModelRequest(node: ModelRequestNode): Stream.Stream<AgentStreamEvent<A>, any, any> {
-    return Stream.unwrapScoped(
+  /**
+   * A model request's events as a channel that opens the request in its own `Scope` (closed
+   * when the channel ends, fails or is interrupted). Not `Stream.unwrapScoped`: that runs the
+   * events in a nested channel stage, one more read per network read (see `eventChannel`).
+   */
+  private modelRequestChannel(node: ModelRequestNode): EventChannel<A> {
+    return scopedChannel(this.modelRequestSetup(node))
+  }
+
+  private modelRequestSetup(
+    node: ModelRequestNode
+  ): Effect.Effect<EventChannel<A>, any, Scope.Scope> {
+    return (
       // Only the set-up reads the run's context: providing it to the whole stream
       // (`Stream.provideSomeContext`) would cost a context change on every network read.
       Effect.gen(this, function* () {
@@ -1098,7 +1143,7 @@ class Run<A> implements Machine<A> {
             this.st.next = next
           })
         )
-        return Stream.concat(events, Stream.drain(Stream.fromEffect(finish)))
+        return Channel.zipRight(Stream.toChannel(events), Channel.fromEffect(finish))
       }).pipe((setup) => Effect.provide(setup, this.streamSetupContext()))
     )
   }
@@ -1618,11 +1663,7 @@ class Run<A> implements Machine<A> {
       case "UserPromptNode":
         return Stream.drain(Stream.fromEffect(this.step(node)))
       case "ModelRequestNode":
-        // The set-up is provided merged (not replacing) so the caller's span stays the
-        // parent of the `chat` span.
-        return this.streamModelRequest(node).pipe(
-          Stream.catchAll((e) => Stream.fail(this.withMessagesOf(e)))
-        ) as Stream.Stream<AgentStreamEvent<A>, any>
+        return Stream.fromChannel(this.nodeChannel(node))
       case "CallToolsNode":
         return Stream.unwrapScoped(
           Effect.gen(this, function* () {
@@ -1642,13 +1683,40 @@ class Run<A> implements Machine<A> {
     }
   }
 
-  streamAll(node: AgentNode<A>): Stream.Stream<AgentStreamEvent<A>, any> {
-    return node._tag === "End"
-      ? Stream.make(new AgentRunResultEvent(node.result))
-      : Stream.concat(
-          this.stream(node),
-          Stream.unwrap(Effect.sync(() => this.streamAll(this.st.next as AgentNode<A>)))
+  /**
+   * One node's events as a channel. A model request runs inline (no channel stage of its
+   * own); a user prompt emits nothing; tool calls keep their queue (a few events per call).
+   */
+  private nodeChannel(node: AgentNode<A>): EventChannel<A> {
+    switch (node._tag) {
+      case "ModelRequestNode":
+        return Channel.catchAll(this.modelRequestChannel(node), (e) =>
+          Channel.fail(this.withMessagesOf(e))
         )
+      case "UserPromptNode":
+        return Channel.fromEffect(this.step(node))
+      default:
+        return Stream.toChannel(this.stream(node))
+    }
+  }
+
+  /**
+   * Every node from `node` to the end in ONE channel: each node's channel, then the next one
+   * (a tail call, so the executor's stack stays flat), then the result. Built from
+   * `flatMap`s rather than `Stream.concat` of `Stream.unwrap`s, which nest one channel stage
+   * per node: each stage is one more read per chunk, and a run's last answer (after tool
+   * calls) would be read through all of them.
+   */
+  private eventChannel(node: AgentNode<A>): EventChannel<A> {
+    return node._tag === "End"
+      ? Channel.write(Chunk.of<AgentStreamEvent<A>>(new AgentRunResultEvent(node.result)))
+      : Channel.flatMap(this.nodeChannel(node), () =>
+          Channel.suspend(() => this.eventChannel(this.st.next as AgentNode<A>))
+        )
+  }
+
+  streamAll(node: AgentNode<A>): Stream.Stream<AgentStreamEvent<A>, any> {
+    return Stream.fromChannel(this.eventChannel(node))
   }
 }
 
