@@ -1,5 +1,25 @@
 import { assert, describe, it } from "@effect/vitest"
+import * as Equal from "effect/Equal"
+import * as Schema from "effect/Schema"
 import { Messages, PartsManager, Usage } from "@agentfx/core"
+
+/** `actual` is the object the Schema-class constructors make (as PartsManager used to call them). */
+const assertSameEvent = (actual: unknown, expected: Messages.PartDeltaEvent) => {
+  const event = actual as Messages.PartDeltaEvent
+  assert.instanceOf(event, Messages.PartDeltaEvent)
+  assert.strictEqual(Object.getPrototypeOf(event.delta), Object.getPrototypeOf(expected.delta))
+  // same own keys in the same order (JSON and logs print alike), same values
+  assert.deepStrictEqual(Object.keys(event), Object.keys(expected))
+  assert.deepStrictEqual(Object.keys(event.delta), Object.keys(expected.delta))
+  assert.strictEqual(JSON.stringify(event), JSON.stringify(expected))
+  assert.isTrue(Equal.equals(event, expected))
+  assert.isTrue(Schema.is(Messages.PartDeltaEvent)(event))
+  // and it encodes like the constructed one
+  assert.deepStrictEqual(
+    Schema.encodeSync(Messages.PartDeltaEvent)(event),
+    Schema.encodeSync(Messages.PartDeltaEvent)(expected)
+  )
+}
 
 describe("PartsManager", () => {
   it("text deltas keyed by vendor id start a part, then grow it", () => {
@@ -126,5 +146,59 @@ describe("PartsManager", () => {
     assert.strictEqual(r.usage.totalTokens, 7)
     assert.strictEqual(r.text, "ok")
     assert.strictEqual(r.toolCalls[0]!.toolCallId, "id1")
+  })
+
+  it("delta events are the objects their Schema classes construct", () => {
+    const m = PartsManager.make()
+    m.textDelta("t", "a")
+    assertSameEvent(
+      m.textDelta("t", "bc"),
+      new Messages.PartDeltaEvent({
+        index: 0,
+        delta: new Messages.TextPartDelta({ contentDelta: "bc" }, true)
+      })
+    )
+    m.thinkingDelta("r", { content: "x" })
+    for (const [content, signature] of [
+      ["y", undefined],
+      [undefined, "sig"],
+      ["z", "sig2"]
+    ] as const) {
+      assertSameEvent(
+        m.thinkingDelta("r", { content, signature }),
+        new Messages.PartDeltaEvent({
+          index: 1,
+          delta: new Messages.ThinkingPartDelta(
+            {
+              ...(content ? { contentDelta: content } : {}),
+              ...(signature ? { signatureDelta: signature } : {})
+            },
+            true
+          )
+        })
+      )
+    }
+    m.toolCallDelta("c", { toolName: "get", toolCallId: "call_1" })
+    for (const d of [
+      { args: '{"a"' },
+      { toolName: "_weather" },
+      { args: { a: 1 }, toolCallId: "call_2" },
+      { toolName: "x", args: "", toolCallId: "call_3" }
+    ]) {
+      assertSameEvent(
+        m.toolCallDelta("c", d),
+        new Messages.PartDeltaEvent({
+          index: 2,
+          delta: new Messages.ToolCallPartDelta(
+            {
+              ...(d.toolName ? { toolNameDelta: d.toolName } : {}),
+              ...(d.args !== undefined ? { argsDelta: d.args } : {}),
+              ...(d.toolCallId ? { toolCallId: d.toolCallId } : {})
+            },
+            true
+          )
+        })
+      )
+    }
   })
 })
