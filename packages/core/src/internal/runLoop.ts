@@ -1092,9 +1092,12 @@ class Run<A> implements Machine<A> {
         const events = Stream.mapChunks(
           streamed.events,
           (chunk: Chunk.Chunk<ModelResponseStreamEvent>) => {
-            // Fast path: most chunks are plain deltas and pass through untouched.
+            // Fast path: most chunks are plain deltas and pass through untouched (an indexed
+            // loop: a chunk's iterator allocates on every call).
+            const list = Chunk.toReadonlyArray(chunk)
             let touched = false
-            for (const e of chunk) {
+            for (let i = 0; i < list.length; i++) {
+              const e = list[i]!
               if (
                 e._tag === "ResponseCompleteEvent" ||
                 (e._tag === "PartStartEvent" && !finalSent)
@@ -1105,7 +1108,7 @@ class Run<A> implements Machine<A> {
             }
             if (!touched) return chunk as Chunk.Chunk<AgentStreamEvent<A>>
             const out: Array<AgentStreamEvent<A>> = []
-            for (const e of chunk) {
+            for (const e of list) {
               if (e._tag === "ResponseCompleteEvent") {
                 completed = e.response
                 continue
