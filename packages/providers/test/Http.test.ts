@@ -12,6 +12,8 @@ import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
 import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
+import { createParser } from "eventsource-parser"
+import * as fc from "fast-check"
 import * as Http from "../src/internal/http.js"
 import { requestOptions } from "./support/requestOptions.js"
 import { textResponse } from "./support/textStream.js"
@@ -305,6 +307,78 @@ describe("parseSse", () => {
       const events = yield* Stream.runCollect(Http.parseSse(Stream.fromIterable(reads)))
       assert.deepStrictEqual(JSON.parse(Chunk.unsafeHead(events).data), { t: "héllo ✓" })
     })
+  )
+})
+
+describe("makeSseDecoder", () => {
+  /** The reference: eventsource-parser over the whole text, ended as the decoder ends. */
+  const reference = (text: string) => {
+    const out: Array<Http.SseEvent> = []
+    const parser = createParser({
+      onEvent: (e) => {
+        out.push({ event: e.event, data: e.data, id: e.id })
+      }
+    })
+    parser.feed(`${text}\n\n`)
+    return out
+  }
+  const decode = (reads: ReadonlyArray<Uint8Array>) => {
+    const decoder = Http.makeSseDecoder()
+    const out: Array<Http.SseEvent> = []
+    for (const read of reads) out.push(...decoder.feed([read]))
+    return [...out, ...decoder.end()]
+  }
+  const splitAt = (bytes: Uint8Array, cuts: ReadonlyArray<number>) => {
+    const at = [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort((a, b) => a - b)
+    const reads: Array<Uint8Array> = []
+    let from = 0
+    for (const c of at) {
+      reads.push(bytes.subarray(from, c))
+      from = c
+    }
+    reads.push(bytes.subarray(from))
+    return reads
+  }
+
+  itPlain("plain data events take the fast path and give the parser's events", () => {
+    const text = 'data: {"a":1}\n\ndata:x\n\ndata: [DONE]\n\n'
+    assert.deepStrictEqual(decode(splitAt(enc.encode(text), [3, 14, 15, 16, 30])), reference(text))
+    assert.deepStrictEqual(
+      decode([enc.encode(text)]).map((e) => e.data),
+      ['{"a":1}', "x", "[DONE]"]
+    )
+  })
+
+  itPlain("matches eventsource-parser on any mix of lines and any split of the bytes", () =>
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.constantFrom(
+            'data: {"t":"é✓"}',
+            "data: [DONE]",
+            "data:",
+            "data:  two spaces",
+            "data:nospace",
+            "data",
+            "event: delta",
+            "id: 7",
+            "retry: 10",
+            ": comment",
+            "",
+            "data: a\rdata: b",
+            "datax: y"
+          ),
+          { maxLength: 24 }
+        ),
+        fc.constantFrom("\n", "\r\n"),
+        fc.array(fc.nat(400), { maxLength: 12 }),
+        (lines, eol, cuts) => {
+          const text = lines.map((l) => `${l}${eol}`).join("")
+          assert.deepStrictEqual(decode(splitAt(enc.encode(text), cuts)), reference(text))
+        }
+      ),
+      { numRuns: 2000 }
+    )
   )
 })
 
