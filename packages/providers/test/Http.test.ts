@@ -341,11 +341,12 @@ describe("makeSseDecoder", () => {
   }
 
   itPlain("plain data events take the fast path and give the parser's events", () => {
-    const text = 'data: {"a":1}\n\ndata:x\n\ndata: [DONE]\n\n'
+    const text =
+      'data: {"a":1}\n\ndata:x\n\nevent: response.output_text.delta\ndata: {"b":2}\n\ndata: [DONE]\n\n'
     assert.deepStrictEqual(decode(splitAt(enc.encode(text), [3, 14, 15, 16, 30])), reference(text))
     assert.deepStrictEqual(
       decode([enc.encode(text)]).map((e) => e.data),
-      ['{"a":1}', "x", "[DONE]"]
+      ['{"a":1}', "x", '{"b":2}', "[DONE]"]
     )
   })
 
@@ -361,6 +362,8 @@ describe("makeSseDecoder", () => {
             "data:nospace",
             "data",
             "event: delta",
+            "event:response.output_text.delta",
+            "event:",
             "id: 7",
             "retry: 10",
             ": comment",
@@ -377,7 +380,7 @@ describe("makeSseDecoder", () => {
           assert.deepStrictEqual(decode(splitAt(enc.encode(text), cuts)), reference(text))
         }
       ),
-      { numRuns: 2000 }
+      { numRuns: 5000 }
     )
   )
 })

@@ -416,10 +416,11 @@ export interface SseDecoder {
 }
 
 /**
- * The SSE decoder. Streams of plain `data:` events (OpenAI, most gateways) are split here, one
- * `indexOf` per event: a block that is exactly one `data: …` line with a non-empty value is an
- * event with that data. The first block that is anything else (`event:` / `id:` / `retry:`
- * fields, comments, several lines, an empty value, `\r` line ends) hands the rest of the stream
+ * The SSE decoder. Streams of plain events (OpenAI Chat's `data:` lines, the Responses API's
+ * and Anthropic's `event:` + `data:` pairs) are split here, a few `indexOf`s per event: a block
+ * that is one `data: …` line, optionally after one `event: …` line, both values non-empty, is
+ * an event with that data and type. The first block that is anything else (`id:` / `retry:`
+ * fields, comments, more lines, an empty value, `\r` line ends) hands the rest of the stream
  * to `eventsource-parser` for good, starting at that block's first byte, so the parser sees
  * whole events and keeps the spec's state (last event id, multi-line data) from there on.
  * Measured: `eventsource-parser` costs about as much per event as the provider's `JSON.parse`
@@ -450,13 +451,28 @@ export const makeSseDecoder = (): SseDecoder => {
     for (;;) {
       const end = buf.indexOf("\n\n", start)
       if (end === -1) break
-      const nl = buf.indexOf("\n", start)
-      const valueAt = buf.charCodeAt(start + 5) === 32 ? start + 6 : start + 5
-      if (nl !== end || !buf.startsWith("data:", start) || valueAt >= end) {
+      // `event: name` (optional, non-empty) then `data: value` (non-empty), nothing else.
+      let event: string | undefined
+      let line = start
+      if (buf.startsWith("event:", start)) {
+        const nl = buf.indexOf("\n", start)
+        const nameAt = buf.charCodeAt(start + 6) === 32 ? start + 7 : start + 6
+        if (nl < end && nameAt < nl) {
+          event = buf.slice(nameAt, nl)
+          line = nl + 1
+        } else line = -1
+      }
+      const valueAt = buf.charCodeAt(line + 5) === 32 ? line + 6 : line + 5
+      if (
+        line === -1 ||
+        !buf.startsWith("data:", line) ||
+        valueAt >= end ||
+        buf.indexOf("\n", line) !== end
+      ) {
         rest = ""
         return toParser(buf.slice(start))
       }
-      pending.push({ event: undefined, data: buf.slice(valueAt, end), id: undefined })
+      pending.push({ event, data: buf.slice(valueAt, end), id: undefined })
       start = end + 2
     }
     rest = start === 0 ? buf : buf.slice(start)
