@@ -534,6 +534,12 @@ lines.push(
     "the floor of any Effect-based client. See bench/README.md.",
   ""
 )
+if (fullRun)
+  lines.push(
+    "The hand-written analysis (spread over rounds, what changed, why a target is missed) is in " +
+      "[ANALYSIS.md](ANALYSIS.md); it names the run it was written for.",
+    ""
+  )
 lines.push("## Machine", "")
 const cpus = os.cpus()
 lines.push(

@@ -4,11 +4,12 @@
  * `Model.StreamedResponse`.
  *
  * Hot path notes: the SSE stream does one pass of plain code per network read (decode the
- * bytes, feed `eventsource-parser`, collect events) and emits the events of that read as one
- * `Chunk`. `streamedResponse` also works a whole read at a time through a channel loop. Over
- * `NodeHttpClient.layerUndici`, the body is read by a `BodyReader` (one `Effect.async` per
- * wake-up, no latch, no extra channel stage) and `streamedResponse` turns the bytes into part
- * events in that same channel; every other client goes through `response.stream`.
+ * bytes, split plain events or feed `eventsource-parser`, collect events) and emits the events
+ * of that read as one `Chunk`. `streamedResponse` also works a whole read at a time through a
+ * channel loop. Over `NodeHttpClient.layerUndici`, the body is read by a `BodyReader` (one
+ * `Effect.async` per wake-up, no latch, no extra channel stage) and `streamedResponse` turns the
+ * bytes into part events in that same channel; every other client goes through
+ * `response.stream`.
  *
  * @internal
  */
