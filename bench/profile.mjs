@@ -4,7 +4,7 @@
 // agentfx (the runner is transpiled and imports resolve to packages/*/dist).
 //
 //   node bench/profile.mjs --client agentfx --scenario roundtrip [--protocol chat] [--n 2000]
-//        [--chunks N] [--top 40] [--no-prof]
+//        [--chunks N] [--top 40] [--no-prof] [--interval µs]
 //
 // Without --no-prof, the .cpuprofile is kept in $TMPDIR/agentfx-profiles/.
 
@@ -55,7 +55,14 @@ fs.mkdirSync(profDir, { recursive: true })
 const runnerArgs = ["--scenario", scenario, "--url", info.url, "--protocol", protocol]
 if (flag("n")) runnerArgs.push("--n", flag("n"))
 if (flag("chunks")) runnerArgs.push("--chunks", flag("chunks"))
-const nodeArgs = prof ? ["--cpu-prof", `--cpu-prof-dir=${profDir}`] : []
+const interval = flag("interval", undefined) // sampling interval in µs (V8's default: 1000)
+const nodeArgs = prof
+  ? [
+      "--cpu-prof",
+      `--cpu-prof-dir=${profDir}`,
+      ...(interval === undefined ? [] : [`--cpu-prof-interval=${interval}`])
+    ]
+  : []
 const before = new Set(fs.readdirSync(profDir))
 const out = await new Promise((resolve) => {
   const c = spawn(process.execPath, [...nodeArgs, file, ...runnerArgs], {

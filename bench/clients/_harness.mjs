@@ -43,7 +43,12 @@ export const weather = (city) => `sunny, 25C in ${city}`
 export const SCENARIOS = {
   roundtrip: { n: 2000, warmup: 1000 },
   stream: { chunks: 20000, warmupChunks: 200 },
-  "stream-paced": { chunks: 2000, warmupChunks: 1000 },
+  // stream-paced measures twice: an "early" stream right after a 1000-chunk warm-up, then, after
+  // 2000 more warm-up chunks (5000 in all), the timed stream the target is judged on. A paced
+  // chunk runs far less code than a request, so 1000 chunks leave the larger clients' per-read
+  // path still being compiled by V8 inside the timed window (see bench/ANALYSIS.md); the early
+  // number is reported beside it.
+  "stream-paced": { chunks: 2000, warmupChunks: 1000, hotWarmupChunks: 2000 },
   "agent-tool": { n: 500, warmup: 200 },
   concurrent: { n: 2000, warmup: 200 },
   import: {},
@@ -167,6 +172,7 @@ export async function main(client) {
       if ("warmup" in p) p.warmup = Number(args.warmup)
       if ("warmupChunks" in p) p.warmupChunks = Number(args.warmup)
     }
+    if (args["hot-warmup"] && "hotWarmupChunks" in p) p.hotWarmupChunks = Number(args["hot-warmup"])
 
     if (scenario === "partial-json") {
       if (!client.partialJson) throw new Error(`${client.name} has no partial-JSON parser`)
@@ -235,28 +241,41 @@ export async function main(client) {
         // stream-paced warms up on a paced stream too: its per-read path (one network read per
         // chunk) is not the one an unpaced stream exercises (a few large reads).
         const warm = scenario === "stream" ? "bench-stream" : "bench-paced"
-        const w = await api.stream(`${warm}-${p.warmupChunks}`)
-        if (w !== p.warmupChunks)
-          throw new Error(`warm-up stream: got ${w} text deltas, expected ${p.warmupChunks}`)
-        const model = scenario === "stream" ? `bench-stream-${p.chunks}` : `bench-paced-${p.chunks}`
-        const c0 = cpuNow()
-        const elu0 = performance.eventLoopUtilization()
-        const t0 = performance.now()
-        const chunks = await api.stream(model)
-        const wallMs = performance.now() - t0
-        const cpuUs = cpuNow() - c0
-        // Main-thread busy time (event-loop utilisation): the client's own JavaScript per chunk,
-        // without the GC helper and JIT threads or the kernel's wake-up cost that process CPU
-        // also counts (a secondary column; the target is judged on process CPU).
-        const activeMs = performance.eventLoopUtilization(elu0).active
-        if (chunks !== p.chunks) throw new Error(`got ${chunks} text deltas, expected ${p.chunks}`)
-        metrics = {
-          chunks,
-          chunksPerSec: chunks / (wallMs / 1000),
-          cpuUsPerChunk: cpuUs / chunks,
-          mainUsPerChunk: (activeMs * 1000) / chunks,
-          wallMs
+        const streamOf = async (name, expected) => {
+          const got = await api.stream(name)
+          if (got !== expected)
+            throw new Error(`${name}: got ${got} text deltas, expected ${expected}`)
         }
+        await streamOf(`${warm}-${p.warmupChunks}`, p.warmupChunks)
+        const model = scenario === "stream" ? `bench-stream-${p.chunks}` : `bench-paced-${p.chunks}`
+        /** One timed stream: wall, process CPU and main-thread busy time. */
+        const timed = async () => {
+          const c0 = cpuNow()
+          const elu0 = performance.eventLoopUtilization()
+          const t0 = performance.now()
+          await streamOf(model, p.chunks)
+          const wallMs = performance.now() - t0
+          const cpuUs = cpuNow() - c0
+          // Main-thread busy time (event-loop utilisation): the client's own JavaScript per
+          // chunk, without the GC helper and JIT threads or the kernel's wake-up cost that
+          // process CPU also counts (a secondary column; the target is judged on process CPU).
+          const activeMs = performance.eventLoopUtilization(elu0).active
+          return {
+            chunks: p.chunks,
+            chunksPerSec: p.chunks / (wallMs / 1000),
+            cpuUsPerChunk: cpuUs / p.chunks,
+            mainUsPerChunk: (activeMs * 1000) / p.chunks,
+            wallMs
+          }
+        }
+        if (scenario === "stream") {
+          metrics = await timed()
+          break
+        }
+        // stream-paced: the early stream, more warm-up, then the stream the target is judged on
+        const early = await timed()
+        await streamOf(`${warm}-${p.hotWarmupChunks}`, p.hotWarmupChunks)
+        metrics = { ...(await timed()), earlyCpuUsPerChunk: early.cpuUsPerChunk }
         break
       }
       case "agent-tool": {
