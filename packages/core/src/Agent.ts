@@ -345,7 +345,6 @@ const toArray = <T>(x: T | ReadonlyArray<T> | undefined): ReadonlyArray<T> =>
 const proto = {
   [TypeId]: TypeId,
   pipe() {
-    // biome-ignore lint/complexity/noArguments: pipeable protocol
     return pipeArguments(this, arguments)
   }
 }

@@ -72,7 +72,6 @@ export type Requirements<T> = T extends Toolset<any, infer R> ? Exclude<R, RunCo
 const proto = {
   [TypeId]: TypeId,
   pipe() {
-    // biome-ignore lint/complexity/noArguments: pipeable protocol
     return pipeArguments(this, arguments)
   }
 }
