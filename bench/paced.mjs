@@ -18,7 +18,8 @@
 //   node bench/paced.mjs [--n 2000] [--rounds 3] [--only <substring>] [--fresh] [--all]
 //     [--node-args "<V8 flags for the --fresh children>"]
 // With --ops, no timing: Effect instructions and async resources (promises, ticks, timers)
-// created per chunk, deterministic even on a loaded machine.
+// created per chunk, deterministic even on a loaded machine. With --alloc [--top K]: bytes
+// allocated per chunk and the functions allocating them (sampled; garbage included).
 import { spawn } from "node:child_process"
 import { readdirSync, readFileSync } from "node:fs"
 import { createInterface } from "node:readline"
@@ -284,6 +285,40 @@ if (args.includes("--ops")) {
         .join(" ")}\n${"".padEnd(22)}${ops.trim().split("  ")[1] ?? ""}`
     )
   }
+} else if (args.includes("--alloc")) {
+  // Bytes allocated per chunk (V8's sampling heap profiler, collected objects included) and the
+  // functions that allocate them, for one paced stream per case after a paced warm-up stream.
+  const { Session } = await import("node:inspector/promises")
+  const session = new Session()
+  session.connect()
+  const top = Number(flag("top", 15))
+  for (const [name, f] of Object.entries(cases)) {
+    await f(paced)
+    await session.post("HeapProfiler.startSampling", {
+      samplingInterval: 128,
+      includeObjectsCollectedByMinorGC: true,
+      includeObjectsCollectedByMajorGC: true
+    })
+    await f(paced)
+    const { profile } = await session.post("HeapProfiler.stopSampling")
+    const self = new Map()
+    let total = 0
+    const walk = (node) => {
+      const size = node.selfSize
+      if (size > 0) {
+        const cf = node.callFrame
+        const where = `${cf.functionName || "(anonymous)"} ${cf.url.split("/").slice(-2).join("/")}:${cf.lineNumber + 1}`
+        self.set(where, (self.get(where) ?? 0) + size)
+        total += size
+      }
+      for (const c of node.children) walk(c)
+    }
+    walk(profile.head)
+    console.log(`${name.padEnd(38)} ${(total / N / 1024).toFixed(2)} KB/chunk allocated`)
+    for (const [where, size] of [...self].sort((a, b) => b[1] - a[1]).slice(0, top))
+      console.log(`  ${String(Math.round(size / N)).padStart(6)} B/chunk  ${where}`)
+  }
+  session.disconnect()
 } else if (child !== undefined) {
   // A --fresh child: as the benchmark's harness, a 200-chunk unpaced warm-up, then one stream.
   const [[name, f]] = Object.entries(cases)
