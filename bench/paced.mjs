@@ -303,17 +303,23 @@ if (args.includes("--ops")) {
     const { profile } = await session.post("HeapProfiler.stopSampling")
     const self = new Map()
     let total = 0
-    const walk = (node) => {
+    const frame = (cf) =>
+      `${cf.functionName || "(anonymous)"} ${cf.url.split("/").slice(-2).join("/")}:${cf.lineNumber + 1}`
+    const walk = (node, parent) => {
       const size = node.selfSize
       if (size > 0) {
         const cf = node.callFrame
-        const where = `${cf.functionName || "(anonymous)"} ${cf.url.split("/").slice(-2).join("/")}:${cf.lineNumber + 1}`
+        // a builtin (no script) is shown with the function that called it
+        const where =
+          cf.url === "" && parent !== undefined
+            ? `${frame(cf)} ← ${frame(parent.callFrame)}`
+            : frame(cf)
         self.set(where, (self.get(where) ?? 0) + size)
         total += size
       }
-      for (const c of node.children) walk(c)
+      for (const c of node.children) walk(c, node)
     }
-    walk(profile.head)
+    walk(profile.head, undefined)
     console.log(`${name.padEnd(38)} ${(total / N / 1024).toFixed(2)} KB/chunk allocated`)
     for (const [where, size] of [...self].sort((a, b) => b[1] - a[1]).slice(0, top))
       console.log(`  ${String(Math.round(size / N)).padStart(6)} B/chunk  ${where}`)
