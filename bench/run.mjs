@@ -16,6 +16,8 @@
 //   --loader auto|tsx|node  how runners are started (default auto: node if packages/*/dist exist, else tsx)
 //   --timeout S           per-process timeout in seconds (default 300)
 //   --pin                 pin the mock server to the last CPU and the runners to the others (taskset)
+//   --warmup N            override every runner's warm-up (calls, runs or chunks; not a full run)
+//   --hot-warmup N        stream-paced: the warm-up chunks between the early and the timed stream
 //   --out FILE            where to write the Markdown report (default: bench/RESULTS.md for a full run,
 //                         bench/results-partial.md otherwise)
 //
@@ -190,7 +192,12 @@ if (args.clients) {
       throw new Error(`unknown client ${w}`)
 }
 const fullRun =
-  !smoke && reps >= 5 && ALL_SCENARIOS.every((s) => scenarios.includes(s)) && !args.clients
+  !smoke &&
+  reps >= 5 &&
+  ALL_SCENARIOS.every((s) => scenarios.includes(s)) &&
+  !args.clients &&
+  args.warmup === undefined &&
+  args["hot-warmup"] === undefined
 const outFile = args.out
   ? path.resolve(process.cwd(), String(args.out))
   : path.join(HERE, fullRun ? "RESULTS.md" : "results-partial.md")
@@ -329,6 +336,8 @@ function runOnce(v, scenario) {
   if (smoke && SMOKE[scenario])
     a.push(scenario.startsWith("stream") ? "--chunks" : "--n", String(SMOKE[scenario]))
   if (smoke && scenario === "stream-paced") a.push("--warmup", "100", "--hot-warmup", "100")
+  if (args.warmup !== undefined) a.push("--warmup", String(args.warmup))
+  if (args["hot-warmup"] !== undefined) a.push("--hot-warmup", String(args["hot-warmup"]))
   const nodeArgs =
     loader === "tsx"
       ? ["--import", tsxUrl, "--conditions=@agentfx/source", file, ...a]
