@@ -63,6 +63,14 @@ export interface ChatProfile extends Model.ModelProfile {
   readonly sendThinkingField: "reasoning_content" | "reasoning" | undefined
   /** A `DocumentUrl` may be sent as `file.file_data` by URL (OpenRouter); otherwise it must be inline bytes. */
   readonly documentUrlAsFileData: boolean
+  /**
+   * A `Messages.CachePoint` in a user prompt marks the content part before it with
+   * `cache_control: { type: "ephemeral", ttl }` (OpenRouter, which passes it on to Anthropic
+   * and Gemini models; Gemini models, `google/…`, get no `ttl`). Without it cache points are
+   * dropped: OpenAI and most compatible servers cache prompt prefixes by themselves and
+   * reject unknown part fields.
+   */
+  readonly cachePointAsCacheControl: boolean
 }
 
 const reasoningModel = (name: string): boolean => /^(o\d|gpt-5)/.test(name.replace(/^.*\//, ""))
@@ -87,7 +95,8 @@ export const openAiProfile = (modelName: string): ChatProfile => {
     supportsSamplingSettings: !reasoning,
     supportsReasoningEffort: reasoning,
     sendThinkingField: undefined,
-    documentUrlAsFileData: false
+    documentUrlAsFileData: false,
+    cachePointAsCacheControl: false
   }
 }
 
@@ -108,7 +117,8 @@ export const compatibleProfile: ChatProfile = {
   supportsSamplingSettings: true,
   supportsReasoningEffort: false,
   sendThinkingField: undefined,
-  documentUrlAsFileData: false
+  documentUrlAsFileData: false,
+  cachePointAsCacheControl: false
 }
 
 // ---------------------------------------------------------------------------
@@ -213,6 +223,18 @@ export const encodeMessages = (
             }
             const content: Array<Json> = []
             for (const item of part.content) {
+              if (typeof item !== "string" && item._tag === "CachePoint") {
+                // The end of the prefix to cache: the part before it (none: nothing to mark).
+                const last = content.length - 1
+                if (profile.cachePointAsCacheControl && last >= 0)
+                  content[last] = {
+                    ...content[last],
+                    cache_control: options.modelName.startsWith("google/")
+                      ? { type: "ephemeral" }
+                      : { type: "ephemeral", ttl: item.ttl ?? "5m" }
+                  }
+                continue
+              }
               const c = userContent(item, options.modelName, profile)
               if (c instanceof AgentError.UserError) return c
               content.push(c)

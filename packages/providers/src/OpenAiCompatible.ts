@@ -81,7 +81,8 @@ export const vendors: Readonly<Record<string, Vendor>> = {
       maxTokensField: "max_completion_tokens",
       supportsThinking: true,
       sendThinkingField: "reasoning",
-      documentUrlAsFileData: true
+      documentUrlAsFileData: true,
+      cachePointAsCacheControl: true
     })
   },
   groq: {

@@ -277,6 +277,72 @@ describe("encodeRequest", () => {
     )
     assert.instanceOf(out, AgentError.UserError)
   })
+
+  describe("CachePoint", () => {
+    const prompt = [
+      Messages.userPrompt([
+        "Long context to cache.",
+        new Messages.CachePoint({}),
+        new Messages.ImageUrl({ url: "https://example.com/cat.png" }),
+        new Messages.CachePoint({ ttl: "1h" }),
+        "The question."
+      ])
+    ]
+    const encode = (modelName: string, profile: OpenAiChat.ChatProfile) =>
+      OpenAiChat.encodeRequest(prompt, {}, Model.ModelRequestParameters.empty, {
+        modelName,
+        system: "openai",
+        profile,
+        stream: false
+      }) as any
+
+    it("is dropped for OpenAI and compatible servers (they cache prefixes by themselves)", () => {
+      const body = encode("gpt-4o", gpt.profile)
+      assert.deepStrictEqual(body.messages, [
+        {
+          role: "user",
+          content: [
+            { type: "text", text: "Long context to cache." },
+            { type: "image_url", image_url: { url: "https://example.com/cat.png" } },
+            { type: "text", text: "The question." }
+          ]
+        }
+      ])
+      assert.notInclude(
+        JSON.stringify(encode("llama3", OpenAiChat.compatibleProfile)),
+        "cache_control"
+      )
+    })
+
+    it("marks the part before it with cache_control on OpenRouter (no ttl for Gemini)", () => {
+      const profile = OpenAiCompatible.vendors.openrouter!.profile("anthropic/claude-sonnet-4.6")
+      const claude = encode("anthropic/claude-sonnet-4.6", profile).messages[0].content
+      assert.deepStrictEqual(claude, [
+        {
+          type: "text",
+          text: "Long context to cache.",
+          cache_control: { type: "ephemeral", ttl: "5m" }
+        },
+        {
+          type: "image_url",
+          image_url: { url: "https://example.com/cat.png" },
+          cache_control: { type: "ephemeral", ttl: "1h" }
+        },
+        { type: "text", text: "The question." }
+      ])
+      const gemini = encode("google/gemini-2.5-flash", profile).messages[0].content
+      assert.deepStrictEqual(gemini[0].cache_control, { type: "ephemeral" })
+      assert.deepStrictEqual(gemini[1].cache_control, { type: "ephemeral" })
+      // A cache point with nothing before it marks nothing.
+      const first = OpenAiChat.encodeRequest(
+        [Messages.userPrompt([new Messages.CachePoint({}), "Hi"])],
+        {},
+        Model.ModelRequestParameters.empty,
+        { modelName: "anthropic/claude-sonnet-4.6", system: "openai", profile, stream: false }
+      ) as any
+      assert.deepStrictEqual(first.messages[0].content, [{ type: "text", text: "Hi" }])
+    })
+  })
 })
 
 describe("decodeResponse", () => {
@@ -609,6 +675,25 @@ describe("OpenAiChat.model", () => {
         assert.isTrue(on.some((n) => n.startsWith("http.client")))
         assert.isString(server.requests[1]!.headers.traceparent)
       })
+  )
+
+  it.scoped("a prompt with a CachePoint runs on OpenAI: the point is dropped, the text sent", () =>
+    Effect.gen(function* () {
+      const server = yield* chatCompletionServer("ok")
+      const agent = Agent.make({ name: "cache" })
+      const result = yield* agent
+        .run(["A long context.", new Messages.CachePoint({}), "The question."])
+        .pipe(Effect.provide(modelLayer(server.baseUrl)))
+      assert.strictEqual(result.output, "ok")
+      const body = server.requests[0]!.body as any
+      assert.deepStrictEqual(body.messages.at(-1), {
+        role: "user",
+        content: [
+          { type: "text", text: "A long context." },
+          { type: "text", text: "The question." }
+        ]
+      })
+    })
   )
 
   it.scoped(

@@ -47,7 +47,7 @@ export const chatInteractions = (provider: string): Array<ChatInteraction> => {
         index,
         interaction,
         case: c,
-        fidelitySkip: fidelitySkipReason(interaction)
+        fidelitySkip: fidelitySkipReason(interaction, provider)
       })
     })
   }
@@ -69,13 +69,15 @@ export const decodeSkipReason = (it: Interaction): string | undefined => {
 }
 
 /** Features of recorded requests that agentfx messages cannot express (yet), with the reason. */
-const fidelitySkipReason = (it: Interaction): string | undefined => {
+const fidelitySkipReason = (it: Interaction, provider: string): string | undefined => {
   const body = it.request.body as Json | null
   if (body === null || typeof body !== "object") return "request body is not JSON"
   if (body.web_search_options !== undefined)
     return "web_search_options: built-in tools are not modelled"
   for (const t of body.tools ?? []) {
     if (t.type !== "function") return `built-in tool ${t.type} is not modelled`
+    if (t.cache_control !== undefined)
+      return "cache_control on tool definitions (a cache setting) is not modelled"
   }
   for (const m of body.messages ?? []) {
     if (m.role === "user" && m.tool_calls !== undefined)
@@ -91,8 +93,9 @@ const fidelitySkipReason = (it: Interaction): string | undefined => {
           return "uploaded file_id references"
         if (p.type === "image_url" && p.image_url?.detail !== undefined)
           return "image detail setting"
-        if (p.cache_control !== undefined)
-          return "cache_control markers (prompt cache points) are not modelled"
+        // OpenRouter's profile sends cache points as `cache_control`; the others drop them
+        if (p.cache_control !== undefined && provider !== "openrouter")
+          return "cache_control markers are sent to OpenRouter only"
         if (p.prompt_cache_breakpoint !== undefined)
           return "explicit prompt cache breakpoints are not modelled"
       }
@@ -163,18 +166,23 @@ export const wireToMessages = (
               )
             } else if (p.type === "file") {
               const d = parseDataUrl(p.file.file_data)
-              if (d === undefined) {
-                items.push(new Messages.DocumentUrl({ url: p.file.file_data }))
-                continue
-              }
               items.push(
-                new Messages.BinaryContent({
-                  data: d.data,
-                  mediaType: d.mediaType,
-                  ...(p.file.filename !== undefined ? { identifier: p.file.filename } : {})
-                })
+                d === undefined
+                  ? new Messages.DocumentUrl({ url: p.file.file_data })
+                  : new Messages.BinaryContent({
+                      data: d.data,
+                      mediaType: d.mediaType,
+                      ...(p.file.filename !== undefined ? { identifier: p.file.filename } : {})
+                    })
               )
             }
+            // `cache_control` on a part: a cache point right after it
+            if (p.cache_control !== undefined)
+              items.push(
+                new Messages.CachePoint(
+                  p.cache_control.ttl !== undefined ? { ttl: p.cache_control.ttl } : {}
+                )
+              )
           }
           parts.push(new Messages.UserPromptPart({ content: items }))
         }
