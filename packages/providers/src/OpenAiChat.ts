@@ -31,7 +31,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Http from "./internal/http.js"
 import * as HttpModel from "./internal/httpModel.js"
-import { completeResponse, str } from "./internal/wire.js"
+import { type CacheSetting, cacheTtl, completeResponse, isCaching, str } from "./internal/wire.js"
 import * as OpenAiClientModule from "./OpenAiClient.js"
 import { OpenAiClient } from "./OpenAiClient.js"
 import * as OpenAiSchema from "./OpenAiSchema.js"
@@ -183,6 +183,10 @@ const userContent = (
   return new AgentError.UserError({ reason: `${modelName}: unsupported user content` })
 }
 
+/** OpenRouter's `cache_control` for a model: Gemini models (`google/…`) take no `ttl`. */
+const cacheControlFor = (modelName: string, ttl: "5m" | "1h"): Json =>
+  modelName.startsWith("google/") ? { type: "ephemeral" } : { type: "ephemeral", ttl }
+
 /** The instructions in force: those of the last request that has any. */
 const instructionsOf = (messages: ReadonlyArray<Messages.ModelMessage>): string | undefined => {
   for (let i = messages.length - 1; i >= 0; i--) {
@@ -229,9 +233,7 @@ export const encodeMessages = (
                 if (profile.cachePointAsCacheControl && last >= 0)
                   content[last] = {
                     ...content[last],
-                    cache_control: options.modelName.startsWith("google/")
-                      ? { type: "ephemeral" }
-                      : { type: "ephemeral", ttl: item.ttl ?? "5m" }
+                    cache_control: cacheControlFor(options.modelName, item.ttl ?? "5m")
                   }
                 continue
               }
@@ -366,6 +368,10 @@ export interface EncodeOptions {
   readonly system: string
   readonly profile: ChatProfile
   readonly stream: boolean
+  /** See `ModelOptions.cacheInstructions`. */
+  readonly cacheInstructions?: CacheSetting | undefined
+  /** See `ModelOptions.cacheTools`. */
+  readonly cacheTools?: CacheSetting | undefined
 }
 
 /**
@@ -382,6 +388,36 @@ export const encodeRequest = (
   if (encoded instanceof AgentError.UserError) return encoded
   const body: Json = { model: options.modelName, messages: encoded }
   const tools = parameters.allTools.map((t) => encodeTool(t, profile))
+  if (profile.cachePointAsCacheControl) {
+    // Cache prefixes end at the first system message and at the last tool definition.
+    const first = encoded[0]
+    if (
+      isCaching(options.cacheInstructions) &&
+      first !== undefined &&
+      profile.systemRole !== "user" &&
+      first.role === profile.systemRole &&
+      typeof first.content === "string"
+    ) {
+      const ttl = cacheTtl(options.cacheInstructions)
+      encoded[0] = {
+        ...first,
+        content: [
+          {
+            type: "text",
+            text: first.content,
+            cache_control: cacheControlFor(options.modelName, ttl)
+          }
+        ]
+      }
+    }
+    if (isCaching(options.cacheTools) && tools.length > 0) {
+      const ttl = cacheTtl(options.cacheTools)
+      tools[tools.length - 1] = {
+        ...tools[tools.length - 1],
+        cache_control: cacheControlFor(options.modelName, ttl)
+      }
+    }
+  }
   if (tools.length > 0) body.tools = tools
   const toolChoice = toolChoiceOf(
     settings.toolChoice,
@@ -670,6 +706,15 @@ export interface ModelOptions {
   readonly system?: string | undefined
   /** Path of the endpoint under the base URL (default `/chat/completions`). */
   readonly path?: string | undefined
+  /**
+   * Cache the prefix up to the first system message (the system prompt, or the instructions
+   * when there is none): `true` (5 minutes) or `"1h"`. Sent as `cache_control` where the
+   * profile has `cachePointAsCacheControl` (OpenRouter); other servers cache prefixes by
+   * themselves and it is not sent.
+   */
+  readonly cacheInstructions?: CacheSetting | undefined
+  /** Cache the tool definitions (`cache_control` on the last one); as `cacheInstructions`. */
+  readonly cacheTools?: CacheSetting | undefined
 }
 
 /** Builds a Chat Completions model talking through the `OpenAiClient` in context. */
@@ -688,7 +733,14 @@ export const make = (
       settings: options.settings,
       spanPrefix: "OpenAiChat",
       encode: (messages, settings, parameters, stream) =>
-        encodeRequest(messages, settings, parameters, { modelName, system, profile, stream }),
+        encodeRequest(messages, settings, parameters, {
+          modelName,
+          system,
+          profile,
+          stream,
+          cacheInstructions: options.cacheInstructions,
+          cacheTools: options.cacheTools
+        }),
       post: HttpModel.viaClient(client, (body, settings) => ({ modelName, path, body, settings })),
       decode: (json) => decodeResponse(json, { modelName, system }),
       stream: () => makeStreamHandler({ modelName, system })

@@ -342,6 +342,38 @@ describe("encodeRequest", () => {
       ) as any
       assert.deepStrictEqual(first.messages[0].content, [{ type: "text", text: "Hi" }])
     })
+
+    it("cacheInstructions / cacheTools: the first system message and the last tool on OpenRouter only", () => {
+      const parameters = new Model.ModelRequestParameters({ functionTools: [weather, search] })
+      const messages = [
+        new Messages.ModelRequest({
+          parts: [new Messages.UserPromptPart({ content: "Hi" })],
+          instructions: "Be brief."
+        })
+      ]
+      const encodeWith = (modelName: string, profile: OpenAiChat.ChatProfile) =>
+        OpenAiChat.encodeRequest(messages, {}, parameters, {
+          modelName,
+          system: "openai",
+          profile,
+          stream: false,
+          cacheInstructions: "1h",
+          cacheTools: true
+        }) as any
+      const router = OpenAiCompatible.vendors.openrouter!.profile("anthropic/claude-sonnet-4.6")
+      const body = encodeWith("anthropic/claude-sonnet-4.6", router)
+      assert.deepStrictEqual(body.messages[0], {
+        role: "system",
+        content: [
+          { type: "text", text: "Be brief.", cache_control: { type: "ephemeral", ttl: "1h" } }
+        ]
+      })
+      assert.isUndefined(body.tools[0].cache_control)
+      assert.deepStrictEqual(body.tools[1].cache_control, { type: "ephemeral", ttl: "5m" })
+      const openai = encodeWith("gpt-4o", gpt.profile)
+      assert.deepStrictEqual(openai.messages[0], { role: "system", content: "Be brief." })
+      assert.notInclude(JSON.stringify(openai), "cache_control")
+    })
   })
 })
 

@@ -13,6 +13,8 @@ import {
   Usage
 } from "@agentfx/core"
 import {
+  type CacheSetting,
+  cacheTtl,
   completeResponse,
   type Out,
   push,
@@ -57,7 +59,7 @@ export interface WireResponse {
 }
 
 /** A cache lifetime: `true` means the default (5 minutes). */
-export type CacheSetting = boolean | "5m" | "1h"
+export type { CacheSetting } from "./wire.js"
 
 const cacheControl = (ttl: "5m" | "1h" = "5m") => ({ type: "ephemeral", ttl })
 
@@ -280,8 +282,6 @@ export interface EncodeOptions {
   readonly strictTools?: boolean | undefined
 }
 
-const ttlOf = (s: CacheSetting): "5m" | "1h" => (s === "1h" ? "1h" : "5m")
-
 /**
  * Builds the JSON body of a Messages API call.
  *
@@ -312,7 +312,7 @@ export const encodeRequest = (
             {
               type: "text",
               text: encoded.system,
-              cache_control: cacheControl(ttlOf(options.cacheInstructions))
+              cache_control: cacheControl(cacheTtl(options.cacheInstructions))
             }
           ]
         : encoded.system
@@ -326,7 +326,7 @@ export const encodeRequest = (
     if (options.cacheTools !== undefined && options.cacheTools !== false) {
       wire[wire.length - 1] = {
         ...wire[wire.length - 1],
-        cache_control: cacheControl(ttlOf(options.cacheTools))
+        cache_control: cacheControl(cacheTtl(options.cacheTools))
       }
     }
     body.tools = wire

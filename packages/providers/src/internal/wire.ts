@@ -19,6 +19,16 @@ export const push = (out: Out, e: Messages.ModelResponseStreamEvent | undefined)
   if (e !== undefined) out.push(e)
 }
 
+/** A prompt-cache option: `true` (5 minutes), `"5m"`, `"1h"`, or `false` / absent for none. */
+export type CacheSetting = boolean | "5m" | "1h"
+
+/** The lifetime a set `CacheSetting` asks for. */
+export const cacheTtl = (s: CacheSetting): "5m" | "1h" => (s === "1h" ? "1h" : "5m")
+
+/** Whether a `CacheSetting` asks for caching. */
+export const isCaching = (s: CacheSetting | undefined): s is true | "5m" | "1h" =>
+  s !== undefined && s !== false
+
 /** A string, or `undefined` for anything else. */
 export const str = (u: unknown): string | undefined => (typeof u === "string" ? u : undefined)
 

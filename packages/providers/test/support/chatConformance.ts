@@ -68,18 +68,47 @@ export const decodeSkipReason = (it: Interaction): string | undefined => {
   return undefined
 }
 
+/** The text of a system message sent as one text part with `cache_control`, else undefined. */
+const cachedSystemText = (m: Json): string | undefined =>
+  m.role === "system" &&
+  Array.isArray(m.content) &&
+  m.content.length === 1 &&
+  m.content[0].type === "text" &&
+  m.content[0].cache_control !== undefined
+    ? m.content[0].text
+    : undefined
+
+/** The model's cache options a recorded request implies (OpenRouter's `cache_control`). */
+export const cacheOptionsOf = (
+  body: Json
+): { cacheInstructions?: "5m" | "1h"; cacheTools?: "5m" | "1h" } => {
+  const ttl = (c: Json): "5m" | "1h" => (c.ttl === "1h" ? "1h" : "5m")
+  const first = (body.messages ?? [])[0]
+  const tools = (body.tools ?? []) as Array<Json>
+  const lastTool = tools[tools.length - 1]
+  return {
+    ...(first !== undefined && cachedSystemText(first) !== undefined
+      ? { cacheInstructions: ttl(first.content[0].cache_control) }
+      : {}),
+    ...(lastTool?.cache_control !== undefined ? { cacheTools: ttl(lastTool.cache_control) } : {})
+  }
+}
+
 /** Features of recorded requests that agentfx messages cannot express (yet), with the reason. */
 const fidelitySkipReason = (it: Interaction, provider: string): string | undefined => {
   const body = it.request.body as Json | null
   if (body === null || typeof body !== "object") return "request body is not JSON"
   if (body.web_search_options !== undefined)
     return "web_search_options: built-in tools are not modelled"
-  for (const t of body.tools ?? []) {
+  const tools = (body.tools ?? []) as Array<Json>
+  for (const [i, t] of tools.entries()) {
     if (t.type !== "function") return `built-in tool ${t.type} is not modelled`
-    if (t.cache_control !== undefined)
-      return "cache_control on tool definitions (a cache setting) is not modelled"
+    if (t.cache_control !== undefined && !(provider === "openrouter" && i === tools.length - 1))
+      return "cache_control on a tool definition other than OpenRouter's last (cacheTools)"
   }
-  for (const m of body.messages ?? []) {
+  for (const [i, m] of ((body.messages ?? []) as Array<Json>).entries()) {
+    // OpenRouter's cacheInstructions: the first system message as one cached text part
+    if (provider === "openrouter" && i === 0 && cachedSystemText(m) !== undefined) continue
     if (m.role === "user" && m.tool_calls !== undefined)
       return "user message with tool_calls (vendor quirk)"
     if (m.role === "assistant" && m.reasoning_details !== undefined)
@@ -325,7 +354,8 @@ const normalizeTool = (t: Json, recordedStrict: boolean): Json => ({
   parameters: t.function.parameters,
   // Only a recorded `strict: true` must be reproduced; agentfx may add `strict: true` where
   // the schema is strict-compatible (as pydantic-ai's OpenAI profile does).
-  ...(recordedStrict ? { strict: t.function.strict === true } : {})
+  ...(recordedStrict ? { strict: t.function.strict === true } : {}),
+  ...(t.cache_control !== undefined ? { cache_control: t.cache_control } : {})
 })
 
 const normalizeToolChoice = (tc: unknown, hasTools: boolean): unknown =>
@@ -535,7 +565,8 @@ export const runInteraction = (
       : undefined
     const layer = OpenAiChat.model(modelName, {
       system: vendor.system,
-      profile: vendor.profile(modelName)
+      profile: vendor.profile(modelName),
+      ...(options.useRecordedMessages ? cacheOptionsOf(body) : {})
     }).pipe(
       Layer.provide(
         OpenAiClient.layer({
