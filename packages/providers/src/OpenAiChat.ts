@@ -31,7 +31,14 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Http from "./internal/http.js"
 import * as HttpModel from "./internal/httpModel.js"
-import { type CacheSetting, cacheTtl, completeResponse, isCaching, str } from "./internal/wire.js"
+import {
+  type CacheSetting,
+  cacheControl,
+  cacheTtl,
+  completeResponse,
+  isCaching,
+  str
+} from "./internal/wire.js"
 import * as OpenAiClientModule from "./OpenAiClient.js"
 import { OpenAiClient } from "./OpenAiClient.js"
 import * as OpenAiSchema from "./OpenAiSchema.js"
@@ -64,13 +71,14 @@ export interface ChatProfile extends Model.ModelProfile {
   /** A `DocumentUrl` may be sent as `file.file_data` by URL (OpenRouter); otherwise it must be inline bytes. */
   readonly documentUrlAsFileData: boolean
   /**
-   * A `Messages.CachePoint` in a user prompt marks the content part before it with
-   * `cache_control: { type: "ephemeral", ttl }` (OpenRouter, which passes it on to Anthropic
-   * and Gemini models; Gemini models, `google/…`, get no `ttl`). Without it cache points are
-   * dropped: OpenAI and most compatible servers cache prompt prefixes by themselves and
-   * reject unknown part fields.
+   * How cache breakpoints are sent: a `Messages.CachePoint` in a user prompt (and the
+   * `cacheInstructions` / `cacheTools` options) as `cache_control: { type: "ephemeral", ttl }`
+   * on the content part before it, `"with-ttl"` or `"without-ttl"` (OpenRouter, which passes
+   * it on to Anthropic and Gemini models; Gemini models reject `ttl`). `undefined` drops them:
+   * OpenAI and most compatible servers cache prompt prefixes by themselves and reject unknown
+   * part fields.
    */
-  readonly cachePointAsCacheControl: boolean
+  readonly cacheControl: "with-ttl" | "without-ttl" | undefined
 }
 
 const reasoningModel = (name: string): boolean => /^(o\d|gpt-5)/.test(name.replace(/^.*\//, ""))
@@ -96,7 +104,7 @@ export const openAiProfile = (modelName: string): ChatProfile => {
     supportsReasoningEffort: reasoning,
     sendThinkingField: undefined,
     documentUrlAsFileData: false,
-    cachePointAsCacheControl: false
+    cacheControl: undefined
   }
 }
 
@@ -118,7 +126,7 @@ export const compatibleProfile: ChatProfile = {
   supportsReasoningEffort: false,
   sendThinkingField: undefined,
   documentUrlAsFileData: false,
-  cachePointAsCacheControl: false
+  cacheControl: undefined
 }
 
 // ---------------------------------------------------------------------------
@@ -183,10 +191,6 @@ const userContent = (
   return new AgentError.UserError({ reason: `${modelName}: unsupported user content` })
 }
 
-/** OpenRouter's `cache_control` for a model: Gemini models (`google/…`) take no `ttl`. */
-const cacheControlFor = (modelName: string, ttl: "5m" | "1h"): Json =>
-  modelName.startsWith("google/") ? { type: "ephemeral" } : { type: "ephemeral", ttl }
-
 /** The instructions in force: those of the last request that has any. */
 const instructionsOf = (messages: ReadonlyArray<Messages.ModelMessage>): string | undefined => {
   for (let i = messages.length - 1; i >= 0; i--) {
@@ -230,10 +234,10 @@ export const encodeMessages = (
               if (typeof item !== "string" && item._tag === "CachePoint") {
                 // The end of the prefix to cache: the part before it (none: nothing to mark).
                 const last = content.length - 1
-                if (profile.cachePointAsCacheControl && last >= 0)
+                if (profile.cacheControl !== undefined && last >= 0)
                   content[last] = {
                     ...content[last],
-                    cache_control: cacheControlFor(options.modelName, item.ttl ?? "5m")
+                    cache_control: cacheControl(item.ttl, profile.cacheControl === "with-ttl")
                   }
                 continue
               }
@@ -388,34 +392,25 @@ export const encodeRequest = (
   if (encoded instanceof AgentError.UserError) return encoded
   const body: Json = { model: options.modelName, messages: encoded }
   const tools = parameters.allTools.map((t) => encodeTool(t, profile))
-  if (profile.cachePointAsCacheControl) {
+  if (profile.cacheControl !== undefined) {
     // Cache prefixes end at the first system message and at the last tool definition.
+    const withTtl = profile.cacheControl === "with-ttl"
     const first = encoded[0]
     if (
       isCaching(options.cacheInstructions) &&
-      first !== undefined &&
       profile.systemRole !== "user" &&
-      first.role === profile.systemRole &&
+      first?.role === profile.systemRole &&
       typeof first.content === "string"
     ) {
-      const ttl = cacheTtl(options.cacheInstructions)
+      const control = cacheControl(cacheTtl(options.cacheInstructions), withTtl)
       encoded[0] = {
         ...first,
-        content: [
-          {
-            type: "text",
-            text: first.content,
-            cache_control: cacheControlFor(options.modelName, ttl)
-          }
-        ]
+        content: [{ type: "text", text: first.content, cache_control: control }]
       }
     }
     if (isCaching(options.cacheTools) && tools.length > 0) {
-      const ttl = cacheTtl(options.cacheTools)
-      tools[tools.length - 1] = {
-        ...tools[tools.length - 1],
-        cache_control: cacheControlFor(options.modelName, ttl)
-      }
+      const control = cacheControl(cacheTtl(options.cacheTools), withTtl)
+      tools[tools.length - 1] = { ...tools[tools.length - 1], cache_control: control }
     }
   }
   if (tools.length > 0) body.tools = tools
@@ -709,8 +704,8 @@ export interface ModelOptions {
   /**
    * Cache the prefix up to the first system message (the system prompt, or the instructions
    * when there is none): `true` (5 minutes) or `"1h"`. Sent as `cache_control` where the
-   * profile has `cachePointAsCacheControl` (OpenRouter); other servers cache prefixes by
-   * themselves and it is not sent.
+   * profile has `cacheControl` (OpenRouter); other servers cache prefixes by themselves and
+   * it is not sent.
    */
   readonly cacheInstructions?: CacheSetting | undefined
   /** Cache the tool definitions (`cache_control` on the last one); as `cacheInstructions`. */

@@ -77,12 +77,15 @@ export const vendors: Readonly<Record<string, Vendor>> = {
     name: "openrouter",
     baseUrl: "https://openrouter.ai/api/v1",
     apiKeyEnv: "OPENROUTER_API_KEY",
-    profile: compat({
-      maxTokensField: "max_completion_tokens",
-      supportsThinking: true,
-      sendThinkingField: "reasoning",
-      documentUrlAsFileData: true,
-      cachePointAsCacheControl: true
+    // Cache breakpoints go on to Anthropic and Gemini models; Gemini's reject a `ttl`.
+    profile: (modelName) => ({
+      ...compat({
+        maxTokensField: "max_completion_tokens",
+        supportsThinking: true,
+        sendThinkingField: "reasoning",
+        documentUrlAsFileData: true
+      })(modelName),
+      cacheControl: modelName.startsWith("google/") ? "without-ttl" : "with-ttl"
     })
   },
   groq: {

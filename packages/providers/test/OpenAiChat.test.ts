@@ -330,7 +330,10 @@ describe("encodeRequest", () => {
         },
         { type: "text", text: "The question." }
       ])
-      const gemini = encode("google/gemini-2.5-flash", profile).messages[0].content
+      const gemini = encode(
+        "google/gemini-2.5-flash",
+        OpenAiCompatible.vendors.openrouter!.profile("google/gemini-2.5-flash")
+      ).messages[0].content
       assert.deepStrictEqual(gemini[0].cache_control, { type: "ephemeral" })
       assert.deepStrictEqual(gemini[1].cache_control, { type: "ephemeral" })
       // A cache point with nothing before it marks nothing.

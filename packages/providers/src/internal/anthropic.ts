@@ -14,8 +14,10 @@ import {
 } from "@agentfx/core"
 import {
   type CacheSetting,
+  cacheControl,
   cacheTtl,
   completeResponse,
+  isCaching,
   type Out,
   push,
   type StatefulDecoder,
@@ -60,8 +62,6 @@ export interface WireResponse {
 
 /** A cache lifetime: `true` means the default (5 minutes). */
 export type { CacheSetting } from "./wire.js"
-
-const cacheControl = (ttl: "5m" | "1h" = "5m") => ({ type: "ephemeral", ttl })
 
 // ---------------------------------------------------------------------------
 // Request encoding
@@ -306,16 +306,15 @@ export const encodeRequest = (
     stream: options.stream
   }
   if (encoded.system !== undefined) {
-    body.system =
-      options.cacheInstructions !== undefined && options.cacheInstructions !== false
-        ? [
-            {
-              type: "text",
-              text: encoded.system,
-              cache_control: cacheControl(cacheTtl(options.cacheInstructions))
-            }
-          ]
-        : encoded.system
+    body.system = isCaching(options.cacheInstructions)
+      ? [
+          {
+            type: "text",
+            text: encoded.system,
+            cache_control: cacheControl(cacheTtl(options.cacheInstructions))
+          }
+        ]
+      : encoded.system
   }
   if (budget !== undefined) body.thinking = { type: "enabled", budget_tokens: budget }
 
@@ -323,7 +322,7 @@ export const encodeRequest = (
   if (tools.length > 0) {
     const strictTools = options.strictTools ?? supportsStructuredOutput(options.modelName)
     const wire = tools.map((t) => encodeTool(t, strictTools))
-    if (options.cacheTools !== undefined && options.cacheTools !== false) {
+    if (isCaching(options.cacheTools)) {
       wire[wire.length - 1] = {
         ...wire[wire.length - 1],
         cache_control: cacheControl(cacheTtl(options.cacheTools))

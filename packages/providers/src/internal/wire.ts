@@ -25,6 +25,16 @@ export type CacheSetting = boolean | "5m" | "1h"
 /** The lifetime a set `CacheSetting` asks for. */
 export const cacheTtl = (s: CacheSetting): "5m" | "1h" => (s === "1h" ? "1h" : "5m")
 
+/**
+ * The `cache_control` of a cache breakpoint (Anthropic's, which OpenRouter passes on); `ttl` is
+ * left out for servers that reject it (Gemini models on OpenRouter).
+ */
+export const cacheControl = (
+  ttl: "5m" | "1h" = "5m",
+  withTtl = true
+): { readonly type: "ephemeral"; readonly ttl?: "5m" | "1h" } =>
+  withTtl ? { type: "ephemeral", ttl } : { type: "ephemeral" }
+
 /** Whether a `CacheSetting` asks for caching. */
 export const isCaching = (s: CacheSetting | undefined): s is true | "5m" | "1h" =>
   s !== undefined && s !== false

@@ -35,7 +35,10 @@ export interface ChatInteraction {
 }
 
 /** Chat interactions of every case filed under `provider` (other endpoints filtered out). */
-export const chatInteractions = (provider: string): Array<ChatInteraction> => {
+export const chatInteractions = (
+  provider: string,
+  vendor: Pick<VendorSetup, "profile">
+): Array<ChatInteraction> => {
   const out: Array<ChatInteraction> = []
   for (const c of listCases(provider)) {
     c.interactions.forEach((interaction, index) => {
@@ -47,7 +50,7 @@ export const chatInteractions = (provider: string): Array<ChatInteraction> => {
         index,
         interaction,
         case: c,
-        fidelitySkip: fidelitySkipReason(interaction, provider)
+        fidelitySkip: fidelitySkipReason(interaction, vendor)
       })
     })
   }
@@ -68,15 +71,13 @@ export const decodeSkipReason = (it: Interaction): string | undefined => {
   return undefined
 }
 
-/** The text of a system message sent as one text part with `cache_control`, else undefined. */
-const cachedSystemText = (m: Json): string | undefined =>
+/** A system message sent as one text part with `cache_control` (`cacheInstructions`). */
+const isCachedSystemMessage = (m: Json): boolean =>
   m.role === "system" &&
   Array.isArray(m.content) &&
   m.content.length === 1 &&
   m.content[0].type === "text" &&
   m.content[0].cache_control !== undefined
-    ? m.content[0].text
-    : undefined
 
 /** The model's cache options a recorded request implies (OpenRouter's `cache_control`). */
 export const cacheOptionsOf = (
@@ -87,7 +88,7 @@ export const cacheOptionsOf = (
   const tools = (body.tools ?? []) as Array<Json>
   const lastTool = tools[tools.length - 1]
   return {
-    ...(first !== undefined && cachedSystemText(first) !== undefined
+    ...(first !== undefined && isCachedSystemMessage(first)
       ? { cacheInstructions: ttl(first.content[0].cache_control) }
       : {}),
     ...(lastTool?.cache_control !== undefined ? { cacheTools: ttl(lastTool.cache_control) } : {})
@@ -95,20 +96,25 @@ export const cacheOptionsOf = (
 }
 
 /** Features of recorded requests that agentfx messages cannot express (yet), with the reason. */
-const fidelitySkipReason = (it: Interaction, provider: string): string | undefined => {
+const fidelitySkipReason = (
+  it: Interaction,
+  vendor: Pick<VendorSetup, "profile">
+): string | undefined => {
   const body = it.request.body as Json | null
   if (body === null || typeof body !== "object") return "request body is not JSON"
+  // Whether the vendor's profile sends cache breakpoints (`cache_control`) at all
+  const caching = vendor.profile(body.model ?? "").cacheControl !== undefined
   if (body.web_search_options !== undefined)
     return "web_search_options: built-in tools are not modelled"
   const tools = (body.tools ?? []) as Array<Json>
   for (const [i, t] of tools.entries()) {
     if (t.type !== "function") return `built-in tool ${t.type} is not modelled`
-    if (t.cache_control !== undefined && !(provider === "openrouter" && i === tools.length - 1))
-      return "cache_control on a tool definition other than OpenRouter's last (cacheTools)"
+    if (t.cache_control !== undefined && !(caching && i === tools.length - 1))
+      return "cache_control on a tool other than the last, or for a vendor that sends none"
   }
   for (const [i, m] of ((body.messages ?? []) as Array<Json>).entries()) {
-    // OpenRouter's cacheInstructions: the first system message as one cached text part
-    if (provider === "openrouter" && i === 0 && cachedSystemText(m) !== undefined) continue
+    // cacheInstructions: the first system message as one cached text part
+    if (caching && i === 0 && isCachedSystemMessage(m)) continue
     if (m.role === "user" && m.tool_calls !== undefined)
       return "user message with tool_calls (vendor quirk)"
     if (m.role === "assistant" && m.reasoning_details !== undefined)
@@ -122,9 +128,9 @@ const fidelitySkipReason = (it: Interaction, provider: string): string | undefin
           return "uploaded file_id references"
         if (p.type === "image_url" && p.image_url?.detail !== undefined)
           return "image detail setting"
-        // OpenRouter's profile sends cache points as `cache_control`; the others drop them
-        if (p.cache_control !== undefined && provider !== "openrouter")
-          return "cache_control markers are sent to OpenRouter only"
+        // profiles with `cacheControl` send cache points as `cache_control`; others drop them
+        if (p.cache_control !== undefined && !caching)
+          return "cache_control markers, which this vendor's profile does not send"
         if (p.prompt_cache_breakpoint !== undefined)
           return "explicit prompt cache breakpoints are not modelled"
       }
@@ -654,7 +660,7 @@ export const checkInteraction = (
  */
 export const describeConformance = (provider: string, vendor: VendorSetup): void => {
   describe(`${provider} conformance`, () => {
-    for (const ci of chatInteractions(provider)) {
+    for (const ci of chatInteractions(provider, vendor)) {
       const name = `${ci.caseId}#${ci.index}`
       const skip = decodeSkipReason(ci.interaction)
       if (skip !== undefined) {
