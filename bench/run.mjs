@@ -30,6 +30,7 @@ import os from "node:os"
 import path from "node:path"
 import { createInterface } from "node:readline"
 import { fileURLToPath } from "node:url"
+import { SCENARIOS } from "./clients/_harness.mjs"
 
 const HERE = path.dirname(fileURLToPath(import.meta.url))
 const ROOT = path.resolve(HERE, "..")
@@ -66,14 +67,14 @@ const LABEL = {
   "effect-ai": "@effect/ai + @effect/ai-openai",
   agentfx: "agentfx"
 }
-// Full sizes come from clients/_harness.mjs; smoke sizes are passed as --n/--chunks.
-const FULL = {
-  roundtrip: 2000,
-  stream: 20000,
-  "stream-paced": 2000,
-  "agent-tool": 500,
-  concurrent: 2000
-}
+// Full sizes and warm-ups are the harness's own (clients/_harness.mjs); smoke sizes are passed
+// as --n/--chunks.
+const FULL = Object.fromEntries(
+  ["roundtrip", "stream", "stream-paced", "agent-tool", "concurrent"].map((s) => [
+    s,
+    SCENARIOS[s].n ?? SCENARIOS[s].chunks
+  ])
+)
 const SMOKE = {
   roundtrip: 200,
   stream: 2000,
@@ -81,7 +82,11 @@ const SMOKE = {
   "agent-tool": 50,
   concurrent: 200
 }
-const WARMUP = { roundtrip: 1000, "agent-tool": 200, concurrent: 200 }
+const WARMUP = Object.fromEntries(
+  ["roundtrip", "agent-tool", "concurrent"].map((s) => [s, SCENARIOS[s].warmup])
+)
+// stream-paced smoke runs: both paced warm-ups this short
+const SMOKE_PACED_WARMUP = 100
 
 // scenario → how it is judged. `better`: which direction is good; `target`: for agentfx.
 const JUDGE = {
@@ -335,7 +340,8 @@ function runOnce(v, scenario) {
   const a = ["--scenario", scenario, "--url", server.url, "--protocol", v.protocol]
   if (smoke && SMOKE[scenario])
     a.push(scenario.startsWith("stream") ? "--chunks" : "--n", String(SMOKE[scenario]))
-  if (smoke && scenario === "stream-paced") a.push("--warmup", "100", "--hot-warmup", "100")
+  if (smoke && scenario === "stream-paced")
+    a.push("--warmup", String(SMOKE_PACED_WARMUP), "--hot-warmup", String(SMOKE_PACED_WARMUP))
   if (args.warmup !== undefined) a.push("--warmup", String(args.warmup))
   if (args["hot-warmup"] !== undefined) a.push("--hot-warmup", String(args["hot-warmup"]))
   const nodeArgs =
@@ -572,7 +578,12 @@ lines.push(
 
 const sizes = smoke ? SMOKE : FULL
 // stream-paced's warm-up: a first paced stream, the early (measured) stream, a second one
-const pacedWarm = smoke ? [100, 100] : [1000, 2000]
+const pacedWarm = [
+  Number(args.warmup ?? (smoke ? SMOKE_PACED_WARMUP : SCENARIOS["stream-paced"].warmupChunks)),
+  Number(
+    args["hot-warmup"] ?? (smoke ? SMOKE_PACED_WARMUP : SCENARIOS["stream-paced"].hotWarmupChunks)
+  )
+]
 const pacedWarmTotal = pacedWarm[0] + sizes["stream-paced"] + pacedWarm[1]
 const describe = {
   roundtrip: `${sizes.roundtrip} sequential non-streaming requests (after ${WARMUP.roundtrip} warm-up)`,
