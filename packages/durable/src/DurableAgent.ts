@@ -89,7 +89,10 @@ export class DurableRunResult<A> {
 export type RunStatus<A, E> =
   | { readonly _tag: "NotFound" }
   | { readonly _tag: "Running" }
-  | { readonly _tag: "Done"; readonly exit: Exit.Exit<DurableRunResult<A>, E | AgentError.AgentError> }
+  | {
+      readonly _tag: "Done"
+      readonly exit: Exit.Exit<DurableRunResult<A>, E | AgentError.AgentError>
+    }
 
 /** An agent whose runs are durable workflows. */
 export interface DurableAgent<A, E, R> {
@@ -98,7 +101,12 @@ export interface DurableAgent<A, E, R> {
   /** The agent, with its tools wrapped as activities. */
   readonly agent: Agent.Agent<A, E, R>
   /** The underlying workflow (for `@effect/workflow` APIs). */
-  readonly workflow: Workflow.Workflow<any, typeof RunInput, Schema.Schema<RunOutcome<A>, any>, Schema.Schema<any, any>>
+  readonly workflow: Workflow.Workflow<
+    any,
+    typeof RunInput,
+    Schema.Schema<RunOutcome<A>, any>,
+    Schema.Schema<any, any>
+  >
   /**
    * Registers the workflow with the engine: the runner executes (and, after a restart,
    * resumes) this agent's runs. Needs the agent's services (its model, its tools' services).
@@ -196,12 +204,16 @@ export const make = <A, E, R>(
             .run(input.prompt, {
               model,
               runId: executionId,
-              ...(input.messageHistory !== undefined ? { messageHistory: input.messageHistory } : {}),
+              ...(input.messageHistory !== undefined
+                ? { messageHistory: input.messageHistory }
+                : {}),
               ...(input.usageLimits !== undefined ? { usageLimits: input.usageLimits } : {})
             })
             .pipe(
               Effect.provideService(CurrentExecution, { modelStep: 0, context }),
-              Effect.catchAll((error) => (isPersistableError(error) ? Effect.fail(error) : Effect.die(error)))
+              Effect.catchAll((error) =>
+                isPersistableError(error) ? Effect.fail(error) : Effect.die(error)
+              )
             )
           const messages = result.allMessages()
           return {

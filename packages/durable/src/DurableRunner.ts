@@ -71,7 +71,7 @@ export const layerSqlite = (options: {
         }
       })
     ),
-    Layer.provide(SqliteClient.layer({ filename: options.filename })),
+    Layer.provide(SqliteClient.layer({ filename: options.filename }))
   )
 
 /**
@@ -101,7 +101,7 @@ export const layerSocket = (options: {
           ...options.sharding
         }
       })
-    ),
+    )
   )
 
 /** `layerSocket` over PostgreSQL at `url` (`@effect/sql-pg`). */
@@ -117,5 +117,5 @@ export const layerPostgres = (options: {
         url: Redacted.isRedacted(options.url) ? options.url : Redacted.make(options.url),
         ...(options.maxConnections !== undefined ? { maxConnections: options.maxConnections } : {})
       })
-    ),
+    )
   )

@@ -15,11 +15,17 @@ describe("DurableAgent (in process, SQLite in memory)", () => {
         const last = messages[messages.length - 1]!
         const hasReturn =
           last._tag === "ModelRequest" && last.parts.some((p) => p._tag === "ToolReturnPart")
-        return hasReturn ? FunctionModel.text("refunded 42") : FunctionModel.toolCall("refund", { amount: 42 })
+        return hasReturn
+          ? FunctionModel.text("refunded 42")
+          : FunctionModel.toolCall("refund", { amount: 42 })
       })
       const refund = Tool.make("refund", {
         parameters: Schema.Struct({ amount: Schema.Number }),
-        handler: ({ amount }) => Effect.sync(() => { toolCalls++; return { refunded: amount } })
+        handler: ({ amount }) =>
+          Effect.sync(() => {
+            toolCalls++
+            return { refunded: amount }
+          })
       })
       const agent = Agent.make({ model, tools: [refund] })
       const durable = DurableAgent.make(agent, { name: "refund" })
@@ -28,7 +34,11 @@ describe("DurableAgent (in process, SQLite in memory)", () => {
         const again = yield* durable.run({ id: "order-1", prompt: "refund order 1" })
         return { first, again }
       }).pipe(
-        Effect.provide(durable.layer.pipe(Layer.provideMerge(DurableRunner.layerSqlite({ filename: ":memory:" }))))
+        Effect.provide(
+          durable.layer.pipe(
+            Layer.provideMerge(DurableRunner.layerSqlite({ filename: ":memory:" }))
+          )
+        )
       )
       assert.strictEqual(result.first.output, "refunded 42")
       assert.strictEqual(result.again.output, "refunded 42")

@@ -49,7 +49,9 @@ const isToolError = Schema.is(ToolErrorSchema)
  * without their Schema: they become defects, which the engine persists (name and message),
  * so a replay ends the run the same way.
  */
-const toolFailure = (error: unknown): Effect.Effect<never, AgentError.ModelRetry | AgentError.ToolFailed> =>
+const toolFailure = (
+  error: unknown
+): Effect.Effect<never, AgentError.ModelRetry | AgentError.ToolFailed> =>
   isToolError(error) ? Effect.fail(error) : Effect.die(error)
 
 /** The activity name of the n-th model request of an execution. */

@@ -1,0 +1,120 @@
+/**
+ * A loopback mock of the OpenAI Chat Completions API scripted for the refund-desk agent of
+ * the durable tests, plus an "outside world" the tools write to (side effects) — both in the
+ * test process, so the runner processes can be killed without losing what they did.
+ *
+ * The script (per order, read from the first user prompt "refund <order>"):
+ *   stage 0 (no tool result yet)       → call `charge_back` { order }
+ *   stage 1 (one tool result)          → call `write_report` { order }
+ *   stage 2 (two tool results)         → text "done <order>: <last tool result>"
+ * With `approval` orders ("approve <order>"): stage 0 → call `issue_refund` { order, amount };
+ * stage 1 → text "refund <order>: <the tool result or the denial>".
+ */
+import * as http from "node:http"
+import type { AddressInfo } from "node:net"
+
+/** One chat-completions request the server answered. */
+export interface SeenRequest {
+  readonly order: string
+  readonly stage: number
+  readonly lastToolResult: string | undefined
+}
+
+/** The running server. */
+export interface RefundServer {
+  readonly url: string
+  /** Requests per `order/stage`. */
+  readonly requests: Array<SeenRequest>
+  /** Side effects per `name/order` (`charge_back/order-1`, `report_start/order-1`, …). */
+  readonly effects: Map<string, number>
+  readonly count: (key: string) => number
+  /** Requests seen for one order at one stage. */
+  readonly requestCount: (order: string, stage: number) => number
+  readonly close: () => Promise<void>
+}
+
+const completion = (message: Record<string, unknown>, finish: string) => ({
+  id: "chatcmpl-test",
+  object: "chat.completion",
+  created: 1754688908,
+  model: "gpt-4o",
+  choices: [{ index: 0, message: { role: "assistant", ...message }, finish_reason: finish }],
+  usage: { prompt_tokens: 10, completion_tokens: 5, total_tokens: 15 }
+})
+
+const toolCall = (id: string, name: string, args: unknown) =>
+  completion(
+    {
+      content: null,
+      tool_calls: [{ id, type: "function", function: { name, arguments: JSON.stringify(args) } }]
+    },
+    "tool_calls"
+  )
+
+const answer = (body: any, seen: Array<SeenRequest>): unknown => {
+  const messages: Array<any> = body.messages ?? []
+  const user = messages.find((m) => m.role === "user")
+  const prompt = String(
+    typeof user?.content === "string" ? user.content : (user?.content?.[0]?.text ?? "")
+  )
+  const [verb, order = "?"] = prompt.split(" ")
+  const toolResults = messages.filter((m) => m.role === "tool")
+  const stage = toolResults.length
+  const lastToolResult = toolResults.at(-1)?.content as string | undefined
+  seen.push({ order, stage, lastToolResult })
+  if (verb === "approve") {
+    return stage === 0
+      ? toolCall(`call_${order}_0`, "issue_refund", { order, amount: 120 })
+      : completion({ content: `refund ${order}: ${lastToolResult}` }, "stop")
+  }
+  if (stage === 0) return toolCall(`call_${order}_0`, "charge_back", { order })
+  if (stage === 1) return toolCall(`call_${order}_1`, "write_report", { order })
+  return completion({ content: `done ${order}: ${lastToolResult}` }, "stop")
+}
+
+/** Starts the server on 127.0.0.1 (a free port). */
+export const start = (): Promise<RefundServer> => {
+  const requests: Array<SeenRequest> = []
+  const effects = new Map<string, number>()
+  const server = http.createServer((req, res) => {
+    const chunks: Array<Buffer> = []
+    req.on("data", (c: Buffer) => chunks.push(c))
+    req.on("end", () => {
+      const text = Buffer.concat(chunks).toString("utf8")
+      const url = req.url ?? ""
+      if (url.endsWith("/chat/completions")) {
+        const reply = answer(JSON.parse(text), requests)
+        res.writeHead(200, { "content-type": "application/json" })
+        res.end(JSON.stringify(reply))
+        return
+      }
+      if (url.startsWith("/effects/")) {
+        const key = url.slice("/effects/".length)
+        effects.set(key, (effects.get(key) ?? 0) + 1)
+        res.writeHead(200, { "content-type": "application/json" })
+        res.end(JSON.stringify({ count: effects.get(key) }))
+        return
+      }
+      res.writeHead(404)
+      res.end()
+    })
+  })
+  return new Promise((resolve) => {
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as AddressInfo
+      resolve({
+        url: `http://127.0.0.1:${port}`,
+        requests,
+        effects,
+        count: (key) => effects.get(key) ?? 0,
+        requestCount: (order, stage) =>
+          requests.filter((r) => r.order === order && r.stage === stage).length,
+        close: () =>
+          new Promise<void>((done) => {
+            server.closeAllConnections()
+            server.close(() => done())
+          })
+      })
+    })
+  })
+}

@@ -1,0 +1,124 @@
+/**
+ * A runner process for the durable tests: the refund-desk agent (OpenAI Chat against the
+ * test's loopback server), registered as a durable workflow on SQLite or PostgreSQL. Started
+ * by the tests with `spawnRunner` (see `processes.ts`) and configured by the JSON in the
+ * `DURABLE_RUNNER` environment variable:
+ *
+ *   { store: { kind: "sqlite", filename } | { kind: "pg", url, port },
+ *     modelUrl, slowMs, start: [ids], await: [ids], exitWhenDone }
+ *
+ * Writes one JSON object per stdout line: `{ "ready": true }` once registered, then
+ * `{ "result": … }` for each awaited run.
+ */
+import { Agent, Tool } from "@agentfx/core"
+import { OpenAiChat, OpenAiClient } from "@agentfx/providers"
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Redacted from "effect/Redacted"
+import * as Schema from "effect/Schema"
+import { DurableAgent, DurableRunner } from "../../src/index.js"
+
+interface Config {
+  readonly store:
+    | { readonly kind: "sqlite"; readonly filename: string }
+    | { readonly kind: "pg"; readonly url: string; readonly port: number }
+  readonly modelUrl: string
+  readonly slowMs: number
+  readonly start: ReadonlyArray<string>
+  readonly await: ReadonlyArray<string>
+  readonly exitWhenDone: boolean
+}
+
+const config: Config = JSON.parse(process.env.DURABLE_RUNNER ?? "{}")
+
+const emit = (value: unknown) =>
+  Effect.sync(() => process.stdout.write(`${JSON.stringify(value)}\n`))
+
+/** A side effect in the outside world (the test server counts them). */
+const effect = (key: string) =>
+  Effect.promise(() =>
+    fetch(`${config.modelUrl}/effects/${key}`, { method: "POST" }).then((r) => r.json())
+  )
+
+const Order = Schema.Struct({ order: Schema.String })
+
+const chargeBack = Tool.make("charge_back", {
+  description: "Charges the order back to the card.",
+  parameters: Order,
+  handler: ({ order }) => Effect.as(effect(`charge_back/${order}`), `charged back ${order}`)
+})
+
+const writeReport = Tool.make("write_report", {
+  description: "Files the refund report (slow).",
+  parameters: Order,
+  handler: ({ order }) =>
+    effect(`report_start/${order}`).pipe(
+      Effect.zipRight(Effect.sleep(config.slowMs)),
+      Effect.zipRight(effect(`report_done/${order}`)),
+      Effect.as(`report filed for ${order}`)
+    )
+})
+
+const model = OpenAiChat.model("gpt-4o").pipe(
+  Layer.provide(
+    OpenAiClient.layer({
+      baseUrl: `${config.modelUrl}/v1`,
+      apiKey: Redacted.make("sk-test"),
+      retry: false
+    })
+  ),
+  Layer.provide(NodeHttpClient.layerUndici)
+)
+
+const agent = Agent.make({ name: "refund-desk", tools: [chargeBack, writeReport] })
+export const durable = DurableAgent.make(agent, { name: "refund-desk", output: Schema.String })
+
+const store =
+  config.store.kind === "sqlite"
+    ? DurableRunner.layerSqlite({ filename: config.store.filename })
+    : DurableRunner.layerPostgres({
+        url: config.store.url,
+        runner: { host: "127.0.0.1", port: config.store.port },
+        sharding: {
+          shardsPerGroup: 30,
+          shardLockRefreshInterval: "1 second",
+          shardLockExpiration: "3 seconds",
+          refreshAssignmentsInterval: "500 millis",
+          runnerHealthCheckInterval: "1 second"
+        }
+      })
+
+const main = Effect.gen(function* () {
+  yield* emit({ ready: true, pid: process.pid })
+  yield* Effect.forEach(config.start, (id) => durable.start({ id, prompt: `refund ${id}` }), {
+    concurrency: "unbounded",
+    discard: true
+  })
+  yield* emit({ started: config.start.length })
+  yield* Effect.forEach(
+    config.await,
+    (id) =>
+      durable.run({ id, prompt: `refund ${id}` }).pipe(
+        Effect.flatMap((result) =>
+          emit({
+            result: {
+              id,
+              output: result.output,
+              requests: result.usage.requests,
+              toolCalls: result.usage.toolCalls,
+              messages: result.allMessages().length
+            }
+          })
+        )
+      ),
+    { concurrency: "unbounded", discard: true }
+  )
+  if (!config.exitWhenDone) yield* Effect.never
+})
+
+main.pipe(
+  Effect.provide(durable.layer.pipe(Layer.provideMerge(store), Layer.provide(model))),
+  NodeRuntime.runMain
+)
