@@ -26,6 +26,7 @@
 import * as ClusterWorkflowEngine from "@effect/cluster/ClusterWorkflowEngine"
 import { RunnerAddress } from "@effect/cluster/RunnerAddress"
 import type * as ShardingConfig from "@effect/cluster/ShardingConfig"
+import type { Sharding } from "@effect/cluster/Sharding"
 import * as SingleRunner from "@effect/cluster/SingleRunner"
 import * as NodeClusterSocket from "@effect/platform-node/NodeClusterSocket"
 import * as PgClient from "@effect/sql-pg/PgClient"
@@ -38,6 +39,11 @@ import * as Redacted from "effect/Redacted"
 import type { ConfigError } from "effect/ConfigError"
 import type { SqlError } from "@effect/sql/SqlError"
 import type { SocketServerError } from "@effect/platform/SocketServer"
+
+/**
+ * The layers provide the `WorkflowEngine` durable agents run on and `@effect/cluster`'s
+ * `Sharding` (to register your own entities next to the agents, or to inspect shards).
+ */
 
 /** Tuning of the cluster (`@effect/cluster`'s `ShardingConfig`); defaults are theirs. */
 export type ShardingOptions = Partial<ShardingConfig.ShardingConfig["Type"]>
@@ -60,7 +66,7 @@ const defaultPollInterval = "1 second"
 export const layerSqlite = (options: {
   readonly filename: string
   readonly sharding?: ShardingOptions
-}): Layer.Layer<WorkflowEngine, RunnerError> =>
+}): Layer.Layer<WorkflowEngine | Sharding, RunnerError> =>
   ClusterWorkflowEngine.layer.pipe(
     Layer.provideMerge(
       SingleRunner.layer({
@@ -74,43 +80,72 @@ export const layerSqlite = (options: {
     Layer.provide(SqliteClient.layer({ filename: options.filename }))
   )
 
+/** Where a runner of a cluster listens and how the other runners reach it. */
+export interface RunnerOptions {
+  /** The host other runners connect to. */
+  readonly host: string
+  readonly port: number
+  /** The address to listen on (default: `host`). */
+  readonly listenHost?: string
+}
+
+/** Options of `layerSocket` / `layerPostgres`. */
+export type SocketOptions =
+  | {
+      /** This process executes runs: it listens on `runner.port` and owns shards. */
+      readonly runner: RunnerOptions
+      readonly clientOnly?: false
+      readonly sharding?: ShardingOptions
+    }
+  | {
+      /**
+       * This process only starts, awaits, polls and resolves runs (an API server, a CLI): it
+       * owns no shards and executes nothing; register no workflows on it.
+       */
+      readonly clientOnly: true
+      readonly sharding?: ShardingOptions
+    }
+
 /**
- * One runner of a cluster sharing the database in the provided `SqlClient`: it listens on
+ * A process of a cluster sharing the database in the provided `SqlClient`. A runner listens on
  * `runner.port` (the other runners reach it at `runner.host`), takes a share of the shards,
  * and takes over the shards of runners that stop answering.
  */
-export const layerSocket = (options: {
-  readonly runner: { readonly host: string; readonly port: number; readonly listenHost?: string }
-  readonly sharding?: ShardingOptions
-}): Layer.Layer<WorkflowEngine, RunnerError, SqlClient.SqlClient> =>
-  ClusterWorkflowEngine.layer.pipe(
+export const layerSocket = (
+  options: SocketOptions
+): Layer.Layer<WorkflowEngine | Sharding, RunnerError, SqlClient.SqlClient> => {
+  const runner = options.clientOnly === true ? undefined : options.runner
+  return ClusterWorkflowEngine.layer.pipe(
     Layer.provideMerge(
       NodeClusterSocket.layer({
         storage: "sql",
+        clientOnly: runner === undefined,
         shardingConfig: {
-          runnerAddress: Option.some(
-            RunnerAddress.make({ host: options.runner.host, port: options.runner.port })
-          ),
-          runnerListenAddress: Option.some(
-            RunnerAddress.make({
-              host: options.runner.listenHost ?? options.runner.host,
-              port: options.runner.port
-            })
-          ),
+          runnerAddress:
+            runner === undefined
+              ? Option.none()
+              : Option.some(RunnerAddress.make({ host: runner.host, port: runner.port })),
+          runnerListenAddress:
+            runner === undefined
+              ? Option.none()
+              : Option.some(
+                  RunnerAddress.make({ host: runner.listenHost ?? runner.host, port: runner.port })
+                ),
           entityMessagePollInterval: defaultPollInterval,
           ...options.sharding
         }
       })
     )
   )
+}
 
 /** `layerSocket` over PostgreSQL at `url` (`@effect/sql-pg`). */
-export const layerPostgres = (options: {
-  readonly url: string | Redacted.Redacted
-  readonly runner: { readonly host: string; readonly port: number; readonly listenHost?: string }
-  readonly sharding?: ShardingOptions
-  readonly maxConnections?: number
-}): Layer.Layer<WorkflowEngine, RunnerError> =>
+export const layerPostgres = (
+  options: SocketOptions & {
+    readonly url: string | Redacted.Redacted
+    readonly maxConnections?: number
+  }
+): Layer.Layer<WorkflowEngine | Sharding, RunnerError> =>
   layerSocket(options).pipe(
     Layer.provide(
       PgClient.layer({

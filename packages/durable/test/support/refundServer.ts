@@ -27,6 +27,8 @@ export interface RefundServer {
   readonly requests: Array<SeenRequest>
   /** Side effects per `name/order` (`charge_back/order-1`, `report_start/order-1`, …). */
   readonly effects: Map<string, number>
+  /** Every side effect in order, with the name of the runner whose tool made it. */
+  readonly effectLog: Array<{ readonly key: string; readonly runner: string }>
   readonly count: (key: string) => number
   /** Requests seen for one order at one stage. */
   readonly requestCount: (order: string, stage: number) => number
@@ -76,6 +78,7 @@ const answer = (body: any, seen: Array<SeenRequest>): unknown => {
 export const start = (): Promise<RefundServer> => {
   const requests: Array<SeenRequest> = []
   const effects = new Map<string, number>()
+  const effectLog: Array<{ key: string; runner: string }> = []
   const server = http.createServer((req, res) => {
     const chunks: Array<Buffer> = []
     req.on("data", (c: Buffer) => chunks.push(c))
@@ -89,7 +92,8 @@ export const start = (): Promise<RefundServer> => {
         return
       }
       if (url.startsWith("/effects/")) {
-        const key = url.slice("/effects/".length)
+        const [key = "", query = ""] = url.slice("/effects/".length).split("?")
+        effectLog.push({ key, runner: new URLSearchParams(query).get("runner") ?? "" })
         effects.set(key, (effects.get(key) ?? 0) + 1)
         res.writeHead(200, { "content-type": "application/json" })
         res.end(JSON.stringify({ count: effects.get(key) }))
@@ -106,6 +110,7 @@ export const start = (): Promise<RefundServer> => {
         url: `http://127.0.0.1:${port}`,
         requests,
         effects,
+        effectLog,
         count: (key) => effects.get(key) ?? 0,
         requestCount: (order, stage) =>
           requests.filter((r) => r.order === order && r.stage === stage).length,

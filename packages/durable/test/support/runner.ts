@@ -14,8 +14,12 @@ import { Agent, Tool } from "@agentfx/core"
 import { OpenAiChat, OpenAiClient } from "@agentfx/providers"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+import * as ShardId from "@effect/cluster/ShardId"
+import { Sharding } from "@effect/cluster/Sharding"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Logger from "effect/Logger"
+import * as LogLevel from "effect/LogLevel"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import { DurableAgent, DurableRunner } from "../../src/index.js"
@@ -29,7 +33,12 @@ interface Config {
   readonly start: ReadonlyArray<string>
   readonly await: ReadonlyArray<string>
   readonly exitWhenDone: boolean
+  readonly name?: string
+  readonly clientOnly?: boolean
 }
+
+/** Shards of the cluster (fewer than the default 300: quicker to split in tests). */
+const shardsPerGroup = 30
 
 const config: Config = JSON.parse(process.env.DURABLE_RUNNER ?? "{}")
 
@@ -39,7 +48,9 @@ const emit = (value: unknown) =>
 /** A side effect in the outside world (the test server counts them). */
 const effect = (key: string) =>
   Effect.promise(() =>
-    fetch(`${config.modelUrl}/effects/${key}`, { method: "POST" }).then((r) => r.json())
+    fetch(`${config.modelUrl}/effects/${key}?runner=${config.name ?? ""}`, { method: "POST" }).then(
+      (r) => r.json()
+    )
   )
 
 const Order = Schema.Struct({ order: Schema.String })
@@ -80,9 +91,11 @@ const store =
     ? DurableRunner.layerSqlite({ filename: config.store.filename })
     : DurableRunner.layerPostgres({
         url: config.store.url,
-        runner: { host: "127.0.0.1", port: config.store.port },
+        ...(config.clientOnly === true
+          ? { clientOnly: true as const }
+          : { runner: { host: "127.0.0.1", port: config.store.port } }),
         sharding: {
-          shardsPerGroup: 30,
+          shardsPerGroup,
           shardLockRefreshInterval: "1 second",
           shardLockExpiration: "3 seconds",
           refreshAssignmentsInterval: "500 millis",
@@ -90,8 +103,26 @@ const store =
         }
       })
 
+/** Reports how many shards this runner owns whenever that changes (`{ shards: n }`). */
+const reportShards = Effect.gen(function* () {
+  const sharding = yield* Sharding
+  let last = -1
+  while (true) {
+    let owned = 0
+    for (let i = 1; i <= shardsPerGroup; i++) {
+      if (sharding.hasShardId(ShardId.make("default", i))) owned++
+    }
+    if (owned !== last) {
+      last = owned
+      yield* emit({ shards: owned })
+    }
+    yield* Effect.sleep("100 millis")
+  }
+})
+
 const main = Effect.gen(function* () {
   yield* emit({ ready: true, pid: process.pid })
+  if (config.clientOnly !== true) yield* Effect.forkDaemon(reportShards)
   yield* Effect.forEach(config.start, (id) => durable.start({ id, prompt: `refund ${id}` }), {
     concurrency: "unbounded",
     discard: true
@@ -119,6 +150,13 @@ const main = Effect.gen(function* () {
 })
 
 main.pipe(
-  Effect.provide(durable.layer.pipe(Layer.provideMerge(store), Layer.provide(model))),
+  Effect.provide(
+    config.clientOnly === true
+      ? store
+      : durable.layer.pipe(Layer.provideMerge(store), Layer.provide(model))
+  ),
+  Effect.provide(
+    Logger.minimumLogLevel(process.env.DURABLE_DEBUG === "1" ? LogLevel.Debug : LogLevel.Info)
+  ),
   NodeRuntime.runMain
 )
