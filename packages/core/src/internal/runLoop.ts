@@ -39,6 +39,7 @@ import {
   withMessages
 } from "../AgentError.js"
 import * as CaptureRunMessages from "../CaptureRunMessages.js"
+import type { DeferredToolResults } from "../DeferredTools.js"
 import {
   encodeJson as encodeMessagesJson,
   FinalResultEvent,
@@ -236,6 +237,7 @@ export interface RunOptionsAny {
   readonly instructions?: Instruction<any, any> | ReadonlyArray<Instruction<any, any>> | undefined
   readonly runId?: string | undefined
   readonly metadata?: MetadataInput | undefined
+  readonly deferredToolResults?: DeferredToolResults | undefined
 }
 
 /** The usage `Ref` of the current run, visible to tools (share it with a sub-agent's run). */
