@@ -6,6 +6,12 @@
  * on from the first step that had not completed. Messages and usage are rebuilt by the replay,
  * so usage limits hold across restarts.
  *
+ * A tool call that needs a person's approval (`requiresApproval`, `ApprovalRequired`) or an
+ * outside result (`Tool.external`, `CallDeferred`) does not end a durable run: the run waits
+ * (for days if need be, holding no memory or fiber) on a `DurableDeferred` per call, and goes on
+ * when each is resolved by its token with `approve`, `deny` or `provideResult` — from any
+ * process of the cluster. `onDeferred` is told the calls and their tokens (once per stop).
+ *
  * @example
  * ```ts
  * import { Agent, TestModel } from "@agentfx/core"
@@ -25,13 +31,16 @@
  *
  * @since 0.1.0
  */
-import { Agent, AgentError, Messages, Model, Usage } from "@agentfx/core"
+import { Agent, AgentError, DeferredTools, Messages, Model, Usage } from "@agentfx/core"
+import * as Activity from "@effect/workflow/Activity"
+import * as DurableDeferred from "@effect/workflow/DurableDeferred"
 import * as Workflow from "@effect/workflow/Workflow"
 import type { WorkflowEngine, WorkflowInstance } from "@effect/workflow/WorkflowEngine"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
+import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import { CurrentExecution, durableModel, durableToolset } from "./internal/activities.js"
 
@@ -56,12 +65,15 @@ export const RunInput = Schema.Struct({
   }),
   /** A conversation to continue. */
   messageHistory: Schema.optionalWith(Messages.ModelMessages, { exact: true }),
-  /** Replaces the agent's usage limits for this run. */
+  /** Replaces the agent's usage limits for this run (they hold across restarts and waits). */
   usageLimits: Schema.optionalWith(Usage.UsageLimits, { exact: true })
 })
 
 /** The input of `run` / `start`. */
 export type RunInput = Schema.Struct.Constructor<(typeof RunInput)["fields"]>
+
+/** The output of a durable run: the agent's, without `DeferredToolRequests` (a durable run waits). */
+export type Settled<A> = Exclude<A, DeferredTools.DeferredToolRequests>
 
 /** The result of a durable run, as persisted. */
 export class DurableRunResult<A> {
@@ -88,11 +100,33 @@ export class DurableRunResult<A> {
 /** The status of a durable run, from `poll`. */
 export type RunStatus<A, E> =
   | { readonly _tag: "NotFound" }
+  /** Started and not finished (running, or waiting for deferred tool calls). */
   | { readonly _tag: "Running" }
   | {
       readonly _tag: "Done"
       readonly exit: Exit.Exit<DurableRunResult<A>, E | AgentError.AgentError>
     }
+
+/** A deferred tool call a durable run waits for, with the token that resolves it. */
+export interface PendingCall {
+  readonly toolCallId: string
+  readonly toolName: string
+  readonly args: Messages.ToolArgs
+  /** `approval`: resolve with `approve` / `deny`; `external`: with `provideResult` (or `deny`). */
+  readonly kind: "approval" | "external"
+  /** What the tool attached to its deferral (`ApprovalRequired` / `CallDeferred` metadata). */
+  readonly metadata: unknown
+  /** Give it to `approve`, `deny` or `provideResult`, from any process of the cluster. */
+  readonly token: string
+}
+
+/** A durable run stopped for deferred tool calls (given to `onDeferred`). */
+export interface DeferredRequest {
+  /** The run's `id` (as given to `run` / `start`). */
+  readonly id: string
+  readonly executionId: string
+  readonly calls: ReadonlyArray<PendingCall>
+}
 
 /** An agent whose runs are durable workflows. */
 export interface DurableAgent<A, E, R> {
@@ -104,7 +138,7 @@ export interface DurableAgent<A, E, R> {
   readonly workflow: Workflow.Workflow<
     any,
     typeof RunInput,
-    Schema.Schema<RunOutcome<A>, any>,
+    Schema.Schema<RunOutcome<Settled<A>>, any>,
     Schema.Schema<any, any>
   >
   /**
@@ -115,13 +149,17 @@ export interface DurableAgent<A, E, R> {
   /** Runs (or joins the run with this `id`) and waits for its result. */
   readonly run: (
     input: RunInput
-  ) => Effect.Effect<DurableRunResult<A>, E | AgentError.AgentError, WorkflowEngine>
+  ) => Effect.Effect<DurableRunResult<Settled<A>>, E | AgentError.AgentError, WorkflowEngine>
   /** Starts the run with this `id` (if it is not started yet) and returns its execution id. */
   readonly start: (input: RunInput) => Effect.Effect<string, never, WorkflowEngine>
   /** The execution id of the run with this `id` (the same on every runner). */
   readonly executionId: (id: string) => Effect.Effect<string>
+  /** The token resolving the deferred tool call `toolCallId` of the run with this `id`. */
+  readonly token: (id: string, toolCallId: string) => Effect.Effect<string>
   /** The status of a run by execution id. */
-  readonly poll: (executionId: string) => Effect.Effect<RunStatus<A, E>, never, WorkflowEngine>
+  readonly poll: (
+    executionId: string
+  ) => Effect.Effect<RunStatus<Settled<A>, E>, never, WorkflowEngine>
   /** Interrupts a run by execution id (it ends with an interruption). */
   readonly interrupt: (executionId: string) => Effect.Effect<void, never, WorkflowEngine>
 }
@@ -135,19 +173,139 @@ export interface RunOutcome<A> {
 }
 
 /** Options of `make`. */
-export interface MakeOptions<A, E> {
+export interface MakeOptions<A, E, RD = never> {
   /** Names the workflow (`agentfx/{name}`): unique per agent in a cluster, stable across deploys. */
   readonly name: string
   /**
    * The Schema of the agent's output: outputs are persisted as its encoded form. Default: the
    * output is stored as a JSON value (right for text and plain JSON objects).
    */
-  readonly output?: Schema.Schema<A, any>
+  readonly output?: Schema.Schema<Settled<A>, any>
   /**
    * The Schema of the tools' own typed errors, to persist them. Errors not covered by it (nor
    * by the agent errors) end the run as defects.
    */
   readonly error?: Schema.Schema<E, any>
+  /**
+   * Told when a run stops for deferred tool calls, with their tokens: notify the approver here
+   * (an e-mail, a ticket). Runs as an activity: once per stop, not again after a restart.
+   */
+  readonly onDeferred?: (request: DeferredRequest) => Effect.Effect<void, never, RD>
+}
+
+// -- resolutions of deferred calls ------------------------------------------------------------
+
+/** The result of an external tool call, given with `provideResult`. */
+export class ExternalResult extends Schema.TaggedClass<ExternalResult>()("ExternalResult", {
+  value: Schema.Unknown
+}) {}
+
+/** How a person (or another system) resolved a deferred tool call; persisted by the engine. */
+export const Resolution = Schema.Union(
+  DeferredTools.ToolApproved,
+  DeferredTools.ToolDenied,
+  ExternalResult,
+  AgentError.ModelRetry,
+  AgentError.ToolFailed
+)
+
+/** A resolution of a deferred tool call. */
+export type Resolution = typeof Resolution.Type
+
+const deferredFor = (toolCallId: string) =>
+  DurableDeferred.make(`agentfx/deferred/${toolCallId}`, { success: Resolution })
+
+/** Any resolution deferred: `done` takes the deferred's name from the token. */
+const anyDeferred = deferredFor("*")
+
+const decodeToken = Schema.decodeUnknown(DurableDeferred.TokenParsed.FromString)
+
+const resolve = (token: string, resolution: Resolution) =>
+  decodeToken(token).pipe(
+    Effect.mapError(
+      (error) =>
+        new AgentError.UserError({
+          reason: `Not a deferred tool call token: ${ParseResult.TreeFormatter.formatErrorSync(error)}`
+        })
+    ),
+    Effect.flatMap(() =>
+      DurableDeferred.done(anyDeferred, {
+        token: token as DurableDeferred.Token,
+        exit: Exit.succeed(resolution)
+      })
+    )
+  )
+
+/**
+ * Approves the deferred tool call with this token: the tool runs (with `overrideArgs` instead
+ * of the model's arguments when given) and the run goes on.
+ */
+export const approve = (
+  token: string,
+  options?: { readonly overrideArgs?: Record<string, unknown> }
+): Effect.Effect<void, AgentError.UserError, WorkflowEngine> =>
+  resolve(
+    token,
+    DeferredTools.ToolApproved.make(
+      options?.overrideArgs === undefined ? {} : { overrideArgs: options.overrideArgs }
+    )
+  ).pipe(Effect.withSpan("DurableAgent.approve"))
+
+/**
+ * Denies the deferred tool call with this token: the model gets a `denied` tool return with
+ * `message` (default "The tool call was denied."); for an external call, a failed tool return.
+ */
+export const deny = (
+  token: string,
+  message?: string
+): Effect.Effect<void, AgentError.UserError, WorkflowEngine> =>
+  resolve(token, DeferredTools.ToolDenied.make(message === undefined ? {} : { message })).pipe(
+    Effect.withSpan("DurableAgent.deny")
+  )
+
+/**
+ * Gives the result of an external tool call (a JSON value), or a `ModelRetry` / `ToolFailed`
+ * to send the model a retry prompt / a failed tool return.
+ */
+export const provideResult = (
+  token: string,
+  result: unknown
+): Effect.Effect<void, AgentError.UserError, WorkflowEngine> =>
+  resolve(
+    token,
+    result instanceof AgentError.ModelRetry || result instanceof AgentError.ToolFailed
+      ? result
+      : ExternalResult.make({ value: result })
+  ).pipe(Effect.withSpan("DurableAgent.provideResult"))
+
+/** The `DeferredToolResults` of a resumed run, from the resolutions of its deferred calls. */
+const toResults = (
+  requests: DeferredTools.DeferredToolRequests,
+  resolutions: ReadonlyMap<string, Resolution>
+): DeferredTools.DeferredToolResults => {
+  const approvals: Record<string, DeferredTools.ApprovalResult> = {}
+  const calls: Record<string, DeferredTools.CallResult> = {}
+  for (const call of requests.approvals) {
+    const r = resolutions.get(call.toolCallId)
+    approvals[call.toolCallId] =
+      r instanceof DeferredTools.ToolApproved || r instanceof DeferredTools.ToolDenied
+        ? r
+        : DeferredTools.ToolDenied.make({
+            message: "The approver answered with a result instead of an approval."
+          })
+  }
+  for (const call of requests.calls) {
+    const r = resolutions.get(call.toolCallId)
+    calls[call.toolCallId] =
+      r instanceof ExternalResult
+        ? r.value
+        : r instanceof DeferredTools.ToolDenied
+          ? new AgentError.ToolFailed({ reason: r.message })
+          : r instanceof DeferredTools.ToolApproved
+            ? new AgentError.ToolFailed({ reason: "The call was approved but given no result." })
+            : (r as AgentError.ModelRetry | AgentError.ToolFailed)
+  }
+  return DeferredTools.DeferredToolResults.make({ approvals, calls })
 }
 
 const resolveModel = (input: Agent.Agent<any, any, any>["config"]["model"]) => {
@@ -167,11 +325,11 @@ const resolveModel = (input: Agent.Agent<any, any, any>["config"]["model"]) => {
  * Turns an agent into a durable workflow. Register it on a runner with `durable.layer` (and
  * a `DurableRunner` layer), then `run` / `start` runs by id.
  */
-export const make = <A, E, R>(
+export const make = <A, E, R, RD = never>(
   agent: Agent.Agent<A, E, R>,
-  options: MakeOptions<A, E>
-): DurableAgent<A, E, R> => {
-  const outputSchema: Schema.Schema<A, any> = options.output ?? (Schema.Unknown as any)
+  options: MakeOptions<A, E, RD>
+): DurableAgent<A, E, R | RD> => {
+  const outputSchema: Schema.Schema<Settled<A>, any> = options.output ?? (Schema.Unknown as any)
   const errorSchema: Schema.Schema<any, any> =
     options.error === undefined ? AgentErrorSchema : Schema.Union(AgentErrorSchema, options.error)
   const isPersistableError = Schema.is(errorSchema)
@@ -180,7 +338,7 @@ export const make = <A, E, R>(
     messages: Messages.ModelMessages,
     newMessageIndex: Schema.Number,
     usage: Usage.RunUsage
-  }) as unknown as Schema.Schema<RunOutcome<A>, any>
+  }) as unknown as Schema.Schema<RunOutcome<Settled<A>>, any>
   const name = `agentfx/${options.name}`
   const workflow = Workflow.make({
     name,
@@ -193,41 +351,98 @@ export const make = <A, E, R>(
     ...agent.config,
     toolset: durableToolset(agent.config.toolset)
   })
+  const tokenFor = (executionId: string, toolCallId: string) =>
+    DurableDeferred.tokenFromExecutionId(deferredFor(toolCallId), { workflow, executionId })
 
-  const layer = Layer.unwrapScoped(
-    Effect.map(resolveModel(agent.config.model), (base) => {
-      const model = durableModel(base)
-      return workflow.toLayer((input, executionId) =>
-        Effect.gen(function* () {
-          const context = yield* Effect.context<WorkflowEngine | WorkflowInstance>()
-          const result = yield* durableAgent
-            .run(input.prompt, {
-              model,
-              runId: executionId,
-              ...(input.messageHistory !== undefined
-                ? { messageHistory: input.messageHistory }
-                : {}),
-              ...(input.usageLimits !== undefined ? { usageLimits: input.usageLimits } : {})
-            })
-            .pipe(
-              Effect.provideService(CurrentExecution, { modelStep: 0, context }),
-              Effect.catchAll((error) =>
-                isPersistableError(error) ? Effect.fail(error) : Effect.die(error)
-              )
-            )
-          const messages = result.allMessages()
+  /** Stopped for deferred calls: tell `onDeferred` (once), then wait for every resolution. */
+  const awaitResolutions = (
+    input: typeof RunInput.Type,
+    executionId: string,
+    round: number,
+    requests: DeferredTools.DeferredToolRequests
+  ) =>
+    Effect.gen(function* () {
+      const pending = (
+        calls: ReadonlyArray<Messages.ToolCallPart>,
+        kind: PendingCall["kind"]
+      ): Array<PendingCall> =>
+        calls.map((call) => ({
+          toolCallId: call.toolCallId,
+          toolName: call.toolName,
+          args: call.args,
+          kind,
+          metadata: requests.metadata[call.toolCallId],
+          token: tokenFor(executionId, call.toolCallId)
+        }))
+      const calls = [
+        ...pending(requests.approvals, "approval"),
+        ...pending(requests.calls, "external")
+      ]
+      const onDeferred = options.onDeferred
+      if (onDeferred !== undefined) {
+        yield* Activity.make({
+          name: `agentfx/deferred-notify/${round}`,
+          execute: onDeferred({ id: input.id, executionId, calls })
+        })
+      }
+      const resolutions = new Map<string, Resolution>()
+      for (const call of calls) {
+        resolutions.set(call.toolCallId, yield* DurableDeferred.await(deferredFor(call.toolCallId)))
+      }
+      return toResults(requests, resolutions)
+    })
+
+  const execute = (model: Model.Service) => (input: typeof RunInput.Type, executionId: string) =>
+    Effect.gen(function* () {
+      const context = yield* Effect.context<WorkflowEngine | WorkflowInstance>()
+      const state = { modelStep: 0, round: 0, context }
+      let prompt: typeof input.prompt = input.prompt
+      let messageHistory = input.messageHistory
+      let usage: Usage.RunUsage | undefined
+      let deferredToolResults: DeferredTools.DeferredToolResults | undefined
+      while (true) {
+        const result = yield* durableAgent
+          .run(prompt, {
+            model,
+            runId: executionId,
+            ...(messageHistory !== undefined ? { messageHistory } : {}),
+            ...(input.usageLimits !== undefined ? { usageLimits: input.usageLimits } : {}),
+            ...(usage !== undefined ? { usage } : {}),
+            ...(deferredToolResults !== undefined ? { deferredToolResults } : {})
+          })
+          .pipe(Effect.provideService(CurrentExecution, state))
+        if (!DeferredTools.isDeferredToolRequests(result.output)) {
           return {
-            output: result.output,
-            messages,
-            newMessageIndex: messages.length - result.newMessages().length,
+            output: result.output as Settled<A>,
+            messages: result.allMessages(),
+            newMessageIndex: input.messageHistory?.length ?? 0,
             usage: result.usage
           }
-        })
+        }
+        state.round += 1
+        deferredToolResults = yield* awaitResolutions(
+          input,
+          executionId,
+          state.round,
+          result.output
+        )
+        prompt = undefined
+        messageHistory = result.allMessages()
+        usage = result.usage
+      }
+    }).pipe(
+      Effect.catchAll((error) =>
+        isPersistableError(error) ? Effect.fail(error) : Effect.die(error)
       )
-    })
-  ) as unknown as Layer.Layer<never, never, WorkflowEngine | R>
+    )
 
-  const toResult = (executionId: string) => (outcome: RunOutcome<A>) =>
+  const layer = Layer.unwrapScoped(
+    Effect.map(resolveModel(agent.config.model), (base) =>
+      workflow.toLayer(execute(durableModel(base)))
+    )
+  ) as unknown as Layer.Layer<never, never, WorkflowEngine | R | RD>
+
+  const toResult = (executionId: string) => (outcome: RunOutcome<Settled<A>>) =>
     new DurableRunResult(
       outcome.output,
       outcome.usage,
@@ -249,8 +464,10 @@ export const make = <A, E, R>(
     start: (input) =>
       workflow.execute(input, { discard: true }).pipe(Effect.withSpan("DurableAgent.start")),
     executionId: (id) => workflow.executionId({ id }),
+    token: (id, toolCallId) =>
+      Effect.map(workflow.executionId({ id }), (executionId) => tokenFor(executionId, toolCallId)),
     poll: (executionId) =>
-      Effect.map(workflow.poll(executionId), (result): RunStatus<A, E> => {
+      Effect.map(workflow.poll(executionId), (result): RunStatus<Settled<A>, E> => {
         if (result === undefined) return { _tag: "NotFound" }
         if (result._tag === "Suspended") return { _tag: "Running" }
         return { _tag: "Done", exit: Exit.map(result.exit, toResult(executionId)) }

@@ -8,7 +8,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import { spawnRunner } from "./support/processes.js"
+import { eventually, spawnRunner } from "./support/processes.js"
 import * as RefundServer from "./support/refundServer.js"
 
 const tempDir = Effect.acquireRelease(
@@ -40,15 +40,12 @@ describe("durable run across a crash (SQLite, one runner at a time)", () => {
           exitWhenDone: false
         })
         yield* first.waitForLine((l) => l.started === 1, "the run to start")
-        yield* Effect.async<void>((resume) => {
-          const timer = setInterval(() => {
-            if (server.count("report_start/order-1") === 1) {
-              clearInterval(timer)
-              resume(Effect.void)
-            }
-          }, 20)
-          return Effect.sync(() => clearInterval(timer))
-        })
+        yield* eventually(
+          () => server.count("report_start/order-1") === 1 || undefined,
+          "write_report to start",
+          60_000,
+          [first]
+        )
         yield* first.crash
         assert.strictEqual(server.requestCount("order-1", 0), 1)
         assert.strictEqual(server.requestCount("order-1", 1), 1)

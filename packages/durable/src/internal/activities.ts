@@ -3,7 +3,7 @@
  * call is an `Activity` of `@effect/workflow`: executed once, its exit persisted by the
  * workflow engine, and returned from storage when the workflow replays after a restart.
  */
-import { AgentError, Messages, type Model, RunContext, Toolset } from "@agentfx/core"
+import { AgentError, DeferredTools, Messages, type Model, RunContext, Toolset } from "@agentfx/core"
 import * as Activity from "@effect/workflow/Activity"
 import type { WorkflowEngine, WorkflowInstance } from "@effect/workflow/WorkflowEngine"
 import * as Context from "effect/Context"
@@ -19,6 +19,11 @@ import * as Stream from "effect/Stream"
 export interface ExecutionState {
   /** Model requests made so far in this execution (the key of the next one is this + 1). */
   modelStep: number
+  /**
+   * How many times the run stopped for deferred tool calls and was resumed: the approved
+   * call of a resumed run is a new activity (its first call persisted `ApprovalRequired`).
+   */
+  round: number
   /** The workflow's services, provided to activities started from inside the run loop. */
   readonly context: Context.Context<WorkflowEngine | WorkflowInstance>
 }
@@ -39,27 +44,42 @@ export const ModelErrorSchema = Schema.Union(
   AgentError.ConcurrencyLimitExceeded
 )
 
-/** The failures of a tool call the run loop handles (retry prompt, failed tool return). */
-export const ToolErrorSchema = Schema.Union(AgentError.ModelRetry, AgentError.ToolFailed)
+/**
+ * The failures of a tool call the run loop handles: retry prompt, failed tool return, and the
+ * deferrals that stop the run for a person's approval or an outside result.
+ */
+export const ToolErrorSchema = Schema.Union(
+  AgentError.ModelRetry,
+  AgentError.ToolFailed,
+  DeferredTools.ApprovalRequired,
+  DeferredTools.CallDeferred
+)
 
 const isToolError = Schema.is(ToolErrorSchema)
 
 /**
- * A tool's own typed errors (other than `ModelRetry` / `ToolFailed`) cannot be persisted
+ * A tool's own typed errors (other than those above) cannot be persisted
  * without their Schema: they become defects, which the engine persists (name and message),
  * so a replay ends the run the same way.
  */
-const toolFailure = (
-  error: unknown
-): Effect.Effect<never, AgentError.ModelRetry | AgentError.ToolFailed> =>
+const toolFailure = (error: unknown): Effect.Effect<never, typeof ToolErrorSchema.Type> =>
   isToolError(error) ? Effect.fail(error) : Effect.die(error)
 
 /** The activity name of the n-th model request of an execution. */
 export const modelActivityName = (step: number): string => `agentfx/model/${step}`
 
-/** The activity name of a tool call: the model step that asked for it and the call's id. */
-export const toolActivityName = (step: number, toolCallId: string, toolName: string): string =>
-  `agentfx/tool/${step}/${toolCallId}/${toolName}`
+/**
+ * The activity name of a tool call: the resumption round, the model step that asked for it,
+ * the call's id and name, and whether it runs approved.
+ */
+export const toolActivityName = (
+  state: ExecutionState,
+  run: RunContext.Service,
+  toolName: string
+): string =>
+  `agentfx/tool/${state.round}/${state.modelStep}/${run.toolCallId ?? `#${run.retry}`}/${toolName}${
+    run.toolCallApproved === true ? "/approved" : ""
+  }`
 
 /**
  * The model of a durable run: `request` is an activity named after the request's position in
@@ -106,11 +126,7 @@ const durableTool = (tool: Toolset.ToolsetTool<any, any>): Toolset.ToolsetTool<a
       const run = Context.get(ctx, RunContext.RunContext)
       const state = Context.get(ctx, CurrentExecution)
       const activity = Activity.make({
-        name: toolActivityName(
-          state.modelStep,
-          run.toolCallId ?? `#${run.retry}`,
-          tool.definition.name
-        ),
+        name: toolActivityName(state, run, tool.definition.name),
         // Tool results are persisted as JSON values: on a replay the run (and the model) sees
         // the JSON form of what the tool returned.
         success: Schema.Unknown,

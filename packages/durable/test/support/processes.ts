@@ -50,9 +50,19 @@ const waitUntil = <A>(
     return Effect.sync(() => clearInterval(timer))
   })
 
-/** Waits (polling every 20 ms, up to `timeoutMs`) until `check` returns a value. */
-export const eventually = <A>(check: () => A | undefined, what: string, timeoutMs = 60_000) =>
-  waitUntil(check, what, timeoutMs, () => "")
+/**
+ * Waits (polling every 20 ms, up to `timeoutMs`) until `check` returns a value; on a timeout
+ * the failure shows what the given runners printed.
+ */
+export const eventually = <A>(
+  check: () => A | undefined,
+  what: string,
+  timeoutMs = 60_000,
+  runners: ReadonlyArray<Runner> = []
+) =>
+  waitUntil(check, what, timeoutMs, () =>
+    runners.map((r) => `runner ${r.pid}: ${JSON.stringify(r.lines)}\n${r.stderr()}`).join("\n")
+  )
 
 /** Starts a runner process with this configuration; killed when the scope closes. */
 export const spawnRunner = (
@@ -106,7 +116,13 @@ export const spawnRunner = (
           Effect.sync(() => child.kill("SIGKILL")),
           Effect.promise(() => exitCode)
         ),
-        exited: Effect.promise(() => exitCode)
+        exited: Effect.timeoutFail(
+          Effect.promise(() => exitCode),
+          {
+            duration: "30 seconds",
+            onTimeout: () => new Error(`runner ${child.pid} did not exit\n${diagnostics()}`)
+          }
+        ).pipe(Effect.orDie)
       }
       return runner
     }),

@@ -122,7 +122,7 @@ const reportShards = Effect.gen(function* () {
 
 const main = Effect.gen(function* () {
   yield* emit({ ready: true, pid: process.pid })
-  if (config.clientOnly !== true) yield* Effect.forkDaemon(reportShards)
+  if (config.clientOnly !== true) yield* Effect.fork(reportShards)
   yield* Effect.forEach(config.start, (id) => durable.start({ id, prompt: `refund ${id}` }), {
     concurrency: "unbounded",
     discard: true
