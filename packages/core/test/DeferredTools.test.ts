@@ -12,7 +12,8 @@ import {
   Messages,
   RunContext,
   Tool,
-  Toolset
+  Toolset,
+  Usage
 } from "@agentfx/core"
 import { finalResultOutput } from "./support/output.js"
 
@@ -688,6 +689,78 @@ describe("DeferredTools", () => {
           ["RetryPromptPart", "g1"]
         ]
       )
+    })
+  )
+
+  it.effect("an approved call may defer again; the next resume finishes the run", () =>
+    Effect.gen(function* () {
+      const c = counter()
+      const transfer = Tool.make("transfer", {
+        parameters: Schema.Struct({ amount: Schema.Number }),
+        requiresApproval: true,
+        handler: ({ amount }) =>
+          Effect.flatMap(RunContext.RunContext, (ctx) =>
+            ctx.toolCallMetadata === undefined
+              ? Effect.fail(new CallDeferred({ metadata: { bank: "needs a signature" } }))
+              : Effect.sync(() => {
+                  c.bump("transfer")
+                  return `sent ${amount}`
+                })
+          )
+      })
+      const agent = Agent.make({ tools: [transfer] })
+      const model = scripted([
+        FunctionModel.toolCalls([call("transfer", "t1", { amount: 5 })]),
+        FunctionModel.text("sent")
+      ])
+      const first = yield* agent.run("pay").pipe(Effect.provide(model.layer))
+      const approved = yield* agent
+        .run(undefined, {
+          messageHistory: first.allMessages(),
+          deferredToolResults: DeferredToolResults.make({ approvals: { t1: true } })
+        })
+        .pipe(Effect.provide(model.layer))
+      const again = approved.output as DeferredTools.DeferredToolRequests
+      assert.deepStrictEqual(
+        again.calls.map((p) => p.toolCallId),
+        ["t1"]
+      )
+      assert.deepStrictEqual(again.metadata, { t1: { bank: "needs a signature" } })
+      assert.strictEqual(model.seen.length, 1)
+      const done = yield* agent
+        .run(undefined, {
+          messageHistory: approved.allMessages(),
+          deferredToolResults: DeferredToolResults.make({ calls: { t1: "signed and sent" } })
+        })
+        .pipe(Effect.provide(model.layer))
+      assert.strictEqual(done.output, "sent")
+      assert.strictEqual(c.runs.transfer, undefined)
+      assert.strictEqual(
+        (returnOf(requestParts(model.seen[1]![2]), "t1") as Messages.ToolReturnPart).content,
+        "signed and sent"
+      )
+    })
+  )
+
+  it.effect("a tool-call limit counts only the calls that run", () =>
+    Effect.gen(function* () {
+      const c = counter()
+      const { lookup, geolocate } = makeTools(c)
+      const model = scripted([
+        FunctionModel.toolCalls([
+          call("lookup", "l1", { order: "1" }),
+          call("geolocate", "g1", { precise: true })
+        ])
+      ])
+      const result = yield* Agent.make({
+        tools: [lookup, geolocate],
+        usageLimits: new Usage.UsageLimits({ toolCallsLimit: 1 })
+      })
+        .run("go")
+        .pipe(Effect.provide(model.layer))
+      assert.instanceOf(result.output, DeferredToolRequests)
+      assert.deepStrictEqual(c.runs, { lookup: 1 })
+      assert.strictEqual(result.usage.toolCalls, 1)
     })
   )
 

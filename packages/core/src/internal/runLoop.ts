@@ -1637,10 +1637,11 @@ class Run<A> implements Machine<A> {
     return Effect.gen(this, function* () {
       const st = this.st
       const given = st.resume?.results
-      // Calls answered from outside (external results, denials) do not run.
+      // Calls answered from outside (external results, denials) and external tools do not run.
       const known = calls.filter(
         (c) =>
           st.tools.has(c.toolName) &&
+          st.tools.get(c.toolName)!.definition.kind !== "external" &&
           (given === undefined ||
             (!hasOwn(given.calls, c.toolCallId) &&
               given.approvals[c.toolCallId] !== false &&
