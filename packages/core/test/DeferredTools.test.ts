@@ -314,7 +314,7 @@ describe("DeferredTools", () => {
             }
           })
         })
-        .pipe(Effect.provide(model.layer), Effect.flip)
+        .pipe(Effect.provide(model.layer), Effect.as("the run unexpectedly succeeded"), Effect.flip)
       assert.strictEqual(bad._tag, "UserError")
       assert.include(bad.message, "overrideArgs approved for tool call 'r1' ('refund')")
       assert.strictEqual(c.runs.refund, undefined)
@@ -802,7 +802,11 @@ describe("DeferredTools", () => {
       const resume = (results: DeferredTools.DeferredToolResults, history = first.allMessages()) =>
         agent
           .run(undefined, { messageHistory: history, deferredToolResults: results })
-          .pipe(Effect.provide(model.layer), Effect.flip)
+          .pipe(
+            Effect.provide(model.layer),
+            Effect.as("the run unexpectedly succeeded"),
+            Effect.flip
+          )
       const errors = [
         yield* resume(
           DeferredToolResults.make({ approvals: { r1: true, zz: true }, calls: { g1: 1 } })
