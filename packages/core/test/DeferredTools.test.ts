@@ -764,6 +764,38 @@ describe("DeferredTools", () => {
     })
   )
 
+  it.effect(
+    "continuing a stopped run with a prompt and no results answers the waiting calls as interrupted",
+    () =>
+      Effect.gen(function* () {
+        const c = counter()
+        const { refund, lookup } = makeTools(c)
+        const agent = Agent.make({ tools: [refund, lookup] })
+        const model = scripted([
+          FunctionModel.toolCalls([
+            call("lookup", "l1", { order: "1" }),
+            call("refund", "r1", { order: "1", amount: 1 })
+          ]),
+          FunctionModel.text("ok")
+        ])
+        const first = yield* agent.run("go").pipe(Effect.provide(model.layer))
+        const second = yield* agent
+          .run("Never mind.", { messageHistory: first.allMessages() })
+          .pipe(Effect.provide(model.layer))
+        assert.strictEqual(second.output, "ok")
+        const parts = requestParts(model.seen[1]![2])
+        assert.deepStrictEqual(
+          parts.map((p) => [p._tag, p._tag === "ToolReturnPart" ? p.outcome : undefined]),
+          [
+            ["ToolReturnPart", "success"],
+            ["ToolReturnPart", "interrupted"],
+            ["UserPromptPart", undefined]
+          ]
+        )
+        assert.deepStrictEqual(c.runs, { lookup: 1 })
+      })
+  )
+
   it.effect("a prompt given with the results follows them in the next request", () =>
     Effect.gen(function* () {
       const { refund } = makeTools(counter())
