@@ -1,6 +1,7 @@
 import { assert, describe, expectTypeOf, it } from "@effect/vitest"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
+import type * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
@@ -10,6 +11,7 @@ import {
   DeferredTools,
   FunctionModel,
   Messages,
+  type Model,
   RunContext,
   Tool,
   Toolset,
@@ -102,18 +104,36 @@ const makeTools = (c: ReturnType<typeof counter>) => {
   return { refund, lookup, geolocate }
 }
 
+/** An agent with the three tools above, on a model that makes `calls`, then answers `answer`. */
+const fixture = (calls: ReadonlyArray<ReturnType<typeof call>>, answer = "ok") => {
+  const c = counter()
+  const { refund, lookup, geolocate } = makeTools(c)
+  const agent = Agent.make({ tools: [refund, lookup, geolocate] })
+  const model = scripted([FunctionModel.toolCalls(calls), FunctionModel.text(answer)])
+  return { c, agent, model }
+}
+
+/** Resumes a stopped run on the same scripted model. */
+const resume = <A>(
+  agent: Agent.Agent<A, never, Model.Model>,
+  model: { readonly layer: Layer.Layer<Model.Model> },
+  messageHistory: ReadonlyArray<Messages.ModelMessage>,
+  deferredToolResults: DeferredTools.DeferredToolResults,
+  options: { readonly usage?: Usage.RunUsage } = {}
+) =>
+  agent
+    .run(undefined, { messageHistory, deferredToolResults, ...options })
+    .pipe(Effect.provide(model.layer))
+
 describe("DeferredTools", () => {
   it.effect(
     "requiresApproval stops the run; approving resumes it without a new request for the call",
     () =>
       Effect.gen(function* () {
-        const c = counter()
-        const { refund } = makeTools(c)
-        const agent = Agent.make({ tools: [refund] })
-        const model = scripted([
-          FunctionModel.toolCalls([call("refund", "r1", { order: "42", amount: 12 })]),
-          FunctionModel.text("Refund done.")
-        ])
+        const { c, agent, model } = fixture(
+          [call("refund", "r1", { order: "42", amount: 12 })],
+          "Refund done."
+        )
         const first = yield* agent.run("Refund order 42").pipe(Effect.provide(model.layer))
         assert.instanceOf(first.output, DeferredToolRequests)
         const requests = first.output as DeferredTools.DeferredToolRequests
@@ -132,12 +152,12 @@ describe("DeferredTools", () => {
         assert.strictEqual(first.usage.requests, 1)
         assert.strictEqual(first.usage.toolCalls, 0)
 
-        const second = yield* agent
-          .run(undefined, {
-            messageHistory: messages,
-            deferredToolResults: DeferredToolResults.make({ approvals: { r1: true } })
-          })
-          .pipe(Effect.provide(model.layer))
+        const second = yield* resume(
+          agent,
+          model,
+          messages,
+          DeferredToolResults.make({ approvals: { r1: true } })
+        )
         assert.strictEqual(second.output, "Refund done.")
         assert.strictEqual(c.runs.refund, 1)
         // one more model request only: the one answering the tool result
@@ -193,18 +213,15 @@ describe("DeferredTools", () => {
     "mixed response: plain calls run once, deferred ones wait; resume sends all results in call order",
     () =>
       Effect.gen(function* () {
-        const c = counter()
-        const { refund, lookup, geolocate } = makeTools(c)
-        const agent = Agent.make({ tools: [refund, lookup, geolocate] })
-        const model = scripted([
-          FunctionModel.toolCalls([
+        const { c, agent, model } = fixture(
+          [
             call("lookup", "l1", { order: "42" }),
             call("refund", "r1", { order: "42", amount: 40 }),
             call("geolocate", "g1", { precise: true }),
             call("nope", "n1")
-          ]),
-          FunctionModel.text("All done.")
-        ])
+          ],
+          "All done."
+        )
         const first = yield* agent.run("go").pipe(Effect.provide(model.layer))
         const requests = first.output as DeferredTools.DeferredToolRequests
         assert.deepStrictEqual(
@@ -229,16 +246,16 @@ describe("DeferredTools", () => {
           ]
         )
 
-        const second = yield* agent
-          .run(undefined, {
-            messageHistory: first.allMessages(),
-            deferredToolResults: DeferredToolResults.make({
-              approvals: { r1: true },
-              calls: { g1: { lat: 48.85, lon: 2.35 } }
-            }),
-            usage: first.usage
-          })
-          .pipe(Effect.provide(model.layer))
+        const second = yield* resume(
+          agent,
+          model,
+          first.allMessages(),
+          DeferredToolResults.make({
+            approvals: { r1: true },
+            calls: { g1: { lat: 48.85, lon: 2.35 } }
+          }),
+          { usage: first.usage }
+        )
         assert.strictEqual(second.output, "All done.")
         assert.deepStrictEqual(c.runs, { lookup: 1, refund: 1 })
         assert.strictEqual(model.seen.length, 2)
@@ -274,14 +291,14 @@ describe("DeferredTools", () => {
       ])
       const agent = Agent.make({ tools: [refund] })
       const first = yield* agent.run("go").pipe(Effect.provide(model.layer))
-      const second = yield* agent
-        .run(undefined, {
-          messageHistory: first.allMessages(),
-          deferredToolResults: DeferredToolResults.make({
-            approvals: { a: false, b: DeferredTools.ToolDenied.make({ message: "Over budget." }) }
-          })
+      const second = yield* resume(
+        agent,
+        model,
+        first.allMessages(),
+        DeferredToolResults.make({
+          approvals: { a: false, b: DeferredTools.ToolDenied.make({ message: "Over budget." }) }
         })
-        .pipe(Effect.provide(model.layer))
+      )
       assert.strictEqual(c.runs.refund, undefined)
       const parts = requestParts(model.seen[1]![2]) as ReadonlyArray<Messages.ToolReturnPart>
       assert.deepStrictEqual(
@@ -297,38 +314,23 @@ describe("DeferredTools", () => {
 
   it.effect("ToolApproved overrides the arguments (decoded); bad ones are a UserError", () =>
     Effect.gen(function* () {
-      const c = counter()
-      const { refund } = makeTools(c)
-      const model = scripted([
-        FunctionModel.toolCalls([call("refund", "r1", { order: "42", amount: 400 })]),
-        FunctionModel.text("ok")
-      ])
-      const agent = Agent.make({ tools: [refund] })
+      const { c, agent, model } = fixture([call("refund", "r1", { order: "42", amount: 400 })])
       const first = yield* agent.run("go").pipe(Effect.provide(model.layer))
-      const bad = yield* agent
-        .run(undefined, {
-          messageHistory: first.allMessages(),
-          deferredToolResults: DeferredToolResults.make({
-            approvals: {
-              r1: DeferredTools.ToolApproved.make({ overrideArgs: { order: "42", amount: "x" } })
-            }
-          })
+      const approve = (overrideArgs: Record<string, unknown>) =>
+        DeferredToolResults.make({
+          approvals: { r1: DeferredTools.ToolApproved.make({ overrideArgs }) }
         })
-        .pipe(Effect.provide(model.layer), Effect.as("the run unexpectedly succeeded"), Effect.flip)
+      const bad = yield* resume(
+        agent,
+        model,
+        first.allMessages(),
+        approve({ order: "42", amount: "x" })
+      ).pipe(Effect.as("the run unexpectedly succeeded"), Effect.flip)
       assert.strictEqual(bad._tag, "UserError")
       assert.include(bad.message, "overrideArgs approved for tool call 'r1' ('refund')")
       assert.strictEqual(c.runs.refund, undefined)
 
-      yield* agent
-        .run(undefined, {
-          messageHistory: first.allMessages(),
-          deferredToolResults: DeferredToolResults.make({
-            approvals: {
-              r1: DeferredTools.ToolApproved.make({ overrideArgs: { order: "42", amount: 40 } })
-            }
-          })
-        })
-        .pipe(Effect.provide(model.layer))
+      yield* resume(agent, model, first.allMessages(), approve({ order: "42", amount: 40 }))
       const ret = returnOf(requestParts(model.seen[1]![2]), "r1") as Messages.ToolReturnPart
       assert.strictEqual(ret.content, "refunded 40 on 42 (approved: true)")
       // the model's own call stays in the history as it was sent
@@ -354,18 +356,18 @@ describe("DeferredTools", () => {
         (first.output as DeferredTools.DeferredToolRequests).calls.map((p) => p.toolCallId),
         ["a", "b", "c"]
       )
-      yield* agent
-        .run(undefined, {
-          messageHistory: first.allMessages(),
-          deferredToolResults: DeferredToolResults.make({
-            calls: {
-              a: "Paris",
-              b: new AgentError.ModelRetry({ reason: "Ask with precise: true." }),
-              c: new AgentError.ToolFailed({ reason: "Permission refused.", metadata: { code: 7 } })
-            }
-          })
+      yield* resume(
+        agent,
+        model,
+        first.allMessages(),
+        DeferredToolResults.make({
+          calls: {
+            a: "Paris",
+            b: new AgentError.ModelRetry({ reason: "Ask with precise: true." }),
+            c: new AgentError.ToolFailed({ reason: "Permission refused.", metadata: { code: 7 } })
+          }
         })
-        .pipe(Effect.provide(model.layer))
+      )
       const parts = requestParts(model.seen[1]![2])
       const a = returnOf(parts, "a") as Messages.ToolReturnPart
       assert.deepStrictEqual([a._tag, a.content, a.outcome], ["ToolReturnPart", "Paris", "success"])
@@ -451,16 +453,16 @@ describe("DeferredTools", () => {
           x1: { queue: "gpu" }
         })
         assert.deepStrictEqual(c.runs, { "deploy staging": 1 })
-        const second = yield* agent
-          .run(undefined, {
-            messageHistory: first.allMessages(),
-            deferredToolResults: DeferredToolResults.make({
-              approvals: { d2: true },
-              calls: { x1: "rendered" },
-              metadata: { d2: { approver: "ada" } }
-            })
+        const second = yield* resume(
+          agent,
+          model,
+          first.allMessages(),
+          DeferredToolResults.make({
+            approvals: { d2: true },
+            calls: { x1: "rendered" },
+            metadata: { d2: { approver: "ada" } }
           })
-          .pipe(Effect.provide(model.layer))
+        )
         assert.strictEqual(second.output, "shipped")
         assert.deepStrictEqual(c.runs, { "deploy staging": 1, "deploy prod": 1 })
         const ret = returnOf(requestParts(model.seen[1]![2]), "d2") as Messages.ToolReturnPart
@@ -531,12 +533,12 @@ describe("DeferredTools", () => {
         ["3"]
       )
       assert.deepStrictEqual(c.runs, { "read /etc": 1, "delete /tmp/x": 1 })
-      yield* agent
-        .run(undefined, {
-          messageHistory: first.allMessages(),
-          deferredToolResults: DeferredToolResults.make({ approvals: { "3": true } })
-        })
-        .pipe(Effect.provide(model.layer))
+      yield* resume(
+        agent,
+        model,
+        first.allMessages(),
+        DeferredToolResults.make({ approvals: { "3": true } })
+      )
       assert.deepStrictEqual(c.runs, { "read /etc": 1, "delete /tmp/x": 1, "delete /home": 1 })
     })
   )
@@ -545,16 +547,10 @@ describe("DeferredTools", () => {
     "runStream ends with the requests as its result; a resumed stream shows the approved call",
     () =>
       Effect.gen(function* () {
-        const c = counter()
-        const { refund, lookup } = makeTools(c)
-        const agent = Agent.make({ tools: [refund, lookup] })
-        const model = scripted([
-          FunctionModel.toolCalls([
-            call("lookup", "l1", { order: "9" }),
-            call("refund", "r1", { order: "9", amount: 9 })
-          ]),
-          FunctionModel.text("Refunded.")
-        ])
+        const { c, agent, model } = fixture(
+          [call("lookup", "l1", { order: "9" }), call("refund", "r1", { order: "9", amount: 9 })],
+          "Refunded."
+        )
         const events = Chunk.toReadonlyArray(
           yield* Stream.runCollect(agent.runStream("go").pipe(Stream.provideLayer(model.layer)))
         )
@@ -604,13 +600,10 @@ describe("DeferredTools", () => {
     "iter: the run ends at End with the requests; a resumed iteration starts at the calls",
     () =>
       Effect.gen(function* () {
-        const c = counter()
-        const { refund } = makeTools(c)
-        const agent = Agent.make({ tools: [refund] })
-        const model = scripted([
-          FunctionModel.toolCalls([call("refund", "r1", { order: "1", amount: 1 })]),
-          FunctionModel.text("done")
-        ])
+        const { c, agent, model } = fixture(
+          [call("refund", "r1", { order: "1", amount: 1 })],
+          "done"
+        )
         const run = yield* agent.iter("go").pipe(Effect.provide(model.layer))
         const nodes = Chunk.toReadonlyArray(yield* Stream.runCollect(run.nodes))
         assert.deepStrictEqual(
@@ -638,17 +631,14 @@ describe("DeferredTools", () => {
 
   it.effect("the history, the requests and the results survive a JSON round trip", () =>
     Effect.gen(function* () {
-      const c = counter()
-      const { refund, lookup, geolocate } = makeTools(c)
-      const agent = Agent.make({ tools: [refund, lookup, geolocate] })
-      const model = scripted([
-        FunctionModel.toolCalls([
+      const { c, agent, model } = fixture(
+        [
           call("lookup", "l1", { order: "42" }),
           call("refund", "r1", { order: "42", amount: 40 }),
           call("geolocate", "g1", { precise: true })
-        ]),
-        FunctionModel.text("All done.")
-      ])
+        ],
+        "All done."
+      )
       const first = yield* agent.run("go").pipe(Effect.provide(model.layer))
       const storedHistory = first.allMessagesJson()
       const storedRequests = yield* Schema.encode(Schema.parseJson(DeferredToolRequests))(
@@ -672,12 +662,12 @@ describe("DeferredTools", () => {
       assert.instanceOf(decodedResults.calls.g1, AgentError.ModelRetry)
       assert.instanceOf(decodedResults.approvals.r1, DeferredTools.ToolApproved)
 
-      const second = yield* agent
-        .run(undefined, {
-          messageHistory: yield* Messages.decodeJson(storedHistory),
-          deferredToolResults: decodedResults
-        })
-        .pipe(Effect.provide(model.layer))
+      const second = yield* resume(
+        agent,
+        model,
+        yield* Messages.decodeJson(storedHistory),
+        decodedResults
+      )
       assert.strictEqual(second.output, "All done.")
       assert.deepStrictEqual(c.runs, { lookup: 1, refund: 1 })
       const parts = requestParts(model.seen[1]![2])
@@ -714,12 +704,12 @@ describe("DeferredTools", () => {
         FunctionModel.text("sent")
       ])
       const first = yield* agent.run("pay").pipe(Effect.provide(model.layer))
-      const approved = yield* agent
-        .run(undefined, {
-          messageHistory: first.allMessages(),
-          deferredToolResults: DeferredToolResults.make({ approvals: { t1: true } })
-        })
-        .pipe(Effect.provide(model.layer))
+      const approved = yield* resume(
+        agent,
+        model,
+        first.allMessages(),
+        DeferredToolResults.make({ approvals: { t1: true } })
+      )
       const again = approved.output as DeferredTools.DeferredToolRequests
       assert.deepStrictEqual(
         again.calls.map((p) => p.toolCallId),
@@ -727,12 +717,12 @@ describe("DeferredTools", () => {
       )
       assert.deepStrictEqual(again.metadata, { t1: { bank: "needs a signature" } })
       assert.strictEqual(model.seen.length, 1)
-      const done = yield* agent
-        .run(undefined, {
-          messageHistory: approved.allMessages(),
-          deferredToolResults: DeferredToolResults.make({ calls: { t1: "signed and sent" } })
-        })
-        .pipe(Effect.provide(model.layer))
+      const done = yield* resume(
+        agent,
+        model,
+        approved.allMessages(),
+        DeferredToolResults.make({ calls: { t1: "signed and sent" } })
+      )
       assert.strictEqual(done.output, "sent")
       assert.strictEqual(c.runs.transfer, undefined)
       assert.strictEqual(
@@ -768,16 +758,10 @@ describe("DeferredTools", () => {
     "continuing a stopped run with a prompt and no results answers the waiting calls as interrupted",
     () =>
       Effect.gen(function* () {
-        const c = counter()
-        const { refund, lookup } = makeTools(c)
-        const agent = Agent.make({ tools: [refund, lookup] })
-        const model = scripted([
-          FunctionModel.toolCalls([
-            call("lookup", "l1", { order: "1" }),
-            call("refund", "r1", { order: "1", amount: 1 })
-          ]),
-          FunctionModel.text("ok")
-        ])
+        const { c, agent, model } = fixture(
+          [call("lookup", "l1", { order: "1" }), call("refund", "r1", { order: "1", amount: 1 })],
+          "ok"
+        )
         const first = yield* agent.run("go").pipe(Effect.provide(model.layer))
         const second = yield* agent
           .run("Never mind.", { messageHistory: first.allMessages() })
