@@ -857,6 +857,31 @@ describe("DeferredTools", () => {
     })
   )
 
+  it("buildResults approves every waiting call unless decided otherwise", () => {
+    const requests = DeferredToolRequests.make({
+      approvals: [
+        Messages.ToolCallPart.make({ toolName: "refund", toolCallId: "a" }),
+        Messages.ToolCallPart.make({ toolName: "refund", toolCallId: "b" })
+      ],
+      calls: [Messages.ToolCallPart.make({ toolName: "geolocate", toolCallId: "g" })]
+    })
+    const denied = DeferredTools.ToolDenied.make({ message: "no" })
+    assert.deepStrictEqual(
+      requests.buildResults({
+        approveAll: true,
+        approvals: { b: denied },
+        calls: { g: "Paris" },
+        metadata: { a: 1 }
+      }),
+      DeferredToolResults.make({
+        approvals: { a: true, b: denied },
+        calls: { g: "Paris" },
+        metadata: { a: 1 }
+      })
+    )
+    assert.deepStrictEqual(requests.buildResults(), DeferredToolResults.make({}))
+  })
+
   it("the output type has DeferredToolRequests only when a tool may defer or the agent opts in", () => {
     const plain = Tool.make("plain", {
       parameters: Schema.Struct({}),
