@@ -25,9 +25,7 @@
  * const program = Effect.gen(function* () {
  *   const first = yield* agent.run("Refund 12 EUR")
  *   if (!DeferredTools.isDeferredToolRequests(first.output)) return first.output
- *   const results = DeferredTools.DeferredToolResults.make({
- *     approvals: Object.fromEntries(first.output.approvals.map((c) => [c.toolCallId, true]))
- *   })
+ *   const results = first.output.buildResults({ approveAll: true })
  *   const second = yield* agent.run(undefined, {
  *     messageHistory: first.allMessages(),
  *     deferredToolResults: results
@@ -92,7 +90,34 @@ export class DeferredToolRequests extends Schema.TaggedClass<DeferredToolRequest
     /** Metadata by tool call id (from `ApprovalRequired` / `CallDeferred`, else the tool's). */
     metadata: Schema.optionalWith(ById(Schema.Unknown), { default: () => ({}) })
   }
-) {}
+) {
+  /**
+   * The results resuming these requests (pydantic-ai's `build_results`): the given `approvals`
+   * and `calls`, plus — with `approveAll` — `true` for every call waiting for approval that has
+   * no decision yet. Ids not listed here are not checked: the resumed run does that.
+   */
+  buildResults(options: BuildResultsOptions = {}): DeferredToolResults {
+    const approvals: Record<string, ApprovalResult> = {}
+    if (options.approveAll === true) {
+      for (const call of this.approvals) approvals[call.toolCallId] = true
+    }
+    Object.assign(approvals, options.approvals)
+    return new DeferredToolResults({
+      approvals,
+      calls: { ...options.calls },
+      metadata: { ...options.metadata }
+    })
+  }
+}
+
+/** Options of `DeferredToolRequests.buildResults`. */
+export interface BuildResultsOptions {
+  /** Approve every call waiting for approval that `approvals` does not decide. */
+  readonly approveAll?: boolean
+  readonly approvals?: Readonly<Record<string, ApprovalResult>>
+  readonly calls?: Readonly<Record<string, CallResult>>
+  readonly metadata?: Readonly<Record<string, unknown>>
+}
 
 /** Is this output a `DeferredToolRequests` (the run stopped on deferred calls)? */
 export const isDeferredToolRequests = (u: unknown): u is DeferredToolRequests =>
