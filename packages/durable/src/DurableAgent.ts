@@ -99,9 +99,10 @@ export class DurableRunResult<A> {
 
 /** The status of a durable run, from `poll`. */
 export type RunStatus<A, E> =
-  | { readonly _tag: "NotFound" }
-  /** Started and not finished (running, or waiting for deferred tool calls). */
-  | { readonly _tag: "Running" }
+  /** No result stored yet: running (or not started). */
+  | { readonly _tag: "Pending" }
+  /** Suspended: waiting for its deferred tool calls to be resolved (or for a resume). */
+  | { readonly _tag: "Waiting" }
   | {
       readonly _tag: "Done"
       readonly exit: Exit.Exit<DurableRunResult<A>, E | AgentError.AgentError>
@@ -468,8 +469,8 @@ export const make = <A, E, R, RD = never>(
       Effect.map(workflow.executionId({ id }), (executionId) => tokenFor(executionId, toolCallId)),
     poll: (executionId) =>
       Effect.map(workflow.poll(executionId), (result): RunStatus<Settled<A>, E> => {
-        if (result === undefined) return { _tag: "NotFound" }
-        if (result._tag === "Suspended") return { _tag: "Running" }
+        if (result === undefined) return { _tag: "Pending" }
+        if (result._tag === "Suspended") return { _tag: "Waiting" }
         return { _tag: "Done", exit: Exit.map(result.exit, toResult(executionId)) }
       }),
     interrupt: (executionId) => workflow.interrupt(executionId)

@@ -35,6 +35,15 @@ interface Config {
   readonly exitWhenDone: boolean
   readonly name?: string
   readonly clientOnly?: boolean
+  /** Report the status of these runs (`{ status: { id, tag } }`) whenever it changes. */
+  readonly watch?: ReadonlyArray<string>
+  /** Resolve these deferred calls (by run id and tool call id) once ready. */
+  readonly resolve?: ReadonlyArray<{
+    readonly id: string
+    readonly toolCallId: string
+    readonly decision: "approve" | "deny"
+    readonly message?: string
+  }>
 }
 
 /** Shards of the cluster (fewer than the default 300: quicker to split in tests). */
@@ -72,6 +81,14 @@ const writeReport = Tool.make("write_report", {
     )
 })
 
+const issueRefund = Tool.make("issue_refund", {
+  description: "Pays a refund back to the customer (needs a manager's approval).",
+  parameters: Schema.Struct({ order: Schema.String, amount: Schema.Number }),
+  requiresApproval: true,
+  handler: ({ order, amount }) =>
+    Effect.as(effect(`issue_refund/${order}`), `refunded ${amount} for ${order}`)
+})
+
 const model = OpenAiChat.model("gpt-4o").pipe(
   Layer.provide(
     OpenAiClient.layer({
@@ -83,8 +100,22 @@ const model = OpenAiChat.model("gpt-4o").pipe(
   Layer.provide(NodeHttpClient.layerUndici)
 )
 
-const agent = Agent.make({ name: "refund-desk", tools: [chargeBack, writeReport] })
-export const durable = DurableAgent.make(agent, { name: "refund-desk", output: Schema.String })
+const agent = Agent.make({ name: "refund-desk", tools: [chargeBack, writeReport, issueRefund] })
+export const durable = DurableAgent.make(agent, {
+  name: "refund-desk",
+  output: Schema.String,
+  // The manager is notified once per stop, with the tokens (the test server records it).
+  onDeferred: (request) =>
+    Effect.promise(() =>
+      fetch(`${config.modelUrl}/effects/notify/${request.id}?runner=${config.name ?? ""}`, {
+        method: "POST",
+        body: JSON.stringify(request.calls)
+      })
+    ).pipe(Effect.asVoid)
+})
+
+/** Orders named `appr-…` ask for an approved refund; the others go through the report flow. */
+const promptFor = (id: string) => (id.startsWith("appr-") ? `approve ${id}` : `refund ${id}`)
 
 const store =
   config.store.kind === "sqlite"
@@ -120,18 +151,40 @@ const reportShards = Effect.gen(function* () {
   }
 })
 
+/** Reports the status of a run whenever it changes. */
+const watch = (id: string) =>
+  Effect.gen(function* () {
+    const executionId = yield* durable.executionId(id)
+    let last = ""
+    while (true) {
+      const status = yield* durable.poll(executionId)
+      if (status._tag !== last) {
+        last = status._tag
+        yield* emit({ status: { id, tag: status._tag } })
+      }
+      yield* Effect.sleep("100 millis")
+    }
+  })
+
 const main = Effect.gen(function* () {
   yield* emit({ ready: true, pid: process.pid })
   if (config.clientOnly !== true) yield* Effect.fork(reportShards)
-  yield* Effect.forEach(config.start, (id) => durable.start({ id, prompt: `refund ${id}` }), {
+  yield* Effect.forEach(config.start, (id) => durable.start({ id, prompt: promptFor(id) }), {
     concurrency: "unbounded",
     discard: true
   })
   yield* emit({ started: config.start.length })
+  for (const id of config.watch ?? []) yield* Effect.fork(watch(id))
+  for (const r of config.resolve ?? []) {
+    const token = yield* durable.token(r.id, r.toolCallId)
+    yield* r.decision === "approve"
+      ? DurableAgent.approve(token)
+      : DurableAgent.deny(token, r.message)
+  }
   yield* Effect.forEach(
     config.await,
     (id) =>
-      durable.run({ id, prompt: `refund ${id}` }).pipe(
+      durable.run({ id, prompt: promptFor(id) }).pipe(
         Effect.flatMap((result) =>
           emit({
             result: {
