@@ -78,7 +78,7 @@ describe("Google.layerConfig", () => {
   const keyOf = (layer: Layer.Layer<Google.GoogleClient, any, any>, env: Record<string, string>) =>
     Effect.scoped(
       Effect.flatMap(Layer.build(layer.pipe(Layer.provide(NodeHttpClient.layerUndici))), (ctx) => {
-        const client = ctx.unsafeMap.get(Google.GoogleClient.key) as Google.GoogleClientService
+        const client = Context.get(ctx, Google.GoogleClient)
         return Effect.succeed({
           key: client.apiKey === undefined ? undefined : Redacted.value(client.apiKey),
           baseUrl: client.baseUrl
