@@ -85,6 +85,7 @@ export const pageHtml = `<!doctype html>
 <head>
 <meta charset="utf-8">
 <title>agentfx chat</title>
+<link rel="icon" href="data:,">
 <style>
   body { font-family: system-ui, sans-serif; max-width: 42rem; margin: 2rem auto; padding: 0 1rem; }
   .msg { white-space: pre-wrap; padding: .5rem .75rem; border-radius: .5rem; margin: .5rem 0; }
