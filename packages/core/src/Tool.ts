@@ -86,9 +86,13 @@ export type Errors<T> =
 /**
  * JSON Schema of a Schema, without the `$schema` key, `$defs` kept at the root. A schema with no
  * JSON Schema (`Schema.DateFromSelf`, `Schema.instanceOf(URL)`, …) throws a `UserError` naming
- * `owner` (e.g. `Tool "book"`), the parameter and what to annotate.
+ * `owner` (e.g. `Tool "book"`), the `member` (parameter, field) at fault and what to annotate.
  */
-export const jsonSchema = (schema: Schema.Schema.Any, owner = "Schema"): JsonSchema => {
+export const jsonSchema = (
+  schema: Schema.Schema.Any,
+  owner = "Schema",
+  member = "parameter"
+): JsonSchema => {
   if (!Schema.isSchema(schema)) throw notOurSchema(owner, schema)
   let js: Record<string, unknown>
   try {
@@ -97,7 +101,7 @@ export const jsonSchema = (schema: Schema.Schema.Any, owner = "Schema"): JsonSch
       unknown
     >
   } catch (e) {
-    throw missingJsonSchema(owner, e)
+    throw missingJsonSchema(owner, member, e)
   }
   const { $schema: _ignored, ...rest } = js
   return rest
@@ -123,12 +127,12 @@ const notOurSchema = (owner: string, value: unknown): UserError => {
 }
 
 /** Effect says `Missing annotation\nat path: ["a"]["b"]\n…\nschema (Declaration): URL`. */
-const missingJsonSchema = (owner: string, e: unknown): UserError => {
+const missingJsonSchema = (owner: string, member: string, e: unknown): UserError => {
   const text = e instanceof Error ? e.message : String(e)
   const path = /at path: ((?:\[[^\]]*\])+)/.exec(text)?.[1]
   const keys = path === undefined ? [] : [...path.matchAll(/\[("?)(.*?)\1\]/g)].map((m) => m[2])
   const kind = /schema \([^)]*\): (.*)$/m.exec(text)?.[1]
-  const what = keys.length === 0 ? "the schema" : `parameter "${keys.join(".")}"`
+  const what = keys.length === 0 ? "the schema" : `${member} "${keys.join(".")}"`
   const annotate =
     kind === undefined ? "the schema" : `the schema (${kind.length > 60 ? "…" : kind})`
   return new UserError({
