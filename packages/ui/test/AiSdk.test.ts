@@ -4,6 +4,7 @@
  */
 import { UiStream } from "@agentfx/ui"
 import { assert, describe, it } from "@effect/vitest"
+import { asSchema, uiMessageChunkSchema } from "ai"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
@@ -18,8 +19,19 @@ const chunks = <A>(
 ) =>
   Stream.runCollect(UiStream.aiSdkChunks(agent.runStream("hi"), options)).pipe(
     Effect.map(Chunk.toArray),
-    Effect.provide(model)
+    Effect.provide(model),
+    Effect.tap(validate)
   )
+
+/** Every chunk must pass `ai`'s own UI message chunk schema. */
+const validate = (chunks: ReadonlyArray<UiStream.AiSdkChunk>) =>
+  Effect.promise(async () => {
+    const schema = asSchema(uiMessageChunkSchema)
+    for (const c of chunks) {
+      const r = await schema.validate!(c)
+      assert.isTrue(r.success, `${JSON.stringify(c)} is not a UI message chunk`)
+    }
+  })
 
 describe("UiStream.aiSdkChunks", () => {
   it.effect("text: start, one step with a text part, finish", () =>
@@ -267,6 +279,42 @@ describe("UiStream.aiSdkChunks", () => {
       )
       // fewer buffers than chunks: events of one network chunk are written together
       assert.isBelow(buffers.length, parsed.length + 1)
+    })
+  )
+})
+
+describe("UiStream.aiSdkChunks edge cases", () => {
+  it.effect("failed tools carry their outcome; invalid JSON arguments are a tool-input-error", () =>
+    Effect.gen(function* () {
+      const out = yield* chunks(F.failuresAgent, F.failuresModel)
+      assert.deepStrictEqual(
+        out.filter((c) => c.type === "tool-output-error"),
+        [
+          {
+            type: "tool-output-error",
+            toolCallId: "call_b",
+            errorText: "the service is down",
+            toolMetadata: { outcome: "failed" }
+          },
+          { type: "tool-output-error", toolCallId: "call_f", errorText: "n must be at least 1" }
+        ]
+      )
+      const bad = yield* chunks(F.toolAgent, F.badArgsModel)
+      const inputError = bad.find((c) => c.type === "tool-input-error")
+      assert.deepStrictEqual(
+        { ...inputError, errorText: undefined },
+        {
+          type: "tool-input-error",
+          toolCallId: "call_x",
+          toolName: "weather",
+          input: '{"city": Par',
+          errorText: undefined
+        }
+      )
+      assert.include(String(inputError?.errorText), "Invalid JSON arguments")
+      // the retry prompt the agent sends back answers the call
+      const answered = bad.find((c) => c.type === "tool-output-error" && c.toolCallId === "call_x")
+      assert.isDefined(answered)
     })
   )
 })

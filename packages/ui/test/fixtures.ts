@@ -103,3 +103,30 @@ export const limitedAgent = Agent.make({
   tools: [weather, clock],
   usageLimits: new Usage.UsageLimits({ requestLimit: 1 })
 })
+
+export const broken = Tool.make("broken", {
+  description: "Always fails for good",
+  parameters: Schema.Struct({}),
+  handler: () => Effect.fail(new AgentError.ToolFailed({ reason: "the service is down" }))
+})
+
+/** Calls `broken` and `flaky` (n = 0) together, then answers. */
+export const failuresModel = FunctionModel.layer(undefined, {
+  stream: (messages) =>
+    hasToolReturn(messages)
+      ? Stream.make("Sorry.")
+      : Stream.make(
+          { 0: { name: "broken", toolCallId: "call_b", jsonArgs: "{}" } },
+          { 1: { name: "flaky", toolCallId: "call_f", jsonArgs: '{"n":0}' } }
+        )
+})
+
+export const failuresAgent = Agent.make({ name: "failures", tools: [broken, flaky] })
+
+/** Sends arguments that are not JSON, then answers after the retry prompt. */
+export const badArgsModel = FunctionModel.layer(undefined, {
+  stream: (messages) =>
+    hasToolReturn(messages)
+      ? Stream.make("Fixed.")
+      : Stream.make({ 0: { name: "weather", toolCallId: "call_x", jsonArgs: '{"city": Par' } })
+})

@@ -148,7 +148,8 @@ export const decodeUiMessages = (
       system = []
       continue
     }
-    // assistant: one response per step, then a request with the step's tool returns
+    // assistant: one response per step, then a request with the step's tool returns. Without
+    // step markers (other producers), text after answered tool calls starts a new response.
     if (system.length > 0) {
       out.push(new Messages.ModelRequest({ parts: system }))
       system = []
@@ -192,7 +193,6 @@ export const decodeUiMessages = (
         if (toolName === undefined || toolName === "") {
           return Either.left({ path, message: "a dynamic-tool part needs a toolName" })
         }
-        if (returns.length > 0) flush()
         const ids = { toolName, toolCallId: part.toolCallId }
         response.push(new Messages.ToolCallPart({ ...ids, args: toolArgs(part) }))
         switch (part.state) {
