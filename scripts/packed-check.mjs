@@ -101,8 +101,14 @@ try {
     for (const field of ["description", "repository", "engines", "license"]) {
       if (packedPkg[field] === undefined) fail(`${pkg.name}: no "${field}" in package.json`)
     }
-    if (packedPkg.dependencies?.effect !== undefined)
+    // A library shares the app's Effect; an application (a `bin`) may bring its own, as a range.
+    const effectDep = packedPkg.dependencies?.effect
+    if (packedPkg.bin === undefined && effectDep !== undefined) {
       fail(`${pkg.name}: effect must be a peer dependency`)
+    }
+    if (effectDep !== undefined && !effectDep.startsWith("^3.")) {
+      fail(`${pkg.name}: effect ${effectDep} must be a ^3 range`)
+    }
     packed[pkg.name] = `file:../tarballs/${file}`
   }
   say(`packed ${Object.keys(packed).join(", ")}`)

@@ -11,8 +11,9 @@ import * as AgentModule from "@agentfx/core/Agent"
 import { Direct } from "@agentfx/direct"
 import { ToolOutput } from "@agentfx/output"
 import { OpenAiChat } from "@agentfx/providers"
+import { UiStream } from "@agentfx/ui"
 import { NodeHttpClient } from "@effect/platform-node"
-import { Effect, Layer, Redacted, Schema } from "effect"
+import { Chunk, Effect, Layer, Redacted, Schema, Stream } from "effect"
 
 const check = (ok: boolean, what: string) => {
   if (!ok) throw new Error(`packed-app: ${what}`)
@@ -68,6 +69,16 @@ const direct = await Direct.modelRequestPromise(
   "Capital?"
 )
 check(direct.text === "Paris", "Direct.modelRequestPromise")
+
+// 5b. The UI encoders load beside the rest (same core, same effect).
+const chunks = await Effect.runPromise(
+  Stream.runCollect(
+    UiStream.aiSdkChunks(Agent.make({}).runStream("hi")).pipe(
+      Stream.provideLayer(TestModel.layer({ customOutputText: "ui" }))
+    )
+  )
+)
+check(Chunk.size(chunks) > 2, "@agentfx/ui encodes a run")
 
 // 6. A real provider over HTTP: OpenAI Chat Completions against a loopback server.
 let authorization: string | undefined
