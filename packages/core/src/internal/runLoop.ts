@@ -309,6 +309,8 @@ export interface Machine<A> {
 
 let runCounter = 0
 
+const newRunId = (): string => `run_${Date.now().toString(36)}_${(runCounter++).toString(36)}`
+
 /** The error text of a run with no model: which Layer to provide, or where to pass a model. */
 export const noModelReason = (agentName: string | undefined): string =>
   `No model for ${agentName === undefined ? "this agent" : `agent "${agentName}"`}: the ` +
@@ -322,7 +324,6 @@ export const noRegistryReason = (model: string): string =>
   `Cannot resolve the model "${model}": no ModelRegistry is provided. Provide ` +
   "ModelRegistry.layer() from @agentfx/providers (with an HttpClient such as " +
   "NodeHttpClient.layerUndici), or give the model as a Layer instead of a string."
-const newRunId = (): string => `run_${Date.now().toString(36)}_${(runCounter++).toString(36)}`
 
 /**
  * Resolves the model of a run: per-run option, agent model, or the `Model` in context. A Layer
