@@ -79,7 +79,7 @@ const median = (xs) => {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2
 }
 
-const report = (label, samples) => {
+const report = (samples) => {
   const names = Object.keys(samples)
   const base = median(samples[names[0]])
   for (const v of names) {
@@ -103,7 +103,7 @@ const measure = async (label, model, n, warmModel) => {
     }
   }
   console.log(`\n${label}, end to end: ${n} chunks, ${REPS} repetitions, median CPU µs per chunk`)
-  return report(label, samples)
+  return report(samples)
 }
 
 /** Encoding alone: one recorded run's events (network chunking kept), replayed from memory. */
@@ -132,7 +132,7 @@ const encodingAlone = async (model, n, runStreamCost) => {
     `\nencoding alone: the ${n}-chunk run's ${chunks.length} network chunks replayed, median CPU µs per chunk`
   )
   const base = median(samples.replay)
-  report("replay", samples)
+  report(samples)
   for (const v of ["replay + UiStream.aiSdk", "replay + UiStream.agUi"]) {
     const added = median(samples[v]) - base
     console.log(
