@@ -111,6 +111,7 @@ export const run = (
         let result: Agent.AgentRunResult<string> | undefined
         const md = options.markdown === true ? new MarkdownRenderer() : undefined
         const text = (t: string) => (md === undefined ? t : md.push(t))
+        let lineStart = true
         yield* Stream.runForEachChunk(
           agent.runStream(prompt, { messageHistory: messages }),
           (chunk) => {
@@ -121,10 +122,15 @@ export const run = (
               } else if (e._tag === "PartDeltaEvent" && e.delta._tag === "TextPartDelta") {
                 out += text(e.delta.contentDelta)
               } else if (e._tag === "FunctionToolCallEvent") {
-                out += `${md?.end() ?? ""}\n[${e.part.toolName}(${e.part.argsAsJson()})]\n`
+                const before = `${out}${md?.end() ?? ""}`
+                // the call goes on a line of its own
+                const newline = before !== "" ? !before.endsWith("\n") : !lineStart
+                out = `${before}${newline ? "\n" : ""}[${e.part.toolName}(${e.part.argsAsJson()})]\n`
               } else if (e._tag === "AgentRunResultEvent") result = e.result
             }
-            return out === "" ? Effect.void : write(out)
+            if (out === "") return Effect.void
+            lineStart = out.endsWith("\n")
+            return write(out)
           }
         )
         yield* write(`${md?.end() ?? ""}\n`)
