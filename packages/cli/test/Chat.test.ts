@@ -53,7 +53,7 @@ describe("Chat.run", () => {
       const out = yield* chat(["Are you there?", `/save ${file}`, "/exit", "never read"]).pipe(
         Effect.provideService(ModelModule.Model, failing)
       )
-      assert.include(out, "error: ModelHTTPError: status_code: 503, model_name: fn\n")
+      assert.include(out, "error: ModelHTTPError: HTTP 503 (model: fn)\n")
       assert.include(out, "saved 2 messages")
       assert.notInclude(out, "never read")
       const saved = yield* Messages.decodeJson(readFileSync(file, "utf8"))

@@ -164,7 +164,7 @@ describe("UiStream.aiSdkChunks", () => {
           { type: "text-end", id: "text-1-0" },
           {
             type: "error",
-            errorText: "ModelHTTPError: status_code: 500, model_name: fn, body: upstream broke"
+            errorText: "ModelHTTPError: HTTP 500 (model: fn), body: upstream broke"
           }
         ])
         assert.strictEqual(outcome?._tag, "Failure")

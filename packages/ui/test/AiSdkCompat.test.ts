@@ -152,7 +152,7 @@ describe("ai's own client reads UiStream.aiSdk", () => {
       const url = yield* serve(router.pipe(Effect.provide(model)))
       const result = yield* turn(url, [user("u1", "hi")])
       assert.deepStrictEqual(result.errors, [
-        "ModelHTTPError: status_code: 500, model_name: fn, body: upstream broke"
+        "ModelHTTPError: HTTP 500 (model: fn), body: upstream broke"
       ])
       assert.deepStrictEqual(result.message?.parts, [
         { type: "step-start" },
