@@ -5,13 +5,14 @@
  * `validateUIMessages` accepts the conversation, and our decoder turns that conversation back
  * into the history the run recorded.
  */
-import { Messages } from "@agentfx/core"
+import { FunctionModel, Messages } from "@agentfx/core"
 import { UiStream } from "@agentfx/ui"
 import * as HttpRouter from "@effect/platform/HttpRouter"
 import { assert, describe, it } from "@effect/vitest"
 import { DefaultChatTransport, readUIMessageStream, type UIMessage, validateUIMessages } from "ai"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Stream from "effect/Stream"
 import * as F from "./fixtures.js"
 import { serve } from "./server.js"
 
@@ -182,6 +183,51 @@ describe("ai's own client reads UiStream.aiSdk", () => {
       assert.strictEqual(response.status, 400)
       assert.include(response.text, "Invalid UI messages at messages[0]")
       assert.include(response.text, "role")
+    })
+  )
+
+  it.scopedLive("a client that goes away interrupts the run (the model stream is closed)", () =>
+    Effect.gen(function* () {
+      let closed = false
+      const model = yield* Layer.build(
+        FunctionModel.layer(undefined, {
+          stream: () =>
+            Stream.concat(Stream.make("first "), Stream.never).pipe(
+              Stream.ensuring(Effect.sync(() => (closed = true)))
+            )
+        })
+      )
+      const router = HttpRouter.empty.pipe(
+        HttpRouter.post(
+          "/api/chat",
+          UiStream.aiSdkHandler((chat) =>
+            F.textAgent.runStream(undefined, { messageHistory: chat.messages })
+          )
+        )
+      )
+      const url = yield* serve(router.pipe(Effect.provide(model)))
+      const first = yield* Effect.promise(async () => {
+        const abort = new AbortController()
+        const response = await fetch(`${url}/api/chat`, {
+          method: "POST",
+          body: JSON.stringify({ messages: [user("u1", "hi")] }),
+          signal: abort.signal
+        })
+        const reader = response.body!.getReader()
+        let text = ""
+        while (!text.includes("first ")) {
+          const { value } = await reader.read()
+          text += new TextDecoder().decode(value)
+        }
+        abort.abort()
+        return text
+      })
+      assert.include(first, '"delta":"first "')
+      yield* Effect.promise(async () => {
+        const deadline = Date.now() + 10_000
+        while (!closed && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20))
+      })
+      assert.isTrue(closed, "the model stream was closed when the client went away")
     })
   )
 })
