@@ -5,11 +5,12 @@
  * `validateUIMessages` accepts the conversation, and our decoder turns that conversation back
  * into the history the run recorded.
  */
-import { FunctionModel, Messages } from "@agentfx/core"
+import { FunctionModel, Messages, type Model } from "@agentfx/core"
 import { UiStream } from "@agentfx/ui"
 import * as HttpRouter from "@effect/platform/HttpRouter"
 import { assert, describe, it } from "@effect/vitest"
 import { DefaultChatTransport, readUIMessageStream, type UIMessage, validateUIMessages } from "ai"
+import type * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
@@ -40,6 +41,20 @@ const turn = (url: string, messages: Array<UIMessage>) =>
     const message = last === undefined ? undefined : (JSON.parse(JSON.stringify(last)) as UIMessage)
     return { message, errors }
   }).pipe(Effect.timeout("10 seconds"))
+
+/** Serves `textAgent` on `/api/chat` with the built model context. */
+const serveChat = (model: Context.Context<Model.Model>) =>
+  serve(
+    HttpRouter.empty.pipe(
+      HttpRouter.post(
+        "/api/chat",
+        UiStream.aiSdkHandler((chat) =>
+          F.textAgent.runStream(undefined, { messageHistory: chat.messages })
+        )
+      ),
+      Effect.provide(model)
+    )
+  )
 
 const user = (id: string, text: string): UIMessage => ({
   id,
@@ -142,15 +157,7 @@ describe("ai's own client reads UiStream.aiSdk", () => {
   it.scopedLive("a failed run reaches the client as an error and the stream closes", () =>
     Effect.gen(function* () {
       const model = yield* Layer.build(F.failingModel)
-      const router = HttpRouter.empty.pipe(
-        HttpRouter.post(
-          "/api/chat",
-          UiStream.aiSdkHandler((chat) =>
-            F.textAgent.runStream(undefined, { messageHistory: chat.messages })
-          )
-        )
-      )
-      const url = yield* serve(router.pipe(Effect.provide(model)))
+      const url = yield* serveChat(model)
       const result = yield* turn(url, [user("u1", "hi")])
       assert.deepStrictEqual(result.errors, [
         "ModelHTTPError: HTTP 500 (model: fn), body: upstream broke"
@@ -165,15 +172,7 @@ describe("ai's own client reads UiStream.aiSdk", () => {
   it.scopedLive("a body that is not a useChat request gets a 400 naming the problem", () =>
     Effect.gen(function* () {
       const model = yield* Layer.build(F.textModel)
-      const router = HttpRouter.empty.pipe(
-        HttpRouter.post(
-          "/api/chat",
-          UiStream.aiSdkHandler((chat) =>
-            F.textAgent.runStream(undefined, { messageHistory: chat.messages })
-          )
-        )
-      )
-      const url = yield* serve(router.pipe(Effect.provide(model)))
+      const url = yield* serveChat(model)
       const response = yield* Effect.promise(() =>
         fetch(`${url}/api/chat`, {
           method: "POST",
@@ -197,15 +196,7 @@ describe("ai's own client reads UiStream.aiSdk", () => {
             )
         })
       )
-      const router = HttpRouter.empty.pipe(
-        HttpRouter.post(
-          "/api/chat",
-          UiStream.aiSdkHandler((chat) =>
-            F.textAgent.runStream(undefined, { messageHistory: chat.messages })
-          )
-        )
-      )
-      const url = yield* serve(router.pipe(Effect.provide(model)))
+      const url = yield* serveChat(model)
       const first = yield* Effect.promise(async () => {
         const abort = new AbortController()
         const response = await fetch(`${url}/api/chat`, {

@@ -34,7 +34,16 @@ export class MarkdownRenderer {
     let out = ""
     if (this.atLineStart && this.lineBuffer !== "") out += this.resolveLine()
     out += this.flushStar()
-    const styled =
+    const styled = this.styled
+    this.reset()
+    this.codeBlock = false
+    this.atLineStart = true
+    return styled ? `${out}${ESC}0m` : out
+  }
+
+  /** Whether a style is on (a reset is due at the end of the line). */
+  private get styled(): boolean {
+    return (
       this.bold ||
       this.italic ||
       this.code ||
@@ -42,10 +51,7 @@ export class MarkdownRenderer {
       this.quote ||
       this.fenceLine ||
       this.codeBlock
-    this.reset()
-    this.codeBlock = false
-    this.atLineStart = true
-    return styled ? `${out}${ESC}0m` : out
+    )
   }
 
   private reset(): void {
@@ -82,14 +88,7 @@ export class MarkdownRenderer {
   }
 
   private newline(): string {
-    const styled =
-      this.bold ||
-      this.italic ||
-      this.code ||
-      this.heading ||
-      this.quote ||
-      this.fenceLine ||
-      this.codeBlock
+    const styled = this.styled
     this.reset()
     this.atLineStart = true
     return styled ? `${ESC}0m\n` : "\n"

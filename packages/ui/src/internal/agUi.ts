@@ -4,7 +4,7 @@
  */
 import type { Agent } from "@agentfx/core"
 import { Messages } from "@agentfx/core"
-import { type DeltaTarget, deltaTarget, type Sink } from "./common.js"
+import { type DeltaTarget, deltaTarget, fragmentOf, type Sink } from "./common.js"
 
 /** An AG-UI event: `type` plus the fields of that type. */
 export type Event = { readonly type: string; readonly [key: string]: unknown }
@@ -113,30 +113,17 @@ export class Encoder<A> {
         break
       }
       case "PartDeltaEvent": {
-        const delta = event.delta
-        if (delta._tag === "TextPartDelta") {
-          const target = this.texts.get(event.index)
-          if (target !== undefined && delta.contentDelta !== "")
-            out.delta(target, delta.contentDelta)
-        } else if (delta._tag === "ThinkingPartDelta") {
-          const target = this.reasonings.get(event.index)
-          if (
-            target !== undefined &&
-            delta.contentDelta !== undefined &&
-            delta.contentDelta !== ""
-          ) {
-            out.delta(target, delta.contentDelta)
-          }
-        } else {
-          const target = this.tools.get(event.index)
-          if (
-            target !== undefined &&
-            typeof delta.argsDelta === "string" &&
-            delta.argsDelta !== ""
-          ) {
-            out.delta(target, delta.argsDelta)
-          }
-        }
+        const fragment = fragmentOf(event.delta)
+        if (fragment === undefined) break
+        const tag = event.delta._tag
+        const target = (
+          tag === "TextPartDelta"
+            ? this.texts
+            : tag === "ThinkingPartDelta"
+              ? this.reasonings
+              : this.tools
+        ).get(event.index)
+        if (target !== undefined) out.delta(target, fragment)
         break
       }
       case "PartEndEvent": {

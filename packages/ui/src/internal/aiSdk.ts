@@ -4,7 +4,14 @@
  * open parts, the step and the tool calls still waiting for an output.
  */
 import type { Agent, Messages } from "@agentfx/core"
-import { type DeltaTarget, deltaTarget, parseArgs, type Sink, toolOutputJson } from "./common.js"
+import {
+  type DeltaTarget,
+  deltaTarget,
+  fragmentOf,
+  parseArgs,
+  type Sink,
+  toolOutputJson
+} from "./common.js"
 
 /** A UI message chunk (`ai`'s `UIMessageChunk`): `type` plus the fields of that type. */
 export type Chunk = { readonly type: string; readonly [key: string]: unknown }
@@ -190,36 +197,27 @@ export class Encoder<A> {
       }
       case "PartDeltaEvent": {
         this.modelEvent(out, false)
-        const delta = event.delta
-        if (delta._tag === "TextPartDelta") {
-          if (delta.contentDelta === "") break
-          let target = this.texts.get(event.index)
-          if (target === undefined) {
-            const id = `text-${this.step}-${event.index}`
-            target = deltaTarget({ type: "text-delta", id }, "delta", (delta) => ({
-              type: "text-delta",
-              id,
-              delta
-            }))
-            this.texts.set(event.index, target)
-            out.push({ type: "text-start", id })
-          }
-          out.delta(target, delta.contentDelta)
-        } else if (delta._tag === "ThinkingPartDelta") {
-          const target = this.reasonings.get(event.index)
-          if (
-            target !== undefined &&
-            delta.contentDelta !== undefined &&
-            delta.contentDelta !== ""
-          ) {
-            out.delta(target, delta.contentDelta)
-          }
-        } else {
-          const tool = this.tools.get(event.index)
-          if (tool !== undefined && typeof delta.argsDelta === "string" && delta.argsDelta !== "") {
-            out.delta(tool.target, delta.argsDelta)
-          }
+        const fragment = fragmentOf(event.delta)
+        if (fragment === undefined) break
+        const tag = event.delta._tag
+        let target =
+          tag === "TextPartDelta"
+            ? this.texts.get(event.index)
+            : tag === "ThinkingPartDelta"
+              ? this.reasonings.get(event.index)
+              : this.tools.get(event.index)?.target
+        if (target === undefined && tag === "TextPartDelta") {
+          // text without a start event: open the part
+          const id = `text-${this.step}-${event.index}`
+          target = deltaTarget({ type: "text-delta", id }, "delta", (delta) => ({
+            type: "text-delta",
+            id,
+            delta
+          }))
+          this.texts.set(event.index, target)
+          out.push({ type: "text-start", id })
         }
+        if (target !== undefined) out.delta(target, fragment)
         break
       }
       case "PartEndEvent": {

@@ -156,3 +156,16 @@ export class SseSink<O> implements Sink<O> {
     return text
   }
 }
+
+/** The text a part delta adds (text, reasoning or argument fragment), `undefined` when none. */
+export const fragmentOf = (delta: Messages.ModelResponsePartDelta): string | undefined => {
+  const fragment =
+    delta._tag === "TextPartDelta"
+      ? delta.contentDelta
+      : delta._tag === "ThinkingPartDelta"
+        ? delta.contentDelta
+        : typeof delta.argsDelta === "string"
+          ? delta.argsDelta
+          : undefined
+  return fragment === "" ? undefined : fragment
+}
