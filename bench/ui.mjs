@@ -121,15 +121,18 @@ const encodingAlone = async (model, n, runStreamCost) => {
     "replay + UiStream.agUi": () => Stream.runDrain(UiStream.agUi(replay(), { runId: "r" }))
   }
   const samples = Object.fromEntries(Object.keys(runs).map((v) => [v, []]))
-  for (let r = 0; r < REPS + 3; r++) {
+  // a replay takes milliseconds: many interleaved repetitions (after a JIT warm-up) keep the
+  // median steady on a busy machine
+  const reps = Math.max(REPS * 6, 60)
+  for (let r = 0; r < reps + 10; r++) {
     for (const [v, run] of Object.entries(runs)) {
       const start = cpu()
       await Effect.runPromise(run())
-      if (r >= 3) samples[v].push((cpu() - start) / n)
+      if (r >= 10) samples[v].push((cpu() - start) / n)
     }
   }
   console.log(
-    `\nencoding alone: the ${n}-chunk run's ${chunks.length} network chunks replayed, median CPU µs per chunk`
+    `\nencoding alone: the ${n}-chunk run's ${chunks.length} network chunks replayed ${reps}×, median CPU µs per chunk`
   )
   const base = median(samples.replay)
   report(samples)

@@ -122,8 +122,8 @@ const sse = <O>(): Output<O, Uint8Array> => {
   return {
     sink,
     flush: () => {
-      const text = sink.take()
-      return text === "" ? Chunk.empty() : Chunk.of(encoder.encode(text))
+      const bytes = sink.take()
+      return bytes.length === 0 ? Chunk.empty() : Chunk.of(bytes)
     }
   }
 }
