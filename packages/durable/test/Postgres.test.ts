@@ -48,7 +48,7 @@ describe.runIf(Postgres.available)("two durable runners sharing PostgreSQL", () 
             name,
             store: { kind: "pg", url: pg.url, port },
             modelUrl: server.url,
-            slowMs: 2_500,
+            slowMs: 5_000,
             start: [],
             await: [],
             exitWhenDone: false
@@ -69,7 +69,7 @@ describe.runIf(Postgres.available)("two durable runners sharing PostgreSQL", () 
           name: "client",
           store: { kind: "pg", url: pg.url, port: yield* freePort },
           modelUrl: server.url,
-          slowMs: 2_500,
+          slowMs: 5_000,
           start: [],
           await: orders,
           exitWhenDone: true,
@@ -87,7 +87,10 @@ describe.runIf(Postgres.available)("two durable runners sharing PostgreSQL", () 
           )
         assert.isAbove(on("a").length, 0)
         assert.isAbove(on("b").length, 0)
-        const taken = on("a")
+        // a's runs whose report was started and not written when a dies: b must run them again.
+        const done = (o: string) => server.count(`report_done/${o}`) > 0
+        const taken = on("a").filter((o) => !done(o))
+        assert.isAbove(taken.length, 0, "a has runs in flight when it is killed")
         yield* a.crash
 
         // b finishes all runs, its own and a's; the client gets every result.
@@ -99,6 +102,7 @@ describe.runIf(Postgres.available)("two durable runners sharing PostgreSQL", () 
           90_000
         )
         assert.strictEqual(yield* client.exited, 0)
+        let takenOver = 0
         const results = client.lines.filter((l) => l.result !== undefined).map((l) => l.result)
         for (const order of orders) {
           const result = results.find((r) => r.id === order)
@@ -115,18 +119,20 @@ describe.runIf(Postgres.available)("two durable runners sharing PostgreSQL", () 
             `model requests of ${order}`
           )
           assert.strictEqual(server.count(`charge_back/${order}`), 1, `charge_back of ${order}`)
-          // a's reports were started again and written by b; b's own ran once.
-          assert.strictEqual(
-            server.count(`report_start/${order}`),
-            taken.includes(order) ? 2 : 1,
-            order
-          )
-          assert.deepStrictEqual(
-            server.effectLog.filter((e) => e.key === `report_done/${order}`).map((e) => e.runner),
-            ["b"],
-            `report_done of ${order}`
-          )
+          // Each report written once. a's reports in flight when it died were started again
+          // and written by b (unless a wrote one in the instant before the kill).
+          const writers = server.effectLog
+            .filter((e) => e.key === `report_done/${order}`)
+            .map((e) => e.runner)
+          assert.strictEqual(writers.length, 1, `report_done of ${order}`)
+          const startedOnA = on("a").includes(order)
+          const restarted = startedOnA && writers[0] === "b"
+          assert.strictEqual(server.count(`report_start/${order}`), restarted ? 2 : 1, order)
+          if (restarted) takenOver++
+          if (!startedOnA) assert.strictEqual(writers[0], "b", order)
         }
+        // b took over at least one of a's runs in the middle of its tool call.
+        assert.isAbove(takenOver, 0)
       }),
     150_000
   )

@@ -127,8 +127,8 @@ const store =
           : { runner: { host: "127.0.0.1", port: config.store.port } }),
         sharding: {
           shardsPerGroup,
-          shardLockRefreshInterval: "1 second",
-          shardLockExpiration: "3 seconds",
+          shardLockRefreshInterval: "2 seconds",
+          shardLockExpiration: "10 seconds",
           refreshAssignmentsInterval: "500 millis",
           runnerHealthCheckInterval: "1 second"
         }
