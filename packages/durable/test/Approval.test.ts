@@ -3,23 +3,11 @@
  * killed while they wait; a new runner resumes them when the calls are approved or denied
  * by token, the approved refund is paid once, and the denial reaches the model.
  */
-import * as fs from "node:fs"
-import * as os from "node:os"
 import * as path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import { eventually, spawnRunner } from "./support/processes.js"
+import { eventually, spawnRunner, tempDir } from "./support/processes.js"
 import * as RefundServer from "./support/refundServer.js"
-
-const tempDir = Effect.acquireRelease(
-  Effect.sync(() => fs.mkdtempSync(path.join(os.tmpdir(), "agentfx-durable-"))),
-  (dir) => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true }))
-)
-
-const refundServer = Effect.acquireRelease(
-  Effect.promise(() => RefundServer.start()),
-  (server) => Effect.promise(() => server.close())
-)
 
 describe("durable approval across a restart (SQLite)", () => {
   it.scopedLive(
@@ -27,7 +15,7 @@ describe("durable approval across a restart (SQLite)", () => {
     () =>
       Effect.gen(function* () {
         const dir = yield* tempDir
-        const server = yield* refundServer
+        const server = yield* RefundServer.scoped
         const store = { kind: "sqlite", filename: path.join(dir, "runs.db") }
         const base = { store, modelUrl: server.url, slowMs: 10 }
 

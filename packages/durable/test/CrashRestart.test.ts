@@ -3,23 +3,11 @@
  * slow tool): a restarted runner finishes the run; the model server saw each request exactly
  * once and each tool side effect happened once.
  */
-import * as fs from "node:fs"
-import * as os from "node:os"
 import * as path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import { eventually, spawnRunner } from "./support/processes.js"
+import { eventually, spawnRunner, tempDir } from "./support/processes.js"
 import * as RefundServer from "./support/refundServer.js"
-
-const tempDir = Effect.acquireRelease(
-  Effect.sync(() => fs.mkdtempSync(path.join(os.tmpdir(), "agentfx-durable-"))),
-  (dir) => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true }))
-)
-
-const refundServer = Effect.acquireRelease(
-  Effect.promise(() => RefundServer.start()),
-  (server) => Effect.promise(() => server.close())
-)
 
 describe("durable run across a crash (SQLite, one runner at a time)", () => {
   it.scopedLive(
@@ -27,7 +15,7 @@ describe("durable run across a crash (SQLite, one runner at a time)", () => {
     () =>
       Effect.gen(function* () {
         const dir = yield* tempDir
-        const server = yield* refundServer
+        const server = yield* RefundServer.scoped
         const store = { kind: "sqlite", filename: path.join(dir, "runs.db") }
 
         // 1st runner: starts the run, is killed while `write_report` sleeps.

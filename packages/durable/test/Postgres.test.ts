@@ -10,11 +10,6 @@ import * as Postgres from "./support/postgres.js"
 import { eventually, spawnRunner } from "./support/processes.js"
 import * as RefundServer from "./support/refundServer.js"
 
-const refundServer = Effect.acquireRelease(
-  Effect.promise(() => RefundServer.start()),
-  (server) => Effect.promise(() => server.close())
-)
-
 const freePort = Effect.promise(
   () =>
     new Promise<number>((resolve) => {
@@ -41,7 +36,7 @@ describe.runIf(Postgres.available)("two durable runners sharing PostgreSQL", () 
     () =>
       Effect.gen(function* () {
         const pg = yield* Postgres.cluster
-        const server = yield* refundServer
+        const server = yield* RefundServer.scoped
         const orders = Array.from({ length: 10 }, (_, i) => `pg-${i}`)
         const runner = (name: string, port: number) =>
           spawnRunner({

@@ -3,6 +3,8 @@
  * a scope and killed (by its PID) when the scope closes, whatever the test's outcome.
  */
 import { type ChildProcess, spawn } from "node:child_process"
+import * as fs from "node:fs"
+import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import * as Effect from "effect/Effect"
@@ -134,3 +136,9 @@ export const spawnRunner = (
         }
       })
   )
+
+/** A temporary directory, removed with the scope. */
+export const tempDir = Effect.acquireRelease(
+  Effect.sync(() => fs.mkdtempSync(path.join(os.tmpdir(), "agentfx-durable-"))),
+  (dir) => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true }))
+)

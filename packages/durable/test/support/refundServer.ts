@@ -12,6 +12,7 @@
  */
 import * as http from "node:http"
 import type { AddressInfo } from "node:net"
+import * as Effect from "effect/Effect"
 
 /** One chat-completions request the server answered. */
 export interface SeenRequest {
@@ -123,3 +124,9 @@ export const start = (): Promise<RefundServer> => {
     })
   })
 }
+
+/** The server for the length of a scope. */
+export const scoped = Effect.acquireRelease(
+  Effect.promise(() => start()),
+  (server) => Effect.promise(() => server.close())
+)
