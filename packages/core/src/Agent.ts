@@ -223,6 +223,14 @@ export interface Agent<A, E = never, R = never> extends Pipeable {
     AgentError | E | ModelErrors<M>,
     RunRequirements<R, M>
   >
+  /**
+   * Runs the agent, streaming its output as it grows: validated partial outputs, then the final
+   * output last (any output mode; see `StreamOutputOptions` for throttling).
+   */
+  streamOutput<M extends internal.ModelInput = never>(
+    prompt: Prompt,
+    options?: RunOptions<M> & StreamOutputOptions
+  ): Stream.Stream<PartialOutput<A>, AgentError | E | ModelErrors<M>, RunRequirements<R, M>>
   /** Starts a run to be stepped node by node; it lives as long as the scope. */
   iter<M extends internal.ModelInput = never>(
     prompt: Prompt,
@@ -271,12 +279,12 @@ export interface MakeOptions<
   readonly outputValidators?: ReadonlyArray<
     (output: OutputSpec.Output<O>) => Effect.Effect<OutputSpec.Output<O>, ModelRetry, VR>
   >
-  /** Retries per tool (`maxRetries = N` → N retries); default 1. */
+  /** Retries per tool (`retries = N` → N retries; a tool's own `retries` wins); default 1. */
   readonly retries?: number
   /**
    * Retries of the output, counted over all output failures (text and output tools); default 1
-   * (an output spec's `maxRetries` wins). Output tools may also have their own budgets
-   * (`OutputSpec.maxRetriesFor`, e.g. `ToolOutput.make(s, { maxRetries })`).
+   * (an output spec's `retries` wins). Output tools may also have their own budgets
+   * (`OutputSpec.maxRetriesFor`, e.g. `ToolOutput.make(s, { retries })`).
    */
   readonly outputRetries?: number
   /** Default `graceful`. */
@@ -405,6 +413,8 @@ export const fromConfig = <A, E, R>(config: internal.AgentConfig): Agent<A, E, R
         )
       )
     )
+  self.streamOutput = (prompt: Prompt, options?: RunOptions<any> & StreamOutputOptions) =>
+    streamOutputOf(self, prompt, options)
   self.iter = (prompt: Prompt, options: RunOptions<any> = {}) =>
     Effect.gen(function* () {
       const parent = yield* Effect.makeSpanScoped(span.name, span.options)
@@ -716,12 +726,24 @@ export interface StreamOutputOptions {
 }
 
 /**
- * Runs the agent, streaming its output as it grows: partial outputs decoded from snapshots of
- * each response (`spec.handleText` / `spec.handleToolCall` with `partial: true`, failures
- * swallowed, empty and unchanged values skipped), then the final validated output last. Only
- * the `OutputSpec` protocol is used, so any output mode works.
+ * Runs the agent, streaming its output as it grows.
+ *
+ * @deprecated Use the method, `agent.streamOutput(prompt, options)`, as `run` and `runStream`.
  */
 export const streamOutput = <A, E, R, M extends internal.ModelInput = never>(
+  agent: Agent<A, E, R>,
+  prompt: Prompt,
+  options?: RunOptions<M> & StreamOutputOptions
+): Stream.Stream<PartialOutput<A>, AgentError | E | ModelErrors<M>, RunRequirements<R, M>> =>
+  agent.streamOutput(prompt, options)
+
+/**
+ * `agent.streamOutput`: partial outputs decoded from snapshots of each response
+ * (`spec.handleText` / `spec.handleToolCall` with `partial: true`, failures swallowed, empty and
+ * unchanged values skipped), then the final validated output last. Only the `OutputSpec`
+ * protocol is used, so any output mode works.
+ */
+const streamOutputOf = <A, E, R, M extends internal.ModelInput = never>(
   agent: Agent<A, E, R>,
   prompt: Prompt,
   options?: RunOptions<M> & StreamOutputOptions

@@ -23,7 +23,7 @@ import * as JSONSchema from "effect/JSONSchema"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import type * as SchemaAST from "effect/SchemaAST"
-import { ModelRetry, type ToolFailed } from "./AgentError.js"
+import { ModelRetry, ToolFailed, UserError } from "./AgentError.js"
 import { type ApprovalRequired, CallDeferred, type Deferral } from "./DeferredTools.js"
 import { type ToolArgs, ValidationIssue } from "./Messages.js"
 import type { Service as RunContextService } from "./RunContext.js"
@@ -106,14 +106,42 @@ export type Errors<T> =
 export type Deferrals<T> =
   T extends Tool<any, any, any, infer E, any> ? Extract<E, Deferral> : never
 
-/** JSON Schema of a Schema, without the `$schema` key, `$defs` kept at the root. */
-export const jsonSchema = (schema: Schema.Schema.Any): JsonSchema => {
-  const js = JSONSchema.make(schema as Schema.Schema<any, any, never>) as unknown as Record<
-    string,
-    unknown
-  >
+/**
+ * JSON Schema of a Schema, without the `$schema` key, `$defs` kept at the root. A schema with no
+ * JSON Schema (`Schema.DateFromSelf`, `Schema.instanceOf(URL)`, …) throws a `UserError` naming
+ * `owner` (e.g. `Tool "book"`), the parameter and what to annotate.
+ */
+export const jsonSchema = (schema: Schema.Schema.Any, owner = "Schema"): JsonSchema => {
+  let js: Record<string, unknown>
+  try {
+    js = JSONSchema.make(schema as Schema.Schema<any, any, never>) as unknown as Record<
+      string,
+      unknown
+    >
+  } catch (e) {
+    throw missingJsonSchema(owner, e)
+  }
   const { $schema: _ignored, ...rest } = js
   return rest
+}
+
+/** Effect says `Missing annotation\nat path: ["a"]["b"]\n…\nschema (Declaration): URL`. */
+const missingJsonSchema = (owner: string, e: unknown): UserError => {
+  const text = e instanceof Error ? e.message : String(e)
+  const path = /at path: ((?:\[[^\]]*\])+)/.exec(text)?.[1]
+  const keys = path === undefined ? [] : [...path.matchAll(/\[("?)(.*?)\1\]/g)].map((m) => m[2])
+  const kind = /schema \([^)]*\): (.*)$/m.exec(text)?.[1]
+  const what = keys.length === 0 ? "the schema" : `parameter "${keys.join(".")}"`
+  const annotate =
+    kind === undefined ? "the schema" : `the schema (${kind.length > 60 ? "…" : kind})`
+  return new UserError({
+    reason:
+      `${owner}: ${what} has no JSON Schema, so the model cannot be told its type. ` +
+      `Annotate ${annotate} with one, e.g. \`.annotations({ jsonSchema: { type: "string", ` +
+      `format: "date-time" } })\`, or use a schema that encodes to JSON (\`Schema.Date\` ` +
+      `instead of \`Schema.DateFromSelf\`, \`Schema.URL\` instead of \`Schema.instanceOf(URL)\`). ` +
+      `(Effect: ${text.split("\n").join(" ")})`
+  })
 }
 
 const parseIssues = (error: ParseResult.ParseError, input: unknown): Array<ValidationIssue> =>
@@ -188,6 +216,9 @@ export interface MakeOptions<Args, I, Success, E, R> {
   /** The arguments. An object Schema (`Schema.Struct`/`Schema.Class`); annotate fields with `description`. */
   readonly parameters: Schema.Schema<Args, I, never>
   readonly handler: (args: Args) => Effect.Effect<Success, E | ModelRetry, R>
+  /** Retries of this tool (wins over the agent's `retries`). */
+  readonly retries?: number
+  /** @deprecated Use `retries` (the agent's option has the same name). */
   readonly maxRetries?: number
   readonly strict?: boolean
   readonly sequential?: boolean
@@ -223,12 +254,16 @@ export function make<const Name extends string, Args, I, Success, E = never, R =
 export function make<const Name extends string, Args, I, Success, E = never, R = never>(
   name: Name,
   options: MakeOptions<Args, I, Success, E, R>
+): Tool<Name, Args, Success, E | ApprovalRequired, R>
+export function make<const Name extends string, Args, I, Success, E = never, R = never>(
+  name: Name,
+  options: MakeOptions<Args, I, Success, E, R>
 ): Tool<Name, Args, Success, E, R> {
   const description = options.description ?? descriptionOf(options.parameters.ast)
   const definition = new ToolDefinition({
     name,
     ...(description !== undefined ? { description } : {}),
-    parametersJsonSchema: jsonSchema(options.parameters),
+    parametersJsonSchema: jsonSchema(options.parameters, `Tool "${name}"`),
     ...(options.strict !== undefined ? { strict: options.strict } : {}),
     kind: "function",
     sequential: options.sequential ?? false,
@@ -239,7 +274,7 @@ export function make<const Name extends string, Args, I, Success, E = never, R =
     description,
     parameters: options.parameters,
     definition,
-    maxRetries: options.maxRetries,
+    maxRetries: options.retries ?? options.maxRetries,
     prepare: options.prepare,
     handler: options.handler,
     timeout: options.timeout,
@@ -311,6 +346,9 @@ export const fromJsonSchema = <const Name extends string, Success, E = never, R 
     readonly description?: string
     readonly jsonSchema: JsonSchema
     readonly handler: (args: Record<string, unknown>) => Effect.Effect<Success, E | ModelRetry, R>
+    /** Retries of this tool (wins over the agent's `retries`). */
+    readonly retries?: number
+    /** @deprecated Use `retries`. */
     readonly maxRetries?: number
     readonly strict?: boolean
     readonly sequential?: boolean
@@ -329,10 +367,72 @@ export const fromJsonSchema = <const Name extends string, Success, E = never, R 
       ...(options.strict !== undefined ? { strict: options.strict } : {}),
       sequential: options.sequential ?? false
     }),
-    maxRetries: options.maxRetries,
+    maxRetries: options.retries ?? options.maxRetries,
     prepare: undefined,
     handler: options.handler,
     timeout: options.timeout,
     decodeArgs: decodeWith(parameters)
   }
+}
+
+/** What an async tool handler gets besides its arguments. */
+export interface AsyncHandlerContext {
+  /** Aborted when the call is interrupted (run cancelled, tool timeout, a dropped stream). */
+  readonly signal: AbortSignal
+}
+
+/** Options of `fromAsync`: as `make`, with a Promise-returning handler. */
+export interface AsyncOptions<Args, I, Success>
+  extends Omit<MakeOptions<Args, I, Success, never, never>, "handler" | "prepare"> {
+  /**
+   * The handler, for code without Effect. Throw (or reject with) an `AgentError.ModelRetry` to
+   * send the model a retry prompt, or an `AgentError.ToolFailed` for a failed tool return; any
+   * other exception ends the run the same way as an Effect handler that throws.
+   */
+  readonly handler: (args: Args, context: AsyncHandlerContext) => PromiseLike<Success> | Success
+}
+
+/**
+ * A tool whose handler is an async function, for code that does not use Effect. The call's
+ * `signal` is aborted when the call is interrupted, so `fetch(url, { signal })` stops with it.
+ *
+ * @example
+ * ```ts
+ * import { Tool } from "@agentfx/core"
+ * import { Schema } from "effect"
+ *
+ * const weather = Tool.fromAsync("weather", {
+ *   parameters: Schema.Struct({ city: Schema.String }),
+ *   handler: async ({ city }, { signal }) => {
+ *     const res = await fetch(`https://wttr.in/${city}?format=3`, { signal })
+ *     return res.text()
+ *   }
+ * })
+ * ```
+ */
+export function fromAsync<const Name extends string, Args, I, Success>(
+  name: Name,
+  options: AsyncOptions<Args, I, Success> & { readonly requiresApproval: RequiresApproval<Args> }
+): Tool<Name, Args, Success, ToolFailed | ApprovalRequired, never>
+export function fromAsync<const Name extends string, Args, I, Success>(
+  name: Name,
+  options: AsyncOptions<Args, I, Success> & { readonly requiresApproval?: undefined }
+): Tool<Name, Args, Success, ToolFailed, never>
+export function fromAsync<const Name extends string, Args, I, Success>(
+  name: Name,
+  options: AsyncOptions<Args, I, Success>
+): Tool<Name, Args, Success, ToolFailed | ApprovalRequired, never> {
+  const { handler, ...rest } = options
+  return make(name, {
+    ...rest,
+    handler: (args) =>
+      Effect.catchAll(
+        Effect.tryPromise({
+          try: async (signal) => handler(args, { signal }),
+          catch: (e) => e
+        }),
+        (e): Effect.Effect<never, ModelRetry | ToolFailed> =>
+          e instanceof ModelRetry || e instanceof ToolFailed ? Effect.fail(e) : Effect.die(e)
+      )
+  })
 }

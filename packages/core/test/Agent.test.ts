@@ -231,13 +231,13 @@ describe("retries", () => {
   )
 
   it.effect(
-    "ModelRetry from a tool: maxRetries = N allows N retries, then UnexpectedModelBehavior with history",
+    "ModelRetry from a tool: retries = N allows N retries, then UnexpectedModelBehavior with history",
     () =>
       Effect.gen(function* () {
         const calls = yield* Ref.make(0)
         const flaky = Tool.make("flaky", {
           parameters: Schema.Struct({}),
-          maxRetries: 2,
+          retries: 2,
           handler: () =>
             Effect.gen(function* () {
               const ctx = yield* RunContext.RunContext

@@ -463,7 +463,7 @@ describe("spans, model resolution and runtimes", () => {
       assert.isNumber(chats[0]!.attributes.get("gen_ai.usage.input_tokens"))
       const tool = spans.find((s) => s.name === "execute_tool add")!
       assert.strictEqual(tool.attributes.get("gen_ai.tool.name"), "add")
-      assert.strictEqual(tool.attributes.get("gen_ai.tool.call.id"), "pyd_ai_tool_call_id__add")
+      assert.strictEqual(tool.attributes.get("gen_ai.tool.call.id"), "test_call_add")
       assert.strictEqual(tool.parent, "invoke_agent calc")
     })
   )

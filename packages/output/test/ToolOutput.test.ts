@@ -119,8 +119,8 @@ describe("ToolOutput", () => {
     assert.deepStrictEqual(def.parametersJsonSchema.properties, { b: { type: "string" } })
   })
 
-  it("strict and maxRetries are carried; the profile's transformer is applied", () => {
-    const spec = ToolOutput.make(Fruit, { strict: true, maxRetries: 4 })
+  it("strict and retries are carried; the profile's transformer is applied", () => {
+    const spec = ToolOutput.make(Fruit, { strict: true, retries: 4 })
     assert.strictEqual(spec.maxRetries, 4)
     const seen: Array<unknown> = []
     const p = Model.profile({

@@ -187,7 +187,7 @@ describe("postJson", () => {
       assert.deepStrictEqual(error.body, {
         error: { message: "bad param", type: "invalid_request_error" }
       })
-      assert.include(error.message, "status_code: 400")
+      assert.include(error.message, "HTTP 400 (model: m1)")
       assert.strictEqual(server.requests.length, 1)
     })
   )
