@@ -596,6 +596,38 @@ describe("DeferredTools", () => {
       })
   )
 
+  it.effect("streamOutput and an eventStreamHandler end with the requests too", () =>
+    Effect.gen(function* () {
+      const { c, agent, model } = fixture([
+        call("lookup", "l1", { order: "1" }),
+        call("refund", "r1", { order: "1", amount: 1 })
+      ])
+      const outputs = Chunk.toReadonlyArray(
+        yield* Stream.runCollect(agent.streamOutput("go").pipe(Stream.provideLayer(model.layer)))
+      )
+      const last = outputs[outputs.length - 1] as DeferredTools.DeferredToolRequests
+      assert.deepStrictEqual(
+        last.approvals.map((p) => p.toolCallId),
+        ["r1"]
+      )
+      const seen: Array<string> = []
+      const result = yield* agent
+        .run("go", {
+          eventStreamHandler: (events) =>
+            Stream.runForEach(events, (e) => Effect.sync(() => seen.push(e._tag))).pipe(
+              Effect.orDie
+            )
+        })
+        .pipe(Effect.provide(model.layer))
+      assert.instanceOf(result.output, DeferredToolRequests)
+      assert.deepStrictEqual(
+        seen.filter((t) => t.startsWith("FunctionTool")),
+        ["FunctionToolCallEvent", "FunctionToolCallEvent", "FunctionToolResultEvent"]
+      )
+      assert.deepStrictEqual(c.runs, { lookup: 2 })
+    })
+  )
+
   it.effect(
     "iter: the run ends at End with the requests; a resumed iteration starts at the calls",
     () =>
