@@ -405,6 +405,36 @@ describe("DeferredTools", () => {
       })
   )
 
+  it.effect("a toolset's tools of kind `external` are never called by the run", () =>
+    Effect.gen(function* () {
+      const external = Toolset.make<never, never>(() =>
+        Effect.succeed([
+          {
+            definition: Tool.ToolDefinition.make({
+              name: "browser_click",
+              parametersJsonSchema: { type: "object" },
+              kind: "external",
+              metadata: { from: "frontend" }
+            }),
+            maxRetries: undefined,
+            decodeArgs: Effect.succeed,
+            call: () => Effect.die("an external tool was called")
+          }
+        ])
+      )
+      const model = scripted([FunctionModel.toolCalls([call("browser_click", "b1")])])
+      const result = yield* Agent.make({ toolsets: [external], deferredToolRequests: true })
+        .run("click")
+        .pipe(Effect.provide(model.layer))
+      const requests = result.output as DeferredTools.DeferredToolRequests
+      assert.deepStrictEqual(
+        requests.calls.map((p) => p.toolCallId),
+        ["b1"]
+      )
+      assert.deepStrictEqual(requests.metadata, { b1: { from: "frontend" } })
+    })
+  )
+
   it.effect(
     "handlers defer themselves with ApprovalRequired / CallDeferred and their metadata",
     () =>
