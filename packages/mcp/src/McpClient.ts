@@ -450,8 +450,11 @@ export const http = (
             requestInit: { headers },
             // The SSE stream is a GET opened by `eventsource`: give it the headers too.
             eventSourceInit: {
-              fetch: (u, init) =>
-                fetch(u, { ...init, headers: { ...(init?.headers as object), ...headers } })
+              fetch: (u, init) => {
+                const merged = new Headers(init?.headers)
+                for (const [k, v] of Object.entries(headers)) merged.set(k, v)
+                return fetch(u, { ...init, headers: merged })
+              }
             }
           }
     )
