@@ -161,7 +161,9 @@ console.log(
   `${"case".padEnd(24)}${"wall".padStart(9)}${"client CPU".padStart(11)}${"server CPU".padStart(11)}`
 )
 for (const name of Object.keys(cases)) {
-  console.log(`${name.padEnd(24)}${f(m(name, "wall"))}  ${f(m(name, "cpu"))}  ${f(m(name, "server"))}`)
+  console.log(
+    `${name.padEnd(24)}${f(m(name, "wall"))}  ${f(m(name, "cpu"))}  ${f(m(name, "server"))}`
+  )
 }
 const rows = {}
 const derived = (label, mcp, local, base) => {
