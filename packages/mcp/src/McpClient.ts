@@ -62,7 +62,7 @@ import * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import { sample } from "./internal/sampling.js"
-import { ConnectionClosed, McpError, type Operation } from "./McpError.js"
+import { ConnectionClosed, McpError, type Operation, RequestTimeout } from "./McpError.js"
 
 /** A tool as the server lists it (name, description, input / output JSON Schema, annotations). */
 export type McpTool = Tool
@@ -89,7 +89,11 @@ export interface Options {
   readonly name?: string
   /** How the client introduces itself; default `{ name: "agentfx", version: "0.1.0" }`. */
   readonly clientInfo?: Implementation
-  /** Time limit of every request to the server (the SDK's default is 60 seconds). */
+  /**
+   * Time limit of every request to the server (default 60 seconds, the SDK's). On expiry the
+   * request fails with an `McpError` whose `isTimeout` is true, and is cancelled on the server.
+   * Measured by Effect's `Clock`, so `TestClock` drives it in tests.
+   */
   readonly timeout?: Duration.DurationInput
   /**
    * Lets the server ask a model (`sampling/createMessage`): an agentfx `Model.Service` (e.g.
@@ -174,6 +178,11 @@ export interface McpClient {
   readonly listChanges: Effect.Effect<Stream.Stream<ListChanged>, never, Scope.Scope>
 }
 
+/** The SDK's default request timeout, kept as ours. */
+const DEFAULT_TIMEOUT = 60_000
+/** The longest delay `setTimeout` takes: the SDK's timer never fires first. */
+const NO_SDK_TIMEOUT = 2_147_483_647
+
 const millis = (d: Duration.DurationInput | undefined): number | undefined =>
   d === undefined ? undefined : Duration.toMillis(Duration.decode(d))
 
@@ -235,7 +244,7 @@ const connectWith = (
         const attempt = (): void => {
           const client = newClient(options)
           const transport = transports[i]!()
-          client.connect(transport, { timeout: millis(options.timeout) ?? 60_000 }).then(
+          client.connect(transport, { timeout: millis(options.timeout) ?? DEFAULT_TIMEOUT }).then(
             () => resume(Effect.succeed(client)),
             (e: unknown) => {
               // Whatever was started (a child process, an HTTP session) is stopped.
@@ -305,7 +314,7 @@ const fromSdk = (
       closed = true
       previousOnClose?.()
     }
-    const timeout = millis(options.timeout)
+    const timeout = millis(options.timeout) ?? DEFAULT_TIMEOUT
     const run = yield* FiberSet.makeRuntime<never, unknown, unknown>()
     /** Runs a handler for a server request; the server's cancellation interrupts it. */
     const answer = <A>(effect: Effect.Effect<A, unknown>, signal: AbortSignal): Promise<A> => {
@@ -347,18 +356,31 @@ const fromSdk = (
       operation: Operation,
       target: string | undefined,
       f: (options: RequestOptions) => Promise<A>,
-      ms: number | undefined = timeout
+      ms: number = timeout
     ): Effect.Effect<A, McpError> =>
       Effect.tryPromise({
-        // Aborting the signal (interruption) makes the SDK send `notifications/cancelled`.
-        try: (signal) => f(ms === undefined ? { signal } : { signal, timeout: ms }),
+        // Aborting the signal (interruption, the timeout below) makes the SDK send
+        // `notifications/cancelled`. The SDK's own timer is off: Effect's clock keeps the time.
+        try: (signal) => f({ signal, timeout: NO_SDK_TIMEOUT }),
         catch: errorOf(
           () => server,
           operation,
           target,
           () => closed
         )
-      })
+      }).pipe(
+        Effect.timeoutFail({
+          duration: ms,
+          onTimeout: () =>
+            new McpError({
+              server,
+              operation,
+              reason: `No answer within ${ms} ms.`,
+              code: RequestTimeout,
+              ...(target !== undefined ? { target } : {})
+            })
+        })
+      )
 
     return {
       server,

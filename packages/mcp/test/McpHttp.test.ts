@@ -104,12 +104,18 @@ describe("McpToolset over HTTP (loopback)", () => {
   it.effect("a server that is not there is a typed connect error", () =>
     Effect.gen(function* () {
       const error = yield* Effect.flip(
-        Effect.scoped(McpClient.http("http://127.0.0.1:9/mcp", { name: "gone" }))
+        Effect.scoped(
+          McpClient.http("http://127.0.0.1:9/mcp", {
+            name: "gone",
+            headers: { authorization: Redacted.make("Bearer s3cret") }
+          })
+        )
       )
       assert.strictEqual(error._tag, "McpError")
       assert.strictEqual(error.operation, "connect")
       assert.strictEqual(error.server, "gone")
       assert.notInclude(error.message, "s3cret")
+      assert.notInclude(JSON.stringify(error), "s3cret")
     })
   )
 })

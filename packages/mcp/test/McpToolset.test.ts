@@ -278,6 +278,28 @@ layer(Layer.scoped(Fx, McpToolset.stdio({ ...fixtureServer, prefix: "fx", name: 
     }).pipe(Effect.scoped)
   )
 
+  it.effect("the client's request timeout: a typed McpError, and the call is cancelled", () =>
+    Effect.gen(function* () {
+      const fx = yield* Fx
+      const before = (yield* stats).started
+      const call = yield* Effect.fork(
+        fx.client.callTool("slow", { tag: "client-timeout" }, { timeout: "5 seconds" })
+      )
+      yield* startedAtLeast(before + 1)
+      yield* TestClock.adjust("5 seconds")
+      const error = yield* Effect.flip(Fiber.join(call))
+      assert.strictEqual(error._tag, "McpError")
+      assert.isTrue(error.isTimeout)
+      assert.strictEqual(error.operation, "callTool")
+      assert.strictEqual(error.target, "slow")
+      assert.strictEqual(
+        error.message,
+        "MCP server 'fixture': callTool 'slow' failed (code -32001): No answer within 5000 ms."
+      )
+      assert.include((yield* stats).cancelled, "client-timeout")
+    })
+  )
+
   it.effect("tools/list_changed: the toolset lists again and the new tool can be called", () =>
     Effect.gen(function* () {
       const fx = yield* Fx
