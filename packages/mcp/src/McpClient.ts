@@ -62,7 +62,7 @@ import * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import { sample } from "./internal/sampling.js"
-import { ConnectionClosed, McpError, type Operation, RequestTimeout } from "./McpError.js"
+import { ConnectionClosed, McpError, type Operation } from "./McpError.js"
 
 /** A tool as the server lists it (name, description, input / output JSON Schema, annotations). */
 export type McpTool = Tool
@@ -90,9 +90,9 @@ export interface Options {
   /** How the client introduces itself; default `{ name: "agentfx", version: "0.1.0" }`. */
   readonly clientInfo?: Implementation
   /**
-   * Time limit of every request to the server (default 60 seconds, the SDK's). On expiry the
-   * request fails with an `McpError` whose `isTimeout` is true, and is cancelled on the server.
-   * Measured by Effect's `Clock`, so `TestClock` drives it in tests.
+   * Time limit of every request to the server (default 60 seconds). On expiry the request fails
+   * with an `McpError` whose `isTimeout` is true, and is cancelled on the server. It is the
+   * SDK's timer (real time); a toolset's `timeout` is the run's, on Effect's clock.
    */
   readonly timeout?: Duration.DurationInput
   /**
@@ -135,7 +135,7 @@ export interface HttpOptions extends Options {
 
 /** Options of one tool call. */
 export interface CallOptions {
-  /** Time limit of this call (else the client's `timeout`). */
+  /** Time limit of this call (else the client's `timeout`); the SDK's timer, in real time. */
   readonly timeout?: Duration.DurationInput
 }
 
@@ -178,10 +178,8 @@ export interface McpClient {
   readonly listChanges: Effect.Effect<Stream.Stream<ListChanged>, never, Scope.Scope>
 }
 
-/** The SDK's default request timeout, kept as ours. */
+/** The SDK's default request timeout. */
 const DEFAULT_TIMEOUT = 60_000
-/** The longest delay `setTimeout` takes: the SDK's timer never fires first. */
-const NO_SDK_TIMEOUT = 2_147_483_647
 
 const millis = (d: Duration.DurationInput | undefined): number | undefined =>
   d === undefined ? undefined : Duration.toMillis(Duration.decode(d))
@@ -359,28 +357,16 @@ const fromSdk = (
       ms: number = timeout
     ): Effect.Effect<A, McpError> =>
       Effect.tryPromise({
-        // Aborting the signal (interruption, the timeout below) makes the SDK send
-        // `notifications/cancelled`. The SDK's own timer is off: Effect's clock keeps the time.
-        try: (signal) => f({ signal, timeout: NO_SDK_TIMEOUT }),
+        // Aborting the signal (interruption) makes the SDK send `notifications/cancelled`; so
+        // does the SDK's timer. (An `Effect.timeout` here would cost more than the call itself.)
+        try: (signal) => f({ signal, timeout: ms }),
         catch: errorOf(
           () => server,
           operation,
           target,
           () => closed
         )
-      }).pipe(
-        Effect.timeoutFail({
-          duration: ms,
-          onTimeout: () =>
-            new McpError({
-              server,
-              operation,
-              reason: `No answer within ${ms} ms.`,
-              code: RequestTimeout,
-              ...(target !== undefined ? { target } : {})
-            })
-        })
-      )
+      })
 
     return {
       server,
