@@ -83,7 +83,8 @@ export const vendors: Readonly<Record<string, Vendor>> = {
         maxTokensField: "max_completion_tokens",
         supportsThinking: true,
         sendThinkingField: "reasoning",
-        documentUrlAsFileData: true
+        documentUrlAsFileData: true,
+        videoUrl: true
       })(modelName),
       cacheControl: modelName.startsWith("google/") ? "without-ttl" : "with-ttl"
     })
@@ -110,7 +111,8 @@ export const vendors: Readonly<Record<string, Vendor>> = {
     name: "cerebras",
     baseUrl: "https://api.cerebras.ai/v1",
     apiKeyEnv: "CEREBRAS_API_KEY",
-    profile: compat({ maxTokensField: "max_completion_tokens" })
+    // Reasoning models (gpt-oss, zai-glm) take their thinking back in `reasoning`.
+    profile: compat({ maxTokensField: "max_completion_tokens", sendThinkingField: "reasoning" })
   },
   huggingface: {
     name: "huggingface",
