@@ -114,6 +114,19 @@ export const vendors: Readonly<Record<string, Vendor>> = {
     // Reasoning models (gpt-oss, zai-glm) take their thinking back in `reasoning`.
     profile: compat({ maxTokensField: "max_completion_tokens", sendThinkingField: "reasoning" })
   },
+  zai: {
+    name: "zai",
+    baseUrl: "https://api.z.ai/api/paas/v4",
+    apiKeyEnv: "ZAI_API_KEY",
+    // GLM's preserved thinking: `reasoning_content` goes back with the history.
+    profile: compat({ supportsThinking: true, sendThinkingField: "reasoning_content" })
+  },
+  crusoe: {
+    name: "crusoe",
+    baseUrl: "https://api.inference.crusoecloud.com/v1",
+    apiKeyEnv: "CRUSOE_API_KEY",
+    profile: compat({ supportsThinking: true, sendThinkingField: "reasoning" })
+  },
   huggingface: {
     name: "huggingface",
     baseUrl: "https://router.huggingface.co/v1",
