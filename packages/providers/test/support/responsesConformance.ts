@@ -300,6 +300,7 @@ const expected = (r: Json) => {
     inputTokens: r.usage?.input_tokens ?? 0,
     outputTokens: r.usage?.output_tokens ?? 0,
     cached: r.usage?.input_tokens_details?.cached_tokens ?? 0,
+    reasoningTokens: r.usage?.output_tokens_details?.reasoning_tokens ?? 0,
     id: r.id
   }
 }
@@ -328,6 +329,7 @@ const checkResponse = (response: Messages.ModelResponse, r: Json) => {
   assert.strictEqual(response.usage.inputTokens, e.inputTokens)
   assert.strictEqual(response.usage.outputTokens, e.outputTokens)
   assert.strictEqual(response.usage.cacheReadTokens, e.cached)
+  assert.strictEqual(response.usage.details.reasoning_tokens ?? 0, e.reasoningTokens, "reasoning")
   assert.strictEqual(response.providerResponseId, e.id)
   assert.strictEqual(response.providerName, "openai")
   assert.strictEqual(
