@@ -67,6 +67,16 @@ const streamed = (m: Model.Service, messages: ReadonlyArray<Messages.ModelMessag
 const requested = (m: Model.Service, messages: ReadonlyArray<Messages.ModelMessage>) =>
   m.request(messages, {}, Model.ModelRequestParameters.empty)
 
+/** Gets a response with `first`, then sends it back in the history of a second request. */
+const thenSentBack =
+  (first: (m: Model.Service) => Effect.Effect<Messages.ModelResponse, unknown>) =>
+  (m: Model.Service) =>
+    Effect.gen(function* () {
+      const response = yield* first(m)
+      yield* requested(m, [...hello, response, Messages.userPrompt("more")])
+      return response
+    })
+
 const vendorModel = (vendor: string, name: string) => (baseUrl: string) =>
   OpenAiCompatible.model(vendor, name).pipe(
     Layer.provide(OpenAiClient.layer({ baseUrl, retry: false })),
@@ -120,12 +130,7 @@ describe("OpenAI Chat reasoning_details", () => {
             { json: chatJson({ content: "Again." }) }
           ],
           vendorModel("openrouter", "anthropic/claude-sonnet-4"),
-          (m) =>
-            Effect.gen(function* () {
-              const first = yield* requested(m, hello)
-              yield* requested(m, [...hello, first, Messages.userPrompt("more")])
-              return first
-            })
+          thenSentBack((m) => requested(m, hello))
         )
         const thinking = result.thinking
         assert.deepStrictEqual(
@@ -191,12 +196,7 @@ describe("OpenAI Chat reasoning_details", () => {
           { json: chatJson({ content: "ok" }) }
         ],
         vendorModel("openrouter", "anthropic/claude-sonnet-4"),
-        (m) =>
-          Effect.gen(function* () {
-            const first = yield* streamed(m, hello)
-            yield* requested(m, [...hello, first, Messages.userPrompt("more")])
-            return first
-          })
+        thenSentBack((m) => streamed(m, hello))
       )
       assert.deepStrictEqual(
         result.thinking.map((t) => [t.content, t.signature]),
@@ -227,12 +227,7 @@ describe("OpenAI Chat reasoning_details", () => {
           ],
           // Cerebras takes thinking back in `reasoning`
           vendorModel("cerebras", "gpt-oss-120b"),
-          (m) =>
-            Effect.gen(function* () {
-              const first = yield* requested(m, hello)
-              yield* requested(m, [...hello, first, Messages.userPrompt("more")])
-              return first
-            })
+          thenSentBack((m) => requested(m, hello))
         )
         assert.strictEqual(result.thinking[0]!.content, "2+2")
         assert.strictEqual(bodies[1]!.messages[1].reasoning, "2+2")
@@ -362,12 +357,7 @@ describe("OpenAI Responses raw reasoning", () => {
       const { result, bodies } = yield* withServer(
         [{ json: responseBody([rawItem, messageItem]) }, { json: responseBody([messageItem]) }],
         responsesModel("deepseek-v4-flash"),
-        (m) =>
-          Effect.gen(function* () {
-            const first = yield* requested(m, hello)
-            yield* requested(m, [...hello, first, Messages.userPrompt("again")])
-            return first
-          })
+        thenSentBack((m) => requested(m, hello))
       )
       assert.deepStrictEqual(
         result.thinking.map((t) => [t.content, t.signature]),
