@@ -250,23 +250,54 @@ const fromWire = (body: Json, modelId: string) => {
   }
 }
 
-/** The recorded (or encoded) body, compared on the fields we model. */
-const normalize = (body: Json): Json => ({
-  system: body.system && body.system.length > 0 ? body.system : undefined,
-  messages: (body.messages as Array<Json>).reduce((acc: Array<Json>, m) => {
+/** Consecutive text blocks of a tool result as one (pydantic-ai sends a list's strings apart). */
+const joinTexts = (blocks: Array<Json>): Array<Json> =>
+  blocks.reduce((acc: Array<Json>, b) => {
     const last = acc[acc.length - 1]
-    if (last !== undefined && last.role === m.role) last.content = [...last.content, ...m.content]
-    else acc.push({ role: m.role, content: [...m.content] })
+    if (b.text !== undefined && last?.text !== undefined)
+      acc[acc.length - 1] = { text: last.text + b.text }
+    else acc.push(b)
     return acc
-  }, []),
-  inferenceConfig:
-    body.inferenceConfig && Object.keys(body.inferenceConfig).length > 0
-      ? body.inferenceConfig
-      : undefined,
-  toolConfig: body.toolConfig,
-  outputConfig: body.outputConfig,
-  additionalModelRequestFields: body.additionalModelRequestFields
-})
+  }, [])
+
+const normalizeBlock = (b: Json): Json =>
+  b.toolResult ? { toolResult: { ...b.toolResult, content: joinTexts(b.toolResult.content) } } : b
+
+/**
+ * The recorded (or encoded) body, compared on the fields we model. Equivalent forms are made
+ * equal: an absent tool choice is `auto`; the output schema string is compared parsed (Python's
+ * JSON separators differ); consecutive same-role messages are merged.
+ */
+const normalize = (body: Json): Json => {
+  const jsonSchema = body.outputConfig?.textFormat?.structure?.jsonSchema
+  return {
+    system: body.system && body.system.length > 0 ? body.system : undefined,
+    messages: (body.messages as Array<Json>).reduce((acc: Array<Json>, m) => {
+      const content = (m.content as Array<Json>).map(normalizeBlock)
+      const last = acc[acc.length - 1]
+      if (last !== undefined && last.role === m.role) last.content = [...last.content, ...content]
+      else acc.push({ role: m.role, content })
+      return acc
+    }, []),
+    inferenceConfig:
+      body.inferenceConfig && Object.keys(body.inferenceConfig).length > 0
+        ? body.inferenceConfig
+        : undefined,
+    toolConfig:
+      body.toolConfig === undefined ? undefined : { toolChoice: { auto: {} }, ...body.toolConfig },
+    outputConfig:
+      jsonSchema === undefined
+        ? body.outputConfig
+        : {
+            textFormat: {
+              ...body.outputConfig.textFormat,
+              structure: { jsonSchema: { ...jsonSchema, schema: undefined } }
+            }
+          },
+    outputSchema: jsonSchema === undefined ? undefined : JSON.parse(jsonSchema.schema),
+    additionalModelRequestFields: body.additionalModelRequestFields
+  }
+}
 
 // ---------------------------------------------------------------------------
 // Expectations from the recorded response
