@@ -75,24 +75,32 @@ const eventOf = (message: ReturnType<typeof codec.decode>): SseEvent => {
 
 /** A fresh incremental decoder (one per response). */
 export const makeDecoder = (): SseDecoder => {
-  /** Bytes of an incomplete message carried over from the previous reads. */
-  let pending: Uint8Array | undefined
+  /**
+   * Reads not yet decoded (the start of an incomplete message), joined only once `need` bytes
+   * are there: a message split over many small reads is copied once, not once per read.
+   */
+  let parts: Array<Uint8Array> = []
+  let size = 0
+  /** Bytes needed before decoding can progress: a prelude, or the message whose prelude was read. */
+  let need = PRELUDE
   let failed = false
-  /** The offset of the message whose prelude CRC was already checked (checked once). */
-  let checkedAt = -1
+  /** Whether the prelude of the message at the start of `parts` was already checked. */
+  let checked = false
 
   const fail = (out: Array<SseEvent>, reason: string) => {
     failed = true
-    pending = undefined
+    parts = []
+    size = 0
     out.push({ event: FRAME_ERROR, data: reason, id: undefined })
   }
 
   const scan = (bytes: Uint8Array, out: Array<SseEvent>) => {
     let offset = 0
     const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+    need = PRELUDE
     while (bytes.length - offset >= PRELUDE) {
       const total = view.getUint32(offset, false)
-      if (checkedAt !== offset) {
+      if (!checked) {
         const headersLength = view.getUint32(offset + 4, false)
         if (view.getUint32(offset + 8, false) !== preludeCrc(bytes, offset)) {
           return fail(out, "Event stream prelude checksum mismatch (corrupt message length)")
@@ -103,9 +111,12 @@ export const makeDecoder = (): SseDecoder => {
             `Event stream message has impossible lengths (${total}, ${headersLength})`
           )
         }
-        checkedAt = offset
+        checked = true
       }
-      if (bytes.length - offset < total) break
+      if (bytes.length - offset < total) {
+        need = total
+        break
+      }
       let message: ReturnType<typeof codec.decode>
       try {
         // Checks both CRCs again and parses the typed headers.
@@ -115,10 +126,12 @@ export const makeDecoder = (): SseDecoder => {
       }
       out.push(eventOf(message))
       offset += total
+      checked = false
     }
     // Keep the incomplete rest (a copy: the read's buffer is not ours to hold on to).
-    pending = offset === bytes.length ? undefined : bytes.slice(offset)
-    checkedAt = checkedAt === offset && pending !== undefined ? 0 : -1
+    const rest = bytes.length - offset
+    parts = rest === 0 ? [] : [bytes.slice(offset)]
+    size = rest
   }
 
   return {
@@ -127,23 +140,26 @@ export const makeDecoder = (): SseDecoder => {
       for (const read of reads) {
         if (failed) break
         if (read.length === 0) continue
-        if (pending === undefined) scan(read, out)
+        parts.push(read)
+        size += read.length
+        if (size < need) continue
+        if (parts.length === 1) scan(read, out)
         else {
-          const joined = new Uint8Array(pending.length + read.length)
-          joined.set(pending)
-          joined.set(read, pending.length)
+          const joined = new Uint8Array(size)
+          let o = 0
+          for (const p of parts) {
+            joined.set(p, o)
+            o += p.length
+          }
           scan(joined, out)
         }
       }
       return out
     },
     end: () => {
-      if (failed || pending === undefined) return []
+      if (failed || size === 0) return []
       const out: Array<SseEvent> = []
-      fail(
-        out,
-        `The event stream ended inside a message (${pending.length} bytes of an incomplete message)`
-      )
+      fail(out, `The event stream ended inside a message (${size} bytes of an incomplete message)`)
       return out
     }
   }
