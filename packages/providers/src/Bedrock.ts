@@ -29,8 +29,7 @@
  */
 import * as HttpClient from "@effect/platform/HttpClient"
 import { AgentError, Model, type ModelSettings } from "@agentfx/core"
-import { Sha256 } from "@smithy/core/checksum"
-import { SignatureV4 } from "@smithy/signature-v4"
+import type { SignatureV4 } from "@smithy/signature-v4"
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from "@smithy/types"
 import * as Clock from "effect/Clock"
 import * as Config from "effect/Config"
@@ -44,7 +43,7 @@ import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
 import * as Wire from "./internal/bedrock.js"
 import * as Client from "./internal/client.js"
-import * as EventStream from "./internal/eventStream.js"
+import type * as EventStream from "./internal/eventStream.js"
 import * as Http from "./internal/http.js"
 import * as HttpModel from "./internal/httpModel.js"
 
@@ -138,6 +137,30 @@ export const conversePath = (modelId: string, stream: boolean): string =>
 const isStatic = (c: ClientOptions["credentials"]): c is Credentials =>
   c !== undefined && typeof c !== "function"
 
+/**
+ * The AWS libraries (signer, SHA-256, event-stream codec: ≈ 17 MB of RSS and a few hundred ms
+ * to load), imported on the first Bedrock request, not by importing `@agentfx/providers`.
+ */
+const loadAws = (() => {
+  let loaded:
+    | Promise<{
+        readonly SignatureV4: typeof SignatureV4
+        readonly Sha256: typeof import("@smithy/core/checksum").Sha256
+        readonly EventStream: typeof EventStream
+      }>
+    | undefined
+  return () =>
+    (loaded ??= Promise.all([
+      import("@smithy/signature-v4"),
+      import("@smithy/core/checksum"),
+      import("./internal/eventStream.js")
+    ]).then(([signature, checksum, eventStream]) => ({
+      SignatureV4: signature.SignatureV4,
+      Sha256: checksum.Sha256,
+      EventStream: eventStream
+    })))
+})()
+
 /** The AWS SDK's Node credential chain, imported on first use (one per client). */
 const defaultChain = (): AwsCredentialIdentityProvider => {
   let provider: AwsCredentialIdentityProvider | undefined
@@ -159,24 +182,29 @@ export const makeClientWith = (
   const retry = Http.resolveRetry(options.retry)
   const httpClientSpans = options.httpClientSpans === true
   const credentials = options.credentials
-  const signer =
-    options.apiKey !== undefined
-      ? undefined
-      : new SignatureV4({
-          service: "bedrock",
-          region: options.region,
-          sha256: Sha256,
-          credentials: isStatic(credentials)
-            ? // The secrets leave their Redacted boxes only here, into the signer, per call.
-              async (): Promise<AwsCredentialIdentity> => ({
-                accessKeyId: credentials.accessKeyId,
-                secretAccessKey: Redacted.value(credentials.secretAccessKey),
-                ...(credentials.sessionToken !== undefined
-                  ? { sessionToken: Redacted.value(credentials.sessionToken) }
-                  : {})
-              })
-            : (credentials ?? defaultChain())
-        })
+  const credentialProvider: AwsCredentialIdentityProvider = isStatic(credentials)
+    ? // The secrets leave their Redacted boxes only here, into the signer, per call.
+      async (): Promise<AwsCredentialIdentity> => ({
+        accessKeyId: credentials.accessKeyId,
+        secretAccessKey: Redacted.value(credentials.secretAccessKey),
+        ...(credentials.sessionToken !== undefined
+          ? { sessionToken: Redacted.value(credentials.sessionToken) }
+          : {})
+      })
+    : (credentials ?? defaultChain())
+  let signer: SignatureV4 | undefined
+  const signerOf = async (): Promise<SignatureV4> => {
+    if (signer === undefined) {
+      const aws = await loadAws()
+      signer = new aws.SignatureV4({
+        service: "bedrock",
+        region: options.region,
+        sha256: aws.Sha256,
+        credentials: credentialProvider
+      })
+    }
+    return signer
+  }
 
   /** The request of one call: URL, body text and (signed or bearer) headers. */
   const prepare = (
@@ -202,7 +230,7 @@ export const makeClientWith = (
       retry,
       httpClientSpans
     })
-    if (signer === undefined) {
+    if (options.apiKey !== undefined) {
       return Effect.succeed(
         request(Client.setKey(headers, "authorization", options.apiKey, "Bearer "))
       )
@@ -211,7 +239,7 @@ export const makeClientWith = (
       Effect.tryPromise({
         try: async () => {
           const u = new URL(url)
-          const signed = await signer.sign(
+          const signed = await (await signerOf()).sign(
             {
               method: "POST",
               protocol: u.protocol,
@@ -249,7 +277,9 @@ export const makeClientWith = (
       ),
     converseStream: (modelId, body, settings) =>
       Effect.flatMap(prepare(modelId, body, settings, true), (request) =>
-        Http.postSse(httpClient, request, EventStream.makeDecoder)
+        Effect.flatMap(Effect.promise(loadAws), (aws) =>
+          Http.postSse(httpClient, request, aws.EventStream.makeDecoder)
+        )
       )
   }
 }

@@ -18,7 +18,6 @@ import {
   Usage
 } from "@agentfx/core"
 import type { SseEvent } from "./http.js"
-import { FRAME_ERROR } from "./eventStream.js"
 import {
   type CacheSetting,
   completeResponse,
@@ -36,6 +35,12 @@ import {
 
 /** The provider name recorded on parts and responses. */
 export const PROVIDER_NAME = "bedrock"
+
+/**
+ * The `event` of the synthetic event the event-stream decoder emits for a framing error (bad
+ * CRC, impossible lengths, a cut message); its data is the reason.
+ */
+export const FRAME_ERROR = "agentfx:frame-error"
 
 /** A content block (one key naming its kind: `text`, `toolUse`, `image`…). */
 export type Block = Record<string, any>

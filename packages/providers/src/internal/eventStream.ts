@@ -17,14 +17,16 @@
  * the reason, after which the decoder ignores the rest of the stream: the provider's handler
  * fails the stream with a typed error that keeps the partial response.
  *
+ * `@smithy/core` is loaded with this module, on the first Bedrock stream (see `Bedrock.ts`).
+ *
  * @internal
  */
 import { Crc32 } from "@smithy/core/checksum"
 import { EventStreamCodec } from "@smithy/core/event-streams"
+import { FRAME_ERROR } from "./bedrock.js"
 import type { SseDecoder, SseEvent } from "./http.js"
 
-/** The `event` of the synthetic event reporting a framing error (data: the reason). */
-export const FRAME_ERROR = "agentfx:frame-error"
+export { FRAME_ERROR } from "./bedrock.js"
 
 const PRELUDE = 12
 const OVERHEAD = 16
