@@ -58,7 +58,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   if (wrong.length > 0) {
     console.error(
       `package-exports: the exports map of ${wrong.join(", ")} does not list exactly its public ` +
-        "modules (src/<Module>.ts, no \"./*\" pattern). Run: node scripts/package-exports.mjs --write"
+        'modules (src/<Module>.ts, no "./*" pattern). Run: node scripts/package-exports.mjs --write'
     )
     process.exit(1)
   }
