@@ -9,6 +9,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
+import * as Tracer from "effect/Tracer"
 import * as fc from "fast-check"
 import * as Bedrock from "../src/Bedrock.js"
 import * as ModelRegistry from "../src/ModelRegistry.js"
@@ -331,6 +332,42 @@ describe("Bedrock model", () => {
       )
       assert.strictEqual(again.headers.authorization, auth)
     })
+  )
+
+  it.scopedLive(
+    "with the platform's HTTP spans on, no span carries a secret, token or signature",
+    () =>
+      Effect.gen(function* () {
+        const server = yield* replayServer(
+          jsonCase(200, {
+            output: { message: { content: [{ text: "ok" }] } },
+            stopReason: "end_turn"
+          })
+        )
+        const spans: Array<Tracer.Span> = []
+        const base = yield* Effect.tracer
+        const tracer = Tracer.make({
+          span: (...args) => {
+            const span = base.span(...args)
+            spans.push(span)
+            return span
+          },
+          context: (f, fiber) => base.context(f, fiber)
+        })
+        const exit = yield* ask(modelLayer(server.baseUrl, { httpClientSpans: true })).pipe(
+          Effect.withTracer(tracer)
+        )
+        assert.isTrue(Exit.isSuccess(exit))
+        const names = spans.map((s) => s.name)
+        assert.include(names, "Bedrock.request")
+        assert.isTrue(names.some((n) => n.startsWith("http.client")))
+        const signature = /Signature=([0-9a-f]{64})/.exec(
+          server.received[0]!.headers.authorization!
+        )![1]!
+        const attributes = JSON.stringify(spans.map((s) => [...s.attributes.entries()]))
+        assert.include(attributes, "http.request.header.x-amz-date")
+        for (const secret of [SECRET, TOKEN, signature]) assert.notInclude(attributes, secret)
+      })
   )
 
   it.scopedLive("a Bedrock API key is sent as a bearer token instead of a signature", () =>
