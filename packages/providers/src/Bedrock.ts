@@ -41,6 +41,7 @@ import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
+import * as Google from "./Google.js"
 import * as Wire from "./internal/bedrock.js"
 import * as Client from "./internal/client.js"
 import type * as EventStream from "./internal/eventStream.js"
@@ -98,6 +99,8 @@ type RequestError = AgentError.ModelHTTPError | AgentError.ModelAPIError
 
 /** The client service: signed Converse and ConverseStream calls. */
 export interface ClientService {
+  /** The transport (also used to download file URLs Bedrock cannot read). */
+  readonly httpClient: HttpClient.HttpClient
   readonly baseUrl: string
   readonly region: string
   readonly retry: Http.RetryPolicy
@@ -268,6 +271,7 @@ export const makeClientWith = (
   }
 
   return {
+    httpClient,
     baseUrl,
     region: options.region,
     retry,
@@ -385,6 +389,9 @@ export const makeWith = (
     profile,
     settings: options.settings,
     spanPrefix: "Bedrock",
+    // http(s) file URLs are downloaded and sent as bytes (Bedrock reads only s3:// itself)
+    prepare: (messages) =>
+      Google.downloadFileUrls(client.httpClient, messages, modelId, Wire.needsDownload),
     encode: (messages, settings, parameters) =>
       Wire.encodeRequest(messages, settings, parameters, {
         modelId,

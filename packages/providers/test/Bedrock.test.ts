@@ -528,7 +528,7 @@ describe("Bedrock model families", () => {
     ])
   })
 
-  it("sends files as bytes or S3 locations; other URLs and audio are a UserError", () => {
+  it("sends files as bytes or S3 locations; un-downloaded URLs and audio are a UserError", () => {
     const withContent = (content: Messages.UserContent) => [
       new Messages.ModelRequest({ parts: [new Messages.UserPromptPart({ content: [content] })] })
     ]

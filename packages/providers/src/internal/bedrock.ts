@@ -218,11 +218,9 @@ const fileBlock = (item: Messages.FileContent, enc: Encoder): Block | AgentError
     if (format === undefined) return unsupported(`documents of type ${item.mediaType}`)
     return { document: { name: `Document ${++enc.documents}`, format, source } }
   }
-  // URLs: only S3 locations are read by Bedrock itself.
+  // URLs: only S3 locations are read by Bedrock itself (HTTP URLs are downloaded before).
   if (!item.url.startsWith("s3://")) {
-    return unsupported(
-      `file URLs other than s3:// (${item._tag} ${item.url}): pass the bytes as BinaryContent`
-    )
+    return unsupported(`file URLs other than s3:// and http(s):// (${item._tag} ${item.url})`)
   }
   const source = { s3Location: { uri: item.url } }
   const ext = extension(item.url)
@@ -237,6 +235,16 @@ const fileBlock = (item: Messages.FileContent, enc: Encoder): Block | AgentError
       return unsupported("audio input")
   }
 }
+
+/**
+ * Whether a user-content item is a URL Bedrock cannot read itself (anything but `s3://`): it is
+ * downloaded before the request and sent as bytes.
+ */
+export const needsDownload = (item: Messages.UserContent): item is Messages.FileUrl =>
+  typeof item !== "string" &&
+  item._tag !== "BinaryContent" &&
+  item._tag !== "CachePoint" &&
+  /^https?:\/\//.test(item.url)
 
 const cachePointBlock = { cachePoint: { type: "default" } }
 
