@@ -40,7 +40,6 @@ const SKIPS: ReadonlyArray<readonly [string, string]> = [
   ["test_gateway", "pydantic gateway routing is out of scope"],
   ["mid_conversation_system", "mid-conversation system messages are out of scope"],
   ["adaptive_effort", "adaptive thinking / effort has no portable setting (extraBody only)"],
-  ["uploaded_file", "uploaded provider files are not modelled"],
   ["model_other_parameters", "the recorded request body is not JSON (bodyText)"],
   [
     "test_video_url_input",
@@ -134,6 +133,14 @@ const bytes = (b64: string) => new Uint8Array(Buffer.from(b64, "base64"))
 
 /** A recorded file block as agentfx content. */
 const fileOf = (b: Json): Messages.FileContent => {
+  const s3 = (b.image ?? b.video ?? b.document).source.s3Location?.uri
+  if (s3 !== undefined) {
+    return b.image
+      ? new Messages.ImageUrl({ url: s3 })
+      : b.video
+        ? new Messages.VideoUrl({ url: s3 })
+        : new Messages.DocumentUrl({ url: s3 })
+  }
   if (b.image) {
     return new Messages.BinaryContent({
       data: bytes(b.image.source.bytes),
