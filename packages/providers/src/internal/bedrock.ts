@@ -17,9 +17,11 @@ import {
   type Tool,
   Usage
 } from "@agentfx/core"
+import { budgetOf, supportsStructuredOutput } from "./anthropic.js"
 import type { SseEvent } from "./http.js"
 import {
   type CacheSetting,
+  cachedUsage,
   completeResponse,
   isCaching,
   type Out,
@@ -100,13 +102,9 @@ export interface Family {
   readonly sendBackThinking: boolean
 }
 
-const claudeStructured = (id: string): boolean => {
-  const m = /claude-(?:([a-z]+)-)?(\d+)(?:-(\d{1,2})(?!\d))?/.exec(id)
-  if (m === null) return false
-  const major = Number(m[2])
-  const minor = m[3] === undefined ? 0 : Number(m[3])
-  return major >= 5 || (major === 4 && (minor >= 5 || (m[1] === "opus" && minor >= 1)))
-}
+/** Claude 4.5+ / Opus 4.1 (not Claude v2 / instant, whose ids have no version number). */
+const claudeStructured = (id: string): boolean =>
+  /claude-(?:[a-z]+-)?\d/.test(id) && supportsStructuredOutput(id)
 
 /**
  * The family of a model id (`us.anthropic.claude-…`, `amazon.nova-…`, `meta.llama…`,
@@ -412,21 +410,6 @@ export const encodeTool = (tool: Tool.ToolDefinition, strict: boolean): Block =>
   }
 })
 
-const budgetOf = (thinking: ModelSettings.ThinkingSetting): number | undefined => {
-  if (thinking === false) return undefined
-  if (thinking === true) return 2048
-  if (typeof thinking === "string") {
-    return thinking === "minimal"
-      ? 1024
-      : thinking === "low"
-        ? 2048
-        : thinking === "medium"
-          ? 8192
-          : 16384
-  }
-  return thinking.budgetTokens
-}
-
 const effortOf = (
   thinking: ModelSettings.ThinkingSetting
 ): "low" | "medium" | "high" | undefined => {
@@ -583,23 +566,15 @@ export const encodeRequest = (
  * Converts usage. `inputTokens` counts every input token: uncached + cache reads + cache
  * writes (Bedrock reports them separately, like Anthropic).
  */
-export const decodeUsage = (u: WireUsage | null | undefined): Usage.RequestUsage => {
-  if (u === null || u === undefined) return Usage.RequestUsage.empty
-  const read = u.cacheReadInputTokens ?? 0
-  const write = u.cacheWriteInputTokens ?? 0
-  return new Usage.RequestUsage(
-    {
-      inputTokens: (u.inputTokens ?? 0) + read + write,
-      outputTokens: u.outputTokens ?? 0,
-      cacheReadTokens: read,
-      cacheWriteTokens: write,
-      inputAudioTokens: 0,
-      outputAudioTokens: 0,
-      details: {}
-    },
-    true
-  )
-}
+export const decodeUsage = (u: WireUsage | null | undefined): Usage.RequestUsage =>
+  u === null || u === undefined
+    ? Usage.RequestUsage.empty
+    : cachedUsage(
+        u.inputTokens ?? 0,
+        u.outputTokens ?? 0,
+        u.cacheReadInputTokens ?? 0,
+        u.cacheWriteInputTokens ?? 0
+      )
 
 /** Maps `stopReason`. */
 export const decodeFinishReason = (
