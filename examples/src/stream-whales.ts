@@ -6,8 +6,8 @@
  * validated partial snapshots (every field optional while it is being written), then the final,
  * fully validated value. The table is printed each time a record is complete.
  *
- * Run: pnpm tsx --conditions=@agentfx/source examples/src/stream-whales.ts   (from the repo root)
- *  or: pnpm --filter @agentfx/examples stream-whales
+ * Run: npx tsx --conditions=@agentfx/source examples/src/stream-whales.ts   (from the repo root)
+ *  or: npx -y pnpm@10.34.9 --filter @agentfx/examples stream-whales
  */
 import { Agent, FunctionModel } from "@agentfx/core"
 import { ToolOutput } from "@agentfx/output"

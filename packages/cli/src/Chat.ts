@@ -29,6 +29,7 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
 import * as Stream from "effect/Stream"
+import { MarkdownRenderer } from "./internal/markdown.js"
 
 /** The agent `agentfx chat` talks to when none is given. */
 export const defaultAgent = Agent.make({
@@ -48,6 +49,11 @@ export interface RunOptions {
   readonly history?: ReadonlyArray<Messages.ModelMessage>
   /** Written before each line is read (say `"> "` in a terminal); default none. */
   readonly prompt?: string
+  /**
+   * Style the answers' Markdown with ANSI escapes as they stream (headings, bold, italic,
+   * code, bullets); default `false`, which writes the Markdown as is.
+   */
+  readonly markdown?: boolean
 }
 
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`
@@ -103,22 +109,31 @@ export const run = (
       Effect.gen(function* () {
         const messages = yield* Ref.get(history)
         let result: Agent.AgentRunResult<string> | undefined
+        const md = options.markdown === true ? new MarkdownRenderer() : undefined
+        const text = (t: string) => (md === undefined ? t : md.push(t))
+        let lineStart = true
         yield* Stream.runForEachChunk(
           agent.runStream(prompt, { messageHistory: messages }),
           (chunk) => {
             let out = ""
             for (const e of chunk) {
-              if (e._tag === "PartStartEvent" && e.part._tag === "TextPart") out += e.part.content
-              else if (e._tag === "PartDeltaEvent" && e.delta._tag === "TextPartDelta") {
-                out += e.delta.contentDelta
+              if (e._tag === "PartStartEvent" && e.part._tag === "TextPart") {
+                out += text(e.part.content)
+              } else if (e._tag === "PartDeltaEvent" && e.delta._tag === "TextPartDelta") {
+                out += text(e.delta.contentDelta)
               } else if (e._tag === "FunctionToolCallEvent") {
-                out += `\n[${e.part.toolName}(${e.part.argsAsJson()})]\n`
+                const before = `${out}${md?.end() ?? ""}`
+                // the call goes on a line of its own
+                const newline = before !== "" ? !before.endsWith("\n") : !lineStart
+                out = `${before}${newline ? "\n" : ""}[${e.part.toolName}(${e.part.argsAsJson()})]\n`
               } else if (e._tag === "AgentRunResultEvent") result = e.result
             }
-            return out === "" ? Effect.void : write(out)
+            if (out === "") return Effect.void
+            lineStart = out.endsWith("\n")
+            return write(out)
           }
         )
-        yield* write("\n")
+        yield* write(`${md?.end() ?? ""}\n`)
         if (result !== undefined) {
           yield* Ref.set(history, result.allMessages())
           yield* say(usageLine(result.usage))

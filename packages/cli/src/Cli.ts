@@ -79,6 +79,11 @@ export const chat = Command.make(
     load: Options.text("load").pipe(
       Options.withDescription("continue the conversation saved in this JSON file"),
       Options.optional
+    ),
+    raw: Options.boolean("raw").pipe(
+      Options.withDescription(
+        "print the answers' Markdown as is (default in a pipe or with NO_COLOR)"
+      )
     )
   },
   (options) =>
@@ -114,6 +119,8 @@ export const chat = Command.make(
         lines: stdinLines,
         write,
         history,
+        markdown:
+          !options.raw && process.stdout.isTTY === true && (process.env.NO_COLOR ?? "") === "",
         ...(process.stdin.isTTY === true ? { prompt: "> " } : {})
       }).pipe(Effect.provideService(Model.Model, resolved.right))
     })

@@ -67,7 +67,7 @@ const start = (args: ReadonlyArray<string>, dir: string) =>
 /** Waits (bounded) until stdout matches. */
 const waitFor = (s: Session, pattern: RegExp, from = 0) =>
   Effect.promise(async () => {
-    const deadline = Date.now() + 20_000
+    const deadline = Date.now() + 60_000
     while (!pattern.test(s.stdout().slice(from))) {
       if (Date.now() > deadline || s.child.exitCode !== null) {
         throw new Error(
@@ -150,7 +150,7 @@ describe("agentfx chat (child process)", () => {
         assert.strictEqual(code, 0)
         assert.strictEqual(s.stderr(), "")
       }),
-    60_000
+    150_000
   )
 
   it.scopedLive(
@@ -185,6 +185,6 @@ describe("agentfx chat (child process)", () => {
         assert.strictEqual(yield* Effect.promise(() => noKey.exit), 1)
         assert.include(noKey.stderr(), "OPENAI_API_KEY")
       }),
-    60_000
+    150_000
   )
 })

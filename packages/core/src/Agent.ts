@@ -25,15 +25,18 @@
  *
  * @since 0.1.0
  */
+import * as Cause from "effect/Cause"
 import * as Chunk from "effect/Chunk"
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import type * as Layer from "effect/Layer"
-import type * as ManagedRuntime from "effect/ManagedRuntime"
+import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Option from "effect/Option"
 import { type Pipeable, pipeArguments } from "effect/Pipeable"
 import type * as Ref from "effect/Ref"
+import * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type { AgentError, ModelRetry } from "./AgentError.js"
@@ -822,23 +825,74 @@ const streamOutputOf = <A, E, R, M extends internal.ModelInput = never>(
 // ---------------------------------------------------------------------------
 
 /**
- * Runs the agent on a `ManagedRuntime` and returns a Promise: for code without an Effect
- * runtime (the `run_sync` analogue). The runtime must provide what the agent requires.
+ * What the Promise twins run on: a `ManagedRuntime` built once from your Layers (shared between
+ * runs), the same as `{ runtime }`, or `{ layer }`, built for each run and released after it —
+ * the forms `Direct`'s Promise twins take.
+ */
+export type PromiseProvider<RR, ER> =
+  | ManagedRuntime.ManagedRuntime<RR, ER>
+  | { readonly runtime: ManagedRuntime.ManagedRuntime<RR, ER> }
+  | { readonly layer: Layer.Layer<RR, ER, never> }
+
+/**
+ * The error a Promise twin rejects with: the typed error itself (`UsageLimitExceeded`,
+ * `ModelHTTPError`…, so `error._tag` works), `signal.reason` when the `signal` aborted the run,
+ * else the defect.
+ */
+export const promiseError = (cause: Cause.Cause<unknown>, signal?: AbortSignal): unknown =>
+  signal?.aborted === true && Cause.isInterruptedOnly(cause) ? signal.reason : Cause.squash(cause)
+
+/** The `ManagedRuntime` of a provider, or `undefined` for `{ layer }`. */
+const runtimeOf = (
+  provider: PromiseProvider<any, any>
+): ManagedRuntime.ManagedRuntime<any, any> | undefined =>
+  ManagedRuntime.isManagedRuntime(provider)
+    ? provider
+    : "layer" in provider
+      ? undefined
+      : provider.runtime
+
+const runExit = <A>(
+  effect: Effect.Effect<A, unknown, any>,
+  provider: PromiseProvider<any, any>,
+  signal: AbortSignal | undefined
+): Promise<A> => {
+  const options = signal === undefined ? undefined : { signal }
+  const runtime = runtimeOf(provider)
+  const exit =
+    runtime !== undefined
+      ? runtime.runPromiseExit(effect, options)
+      : Effect.runPromiseExit(
+          Effect.provide(effect, (provider as { readonly layer: Layer.Layer<any, any> }).layer),
+          options
+        )
+  return exit.then((e: Exit.Exit<A, unknown>) =>
+    Exit.isSuccess(e) ? e.value : Promise.reject(promiseError(e.cause, signal))
+  )
+}
+
+/**
+ * Runs the agent and returns a Promise, for code without an Effect runtime (the `run_sync`
+ * analogue). `provider` provides what the agent requires: a `ManagedRuntime`, `{ runtime }` or
+ * `{ layer }`. A failure rejects with the typed error itself (as `Direct`'s Promise twins do); an
+ * abort through `signal` interrupts the run and rejects with `signal.reason`.
+ *
+ * @example
+ * ```ts
+ * const result = await Agent.runPromise(agent, { layer: TestModel.layer() }, "Hello")
+ * ```
  */
 export const runPromise = <A, E, R, RR extends R, ER, M extends internal.ModelInput = never>(
   agent: Agent<A, E, R>,
-  runtime: ManagedRuntime.ManagedRuntime<RR, ER>,
+  provider: PromiseProvider<RR, ER>,
   prompt: Prompt,
   options?: RunOptions<M> & { readonly signal?: AbortSignal }
 ): Promise<internal.AgentRunResult<A>> =>
-  runtime.runPromise(
-    agent.run(prompt, options) as Effect.Effect<internal.AgentRunResult<A>, unknown, RR>,
-    options?.signal !== undefined ? { signal: options.signal } : undefined
-  )
+  runExit(agent.run(prompt, options), provider, options?.signal)
 
 /**
- * The events of a streamed run as an `AsyncIterable`, on a `ManagedRuntime`. Breaking out of
- * the loop interrupts the run.
+ * The events of a streamed run as an `AsyncIterable` (`provider` as for `runPromise`). Breaking
+ * out of the loop interrupts the run; a failure throws the typed error itself.
  */
 export const runStreamAsyncIterable = <
   A,
@@ -849,15 +903,27 @@ export const runStreamAsyncIterable = <
   M extends internal.ModelInput = never
 >(
   agent: Agent<A, E, R>,
-  runtime: ManagedRuntime.ManagedRuntime<RR, ER>,
+  provider: PromiseProvider<RR, ER>,
   prompt: Prompt,
   options?: RunOptions<M>
 ): AsyncIterable<internal.AgentStreamEvent<A>> => ({
   async *[Symbol.asyncIterator]() {
-    const rt = await runtime.runtime()
-    yield* Stream.toAsyncIterableRuntime(
-      agent.runStream(prompt, options) as Stream.Stream<internal.AgentStreamEvent<A>, unknown, RR>,
-      rt
-    )
+    const stream = agent.runStream(prompt, options) as Stream.Stream<
+      internal.AgentStreamEvent<A>,
+      unknown,
+      RR
+    >
+    const runtime = runtimeOf(provider)
+    const iterable =
+      runtime !== undefined
+        ? Stream.toAsyncIterableRuntime(stream, await runtime.runtime())
+        : Stream.toAsyncIterable(
+            Stream.provideLayer(stream, (provider as { layer: Layer.Layer<RR, ER> }).layer)
+          )
+    try {
+      yield* iterable
+    } catch (e) {
+      throw Runtime.isFiberFailure(e) ? promiseError(e[Runtime.FiberFailureCauseId]) : e
+    }
   }
 })

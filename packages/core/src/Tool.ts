@@ -20,6 +20,7 @@
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as JSONSchema from "effect/JSONSchema"
+import * as ModuleVersion from "effect/ModuleVersion"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import type * as SchemaAST from "effect/SchemaAST"
@@ -85,9 +86,14 @@ export type Errors<T> =
 /**
  * JSON Schema of a Schema, without the `$schema` key, `$defs` kept at the root. A schema with no
  * JSON Schema (`Schema.DateFromSelf`, `Schema.instanceOf(URL)`, …) throws a `UserError` naming
- * `owner` (e.g. `Tool "book"`), the parameter and what to annotate.
+ * `owner` (e.g. `Tool "book"`), the `member` (parameter, field) at fault and what to annotate.
  */
-export const jsonSchema = (schema: Schema.Schema.Any, owner = "Schema"): JsonSchema => {
+export const jsonSchema = (
+  schema: Schema.Schema.Any,
+  owner = "Schema",
+  member = "parameter"
+): JsonSchema => {
+  if (!Schema.isSchema(schema)) throw notOurSchema(owner, schema)
   let js: Record<string, unknown>
   try {
     js = JSONSchema.make(schema as Schema.Schema<any, any, never>) as unknown as Record<
@@ -95,19 +101,38 @@ export const jsonSchema = (schema: Schema.Schema.Any, owner = "Schema"): JsonSch
       unknown
     >
   } catch (e) {
-    throw missingJsonSchema(owner, e)
+    throw missingJsonSchema(owner, member, e)
   }
   const { $schema: _ignored, ...rest } = js
   return rest
 }
 
+/**
+ * The Effect line agentfx runs on is 3 (`effect@3`). A schema built with another major of
+ * `effect` (4 exports `Schema` too, with other internals) would crash deep inside `SchemaAST`;
+ * say what happened instead. `npm ls effect` lists the copies an app has.
+ */
+const notOurSchema = (owner: string, value: unknown): UserError => {
+  const loaded = ModuleVersion.getCurrentVersion()
+  const fromEffect4 =
+    value !== null && (typeof value === "object" || typeof value === "function")
+      ? "~effect/Schema/Schema" in value
+      : false
+  return new UserError({
+    reason:
+      `${owner}: the schema is not a Schema of effect ${loaded}, the Effect 3 line agentfx ` +
+      `runs on${fromEffect4 ? " (it was built with effect 4)" : ""}. Install effect@3 in your ` +
+      "app (npm install effect@3; `npm ls effect` lists every copy) and import Schema from it."
+  })
+}
+
 /** Effect says `Missing annotation\nat path: ["a"]["b"]\n…\nschema (Declaration): URL`. */
-const missingJsonSchema = (owner: string, e: unknown): UserError => {
+const missingJsonSchema = (owner: string, member: string, e: unknown): UserError => {
   const text = e instanceof Error ? e.message : String(e)
   const path = /at path: ((?:\[[^\]]*\])+)/.exec(text)?.[1]
   const keys = path === undefined ? [] : [...path.matchAll(/\[("?)(.*?)\1\]/g)].map((m) => m[2])
   const kind = /schema \([^)]*\): (.*)$/m.exec(text)?.[1]
-  const what = keys.length === 0 ? "the schema" : `parameter "${keys.join(".")}"`
+  const what = keys.length === 0 ? "the schema" : `${member} "${keys.join(".")}"`
   const annotate =
     kind === undefined ? "the schema" : `the schema (${kind.length > 60 ? "…" : kind})`
   return new UserError({
@@ -211,6 +236,7 @@ export const make = <const Name extends string, Args, I, Success, E = never, R =
   name: Name,
   options: MakeOptions<Args, I, Success, E, R>
 ): Tool<Name, Args, Success, E, R> => {
+  if (!Schema.isSchema(options.parameters)) throw notOurSchema(`Tool "${name}"`, options.parameters)
   const description = options.description ?? descriptionOf(options.parameters.ast)
   const definition = new ToolDefinition({
     name,

@@ -297,7 +297,10 @@ describe("retries", () => {
       const error = yield* agent.run("go").pipe(Effect.provide(model), Effect.flip)
       assert.strictEqual(error._tag, "UnexpectedModelBehavior")
       if (error._tag === "UnexpectedModelBehavior") {
-        assert.strictEqual(error.reason, "Exceeded maximum output retries (2)")
+        assert.strictEqual(
+          error.reason,
+          "Exceeded maximum output retries (2); the last output was refused: Please return text."
+        )
         const retry = (error.messages[2] as Messages.ModelRequest)
           .parts[0] as Messages.RetryPromptPart
         assert.strictEqual(

@@ -354,7 +354,8 @@ describe("per-output-tool retry budgets", () => {
         .pipe(Effect.flip, Effect.provide(layer))
       assert.strictEqual(
         (error as { reason: string }).reason,
-        "Exceeded maximum output retries (3)"
+        // the last refused output (Vehicle's arguments) says why
+        "Exceeded maximum output retries (3); the last output was refused: name: Expected string, actual 1; wheels: is missing"
       )
       assert.strictEqual(calls.length, 4)
     })

@@ -46,8 +46,11 @@ import {
   encoder,
   failureOf,
   messagesOf,
+  ObjectSink,
   type Outcome,
-  type RunEvent
+  type RunEvent,
+  type Sink,
+  SseSink
 } from "./internal/common.js"
 
 export type {
@@ -92,38 +95,66 @@ export interface CommonOptions<A> {
 }
 
 interface Encoding<A, O> {
-  encode(event: RunEvent<A>, out: Array<O>): void
-  fail(errorText: string, error: unknown, out: Array<O>): void
+  encode(event: RunEvent<A>, out: Sink<O>): void
+  fail(errorText: string, error: unknown, out: Sink<O>): void
+}
+
+/** Where the encoded values go, and how one network chunk's worth is emitted. */
+interface Output<O, T> {
+  readonly sink: Sink<O>
+  flush(): Chunk.Chunk<T>
+}
+
+const objects = <O>(): Output<O, O> => {
+  const sink = new ObjectSink<O>()
+  return {
+    sink,
+    flush: () => {
+      const out = sink.take()
+      return out.length === 0 ? Chunk.empty() : Chunk.unsafeFromArray(out)
+    }
+  }
+}
+
+/** SSE framing: one `data:` line per value, one byte buffer per network chunk. */
+const sse = <O>(): Output<O, Uint8Array> => {
+  const sink = new SseSink<O>()
+  return {
+    sink,
+    flush: () => {
+      const bytes = sink.take()
+      return bytes.length === 0 ? Chunk.empty() : Chunk.of(bytes)
+    }
+  }
 }
 
 const pipeline = <A, E, R, O, T>(
   events: Stream.Stream<RunEvent<A>, E, R>,
   make: () => Encoding<A, O>,
-  emit: (out: Array<O>) => Chunk.Chunk<T>,
+  output: () => Output<O, T>,
   options: CommonOptions<A>,
   end: Chunk.Chunk<T>
 ): Stream.Stream<T, never, R> =>
   Stream.suspend(() => {
     const enc = make()
+    const out = output()
     let outcome: Outcome<A> | undefined
     const body = events.pipe(
       Stream.mapChunks((chunk) => {
-        const out: Array<O> = []
         for (const e of chunk) {
-          enc.encode(e, out)
+          enc.encode(e, out.sink)
           if (e._tag === "AgentRunResultEvent") {
             outcome = { _tag: "Success", result: e.result, messages: e.result.allMessages() }
           }
         }
-        return emit(out)
+        return out.flush()
       }),
       Stream.catchAllCause((cause) => {
         const error = failureOf(cause)
         const errorText = (options.errorText ?? defaultErrorText)(cause)
         outcome = { _tag: "Failure", error, errorText, messages: messagesOf(error) }
-        const out: Array<O> = []
-        enc.fail(errorText, error, out)
-        return Stream.fromChunk(emit(out))
+        enc.fail(errorText, error, out.sink)
+        return Stream.fromChunk(out.flush())
       })
     )
     const finish = Stream.suspend(() =>
@@ -134,17 +165,6 @@ const pipeline = <A, E, R, O, T>(
     const all = Stream.concat(body, finish)
     return Chunk.isEmpty(end) ? all : Stream.concat(all, Stream.fromChunk(end))
   })
-
-const identityChunk = <O>(out: Array<O>): Chunk.Chunk<O> =>
-  out.length === 0 ? Chunk.empty() : Chunk.unsafeFromArray(out)
-
-/** SSE framing: one `data:` line per value, one byte buffer per network chunk. */
-const sseChunk = <O>(out: Array<O>): Chunk.Chunk<Uint8Array> => {
-  if (out.length === 0) return Chunk.empty()
-  let s = ""
-  for (let i = 0; i < out.length; i++) s += `data: ${JSON.stringify(out[i])}\n\n`
-  return Chunk.of(encoder.encode(s))
-}
 
 const streamResponse = <R>(
   body: Stream.Stream<Uint8Array, never, R>,
@@ -217,7 +237,7 @@ export const aiSdkChunks = <A, E, R>(
   events: Stream.Stream<Agent.AgentStreamEvent<A>, E, R>,
   options: AiSdkOptions<A> = {}
 ): Stream.Stream<AiSdkChunk, never, R> =>
-  pipeline(events, aiSdkEncoding(options), identityChunk, options, Chunk.empty())
+  pipeline(events, aiSdkEncoding(options), objects<AiSdkChunk>, options, Chunk.empty())
 
 /**
  * A run's events as the AI SDK UI message stream body: SSE `data:` lines, one buffer per
@@ -227,7 +247,7 @@ export const aiSdk = <A, E, R>(
   events: Stream.Stream<Agent.AgentStreamEvent<A>, E, R>,
   options: AiSdkOptions<A> = {}
 ): Stream.Stream<Uint8Array, never, R> =>
-  pipeline(events, aiSdkEncoding(options), sseChunk, options, Chunk.of(encoder.encode(done)))
+  pipeline(events, aiSdkEncoding(options), sse, options, Chunk.of(encoder.encode(done)))
 
 const done = "data: [DONE]\n\n"
 
@@ -235,10 +255,16 @@ const done = "data: [DONE]\n\n"
 export const toSse = <E, R>(
   chunks: Stream.Stream<AiSdkChunk, E, R>
 ): Stream.Stream<Uint8Array, E, R> =>
-  Stream.concat(
-    Stream.mapChunks(chunks, (c) => sseChunk(Chunk.toArray(c))),
-    Stream.make(encoder.encode(done))
-  )
+  Stream.suspend(() => {
+    const out = sse<AiSdkChunk>()
+    return Stream.concat(
+      Stream.mapChunks(chunks, (c) => {
+        for (const value of c) out.sink.push(value)
+        return out.flush()
+      }),
+      Stream.make(encoder.encode(done))
+    )
+  })
 
 /** `aiSdk` as an `HttpServerResponse` (SSE with the protocol headers). */
 export const aiSdkResponse = <A, E, R>(
@@ -369,14 +395,14 @@ export const agUiEvents = <A, E, R>(
   events: Stream.Stream<Agent.AgentStreamEvent<A>, E, R>,
   options: AgUiOptions<A> = {}
 ): Stream.Stream<AgUiEvent, never, R> =>
-  pipeline(events, agUiEncoding(options), identityChunk, options, Chunk.empty())
+  pipeline(events, agUiEncoding(options), objects<AgUiEvent>, options, Chunk.empty())
 
 /** A run's events as the AG-UI SSE body (`data: {event}` lines, one buffer per network chunk). */
 export const agUi = <A, E, R>(
   events: Stream.Stream<Agent.AgentStreamEvent<A>, E, R>,
   options: AgUiOptions<A> = {}
 ): Stream.Stream<Uint8Array, never, R> =>
-  pipeline(events, agUiEncoding(options), sseChunk, options, Chunk.empty())
+  pipeline(events, agUiEncoding(options), sse, options, Chunk.empty())
 
 /** `agUi` as an `HttpServerResponse` (`text/event-stream`). */
 export const agUiResponse = <A, E, R>(

@@ -147,7 +147,7 @@ describe("UiStream.agUiEvents", () => {
         { type: "TEXT_MESSAGE_END", messageId: "r1-text-1-0" },
         {
           type: "RUN_ERROR",
-          message: "ModelHTTPError: status_code: 500, model_name: fn, body: upstream broke",
+          message: "ModelHTTPError: HTTP 500 (model: fn), body: upstream broke",
           code: "ModelHTTPError"
         }
       ])

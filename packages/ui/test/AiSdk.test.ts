@@ -9,7 +9,9 @@ import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
-import type { Agent, Model } from "@agentfx/core"
+import { Agent, FunctionModel, type Model } from "@agentfx/core"
+import { ToolOutput } from "@agentfx/output"
+import * as Schema from "effect/Schema"
 import * as F from "./fixtures.js"
 
 const chunks = <A>(
@@ -162,7 +164,7 @@ describe("UiStream.aiSdkChunks", () => {
           { type: "text-end", id: "text-1-0" },
           {
             type: "error",
-            errorText: "ModelHTTPError: status_code: 500, model_name: fn, body: upstream broke"
+            errorText: "ModelHTTPError: HTTP 500 (model: fn), body: upstream broke"
           }
         ])
         assert.strictEqual(outcome?._tag, "Failure")
@@ -316,5 +318,39 @@ describe("UiStream.aiSdkChunks edge cases", () => {
       const answered = bad.find((c) => c.type === "tool-output-error" && c.toolCallId === "call_x")
       assert.isDefined(answered)
     })
+  )
+})
+
+describe("UiStream.aiSdkChunks with structured output", () => {
+  it.effect(
+    "an output tool call is answered with its recorded return, leaving no tool part waiting",
+    () =>
+      Effect.gen(function* () {
+        const agent = Agent.make({
+          output: ToolOutput.make(Schema.Struct({ city: Schema.String }))
+        })
+        const model = FunctionModel.layer(undefined, {
+          stream: () =>
+            Stream.make({
+              0: { name: "final_result", toolCallId: "out_1", jsonArgs: '{"city":"Paris"}' }
+            })
+        })
+        const out = yield* chunks(agent, model)
+        assert.deepStrictEqual(out.slice(-4), [
+          {
+            type: "tool-input-available",
+            toolCallId: "out_1",
+            toolName: "final_result",
+            input: { city: "Paris" }
+          },
+          {
+            type: "tool-output-available",
+            toolCallId: "out_1",
+            output: "Final result processed."
+          },
+          { type: "finish-step" },
+          { type: "finish" }
+        ])
+      })
   )
 })

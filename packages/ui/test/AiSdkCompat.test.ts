@@ -5,13 +5,15 @@
  * `validateUIMessages` accepts the conversation, and our decoder turns that conversation back
  * into the history the run recorded.
  */
-import { Messages } from "@agentfx/core"
+import { FunctionModel, Messages, type Model } from "@agentfx/core"
 import { UiStream } from "@agentfx/ui"
 import * as HttpRouter from "@effect/platform/HttpRouter"
 import { assert, describe, it } from "@effect/vitest"
 import { DefaultChatTransport, readUIMessageStream, type UIMessage, validateUIMessages } from "ai"
+import type * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Stream from "effect/Stream"
 import * as F from "./fixtures.js"
 import { serve } from "./server.js"
 
@@ -39,6 +41,20 @@ const turn = (url: string, messages: Array<UIMessage>) =>
     const message = last === undefined ? undefined : (JSON.parse(JSON.stringify(last)) as UIMessage)
     return { message, errors }
   }).pipe(Effect.timeout("10 seconds"))
+
+/** Serves `textAgent` on `/api/chat` with the built model context. */
+const serveChat = (model: Context.Context<Model.Model>) =>
+  serve(
+    HttpRouter.empty.pipe(
+      HttpRouter.post(
+        "/api/chat",
+        UiStream.aiSdkHandler((chat) =>
+          F.textAgent.runStream(undefined, { messageHistory: chat.messages })
+        )
+      ),
+      Effect.provide(model)
+    )
+  )
 
 const user = (id: string, text: string): UIMessage => ({
   id,
@@ -141,18 +157,10 @@ describe("ai's own client reads UiStream.aiSdk", () => {
   it.scopedLive("a failed run reaches the client as an error and the stream closes", () =>
     Effect.gen(function* () {
       const model = yield* Layer.build(F.failingModel)
-      const router = HttpRouter.empty.pipe(
-        HttpRouter.post(
-          "/api/chat",
-          UiStream.aiSdkHandler((chat) =>
-            F.textAgent.runStream(undefined, { messageHistory: chat.messages })
-          )
-        )
-      )
-      const url = yield* serve(router.pipe(Effect.provide(model)))
+      const url = yield* serveChat(model)
       const result = yield* turn(url, [user("u1", "hi")])
       assert.deepStrictEqual(result.errors, [
-        "ModelHTTPError: status_code: 500, model_name: fn, body: upstream broke"
+        "ModelHTTPError: HTTP 500 (model: fn), body: upstream broke"
       ])
       assert.deepStrictEqual(result.message?.parts, [
         { type: "step-start" },
@@ -164,15 +172,7 @@ describe("ai's own client reads UiStream.aiSdk", () => {
   it.scopedLive("a body that is not a useChat request gets a 400 naming the problem", () =>
     Effect.gen(function* () {
       const model = yield* Layer.build(F.textModel)
-      const router = HttpRouter.empty.pipe(
-        HttpRouter.post(
-          "/api/chat",
-          UiStream.aiSdkHandler((chat) =>
-            F.textAgent.runStream(undefined, { messageHistory: chat.messages })
-          )
-        )
-      )
-      const url = yield* serve(router.pipe(Effect.provide(model)))
+      const url = yield* serveChat(model)
       const response = yield* Effect.promise(() =>
         fetch(`${url}/api/chat`, {
           method: "POST",
@@ -182,6 +182,43 @@ describe("ai's own client reads UiStream.aiSdk", () => {
       assert.strictEqual(response.status, 400)
       assert.include(response.text, "Invalid UI messages at messages[0]")
       assert.include(response.text, "role")
+    })
+  )
+
+  it.scopedLive("a client that goes away interrupts the run (the model stream is closed)", () =>
+    Effect.gen(function* () {
+      let closed = false
+      const model = yield* Layer.build(
+        FunctionModel.layer(undefined, {
+          stream: () =>
+            Stream.concat(Stream.make("first "), Stream.never).pipe(
+              Stream.ensuring(Effect.sync(() => (closed = true)))
+            )
+        })
+      )
+      const url = yield* serveChat(model)
+      const first = yield* Effect.promise(async () => {
+        const abort = new AbortController()
+        const response = await fetch(`${url}/api/chat`, {
+          method: "POST",
+          body: JSON.stringify({ messages: [user("u1", "hi")] }),
+          signal: abort.signal
+        })
+        const reader = response.body!.getReader()
+        let text = ""
+        while (!text.includes("first ")) {
+          const { value } = await reader.read()
+          text += new TextDecoder().decode(value)
+        }
+        abort.abort()
+        return text
+      })
+      assert.include(first, '"delta":"first "')
+      yield* Effect.promise(async () => {
+        const deadline = Date.now() + 10_000
+        while (!closed && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20))
+      })
+      assert.isTrue(closed, "the model stream was closed when the client went away")
     })
   )
 })

@@ -4,6 +4,7 @@
  */
 import type { Agent } from "@agentfx/core"
 import { Messages } from "@agentfx/core"
+import { type DeltaTarget, deltaTarget, fragmentOf, type Sink } from "./common.js"
 
 /** An AG-UI event: `type` plus the fields of that type. */
 export type Event = { readonly type: string; readonly [key: string]: unknown }
@@ -23,14 +24,14 @@ export interface EncoderOptions<A> {
 export class Encoder<A> {
   private started = false
   private response = 0
-  private readonly texts = new Map<number, string>()
-  private readonly reasonings = new Map<number, string>()
-  private readonly tools = new Map<number, string>()
+  private readonly texts = new Map<number, DeltaTarget>()
+  private readonly reasonings = new Map<number, DeltaTarget>()
+  private readonly tools = new Map<number, DeltaTarget>()
   private readonly announced = new Set<string>()
 
   constructor(private readonly options: EncoderOptions<A>) {}
 
-  start(out: Array<Event>): void {
+  start(out: Sink<Event>): void {
     if (this.started) return
     this.started = true
     out.push({ type: "RUN_STARTED", threadId: this.options.threadId, runId: this.options.runId })
@@ -39,13 +40,16 @@ export class Encoder<A> {
     }
   }
 
-  private closeOpen(out: Array<Event>): void {
-    for (const id of this.texts.values()) out.push({ type: "TEXT_MESSAGE_END", messageId: id })
-    for (const id of this.reasonings.values()) {
-      out.push({ type: "REASONING_MESSAGE_END", messageId: id })
-      out.push({ type: "REASONING_END", messageId: id })
+  private closeOpen(out: Sink<Event>): void {
+    for (const t of this.texts.values()) {
+      out.push({ type: "TEXT_MESSAGE_END", messageId: t.fields.messageId })
     }
-    for (const id of this.tools.values()) out.push({ type: "TOOL_CALL_END", toolCallId: id })
+    for (const t of this.reasonings.values()) {
+      out.push({ type: "REASONING_MESSAGE_END", messageId: t.fields.messageId })
+      out.push({ type: "REASONING_END", messageId: t.fields.messageId })
+    }
+    for (const t of this.tools.values())
+      out.push({ type: "TOOL_CALL_END", toolCallId: t.fields.toolCallId })
     this.texts.clear()
     this.reasonings.clear()
     this.tools.clear()
@@ -55,14 +59,14 @@ export class Encoder<A> {
     return `${this.options.runId}-${kind}-${this.response}-${index}`
   }
 
-  private toolCall(out: Array<Event>, part: Messages.ToolCallPart): void {
+  private toolCall(out: Sink<Event>, part: Messages.ToolCallPart): void {
     this.announced.add(part.toolCallId)
     out.push({ type: "TOOL_CALL_START", toolCallId: part.toolCallId, toolCallName: part.toolName })
     out.push({ type: "TOOL_CALL_ARGS", toolCallId: part.toolCallId, delta: part.argsAsJson() })
     out.push({ type: "TOOL_CALL_END", toolCallId: part.toolCallId })
   }
 
-  encode(event: Agent.AgentStreamEvent<A>, out: Array<Event>): void {
+  encode(event: Agent.AgentStreamEvent<A>, out: Sink<Event>): void {
     if (!this.started) this.start(out)
     switch (event._tag) {
       case "PartStartEvent": {
@@ -70,21 +74,33 @@ export class Encoder<A> {
         const part = event.part
         if (part._tag === "TextPart") {
           const id = this.id("text", event.index)
-          this.texts.set(event.index, id)
+          const target = deltaTarget(
+            { type: "TEXT_MESSAGE_CONTENT", messageId: id },
+            "delta",
+            (delta) => ({ type: "TEXT_MESSAGE_CONTENT", messageId: id, delta })
+          )
+          this.texts.set(event.index, target)
           out.push({ type: "TEXT_MESSAGE_START", messageId: id, role: "assistant" })
-          if (part.content !== "") {
-            out.push({ type: "TEXT_MESSAGE_CONTENT", messageId: id, delta: part.content })
-          }
+          if (part.content !== "") out.delta(target, part.content)
         } else if (part._tag === "ThinkingPart") {
           const id = this.id("reasoning", event.index)
-          this.reasonings.set(event.index, id)
+          const target = deltaTarget(
+            { type: "REASONING_MESSAGE_CONTENT", messageId: id },
+            "delta",
+            (delta) => ({ type: "REASONING_MESSAGE_CONTENT", messageId: id, delta })
+          )
+          this.reasonings.set(event.index, target)
           out.push({ type: "REASONING_START", messageId: id })
           out.push({ type: "REASONING_MESSAGE_START", messageId: id, role: "reasoning" })
-          if (part.content !== "") {
-            out.push({ type: "REASONING_MESSAGE_CONTENT", messageId: id, delta: part.content })
-          }
+          if (part.content !== "") out.delta(target, part.content)
         } else {
-          this.tools.set(event.index, part.toolCallId)
+          const toolCallId = part.toolCallId
+          const target = deltaTarget({ type: "TOOL_CALL_ARGS", toolCallId }, "delta", (delta) => ({
+            type: "TOOL_CALL_ARGS",
+            toolCallId,
+            delta
+          }))
+          this.tools.set(event.index, target)
           this.announced.add(part.toolCallId)
           out.push({
             type: "TOOL_CALL_START",
@@ -92,47 +108,36 @@ export class Encoder<A> {
             toolCallName: part.toolName
           })
           const args = typeof part.args === "string" ? part.args : JSON.stringify(part.args)
-          if (args !== "" && args !== "{}") {
-            out.push({ type: "TOOL_CALL_ARGS", toolCallId: part.toolCallId, delta: args })
-          }
+          if (args !== "" && args !== "{}") out.delta(target, args)
         }
         break
       }
       case "PartDeltaEvent": {
-        const delta = event.delta
-        if (delta._tag === "TextPartDelta") {
-          const id = this.texts.get(event.index)
-          if (id !== undefined && delta.contentDelta !== "") {
-            out.push({ type: "TEXT_MESSAGE_CONTENT", messageId: id, delta: delta.contentDelta })
-          }
-        } else if (delta._tag === "ThinkingPartDelta") {
-          const id = this.reasonings.get(event.index)
-          if (id !== undefined && delta.contentDelta !== undefined && delta.contentDelta !== "") {
-            out.push({
-              type: "REASONING_MESSAGE_CONTENT",
-              messageId: id,
-              delta: delta.contentDelta
-            })
-          }
-        } else {
-          const id = this.tools.get(event.index)
-          if (id !== undefined && typeof delta.argsDelta === "string" && delta.argsDelta !== "") {
-            out.push({ type: "TOOL_CALL_ARGS", toolCallId: id, delta: delta.argsDelta })
-          }
-        }
+        const fragment = fragmentOf(event.delta)
+        if (fragment === undefined) break
+        const tag = event.delta._tag
+        const target = (
+          tag === "TextPartDelta"
+            ? this.texts
+            : tag === "ThinkingPartDelta"
+              ? this.reasonings
+              : this.tools
+        ).get(event.index)
+        if (target !== undefined) out.delta(target, fragment)
         break
       }
       case "PartEndEvent": {
         const part = event.part
         if (part._tag === "TextPart") {
-          const id = this.texts.get(event.index)
-          if (id !== undefined) {
+          const target = this.texts.get(event.index)
+          if (target !== undefined) {
             this.texts.delete(event.index)
-            out.push({ type: "TEXT_MESSAGE_END", messageId: id })
+            out.push({ type: "TEXT_MESSAGE_END", messageId: target.fields.messageId })
           }
         } else if (part._tag === "ThinkingPart") {
-          const id = this.reasonings.get(event.index)
-          if (id !== undefined) {
+          const target = this.reasonings.get(event.index)
+          if (target !== undefined) {
+            const id = target.fields.messageId
             this.reasonings.delete(event.index)
             out.push({ type: "REASONING_MESSAGE_END", messageId: id })
             if (part.signature !== undefined) {
@@ -146,10 +151,10 @@ export class Encoder<A> {
             out.push({ type: "REASONING_END", messageId: id })
           }
         } else {
-          const id = this.tools.get(event.index)
-          if (id !== undefined) {
+          const target = this.tools.get(event.index)
+          if (target !== undefined) {
             this.tools.delete(event.index)
-            out.push({ type: "TOOL_CALL_END", toolCallId: id })
+            out.push({ type: "TOOL_CALL_END", toolCallId: target.fields.toolCallId })
           }
         }
         break
@@ -174,6 +179,9 @@ export class Encoder<A> {
         break
       case "AgentRunResultEvent": {
         this.closeOpen(out)
+        // state events belong before RUN_FINISHED
+        const state = this.options.stateEvents?.(event)
+        if (state !== undefined) for (const e of state) out.push(e)
         const result = this.options.result?.(event.result) ?? event.result.output
         out.push({
           type: "RUN_FINISHED",
@@ -181,19 +189,15 @@ export class Encoder<A> {
           runId: this.options.runId,
           ...(result !== undefined ? { result } : {})
         })
-        break
+        return
       }
     }
     const state = this.options.stateEvents?.(event)
-    if (state !== undefined) {
-      // state events belong before RUN_FINISHED
-      if (event._tag === "AgentRunResultEvent") out.splice(out.length - 1, 0, ...state)
-      else for (const s of state) out.push(s)
-    }
+    if (state !== undefined) for (const e of state) out.push(e)
   }
 
   /** A failed run: open messages are closed, then `RUN_ERROR`. */
-  fail(message: string, code: string | undefined, out: Array<Event>): void {
+  fail(message: string, code: string | undefined, out: Sink<Event>): void {
     if (!this.started) this.start(out)
     this.closeOpen(out)
     out.push(

@@ -4,7 +4,14 @@
  * open parts, the step and the tool calls still waiting for an output.
  */
 import type { Agent, Messages } from "@agentfx/core"
-import { parseArgs, toolOutputJson } from "./common.js"
+import {
+  type DeltaTarget,
+  deltaTarget,
+  fragmentOf,
+  parseArgs,
+  type Sink,
+  toolOutputJson
+} from "./common.js"
 
 /** A UI message chunk (`ai`'s `UIMessageChunk`): `type` plus the fields of that type. */
 export type Chunk = { readonly type: string; readonly [key: string]: unknown }
@@ -30,6 +37,7 @@ const finishReasons: Record<Messages.FinishReason, string> = {
 interface OpenTool {
   readonly toolCallId: string
   readonly toolName: string
+  readonly target: DeltaTarget
 }
 
 /** Encodes one run's events; `encode` appends the chunks of an event to `out`. */
@@ -39,9 +47,9 @@ export class Encoder<A> {
   private stepHasParts = false
   private afterTools = false
   private step = 0
-  /** response index → chunk id of an open text / reasoning part */
-  private readonly texts = new Map<number, string>()
-  private readonly reasonings = new Map<number, string>()
+  /** response index → the delta target of an open text / reasoning part */
+  private readonly texts = new Map<number, DeltaTarget>()
+  private readonly reasonings = new Map<number, DeltaTarget>()
   /** response index → tool call whose input streams */
   private readonly tools = new Map<number, OpenTool>()
   /** tool calls announced (input available) and not answered yet */
@@ -53,7 +61,7 @@ export class Encoder<A> {
   }
 
   /** The `start` chunk (once). */
-  start(out: Array<Chunk>): void {
+  start(out: Sink<Chunk>): void {
     if (this.started) return
     this.started = true
     out.push(
@@ -63,7 +71,7 @@ export class Encoder<A> {
     )
   }
 
-  private openStep(out: Array<Chunk>): void {
+  private openStep(out: Sink<Chunk>): void {
     this.step++
     this.stepOpen = true
     this.stepHasParts = false
@@ -71,15 +79,15 @@ export class Encoder<A> {
     out.push({ type: "start-step" })
   }
 
-  private closeParts(out: Array<Chunk>): void {
-    for (const id of this.texts.values()) out.push({ type: "text-end", id })
-    for (const id of this.reasonings.values()) out.push({ type: "reasoning-end", id })
+  private closeParts(out: Sink<Chunk>): void {
+    for (const t of this.texts.values()) out.push({ type: "text-end", id: t.fields.id })
+    for (const t of this.reasonings.values()) out.push({ type: "reasoning-end", id: t.fields.id })
     this.texts.clear()
     this.reasonings.clear()
     this.tools.clear()
   }
 
-  private closeStep(out: Array<Chunk>): void {
+  private closeStep(out: Sink<Chunk>): void {
     if (!this.stepOpen) return
     this.closeParts(out)
     this.stepOpen = false
@@ -87,7 +95,7 @@ export class Encoder<A> {
   }
 
   /** A model event opens a step; one after tool events, or a new response, opens the next. */
-  private modelEvent(out: Array<Chunk>, newResponse: boolean): void {
+  private modelEvent(out: Sink<Chunk>, newResponse: boolean): void {
     if (!this.stepOpen) this.openStep(out)
     else if (this.afterTools || (newResponse && this.stepHasParts)) {
       this.closeStep(out)
@@ -96,7 +104,7 @@ export class Encoder<A> {
     this.stepHasParts = true
   }
 
-  private announce(out: Array<Chunk>, part: Messages.ToolCallPart, started: boolean): void {
+  private announce(out: Sink<Chunk>, part: Messages.ToolCallPart, started: boolean): void {
     if (!started) {
       out.push({ type: "tool-input-start", toolCallId: part.toolCallId, toolName: part.toolName })
     }
@@ -120,7 +128,7 @@ export class Encoder<A> {
     this.pending.set(part.toolCallId, part.toolName)
   }
 
-  private toolResult(out: Array<Chunk>, result: Messages.ToolReturnPart): void {
+  private toolResult(out: Sink<Chunk>, result: Messages.ToolReturnPart): void {
     if (!this.pending.has(result.toolCallId)) return
     this.pending.delete(result.toolCallId)
     if (result.outcome === "success") {
@@ -141,7 +149,7 @@ export class Encoder<A> {
     }
   }
 
-  encode(event: Agent.AgentStreamEvent<A>, out: Array<Chunk>): void {
+  encode(event: Agent.AgentStreamEvent<A>, out: Sink<Chunk>): void {
     if (!this.started) this.start(out)
     switch (event._tag) {
       case "PartStartEvent": {
@@ -150,74 +158,81 @@ export class Encoder<A> {
         const index = event.index
         if (part._tag === "TextPart") {
           const id = `text-${this.step}-${index}`
-          this.texts.set(index, id)
+          const target = deltaTarget({ type: "text-delta", id }, "delta", (delta) => ({
+            type: "text-delta",
+            id,
+            delta
+          }))
+          this.texts.set(index, target)
           out.push({ type: "text-start", id })
-          if (part.content !== "") out.push({ type: "text-delta", id, delta: part.content })
+          if (part.content !== "") out.delta(target, part.content)
         } else if (part._tag === "ThinkingPart") {
           if (!this.sendReasoning) break
           const id = `reasoning-${this.step}-${index}`
-          this.reasonings.set(index, id)
+          const target = deltaTarget({ type: "reasoning-delta", id }, "delta", (delta) => ({
+            type: "reasoning-delta",
+            id,
+            delta
+          }))
+          this.reasonings.set(index, target)
           out.push({ type: "reasoning-start", id })
-          if (part.content !== "") out.push({ type: "reasoning-delta", id, delta: part.content })
+          if (part.content !== "") out.delta(target, part.content)
         } else {
-          this.tools.set(index, { toolCallId: part.toolCallId, toolName: part.toolName })
+          const toolCallId = part.toolCallId
+          const target = deltaTarget(
+            { type: "tool-input-delta", toolCallId },
+            "inputTextDelta",
+            (inputTextDelta) => ({ type: "tool-input-delta", toolCallId, inputTextDelta })
+          )
+          this.tools.set(index, { toolCallId: part.toolCallId, toolName: part.toolName, target })
           out.push({
             type: "tool-input-start",
             toolCallId: part.toolCallId,
             toolName: part.toolName
           })
           const args = typeof part.args === "string" ? part.args : JSON.stringify(part.args)
-          if (args !== "" && args !== "{}") {
-            out.push({
-              type: "tool-input-delta",
-              toolCallId: part.toolCallId,
-              inputTextDelta: args
-            })
-          }
+          if (args !== "" && args !== "{}") out.delta(target, args)
         }
         break
       }
       case "PartDeltaEvent": {
         this.modelEvent(out, false)
-        const delta = event.delta
-        if (delta._tag === "TextPartDelta") {
-          if (delta.contentDelta === "") break
-          let id = this.texts.get(event.index)
-          if (id === undefined) {
-            id = `text-${this.step}-${event.index}`
-            this.texts.set(event.index, id)
-            out.push({ type: "text-start", id })
-          }
-          out.push({ type: "text-delta", id, delta: delta.contentDelta })
-        } else if (delta._tag === "ThinkingPartDelta") {
-          const id = this.reasonings.get(event.index)
-          if (id !== undefined && delta.contentDelta !== undefined && delta.contentDelta !== "") {
-            out.push({ type: "reasoning-delta", id, delta: delta.contentDelta })
-          }
-        } else {
-          const tool = this.tools.get(event.index)
-          if (tool !== undefined && typeof delta.argsDelta === "string" && delta.argsDelta !== "") {
-            out.push({
-              type: "tool-input-delta",
-              toolCallId: tool.toolCallId,
-              inputTextDelta: delta.argsDelta
-            })
-          }
+        const fragment = fragmentOf(event.delta)
+        if (fragment === undefined) break
+        const tag = event.delta._tag
+        let target =
+          tag === "TextPartDelta"
+            ? this.texts.get(event.index)
+            : tag === "ThinkingPartDelta"
+              ? this.reasonings.get(event.index)
+              : this.tools.get(event.index)?.target
+        if (target === undefined && tag === "TextPartDelta") {
+          // text without a start event: open the part
+          const id = `text-${this.step}-${event.index}`
+          target = deltaTarget({ type: "text-delta", id }, "delta", (delta) => ({
+            type: "text-delta",
+            id,
+            delta
+          }))
+          this.texts.set(event.index, target)
+          out.push({ type: "text-start", id })
         }
+        if (target !== undefined) out.delta(target, fragment)
         break
       }
       case "PartEndEvent": {
         this.modelEvent(out, false)
         const part = event.part
         if (part._tag === "TextPart") {
-          const id = this.texts.get(event.index)
-          if (id !== undefined) {
+          const target = this.texts.get(event.index)
+          if (target !== undefined) {
             this.texts.delete(event.index)
-            out.push({ type: "text-end", id })
+            out.push({ type: "text-end", id: target.fields.id })
           }
         } else if (part._tag === "ThinkingPart") {
-          const id = this.reasonings.get(event.index)
-          if (id !== undefined) {
+          const target = this.reasonings.get(event.index)
+          if (target !== undefined) {
+            const id = target.fields.id
             this.reasonings.delete(event.index)
             // The signature goes to the client and back, so a continued conversation can
             // send the reasoning to the provider that signed it.
@@ -294,7 +309,7 @@ export class Encoder<A> {
   }
 
   /** A failed run: open parts are closed, then one `error` chunk. */
-  fail(errorText: string, out: Array<Chunk>): void {
+  fail(errorText: string, out: Sink<Chunk>): void {
     if (!this.started) this.start(out)
     this.closeParts(out)
     out.push({ type: "error", errorText })
