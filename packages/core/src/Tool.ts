@@ -338,6 +338,7 @@ export const external = <const Name extends string, Args, I>(
   name: Name,
   options: ExternalOptions<Args, I>
 ): Tool<Name, Args, never, CallDeferred, never> => {
+  if (!Schema.isSchema(options.parameters)) throw notOurSchema(`Tool "${name}"`, options.parameters)
   const description = options.description ?? descriptionOf(options.parameters.ast)
   const metadata = options.metadata
   return {
@@ -347,7 +348,7 @@ export const external = <const Name extends string, Args, I>(
     definition: new ToolDefinition({
       name,
       ...(description !== undefined ? { description } : {}),
-      parametersJsonSchema: jsonSchema(options.parameters),
+      parametersJsonSchema: jsonSchema(options.parameters, `Tool "${name}"`),
       ...(options.strict !== undefined ? { strict: options.strict } : {}),
       kind: "external",
       sequential: options.sequential ?? false,

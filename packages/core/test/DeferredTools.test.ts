@@ -405,6 +405,36 @@ describe("DeferredTools", () => {
       })
   )
 
+  it.effect("a toolset's tools of kind `external` are never called by the run", () =>
+    Effect.gen(function* () {
+      const external = Toolset.make<never, never>(() =>
+        Effect.succeed([
+          {
+            definition: Tool.ToolDefinition.make({
+              name: "browser_click",
+              parametersJsonSchema: { type: "object" },
+              kind: "external",
+              metadata: { from: "frontend" }
+            }),
+            maxRetries: undefined,
+            decodeArgs: Effect.succeed,
+            call: () => Effect.die("an external tool was called")
+          }
+        ])
+      )
+      const model = scripted([FunctionModel.toolCalls([call("browser_click", "b1")])])
+      const result = yield* Agent.make({ toolsets: [external], deferredToolRequests: true })
+        .run("click")
+        .pipe(Effect.provide(model.layer))
+      const requests = result.output as DeferredTools.DeferredToolRequests
+      assert.deepStrictEqual(
+        requests.calls.map((p) => p.toolCallId),
+        ["b1"]
+      )
+      assert.deepStrictEqual(requests.metadata, { b1: { from: "frontend" } })
+    })
+  )
+
   it.effect(
     "handlers defer themselves with ApprovalRequired / CallDeferred and their metadata",
     () =>
@@ -594,6 +624,38 @@ describe("DeferredTools", () => {
         assert.deepStrictEqual(c.runs, { lookup: 1, refund: 1 })
         assert.strictEqual(model.seen.length, 2)
       })
+  )
+
+  it.effect("streamOutput and an eventStreamHandler end with the requests too", () =>
+    Effect.gen(function* () {
+      const { c, agent, model } = fixture([
+        call("lookup", "l1", { order: "1" }),
+        call("refund", "r1", { order: "1", amount: 1 })
+      ])
+      const outputs = Chunk.toReadonlyArray(
+        yield* Stream.runCollect(agent.streamOutput("go").pipe(Stream.provideLayer(model.layer)))
+      )
+      const last = outputs[outputs.length - 1] as DeferredTools.DeferredToolRequests
+      assert.deepStrictEqual(
+        last.approvals.map((p) => p.toolCallId),
+        ["r1"]
+      )
+      const seen: Array<string> = []
+      const result = yield* agent
+        .run("go", {
+          eventStreamHandler: (events) =>
+            Stream.runForEach(events, (e) => Effect.sync(() => seen.push(e._tag))).pipe(
+              Effect.orDie
+            )
+        })
+        .pipe(Effect.provide(model.layer))
+      assert.instanceOf(result.output, DeferredToolRequests)
+      assert.deepStrictEqual(
+        seen.filter((t) => t.startsWith("FunctionTool")),
+        ["FunctionToolCallEvent", "FunctionToolCallEvent", "FunctionToolResultEvent"]
+      )
+      assert.deepStrictEqual(c.runs, { lookup: 2 })
+    })
   )
 
   it.effect(

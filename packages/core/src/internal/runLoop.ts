@@ -41,6 +41,7 @@ import {
 import * as CaptureRunMessages from "../CaptureRunMessages.js"
 import {
   ApprovalRequired,
+  type ApprovalResult,
   CallDeferred,
   DeferredToolRequests,
   type DeferredToolResults,
@@ -555,8 +556,9 @@ class Deferred {
 /** What one function call ends with. */
 type CallOutcome = CallResult | Deferred
 
-const isDeferral = (u: unknown): u is ApprovalRequired | CallDeferred =>
-  u instanceof ApprovalRequired || u instanceof CallDeferred
+/** A call that waits: the loop's own `Deferred`, or a handler's `ApprovalRequired` / `CallDeferred`. */
+const isDeferred = (u: unknown): u is Deferred | ApprovalRequired | CallDeferred =>
+  u instanceof Deferred || u instanceof ApprovalRequired || u instanceof CallDeferred
 
 const hasOwn = (record: object, key: string): boolean => Object.hasOwn(record, key)
 
@@ -1454,6 +1456,8 @@ class Run<A> implements Machine<A> {
     const max = tool?.maxRetries ?? this.config.retries
     const given = st.resume?.results
     const id = call.toolCallId
+    const approval =
+      given !== undefined && hasOwn(given.approvals, id) ? given.approvals[id] : undefined
     const onRetry = (error: ModelRetry): Effect.Effect<CallResult, any> => {
       if (retry >= max) {
         return this.exhausted(
@@ -1472,151 +1476,165 @@ class Run<A> implements Machine<A> {
         )
       )
     }
-    const approval =
-      given !== undefined && hasOwn(given.approvals, id) ? given.approvals[id] : undefined
+    const body: Effect.Effect<CallOutcome, any, any> =
+      tool === undefined
+        ? Effect.suspend(() => {
+            const names = [...st.tools.keys()]
+            return onRetry(
+              new ModelRetry({
+                reason:
+                  names.length === 0
+                    ? `Unknown tool name: '${call.toolName}'. No tools available.`
+                    : `Unknown tool name: '${call.toolName}'. Available tools: ${quoteList(names)}`
+              })
+            )
+          })
+        : Effect.flatMap(
+            this.makeCtx({
+              retry,
+              maxRetries: max,
+              toolName: call.toolName,
+              toolCallId: call.toolCallId,
+              ...(approval !== undefined ? { toolCallApproved: true } : {}),
+              ...(given !== undefined && hasOwn(given.metadata, id)
+                ? { toolCallMetadata: given.metadata[id] }
+                : {})
+            }),
+            (ctx) =>
+              // The span, its parent-span context and the RunContext in ONE region (what
+              // `useSpan` + `provideService` do in two).
+              withSpanAndContext(
+                `execute_tool ${call.toolName}`,
+                {
+                  captureStackTrace: false,
+                  attributes: {
+                    "gen_ai.operation.name": "execute_tool",
+                    "gen_ai.tool.name": call.toolName,
+                    "gen_ai.tool.call.id": call.toolCallId,
+                    ...(tool.definition.description !== undefined
+                      ? { "gen_ai.tool.description": tool.definition.description }
+                      : {})
+                  }
+                },
+                (caller, span) => {
+                  const map = new Map(caller.unsafeMap)
+                  if (span !== undefined) map.set(Tracer.ParentSpan.key, span)
+                  map.set(RunContext.key, ctx)
+                  return Context.unsafeMake(map)
+                },
+                () => {
+                  const timeout = tool.timeout ?? this.config.toolTimeout
+                  const called = Effect.flatMap(
+                    this.gate(call, tool, ctx, approval),
+                    timeout === undefined
+                      ? tool.call
+                      : (args) =>
+                          Effect.timeoutFail(tool.call(args), {
+                            duration: timeout,
+                            onTimeout: () =>
+                              new ModelRetry({
+                                reason: `Timed out after ${Duration.toSeconds(timeout)} seconds.`
+                              })
+                          })
+                  )
+                  return called.pipe(
+                    Effect.flatMap((content) =>
+                      Effect.as(
+                        Ref.update(this.usageRef, (u) => u.addToolCalls(1)),
+                        new ToolReturnPart(
+                          { toolName: call.toolName, toolCallId: call.toolCallId, content },
+                          true
+                        ) as CallOutcome
+                      )
+                    ),
+                    Effect.tap(() => {
+                      succeeded.add(call.toolName)
+                    }),
+                    Effect.catchIf(isDeferred, (e) =>
+                      Effect.succeed(
+                        e instanceof Deferred
+                          ? e
+                          : new Deferred(
+                              e._tag === "ApprovalRequired" ? "approval" : "external",
+                              call,
+                              e.metadata ?? tool.definition.metadata
+                            )
+                      )
+                    ),
+                    Effect.catchIf(isRetryOrFailed, (e) =>
+                      e._tag === "ToolFailed"
+                        ? Effect.succeed(
+                            new ToolReturnPart(
+                              {
+                                toolName: call.toolName,
+                                toolCallId: call.toolCallId,
+                                content: e.reason,
+                                outcome: "failed",
+                                ...(e.metadata !== undefined ? { metadata: e.metadata } : {})
+                              },
+                              true
+                            ) as CallResult
+                          )
+                        : onRetry(e)
+                    )
+                  )
+                }
+              )
+          )
+    // A result given from outside (resuming deferred calls) replaces running the call.
+    const outside = given === undefined ? undefined : this.answeredOutside(call, given, onRetry)
+    return Effect.tap(outside ?? body, (result) =>
+      emit === noEmit || result instanceof Deferred
+        ? Effect.void
+        : emit(Chunk.of(new FunctionToolResultEvent({ result }, true)))
+    )
+  }
+
+  /** The result of a call given in `DeferredToolResults`: an external result or a denial. */
+  private answeredOutside(
+    call: ToolCallPart,
+    given: DeferredToolResults,
+    onRetry: (error: ModelRetry) => Effect.Effect<CallResult, any>
+  ): Effect.Effect<CallResult, any> | undefined {
+    const id = call.toolCallId
+    if (hasOwn(given.calls, id)) return this.externalResult(call, given.calls[id], onRetry)
+    const approval = hasOwn(given.approvals, id) ? given.approvals[id] : undefined
     const denied =
       approval === false
         ? deniedMessage
         : approval instanceof ToolDenied
           ? approval.message
           : undefined
-    const body: Effect.Effect<CallOutcome, any, any> =
-      given !== undefined && hasOwn(given.calls, id)
-        ? this.externalResult(call, given.calls[id], onRetry)
-        : denied !== undefined
-          ? Effect.succeed(
-              new ToolReturnPart(
-                { toolName: call.toolName, toolCallId: id, content: denied, outcome: "denied" },
-                true
-              )
+    if (denied === undefined) return undefined
+    return Effect.succeed(
+      new ToolReturnPart(
+        { toolName: call.toolName, toolCallId: id, content: denied, outcome: "denied" },
+        true
+      )
+    )
+  }
+
+  /**
+   * The decoded arguments of a call about to run, or a failure with `Deferred` when the call
+   * must wait: an external tool, or a call needing approval. An approved call runs (with the
+   * approver's `overrideArgs`, if any).
+   */
+  private gate(
+    call: ToolCallPart,
+    tool: Toolset.ToolsetTool<any, any>,
+    ctx: RunContextService,
+    approval: ApprovalResult | undefined
+  ): Effect.Effect<unknown, any, any> {
+    if (approval !== undefined) return this.approvedArgs(call, tool, approval)
+    const metadata = tool.definition.metadata
+    return Effect.flatMap(tool.decodeArgs(call.args), (args) =>
+      tool.definition.kind === "external"
+        ? Effect.fail(new Deferred("external", call, metadata))
+        : tool.requiresApproval === undefined
+          ? Effect.succeed(args)
+          : Effect.flatMap(tool.requiresApproval(args, ctx), (needed) =>
+              needed ? Effect.fail(new Deferred("approval", call, metadata)) : Effect.succeed(args)
             )
-          : tool === undefined
-            ? Effect.suspend(() => {
-                const names = [...st.tools.keys()]
-                return onRetry(
-                  new ModelRetry({
-                    reason:
-                      names.length === 0
-                        ? `Unknown tool name: '${call.toolName}'. No tools available.`
-                        : `Unknown tool name: '${call.toolName}'. Available tools: ${quoteList(names)}`
-                  })
-                )
-              })
-            : Effect.flatMap(
-                this.makeCtx({
-                  retry,
-                  maxRetries: max,
-                  toolName: call.toolName,
-                  toolCallId: call.toolCallId,
-                  ...(approval !== undefined ? { toolCallApproved: true } : {}),
-                  ...(given !== undefined && hasOwn(given.metadata, id)
-                    ? { toolCallMetadata: given.metadata[id] }
-                    : {})
-                }),
-                (ctx) =>
-                  // The span, its parent-span context and the RunContext in ONE region (what
-                  // `useSpan` + `provideService` do in two).
-                  withSpanAndContext(
-                    `execute_tool ${call.toolName}`,
-                    {
-                      captureStackTrace: false,
-                      attributes: {
-                        "gen_ai.operation.name": "execute_tool",
-                        "gen_ai.tool.name": call.toolName,
-                        "gen_ai.tool.call.id": call.toolCallId,
-                        ...(tool.definition.description !== undefined
-                          ? { "gen_ai.tool.description": tool.definition.description }
-                          : {})
-                      }
-                    },
-                    (caller, span) => {
-                      const map = new Map(caller.unsafeMap)
-                      if (span !== undefined) map.set(Tracer.ParentSpan.key, span)
-                      map.set(RunContext.key, ctx)
-                      return Context.unsafeMake(map)
-                    },
-                    () => {
-                      const timeout = tool.timeout ?? this.config.toolTimeout
-                      const definitionMetadata = tool.definition.metadata
-                      const run = (args: unknown): Effect.Effect<unknown, any, any> =>
-                        timeout === undefined
-                          ? tool.call(args)
-                          : Effect.timeoutFail(tool.call(args), {
-                              duration: timeout,
-                              onTimeout: () =>
-                                new ModelRetry({
-                                  reason: `Timed out after ${Duration.toSeconds(timeout)} seconds.`
-                                })
-                            })
-                      // An approved call runs (with its overridden arguments, if any); otherwise an
-                      // external tool or a call needing approval stops here, arguments decoded.
-                      const called: Effect.Effect<unknown, any, any> =
-                        approval !== undefined
-                          ? Effect.flatMap(this.approvedArgs(call, tool, approval), run)
-                          : Effect.flatMap(tool.decodeArgs(call.args), (args) =>
-                              tool.definition.kind === "external"
-                                ? Effect.succeed(new Deferred("external", call, definitionMetadata))
-                                : tool.requiresApproval === undefined
-                                  ? run(args)
-                                  : Effect.flatMap(tool.requiresApproval(args, ctx), (needed) =>
-                                      needed
-                                        ? Effect.succeed(
-                                            new Deferred("approval", call, definitionMetadata)
-                                          )
-                                        : run(args)
-                                    )
-                            )
-                      return called.pipe(
-                        Effect.flatMap((content) =>
-                          content instanceof Deferred
-                            ? Effect.succeed(content as CallOutcome)
-                            : Effect.as(
-                                Effect.sync(() => {
-                                  succeeded.add(call.toolName)
-                                }).pipe(
-                                  Effect.zipRight(
-                                    Ref.update(this.usageRef, (u) => u.addToolCalls(1))
-                                  )
-                                ),
-                                new ToolReturnPart(
-                                  { toolName: call.toolName, toolCallId: call.toolCallId, content },
-                                  true
-                                ) as CallOutcome
-                              )
-                        ),
-                        Effect.catchIf(isDeferral, (e) =>
-                          Effect.succeed(
-                            new Deferred(
-                              e._tag === "ApprovalRequired" ? "approval" : "external",
-                              call,
-                              e.metadata ?? definitionMetadata
-                            ) as CallOutcome
-                          )
-                        ),
-                        Effect.catchIf(isRetryOrFailed, (e) =>
-                          e._tag === "ToolFailed"
-                            ? Effect.succeed(
-                                new ToolReturnPart(
-                                  {
-                                    toolName: call.toolName,
-                                    toolCallId: call.toolCallId,
-                                    content: e.reason,
-                                    outcome: "failed",
-                                    ...(e.metadata !== undefined ? { metadata: e.metadata } : {})
-                                  },
-                                  true
-                                ) as CallResult
-                              )
-                            : onRetry(e)
-                        )
-                      )
-                    }
-                  )
-              )
-    return Effect.tap(body, (result) =>
-      emit === noEmit || result instanceof Deferred
-        ? Effect.void
-        : emit(Chunk.of(new FunctionToolResultEvent({ result }, true)))
     )
   }
 
@@ -1624,7 +1642,7 @@ class Run<A> implements Machine<A> {
   private approvedArgs(
     call: ToolCallPart,
     tool: Toolset.ToolsetTool<any, any>,
-    approval: boolean | ToolApproved | ToolDenied
+    approval: ApprovalResult
   ): Effect.Effect<unknown, any> {
     if (!(approval instanceof ToolApproved) || approval.overrideArgs === undefined) {
       return tool.decodeArgs(call.args)

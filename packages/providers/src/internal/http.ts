@@ -102,6 +102,11 @@ export interface RequestOptions {
   readonly headers: Record<string, string>
   /** JSON body; `settings.extraBody` is merged into it (top level) here. */
   readonly body: unknown
+  /**
+   * The body exactly as sent, already serialized (and `extraBody` already merged): for signed
+   * requests (AWS SigV4), whose signature covers these bytes. `body` is then not used.
+   */
+  readonly bodyText?: string | undefined
   /** `timeout`, `idleTimeout` and `extraHeaders` are honoured here. */
   readonly settings: ModelSettings.ModelSettings
   readonly retry: RetryPolicy
@@ -134,10 +139,24 @@ const redactedHeaderNames: ReadonlyArray<string | RegExp> = [
   "x-api-key",
   "api-key",
   "x-goog-api-key",
+  "x-amz-security-token",
   "proxy-authorization"
 ]
 
 const buildRequest = (options: RequestOptions): HttpClientRequest.HttpClientRequest => {
+  const text = options.bodyText ?? JSON.stringify(mergeExtraBody(options))
+  const headers =
+    options.settings.extraHeaders === undefined
+      ? options.headers
+      : { ...options.headers, ...options.settings.extraHeaders }
+  return HttpClientRequest.post(options.url).pipe(
+    HttpClientRequest.setHeaders(headers),
+    HttpClientRequest.bodyText(text, "application/json")
+  )
+}
+
+/** The JSON body with `settings.extraBody` merged into it (top level). */
+export const mergeExtraBody = (options: Pick<RequestOptions, "body" | "settings">): unknown => {
   const extraBody = options.settings.extraBody
   const body =
     extraBody !== undefined &&
@@ -146,14 +165,7 @@ const buildRequest = (options: RequestOptions): HttpClientRequest.HttpClientRequ
     !Array.isArray(options.body)
       ? { ...(options.body as Record<string, unknown>), ...extraBody }
       : options.body
-  const headers =
-    options.settings.extraHeaders === undefined
-      ? options.headers
-      : { ...options.headers, ...options.settings.extraHeaders }
-  return HttpClientRequest.post(options.url).pipe(
-    HttpClientRequest.setHeaders(headers),
-    HttpClientRequest.bodyText(JSON.stringify(body), "application/json")
-  )
+  return body
 }
 
 /** Parses `Retry-After` (delta seconds or an HTTP date) and OpenAI's `retry-after-ms`. */
@@ -522,11 +534,13 @@ type SseSource =
       readonly bytes: Stream.Stream<Uint8Array, unknown, unknown>
       readonly reader?: undefined
       readonly mapError: ((error: unknown) => unknown) | undefined
+      readonly makeDecoder: () => SseDecoder
     }
   | {
       readonly bytes?: undefined
       readonly reader: BodyReader.BodyReader
       readonly mapError: ((error: unknown) => unknown) | undefined
+      readonly makeDecoder: () => SseDecoder
     }
 
 const sseSources = new WeakMap<Stream.Stream<SseEvent, unknown, unknown>, SseSource>()
@@ -559,10 +573,11 @@ const readerChannel = <Out, E, In = unknown>(
  */
 const parseSseReader = <E>(
   reader: BodyReader.BodyReader,
-  mapError: (error: unknown) => E
+  mapError: (error: unknown) => E,
+  makeDecoder: () => SseDecoder
 ): Stream.Stream<SseEvent, E> => {
   const events = Stream.suspend(() => {
-    const sse = makeSseDecoder()
+    const sse = makeDecoder()
     return Stream.fromChannel(
       readerChannel<SseEvent, E>(
         reader.pull(mapError),
@@ -582,7 +597,8 @@ const parseSseReader = <E>(
   })
   sseSources.set(events as Stream.Stream<SseEvent, unknown, unknown>, {
     reader,
-    mapError: mapError as (error: unknown) => unknown
+    mapError: mapError as (error: unknown) => unknown,
+    makeDecoder
   })
   return events
 }
@@ -592,19 +608,23 @@ const parseSseReader = <E>(
  * `\r\n`, comments, any field order and events split across reads; a final event without
  * its blank line is still delivered. `mapError` maps the byte stream's failures in the same
  * pass (one channel stage per read, not a `Stream.mapError` stage plus this one).
+ * `makeDecoder` replaces the SSE decoder by another framing with the same shape (the AWS
+ * event stream).
  */
 export const parseSse: {
   <E, R>(bytes: Stream.Stream<Uint8Array, E, R>): Stream.Stream<SseEvent, E, R>
   <E, E2, R>(
     bytes: Stream.Stream<Uint8Array, E, R>,
-    mapError: (error: E) => E2
+    mapError: (error: E) => E2,
+    makeDecoder?: () => SseDecoder
   ): Stream.Stream<SseEvent, E2, R>
 } = <E, E2, R>(
   bytes: Stream.Stream<Uint8Array, E, R>,
-  mapError?: (error: E) => E2
+  mapError?: (error: E) => E2,
+  makeDecoder: () => SseDecoder = makeSseDecoder
 ): Stream.Stream<SseEvent, E | E2, R> => {
   const events = Stream.suspend(() => {
-    const sse = makeSseDecoder()
+    const sse = makeDecoder()
     type Loop = Channel.Channel<
       Chunk.Chunk<SseEvent>,
       Chunk.Chunk<Uint8Array>,
@@ -632,7 +652,8 @@ export const parseSse: {
   })
   sseSources.set(events as Stream.Stream<SseEvent, unknown, unknown>, {
     bytes: bytes as Stream.Stream<Uint8Array, unknown, unknown>,
-    mapError: mapError as ((error: unknown) => unknown) | undefined
+    mapError: mapError as ((error: unknown) => unknown) | undefined,
+    makeDecoder
   })
   return events
 }
@@ -642,11 +663,13 @@ export const parseSse: {
  * returned. The stream emits one `Chunk` of events per network read and fails with a
  * `ModelAPIError` when the connection breaks, `settings.idleTimeout` passes between two
  * reads, or `settings.timeout` passes since the request started. The connection is bound to
- * the `Scope`: closing it (or interrupting the consumer) aborts the request.
+ * the `Scope`: closing it (or interrupting the consumer) aborts the request. `makeDecoder`
+ * frames the body (default: SSE; Bedrock passes its binary event-stream decoder).
  */
 export const postSse = (
   client: HttpClient.HttpClient,
-  options: RequestOptions
+  options: RequestOptions,
+  makeDecoder: () => SseDecoder = makeSseDecoder
 ): Effect.Effect<Stream.Stream<SseEvent, AgentError.ModelAPIError>, RequestError, Scope.Scope> => {
   const request = buildRequest(options)
   const { idleTimeout, timeout } = options.settings
@@ -669,8 +692,8 @@ export const postSse = (
     const reader = BodyReader.fromResponse(response)
     let events =
       reader === undefined
-        ? parseSse(response.stream, broke)
-        : parseSseReader(reader, (e) => broke(e as HttpClientError.HttpClientError))
+        ? parseSse(response.stream, broke, makeDecoder)
+        : parseSseReader(reader, (e) => broke(e as HttpClientError.HttpClientError), makeDecoder)
     if (idleTimeout !== undefined) {
       events = Stream.timeoutFail(
         events,
@@ -750,7 +773,7 @@ export const streamedResponse = (options: {
   }
   // The input is either SSE events, or (fused with `parseSse`) the raw bytes, parsed here.
   const source = sseSources.get(options.events as Stream.Stream<SseEvent, unknown, unknown>)
-  const sse = source === undefined ? undefined : makeSseDecoder()
+  const sse = source === undefined ? undefined : source.makeDecoder()
   type Loop = Channel.Channel<
     Chunk.Chunk<Out>,
     Chunk.Chunk<any>,
