@@ -47,7 +47,7 @@ export const secretsOf = (
   return out.filter((s) => s.length >= 8).sort((a, b) => b.length - a.length)
 }
 
-const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")
+const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")
 
 /**
  * The key's masked echoes: its first three characters or a run of mask characters (`*`, `.`,
@@ -56,7 +56,7 @@ const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")
  */
 const maskedPattern = (secret: string): RegExp =>
   new RegExp(
-    `(?<![\\w\\-*.…])(?:${escape(secret.slice(0, 3))}|[*.…])[\\w\\-*.…]*${escape(secret.slice(-4))}(?![\\w-])`,
+    `(?<![\\w\\-*.…])(?:${escapeRegExp(secret.slice(0, 3))}|[*.…])[\\w\\-*.…]*${escapeRegExp(secret.slice(-4))}(?![\\w-])`,
     "g"
   )
 

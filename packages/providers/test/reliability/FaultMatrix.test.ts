@@ -231,7 +231,7 @@ for (const family of families) {
         const server = yield* loopbackServer((_req, res) => {
           sseHead(res)
           res.end(
-            F.streamStart + F.delta("Hel") + "data: {not json\n\n" + F.delta("lo") + F.streamEnd
+            `${F.streamStart}${F.delta("Hel")}data: {not json\n\n${F.delta("lo")}${F.streamEnd}`
           )
         })
         const exit = yield* runStream(F.layer(server.baseUrl))
