@@ -33,7 +33,8 @@ import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import { NodeHttpClient } from "@effect/platform-node"
 import { Agent, Messages, Model } from "@agentfx/core"
 import { OpenAiChat, OpenAiClient } from "@agentfx/providers"
-import * as Http from "@agentfx/providers/internal/http"
+// Internal module, not in the package's exports: imported from the build by path.
+import * as Http from "../packages/providers/dist/internal/http.js"
 import * as Undici from "@effect/platform-node/Undici"
 import { sseSplitter } from "./clients/_harness.mjs"
 

@@ -8,8 +8,8 @@
  * - The output is a `SupportOutput`; a validator sends the model back (`ModelRetry`) when it
  *   blocks a card without rating the risk as high.
  *
- * Run: pnpm tsx --conditions=@agentfx/source examples/src/bank-support.ts   (from the repo root)
- *  or: pnpm --filter @agentfx/examples bank-support
+ * Run: npx tsx --conditions=@agentfx/source examples/src/bank-support.ts   (from the repo root)
+ *  or: npx -y pnpm@10.34.9 --filter @agentfx/examples bank-support
  */
 import { Agent, FunctionModel, Tool } from "@agentfx/core"
 import { Output, ToolOutput } from "@agentfx/output"

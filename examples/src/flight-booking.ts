@@ -7,8 +7,8 @@
  * - Every run, including the delegated one, adds to one usage `Ref` checked against one
  *   `UsageLimits`: the tool passes `Agent.CurrentUsage` and the run's limits on to the sub-agent.
  *
- * Run: pnpm tsx --conditions=@agentfx/source examples/src/flight-booking.ts   (from the repo root)
- *  or: pnpm --filter @agentfx/examples flight-booking
+ * Run: npx tsx --conditions=@agentfx/source examples/src/flight-booking.ts   (from the repo root)
+ *  or: npx -y pnpm@10.34.9 --filter @agentfx/examples flight-booking
  */
 import { Agent, FunctionModel, RunContext, Tool, Usage } from "@agentfx/core"
 import { Output, ToolOutput } from "@agentfx/output"

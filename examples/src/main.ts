@@ -2,8 +2,8 @@
  * The README's main example: an agent with a tool that uses a service provided by a Layer,
  * and a typed, validated output.
  *
- * Run (from the repo root): pnpm example
- *   = pnpm tsx --conditions=@agentfx/source examples/src/main.ts
+ * Run (from the repo root): npx -y pnpm@10.34.9 example
+ *   = npx tsx --conditions=@agentfx/source examples/src/main.ts
  * With OPENAI_API_KEY / ANTHROPIC_API_KEY / GEMINI_API_KEY set it talks to that provider; with
  * an Ollama server on localhost, to Ollama; otherwise to a scripted model (no network needed).
  */

@@ -5,8 +5,8 @@
  * `final_result` output tool, whose arguments are decoded (and, if they do not fit, sent back
  * to the model as a retry prompt). The result is a typed value, not text to parse.
  *
- * Run: pnpm tsx --conditions=@agentfx/source examples/src/pydantic-model.ts   (from the repo root)
- *  or: pnpm --filter @agentfx/examples pydantic-model
+ * Run: npx tsx --conditions=@agentfx/source examples/src/pydantic-model.ts   (from the repo root)
+ *  or: npx -y pnpm@10.34.9 --filter @agentfx/examples pydantic-model
  */
 import { Agent, FunctionModel } from "@agentfx/core"
 import { ToolOutput } from "@agentfx/output"

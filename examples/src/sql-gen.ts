@@ -7,8 +7,8 @@
  * back to the model as a `ModelRetry`, so it can fix the query. The scripted model's first
  * query names a column that does not exist, so the retry path runs visibly.
  *
- * Run: pnpm tsx --conditions=@agentfx/source examples/src/sql-gen.ts ["your question"]
- *  or: pnpm --filter @agentfx/examples sql-gen
+ * Run: npx tsx --conditions=@agentfx/source examples/src/sql-gen.ts ["your question"]
+ *  or: npx -y pnpm@10.34.9 --filter @agentfx/examples sql-gen
  */
 import { Agent, FunctionModel } from "@agentfx/core"
 import { Output, ToolOutput } from "@agentfx/output"

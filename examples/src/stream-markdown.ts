@@ -5,8 +5,8 @@
  * { delta: true })` keeps only the new text. Each delta is written to stdout as soon as it
  * arrives (a terminal markdown renderer could sit here instead).
  *
- * Run: pnpm tsx --conditions=@agentfx/source examples/src/stream-markdown.ts   (from the repo root)
- *  or: pnpm --filter @agentfx/examples stream-markdown
+ * Run: npx tsx --conditions=@agentfx/source examples/src/stream-markdown.ts   (from the repo root)
+ *  or: npx -y pnpm@10.34.9 --filter @agentfx/examples stream-markdown
  */
 import { Agent } from "@agentfx/core"
 import { NodeRuntime } from "@effect/platform-node"

@@ -2,12 +2,12 @@
  * stream-whales — streamed structured output: a list of records rendered as it grows.
  *
  * The output is an array of `Whale`s, produced through an output tool whose arguments stream
- * in as JSON fragments. `Agent.streamOutput` parses the growing JSON incrementally and yields
+ * in as JSON fragments. `agent.streamOutput` parses the growing JSON incrementally and yields
  * validated partial snapshots (every field optional while it is being written), then the final,
  * fully validated value. The table is printed each time a record is complete.
  *
- * Run: pnpm tsx --conditions=@agentfx/source examples/src/stream-whales.ts   (from the repo root)
- *  or: pnpm --filter @agentfx/examples stream-whales
+ * Run: npx tsx --conditions=@agentfx/source examples/src/stream-whales.ts   (from the repo root)
+ *  or: npx -y pnpm@10.34.9 --filter @agentfx/examples stream-whales
  */
 import { Agent, FunctionModel } from "@agentfx/core"
 import { ToolOutput } from "@agentfx/output"
@@ -95,7 +95,7 @@ const program = Effect.gen(function* () {
   let snapshots = 0
   let printed = 0
   let last: ReadonlyArray<Agent.PartialOutput<Whale>> = []
-  yield* Agent.streamOutput(agent, "Generate me details of 5 species of whale.").pipe(
+  yield* agent.streamOutput("Generate me details of 5 species of whale.").pipe(
     // snapshots are typed `PartialOutput<…>`: fields may still be missing while they stream in;
     // the last snapshot is the complete, validated output
     Stream.runForEach((snapshot) =>

@@ -6,8 +6,8 @@
  * a real one would be another Layer with the same Tag. The model asks for both places at once,
  * so the loop runs the calls of one response concurrently: watch the timestamps.
  *
- * Run: pnpm tsx --conditions=@agentfx/source examples/src/weather.ts   (from the repo root)
- *  or: pnpm --filter @agentfx/examples weather
+ * Run: npx tsx --conditions=@agentfx/source examples/src/weather.ts   (from the repo root)
+ *  or: npx -y pnpm@10.34.9 --filter @agentfx/examples weather
  */
 import { Agent, AgentError, FunctionModel, Tool } from "@agentfx/core"
 import { NodeRuntime } from "@effect/platform-node"

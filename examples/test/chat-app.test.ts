@@ -1,7 +1,9 @@
 /**
  * End to end: the chat app's server runs in process on loopback, headless Chromium (the Debian
- * `chromium` package, driven by playwright-core) loads the page, sends two prompts, and the
- * streamed answers must appear in the page, the second one proving the history came back.
+ * `chromium` package, driven by playwright-core) loads the page, which speaks the AI SDK UI
+ * message stream protocol; two prompts: the first answer must stream into the page, the second
+ * must show the weather tool call with its input and output and an answer proving the history
+ * (sent back as UI messages) came back. No request of the page may fail (favicon included).
  */
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
@@ -50,7 +52,7 @@ const browser = Effect.acquireRelease(
 
 describe.skipIf(!hasChromium)("chat-app in a browser", () => {
   it.scopedLive(
-    "streams the answer into the page and keeps the history for the next turn",
+    "streams text and a tool call into the page and keeps the history for the next turn",
     () =>
       Effect.gen(function* () {
         // a short delay per word, so the answer really arrives in several network writes
@@ -58,6 +60,17 @@ describe.skipIf(!hasChromium)("chat-app in a browser", () => {
         const b = yield* browser
         const page = yield* Effect.promise(() => b.newPage())
         page.setDefaultTimeout(10_000)
+        const failed: Array<string> = []
+        page.on("response", (r) => {
+          if (r.status() >= 400) failed.push(`${r.status()} ${r.url()}`)
+        })
+        page.on("requestfailed", (r) => failed.push(`failed ${r.url()}`))
+        const streamHeaders: Array<string | undefined> = []
+        page.on("response", (r) => {
+          if (r.url().endsWith("/api/chat")) {
+            streamHeaders.push(r.headers()["x-vercel-ai-ui-message-stream"])
+          }
+        })
         yield* Effect.promise(() => page.goto(url))
         assert.strictEqual(yield* Effect.promise(() => page.title()), "agentfx chat")
 
@@ -72,8 +85,15 @@ describe.skipIf(!hasChromium)("chat-app in a browser", () => {
               nth
             )
             return {
-              text: (await answer.textContent()) ?? "",
-              deltas: Number(await answer.getAttribute("data-deltas"))
+              text: (await answer.locator("span.text").allTextContents()).join(""),
+              deltas: Number(await answer.getAttribute("data-deltas")),
+              tools: await answer.locator(".tool").evaluateAll((els) =>
+                els.map((el) => ({
+                  tool: (el as HTMLElement).dataset.tool,
+                  input: (el as HTMLElement).dataset.input,
+                  output: (el as HTMLElement).dataset.output
+                }))
+              )
             }
           })
 
@@ -83,26 +103,45 @@ describe.skipIf(!hasChromium)("chat-app in a browser", () => {
           'Hello! You said: "Hi, I\'m Ada.". This is the first message of our chat.'
         )
         assert.isAbove(first.deltas, 5, "the answer arrived as several deltas")
+        assert.deepStrictEqual(first.tools, [])
 
-        const second = yield* ask("What did I just tell you?", 1)
+        const second = yield* ask("What's the weather in Paris?", 1)
+        assert.deepStrictEqual(second.tools, [
+          {
+            tool: "weather",
+            input: '{"city":"Paris"}',
+            output: '{"city":"Paris","sky":"sunny","celsius":21}'
+          }
+        ])
         assert.strictEqual(
           second.text,
-          'You said: "What did I just tell you?". Before that you said "Hi, I\'m Ada.", so this is message 2 of our chat.'
+          'It is sunny in Paris, 21 °C. Before that you said "Hi, I\'m Ada.".'
         )
+        assert.isAbove(second.deltas, 5)
         const users = yield* Effect.promise(() => page.locator(".msg.user").allTextContents())
-        assert.deepStrictEqual(users, ["Hi, I'm Ada.", "What did I just tell you?"])
+        assert.deepStrictEqual(users, ["Hi, I'm Ada.", "What's the weather in Paris?"])
         assert.strictEqual(yield* Effect.promise(() => page.locator(".msg.error").count()), 0)
+        assert.deepStrictEqual(streamHeaders, ["v1", "v1"])
+        assert.deepStrictEqual(failed, [])
       }),
     60_000
   )
 
-  it.scopedLive("rejects a request without a prompt with 400", () =>
-    Effect.gen(function* () {
-      const url = yield* serve({ model: scriptedChat({}).layer })
-      const response = yield* Effect.promise(() =>
-        fetch(`${url}/chat`, { method: "POST", body: JSON.stringify({ history: null }) })
-      )
-      assert.strictEqual(response.status, 400)
-    })
+  it.scopedLive(
+    "rejects a body that is not a useChat request with 400; the favicon is no 404",
+    () =>
+      Effect.gen(function* () {
+        const url = yield* serve({ model: scriptedChat({}).layer })
+        const response = yield* Effect.promise(() =>
+          fetch(`${url}/api/chat`, { method: "POST", body: JSON.stringify({ messages: "nope" }) })
+        )
+        assert.strictEqual(response.status, 400)
+        assert.include(
+          yield* Effect.promise(() => response.text()),
+          "Invalid UI messages at messages"
+        )
+        const icon = yield* Effect.promise(() => fetch(`${url}/favicon.ico`))
+        assert.strictEqual(icon.status, 204)
+      })
   )
 })

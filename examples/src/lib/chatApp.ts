@@ -1,34 +1,52 @@
 /**
  * The chat app of `chat-app.ts`, as a library so tests can start it in process.
  *
- * - `GET /` serves a small page (inline JS) that posts each prompt with the conversation so far.
- * - `POST /chat` takes `{ prompt, history? }` (`history` = the JSON of `result.allMessagesJson()`
- *   from the previous turn) and streams newline-delimited JSON: `{"delta": "..."}` for each text
- *   delta as the model produces it, then `{"history": "..."}` (the whole conversation, for the
- *   next turn) or `{"error": "..."}`. The server keeps no state: the page holds the history.
+ * - `GET /` serves a small page (inline JS, no build step) that speaks the AI SDK UI message
+ *   stream protocol — what `useChat` of `ai` 6 does: it keeps the conversation as UI messages,
+ *   posts `{ id, messages, trigger }` to `/api/chat`, and renders the SSE chunks it gets back
+ *   (text deltas, tool calls with their input and output, errors).
+ * - `POST /api/chat` is one line: `UiStream.aiSdkHandler` decodes the UI messages into agentfx
+ *   history and streams the agent's run as UI message chunks. The server keeps no state.
+ * - `GET /favicon.ico` answers 204 (the page also declares an empty icon), so no request 404s.
+ *
+ * A React app with `useChat({ transport: new DefaultChatTransport({ api: "/api/chat" }) })`
+ * works against the same endpoint.
  */
-import { Agent, FunctionModel, Messages, type Model } from "@agentfx/core"
+import { Agent, FunctionModel, type Model, Tool } from "@agentfx/core"
+import { UiStream } from "@agentfx/ui"
 import * as HttpRouter from "@effect/platform/HttpRouter"
 import type { ServeError } from "@effect/platform/HttpServerError"
-import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
-import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
-import * as Stream from "effect/Stream"
 import { createServer } from "node:http"
 import * as Scripted from "./scripted.js"
 
-/** The chat agent: plain text answers. */
-export const chatAgent = Agent.make({
-  name: "chat",
-  instructions: "You are a friendly assistant. Keep answers short."
+const skies: Record<string, string> = { paris: "sunny", london: "rainy", tokyo: "cloudy" }
+
+/** The chat's one tool: the weather in a city (a fixed table, so the example runs offline). */
+export const weather = Tool.make("weather", {
+  description: "The current weather in a city",
+  parameters: Schema.Struct({ city: Schema.String }),
+  handler: ({ city }) =>
+    Effect.succeed({ city, sky: skies[city.toLowerCase()] ?? "clear", celsius: 21 })
 })
 
-/** The scripted chat model: it answers from the prompt and proves it saw the history. */
+/** The chat agent: plain text answers, and a weather tool. */
+export const chatAgent = Agent.make({
+  name: "chat",
+  instructions:
+    "You are a friendly assistant. Keep answers short. Use the weather tool for weather.",
+  tools: [weather]
+})
+
+/**
+ * The scripted chat model: it answers from the prompt and proves it saw the history; "weather
+ * in <city>" makes it call the weather tool first and answer from its result.
+ */
 export const scriptedChat = (options: Scripted.Options = { delay: "15 millis" }) =>
   Scripted.make(
     "chat",
@@ -36,6 +54,17 @@ export const scriptedChat = (options: Scripted.Options = { delay: "15 millis" })
       const prompts = Scripted.userPrompts(messages)
       const current = prompts.at(-1) ?? ""
       const earlier = prompts.slice(0, -1)
+      const city = /weather in ([A-Za-z]+)/i.exec(current)?.[1]
+      if (city !== undefined) {
+        const returned = Scripted.toolReturns(messages, "weather")[0]
+        if (returned === undefined) {
+          return FunctionModel.toolCall("weather", { city }, `call_weather_${prompts.length}`)
+        }
+        const w = returned.content as { sky: string; celsius: number }
+        return FunctionModel.text(
+          `It is ${w.sky} in ${city}, ${w.celsius} °C. Before that you said ${earlier.map((p) => `"${p}"`).join(", ") || "nothing"}.`
+        )
+      }
       return FunctionModel.text(
         earlier.length === 0
           ? `Hello! You said: "${current}". This is the first message of our chat.`
@@ -45,52 +74,20 @@ export const scriptedChat = (options: Scripted.Options = { delay: "15 millis" })
     options
   )
 
-/** The body of `POST /chat`. */
-export const ChatRequest = Schema.Struct({
-  prompt: Schema.String.pipe(Schema.minLength(1)),
-  history: Schema.optional(Schema.NullOr(Schema.String))
-})
-
-const encoder = new TextEncoder()
-const line = (value: unknown) => `${JSON.stringify(value)}\n`
-
-/** The answer to one prompt as NDJSON bytes: deltas, then the history (or an error). */
-export const answerStream = (
-  prompt: string,
-  history: ReadonlyArray<Messages.ModelMessage>
-): Stream.Stream<Uint8Array, never, Model.Model> =>
-  chatAgent.runStream(prompt, { messageHistory: history }).pipe(
-    // one write per network chunk of the model, not per event
-    Stream.mapChunks((events) => {
-      let out = ""
-      for (const e of events) {
-        if (e._tag === "PartStartEvent" && e.part._tag === "TextPart" && e.part.content !== "") {
-          out += line({ delta: e.part.content })
-        } else if (e._tag === "PartDeltaEvent" && e.delta._tag === "TextPartDelta") {
-          out += line({ delta: e.delta.contentDelta })
-        } else if (e._tag === "AgentRunResultEvent") {
-          out += line({ history: e.result.allMessagesJson() })
-        }
-      }
-      return out === "" ? Chunk.empty() : Chunk.of(encoder.encode(out))
-    }),
-    Stream.catchAll((error) =>
-      Stream.succeed(encoder.encode(line({ error: `${error._tag}: ${error.message}` })))
-    )
-  )
-
-/** The web page: a form, the conversation, and a little JS that reads the NDJSON stream. */
+/** The web page: a form, the conversation, and a little JS speaking the AI SDK stream protocol. */
 export const pageHtml = `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <title>agentfx chat</title>
+<link rel="icon" href="data:,">
 <style>
   body { font-family: system-ui, sans-serif; max-width: 42rem; margin: 2rem auto; padding: 0 1rem; }
   .msg { white-space: pre-wrap; padding: .5rem .75rem; border-radius: .5rem; margin: .5rem 0; }
   .user { background: #e8f0fe; }
   .model { background: #f1f3f4; }
   .error { background: #fde8e8; }
+  .tool { font-family: ui-monospace, monospace; font-size: .85rem; color: #555; display: block; }
   form { display: flex; gap: .5rem; }
   input { flex: 1; padding: .5rem; }
 </style>
@@ -99,7 +96,7 @@ export const pageHtml = `<!doctype html>
 <h1>agentfx chat</h1>
 <div id="conversation"></div>
 <form id="form">
-  <input id="prompt" name="prompt" autocomplete="off" placeholder="Ask something" autofocus>
+  <input id="prompt" name="prompt" autocomplete="off" placeholder="Ask something (try: weather in Paris)" autofocus>
   <button id="send" type="submit">Send</button>
 </form>
 <script>
@@ -107,14 +104,93 @@ export const pageHtml = `<!doctype html>
   const form = document.getElementById("form")
   const input = document.getElementById("prompt")
   const send = document.getElementById("send")
-  let history = null // the JSON of every message so far, as returned by the server
+  const chatId = "chat-" + Math.random().toString(36).slice(2)
+  const messages = [] // the conversation as AI SDK UI messages, posted with every turn
+  let counter = 0
 
-  const bubble = (cls, text) => {
+  const bubble = (cls) => {
     const div = document.createElement("div")
     div.className = "msg " + cls
-    div.textContent = text
     conversation.appendChild(div)
     return div
+  }
+
+  // Applies one UI message chunk to the assistant message and its bubble.
+  const apply = (chunk, message, view) => {
+    switch (chunk.type) {
+      case "start":
+        if (chunk.messageId) message.id = chunk.messageId
+        break
+      case "start-step":
+        message.parts.push({ type: "step-start" })
+        break
+      case "text-start":
+      case "reasoning-start": {
+        const part = { type: chunk.type === "text-start" ? "text" : "reasoning", text: "", state: "streaming" }
+        message.parts.push(part)
+        const span = document.createElement("span")
+        span.className = part.type
+        view.answer.appendChild(span)
+        view.open[chunk.id] = { part, span }
+        break
+      }
+      case "text-delta":
+      case "reasoning-delta": {
+        const open = view.open[chunk.id]
+        open.part.text += chunk.delta
+        open.span.textContent = open.part.text
+        view.answer.dataset.deltas = String(Number(view.answer.dataset.deltas) + 1)
+        break
+      }
+      case "text-end":
+      case "reasoning-end":
+        view.open[chunk.id].part.state = "done"
+        if (chunk.providerMetadata) view.open[chunk.id].part.providerMetadata = chunk.providerMetadata
+        break
+      case "tool-input-start": {
+        const part = { type: "tool-" + chunk.toolName, toolCallId: chunk.toolCallId, state: "input-streaming" }
+        message.parts.push(part)
+        const el = document.createElement("span")
+        el.className = "tool"
+        el.dataset.tool = chunk.toolName
+        el.textContent = chunk.toolName + "(…)"
+        view.answer.appendChild(el)
+        view.tools[chunk.toolCallId] = { part, el, name: chunk.toolName }
+        break
+      }
+      case "tool-input-available":
+      case "tool-input-error": {
+        const t = view.tools[chunk.toolCallId]
+        t.part.state = chunk.type === "tool-input-error" ? "output-error" : "input-available"
+        t.part.input = chunk.input
+        if (chunk.errorText) t.part.errorText = chunk.errorText
+        t.el.dataset.input = JSON.stringify(chunk.input)
+        t.el.textContent = t.name + "(" + JSON.stringify(chunk.input) + ")"
+        break
+      }
+      case "tool-output-available": {
+        const t = view.tools[chunk.toolCallId]
+        t.part.state = "output-available"
+        t.part.output = chunk.output
+        t.el.dataset.output = JSON.stringify(chunk.output)
+        t.el.textContent = t.name + "(" + JSON.stringify(t.part.input) + ") → " + JSON.stringify(chunk.output)
+        break
+      }
+      case "tool-output-error": {
+        const t = view.tools[chunk.toolCallId]
+        t.part.state = "output-error"
+        t.part.errorText = chunk.errorText
+        if (chunk.toolMetadata) t.part.toolMetadata = chunk.toolMetadata
+        t.el.textContent = t.name + " failed: " + chunk.errorText
+        break
+      }
+      case "error":
+        view.answer.className = "msg error"
+        view.answer.appendChild(document.createTextNode("\\n" + chunk.errorText))
+        break
+      default:
+        break // finish-step, finish, data parts: nothing to show
+    }
   }
 
   form.addEventListener("submit", async (event) => {
@@ -123,48 +199,45 @@ export const pageHtml = `<!doctype html>
     if (prompt === "") return
     input.value = ""
     send.disabled = true
-    bubble("user", prompt)
-    const answer = bubble("model", "")
-    answer.dataset.deltas = "0"
+    bubble("user").textContent = prompt
+    messages.push({ id: "user-" + ++counter, role: "user", parts: [{ type: "text", text: prompt }] })
+    const message = { id: "assistant-" + counter, role: "assistant", parts: [] }
+    const view = { answer: bubble("model"), open: {}, tools: {} }
+    view.answer.dataset.deltas = "0"
     try {
-      const response = await fetch("/chat", {
+      const response = await fetch("/api/chat", {
         method: "POST",
         headers: { "content-type": "application/json" },
-        body: JSON.stringify({ prompt, history })
+        body: JSON.stringify({ id: chatId, messages, trigger: "submit-message" })
       })
       if (!response.ok) throw new Error(await response.text())
+      if (response.headers.get("x-vercel-ai-ui-message-stream") !== "v1") throw new Error("not a UI message stream")
       const reader = response.body.getReader()
       const decoder = new TextDecoder()
       let buffer = ""
-      const handle = (text) => {
-        if (text.trim() === "") return
-        const item = JSON.parse(text)
-        if (item.delta !== undefined) {
-          answer.textContent += item.delta
-          answer.dataset.deltas = String(Number(answer.dataset.deltas) + 1)
-        } else if (item.history !== undefined) {
-          history = item.history
-        } else if (item.error !== undefined) {
-          answer.className = "msg error"
-          answer.textContent += "\\n" + item.error
-        }
-      }
-      for (;;) {
+      let finished = false
+      while (!finished) {
         const { done, value } = await reader.read()
         if (done) break
         buffer += decoder.decode(value, { stream: true })
-        let nl
-        while ((nl = buffer.indexOf("\\n")) >= 0) {
-          handle(buffer.slice(0, nl))
-          buffer = buffer.slice(nl + 1)
+        let end
+        while ((end = buffer.indexOf("\\n\\n")) >= 0) {
+          const event = buffer.slice(0, end)
+          buffer = buffer.slice(end + 2)
+          for (const line of event.split("\\n")) {
+            if (!line.startsWith("data: ")) continue
+            const data = line.slice(6)
+            if (data === "[DONE]") { finished = true; continue }
+            apply(JSON.parse(data), message, view)
+          }
         }
       }
-      handle(buffer)
+      messages.push(message)
     } catch (error) {
-      answer.className = "msg error"
-      answer.textContent = String(error)
+      view.answer.className = "msg error"
+      view.answer.textContent = String(error)
     } finally {
-      answer.dataset.done = "true"
+      view.answer.dataset.done = "true"
       send.disabled = false
       input.focus()
     }
@@ -177,24 +250,11 @@ export const pageHtml = `<!doctype html>
 /** The routes; they need a `Model`. */
 export const router = HttpRouter.empty.pipe(
   HttpRouter.get("/", Effect.succeed(HttpServerResponse.html(pageHtml))),
+  HttpRouter.get("/favicon.ico", Effect.succeed(HttpServerResponse.empty({ status: 204 }))),
   HttpRouter.post(
-    "/chat",
-    Effect.gen(function* () {
-      const body = yield* HttpServerRequest.schemaBodyJson(ChatRequest)
-      const history =
-        body.history === undefined || body.history === null
-          ? []
-          : yield* Messages.decodeJson(body.history)
-      const model = yield* Effect.context<Model.Model>()
-      return HttpServerResponse.stream(
-        answerStream(body.prompt, history).pipe(Stream.provideContext(model)),
-        { contentType: "application/x-ndjson", headers: { "cache-control": "no-cache" } }
-      )
-    }).pipe(
-      Effect.catchTags({
-        ParseError: (e) => HttpServerResponse.text(`bad request: ${e.message}`, { status: 400 }),
-        RequestError: () => HttpServerResponse.text("bad request", { status: 400 })
-      })
+    "/api/chat",
+    UiStream.aiSdkHandler((chat) =>
+      chatAgent.runStream(undefined, { messageHistory: chat.messages })
     )
   )
 )

@@ -118,7 +118,7 @@ export const pickModelWith = (
       const model = name ?? "gemini-2.5-flash"
       return {
         layer: Google.model(model).pipe(
-          Layer.provide(Google.layerFromEnv),
+          Layer.provide(Google.layerConfig()),
           Layer.provide(http),
           Layer.orDie
         ),

@@ -25,15 +25,18 @@
  *
  * @since 0.1.0
  */
+import * as Cause from "effect/Cause"
 import * as Chunk from "effect/Chunk"
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import type * as Layer from "effect/Layer"
-import type * as ManagedRuntime from "effect/ManagedRuntime"
+import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Option from "effect/Option"
 import { type Pipeable, pipeArguments } from "effect/Pipeable"
 import type * as Ref from "effect/Ref"
+import * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type { AgentError, ModelRetry } from "./AgentError.js"
@@ -213,6 +216,14 @@ export interface Agent<A, E = never, R = never> extends Pipeable {
     AgentError | E | ModelErrors<M>,
     RunRequirements<R, M>
   >
+  /**
+   * Runs the agent, streaming its output as it grows: validated partial outputs, then the final
+   * output last (any output mode; see `StreamOutputOptions` for throttling).
+   */
+  streamOutput<M extends internal.ModelInput = never>(
+    prompt: Prompt,
+    options?: RunOptions<M> & StreamOutputOptions
+  ): Stream.Stream<PartialOutput<A>, AgentError | E | ModelErrors<M>, RunRequirements<R, M>>
   /** Starts a run to be stepped node by node; it lives as long as the scope. */
   iter<M extends internal.ModelInput = never>(
     prompt: Prompt,
@@ -260,12 +271,12 @@ export interface MakeOptions<
   readonly outputValidators?: ReadonlyArray<
     (output: OutputSpec.Output<O>) => Effect.Effect<OutputSpec.Output<O>, ModelRetry, VR>
   >
-  /** Retries per tool (`maxRetries = N` → N retries); default 1. */
+  /** Retries per tool (`retries = N` → N retries; a tool's own `retries` wins); default 1. */
   readonly retries?: number
   /**
    * Retries of the output, counted over all output failures (text and output tools); default 1
-   * (an output spec's `maxRetries` wins). Output tools may also have their own budgets
-   * (`OutputSpec.maxRetriesFor`, e.g. `ToolOutput.make(s, { maxRetries })`).
+   * (an output spec's `retries` wins). Output tools may also have their own budgets
+   * (`OutputSpec.maxRetriesFor`, e.g. `ToolOutput.make(s, { retries })`).
    */
   readonly outputRetries?: number
   /** Default `graceful`. */
@@ -377,6 +388,8 @@ export const fromConfig = <A, E, R>(config: internal.AgentConfig): Agent<A, E, R
         )
       )
     )
+  self.streamOutput = (prompt: Prompt, options?: RunOptions<any> & StreamOutputOptions) =>
+    streamOutputOf(self, prompt, options)
   self.iter = (prompt: Prompt, options: RunOptions<any> = {}) =>
     Effect.gen(function* () {
       const parent = yield* Effect.makeSpanScoped(span.name, span.options)
@@ -683,12 +696,24 @@ export interface StreamOutputOptions {
 }
 
 /**
- * Runs the agent, streaming its output as it grows: partial outputs decoded from snapshots of
- * each response (`spec.handleText` / `spec.handleToolCall` with `partial: true`, failures
- * swallowed, empty and unchanged values skipped), then the final validated output last. Only
- * the `OutputSpec` protocol is used, so any output mode works.
+ * Runs the agent, streaming its output as it grows.
+ *
+ * @deprecated Use the method, `agent.streamOutput(prompt, options)`, as `run` and `runStream`.
  */
 export const streamOutput = <A, E, R, M extends internal.ModelInput = never>(
+  agent: Agent<A, E, R>,
+  prompt: Prompt,
+  options?: RunOptions<M> & StreamOutputOptions
+): Stream.Stream<PartialOutput<A>, AgentError | E | ModelErrors<M>, RunRequirements<R, M>> =>
+  agent.streamOutput(prompt, options)
+
+/**
+ * `agent.streamOutput`: partial outputs decoded from snapshots of each response
+ * (`spec.handleText` / `spec.handleToolCall` with `partial: true`, failures swallowed, empty and
+ * unchanged values skipped), then the final validated output last. Only the `OutputSpec`
+ * protocol is used, so any output mode works.
+ */
+const streamOutputOf = <A, E, R, M extends internal.ModelInput = never>(
   agent: Agent<A, E, R>,
   prompt: Prompt,
   options?: RunOptions<M> & StreamOutputOptions
@@ -800,23 +825,74 @@ export const streamOutput = <A, E, R, M extends internal.ModelInput = never>(
 // ---------------------------------------------------------------------------
 
 /**
- * Runs the agent on a `ManagedRuntime` and returns a Promise: for code without an Effect
- * runtime (the `run_sync` analogue). The runtime must provide what the agent requires.
+ * What the Promise twins run on: a `ManagedRuntime` built once from your Layers (shared between
+ * runs), the same as `{ runtime }`, or `{ layer }`, built for each run and released after it —
+ * the forms `Direct`'s Promise twins take.
+ */
+export type PromiseProvider<RR, ER> =
+  | ManagedRuntime.ManagedRuntime<RR, ER>
+  | { readonly runtime: ManagedRuntime.ManagedRuntime<RR, ER> }
+  | { readonly layer: Layer.Layer<RR, ER, never> }
+
+/**
+ * The error a Promise twin rejects with: the typed error itself (`UsageLimitExceeded`,
+ * `ModelHTTPError`…, so `error._tag` works), `signal.reason` when the `signal` aborted the run,
+ * else the defect.
+ */
+export const promiseError = (cause: Cause.Cause<unknown>, signal?: AbortSignal): unknown =>
+  signal?.aborted === true && Cause.isInterruptedOnly(cause) ? signal.reason : Cause.squash(cause)
+
+/** The `ManagedRuntime` of a provider, or `undefined` for `{ layer }`. */
+const runtimeOf = (
+  provider: PromiseProvider<any, any>
+): ManagedRuntime.ManagedRuntime<any, any> | undefined =>
+  ManagedRuntime.isManagedRuntime(provider)
+    ? provider
+    : "layer" in provider
+      ? undefined
+      : provider.runtime
+
+const runExit = <A>(
+  effect: Effect.Effect<A, unknown, any>,
+  provider: PromiseProvider<any, any>,
+  signal: AbortSignal | undefined
+): Promise<A> => {
+  const options = signal === undefined ? undefined : { signal }
+  const runtime = runtimeOf(provider)
+  const exit =
+    runtime !== undefined
+      ? runtime.runPromiseExit(effect, options)
+      : Effect.runPromiseExit(
+          Effect.provide(effect, (provider as { readonly layer: Layer.Layer<any, any> }).layer),
+          options
+        )
+  return exit.then((e: Exit.Exit<A, unknown>) =>
+    Exit.isSuccess(e) ? e.value : Promise.reject(promiseError(e.cause, signal))
+  )
+}
+
+/**
+ * Runs the agent and returns a Promise, for code without an Effect runtime (the `run_sync`
+ * analogue). `provider` provides what the agent requires: a `ManagedRuntime`, `{ runtime }` or
+ * `{ layer }`. A failure rejects with the typed error itself (as `Direct`'s Promise twins do); an
+ * abort through `signal` interrupts the run and rejects with `signal.reason`.
+ *
+ * @example
+ * ```ts
+ * const result = await Agent.runPromise(agent, { layer: TestModel.layer() }, "Hello")
+ * ```
  */
 export const runPromise = <A, E, R, RR extends R, ER, M extends internal.ModelInput = never>(
   agent: Agent<A, E, R>,
-  runtime: ManagedRuntime.ManagedRuntime<RR, ER>,
+  provider: PromiseProvider<RR, ER>,
   prompt: Prompt,
   options?: RunOptions<M> & { readonly signal?: AbortSignal }
 ): Promise<internal.AgentRunResult<A>> =>
-  runtime.runPromise(
-    agent.run(prompt, options) as Effect.Effect<internal.AgentRunResult<A>, unknown, RR>,
-    options?.signal !== undefined ? { signal: options.signal } : undefined
-  )
+  runExit(agent.run(prompt, options), provider, options?.signal)
 
 /**
- * The events of a streamed run as an `AsyncIterable`, on a `ManagedRuntime`. Breaking out of
- * the loop interrupts the run.
+ * The events of a streamed run as an `AsyncIterable` (`provider` as for `runPromise`). Breaking
+ * out of the loop interrupts the run; a failure throws the typed error itself.
  */
 export const runStreamAsyncIterable = <
   A,
@@ -827,15 +903,27 @@ export const runStreamAsyncIterable = <
   M extends internal.ModelInput = never
 >(
   agent: Agent<A, E, R>,
-  runtime: ManagedRuntime.ManagedRuntime<RR, ER>,
+  provider: PromiseProvider<RR, ER>,
   prompt: Prompt,
   options?: RunOptions<M>
 ): AsyncIterable<internal.AgentStreamEvent<A>> => ({
   async *[Symbol.asyncIterator]() {
-    const rt = await runtime.runtime()
-    yield* Stream.toAsyncIterableRuntime(
-      agent.runStream(prompt, options) as Stream.Stream<internal.AgentStreamEvent<A>, unknown, RR>,
-      rt
-    )
+    const stream = agent.runStream(prompt, options) as Stream.Stream<
+      internal.AgentStreamEvent<A>,
+      unknown,
+      RR
+    >
+    const runtime = runtimeOf(provider)
+    const iterable =
+      runtime !== undefined
+        ? Stream.toAsyncIterableRuntime(stream, await runtime.runtime())
+        : Stream.toAsyncIterable(
+            Stream.provideLayer(stream, (provider as { layer: Layer.Layer<RR, ER> }).layer)
+          )
+    try {
+      yield* iterable
+    } catch (e) {
+      throw Runtime.isFiberFailure(e) ? promiseError(e[Runtime.FiberFailureCauseId]) : e
+    }
   }
 })

@@ -31,11 +31,19 @@ export class ModelHTTPError extends Schema.TaggedError<ModelHTTPError>()("ModelH
   body: opt(Schema.Unknown),
   /** From `Retry-After` (seconds or HTTP date), in milliseconds. */
   retryAfterMillis: opt(Schema.Number),
+  /** How many times the provider's transport retries resent the request before giving up. */
+  retries: opt(Schema.Number),
+  /** How long those retries took, from the first failure to the last, in milliseconds. */
+  retriedMillis: opt(Schema.Number),
   messages
 }) {
   override get message(): string {
     const body = bodyText(this.body)
-    return `status_code: ${this.status}, model_name: ${this.modelName}${body ? `, body: ${truncate(body)}` : ""}`
+    const retried =
+      this.retries === undefined || this.retries === 0
+        ? ""
+        : `; retried ${this.retries} time${this.retries === 1 ? "" : "s"} over ${((this.retriedMillis ?? 0) / 1000).toFixed(1)} s`
+    return `HTTP ${this.status} (model: ${this.modelName}${retried})${body ? `, body: ${truncate(body)}` : ""}`
   }
   /** 429, 408, 409, 5xx (incl. Anthropic's 529 overloaded) are worth retrying. */
   get isRetryable(): boolean {

@@ -98,8 +98,8 @@ export const defaultProfile: Model.ModelProfile = Model.profile({
 /** The system name of the test model. */
 export const system = "test"
 
-/** The tool-call id the test model uses for `name`. */
-export const toolCallId = (name: string): string => `pyd_ai_tool_call_id__${name}`
+/** The tool-call id the test model uses for `name` (`test_call_{name}`). */
+export const toolCallId = (name: string): string => `test_call_${name}`
 
 /** Arguments generated for a tool definition's JSON Schema with `seed`. */
 export const generateArgs = (definition: ToolDefinition, seed = 0): Record<string, unknown> =>

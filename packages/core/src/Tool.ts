@@ -20,10 +20,11 @@
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as JSONSchema from "effect/JSONSchema"
+import * as ModuleVersion from "effect/ModuleVersion"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import type * as SchemaAST from "effect/SchemaAST"
-import { ModelRetry, type ToolFailed } from "./AgentError.js"
+import { ModelRetry, ToolFailed, UserError } from "./AgentError.js"
 import { type ToolArgs, ValidationIssue } from "./Messages.js"
 
 /** A JSON Schema object, as sent to providers. */
@@ -82,14 +83,66 @@ export type Requirements<T> = T extends Tool<any, any, any, any, infer R> ? R : 
 export type Errors<T> =
   T extends Tool<any, any, any, infer E, any> ? Exclude<E, ModelRetry | ToolFailed> : never
 
-/** JSON Schema of a Schema, without the `$schema` key, `$defs` kept at the root. */
-export const jsonSchema = (schema: Schema.Schema.Any): JsonSchema => {
-  const js = JSONSchema.make(schema as Schema.Schema<any, any, never>) as unknown as Record<
-    string,
-    unknown
-  >
+/**
+ * JSON Schema of a Schema, without the `$schema` key, `$defs` kept at the root. A schema with no
+ * JSON Schema (`Schema.DateFromSelf`, `Schema.instanceOf(URL)`, …) throws a `UserError` naming
+ * `owner` (e.g. `Tool "book"`), the `member` (parameter, field) at fault and what to annotate.
+ */
+export const jsonSchema = (
+  schema: Schema.Schema.Any,
+  owner = "Schema",
+  member = "parameter"
+): JsonSchema => {
+  if (!Schema.isSchema(schema)) throw notOurSchema(owner, schema)
+  let js: Record<string, unknown>
+  try {
+    js = JSONSchema.make(schema as Schema.Schema<any, any, never>) as unknown as Record<
+      string,
+      unknown
+    >
+  } catch (e) {
+    throw missingJsonSchema(owner, member, e)
+  }
   const { $schema: _ignored, ...rest } = js
   return rest
+}
+
+/**
+ * The Effect line agentfx runs on is 3 (`effect@3`). A schema built with another major of
+ * `effect` (4 exports `Schema` too, with other internals) would crash deep inside `SchemaAST`;
+ * say what happened instead. `npm ls effect` lists the copies an app has.
+ */
+const notOurSchema = (owner: string, value: unknown): UserError => {
+  const loaded = ModuleVersion.getCurrentVersion()
+  const fromEffect4 =
+    value !== null && (typeof value === "object" || typeof value === "function")
+      ? "~effect/Schema/Schema" in value
+      : false
+  return new UserError({
+    reason:
+      `${owner}: the schema is not a Schema of effect ${loaded}, the Effect 3 line agentfx ` +
+      `runs on${fromEffect4 ? " (it was built with effect 4)" : ""}. Install effect@3 in your ` +
+      "app (npm install effect@3; `npm ls effect` lists every copy) and import Schema from it."
+  })
+}
+
+/** Effect says `Missing annotation\nat path: ["a"]["b"]\n…\nschema (Declaration): URL`. */
+const missingJsonSchema = (owner: string, member: string, e: unknown): UserError => {
+  const text = e instanceof Error ? e.message : String(e)
+  const path = /at path: ((?:\[[^\]]*\])+)/.exec(text)?.[1]
+  const keys = path === undefined ? [] : [...path.matchAll(/\[("?)(.*?)\1\]/g)].map((m) => m[2])
+  const kind = /schema \([^)]*\): (.*)$/m.exec(text)?.[1]
+  const what = keys.length === 0 ? "the schema" : `${member} "${keys.join(".")}"`
+  const annotate =
+    kind === undefined ? "the schema" : `the schema (${kind.length > 60 ? "…" : kind})`
+  return new UserError({
+    reason:
+      `${owner}: ${what} has no JSON Schema, so the model cannot be told its type. ` +
+      `Annotate ${annotate} with one, e.g. \`.annotations({ jsonSchema: { type: "string", ` +
+      `format: "date-time" } })\`, or use a schema that encodes to JSON (\`Schema.Date\` ` +
+      `instead of \`Schema.DateFromSelf\`, \`Schema.URL\` instead of \`Schema.instanceOf(URL)\`). ` +
+      `(Effect: ${text.split("\n").join(" ")})`
+  })
 }
 
 const parseIssues = (error: ParseResult.ParseError, input: unknown): Array<ValidationIssue> =>
@@ -164,6 +217,9 @@ export interface MakeOptions<Args, I, Success, E, R> {
   /** The arguments. An object Schema (`Schema.Struct`/`Schema.Class`); annotate fields with `description`. */
   readonly parameters: Schema.Schema<Args, I, never>
   readonly handler: (args: Args) => Effect.Effect<Success, E | ModelRetry, R>
+  /** Retries of this tool (wins over the agent's `retries`). */
+  readonly retries?: number
+  /** @deprecated Use `retries` (the agent's option has the same name). */
   readonly maxRetries?: number
   readonly strict?: boolean
   readonly sequential?: boolean
@@ -180,11 +236,12 @@ export const make = <const Name extends string, Args, I, Success, E = never, R =
   name: Name,
   options: MakeOptions<Args, I, Success, E, R>
 ): Tool<Name, Args, Success, E, R> => {
+  if (!Schema.isSchema(options.parameters)) throw notOurSchema(`Tool "${name}"`, options.parameters)
   const description = options.description ?? descriptionOf(options.parameters.ast)
   const definition = new ToolDefinition({
     name,
     ...(description !== undefined ? { description } : {}),
-    parametersJsonSchema: jsonSchema(options.parameters),
+    parametersJsonSchema: jsonSchema(options.parameters, `Tool "${name}"`),
     ...(options.strict !== undefined ? { strict: options.strict } : {}),
     kind: "function",
     sequential: options.sequential ?? false,
@@ -195,7 +252,7 @@ export const make = <const Name extends string, Args, I, Success, E = never, R =
     description,
     parameters: options.parameters,
     definition,
-    maxRetries: options.maxRetries,
+    maxRetries: options.retries ?? options.maxRetries,
     prepare: options.prepare,
     handler: options.handler,
     timeout: options.timeout,
@@ -213,6 +270,9 @@ export const fromJsonSchema = <const Name extends string, Success, E = never, R 
     readonly description?: string
     readonly jsonSchema: JsonSchema
     readonly handler: (args: Record<string, unknown>) => Effect.Effect<Success, E | ModelRetry, R>
+    /** Retries of this tool (wins over the agent's `retries`). */
+    readonly retries?: number
+    /** @deprecated Use `retries`. */
     readonly maxRetries?: number
     readonly strict?: boolean
     readonly sequential?: boolean
@@ -231,10 +291,64 @@ export const fromJsonSchema = <const Name extends string, Success, E = never, R 
       ...(options.strict !== undefined ? { strict: options.strict } : {}),
       sequential: options.sequential ?? false
     }),
-    maxRetries: options.maxRetries,
+    maxRetries: options.retries ?? options.maxRetries,
     prepare: undefined,
     handler: options.handler,
     timeout: options.timeout,
     decodeArgs: decodeWith(parameters)
   }
+}
+
+/** What an async tool handler gets besides its arguments. */
+export interface AsyncHandlerContext {
+  /** Aborted when the call is interrupted (run cancelled, tool timeout, a dropped stream). */
+  readonly signal: AbortSignal
+}
+
+/** Options of `fromAsync`: as `make`, with a Promise-returning handler. */
+export interface AsyncOptions<Args, I, Success>
+  extends Omit<MakeOptions<Args, I, Success, never, never>, "handler" | "prepare"> {
+  /**
+   * The handler, for code without Effect. Throw (or reject with) an `AgentError.ModelRetry` to
+   * send the model a retry prompt, or an `AgentError.ToolFailed` for a failed tool return; any
+   * other exception ends the run the same way as an Effect handler that throws.
+   */
+  readonly handler: (args: Args, context: AsyncHandlerContext) => PromiseLike<Success> | Success
+}
+
+/**
+ * A tool whose handler is an async function, for code that does not use Effect. The call's
+ * `signal` is aborted when the call is interrupted, so `fetch(url, { signal })` stops with it.
+ *
+ * @example
+ * ```ts
+ * import { Tool } from "@agentfx/core"
+ * import { Schema } from "effect"
+ *
+ * const weather = Tool.fromAsync("weather", {
+ *   parameters: Schema.Struct({ city: Schema.String }),
+ *   handler: async ({ city }, { signal }) => {
+ *     const res = await fetch(`https://wttr.in/${city}?format=3`, { signal })
+ *     return res.text()
+ *   }
+ * })
+ * ```
+ */
+export const fromAsync = <const Name extends string, Args, I, Success>(
+  name: Name,
+  options: AsyncOptions<Args, I, Success>
+): Tool<Name, Args, Success, ToolFailed, never> => {
+  const { handler, ...rest } = options
+  return make(name, {
+    ...rest,
+    handler: (args) =>
+      Effect.catchAll(
+        Effect.tryPromise({
+          try: async (signal) => handler(args, { signal }),
+          catch: (e) => e
+        }),
+        (e): Effect.Effect<never, ModelRetry | ToolFailed> =>
+          e instanceof ModelRetry || e instanceof ToolFailed ? Effect.fail(e) : Effect.die(e)
+      )
+  })
 }

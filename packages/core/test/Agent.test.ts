@@ -231,13 +231,13 @@ describe("retries", () => {
   )
 
   it.effect(
-    "ModelRetry from a tool: maxRetries = N allows N retries, then UnexpectedModelBehavior with history",
+    "ModelRetry from a tool: retries = N allows N retries, then UnexpectedModelBehavior with history",
     () =>
       Effect.gen(function* () {
         const calls = yield* Ref.make(0)
         const flaky = Tool.make("flaky", {
           parameters: Schema.Struct({}),
-          maxRetries: 2,
+          retries: 2,
           handler: () =>
             Effect.gen(function* () {
               const ctx = yield* RunContext.RunContext
@@ -297,7 +297,10 @@ describe("retries", () => {
       const error = yield* agent.run("go").pipe(Effect.provide(model), Effect.flip)
       assert.strictEqual(error._tag, "UnexpectedModelBehavior")
       if (error._tag === "UnexpectedModelBehavior") {
-        assert.strictEqual(error.reason, "Exceeded maximum output retries (2)")
+        assert.strictEqual(
+          error.reason,
+          "Exceeded maximum output retries (2); the last output was refused: Please return text."
+        )
         const retry = (error.messages[2] as Messages.ModelRequest)
           .parts[0] as Messages.RetryPromptPart
         assert.strictEqual(

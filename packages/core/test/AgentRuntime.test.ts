@@ -507,7 +507,7 @@ describe("spans, model resolution and runtimes", () => {
       assert.isNumber(chats[0]!.attributes.get("gen_ai.usage.input_tokens"))
       const tool = spans.find((s) => s.name === "execute_tool add")!
       assert.strictEqual(tool.attributes.get("gen_ai.tool.name"), "add")
-      assert.strictEqual(tool.attributes.get("gen_ai.tool.call.id"), "pyd_ai_tool_call_id__add")
+      assert.strictEqual(tool.attributes.get("gen_ai.tool.call.id"), "test_call_add")
       assert.strictEqual(tool.parent, "invoke_agent calc")
     })
   )
@@ -577,4 +577,92 @@ describe("spans, model resolution and runtimes", () => {
     assert.strictEqual(events[events.length - 1], "AgentRunResultEvent")
     await runtime.dispose()
   })
+})
+
+describe("Promise twins and missing services", () => {
+  const limited = Agent.make({ usageLimits: new Usage.UsageLimits({ requestLimit: 0 }) })
+
+  it("runPromise with { layer } rejects with the tagged error itself, not a FiberFailure", async () => {
+    const error = await Agent.runPromise(limited, { layer: TestModel.layer() }, "hi").then(
+      () => undefined,
+      (e: unknown) => e
+    )
+    assert.instanceOf(error, AgentError.UsageLimitExceeded)
+    const e = error as AgentError.UsageLimitExceeded
+    assert.strictEqual(e._tag, "UsageLimitExceeded")
+    assert.strictEqual(e.limit, "requestLimit")
+    assert.strictEqual(e.limitValue, 0)
+  })
+
+  it("runPromise takes a ManagedRuntime or { runtime } alike", async () => {
+    const runtime = ManagedRuntime.make(TestModel.layer({ customOutputText: "shared" }))
+    const a = await Agent.runPromise(Agent.make({}), runtime, "hi")
+    const b = await Agent.runPromise(Agent.make({}), { runtime }, "hi")
+    assert.deepStrictEqual([a.output, b.output], ["shared", "shared"])
+    const error = await Agent.runPromise(limited, { runtime }, "hi").then(
+      () => undefined,
+      (e: unknown) => e
+    )
+    assert.instanceOf(error, AgentError.UsageLimitExceeded)
+    await runtime.dispose()
+  })
+
+  it("an abort interrupts the run and rejects with the signal's reason", async () => {
+    const controller = new AbortController()
+    const stuck = FunctionModel.layer(() => Effect.never)
+    const pending = Agent.runPromise(Agent.make({}), { layer: stuck }, "hi", {
+      signal: controller.signal
+    })
+    const reason = new Error("user cancelled")
+    setTimeout(() => controller.abort(reason), 5)
+    const error = await pending.then(
+      () => undefined,
+      (e: unknown) => e
+    )
+    assert.strictEqual(error, reason)
+  })
+
+  it("runStreamAsyncIterable with { layer } throws the tagged error", async () => {
+    const tags: Array<string> = []
+    const error = await (async () => {
+      for await (const e of Agent.runStreamAsyncIterable(
+        limited,
+        { layer: TestModel.layer() },
+        "hi"
+      ))
+        tags.push(e._tag)
+    })().then(
+      () => undefined,
+      (e: unknown) => e
+    )
+    assert.instanceOf(error, AgentError.UsageLimitExceeded)
+    assert.deepStrictEqual(tags, [])
+  })
+
+  it.effect("no Model provided: a UserError naming the Layer to provide", () =>
+    Effect.gen(function* () {
+      const agent = Agent.make({ name: "support" })
+      // The types require Model.Model; code that bypasses them (untyped JS, a cast) gets this.
+      const run = agent.run("hi") as Effect.Effect<unknown, AgentError.AgentError>
+      const error = yield* Effect.flip(run)
+      assert.strictEqual(error._tag, "UserError")
+      assert.match(
+        error.message,
+        /^No model for agent "support": the Model service \(@agentfx\/core\/Model\) is not provided\. Provide a model Layer — e\.g\. Effect\.provide\(OpenAiChat\.model\("gpt-4o"\)\).*TestModel\.layer\(\) in tests — or pass a model to Agent\.make\(\{ model \}\) or to run\(prompt, \{ model \}\)\.$/
+      )
+    })
+  )
+
+  it.effect("a model string with no ModelRegistry: a UserError naming ModelRegistry.layer()", () =>
+    Effect.gen(function* () {
+      const agent = Agent.make({ model: "openai:gpt-4o" })
+      const run = agent.run("hi") as Effect.Effect<unknown, AgentError.AgentError>
+      const error = yield* Effect.flip(run)
+      assert.strictEqual(error._tag, "UserError")
+      assert.strictEqual(
+        error.message,
+        'Cannot resolve the model "openai:gpt-4o": no ModelRegistry is provided. Provide ModelRegistry.layer() from @agentfx/providers (with an HttpClient such as NodeHttpClient.layerUndici), or give the model as a Layer instead of a string.'
+      )
+    })
+  )
 })

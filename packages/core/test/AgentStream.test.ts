@@ -177,7 +177,7 @@ describe("Agent.runStream", () => {
         stream: () => Stream.make("ab", "cd").pipe(Stream.rechunk(1))
       })
       const outputs = Chunk.toReadonlyArray(
-        yield* Stream.runCollect(Agent.streamOutput(agent, "x").pipe(Stream.provideLayer(model)))
+        yield* Stream.runCollect(agent.streamOutput("x").pipe(Stream.provideLayer(model)))
       )
       assert.deepStrictEqual(outputs, ["AB", "ABCD", "ABCD"])
     })
@@ -197,7 +197,7 @@ describe("Agent.runStream", () => {
         stream: () => Stream.make("ab", "cd", ",e").pipe(Stream.rechunk(1))
       })
       const outputs = Chunk.toReadonlyArray(
-        yield* Stream.runCollect(Agent.streamOutput(agent, "x").pipe(Stream.provideLayer(model)))
+        yield* Stream.runCollect(agent.streamOutput("x").pipe(Stream.provideLayer(model)))
       )
       assert.deepStrictEqual(outputs, ["abcd", "abcd"])
     })
@@ -220,9 +220,9 @@ describe("Agent.runStream", () => {
         const collect = (throttle?: Duration.DurationInput) =>
           Effect.map(
             Stream.runCollect(
-              Agent.streamOutput(agent, "x", throttle === undefined ? {} : { throttle }).pipe(
-                Stream.provideLayer(model)
-              )
+              agent
+                .streamOutput("x", throttle === undefined ? {} : { throttle })
+                .pipe(Stream.provideLayer(model))
             ),
             Chunk.toReadonlyArray
           )

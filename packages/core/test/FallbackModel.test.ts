@@ -97,7 +97,7 @@ describe("FallbackModel", () => {
         ["ModelHTTPError", "ModelAPIError"]
       )
       assert.strictEqual((all[0] as AgentError.ModelHTTPError).status, 500)
-      assert.match(error.message, /a: ModelHTTPError: status_code: 500/)
+      assert.match(error.message, /a: ModelHTTPError: HTTP 500 \(model: a\)/)
       assert.match(error.message, /b: ModelAPIError: Connection refused/)
       // The conversation so far is kept on the error, as for any run failure.
       assert.strictEqual((error as AgentError.ModelAPIError).messages.length, 1)

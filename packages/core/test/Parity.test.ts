@@ -215,7 +215,7 @@ describe("ToolFailed", () => {
       Effect.gen(function* () {
         const lookup = Tool.make("lookup", {
           parameters: Schema.Struct({ id: Schema.Number }),
-          maxRetries: 0,
+          retries: 0,
           handler: ({ id }) =>
             id < 0
               ? Effect.fail(
@@ -224,7 +224,7 @@ describe("ToolFailed", () => {
               : Effect.succeed(`row ${id}`)
         })
         const seen: Array<ReadonlyArray<Messages.ModelMessage>> = []
-        // Two failing calls in a row: with maxRetries 0 a ModelRetry would end the run.
+        // Two failing calls in a row: with retries 0 a ModelRetry would end the run.
         const model = FunctionModel.layer(undefined, {
           stream: (messages) => {
             seen.push(messages)
@@ -275,7 +275,7 @@ describe("ToolFailed", () => {
       Effect.gen(function* () {
         const flaky = Tool.make("flaky", {
           parameters: Schema.Struct({}),
-          maxRetries: 0,
+          retries: 0,
           handler: () =>
             Effect.fail(new AgentError.ModelRetry({ reason: "try again" })) as Effect.Effect<
               string,

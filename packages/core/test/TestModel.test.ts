@@ -44,8 +44,8 @@ describe("TestModel", () => {
       assert.deepStrictEqual(
         first.toolCalls.map((c) => [c.toolName, c.toolCallId, c.args]),
         [
-          ["weather", "pyd_ai_tool_call_id__weather", { city: "a", days: 1 }],
-          ["time", "pyd_ai_tool_call_id__time", { zone: "UTC" }]
+          ["weather", "test_call_weather", { city: "a", days: 1 }],
+          ["time", "test_call_time", { zone: "UTC" }]
         ]
       )
       assert.strictEqual(first.modelName, "test")
@@ -106,7 +106,7 @@ describe("TestModel", () => {
             new Messages.RetryPromptPart({
               content: "bad city",
               toolName: "weather",
-              toolCallId: "pyd_ai_tool_call_id__weather"
+              toolCallId: "test_call_weather"
             })
           ]
         })

@@ -25,7 +25,6 @@
  *
  * @since 0.1.0
  */
-import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -34,7 +33,7 @@ import type * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import { AgentError, Messages, Model, ModelSettings } from "@agentfx/core"
+import { Agent, AgentError, Messages, Model, ModelSettings } from "@agentfx/core"
 
 /** A model: a service value, a Layer providing `Model.Model`, or a `"provider:name"` string. */
 export type ModelSpec = string | Model.Service | Layer.Layer<Model.Model, any, any>
@@ -215,7 +214,9 @@ const runPromise = <A>(effect: Effect.Effect<A, unknown>, options: PromiseOption
       ? options.runtime.runPromiseExit(effect, run)
       : Effect.runPromiseExit(effect, run)
   return exit.then((exit) =>
-    Exit.isSuccess(exit) ? exit.value : Promise.reject(Cause.squash(exit.cause))
+    Exit.isSuccess(exit)
+      ? exit.value
+      : Promise.reject(Agent.promiseError(exit.cause, options.signal))
   )
 }
 

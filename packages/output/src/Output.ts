@@ -171,6 +171,8 @@ export interface AutoOptions {
   /** Ask the provider for strict schema adherence (tool and native modes). */
   readonly strict?: boolean
   /** Retries of the output (overrides the agent's `outputRetries`). */
+  readonly retries?: number
+  /** @deprecated Use `retries`. */
   readonly maxRetries?: number
   /** Instructions template of prompted mode (`{schema}` is replaced by the JSON Schema). */
   readonly template?: string
@@ -202,7 +204,8 @@ export const auto = <const T extends Target | ReadonlyArray<Target>>(
   target: T,
   options: AutoOptions = {}
 ): OutputSpec.OutputSpec<OutputOf<T>, RequirementsOf<T>> => {
-  const { name, description, strict, maxRetries, template } = options
+  const { name, description, strict, template } = options
+  const retries = options.retries ?? options.maxRetries
   const common = {
     ...(name !== undefined ? { name } : {}),
     ...(description !== undefined ? { description } : {})
@@ -211,7 +214,7 @@ export const auto = <const T extends Target | ReadonlyArray<Target>>(
   const tool = ToolOutput.make(target, {
     ...common,
     ...strictOption,
-    ...(maxRetries !== undefined ? { maxRetries } : {})
+    ...(retries !== undefined ? { retries } : {})
   })
   const native = NativeOutput.make(target, { ...common, ...strictOption })
   const prompted = PromptedOutput.make(target, {
@@ -227,7 +230,7 @@ export const auto = <const T extends Target | ReadonlyArray<Target>>(
     acceptsText: true
   }
   const withBudget = (spec: OutputSpec.OutputSpec<any, any>): OutputSpec.OutputSpec<any, any> =>
-    maxRetries !== undefined ? { ...spec, maxRetries } : spec
+    retries !== undefined ? { ...spec, maxRetries: retries } : spec
   const byMode = {
     tool: toolMode,
     native: withBudget(native),

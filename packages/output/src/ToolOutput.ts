@@ -43,6 +43,8 @@ export interface Options {
    * budget (tools without one get the agent's `outputRetries`), and the largest becomes the
    * global output budget, which counts the failures of every output (tools and text) together.
    */
+  readonly retries?: number
+  /** @deprecated Use `retries` (the name the agent's and the tools' options use). */
   readonly maxRetries?: number
   /** Ask the provider for strict schema adherence (OpenAI `strict`). */
   readonly strict?: boolean
@@ -61,7 +63,7 @@ export const make = <const T extends Target | ReadonlyArray<Target>>(
         description: targets.length === 1 ? options.description : undefined
       }),
       strict: options.strict,
-      maxRetries: options.maxRetries
+      maxRetries: options.retries ?? options.maxRetries
     })),
     undefined
   )

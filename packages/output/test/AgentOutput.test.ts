@@ -1,4 +1,4 @@
-/** End to end: each output mode driven through `Agent.run` / `Agent.streamOutput` with the test models. */
+/** End to end: each output mode driven through `Agent.run` / `agent.streamOutput` with the test models. */
 import {
   Agent,
   FunctionModel,
@@ -38,7 +38,7 @@ const streamBananaJson = (output: OutputSpec.OutputSpec<Fruit>) =>
       stream: () => Stream.fromIterable(text.match(/.{1,4}/g)!).pipe(Stream.rechunk(1))
     })
     return Chunk.toReadonlyArray(
-      yield* Stream.runCollect(Agent.streamOutput(agent, "fruit").pipe(Stream.provideLayer(model)))
+      yield* Stream.runCollect(agent.streamOutput("fruit").pipe(Stream.provideLayer(model)))
     )
   })
 
@@ -243,7 +243,7 @@ describe("output modes through Agent.run", () => {
 
 describe("streamed structured output", () => {
   it.effect(
-    "Agent.streamOutput yields growing validated partials of a streamed output tool, then the final value",
+    "agent.streamOutput yields growing validated partials of a streamed output tool, then the final value",
     () =>
       Effect.gen(function* () {
         const Story = Schema.Struct({ title: Schema.String, lines: Schema.Array(Schema.String) })
@@ -259,9 +259,7 @@ describe("streamed structured output", () => {
             ).pipe(Stream.rechunk(1)) // one network read per piece
         })
         const outputs = Chunk.toReadonlyArray(
-          yield* Stream.runCollect(
-            Agent.streamOutput(agent, "a story").pipe(Stream.provideLayer(model))
-          )
+          yield* Stream.runCollect(agent.streamOutput("a story").pipe(Stream.provideLayer(model)))
         )
         assert.isAbove(outputs.length, 2)
         assert.deepStrictEqual(outputs[outputs.length - 1], {
@@ -306,8 +304,8 @@ describe("per-output-tool retry budgets", () => {
     return { calls, layer }
   }
   const union = Output.union([
-    ToolOutput.make(Fruit, { maxRetries: 1 }),
-    ToolOutput.make(Vehicle, { maxRetries: 3 })
+    ToolOutput.make(Fruit, { retries: 1 }),
+    ToolOutput.make(Vehicle, { retries: 3 })
   ])
 
   it.effect("the tool with the smaller budget fails after its own retries", () =>
@@ -356,7 +354,8 @@ describe("per-output-tool retry budgets", () => {
         .pipe(Effect.flip, Effect.provide(layer))
       assert.strictEqual(
         (error as { reason: string }).reason,
-        "Exceeded maximum output retries (3)"
+        // the last refused output (Vehicle's arguments) says why
+        "Exceeded maximum output retries (3); the last output was refused: name: Expected string, actual 1; wheels: is missing"
       )
       assert.strictEqual(calls.length, 4)
     })
@@ -379,7 +378,7 @@ describe("per-output-tool retry budgets", () => {
         const agent = Agent.make({
           outputRetries: 1,
           output: Output.union([
-            ToolOutput.make(Fruit, { maxRetries: 5 }),
+            ToolOutput.make(Fruit, { retries: 5 }),
             ToolOutput.make(describeVehicle)
           ])
         })

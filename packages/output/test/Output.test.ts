@@ -43,8 +43,8 @@ describe("Output.union", () => {
 
   it("keeps custom names; the retry budget is the largest given", () => {
     const spec = Output.union([
-      ToolOutput.make(Fruit, { name: "return_fruit", maxRetries: 1 }),
-      ToolOutput.make(Vehicle, { name: "return_vehicle", maxRetries: 3 })
+      ToolOutput.make(Fruit, { name: "return_fruit", retries: 1 }),
+      ToolOutput.make(Vehicle, { name: "return_vehicle", retries: 3 })
     ])
     assert.deepStrictEqual(
       spec.toolDefinitions(profile).map((d) => d.name),

@@ -1,4 +1,4 @@
-import { Model } from "@agentfx/core"
+import { AgentError, Model } from "@agentfx/core"
 import { assert, describe, expectTypeOf, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -119,8 +119,8 @@ describe("ToolOutput", () => {
     assert.deepStrictEqual(def.parametersJsonSchema.properties, { b: { type: "string" } })
   })
 
-  it("strict and maxRetries are carried; the profile's transformer is applied", () => {
-    const spec = ToolOutput.make(Fruit, { strict: true, maxRetries: 4 })
+  it("strict and retries are carried; the profile's transformer is applied", () => {
+    const spec = ToolOutput.make(Fruit, { strict: true, retries: 4 })
     assert.strictEqual(spec.maxRetries, 4)
     const seen: Array<unknown> = []
     const p = Model.profile({
@@ -282,4 +282,20 @@ describe("ToolOutput", () => {
       )
     })
   )
+})
+
+describe("ToolOutput.make with a schema that has no JSON Schema", () => {
+  it("throws a UserError naming the field and what to annotate", () => {
+    let error: unknown
+    try {
+      ToolOutput.make(Schema.Struct({ when: Schema.DateFromSelf }))
+    } catch (e) {
+      error = e
+    }
+    assert.instanceOf(error, AgentError.UserError)
+    assert.match(
+      (error as AgentError.UserError).message,
+      /^Output schema: field "when" has no JSON Schema, so the model cannot be told its type\. Annotate the schema \(DateFromSelf\)/
+    )
+  })
 })

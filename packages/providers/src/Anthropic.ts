@@ -154,7 +154,10 @@ export const layerConfig = (
   Layer.effect(
     AnthropicClient,
     Effect.gen(function* () {
-      const apiKey = yield* options.apiKey ?? Config.redacted("ANTHROPIC_API_KEY")
+      const apiKey = yield* Client.keyConfig(
+        options.apiKey ?? Config.redacted("ANTHROPIC_API_KEY"),
+        "Anthropic"
+      )
       const baseUrl = yield* options.baseUrl ?? Client.optionalString("ANTHROPIC_BASE_URL")
       return yield* makeClient({ ...options, apiKey, baseUrl })
     })

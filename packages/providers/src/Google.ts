@@ -10,7 +10,7 @@
  *
  * const program = agent.run("Hello").pipe(
  *   Effect.provide(Google.model("gemini-2.5-flash")),
- *   Effect.provide(Google.layerConfig({ apiKey: Config.redacted("GEMINI_API_KEY") })),
+ *   Effect.provide(Google.layerConfig()), // GEMINI_API_KEY (or GOOGLE_API_KEY)
  *   Effect.provide(NodeHttpClient.layerUndici)
  * )
  * ```
@@ -243,26 +243,28 @@ export const layer = (
 ): Layer.Layer<GoogleClient, never, HttpClient.HttpClient> =>
   Layer.effect(GoogleClient, makeClient(options))
 
-/** A `GoogleClient` from configuration, e.g. `{ apiKey: Config.redacted("GEMINI_API_KEY") }`. */
-export const layerConfig = (options: {
-  readonly apiKey: Config.Config<Redacted.Redacted<string>>
-  readonly baseUrl?: Config.Config<string> | undefined
-  readonly headers?: Record<string, string> | undefined
-  readonly retry?: Partial<Http.RetryPolicy> | false | undefined
-  readonly httpClientSpans?: boolean | undefined
-}): Layer.Layer<GoogleClient, ConfigError.ConfigError, HttpClient.HttpClient> =>
+/** Options of `layerConfig`: every field is optional. */
+export interface ConfigOptions extends Omit<ClientOptions, "apiKey" | "baseUrl"> {
+  /** Default: `apiKeyConfig` (`GEMINI_API_KEY`, or `GOOGLE_API_KEY` when it is not set). */
+  readonly apiKey?: Config.Config<Redacted.Redacted<string>> | undefined
+  /** Default: the optional `GEMINI_BASE_URL`. */
+  readonly baseUrl?: Config.Config<string | undefined> | undefined
+}
+
+/**
+ * A `GoogleClient` from configuration: by default the key is `GEMINI_API_KEY` (or
+ * `GOOGLE_API_KEY`) and the base URL the optional `GEMINI_BASE_URL`, as every provider's
+ * `layerConfig()`.
+ */
+export const layerConfig = (
+  options: ConfigOptions = {}
+): Layer.Layer<GoogleClient, ConfigError.ConfigError, HttpClient.HttpClient> =>
   Layer.effect(
     GoogleClient,
     Effect.gen(function* () {
-      const apiKey = yield* options.apiKey
-      const baseUrl = options.baseUrl === undefined ? undefined : yield* options.baseUrl
-      return yield* makeClient({
-        apiKey,
-        baseUrl,
-        headers: options.headers,
-        retry: options.retry,
-        httpClientSpans: options.httpClientSpans
-      })
+      const apiKey = yield* Client.keyConfig(options.apiKey ?? apiKeyConfig, "Google")
+      const baseUrl = yield* options.baseUrl ?? Client.optionalString("GEMINI_BASE_URL")
+      return yield* makeClient({ ...options, apiKey, baseUrl })
     })
   )
 
@@ -337,14 +339,16 @@ export const fromModelString = (
   modelName: string
 ): Effect.Effect<Model.Service, never, GoogleClient> => make(modelName)
 
-/** A `GoogleClient` keyed by `GEMINI_API_KEY` (falling back to `GOOGLE_API_KEY`). */
+/**
+ * A `GoogleClient` keyed by `GEMINI_API_KEY` (falling back to `GOOGLE_API_KEY`).
+ *
+ * @deprecated Use `layerConfig()`, which reads the same variables (as every provider's does).
+ */
 export const layerFromEnv: Layer.Layer<
   GoogleClient,
   ConfigError.ConfigError,
   HttpClient.HttpClient
-> = layerConfig({
-  apiKey: apiKeyConfig
-})
+> = layerConfig()
 
 /**
  * A registry factory for the `google:` / `gemini:` prefixes: builds the model with a client

@@ -152,7 +152,10 @@ export const layerConfig = (
   Layer.effect(
     OpenAiClient,
     Effect.gen(function* () {
-      const apiKey = yield* optionalConfig(options.apiKey ?? Config.redacted("OPENAI_API_KEY"))
+      const apiKey = yield* Client.keyConfig(
+        optionalConfig(options.apiKey ?? Config.redacted("OPENAI_API_KEY")),
+        "OpenAI"
+      )
       const baseUrl = yield* optionalConfig(
         options.baseUrl ?? Client.optionalString("OPENAI_BASE_URL")
       )

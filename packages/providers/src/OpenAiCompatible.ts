@@ -29,6 +29,7 @@ import * as Option from "effect/Option"
 import type * as Redacted from "effect/Redacted"
 import * as OpenAiChat from "./OpenAiChat.js"
 import * as OpenAiClient from "./OpenAiClient.js"
+import * as Client from "./internal/client.js"
 
 /** A vendor speaking the OpenAI Chat Completions protocol. */
 export interface Vendor {
@@ -159,12 +160,10 @@ export const layerConfig = (
   return Layer.unwrapEffect(
     Effect.gen(function* () {
       const { apiKey: apiKeyConfig, ...rest } = options
+      const keyConfig =
+        apiKeyConfig ?? (v.apiKeyEnv !== undefined ? Config.redacted(v.apiKeyEnv) : undefined)
       const apiKey =
-        apiKeyConfig !== undefined
-          ? yield* apiKeyConfig
-          : v.apiKeyEnv !== undefined
-            ? yield* Config.redacted(v.apiKeyEnv)
-            : undefined
+        keyConfig === undefined ? undefined : yield* Client.keyConfig(keyConfig, v.name)
       const baseUrl =
         options.baseUrl ??
         (v.baseUrlEnv !== undefined

@@ -173,6 +173,33 @@ describe("postJson", () => {
     })
   )
 
+  it.scoped("a final 429 says how often and how long it was retried", () =>
+    Effect.gen(function* () {
+      const server = yield* loopbackServer((_req, res) =>
+        json(res, 429, { error: { message: "slow down" } }, { "retry-after": "2" })
+      )
+      const http = yield* client
+      const exit = yield* driveClock(
+        Http.postJson(
+          http,
+          options(server.baseUrl, { retry: { times: 2, base: "100 millis", cap: "10 seconds" } })
+        )
+      )
+      assert.strictEqual(server.requests.length, 3)
+      assert(Exit.isFailure(exit))
+      const error = Exit.causeOption(exit).pipe((c) => (c._tag === "Some" ? c.value : undefined))
+      assert(error && error._tag === "Fail" && error.error._tag === "ModelHTTPError")
+      assert.strictEqual(error.error.status, 429)
+      assert.strictEqual(error.error.retries, 2)
+      // two waits of Retry-After: 2 s on the TestClock
+      assert.strictEqual(error.error.retriedMillis, 4000)
+      assert.strictEqual(
+        error.error.message,
+        'HTTP 429 (model: m1; retried 2 times over 4.0 s), body: {"error":{"message":"slow down"}}'
+      )
+    })
+  )
+
   it.scoped("4xx is not retried and carries status, body and model name", () =>
     Effect.gen(function* () {
       const server = yield* loopbackServer((_req, res) =>
@@ -187,7 +214,7 @@ describe("postJson", () => {
       assert.deepStrictEqual(error.body, {
         error: { message: "bad param", type: "invalid_request_error" }
       })
-      assert.include(error.message, "status_code: 400")
+      assert.include(error.message, "HTTP 400 (model: m1)")
       assert.strictEqual(server.requests.length, 1)
     })
   )

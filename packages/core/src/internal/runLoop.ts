@@ -308,7 +308,22 @@ export interface Machine<A> {
 }
 
 let runCounter = 0
+
 const newRunId = (): string => `run_${Date.now().toString(36)}_${(runCounter++).toString(36)}`
+
+/** The error text of a run with no model: which Layer to provide, or where to pass a model. */
+export const noModelReason = (agentName: string | undefined): string =>
+  `No model for ${agentName === undefined ? "this agent" : `agent "${agentName}"`}: the ` +
+  "Model service (@agentfx/core/Model) is not provided. Provide a model Layer — " +
+  'e.g. Effect.provide(OpenAiChat.model("gpt-4o")) with Effect.provide(OpenAiChat.layerConfig()) ' +
+  "and an HttpClient (NodeHttpClient.layerUndici) from @agentfx/providers, or TestModel.layer() " +
+  "in tests — or pass a model to Agent.make({ model }) or to run(prompt, { model })."
+
+/** The error text of a `"provider:model"` string with no `ModelRegistry` to resolve it. */
+export const noRegistryReason = (model: string): string =>
+  `Cannot resolve the model "${model}": no ModelRegistry is provided. Provide ` +
+  "ModelRegistry.layer() from @agentfx/providers (with an HttpClient such as " +
+  "NodeHttpClient.layerUndici), or give the model as a Layer instead of a string."
 
 /**
  * Resolves the model of a run: per-run option, agent model, or the `Model` in context. A Layer
@@ -320,7 +335,15 @@ export const resolveModel = (
 ): Effect.Effect<Model.Service, any, any> => {
   if (input === undefined) return Model.Model
   if (typeof input === "string") {
-    const resolved = Effect.flatMap(Model.ModelRegistry, (registry) => registry.resolve(input))
+    const resolved = Effect.flatMap(Effect.context<never>(), (ctx) => {
+      const registry = Context.getOption(
+        ctx as Context.Context<Model.ModelRegistry>,
+        Model.ModelRegistry
+      )
+      return Option.isSome(registry)
+        ? registry.value.resolve(input)
+        : Effect.fail(new UserError({ reason: noRegistryReason(input) }))
+    })
     return owner?.parent === undefined ? resolved : Effect.withParentSpan(resolved, owner.parent)
   }
   if (Layer.isLayer(input)) {
@@ -505,6 +528,17 @@ interface Prepared {
 
 const noTools: Map<string, Toolset.ToolsetTool<any, any>> = new Map()
 
+/** A retry prompt's content on one line, for the error that ends a run (`path: message; …`). */
+const failureText = (content: RetryPromptPart["content"]): string => {
+  const text =
+    typeof content === "string"
+      ? content
+      : content
+          .map((i) => `${i.path.length === 0 ? "(root)" : i.path.join(".")}: ${i.message}`)
+          .join("; ")
+  return text.length > 1000 ? `${text.slice(0, 1000)}…` : text
+}
+
 /**
  * Builds a run; requires what the agent requires, plus `Scope` for a model given as a Layer
  * (unless `owner` gives the scope).
@@ -523,8 +557,10 @@ export const makeMachine = <A>(
       let service = model
       if (service === undefined) {
         const found = Context.getOption(context, Model.Model)
-        // No model anywhere: let the tag report the missing service as usual.
-        if (Option.isNone(found)) return Effect.flatMap(Model.Model, (m) => build(m))
+        // No model anywhere (only reachable when the types were bypassed): say what to provide.
+        if (Option.isNone(found)) {
+          return Effect.fail(new UserError({ reason: noModelReason(config.name) }))
+        }
         service = found.value
       }
       const run = new Run<A>(
@@ -1184,21 +1220,26 @@ class Run<A> implements Machine<A> {
     )
   }
 
-  /** Counts one output retry; fails the run when the budget is spent. */
-  private countOutputRetry(): Effect.Effect<void, any> {
+  /**
+   * Counts one output retry; fails the run when the budget is spent, saying why the last output
+   * was refused (`failure`: the retry prompt's content).
+   */
+  private countOutputRetry(failure: RetryPromptPart["content"]): Effect.Effect<void, any> {
     return Effect.suspend(() => {
       const st = this.st
       const max = this.resolved.max
       st.outputRetries += 1
       return st.outputRetries > max
-        ? this.exhausted(`Exceeded maximum output retries (${max})`)
+        ? this.exhausted(
+            `Exceeded maximum output retries (${max}); the last output was refused: ${failureText(failure)}`
+          )
         : Effect.void
     })
   }
 
   private outputRetry(part: RetryPromptPart): Effect.Effect<AgentNode<A>, any> {
     return Effect.as(
-      this.countOutputRetry(),
+      this.countOutputRetry(part.content),
       new ModelRequestNode(new ModelRequest({ parts: [part] }, true))
     )
   }
@@ -1452,7 +1493,7 @@ class Run<A> implements Machine<A> {
       })
       if (result.ok) return result
       if (count) {
-        yield* this.countOutputRetry()
+        yield* this.countOutputRetry(retryContent(result.error))
         if (toolMax !== undefined) {
           if (toolRetry >= toolMax) {
             return yield* this.exhausted(

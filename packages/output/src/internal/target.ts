@@ -63,7 +63,7 @@ const descriptionOf = (ast: AST.AST): string | undefined => {
  * `$ref` (what `Schema.Class` and identified schemas produce) inlined.
  */
 export const objectJsonSchema = (schema: Schema.Schema.Any): Tool.JsonSchema => {
-  let js: Tool.JsonSchema = Tool.jsonSchema(schema)
+  let js: Tool.JsonSchema = Tool.jsonSchema(schema, "Output schema", "field")
   const ref = js.$ref
   const defs = js.$defs as Record<string, Tool.JsonSchema> | undefined
   if (typeof ref === "string" && ref.startsWith("#/$defs/") && defs !== undefined) {

@@ -9,7 +9,8 @@
 import type * as HttpClient from "@effect/platform/HttpClient"
 import type { AgentError, ModelSettings } from "@agentfx/core"
 import * as Config from "effect/Config"
-import type * as Effect from "effect/Effect"
+import * as ConfigError from "effect/ConfigError"
+import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
@@ -86,3 +87,37 @@ export const setKey = (
 /** An optional string from configuration (e.g. `ANTHROPIC_BASE_URL`). */
 export const optionalString = (name: string): Config.Config<string | undefined> =>
   Config.option(Config.string(name)).pipe(Config.map(Option.getOrUndefined))
+
+/** The variable names a configuration error says are missing (`OPENAI_API_KEY`, …). */
+const missingNames = (error: ConfigError.ConfigError): Array<string> => {
+  switch (error._op) {
+    case "And":
+    case "Or":
+      return [...missingNames(error.left), ...missingNames(error.right)]
+    case "MissingData":
+      return [error.path.join(".")]
+    default:
+      return []
+  }
+}
+
+/**
+ * Reads a provider's key from configuration. When it is missing, the `ConfigError` says which
+ * provider wanted it and the two ways to give it (Effect's own says only "Missing data at
+ * OPENAI_API_KEY"); any other configuration error is passed on unchanged.
+ */
+export const keyConfig = <A>(
+  config: Config.Config<A>,
+  provider: string
+): Effect.Effect<A, ConfigError.ConfigError> =>
+  Effect.mapError(config, (error) => {
+    if (!ConfigError.isMissingDataOnly(error)) return error
+    const names = missingNames(error)
+    const vars = names.length === 0 ? "the key variable" : names.join(" or ")
+    return ConfigError.MissingData(
+      names.length === 0 ? [] : names[0]!.split("."),
+      `${provider} needs an API key: set ${vars} in the environment, or pass the key to the ` +
+        `client layer — layerConfig({ apiKey: Config.redacted("YOUR_VARIABLE") }) or ` +
+        `layer({ apiKey: Redacted.make(key) })`
+    )
+  })

@@ -354,15 +354,28 @@ const withRetry = <A, R>(
   // Performance: the retry machinery starts only after a retryable failure (most calls succeed
   // at once). The failed first attempt is replayed into `Effect.retry` as its first failure, so
   // the schedule sees exactly the errors and attempts it would have seen.
-  return Effect.catchIf(effect, isRetryable, (first) => {
-    let replayed = false
-    const attempts = Effect.suspend(() => {
-      if (replayed) return effect
-      replayed = true
-      return Effect.fail(first)
+  return Effect.catchIf(effect, isRetryable, (first) =>
+    Effect.flatMap(Clock.currentTimeMillis, (firstFailedAt) => {
+      let attempts = 0
+      const attempt = Effect.suspend(() => {
+        attempts++
+        return attempts === 1 ? Effect.fail(first) : effect
+      })
+      // The last error says how often and how long it was retried ("retried 2 times over 3.1 s").
+      return Effect.catchAll(Effect.retry(attempt, { schedule, while: isRetryable }), (error) =>
+        Effect.flatMap(Clock.currentTimeMillis, (now) =>
+          Effect.fail(
+            error._tag === "ModelHTTPError" && attempts > 1
+              ? new AgentError.ModelHTTPError(
+                  { ...error, retries: attempts - 1, retriedMillis: now - firstFailedAt },
+                  true
+                )
+              : error
+          )
+        )
+      )
     })
-    return Effect.retry(attempts, { schedule, while: isRetryable })
-  })
+  )
 }
 
 /**

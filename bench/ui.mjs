@@ -1,0 +1,155 @@
+#!/usr/bin/env node
+// UI encoding overhead (not part of the benchmark run; needs `pnpm build`). Two measurements:
+// 1. end to end: the CPU per text chunk of `agent.runStream` alone vs the same run encoded by
+//    `UiStream.aiSdk` (the AI SDK UI message stream as SSE bytes, what `aiSdkResponse` writes)
+//    and by `UiStream.agUi`, over OpenAI Chat against the loopback mock server
+//    (bench/mock-server.mjs, its own process), repetitions interleaved;
+// 2. encoding alone: the events of one such run, recorded with their network chunking, replayed
+//    from memory through each encoder (minus the replay itself) — the same cost without the
+//    HTTP noise, divided by (1)'s runStream cost as the expected overhead.
+// Target (issue #16): the AI SDK encoding adds ≤ 5 % CPU per chunk to `stream`.
+//   node bench/ui.mjs [--chunks 20000] [--reps 9] [--paced 0]
+// `stream`: N deltas written at once (many events per network read); `--paced N`: one delta per
+// millisecond (one event per read; CPU per chunk there is dominated by wake-ups, so noisy).
+import { spawn } from "node:child_process"
+import path from "node:path"
+import { createInterface } from "node:readline"
+import { fileURLToPath } from "node:url"
+import { Agent } from "@agentfx/core"
+import { OpenAiChat } from "@agentfx/providers"
+import { UiStream } from "@agentfx/ui"
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as ManagedRuntime from "effect/ManagedRuntime"
+import * as Redacted from "effect/Redacted"
+import * as Chunk from "effect/Chunk"
+import * as Stream from "effect/Stream"
+
+const args = process.argv.slice(2)
+const flag = (name, dflt) => {
+  const i = args.indexOf(name)
+  return i === -1 ? dflt : Number(args[i + 1])
+}
+const CHUNKS = flag("--chunks", 20000)
+const REPS = flag("--reps", 9)
+const PACED = flag("--paced", 0)
+const HERE = path.dirname(fileURLToPath(import.meta.url))
+
+const server = spawn(
+  process.execPath,
+  [path.join(HERE, "mock-server.mjs"), "--exit-on-stdin-close"],
+  {
+    stdio: ["pipe", "pipe", "inherit"]
+  }
+)
+const { url } = await new Promise((resolve, reject) => {
+  createInterface({ input: server.stdout }).once("line", (line) => resolve(JSON.parse(line)))
+  server.once("exit", (code) => reject(new Error(`mock server exited (${code})`)))
+})
+
+const runtime = ManagedRuntime.make(
+  OpenAiChat.layer({ apiKey: Redacted.make("x"), baseUrl: `${url}/v1` }).pipe(
+    Layer.provide(NodeHttpClient.layerUndici)
+  )
+)
+const agent = Agent.make({ name: "bench-ui" })
+const PROMPT = "Tell me a story."
+
+const variants = {
+  runStream: (events) => Stream.runDrain(events),
+  "runStream + UiStream.aiSdk": (events) => Stream.runDrain(UiStream.aiSdk(events)),
+  "runStream + UiStream.agUi": (events) => Stream.runDrain(UiStream.agUi(events, { runId: "r" }))
+}
+
+const cpu = () => {
+  const c = process.cpuUsage()
+  return c.user + c.system
+}
+const once = (model, variant) =>
+  runtime.runPromise(
+    Effect.suspend(() => {
+      const start = cpu()
+      return Effect.map(variants[variant](agent.runStream(PROMPT)), () => cpu() - start)
+    }).pipe(Effect.provide(OpenAiChat.model(model)))
+  )
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b)
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2
+}
+
+const report = (samples) => {
+  const names = Object.keys(samples)
+  const base = median(samples[names[0]])
+  for (const v of names) {
+    const m = median(samples[v])
+    const ratio = m / base
+    const extra = v === names[0] ? "" : `  (+${((ratio - 1) * 100).toFixed(1)} %)`
+    console.log(`  ${v.padEnd(28)} ${m.toFixed(3).padStart(8)} µs  ×${ratio.toFixed(3)}${extra}`)
+  }
+  return base
+}
+
+const measure = async (label, model, n, warmModel) => {
+  const names = Object.keys(variants)
+  for (const v of names) for (let i = 0; i < 2; i++) await once(warmModel, v)
+  const samples = Object.fromEntries(names.map((v) => [v, []]))
+  for (let r = 0; r < REPS; r++) {
+    // rotate the order every repetition so drift (GC, JIT, a busy machine) spreads evenly
+    for (let k = 0; k < names.length; k++) {
+      const v = names[(k + r) % names.length]
+      samples[v].push((await once(model, v)) / n)
+    }
+  }
+  console.log(`\n${label}, end to end: ${n} chunks, ${REPS} repetitions, median CPU µs per chunk`)
+  return report(samples)
+}
+
+/** Encoding alone: one recorded run's events (network chunking kept), replayed from memory. */
+const encodingAlone = async (model, n, runStreamCost) => {
+  const recorded = await runtime.runPromise(
+    Stream.runCollect(Stream.chunks(agent.runStream(PROMPT))).pipe(
+      Effect.provide(OpenAiChat.model(model))
+    )
+  )
+  const chunks = Chunk.toArray(recorded)
+  const replay = () => Stream.fromChunks(...chunks)
+  const runs = {
+    replay: () => Stream.runDrain(replay()),
+    "replay + UiStream.aiSdk": () => Stream.runDrain(UiStream.aiSdk(replay())),
+    "replay + UiStream.agUi": () => Stream.runDrain(UiStream.agUi(replay(), { runId: "r" }))
+  }
+  const samples = Object.fromEntries(Object.keys(runs).map((v) => [v, []]))
+  // a replay takes milliseconds: many interleaved repetitions (after a JIT warm-up) keep the
+  // median steady on a busy machine
+  const reps = Math.max(REPS * 6, 60)
+  for (let r = 0; r < reps + 10; r++) {
+    for (const [v, run] of Object.entries(runs)) {
+      const start = cpu()
+      await Effect.runPromise(run())
+      if (r >= 10) samples[v].push((cpu() - start) / n)
+    }
+  }
+  console.log(
+    `\nencoding alone: the ${n}-chunk run's ${chunks.length} network chunks replayed ${reps}×, median CPU µs per chunk`
+  )
+  const base = median(samples.replay)
+  report(samples)
+  for (const v of ["replay + UiStream.aiSdk", "replay + UiStream.agUi"]) {
+    const added = median(samples[v]) - base
+    console.log(
+      `  ${v.slice(9)} adds ${added.toFixed(3)} µs per chunk = ${((added / runStreamCost) * 100).toFixed(1)} % of runStream's ${runStreamCost.toFixed(2)} µs`
+    )
+  }
+}
+
+try {
+  const base = await measure("stream", `bench-stream-${CHUNKS}`, CHUNKS, "bench-stream-2000")
+  await encodingAlone(`bench-stream-${CHUNKS}`, CHUNKS, base)
+  if (PACED > 0) await measure("paced", `bench-paced-${PACED}`, PACED, "bench-paced-200")
+} finally {
+  await runtime.dispose()
+  server.stdin.end()
+  server.kill()
+}

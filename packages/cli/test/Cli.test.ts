@@ -1,0 +1,190 @@
+/**
+ * `agentfx chat` as a user runs it: a child process (tsx on the sources) driven through its
+ * stdin and stdout with the offline model. The answer must stream (arrive in several writes),
+ * each turn prints its usage, `/save` writes the history as JSON that decodes to the
+ * conversation, `/load` brings it back (the next answer proves the model saw it), and bad
+ * model strings or missing keys exit 1 with a message naming the problem.
+ */
+import { Messages } from "@agentfx/core"
+import { assert, describe, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import { type ChildProcess, spawn } from "node:child_process"
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+
+const root = join(import.meta.dirname, "..", "..", "..")
+const tsx = join(root, "node_modules", ".bin", "tsx")
+const bin = join(root, "packages", "cli", "src", "bin.ts")
+
+const cleanEnv = () => {
+  const env: Record<string, string | undefined> = { ...process.env, AGENTFX_OFFLINE_DELAY_MS: "25" }
+  for (const k of [
+    "OPENAI_API_KEY",
+    "ANTHROPIC_API_KEY",
+    "GEMINI_API_KEY",
+    "GOOGLE_API_KEY",
+    "AGENTFX_MODEL"
+  ]) {
+    delete env[k]
+  }
+  return env
+}
+
+interface Session {
+  readonly child: ChildProcess
+  /** Every stdout data event, in order. */
+  readonly chunks: Array<string>
+  readonly stdout: () => string
+  readonly stderr: () => string
+  readonly exit: Promise<number | null>
+}
+
+/** Starts `agentfx chat …`; the process is killed (by its pid) when the scope closes. */
+const start = (args: ReadonlyArray<string>, dir: string) =>
+  Effect.acquireRelease(
+    Effect.sync((): Session => {
+      const child = spawn(tsx, ["--conditions=@agentfx/source", bin, "chat", ...args], {
+        cwd: dir,
+        env: cleanEnv(),
+        stdio: ["pipe", "pipe", "pipe"]
+      })
+      const chunks: Array<string> = []
+      let err = ""
+      child.stdout!.setEncoding("utf8").on("data", (d: string) => chunks.push(d))
+      child.stderr!.setEncoding("utf8").on("data", (d: string) => (err += d))
+      const exit = new Promise<number | null>((resolve) =>
+        child.on("exit", (code) => resolve(code))
+      )
+      return { child, chunks, stdout: () => chunks.join(""), stderr: () => err, exit }
+    }),
+    (s) =>
+      Effect.sync(() => {
+        if (s.child.exitCode === null && s.child.pid !== undefined) process.kill(s.child.pid)
+      })
+  )
+
+/** Waits (bounded) until stdout matches. */
+const waitFor = (s: Session, pattern: RegExp, from = 0) =>
+  Effect.promise(async () => {
+    const deadline = Date.now() + 60_000
+    while (!pattern.test(s.stdout().slice(from))) {
+      if (Date.now() > deadline || s.child.exitCode !== null) {
+        throw new Error(
+          `timed out waiting for ${pattern}; stdout:\n${s.stdout()}\nstderr:\n${s.stderr()}`
+        )
+      }
+      await new Promise((r) => setTimeout(r, 20))
+    }
+    return s.stdout().slice(from)
+  })
+
+/** Sends a line and waits for `pattern` in what follows; returns that output and its chunk count. */
+const send = (s: Session, line: string, pattern: RegExp) =>
+  Effect.gen(function* () {
+    const from = s.stdout().length
+    const firstChunk = s.chunks.length
+    s.child.stdin!.write(`${line}\n`)
+    const out = yield* waitFor(s, pattern, from)
+    return { out, chunks: s.chunks.length - firstChunk }
+  })
+
+const usage = /usage: 1 request, 0 tool calls, \d+ input \+ \d+ output = \d+ tokens\n/
+
+describe("agentfx chat (child process)", () => {
+  it.scopedLive(
+    "streams answers, prints usage, /save and /load the history",
+    () =>
+      Effect.gen(function* () {
+        const dir = mkdtempSync(join(tmpdir(), "agentfx-cli-"))
+        yield* Effect.addFinalizer(() =>
+          Effect.sync(() => rmSync(dir, { recursive: true, force: true }))
+        )
+        const s = yield* start(["--model", "offline"], dir)
+        yield* waitFor(s, /model: offline \(\/help for commands\)\n/)
+
+        const first = yield* send(s, "Hello there", usage)
+        const answer =
+          "**Offline model** (no API key set).\n\nYou said: *Hello there*. This is the first message of our chat."
+        assert.include(first.out, `${answer}\n`)
+        assert.isAtLeast(first.chunks, 3, "the answer arrived in several writes")
+
+        const saved = yield* send(s, "/save chat.json", /saved 2 messages to chat\.json\n/)
+        assert.include(saved.out, "saved 2 messages")
+        const file = readFileSync(join(dir, "chat.json"), "utf8")
+        const history = yield* Messages.decodeJson(file)
+        assert.strictEqual(history.length, 2)
+        const request = history[0] as Messages.ModelRequest
+        assert.strictEqual(request._tag, "ModelRequest")
+        assert.deepStrictEqual(
+          request.parts.map((p) => (p._tag === "UserPromptPart" ? p.content : p._tag)),
+          ["Hello there"]
+        )
+        const response = history[1] as Messages.ModelResponse
+        assert.strictEqual(response.text, answer)
+        assert.strictEqual(response.modelName, "offline")
+        assert.isAbove(response.usage.outputTokens, 0)
+
+        yield* send(s, "/clear", /started a new conversation\n/)
+        const forgotten = yield* send(s, "Who am I?", usage)
+        assert.include(forgotten.out, "This is the first message of our chat.")
+
+        yield* send(s, "/load chat.json", /loaded 2 messages from chat\.json\n/)
+        const second = yield* send(s, "And again", usage)
+        assert.include(
+          second.out,
+          'You said: *And again*. Before that you said "Hello there", so this is message 2 of our chat.'
+        )
+
+        const missing = yield* send(s, "/load nope.json", /error: cannot load nope\.json: .*\n/)
+        assert.include(missing.out, "nope.json")
+        // a failed /load keeps the conversation
+        yield* send(s, "/save after.json", /saved 4 messages to after\.json\n/)
+        writeFileSync(join(dir, "bad.json"), '[{"_tag":"ModelRequest","parts":"x"}]')
+        const bad = yield* send(s, "/load bad.json", /error: cannot load bad\.json: .*\n/)
+        assert.include(bad.out, "parts")
+        yield* send(s, "/bogus", /unknown command \/bogus \(try \/help\)\n/)
+
+        s.child.stdin!.end()
+        const code = yield* Effect.promise(() => s.exit)
+        assert.strictEqual(code, 0)
+        assert.strictEqual(s.stderr(), "")
+      }),
+    150_000
+  )
+
+  it.scopedLive(
+    "--load at start; unknown providers and missing keys exit 1 naming the problem",
+    () =>
+      Effect.gen(function* () {
+        const dir = mkdtempSync(join(tmpdir(), "agentfx-cli-"))
+        yield* Effect.addFinalizer(() =>
+          Effect.sync(() => rmSync(dir, { recursive: true, force: true }))
+        )
+        const earlier = [
+          Messages.userPrompt("I am Ada"),
+          new Messages.ModelResponse({ parts: [new Messages.TextPart({ content: "Hi Ada" })] })
+        ]
+        writeFileSync(join(dir, "h.json"), Messages.encodeJson(earlier))
+        // the failing starts run alongside
+        const unknown = yield* start(["--model", "nope:x"], dir)
+        const noKey = yield* start(["--model", "openai:gpt-4o"], dir)
+        const s = yield* start(["--model", "offline", "--load", "h.json"], dir)
+        yield* waitFor(s, /loaded 2 messages from h\.json\n/)
+        const turn = yield* send(s, "Remember me?", usage)
+        assert.include(
+          turn.out,
+          'Before that you said "I am Ada", so this is message 2 of our chat.'
+        )
+        s.child.stdin!.end()
+        assert.strictEqual(yield* Effect.promise(() => s.exit), 0)
+
+        assert.strictEqual(yield* Effect.promise(() => unknown.exit), 1)
+        assert.include(unknown.stderr(), 'Unknown model provider "nope"')
+
+        assert.strictEqual(yield* Effect.promise(() => noKey.exit), 1)
+        assert.include(noKey.stderr(), "OPENAI_API_KEY")
+      }),
+    150_000
+  )
+})

@@ -1,0 +1,474 @@
+/**
+ * Agent runs streamed to user interfaces, in the protocols UI libraries read:
+ *
+ * - the **AI SDK UI message stream** (`aiSdk*`): the SSE stream `useChat` of `ai` 6 /
+ *   `@ai-sdk/react` reads (`start`, `start-step`, `text-*`, `reasoning-*`, `tool-input-*`,
+ *   `tool-output-*`, `finish-step`, `finish`, `error`, data parts, `[DONE]`), and the reverse:
+ *   the UI messages `useChat` posts, as agentfx message history;
+ * - **AG-UI** (`agUi*`): the events of `@ag-ui/core` 1.0 (`RUN_STARTED`, `TEXT_MESSAGE_*`,
+ *   `REASONING_*`, `TOOL_CALL_*`, `STATE_*`, `RUN_FINISHED` / `RUN_ERROR`) as SSE, and the
+ *   reverse for `RunAgentInput.messages`.
+ *
+ * Both encode `agent.runStream(...)` per network chunk (one write per chunk, not per event). A
+ * failed run ends the stream with an error event (`error` / `RUN_ERROR`) — it never hangs — and
+ * `onFinish` receives the messages the error carries, so nothing is lost.
+ *
+ * @example
+ * ```ts
+ * import { UiStream } from "@agentfx/ui"
+ * import * as HttpRouter from "@effect/platform/HttpRouter"
+ *
+ * const router = HttpRouter.empty.pipe(
+ *   HttpRouter.post(
+ *     "/api/chat",
+ *     UiStream.aiSdkHandler((chat) => agent.runStream(undefined, { messageHistory: chat.messages }))
+ *   )
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ */
+import type { Agent, Messages } from "@agentfx/core"
+import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import type * as Cause from "effect/Cause"
+import * as Chunk from "effect/Chunk"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Schema from "effect/Schema"
+import * as Stream from "effect/Stream"
+import * as AgUi from "./internal/agUi.js"
+import { decodeAgUiMessages } from "./internal/agUiDecode.js"
+import * as AiSdk from "./internal/aiSdk.js"
+import { type DecodeIssue, decodeUiMessages } from "./internal/aiSdkDecode.js"
+import {
+  defaultErrorText,
+  encoder,
+  failureOf,
+  messagesOf,
+  ObjectSink,
+  type Outcome,
+  type RunEvent,
+  type Sink,
+  SseSink
+} from "./internal/common.js"
+
+export type {
+  /** How a streamed run ended, as `onFinish` sees it: the result, or the error and its messages. */
+  Outcome
+} from "./internal/common.js"
+
+// ---------------------------------------------------------------------------
+// Errors
+// ---------------------------------------------------------------------------
+
+/** A request body or UI message list that does not decode; `path` says where. */
+export class UiMessageError extends Schema.TaggedError<UiMessageError>()("UiMessageError", {
+  reason: Schema.String,
+  path: Schema.String
+}) {
+  override get message(): string {
+    return `Invalid UI messages at ${this.path}: ${this.reason}`
+  }
+}
+
+const toError = (issue: DecodeIssue) =>
+  new UiMessageError({ reason: issue.message, path: issue.path })
+
+// ---------------------------------------------------------------------------
+// The shared pipeline
+// ---------------------------------------------------------------------------
+
+/** Options every encoder takes. */
+export interface CommonOptions<A> {
+  /**
+   * The text of the error event of a failed run. Default: a typed error's `_tag` and message
+   * (agentfx errors carry no secrets), "An error occurred." for a defect.
+   */
+  readonly errorText?: (cause: Cause.Cause<unknown>) => string
+  /**
+   * Runs after the last event, before the stream closes: the result, or the error with the
+   * messages it carries — persist the conversation here. Not run when the client disconnects
+   * (the run is interrupted).
+   */
+  readonly onFinish?: (outcome: Outcome<A>) => Effect.Effect<void>
+}
+
+interface Encoding<A, O> {
+  encode(event: RunEvent<A>, out: Sink<O>): void
+  fail(errorText: string, error: unknown, out: Sink<O>): void
+}
+
+/** Where the encoded values go, and how one network chunk's worth is emitted. */
+interface Output<O, T> {
+  readonly sink: Sink<O>
+  flush(): Chunk.Chunk<T>
+}
+
+const objects = <O>(): Output<O, O> => {
+  const sink = new ObjectSink<O>()
+  return {
+    sink,
+    flush: () => {
+      const out = sink.take()
+      return out.length === 0 ? Chunk.empty() : Chunk.unsafeFromArray(out)
+    }
+  }
+}
+
+/** SSE framing: one `data:` line per value, one byte buffer per network chunk. */
+const sse = <O>(): Output<O, Uint8Array> => {
+  const sink = new SseSink<O>()
+  return {
+    sink,
+    flush: () => {
+      const bytes = sink.take()
+      return bytes.length === 0 ? Chunk.empty() : Chunk.of(bytes)
+    }
+  }
+}
+
+const pipeline = <A, E, R, O, T>(
+  events: Stream.Stream<RunEvent<A>, E, R>,
+  make: () => Encoding<A, O>,
+  output: () => Output<O, T>,
+  options: CommonOptions<A>,
+  end: Chunk.Chunk<T>
+): Stream.Stream<T, never, R> =>
+  Stream.suspend(() => {
+    const enc = make()
+    const out = output()
+    let outcome: Outcome<A> | undefined
+    const body = events.pipe(
+      Stream.mapChunks((chunk) => {
+        for (const e of chunk) {
+          enc.encode(e, out.sink)
+          if (e._tag === "AgentRunResultEvent") {
+            outcome = { _tag: "Success", result: e.result, messages: e.result.allMessages() }
+          }
+        }
+        return out.flush()
+      }),
+      Stream.catchAllCause((cause) => {
+        const error = failureOf(cause)
+        const errorText = (options.errorText ?? defaultErrorText)(cause)
+        outcome = { _tag: "Failure", error, errorText, messages: messagesOf(error) }
+        enc.fail(errorText, error, out.sink)
+        return Stream.fromChunk(out.flush())
+      })
+    )
+    const finish = Stream.suspend(() =>
+      options.onFinish !== undefined && outcome !== undefined
+        ? Stream.drain(Stream.fromEffect(options.onFinish(outcome)))
+        : Stream.empty
+    )
+    const all = Stream.concat(body, finish)
+    return Chunk.isEmpty(end) ? all : Stream.concat(all, Stream.fromChunk(end))
+  })
+
+const streamResponse = <R>(
+  body: Stream.Stream<Uint8Array, never, R>,
+  headers: Readonly<Record<string, string>>
+): Effect.Effect<HttpServerResponse.HttpServerResponse, never, R> =>
+  Effect.map(Effect.context<R>(), (context) =>
+    HttpServerResponse.stream(Stream.provideContext(body, context), {
+      contentType: "text/event-stream",
+      headers
+    })
+  )
+
+const badRequest = (e: { readonly message: string }) =>
+  HttpServerResponse.text(e.message, { status: 400 })
+
+// ---------------------------------------------------------------------------
+// AI SDK UI message stream
+// ---------------------------------------------------------------------------
+
+/**
+ * A UI message chunk of the AI SDK stream protocol (`ai`'s `UIMessageChunk`): `type` plus the
+ * fields of that type, e.g. `{ type: "text-delta", id, delta }`.
+ */
+export type AiSdkChunk = AiSdk.Chunk
+
+/** A data part chunk (`data-<name>`), rendered by the client as a custom part. */
+export const dataPart = (
+  name: string,
+  data: unknown,
+  options?: { readonly id?: string; readonly transient?: boolean }
+): AiSdkChunk => ({
+  type: `data-${name}`,
+  ...(options?.id !== undefined ? { id: options.id } : {}),
+  data,
+  ...(options?.transient === true ? { transient: true } : {})
+})
+
+/** Options of the AI SDK encoder. */
+export interface AiSdkOptions<A> extends CommonOptions<A> {
+  /** The id of the assistant message (`start.messageId`); default: the client picks one. */
+  readonly messageId?: string
+  /** Send reasoning parts (default `true`). */
+  readonly sendReasoning?: boolean
+  /** Metadata of the message, sent with `finish` (usage, run id…). */
+  readonly messageMetadata?: (result: Agent.AgentRunResult<A>) => unknown
+  /** Extra chunks (usually `dataPart`s) emitted after an event's own chunks. */
+  readonly dataParts?: (event: Agent.AgentStreamEvent<A>) => ReadonlyArray<AiSdkChunk> | undefined
+}
+
+const aiSdkEncoding =
+  <A>(options: AiSdkOptions<A>) =>
+  (): Encoding<A, AiSdkChunk> => {
+    const enc = new AiSdk.Encoder<A>(options)
+    return {
+      encode: (e, out) => enc.encode(e, out),
+      fail: (text, _error, out) => enc.fail(text, out)
+    }
+  }
+
+/** The headers of an AI SDK UI message stream response (`x-vercel-ai-ui-message-stream: v1`). */
+export const aiSdkHeaders: Readonly<Record<string, string>> = {
+  "cache-control": "no-cache",
+  connection: "keep-alive",
+  "x-vercel-ai-ui-message-stream": "v1",
+  "x-accel-buffering": "no"
+}
+
+/** A run's events as AI SDK UI message chunks (objects). Never fails: errors become `error`. */
+export const aiSdkChunks = <A, E, R>(
+  events: Stream.Stream<Agent.AgentStreamEvent<A>, E, R>,
+  options: AiSdkOptions<A> = {}
+): Stream.Stream<AiSdkChunk, never, R> =>
+  pipeline(events, aiSdkEncoding(options), objects<AiSdkChunk>, options, Chunk.empty())
+
+/**
+ * A run's events as the AI SDK UI message stream body: SSE `data:` lines, one buffer per
+ * network chunk, `data: [DONE]` last.
+ */
+export const aiSdk = <A, E, R>(
+  events: Stream.Stream<Agent.AgentStreamEvent<A>, E, R>,
+  options: AiSdkOptions<A> = {}
+): Stream.Stream<Uint8Array, never, R> =>
+  pipeline(events, aiSdkEncoding(options), sse, options, Chunk.of(encoder.encode(done)))
+
+const done = "data: [DONE]\n\n"
+
+/** Frames UI message chunks of your own (say, merged with data parts) as the SSE body. */
+export const toSse = <E, R>(
+  chunks: Stream.Stream<AiSdkChunk, E, R>
+): Stream.Stream<Uint8Array, E, R> =>
+  Stream.suspend(() => {
+    const out = sse<AiSdkChunk>()
+    return Stream.concat(
+      Stream.mapChunks(chunks, (c) => {
+        for (const value of c) out.sink.push(value)
+        return out.flush()
+      }),
+      Stream.make(encoder.encode(done))
+    )
+  })
+
+/** `aiSdk` as an `HttpServerResponse` (SSE with the protocol headers). */
+export const aiSdkResponse = <A, E, R>(
+  events: Stream.Stream<Agent.AgentStreamEvent<A>, E, R>,
+  options: AiSdkOptions<A> = {}
+): Effect.Effect<HttpServerResponse.HttpServerResponse, never, R> =>
+  streamResponse(aiSdk(events, options), aiSdkHeaders)
+
+/** A `useChat` request: the chat id and the conversation as agentfx history. */
+export interface AiSdkRequest {
+  /** The chat id `useChat` sends. */
+  readonly id: string | undefined
+  /** The UI messages as history (the new user message is the last request). */
+  readonly messages: ReadonlyArray<Messages.ModelMessage>
+  /** `submit-message` or `regenerate-message`. */
+  readonly trigger: string | undefined
+  /** The whole JSON body (for fields the client adds with `body`). */
+  readonly body: Readonly<Record<string, unknown>>
+}
+
+/** UI messages (`UIMessage[]` of `ai` 6) as agentfx message history. */
+export const fromUiMessages = (
+  messages: unknown
+): Effect.Effect<ReadonlyArray<Messages.ModelMessage>, UiMessageError> =>
+  Either.match(decodeUiMessages(messages), {
+    onLeft: (issue) => Effect.fail(toError(issue)),
+    onRight: Effect.succeed
+  })
+
+/** Decodes the JSON body `useChat` posts (`{ id, messages, trigger, … }`). */
+export const decodeAiSdkRequest = (body: unknown): Effect.Effect<AiSdkRequest, UiMessageError> =>
+  Effect.suspend(() => {
+    if (body === null || typeof body !== "object" || Array.isArray(body)) {
+      return Effect.fail(new UiMessageError({ reason: "expected a JSON object", path: "body" }))
+    }
+    const b = body as Record<string, unknown>
+    return Effect.map(fromUiMessages(b.messages), (messages) => ({
+      id: typeof b.id === "string" ? b.id : undefined,
+      messages,
+      trigger: typeof b.trigger === "string" ? b.trigger : undefined,
+      body: b
+    }))
+  })
+
+/**
+ * An HTTP handler in one line: reads the `useChat` request, runs `handle` on it and streams
+ * the answer; a body that does not decode gets a 400 saying why.
+ */
+export const aiSdkHandler = <A, E, R>(
+  handle: (request: AiSdkRequest) => Stream.Stream<Agent.AgentStreamEvent<A>, E, R>,
+  options: AiSdkOptions<A> | ((request: AiSdkRequest) => AiSdkOptions<A>) = {}
+): Effect.Effect<
+  HttpServerResponse.HttpServerResponse,
+  never,
+  R | HttpServerRequest.HttpServerRequest
+> =>
+  HttpServerRequest.HttpServerRequest.pipe(
+    Effect.flatMap((request) => request.json),
+    Effect.flatMap(decodeAiSdkRequest),
+    Effect.matchEffect({
+      onFailure: (e) => Effect.succeed(badRequest(e)),
+      onSuccess: (chat) =>
+        aiSdkResponse(handle(chat), typeof options === "function" ? options(chat) : options)
+    })
+  )
+
+// ---------------------------------------------------------------------------
+// AG-UI
+// ---------------------------------------------------------------------------
+
+/** An AG-UI event (`@ag-ui/core` 1.0): `type` plus the fields of that type. */
+export type AgUiEvent = AgUi.Event
+
+/** Options of the AG-UI encoder. */
+export interface AgUiOptions<A> extends CommonOptions<A> {
+  /** `RUN_STARTED.threadId` (default: the run id). */
+  readonly threadId?: string
+  /** `RUN_STARTED.runId` (default: a random UUID). */
+  readonly runId?: string
+  /** Sent as `STATE_SNAPSHOT` right after `RUN_STARTED`. */
+  readonly initialState?: unknown
+  /** `STATE_SNAPSHOT` / `STATE_DELTA` events (see `stateSnapshot`, `stateDelta`) to send after an event. */
+  readonly stateEvents?: (event: Agent.AgentStreamEvent<A>) => ReadonlyArray<AgUiEvent> | undefined
+  /** `RUN_FINISHED.result` (default: the run's output). */
+  readonly result?: (result: Agent.AgentRunResult<A>) => unknown
+}
+
+/** A `STATE_SNAPSHOT` event: the whole shared state. */
+export const stateSnapshot = (snapshot: unknown): AgUiEvent => ({
+  type: "STATE_SNAPSHOT",
+  snapshot
+})
+
+/** A JSON Patch operation (RFC 6902), as `STATE_DELTA` carries them. */
+export type JsonPatchOperation =
+  | { readonly op: "add" | "replace" | "test"; readonly path: string; readonly value: unknown }
+  | { readonly op: "remove"; readonly path: string }
+  | { readonly op: "move" | "copy"; readonly path: string; readonly from: string }
+
+/** A `STATE_DELTA` event: JSON Patch operations on the shared state. */
+export const stateDelta = (delta: ReadonlyArray<JsonPatchOperation>): AgUiEvent => ({
+  type: "STATE_DELTA",
+  delta
+})
+
+const agUiEncoding =
+  <A>(options: AgUiOptions<A>) =>
+  (): Encoding<A, AgUiEvent> => {
+    const runId = options.runId ?? crypto.randomUUID()
+    const enc = new AgUi.Encoder<A>({
+      threadId: options.threadId ?? runId,
+      runId,
+      initialState: options.initialState,
+      stateEvents: options.stateEvents,
+      result: options.result
+    })
+    return {
+      encode: (e, out) => enc.encode(e, out),
+      fail: (text, error, out) => {
+        const tag = (error as { _tag?: unknown } | undefined)?._tag
+        enc.fail(text, typeof tag === "string" ? tag : undefined, out)
+      }
+    }
+  }
+
+/** A run's events as AG-UI events (objects). Never fails: errors become `RUN_ERROR`. */
+export const agUiEvents = <A, E, R>(
+  events: Stream.Stream<Agent.AgentStreamEvent<A>, E, R>,
+  options: AgUiOptions<A> = {}
+): Stream.Stream<AgUiEvent, never, R> =>
+  pipeline(events, agUiEncoding(options), objects<AgUiEvent>, options, Chunk.empty())
+
+/** A run's events as the AG-UI SSE body (`data: {event}` lines, one buffer per network chunk). */
+export const agUi = <A, E, R>(
+  events: Stream.Stream<Agent.AgentStreamEvent<A>, E, R>,
+  options: AgUiOptions<A> = {}
+): Stream.Stream<Uint8Array, never, R> =>
+  pipeline(events, agUiEncoding(options), sse, options, Chunk.empty())
+
+/** `agUi` as an `HttpServerResponse` (`text/event-stream`). */
+export const agUiResponse = <A, E, R>(
+  events: Stream.Stream<Agent.AgentStreamEvent<A>, E, R>,
+  options: AgUiOptions<A> = {}
+): Effect.Effect<HttpServerResponse.HttpServerResponse, never, R> =>
+  streamResponse(agUi(events, options), { "cache-control": "no-cache", connection: "keep-alive" })
+
+/** AG-UI messages (`RunAgentInput.messages`) as agentfx message history. */
+export const fromAgUiMessages = (
+  messages: unknown
+): Effect.Effect<ReadonlyArray<Messages.ModelMessage>, UiMessageError> =>
+  Either.match(decodeAgUiMessages(messages), {
+    onLeft: (issue) => Effect.fail(toError(issue)),
+    onRight: Effect.succeed
+  })
+
+/** An AG-UI `RunAgentInput`, with its messages as agentfx history. */
+export interface AgUiInput {
+  readonly threadId: string
+  readonly runId: string
+  readonly messages: ReadonlyArray<Messages.ModelMessage>
+  readonly state: unknown
+  /** The whole JSON body (`tools`, `context`, `forwardedProps`…). */
+  readonly body: Readonly<Record<string, unknown>>
+}
+
+/** Decodes an AG-UI `RunAgentInput` body. */
+export const decodeAgUiInput = (body: unknown): Effect.Effect<AgUiInput, UiMessageError> =>
+  Effect.suspend(() => {
+    if (body === null || typeof body !== "object" || Array.isArray(body)) {
+      return Effect.fail(new UiMessageError({ reason: "expected a JSON object", path: "body" }))
+    }
+    const b = body as Record<string, unknown>
+    if (typeof b.threadId !== "string" || typeof b.runId !== "string") {
+      return Effect.fail(
+        new UiMessageError({ reason: "threadId and runId must be strings", path: "body" })
+      )
+    }
+    const ids = { threadId: b.threadId, runId: b.runId }
+    return Effect.map(fromAgUiMessages(b.messages ?? []), (messages) => ({
+      ...ids,
+      messages,
+      state: b.state,
+      body: b
+    }))
+  })
+
+/**
+ * An HTTP handler in one line: reads the `RunAgentInput`, runs `handle` on it and streams AG-UI
+ * events (with the input's thread and run ids); a bad body gets a 400 saying why.
+ */
+export const agUiHandler = <A, E, R>(
+  handle: (input: AgUiInput) => Stream.Stream<Agent.AgentStreamEvent<A>, E, R>,
+  options: Omit<AgUiOptions<A>, "threadId" | "runId"> = {}
+): Effect.Effect<
+  HttpServerResponse.HttpServerResponse,
+  never,
+  R | HttpServerRequest.HttpServerRequest
+> =>
+  HttpServerRequest.HttpServerRequest.pipe(
+    Effect.flatMap((request) => request.json),
+    Effect.flatMap(decodeAgUiInput),
+    Effect.matchEffect({
+      onFailure: (e) => Effect.succeed(badRequest(e)),
+      onSuccess: (input) =>
+        agUiResponse(handle(input), { ...options, threadId: input.threadId, runId: input.runId })
+    })
+  )

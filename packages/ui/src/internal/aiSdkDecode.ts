@@ -1,0 +1,236 @@
+/**
+ * AI SDK UI messages (what `useChat` posts) → agentfx message history. Each part is checked
+ * against a small Schema of the fields we use; unknown part types (data, sources) are skipped.
+ */
+import { Messages } from "@agentfx/core"
+import * as Either from "effect/Either"
+import * as ParseResult from "effect/ParseResult"
+import * as Schema from "effect/Schema"
+
+const optional = <S extends Schema.Schema.Any>(s: S) => Schema.optionalWith(s, { exact: true })
+const Metadata = Schema.Record({ key: Schema.String, value: Schema.Unknown })
+
+const TextPart = Schema.Struct({ type: Schema.Literal("text"), text: Schema.String })
+const ReasoningPart = Schema.Struct({
+  type: Schema.Literal("reasoning"),
+  text: Schema.String,
+  providerMetadata: optional(Metadata)
+})
+const FilePart = Schema.Struct({
+  type: Schema.Literal("file"),
+  mediaType: Schema.String,
+  url: Schema.String,
+  filename: optional(Schema.String)
+})
+const ToolPart = Schema.Struct({
+  type: Schema.String,
+  toolName: optional(Schema.String),
+  toolCallId: Schema.String,
+  state: Schema.Literal(
+    "input-streaming",
+    "input-available",
+    "approval-requested",
+    "approval-responded",
+    "output-available",
+    "output-error",
+    "output-denied"
+  ),
+  input: optional(Schema.Unknown),
+  rawInput: optional(Schema.Unknown),
+  output: optional(Schema.Unknown),
+  errorText: optional(Schema.String),
+  toolMetadata: optional(Metadata)
+})
+
+/** The envelope of one UI message; its parts are checked one by one. */
+const UiMessage = Schema.Struct({
+  id: optional(Schema.String),
+  role: Schema.Literal("system", "user", "assistant"),
+  parts: Schema.Array(
+    Schema.Struct({ type: Schema.String }, { key: Schema.String, value: Schema.Unknown })
+  )
+})
+
+/** What went wrong, and where (`messages[2].parts[0]`). */
+export interface DecodeIssue {
+  readonly path: string
+  readonly message: string
+}
+
+const decodeWith = <A, I>(
+  schema: Schema.Schema<A, I>,
+  value: unknown,
+  path: string
+): Either.Either<A, DecodeIssue> =>
+  Either.mapLeft(Schema.decodeUnknownEither(schema)(value), (e) => ({
+    path,
+    message: ParseResult.TreeFormatter.formatErrorSync(e)
+  }))
+
+const outcomes = new Set(["failed", "denied", "interrupted"])
+
+/** A file part as agentfx user content: `data:` URLs become bytes, others a URL by media type. */
+const fileContent = (part: typeof FilePart.Type): Messages.UserContent => {
+  const identifier = part.filename !== undefined ? { identifier: part.filename } : {}
+  const data = /^data:([^;,]*)(;base64)?,(.*)$/s.exec(part.url)
+  if (data !== null) {
+    const bytes =
+      data[2] !== undefined
+        ? Buffer.from(data[3]!, "base64")
+        : Buffer.from(decodeURIComponent(data[3]!), "utf8")
+    return new Messages.BinaryContent({
+      data: new Uint8Array(bytes),
+      mediaType: part.mediaType,
+      ...identifier
+    })
+  }
+  const fields = { url: part.url, mediaType: part.mediaType, ...identifier }
+  const kind = part.mediaType.split("/")[0]
+  return kind === "image"
+    ? new Messages.ImageUrl(fields)
+    : kind === "audio"
+      ? new Messages.AudioUrl(fields)
+      : kind === "video"
+        ? new Messages.VideoUrl(fields)
+        : new Messages.DocumentUrl(fields)
+}
+
+const toolArgs = (part: typeof ToolPart.Type): Messages.ToolArgs => {
+  const input = part.input ?? part.rawInput
+  if (input === undefined || input === null) return {}
+  if (typeof input === "string") return input
+  if (typeof input === "object" && !Array.isArray(input)) return input as Record<string, unknown>
+  return JSON.stringify(input)
+}
+
+/** The history of a list of UI messages, or the first problem found. */
+export const decodeUiMessages = (
+  value: unknown
+): Either.Either<ReadonlyArray<Messages.ModelMessage>, DecodeIssue> => {
+  const list = decodeWith(Schema.Array(Schema.Unknown), value, "messages")
+  if (Either.isLeft(list)) return Either.left(list.left)
+  const out: Array<Messages.ModelMessage> = []
+  let system: Array<Messages.SystemPromptPart> = []
+  for (let i = 0; i < list.right.length; i++) {
+    const msgPath = `messages[${i}]`
+    const message = decodeWith(UiMessage, list.right[i], msgPath)
+    if (Either.isLeft(message)) return Either.left(message.left)
+    const { role, parts } = message.right
+    if (role === "system") {
+      for (let j = 0; j < parts.length; j++) {
+        const text = decodeWith(TextPart, parts[j], `${msgPath}.parts[${j}]`)
+        if (Either.isLeft(text)) return Either.left(text.left)
+        system.push(new Messages.SystemPromptPart({ content: text.right.text }))
+      }
+      continue
+    }
+    if (role === "user") {
+      const content: Array<Messages.UserContent> = []
+      for (let j = 0; j < parts.length; j++) {
+        const path = `${msgPath}.parts[${j}]`
+        const type = parts[j]!.type
+        if (type === "text") {
+          const text = decodeWith(TextPart, parts[j], path)
+          if (Either.isLeft(text)) return Either.left(text.left)
+          content.push(text.right.text)
+        } else if (type === "file") {
+          const file = decodeWith(FilePart, parts[j], path)
+          if (Either.isLeft(file)) return Either.left(file.left)
+          content.push(fileContent(file.right))
+        }
+      }
+      const prompt = content.length === 1 && typeof content[0] === "string" ? content[0] : content
+      out.push(
+        new Messages.ModelRequest({
+          parts: [...system, new Messages.UserPromptPart({ content: prompt })]
+        })
+      )
+      system = []
+      continue
+    }
+    // assistant: one response per step, then a request with the step's tool returns. Without
+    // step markers (other producers), text after answered tool calls starts a new response.
+    if (system.length > 0) {
+      out.push(new Messages.ModelRequest({ parts: system }))
+      system = []
+    }
+    let response: Array<Messages.ModelResponsePart> = []
+    let returns: Array<Messages.ModelRequestPart> = []
+    const flush = () => {
+      if (response.length > 0) out.push(new Messages.ModelResponse({ parts: response }))
+      if (returns.length > 0) out.push(new Messages.ModelRequest({ parts: returns }))
+      response = []
+      returns = []
+    }
+    for (let j = 0; j < parts.length; j++) {
+      const path = `${msgPath}.parts[${j}]`
+      const type = parts[j]!.type
+      if (type === "step-start") {
+        flush()
+      } else if (type === "text") {
+        const text = decodeWith(TextPart, parts[j], path)
+        if (Either.isLeft(text)) return Either.left(text.left)
+        if (returns.length > 0) flush()
+        response.push(new Messages.TextPart({ content: text.right.text }))
+      } else if (type === "reasoning") {
+        const r = decodeWith(ReasoningPart, parts[j], path)
+        if (Either.isLeft(r)) return Either.left(r.left)
+        if (returns.length > 0) flush()
+        const meta = r.right.providerMetadata?.agentfx as Record<string, unknown> | undefined
+        response.push(
+          new Messages.ThinkingPart({
+            content: r.right.text,
+            ...(typeof meta?.signature === "string" ? { signature: meta.signature } : {}),
+            ...(typeof meta?.providerName === "string" ? { providerName: meta.providerName } : {}),
+            ...(meta?.redacted === true ? { redacted: true } : {})
+          })
+        )
+      } else if (type === "dynamic-tool" || type.startsWith("tool-")) {
+        const t = decodeWith(ToolPart, parts[j], path)
+        if (Either.isLeft(t)) return Either.left(t.left)
+        const part = t.right
+        const toolName = type === "dynamic-tool" ? part.toolName : type.slice("tool-".length)
+        if (toolName === undefined || toolName === "") {
+          return Either.left({ path, message: "a dynamic-tool part needs a toolName" })
+        }
+        const ids = { toolName, toolCallId: part.toolCallId }
+        response.push(new Messages.ToolCallPart({ ...ids, args: toolArgs(part) }))
+        switch (part.state) {
+          case "output-available":
+            returns.push(new Messages.ToolReturnPart({ ...ids, content: part.output ?? null }))
+            break
+          case "output-error": {
+            const outcome = part.toolMetadata?.outcome
+            const errorText = part.errorText ?? ""
+            returns.push(
+              typeof outcome === "string" && outcomes.has(outcome)
+                ? new Messages.ToolReturnPart({
+                    ...ids,
+                    content: errorText,
+                    outcome: outcome as Messages.ToolOutcome
+                  })
+                : new Messages.RetryPromptPart({ ...ids, content: errorText })
+            )
+            break
+          }
+          case "output-denied":
+            returns.push(
+              new Messages.ToolReturnPart({
+                ...ids,
+                content: "The tool call was denied.",
+                outcome: "denied"
+              })
+            )
+            break
+          default:
+            // no output yet: the run's history repair answers it as interrupted
+            break
+        }
+      }
+      // data-*, source-*, file parts of the assistant: application data, not model history
+    }
+    flush()
+  }
+  if (system.length > 0) out.push(new Messages.ModelRequest({ parts: system }))
+  return Either.right(out)
+}

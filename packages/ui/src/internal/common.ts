@@ -1,0 +1,250 @@
+/**
+ * Pieces shared by the UI encoders: JSON-safe tool outputs, error texts, the messages an error
+ * carries, and SSE framing.
+ */
+import type { Agent } from "@agentfx/core"
+import { Messages } from "@agentfx/core"
+import * as Cause from "effect/Cause"
+import * as Option from "effect/Option"
+
+/** The one UTF-8 encoder. */
+export const encoder = new TextEncoder()
+
+/** An event of `agent.runStream`. */
+export type RunEvent<A> = Agent.AgentStreamEvent<A>
+
+/** A file as a JSON value a browser can show (`BinaryContent` as a `data:` URL). */
+const fileJson = (file: Messages.FileContent) =>
+  file._tag === "BinaryContent"
+    ? { type: "file", mediaType: file.mediaType, url: file.dataUrl }
+    : {
+        type: "file",
+        url: file.url,
+        ...(file.mediaType !== undefined ? { mediaType: file.mediaType } : {})
+      }
+
+/** A tool's return value as JSON: files become `{ type: "file", mediaType, url }`. */
+export const toolOutputJson = (content: unknown): unknown => {
+  if (Messages.isFileContent(content)) return fileJson(content)
+  if (Array.isArray(content) && content.some(Messages.isFileContent)) {
+    return content.map((c) => (Messages.isFileContent(c) ? fileJson(c) : c))
+  }
+  return content === undefined ? null : content
+}
+
+/**
+ * The text shown for a failed run: a typed error's `_tag` and message (agentfx errors carry no
+ * secrets), a generic text for defects, which may hold anything.
+ */
+export const defaultErrorText = (cause: Cause.Cause<unknown>): string => {
+  const failure = Cause.failureOption(cause)
+  if (Option.isSome(failure)) {
+    const e = failure.value
+    if (e !== null && typeof e === "object") {
+      const tag = (e as { _tag?: unknown })._tag
+      const message = (e as { message?: unknown }).message
+      if (typeof tag === "string") {
+        return typeof message === "string" && message !== "" ? `${tag}: ${message}` : tag
+      }
+      if (typeof message === "string") return message
+    }
+    return String(e)
+  }
+  return Cause.isInterruptedOnly(cause) ? "The run was interrupted." : "An error occurred."
+}
+
+/** The failure of a cause, if any (a defect or an interruption has none). */
+export const failureOf = (cause: Cause.Cause<unknown>): unknown =>
+  Option.getOrUndefined(Cause.failureOption(cause))
+
+/** The messages an agentfx error carries (`UsageLimitExceeded`, `ModelHTTPError`, …), else `[]`. */
+export const messagesOf = (error: unknown): ReadonlyArray<Messages.ModelMessage> => {
+  if (error !== null && typeof error === "object" && "messages" in error) {
+    const m = (error as { messages: unknown }).messages
+    if (Array.isArray(m)) return m as ReadonlyArray<Messages.ModelMessage>
+  }
+  return []
+}
+
+/** What a finished stream reports to `onFinish`: the result, or the error and its messages. */
+export type Outcome<A> =
+  | {
+      readonly _tag: "Success"
+      readonly result: Agent.AgentRunResult<A>
+      readonly messages: ReadonlyArray<Messages.ModelMessage>
+    }
+  | {
+      readonly _tag: "Failure"
+      readonly error: unknown
+      readonly errorText: string
+      readonly messages: ReadonlyArray<Messages.ModelMessage>
+    }
+
+/** The arguments of a tool call as an object, or the parse error of its JSON. */
+export const parseArgs = (
+  part: Messages.ToolCallPart
+):
+  | { readonly ok: true; readonly value: unknown }
+  | { readonly ok: false; readonly error: string } => {
+  if (typeof part.args !== "string") return { ok: true, value: part.args }
+  if (part.args.trim() === "") return { ok: true, value: {} }
+  try {
+    return { ok: true, value: JSON.parse(part.args) }
+  } catch (e) {
+    return { ok: false, error: `Invalid JSON arguments: ${(e as Error).message}` }
+  }
+}
+
+/**
+ * Where an encoder writes. `delta` is the hot path (one call per text / reasoning / argument
+ * fragment): the SSE sink appends a prefix serialised once per part and the fragment's JSON,
+ * with no object built; the object sink builds the chunk.
+ */
+export interface Sink<O> {
+  push(value: O): void
+  delta(target: DeltaTarget, value: string): void
+}
+
+/**
+ * A streamed part's delta chunk: its fixed fields, the SSE prefix serialised once, and a
+ * builder of the chunk object (a literal: spreading with a computed key is 20× slower).
+ */
+export interface DeltaTarget {
+  readonly fields: Readonly<Record<string, string>>
+  /** `data: {…fields,"<valueKey>":` as UTF-8. */
+  readonly sseBytes: Uint8Array
+  readonly make: (value: string) => { readonly type: string; readonly [key: string]: unknown }
+}
+
+/** The delta target of a part whose chunks are `make(fragment)` = `{ ...fields, [valueKey]: fragment }`. */
+export const deltaTarget = (
+  fields: Readonly<Record<string, string>>,
+  valueKey: string,
+  make: DeltaTarget["make"]
+): DeltaTarget => ({
+  fields,
+  make,
+  sseBytes: encoder.encode(
+    `data: ${JSON.stringify(fields).slice(0, -1)},${JSON.stringify(valueKey)}:`
+  )
+})
+
+/** A sink collecting objects. */
+export class ObjectSink<O> implements Sink<O> {
+  out: Array<O> = []
+  push(value: O): void {
+    this.out.push(value)
+  }
+  delta(target: DeltaTarget, value: string): void {
+    this.out.push(target.make(value) as O)
+  }
+  take(): Array<O> {
+    const out = this.out
+    this.out = []
+    return out
+  }
+}
+
+const INITIAL = 16 * 1024
+const DATA = encoder.encode("data: ")
+const END = encoder.encode("\n\n")
+
+/**
+ * A sink writing SSE `data:` lines straight into bytes, taken once per network chunk. A delta
+ * is the part's prefix (encoded once) + the fragment as a JSON string, written byte by byte
+ * when it is plain ASCII (the common case: no string is built, nothing to escape, no
+ * `TextEncoder` call) and through `JSON.stringify` + `encodeInto` otherwise.
+ */
+export class SseSink<O> implements Sink<O> {
+  private buffer = new Uint8Array(INITIAL)
+  private offset = 0
+
+  private reserve(bytes: number): void {
+    const needed = this.offset + bytes
+    if (needed <= this.buffer.length) return
+    let size = this.buffer.length * 2
+    while (size < needed) size *= 2
+    const grown = new Uint8Array(size)
+    grown.set(this.buffer.subarray(0, this.offset))
+    this.buffer = grown
+  }
+
+  private bytes(b: Uint8Array): void {
+    this.reserve(b.length)
+    this.buffer.set(b, this.offset)
+    this.offset += b.length
+  }
+
+  /** UTF-8 of `s` (no escaping): ASCII byte by byte, the rest through `encodeInto`. */
+  private text(s: string): void {
+    this.reserve(s.length * 3)
+    const buffer = this.buffer
+    let offset = this.offset
+    for (let i = 0; i < s.length; i++) {
+      const c = s.charCodeAt(i)
+      if (c >= 0x80) {
+        offset += encoder.encodeInto(s.slice(i), buffer.subarray(offset)).written
+        break
+      }
+      buffer[offset++] = c
+    }
+    this.offset = offset
+  }
+
+  push(value: O): void {
+    this.bytes(DATA)
+    this.text(JSON.stringify(value))
+    this.bytes(END)
+  }
+
+  delta(target: DeltaTarget, value: string): void {
+    this.bytes(target.sseBytes)
+    // a JSON string: quote, the characters, quote — when none needs escaping or is non-ASCII
+    this.reserve(value.length + 5)
+    const buffer = this.buffer
+    const start = this.offset
+    let offset = start
+    buffer[offset++] = 0x22
+    for (let i = 0; i < value.length; i++) {
+      const c = value.charCodeAt(i)
+      if (c < 0x20 || c >= 0x80 || c === 0x22 || c === 0x5c) {
+        offset = -1
+        break
+      }
+      buffer[offset++] = c
+    }
+    if (offset < 0) {
+      this.offset = start
+      this.text(JSON.stringify(value))
+      this.reserve(3)
+      offset = this.offset
+    } else {
+      buffer[offset++] = 0x22
+    }
+    this.buffer[offset++] = 0x7d // }
+    this.buffer[offset++] = 0x0a
+    this.buffer[offset++] = 0x0a
+    this.offset = offset
+  }
+
+  /** The bytes written since the last take (a copy: the buffer is reused). */
+  take(): Uint8Array {
+    const out = this.buffer.slice(0, this.offset)
+    this.offset = 0
+    if (this.buffer.length > 64 * INITIAL) this.buffer = new Uint8Array(INITIAL)
+    return out
+  }
+}
+
+/** The text a part delta adds (text, reasoning or argument fragment), `undefined` when none. */
+export const fragmentOf = (delta: Messages.ModelResponsePartDelta): string | undefined => {
+  const fragment =
+    delta._tag === "TextPartDelta"
+      ? delta.contentDelta
+      : delta._tag === "ThinkingPartDelta"
+        ? delta.contentDelta
+        : typeof delta.argsDelta === "string"
+          ? delta.argsDelta
+          : undefined
+  return fragment === "" ? undefined : fragment
+}

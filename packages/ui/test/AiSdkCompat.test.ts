@@ -1,0 +1,224 @@
+/**
+ * Compatibility with the `ai` package itself (6.0, the version `useChat` ships with): its
+ * `DefaultChatTransport` posts to our one-line handler over loopback and validates every chunk
+ * against its own UI message chunk schema, `readUIMessageStream` builds the assistant message,
+ * `validateUIMessages` accepts the conversation, and our decoder turns that conversation back
+ * into the history the run recorded.
+ */
+import { FunctionModel, Messages, type Model } from "@agentfx/core"
+import { UiStream } from "@agentfx/ui"
+import * as HttpRouter from "@effect/platform/HttpRouter"
+import { assert, describe, it } from "@effect/vitest"
+import { DefaultChatTransport, readUIMessageStream, type UIMessage, validateUIMessages } from "ai"
+import type * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Stream from "effect/Stream"
+import * as F from "./fixtures.js"
+import { serve } from "./server.js"
+
+/** Runs one `useChat` turn through ai's transport and returns the final assistant message. */
+const turn = (url: string, messages: Array<UIMessage>) =>
+  Effect.promise(async () => {
+    const transport = new DefaultChatTransport<UIMessage>({ api: `${url}/api/chat` })
+    const stream = await transport.sendMessages({
+      trigger: "submit-message",
+      chatId: "chat-1",
+      messageId: undefined,
+      messages,
+      abortSignal: undefined
+    })
+    const errors: Array<string> = []
+    let last: UIMessage | undefined
+    for await (const message of readUIMessageStream<UIMessage>({
+      stream,
+      terminateOnError: false,
+      onError: (e) => errors.push(e instanceof Error ? e.message : String(e))
+    })) {
+      last = message
+    }
+    // as the client would post it: JSON (drops the keys ai leaves undefined)
+    const message = last === undefined ? undefined : (JSON.parse(JSON.stringify(last)) as UIMessage)
+    return { message, errors }
+  }).pipe(Effect.timeout("10 seconds"))
+
+/** Serves `textAgent` on `/api/chat` with the built model context. */
+const serveChat = (model: Context.Context<Model.Model>) =>
+  serve(
+    HttpRouter.empty.pipe(
+      HttpRouter.post(
+        "/api/chat",
+        UiStream.aiSdkHandler((chat) =>
+          F.textAgent.runStream(undefined, { messageHistory: chat.messages })
+        )
+      ),
+      Effect.provide(model)
+    )
+  )
+
+const user = (id: string, text: string): UIMessage => ({
+  id,
+  role: "user",
+  parts: [{ type: "text", text }]
+})
+
+describe("ai's own client reads UiStream.aiSdk", () => {
+  it.scopedLive(
+    "tool calls and text become a valid UI message that decodes back to the run's history",
+    () =>
+      Effect.gen(function* () {
+        const recorded: Array<ReadonlyArray<Messages.ModelMessage>> = []
+        const seen: Array<ReadonlyArray<Messages.ModelMessage>> = []
+        const model = yield* Layer.build(F.parallelToolsModel)
+        const router = HttpRouter.empty.pipe(
+          HttpRouter.post(
+            "/api/chat",
+            UiStream.aiSdkHandler(
+              (chat) => {
+                seen.push(chat.messages)
+                return F.toolAgent.runStream(undefined, { messageHistory: chat.messages })
+              },
+              { onFinish: (o) => Effect.sync(() => recorded.push(o.messages)) }
+            )
+          )
+        )
+        const url = yield* serve(router.pipe(Effect.provide(model)))
+
+        // the response carries the protocol headers
+        const head = yield* Effect.promise(() =>
+          fetch(`${url}/api/chat`, {
+            method: "POST",
+            body: JSON.stringify({ id: "c", messages: [user("u0", "hi")] })
+          }).then(async (r) => ({ headers: r.headers, body: await r.text() }))
+        )
+        assert.strictEqual(head.headers.get("x-vercel-ai-ui-message-stream"), "v1")
+        assert.strictEqual(head.headers.get("content-type"), "text/event-stream")
+        assert.isTrue(head.body.endsWith("data: [DONE]\n\n"))
+
+        const u1 = user("u1", "Weather and time in Paris?")
+        const first = yield* turn(url, [u1])
+        assert.deepStrictEqual(first.errors, [])
+        const assistant = first.message!
+        assert.strictEqual(assistant.role, "assistant")
+        assert.deepStrictEqual(assistant.parts, [
+          { type: "step-start" },
+          {
+            type: "tool-weather",
+            toolCallId: "call_w",
+            state: "output-available",
+            input: { city: "Paris" },
+            output: { city: "Paris", sky: "sunny" }
+          },
+          {
+            type: "tool-clock",
+            toolCallId: "call_c",
+            state: "output-available",
+            input: { city: "Paris" },
+            output: "12:00 in Paris"
+          },
+          { type: "step-start" },
+          { type: "text", text: "Sunny, noon.", state: "done" }
+        ] as unknown as UIMessage["parts"])
+
+        // ai's validator accepts the conversation the client will post next
+        const conversation = [u1, assistant, user("u2", "Thanks!")]
+        yield* Effect.promise(() => validateUIMessages({ messages: conversation }))
+
+        // the conversation decodes back to what the run recorded, plus the new prompt
+        const history = yield* UiStream.fromUiMessages(conversation)
+        const run = recorded.at(-1)!
+        const shape = (ms: ReadonlyArray<Messages.ModelMessage>) =>
+          ms.map((m) =>
+            m.parts.map((p) => {
+              switch (p._tag) {
+                case "UserPromptPart":
+                  return ["user", p.content]
+                case "TextPart":
+                  return ["text", p.content]
+                case "ToolCallPart":
+                  return ["call", p.toolName, p.toolCallId, p.argsAsObject()]
+                case "ToolReturnPart":
+                  return ["return", p.toolName, p.toolCallId, p.content, p.outcome]
+                default:
+                  return [p._tag]
+              }
+            })
+          )
+        assert.deepStrictEqual(shape(history.slice(0, -1)), shape(run))
+        assert.deepStrictEqual(shape(history.slice(-1)), [[["user", "Thanks!"]]])
+
+        // and the server sees it as history on the next turn
+        const second = yield* turn(url, conversation)
+        assert.deepStrictEqual(second.errors, [])
+        assert.deepStrictEqual(shape(seen.at(-1)!), shape(history))
+      })
+  )
+
+  it.scopedLive("a failed run reaches the client as an error and the stream closes", () =>
+    Effect.gen(function* () {
+      const model = yield* Layer.build(F.failingModel)
+      const url = yield* serveChat(model)
+      const result = yield* turn(url, [user("u1", "hi")])
+      assert.deepStrictEqual(result.errors, [
+        "ModelHTTPError: HTTP 500 (model: fn), body: upstream broke"
+      ])
+      assert.deepStrictEqual(result.message?.parts, [
+        { type: "step-start" },
+        { type: "text", text: "Partial ", state: "done" }
+      ] as unknown as UIMessage["parts"])
+    })
+  )
+
+  it.scopedLive("a body that is not a useChat request gets a 400 naming the problem", () =>
+    Effect.gen(function* () {
+      const model = yield* Layer.build(F.textModel)
+      const url = yield* serveChat(model)
+      const response = yield* Effect.promise(() =>
+        fetch(`${url}/api/chat`, {
+          method: "POST",
+          body: JSON.stringify({ messages: [{ id: "x", role: "robot", parts: [] }] })
+        }).then(async (r) => ({ status: r.status, text: await r.text() }))
+      )
+      assert.strictEqual(response.status, 400)
+      assert.include(response.text, "Invalid UI messages at messages[0]")
+      assert.include(response.text, "role")
+    })
+  )
+
+  it.scopedLive("a client that goes away interrupts the run (the model stream is closed)", () =>
+    Effect.gen(function* () {
+      let closed = false
+      const model = yield* Layer.build(
+        FunctionModel.layer(undefined, {
+          stream: () =>
+            Stream.concat(Stream.make("first "), Stream.never).pipe(
+              Stream.ensuring(Effect.sync(() => (closed = true)))
+            )
+        })
+      )
+      const url = yield* serveChat(model)
+      const first = yield* Effect.promise(async () => {
+        const abort = new AbortController()
+        const response = await fetch(`${url}/api/chat`, {
+          method: "POST",
+          body: JSON.stringify({ messages: [user("u1", "hi")] }),
+          signal: abort.signal
+        })
+        const reader = response.body!.getReader()
+        let text = ""
+        while (!text.includes("first ")) {
+          const { value } = await reader.read()
+          text += new TextDecoder().decode(value)
+        }
+        abort.abort()
+        return text
+      })
+      assert.include(first, '"delta":"first "')
+      yield* Effect.promise(async () => {
+        const deadline = Date.now() + 10_000
+        while (!closed && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20))
+      })
+      assert.isTrue(closed, "the model stream was closed when the client went away")
+    })
+  )
+})

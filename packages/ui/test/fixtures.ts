@@ -1,0 +1,132 @@
+/**
+ * Agents and streaming models shared by the UI tests: plain text, reasoning, two tools called
+ * in parallel, a tool that asks for a retry, and runs that fail.
+ */
+import { Agent, AgentError, FunctionModel, Messages, Tool, Usage } from "@agentfx/core"
+import * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
+import * as Stream from "effect/Stream"
+
+const hasToolReturn = (messages: ReadonlyArray<Messages.ModelMessage>) => {
+  const last = messages.at(-1)
+  return (
+    last?._tag === "ModelRequest" &&
+    last.parts.some((p) => p._tag === "ToolReturnPart" || p._tag === "RetryPromptPart")
+  )
+}
+
+/** Streams "Hello" then " world". */
+export const textModel = FunctionModel.layer(undefined, {
+  stream: () => Stream.make("Hello", " world")
+})
+
+/** Thinks (with a signature), then answers. */
+export const reasoningModel = FunctionModel.layer(undefined, {
+  stream: () =>
+    Stream.make(
+      { 0: { content: "Let me " } },
+      { 0: { content: "think.", signature: "sig-1" } },
+      "It is 4."
+    )
+})
+
+export const weather = Tool.make("weather", {
+  description: "The weather in a city",
+  parameters: Schema.Struct({ city: Schema.String }),
+  handler: ({ city }) => Effect.succeed({ city, sky: "sunny" })
+})
+
+export const clock = Tool.make("clock", {
+  description: "The time in a city",
+  parameters: Schema.Struct({ city: Schema.String }),
+  handler: ({ city }) => Effect.succeed(`12:00 in ${city}`)
+})
+
+/** Calls `weather` and `clock` in one response (arguments streamed in pieces), then answers. */
+export const parallelToolsModel = FunctionModel.layer(undefined, {
+  stream: (messages) =>
+    hasToolReturn(messages)
+      ? Stream.make("Sunny, ", "noon.")
+      : Stream.make(
+          { 0: { name: "weather", toolCallId: "call_w", jsonArgs: '{"city":' } },
+          { 0: { jsonArgs: '"Paris"}' } },
+          { 1: { name: "clock", toolCallId: "call_c", jsonArgs: '{"city":"Paris"}' } }
+        )
+})
+
+export const flaky = Tool.make("flaky", {
+  description: "Fails the first time",
+  parameters: Schema.Struct({ n: Schema.Number }),
+  handler: ({ n }) =>
+    n < 1
+      ? Effect.fail(new AgentError.ModelRetry({ reason: "n must be at least 1" }))
+      : Effect.succeed(n * 2)
+})
+
+/** Calls `flaky` with n = 0 (retry prompt), then n = 1, then answers. */
+export const retryModel = FunctionModel.layer(undefined, {
+  stream: (messages) => {
+    const retries = messages.filter(
+      (m) => m._tag === "ModelRequest" && m.parts.some((p) => p._tag === "RetryPromptPart")
+    ).length
+    if (!hasToolReturn(messages)) {
+      return Stream.make({ 0: { name: "flaky", toolCallId: "call_1", jsonArgs: '{"n":0}' } })
+    }
+    const last = messages.at(-1) as Messages.ModelRequest
+    return last.parts.some((p) => p._tag === "RetryPromptPart") && retries === 1
+      ? Stream.make({ 0: { name: "flaky", toolCallId: "call_2", jsonArgs: '{"n":1}' } })
+      : Stream.make("Done: 2.")
+  }
+})
+
+/** Streams some text, then the provider fails. */
+export const failingModel = FunctionModel.layer(undefined, {
+  stream: () =>
+    Stream.concat(
+      Stream.make("Partial "),
+      Stream.fail(
+        new AgentError.ModelHTTPError({
+          status: 500,
+          modelName: "fn",
+          body: "upstream broke"
+        })
+      )
+    )
+})
+
+export const textAgent = Agent.make({ name: "text" })
+export const toolAgent = Agent.make({ name: "tools", tools: [weather, clock] })
+export const retryAgent = Agent.make({ name: "retry", tools: [flaky] })
+/** One request allowed: the tool call's follow-up request exceeds the limit. */
+export const limitedAgent = Agent.make({
+  name: "limited",
+  tools: [weather, clock],
+  usageLimits: new Usage.UsageLimits({ requestLimit: 1 })
+})
+
+export const broken = Tool.make("broken", {
+  description: "Always fails for good",
+  parameters: Schema.Struct({}),
+  handler: () => Effect.fail(new AgentError.ToolFailed({ reason: "the service is down" }))
+})
+
+/** Calls `broken` and `flaky` (n = 0) together, then answers. */
+export const failuresModel = FunctionModel.layer(undefined, {
+  stream: (messages) =>
+    hasToolReturn(messages)
+      ? Stream.make("Sorry.")
+      : Stream.make(
+          { 0: { name: "broken", toolCallId: "call_b", jsonArgs: "{}" } },
+          { 1: { name: "flaky", toolCallId: "call_f", jsonArgs: '{"n":0}' } }
+        )
+})
+
+export const failuresAgent = Agent.make({ name: "failures", tools: [broken, flaky] })
+
+/** Sends arguments that are not JSON, then answers after the retry prompt. */
+export const badArgsModel = FunctionModel.layer(undefined, {
+  stream: (messages) =>
+    hasToolReturn(messages)
+      ? Stream.make("Fixed.")
+      : Stream.make({ 0: { name: "weather", toolCallId: "call_x", jsonArgs: '{"city": Par' } })
+})
