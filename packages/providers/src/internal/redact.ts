@@ -103,6 +103,14 @@ const leaks = (values: ReadonlyArray<unknown>, secrets: ReadonlyArray<string>): 
     return redactText(text, secrets) !== text
   })
 
+const reasonAndBody = (
+  e: { readonly reason: string; readonly body?: string | undefined },
+  secrets: ReadonlyArray<string>
+) => ({
+  reason: redactText(e.reason, secrets),
+  ...(e.body !== undefined ? { body: redactText(e.body, secrets) } : {})
+})
+
 /**
  * The error with the secrets taken out of its reason, body and cause (same class, same fields);
  * the error itself when it holds none.
@@ -126,17 +134,9 @@ export const redactError = <E>(error: E, secrets: ReadonlyArray<string>): E => {
         ...(e.cause !== undefined ? { cause: redactValue(e.cause, secrets) } : {})
       }) as E
     case "UnexpectedModelBehavior":
-      return new AgentError.UnexpectedModelBehavior({
-        ...e,
-        reason: redactText(e.reason, secrets),
-        ...(e.body !== undefined ? { body: redactText(e.body, secrets) } : {})
-      }) as E
+      return new AgentError.UnexpectedModelBehavior({ ...e, ...reasonAndBody(e, secrets) }) as E
     case "ContentFilterError":
-      return new AgentError.ContentFilterError({
-        ...e,
-        reason: redactText(e.reason, secrets),
-        ...(e.body !== undefined ? { body: redactText(e.body, secrets) } : {})
-      }) as E
+      return new AgentError.ContentFilterError({ ...e, ...reasonAndBody(e, secrets) }) as E
     default:
       return error
   }
