@@ -35,6 +35,9 @@ const server = Http.createServer((req, res) => {
     res.end(answer)
   })
 })
+// The client closes idle connections first (undici: 4 s), never the server under a request
+// being sent on a reused socket (an ECONNRESET race on a loaded machine).
+server.keepAliveTimeout = 120_000
 await new Promise<void>((resolve) =>
   server.listen({ port: 0, host: "127.0.0.1", backlog: 65535 }, resolve)
 )
