@@ -6,11 +6,12 @@
  */
 import { createServer } from "node:http"
 import type { AddressInfo } from "node:net"
-import { Agent, AgentError, TestModel, Tool } from "@agentfx/core"
+import { Agent, AgentError, Messages, TestModel, Tool } from "@agentfx/core"
 import * as AgentModule from "@agentfx/core/Agent"
 import { Direct } from "@agentfx/direct"
 import { ToolOutput } from "@agentfx/output"
 import { OpenAiChat } from "@agentfx/providers"
+import { McpContent } from "@agentfx/mcp"
 import { UiStream } from "@agentfx/ui"
 import { NodeHttpClient } from "@effect/platform-node"
 import { Chunk, Effect, Layer, Redacted, Schema, Stream } from "effect"
@@ -79,6 +80,13 @@ const chunks = await Effect.runPromise(
   )
 )
 check(Chunk.size(chunks) > 2, "@agentfx/ui encodes a run")
+
+// 5c. The MCP client loads with its SDK and maps content to core's message parts.
+const image = McpContent.blockValue({ type: "image", data: "AAEC", mimeType: "image/png" })
+check(
+  image instanceof Messages.BinaryContent && image.data.length === 3,
+  "@agentfx/mcp maps an image to BinaryContent"
+)
 
 // 6. A real provider over HTTP: OpenAI Chat Completions against a loopback server.
 let authorization: string | undefined

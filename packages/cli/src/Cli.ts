@@ -20,6 +20,7 @@ import * as FileSystem from "@effect/platform/FileSystem"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import { createInterface } from "node:readline"
@@ -39,18 +40,23 @@ export const defaultModel = (env: Readonly<Record<string, string | undefined>>):
 const offlineDelay = () =>
   Duration.millis(Number(process.env.AGENTFX_OFFLINE_DELAY_MS ?? "15") || 0)
 
+/** The providers' `ModelRegistry` over undici; `chat` holds it (and its connections) for its lifetime. */
+export const registryLayer: Layer.Layer<Model.ModelRegistry> = ModelRegistry.layer().pipe(
+  Layer.provide(NodeHttpClient.layerUndici)
+)
+
 /**
  * Resolves a model string: `offline` (no network, no key; `AGENTFX_OFFLINE_DELAY_MS` sets the
- * pause between streamed words, default 15) or any `"provider:model"` of the providers'
- * `ModelRegistry` (its keys from the environment; a missing key fails naming it).
+ * pause between streamed words, default 15) or any `"provider:model"` of the `ModelRegistry`
+ * (its keys from the environment; a missing key fails naming it). The model uses the
+ * registry's HTTP client, so keep the registry's layer for as long as the model is used.
  */
-export const resolveModel = (name: string): Effect.Effect<Model.Service, AgentError.UserError> =>
+export const resolveModel = (
+  name: string
+): Effect.Effect<Model.Service, AgentError.UserError, Model.ModelRegistry> =>
   name === "offline" || name.startsWith("offline:")
     ? Offline.make(offlineDelay())
-    : Effect.flatMap(Model.ModelRegistry, (r) => r.resolve(name)).pipe(
-        Effect.provide(ModelRegistry.layer()),
-        Effect.provide(NodeHttpClient.layerUndici)
-      )
+    : Effect.flatMap(Model.ModelRegistry, (r) => r.resolve(name))
 
 /** The lines of standard input, closed with the scope. */
 const stdinLines: Stream.Stream<string> = Stream.unwrapScoped(
@@ -123,7 +129,7 @@ export const chat = Command.make(
           !options.raw && process.stdout.isTTY === true && (process.env.NO_COLOR ?? "") === "",
         ...(process.stdin.isTTY === true ? { prompt: "> " } : {})
       }).pipe(Effect.provideService(Model.Model, resolved.right))
-    })
+    }).pipe(Effect.provide(registryLayer))
 ).pipe(Command.withDescription("chat with a model in the terminal"))
 
 /** The `agentfx` command. */

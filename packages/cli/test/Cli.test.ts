@@ -9,6 +9,8 @@ import { Messages } from "@agentfx/core"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import { type ChildProcess, spawn } from "node:child_process"
+import { createServer } from "node:http"
+import type { AddressInfo } from "node:net"
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -17,7 +19,7 @@ const root = join(import.meta.dirname, "..", "..", "..")
 const tsx = join(root, "node_modules", ".bin", "tsx")
 const bin = join(root, "packages", "cli", "src", "bin.ts")
 
-const cleanEnv = () => {
+const cleanEnv = (extra: Record<string, string> = {}) => {
   const env: Record<string, string | undefined> = { ...process.env, AGENTFX_OFFLINE_DELAY_MS: "25" }
   for (const k of [
     "OPENAI_API_KEY",
@@ -28,7 +30,7 @@ const cleanEnv = () => {
   ]) {
     delete env[k]
   }
-  return env
+  return { ...env, ...extra }
 }
 
 interface Session {
@@ -41,12 +43,12 @@ interface Session {
 }
 
 /** Starts `agentfx chat …`; the process is killed (by its pid) when the scope closes. */
-const start = (args: ReadonlyArray<string>, dir: string) =>
+const start = (args: ReadonlyArray<string>, dir: string, env: Record<string, string> = {}) =>
   Effect.acquireRelease(
     Effect.sync((): Session => {
       const child = spawn(tsx, ["--conditions=@agentfx/source", bin, "chat", ...args], {
         cwd: dir,
-        env: cleanEnv(),
+        env: cleanEnv(env),
         stdio: ["pipe", "pipe", "pipe"]
       })
       const chunks: Array<string> = []
@@ -184,6 +186,76 @@ describe("agentfx chat (child process)", () => {
 
         assert.strictEqual(yield* Effect.promise(() => noKey.exit), 1)
         assert.include(noKey.stderr(), "OPENAI_API_KEY")
+      }),
+    150_000
+  )
+
+  it.scopedLive(
+    "a provider model streams over HTTP for the whole session (OpenAI Chat on a loopback server)",
+    () =>
+      Effect.gen(function* () {
+        const dir = mkdtempSync(join(tmpdir(), "agentfx-cli-"))
+        yield* Effect.addFinalizer(() =>
+          Effect.sync(() => rmSync(dir, { recursive: true, force: true }))
+        )
+        const requests: Array<{ auth: string | undefined; body: any }> = []
+        const chunk = (delta: object, finish: string | null, extra: object = {}) =>
+          `data: ${JSON.stringify({
+            id: "c1",
+            object: "chat.completion.chunk",
+            created: 1,
+            model: "gpt-4o",
+            choices: [{ index: 0, delta, finish_reason: finish }],
+            ...extra
+          })}\n\n`
+        const server = createServer((req, res) => {
+          let body = ""
+          req.on("data", (d) => (body += d))
+          req.on("end", () => {
+            requests.push({ auth: req.headers.authorization, body: JSON.parse(body) })
+            res.writeHead(200, { "content-type": "text/event-stream" })
+            res.write(chunk({ role: "assistant", content: "Hi " }, null))
+            setTimeout(() => {
+              res.write(chunk({ content: "from the server." }, "stop"))
+              res.write(
+                `data: ${JSON.stringify({
+                  id: "c1",
+                  object: "chat.completion.chunk",
+                  created: 1,
+                  model: "gpt-4o",
+                  choices: [],
+                  usage: { prompt_tokens: 12, completion_tokens: 4, total_tokens: 16 }
+                })}\n\n`
+              )
+              res.end("data: [DONE]\n\n")
+            }, 30)
+          })
+        })
+        yield* Effect.acquireRelease(
+          Effect.promise(() => new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()))),
+          () => Effect.promise(() => new Promise<void>((r) => server.close(() => r())))
+        )
+        const port = (server.address() as AddressInfo).port
+        const s = yield* start(["--model", "openai:gpt-4o"], dir, {
+          OPENAI_API_KEY: "sk-test-key",
+          OPENAI_BASE_URL: `http://127.0.0.1:${port}/v1`
+        })
+        yield* waitFor(s, /model: openai:gpt-4o/)
+        const usageLine = /usage: 1 request, 0 tool calls, 12 input \+ 4 output = 16 tokens\n/
+        const first = yield* send(s, "Hello", usageLine)
+        assert.include(first.out, "Hi from the server.\n")
+        const second = yield* send(s, "Again", usageLine)
+        assert.include(second.out, "Hi from the server.\n")
+        s.child.stdin!.end()
+        assert.strictEqual(yield* Effect.promise(() => s.exit), 0)
+        assert.strictEqual(requests.length, 2)
+        assert.strictEqual(requests[0]!.auth, "Bearer sk-test-key")
+        assert.strictEqual(requests[1]!.body.stream, true)
+        // the second request carries the first turn
+        const roles = requests[1]!.body.messages.map((m: { role: string }) => m.role)
+        assert.deepStrictEqual(roles, ["system", "user", "assistant", "user"])
+        assert.strictEqual(requests[1]!.body.messages[2].content, "Hi from the server.")
+        assert.notInclude(s.stdout() + s.stderr(), "sk-test-key")
       }),
     150_000
   )

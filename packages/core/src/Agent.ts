@@ -41,6 +41,7 @@ import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type { AgentError, ModelRetry } from "./AgentError.js"
 import * as Limiter from "./ConcurrencyLimiter.js"
+import type { DeferredToolRequests, DeferredToolResults } from "./DeferredTools.js"
 import { type ModelMessage, ToolCallPart, type UserContent } from "./Messages.js"
 import type * as Model from "./Model.js"
 import { defaultProfile as defaultModelProfile } from "./Model.js"
@@ -157,6 +158,15 @@ export interface RunOptions<M extends internal.ModelInput = never> {
    * read are drained, and a failing step fails the run even if the handler catches the error.
    */
   readonly eventStreamHandler?: EventStreamHandler
+  /**
+   * Resumes a run that stopped with `DeferredToolRequests`: one result per call it listed
+   * (approved / denied / an external result / `ModelRetry`), by tool call id. Give it with that
+   * run's `messageHistory` (and usually no prompt): the calls of the last response are answered
+   * without a new model request — results already in the history are kept, approved calls run,
+   * denied ones get a `denied` tool return — and the run goes on. A result for an unknown call,
+   * a missing result, or an approval for a call that did not wait for one is a `UserError`.
+   */
+  readonly deferredToolResults?: DeferredToolResults
 }
 
 /**
@@ -246,7 +256,8 @@ export interface MakeOptions<
   IE,
   IR,
   VR,
-  M extends internal.ModelInput
+  M extends internal.ModelInput,
+  D extends boolean = false
 > {
   /** Used in spans (`invoke_agent {name}`) and visible in `RunContext.agentName`. */
   readonly name?: string
@@ -305,7 +316,24 @@ export interface MakeOptions<
    * unlimited. (`maxConcurrency` is the per-response tool concurrency.)
    */
   readonly maxConcurrentRuns?: number | ConcurrencyLimiter
+  /**
+   * Put `DeferredToolRequests` in the output type even when no tool's type says it may defer
+   * (pydantic-ai's `output_type=[..., DeferredToolRequests]`), e.g. for a toolset typed loosely.
+   * Tools with `requiresApproval`, `Tool.external`, handlers failing with `ApprovalRequired` /
+   * `CallDeferred` and `Toolset.approvalRequired` put it there by themselves.
+   */
+  readonly deferredToolRequests?: D
 }
+
+/**
+ * The output of an agent: the spec's output, plus `DeferredToolRequests` when a tool may defer
+ * its calls (`Deferrals` is not `never`) or the agent opts in (`D` is `true`).
+ */
+export type OutputWithDeferred<A, Deferrals, D extends boolean> = [Deferrals] extends [never]
+  ? D extends true
+    ? A | DeferredToolRequests
+    : A
+  : A | DeferredToolRequests
 
 /** Limits how many runs go at once; share one between agents with `maxConcurrentRuns`. */
 export type ConcurrencyLimiter = Limiter.ConcurrencyLimiter
@@ -509,11 +537,16 @@ export const make = <
   IE = never,
   IR = never,
   VR = never,
-  M extends internal.ModelInput = never
+  M extends internal.ModelInput = never,
+  D extends boolean = false
 >(
-  options: MakeOptions<Tools, Sets, O, IE, IR, VR, M> = {}
+  options: MakeOptions<Tools, Sets, O, IE, IR, VR, M, D> = {}
 ): Agent<
-  OutputSpec.Output<O>,
+  OutputWithDeferred<
+    OutputSpec.Output<O>,
+    Tool.Deferrals<Tools[number]> | Toolset.Deferrals<Sets[number]>,
+    D
+  >,
   Tool.Errors<Tools[number]> | Toolset.Errors<Sets[number]> | IE | ModelErrors<M>,
   | Exclude<
       | Tool.Requirements<Tools[number]>

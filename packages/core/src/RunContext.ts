@@ -47,6 +47,13 @@ export interface Service {
   readonly toolCallId: string | undefined
   /** `true` while validating a partial (streamed) output. */
   readonly partialOutput: boolean
+  /**
+   * `true` when the current tool call runs because it was approved (`DeferredToolResults`): a
+   * handler that fails with `ApprovalRequired` checks it to run at last.
+   */
+  readonly toolCallApproved?: boolean | undefined
+  /** Metadata given for the current tool call in `DeferredToolResults.metadata`, if any. */
+  readonly toolCallMetadata?: unknown
   /** The run's metadata (agent `metadata` merged with the run's, run wins), once computed. */
   readonly metadata?: Readonly<Record<string, unknown>> | undefined
 }

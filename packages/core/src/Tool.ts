@@ -25,7 +25,9 @@ import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import type * as SchemaAST from "effect/SchemaAST"
 import { ModelRetry, ToolFailed, UserError } from "./AgentError.js"
+import { type ApprovalRequired, CallDeferred, type Deferral } from "./DeferredTools.js"
 import { type ToolArgs, ValidationIssue } from "./Messages.js"
+import type { Service as RunContextService } from "./RunContext.js"
 
 /** A JSON Schema object, as sent to providers. */
 export type JsonSchema = Record<string, unknown>
@@ -69,7 +71,20 @@ export interface Tool<in out Name extends string, in out Args, out Success, out 
   readonly timeout?: Duration.DurationInput | undefined
   /** Decodes raw model arguments; failures become a `ModelRetry` listing the issues. */
   readonly decodeArgs: (args: ToolArgs) => Effect.Effect<Args, ModelRetry>
+  /**
+   * Does a call need a person's approval before it runs? `true`, or a predicate of the decoded
+   * arguments and the run (see `MakeOptions.requiresApproval`). `undefined`: never.
+   */
+  readonly requiresApproval?: RequiresApproval<Args, R> | undefined
 }
+
+/**
+ * Whether a call needs approval: always (`true`), never (`false`), or as a predicate of the
+ * decoded arguments and the run decides.
+ */
+export type RequiresApproval<Args, R = never> =
+  | boolean
+  | ((args: Args, ctx: RunContextService) => Effect.Effect<boolean, never, R>)
 
 /** Any tool. */
 export type Any = Tool<string, any, any, any, any>
@@ -77,11 +92,20 @@ export type Any = Tool<string, any, any, any, any>
 /** The services a tool needs. */
 export type Requirements<T> = T extends Tool<any, any, any, any, infer R> ? R : never
 /**
- * The errors a tool can fail with, besides `ModelRetry` and `ToolFailed` (which the run loop
- * turns into a retry prompt / a failed tool return).
+ * The errors a tool can fail with, besides `ModelRetry`, `ToolFailed` (which the run loop turns
+ * into a retry prompt / a failed tool return) and the deferrals (`ApprovalRequired`,
+ * `CallDeferred`: the run stops with `DeferredToolRequests`).
  */
 export type Errors<T> =
-  T extends Tool<any, any, any, infer E, any> ? Exclude<E, ModelRetry | ToolFailed> : never
+  T extends Tool<any, any, any, infer E, any>
+    ? Exclude<E, ModelRetry | ToolFailed | Deferral>
+    : never
+/**
+ * How a tool can defer its calls: `ApprovalRequired` (it may need approval), `CallDeferred`
+ * (external), or `never`. An agent with such a tool has `DeferredToolRequests` in its output.
+ */
+export type Deferrals<T> =
+  T extends Tool<any, any, any, infer E, any> ? Extract<E, Deferral> : never
 
 /**
  * JSON Schema of a Schema, without the `$schema` key, `$defs` kept at the root. A schema with no
@@ -229,13 +253,37 @@ export interface MakeOptions<Args, I, Success, E, R> {
   readonly prepare?: (
     definition: ToolDefinition
   ) => Effect.Effect<ToolDefinition | undefined, never, R>
+  /**
+   * Ask a person before each call runs (pydantic-ai's `requires_approval`): `true`, or a
+   * predicate of the decoded arguments and the run. A call that needs approval ends the run
+   * with `DeferredToolRequests` (listed in `approvals`); the tool's type then carries
+   * `ApprovalRequired`, so the agent's output type includes `DeferredToolRequests`.
+   */
+  readonly requiresApproval?: RequiresApproval<Args, R>
 }
 
-/** Builds a tool. */
-export const make = <const Name extends string, Args, I, Success, E = never, R = never>(
+/**
+ * Builds a tool. With `requiresApproval` the tool's error type carries `ApprovalRequired` (its
+ * calls may stop the run for approval).
+ */
+export function make<const Name extends string, Args, I, Success, E = never, R = never>(
+  name: Name,
+  options: MakeOptions<Args, I, Success, E, R> & {
+    readonly requiresApproval: RequiresApproval<Args, R>
+  }
+): Tool<Name, Args, Success, E | ApprovalRequired, R>
+export function make<const Name extends string, Args, I, Success, E = never, R = never>(
+  name: Name,
+  options: MakeOptions<Args, I, Success, E, R> & { readonly requiresApproval?: undefined }
+): Tool<Name, Args, Success, E, R>
+export function make<const Name extends string, Args, I, Success, E = never, R = never>(
   name: Name,
   options: MakeOptions<Args, I, Success, E, R>
-): Tool<Name, Args, Success, E, R> => {
+): Tool<Name, Args, Success, E | ApprovalRequired, R>
+export function make<const Name extends string, Args, I, Success, E = never, R = never>(
+  name: Name,
+  options: MakeOptions<Args, I, Success, E, R>
+): Tool<Name, Args, Success, E, R> {
   if (!Schema.isSchema(options.parameters)) throw notOurSchema(`Tool "${name}"`, options.parameters)
   const description = options.description ?? descriptionOf(options.parameters.ast)
   const definition = new ToolDefinition({
@@ -256,6 +304,61 @@ export const make = <const Name extends string, Args, I, Success, E = never, R =
     prepare: options.prepare,
     handler: options.handler,
     timeout: options.timeout,
+    decodeArgs: decodeWith(options.parameters),
+    requiresApproval: options.requiresApproval === false ? undefined : options.requiresApproval
+  }
+}
+
+/** Options of `external`. */
+export interface ExternalOptions<Args, I> {
+  readonly description?: string
+  /** The arguments the model sends; they are decoded (bad ones go back to the model) before the run stops. */
+  readonly parameters: Schema.Schema<Args, I, never>
+  readonly strict?: boolean
+  readonly sequential?: boolean
+  /** Stored on the definition and given with each request (`DeferredToolRequests.metadata`). */
+  readonly metadata?: unknown
+}
+
+/**
+ * A tool whose calls are executed outside the run (pydantic-ai's external tools, `ToolKind`
+ * `"external"`): it has no handler. The model sees it as any tool; a call ends the run with
+ * `DeferredToolRequests` (listed in `calls`), and the result comes back in
+ * `DeferredToolResults.calls` — from a browser, another service, a person.
+ *
+ * @example
+ * ```ts
+ * const geolocate = Tool.external("geolocate", {
+ *   description: "The user's position, from their browser",
+ *   parameters: Schema.Struct({ precise: Schema.Boolean })
+ * })
+ * ```
+ */
+export const external = <const Name extends string, Args, I>(
+  name: Name,
+  options: ExternalOptions<Args, I>
+): Tool<Name, Args, never, CallDeferred, never> => {
+  if (!Schema.isSchema(options.parameters)) throw notOurSchema(`Tool "${name}"`, options.parameters)
+  const description = options.description ?? descriptionOf(options.parameters.ast)
+  const metadata = options.metadata
+  return {
+    name,
+    description,
+    parameters: options.parameters,
+    definition: new ToolDefinition({
+      name,
+      ...(description !== undefined ? { description } : {}),
+      parametersJsonSchema: jsonSchema(options.parameters, `Tool "${name}"`),
+      ...(options.strict !== undefined ? { strict: options.strict } : {}),
+      kind: "external",
+      sequential: options.sequential ?? false,
+      ...(metadata !== undefined ? { metadata } : {})
+    }),
+    maxRetries: undefined,
+    prepare: undefined,
+    // The run loop never calls it (the kind says so); called directly, it defers as well.
+    handler: () => Effect.fail(new CallDeferred(metadata !== undefined ? { metadata } : {})),
+    timeout: undefined,
     decodeArgs: decodeWith(options.parameters)
   }
 }
@@ -334,10 +437,18 @@ export interface AsyncOptions<Args, I, Success>
  * })
  * ```
  */
-export const fromAsync = <const Name extends string, Args, I, Success>(
+export function fromAsync<const Name extends string, Args, I, Success>(
+  name: Name,
+  options: AsyncOptions<Args, I, Success> & { readonly requiresApproval: RequiresApproval<Args> }
+): Tool<Name, Args, Success, ToolFailed | ApprovalRequired, never>
+export function fromAsync<const Name extends string, Args, I, Success>(
+  name: Name,
+  options: AsyncOptions<Args, I, Success> & { readonly requiresApproval?: undefined }
+): Tool<Name, Args, Success, ToolFailed, never>
+export function fromAsync<const Name extends string, Args, I, Success>(
   name: Name,
   options: AsyncOptions<Args, I, Success>
-): Tool<Name, Args, Success, ToolFailed, never> => {
+): Tool<Name, Args, Success, ToolFailed | ApprovalRequired, never> {
   const { handler, ...rest } = options
   return make(name, {
     ...rest,

@@ -19,6 +19,7 @@ import * as Effect from "effect/Effect"
 import { dual } from "effect/Function"
 import { type Pipeable, pipeArguments } from "effect/Pipeable"
 import { type ModelRetry, type ToolFailed, UserError } from "./AgentError.js"
+import type { ApprovalRequired, Deferral } from "./DeferredTools.js"
 import type { ToolArgs } from "./Messages.js"
 import { RunContext, type Service as RunContextService } from "./RunContext.js"
 import type * as Tool from "./Tool.js"
@@ -40,6 +41,13 @@ export interface ToolsetTool<out E, out R> {
   readonly timeout?: Duration.DurationInput | undefined
   /** Runs the tool on decoded arguments. */
   readonly call: (args: unknown) => Effect.Effect<unknown, E | ModelRetry, R | RunContext>
+  /**
+   * Does a call need approval before it runs? Called with the decoded arguments; `undefined`:
+   * never. A call that needs it stops the run (`DeferredToolRequests.approvals`).
+   */
+  readonly requiresApproval?:
+    | ((args: unknown, ctx: RunContextService) => Effect.Effect<boolean, never, R>)
+    | undefined
 }
 
 /**
@@ -64,8 +72,13 @@ export type AnyTool = Tool.Tool<any, any, any, any, any>
 
 /** Any toolset. */
 export type Any = Toolset<any, any>
-/** The errors a toolset's tools can fail with (`ToolFailed` becomes a failed tool return). */
-export type Errors<T> = T extends Toolset<infer E, any> ? Exclude<E, ToolFailed> : never
+/**
+ * The errors a toolset's tools can fail with (`ToolFailed` becomes a failed tool return, the
+ * deferrals stop the run with `DeferredToolRequests`).
+ */
+export type Errors<T> = T extends Toolset<infer E, any> ? Exclude<E, ToolFailed | Deferral> : never
+/** How a toolset's tools can defer their calls (`ApprovalRequired`, `CallDeferred`), or `never`. */
+export type Deferrals<T> = T extends Toolset<infer E, any> ? Extract<E, Deferral> : never
 /** The services a toolset's tools need (without `RunContext`). */
 export type Requirements<T> = T extends Toolset<any, infer R> ? Exclude<R, RunContext> : never
 
@@ -113,26 +126,40 @@ const checkDuplicates = <T extends { readonly definition: ToolDefinition }>(
   return Effect.succeed(tools)
 }
 
+/** A tool as the run loop calls it, with this step's definition. */
+const toolsetTool = (tool: AnyTool, definition: ToolDefinition): ToolsetTool<any, any> => {
+  const approval = tool.requiresApproval
+  return {
+    definition,
+    maxRetries: tool.maxRetries,
+    timeout: tool.timeout,
+    decodeArgs: tool.decodeArgs,
+    call: tool.handler,
+    requiresApproval:
+      approval === undefined || approval === false
+        ? undefined
+        : approval === true
+          ? always
+          : approval
+  }
+}
+const always = () => Effect.succeed(true)
+
 /**
  * A toolset of function tools. Each tool's own `prepare` runs at every step and may hide
  * (`undefined`) or edit its definition.
  */
 export const fromTools = <const Tools extends ReadonlyArray<AnyTool>>(
   tools: Tools
-): Toolset<Tool.Errors<Tools[number]>, Tool.Requirements<Tools[number]>> => {
+): Toolset<
+  Tool.Errors<Tools[number]> | Tool.Deferrals<Tools[number]>,
+  Tool.Requirements<Tools[number]>
+> => {
   // Without `prepare` (and without a name conflict) every step sees the same list: built once.
   const list =
     tools.every((t) => t.prepare === undefined) &&
     new Set(tools.map((t) => t.definition.name)).size === tools.length
-      ? tools.map(
-          (tool): ToolsetTool<any, any> => ({
-            definition: tool.definition,
-            maxRetries: tool.maxRetries,
-            timeout: tool.timeout,
-            decodeArgs: tool.decodeArgs,
-            call: tool.handler
-          })
-        )
+      ? tools.map((tool): ToolsetTool<any, any> => toolsetTool(tool, tool.definition))
       : undefined
   const fixed = list === undefined ? undefined : Effect.succeed(list)
   return make(
@@ -151,13 +178,7 @@ export const fromTools = <const Tools extends ReadonlyArray<AnyTool>>(
             )
           }
           if (definition === undefined) continue
-          out.push({
-            definition,
-            maxRetries: tool.maxRetries,
-            timeout: tool.timeout,
-            decodeArgs: tool.decodeArgs,
-            call: tool.handler
-          })
+          out.push(toolsetTool(tool, definition))
         }
         return out
       }),
@@ -282,6 +303,51 @@ export const prepare: {
           return out
         }) as Effect.Effect<ReadonlyArray<ToolsetTool<E, R>>, UserError, any>
     )
+)
+
+/**
+ * Calls of these tools need a person's approval before they run (pydantic-ai's
+ * `ApprovalRequiredToolset`): every call, or those for which `predicate(definition, args, ctx)`
+ * holds (`args` decoded). Such a call stops the run with `DeferredToolRequests`
+ * (`approvals`); a tool's own `requiresApproval` still applies. The toolset's type carries
+ * `ApprovalRequired`, so an agent using it has `DeferredToolRequests` in its output.
+ *
+ * @example
+ * ```ts
+ * const guarded = Toolset.fromTools([readFile, deleteFile]).pipe(
+ *   Toolset.approvalRequired((definition) => definition.name.startsWith("delete"))
+ * )
+ * ```
+ */
+export const approvalRequired: {
+  (
+    predicate?: (definition: ToolDefinition, args: unknown, ctx: RunContextService) => boolean
+  ): <E, R>(self: Toolset<E, R>) => Toolset<E | ApprovalRequired, R>
+  <E, R>(
+    self: Toolset<E, R>,
+    predicate?: (definition: ToolDefinition, args: unknown, ctx: RunContextService) => boolean
+  ): Toolset<E | ApprovalRequired, R>
+} = dual(
+  (args) => isToolset(args[0]),
+  <E, R>(
+    self: Toolset<E, R>,
+    predicate?: (definition: ToolDefinition, args: unknown, ctx: RunContextService) => boolean
+  ): Toolset<E | ApprovalRequired, R> => {
+    const wrap = (t: ToolsetTool<E, R>): ToolsetTool<E, R> => {
+      const own = t.requiresApproval
+      const needs = (args: unknown, ctx: RunContextService): Effect.Effect<boolean, never, R> =>
+        predicate === undefined || predicate(t.definition, args, ctx)
+          ? Effect.succeed(true)
+          : own === undefined
+            ? Effect.succeed(false)
+            : own(args, ctx)
+      return { ...t, requiresApproval: needs }
+    }
+    return make(
+      (ctx) => Effect.map(self.tools(ctx), (tools) => tools.map(wrap)),
+      self.fixed?.map(wrap)
+    )
+  }
 )
 
 /** An empty toolset. */

@@ -180,6 +180,11 @@ describe("Agent.runStream", () => {
         yield* Stream.runCollect(agent.streamOutput("x").pipe(Stream.provideLayer(model)))
       )
       assert.deepStrictEqual(outputs, ["AB", "ABCD", "ABCD"])
+      // the deprecated function form is the method
+      const viaFunction = Chunk.toReadonlyArray(
+        yield* Stream.runCollect(Agent.streamOutput(agent, "x").pipe(Stream.provideLayer(model)))
+      )
+      assert.deepStrictEqual(viaFunction, outputs)
     })
   )
 

@@ -97,15 +97,17 @@ export {
 export const downloadFileUrls = (
   httpClient: HttpClient.HttpClient,
   messages: ReadonlyArray<Messages.ModelMessage>,
-  modelName: string
+  modelName: string,
+  /** Which URLs to download (default: the ones Gemini cannot fetch; Bedrock passes its own). */
+  needsDownload: (item: Messages.UserContent) => item is Messages.FileUrl = Wire.needsDownload
 ): Effect.Effect<
   ReadonlyArray<Messages.ModelMessage>,
   AgentError.ModelAPIError | AgentError.ModelHTTPError
 > => {
   const partNeeds = (p: Messages.ModelRequestPart): boolean =>
     p._tag === "UserPromptPart"
-      ? typeof p.content !== "string" && p.content.some(Wire.needsDownload)
-      : p._tag === "ToolReturnPart" && p.files.some(Wire.needsDownload)
+      ? typeof p.content !== "string" && p.content.some(needsDownload)
+      : p._tag === "ToolReturnPart" && p.files.some(needsDownload)
   const any = messages.some((m) => m._tag === "ModelRequest" && m.parts.some(partNeeds))
   if (!any) return Effect.succeed(messages)
   type DownloadError = AgentError.ModelAPIError | AgentError.ModelHTTPError
@@ -148,7 +150,7 @@ export const downloadFileUrls = (
     )
   // A downloaded tool-result file keeps the name derived from its URL ("See file {id}.").
   const item = (u: unknown): Effect.Effect<unknown, DownloadError> =>
-    Messages.isFileContent(u) && Wire.needsDownload(u)
+    Messages.isFileContent(u) && needsDownload(u)
       ? Effect.map(download(u), (b) =>
           b.identifier !== undefined
             ? b
@@ -170,7 +172,7 @@ export const downloadFileUrls = (
       Effect.forEach(
         p.content,
         (item): Effect.Effect<Messages.UserContent, DownloadError> =>
-          Wire.needsDownload(item) ? download(item) : Effect.succeed(item),
+          needsDownload(item) ? download(item) : Effect.succeed(item),
         { concurrency: 4 }
       ),
       (content) => new Messages.UserPromptPart({ content }, true)

@@ -26,6 +26,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import type * as Redacted from "effect/Redacted"
 import * as Anthropic from "./Anthropic.js"
+import * as Bedrock from "./Bedrock.js"
 import * as Google from "./Google.js"
 import * as OpenAiChat from "./OpenAiChat.js"
 import * as OpenAiClient from "./OpenAiClient.js"
@@ -129,6 +130,7 @@ export const defaultFactories: Readonly<Record<string, Factory>> = {
   "openai-chat": openAiChatFactory,
   "openai-responses": fromLayer(OpenAiClient.layerConfig(), OpenAiResponses.fromModelString),
   anthropic: fromLayer(Anthropic.layerConfig(), Anthropic.fromModelString),
+  bedrock: fromLayer(Bedrock.layerConfig(), Bedrock.fromModelString),
   google: Google.registryFactory,
   gemini: Google.registryFactory,
   azure: azureFactory,

@@ -70,6 +70,8 @@ export interface ChatProfile extends Model.ModelProfile {
   readonly sendThinkingField: "reasoning_content" | "reasoning" | undefined
   /** A `DocumentUrl` may be sent as `file.file_data` by URL (OpenRouter); otherwise it must be inline bytes. */
   readonly documentUrlAsFileData: boolean
+  /** A `VideoUrl` may be sent as a `video_url` part (OpenRouter); otherwise it is refused. */
+  readonly videoUrl: boolean
   /**
    * How cache breakpoints are sent: a `Messages.CachePoint` in a user prompt (and the
    * `cacheInstructions` / `cacheTools` options) as `cache_control: { type: "ephemeral", ttl }`
@@ -104,6 +106,7 @@ export const openAiProfile = (modelName: string): ChatProfile => {
     supportsReasoningEffort: reasoning,
     sendThinkingField: undefined,
     documentUrlAsFileData: false,
+    videoUrl: false,
     cacheControl: undefined
   }
 }
@@ -126,6 +129,7 @@ export const compatibleProfile: ChatProfile = {
   supportsReasoningEffort: false,
   sendThinkingField: undefined,
   documentUrlAsFileData: false,
+  videoUrl: false,
   cacheControl: undefined
 }
 
@@ -182,8 +186,12 @@ const userContent = (
       return new AgentError.UserError({
         reason: `${modelName}: OpenAI chat accepts DocumentUrl only as inline bytes; download it and pass BinaryContent`
       })
-    case "AudioUrl":
     case "VideoUrl":
+      if (profile.videoUrl) return { type: "video_url", video_url: { url: item.url } }
+      return new AgentError.UserError({
+        reason: `${modelName}: OpenAI chat accepts VideoUrl only as inline bytes; download it and pass BinaryContent`
+      })
+    case "AudioUrl":
       return new AgentError.UserError({
         reason: `${modelName}: OpenAI chat accepts ${item._tag} only as inline bytes; download it and pass BinaryContent`
       })
@@ -273,8 +281,11 @@ export const encodeMessages = (
       const texts: Array<string> = []
       const toolCalls: Array<Json> = []
       const thinking: Array<string> = []
+      const details: Array<Json> = []
       let thinkingField = profile.sendThinkingField
       for (const part of message.parts) {
+        const sameProvider = part._tag === "ThinkingPart" && part.providerName === options.system
+        const detail = sameProvider ? reasoningDetailOf(part) : undefined
         if (part._tag === "TextPart") texts.push(part.content)
         else if (part._tag === "ToolCallPart")
           toolCalls.push({
@@ -282,6 +293,8 @@ export const encodeMessages = (
             type: "function",
             function: { name: part.toolName, arguments: part.argsAsJson() }
           })
+        // Signed / encrypted reasoning goes back to the vendor that sent it, as it came.
+        else if (detail !== undefined) details.push(detail)
         else if (
           profile.sendThinkingField !== undefined &&
           (part.providerName === undefined || part.providerName === options.system)
@@ -295,6 +308,7 @@ export const encodeMessages = (
       else if (toolCalls.length === 0) m.content = ""
       if (thinking.length > 0 && thinkingField !== undefined)
         m[thinkingField] = thinking.join("\n\n")
+      if (details.length > 0) m.reasoning_details = details
       if (toolCalls.length > 0) m.tool_calls = toolCalls
       out.push(m)
     }
@@ -494,7 +508,8 @@ export const decodeUsage = (usage: unknown): Usage.RequestUsage => {
       inputTokens: num(usage.prompt_tokens),
       outputTokens: num(usage.completion_tokens),
       cacheReadTokens: cached,
-      cacheWriteTokens: 0,
+      // OpenRouter reports tokens written to the cache (Anthropic, Gemini models).
+      cacheWriteTokens: num(prompt.cache_write_tokens),
       inputAudioTokens: num(prompt.audio_tokens),
       outputAudioTokens: num(completion.audio_tokens),
       details
@@ -503,13 +518,76 @@ export const decodeUsage = (usage: unknown): Usage.RequestUsage => {
   )
 }
 
-/** Reasoning text of a message or delta, and the field it came in. */
-const reasoningOf = (m: Json): { field: string; text: string } | undefined => {
-  if (typeof m.reasoning_content === "string")
-    return { field: "reasoning_content", text: m.reasoning_content }
-  if (typeof m.reasoning === "string") return { field: "reasoning", text: m.reasoning }
-  return undefined
+/** One piece of reasoning in a message or delta: its text or signed blob, and where it came from. */
+interface Reasoning {
+  /** Key of the part while streaming (one per `reasoning_details` index). */
+  readonly key: string
+  /** The field it came in: `reasoning_content`, `reasoning` or `reasoning_details`. */
+  readonly field: string
+  readonly text: string
+  readonly signature?: string | undefined
+  /** A `reasoning_details` item without its text / summary / data (type, id, format, index). */
+  readonly detail?: Json | undefined
 }
+
+/**
+ * The reasoning of a message or delta, in every form vendors send it: `reasoning_details`
+ * (OpenRouter and other gateways: `reasoning.text` with an optional signature,
+ * `reasoning.summary`, `reasoning.encrypted` blobs) wins over the plain `reasoning_content` /
+ * `reasoning` text fields, which then repeat the same text.
+ */
+const reasoningOf = (m: Json): Array<Reasoning> => {
+  if (Array.isArray(m.reasoning_details) && m.reasoning_details.length > 0) {
+    const out: Array<Reasoning> = []
+    m.reasoning_details.forEach((d: unknown, position: number) => {
+      if (!isObj(d)) return
+      const { text, summary, data, signature, ...detail } = d
+      const content =
+        d.type === "reasoning.summary" ? str(summary) : d.type === "reasoning.text" ? str(text) : ""
+      const sig = d.type === "reasoning.encrypted" ? str(data) : str(signature)
+      out.push({
+        key: `reasoning_details:${typeof d.index === "number" ? d.index : position}`,
+        field: "reasoning_details",
+        text: content ?? "",
+        signature: sig,
+        detail
+      })
+    })
+    return out
+  }
+  for (const field of ["reasoning_content", "reasoning"] as const) {
+    const text = m[field]
+    if (typeof text === "string") return [{ key: "reasoning", field, text }]
+  }
+  return []
+}
+
+/** The `reasoning_details` item a thinking part came from, with its text or blob put back. */
+const reasoningDetailOf = (part: Messages.ThinkingPart): Json | undefined => {
+  const detail = part.providerDetails?.reasoning_details
+  if (part.id !== "reasoning_details" || !isObj(detail)) return undefined
+  switch (detail.type) {
+    case "reasoning.encrypted":
+      return { ...detail, data: part.signature ?? "" }
+    case "reasoning.summary":
+      return { ...detail, summary: part.content }
+    default:
+      return {
+        ...detail,
+        text: part.content,
+        ...(part.signature !== undefined ? { signature: part.signature } : {})
+      }
+  }
+}
+
+/** A thinking part for one piece of reasoning. */
+const thinkingFields = (r: Reasoning, system: string) => ({
+  content: r.text,
+  id: r.field,
+  providerName: system,
+  ...(r.signature !== undefined ? { signature: r.signature } : {}),
+  ...(r.detail !== undefined ? { providerDetails: { reasoning_details: r.detail } } : {})
+})
 
 const timestampOf = (created: unknown): Date | undefined =>
   typeof created === "number" ? new Date(created * 1000) : undefined
@@ -530,14 +608,9 @@ export const decodeResponse = (
   }
   const message = choice.message
   const parts: Array<Messages.ModelResponsePart> = []
-  const reasoning = reasoningOf(message)
-  if (reasoning !== undefined && reasoning.text !== "") {
-    parts.push(
-      new Messages.ThinkingPart(
-        { content: reasoning.text, id: reasoning.field, providerName: options.system },
-        true
-      )
-    )
+  for (const r of reasoningOf(message)) {
+    if (r.text !== "" || r.signature !== undefined)
+      parts.push(new Messages.ThinkingPart(thinkingFields(r, options.system), true))
   }
   if (typeof message.content === "string" && message.content !== "") {
     parts.push(new Messages.TextPart({ content: message.content }, true))
@@ -594,6 +667,7 @@ export const makeStreamHandler = (options: {
 }) => {
   let done = false
   let finished = false
+  const details = new Map<string, Json>()
   const onEvent = (
     event: Http.SseEvent,
     manager: PartsManager.PartsManager,
@@ -626,10 +700,16 @@ export const makeStreamHandler = (options: {
       const t = timestampOf(chunk.created)
       if (t !== undefined) info.timestamp = t
     }
-    if (isObj(chunk.usage)) info.usage = decodeUsage(chunk.usage)
+    // Groq streams report usage in `x_groq.usage` of the last chunk, not in `usage`.
+    const usage = isObj(chunk.usage)
+      ? chunk.usage
+      : isObj(chunk.x_groq) && isObj(chunk.x_groq.usage)
+        ? chunk.x_groq.usage
+        : undefined
+    if (usage !== undefined) info.usage = decodeUsage(usage)
     const choices = chunk.choices
     if (!Array.isArray(choices)) {
-      if (!isObj(chunk.usage)) skip?.(`event without choices: ${data.slice(0, 100)}`)
+      if (usage === undefined) skip?.(`event without choices: ${data.slice(0, 100)}`)
       return undefined
     }
     for (const choice of choices) {
@@ -642,13 +722,12 @@ export const makeStreamHandler = (options: {
       }
       const delta = choice.delta
       if (!isObj(delta)) continue
-      const reasoning = reasoningOf(delta)
-      if (reasoning !== undefined && reasoning.text !== "") {
-        const e = manager.thinkingDelta("reasoning", {
-          content: reasoning.text,
-          id: reasoning.field,
-          providerName: options.system
-        })
+      for (const r of reasoningOf(delta)) {
+        // A detail's id / format may come in one chunk only: keep what each chunk added.
+        const detail = r.detail !== undefined ? { ...details.get(r.key), ...r.detail } : undefined
+        if (detail !== undefined) details.set(r.key, detail)
+        if (r.text === "" && r.signature === undefined && detail === undefined) continue
+        const e = manager.thinkingDelta(r.key, thinkingFields({ ...r, detail }, options.system))
         if (e) out.push(e)
       }
       if (typeof delta.content === "string" && delta.content !== "") {

@@ -84,7 +84,8 @@ export const vendors: Readonly<Record<string, Vendor>> = {
         maxTokensField: "max_completion_tokens",
         supportsThinking: true,
         sendThinkingField: "reasoning",
-        documentUrlAsFileData: true
+        documentUrlAsFileData: true,
+        videoUrl: true
       })(modelName),
       cacheControl: modelName.startsWith("google/") ? "without-ttl" : "with-ttl"
     })
@@ -111,7 +112,21 @@ export const vendors: Readonly<Record<string, Vendor>> = {
     name: "cerebras",
     baseUrl: "https://api.cerebras.ai/v1",
     apiKeyEnv: "CEREBRAS_API_KEY",
-    profile: compat({ maxTokensField: "max_completion_tokens" })
+    // Reasoning models (gpt-oss, zai-glm) take their thinking back in `reasoning`.
+    profile: compat({ maxTokensField: "max_completion_tokens", sendThinkingField: "reasoning" })
+  },
+  zai: {
+    name: "zai",
+    baseUrl: "https://api.z.ai/api/paas/v4",
+    apiKeyEnv: "ZAI_API_KEY",
+    // GLM's preserved thinking: `reasoning_content` goes back with the history.
+    profile: compat({ supportsThinking: true, sendThinkingField: "reasoning_content" })
+  },
+  crusoe: {
+    name: "crusoe",
+    baseUrl: "https://api.inference.crusoecloud.com/v1",
+    apiKeyEnv: "CRUSOE_API_KEY",
+    profile: compat({ supportsThinking: true, sendThinkingField: "reasoning" })
   },
   huggingface: {
     name: "huggingface",

@@ -6,6 +6,7 @@
  * @since 0.1.0
  */
 export * as Anthropic from "./Anthropic.js"
+export * as Bedrock from "./Bedrock.js"
 export * as Google from "./Google.js"
 export * as GoogleSchema from "./GoogleSchema.js"
 export * as ModelRegistry from "./ModelRegistry.js"

@@ -450,7 +450,7 @@ describe("Google.decodeResponse", () => {
     )
     const [a, b] = r.toolCalls
     assert.deepStrictEqual(a!.args, { x: 1 })
-    assert.deepStrictEqual(a!.providerDetails, { thoughtSignature: "S" })
+    assert.deepStrictEqual(a!.providerDetails, { thoughtSignature: "S", generatedId: true })
     assert.isTrue(a!.toolCallId.length > 0)
     assert.notStrictEqual(a!.toolCallId, b!.toolCallId)
     assert.strictEqual(b!.toolCallId, "given")
@@ -660,7 +660,8 @@ describe("Google model over HTTP (loopback replay)", () => {
         assert.isTrue(
           all.some((e) => e._tag === "FunctionToolCallEvent" && e.part.toolName === "get_country")
         )
-        // The second request sends the call back with its signature, and the result under the same id.
+        // The second request sends the call back with its signature; Gemini gave the call no id,
+        // so neither the call nor its result carries the one agentfx generated.
         const recordedSig = (c.interactions[0]!.response.sse as string).match(
           /"thoughtSignature": "([^"]+)"/
         )![1]
@@ -668,10 +669,10 @@ describe("Google model over HTTP (loopback replay)", () => {
         const call = sent.contents[1].parts[0]
         assert.strictEqual(call.thoughtSignature, recordedSig)
         assert.strictEqual(call.functionCall.name, "get_country")
+        assert.isFalse("id" in call.functionCall)
         assert.deepStrictEqual(sent.contents[2].parts[0].functionResponse, {
           name: "get_country",
-          response: { return_value: "Mexico" },
-          id: call.functionCall.id
+          response: { return_value: "Mexico" }
         })
         const usage = last.result.usage
         assert.strictEqual(usage.requests, 2)

@@ -40,6 +40,16 @@ import {
 } from "../AgentError.js"
 import * as CaptureRunMessages from "../CaptureRunMessages.js"
 import {
+  ApprovalRequired,
+  type ApprovalResult,
+  CallDeferred,
+  DeferredToolRequests,
+  type DeferredToolResults,
+  deniedMessage,
+  ToolApproved,
+  ToolDenied
+} from "../DeferredTools.js"
+import {
   encodeJson as encodeMessagesJson,
   FinalResultEvent,
   FunctionToolCallEvent,
@@ -236,6 +246,7 @@ export interface RunOptionsAny {
   readonly instructions?: Instruction<any, any> | ReadonlyArray<Instruction<any, any>> | undefined
   readonly runId?: string | undefined
   readonly metadata?: MetadataInput | undefined
+  readonly deferredToolResults?: DeferredToolResults | undefined
 }
 
 /** The usage `Ref` of the current run, visible to tools (share it with a sub-agent's run). */
@@ -517,9 +528,39 @@ interface State {
   tools: Map<string, Toolset.ToolsetTool<any, any>>
   settings: ModelSettings.ModelSettings
   metadata: Metadata | undefined
+  /** Set when the run resumes deferred tool calls; consumed by the first `CallToolsNode`. */
+  resume: Resume | undefined
 }
 
 type CallResult = ToolReturnPart | RetryPromptPart
+
+/** What a resumed run knows about the response whose calls it answers. */
+interface Resume {
+  readonly results: DeferredToolResults
+  /** Results already in the history (the trailing request), by tool call id: not run again. */
+  readonly answered: ReadonlyMap<string, ModelRequestPart>
+  /** Other parts to send with the results (the trailing request's, a new user prompt). */
+  readonly carried: ReadonlyArray<ModelRequestPart>
+}
+
+/** A call the run cannot finish: it waits for an approval or for a result from outside. */
+class Deferred {
+  readonly _tag = "Deferred" as const
+  constructor(
+    readonly kind: "approval" | "external",
+    readonly call: ToolCallPart,
+    readonly metadata: unknown
+  ) {}
+}
+
+/** What one function call ends with. */
+type CallOutcome = CallResult | Deferred
+
+/** A call that waits: the loop's own `Deferred`, or a handler's `ApprovalRequired` / `CallDeferred`. */
+const isDeferred = (u: unknown): u is Deferred | ApprovalRequired | CallDeferred =>
+  u instanceof Deferred || u instanceof ApprovalRequired || u instanceof CallDeferred
+
+const hasOwn = (record: object, key: string): boolean => Object.hasOwn(record, key)
 
 interface Prepared {
   readonly messages: ReadonlyArray<ModelMessage>
@@ -674,7 +715,8 @@ class Run<A> implements Machine<A> {
       next: this.start,
       tools: noTools,
       settings: ModelSettings.merge(model.settings, config.modelSettings, options.modelSettings),
-      metadata: undefined
+      metadata: undefined,
+      resume: undefined
     }
   }
 
@@ -899,6 +941,8 @@ class Run<A> implements Machine<A> {
   }
 
   private userPrompt(node: UserPromptNode): Effect.Effect<AgentNode<A>, any, any> {
+    const deferred = this.options.deferredToolResults
+    if (deferred !== undefined) return this.resumeDeferred(node.prompt, deferred)
     const prompt = node.prompt
     const staticParts = this.plan.staticSystemParts
     if (
@@ -962,6 +1006,105 @@ class Run<A> implements Machine<A> {
       st.newMessageIndex = history.length
       return new ModelRequestNode(new ModelRequest({ parts }, true))
     })
+  }
+
+  /**
+   * Resumes a run stopped on deferred calls: the history ends with the response that made them,
+   * maybe followed by a request holding the results of its other calls. That request is taken
+   * off (its parts are sent again with the new results) and the response's calls are handled
+   * again, with no new model request; the given results are checked against the calls first.
+   */
+  private resumeDeferred(
+    prompt: string | ReadonlyArray<UserContent> | undefined,
+    results: DeferredToolResults
+  ): Effect.Effect<AgentNode<A>, any, any> {
+    return Effect.gen(this, function* () {
+      const st = this.st
+      const given = this.options.messageHistory ?? []
+      let end = given.length
+      const trailing =
+        given[end - 1]?._tag === "ModelRequest" ? (given[end - 1] as ModelRequest) : undefined
+      if (trailing !== undefined) end -= 1
+      const response = given[end - 1]
+      if (
+        response === undefined ||
+        response._tag !== "ModelResponse" ||
+        response.toolCalls.length === 0
+      ) {
+        return yield* new UserError({
+          reason:
+            "deferredToolResults were given, but the message history does not end with a model response with tool calls (optionally followed by the results of its other calls): there is nothing to resume. Pass the messages of the run that returned DeferredToolRequests."
+        })
+      }
+      const calls = response.toolCalls
+      const byId = new Map(calls.map((c) => [c.toolCallId, c]))
+      const answered = new Map<string, ModelRequestPart>()
+      const carried: Array<ModelRequestPart> = []
+      for (const p of trailing?.parts ?? []) {
+        if (
+          (p._tag === "ToolReturnPart" || p._tag === "RetryPromptPart") &&
+          p.toolCallId !== undefined
+        ) {
+          if (byId.has(p.toolCallId)) answered.set(p.toolCallId, p)
+        } else carried.push(p)
+      }
+      yield* this.loadTools()
+      const problem = this.checkDeferredResults(calls, answered, results)
+      if (problem !== undefined) return yield* new UserError({ reason: problem })
+      if (prompt !== undefined) {
+        carried.push(new UserPromptPart({ content: prompt }, typeof prompt === "string"))
+      }
+      const history = yield* this.reevaluate(repairHistory(given.slice(0, end), false))
+      this.setMessages(history)
+      st.newMessageIndex = history.length
+      st.resume = { results, answered, carried }
+      return new CallToolsNode(response)
+    })
+  }
+
+  /** What is wrong with deferred results for these calls, if anything. */
+  private checkDeferredResults(
+    calls: ReadonlyArray<ToolCallPart>,
+    answered: ReadonlyMap<string, ModelRequestPart>,
+    results: DeferredToolResults
+  ): string | undefined {
+    const spec = this.spec
+    const describe = (c: ToolCallPart) => `'${c.toolCallId}' ('${c.toolName}')`
+    const waiting = calls.filter(
+      (c) => !answered.has(c.toolCallId) && !spec.isOutputTool(c.toolName)
+    )
+    const waitingIds = new Set(waiting.map((c) => c.toolCallId))
+    const byId = new Map(calls.map((c) => [c.toolCallId, c]))
+    const waitingText = waiting.length === 0 ? "none" : waiting.map(describe).join(", ")
+    for (const [kind, ids] of [
+      ["result", Object.keys(results.calls)],
+      ["approval", Object.keys(results.approvals)]
+    ] as const) {
+      for (const id of ids) {
+        const call = byId.get(id)
+        if (call === undefined) {
+          return `deferredToolResults has ${kind === "result" ? "a result" : "an approval"} for tool call id '${id}', which is not a call of the last model response. Calls waiting for a result: ${waitingText}.`
+        }
+        if (!waitingIds.has(id)) {
+          return `Tool call ${describe(call)} was not deferred: ${answered.has(id) ? "its result is already in the message history" : "it is an output tool call"}, so it cannot be given ${kind === "result" ? "a result" : "an approval"}. Calls waiting for a result: ${waitingText}.`
+        }
+        if (kind === "approval") {
+          if (hasOwn(results.calls, id)) {
+            return `Tool call ${describe(call)} has both a result and an approval in deferredToolResults: give one of them.`
+          }
+          if (this.st.tools.get(call.toolName)?.definition.kind === "external") {
+            return `Tool call ${describe(call)} calls an external tool: give its result in deferredToolResults.calls, not an approval.`
+          }
+        }
+      }
+    }
+    const missing = waiting.filter(
+      (c) => !hasOwn(results.calls, c.toolCallId) && !hasOwn(results.approvals, c.toolCallId)
+    )
+    if (missing.length > 0) {
+      return `deferredToolResults has no result for the deferred tool call${missing.length === 1 ? "" : "s"} ${missing.map(describe).join(", ")}: give an approval or a result for every call listed in DeferredToolRequests.`
+    }
+    return undefined
   }
 
   // -- ModelRequestNode ---------------------------------------------------
@@ -1296,17 +1439,25 @@ class Run<A> implements Machine<A> {
     )
   }
 
-  /** Runs one function (or unknown) tool call. Budget exhaustion fails the run. */
+  /**
+   * Runs one function (or unknown) tool call. Budget exhaustion fails the run. A call may end
+   * `Deferred` (approval needed, external tool, a handler failing with a deferral); when the run
+   * resumes deferred calls, a call's given result (approval, denial, external result) is used.
+   */
   private runFunctionCall(
     call: ToolCallPart,
     emit: Emit,
     failed: Set<string>,
     succeeded: Set<string>
-  ): Effect.Effect<CallResult, any, any> {
+  ): Effect.Effect<CallOutcome, any, any> {
     const st = this.st
     const tool = st.tools.get(call.toolName)
     const retry = this.toolRetry(call.toolName)
     const max = tool?.maxRetries ?? this.config.retries
+    const given = st.resume?.results
+    const id = call.toolCallId
+    const approval =
+      given !== undefined && hasOwn(given.approvals, id) ? given.approvals[id] : undefined
     const onRetry = (error: ModelRetry): Effect.Effect<CallResult, any> => {
       if (retry >= max) {
         return this.exhausted(
@@ -1325,7 +1476,7 @@ class Run<A> implements Machine<A> {
         )
       )
     }
-    const body: Effect.Effect<CallResult, any, any> =
+    const body: Effect.Effect<CallOutcome, any, any> =
       tool === undefined
         ? Effect.suspend(() => {
             const names = [...st.tools.keys()]
@@ -1343,7 +1494,11 @@ class Run<A> implements Machine<A> {
               retry,
               maxRetries: max,
               toolName: call.toolName,
-              toolCallId: call.toolCallId
+              toolCallId: call.toolCallId,
+              ...(approval !== undefined ? { toolCallApproved: true } : {}),
+              ...(given !== undefined && hasOwn(given.metadata, id)
+                ? { toolCallMetadata: given.metadata[id] }
+                : {})
             }),
             (ctx) =>
               // The span, its parent-span context and the RunContext in ONE region (what
@@ -1370,7 +1525,7 @@ class Run<A> implements Machine<A> {
                 () => {
                   const timeout = tool.timeout ?? this.config.toolTimeout
                   const called = Effect.flatMap(
-                    tool.decodeArgs(call.args),
+                    this.gate(call, tool, ctx, approval),
                     timeout === undefined
                       ? tool.call
                       : (args) =>
@@ -1389,12 +1544,23 @@ class Run<A> implements Machine<A> {
                         new ToolReturnPart(
                           { toolName: call.toolName, toolCallId: call.toolCallId, content },
                           true
-                        ) as CallResult
+                        ) as CallOutcome
                       )
                     ),
                     Effect.tap(() => {
                       succeeded.add(call.toolName)
                     }),
+                    Effect.catchIf(isDeferred, (e) =>
+                      Effect.succeed(
+                        e instanceof Deferred
+                          ? e
+                          : new Deferred(
+                              e._tag === "ApprovalRequired" ? "approval" : "external",
+                              call,
+                              e.metadata ?? tool.definition.metadata
+                            )
+                      )
+                    ),
                     Effect.catchIf(isRetryOrFailed, (e) =>
                       e._tag === "ToolFailed"
                         ? Effect.succeed(
@@ -1415,8 +1581,107 @@ class Run<A> implements Machine<A> {
                 }
               )
           )
-    return Effect.tap(body, (result) =>
-      emit === noEmit ? Effect.void : emit(Chunk.of(new FunctionToolResultEvent({ result }, true)))
+    // A result given from outside (resuming deferred calls) replaces running the call.
+    const outside = given === undefined ? undefined : this.answeredOutside(call, given, onRetry)
+    return Effect.tap(outside ?? body, (result) =>
+      emit === noEmit || result instanceof Deferred
+        ? Effect.void
+        : emit(Chunk.of(new FunctionToolResultEvent({ result }, true)))
+    )
+  }
+
+  /** The result of a call given in `DeferredToolResults`: an external result or a denial. */
+  private answeredOutside(
+    call: ToolCallPart,
+    given: DeferredToolResults,
+    onRetry: (error: ModelRetry) => Effect.Effect<CallResult, any>
+  ): Effect.Effect<CallResult, any> | undefined {
+    const id = call.toolCallId
+    if (hasOwn(given.calls, id)) return this.externalResult(call, given.calls[id], onRetry)
+    const approval = hasOwn(given.approvals, id) ? given.approvals[id] : undefined
+    const denied =
+      approval === false
+        ? deniedMessage
+        : approval instanceof ToolDenied
+          ? approval.message
+          : undefined
+    if (denied === undefined) return undefined
+    return Effect.succeed(
+      new ToolReturnPart(
+        { toolName: call.toolName, toolCallId: id, content: denied, outcome: "denied" },
+        true
+      )
+    )
+  }
+
+  /**
+   * The decoded arguments of a call about to run, or a failure with `Deferred` when the call
+   * must wait: an external tool, or a call needing approval. An approved call runs (with the
+   * approver's `overrideArgs`, if any).
+   */
+  private gate(
+    call: ToolCallPart,
+    tool: Toolset.ToolsetTool<any, any>,
+    ctx: RunContextService,
+    approval: ApprovalResult | undefined
+  ): Effect.Effect<unknown, any, any> {
+    if (approval !== undefined) return this.approvedArgs(call, tool, approval)
+    const metadata = tool.definition.metadata
+    return Effect.flatMap(tool.decodeArgs(call.args), (args) =>
+      tool.definition.kind === "external"
+        ? Effect.fail(new Deferred("external", call, metadata))
+        : tool.requiresApproval === undefined
+          ? Effect.succeed(args)
+          : Effect.flatMap(tool.requiresApproval(args, ctx), (needed) =>
+              needed ? Effect.fail(new Deferred("approval", call, metadata)) : Effect.succeed(args)
+            )
+    )
+  }
+
+  /** The arguments of an approved call: the model's, or the approver's `overrideArgs`. */
+  private approvedArgs(
+    call: ToolCallPart,
+    tool: Toolset.ToolsetTool<any, any>,
+    approval: ApprovalResult
+  ): Effect.Effect<unknown, any> {
+    if (!(approval instanceof ToolApproved) || approval.overrideArgs === undefined) {
+      return tool.decodeArgs(call.args)
+    }
+    return Effect.mapError(
+      tool.decodeArgs(approval.overrideArgs),
+      (e) =>
+        new UserError({
+          reason: `The overrideArgs approved for tool call '${call.toolCallId}' ('${call.toolName}') do not match the tool's parameters: ${e.reason}`
+        })
+    )
+  }
+
+  /** A call's result computed outside the run (`DeferredToolResults.calls`). */
+  private externalResult(
+    call: ToolCallPart,
+    result: unknown,
+    onRetry: (error: ModelRetry) => Effect.Effect<CallResult, any>
+  ): Effect.Effect<CallResult, any> {
+    if (result instanceof ModelRetry) return onRetry(result)
+    if (result instanceof ToolFailed) {
+      return Effect.succeed(
+        new ToolReturnPart(
+          {
+            toolName: call.toolName,
+            toolCallId: call.toolCallId,
+            content: result.reason,
+            outcome: "failed",
+            ...(result.metadata !== undefined ? { metadata: result.metadata } : {})
+          },
+          true
+        )
+      )
+    }
+    return Effect.succeed(
+      new ToolReturnPart(
+        { toolName: call.toolName, toolCallId: call.toolCallId, content: result },
+        true
+      )
     )
   }
 
@@ -1426,11 +1691,21 @@ class Run<A> implements Machine<A> {
     emit: Emit,
     failed: Set<string>,
     succeeded: Set<string>
-  ): Effect.Effect<Array<CallResult>, any, any> {
+  ): Effect.Effect<Array<CallOutcome>, any, any> {
     if (calls.length === 0) return Effect.succeed([])
     return Effect.gen(this, function* () {
       const st = this.st
-      const known = calls.filter((c) => st.tools.has(c.toolName)).length
+      const given = st.resume?.results
+      // Calls answered from outside (external results, denials) and external tools do not run.
+      const known = calls.filter(
+        (c) =>
+          st.tools.has(c.toolName) &&
+          st.tools.get(c.toolName)!.definition.kind !== "external" &&
+          (given === undefined ||
+            (!hasOwn(given.calls, c.toolCallId) &&
+              given.approvals[c.toolCallId] !== false &&
+              !(given.approvals[c.toolCallId] instanceof ToolDenied)))
+      ).length
       const check = this.usageLimits.checkToolCalls(yield* Ref.get(this.usageRef), known)
       if (Option.isSome(check)) return yield* this.limitError(check.value)
       if (emit !== noEmit) {
@@ -1452,7 +1727,7 @@ class Run<A> implements Machine<A> {
       if (segments.length === 1 && segments[0]!.length === 1) {
         return [yield* this.runFunctionCall(segments[0]![0]!, emit, failed, succeeded)]
       }
-      const out: Array<CallResult> = []
+      const out: Array<CallOutcome> = []
       for (const segment of segments) {
         const results = yield* Effect.forEach(
           segment,
@@ -1526,7 +1801,17 @@ class Run<A> implements Machine<A> {
       const spec = this.spec
       const endStrategy = this.config.endStrategy
       const calls = response.toolCalls
-      const results: Array<CallResult | undefined> = calls.map(() => undefined)
+      const results: Array<CallOutcome | undefined> = calls.map(() => undefined)
+      // Resuming deferred calls: the results already in the history are kept, not run again.
+      const resume = st.resume
+      const answered = resume?.answered
+      const todo = (i: number) => answered === undefined || !answered.has(calls[i]!.toolCallId)
+      if (answered !== undefined) {
+        calls.forEach((c, i) => {
+          const part = answered.get(c.toolCallId)
+          if (part !== undefined) results[i] = part as CallResult
+        })
+      }
       const failed = new Set<string>()
       const succeeded = new Set<string>()
       let final: { value: A; index: number } | undefined
@@ -1556,11 +1841,11 @@ class Run<A> implements Machine<A> {
       if (endStrategy === "early") {
         for (let i = 0; i < calls.length; i++) {
           const call = calls[i]!
-          if (!isOutput(call)) continue
+          if (!isOutput(call) || !todo(i)) continue
           if (final !== undefined) results[i] = statusReturn(call, statusTexts.outputNotUsed)
           else yield* processOutput(i, call)
         }
-        const fns = calls.flatMap((c, i) => (isOutput(c) ? [] : [i]))
+        const fns = calls.flatMap((c, i) => (isOutput(c) || !todo(i) ? [] : [i]))
         if (final !== undefined) {
           for (const i of fns) results[i] = statusReturn(calls[i]!, statusTexts.toolNotExecuted)
         } else yield* runPending(fns)
@@ -1568,6 +1853,7 @@ class Run<A> implements Machine<A> {
         let pending: Array<number> = []
         for (let i = 0; i < calls.length; i++) {
           const call = calls[i]!
+          if (!todo(i)) continue
           if (!isOutput(call)) {
             pending.push(i)
             continue
@@ -1579,10 +1865,10 @@ class Run<A> implements Machine<A> {
         }
         yield* runPending(pending)
       } else {
-        yield* runPending(calls.flatMap((c, i) => (isOutput(c) ? [] : [i])))
+        yield* runPending(calls.flatMap((c, i) => (isOutput(c) || !todo(i) ? [] : [i])))
         for (let i = 0; i < calls.length; i++) {
           const call = calls[i]!
-          if (!isOutput(call)) continue
+          if (!isOutput(call) || !todo(i)) continue
           if (final === undefined) yield* processOutput(i, call)
           else {
             const r = yield* this.runOutputCall(call, failed, false)
@@ -1610,10 +1896,27 @@ class Run<A> implements Machine<A> {
         for (const name of failed) retries.set(name, (retries.get(name) ?? 0) + 1)
       }
 
-      const parts = results.filter((r): r is CallResult => r !== undefined)
+      st.resume = undefined
+      const deferred: Array<Deferred> = []
+      const parts: Array<ModelRequestPart> = []
+      for (let i = 0; i < results.length; i++) {
+        const r = results[i]
+        if (r === undefined) continue
+        if (!(r instanceof Deferred)) parts.push(r)
+        else if (final !== undefined) {
+          // The run ends with its output: nobody will resume this call.
+          parts.push(statusReturn(calls[i]!, statusTexts.toolNotExecuted))
+        } else deferred.push(r)
+      }
+      if (resume !== undefined) parts.push(...resume.carried)
       if (final !== undefined) {
         if (parts.length > 0) this.append(new ModelRequest({ parts, runId: this.runId }, true))
         return yield* this.end(final.value)
+      }
+      if (deferred.length > 0) {
+        // The results so far stay in the history; the resumed run sends them with the rest.
+        if (parts.length > 0) this.append(new ModelRequest({ parts, runId: this.runId }, true))
+        return yield* this.end(deferredRequests(deferred) as A)
       }
       if (parts.length === 0) {
         // Only text could end the run here (tool calls were all non-output and skipped): treat as text.
@@ -1762,6 +2065,22 @@ class Run<A> implements Machine<A> {
   streamAll(node: AgentNode<A>): Stream.Stream<AgentStreamEvent<A>, any> {
     return Stream.fromChannel(this.eventChannel(node))
   }
+}
+
+/** The output of a run stopped on deferred calls. */
+const deferredRequests = (deferred: ReadonlyArray<Deferred>): DeferredToolRequests => {
+  const metadata: Record<string, unknown> = {}
+  for (const d of deferred) {
+    if (d.metadata !== undefined) metadata[d.call.toolCallId] = d.metadata
+  }
+  return new DeferredToolRequests(
+    {
+      calls: deferred.filter((d) => d.kind === "external").map((d) => d.call),
+      approvals: deferred.filter((d) => d.kind === "approval").map((d) => d.call),
+      metadata
+    },
+    true
+  )
 }
 
 const statusReturn = (call: ToolCallPart, content: string) =>

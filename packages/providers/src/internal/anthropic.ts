@@ -15,6 +15,7 @@ import {
 import {
   type CacheSetting,
   cacheControl,
+  cachedUsage,
   cacheTtl,
   completeResponse,
   isCaching,
@@ -252,7 +253,8 @@ export const encodeTool = (tool: Tool.ToolDefinition, strictTools = true): Block
   ...(tool.strict === true && strictTools ? { strict: true } : {})
 })
 
-const budgetOf = (thinking: ModelSettings.ThinkingSetting): number | undefined => {
+/** The thinking budget (tokens) of a thinking setting; `undefined` for off. Bedrock's Claude too. */
+export const budgetOf = (thinking: ModelSettings.ThinkingSetting): number | undefined => {
   if (thinking === false) return undefined
   if (thinking === true) return 2048
   if (typeof thinking === "string") {
@@ -380,23 +382,15 @@ export const encodeToolChoice = (
  * Converts usage. `inputTokens` counts every input token: uncached + cache reads + cache
  * writes (Anthropic reports them separately; pydantic-ai sums them the same way).
  */
-export const decodeUsage = (u: WireUsage | null | undefined): Usage.RequestUsage => {
-  if (u === null || u === undefined) return Usage.RequestUsage.empty
-  const read = u.cache_read_input_tokens ?? 0
-  const write = u.cache_creation_input_tokens ?? 0
-  return new Usage.RequestUsage(
-    {
-      inputTokens: (u.input_tokens ?? 0) + read + write,
-      outputTokens: u.output_tokens ?? 0,
-      cacheReadTokens: read,
-      cacheWriteTokens: write,
-      inputAudioTokens: 0,
-      outputAudioTokens: 0,
-      details: {}
-    },
-    true
-  )
-}
+export const decodeUsage = (u: WireUsage | null | undefined): Usage.RequestUsage =>
+  u === null || u === undefined
+    ? Usage.RequestUsage.empty
+    : cachedUsage(
+        u.input_tokens ?? 0,
+        u.output_tokens ?? 0,
+        u.cache_read_input_tokens ?? 0,
+        u.cache_creation_input_tokens ?? 0
+      )
 
 /** Maps `stop_reason`. */
 export const decodeFinishReason = (

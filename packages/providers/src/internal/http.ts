@@ -103,6 +103,11 @@ export interface RequestOptions {
   readonly headers: Record<string, string>
   /** JSON body; `settings.extraBody` is merged into it (top level) here. */
   readonly body: unknown
+  /**
+   * The body exactly as sent, already serialized (and `extraBody` already merged): for signed
+   * requests (AWS SigV4), whose signature covers these bytes. `body` is then not used.
+   */
+  readonly bodyText?: string | undefined
   /** `timeout`, `idleTimeout` and `extraHeaders` are honoured here. */
   readonly settings: ModelSettings.ModelSettings
   readonly retry: RetryPolicy
@@ -135,10 +140,24 @@ const redactedHeaderNames: ReadonlyArray<string | RegExp> = [
   "x-api-key",
   "api-key",
   "x-goog-api-key",
+  "x-amz-security-token",
   "proxy-authorization"
 ]
 
 const buildRequest = (options: RequestOptions): HttpClientRequest.HttpClientRequest => {
+  const text = options.bodyText ?? JSON.stringify(mergeExtraBody(options))
+  const headers =
+    options.settings.extraHeaders === undefined
+      ? options.headers
+      : { ...options.headers, ...options.settings.extraHeaders }
+  return HttpClientRequest.post(options.url).pipe(
+    HttpClientRequest.setHeaders(headers),
+    HttpClientRequest.bodyText(text, "application/json")
+  )
+}
+
+/** The JSON body with `settings.extraBody` merged into it (top level). */
+export const mergeExtraBody = (options: Pick<RequestOptions, "body" | "settings">): unknown => {
   const extraBody = options.settings.extraBody
   const body =
     extraBody !== undefined &&
@@ -147,14 +166,7 @@ const buildRequest = (options: RequestOptions): HttpClientRequest.HttpClientRequ
     !Array.isArray(options.body)
       ? { ...(options.body as Record<string, unknown>), ...extraBody }
       : options.body
-  const headers =
-    options.settings.extraHeaders === undefined
-      ? options.headers
-      : { ...options.headers, ...options.settings.extraHeaders }
-  return HttpClientRequest.post(options.url).pipe(
-    HttpClientRequest.setHeaders(headers),
-    HttpClientRequest.bodyText(JSON.stringify(body), "application/json")
-  )
+  return body
 }
 
 /** Parses `Retry-After` (delta seconds or an HTTP date) and OpenAI's `retry-after-ms`. */
@@ -563,6 +575,7 @@ type SseSource = (
     }
 ) & {
   readonly mapError: ((error: unknown) => unknown) | undefined
+  readonly makeDecoder: () => SseDecoder
   /** The request's credentials, redacted from the errors of stream events. */
   readonly secrets: (() => ReadonlyArray<string>) | undefined
 }
@@ -598,10 +611,11 @@ const readerChannel = <Out, E, In = unknown>(
 const parseSseReader = <E>(
   reader: BodyReader.BodyReader,
   mapError: (error: unknown) => E,
+  makeDecoder: () => SseDecoder,
   secrets: () => ReadonlyArray<string>
 ): Stream.Stream<SseEvent, E> => {
   const events = Stream.suspend(() => {
-    const sse = makeSseDecoder()
+    const sse = makeDecoder()
     return Stream.fromChannel(
       readerChannel<SseEvent, E>(
         reader.pull(mapError),
@@ -622,6 +636,7 @@ const parseSseReader = <E>(
   sseSources.set(events as Stream.Stream<SseEvent, unknown, unknown>, {
     reader,
     mapError: mapError as (error: unknown) => unknown,
+    makeDecoder,
     secrets
   })
   return events
@@ -631,23 +646,27 @@ const parseSseReader = <E>(
  * Parses a byte stream into SSE events: one `Chunk` of events per network read. Handles
  * `\r\n`, comments, any field order and events split across reads; a final event without
  * its blank line is still delivered. `mapError` maps the byte stream's failures in the same
- * pass (one channel stage per read, not a `Stream.mapError` stage plus this one). `secrets`
- * (the request's credentials) are redacted from the errors `streamedResponse` makes of events.
+ * pass (one channel stage per read, not a `Stream.mapError` stage plus this one).
+ * `makeDecoder` replaces the SSE decoder by another framing with the same shape (the AWS
+ * event stream). `secrets` (the request's credentials) are redacted from the errors
+ * `streamedResponse` makes of events.
  */
 export const parseSse: {
   <E, R>(bytes: Stream.Stream<Uint8Array, E, R>): Stream.Stream<SseEvent, E, R>
   <E, E2, R>(
     bytes: Stream.Stream<Uint8Array, E, R>,
     mapError: (error: E) => E2,
+    makeDecoder?: () => SseDecoder,
     secrets?: () => ReadonlyArray<string>
   ): Stream.Stream<SseEvent, E2, R>
 } = <E, E2, R>(
   bytes: Stream.Stream<Uint8Array, E, R>,
   mapError?: (error: E) => E2,
+  makeDecoder: () => SseDecoder = makeSseDecoder,
   secrets?: () => ReadonlyArray<string>
 ): Stream.Stream<SseEvent, E | E2, R> => {
   const events = Stream.suspend(() => {
-    const sse = makeSseDecoder()
+    const sse = makeDecoder()
     type Loop = Channel.Channel<
       Chunk.Chunk<SseEvent>,
       Chunk.Chunk<Uint8Array>,
@@ -676,6 +695,7 @@ export const parseSse: {
   sseSources.set(events as Stream.Stream<SseEvent, unknown, unknown>, {
     bytes: bytes as Stream.Stream<Uint8Array, unknown, unknown>,
     mapError: mapError as ((error: unknown) => unknown) | undefined,
+    makeDecoder,
     secrets
   })
   return events
@@ -688,11 +708,13 @@ export const parseSse: {
  * `ModelSettings.defaultIdleTimeout`) passes while waiting for the next read, or
  * `settings.timeout` (default `ModelSettings.defaultTimeout`) passes since the request started.
  * The connection is bound to the `Scope`: closing it (or interrupting the consumer) aborts the
- * request.
+ * request. `makeDecoder` frames the body (default: SSE; Bedrock passes its binary event-stream
+ * decoder).
  */
 export const postSse = (
   client: HttpClient.HttpClient,
-  options: RequestOptions
+  options: RequestOptions,
+  makeDecoder: () => SseDecoder = makeSseDecoder
 ): Effect.Effect<Stream.Stream<SseEvent, AgentError.ModelAPIError>, RequestError, Scope.Scope> => {
   const request = buildRequest(options)
   const timeout = limitOf(options.settings.timeout, ModelSettings.defaultTimeout)
@@ -733,7 +755,8 @@ export const postSse = (
             onDeadline: () => timeoutError(modelName, timeout!)
           }
     )
-    if (reader !== undefined) return parseSseReader(reader, broke, () => secretsOf(options))
+    if (reader !== undefined)
+      return parseSseReader(reader, broke, makeDecoder, () => secretsOf(options))
     let bytes: Stream.Stream<Uint8Array, unknown> = response.stream
     if (idleTimeout !== undefined) bytes = Stream.timeoutFail(bytes, idleError, idleTimeout)
     if (deadline !== undefined) {
@@ -745,7 +768,7 @@ export const postSse = (
       )
       bytes = Stream.interruptWhen(bytes, expired)
     }
-    return parseSse(bytes, broke, () => secretsOf(options))
+    return parseSse(bytes, broke, makeDecoder, () => secretsOf(options))
   }).pipe((effect) => transportRegion(effect, options))
 }
 
@@ -804,7 +827,7 @@ export const streamedResponse = (options: {
   }
   // The input is either SSE events, or (fused with `parseSse`) the raw bytes, parsed here.
   const source = sseSources.get(options.events as Stream.Stream<SseEvent, unknown, unknown>)
-  const sse = source === undefined ? undefined : makeSseDecoder()
+  const sse = source === undefined ? undefined : source.makeDecoder()
   type Loop = Channel.Channel<
     Chunk.Chunk<Out>,
     Chunk.Chunk<any>,

@@ -111,6 +111,12 @@ const encodeToolOutputItems = (content: unknown): Array<Record<string, unknown>>
 
 const thinkingGroupKey = (p: Messages.ThinkingPart): string | undefined => p.id
 
+/** `providerDetails` of a thinking part holding raw reasoning (`reasoning_text` content). */
+const rawReasoning = { reasoning_text: true } as const
+
+const isRawReasoning = (p: Messages.ThinkingPart): boolean =>
+  p.providerDetails?.reasoning_text === true
+
 /** Encodes one response of the history into input items (reasoning, messages, function calls). */
 const encodeResponse = (m: Messages.ModelResponse, out: Array<WireItem>): void => {
   let reasoning: (WireItem & { summary: Array<unknown> }) | undefined
@@ -159,7 +165,11 @@ const encodeResponse = (m: Messages.ModelResponse, out: Array<WireItem>): void =
           reasoning = { type: "reasoning", id: part.id, summary: [] }
           out.push(reasoning)
         }
-        if (part.content !== "")
+        if (isRawReasoning(part)) {
+          const content = (reasoning.content ?? []) as Array<unknown>
+          content.push({ type: "reasoning_text", text: part.content })
+          reasoning.content = content
+        } else if (part.content !== "")
           reasoning.summary.push({ type: "summary_text", text: part.content })
         if (part.signature !== undefined) reasoning.encrypted_content = part.signature
         break
@@ -436,23 +446,32 @@ export const decodeOutput = (
         const summary = Array.isArray(item.summary)
           ? (item.summary as Array<{ text?: string }>)
           : []
+        // Raw reasoning (DeepSeek, OpenRouter, gpt-oss): `content` of `reasoning_text`.
+        const raw = (Array.isArray(item.content) ? (item.content as Array<WireItem>) : []).filter(
+          (c) => c.type === "reasoning_text" && typeof c.text === "string"
+        )
         const base = {
           ...(id !== undefined ? { id } : {}),
           providerName: PROVIDER_NAME
         }
-        if (summary.length === 0) {
+        if (summary.length === 0 && raw.length === 0) {
           if (signature !== undefined) parts.push(thinkingPart({ content: "", ...base, signature }))
           break
         }
-        for (const s of summary) {
+        const pieces = [
+          ...summary.map((s) => ({ text: s.text ?? "", raw: false })),
+          ...raw.map((c) => ({ text: c.text as string, raw: true }))
+        ]
+        for (const piece of pieces) {
           parts.push(
             thinkingPart({
-              content: s.text ?? "",
+              content: piece.text,
               ...base,
-              ...(signature !== undefined ? { signature } : {})
+              ...(signature !== undefined ? { signature } : {}),
+              ...(piece.raw ? { providerDetails: rawReasoning } : {})
             })
           )
-          // The signature belongs to the whole item: keep it once, on the first summary.
+          // The signature belongs to the whole item: keep it once, on the first piece.
           signature = undefined
         }
         break
@@ -580,6 +599,17 @@ export const handleStreamEvent = (
       state.argsStreamed.add(data.item_id)
       push(out, manager.toolCallDelta(data.item_id, { args: data.delta ?? "" }))
       return undefined
+    case "response.reasoning_text.delta":
+      push(
+        out,
+        manager.thinkingDelta(`${data.item_id}:raw:${data.content_index ?? 0}`, {
+          content: data.delta ?? "",
+          id: data.item_id,
+          providerName: PROVIDER_NAME,
+          providerDetails: rawReasoning
+        })
+      )
+      return undefined
     case "response.reasoning_summary_text.delta":
       push(
         out,
@@ -601,14 +631,15 @@ export const handleStreamEvent = (
       } else if (item.type === "reasoning") {
         const signature = str(item.encrypted_content)
         const summary = Array.isArray(item.summary) ? (item.summary as Array<unknown>) : []
+        const raw = Array.isArray(item.content) ? (item.content as Array<unknown>) : []
         if (signature !== undefined) {
-          push(
-            out,
-            manager.thinkingDelta(`${id}:0`, { signature, id, providerName: PROVIDER_NAME })
-          )
+          // On the first piece streamed: a summary, else the raw reasoning.
+          const first = summary.length === 0 && raw.length > 0 ? `${id}:raw:0` : `${id}:0`
+          push(out, manager.thinkingDelta(first, { signature, id, providerName: PROVIDER_NAME }))
         }
-        for (let i = 0; i < Math.max(1, summary.length); i++)
+        for (let i = 0; i < Math.max(raw.length > 0 ? 0 : 1, summary.length); i++)
           push(out, manager.endPart(`${id}:${i}`))
+        for (let i = 0; i < raw.length; i++) push(out, manager.endPart(`${id}:raw:${i}`))
       } else if (item.type === "message") {
         const content = Array.isArray(item.content) ? item.content : []
         for (let i = 0; i < content.length; i++) push(out, manager.endPart(`${id}:${i}`))

@@ -8,7 +8,7 @@
  *
  * @internal
  */
-import { AgentError, Messages, type PartsManager, type Usage } from "@agentfx/core"
+import { AgentError, Messages, type PartsManager, Usage } from "@agentfx/core"
 import type * as Http from "./http.js"
 
 /** Where a stream handler pushes the part events of one network read. */
@@ -38,6 +38,29 @@ export const cacheControl = (
 /** Whether a `CacheSetting` asks for caching. */
 export const isCaching = (s: CacheSetting | undefined): s is true | "5m" | "1h" =>
   s !== undefined && s !== false
+
+/**
+ * Usage of a provider that reports uncached input, cache reads and cache writes apart
+ * (Anthropic, Bedrock): `inputTokens` counts all three, as pydantic-ai sums them.
+ */
+export const cachedUsage = (
+  uncachedInput: number,
+  output: number,
+  cacheRead: number,
+  cacheWrite: number
+): Usage.RequestUsage =>
+  new Usage.RequestUsage(
+    {
+      inputTokens: uncachedInput + cacheRead + cacheWrite,
+      outputTokens: output,
+      cacheReadTokens: cacheRead,
+      cacheWriteTokens: cacheWrite,
+      inputAudioTokens: 0,
+      outputAudioTokens: 0,
+      details: {}
+    },
+    true
+  )
 
 /** A string, or `undefined` for anything else. */
 export const str = (u: unknown): string | undefined => (typeof u === "string" ? u : undefined)

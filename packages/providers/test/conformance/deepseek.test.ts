@@ -1,12 +1,10 @@
 /**
- * Conformance of the OpenAI-compatible client for deepseek against recorded traffic. Interactions
- * of other endpoints (e.g. `responses`, `models`) are filtered out by the harness: they are
- * other protocols. Request-fidelity skips carry their reason (`fidelitySkip`).
+ * Conformance of the deepseek folder: every Chat Completions interaction replayed through the
+ * vendor's real profile (`vendorOf`, by recorded host), every Responses interaction through the Responses model;
+ * other interactions (downloads, MCP, model listings) are skipped with their reason.
  */
-import * as OpenAiCompatible from "../../src/OpenAiCompatible.js"
-import { describeConformance } from "../support/chatConformance.js"
+import { describeConformance, vendorOf } from "../support/chatConformance.js"
+import { describeResponsesConformance } from "../support/responsesConformance.js"
 
-describeConformance("deepseek", {
-  system: "deepseek",
-  profile: OpenAiCompatible.vendors.deepseek!.profile
-})
+describeConformance("deepseek", vendorOf("deepseek"))
+describeResponsesConformance("deepseek", 7, { onlyResponsesCases: true })

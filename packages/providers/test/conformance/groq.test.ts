@@ -1,9 +1,8 @@
 /**
- * Conformance of the OpenAI-compatible client for groq against recorded traffic. Interactions
- * of other endpoints (e.g. `responses`, `models`) are filtered out by the harness: they are
- * other protocols. Request-fidelity skips carry their reason (`fidelitySkip`).
+ * Conformance of the groq folder: every Chat Completions interaction replayed through the
+ * vendor's real profile (`vendorOf`, by recorded host);
+ * other interactions (downloads, MCP, model listings) are skipped with their reason.
  */
-import * as OpenAiCompatible from "../../src/OpenAiCompatible.js"
-import { describeConformance } from "../support/chatConformance.js"
+import { describeConformance, vendorOf } from "../support/chatConformance.js"
 
-describeConformance("groq", { system: "groq", profile: OpenAiCompatible.vendors.groq!.profile })
+describeConformance("groq", vendorOf("groq"))

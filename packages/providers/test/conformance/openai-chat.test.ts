@@ -1,17 +1,8 @@
 /**
- * Conformance of the Chat Completions client against recorded OpenAI (and OpenAI-protocol
- * vendors filed under openai-chat: Azure, Cerebras, z.ai, Ollama, Snowflake, Crusoe…) traffic.
- * Interactions of other endpoints (downloads, MCP) are filtered out by the harness; request
- * fidelity skips carry their reason (`fidelitySkip`).
+ * Conformance of the openai-chat folder: every Chat Completions interaction replayed through the
+ * vendor's real profile (`vendorOf`, by recorded host);
+ * other interactions (downloads, MCP, model listings) are skipped with their reason.
  */
-import * as OpenAiChat from "../../src/OpenAiChat.js"
-import { describeConformance } from "../support/chatConformance.js"
+import { describeConformance, vendorOf } from "../support/chatConformance.js"
 
-describeConformance("openai-chat", {
-  system: "openai",
-  profile: (name) =>
-    /^(gpt|o\d|chatgpt)/.test(name)
-      ? OpenAiChat.openAiProfile(name)
-      : // Vendors under openai-chat that send reasoning back in history.
-        { ...OpenAiChat.compatibleProfile, sendThinkingField: "reasoning_content" }
-})
+describeConformance("openai-chat", vendorOf("openai-chat"))

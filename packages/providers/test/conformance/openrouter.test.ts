@@ -1,12 +1,10 @@
 /**
- * Conformance of the OpenAI-compatible client for openrouter against recorded traffic. Interactions
- * of other endpoints (e.g. `responses`, `models`) are filtered out by the harness: they are
- * other protocols. Request-fidelity skips carry their reason (`fidelitySkip`).
+ * Conformance of the openrouter folder: every Chat Completions interaction replayed through the
+ * vendor's real profile (`vendorOf`, by recorded host), every Responses interaction through the Responses model;
+ * other interactions (downloads, MCP, model listings) are skipped with their reason.
  */
-import * as OpenAiCompatible from "../../src/OpenAiCompatible.js"
-import { describeConformance } from "../support/chatConformance.js"
+import { describeConformance, vendorOf } from "../support/chatConformance.js"
+import { describeResponsesConformance } from "../support/responsesConformance.js"
 
-describeConformance("openrouter", {
-  system: "openrouter",
-  profile: OpenAiCompatible.vendors.openrouter!.profile
-})
+describeConformance("openrouter", vendorOf("openrouter"))
+describeResponsesConformance("openrouter", 3, { onlyResponsesCases: true })

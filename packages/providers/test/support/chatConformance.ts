@@ -20,6 +20,7 @@ import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
 import * as OpenAiChat from "../../src/OpenAiChat.js"
 import * as OpenAiClient from "../../src/OpenAiClient.js"
+import * as OpenAiCompatible from "../../src/OpenAiCompatible.js"
 import { type ConformanceCase, type Interaction, listCases, replayServer } from "./replay.js"
 
 type Json = Record<string, any>
@@ -34,27 +35,46 @@ export interface ChatInteraction {
   readonly fidelitySkip: string | undefined
 }
 
-/** Chat interactions of every case filed under `provider` (other endpoints filtered out). */
+/** Chat interactions of every case filed under `provider`. */
 export const chatInteractions = (
   provider: string,
-  vendor: Pick<VendorSetup, "profile">
+  vendorOf: (it: Interaction) => VendorSetup
 ): Array<ChatInteraction> => {
   const out: Array<ChatInteraction> = []
   for (const c of listCases(provider)) {
     c.interactions.forEach((interaction, index) => {
-      // Other endpoints (responses, embeddings, downloads, mcp, models) are other engineers'
-      // protocols or not model traffic at all.
       if (interaction.endpoint !== "chat.completions") return
       out.push({
         caseId: c.id,
         index,
         interaction,
         case: c,
-        fidelitySkip: fidelitySkipReason(interaction, vendor)
+        fidelitySkip: fidelitySkipReason(interaction, vendorOf(interaction))
       })
     })
   }
   return out
+}
+
+/**
+ * Why an interaction that is neither Chat Completions nor Responses is not replayed: it is not
+ * a model call (media downloads, MCP servers, model listings) or an API agentfx has no client
+ * for. Responses interactions are replayed by `responsesConformance.ts`.
+ */
+export const otherEndpointReason = (it: Interaction): string | undefined => {
+  switch (it.endpoint) {
+    case "chat.completions":
+    case "responses":
+      return undefined
+    case "download":
+      return "a media download by the test, not model traffic"
+    case "mcp":
+      return "an MCP server's traffic, not a model call (MCP is @agentfx/mcp's)"
+    case "models":
+      return "a model listing, not a model call"
+    default:
+      return `${it.endpoint}: an endpoint agentfx has no client for`
+  }
 }
 
 /** Interactions whose response cannot be decoded as a chat completion, with the reason. */
@@ -96,10 +116,7 @@ export const cacheOptionsOf = (
 }
 
 /** Features of recorded requests that agentfx messages cannot express (yet), with the reason. */
-const fidelitySkipReason = (
-  it: Interaction,
-  vendor: Pick<VendorSetup, "profile">
-): string | undefined => {
+const fidelitySkipReason = (it: Interaction, vendor: VendorSetup): string | undefined => {
   const body = it.request.body as Json | null
   if (body === null || typeof body !== "object") return "request body is not JSON"
   // Whether the vendor's profile sends cache breakpoints (`cache_control`) at all
@@ -117,13 +134,11 @@ const fidelitySkipReason = (
     if (caching && i === 0 && isCachedSystemMessage(m)) continue
     if (m.role === "user" && m.tool_calls !== undefined)
       return "user message with tool_calls (vendor quirk)"
-    if (m.role === "assistant" && m.reasoning_details !== undefined)
-      return "OpenRouter reasoning_details (signed reasoning) are not sent back by agentfx"
     if (Array.isArray(m.content)) {
       for (const p of m.content) {
         if (m.role !== "user") return `${m.role} message with content parts`
-        if (p.type === "video_url")
-          return "video_url content is not supported by agentfx's OpenAI chat encoder"
+        if (p.type === "video_url" && !vendor.profile(body.model ?? "").videoUrl)
+          return "video_url content for a vendor whose profile refuses it"
         if (p.type === "file" && typeof p.file?.file_data !== "string")
           return "uploaded file_id references"
         if (p.type === "image_url" && p.image_url?.detail !== undefined)
@@ -183,6 +198,8 @@ export const wireToMessages = (
           const items: Array<Messages.UserContent> = []
           for (const p of m.content as Array<Json>) {
             if (p.type === "text") items.push(p.text)
+            else if (p.type === "video_url")
+              items.push(new Messages.VideoUrl({ url: p.video_url.url }))
             else if (p.type === "image_url") {
               const d = parseDataUrl(p.image_url.url)
               items.push(
@@ -234,6 +251,20 @@ export const wireToMessages = (
       case "assistant": {
         flush()
         const rparts: Array<Messages.ModelResponsePart> = []
+        if (Array.isArray(m.reasoning_details))
+          for (const d of m.reasoning_details as Array<Json>) {
+            const { text, summary, data, signature, ...detail } = d
+            const sig = d.type === "reasoning.encrypted" ? data : signature
+            rparts.push(
+              new Messages.ThinkingPart({
+                content: (d.type === "reasoning.summary" ? summary : text) ?? "",
+                id: "reasoning_details",
+                providerName: system,
+                ...(typeof sig === "string" ? { signature: sig } : {}),
+                providerDetails: { reasoning_details: detail }
+              })
+            )
+          }
         for (const field of ["reasoning_content", "reasoning"] as const) {
           if (typeof m[field] === "string")
             rparts.push(
@@ -330,6 +361,7 @@ export const wireToParameters = (
  * - thinking fields are sent back only for vendors whose profile asks for it, and an empty
  *   thinking field (`""`) equals its absence;
  * - `tool_calls: []` equals no tool calls.
+ * Signed reasoning (`reasoning_details`) must come back exactly as recorded, for every vendor.
  */
 const normalizeMessage = (m: Json, keepThinking: boolean): Json => {
   const out: Json = { role: m.role === "developer" ? "system" : m.role }
@@ -351,6 +383,8 @@ const normalizeMessage = (m: Json, keepThinking: boolean): Json => {
     for (const f of ["reasoning_content", "reasoning"])
       if (typeof m[f] === "string" && m[f] !== "") out[f] = m[f]
   }
+  if (Array.isArray(m.reasoning_details) && m.reasoning_details.length > 0)
+    out.reasoning_details = m.reasoning_details
   return out
 }
 
@@ -400,10 +434,13 @@ export const assertRequestFidelity = (recorded: Json, received: Json, keepThinki
 export interface Expected {
   text: string
   thinking: string
+  /** Signatures / encrypted blobs of the reasoning, in order. */
+  signatures: Array<string>
   toolCalls: Array<{ id: string | undefined; name: string; args: unknown }>
   inputTokens: number
   outputTokens: number
   cachedTokens: number
+  cacheWriteTokens: number
   reasoningTokens: number
   finishReason: string | undefined
 }
@@ -421,9 +458,29 @@ const parseArgs = (s: unknown): unknown => {
 const usageOf = (u: Json | undefined) => ({
   inputTokens: u?.prompt_tokens ?? 0,
   outputTokens: u?.completion_tokens ?? 0,
-  cachedTokens: u?.prompt_tokens_details?.cached_tokens ?? u?.prompt_cache_hit_tokens ?? 0,
+  cachedTokens: u?.prompt_tokens_details?.cached_tokens || u?.prompt_cache_hit_tokens || 0,
+  cacheWriteTokens: u?.prompt_tokens_details?.cache_write_tokens ?? 0,
   reasoningTokens: u?.completion_tokens_details?.reasoning_tokens ?? 0
 })
+
+/** A reasoning piece of a `reasoning_details` item: its text and its signature or blob. */
+const detailPiece = (d: Json): { text: string; signature: string | undefined } => ({
+  text:
+    (d.type === "reasoning.summary" ? d.summary : d.type === "reasoning.text" ? d.text : "") ?? "",
+  signature: d.type === "reasoning.encrypted" ? d.data : d.signature
+})
+
+/** Thinking text and signatures of a message: `reasoning_details` when present, else the text fields. */
+const thinkingOf = (m: Json): { thinking: string; signatures: Array<string> } => {
+  if (Array.isArray(m.reasoning_details) && m.reasoning_details.length > 0) {
+    const pieces = (m.reasoning_details as Array<Json>).map(detailPiece)
+    return {
+      thinking: pieces.map((p) => p.text).join(""),
+      signatures: pieces.flatMap((p) => (p.signature !== undefined ? [p.signature] : []))
+    }
+  }
+  return { thinking: m.reasoning_content ?? m.reasoning ?? "", signatures: [] }
+}
 
 /** Expected values of a JSON response. */
 export const expectedFromJson = (json: Json): Expected => {
@@ -431,7 +488,7 @@ export const expectedFromJson = (json: Json): Expected => {
   const m = choice.message ?? {}
   return {
     text: typeof m.content === "string" ? m.content : "",
-    thinking: m.reasoning_content ?? m.reasoning ?? "",
+    ...thinkingOf(m),
     toolCalls: (m.tool_calls ?? []).map((c: Json) => ({
       id: c.id,
       name: c.function.name,
@@ -446,6 +503,8 @@ export const expectedFromJson = (json: Json): Expected => {
 export const expectedFromSse = (sse: string): Expected => {
   let text = ""
   let thinking = ""
+  // reasoning_details by index: text and signature accumulate per item
+  const details = new Map<number, { text: string; signature: string }>()
   let usage: Json | undefined
   let finishReason: string | undefined
   const calls = new Map<number, { id: string | undefined; name: string; args: string }>()
@@ -455,13 +514,25 @@ export const expectedFromSse = (sse: string): Expected => {
     if (!data.startsWith("{")) continue
     const chunk = JSON.parse(data)
     if (chunk.usage) usage = chunk.usage
+    else if (chunk.x_groq?.usage) usage = chunk.x_groq.usage
     for (const choice of chunk.choices ?? []) {
       if ((choice.index ?? 0) !== 0) continue
       if (choice.finish_reason) finishReason = choice.finish_reason
       const d = choice.delta ?? {}
       if (typeof d.content === "string") text += d.content
-      const r = d.reasoning_content ?? d.reasoning
-      if (typeof r === "string") thinking += r
+      if (Array.isArray(d.reasoning_details) && d.reasoning_details.length > 0) {
+        d.reasoning_details.forEach((item: Json, position: number) => {
+          const key = item.index ?? position
+          const cur = details.get(key) ?? { text: "", signature: "" }
+          const piece = detailPiece(item)
+          cur.text += piece.text
+          cur.signature += piece.signature ?? ""
+          details.set(key, cur)
+        })
+      } else {
+        const r = d.reasoning_content ?? d.reasoning
+        if (typeof r === "string") thinking += r
+      }
       for (const tc of d.tool_calls ?? []) {
         const idx = tc.index ?? 0
         const cur = calls.get(idx) ?? { id: undefined, name: "", args: "" }
@@ -472,9 +543,11 @@ export const expectedFromSse = (sse: string): Expected => {
       }
     }
   }
+  const ordered = [...details.entries()].sort(([a], [b]) => a - b).map(([, v]) => v)
   return {
     text,
-    thinking,
+    thinking: thinking + ordered.map((d) => d.text).join(""),
+    signatures: ordered.flatMap((d) => (d.signature !== "" ? [d.signature] : [])),
     toolCalls: [...calls.entries()]
       .sort(([a], [b]) => a - b)
       .map(([, c]) => ({ id: c.id, name: c.name, args: parseArgs(c.args) })),
@@ -514,7 +587,13 @@ export const assertDecoded = (response: Messages.ModelResponse, expected: Expect
   )
   assert.strictEqual(response.usage.inputTokens, expected.inputTokens, "input tokens")
   assert.strictEqual(response.usage.outputTokens, expected.outputTokens, "output tokens")
+  assert.deepStrictEqual(
+    response.thinking.flatMap((t) => (t.signature !== undefined ? [t.signature] : [])),
+    expected.signatures,
+    "thinking signatures"
+  )
   assert.strictEqual(response.usage.cacheReadTokens, expected.cachedTokens, "cached tokens")
+  assert.strictEqual(response.usage.cacheWriteTokens, expected.cacheWriteTokens, "cache writes")
   assert.strictEqual(
     response.usage.details.reasoning_tokens ?? 0,
     expected.reasoningTokens,
@@ -538,6 +617,35 @@ export interface VendorSetup {
   /** Profile for a recorded model name. */
   readonly profile: (modelName: string) => OpenAiChat.ChatProfile
 }
+
+/** Hosts of OpenAI-compatible vendors in the recordings → the vendor table's entry. */
+const vendorByHost: Record<string, string> = {
+  "api.cerebras.ai": "cerebras",
+  "ollama.com": "ollama",
+  "api.z.ai": "zai",
+  "api.inference.crusoecloud.com": "crusoe",
+  "api.groq.com": "groq",
+  "openrouter.ai": "openrouter",
+  "api.deepseek.com": "deepseek",
+  "router.huggingface.co": "huggingface",
+  // Snowflake Cortex has an account-specific URL: the vLLM entry's generic compatible profile.
+  "myorg-myaccount.snowflakecomputing.com": "vllm"
+}
+
+/**
+ * The real setup of the vendor an interaction was recorded against: OpenAI's own profile
+ * (`OpenAiChat.openAiProfile`) for api.openai.com and gateways in front of it, else the vendor
+ * table's entry (`OpenAiCompatible.vendors`) by host, or by the folder for a local gateway.
+ */
+export const vendorOf =
+  (folder: string) =>
+  (it: Interaction): VendorSetup => {
+    const name = vendorByHost[it.host ?? ""] ?? (folder === "openai-chat" ? undefined : folder)
+    if (name === undefined) return { system: "openai", profile: OpenAiChat.openAiProfile }
+    const v = OpenAiCompatible.vendors[name]
+    if (v === undefined) throw new Error(`no vendor ${name} for ${it.host}`)
+    return { system: v.name, profile: v.profile }
+  }
 
 /**
  * Replays one interaction through the model: returns the decoded response (or the error)
@@ -653,14 +761,26 @@ export const checkInteraction = (
     }
   })
 
+const it_skip = (name: string) => it.skip(name, () => {})
+
 /**
  * Registers the conformance tests of one recorded provider folder: per interaction, decoding
  * plus request fidelity, and for streams a re-chunked replay. Data-driven skips carry the reason
  * from `decodeSkipReason`.
  */
-export const describeConformance = (provider: string, vendor: VendorSetup): void => {
+export const describeConformance = (
+  provider: string,
+  vendorOf: (it: Interaction) => VendorSetup
+): void => {
   describe(`${provider} conformance`, () => {
-    for (const ci of chatInteractions(provider, vendor)) {
+    for (const c of listCases(provider))
+      c.interactions.forEach((it, index) => {
+        const reason = otherEndpointReason(it)
+        // Data-driven skip: see `otherEndpointReason` for the reason.
+        if (reason !== undefined) it_skip(`${c.id}#${index}: ${reason}`)
+      })
+    for (const ci of chatInteractions(provider, vendorOf)) {
+      const vendor = vendorOf(ci.interaction)
       const name = `${ci.caseId}#${ci.index}`
       const skip = decodeSkipReason(ci.interaction)
       if (skip !== undefined) {

@@ -179,6 +179,10 @@ export const replayInteractions = <I extends Inputs>(
 export const describeCases = (options: {
   readonly title: string
   readonly provider: string
+  /** The folder holds at least this many cases (guards against a missing data directory). */
+  readonly minCases?: number
+  /** Which of the folder's cases are registered (default all). */
+  readonly include?: (c: ConformanceCase) => boolean
   readonly skipReason: (c: ConformanceCase) => string | undefined
   readonly fidelity: (c: ConformanceCase) => void
   readonly replay: (
@@ -188,9 +192,10 @@ export const describeCases = (options: {
   readonly rechunkSeed: number
 }): void => {
   describe(options.title, () => {
-    const cases = listCases(options.provider)
+    const all = listCases(options.provider)
+    const cases = options.include === undefined ? all : all.filter(options.include)
     it("finds the recorded cases", () => {
-      assert.isAbove(cases.length, 50)
+      assert.isAtLeast(all.length, options.minCases ?? 50)
     })
     for (const c of cases) {
       const reason = options.skipReason(c)

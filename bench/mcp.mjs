@@ -1,0 +1,192 @@
+#!/usr/bin/env node
+// MCP tool-call overhead of an agentfx run against the bare SDK (not part of the benchmark).
+// One MCP server (bench/mcp-server.mjs: an `echo` tool, over stdio) and ONE session to it,
+// opened by `McpToolset.stdio`; every case uses that session, cases interleaved round by round:
+//   sdk callTool        `await client.callTool(...)` in a loop on the session's SDK client: the
+//                       reference, what an MCP call costs with the SDK alone
+//   McpClient.callTool  the same call as an Effect (`client.callTool`, one `runPromise` each)
+//   run: K MCP calls    `agent.run` over a FunctionModel that asks for `echo` K times one after
+//                       the other, then answers (K + 1 model requests), the tool from the server
+//   run: K local calls  the same run with an in-process `echo` tool: the run's own cost
+//   … ×100 parallel     100 calls at once: `Promise.all` of `callTool`s / one model response
+//                       asking for 100 calls
+// For each case: median over rounds of wall µs, client CPU µs (this process) and server CPU µs
+// (/proc, 10 ms ticks: coarse) per tool call. "MCP call in a run" = run with MCP calls − the
+// same run with local calls, per call: what calling the tool over MCP costs inside a run, the
+// issue's "tool call overhead through an agentfx run" (target ≤ 1.2× sdk callTool). The whole
+// run per call is printed too. On a loaded machine wall time is noisy: CPU is the steadier view.
+// Needs `pnpm build` (or run it as `npx tsx --conditions=@agentfx/source bench/mcp.mjs`).
+//   node bench/mcp.mjs [--calls 300] [--rounds 7] [--json]
+import { readFileSync } from "node:fs"
+import { dirname, join } from "node:path"
+import { fileURLToPath } from "node:url"
+import { Agent, FunctionModel, Model, Tool } from "@agentfx/core"
+import { McpToolset } from "@agentfx/mcp"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Schema from "effect/Schema"
+import * as Scope from "effect/Scope"
+
+const arg = (name, fallback) => {
+  const i = process.argv.indexOf(`--${name}`)
+  return i === -1 ? fallback : Number(process.argv[i + 1])
+}
+const CALLS = arg("calls", 300)
+const ROUNDS = arg("rounds", 7)
+const server = join(dirname(fileURLToPath(import.meta.url)), "mcp-server.mjs")
+
+const scope = Effect.runSync(Scope.make())
+const toolset = await Effect.runPromise(
+  Scope.extend(McpToolset.stdio({ command: process.execPath, args: [server] }), scope)
+)
+const sdk = toolset.client.sdk
+const serverPid = sdk.transport.pid
+/** CPU µs (user + system) of the server process so far, from /proc (Linux). */
+const serverCpu = () => {
+  try {
+    const f = readFileSync(`/proc/${serverPid}/stat`, "utf8").split(") ")[1].split(" ")
+    return ((Number(f[11]) + Number(f[12])) * 1e6) / 100
+  } catch {
+    return Number.NaN
+  }
+}
+
+/** A model asking for `perStep` echo calls per response, `steps` times, then answering. */
+const model = (steps, perStep) =>
+  Effect.runSync(
+    FunctionModel.make((messages) => {
+      const turn = messages.filter((m) => m._tag === "ModelResponse").length
+      if (turn >= steps) return FunctionModel.text("done")
+      return FunctionModel.toolCalls(
+        Array.from({ length: perStep }, (_, i) => ({
+          toolName: "echo",
+          args: { text: `t${turn}-${i}` },
+          toolCallId: `c${turn}-${i}`
+        }))
+      )
+    })
+  )
+const mcpAgent = Agent.make({ toolsets: [toolset] })
+const localAgent = Agent.make({
+  tools: [
+    Tool.make("echo", {
+      description: "Echo a text",
+      parameters: Schema.Struct({ text: Schema.String }),
+      handler: ({ text }) => Effect.succeed(text)
+    })
+  ]
+})
+const runs = (agent, steps, perStep, count) => {
+  const m = model(steps, perStep)
+  const once = Effect.provideService(agent.run("go"), Model.Model, m)
+  return async () => {
+    for (let i = 0; i < count; i++) {
+      const r = await Effect.runPromise(once)
+      if (r.output !== "done" || r.usage.toolCalls !== steps * perStep) throw new Error("bad run")
+    }
+  }
+}
+
+const check = (r, text) => {
+  if (r.content[0]?.text !== text) throw new Error(`bad answer: ${JSON.stringify(r)}`)
+}
+const batches = Math.max(1, Math.floor(CALLS / 100))
+const cases = {
+  "sdk callTool": {
+    calls: CALLS,
+    go: async () => {
+      for (let i = 0; i < CALLS; i++) {
+        check(await sdk.callTool({ name: "echo", arguments: { text: `x${i}` } }), `x${i}`)
+      }
+    }
+  },
+  "McpClient.callTool": {
+    calls: CALLS,
+    go: async () => {
+      for (let i = 0; i < CALLS; i++) {
+        check(await Effect.runPromise(toolset.client.callTool("echo", { text: `x${i}` })), `x${i}`)
+      }
+    }
+  },
+  "run: 1 MCP call": { calls: CALLS, go: runs(mcpAgent, 1, 1, CALLS) },
+  "run: 1 local call": { calls: CALLS, go: runs(localAgent, 1, 1, CALLS) },
+  "run: 10 MCP calls": { calls: CALLS, go: runs(mcpAgent, 10, 1, CALLS / 10) },
+  "run: 10 local calls": { calls: CALLS, go: runs(localAgent, 10, 1, CALLS / 10) },
+  "sdk ×100 parallel": {
+    calls: 100 * batches,
+    go: async () => {
+      for (let k = 0; k < batches; k++) {
+        const rs = await Promise.all(
+          Array.from({ length: 100 }, (_, i) =>
+            sdk.callTool({ name: "echo", arguments: { text: `p${i}` } })
+          )
+        )
+        rs.forEach((r, i) => check(r, `p${i}`))
+      }
+    }
+  },
+  "run: 100 MCP parallel": { calls: 100 * batches, go: runs(mcpAgent, 1, 100, batches) },
+  "run: 100 local parallel": { calls: 100 * batches, go: runs(localAgent, 1, 100, batches) }
+}
+
+// Warm-up: JIT and the server's own first calls.
+for (const c of Object.values(cases)) await c.go()
+const samples = Object.fromEntries(
+  Object.keys(cases).map((k) => [k, { wall: [], cpu: [], server: [] }])
+)
+for (let round = 0; round < ROUNDS; round++) {
+  for (const [name, c] of Object.entries(cases)) {
+    const s0 = serverCpu()
+    const c0 = process.cpuUsage()
+    const t0 = process.hrtime.bigint()
+    await c.go()
+    const wall = Number(process.hrtime.bigint() - t0) / 1000
+    const cpu = process.cpuUsage(c0)
+    samples[name].wall.push(wall / c.calls)
+    samples[name].cpu.push((cpu.user + cpu.system) / c.calls)
+    samples[name].server.push((serverCpu() - s0) / c.calls)
+  }
+}
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b)
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2
+}
+const m = (name, key) => median(samples[name][key])
+const f = (x) => x.toFixed(1).padStart(9)
+const r = (x) => `${x.toFixed(2).padStart(6)}×`
+console.log(
+  `MCP tool call over stdio: ${CALLS} calls × ${ROUNDS} rounds; medians per tool call in µs`
+)
+console.log(
+  `${"case".padEnd(24)}${"wall".padStart(9)}${"client CPU".padStart(11)}${"server CPU".padStart(11)}`
+)
+for (const name of Object.keys(cases)) {
+  console.log(
+    `${name.padEnd(24)}${f(m(name, "wall"))}  ${f(m(name, "cpu"))}  ${f(m(name, "server"))}`
+  )
+}
+const rows = {}
+const derived = (label, mcp, local, base) => {
+  const wall = m(mcp, "wall") - m(local, "wall")
+  const cpu = m(mcp, "cpu") - m(local, "cpu")
+  rows[label] = {
+    wall,
+    wallRatio: wall / m(base, "wall"),
+    clientCpu: cpu,
+    clientCpuRatio: cpu / m(base, "cpu"),
+    wholeRunWallRatio: m(mcp, "wall") / m(base, "wall")
+  }
+  const x = rows[label]
+  console.log(
+    `${label.padEnd(24)}${f(wall)}  ${f(cpu)}   vs ${base}: wall ${r(x.wallRatio)}, client CPU ${r(x.clientCpuRatio)} (whole run per call: wall ${r(x.wholeRunWallRatio)})`
+  )
+}
+console.log("MCP call in a run (run with MCP calls − same run with local calls):")
+derived("1 call per run", "run: 1 MCP call", "run: 1 local call", "sdk callTool")
+derived("10 calls per run", "run: 10 MCP calls", "run: 10 local calls", "sdk callTool")
+derived("100 parallel", "run: 100 MCP parallel", "run: 100 local parallel", "sdk ×100 parallel")
+console.log(
+  `McpClient.callTool vs sdk callTool: wall ${r(m("McpClient.callTool", "wall") / m("sdk callTool", "wall"))}, client CPU ${r(m("McpClient.callTool", "cpu") / m("sdk callTool", "cpu"))}`
+)
+if (process.argv.includes("--json")) console.log(`BENCH_MCP ${JSON.stringify({ samples, rows })}`)
+await Effect.runPromise(Scope.close(scope, Exit.void))

@@ -1,0 +1,121 @@
+import { Agent, FunctionModel } from "@agentfx/core"
+import { McpClient, McpToolset } from "@agentfx/mcp"
+import { assert, describe, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as Redacted from "effect/Redacted"
+import * as Stream from "effect/Stream"
+import { httpFixture } from "./fixtures/http.js"
+import { partsOf, pollUntil, scripted } from "./support/scripted.js"
+
+describe("McpToolset over HTTP (loopback)", () => {
+  it.effect("Streamable HTTP: an agent run calls the server's tools; headers are sent", () =>
+    Effect.gen(function* () {
+      const fixture = yield* httpFixture
+      const docs = yield* McpToolset.http(`${fixture.url}/mcp`, {
+        prefix: "docs",
+        headers: { authorization: Redacted.make("Bearer s3cret"), "x-team": "a" }
+      })
+      const agent = Agent.make({ toolsets: [docs] })
+      const result = yield* agent.run("weather").pipe(
+        Effect.provide(
+          scripted([
+            () =>
+              FunctionModel.toolCalls([
+                { toolName: "docs_weather", args: { city: "Rome" } },
+                { toolName: "docs_add", args: { a: 1, b: 2 } }
+              ]),
+            () => FunctionModel.text("done")
+          ])
+        )
+      )
+      const returns = partsOf(result.allMessages(), "ToolReturnPart")
+      assert.deepStrictEqual(
+        returns.map((r) => [r.toolName, r.content]),
+        [
+          ["docs_weather", { city: "Rome", celsius: 21, sky: "clear" }],
+          ["docs_add", "3"]
+        ]
+      )
+      assert.isAbove(fixture.headers.length, 2)
+      for (const h of fixture.headers) {
+        assert.strictEqual(h.authorization, "Bearer s3cret")
+        assert.strictEqual(h["x-team"], "a")
+      }
+      assert.strictEqual(docs.client.server, "fixture")
+    }).pipe(Effect.scoped)
+  )
+
+  it.effect("falls back to HTTP+SSE when the server answers 4xx to Streamable HTTP", () =>
+    Effect.gen(function* () {
+      const fixture = yield* httpFixture
+      const legacy = yield* McpToolset.http(`${fixture.url}/sse`, {
+        headers: { authorization: Redacted.make("Bearer legacy") }
+      })
+      const agent = Agent.make({ toolsets: [legacy] })
+      const result = yield* agent
+        .run("echo")
+        .pipe(
+          Effect.provide(
+            scripted([
+              () => FunctionModel.toolCall("echo", { text: "over sse" }),
+              () => FunctionModel.text("ok")
+            ])
+          )
+        )
+      assert.strictEqual(partsOf(result.allMessages(), "ToolReturnPart")[0]!.content, "over sse")
+      // the SSE stream (GET) and the messages (POST) both carried the header
+      assert.isTrue(fixture.headers.every((h) => h.authorization === "Bearer legacy"))
+      assert.isTrue(fixture.headers.some((h) => h.accept === "text/event-stream"))
+      // forcing Streamable HTTP on the legacy endpoint is a typed connect error
+      const error = yield* Effect.flip(
+        Effect.scoped(McpClient.http(`${fixture.url}/sse`, { transport: "streamable" }))
+      )
+      assert.strictEqual(error._tag, "McpError")
+      assert.strictEqual(error.operation, "connect")
+      assert.strictEqual(error.server, `${fixture.url}/sse`)
+    }).pipe(Effect.scoped)
+  )
+
+  it.effect("list_changed and cancellation work over Streamable HTTP too", () =>
+    Effect.gen(function* () {
+      const fixture = yield* httpFixture
+      const fx = yield* McpToolset.http(`${fixture.url}/mcp`)
+      const seen = yield* fx.changes.pipe(
+        Stream.filter((defs) => defs.some((d) => d.name === "fresh")),
+        Stream.runHead,
+        Effect.fork
+      )
+      yield* fx.client.callTool("add_tool", { name: "fresh" })
+      assert.isTrue((yield* Fiber.join(seen))._tag === "Some")
+
+      const stats = Effect.map(
+        fx.client.callTool("stats", {}),
+        (r) => r.structuredContent as { started: number; cancelled: Array<string> }
+      )
+      const call = yield* Effect.fork(fx.client.callTool("slow", { tag: "http-cancel" }))
+      yield* pollUntil(stats, (s) => s.started >= 1)
+      yield* Fiber.interrupt(call)
+      const after = yield* pollUntil(stats, (s) => s.cancelled.length >= 1)
+      assert.deepStrictEqual(after.cancelled, ["http-cancel"])
+    }).pipe(Effect.scoped)
+  )
+
+  it.effect("a server that is not there is a typed connect error", () =>
+    Effect.gen(function* () {
+      const error = yield* Effect.flip(
+        Effect.scoped(
+          McpClient.http("http://127.0.0.1:9/mcp", {
+            name: "gone",
+            headers: { authorization: Redacted.make("Bearer s3cret") }
+          })
+        )
+      )
+      assert.strictEqual(error._tag, "McpError")
+      assert.strictEqual(error.operation, "connect")
+      assert.strictEqual(error.server, "gone")
+      assert.notInclude(error.message, "s3cret")
+      assert.notInclude(JSON.stringify(error), "s3cret")
+    })
+  )
+})

@@ -1,0 +1,479 @@
+import { Agent, CaptureRunMessages, FunctionModel, Messages, Model } from "@agentfx/core"
+import { assert, describe, it, layer } from "@effect/vitest"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as Layer from "effect/Layer"
+import * as Stream from "effect/Stream"
+import * as TestClock from "effect/TestClock"
+import { McpClient, McpContent, McpToolset } from "@agentfx/mcp"
+import { PNG_BASE64, WAV_BASE64 } from "./fixtures/server.js"
+import { fixtureServer, partsOf, pollUntil, scripted } from "./support/scripted.js"
+
+class Fx extends Context.Tag("test/Fx")<Fx, McpToolset.McpToolset>() {}
+
+const stats = Effect.flatMap(Fx, (fx) =>
+  Effect.map(
+    fx.client.callTool("stats", {}),
+    (r) => r.structuredContent as { started: number; cancelled: Array<string> }
+  )
+)
+
+/** Waits (polling the server over real I/O) until it has started `n` slow calls in total. */
+const startedAtLeast = (n: number) => pollUntil(stats, (s) => s.started >= n)
+
+layer(Layer.scoped(Fx, McpToolset.stdio({ ...fixtureServer, prefix: "fx", name: "fixture" })), {
+  timeout: 30_000
+})("McpToolset over stdio", (it) => {
+  it.effect("lists the server's tools with their JSON Schemas, prefixed", () =>
+    Effect.gen(function* () {
+      const fx = yield* Fx
+      const defs = yield* fx.current
+      const add = defs.find((d) => d.name === "fx_add")
+      assert.isDefined(add)
+      assert.strictEqual(add!.description, "Add two numbers")
+      assert.deepStrictEqual(add!.parametersJsonSchema.properties, {
+        a: { type: "number" },
+        b: { type: "number" }
+      })
+      assert.deepStrictEqual(add!.parametersJsonSchema.required, ["a", "b"])
+      assert.isUndefined(add!.parametersJsonSchema.$schema)
+      assert.deepStrictEqual((add!.metadata as any).mcp.name, "add")
+      assert.strictEqual((add!.metadata as any).mcp.server, "fixture")
+      assert.isTrue(defs.every((d) => d.name.startsWith("fx_")))
+      assert.strictEqual(fx.client.serverInfo?.name, "fixture")
+    })
+  )
+
+  it.effect("an agent run calls MCP tools end to end", () =>
+    Effect.gen(function* () {
+      const fx = yield* Fx
+      const agent = Agent.make({ toolsets: [fx] })
+      const result = yield* agent
+        .run("2 + 3?")
+        .pipe(
+          Effect.provide(
+            scripted([
+              () => FunctionModel.toolCall("fx_add", { a: 2, b: 3 }),
+              (ms) => FunctionModel.text(`It is ${partsOf(ms, "ToolReturnPart")[0]!.content}.`)
+            ])
+          )
+        )
+      assert.strictEqual(result.output, "It is 5.")
+      const [ret] = partsOf(result.allMessages(), "ToolReturnPart")
+      assert.strictEqual(ret!.toolName, "fx_add")
+      assert.strictEqual(ret!.content, "5")
+      assert.strictEqual(ret!.outcome, "success")
+      assert.strictEqual(result.usage.toolCalls, 1)
+    })
+  )
+
+  it.effect("isError: true is a retry prompt with the server's text; the retry succeeds", () =>
+    Effect.gen(function* () {
+      const fx = yield* Fx
+      const agent = Agent.make({ toolsets: [fx] })
+      const result = yield* agent
+        .run("6 / 0?")
+        .pipe(
+          Effect.provide(
+            scripted([
+              () => FunctionModel.toolCall("fx_divide", { a: 6, b: 0 }),
+              () => FunctionModel.toolCall("fx_divide", { a: 6, b: 2 }),
+              () => FunctionModel.text("3")
+            ])
+          )
+        )
+      const [retry] = partsOf(result.allMessages(), "RetryPromptPart")
+      assert.strictEqual(retry!.toolName, "fx_divide")
+      assert.strictEqual(retry!.content, "Cannot divide by zero: pick another b.")
+      assert.match(retry!.modelResponse, /Fix the errors and try again/)
+      const [ret] = partsOf(result.allMessages(), "ToolReturnPart")
+      assert.strictEqual(ret!.content, "3")
+    })
+  )
+
+  it.effect("bad arguments are checked by the server and go back to the model", () =>
+    Effect.gen(function* () {
+      const fx = yield* Fx
+      const agent = Agent.make({ toolsets: [fx] })
+      const result = yield* agent
+        .run("add")
+        .pipe(
+          Effect.provide(
+            scripted([
+              () => FunctionModel.toolCall("fx_add", { a: "two", b: 3 }),
+              () => FunctionModel.text("gave up")
+            ])
+          )
+        )
+      const [retry] = partsOf(result.allMessages(), "RetryPromptPart")
+      assert.strictEqual(retry!.toolName, "fx_add")
+      assert.match(String(retry!.content), /a/)
+    })
+  )
+
+  it.effect("structuredContent is the JSON return value; images and audio are files", () =>
+    Effect.gen(function* () {
+      const fx = yield* Fx
+      const agent = Agent.make({ toolsets: [fx] })
+      const result = yield* agent
+        .run("weather and media")
+        .pipe(
+          Effect.provide(
+            scripted([
+              () =>
+                FunctionModel.toolCalls([
+                  { toolName: "fx_weather", args: { city: "Oslo" } },
+                  { toolName: "fx_media" }
+                ]),
+              () => FunctionModel.text("done")
+            ])
+          )
+        )
+      const [weather, media] = partsOf(result.allMessages(), "ToolReturnPart")
+      assert.deepStrictEqual(weather!.content, { city: "Oslo", celsius: 21, sky: "clear" })
+      const items = media!.content as ReadonlyArray<unknown>
+      assert.strictEqual(items[0], "Here they are:")
+      const [image, audio] = media!.files
+      assert.strictEqual(image!._tag, "BinaryContent")
+      assert.strictEqual(image!.mediaType, "image/png")
+      assert.strictEqual((image as Messages.BinaryContent).base64, PNG_BASE64)
+      assert.strictEqual(audio!.mediaType, "audio/wav")
+      assert.strictEqual((audio as Messages.BinaryContent).base64, WAV_BASE64)
+      // the files survive the JSON round trip of the history
+      const back = yield* Messages.decodeJson(Messages.encodeJson(result.allMessages()))
+      const [, media2] = partsOf(back, "ToolReturnPart")
+      assert.strictEqual((media2!.files[0] as Messages.BinaryContent).base64, PNG_BASE64)
+    })
+  )
+
+  it.effect("resource links are read from the server; embedded blobs are files", () =>
+    Effect.gen(function* () {
+      const fx = yield* Fx
+      const raw = yield* fx.client.callTool("notes", {})
+      const value = (yield* McpContent.toolReturn(raw, fx.client.readResource)) as Array<unknown>
+      assert.strictEqual(value[0], "buy milk")
+      assert.strictEqual((value[1] as Messages.BinaryContent).mediaType, "image/png")
+      // without a reader the link stays its description
+      const unread = (yield* McpContent.toolReturn(raw)) as Array<any>
+      assert.strictEqual(unread[0].uri, "memo://notes")
+    })
+  )
+
+  it.effect("100 concurrent calls over one session all return their own result", () =>
+    Effect.gen(function* () {
+      const fx = yield* Fx
+      const agent = Agent.make({ toolsets: [fx] })
+      const n = 100
+      const result = yield* agent.run("echo many").pipe(
+        Effect.provide(
+          scripted([
+            () =>
+              FunctionModel.toolCalls(
+                Array.from({ length: n }, (_, i) => ({
+                  toolName: "fx_echo",
+                  args: { text: `m${i}` },
+                  toolCallId: `c${i}`
+                }))
+              ),
+            () => FunctionModel.text("ok")
+          ])
+        )
+      )
+      const returns = partsOf(result.allMessages(), "ToolReturnPart")
+      assert.strictEqual(returns.length, n)
+      for (const r of returns) assert.strictEqual(r.content, `m${r.toolCallId.slice(1)}`)
+      assert.strictEqual(result.usage.toolCalls, n)
+      // and 100 concurrent raw calls
+      const raw = yield* Effect.forEach(
+        Array.from({ length: n }, (_, i) => i),
+        (i) => fx.client.callTool("add", { a: i, b: 1 }),
+        { concurrency: "unbounded" }
+      )
+      raw.forEach((r, i) =>
+        assert.deepStrictEqual(r.content, [{ type: "text", text: String(i + 1) }])
+      )
+    })
+  )
+
+  it.effect("interrupting a run cancels its call on the server", () =>
+    Effect.gen(function* () {
+      const fx = yield* Fx
+      const before = (yield* stats).started
+      const agent = Agent.make({ toolsets: [fx] })
+      const fiber = yield* CaptureRunMessages.capture(
+        agent
+          .run("wait")
+          .pipe(
+            Effect.provide(
+              scripted([
+                () => FunctionModel.toolCall("fx_slow", { tag: "interrupted-run" }),
+                () => FunctionModel.text("never")
+              ])
+            )
+          )
+      ).pipe(Effect.fork)
+      yield* startedAtLeast(before + 1)
+      yield* Fiber.interrupt(fiber)
+      const s = yield* stats
+      assert.include(s.cancelled, "interrupted-run")
+      const captured = yield* Fiber.await(fiber)
+      assert.isTrue(Exit.isInterrupted(captured))
+    })
+  )
+
+  it.effect("a run interrupted inside capture keeps the call it made", () =>
+    Effect.gen(function* () {
+      const fx = yield* Fx
+      const before = (yield* stats).started
+      const agent = Agent.make({ toolsets: [fx] })
+      const { exit, messages } = yield* CaptureRunMessages.capture(
+        Effect.gen(function* () {
+          const run = yield* Effect.fork(
+            agent
+              .run("wait")
+              .pipe(
+                Effect.provide(
+                  scripted([() => FunctionModel.toolCall("fx_slow", { tag: "captured-run" })])
+                )
+              )
+          )
+          yield* startedAtLeast(before + 1)
+          return yield* Fiber.interrupt(run)
+        })
+      )
+      assert.isTrue(Exit.isSuccess(exit))
+      const [call] = partsOf(messages, "ToolCallPart")
+      assert.strictEqual(call!.toolName, "fx_slow")
+      assert.include((yield* stats).cancelled, "captured-run")
+    })
+  )
+
+  it.effect("a call over its timeout is cancelled on the server and retried by the model", () =>
+    Effect.gen(function* () {
+      const fx = yield* Fx
+      const timed = yield* McpToolset.fromClient(fx.client, { timeout: "30 seconds" })
+      const before = (yield* stats).started
+      const agent = Agent.make({ toolsets: [timed] })
+      const fiber = yield* agent
+        .run("slow")
+        .pipe(
+          Effect.provide(
+            scripted([
+              () => FunctionModel.toolCall("slow", { tag: "timed-out" }),
+              () => FunctionModel.text("too slow")
+            ])
+          ),
+          Effect.fork
+        )
+      yield* startedAtLeast(before + 1)
+      yield* TestClock.adjust("30 seconds")
+      const result = yield* Fiber.join(fiber)
+      const [retry] = partsOf(result.allMessages(), "RetryPromptPart")
+      assert.strictEqual(retry!.content, "Timed out after 30 seconds.")
+      assert.strictEqual(retry!.toolName, "slow")
+      assert.strictEqual(result.output, "too slow")
+      assert.include((yield* stats).cancelled, "timed-out")
+    }).pipe(Effect.scoped)
+  )
+
+  // The client's request timeout is the SDK's timer, in real time (the toolset's `timeout`,
+  // tested above on the TestClock, is the run's): a short real one here.
+  it.effect("the client's request timeout: a typed McpError, and the call is cancelled", () =>
+    Effect.gen(function* () {
+      const fx = yield* Fx
+      const error = yield* Effect.flip(
+        fx.client.callTool("slow", { tag: "client-timeout" }, { timeout: "300 millis" })
+      )
+      assert.strictEqual(error._tag, "McpError")
+      assert.isTrue(error.isTimeout)
+      assert.strictEqual(error.operation, "callTool")
+      assert.strictEqual(error.target, "slow")
+      assert.match(error.message, /^MCP server 'fixture': callTool 'slow' failed \(code -32001\): /)
+      assert.include((yield* stats).cancelled, "client-timeout")
+    })
+  )
+
+  it.effect("tools/list_changed: the toolset lists again and the new tool can be called", () =>
+    Effect.gen(function* () {
+      const fx = yield* Fx
+      const seen = yield* fx.changes.pipe(
+        Stream.filter((defs) => defs.some((d) => d.name === "fx_late")),
+        Stream.runHead,
+        Effect.fork
+      )
+      yield* fx.client.callTool("add_tool", { name: "late" })
+      const defs = yield* Fiber.join(seen)
+      assert.strictEqual(
+        defs._tag === "Some" ? defs.value.find((d) => d.name === "fx_late")?.description : "",
+        "Added at run time: late"
+      )
+      const agent = Agent.make({ toolsets: [fx] })
+      const result = yield* agent
+        .run("late")
+        .pipe(
+          Effect.provide(
+            scripted([() => FunctionModel.toolCall("fx_late"), () => FunctionModel.text("ok")])
+          )
+        )
+      assert.strictEqual(
+        partsOf(result.allMessages(), "ToolReturnPart")[0]!.content,
+        "hello from late"
+      )
+    })
+  )
+
+  it.effect("resources and prompts are plain Effects", () =>
+    Effect.gen(function* () {
+      const { client } = yield* Fx
+      const resources = yield* client.listResources
+      assert.deepStrictEqual(
+        resources.map((r) => [r.uri, r.name, r.mimeType]),
+        [["memo://notes", "notes", "text/plain"]]
+      )
+      const read = yield* client.readResource("memo://notes")
+      assert.deepStrictEqual(read.contents.map(McpContent.resourceValue), ["buy milk"])
+      const prompts = yield* client.listPrompts
+      assert.deepStrictEqual(
+        prompts.map((p) => [p.name, p.arguments?.map((a) => a.name)]),
+        [["greet", ["name"]]]
+      )
+      const prompt = yield* client.getPrompt("greet", { name: "Ada" })
+      const messages = McpContent.promptMessages(prompt)
+      assert.deepStrictEqual(
+        messages.map((m) => m._tag),
+        ["ModelRequest", "ModelResponse", "ModelRequest"]
+      )
+      assert.deepStrictEqual(
+        partsOf(messages, "UserPromptPart").map((p) => p.content),
+        ["Say hello to Ada.", "Again, louder."]
+      )
+      assert.strictEqual(partsOf(messages, "TextPart")[0]!.content, "Hello, Ada!")
+      const error = yield* Effect.flip(client.readResource("memo://missing"))
+      assert.strictEqual(error.operation, "readResource")
+      assert.strictEqual(error.target, "memo://missing")
+      assert.strictEqual(error.server, "fixture")
+    })
+  )
+})
+
+describe("McpClient over stdio", () => {
+  it.effect("a server crash mid-call fails the run with McpError; the messages are kept", () =>
+    Effect.gen(function* () {
+      const fx = yield* McpToolset.stdio({ ...fixtureServer, name: "crashy", stderr: "ignore" })
+      const agent = Agent.make({ toolsets: [fx] })
+      const { exit, messages } = yield* CaptureRunMessages.capture(
+        agent
+          .run("crash")
+          .pipe(
+            Effect.provide(
+              scripted([
+                () => FunctionModel.toolCall("crash"),
+                () => FunctionModel.text("unreached")
+              ])
+            )
+          )
+      )
+      assert.isTrue(Exit.isFailure(exit))
+      const error = Exit.isFailure(exit) ? (exit.cause as any).error : undefined
+      assert.strictEqual(error?._tag, "McpError")
+      assert.strictEqual(error.server, "crashy")
+      assert.strictEqual(error.operation, "callTool")
+      assert.strictEqual(error.target, "crash")
+      assert.isTrue(error.isConnectionClosed)
+      assert.deepStrictEqual(
+        partsOf(messages, "ToolCallPart").map((p) => p.toolName),
+        ["crash"]
+      )
+      assert.deepStrictEqual(
+        partsOf(messages, "UserPromptPart").map((p) => p.content),
+        ["crash"]
+      )
+      // later calls fail the same typed way
+      const again = yield* Effect.flip(fx.client.callTool("echo", { text: "x" }))
+      assert.isTrue(again.isConnectionClosed)
+    }).pipe(Effect.scoped)
+  )
+
+  it.effect("the server process stops when the scope closes", () =>
+    Effect.gen(function* () {
+      const pid = yield* Effect.scoped(
+        Effect.map(McpClient.stdio(fixtureServer), (c) => (c.sdk.transport as any).pid as number)
+      )
+      assert.isAbove(pid, 0)
+      assert.throws(() => process.kill(pid, 0))
+    })
+  )
+
+  it.effect("a command that does not start is a typed connect error", () =>
+    Effect.gen(function* () {
+      const error = yield* Effect.flip(
+        Effect.scoped(McpClient.stdio({ command: "/nonexistent/mcp-server" }))
+      )
+      assert.strictEqual(error._tag, "McpError")
+      assert.strictEqual(error.operation, "connect")
+      assert.strictEqual(error.server, "/nonexistent/mcp-server")
+    })
+  )
+
+  it.effect("sampling: the server's createMessage is answered by an agentfx model", () =>
+    Effect.gen(function* () {
+      const seen: Array<{ messages: ReadonlyArray<Messages.ModelMessage>; maxTokens?: number }> = []
+      const model = yield* FunctionModel.make(
+        (messages, info) => {
+          seen.push({
+            messages,
+            ...(info.modelSettings.maxTokens !== undefined
+              ? { maxTokens: info.modelSettings.maxTokens }
+              : {})
+          })
+          return FunctionModel.text("Paris")
+        },
+        { modelName: "sampler" }
+      )
+      const client = yield* McpClient.stdio({ ...fixtureServer, sampling: model })
+      const result = yield* client.callTool("ask_model", { question: "Capital of France?" })
+      assert.deepStrictEqual(result.content, [{ type: "text", text: "model sampler said: Paris" }])
+      assert.strictEqual(seen.length, 1)
+      assert.strictEqual(seen[0]!.maxTokens, 20)
+      const request = seen[0]!.messages[0] as Messages.ModelRequest
+      assert.deepStrictEqual(
+        request.parts.map((p) => [p._tag, (p as any).content]),
+        [
+          ["SystemPromptPart", "You answer in one word."],
+          ["UserPromptPart", "Capital of France?"]
+        ]
+      )
+    }).pipe(Effect.scoped)
+  )
+
+  it.effect("elicitation: the server's question goes to the handler", () =>
+    Effect.gen(function* () {
+      const asked: Array<string> = []
+      const client = yield* McpClient.stdio({
+        ...fixtureServer,
+        elicitation: (request) =>
+          Effect.sync(() => {
+            asked.push(request.message)
+            return { action: "accept", content: { name: "Ada" } }
+          })
+      })
+      const result = yield* client.callTool("ask_user", {})
+      assert.deepStrictEqual(result.content, [{ type: "text", text: "hi Ada" }])
+      assert.deepStrictEqual(asked, ["Your name?"])
+      // without handlers the client offers neither capability
+      const plain = yield* McpClient.stdio(fixtureServer)
+      const refused = yield* plain.callTool("ask_user", {})
+      assert.isTrue(refused.isError)
+    }).pipe(Effect.scoped)
+  )
+
+  it.effect("a Model service can be taken from the context for sampling", () =>
+    Effect.gen(function* () {
+      const client = yield* McpClient.stdio({ ...fixtureServer, sampling: yield* Model.Model })
+      const result = yield* client.callTool("ask_model", { question: "Color of the sky?" })
+      assert.match(JSON.stringify(result.content), /said: blue/)
+    }).pipe(Effect.scoped, Effect.provide(FunctionModel.layer(() => FunctionModel.text("blue"))))
+  )
+})

@@ -1,0 +1,428 @@
+/**
+ * Amazon Bedrock models through the Converse API (`POST /model/{id}/converse`) and
+ * ConverseStream (the binary AWS event stream, decoded per network read with both CRC32s
+ * checked): Claude, Nova, Llama, Mistral, gpt-oss, Qwen, DeepSeek and the other models Bedrock
+ * serves, with tools, native JSON-schema output where the family has it, thinking, cache
+ * points, images / documents / video and usage.
+ *
+ * Requests are signed with AWS Signature V4 (`@smithy/signature-v4`). Credentials: explicit
+ * ones, any AWS credential provider function (e.g. `fromSSO()` of
+ * `@aws-sdk/credential-providers`), or by default the standard Node chain of the AWS SDK
+ * (`@aws-sdk/credential-provider-node`: environment, shared config / credentials files and
+ * profiles, SSO, web identity, ECS / EC2 metadata), loaded on first use. A Bedrock API key
+ * (`AWS_BEARER_TOKEN_BEDROCK`) is sent as a bearer token instead of signing.
+ *
+ * @example
+ * ```ts
+ * import { Bedrock } from "@agentfx/providers"
+ * import { NodeHttpClient } from "@effect/platform-node"
+ * import { Layer } from "effect"
+ *
+ * // Region from AWS_REGION; credentials from the environment, profile or SSO.
+ * const ModelLive = Bedrock.model("us.anthropic.claude-sonnet-4-5-20250929-v1:0").pipe(
+ *   Layer.provide(Bedrock.layerConfig()),
+ *   Layer.provide(NodeHttpClient.layerUndici)
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ */
+import * as HttpClient from "@effect/platform/HttpClient"
+import { AgentError, Model, type ModelSettings } from "@agentfx/core"
+import type { SignatureV4 } from "@smithy/signature-v4"
+import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from "@smithy/types"
+import * as Clock from "effect/Clock"
+import * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
+import type * as Scope from "effect/Scope"
+import type * as Stream from "effect/Stream"
+import * as Google from "./Google.js"
+import * as Wire from "./internal/bedrock.js"
+import * as Client from "./internal/client.js"
+import type * as EventStream from "./internal/eventStream.js"
+import * as Http from "./internal/http.js"
+import * as HttpModel from "./internal/httpModel.js"
+
+export {
+  /** Converts a Converse response body into a `ModelResponse` (pure). */
+  decodeResponse,
+  /** Builds the Converse request body (pure); a `UserError` for input Bedrock cannot take. */
+  encodeRequest,
+  /** The model family of a Bedrock model id (tool choice, thinking, cache points…). */
+  familyOf
+} from "./internal/bedrock.js"
+
+/** What differs between model families (see `familyOf`). */
+export type Family = Wire.Family
+
+/** The provider name on responses and parts. */
+export const providerName = Wire.PROVIDER_NAME
+
+// ---------------------------------------------------------------------------
+// Client
+// ---------------------------------------------------------------------------
+
+/** Static AWS credentials; the secret parts stay `Redacted`. */
+export interface Credentials {
+  readonly accessKeyId: string
+  readonly secretAccessKey: Redacted.Redacted
+  readonly sessionToken?: Redacted.Redacted | undefined
+}
+
+/** How to reach Bedrock. */
+export interface ClientOptions {
+  /** The AWS region (`us-east-1`); names the endpoint and the signing scope. */
+  readonly region: string
+  /**
+   * Static credentials, or an AWS credential provider (any `@aws-sdk/credential-providers`
+   * function: `fromIni({ profile })`, `fromSSO()`…). Default: the AWS SDK's Node chain.
+   */
+  readonly credentials?: Credentials | AwsCredentialIdentityProvider | undefined
+  /** A Bedrock API key, sent as `Authorization: Bearer` instead of signing the request. */
+  readonly apiKey?: Redacted.Redacted | undefined
+  /** Default `https://bedrock-runtime.{region}.amazonaws.com`. */
+  readonly baseUrl?: string | undefined
+  /** Sent with every request (signed). */
+  readonly headers?: Record<string, string> | undefined
+  /** Transport retries (429, 5xx, resets); `false` disables them. */
+  readonly retry?: Partial<Http.RetryPolicy> | false | undefined
+  /** Whether the `@effect/platform` client makes its own `http.client` span (keys redacted). */
+  readonly httpClientSpans?: boolean | undefined
+}
+
+type RequestError = AgentError.ModelHTTPError | AgentError.ModelAPIError
+
+/** The client service: signed Converse and ConverseStream calls. */
+export interface ClientService {
+  /** The transport (also used to download file URLs Bedrock cannot read). */
+  readonly httpClient: HttpClient.HttpClient
+  readonly baseUrl: string
+  readonly region: string
+  readonly retry: Http.RetryPolicy
+  /** POSTs a Converse body and decodes the JSON answer with `decode`. */
+  readonly converse: <A, E>(
+    modelId: string,
+    body: Record<string, unknown>,
+    settings: ModelSettings.ModelSettings,
+    decode: (json: unknown) => Effect.Effect<A, E>
+  ) => Effect.Effect<A, E | RequestError>
+  /** POSTs a ConverseStream body; the events are the decoded event-stream messages. */
+  readonly converseStream: (
+    modelId: string,
+    body: Record<string, unknown>,
+    settings: ModelSettings.ModelSettings
+  ) => Effect.Effect<
+    Stream.Stream<Http.SseEvent, AgentError.ModelAPIError>,
+    RequestError,
+    Scope.Scope
+  >
+}
+
+/** The Bedrock client a model talks through. */
+export class BedrockClient extends Context.Tag("@agentfx/providers/BedrockClient")<
+  BedrockClient,
+  ClientService
+>() {}
+
+/** The Bedrock runtime endpoint of a region. */
+export const endpointOf = (region: string): string =>
+  `https://bedrock-runtime.${region}.amazonaws.com`
+
+/** The Converse path of a model id, ARN or inference profile (URL-encoded once). */
+export const conversePath = (modelId: string, stream: boolean): string =>
+  `/model/${encodeURIComponent(modelId)}/${stream ? "converse-stream" : "converse"}`
+
+const isStatic = (c: ClientOptions["credentials"]): c is Credentials =>
+  c !== undefined && typeof c !== "function"
+
+/**
+ * The AWS libraries (signer, SHA-256, event-stream codec: ≈ 17 MB of RSS and a few hundred ms
+ * to load), imported on the first Bedrock request, not by importing `@agentfx/providers`.
+ */
+const loadAws = (() => {
+  let loaded:
+    | Promise<{
+        readonly SignatureV4: typeof SignatureV4
+        readonly Sha256: typeof import("@smithy/core/checksum").Sha256
+        readonly EventStream: typeof EventStream
+      }>
+    | undefined
+  return () =>
+    (loaded ??= Promise.all([
+      import("@smithy/signature-v4"),
+      import("@smithy/core/checksum"),
+      import("./internal/eventStream.js")
+    ]).then(([signature, checksum, eventStream]) => ({
+      SignatureV4: signature.SignatureV4,
+      Sha256: checksum.Sha256,
+      EventStream: eventStream
+    })))
+})()
+
+/** The AWS SDK's Node credential chain, imported on first use (one per client). */
+const defaultChain = (): AwsCredentialIdentityProvider => {
+  let provider: AwsCredentialIdentityProvider | undefined
+  return async () => {
+    if (provider === undefined) {
+      const { defaultProvider } = await import("@aws-sdk/credential-provider-node")
+      provider = defaultProvider()
+    }
+    return provider()
+  }
+}
+
+/** Builds the client service from options and an `HttpClient`. */
+export const makeClientWith = (
+  httpClient: HttpClient.HttpClient,
+  options: ClientOptions
+): ClientService => {
+  const baseUrl = Client.baseUrlOf(options.baseUrl, endpointOf(options.region))
+  const retry = Http.resolveRetry(options.retry)
+  const httpClientSpans = options.httpClientSpans === true
+  const credentials = options.credentials
+  const credentialProvider: AwsCredentialIdentityProvider = isStatic(credentials)
+    ? // The secrets leave their Redacted boxes only here, into the signer, per call.
+      async (): Promise<AwsCredentialIdentity> => ({
+        accessKeyId: credentials.accessKeyId,
+        secretAccessKey: Redacted.value(credentials.secretAccessKey),
+        ...(credentials.sessionToken !== undefined
+          ? { sessionToken: Redacted.value(credentials.sessionToken) }
+          : {})
+      })
+    : (credentials ?? defaultChain())
+  let signer: SignatureV4 | undefined
+  const signerOf = async (): Promise<SignatureV4> => {
+    if (signer === undefined) {
+      const aws = await loadAws()
+      signer = new aws.SignatureV4({
+        service: "bedrock",
+        region: options.region,
+        sha256: aws.Sha256,
+        credentials: credentialProvider
+      })
+    }
+    return signer
+  }
+
+  /** The request of one call: URL, body text and (signed or bearer) headers. */
+  const prepare = (
+    modelId: string,
+    body: Record<string, unknown>,
+    settings: ModelSettings.ModelSettings,
+    stream: boolean
+  ): Effect.Effect<Http.RequestOptions, AgentError.ModelAPIError> => {
+    const url = `${baseUrl}${conversePath(modelId, stream)}`
+    const bodyText = JSON.stringify(Http.mergeExtraBody({ body, settings }))
+    const headers: Record<string, string> = {
+      "content-type": "application/json",
+      accept: stream ? "application/vnd.amazon.eventstream" : "application/json",
+      ...options.headers
+    }
+    const request = (h: Record<string, string>): Http.RequestOptions => ({
+      modelName: modelId,
+      url,
+      headers: h,
+      body: undefined,
+      bodyText,
+      settings,
+      retry,
+      httpClientSpans
+    })
+    if (options.apiKey !== undefined) {
+      return Effect.succeed(
+        request(Client.setKey(headers, "authorization", options.apiKey, "Bearer "))
+      )
+    }
+    return Effect.flatMap(Clock.currentTimeMillis, (now) =>
+      Effect.tryPromise({
+        try: async () => {
+          const u = new URL(url)
+          const signed = await (await signerOf()).sign(
+            {
+              method: "POST",
+              protocol: u.protocol,
+              hostname: u.hostname,
+              ...(u.port !== "" ? { port: Number(u.port) } : {}),
+              path: u.pathname,
+              query: {},
+              headers: { ...headers, host: u.host },
+              body: bodyText
+            },
+            { signingDate: new Date(now) }
+          )
+          const { host: _host, ...sent } = signed.headers
+          return request(sent)
+        },
+        // Never the request or the credentials: only what went wrong.
+        catch: (e) =>
+          new AgentError.ModelAPIError({
+            modelName: modelId,
+            reason: `AWS credentials could not be resolved or the request signed: ${
+              e instanceof Error ? e.message : String(e)
+            }`
+          })
+      })
+    )
+  }
+
+  return {
+    httpClient,
+    baseUrl,
+    region: options.region,
+    retry,
+    converse: (modelId, body, settings, decode) =>
+      Effect.flatMap(prepare(modelId, body, settings, false), (request) =>
+        Http.postJson(httpClient, request, decode)
+      ),
+    converseStream: (modelId, body, settings) =>
+      Effect.flatMap(prepare(modelId, body, settings, true), (request) =>
+        Effect.flatMap(Effect.promise(loadAws), (aws) =>
+          Http.postSse(httpClient, request, aws.EventStream.makeDecoder)
+        )
+      )
+  }
+}
+
+/** Builds the client service, requiring an `HttpClient`. */
+export const makeClient = (
+  options: ClientOptions
+): Effect.Effect<ClientService, never, HttpClient.HttpClient> =>
+  Effect.map(HttpClient.HttpClient, (client) => makeClientWith(client, options))
+
+/** A layer of the client. */
+export const layer = (
+  options: ClientOptions
+): Layer.Layer<BedrockClient, never, HttpClient.HttpClient> =>
+  Layer.effect(BedrockClient, makeClient(options))
+
+/** Client options read from configuration. */
+export interface ConfigOptions
+  extends Omit<ClientOptions, "region" | "apiKey" | "baseUrl" | "credentials"> {
+  readonly region?: Config.Config<string> | undefined
+  readonly apiKey?: Config.Config<Redacted.Redacted | undefined> | undefined
+  readonly baseUrl?: Config.Config<string | undefined> | undefined
+  /** Explicit credentials or a provider; default: from configuration, then the Node chain. */
+  readonly credentials?: Credentials | AwsCredentialIdentityProvider | undefined
+}
+
+const optionalRedacted = (name: string): Config.Config<Redacted.Redacted | undefined> =>
+  Config.option(Config.redacted(name)).pipe(Config.map(Option.getOrUndefined))
+
+/**
+ * A layer reading its settings from configuration: the region from `AWS_REGION` (or
+ * `AWS_DEFAULT_REGION`), a Bedrock API key from `AWS_BEARER_TOKEN_BEDROCK` if set, else static
+ * credentials from `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY` / `AWS_SESSION_TOKEN` if set,
+ * else the AWS SDK's Node chain (shared profile files, SSO, web identity, instance metadata);
+ * the endpoint from `AWS_ENDPOINT_URL_BEDROCK_RUNTIME` if set.
+ */
+export const layerConfig = (
+  options: ConfigOptions = {}
+): Layer.Layer<BedrockClient, ConfigError.ConfigError, HttpClient.HttpClient> =>
+  Layer.effect(
+    BedrockClient,
+    Effect.gen(function* () {
+      const region = yield* options.region ??
+        Config.string("AWS_REGION").pipe(Config.orElse(() => Config.string("AWS_DEFAULT_REGION")))
+      const apiKey = yield* options.apiKey ?? optionalRedacted("AWS_BEARER_TOKEN_BEDROCK")
+      const baseUrl = yield* options.baseUrl ??
+        Client.optionalString("AWS_ENDPOINT_URL_BEDROCK_RUNTIME")
+      let credentials = options.credentials
+      if (credentials === undefined && apiKey === undefined) {
+        const accessKeyId = yield* Client.optionalString("AWS_ACCESS_KEY_ID")
+        const secretAccessKey = yield* optionalRedacted("AWS_SECRET_ACCESS_KEY")
+        const sessionToken = yield* optionalRedacted("AWS_SESSION_TOKEN")
+        if (accessKeyId !== undefined && secretAccessKey !== undefined) {
+          credentials = { accessKeyId, secretAccessKey, sessionToken }
+        }
+      }
+      return yield* makeClient({ ...options, region, apiKey, baseUrl, credentials })
+    })
+  )
+
+// ---------------------------------------------------------------------------
+// Models
+// ---------------------------------------------------------------------------
+
+/** Options of a Bedrock model. */
+export interface Options {
+  /** Settings of the model itself; the run's settings are merged over them. */
+  readonly settings?: ModelSettings.ModelSettings | undefined
+  /** Overrides of the model's profile. */
+  readonly profile?: Partial<Model.ModelProfile> | undefined
+  /** Overrides of the model family's behaviour (e.g. for an inference profile ARN). */
+  readonly family?: Partial<Family> | undefined
+  /** Put a cache point after the system prompt (families with cache points: Claude, Nova). */
+  readonly cacheInstructions?: boolean | undefined
+  /** Put a cache point after the tool definitions (families with cache points). */
+  readonly cacheTools?: boolean | undefined
+}
+
+/** The profile of a Bedrock model, from its family. */
+export const profileFor = (
+  modelId: string,
+  family: Family = Wire.familyOf(modelId)
+): Model.ModelProfile =>
+  Model.profile({
+    supportsTools: true,
+    supportsJsonSchemaOutput: family.structuredOutput,
+    supportsJsonObjectOutput: false,
+    supportsThinking: family.thinking !== "none",
+    defaultStructuredOutputMode: "tool"
+  })
+
+/** Builds the model service from a client. */
+export const makeWith = (
+  client: ClientService,
+  modelId: string,
+  options: Options = {}
+): Model.Service => {
+  const family: Family = { ...Wire.familyOf(modelId), ...options.family }
+  const profile = { ...profileFor(modelId, family), ...options.profile }
+  return HttpModel.make<Record<string, unknown>>({
+    modelName: modelId,
+    system: Wire.PROVIDER_NAME,
+    profile,
+    settings: options.settings,
+    spanPrefix: "Bedrock",
+    // http(s) file URLs are downloaded and sent as bytes (Bedrock reads only s3:// itself)
+    prepare: (messages) =>
+      Google.downloadFileUrls(client.httpClient, messages, modelId, Wire.needsDownload),
+    encode: (messages, settings, parameters) =>
+      Wire.encodeRequest(messages, settings, parameters, {
+        modelId,
+        family,
+        cacheInstructions: options.cacheInstructions,
+        cacheTools: options.cacheTools
+      }),
+    post: {
+      json: (body, settings, decode) => client.converse(modelId, body, settings, decode),
+      sse: (body, settings) => client.converseStream(modelId, body, settings)
+    },
+    decode: (json) => Wire.decodeResponse(json as Wire.WireResponse, modelId),
+    stream: () => Wire.streamHandler(modelId)
+  })
+}
+
+/** Builds a Bedrock model service from the `BedrockClient` in context. */
+export const make = (
+  modelId: string,
+  options: Options = {}
+): Effect.Effect<Model.Service, never, BedrockClient> =>
+  Effect.map(BedrockClient, (client) => makeWith(client, modelId, options))
+
+/** A layer providing `Model.Model` backed by the Converse API. */
+export const model = (
+  modelId: string,
+  options: Options = {}
+): Layer.Layer<Model.Model, never, BedrockClient> =>
+  Layer.effect(Model.Model, make(modelId, options))
+
+/** The factory the model registry calls for `"bedrock:<model id>"` strings. */
+export const fromModelString = (
+  modelId: string
+): Effect.Effect<Model.Service, never, BedrockClient> => make(modelId)

@@ -1,0 +1,414 @@
+/**
+ * The Responses API conformance harness, for OpenAI's folder and for the Responses
+ * interactions recorded under gateway vendors (DeepSeek, OpenRouter), against pydantic-ai's
+ * recorded traffic:
+ * - request fidelity: each recorded request body is converted back into agentfx messages,
+ *   tools and settings, re-encoded by `encodeRequest`, and compared structurally (input,
+ *   instructions, tools, tool_choice, text.format, stream);
+ * - response decoding: every recorded exchange is replayed from a loopback server through the
+ *   real model (`request` / `requestStream`, SSE verbatim and re-chunked), and the decoded
+ *   response is checked against the recorded body; recorded 4xx → `ModelHTTPError`.
+ *
+ * Documented differences we normalize away: `status` on replayed items, `description: null` vs
+ * `""`. Tools keep their `strict` flag: recorded tools carry no hint, so the flag must come out
+ * of agentfx's own strict-compatibility check, as pydantic-ai's did.
+ */
+import { Messages, Model, Tool } from "@agentfx/core"
+import { assert } from "@effect/vitest"
+import * as HttpClient from "@effect/platform/HttpClient"
+import * as Effect from "effect/Effect"
+import * as Redacted from "effect/Redacted"
+import * as OpenAiClient from "../../src/OpenAiClient.js"
+import * as OpenAiResponses from "../../src/OpenAiResponses.js"
+import { describeCases, replayInteractions, sentFor, skipReasonOf } from "./conformance.js"
+import type { ConformanceCase, Interaction } from "./replay.js"
+
+/** Cases using features out of scope, matched by substring of the id, with the reason. */
+const SKIPS: ReadonlyArray<readonly [string, string]> = [
+  ["background_mode", "background mode (responses.retrieve polling) is out of scope"],
+  ["conversation_id", "server-side conversations (/v1/conversations) are out of scope"],
+  ["previous_response_id", "previous_response_id chaining is out of scope"],
+  ["compact_messages", "compaction items are out of scope"],
+  ["tool_search", "native tool search is out of scope"],
+  ["tool_availability", "additional_tools / tool search items are out of scope"],
+  ["web_search", "built-in web search tool is out of scope"],
+  ["file_search", "built-in file search tool is out of scope"],
+  ["code_execution", "built-in code interpreter is out of scope"],
+  ["raw_annotations", "web search annotations are out of scope"],
+  ["count_tokens", "responses/input_tokens (count tokens) is out of scope"],
+  [
+    "prompt_cache_e2e",
+    "explicit prompt cache breakpoints (prompt_cache_breakpoint) are out of scope"
+  ],
+  ["usage_limit_not_exceeded", "uses responses/input_tokens (count tokens)"],
+  ["test_vercel_ai", "built-in web search tool is out of scope"],
+  ["test_temporal", "built-in web search tool is out of scope"],
+  ["vendor_metadata_detail", "per-file vendor metadata (image detail) is not modelled"],
+  ["test_gateway", "pydantic gateway routing is out of scope"],
+  ["thinking_native_tools", "built-in web search tool is out of scope"],
+  ["phase_streamed", "message phase + tool search items are out of scope"]
+]
+
+/** The Responses calls of a folder's cases (the vendor's own, not other providers' traffic). */
+const isOursIn = (folder: string) => (it: Interaction) =>
+  it.endpoint === "responses" && it.request.method === "POST" && it.provider === folder
+
+// ---------------------------------------------------------------------------
+// Recorded wire body → agentfx inputs
+// ---------------------------------------------------------------------------
+
+type Json = Record<string, any>
+
+const userItem = (c: Json): Messages.UserContent => {
+  switch (c.type) {
+    case "input_text":
+      return c.text
+    case "input_image":
+      return c.image_url.startsWith("data:")
+        ? binary(c.image_url)
+        : new Messages.ImageUrl({ url: c.image_url })
+    case "input_file":
+      if (c.file_data) return binary(c.file_data, c.filename)
+      return new Messages.DocumentUrl({ url: c.file_url })
+  }
+  throw new Error(`unsupported user content ${c.type}`)
+}
+
+/** A tool output item: file URLs are told apart by extension (audio / video / document). */
+const toolOutputItem = (c: Json): unknown =>
+  c.type === "input_file" && c.file_url !== undefined && /\.(mp3|wav|ogg)$/.test(c.file_url)
+    ? new Messages.AudioUrl({ url: c.file_url })
+    : c.type === "input_file" && c.file_url !== undefined && /\.(mp4|mov|webm)$/.test(c.file_url)
+      ? new Messages.VideoUrl({ url: c.file_url })
+      : userItem(c)
+
+const binary = (dataUrl: string, identifier?: string): Messages.BinaryContent => {
+  const m = /^data:([^;]+);base64,(.*)$/s.exec(dataUrl)!
+  return new Messages.BinaryContent({
+    data: new Uint8Array(Buffer.from(m[2]!, "base64")),
+    mediaType: m[1]!,
+    ...(identifier !== undefined ? { identifier } : {})
+  })
+}
+
+const extraBodyKeys = ["moderation", "prompt_cache_key", "prompt_cache_options"]
+
+/** Decodes a recorded request body into what the agent would have passed to the model. */
+const fromWire = (body: Json) => {
+  const messages: Array<Messages.ModelMessage> = []
+  let requestParts: Array<Messages.ModelRequestPart> = []
+  let responseParts: Array<Messages.ModelResponsePart> = []
+  const toolNames = new Map<string, string>()
+  const flushRequest = () => {
+    if (requestParts.length > 0) messages.push(new Messages.ModelRequest({ parts: requestParts }))
+    requestParts = []
+  }
+  const flushResponse = () => {
+    if (responseParts.length > 0)
+      messages.push(new Messages.ModelResponse({ parts: responseParts }))
+    responseParts = []
+  }
+  const input: Array<Json> =
+    typeof body.input === "string" ? [{ role: "user", content: body.input }] : body.input
+  for (const item of input) {
+    const isResponse =
+      item.role === "assistant" || ["message", "reasoning", "function_call"].includes(item.type)
+    if (isResponse) flushRequest()
+    else flushResponse()
+    if (item.type === "function_call") {
+      toolNames.set(item.call_id, item.name)
+      responseParts.push(
+        new Messages.ToolCallPart({
+          toolName: item.name,
+          args: item.arguments,
+          toolCallId: item.call_id,
+          ...(item.id ? { id: item.id } : {}),
+          providerName: "openai"
+        })
+      )
+    } else if (item.type === "reasoning") {
+      const raw: Array<Json> = (item.content ?? []).filter((c: Json) => c.type === "reasoning_text")
+      // Summaries, then raw reasoning (`reasoning_text`), as agentfx decodes them.
+      const summary: Array<Json> = [
+        ...(item.summary ?? []),
+        ...raw.map((c) => ({ text: c.text, raw: true }))
+      ]
+      const base = { id: item.id, providerName: "openai" }
+      if (summary.length === 0) {
+        responseParts.push(
+          new Messages.ThinkingPart({
+            content: "",
+            ...base,
+            ...(item.encrypted_content ? { signature: item.encrypted_content } : {})
+          })
+        )
+      }
+      summary.forEach((s, i) =>
+        responseParts.push(
+          new Messages.ThinkingPart({
+            content: s.text,
+            ...base,
+            ...(i === 0 && item.encrypted_content ? { signature: item.encrypted_content } : {}),
+            ...(s.raw ? { providerDetails: { reasoning_text: true } } : {})
+          })
+        )
+      )
+    } else if (item.type === "message") {
+      for (const c of item.content)
+        responseParts.push(new Messages.TextPart({ content: c.text, id: item.id }))
+    } else if (item.role === "assistant") {
+      responseParts.push(new Messages.TextPart({ content: item.content }))
+    } else if (item.type === "function_call_output") {
+      requestParts.push(
+        new Messages.ToolReturnPart({
+          toolName: toolNames.get(item.call_id) ?? "tool",
+          toolCallId: item.call_id,
+          // A list output carries files: text items stay strings, the rest become files.
+          content: Array.isArray(item.output) ? item.output.map(toolOutputItem) : item.output
+        })
+      )
+    } else if (item.role === "system" || item.role === "developer") {
+      requestParts.push(new Messages.SystemPromptPart({ content: item.content }))
+    } else if (item.role === "user") {
+      requestParts.push(
+        new Messages.UserPromptPart({
+          content: typeof item.content === "string" ? item.content : item.content.map(userItem)
+        })
+      )
+    } else {
+      throw new Error(`unsupported input item ${JSON.stringify(item).slice(0, 100)}`)
+    }
+  }
+  flushResponse()
+  if (requestParts.length > 0 || body.instructions !== undefined) {
+    messages.push(
+      new Messages.ModelRequest({
+        parts: requestParts,
+        ...(typeof body.instructions === "string" ? { instructions: body.instructions } : {})
+      })
+    )
+  }
+  requestParts = []
+
+  const tools: Array<Tool.ToolDefinition> = (body.tools ?? []).map(
+    (t: Json) =>
+      new Tool.ToolDefinition({
+        name: t.name,
+        ...(t.description ? { description: t.description } : {}),
+        parametersJsonSchema: t.parameters
+      })
+  )
+  const choice = body.tool_choice
+  let toolChoice: any
+  let allowTextOutput = true
+  if (choice === "required") allowTextOutput = false
+  else if (choice === "none") toolChoice = "none"
+  else if (choice?.type === "function") toolChoice = [choice.name]
+  else if (choice?.type === "allowed_tools") {
+    toolChoice = choice.tools.map((t: Json) => t.name)
+    allowTextOutput = choice.mode !== "required"
+  }
+  const format = body.text?.format
+  const parameters = new Model.ModelRequestParameters({
+    functionTools: tools,
+    allowTextOutput,
+    ...(format?.type === "json_schema"
+      ? {
+          outputMode: "native" as const,
+          outputObject: new Model.OutputObjectDefinition({
+            jsonSchema: format.schema,
+            name: format.name,
+            strict: format.strict ?? true,
+            ...(format.description ? { description: format.description } : {})
+          })
+        }
+      : format?.type === "json_object"
+        ? { outputMode: "prompted" as const }
+        : {})
+  })
+  // Responses-only request fields have no portable setting: they travel in extraBody.
+  const extraBody: Record<string, unknown> = {}
+  for (const key of extraBodyKeys) if (body[key] !== undefined) extraBody[key] = body[key]
+  if (
+    Array.isArray(body.include) &&
+    body.include.some((i: string) => i !== "reasoning.encrypted_content")
+  ) {
+    extraBody.include = body.include
+  }
+  const settings = {
+    ...(toolChoice === undefined ? {} : { toolChoice }),
+    ...(Object.keys(extraBody).length > 0 ? { extraBody } : {})
+  }
+  return { messages, parameters, settings }
+}
+
+const normalizeItem = (item: Json): Json => {
+  const { status: _s, ...rest } = item
+  // `encrypted_content: null` equals its absence.
+  if (rest.type === "reasoning" && rest.encrypted_content === null) delete rest.encrypted_content
+  if (rest.type === "message") {
+    return { role: "assistant", content: rest.content.map((c: Json) => c.text).join("") }
+  }
+  if (rest.role === "developer") return { ...rest, role: "system" }
+  return rest
+}
+
+const normalize = (body: Json): Json => ({
+  input: (typeof body.input === "string"
+    ? [{ role: "user", content: body.input }]
+    : body.input
+  ).map(normalizeItem),
+  instructions: body.instructions,
+  stream: body.stream ?? false,
+  tools: (body.tools ?? []).map((t: Json) => ({
+    type: t.type,
+    name: t.name,
+    description: t.description ?? "",
+    parameters: t.parameters,
+    strict: t.strict ?? false
+  })),
+  tool_choice: body.tools && body.tools.length > 0 ? (body.tool_choice ?? "auto") : undefined,
+  text: body.text?.format?.type === "text" ? undefined : body.text?.format
+})
+
+// ---------------------------------------------------------------------------
+// Expectations from the recorded response
+// ---------------------------------------------------------------------------
+
+const expected = (r: Json) => {
+  const output: Array<Json> = r.output ?? []
+  let text = ""
+  const calls: Array<{ name: string; id: string; args: string }> = []
+  let signatures = 0
+  let thinking = ""
+  for (const item of output) {
+    if (item.type === "reasoning") {
+      for (const s of item.summary ?? []) thinking += s.text ?? ""
+      for (const c of item.content ?? []) if (c.type === "reasoning_text") thinking += c.text
+    }
+    if (item.type === "message")
+      for (const c of item.content) if (c.type === "output_text") text += c.text
+    if (item.type === "function_call")
+      calls.push({ name: item.name, id: item.call_id, args: item.arguments })
+    if (item.type === "reasoning" && item.encrypted_content) signatures++
+  }
+  return {
+    text,
+    calls,
+    signatures,
+    thinking,
+    inputTokens: r.usage?.input_tokens ?? 0,
+    outputTokens: r.usage?.output_tokens ?? 0,
+    cached: r.usage?.input_tokens_details?.cached_tokens ?? 0,
+    reasoningTokens: r.usage?.output_tokens_details?.reasoning_tokens ?? 0,
+    id: r.id
+  }
+}
+
+const completedFromSse = (sse: string): Json | undefined => {
+  for (const line of sse.split("\n")) {
+    if (!line.startsWith("data:")) continue
+    const data = JSON.parse(line.slice(5))
+    if (data.type === "response.completed") return data.response
+  }
+  return undefined
+}
+
+const checkResponse = (response: Messages.ModelResponse, r: Json) => {
+  const e = expected(r)
+  assert.strictEqual(response.text, e.text)
+  assert.deepStrictEqual(
+    response.toolCalls.map((c) => ({ name: c.toolName, id: c.toolCallId, args: c.argsAsJson() })),
+    e.calls
+  )
+  assert.strictEqual(
+    response.thinking.filter((t) => t.signature !== undefined).length,
+    e.signatures
+  )
+  assert.strictEqual(response.thinking.map((t) => t.content).join(""), e.thinking, "thinking")
+  assert.strictEqual(response.usage.inputTokens, e.inputTokens)
+  assert.strictEqual(response.usage.outputTokens, e.outputTokens)
+  assert.strictEqual(response.usage.cacheReadTokens, e.cached)
+  assert.strictEqual(response.usage.details.reasoning_tokens ?? 0, e.reasoningTokens, "reasoning")
+  assert.strictEqual(response.providerResponseId, e.id)
+  assert.strictEqual(response.providerName, "openai")
+  assert.strictEqual(
+    response.finishReason,
+    e.calls.length > 0 ? "tool_call" : r.status === "completed" ? "stop" : response.finishReason
+  )
+}
+
+// ---------------------------------------------------------------------------
+
+const modelFor = (baseUrl: string, path: string, modelName: string) =>
+  Effect.map(HttpClient.HttpClient, (http) =>
+    OpenAiResponses.makeWith(
+      OpenAiClient.makeWith(http, {
+        baseUrl: baseUrl + path.replace(/\/responses$/, ""),
+        apiKey: Redacted.make("sk-test"),
+        retry: false
+      }),
+      modelName
+    )
+  )
+
+const replayCase = (
+  isOurs: (it: Interaction) => boolean,
+  c: ConformanceCase,
+  rechunkSeed?: number
+) =>
+  replayInteractions(c, rechunkSeed, {
+    isOurs,
+    fromWire,
+    model: (baseUrl, path, body) => modelFor(baseUrl, path, body.model),
+    check: (response, it, body, { settings }, received) => {
+      const recorded = it.response.sse
+        ? completedFromSse(it.response.sse)
+        : (it.response.json as Json)
+      assert.isDefined(recorded)
+      checkResponse(response, recorded!)
+      // The request we sent carries the same conversation.
+      const sent = sentFor(c.id, received, it, (b) => normalize(b).input)
+      // Responses-only fields given through extraBody reach the wire as recorded.
+      const extra: Record<string, unknown> =
+        (settings as { extraBody?: Record<string, unknown> }).extraBody ?? {}
+      for (const key of Object.keys(extra)) {
+        assert.deepStrictEqual((sent.body as Json)[key], body[key], `${c.id}: ${key}`)
+      }
+    }
+  })
+
+/**
+ * Registers the Responses conformance tests of a folder (`onlyResponsesCases`: a gateway
+ * vendor's folder, where the other cases are Chat's): its own Responses calls, per case
+ * skipped with a reason, or checked for request fidelity and replayed (streams re-chunked too).
+ */
+export const describeResponsesConformance = (
+  folder: string,
+  minCases: number,
+  options: { readonly onlyResponsesCases?: boolean } = {}
+): void => {
+  const isOurs = isOursIn(folder)
+  describeCases({
+    // A gateway vendor's folder: only its cases with a Responses call (the rest are Chat's).
+    ...(options.onlyResponsesCases ? { include: (c) => c.interactions.some(isOurs) } : {}),
+    title: `${folder} Responses conformance`,
+    provider: folder,
+    minCases,
+    skipReason: skipReasonOf(SKIPS, isOurs, "Responses API"),
+    fidelity: (c) => {
+      for (const it of c.interactions.filter(isOurs)) {
+        const body = it.request.body as Json
+        const { messages, parameters, settings } = fromWire(body)
+        const encoded = OpenAiResponses.encodeRequest(messages, settings, parameters, {
+          modelName: body.model,
+          profile: OpenAiResponses.profileFor(body.model),
+          stream: body.stream === true
+        })
+        assert.deepStrictEqual(normalize(encoded), normalize(body))
+      }
+    },
+    replay: (c, seed) => replayCase(isOurs, c, seed),
+    rechunkSeed: 7
+  })
+}
