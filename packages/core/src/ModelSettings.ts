@@ -66,9 +66,15 @@ export const ModelSettings = Schema.Struct({
   parallelToolCalls: opt(Schema.Boolean),
   toolChoice: opt(ToolChoice),
   thinking: opt(ThinkingSetting),
-  /** Deadline for a whole request (for a stream: until the last event). */
+  /**
+   * Deadline for a whole request (for a stream: until the last event); HTTP providers default
+   * to `defaultTimeout` (10 minutes), `Infinity` turns it off.
+   */
   timeout: opt(DurationInput),
-  /** Deadline between two stream events. */
+  /**
+   * Longest wait for the next bytes of a stream; HTTP providers default to
+   * `defaultIdleTimeout` (60 seconds), `Infinity` turns it off.
+   */
   idleTimeout: opt(DurationInput),
   extraHeaders: opt(Schema.Record({ key: Schema.String, value: Schema.String })),
   /** Merged into the provider's request body last; the escape hatch for provider options. */
@@ -76,6 +82,21 @@ export const ModelSettings = Schema.Struct({
 })
 /** The settings of a request (model, agent or run level); combine levels with `merge`. */
 export interface ModelSettings extends Schema.Schema.Type<typeof ModelSettings> {}
+
+/**
+ * The request deadline of the HTTP providers when `timeout` is not set: 10 minutes, as the
+ * openai SDK's. On expiry the request fails with a `ModelAPIError` ("Request timed out after
+ * 10m"); a run attaches the messages so far to it. Set `timeout: Infinity` to wait forever.
+ */
+export const defaultTimeout: Duration.Duration = Duration.minutes(10)
+
+/**
+ * The longest wait for the next bytes of a stream when `idleTimeout` is not set: 60 seconds.
+ * Raise it for a model that may think silently for longer before its first token. On expiry the stream
+ * fails with a `ModelAPIError` ("Stream idle for more than 1m") carrying the partial response.
+ * Set `idleTimeout: Infinity` to wait forever.
+ */
+export const defaultIdleTimeout: Duration.Duration = Duration.seconds(60)
 
 /** No settings. */
 export const empty: ModelSettings = {}

@@ -1,8 +1,11 @@
 import { assert, describe, it } from "@effect/vitest"
+import * as Cause from "effect/Cause"
+import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Ref from "effect/Ref"
 import * as Schema from "effect/Schema"
@@ -136,6 +139,47 @@ describe("cancellation", () => {
       assert.strictEqual(error._tag, "Boom")
       assert.strictEqual(messages.length, 2)
     })
+  )
+
+  it.effect(
+    "a tool that throws ends the run as a defect (that exception); capture keeps the conversation",
+    () =>
+      Effect.gen(function* () {
+        const boom = new Error("tool bug")
+        const throwing = Tool.make("throwing", {
+          parameters: Schema.Struct({}),
+          handler: () =>
+            Effect.sync((): string => {
+              throw boom
+            })
+        })
+        const rejecting = Tool.make("rejecting", {
+          parameters: Schema.Struct({}),
+          handler: () => Effect.promise((): Promise<string> => Promise.reject(boom))
+        })
+        for (const tool of [throwing, rejecting]) {
+          const agent = Agent.make({ tools: [tool] })
+          for (const drive of [
+            agent.run("go"),
+            Stream.runDrain(agent.runStream("go"))
+          ] as ReadonlyArray<Effect.Effect<unknown, unknown, Model.Model>>) {
+            const { exit, messages } = yield* CaptureRunMessages.capture(
+              drive.pipe(Effect.provide(TestModel.layer()))
+            )
+            assert(Exit.isFailure(exit))
+            // a defect, not a typed failure: the exception itself, untouched
+            assert.deepStrictEqual(Cause.defects(exit.cause).pipe(Chunk.toArray), [boom])
+            assert.isTrue(Option.isNone(Cause.failureOption(exit.cause)))
+            // the prompt and the model's call of the tool are kept
+            assert.deepStrictEqual(
+              messages.map((m) => m._tag),
+              ["ModelRequest", "ModelResponse"]
+            )
+            const call = (messages[1] as Messages.ModelResponse).toolCalls[0]!
+            assert.strictEqual(call.toolName, tool.name)
+          }
+        }
+      })
   )
 })
 

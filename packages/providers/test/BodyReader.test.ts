@@ -1,6 +1,7 @@
 import { type Messages } from "@agentfx/core"
 import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
 import * as HttpClient from "@effect/platform/HttpClient"
+import type * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
@@ -357,7 +358,7 @@ describe("BodyReader", () => {
         const reader = BodyReader.fromResponse(response)
         assert(reader !== undefined)
         const body = BodyReader.nodeBodyOf(response) as import("node:stream").Readable
-        const pull = reader.pull((e) => e)
+        const pull = reader.pull((e) => e as HttpClientError.ResponseError)
         assert((yield* pull) !== undefined)
         const waiting = yield* Effect.fork(pull)
         yield* tick

@@ -20,7 +20,10 @@
  */
 import * as HttpClientError from "@effect/platform/HttpClientError"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import type * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import type * as Fiber from "effect/Fiber"
 
 /** The part of a Node `Readable` this reader uses (duck-typed: no `node:` import here). */
 interface NodeReadable {
@@ -41,13 +44,28 @@ export interface BodyReader {
    * extra instruction per read). Each run waits until bytes are there and takes every read
    * buffered so far (at least one), or `undefined` once the body has ended. It fails with
    * `onError` of the platform's `ResponseError` (reason `Decode`, as `response.stream` would)
-   * when the body breaks. One pull at a time.
+   * when the body breaks, or of the error of a passed `Limits` limit. One pull at a time.
    */
   readonly pull: <E>(
-    onError: (error: HttpClientError.ResponseError) => E
+    onError: (error: HttpClientError.ResponseError | unknown) => E
   ) => Effect.Effect<Array<Uint8Array> | undefined, E>
   /** Stops reading: detaches from the body and destroys it if still open. Idempotent. */
   readonly close: Effect.Effect<void>
+}
+
+/**
+ * Time limits on the reads of a body, checked by ONE watchdog fiber per body (started by the
+ * first pull, stopped by `close`), not per read: a timer per read would cost more than the read.
+ * A limit that passes fails the waiting pull (or the next one) with the error given here, passed
+ * through the pull's `onError` like any other failure, and destroys the body.
+ */
+export interface Limits {
+  /** Longest time a pull may wait for bytes (from the start of that pull). */
+  readonly idleMillis: number | undefined
+  readonly onIdle: () => unknown
+  /** Clock time (`Clock.currentTimeMillis`) after which pulls fail. */
+  readonly deadlineMillis: number | undefined
+  readonly onDeadline: () => unknown
 }
 
 type Resume = (effect: Effect.Effect<Array<Uint8Array> | undefined, any>) => void
@@ -87,13 +105,18 @@ export const nodeBodyOf = (response: HttpClientResponse.HttpClientResponse): unk
  * `undefined`. Nothing is attached to the body before the first pull.
  */
 export const fromResponse = (
-  response: HttpClientResponse.HttpClientResponse
+  response: HttpClientResponse.HttpClientResponse,
+  limits?: Limits | undefined
 ): BodyReader | undefined => {
   const body = nodeBodyOf(response)
-  return body === undefined ? undefined : make(response, body as NodeReadable)
+  return body === undefined ? undefined : make(response, body as NodeReadable, limits)
 }
 
-const make = (response: HttpClientResponse.HttpClientResponse, body: NodeReadable): BodyReader => {
+const make = (
+  response: HttpClientResponse.HttpClientResponse,
+  body: NodeReadable,
+  limits: Limits | undefined
+): BodyReader => {
   let reads: Array<Uint8Array> = []
   let size = 0
   let started = false
@@ -103,9 +126,15 @@ const make = (response: HttpClientResponse.HttpClientResponse, body: NodeReadabl
   let failure: unknown
   let paused = false
   let waiting: Resume | undefined
+  /** Set by the watchdog when a limit passed: every pull fails with it from then on. */
+  let aborted: { readonly error: unknown } | undefined
+  let clock: Clock.Clock | undefined
+  /** When the latest pull started (clock millis); the idle limit counts from there. */
+  let pullStarted = 0
+  let watchdog: Fiber.RuntimeFiber<void> | undefined
 
   /** The error mapping of the pull in progress (set by each run of a pull). */
-  let mapError: (error: HttpClientError.ResponseError) => unknown = (e) => e
+  let mapError: (error: unknown) => unknown = (e) => e
   const fail = (cause: unknown) =>
     mapError(
       new HttpClientError.ResponseError({
@@ -127,6 +156,7 @@ const make = (response: HttpClientResponse.HttpClientResponse, body: NodeReadabl
    * never runs `resumed`) leaves the buffered reads to the next pull.
    */
   const step = (): Effect.Effect<Array<Uint8Array> | undefined, unknown> => {
+    if (aborted !== undefined) return Effect.fail(mapError(aborted.error))
     if (reads.length > 0) return Effect.succeed(take())
     if (failed) return Effect.fail(fail(failure))
     if (ended || closed) return Effect.succeed(undefined)
@@ -185,17 +215,7 @@ const make = (response: HttpClientResponse.HttpClientResponse, body: NodeReadabl
     // Last: `'data'` switches the body to flowing mode.
     body.on("data", onData)
   }
-  // No canceler on the wait (it would cost more per read than the wait itself): an interrupted
-  // pull's callback is dropped by its fiber, and the reads it would have taken stay buffered.
-  const pullWith = (f: (error: HttpClientError.ResponseError) => unknown) =>
-    Effect.suspend(() => {
-      mapError = f
-      if (!started) start()
-      return step()
-    })
-  const close: BodyReader["close"] = Effect.sync(() => {
-    if (closed) return
-    closed = true
+  const detach = () => {
     waiting = undefined
     if (!started) return
     body.off("data", onData)
@@ -203,9 +223,67 @@ const make = (response: HttpClientResponse.HttpClientResponse, body: NodeReadabl
     body.off("error", onError)
     body.off("close", onClose)
     if (!body.destroyed) body.destroy()
+  }
+  const abort = (error: unknown) => {
+    if (aborted !== undefined || closed) return
+    aborted = { error }
+    wake()
+    detach()
+  }
+  /** Sleeps until the next limit may pass, checks, and again; one sleep per idle period. */
+  const watch = (limits: Limits, clock: Clock.Clock): Effect.Effect<void> =>
+    Effect.suspend(() => {
+      if (aborted !== undefined || closed || ended || failed) return Effect.void
+      const now = clock.unsafeCurrentTimeMillis()
+      const { deadlineMillis, idleMillis } = limits
+      if (deadlineMillis !== undefined && now >= deadlineMillis) {
+        abort(limits.onDeadline())
+        return Effect.void
+      }
+      let due = deadlineMillis ?? Number.POSITIVE_INFINITY
+      if (idleMillis !== undefined) {
+        if (waiting !== undefined && now - pullStarted >= idleMillis) {
+          abort(limits.onIdle())
+          return Effect.void
+        }
+        // Nobody waiting (the consumer is busy): look again one idle period later.
+        const idleDue = waiting !== undefined ? pullStarted + idleMillis : now + idleMillis
+        due = Math.min(due, Math.max(idleDue, now + 1))
+      }
+      return Effect.zipRight(clock.sleep(Duration.millis(due - now)), watch(limits, clock))
+    })
+  const startWatchdog = (limits: Limits) =>
+    Effect.clockWith((c) => {
+      clock = c
+      pullStarted = c.unsafeCurrentTimeMillis()
+      return Effect.map(Effect.forkDaemon(watch(limits, c)), (fiber) => {
+        watchdog = fiber
+      })
+    })
+  // No canceler on the wait (it would cost more per read than the wait itself): an interrupted
+  // pull's callback is dropped by its fiber, and the reads it would have taken stay buffered.
+  const pullWith = (f: (error: unknown) => unknown) =>
+    Effect.suspend(() => {
+      mapError = f
+      if (clock !== undefined) pullStarted = clock.unsafeCurrentTimeMillis()
+      if (!started) {
+        start()
+        if (limits !== undefined) return Effect.zipRight(startWatchdog(limits), resumed)
+      }
+      return step()
+    })
+  const close: BodyReader["close"] = Effect.withFiberRuntime((fiber) => {
+    if (watchdog !== undefined) {
+      watchdog.unsafeInterruptAsFork(fiber.id())
+      watchdog = undefined
+    }
+    if (closed) return Effect.void
+    detach()
+    closed = true
+    return Effect.void
   })
   return {
-    pull: <E>(f: (error: HttpClientError.ResponseError) => E) =>
+    pull: <E>(f: (error: unknown) => E) =>
       pullWith(f) as Effect.Effect<Array<Uint8Array> | undefined, E>,
     close
   }

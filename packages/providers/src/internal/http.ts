@@ -18,7 +18,7 @@ import * as HttpClient from "@effect/platform/HttpClient"
 import type * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
-import { AgentError, Messages, type Model, type ModelSettings, PartsManager } from "@agentfx/core"
+import { AgentError, Messages, type Model, ModelSettings, PartsManager } from "@agentfx/core"
 import * as Cause from "effect/Cause"
 import * as Channel from "effect/Channel"
 import * as Chunk from "effect/Chunk"
@@ -32,6 +32,7 @@ import * as Stream from "effect/Stream"
 import * as Tracer from "effect/Tracer"
 import { createParser, type EventSourceMessage, type EventSourceParser } from "eventsource-parser"
 import * as BodyReader from "./bodyReader.js"
+import * as Redact from "./redact.js"
 
 // ---------------------------------------------------------------------------
 // Retry policy
@@ -195,9 +196,33 @@ const parseBody = (text: string): unknown => {
   }
 }
 
-/** A transport error as a `ModelAPIError`; never carries the request (its headers hold the key). */
+/** The credentials of a request (collected only when an error is made). */
+const secretsOf = (options: RequestOptions): Array<string> =>
+  Redact.secretsOf(
+    options.settings.extraHeaders === undefined
+      ? options.headers
+      : { ...options.headers, ...options.settings.extraHeaders },
+    options.url
+  )
+
+/**
+ * A request timeout setting resolved: the default when unset, `undefined` when infinite (no
+ * limit).
+ */
+const limitOf = (
+  input: Duration.DurationInput | undefined,
+  fallback: Duration.Duration
+): Duration.Duration | undefined => {
+  const duration = input === undefined ? fallback : Duration.decode(input)
+  return Duration.isFinite(duration) ? duration : undefined
+}
+
+/**
+ * A transport error as a `ModelAPIError`; never carries the request (its headers hold the key),
+ * and its text is redacted of the request's credentials.
+ */
 const transportError = (
-  modelName: string,
+  options: RequestOptions,
   error: HttpClientError.HttpClientError
 ): AgentError.ModelAPIError => {
   const cause = error.cause
@@ -208,15 +233,19 @@ const transportError = (
         ? ""
         : String(cause)
   const e = new AgentError.ModelAPIError({
-    modelName,
-    reason: `Connection error (${error.reason})${detail ? `: ${detail}` : ""}`
+    modelName: options.modelName,
+    reason: Redact.redactText(
+      `Connection error (${error.reason})${detail ? `: ${detail}` : ""}`,
+      secretsOf(options)
+    )
   })
   if (error._tag === "RequestError" && error.reason === "Transport") retryableApiErrors.add(e)
   return e
 }
 
+/** A non-2xx answer as a `ModelHTTPError`, its body redacted of the request's credentials. */
 const statusError = (
-  modelName: string,
+  options: RequestOptions,
   response: HttpClientResponse.HttpClientResponse
 ): Effect.Effect<never, RequestError> =>
   Effect.flatMap(
@@ -224,11 +253,11 @@ const statusError = (
     (text) =>
       Effect.flatMap(Clock.currentTimeMillis, (now) => {
         const retryAfterMillis = parseRetryAfter(response.headers, now)
-        const body = parseBody(text)
+        const body = parseBody(Redact.redactText(text, secretsOf(options)))
         return Effect.fail(
           new AgentError.ModelHTTPError({
             status: response.status,
-            modelName,
+            modelName: options.modelName,
             ...(body !== undefined ? { body } : {}),
             ...(retryAfterMillis !== undefined ? { retryAfterMillis } : {})
           })
@@ -236,10 +265,10 @@ const statusError = (
       })
   )
 
-const timeoutError = (modelName: string, timeout: Duration.DurationInput) =>
+const timeoutError = (modelName: string, timeout: Duration.Duration) =>
   new AgentError.ModelAPIError({
     modelName,
-    reason: `Request timed out after ${Duration.format(Duration.decode(timeout))}`
+    reason: `Request timed out after ${Duration.format(timeout)}`
   })
 
 /**
@@ -299,20 +328,21 @@ const attempt = <A, E, R>(
       annotate,
       Effect.matchCauseEffect(client.execute(request), {
         // the failures mapped, defects and interruptions kept (what `mapError` does)
-        onFailure: (cause) =>
-          Effect.failCause(Cause.map(cause, (e) => transportError(options.modelName, e))),
+        onFailure: (cause) => Effect.failCause(Cause.map(cause, (e) => transportError(options, e))),
         onSuccess: (response): Effect.Effect<A, E | RequestError, R> =>
           Effect.zipRight(
             annotateSpan("http.response.status_code", response.status),
             response.status >= 200 && response.status < 300
               ? (onOk(response) as Effect.Effect<A, E | RequestError, R>)
-              : statusError(options.modelName, response)
+              : statusError(options, response)
           )
       })
     )
   })
-  const timeout = options.settings.timeout
-  return timeout === undefined || !withTimeout
+  const timeout = withTimeout
+    ? limitOf(options.settings.timeout, ModelSettings.defaultTimeout)
+    : undefined
+  return timeout === undefined
     ? sent
     : Effect.timeoutFail(sent, {
         duration: timeout,
@@ -386,7 +416,7 @@ export const postJson: {
     response: HttpClientResponse.HttpClientResponse
   ): Effect.Effect<unknown, E | RequestError> =>
     Effect.flatMap(
-      Effect.mapError(response.text, (e) => transportError(options.modelName, e)),
+      Effect.mapError(response.text, (e) => transportError(options, e)),
       (text): Effect.Effect<unknown, E | RequestError> => {
         let json: unknown
         try {
@@ -395,14 +425,19 @@ export const postJson: {
           return Effect.fail(
             new AgentError.ModelAPIError({
               modelName: options.modelName,
-              reason: `Invalid JSON in the response body: ${text.length > 200 ? `${text.slice(0, 200)}…` : text}`
+              reason: Redact.redactText(
+                `Invalid JSON in the response body: ${text.length > 200 ? `${text.slice(0, 200)}…` : text}`,
+                secretsOf(options)
+              )
             })
           )
         }
-        return decode === undefined ? Effect.succeed(json) : decode(json)
+        return decode === undefined
+          ? Effect.succeed(json)
+          : Effect.mapError(decode(json), (e) => Redact.redactError(e, secretsOf(options)))
       }
     )
-  const timeout = options.settings.timeout
+  const timeout = limitOf(options.settings.timeout, ModelSettings.defaultTimeout)
   // A fresh attempt counter per run of the returned effect. The timeout covers sending, reading
   // and decoding the body of each attempt.
   return transportRegion(
@@ -529,19 +564,21 @@ export const makeSseDecoder = (): SseDecoder => {
  * and its error mapping, so that `streamedResponse` can parse the bytes in its own channel
  * (one channel stage per network read instead of two).
  */
-type SseSource =
+type SseSource = (
   | {
       readonly bytes: Stream.Stream<Uint8Array, unknown, unknown>
       readonly reader?: undefined
-      readonly mapError: ((error: unknown) => unknown) | undefined
-      readonly makeDecoder: () => SseDecoder
     }
   | {
       readonly bytes?: undefined
       readonly reader: BodyReader.BodyReader
-      readonly mapError: ((error: unknown) => unknown) | undefined
-      readonly makeDecoder: () => SseDecoder
     }
+) & {
+  readonly mapError: ((error: unknown) => unknown) | undefined
+  readonly makeDecoder: () => SseDecoder
+  /** The request's credentials, redacted from the errors of stream events. */
+  readonly secrets: (() => ReadonlyArray<string>) | undefined
+}
 
 const sseSources = new WeakMap<Stream.Stream<SseEvent, unknown, unknown>, SseSource>()
 
@@ -574,7 +611,8 @@ const readerChannel = <Out, E, In = unknown>(
 const parseSseReader = <E>(
   reader: BodyReader.BodyReader,
   mapError: (error: unknown) => E,
-  makeDecoder: () => SseDecoder
+  makeDecoder: () => SseDecoder,
+  secrets: () => ReadonlyArray<string>
 ): Stream.Stream<SseEvent, E> => {
   const events = Stream.suspend(() => {
     const sse = makeDecoder()
@@ -598,7 +636,8 @@ const parseSseReader = <E>(
   sseSources.set(events as Stream.Stream<SseEvent, unknown, unknown>, {
     reader,
     mapError: mapError as (error: unknown) => unknown,
-    makeDecoder
+    makeDecoder,
+    secrets
   })
   return events
 }
@@ -609,19 +648,22 @@ const parseSseReader = <E>(
  * its blank line is still delivered. `mapError` maps the byte stream's failures in the same
  * pass (one channel stage per read, not a `Stream.mapError` stage plus this one).
  * `makeDecoder` replaces the SSE decoder by another framing with the same shape (the AWS
- * event stream).
+ * event stream). `secrets` (the request's credentials) are redacted from the errors
+ * `streamedResponse` makes of events.
  */
 export const parseSse: {
   <E, R>(bytes: Stream.Stream<Uint8Array, E, R>): Stream.Stream<SseEvent, E, R>
   <E, E2, R>(
     bytes: Stream.Stream<Uint8Array, E, R>,
     mapError: (error: E) => E2,
-    makeDecoder?: () => SseDecoder
+    makeDecoder?: () => SseDecoder,
+    secrets?: () => ReadonlyArray<string>
   ): Stream.Stream<SseEvent, E2, R>
 } = <E, E2, R>(
   bytes: Stream.Stream<Uint8Array, E, R>,
   mapError?: (error: E) => E2,
-  makeDecoder: () => SseDecoder = makeSseDecoder
+  makeDecoder: () => SseDecoder = makeSseDecoder,
+  secrets?: () => ReadonlyArray<string>
 ): Stream.Stream<SseEvent, E | E2, R> => {
   const events = Stream.suspend(() => {
     const sse = makeDecoder()
@@ -653,7 +695,8 @@ export const parseSse: {
   sseSources.set(events as Stream.Stream<SseEvent, unknown, unknown>, {
     bytes: bytes as Stream.Stream<Uint8Array, unknown, unknown>,
     mapError: mapError as ((error: unknown) => unknown) | undefined,
-    makeDecoder
+    makeDecoder,
+    secrets
   })
   return events
 }
@@ -661,10 +704,12 @@ export const parseSse: {
 /**
  * POSTs and opens an SSE stream. Status errors and retries happen before the stream is
  * returned. The stream emits one `Chunk` of events per network read and fails with a
- * `ModelAPIError` when the connection breaks, `settings.idleTimeout` passes between two
- * reads, or `settings.timeout` passes since the request started. The connection is bound to
- * the `Scope`: closing it (or interrupting the consumer) aborts the request. `makeDecoder`
- * frames the body (default: SSE; Bedrock passes its binary event-stream decoder).
+ * `ModelAPIError` when the connection breaks, `settings.idleTimeout` (default
+ * `ModelSettings.defaultIdleTimeout`) passes while waiting for the next read, or
+ * `settings.timeout` (default `ModelSettings.defaultTimeout`) passes since the request started.
+ * The connection is bound to the `Scope`: closing it (or interrupting the consumer) aborts the
+ * request. `makeDecoder` frames the body (default: SSE; Bedrock passes its binary event-stream
+ * decoder).
  */
 export const postSse = (
   client: HttpClient.HttpClient,
@@ -672,49 +717,58 @@ export const postSse = (
   makeDecoder: () => SseDecoder = makeSseDecoder
 ): Effect.Effect<Stream.Stream<SseEvent, AgentError.ModelAPIError>, RequestError, Scope.Scope> => {
   const request = buildRequest(options)
-  const { idleTimeout, timeout } = options.settings
+  const timeout = limitOf(options.settings.timeout, ModelSettings.defaultTimeout)
+  const idleTimeout = limitOf(options.settings.idleTimeout, ModelSettings.defaultIdleTimeout)
   const modelName = options.modelName
   // Ties the connection to the caller's scope: closing it aborts the request.
   const scopedClient = HttpClient.withScope(client)
+  const idleError = () =>
+    new AgentError.ModelAPIError({
+      modelName,
+      reason: `Stream idle for more than ${Duration.format(idleTimeout!)}`
+    })
   return Effect.gen(function* () {
     const started = yield* Clock.currentTimeMillis
     const response = yield* withRetry(
       attempt(scopedClient, options, request, true, { count: 0 }, Effect.succeed),
       options.retry
     )
-    const broke = (e: HttpClientError.HttpClientError) =>
-      new AgentError.ModelAPIError({
-        modelName,
-        reason: `Stream broke: ${transportError(modelName, e).reason}`
-      })
-    // Fast path: the body of undici's response read directly (see `BodyReader`); any other
-    // client's response through its `stream`.
-    const reader = BodyReader.fromResponse(response)
-    let events =
-      reader === undefined
-        ? parseSse(response.stream, broke, makeDecoder)
-        : parseSseReader(reader, (e) => broke(e as HttpClientError.HttpClientError), makeDecoder)
-    if (idleTimeout !== undefined) {
-      events = Stream.timeoutFail(
-        events,
-        () =>
-          new AgentError.ModelAPIError({
+    // The limits' own errors pass through as they are.
+    const broke = (e: unknown): AgentError.ModelAPIError =>
+      e instanceof AgentError.ModelAPIError
+        ? e
+        : new AgentError.ModelAPIError({
             modelName,
-            reason: `Stream idle for more than ${Duration.format(Duration.decode(idleTimeout))}`
-          }),
-        idleTimeout
-      )
-    }
-    if (timeout !== undefined) {
-      const deadline = Effect.flatMap(Clock.currentTimeMillis, (now) =>
+            reason: `Stream broke: ${transportError(options, e as HttpClientError.HttpClientError).reason}`
+          })
+    const deadline = timeout === undefined ? undefined : started + Duration.toMillis(timeout)
+    // Fast path: the body of undici's response read directly (see `BodyReader`), the limits
+    // checked by one watchdog fiber per body; any other client's response through its `stream`.
+    const reader = BodyReader.fromResponse(
+      response,
+      idleTimeout === undefined && deadline === undefined
+        ? undefined
+        : {
+            idleMillis: idleTimeout === undefined ? undefined : Duration.toMillis(idleTimeout),
+            onIdle: idleError,
+            deadlineMillis: deadline,
+            onDeadline: () => timeoutError(modelName, timeout!)
+          }
+    )
+    if (reader !== undefined)
+      return parseSseReader(reader, broke, makeDecoder, () => secretsOf(options))
+    let bytes: Stream.Stream<Uint8Array, unknown> = response.stream
+    if (idleTimeout !== undefined) bytes = Stream.timeoutFail(bytes, idleError, idleTimeout)
+    if (deadline !== undefined) {
+      const expired = Effect.flatMap(Clock.currentTimeMillis, (now) =>
         Effect.zipRight(
-          Effect.sleep(Duration.millis(Math.max(0, started + Duration.toMillis(timeout) - now))),
-          Effect.fail(timeoutError(modelName, timeout))
+          Effect.sleep(Duration.millis(Math.max(0, deadline - now))),
+          Effect.fail(timeoutError(modelName, timeout!))
         )
       )
-      events = Stream.interruptWhen(events, deadline)
+      bytes = Stream.interruptWhen(bytes, expired)
     }
-    return events
+    return parseSse(bytes, broke, makeDecoder, () => secretsOf(options))
   }).pipe((effect) => transportRegion(effect, options))
 }
 
@@ -782,9 +836,13 @@ export const streamedResponse = (options: {
     unknown,
     unknown
   >
+  const secrets = source?.secrets
+  /** An error made of an event (it may quote the provider's answer): partial kept, key redacted. */
+  const eventError = (error: AgentError.ModelError): AgentError.ModelError =>
+    withPartial(secrets === undefined ? error : Redact.redactError(error, secrets()), snapshot())
   const handle = (out: Array<Out>, error: AgentError.ModelError | undefined, next: Loop): Loop => {
     if (error !== undefined) {
-      const failed = Channel.fail(withPartial(error, snapshot()))
+      const failed = Channel.fail(eventError(error))
       return out.length === 0
         ? failed
         : Channel.zipRight(Channel.write(Chunk.unsafeFromArray(out)), failed)
@@ -813,7 +871,7 @@ export const streamedResponse = (options: {
   }
   const done: Loop = Channel.suspend(() => {
     const error = options.onEnd?.(manager)
-    if (error !== undefined) return Channel.fail(withPartial(error, snapshot()))
+    if (error !== undefined) return Channel.fail(eventError(error))
     const out: Array<Out> = manager.finish()
     final = manager.response({
       modelName: manager.info.modelName ?? options.modelName,
