@@ -38,11 +38,17 @@ import type * as Scope from "effect/Scope"
 import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
 import * as Tracer from "effect/Tracer"
+import * as Cause from "effect/Cause"
+import * as Option from "effect/Option"
 import type { ModelError } from "./AgentError.js"
-import { encodeJson, type ModelMessage, type ModelResponse } from "./Messages.js"
+import * as Cost from "./Cost.js"
+import * as genai from "./internal/genai.js"
+import { type ModelMessage, ModelResponse, ResponseCompleteEvent } from "./Messages.js"
 import { spansRecorded, withSpanAndContext } from "./internal/spanRegion.js"
 import * as Model from "./Model.js"
 import type { ModelSettings } from "./ModelSettings.js"
+import type * as Telemetry from "./Telemetry.js"
+import { RequestUsage } from "./Usage.js"
 
 /** Marks instrumented models, so wrapping one again replaces its options instead of nesting spans. */
 export const TypeId: unique symbol = Symbol.for("@agentfx/core/InstrumentedModel")
@@ -53,8 +59,8 @@ export type TypeId = typeof TypeId
 export interface Options {
   /**
    * Record the messages sent and the response received as the span attributes
-   * `gen_ai.input.messages` and `gen_ai.output.messages` (JSON). They may hold personal data:
-   * off by default.
+   * `gen_ai.input.messages` and `gen_ai.output.messages` (JSON), and the system instructions.
+   * They may hold personal data. Unset: `Telemetry`'s `includeContent` (off by default).
    */
   readonly includeContent?: boolean
 }
@@ -151,105 +157,245 @@ export const requestAttributes = (
 
 /** The attributes known after the call: response model and id, finish reason, usage. */
 export const responseAttributes = (response: ModelResponse): Record<string, unknown> => {
-  const attributes: Record<string, unknown> = {
-    "gen_ai.usage.input_tokens": response.usage.inputTokens,
-    "gen_ai.usage.output_tokens": response.usage.outputTokens
-  }
-  if (response.modelName !== undefined) attributes["gen_ai.response.model"] = response.modelName
-  if (response.providerResponseId !== undefined) {
-    attributes["gen_ai.response.id"] = response.providerResponseId
-  }
-  if (response.finishReason !== undefined) {
-    attributes["gen_ai.response.finish_reasons"] = [response.finishReason]
-  }
+  const attributes: Record<string, unknown> = {}
+  genai.annotateResponse(
+    {
+      attribute: (key, value) => {
+        attributes[key] = value
+      }
+    },
+    response
+  )
   return attributes
 }
 
-const annotate = (span: Tracer.Span, attributes: Record<string, unknown>): void => {
-  for (const key in attributes) span.attribute(key, attributes[key])
+/** `response` with its price on its usage. */
+const withCost = (response: ModelResponse, cost: number): ModelResponse =>
+  new ModelResponse(
+    { ...response, usage: new RequestUsage({ ...response.usage, cost }, true) },
+    true
+  )
+
+/** The pricing in force for a call, if any (see `Cost`). */
+const pricingOf = (fiber: Fiber.RuntimeFiber<any, any>): Cost.Pricing | undefined =>
+  Context.get(fiber.currentContext, Cost.CurrentPricing)
+
+/** The error type of a failed request, for the duration metric's `error.type`. */
+const errorType = (exit: Exit.Exit<unknown, unknown>): string | undefined => {
+  if (Exit.isSuccess(exit)) return undefined
+  const failure = Cause.failureOption(exit.cause)
+  if (Option.isSome(failure)) {
+    const tag = (failure.value as { readonly _tag?: unknown })._tag
+    return typeof tag === "string" ? tag : "_OTHER"
+  }
+  return Cause.isInterruptedOnly(exit.cause) ? "interrupted" : "_OTHER"
 }
 
 /**
  * Wraps `inner` in `chat {model}` spans. Wrapping an instrumented model again replaces its
- * options instead of nesting a second span.
+ * options instead of nesting a second span. The wrapper also prices responses when a pricing
+ * is installed (`Cost`), and records the `gen_ai.client.*` metrics (see `Telemetry`).
  */
 export const make = (inner: Model.Service, options: Options = {}): InstrumentedService => {
   const base = isInstrumented(inner) ? inner[TypeId].inner : inner
-  const includeContent = options.includeContent === true
   const spanName = `chat ${base.modelName}`
+  /** The telemetry options of a call: the fiber's, with this wrapper's `includeContent` over them. */
+  const telemetryOf = (fiber: Fiber.RuntimeFiber<any, any>): Telemetry.Resolved => {
+    const resolved = genai.optionsOf(fiber.currentContext)
+    return options.includeContent === undefined
+      ? resolved
+      : { ...resolved, includeContent: options.includeContent }
+  }
 
   const startAttributes = (
     messages: ReadonlyArray<ModelMessage>,
-    settings: ModelSettings
+    settings: ModelSettings,
+    parameters: Model.ModelRequestParameters,
+    telemetry: Telemetry.Resolved
   ): Record<string, unknown> => {
     const attributes = requestAttributes(base, settings)
-    if (includeContent) attributes["gen_ai.input.messages"] = encodeJson(messages)
+    genai.requestContent(attributes, messages, parameters, telemetry)
     return attributes
   }
-  const endAttributes = (response: ModelResponse): Record<string, unknown> => {
-    const attributes = responseAttributes(response)
-    if (includeContent) attributes["gen_ai.output.messages"] = encodeJson([response])
-    return attributes
+  const annotateEnd = (
+    span: Tracer.Span,
+    agent: Tracer.Span | undefined,
+    messages: ReadonlyArray<ModelMessage>,
+    parameters: Model.ModelRequestParameters,
+    response: ModelResponse,
+    telemetry: Telemetry.Resolved
+  ): void => {
+    genai.annotateResponse(span, response)
+    if (telemetry.includeContent) {
+      span.attribute(
+        "gen_ai.output.messages",
+        genai.outputMessages(response, telemetry.maxContentLength)
+      )
+    }
+    if (agent !== undefined) {
+      genai.annotateAgent(agent, base, messages, parameters, response, telemetry)
+    }
   }
+
+  /** `base.request` with the response priced (when a pricing is installed). */
+  const pricedRequest = (
+    pricing: Cost.Pricing | undefined,
+    messages: ReadonlyArray<ModelMessage>,
+    settings: ModelSettings,
+    parameters: Model.ModelRequestParameters
+  ): Effect.Effect<ModelResponse, ModelError> =>
+    pricing === undefined
+      ? base.request(messages, settings, parameters)
+      : Effect.flatMap(base.request(messages, settings, parameters), (response) =>
+          Effect.map(
+            pricing.forModel(base.system, response.modelName ?? base.modelName),
+            (price) => (price === undefined ? response : withCost(response, price(response.usage)))
+          )
+        )
+
+  /** Records the request's metrics when it exits. */
+  const measured = <X extends ModelResponse>(
+    effect: Effect.Effect<X, ModelError>
+  ): Effect.Effect<X, ModelError> =>
+    Effect.flatMap(Clock.currentTimeNanos, (start) =>
+      Effect.onExit(effect, (exit) =>
+        Effect.flatMap(Clock.currentTimeNanos, (end) =>
+          genai.recordRequest(
+            base,
+            Number(end - start) / 1e9,
+            Exit.isSuccess(exit) ? exit.value : undefined,
+            errorType(exit)
+          )
+        )
+      )
+    )
 
   const request = (
     messages: ReadonlyArray<ModelMessage>,
     settings: ModelSettings,
     parameters: Model.ModelRequestParameters
   ): Effect.Effect<ModelResponse, ModelError> =>
-    Effect.withFiberRuntime((fiber) =>
-      quiet(fiber)
-        ? base.request(messages, settings, parameters)
-        : // The span and the context change in one region (see internal/spanRegion.ts).
-          withSpanAndContext(
-            spanName,
-            {
-              kind: "client",
-              captureStackTrace: false,
-              attributes: startAttributes(messages, settings)
-            },
-            chatContext,
-            () => base.request(messages, settings, parameters),
-            (span, response) => annotate(span, endAttributes(response))
-          )
-    )
+    Effect.withFiberRuntime((fiber) => {
+      // Inside another instrumented model's span: that one records (and prices) the call.
+      if (Context.get(fiber.currentContext, InsideChatSpan)) {
+        return base.request(messages, settings, parameters)
+      }
+      const pricing = pricingOf(fiber)
+      if (!spansRecorded(fiber)) {
+        // No tracer: no span, no attribute; metrics only when asked for.
+        const call = pricedRequest(pricing, messages, settings, parameters)
+        return genai.optionsOf(fiber.currentContext).metrics === true ? measured(call) : call
+      }
+      const telemetry = telemetryOf(fiber)
+      const agent = genai.agentSpanOf(fiber.currentContext)
+      const call = pricedRequest(pricing, messages, settings, parameters)
+      // The span and the context change in one region (see internal/spanRegion.ts).
+      return withSpanAndContext(
+        spanName,
+        {
+          kind: "client",
+          captureStackTrace: false,
+          attributes: startAttributes(messages, settings, parameters, telemetry)
+        },
+        chatContext,
+        () => (telemetry.metrics === false ? call : measured(call)),
+        (span, response) => annotateEnd(span, agent, messages, parameters, response, telemetry)
+      )
+    })
+
+  /** The stream with its final response priced (when a pricing is installed and knows the model). */
+  const pricedStream = (
+    pricing: Cost.Pricing | undefined,
+    messages: ReadonlyArray<ModelMessage>,
+    settings: ModelSettings,
+    parameters: Model.ModelRequestParameters
+  ): Effect.Effect<Model.StreamedResponse, ModelError, Scope.Scope> =>
+    pricing === undefined
+      ? base.requestStream(messages, settings, parameters)
+      : Effect.flatMap(pricing.forModel(base.system, base.modelName), (price) =>
+          price === undefined
+            ? base.requestStream(messages, settings, parameters)
+            : Effect.map(base.requestStream(messages, settings, parameters), (streamed) => {
+                const priced = (r: ModelResponse) => withCost(r, price(r.usage))
+                return {
+                  ...streamed,
+                  events: Stream.map(streamed.events, (e) =>
+                    e._tag === "ResponseCompleteEvent"
+                      ? new ResponseCompleteEvent({ response: priced(e.response) }, true)
+                      : e
+                  ),
+                  response: Effect.map(streamed.response, priced)
+                } satisfies Model.StreamedResponse
+              })
+        )
 
   const requestStream = (
     messages: ReadonlyArray<ModelMessage>,
     settings: ModelSettings,
     parameters: Model.ModelRequestParameters
   ): Effect.Effect<Model.StreamedResponse, ModelError, Scope.Scope> =>
-    Effect.withFiberRuntime<Model.StreamedResponse, ModelError, Scope.Scope>((fiber) =>
-      quiet(fiber)
-        ? base.requestStream(messages, settings, parameters)
-        : Effect.gen(function* () {
-            // The span lives until the stream's scope closes; a failure to open ends it at once,
-            // so a fallback to another model does not leave it open under a later success.
-            const span = yield* Effect.makeSpan(spanName, {
+    Effect.withFiberRuntime<Model.StreamedResponse, ModelError, Scope.Scope>((fiber) => {
+      if (Context.get(fiber.currentContext, InsideChatSpan)) {
+        return base.requestStream(messages, settings, parameters)
+      }
+      const pricing = pricingOf(fiber)
+      const recorded = spansRecorded(fiber)
+      const telemetry = telemetryOf(fiber)
+      const metrics = recorded ? telemetry.metrics !== false : telemetry.metrics === true
+      if (!recorded && !metrics) return pricedStream(pricing, messages, settings, parameters)
+      const agent = recorded ? genai.agentSpanOf(fiber.currentContext) : undefined
+      return Effect.gen(function* () {
+        const start = yield* Clock.currentTimeNanos
+        // The span lives until the stream's scope closes; a failure to open ends it at once,
+        // so a fallback to another model does not leave it open under a later success.
+        const span = recorded
+          ? yield* Effect.makeSpan(spanName, {
               kind: "client",
               captureStackTrace: false,
-              attributes: startAttributes(messages, settings)
+              attributes: startAttributes(messages, settings, parameters, telemetry)
             })
-            const end = (exit: Exit.Exit<unknown, unknown>) =>
-              Effect.flatMap(Clock.currentTimeNanos, (now) =>
-                Effect.sync(() => span.end(now, exit))
-              )
-            const streamed = yield* inChatSpan(
-              base.requestStream(messages, settings, parameters),
-              span
-            ).pipe(Effect.onError((cause) => end(Exit.failCause(cause))))
-            yield* Effect.addFinalizer(end)
-            // Attributes are read once from the final snapshot: no per-chunk work.
-            const events = streamed.events.pipe(
-              Stream.ensuring(
-                Effect.flatMap(streamed.response, (response) =>
-                  Effect.sync(() => annotate(span, endAttributes(response)))
+          : undefined
+        const end = (exit: Exit.Exit<unknown, unknown>) =>
+          Effect.flatMap(Clock.currentTimeNanos, (now) =>
+            Effect.sync(() => span?.end(now, exit))
+          )
+        const failed = (exit: Exit.Exit<unknown, unknown>) =>
+          Effect.zipRight(
+            metrics
+              ? Effect.flatMap(Clock.currentTimeNanos, (now) =>
+                  genai.recordRequest(base, Number(now - start) / 1e9, undefined, errorType(exit))
                 )
+              : Effect.void,
+            end(exit)
+          )
+        const opened = pricedStream(pricing, messages, settings, parameters)
+        const streamed = yield* (span === undefined
+          ? Effect.provideService(opened, InsideChatSpan, true)
+          : inChatSpan(opened, span)
+        ).pipe(Effect.onError((cause) => failed(Exit.failCause(cause))))
+        yield* Effect.addFinalizer(end)
+        // Attributes and metrics are taken once from the final snapshot: no per-chunk work.
+        const events = streamed.events.pipe(
+          Stream.ensuring(
+            Effect.flatMap(streamed.response, (response) =>
+              Effect.zipRight(
+                Effect.sync(() => {
+                  if (span !== undefined) {
+                    annotateEnd(span, agent, messages, parameters, response, telemetry)
+                  }
+                }),
+                metrics
+                  ? Effect.flatMap(Clock.currentTimeNanos, (now) =>
+                      genai.recordRequest(base, Number(now - start) / 1e9, response, undefined)
+                    )
+                  : Effect.void
               )
             )
-            return { ...streamed, events } satisfies Model.StreamedResponse
-          })
-    )
+          )
+        )
+        return { ...streamed, events } satisfies Model.StreamedResponse
+      })
+    })
 
   return {
     [TypeId]: { inner: base, options },

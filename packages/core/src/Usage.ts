@@ -27,7 +27,7 @@ const addDetails = (
   return out
 }
 
-/** The token counts shared by request and run usage. */
+/** The token counts shared by request and run usage, and the price when known. */
 const tokenFields = {
   inputTokens: count,
   outputTokens: count,
@@ -35,7 +35,12 @@ const tokenFields = {
   cacheWriteTokens: count,
   inputAudioTokens: count,
   outputAudioTokens: count,
-  details
+  details,
+  /**
+   * The price in US dollars, when a `Cost` pricing is installed and knows the model (see the
+   * `Cost` module); `undefined` otherwise.
+   */
+  cost: Schema.optionalWith(Schema.Number, { exact: true })
 }
 
 type Tokens = {
@@ -46,9 +51,17 @@ type Tokens = {
   readonly inputAudioTokens: number
   readonly outputAudioTokens: number
   readonly details: Readonly<Record<string, number>>
+  readonly cost?: number
 }
 
-/** Field-wise sum of the token counts of `a` and `b`. */
+/**
+ * Sum of two prices: a known price plus an unknown one is the known one (so a run's cost is
+ * the sum of the prices that are known); both unknown stays unknown.
+ */
+const sumCost = (a: number | undefined, b: number | undefined): { cost?: number } =>
+  a === undefined ? (b === undefined ? {} : { cost: b }) : { cost: b === undefined ? a : a + b }
+
+/** Field-wise sum of the token counts (and prices) of `a` and `b`. */
 const sumTokens = (a: Tokens, b: Tokens): Tokens => ({
   inputTokens: a.inputTokens + b.inputTokens,
   outputTokens: a.outputTokens + b.outputTokens,
@@ -56,7 +69,8 @@ const sumTokens = (a: Tokens, b: Tokens): Tokens => ({
   cacheWriteTokens: a.cacheWriteTokens + b.cacheWriteTokens,
   inputAudioTokens: a.inputAudioTokens + b.inputAudioTokens,
   outputAudioTokens: a.outputAudioTokens + b.outputAudioTokens,
-  details: addDetails(a.details, b.details)
+  details: addDetails(a.details, b.details),
+  ...sumCost(a.cost, b.cost)
 })
 
 /**
@@ -115,7 +129,8 @@ export const LimitName = Schema.Literal(
   "inputTokensLimit",
   "outputTokensLimit",
   "totalTokensLimit",
-  "perRequestInputTokensLimit"
+  "perRequestInputTokensLimit",
+  "costLimit"
 )
 /** Which limit was hit: names the field of `UsageLimits`. */
 export type LimitName = typeof LimitName.Type
@@ -141,7 +156,14 @@ export class UsageLimits extends Schema.Class<UsageLimits>("UsageLimits")({
   outputTokensLimit: opt,
   totalTokensLimit: opt,
   /** Input tokens allowed in any single request (checked after each response). */
-  perRequestInputTokensLimit: opt
+  perRequestInputTokensLimit: opt,
+  /**
+   * US dollars the run may spend (`RunUsage.cost`). Checked before each request (the run has
+   * already spent the budget: the next request would exceed it) and after each response.
+   * Setting it turns pricing on for the run (the bundled `@pydantic/genai-prices` data unless
+   * a `Cost` pricing is installed); requests whose price is unknown add nothing.
+   */
+  costLimit: opt
 }) {
   static readonly default: UsageLimits = new UsageLimits({})
 
@@ -155,10 +177,18 @@ export class UsageLimits extends Schema.Class<UsageLimits>("UsageLimits")({
         message: `The next request would exceed the request limit of ${this.requestLimit}`
       })
     }
+    if (this.costLimit !== undefined && usage.cost !== undefined && usage.cost >= this.costLimit) {
+      return Option.some({
+        limit: "costLimit",
+        limitValue: this.costLimit,
+        value: usage.cost,
+        message: `The next request would exceed the cost limit of $${this.costLimit} (cost=$${usage.cost} already spent)`
+      })
+    }
     return this.checkTokens(usage)
   }
 
-  /** Checked after a response: tokens so far. */
+  /** Checked after a response: tokens (and cost) so far. */
   checkTokens(usage: RunUsage): Option.Option<LimitViolation> {
     const check = (
       limit: LimitName,
@@ -180,6 +210,16 @@ export class UsageLimits extends Schema.Class<UsageLimits>("UsageLimits")({
       ),
       Option.orElse(() =>
         check("totalTokensLimit", this.totalTokensLimit, usage.totalTokens, "total_tokens")
+      ),
+      Option.orElse(() =>
+        this.costLimit !== undefined && usage.cost !== undefined && usage.cost > this.costLimit
+          ? Option.some<LimitViolation>({
+              limit: "costLimit",
+              limitValue: this.costLimit,
+              value: usage.cost,
+              message: `Exceeded the cost limit of $${this.costLimit} (cost=$${usage.cost})`
+            })
+          : Option.none()
       )
     )
   }

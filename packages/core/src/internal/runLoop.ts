@@ -70,6 +70,7 @@ import {
   UserPromptPart
 } from "../Messages.js"
 import * as InstrumentedModel from "../InstrumentedModel.js"
+import * as Cost from "../Cost.js" // [prod #18]
 import * as Model from "../Model.js"
 import * as ModelSettings from "../ModelSettings.js"
 import type * as OutputSpec from "../OutputSpec.js"
@@ -79,6 +80,7 @@ import type * as Toolset from "../Toolset.js"
 import { RunUsage, UsageLimits } from "../Usage.js"
 import { repairHistory } from "./historyRepair.js"
 import { withSpanAndContext, withSpanScopeAndContext } from "./spanRegion.js"
+import * as genai from "./genai.js" // [prod #18]
 
 // ---------------------------------------------------------------------------
 // Public data (re-exported by Agent.ts)
@@ -673,9 +675,13 @@ class Run<A> implements Machine<A> {
       map.set(Scope.Scope.key, owner.scope)
       if (owner.parent !== undefined) map.set(Tracer.ParentSpan.key, owner.parent)
     }
+    this.usageLimits = options.usageLimits ?? config.usageLimits ?? UsageLimits.default
+    // [prod #18] A cost limit needs prices: the bundled genai-prices unless a pricing is set.
+    if (this.usageLimits.costLimit !== undefined && !map.has(Cost.CurrentPricing.key)) {
+      map.set(Cost.CurrentPricing.key, Cost.genaiPrices)
+    }
     this.runContext = Context.unsafeMake(map)
     this.runId = options.runId ?? newRunId()
-    this.usageLimits = options.usageLimits ?? config.usageLimits ?? UsageLimits.default
     this.profile = model.profile
     this.resolved = plan.output(this.profile)
     this.output = this.resolved.spec
@@ -1518,7 +1524,11 @@ class Run<A> implements Machine<A> {
                 },
                 (caller, span) => {
                   const map = new Map(caller.unsafeMap)
-                  if (span !== undefined) map.set(Tracer.ParentSpan.key, span)
+                  if (span !== undefined) {
+                    map.set(Tracer.ParentSpan.key, span)
+                    // [prod #18] tool type, and the arguments when content is recorded.
+                    genai.toolSpanStarted(span, call, caller)
+                  }
                   map.set(RunContext.key, ctx)
                   return Context.unsafeMake(map)
                 },
@@ -1578,7 +1588,9 @@ class Run<A> implements Machine<A> {
                         : onRetry(e)
                     )
                   )
-                }
+                },
+                // [prod #18] the result (content) or the error type on the span.
+                genai.toolSpanEnded
               )
           )
     // A result given from outside (resuming deferred calls) replaces running the call.
