@@ -30,6 +30,7 @@ import type * as Redacted from "effect/Redacted"
 import * as Wire from "./internal/anthropic.js"
 import * as Client from "./internal/client.js"
 import * as Http from "./internal/http.js"
+import * as Retry from "./Retry.js"
 import * as HttpModel from "./internal/httpModel.js"
 import * as WireHelpers from "./internal/wire.js"
 
@@ -60,8 +61,8 @@ export interface ClientOptions {
   readonly baseUrl?: string | undefined
   /** Sent with every request (e.g. `anthropic-beta`). */
   readonly headers?: Record<string, string> | undefined
-  /** Transport retries (429, 5xx incl. 529 overloaded, resets); `false` disables them. */
-  readonly retry?: Partial<Http.RetryPolicy> | false | undefined
+  /** Transport retries (429, 5xx incl. 529 overloaded, resets): `{ times, base, cap }`, a `Schedule`, or `false` (see `Retry`). */
+  readonly retry?: Retry.Option
   /**
    * Whether the `@effect/platform` client makes its own `http.client` span per request (with
    * header attributes, keys redacted) and sends trace propagation headers. Default `false`:
@@ -106,7 +107,7 @@ export const makeClientWith = (
   options: ClientOptions
 ): ClientService => {
   const baseUrl = Client.baseUrlOf(options.baseUrl, defaultBaseUrl)
-  const retry = Http.resolveRetry(options.retry)
+  const retry = Retry.resolve(options.retry)
   const url = `${baseUrl}${messagesPath}`
   return {
     baseUrl,

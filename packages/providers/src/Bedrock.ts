@@ -46,6 +46,7 @@ import * as Wire from "./internal/bedrock.js"
 import * as Client from "./internal/client.js"
 import type * as EventStream from "./internal/eventStream.js"
 import * as Http from "./internal/http.js"
+import * as Retry from "./Retry.js"
 import * as HttpModel from "./internal/httpModel.js"
 
 export {
@@ -89,8 +90,8 @@ export interface ClientOptions {
   readonly baseUrl?: string | undefined
   /** Sent with every request (signed). */
   readonly headers?: Record<string, string> | undefined
-  /** Transport retries (429, 5xx, resets); `false` disables them. */
-  readonly retry?: Partial<Http.RetryPolicy> | false | undefined
+  /** Transport retries (429, 5xx, resets): `{ times, base, cap }`, a `Schedule`, or `false` (see `Retry`). */
+  readonly retry?: Retry.Option
   /** Whether the `@effect/platform` client makes its own `http.client` span (keys redacted). */
   readonly httpClientSpans?: boolean | undefined
 }
@@ -182,7 +183,7 @@ export const makeClientWith = (
   options: ClientOptions
 ): ClientService => {
   const baseUrl = Client.baseUrlOf(options.baseUrl, endpointOf(options.region))
-  const retry = Http.resolveRetry(options.retry)
+  const retry = Retry.resolve(options.retry)
   const httpClientSpans = options.httpClientSpans === true
   const credentials = options.credentials
   const credentialProvider: AwsCredentialIdentityProvider = isStatic(credentials)

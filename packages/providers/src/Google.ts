@@ -38,6 +38,7 @@ import type * as Redacted from "effect/Redacted"
 import * as Client from "./internal/client.js"
 import * as Wire from "./internal/google.js"
 import * as Http from "./internal/http.js"
+import * as Retry from "./Retry.js"
 import * as HttpModel from "./internal/httpModel.js"
 
 export type {
@@ -217,8 +218,8 @@ export interface ClientOptions {
   /** Default `https://generativelanguage.googleapis.com`. */
   readonly baseUrl?: string | undefined
   readonly headers?: Record<string, string> | undefined
-  /** Transport retries; `false` disables them. */
-  readonly retry?: Partial<Http.RetryPolicy> | false | undefined
+  /** Transport retries: `{ times, base, cap }`, a `Schedule`, or `false` (see `Retry`). */
+  readonly retry?: Retry.Option
   /**
    * Whether the `@effect/platform` client makes its own `http.client` span per request (with
    * header attributes, keys redacted) and sends trace propagation headers. Default `false`:
@@ -233,7 +234,7 @@ const makeClient = (options: ClientOptions) =>
       apiKey: options.apiKey,
       baseUrl: Client.baseUrlOf(options.baseUrl, Wire.defaultBaseUrl),
       headers: options.headers ?? {},
-      retry: Http.resolveRetry(options.retry),
+      retry: Retry.resolve(options.retry),
       httpClient,
       httpClientSpans: options.httpClientSpans === true
     })

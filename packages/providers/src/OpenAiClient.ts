@@ -27,6 +27,7 @@ import * as Layer from "effect/Layer"
 import type * as Redacted from "effect/Redacted"
 import * as Client from "./internal/client.js"
 import * as Http from "./internal/http.js"
+import * as Retry from "./Retry.js"
 
 /** The retry policy type of every provider client. */
 export type RetryPolicy = Http.RetryPolicy
@@ -45,8 +46,11 @@ export interface Options {
   readonly queryParams?: Record<string, string> | undefined
   /** Header that carries the key: `"authorization"` (Bearer, default) or e.g. `"api-key"` (Azure). */
   readonly authHeader?: string | undefined
-  /** Transport retries; `false` disables them. Default: 2 retries, 500 ms base, 30 s cap. */
-  readonly retry?: Partial<RetryPolicy> | false | undefined
+  /**
+   * Transport retries: `{ times, base, cap }`, a `Schedule`, or `false` (see `Retry`).
+   * Default: 2 retries, 500 ms base, 30 s cap, honouring `Retry-After`.
+   */
+  readonly retry?: Retry.Option
   /**
    * Whether the `@effect/platform` client makes its own `http.client` span per request (with
    * header attributes, keys redacted) and sends trace propagation headers. Default `false`:
@@ -87,7 +91,7 @@ export const defaultBaseUrl = "https://api.openai.com/v1"
 /** Builds the service from options and an `HttpClient`. */
 export const makeWith = (httpClient: HttpClient.HttpClient, options: Options): Service => {
   const baseUrl = Client.baseUrlOf(options.baseUrl, defaultBaseUrl)
-  const retry = Http.resolveRetry(options.retry)
+  const retry = Retry.resolve(options.retry)
   const query =
     options.queryParams && Object.keys(options.queryParams).length > 0
       ? new URLSearchParams(options.queryParams).toString()

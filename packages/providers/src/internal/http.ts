@@ -46,6 +46,8 @@ export interface RetryPolicy {
   readonly base: Duration.DurationInput
   /** Longest delay between attempts (default 30 seconds), also caps `Retry-After`. */
   readonly cap: Duration.DurationInput
+  /** A user's own schedule (see `Retry.ts`); replaces the three knobs above. */
+  readonly schedule?: Schedule.Schedule<unknown, RequestError> | undefined
 }
 
 /** Two retries, 500 ms base, 30 s cap. */
@@ -77,6 +79,7 @@ export const isRetryable = (error: RequestError): boolean =>
  * instead (capped at `cap`).
  */
 export const retrySchedule = (policy: RetryPolicy): Schedule.Schedule<unknown, RequestError> => {
+  if (policy.schedule !== undefined) return policy.schedule
   const cap = Duration.toMillis(policy.cap)
   return Schedule.exponential(policy.base).pipe(
     Schedule.jittered,
