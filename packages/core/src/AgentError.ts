@@ -3,6 +3,10 @@
  * these tagged classes, so callers can `Effect.catchTag("ModelHTTPError", …)`. Errors that end
  * a run carry the messages recorded so far in `messages`, so no conversation is lost.
  *
+ * An interrupted run (`Effect.timeout`, `Fiber.interrupt`, a dropped stream) is not one of these
+ * errors: it ends interrupted, as every Effect does, and `CaptureRunMessages` keeps the
+ * messages recorded up to the interruption (pydantic-ai's `RunCancelled` carries them instead).
+ *
  * @example
  * ```ts
  * agent.run("hi").pipe(
@@ -149,16 +153,6 @@ export class ToolFailed extends Schema.TaggedError<ToolFailed>()("ToolFailed", {
   }
 }
 
-/** The run was interrupted (timeout, `Fiber.interrupt`, a dropped stream). Carries what was recorded. */
-export class RunInterrupted extends Schema.TaggedError<RunInterrupted>()("RunInterrupted", {
-  reason: Schema.String,
-  messages
-}) {
-  override get message(): string {
-    return this.reason
-  }
-}
-
 /**
  * A run (or a model request) could not start: its concurrency limit has `maxRunning` going and
  * `maxQueued` more already waiting (pydantic-ai's `ConcurrencyLimitExceeded`).
@@ -215,8 +209,6 @@ export const withMessages = <E>(error: E, msgs: ReadonlyArray<ModelMessage>): E 
         return new ContentFilterError({ ...e, messages: msgs }) as E
       case "UsageLimitExceeded":
         return new UsageLimitExceeded({ ...e, messages: msgs }) as E
-      case "RunInterrupted":
-        return new RunInterrupted({ ...e, messages: msgs }) as E
     }
   }
   return error
