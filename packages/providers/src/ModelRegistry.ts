@@ -76,7 +76,10 @@ export const fromLayer =
       )
     )
 
-/** `openai:<model>` (Chat Completions): `OPENAI_API_KEY`, optional `OPENAI_BASE_URL`. */
+/**
+ * `openai:<model>` (Chat Completions, deliberately — pydantic-ai V2 uses Responses; see
+ * docs/PARITY.md, deliberate change 7): `OPENAI_API_KEY`, optional `OPENAI_BASE_URL`.
+ */
 export const openAiChatFactory: Factory = (modelName) =>
   Effect.gen(function* () {
     const apiKey = yield* key("OPENAI_API_KEY")
