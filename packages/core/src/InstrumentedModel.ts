@@ -356,9 +356,7 @@ export const make = (inner: Model.Service, options: Options = {}): InstrumentedS
             })
           : undefined
         const end = (exit: Exit.Exit<unknown, unknown>) =>
-          Effect.flatMap(Clock.currentTimeNanos, (now) =>
-            Effect.sync(() => span?.end(now, exit))
-          )
+          Effect.flatMap(Clock.currentTimeNanos, (now) => Effect.sync(() => span?.end(now, exit)))
         const failed = (exit: Exit.Exit<unknown, unknown>) =>
           Effect.zipRight(
             metrics
@@ -369,9 +367,10 @@ export const make = (inner: Model.Service, options: Options = {}): InstrumentedS
             end(exit)
           )
         const opened = pricedStream(pricing, messages, settings, parameters)
-        const streamed = yield* (span === undefined
-          ? Effect.provideService(opened, InsideChatSpan, true)
-          : inChatSpan(opened, span)
+        const streamed = yield* (
+          span === undefined
+            ? Effect.provideService(opened, InsideChatSpan, true)
+            : inChatSpan(opened, span)
         ).pipe(Effect.onError((cause) => failed(Exit.failCause(cause))))
         yield* Effect.addFinalizer(end)
         // Attributes and metrics are taken once from the final snapshot: no per-chunk work.

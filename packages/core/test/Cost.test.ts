@@ -67,9 +67,9 @@ describe("Cost", () => {
           Effect.provide(model("gpt-4o", { inputTokens: 1000, outputTokens: 500 }, true))
         )
       // gpt-4o in genai-prices 0.1.8: $2.50 / M input, $10 / M output.
-      const responses = result.allMessages().filter(
-        (m): m is Messages.ModelResponse => m._tag === "ModelResponse"
-      )
+      const responses = result
+        .allMessages()
+        .filter((m): m is Messages.ModelResponse => m._tag === "ModelResponse")
       assert.strictEqual(responses.length, 2)
       for (const r of responses) assert.closeTo(r.usage.cost!, 0.0075, 1e-12)
       assert.closeTo(result.usage.cost!, 0.015, 1e-12)

@@ -34,9 +34,8 @@ export const cap = (text: string, max: number): string =>
 const toJson = (value: unknown): string =>
   typeof value === "string"
     ? value
-    : (JSON.stringify(value, (_key, v) =>
-        v instanceof Uint8Array ? `<${v.length} bytes>` : v
-      ) ?? "null")
+    : (JSON.stringify(value, (_key, v) => (v instanceof Uint8Array ? `<${v.length} bytes>` : v)) ??
+      "null")
 
 const userParts = (content: string | ReadonlyArray<UserContent>): Array<unknown> => {
   if (typeof content === "string") return [{ type: "text", content }]
