@@ -12,12 +12,12 @@ import * as LogLevel from "effect/LogLevel"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
-import * as Tracer from "effect/Tracer"
 import * as OpenAiChat from "../src/OpenAiChat.js"
 import * as OpenAiClient from "../src/OpenAiClient.js"
 import * as OpenAiCompatible from "../src/OpenAiCompatible.js"
 import { loopbackServer } from "./support/replay.js"
 import { chatCompletionBody, chatCompletionServer } from "./support/chatServer.js"
+import { recordingTracer } from "./support/tracer.js"
 
 const gpt = {
   modelName: "gpt-4o",
@@ -87,18 +87,6 @@ const conversation: ReadonlyArray<Messages.ModelMessage> = [
 ]
 
 /** The current tracer, wrapped to keep every span it starts (to assert names and attributes). */
-const recordingTracer = Effect.map(Effect.tracer, (base) => {
-  const spans: Array<Tracer.Span> = []
-  const tracer = Tracer.make({
-    span: (...args) => {
-      const span = base.span(...args)
-      spans.push(span)
-      return span
-    },
-    context: (f, fiber) => base.context(f, fiber)
-  })
-  return { spans, tracer }
-})
 
 describe("encodeRequest", () => {
   it("maps every message part to the Chat Completions shape", () => {

@@ -11,22 +11,9 @@ import * as Tracer from "effect/Tracer"
 import * as OpenAiChat from "../src/OpenAiChat.js"
 import * as OpenAiClient from "../src/OpenAiClient.js"
 import { loopbackServer } from "./support/replay.js"
+import { recordingTracer } from "./support/tracer.js"
 
 const KEY = "sk-proj-SECRETSECRET0123456789abcdefXYZW"
-
-/** Every span opened, with its attributes and how it ended. */
-const recording = Effect.map(Effect.tracer, (base) => {
-  const spans: Array<Tracer.Span> = []
-  const tracer = Tracer.make({
-    span: (...args) => {
-      const span = base.span(...args)
-      spans.push(span)
-      return span
-    },
-    context: (f, fiber) => base.context(f, fiber)
-  })
-  return { spans, tracer }
-})
 
 /** Everything a span exporter could see: names, attributes, and the failure of each span. */
 const everything = (spans: ReadonlyArray<Tracer.Span>): string =>
@@ -99,7 +86,7 @@ describe("secrets never reach a span (real provider over loopback)", () => {
           })
         )
       })
-      const { spans, tracer } = yield* recording
+      const { spans, tracer } = yield* recordingTracer
       const agent = Agent.make({ name: "secrets", tools: [echo] })
       const result = yield* agent
         .run("say hi")
@@ -132,7 +119,7 @@ describe("secrets never reach a span (real provider over loopback)", () => {
           })
         )
       })
-      const { spans, tracer } = yield* recording
+      const { spans, tracer } = yield* recordingTracer
       const exit = yield* Agent.make({ name: "denied" })
         .run("hi")
         .pipe(
