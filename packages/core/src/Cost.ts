@@ -50,6 +50,22 @@ export class CurrentPricing extends Context.Reference<CurrentPricing>()(
   { defaultValue: (): Pricing | undefined => undefined }
 ) {}
 
+/** A run's cost budget: its `costLimit` and what it has spent so far. */
+export interface Budget {
+  readonly limit: number
+  /** The run's `RunUsage.cost` now. */
+  readonly spent: Effect.Effect<number | undefined>
+}
+
+/**
+ * The budget of the run a model request belongs to (set by the run loop for runs with a
+ * `costLimit`): priced requests are checked against it before they are sent.
+ */
+export class CurrentBudget extends Context.Reference<CurrentBudget>()(
+  "@agentfx/core/Cost/CurrentBudget",
+  { defaultValue: (): Budget | undefined => undefined }
+) {}
+
 /** `Model.Service.system` names whose genai-prices provider id differs. */
 const providerIds: Readonly<Record<string, string>> = {
   "google-gla": "google",
@@ -88,7 +104,7 @@ const unknownPrice = (provider: string, model: string): Effect.Effect<undefined>
   warned.add(key)
   return Effect.as(
     Effect.logWarning(
-      `No price known for model '${model}' of provider '${provider}': its requests have no cost (usage.cost is undefined).`
+      `No price known for model '${model}' of provider '${provider}': its requests are not priced by it.`
     ),
     undefined
   )

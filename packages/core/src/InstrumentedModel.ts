@@ -43,12 +43,12 @@ import * as Option from "effect/Option"
 import type { ModelError } from "./AgentError.js"
 import * as Cost from "./Cost.js"
 import * as genai from "./internal/genai.js"
-import { type ModelMessage, ModelResponse, ResponseCompleteEvent } from "./Messages.js"
+import * as pricing_ from "./internal/pricing.js"
+import { type ModelMessage, type ModelResponse, ResponseCompleteEvent } from "./Messages.js"
 import { spansRecorded, withSpanAndContext } from "./internal/spanRegion.js"
 import * as Model from "./Model.js"
 import type { ModelSettings } from "./ModelSettings.js"
 import type * as Telemetry from "./Telemetry.js"
-import { RequestUsage } from "./Usage.js"
 
 /** Marks instrumented models, so wrapping one again replaces its options instead of nesting spans. */
 export const TypeId: unique symbol = Symbol.for("@agentfx/core/InstrumentedModel")
@@ -169,13 +169,6 @@ export const responseAttributes = (response: ModelResponse): Record<string, unkn
   return attributes
 }
 
-/** `response` with its price on its usage. */
-const withCost = (response: ModelResponse, cost: number): ModelResponse =>
-  new ModelResponse(
-    { ...response, usage: new RequestUsage({ ...response.usage, cost }, true) },
-    true
-  )
-
 /** The pricing in force for a call, if any (see `Cost`). */
 const pricingOf = (fiber: Fiber.RuntimeFiber<any, any>): Cost.Pricing | undefined =>
   Context.get(fiber.currentContext, Cost.CurrentPricing)
@@ -237,21 +230,39 @@ export const make = (inner: Model.Service, options: Options = {}): InstrumentedS
     }
   }
 
-  /** `base.request` with the response priced (when a pricing is installed). */
+  /**
+   * `base.request` with the response priced (when a pricing is installed), after the run's
+   * cost budget (if any) was checked against the request's lower bound.
+   */
   const pricedRequest = (
+    fiber: Fiber.RuntimeFiber<any, any>,
     pricing: Cost.Pricing | undefined,
     messages: ReadonlyArray<ModelMessage>,
     settings: ModelSettings,
     parameters: Model.ModelRequestParameters
-  ): Effect.Effect<ModelResponse, ModelError> =>
-    pricing === undefined
-      ? base.request(messages, settings, parameters)
-      : Effect.flatMap(base.request(messages, settings, parameters), (response) =>
-          Effect.map(
-            pricing.forModel(base.system, response.modelName ?? base.modelName),
-            (price) => (price === undefined ? response : withCost(response, price(response.usage)))
-          )
+  ): Effect.Effect<ModelResponse, ModelError> => {
+    if (pricing === undefined) return base.request(messages, settings, parameters)
+    const budget = pricing_.budgetOf(fiber.currentContext)
+    return Effect.flatMap(pricing.forModel(base.system, base.modelName), (price) =>
+      Effect.zipRight(
+        // A budget failure travels as the run's `UsageLimitExceeded` (the loop adds the messages).
+        price === undefined
+          ? Effect.void
+          : (pricing_.preflight(budget, messages, price) as Effect.Effect<void, never>),
+        Effect.flatMap(base.request(messages, settings, parameters), (response) =>
+          response.modelName === undefined || response.modelName === base.modelName
+            ? Effect.succeed(
+                price === undefined ? response : pricing_.withCost(response, price(response.usage))
+              )
+            : Effect.map(pricing.forModel(base.system, response.modelName), (actual) =>
+                (actual ?? price) === undefined
+                  ? response
+                  : pricing_.withCost(response, (actual ?? price)!(response.usage))
+              )
         )
+      )
+    )
+  }
 
   /** Records the request's metrics when it exits. */
   const measured = <X extends ModelResponse>(
@@ -283,12 +294,12 @@ export const make = (inner: Model.Service, options: Options = {}): InstrumentedS
       const pricing = pricingOf(fiber)
       if (!spansRecorded(fiber)) {
         // No tracer: no span, no attribute; metrics only when asked for.
-        const call = pricedRequest(pricing, messages, settings, parameters)
+        const call = pricedRequest(fiber, pricing, messages, settings, parameters)
         return genai.optionsOf(fiber.currentContext).metrics === true ? measured(call) : call
       }
       const telemetry = telemetryOf(fiber)
       const agent = genai.agentSpanOf(fiber.currentContext)
-      const call = pricedRequest(pricing, messages, settings, parameters)
+      const call = pricedRequest(fiber, pricing, messages, settings, parameters)
       // The span and the context change in one region (see internal/spanRegion.ts).
       return withSpanAndContext(
         spanName,
@@ -305,29 +316,34 @@ export const make = (inner: Model.Service, options: Options = {}): InstrumentedS
 
   /** The stream with its final response priced (when a pricing is installed and knows the model). */
   const pricedStream = (
+    fiber: Fiber.RuntimeFiber<any, any>,
     pricing: Cost.Pricing | undefined,
     messages: ReadonlyArray<ModelMessage>,
     settings: ModelSettings,
     parameters: Model.ModelRequestParameters
-  ): Effect.Effect<Model.StreamedResponse, ModelError, Scope.Scope> =>
-    pricing === undefined
-      ? base.requestStream(messages, settings, parameters)
-      : Effect.flatMap(pricing.forModel(base.system, base.modelName), (price) =>
-          price === undefined
-            ? base.requestStream(messages, settings, parameters)
-            : Effect.map(base.requestStream(messages, settings, parameters), (streamed) => {
-                const priced = (r: ModelResponse) => withCost(r, price(r.usage))
-                return {
-                  ...streamed,
-                  events: Stream.map(streamed.events, (e) =>
-                    e._tag === "ResponseCompleteEvent"
-                      ? new ResponseCompleteEvent({ response: priced(e.response) }, true)
-                      : e
-                  ),
-                  response: Effect.map(streamed.response, priced)
-                } satisfies Model.StreamedResponse
-              })
-        )
+  ): Effect.Effect<Model.StreamedResponse, ModelError, Scope.Scope> => {
+    if (pricing === undefined) return base.requestStream(messages, settings, parameters)
+    const budget = pricing_.budgetOf(fiber.currentContext)
+    return Effect.flatMap(pricing.forModel(base.system, base.modelName), (price) =>
+      price === undefined
+        ? base.requestStream(messages, settings, parameters)
+        : Effect.zipRight(
+            pricing_.preflight(budget, messages, price) as Effect.Effect<void, never>,
+            Effect.map(base.requestStream(messages, settings, parameters), (streamed) => {
+              const priced = (r: ModelResponse) => pricing_.withCost(r, price(r.usage))
+              return {
+                ...streamed,
+                events: Stream.map(streamed.events, (e) =>
+                  e._tag === "ResponseCompleteEvent"
+                    ? new ResponseCompleteEvent({ response: priced(e.response) }, true)
+                    : e
+                ),
+                response: Effect.map(streamed.response, priced)
+              } satisfies Model.StreamedResponse
+            })
+          )
+    )
+  }
 
   const requestStream = (
     messages: ReadonlyArray<ModelMessage>,
@@ -342,7 +358,7 @@ export const make = (inner: Model.Service, options: Options = {}): InstrumentedS
       const recorded = spansRecorded(fiber)
       const telemetry = telemetryOf(fiber)
       const metrics = recorded ? telemetry.metrics !== false : telemetry.metrics === true
-      if (!recorded && !metrics) return pricedStream(pricing, messages, settings, parameters)
+      if (!recorded && !metrics) return pricedStream(fiber, pricing, messages, settings, parameters)
       const agent = recorded ? genai.agentSpanOf(fiber.currentContext) : undefined
       return Effect.gen(function* () {
         const start = yield* Clock.currentTimeNanos
@@ -366,7 +382,7 @@ export const make = (inner: Model.Service, options: Options = {}): InstrumentedS
               : Effect.void,
             end(exit)
           )
-        const opened = pricedStream(pricing, messages, settings, parameters)
+        const opened = pricedStream(fiber, pricing, messages, settings, parameters)
         const streamed = yield* (
           span === undefined
             ? Effect.provideService(opened, InsideChatSpan, true)

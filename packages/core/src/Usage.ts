@@ -158,8 +158,9 @@ export class UsageLimits extends Schema.Class<UsageLimits>("UsageLimits")({
   /** Input tokens allowed in any single request (checked after each response). */
   perRequestInputTokensLimit: opt,
   /**
-   * US dollars the run may spend (`RunUsage.cost`). Checked before each request (the run has
-   * already spent the budget: the next request would exceed it) and after each response.
+   * US dollars the run may spend (`RunUsage.cost`). Checked before each request (spent so far
+   * plus a lower bound of the request's price: its input is at least the previous request's
+   * input and response) and after each response.
    * Setting it turns pricing on for the run (the bundled `@pydantic/genai-prices` data unless
    * a `Cost` pricing is installed); requests whose price is unknown add nothing.
    */

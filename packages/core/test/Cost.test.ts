@@ -211,6 +211,49 @@ describe("UsageLimits.costLimit", () => {
     })
   )
 
+  it.effect("before a request: the estimate (previous input + output sent again) counts", () =>
+    Effect.gen(function* () {
+      let requests = 0
+      const counting = FunctionModel.layer(
+        (messages) => {
+          requests++
+          return messages.filter((m) => m._tag === "ModelResponse").length === 0
+            ? new Messages.ModelResponse({
+                parts: [
+                  new Messages.ToolCallPart({ toolName: "ping", args: {}, toolCallId: "c1" })
+                ],
+                usage: new Usage.RequestUsage({ inputTokens: 100, outputTokens: 10 })
+              })
+            : FunctionModel.text("done")
+        },
+        { modelName: "m-limit" }
+      )
+      // Spent $0.0003; the next request sends at least 110 input tokens ($0.00022): $0.00052.
+      const exit = yield* agent
+        .run("go", { usageLimits: Usage.UsageLimits.make({ costLimit: 0.0005 }) })
+        .pipe(Cost.withPricing(table), Effect.provide(counting), Effect.exit)
+      assert.strictEqual(requests, 1)
+      if (Exit.isSuccess(exit) || exit.cause._tag !== "Fail")
+        return assert.fail("expected a failure")
+      const e = exit.cause.error as AgentError.UsageLimitExceeded
+      assert.strictEqual(e._tag, "UsageLimitExceeded")
+      assert.strictEqual(e.limit, "costLimit")
+      assert.closeTo(e.value, 0.00052, 1e-12)
+      assert.include(e.message, "at least $0.00022")
+      assert.deepStrictEqual(
+        e.messages.map((m) => m._tag),
+        ["ModelRequest", "ModelResponse", "ModelRequest"]
+      )
+      // With room for it, the same run completes.
+      requests = 0
+      const ok = yield* agent
+        .run("go", { usageLimits: Usage.UsageLimits.make({ costLimit: 0.001 }) })
+        .pipe(Cost.withPricing(table), Effect.provide(counting))
+      assert.strictEqual(requests, 2)
+      assert.strictEqual(ok.output, "done")
+    })
+  )
+
   it.effect("a cost limit turns the bundled prices on when no pricing is installed", () =>
     Effect.gen(function* () {
       const exit = yield* agent

@@ -676,9 +676,16 @@ class Run<A> implements Machine<A> {
       if (owner.parent !== undefined) map.set(Tracer.ParentSpan.key, owner.parent)
     }
     this.usageLimits = options.usageLimits ?? config.usageLimits ?? UsageLimits.default
-    // [prod #18] A cost limit needs prices: the bundled genai-prices unless a pricing is set.
-    if (this.usageLimits.costLimit !== undefined && !map.has(Cost.CurrentPricing.key)) {
-      map.set(Cost.CurrentPricing.key, Cost.genaiPrices)
+    // [prod #18] A cost limit needs prices (the bundled genai-prices unless a pricing is set)
+    // and a budget the priced requests are checked against before they are sent.
+    const costLimit = this.usageLimits.costLimit
+    if (costLimit !== undefined) {
+      if (!map.has(Cost.CurrentPricing.key)) map.set(Cost.CurrentPricing.key, Cost.genaiPrices)
+      const usageRef = this.usageRef
+      map.set(Cost.CurrentBudget.key, {
+        limit: costLimit,
+        spent: Effect.map(Ref.get(usageRef), (u) => u.cost)
+      } satisfies Cost.Budget)
     }
     this.runContext = Context.unsafeMake(map)
     this.runId = options.runId ?? newRunId()
