@@ -10,7 +10,8 @@ import * as Effect from "effect/Effect"
 import { UsageLimitExceeded } from "../AgentError.js"
 import * as Cost from "../Cost.js"
 import { type ModelMessage, ModelResponse } from "../Messages.js"
-import { RequestUsage } from "../Usage.js"
+import * as Ref from "effect/Ref"
+import { RequestUsage, type RunUsage, type UsageLimits } from "../Usage.js"
 
 /** `response` with its price on its usage. */
 export const withCost = (response: ModelResponse, cost: number): ModelResponse =>
@@ -74,6 +75,22 @@ export const preflight = (
             )
           : Effect.void
       })
+
+/**
+ * For a run with a `costLimit`: puts in its context map the bundled genai-prices (unless a
+ * pricing is already installed) and the run's budget (the limit and its usage's cost).
+ */
+export const budgetInto = (
+  map: Map<string, unknown>,
+  limits: UsageLimits,
+  usage: Ref.Ref<RunUsage>
+): void => {
+  const limit = limits.costLimit
+  if (limit === undefined) return
+  if (!map.has(Cost.CurrentPricing.key)) map.set(Cost.CurrentPricing.key, Cost.genaiPrices)
+  const budget: Cost.Budget = { limit, spent: Effect.map(Ref.get(usage), (u) => u.cost) }
+  map.set(Cost.CurrentBudget.key, budget)
+}
 
 /** The budget of the run a call belongs to, if it has a cost limit. */
 export const budgetOf = (context: Context.Context<never>): Cost.Budget | undefined =>

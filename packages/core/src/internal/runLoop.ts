@@ -70,7 +70,6 @@ import {
   UserPromptPart
 } from "../Messages.js"
 import * as InstrumentedModel from "../InstrumentedModel.js"
-import * as Cost from "../Cost.js" // [prod #18]
 import * as Model from "../Model.js"
 import * as ModelSettings from "../ModelSettings.js"
 import type * as OutputSpec from "../OutputSpec.js"
@@ -81,6 +80,7 @@ import { RunUsage, UsageLimits } from "../Usage.js"
 import { repairHistory } from "./historyRepair.js"
 import { withSpanAndContext, withSpanScopeAndContext } from "./spanRegion.js"
 import * as genai from "./genai.js" // [prod #18]
+import * as pricing from "./pricing.js" // [prod #18]
 
 // ---------------------------------------------------------------------------
 // Public data (re-exported by Agent.ts)
@@ -676,17 +676,8 @@ class Run<A> implements Machine<A> {
       if (owner.parent !== undefined) map.set(Tracer.ParentSpan.key, owner.parent)
     }
     this.usageLimits = options.usageLimits ?? config.usageLimits ?? UsageLimits.default
-    // [prod #18] A cost limit needs prices (the bundled genai-prices unless a pricing is set)
-    // and a budget the priced requests are checked against before they are sent.
-    const costLimit = this.usageLimits.costLimit
-    if (costLimit !== undefined) {
-      if (!map.has(Cost.CurrentPricing.key)) map.set(Cost.CurrentPricing.key, Cost.genaiPrices)
-      const usageRef = this.usageRef
-      map.set(Cost.CurrentBudget.key, {
-        limit: costLimit,
-        spent: Effect.map(Ref.get(usageRef), (u) => u.cost)
-      } satisfies Cost.Budget)
-    }
+    // [prod #18] A cost limit: prices and the run's budget in the run's context.
+    pricing.budgetInto(map, this.usageLimits, this.usageRef)
     this.runContext = Context.unsafeMake(map)
     this.runId = options.runId ?? newRunId()
     this.profile = model.profile
