@@ -4,9 +4,14 @@
  * attributes: `gen_ai.operation.name`, `gen_ai.system` / `gen_ai.provider.name`,
  * `gen_ai.request.model`, request settings (`gen_ai.request.temperature`,
  * `gen_ai.request.max_tokens`, …), then `gen_ai.response.model`, `gen_ai.response.id`,
- * `gen_ai.response.finish_reasons` and `gen_ai.usage.input_tokens` / `output_tokens`.
- * Message contents are recorded only with `includeContent: true`; headers, extra body fields
- * and keys never are.
+ * `gen_ai.response.finish_reasons` and `gen_ai.usage.input_tokens` / `output_tokens`, and
+ * `gen_ai.tool.definitions`. Message contents and system instructions are recorded only with
+ * `includeContent: true` (here, or `Telemetry.withTelemetry`), capped at
+ * `Telemetry`'s `maxContentLength`; headers, extra body fields and keys never are. When the
+ * request runs under an agent's `invoke_agent` span, that span gets the run's totals from it
+ * (see `Telemetry`). Each request also records the `gen_ai.client.token.usage` and
+ * `gen_ai.client.operation.duration` metrics, and with a pricing installed (`Cost`) its
+ * response's usage carries its `cost`.
  *
  * Spans are opened only when they are recorded: a tracer is installed (`@effect/opentelemetry`,
  * `Effect.withTracer`, DevTools) and tracing is enabled. Under Effect's built-in tracer, which
