@@ -146,6 +146,24 @@ describe("Cost", () => {
   )
 })
 
+/** A tool call (100 in / 10 out) then "done", counting the requests it answers. */
+const countingModel = () => {
+  let requests = 0
+  const counting = FunctionModel.layer(
+    (messages) => {
+      requests++
+      return messages.filter((m) => m._tag === "ModelResponse").length === 0
+        ? new Messages.ModelResponse({
+            parts: [new Messages.ToolCallPart({ toolName: "ping", args: {}, toolCallId: "c1" })],
+            usage: new Usage.RequestUsage({ inputTokens: 100, outputTokens: 10 })
+          })
+        : FunctionModel.text("done")
+    },
+    { modelName: "m-limit" }
+  )
+  return { counting, requests: () => requests }
+}
+
 describe("UsageLimits.costLimit", () => {
   const table = Cost.fromTable({ "m-limit": { inputPerMillion: 2, outputPerMillion: 10 } })
   // Each response: 100 in, 10 out → $0.0003.
@@ -177,25 +195,11 @@ describe("UsageLimits.costLimit", () => {
 
   it.effect("before a request: a run that has spent its budget sends no further request", () =>
     Effect.gen(function* () {
-      let requests = 0
-      const counting = FunctionModel.layer(
-        (messages) => {
-          requests++
-          return messages.filter((m) => m._tag === "ModelResponse").length === 0
-            ? new Messages.ModelResponse({
-                parts: [
-                  new Messages.ToolCallPart({ toolName: "ping", args: {}, toolCallId: "c1" })
-                ],
-                usage: new Usage.RequestUsage({ inputTokens: 100, outputTokens: 10 })
-              })
-            : FunctionModel.text("done")
-        },
-        { modelName: "m-limit" }
-      )
+      const { counting, requests } = countingModel()
       const exit = yield* agent
         .run("go", { usageLimits: Usage.UsageLimits.make({ costLimit: 0.0003 }) })
         .pipe(Cost.withPricing(table), Effect.provide(counting), Effect.exit)
-      assert.strictEqual(requests, 1)
+      assert.strictEqual(requests(), 1)
       assert.isTrue(Exit.isFailure(exit))
       if (Exit.isSuccess(exit) || exit.cause._tag !== "Fail")
         return assert.fail("expected a failure")
@@ -213,26 +217,12 @@ describe("UsageLimits.costLimit", () => {
 
   it.effect("before a request: the estimate (previous input + output sent again) counts", () =>
     Effect.gen(function* () {
-      let requests = 0
-      const counting = FunctionModel.layer(
-        (messages) => {
-          requests++
-          return messages.filter((m) => m._tag === "ModelResponse").length === 0
-            ? new Messages.ModelResponse({
-                parts: [
-                  new Messages.ToolCallPart({ toolName: "ping", args: {}, toolCallId: "c1" })
-                ],
-                usage: new Usage.RequestUsage({ inputTokens: 100, outputTokens: 10 })
-              })
-            : FunctionModel.text("done")
-        },
-        { modelName: "m-limit" }
-      )
+      const { counting, requests } = countingModel()
       // Spent $0.0003; the next request sends at least 110 input tokens ($0.00022): $0.00052.
       const exit = yield* agent
         .run("go", { usageLimits: Usage.UsageLimits.make({ costLimit: 0.0005 }) })
         .pipe(Cost.withPricing(table), Effect.provide(counting), Effect.exit)
-      assert.strictEqual(requests, 1)
+      assert.strictEqual(requests(), 1)
       if (Exit.isSuccess(exit) || exit.cause._tag !== "Fail")
         return assert.fail("expected a failure")
       const e = exit.cause.error as AgentError.UsageLimitExceeded
@@ -245,11 +235,11 @@ describe("UsageLimits.costLimit", () => {
         ["ModelRequest", "ModelResponse", "ModelRequest"]
       )
       // With room for it, the same run completes.
-      requests = 0
+      const again = countingModel()
       const ok = yield* agent
         .run("go", { usageLimits: Usage.UsageLimits.make({ costLimit: 0.001 }) })
-        .pipe(Cost.withPricing(table), Effect.provide(counting))
-      assert.strictEqual(requests, 2)
+        .pipe(Cost.withPricing(table), Effect.provide(again.counting))
+      assert.strictEqual(again.requests(), 2)
       assert.strictEqual(ok.output, "done")
     })
   )

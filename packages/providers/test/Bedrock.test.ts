@@ -9,7 +9,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
-import * as Tracer from "effect/Tracer"
+
 import * as fc from "fast-check"
 import * as Bedrock from "../src/Bedrock.js"
 import * as ModelRegistry from "../src/ModelRegistry.js"
@@ -21,6 +21,7 @@ import {
   loadCase,
   replayServer
 } from "./support/replay.js"
+import { recordingTracer } from "./support/tracer.js"
 
 const MODEL = "us.amazon.nova-micro-v1:0"
 const KEY_ID = "AKIDUNITTEST"
@@ -344,16 +345,7 @@ describe("Bedrock model", () => {
             stopReason: "end_turn"
           })
         )
-        const spans: Array<Tracer.Span> = []
-        const base = yield* Effect.tracer
-        const tracer = Tracer.make({
-          span: (...args) => {
-            const span = base.span(...args)
-            spans.push(span)
-            return span
-          },
-          context: (f, fiber) => base.context(f, fiber)
-        })
+        const { spans, tracer } = yield* recordingTracer
         const exit = yield* ask(modelLayer(server.baseUrl, { httpClientSpans: true })).pipe(
           Effect.withTracer(tracer)
         )
