@@ -73,10 +73,14 @@ const LABEL = {
 // Full sizes and warm-ups are the harness's own (clients/_harness.mjs); smoke sizes are passed
 // as --n/--chunks.
 const FULL = Object.fromEntries(
-  ["roundtrip", "stream", "stream-paced", "stream-paced-concurrent", "agent-tool", "concurrent"].map((s) => [
-    s,
-    SCENARIOS[s].n ?? SCENARIOS[s].chunks
-  ])
+  [
+    "roundtrip",
+    "stream",
+    "stream-paced",
+    "stream-paced-concurrent",
+    "agent-tool",
+    "concurrent"
+  ].map((s) => [s, SCENARIOS[s].n ?? SCENARIOS[s].chunks])
 )
 const SMOKE = {
   roundtrip: 200,

@@ -574,22 +574,24 @@ describe("postSse + streamedResponse", () => {
       const streamed = Http.streamedResponse({
         modelName: "m1",
         providerName: "test",
-        events,
-        onEvent: (event, manager, out, skip) => {
-          if (event.event === "ping") {
-            skip(`unknown event ${event.event}`)
+        body: events,
+        handler: ({ skip }) => ({
+          onEvent: (event, manager, out) => {
+            if (event.event === "ping") {
+              skip(`unknown event ${event.event}`)
+              return undefined
+            }
+            if (event.event === "end") {
+              ended = true
+              return undefined
+            }
+            const e = manager.textDelta("t", event.data)
+            if (e) out.push(e)
             return undefined
-          }
-          if (event.event === "end") {
-            ended = true
-            return undefined
-          }
-          const e = manager.textDelta("t", event.data)
-          if (e) out.push(e)
-          return undefined
-        },
-        onEnd: () =>
-          ended ? undefined : new AgentError.ModelAPIError({ modelName: "m1", reason: "early" })
+          },
+          onEnd: () =>
+            ended ? undefined : new AgentError.ModelAPIError({ modelName: "m1", reason: "early" })
+        })
       })
       yield* Stream.runDrain(streamed.events).pipe(
         Effect.provide(
