@@ -224,6 +224,7 @@ for (const transport of transports) {
         const error = yield* Effect.flip(exit)
         assert(error._tag === "ModelAPIError")
         assert.include(error.reason, "idle")
+        assert.strictEqual(error.timeoutKind, "idle")
         assert.strictEqual(error.partialResponse?.text, "first")
       })
     )
