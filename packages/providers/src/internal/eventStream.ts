@@ -9,7 +9,7 @@
  * the whole message is then split and checked again (both CRCs) by `@smithy/core`'s
  * `EventStreamCodec`, which also parses the typed headers.
  *
- * The decoder has the `Http.FrameDecoder` shape so that the shared streaming machinery
+ * The decoder has the `FrameDecoder` shape (`sse.ts`) so that the shared streaming machinery
  * (`postSse` / `streamedResponse`) carries it unchanged: a message becomes an
  * `SseEvent` whose `event` is its `:event-type` (`exception:<type>` for exception messages,
  * `error:<code>` for error messages) and whose `data` is the UTF-8 payload. A framing error (bad
