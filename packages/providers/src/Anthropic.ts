@@ -29,10 +29,9 @@ import * as Layer from "effect/Layer"
 import type * as Redacted from "effect/Redacted"
 import * as Wire from "./internal/anthropic.js"
 import * as Client from "./internal/client.js"
-import * as Http from "./internal/http.js"
-import * as Retry from "./Retry.js"
+import * as Retry from "./internal/retry.js"
+import * as RetryOption from "./Retry.js"
 import * as HttpModel from "./internal/httpModel.js"
-import * as WireHelpers from "./internal/wire.js"
 
 export {
   /** Converts a Messages API body into a `ModelResponse` (pure). */
@@ -61,8 +60,8 @@ export interface ClientOptions {
   readonly baseUrl?: string | undefined
   /** Sent with every request (e.g. `anthropic-beta`). */
   readonly headers?: Record<string, string> | undefined
-  /** Transport retries (429, 5xx incl. 529 overloaded, resets): `{ times, base, cap }`, a `Schedule`, or `false` (see `Retry`). */
-  readonly retry?: Retry.Option
+  /** Transport retries (429, 5xx incl. 529 overloaded, resets): `{ times, base, cap }`, a `Schedule`, or `false` (see `Retry` in `@agentfx/providers`). */
+  readonly retry?: RetryOption.Option
   /**
    * Whether the `@effect/platform` client makes its own `http.client` span per request (with
    * header attributes, keys redacted) and sends trace propagation headers. Default `false`:
@@ -83,7 +82,7 @@ export interface CallOptions {
 /** The client service: `postJson` / `postSse` to the messages endpoint. */
 export interface ClientService extends Client.Posts<CallOptions> {
   readonly baseUrl: string
-  readonly retry: Http.RetryPolicy
+  readonly retry: Retry.RetryPolicy
 }
 
 /** The Anthropic client a model talks through. */
@@ -107,7 +106,7 @@ export const makeClientWith = (
   options: ClientOptions
 ): ClientService => {
   const baseUrl = Client.baseUrlOf(options.baseUrl, defaultBaseUrl)
-  const retry = Retry.resolve(options.retry)
+  const retry = RetryOption.resolve(options.retry)
   const url = `${baseUrl}${messagesPath}`
   return {
     baseUrl,
@@ -231,7 +230,7 @@ export const makeWith = (
       headers: betaHeaders(body)
     })),
     decode: (json) => Wire.decodeResponse(json as Wire.WireResponse, modelName),
-    stream: () => WireHelpers.statefulStreamHandler(Wire.streamDecoder, modelName)
+    decoder: Wire.streamDecoder
   })
 }
 

@@ -37,8 +37,8 @@ import * as Layer from "effect/Layer"
 import type * as Redacted from "effect/Redacted"
 import * as Client from "./internal/client.js"
 import * as Wire from "./internal/google.js"
-import * as Http from "./internal/http.js"
-import * as Retry from "./Retry.js"
+import * as Retry from "./internal/retry.js"
+import * as RetryOption from "./Retry.js"
 import * as HttpModel from "./internal/httpModel.js"
 
 export type {
@@ -200,7 +200,7 @@ export interface GoogleClientService {
   readonly apiKey: Redacted.Redacted<string> | undefined
   readonly baseUrl: string
   readonly headers: Readonly<Record<string, string>>
-  readonly retry: Http.RetryPolicy
+  readonly retry: Retry.RetryPolicy
   readonly httpClient: HttpClient.HttpClient
   /** Whether the `@effect/platform` client makes its own spans (see `ClientOptions`). */
   readonly httpClientSpans?: boolean | undefined
@@ -218,8 +218,8 @@ export interface ClientOptions {
   /** Default `https://generativelanguage.googleapis.com`. */
   readonly baseUrl?: string | undefined
   readonly headers?: Record<string, string> | undefined
-  /** Transport retries: `{ times, base, cap }`, a `Schedule`, or `false` (see `Retry`). */
-  readonly retry?: Retry.Option
+  /** Transport retries: `{ times, base, cap }`, a `Schedule`, or `false` (see `Retry` in `@agentfx/providers`). */
+  readonly retry?: RetryOption.Option
   /**
    * Whether the `@effect/platform` client makes its own `http.client` span per request (with
    * header attributes, keys redacted) and sends trace propagation headers. Default `false`:
@@ -234,7 +234,7 @@ const makeClient = (options: ClientOptions) =>
       apiKey: options.apiKey,
       baseUrl: Client.baseUrlOf(options.baseUrl, Wire.defaultBaseUrl),
       headers: options.headers ?? {},
-      retry: Retry.resolve(options.retry),
+      retry: RetryOption.resolve(options.retry),
       httpClient,
       httpClientSpans: options.httpClientSpans === true
     })
@@ -326,7 +326,7 @@ export const make = (
         stream
       })),
       decode: (json) => Either.merge(Wire.decodeResponse(json, { modelName })),
-      stream: () => Wire.makeStreamHandler(modelName)
+      decoder: Wire.streamDecoder
     })
   })
 

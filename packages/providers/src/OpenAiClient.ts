@@ -26,11 +26,11 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Redacted from "effect/Redacted"
 import * as Client from "./internal/client.js"
-import * as Http from "./internal/http.js"
-import * as Retry from "./Retry.js"
+import * as Retry from "./internal/retry.js"
+import * as RetryOption from "./Retry.js"
 
 /** The retry policy type of every provider client. */
-export type RetryPolicy = Http.RetryPolicy
+export type RetryPolicy = Retry.RetryPolicy
 
 /** How to reach an OpenAI-protocol API. */
 export interface Options {
@@ -50,7 +50,7 @@ export interface Options {
    * Transport retries: `{ times, base, cap }`, a `Schedule`, or `false` (see `Retry`).
    * Default: 2 retries, 500 ms base, 30 s cap, honouring `Retry-After`.
    */
-  readonly retry?: Retry.Option
+  readonly retry?: RetryOption.Option
   /**
    * Whether the `@effect/platform` client makes its own `http.client` span per request (with
    * header attributes, keys redacted) and sends trace propagation headers. Default `false`:
@@ -91,7 +91,7 @@ export const defaultBaseUrl = "https://api.openai.com/v1"
 /** Builds the service from options and an `HttpClient`. */
 export const makeWith = (httpClient: HttpClient.HttpClient, options: Options): Service => {
   const baseUrl = Client.baseUrlOf(options.baseUrl, defaultBaseUrl)
-  const retry = Retry.resolve(options.retry)
+  const retry = RetryOption.resolve(options.retry)
   const query =
     options.queryParams && Object.keys(options.queryParams).length > 0
       ? new URLSearchParams(options.queryParams).toString()

@@ -31,27 +31,27 @@
 import type { AgentError } from "@agentfx/core"
 import * as Duration from "effect/Duration"
 import * as Schedule from "effect/Schedule"
-import * as Http from "./internal/http.js"
+import * as Internal from "./internal/retry.js"
 
 /** The failures a retry schedule is fed. */
 export type RetryableError = AgentError.ModelHTTPError | AgentError.ModelAPIError
 
 /** The built-in policy's knobs: exponential backoff with jitter, capped, honouring `Retry-After`. */
-export type Policy = Http.RetryPolicy
+export type Policy = Internal.RetryPolicy
 
 /** What a client's `retry` option accepts (see the module docs). */
 export type Option =
-  | Partial<Pick<Http.RetryPolicy, "times" | "base" | "cap">>
+  | Partial<Pick<Internal.RetryPolicy, "times" | "base" | "cap">>
   | Schedule.Schedule<unknown, RetryableError>
   | false
   | undefined
 
 /** The client's policy for a `retry` option. */
-export const resolve = (option: Option): Http.RetryPolicy =>
+export const resolve = (option: Option): Internal.RetryPolicy =>
   Schedule.isSchedule(option)
     ? // The schedule decides how often and when; `times` only lets the transport try at all.
       { times: Number.POSITIVE_INFINITY, base: 0, cap: 0, schedule: option }
-    : Http.resolveRetry(option)
+    : Internal.resolveRetry(option)
 
 /**
  * `schedule`, except that after a response carrying `Retry-After` the next attempt waits that
