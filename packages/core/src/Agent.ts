@@ -52,7 +52,6 @@ import type * as Tool from "./Tool.js"
 import * as Toolset from "./Toolset.js"
 import type { RunUsage, UsageLimits } from "./Usage.js"
 import * as internal from "./internal/runLoop.js"
-import { spanScopedIfRecorded } from "./internal/spanRegion.js"
 
 export {
   /** The result of a run: output, usage, messages. */
@@ -388,55 +387,53 @@ const proto = {
   }
 }
 
-/** Builds an agent from its configuration. */
+/**
+ * Builds an agent from its configuration. Every entry point opens its run with the one internal
+ * `open` (concurrency slot, `invoke_agent` span when a tracer records it, scope, the run).
+ */
 export const fromConfig = <A, E, R>(config: internal.AgentConfig): Agent<A, E, R> => {
-  const span = internal.agentSpan(config.name)
   const self = Object.create(proto)
   self.name = config.name
   self.config = config
-  // The span and the scope are handed to the machine, which provides them with the rest of the
-  // run's context in one go (`withSpan` + `scoped` would add two more context changes per run).
-  // The span, the run's scope and its context are opened and closed in one region.
   self.run = (prompt: Prompt, options: RunOptions<any> = {}) =>
-    internal.runOwned<A>(config, prompt, options, span)
-  // The span is handed to the machine too: `Stream.withSpan` would provide it to every pull
-  // of the stream (a context change per network read).
-  // The run's scope and the machine are set up in the stream's own channel, so every chunk is
-  // read through no extra level (see `scopedChannel`).
-  self.runStream = (prompt: Prompt, options: RunOptions<any> = {}) =>
-    Stream.fromChannel(
-      internal.scopedChannel(
-        // No span when spans are not recorded, as for `run`.
-        Effect.flatMap(spanScopedIfRecorded(span.name, span.options), (parent) =>
-          Effect.flatMap(Effect.scope, (scope) =>
-            Effect.map(internal.makeMachine<A>(config, prompt, options, { scope, parent }), (m) =>
-              Stream.toChannel(m.streamAll(m.start))
-            )
+    options.eventStreamHandler === undefined
+      ? // The run's scope and context in one region (`withScopeAndContext`).
+        internal.runOpened<A>(config, prompt, options)
+      : // `eventStreamHandler`: the run is driven node by node on the streaming path instead.
+        Effect.scopedWith((scope) =>
+          Effect.flatMap(internal.open<A>(config, prompt, options, scope), (machine) =>
+            runWithEventHandler(machine, options.eventStreamHandler!)
           )
         )
+  // The run's scope, its span and the run are set up in the stream's own channel, so every
+  // chunk is read through no extra level (see `scopedChannel`); the span is the parent of the
+  // run's steps through the run's context (`Stream.withSpan` would provide it on every pull).
+  self.runStream = (prompt: Prompt, options: RunOptions<any> = {}) =>
+    Stream.fromChannel(
+      internal.openChannel<A, Chunk.Chunk<internal.AgentStreamEvent<A>>>(
+        config,
+        prompt,
+        options,
+        (m) => m.eventChannel(m.start)
       )
     )
   self.streamOutput = (prompt: Prompt, options?: RunOptions<any> & StreamOutputOptions) =>
-    streamOutputOf(self, prompt, options)
+    streamOutputOf<A>(config, prompt, options)
   self.iter = (prompt: Prompt, options: RunOptions<any> = {}) =>
-    Effect.gen(function* () {
-      const parent = yield* Effect.makeSpanScoped(span.name, span.options)
-      const machine = yield* internal
-        .makeMachine<A>(config, prompt, options)
-        .pipe(Effect.withParentSpan(parent))
-      return {
+    Effect.map(
+      Effect.flatMap(Effect.scope, (scope) => internal.open<A>(config, prompt, options, scope)),
+      (machine): AgentRun<A, any> => ({
         runId: machine.runId,
         nextNode: machine.nextNode,
-        next: (node) => Effect.withParentSpan(machine.step(node), parent),
-        stream: (node) =>
-          machine.stream(node).pipe(Stream.withSpan("Agent.iter.stream", { parent })),
+        next: (node) => machine.step(node),
+        stream: (node) => machine.stream(node),
         nodes: Stream.unwrap(
           Effect.map(machine.nextNode, (start) =>
             start._tag === "End"
               ? Stream.empty
               : Stream.paginateEffect(start, (node: internal.AgentNode<A>) =>
                   Effect.map(
-                    Effect.withParentSpan(machine.step(node), parent),
+                    machine.step(node),
                     (next) =>
                       [next, next._tag === "End" ? Option.none() : Option.some(next)] as const
                   )
@@ -448,43 +445,8 @@ export const fromConfig = <A, E, R>(config: internal.AgentConfig): Agent<A, E, R
         result: Effect.map(machine.nextNode, (n) =>
           n._tag === "End" ? Option.some(n.result) : Option.none()
         )
-      } satisfies AgentRun<A, any>
-    }) as any
-  // `eventStreamHandler`: the run is driven node by node on the streaming path instead.
-  const plainRun: (p: Prompt, o?: RunOptions<any>) => Effect.Effect<unknown, unknown, unknown> =
-    self.run
-  self.run = (prompt: Prompt, options?: RunOptions<any>) =>
-    options?.eventStreamHandler === undefined
-      ? plainRun(prompt, options)
-      : Effect.useSpan(span.name, span.options, (parent) =>
-          Effect.scopedWith((scope) =>
-            Effect.flatMap(
-              internal.makeMachine<A>(config, prompt, options, { scope, parent }),
-              (machine) =>
-                Effect.withParentSpan(
-                  runWithEventHandler(machine, options.eventStreamHandler!),
-                  parent
-                )
-            )
-          )
-        )
-  // A concurrency limit holds a slot for the whole run (stream, iteration): the slot is taken
-  // before the run's span starts, so waiting shows as its own `agent.concurrency.wait` span.
-  const limiter = config.concurrencyLimiter
-  if (limiter !== undefined) {
-    const run: (p: Prompt, o?: RunOptions<any>) => Effect.Effect<unknown, unknown, unknown> =
-      self.run
-    const runStream: (p: Prompt, o?: RunOptions<any>) => Stream.Stream<unknown, unknown, unknown> =
-      self.runStream
-    const iter: (p: Prompt, o?: RunOptions<any>) => Effect.Effect<unknown, unknown, unknown> =
-      self.iter
-    self.run = (prompt: Prompt, options?: RunOptions<any>) =>
-      Effect.scoped(Effect.zipRight(limiter.acquire, run(prompt, options)))
-    self.runStream = (prompt: Prompt, options?: RunOptions<any>) =>
-      Stream.unwrapScoped(Effect.map(limiter.acquire, () => runStream(prompt, options)))
-    self.iter = (prompt: Prompt, options?: RunOptions<any>) =>
-      Effect.zipRight(limiter.acquire, iter(prompt, options))
-  }
+      })
+    )
   return self
 }
 
@@ -746,15 +708,15 @@ export const streamOutput = <A, E, R, M extends internal.ModelInput = never>(
  * unchanged values skipped), then the final validated output last. Only the `OutputSpec`
  * protocol is used, so any output mode works.
  */
-const streamOutputOf = <A, E, R, M extends internal.ModelInput = never>(
-  agent: Agent<A, E, R>,
+const streamOutputOf = <A>(
+  config: internal.AgentConfig,
   prompt: Prompt,
-  options?: RunOptions<M> & StreamOutputOptions
-): Stream.Stream<PartialOutput<A>, AgentError | E | ModelErrors<M>, RunRequirements<R, M>> => {
+  options?: RunOptions<any> & StreamOutputOptions
+): Stream.Stream<PartialOutput<A>, unknown, unknown> => {
   const throttleMillis =
     options?.throttle === undefined ? 0 : Duration.toMillis(Duration.decode(options.throttle))
-  return Stream.unwrapScoped(
-    Effect.map(internal.makeMachine<A>(agent.config, prompt, options ?? {}), (machine) => {
+  return Stream.fromChannel(
+    internal.openChannel<A, Chunk.Chunk<A>>(config, prompt, options ?? {}, (machine) => {
       let lastDecodeAt = Number.NEGATIVE_INFINITY
       const spec = machine.output
       const decodesText = spec.allowTextOutput || spec.acceptsText === true
@@ -794,7 +756,7 @@ const streamOutputOf = <A, E, R, M extends internal.ModelInput = never>(
           )
         )
       })
-      return machine.streamAll(machine.start).pipe(
+      const outputs = machine.streamAll(machine.start).pipe(
         Stream.mapChunksEffect((chunk) => {
           let changed = false
           let final: A | undefined
@@ -849,8 +811,9 @@ const streamOutputOf = <A, E, R, M extends internal.ModelInput = never>(
           })
         })
       )
+      return Stream.toChannel(outputs)
     })
-  ) as any
+  ) as Stream.Stream<PartialOutput<A>, unknown, unknown>
 }
 
 // ---------------------------------------------------------------------------

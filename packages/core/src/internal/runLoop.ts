@@ -78,7 +78,7 @@ import type { ToolDefinition } from "../Tool.js"
 import type * as Toolset from "../Toolset.js"
 import { RunUsage, UsageLimits } from "../Usage.js"
 import { repairHistory } from "./historyRepair.js"
-import { withSpanAndContext, withSpanScopeAndContext } from "./spanRegion.js"
+import { openSpanIn, withScopeAndContext, withSpanAndContext } from "./spanRegion.js"
 
 // ---------------------------------------------------------------------------
 // Public data (re-exported by Agent.ts)
@@ -298,6 +298,8 @@ export interface Machine<A> {
   readonly stream: (node: AgentNode<A>) => Stream.Stream<AgentStreamEvent<A>, any>
   /** Every node from `node` to the end as one event stream, ending with `AgentRunResultEvent`. */
   readonly streamAll: (node: AgentNode<A>) => Stream.Stream<AgentStreamEvent<A>, any>
+  /** `streamAll` as the channel it is (what `runStream` reads, with no stage around it). */
+  readonly eventChannel: (node: AgentNode<A>) => EventChannel<A>
   readonly nextNode: Effect.Effect<AgentNode<A>>
   readonly messages: Effect.Effect<ReadonlyArray<ModelMessage>>
   readonly usage: Effect.Effect<RunUsage>
@@ -459,8 +461,11 @@ class Plan {
   readonly staticSystemParts: ReadonlyArray<SystemPromptPart> | undefined
   /** The function tools by name, when the toolset's list is fixed. */
   readonly fixedTools: Map<string, Toolset.ToolsetTool<any, any>> | undefined
+  /** The `invoke_agent` span of the agent's runs. */
+  readonly span: ReturnType<typeof agentSpan>
   private readonly outputs = new WeakMap<Model.ModelProfile, ResolvedOutput>()
   constructor(readonly config: AgentConfig) {
+    this.span = agentSpan(config.name)
     const statics: Array<string> = []
     const dynamics: Array<Effect.Effect<string | undefined, any, any>> = []
     for (const i of config.instructions) {
@@ -2054,7 +2059,7 @@ class Run<A> implements Machine<A> {
    * per node: each stage is one more read per chunk, and a run's last answer (after tool
    * calls) would be read through all of them.
    */
-  private eventChannel(node: AgentNode<A>): EventChannel<A> {
+  eventChannel(node: AgentNode<A>): EventChannel<A> {
     return node._tag === "End"
       ? Channel.write(Chunk.of<AgentStreamEvent<A>>(new AgentRunResultEvent(node.result)))
       : Channel.flatMap(this.nodeChannel(node), () =>
@@ -2086,27 +2091,7 @@ const deferredRequests = (deferred: ReadonlyArray<Deferred>): DeferredToolReques
 const statusReturn = (call: ToolCallPart, content: string) =>
   new ToolReturnPart({ toolName: call.toolName, toolCallId: call.toolCallId, content }, true)
 
-/**
- * `agent.run`: the `invoke_agent` span, the run's scope and the run's context in ONE region
- * around the run (see `spanRegion.ts`), the machine built inside it.
- */
-export const runOwned = <A>(
-  config: AgentConfig,
-  prompt: string | ReadonlyArray<UserContent> | undefined,
-  options: RunOptionsAny,
-  span: { readonly name: string; readonly options: Tracer.SpanOptions }
-): Effect.Effect<AgentRunResult<A>, any, any> =>
-  withSpanScopeAndContext(span.name, span.options, (parent, scope) =>
-    Effect.map(makeMachine<A>(config, prompt, options, { scope, parent }), (machine) => ({
-      context: machine.runContext,
-      // Failures get the messages in the region's own exit handler: no extra frame held
-      // by every run in flight.
-      body: machine.loopBody,
-      mapError: (e: unknown) => machine.withMessagesOf(e)
-    }))
-  )
-
-/** The `invoke_agent` span options. */
+/** The `invoke_agent` span of an agent's runs: its name and options. */
 export const agentSpan = (name: string | undefined) => ({
   name: `invoke_agent ${name ?? "agent"}`,
   options: {
@@ -2116,5 +2101,64 @@ export const agentSpan = (name: string | undefined) => ({
       "gen_ai.operation.name": "invoke_agent",
       "gen_ai.agent.name": name ?? "agent"
     }
-  }
+  } satisfies Tracer.SpanOptions
 })
+
+/**
+ * The one entry of every run (`run`, `runStream`, `iter`, `streamOutput`, the
+ * `eventStreamHandler` path and the Promise twins built on them): in `scope`, takes the agent's
+ * concurrency slot (`maxConcurrentRuns`; waiting shows as its own span, before the run's), opens
+ * the `invoke_agent` span — only when spans are recorded (`spansRecorded`): no tracer, no span —
+ * and builds the run owned by that scope and span. The slot is released and the span ended when
+ * `scope` closes, after everything the run put in it.
+ */
+export const open = <A>(
+  config: AgentConfig,
+  prompt: string | ReadonlyArray<UserContent> | undefined,
+  options: RunOptionsAny,
+  scope: Scope.Scope
+): Effect.Effect<Machine<A>, AgentError, any> => {
+  const span = planFor(config).span
+  const build = Effect.flatMap(openSpanIn(scope, span.name, span.options), (parent) =>
+    makeMachine<A>(config, prompt, options, { scope, parent })
+  )
+  const limiter = config.concurrencyLimiter
+  return limiter === undefined
+    ? build
+    : Effect.zipRight(Scope.extend(limiter.acquire, scope), build)
+}
+
+/**
+ * `agent.run`: the run's scope and its context in ONE region around the run (see
+ * `spanRegion.ts`), the run opened (`open`) inside it.
+ */
+export const runOpened = <A>(
+  config: AgentConfig,
+  prompt: string | ReadonlyArray<UserContent> | undefined,
+  options: RunOptionsAny
+): Effect.Effect<AgentRunResult<A>, any, any> =>
+  withScopeAndContext((scope) =>
+    Effect.map(open<A>(config, prompt, options, scope), (machine) => ({
+      context: machine.runContext,
+      // Failures get the messages in the region's own exit handler: no extra frame held
+      // by every run in flight.
+      body: machine.loopBody,
+      mapError: (e: unknown) => machine.withMessagesOf(e)
+    }))
+  )
+
+/**
+ * A run's event channel (`streamAll`) opened by `open` in the channel's own scope: the slot, the
+ * span and the run live as long as the channel. For `runStream` and `streamOutput`.
+ */
+export const openChannel = <A, Out>(
+  config: AgentConfig,
+  prompt: string | ReadonlyArray<UserContent> | undefined,
+  options: RunOptionsAny,
+  use: (machine: Machine<A>) => Channel.Channel<Out, unknown, unknown, unknown, unknown, unknown>
+): Channel.Channel<Out, unknown, unknown, unknown, unknown, unknown, any> =>
+  scopedChannel(
+    Effect.flatMap(Effect.scope, (scope) =>
+      Effect.map(open<A>(config, prompt, options, scope), use)
+    )
+  )
