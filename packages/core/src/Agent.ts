@@ -89,7 +89,11 @@ export type {
   EndStrategy,
   /** An instruction: static text, or an Effect recomputed before every request (`undefined` adds nothing). */
   Instruction,
-  /** How a model is given: a `Model.Service`, a Layer providing `Model.Model`, or a `"provider:model"` string. */
+  /**
+   * How a model is given: a `Model.Service`, a Layer providing `Model.Model`, or a `"provider:model"` string.
+   *
+   * @deprecated Use `Model.Input`.
+   */
   ModelInput,
   /** Metadata of a run: application data recorded on the result and the run's span, never sent to the model. */
   Metadata,
@@ -105,14 +109,13 @@ export type TypeId = typeof TypeId
 /** A user prompt: text or multimodal content. `undefined` continues from the history. */
 export type Prompt = string | ReadonlyArray<UserContent> | undefined
 
-/** The services a model input needs. */
-export type ModelRequirements<M> = M extends string
-  ? Model.ModelRegistry
-  : M extends Layer.Layer<Model.Model, any, infer R>
-    ? R
-    : never
-/** The errors building a model input can fail with. */
-export type ModelErrors<M> = M extends Layer.Layer<Model.Model, infer E, any> ? E : never
+/** The services a model input needs (`Model.InputContext`). */
+export type ModelRequirements<M> = Model.InputContext<M>
+/**
+ * The errors building a model input can fail with, besides `AgentError` (`Model.InputError`
+ * without a string's `UserError`, which every run's `AgentError` already holds).
+ */
+export type ModelErrors<M> = M extends string ? never : Model.InputError<M>
 
 /** The requirements of a run of an agent requiring `R`, with per-run model input `M`. */
 export type RunRequirements<R, M> = [M] extends [never]
@@ -120,7 +123,7 @@ export type RunRequirements<R, M> = [M] extends [never]
   : Exclude<R, Model.Model> | ModelRequirements<M>
 
 /** Options of one run. */
-export interface RunOptions<M extends internal.ModelInput = never> {
+export interface RunOptions<M extends Model.Input = never> {
   /**
    * Continue this conversation. It is repaired first: unanswered tool calls get an
    * `interrupted` return, tool results whose call is not in the response before them are
@@ -204,7 +207,7 @@ export interface Agent<A, E = never, R = never> extends Pipeable {
   /** The configuration, untyped (for wrappers and tests). */
   readonly config: internal.AgentConfig
   /** Runs the agent to the end. */
-  run<M extends internal.ModelInput = never>(
+  run<M extends Model.Input = never>(
     prompt: Prompt,
     options?: RunOptions<M>
   ): Effect.Effect<
@@ -217,7 +220,7 @@ export interface Agent<A, E = never, R = never> extends Pipeable {
    * `FinalResultEvent`, tool call and result events, then one `AgentRunResultEvent`. Dropping
    * the stream interrupts the run.
    */
-  runStream<M extends internal.ModelInput = never>(
+  runStream<M extends Model.Input = never>(
     prompt: Prompt,
     options?: RunOptions<M>
   ): Stream.Stream<
@@ -229,12 +232,12 @@ export interface Agent<A, E = never, R = never> extends Pipeable {
    * Runs the agent, streaming its output as it grows: validated partial outputs, then the final
    * output last (any output mode; see `StreamOutputOptions` for throttling).
    */
-  streamOutput<M extends internal.ModelInput = never>(
+  streamOutput<M extends Model.Input = never>(
     prompt: Prompt,
     options?: RunOptions<M> & StreamOutputOptions
   ): Stream.Stream<PartialOutput<A>, AgentError | E | ModelErrors<M>, RunRequirements<R, M>>
   /** Starts a run to be stepped node by node; it lives as long as the scope. */
-  iter<M extends internal.ModelInput = never>(
+  iter<M extends Model.Input = never>(
     prompt: Prompt,
     options?: RunOptions<M>
   ): Effect.Effect<
@@ -255,7 +258,7 @@ export interface MakeOptions<
   IE,
   IR,
   VR,
-  M extends internal.ModelInput,
+  M extends Model.Input,
   D extends boolean = false
 > {
   /** Used in spans (`invoke_agent {name}`) and visible in `RunContext.agentName`. */
@@ -499,7 +502,7 @@ export const make = <
   IE = never,
   IR = never,
   VR = never,
-  M extends internal.ModelInput = never,
+  M extends Model.Input = never,
   D extends boolean = false
 >(
   options: MakeOptions<Tools, Sets, O, IE, IR, VR, M, D> = {}
@@ -695,7 +698,7 @@ export interface StreamOutputOptions {
  *
  * @deprecated Use the method, `agent.streamOutput(prompt, options)`, as `run` and `runStream`.
  */
-export const streamOutput = <A, E, R, M extends internal.ModelInput = never>(
+export const streamOutput = <A, E, R, M extends Model.Input = never>(
   agent: Agent<A, E, R>,
   prompt: Prompt,
   options?: RunOptions<M> & StreamOutputOptions
@@ -878,7 +881,7 @@ const runExit = <A>(
  * const result = await Agent.runPromise(agent, { layer: TestModel.layer() }, "Hello")
  * ```
  */
-export const runPromise = <A, E, R, RR extends R, ER, M extends internal.ModelInput = never>(
+export const runPromise = <A, E, R, RR extends R, ER, M extends Model.Input = never>(
   agent: Agent<A, E, R>,
   provider: PromiseProvider<RR, ER>,
   prompt: Prompt,
@@ -890,14 +893,7 @@ export const runPromise = <A, E, R, RR extends R, ER, M extends internal.ModelIn
  * The events of a streamed run as an `AsyncIterable` (`provider` as for `runPromise`). Breaking
  * out of the loop interrupts the run; a failure throws the typed error itself.
  */
-export const runStreamAsyncIterable = <
-  A,
-  E,
-  R,
-  RR extends R,
-  ER,
-  M extends internal.ModelInput = never
->(
+export const runStreamAsyncIterable = <A, E, R, RR extends R, ER, M extends Model.Input = never>(
   agent: Agent<A, E, R>,
   provider: PromiseProvider<RR, ER>,
   prompt: Prompt,

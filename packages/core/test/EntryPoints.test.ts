@@ -60,7 +60,10 @@ const entries: ReadonlyArray<Entry> = [
     interruptible: true,
     drive: (agent, options, layer) =>
       agent
-        .run("go", { ...options, eventStreamHandler: (events) => Stream.runDrain(events) })
+        .run("go", {
+          ...options,
+          eventStreamHandler: (events) => Effect.ignore(Stream.runDrain(events))
+        })
         .pipe(Effect.map(outputOf), Effect.provide(layer))
   },
   {

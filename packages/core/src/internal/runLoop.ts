@@ -20,7 +20,6 @@ import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
 import * as Ref from "effect/Ref"
@@ -111,8 +110,8 @@ export class DynamicSystemPrompt<E = never, R = never> {
 /** A system prompt: static, dynamic (evaluated for a fresh conversation), or re-evaluated. */
 export type SystemPrompt<E = never, R = never> = Instruction<E, R> | DynamicSystemPrompt<E, R>
 
-/** What can be given as a model: a service, a Layer building one, or a `"provider:model"` string. */
-export type ModelInput = Model.Service | string | Layer.Layer<Model.Model, any, any>
+/** What can be given as a model (see `Model.Input`). */
+export type ModelInput = Model.Input
 
 /** Metadata of a run: application data, never sent to the model. */
 export type Metadata = Readonly<Record<string, unknown>>
@@ -331,47 +330,6 @@ export const noModelReason = (agentName: string | undefined): string =>
   'e.g. Effect.provide(OpenAiChat.model("gpt-4o")) with Effect.provide(OpenAiChat.layerConfig()) ' +
   "and an HttpClient (NodeHttpClient.layerUndici) from @agentfx/providers, or TestModel.layer() " +
   "in tests — or pass a model to Agent.make({ model }) or to run(prompt, { model })."
-
-/** The error text of a `"provider:model"` string with no `ModelRegistry` to resolve it. */
-export const noRegistryReason = (model: string): string =>
-  `Cannot resolve the model "${model}": no ModelRegistry is provided. Provide ` +
-  "ModelRegistry.layer() from @agentfx/providers (with an HttpClient such as " +
-  "NodeHttpClient.layerUndici), or give the model as a Layer instead of a string."
-
-/**
- * Resolves the model of a run: per-run option, agent model, or the `Model` in context. A Layer
- * is built in `owner.scope` (else the `Scope` in context), under `owner.parent` when given.
- */
-export const resolveModel = (
-  input: ModelInput | undefined,
-  owner?: RunOwner
-): Effect.Effect<Model.Service, any, any> => {
-  if (input === undefined) return Model.Model
-  if (typeof input === "string") {
-    const resolved = Effect.flatMap(Effect.context<never>(), (ctx) => {
-      const registry = Context.getOption(
-        ctx as Context.Context<Model.ModelRegistry>,
-        Model.ModelRegistry
-      )
-      return Option.isSome(registry)
-        ? registry.value.resolve(input)
-        : Effect.fail(new UserError({ reason: noRegistryReason(input) }))
-    })
-    return owner?.parent === undefined ? resolved : Effect.withParentSpan(resolved, owner.parent)
-  }
-  if (Layer.isLayer(input)) {
-    const layer = input as Layer.Layer<Model.Model, any, any>
-    return Effect.map(
-      owner === undefined
-        ? Layer.build(layer)
-        : owner.parent === undefined
-          ? Layer.buildWithScope(layer, owner.scope)
-          : Effect.withParentSpan(Layer.buildWithScope(layer, owner.scope), owner.parent),
-      (ctx) => Context.get(ctx, Model.Model)
-    )
-  }
-  return Effect.succeed(input as Model.Service)
-}
 
 const toArray = <T>(x: T | ReadonlyArray<T> | undefined): ReadonlyArray<T> =>
   x === undefined ? [] : Array.isArray(x) ? (x as ReadonlyArray<T>) : [x as T]
@@ -622,7 +580,14 @@ export const makeMachine = <A>(
         ? Effect.succeed(run)
         : Effect.as(run.computeMetadata(), run)
     })
-  return input === undefined ? build(undefined) : Effect.flatMap(resolveModel(input, owner), build)
+  return input === undefined
+    ? build(undefined)
+    : Effect.flatMap(
+        owner === undefined
+          ? Model.resolve(input)
+          : Model.resolve(input, { scope: owner.scope, parentSpan: owner.parent }),
+        build
+      )
 }
 
 /** One run of an agent: its state, and the handlers of its nodes. */
