@@ -51,6 +51,7 @@ import { RunContext } from "./RunContext.js"
 import type * as Tool from "./Tool.js"
 import * as Toolset from "./Toolset.js"
 import type { RunUsage, UsageLimits } from "./Usage.js"
+import * as Graph from "./AgentGraph.js"
 import * as internal from "./internal/runLoop.js"
 
 export {
@@ -72,7 +73,7 @@ export {
   statusTexts,
   /** A system prompt re-evaluated when a conversation is continued (see `dynamicSystemPrompt`). */
   DynamicSystemPrompt
-} from "./internal/runLoop.js"
+} from "./AgentGraph.js"
 
 export type {
   /** A node of the run graph, as `iter` steps through it; narrow it with `isEndNode` & co. */
@@ -89,17 +90,18 @@ export type {
   EndStrategy,
   /** An instruction: static text, or an Effect recomputed before every request (`undefined` adds nothing). */
   Instruction,
-  /**
-   * How a model is given: a `Model.Service`, a Layer providing `Model.Model`, or a `"provider:model"` string.
-   *
-   * @deprecated Use `Model.Input`.
-   */
-  ModelInput,
   /** Metadata of a run: application data recorded on the result and the run's span, never sent to the model. */
   Metadata,
   /** Metadata given to an agent or a run: a record, or a function of the `RunContext` (computed at start and end). */
   MetadataInput
-} from "./internal/runLoop.js"
+} from "./AgentGraph.js"
+
+/**
+ * How a model is given: a `Model.Service`, a Layer providing `Model.Model`, or a `"provider:model"` string.
+ *
+ * @deprecated Use `Model.Input`.
+ */
+export type ModelInput = Model.Input
 
 /** Brands agent values, so wrappers and tests can recognise an agent. */
 export const TypeId: unique symbol = Symbol.for("@agentfx/core/Agent")
@@ -143,8 +145,8 @@ export interface RunOptions<M extends Model.Input = never> {
   readonly usage?: RunUsage | Ref.Ref<RunUsage>
   /** Extra instructions for this run (static, or Effects using only `RunContext`). */
   readonly instructions?:
-    | internal.Instruction<never, RunContext>
-    | ReadonlyArray<internal.Instruction<never, RunContext>>
+    | Graph.Instruction<never, RunContext>
+    | ReadonlyArray<Graph.Instruction<never, RunContext>>
   /** Use this run id instead of a generated one. */
   readonly runId?: string
   /**
@@ -152,7 +154,7 @@ export interface RunOptions<M extends Model.Input = never> {
    * (`result.metadata`), in `RunContext.metadata`, and on the `invoke_agent` span (JSON
    * attribute `metadata`). A function is called at the start and again at the end of the run.
    */
-  readonly metadata?: internal.MetadataInput
+  readonly metadata?: Graph.MetadataInput
   /**
    * `run` only: receives the event stream of each model request and each tool-calling step
    * (part events, `FinalResultEvent`, tool call / result events) as the run goes — pydantic-ai's
@@ -176,25 +178,25 @@ export interface RunOptions<M extends Model.Input = never> {
  * own errors and provide your own services inside: the handler's Effect has neither.
  */
 export type EventStreamHandler = (
-  events: Stream.Stream<internal.AgentStreamEvent<unknown>, unknown>
+  events: Stream.Stream<Graph.AgentStreamEvent<unknown>, unknown>
 ) => Effect.Effect<void>
 
 /** A run being stepped with `iter`. Every effect has its requirements already provided. */
 export interface AgentRun<A, E> {
   readonly runId: string
   /** The node to execute next (`UserPromptNode` at first, `End` at the end). */
-  readonly nextNode: Effect.Effect<internal.AgentNode<A>>
+  readonly nextNode: Effect.Effect<Graph.AgentNode<A>>
   /** Executes `node` (the current one) and returns the next. */
-  readonly next: (node: internal.AgentNode<A>) => Effect.Effect<internal.AgentNode<A>, E>
+  readonly next: (node: Graph.AgentNode<A>) => Effect.Effect<Graph.AgentNode<A>, E>
   /** Executes `node` while streaming its events; then `nextNode` is the following node. */
-  readonly stream: (node: internal.AgentNode<A>) => Stream.Stream<internal.AgentStreamEvent<A>, E>
+  readonly stream: (node: Graph.AgentNode<A>) => Stream.Stream<Graph.AgentStreamEvent<A>, E>
   /** Executes the remaining nodes, emitting each new node (the last one is `End`). */
-  readonly nodes: Stream.Stream<internal.AgentNode<A>, E>
+  readonly nodes: Stream.Stream<Graph.AgentNode<A>, E>
   /** Messages so far (also after a failure or an interruption). */
   readonly messages: Effect.Effect<ReadonlyArray<ModelMessage>>
   readonly usage: Effect.Effect<RunUsage>
   /** The result, once the run reached `End`. */
-  readonly result: Effect.Effect<Option.Option<internal.AgentRunResult<A>>>
+  readonly result: Effect.Effect<Option.Option<Graph.AgentRunResult<A>>>
 }
 
 /**
@@ -210,11 +212,7 @@ export interface Agent<A, E = never, R = never> extends Pipeable {
   run<M extends Model.Input = never>(
     prompt: Prompt,
     options?: RunOptions<M>
-  ): Effect.Effect<
-    internal.AgentRunResult<A>,
-    AgentError | E | ModelErrors<M>,
-    RunRequirements<R, M>
-  >
+  ): Effect.Effect<Graph.AgentRunResult<A>, AgentError | E | ModelErrors<M>, RunRequirements<R, M>>
   /**
    * Runs the agent to the end, streaming every event: part start/delta/end of each response,
    * `FinalResultEvent`, tool call and result events, then one `AgentRunResultEvent`. Dropping
@@ -224,7 +222,7 @@ export interface Agent<A, E = never, R = never> extends Pipeable {
     prompt: Prompt,
     options?: RunOptions<M>
   ): Stream.Stream<
-    internal.AgentStreamEvent<A>,
+    Graph.AgentStreamEvent<A>,
     AgentError | E | ModelErrors<M>,
     RunRequirements<R, M>
   >
@@ -266,14 +264,12 @@ export interface MakeOptions<
   /** The model; without one, the run takes it from the options or the `Model` service. */
   readonly model?: M
   /** Sent with every request, recomputed each time (dynamic ones are Effects), never stored as parts. */
-  readonly instructions?: internal.Instruction<IE, IR> | ReadonlyArray<internal.Instruction<IE, IR>>
+  readonly instructions?: Graph.Instruction<IE, IR> | ReadonlyArray<Graph.Instruction<IE, IR>>
   /**
    * System prompts: added only to the first request of a fresh conversation. A
    * `dynamicSystemPrompt(ref, effect)` is also re-evaluated when a conversation is continued.
    */
-  readonly systemPrompt?:
-    | internal.SystemPrompt<IE, IR>
-    | ReadonlyArray<internal.SystemPrompt<IE, IR>>
+  readonly systemPrompt?: Graph.SystemPrompt<IE, IR> | ReadonlyArray<Graph.SystemPrompt<IE, IR>>
   /** Function tools. */
   readonly tools?: Tools
   /** More tools, as toolsets. Duplicate names across all tools fail the run with a `UserError`. */
@@ -293,7 +289,7 @@ export interface MakeOptions<
    */
   readonly outputRetries?: number
   /** Default `graceful`. */
-  readonly endStrategy?: internal.EndStrategy
+  readonly endStrategy?: Graph.EndStrategy
   readonly modelSettings?: ModelSettings
   /** Default: `UsageLimits.default` (50 requests). */
   readonly usageLimits?: UsageLimits
@@ -309,7 +305,7 @@ export interface MakeOptions<
    * Metadata of every run (a run's own `metadata` is merged over it, run wins): a record, or a
    * function of the `RunContext` computed at the start and again at the end of each run.
    */
-  readonly metadata?: internal.MetadataInput
+  readonly metadata?: Graph.MetadataInput
   /**
    * How many runs of this agent (`run`, `runStream`, `iter`) may go at once (a positive integer;
    * anything else throws a `RangeError` from `Agent.make`); excess runs wait for a slot (in a
@@ -378,7 +374,7 @@ export const concurrencyLimiter = (options: {
 export const dynamicSystemPrompt = <E = never, R = never>(
   ref: string,
   prompt: Effect.Effect<string | undefined, E, R>
-): internal.DynamicSystemPrompt<E, R> => new internal.DynamicSystemPrompt(ref, prompt)
+): Graph.DynamicSystemPrompt<E, R> => new Graph.DynamicSystemPrompt(ref, prompt)
 
 const toArray = <T>(x: T | ReadonlyArray<T> | undefined): ReadonlyArray<T> =>
   x === undefined ? [] : Array.isArray(x) ? (x as ReadonlyArray<T>) : [x as T]
@@ -413,7 +409,7 @@ export const fromConfig = <A, E, R>(config: internal.AgentConfig): Agent<A, E, R
   // run's steps through the run's context (`Stream.withSpan` would provide it on every pull).
   self.runStream = (prompt: Prompt, options: RunOptions<any> = {}) =>
     Stream.fromChannel(
-      internal.openChannel<A, Chunk.Chunk<internal.AgentStreamEvent<A>>>(
+      internal.openChannel<A, Chunk.Chunk<Graph.AgentStreamEvent<A>>>(
         config,
         prompt,
         options,
@@ -434,7 +430,7 @@ export const fromConfig = <A, E, R>(config: internal.AgentConfig): Agent<A, E, R
           Effect.map(machine.nextNode, (start) =>
             start._tag === "End"
               ? Stream.empty
-              : Stream.paginateEffect(start, (node: internal.AgentNode<A>) =>
+              : Stream.paginateEffect(start, (node: Graph.AgentNode<A>) =>
                   Effect.map(
                     machine.step(node),
                     (next) =>
@@ -461,7 +457,7 @@ export const fromConfig = <A, E, R>(config: internal.AgentConfig): Agent<A, E, R
 const runWithEventHandler = <A>(
   machine: internal.Machine<A>,
   handler: EventStreamHandler
-): Effect.Effect<internal.AgentRunResult<A>, any> =>
+): Effect.Effect<Graph.AgentRunResult<A>, any> =>
   Effect.gen(function* () {
     let node = yield* machine.nextNode
     while (node._tag !== "End") {
@@ -481,7 +477,7 @@ const runWithEventHandler = <A>(
               })
             )
           )
-          yield* handler(events as Stream.Stream<internal.AgentStreamEvent<unknown>, unknown>)
+          yield* handler(events as Stream.Stream<Graph.AgentStreamEvent<unknown>, unknown>)
           if (Option.isNone(failure)) yield* Stream.runDrain(events)
           if (Option.isSome(failure)) return yield* Effect.fail(failure.value)
         })
@@ -519,7 +515,7 @@ export const make = <
       | OutputSpec.Requirements<O>
       | IR
       | VR,
-      RunContext | internal.CurrentUsage
+      RunContext | Graph.CurrentUsage
     >
   | ([M] extends [never] ? Model.Model : ModelRequirements<M>)
 > => {
@@ -559,18 +555,16 @@ export const make = <
 // ---------------------------------------------------------------------------
 
 /** Is this the first node? */
-export const isUserPromptNode = <A>(node: internal.AgentNode<A>): node is internal.UserPromptNode =>
+export const isUserPromptNode = <A>(node: Graph.AgentNode<A>): node is Graph.UserPromptNode =>
   node._tag === "UserPromptNode"
 /** Is this a model request node? */
-export const isModelRequestNode = <A>(
-  node: internal.AgentNode<A>
-): node is internal.ModelRequestNode => node._tag === "ModelRequestNode"
+export const isModelRequestNode = <A>(node: Graph.AgentNode<A>): node is Graph.ModelRequestNode =>
+  node._tag === "ModelRequestNode"
 /** Is this a call-tools node? */
-export const isCallToolsNode = <A>(node: internal.AgentNode<A>): node is internal.CallToolsNode =>
+export const isCallToolsNode = <A>(node: Graph.AgentNode<A>): node is Graph.CallToolsNode =>
   node._tag === "CallToolsNode"
 /** Is this the end? */
-export const isEndNode = <A>(node: internal.AgentNode<A>): node is internal.End<A> =>
-  node._tag === "End"
+export const isEndNode = <A>(node: Graph.AgentNode<A>): node is Graph.End<A> => node._tag === "End"
 
 /**
  * The JSON Schema of the agent's output (pydantic-ai's `agent.output_json_schema()`), for
@@ -615,7 +609,7 @@ export const outputJsonSchema = (
  * starts from empty).
  */
 export const streamText = <A, E, R>(
-  stream: Stream.Stream<internal.AgentStreamEvent<A>, E, R>,
+  stream: Stream.Stream<Graph.AgentStreamEvent<A>, E, R>,
   options?: { readonly delta?: boolean }
 ): Stream.Stream<string, E, R> => {
   const delta = options?.delta === true
@@ -651,9 +645,9 @@ export const streamText = <A, E, R>(
 
 /** Runs a run's event stream to the end and returns the result (from `AgentRunResultEvent`). */
 export const finalResult = <A, E, R>(
-  stream: Stream.Stream<internal.AgentStreamEvent<A>, E, R>
-): Effect.Effect<internal.AgentRunResult<A>, E, R> =>
-  Stream.runFold(stream, undefined as internal.AgentRunResult<A> | undefined, (acc, e) =>
+  stream: Stream.Stream<Graph.AgentStreamEvent<A>, E, R>
+): Effect.Effect<Graph.AgentRunResult<A>, E, R> =>
+  Stream.runFold(stream, undefined as Graph.AgentRunResult<A> | undefined, (acc, e) =>
     e._tag === "AgentRunResultEvent" ? e.result : acc
   ).pipe(
     Effect.flatMap((r) =>
@@ -886,7 +880,7 @@ export const runPromise = <A, E, R, RR extends R, ER, M extends Model.Input = ne
   provider: PromiseProvider<RR, ER>,
   prompt: Prompt,
   options?: RunOptions<M> & { readonly signal?: AbortSignal }
-): Promise<internal.AgentRunResult<A>> =>
+): Promise<Graph.AgentRunResult<A>> =>
   runExit(agent.run(prompt, options), provider, options?.signal)
 
 /**
@@ -898,10 +892,10 @@ export const runStreamAsyncIterable = <A, E, R, RR extends R, ER, M extends Mode
   provider: PromiseProvider<RR, ER>,
   prompt: Prompt,
   options?: RunOptions<M>
-): AsyncIterable<internal.AgentStreamEvent<A>> => ({
+): AsyncIterable<Graph.AgentStreamEvent<A>> => ({
   async *[Symbol.asyncIterator]() {
     const stream = agent.runStream(prompt, options) as Stream.Stream<
-      internal.AgentStreamEvent<A>,
+      Graph.AgentStreamEvent<A>,
       unknown,
       RR
     >
