@@ -401,7 +401,7 @@ export const fromConfig = <A, E, R>(config: internal.AgentConfig): Agent<A, E, R
       : // `eventStreamHandler`: the run is driven node by node on the streaming path instead.
         Effect.scopedWith((scope) =>
           Effect.flatMap(internal.open<A>(config, prompt, options, scope), (machine) =>
-            runWithEventHandler(machine, options.eventStreamHandler!)
+            machine.runWithHandler(options.eventStreamHandler!)
           )
         )
   // The run's scope, its span and the run are set up in the stream's own channel, so every
@@ -448,47 +448,6 @@ export const fromConfig = <A, E, R>(config: internal.AgentConfig): Agent<A, E, R
     )
   return self
 }
-
-/**
- * Drives a machine to the end, handing the event stream of every model-request and call-tools
- * node to `handler`. Whatever the handler leaves unread is drained (no re-execution), so the run
- * always completes; a node's failure fails the run even if the handler swallowed it.
- */
-const runWithEventHandler = <A>(
-  machine: internal.Machine<A>,
-  handler: EventStreamHandler
-): Effect.Effect<Graph.AgentRunResult<A>, any> =>
-  Effect.gen(function* () {
-    let node = yield* machine.nextNode
-    while (node._tag !== "End") {
-      if (node._tag === "UserPromptNode") {
-        node = yield* machine.step(node)
-        continue
-      }
-      const current = node
-      yield* Effect.scoped(
-        Effect.gen(function* () {
-          let failure: Option.Option<unknown> = Option.none()
-          const pull = yield* Stream.toPull(machine.stream(current))
-          const events = Stream.repeatEffectChunkOption(
-            Effect.tapError(pull, (e) =>
-              Effect.sync(() => {
-                if (Option.isSome(e)) failure = e
-              })
-            )
-          )
-          yield* handler(events as Stream.Stream<Graph.AgentStreamEvent<unknown>, unknown>)
-          if (Option.isNone(failure)) yield* Stream.runDrain(events)
-          if (Option.isSome(failure)) return yield* Effect.fail(failure.value)
-        })
-      )
-      node = yield* machine.nextNode
-      if (node === current) {
-        return yield* Effect.dieMessage("eventStreamHandler: the node did not complete")
-      }
-    }
-    return node.result
-  })
 
 /** Builds an agent. */
 export const make = <

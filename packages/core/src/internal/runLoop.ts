@@ -146,20 +146,30 @@ type EventChannel<A> = Channel.Channel<
   unknown
 >
 
+/** One node's events as a channel; its done value is the next node. */
+type NodeChannel<A> = Channel.Channel<
+  Chunk.Chunk<AgentStreamEvent<A>>,
+  unknown,
+  unknown,
+  unknown,
+  AgentNode<A>,
+  unknown
+>
+
 /**
  * The channel built by `setup`, run in a `Scope` of its own that closes (with the channel's
  * exit) when the channel ends, fails or is interrupted. What `Stream.unwrapScoped` does,
  * without running the built channel as a nested stage (`Stream.unwrapScoped` flattens a
  * one-element stream: every chunk of the inner stream is then read through one more level).
  */
-export const scopedChannel = <OutElem, OutErr, E, R>(
-  setup: Effect.Effect<Channel.Channel<OutElem, unknown, OutErr, unknown, unknown, unknown>, E, R>
+export const scopedChannel = <OutElem, OutErr, OutDone, E, R>(
+  setup: Effect.Effect<Channel.Channel<OutElem, unknown, OutErr, unknown, OutDone, unknown>, E, R>
 ): Channel.Channel<
   OutElem,
   unknown,
   OutErr | E,
   unknown,
-  unknown,
+  OutDone,
   unknown,
   Exclude<R, Scope.Scope>
 > =>
@@ -179,6 +189,10 @@ export interface Machine<A> {
   readonly stream: (node: AgentNode<A>) => Stream.Stream<AgentStreamEvent<A>, any>
   /** Every node from `node` to the end as one event stream, ending with `AgentRunResultEvent`. */
   readonly streamAll: (node: AgentNode<A>) => Stream.Stream<AgentStreamEvent<A>, any>
+  /** `run` with an `eventStreamHandler`: every node's events go to the handler. */
+  readonly runWithHandler: (
+    handler: (events: Stream.Stream<AgentStreamEvent<A>, unknown>) => Effect.Effect<void>
+  ) => Effect.Effect<AgentRunResult<A>, any>
   /** `streamAll` as the channel it is (what `runStream` reads, with no stage around it). */
   readonly eventChannel: (node: AgentNode<A>) => EventChannel<A>
   readonly nextNode: Effect.Effect<AgentNode<A>>
@@ -1082,13 +1096,13 @@ class Run<A> implements Machine<A> {
    * when the channel ends, fails or is interrupted). Not `Stream.unwrapScoped`: that runs the
    * events in a nested channel stage, one more read per network read (see `eventChannel`).
    */
-  private modelRequestChannel(node: ModelRequestNode): EventChannel<A> {
+  private modelRequestChannel(node: ModelRequestNode): NodeChannel<A> {
     return scopedChannel(this.modelRequestSetup(node))
   }
 
   private modelRequestSetup(
     node: ModelRequestNode
-  ): Effect.Effect<EventChannel<A>, any, Scope.Scope> {
+  ): Effect.Effect<NodeChannel<A>, any, Scope.Scope> {
     return (
       // Only the set-up reads the run's context: providing it to the whole stream
       // (`Stream.provideSomeContext`) would cost a context change on every network read.
@@ -1162,9 +1176,8 @@ class Run<A> implements Machine<A> {
               r.state === "complete" ? r : new ModelResponse({ ...r, state: "complete" }, true)
             )
           ),
-          Effect.tap((next) => {
+          Effect.tap(() => {
             done = true
-            this.st.next = next
           })
         )
         return Channel.zipRight(Stream.toChannel(events), Channel.fromEffect(finish))
@@ -1776,63 +1789,87 @@ class Run<A> implements Machine<A> {
 
   // -- Driving ------------------------------------------------------------
 
+  /**
+   * The one place a node's behaviour is chosen. Streaming, a node is a channel of its events
+   * whose done value is the next node (`runStream`, `streamOutput`, `iter.stream`, the
+   * `eventStreamHandler` path); not streaming (`run`, `iter.next`), the next node as an Effect
+   * — what draining that channel gives, without building it (a model request is then sent
+   * without streaming). Failures are raw here: the drivers attach the messages.
+   */
+  private behaviour(node: AgentNode<A>, streaming: true): NodeChannel<A>
+  private behaviour(node: AgentNode<A>, streaming: false): Effect.Effect<AgentNode<A>, any, any>
+  private behaviour(
+    node: AgentNode<A>,
+    streaming: boolean
+  ): NodeChannel<A> | Effect.Effect<AgentNode<A>, any, any> {
+    switch (node._tag) {
+      case "UserPromptNode":
+        // No events: the first request is built.
+        return streaming
+          ? Channel.fromEffect(this.provide(this.userPrompt(node)))
+          : this.userPrompt(node)
+      case "ModelRequestNode":
+        return streaming ? this.modelRequestChannel(node) : this.modelRequest(node)
+      case "CallToolsNode":
+        return streaming ? this.callToolsChannel(node) : this.callTools(node, noEmit)
+      case "End":
+        return streaming ? Channel.succeed(node) : Effect.succeed(node)
+    }
+  }
+
+  /** A node's events (`behaviour`, streaming) with the messages so far on its failures. */
+  private nodeChannel(node: AgentNode<A>): NodeChannel<A> {
+    return Channel.catchAll(this.behaviour(node, true), (e) => Channel.fail(this.withMessagesOf(e)))
+  }
+
+  /**
+   * Tool calls as a channel: the calls run in a fiber of the channel's scope and hand their
+   * events over a queue (two per call, so it never holds more); the done value is the next node.
+   */
+  private callToolsChannel(node: CallToolsNode): NodeChannel<A> {
+    return scopedChannel(
+      Effect.gen(this, function* () {
+        const queue = yield* Queue.unbounded<Take.Take<AgentStreamEvent<A>, unknown>>()
+        let next: AgentNode<A> | undefined
+        yield* Effect.forkScoped(
+          this.provide(this.callTools(node, (events) => queue.offer(Take.chunk(events)))).pipe(
+            Effect.exit,
+            Effect.flatMap((exit) => {
+              if (Exit.isSuccess(exit)) next = exit.value
+              return queue.offer(Exit.isSuccess(exit) ? Take.end : Take.failCause(exit.cause))
+            })
+          )
+        )
+        return Channel.zipRight(
+          Stream.toChannel(Stream.flattenTake(Stream.fromQueue(queue))),
+          Channel.sync(() => next!)
+        )
+      })
+    )
+  }
+
   private withMessagesOnError<X, R = never>(
     effect: Effect.Effect<X, any, R>
   ): Effect.Effect<X, any, R> {
     return Effect.catchAll(effect, (e) => Effect.fail(this.withMessagesOf(e)))
   }
 
-  private nodeBody(node: AgentNode<A>, emit: Emit): Effect.Effect<AgentNode<A>, any, any> {
-    switch (node._tag) {
-      case "UserPromptNode":
-        return this.userPrompt(node)
-      case "ModelRequestNode":
-        return this.modelRequest(node)
-      case "CallToolsNode":
-        return this.callTools(node, emit)
-      case "End":
-        return Effect.succeed(node)
-    }
-  }
-
-  private execute(node: AgentNode<A>, emit: Emit): Effect.Effect<AgentNode<A>, any> {
+  /** `iter.next`: one node without events; the next node becomes the run's cursor. */
+  step(node: AgentNode<A>): Effect.Effect<AgentNode<A>, any> {
     return this.withMessagesOnError(
-      Effect.map(this.provide(Effect.suspend(() => this.nodeBody(node, emit))), (next) => {
+      Effect.map(this.provide(Effect.suspend(() => this.behaviour(node, false))), (next) => {
         this.st.next = next
         return next
       })
     )
   }
 
-  step(node: AgentNode<A>): Effect.Effect<AgentNode<A>, any> {
-    return this.execute(node, noEmit)
-  }
-
   // `run`: every node inside ONE context switch / error mapping (not one per step as `step`
   // does; switching the context costs more than a whole step's own bookkeeping).
-  //
-  // Every continuation pending while the model answers is a frame held by each run in flight,
-  // so a model request continues the loop from its own continuation (one frame, not two).
   private loop(node: AgentNode<A>): Effect.Effect<AgentRunResult<A>, any, any> {
-    switch (node._tag) {
-      case "End":
-        return Effect.succeed(node.result)
-      case "ModelRequestNode":
-        return Effect.flatMap(this.prepareRequest(node), (prep) =>
-          Effect.flatMap(
-            this.chatModel.request(prep.messages, this.st.settings, prep.parameters),
-            (response) =>
-              Effect.flatMap(this.finishResponse(response), (next) => this.continueWith(next))
-          )
-        )
-      default:
-        return Effect.flatMap(this.nodeBody(node, noEmit), (next) => this.continueWith(next))
-    }
-  }
-
-  private continueWith(next: AgentNode<A>): Effect.Effect<AgentRunResult<A>, any, any> {
-    this.st.next = next
-    return this.loop(next)
+    return node._tag === "End"
+      ? Effect.succeed(node.result)
+      : Effect.flatMap(this.behaviour(node, false), (next) => this.loop(next))
   }
 
   /** The run to its end; the caller maps failures with `withMessagesOf`. */
@@ -1845,67 +1882,79 @@ class Run<A> implements Machine<A> {
     return withMessages(e, this.st.messages)
   }
 
+  /** `iter.stream`: one node's events; its next node becomes the run's cursor. */
   stream(node: AgentNode<A>): Stream.Stream<AgentStreamEvent<A>, any> {
-    switch (node._tag) {
-      case "End":
-        return Stream.empty
-      case "UserPromptNode":
-        return Stream.drain(Stream.fromEffect(this.step(node)))
-      case "ModelRequestNode":
-        return Stream.fromChannel(this.nodeChannel(node))
-      case "CallToolsNode":
-        return Stream.unwrapScoped(
-          Effect.gen(this, function* () {
-            // Tool events are few (two per call); the queue never holds more than that.
-            const queue = yield* Queue.unbounded<Take.Take<AgentStreamEvent<A>, any>>()
-            yield* Effect.forkScoped(
-              this.execute(node, (events) => queue.offer(Take.chunk(events))).pipe(
-                Effect.exit,
-                Effect.flatMap((exit) =>
-                  queue.offer(Exit.isSuccess(exit) ? Take.end : Take.failCause(exit.cause))
-                )
-              )
-            )
-            return Stream.flattenTake(Stream.fromQueue(queue))
-          })
-        )
-    }
+    return Stream.fromChannel(
+      Channel.map(this.nodeChannel(node), (next) => {
+        this.st.next = next
+      })
+    )
   }
 
   /**
-   * One node's events as a channel. A model request runs inline (no channel stage of its
-   * own); a user prompt emits nothing; tool calls keep their queue (a few events per call).
-   */
-  private nodeChannel(node: AgentNode<A>): EventChannel<A> {
-    switch (node._tag) {
-      case "ModelRequestNode":
-        return Channel.catchAll(this.modelRequestChannel(node), (e) =>
-          Channel.fail(this.withMessagesOf(e))
-        )
-      case "UserPromptNode":
-        return Channel.fromEffect(this.step(node))
-      default:
-        return Stream.toChannel(this.stream(node))
-    }
-  }
-
-  /**
-   * Every node from `node` to the end in ONE channel: each node's channel, then the next one
-   * (a tail call, so the executor's stack stays flat), then the result. Built from
-   * `flatMap`s rather than `Stream.concat` of `Stream.unwrap`s, which nest one channel stage
-   * per node: each stage is one more read per chunk, and a run's last answer (after tool
-   * calls) would be read through all of them.
+   * Every node from `node` to the end in ONE channel: each node's channel, then the channel of
+   * the node it ends with (a tail call, so the executor's stack stays flat), then the result.
+   * Built from `flatMap`s rather than `Stream.concat` of `Stream.unwrap`s, which nest one
+   * channel stage per node: each stage is one more read per chunk, and a run's last answer
+   * (after tool calls) would be read through all of them.
    */
   eventChannel(node: AgentNode<A>): EventChannel<A> {
     return node._tag === "End"
       ? Channel.write(Chunk.of<AgentStreamEvent<A>>(new AgentRunResultEvent(node.result)))
-      : Channel.flatMap(this.nodeChannel(node), () =>
-          Channel.suspend(() => this.eventChannel(this.st.next as AgentNode<A>))
-        )
+      : Channel.flatMap(this.nodeChannel(node), (next) => this.eventChannel(next))
   }
 
   streamAll(node: AgentNode<A>): Stream.Stream<AgentStreamEvent<A>, any> {
     return Stream.fromChannel(this.eventChannel(node))
+  }
+
+  /**
+   * `run` with an `eventStreamHandler`: node by node, the events of every model request and
+   * every tool-calling step go to `handler`. Whatever it leaves unread is drained (no
+   * re-execution), so the run always completes; a node's failure fails the run even if the
+   * handler swallowed it.
+   */
+  runWithHandler(
+    handler: (events: Stream.Stream<AgentStreamEvent<A>, unknown>) => Effect.Effect<void>
+  ): Effect.Effect<AgentRunResult<A>, any> {
+    const go = (node: AgentNode<A>): Effect.Effect<AgentRunResult<A>, any> => {
+      if (node._tag === "End") return Effect.succeed(node.result)
+      // The first request is built without events: the handler sees none for it.
+      if (node._tag === "UserPromptNode") return Effect.flatMap(this.step(node), go)
+      return Effect.flatMap(this.handled(node, handler), go)
+    }
+    return Effect.suspend(() => go(this.st.next as AgentNode<A>))
+  }
+
+  private handled(
+    node: AgentNode<A>,
+    handler: (events: Stream.Stream<AgentStreamEvent<A>, unknown>) => Effect.Effect<void>
+  ): Effect.Effect<AgentNode<A>, any> {
+    return Effect.scoped(
+      Effect.gen(this, function* () {
+        let failure: Option.Option<unknown> = Option.none()
+        let next: AgentNode<A> | undefined
+        const channel = Channel.map(this.nodeChannel(node), (n) => {
+          next = n
+          this.st.next = n
+        })
+        const pull = yield* Stream.toPull(Stream.fromChannel(channel))
+        const events = Stream.repeatEffectChunkOption(
+          Effect.tapError(pull, (e) =>
+            Effect.sync(() => {
+              if (Option.isSome(e)) failure = e
+            })
+          )
+        )
+        yield* handler(events)
+        if (Option.isNone(failure)) yield* Stream.runDrain(events)
+        if (Option.isSome(failure)) return yield* Effect.fail(failure.value)
+        if (next === undefined) {
+          return yield* Effect.dieMessage("eventStreamHandler: the node did not complete")
+        }
+        return next
+      })
+    )
   }
 }
 
