@@ -31,7 +31,6 @@ import {
   type AgentError,
   ContentFilterError,
   ModelRetry,
-  ToolFailed,
   UnexpectedModelBehavior,
   UsageLimitExceeded,
   UserError,
@@ -56,20 +55,9 @@ import {
   UserPromptNode
 } from "../AgentGraph.js"
 import * as CaptureRunMessages from "../CaptureRunMessages.js"
-import {
-  ApprovalRequired,
-  type ApprovalResult,
-  CallDeferred,
-  DeferredToolRequests,
-  type DeferredToolResults,
-  deniedMessage,
-  ToolApproved,
-  ToolDenied
-} from "../DeferredTools.js"
+import { DeferredToolRequests, type DeferredToolResults } from "../DeferredTools.js"
 import {
   FinalResultEvent,
-  FunctionToolCallEvent,
-  FunctionToolResultEvent,
   type ModelMessage,
   ModelRequest,
   type ModelRequestPart,
@@ -92,7 +80,18 @@ import type { ToolDefinition } from "../Tool.js"
 import type * as Toolset from "../Toolset.js"
 import { RunUsage, UsageLimits } from "../Usage.js"
 import { repairHistory } from "./historyRepair.js"
-import { openSpanIn, withScopeAndContext, withSpanAndContext } from "./spanRegion.js"
+import {
+  type CallOutcome,
+  type CallResult,
+  Deferred,
+  type Emit,
+  hasOwn,
+  noEmit,
+  retryContent,
+  runFunctionBatch,
+  type ToolHost
+} from "./toolExec.js"
+import { openSpanIn, withScopeAndContext } from "./spanRegion.js"
 
 // ---------------------------------------------------------------------------
 // Configuration
@@ -231,12 +230,6 @@ const toArray = <T>(x: T | ReadonlyArray<T> | undefined): ReadonlyArray<T> =>
   x === undefined ? [] : Array.isArray(x) ? (x as ReadonlyArray<T>) : [x as T]
 
 const isModelRetry = (u: unknown): u is ModelRetry => u instanceof ModelRetry
-const isRetryOrFailed = (u: unknown): u is ModelRetry | ToolFailed =>
-  u instanceof ModelRetry || u instanceof ToolFailed
-
-const retryContent = (e: ModelRetry) =>
-  e.issues !== undefined && e.issues.length > 0 ? e.issues : e.reason
-
 const parsesAsJson = (text: string): boolean => {
   try {
     JSON.parse(text)
@@ -254,8 +247,6 @@ const safeJson = (u: unknown): string => {
   }
 }
 
-const quoteList = (names: ReadonlyArray<string>) => names.map((n) => `'${n}'`).join(", ")
-
 // ---------------------------------------------------------------------------
 // The machine
 // ---------------------------------------------------------------------------
@@ -267,9 +258,6 @@ const quoteList = (names: ReadonlyArray<string>) => names.map((n) => `'${n}'`).j
 // methods. A run therefore allocates no closures or pre-built effects up front (a closure-per-
 // handler machine held ≈ 40 closures and their contexts per run in flight); effects are built
 // as nodes execute and are garbage once a node is done.
-
-type Emit = (events: Chunk.Chunk<AgentStreamEvent<any>>) => Effect.Effect<void>
-const noEmit: Emit = () => Effect.void
 
 /**
  * The scope and the span that own a run, given explicitly by `Agent.run` instead of being
@@ -381,8 +369,6 @@ interface State {
   resume: Resume | undefined
 }
 
-type CallResult = ToolReturnPart | RetryPromptPart
-
 /** What a resumed run knows about the response whose calls it answers. */
 interface Resume {
   readonly results: DeferredToolResults
@@ -391,25 +377,6 @@ interface Resume {
   /** Other parts to send with the results (the trailing request's, a new user prompt). */
   readonly carried: ReadonlyArray<ModelRequestPart>
 }
-
-/** A call the run cannot finish: it waits for an approval or for a result from outside. */
-class Deferred {
-  readonly _tag = "Deferred" as const
-  constructor(
-    readonly kind: "approval" | "external",
-    readonly call: ToolCallPart,
-    readonly metadata: unknown
-  ) {}
-}
-
-/** What one function call ends with. */
-type CallOutcome = CallResult | Deferred
-
-/** A call that waits: the loop's own `Deferred`, or a handler's `ApprovalRequired` / `CallDeferred`. */
-const isDeferred = (u: unknown): u is Deferred | ApprovalRequired | CallDeferred =>
-  u instanceof Deferred || u instanceof ApprovalRequired || u instanceof CallDeferred
-
-const hasOwn = (record: object, key: string): boolean => Object.hasOwn(record, key)
 
 interface Prepared {
   readonly messages: ReadonlyArray<ModelMessage>
@@ -477,7 +444,7 @@ export const makeMachine = <A>(
 }
 
 /** One run of an agent: its state, and the handlers of its nodes. */
-class Run<A> implements Machine<A> {
+class Run<A> implements Machine<A>, ToolHost {
   readonly runId: string
   readonly start: AgentNode<A>
   readonly output: OutputSpec.Any
@@ -486,8 +453,8 @@ class Run<A> implements Machine<A> {
   private readonly chatModel: Model.Service
   private readonly profile: Model.ModelProfile
   private readonly resolved: ResolvedOutput
-  private readonly usageRef: Ref.Ref<RunUsage>
-  private readonly usageLimits: UsageLimits
+  readonly usageRef: Ref.Ref<RunUsage>
+  readonly usageLimits: UsageLimits
   private readonly staticInstructions: ReadonlyArray<string>
   private readonly dynamicInstructions: ReadonlyArray<Effect.Effect<string | undefined, any, any>>
   /** Agent's then run's metadata inputs (run wins); undefined when there are none. */
@@ -581,11 +548,20 @@ class Run<A> implements Machine<A> {
     return Context.omit(Tracer.ParentSpan)(this.runContext) as Context.Context<any>
   }
 
-  private get config(): AgentConfig {
+  get config(): AgentConfig {
     return this.plan.config
   }
   private get spec(): OutputSpec.Any {
     return this.resolved.spec
+  }
+
+  // -- ToolHost ---------------------------------------------------------------
+
+  get tools(): ReadonlyMap<string, Toolset.ToolsetTool<any, any>> {
+    return this.st.tools
+  }
+  get given(): DeferredToolResults | undefined {
+    return this.st.resume?.results
   }
 
   // -- Machine ----------------------------------------------------------------
@@ -612,7 +588,7 @@ class Run<A> implements Machine<A> {
   private append(m: ModelMessage): void {
     this.setMessages([...this.st.messages, m])
   }
-  private toolRetry(name: string): number {
+  toolRetry(name: string): number {
     return this.st.toolRetries?.get(name) ?? 0
   }
 
@@ -626,7 +602,7 @@ class Run<A> implements Machine<A> {
     return this.streamSetup
   }
 
-  private makeCtx(extra?: Partial<RunContextService>): Effect.Effect<RunContextService> {
+  makeCtx(extra?: Partial<RunContextService>): Effect.Effect<RunContextService> {
     return Effect.map(Ref.get(this.usageRef), (usage) => this.ctxWith(usage, extra))
   }
   private ctxWith(usage: RunUsage, extra?: Partial<RunContextService>): RunContextService {
@@ -663,7 +639,7 @@ class Run<A> implements Machine<A> {
     })
   }
 
-  private limitError(v: { limit: any; limitValue: number; value: number; message: string }) {
+  limitError(v: { limit: any; limitValue: number; value: number; message: string }) {
     return new UsageLimitExceeded({
       limit: v.limit,
       limitValue: v.limitValue,
@@ -682,7 +658,7 @@ class Run<A> implements Machine<A> {
    * middle of a tool call (its JSON arguments do not parse), say so: that is the real cause,
    * and more retries would not help (pydantic-ai's `IncompleteToolCall`).
    */
-  private exhausted(reason: string) {
+  exhausted(reason: string) {
     const st = this.st
     const last = st.messages[st.messages.length - 1]
     if (last !== undefined && last._tag === "ModelResponse" && last.finishReason === "length") {
@@ -1294,307 +1270,6 @@ class Run<A> implements Machine<A> {
     )
   }
 
-  /**
-   * Runs one function (or unknown) tool call. Budget exhaustion fails the run. A call may end
-   * `Deferred` (approval needed, external tool, a handler failing with a deferral); when the run
-   * resumes deferred calls, a call's given result (approval, denial, external result) is used.
-   */
-  private runFunctionCall(
-    call: ToolCallPart,
-    emit: Emit,
-    failed: Set<string>,
-    succeeded: Set<string>
-  ): Effect.Effect<CallOutcome, any, any> {
-    const st = this.st
-    const tool = st.tools.get(call.toolName)
-    const retry = this.toolRetry(call.toolName)
-    const max = tool?.maxRetries ?? this.config.retries
-    const given = st.resume?.results
-    const id = call.toolCallId
-    const approval =
-      given !== undefined && hasOwn(given.approvals, id) ? given.approvals[id] : undefined
-    const onRetry = (error: ModelRetry): Effect.Effect<CallResult, any> => {
-      if (retry >= max) {
-        return this.exhausted(
-          `Tool '${call.toolName}' exceeded max retries count of ${max}: ${error.reason}`
-        )
-      }
-      failed.add(call.toolName)
-      return Effect.succeed(
-        new RetryPromptPart(
-          {
-            content: retryContent(error),
-            toolName: call.toolName,
-            toolCallId: call.toolCallId
-          },
-          true
-        )
-      )
-    }
-    const body: Effect.Effect<CallOutcome, any, any> =
-      tool === undefined
-        ? Effect.suspend(() => {
-            const names = [...st.tools.keys()]
-            return onRetry(
-              new ModelRetry({
-                reason:
-                  names.length === 0
-                    ? `Unknown tool name: '${call.toolName}'. No tools available.`
-                    : `Unknown tool name: '${call.toolName}'. Available tools: ${quoteList(names)}`
-              })
-            )
-          })
-        : Effect.flatMap(
-            this.makeCtx({
-              retry,
-              maxRetries: max,
-              toolName: call.toolName,
-              toolCallId: call.toolCallId,
-              ...(approval !== undefined ? { toolCallApproved: true } : {}),
-              ...(given !== undefined && hasOwn(given.metadata, id)
-                ? { toolCallMetadata: given.metadata[id] }
-                : {})
-            }),
-            (ctx) =>
-              // The span, its parent-span context and the RunContext in ONE region (what
-              // `useSpan` + `provideService` do in two).
-              withSpanAndContext(
-                `execute_tool ${call.toolName}`,
-                {
-                  captureStackTrace: false,
-                  attributes: {
-                    "gen_ai.operation.name": "execute_tool",
-                    "gen_ai.tool.name": call.toolName,
-                    "gen_ai.tool.call.id": call.toolCallId,
-                    ...(tool.definition.description !== undefined
-                      ? { "gen_ai.tool.description": tool.definition.description }
-                      : {})
-                  }
-                },
-                (caller, span) => {
-                  const map = new Map(caller.unsafeMap)
-                  if (span !== undefined) map.set(Tracer.ParentSpan.key, span)
-                  map.set(RunContext.key, ctx)
-                  return Context.unsafeMake(map)
-                },
-                () => {
-                  const timeout = tool.timeout ?? this.config.toolTimeout
-                  const called = Effect.flatMap(
-                    this.gate(call, tool, ctx, approval),
-                    timeout === undefined
-                      ? tool.call
-                      : (args) =>
-                          Effect.timeoutFail(tool.call(args), {
-                            duration: timeout,
-                            onTimeout: () =>
-                              new ModelRetry({
-                                reason: `Timed out after ${Duration.toSeconds(timeout)} seconds.`
-                              })
-                          })
-                  )
-                  return called.pipe(
-                    Effect.flatMap((content) =>
-                      Effect.as(
-                        Ref.update(this.usageRef, (u) => u.addToolCalls(1)),
-                        new ToolReturnPart(
-                          { toolName: call.toolName, toolCallId: call.toolCallId, content },
-                          true
-                        ) as CallOutcome
-                      )
-                    ),
-                    Effect.tap(() => {
-                      succeeded.add(call.toolName)
-                    }),
-                    Effect.catchIf(isDeferred, (e) =>
-                      Effect.succeed(
-                        e instanceof Deferred
-                          ? e
-                          : new Deferred(
-                              e._tag === "ApprovalRequired" ? "approval" : "external",
-                              call,
-                              e.metadata ?? tool.definition.metadata
-                            )
-                      )
-                    ),
-                    Effect.catchIf(isRetryOrFailed, (e) =>
-                      e._tag === "ToolFailed"
-                        ? Effect.succeed(
-                            new ToolReturnPart(
-                              {
-                                toolName: call.toolName,
-                                toolCallId: call.toolCallId,
-                                content: e.reason,
-                                outcome: "failed",
-                                ...(e.metadata !== undefined ? { metadata: e.metadata } : {})
-                              },
-                              true
-                            ) as CallResult
-                          )
-                        : onRetry(e)
-                    )
-                  )
-                }
-              )
-          )
-    // A result given from outside (resuming deferred calls) replaces running the call.
-    const outside = given === undefined ? undefined : this.answeredOutside(call, given, onRetry)
-    return Effect.tap(outside ?? body, (result) =>
-      emit === noEmit || result instanceof Deferred
-        ? Effect.void
-        : emit(Chunk.of(new FunctionToolResultEvent({ result }, true)))
-    )
-  }
-
-  /** The result of a call given in `DeferredToolResults`: an external result or a denial. */
-  private answeredOutside(
-    call: ToolCallPart,
-    given: DeferredToolResults,
-    onRetry: (error: ModelRetry) => Effect.Effect<CallResult, any>
-  ): Effect.Effect<CallResult, any> | undefined {
-    const id = call.toolCallId
-    if (hasOwn(given.calls, id)) return this.externalResult(call, given.calls[id], onRetry)
-    const approval = hasOwn(given.approvals, id) ? given.approvals[id] : undefined
-    const denied =
-      approval === false
-        ? deniedMessage
-        : approval instanceof ToolDenied
-          ? approval.message
-          : undefined
-    if (denied === undefined) return undefined
-    return Effect.succeed(
-      new ToolReturnPart(
-        { toolName: call.toolName, toolCallId: id, content: denied, outcome: "denied" },
-        true
-      )
-    )
-  }
-
-  /**
-   * The decoded arguments of a call about to run, or a failure with `Deferred` when the call
-   * must wait: an external tool, or a call needing approval. An approved call runs (with the
-   * approver's `overrideArgs`, if any).
-   */
-  private gate(
-    call: ToolCallPart,
-    tool: Toolset.ToolsetTool<any, any>,
-    ctx: RunContextService,
-    approval: ApprovalResult | undefined
-  ): Effect.Effect<unknown, any, any> {
-    if (approval !== undefined) return this.approvedArgs(call, tool, approval)
-    const metadata = tool.definition.metadata
-    return Effect.flatMap(tool.decodeArgs(call.args), (args) =>
-      tool.definition.kind === "external"
-        ? Effect.fail(new Deferred("external", call, metadata))
-        : tool.requiresApproval === undefined
-          ? Effect.succeed(args)
-          : Effect.flatMap(tool.requiresApproval(args, ctx), (needed) =>
-              needed ? Effect.fail(new Deferred("approval", call, metadata)) : Effect.succeed(args)
-            )
-    )
-  }
-
-  /** The arguments of an approved call: the model's, or the approver's `overrideArgs`. */
-  private approvedArgs(
-    call: ToolCallPart,
-    tool: Toolset.ToolsetTool<any, any>,
-    approval: ApprovalResult
-  ): Effect.Effect<unknown, any> {
-    if (!(approval instanceof ToolApproved) || approval.overrideArgs === undefined) {
-      return tool.decodeArgs(call.args)
-    }
-    return Effect.mapError(
-      tool.decodeArgs(approval.overrideArgs),
-      (e) =>
-        new UserError({
-          reason: `The overrideArgs approved for tool call '${call.toolCallId}' ('${call.toolName}') do not match the tool's parameters: ${e.reason}`
-        })
-    )
-  }
-
-  /** A call's result computed outside the run (`DeferredToolResults.calls`). */
-  private externalResult(
-    call: ToolCallPart,
-    result: unknown,
-    onRetry: (error: ModelRetry) => Effect.Effect<CallResult, any>
-  ): Effect.Effect<CallResult, any> {
-    if (result instanceof ModelRetry) return onRetry(result)
-    if (result instanceof ToolFailed) {
-      return Effect.succeed(
-        new ToolReturnPart(
-          {
-            toolName: call.toolName,
-            toolCallId: call.toolCallId,
-            content: result.reason,
-            outcome: "failed",
-            ...(result.metadata !== undefined ? { metadata: result.metadata } : {})
-          },
-          true
-        )
-      )
-    }
-    return Effect.succeed(
-      new ToolReturnPart(
-        { toolName: call.toolName, toolCallId: call.toolCallId, content: result },
-        true
-      )
-    )
-  }
-
-  /** Runs function calls: concurrent segments split by sequential tools; results in emission order. */
-  private runFunctionBatch(
-    calls: ReadonlyArray<ToolCallPart>,
-    emit: Emit,
-    failed: Set<string>,
-    succeeded: Set<string>
-  ): Effect.Effect<Array<CallOutcome>, any, any> {
-    if (calls.length === 0) return Effect.succeed([])
-    return Effect.gen(this, function* () {
-      const st = this.st
-      const given = st.resume?.results
-      // Calls answered from outside (external results, denials) and external tools do not run.
-      const known = calls.filter(
-        (c) =>
-          st.tools.has(c.toolName) &&
-          st.tools.get(c.toolName)!.definition.kind !== "external" &&
-          (given === undefined ||
-            (!hasOwn(given.calls, c.toolCallId) &&
-              given.approvals[c.toolCallId] !== false &&
-              !(given.approvals[c.toolCallId] instanceof ToolDenied)))
-      ).length
-      const check = this.usageLimits.checkToolCalls(yield* Ref.get(this.usageRef), known)
-      if (Option.isSome(check)) return yield* this.limitError(check.value)
-      if (emit !== noEmit) {
-        yield* emit(
-          Chunk.unsafeFromArray(calls.map((part) => new FunctionToolCallEvent({ part }, true)))
-        )
-      }
-      const segments: Array<Array<ToolCallPart>> = []
-      let current: Array<ToolCallPart> = []
-      for (const call of calls) {
-        if (st.tools.get(call.toolName)?.definition.sequential === true) {
-          if (current.length > 0) segments.push(current)
-          segments.push([call])
-          current = []
-        } else current.push(call)
-      }
-      if (current.length > 0) segments.push(current)
-      // One call (the common case): no `forEach` machinery.
-      if (segments.length === 1 && segments[0]!.length === 1) {
-        return [yield* this.runFunctionCall(segments[0]![0]!, emit, failed, succeeded)]
-      }
-      const out: Array<CallOutcome> = []
-      for (const segment of segments) {
-        const results = yield* Effect.forEach(
-          segment,
-          (call) => this.runFunctionCall(call, emit, failed, succeeded),
-          { concurrency: segment.length === 1 ? 1 : this.config.maxConcurrency }
-        )
-        out.push(...results)
-      }
-      return out
-    })
-  }
-
   /** The budget of one output tool, when the spec gives output tools their own. */
   private outputToolMax(toolName: string): number | undefined {
     const spec = this.spec
@@ -1673,7 +1348,8 @@ class Run<A> implements Machine<A> {
       const isOutput = (c: ToolCallPart) => spec.isOutputTool(c.toolName)
       const runPending = (indices: Array<number>) =>
         Effect.map(
-          this.runFunctionBatch(
+          runFunctionBatch(
+            this,
             indices.map((i) => calls[i]!),
             emit,
             failed,
