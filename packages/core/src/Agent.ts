@@ -27,7 +27,6 @@
  */
 import * as Cause from "effect/Cause"
 import * as Chunk from "effect/Chunk"
-import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -42,7 +41,7 @@ import * as Stream from "effect/Stream"
 import type { AgentError, ModelRetry } from "./AgentError.js"
 import * as Limiter from "./ConcurrencyLimiter.js"
 import type { DeferredToolRequests, DeferredToolResults } from "./DeferredTools.js"
-import { type ModelMessage, ToolCallPart, type UserContent } from "./Messages.js"
+import type { ModelMessage, UserContent } from "./Messages.js"
 import type * as Model from "./Model.js"
 import { defaultProfile as defaultModelProfile } from "./Model.js"
 import type { ModelSettings } from "./ModelSettings.js"
@@ -52,6 +51,7 @@ import type * as Tool from "./Tool.js"
 import * as Toolset from "./Toolset.js"
 import type { RunUsage, UsageLimits } from "./Usage.js"
 import * as Graph from "./AgentGraph.js"
+import { partialOutputs } from "./internal/outputDecode.js"
 import * as internal from "./internal/runLoop.js"
 
 export {
@@ -672,103 +672,9 @@ const streamOutputOf = <A>(
   const throttleMillis =
     options?.throttle === undefined ? 0 : Duration.toMillis(Duration.decode(options.throttle))
   return Stream.fromChannel(
-    internal.openChannel<A, Chunk.Chunk<A>>(config, prompt, options ?? {}, (machine) => {
-      let lastDecodeAt = Number.NEGATIVE_INFINITY
-      const spec = machine.output
-      const decodesText = spec.allowTextOutput || spec.acceptsText === true
-      let text = ""
-      const calls = new Map<number, { name: string; args: string }>()
-      let last: unknown
-      const decodeSnapshot = Effect.suspend(() => {
-        let decode: Effect.Effect<A, ModelRetry, any> | undefined
-        for (const [index, c] of calls) {
-          if (spec.isOutputTool(c.name)) {
-            decode = spec.handleToolCall(
-              new ToolCallPart(
-                { toolName: c.name, toolCallId: `partial_${index}`, args: c.args },
-                true
-              ),
-              { partial: true }
-            )
-            break
-          }
-        }
-        if (decode === undefined && decodesText && text !== "") {
-          decode = spec.handleText(text, { partial: true })
-        }
-        if (decode === undefined) return Effect.succeed(Option.none<A>())
-        return Effect.flatMap(machine.partialContext, (ctx) =>
-          decode!.pipe(
-            Effect.provideService(RunContext, ctx),
-            Effect.provide(machine.context),
-            Effect.map((a) => {
-              if (a === undefined || a === null) return Option.none<A>()
-              // Cheap dedupe: a primitive compares by value, an object by reference.
-              if (a === last) return Option.none<A>()
-              last = a
-              return Option.some(a)
-            }),
-            Effect.orElseSucceed(() => Option.none<A>())
-          )
-        )
-      })
-      const outputs = machine.streamAll(machine.start).pipe(
-        Stream.mapChunksEffect((chunk) => {
-          let changed = false
-          let final: A | undefined
-          let hasFinal = false
-          for (const e of chunk) {
-            switch (e._tag) {
-              case "PartStartEvent":
-                if (e.index === 0) {
-                  text = ""
-                  calls.clear()
-                }
-                if (e.part._tag === "TextPart") {
-                  text += e.part.content
-                  changed = true
-                } else if (e.part._tag === "ToolCallPart") {
-                  calls.set(e.index, {
-                    name: e.part.toolName,
-                    args:
-                      typeof e.part.args === "string" ? e.part.args : JSON.stringify(e.part.args)
-                  })
-                  changed = true
-                }
-                break
-              case "PartDeltaEvent":
-                if (e.delta._tag === "TextPartDelta") {
-                  text += e.delta.contentDelta
-                  changed = true
-                } else if (e.delta._tag === "ToolCallPartDelta") {
-                  const c = calls.get(e.index)
-                  if (c !== undefined && typeof e.delta.argsDelta === "string") {
-                    c.args += e.delta.argsDelta
-                    changed = true
-                  }
-                }
-                break
-              case "AgentRunResultEvent":
-                final = e.result.output
-                hasFinal = true
-                break
-            }
-          }
-          if (hasFinal) return Effect.succeed(Chunk.of(final as A))
-          if (!changed) return Effect.succeed(Chunk.empty<A>())
-          const emit = Effect.map(decodeSnapshot, (o) =>
-            Option.isSome(o) ? Chunk.of(o.value) : Chunk.empty<A>()
-          )
-          if (throttleMillis === 0) return emit
-          return Effect.flatMap(Clock.currentTimeMillis, (now) => {
-            if (now - lastDecodeAt < throttleMillis) return Effect.succeed(Chunk.empty<A>())
-            lastDecodeAt = now
-            return emit
-          })
-        })
-      )
-      return Stream.toChannel(outputs)
-    })
+    internal.openChannel<A, Chunk.Chunk<A>>(config, prompt, options ?? {}, (machine) =>
+      partialOutputs(machine, throttleMillis)
+    )
   ) as Stream.Stream<PartialOutput<A>, unknown, unknown>
 }
 

@@ -80,6 +80,7 @@ import type { ToolDefinition } from "../Tool.js"
 import type * as Toolset from "../Toolset.js"
 import { RunUsage, UsageLimits } from "../Usage.js"
 import { repairHistory } from "./historyRepair.js"
+import { type Decoded, decodeOutput } from "./outputDecode.js"
 import {
   type CallOutcome,
   type CallResult,
@@ -229,7 +230,6 @@ export const noModelReason = (agentName: string | undefined): string =>
 const toArray = <T>(x: T | ReadonlyArray<T> | undefined): ReadonlyArray<T> =>
   x === undefined ? [] : Array.isArray(x) ? (x as ReadonlyArray<T>) : [x as T]
 
-const isModelRetry = (u: unknown): u is ModelRetry => u instanceof ModelRetry
 const parsesAsJson = (text: string): boolean => {
   try {
     JSON.parse(text)
@@ -1163,35 +1163,12 @@ class Run<A> implements Machine<A>, ToolHost {
 
   // -- CallToolsNode ------------------------------------------------------
 
-  /**
-   * Decodes with the spec, then runs the agent's validators; `ModelRetry` is returned, not
-   * failed. The validators see a `RunContext` (`extra` over the run's).
-   */
+  /** `decodeOutput` with this run's validators and `RunContext` (`extra` over it). */
   private decodeOutput(
     decode: Effect.Effect<any, ModelRetry, any>,
     extra?: Partial<RunContextService>
-  ): Effect.Effect<{ ok: true; value: A } | { ok: false; error: ModelRetry }, any, any> {
-    const validators = this.config.outputValidators
-    // A decode that is already an `Exit` (plain text) with no validators reads no context:
-    // building and providing a `RunContext` would cost more than the decoding.
-    const validated =
-      validators.length === 0 && Exit.isExit(decode)
-        ? decode
-        : Effect.flatMap(this.makeCtx(extra), (ctx) =>
-            Effect.provideService(
-              validators.length === 0
-                ? decode
-                : Effect.flatMap(decode, (a) =>
-                    Effect.reduce(validators, a, (acc, validate) => validate(acc))
-                  ),
-              RunContext,
-              ctx
-            )
-          )
-    return validated.pipe(
-      Effect.map((value) => ({ ok: true as const, value })),
-      Effect.catchIf(isModelRetry, (error) => Effect.succeed({ ok: false as const, error }))
-    )
+  ): Effect.Effect<Decoded<A>, any, any> {
+    return decodeOutput<A>(this.config, this.makeCtx(extra), decode)
   }
 
   /**
