@@ -80,6 +80,7 @@ import type { ToolDefinition } from "../Tool.js"
 import type * as Toolset from "../Toolset.js"
 import { RunUsage, UsageLimits } from "../Usage.js"
 import { repairHistory } from "./historyRepair.js"
+import { instructionsText, reevaluateSystemPrompts, systemPromptParts } from "./instructions.js"
 import { type Decoded, decodeOutput } from "./outputDecode.js"
 import {
   type CallOutcome,
@@ -703,73 +704,18 @@ class Run<A> implements Machine<A>, ToolHost {
 
   // -- UserPromptNode -----------------------------------------------------
 
-  /** The system prompt parts of a fresh conversation (empty results are left out). */
+  /** The system prompt parts of a fresh conversation (`internal/instructions.ts`). */
   private systemParts(): Effect.Effect<Array<SystemPromptPart>, any, any> {
-    const prompts = this.config.systemPrompts
-    if (prompts.length === 0) return Effect.sync(() => [])
-    return Effect.flatMap(this.makeCtx(), (ctx) =>
-      Effect.map(
-        Effect.forEach(prompts, (p) =>
-          typeof p === "string"
-            ? Effect.succeed(p === "" ? undefined : new SystemPromptPart({ content: p }, true))
-            : p instanceof DynamicSystemPrompt
-              ? Effect.map(Effect.provideService(p.prompt, RunContext, ctx), (content) =>
-                  content === undefined || content === ""
-                    ? undefined
-                    : new SystemPromptPart({ content, dynamicRef: p.ref }, true)
-                )
-              : Effect.map(Effect.provideService(p, RunContext, ctx), (content) =>
-                  content === undefined || content === ""
-                    ? undefined
-                    : new SystemPromptPart({ content }, true)
-                )
-        ),
-        (parts) => parts.filter((p): p is SystemPromptPart => p !== undefined)
-      )
-    )
+    return systemPromptParts(this.config.systemPrompts, this.makeCtx())
   }
 
-  /** Re-evaluates the dynamic system prompts of a continued conversation, in place. */
+  /** Re-evaluates the dynamic system prompts of a continued conversation. */
   private reevaluate(
     history: ReadonlyArray<ModelMessage>
   ): Effect.Effect<ReadonlyArray<ModelMessage>, any, any> {
-    const dynamicByRef = this.plan.dynamicByRef
-    if (dynamicByRef.size === 0) return Effect.succeed(history)
-    return Effect.gen(this, function* () {
-      const ctx = yield* this.makeCtx({ messages: history })
-      const out: Array<ModelMessage> = []
-      for (const m of history) {
-        const refreshed =
-          m._tag === "ModelRequest" &&
-          m.parts.some(
-            (p) =>
-              p._tag === "SystemPromptPart" &&
-              p.dynamicRef !== undefined &&
-              dynamicByRef.has(p.dynamicRef)
-          )
-        if (!refreshed) {
-          out.push(m)
-          continue
-        }
-        const parts: Array<ModelRequestPart> = []
-        for (const p of m.parts) {
-          const dynamic =
-            p._tag === "SystemPromptPart" && p.dynamicRef !== undefined
-              ? dynamicByRef.get(p.dynamicRef)
-              : undefined
-          if (dynamic === undefined) {
-            parts.push(p)
-            continue
-          }
-          const content = yield* Effect.provideService(dynamic.prompt, RunContext, ctx)
-          parts.push(
-            new SystemPromptPart({ content: content ?? "", dynamicRef: dynamic.ref }, true)
-          )
-        }
-        out.push(new ModelRequest({ ...m, parts }, true))
-      }
-      return out
-    })
+    return reevaluateSystemPrompts(history, this.plan.dynamicByRef, (messages) =>
+      this.makeCtx({ messages })
+    )
   }
 
   private userPrompt(node: UserPromptNode): Effect.Effect<AgentNode<A>, any, any> {
@@ -942,19 +888,7 @@ class Run<A> implements Machine<A>, ToolHost {
   // -- ModelRequestNode ---------------------------------------------------
 
   private instructionsText(dynamic: ReadonlyArray<string>): string | undefined {
-    const statics = this.staticInstructions
-    const extra = this.resolved.instructions
-    const hasExtra = extra !== undefined && extra !== ""
-    if (dynamic.length === 0 && !hasExtra) {
-      return statics.length === 0
-        ? undefined
-        : statics.length === 1
-          ? statics[0]
-          : statics.join("\n\n")
-    }
-    const all = [...statics, ...dynamic]
-    if (hasExtra) all.push(extra)
-    return all.length > 0 ? all.join("\n\n") : undefined
+    return instructionsText(this.staticInstructions, dynamic, this.resolved.instructions)
   }
 
   private prepareRequest(node: ModelRequestNode): Effect.Effect<Prepared, any, any> {
