@@ -29,8 +29,8 @@ export type Decoded<A> = { ok: true; value: A } | { ok: false; error: ModelRetry
 export const decodeOutput = <A>(
   config: Pick<AgentConfig, "outputValidators">,
   ctx: Effect.Effect<RunContextService>,
-  decode: Effect.Effect<A, ModelRetry, any>
-): Effect.Effect<Decoded<A>, any, any> => {
+  decode: Effect.Effect<A, ModelRetry, unknown>
+): Effect.Effect<Decoded<A>, unknown, unknown> => {
   const validators = config.outputValidators
   // A decode that is already an `Exit` (plain text) with no validators reads no context:
   // building and providing a `RunContext` would cost more than the decoding.
@@ -71,7 +71,7 @@ export const partialOutputs = <A>(
   const calls = new Map<number, { name: string; args: string }>()
   let last: unknown
   const decodeSnapshot = Effect.suspend(() => {
-    let decode: Effect.Effect<A, ModelRetry, any> | undefined
+    let decode: Effect.Effect<A, ModelRetry, unknown> | undefined
     for (const [index, c] of calls) {
       if (spec.isOutputTool(c.name)) {
         decode = spec.handleToolCall(

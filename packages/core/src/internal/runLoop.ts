@@ -107,7 +107,7 @@ export interface AgentConfig {
   readonly systemPrompts: ReadonlyArray<SystemPrompt<any, any>>
   readonly toolset: Toolset.Any
   readonly output: OutputSpec.Any
-  readonly outputValidators: ReadonlyArray<(output: any) => Effect.Effect<any, any, any>>
+  readonly outputValidators: ReadonlyArray<(output: any) => Effect.Effect<any, unknown, unknown>>
   readonly retries: number
   readonly outputRetries: number
   readonly endStrategy: EndStrategy
@@ -185,7 +185,7 @@ export interface Machine<A> {
   readonly runId: string
   readonly start: AgentNode<A>
   /** Executes a node without streaming; returns (and remembers) the next node. */
-  readonly step: (node: AgentNode<A>) => Effect.Effect<AgentNode<A>, any>
+  readonly step: (node: AgentNode<A>) => Effect.Effect<AgentNode<A>, unknown>
   /** Executes a node, streaming its events; afterwards `nextNode` holds the next node. */
   readonly stream: (node: AgentNode<A>) => Stream.Stream<AgentStreamEvent<A>, any>
   /** Every node from `node` to the end as one event stream, ending with `AgentRunResultEvent`. */
@@ -193,7 +193,7 @@ export interface Machine<A> {
   /** `run` with an `eventStreamHandler`: every node's events go to the handler. */
   readonly runWithHandler: (
     handler: (events: Stream.Stream<AgentStreamEvent<A>, unknown>) => Effect.Effect<void>
-  ) => Effect.Effect<AgentRunResult<A>, any>
+  ) => Effect.Effect<AgentRunResult<A>, unknown>
   /** `streamAll` as the channel it is (what `runStream` reads, with no stage around it). */
   readonly eventChannel: (node: AgentNode<A>) => EventChannel<A>
   readonly nextNode: Effect.Effect<AgentNode<A>>
@@ -211,7 +211,7 @@ export interface Machine<A> {
    * Every node from the next one to the end, without streaming, in `runContext` (the caller
    * switches to it). Failures are raw: the caller attaches the messages with `withMessagesOf`.
    */
-  readonly loopBody: Effect.Effect<AgentRunResult<A>, any, any>
+  readonly loopBody: Effect.Effect<AgentRunResult<A>, unknown, unknown>
   /** A failure with the messages so far attached. */
   withMessagesOf(error: unknown): unknown
 }
@@ -288,7 +288,7 @@ interface ResolvedOutput {
 /** What a run needs from its agent's configuration, computed once per configuration. */
 class Plan {
   readonly staticInstructions: ReadonlyArray<string>
-  readonly dynamicInstructions: ReadonlyArray<Effect.Effect<string | undefined, any, any>>
+  readonly dynamicInstructions: ReadonlyArray<Effect.Effect<string | undefined, unknown, unknown>>
   readonly dynamicByRef: ReadonlyMap<string, DynamicSystemPrompt<any, any>>
   /** The system prompt parts of a fresh conversation, when every system prompt is a string. */
   readonly staticSystemParts: ReadonlyArray<SystemPromptPart> | undefined
@@ -300,7 +300,7 @@ class Plan {
   constructor(readonly config: AgentConfig) {
     this.span = agentSpan(config.name)
     const statics: Array<string> = []
-    const dynamics: Array<Effect.Effect<string | undefined, any, any>> = []
+    const dynamics: Array<Effect.Effect<string | undefined, unknown, unknown>> = []
     for (const i of config.instructions) {
       if (typeof i === "string") statics.push(i)
       else dynamics.push(i)
@@ -406,10 +406,12 @@ export const makeMachine = <A>(
   prompt: string | ReadonlyArray<UserContent> | undefined,
   options: RunOptionsAny,
   owner?: RunOwner
-): Effect.Effect<Machine<A>, AgentError, any> => {
+): Effect.Effect<Machine<A>, AgentError, unknown> => {
   const plan = planFor(config)
   const input = options.model ?? config.model
-  const build = (model: Model.Service | undefined): Effect.Effect<Machine<A>, AgentError, any> =>
+  const build = (
+    model: Model.Service | undefined
+  ): Effect.Effect<Machine<A>, AgentError, unknown> =>
     Effect.withFiberRuntime<Machine<A>, AgentError, any>((fiber) => {
       const context = fiber.currentContext as Context.Context<any>
       let service = model
@@ -457,7 +459,9 @@ class Run<A> implements Machine<A>, ToolHost {
   readonly usageRef: Ref.Ref<RunUsage>
   readonly usageLimits: UsageLimits
   private readonly staticInstructions: ReadonlyArray<string>
-  private readonly dynamicInstructions: ReadonlyArray<Effect.Effect<string | undefined, any, any>>
+  private readonly dynamicInstructions: ReadonlyArray<
+    Effect.Effect<string | undefined, unknown, unknown>
+  >
   /** Agent's then run's metadata inputs (run wins); undefined when there are none. */
   readonly metadataInputs: ReadonlyArray<MetadataInput> | undefined
   /** The span that records the metadata attribute. */
@@ -593,7 +597,7 @@ class Run<A> implements Machine<A>, ToolHost {
     return this.st.toolRetries?.get(name) ?? 0
   }
 
-  private provide<X, E>(effect: Effect.Effect<X, E, any>): Effect.Effect<X, E> {
+  private provide<X, E>(effect: Effect.Effect<X, E, unknown>): Effect.Effect<X, E> {
     return Effect.provide(effect, this.runContext)
   }
   /** Built on first use: a run that does not stream never needs it. */
@@ -675,7 +679,11 @@ class Run<A> implements Machine<A>, ToolHost {
   }
 
   /** The function tools of this step (after per-step prepare / filter). */
-  private loadTools(): Effect.Effect<ReadonlyArray<Toolset.ToolsetTool<any, any>>, any, any> {
+  private loadTools(): Effect.Effect<
+    ReadonlyArray<Toolset.ToolsetTool<any, any>>,
+    unknown,
+    unknown
+  > {
     const fixed = this.plan.fixedTools
     if (fixed !== undefined) {
       this.st.tools = fixed
@@ -705,20 +713,20 @@ class Run<A> implements Machine<A>, ToolHost {
   // -- UserPromptNode -----------------------------------------------------
 
   /** The system prompt parts of a fresh conversation (`internal/instructions.ts`). */
-  private systemParts(): Effect.Effect<Array<SystemPromptPart>, any, any> {
+  private systemParts(): Effect.Effect<Array<SystemPromptPart>, unknown, unknown> {
     return systemPromptParts(this.config.systemPrompts, this.makeCtx())
   }
 
   /** Re-evaluates the dynamic system prompts of a continued conversation. */
   private reevaluate(
     history: ReadonlyArray<ModelMessage>
-  ): Effect.Effect<ReadonlyArray<ModelMessage>, any, any> {
+  ): Effect.Effect<ReadonlyArray<ModelMessage>, unknown, unknown> {
     return reevaluateSystemPrompts(history, this.plan.dynamicByRef, (messages) =>
       this.makeCtx({ messages })
     )
   }
 
-  private userPrompt(node: UserPromptNode): Effect.Effect<AgentNode<A>, any, any> {
+  private userPrompt(node: UserPromptNode): Effect.Effect<AgentNode<A>, unknown, unknown> {
     const deferred = this.options.deferredToolResults
     if (deferred !== undefined) return this.resumeDeferred(node.prompt, deferred)
     const prompt = node.prompt
@@ -795,7 +803,7 @@ class Run<A> implements Machine<A>, ToolHost {
   private resumeDeferred(
     prompt: string | ReadonlyArray<UserContent> | undefined,
     results: DeferredToolResults
-  ): Effect.Effect<AgentNode<A>, any, any> {
+  ): Effect.Effect<AgentNode<A>, unknown, unknown> {
     return Effect.gen(this, function* () {
       const st = this.st
       const given = this.options.messageHistory ?? []
@@ -891,7 +899,7 @@ class Run<A> implements Machine<A>, ToolHost {
     return instructionsText(this.staticInstructions, dynamic, this.resolved.instructions)
   }
 
-  private prepareRequest(node: ModelRequestNode): Effect.Effect<Prepared, any, any> {
+  private prepareRequest(node: ModelRequestNode): Effect.Effect<Prepared, unknown, unknown> {
     return Effect.suspend(() => {
       const check = this.resolved.check
       if (check !== undefined) return Effect.fail(check)
@@ -915,7 +923,7 @@ class Run<A> implements Machine<A>, ToolHost {
   private prepareWith(
     node: ModelRequestNode,
     dynamic: ReadonlyArray<string>
-  ): Effect.Effect<Prepared, any, any> {
+  ): Effect.Effect<Prepared, unknown, unknown> {
     const st = this.st
     const instructions = this.instructionsText(dynamic)
     const request = new ModelRequest(
@@ -971,7 +979,7 @@ class Run<A> implements Machine<A>, ToolHost {
     return parameters
   }
 
-  private finishResponse(response: ModelResponse): Effect.Effect<AgentNode<A>, any> {
+  private finishResponse(response: ModelResponse): Effect.Effect<AgentNode<A>, unknown> {
     return Effect.flatMap(
       Ref.updateAndGet(this.usageRef, (u) => u.addRequest(response.usage)),
       (usage) => {
@@ -983,7 +991,7 @@ class Run<A> implements Machine<A>, ToolHost {
     )
   }
 
-  private modelRequest(node: ModelRequestNode): Effect.Effect<AgentNode<A>, any, any> {
+  private modelRequest(node: ModelRequestNode): Effect.Effect<AgentNode<A>, unknown, unknown> {
     return Effect.flatMap(this.prepareRequest(node), (prep) =>
       Effect.flatMap(
         this.chatModel.request(prep.messages, this.st.settings, prep.parameters),
@@ -1099,9 +1107,9 @@ class Run<A> implements Machine<A>, ToolHost {
 
   /** `decodeOutput` with this run's validators and `RunContext` (`extra` over it). */
   private decodeOutput(
-    decode: Effect.Effect<any, ModelRetry, any>,
+    decode: Effect.Effect<any, ModelRetry, unknown>,
     extra?: Partial<RunContextService>
-  ): Effect.Effect<Decoded<A>, any, any> {
+  ): Effect.Effect<Decoded<A>, unknown, unknown> {
     return decodeOutput<A>(this.config, this.makeCtx(extra), decode)
   }
 
@@ -1109,7 +1117,7 @@ class Run<A> implements Machine<A>, ToolHost {
    * Counts one output retry; fails the run when the budget is spent, saying why the last output
    * was refused (`failure`: the retry prompt's content).
    */
-  private countOutputRetry(failure: RetryPromptPart["content"]): Effect.Effect<void, any> {
+  private countOutputRetry(failure: RetryPromptPart["content"]): Effect.Effect<void, unknown> {
     return Effect.suspend(() => {
       const st = this.st
       const max = this.resolved.max
@@ -1122,7 +1130,7 @@ class Run<A> implements Machine<A>, ToolHost {
     })
   }
 
-  private outputRetry(part: RetryPromptPart): Effect.Effect<AgentNode<A>, any> {
+  private outputRetry(part: RetryPromptPart): Effect.Effect<AgentNode<A>, unknown> {
     return Effect.as(
       this.countOutputRetry(part.content),
       new ModelRequestNode(new ModelRequest({ parts: [part] }, true))
@@ -1152,7 +1160,7 @@ class Run<A> implements Machine<A>, ToolHost {
       : Effect.zipRight(this.computeMetadata(), this.endNode(output))
   }
 
-  private handleText(response: ModelResponse): Effect.Effect<AgentNode<A>, any, any> {
+  private handleText(response: ModelResponse): Effect.Effect<AgentNode<A>, unknown, unknown> {
     const text = response.text
     if (text.trim() === "") {
       if (response.finishReason === "length") {
@@ -1198,7 +1206,11 @@ class Run<A> implements Machine<A>, ToolHost {
     call: ToolCallPart,
     failed: Set<string>,
     count: boolean
-  ): Effect.Effect<{ ok: true; value: A } | { ok: false; part: RetryPromptPart }, any, any> {
+  ): Effect.Effect<
+    { ok: true; value: A } | { ok: false; part: RetryPromptPart },
+    unknown,
+    unknown
+  > {
     return Effect.gen(this, function* () {
       const toolMax = this.outputToolMax(call.toolName)
       const toolRetry = this.toolRetry(call.toolName)
@@ -1236,7 +1248,7 @@ class Run<A> implements Machine<A>, ToolHost {
   private handleToolCalls(
     response: ModelResponse,
     emit: Emit
-  ): Effect.Effect<AgentNode<A>, any, any> {
+  ): Effect.Effect<AgentNode<A>, unknown, unknown> {
     return Effect.gen(this, function* () {
       const st = this.st
       const spec = this.spec
@@ -1368,7 +1380,10 @@ class Run<A> implements Machine<A>, ToolHost {
     })
   }
 
-  private callTools(node: CallToolsNode, emit: Emit): Effect.Effect<AgentNode<A>, any, any> {
+  private callTools(
+    node: CallToolsNode,
+    emit: Emit
+  ): Effect.Effect<AgentNode<A>, unknown, unknown> {
     return node.response.toolCalls.length === 0
       ? this.handleText(node.response)
       : this.handleToolCalls(node.response, emit)
@@ -1384,11 +1399,14 @@ class Run<A> implements Machine<A>, ToolHost {
    * without streaming). Failures are raw here: the drivers attach the messages.
    */
   private behaviour(node: AgentNode<A>, streaming: true): NodeChannel<A>
-  private behaviour(node: AgentNode<A>, streaming: false): Effect.Effect<AgentNode<A>, any, any>
+  private behaviour(
+    node: AgentNode<A>,
+    streaming: false
+  ): Effect.Effect<AgentNode<A>, unknown, unknown>
   private behaviour(
     node: AgentNode<A>,
     streaming: boolean
-  ): NodeChannel<A> | Effect.Effect<AgentNode<A>, any, any> {
+  ): NodeChannel<A> | Effect.Effect<AgentNode<A>, unknown, unknown> {
     switch (node._tag) {
       case "UserPromptNode":
         // No events: the first request is built.
@@ -1442,7 +1460,7 @@ class Run<A> implements Machine<A>, ToolHost {
   }
 
   /** `iter.next`: one node without events; the next node becomes the run's cursor. */
-  step(node: AgentNode<A>): Effect.Effect<AgentNode<A>, any> {
+  step(node: AgentNode<A>): Effect.Effect<AgentNode<A>, unknown> {
     return this.withMessagesOnError(
       Effect.map(this.provide(Effect.suspend(() => this.behaviour(node, false))), (next) => {
         this.st.next = next
@@ -1453,14 +1471,14 @@ class Run<A> implements Machine<A>, ToolHost {
 
   // `run`: every node inside ONE context switch / error mapping (not one per step as `step`
   // does; switching the context costs more than a whole step's own bookkeeping).
-  private loop(node: AgentNode<A>): Effect.Effect<AgentRunResult<A>, any, any> {
+  private loop(node: AgentNode<A>): Effect.Effect<AgentRunResult<A>, unknown, unknown> {
     return node._tag === "End"
       ? Effect.succeed(node.result)
       : Effect.flatMap(this.behaviour(node, false), (next) => this.loop(next))
   }
 
   /** The run to its end; the caller maps failures with `withMessagesOf`. */
-  get loopBody(): Effect.Effect<AgentRunResult<A>, any, any> {
+  get loopBody(): Effect.Effect<AgentRunResult<A>, unknown, unknown> {
     return Effect.suspend(() => this.loop(this.st.next as AgentNode<A>))
   }
 
@@ -1503,8 +1521,8 @@ class Run<A> implements Machine<A>, ToolHost {
    */
   runWithHandler(
     handler: (events: Stream.Stream<AgentStreamEvent<A>, unknown>) => Effect.Effect<void>
-  ): Effect.Effect<AgentRunResult<A>, any> {
-    const go = (node: AgentNode<A>): Effect.Effect<AgentRunResult<A>, any> => {
+  ): Effect.Effect<AgentRunResult<A>, unknown> {
+    const go = (node: AgentNode<A>): Effect.Effect<AgentRunResult<A>, unknown> => {
       if (node._tag === "End") return Effect.succeed(node.result)
       // The first request is built without events: the handler sees none for it.
       if (node._tag === "UserPromptNode") return Effect.flatMap(this.step(node), go)
@@ -1516,7 +1534,7 @@ class Run<A> implements Machine<A>, ToolHost {
   private handled(
     node: AgentNode<A>,
     handler: (events: Stream.Stream<AgentStreamEvent<A>, unknown>) => Effect.Effect<void>
-  ): Effect.Effect<AgentNode<A>, any> {
+  ): Effect.Effect<AgentNode<A>, unknown> {
     return Effect.scoped(
       Effect.gen(this, function* () {
         let failure: Option.Option<unknown> = Option.none()
@@ -1590,7 +1608,7 @@ export const open = <A>(
   prompt: string | ReadonlyArray<UserContent> | undefined,
   options: RunOptionsAny,
   scope: Scope.Scope
-): Effect.Effect<Machine<A>, AgentError, any> => {
+): Effect.Effect<Machine<A>, AgentError, unknown> => {
   const span = planFor(config).span
   const build = Effect.flatMap(openSpanIn(scope, span.name, span.options), (parent) =>
     makeMachine<A>(config, prompt, options, { scope, parent })
@@ -1609,7 +1627,7 @@ export const runOpened = <A>(
   config: AgentConfig,
   prompt: string | ReadonlyArray<UserContent> | undefined,
   options: RunOptionsAny
-): Effect.Effect<AgentRunResult<A>, any, any> =>
+): Effect.Effect<AgentRunResult<A>, unknown, unknown> =>
   withScopeAndContext((scope) =>
     Effect.map(open<A>(config, prompt, options, scope), (machine) => ({
       context: machine.runContext,

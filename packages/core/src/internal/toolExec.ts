@@ -105,7 +105,7 @@ export const runFunctionCall = (
   emit: Emit,
   failed: Set<string>,
   succeeded: Set<string>
-): Effect.Effect<CallOutcome, any, any> => {
+): Effect.Effect<CallOutcome, unknown, unknown> => {
   const tool = run.tools.get(call.toolName)
   const retry = run.toolRetry(call.toolName)
   const max = tool?.maxRetries ?? run.config.retries
@@ -113,7 +113,7 @@ export const runFunctionCall = (
   const id = call.toolCallId
   const approval =
     given !== undefined && hasOwn(given.approvals, id) ? given.approvals[id] : undefined
-  const onRetry = (error: ModelRetry): Effect.Effect<CallResult, any> => {
+  const onRetry = (error: ModelRetry): Effect.Effect<CallResult, unknown> => {
     if (retry >= max) {
       return run.exhausted(
         `Tool '${call.toolName}' exceeded max retries count of ${max}: ${error.reason}`
@@ -131,7 +131,7 @@ export const runFunctionCall = (
       )
     )
   }
-  const body: Effect.Effect<CallOutcome, any, any> =
+  const body: Effect.Effect<CallOutcome, unknown, unknown> =
     tool === undefined
       ? Effect.suspend(() => {
           const names = [...run.tools.keys()]
@@ -250,8 +250,8 @@ export const answeredOutside = (
   run: ToolHost,
   call: ToolCallPart,
   given: DeferredToolResults,
-  onRetry: (error: ModelRetry) => Effect.Effect<CallResult, any>
-): Effect.Effect<CallResult, any> | undefined => {
+  onRetry: (error: ModelRetry) => Effect.Effect<CallResult, unknown>
+): Effect.Effect<CallResult, unknown> | undefined => {
   const id = call.toolCallId
   if (hasOwn(given.calls, id)) return externalResult(run, call, given.calls[id], onRetry)
   const approval = hasOwn(given.approvals, id) ? given.approvals[id] : undefined
@@ -281,7 +281,7 @@ export const gate = (
   tool: Toolset.ToolsetTool<any, any>,
   ctx: RunContextService,
   approval: ApprovalResult | undefined
-): Effect.Effect<unknown, any, any> => {
+): Effect.Effect<unknown, unknown, unknown> => {
   if (approval !== undefined) return approvedArgs(run, call, tool, approval)
   const metadata = tool.definition.metadata
   return Effect.flatMap(tool.decodeArgs(call.args), (args) =>
@@ -301,7 +301,7 @@ export const approvedArgs = (
   call: ToolCallPart,
   tool: Toolset.ToolsetTool<any, any>,
   approval: ApprovalResult
-): Effect.Effect<unknown, any> => {
+): Effect.Effect<unknown, unknown> => {
   if (!(approval instanceof ToolApproved) || approval.overrideArgs === undefined) {
     return tool.decodeArgs(call.args)
   }
@@ -319,8 +319,8 @@ export const externalResult = (
   run: ToolHost,
   call: ToolCallPart,
   result: unknown,
-  onRetry: (error: ModelRetry) => Effect.Effect<CallResult, any>
-): Effect.Effect<CallResult, any> => {
+  onRetry: (error: ModelRetry) => Effect.Effect<CallResult, unknown>
+): Effect.Effect<CallResult, unknown> => {
   if (result instanceof ModelRetry) return onRetry(result)
   if (result instanceof ToolFailed) {
     return Effect.succeed(
@@ -351,7 +351,7 @@ export const runFunctionBatch = (
   emit: Emit,
   failed: Set<string>,
   succeeded: Set<string>
-): Effect.Effect<Array<CallOutcome>, any, any> => {
+): Effect.Effect<Array<CallOutcome>, unknown, unknown> => {
   if (calls.length === 0) return Effect.succeed([])
   return Effect.gen(function* () {
     const given = run.given
