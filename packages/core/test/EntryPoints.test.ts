@@ -46,6 +46,16 @@ interface Entry {
 
 const outputOf = (r: Agent.AgentRunResult<string>) => r.output
 
+/** The last value `streamOutput` emits: the final output. */
+const lastOutput = (
+  outputs: Stream.Stream<unknown, unknown, Model.Model>,
+  layer: Layer.Layer<Model.Model>
+) =>
+  Stream.runLast(outputs).pipe(
+    Effect.map((o) => Option.getOrThrow(o) as string),
+    Effect.provide(layer)
+  )
+
 const entries: ReadonlyArray<Entry> = [
   {
     name: "run",
@@ -95,21 +105,13 @@ const entries: ReadonlyArray<Entry> = [
     name: "streamOutput (method)",
     promise: false,
     interruptible: true,
-    drive: (agent, options, layer) =>
-      Stream.runLast(agent.streamOutput("go", options)).pipe(
-        Effect.map((o) => Option.getOrThrow(o) as string),
-        Effect.provide(layer)
-      )
+    drive: (agent, options, layer) => lastOutput(agent.streamOutput("go", options), layer)
   },
   {
     name: "Agent.streamOutput",
     promise: false,
     interruptible: true,
-    drive: (agent, options, layer) =>
-      Stream.runLast(Agent.streamOutput(agent, "go", options)).pipe(
-        Effect.map((o) => Option.getOrThrow(o) as string),
-        Effect.provide(layer)
-      )
+    drive: (agent, options, layer) => lastOutput(Agent.streamOutput(agent, "go", options), layer)
   },
   {
     name: "runPromise",
