@@ -27,7 +27,6 @@
  */
 import * as Cause from "effect/Cause"
 import * as Chunk from "effect/Chunk"
-import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -42,7 +41,7 @@ import * as Stream from "effect/Stream"
 import type { AgentError, ModelRetry } from "./AgentError.js"
 import * as Limiter from "./ConcurrencyLimiter.js"
 import type { DeferredToolRequests, DeferredToolResults } from "./DeferredTools.js"
-import { type ModelMessage, ToolCallPart, type UserContent } from "./Messages.js"
+import type { ModelMessage, UserContent } from "./Messages.js"
 import type * as Model from "./Model.js"
 import { defaultProfile as defaultModelProfile } from "./Model.js"
 import type { ModelSettings } from "./ModelSettings.js"
@@ -51,8 +50,9 @@ import { RunContext } from "./RunContext.js"
 import type * as Tool from "./Tool.js"
 import * as Toolset from "./Toolset.js"
 import type { RunUsage, UsageLimits } from "./Usage.js"
+import * as Graph from "./AgentGraph.js"
+import { partialOutputs } from "./internal/outputDecode.js"
 import * as internal from "./internal/runLoop.js"
-import { spanScopedIfRecorded } from "./internal/spanRegion.js"
 
 export {
   /** The result of a run: output, usage, messages. */
@@ -73,7 +73,7 @@ export {
   statusTexts,
   /** A system prompt re-evaluated when a conversation is continued (see `dynamicSystemPrompt`). */
   DynamicSystemPrompt
-} from "./internal/runLoop.js"
+} from "./AgentGraph.js"
 
 export type {
   /** A node of the run graph, as `iter` steps through it; narrow it with `isEndNode` & co. */
@@ -90,13 +90,18 @@ export type {
   EndStrategy,
   /** An instruction: static text, or an Effect recomputed before every request (`undefined` adds nothing). */
   Instruction,
-  /** How a model is given: a `Model.Service`, a Layer providing `Model.Model`, or a `"provider:model"` string. */
-  ModelInput,
   /** Metadata of a run: application data recorded on the result and the run's span, never sent to the model. */
   Metadata,
   /** Metadata given to an agent or a run: a record, or a function of the `RunContext` (computed at start and end). */
   MetadataInput
-} from "./internal/runLoop.js"
+} from "./AgentGraph.js"
+
+/**
+ * How a model is given: a `Model.Service`, a Layer providing `Model.Model`, or a `"provider:model"` string.
+ *
+ * @deprecated Use `Model.Input`.
+ */
+export type ModelInput = Model.Input
 
 /** Brands agent values, so wrappers and tests can recognise an agent. */
 export const TypeId: unique symbol = Symbol.for("@agentfx/core/Agent")
@@ -106,14 +111,13 @@ export type TypeId = typeof TypeId
 /** A user prompt: text or multimodal content. `undefined` continues from the history. */
 export type Prompt = string | ReadonlyArray<UserContent> | undefined
 
-/** The services a model input needs. */
-export type ModelRequirements<M> = M extends string
-  ? Model.ModelRegistry
-  : M extends Layer.Layer<Model.Model, any, infer R>
-    ? R
-    : never
-/** The errors building a model input can fail with. */
-export type ModelErrors<M> = M extends Layer.Layer<Model.Model, infer E, any> ? E : never
+/** The services a model input needs (`Model.InputContext`). */
+export type ModelRequirements<M> = Model.InputContext<M>
+/**
+ * The errors building a model input can fail with, besides `AgentError` (`Model.InputError`
+ * without a string's `UserError`, which every run's `AgentError` already holds).
+ */
+export type ModelErrors<M> = M extends string ? never : Model.InputError<M>
 
 /** The requirements of a run of an agent requiring `R`, with per-run model input `M`. */
 export type RunRequirements<R, M> = [M] extends [never]
@@ -121,7 +125,7 @@ export type RunRequirements<R, M> = [M] extends [never]
   : Exclude<R, Model.Model> | ModelRequirements<M>
 
 /** Options of one run. */
-export interface RunOptions<M extends internal.ModelInput = never> {
+export interface RunOptions<M extends Model.Input = never> {
   /**
    * Continue this conversation. It is repaired first: unanswered tool calls get an
    * `interrupted` return, tool results whose call is not in the response before them are
@@ -141,8 +145,8 @@ export interface RunOptions<M extends internal.ModelInput = never> {
   readonly usage?: RunUsage | Ref.Ref<RunUsage>
   /** Extra instructions for this run (static, or Effects using only `RunContext`). */
   readonly instructions?:
-    | internal.Instruction<never, RunContext>
-    | ReadonlyArray<internal.Instruction<never, RunContext>>
+    | Graph.Instruction<never, RunContext>
+    | ReadonlyArray<Graph.Instruction<never, RunContext>>
   /** Use this run id instead of a generated one. */
   readonly runId?: string
   /**
@@ -150,7 +154,7 @@ export interface RunOptions<M extends internal.ModelInput = never> {
    * (`result.metadata`), in `RunContext.metadata`, and on the `invoke_agent` span (JSON
    * attribute `metadata`). A function is called at the start and again at the end of the run.
    */
-  readonly metadata?: internal.MetadataInput
+  readonly metadata?: Graph.MetadataInput
   /**
    * `run` only: receives the event stream of each model request and each tool-calling step
    * (part events, `FinalResultEvent`, tool call / result events) as the run goes — pydantic-ai's
@@ -174,25 +178,25 @@ export interface RunOptions<M extends internal.ModelInput = never> {
  * own errors and provide your own services inside: the handler's Effect has neither.
  */
 export type EventStreamHandler = (
-  events: Stream.Stream<internal.AgentStreamEvent<unknown>, unknown>
+  events: Stream.Stream<Graph.AgentStreamEvent<unknown>, unknown>
 ) => Effect.Effect<void>
 
 /** A run being stepped with `iter`. Every effect has its requirements already provided. */
 export interface AgentRun<A, E> {
   readonly runId: string
   /** The node to execute next (`UserPromptNode` at first, `End` at the end). */
-  readonly nextNode: Effect.Effect<internal.AgentNode<A>>
+  readonly nextNode: Effect.Effect<Graph.AgentNode<A>>
   /** Executes `node` (the current one) and returns the next. */
-  readonly next: (node: internal.AgentNode<A>) => Effect.Effect<internal.AgentNode<A>, E>
+  readonly next: (node: Graph.AgentNode<A>) => Effect.Effect<Graph.AgentNode<A>, E>
   /** Executes `node` while streaming its events; then `nextNode` is the following node. */
-  readonly stream: (node: internal.AgentNode<A>) => Stream.Stream<internal.AgentStreamEvent<A>, E>
+  readonly stream: (node: Graph.AgentNode<A>) => Stream.Stream<Graph.AgentStreamEvent<A>, E>
   /** Executes the remaining nodes, emitting each new node (the last one is `End`). */
-  readonly nodes: Stream.Stream<internal.AgentNode<A>, E>
+  readonly nodes: Stream.Stream<Graph.AgentNode<A>, E>
   /** Messages so far (also after a failure or an interruption). */
   readonly messages: Effect.Effect<ReadonlyArray<ModelMessage>>
   readonly usage: Effect.Effect<RunUsage>
   /** The result, once the run reached `End`. */
-  readonly result: Effect.Effect<Option.Option<internal.AgentRunResult<A>>>
+  readonly result: Effect.Effect<Option.Option<Graph.AgentRunResult<A>>>
 }
 
 /**
@@ -205,24 +209,20 @@ export interface Agent<A, E = never, R = never> extends Pipeable {
   /** The configuration, untyped (for wrappers and tests). */
   readonly config: internal.AgentConfig
   /** Runs the agent to the end. */
-  run<M extends internal.ModelInput = never>(
+  run<M extends Model.Input = never>(
     prompt: Prompt,
     options?: RunOptions<M>
-  ): Effect.Effect<
-    internal.AgentRunResult<A>,
-    AgentError | E | ModelErrors<M>,
-    RunRequirements<R, M>
-  >
+  ): Effect.Effect<Graph.AgentRunResult<A>, AgentError | E | ModelErrors<M>, RunRequirements<R, M>>
   /**
    * Runs the agent to the end, streaming every event: part start/delta/end of each response,
    * `FinalResultEvent`, tool call and result events, then one `AgentRunResultEvent`. Dropping
    * the stream interrupts the run.
    */
-  runStream<M extends internal.ModelInput = never>(
+  runStream<M extends Model.Input = never>(
     prompt: Prompt,
     options?: RunOptions<M>
   ): Stream.Stream<
-    internal.AgentStreamEvent<A>,
+    Graph.AgentStreamEvent<A>,
     AgentError | E | ModelErrors<M>,
     RunRequirements<R, M>
   >
@@ -230,12 +230,12 @@ export interface Agent<A, E = never, R = never> extends Pipeable {
    * Runs the agent, streaming its output as it grows: validated partial outputs, then the final
    * output last (any output mode; see `StreamOutputOptions` for throttling).
    */
-  streamOutput<M extends internal.ModelInput = never>(
+  streamOutput<M extends Model.Input = never>(
     prompt: Prompt,
     options?: RunOptions<M> & StreamOutputOptions
   ): Stream.Stream<PartialOutput<A>, AgentError | E | ModelErrors<M>, RunRequirements<R, M>>
   /** Starts a run to be stepped node by node; it lives as long as the scope. */
-  iter<M extends internal.ModelInput = never>(
+  iter<M extends Model.Input = never>(
     prompt: Prompt,
     options?: RunOptions<M>
   ): Effect.Effect<
@@ -256,7 +256,7 @@ export interface MakeOptions<
   IE,
   IR,
   VR,
-  M extends internal.ModelInput,
+  M extends Model.Input,
   D extends boolean = false
 > {
   /** Used in spans (`invoke_agent {name}`) and visible in `RunContext.agentName`. */
@@ -264,14 +264,12 @@ export interface MakeOptions<
   /** The model; without one, the run takes it from the options or the `Model` service. */
   readonly model?: M
   /** Sent with every request, recomputed each time (dynamic ones are Effects), never stored as parts. */
-  readonly instructions?: internal.Instruction<IE, IR> | ReadonlyArray<internal.Instruction<IE, IR>>
+  readonly instructions?: Graph.Instruction<IE, IR> | ReadonlyArray<Graph.Instruction<IE, IR>>
   /**
    * System prompts: added only to the first request of a fresh conversation. A
    * `dynamicSystemPrompt(ref, effect)` is also re-evaluated when a conversation is continued.
    */
-  readonly systemPrompt?:
-    | internal.SystemPrompt<IE, IR>
-    | ReadonlyArray<internal.SystemPrompt<IE, IR>>
+  readonly systemPrompt?: Graph.SystemPrompt<IE, IR> | ReadonlyArray<Graph.SystemPrompt<IE, IR>>
   /** Function tools. */
   readonly tools?: Tools
   /** More tools, as toolsets. Duplicate names across all tools fail the run with a `UserError`. */
@@ -291,7 +289,7 @@ export interface MakeOptions<
    */
   readonly outputRetries?: number
   /** Default `graceful`. */
-  readonly endStrategy?: internal.EndStrategy
+  readonly endStrategy?: Graph.EndStrategy
   readonly modelSettings?: ModelSettings
   /** Default: `UsageLimits.default` (50 requests). */
   readonly usageLimits?: UsageLimits
@@ -307,7 +305,7 @@ export interface MakeOptions<
    * Metadata of every run (a run's own `metadata` is merged over it, run wins): a record, or a
    * function of the `RunContext` computed at the start and again at the end of each run.
    */
-  readonly metadata?: internal.MetadataInput
+  readonly metadata?: Graph.MetadataInput
   /**
    * How many runs of this agent (`run`, `runStream`, `iter`) may go at once (a positive integer;
    * anything else throws a `RangeError` from `Agent.make`); excess runs wait for a slot (in a
@@ -376,7 +374,7 @@ export const concurrencyLimiter = (options: {
 export const dynamicSystemPrompt = <E = never, R = never>(
   ref: string,
   prompt: Effect.Effect<string | undefined, E, R>
-): internal.DynamicSystemPrompt<E, R> => new internal.DynamicSystemPrompt(ref, prompt)
+): Graph.DynamicSystemPrompt<E, R> => new Graph.DynamicSystemPrompt(ref, prompt)
 
 const toArray = <T>(x: T | ReadonlyArray<T> | undefined): ReadonlyArray<T> =>
   x === undefined ? [] : Array.isArray(x) ? (x as ReadonlyArray<T>) : [x as T]
@@ -388,55 +386,53 @@ const proto = {
   }
 }
 
-/** Builds an agent from its configuration. */
+/**
+ * Builds an agent from its configuration. Every entry point opens its run with the one internal
+ * `open` (concurrency slot, `invoke_agent` span when a tracer records it, scope, the run).
+ */
 export const fromConfig = <A, E, R>(config: internal.AgentConfig): Agent<A, E, R> => {
-  const span = internal.agentSpan(config.name)
   const self = Object.create(proto)
   self.name = config.name
   self.config = config
-  // The span and the scope are handed to the machine, which provides them with the rest of the
-  // run's context in one go (`withSpan` + `scoped` would add two more context changes per run).
-  // The span, the run's scope and its context are opened and closed in one region.
   self.run = (prompt: Prompt, options: RunOptions<any> = {}) =>
-    internal.runOwned<A>(config, prompt, options, span)
-  // The span is handed to the machine too: `Stream.withSpan` would provide it to every pull
-  // of the stream (a context change per network read).
-  // The run's scope and the machine are set up in the stream's own channel, so every chunk is
-  // read through no extra level (see `scopedChannel`).
-  self.runStream = (prompt: Prompt, options: RunOptions<any> = {}) =>
-    Stream.fromChannel(
-      internal.scopedChannel(
-        // No span when spans are not recorded, as for `run`.
-        Effect.flatMap(spanScopedIfRecorded(span.name, span.options), (parent) =>
-          Effect.flatMap(Effect.scope, (scope) =>
-            Effect.map(internal.makeMachine<A>(config, prompt, options, { scope, parent }), (m) =>
-              Stream.toChannel(m.streamAll(m.start))
-            )
+    options.eventStreamHandler === undefined
+      ? // The run's scope and context in one region (`withScopeAndContext`).
+        internal.runOpened<A>(config, prompt, options)
+      : // `eventStreamHandler`: the run is driven node by node on the streaming path instead.
+        Effect.scopedWith((scope) =>
+          Effect.flatMap(internal.open<A>(config, prompt, options, scope), (machine) =>
+            machine.runWithHandler(options.eventStreamHandler!)
           )
         )
+  // The run's scope, its span and the run are set up in the stream's own channel, so every
+  // chunk is read through no extra level (see `scopedChannel`); the span is the parent of the
+  // run's steps through the run's context (`Stream.withSpan` would provide it on every pull).
+  self.runStream = (prompt: Prompt, options: RunOptions<any> = {}) =>
+    Stream.fromChannel(
+      internal.openChannel<A, Chunk.Chunk<Graph.AgentStreamEvent<A>>>(
+        config,
+        prompt,
+        options,
+        (m) => m.eventChannel(m.start)
       )
     )
   self.streamOutput = (prompt: Prompt, options?: RunOptions<any> & StreamOutputOptions) =>
-    streamOutputOf(self, prompt, options)
+    streamOutputOf<A>(config, prompt, options)
   self.iter = (prompt: Prompt, options: RunOptions<any> = {}) =>
-    Effect.gen(function* () {
-      const parent = yield* Effect.makeSpanScoped(span.name, span.options)
-      const machine = yield* internal
-        .makeMachine<A>(config, prompt, options)
-        .pipe(Effect.withParentSpan(parent))
-      return {
+    Effect.map(
+      Effect.flatMap(Effect.scope, (scope) => internal.open<A>(config, prompt, options, scope)),
+      (machine): AgentRun<A, any> => ({
         runId: machine.runId,
         nextNode: machine.nextNode,
-        next: (node) => Effect.withParentSpan(machine.step(node), parent),
-        stream: (node) =>
-          machine.stream(node).pipe(Stream.withSpan("Agent.iter.stream", { parent })),
+        next: (node) => machine.step(node),
+        stream: (node) => machine.stream(node),
         nodes: Stream.unwrap(
           Effect.map(machine.nextNode, (start) =>
             start._tag === "End"
               ? Stream.empty
-              : Stream.paginateEffect(start, (node: internal.AgentNode<A>) =>
+              : Stream.paginateEffect(start, (node: Graph.AgentNode<A>) =>
                   Effect.map(
-                    Effect.withParentSpan(machine.step(node), parent),
+                    machine.step(node),
                     (next) =>
                       [next, next._tag === "End" ? Option.none() : Option.some(next)] as const
                   )
@@ -448,86 +444,10 @@ export const fromConfig = <A, E, R>(config: internal.AgentConfig): Agent<A, E, R
         result: Effect.map(machine.nextNode, (n) =>
           n._tag === "End" ? Option.some(n.result) : Option.none()
         )
-      } satisfies AgentRun<A, any>
-    }) as any
-  // `eventStreamHandler`: the run is driven node by node on the streaming path instead.
-  const plainRun: (p: Prompt, o?: RunOptions<any>) => Effect.Effect<unknown, unknown, unknown> =
-    self.run
-  self.run = (prompt: Prompt, options?: RunOptions<any>) =>
-    options?.eventStreamHandler === undefined
-      ? plainRun(prompt, options)
-      : Effect.useSpan(span.name, span.options, (parent) =>
-          Effect.scopedWith((scope) =>
-            Effect.flatMap(
-              internal.makeMachine<A>(config, prompt, options, { scope, parent }),
-              (machine) =>
-                Effect.withParentSpan(
-                  runWithEventHandler(machine, options.eventStreamHandler!),
-                  parent
-                )
-            )
-          )
-        )
-  // A concurrency limit holds a slot for the whole run (stream, iteration): the slot is taken
-  // before the run's span starts, so waiting shows as its own `agent.concurrency.wait` span.
-  const limiter = config.concurrencyLimiter
-  if (limiter !== undefined) {
-    const run: (p: Prompt, o?: RunOptions<any>) => Effect.Effect<unknown, unknown, unknown> =
-      self.run
-    const runStream: (p: Prompt, o?: RunOptions<any>) => Stream.Stream<unknown, unknown, unknown> =
-      self.runStream
-    const iter: (p: Prompt, o?: RunOptions<any>) => Effect.Effect<unknown, unknown, unknown> =
-      self.iter
-    self.run = (prompt: Prompt, options?: RunOptions<any>) =>
-      Effect.scoped(Effect.zipRight(limiter.acquire, run(prompt, options)))
-    self.runStream = (prompt: Prompt, options?: RunOptions<any>) =>
-      Stream.unwrapScoped(Effect.map(limiter.acquire, () => runStream(prompt, options)))
-    self.iter = (prompt: Prompt, options?: RunOptions<any>) =>
-      Effect.zipRight(limiter.acquire, iter(prompt, options))
-  }
+      })
+    )
   return self
 }
-
-/**
- * Drives a machine to the end, handing the event stream of every model-request and call-tools
- * node to `handler`. Whatever the handler leaves unread is drained (no re-execution), so the run
- * always completes; a node's failure fails the run even if the handler swallowed it.
- */
-const runWithEventHandler = <A>(
-  machine: internal.Machine<A>,
-  handler: EventStreamHandler
-): Effect.Effect<internal.AgentRunResult<A>, any> =>
-  Effect.gen(function* () {
-    let node = yield* machine.nextNode
-    while (node._tag !== "End") {
-      if (node._tag === "UserPromptNode") {
-        node = yield* machine.step(node)
-        continue
-      }
-      const current = node
-      yield* Effect.scoped(
-        Effect.gen(function* () {
-          let failure: Option.Option<unknown> = Option.none()
-          const pull = yield* Stream.toPull(machine.stream(current))
-          const events = Stream.repeatEffectChunkOption(
-            Effect.tapError(pull, (e) =>
-              Effect.sync(() => {
-                if (Option.isSome(e)) failure = e
-              })
-            )
-          )
-          yield* handler(events as Stream.Stream<internal.AgentStreamEvent<unknown>, unknown>)
-          if (Option.isNone(failure)) yield* Stream.runDrain(events)
-          if (Option.isSome(failure)) return yield* Effect.fail(failure.value)
-        })
-      )
-      node = yield* machine.nextNode
-      if (node === current) {
-        return yield* Effect.dieMessage("eventStreamHandler: the node did not complete")
-      }
-    }
-    return node.result
-  })
 
 /** Builds an agent. */
 export const make = <
@@ -537,7 +457,7 @@ export const make = <
   IE = never,
   IR = never,
   VR = never,
-  M extends internal.ModelInput = never,
+  M extends Model.Input = never,
   D extends boolean = false
 >(
   options: MakeOptions<Tools, Sets, O, IE, IR, VR, M, D> = {}
@@ -554,7 +474,7 @@ export const make = <
       | OutputSpec.Requirements<O>
       | IR
       | VR,
-      RunContext | internal.CurrentUsage
+      RunContext | Graph.CurrentUsage
     >
   | ([M] extends [never] ? Model.Model : ModelRequirements<M>)
 > => {
@@ -594,18 +514,16 @@ export const make = <
 // ---------------------------------------------------------------------------
 
 /** Is this the first node? */
-export const isUserPromptNode = <A>(node: internal.AgentNode<A>): node is internal.UserPromptNode =>
+export const isUserPromptNode = <A>(node: Graph.AgentNode<A>): node is Graph.UserPromptNode =>
   node._tag === "UserPromptNode"
 /** Is this a model request node? */
-export const isModelRequestNode = <A>(
-  node: internal.AgentNode<A>
-): node is internal.ModelRequestNode => node._tag === "ModelRequestNode"
+export const isModelRequestNode = <A>(node: Graph.AgentNode<A>): node is Graph.ModelRequestNode =>
+  node._tag === "ModelRequestNode"
 /** Is this a call-tools node? */
-export const isCallToolsNode = <A>(node: internal.AgentNode<A>): node is internal.CallToolsNode =>
+export const isCallToolsNode = <A>(node: Graph.AgentNode<A>): node is Graph.CallToolsNode =>
   node._tag === "CallToolsNode"
 /** Is this the end? */
-export const isEndNode = <A>(node: internal.AgentNode<A>): node is internal.End<A> =>
-  node._tag === "End"
+export const isEndNode = <A>(node: Graph.AgentNode<A>): node is Graph.End<A> => node._tag === "End"
 
 /**
  * The JSON Schema of the agent's output (pydantic-ai's `agent.output_json_schema()`), for
@@ -650,7 +568,7 @@ export const outputJsonSchema = (
  * starts from empty).
  */
 export const streamText = <A, E, R>(
-  stream: Stream.Stream<internal.AgentStreamEvent<A>, E, R>,
+  stream: Stream.Stream<Graph.AgentStreamEvent<A>, E, R>,
   options?: { readonly delta?: boolean }
 ): Stream.Stream<string, E, R> => {
   const delta = options?.delta === true
@@ -686,9 +604,9 @@ export const streamText = <A, E, R>(
 
 /** Runs a run's event stream to the end and returns the result (from `AgentRunResultEvent`). */
 export const finalResult = <A, E, R>(
-  stream: Stream.Stream<internal.AgentStreamEvent<A>, E, R>
-): Effect.Effect<internal.AgentRunResult<A>, E, R> =>
-  Stream.runFold(stream, undefined as internal.AgentRunResult<A> | undefined, (acc, e) =>
+  stream: Stream.Stream<Graph.AgentStreamEvent<A>, E, R>
+): Effect.Effect<Graph.AgentRunResult<A>, E, R> =>
+  Stream.runFold(stream, undefined as Graph.AgentRunResult<A> | undefined, (acc, e) =>
     e._tag === "AgentRunResultEvent" ? e.result : acc
   ).pipe(
     Effect.flatMap((r) =>
@@ -733,7 +651,7 @@ export interface StreamOutputOptions {
  *
  * @deprecated Use the method, `agent.streamOutput(prompt, options)`, as `run` and `runStream`.
  */
-export const streamOutput = <A, E, R, M extends internal.ModelInput = never>(
+export const streamOutput = <A, E, R, M extends Model.Input = never>(
   agent: Agent<A, E, R>,
   prompt: Prompt,
   options?: RunOptions<M> & StreamOutputOptions
@@ -746,111 +664,18 @@ export const streamOutput = <A, E, R, M extends internal.ModelInput = never>(
  * unchanged values skipped), then the final validated output last. Only the `OutputSpec`
  * protocol is used, so any output mode works.
  */
-const streamOutputOf = <A, E, R, M extends internal.ModelInput = never>(
-  agent: Agent<A, E, R>,
+const streamOutputOf = <A>(
+  config: internal.AgentConfig,
   prompt: Prompt,
-  options?: RunOptions<M> & StreamOutputOptions
-): Stream.Stream<PartialOutput<A>, AgentError | E | ModelErrors<M>, RunRequirements<R, M>> => {
+  options?: RunOptions<any> & StreamOutputOptions
+): Stream.Stream<PartialOutput<A>, unknown, unknown> => {
   const throttleMillis =
     options?.throttle === undefined ? 0 : Duration.toMillis(Duration.decode(options.throttle))
-  return Stream.unwrapScoped(
-    Effect.map(internal.makeMachine<A>(agent.config, prompt, options ?? {}), (machine) => {
-      let lastDecodeAt = Number.NEGATIVE_INFINITY
-      const spec = machine.output
-      const decodesText = spec.allowTextOutput || spec.acceptsText === true
-      let text = ""
-      const calls = new Map<number, { name: string; args: string }>()
-      let last: unknown
-      const decodeSnapshot = Effect.suspend(() => {
-        let decode: Effect.Effect<A, ModelRetry, any> | undefined
-        for (const [index, c] of calls) {
-          if (spec.isOutputTool(c.name)) {
-            decode = spec.handleToolCall(
-              new ToolCallPart(
-                { toolName: c.name, toolCallId: `partial_${index}`, args: c.args },
-                true
-              ),
-              { partial: true }
-            )
-            break
-          }
-        }
-        if (decode === undefined && decodesText && text !== "") {
-          decode = spec.handleText(text, { partial: true })
-        }
-        if (decode === undefined) return Effect.succeed(Option.none<A>())
-        return Effect.flatMap(machine.partialContext, (ctx) =>
-          decode!.pipe(
-            Effect.provideService(RunContext, ctx),
-            Effect.provide(machine.context),
-            Effect.map((a) => {
-              if (a === undefined || a === null) return Option.none<A>()
-              // Cheap dedupe: a primitive compares by value, an object by reference.
-              if (a === last) return Option.none<A>()
-              last = a
-              return Option.some(a)
-            }),
-            Effect.orElseSucceed(() => Option.none<A>())
-          )
-        )
-      })
-      return machine.streamAll(machine.start).pipe(
-        Stream.mapChunksEffect((chunk) => {
-          let changed = false
-          let final: A | undefined
-          let hasFinal = false
-          for (const e of chunk) {
-            switch (e._tag) {
-              case "PartStartEvent":
-                if (e.index === 0) {
-                  text = ""
-                  calls.clear()
-                }
-                if (e.part._tag === "TextPart") {
-                  text += e.part.content
-                  changed = true
-                } else if (e.part._tag === "ToolCallPart") {
-                  calls.set(e.index, {
-                    name: e.part.toolName,
-                    args:
-                      typeof e.part.args === "string" ? e.part.args : JSON.stringify(e.part.args)
-                  })
-                  changed = true
-                }
-                break
-              case "PartDeltaEvent":
-                if (e.delta._tag === "TextPartDelta") {
-                  text += e.delta.contentDelta
-                  changed = true
-                } else if (e.delta._tag === "ToolCallPartDelta") {
-                  const c = calls.get(e.index)
-                  if (c !== undefined && typeof e.delta.argsDelta === "string") {
-                    c.args += e.delta.argsDelta
-                    changed = true
-                  }
-                }
-                break
-              case "AgentRunResultEvent":
-                final = e.result.output
-                hasFinal = true
-                break
-            }
-          }
-          if (hasFinal) return Effect.succeed(Chunk.of(final as A))
-          if (!changed) return Effect.succeed(Chunk.empty<A>())
-          const emit = Effect.map(decodeSnapshot, (o) =>
-            Option.isSome(o) ? Chunk.of(o.value) : Chunk.empty<A>()
-          )
-          if (throttleMillis === 0) return emit
-          return Effect.flatMap(Clock.currentTimeMillis, (now) => {
-            if (now - lastDecodeAt < throttleMillis) return Effect.succeed(Chunk.empty<A>())
-            lastDecodeAt = now
-            return emit
-          })
-        })
-      )
-    })
-  ) as any
+  return Stream.fromChannel(
+    internal.openChannel<A, Chunk.Chunk<A>>(config, prompt, options ?? {}, (machine) =>
+      partialOutputs(machine, throttleMillis)
+    )
+  ) as Stream.Stream<PartialOutput<A>, unknown, unknown>
 }
 
 // ---------------------------------------------------------------------------
@@ -915,34 +740,27 @@ const runExit = <A>(
  * const result = await Agent.runPromise(agent, { layer: TestModel.layer() }, "Hello")
  * ```
  */
-export const runPromise = <A, E, R, RR extends R, ER, M extends internal.ModelInput = never>(
+export const runPromise = <A, E, R, RR extends R, ER, M extends Model.Input = never>(
   agent: Agent<A, E, R>,
   provider: PromiseProvider<RR, ER>,
   prompt: Prompt,
   options?: RunOptions<M> & { readonly signal?: AbortSignal }
-): Promise<internal.AgentRunResult<A>> =>
+): Promise<Graph.AgentRunResult<A>> =>
   runExit(agent.run(prompt, options), provider, options?.signal)
 
 /**
  * The events of a streamed run as an `AsyncIterable` (`provider` as for `runPromise`). Breaking
  * out of the loop interrupts the run; a failure throws the typed error itself.
  */
-export const runStreamAsyncIterable = <
-  A,
-  E,
-  R,
-  RR extends R,
-  ER,
-  M extends internal.ModelInput = never
->(
+export const runStreamAsyncIterable = <A, E, R, RR extends R, ER, M extends Model.Input = never>(
   agent: Agent<A, E, R>,
   provider: PromiseProvider<RR, ER>,
   prompt: Prompt,
   options?: RunOptions<M>
-): AsyncIterable<internal.AgentStreamEvent<A>> => ({
+): AsyncIterable<Graph.AgentStreamEvent<A>> => ({
   async *[Symbol.asyncIterator]() {
     const stream = agent.runStream(prompt, options) as Stream.Stream<
-      internal.AgentStreamEvent<A>,
+      Graph.AgentStreamEvent<A>,
       unknown,
       RR
     >

@@ -16,11 +16,14 @@
  * @since 0.1.0
  */
 import * as Context from "effect/Context"
-import type * as Effect from "effect/Effect"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
-import type { ModelError } from "./AgentError.js"
+import type * as Tracer from "effect/Tracer"
+import { type ModelError, UserError } from "./AgentError.js"
 import type { ModelMessage, ModelResponse, ModelResponseStreamEvent } from "./Messages.js"
 import type { ModelSettings } from "./ModelSettings.js"
 import { type JsonSchema, ToolDefinition } from "./Tool.js"
@@ -154,7 +157,7 @@ export const make = (service: Service): Service => service
 
 /** `"provider:model"` strings resolved to models, e.g. `"openai:gpt-4o"`; implemented by providers. */
 export interface RegistryService {
-  readonly resolve: (name: string) => Effect.Effect<Service, import("./AgentError.js").UserError>
+  readonly resolve: (name: string) => Effect.Effect<Service, UserError>
 }
 
 /** Resolves model strings. `@agentfx/providers` ships a Layer for it. */
@@ -162,3 +165,83 @@ export class ModelRegistry extends Context.Tag("@agentfx/core/ModelRegistry")<
   ModelRegistry,
   RegistryService
 >() {}
+
+/**
+ * How a model is given to an agent, a run or the direct API: a `Service`, a Layer providing
+ * `Model`, or a `"provider:model"` string (resolved by the `ModelRegistry`).
+ */
+export type Input = Service | string | Layer.Layer<Model, any, any>
+
+/** The errors of resolving a model input: a string's `UserError`, a Layer's own errors. */
+export type InputError<M> = M extends string
+  ? UserError
+  : M extends Layer.Layer<Model, infer E, any>
+    ? E
+    : never
+
+/** The services resolving a model input needs: the `ModelRegistry` for a string, a Layer's own. */
+export type InputContext<M> = M extends string
+  ? ModelRegistry
+  : M extends Layer.Layer<Model, any, infer R>
+    ? R
+    : never
+
+/** Where `resolve` builds a model Layer: in `scope`, under `parentSpan` when given. */
+export interface ResolveOptions {
+  readonly scope: Scope.Scope
+  readonly parentSpan?: Tracer.AnySpan | undefined
+}
+
+/** The error text of a `"provider:model"` string with no `ModelRegistry` to resolve it. */
+export const noRegistryReason = (model: string): string =>
+  `Cannot resolve the model "${model}": no ModelRegistry is provided. Provide ` +
+  "ModelRegistry.layer() from @agentfx/providers (with an HttpClient such as " +
+  "NodeHttpClient.layerUndici), or give the model as a Layer instead of a string."
+
+/**
+ * The model of an input — the one resolution used by agents and the direct API. A service is
+ * used as is; a string is resolved by the `ModelRegistry` in context (none: a `UserError`
+ * saying which Layer to provide); a Layer is built in the current `Scope`, or in
+ * `options.scope` (under `options.parentSpan`), and lives as long as that scope.
+ *
+ * @example
+ * ```ts
+ * import { Model, TestModel } from "@agentfx/core"
+ * import { Effect } from "effect"
+ *
+ * const name = Effect.scoped(
+ *   Effect.map(Model.resolve(TestModel.layer()), (model) => model.modelName)
+ * )
+ * ```
+ */
+export function resolve<M extends Input>(
+  model: M
+): Effect.Effect<Service, InputError<M>, InputContext<M> | Scope.Scope>
+export function resolve<M extends Input>(
+  model: M,
+  options: ResolveOptions
+): Effect.Effect<Service, InputError<M>, InputContext<M>>
+export function resolve(
+  model: Input,
+  options?: ResolveOptions
+): Effect.Effect<Service, unknown, unknown> {
+  const parent = options?.parentSpan
+  if (typeof model === "string") {
+    const resolved = Effect.flatMap(Effect.serviceOption(ModelRegistry), (registry) =>
+      Option.isSome(registry)
+        ? registry.value.resolve(model)
+        : Effect.fail(new UserError({ reason: noRegistryReason(model) }))
+    )
+    return parent === undefined ? resolved : Effect.withParentSpan(resolved, parent)
+  }
+  if (Layer.isLayer(model)) {
+    const layer = model as Layer.Layer<Model, unknown, unknown>
+    const built =
+      options === undefined ? Layer.build(layer) : Layer.buildWithScope(layer, options.scope)
+    return Effect.map(
+      parent === undefined ? built : Effect.withParentSpan(built, parent),
+      (context) => Context.get(context, Model)
+    )
+  }
+  return Effect.succeed(model as Service)
+}

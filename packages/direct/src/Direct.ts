@@ -25,32 +25,35 @@
  *
  * @since 0.1.0
  */
-import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import * as Layer from "effect/Layer"
+import type * as Layer from "effect/Layer"
 import type * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import { Agent, AgentError, Messages, Model, ModelSettings } from "@agentfx/core"
 
-/** A model: a service value, a Layer providing `Model.Model`, or a `"provider:name"` string. */
-export type ModelSpec = string | Model.Service | Layer.Layer<Model.Model, any, any>
+/**
+ * A model: a service value, a Layer providing `Model.Model`, or a `"provider:name"` string.
+ *
+ * @deprecated Use `Model.Input` from `@agentfx/core`.
+ */
+export type ModelSpec = Model.Input
 
-/** The errors of obtaining the model of a spec. */
-export type SpecError<M> = M extends string
-  ? AgentError.UserError
-  : M extends Layer.Layer<Model.Model, infer E, any>
-    ? E
-    : never
+/**
+ * The errors of obtaining the model of a spec.
+ *
+ * @deprecated Use `Model.InputError` from `@agentfx/core`.
+ */
+export type SpecError<M> = Model.InputError<M>
 
-/** The services needed to obtain the model of a spec. */
-export type SpecContext<M> = M extends string
-  ? Model.ModelRegistry
-  : M extends Layer.Layer<Model.Model, any, infer R>
-    ? R
-    : never
+/**
+ * The services needed to obtain the model of a spec.
+ *
+ * @deprecated Use `Model.InputContext` from `@agentfx/core`.
+ */
+export type SpecContext<M> = Model.InputContext<M>
 
 /** What to send: a user prompt, or a whole conversation. */
 export type MessagesInput = string | ReadonlyArray<Messages.ModelMessage>
@@ -92,29 +95,26 @@ const toParameters = (p: RequestOptions["parameters"]): Model.ModelRequestParame
 /**
  * The model of a spec. A Layer is built in the current scope (its resources live as long as
  * the scope); a string is resolved by the `ModelRegistry`.
+ *
+ * @deprecated Use `Model.resolve` from `@agentfx/core` (this is it).
  */
-export const resolveModel = <M extends ModelSpec>(
+export const resolveModel: <M extends Model.Input>(
   model: M
-): Effect.Effect<Model.Service, SpecError<M>, SpecContext<M> | Scope.Scope> => {
-  if (typeof model === "string") {
-    return Effect.flatMap(Model.ModelRegistry, (registry) => registry.resolve(model)) as any
-  }
-  if (Layer.isLayer(model)) {
-    return Effect.map(Layer.build(model as Layer.Layer<Model.Model, any, any>), (context) =>
-      Context.get(context, Model.Model)
-    ) as any
-  }
-  return Effect.succeed(model as Model.Service)
-}
+) => Effect.Effect<Model.Service, Model.InputError<M>, Model.InputContext<M> | Scope.Scope> =
+  Model.resolve
 
 /** Sends one request and waits for the whole response. */
-export const modelRequest = <M extends ModelSpec>(
+export const modelRequest = <M extends Model.Input>(
   model: M,
   messages: MessagesInput,
   options: RequestOptions = {}
-): Effect.Effect<Messages.ModelResponse, AgentError.ModelError | SpecError<M>, SpecContext<M>> =>
+): Effect.Effect<
+  Messages.ModelResponse,
+  AgentError.ModelError | Model.InputError<M>,
+  Model.InputContext<M>
+> =>
   Effect.scoped(
-    Effect.flatMap(resolveModel(model), (service) =>
+    Effect.flatMap(Model.resolve(model), (service) =>
       service.request(
         toMessages(messages),
         ModelSettings.merge(service.settings, options.settings),
@@ -128,16 +128,16 @@ export const modelRequest = <M extends ModelSpec>(
  * stream and the model's resources live as long as the scope. `events` ends with a
  * `ResponseCompleteEvent`; `response` is a snapshot of what has arrived.
  */
-export const modelRequestStream = <M extends ModelSpec>(
+export const modelRequestStream = <M extends Model.Input>(
   model: M,
   messages: MessagesInput,
   options: RequestOptions = {}
 ): Effect.Effect<
   Model.StreamedResponse,
-  AgentError.ModelError | SpecError<M>,
-  SpecContext<M> | Scope.Scope
+  AgentError.ModelError | Model.InputError<M>,
+  Model.InputContext<M> | Scope.Scope
 > =>
-  Effect.flatMap(resolveModel(model), (service) =>
+  Effect.flatMap(Model.resolve(model), (service) =>
     service.requestStream(
       toMessages(messages),
       ModelSettings.merge(service.settings, options.settings),
@@ -150,14 +150,14 @@ export const modelRequestStream = <M extends ModelSpec>(
  * the stream starts and released when it ends or is interrupted). The last event is a
  * `ResponseCompleteEvent` holding the final response; `finalResponse` extracts it.
  */
-export const modelRequestEvents = <M extends ModelSpec>(
+export const modelRequestEvents = <M extends Model.Input>(
   model: M,
   messages: MessagesInput,
   options: RequestOptions = {}
 ): Stream.Stream<
   Messages.ModelResponseStreamEvent,
-  AgentError.ModelError | SpecError<M>,
-  SpecContext<M>
+  AgentError.ModelError | Model.InputError<M>,
+  Model.InputContext<M>
 > => Stream.unwrapScoped(Effect.map(modelRequestStream(model, messages, options), (s) => s.events))
 
 /** Runs a stream of response events and returns the final response (from `ResponseCompleteEvent`). */
@@ -183,29 +183,6 @@ export const finalResponse = <E, R>(
 // Promise / AsyncIterable twins
 // ---------------------------------------------------------------------------
 
-/**
- * Without a runtime or layer, a model string has no registry to resolve it: fail with a
- * `UserError` saying so instead of dying on a missing service.
- */
-const guardRegistry = <A, E, R>(
-  model: ModelSpec,
-  effect: Effect.Effect<A, E, R>,
-  options: PromiseOptions
-): Effect.Effect<A, E | AgentError.UserError, R> =>
-  typeof model === "string" && options.runtime === undefined && options.layer === undefined
-    ? Effect.flatMap(
-        Effect.serviceOption(Model.ModelRegistry),
-        (registry): Effect.Effect<A, E | AgentError.UserError, R> =>
-          Option.isNone(registry)
-            ? Effect.fail(
-                new AgentError.UserError({
-                  reason: `Cannot resolve model "${model}": no ModelRegistry; pass { runtime } or { layer } providing one`
-                })
-              )
-            : effect
-      )
-    : effect
-
 /** Runs an effect; a failure rejects with the typed error itself (not a `FiberFailure`). */
 const runPromise = <A>(effect: Effect.Effect<A, unknown>, options: PromiseOptions): Promise<A> => {
   const run = { ...(options.signal !== undefined ? { signal: options.signal } : {}) }
@@ -225,12 +202,13 @@ const runPromise = <A>(effect: Effect.Effect<A, unknown>, options: PromiseOption
  * (`ModelHTTPError`, `UserError`…) itself.
  */
 export const modelRequestPromise = (
-  model: ModelSpec,
+  model: Model.Input,
   messages: MessagesInput,
   options: PromiseOptions = {}
 ): Promise<Messages.ModelResponse> =>
   runPromise(
-    guardRegistry(model, modelRequest(model, messages, options), options).pipe(
+    // A model string with no registry anywhere fails with `Model.resolve`'s `UserError`.
+    modelRequest(model, messages, options).pipe(
       options.layer !== undefined ? Effect.provide(options.layer) : (e) => e
     ) as Effect.Effect<Messages.ModelResponse, unknown>,
     options
@@ -250,13 +228,12 @@ export interface StreamedResponseIterable extends AsyncIterable<Messages.ModelRe
  * stream and releases the model (the connection, the layer's resources).
  */
 export const modelRequestStreamIterable = (
-  model: ModelSpec,
+  model: Model.Input,
   messages: MessagesInput,
   options: PromiseOptions = {}
 ): StreamedResponseIterable => {
-  const guarded: Stream.Stream<Messages.ModelResponseStreamEvent, unknown, any> = Stream.unwrap(
-    guardRegistry(model, Effect.succeed(modelRequestEvents(model, messages, options)), options)
-  )
+  const guarded: Stream.Stream<Messages.ModelResponseStreamEvent, unknown, any> =
+    modelRequestEvents(model, messages, options)
   const withLayer =
     options.layer !== undefined ? Stream.provideLayer(guarded, options.layer) : guarded
   const runtime = options.runtime

@@ -20,7 +20,6 @@ import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
 import * as Ref from "effect/Ref"
@@ -32,35 +31,38 @@ import {
   type AgentError,
   ContentFilterError,
   ModelRetry,
-  ToolFailed,
   UnexpectedModelBehavior,
   UsageLimitExceeded,
   UserError,
   withMessages
 } from "../AgentError.js"
+import {
+  AgentRunResult,
+  AgentRunResultEvent,
+  type AgentNode,
+  type AgentStreamEvent,
+  CallToolsNode,
+  CurrentUsage,
+  DynamicSystemPrompt,
+  End,
+  type EndStrategy,
+  type Instruction,
+  type Metadata,
+  type MetadataInput,
+  ModelRequestNode,
+  statusTexts,
+  type SystemPrompt,
+  UserPromptNode
+} from "../AgentGraph.js"
 import * as CaptureRunMessages from "../CaptureRunMessages.js"
+import { DeferredToolRequests, type DeferredToolResults } from "../DeferredTools.js"
 import {
-  ApprovalRequired,
-  type ApprovalResult,
-  CallDeferred,
-  DeferredToolRequests,
-  type DeferredToolResults,
-  deniedMessage,
-  ToolApproved,
-  ToolDenied
-} from "../DeferredTools.js"
-import {
-  encodeJson as encodeMessagesJson,
   FinalResultEvent,
-  FunctionToolCallEvent,
-  FunctionToolResultEvent,
   type ModelMessage,
   ModelRequest,
   type ModelRequestPart,
   ModelResponse,
   type ModelResponseStreamEvent,
-  type PartDeltaEvent,
-  type PartEndEvent,
   type PartStartEvent,
   RetryPromptPart,
   SystemPromptPart,
@@ -78,136 +80,21 @@ import type { ToolDefinition } from "../Tool.js"
 import type * as Toolset from "../Toolset.js"
 import { RunUsage, UsageLimits } from "../Usage.js"
 import { repairHistory } from "./historyRepair.js"
-import { withSpanAndContext, withSpanScopeAndContext } from "./spanRegion.js"
-import * as genai from "./genai.js" // [prod #18]
+import { instructionsText, reevaluateSystemPrompts, systemPromptParts } from "./instructions.js"
+import { type Decoded, decodeOutput } from "./outputDecode.js"
+import {
+  type CallOutcome,
+  type CallResult,
+  Deferred,
+  type Emit,
+  hasOwn,
+  noEmit,
+  retryContent,
+  runFunctionBatch,
+  type ToolHost
+} from "./toolExec.js"
 import * as pricing from "./pricing.js" // [prod #18]
-
-// ---------------------------------------------------------------------------
-// Public data (re-exported by Agent.ts)
-// ---------------------------------------------------------------------------
-
-/**
- * How a response with several tool calls ends the run once an output is found:
- * - `early`: output tools first, the first valid one wins; function tools are not run.
- * - `graceful`: every function tool runs; the first valid output tool (by emission order) wins.
- * - `exhaustive`: like graceful, and every output tool runs too.
- */
-export type EndStrategy = "early" | "graceful" | "exhaustive"
-
-/** A static instruction / system prompt, or a dynamic one (an Effect, re-run every time). */
-export type Instruction<E = never, R = never> = string | Effect.Effect<string | undefined, E, R>
-
-/**
- * A system prompt re-evaluated when a conversation is continued: its part carries `dynamicRef`
- * (= `ref`), and every part of the given history with that ref gets the prompt's new content.
- */
-export class DynamicSystemPrompt<E = never, R = never> {
-  readonly _tag = "DynamicSystemPrompt" as const
-  constructor(
-    /** Names the prompt in the history (`SystemPromptPart.dynamicRef`); unique per agent. */
-    readonly ref: string,
-    readonly prompt: Effect.Effect<string | undefined, E, R>
-  ) {}
-}
-
-/** A system prompt: static, dynamic (evaluated for a fresh conversation), or re-evaluated. */
-export type SystemPrompt<E = never, R = never> = Instruction<E, R> | DynamicSystemPrompt<E, R>
-
-/** What can be given as a model: a service, a Layer building one, or a `"provider:model"` string. */
-export type ModelInput = Model.Service | string | Layer.Layer<Model.Model, any, any>
-
-/** Metadata of a run: application data, never sent to the model. */
-export type Metadata = Readonly<Record<string, unknown>>
-
-/**
- * Metadata given to an agent or a run: a record, or a function of the run's `RunContext`
- * (computed when the run starts, and again when it ends, so it can read the final usage).
- */
-export type MetadataInput = Metadata | ((ctx: RunContextService) => Metadata)
-
-/** The result of a run. */
-export class AgentRunResult<A> {
-  constructor(
-    /** The output of the run. */
-    readonly output: A,
-    /** Usage of the run (including any starting usage). */
-    readonly usage: RunUsage,
-    private readonly messages: ReadonlyArray<ModelMessage>,
-    private readonly newMessageIndex: number,
-    /** Unique id of the run. */
-    readonly runId: string,
-    /** The run's metadata (agent's merged with the run's, run wins), computed at the end. */
-    readonly metadata: Metadata | undefined = undefined
-  ) {}
-  /** Every message of the conversation, history included. */
-  allMessages(): ReadonlyArray<ModelMessage> {
-    return this.messages
-  }
-  /** The messages produced by this run. */
-  newMessages(): ReadonlyArray<ModelMessage> {
-    return this.messages.slice(this.newMessageIndex)
-  }
-  /** `allMessages()` as JSON. */
-  allMessagesJson(): string {
-    return encodeMessagesJson(this.messages)
-  }
-  /** `newMessages()` as JSON. */
-  newMessagesJson(): string {
-    return encodeMessagesJson(this.newMessages())
-  }
-  /** The last response of the model. */
-  get response(): ModelResponse {
-    for (let i = this.messages.length - 1; i >= 0; i--) {
-      const m = this.messages[i]!
-      if (m._tag === "ModelResponse") return m
-    }
-    return new ModelResponse({ parts: [] })
-  }
-}
-
-/** The last event of `runStream`: the run's result. */
-export class AgentRunResultEvent<A> {
-  readonly _tag = "AgentRunResultEvent" as const
-  constructor(readonly result: AgentRunResult<A>) {}
-}
-
-/** An event of a streamed run. */
-export type AgentStreamEvent<A> =
-  | PartStartEvent
-  | PartDeltaEvent
-  | PartEndEvent
-  | FinalResultEvent
-  | FunctionToolCallEvent
-  | FunctionToolResultEvent
-  | AgentRunResultEvent<A>
-
-/** First node: builds the first request from the prompt and the history. */
-export class UserPromptNode {
-  readonly _tag = "UserPromptNode" as const
-  constructor(readonly prompt: string | ReadonlyArray<UserContent> | undefined) {}
-}
-/** Sends `request` to the model. */
-export class ModelRequestNode {
-  readonly _tag = "ModelRequestNode" as const
-  constructor(
-    readonly request: ModelRequest,
-    /** The request is already the last message of the history (re-sent as is). */
-    readonly resend: boolean = false
-  ) {}
-}
-/** Handles a response: runs tools, decodes output, or asks for a retry. */
-export class CallToolsNode {
-  readonly _tag = "CallToolsNode" as const
-  constructor(readonly response: ModelResponse) {}
-}
-/** The run is over. */
-export class End<A> {
-  readonly _tag = "End" as const
-  constructor(readonly result: AgentRunResult<A>) {}
-}
-
-/** A node of the run graph. */
-export type AgentNode<A> = UserPromptNode | ModelRequestNode | CallToolsNode | End<A>
+import { openSpanIn, withScopeAndContext } from "./spanRegion.js"
 
 // ---------------------------------------------------------------------------
 // Configuration
@@ -216,12 +103,12 @@ export type AgentNode<A> = UserPromptNode | ModelRequestNode | CallToolsNode | E
 /** The agent's configuration, untyped (Agent.ts carries the types). */
 export interface AgentConfig {
   readonly name: string | undefined
-  readonly model: ModelInput | undefined
+  readonly model: Model.Input | undefined
   readonly instructions: ReadonlyArray<Instruction<any, any>>
   readonly systemPrompts: ReadonlyArray<SystemPrompt<any, any>>
   readonly toolset: Toolset.Any
   readonly output: OutputSpec.Any
-  readonly outputValidators: ReadonlyArray<(output: any) => Effect.Effect<any, any, any>>
+  readonly outputValidators: ReadonlyArray<(output: any) => Effect.Effect<any, unknown, unknown>>
   readonly retries: number
   readonly outputRetries: number
   readonly endStrategy: EndStrategy
@@ -241,7 +128,7 @@ export interface AgentConfig {
 /** Per-run options (untyped). */
 export interface RunOptionsAny {
   readonly messageHistory?: ReadonlyArray<ModelMessage> | undefined
-  readonly model?: ModelInput | undefined
+  readonly model?: Model.Input | undefined
   readonly modelSettings?: ModelSettings.ModelSettings | undefined
   readonly usageLimits?: UsageLimits | undefined
   readonly usage?: RunUsage | Ref.Ref<RunUsage> | undefined
@@ -250,12 +137,6 @@ export interface RunOptionsAny {
   readonly metadata?: MetadataInput | undefined
   readonly deferredToolResults?: DeferredToolResults | undefined
 }
-
-/** The usage `Ref` of the current run, visible to tools (share it with a sub-agent's run). */
-export class CurrentUsage extends Context.Tag("@agentfx/core/Agent/CurrentUsage")<
-  CurrentUsage,
-  Ref.Ref<RunUsage>
->() {}
 
 /** The events of a run (or of one node) as a channel; its done value is not used. */
 type EventChannel<A> = Channel.Channel<
@@ -267,20 +148,30 @@ type EventChannel<A> = Channel.Channel<
   unknown
 >
 
+/** One node's events as a channel; its done value is the next node. */
+type NodeChannel<A> = Channel.Channel<
+  Chunk.Chunk<AgentStreamEvent<A>>,
+  unknown,
+  unknown,
+  unknown,
+  AgentNode<A>,
+  unknown
+>
+
 /**
  * The channel built by `setup`, run in a `Scope` of its own that closes (with the channel's
  * exit) when the channel ends, fails or is interrupted. What `Stream.unwrapScoped` does,
  * without running the built channel as a nested stage (`Stream.unwrapScoped` flattens a
  * one-element stream: every chunk of the inner stream is then read through one more level).
  */
-export const scopedChannel = <OutElem, OutErr, E, R>(
-  setup: Effect.Effect<Channel.Channel<OutElem, unknown, OutErr, unknown, unknown, unknown>, E, R>
+export const scopedChannel = <OutElem, OutErr, OutDone, E, R>(
+  setup: Effect.Effect<Channel.Channel<OutElem, unknown, OutErr, unknown, OutDone, unknown>, E, R>
 ): Channel.Channel<
   OutElem,
   unknown,
   OutErr | E,
   unknown,
-  unknown,
+  OutDone,
   unknown,
   Exclude<R, Scope.Scope>
 > =>
@@ -295,11 +186,17 @@ export interface Machine<A> {
   readonly runId: string
   readonly start: AgentNode<A>
   /** Executes a node without streaming; returns (and remembers) the next node. */
-  readonly step: (node: AgentNode<A>) => Effect.Effect<AgentNode<A>, any>
+  readonly step: (node: AgentNode<A>) => Effect.Effect<AgentNode<A>, unknown>
   /** Executes a node, streaming its events; afterwards `nextNode` holds the next node. */
   readonly stream: (node: AgentNode<A>) => Stream.Stream<AgentStreamEvent<A>, any>
   /** Every node from `node` to the end as one event stream, ending with `AgentRunResultEvent`. */
   readonly streamAll: (node: AgentNode<A>) => Stream.Stream<AgentStreamEvent<A>, any>
+  /** `run` with an `eventStreamHandler`: every node's events go to the handler. */
+  readonly runWithHandler: (
+    handler: (events: Stream.Stream<AgentStreamEvent<A>, unknown>) => Effect.Effect<void>
+  ) => Effect.Effect<AgentRunResult<A>, unknown>
+  /** `streamAll` as the channel it is (what `runStream` reads, with no stage around it). */
+  readonly eventChannel: (node: AgentNode<A>) => EventChannel<A>
   readonly nextNode: Effect.Effect<AgentNode<A>>
   readonly messages: Effect.Effect<ReadonlyArray<ModelMessage>>
   readonly usage: Effect.Effect<RunUsage>
@@ -315,7 +212,7 @@ export interface Machine<A> {
    * Every node from the next one to the end, without streaming, in `runContext` (the caller
    * switches to it). Failures are raw: the caller attaches the messages with `withMessagesOf`.
    */
-  readonly loopBody: Effect.Effect<AgentRunResult<A>, any, any>
+  readonly loopBody: Effect.Effect<AgentRunResult<A>, unknown, unknown>
   /** A failure with the messages so far attached. */
   withMessagesOf(error: unknown): unknown
 }
@@ -332,56 +229,8 @@ export const noModelReason = (agentName: string | undefined): string =>
   "and an HttpClient (NodeHttpClient.layerUndici) from @agentfx/providers, or TestModel.layer() " +
   "in tests — or pass a model to Agent.make({ model }) or to run(prompt, { model })."
 
-/** The error text of a `"provider:model"` string with no `ModelRegistry` to resolve it. */
-export const noRegistryReason = (model: string): string =>
-  `Cannot resolve the model "${model}": no ModelRegistry is provided. Provide ` +
-  "ModelRegistry.layer() from @agentfx/providers (with an HttpClient such as " +
-  "NodeHttpClient.layerUndici), or give the model as a Layer instead of a string."
-
-/**
- * Resolves the model of a run: per-run option, agent model, or the `Model` in context. A Layer
- * is built in `owner.scope` (else the `Scope` in context), under `owner.parent` when given.
- */
-export const resolveModel = (
-  input: ModelInput | undefined,
-  owner?: RunOwner
-): Effect.Effect<Model.Service, any, any> => {
-  if (input === undefined) return Model.Model
-  if (typeof input === "string") {
-    const resolved = Effect.flatMap(Effect.context<never>(), (ctx) => {
-      const registry = Context.getOption(
-        ctx as Context.Context<Model.ModelRegistry>,
-        Model.ModelRegistry
-      )
-      return Option.isSome(registry)
-        ? registry.value.resolve(input)
-        : Effect.fail(new UserError({ reason: noRegistryReason(input) }))
-    })
-    return owner?.parent === undefined ? resolved : Effect.withParentSpan(resolved, owner.parent)
-  }
-  if (Layer.isLayer(input)) {
-    const layer = input as Layer.Layer<Model.Model, any, any>
-    return Effect.map(
-      owner === undefined
-        ? Layer.build(layer)
-        : owner.parent === undefined
-          ? Layer.buildWithScope(layer, owner.scope)
-          : Effect.withParentSpan(Layer.buildWithScope(layer, owner.scope), owner.parent),
-      (ctx) => Context.get(ctx, Model.Model)
-    )
-  }
-  return Effect.succeed(input as Model.Service)
-}
-
 const toArray = <T>(x: T | ReadonlyArray<T> | undefined): ReadonlyArray<T> =>
   x === undefined ? [] : Array.isArray(x) ? (x as ReadonlyArray<T>) : [x as T]
-
-const isModelRetry = (u: unknown): u is ModelRetry => u instanceof ModelRetry
-const isRetryOrFailed = (u: unknown): u is ModelRetry | ToolFailed =>
-  u instanceof ModelRetry || u instanceof ToolFailed
-
-const retryContent = (e: ModelRetry) =>
-  e.issues !== undefined && e.issues.length > 0 ? e.issues : e.reason
 
 const parsesAsJson = (text: string): boolean => {
   try {
@@ -400,18 +249,6 @@ const safeJson = (u: unknown): string => {
   }
 }
 
-const quoteList = (names: ReadonlyArray<string>) => names.map((n) => `'${n}'`).join(", ")
-
-/** Status texts of tool returns that did not produce the result (pydantic-ai's wording). */
-export const statusTexts = {
-  finalResult: "Final result processed.",
-  outputNotUsed: "Output tool not used - a final result was already processed.",
-  toolNotExecuted: "Tool not executed - a final result was already processed.",
-  outputProcessedNotFinal:
-    "Output tool processed, but its value will not be the final result of the agent run.",
-  retryWins: "Output not used as the final result - addressing tool retries from this round first."
-} as const
-
 // ---------------------------------------------------------------------------
 // The machine
 // ---------------------------------------------------------------------------
@@ -423,9 +260,6 @@ export const statusTexts = {
 // methods. A run therefore allocates no closures or pre-built effects up front (a closure-per-
 // handler machine held ≈ 40 closures and their contexts per run in flight); effects are built
 // as nodes execute and are garbage once a node is done.
-
-type Emit = (events: Chunk.Chunk<AgentStreamEvent<any>>) => Effect.Effect<void>
-const noEmit: Emit = () => Effect.void
 
 /**
  * The scope and the span that own a run, given explicitly by `Agent.run` instead of being
@@ -455,16 +289,19 @@ interface ResolvedOutput {
 /** What a run needs from its agent's configuration, computed once per configuration. */
 class Plan {
   readonly staticInstructions: ReadonlyArray<string>
-  readonly dynamicInstructions: ReadonlyArray<Effect.Effect<string | undefined, any, any>>
+  readonly dynamicInstructions: ReadonlyArray<Effect.Effect<string | undefined, unknown, unknown>>
   readonly dynamicByRef: ReadonlyMap<string, DynamicSystemPrompt<any, any>>
   /** The system prompt parts of a fresh conversation, when every system prompt is a string. */
   readonly staticSystemParts: ReadonlyArray<SystemPromptPart> | undefined
   /** The function tools by name, when the toolset's list is fixed. */
   readonly fixedTools: Map<string, Toolset.ToolsetTool<any, any>> | undefined
+  /** The `invoke_agent` span of the agent's runs. */
+  readonly span: ReturnType<typeof agentSpan>
   private readonly outputs = new WeakMap<Model.ModelProfile, ResolvedOutput>()
   constructor(readonly config: AgentConfig) {
+    this.span = agentSpan(config.name)
     const statics: Array<string> = []
-    const dynamics: Array<Effect.Effect<string | undefined, any, any>> = []
+    const dynamics: Array<Effect.Effect<string | undefined, unknown, unknown>> = []
     for (const i of config.instructions) {
       if (typeof i === "string") statics.push(i)
       else dynamics.push(i)
@@ -534,8 +371,6 @@ interface State {
   resume: Resume | undefined
 }
 
-type CallResult = ToolReturnPart | RetryPromptPart
-
 /** What a resumed run knows about the response whose calls it answers. */
 interface Resume {
   readonly results: DeferredToolResults
@@ -544,25 +379,6 @@ interface Resume {
   /** Other parts to send with the results (the trailing request's, a new user prompt). */
   readonly carried: ReadonlyArray<ModelRequestPart>
 }
-
-/** A call the run cannot finish: it waits for an approval or for a result from outside. */
-class Deferred {
-  readonly _tag = "Deferred" as const
-  constructor(
-    readonly kind: "approval" | "external",
-    readonly call: ToolCallPart,
-    readonly metadata: unknown
-  ) {}
-}
-
-/** What one function call ends with. */
-type CallOutcome = CallResult | Deferred
-
-/** A call that waits: the loop's own `Deferred`, or a handler's `ApprovalRequired` / `CallDeferred`. */
-const isDeferred = (u: unknown): u is Deferred | ApprovalRequired | CallDeferred =>
-  u instanceof Deferred || u instanceof ApprovalRequired || u instanceof CallDeferred
-
-const hasOwn = (record: object, key: string): boolean => Object.hasOwn(record, key)
 
 interface Prepared {
   readonly messages: ReadonlyArray<ModelMessage>
@@ -591,10 +407,12 @@ export const makeMachine = <A>(
   prompt: string | ReadonlyArray<UserContent> | undefined,
   options: RunOptionsAny,
   owner?: RunOwner
-): Effect.Effect<Machine<A>, AgentError, any> => {
+): Effect.Effect<Machine<A>, AgentError, unknown> => {
   const plan = planFor(config)
   const input = options.model ?? config.model
-  const build = (model: Model.Service | undefined): Effect.Effect<Machine<A>, AgentError, any> =>
+  const build = (
+    model: Model.Service | undefined
+  ): Effect.Effect<Machine<A>, AgentError, unknown> =>
     Effect.withFiberRuntime<Machine<A>, AgentError, any>((fiber) => {
       const context = fiber.currentContext as Context.Context<any>
       let service = model
@@ -619,11 +437,18 @@ export const makeMachine = <A>(
         ? Effect.succeed(run)
         : Effect.as(run.computeMetadata(), run)
     })
-  return input === undefined ? build(undefined) : Effect.flatMap(resolveModel(input, owner), build)
+  return input === undefined
+    ? build(undefined)
+    : Effect.flatMap(
+        owner === undefined
+          ? Model.resolve(input)
+          : Model.resolve(input, { scope: owner.scope, parentSpan: owner.parent }),
+        build
+      )
 }
 
 /** One run of an agent: its state, and the handlers of its nodes. */
-class Run<A> implements Machine<A> {
+class Run<A> implements Machine<A>, ToolHost {
   readonly runId: string
   readonly start: AgentNode<A>
   readonly output: OutputSpec.Any
@@ -632,10 +457,12 @@ class Run<A> implements Machine<A> {
   private readonly chatModel: Model.Service
   private readonly profile: Model.ModelProfile
   private readonly resolved: ResolvedOutput
-  private readonly usageRef: Ref.Ref<RunUsage>
-  private readonly usageLimits: UsageLimits
+  readonly usageRef: Ref.Ref<RunUsage>
+  readonly usageLimits: UsageLimits
   private readonly staticInstructions: ReadonlyArray<string>
-  private readonly dynamicInstructions: ReadonlyArray<Effect.Effect<string | undefined, any, any>>
+  private readonly dynamicInstructions: ReadonlyArray<
+    Effect.Effect<string | undefined, unknown, unknown>
+  >
   /** Agent's then run's metadata inputs (run wins); undefined when there are none. */
   readonly metadataInputs: ReadonlyArray<MetadataInput> | undefined
   /** The span that records the metadata attribute. */
@@ -729,11 +556,20 @@ class Run<A> implements Machine<A> {
     return Context.omit(Tracer.ParentSpan)(this.runContext) as Context.Context<any>
   }
 
-  private get config(): AgentConfig {
+  get config(): AgentConfig {
     return this.plan.config
   }
   private get spec(): OutputSpec.Any {
     return this.resolved.spec
+  }
+
+  // -- ToolHost ---------------------------------------------------------------
+
+  get tools(): ReadonlyMap<string, Toolset.ToolsetTool<any, any>> {
+    return this.st.tools
+  }
+  get given(): DeferredToolResults | undefined {
+    return this.st.resume?.results
   }
 
   // -- Machine ----------------------------------------------------------------
@@ -760,11 +596,11 @@ class Run<A> implements Machine<A> {
   private append(m: ModelMessage): void {
     this.setMessages([...this.st.messages, m])
   }
-  private toolRetry(name: string): number {
+  toolRetry(name: string): number {
     return this.st.toolRetries?.get(name) ?? 0
   }
 
-  private provide<X, E>(effect: Effect.Effect<X, E, any>): Effect.Effect<X, E> {
+  private provide<X, E>(effect: Effect.Effect<X, E, unknown>): Effect.Effect<X, E> {
     return Effect.provide(effect, this.runContext)
   }
   /** Built on first use: a run that does not stream never needs it. */
@@ -774,7 +610,7 @@ class Run<A> implements Machine<A> {
     return this.streamSetup
   }
 
-  private makeCtx(extra?: Partial<RunContextService>): Effect.Effect<RunContextService> {
+  makeCtx(extra?: Partial<RunContextService>): Effect.Effect<RunContextService> {
     return Effect.map(Ref.get(this.usageRef), (usage) => this.ctxWith(usage, extra))
   }
   private ctxWith(usage: RunUsage, extra?: Partial<RunContextService>): RunContextService {
@@ -811,7 +647,7 @@ class Run<A> implements Machine<A> {
     })
   }
 
-  private limitError(v: { limit: any; limitValue: number; value: number; message: string }) {
+  limitError(v: { limit: any; limitValue: number; value: number; message: string }) {
     return new UsageLimitExceeded({
       limit: v.limit,
       limitValue: v.limitValue,
@@ -830,7 +666,7 @@ class Run<A> implements Machine<A> {
    * middle of a tool call (its JSON arguments do not parse), say so: that is the real cause,
    * and more retries would not help (pydantic-ai's `IncompleteToolCall`).
    */
-  private exhausted(reason: string) {
+  exhausted(reason: string) {
     const st = this.st
     const last = st.messages[st.messages.length - 1]
     if (last !== undefined && last._tag === "ModelResponse" && last.finishReason === "length") {
@@ -846,7 +682,11 @@ class Run<A> implements Machine<A> {
   }
 
   /** The function tools of this step (after per-step prepare / filter). */
-  private loadTools(): Effect.Effect<ReadonlyArray<Toolset.ToolsetTool<any, any>>, any, any> {
+  private loadTools(): Effect.Effect<
+    ReadonlyArray<Toolset.ToolsetTool<any, any>>,
+    unknown,
+    unknown
+  > {
     const fixed = this.plan.fixedTools
     if (fixed !== undefined) {
       this.st.tools = fixed
@@ -875,76 +715,21 @@ class Run<A> implements Machine<A> {
 
   // -- UserPromptNode -----------------------------------------------------
 
-  /** The system prompt parts of a fresh conversation (empty results are left out). */
-  private systemParts(): Effect.Effect<Array<SystemPromptPart>, any, any> {
-    const prompts = this.config.systemPrompts
-    if (prompts.length === 0) return Effect.sync(() => [])
-    return Effect.flatMap(this.makeCtx(), (ctx) =>
-      Effect.map(
-        Effect.forEach(prompts, (p) =>
-          typeof p === "string"
-            ? Effect.succeed(p === "" ? undefined : new SystemPromptPart({ content: p }, true))
-            : p instanceof DynamicSystemPrompt
-              ? Effect.map(Effect.provideService(p.prompt, RunContext, ctx), (content) =>
-                  content === undefined || content === ""
-                    ? undefined
-                    : new SystemPromptPart({ content, dynamicRef: p.ref }, true)
-                )
-              : Effect.map(Effect.provideService(p, RunContext, ctx), (content) =>
-                  content === undefined || content === ""
-                    ? undefined
-                    : new SystemPromptPart({ content }, true)
-                )
-        ),
-        (parts) => parts.filter((p): p is SystemPromptPart => p !== undefined)
-      )
+  /** The system prompt parts of a fresh conversation (`internal/instructions.ts`). */
+  private systemParts(): Effect.Effect<Array<SystemPromptPart>, unknown, unknown> {
+    return systemPromptParts(this.config.systemPrompts, this.makeCtx())
+  }
+
+  /** Re-evaluates the dynamic system prompts of a continued conversation. */
+  private reevaluate(
+    history: ReadonlyArray<ModelMessage>
+  ): Effect.Effect<ReadonlyArray<ModelMessage>, unknown, unknown> {
+    return reevaluateSystemPrompts(history, this.plan.dynamicByRef, (messages) =>
+      this.makeCtx({ messages })
     )
   }
 
-  /** Re-evaluates the dynamic system prompts of a continued conversation, in place. */
-  private reevaluate(
-    history: ReadonlyArray<ModelMessage>
-  ): Effect.Effect<ReadonlyArray<ModelMessage>, any, any> {
-    const dynamicByRef = this.plan.dynamicByRef
-    if (dynamicByRef.size === 0) return Effect.succeed(history)
-    return Effect.gen(this, function* () {
-      const ctx = yield* this.makeCtx({ messages: history })
-      const out: Array<ModelMessage> = []
-      for (const m of history) {
-        const refreshed =
-          m._tag === "ModelRequest" &&
-          m.parts.some(
-            (p) =>
-              p._tag === "SystemPromptPart" &&
-              p.dynamicRef !== undefined &&
-              dynamicByRef.has(p.dynamicRef)
-          )
-        if (!refreshed) {
-          out.push(m)
-          continue
-        }
-        const parts: Array<ModelRequestPart> = []
-        for (const p of m.parts) {
-          const dynamic =
-            p._tag === "SystemPromptPart" && p.dynamicRef !== undefined
-              ? dynamicByRef.get(p.dynamicRef)
-              : undefined
-          if (dynamic === undefined) {
-            parts.push(p)
-            continue
-          }
-          const content = yield* Effect.provideService(dynamic.prompt, RunContext, ctx)
-          parts.push(
-            new SystemPromptPart({ content: content ?? "", dynamicRef: dynamic.ref }, true)
-          )
-        }
-        out.push(new ModelRequest({ ...m, parts }, true))
-      }
-      return out
-    })
-  }
-
-  private userPrompt(node: UserPromptNode): Effect.Effect<AgentNode<A>, any, any> {
+  private userPrompt(node: UserPromptNode): Effect.Effect<AgentNode<A>, unknown, unknown> {
     const deferred = this.options.deferredToolResults
     if (deferred !== undefined) return this.resumeDeferred(node.prompt, deferred)
     const prompt = node.prompt
@@ -1021,7 +806,7 @@ class Run<A> implements Machine<A> {
   private resumeDeferred(
     prompt: string | ReadonlyArray<UserContent> | undefined,
     results: DeferredToolResults
-  ): Effect.Effect<AgentNode<A>, any, any> {
+  ): Effect.Effect<AgentNode<A>, unknown, unknown> {
     return Effect.gen(this, function* () {
       const st = this.st
       const given = this.options.messageHistory ?? []
@@ -1114,22 +899,10 @@ class Run<A> implements Machine<A> {
   // -- ModelRequestNode ---------------------------------------------------
 
   private instructionsText(dynamic: ReadonlyArray<string>): string | undefined {
-    const statics = this.staticInstructions
-    const extra = this.resolved.instructions
-    const hasExtra = extra !== undefined && extra !== ""
-    if (dynamic.length === 0 && !hasExtra) {
-      return statics.length === 0
-        ? undefined
-        : statics.length === 1
-          ? statics[0]
-          : statics.join("\n\n")
-    }
-    const all = [...statics, ...dynamic]
-    if (hasExtra) all.push(extra)
-    return all.length > 0 ? all.join("\n\n") : undefined
+    return instructionsText(this.staticInstructions, dynamic, this.resolved.instructions)
   }
 
-  private prepareRequest(node: ModelRequestNode): Effect.Effect<Prepared, any, any> {
+  private prepareRequest(node: ModelRequestNode): Effect.Effect<Prepared, unknown, unknown> {
     return Effect.suspend(() => {
       const check = this.resolved.check
       if (check !== undefined) return Effect.fail(check)
@@ -1153,7 +926,7 @@ class Run<A> implements Machine<A> {
   private prepareWith(
     node: ModelRequestNode,
     dynamic: ReadonlyArray<string>
-  ): Effect.Effect<Prepared, any, any> {
+  ): Effect.Effect<Prepared, unknown, unknown> {
     const st = this.st
     const instructions = this.instructionsText(dynamic)
     const request = new ModelRequest(
@@ -1209,7 +982,7 @@ class Run<A> implements Machine<A> {
     return parameters
   }
 
-  private finishResponse(response: ModelResponse): Effect.Effect<AgentNode<A>, any> {
+  private finishResponse(response: ModelResponse): Effect.Effect<AgentNode<A>, unknown> {
     return Effect.flatMap(
       Ref.updateAndGet(this.usageRef, (u) => u.addRequest(response.usage)),
       (usage) => {
@@ -1221,7 +994,7 @@ class Run<A> implements Machine<A> {
     )
   }
 
-  private modelRequest(node: ModelRequestNode): Effect.Effect<AgentNode<A>, any, any> {
+  private modelRequest(node: ModelRequestNode): Effect.Effect<AgentNode<A>, unknown, unknown> {
     return Effect.flatMap(this.prepareRequest(node), (prep) =>
       Effect.flatMap(
         this.chatModel.request(prep.messages, this.st.settings, prep.parameters),
@@ -1244,13 +1017,13 @@ class Run<A> implements Machine<A> {
    * when the channel ends, fails or is interrupted). Not `Stream.unwrapScoped`: that runs the
    * events in a nested channel stage, one more read per network read (see `eventChannel`).
    */
-  private modelRequestChannel(node: ModelRequestNode): EventChannel<A> {
+  private modelRequestChannel(node: ModelRequestNode): NodeChannel<A> {
     return scopedChannel(this.modelRequestSetup(node))
   }
 
   private modelRequestSetup(
     node: ModelRequestNode
-  ): Effect.Effect<EventChannel<A>, any, Scope.Scope> {
+  ): Effect.Effect<NodeChannel<A>, any, Scope.Scope> {
     return (
       // Only the set-up reads the run's context: providing it to the whole stream
       // (`Stream.provideSomeContext`) would cost a context change on every network read.
@@ -1324,9 +1097,8 @@ class Run<A> implements Machine<A> {
               r.state === "complete" ? r : new ModelResponse({ ...r, state: "complete" }, true)
             )
           ),
-          Effect.tap((next) => {
+          Effect.tap(() => {
             done = true
-            this.st.next = next
           })
         )
         return Channel.zipRight(Stream.toChannel(events), Channel.fromEffect(finish))
@@ -1336,42 +1108,19 @@ class Run<A> implements Machine<A> {
 
   // -- CallToolsNode ------------------------------------------------------
 
-  /**
-   * Decodes with the spec, then runs the agent's validators; `ModelRetry` is returned, not
-   * failed. The validators see a `RunContext` (`extra` over the run's).
-   */
+  /** `decodeOutput` with this run's validators and `RunContext` (`extra` over it). */
   private decodeOutput(
-    decode: Effect.Effect<any, ModelRetry, any>,
+    decode: Effect.Effect<any, ModelRetry, unknown>,
     extra?: Partial<RunContextService>
-  ): Effect.Effect<{ ok: true; value: A } | { ok: false; error: ModelRetry }, any, any> {
-    const validators = this.config.outputValidators
-    // A decode that is already an `Exit` (plain text) with no validators reads no context:
-    // building and providing a `RunContext` would cost more than the decoding.
-    const validated =
-      validators.length === 0 && Exit.isExit(decode)
-        ? decode
-        : Effect.flatMap(this.makeCtx(extra), (ctx) =>
-            Effect.provideService(
-              validators.length === 0
-                ? decode
-                : Effect.flatMap(decode, (a) =>
-                    Effect.reduce(validators, a, (acc, validate) => validate(acc))
-                  ),
-              RunContext,
-              ctx
-            )
-          )
-    return validated.pipe(
-      Effect.map((value) => ({ ok: true as const, value })),
-      Effect.catchIf(isModelRetry, (error) => Effect.succeed({ ok: false as const, error }))
-    )
+  ): Effect.Effect<Decoded<A>, unknown, unknown> {
+    return decodeOutput<A>(this.config, this.makeCtx(extra), decode)
   }
 
   /**
    * Counts one output retry; fails the run when the budget is spent, saying why the last output
    * was refused (`failure`: the retry prompt's content).
    */
-  private countOutputRetry(failure: RetryPromptPart["content"]): Effect.Effect<void, any> {
+  private countOutputRetry(failure: RetryPromptPart["content"]): Effect.Effect<void, unknown> {
     return Effect.suspend(() => {
       const st = this.st
       const max = this.resolved.max
@@ -1384,7 +1133,7 @@ class Run<A> implements Machine<A> {
     })
   }
 
-  private outputRetry(part: RetryPromptPart): Effect.Effect<AgentNode<A>, any> {
+  private outputRetry(part: RetryPromptPart): Effect.Effect<AgentNode<A>, unknown> {
     return Effect.as(
       this.countOutputRetry(part.content),
       new ModelRequestNode(new ModelRequest({ parts: [part] }, true))
@@ -1414,7 +1163,7 @@ class Run<A> implements Machine<A> {
       : Effect.zipRight(this.computeMetadata(), this.endNode(output))
   }
 
-  private handleText(response: ModelResponse): Effect.Effect<AgentNode<A>, any, any> {
+  private handleText(response: ModelResponse): Effect.Effect<AgentNode<A>, unknown, unknown> {
     const text = response.text
     if (text.trim() === "") {
       if (response.finishReason === "length") {
@@ -1443,313 +1192,6 @@ class Run<A> implements Machine<A> {
     )
   }
 
-  /**
-   * Runs one function (or unknown) tool call. Budget exhaustion fails the run. A call may end
-   * `Deferred` (approval needed, external tool, a handler failing with a deferral); when the run
-   * resumes deferred calls, a call's given result (approval, denial, external result) is used.
-   */
-  private runFunctionCall(
-    call: ToolCallPart,
-    emit: Emit,
-    failed: Set<string>,
-    succeeded: Set<string>
-  ): Effect.Effect<CallOutcome, any, any> {
-    const st = this.st
-    const tool = st.tools.get(call.toolName)
-    const retry = this.toolRetry(call.toolName)
-    const max = tool?.maxRetries ?? this.config.retries
-    const given = st.resume?.results
-    const id = call.toolCallId
-    const approval =
-      given !== undefined && hasOwn(given.approvals, id) ? given.approvals[id] : undefined
-    const onRetry = (error: ModelRetry): Effect.Effect<CallResult, any> => {
-      if (retry >= max) {
-        return this.exhausted(
-          `Tool '${call.toolName}' exceeded max retries count of ${max}: ${error.reason}`
-        )
-      }
-      failed.add(call.toolName)
-      return Effect.succeed(
-        new RetryPromptPart(
-          {
-            content: retryContent(error),
-            toolName: call.toolName,
-            toolCallId: call.toolCallId
-          },
-          true
-        )
-      )
-    }
-    const body: Effect.Effect<CallOutcome, any, any> =
-      tool === undefined
-        ? Effect.suspend(() => {
-            const names = [...st.tools.keys()]
-            return onRetry(
-              new ModelRetry({
-                reason:
-                  names.length === 0
-                    ? `Unknown tool name: '${call.toolName}'. No tools available.`
-                    : `Unknown tool name: '${call.toolName}'. Available tools: ${quoteList(names)}`
-              })
-            )
-          })
-        : Effect.flatMap(
-            this.makeCtx({
-              retry,
-              maxRetries: max,
-              toolName: call.toolName,
-              toolCallId: call.toolCallId,
-              ...(approval !== undefined ? { toolCallApproved: true } : {}),
-              ...(given !== undefined && hasOwn(given.metadata, id)
-                ? { toolCallMetadata: given.metadata[id] }
-                : {})
-            }),
-            (ctx) =>
-              // The span, its parent-span context and the RunContext in ONE region (what
-              // `useSpan` + `provideService` do in two).
-              withSpanAndContext(
-                `execute_tool ${call.toolName}`,
-                {
-                  captureStackTrace: false,
-                  attributes: {
-                    "gen_ai.operation.name": "execute_tool",
-                    "gen_ai.tool.name": call.toolName,
-                    "gen_ai.tool.call.id": call.toolCallId,
-                    ...(tool.definition.description !== undefined
-                      ? { "gen_ai.tool.description": tool.definition.description }
-                      : {})
-                  }
-                },
-                (caller, span) => {
-                  const map = new Map(caller.unsafeMap)
-                  if (span !== undefined) {
-                    map.set(Tracer.ParentSpan.key, span)
-                    // [prod #18] tool type, and the arguments when content is recorded.
-                    genai.toolSpanStarted(span, call, caller)
-                  }
-                  map.set(RunContext.key, ctx)
-                  return Context.unsafeMake(map)
-                },
-                () => {
-                  const timeout = tool.timeout ?? this.config.toolTimeout
-                  const called = Effect.flatMap(
-                    this.gate(call, tool, ctx, approval),
-                    timeout === undefined
-                      ? tool.call
-                      : (args) =>
-                          Effect.timeoutFail(tool.call(args), {
-                            duration: timeout,
-                            onTimeout: () =>
-                              new ModelRetry({
-                                reason: `Timed out after ${Duration.toSeconds(timeout)} seconds.`
-                              })
-                          })
-                  )
-                  return called.pipe(
-                    Effect.flatMap((content) =>
-                      Effect.as(
-                        Ref.update(this.usageRef, (u) => u.addToolCalls(1)),
-                        new ToolReturnPart(
-                          { toolName: call.toolName, toolCallId: call.toolCallId, content },
-                          true
-                        ) as CallOutcome
-                      )
-                    ),
-                    Effect.tap(() => {
-                      succeeded.add(call.toolName)
-                    }),
-                    Effect.catchIf(isDeferred, (e) =>
-                      Effect.succeed(
-                        e instanceof Deferred
-                          ? e
-                          : new Deferred(
-                              e._tag === "ApprovalRequired" ? "approval" : "external",
-                              call,
-                              e.metadata ?? tool.definition.metadata
-                            )
-                      )
-                    ),
-                    Effect.catchIf(isRetryOrFailed, (e) =>
-                      e._tag === "ToolFailed"
-                        ? Effect.succeed(
-                            new ToolReturnPart(
-                              {
-                                toolName: call.toolName,
-                                toolCallId: call.toolCallId,
-                                content: e.reason,
-                                outcome: "failed",
-                                ...(e.metadata !== undefined ? { metadata: e.metadata } : {})
-                              },
-                              true
-                            ) as CallResult
-                          )
-                        : onRetry(e)
-                    )
-                  )
-                },
-                // [prod #18] the result (content) or the error type on the span.
-                genai.toolSpanEnded
-              )
-          )
-    // A result given from outside (resuming deferred calls) replaces running the call.
-    const outside = given === undefined ? undefined : this.answeredOutside(call, given, onRetry)
-    return Effect.tap(outside ?? body, (result) =>
-      emit === noEmit || result instanceof Deferred
-        ? Effect.void
-        : emit(Chunk.of(new FunctionToolResultEvent({ result }, true)))
-    )
-  }
-
-  /** The result of a call given in `DeferredToolResults`: an external result or a denial. */
-  private answeredOutside(
-    call: ToolCallPart,
-    given: DeferredToolResults,
-    onRetry: (error: ModelRetry) => Effect.Effect<CallResult, any>
-  ): Effect.Effect<CallResult, any> | undefined {
-    const id = call.toolCallId
-    if (hasOwn(given.calls, id)) return this.externalResult(call, given.calls[id], onRetry)
-    const approval = hasOwn(given.approvals, id) ? given.approvals[id] : undefined
-    const denied =
-      approval === false
-        ? deniedMessage
-        : approval instanceof ToolDenied
-          ? approval.message
-          : undefined
-    if (denied === undefined) return undefined
-    return Effect.succeed(
-      new ToolReturnPart(
-        { toolName: call.toolName, toolCallId: id, content: denied, outcome: "denied" },
-        true
-      )
-    )
-  }
-
-  /**
-   * The decoded arguments of a call about to run, or a failure with `Deferred` when the call
-   * must wait: an external tool, or a call needing approval. An approved call runs (with the
-   * approver's `overrideArgs`, if any).
-   */
-  private gate(
-    call: ToolCallPart,
-    tool: Toolset.ToolsetTool<any, any>,
-    ctx: RunContextService,
-    approval: ApprovalResult | undefined
-  ): Effect.Effect<unknown, any, any> {
-    if (approval !== undefined) return this.approvedArgs(call, tool, approval)
-    const metadata = tool.definition.metadata
-    return Effect.flatMap(tool.decodeArgs(call.args), (args) =>
-      tool.definition.kind === "external"
-        ? Effect.fail(new Deferred("external", call, metadata))
-        : tool.requiresApproval === undefined
-          ? Effect.succeed(args)
-          : Effect.flatMap(tool.requiresApproval(args, ctx), (needed) =>
-              needed ? Effect.fail(new Deferred("approval", call, metadata)) : Effect.succeed(args)
-            )
-    )
-  }
-
-  /** The arguments of an approved call: the model's, or the approver's `overrideArgs`. */
-  private approvedArgs(
-    call: ToolCallPart,
-    tool: Toolset.ToolsetTool<any, any>,
-    approval: ApprovalResult
-  ): Effect.Effect<unknown, any> {
-    if (!(approval instanceof ToolApproved) || approval.overrideArgs === undefined) {
-      return tool.decodeArgs(call.args)
-    }
-    return Effect.mapError(
-      tool.decodeArgs(approval.overrideArgs),
-      (e) =>
-        new UserError({
-          reason: `The overrideArgs approved for tool call '${call.toolCallId}' ('${call.toolName}') do not match the tool's parameters: ${e.reason}`
-        })
-    )
-  }
-
-  /** A call's result computed outside the run (`DeferredToolResults.calls`). */
-  private externalResult(
-    call: ToolCallPart,
-    result: unknown,
-    onRetry: (error: ModelRetry) => Effect.Effect<CallResult, any>
-  ): Effect.Effect<CallResult, any> {
-    if (result instanceof ModelRetry) return onRetry(result)
-    if (result instanceof ToolFailed) {
-      return Effect.succeed(
-        new ToolReturnPart(
-          {
-            toolName: call.toolName,
-            toolCallId: call.toolCallId,
-            content: result.reason,
-            outcome: "failed",
-            ...(result.metadata !== undefined ? { metadata: result.metadata } : {})
-          },
-          true
-        )
-      )
-    }
-    return Effect.succeed(
-      new ToolReturnPart(
-        { toolName: call.toolName, toolCallId: call.toolCallId, content: result },
-        true
-      )
-    )
-  }
-
-  /** Runs function calls: concurrent segments split by sequential tools; results in emission order. */
-  private runFunctionBatch(
-    calls: ReadonlyArray<ToolCallPart>,
-    emit: Emit,
-    failed: Set<string>,
-    succeeded: Set<string>
-  ): Effect.Effect<Array<CallOutcome>, any, any> {
-    if (calls.length === 0) return Effect.succeed([])
-    return Effect.gen(this, function* () {
-      const st = this.st
-      const given = st.resume?.results
-      // Calls answered from outside (external results, denials) and external tools do not run.
-      const known = calls.filter(
-        (c) =>
-          st.tools.has(c.toolName) &&
-          st.tools.get(c.toolName)!.definition.kind !== "external" &&
-          (given === undefined ||
-            (!hasOwn(given.calls, c.toolCallId) &&
-              given.approvals[c.toolCallId] !== false &&
-              !(given.approvals[c.toolCallId] instanceof ToolDenied)))
-      ).length
-      const check = this.usageLimits.checkToolCalls(yield* Ref.get(this.usageRef), known)
-      if (Option.isSome(check)) return yield* this.limitError(check.value)
-      if (emit !== noEmit) {
-        yield* emit(
-          Chunk.unsafeFromArray(calls.map((part) => new FunctionToolCallEvent({ part }, true)))
-        )
-      }
-      const segments: Array<Array<ToolCallPart>> = []
-      let current: Array<ToolCallPart> = []
-      for (const call of calls) {
-        if (st.tools.get(call.toolName)?.definition.sequential === true) {
-          if (current.length > 0) segments.push(current)
-          segments.push([call])
-          current = []
-        } else current.push(call)
-      }
-      if (current.length > 0) segments.push(current)
-      // One call (the common case): no `forEach` machinery.
-      if (segments.length === 1 && segments[0]!.length === 1) {
-        return [yield* this.runFunctionCall(segments[0]![0]!, emit, failed, succeeded)]
-      }
-      const out: Array<CallOutcome> = []
-      for (const segment of segments) {
-        const results = yield* Effect.forEach(
-          segment,
-          (call) => this.runFunctionCall(call, emit, failed, succeeded),
-          { concurrency: segment.length === 1 ? 1 : this.config.maxConcurrency }
-        )
-        out.push(...results)
-      }
-      return out
-    })
-  }
-
   /** The budget of one output tool, when the spec gives output tools their own. */
   private outputToolMax(toolName: string): number | undefined {
     const spec = this.spec
@@ -1767,7 +1209,11 @@ class Run<A> implements Machine<A> {
     call: ToolCallPart,
     failed: Set<string>,
     count: boolean
-  ): Effect.Effect<{ ok: true; value: A } | { ok: false; part: RetryPromptPart }, any, any> {
+  ): Effect.Effect<
+    { ok: true; value: A } | { ok: false; part: RetryPromptPart },
+    unknown,
+    unknown
+  > {
     return Effect.gen(this, function* () {
       const toolMax = this.outputToolMax(call.toolName)
       const toolRetry = this.toolRetry(call.toolName)
@@ -1805,7 +1251,7 @@ class Run<A> implements Machine<A> {
   private handleToolCalls(
     response: ModelResponse,
     emit: Emit
-  ): Effect.Effect<AgentNode<A>, any, any> {
+  ): Effect.Effect<AgentNode<A>, unknown, unknown> {
     return Effect.gen(this, function* () {
       const st = this.st
       const spec = this.spec
@@ -1828,7 +1274,8 @@ class Run<A> implements Machine<A> {
       const isOutput = (c: ToolCallPart) => spec.isOutputTool(c.toolName)
       const runPending = (indices: Array<number>) =>
         Effect.map(
-          this.runFunctionBatch(
+          runFunctionBatch(
+            this,
             indices.map((i) => calls[i]!),
             emit,
             failed,
@@ -1936,7 +1383,10 @@ class Run<A> implements Machine<A> {
     })
   }
 
-  private callTools(node: CallToolsNode, emit: Emit): Effect.Effect<AgentNode<A>, any, any> {
+  private callTools(
+    node: CallToolsNode,
+    emit: Emit
+  ): Effect.Effect<AgentNode<A>, unknown, unknown> {
     return node.response.toolCalls.length === 0
       ? this.handleText(node.response)
       : this.handleToolCalls(node.response, emit)
@@ -1944,67 +1394,94 @@ class Run<A> implements Machine<A> {
 
   // -- Driving ------------------------------------------------------------
 
+  /**
+   * The one place a node's behaviour is chosen. Streaming, a node is a channel of its events
+   * whose done value is the next node (`runStream`, `streamOutput`, `iter.stream`, the
+   * `eventStreamHandler` path); not streaming (`run`, `iter.next`), the next node as an Effect
+   * — what draining that channel gives, without building it (a model request is then sent
+   * without streaming). Failures are raw here: the drivers attach the messages.
+   */
+  private behaviour(node: AgentNode<A>, streaming: true): NodeChannel<A>
+  private behaviour(
+    node: AgentNode<A>,
+    streaming: false
+  ): Effect.Effect<AgentNode<A>, unknown, unknown>
+  private behaviour(
+    node: AgentNode<A>,
+    streaming: boolean
+  ): NodeChannel<A> | Effect.Effect<AgentNode<A>, unknown, unknown> {
+    switch (node._tag) {
+      case "UserPromptNode":
+        // No events: the first request is built.
+        return streaming
+          ? Channel.fromEffect(this.provide(this.userPrompt(node)))
+          : this.userPrompt(node)
+      case "ModelRequestNode":
+        return streaming ? this.modelRequestChannel(node) : this.modelRequest(node)
+      case "CallToolsNode":
+        return streaming ? this.callToolsChannel(node) : this.callTools(node, noEmit)
+      case "End":
+        return streaming ? Channel.succeed(node) : Effect.succeed(node)
+    }
+  }
+
+  /** A node's events (`behaviour`, streaming) with the messages so far on its failures. */
+  private nodeChannel(node: AgentNode<A>): NodeChannel<A> {
+    return Channel.catchAll(this.behaviour(node, true), (e) => Channel.fail(this.withMessagesOf(e)))
+  }
+
+  /**
+   * Tool calls as a channel: the calls run in a fiber of the channel's scope and hand their
+   * events over a queue (two per call, so it never holds more); the done value is the next node.
+   */
+  private callToolsChannel(node: CallToolsNode): NodeChannel<A> {
+    return scopedChannel(
+      Effect.gen(this, function* () {
+        const queue = yield* Queue.unbounded<Take.Take<AgentStreamEvent<A>, unknown>>()
+        let next: AgentNode<A> | undefined
+        yield* Effect.forkScoped(
+          this.provide(this.callTools(node, (events) => queue.offer(Take.chunk(events)))).pipe(
+            Effect.exit,
+            Effect.flatMap((exit) => {
+              if (Exit.isSuccess(exit)) next = exit.value
+              return queue.offer(Exit.isSuccess(exit) ? Take.end : Take.failCause(exit.cause))
+            })
+          )
+        )
+        return Channel.zipRight(
+          Stream.toChannel(Stream.flattenTake(Stream.fromQueue(queue))),
+          Channel.sync(() => next!)
+        )
+      })
+    )
+  }
+
   private withMessagesOnError<X, R = never>(
     effect: Effect.Effect<X, any, R>
   ): Effect.Effect<X, any, R> {
     return Effect.catchAll(effect, (e) => Effect.fail(this.withMessagesOf(e)))
   }
 
-  private nodeBody(node: AgentNode<A>, emit: Emit): Effect.Effect<AgentNode<A>, any, any> {
-    switch (node._tag) {
-      case "UserPromptNode":
-        return this.userPrompt(node)
-      case "ModelRequestNode":
-        return this.modelRequest(node)
-      case "CallToolsNode":
-        return this.callTools(node, emit)
-      case "End":
-        return Effect.succeed(node)
-    }
-  }
-
-  private execute(node: AgentNode<A>, emit: Emit): Effect.Effect<AgentNode<A>, any> {
+  /** `iter.next`: one node without events; the next node becomes the run's cursor. */
+  step(node: AgentNode<A>): Effect.Effect<AgentNode<A>, unknown> {
     return this.withMessagesOnError(
-      Effect.map(this.provide(Effect.suspend(() => this.nodeBody(node, emit))), (next) => {
+      Effect.map(this.provide(Effect.suspend(() => this.behaviour(node, false))), (next) => {
         this.st.next = next
         return next
       })
     )
   }
 
-  step(node: AgentNode<A>): Effect.Effect<AgentNode<A>, any> {
-    return this.execute(node, noEmit)
-  }
-
   // `run`: every node inside ONE context switch / error mapping (not one per step as `step`
   // does; switching the context costs more than a whole step's own bookkeeping).
-  //
-  // Every continuation pending while the model answers is a frame held by each run in flight,
-  // so a model request continues the loop from its own continuation (one frame, not two).
-  private loop(node: AgentNode<A>): Effect.Effect<AgentRunResult<A>, any, any> {
-    switch (node._tag) {
-      case "End":
-        return Effect.succeed(node.result)
-      case "ModelRequestNode":
-        return Effect.flatMap(this.prepareRequest(node), (prep) =>
-          Effect.flatMap(
-            this.chatModel.request(prep.messages, this.st.settings, prep.parameters),
-            (response) =>
-              Effect.flatMap(this.finishResponse(response), (next) => this.continueWith(next))
-          )
-        )
-      default:
-        return Effect.flatMap(this.nodeBody(node, noEmit), (next) => this.continueWith(next))
-    }
-  }
-
-  private continueWith(next: AgentNode<A>): Effect.Effect<AgentRunResult<A>, any, any> {
-    this.st.next = next
-    return this.loop(next)
+  private loop(node: AgentNode<A>): Effect.Effect<AgentRunResult<A>, unknown, unknown> {
+    return node._tag === "End"
+      ? Effect.succeed(node.result)
+      : Effect.flatMap(this.behaviour(node, false), (next) => this.loop(next))
   }
 
   /** The run to its end; the caller maps failures with `withMessagesOf`. */
-  get loopBody(): Effect.Effect<AgentRunResult<A>, any, any> {
+  get loopBody(): Effect.Effect<AgentRunResult<A>, unknown, unknown> {
     return Effect.suspend(() => this.loop(this.st.next as AgentNode<A>))
   }
 
@@ -2013,67 +1490,79 @@ class Run<A> implements Machine<A> {
     return withMessages(e, this.st.messages)
   }
 
+  /** `iter.stream`: one node's events; its next node becomes the run's cursor. */
   stream(node: AgentNode<A>): Stream.Stream<AgentStreamEvent<A>, any> {
-    switch (node._tag) {
-      case "End":
-        return Stream.empty
-      case "UserPromptNode":
-        return Stream.drain(Stream.fromEffect(this.step(node)))
-      case "ModelRequestNode":
-        return Stream.fromChannel(this.nodeChannel(node))
-      case "CallToolsNode":
-        return Stream.unwrapScoped(
-          Effect.gen(this, function* () {
-            // Tool events are few (two per call); the queue never holds more than that.
-            const queue = yield* Queue.unbounded<Take.Take<AgentStreamEvent<A>, any>>()
-            yield* Effect.forkScoped(
-              this.execute(node, (events) => queue.offer(Take.chunk(events))).pipe(
-                Effect.exit,
-                Effect.flatMap((exit) =>
-                  queue.offer(Exit.isSuccess(exit) ? Take.end : Take.failCause(exit.cause))
-                )
-              )
-            )
-            return Stream.flattenTake(Stream.fromQueue(queue))
-          })
-        )
-    }
+    return Stream.fromChannel(
+      Channel.map(this.nodeChannel(node), (next) => {
+        this.st.next = next
+      })
+    )
   }
 
   /**
-   * One node's events as a channel. A model request runs inline (no channel stage of its
-   * own); a user prompt emits nothing; tool calls keep their queue (a few events per call).
+   * Every node from `node` to the end in ONE channel: each node's channel, then the channel of
+   * the node it ends with (a tail call, so the executor's stack stays flat), then the result.
+   * Built from `flatMap`s rather than `Stream.concat` of `Stream.unwrap`s, which nest one
+   * channel stage per node: each stage is one more read per chunk, and a run's last answer
+   * (after tool calls) would be read through all of them.
    */
-  private nodeChannel(node: AgentNode<A>): EventChannel<A> {
-    switch (node._tag) {
-      case "ModelRequestNode":
-        return Channel.catchAll(this.modelRequestChannel(node), (e) =>
-          Channel.fail(this.withMessagesOf(e))
-        )
-      case "UserPromptNode":
-        return Channel.fromEffect(this.step(node))
-      default:
-        return Stream.toChannel(this.stream(node))
-    }
-  }
-
-  /**
-   * Every node from `node` to the end in ONE channel: each node's channel, then the next one
-   * (a tail call, so the executor's stack stays flat), then the result. Built from
-   * `flatMap`s rather than `Stream.concat` of `Stream.unwrap`s, which nest one channel stage
-   * per node: each stage is one more read per chunk, and a run's last answer (after tool
-   * calls) would be read through all of them.
-   */
-  private eventChannel(node: AgentNode<A>): EventChannel<A> {
+  eventChannel(node: AgentNode<A>): EventChannel<A> {
     return node._tag === "End"
       ? Channel.write(Chunk.of<AgentStreamEvent<A>>(new AgentRunResultEvent(node.result)))
-      : Channel.flatMap(this.nodeChannel(node), () =>
-          Channel.suspend(() => this.eventChannel(this.st.next as AgentNode<A>))
-        )
+      : Channel.flatMap(this.nodeChannel(node), (next) => this.eventChannel(next))
   }
 
   streamAll(node: AgentNode<A>): Stream.Stream<AgentStreamEvent<A>, any> {
     return Stream.fromChannel(this.eventChannel(node))
+  }
+
+  /**
+   * `run` with an `eventStreamHandler`: node by node, the events of every model request and
+   * every tool-calling step go to `handler`. Whatever it leaves unread is drained (no
+   * re-execution), so the run always completes; a node's failure fails the run even if the
+   * handler swallowed it.
+   */
+  runWithHandler(
+    handler: (events: Stream.Stream<AgentStreamEvent<A>, unknown>) => Effect.Effect<void>
+  ): Effect.Effect<AgentRunResult<A>, unknown> {
+    const go = (node: AgentNode<A>): Effect.Effect<AgentRunResult<A>, unknown> => {
+      if (node._tag === "End") return Effect.succeed(node.result)
+      // The first request is built without events: the handler sees none for it.
+      if (node._tag === "UserPromptNode") return Effect.flatMap(this.step(node), go)
+      return Effect.flatMap(this.handled(node, handler), go)
+    }
+    return Effect.suspend(() => go(this.st.next as AgentNode<A>))
+  }
+
+  private handled(
+    node: AgentNode<A>,
+    handler: (events: Stream.Stream<AgentStreamEvent<A>, unknown>) => Effect.Effect<void>
+  ): Effect.Effect<AgentNode<A>, unknown> {
+    return Effect.scoped(
+      Effect.gen(this, function* () {
+        let failure: Option.Option<unknown> = Option.none()
+        let next: AgentNode<A> | undefined
+        const channel = Channel.map(this.nodeChannel(node), (n) => {
+          next = n
+          this.st.next = n
+        })
+        const pull = yield* Stream.toPull(Stream.fromChannel(channel))
+        const events = Stream.repeatEffectChunkOption(
+          Effect.tapError(pull, (e) =>
+            Effect.sync(() => {
+              if (Option.isSome(e)) failure = e
+            })
+          )
+        )
+        yield* handler(events)
+        if (Option.isNone(failure)) yield* Stream.runDrain(events)
+        if (Option.isSome(failure)) return yield* Effect.fail(failure.value)
+        if (next === undefined) {
+          return yield* Effect.dieMessage("eventStreamHandler: the node did not complete")
+        }
+        return next
+      })
+    )
   }
 }
 
@@ -2096,27 +1585,7 @@ const deferredRequests = (deferred: ReadonlyArray<Deferred>): DeferredToolReques
 const statusReturn = (call: ToolCallPart, content: string) =>
   new ToolReturnPart({ toolName: call.toolName, toolCallId: call.toolCallId, content }, true)
 
-/**
- * `agent.run`: the `invoke_agent` span, the run's scope and the run's context in ONE region
- * around the run (see `spanRegion.ts`), the machine built inside it.
- */
-export const runOwned = <A>(
-  config: AgentConfig,
-  prompt: string | ReadonlyArray<UserContent> | undefined,
-  options: RunOptionsAny,
-  span: { readonly name: string; readonly options: Tracer.SpanOptions }
-): Effect.Effect<AgentRunResult<A>, any, any> =>
-  withSpanScopeAndContext(span.name, span.options, (parent, scope) =>
-    Effect.map(makeMachine<A>(config, prompt, options, { scope, parent }), (machine) => ({
-      context: machine.runContext,
-      // Failures get the messages in the region's own exit handler: no extra frame held
-      // by every run in flight.
-      body: machine.loopBody,
-      mapError: (e: unknown) => machine.withMessagesOf(e)
-    }))
-  )
-
-/** The `invoke_agent` span options. */
+/** The `invoke_agent` span of an agent's runs: its name and options. */
 export const agentSpan = (name: string | undefined) => ({
   name: `invoke_agent ${name ?? "agent"}`,
   options: {
@@ -2126,5 +1595,64 @@ export const agentSpan = (name: string | undefined) => ({
       "gen_ai.operation.name": "invoke_agent",
       "gen_ai.agent.name": name ?? "agent"
     }
-  }
+  } satisfies Tracer.SpanOptions
 })
+
+/**
+ * The one entry of every run (`run`, `runStream`, `iter`, `streamOutput`, the
+ * `eventStreamHandler` path and the Promise twins built on them): in `scope`, takes the agent's
+ * concurrency slot (`maxConcurrentRuns`; waiting shows as its own span, before the run's), opens
+ * the `invoke_agent` span — only when spans are recorded (`spansRecorded`): no tracer, no span —
+ * and builds the run owned by that scope and span. The slot is released and the span ended when
+ * `scope` closes, after everything the run put in it.
+ */
+export const open = <A>(
+  config: AgentConfig,
+  prompt: string | ReadonlyArray<UserContent> | undefined,
+  options: RunOptionsAny,
+  scope: Scope.Scope
+): Effect.Effect<Machine<A>, AgentError, unknown> => {
+  const span = planFor(config).span
+  const build = Effect.flatMap(openSpanIn(scope, span.name, span.options), (parent) =>
+    makeMachine<A>(config, prompt, options, { scope, parent })
+  )
+  const limiter = config.concurrencyLimiter
+  return limiter === undefined
+    ? build
+    : Effect.zipRight(Scope.extend(limiter.acquire, scope), build)
+}
+
+/**
+ * `agent.run`: the run's scope and its context in ONE region around the run (see
+ * `spanRegion.ts`), the run opened (`open`) inside it.
+ */
+export const runOpened = <A>(
+  config: AgentConfig,
+  prompt: string | ReadonlyArray<UserContent> | undefined,
+  options: RunOptionsAny
+): Effect.Effect<AgentRunResult<A>, unknown, unknown> =>
+  withScopeAndContext((scope) =>
+    Effect.map(open<A>(config, prompt, options, scope), (machine) => ({
+      context: machine.runContext,
+      // Failures get the messages in the region's own exit handler: no extra frame held
+      // by every run in flight.
+      body: machine.loopBody,
+      mapError: (e: unknown) => machine.withMessagesOf(e)
+    }))
+  )
+
+/**
+ * A run's event channel (`streamAll`) opened by `open` in the channel's own scope: the slot, the
+ * span and the run live as long as the channel. For `runStream` and `streamOutput`.
+ */
+export const openChannel = <A, Out>(
+  config: AgentConfig,
+  prompt: string | ReadonlyArray<UserContent> | undefined,
+  options: RunOptionsAny,
+  use: (machine: Machine<A>) => Channel.Channel<Out, unknown, unknown, unknown, unknown, unknown>
+): Channel.Channel<Out, unknown, unknown, unknown, unknown, unknown, any> =>
+  scopedChannel(
+    Effect.flatMap(Effect.scope, (scope) =>
+      Effect.map(open<A>(config, prompt, options, scope), use)
+    )
+  )

@@ -79,18 +79,6 @@ export const spansRecorded = (fiber: Fiber.RuntimeFiber<any, any>): boolean =>
   fiber.getFiberRef(FiberRef.currentTracerEnabled) &&
   Context.get(fiber.currentDefaultServices, Tracer.Tracer) !== nativeTracer
 
-/**
- * `Effect.makeSpanScoped` when spans are recorded (the span ends with the scope); else
- * undefined. For streams, whose span lives as long as the stream's scope.
- */
-export const spanScopedIfRecorded = (
-  name: string,
-  options: Tracer.SpanOptions
-): Effect.Effect<Tracer.Span | undefined, never, Scope.Scope> =>
-  Effect.withFiberRuntime((fiber) =>
-    spansRecorded(fiber) ? Effect.makeSpanScoped(name, options) : noSpan
-  )
-
 /** The fiber's context (typed loosely: a run's context holds any services). */
 const currentContext = FiberRef.currentContext as unknown as FiberRef.FiberRef<Context.Context<any>>
 
@@ -108,14 +96,65 @@ export interface Prepared<A, E, E3> {
 }
 
 /**
- * Opens the span `name` (only when spans are recorded: see `spansRecorded`; else `span` is
- * undefined) and a scope, then runs `prepare(span, scope)` (interruptible; it may fail) which
- * returns the body and the context to run it in. The body runs with the fiber's context
- * replaced; afterwards the context is restored, the scope closed and the span ended, whatever
- * the exit. The body's failures are mapped with `mapError` when one is given.
+ * Opens the span `name` when spans are recorded (see `spansRecorded`; else `undefined`, and
+ * nothing is added to `scope`); the span ends with the scope's exit. Added to the scope before
+ * anything else the caller puts there, it is the last thing to close.
+ */
+export const openSpanIn = (
+  scope: Scope.Scope,
+  name: string,
+  options: Tracer.SpanOptions
+): Effect.Effect<Tracer.Span | undefined> =>
+  Effect.withFiberRuntime((fiber) =>
+    spansRecorded(fiber)
+      ? Effect.tap(openSpan(fiber, name, options), (span) =>
+          Scope.addFinalizerExit(scope, (exit) => endSpan(span!, exit))
+        )
+      : noSpan
+  )
+
+/**
+ * Opens a scope, then runs `prepare(scope)` (interruptible; it may fail) which returns the body
+ * and the context to run it in. The body runs with the fiber's context replaced; afterwards the
+ * context is restored and the scope closed with the body's exit, whatever it is. The body's
+ * failures are mapped with `mapError` when one is given.
  *
  * Each continuation is one frame on the fiber's stack for as long as the body runs, so the
  * body's exit is taken with one `matchCauseEffect` (not `exit` + `flatMap`).
+ */
+export const withScopeAndContext = <A, E, E2, R2, E3 = E>(
+  prepare: (scope: Scope.CloseableScope) => Effect.Effect<Prepared<A, E, E3>, E2, R2>
+): Effect.Effect<A, E3 | E2, R2> =>
+  Effect.uninterruptibleMask((restore) =>
+    Effect.flatMap(Scope.make(), (scope) => {
+      const finish = (exit: Exit.Exit<A, E3 | E2>): Effect.Effect<A, E3 | E2> =>
+        Effect.zipRight(Scope.close(scope, exit), exit)
+      return Effect.matchCauseEffect(restore(prepare(scope)), {
+        onFailure: (cause) => finish(Exit.failCause(cause)),
+        onSuccess: (prepared) =>
+          Effect.flatMap(swapContext(prepared.context), (previous) => {
+            const mapError = prepared.mapError
+            const done = (exit: Exit.Exit<A, E3>) =>
+              Effect.zipRight(swapContext(previous), finish(exit))
+            return Effect.matchCauseEffect(restore(prepared.body), {
+              onFailure: (cause) =>
+                done(
+                  Exit.failCause(
+                    mapError === undefined
+                      ? (cause as unknown as Cause.Cause<E3>)
+                      : Cause.map(cause, mapError)
+                  )
+                ),
+              onSuccess: (value) => done(Exit.succeed(value))
+            })
+          })
+      })
+    })
+  )
+
+/**
+ * `withScopeAndContext` with the span `name` opened first in the scope (`openSpanIn`): the
+ * scope's other finalizers run before the span ends.
  */
 export const withSpanScopeAndContext = <A, E, E2, R2, E3 = E>(
   name: string,
@@ -125,35 +164,8 @@ export const withSpanScopeAndContext = <A, E, E2, R2, E3 = E>(
     scope: Scope.CloseableScope
   ) => Effect.Effect<Prepared<A, E, E3>, E2, R2>
 ): Effect.Effect<A, E3 | E2, R2> =>
-  Effect.uninterruptibleMask((restore) =>
-    Effect.withFiberRuntime<A, E3 | E2, R2>((fiber) =>
-      Effect.flatMap(openSpan(fiber, name, options), (span) =>
-        Effect.flatMap(Scope.make(), (scope) => {
-          const finish = (exit: Exit.Exit<A, E3 | E2>): Effect.Effect<A, E3 | E2> =>
-            Effect.zipRight(Scope.close(scope, exit), closeSpan(span, exit))
-          return Effect.matchCauseEffect(restore(prepare(span, scope)), {
-            onFailure: (cause) => finish(Exit.failCause(cause)),
-            onSuccess: (prepared) =>
-              Effect.flatMap(swapContext(prepared.context), (previous) => {
-                const mapError = prepared.mapError
-                const done = (exit: Exit.Exit<A, E3>) =>
-                  Effect.zipRight(swapContext(previous), finish(exit))
-                return Effect.matchCauseEffect(restore(prepared.body), {
-                  onFailure: (cause) =>
-                    done(
-                      Exit.failCause(
-                        mapError === undefined
-                          ? (cause as unknown as Cause.Cause<E3>)
-                          : Cause.map(cause, mapError)
-                      )
-                    ),
-                  onSuccess: (value) => done(Exit.succeed(value))
-                })
-              })
-          })
-        })
-      )
-    )
+  withScopeAndContext((scope) =>
+    Effect.flatMap(openSpanIn(scope, name, options), (span) => prepare(span, scope))
   )
 
 /**
