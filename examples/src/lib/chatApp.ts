@@ -23,7 +23,7 @@ import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import { createServer } from "node:http"
-import * as Scripted from "./scripted.js"
+import * as Scripted from "@agentfx/cli/Scripted"
 
 const skies: Record<string, string> = { paris: "sunny", london: "rainy", tokyo: "cloudy" }
 

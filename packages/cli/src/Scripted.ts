@@ -2,17 +2,31 @@
  * Scripted models: a `FunctionModel` driven by a small script that reads the request (the
  * prompt, the tools offered, the tool returns and retry prompts so far) and answers like a
  * plausible model would. The agent loop around it is the real one: tools run, arguments and
- * outputs are validated, validators can send it back with a retry prompt.
+ * outputs are validated, validators can send it back with a retry prompt. The CLI's offline
+ * model (`agentfx chat --model offline`) is one, and so is every example's offline model.
  *
  * A script is written once, for non-streamed requests; the streamed form is derived from it
  * (text split into words, tool-call arguments into small JSON fragments), so `run`,
  * `runStream` and `streamOutput` all work.
+ *
+ * @example
+ * ```ts
+ * import { Agent } from "@agentfx/core"
+ * import * as Scripted from "@agentfx/cli/Scripted"
+ * import { Effect } from "effect"
+ *
+ * const echo = Scripted.make("echo", (messages) => `You said: ${Scripted.lastPrompt(messages)}`)
+ * const program = Agent.make().run("hi").pipe(Effect.provide(echo.layer))
+ * ```
+ *
+ * @since 0.1.0
  */
-import { FunctionModel, Messages } from "@agentfx/core"
+import { FunctionModel, Messages, Model } from "@agentfx/core"
 import * as Duration from "effect/Duration"
+import type * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
-import type { Scripted } from "./pickModel.js"
 
 /** A script: what the model answers to this request. */
 export type Script = (
@@ -20,10 +34,12 @@ export type Script = (
   info: FunctionModel.AgentInfo
 ) => FunctionModel.FunctionResult
 
-/** Options of `make`. */
+/** Options of `make` and `model`. */
 export interface Options {
   /** Pause between streamed fragments, to make streaming visible (default none). */
   readonly delay?: Duration.DurationInput
+  /** The model name responses carry (default `scripted:<name>`). */
+  readonly modelName?: string
   /** Characters per streamed fragment of tool-call arguments (default 12). */
   readonly argsChunk?: number
 }
@@ -56,8 +72,18 @@ export const toStreamItems = (
   return items
 }
 
-/** A scripted model for the examples (`model: scripted (<name>)`). */
-export const make = (name: string, script: Script, options: Options = {}): Scripted => {
+/** A scripted model and the name examples show for it (`model: scripted (<name>)`). */
+export interface ScriptedModel {
+  readonly name: string
+  readonly layer: Layer.Layer<Model.Model>
+}
+
+/** The model a script plays (`make` wraps it in a layer). */
+export const model = (
+  name: string,
+  script: Script,
+  options: Options = {}
+): Effect.Effect<Model.Service> => {
   const respond = (
     messages: ReadonlyArray<Messages.ModelMessage>,
     info: FunctionModel.AgentInfo
@@ -65,19 +91,22 @@ export const make = (name: string, script: Script, options: Options = {}): Scrip
     const r = script(messages, info)
     return typeof r === "string" ? FunctionModel.text(r) : r
   }
-  return {
-    name,
-    layer: FunctionModel.layer(respond, {
-      modelName: `scripted:${name}`,
-      stream: (messages, info) => {
-        const items = Stream.fromIterable(toStreamItems(respond(messages, info), options.argsChunk))
-        return options.delay === undefined
-          ? Stream.rechunk(items, 1)
-          : Stream.schedule(items, Schedule.spaced(options.delay))
-      }
-    })
-  }
+  const delay = options.delay
+  const paced = delay !== undefined && Duration.toMillis(Duration.decode(delay)) > 0
+  return FunctionModel.make(respond, {
+    modelName: options.modelName ?? `scripted:${name}`,
+    stream: (messages, info) => {
+      const items = Stream.fromIterable(toStreamItems(respond(messages, info), options.argsChunk))
+      return paced ? Stream.schedule(items, Schedule.spaced(delay)) : Stream.rechunk(items, 1)
+    }
+  })
 }
+
+/** A scripted model as a layer, with its name. */
+export const make = (name: string, script: Script, options: Options = {}): ScriptedModel => ({
+  name,
+  layer: Layer.effect(Model.Model, model(name, script, options))
+})
 
 // ---------------------------------------------------------------------------
 // Reading the conversation
@@ -92,7 +121,7 @@ export const userPrompts = (messages: ReadonlyArray<Messages.ModelMessage>): Arr
             ? [
                 typeof p.content === "string"
                   ? p.content
-                  : p.content.map((c) => (typeof c === "string" ? c : "")).join("")
+                  : p.content.filter((c): c is string => typeof c === "string").join(" ")
               ]
             : []
         )
@@ -146,3 +175,27 @@ export const outputTool = (info: FunctionModel.AgentInfo, hint?: string): string
   const found = hint === undefined ? undefined : tools.find((t) => t.name.includes(hint))
   return (found ?? tools[0])?.name ?? "final_result"
 }
+
+// ---------------------------------------------------------------------------
+// The offline chat model
+// ---------------------------------------------------------------------------
+
+/** The offline model's answer: the prompt and what was said before (so history shows). */
+export const offlineAnswer = (messages: ReadonlyArray<Messages.ModelMessage>): string => {
+  const all = userPrompts(messages)
+  const current = all.at(-1) ?? ""
+  const earlier = all.slice(0, -1)
+  const history =
+    earlier.length === 0
+      ? "This is the first message of our chat."
+      : `Before that you said ${earlier.map((p) => `"${p}"`).join(", ")}, so this is message ${all.length} of our chat.`
+  return `**Offline model** (no API key set).\n\nYou said: *${current}*. ${history}`
+}
+
+/**
+ * The CLI's offline model (`--model offline`, model name `offline`): answers in Markdown from
+ * the conversation, streamed word by word with `delay` between words (default 15 ms).
+ */
+export const offline = (
+  delay: Duration.DurationInput = "15 millis"
+): Effect.Effect<Model.Service> => model("offline", offlineAnswer, { modelName: "offline", delay })
