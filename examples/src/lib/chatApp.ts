@@ -328,13 +328,8 @@ export const router = HttpRouter.empty.pipe(
   HttpRouter.post(
     "/api/chat",
     UiStream.aiSdkHandler((chat) =>
-      chatAgent.runStream(undefined, {
-        messageHistory: chat.messages,
-        // the page's approve / deny decisions, when it answers a stopped run
-        ...(chat.deferredToolResults !== undefined
-          ? { deferredToolResults: chat.deferredToolResults }
-          : {})
-      })
+      // the history, and the page's approve / deny decisions when it answers a stopped run
+      chatAgent.runStream(undefined, UiStream.runOptions(chat))
     )
   )
 )

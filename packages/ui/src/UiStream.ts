@@ -356,6 +356,22 @@ export const aiSdkHandler = <A, E, R>(
     })
   )
 
+/**
+ * The run options of a decoded request (`AiSdkRequest` or `AgUiInput`): its history and, when
+ * it answers a run stopped on deferred tool calls, the answers — so a handler that resumes is
+ * still one line: `agent.runStream(undefined, UiStream.runOptions(chat))`.
+ */
+export const runOptions = (request: {
+  readonly messages: ReadonlyArray<Messages.ModelMessage>
+  readonly deferredToolResults: DeferredTools.DeferredToolResults | undefined
+}): {
+  readonly messageHistory: ReadonlyArray<Messages.ModelMessage>
+  readonly deferredToolResults?: DeferredTools.DeferredToolResults
+} =>
+  request.deferredToolResults === undefined
+    ? { messageHistory: request.messages }
+    : { messageHistory: request.messages, deferredToolResults: request.deferredToolResults }
+
 // ---------------------------------------------------------------------------
 // AG-UI
 // ---------------------------------------------------------------------------

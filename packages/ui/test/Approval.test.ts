@@ -89,20 +89,18 @@ const harness = () => {
   return { ran, requests, agent, model }
 }
 
-const serveAiSdk = (h: ReturnType<typeof harness>) =>
+/** Serves the harness' agent on both protocols; every request may resume a stopped run. */
+const serveBoth = (h: ReturnType<typeof harness>) =>
   Effect.flatMap(Layer.build(h.model), (model) =>
     serve(
       HttpRouter.empty.pipe(
         HttpRouter.post(
           "/api/chat",
-          UiStream.aiSdkHandler((chat) =>
-            h.agent.runStream(undefined, {
-              messageHistory: chat.messages,
-              ...(chat.deferredToolResults !== undefined
-                ? { deferredToolResults: chat.deferredToolResults }
-                : {})
-            })
-          )
+          UiStream.aiSdkHandler((chat) => h.agent.runStream(undefined, UiStream.runOptions(chat)))
+        ),
+        HttpRouter.post(
+          "/agui",
+          UiStream.agUiHandler((input) => h.agent.runStream(undefined, UiStream.runOptions(input)))
         ),
         Effect.provide(model)
       )
@@ -148,7 +146,7 @@ describe("tool approval over the AI SDK UI message stream (ai's own chat client)
   it.scopedLive("approve: the run resumes, runs the approved call and answers", () =>
     Effect.gen(function* () {
       const h = harness()
-      const url = yield* serveAiSdk(h)
+      const url = yield* serveBoth(h)
       const chat = yield* stopped(url)
       assert.strictEqual(chat.error, undefined)
       const waiting = json(chat.messages[1]!)
@@ -199,7 +197,7 @@ describe("tool approval over the AI SDK UI message stream (ai's own chat client)
   it.scopedLive("deny: the tool does not run and the model gets the reason", () =>
     Effect.gen(function* () {
       const h = harness()
-      const url = yield* serveAiSdk(h)
+      const url = yield* serveBoth(h)
       const chat = yield* stopped(url)
       yield* Effect.promise(async () => {
         await chat.addToolOutput({ tool: "locate", toolCallId: "call_l", output: "Oslo, NO" })
@@ -294,26 +292,6 @@ describe("tool approval over AG-UI (interrupt outcome, RunAgentInput.resume)", (
       .filter((l) => l.startsWith("data: "))
       .map((l) => JSON.parse(l.slice(6)) as { type: string; [k: string]: unknown })
 
-  const serveAgUi = (h: ReturnType<typeof harness>) =>
-    Effect.flatMap(Layer.build(h.model), (model) =>
-      serve(
-        HttpRouter.empty.pipe(
-          HttpRouter.post(
-            "/agui",
-            UiStream.agUiHandler((input) =>
-              h.agent.runStream(undefined, {
-                messageHistory: input.messages,
-                ...(input.deferredToolResults !== undefined
-                  ? { deferredToolResults: input.deferredToolResults }
-                  : {})
-              })
-            )
-          ),
-          Effect.provide(model)
-        )
-      )
-    )
-
   const user = { id: "m1", role: "user", content: "Weather, refund and where am I?" }
   const assistant = {
     id: "m2",
@@ -334,7 +312,7 @@ describe("tool approval over AG-UI (interrupt outcome, RunAgentInput.resume)", (
     it.scopedLive(`${approved ? "approve" : "deny"}: interrupts, then resume`, () =>
       Effect.gen(function* () {
         const h = harness()
-        const url = yield* serveAgUi(h)
+        const url = yield* serveBoth(h)
         const first = events(
           (yield* post(url, { threadId: "t", runId: "r1", messages: [user] })).text
         )
@@ -420,7 +398,7 @@ describe("tool approval over AG-UI (interrupt outcome, RunAgentInput.resume)", (
   it.scopedLive("a resume entry for an unknown interrupt gets a 400 naming it", () =>
     Effect.gen(function* () {
       const h = harness()
-      const url = yield* serveAgUi(h)
+      const url = yield* serveBoth(h)
       const r = yield* post(url, {
         threadId: "t",
         runId: "r",
