@@ -26,7 +26,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
 import { pickModel } from "./lib/pickModel.js"
-import * as Scripted from "./lib/scripted.js"
+import * as Scripted from "@agentfx/cli/Scripted"
 
 // -- the agent -------------------------------------------------------------------------------
 

@@ -15,7 +15,7 @@ import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import { pickModel } from "./lib/pickModel.js"
-import * as Scripted from "./lib/scripted.js"
+import * as Scripted from "@agentfx/cli/Scripted"
 
 export class CityLocation extends Schema.Class<CityLocation>("CityLocation")({
   city: Schema.String,

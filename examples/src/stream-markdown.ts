@@ -14,7 +14,7 @@ import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
 import { pickModel } from "./lib/pickModel.js"
-import * as Scripted from "./lib/scripted.js"
+import * as Scripted from "@agentfx/cli/Scripted"
 
 export const agent = Agent.make({ name: "markdown", instructions: "Answer in markdown." })
 

@@ -17,7 +17,7 @@ import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import { pickModel } from "./lib/pickModel.js"
-import * as Scripted from "./lib/scripted.js"
+import * as Scripted from "@agentfx/cli/Scripted"
 
 export const Whale = Schema.Struct({
   name: Schema.String.annotations({ description: "Common name of the species" }),

@@ -18,7 +18,7 @@ import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import { pickModel } from "./lib/pickModel.js"
-import * as Scripted from "./lib/scripted.js"
+import * as Scripted from "@agentfx/cli/Scripted"
 
 // -- the service the tools use ---------------------------------------------------------------
 

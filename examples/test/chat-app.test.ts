@@ -3,7 +3,8 @@
  * `chromium` package, driven by playwright-core) loads the page, which speaks the AI SDK UI
  * message stream protocol; two prompts: the first answer must stream into the page, the second
  * must show the weather tool call with its input and output and an answer proving the history
- * (sent back as UI messages) came back. No request of the page may fail (favicon included).
+ * (sent back as UI messages) came back; then a booking that needs approval: Approve runs it,
+ * Deny tells the model. No request of the page may fail (favicon included).
  */
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
@@ -122,6 +123,47 @@ describe.skipIf(!hasChromium)("chat-app in a browser", () => {
         assert.deepStrictEqual(users, ["Hi, I'm Ada.", "What's the weather in Paris?"])
         assert.strictEqual(yield* Effect.promise(() => page.locator(".msg.error").count()), 0)
         assert.deepStrictEqual(streamHeaders, ["v1", "v1"])
+        assert.deepStrictEqual(failed, [])
+
+        // a call that needs approval: the run stops, the page shows buttons, the decision resumes
+        const decide = (prompt: string, nth: number, button: "approve" | "deny") =>
+          Effect.promise(async () => {
+            await page.fill("#prompt", prompt)
+            await page.click("#send")
+            const answer = page.locator(".msg.model").nth(nth)
+            const tool = answer.locator(".tool[data-tool=book_table]")
+            await tool.locator("button.approve").waitFor()
+            const waiting = {
+              text: (await answer.locator("span.text").allTextContents()).join(""),
+              buttons: await tool.locator("button").allTextContents(),
+              output: await tool.getAttribute("data-output")
+            }
+            await tool.locator(`button.${button}`).click()
+            await page.waitForFunction((i) => {
+              const a = document.querySelectorAll(".msg.model")[i]
+              return a?.getAttribute("data-done") === "true" && a.querySelector("span.text")
+            }, nth)
+            return {
+              waiting,
+              text: (await answer.locator("span.text").allTextContents()).join(""),
+              output: await tool.getAttribute("data-output"),
+              buttons: await answer.locator("button").count()
+            }
+          })
+        const approved = yield* decide("Please book a table for 2", 2, "approve")
+        assert.deepStrictEqual(approved.waiting, {
+          text: "",
+          buttons: ["Approve", "Deny"],
+          output: null
+        })
+        assert.strictEqual(approved.output, '"table for 2 booked at 20:00"')
+        assert.strictEqual(approved.text, "Done: table for 2 booked at 20:00.")
+        assert.strictEqual(approved.buttons, 0)
+        const denied = yield* decide("Book a table for 9", 3, "deny")
+        assert.strictEqual(denied.output, "denied")
+        assert.strictEqual(denied.text, "I did not book it: The user said no.")
+        assert.strictEqual(yield* Effect.promise(() => page.locator(".msg.error").count()), 0)
+        assert.deepStrictEqual(streamHeaders, ["v1", "v1", "v1", "v1", "v1", "v1"])
         assert.deepStrictEqual(failed, [])
       }),
     60_000

@@ -4,7 +4,9 @@
  * - `GET /` serves a small page (inline JS, no build step) that speaks the AI SDK UI message
  *   stream protocol — what `useChat` of `ai` 6 does: it keeps the conversation as UI messages,
  *   posts `{ id, messages, trigger }` to `/api/chat`, and renders the SSE chunks it gets back
- *   (text deltas, tool calls with their input and output, errors).
+ *   (text deltas, tool calls with their input and output, errors). A call that needs approval
+ *   (`book_table`) gets Approve / Deny buttons; the decision is recorded on the tool part and the
+ *   conversation posted again, which resumes the stopped run (`chat.deferredToolResults`).
  * - `POST /api/chat` is one line: `UiStream.aiSdkHandler` decodes the UI messages into agentfx
  *   history and streams the agent's run as UI message chunks. The server keeps no state.
  * - `GET /favicon.ico` answers 204 (the page also declares an empty icon), so no request 404s.
@@ -23,7 +25,7 @@ import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import { createServer } from "node:http"
-import * as Scripted from "./scripted.js"
+import * as Scripted from "@agentfx/cli/Scripted"
 
 const skies: Record<string, string> = { paris: "sunny", london: "rainy", tokyo: "cloudy" }
 
@@ -35,12 +37,23 @@ export const weather = Tool.make("weather", {
     Effect.succeed({ city, sky: skies[city.toLowerCase()] ?? "clear", celsius: 21 })
 })
 
-/** The chat agent: plain text answers, and a weather tool. */
+/**
+ * A tool that needs the user's yes (`requiresApproval`): the run stops before it runs, the page
+ * shows Approve / Deny buttons, and the decision resumes the run.
+ */
+export const bookTable = Tool.make("book_table", {
+  description: "Book a table at the restaurant for a number of people",
+  parameters: Schema.Struct({ people: Schema.Number }),
+  requiresApproval: true,
+  handler: ({ people }) => Effect.succeed(`table for ${people} booked at 20:00`)
+})
+
+/** The chat agent: plain text answers, a weather tool, and a booking that needs approval. */
 export const chatAgent = Agent.make({
   name: "chat",
   instructions:
-    "You are a friendly assistant. Keep answers short. Use the weather tool for weather.",
-  tools: [weather]
+    "You are a friendly assistant. Keep answers short. Use the weather tool for weather, book_table to book a table.",
+  tools: [weather, bookTable]
 })
 
 /**
@@ -54,6 +67,22 @@ export const scriptedChat = (options: Scripted.Options = { delay: "15 millis" })
       const prompts = Scripted.userPrompts(messages)
       const current = prompts.at(-1) ?? ""
       const earlier = prompts.slice(0, -1)
+      const people = /book a table for (\d+)/i.exec(current)?.[1]
+      if (people !== undefined) {
+        const booked = Scripted.toolReturns(messages, "book_table")[0]
+        if (booked === undefined) {
+          return FunctionModel.toolCall(
+            "book_table",
+            { people: Number(people) },
+            `call_book_${prompts.length}`
+          )
+        }
+        return FunctionModel.text(
+          booked.outcome === "denied"
+            ? `I did not book it: ${booked.contentText}`
+            : `Done: ${booked.contentText}.`
+        )
+      }
       const city = /weather in ([A-Za-z]+)/i.exec(current)?.[1]
       if (city !== undefined) {
         const returned = Scripted.toolReturns(messages, "weather")[0]
@@ -88,6 +117,7 @@ export const pageHtml = `<!doctype html>
   .model { background: #f1f3f4; }
   .error { background: #fde8e8; }
   .tool { font-family: ui-monospace, monospace; font-size: .85rem; color: #555; display: block; }
+  .approval button { margin-left: .5rem; }
   form { display: flex; gap: .5rem; }
   input { flex: 1; padding: .5rem; }
 </style>
@@ -96,7 +126,7 @@ export const pageHtml = `<!doctype html>
 <h1>agentfx chat</h1>
 <div id="conversation"></div>
 <form id="form">
-  <input id="prompt" name="prompt" autocomplete="off" placeholder="Ask something (try: weather in Paris)" autofocus>
+  <input id="prompt" name="prompt" autocomplete="off" placeholder="Ask something (try: weather in Paris, book a table for 2)" autofocus>
   <button id="send" type="submit">Send</button>
 </form>
 <script>
@@ -176,6 +206,31 @@ export const pageHtml = `<!doctype html>
         t.el.textContent = t.name + "(" + JSON.stringify(t.part.input) + ") → " + JSON.stringify(chunk.output)
         break
       }
+      case "tool-approval-request": {
+        // the run stopped: this call waits for the user's yes
+        const t = view.tools[chunk.toolCallId]
+        t.part.state = "approval-requested"
+        t.part.approval = { id: chunk.approvalId }
+        const box = document.createElement("span")
+        box.className = "approval"
+        for (const approved of [true, false]) {
+          const button = document.createElement("button")
+          button.type = "button"
+          button.className = approved ? "approve" : "deny"
+          button.textContent = approved ? "Approve" : "Deny"
+          button.addEventListener("click", () => decide(message, view, t, approved, box))
+          box.appendChild(button)
+        }
+        t.el.appendChild(box)
+        break
+      }
+      case "tool-output-denied": {
+        const t = view.tools[chunk.toolCallId]
+        t.part.state = "output-denied"
+        t.el.dataset.output = "denied"
+        t.el.textContent = t.name + "(" + JSON.stringify(t.part.input) + ") → denied"
+        break
+      }
       case "tool-output-error": {
         const t = view.tools[chunk.toolCallId]
         t.part.state = "output-error"
@@ -189,21 +244,18 @@ export const pageHtml = `<!doctype html>
         view.answer.appendChild(document.createTextNode("\\n" + chunk.errorText))
         break
       default:
-        break // finish-step, finish, data parts: nothing to show
+        // data parts go back to the server with the conversation (deferred calls are listed in one)
+        if (chunk.type.startsWith("data-") && !chunk.transient) {
+          message.parts.push({ type: chunk.type, data: chunk.data })
+        }
+        break // finish-step, finish: nothing to show
     }
   }
 
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault()
-    const prompt = input.value.trim()
-    if (prompt === "") return
-    input.value = ""
+  // Posts the conversation and applies the streamed chunks to the assistant message.
+  const turn = async (message, view) => {
     send.disabled = true
-    bubble("user").textContent = prompt
-    messages.push({ id: "user-" + ++counter, role: "user", parts: [{ type: "text", text: prompt }] })
-    const message = { id: "assistant-" + counter, role: "assistant", parts: [] }
-    const view = { answer: bubble("model"), open: {}, tools: {} }
-    view.answer.dataset.deltas = "0"
+    view.answer.dataset.done = "false"
     try {
       const response = await fetch("/api/chat", {
         method: "POST",
@@ -232,7 +284,6 @@ export const pageHtml = `<!doctype html>
           }
         }
       }
-      messages.push(message)
     } catch (error) {
       view.answer.className = "msg error"
       view.answer.textContent = String(error)
@@ -241,6 +292,29 @@ export const pageHtml = `<!doctype html>
       send.disabled = false
       input.focus()
     }
+  }
+
+  // The user's decision on a call waiting for approval (what useChat's addToolApprovalResponse
+  // does): the part records it, and the conversation is sent again so the run resumes.
+  const decide = async (message, view, t, approved, box) => {
+    box.remove()
+    t.part.state = "approval-responded"
+    t.part.approval = { ...t.part.approval, approved, ...(approved ? {} : { reason: "The user said no." }) }
+    await turn(message, view)
+  }
+
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault()
+    const prompt = input.value.trim()
+    if (prompt === "") return
+    input.value = ""
+    bubble("user").textContent = prompt
+    messages.push({ id: "user-" + ++counter, role: "user", parts: [{ type: "text", text: prompt }] })
+    const message = { id: "assistant-" + counter, role: "assistant", parts: [] }
+    const view = { answer: bubble("model"), open: {}, tools: {} }
+    view.answer.dataset.deltas = "0"
+    await turn(message, view)
+    messages.push(message) // a later decision continues this message
   })
 </script>
 </body>
@@ -254,7 +328,8 @@ export const router = HttpRouter.empty.pipe(
   HttpRouter.post(
     "/api/chat",
     UiStream.aiSdkHandler((chat) =>
-      chatAgent.runStream(undefined, { messageHistory: chat.messages })
+      // the history, and the page's approve / deny decisions when it answers a stopped run
+      chatAgent.runStream(undefined, UiStream.runOptions(chat))
     )
   )
 )

@@ -25,7 +25,7 @@ import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import { createInterface } from "node:readline"
 import * as Chat from "./Chat.js"
-import * as Offline from "./internal/offline.js"
+import * as Scripted from "./Scripted.js"
 
 /** The model `chat` uses without `--model`: `AGENTFX_MODEL`, else the first provider with a key, else `offline`. */
 export const defaultModel = (env: Readonly<Record<string, string | undefined>>): string => {
@@ -55,7 +55,7 @@ export const resolveModel = (
   name: string
 ): Effect.Effect<Model.Service, AgentError.UserError, Model.ModelRegistry> =>
   name === "offline" || name.startsWith("offline:")
-    ? Offline.make(offlineDelay())
+    ? Scripted.offline(offlineDelay())
     : Effect.flatMap(Model.ModelRegistry, (r) => r.resolve(name))
 
 /** The lines of standard input, closed with the scope. */

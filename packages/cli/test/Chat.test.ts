@@ -11,7 +11,7 @@ import * as Stream from "effect/Stream"
 import { mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import * as Offline from "../src/internal/offline.js"
+import * as Scripted from "@agentfx/cli/Scripted"
 
 const chat = (lines: ReadonlyArray<string>, options: Partial<Chat.RunOptions> = {}) =>
   Effect.gen(function* () {
@@ -27,7 +27,7 @@ const chat = (lines: ReadonlyArray<string>, options: Partial<Chat.RunOptions> = 
 describe("Chat.run", () => {
   it.effect("styles the answer's Markdown when asked", () =>
     Effect.gen(function* () {
-      const model = yield* Offline.make(0)
+      const model = yield* Scripted.offline(0)
       const styled = yield* chat(["Hello"], { markdown: true }).pipe(
         Effect.provideService(ModelModule.Model, model)
       )

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // A small MCP server over stdio, built with the official SDK, for the README examples of
-// @agentfx/mcp: a `forecast` tool (structured result), a resource and a prompt. Exits when its
+// @agentfx/mcp: a `forecast` tool (structured result), a `subscribe` tool that asks the user for
+// an email (elicitation), a resource and a prompt. Exits when its
 // stdin closes.
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js"
 import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js"
@@ -23,6 +24,28 @@ server.registerTool(
       content: [{ type: "text", text: JSON.stringify(forecast) }],
       structuredContent: forecast
     }
+  }
+)
+server.registerTool(
+  "subscribe",
+  {
+    description: "Subscribe the user to weather alerts for a city (asks for their email)",
+    inputSchema: { city: z.string() }
+  },
+  async ({ city }) => {
+    const r = await server.server.elicitInput({
+      message: `Which email should get the alerts for ${city}?`,
+      requestedSchema: {
+        type: "object",
+        properties: { email: { type: "string", format: "email" } },
+        required: ["email"]
+      }
+    })
+    const text =
+      r.action === "accept"
+        ? `${r.content?.email} gets alerts for ${city}`
+        : `not subscribed (${r.action})`
+    return { content: [{ type: "text", text }] }
   }
 )
 server.registerResource(

@@ -178,6 +178,35 @@ export interface McpClient {
   readonly listChanges: Effect.Effect<Stream.Stream<ListChanged>, never, Scope.Scope>
 }
 
+/**
+ * The cancellation signal of one request: the part of `AbortSignal` the SDK's `request` uses
+ * (`throwIfAborted`, `aborted`, `reason`, one `abort` listener). A real `AbortController` per
+ * request costs more CPU than the rest of an SDK call (an EventTarget each); this costs an
+ * object. The SDK version is pinned; the cancellation tests prove the SDK still reacts to it.
+ */
+class CancelSignal {
+  aborted = false
+  reason: unknown = undefined
+  private listener: (() => void) | undefined = undefined
+  throwIfAborted(): void {
+    if (this.aborted) throw this.reason
+  }
+  addEventListener(_type: "abort", listener: () => void): void {
+    this.listener = listener
+  }
+  removeEventListener(): void {
+    this.listener = undefined
+  }
+  abort(): void {
+    if (this.aborted) return
+    this.aborted = true
+    this.reason = new Error("The request was interrupted.")
+    const listener = this.listener
+    this.listener = undefined
+    listener?.()
+  }
+}
+
 /** The SDK's default request timeout. */
 const DEFAULT_TIMEOUT = 60_000
 
@@ -350,22 +379,28 @@ const fromSdk = (
       changes.unsafeOffer("prompts")
     })
 
+    const toError = (operation: Operation, target: string | undefined) =>
+      errorOf(
+        () => server,
+        operation,
+        target,
+        () => closed
+      )
     const request = <A>(
       operation: Operation,
       target: string | undefined,
       f: (options: RequestOptions) => Promise<A>,
       ms: number = timeout
     ): Effect.Effect<A, McpError> =>
-      Effect.tryPromise({
-        // Aborting the signal (interruption) makes the SDK send `notifications/cancelled`; so
-        // does the SDK's timer. (An `Effect.timeout` here would cost more than the call itself.)
-        try: (signal) => f({ signal, timeout: ms }),
-        catch: errorOf(
-          () => server,
-          operation,
-          target,
-          () => closed
+      Effect.async<A, McpError>((resume) => {
+        // Interruption aborts the signal, and the SDK sends `notifications/cancelled`; so does
+        // its timer. (An `Effect.timeout` here would cost more than the call itself.)
+        const signal = new CancelSignal()
+        f({ signal: signal as unknown as AbortSignal, timeout: ms }).then(
+          (a) => resume(Effect.succeed(a)),
+          (e: unknown) => resume(Effect.fail(toError(operation, target)(e)))
         )
+        return Effect.sync(() => signal.abort())
       })
 
     return {

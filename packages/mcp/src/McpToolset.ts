@@ -27,10 +27,18 @@
  */
 import type { ModelRetry } from "@agentfx/core/AgentError"
 import * as AgentError from "@agentfx/core/AgentError"
+import { ApprovalRequired } from "@agentfx/core/DeferredTools"
+import { RunContext } from "@agentfx/core/RunContext"
 import * as Tool from "@agentfx/core/Tool"
 import * as Toolset from "@agentfx/core/Toolset"
+import {
+  type ElicitRequestParams,
+  ElicitRequestSchema,
+  type ElicitResult
+} from "@modelcontextprotocol/sdk/types.js"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as SubscriptionRef from "effect/SubscriptionRef"
@@ -54,10 +62,56 @@ export interface ToolsetOptions {
   readonly include?: (tool: McpClient.McpTool) => boolean
   /** Read the resource a `resource_link` result points to (default `true`). */
   readonly readResourceLinks?: boolean
+  /**
+   * How the server's questions to the user (`elicitation/create`) are answered:
+   *
+   * - a handler (`McpClient.ElicitationHandler`): answers at once, while the call waits — for an
+   *   application that can ask its user right away (a terminal, a live socket);
+   * - `"defer"`: the question goes to the agent's user through the deferred tools. The server
+   *   gets `cancel`, and the call ends the run with `DeferredToolRequests`: it is listed in
+   *   `approvals`, its metadata is `{ mcp, elicitation }` (the server's message and requested
+   *   schema). Resume with the call approved and the answer as its metadata
+   *   (`elicitationAnswer(...)`): the tool is called again and the server's question gets that
+   *   answer. A denial tells the model the call was denied. MCP does not tie a question to the
+   *   call that asked, so with `"defer"` the toolset's calls run one at a time.
+   *
+   * Without it the client does not offer elicitation.
+   */
+  readonly elicitation?: McpClient.ElicitationHandler | "defer"
 }
 
-/** A connected MCP server as a toolset; `client` has its resources, prompts and raw calls. */
-export interface McpToolset extends Toolset.Toolset<McpError, never> {
+/** What `ApprovalRequired.metadata` holds for a call stopped on an elicitation (`"defer"`). */
+export interface ElicitationRequest {
+  readonly mcp: { readonly server: string; readonly name: string }
+  /** The server's question: `message`, and `requestedSchema` (form mode) or `url` (URL mode). */
+  readonly elicitation: ElicitRequestParams
+}
+
+/**
+ * The metadata answering a call stopped on an elicitation, for
+ * `DeferredToolResults.metadata[toolCallId]` (with the call approved): every question the
+ * server asks during the call again gets `answer`.
+ */
+export const elicitationAnswer = (
+  answer: ElicitResult
+): { readonly elicitation: ElicitResult } => ({
+  elicitation: answer
+})
+
+const answerOf = (metadata: unknown): ElicitResult | undefined => {
+  const e = (metadata as { elicitation?: unknown } | null | undefined)?.elicitation
+  const action = (e as { action?: unknown } | null | undefined)?.action
+  return action === "accept" || action === "decline" || action === "cancel"
+    ? (e as ElicitResult)
+    : undefined
+}
+
+/**
+ * A connected MCP server as a toolset; `client` has its resources, prompts and raw calls.
+ * `D` is `ApprovalRequired` when elicitations are deferred (so the agent's output type includes
+ * `DeferredToolRequests`).
+ */
+export interface McpToolset<D = never> extends Toolset.Toolset<McpError | D, never> {
   readonly client: McpClient.McpClient
   /** The tools offered right now (after `prefix` and `include`). */
   readonly current: Effect.Effect<ReadonlyArray<Tool.ToolDefinition>>
@@ -74,10 +128,10 @@ const stripSchemaKey = (schema: Record<string, unknown>): Tool.JsonSchema => {
  * Wraps a connected client as a toolset. Lists its tools now, and again on every
  * `tools/list_changed` notification for as long as the scope is open.
  */
-export const fromClient = (
+export const fromClient = <const O extends ToolsetOptions = {}>(
   client: McpClient.McpClient,
-  options: ToolsetOptions = {}
-): Effect.Effect<McpToolset, McpError, Scope.Scope> =>
+  options: O = {} as O
+): Effect.Effect<McpToolset<DeferralOf<O>>, McpError, Scope.Scope> =>
   Effect.gen(function* () {
     const timeout = options.timeout === undefined ? undefined : Duration.decode(options.timeout)
     const callOptions = timeout === undefined ? undefined : { timeout }
@@ -89,7 +143,7 @@ export const fromClient = (
             reason: `Timed out after ${Duration.toSeconds(timeout)} seconds.`
           })
 
-    const call = (
+    const plain = (
       name: string,
       args: Record<string, unknown>
     ): Effect.Effect<unknown, McpError | ModelRetry> =>
@@ -101,9 +155,58 @@ export const fromClient = (
         Effect.flatMap((result) => McpContent.toolReturn(result, readResource))
       )
 
+    let call: (
+      name: string,
+      args: Record<string, unknown>
+    ) => Effect.Effect<unknown, McpError | ModelRetry | ApprovalRequired, RunContext> = plain
+    if (options.elicitation === "defer") {
+      /** The call in flight (one at a time): the answer it resumes with, the question it got. */
+      let current: { answer: ElicitResult | undefined; asked?: ElicitRequestParams } | undefined
+      yield* Effect.try({
+        try: () =>
+          client.sdk.setRequestHandler(ElicitRequestSchema, async (request) => {
+            if (current === undefined) return { action: "cancel" }
+            if (current.answer !== undefined) return current.answer
+            current.asked ??= request.params
+            return { action: "cancel" }
+          }),
+        catch: (e) => e
+      }).pipe(
+        Effect.orDieWith(
+          (e) =>
+            new Error(
+              `McpToolset: elicitation "defer" needs a client that offers elicitation (connect it with an \`elicitation\` handler, or use McpToolset.stdio / http): ${String(e)}`
+            )
+        )
+      )
+      const lock = yield* Effect.makeSemaphore(1)
+      call = (name, args) =>
+        lock.withPermits(1)(
+          Effect.gen(function* () {
+            const ctx = yield* Effect.serviceOption(RunContext)
+            const slot: { answer: ElicitResult | undefined; asked?: ElicitRequestParams } = {
+              answer: Option.isSome(ctx) ? answerOf(ctx.value.toolCallMetadata) : undefined
+            }
+            current = slot
+            const result = yield* Effect.ensuring(
+              plain(name, args),
+              Effect.sync(() => {
+                current = undefined
+              })
+            )
+            if (slot.asked === undefined) return result
+            const metadata: ElicitationRequest = {
+              mcp: { server: client.server, name },
+              elicitation: slot.asked
+            }
+            return yield* new ApprovalRequired({ metadata })
+          })
+        )
+    }
+
     const build = (
       list: ReadonlyArray<McpClient.McpTool>
-    ): ReadonlyArray<Toolset.ToolsetTool<McpError, never>> =>
+    ): ReadonlyArray<Toolset.ToolsetTool<McpError | ApprovalRequired, never>> =>
       list
         .filter((t) => options.include === undefined || options.include(t))
         .map((mcp) => {
@@ -132,7 +235,9 @@ export const fromClient = (
             maxRetries: options.maxRetries,
             timeout,
             decodeArgs: tool.decodeArgs,
-            call: tool.handler as (args: unknown) => Effect.Effect<unknown, McpError | ModelRetry>
+            call: tool.handler as (
+              args: unknown
+            ) => Effect.Effect<unknown, McpError | ApprovalRequired | ModelRetry, RunContext>
           }
         })
 
@@ -155,10 +260,10 @@ export const fromClient = (
         Effect.forkScoped
       )
     }
-    const toolset = Toolset.make<McpError, never>(
+    const toolset = Toolset.make<McpError | ApprovalRequired, never>(
       () => SubscriptionRef.get(ref),
       dynamic ? undefined : first
-    ) as McpToolset
+    ) as McpToolset<DeferralOf<O>>
     return Object.assign(toolset, {
       client,
       current: Effect.map(SubscriptionRef.get(ref), (tools) => tools.map((t) => t.definition)),
@@ -166,21 +271,52 @@ export const fromClient = (
     })
   })
 
+/** `ApprovalRequired` when the options defer elicitations, else `never`. */
+export type DeferralOf<O> = O extends { readonly elicitation: "defer" } ? ApprovalRequired : never
+
+/** The client's options for these toolset options (a placeholder handler for `"defer"`). */
+const clientOptions = <C extends McpClient.Options>(
+  options: Omit<C, "elicitation"> & ToolsetOptions
+): C => {
+  const { elicitation, ...rest } = options
+  return (
+    elicitation === undefined
+      ? rest
+      : {
+          ...rest,
+          // "defer": the toolset installs its own handler; this one only offers the capability
+          elicitation:
+            elicitation === "defer"
+              ? () => Effect.succeed({ action: "cancel" } as ElicitResult)
+              : elicitation
+        }
+  ) as C
+}
+
+/** Options of `stdio`. */
+export type StdioOptions = Omit<McpClient.StdioOptions, "elicitation"> & ToolsetOptions
+/** Options of `http`. */
+export type HttpOptions = Omit<McpClient.HttpOptions, "elicitation"> & ToolsetOptions
+
 /**
  * Starts a server process (stdio) and offers its tools. The process is stopped when the
  * scope closes.
  */
-export const stdio = (
-  options: McpClient.StdioOptions & ToolsetOptions
-): Effect.Effect<McpToolset, McpError, Scope.Scope> =>
-  Effect.flatMap(McpClient.stdio(options), (client) => fromClient(client, options))
+export const stdio = <const O extends StdioOptions>(
+  options: O
+): Effect.Effect<McpToolset<DeferralOf<O>>, McpError, Scope.Scope> =>
+  Effect.flatMap(McpClient.stdio(clientOptions<McpClient.StdioOptions>(options)), (client) =>
+    fromClient(client, options)
+  )
 
 /**
  * Connects to a server over Streamable HTTP (HTTP+SSE fallback) and offers its tools. The
  * session is ended when the scope closes.
  */
-export const http = (
+export const http = <const O extends HttpOptions = {}>(
   url: string | URL,
-  options: McpClient.HttpOptions & ToolsetOptions = {}
-): Effect.Effect<McpToolset, McpError, Scope.Scope> =>
-  Effect.flatMap(McpClient.http(url, options), (client) => fromClient(client, options))
+  options: O = {} as O
+): Effect.Effect<McpToolset<DeferralOf<O>>, McpError, Scope.Scope> =>
+  Effect.flatMap(McpClient.http(url, clientOptions<McpClient.HttpOptions>(options)), (client) =>
+    fromClient(client, options)
+  )

@@ -1,4 +1,11 @@
-import { Agent, CaptureRunMessages, FunctionModel, Messages, Model } from "@agentfx/core"
+import {
+  Agent,
+  CaptureRunMessages,
+  DeferredTools,
+  FunctionModel,
+  Messages,
+  Model
+} from "@agentfx/core"
 import { assert, describe, it, layer } from "@effect/vitest"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
@@ -467,6 +474,95 @@ describe("McpClient over stdio", () => {
       const refused = yield* plain.callTool("ask_user", {})
       assert.isTrue(refused.isError)
     }).pipe(Effect.scoped)
+  )
+
+  it.effect(
+    'elicitation "defer": the question stops the run as an approval; the answer resumes it',
+    () =>
+      Effect.gen(function* () {
+        const fx = yield* McpToolset.stdio({
+          ...fixtureServer,
+          name: "fixture",
+          elicitation: "defer"
+        })
+        const agent = Agent.make({ toolsets: [fx] })
+        const model = scripted([
+          () => FunctionModel.toolCall("ask_user", {}, "call_ask"),
+          (ms) => FunctionModel.text(`Tool said: ${partsOf(ms, "ToolReturnPart")[0]!.contentText}`)
+        ])
+        const first = yield* agent.run("Greet me").pipe(Effect.provide(model))
+        const requests = first.output
+        assert.isTrue(DeferredTools.isDeferredToolRequests(requests))
+        if (!DeferredTools.isDeferredToolRequests(requests)) return
+        assert.deepStrictEqual(
+          requests.approvals.map((c) => [c.toolName, c.toolCallId]),
+          [["ask_user", "call_ask"]]
+        )
+        assert.deepStrictEqual(requests.calls, [])
+        assert.deepStrictEqual(requests.metadata.call_ask, {
+          mcp: { server: "fixture", name: "ask_user" },
+          elicitation: {
+            mode: "form",
+            message: "Your name?",
+            requestedSchema: {
+              type: "object",
+              properties: { name: { type: "string" } },
+              required: ["name"]
+            }
+          }
+        } satisfies McpToolset.ElicitationRequest)
+
+        // the user answers: the tool is called again and the server's question gets the answer
+        const accepted = yield* agent
+          .run(undefined, {
+            messageHistory: first.allMessages(),
+            deferredToolResults: requests.buildResults({
+              approveAll: true,
+              metadata: {
+                call_ask: McpToolset.elicitationAnswer({
+                  action: "accept",
+                  content: { name: "Ada" }
+                })
+              }
+            })
+          })
+          .pipe(Effect.provide(model))
+        assert.strictEqual(accepted.output, "Tool said: hi Ada")
+
+        // declining is an answer too; denying the call does not call the tool at all
+        const declined = yield* agent
+          .run(undefined, {
+            messageHistory: first.allMessages(),
+            deferredToolResults: requests.buildResults({
+              approveAll: true,
+              metadata: { call_ask: McpToolset.elicitationAnswer({ action: "decline" }) }
+            })
+          })
+          .pipe(Effect.provide(model))
+        assert.strictEqual(declined.output, "Tool said: decline")
+        const denied = yield* agent
+          .run(undefined, {
+            messageHistory: first.allMessages(),
+            deferredToolResults: requests.buildResults({
+              approvals: { call_ask: new DeferredTools.ToolDenied({ message: "Not now." }) }
+            })
+          })
+          .pipe(Effect.provide(model))
+        assert.strictEqual(denied.output, "Tool said: Not now.")
+
+        // approved without an answer: the server asks again, the run stops again
+        const again = yield* agent
+          .run(undefined, {
+            messageHistory: first.allMessages(),
+            deferredToolResults: requests.buildResults({ approveAll: true })
+          })
+          .pipe(Effect.provide(model))
+        assert.isTrue(DeferredTools.isDeferredToolRequests(again.output))
+
+        // a tool that does not elicit is not affected
+        const plain = yield* fx.client.callTool("add", { a: 1, b: 2 })
+        assert.deepStrictEqual(plain.content, [{ type: "text", text: "3" }])
+      }).pipe(Effect.scoped)
   )
 
   it.effect("a Model service can be taken from the context for sampling", () =>

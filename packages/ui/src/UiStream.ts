@@ -28,7 +28,7 @@
  *
  * @since 0.1.0
  */
-import type { Agent, Messages } from "@agentfx/core"
+import type { Agent, DeferredTools, Messages } from "@agentfx/core"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import type * as Cause from "effect/Cause"
@@ -38,9 +38,9 @@ import * as Either from "effect/Either"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import * as AgUi from "./internal/agUi.js"
-import { decodeAgUiMessages } from "./internal/agUiDecode.js"
+import { decodeAgUiMessages, decodeAgUiResume } from "./internal/agUiDecode.js"
 import * as AiSdk from "./internal/aiSdk.js"
-import { type DecodeIssue, decodeUiMessages } from "./internal/aiSdkDecode.js"
+import { type DecodeIssue, decodeUiConversation, decodeUiMessages } from "./internal/aiSdkDecode.js"
 import {
   defaultErrorText,
   encoder,
@@ -92,6 +92,12 @@ export interface CommonOptions<A> {
    * (the run is interrupted).
    */
   readonly onFinish?: (outcome: Outcome<A>) => Effect.Effect<void>
+  /**
+   * The deferred tool results this run resumes with (the handlers set it from the request):
+   * the client shows those calls already, so they get their outputs only, not a second
+   * tool part.
+   */
+  readonly resuming?: DeferredTools.DeferredToolResults | undefined
 }
 
 interface Encoding<A, O> {
@@ -279,6 +285,14 @@ export interface AiSdkRequest {
   readonly id: string | undefined
   /** The UI messages as history (the new user message is the last request). */
   readonly messages: ReadonlyArray<Messages.ModelMessage>
+  /**
+   * The client's answers to the calls a stopped run waits for (tool approval responses,
+   * `addToolOutput` for the calls of a `data-deferred-tool-requests` part) — pass them with
+   * the history to resume the run: `agent.runStream(undefined, { messageHistory: chat.messages,
+   * deferredToolResults: chat.deferredToolResults })`. `undefined` when the request answers
+   * nothing.
+   */
+  readonly deferredToolResults: DeferredTools.DeferredToolResults | undefined
   /** `submit-message` or `regenerate-message`. */
   readonly trigger: string | undefined
   /** The whole JSON body (for fields the client adds with `body`). */
@@ -301,17 +315,25 @@ export const decodeAiSdkRequest = (body: unknown): Effect.Effect<AiSdkRequest, U
       return Effect.fail(new UiMessageError({ reason: "expected a JSON object", path: "body" }))
     }
     const b = body as Record<string, unknown>
-    return Effect.map(fromUiMessages(b.messages), (messages) => ({
-      id: typeof b.id === "string" ? b.id : undefined,
-      messages,
-      trigger: typeof b.trigger === "string" ? b.trigger : undefined,
-      body: b
-    }))
+    return Either.match(decodeUiConversation(b.messages), {
+      onLeft: (issue) => Effect.fail(toError(issue)),
+      onRight: (conversation) =>
+        Effect.succeed({
+          id: typeof b.id === "string" ? b.id : undefined,
+          messages: conversation.messages,
+          deferredToolResults: conversation.deferredToolResults,
+          trigger: typeof b.trigger === "string" ? b.trigger : undefined,
+          body: b
+        })
+    })
   })
 
 /**
  * An HTTP handler in one line: reads the `useChat` request, runs `handle` on it and streams
- * the answer; a body that does not decode gets a 400 saying why.
+ * the answer; a body that does not decode gets a 400 saying why. A run that stops on deferred
+ * tool calls sends `tool-approval-request` chunks (answer with `addToolApprovalResponse`) and a
+ * `data-deferred-tool-requests` part; the next request carries the answers in
+ * `deferredToolResults`.
  */
 export const aiSdkHandler = <A, E, R>(
   handle: (request: AiSdkRequest) => Stream.Stream<Agent.AgentStreamEvent<A>, E, R>,
@@ -327,9 +349,28 @@ export const aiSdkHandler = <A, E, R>(
     Effect.matchEffect({
       onFailure: (e) => Effect.succeed(badRequest(e)),
       onSuccess: (chat) =>
-        aiSdkResponse(handle(chat), typeof options === "function" ? options(chat) : options)
+        aiSdkResponse(handle(chat), {
+          resuming: chat.deferredToolResults,
+          ...(typeof options === "function" ? options(chat) : options)
+        })
     })
   )
+
+/**
+ * The run options of a decoded request (`AiSdkRequest` or `AgUiInput`): its history and, when
+ * it answers a run stopped on deferred tool calls, the answers — so a handler that resumes is
+ * still one line: `agent.runStream(undefined, UiStream.runOptions(chat))`.
+ */
+export const runOptions = (request: {
+  readonly messages: ReadonlyArray<Messages.ModelMessage>
+  readonly deferredToolResults: DeferredTools.DeferredToolResults | undefined
+}): {
+  readonly messageHistory: ReadonlyArray<Messages.ModelMessage>
+  readonly deferredToolResults?: DeferredTools.DeferredToolResults
+} =>
+  request.deferredToolResults === undefined
+    ? { messageHistory: request.messages }
+    : { messageHistory: request.messages, deferredToolResults: request.deferredToolResults }
 
 // ---------------------------------------------------------------------------
 // AG-UI
@@ -379,7 +420,8 @@ const agUiEncoding =
       runId,
       initialState: options.initialState,
       stateEvents: options.stateEvents,
-      result: options.result
+      result: options.result,
+      resuming: options.resuming
     })
     return {
       encode: (e, out) => enc.encode(e, out),
@@ -426,6 +468,12 @@ export interface AgUiInput {
   readonly runId: string
   readonly messages: ReadonlyArray<Messages.ModelMessage>
   readonly state: unknown
+  /**
+   * `RunAgentInput.resume` as deferred tool results: the answers to the interrupts of a run
+   * stopped on deferred calls (`undefined` when none). Resume with
+   * `agent.runStream(undefined, { messageHistory: input.messages, deferredToolResults })`.
+   */
+  readonly deferredToolResults: DeferredTools.DeferredToolResults | undefined
   /** The whole JSON body (`tools`, `context`, `forwardedProps`…). */
   readonly body: Readonly<Record<string, unknown>>
 }
@@ -443,9 +491,12 @@ export const decodeAgUiInput = (body: unknown): Effect.Effect<AgUiInput, UiMessa
       )
     }
     const ids = { threadId: b.threadId, runId: b.runId }
+    const resume = decodeAgUiResume(b.resume)
+    if (Either.isLeft(resume)) return Effect.fail(toError(resume.left))
     return Effect.map(fromAgUiMessages(b.messages ?? []), (messages) => ({
       ...ids,
       messages,
+      deferredToolResults: resume.right,
       state: b.state,
       body: b
     }))
@@ -453,7 +504,9 @@ export const decodeAgUiInput = (body: unknown): Effect.Effect<AgUiInput, UiMessa
 
 /**
  * An HTTP handler in one line: reads the `RunAgentInput`, runs `handle` on it and streams AG-UI
- * events (with the input's thread and run ids); a bad body gets a 400 saying why.
+ * events (with the input's thread and run ids); a bad body gets a 400 saying why. A run that
+ * stops on deferred tool calls ends with `RUN_FINISHED` carrying an interrupt outcome (one
+ * interrupt per call); the answers come back in `resume`, decoded as `deferredToolResults`.
  */
 export const agUiHandler = <A, E, R>(
   handle: (input: AgUiInput) => Stream.Stream<Agent.AgentStreamEvent<A>, E, R>,
@@ -469,6 +522,11 @@ export const agUiHandler = <A, E, R>(
     Effect.matchEffect({
       onFailure: (e) => Effect.succeed(badRequest(e)),
       onSuccess: (input) =>
-        agUiResponse(handle(input), { ...options, threadId: input.threadId, runId: input.runId })
+        agUiResponse(handle(input), {
+          resuming: input.deferredToolResults,
+          ...options,
+          threadId: input.threadId,
+          runId: input.runId
+        })
     })
   )

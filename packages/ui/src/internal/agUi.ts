@@ -3,7 +3,7 @@
  * encoder per run; it keeps the open messages and tool calls.
  */
 import type { Agent } from "@agentfx/core"
-import { Messages } from "@agentfx/core"
+import { DeferredTools, Messages } from "@agentfx/core"
 import { type DeltaTarget, deltaTarget, fragmentOf, type Sink } from "./common.js"
 
 /** An AG-UI event: `type` plus the fields of that type. */
@@ -18,6 +18,38 @@ export interface EncoderOptions<A> {
     | ((event: Agent.AgentStreamEvent<A>) => ReadonlyArray<Event> | undefined)
     | undefined
   readonly result?: ((result: Agent.AgentRunResult<A>) => unknown) | undefined
+  readonly resuming?: DeferredTools.DeferredToolResults | undefined
+}
+
+/** The `reason` of an interrupt for a call waiting for approval, and its id prefix. */
+export const approvalReason = "tool_approval"
+/** The `reason` of an interrupt for a call whose result comes from the client, and its id prefix. */
+export const resultReason = "tool_result"
+
+/** The interrupts of a run stopped on deferred calls (one per call, the id names its kind). */
+const interrupts = (
+  requests: DeferredTools.DeferredToolRequests
+): Array<Record<string, unknown>> => {
+  const interrupt = (
+    reason: string,
+    call: Messages.ToolCallPart,
+    message: string
+  ): Record<string, unknown> => {
+    const metadata = requests.metadata[call.toolCallId]
+    return {
+      id: `${reason}:${call.toolCallId}`,
+      reason,
+      message,
+      toolCallId: call.toolCallId,
+      ...(metadata !== undefined ? { metadata: { agentfx: metadata } } : {})
+    }
+  }
+  return [
+    ...requests.approvals.map((c) =>
+      interrupt(approvalReason, c, `Approve calling ${c.toolName}?`)
+    ),
+    ...requests.calls.map((c) => interrupt(resultReason, c, `Give the result of ${c.toolName}.`))
+  ]
 }
 
 /** Encodes one run's events; `encode` appends the AG-UI events of an event to `out`. */
@@ -29,7 +61,15 @@ export class Encoder<A> {
   private readonly tools = new Map<number, DeltaTarget>()
   private readonly announced = new Set<string>()
 
-  constructor(private readonly options: EncoderOptions<A>) {}
+  constructor(private readonly options: EncoderOptions<A>) {
+    // calls of a resumed run are on the client already: they get their results only
+    const r = options.resuming
+    if (r !== undefined) {
+      for (const id of [...Object.keys(r.approvals), ...Object.keys(r.calls)]) {
+        this.announced.add(id)
+      }
+    }
+  }
 
   start(out: Sink<Event>): void {
     if (this.started) return
@@ -182,7 +222,20 @@ export class Encoder<A> {
         // state events belong before RUN_FINISHED
         const state = this.options.stateEvents?.(event)
         if (state !== undefined) for (const e of state) out.push(e)
-        const result = this.options.result?.(event.result) ?? event.result.output
+        const output = event.result.output
+        if (DeferredTools.isDeferredToolRequests(output)) {
+          // the run waits: an interrupt per deferred call, answered in `RunAgentInput.resume`
+          const result = this.options.result?.(event.result)
+          out.push({
+            type: "RUN_FINISHED",
+            threadId: this.options.threadId,
+            runId: this.options.runId,
+            ...(result !== undefined ? { result } : {}),
+            outcome: { type: "interrupt", interrupts: interrupts(output) }
+          })
+          return
+        }
+        const result = this.options.result?.(event.result) ?? output
         out.push({
           type: "RUN_FINISHED",
           threadId: this.options.threadId,

@@ -2,10 +2,11 @@
  * AG-UI `RunAgentInput.messages` → agentfx message history: user / system / developer text,
  * assistant text with tool calls, tool results (named after the call they answer).
  */
-import { Messages } from "@agentfx/core"
+import { AgentError, DeferredTools, Messages } from "@agentfx/core"
 import * as Either from "effect/Either"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
+import { approvalReason, resultReason } from "./agUi.js"
 import type { DecodeIssue } from "./aiSdkDecode.js"
 
 const optional = <S extends Schema.Schema.Any>(s: S) => Schema.optionalWith(s, { exact: true })
@@ -128,4 +129,75 @@ export const decodeAgUiMessages = (
   }
   flush()
   return Either.right(out)
+}
+
+const ResumeEntry = Schema.Struct({
+  interruptId: Schema.String,
+  status: Schema.Literal("resolved", "cancelled"),
+  payload: optional(Schema.Unknown)
+})
+const ApprovalPayload = Schema.Struct({
+  approved: Schema.Boolean,
+  reason: optional(Schema.String),
+  editedArgs: optional(Schema.Record({ key: Schema.String, value: Schema.Unknown }))
+})
+const ResultPayload = Schema.Union(
+  Schema.Struct({ error: Schema.String }),
+  Schema.Struct({ result: Schema.Unknown })
+)
+
+/**
+ * `RunAgentInput.resume` (answers to the interrupts of a run stopped on deferred calls) as
+ * `DeferredToolResults`; `undefined` when there is none. An approval interrupt takes
+ * `{ approved, reason?, editedArgs? }` (cancelled = denied); a result interrupt takes
+ * `{ result }` or `{ error }` (the model is asked to try again; cancelled = an error too).
+ */
+export const decodeAgUiResume = (
+  value: unknown
+): Either.Either<DeferredTools.DeferredToolResults | undefined, DecodeIssue> => {
+  if (value === undefined || value === null) return Either.right(undefined)
+  const fail = (path: string, e: ParseResult.ParseError) =>
+    Either.left({ path, message: ParseResult.TreeFormatter.formatErrorSync(e) })
+  const list = Schema.decodeUnknownEither(Schema.Array(ResumeEntry))(value)
+  if (Either.isLeft(list)) return fail("resume", list.left)
+  if (list.right.length === 0) return Either.right(undefined)
+  const approvals: Record<string, DeferredTools.ApprovalResult> = {}
+  const calls: Record<string, DeferredTools.CallResult> = {}
+  for (let i = 0; i < list.right.length; i++) {
+    const entry = list.right[i]!
+    const path = `resume[${i}]`
+    const colon = entry.interruptId.indexOf(":")
+    const reason = entry.interruptId.slice(0, colon)
+    const id = entry.interruptId.slice(colon + 1)
+    if (colon < 0 || (reason !== approvalReason && reason !== resultReason)) {
+      return Either.left({
+        path: `${path}.interruptId`,
+        message: `'${entry.interruptId}' is not an interrupt of this agent (expected '${approvalReason}:<toolCallId>' or '${resultReason}:<toolCallId>')`
+      })
+    }
+    if (reason === approvalReason) {
+      if (entry.status === "cancelled") {
+        approvals[id] = new DeferredTools.ToolDenied({})
+        continue
+      }
+      const p = Schema.decodeUnknownEither(ApprovalPayload)(entry.payload)
+      if (Either.isLeft(p)) return fail(`${path}.payload`, p.left)
+      const { approved, reason: why, editedArgs } = p.right
+      approvals[id] = !approved
+        ? new DeferredTools.ToolDenied(why !== undefined ? { message: why } : {})
+        : editedArgs !== undefined
+          ? new DeferredTools.ToolApproved({ overrideArgs: editedArgs })
+          : true
+    } else {
+      if (entry.status === "cancelled") {
+        calls[id] = new AgentError.ModelRetry({ reason: "The user cancelled this tool call." })
+        continue
+      }
+      const p = Schema.decodeUnknownEither(ResultPayload)(entry.payload)
+      if (Either.isLeft(p)) return fail(`${path}.payload`, p.left)
+      calls[id] =
+        "error" in p.right ? new AgentError.ModelRetry({ reason: p.right.error }) : p.right.result
+    }
+  }
+  return Either.right(new DeferredTools.DeferredToolResults({ approvals, calls }))
 }

@@ -4,6 +4,7 @@
  * open parts, the step and the tool calls still waiting for an output.
  */
 import type { Agent, Messages } from "@agentfx/core"
+import { DeferredTools } from "@agentfx/core"
 import {
   type DeltaTarget,
   deltaTarget,
@@ -12,6 +13,7 @@ import {
   type Sink,
   toolOutputJson
 } from "./common.js"
+import { deferredDataType } from "./aiSdkDecode.js"
 
 /** A UI message chunk (`ai`'s `UIMessageChunk`): `type` plus the fields of that type. */
 export type Chunk = { readonly type: string; readonly [key: string]: unknown }
@@ -24,6 +26,7 @@ export interface EncoderOptions<A> {
   readonly dataParts?:
     | ((event: Agent.AgentStreamEvent<A>) => ReadonlyArray<Chunk> | undefined)
     | undefined
+  readonly resuming?: DeferredTools.DeferredToolResults | undefined
 }
 
 const finishReasons: Record<Messages.FinishReason, string> = {
@@ -55,9 +58,16 @@ export class Encoder<A> {
   /** tool calls announced (input available) and not answered yet */
   private readonly pending = new Map<string, string>()
   private readonly sendReasoning: boolean
+  /** calls of a resumed run the client shows already (it gets their outputs only) */
+  private readonly resumed: ReadonlySet<string>
+  /** resumed calls that waited for an approval (a denial is `tool-output-denied`) */
+  private readonly approvals: ReadonlySet<string>
 
   constructor(private readonly options: EncoderOptions<A>) {
     this.sendReasoning = options.sendReasoning !== false
+    const approvals = Object.keys(options.resuming?.approvals ?? {})
+    this.approvals = new Set(approvals)
+    this.resumed = new Set([...approvals, ...Object.keys(options.resuming?.calls ?? {})])
   }
 
   /** The `start` chunk (once). */
@@ -131,7 +141,9 @@ export class Encoder<A> {
   private toolResult(out: Sink<Chunk>, result: Messages.ToolReturnPart): void {
     if (!this.pending.has(result.toolCallId)) return
     this.pending.delete(result.toolCallId)
-    if (result.outcome === "success") {
+    if (result.outcome === "denied" && this.approvals.has(result.toolCallId)) {
+      out.push({ type: "tool-output-denied", toolCallId: result.toolCallId })
+    } else if (result.outcome === "success") {
       out.push({
         type: "tool-output-available",
         toolCallId: result.toolCallId,
@@ -262,14 +274,21 @@ export class Encoder<A> {
         break
       }
       case "FunctionToolCallEvent":
+        if (this.resumed.has(event.part.toolCallId)) {
+          // a call the client shows already, waiting for its output: no step, no new part
+          this.pending.set(event.part.toolCallId, event.part.toolName)
+          break
+        }
         if (!this.stepOpen) this.openStep(out)
         this.afterTools = true
         if (!this.pending.has(event.part.toolCallId)) this.announce(out, event.part, false)
         break
       case "FunctionToolResultEvent": {
-        if (!this.stepOpen) this.openStep(out)
-        this.afterTools = true
         const result = event.result
+        if (result.toolCallId === undefined || !this.resumed.has(result.toolCallId)) {
+          if (!this.stepOpen) this.openStep(out)
+          this.afterTools = true
+        }
         if (result._tag === "ToolReturnPart") this.toolResult(out, result)
         else if (result.toolCallId !== undefined && this.pending.has(result.toolCallId)) {
           this.pending.delete(result.toolCallId)
@@ -293,6 +312,7 @@ export class Encoder<A> {
             for (const p of m.parts) if (p._tag === "ToolReturnPart") this.toolResult(out, p)
           }
         }
+        if (DeferredTools.isDeferredToolRequests(result.output)) this.deferred(result.output, out)
         this.closeStep(out)
         const reason = result.response.finishReason
         const metadata = this.options.messageMetadata?.(result)
@@ -306,6 +326,37 @@ export class Encoder<A> {
     }
     const data = this.options.dataParts?.(event)
     if (data !== undefined) for (const d of data) out.push(d)
+  }
+
+  /**
+   * A run stopped on deferred calls: a `tool-approval-request` per call waiting for approval
+   * (`approvalId` = the tool call id, `approvalDescriptor` = its metadata), then a
+   * `data-deferred-tool-requests` part listing every waiting call (external calls get their
+   * result from the client's `addToolOutput`), which comes back with the next request.
+   */
+  private deferred(requests: DeferredTools.DeferredToolRequests, out: Sink<Chunk>): void {
+    if (!this.stepOpen) this.openStep(out)
+    for (const call of [...requests.approvals, ...requests.calls]) {
+      if (!this.pending.has(call.toolCallId)) this.announce(out, call, false)
+      this.pending.delete(call.toolCallId)
+    }
+    for (const call of requests.approvals) {
+      const metadata = requests.metadata[call.toolCallId]
+      out.push({
+        type: "tool-approval-request",
+        approvalId: call.toolCallId,
+        toolCallId: call.toolCallId,
+        ...(metadata !== undefined ? { approvalDescriptor: metadata } : {})
+      })
+    }
+    out.push({
+      type: deferredDataType,
+      data: {
+        approvals: requests.approvals.map((c) => c.toolCallId),
+        calls: requests.calls.map((c) => c.toolCallId),
+        metadata: requests.metadata
+      }
+    })
   }
 
   /** A failed run: open parts are closed, then one `error` chunk. */

@@ -2,7 +2,7 @@
  * AI SDK UI messages (what `useChat` posts) → agentfx message history. Each part is checked
  * against a small Schema of the fields we use; unknown part types (data, sources) are skipped.
  */
-import { Messages } from "@agentfx/core"
+import { AgentError, DeferredTools, Messages } from "@agentfx/core"
 import * as Either from "effect/Either"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
@@ -39,7 +39,20 @@ const ToolPart = Schema.Struct({
   rawInput: optional(Schema.Unknown),
   output: optional(Schema.Unknown),
   errorText: optional(Schema.String),
-  toolMetadata: optional(Metadata)
+  toolMetadata: optional(Metadata),
+  approval: optional(
+    Schema.Struct({
+      id: Schema.String,
+      approved: optional(Schema.Boolean),
+      reason: optional(Schema.String)
+    })
+  )
+})
+
+/** The data part a run stopped on deferred calls sends (see the encoder). */
+const DeferredData = Schema.Struct({
+  type: Schema.String,
+  data: Schema.Struct({ calls: Schema.Array(Schema.String) })
 })
 
 /** The envelope of one UI message; its parts are checked one by one. */
@@ -103,12 +116,48 @@ const toolArgs = (part: typeof ToolPart.Type): Messages.ToolArgs => {
   return JSON.stringify(input)
 }
 
+/** A conversation of UI messages as agentfx history, and the deferred results it answers. */
+export interface Conversation {
+  readonly messages: ReadonlyArray<Messages.ModelMessage>
+  /**
+   * When the last UI message is an assistant message whose tool calls were answered on the
+   * client (`approval-responded`, or an output for a call listed in the message's last
+   * `data-deferred-tool-requests` part): those answers, to resume the stopped run with.
+   */
+  readonly deferredToolResults: DeferredTools.DeferredToolResults | undefined
+}
+
 /** The history of a list of UI messages, or the first problem found. */
 export const decodeUiMessages = (
   value: unknown
-): Either.Either<ReadonlyArray<Messages.ModelMessage>, DecodeIssue> => {
+): Either.Either<ReadonlyArray<Messages.ModelMessage>, DecodeIssue> =>
+  Either.map(decodeUiConversation(value), (c) => c.messages)
+
+/** The ids of the external calls the last `data-deferred-tool-requests` part lists. */
+const externalCalls = (
+  parts: ReadonlyArray<{ readonly type: string }>,
+  path: string
+): Either.Either<ReadonlySet<string>, DecodeIssue> => {
+  for (let j = parts.length - 1; j >= 0; j--) {
+    if (parts[j]!.type !== deferredDataType) continue
+    return Either.map(
+      decodeWith(DeferredData, parts[j], `${path}.parts[${j}]`),
+      (d) => new Set(d.data.calls)
+    )
+  }
+  return Either.right(new Set())
+}
+
+/** The data part type listing a stopped run's deferred calls. */
+export const deferredDataType = "data-deferred-tool-requests"
+
+/** The history of a list of UI messages and the deferred results it answers. */
+export const decodeUiConversation = (value: unknown): Either.Either<Conversation, DecodeIssue> => {
   const list = decodeWith(Schema.Array(Schema.Unknown), value, "messages")
   if (Either.isLeft(list)) return Either.left(list.left)
+  const approvals: Record<string, DeferredTools.ApprovalResult> = {}
+  const calls: Record<string, DeferredTools.CallResult> = {}
+  let answered = false
   const out: Array<Messages.ModelMessage> = []
   let system: Array<Messages.SystemPromptPart> = []
   for (let i = 0; i < list.right.length; i++) {
@@ -154,6 +203,14 @@ export const decodeUiMessages = (
       out.push(new Messages.ModelRequest({ parts: system }))
       system = []
     }
+    // only the last message can answer deferred calls: a new user message abandons them
+    const last = i === list.right.length - 1
+    let external: ReadonlySet<string> = new Set()
+    if (last) {
+      const e = externalCalls(parts, msgPath)
+      if (Either.isLeft(e)) return Either.left(e.left)
+      external = e.right
+    }
     let response: Array<Messages.ModelResponsePart> = []
     let returns: Array<Messages.ModelRequestPart> = []
     const flush = () => {
@@ -195,6 +252,25 @@ export const decodeUiMessages = (
         }
         const ids = { toolName, toolCallId: part.toolCallId }
         response.push(new Messages.ToolCallPart({ ...ids, args: toolArgs(part) }))
+        if (last && part.state === "approval-responded" && part.approval !== undefined) {
+          const { approved, reason } = part.approval
+          approvals[part.toolCallId] =
+            approved === true
+              ? true
+              : new DeferredTools.ToolDenied(reason !== undefined ? { message: reason } : {})
+          answered = true
+          continue
+        }
+        if (last && external.has(part.toolCallId)) {
+          if (part.state === "output-available") {
+            calls[part.toolCallId] = part.output ?? null
+            answered = true
+          } else if (part.state === "output-error") {
+            calls[part.toolCallId] = new AgentError.ModelRetry({ reason: part.errorText ?? "" })
+            answered = true
+          }
+          continue
+        }
         switch (part.state) {
           case "output-available":
             returns.push(new Messages.ToolReturnPart({ ...ids, content: part.output ?? null }))
@@ -232,5 +308,10 @@ export const decodeUiMessages = (
     flush()
   }
   if (system.length > 0) out.push(new Messages.ModelRequest({ parts: system }))
-  return Either.right(out)
+  return Either.right({
+    messages: out,
+    deferredToolResults: answered
+      ? new DeferredTools.DeferredToolResults({ approvals, calls })
+      : undefined
+  })
 }
