@@ -213,7 +213,10 @@ export const evaluateDataset = <I, O, M, R, E, R2>(
           const failure = Cause.failureOption(exit.cause)
           const error: TaskError<E> = Option.isSome(failure)
             ? failure.value
-            : new TaskDefect({ detail: causeMessage(exit.cause), defect: Cause.squash(exit.cause) })
+            : new TaskDefect({
+                detail: describeError(Cause.squash(exit.cause)).message,
+                defect: Cause.squash(exit.cause)
+              })
           const { tag, message } = describeError(error)
           yield* progress.done(c.name, false)
           return {
