@@ -128,7 +128,12 @@ export interface MakeOptions<I, O, M, Evs extends ReadonlyArray<Evaluator.Any>> 
 /**
  * A data set from Schemas and cases. Case names must be unique (a `RangeError` otherwise).
  */
-export const make = <I, O = unknown, M = unknown, const Evs extends ReadonlyArray<Evaluator.Any> = []>(
+export const make = <
+  I,
+  O = unknown,
+  M = unknown,
+  const Evs extends ReadonlyArray<Evaluator.Any> = []
+>(
   options: MakeOptions<I, O, M, Evs>
 ): Dataset<I, O, M, Evaluator.Requirements<Evs[number]>> =>
   build(
@@ -145,22 +150,30 @@ export const make = <I, O = unknown, M = unknown, const Evs extends ReadonlyArra
   )
 
 /** The data set with more evaluators run on every case. */
-export const withEvaluators: {
-  <I, O, M, Evs extends ReadonlyArray<Evaluator.Evaluator<I, O, M, any, any>>>(
-    ...evaluators: Evs
-  ): <R>(self: Dataset<I, O, M, R>) => Dataset<I, O, M, R | Evaluator.Requirements<Evs[number]>>
-} =
+export const withEvaluators: <
+  I,
+  O,
+  M,
+  Evs extends ReadonlyArray<Evaluator.Evaluator<I, O, M, any, any>>
+>(
+  ...evaluators: Evs
+) => <R>(self: Dataset<I, O, M, R>) => Dataset<I, O, M, R | Evaluator.Requirements<Evs[number]>> =
   (...evaluators: ReadonlyArray<Evaluator.Any>) =>
   (self: Any): Any =>
     build(self.name, self.schemas, self.cases, [...self.evaluators, ...evaluators])
 
 /** The data set with more cases. */
 export const addCases: {
-  <I, O, M>(cases: ReadonlyArray<Case<I, O, M>>): <R>(self: Dataset<I, O, M, R>) => Dataset<I, O, M, R>
+  <I, O, M>(
+    cases: ReadonlyArray<Case<I, O, M>>
+  ): <R>(self: Dataset<I, O, M, R>) => Dataset<I, O, M, R>
   <I, O, M, R>(self: Dataset<I, O, M, R>, cases: ReadonlyArray<Case<I, O, M>>): Dataset<I, O, M, R>
 } = dual(
   2,
-  <I, O, M, R>(self: Dataset<I, O, M, R>, cases: ReadonlyArray<Case<I, O, M>>): Dataset<I, O, M, R> =>
+  <I, O, M, R>(
+    self: Dataset<I, O, M, R>,
+    cases: ReadonlyArray<Case<I, O, M>>
+  ): Dataset<I, O, M, R> =>
     build(self.name, self.schemas, [...self.cases, ...cases], self.evaluators)
 )
 
@@ -179,7 +192,10 @@ const FileShape = Schema.Struct({
 })
 
 const pathText = (path: ReadonlyArray<PropertyKey>): string =>
-  path.map((p) => (typeof p === "number" ? `[${p}]` : `.${String(p)}`)).join("").replace(/^\./, "")
+  path
+    .map((p) => (typeof p === "number" ? `[${p}]` : `.${String(p)}`))
+    .join("")
+    .replace(/^\./, "")
 
 /** One issue per field: the alternatives of a union on the same field are joined with "or". */
 const issuesOf = (
@@ -247,7 +263,12 @@ export const decode = <I, O = unknown, M = unknown>(
       }
       if (names.has(caseName)) {
         issues.push(
-          new DecodeIssue({ caseIndex, caseName, field: "name", message: "another case has this name" })
+          new DecodeIssue({
+            caseIndex,
+            caseName,
+            field: "name",
+            message: "another case has this name"
+          })
         )
         return
       }
@@ -302,7 +323,10 @@ export const decodeJson = <I, O = unknown, M = unknown>(
 /** The data set's file content: its name and the cases, encoded with its schemas. */
 export const encode = <I, O, M, R>(
   dataset: Dataset<I, O, M, R>
-): Effect.Effect<{ readonly name: string; readonly cases: ReadonlyArray<unknown> }, DatasetEncodeError> =>
+): Effect.Effect<
+  { readonly name: string; readonly cases: ReadonlyArray<unknown> },
+  DatasetEncodeError
+> =>
   Effect.map(
     Effect.forEach(dataset.cases, (c) =>
       Effect.gen(function* () {
@@ -322,9 +346,14 @@ export const encode = <I, O, M, R>(
           inputs: yield* field(dataset.schemas.inputs, c.inputs, "inputs")
         }
         if (c.expectedOutput !== undefined) {
-          out.expectedOutput = yield* field(dataset.schemas.output, c.expectedOutput, "expectedOutput")
+          out.expectedOutput = yield* field(
+            dataset.schemas.output,
+            c.expectedOutput,
+            "expectedOutput"
+          )
         }
-        if (c.metadata !== undefined) out.metadata = yield* field(dataset.schemas.metadata, c.metadata, "metadata")
+        if (c.metadata !== undefined)
+          out.metadata = yield* field(dataset.schemas.metadata, c.metadata, "metadata")
         return out
       })
     ),
@@ -332,11 +361,15 @@ export const encode = <I, O, M, R>(
   )
 
 /** The data set as YAML text. */
-export const encodeYaml = <I, O, M, R>(dataset: Dataset<I, O, M, R>): Effect.Effect<string, DatasetEncodeError> =>
+export const encodeYaml = <I, O, M, R>(
+  dataset: Dataset<I, O, M, R>
+): Effect.Effect<string, DatasetEncodeError> =>
   Effect.map(encode(dataset), (content) => Yaml.stringify(content))
 
 /** The data set as JSON text. */
-export const encodeJson = <I, O, M, R>(dataset: Dataset<I, O, M, R>): Effect.Effect<string, DatasetEncodeError> =>
+export const encodeJson = <I, O, M, R>(
+  dataset: Dataset<I, O, M, R>
+): Effect.Effect<string, DatasetEncodeError> =>
   Effect.map(encode(dataset), (content) => `${JSON.stringify(content, null, 2)}\n`)
 
 /**
@@ -365,7 +398,9 @@ export const load = <I, O = unknown, M = unknown>(
 ): Effect.Effect<Dataset<I, O, M>, DatasetDecodeError | PlatformError, FileSystem.FileSystem> =>
   Effect.flatMap(FileSystem.FileSystem, (fs) =>
     Effect.flatMap(fs.readFileString(path), (text) =>
-      Effect.flatMap(parseText(text, formatOf(path), path), (content) => decode(content, schemas, path))
+      Effect.flatMap(parseText(text, formatOf(path), path), (content) =>
+        decode(content, schemas, path)
+      )
     )
   )
 
@@ -434,7 +469,9 @@ export const evaluate: {
       evaluateDataset(self, task, {
         ...options,
         timeoutMs:
-          options.timeout === undefined ? undefined : Duration.toMillis(Duration.decode(options.timeout))
+          options.timeout === undefined
+            ? undefined
+            : Duration.toMillis(Duration.decode(options.timeout))
       }),
       "Dataset.evaluate",
       { attributes: { dataset: self.name, cases: self.cases.length } }

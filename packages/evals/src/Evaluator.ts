@@ -73,7 +73,13 @@ export interface Context<I, O, M> {
 }
 
 /** An evaluator of cases with inputs `I`, outputs `O` and metadata `M`. */
-export interface Evaluator<in I = unknown, in O = unknown, in M = unknown, out E = never, out R = never> {
+export interface Evaluator<
+  in I = unknown,
+  in O = unknown,
+  in M = unknown,
+  out E = never,
+  out R = never
+> {
   /** Names its result (a single value) and its failures. */
   readonly name: string
   readonly evaluate: (context: Context<I, O, M>) => Effect.Effect<Output, E, R>
@@ -338,10 +344,9 @@ export function llmJudge(
         Agent.AgentRunResult<JudgeVerdict>,
         AgentError.AgentError,
         Model.Model
-      > =
-        options.model === undefined
-          ? judgeAgent.run(prompt)
-          : judgeAgent.run(prompt, { model: options.model })
+      > = options.model === undefined
+        ? judgeAgent.run(prompt)
+        : judgeAgent.run(prompt, { model: options.model })
       return Effect.map(run, (result) => verdictOutput(options, name, result.output))
     }
   }

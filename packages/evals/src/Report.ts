@@ -147,7 +147,11 @@ export const averages = (report: Any): Averages => {
   const assertions: Record<string, number> = {}
   let passed = 0
   let total = 0
-  for (const [name, values] of collect(cases, (c) => c.assertions, (v): number => (v ? 1 : 0))) {
+  for (const [name, values] of collect(
+    cases,
+    (c) => c.assertions,
+    (v): number => (v ? 1 : 0)
+  )) {
     assertions[name] = mean(values)!
     passed += values.reduce((a, b) => a + b, 0)
     total += values.length
@@ -241,7 +245,9 @@ export const render = (report: Any, options: RenderOptions = {}): string => {
     columns.push({
       title: "Scores",
       cell: (c) =>
-        named(Object.fromEntries(Object.entries(c.scores).map(([k, r]) => [k, formatNumber(r.value)]))),
+        named(
+          Object.fromEntries(Object.entries(c.scores).map(([k, r]) => [k, formatNumber(r.value)]))
+        ),
       total: (a) =>
         named(Object.fromEntries(Object.entries(a.scores).map(([k, v]) => [k, formatNumber(v)])))
     })
@@ -249,7 +255,8 @@ export const render = (report: Any, options: RenderOptions = {}): string => {
   if (hasLabels) {
     columns.push({
       title: "Labels",
-      cell: (c) => named(Object.fromEntries(Object.entries(c.labels).map(([k, r]) => [k, r.value]))),
+      cell: (c) =>
+        named(Object.fromEntries(Object.entries(c.labels).map(([k, r]) => [k, r.value]))),
       total: (a) =>
         named(
           Object.fromEntries(
@@ -267,7 +274,8 @@ export const render = (report: Any, options: RenderOptions = {}): string => {
     columns.push({
       title: "Assertions",
       cell: (c) => marks(c.assertions),
-      total: (a) => (a.assertionPassRate === undefined ? "" : `${formatPercent(a.assertionPassRate)} ✔`)
+      total: (a) =>
+        a.assertionPassRate === undefined ? "" : `${formatPercent(a.assertionPassRate)} ✔`
     })
   }
   columns.push({
@@ -277,7 +285,11 @@ export const render = (report: Any, options: RenderOptions = {}): string => {
     total: (a) => (a.durationMs === undefined ? "" : formatMs(a.durationMs))
   })
   if (hasUsage) {
-    columns.push({ title: "Usage", cell: (c) => usageText(c.usage), total: (a) => usageText(a.usage) })
+    columns.push({
+      title: "Usage",
+      cell: (c) => usageText(c.usage),
+      total: (a) => usageText(a.usage)
+    })
   }
   const avg = averages(report)
   const lines: Array<string> = [
@@ -295,7 +307,9 @@ export const render = (report: Any, options: RenderOptions = {}): string => {
   if (report.failures.length > 0) {
     lines.push("Task failures:")
     for (const f of report.failures) {
-      lines.push(`  ${f.name}: ${f.message}${f.attempts > 1 ? ` (after ${f.attempts} attempts)` : ""}`)
+      lines.push(
+        `  ${f.name}: ${f.message}${f.attempts > 1 ? ` (after ${f.attempts} attempts)` : ""}`
+      )
     }
   }
   const evaluatorFailures = cases.flatMap((c) =>
@@ -403,7 +417,10 @@ export const toJsonData = (report: Any, options: JsonOptions = {}): ReportJson =
         "expectedOutput",
         c.expectedOutput === undefined ? undefined : encodeWith(s.output, c.expectedOutput)
       ),
-      ...optionalField("metadata", c.metadata === undefined ? undefined : encodeWith(s.metadata, c.metadata)),
+      ...optionalField(
+        "metadata",
+        c.metadata === undefined ? undefined : encodeWith(s.metadata, c.metadata)
+      ),
       output: encodeWith(s.output, c.output),
       durationMs: c.durationMs,
       attempts: c.attempts,
@@ -422,7 +439,10 @@ export const toJsonData = (report: Any, options: JsonOptions = {}): ReportJson =
         "expectedOutput",
         f.expectedOutput === undefined ? undefined : encodeWith(s.output, f.expectedOutput)
       ),
-      ...optionalField("metadata", f.metadata === undefined ? undefined : encodeWith(s.metadata, f.metadata)),
+      ...optionalField(
+        "metadata",
+        f.metadata === undefined ? undefined : encodeWith(s.metadata, f.metadata)
+      ),
       error: describeError(f.error),
       attempts: f.attempts,
       spans: spans(f.spans)
@@ -471,7 +491,11 @@ export const fromJson = <I, O, M>(
             c.expectedOutput,
             `case "${c.name}", field expectedOutput`
           ),
-          metadata: yield* optional(schemas.metadata, c.metadata, `case "${c.name}", field metadata`),
+          metadata: yield* optional(
+            schemas.metadata,
+            c.metadata,
+            `case "${c.name}", field metadata`
+          ),
           output: yield* value(schemas.output, c.output, `case "${c.name}", field output`),
           scores: decodeResults(c.scores),
           assertions: decodeResults(c.assertions),
@@ -490,7 +514,11 @@ export const fromJson = <I, O, M>(
             f.expectedOutput,
             `failure "${f.name}", field expectedOutput`
           ),
-          metadata: yield* optional(schemas.metadata, f.metadata, `failure "${f.name}", field metadata`),
+          metadata: yield* optional(
+            schemas.metadata,
+            f.metadata,
+            `failure "${f.name}", field metadata`
+          ),
           error: new RecordedError(f.error),
           message: `${f.error.tag}: ${f.error.message}`,
           attempts: f.attempts,
@@ -502,7 +530,9 @@ export const fromJson = <I, O, M>(
   })
 
 const decodeResults = <V extends boolean | number | string>(
-  results: Readonly<Record<string, { name: string; value: V; reason?: string | undefined; source: string }>>
+  results: Readonly<
+    Record<string, { name: string; value: V; reason?: string | undefined; source: string }>
+  >
 ): Record<string, EvaluationResult<V>> => {
   const out: Record<string, EvaluationResult<V>> = {}
   for (const [k, r] of Object.entries(results)) {
@@ -517,7 +547,9 @@ export const save = (
   path: string,
   options: JsonOptions = {}
 ): Effect.Effect<void, PlatformError, FileSystem.FileSystem> =>
-  Effect.flatMap(FileSystem.FileSystem, (fs) => fs.writeFileString(path, `${toJson(report, options)}\n`))
+  Effect.flatMap(FileSystem.FileSystem, (fs) =>
+    fs.writeFileString(path, `${toJson(report, options)}\n`)
+  )
 
 /** Loads a report saved with `save`, decoding its values with `schemas`. */
 export const load = <I, O, M>(
@@ -608,7 +640,8 @@ export const diff = (baseline: Any, candidate: Any): ReportDiff => {
     const b = baseline.cases.find((c) => c.name === name)
     const c = candidate.cases.find((x) => x.name === name)
     const scores: Record<string, Delta> = {}
-    for (const k of keys(b?.scores, c?.scores)) scores[k] = delta(b?.scores[k]?.value, c?.scores[k]?.value)
+    for (const k of keys(b?.scores, c?.scores))
+      scores[k] = delta(b?.scores[k]?.value, c?.scores[k]?.value)
     const assertions: Record<string, AssertionChange> = {}
     for (const k of keys(b?.assertions, c?.assertions)) {
       assertions[k] = { baseline: b?.assertions[k]?.value, candidate: c?.assertions[k]?.value }
@@ -649,12 +682,17 @@ const deltaText = (d: Delta, format: (n: number) => string): string => {
 
 const markOf = (v: boolean | undefined) => (v === undefined ? "·" : v ? "✔" : "✗")
 
-/** A diff as a plain-text table: per case and averaged score, assertion and duration changes. */
-export const renderDiff = (d: ReportDiff, options: { readonly maxCellWidth?: number } = {}): string => {
+/**
+ * A diff as a plain-text table: per case and averaged score, assertion and duration changes,
+ * then the assertions whose outcome flipped, by name.
+ */
+export const renderDiff = (
+  d: ReportDiff,
+  options: { readonly maxCellWidth?: number } = {}
+): string => {
   const max = options.maxCellWidth ?? 60
   const rows = d.cases.map((c) => {
-    const state =
-      c.baseline === c.candidate ? c.candidate : `${c.baseline} → ${c.candidate}`
+    const state = c.baseline === c.candidate ? c.candidate : `${c.baseline} → ${c.candidate}`
     const scores = Object.entries(c.scores)
       .map(([k, v]) => `${k}: ${deltaText(v, formatNumber)}`)
       .join(", ")
@@ -665,7 +703,9 @@ export const renderDiff = (d: ReportDiff, options: { readonly maxCellWidth?: num
         : `${names.map((k) => markOf(c.assertions[k]!.baseline)).join("")} → ${names
             .map((k) => markOf(c.assertions[k]!.candidate))
             .join("")}`
-    return [c.name, state, scores, assertions, deltaText(c.durationMs, formatMs)].map((x) => cut(x, max))
+    return [c.name, state, scores, assertions, deltaText(c.durationMs, formatMs)].map((x) =>
+      cut(x, max)
+    )
   })
   const a = d.averages
   const totals = [
@@ -679,6 +719,14 @@ export const renderDiff = (d: ReportDiff, options: { readonly maxCellWidth?: num
     deltaText(a.assertionPassRate, formatPercent),
     deltaText(a.durationMs, formatMs)
   ].map((x) => cut(x, max))
+  const changed = d.cases.flatMap((c) =>
+    Object.entries(c.assertions)
+      .filter(
+        ([, a]) =>
+          a.baseline !== undefined && a.candidate !== undefined && a.baseline !== a.candidate
+      )
+      .map(([k, a]) => `  ${c.name} / ${k}: ${markOf(a.baseline)} → ${markOf(a.candidate)}`)
+  )
   return [
     `Diff: ${d.baselineName} → ${d.candidateName}`,
     table(
@@ -691,6 +739,7 @@ export const renderDiff = (d: ReportDiff, options: { readonly maxCellWidth?: num
       ],
       rows,
       totals
-    )
+    ),
+    ...(changed.length === 0 ? [] : ["Changed assertions:", ...changed])
   ].join("\n")
 }

@@ -11,8 +11,14 @@ class Query extends Schema.Class<Query>("Query")({
   customerId: Schema.Number,
   question: Schema.String
 }) {}
-const Answer = Schema.Struct({ advice: Schema.String, risk: Schema.Int.pipe(Schema.between(0, 10)) })
-const Meta = Schema.Struct({ difficulty: Schema.Literal("easy", "hard"), since: Schema.DateFromString })
+const Answer = Schema.Struct({
+  advice: Schema.String,
+  risk: Schema.Int.pipe(Schema.between(0, 10))
+})
+const Meta = Schema.Struct({
+  difficulty: Schema.Literal("easy", "hard"),
+  since: Schema.DateFromString
+})
 
 const schemas = { inputs: Query, output: Answer, metadata: Meta }
 
@@ -32,28 +38,33 @@ const dataset = Dataset.make({
 })
 
 describe("Dataset", () => {
-  it.effect("round-trips through YAML: classes, dates and absent fields come back as they were", () =>
-    Effect.gen(function* () {
-      const yaml = yield* Dataset.encodeYaml(dataset)
-      assert.include(yaml, "name: support")
-      assert.include(yaml, "since: 2025-01-02T00:00:00.000Z")
-      assert.notInclude(yaml, "expectedOutput: null")
-      const back = yield* Dataset.decodeYaml(yaml, schemas)
-      assert.strictEqual(back.name, "support")
-      assert.deepStrictEqual(
-        back.cases.map((c) => c.name),
-        ["balance", "lost card"]
-      )
-      const [balance, lost] = back.cases
-      assert.instanceOf(balance!.inputs, Query)
-      assert.strictEqual(balance!.inputs.customerId, 123)
-      assert.deepStrictEqual(balance!.expectedOutput, { advice: "Your balance is $123.45", risk: 1 })
-      assert.instanceOf(balance!.metadata!.since, Date)
-      assert.strictEqual(balance!.metadata!.since.toISOString(), "2025-01-02T00:00:00.000Z")
-      assert.isUndefined(lost!.expectedOutput)
-      assert.isUndefined(lost!.metadata)
-      assert.isFalse("expectedOutput" in lost!)
-    })
+  it.effect(
+    "round-trips through YAML: classes, dates and absent fields come back as they were",
+    () =>
+      Effect.gen(function* () {
+        const yaml = yield* Dataset.encodeYaml(dataset)
+        assert.include(yaml, "name: support")
+        assert.include(yaml, "since: 2025-01-02T00:00:00.000Z")
+        assert.notInclude(yaml, "expectedOutput: null")
+        const back = yield* Dataset.decodeYaml(yaml, schemas)
+        assert.strictEqual(back.name, "support")
+        assert.deepStrictEqual(
+          back.cases.map((c) => c.name),
+          ["balance", "lost card"]
+        )
+        const [balance, lost] = back.cases
+        assert.instanceOf(balance!.inputs, Query)
+        assert.strictEqual(balance!.inputs.customerId, 123)
+        assert.deepStrictEqual(balance!.expectedOutput, {
+          advice: "Your balance is $123.45",
+          risk: 1
+        })
+        assert.instanceOf(balance!.metadata!.since, Date)
+        assert.strictEqual(balance!.metadata!.since.toISOString(), "2025-01-02T00:00:00.000Z")
+        assert.isUndefined(lost!.expectedOutput)
+        assert.isUndefined(lost!.metadata)
+        assert.isFalse("expectedOutput" in lost!)
+      })
   )
 
   it.effect("round-trips through JSON, and unnamed cases get a name from their position", () =>
@@ -62,7 +73,9 @@ describe("Dataset", () => {
       const back = yield* Dataset.decodeJson(json, schemas)
       assert.strictEqual(yield* Dataset.encodeJson(back), json)
       const unnamed = yield* Dataset.decodeJson(
-        JSON.stringify({ cases: [{ inputs: "a" }, { inputs: "b", name: "second" }, { inputs: "c" }] }),
+        JSON.stringify({
+          cases: [{ inputs: "a" }, { inputs: "b", name: "second" }, { inputs: "c" }]
+        }),
         { inputs: Schema.String }
       )
       assert.strictEqual(unnamed.name, "dataset")
@@ -155,7 +168,9 @@ describe("Dataset", () => {
   it.effect("save / load through FileSystem picks the format from the extension", () =>
     Effect.gen(function* () {
       const dir = mkdtempSync(join(tmpdir(), "agentfx-evals-"))
-      yield* Effect.addFinalizer(() => Effect.sync(() => rmSync(dir, { recursive: true, force: true })))
+      yield* Effect.addFinalizer(() =>
+        Effect.sync(() => rmSync(dir, { recursive: true, force: true }))
+      )
       const yamlPath = join(dir, "cases.yaml")
       const jsonPath = join(dir, "cases.json")
       yield* Dataset.save(dataset, yamlPath)

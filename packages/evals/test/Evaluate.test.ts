@@ -20,7 +20,11 @@ const numbers = (n: number) =>
     name: "numbers",
     inputs: Schema.Number,
     output: Schema.Number,
-    cases: Array.from({ length: n }, (_, i) => ({ name: `n${i}`, inputs: i, expectedOutput: i * 2 })),
+    cases: Array.from({ length: n }, (_, i) => ({
+      name: `n${i}`,
+      inputs: i,
+      expectedOutput: i * 2
+    })),
     evaluators: [Evaluator.equalsExpected()]
   })
 
@@ -32,10 +36,14 @@ const balance = Tool.make("customer_balance", {
 const agent = Agent.make({ name: "bank", tools: [balance] })
 const model = FunctionModel.layer((messages) => {
   const last = messages[messages.length - 1]!
-  const returned = last._tag === "ModelRequest" && last.parts.some((p) => p._tag === "ToolReturnPart")
+  const returned =
+    last._tag === "ModelRequest" && last.parts.some((p) => p._tag === "ToolReturnPart")
   const prompt = messages[0]!._tag === "ModelRequest" ? messages[0]!.parts : []
-  const asksBalance = prompt.some((p) => p._tag === "UserPromptPart" && String(p.content).includes("balance"))
-  if (asksBalance && !returned) return FunctionModel.toolCall("customer_balance", { include_pending: true })
+  const asksBalance = prompt.some(
+    (p) => p._tag === "UserPromptPart" && String(p.content).includes("balance")
+  )
+  if (asksBalance && !returned)
+    return FunctionModel.toolCall("customer_balance", { include_pending: true })
   return FunctionModel.text(returned ? "Your balance is $123.45." : "Hello!")
 })
 
@@ -60,65 +68,71 @@ describe("Dataset.evaluate", () => {
     })
   )
 
-  it.effect("bounds concurrency: never more than `concurrency` tasks at once, and uses all of it", () =>
-    Effect.gen(function* () {
-      const inFlight = yield* Ref.make(0)
-      const peak = yield* Ref.make(0)
-      const task = (i: number) =>
-        Effect.gen(function* () {
-          const now = yield* Ref.updateAndGet(inFlight, (n) => n + 1)
-          yield* Ref.update(peak, (p) => Math.max(p, now))
-          yield* Effect.sleep("1 second")
-          yield* Ref.update(inFlight, (n) => n - 1)
-          return i * 2
-        })
-      const fiber = yield* Effect.fork(Dataset.evaluate(numbers(7), task, { concurrency: 3 }))
-      for (let i = 0; i < 3; i++) yield* TestClock.adjust("1 second")
-      const report = yield* Fiber.join(fiber)
-      assert.strictEqual(yield* Ref.get(peak), 3)
-      assert.strictEqual(report.cases.length, 7)
-      assert.isTrue(report.cases.every((c) => c.durationMs === 1000))
-    })
+  it.effect(
+    "bounds concurrency: never more than `concurrency` tasks at once, and uses all of it",
+    () =>
+      Effect.gen(function* () {
+        const inFlight = yield* Ref.make(0)
+        const peak = yield* Ref.make(0)
+        const task = (i: number) =>
+          Effect.gen(function* () {
+            const now = yield* Ref.updateAndGet(inFlight, (n) => n + 1)
+            yield* Ref.update(peak, (p) => Math.max(p, now))
+            yield* Effect.sleep("1 second")
+            yield* Ref.update(inFlight, (n) => n - 1)
+            return i * 2
+          })
+        const fiber = yield* Effect.fork(Dataset.evaluate(numbers(7), task, { concurrency: 3 }))
+        for (let i = 0; i < 3; i++) yield* TestClock.adjust("1 second")
+        const report = yield* Fiber.join(fiber)
+        assert.strictEqual(yield* Ref.get(peak), 3)
+        assert.strictEqual(report.cases.length, 7)
+        assert.isTrue(report.cases.every((c) => c.durationMs === 1000))
+      })
   )
 
-  it.effect("retries a failing task (number or Schedule); the last error is kept after the budget", () =>
-    Effect.gen(function* () {
-      const attempts = new Map<number, number>()
-      const task = (i: number) =>
-        Effect.suspend(() => {
-          const n = (attempts.get(i) ?? 0) + 1
-          attempts.set(i, n)
-          // case i succeeds on attempt i + 1
-          return n <= i ? Effect.fail(new Flaky({ attempt: n })) : Effect.succeed(i * 2)
-        })
-      const report = yield* Dataset.evaluate(numbers(4), task, { retries: 2 })
-      assert.deepStrictEqual(
-        report.cases.map((c) => [c.name, c.attempts]),
-        [
-          ["n0", 1],
-          ["n1", 2],
-          ["n2", 3]
-        ]
-      )
-      assert.strictEqual(report.failures.length, 1)
-      const failure = report.failures[0]!
-      assert.strictEqual(failure.name, "n3")
-      assert.strictEqual(failure.attempts, 3)
-      assert.instanceOf(failure.error, Flaky)
-      assert.strictEqual((failure.error as Flaky).attempt, 3)
-      assert.strictEqual(failure.message, "Flaky: attempt 3 failed")
+  it.effect(
+    "retries a failing task (number or Schedule); the last error is kept after the budget",
+    () =>
+      Effect.gen(function* () {
+        const attempts = new Map<number, number>()
+        const task = (i: number) =>
+          Effect.suspend(() => {
+            const n = (attempts.get(i) ?? 0) + 1
+            attempts.set(i, n)
+            // case i succeeds on attempt i + 1
+            return n <= i ? Effect.fail(new Flaky({ attempt: n })) : Effect.succeed(i * 2)
+          })
+        const report = yield* Dataset.evaluate(numbers(4), task, { retries: 2 })
+        assert.deepStrictEqual(
+          report.cases.map((c) => [c.name, c.attempts]),
+          [
+            ["n0", 1],
+            ["n1", 2],
+            ["n2", 3]
+          ]
+        )
+        assert.strictEqual(report.failures.length, 1)
+        const failure = report.failures[0]!
+        assert.strictEqual(failure.name, "n3")
+        assert.strictEqual(failure.attempts, 3)
+        assert.instanceOf(failure.error, Flaky)
+        assert.strictEqual((failure.error as Flaky).attempt, 3)
+        assert.strictEqual(failure.message, "Flaky: attempt 3 failed")
 
-      attempts.clear()
-      const spaced = yield* Effect.fork(
-        Dataset.evaluate(numbers(3), task, { retries: Schedule.spaced("10 seconds").pipe(Schedule.intersect(Schedule.recurs(5))) })
-      )
-      yield* TestClock.adjust("20 seconds")
-      const r2 = yield* Fiber.join(spaced)
-      assert.deepStrictEqual(
-        r2.cases.map((c) => c.attempts),
-        [1, 2, 3]
-      )
-    })
+        attempts.clear()
+        const spaced = yield* Effect.fork(
+          Dataset.evaluate(numbers(3), task, {
+            retries: Schedule.spaced("10 seconds").pipe(Schedule.intersect(Schedule.recurs(5)))
+          })
+        )
+        yield* TestClock.adjust("20 seconds")
+        const r2 = yield* Fiber.join(spaced)
+        assert.deepStrictEqual(
+          r2.cases.map((c) => c.attempts),
+          [1, 2, 3]
+        )
+      })
   )
 
   it.effect("times out each attempt with TaskTimeout (retried like any failure)", () =>
@@ -183,99 +197,124 @@ describe("Dataset.evaluate", () => {
     })
   )
 
-  it.effect("results are sorted into scores, assertions and labels; duplicate names get a suffix", () =>
-    Effect.gen(function* () {
-      const dataset = numbers(1).pipe(
-        Dataset.withEvaluators(
-          Evaluator.make("multi", () => ({
-            accuracy: 0.5,
-            tone: { value: "polite", reason: "said please" },
-            EqualsExpected: false
-          }))
+  it.effect(
+    "results are sorted into scores, assertions and labels; duplicate names get a suffix",
+    () =>
+      Effect.gen(function* () {
+        const dataset = numbers(1).pipe(
+          Dataset.withEvaluators(
+            Evaluator.make("multi", () => ({
+              accuracy: 0.5,
+              tone: { value: "polite", reason: "said please" },
+              EqualsExpected: false
+            }))
+          )
         )
-      )
-      const report = yield* Dataset.evaluate(dataset, (i) => Effect.succeed(i * 2))
-      const c = report.cases[0]!
-      assert.deepStrictEqual(c.scores.accuracy, { name: "accuracy", value: 0.5, reason: undefined, source: "multi" })
-      assert.deepStrictEqual(c.labels.tone, { name: "tone", value: "polite", reason: "said please", source: "multi" })
-      assert.deepStrictEqual(Object.keys(c.assertions), ["EqualsExpected", "EqualsExpected_2"])
-      assert.strictEqual(c.assertions.EqualsExpected_2!.source, "multi")
-    })
-  )
-
-  it.effect("captures the agent's spans per case: the tool call is found, usage comes from the spans", () =>
-    Effect.gen(function* () {
-      const dataset = Dataset.make({
-        name: "bank",
-        inputs: Schema.String,
-        output: Schema.String,
-        cases: [
-          { name: "balance", inputs: "What is my balance?" },
-          { name: "hello", inputs: "Hi" }
-        ],
-        evaluators: [Evaluator.hasToolCall("customer_balance"), Evaluator.contains("$123.45")]
-      })
-      const task = (prompt: string) =>
-        Effect.map(agent.run(prompt).pipe(Effect.provide(model)), (r) => r.output)
-      const report = yield* Dataset.evaluate(dataset, task, { concurrency: 2 })
-      const [withTool, without] = report.cases
-      assert.isTrue(withTool!.assertions["HasToolCall(customer_balance)"]!.value)
-      assert.isTrue(withTool!.assertions.Contains!.value)
-      assert.deepStrictEqual(withTool!.spans.toolCalls, ["customer_balance"])
-      const run = withTool!.spans.find(SpanTree.agentRun("bank"))!
-      assert.strictEqual(run.name, "invoke_agent bank")
-      assert.strictEqual(run.status, "ok")
-      assert.strictEqual(withTool!.spans.count(SpanTree.modelRequest), 2)
-      assert.isTrue(
-        withTool!.spans.any({ ...SpanTree.toolCall("customer_balance"), descendantOf: SpanTree.agentRun("bank") })
-      )
-      assert.strictEqual(withTool!.usage.requests, 2)
-      assert.strictEqual(withTool!.usage.toolCalls, 1)
-      assert.isAbove(withTool!.usage.inputTokens, 0)
-      assert.isAbove(withTool!.usage.outputTokens, 0)
-      // the other case's spans are its own
-      assert.deepStrictEqual(without!.spans.toolCalls, [])
-      assert.isFalse(without!.assertions["HasToolCall(customer_balance)"]!.value)
-      assert.strictEqual(without!.assertions["HasToolCall(customer_balance)"]!.reason, "no tool was called")
-      assert.strictEqual(without!.usage.requests, 1)
-    })
-  )
-
-  it.effect("TaskContext: reported usage wins over the spans; attributes reach evaluators and the report", () =>
-    Effect.gen(function* () {
-      const dataset = Dataset.make({
-        inputs: Schema.String,
-        output: Schema.String,
-        cases: [{ name: "balance", inputs: "What is my balance?" }],
-        evaluators: [
-          Evaluator.make("seen", ({ attributes, usage }: Evaluator.Context<string, string, unknown>) => ({
-            messages: Number(attributes.messages),
-            cacheRead: usage.cacheReadTokens
-          }))
-        ]
-      })
-      const task = (prompt: string) =>
-        Effect.gen(function* () {
-          const ctx = yield* TaskContext.TaskContext
-          assert.strictEqual(ctx.caseName, "balance")
-          assert.strictEqual(ctx.attempt, 1)
-          const result = yield* agent.run(prompt).pipe(Effect.provide(model))
-          yield* TaskContext.recordUsage(result.usage)
-          yield* TaskContext.recordUsage(new Usage.RunUsage({ cacheReadTokens: 7 }))
-          yield* TaskContext.setAttribute("messages", result.allMessages().length)
-          return result.output
+        const report = yield* Dataset.evaluate(dataset, (i) => Effect.succeed(i * 2))
+        const c = report.cases[0]!
+        assert.deepStrictEqual(c.scores.accuracy, {
+          name: "accuracy",
+          value: 0.5,
+          reason: undefined,
+          source: "multi"
         })
-      const report = yield* Dataset.evaluate(dataset, task)
-      const c = report.cases[0]!
-      assert.strictEqual(c.usage.requests, 2)
-      assert.strictEqual(c.usage.cacheReadTokens, 7)
-      assert.strictEqual(c.attributes.messages, 4)
-      assert.strictEqual(c.scores.messages!.value, 4)
-      assert.strictEqual(c.scores.cacheRead!.value, 7)
-      // outside an evaluation the helpers do nothing
-      yield* TaskContext.recordUsage(Usage.RunUsage.empty)
-      yield* TaskContext.setAttribute("x", 1)
-    })
+        assert.deepStrictEqual(c.labels.tone, {
+          name: "tone",
+          value: "polite",
+          reason: "said please",
+          source: "multi"
+        })
+        assert.deepStrictEqual(Object.keys(c.assertions), ["EqualsExpected", "EqualsExpected_2"])
+        assert.strictEqual(c.assertions.EqualsExpected_2!.source, "multi")
+      })
+  )
+
+  it.effect(
+    "captures the agent's spans per case: the tool call is found, usage comes from the spans",
+    () =>
+      Effect.gen(function* () {
+        const dataset = Dataset.make({
+          name: "bank",
+          inputs: Schema.String,
+          output: Schema.String,
+          cases: [
+            { name: "balance", inputs: "What is my balance?" },
+            { name: "hello", inputs: "Hi" }
+          ],
+          evaluators: [Evaluator.hasToolCall("customer_balance"), Evaluator.contains("$123.45")]
+        })
+        const task = (prompt: string) =>
+          Effect.map(agent.run(prompt).pipe(Effect.provide(model)), (r) => r.output)
+        const report = yield* Dataset.evaluate(dataset, task, { concurrency: 2 })
+        const [withTool, without] = report.cases
+        assert.isTrue(withTool!.assertions["HasToolCall(customer_balance)"]!.value)
+        assert.isTrue(withTool!.assertions.Contains!.value)
+        assert.deepStrictEqual(withTool!.spans.toolCalls, ["customer_balance"])
+        const run = withTool!.spans.find(SpanTree.agentRun("bank"))!
+        assert.strictEqual(run.name, "invoke_agent bank")
+        assert.strictEqual(run.status, "ok")
+        assert.strictEqual(withTool!.spans.count(SpanTree.modelRequest), 2)
+        assert.isTrue(
+          withTool!.spans.any({
+            ...SpanTree.toolCall("customer_balance"),
+            descendantOf: SpanTree.agentRun("bank")
+          })
+        )
+        assert.strictEqual(withTool!.usage.requests, 2)
+        assert.strictEqual(withTool!.usage.toolCalls, 1)
+        assert.isAbove(withTool!.usage.inputTokens, 0)
+        assert.isAbove(withTool!.usage.outputTokens, 0)
+        // the other case's spans are its own
+        assert.deepStrictEqual(without!.spans.toolCalls, [])
+        assert.isFalse(without!.assertions["HasToolCall(customer_balance)"]!.value)
+        assert.strictEqual(
+          without!.assertions["HasToolCall(customer_balance)"]!.reason,
+          "no tool was called"
+        )
+        assert.strictEqual(without!.usage.requests, 1)
+      })
+  )
+
+  it.effect(
+    "TaskContext: reported usage wins over the spans; attributes reach evaluators and the report",
+    () =>
+      Effect.gen(function* () {
+        const dataset = Dataset.make({
+          inputs: Schema.String,
+          output: Schema.String,
+          cases: [{ name: "balance", inputs: "What is my balance?" }],
+          evaluators: [
+            Evaluator.make(
+              "seen",
+              ({ attributes, usage }: Evaluator.Context<string, string, unknown>) => ({
+                messages: Number(attributes.messages),
+                cacheRead: usage.cacheReadTokens
+              })
+            )
+          ]
+        })
+        const task = (prompt: string) =>
+          Effect.gen(function* () {
+            const ctx = yield* TaskContext.TaskContext
+            assert.strictEqual(ctx.caseName, "balance")
+            assert.strictEqual(ctx.attempt, 1)
+            const result = yield* agent.run(prompt).pipe(Effect.provide(model))
+            yield* TaskContext.recordUsage(result.usage)
+            yield* TaskContext.recordUsage(new Usage.RunUsage({ cacheReadTokens: 7 }))
+            yield* TaskContext.setAttribute("messages", result.allMessages().length)
+            return result.output
+          })
+        const report = yield* Dataset.evaluate(dataset, task)
+        const c = report.cases[0]!
+        assert.strictEqual(c.usage.requests, 2)
+        assert.strictEqual(c.usage.cacheReadTokens, 7)
+        assert.strictEqual(c.attributes.messages, 4)
+        assert.strictEqual(c.scores.messages!.value, 4)
+        assert.strictEqual(c.scores.cacheRead!.value, 7)
+        // outside an evaluation the helpers do nothing
+        yield* TaskContext.recordUsage(Usage.RunUsage.empty)
+        yield* TaskContext.setAttribute("x", 1)
+      })
   )
 
   it.effect("evaluators needing a service make evaluate need it; the pipeable form works", () =>

@@ -21,66 +21,96 @@ const context = <O>(
   ...extra
 })
 
-const run = <O>(evaluator: Evaluator.Evaluator<unknown, O, unknown, any, never>, ctx: Evaluator.Context<unknown, O, unknown>) =>
-  evaluator.evaluate(ctx)
+const run = <O>(
+  evaluator: Evaluator.Evaluator<unknown, O, unknown, any, never>,
+  ctx: Evaluator.Context<unknown, O, unknown>
+) => evaluator.evaluate(ctx)
 
 describe("Evaluator", () => {
-  it.effect("equalsExpected: deep equality, a reason on mismatch, nothing without an expected output", () =>
-    Effect.gen(function* () {
-      const e = Evaluator.equalsExpected()
-      assert.strictEqual(e.name, "EqualsExpected")
-      assert.deepStrictEqual(
-        yield* run(e, context({ a: [1, { b: 2 }] }, { expectedOutput: { a: [1, { b: 2 }] } })),
-        { value: true }
-      )
-      assert.deepStrictEqual(yield* run(e, context({ a: 1 }, { expectedOutput: { a: 2 } })), {
-        value: false,
-        reason: 'expected {"a":2}, got {"a":1}'
+  it.effect(
+    "equalsExpected: deep equality, a reason on mismatch, nothing without an expected output",
+    () =>
+      Effect.gen(function* () {
+        const e = Evaluator.equalsExpected()
+        assert.strictEqual(e.name, "EqualsExpected")
+        assert.deepStrictEqual(
+          yield* run(e, context({ a: [1, { b: 2 }] }, { expectedOutput: { a: [1, { b: 2 }] } })),
+          { value: true }
+        )
+        assert.deepStrictEqual(yield* run(e, context({ a: 1 }, { expectedOutput: { a: 2 } })), {
+          value: false,
+          reason: 'expected {"a":2}, got {"a":1}'
+        })
+        assert.deepStrictEqual(yield* run(e, context("x")), {})
+        class P extends Data.Class<{ x: number }> {}
+        assert.deepStrictEqual(
+          yield* run(e, context(new P({ x: 1 }), { expectedOutput: new P({ x: 1 }) })),
+          {
+            value: true
+          }
+        )
+        assert.deepStrictEqual(yield* run(Evaluator.equals(3), context(3)), { value: true })
+        assert.strictEqual(
+          ((yield* run(Evaluator.equals(3), context(4))) as Evaluator.Result).value,
+          false
+        )
       })
-      assert.deepStrictEqual(yield* run(e, context("x")), {})
-      class P extends Data.Class<{ x: number }> {}
-      assert.deepStrictEqual(yield* run(e, context(new P({ x: 1 }), { expectedOutput: new P({ x: 1 }) })), {
-        value: true
-      })
-      assert.deepStrictEqual(yield* run(Evaluator.equals(3), context(3)), { value: true })
-      assert.strictEqual(((yield* run(Evaluator.equals(3), context(4))) as Evaluator.Result).value, false)
-    })
   )
 
   it.effect("contains: substrings (case option), array elements, object field subsets", () =>
     Effect.gen(function* () {
-      assert.deepStrictEqual(yield* run(Evaluator.contains("balance"), context("Your balance is $1")), {
-        value: true
-      })
+      assert.deepStrictEqual(
+        yield* run(Evaluator.contains("balance"), context("Your balance is $1")),
+        {
+          value: true
+        }
+      )
       assert.deepStrictEqual(yield* run(Evaluator.contains("BALANCE"), context("Your balance")), {
         value: false,
         reason: "BALANCE not found in Your balance"
       })
       assert.deepStrictEqual(
-        yield* run(Evaluator.contains("BALANCE", { caseSensitive: false }), context("Your balance")),
+        yield* run(
+          Evaluator.contains("BALANCE", { caseSensitive: false }),
+          context("Your balance")
+        ),
         { value: true }
       )
-      assert.deepStrictEqual(yield* run(Evaluator.contains({ id: 2 }), context([{ id: 1 }, { id: 2 }])), {
-        value: true
-      })
-      assert.deepStrictEqual(yield* run(Evaluator.contains({ risk: 8 }), context({ risk: 8, block: true })), {
-        value: true
-      })
-      assert.deepStrictEqual(yield* run(Evaluator.contains({ risk: 8 }), context({ risk: 5, block: true })), {
-        value: false,
-        reason: "field risk: expected 8, got 5"
-      })
+      assert.deepStrictEqual(
+        yield* run(Evaluator.contains({ id: 2 }), context([{ id: 1 }, { id: 2 }])),
+        {
+          value: true
+        }
+      )
+      assert.deepStrictEqual(
+        yield* run(Evaluator.contains({ risk: 8 }), context({ risk: 8, block: true })),
+        {
+          value: true
+        }
+      )
+      assert.deepStrictEqual(
+        yield* run(Evaluator.contains({ risk: 8 }), context({ risk: 5, block: true })),
+        {
+          value: false,
+          reason: "field risk: expected 8, got 5"
+        }
+      )
       assert.deepStrictEqual(yield* run(Evaluator.contains({ level: 8 }), context({ risk: 5 })), {
         value: false,
         reason: "field level is missing"
       })
-      assert.strictEqual(((yield* run(Evaluator.contains("x"), context(42))) as Evaluator.Result).value, false)
+      assert.strictEqual(
+        ((yield* run(Evaluator.contains("x"), context(42))) as Evaluator.Result).value,
+        false
+      )
     })
   )
 
   it.effect("matchesSchema: passes valid values, explains invalid ones", () =>
     Effect.gen(function* () {
-      const e = Evaluator.matchesSchema(Schema.Struct({ risk: Schema.Int.pipe(Schema.between(0, 10)) }))
+      const e = Evaluator.matchesSchema(
+        Schema.Struct({ risk: Schema.Int.pipe(Schema.between(0, 10)) })
+      )
       assert.deepStrictEqual(yield* run(e, context({ risk: 3 })), { value: true })
       const bad = (yield* run(e, context({ risk: 30 }))) as Evaluator.Result
       assert.strictEqual(bad.value, false)
@@ -102,7 +132,12 @@ describe("Evaluator", () => {
 
   it.effect("hasToolCall / hasMatchingSpan query the captured spans", () =>
     Effect.gen(function* () {
-      const span = (name: string, attributes: Record<string, unknown>, spanId: string, parentSpanId?: string) =>
+      const span = (
+        name: string,
+        attributes: Record<string, unknown>,
+        spanId: string,
+        parentSpanId?: string
+      ) =>
         new SpanTree.CapturedSpan({
           name,
           spanId,
@@ -115,7 +150,11 @@ describe("Evaluator", () => {
           events: []
         })
       const spans = new SpanTree.SpanTree([
-        span("invoke_agent bank", { "gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "bank" }, "1"),
+        span(
+          "invoke_agent bank",
+          { "gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "bank" },
+          "1"
+        ),
         span(
           "execute_tool customer_balance",
           { "gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "customer_balance" },
@@ -123,11 +162,17 @@ describe("Evaluator", () => {
           "1"
         )
       ])
-      assert.deepStrictEqual(yield* run(Evaluator.hasToolCall("customer_balance"), context("x", { spans })), {
-        value: true
-      })
       assert.deepStrictEqual(
-        yield* run(Evaluator.hasToolCall("customer_balance", { times: 2 }), context("x", { spans })),
+        yield* run(Evaluator.hasToolCall("customer_balance"), context("x", { spans })),
+        {
+          value: true
+        }
+      )
+      assert.deepStrictEqual(
+        yield* run(
+          Evaluator.hasToolCall("customer_balance", { times: 2 }),
+          context("x", { spans })
+        ),
         {
           value: false,
           reason: "customer_balance called 1 time(s), expected at least 2; calls: customer_balance"
@@ -146,15 +191,23 @@ describe("Evaluator", () => {
         ...SpanTree.toolCall("customer_balance"),
         descendantOf: SpanTree.agentRun("other")
       })
-      assert.strictEqual(((yield* run(wrongParent, context("x", { spans }))) as Evaluator.Result).value, false)
+      assert.strictEqual(
+        ((yield* run(wrongParent, context("x", { spans }))) as Evaluator.Result).value,
+        false
+      )
     })
   )
 
   it.effect("make: plain values and Effects, several named results", () =>
     Effect.gen(function* () {
-      const plain = Evaluator.make("len", ({ output }: Evaluator.Context<unknown, string, unknown>) => output.length)
+      const plain = Evaluator.make(
+        "len",
+        ({ output }: Evaluator.Context<unknown, string, unknown>) => output.length
+      )
       assert.strictEqual(yield* plain.evaluate(context("abcd")), 4)
-      const effectful = Evaluator.make("both", () => Effect.succeed({ tone: "polite", ok: { value: true, reason: "fine" } }))
+      const effectful = Evaluator.make("both", () =>
+        Effect.succeed({ tone: "polite", ok: { value: true, reason: "fine" } })
+      )
       assert.deepStrictEqual(yield* effectful.evaluate(context("x")), {
         tone: "polite",
         ok: { value: true, reason: "fine" }
@@ -192,9 +245,11 @@ describe("Evaluator", () => {
         prompts[0],
         "<input>\nWhat is my balance?\n</input>\n<output>\nThank you for asking: $12\n</output>\n<rubric>\nThe answer is polite\n</rubric>"
       )
-      const bad = yield* Evaluator.llmJudge({ rubric: "polite", model: judge, name: "Polite" }).evaluate(
-        context({ text: "No." }, { expectedOutput: { text: "Sure!" } })
-      )
+      const bad = yield* Evaluator.llmJudge({
+        rubric: "polite",
+        model: judge,
+        name: "Polite"
+      }).evaluate(context({ text: "No." }, { expectedOutput: { text: "Sure!" } }))
       assert.deepStrictEqual(bad, { value: false, reason: "curt" })
       assert.notInclude(prompts[1]!, "<input>")
       assert.notInclude(prompts[1]!, "<expected_output>")
@@ -209,14 +264,16 @@ describe("Evaluator", () => {
     })
   )
 
-  it.effect("llmJudge without a model uses the Model service; a bad verdict fails with an AgentError", () =>
-    Effect.gen(function* () {
-      const e = Evaluator.llmJudge({ rubric: "anything" })
-      const broken = FunctionModel.layer((_m, info) =>
-        FunctionModel.toolCall(info.outputTools[0]!.name, { pass: "yes" })
-      )
-      const error = yield* Effect.flip(e.evaluate(context("x")).pipe(Effect.provide(broken)))
-      assert.strictEqual(error._tag, "UnexpectedModelBehavior")
-    })
+  it.effect(
+    "llmJudge without a model uses the Model service; a bad verdict fails with an AgentError",
+    () =>
+      Effect.gen(function* () {
+        const e = Evaluator.llmJudge({ rubric: "anything" })
+        const broken = FunctionModel.layer((_m, info) =>
+          FunctionModel.toolCall(info.outputTools[0]!.name, { pass: "yes" })
+        )
+        const error = yield* Effect.flip(e.evaluate(context("x")).pipe(Effect.provide(broken)))
+        assert.strictEqual(error._tag, "UnexpectedModelBehavior")
+      })
   )
 })

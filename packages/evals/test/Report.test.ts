@@ -18,14 +18,23 @@ class Refused extends Data.TaggedError("Refused")<{ readonly why: string }> {
 }
 
 const Question = Schema.Struct({ text: Schema.String, at: Schema.DateFromString })
-const schemas = { inputs: Question, output: Schema.String, metadata: Schema.Struct({ level: Schema.Number }) }
+const schemas = {
+  inputs: Question,
+  output: Schema.String,
+  metadata: Schema.Struct({ level: Schema.Number })
+}
 const at = new Date("2026-01-01T00:00:00.000Z")
 
 const dataset = Dataset.make({
   name: "support",
   ...schemas,
   cases: [
-    { name: "balance", inputs: { text: "balance?", at }, expectedOutput: "$12", metadata: { level: 1 } },
+    {
+      name: "balance",
+      inputs: { text: "balance?", at },
+      expectedOutput: "$12",
+      metadata: { level: 1 }
+    },
     { name: "card", inputs: { text: "lost card", at }, expectedOutput: "blocked" },
     { name: "loan", inputs: { text: "loan?", at } },
     { name: "rude", inputs: { text: "!!!", at } }
@@ -44,7 +53,9 @@ const task =
   (version: 1 | 2) =>
   (q: typeof Question.Type): Effect.Effect<string, Refused> =>
     Effect.gen(function* () {
-      yield* TaskContext.recordUsage(new Usage.RunUsage({ requests: 1, inputTokens: 10, outputTokens: version * 5 }))
+      yield* TaskContext.recordUsage(
+        new Usage.RunUsage({ requests: 1, inputTokens: 10, outputTokens: version * 5 })
+      )
       yield* Effect.sleep(version === 1 ? "40 millis" : "25 millis")
       if (q.text === "!!!") return yield* new Refused({ why: "will not answer" })
       if (q.text === "balance?") return "$12"
@@ -62,20 +73,22 @@ const evaluate = (version: 1 | 2) =>
   })
 
 describe("Report", () => {
-  it.effect("averages: mean scores, assertion pass rate, label shares, mean duration, total usage", () =>
-    Effect.gen(function* () {
-      const report = yield* evaluate(1)
-      const avg = Report.averages(report)
-      assert.strictEqual(avg.cases, 3)
-      assert.strictEqual(avg.failures, 1)
-      assert.deepStrictEqual(avg.scores, { length: (3 + 5 + 13) / 3 })
-      assert.deepStrictEqual(avg.assertions, { EqualsExpected: 0.5 })
-      assert.strictEqual(avg.assertionPassRate, 0.5)
-      assert.deepStrictEqual(avg.labels, { tone: { factual: 1 / 3, chatty: 2 / 3 } })
-      assert.strictEqual(avg.durationMs, 40)
-      assert.strictEqual(avg.usage.requests, 3)
-      assert.strictEqual(avg.usage.outputTokens, 15)
-    })
+  it.effect(
+    "averages: mean scores, assertion pass rate, label shares, mean duration, total usage",
+    () =>
+      Effect.gen(function* () {
+        const report = yield* evaluate(1)
+        const avg = Report.averages(report)
+        assert.strictEqual(avg.cases, 3)
+        assert.strictEqual(avg.failures, 1)
+        assert.deepStrictEqual(avg.scores, { length: (3 + 5 + 13) / 3 })
+        assert.deepStrictEqual(avg.assertions, { EqualsExpected: 0.5 })
+        assert.strictEqual(avg.assertionPassRate, 0.5)
+        assert.deepStrictEqual(avg.labels, { tone: { factual: 1 / 3, chatty: 2 / 3 } })
+        assert.strictEqual(avg.durationMs, 40)
+        assert.strictEqual(avg.usage.requests, 3)
+        assert.strictEqual(avg.usage.outputTokens, 15)
+      })
   )
 
   it.effect("render: an aligned table with averages, failures and failed assertions' reasons", () =>
@@ -121,7 +134,10 @@ describe("Report", () => {
       const json = Report.toJson(report)
       const data = JSON.parse(json)
       assert.strictEqual(data.name, "v1")
-      assert.deepStrictEqual(data.cases[0].inputs, { text: "balance?", at: "2026-01-01T00:00:00.000Z" })
+      assert.deepStrictEqual(data.cases[0].inputs, {
+        text: "balance?",
+        at: "2026-01-01T00:00:00.000Z"
+      })
       assert.deepStrictEqual(data.cases[0].metadata, { level: 1 })
       assert.strictEqual(data.cases[0].usage.requests, 1)
       assert.deepStrictEqual(data.cases[1].assertions.EqualsExpected, {
@@ -140,7 +156,9 @@ describe("Report", () => {
       assert.instanceOf(back.cases[0]!.usage, Usage.RunUsage)
       assert.strictEqual(Report.render(back), Report.render(report))
 
-      const bad = yield* Effect.flip(Report.fromJson('{"name": "x", "cases": [{}], "failures": []}', schemas))
+      const bad = yield* Effect.flip(
+        Report.fromJson('{"name": "x", "cases": [{}], "failures": []}', schemas)
+      )
       assert.strictEqual(bad._tag, "ReportDecodeError")
       assert.include(bad.message, "cases")
       const badValue = yield* Effect.flip(
@@ -153,7 +171,9 @@ describe("Report", () => {
   it.effect("save / load a baseline through FileSystem", () =>
     Effect.gen(function* () {
       const dir = mkdtempSync(join(tmpdir(), "agentfx-report-"))
-      yield* Effect.addFinalizer(() => Effect.sync(() => rmSync(dir, { recursive: true, force: true })))
+      yield* Effect.addFinalizer(() =>
+        Effect.sync(() => rmSync(dir, { recursive: true, force: true }))
+      )
       const report = yield* evaluate(1)
       const path = join(dir, "baseline.json")
       yield* Report.save(report, path, { spans: false })
@@ -182,7 +202,11 @@ describe("Report", () => {
       const rude = d.cases.find((c) => c.name === "rude")!
       assert.strictEqual(rude.baseline, "failed")
       assert.strictEqual(rude.candidate, "failed")
-      assert.deepStrictEqual(d.averages.assertionPassRate, { baseline: 0.5, candidate: 1, delta: 0.5 })
+      assert.deepStrictEqual(d.averages.assertionPassRate, {
+        baseline: 0.5,
+        candidate: 1,
+        delta: 0.5
+      })
       assert.deepStrictEqual(d.averages.durationMs, { baseline: 40, candidate: 25, delta: -15 })
       assert.deepStrictEqual(d.averages.failures, { baseline: 1, candidate: 1, delta: 0 })
       assert.strictEqual(
@@ -196,7 +220,9 @@ describe("Report", () => {
           "loan     | ok     | length: 13.00 → 13.00 (+0.00) |                   | 40 ms → 25 ms (-15 ms)",
           "rude     | failed |                               |                   |",
           "---------+--------+-------------------------------+-------------------+-----------------------",
-          "averages |        | length: 7.00 → 7.67 (+0.67)   | 50% → 100% (+50%) | 40 ms → 25 ms (-15 ms)"
+          "averages |        | length: 7.00 → 7.67 (+0.67)   | 50% → 100% (+50%) | 40 ms → 25 ms (-15 ms)",
+          "Changed assertions:",
+          "  card / EqualsExpected: ✗ → ✔"
         ].join("\n")
       )
     })
@@ -205,9 +231,16 @@ describe("Report", () => {
   it.effect("diff: cases only in one report, and a case that started failing", () =>
     Effect.gen(function* () {
       const baseline = yield* evaluate(1)
-      const smaller = Dataset.make({ name: "support", ...schemas, cases: dataset.cases.slice(0, 2), evaluators: dataset.evaluators })
+      const smaller = Dataset.make({
+        name: "support",
+        ...schemas,
+        cases: dataset.cases.slice(0, 2),
+        evaluators: dataset.evaluators
+      })
       const failing = yield* Dataset.evaluate(smaller, (q) =>
-        q.text === "balance?" ? Effect.fail(new Refused({ why: "down" })) : Effect.succeed("blocked")
+        q.text === "balance?"
+          ? Effect.fail(new Refused({ why: "down" }))
+          : Effect.succeed("blocked")
       )
       const d = Report.diff(baseline, failing)
       assert.deepStrictEqual(
@@ -219,10 +252,17 @@ describe("Report", () => {
           ["rude", "failed", "absent"]
         ]
       )
-      assert.deepStrictEqual(d.cases[0]!.scores.length, { baseline: 3, candidate: undefined, delta: undefined })
+      assert.deepStrictEqual(d.cases[0]!.scores.length, {
+        baseline: 3,
+        candidate: undefined,
+        delta: undefined
+      })
       assert.deepStrictEqual(d.averages.failures, { baseline: 1, candidate: 1, delta: 0 })
       const text = Report.renderDiff(d)
-      assert.include(text, "balance  | ok → failed     | length: 3.00 → –            | ✔ → ·             | 40 ms → –")
+      assert.include(
+        text,
+        "balance  | ok → failed     | length: 3.00 → –            | ✔ → ·             | 40 ms → –"
+      )
       assert.include(text, "loan     | ok → absent     | length: 13.00 → –")
       assert.include(text, "rude     | failed → absent |")
     })

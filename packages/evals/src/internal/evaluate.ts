@@ -68,7 +68,10 @@ export const usageFromSpans = (spans: ReadonlyArray<CapturedSpan>): Usage.RunUsa
 }
 
 const isResult = (u: unknown): u is Result =>
-  typeof u === "object" && u !== null && "value" in u && ["boolean", "number", "string"].includes(typeof u.value)
+  typeof u === "object" &&
+  u !== null &&
+  "value" in u &&
+  ["boolean", "number", "string"].includes(typeof u.value)
 
 /** The named results of an evaluator's output. */
 const resultsOf = (evaluator: string, output: Output): Array<EvaluationResult> => {
@@ -93,7 +96,14 @@ const runEvaluators = <I, O, M, R>(
           Effect.catchAllCause((cause) =>
             Cause.isInterruptedOnly(cause)
               ? Effect.failCause(cause as Cause.Cause<never>)
-              : Effect.succeed(Either.left(new EvaluatorFailure({ evaluator: evaluator.name, message: causeMessage(cause) })))
+              : Effect.succeed(
+                  Either.left(
+                    new EvaluatorFailure({
+                      evaluator: evaluator.name,
+                      message: causeMessage(cause)
+                    })
+                  )
+                )
           )
         ),
       { concurrency: "unbounded" }
@@ -123,7 +133,6 @@ const runEvaluators = <I, O, M, R>(
     }
   )
 
-
 /** A readable message for a failure or a defect. */
 const causeMessage = (cause: Cause.Cause<unknown>): string => {
   const failure = Cause.failureOption(cause)
@@ -139,7 +148,9 @@ const causeMessage = (cause: Cause.Cause<unknown>): string => {
   return Cause.pretty(cause)
 }
 
-const retrySchedule = (retries: EvaluateOptions["retries"]): Schedule.Schedule<unknown, unknown> | undefined =>
+const retrySchedule = (
+  retries: EvaluateOptions["retries"]
+): Schedule.Schedule<unknown, unknown> | undefined =>
   retries === undefined || retries === 0
     ? undefined
     : typeof retries === "number"
@@ -198,7 +209,9 @@ export const evaluateDataset = <I, O, M, R, E, R2>(
             }))
           })
         })
-        const exit = yield* Effect.exit(schedule === undefined ? attempt : Effect.retry(attempt, schedule))
+        const exit = yield* Effect.exit(
+          schedule === undefined ? attempt : Effect.retry(attempt, schedule)
+        )
         const base = {
           name: c.name,
           inputs: c.inputs,
@@ -239,7 +252,10 @@ export const evaluateDataset = <I, O, M, R, E, R2>(
           attributes: result.recorded.attributes
         }
         const evaluated = yield* runEvaluators<I, O, M, R>(
-          [...dataset.evaluators, ...((c.evaluators ?? []) as ReadonlyArray<Evaluator<I, O, M, unknown, R>>)],
+          [
+            ...dataset.evaluators,
+            ...((c.evaluators ?? []) as ReadonlyArray<Evaluator<I, O, M, unknown, R>>)
+          ],
           context
         )
         yield* progress.done(c.name, true)

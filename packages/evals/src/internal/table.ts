@@ -23,7 +23,9 @@ export const table = (
   footer?: ReadonlyArray<string>
 ): string => {
   const all = footer === undefined ? rows : [...rows, footer]
-  const widths = columns.map((c, i) => Math.max(c.title.length, ...all.map((r) => (r[i] ?? "").length)))
+  const widths = columns.map((c, i) =>
+    Math.max(c.title.length, ...all.map((r) => (r[i] ?? "").length))
+  )
   const line = (cells: ReadonlyArray<string>) =>
     columns
       .map((c, i) => pad(cells[i] ?? "", widths[i]!, c.align))
@@ -36,7 +38,8 @@ export const table = (
 }
 
 /** A score: two decimals, trailing zeros kept (`0.50`, `1.00`, `12.35`). */
-export const formatNumber = (n: number): string => (Number.isInteger(n) && Math.abs(n) >= 100 ? String(n) : n.toFixed(2))
+export const formatNumber = (n: number): string =>
+  Number.isInteger(n) && Math.abs(n) >= 100 ? String(n) : n.toFixed(2)
 
 /** A share as a percentage (`87.5%`, `100%`). */
 export const formatPercent = (share: number): string => {

@@ -45,7 +45,9 @@ export const display = (value: unknown): string => {
 }
 
 /** The message of an error value: `Tag: message`, the message, or its display. */
-export const describeError = (error: unknown): { readonly tag: string; readonly message: string } => {
+export const describeError = (
+  error: unknown
+): { readonly tag: string; readonly message: string } => {
   const tag =
     typeof error === "object" && error !== null && "_tag" in error && typeof error._tag === "string"
       ? error._tag
