@@ -727,18 +727,17 @@ export const renderDiff = (
       )
       .map(([k, a]) => `  ${c.name} / ${k}: ${markOf(a.baseline)} → ${markOf(a.candidate)}`)
   )
+  // Columns empty in every row (no scores, no assertions) are left out.
+  const keep = [0, 1, 2, 3, 4].filter(
+    (i) => i <= 1 || i === 4 || rows.some((r) => r[i] !== "") || totals[i] !== ""
+  )
+  const titles = ["Case", "Task", "Scores", "Assertions", "Duration"]
   return [
     `Diff: ${d.baselineName} → ${d.candidateName}`,
     table(
-      [
-        { title: "Case" },
-        { title: "Task" },
-        { title: "Scores" },
-        { title: "Assertions" },
-        { title: "Duration" }
-      ],
-      rows,
-      totals
+      keep.map((i) => ({ title: titles[i]! })),
+      rows.map((r) => keep.map((i) => r[i]!)),
+      keep.map((i) => totals[i]!)
     ),
     ...(changed.length === 0 ? [] : ["Changed assertions:", ...changed])
   ].join("\n")

@@ -51,6 +51,8 @@ export const formatPercent = (share: number): string => {
 export const formatMs = (ms: number): string =>
   ms >= 1000 ? `${(Math.round(ms / 100) / 10).toFixed(1)} s` : `${Math.round(ms)} ms`
 
-/** A signed change in a unit's format (`+0.10`, `-3 ms`). */
-export const formatDelta = (d: number, format: (n: number) => string): string =>
-  d >= 0 ? `+${format(d)}` : `-${format(-d)}`
+/** A signed change in a unit's format (`+0.10`, `-3 ms`, `±0 ms` when it rounds to zero). */
+export const formatDelta = (d: number, format: (n: number) => string): string => {
+  const text = format(Math.abs(d))
+  return text === format(0) ? `±${text}` : d > 0 ? `+${text}` : `-${text}`
+}
