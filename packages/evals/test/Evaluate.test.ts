@@ -1,5 +1,5 @@
 import { Agent, FunctionModel, Tool, Usage } from "@agentfx/core"
-import { assert, describe, it } from "@effect/vitest"
+import { assert, describe, it, vi } from "@effect/vitest"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
@@ -315,6 +315,37 @@ describe("Dataset.evaluate", () => {
         yield* TaskContext.recordUsage(Usage.RunUsage.empty)
         yield* TaskContext.setAttribute("x", 1)
       })
+  )
+
+  it.effect(
+    "progress: one line rewritten on stderr when asked (or on a TTY), nothing otherwise",
+    () =>
+      Effect.gen(function* () {
+        const writes: Array<string> = []
+        const spy = vi.spyOn(process.stderr, "write").mockImplementation((chunk: any) => {
+          writes.push(String(chunk))
+          return true
+        })
+        yield* Effect.addFinalizer(() => Effect.sync(() => spy.mockRestore()))
+        const task = (i: number) => (i === 1 ? Effect.fail("no") : Effect.succeed(i * 2))
+        yield* Dataset.evaluate(numbers(3), task, { progress: true, concurrency: 1 })
+        assert.deepStrictEqual(writes.slice(0, 3), [
+          "\revaluating numbers: 1/3 — n0\x1b[K",
+          "\revaluating numbers: 2/3 (1 failed) — n1\x1b[K",
+          "\revaluating numbers: 3/3 (1 failed) — n2\x1b[K"
+        ])
+        assert.deepStrictEqual(writes.slice(3), ["\r\x1b[K"])
+        writes.length = 0
+        const wasTTY = process.stderr.isTTY
+        process.stderr.isTTY = false
+        yield* Effect.addFinalizer(() => Effect.sync(() => (process.stderr.isTTY = wasTTY)))
+        yield* Dataset.evaluate(numbers(3), task)
+        yield* Dataset.evaluate(numbers(3), task, { progress: false })
+        assert.deepStrictEqual(writes, [])
+        process.stderr.isTTY = true
+        yield* Dataset.evaluate(numbers(1), task)
+        assert.strictEqual(writes.length, 2)
+      }).pipe(Effect.scoped)
   )
 
   it.effect("evaluators needing a service make evaluate need it; the pipeable form works", () =>
