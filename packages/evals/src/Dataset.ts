@@ -304,21 +304,21 @@ const parseText = (
       })
   })
 
+/** Decodes a data set from text in `format`. */
+const decodeText =
+  (format: Format) =>
+  <I, O = unknown, M = unknown>(
+    text: string,
+    schemas: Parameters<typeof decode<I, O, M>>[1],
+    source = `<${format}>`
+  ): Effect.Effect<Dataset<I, O, M>, DatasetDecodeError> =>
+    Effect.flatMap(parseText(text, format, source), (content) => decode(content, schemas, source))
+
 /** Decodes a data set from YAML text. */
-export const decodeYaml = <I, O = unknown, M = unknown>(
-  text: string,
-  schemas: Parameters<typeof decode<I, O, M>>[1],
-  source = "<yaml>"
-): Effect.Effect<Dataset<I, O, M>, DatasetDecodeError> =>
-  Effect.flatMap(parseText(text, "yaml", source), (content) => decode(content, schemas, source))
+export const decodeYaml = decodeText("yaml")
 
 /** Decodes a data set from JSON text. */
-export const decodeJson = <I, O = unknown, M = unknown>(
-  text: string,
-  schemas: Parameters<typeof decode<I, O, M>>[1],
-  source = "<json>"
-): Effect.Effect<Dataset<I, O, M>, DatasetDecodeError> =>
-  Effect.flatMap(parseText(text, "json", source), (content) => decode(content, schemas, source))
+export const decodeJson = decodeText("json")
 
 /** The data set's file content: its name and the cases, encoded with its schemas. */
 export const encode = <I, O, M, R>(

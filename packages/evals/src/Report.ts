@@ -404,6 +404,23 @@ const encodeResults = <V>(results: Readonly<Record<string, EvaluationResult<any>
   return out
 }
 
+/** The fields every saved case has: name, and its values encoded with the data set's schemas. */
+const caseFields = (
+  s: Schemas<any, any, any>,
+  c: { name: string; inputs: unknown; expectedOutput: unknown; metadata: unknown }
+) => ({
+  name: c.name,
+  inputs: encodeWith(s.inputs, c.inputs),
+  ...optionalField(
+    "expectedOutput",
+    c.expectedOutput === undefined ? undefined : encodeWith(s.output, c.expectedOutput)
+  ),
+  ...optionalField(
+    "metadata",
+    c.metadata === undefined ? undefined : encodeWith(s.metadata, c.metadata)
+  )
+})
+
 /** The report as `ReportJson` data: values encoded with the data set's schemas. */
 export const toJsonData = (report: Any, options: JsonOptions = {}): ReportJson => {
   const s = report.schemas
@@ -411,16 +428,7 @@ export const toJsonData = (report: Any, options: JsonOptions = {}): ReportJson =
   return {
     name: report.name,
     cases: report.cases.map((c) => ({
-      name: c.name,
-      inputs: encodeWith(s.inputs, c.inputs),
-      ...optionalField(
-        "expectedOutput",
-        c.expectedOutput === undefined ? undefined : encodeWith(s.output, c.expectedOutput)
-      ),
-      ...optionalField(
-        "metadata",
-        c.metadata === undefined ? undefined : encodeWith(s.metadata, c.metadata)
-      ),
+      ...caseFields(s, c),
       output: encodeWith(s.output, c.output),
       durationMs: c.durationMs,
       attempts: c.attempts,
@@ -433,16 +441,7 @@ export const toJsonData = (report: Any, options: JsonOptions = {}): ReportJson =
       spans: spans(c.spans)
     })),
     failures: report.failures.map((f) => ({
-      name: f.name,
-      inputs: encodeWith(s.inputs, f.inputs),
-      ...optionalField(
-        "expectedOutput",
-        f.expectedOutput === undefined ? undefined : encodeWith(s.output, f.expectedOutput)
-      ),
-      ...optionalField(
-        "metadata",
-        f.metadata === undefined ? undefined : encodeWith(s.metadata, f.metadata)
-      ),
+      ...caseFields(s, f),
       error: describeError(f.error),
       attempts: f.attempts,
       spans: spans(f.spans)
@@ -481,21 +480,34 @@ export const fromJson = <I, O, M>(
       })
     const optional = <A>(schema: Schema.Schema<A, any, never>, v: unknown, where: string) =>
       v === undefined ? Effect.succeed(undefined) : value(schema, v, where)
+    // name, inputs, expectedOutput, metadata: shared by cases and failures
+    const fields = (
+      kind: string,
+      c: {
+        readonly name: string
+        readonly inputs: unknown
+        readonly expectedOutput?: unknown
+        readonly metadata?: unknown
+      }
+    ) =>
+      Effect.gen(function* () {
+        const where = (field: string) => `${kind} "${c.name}", field ${field}`
+        return {
+          name: c.name,
+          inputs: yield* value(schemas.inputs, c.inputs, where("inputs")),
+          expectedOutput: yield* optional(
+            schemas.output,
+            c.expectedOutput,
+            where("expectedOutput")
+          ),
+          metadata: yield* optional(schemas.metadata, c.metadata, where("metadata"))
+        }
+      })
     const cases = yield* Effect.forEach(data.cases, (c) =>
       Effect.gen(function* () {
         return {
           ...c,
-          inputs: yield* value(schemas.inputs, c.inputs, `case "${c.name}", field inputs`),
-          expectedOutput: yield* optional(
-            schemas.output,
-            c.expectedOutput,
-            `case "${c.name}", field expectedOutput`
-          ),
-          metadata: yield* optional(
-            schemas.metadata,
-            c.metadata,
-            `case "${c.name}", field metadata`
-          ),
+          ...(yield* fields("case", c)),
           output: yield* value(schemas.output, c.output, `case "${c.name}", field output`),
           scores: decodeResults(c.scores),
           assertions: decodeResults(c.assertions),
@@ -507,18 +519,7 @@ export const fromJson = <I, O, M>(
     const failures = yield* Effect.forEach(data.failures, (f) =>
       Effect.gen(function* () {
         return {
-          name: f.name,
-          inputs: yield* value(schemas.inputs, f.inputs, `failure "${f.name}", field inputs`),
-          expectedOutput: yield* optional(
-            schemas.output,
-            f.expectedOutput,
-            `failure "${f.name}", field expectedOutput`
-          ),
-          metadata: yield* optional(
-            schemas.metadata,
-            f.metadata,
-            `failure "${f.name}", field metadata`
-          ),
+          ...(yield* fields("failure", f)),
           error: new RecordedError(f.error),
           message: `${f.error.tag}: ${f.error.message}`,
           attempts: f.attempts,
