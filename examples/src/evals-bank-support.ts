@@ -162,6 +162,14 @@ const program = Effect.gen(function* () {
     timeout: "60 seconds"
   })
   yield* Console.log(`\n${Report.render(baseline)}`)
+  // Offline, the scripted agent is the reference: every assertion must pass (the smoke test
+  // relies on this to catch a broken evaluation).
+  const passRate = Report.averages(baseline).assertionPassRate
+  if (model.kind === "scripted" && (baseline.failures.length > 0 || passRate !== 1)) {
+    return yield* Effect.dieMessage(
+      `the scripted baseline should pass everything (pass rate ${passRate})`
+    )
+  }
 
   const candidate = yield* Dataset.evaluate(dataset, task(careless.layer), {
     name: "bank-support (careless)",
