@@ -317,6 +317,56 @@ describe("Dataset.evaluate", () => {
       })
   )
 
+  it.effect("per-case evaluators run on their case only, after the data set's", () =>
+    Effect.gen(function* () {
+      const dataset = Dataset.make({
+        inputs: Schema.Number,
+        output: Schema.Number,
+        cases: [
+          { name: "a", inputs: 1, evaluators: [Evaluator.equals(2, { name: "IsTwo" })] },
+          { name: "b", inputs: 2 }
+        ],
+        evaluators: [Evaluator.make("Positive", ({ output }) => Number(output) > 0)]
+      })
+      const report = yield* Dataset.evaluate(dataset, (i) => Effect.succeed(i * 2))
+      assert.deepStrictEqual(Object.keys(report.cases[0]!.assertions), ["Positive", "IsTwo"])
+      assert.deepStrictEqual(Object.keys(report.cases[1]!.assertions), ["Positive"])
+    })
+  )
+
+  it.effect("SpanTree.capture records nested spans with status, attributes and events", () =>
+    Effect.gen(function* () {
+      const inner = Effect.withSpan(
+        Effect.zipRight(Effect.annotateCurrentSpan("n", BigInt(5)), Effect.fail("bad")),
+        "inner",
+        { attributes: { kind: "child" } }
+      )
+      const outer = Effect.withSpan(
+        Effect.zipRight(Effect.logInfo("hello"), Effect.either(inner)),
+        "outer"
+      )
+      const [exit, tree] = yield* SpanTree.capture(outer)
+      assert.strictEqual(exit._tag, "Success")
+      assert.deepStrictEqual(
+        tree.spans.map((s) => [s.name, s.status]),
+        [
+          ["outer", "ok"],
+          ["inner", "error"]
+        ]
+      )
+      const [o, i] = tree.spans
+      assert.strictEqual(i!.parentSpanId, o!.spanId)
+      assert.deepStrictEqual(tree.roots, [o])
+      assert.deepStrictEqual(tree.children(o!), [i])
+      assert.strictEqual(i!.attributes.kind, "child")
+      assert.strictEqual(i!.attributes.n, "5") // a bigint, made JSON-safe
+      assert.strictEqual(o!.events[0]!.name, "hello")
+      assert.isTrue(tree.any({ name: "inner", status: "error", descendantOf: { name: "outer" } }))
+      assert.isTrue(tree.any({ name: "outer", hasDescendant: { attributes: { kind: "child" } } }))
+      assert.isFalse(tree.any({ nameMatches: /^in/, status: "ok" }))
+    })
+  )
+
   it.effect(
     "progress: one line rewritten on stderr when asked (or on a TTY), nothing otherwise",
     () =>
