@@ -27,7 +27,7 @@
  *     concurrency: 4
  *   })
  *   yield* Console.log(Report.render(report))
- *   yield* Console.log(Dataset.encodeYaml(dataset).pipe(Effect.runSync))
+ *   yield* Console.log(yield* Dataset.encodeYaml(dataset)) // the cases as YAML
  * })
  * ```
  *
