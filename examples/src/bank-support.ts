@@ -13,6 +13,7 @@
  */
 import { Agent, FunctionModel, Tool } from "@agentfx/core"
 import { Output, ToolOutput } from "@agentfx/output"
+import { pathToFileURL } from "node:url"
 import { NodeRuntime } from "@effect/platform-node"
 import * as Console from "effect/Console"
 import * as Context from "effect/Context"
@@ -95,7 +96,8 @@ export const supportAgent = Agent.make({
 
 // -- the scripted model ----------------------------------------------------------------------
 
-const scripted = Scripted.make("bank-support", (messages, info) => {
+/** The offline stand-in for a real model (also used by `evals-bank-support.ts`). */
+export const scripted = Scripted.make("bank-support", (messages, info) => {
   const name = /customer's name is (\w+)/.exec(info.instructions ?? "")?.[1] ?? "there"
   const prompt = Scripted.lastPrompt(messages).toLowerCase()
   const final = (args: typeof SupportOutput.Encoded) =>
@@ -141,8 +143,11 @@ const program = Effect.gen(function* () {
   }
 })
 
-program.pipe(
-  Effect.provideService(Customer, { id: 123 }),
-  Effect.provide(DatabaseConn.layerDemo),
-  NodeRuntime.runMain
-)
+// Only when run as a program: `evals-bank-support.ts` imports the agent from this module.
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  program.pipe(
+    Effect.provideService(Customer, { id: 123 }),
+    Effect.provide(DatabaseConn.layerDemo),
+    NodeRuntime.runMain
+  )
+}

@@ -11,6 +11,7 @@ import * as AgentModule from "@agentfx/core/Agent"
 import { Direct } from "@agentfx/direct"
 import { ToolOutput } from "@agentfx/output"
 import { OpenAiChat } from "@agentfx/providers"
+import { Dataset, Evaluator, Report } from "@agentfx/evals"
 import { McpContent } from "@agentfx/mcp"
 import { UiStream } from "@agentfx/ui"
 import { NodeHttpClient } from "@effect/platform-node"
@@ -86,6 +87,24 @@ const image = McpContent.blockValue({ type: "image", data: "AAEC", mimeType: "im
 check(
   image instanceof Messages.BinaryContent && image.data.length === 3,
   "@agentfx/mcp maps an image to BinaryContent"
+)
+
+// 5d. Evals: a data set decoded from YAML, evaluated on an agent run, with the tool call found
+// in the run's spans.
+const evalDataset = (
+  await Effect.runPromise(
+    Dataset.decodeYaml("cases:\n  - name: sum\n    inputs: '1 + 2?'\n", { inputs: Schema.String })
+  )
+).pipe(Dataset.withEvaluators(Evaluator.hasToolCall("add")))
+const evalReport = await Effect.runPromise(
+  Dataset.evaluate(evalDataset, (prompt: string) =>
+    agent.run(prompt).pipe(Effect.provide(TestModel.layer()))
+  )
+)
+check(
+  evalReport.cases[0]?.assertions["HasToolCall(add)"]?.value === true &&
+    Report.render(evalReport).includes("100% ✔"),
+  "@agentfx/evals evaluates a run and finds its tool call"
 )
 
 // 6. A real provider over HTTP: OpenAI Chat Completions against a loopback server.
