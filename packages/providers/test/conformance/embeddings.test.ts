@@ -252,7 +252,7 @@ const replay = (
     assert.strictEqual(embedder.modelName, spec.model)
     assert.strictEqual(embedder.provider, provider)
     const recorded = c.interactions[0]!
-    const exit =
+    const exit: Exit.Exit<EmbeddingModel.EmbeddingResult | number, EmbeddingModel.EmbeddingError> =
       spec.call === "embed"
         ? yield* Effect.exit(embedder.embed(spec.texts, { inputType: "query", ...spec.options }))
         : yield* Effect.exit(
