@@ -31,6 +31,7 @@ import * as GoogleEmbedding from "@agentfx/providers/GoogleEmbedding"
 import * as OpenAiClient from "@agentfx/providers/OpenAiClient"
 import * as OpenAiEmbedding from "@agentfx/providers/OpenAiEmbedding"
 import * as VoyageEmbedding from "@agentfx/providers/VoyageEmbedding"
+import type * as HttpClient from "@effect/platform/HttpClient"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { PGlite } from "@electric-sql/pglite"
 import { vector } from "@electric-sql/pglite-pgvector"
@@ -533,58 +534,55 @@ export const pickEmbedder = (
   docs: ReadonlyArray<SourceDoc>
 ): PickedEmbedder => {
   const has = (name: string) => (env[name] ?? "").trim() !== ""
-  const real = (
-    layer: Layer.Layer<EmbeddingModel.EmbeddingModel, unknown>,
-    provider: string,
-    model: string,
-    dimensions: number
-  ): PickedEmbedder => ({
-    layer: Layer.orDie(layer),
-    dimensions,
-    description: `${provider} (${model}, ${dimensions} dimensions)`
-  })
-  if (env.AGENTFX_MODEL !== "scripted") {
-    if (has("OPENAI_API_KEY"))
-      return real(
+  const real: ReadonlyArray<{
+    readonly keys: ReadonlyArray<string>
+    readonly provider: string
+    readonly model: string
+    readonly dimensions: number
+    readonly layer: () => Layer.Layer<EmbeddingModel.EmbeddingModel, unknown, HttpClient.HttpClient>
+  }> = [
+    {
+      keys: ["OPENAI_API_KEY"],
+      provider: "openai",
+      model: "text-embedding-3-small",
+      dimensions: 512,
+      layer: () =>
         OpenAiEmbedding.model("text-embedding-3-small").pipe(
-          Layer.provide(OpenAiClient.layerConfig()),
-          Layer.provide(http)
-        ),
-        "openai",
-        "text-embedding-3-small",
-        512
-      )
-    if (has("GEMINI_API_KEY") || has("GOOGLE_API_KEY"))
-      return real(
-        GoogleEmbedding.model("gemini-embedding-001").pipe(
-          Layer.provide(Google.layerConfig()),
-          Layer.provide(http)
-        ),
-        "google",
-        "gemini-embedding-001",
-        768
-      )
-    if (has("VOYAGE_API_KEY"))
-      return real(
-        VoyageEmbedding.model("voyage-3.5").pipe(
-          Layer.provide(VoyageEmbedding.layerConfig()),
-          Layer.provide(http)
-        ),
-        "voyage",
-        "voyage-3.5",
-        1024
-      )
-    if (has("CO_API_KEY"))
-      return real(
-        CohereEmbedding.model("embed-v4.0").pipe(
-          Layer.provide(CohereEmbedding.layerConfig()),
-          Layer.provide(http)
-        ),
-        "cohere",
-        "embed-v4.0",
-        1024
-      )
-  }
+          Layer.provide(OpenAiClient.layerConfig())
+        )
+    },
+    {
+      keys: ["GEMINI_API_KEY", "GOOGLE_API_KEY"],
+      provider: "google",
+      model: "gemini-embedding-001",
+      dimensions: 768,
+      layer: () =>
+        GoogleEmbedding.model("gemini-embedding-001").pipe(Layer.provide(Google.layerConfig()))
+    },
+    {
+      keys: ["VOYAGE_API_KEY"],
+      provider: "voyage",
+      model: "voyage-3.5",
+      dimensions: 1024,
+      layer: () =>
+        VoyageEmbedding.model("voyage-3.5").pipe(Layer.provide(VoyageEmbedding.layerConfig()))
+    },
+    {
+      keys: ["CO_API_KEY"],
+      provider: "cohere",
+      model: "embed-v4.0",
+      dimensions: 1024,
+      layer: () =>
+        CohereEmbedding.model("embed-v4.0").pipe(Layer.provide(CohereEmbedding.layerConfig()))
+    }
+  ]
+  const chosen = env.AGENTFX_MODEL === "scripted" ? undefined : real.find((r) => r.keys.some(has))
+  if (chosen !== undefined)
+    return {
+      layer: Layer.orDie(chosen.layer().pipe(Layer.provide(http))),
+      dimensions: chosen.dimensions,
+      description: `${chosen.provider} (${chosen.model}, ${chosen.dimensions} dimensions)`
+    }
   return {
     layer: Layer.sync(EmbeddingModel.EmbeddingModel, () => localHashEmbedding(docs)),
     dimensions: localDimensions,

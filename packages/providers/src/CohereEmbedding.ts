@@ -188,10 +188,7 @@ export const make = (
             body: encodeRequest(modelName, texts, settings),
             settings: EmbeddingModel.httpSettings(settings)
           },
-          (json) => {
-            const r = decodeResponse(json, modelName)
-            return "vectors" in r ? Effect.succeed(r) : Effect.fail(r)
-          }
+          Embedding.decoded((json) => decodeResponse(json, modelName))
         ),
       countTokens: (text) =>
         posts.postJson(

@@ -67,13 +67,14 @@ const withClient = (
 /**
  * A factory from a client layer (usually the provider's `layerConfig()`) and a model builder
  * that needs that client, e.g. `fromLayer(Anthropic.layerConfig(), Anthropic.fromModelString)`.
+ * Builds embedders the same way (`EmbedderFactory`).
  */
 export const fromLayer =
-  <Client, E extends AgentError.UserError | ConfigError.ConfigError>(
+  <Client, E extends AgentError.UserError | ConfigError.ConfigError, S = Model.Service>(
     clientLayer: Layer.Layer<Client, E, HttpClient.HttpClient>,
-    build: (modelName: string) => Effect.Effect<Model.Service, never, Client>
-  ): Factory =>
-  (modelName) =>
+    build: (modelName: string) => Effect.Effect<S, never, Client>
+  ) =>
+  (modelName: string): Effect.Effect<S, E, HttpClient.HttpClient> =>
     Effect.scoped(
       Effect.flatMap(Layer.build(clientLayer), (context) =>
         Effect.provide(build(modelName), context)
@@ -278,19 +279,6 @@ export type EmbedderFactory = (
   HttpClient.HttpClient
 >
 
-/** An embedder factory from a client layer and a builder needing that client. */
-export const embedderFromLayer =
-  <Client, E extends AgentError.UserError | ConfigError.ConfigError>(
-    clientLayer: Layer.Layer<Client, E, HttpClient.HttpClient>,
-    build: (modelName: string) => Effect.Effect<EmbeddingModel.Service, never, Client>
-  ): EmbedderFactory =>
-  (modelName) =>
-    Effect.scoped(
-      Effect.flatMap(Layer.build(clientLayer), (context) =>
-        Effect.provide(build(modelName), context)
-      )
-    )
-
 /** `test` / `test:<name>`: core's `TestEmbeddingModel` (no network, no key). */
 export const testEmbedderFactory: EmbedderFactory = (modelName) =>
   Effect.map(TestEmbeddingModel.make(modelName === "" ? {} : { modelName }), (t) => t.model)
@@ -301,11 +289,11 @@ export const testEmbedderFactory: EmbedderFactory = (modelName) =>
  * `COHERE_API_KEY`), `voyage:` (`VOYAGE_API_KEY`), `test`.
  */
 export const defaultEmbedderFactories: Readonly<Record<string, EmbedderFactory>> = {
-  openai: embedderFromLayer(OpenAiClient.layerConfig(), (name) => OpenAiEmbedding.make(name)),
-  google: embedderFromLayer(Google.layerConfig(), (name) => GoogleEmbedding.make(name)),
-  gemini: embedderFromLayer(Google.layerConfig(), (name) => GoogleEmbedding.make(name)),
-  cohere: embedderFromLayer(CohereEmbedding.layerConfig(), (name) => CohereEmbedding.make(name)),
-  voyage: embedderFromLayer(VoyageEmbedding.layerConfig(), (name) => VoyageEmbedding.make(name)),
+  openai: fromLayer(OpenAiClient.layerConfig(), (name) => OpenAiEmbedding.make(name)),
+  google: fromLayer(Google.layerConfig(), (name) => GoogleEmbedding.make(name)),
+  gemini: fromLayer(Google.layerConfig(), (name) => GoogleEmbedding.make(name)),
+  cohere: fromLayer(CohereEmbedding.layerConfig(), (name) => CohereEmbedding.make(name)),
+  voyage: fromLayer(VoyageEmbedding.layerConfig(), (name) => VoyageEmbedding.make(name)),
   test: testEmbedderFactory
 }
 

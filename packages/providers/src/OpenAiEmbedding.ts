@@ -130,10 +130,7 @@ export const make = (
             body: encodeRequest(modelName, texts, settings, options),
             settings: EmbeddingModel.httpSettings(settings)
           },
-          (json) => {
-            const r = decodeResponse(json, modelName, provider)
-            return "vectors" in r ? Effect.succeed(r) : Effect.fail(r)
-          }
+          Embedding.decoded((json) => decodeResponse(json, modelName, provider))
         )
     })
   })

@@ -4,7 +4,8 @@
  *
  * @internal
  */
-import { AgentError } from "@agentfx/core"
+import { AgentError, type EmbeddingModel } from "@agentfx/core"
+import * as Effect from "effect/Effect"
 
 /** A response the embedder cannot read. */
 export const malformed = (provider: string, modelName: string, what: string) =>
@@ -44,3 +45,13 @@ export const record = (u: unknown): Record<string, unknown> | undefined =>
 /** `n` when it is a finite number, else `undefined`. */
 export const num = (n: unknown): number | undefined =>
   typeof n === "number" && Number.isFinite(n) ? n : undefined
+
+/** A pure decoder's answer as an Effect (what the clients' `postJson` take). */
+export const decoded =
+  (decode: (json: unknown) => EmbeddingModel.BatchResult | AgentError.UnexpectedModelBehavior) =>
+  (
+    json: unknown
+  ): Effect.Effect<EmbeddingModel.BatchResult, AgentError.UnexpectedModelBehavior> => {
+    const r = decode(json)
+    return r instanceof AgentError.UnexpectedModelBehavior ? Effect.fail(r) : Effect.succeed(r)
+  }
