@@ -41,7 +41,7 @@ import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
 import { createHash } from "node:crypto"
 import { existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs"
-import { dirname, join, relative } from "node:path"
+import { dirname, join } from "node:path"
 
 // -- sections ------------------------------------------------------------------------------
 
@@ -152,10 +152,7 @@ export const projectDocs = (root: string): Array<SourceDoc> => {
   for (const name of readdirSync(packages).sort()) {
     if (existsSync(join(packages, name, "README.md"))) paths.push(`packages/${name}/README.md`)
   }
-  return paths.map((p) => ({
-    path: relative(root, join(root, p)),
-    text: readFileSync(join(root, p), "utf8")
-  }))
+  return paths.map((path) => ({ path, text: readFileSync(join(root, path), "utf8") }))
 }
 
 /** A section in the seed documents' record shape: front matter (`url`, `title`, `summary`, `embedding`), then its text. */
