@@ -183,8 +183,8 @@ const postSse = (model) =>
           settings: {},
           retry: Http.noRetry
         }),
-        (events) =>
-          foldChunks(events, 0, (n, chunk) => {
+        (body) =>
+          foldChunks(Http.events(body), 0, (n, chunk) => {
             for (const e of chunk) n += deltaOf(e.data)
             return n
           })

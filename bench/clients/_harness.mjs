@@ -3,7 +3,7 @@
 //
 //   node [--import tsx --conditions=@agentfx/source] bench/clients/<client>.(mjs|ts) \
 //        --scenario <name> --url http://127.0.0.1:<port> [--protocol chat|responses] \
-//        [--n N] [--chunks N] [--warmup N]
+//        [--n N] [--chunks N] [--warmup N] [--streams N]
 //
 // It runs one scenario and prints one line `BENCH_RESULT {json}` on stdout
 // (libraries may print other lines; the orchestrator only reads that one).
@@ -49,6 +49,9 @@ export const SCENARIOS = {
   // path still being compiled by V8 inside the timed window (see bench/ANALYSIS.md); the early
   // number is reported beside it.
   "stream-paced": { chunks: 2000, warmupChunks: 1000, hotWarmupChunks: 2000 },
+  // stream-paced-concurrent: `streams` paced streams of `chunks` chunks (~1 per ms each) read at
+  // once, after ONE warm-up round of the same (the early streams count: a server sees them too).
+  "stream-paced-concurrent": { streams: 10, chunks: 200 },
   "agent-tool": { n: 500, warmup: 200 },
   concurrent: { n: 2000, warmup: 200 },
   import: {},
@@ -276,6 +279,31 @@ export async function main(client) {
         const early = await timed()
         await streamOf(`${warm}-${p.hotWarmupChunks}`, p.hotWarmupChunks)
         metrics = { ...(await timed()), earlyCpuUsPerChunk: early.cpuUsPerChunk }
+        break
+      }
+      case "stream-paced-concurrent": {
+        const streams = args.streams ? Number(args.streams) : p.streams
+        const model = `bench-paced-${p.chunks}`
+        const round = async () => {
+          const counts = await all(streams, () => api.stream(model))
+          for (const got of counts)
+            if (got !== p.chunks)
+              throw new Error(`${model}: got ${got} text deltas, expected ${p.chunks}`)
+        }
+        await round() // the one warm-up round
+        const c0 = cpuNow()
+        const elu0 = performance.eventLoopUtilization()
+        const t0 = performance.now()
+        await round()
+        const wallMs = performance.now() - t0
+        const chunks = streams * p.chunks
+        metrics = {
+          streams,
+          chunks,
+          cpuUsPerChunk: (cpuNow() - c0) / chunks,
+          mainUsPerChunk: (performance.eventLoopUtilization(elu0).active * 1000) / chunks,
+          wallMs
+        }
         break
       }
       case "agent-tool": {

@@ -55,6 +55,12 @@ export class ModelHTTPError extends Schema.TaggedError<ModelHTTPError>()("ModelH
 export class ModelAPIError extends Schema.TaggedError<ModelAPIError>()("ModelAPIError", {
   modelName: Schema.String,
   reason: Schema.String,
+  /**
+   * Set when the request ran out of time: `"total"` (the `timeout` setting, whole request),
+   * `"idle"` (the `idleTimeout` setting: no bytes of a stream for that long) or `"connect"`
+   * (the transport could not open a connection in time). Absent for every other failure.
+   */
+  timeoutKind: opt(Schema.Literal("total", "idle", "connect")),
   /** What arrived of a streamed response before it broke. */
   partialResponse: opt(ModelResponse),
   cause: opt(Schema.Unknown),

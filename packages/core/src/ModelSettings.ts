@@ -76,6 +76,13 @@ export const ModelSettings = Schema.Struct({
    * `defaultIdleTimeout` (60 seconds), `Infinity` turns it off.
    */
   idleTimeout: opt(DurationInput),
+  /**
+   * How many malformed events (a payload that is not a JSON object) a stream may skip: each is
+   * skipped and logged at warning level; one more fails the stream with an
+   * `UnexpectedModelBehavior` carrying the partial response. HTTP providers default to
+   * `defaultMalformedEventLimit` (3); `0` fails on the first one.
+   */
+  malformedEventLimit: opt(Schema.NonNegativeInt),
   extraHeaders: opt(Schema.Record({ key: Schema.String, value: Schema.String })),
   /** Merged into the provider's request body last; the escape hatch for provider options. */
   extraBody: opt(Schema.Record({ key: Schema.String, value: Schema.Unknown }))
@@ -97,6 +104,9 @@ export const defaultTimeout: Duration.Duration = Duration.minutes(10)
  * Set `idleTimeout: Infinity` to wait forever.
  */
 export const defaultIdleTimeout: Duration.Duration = Duration.seconds(60)
+
+/** Malformed stream events skipped (each logged) before a stream fails, when unset: 3. */
+export const defaultMalformedEventLimit = 3
 
 /** No settings. */
 export const empty: ModelSettings = {}

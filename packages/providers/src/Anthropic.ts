@@ -29,9 +29,8 @@ import * as Layer from "effect/Layer"
 import type * as Redacted from "effect/Redacted"
 import * as Wire from "./internal/anthropic.js"
 import * as Client from "./internal/client.js"
-import * as Http from "./internal/http.js"
+import * as Retry from "./internal/retry.js"
 import * as HttpModel from "./internal/httpModel.js"
-import * as WireHelpers from "./internal/wire.js"
 
 export {
   /** Converts a Messages API body into a `ModelResponse` (pure). */
@@ -61,7 +60,7 @@ export interface ClientOptions {
   /** Sent with every request (e.g. `anthropic-beta`). */
   readonly headers?: Record<string, string> | undefined
   /** Transport retries (429, 5xx incl. 529 overloaded, resets); `false` disables them. */
-  readonly retry?: Partial<Http.RetryPolicy> | false | undefined
+  readonly retry?: Partial<Retry.RetryPolicy> | false | undefined
   /**
    * Whether the `@effect/platform` client makes its own `http.client` span per request (with
    * header attributes, keys redacted) and sends trace propagation headers. Default `false`:
@@ -82,7 +81,7 @@ export interface CallOptions {
 /** The client service: `postJson` / `postSse` to the messages endpoint. */
 export interface ClientService extends Client.Posts<CallOptions> {
   readonly baseUrl: string
-  readonly retry: Http.RetryPolicy
+  readonly retry: Retry.RetryPolicy
 }
 
 /** The Anthropic client a model talks through. */
@@ -106,7 +105,7 @@ export const makeClientWith = (
   options: ClientOptions
 ): ClientService => {
   const baseUrl = Client.baseUrlOf(options.baseUrl, defaultBaseUrl)
-  const retry = Http.resolveRetry(options.retry)
+  const retry = Retry.resolveRetry(options.retry)
   const url = `${baseUrl}${messagesPath}`
   return {
     baseUrl,
@@ -230,7 +229,7 @@ export const makeWith = (
       headers: betaHeaders(body)
     })),
     decode: (json) => Wire.decodeResponse(json as Wire.WireResponse, modelName),
-    stream: () => WireHelpers.statefulStreamHandler(Wire.streamDecoder, modelName)
+    decoder: Wire.streamDecoder
   })
 }
 

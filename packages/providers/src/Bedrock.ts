@@ -40,12 +40,13 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
-import type * as Stream from "effect/Stream"
 import * as Google from "./Google.js"
 import * as Wire from "./internal/bedrock.js"
 import * as Client from "./internal/client.js"
 import type * as EventStream from "./internal/eventStream.js"
-import * as Http from "./internal/http.js"
+import * as Request from "./internal/request.js"
+import * as Retry from "./internal/retry.js"
+import * as StreamBody from "./internal/streamBody.js"
 import * as HttpModel from "./internal/httpModel.js"
 
 export {
@@ -90,7 +91,7 @@ export interface ClientOptions {
   /** Sent with every request (signed). */
   readonly headers?: Record<string, string> | undefined
   /** Transport retries (429, 5xx, resets); `false` disables them. */
-  readonly retry?: Partial<Http.RetryPolicy> | false | undefined
+  readonly retry?: Partial<Retry.RetryPolicy> | false | undefined
   /** Whether the `@effect/platform` client makes its own `http.client` span (keys redacted). */
   readonly httpClientSpans?: boolean | undefined
 }
@@ -103,7 +104,7 @@ export interface ClientService {
   readonly httpClient: HttpClient.HttpClient
   readonly baseUrl: string
   readonly region: string
-  readonly retry: Http.RetryPolicy
+  readonly retry: Retry.RetryPolicy
   /** POSTs a Converse body and decodes the JSON answer with `decode`. */
   readonly converse: <A, E>(
     modelId: string,
@@ -111,16 +112,12 @@ export interface ClientService {
     settings: ModelSettings.ModelSettings,
     decode: (json: unknown) => Effect.Effect<A, E>
   ) => Effect.Effect<A, E | RequestError>
-  /** POSTs a ConverseStream body; the events are the decoded event-stream messages. */
+  /** POSTs a ConverseStream body; the body is framed by the AWS event-stream decoder. */
   readonly converseStream: (
     modelId: string,
     body: Record<string, unknown>,
     settings: ModelSettings.ModelSettings
-  ) => Effect.Effect<
-    Stream.Stream<Http.SseEvent, AgentError.ModelAPIError>,
-    RequestError,
-    Scope.Scope
-  >
+  ) => Effect.Effect<StreamBody.StreamBody, RequestError, Scope.Scope>
 }
 
 /** The Bedrock client a model talks through. */
@@ -182,7 +179,7 @@ export const makeClientWith = (
   options: ClientOptions
 ): ClientService => {
   const baseUrl = Client.baseUrlOf(options.baseUrl, endpointOf(options.region))
-  const retry = Http.resolveRetry(options.retry)
+  const retry = Retry.resolveRetry(options.retry)
   const httpClientSpans = options.httpClientSpans === true
   const credentials = options.credentials
   const credentialProvider: AwsCredentialIdentityProvider = isStatic(credentials)
@@ -215,15 +212,15 @@ export const makeClientWith = (
     body: Record<string, unknown>,
     settings: ModelSettings.ModelSettings,
     stream: boolean
-  ): Effect.Effect<Http.RequestOptions, AgentError.ModelAPIError> => {
+  ): Effect.Effect<Request.RequestOptions, AgentError.ModelAPIError> => {
     const url = `${baseUrl}${conversePath(modelId, stream)}`
-    const bodyText = JSON.stringify(Http.mergeExtraBody({ body, settings }))
+    const bodyText = JSON.stringify(Request.mergeExtraBody({ body, settings }))
     const headers: Record<string, string> = {
       "content-type": "application/json",
       accept: stream ? "application/vnd.amazon.eventstream" : "application/json",
       ...options.headers
     }
-    const request = (h: Record<string, string>): Http.RequestOptions => ({
+    const request = (h: Record<string, string>): Request.RequestOptions => ({
       modelName: modelId,
       url,
       headers: h,
@@ -277,12 +274,12 @@ export const makeClientWith = (
     retry,
     converse: (modelId, body, settings, decode) =>
       Effect.flatMap(prepare(modelId, body, settings, false), (request) =>
-        Http.postJson(httpClient, request, decode)
+        Request.postJson(httpClient, request, decode)
       ),
     converseStream: (modelId, body, settings) =>
       Effect.flatMap(prepare(modelId, body, settings, true), (request) =>
         Effect.flatMap(Effect.promise(loadAws), (aws) =>
-          Http.postSse(httpClient, request, aws.EventStream.makeDecoder)
+          StreamBody.postSse(httpClient, request, aws.EventStream.makeDecoder)
         )
       )
   }
@@ -404,7 +401,7 @@ export const makeWith = (
       sse: (body, settings) => client.converseStream(modelId, body, settings)
     },
     decode: (json) => Wire.decodeResponse(json as Wire.WireResponse, modelId),
-    stream: () => Wire.streamHandler(modelId)
+    decoder: Wire.streamDecoder
   })
 }
 

@@ -37,7 +37,7 @@ import * as Layer from "effect/Layer"
 import type * as Redacted from "effect/Redacted"
 import * as Client from "./internal/client.js"
 import * as Wire from "./internal/google.js"
-import * as Http from "./internal/http.js"
+import * as Retry from "./internal/retry.js"
 import * as HttpModel from "./internal/httpModel.js"
 
 export type {
@@ -199,7 +199,7 @@ export interface GoogleClientService {
   readonly apiKey: Redacted.Redacted<string> | undefined
   readonly baseUrl: string
   readonly headers: Readonly<Record<string, string>>
-  readonly retry: Http.RetryPolicy
+  readonly retry: Retry.RetryPolicy
   readonly httpClient: HttpClient.HttpClient
   /** Whether the `@effect/platform` client makes its own spans (see `ClientOptions`). */
   readonly httpClientSpans?: boolean | undefined
@@ -218,7 +218,7 @@ export interface ClientOptions {
   readonly baseUrl?: string | undefined
   readonly headers?: Record<string, string> | undefined
   /** Transport retries; `false` disables them. */
-  readonly retry?: Partial<Http.RetryPolicy> | false | undefined
+  readonly retry?: Partial<Retry.RetryPolicy> | false | undefined
   /**
    * Whether the `@effect/platform` client makes its own `http.client` span per request (with
    * header attributes, keys redacted) and sends trace propagation headers. Default `false`:
@@ -233,7 +233,7 @@ const makeClient = (options: ClientOptions) =>
       apiKey: options.apiKey,
       baseUrl: Client.baseUrlOf(options.baseUrl, Wire.defaultBaseUrl),
       headers: options.headers ?? {},
-      retry: Http.resolveRetry(options.retry),
+      retry: Retry.resolveRetry(options.retry),
       httpClient,
       httpClientSpans: options.httpClientSpans === true
     })
@@ -325,7 +325,7 @@ export const make = (
         stream
       })),
       decode: (json) => Either.merge(Wire.decodeResponse(json, { modelName })),
-      stream: () => Wire.makeStreamHandler(modelName)
+      decoder: Wire.streamDecoder
     })
   })
 

@@ -3,8 +3,8 @@
  * and stream decoding, and the per-model profile. OpenAI-compatible vendors (Ollama, DeepSeek,
  * Groq, OpenRouter…) reuse it with their own profile (see `OpenAiCompatible`).
  *
- * `encodeRequest`, `decodeResponse` and `makeStreamHandler` are pure and exported so the
- * conformance tests can drive them with recorded traffic.
+ * The wire format (encoding, decoding, the stream decoder) is in `internal/openaiChat.ts`;
+ * `encodeRequest`, `decodeResponse`, … are re-exported here, deprecated.
  *
  * @example
  * ```ts
@@ -18,27 +18,13 @@
  *
  * @since 0.1.0
  */
-import {
-  AgentError,
-  Messages,
-  Model,
-  ModelSettings,
-  type PartsManager,
-  type Tool,
-  Usage
-} from "@agentfx/core"
+import { Model, ModelSettings } from "@agentfx/core"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import type * as Http from "./internal/http.js"
 import * as HttpModel from "./internal/httpModel.js"
-import {
-  type CacheSetting,
-  cacheControl,
-  cacheTtl,
-  completeResponse,
-  isCaching,
-  str
-} from "./internal/wire.js"
+import * as Wire from "./internal/openaiChat.js"
+import * as StreamDecoder from "./internal/streamDecoder.js"
+import type { CacheSetting } from "./internal/wire.js"
 import * as OpenAiClientModule from "./OpenAiClient.js"
 import { OpenAiClient } from "./OpenAiClient.js"
 import * as OpenAiSchema from "./OpenAiSchema.js"
@@ -134,639 +120,6 @@ export const compatibleProfile: ChatProfile = {
 }
 
 // ---------------------------------------------------------------------------
-// Request encoding
-// ---------------------------------------------------------------------------
-
-type Json = Record<string, unknown>
-
-const audioFormat = (mediaType: string): string => {
-  const sub = mediaType.split("/")[1] ?? "wav"
-  return sub === "mpeg" ? "mp3" : sub.replace(/^x-/, "")
-}
-
-const extension = (mediaType: string): string => {
-  const sub = mediaType.split("/")[1] ?? "bin"
-  return sub.replace(/^x-/, "").split("+")[0]!
-}
-
-const userContent = (
-  item: Messages.UserContent,
-  modelName: string,
-  profile: ChatProfile
-): Json | AgentError.UserError => {
-  if (typeof item === "string") return { type: "text", text: item }
-  switch (item._tag) {
-    case "ImageUrl":
-      return { type: "image_url", image_url: { url: item.url } }
-    case "BinaryContent":
-      if (item.isImage) return { type: "image_url", image_url: { url: item.dataUrl } }
-      if (item.isAudio)
-        return {
-          type: "input_audio",
-          input_audio: { data: item.base64, format: audioFormat(item.mediaType) }
-        }
-      if (item.isDocument) {
-        return {
-          type: "file",
-          file: {
-            file_data: item.dataUrl,
-            filename: item.identifier ?? `filename.${extension(item.mediaType)}`
-          }
-        }
-      }
-      return new AgentError.UserError({
-        reason: `${modelName}: OpenAI chat does not accept ${item.mediaType} content`
-      })
-    case "DocumentUrl":
-      if (profile.documentUrlAsFileData) {
-        const name =
-          item.identifier ?? `filename.${item.url.split(/[?#]/)[0]!.split(".").pop() ?? "pdf"}`
-        return { type: "file", file: { file_data: item.url, filename: name } }
-      }
-      return new AgentError.UserError({
-        reason: `${modelName}: OpenAI chat accepts DocumentUrl only as inline bytes; download it and pass BinaryContent`
-      })
-    case "VideoUrl":
-      if (profile.videoUrl) return { type: "video_url", video_url: { url: item.url } }
-      return new AgentError.UserError({
-        reason: `${modelName}: OpenAI chat accepts VideoUrl only as inline bytes; download it and pass BinaryContent`
-      })
-    case "AudioUrl":
-      return new AgentError.UserError({
-        reason: `${modelName}: OpenAI chat accepts ${item._tag} only as inline bytes; download it and pass BinaryContent`
-      })
-  }
-  return new AgentError.UserError({ reason: `${modelName}: unsupported user content` })
-}
-
-/** The instructions in force: those of the last request that has any. */
-const instructionsOf = (messages: ReadonlyArray<Messages.ModelMessage>): string | undefined => {
-  for (let i = messages.length - 1; i >= 0; i--) {
-    const m = messages[i]!
-    if (m._tag === "ModelRequest" && m.instructions !== undefined && m.instructions !== "")
-      return m.instructions
-  }
-  return undefined
-}
-
-/** Encodes a conversation as Chat Completions `messages`. */
-export const encodeMessages = (
-  messages: ReadonlyArray<Messages.ModelMessage>,
-  profile: ChatProfile,
-  options: { readonly modelName: string; readonly system: string }
-): Array<Json> | AgentError.UserError => {
-  const out: Array<Json> = []
-  for (const message of messages) {
-    if (message._tag === "ModelRequest") {
-      // Chat tool messages are text only: files returned by tools are referenced there
-      // ("See file {id}.") and sent in a user message after the tool messages.
-      let files: Array<Json> = []
-      const flushFiles = () => {
-        if (files.length > 0) out.push({ role: "user", content: files })
-        files = []
-      }
-      for (const part of message.parts) {
-        if (part._tag === "SystemPromptPart" || part._tag === "UserPromptPart") flushFiles()
-        else if (part._tag === "RetryPromptPart" && part.toolCallId === undefined) flushFiles()
-        switch (part._tag) {
-          case "SystemPromptPart":
-            out.push({ role: profile.systemRole, content: part.content })
-            break
-          case "UserPromptPart": {
-            if (typeof part.content === "string") {
-              out.push({ role: "user", content: part.content })
-              break
-            }
-            const content: Array<Json> = []
-            for (const item of part.content) {
-              if (typeof item !== "string" && item._tag === "CachePoint") {
-                // The end of the prefix to cache: the part before it (none: nothing to mark).
-                const last = content.length - 1
-                if (profile.cacheControl !== undefined && last >= 0)
-                  content[last] = {
-                    ...content[last],
-                    cache_control: cacheControl(item.ttl, profile.cacheControl === "with-ttl")
-                  }
-                continue
-              }
-              const c = userContent(item, options.modelName, profile)
-              if (c instanceof AgentError.UserError) return c
-              content.push(c)
-            }
-            out.push({ role: "user", content })
-            break
-          }
-          case "ToolReturnPart":
-            out.push({ role: "tool", tool_call_id: part.toolCallId, content: part.contentText })
-            for (const file of part.files) {
-              const c = userContent(file, options.modelName, profile)
-              if (c instanceof AgentError.UserError) return c
-              files.push(
-                { type: "text", text: `This is file ${Messages.fileIdentifier(file)}:` },
-                c
-              )
-            }
-            break
-          case "RetryPromptPart":
-            out.push(
-              part.toolName === undefined || part.toolCallId === undefined
-                ? { role: "user", content: part.modelResponse }
-                : { role: "tool", tool_call_id: part.toolCallId, content: part.modelResponse }
-            )
-            break
-        }
-      }
-      flushFiles()
-    } else {
-      const texts: Array<string> = []
-      const toolCalls: Array<Json> = []
-      const thinking: Array<string> = []
-      const details: Array<Json> = []
-      let thinkingField = profile.sendThinkingField
-      for (const part of message.parts) {
-        const sameProvider = part._tag === "ThinkingPart" && part.providerName === options.system
-        const detail = sameProvider ? reasoningDetailOf(part) : undefined
-        if (part._tag === "TextPart") texts.push(part.content)
-        else if (part._tag === "ToolCallPart")
-          toolCalls.push({
-            id: part.toolCallId,
-            type: "function",
-            function: { name: part.toolName, arguments: part.argsAsJson() }
-          })
-        // Signed / encrypted reasoning goes back to the vendor that sent it, as it came.
-        else if (detail !== undefined) details.push(detail)
-        else if (
-          profile.sendThinkingField !== undefined &&
-          (part.providerName === undefined || part.providerName === options.system)
-        ) {
-          thinking.push(part.content)
-          if (part.id === "reasoning" || part.id === "reasoning_content") thinkingField = part.id
-        }
-      }
-      const m: Json = { role: "assistant" }
-      if (texts.length > 0) m.content = texts.join("\n\n")
-      else if (toolCalls.length === 0) m.content = ""
-      if (thinking.length > 0 && thinkingField !== undefined)
-        m[thinkingField] = thinking.join("\n\n")
-      if (details.length > 0) m.reasoning_details = details
-      if (toolCalls.length > 0) m.tool_calls = toolCalls
-      out.push(m)
-    }
-  }
-  const instructions = instructionsOf(messages)
-  if (instructions !== undefined) {
-    // After leading system prompts, before the conversation (as pydantic-ai does).
-    let at = 0
-    while (profile.systemRole !== "user" && at < out.length && out[at]!.role === profile.systemRole)
-      at++
-    out.splice(at, 0, { role: profile.systemRole, content: instructions })
-  }
-  return out
-}
-
-const transformSchema = (
-  profile: ChatProfile,
-  schema: Tool.JsonSchema,
-  strict: boolean | undefined
-): { schema: Tool.JsonSchema; strict: boolean | undefined } => {
-  if (profile.jsonSchemaTransformer === undefined) return { schema, strict }
-  if (!profile.supportsStrictTools && strict !== true) {
-    return {
-      schema: profile.jsonSchemaTransformer(schema, { strict: false }).schema,
-      strict: undefined
-    }
-  }
-  const t = profile.jsonSchemaTransformer(schema, strict === undefined ? {} : { strict })
-  return {
-    schema: t.schema,
-    strict: strict ?? (t.isStrictCompatible && profile.supportsStrictTools ? true : undefined)
-  }
-}
-
-/** A tool definition in the Chat Completions shape. */
-export const encodeTool = (tool: Tool.ToolDefinition, profile: ChatProfile): Json => {
-  const { schema, strict } = transformSchema(profile, tool.parametersJsonSchema, tool.strict)
-  const fn: Json = { name: tool.name, description: tool.description ?? "", parameters: schema }
-  // Auto-detected strictness only where the profile supports it; an explicit `strict: true` is always sent.
-  if (strict === true && (profile.supportsStrictTools || tool.strict === true)) fn.strict = true
-  return { type: "function", function: fn }
-}
-
-const effortOf = (thinking: ModelSettings.ThinkingSetting): string | undefined => {
-  if (thinking === false) return undefined
-  if (thinking === true) return "medium"
-  if (typeof thinking === "string") return thinking
-  return thinking.budgetTokens <= 1024 ? "low" : thinking.budgetTokens <= 8192 ? "medium" : "high"
-}
-
-const toolChoiceOf = (
-  choice: ModelSettings.ToolChoice | undefined,
-  hasTools: boolean,
-  allowText: boolean,
-  profile: ChatProfile
-): unknown => {
-  if (!hasTools) return undefined
-  if (choice === undefined) {
-    return !allowText && profile.supportsToolChoiceRequired ? "required" : "auto"
-  }
-  if (typeof choice === "string") return choice
-  if (choice.length === 1) return { type: "function", function: { name: choice[0] } }
-  return {
-    type: "allowed_tools",
-    allowed_tools: {
-      mode: allowText ? "auto" : "required",
-      tools: choice.map((name) => ({ type: "function", function: { name } }))
-    }
-  }
-}
-
-/** Everything `encodeRequest` needs. */
-export interface EncodeOptions {
-  readonly modelName: string
-  readonly system: string
-  readonly profile: ChatProfile
-  readonly stream: boolean
-  /** See `ModelOptions.cacheInstructions`. */
-  readonly cacheInstructions?: CacheSetting | undefined
-  /** See `ModelOptions.cacheTools`. */
-  readonly cacheTools?: CacheSetting | undefined
-}
-
-/**
- * Encodes a request body. `settings.extraBody` is not merged here (the HTTP layer does it).
- */
-export const encodeRequest = (
-  messages: ReadonlyArray<Messages.ModelMessage>,
-  settings: ModelSettings.ModelSettings,
-  parameters: Model.ModelRequestParameters,
-  options: EncodeOptions
-): Json | AgentError.UserError => {
-  const { profile } = options
-  const encoded = encodeMessages(messages, profile, options)
-  if (encoded instanceof AgentError.UserError) return encoded
-  const body: Json = { model: options.modelName, messages: encoded }
-  const tools = parameters.allTools.map((t) => encodeTool(t, profile))
-  if (profile.cacheControl !== undefined) {
-    // Cache prefixes end at the first system message and at the last tool definition.
-    const withTtl = profile.cacheControl === "with-ttl"
-    const first = encoded[0]
-    if (
-      isCaching(options.cacheInstructions) &&
-      profile.systemRole !== "user" &&
-      first?.role === profile.systemRole &&
-      typeof first.content === "string"
-    ) {
-      const control = cacheControl(cacheTtl(options.cacheInstructions), withTtl)
-      encoded[0] = {
-        ...first,
-        content: [{ type: "text", text: first.content, cache_control: control }]
-      }
-    }
-    if (isCaching(options.cacheTools) && tools.length > 0) {
-      const control = cacheControl(cacheTtl(options.cacheTools), withTtl)
-      tools[tools.length - 1] = { ...tools[tools.length - 1], cache_control: control }
-    }
-  }
-  if (tools.length > 0) body.tools = tools
-  const toolChoice = toolChoiceOf(
-    settings.toolChoice,
-    tools.length > 0,
-    parameters.allowTextOutput,
-    profile
-  )
-  if (toolChoice !== undefined) body.tool_choice = toolChoice
-  if (parameters.outputMode === "native" && parameters.outputObject !== undefined) {
-    const o = parameters.outputObject
-    const { schema, strict } = transformSchema(profile, o.jsonSchema, o.strict)
-    const jsonSchema: Json = { name: o.name ?? "final_result", schema }
-    if (o.description !== undefined) jsonSchema.description = o.description
-    if (strict !== undefined) jsonSchema.strict = strict
-    body.response_format = { type: "json_schema", json_schema: jsonSchema }
-  } else if (parameters.outputMode === "prompted" && profile.supportsJsonObjectOutput) {
-    body.response_format = { type: "json_object" }
-  }
-  body.stream = options.stream
-  if (options.stream && profile.supportsStreamOptions) body.stream_options = { include_usage: true }
-  if (settings.maxTokens !== undefined) body[profile.maxTokensField] = settings.maxTokens
-  if (profile.supportsSamplingSettings) {
-    if (settings.temperature !== undefined) body.temperature = settings.temperature
-    if (settings.topP !== undefined) body.top_p = settings.topP
-    if (settings.presencePenalty !== undefined) body.presence_penalty = settings.presencePenalty
-    if (settings.frequencyPenalty !== undefined) body.frequency_penalty = settings.frequencyPenalty
-    if (settings.logitBias !== undefined) body.logit_bias = settings.logitBias
-  }
-  if (settings.seed !== undefined) body.seed = settings.seed
-  if (settings.stopSequences !== undefined) body.stop = settings.stopSequences
-  if (settings.parallelToolCalls !== undefined && tools.length > 0)
-    body.parallel_tool_calls = settings.parallelToolCalls
-  if (settings.thinking !== undefined && profile.supportsReasoningEffort) {
-    const effort = effortOf(settings.thinking)
-    if (effort !== undefined) body.reasoning_effort = effort
-  }
-  return body
-}
-
-// ---------------------------------------------------------------------------
-// Response decoding
-// ---------------------------------------------------------------------------
-
-/** Chat Completions `finish_reason` → agentfx finish reason. */
-export const mapFinishReason = (reason: unknown): Messages.FinishReason | undefined => {
-  switch (reason) {
-    case "stop":
-      return "stop"
-    case "length":
-      return "length"
-    case "tool_calls":
-    case "function_call":
-      return "tool_call"
-    case "content_filter":
-      return "content_filter"
-    case "error":
-      return "error"
-    default:
-      return undefined
-  }
-}
-
-const num = (u: unknown): number => (typeof u === "number" && Number.isFinite(u) ? u : 0)
-const isObj = (u: unknown): u is Json => typeof u === "object" && u !== null && !Array.isArray(u)
-
-/** Chat Completions `usage` → `RequestUsage`. */
-export const decodeUsage = (usage: unknown): Usage.RequestUsage => {
-  if (!isObj(usage)) return Usage.RequestUsage.empty
-  const prompt = isObj(usage.prompt_tokens_details) ? usage.prompt_tokens_details : {}
-  const completion = isObj(usage.completion_tokens_details) ? usage.completion_tokens_details : {}
-  const details: Record<string, number> = {}
-  for (const [k, v] of Object.entries(completion)) {
-    if (k !== "audio_tokens" && typeof v === "number" && v !== 0) details[k] = v
-  }
-  // Some vendors (DeepSeek) report cache hits at the top level.
-  const cached = num(prompt.cached_tokens) || num(usage.prompt_cache_hit_tokens)
-  return new Usage.RequestUsage(
-    {
-      inputTokens: num(usage.prompt_tokens),
-      outputTokens: num(usage.completion_tokens),
-      cacheReadTokens: cached,
-      // OpenRouter reports tokens written to the cache (Anthropic, Gemini models).
-      cacheWriteTokens: num(prompt.cache_write_tokens),
-      inputAudioTokens: num(prompt.audio_tokens),
-      outputAudioTokens: num(completion.audio_tokens),
-      details
-    },
-    true
-  )
-}
-
-/** One piece of reasoning in a message or delta: its text or signed blob, and where it came from. */
-interface Reasoning {
-  /** Key of the part while streaming (one per `reasoning_details` index). */
-  readonly key: string
-  /** The field it came in: `reasoning_content`, `reasoning` or `reasoning_details`. */
-  readonly field: string
-  readonly text: string
-  readonly signature?: string | undefined
-  /** A `reasoning_details` item without its text / summary / data (type, id, format, index). */
-  readonly detail?: Json | undefined
-}
-
-/**
- * The reasoning of a message or delta, in every form vendors send it: `reasoning_details`
- * (OpenRouter and other gateways: `reasoning.text` with an optional signature,
- * `reasoning.summary`, `reasoning.encrypted` blobs) wins over the plain `reasoning_content` /
- * `reasoning` text fields, which then repeat the same text.
- */
-const reasoningOf = (m: Json): Array<Reasoning> => {
-  if (Array.isArray(m.reasoning_details) && m.reasoning_details.length > 0) {
-    const out: Array<Reasoning> = []
-    m.reasoning_details.forEach((d: unknown, position: number) => {
-      if (!isObj(d)) return
-      const { text, summary, data, signature, ...detail } = d
-      const content =
-        d.type === "reasoning.summary" ? str(summary) : d.type === "reasoning.text" ? str(text) : ""
-      const sig = d.type === "reasoning.encrypted" ? str(data) : str(signature)
-      out.push({
-        key: `reasoning_details:${typeof d.index === "number" ? d.index : position}`,
-        field: "reasoning_details",
-        text: content ?? "",
-        signature: sig,
-        detail
-      })
-    })
-    return out
-  }
-  for (const field of ["reasoning_content", "reasoning"] as const) {
-    const text = m[field]
-    if (typeof text === "string") return [{ key: "reasoning", field, text }]
-  }
-  return []
-}
-
-/** The `reasoning_details` item a thinking part came from, with its text or blob put back. */
-const reasoningDetailOf = (part: Messages.ThinkingPart): Json | undefined => {
-  const detail = part.providerDetails?.reasoning_details
-  if (part.id !== "reasoning_details" || !isObj(detail)) return undefined
-  switch (detail.type) {
-    case "reasoning.encrypted":
-      return { ...detail, data: part.signature ?? "" }
-    case "reasoning.summary":
-      return { ...detail, summary: part.content }
-    default:
-      return {
-        ...detail,
-        text: part.content,
-        ...(part.signature !== undefined ? { signature: part.signature } : {})
-      }
-  }
-}
-
-/** A thinking part for one piece of reasoning. */
-const thinkingFields = (r: Reasoning, system: string) => ({
-  content: r.text,
-  id: r.field,
-  providerName: system,
-  ...(r.signature !== undefined ? { signature: r.signature } : {}),
-  ...(r.detail !== undefined ? { providerDetails: { reasoning_details: r.detail } } : {})
-})
-
-const timestampOf = (created: unknown): Date | undefined =>
-  typeof created === "number" ? new Date(created * 1000) : undefined
-
-/** Decodes a (non-streamed) Chat Completions response. */
-export const decodeResponse = (
-  json: unknown,
-  options: { readonly modelName: string; readonly system: string }
-): Messages.ModelResponse | AgentError.UnexpectedModelBehavior => {
-  const body = isObj(json) ? json : {}
-  const choices = Array.isArray(body.choices) ? body.choices : []
-  const choice = choices[0]
-  if (!isObj(choice) || !isObj(choice.message)) {
-    return new AgentError.UnexpectedModelBehavior({
-      reason: "Chat completion response has no choices",
-      body: JSON.stringify(json).slice(0, 2000)
-    })
-  }
-  const message = choice.message
-  const parts: Array<Messages.ModelResponsePart> = []
-  for (const r of reasoningOf(message)) {
-    if (r.text !== "" || r.signature !== undefined)
-      parts.push(new Messages.ThinkingPart(thinkingFields(r, options.system), true))
-  }
-  if (typeof message.content === "string" && message.content !== "") {
-    parts.push(new Messages.TextPart({ content: message.content }, true))
-  }
-  if (Array.isArray(message.tool_calls)) {
-    for (const call of message.tool_calls) {
-      if (!isObj(call) || !isObj(call.function)) continue
-      const fn = call.function
-      parts.push(
-        new Messages.ToolCallPart(
-          {
-            toolName: typeof fn.name === "string" ? fn.name : "",
-            args:
-              typeof fn.arguments === "string"
-                ? fn.arguments
-                : isObj(fn.arguments)
-                  ? fn.arguments
-                  : {},
-            toolCallId:
-              typeof call.id === "string" && call.id !== "" ? call.id : `call_${parts.length}`
-          },
-          true
-        )
-      )
-    }
-  }
-  return completeResponse({
-    parts,
-    usage: decodeUsage(body.usage),
-    modelName: typeof body.model === "string" ? body.model : options.modelName,
-    providerName: options.system,
-    providerResponseId: str(body.id),
-    finishReason: mapFinishReason(choice.finish_reason),
-    providerFinishReason: str(choice.finish_reason),
-    timestamp: timestampOf(body.created)
-  })
-}
-
-/** An error object sent inside a 200 stream or body (OpenRouter, some gateways). */
-const streamError = (modelName: string, error: unknown): AgentError.ModelAPIError =>
-  new AgentError.ModelAPIError({
-    modelName,
-    reason: `Provider error in stream: ${JSON.stringify(error).slice(0, 1000)}`
-  })
-
-/**
- * The SSE handler of a streamed Chat Completion: text, reasoning and tool-call argument
- * deltas (by index), usage from the final chunk, finish reason. Unknown or non-JSON events are
- * skipped.
- */
-export const makeStreamHandler = (options: {
-  readonly modelName: string
-  readonly system: string
-}) => {
-  let done = false
-  let finished = false
-  const details = new Map<string, Json>()
-  const onEvent = (
-    event: Http.SseEvent,
-    manager: PartsManager.PartsManager,
-    out: Array<Messages.ModelResponseStreamEvent>,
-    skip?: (reason: string) => void
-  ): AgentError.ModelError | undefined => {
-    const data = event.data
-    if (data === "[DONE]") {
-      done = true
-      return undefined
-    }
-    if (data === "" || data[0] !== "{") {
-      skip?.(`non-JSON event${event.event ? ` ${event.event}` : ""}: ${data.slice(0, 100)}`)
-      return undefined
-    }
-    let chunk: Json
-    try {
-      chunk = JSON.parse(data)
-    } catch {
-      skip?.(`malformed JSON event: ${data.slice(0, 100)}`)
-      return undefined
-    }
-    if (chunk.error !== undefined && chunk.error !== null)
-      return streamError(options.modelName, chunk.error)
-    const info = manager.info
-    if (info.providerResponseId === undefined && typeof chunk.id === "string")
-      info.providerResponseId = chunk.id
-    if (typeof chunk.model === "string" && chunk.model !== "") info.modelName = chunk.model
-    if (info.timestamp === undefined) {
-      const t = timestampOf(chunk.created)
-      if (t !== undefined) info.timestamp = t
-    }
-    // Groq streams report usage in `x_groq.usage` of the last chunk, not in `usage`.
-    const usage = isObj(chunk.usage)
-      ? chunk.usage
-      : isObj(chunk.x_groq) && isObj(chunk.x_groq.usage)
-        ? chunk.x_groq.usage
-        : undefined
-    if (usage !== undefined) info.usage = decodeUsage(usage)
-    const choices = chunk.choices
-    if (!Array.isArray(choices)) {
-      if (usage === undefined) skip?.(`event without choices: ${data.slice(0, 100)}`)
-      return undefined
-    }
-    for (const choice of choices) {
-      if (!isObj(choice)) continue
-      if (typeof choice.index === "number" && choice.index !== 0) continue
-      if (typeof choice.finish_reason === "string") {
-        finished = true
-        info.providerFinishReason = choice.finish_reason
-        info.finishReason = mapFinishReason(choice.finish_reason)
-      }
-      const delta = choice.delta
-      if (!isObj(delta)) continue
-      for (const r of reasoningOf(delta)) {
-        // A detail's id / format may come in one chunk only: keep what each chunk added.
-        const detail = r.detail !== undefined ? { ...details.get(r.key), ...r.detail } : undefined
-        if (detail !== undefined) details.set(r.key, detail)
-        if (r.text === "" && r.signature === undefined && detail === undefined) continue
-        const e = manager.thinkingDelta(r.key, thinkingFields({ ...r, detail }, options.system))
-        if (e) out.push(e)
-      }
-      if (typeof delta.content === "string" && delta.content !== "") {
-        const e = manager.textDelta("content", delta.content)
-        if (e) out.push(e)
-      }
-      if (Array.isArray(delta.tool_calls)) {
-        for (const call of delta.tool_calls) {
-          if (!isObj(call)) continue
-          const fn = isObj(call.function) ? call.function : {}
-          const index = typeof call.index === "number" ? call.index : 0
-          const args =
-            typeof fn.arguments === "string"
-              ? fn.arguments
-              : isObj(fn.arguments)
-                ? fn.arguments
-                : undefined
-          const e = manager.toolCallDelta(`tool-${index}`, {
-            toolName: typeof fn.name === "string" ? fn.name : undefined,
-            args,
-            toolCallId: typeof call.id === "string" && call.id !== "" ? call.id : undefined
-          })
-          if (e) out.push(e)
-        }
-      }
-    }
-    return undefined
-  }
-  const onEnd = (): AgentError.ModelError | undefined =>
-    done || finished
-      ? undefined
-      : new AgentError.ModelAPIError({
-          modelName: options.modelName,
-          reason: "Stream ended before the response finished"
-        })
-  return { onEvent, onEnd }
-}
-
-// ---------------------------------------------------------------------------
 // The model
 // ---------------------------------------------------------------------------
 
@@ -807,7 +160,7 @@ export const make = (
       settings: options.settings,
       spanPrefix: "OpenAiChat",
       encode: (messages, settings, parameters, stream) =>
-        encodeRequest(messages, settings, parameters, {
+        Wire.encodeRequest(messages, settings, parameters, {
           modelName,
           system,
           profile,
@@ -816,8 +169,8 @@ export const make = (
           cacheTools: options.cacheTools
         }),
       post: HttpModel.viaClient(client, (body, settings) => ({ modelName, path, body, settings })),
-      decode: (json) => decodeResponse(json, { modelName, system }),
-      stream: () => makeStreamHandler({ modelName, system })
+      decode: (json) => Wire.decodeResponse(json, { modelName, system }),
+      decoder: Wire.streamDecoder(system)
     })
   })
 
@@ -833,3 +186,38 @@ export const layer = OpenAiClientModule.layer
 
 /** The OpenAI client layer from configuration (same as `OpenAiClient.layerConfig`). */
 export const layerConfig = OpenAiClientModule.layerConfig
+
+// ---------------------------------------------------------------------------
+// The wire functions under their old public names (deprecated)
+// ---------------------------------------------------------------------------
+
+/** @deprecated Internal wire format; kept for existing callers. Encodes the messages. */
+export const encodeMessages = Wire.encodeMessages
+/** @deprecated Internal wire format; kept for existing callers. Encodes a tool definition. */
+export const encodeTool = Wire.encodeTool
+/** @deprecated Internal wire format; kept for existing callers. Options of `encodeRequest`. */
+export type EncodeOptions = Wire.EncodeOptions
+/** @deprecated Internal wire format; kept for existing callers. Encodes a request body. */
+export const encodeRequest = Wire.encodeRequest
+/** @deprecated Internal wire format; kept for existing callers. Maps a `finish_reason`. */
+export const mapFinishReason = Wire.mapFinishReason
+/** @deprecated Internal wire format; kept for existing callers. Decodes `usage`. */
+export const decodeUsage = Wire.decodeUsage
+/** @deprecated Internal wire format; kept for existing callers. Decodes a response body. */
+export const decodeResponse = Wire.decodeResponse
+
+/**
+ * @deprecated Internal wire format; kept for existing callers. The stream handler of one
+ * streamed Chat Completion (the stream decoder under the malformed-event policy, default
+ * limit, skipped events not logged).
+ */
+export const makeStreamHandler = (options: {
+  readonly modelName: string
+  readonly system: string
+}): StreamDecoder.StreamHandler =>
+  StreamDecoder.handler(
+    Wire.streamDecoder(options.system),
+    options.modelName,
+    ModelSettings.defaultMalformedEventLimit,
+    { skip: () => {}, malformed: () => {} }
+  )

@@ -26,10 +26,10 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Redacted from "effect/Redacted"
 import * as Client from "./internal/client.js"
-import * as Http from "./internal/http.js"
+import * as Retry from "./internal/retry.js"
 
 /** The retry policy type of every provider client. */
-export type RetryPolicy = Http.RetryPolicy
+export type RetryPolicy = Retry.RetryPolicy
 
 /** How to reach an OpenAI-protocol API. */
 export interface Options {
@@ -87,7 +87,7 @@ export const defaultBaseUrl = "https://api.openai.com/v1"
 /** Builds the service from options and an `HttpClient`. */
 export const makeWith = (httpClient: HttpClient.HttpClient, options: Options): Service => {
   const baseUrl = Client.baseUrlOf(options.baseUrl, defaultBaseUrl)
-  const retry = Http.resolveRetry(options.retry)
+  const retry = Retry.resolveRetry(options.retry)
   const query =
     options.queryParams && Object.keys(options.queryParams).length > 0
       ? new URLSearchParams(options.queryParams).toString()

@@ -22,7 +22,6 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as HttpModel from "./internal/httpModel.js"
 import * as Wire from "./internal/openaiResponses.js"
-import * as WireHelpers from "./internal/wire.js"
 import * as OpenAiClientModule from "./OpenAiClient.js"
 import { OpenAiClient } from "./OpenAiClient.js"
 import * as OpenAiSchema from "./OpenAiSchema.js"
@@ -81,7 +80,7 @@ export const makeWith = (
       settings
     })),
     decode: (json) => Wire.decodeResponse(json as Wire.WireResponse, modelName),
-    stream: () => WireHelpers.statefulStreamHandler(Wire.streamDecoder, modelName)
+    decoder: Wire.streamDecoder
   })
 }
 

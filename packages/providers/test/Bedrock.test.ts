@@ -267,6 +267,57 @@ describe("Bedrock model", () => {
     })
   )
 
+  it.scopedLive(
+    "a message whose payload is not JSON is skipped; more than malformedEventLimit fail typed",
+    () =>
+      Effect.gen(function* () {
+        /** An event message with a raw (non-JSON) payload. */
+        const rawFrame = codec.encode({
+          headers: {
+            ":message-type": { type: "string", value: "event" },
+            ":event-type": { type: "string", value: "contentBlockDelta" },
+            ":content-type": { type: "string", value: "application/json" }
+          },
+          body: new TextEncoder().encode("{not json")
+        })
+        const once = yield* replayServer(
+          streamCase(concat([...helloFrames, rawFrame, ...endFrames]))
+        )
+        const ok = yield* collectStream(modelLayer(once.baseUrl))
+        assert(Exit.isSuccess(ok))
+        const done = [...ok.value].at(-1) as Messages.ResponseCompleteEvent
+        assert.strictEqual(done.response.text, "Hello world")
+        const many = yield* replayServer(
+          streamCase(concat([...helloFrames, rawFrame, rawFrame, rawFrame, rawFrame, ...endFrames]))
+        )
+        const exit = yield* collectStream(modelLayer(many.baseUrl))
+        assert(Exit.isFailure(exit) && exit.cause._tag === "Fail")
+        const error = exit.cause.error
+        assert(error._tag === "UnexpectedModelBehavior")
+        assert.include(error.reason, "4 malformed stream events")
+        assert.strictEqual(error.partialResponse?.text, "Hello world")
+        // `malformedEventLimit: 0` (a model setting): the first one fails
+        const strict = yield* replayServer(
+          streamCase(concat([...helloFrames, rawFrame, ...endFrames]))
+        )
+        const strictExit = yield* collectStream(
+          Bedrock.model(MODEL, { settings: { malformedEventLimit: 0 } }).pipe(
+            Layer.provide(
+              Bedrock.layer({
+                region: "us-east-1",
+                baseUrl: strict.baseUrl,
+                credentials,
+                retry: false
+              })
+            ),
+            Layer.provide(NodeHttpClient.layerUndici)
+          )
+        )
+        assert(Exit.isFailure(strictExit) && strictExit.cause._tag === "Fail")
+        assert.strictEqual(strictExit.cause.error._tag, "UnexpectedModelBehavior")
+      })
+  )
+
   it.scopedLive("a stream ending without messageStop fails keeping the partial response", () =>
     Effect.gen(function* () {
       const server = yield* replayServer(streamCase(concat(helloFrames)))

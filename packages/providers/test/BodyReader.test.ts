@@ -69,7 +69,9 @@ const piecesServer = (pieces: ReadonlyArray<string>, then: "end" | "reset" | "ho
 /** Every SSE event of the stream at `url`, read through `postSse` alone. */
 const rawEvents = (url: string) =>
   Effect.flatMap(HttpClient.HttpClient, (http) =>
-    Effect.flatMap(Http.postSse(http, options(url)), (events) => Stream.runCollect(events))
+    Effect.flatMap(Http.postSse(http, options(url)), (events) =>
+      Stream.runCollect(Http.events(events))
+    )
   ).pipe(Effect.map(Chunk.toArray))
 
 /** CRLF, a comment, an `event:` after its `data:`, a multi-line data, events split mid-line. */
@@ -163,7 +165,7 @@ for (const transport of transports) {
         const fiber = yield* Effect.fork(
           Effect.scoped(
             Effect.flatMap(Http.postSse(http, options(server.baseUrl)), (events) =>
-              Stream.runForEach(events, (e) => Effect.sync(() => seen.push(e.data)))
+              Stream.runForEach(Http.events(events), (e) => Effect.sync(() => seen.push(e.data)))
             )
           )
         )
@@ -222,6 +224,7 @@ for (const transport of transports) {
         const error = yield* Effect.flip(exit)
         assert(error._tag === "ModelAPIError")
         assert.include(error.reason, "idle")
+        assert.strictEqual(error.timeoutKind, "idle")
         assert.strictEqual(error.partialResponse?.text, "first")
       })
     )
@@ -395,7 +398,7 @@ describe("BodyReader", () => {
       )
       const events = yield* Effect.scoped(
         Effect.flatMap(Http.postSse(client, options("http://example.invalid/")), (s) =>
-          Stream.runCollect(s)
+          Stream.runCollect(Http.events(s))
         )
       )
       assert.deepStrictEqual(

@@ -1,5 +1,6 @@
 import { AgentError, type Messages } from "@agentfx/core"
 import * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpClientError from "@effect/platform/HttpClientError"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { assert, describe, it as vitestIt } from "@effect/vitest"
 import * as Chunk from "effect/Chunk"
@@ -279,6 +280,47 @@ describe("postJson", () => {
       const error = yield* Effect.flip(Fiber.join(fiber))
       assert.strictEqual(error._tag, "ModelAPIError")
       assert.include(error.message, "timed out")
+      assert(error._tag === "ModelAPIError")
+      assert.strictEqual(error.timeoutKind, "total")
+    })
+  )
+
+  itPlain.effect("undici's connect timeout is a ModelAPIError with timeoutKind connect", () =>
+    Effect.gen(function* () {
+      // A transport whose connection attempt times out the way undici reports it.
+      const connectTimeout = Object.assign(new Error("Connect Timeout Error"), {
+        code: "UND_ERR_CONNECT_TIMEOUT"
+      })
+      const failing = HttpClient.make((request) =>
+        Effect.fail(
+          new HttpClientError.RequestError({
+            request,
+            reason: "Transport",
+            cause: new TypeError("fetch failed", { cause: connectTimeout })
+          })
+        )
+      )
+      const error = yield* Effect.flip(
+        Http.postJson(failing, options("http://127.0.0.1:9/", { retry: Http.noRetry }))
+      )
+      assert(error._tag === "ModelAPIError")
+      assert.strictEqual(error.timeoutKind, "connect")
+      assert.include(error.reason, "Connect Timeout Error")
+      // any other transport failure carries no timeout kind
+      const refused = HttpClient.make((request) =>
+        Effect.fail(
+          new HttpClientError.RequestError({
+            request,
+            reason: "Transport",
+            cause: Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" })
+          })
+        )
+      )
+      const other = yield* Effect.flip(
+        Http.postJson(refused, options("http://127.0.0.1:9/", { retry: Http.noRetry }))
+      )
+      assert(other._tag === "ModelAPIError")
+      assert.strictEqual(other.timeoutKind, undefined)
     })
   )
 })
@@ -446,6 +488,23 @@ const drainOnTestClock = (
   })
 
 describe("postSse + streamedResponse", () => {
+  it.scoped("the body keeps undici's fast path with the idle and total limits set", () =>
+    Effect.gen(function* () {
+      const server = yield* sseServer((res) => res.end(sse([undefined, "a"], ["end", ""])))
+      const http = yield* client
+      const body = yield* Http.postSse(
+        http,
+        options(server.baseUrl, { settings: { idleTimeout: "5 seconds", timeout: "1 minute" } })
+      )
+      assert.strictEqual(body.source._tag, "Reader")
+      const streamed = textResponse(body)
+      yield* Stream.runDrain(streamed.events)
+      const response = yield* streamed.response
+      assert.strictEqual(response.text, "a")
+      assert.strictEqual(response.state, "complete")
+    })
+  )
+
   it.scoped("streams events and ends with ResponseCompleteEvent", () =>
     Effect.gen(function* () {
       const server = yield* sseServer((res) => {
@@ -540,6 +599,7 @@ describe("postSse + streamedResponse", () => {
       const error = yield* Effect.flip(exit)
       assert(error._tag === "ModelAPIError")
       assert.include(error.reason, "idle")
+      assert.strictEqual(error.timeoutKind, "idle")
       assert.strictEqual(error.partialResponse?.text, "first")
     })
   )
@@ -574,22 +634,24 @@ describe("postSse + streamedResponse", () => {
       const streamed = Http.streamedResponse({
         modelName: "m1",
         providerName: "test",
-        events,
-        onEvent: (event, manager, out, skip) => {
-          if (event.event === "ping") {
-            skip(`unknown event ${event.event}`)
+        body: events,
+        handler: ({ skip }) => ({
+          onEvent: (event, manager, out) => {
+            if (event.event === "ping") {
+              skip(`unknown event ${event.event}`)
+              return undefined
+            }
+            if (event.event === "end") {
+              ended = true
+              return undefined
+            }
+            const e = manager.textDelta("t", event.data)
+            if (e) out.push(e)
             return undefined
-          }
-          if (event.event === "end") {
-            ended = true
-            return undefined
-          }
-          const e = manager.textDelta("t", event.data)
-          if (e) out.push(e)
-          return undefined
-        },
-        onEnd: () =>
-          ended ? undefined : new AgentError.ModelAPIError({ modelName: "m1", reason: "early" })
+          },
+          onEnd: () =>
+            ended ? undefined : new AgentError.ModelAPIError({ modelName: "m1", reason: "early" })
+        })
       })
       yield* Stream.runDrain(streamed.events).pipe(
         Effect.provide(
@@ -615,6 +677,7 @@ describe("postSse + streamedResponse", () => {
       const error = yield* Effect.flip(exit)
       assert(error._tag === "ModelAPIError")
       assert.include(error.reason, "timed out")
+      assert.strictEqual(error.timeoutKind, "total")
       assert.strictEqual(error.partialResponse?.text, "slow")
     })
   )

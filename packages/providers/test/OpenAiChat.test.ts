@@ -13,6 +13,7 @@ import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import * as Tracer from "effect/Tracer"
+import * as ChatWire from "../src/internal/openaiChat.js"
 import * as OpenAiChat from "../src/OpenAiChat.js"
 import * as OpenAiClient from "../src/OpenAiClient.js"
 import * as OpenAiCompatible from "../src/OpenAiCompatible.js"
@@ -102,7 +103,7 @@ const recordingTracer = Effect.map(Effect.tracer, (base) => {
 
 describe("encodeRequest", () => {
   it("maps every message part to the Chat Completions shape", () => {
-    const body = OpenAiChat.encodeRequest(
+    const body = ChatWire.encodeRequest(
       conversation,
       {},
       Model.ModelRequestParameters.empty,
@@ -151,7 +152,7 @@ describe("encodeRequest", () => {
   })
 
   it("uses the developer role for reasoning models", () => {
-    const body = OpenAiChat.encodeRequest(
+    const body = ChatWire.encodeRequest(
       conversation,
       { thinking: "high", temperature: 0.5 },
       Model.ModelRequestParameters.empty,
@@ -165,7 +166,7 @@ describe("encodeRequest", () => {
 
   it("sends reasoning back in the vendor's field when the profile asks (DeepSeek)", () => {
     const profile = OpenAiCompatible.vendors.deepseek!.profile("deepseek-reasoner")
-    const body = OpenAiChat.encodeRequest(conversation, {}, Model.ModelRequestParameters.empty, {
+    const body = ChatWire.encodeRequest(conversation, {}, Model.ModelRequestParameters.empty, {
       modelName: "deepseek-reasoner",
       system: "openai",
       profile,
@@ -175,7 +176,7 @@ describe("encodeRequest", () => {
   })
 
   it("tools: strict when compatible, tool_choice required when text is not allowed, settings mapped", () => {
-    const body = OpenAiChat.encodeRequest(
+    const body = ChatWire.encodeRequest(
       [Messages.userPrompt("hi")],
       {
         maxTokens: 100,
@@ -221,21 +222,21 @@ describe("encodeRequest", () => {
 
   it("toolChoice setting: names restrict the tools", () => {
     const params = new Model.ModelRequestParameters({ functionTools: [weather, search] })
-    const one = OpenAiChat.encodeRequest(
+    const one = ChatWire.encodeRequest(
       [Messages.userPrompt("hi")],
       { toolChoice: ["search"] },
       params,
       gpt
     ) as any
     assert.deepStrictEqual(one.tool_choice, { type: "function", function: { name: "search" } })
-    const none = OpenAiChat.encodeRequest(
+    const none = ChatWire.encodeRequest(
       [Messages.userPrompt("hi")],
       { toolChoice: "none" },
       params,
       gpt
     ) as any
     assert.strictEqual(none.tool_choice, "none")
-    const auto = OpenAiChat.encodeRequest([Messages.userPrompt("hi")], {}, params, gpt) as any
+    const auto = ChatWire.encodeRequest([Messages.userPrompt("hi")], {}, params, gpt) as any
     assert.strictEqual(auto.tool_choice, "auto")
   })
 
@@ -248,7 +249,7 @@ describe("encodeRequest", () => {
         description: "A city"
       })
     })
-    const body = OpenAiChat.encodeRequest([Messages.userPrompt("hi")], { maxTokens: 5 }, params, {
+    const body = ChatWire.encodeRequest([Messages.userPrompt("hi")], { maxTokens: 5 }, params, {
       modelName: "llama3.2",
       system: "ollama",
       profile: OpenAiCompatible.vendors.ollama!.profile("llama3.2"),
@@ -264,12 +265,12 @@ describe("encodeRequest", () => {
     })
     assert.strictEqual(body.max_tokens, 5)
     // OpenAI itself gets `strict: true` for a strict-compatible schema.
-    const openai = OpenAiChat.encodeRequest([Messages.userPrompt("hi")], {}, params, gpt) as any
+    const openai = ChatWire.encodeRequest([Messages.userPrompt("hi")], {}, params, gpt) as any
     assert.strictEqual(openai.response_format.json_schema.strict, true)
   })
 
   it("a DocumentUrl is a UserError for OpenAI (must be inline bytes)", () => {
-    const out = OpenAiChat.encodeRequest(
+    const out = ChatWire.encodeRequest(
       [Messages.userPrompt([new Messages.DocumentUrl({ url: "https://x/a.pdf" })])],
       {},
       Model.ModelRequestParameters.empty,
@@ -289,7 +290,7 @@ describe("encodeRequest", () => {
       ])
     ]
     const encode = (modelName: string, profile: OpenAiChat.ChatProfile) =>
-      OpenAiChat.encodeRequest(prompt, {}, Model.ModelRequestParameters.empty, {
+      ChatWire.encodeRequest(prompt, {}, Model.ModelRequestParameters.empty, {
         modelName,
         system: "openai",
         profile,
@@ -337,7 +338,7 @@ describe("encodeRequest", () => {
       assert.deepStrictEqual(gemini[0].cache_control, { type: "ephemeral" })
       assert.deepStrictEqual(gemini[1].cache_control, { type: "ephemeral" })
       // A cache point with nothing before it marks nothing.
-      const first = OpenAiChat.encodeRequest(
+      const first = ChatWire.encodeRequest(
         [Messages.userPrompt([new Messages.CachePoint({}), "Hi"])],
         {},
         Model.ModelRequestParameters.empty,
@@ -355,7 +356,7 @@ describe("encodeRequest", () => {
         })
       ]
       const encodeWith = (modelName: string, profile: OpenAiChat.ChatProfile) =>
-        OpenAiChat.encodeRequest(messages, {}, parameters, {
+        ChatWire.encodeRequest(messages, {}, parameters, {
           modelName,
           system: "openai",
           profile,
@@ -382,7 +383,7 @@ describe("encodeRequest", () => {
 
 describe("decodeResponse", () => {
   it("reads reasoning, text, tool calls, usage with cached and reasoning tokens, finish reason", () => {
-    const r = OpenAiChat.decodeResponse(
+    const r = ChatWire.decodeResponse(
       {
         id: "chatcmpl-1",
         created: 1_700_000_000,
@@ -428,7 +429,7 @@ describe("decodeResponse", () => {
   })
 
   it("no choices is UnexpectedModelBehavior", () => {
-    const r = OpenAiChat.decodeResponse({ error: "x" }, { modelName: "m", system: "openai" })
+    const r = ChatWire.decodeResponse({ error: "x" }, { modelName: "m", system: "openai" })
     assert.instanceOf(r, AgentError.UnexpectedModelBehavior)
   })
 })

@@ -13,6 +13,7 @@ import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import * as Anthropic from "../src/internal/anthropic.js"
 import * as Google from "../src/Google.js"
+import * as ChatWire from "../src/internal/openaiChat.js"
 import * as OpenAiChat from "../src/OpenAiChat.js"
 import * as OpenAiResponses from "../src/OpenAiResponses.js"
 import { loopbackServer } from "./support/replay.js"
@@ -193,7 +194,7 @@ describe("provider encodings of tool results with files", () => {
         ]
       })
     ]
-    const body = OpenAiChat.encodeRequest(messages, {}, params, {
+    const body = ChatWire.encodeRequest(messages, {}, params, {
       modelName: "gpt-4o",
       system: "openai",
       profile: OpenAiChat.openAiProfile("gpt-4o"),

@@ -21,13 +21,13 @@ import {
   isCaching,
   type Out,
   push,
-  type StatefulDecoder,
   str,
   streamError,
   textPart,
   thinkingPart,
   toolCallPart
 } from "./wire.js"
+import { cutError, type StreamDecoder } from "./streamDecoder.js"
 
 /** The provider name recorded on parts and responses. */
 export const PROVIDER_NAME = "anthropic"
@@ -609,9 +609,9 @@ export const handleStreamEvent = (
 }
 
 /** The stream decoder of the Messages API: no `message_stop` means the response was cut. */
-export const streamDecoder: StatefulDecoder<StreamState> = {
+export const streamDecoder: StreamDecoder<StreamState> = {
   makeState: makeStreamState,
   handleEvent: handleStreamEvent,
-  ended: (state) => state.stopped,
-  cutReason: "The stream ended before message_stop"
+  end: (state, manager, modelName) =>
+    state.stopped ? undefined : cutError(modelName, manager, "The stream ended before message_stop")
 }

@@ -18,16 +18,15 @@ import {
   Usage
 } from "@agentfx/core"
 import { budgetOf, supportsStructuredOutput } from "./anthropic.js"
-import type { SseEvent } from "./http.js"
+import type { SseEvent } from "./sse.js"
+import { cutError, type DecodeContext, type StreamDecoder } from "./streamDecoder.js"
 import {
   type CacheSetting,
   cachedUsage,
   completeResponse,
   isCaching,
   type Out,
-  parseEventData,
   push,
-  type StreamHandler,
   str,
   streamError,
   textPart,
@@ -668,35 +667,19 @@ export interface StreamState {
 }
 
 /**
- * Feeds one event-stream event (`event` = its type, `data` = its JSON payload) to the parts
- * manager. Exceptions and framing errors fail the stream with a `ModelAPIError` keeping the
- * partial response; unknown events are skipped.
+ * Feeds one event-stream event (`ctx.event.event` = its type, `data` = its JSON payload) to
+ * the parts manager; unknown events are skipped.
  */
 export const handleStreamEvent = (
-  event: SseEvent,
+  data: Record<string, any>,
   state: StreamState,
   manager: PartsManager.PartsManager,
   out: Out,
-  modelName: string,
-  skip: (reason: string) => void
+  _modelName: string,
+  ctx: DecodeContext
 ): AgentError.ModelError | undefined => {
-  const type = event.event ?? ""
-  if (type === FRAME_ERROR) return streamError(modelName, manager, event.data, undefined)
-  if (type.startsWith("exception:") || type.startsWith("error:")) {
-    const data = parseEventData(event.data)
-    const message = str(data?.message) ?? event.data
-    return streamError(
-      modelName,
-      manager,
-      `Stream error: ${type.slice(type.indexOf(":") + 1)}: ${message}`,
-      data ?? event.data
-    )
-  }
-  const data = parseEventData(event.data) as Record<string, any> | undefined
-  if (data === undefined) {
-    skip(`${type}: payload is not a JSON object`)
-    return undefined
-  }
+  const type = ctx.event.event ?? ""
+  const skip = ctx.skip
   switch (type) {
     case "messageStart":
       return undefined
@@ -773,19 +756,42 @@ export const handleStreamEvent = (
   }
 }
 
-/** The stream handler of one ConverseStream response: no `messageStop` means it was cut. */
-export const streamHandler = (modelName: string): StreamHandler => {
-  const state: StreamState = { stopped: false, skipped: new Set() }
-  return {
-    onEvent: (event, manager, out, skip) =>
-      handleStreamEvent(event, state, manager, out, modelName, skip),
-    onEnd: (manager) =>
-      state.stopped
-        ? undefined
-        : new AgentError.ModelAPIError({
-            modelName,
-            reason: "The stream ended before messageStop",
-            partialResponse: manager.response()
-          })
+/**
+ * Exceptions and framing errors, whatever their payload: they fail the stream with a
+ * `ModelAPIError` keeping the partial response.
+ */
+const previewEvent = (
+  event: SseEvent,
+  _state: StreamState,
+  manager: PartsManager.PartsManager,
+  modelName: string
+): AgentError.ModelError | undefined => {
+  const type = event.event ?? ""
+  if (type === FRAME_ERROR) return streamError(modelName, manager, event.data, undefined)
+  if (type.startsWith("exception:") || type.startsWith("error:")) {
+    let data: Record<string, unknown> | undefined
+    try {
+      const v = JSON.parse(event.data)
+      data = v !== null && typeof v === "object" ? v : undefined
+    } catch {
+      data = undefined
+    }
+    const message = str(data?.message) ?? event.data
+    return streamError(
+      modelName,
+      manager,
+      `Stream error: ${type.slice(type.indexOf(":") + 1)}: ${message}`,
+      data ?? event.data
+    )
   }
+  return undefined
+}
+
+/** The stream decoder of one ConverseStream response: no `messageStop` means it was cut. */
+export const streamDecoder: StreamDecoder<StreamState> = {
+  makeState: () => ({ stopped: false, skipped: new Set() }),
+  preview: previewEvent,
+  handleEvent: handleStreamEvent,
+  end: (state, manager, modelName) =>
+    state.stopped ? undefined : cutError(modelName, manager, "The stream ended before messageStop")
 }

@@ -14,8 +14,9 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
-import type * as Stream from "effect/Stream"
-import * as Http from "./http.js"
+import { postJson, type RequestOptions } from "./request.js"
+import type { RetryPolicy } from "./retry.js"
+import { postSse, type StreamBody } from "./streamBody.js"
 
 /** The two POSTs of a client. */
 export interface Posts<Call> {
@@ -24,14 +25,10 @@ export interface Posts<Call> {
     options: Call,
     decode: (json: unknown) => Effect.Effect<A, E>
   ) => Effect.Effect<A, E | AgentError.ModelHTTPError | AgentError.ModelAPIError>
-  /** POSTs and opens an SSE stream bound to the scope. */
+  /** POSTs and opens a streamed (SSE) body bound to the scope. */
   readonly postSse: (
     options: Call
-  ) => Effect.Effect<
-    Stream.Stream<Http.SseEvent, AgentError.ModelAPIError>,
-    AgentError.ModelHTTPError | AgentError.ModelAPIError,
-    Scope.Scope
-  >
+  ) => Effect.Effect<StreamBody, AgentError.ModelHTTPError | AgentError.ModelAPIError, Scope.Scope>
 }
 
 /** What every call through a client carries. */
@@ -44,16 +41,16 @@ export interface Call {
 /**
  * The POSTs of a client: `url` and `headers` are asked per call (headers carry the key, so it
  * stays `Redacted` at rest). `httpClientSpans` turns the `@effect/platform` client's own
- * `http.client` span back on (off by default; see `Http.RequestOptions`).
+ * `http.client` span back on (off by default; see `RequestOptions`).
  */
 export const posts = <C extends Call>(
   httpClient: HttpClient.HttpClient,
-  retry: Http.RetryPolicy,
+  retry: RetryPolicy,
   url: (call: C) => string,
   headers: (call: C) => Record<string, string>,
   httpClientSpans = false
 ): Posts<C> => {
-  const request = (o: C): Http.RequestOptions => ({
+  const request = (o: C): RequestOptions => ({
     modelName: o.modelName,
     url: url(o),
     headers: headers(o),
@@ -63,8 +60,8 @@ export const posts = <C extends Call>(
     httpClientSpans
   })
   return {
-    postJson: (o, decode) => Http.postJson(httpClient, request(o), decode),
-    postSse: (o) => Http.postSse(httpClient, request(o))
+    postJson: (o, decode) => postJson(httpClient, request(o), decode),
+    postSse: (o) => postSse(httpClient, request(o))
   }
 }
 

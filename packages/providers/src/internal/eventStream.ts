@@ -9,8 +9,8 @@
  * the whole message is then split and checked again (both CRCs) by `@smithy/core`'s
  * `EventStreamCodec`, which also parses the typed headers.
  *
- * The decoder has the `Http.SseDecoder` shape so that the shared streaming machinery
- * (`Http.postSse` / `Http.streamedResponse`) carries it unchanged: a message becomes an
+ * The decoder has the `FrameDecoder` shape (`sse.ts`) so that the shared streaming machinery
+ * (`postSse` / `streamedResponse`) carries it unchanged: a message becomes an
  * `SseEvent` whose `event` is its `:event-type` (`exception:<type>` for exception messages,
  * `error:<code>` for error messages) and whose `data` is the UTF-8 payload. A framing error (bad
  * CRC, impossible lengths, bytes left at the end) becomes one `FRAME_ERROR` event whose data is
@@ -24,7 +24,7 @@
 import { Crc32 } from "@smithy/core/checksum"
 import { EventStreamCodec } from "@smithy/core/event-streams"
 import { FRAME_ERROR } from "./bedrock.js"
-import type { SseDecoder, SseEvent } from "./http.js"
+import type { FrameDecoder, SseEvent } from "./sse.js"
 
 export { FRAME_ERROR } from "./bedrock.js"
 
@@ -76,7 +76,7 @@ const eventOf = (message: ReturnType<typeof codec.decode>): SseEvent => {
 }
 
 /** A fresh incremental decoder (one per response). */
-export const makeDecoder = (): SseDecoder => {
+export const makeDecoder = (): FrameDecoder => {
   /**
    * Reads not yet decoded (the start of an incomplete message), joined only once `need` bytes
    * are there: a message split over many small reads is copied once, not once per read.

@@ -19,7 +19,8 @@ import {
 } from "@agentfx/core"
 import * as Either from "effect/Either"
 import * as GoogleSchema from "../GoogleSchema.js"
-import { completeResponse, type StreamHandler } from "./wire.js"
+import type { StreamDecoder } from "./streamDecoder.js"
+import { completeResponse } from "./wire.js"
 
 /** The provider name recorded on responses and parts. */
 export const providerName = "google"
@@ -833,35 +834,43 @@ export const streamChunk = (
   return undefined
 }
 
+/** An error object sent inside a 200 stream (`{"error": {code, message, status}}`). */
+const inStreamError = (
+  modelName: string,
+  manager: PartsManager.PartsManager,
+  error: unknown
+): AgentError.ModelAPIError => {
+  const e = (error !== null && typeof error === "object" ? error : {}) as Record<string, unknown>
+  const code = e.status ?? e.code ?? "error"
+  const message = typeof e.message === "string" ? e.message : JSON.stringify(error).slice(0, 1000)
+  return new AgentError.ModelAPIError({
+    modelName,
+    reason: `Provider error in stream: ${String(code)}: ${message}`,
+    partialResponse: manager.response(),
+    cause: error
+  })
+}
+
 /**
- * The stream handler of one streamed response: each SSE event is one JSON chunk. Gemini has no
- * end event: the chunk with a `finishReason` is the last one, so a stream without it was cut.
+ * The stream decoder of `streamGenerateContent`: each SSE event is one JSON chunk; a chunk
+ * with an `error` object fails the stream. Gemini has no end event: the chunk with a
+ * `finishReason` is the last one, so a stream without it was cut.
  */
-export const makeStreamHandler = (modelName: string): StreamHandler => {
-  const state: StreamState = { sawFinish: false, chunks: 0 }
-  return {
-    onEvent: (event, manager, out) => {
-      let chunk: GenerateContentResponse
-      try {
-        chunk = JSON.parse(event.data)
-      } catch {
-        return new AgentError.UnexpectedModelBehavior({
-          reason: "Invalid JSON in a Gemini stream event",
-          body: event.data
+export const streamDecoder: StreamDecoder<StreamState> = {
+  makeState: () => ({ sawFinish: false, chunks: 0 }),
+  handleEvent: (data, state, manager, out, modelName) =>
+    data.error !== undefined && data.error !== null
+      ? inStreamError(modelName, manager, data.error)
+      : streamChunk(data as GenerateContentResponse, manager, out, state),
+  end: (state, _manager, modelName) =>
+    state.chunks === 0
+      ? new AgentError.UnexpectedModelBehavior({
+          reason: "Streamed response ended without content or tool calls"
         })
-      }
-      return streamChunk(chunk, manager, out, state)
-    },
-    onEnd: () =>
-      state.chunks === 0
-        ? new AgentError.UnexpectedModelBehavior({
-            reason: "Streamed response ended without content or tool calls"
+      : !state.sawFinish
+        ? new AgentError.ModelAPIError({
+            modelName,
+            reason: "Gemini stream ended before a finishReason (connection cut?)"
           })
-        : !state.sawFinish
-          ? new AgentError.ModelAPIError({
-              modelName,
-              reason: "Gemini stream ended before a finishReason (connection cut?)"
-            })
-          : undefined
-  }
+        : undefined
 }

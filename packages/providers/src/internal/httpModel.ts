@@ -4,7 +4,7 @@
  * bridge the SSE events to a `StreamedResponse`. Both operations are traced as
  * `<spanPrefix>.request` / `<spanPrefix>.requestStream`.
  *
- * A provider supplies only what differs: its encoder, decoder, stream handler and how it
+ * A provider supplies only what differs: its encoder, decoder, stream decoder and how it
  * posts (URL, headers).
  *
  * @internal
@@ -12,10 +12,10 @@
 import { AgentError, InstrumentedModel, type Messages, Model, ModelSettings } from "@agentfx/core"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
-import type * as Stream from "effect/Stream"
 import type { Posts } from "./client.js"
-import * as Http from "./http.js"
-import type { StreamHandler } from "./wire.js"
+import type { StreamBody } from "./streamBody.js"
+import * as StreamDecoder from "./streamDecoder.js"
+import { streamedResponse } from "./streamedResponse.js"
 
 type RequestError = AgentError.ModelHTTPError | AgentError.ModelAPIError
 
@@ -30,11 +30,7 @@ export interface Post<Body> {
   readonly sse: (
     body: Body,
     settings: ModelSettings.ModelSettings
-  ) => Effect.Effect<
-    Stream.Stream<Http.SseEvent, AgentError.ModelAPIError>,
-    RequestError,
-    Scope.Scope
-  >
+  ) => Effect.Effect<StreamBody, RequestError, Scope.Scope>
 }
 
 /** `Post` through a client's `postJson` / `postSse`: `call` builds the client call of a body. */
@@ -72,8 +68,8 @@ export interface Options<Body> {
   readonly post: Post<Body>
   /** Decodes a JSON answer (pure). */
   readonly decode: (json: unknown) => Messages.ModelResponse | AgentError.ModelError
-  /** A fresh stream handler (with its own state) per streamed response. */
-  readonly stream: () => StreamHandler
+  /** The stream decoder (fresh state per streamed response, under the malformed-event policy). */
+  readonly decoder: StreamDecoder.StreamDecoder<any>
 }
 
 /** Builds the model service of an HTTP provider. */
@@ -124,8 +120,19 @@ export const make = <Body>(options: Options<Body>): Model.Service => {
       const settings = ModelSettings.merge(options.settings, runSettings)
       return body(messages, settings, parameters, true).pipe(
         Effect.flatMap((b) => post.sse(b, settings)),
-        Effect.map((events) =>
-          Http.streamedResponse({ modelName, providerName: system, events, ...options.stream() })
+        Effect.map((streamBody) =>
+          streamedResponse({
+            modelName,
+            providerName: system,
+            body: streamBody,
+            handler: (log) =>
+              StreamDecoder.handler(
+                options.decoder,
+                modelName,
+                StreamDecoder.malformedEventLimitOf(settings),
+                log
+              )
+          })
         ),
         requestStreamSpan
       )

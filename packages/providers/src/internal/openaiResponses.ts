@@ -19,13 +19,13 @@ import {
   completeResponse,
   type Out,
   push,
-  type StatefulDecoder,
   str,
   streamError,
   textPart,
   thinkingPart,
   toolCallPart
 } from "./wire.js"
+import { cutError, type StreamDecoder } from "./streamDecoder.js"
 
 /** The provider name recorded on parts and responses. */
 export const PROVIDER_NAME = "openai"
@@ -685,9 +685,11 @@ export const handleStreamEvent = (
 }
 
 /** The stream decoder of the Responses API: no `response.completed` means the response was cut. */
-export const streamDecoder: StatefulDecoder<StreamState> = {
+export const streamDecoder: StreamDecoder<StreamState> = {
   makeState: makeStreamState,
   handleEvent: handleStreamEvent,
-  ended: (state) => state.completed,
-  cutReason: "The stream ended before response.completed"
+  end: (state, manager, modelName) =>
+    state.completed
+      ? undefined
+      : cutError(modelName, manager, "The stream ended before response.completed")
 }

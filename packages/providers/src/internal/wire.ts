@@ -1,18 +1,16 @@
 /**
  * Small helpers the pure wire conversions of every provider share: a complete `ModelResponse`
- * from decoded fields, the JSON parse of an SSE `data:` payload, and the stream handler of the
- * providers whose decoders keep their own per-stream state (Anthropic, OpenAI Responses).
- *
- * Hot path notes: `parseEventData` and the `onEvent` built by `statefulStreamHandler` run once
- * per SSE event: plain code, no allocation beyond the parsed JSON.
+ * from decoded fields, usage with cache counts, cache settings, part constructors and the
+ * error of a provider's in-stream error event. (The stream decoder shape and its policy are
+ * in `streamDecoder.ts`.)
  *
  * @internal
  */
 import { AgentError, Messages, type PartsManager, Usage } from "@agentfx/core"
-import type * as Http from "./http.js"
 
-/** Where a stream handler pushes the part events of one network read. */
-export type Out = Array<Messages.ModelResponseStreamEvent>
+/** Where a stream decoder pushes the part events of one network read. */
+export type { Out } from "./streamDecoder.js"
+import type { Out } from "./streamDecoder.js"
 
 /** Pushes a part event when the parts manager produced one. */
 export const push = (out: Out, e: Messages.ModelResponseStreamEvent | undefined): void => {
@@ -96,63 +94,6 @@ export const completeResponse = (f: ResponseFields): Messages.ModelResponse =>
     },
     true
   )
-
-/** The JSON object of an SSE `data:` payload; `undefined` for `[DONE]`, non-JSON and non-objects. */
-export const parseEventData = (data: string): Record<string, unknown> | undefined => {
-  if (data === "[DONE]") return undefined
-  try {
-    const v = JSON.parse(data)
-    return v !== null && typeof v === "object" ? v : undefined
-  } catch {
-    return undefined
-  }
-}
-
-/** What `Http.streamedResponse` calls per event and at the end of the stream. */
-export type StreamHandler = Pick<Parameters<typeof Http.streamedResponse>[0], "onEvent" | "onEnd">
-
-/** A stream decoder that keeps its own state: one event at a time, then an end check. */
-export interface StatefulDecoder<S> {
-  readonly makeState: () => S
-  readonly handleEvent: (
-    data: Record<string, any>,
-    state: S,
-    manager: PartsManager.PartsManager,
-    out: Out,
-    modelName: string
-  ) => AgentError.ModelError | undefined
-  /** Whether the stream saw its terminal event; a stream that ends without it was cut. */
-  readonly ended: (state: S) => boolean
-  /** The `ModelAPIError` reason of a cut stream. */
-  readonly cutReason: string
-}
-
-/**
- * The stream handler of a stateful decoder, with fresh state: JSON events go to `handleEvent`,
- * other events (`[DONE]`, keep-alives, bad JSON) are skipped.
- */
-export const statefulStreamHandler = <S>(
-  decoder: StatefulDecoder<S>,
-  modelName: string
-): StreamHandler => {
-  const state = decoder.makeState()
-  return {
-    onEvent: (event, manager, out) => {
-      const data = parseEventData(event.data)
-      return data === undefined
-        ? undefined
-        : decoder.handleEvent(data, state, manager, out, modelName)
-    },
-    onEnd: (manager) =>
-      decoder.ended(state)
-        ? undefined
-        : new AgentError.ModelAPIError({
-            modelName,
-            reason: decoder.cutReason,
-            partialResponse: manager.response()
-          })
-  }
-}
 
 /** The failure of a provider's error event, carrying the response so far and the event's error. */
 export const streamError = (

@@ -1,32 +1,34 @@
 import { AgentError } from "@agentfx/core"
-import type * as Stream from "effect/Stream"
-import * as Http from "../../src/internal/http.js"
+import type { StreamBody } from "../../src/internal/streamBody.js"
+import { streamedResponse } from "../../src/internal/streamedResponse.js"
 
 /** A tiny text protocol: each SSE `data` is text; `event: error` fails; `event: end` terminates. */
-export const textResponse = (events: Stream.Stream<Http.SseEvent, AgentError.ModelAPIError>) => {
+export const textResponse = (body: StreamBody) => {
   let ended = false
-  return Http.streamedResponse({
+  return streamedResponse({
     modelName: "m1",
     providerName: "test",
-    events,
-    onEvent: (event, manager, out) => {
-      if (event.event === "error") {
-        return new AgentError.ModelAPIError({
-          modelName: "m1",
-          reason: `provider error: ${event.data}`
-        })
-      }
-      if (event.event === "end") {
-        ended = true
+    body,
+    handler: () => ({
+      onEvent: (event, manager, out) => {
+        if (event.event === "error") {
+          return new AgentError.ModelAPIError({
+            modelName: "m1",
+            reason: `provider error: ${event.data}`
+          })
+        }
+        if (event.event === "end") {
+          ended = true
+          return undefined
+        }
+        const e = manager.textDelta("t", event.data)
+        if (e) out.push(e)
         return undefined
-      }
-      const e = manager.textDelta("t", event.data)
-      if (e) out.push(e)
-      return undefined
-    },
-    onEnd: () =>
-      ended
-        ? undefined
-        : new AgentError.ModelAPIError({ modelName: "m1", reason: "stream ended early" })
+      },
+      onEnd: () =>
+        ended
+          ? undefined
+          : new AgentError.ModelAPIError({ modelName: "m1", reason: "stream ended early" })
+    })
   })
 }
