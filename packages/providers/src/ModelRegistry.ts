@@ -18,7 +18,7 @@
  * @since 0.1.0
  */
 import * as HttpClient from "@effect/platform/HttpClient"
-import { AgentError, Model, TestModel } from "@agentfx/core"
+import { AgentError, EmbeddingModel, Model, TestEmbeddingModel, TestModel } from "@agentfx/core"
 import * as Config from "effect/Config"
 import * as ConfigError from "effect/ConfigError"
 import * as Effect from "effect/Effect"
@@ -27,11 +27,15 @@ import * as Option from "effect/Option"
 import type * as Redacted from "effect/Redacted"
 import * as Anthropic from "./Anthropic.js"
 import * as Bedrock from "./Bedrock.js"
+import * as CohereEmbedding from "./CohereEmbedding.js"
 import * as Google from "./Google.js"
+import * as GoogleEmbedding from "./GoogleEmbedding.js"
 import * as OpenAiChat from "./OpenAiChat.js"
 import * as OpenAiClient from "./OpenAiClient.js"
 import * as OpenAiCompatible from "./OpenAiCompatible.js"
+import * as OpenAiEmbedding from "./OpenAiEmbedding.js"
 import * as OpenAiResponses from "./OpenAiResponses.js"
+import * as VoyageEmbedding from "./VoyageEmbedding.js"
 
 /**
  * Builds the model named after the prefix (`gpt-4o` for `"openai:gpt-4o"`). It reads its keys
@@ -63,13 +67,14 @@ const withClient = (
 /**
  * A factory from a client layer (usually the provider's `layerConfig()`) and a model builder
  * that needs that client, e.g. `fromLayer(Anthropic.layerConfig(), Anthropic.fromModelString)`.
+ * Builds embedders the same way (`EmbedderFactory`).
  */
 export const fromLayer =
-  <Client, E extends AgentError.UserError | ConfigError.ConfigError>(
+  <Client, E extends AgentError.UserError | ConfigError.ConfigError, S = Model.Service>(
     clientLayer: Layer.Layer<Client, E, HttpClient.HttpClient>,
-    build: (modelName: string) => Effect.Effect<Model.Service, never, Client>
-  ): Factory =>
-  (modelName) =>
+    build: (modelName: string) => Effect.Effect<S, never, Client>
+  ) =>
+  (modelName: string): Effect.Effect<S, E, HttpClient.HttpClient> =>
     Effect.scoped(
       Effect.flatMap(Layer.build(clientLayer), (context) =>
         Effect.provide(build(modelName), context)
@@ -192,39 +197,58 @@ const configReason = (error: ConfigError.ConfigError, model: string): string => 
     : `Cannot create model "${model}": invalid configuration (${String(error)})`
 }
 
+/**
+ * Resolves `name` with a factory table: splits the prefix off, suggests close prefixes for an
+ * unknown one, turns a configuration error into a `UserError` naming the missing variables.
+ */
+const resolveWith = <S>(
+  factories: Readonly<
+    Record<
+      string,
+      (
+        modelName: string
+      ) => Effect.Effect<S, AgentError.UserError | ConfigError.ConfigError, HttpClient.HttpClient>
+    >
+  >,
+  http: HttpClient.HttpClient,
+  name: string,
+  noun: string,
+  span: string
+): Effect.Effect<S, AgentError.UserError> => {
+  const at = name.indexOf(":")
+  const prefix = at < 0 ? name : name.slice(0, at)
+  const modelName = at < 0 ? "" : name.slice(at + 1)
+  const factory = factories[prefix]
+  if (factory === undefined) {
+    const close = suggest(prefix, Object.keys(factories))
+    return Effect.fail(
+      new AgentError.UserError({
+        reason: `Unknown ${noun} provider "${prefix}" in "${name}".${close.length > 0 ? ` Did you mean ${close.map((c) => `"${c}"`).join(" or ")}?` : ""} Known providers: ${Object.keys(factories).sort().join(", ")}.`
+      })
+    )
+  }
+  if (modelName === "" && prefix !== "test") {
+    return Effect.fail(
+      new AgentError.UserError({
+        reason: `${noun[0]!.toUpperCase()}${noun.slice(1)} string "${name}" has no model name; use "${prefix}:<model>"`
+      })
+    )
+  }
+  return factory(modelName).pipe(
+    Effect.catchIf(ConfigError.isConfigError, (e) =>
+      Effect.fail(new AgentError.UserError({ reason: configReason(e, name) }))
+    ),
+    Effect.provideService(HttpClient.HttpClient, http),
+    Effect.withSpan(span, { attributes: { "agentfx.model": name } })
+  )
+}
+
 /** The registry service over a factory table. */
 export const make = (
   factories: Readonly<Record<string, Factory>> = defaultFactories
 ): Effect.Effect<Model.RegistryService, never, HttpClient.HttpClient> =>
   Effect.map(HttpClient.HttpClient, (http) => ({
-    resolve: (name: string) => {
-      const at = name.indexOf(":")
-      const prefix = at < 0 ? name : name.slice(0, at)
-      const modelName = at < 0 ? "" : name.slice(at + 1)
-      const factory = factories[prefix]
-      if (factory === undefined) {
-        const close = suggest(prefix, Object.keys(factories))
-        return Effect.fail(
-          new AgentError.UserError({
-            reason: `Unknown model provider "${prefix}" in "${name}".${close.length > 0 ? ` Did you mean ${close.map((c) => `"${c}"`).join(" or ")}?` : ""} Known providers: ${Object.keys(factories).sort().join(", ")}.`
-          })
-        )
-      }
-      if (modelName === "" && prefix !== "test") {
-        return Effect.fail(
-          new AgentError.UserError({
-            reason: `Model string "${name}" has no model name; use "${prefix}:<model>"`
-          })
-        )
-      }
-      return factory(modelName).pipe(
-        Effect.catchIf(ConfigError.isConfigError, (e) =>
-          Effect.fail(new AgentError.UserError({ reason: configReason(e, name) }))
-        ),
-        Effect.provideService(HttpClient.HttpClient, http),
-        Effect.withSpan("ModelRegistry.resolve", { attributes: { "agentfx.model": name } })
-      )
-    }
+    resolve: (name: string) => resolveWith(factories, http, name, "model", "ModelRegistry.resolve")
   }))
 
 /**
@@ -244,3 +268,74 @@ export const model = (
     Model.Model,
     Effect.flatMap(Model.ModelRegistry, (registry) => registry.resolve(name))
   )
+
+// ---------------------------------------------------------------------------
+// Embedding models
+// ---------------------------------------------------------------------------
+
+/** Builds the embedding model named after the prefix (`text-embedding-3-small` for `"openai:text-embedding-3-small"`). */
+export type EmbedderFactory = (
+  modelName: string
+) => Effect.Effect<
+  EmbeddingModel.Service,
+  AgentError.UserError | ConfigError.ConfigError,
+  HttpClient.HttpClient
+>
+
+/** `test` / `test:<name>`: core's `TestEmbeddingModel` (no network, no key). */
+export const testEmbedderFactory: EmbedderFactory = (modelName) =>
+  Effect.map(TestEmbeddingModel.make(modelName === "" ? {} : { modelName }), (t) => t.model)
+
+/**
+ * The embedder factories registered by default: `openai:` (`OPENAI_API_KEY`), `google:` /
+ * `gemini:` (`GEMINI_API_KEY` or `GOOGLE_API_KEY`), `cohere:` (`CO_API_KEY` or
+ * `COHERE_API_KEY`), `voyage:` (`VOYAGE_API_KEY`), `test`.
+ */
+export const defaultEmbedderFactories: Readonly<Record<string, EmbedderFactory>> = {
+  openai: fromLayer(OpenAiClient.layerConfig(), (name) => OpenAiEmbedding.make(name)),
+  google: fromLayer(Google.layerConfig(), (name) => GoogleEmbedding.make(name)),
+  gemini: fromLayer(Google.layerConfig(), (name) => GoogleEmbedding.make(name)),
+  cohere: fromLayer(CohereEmbedding.layerConfig(), (name) => CohereEmbedding.make(name)),
+  voyage: fromLayer(VoyageEmbedding.layerConfig(), (name) => VoyageEmbedding.make(name)),
+  test: testEmbedderFactory
+}
+
+/** The embedding registry service over a factory table. */
+export const makeEmbedders = (
+  factories: Readonly<Record<string, EmbedderFactory>> = defaultEmbedderFactories
+): Effect.Effect<EmbeddingModel.RegistryService, never, HttpClient.HttpClient> =>
+  Effect.map(HttpClient.HttpClient, (http) => ({
+    resolve: (name: string) =>
+      resolveWith(factories, http, name, "embedding model", "ModelRegistry.resolveEmbedder")
+  }))
+
+/**
+ * Resolves an embedding model string with the default factories, e.g.
+ * `resolveEmbedder("openai:text-embedding-3-small")`. A missing key or an unknown provider is a
+ * `UserError` that names it.
+ */
+export const resolveEmbedder = (
+  name: string
+): Effect.Effect<EmbeddingModel.Service, AgentError.UserError, HttpClient.HttpClient> =>
+  Effect.flatMap(makeEmbedders(), (registry) => registry.resolve(name))
+
+/**
+ * An `EmbeddingModel.EmbeddingRegistry` layer with the default embedder factories plus
+ * `factories` (which win on the same prefix); `EmbeddingModel.fromString(name)` reads it.
+ */
+export const embeddingLayer = (
+  options: { readonly factories?: Readonly<Record<string, EmbedderFactory>> } = {}
+): Layer.Layer<EmbeddingModel.EmbeddingRegistry, never, HttpClient.HttpClient> =>
+  Layer.effect(
+    EmbeddingModel.EmbeddingRegistry,
+    makeEmbedders({ ...defaultEmbedderFactories, ...options.factories })
+  )
+
+/** A layer providing `EmbeddingModel` resolved from a string (fails with `UserError`). */
+export const embedder = (
+  name: string
+): Layer.Layer<
+  EmbeddingModel.EmbeddingModel,
+  AgentError.UserError,
+  EmbeddingModel.EmbeddingRegistry
+> => Layer.effect(EmbeddingModel.EmbeddingModel, EmbeddingModel.fromString(name))
