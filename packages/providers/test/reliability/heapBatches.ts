@@ -3,7 +3,11 @@
  * runs over OpenAI Chat against a loopback server in this process, a full GC after each batch,
  * and one JSON line on stdout: the heap used after the baseline GC and after each batch.
  *
- *   node --expose-gc --conditions=@agentfx/source --import tsx heapBatches.ts <N> <batches>
+ *   node --expose-gc --conditions=@agentfx/source --import tsx heapBatches.ts <N> <batches> [connections]
+ *
+ * `connections` caps undici's sockets to the server (a production set-up holding thousands of
+ * runs at once does the same: one process here holds both ends of every socket, so 10,000
+ * uncapped sockets would need 20,000 file descriptors). Without it, undici's default (no cap).
  */
 import * as Http from "node:http"
 import type { AddressInfo } from "node:net"
@@ -13,11 +17,13 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Redacted from "effect/Redacted"
+import * as Undici from "undici"
 import * as OpenAiChat from "../../src/OpenAiChat.js"
 import * as OpenAiClient from "../../src/OpenAiClient.js"
 
 const n = Number(process.argv[2] ?? 1000)
 const batches = Number(process.argv[3] ?? 3)
+const connections = process.argv[4] === undefined ? undefined : Number(process.argv[4])
 const gc = (globalThis as { gc?: () => void }).gc
 if (gc === undefined) throw new Error("run with --expose-gc")
 
@@ -51,7 +57,21 @@ const layer = OpenAiChat.model("gpt-4o").pipe(
       retry: false
     })
   ),
-  Layer.provide(NodeHttpClient.layerUndici)
+  Layer.provide(
+    connections === undefined
+      ? NodeHttpClient.layerUndici
+      : NodeHttpClient.layerUndiciWithoutDispatcher.pipe(
+          Layer.provide(
+            Layer.scoped(
+              NodeHttpClient.Dispatcher,
+              Effect.acquireRelease(
+                Effect.sync(() => new Undici.Agent({ connections })),
+                (agent) => Effect.promise(() => agent.destroy())
+              )
+            )
+          )
+        )
+  )
 )
 const runtime = ManagedRuntime.make(layer)
 const agent = Agent.make({ instructions: "Be brief." })
