@@ -170,7 +170,7 @@ export interface RunOptions<M extends Model.Input = never> {
    * denied ones get a `denied` tool return — and the run goes on. A result for an unknown call,
    * a missing result, or an approval for a call that did not wait for one is a `UserError`.
    */
-  readonly deferredToolResults?: DeferredToolResults
+  readonly deferredToolResults?: DeferredToolResults | undefined
 }
 
 /**

@@ -177,6 +177,24 @@ describe("DeferredTools", () => {
       })
   )
 
+  it.effect(
+    "deferredToolResults: undefined (a handler passing its optional value on) is a plain run",
+    () =>
+      Effect.gen(function* () {
+        const { c, agent, model } = fixture([call("lookup", "l1", { order: "7" })], "Found it.")
+        const given: DeferredTools.DeferredToolResults | undefined = undefined
+        const result = yield* agent
+          .run("Look up 7", { deferredToolResults: given })
+          .pipe(Effect.provide(model.layer))
+        assert.strictEqual(result.output, "Found it.")
+        assert.strictEqual(c.runs.lookup, 1)
+        assert.strictEqual(model.seen.length, 2)
+        const sent = model.seen[1]!
+        const ret = returnOf(requestParts(sent[2]), "l1") as Messages.ToolReturnPart
+        assert.strictEqual(ret.content, "order 7: 40 EUR")
+      })
+  )
+
   it.effect("a requiresApproval predicate sees the decoded args and the run", () =>
     Effect.gen(function* () {
       const c = counter()
