@@ -761,8 +761,6 @@ export const checkInteraction = (
     }
   })
 
-const it_skip = (name: string) => it.skip(name, () => {})
-
 /**
  * Registers the conformance tests of one recorded provider folder: per interaction, decoding
  * plus request fidelity, and for streams a re-chunked replay. Data-driven skips carry the reason
@@ -774,10 +772,10 @@ export const describeConformance = (
 ): void => {
   describe(`${provider} conformance`, () => {
     for (const c of listCases(provider))
-      c.interactions.forEach((it, index) => {
-        const reason = otherEndpointReason(it)
+      c.interactions.forEach((interaction, index) => {
+        const reason = otherEndpointReason(interaction)
         // Data-driven skip: see `otherEndpointReason` for the reason.
-        if (reason !== undefined) it_skip(`${c.id}#${index}: ${reason}`)
+        if (reason !== undefined) it.skip(`${c.id}#${index}: ${reason}`, () => {})
       })
     for (const ci of chatInteractions(provider, vendorOf)) {
       const vendor = vendorOf(ci.interaction)
