@@ -42,6 +42,7 @@ import type { AgentError, ModelRetry } from "./AgentError.js"
 import * as Limiter from "./ConcurrencyLimiter.js"
 import type { DeferredToolRequests, DeferredToolResults } from "./DeferredTools.js"
 import type { ModelMessage, UserContent } from "./Messages.js"
+import type * as HistoryProcessor from "./HistoryProcessor.js"
 import type * as Model from "./Model.js"
 import { defaultProfile as defaultModelProfile } from "./Model.js"
 import type { ModelSettings } from "./ModelSettings.js"
@@ -171,6 +172,11 @@ export interface RunOptions<M extends Model.Input = never> {
    * a missing result, or an approval for a call that did not wait for one is a `UserError`.
    */
   readonly deferredToolResults?: DeferredToolResults | undefined
+  /**
+   * More history processors for this run, applied after the agent's (see
+   * `MakeOptions.historyProcessors`). Effects here may not fail or require services.
+   */
+  readonly historyProcessors?: ReadonlyArray<HistoryProcessor.HistoryProcessor> | undefined
 }
 
 /**
@@ -257,7 +263,9 @@ export interface MakeOptions<
   IR,
   VR,
   M extends Model.Input,
-  D extends boolean = false
+  D extends boolean = false,
+  HE = never,
+  HR = never
 > {
   /** Used in spans (`invoke_agent {name}`) and visible in `RunContext.agentName`. */
   readonly name?: string
@@ -321,6 +329,13 @@ export interface MakeOptions<
    * `CallDeferred` and `Toolset.approvalRequired` put it there by themselves.
    */
   readonly deferredToolRequests?: D
+  /**
+   * Rewrite the messages right before each model request (pydantic-ai's `history_processors`),
+   * in order: trim, summarise, filter (see `HistoryProcessor` for helpers). The model receives
+   * the last processor's answer; the run's stored history is not replaced. An Effect's errors
+   * join the run's error type and its requirements the agent's (`RunContext` is provided).
+   */
+  readonly historyProcessors?: ReadonlyArray<HistoryProcessor.HistoryProcessor<HE, HR>>
 }
 
 /**
@@ -458,22 +473,25 @@ export const make = <
   IR = never,
   VR = never,
   M extends Model.Input = never,
-  D extends boolean = false
+  D extends boolean = false,
+  HE = never,
+  HR = never
 >(
-  options: MakeOptions<Tools, Sets, O, IE, IR, VR, M, D> = {}
+  options: MakeOptions<Tools, Sets, O, IE, IR, VR, M, D, HE, HR> = {}
 ): Agent<
   OutputWithDeferred<
     OutputSpec.Output<O>,
     Tool.Deferrals<Tools[number]> | Toolset.Deferrals<Sets[number]>,
     D
   >,
-  Tool.Errors<Tools[number]> | Toolset.Errors<Sets[number]> | IE | ModelErrors<M>,
+  Tool.Errors<Tools[number]> | Toolset.Errors<Sets[number]> | IE | HE | ModelErrors<M>,
   | Exclude<
       | Tool.Requirements<Tools[number]>
       | Toolset.Requirements<Sets[number]>
       | OutputSpec.Requirements<O>
       | IR
-      | VR,
+      | VR
+      | HR,
       RunContext | Graph.CurrentUsage
     >
   | ([M] extends [never] ? Model.Model : ModelRequirements<M>)
@@ -500,6 +518,7 @@ export const make = <
     maxConcurrency: options.maxConcurrency ?? "unbounded",
     toolTimeout: options.toolTimeout,
     metadata: options.metadata,
+    historyProcessors: options.historyProcessors,
     concurrencyLimiter:
       options.maxConcurrentRuns === undefined
         ? undefined

@@ -56,7 +56,15 @@ export const make = (model: Model.Service, limit: Limit): Model.Service => {
       Effect.scoped(Effect.zipRight(slots.acquire, model.request(messages, settings, parameters))),
     // The slot is taken in the stream's own scope: released when the stream is done with.
     requestStream: (messages, settings, parameters) =>
-      Effect.zipRight(slots.acquire, model.requestStream(messages, settings, parameters))
+      Effect.zipRight(slots.acquire, model.requestStream(messages, settings, parameters)),
+    // Counting tokens is a request to the provider too: it takes a slot.
+    countTokens:
+      model.countTokens === undefined
+        ? undefined
+        : (messages, settings, parameters) =>
+            Effect.scoped(
+              Effect.zipRight(slots.acquire, model.countTokens!(messages, settings, parameters))
+            )
   })
 }
 

@@ -27,6 +27,7 @@ import { ModelAPIError, type ModelError } from "./AgentError.js"
 import type { ModelMessage, ModelResponse } from "./Messages.js"
 import * as Model from "./Model.js"
 import * as ModelSettings from "./ModelSettings.js"
+import type { RequestUsage } from "./Usage.js"
 
 /** Every model of a fallback chain failed; `errors` holds each model's error, in order. */
 export class FallbackExhausted extends Schema.TaggedError<FallbackExhausted>()(
@@ -83,8 +84,11 @@ export const make = (models: NonEmpty<Model.Service>, options: Options = {}): Mo
   const fallbackOn = options.fallbackOn ?? defaultFallbackOn
   const modelName = `fallback:${models.map((m) => m.modelName).join(",")}`
 
-  const exhausted = (errors: ReadonlyArray<ModelError>) => {
-    const cause = new FallbackExhausted({ modelNames: models.map((m) => m.modelName), errors })
+  const exhausted = (
+    errors: ReadonlyArray<ModelError>,
+    tried: ReadonlyArray<Model.Service> = models
+  ) => {
+    const cause = new FallbackExhausted({ modelNames: tried.map((m) => m.modelName), errors })
     return new ModelAPIError({ modelName, reason: cause.message, cause })
   }
 
@@ -131,13 +135,35 @@ export const make = (models: NonEmpty<Model.Service>, options: Options = {}): Mo
       })
     )
 
+  // Token counting: the models that can count, tried in order like requests.
+  const counters = models.filter((m) => m.countTokens !== undefined)
+  const countTokens =
+    counters.length === 0
+      ? undefined
+      : (
+          messages: ReadonlyArray<ModelMessage>,
+          settings: ModelSettings.ModelSettings,
+          parameters: Model.ModelRequestParameters
+        ): Effect.Effect<RequestUsage, ModelError> => {
+          const count = (i: number, errors: ReadonlyArray<ModelError>) : Effect.Effect<RequestUsage, ModelError> =>
+            i >= counters.length
+              ? Effect.fail(exhausted(errors, counters))
+              : Effect.catchIf(
+                  counters[i]!.countTokens!(messages, settingsFor(counters[i]!, settings), parameters),
+                  fallbackOn,
+                  (error) => count(i + 1, [...errors, error])
+                )
+          return count(0, [])
+        }
+
   return Model.make({
     modelName,
     system: "fallback",
     profile: models[0].profile,
     settings: undefined,
     request,
-    requestStream
+    requestStream,
+    countTokens
   })
 }
 

@@ -424,7 +424,8 @@ export const make = (inner: Model.Service, options: Options = {}): InstrumentedS
     profile: base.profile,
     settings: base.settings,
     request,
-    requestStream
+    requestStream,
+    countTokens: base.countTokens
   }
 }
 

@@ -26,6 +26,7 @@ import type * as Tracer from "effect/Tracer"
 import { type ModelError, UserError } from "./AgentError.js"
 import type { ModelMessage, ModelResponse, ModelResponseStreamEvent } from "./Messages.js"
 import type { ModelSettings } from "./ModelSettings.js"
+import type { RequestUsage } from "./Usage.js"
 import { type JsonSchema, ToolDefinition } from "./Tool.js"
 
 /** How the output is asked for. */
@@ -147,6 +148,19 @@ export interface Service {
     settings: ModelSettings,
     parameters: ModelRequestParameters
   ) => Effect.Effect<StreamedResponse, ModelError, Scope.Scope>
+  /**
+   * Counts the input tokens these messages would cost, with the provider's own tokenizer
+   * (Anthropic `count_tokens`, Gemini `countTokens`, OpenAI Responses `input_tokens`), without
+   * generating anything. Only models whose provider can count have it; `HistoryProcessor.tokenBudget`
+   * falls back to an estimate otherwise. The answer is a `RequestUsage` with `inputTokens` set.
+   */
+  readonly countTokens?:
+    | ((
+        messages: ReadonlyArray<ModelMessage>,
+        settings: ModelSettings,
+        parameters: ModelRequestParameters
+      ) => Effect.Effect<RequestUsage, ModelError>)
+    | undefined
 }
 
 /** The model a program talks to. */

@@ -37,7 +37,9 @@ export const make = (
     profile: o.profile ?? inner.profile,
     settings: "settings" in o ? o.settings : inner.settings,
     request: o.request ?? inner.request,
-    requestStream: o.requestStream ?? inner.requestStream
+    requestStream: o.requestStream ?? inner.requestStream,
+    // Token counting is a capability: kept unless overridden (`countTokens: undefined` drops it).
+    countTokens: "countTokens" in o ? o.countTokens : inner.countTokens
   })
 }
 

@@ -79,6 +79,7 @@ import { RunContext, type Service as RunContextService } from "../RunContext.js"
 import type { ToolDefinition } from "../Tool.js"
 import type * as Toolset from "../Toolset.js"
 import { RunUsage, UsageLimits } from "../Usage.js"
+import * as historyProcessors from "./historyProcessors.js"
 import { repairHistory } from "./historyRepair.js"
 import { instructionsText, reevaluateSystemPrompts, systemPromptParts } from "./instructions.js"
 import { type Decoded, decodeOutput } from "./outputDecode.js"
@@ -123,6 +124,8 @@ export interface AgentConfig {
   readonly concurrencyLimiter?:
     | { readonly acquire: Effect.Effect<void, AgentError, Scope.Scope> }
     | undefined
+  /** Rewrite the messages before each model request (`internal/historyProcessors.ts`). */
+  readonly historyProcessors?: ReadonlyArray<historyProcessors.AnyProcessor> | undefined
 }
 
 /** Per-run options (untyped). */
@@ -136,6 +139,8 @@ export interface RunOptionsAny {
   readonly runId?: string | undefined
   readonly metadata?: MetadataInput | undefined
   readonly deferredToolResults?: DeferredToolResults | undefined
+  /** Run after the agent's history processors. */
+  readonly historyProcessors?: ReadonlyArray<historyProcessors.AnyProcessor> | undefined
 }
 
 /** The events of a run (or of one node) as a channel; its done value is not used. */
@@ -469,6 +474,8 @@ class Run<A> implements Machine<A>, ToolHost {
   private readonly runSpan: Tracer.AnySpan | undefined
   /** The set-up of a streamed request keeps the `Scope` of its own `Stream.unwrapScoped`. */
   private streamSetup: Context.Context<any> | undefined
+  /** The agent's then the run's history processors (usually none). */
+  private readonly processors: ReadonlyArray<historyProcessors.AnyProcessor>
   private readonly st: State
 
   constructor(
@@ -536,6 +543,11 @@ class Run<A> implements Machine<A>, ToolHost {
       this.metadataInputs = undefined
       this.runSpan = undefined
     }
+    const own = options.historyProcessors
+    this.processors =
+      own === undefined || own.length === 0
+        ? (config.historyProcessors ?? [])
+        : [...(config.historyProcessors ?? []), ...own]
     this.start = new UserPromptNode(prompt)
     this.st = {
       messages: options.messageHistory ?? [],
@@ -940,7 +952,7 @@ class Run<A> implements Machine<A>, ToolHost {
     this.setMessages(
       node.resend ? [...st.messages.slice(0, -1), request] : [...st.messages, request]
     )
-    return Effect.flatMap(this.loadTools(), (tools): Effect.Effect<Prepared, AgentError> => {
+    return Effect.flatMap(this.loadTools(), (tools): Effect.Effect<Prepared, unknown, unknown> => {
       const parameters = this.parameters(tools)
       if (typeof parameters === "string") {
         return Effect.fail(
@@ -950,7 +962,14 @@ class Run<A> implements Machine<A>, ToolHost {
       return Effect.flatMap(Ref.get(this.usageRef), (usage) => {
         const before = this.usageLimits.checkBeforeRequest(usage)
         if (Option.isSome(before)) return Effect.fail(this.limitError(before.value))
-        return Effect.succeed<Prepared>({ messages: st.messages, parameters })
+        if (this.processors.length === 0) {
+          return Effect.succeed<Prepared>({ messages: st.messages, parameters })
+        }
+        // History processors: what they return is sent; the stored history stays whole.
+        return Effect.map(
+          historyProcessors.apply(this.processors, st.messages, this.ctxWith(usage)),
+          (messages): Prepared => ({ messages, parameters })
+        )
       })
     })
   }
