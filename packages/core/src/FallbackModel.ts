@@ -145,11 +145,18 @@ export const make = (models: NonEmpty<Model.Service>, options: Options = {}): Mo
           settings: ModelSettings.ModelSettings,
           parameters: Model.ModelRequestParameters
         ): Effect.Effect<RequestUsage, ModelError> => {
-          const count = (i: number, errors: ReadonlyArray<ModelError>) : Effect.Effect<RequestUsage, ModelError> =>
+          const count = (
+            i: number,
+            errors: ReadonlyArray<ModelError>
+          ): Effect.Effect<RequestUsage, ModelError> =>
             i >= counters.length
               ? Effect.fail(exhausted(errors, counters))
               : Effect.catchIf(
-                  counters[i]!.countTokens!(messages, settingsFor(counters[i]!, settings), parameters),
+                  counters[i]!.countTokens!(
+                    messages,
+                    settingsFor(counters[i]!, settings),
+                    parameters
+                  ),
                   fallbackOn,
                   (error) => count(i + 1, [...errors, error])
                 )

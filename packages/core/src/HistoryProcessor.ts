@@ -312,9 +312,7 @@ export const transcript = (messages: ReadonlyArray<ModelMessage>): string => {
               `User: ${
                 typeof p.content === "string"
                   ? p.content
-                  : p.content
-                      .map((c) => (typeof c === "string" ? c : `[${c._tag}]`))
-                      .join(" ")
+                  : p.content.map((c) => (typeof c === "string" ? c : `[${c._tag}]`)).join(" ")
               }`
             )
             break
@@ -398,7 +396,9 @@ export const summarise = <M extends Model.Input>(
     const cut = starts[starts.length - keep]!
     const key = transcript(messages.slice(0, cut))
     const withSummary = (summary: string) =>
-      internal.cutAt(messages, cut, [new UserPromptPart({ content: summaryPrefix + summary }, true)])
+      internal.cutAt(messages, cut, [
+        new UserPromptPart({ content: summaryPrefix + summary }, true)
+      ])
     const found = cache.get(key)
     if (found !== undefined) return withSummary(found)
     return Effect.map(write(key), (summary) => {
