@@ -2,8 +2,8 @@
  * Anthropic Messages API models (`POST /v1/messages`): system prompt and instructions, text /
  * image / PDF input, tools with forced output tools, extended thinking (signed and redacted
  * blocks kept and sent back unchanged), prompt caching (module options and the
- * `Messages.CachePoint` marker), native JSON-schema output (`output_config.format`) and SSE
- * streaming.
+ * `Messages.CachePoint` marker), native JSON-schema output (`output_config.format`), SSE
+ * streaming, and token counting (`Model.countTokens`, `POST /v1/messages/count_tokens`).
  *
  * @example
  * ```ts
@@ -77,6 +77,8 @@ export interface CallOptions {
   readonly settings: ModelSettings.ModelSettings
   /** Extra headers for this call (beta flags). */
   readonly headers?: Record<string, string> | undefined
+  /** The path under the base URL; default `messagesPath`. */
+  readonly path?: string | undefined
 }
 
 /** The client service: `postJson` / `postSse` to the messages endpoint. */
@@ -100,6 +102,20 @@ export const defaultBaseUrl = "https://api.anthropic.com"
  */
 export const messagesPath = "/v1/messages?beta=true"
 
+/** The token counting path (`Model.countTokens`). */
+export const countTokensPath = "/v1/messages/count_tokens?beta=true"
+
+/** The fields of a Messages body the count_tokens endpoint takes (it rejects the others). */
+const countTokensFields = [
+  "model",
+  "messages",
+  "system",
+  "tools",
+  "tool_choice",
+  "thinking",
+  "mcp_servers",
+  "cache_control"
+]
 /** Builds the client service from options and an `HttpClient`. */
 export const makeClientWith = (
   httpClient: HttpClient.HttpClient,
@@ -114,7 +130,7 @@ export const makeClientWith = (
     ...Client.posts(
       httpClient,
       retry,
-      () => url,
+      (o: CallOptions) => (o.path === undefined ? url : `${baseUrl}${o.path}`),
       (o: CallOptions) =>
         Client.setKey(
           { "anthropic-version": apiVersion, ...options.headers, ...o.headers },
@@ -230,7 +246,18 @@ export const makeWith = (
       headers: betaHeaders(body)
     })),
     decode: (json) => Wire.decodeResponse(json as Wire.WireResponse, modelName),
-    decoder: Wire.streamDecoder
+    decoder: Wire.streamDecoder,
+    countTokens: (body: Record<string, unknown>, settings) =>
+      client.postJson(
+        {
+          modelName,
+          path: countTokensPath,
+          body: HttpModel.pick(body, countTokensFields),
+          settings,
+          headers: betaHeaders(body)
+        },
+        HttpModel.decodeTokenCount("Anthropic", modelName, "input_tokens")
+      )
   })
 }
 

@@ -1,6 +1,6 @@
 /**
- * Google Gemini through the Gemini API (`generateContent` and
- * `streamGenerateContent?alt=sse`). `GoogleClient` holds the key and base URL; `model(name)`
+ * Google Gemini through the Gemini API (`generateContent`,
+ * `streamGenerateContent?alt=sse`, and `countTokens` for `Model.countTokens`). `GoogleClient` holds the key and base URL; `model(name)`
  * is a Layer providing core's `Model` service.
  *
  * @example
@@ -294,6 +294,19 @@ const httpSettings = (settings: ModelSettings.ModelSettings): ModelSettings.Mode
   return { ...settings, extraBody: rest }
 }
 
+/**
+ * The body of `models/{model}:countTokens` from a `generateContent` body: the contents alone
+ * when that is all there is (what pydantic-ai sends), else the whole request as
+ * `generateContentRequest` (the Gemini API takes system instructions and tools only there).
+ */
+export const countTokensBody = (
+  modelName: string,
+  body: Record<string, unknown>
+): Record<string, unknown> =>
+  body.systemInstruction === undefined && body.tools === undefined
+    ? { contents: body.contents }
+    : { generateContentRequest: { model: `models/${modelName}`, ...body } }
+
 /** Builds the `Model` service of a Gemini model. */
 export const make = (
   modelName: string,
@@ -305,8 +318,14 @@ export const make = (
     const posts = Client.posts(
       client.httpClient,
       client.retry,
-      (call: Client.Call & { readonly stream: boolean }) =>
-        `${modelUrl}${call.stream ? "streamGenerateContent?alt=sse" : "generateContent"}`,
+      (call: Client.Call & { readonly stream: boolean; readonly count?: boolean }) =>
+        `${modelUrl}${
+          call.count === true
+            ? "countTokens"
+            : call.stream
+              ? "streamGenerateContent?alt=sse"
+              : "generateContent"
+        }`,
       () => Client.setKey({ ...client.headers }, "x-goog-api-key", client.apiKey),
       client.httpClientSpans === true
     )
@@ -326,7 +345,18 @@ export const make = (
         stream
       })),
       decode: (json) => Either.merge(Wire.decodeResponse(json, { modelName })),
-      decoder: Wire.streamDecoder
+      decoder: Wire.streamDecoder,
+      countTokens: (body, settings) =>
+        posts.postJson(
+          {
+            modelName,
+            body: countTokensBody(modelName, body as unknown as Record<string, unknown>),
+            settings: httpSettings(settings),
+            stream: false,
+            count: true
+          },
+          HttpModel.decodeTokenCount("Google", modelName, "totalTokens")
+        )
     })
   })
 

@@ -35,6 +35,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { GoogleClient } from "./Google.js"
 import * as Client from "./internal/client.js"
+import * as HttpModel from "./internal/httpModel.js"
 import * as Embedding from "./internal/embedding.js"
 
 /** What `gemini-embedding-2` is conditioned on, as a text prefix (see the module docs). */
@@ -187,7 +188,7 @@ export const make = (
             settings: EmbeddingModel.httpSettings(options.settings ?? {})
           },
           (json) => {
-            const n = Embedding.num(Embedding.record(json)?.totalTokens)
+            const n = HttpModel.readTokenCount(json, "totalTokens")
             return n === undefined
               ? Effect.fail(Embedding.malformed("google", modelName, "no `totalTokens`"))
               : Effect.succeed(n)

@@ -1,7 +1,8 @@
 /**
  * OpenAI Responses API models (`POST /v1/responses`): input items, function calls, reasoning
  * items kept and sent back (id + encrypted content in `ThinkingPart.signature`), native
- * structured output through `text.format`, and SSE streaming.
+ * structured output through `text.format`, SSE streaming, and token counting
+ * (`Model.countTokens`, `POST /v1/responses/input_tokens`).
  *
  * @example
  * ```ts
@@ -58,6 +59,21 @@ export const profileFor = (modelName: string): Model.ModelProfile =>
     jsonSchemaTransformer: OpenAiSchema.transform
   })
 
+/** The fields of a Responses body `/responses/input_tokens` takes (it rejects the others). */
+const countTokensFields = [
+  "model",
+  "input",
+  "instructions",
+  "tools",
+  "tool_choice",
+  "parallel_tool_calls",
+  "text",
+  "reasoning",
+  "truncation",
+  "conversation",
+  "previous_response_id"
+]
+
 /** Builds the model service from a client (no tracing of construction; requests are traced). */
 export const makeWith = (
   client: OpenAiClient["Type"],
@@ -80,7 +96,17 @@ export const makeWith = (
       settings
     })),
     decode: (json) => Wire.decodeResponse(json as Wire.WireResponse, modelName),
-    decoder: Wire.streamDecoder
+    decoder: Wire.streamDecoder,
+    countTokens: (body, settings) =>
+      client.postJson(
+        {
+          modelName,
+          path: "/responses/input_tokens",
+          body: HttpModel.pick(body as Record<string, unknown>, countTokensFields),
+          settings
+        },
+        HttpModel.decodeTokenCount("OpenAI", modelName, "input_tokens")
+      )
   })
 }
 

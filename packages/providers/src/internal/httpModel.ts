@@ -5,11 +5,19 @@
  * `<spanPrefix>.request` / `<spanPrefix>.requestStream`.
  *
  * A provider supplies only what differs: its encoder, decoder, stream decoder and how it
- * posts (URL, headers).
+ * posts (URL, headers) — and, when its API counts tokens, how to post the encoded body to its
+ * counting endpoint (`countTokens`, traced as `<spanPrefix>.countTokens`).
  *
  * @internal
  */
-import { AgentError, InstrumentedModel, type Messages, Model, ModelSettings } from "@agentfx/core"
+import {
+  AgentError,
+  InstrumentedModel,
+  type Messages,
+  Model,
+  ModelSettings,
+  Usage
+} from "@agentfx/core"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import type { Posts } from "./client.js"
@@ -70,6 +78,52 @@ export interface Options<Body> {
   readonly decode: (json: unknown) => Messages.ModelResponse | AgentError.ModelError
   /** The stream decoder (fresh state per streamed response, under the malformed-event policy). */
   readonly decoder: StreamDecoder.StreamDecoder<any>
+  /**
+   * Counts the input tokens of an encoded (non-streaming) request body with the provider's
+   * counting endpoint; the model has no `countTokens` without it.
+   */
+  readonly countTokens?:
+    | ((
+        body: Body,
+        settings: ModelSettings.ModelSettings
+      ) => Effect.Effect<Usage.RequestUsage, AgentError.ModelError>)
+    | undefined
+}
+
+/**
+ * Reads a token count (a non-negative integer) from `field` of a JSON answer — the shared
+ * decoder of every counting endpoint (`input_tokens`, `totalTokens`, …).
+ */
+export const readTokenCount = (json: unknown, field: string): number | undefined => {
+  const n =
+    json !== null && typeof json === "object" && !Array.isArray(json)
+      ? (json as Record<string, unknown>)[field]
+      : undefined
+  return typeof n === "number" && Number.isInteger(n) && n >= 0 ? n : undefined
+}
+
+/** A counting endpoint's answer as the input tokens of a `RequestUsage`. */
+export const decodeTokenCount =
+  (provider: string, modelName: string, field: string) =>
+  (json: unknown): Effect.Effect<Usage.RequestUsage, AgentError.UnexpectedModelBehavior> => {
+    const n = readTokenCount(json, field)
+    return n === undefined
+      ? Effect.fail(
+          new AgentError.UnexpectedModelBehavior({
+            reason: `Malformed ${provider} token count for ${modelName}: no \`${field}\` count`
+          })
+        )
+      : Effect.succeed(new Usage.RequestUsage({ inputTokens: n }, true))
+  }
+
+/** Keeps only the listed fields of a body (counting endpoints reject generation settings). */
+export const pick = (
+  body: Record<string, unknown>,
+  fields: ReadonlyArray<string>
+): Record<string, unknown> => {
+  const out: Record<string, unknown> = {}
+  for (const f of fields) if (body[f] !== undefined) out[f] = body[f]
+  return out
 }
 
 /** Builds the model service of an HTTP provider. */
@@ -104,6 +158,8 @@ export const make = <Body>(options: Options<Body>): Model.Service => {
   const requestStreamSpan = InstrumentedModel.withProviderSpan(
     `${options.spanPrefix}.requestStream`
   )
+  const count = options.countTokens
+  const countSpan = InstrumentedModel.withProviderSpan(`${options.spanPrefix}.countTokens`)
   return Model.make({
     modelName,
     system,
@@ -136,6 +192,18 @@ export const make = <Body>(options: Options<Body>): Model.Service => {
         ),
         requestStreamSpan
       )
-    }
+    },
+    countTokens:
+      count === undefined
+        ? undefined
+        : (messages, runSettings, parameters) => {
+            const settings = ModelSettings.merge(options.settings, runSettings)
+            // `extraBody` is for generation requests: counting endpoints reject unknown fields.
+            const { extraBody: _, ...countSettings } = settings
+            return body(messages, settings, parameters, false).pipe(
+              Effect.flatMap((b) => count(b, countSettings)),
+              countSpan
+            )
+          }
   })
 }

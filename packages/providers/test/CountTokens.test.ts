@@ -1,0 +1,196 @@
+/**
+ * `Model.countTokens` of the providers that can count, against recorded traffic: the count
+ * interactions of the conformance cases are replayed from a loopback server; the body the
+ * server received must match the recorded one, and the recorded count (or error) comes back.
+ * The generation interactions of the same cases are covered by the conformance suites.
+ */
+import { Agent, AgentError, HistoryProcessor, Messages, Model } from "@agentfx/core"
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
+import { assert, describe, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Redacted from "effect/Redacted"
+import * as Anthropic from "../src/Anthropic.js"
+import * as Google from "../src/Google.js"
+import * as OpenAiClient from "../src/OpenAiClient.js"
+import * as OpenAiResponses from "../src/OpenAiResponses.js"
+import { type ConformanceCase, loadCase, loopbackServer, replayServer } from "./support/replay.js"
+
+type Json = Record<string, unknown>
+
+const anthropic = (baseUrl: string, name: string) =>
+  Anthropic.model(name).pipe(
+    Layer.provide(Anthropic.layer({ baseUrl, apiKey: Redacted.make("sk-ant-x"), retry: false }))
+  )
+const google = (baseUrl: string, name: string) =>
+  Google.model(name).pipe(
+    Layer.provide(Google.layer({ baseUrl, apiKey: Redacted.make("g-x"), retry: false }))
+  )
+const responses = (baseUrl: string, name: string) =>
+  OpenAiResponses.model(name).pipe(
+    Layer.provide(
+      OpenAiClient.layer({ baseUrl: `${baseUrl}/v1`, apiKey: Redacted.make("sk-x"), retry: false })
+    )
+  )
+
+/** The case's first counting interaction. */
+const countOf = (c: ConformanceCase) => {
+  const it = c.interactions.find((i) => /count|input_tokens/i.test(i.endpoint))
+  if (it === undefined) throw new Error(`${c.id}: no count interaction`)
+  return it
+}
+
+/** The recorded user prompt of a count request (text of the first user message). */
+const promptOf = (body: Json): string => {
+  const m = ((body.messages ?? body.contents ?? body.input) as Array<Json>)[0]!
+  if (typeof m.content === "string") return m.content
+  const parts = (m.content ?? m.parts) as Array<Json>
+  return parts[0]!.text as string
+}
+
+const cases = [
+  {
+    provider: "anthropic",
+    id: "models.test_anthropic.test_anthropic_model_usage_limit_not_exceeded",
+    layer: anthropic,
+    model: "claude-sonnet-4-5",
+    tokens: 19
+  },
+  {
+    provider: "google",
+    id: "models.test_google.test_google_model_usage_limit_not_exceeded",
+    layer: google,
+    model: "gemini-2.5-flash",
+    tokens: 12
+  },
+  {
+    provider: "openai-responses",
+    id: "models.test_openai_responses.test_responses_usage_limit_not_exceeded",
+    layer: responses,
+    model: "gpt-4.1-mini",
+    tokens: 18
+  }
+] as const
+
+describe("Model.countTokens (recorded)", () => {
+  for (const k of cases) {
+    it.scoped(`${k.provider}: ${k.id}`, () =>
+      Effect.gen(function* () {
+        const c = loadCase(k.provider, k.id)
+        const recorded = countOf(c)
+        const server = yield* replayServer(c)
+        const model = yield* Model.resolve(
+          k.layer(server.baseUrl, k.model).pipe(Layer.provide(NodeHttpClient.layerUndici))
+        )
+        assert.isDefined(model.countTokens)
+        const usage = yield* model.countTokens!(
+          [Messages.userPrompt(promptOf(recorded.request.body as Json))],
+          { temperature: 0.5, maxTokens: 100, extraBody: { metadata: { x: 1 } } },
+          Model.ModelRequestParameters.empty
+        )
+        assert.strictEqual(usage.inputTokens, k.tokens)
+        assert.strictEqual(usage.outputTokens, 0)
+        // One request, to the recorded path, with the recorded body: no generation settings,
+        // no `extraBody` (counting endpoints reject fields they do not know).
+        assert.strictEqual(server.received.length, 1)
+        assert.strictEqual(server.received[0]!.path, recorded.request.path)
+        const sent = server.received[0]!.body as Json
+        const expected = recorded.request.body as Json
+        assert.deepStrictEqual(sent, expected)
+        assert.isUndefined(sent.max_tokens)
+        assert.isUndefined(sent.temperature)
+        assert.isUndefined(sent.metadata)
+      })
+    )
+  }
+
+  it.scoped("anthropic: a recorded 404 becomes a ModelHTTPError", () =>
+    Effect.gen(function* () {
+      const c = loadCase("anthropic", "models.test_anthropic.test_anthropic_count_tokens_error")
+      const server = yield* replayServer(c)
+      const model = yield* Model.resolve(
+        anthropic(server.baseUrl, "claude-does-not-exist").pipe(
+          Layer.provide(NodeHttpClient.layerUndici)
+        )
+      )
+      const error = yield* Effect.flip(
+        model.countTokens!([Messages.userPrompt("hello")], {}, Model.ModelRequestParameters.empty)
+      )
+      assert.instanceOf(error, AgentError.ModelHTTPError)
+      assert.strictEqual((error as AgentError.ModelHTTPError).status, 404)
+      assert.deepStrictEqual(server.received[0]!.body, countOf(c).request.body)
+      assert.notInclude(JSON.stringify(error), "sk-ant-x")
+    })
+  )
+
+  it("google: system instructions and tools go in generateContentRequest", () => {
+    const body = { contents: [], systemInstruction: { parts: [{ text: "sys" }] } }
+    assert.deepStrictEqual(Google.countTokensBody("gemini-2.5-flash", body), {
+      generateContentRequest: { model: "models/gemini-2.5-flash", ...body }
+    })
+    assert.deepStrictEqual(
+      Google.countTokensBody("gemini-2.5-flash", { contents: [1], generationConfig: {} }),
+      { contents: [1] }
+    )
+  })
+
+  it.scoped("tokenBudget trims with the provider's count; the model gets the trimmed history", () =>
+    Effect.gen(function* () {
+      // Counts are 10 tokens per message; the budget of 35 fits the last turn and one more.
+      const server = yield* loopbackServer((req, res) => {
+        const body = req.body as Json
+        res.writeHead(200, { "content-type": "application/json" })
+        res.end(
+          JSON.stringify(
+            req.path.startsWith("/v1/messages/count_tokens")
+              ? { input_tokens: 10 * (body.messages as Array<unknown>).length }
+              : {
+                  id: "msg_1",
+                  type: "message",
+                  role: "assistant",
+                  model: "claude-sonnet-4-5",
+                  content: [{ type: "text", text: "fine" }],
+                  stop_reason: "end_turn",
+                  usage: { input_tokens: 30, output_tokens: 1 }
+                }
+          )
+        )
+      })
+      const agent = Agent.make({
+        model: anthropic(server.baseUrl, "claude-sonnet-4-5").pipe(
+          Layer.provide(NodeHttpClient.layerUndici)
+        ),
+        historyProcessors: [HistoryProcessor.tokenBudget({ maxTokens: 35 })]
+      })
+      const said = (text: string) =>
+        new Messages.ModelResponse({ parts: [new Messages.TextPart({ content: text })] })
+      const result = yield* agent.run("q3", {
+        messageHistory: [
+          Messages.userPrompt("q1"),
+          said("a1"),
+          Messages.userPrompt("q2"),
+          said("a2")
+        ]
+      })
+      assert.strictEqual(result.output, "fine")
+      assert.deepStrictEqual(
+        server.requests.map((r) => [
+          r.path,
+          (r.body as { messages: Array<unknown> }).messages.length
+        ]),
+        [
+          [Anthropic.countTokensPath, 5],
+          [Anthropic.countTokensPath, 3],
+          [Anthropic.messagesPath, 3]
+        ]
+      )
+      const text = (m: unknown) => ((m as Json).content as Array<Json>)[0]!.text
+      assert.deepStrictEqual(
+        (server.requests[2]!.body as { messages: Array<unknown> }).messages.map(text),
+        ["q2", "a2", "q3"]
+      )
+      // The stored history keeps every message.
+      assert.strictEqual(result.allMessages().length, 6)
+    })
+  )
+})
