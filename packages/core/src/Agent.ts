@@ -174,9 +174,11 @@ export interface RunOptions<M extends Model.Input = never> {
   readonly deferredToolResults?: DeferredToolResults | undefined
   /**
    * More history processors for this run, applied after the agent's (see
-   * `MakeOptions.historyProcessors`). Effects here may not fail or require services.
+   * `MakeOptions.historyProcessors`). Effects here may use `RunContext` only, and not fail.
    */
-  readonly historyProcessors?: ReadonlyArray<HistoryProcessor.HistoryProcessor> | undefined
+  readonly historyProcessors?:
+    | ReadonlyArray<HistoryProcessor.HistoryProcessor<never, RunContext>>
+    | undefined
 }
 
 /**

@@ -262,13 +262,13 @@ describe("historyProcessors in the run loop", () => {
       yield* agent.run("hi", {
         historyProcessors: [
           (ms) =>
-            Effect.sync(() => {
-              order.push("run")
+            Effect.map(RunContext.RunContext, (ctx) => {
+              order.push(`run ${ctx.runStep}`)
               return ms
             })
         ]
       })
-      assert.deepStrictEqual(order, ["agent", "run"])
+      assert.deepStrictEqual(order, ["agent", "run 1"])
     })
   )
 
