@@ -27,9 +27,11 @@ import * as Option from "effect/Option"
 import type * as Redacted from "effect/Redacted"
 import * as Anthropic from "./Anthropic.js"
 import * as Bedrock from "./Bedrock.js"
+import * as Cohere from "./Cohere.js"
 import * as CohereEmbedding from "./CohereEmbedding.js"
 import * as Google from "./Google.js"
 import * as GoogleEmbedding from "./GoogleEmbedding.js"
+import * as Mistral from "./Mistral.js"
 import * as OpenAiChat from "./OpenAiChat.js"
 import * as OpenAiClient from "./OpenAiClient.js"
 import * as OpenAiCompatible from "./OpenAiCompatible.js"
@@ -139,6 +141,8 @@ export const defaultFactories: Readonly<Record<string, Factory>> = {
   "openai-responses": fromLayer(OpenAiClient.layerConfig(), OpenAiResponses.fromModelString),
   anthropic: fromLayer(Anthropic.layerConfig(), Anthropic.fromModelString),
   bedrock: fromLayer(Bedrock.layerConfig(), Bedrock.fromModelString),
+  mistral: fromLayer(Mistral.layerConfig(), Mistral.fromModelString),
+  cohere: fromLayer(Cohere.layerConfig(), Cohere.fromModelString),
   google: Google.registryFactory,
   gemini: Google.registryFactory,
   azure: azureFactory,
