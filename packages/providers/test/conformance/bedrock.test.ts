@@ -33,7 +33,7 @@ const PROVIDER = "bedrock"
 
 /** Cases out of scope, matched by substring of the id, with the reason. */
 const SKIPS: ReadonlyArray<readonly [string, string]> = [
-  ["test_embeddings", "embeddings (InvokeModel) are out of scope"],
+  ["test_embeddings", "embeddings: replayed by conformance/bedrock-embeddings.test.ts"],
   ["count_tokens", "CountTokens is out of scope"],
   ["test_bedrock_mantle", "Bedrock's OpenAI-compatible mantle endpoint is not this provider"],
   ["code_execution", "provider-run system tools (Nova code interpreter) are out of scope"],
