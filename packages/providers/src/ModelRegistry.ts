@@ -28,6 +28,7 @@ import type * as Redacted from "effect/Redacted"
 import * as Anthropic from "./Anthropic.js"
 import * as Bedrock from "./Bedrock.js"
 import * as BedrockEmbedding from "./BedrockEmbedding.js"
+import * as BedrockMantle from "./BedrockMantle.js"
 import * as Cohere from "./Cohere.js"
 import * as CohereEmbedding from "./CohereEmbedding.js"
 import * as Google from "./Google.js"
@@ -142,6 +143,7 @@ export const defaultFactories: Readonly<Record<string, Factory>> = {
   "openai-responses": fromLayer(OpenAiClient.layerConfig(), OpenAiResponses.fromModelString),
   anthropic: fromLayer(Anthropic.layerConfig(), Anthropic.fromModelString),
   bedrock: fromLayer(Bedrock.layerConfig(), Bedrock.fromModelString),
+  "bedrock-mantle": fromLayer(BedrockMantle.layerConfig(), BedrockMantle.fromModelString),
   mistral: fromLayer(Mistral.layerConfig(), Mistral.fromModelString),
   cohere: fromLayer(Cohere.layerConfig(), Cohere.fromModelString),
   google: Google.registryFactory,

@@ -8,6 +8,7 @@
 export * as Anthropic from "./Anthropic.js"
 export * as Bedrock from "./Bedrock.js"
 export * as BedrockEmbedding from "./BedrockEmbedding.js"
+export * as BedrockMantle from "./BedrockMantle.js"
 export * as Cohere from "./Cohere.js"
 export * as CohereClient from "./CohereClient.js"
 export * as CohereEmbedding from "./CohereEmbedding.js"

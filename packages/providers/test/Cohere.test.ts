@@ -24,7 +24,7 @@ const encode = (
     stream: false,
     thinking: Cohere.isReasoningModel(modelName)
   })
-  if (body._tag === "UserError") return assert.fail(body.reason)
+  if (body._tag === "UserError") return assert.fail(String(body.reason))
   return body
 }
 
