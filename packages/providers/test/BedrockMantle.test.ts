@@ -1,12 +1,10 @@
 import { Messages, Model } from "@agentfx/core"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { assert, describe, it } from "@effect/vitest"
-import * as ConfigProvider from "effect/ConfigProvider"
 import * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as BedrockMantle from "../src/BedrockMantle.js"
-import * as ModelRegistry from "../src/ModelRegistry.js"
+import { resolveModel } from "./support/registry.js"
 import { loopbackServer } from "./support/replay.js"
 
 const chatAnswer = {
@@ -92,15 +90,7 @@ describe("BedrockMantle", () => {
     "bedrock-mantle:<model> reads AWS_REGION and AWS_BEARER_TOKEN_BEDROCK; a missing key names it",
     () => {
       const resolve = (env: Record<string, string>) =>
-        Effect.flatMap(Model.ModelRegistry, (r) =>
-          r.resolve("bedrock-mantle:openai.gpt-oss-120b")
-        ).pipe(
-          Effect.provide(ModelRegistry.layer()),
-          Effect.provide(
-            Layer.setConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(env))))
-          ),
-          Effect.provide(NodeHttpClient.layerUndici)
-        )
+        resolveModel("bedrock-mantle:openai.gpt-oss-120b", env)
       return Effect.gen(function* () {
         const model = yield* resolve({ AWS_REGION: "us-east-1", AWS_BEARER_TOKEN_BEDROCK: "k" })
         assert.strictEqual(model.system, "bedrock-mantle")

@@ -2,13 +2,11 @@ import { Messages, Model, Tool } from "@agentfx/core"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { assert, describe, it } from "@effect/vitest"
 import * as Chunk from "effect/Chunk"
-import * as ConfigProvider from "effect/ConfigProvider"
 import * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
 import * as Mistral from "../src/Mistral.js"
-import * as ModelRegistry from "../src/ModelRegistry.js"
+import { resolveModel } from "./support/registry.js"
 import { loopbackServer } from "./support/replay.js"
 
 type Json = Record<string, any>
@@ -516,12 +514,7 @@ describe("Mistral over loopback", () => {
 })
 
 describe("Mistral in the registry", () => {
-  const resolve = (name: string, env: Record<string, string>) =>
-    Effect.flatMap(Model.ModelRegistry, (r) => r.resolve(name)).pipe(
-      Effect.provide(ModelRegistry.layer()),
-      Effect.provide(Layer.setConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(env))))),
-      Effect.provide(NodeHttpClient.layerUndici)
-    )
+  const resolve = resolveModel
   it.effect("mistral:<model> reads MISTRAL_API_KEY; a missing key names it", () =>
     Effect.gen(function* () {
       const model = yield* resolve("mistral:mistral-large-latest", { MISTRAL_API_KEY: "k" })

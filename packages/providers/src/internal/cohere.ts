@@ -12,6 +12,7 @@
  * @internal
  */
 import { AgentError, Messages, type Model, type ModelSettings, Usage } from "@agentfx/core"
+import * as Chat from "./chatMessages.js"
 import type { StreamDecoder } from "./streamDecoder.js"
 import { completeResponse, str } from "./wire.js"
 
@@ -23,8 +24,7 @@ export const PROVIDER_NAME = "cohere"
 /** The `ThinkingPart` id of a tool plan. */
 export const TOOL_PLAN_ID = "tool_plan"
 
-const isObj = (u: unknown): u is Json => typeof u === "object" && u !== null && !Array.isArray(u)
-const num = (u: unknown): number => (typeof u === "number" && Number.isFinite(u) ? u : 0)
+const { isObj, num } = Chat
 
 // ---------------------------------------------------------------------------
 // Request encoding
@@ -38,9 +38,6 @@ export interface EncodeOptions {
   readonly thinking: boolean
 }
 
-const isTextDocument = (mediaType: string): boolean =>
-  mediaType.startsWith("text/") || mediaType === "application/json"
-
 const userChunk = (item: Messages.UserContent, modelName: string): Json | AgentError.UserError => {
   if (typeof item === "string") return { type: "text", text: item }
   switch (item._tag) {
@@ -48,14 +45,8 @@ const userChunk = (item: Messages.UserContent, modelName: string): Json | AgentE
       return { type: "image_url", image_url: { url: item.url } }
     case "BinaryContent":
       if (item.isImage) return { type: "image_url", image_url: { url: item.dataUrl } }
-      if (item.isDocument && isTextDocument(item.mediaType)) {
-        const id = Messages.fileIdentifier(item)
-        const text = new TextDecoder().decode(item.data)
-        return {
-          type: "text",
-          text: `-----BEGIN FILE id="${id}" type="${item.mediaType}"-----\n${text}\n-----END FILE id="${id}"-----`
-        }
-      }
+      if (item.isDocument && Chat.isTextDocument(item.mediaType))
+        return { type: "text", text: Chat.inlineTextFile(item) }
       return new AgentError.UserError({
         reason: `${modelName}: Cohere chat does not accept ${item.mediaType} content (images and text files only)`
       })
@@ -67,15 +58,6 @@ const userChunk = (item: Messages.UserContent, modelName: string): Json | AgentE
       })
   }
   return new AgentError.UserError({ reason: `${modelName}: unsupported user content` })
-}
-
-const instructionsOf = (messages: ReadonlyArray<Messages.ModelMessage>): string | undefined => {
-  for (let i = messages.length - 1; i >= 0; i--) {
-    const m = messages[i]!
-    if (m._tag === "ModelRequest" && m.instructions !== undefined && m.instructions !== "")
-      return m.instructions
-  }
-  return undefined
 }
 
 const assistantMessage = (message: Messages.ModelResponse): Json => {
@@ -117,69 +99,12 @@ const assistantMessage = (message: Messages.ModelResponse): Json => {
 export const encodeMessages = (
   messages: ReadonlyArray<Messages.ModelMessage>,
   modelName: string
-): Array<Json> | AgentError.UserError => {
-  const out: Array<Json> = []
-  for (const message of messages) {
-    if (message._tag === "ModelResponse") {
-      out.push(assistantMessage(message))
-      continue
-    }
-    // Files returned by tools are referenced in the tool message ("See file {id}.") and sent
-    // in a user message after the tool messages.
-    let files: Array<Json> = []
-    const flushFiles = () => {
-      if (files.length > 0) out.push({ role: "user", content: files })
-      files = []
-    }
-    for (const part of message.parts) {
-      switch (part._tag) {
-        case "SystemPromptPart":
-          flushFiles()
-          out.push({ role: "system", content: part.content })
-          break
-        case "UserPromptPart": {
-          flushFiles()
-          if (typeof part.content === "string") {
-            out.push({ role: "user", content: part.content })
-            break
-          }
-          const content: Array<Json> = []
-          for (const item of part.content) {
-            if (typeof item !== "string" && item._tag === "CachePoint") continue
-            const c = userChunk(item, modelName)
-            if (c instanceof AgentError.UserError) return c
-            content.push(c)
-          }
-          out.push({ role: "user", content })
-          break
-        }
-        case "ToolReturnPart":
-          out.push({ role: "tool", tool_call_id: part.toolCallId, content: part.contentText })
-          for (const file of part.files) {
-            const c = userChunk(file, modelName)
-            if (c instanceof AgentError.UserError) return c
-            files.push({ type: "text", text: `This is file ${Messages.fileIdentifier(file)}:` }, c)
-          }
-          break
-        case "RetryPromptPart":
-          if (part.toolName === undefined || part.toolCallId === undefined) {
-            flushFiles()
-            out.push({ role: "user", content: part.modelResponse })
-          } else
-            out.push({ role: "tool", tool_call_id: part.toolCallId, content: part.modelResponse })
-          break
-      }
-    }
-    flushFiles()
-  }
-  const instructions = instructionsOf(messages)
-  if (instructions !== undefined) {
-    let at = 0
-    while (at < out.length && out[at]!.role === "system") at++
-    out.splice(at, 0, { role: "system", content: instructions })
-  }
-  return out
-}
+): Array<Json> | AgentError.UserError =>
+  Chat.encodeMessages(messages, {
+    userChunk: (item) => userChunk(item, modelName),
+    toolCallId: (id) => id,
+    assistant: assistantMessage
+  })
 
 /** A tool definition in Cohere's shape. */
 export const encodeTool = (tool: {
@@ -195,38 +120,6 @@ export const encodeTool = (tool: {
   }
 })
 
-/**
- * The tools sent and `tool_choice` (Cohere has only `REQUIRED` and `NONE`; absent is auto):
- * `none` keeps only the output tools when there are any (else sends `NONE`), a list keeps only
- * the listed function tools (and the output tools) and requires one of them.
- */
-const toolsAndChoice = (
-  settings: ModelSettings.ModelSettings,
-  parameters: Model.ModelRequestParameters
-): { tools: Model.ModelRequestParameters["functionTools"]; choice?: "REQUIRED" | "NONE" } => {
-  const choice = settings.toolChoice
-  const required = !parameters.allowTextOutput
-  if (choice === "none") {
-    if (parameters.outputTools.length === 0) {
-      const tools = parameters.functionTools
-      return tools.length === 0 ? { tools } : { tools, choice: "NONE" }
-    }
-    const tools = parameters.outputTools
-    return required ? { tools, choice: "REQUIRED" } : { tools }
-  }
-  if (Array.isArray(choice)) {
-    const names = new Set(choice)
-    const tools = [
-      ...parameters.functionTools.filter((t) => names.has(t.name)),
-      ...parameters.outputTools
-    ]
-    return { tools, choice: "REQUIRED" }
-  }
-  const tools = parameters.allTools
-  if (tools.length === 0) return { tools }
-  return choice === "required" || required ? { tools, choice: "REQUIRED" } : { tools }
-}
-
 /** Encodes a request body. `settings.extraBody` is not merged here (the HTTP layer does it). */
 export const encodeRequest = (
   messages: ReadonlyArray<Messages.ModelMessage>,
@@ -237,12 +130,13 @@ export const encodeRequest = (
   const encoded = encodeMessages(messages, options.modelName)
   if (encoded instanceof AgentError.UserError) return encoded
   const body: Json = { model: options.modelName, messages: encoded, stream: options.stream }
-  const { tools, choice } = toolsAndChoice(settings, parameters)
+  // Cohere has `REQUIRED` and `NONE`; absent is auto.
+  const { tools, choice } = Chat.selectTools(settings, parameters)
   if (tools.length > 0) {
     body.tools = tools.map(encodeTool)
     if (tools.some((t) => t.strict === true)) body.strict_tools = true
+    if (choice !== "auto") body.tool_choice = choice === "required" ? "REQUIRED" : "NONE"
   }
-  if (choice !== undefined) body.tool_choice = choice
   if (parameters.outputMode === "native" && parameters.outputObject !== undefined) {
     body.response_format = { type: "json_object", json_schema: parameters.outputObject.jsonSchema }
   } else if (parameters.outputMode === "prompted") {

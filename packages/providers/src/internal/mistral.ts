@@ -19,6 +19,7 @@
  */
 import { createHash } from "node:crypto"
 import { AgentError, Messages, type Model, type ModelSettings, Usage } from "@agentfx/core"
+import * as Chat from "./chatMessages.js"
 import type { StreamDecoder } from "./streamDecoder.js"
 import { completeResponse, str } from "./wire.js"
 
@@ -27,8 +28,7 @@ type Json = Record<string, unknown>
 /** The provider name on responses and parts. */
 export const PROVIDER_NAME = "mistral"
 
-const isObj = (u: unknown): u is Json => typeof u === "object" && u !== null && !Array.isArray(u)
-const num = (u: unknown): number => (typeof u === "number" && Number.isFinite(u) ? u : 0)
+const { isObj, num, timestampOf } = Chat
 
 // ---------------------------------------------------------------------------
 // Tool call ids
@@ -68,16 +68,6 @@ export interface EncodeOptions {
   readonly safePrompt?: boolean | undefined
 }
 
-const isTextDocument = (mediaType: string): boolean =>
-  mediaType.startsWith("text/") || mediaType === "application/json"
-
-/** A text file inlined as text, delimited so the model can refer to it by its identifier. */
-const inlineText = (file: Messages.BinaryContent): string => {
-  const id = Messages.fileIdentifier(file)
-  const text = new TextDecoder().decode(file.data)
-  return `-----BEGIN FILE id="${id}" type="${file.mediaType}"-----\n${text}\n-----END FILE id="${id}"-----`
-}
-
 const userChunk = (item: Messages.UserContent, modelName: string): Json | AgentError.UserError => {
   if (typeof item === "string") return { type: "text", text: item }
   switch (item._tag) {
@@ -88,8 +78,8 @@ const userChunk = (item: Messages.UserContent, modelName: string): Json | AgentE
     case "BinaryContent":
       if (item.isImage) return { type: "image_url", image_url: { url: item.dataUrl } }
       if (item.isDocument) {
-        return isTextDocument(item.mediaType)
-          ? { type: "text", text: inlineText(item) }
+        return Chat.isTextDocument(item.mediaType)
+          ? { type: "text", text: Chat.inlineTextFile(item) }
           : { type: "document_url", document_url: item.dataUrl }
       }
       return new AgentError.UserError({
@@ -102,16 +92,6 @@ const userChunk = (item: Messages.UserContent, modelName: string): Json | AgentE
       })
   }
   return new AgentError.UserError({ reason: `${modelName}: unsupported user content` })
-}
-
-/** The instructions in force: those of the last request that has any. */
-const instructionsOf = (messages: ReadonlyArray<Messages.ModelMessage>): string | undefined => {
-  for (let i = messages.length - 1; i >= 0; i--) {
-    const m = messages[i]!
-    if (m._tag === "ModelRequest" && m.instructions !== undefined && m.instructions !== "")
-      return m.instructions
-  }
-  return undefined
 }
 
 const assistantMessage = (message: Messages.ModelResponse): Json => {
@@ -150,79 +130,18 @@ export const encodeMessages = (
   messages: ReadonlyArray<Messages.ModelMessage>,
   modelName: string
 ): Array<Json> | AgentError.UserError => {
+  const encoded = Chat.encodeMessages(messages, {
+    userChunk: (item) => userChunk(item, modelName),
+    toolCallId: toolCallIdFor,
+    assistant: assistantMessage
+  })
+  if (encoded instanceof AgentError.UserError) return encoded
+  // Mistral refuses a user message right after a tool message: an assistant `OK` goes between.
   const out: Array<Json> = []
-  const push = (m: Json) => {
-    // Mistral refuses a user message right after a tool message.
+  for (const m of encoded) {
     if (m.role === "user" && out[out.length - 1]?.role === "tool")
       out.push({ role: "assistant", content: [{ type: "text", text: "OK" }], prefix: false })
     out.push(m)
-  }
-  for (const message of messages) {
-    if (message._tag === "ModelResponse") {
-      push(assistantMessage(message))
-      continue
-    }
-    // Tool messages are text only: files returned by tools are referenced there ("See file
-    // {id}.") and sent in a user message after the tool messages.
-    let files: Array<Json> = []
-    const flushFiles = () => {
-      if (files.length > 0) push({ role: "user", content: files })
-      files = []
-    }
-    for (const part of message.parts) {
-      switch (part._tag) {
-        case "SystemPromptPart":
-          flushFiles()
-          push({ role: "system", content: part.content })
-          break
-        case "UserPromptPart": {
-          flushFiles()
-          if (typeof part.content === "string") {
-            push({ role: "user", content: part.content })
-            break
-          }
-          const content: Array<Json> = []
-          for (const item of part.content) {
-            if (typeof item !== "string" && item._tag === "CachePoint") continue
-            const c = userChunk(item, modelName)
-            if (c instanceof AgentError.UserError) return c
-            content.push(c)
-          }
-          push({ role: "user", content })
-          break
-        }
-        case "ToolReturnPart":
-          push({
-            role: "tool",
-            tool_call_id: toolCallIdFor(part.toolCallId),
-            content: part.contentText
-          })
-          for (const file of part.files) {
-            const c = userChunk(file, modelName)
-            if (c instanceof AgentError.UserError) return c
-            files.push({ type: "text", text: `This is file ${Messages.fileIdentifier(file)}:` }, c)
-          }
-          break
-        case "RetryPromptPart":
-          if (part.toolName === undefined || part.toolCallId === undefined) {
-            flushFiles()
-            push({ role: "user", content: part.modelResponse })
-          } else
-            push({
-              role: "tool",
-              tool_call_id: toolCallIdFor(part.toolCallId),
-              content: part.modelResponse
-            })
-          break
-      }
-    }
-    flushFiles()
-  }
-  const instructions = instructionsOf(messages)
-  if (instructions !== undefined) {
-    let at = 0
-    while (at < out.length && out[at]!.role === "system") at++
-    out.splice(at, 0, { role: "system", content: instructions })
   }
   // A conversation ending on the model's own words: continue them (`prefix`).
   const last = out[out.length - 1]
@@ -246,37 +165,6 @@ export const encodeTool = (tool: {
   return { function: fn }
 }
 
-/**
- * The tools sent and `tool_choice`: `none` keeps only the output tools, a list keeps only the
- * listed function tools (and the output tools) and requires one of them; with output tools and
- * no text allowed, a tool call is required (`any`).
- */
-const toolsAndChoice = (
-  settings: ModelSettings.ModelSettings,
-  parameters: Model.ModelRequestParameters
-): {
-  tools: ReadonlyArray<Model.ModelRequestParameters["functionTools"][number]>
-  choice?: string
-} => {
-  const choice = settings.toolChoice
-  const required = !parameters.allowTextOutput
-  if (choice === "none") {
-    const tools = parameters.outputTools
-    return tools.length === 0 ? { tools } : { tools, choice: required ? "any" : "auto" }
-  }
-  if (Array.isArray(choice)) {
-    const names = new Set(choice)
-    const tools = [
-      ...parameters.functionTools.filter((t) => names.has(t.name)),
-      ...parameters.outputTools
-    ]
-    return { tools, choice: "any" }
-  }
-  const tools = parameters.allTools
-  if (tools.length === 0) return { tools }
-  return { tools, choice: choice === "required" || required ? "any" : "auto" }
-}
-
 const effortOf = (thinking: ModelSettings.ThinkingSetting): "high" | "none" =>
   thinking === false ? "none" : "high"
 
@@ -290,9 +178,13 @@ export const encodeRequest = (
   const encoded = encodeMessages(messages, options.modelName)
   if (encoded instanceof AgentError.UserError) return encoded
   const body: Json = { model: options.modelName, messages: encoded }
-  const { tools, choice } = toolsAndChoice(settings, parameters)
-  if (tools.length > 0) body.tools = tools.map(encodeTool)
-  if (choice !== undefined) body.tool_choice = choice
+  // `none` without output tools: no tools at all (Mistral's `none` would still describe them)
+  const selected = Chat.selectTools(settings, parameters)
+  const tools = selected.choice === "none" ? [] : selected.tools
+  if (tools.length > 0) {
+    body.tools = tools.map(encodeTool)
+    body.tool_choice = selected.choice === "required" ? "any" : "auto"
+  }
   if (parameters.outputMode === "native" && parameters.outputObject !== undefined) {
     const o = parameters.outputObject
     const jsonSchema: Json = { name: o.name ?? "final_result", schema: o.jsonSchema }
@@ -386,9 +278,6 @@ const piecesOf = (content: unknown): Array<Piece> => {
   }
   return out
 }
-
-const timestampOf = (created: unknown): Date | undefined =>
-  typeof created === "number" ? new Date(created * 1000) : undefined
 
 /** Decodes a (non-streamed) Mistral chat completion. */
 export const decodeResponse = (
