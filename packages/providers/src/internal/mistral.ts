@@ -10,8 +10,9 @@
  *   `prefix: true` so the model continues it;
  * - documents are `document_url` chunks (a URL or a data URL); text files are inlined as text;
  * - a user message may not follow a tool message: an assistant `OK` goes between them;
- * - `tool_choice` is `auto` / `any` / `none` (a list of tools is sent as only those tools with
- *   `any`); `random_seed`, `safe_prompt`, `reasoning_effort` (`high` / `none`, adjustable models);
+ * - `tool_choice` is `auto` or `any` (a list of tools is sent as only those tools with `any`;
+ *   `toolChoice: "none"` sends no function tools at all); `random_seed`, `safe_prompt`,
+ *   `reasoning_effort` (`high` / `none`, adjustable models);
  * - responses: content is a string or a list of chunks (magistral: `thinking` chunks), usage
  *   may report cache hits as `num_cached_tokens`, finish reason `model_length` means length.
  *
