@@ -162,7 +162,11 @@ export const makeWith = (
   })
   const settings = options.settings !== undefined ? { settings: options.settings } : {}
   if ((options.api ?? apiOf(modelId)) === "responses")
-    return Effect.succeed(OpenAiResponses.makeWith(openAi, modelId, settings))
+    // Mantle has no recorded `responses/input_tokens`: no `countTokens` (budgets estimate).
+    return Effect.succeed({
+      ...OpenAiResponses.makeWith(openAi, modelId, settings),
+      countTokens: undefined
+    })
   return Effect.provideService(
     OpenAiChat.make(modelId, {
       ...settings,

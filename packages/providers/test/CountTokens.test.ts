@@ -11,6 +11,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as Anthropic from "../src/Anthropic.js"
+import * as BedrockMantle from "../src/BedrockMantle.js"
 import * as Google from "../src/Google.js"
 import * as OpenAiClient from "../src/OpenAiClient.js"
 import * as OpenAiResponses from "../src/OpenAiResponses.js"
@@ -121,6 +122,23 @@ describe("Model.countTokens (recorded)", () => {
       assert.deepStrictEqual(server.received[0]!.body, countOf(c).request.body)
       assert.notInclude(JSON.stringify(error), "sk-ant-x")
     })
+  )
+
+  it.scoped(
+    "Bedrock mantle's Responses models do not claim to count (no such endpoint recorded)",
+    () =>
+      Effect.gen(function* () {
+        const model = yield* Model.resolve(
+          BedrockMantle.model("openai.gpt-5.4").pipe(
+            Layer.provide(
+              BedrockMantle.layer({ region: "us-east-1", apiKey: Redacted.make("k"), retry: false })
+            ),
+            Layer.provide(NodeHttpClient.layerUndici)
+          )
+        )
+        assert.strictEqual(BedrockMantle.apiOf("openai.gpt-5.4"), "responses")
+        assert.isUndefined(model.countTokens)
+      })
   )
 
   it("google: system instructions and tools go in generateContentRequest", () => {
