@@ -38,6 +38,8 @@ const describeEvent = (e: Agent.AgentStreamEvent<unknown>): string => {
       return `call ${e.part.toolName}`
     case "FunctionToolResultEvent":
       return `result ${e.result._tag}`
+    case "SubAgentEvent":
+      return `sub ${e.agentName} ${describeEvent(e.event)}`
     case "AgentRunResultEvent":
       return "done"
   }
