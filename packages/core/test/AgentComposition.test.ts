@@ -236,30 +236,35 @@ describe("Agent.asTool", () => {
     })
   )
 
-  it.effect("a child request over the parent's request limit fails the parent with UsageLimitExceeded", () =>
-    Effect.gen(function* () {
-      const calls = yield* Ref.make(0)
-      // the child's own (generous) limits do not apply: one budget, the parent's
-      const parent = makeParent(
-        makeChild(calls, { limits: new Usage.UsageLimits({ requestLimit: 100 }) })
-      )
-      const error = yield* Effect.flip(
-        parent.run("go", { usageLimits: new Usage.UsageLimits({ requestLimit: 1 }) })
-      )
-      assert.strictEqual(error._tag, "UsageLimitExceeded")
-      if (error._tag !== "UsageLimitExceeded") return
-      assert.strictEqual(error.limit, "requestLimit")
-      assert.strictEqual(error.limitValue, 1)
-      assert.strictEqual(error.value, 2)
-      // the child's request was never sent
-      assert.strictEqual(yield* Ref.get(calls), 0)
-      // the parent's conversation so far is on the error
-      assert.deepStrictEqual(
-        error.messages.map((m) => m._tag),
-        ["ModelRequest", "ModelResponse"]
-      )
-      assert.strictEqual((error.messages[1] as Messages.ModelResponse).toolCalls[0]!.toolName, "ask_child")
-    })
+  it.effect(
+    "a child request over the parent's request limit fails the parent with UsageLimitExceeded",
+    () =>
+      Effect.gen(function* () {
+        const calls = yield* Ref.make(0)
+        // the child's own (generous) limits do not apply: one budget, the parent's
+        const parent = makeParent(
+          makeChild(calls, { limits: new Usage.UsageLimits({ requestLimit: 100 }) })
+        )
+        const error = yield* Effect.flip(
+          parent.run("go", { usageLimits: new Usage.UsageLimits({ requestLimit: 1 }) })
+        )
+        assert.strictEqual(error._tag, "UsageLimitExceeded")
+        if (error._tag !== "UsageLimitExceeded") return
+        assert.strictEqual(error.limit, "requestLimit")
+        assert.strictEqual(error.limitValue, 1)
+        assert.strictEqual(error.value, 2)
+        // the child's request was never sent
+        assert.strictEqual(yield* Ref.get(calls), 0)
+        // the parent's conversation so far is on the error
+        assert.deepStrictEqual(
+          error.messages.map((m) => m._tag),
+          ["ModelRequest", "ModelResponse"]
+        )
+        assert.strictEqual(
+          (error.messages[1] as Messages.ModelResponse).toolCalls[0]!.toolName,
+          "ask_child"
+        )
+      })
   )
 
   it.effect("the child's tokens count against the parent's token limit", () =>
@@ -308,26 +313,28 @@ describe("Agent.asTool", () => {
       const done = list[list.length - 1]!
       if (done._tag === "AgentRunResultEvent") assert.strictEqual(done.result.usage.requests, 3)
       // finalResult / streamText read only the parent's events
-      const text = yield* Agent.streamText(
-        makeParent(makeChild(calls)).runStream("go")
-      ).pipe(Stream.runCollect)
+      const text = yield* Agent.streamText(makeParent(makeChild(calls)).runStream("go")).pipe(
+        Stream.runCollect
+      )
       assert.deepStrictEqual([...text], ["child said 4"])
     })
   )
 
-  it.effect("run forwards nothing: the child is not streamed (a model without streaming works)", () =>
-    Effect.gen(function* () {
-      const child = Agent.make({
-        name: "child",
-        model: FunctionModel.layer(() => "4")
+  it.effect(
+    "run forwards nothing: the child is not streamed (a model without streaming works)",
+    () =>
+      Effect.gen(function* () {
+        const child = Agent.make({
+          name: "child",
+          model: FunctionModel.layer(() => "4")
+        })
+        const parent = makeParent(child)
+        const result = yield* parent.run("go")
+        assert.strictEqual(result.output, "child said 4")
+        // streamed, the child is streamed too (and this model cannot stream)
+        const error = yield* Effect.flip(Stream.runDrain(parent.runStream("go")))
+        assert.strictEqual(error._tag, "UserError")
       })
-      const parent = makeParent(child)
-      const result = yield* parent.run("go")
-      assert.strictEqual(result.output, "child said 4")
-      // streamed, the child is streamed too (and this model cannot stream)
-      const error = yield* Effect.flip(Stream.runDrain(parent.runStream("go")))
-      assert.strictEqual(error._tag, "UserError")
-    })
   )
 
   it.effect("run with an eventStreamHandler receives the forwarded events", () =>
@@ -336,7 +343,7 @@ describe("Agent.asTool", () => {
       const seen: Array<string> = []
       const result = yield* makeParent(makeChild(calls)).run("go", {
         eventStreamHandler: (events) =>
-          Stream.runForEach(events, (e) =>
+          Stream.runForEach(Stream.orDie(events), (e) =>
             Effect.sync(() => {
               if (e._tag === "SubAgentEvent") seen.push(describeEvent(e))
             })
@@ -458,7 +465,7 @@ describe("Agent.asTool", () => {
         output.calls.map((c) => [c.toolName, c.toolCallId]),
         [["ask_child", "call_1"]]
       )
-      const meta = output.metadata["call_1"] as AgentComposition.SubAgentRun & {
+      const meta = output.metadata.call_1 as AgentComposition.SubAgentRun & {
         readonly requests: DeferredTools.DeferredToolRequests
       }
       assert.strictEqual(meta.agentName, "child")

@@ -181,11 +181,17 @@ export const asTool = (agent: Runnable, options: AsToolOptionsAny): Tool.Any => 
       Effect.gen(function* () {
         const ctx = yield* RunContext
         const usage = yield* CurrentUsage
-        const result = yield* runSub(agent, agentName, ctx.toolCallId ?? "", toSubRun(input(args)), {
-          usage,
-          usageLimits: ctx.usageLimits,
-          conversationId: ctx.conversationId
-        }).pipe(
+        const result = yield* runSub(
+          agent,
+          agentName,
+          ctx.toolCallId ?? "",
+          toSubRun(input(args)),
+          {
+            usage,
+            usageLimits: ctx.usageLimits,
+            conversationId: ctx.conversationId
+          }
+        ).pipe(
           Effect.catchIf(
             (e): e is { readonly _tag: string; readonly reason: string } =>
               options.onModelFailure !== "fail" && retryable(e),
@@ -260,8 +266,7 @@ export const handoff = (agent: Runnable, options: HandoffOptionsAny = {}): Hando
     agentName,
     definition: new Tool.ToolDefinition({
       name,
-      description:
-        options.description ?? `Hand the conversation over to the agent "${agentName}".`,
+      description: options.description ?? `Hand the conversation over to the agent "${agentName}".`,
       parametersJsonSchema: Tool.jsonSchema(parameters, `Handoff "${name}"`),
       kind: "output"
     }),
