@@ -32,30 +32,9 @@ type Script = (
   info: FunctionModel.AgentInfo
 ) => Messages.ModelResponse | string
 
-/** The stream items of a scripted response: text as one delta, tool calls as whole deltas. */
-const itemsOf = (r: Messages.ModelResponse | string): Array<FunctionModel.StreamItem> =>
-  typeof r === "string"
-    ? [r]
-    : r.parts.map((p, i) =>
-        p._tag === "TextPart"
-          ? p.content
-          : p._tag === "ToolCallPart"
-            ? {
-                [i]: {
-                  name: p.toolName,
-                  jsonArgs: typeof p.args === "string" ? p.args : JSON.stringify(p.args),
-                  toolCallId: p.toolCallId
-                }
-              }
-            : ""
-      )
-
-/** A model serving both paths from one script (streamed: the same parts as deltas). */
+/** A model serving both paths from one script (`FunctionModel.streamOf`). */
 const scripted = (name: string, script: Script) =>
-  FunctionModel.layer(script, {
-    modelName: name,
-    stream: (messages, info) => Stream.fromIterable(itemsOf(script(messages, info)))
-  })
+  FunctionModel.layer(script, { modelName: name, stream: FunctionModel.streamOf(script) })
 
 const usage = (inputTokens: number, outputTokens: number) =>
   new Usage.RequestUsage({ inputTokens, outputTokens })
