@@ -35,6 +35,7 @@
  *
  * @since 0.1.0
  */
+import type * as Effect from "effect/Effect"
 import type * as Schema from "effect/Schema"
 import type { Agent, Prompt } from "./Agent.js"
 import type { AgentError } from "./AgentError.js"
@@ -145,7 +146,7 @@ export type HandoffError<H> = H extends Handoff<any, infer E, any> ? E : never
 export type HandoffRequirements<H> = H extends Handoff<any, any, infer R> ? R : never
 
 /** Options of `handoff`. */
-export interface HandoffOptions<Args, I> {
+export interface HandoffOptions<Args, I, E2 = never, R2 = never> {
   /** The tool's name. Default: `transfer_to_{agent name}`. The target must have a name, or give one. */
   readonly name?: string
   /** What the handoff is for, as the model sees it. */
@@ -161,6 +162,12 @@ export interface HandoffOptions<Args, I> {
    * the target saw, then its own messages.
    */
   readonly inputFilter?: (messages: ReadonlyArray<ModelMessage>) => ReadonlyArray<ModelMessage>
+  /**
+   * Runs when the model hands off, before the target starts, with the handoff's arguments (to
+   * record the reason, load data for the target…). Its failure fails the run; its errors and
+   * requirements are the agent's.
+   */
+  readonly onHandoff?: (args: Args) => Effect.Effect<void, E2, R2>
 }
 
 /**
@@ -177,10 +184,11 @@ export interface HandoffOptions<Args, I> {
  * response runs; by default (`graceful`) they run first and their results are in the history
  * the target sees. The agent's output validators do not see the target's output.
  */
-export const handoff = <A, E, R, Args = {}, I = {}>(
+export const handoff = <A, E, R, Args = {}, I = {}, E2 = never, R2 = never>(
   agent: Agent<A, E, R>,
-  options: HandoffOptions<Args, I> = {}
-): Handoff<A, E, R> => internal.handoff(agent, options) as unknown as Handoff<A, E, R>
+  options: HandoffOptions<Args, I, E2, R2> = {}
+): Handoff<A, E | E2, R | R2> =>
+  internal.handoff(agent, options) as unknown as Handoff<A, E | E2, R | R2>
 
 /** The configuration of an agent with handoffs (used by `Agent.withHandoffs`). */
 export const configWithHandoffs = (

@@ -238,6 +238,7 @@ export interface HandoffAny {
     | ((messages: ReadonlyArray<ModelMessage>) => ReadonlyArray<ModelMessage>)
     | undefined
   readonly toolReturn: string
+  readonly onHandoff: ((args: any) => Effect.Effect<void, any, any>) | undefined
 }
 
 /** Options of `handoff`, untyped. */
@@ -248,6 +249,7 @@ export interface HandoffOptionsAny {
   readonly inputFilter?:
     | ((messages: ReadonlyArray<ModelMessage>) => ReadonlyArray<ModelMessage>)
     | undefined
+  readonly onHandoff?: ((args: any) => Effect.Effect<void, any, any>) | undefined
 }
 
 const toolName = (name: string): string => name.replace(/[^A-Za-z0-9_-]/g, "_")
@@ -272,7 +274,8 @@ export const handoff = (agent: Runnable, options: HandoffOptionsAny = {}): Hando
     }),
     decodeArgs: Tool.decodeWith(parameters),
     inputFilter: options.inputFilter,
-    toolReturn: `Transferred to ${agentName}.`
+    toolReturn: `Transferred to ${agentName}.`,
+    onHandoff: options.onHandoff
   }
 }
 
@@ -363,5 +366,6 @@ export const runHandoff = (
       : m
   )
   if (h.inputFilter !== undefined) history = h.inputFilter(history)
-  return runSub(h.agent, h.agentName, id, { prompt: undefined, messageHistory: history }, shared)
+  const run = runSub(h.agent, h.agentName, id, { prompt: undefined, messageHistory: history }, shared)
+  return h.onHandoff === undefined ? run : Effect.zipRight(h.onHandoff(request.args), run)
 }

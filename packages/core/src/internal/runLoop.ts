@@ -499,6 +499,8 @@ class Run<A> implements Machine<A>, ToolHost {
     // `Context.add`/`omit` copies it).
     const map = new Map(callerContext.unsafeMap)
     map.set(CurrentUsage.key, this.usageRef)
+    // [compose #18] A caller's event sink is not this run's: its streamed steps provide their own.
+    map.delete(EventSink.key)
     if (owner === undefined) map.delete(Tracer.ParentSpan.key)
     else {
       map.set(Scope.Scope.key, owner.scope)
