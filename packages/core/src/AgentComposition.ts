@@ -187,7 +187,9 @@ export interface HandoffOptions<Args, I, E2 = never, R2 = never> {
 export const handoff = <A, E, R, Args = {}, I = {}, E2 = never, R2 = never>(
   agent: Agent<A, E, R>,
   options: HandoffOptions<Args, I, E2, R2> = {}
-): Handoff<A, E | E2, R | R2> =>
+  // `NoInfer`: inside `withHandoffs([...])` the expected `Handoff<any, any, any>` must not
+  // infer the callback's types (they would become `any`).
+): Handoff<A, E | NoInfer<E2>, R | NoInfer<R2>> =>
   internal.handoff(agent, options) as unknown as Handoff<A, E | E2, R | R2>
 
 /** The configuration of an agent with handoffs (used by `Agent.withHandoffs`). */
