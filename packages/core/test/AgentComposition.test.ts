@@ -596,34 +596,36 @@ describe("handoffs", () => {
     })
   )
 
-  it.effect("onHandoff runs with the arguments before the target; its typed error fails the run", () =>
-    Effect.gen(function* () {
-      const reasons = yield* Ref.make<ReadonlyArray<string>>([])
-      class Closed extends Schema.TaggedError<Closed>()("Closed", { reason: Schema.String }) {}
-      const desk = (open: boolean) =>
-        Agent.make({ name: "triage", model: triageModel }).pipe(
-          Agent.withHandoffs([
-            Agent.handoff(support, {
-              parameters: Schema.Struct({ reason: Schema.String }),
-              onHandoff: ({ reason }) =>
-                open
-                  ? Ref.update(reasons, (rs) => [...rs, reason])
-                  : Effect.fail(new Closed({ reason }))
-            })
-          ])
-        )
-      const result = yield* desk(true).run("my card is blocked")
-      assert.deepStrictEqual(result.output, { ticket: 42, seen: 3 })
-      assert.deepStrictEqual(yield* Ref.get(reasons), ["card"])
-      // the callback's error type is the agent's: catchTag compiles and catches it
-      const closed = yield* desk(false)
-        .run("my card is blocked")
-        .pipe(
-          Effect.map(() => "handed off"),
-          Effect.catchTag("Closed", (e) => Effect.succeed(`closed: ${e.reason}`))
-        )
-      assert.strictEqual(closed, "closed: card")
-    })
+  it.effect(
+    "onHandoff runs with the arguments before the target; its typed error fails the run",
+    () =>
+      Effect.gen(function* () {
+        const reasons = yield* Ref.make<ReadonlyArray<string>>([])
+        class Closed extends Schema.TaggedError<Closed>()("Closed", { reason: Schema.String }) {}
+        const desk = (open: boolean) =>
+          Agent.make({ name: "triage", model: triageModel }).pipe(
+            Agent.withHandoffs([
+              Agent.handoff(support, {
+                parameters: Schema.Struct({ reason: Schema.String }),
+                onHandoff: ({ reason }) =>
+                  open
+                    ? Ref.update(reasons, (rs) => [...rs, reason])
+                    : Effect.fail(new Closed({ reason }))
+              })
+            ])
+          )
+        const result = yield* desk(true).run("my card is blocked")
+        assert.deepStrictEqual(result.output, { ticket: 42, seen: 3 })
+        assert.deepStrictEqual(yield* Ref.get(reasons), ["card"])
+        // the callback's error type is the agent's: catchTag compiles and catches it
+        const closed = yield* desk(false)
+          .run("my card is blocked")
+          .pipe(
+            Effect.map(() => "handed off"),
+            Effect.catchTag("Closed", (e) => Effect.succeed(`closed: ${e.reason}`))
+          )
+        assert.strictEqual(closed, "closed: card")
+      })
   )
 
   it.effect("a run started inside a streamed run's tool does not forward into it", () =>

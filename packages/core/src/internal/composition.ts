@@ -366,6 +366,12 @@ export const runHandoff = (
       : m
   )
   if (h.inputFilter !== undefined) history = h.inputFilter(history)
-  const run = runSub(h.agent, h.agentName, id, { prompt: undefined, messageHistory: history }, shared)
+  const run = runSub(
+    h.agent,
+    h.agentName,
+    id,
+    { prompt: undefined, messageHistory: history },
+    shared
+  )
   return h.onHandoff === undefined ? run : Effect.zipRight(h.onHandoff(request.args), run)
 }
