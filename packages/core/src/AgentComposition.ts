@@ -97,7 +97,9 @@ export type DeferralOf<A> = [Extract<A, DeferredToolRequests>] extends [never]
  * arguments (`input`), in the caller's run (shared usage, limits, cancellation, streamed events:
  * see the module docs), and returns its output to the caller's model. The sub-agent's own
  * conversation stays out of the caller's history: it is in the tool return's `metadata`
- * (`SubAgentRun`: agent name, run id, messages, its own requests and tokens).
+ * (`SubAgentRun`: agent name, run id, messages, its own requests and tokens). The metadata
+ * travels with the caller's history as JSON; after a round trip, decode its `messages` with
+ * `Messages.ModelMessages`.
  *
  * Deferred calls: a sub-agent run that ends with `DeferredToolRequests` (a tool of the
  * sub-agent needs approval, or an external result) defers the caller's call in turn

@@ -145,6 +145,12 @@ describe("Agent.asTool", () => {
       assert.strictEqual(run.usage.requests, 1)
       assert.strictEqual(run.usage.inputTokens, 100)
       assert.strictEqual(run.usage.outputTokens, 5)
+      // the parent's history survives JSON, the child's conversation with it
+      const stored = yield* Messages.decodeJson(result.allMessagesJson())
+      const storedRun = returns(stored, "ask_child")[0]!.metadata as { messages: unknown }
+      const childMessages = Schema.decodeUnknownSync(Messages.ModelMessages)(storedRun.messages)
+      assert.strictEqual(lastUserPrompt(childMessages), "what is 2+2?")
+      assert.strictEqual((childMessages[1] as Messages.ModelResponse).text, "4")
     })
   )
 

@@ -408,6 +408,24 @@ describe("telemetry of composed and streamed runs (#18)", () => {
       )
   )
 
+  it.live("a handoff target's invoke_agent span is a child of the run that handed off", () =>
+    withOtel(({ exporter }) =>
+      Effect.gen(function* () {
+        const desk = Agent.make({
+          name: "desk",
+          model: FunctionModel.layer(() => FunctionModel.toolCall("transfer_to_helper", {}, "h1"))
+        }).pipe(Agent.withHandoffs([Agent.handoff(child)]))
+        const result = yield* desk.run("go", { conversationId: "conv-8" })
+        assert.strictEqual(result.output, "42")
+        const spans = exporter.getFinishedSpans()
+        const [deskSpan] = byName(spans, "invoke_agent desk")
+        const [helper] = byName(spans, "invoke_agent helper")
+        assert.strictEqual(parentId(helper!), deskSpan!.spanContext().spanId)
+        assert.strictEqual(helper!.attributes["gen_ai.conversation.id"], "conv-8")
+      })
+    )
+  )
+
   it.effect(
     "gen_ai.client.operation.time_to_first_chunk: streamed requests only, from the request to the first chunk",
     () =>
