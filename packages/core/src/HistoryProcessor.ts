@@ -31,6 +31,8 @@
  * @since 0.1.0
  */
 import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Ref from "effect/Ref"
 import type { ModelError } from "./AgentError.js"
 import { UnexpectedModelBehavior } from "./AgentError.js"
 import {
@@ -42,9 +44,12 @@ import {
   type UserContent,
   UserPromptPart
 } from "./Messages.js"
+import { CurrentUsage } from "./AgentGraph.js"
+import * as InstrumentedModel from "./InstrumentedModel.js"
 import * as Model from "./Model.js"
 import type { ModelSettings } from "./ModelSettings.js"
 import type { Service as RunContextService } from "./RunContext.js"
+import { type RequestUsage, RunUsage } from "./Usage.js"
 import * as internal from "./internal/historyProcessors.js"
 
 /**
@@ -336,6 +341,19 @@ export const transcript = (messages: ReadonlyArray<ModelMessage>): string => {
   return lines.join("\n")
 }
 
+/** Adds a summarising request's usage to the run's usage, when run inside a run. */
+const countSummary = (usage: RequestUsage): Effect.Effect<void> =>
+  Effect.flatMap(Effect.serviceOption(CurrentUsage), (ref) =>
+    Option.isNone(ref)
+      ? Effect.void
+      : Ref.update(ref.value, (run) => {
+          const added = run.addRequest(usage)
+          const details = { ...added.details }
+          details.summaryRequests = (details.summaryRequests ?? 0) + 1
+          return new RunUsage({ ...added, requests: run.requests, details }, true)
+        })
+  )
+
 /** How many summaries a `summarise` processor remembers (the oldest goes first). */
 export const summaryCacheSize = 16
 
@@ -345,8 +363,11 @@ export const summaryCacheSize = 16
  * the first kept request, after the carried system prompt. Each processor remembers its last
  * `summaryCacheSize` summaries, keyed by the prefix's `transcript`, and reuses one for every
  * later request whose prefix reads the same — each request of a tool loop, a next run given
- * `result.messages` (also decoded from JSON) — so a prefix is summarised once. Summarising
- * requests are not counted in the run's usage; a failing one fails the run with its error.
+ * `result.messages` (also decoded from JSON) — so a prefix is summarised once. A summarising
+ * request is a `chat` span of its own and is counted in the run's usage: its tokens (so token
+ * limits see them), its price (`RunUsage.cost`, with a pricing installed) and
+ * `details.summaryRequests` — but not `requests`, which counts the agent's own model requests
+ * (`requestLimit`). A failing one fails the run with its error.
  */
 export const summarise = <M extends Model.Input>(
   options: SummariseOptions<M>
@@ -369,7 +390,7 @@ export const summarise = <M extends Model.Input>(
         >,
         (model) =>
           Effect.flatMap(
-            model.request(
+            InstrumentedModel.instrument(model).request(
               [
                 new ModelRequest(
                   { parts: [new UserPromptPart({ content: text }, true)], instructions },
@@ -386,7 +407,7 @@ export const summarise = <M extends Model.Input>(
                       reason: `The summarising model ${model.modelName} returned no text`
                     })
                   )
-                : Effect.succeed(response.text.trim())
+                : Effect.as(countSummary(response.usage), response.text.trim())
           )
       )
     )

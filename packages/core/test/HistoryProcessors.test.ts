@@ -540,6 +540,20 @@ describe("HistoryProcessor.summarise", () => {
         assert.isTrue(paired(messages))
       }
       assert.strictEqual(seen[1]!.length, 3)
+      // The summary is counted in the run's usage: its tokens and `summaryRequests`, while
+      // `requests` counts the agent's own two requests.
+      let mainInput = 0
+      let mainOutput = 0
+      for (const m of first.newMessages()) {
+        if (m._tag === "ModelResponse") {
+          mainInput += m.usage.inputTokens
+          mainOutput += m.usage.outputTokens
+        }
+      }
+      assert.strictEqual(first.usage.requests, 2)
+      assert.strictEqual(first.usage.details.summaryRequests, 1)
+      assert.isAbove(first.usage.inputTokens, mainInput)
+      assert.isAbove(first.usage.outputTokens, mainOutput)
       // The next run, from JSON: its prefix now holds the first run's turn → one new summary;
       // the same history again → no new summary.
       const json = first.allMessagesJson()
