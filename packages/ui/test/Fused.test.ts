@@ -18,10 +18,10 @@ const decoder = new TextDecoder()
 /** The SSE text of `encode(stream)` and what `onFinish` got. */
 const sse = (
   encode: (
-    events: Stream.Stream<Agent.AgentStreamEvent<string>, unknown>,
+    events: Stream.Stream<Agent.AgentStreamEvent<string>, unknown, Model.Model>,
     onFinish: (outcome: UiStream.Outcome<string>) => Effect.Effect<void>
-  ) => Stream.Stream<Uint8Array, never>,
-  events: Stream.Stream<Agent.AgentStreamEvent<string>, unknown>,
+  ) => Stream.Stream<Uint8Array, never, Model.Model>,
+  events: Stream.Stream<Agent.AgentStreamEvent<string>, unknown, Model.Model>,
   model: Layer.Layer<Model.Model>
 ) =>
   Effect.gen(function* () {
@@ -51,10 +51,14 @@ const cases: ReadonlyArray<
 ]
 
 const encoders = {
-  aiSdk: (events: Stream.Stream<Agent.AgentStreamEvent<string>, unknown>, onFinish: any) =>
-    UiStream.aiSdk(events, { onFinish }),
-  agUi: (events: Stream.Stream<Agent.AgentStreamEvent<string>, unknown>, onFinish: any) =>
-    UiStream.agUi(events, { runId: "r", threadId: "t", onFinish })
+  aiSdk: (
+    events: Stream.Stream<Agent.AgentStreamEvent<string>, unknown, Model.Model>,
+    onFinish: any
+  ) => UiStream.aiSdk(events, { onFinish }),
+  agUi: (
+    events: Stream.Stream<Agent.AgentStreamEvent<string>, unknown, Model.Model>,
+    onFinish: any
+  ) => UiStream.agUi(events, { runId: "r", threadId: "t", onFinish })
 }
 
 describe("UiStream fused into the run's stream", () => {
