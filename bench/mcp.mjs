@@ -8,6 +8,8 @@
 //   run: K MCP calls    `agent.run` over a FunctionModel that asks for `echo` K times one after
 //                       the other, then answers (K + 1 model requests), the tool from the server
 //   run: K local calls  the same run with an in-process `echo` tool: the run's own cost
+//   run: 1 local async  the in-process tool awaiting one `setImmediate`: what suspending for
+//                       any I/O costs a run (reported as a split of the MCP call's cost)
 //   … ×100 parallel     100 calls at once: `Promise.all` of `callTool`s / one model response
 //                       asking for 100 calls
 // For each case: median over rounds of wall µs, client CPU µs (this process) and server CPU µs
@@ -76,6 +78,17 @@ const localAgent = Agent.make({
     })
   ]
 })
+// The in-process `echo` awaiting one `setImmediate`: what any tool that waits for I/O costs a run
+// (the run suspends and resumes), without MCP.
+const asyncAgent = Agent.make({
+  tools: [
+    Tool.make("echo", {
+      description: "Echo a text",
+      parameters: Schema.Struct({ text: Schema.String }),
+      handler: ({ text }) => Effect.promise(() => new Promise((r) => setImmediate(() => r(text))))
+    })
+  ]
+})
 const runs = (agent, steps, perStep, count) => {
   const m = model(steps, perStep)
   const once = Effect.provideService(agent.run("go"), Model.Model, m)
@@ -110,6 +123,7 @@ const cases = {
   },
   "run: 1 MCP call": { calls: CALLS, go: runs(mcpAgent, 1, 1, CALLS) },
   "run: 1 local call": { calls: CALLS, go: runs(localAgent, 1, 1, CALLS) },
+  "run: 1 local async call": { calls: CALLS, go: runs(asyncAgent, 1, 1, CALLS) },
   "run: 10 MCP calls": { calls: CALLS, go: runs(mcpAgent, 10, 1, CALLS / 10) },
   "run: 10 local calls": { calls: CALLS, go: runs(localAgent, 10, 1, CALLS / 10) },
   "sdk ×100 parallel": {
@@ -185,6 +199,17 @@ console.log("MCP call in a run (run with MCP calls − same run with local calls
 derived("1 call per run", "run: 1 MCP call", "run: 1 local call", "sdk callTool")
 derived("10 calls per run", "run: 10 MCP calls", "run: 10 local calls", "sdk callTool")
 derived("100 parallel", "run: 100 MCP parallel", "run: 100 local parallel", "sdk ×100 parallel")
+console.log("Where it goes (1 call per run), client CPU µs per call:")
+const hop = m("run: 1 local async call", "cpu") - m("run: 1 local call", "cpu")
+const viaMcp = m("run: 1 MCP call", "cpu") - m("run: 1 local async call", "cpu")
+console.log(
+  `  the run suspending and resuming for an async tool (local tool awaiting setImmediate − sync local tool): ${hop.toFixed(1)}`
+)
+console.log(
+  `  the MCP call in a run beyond that (MCP − async local tool): ${viaMcp.toFixed(1)} = ${r(viaMcp / m("sdk callTool", "cpu"))} sdk callTool`
+)
+rows.asyncHop = { clientCpu: hop }
+rows.mcpBeyondAsyncTool = { clientCpu: viaMcp, clientCpuRatio: viaMcp / m("sdk callTool", "cpu") }
 console.log(
   `McpClient.callTool vs sdk callTool: wall ${r(m("McpClient.callTool", "wall") / m("sdk callTool", "wall"))}, client CPU ${r(m("McpClient.callTool", "cpu") / m("sdk callTool", "cpu"))}`
 )

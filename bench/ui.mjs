@@ -7,7 +7,10 @@
 // 2. encoding alone: the events of one such run, recorded with their network chunking, replayed
 //    from memory through each encoder (minus the replay itself) — the same cost without the
 //    HTTP noise, divided by (1)'s runStream cost as the expected overhead.
-// Target (issue #16): the AI SDK encoding adds ≤ 5 % CPU per chunk to `stream`.
+// Target (issue #16): the AI SDK encoding adds ≤ 5 % CPU per chunk to `stream`. The encoders run
+// inside the run's stream (`Agent.mapRunStreamChunks`); "… aiSdk, as a stage" is the same
+// encoder through a `Stream.mapChunks` stage of its own (what a piped run stream gets).
+// The replay of (2) is a plain stream, so it measures the encoder as a stage.
 //   node bench/ui.mjs [--chunks 20000] [--reps 9] [--paced 0]
 // `stream`: N deltas written at once (many events per network read); `--paced N`: one delta per
 // millisecond (one event per read; CPU per chunk there is dominated by wake-ups, so noisy).
@@ -56,10 +59,13 @@ const runtime = ManagedRuntime.make(
 const agent = Agent.make({ name: "bench-ui" })
 const PROMPT = "Tell me a story."
 
+/** The same stream as a plain Stream value: the encoder runs as a stage of its own (as before #16). */
+const unfused = (events) => Stream.fromChannel(Stream.toChannel(events))
 const variants = {
   runStream: (events) => Stream.runDrain(events),
   "runStream + UiStream.aiSdk": (events) => Stream.runDrain(UiStream.aiSdk(events)),
-  "runStream + UiStream.agUi": (events) => Stream.runDrain(UiStream.agUi(events, { runId: "r" }))
+  "runStream + UiStream.agUi": (events) => Stream.runDrain(UiStream.agUi(events, { runId: "r" })),
+  "… aiSdk, as a stage": (events) => Stream.runDrain(UiStream.aiSdk(unfused(events)))
 }
 
 const cpu = () => {

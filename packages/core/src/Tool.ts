@@ -406,6 +406,7 @@ export const fromJsonSchema = <const Name extends string, Success, E = never, R 
   }
 ): Tool<Name, Record<string, unknown>, Success, E, R> => {
   const parameters = Schema.Record({ key: Schema.String, value: Schema.Unknown })
+  const decode = decodeWith(parameters)
   return {
     name,
     description: options.description,
@@ -421,7 +422,21 @@ export const fromJsonSchema = <const Name extends string, Success, E = never, R 
     prepare: undefined,
     handler: options.handler,
     timeout: options.timeout,
-    decodeArgs: decodeWith(parameters)
+    // [perf #16] Any JSON object is a valid record: no schema walk per call (bad input still
+    // gets the schema's errors).
+    decodeArgs: (args) => {
+      let value: unknown = args
+      if (typeof args === "string") {
+        try {
+          value = JSON.parse(args)
+        } catch {
+          return decode(args)
+        }
+      }
+      return value !== null && typeof value === "object" && !Array.isArray(value)
+        ? Effect.succeed(value as Record<string, unknown>)
+        : decode(args)
+    }
   }
 }
 

@@ -78,6 +78,16 @@ describe("Tool.make", () => {
       })
       assert.deepStrictEqual(raw.definition.parametersJsonSchema, schema)
       assert.deepStrictEqual(yield* raw.decodeArgs('{"q":"x","n":1}'), { q: "x", n: 1 })
+      assert.deepStrictEqual(yield* raw.decodeArgs({ q: "y" }), { q: "y" })
+      assert.deepStrictEqual(yield* raw.decodeArgs(""), {})
+      // anything but a JSON object is a retry prompt, as the record schema says
+      const badJson = yield* Effect.flip(raw.decodeArgs("{not json"))
+      assert.include(badJson.reason, "Invalid JSON")
+      for (const bad of ["[1,2]", "42", "null", '"text"']) {
+        const e = yield* Effect.flip(raw.decodeArgs(bad))
+        assert.strictEqual(e._tag, "ModelRetry")
+        assert.include(e.reason, "Expected { readonly [x: string]: unknown }")
+      }
     })
   )
 

@@ -32,6 +32,7 @@ import { RunContext } from "@agentfx/core/RunContext"
 import * as Tool from "@agentfx/core/Tool"
 import * as Toolset from "@agentfx/core/Toolset"
 import {
+  type CallToolResult,
   type ElicitRequestParams,
   ElicitRequestSchema,
   type ElicitResult
@@ -143,17 +144,21 @@ export const fromClient = <const O extends ToolsetOptions = {}>(
             reason: `Timed out after ${Duration.toSeconds(timeout)} seconds.`
           })
 
+    const toReturn = (result: CallToolResult) => McpContent.toolReturn(result, readResource)
+    // [perf #16] Without a toolset timeout there is no timeout to translate: no handler per call.
     const plain = (
       name: string,
       args: Record<string, unknown>
     ): Effect.Effect<unknown, McpError | ModelRetry> =>
-      client.callTool(name, args, callOptions).pipe(
-        Effect.catchIf(
-          (e) => e.isTimeout && timedOut !== undefined,
-          () => Effect.fail(timedOut!)
-        ),
-        Effect.flatMap((result) => McpContent.toolReturn(result, readResource))
-      )
+      timedOut === undefined
+        ? Effect.flatMap(client.callTool(name, args, callOptions), toReturn)
+        : client.callTool(name, args, callOptions).pipe(
+            Effect.catchIf(
+              (e) => e.isTimeout,
+              () => Effect.fail(timedOut)
+            ),
+            Effect.flatMap(toReturn)
+          )
 
     let call: (
       name: string,

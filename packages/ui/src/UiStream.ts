@@ -28,7 +28,8 @@
  *
  * @since 0.1.0
  */
-import type { Agent, DeferredTools, Messages } from "@agentfx/core"
+import type { DeferredTools, Messages } from "@agentfx/core"
+import { Agent } from "@agentfx/core"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import type * as Cause from "effect/Cause"
@@ -145,16 +146,17 @@ const pipeline = <A, E, R, O, T>(
     const enc = make()
     const out = output()
     let outcome: Outcome<A> | undefined
-    const body = events.pipe(
-      Stream.mapChunks((chunk) => {
-        for (const e of chunk) {
-          enc.encode(e, out.sink)
-          if (e._tag === "AgentRunResultEvent") {
-            outcome = { _tag: "Success", result: e.result, messages: e.result.allMessages() }
-          }
+    // Encoded where the run emits each chunk when `events` is a run's own stream (no stage of
+    // its own: `Agent.mapRunStreamChunks`), else by a `Stream.mapChunks` stage.
+    const body = Agent.mapRunStreamChunks(events, (chunk) => {
+      for (const e of chunk) {
+        enc.encode(e, out.sink)
+        if (e._tag === "AgentRunResultEvent") {
+          outcome = { _tag: "Success", result: e.result, messages: e.result.allMessages() }
         }
-        return out.flush()
-      }),
+      }
+      return out.flush()
+    }).pipe(
       Stream.catchAllCause((cause) => {
         const error = failureOf(cause)
         const errorText = (options.errorText ?? defaultErrorText)(cause)
