@@ -39,6 +39,7 @@ import * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type { AgentError, ModelRetry } from "./AgentError.js"
+import type * as BuiltinTool from "./BuiltinTool.js"
 import * as Limiter from "./ConcurrencyLimiter.js"
 import type { DeferredToolRequests, DeferredToolResults } from "./DeferredTools.js"
 import type { ModelMessage, UserContent } from "./Messages.js"
@@ -171,6 +172,11 @@ export interface RunOptions<M extends Model.Input = never> {
    * a missing result, or an approval for a call that did not wait for one is a `UserError`.
    */
   readonly deferredToolResults?: DeferredToolResults | undefined
+  /**
+   * Built-in tools for this run, added to the agent's (see `BuiltinTool`): the provider runs
+   * them; a provider without one fails the request with a `UserError` naming it.
+   */
+  readonly builtinTools?: ReadonlyArray<BuiltinTool.BuiltinTool> | undefined
 }
 
 /**
@@ -274,6 +280,12 @@ export interface MakeOptions<
   readonly tools?: Tools
   /** More tools, as toolsets. Duplicate names across all tools fail the run with a `UserError`. */
   readonly toolsets?: Sets
+  /**
+   * Tools the model provider runs itself (`BuiltinTool.WebSearch`, `CodeExecution`, …), sent
+   * with every request. Their calls and results come back as `BuiltinToolCallPart` /
+   * `BuiltinToolReturnPart`; a provider without one fails the request with a `UserError`.
+   */
+  readonly builtinTools?: ReadonlyArray<BuiltinTool.BuiltinTool>
   /** The output; plain text (`OutputSpec.text`) by default. */
   readonly output?: O
   /** Run after the output is decoded; `ModelRetry` asks the model again (output budget). */
@@ -500,6 +512,7 @@ export const make = <
     maxConcurrency: options.maxConcurrency ?? "unbounded",
     toolTimeout: options.toolTimeout,
     metadata: options.metadata,
+    builtinTools: options.builtinTools,
     concurrencyLimiter:
       options.maxConcurrentRuns === undefined
         ? undefined

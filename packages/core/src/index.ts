@@ -17,6 +17,7 @@
 export * as Agent from "./Agent.js"
 export * as AgentError from "./AgentError.js"
 export * as AgentGraph from "./AgentGraph.js"
+export * as BuiltinTool from "./BuiltinTool.js"
 export * as CaptureRunMessages from "./CaptureRunMessages.js"
 export * as ConcurrencyLimitedModel from "./ConcurrencyLimitedModel.js"
 export * as ConcurrencyLimiter from "./ConcurrencyLimiter.js"

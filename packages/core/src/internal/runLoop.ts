@@ -54,6 +54,7 @@ import {
   type SystemPrompt,
   UserPromptNode
 } from "../AgentGraph.js"
+import type { BuiltinTool } from "../BuiltinTool.js"
 import * as CaptureRunMessages from "../CaptureRunMessages.js"
 import { DeferredToolRequests, type DeferredToolResults } from "../DeferredTools.js"
 import {
@@ -119,6 +120,8 @@ export interface AgentConfig {
   readonly toolTimeout?: Duration.DurationInput | undefined
   /** Agent-level metadata; a run's own metadata is merged over it. */
   readonly metadata?: MetadataInput | undefined
+  /** Tools the provider runs itself, sent with every request. */
+  readonly builtinTools?: ReadonlyArray<BuiltinTool> | undefined
   /** Limits concurrent runs: `acquire` waits for a slot, released when the scope closes. */
   readonly concurrencyLimiter?:
     | { readonly acquire: Effect.Effect<void, AgentError, Scope.Scope> }
@@ -136,6 +139,7 @@ export interface RunOptionsAny {
   readonly runId?: string | undefined
   readonly metadata?: MetadataInput | undefined
   readonly deferredToolResults?: DeferredToolResults | undefined
+  readonly builtinTools?: ReadonlyArray<BuiltinTool> | undefined
 }
 
 /** The events of a run (or of one node) as a channel; its done value is not used. */
@@ -465,6 +469,10 @@ class Run<A> implements Machine<A>, ToolHost {
   >
   /** Agent's then run's metadata inputs (run wins); undefined when there are none. */
   readonly metadataInputs: ReadonlyArray<MetadataInput> | undefined
+  /** The agent's built-in tools, then the run's. */
+  private readonly builtinTools: ReadonlyArray<BuiltinTool>
+  /** Whether the run adds built-in tools (the cached request parameters are the agent's). */
+  private readonly runBuiltinTools: boolean
   /** The span that records the metadata attribute. */
   private readonly runSpan: Tracer.AnySpan | undefined
   /** The set-up of a streamed request keeps the `Scope` of its own `Stream.unwrapScoped`. */
@@ -485,6 +493,10 @@ class Run<A> implements Machine<A>, ToolHost {
     // Requests go through `chat {model}` spans (GenAI attributes); an instrumented model is
     // used as is, so there is one span per request either way.
     this.chatModel = InstrumentedModel.instrument(model)
+    this.runBuiltinTools = (options.builtinTools?.length ?? 0) > 0
+    this.builtinTools = this.runBuiltinTools
+      ? [...(config.builtinTools ?? []), ...options.builtinTools!]
+      : (config.builtinTools ?? [])
     const usage = options.usage
     this.usageRef =
       usage !== undefined && Ref.RefTypeId in (usage as object)
@@ -960,7 +972,7 @@ class Run<A> implements Machine<A>, ToolHost {
     tools: ReadonlyArray<Toolset.ToolsetTool<any, any>>
   ): Model.ModelRequestParameters | string {
     const resolved = this.resolved
-    const fixed = this.plan.fixedTools !== undefined
+    const fixed = this.plan.fixedTools !== undefined && !this.runBuiltinTools
     if (fixed && resolved.parameters !== undefined) return resolved.parameters
     const outputTools = this.outputTools()
     for (const t of outputTools) {
@@ -974,7 +986,8 @@ class Run<A> implements Machine<A>, ToolHost {
         outputTools,
         outputMode: spec.mode,
         ...(outputObject !== undefined ? { outputObject } : {}),
-        allowTextOutput: spec.allowTextOutput
+        allowTextOutput: spec.allowTextOutput,
+        builtinTools: this.builtinTools
       },
       true
     )

@@ -186,6 +186,7 @@ export const encodeMessages = (
         // Signed / encrypted reasoning goes back to the vendor that sent it, as it came.
         else if (detail !== undefined) details.push(detail)
         else if (
+          part._tag === "ThinkingPart" &&
           profile.sendThinkingField !== undefined &&
           (part.providerName === undefined || part.providerName === options.system)
         ) {
