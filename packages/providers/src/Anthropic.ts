@@ -193,13 +193,13 @@ export const profileFor = (modelName: string): Model.ModelProfile =>
     defaultStructuredOutputMode: "tool"
   })
 
-/** Beta flags the body needs (structured outputs / strict tools). */
+/** Beta flags the body needs (structured outputs / strict tools, built-in tools). */
 const betaHeaders = (body: Record<string, unknown>): Record<string, string> | undefined => {
   const strictTools =
     Array.isArray(body.tools) && body.tools.some((t: Record<string, unknown>) => t.strict === true)
-  return body.output_config !== undefined || strictTools
-    ? { "anthropic-beta": "structured-outputs-2025-11-13" }
-    : undefined
+  const betas = Wire.builtinBetas(body)
+  if (body.output_config !== undefined || strictTools) betas.unshift("structured-outputs-2025-11-13")
+  return betas.length > 0 ? { "anthropic-beta": betas.join(",") } : undefined
 }
 
 /** Builds the model service from a client. */
@@ -216,6 +216,7 @@ export const makeWith = (
     settings: options.settings,
     spanPrefix: "Anthropic",
     encode: (messages, settings, parameters, stream) =>
+      Wire.builtinToolsError(parameters.builtinTools) ??
       Wire.encodeRequest(messages, settings, parameters, {
         modelName,
         stream,
