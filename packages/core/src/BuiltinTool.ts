@@ -55,7 +55,9 @@ export class WebSearch extends Schema.TaggedClass<WebSearch>()("WebSearch", {
   /** Never these domains (Anthropic). */
   blockedDomains: optional(Schema.Array(Schema.String)),
   /** At most this many searches per request (Anthropic `max_uses`). */
-  maxUses: optional(Schema.Number)
+  maxUses: optional(Schema.Number),
+  /** `false`: search cached / indexed content only, no live fetches (OpenAI). */
+  externalWebAccess: optional(Schema.Boolean)
 }) {}
 
 /** Runs code in a provider sandbox. */

@@ -36,8 +36,10 @@ import * as HttpModel from "./internal/httpModel.js"
 export {
   /** Converts a Messages API body into a `ModelResponse` (pure). */
   decodeResponse,
-  /** Builds the request body (pure). */
+  /** Builds the request body (pure; built-in tools it lacks are named by `builtinToolsError`). */
   encodeRequest,
+  /** The `UserError` for the first built-in tool the Messages API lacks, if any. */
+  builtinToolsError,
   /** Whether a Claude model takes structured outputs and strict tools (Claude 4.5+, Opus 4.1). */
   supportsStructuredOutput
 } from "./internal/anthropic.js"
