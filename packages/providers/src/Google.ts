@@ -318,6 +318,7 @@ export const make = (
       spanPrefix: "Google",
       prepare: (messages) => downloadFileUrls(client.httpClient, messages, modelName),
       encode: (messages, settings, parameters) =>
+        Wire.builtinToolsError(parameters.builtinTools) ??
         Wire.encodeRequest(messages, settings, parameters, { modelName, profile: p }),
       post: HttpModel.viaClient(posts, (body, settings, stream) => ({
         modelName,

@@ -19,7 +19,7 @@
  *   list them all; newer ones omit them, as we do);
  * - `responseModalities` is absent from older recordings; we always send `["TEXT"]`.
  */
-import { AgentError, Messages, Model, type ModelSettings, Tool } from "@agentfx/core"
+import { AgentError, BuiltinTool, Messages, Model, type ModelSettings, Tool } from "@agentfx/core"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { assert, describe, it } from "@effect/vitest"
 import * as Chunk from "effect/Chunk"
@@ -59,18 +59,6 @@ const skipRules: ReadonlyArray<{
     reason:
       "no Gemini API generateContent call (embeddings, count tokens, OpenAI-compatible endpoint)",
     test: (c) => !c.interactions.some(isGemini)
-  },
-  {
-    reason:
-      "built-in tools (Google Search, code execution, file search, URL context) are out of scope",
-    test: (c) =>
-      c.interactions.some(
-        (i) =>
-          isGemini(i) &&
-          /"(googleSearch|codeExecution|fileSearch|urlContext|google_search|code_execution)"/.test(
-            bodyText(i)
-          )
-      )
   },
   {
     reason:
@@ -118,6 +106,10 @@ const camelKeys: Record<string, string> = {
   include_thoughts: "includeThoughts",
   thinking_level: "thinkingLevel",
   allowed_function_names: "allowedFunctionNames",
+  tool_type: "toolType",
+  file_search_store_names: "fileSearchStoreNames",
+  executable_code: "executableCode",
+  code_execution_result: "codeExecutionResult",
   function_calling_config: "functionCallingConfig"
 }
 /** Keys whose values are user data (arguments, results, schemas): left alone. */
@@ -251,7 +243,50 @@ const toMessages = (body: any): Array<Messages.ModelMessage> => {
       const parts: Array<Messages.ModelResponsePart> = []
       for (const p of content.parts) {
         const sig: string | undefined = p.thoughtSignature
-        if (p.functionCall !== undefined) {
+        const sigDetails = sig !== undefined ? { thoughtSignature: sig } : {}
+        if (p.toolCall !== undefined || p.toolResponse !== undefined) {
+          // Server-side tool invocations (Gemini 3), by tool type.
+          const w = p.toolCall ?? p.toolResponse
+          const toolName = builtinNames[w.toolType] ?? w.toolType.toLowerCase()
+          const providerDetails = { toolType: w.toolType, ...sigDetails }
+          parts.push(
+            p.toolCall !== undefined
+              ? new Messages.BuiltinToolCallPart({
+                  toolName,
+                  args: w.args ?? {},
+                  toolCallId: w.id,
+                  providerName: "google",
+                  providerDetails
+                })
+              : new Messages.BuiltinToolReturnPart({
+                  toolName,
+                  content: w.response ?? null,
+                  toolCallId: w.id,
+                  providerName: "google",
+                  providerDetails
+                })
+          )
+        } else if (p.executableCode !== undefined) {
+          parts.push(
+            new Messages.BuiltinToolCallPart({
+              toolName: "code_execution",
+              args: p.executableCode,
+              toolCallId: p.executableCode.id ?? "code",
+              providerName: "google",
+              ...(sig !== undefined ? { providerDetails: sigDetails } : {})
+            })
+          )
+        } else if (p.codeExecutionResult !== undefined) {
+          parts.push(
+            new Messages.BuiltinToolReturnPart({
+              toolName: "code_execution",
+              content: p.codeExecutionResult,
+              toolCallId: p.codeExecutionResult.id ?? "code",
+              providerName: "google",
+              ...(sig !== undefined ? { providerDetails: sigDetails } : {})
+            })
+          )
+        } else if (p.functionCall !== undefined) {
           parts.push(
             new Messages.ToolCallPart({
               toolName: p.functionCall.name,
@@ -352,6 +387,28 @@ const toMessages = (body: any): Array<Messages.ModelMessage> => {
   }
   return messages
 }
+
+/** Tool names of Gemini's server-side tool types (as the provider names its parts). */
+const builtinNames: Record<string, string> = {
+  GOOGLE_SEARCH_WEB: "web_search",
+  GOOGLE_SEARCH: "web_search",
+  FILE_SEARCH: "file_search",
+  URL_CONTEXT: "url_context",
+  CODE_EXECUTION: "code_execution",
+  GOOGLE_MAPS: "google_maps"
+}
+
+/** The built-in tools of a recorded `tools` list. */
+const builtinToolsOf = (body: any): Array<BuiltinTool.BuiltinTool> =>
+  (body.tools ?? []).flatMap((t: any): Array<BuiltinTool.BuiltinTool> => {
+    if (t.googleSearch !== undefined) return [new BuiltinTool.WebSearch()]
+    if (t.codeExecution !== undefined) return [new BuiltinTool.CodeExecution()]
+    if (t.urlContext !== undefined) return [new BuiltinTool.UrlContext()]
+    if (t.fileSearch !== undefined)
+      return [new BuiltinTool.FileSearch({ fileStoreIds: t.fileSearch.fileSearchStoreNames })]
+    if (t.functionDeclarations !== undefined) return []
+    throw new Error(`unsupported tool ${JSON.stringify(t)}`)
+  })
 
 const isOutputTool = (name: string) => name === "final_result" || name.startsWith("final_result_")
 
@@ -460,6 +517,7 @@ const toRequest = (body: any): Decoded => {
     parameters: new Model.ModelRequestParameters({
       functionTools,
       outputTools,
+      builtinTools: builtinToolsOf(body),
       outputMode,
       allowTextOutput,
       ...(outputObject !== undefined ? { outputObject } : {})
@@ -474,6 +532,7 @@ const toRequest = (body: any): Decoded => {
 // ---------------------------------------------------------------------------
 
 interface Expected {
+  builtin: Array<unknown>
   text: string
   thinking: string
   toolCalls: Array<{ name: string; args: unknown }>
@@ -486,6 +545,7 @@ interface Expected {
 
 const expectedFrom = (chunks: ReadonlyArray<any>): Expected => {
   const e: Expected = {
+    builtin: [],
     text: "",
     thinking: "",
     toolCalls: [],
@@ -506,6 +566,18 @@ const expectedFrom = (chunks: ReadonlyArray<any>): Expected => {
     if (cand?.finishReason !== undefined) e.finishReason = cand.finishReason
     for (const p of cand?.content?.parts ?? []) {
       if (p.thoughtSignature !== undefined) e.signatures.push(p.thoughtSignature)
+      const server = p.toolCall ?? p.toolResponse
+      if (server !== undefined)
+        e.builtin.push({
+          kind: p.toolCall !== undefined ? "call" : "return",
+          name: builtinNames[server.toolType] ?? server.toolType.toLowerCase(),
+          id: server.id,
+          value: p.toolCall !== undefined ? (server.args ?? {}) : (server.response ?? null)
+        })
+      if (p.executableCode !== undefined)
+        e.builtin.push({ kind: "call", name: "code_execution", value: p.executableCode })
+      if (p.codeExecutionResult !== undefined)
+        e.builtin.push({ kind: "return", name: "code_execution", value: p.codeExecutionResult })
       if (p.functionCall !== undefined)
         e.toolCalls.push({ name: p.functionCall.name, args: p.functionCall.args ?? {} })
       else if (p.thought === true) e.thinking += p.text
@@ -533,6 +605,23 @@ const checkResponse = (r: Messages.ModelResponse, e: Expected, label: string) =>
     e.toolCalls,
     `${label}: tool calls`
   )
+  assert.deepStrictEqual(
+    r.builtinToolParts.map((p) => ({
+      kind: p._tag === "BuiltinToolCallPart" ? "call" : "return",
+      name: p.toolName,
+      ...(typeof p.providerDetails?.toolType === "string" ? { id: p.toolCallId } : {}),
+      value: p._tag === "BuiltinToolCallPart" ? p.args : p.content
+    })),
+    e.builtin,
+    `${label}: built-in tool parts`
+  )
+  // A code execution result belongs to the call before it.
+  const parts = r.builtinToolParts
+  parts.forEach((p, i) => {
+    assert.strictEqual(p.providerName, "google")
+    if (p._tag === "BuiltinToolReturnPart" && p.toolName === "code_execution")
+      assert.strictEqual(p.toolCallId, parts[i - 1]?.toolCallId, `${label}: result id`)
+  })
   assert.deepStrictEqual(signaturesOf(r), e.signatures, `${label}: signatures`)
   assert.strictEqual(r.usage.inputTokens, e.inputTokens, `${label}: input tokens`)
   assert.strictEqual(r.usage.outputTokens, e.outputTokens, `${label}: output tokens`)
