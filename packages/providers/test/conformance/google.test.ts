@@ -17,7 +17,9 @@
  *   Gemini sent (same bytes);
  * - `allowedFunctionNames` naming every declared function is the same as none (older recordings
  *   list them all; newer ones omit them, as we do);
- * - `responseModalities` is absent from older recordings; we always send `["TEXT"]`.
+ * - `responseModalities` is absent from older recordings; we always send `["TEXT"]`;
+ * - a server-side `toolCall` Gemini sent without `args` is echoed with `args: {}` by the
+ *   Python SDK; we send it back as it came.
  */
 import { AgentError, BuiltinTool, Messages, Model, type ModelSettings, Tool } from "@agentfx/core"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
@@ -72,9 +74,15 @@ const skipRules: ReadonlyArray<{
       c.interactions.some((i) => isGemini(i) && /videoMetadata|video_metadata/.test(bodyText(i)))
   },
   {
+    // File search store set-up (create, upload, delete) is not a model call: only the
+    // generateContent calls that use the store are replayed.
     reason: "Gemini File API uploads are out of scope",
     test: (c) =>
-      c.interactions.some((i) => i.endpoint === "files" || i.request.path.startsWith("/upload/"))
+      c.interactions.some(
+        (i) =>
+          i.endpoint === "files" ||
+          (i.request.path.startsWith("/upload/") && !i.request.path.includes("/fileSearchStores/"))
+      )
   },
   {
     reason: "countTokens-based usage limits are out of scope",
@@ -133,6 +141,12 @@ const normalize = (value: unknown): unknown => {
     else if (key === "data" && typeof v === "string")
       out[key] = v.replace(/-/g, "+").replace(/_/g, "/")
     else out[key] = opaque.has(key) ? v : normalize(v)
+  }
+  // A server-side tool call without arguments: the Python SDK echoes `args: {}`, we send none.
+  const call = out.toolCall as Record<string, unknown> | undefined
+  if (call?.args !== undefined && Object.keys(call.args as object).length === 0) {
+    const { args: _, ...rest } = call
+    out.toolCall = rest
   }
   return out
 }
