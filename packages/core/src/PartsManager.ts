@@ -342,33 +342,33 @@ export class PartsManager {
       part._tag === "BuiltinToolReturnPart"
         ? { kind: "builtinReturn", part }
         : part._tag === "TextPart"
-        ? {
-            kind: "text",
-            content: part.content,
-            id: part.id,
-            providerDetails: part.providerDetails
-          }
-        : part._tag === "ThinkingPart"
           ? {
-              kind: "thinking",
+              kind: "text",
               content: part.content,
               id: part.id,
-              signature: part.signature,
-              redacted: part.redacted,
-              providerName: part.providerName,
               providerDetails: part.providerDetails
             }
-          : {
-              kind: "tool",
-              toolName: part.toolName,
-              args: part.args,
-              toolCallId: part.toolCallId,
-              id: part.id,
-              providerName: part.providerName,
-              providerDetails: part.providerDetails,
-              started: true,
-              builtin: part._tag === "BuiltinToolCallPart"
-            }
+          : part._tag === "ThinkingPart"
+            ? {
+                kind: "thinking",
+                content: part.content,
+                id: part.id,
+                signature: part.signature,
+                redacted: part.redacted,
+                providerName: part.providerName,
+                providerDetails: part.providerDetails
+              }
+            : {
+                kind: "tool",
+                toolName: part.toolName,
+                args: part.args,
+                toolCallId: part.toolCallId,
+                id: part.id,
+                providerName: part.providerName,
+                providerDetails: part.providerDetails,
+                started: true,
+                builtin: part._tag === "BuiltinToolCallPart"
+              }
     const index = this.add(vendorId, s)
     return new PartStartEvent({ index, part }, true)
   }

@@ -200,7 +200,8 @@ const betaHeaders = (body: Record<string, unknown>): Record<string, string> | un
   const strictTools =
     Array.isArray(body.tools) && body.tools.some((t: Record<string, unknown>) => t.strict === true)
   const betas = Wire.builtinBetas(body)
-  if (body.output_config !== undefined || strictTools) betas.unshift("structured-outputs-2025-11-13")
+  if (body.output_config !== undefined || strictTools)
+    betas.unshift("structured-outputs-2025-11-13")
   return betas.length > 0 ? { "anthropic-beta": betas.join(",") } : undefined
 }
 

@@ -502,7 +502,8 @@ export const encodeRequest = (
   }
   const include: Array<string> = reasoningModel ? ["reasoning.encrypted_content"] : []
   // Code interpreter outputs (logs, images) come back only when asked for.
-  if (builtin.some((t) => t.type === "code_interpreter")) include.push("code_interpreter_call.outputs")
+  if (builtin.some((t) => t.type === "code_interpreter"))
+    include.push("code_interpreter_call.outputs")
   if (include.length > 0) body.include = include
   return body
 }

@@ -226,7 +226,8 @@ const fromWire = (body: Json) => {
           ...(t.max_content_tokens ? { maxContentTokens: t.max_content_tokens } : {})
         })
       )
-    } else if (type.startsWith("code_execution_")) builtinTools.push(new BuiltinTool.CodeExecution())
+    } else if (type.startsWith("code_execution_"))
+      builtinTools.push(new BuiltinTool.CodeExecution())
     else if (type.startsWith("memory_")) builtinTools.push(new BuiltinTool.Memory())
     else throw new Error(`unsupported tool type ${type}`)
   }
@@ -241,15 +242,17 @@ const fromWire = (body: Json) => {
       })
     )
   }
-  const tools: Array<Tool.ToolDefinition> = (body.tools ?? []).filter((t: Json) => t.type === undefined || t.type === "custom").map(
-    (t: Json) =>
-      new Tool.ToolDefinition({
-        name: t.name,
-        ...(t.description ? { description: t.description } : {}),
-        parametersJsonSchema: t.input_schema,
-        ...(t.strict === true ? { strict: true } : {})
-      })
-  )
+  const tools: Array<Tool.ToolDefinition> = (body.tools ?? [])
+    .filter((t: Json) => t.type === undefined || t.type === "custom")
+    .map(
+      (t: Json) =>
+        new Tool.ToolDefinition({
+          name: t.name,
+          ...(t.description ? { description: t.description } : {}),
+          parametersJsonSchema: t.input_schema,
+          ...(t.strict === true ? { strict: true } : {})
+        })
+    )
   const choice = body.tool_choice
   const settings: Record<string, unknown> = { maxTokens: body.max_tokens }
   let allowTextOutput = true

@@ -132,7 +132,12 @@ const fromWire = (body: Json) => {
       ])
       const toolName = type.replace(/_call$/, "")
       responseParts.push(
-        new Messages.BuiltinToolCallPart({ toolName, args, toolCallId: id, providerName: "openai" }),
+        new Messages.BuiltinToolCallPart({
+          toolName,
+          args,
+          toolCallId: id,
+          providerName: "openai"
+        }),
         new Messages.BuiltinToolReturnPart({
           toolName,
           content,
@@ -241,14 +246,16 @@ const fromWire = (body: Json) => {
       builtinTools.push(new BuiltinTool.FileSearch({ fileStoreIds: t.vector_store_ids }))
     else if (t.type !== "function") throw new Error(`unsupported tool type ${t.type}`)
   }
-  const tools: Array<Tool.ToolDefinition> = (body.tools ?? []).filter((t: Json) => t.type === "function").map(
-    (t: Json) =>
-      new Tool.ToolDefinition({
-        name: t.name,
-        ...(t.description ? { description: t.description } : {}),
-        parametersJsonSchema: t.parameters
-      })
-  )
+  const tools: Array<Tool.ToolDefinition> = (body.tools ?? [])
+    .filter((t: Json) => t.type === "function")
+    .map(
+      (t: Json) =>
+        new Tool.ToolDefinition({
+          name: t.name,
+          ...(t.description ? { description: t.description } : {}),
+          parametersJsonSchema: t.parameters
+        })
+    )
   const choice = body.tool_choice
   let toolChoice: any
   let allowTextOutput = true
