@@ -561,7 +561,7 @@ const isBuiltinCall = (type: string | undefined): boolean =>
 
 /** Is this block a built-in tool's result (`web_search_tool_result`, `mcp_tool_result`…)? */
 const isBuiltinResult = (type: string | undefined): boolean =>
-  type !== undefined && type.endsWith("_tool_result")
+  type?.endsWith("_tool_result") === true
 
 /** Wire fields kept on a built-in call part to send it back (`mcp_tool_use` keeps its server). */
 const callDetails = (b: Block): Messages.ProviderDetails | undefined =>
