@@ -19,6 +19,7 @@
  * | `ImageGeneration` | `image_generation` | ✗ | ✗ | ✗ |
  * | `McpServer` | `mcp` | `mcp_servers` | ✗ | ✗ |
  * | `Memory` | ✗ | `memory_20250818` | ✗ | ✗ |
+ * | `ToolSearch` | ✗ | `tool_search_tool_bm25_20251119` / `_regex_` | ✗ | ✗ |
  *
  * @example
  * ```ts
@@ -107,6 +108,15 @@ export class McpServer extends Schema.TaggedClass<McpServer>()("McpServer", {
 /** Anthropic's memory tool (the model reads and writes a memory directory). */
 export class Memory extends Schema.TaggedClass<Memory>()("Memory", {}) {}
 
+/**
+ * The provider searches the agent's tool definitions marked `deferLoading` and loads only the
+ * ones it finds (Anthropic's tool search tool: BM25 or regex queries).
+ */
+export class ToolSearch extends Schema.TaggedClass<ToolSearch>()("ToolSearch", {
+  /** How the model queries the tools (Anthropic); default `bm25`. */
+  variant: optional(Schema.Literal("bm25", "regex"))
+}) {}
+
 /** Any built-in tool spec. */
 export const BuiltinTool = Schema.Union(
   WebSearch,
@@ -116,7 +126,8 @@ export const BuiltinTool = Schema.Union(
   FileSearch,
   ImageGeneration,
   McpServer,
-  Memory
+  Memory,
+  ToolSearch
 )
 /** Any built-in tool spec. */
 export type BuiltinTool = typeof BuiltinTool.Type

@@ -3,13 +3,14 @@
  * naming provider and tool before anything is sent when a provider lacks one, and built-in
  * parts going back only to the provider that produced them.
  */
-import { BuiltinTool, Messages, Model } from "@agentfx/core"
+import { BuiltinTool, Messages, Model, Tool } from "@agentfx/core"
 import { assert, describe, it } from "@effect/vitest"
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
+import * as Schema from "effect/Schema"
 import * as Anthropic from "../src/Anthropic.js"
 import * as Google from "../src/Google.js"
 import * as OpenAiClient from "../src/OpenAiClient.js"
@@ -45,6 +46,7 @@ const unsupported: ReadonlyArray<readonly [keyof typeof models, BuiltinTool.Buil
   ["Anthropic", new BuiltinTool.ImageGeneration()],
   ["Anthropic", new BuiltinTool.UrlContext()],
   ["OpenAI Responses", new BuiltinTool.Memory()],
+  ["OpenAI Responses", new BuiltinTool.ToolSearch()],
   ["OpenAI Responses", new BuiltinTool.WebFetch()],
   ["OpenAI Responses", new BuiltinTool.WebSearch({ blockedDomains: ["x.com"] })],
   ["Gemini", new BuiltinTool.McpServer({ id: "s", url: "https://mcp.example" })],
@@ -130,6 +132,39 @@ describe("built-in tools", () => {
       stream: false
     })
     assert.deepStrictEqual(old.tools, [{ type: "code_execution_20250522", name: "code_execution" }])
+  })
+
+  it("Anthropic tool search: the search tool, deferred definitions, and the beta", () => {
+    const deferred = new Tool.ToolDefinition({
+      name: "get_exchange_rate",
+      parametersJsonSchema: { type: "object", properties: {} },
+      deferLoading: true
+    })
+    const body = Anthropic.encodeRequest(
+      [Messages.userPrompt("rate?")],
+      {},
+      new Model.ModelRequestParameters({
+        functionTools: [deferred],
+        builtinTools: [new BuiltinTool.ToolSearch({ variant: "regex" })]
+      }),
+      { modelName: "claude-sonnet-4-5", stream: false }
+    )
+    assert.deepStrictEqual(body.tools, [
+      {
+        name: "get_exchange_rate",
+        description: "",
+        input_schema: { type: "object", properties: {} },
+        defer_loading: true
+      },
+      { type: "tool_search_tool_regex_20251119", name: "tool_search_tool_regex" }
+    ])
+    // Tool.make carries the flag onto the definition
+    const made = Tool.make("lookup", {
+      parameters: Schema.Struct({}),
+      deferLoading: true,
+      handler: () => Effect.succeed("x")
+    })
+    assert.strictEqual(made.definition.deferLoading, true)
   })
 
   it("OpenAI Responses: every spec's wire form; code interpreter outputs are included", () => {

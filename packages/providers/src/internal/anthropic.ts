@@ -282,11 +282,19 @@ export const encodeTool = (tool: Tool.ToolDefinition, strictTools = true): Block
   name: tool.name,
   description: tool.description ?? "",
   input_schema: tool.parametersJsonSchema,
-  ...(tool.strict === true && strictTools ? { strict: true } : {})
+  ...(tool.strict === true && strictTools ? { strict: true } : {}),
+  ...(tool.deferLoading === true ? { defer_loading: true } : {})
 })
 
 /** The built-in tools the Messages API has. */
-const SUPPORTED = new Set(["WebSearch", "WebFetch", "CodeExecution", "Memory", "McpServer"])
+const SUPPORTED = new Set([
+  "WebSearch",
+  "WebFetch",
+  "CodeExecution",
+  "Memory",
+  "McpServer",
+  "ToolSearch"
+])
 
 /** The `UserError` for the first built-in tool the Messages API does not have, if any. */
 export const builtinToolsError = (
@@ -347,6 +355,14 @@ export const encodeBuiltinTools = (
         // The model calls `memory` as a client tool: the agent needs a function tool of that name.
         tools.push({ type: "memory_20250818", name: "memory" })
         break
+      case "ToolSearch": {
+        const variant = tool.variant ?? "bm25"
+        tools.push({
+          type: `tool_search_tool_${variant}_20251119`,
+          name: `tool_search_tool_${variant}`
+        })
+        break
+      }
       case "McpServer":
         mcpServers.push({
           type: "url",
@@ -378,6 +394,8 @@ export const builtinBetas = (body: Record<string, unknown>): Array<string> => {
   if (types.has("code_execution_20250522")) betas.push("code-execution-2025-05-22")
   if (types.has("memory_20250818")) betas.push("context-management-2025-06-27")
   if (body.mcp_servers !== undefined) betas.push("mcp-client-2025-04-04")
+  if (types.has("tool_search_tool_bm25_20251119") || types.has("tool_search_tool_regex_20251119"))
+    betas.push("advanced-tool-use-2025-11-20")
   return betas
 }
 

@@ -368,6 +368,7 @@ export const builtinToolsError = (
       case "UrlContext":
       case "WebFetch":
       case "Memory":
+      case "ToolSearch":
         return BuiltinTool.unsupported("OpenAI Responses", tool)
       default:
         break

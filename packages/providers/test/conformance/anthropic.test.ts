@@ -34,9 +34,6 @@ const SKIPS: ReadonlyArray<readonly [string, string]> = [
   ["usage_limit_exceeded", "uses count_tokens"],
   ["usage_limit_not_exceeded", "uses count_tokens"],
   ["advisor_tool", "built-in advisor tool is out of scope"],
-  ["tool_search", "tool search is out of scope"],
-  ["tool_availability", "tool search / tool additions are out of scope"],
-  ["deferred_capability", "deferred capabilities (tool search) are out of scope"],
   ["lazy_advertisement", "tool additions are out of scope"],
   ["mid_conversation_system", "mid-conversation system messages are out of scope"],
   ["adaptive", "adaptive thinking / effort (output_config.effort) is out of scope"],
@@ -51,7 +48,19 @@ const SKIPS: ReadonlyArray<readonly [string, string]> = [
 const isOurs = (it: Interaction) =>
   it.endpoint === "messages" && it.request.method === "POST" && it.provider === PROVIDER
 
-const skipReason = skipReasonOf(SKIPS, isOurs, "Messages API")
+const sharedSkipReason = skipReasonOf(SKIPS, isOurs, "Messages API")
+
+/**
+ * The shared reasons, plus tools loaded by the client (`tool_reference` blocks of a local tool
+ * search, `tool_addition` blocks): only the provider's own tool search is modelled.
+ */
+const skipReason = (c: ConformanceCase): string | undefined =>
+  sharedSkipReason(c) ??
+  (c.interactions.some(
+    (i) => isOurs(i) && /"type":\s*"tool_(reference|addition)"/.test(JSON.stringify(i.request.body))
+  )
+    ? "tools loaded by the client (tool_reference / tool_addition blocks) are out of scope"
+    : undefined)
 
 // ---------------------------------------------------------------------------
 // Recorded wire body → agentfx inputs
@@ -229,6 +238,10 @@ const fromWire = (body: Json) => {
     } else if (type.startsWith("code_execution_"))
       builtinTools.push(new BuiltinTool.CodeExecution())
     else if (type.startsWith("memory_")) builtinTools.push(new BuiltinTool.Memory())
+    else if (type.startsWith("tool_search_tool_"))
+      builtinTools.push(
+        new BuiltinTool.ToolSearch({ variant: type.includes("regex") ? "regex" : "bm25" })
+      )
     else throw new Error(`unsupported tool type ${type}`)
   }
   for (const m of body.mcp_servers ?? []) {
@@ -250,7 +263,8 @@ const fromWire = (body: Json) => {
           name: t.name,
           ...(t.description ? { description: t.description } : {}),
           parametersJsonSchema: t.input_schema,
-          ...(t.strict === true ? { strict: true } : {})
+          ...(t.strict === true ? { strict: true } : {}),
+          ...(t.defer_loading === true ? { deferLoading: true } : {})
         })
     )
   const choice = body.tool_choice
