@@ -850,8 +850,8 @@ const decodePart = (
   return builtinPart(w, sig, provider, codeIds)
 }
 
-/** Names of Gemini's server-side tool types on built-in tool parts. */
-const toolTypeNames: Record<string, string> = {
+/** Names of Gemini's server-side tool types on built-in tool parts (others: lower-cased). */
+export const toolTypeNames: Readonly<Record<string, string>> = {
   GOOGLE_SEARCH_WEB: "web_search",
   GOOGLE_SEARCH: "web_search",
   FILE_SEARCH: "file_search",

@@ -403,14 +403,7 @@ const toMessages = (body: any): Array<Messages.ModelMessage> => {
 }
 
 /** Tool names of Gemini's server-side tool types (as the provider names its parts). */
-const builtinNames: Record<string, string> = {
-  GOOGLE_SEARCH_WEB: "web_search",
-  GOOGLE_SEARCH: "web_search",
-  FILE_SEARCH: "file_search",
-  URL_CONTEXT: "url_context",
-  CODE_EXECUTION: "code_execution",
-  GOOGLE_MAPS: "google_maps"
-}
+const builtinNames = Google.toolTypeNames
 
 /** The built-in tools of a recorded `tools` list. */
 const builtinToolsOf = (body: any): Array<BuiltinTool.BuiltinTool> =>
