@@ -6,7 +6,14 @@
  *
  * @internal
  */
-import { AgentError, Messages, type PartsManager, Usage } from "@agentfx/core"
+import {
+  AgentError,
+  BuiltinTool,
+  Messages,
+  type Model,
+  type PartsManager,
+  Usage
+} from "@agentfx/core"
 
 /** Where a stream decoder pushes the part events of one network read. */
 export type { Out } from "./streamDecoder.js"
@@ -146,3 +153,12 @@ export const withDetails = (
   }
   return any ? new Usage.RequestUsage({ ...usage, details }, true) : usage
 }
+
+/** The `UserError` of a provider without built-in tools, when a request asks for one. */
+export const noBuiltinTools = (
+  provider: string,
+  parameters: Model.ModelRequestParameters
+): AgentError.UserError | undefined =>
+  parameters.builtinTools.length === 0
+    ? undefined
+    : BuiltinTool.unsupported(provider, parameters.builtinTools[0]!)
