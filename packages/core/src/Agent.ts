@@ -40,6 +40,7 @@ import * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type { AgentError, ModelRetry } from "./AgentError.js"
+import type * as BuiltinTool from "./BuiltinTool.js"
 import * as Limiter from "./ConcurrencyLimiter.js"
 import type { DeferredToolRequests, DeferredToolResults } from "./DeferredTools.js"
 import type { ModelMessage, UserContent } from "./Messages.js"
@@ -183,6 +184,10 @@ export interface RunOptions<M extends Model.Input = never> {
   readonly historyProcessors?:
     | ReadonlyArray<HistoryProcessor.HistoryProcessor<never, RunContext>>
     | undefined
+   * Built-in tools for this run, added to the agent's (see `BuiltinTool`): the provider runs
+   * them; a provider without one fails the request with a `UserError` naming it.
+   */
+  readonly builtinTools?: ReadonlyArray<BuiltinTool.BuiltinTool> | undefined
   /**
    * The conversation (session, thread) this run belongs to: recorded as `gen_ai.conversation.id`
    * on the run's `invoke_agent` span (and its `chat` spans), visible in
@@ -294,6 +299,12 @@ export interface MakeOptions<
   readonly tools?: Tools
   /** More tools, as toolsets. Duplicate names across all tools fail the run with a `UserError`. */
   readonly toolsets?: Sets
+  /**
+   * Tools the model provider runs itself (`BuiltinTool.WebSearch`, `CodeExecution`, …), sent
+   * with every request. Their calls and results come back as `BuiltinToolCallPart` /
+   * `BuiltinToolReturnPart`; a provider without one fails the request with a `UserError`.
+   */
+  readonly builtinTools?: ReadonlyArray<BuiltinTool.BuiltinTool>
   /** The output; plain text (`OutputSpec.text`) by default. */
   readonly output?: O
   /** Run after the output is decoded; `ModelRetry` asks the model again (output budget). */
@@ -524,6 +535,7 @@ export const make = <
     toolTimeout: options.toolTimeout,
     metadata: options.metadata,
     historyProcessors: options.historyProcessors,
+    builtinTools: options.builtinTools,
     concurrencyLimiter:
       options.maxConcurrentRuns === undefined
         ? undefined

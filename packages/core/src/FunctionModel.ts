@@ -225,7 +225,8 @@ export const streamOf =
                 ...(part.signature !== undefined ? { signature: part.signature } : {})
               }
             })
-          } else {
+          } else if (part._tag === "ToolCallPart") {
+            // (built-in tool parts have no stream item: a streamed run leaves them out)
             items.push({
               [tools++]: {
                 name: part.toolName,

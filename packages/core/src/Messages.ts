@@ -299,9 +299,62 @@ export class ToolCallPart extends Schema.TaggedClass<ToolCallPart>()("ToolCallPa
   }
 }
 
+/**
+ * A call of a built-in tool that the provider runs itself (web search, code execution, a
+ * provider-run MCP server…). The agent does not execute it; it is kept in history and sent
+ * back to the same provider (`providerName`) in that provider's wire form, and dropped when
+ * the history goes to another provider.
+ */
+export class BuiltinToolCallPart extends Schema.TaggedClass<BuiltinToolCallPart>()(
+  "BuiltinToolCallPart",
+  {
+    /** The provider's name of the tool (`web_search`, `code_execution`, an MCP tool name…). */
+    toolName: Schema.String,
+    args: Schema.optionalWith(ToolArgs, { default: () => ({}) }),
+    toolCallId: Schema.String,
+    /** The provider that ran the tool; only it gets the part back. */
+    providerName: Schema.String,
+    id: optional(Schema.String),
+    /** Wire data needed to send the part back unchanged (block type, server name…). */
+    providerDetails: optional(ProviderDetails)
+  }
+) {
+  /** Arguments as an object; a string is parsed as JSON (`{}` when it is not an object). */
+  argsAsObject(): Record<string, unknown> {
+    if (typeof this.args !== "string") return this.args
+    if (this.args.trim() === "") return {}
+    const parsed: unknown = JSON.parse(this.args)
+    return parsed !== null && typeof parsed === "object" && !Array.isArray(parsed)
+      ? (parsed as Record<string, unknown>)
+      : {}
+  }
+}
+
+/**
+ * What a built-in tool returned (search results, code output…), as the provider reported it.
+ * `content` is the provider's own JSON; it goes back only to `providerName`.
+ */
+export class BuiltinToolReturnPart extends Schema.TaggedClass<BuiltinToolReturnPart>()(
+  "BuiltinToolReturnPart",
+  {
+    toolName: Schema.String,
+    content: Schema.Unknown,
+    toolCallId: Schema.String,
+    providerName: Schema.String,
+    id: optional(Schema.String),
+    providerDetails: optional(ProviderDetails)
+  }
+) {}
+
 /** Any part of a response. */
-export const ModelResponsePart = Schema.Union(TextPart, ThinkingPart, ToolCallPart)
-/** Any part of a response: text, thinking or a tool call. */
+export const ModelResponsePart = Schema.Union(
+  TextPart,
+  ThinkingPart,
+  ToolCallPart,
+  BuiltinToolCallPart,
+  BuiltinToolReturnPart
+)
+/** Any part of a response: text, thinking, a tool call, or a built-in tool's call / return. */
 export type ModelResponsePart = typeof ModelResponsePart.Type
 
 // ---------------------------------------------------------------------------
@@ -353,6 +406,13 @@ export class ModelResponse extends Schema.TaggedClass<ModelResponse>()("ModelRes
   /** The thinking parts of this response. */
   get thinking(): ReadonlyArray<ThinkingPart> {
     return this.parts.filter((p): p is ThinkingPart => p._tag === "ThinkingPart")
+  }
+  /** The built-in (provider-executed) tool calls and returns of this response, in order. */
+  get builtinToolParts(): ReadonlyArray<BuiltinToolCallPart | BuiltinToolReturnPart> {
+    return this.parts.filter(
+      (p): p is BuiltinToolCallPart | BuiltinToolReturnPart =>
+        p._tag === "BuiltinToolCallPart" || p._tag === "BuiltinToolReturnPart"
+    )
   }
 }
 

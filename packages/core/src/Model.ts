@@ -27,6 +27,7 @@ import { type ModelError, UserError } from "./AgentError.js"
 import type { ModelMessage, ModelResponse, ModelResponseStreamEvent } from "./Messages.js"
 import type { ModelSettings } from "./ModelSettings.js"
 import type { RequestUsage } from "./Usage.js"
+import { BuiltinTool } from "./BuiltinTool.js"
 import { type JsonSchema, ToolDefinition } from "./Tool.js"
 
 /** How the output is asked for. */
@@ -54,7 +55,9 @@ export class ModelRequestParameters extends Schema.Class<ModelRequestParameters>
   /** Set for `native` (response format) and `prompted` (schema in the instructions). */
   outputObject: Schema.optionalWith(OutputObjectDefinition, { exact: true }),
   /** May the model answer with plain text? `false` forces a tool call. */
-  allowTextOutput: Schema.optionalWith(Schema.Boolean, { default: () => true })
+  allowTextOutput: Schema.optionalWith(Schema.Boolean, { default: () => true }),
+  /** Tools the provider runs itself (see `BuiltinTool`); a provider without one fails with `UserError`. */
+  builtinTools: Schema.optionalWith(Schema.Array(BuiltinTool), { default: () => [] })
 }) {
   static readonly empty: ModelRequestParameters = new ModelRequestParameters({})
   /** Function and output tools together. */

@@ -19,6 +19,8 @@
  * @since 0.1.0
  */
 import {
+  BuiltinToolCallPart,
+  type BuiltinToolReturnPart,
   type FinishReason,
   ModelResponse,
   type ModelResponsePart,
@@ -105,8 +107,15 @@ interface ToolCallState {
   providerDetails: ProviderDetails | undefined
   /** Not started yet (no name): deltas are buffered, no event is emitted. */
   started: boolean
+  /** A built-in tool the provider runs (`BuiltinToolCallPart`), not a function tool. */
+  readonly builtin: boolean
 }
-type State = TextState | ThinkingState | ToolCallState
+/** A built-in tool's return: arrives whole, never grows. */
+interface BuiltinReturnState {
+  readonly kind: "builtinReturn"
+  readonly part: BuiltinToolReturnPart
+}
+type State = TextState | ThinkingState | ToolCallState | BuiltinReturnState
 
 let idCounter = 0
 /** A fresh tool-call id for providers that do not send one. */
@@ -136,7 +145,22 @@ const toPart = (s: State): ModelResponsePart => {
         },
         true
       )
+    case "builtinReturn":
+      return s.part
     case "tool":
+      if (s.builtin) {
+        return new BuiltinToolCallPart(
+          {
+            toolName: s.toolName,
+            args: s.args ?? {},
+            toolCallId: s.toolCallId,
+            providerName: s.providerName ?? "",
+            ...(s.id !== undefined ? { id: s.id } : {}),
+            ...(s.providerDetails !== undefined ? { providerDetails: s.providerDetails } : {})
+          },
+          true
+        )
+      }
       return new ToolCallPart(
         {
           toolName: s.toolName,
@@ -256,7 +280,9 @@ export class PartsManager {
 
   /**
    * A fragment of a tool call: name, id and/or argument text. The part starts (and events
-   * flow) only once its name is known; earlier fragments are buffered.
+   * flow) only once its name is known; earlier fragments are buffered. With `builtin: true`
+   * (on the first fragment) the part is a `BuiltinToolCallPart`: a tool the provider runs;
+   * its argument fragments stream as `ToolCallPartDelta`s too.
    */
   toolCallDelta(
     vendorId: string | undefined,
@@ -267,6 +293,7 @@ export class PartsManager {
       readonly id?: string | undefined
       readonly providerName?: string | undefined
       readonly providerDetails?: ProviderDetails | undefined
+      readonly builtin?: boolean | undefined
     }
   ): Event | undefined {
     const i = this.lookup(vendorId, "tool")
@@ -300,7 +327,8 @@ export class PartsManager {
       id: delta.id,
       providerName: delta.providerName,
       providerDetails: delta.providerDetails,
-      started: false
+      started: false,
+      builtin: delta.builtin === true
     }
     const index = this.add(vendorId, s)
     if (s.toolName === "") return undefined
@@ -308,36 +336,39 @@ export class PartsManager {
     return new PartStartEvent({ index, part: toPart(s) }, true)
   }
 
-  /** A whole part arrives at once (Gemini function calls, a complete block). */
+  /** A whole part arrives at once (Gemini function calls, a complete block, a built-in tool's return). */
   part(vendorId: string | undefined, part: ModelResponsePart): Event {
     const s: State =
-      part._tag === "TextPart"
-        ? {
-            kind: "text",
-            content: part.content,
-            id: part.id,
-            providerDetails: part.providerDetails
-          }
-        : part._tag === "ThinkingPart"
+      part._tag === "BuiltinToolReturnPart"
+        ? { kind: "builtinReturn", part }
+        : part._tag === "TextPart"
           ? {
-              kind: "thinking",
+              kind: "text",
               content: part.content,
               id: part.id,
-              signature: part.signature,
-              redacted: part.redacted,
-              providerName: part.providerName,
               providerDetails: part.providerDetails
             }
-          : {
-              kind: "tool",
-              toolName: part.toolName,
-              args: part.args,
-              toolCallId: part.toolCallId,
-              id: part.id,
-              providerName: part.providerName,
-              providerDetails: part.providerDetails,
-              started: true
-            }
+          : part._tag === "ThinkingPart"
+            ? {
+                kind: "thinking",
+                content: part.content,
+                id: part.id,
+                signature: part.signature,
+                redacted: part.redacted,
+                providerName: part.providerName,
+                providerDetails: part.providerDetails
+              }
+            : {
+                kind: "tool",
+                toolName: part.toolName,
+                args: part.args,
+                toolCallId: part.toolCallId,
+                id: part.id,
+                providerName: part.providerName,
+                providerDetails: part.providerDetails,
+                started: true,
+                builtin: part._tag === "BuiltinToolCallPart"
+              }
     const index = this.add(vendorId, s)
     return new PartStartEvent({ index, part }, true)
   }

@@ -70,7 +70,13 @@ export class ToolDefinition extends Schema.Class<ToolDefinition>("ToolDefinition
   kind: Schema.optionalWith(ToolKind, { default: () => "function" as const }),
   /** Calls of a sequential tool are not run concurrently with other calls. */
   sequential: Schema.optionalWith(Schema.Boolean, { default: () => false }),
-  metadata: Schema.optionalWith(Schema.Unknown, { exact: true })
+  metadata: Schema.optionalWith(Schema.Unknown, { exact: true }),
+  /**
+   * Load the definition only when the model finds it with the provider's tool search (a
+   * `BuiltinTool.ToolSearch`; Anthropic `defer_loading`). Providers without tool search send it
+   * as usual.
+   */
+  deferLoading: Schema.optionalWith(Schema.Boolean, { exact: true })
 }) {}
 
 /** A tool: its definition plus a typed handler. */
@@ -271,6 +277,8 @@ export interface MakeOptions<Args, I, Success, E, R> {
   readonly strict?: boolean
   readonly sequential?: boolean
   readonly metadata?: unknown
+  /** Leave the definition to the provider's tool search (see `ToolDefinition.deferLoading`). */
+  readonly deferLoading?: boolean
   /** How long one call may run; expiry becomes a retry prompt (see `Tool.timeout`). */
   readonly timeout?: Duration.DurationInput
   readonly prepare?: (
@@ -316,7 +324,8 @@ export function make<const Name extends string, Args, I, Success, E = never, R =
     ...(options.strict !== undefined ? { strict: options.strict } : {}),
     kind: "function",
     sequential: options.sequential ?? false,
-    ...(options.metadata !== undefined ? { metadata: options.metadata } : {})
+    ...(options.metadata !== undefined ? { metadata: options.metadata } : {}),
+    ...(options.deferLoading !== undefined ? { deferLoading: options.deferLoading } : {})
   })
   return {
     name,

@@ -36,8 +36,10 @@ import * as HttpModel from "./internal/httpModel.js"
 export {
   /** Converts a Messages API body into a `ModelResponse` (pure). */
   decodeResponse,
-  /** Builds the request body (pure). */
+  /** Builds the request body (pure; built-in tools it lacks are named by `builtinToolsError`). */
   encodeRequest,
+  /** The `UserError` for the first built-in tool the Messages API lacks, if any. */
+  builtinToolsError,
   /** Whether a Claude model takes structured outputs and strict tools (Claude 4.5+, Opus 4.1). */
   supportsStructuredOutput
 } from "./internal/anthropic.js"
@@ -209,13 +211,14 @@ export const profileFor = (modelName: string): Model.ModelProfile =>
     defaultStructuredOutputMode: "tool"
   })
 
-/** Beta flags the body needs (structured outputs / strict tools). */
+/** Beta flags the body needs (structured outputs / strict tools, built-in tools). */
 const betaHeaders = (body: Record<string, unknown>): Record<string, string> | undefined => {
   const strictTools =
     Array.isArray(body.tools) && body.tools.some((t: Record<string, unknown>) => t.strict === true)
-  return body.output_config !== undefined || strictTools
-    ? { "anthropic-beta": "structured-outputs-2025-11-13" }
-    : undefined
+  const betas = Wire.builtinBetas(body)
+  if (body.output_config !== undefined || strictTools)
+    betas.unshift("structured-outputs-2025-11-13")
+  return betas.length > 0 ? { "anthropic-beta": betas.join(",") } : undefined
 }
 
 /** Builds the model service from a client. */
@@ -232,6 +235,7 @@ export const makeWith = (
     settings: options.settings,
     spanPrefix: "Anthropic",
     encode: (messages, settings, parameters, stream) =>
+      Wire.builtinToolsError(parameters.builtinTools) ??
       Wire.encodeRequest(messages, settings, parameters, {
         modelName,
         stream,

@@ -36,6 +36,7 @@ import * as CohereClientModule from "./CohereClient.js"
 import { CohereClient } from "./CohereClient.js"
 import * as Wire from "./internal/cohere.js"
 import * as HttpModel from "./internal/httpModel.js"
+import { noBuiltinTools } from "./internal/wire.js"
 
 export {
   /** The citations Cohere attached to a text part (as sent), or `[]`. */
@@ -109,6 +110,7 @@ export const makeWith = (
     settings: options.settings,
     spanPrefix: "Cohere",
     encode: (messages, settings, parameters, stream) =>
+      noBuiltinTools("Cohere", parameters) ??
       Wire.encodeRequest(messages, settings, parameters, { modelName, stream, thinking }),
     post: HttpModel.viaClient(CohereClientModule.posts(client), (body, settings) => ({
       modelName,

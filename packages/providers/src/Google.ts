@@ -88,7 +88,11 @@ export {
   /** Feeds one streamed chunk to the parts manager (pure, once per event). */
   streamChunk,
   /** The `response` object of a `functionResponse`. */
-  toolResponseObject
+  toolResponseObject,
+  /** Built-in part names of Gemini's server-side tool types (`GOOGLE_SEARCH_WEB` → `web_search`). */
+  toolTypeNames,
+  /** The `UserError` for the first built-in tool (or option) Gemini lacks, if any. */
+  builtinToolsError
 } from "./internal/google.js"
 
 /**
@@ -337,6 +341,7 @@ export const make = (
       spanPrefix: "Google",
       prepare: (messages) => downloadFileUrls(client.httpClient, messages, modelName),
       encode: (messages, settings, parameters) =>
+        Wire.builtinToolsError(parameters.builtinTools) ??
         Wire.encodeRequest(messages, settings, parameters, { modelName, profile: p }),
       post: HttpModel.viaClient(posts, (body, settings, stream) => ({
         modelName,

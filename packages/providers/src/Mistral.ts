@@ -29,6 +29,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as HttpModel from "./internal/httpModel.js"
 import * as Wire from "./internal/mistral.js"
+import { noBuiltinTools } from "./internal/wire.js"
 import * as MistralClientModule from "./MistralClient.js"
 import { MistralClient } from "./MistralClient.js"
 
@@ -86,6 +87,7 @@ export const makeWith = (
     settings: options.settings,
     spanPrefix: "Mistral",
     encode: (messages, settings, parameters, stream) =>
+      noBuiltinTools("Mistral", parameters) ??
       Wire.encodeRequest(messages, settings, parameters, {
         modelName,
         stream,

@@ -67,6 +67,13 @@ export interface ChatProfile extends Model.ModelProfile {
    * part fields.
    */
   readonly cacheControl: "with-ttl" | "without-ttl" | undefined
+  /**
+   * Which built-in tools the vendor runs, in its own form: `openai` (`WebSearch` as
+   * `web_search_options`, search-preview models), `openrouter` (`WebSearch` as the
+   * `openrouter:web_search` tool), `groq` (compound models search by themselves; `WebSearch`
+   * domains go in `search_settings`, `executed_tools` come back as built-in parts). Absent: none.
+   */
+  readonly builtinTools?: "openai" | "openrouter" | "groq" | undefined
 }
 
 const reasoningModel = (name: string): boolean => /^(o\d|gpt-5)/.test(name.replace(/^.*\//, ""))
@@ -93,7 +100,8 @@ export const openAiProfile = (modelName: string): ChatProfile => {
     sendThinkingField: undefined,
     documentUrlAsFileData: false,
     videoUrl: false,
-    cacheControl: undefined
+    cacheControl: undefined,
+    builtinTools: "openai"
   }
 }
 

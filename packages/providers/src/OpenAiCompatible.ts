@@ -87,14 +87,19 @@ export const vendors: Readonly<Record<string, Vendor>> = {
         documentUrlAsFileData: true,
         videoUrl: true
       })(modelName),
-      cacheControl: modelName.startsWith("google/") ? "without-ttl" : "with-ttl"
+      cacheControl: modelName.startsWith("google/") ? "without-ttl" : "with-ttl",
+      builtinTools: "openrouter"
     })
   },
   groq: {
     name: "groq",
     baseUrl: "https://api.groq.com/openai/v1",
     apiKeyEnv: "GROQ_API_KEY",
-    profile: compat({ maxTokensField: "max_completion_tokens", supportsStreamOptions: false })
+    profile: compat({
+      maxTokensField: "max_completion_tokens",
+      supportsStreamOptions: false,
+      builtinTools: "groq"
+    })
   },
   together: {
     name: "together",

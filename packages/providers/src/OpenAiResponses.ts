@@ -30,8 +30,12 @@ import * as OpenAiSchema from "./OpenAiSchema.js"
 export {
   /** Converts a Responses API body into a `ModelResponse` (pure). */
   decodeResponse,
-  /** Builds the request body (pure). */
-  encodeRequest
+  /** Builds the request body (pure; built-in tools it lacks are named by `builtinToolsError`). */
+  encodeRequest,
+  /** The `UserError` for the first built-in tool the Responses API lacks, if any. */
+  builtinToolsError,
+  /** Whether an output item is a built-in tool's (web search, code interpreter, MCP…). */
+  isBuiltinItem
 } from "./internal/openaiResponses.js"
 
 /** The provider name on responses and parts. */
@@ -88,6 +92,7 @@ export const makeWith = (
     settings: options.settings,
     spanPrefix: "OpenAiResponses",
     encode: (messages, settings, parameters, stream) =>
+      Wire.builtinToolsError(parameters.builtinTools) ??
       Wire.encodeRequest(messages, settings, parameters, { modelName, profile, stream }),
     post: HttpModel.viaClient(client, (body, settings) => ({
       modelName,

@@ -349,7 +349,10 @@ describe("Mistral decoding", () => {
     )
     if (r._tag !== "ModelResponse") return assert.fail(r.reason)
     assert.deepStrictEqual(
-      r.parts.map((p) => [p._tag, p._tag === "ToolCallPart" ? p.toolName : p.content]),
+      r.parts.map((p) => [
+        p._tag,
+        p._tag === "ToolCallPart" ? p.toolName : "content" in p ? p.content : p._tag
+      ]),
       [
         ["ThinkingPart", "Let me think"],
         ["TextPart", "42"]
@@ -455,7 +458,10 @@ describe("Mistral over loopback", () => {
       const events = Chunk.toReadonlyArray(yield* Stream.runCollect(s.events))
       const r = yield* s.response
       assert.deepStrictEqual(
-        r.parts.map((p) => [p._tag, p._tag === "ToolCallPart" ? p.argsAsJson() : p.content]),
+        r.parts.map((p) => [
+          p._tag,
+          p._tag === "ToolCallPart" ? p.argsAsJson() : "content" in p ? p.content : p._tag
+        ]),
         [
           ["ThinkingPart", "Hmm, ok"],
           ["TextPart", "Calling"],

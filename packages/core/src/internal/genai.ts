@@ -98,7 +98,21 @@ const responseParts = (response: ModelResponse): Array<unknown> =>
       ? { type: "text", content: part.content }
       : part._tag === "ThinkingPart"
         ? { type: "reasoning", content: part.content }
-        : { type: "tool_call", id: part.toolCallId, name: part.toolName, arguments: part.args }
+        : part._tag === "ToolCallPart"
+          ? { type: "tool_call", id: part.toolCallId, name: part.toolName, arguments: part.args }
+          : part._tag === "BuiltinToolCallPart"
+            ? {
+                type: "server_tool_call",
+                id: part.toolCallId,
+                name: part.toolName,
+                arguments: part.args
+              }
+            : {
+                type: "server_tool_call_response",
+                id: part.toolCallId,
+                name: part.toolName,
+                response: part.content
+              }
   )
 
 /** `gen_ai.input.messages`: the conversation in the conventions' `{ role, parts }` shape. */

@@ -54,6 +54,7 @@ import {
   type SystemPrompt,
   UserPromptNode
 } from "../AgentGraph.js"
+import type { BuiltinTool } from "../BuiltinTool.js"
 import * as CaptureRunMessages from "../CaptureRunMessages.js"
 import { DeferredToolRequests, type DeferredToolResults } from "../DeferredTools.js"
 import {
@@ -121,6 +122,8 @@ export interface AgentConfig {
   readonly toolTimeout?: Duration.DurationInput | undefined
   /** Agent-level metadata; a run's own metadata is merged over it. */
   readonly metadata?: MetadataInput | undefined
+  /** Tools the provider runs itself, sent with every request. */
+  readonly builtinTools?: ReadonlyArray<BuiltinTool> | undefined
   /** Limits concurrent runs: `acquire` waits for a slot, released when the scope closes. */
   readonly concurrencyLimiter?:
     | { readonly acquire: Effect.Effect<void, AgentError, Scope.Scope> }
@@ -142,6 +145,7 @@ export interface RunOptionsAny {
   readonly deferredToolResults?: DeferredToolResults | undefined
   /** Run after the agent's history processors. */
   readonly historyProcessors?: ReadonlyArray<historyProcessors.AnyProcessor> | undefined
+  readonly builtinTools?: ReadonlyArray<BuiltinTool> | undefined
   readonly conversationId?: string | undefined
 }
 
@@ -482,6 +486,10 @@ class Run<A> implements Machine<A>, ToolHost {
   >
   /** Agent's then run's metadata inputs (run wins); undefined when there are none. */
   readonly metadataInputs: ReadonlyArray<MetadataInput> | undefined
+  /** The agent's built-in tools, then the run's. */
+  private readonly builtinTools: ReadonlyArray<BuiltinTool>
+  /** Whether the run adds built-in tools (the cached request parameters are the agent's). */
+  private readonly runBuiltinTools: boolean
   /** The span that records the metadata attribute. */
   private readonly runSpan: Tracer.AnySpan | undefined
   /** The set-up of a streamed request keeps the `Scope` of its own `Stream.unwrapScoped`. */
@@ -505,6 +513,10 @@ class Run<A> implements Machine<A>, ToolHost {
     // Requests go through `chat {model}` spans (GenAI attributes); an instrumented model is
     // used as is, so there is one span per request either way.
     this.chatModel = InstrumentedModel.instrument(model)
+    this.runBuiltinTools = (options.builtinTools?.length ?? 0) > 0
+    this.builtinTools = this.runBuiltinTools
+      ? [...(config.builtinTools ?? []), ...options.builtinTools!]
+      : (config.builtinTools ?? [])
     const usage = options.usage
     this.usageRef =
       usage !== undefined && Ref.RefTypeId in (usage as object)
@@ -999,7 +1011,7 @@ class Run<A> implements Machine<A>, ToolHost {
     tools: ReadonlyArray<Toolset.ToolsetTool<any, any>>
   ): Model.ModelRequestParameters | string {
     const resolved = this.resolved
-    const fixed = this.plan.fixedTools !== undefined
+    const fixed = this.plan.fixedTools !== undefined && !this.runBuiltinTools
     if (fixed && resolved.parameters !== undefined) return resolved.parameters
     const outputTools = this.outputTools()
     for (const t of outputTools) {
@@ -1013,7 +1025,8 @@ class Run<A> implements Machine<A>, ToolHost {
         outputTools,
         outputMode: spec.mode,
         ...(outputObject !== undefined ? { outputObject } : {}),
-        allowTextOutput: spec.allowTextOutput
+        allowTextOutput: spec.allowTextOutput,
+        builtinTools: this.builtinTools
       },
       true
     )

@@ -5,6 +5,7 @@
  */
 import {
   AgentError,
+  BuiltinTool,
   Messages,
   type Model,
   type ModelSettings,
@@ -25,8 +26,12 @@ import {
   streamError,
   textPart,
   thinkingPart,
-  toolCallPart
+  toolCallPart,
+  builtinCallPart,
+  builtinReturnPart,
+  withDetails
 } from "./wire.js"
+import * as Redacted from "effect/Redacted"
 import { cutError, type StreamDecoder } from "./streamDecoder.js"
 
 /** The provider name recorded on parts and responses. */
@@ -50,6 +55,8 @@ export interface WireUsage {
   readonly output_tokens?: number | null
   readonly cache_read_input_tokens?: number | null
   readonly cache_creation_input_tokens?: number | null
+  /** Built-in tool counters (`web_search_requests`, `web_fetch_requests`…). */
+  readonly server_tool_use?: Record<string, unknown> | null
 }
 
 /** A message response. */
@@ -148,6 +155,31 @@ const encodeAssistant = (m: Messages.ModelResponse): Array<Block> => {
           input = { INVALID_JSON: part.args }
         }
         blocks.push({ type: "tool_use", id: part.toolCallId, name: part.toolName, input })
+        break
+      }
+      case "BuiltinToolCallPart": {
+        // Built-in tool parts go back to Anthropic in its own form; other providers' are dropped
+        // (Anthropic cannot replay a search it did not run; the text that used it stays).
+        if (part.providerName !== PROVIDER_NAME) break
+        const { type, ...rest } = (part.providerDetails ?? {}) as Record<string, unknown>
+        blocks.push({
+          type: typeof type === "string" ? type : "server_tool_use",
+          id: part.toolCallId,
+          name: part.toolName,
+          input: part.argsAsObject(),
+          ...rest
+        })
+        break
+      }
+      case "BuiltinToolReturnPart": {
+        if (part.providerName !== PROVIDER_NAME) break
+        const { type, ...rest } = (part.providerDetails ?? {}) as Record<string, unknown>
+        blocks.push({
+          type: typeof type === "string" ? type : `${part.toolName}_tool_result`,
+          tool_use_id: part.toolCallId,
+          content: part.content,
+          ...rest
+        })
         break
       }
       case "ThinkingPart":
@@ -250,8 +282,122 @@ export const encodeTool = (tool: Tool.ToolDefinition, strictTools = true): Block
   name: tool.name,
   description: tool.description ?? "",
   input_schema: tool.parametersJsonSchema,
-  ...(tool.strict === true && strictTools ? { strict: true } : {})
+  ...(tool.strict === true && strictTools ? { strict: true } : {}),
+  ...(tool.deferLoading === true ? { defer_loading: true } : {})
 })
+
+/** The built-in tools the Messages API has. */
+const SUPPORTED = new Set([
+  "WebSearch",
+  "WebFetch",
+  "CodeExecution",
+  "Memory",
+  "McpServer",
+  "ToolSearch"
+])
+
+/** The `UserError` for the first built-in tool the Messages API does not have, if any. */
+export const builtinToolsError = (
+  builtinTools: ReadonlyArray<BuiltinTool.BuiltinTool>
+): AgentError.UserError | undefined => {
+  const tool = builtinTools.find((t) => !SUPPORTED.has(t._tag))
+  return tool === undefined ? undefined : BuiltinTool.unsupported("Anthropic", tool)
+}
+
+/**
+ * The Messages API form of the built-in tools: `tools` entries and `mcp_servers`. Tools it does
+ * not have are left out here; `builtinToolsError` names them (the model fails the request).
+ */
+export const encodeBuiltinTools = (
+  builtinTools: ReadonlyArray<BuiltinTool.BuiltinTool>,
+  modelName: string
+): { readonly tools: Array<Block>; readonly mcpServers: Array<Block> } => {
+  const tools: Array<Block> = []
+  const mcpServers: Array<Block> = []
+  for (const tool of builtinTools) {
+    switch (tool._tag) {
+      case "WebSearch":
+        tools.push({
+          type: "web_search_20250305",
+          name: "web_search",
+          ...(tool.allowedDomains !== undefined ? { allowed_domains: tool.allowedDomains } : {}),
+          ...(tool.blockedDomains !== undefined ? { blocked_domains: tool.blockedDomains } : {}),
+          ...(tool.maxUses !== undefined ? { max_uses: tool.maxUses } : {}),
+          ...(tool.userLocation !== undefined
+            ? { user_location: { type: "approximate", ...tool.userLocation } }
+            : {})
+        })
+        break
+      case "WebFetch":
+        tools.push({
+          type: "web_fetch_20250910",
+          name: "web_fetch",
+          ...(tool.allowedDomains !== undefined ? { allowed_domains: tool.allowedDomains } : {}),
+          ...(tool.blockedDomains !== undefined ? { blocked_domains: tool.blockedDomains } : {}),
+          ...(tool.maxUses !== undefined ? { max_uses: tool.maxUses } : {}),
+          ...(tool.enableCitations !== undefined
+            ? { citations: { enabled: tool.enableCitations } }
+            : {}),
+          ...(tool.maxContentTokens !== undefined
+            ? { max_content_tokens: tool.maxContentTokens }
+            : {})
+        })
+        break
+      case "CodeExecution":
+        // Claude 4.5+ take the current code execution tool (bash + file editing); older, the first.
+        if (supportsStructuredOutput(modelName)) {
+          tools.push({ type: "code_execution_20260120", name: "code_execution" })
+        } else {
+          tools.push({ type: "code_execution_20250522", name: "code_execution" })
+        }
+        break
+      case "Memory":
+        // The model calls `memory` as a client tool: the agent needs a function tool of that name.
+        tools.push({ type: "memory_20250818", name: "memory" })
+        break
+      case "ToolSearch": {
+        const variant = tool.variant ?? "bm25"
+        tools.push({
+          type: `tool_search_tool_${variant}_20251119`,
+          name: `tool_search_tool_${variant}`
+        })
+        break
+      }
+      case "McpServer":
+        mcpServers.push({
+          type: "url",
+          name: tool.id,
+          url: tool.url,
+          ...(tool.authorization !== undefined
+            ? { authorization_token: Redacted.value(tool.authorization) }
+            : {}),
+          ...(tool.allowedTools !== undefined
+            ? { tool_configuration: { enabled: true, allowed_tools: tool.allowedTools } }
+            : {})
+        })
+        break
+      default:
+        break
+    }
+  }
+  return { tools, mcpServers }
+}
+
+/** Beta flags of the built-in tools in a request body (by tool type; MCP servers). */
+export const builtinBetas = (body: Record<string, unknown>): Array<string> => {
+  const betas: Array<string> = []
+  const types = new Set(
+    Array.isArray(body.tools) ? body.tools.map((t: Record<string, unknown>) => t.type) : []
+  )
+  if (types.has("web_fetch_20250910")) betas.push("web-fetch-2025-09-10")
+  if (types.has("code_execution_20260120")) betas.push("code-execution-2025-08-25")
+  if (types.has("code_execution_20250522")) betas.push("code-execution-2025-05-22")
+  if (types.has("memory_20250818")) betas.push("context-management-2025-06-27")
+  if (body.mcp_servers !== undefined) betas.push("mcp-client-2025-04-04")
+  if (types.has("tool_search_tool_bm25_20251119") || types.has("tool_search_tool_regex_20251119"))
+    betas.push("advanced-tool-use-2025-11-20")
+  return betas
+}
 
 /** The thinking budget (tokens) of a thinking setting; `undefined` for off. Bedrock's Claude too. */
 export const budgetOf = (thinking: ModelSettings.ThinkingSetting): number | undefined => {
@@ -297,6 +443,7 @@ export const encodeRequest = (
   parameters: Model.ModelRequestParameters,
   options: EncodeOptions
 ): Record<string, unknown> => {
+  const builtin = encodeBuiltinTools(parameters.builtinTools, options.modelName)
   const encoded = encodeMessages(messages)
   const budget = settings.thinking === undefined ? undefined : budgetOf(settings.thinking)
   let maxTokens = settings.maxTokens ?? DEFAULT_MAX_TOKENS
@@ -321,9 +468,9 @@ export const encodeRequest = (
   if (budget !== undefined) body.thinking = { type: "enabled", budget_tokens: budget }
 
   const tools = parameters.allTools
-  if (tools.length > 0) {
+  if (tools.length > 0 || builtin.tools.length > 0) {
     const strictTools = options.strictTools ?? supportsStructuredOutput(options.modelName)
-    const wire = tools.map((t) => encodeTool(t, strictTools))
+    const wire = [...tools.map((t) => encodeTool(t, strictTools)), ...builtin.tools]
     if (isCaching(options.cacheTools)) {
       wire[wire.length - 1] = {
         ...wire[wire.length - 1],
@@ -337,6 +484,8 @@ export const encodeRequest = (
     }
     body.tool_choice = choice
   }
+
+  if (builtin.mcpServers.length > 0) body.mcp_servers = builtin.mcpServers
 
   if (parameters.outputMode === "native" && parameters.outputObject !== undefined) {
     body.output_config = {
@@ -385,11 +534,14 @@ export const encodeToolChoice = (
 export const decodeUsage = (u: WireUsage | null | undefined): Usage.RequestUsage =>
   u === null || u === undefined
     ? Usage.RequestUsage.empty
-    : cachedUsage(
-        u.input_tokens ?? 0,
-        u.output_tokens ?? 0,
-        u.cache_read_input_tokens ?? 0,
-        u.cache_creation_input_tokens ?? 0
+    : withDetails(
+        cachedUsage(
+          u.input_tokens ?? 0,
+          u.output_tokens ?? 0,
+          u.cache_read_input_tokens ?? 0,
+          u.cache_creation_input_tokens ?? 0
+        ),
+        u.server_tool_use
       )
 
 /** Maps `stop_reason`. */
@@ -421,7 +573,49 @@ const redactedThinking = (b: Block) => ({
   providerName: PROVIDER_NAME
 })
 
-/** Converts the content blocks of a response into parts; server-tool blocks are skipped. */
+/** Is this block a built-in tool's call (`server_tool_use`, `mcp_tool_use`)? */
+const isBuiltinCall = (type: string | undefined): boolean =>
+  type === "server_tool_use" || type === "mcp_tool_use"
+
+/** Is this block a built-in tool's result (`web_search_tool_result`, `mcp_tool_result`…)? */
+const isBuiltinResult = (type: string | undefined): boolean =>
+  type?.endsWith("_tool_result") === true
+
+/** Wire fields kept on a built-in call part to send it back (`mcp_tool_use` keeps its server). */
+const callDetails = (b: Block): Messages.ProviderDetails | undefined =>
+  b.type === "server_tool_use"
+    ? undefined
+    : { type: b.type, ...(b.server_name !== undefined ? { server_name: b.server_name } : {}) }
+
+/** A built-in tool call block as a part. */
+const builtinCall = (b: Block) => {
+  const details = callDetails(b)
+  return builtinCallPart({
+    toolName: str(b.name) ?? "",
+    args: (b.input ?? {}) as Record<string, unknown>,
+    toolCallId: str(b.id) ?? "",
+    providerName: PROVIDER_NAME,
+    ...(details !== undefined ? { providerDetails: details } : {})
+  })
+}
+
+/**
+ * A built-in tool result block as a part: `content` verbatim, the block type (and any other
+ * wire field, e.g. `is_error`) kept to send it back. The tool name is the type without
+ * `_tool_result` (`web_search`, `bash_code_execution`, `mcp`…).
+ */
+const builtinResult = (b: Block) => {
+  const { type, tool_use_id, content, ...rest } = b
+  return builtinReturnPart({
+    toolName: (type ?? "").replace(/_tool_result$/, ""),
+    content: content ?? null,
+    toolCallId: str(tool_use_id) ?? "",
+    providerName: PROVIDER_NAME,
+    providerDetails: { type, ...rest }
+  })
+}
+
+/** Converts the content blocks of a response into parts (built-in tool blocks included). */
 export const decodeContent = (content: ReadonlyArray<Block>): Array<Messages.ModelResponsePart> => {
   const parts: Array<Messages.ModelResponsePart> = []
   for (const b of content) {
@@ -452,6 +646,8 @@ export const decodeContent = (content: ReadonlyArray<Block>): Array<Messages.Mod
         parts.push(thinkingPart(redactedThinking(b)))
         break
       default:
+        if (isBuiltinCall(b.type)) parts.push(builtinCall(b))
+        else if (isBuiltinResult(b.type)) parts.push(builtinResult(b))
         break
     }
   }
@@ -499,6 +695,8 @@ const mergeUsage = (state: StreamState, u: WireUsage | null | undefined) => {
     const v = u[k]
     if (typeof v === "number") state.usage[k] = v
   }
+  if (u.server_tool_use !== null && u.server_tool_use !== undefined)
+    state.usage.server_tool_use = u.server_tool_use
 }
 
 /**
@@ -552,6 +750,22 @@ export const handleStreamEvent = (
           push(out, manager.thinkingDelta(id, redactedThinking(b)))
           break
         default:
+          if (isBuiltinCall(b.type)) {
+            const details = callDetails(b)
+            // The input streams as `input_json_delta`s (the start block holds `{}`).
+            const input = b.input as Record<string, unknown> | undefined
+            push(
+              out,
+              manager.toolCallDelta(id, {
+                toolName: str(b.name),
+                toolCallId: str(b.id),
+                providerName: PROVIDER_NAME,
+                builtin: true,
+                ...(input !== undefined && Object.keys(input).length > 0 ? { args: input } : {}),
+                ...(details !== undefined ? { providerDetails: details } : {})
+              })
+            )
+          } else if (isBuiltinResult(b.type)) push(out, manager.part(id, builtinResult(b)))
           break
       }
       return undefined

@@ -10,6 +10,7 @@
  */
 import {
   AgentError,
+  BuiltinTool,
   Messages,
   type Model,
   type ModelSettings,
@@ -31,7 +32,10 @@ import {
   streamError,
   textPart,
   thinkingPart,
-  toolCallPart
+  toolCallPart,
+  builtinCallPart,
+  builtinReturnPart,
+  withDetails
 } from "./wire.js"
 
 /** The provider name recorded on parts and responses. */
@@ -59,6 +63,8 @@ export interface WireUsage {
   readonly totalTokens?: number | null
   readonly cacheReadInputTokens?: number | null
   readonly cacheWriteInputTokens?: number | null
+  /** Provider-run tool counters. */
+  readonly serverToolUsage?: Record<string, unknown> | null
 }
 
 /** A Converse response. */
@@ -308,6 +314,28 @@ const encodeAssistant = (m: Messages.ModelResponse, family: Family): Array<Block
         blocks.push({ toolUse: { toolUseId: part.toolCallId, name: part.toolName, input } })
         break
       }
+      case "BuiltinToolCallPart":
+        // Provider-run tools (Nova's code interpreter) go back to Bedrock only.
+        if (part.providerName !== PROVIDER_NAME) break
+        blocks.push({
+          toolUse: {
+            toolUseId: part.toolCallId,
+            name: part.toolName,
+            input: part.argsAsObject(),
+            type: part.providerDetails?.type ?? "server_tool_use"
+          }
+        })
+        break
+      case "BuiltinToolReturnPart":
+        if (part.providerName !== PROVIDER_NAME) break
+        blocks.push({
+          toolResult: {
+            toolUseId: part.toolCallId,
+            content: part.content,
+            ...part.providerDetails
+          }
+        })
+        break
       case "ThinkingPart":
         // Only this provider's signed thinking goes back, and only where the family needs it.
         if (
@@ -494,6 +522,23 @@ export const encodeToolChoice = (
 }
 
 /**
+ * The `systemTool` entries of the built-in tools: Nova's code interpreter for `CodeExecution`
+ * on Nova models; a `UserError` for any other.
+ */
+const encodeBuiltinTools = (
+  builtinTools: ReadonlyArray<BuiltinTool.BuiltinTool>,
+  modelId: string
+): Array<Block> | AgentError.UserError => {
+  const out: Array<Block> = []
+  for (const tool of builtinTools) {
+    if (tool._tag === "CodeExecution" && modelId.includes("nova"))
+      out.push({ systemTool: { name: "nova_code_interpreter" } })
+    else return BuiltinTool.unsupported(`Bedrock (${modelId})`, tool)
+  }
+  return out
+}
+
+/**
  * Builds the JSON body of a Converse / ConverseStream call (the same body for both). Returns a
  * `UserError` for input Bedrock cannot take (audio, non-S3 file URLs, unknown media types).
  */
@@ -504,6 +549,8 @@ export const encodeRequest = (
   options: EncodeOptions
 ): Record<string, unknown> | AgentError.UserError => {
   const family = options.family ?? familyOf(options.modelId)
+  const builtin = encodeBuiltinTools(parameters.builtinTools, options.modelId)
+  if (builtin instanceof AgentError.UserError) return builtin
   const encoded = encodeMessages(messages, family)
   if (encoded instanceof AgentError.UserError) return encoded
   const body: Record<string, unknown> = { messages: encoded.messages }
@@ -528,8 +575,8 @@ export const encodeRequest = (
   // must stay callable (then all are sent, the output tool forced where it is the only one).
   const tools =
     settings.toolChoice === "none" && parameters.outputTools.length === 0 ? [] : parameters.allTools
-  if (tools.length > 0) {
-    const wire = tools.map((t) => encodeTool(t, family.structuredOutput))
+  if (tools.length > 0 || builtin.length > 0) {
+    const wire = [...tools.map((t) => encodeTool(t, family.structuredOutput)), ...builtin]
     if (family.cachePoints && isCaching(options.cacheTools)) wire.push(cachePointBlock)
     const toolConfig: Record<string, unknown> = { tools: wire }
     const choice = encodeToolChoice(settings, parameters, family, claudeThinking)
@@ -568,11 +615,14 @@ export const encodeRequest = (
 export const decodeUsage = (u: WireUsage | null | undefined): Usage.RequestUsage =>
   u === null || u === undefined
     ? Usage.RequestUsage.empty
-    : cachedUsage(
-        u.inputTokens ?? 0,
-        u.outputTokens ?? 0,
-        u.cacheReadInputTokens ?? 0,
-        u.cacheWriteInputTokens ?? 0
+    : withDetails(
+        cachedUsage(
+          u.inputTokens ?? 0,
+          u.outputTokens ?? 0,
+          u.cacheReadInputTokens ?? 0,
+          u.cacheWriteInputTokens ?? 0
+        ),
+        u.serverToolUsage
       )
 
 /** Maps `stopReason`. */
@@ -599,14 +649,43 @@ export const decodeFinishReason = (
   }
 }
 
-/** Converts the content blocks of a response into parts; provider-run tool blocks are skipped. */
+/** A provider-run tool's call block (`toolUse` with `type: "server_tool_use"`) as a part. */
+const builtinCall = (t: Record<string, any>, input: unknown) =>
+  builtinCallPart({
+    toolName: str(t.name) ?? "",
+    args: (input ?? {}) as Record<string, unknown>,
+    toolCallId: str(t.toolUseId) ?? "",
+    providerName: PROVIDER_NAME,
+    ...(t.type !== "server_tool_use" ? { providerDetails: { type: t.type } } : {})
+  })
+
+/**
+ * A provider-run tool's result block (`toolResult` with a `type`, e.g.
+ * `nova_code_interpreter_result`) as a part: its content verbatim; type and status kept.
+ */
+const builtinResult = (r: Record<string, any>, content: unknown) => {
+  const { toolUseId, content: _, ...rest } = r
+  return builtinReturnPart({
+    toolName: (str(r.type) ?? "").replace(/_result$/, ""),
+    content: content ?? null,
+    toolCallId: str(toolUseId) ?? "",
+    providerName: PROVIDER_NAME,
+    providerDetails: rest
+  })
+}
+
+/** Converts the content blocks of a response into parts (provider-run tools included). */
 export const decodeContent = (content: ReadonlyArray<Block>): Array<Messages.ModelResponsePart> => {
   const parts: Array<Messages.ModelResponsePart> = []
   for (const b of content) {
     if (typeof b.text === "string") {
       parts.push(textPart({ content: b.text }))
-    } else if (b.toolUse !== undefined && b.toolUse.type === undefined) {
-      // (`type` is set on provider-run system tools, e.g. Nova's code interpreter)
+    } else if (b.toolUse !== undefined && b.toolUse.type === "server_tool_use") {
+      parts.push(builtinCall(b.toolUse, b.toolUse.input))
+    } else if (b.toolResult !== undefined && b.toolResult.type !== undefined) {
+      parts.push(builtinResult(b.toolResult, b.toolResult.content))
+    } else if (b.toolUse !== undefined) {
+      // (`type` is `server_tool_use` on provider-run system tools, else absent or `tool_use`)
       parts.push(
         toolCallPart({
           toolName: str(b.toolUse.name) ?? "",
@@ -664,6 +743,8 @@ export interface StreamState {
   stopped: boolean
   /** Blocks started as provider-run tools (their deltas are skipped). */
   readonly skipped: Set<number>
+  /** Provider-run tool results being streamed, by block index: start fields, content so far. */
+  readonly results?: Map<number, { start: Record<string, any>; content: Array<unknown> }>
 }
 
 /**
@@ -686,8 +767,26 @@ export const handleStreamEvent = (
     case "contentBlockStart": {
       const index = Number(data.contentBlockIndex)
       const tool = data.start?.toolUse
+      const result = data.start?.toolResult
+      if (result !== undefined && result.type !== undefined) {
+        // A provider-run tool's result: its content streams as `toolResult` deltas.
+        state.results?.set(index, { start: result, content: [] })
+        return undefined
+      }
       if (tool !== undefined) {
-        if (tool.type !== undefined) {
+        if (tool.type === "server_tool_use") {
+          push(
+            out,
+            manager.toolCallDelta(String(index), {
+              toolName: str(tool.name),
+              toolCallId: str(tool.toolUseId),
+              providerName: PROVIDER_NAME,
+              builtin: true
+            })
+          )
+          return undefined
+        }
+        if (tool.type !== undefined && tool.type !== "tool_use") {
           state.skipped.add(index)
           return undefined
         }
@@ -707,6 +806,11 @@ export const handleStreamEvent = (
       if (state.skipped.has(index)) return undefined
       const id = String(index)
       const d = data.delta ?? {}
+      const pending = state.results?.get(index)
+      if (pending !== undefined) {
+        if (Array.isArray(d.toolResult)) pending.content.push(...d.toolResult)
+        return undefined
+      }
       if (typeof d.text === "string") push(out, manager.textDelta(id, d.text))
       else if (d.toolUse !== undefined) {
         if (typeof d.toolUse.input === "string" && d.toolUse.input !== "") {
@@ -734,6 +838,14 @@ export const handleStreamEvent = (
     }
     case "contentBlockStop": {
       const index = Number(data.contentBlockIndex)
+      const pending = state.results?.get(index)
+      if (pending !== undefined) {
+        state.results?.delete(index)
+        const part = builtinResult(pending.start, pending.content)
+        push(out, manager.part(String(index), part))
+        push(out, manager.endPart(String(index)))
+        return undefined
+      }
       if (!state.skipped.has(index)) push(out, manager.endPart(String(index)))
       return undefined
     }
@@ -789,7 +901,7 @@ const previewEvent = (
 
 /** The stream decoder of one ConverseStream response: no `messageStop` means it was cut. */
 export const streamDecoder: StreamDecoder<StreamState> = {
-  makeState: () => ({ stopped: false, skipped: new Set() }),
+  makeState: () => ({ stopped: false, skipped: new Set(), results: new Map() }),
   preview: previewEvent,
   handleEvent: handleStreamEvent,
   end: (state, manager, modelName) =>

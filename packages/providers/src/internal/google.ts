@@ -10,6 +10,7 @@
  */
 import {
   AgentError,
+  BuiltinTool,
   Messages,
   Model,
   type ModelSettings,
@@ -64,12 +65,16 @@ export interface WireContent {
 export interface GenerateContentRequest {
   contents: Array<WireContent>
   systemInstruction?: WireContent
-  tools?: Array<{ functionDeclarations: Array<FunctionDeclaration> }>
+  tools?: Array<
+    { functionDeclarations: Array<FunctionDeclaration> } | Record<string, Record<string, unknown>>
+  >
   toolConfig?: {
-    functionCallingConfig: {
+    functionCallingConfig?: {
       mode: "AUTO" | "ANY" | "NONE" | "VALIDATED"
       allowedFunctionNames?: Array<string>
     }
+    /** Gemini 3: return the built-in tools' calls and results as `toolCall` / `toolResponse`. */
+    includeServerSideToolInvocations?: boolean
   }
   generationConfig: Record<string, unknown>
 }
@@ -362,9 +367,107 @@ const modelContent = (
         parts.push(sig === undefined ? { functionCall } : { functionCall, thoughtSignature: sig })
         break
       }
+      case "BuiltinToolCallPart":
+      case "BuiltinToolReturnPart": {
+        // Gemini's own built-in tool parts go back as they came; other providers' are dropped.
+        if (item.providerName !== providerName) break
+        const wire = builtinWirePart(item)
+        const sig = item.providerDetails?.thoughtSignature
+        parts.push(typeof sig === "string" ? { ...wire, thoughtSignature: sig } : wire)
+        break
+      }
     }
   }
   return parts.length === 0 ? undefined : { role: "model", parts }
+}
+
+/**
+ * A Gemini built-in tool part in wire form: server-side tool invocations (`toolCall` /
+ * `toolResponse`, with their `toolType`) or code execution (`executableCode` /
+ * `codeExecutionResult`).
+ */
+const builtinWirePart = (
+  item: Messages.BuiltinToolCallPart | Messages.BuiltinToolReturnPart
+): WirePart => {
+  const toolType = item.providerDetails?.toolType
+  if (item._tag === "BuiltinToolCallPart") {
+    const args = item.argsAsObject()
+    if (typeof toolType === "string") {
+      return {
+        toolCall: {
+          id: item.toolCallId,
+          toolType,
+          ...(Object.keys(args).length > 0 ? { args } : {})
+        }
+      }
+    }
+    return { executableCode: args }
+  }
+  if (typeof toolType === "string") {
+    return {
+      toolResponse: {
+        id: item.toolCallId,
+        toolType,
+        ...(item.content !== null && item.content !== undefined ? { response: item.content } : {})
+      }
+    }
+  }
+  return { codeExecutionResult: item.content }
+}
+
+/** The `UserError` for the first built-in tool (or option) Gemini lacks, if any. */
+export const builtinToolsError = (
+  builtinTools: ReadonlyArray<BuiltinTool.BuiltinTool>
+): AgentError.UserError | undefined => {
+  for (const tool of builtinTools) {
+    switch (tool._tag) {
+      case "WebSearch": {
+        const { _tag, ...options } = tool
+        if (Object.keys(options).length > 0)
+          return BuiltinTool.unsupported("Gemini", tool, "Google Search takes no options")
+        break
+      }
+      case "CodeExecution":
+      case "UrlContext":
+      case "WebFetch":
+      case "FileSearch":
+        break
+      default:
+        return BuiltinTool.unsupported("Gemini", tool)
+    }
+  }
+  return undefined
+}
+
+/**
+ * The `tools` entries of the built-in tools: `googleSearch`, `codeExecution`, `urlContext`
+ * (for `UrlContext` and `WebFetch`), `fileSearch`. Tools Gemini lacks are left out here;
+ * `builtinToolsError` names them.
+ */
+export const encodeBuiltinTools = (
+  builtinTools: ReadonlyArray<BuiltinTool.BuiltinTool>
+): Array<Record<string, Record<string, unknown>>> => {
+  const out: Array<Record<string, Record<string, unknown>>> = []
+  for (const tool of builtinTools) {
+    switch (tool._tag) {
+      case "WebSearch":
+        out.push({ googleSearch: {} })
+        break
+      case "CodeExecution":
+        out.push({ codeExecution: {} })
+        break
+      case "UrlContext":
+      case "WebFetch":
+        if (!out.some((t) => t.urlContext !== undefined)) out.push({ urlContext: {} })
+        break
+      case "FileSearch":
+        out.push({ fileSearch: { fileSearchStoreNames: tool.fileStoreIds } })
+        break
+      default:
+        break
+    }
+  }
+  return out
 }
 
 /** Options of `encodeRequest`. */
@@ -400,7 +503,16 @@ const toolConfig = (
   p: GoogleProfile
 ): GenerateContentRequest["toolConfig"] => {
   const all = parameters.allTools
-  if (all.length === 0) return undefined
+  if (all.length === 0) {
+    // Built-in tools only: an explicit choice still goes out.
+    if (parameters.builtinTools.length === 0) return undefined
+    const choice = settings.toolChoice
+    return choice === "auto"
+      ? { functionCallingConfig: { mode: "AUTO" } }
+      : choice === "none"
+        ? { functionCallingConfig: { mode: "NONE" } }
+        : undefined
+  }
   const allNames = all.map((t) => t.name)
   const outputNames = parameters.outputTools.map((t) => t.name)
   const choice = settings.toolChoice
@@ -517,8 +629,11 @@ export const encodeRequest = (
   if (system.length > 0) body.systemInstruction = { role: "user", parts: system }
 
   const tools = parameters.allTools
+  const builtin = encodeBuiltinTools(parameters.builtinTools)
+  if (builtin.length > 0) body.tools = builtin
   if (tools.length > 0) {
     body.tools = [
+      ...builtin,
       {
         functionDeclarations: tools.map((t) => {
           // The schema's own top-level `title` is kept (nested ones are dropped).
@@ -533,7 +648,11 @@ export const encodeRequest = (
       }
     ]
   }
-  const config = toolConfig(settings, parameters, p)
+  let config = toolConfig(settings, parameters, p)
+  // Gemini 3 returns the server-side tools' calls and results when asked (they go back in
+  // history); code execution comes back as `executableCode` parts anyway.
+  if (builtin.some((t) => t.codeExecution === undefined) && options.modelName.includes("gemini-3"))
+    config = { ...config, includeServerSideToolInvocations: true }
   if (config !== undefined) body.toolConfig = config
 
   const gc = body.generationConfig
@@ -681,8 +800,9 @@ export const decodeResponse = (
     )
   }
   const parts: Array<Messages.ModelResponsePart> = []
+  const codeIds: CodeIds = { last: undefined }
   for (const w of wireParts) {
-    const part = decodePart(w, provider)
+    const part = decodePart(w, provider, codeIds)
     if (part !== undefined) parts.push(part)
   }
   return Either.right(
@@ -699,7 +819,11 @@ export const decodeResponse = (
   )
 }
 
-const decodePart = (w: WirePart, provider: string): Messages.ModelResponsePart | undefined => {
+const decodePart = (
+  w: WirePart,
+  provider: string,
+  codeIds: CodeIds
+): Messages.ModelResponsePart | undefined => {
   const sig = typeof w.thoughtSignature === "string" ? w.thoughtSignature : undefined
   if (w.functionCall !== undefined) return toolCallPart(w.functionCall, sig, provider)
   if (typeof w.text === "string") {
@@ -723,7 +847,90 @@ const decodePart = (w: WirePart, provider: string): Messages.ModelResponsePart |
       true
     )
   }
-  // inlineData (image output), executableCode, codeExecutionResult…: not represented in core yet.
+  return builtinPart(w, sig, provider, codeIds)
+}
+
+/** Names of Gemini's server-side tool types on built-in tool parts (others: lower-cased). */
+export const toolTypeNames: Readonly<Record<string, string>> = {
+  GOOGLE_SEARCH_WEB: "web_search",
+  GOOGLE_SEARCH: "web_search",
+  FILE_SEARCH: "file_search",
+  URL_CONTEXT: "url_context",
+  CODE_EXECUTION: "code_execution",
+  GOOGLE_MAPS: "google_maps"
+}
+
+/** The last code execution call id of a response, for results that come without one. */
+interface CodeIds {
+  last: string | undefined
+}
+
+/**
+ * A built-in tool part (`toolCall` / `toolResponse`, `executableCode` /
+ * `codeExecutionResult`), or `undefined` for parts not represented (image output…).
+ */
+const builtinPart = (
+  w: WirePart,
+  sig: string | undefined,
+  provider: string,
+  codeIds: CodeIds
+): Messages.ModelResponsePart | undefined => {
+  const sigDetails = sig !== undefined ? { thoughtSignature: sig } : {}
+  const call = w.toolCall as { id?: string; toolType?: string; args?: Record<string, unknown> }
+  if (call !== undefined) {
+    const toolType = call.toolType ?? "UNKNOWN"
+    return new Messages.BuiltinToolCallPart(
+      {
+        toolName: toolTypeNames[toolType] ?? toolType.toLowerCase(),
+        args: call.args ?? {},
+        toolCallId: call.id ?? generateId(),
+        providerName: provider,
+        providerDetails: { toolType, ...sigDetails }
+      },
+      true
+    )
+  }
+  const response = w.toolResponse as { id?: string; toolType?: string; response?: unknown }
+  if (response !== undefined) {
+    const toolType = response.toolType ?? "UNKNOWN"
+    return new Messages.BuiltinToolReturnPart(
+      {
+        toolName: toolTypeNames[toolType] ?? toolType.toLowerCase(),
+        content: response.response ?? null,
+        toolCallId: response.id ?? "",
+        providerName: provider,
+        providerDetails: { toolType, ...sigDetails }
+      },
+      true
+    )
+  }
+  const code = w.executableCode as { id?: string } | undefined
+  if (code !== undefined) {
+    codeIds.last = code.id ?? generateId()
+    return new Messages.BuiltinToolCallPart(
+      {
+        toolName: "code_execution",
+        args: code as Record<string, unknown>,
+        toolCallId: codeIds.last,
+        providerName: provider,
+        ...(sig !== undefined ? { providerDetails: sigDetails } : {})
+      },
+      true
+    )
+  }
+  const result = w.codeExecutionResult as { id?: string } | undefined
+  if (result !== undefined) {
+    return new Messages.BuiltinToolReturnPart(
+      {
+        toolName: "code_execution",
+        content: result,
+        toolCallId: result.id ?? codeIds.last ?? "",
+        providerName: provider,
+        ...(sig !== undefined ? { providerDetails: sigDetails } : {})
+      },
+      true
+    )
+  }
   return undefined
 }
 
@@ -762,6 +969,8 @@ const toolCallPart = (
 export interface StreamState {
   sawFinish: boolean
   chunks: number
+  /** The last code execution call id, for results without one. */
+  readonly codeIds?: CodeIds
 }
 
 /**
@@ -828,6 +1037,9 @@ export const streamChunk = (
           sig !== undefined ? { providerDetails: { thoughtSignature: sig } } : undefined
         )
       }
+    } else {
+      const part = builtinPart(w, sig, provider, state.codeIds ?? { last: undefined })
+      if (part !== undefined) event = manager.part(undefined, part)
     }
     if (event !== undefined) out.push(event)
   }
@@ -857,7 +1069,7 @@ const inStreamError = (
  * `finishReason` is the last one, so a stream without it was cut.
  */
 export const streamDecoder: StreamDecoder<StreamState> = {
-  makeState: () => ({ sawFinish: false, chunks: 0 }),
+  makeState: () => ({ sawFinish: false, chunks: 0, codeIds: { last: undefined } }),
   handleEvent: (data, state, manager, out, modelName) =>
     data.error !== undefined && data.error !== null
       ? inStreamError(modelName, manager, data.error)

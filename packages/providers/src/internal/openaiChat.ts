@@ -7,6 +7,7 @@
  */
 import {
   AgentError,
+  BuiltinTool,
   Messages,
   type Model,
   type ModelSettings,
@@ -186,6 +187,7 @@ export const encodeMessages = (
         // Signed / encrypted reasoning goes back to the vendor that sent it, as it came.
         else if (detail !== undefined) details.push(detail)
         else if (
+          part._tag === "ThinkingPart" &&
           profile.sendThinkingField !== undefined &&
           (part.providerName === undefined || part.providerName === options.system)
         ) {
@@ -282,6 +284,75 @@ export interface EncodeOptions {
   readonly cacheTools?: CacheSetting | undefined
 }
 
+/** A user location in the `{ type: "approximate", … }` form OpenAI and OpenRouter take. */
+const approximate = (l: BuiltinTool.UserLocation): Json => ({ type: "approximate", ...l })
+
+/**
+ * The built-in tools in the vendor's form (see `ChatProfile.builtinTools`): `tools` entries
+ * returned, body fields (`web_search_options`, `search_settings`) set on `body`; a `UserError`
+ * naming the vendor and the tool for one it does not run.
+ */
+const encodeBuiltinTools = (
+  builtinTools: ReadonlyArray<BuiltinTool.BuiltinTool>,
+  profile: ChatProfile,
+  system: string,
+  body: Json
+): Array<Json> | AgentError.UserError => {
+  const tools: Array<Json> = []
+  const vendor = `${system} (Chat Completions)`
+  for (const tool of builtinTools) {
+    if (tool._tag !== "WebSearch" || profile.builtinTools === undefined)
+      return BuiltinTool.unsupported(vendor, tool)
+    const options = (keys: ReadonlyArray<keyof BuiltinTool.WebSearch>) =>
+      keys.filter((k) => tool[k] !== undefined)
+    const extra =
+      profile.builtinTools === "openai"
+        ? options(["allowedDomains", "blockedDomains", "maxUses", "externalWebAccess"])
+        : profile.builtinTools === "openrouter"
+          ? options(["externalWebAccess"])
+          : options(["searchContextSize", "maxUses", "userLocation", "externalWebAccess"])
+    if (extra.length > 0)
+      return BuiltinTool.unsupported(vendor, tool, `it takes no ${extra.join(", ")}`)
+    switch (profile.builtinTools) {
+      case "openai":
+        body.web_search_options = {
+          ...(tool.searchContextSize !== undefined
+            ? { search_context_size: tool.searchContextSize }
+            : {}),
+          ...(tool.userLocation !== undefined
+            ? { user_location: { type: "approximate", approximate: { ...tool.userLocation } } }
+            : {})
+        }
+        break
+      case "openrouter":
+        tools.push({
+          type: "openrouter:web_search",
+          parameters: {
+            ...(tool.searchContextSize !== undefined
+              ? { search_context_size: tool.searchContextSize }
+              : {}),
+            ...(tool.maxUses !== undefined ? { max_uses: tool.maxUses } : {}),
+            ...(tool.allowedDomains !== undefined ? { allowed_domains: tool.allowedDomains } : {}),
+            ...(tool.blockedDomains !== undefined ? { excluded_domains: tool.blockedDomains } : {}),
+            ...(tool.userLocation !== undefined
+              ? { user_location: approximate(tool.userLocation) }
+              : {})
+          }
+        })
+        break
+      case "groq":
+        if (tool.allowedDomains !== undefined || tool.blockedDomains !== undefined) {
+          body.search_settings = {
+            ...(tool.blockedDomains !== undefined ? { exclude_domains: tool.blockedDomains } : {}),
+            ...(tool.allowedDomains !== undefined ? { include_domains: tool.allowedDomains } : {})
+          }
+        }
+        break
+    }
+  }
+  return tools
+}
+
 /**
  * Encodes a request body. `settings.extraBody` is not merged here (the HTTP layer does it).
  */
@@ -296,6 +367,8 @@ export const encodeRequest = (
   if (encoded instanceof AgentError.UserError) return encoded
   const body: Json = { model: options.modelName, messages: encoded }
   const tools = parameters.allTools.map((t) => encodeTool(t, profile))
+  const builtin = encodeBuiltinTools(parameters.builtinTools, profile, options.system, body)
+  if (builtin instanceof AgentError.UserError) return builtin
   if (profile.cacheControl !== undefined) {
     // Cache prefixes end at the first system message and at the last tool definition.
     const withTtl = profile.cacheControl === "with-ttl"
@@ -317,7 +390,7 @@ export const encodeRequest = (
       tools[tools.length - 1] = { ...tools[tools.length - 1], cache_control: control }
     }
   }
-  if (tools.length > 0) body.tools = tools
+  if (tools.length > 0 || builtin.length > 0) body.tools = [...tools, ...builtin]
   const toolChoice = toolChoiceOf(
     settings.toolChoice,
     tools.length > 0,
@@ -390,6 +463,12 @@ export const decodeUsage = (usage: unknown): Usage.RequestUsage => {
   const details: Record<string, number> = {}
   for (const [k, v] of Object.entries(completion)) {
     if (k !== "audio_tokens" && typeof v === "number" && v !== 0) details[k] = v
+  }
+  // Built-in tool counters (OpenRouter `server_tool_use_details.web_search_requests`).
+  if (isObj(usage.server_tool_use_details)) {
+    for (const [k, v] of Object.entries(usage.server_tool_use_details)) {
+      if (typeof v === "number" && v !== 0) details[k] = v
+    }
   }
   // Some vendors (DeepSeek) report cache hits at the top level.
   const cached = num(prompt.cached_tokens) || num(usage.prompt_cache_hit_tokens)
@@ -479,6 +558,41 @@ const thinkingFields = (r: Reasoning, system: string) => ({
   ...(r.detail !== undefined ? { providerDetails: { reasoning_details: r.detail } } : {})
 })
 
+/** The id of a tool a vendor ran (Groq's `executed_tools` have none): by its index. */
+const executedId = (tool: Json, position: number): string =>
+  `executed_tool_${typeof tool.index === "number" ? tool.index : position}`
+
+/** A tool the vendor ran (Groq `executed_tools`) as a built-in call: its type and arguments. */
+const executedCall = (tool: Json, position: number, system: string) =>
+  new Messages.BuiltinToolCallPart(
+    {
+      toolName: str(tool.type) ?? "tool",
+      args: typeof tool.arguments === "string" ? tool.arguments : {},
+      toolCallId: executedId(tool, position),
+      providerName: system
+    },
+    true
+  )
+
+/** Its result (`output`, `search_results`…), once the tool has an `output`. */
+const executedResult = (
+  tool: Json,
+  position: number,
+  system: string
+): Messages.BuiltinToolReturnPart | undefined => {
+  if (tool.output === undefined) return undefined
+  const { index: _i, type: _t, arguments: _a, ...content } = tool
+  return new Messages.BuiltinToolReturnPart(
+    {
+      toolName: str(tool.type) ?? "tool",
+      content,
+      toolCallId: executedId(tool, position),
+      providerName: system
+    },
+    true
+  )
+}
+
 const timestampOf = (created: unknown): Date | undefined =>
   typeof created === "number" ? new Date(created * 1000) : undefined
 
@@ -501,6 +615,14 @@ export const decodeResponse = (
   for (const r of reasoningOf(message)) {
     if (r.text !== "" || r.signature !== undefined)
       parts.push(new Messages.ThinkingPart(thinkingFields(r, options.system), true))
+  }
+  if (Array.isArray(message.executed_tools)) {
+    for (const [position, tool] of message.executed_tools.entries()) {
+      if (!isObj(tool)) continue
+      parts.push(executedCall(tool, position, options.system))
+      const result = executedResult(tool, position, options.system)
+      if (result !== undefined) parts.push(result)
+    }
   }
   if (typeof message.content === "string" && message.content !== "") {
     parts.push(new Messages.TextPart({ content: message.content }, true))
@@ -559,6 +681,8 @@ export interface StreamState {
   finished: boolean
   /** Reasoning details by key: a detail's id / format may come in one chunk only. */
   readonly details: Map<string, Json>
+  /** Ids of the vendor-run tools (Groq `executed_tools`) already started. */
+  executed?: Set<string>
 }
 
 /** The stream decoder of Chat Completions for a provider name (`system`). */
@@ -608,6 +732,32 @@ export const streamDecoder = (system: string): StreamDecoder<StreamState> => ({
         if (r.text === "" && r.signature === undefined && detail === undefined) continue
         const e = manager.thinkingDelta(r.key, thinkingFields({ ...r, detail }, system))
         if (e) out.push(e)
+      }
+      if (Array.isArray(delta.executed_tools)) {
+        // Groq: a tool's call (arguments) comes first, its output in a later chunk.
+        for (const [position, tool] of delta.executed_tools.entries()) {
+          if (!isObj(tool)) continue
+          const id = executedId(tool, position)
+          const executed = (state.executed ??= new Set())
+          if (!executed.has(id)) {
+            executed.add(id)
+            const call = executedCall(tool, position, system)
+            const started = manager.toolCallDelta(id, {
+              toolName: call.toolName,
+              toolCallId: call.toolCallId,
+              providerName: system,
+              builtin: true,
+              args: call.args
+            })
+            if (started) out.push(started)
+          }
+          const result = executedResult(tool, position, system)
+          if (result !== undefined) {
+            const end = manager.endPart(id)
+            if (end) out.push(end)
+            out.push(manager.part(`${id}:result`, result))
+          }
+        }
       }
       if (typeof delta.content === "string" && delta.content !== "") {
         const e = manager.textDelta("content", delta.content)

@@ -8,6 +8,7 @@
  */
 import {
   AgentError,
+  BuiltinTool,
   Messages,
   type Model,
   type ModelSettings,
@@ -23,8 +24,11 @@ import {
   streamError,
   textPart,
   thinkingPart,
-  toolCallPart
+  toolCallPart,
+  builtinCallPart,
+  builtinReturnPart
 } from "./wire.js"
+import * as Redacted from "effect/Redacted"
 import { cutError, type StreamDecoder } from "./streamDecoder.js"
 
 /** The provider name recorded on parts and responses. */
@@ -120,6 +124,7 @@ const isRawReasoning = (p: Messages.ThinkingPart): boolean =>
 /** Encodes one response of the history into input items (reasoning, messages, function calls). */
 const encodeResponse = (m: Messages.ModelResponse, out: Array<WireItem>): void => {
   let reasoning: (WireItem & { summary: Array<unknown> }) | undefined
+  const builtinItems = new Map<string, WireItem>()
   for (const part of m.parts) {
     switch (part._tag) {
       case "TextPart": {
@@ -152,6 +157,28 @@ const encodeResponse = (m: Messages.ModelResponse, out: Array<WireItem>): void =
           item.id = part.id
         }
         out.push(item)
+        break
+      }
+      case "BuiltinToolCallPart": {
+        // A built-in tool's item goes back whole (its call fields, then its results merged in
+        // from the return part); other providers' built-in parts are dropped.
+        reasoning = undefined
+        if (part.providerName !== PROVIDER_NAME) break
+        const item: WireItem = {
+          type: builtinItemType(part),
+          id: part.toolCallId,
+          ...part.argsAsObject()
+        }
+        builtinItems.set(part.toolCallId, item)
+        out.push(item)
+        break
+      }
+      case "BuiltinToolReturnPart": {
+        reasoning = undefined
+        const item = builtinItems.get(part.toolCallId)
+        if (part.providerName !== PROVIDER_NAME || item === undefined) break
+        if (part.content !== null && typeof part.content === "object")
+          Object.assign(item, part.content)
         break
       }
       case "ThinkingPart": {
@@ -267,6 +294,152 @@ const effortOf = (thinking: ModelSettings.ThinkingSetting): string | undefined =
   return b <= 2048 ? "low" : b <= 16384 ? "medium" : "high"
 }
 
+// ---------------------------------------------------------------------------
+// Built-in tools
+// ---------------------------------------------------------------------------
+
+/** The item type of a built-in tool part (kept in `providerDetails.type`, else `<tool>_call`). */
+const builtinItemType = (part: Messages.BuiltinToolCallPart): string => {
+  const type = part.providerDetails?.type
+  return typeof type === "string" ? type : `${part.toolName}_call`
+}
+
+/** Output item types of built-in tools, with the fields that are the tool's results. */
+const BUILTIN_ITEMS: Record<string, ReadonlyArray<string>> = {
+  web_search_call: ["status"],
+  code_interpreter_call: ["status", "outputs"],
+  file_search_call: ["status", "results"],
+  image_generation_call: ["status", "result", "revised_prompt"],
+  mcp_call: ["status", "output", "error"],
+  mcp_list_tools: ["tools", "error"],
+  local_shell_call: ["status"]
+}
+
+/** Whether an output item is a built-in tool's (web search, code interpreter, MCP…). */
+export const isBuiltinItem = (item: WireItem): boolean =>
+  item.type !== undefined && item.type in BUILTIN_ITEMS
+
+/**
+ * A built-in tool item as a call part (its input fields: `action`, `code` + `container_id`,
+ * `queries`, MCP `server_label` / `name` / `arguments`…) and a return part (its result fields,
+ * with `status`). The tool name is the item type without `_call`.
+ */
+export const decodeBuiltinItem = (
+  item: WireItem
+): readonly [Messages.BuiltinToolCallPart, Messages.BuiltinToolReturnPart] => {
+  const type = item.type ?? ""
+  const resultKeys = BUILTIN_ITEMS[type] ?? ["status"]
+  const args: Record<string, unknown> = {}
+  const content: Record<string, unknown> = {}
+  for (const [k, v] of Object.entries(item)) {
+    if (k === "type" || k === "id") continue
+    if (resultKeys.includes(k)) content[k] = v
+    else args[k] = v
+  }
+  const toolName = type.replace(/_call$/, "")
+  const id = str(item.id) ?? ""
+  const details = `${toolName}_call` === type ? undefined : { type }
+  return [
+    builtinCallPart({
+      toolName,
+      args,
+      toolCallId: id,
+      providerName: PROVIDER_NAME,
+      ...(details !== undefined ? { providerDetails: details } : {})
+    }),
+    builtinReturnPart({ toolName, content, toolCallId: id, providerName: PROVIDER_NAME })
+  ]
+}
+
+/** The `UserError` for the first built-in tool (or option) the Responses API lacks, if any. */
+export const builtinToolsError = (
+  builtinTools: ReadonlyArray<BuiltinTool.BuiltinTool>
+): AgentError.UserError | undefined => {
+  for (const tool of builtinTools) {
+    switch (tool._tag) {
+      case "WebSearch":
+        if (tool.blockedDomains !== undefined || tool.maxUses !== undefined)
+          return BuiltinTool.unsupported(
+            "OpenAI Responses",
+            tool,
+            "blockedDomains and maxUses are Anthropic's"
+          )
+        break
+      case "UrlContext":
+      case "WebFetch":
+      case "Memory":
+      case "ToolSearch":
+        return BuiltinTool.unsupported("OpenAI Responses", tool)
+      default:
+        break
+    }
+  }
+  return undefined
+}
+
+/**
+ * The Responses API `tools` entries of the built-in tools. Tools it lacks are left out here;
+ * `builtinToolsError` names them (the model fails the request).
+ */
+export const encodeBuiltinTools = (
+  builtinTools: ReadonlyArray<BuiltinTool.BuiltinTool>
+): Array<Record<string, unknown>> => {
+  const out: Array<Record<string, unknown>> = []
+  for (const tool of builtinTools) {
+    switch (tool._tag) {
+      case "WebSearch":
+        out.push({
+          type: "web_search",
+          ...(tool.searchContextSize !== undefined
+            ? { search_context_size: tool.searchContextSize }
+            : {}),
+          ...(tool.userLocation !== undefined
+            ? { user_location: { type: "approximate", ...tool.userLocation } }
+            : {}),
+          ...(tool.allowedDomains !== undefined
+            ? { filters: { allowed_domains: tool.allowedDomains } }
+            : {}),
+          ...(tool.externalWebAccess !== undefined
+            ? { external_web_access: tool.externalWebAccess }
+            : {})
+        })
+        break
+      case "CodeExecution":
+        out.push({ type: "code_interpreter", container: { type: "auto" } })
+        break
+      case "FileSearch":
+        out.push({ type: "file_search", vector_store_ids: tool.fileStoreIds })
+        break
+      case "ImageGeneration":
+        out.push({
+          type: "image_generation",
+          ...(tool.background !== undefined ? { background: tool.background } : {}),
+          ...(tool.quality !== undefined ? { quality: tool.quality } : {}),
+          ...(tool.size !== undefined ? { size: tool.size } : {}),
+          ...(tool.outputFormat !== undefined ? { output_format: tool.outputFormat } : {}),
+          ...(tool.partialImages !== undefined ? { partial_images: tool.partialImages } : {})
+        })
+        break
+      case "McpServer":
+        out.push({
+          type: "mcp",
+          server_label: tool.id,
+          server_url: tool.url,
+          require_approval: "never",
+          ...(tool.authorization !== undefined
+            ? { authorization: Redacted.value(tool.authorization) }
+            : {}),
+          ...(tool.description !== undefined ? { server_description: tool.description } : {}),
+          ...(tool.allowedTools !== undefined ? { allowed_tools: tool.allowedTools } : {})
+        })
+        break
+      default:
+        break
+    }
+  }
+  return out
+}
+
 /** Options of `encodeRequest`. */
 export interface EncodeOptions {
   readonly modelName: string
@@ -284,13 +457,14 @@ export const encodeRequest = (
   parameters: Model.ModelRequestParameters,
   options: EncodeOptions
 ): Record<string, unknown> => {
+  const builtin = encodeBuiltinTools(parameters.builtinTools)
   const { input, instructions } = encodeInput(messages)
   const body: Record<string, unknown> = { model: options.modelName, input, stream: options.stream }
   if (instructions !== undefined) body.instructions = instructions
 
   const tools = parameters.allTools
-  if (tools.length > 0) {
-    body.tools = tools.map((t) => encodeTool(t, options.profile))
+  if (tools.length > 0 || builtin.length > 0) {
+    body.tools = [...tools.map((t) => encodeTool(t, options.profile)), ...builtin]
     body.tool_choice = encodeToolChoice(settings, parameters)
   }
 
@@ -327,7 +501,11 @@ export const encodeRequest = (
     const effort = effortOf(settings.thinking)
     if (effort !== undefined) body.reasoning = { effort, summary: "auto" }
   }
-  if (reasoningModel) body.include = ["reasoning.encrypted_content"]
+  const include: Array<string> = reasoningModel ? ["reasoning.encrypted_content"] : []
+  // Code interpreter outputs (logs, images) come back only when asked for.
+  if (builtin.some((t) => t.type === "code_interpreter"))
+    include.push("code_interpreter_call.outputs")
+  if (include.length > 0) body.include = include
   return body
 }
 
@@ -489,7 +667,7 @@ export const decodeOutput = (
         break
       }
       default:
-        // Built-in tool calls (web search, code interpreter…) are out of scope: skipped.
+        if (isBuiltinItem(item)) parts.push(...decodeBuiltinItem(item))
         break
     }
   }
@@ -576,6 +754,20 @@ export const handleStreamEvent = (
           })
         )
         if (args) state.argsStreamed.add(str(item.id) ?? "")
+      } else if (isBuiltinItem(item)) {
+        // The call starts now; its final fields and results come with `output_item.done`.
+        const [call] = decodeBuiltinItem(item)
+        push(
+          out,
+          manager.toolCallDelta(call.toolCallId, {
+            toolName: call.toolName,
+            toolCallId: call.toolCallId,
+            providerName: PROVIDER_NAME,
+            builtin: true,
+            args: call.args,
+            ...(call.providerDetails !== undefined ? { providerDetails: call.providerDetails } : {})
+          })
+        )
       }
       return undefined
     }
@@ -643,6 +835,12 @@ export const handleStreamEvent = (
       } else if (item.type === "message") {
         const content = Array.isArray(item.content) ? item.content : []
         for (let i = 0; i < content.length; i++) push(out, manager.endPart(`${id}:${i}`))
+      } else if (isBuiltinItem(item)) {
+        const [call, result] = decodeBuiltinItem(item)
+        push(out, manager.toolCallDelta(id, { builtin: true, args: call.args }))
+        push(out, manager.endPart(id))
+        push(out, manager.part(`${id}:result`, result))
+        push(out, manager.endPart(`${id}:result`))
       }
       return undefined
     }

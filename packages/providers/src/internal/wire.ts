@@ -6,7 +6,14 @@
  *
  * @internal
  */
-import { AgentError, Messages, type PartsManager, Usage } from "@agentfx/core"
+import {
+  AgentError,
+  BuiltinTool,
+  Messages,
+  type Model,
+  type PartsManager,
+  Usage
+} from "@agentfx/core"
 
 /** Where a stream decoder pushes the part events of one network read. */
 export type { Out } from "./streamDecoder.js"
@@ -119,3 +126,39 @@ export const thinkingPart = (
 export const toolCallPart = (
   fields: ConstructorParameters<typeof Messages.ToolCallPart>[0]
 ): Messages.ToolCallPart => new Messages.ToolCallPart(fields, true)
+
+/** A built-in tool call part built by a decoder. */
+export const builtinCallPart = (
+  fields: ConstructorParameters<typeof Messages.BuiltinToolCallPart>[0]
+): Messages.BuiltinToolCallPart => new Messages.BuiltinToolCallPart(fields, true)
+
+/** A built-in tool return part built by a decoder. */
+export const builtinReturnPart = (
+  fields: ConstructorParameters<typeof Messages.BuiltinToolReturnPart>[0]
+): Messages.BuiltinToolReturnPart => new Messages.BuiltinToolReturnPart(fields, true)
+
+/** Usage with provider-reported counters (built-in tool requests…) in `details`; zeros are left out. */
+export const withDetails = (
+  usage: Usage.RequestUsage,
+  counters: Readonly<Record<string, unknown>> | null | undefined
+): Usage.RequestUsage => {
+  if (counters === null || counters === undefined) return usage
+  const details: Record<string, number> = { ...usage.details }
+  let any = false
+  for (const [k, v] of Object.entries(counters)) {
+    if (typeof v === "number" && v !== 0) {
+      details[k] = v
+      any = true
+    }
+  }
+  return any ? new Usage.RequestUsage({ ...usage, details }, true) : usage
+}
+
+/** The `UserError` of a provider without built-in tools, when a request asks for one. */
+export const noBuiltinTools = (
+  provider: string,
+  parameters: Model.ModelRequestParameters
+): AgentError.UserError | undefined =>
+  parameters.builtinTools.length === 0
+    ? undefined
+    : BuiltinTool.unsupported(provider, parameters.builtinTools[0]!)

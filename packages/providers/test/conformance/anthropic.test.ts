@@ -10,7 +10,7 @@
  * Documented differences we normalize away: a `tool_result` whose content is a bare string is
  * compared as one text block; `system` as a list of text blocks is compared as their joined text.
  */
-import { Messages, Model, Tool } from "@agentfx/core"
+import { BuiltinTool, Messages, Model, Tool } from "@agentfx/core"
 import { assert } from "@effect/vitest"
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as Effect from "effect/Effect"
@@ -29,30 +29,18 @@ const PROVIDER = "anthropic"
 
 /** Cases using features out of scope, matched by substring of the id, with the reason. */
 const SKIPS: ReadonlyArray<readonly [string, string]> = [
-  ["mcp", "MCP servers are out of scope"],
-  ["code_execution", "built-in code execution tool is out of scope"],
   ["compaction", "context compaction is out of scope"],
   ["count_tokens", "count_tokens is out of scope"],
   ["usage_limit_exceeded", "uses count_tokens"],
   ["usage_limit_not_exceeded", "uses count_tokens"],
-  ["memory_tool", "built-in memory tool is out of scope"],
-  ["web_search", "built-in web search tool is out of scope"],
-  ["web_fetch", "built-in web fetch tool is out of scope"],
   ["advisor_tool", "built-in advisor tool is out of scope"],
-  ["tool_search", "tool search is out of scope"],
-  ["tool_availability", "tool search / tool additions are out of scope"],
-  ["deferred_capability", "deferred capabilities (tool search) are out of scope"],
   ["lazy_advertisement", "tool additions are out of scope"],
   ["mid_conversation_system", "mid-conversation system messages are out of scope"],
-  ["native_tool", "built-in tools are out of scope"],
-  ["server_tool", "built-in server tools are out of scope"],
-  ["built_in_tool", "built-in server tools are out of scope"],
   ["adaptive", "adaptive thinking / effort (output_config.effort) is out of scope"],
   ["effort", "output_config.effort is out of scope"],
   ["task_budget", "task budgets are out of scope"],
   ["opus_46", "adaptive thinking / effort is out of scope"],
   ["test_gateway", "pydantic gateway routing is out of scope"],
-  ["receive_history_from_another_provider", "built-in code execution tool is out of scope"],
   ["request_stream_fallback", "large max_tokens stream fallback is out of scope"],
   ["image_url_input_invalid_mime_type", "downloads media before the call"]
 ]
@@ -60,7 +48,19 @@ const SKIPS: ReadonlyArray<readonly [string, string]> = [
 const isOurs = (it: Interaction) =>
   it.endpoint === "messages" && it.request.method === "POST" && it.provider === PROVIDER
 
-const skipReason = skipReasonOf(SKIPS, isOurs, "Messages API")
+const sharedSkipReason = skipReasonOf(SKIPS, isOurs, "Messages API")
+
+/**
+ * The shared reasons, plus tools loaded by the client (`tool_reference` blocks of a local tool
+ * search, `tool_addition` blocks): only the provider's own tool search is modelled.
+ */
+const skipReason = (c: ConformanceCase): string | undefined =>
+  sharedSkipReason(c) ??
+  (c.interactions.some(
+    (i) => isOurs(i) && /"type":\s*"tool_(reference|addition)"/.test(JSON.stringify(i.request.body))
+  )
+    ? "tools loaded by the client (tool_reference / tool_addition blocks) are out of scope"
+    : undefined)
 
 // ---------------------------------------------------------------------------
 // Recorded wire body → agentfx inputs
@@ -150,6 +150,29 @@ const fromWire = (body: Json) => {
               providerName: "anthropic"
             })
           )
+        } else if (b.type === "server_tool_use" || b.type === "mcp_tool_use") {
+          parts.push(
+            new Messages.BuiltinToolCallPart({
+              toolName: b.name,
+              args: b.input,
+              toolCallId: b.id,
+              providerName: "anthropic",
+              ...(b.type === "mcp_tool_use"
+                ? { providerDetails: { type: b.type, server_name: b.server_name } }
+                : {})
+            })
+          )
+        } else if (typeof b.type === "string" && b.type.endsWith("_tool_result")) {
+          const { type, tool_use_id, content, ...rest } = b
+          parts.push(
+            new Messages.BuiltinToolReturnPart({
+              toolName: type.replace(/_tool_result$/, ""),
+              content,
+              toolCallId: tool_use_id,
+              providerName: "anthropic",
+              providerDetails: { type, ...rest }
+            })
+          )
         } else if (b.type === "redacted_thinking") {
           parts.push(
             new Messages.ThinkingPart({
@@ -192,15 +215,58 @@ const fromWire = (body: Json) => {
     messages.push(new Messages.ModelRequest({ parts }))
   }
 
-  const tools: Array<Tool.ToolDefinition> = (body.tools ?? []).map(
-    (t: Json) =>
-      new Tool.ToolDefinition({
-        name: t.name,
-        ...(t.description ? { description: t.description } : {}),
-        parametersJsonSchema: t.input_schema,
-        ...(t.strict === true ? { strict: true } : {})
+  const builtinTools: Array<BuiltinTool.BuiltinTool> = []
+  for (const t of body.tools ?? []) {
+    const type: string | undefined = t.type
+    if (type === undefined || type === "custom") continue
+    if (type.startsWith("web_search_")) {
+      builtinTools.push(
+        new BuiltinTool.WebSearch({
+          ...(t.allowed_domains ? { allowedDomains: t.allowed_domains } : {}),
+          ...(t.blocked_domains ? { blockedDomains: t.blocked_domains } : {}),
+          ...(t.max_uses ? { maxUses: t.max_uses } : {})
+        })
+      )
+    } else if (type.startsWith("web_fetch_")) {
+      builtinTools.push(
+        new BuiltinTool.WebFetch({
+          ...(t.allowed_domains ? { allowedDomains: t.allowed_domains } : {}),
+          ...(t.citations ? { enableCitations: t.citations.enabled } : {}),
+          ...(t.max_content_tokens ? { maxContentTokens: t.max_content_tokens } : {})
+        })
+      )
+    } else if (type.startsWith("code_execution_"))
+      builtinTools.push(new BuiltinTool.CodeExecution())
+    else if (type.startsWith("memory_")) builtinTools.push(new BuiltinTool.Memory())
+    else if (type.startsWith("tool_search_tool_"))
+      builtinTools.push(
+        new BuiltinTool.ToolSearch({ variant: type.includes("regex") ? "regex" : "bm25" })
+      )
+    else throw new Error(`unsupported tool type ${type}`)
+  }
+  for (const m of body.mcp_servers ?? []) {
+    builtinTools.push(
+      new BuiltinTool.McpServer({
+        id: m.name,
+        url: m.url,
+        ...(m.tool_configuration?.allowed_tools
+          ? { allowedTools: m.tool_configuration.allowed_tools }
+          : {})
       })
-  )
+    )
+  }
+  const tools: Array<Tool.ToolDefinition> = (body.tools ?? [])
+    .filter((t: Json) => t.type === undefined || t.type === "custom")
+    .map(
+      (t: Json) =>
+        new Tool.ToolDefinition({
+          name: t.name,
+          ...(t.description ? { description: t.description } : {}),
+          parametersJsonSchema: t.input_schema,
+          ...(t.strict === true ? { strict: true } : {}),
+          ...(t.defer_loading === true ? { deferLoading: true } : {})
+        })
+    )
   const choice = body.tool_choice
   const settings: Record<string, unknown> = { maxTokens: body.max_tokens }
   let allowTextOutput = true
@@ -218,6 +284,7 @@ const fromWire = (body: Json) => {
   const format = body.output_config?.format
   const parameters = new Model.ModelRequestParameters({
     functionTools: tools,
+    builtinTools,
     allowTextOutput,
     ...(format?.type === "json_schema"
       ? {
@@ -244,7 +311,24 @@ const normalizeBlock = (b: Json): Json =>
     ? { ...b, content: [{ type: "text", text: b.content }] }
     : b
 
-const normalize = (body: Json): Json => ({
+/**
+ * Drops `null` members (pydantic-ai's SDK sends unset optional fields of built-in tools and
+ * their echoed results as `null`; we leave them out).
+ */
+const dropNulls = (v: unknown): any =>
+  Array.isArray(v)
+    ? v.map(dropNulls)
+    : v !== null && typeof v === "object"
+      ? Object.fromEntries(
+          Object.entries(v)
+            .filter(([, x]) => x !== null)
+            .map(([k, x]) => [k, dropNulls(x)])
+        )
+      : v
+
+const normalize = (body: Json): Json => dropNulls(normalizeBody(body))
+
+const normalizeBody = (body: Json): Json => ({
   system:
     body.system === undefined || typeof body.system === "string"
       ? body.system
@@ -266,7 +350,8 @@ const normalize = (body: Json): Json => ({
   tool_choice:
     body.tools && body.tools.length > 0 ? (body.tool_choice ?? { type: "auto" }) : undefined,
   output_config: body.output_config,
-  thinking: body.thinking
+  thinking: body.thinking,
+  mcp_servers: body.mcp_servers
 })
 
 // ---------------------------------------------------------------------------
@@ -291,11 +376,14 @@ const messageFromSse = (sse: string): Json => {
     } else if (d.type === "message_delta") {
       message.stop_reason = d.delta.stop_reason
       for (const [k, v] of Object.entries(d.usage ?? {}))
-        if (typeof v === "number") message.usage[k] = v
+        if (typeof v === "number" || k === "server_tool_use") message.usage[k] = v
     }
   }
   message.content = blocks.map((b) =>
-    b.type === "tool_use" && b._json !== "" ? { ...b, input: JSON.parse(b._json) } : b
+    (b.type === "tool_use" || b.type === "server_tool_use" || b.type === "mcp_tool_use") &&
+    b._json !== ""
+      ? { ...b, input: JSON.parse(b._json) }
+      : b
   )
   return message
 }
@@ -333,7 +421,36 @@ const checkResponse = (response: Messages.ModelResponse, r: Json) => {
           : { content: "", signature: b.data, redacted: true }
       )
   )
+  // Built-in tool calls and results: every field, in order.
+  assert.deepStrictEqual(
+    response.builtinToolParts.map((p) =>
+      p._tag === "BuiltinToolCallPart"
+        ? { id: p.toolCallId, name: p.toolName, input: p.argsAsObject(), provider: p.providerName }
+        : { id: p.toolCallId, name: p.toolName, content: p.content, provider: p.providerName }
+    ),
+    content
+      .filter(
+        (b) =>
+          b.type === "server_tool_use" ||
+          b.type === "mcp_tool_use" ||
+          (typeof b.type === "string" && b.type.endsWith("_tool_result"))
+      )
+      .map((b) =>
+        b.type.endsWith("_tool_result")
+          ? {
+              id: b.tool_use_id,
+              name: b.type.replace(/_tool_result$/, ""),
+              content: b.content,
+              provider: "anthropic"
+            }
+          : { id: b.id, name: b.name, input: b.input, provider: "anthropic" }
+      )
+  )
   const u = r.usage ?? {}
+  const serverTools = Object.fromEntries(
+    Object.entries(u.server_tool_use ?? {}).filter(([, v]) => typeof v === "number" && v !== 0)
+  )
+  assert.deepStrictEqual(response.usage.details, serverTools)
   const read = u.cache_read_input_tokens ?? 0
   const write = u.cache_creation_input_tokens ?? 0
   assert.strictEqual(response.usage.inputTokens, (u.input_tokens ?? 0) + read + write)

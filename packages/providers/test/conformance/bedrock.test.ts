@@ -12,7 +12,7 @@
  * Documented differences we normalize away: an empty `system` list and an empty
  * `inferenceConfig` are the same as none; consecutive same-role messages are merged.
  */
-import { Messages, Model, Tool } from "@agentfx/core"
+import { BuiltinTool, Messages, Model, Tool } from "@agentfx/core"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as HttpClient from "@effect/platform/HttpClient"
 import { assert } from "@effect/vitest"
@@ -34,7 +34,6 @@ const PROVIDER = "bedrock"
 /** Cases out of scope, matched by substring of the id, with the reason. */
 const SKIPS: ReadonlyArray<readonly [string, string]> = [
   ["count_tokens", "CountTokens is out of scope"],
-  ["code_execution", "provider-run system tools (Nova code interpreter) are out of scope"],
   ["test_gateway", "pydantic gateway routing is out of scope"],
   ["mid_conversation_system", "mid-conversation system messages are out of scope"],
   ["adaptive_effort", "adaptive thinking / effort has no portable setting (extraBody only)"],
@@ -173,7 +172,27 @@ const fromWire = (body: Json, modelId: string) => {
       const parts: Array<Messages.ModelResponsePart> = []
       for (const b of m.content as Array<Json>) {
         if (b.text !== undefined) parts.push(new Messages.TextPart({ content: b.text }))
-        else if (b.toolUse) {
+        else if (b.toolUse?.type === "server_tool_use") {
+          parts.push(
+            new Messages.BuiltinToolCallPart({
+              toolName: b.toolUse.name,
+              args: b.toolUse.input,
+              toolCallId: b.toolUse.toolUseId,
+              providerName: "bedrock"
+            })
+          )
+        } else if (b.toolResult?.type !== undefined) {
+          const { toolUseId, content, ...rest } = b.toolResult
+          parts.push(
+            new Messages.BuiltinToolReturnPart({
+              toolName: rest.type.replace(/_result$/, ""),
+              content,
+              toolCallId: toolUseId,
+              providerName: "bedrock",
+              providerDetails: rest
+            })
+          )
+        } else if (b.toolUse) {
           toolNames.set(b.toolUse.toolUseId, b.toolUse.name)
           parts.push(
             new Messages.ToolCallPart({
@@ -255,6 +274,13 @@ const fromWire = (body: Json, modelId: string) => {
   const functionTools = specs
     .filter((t) => !t.toolSpec.name.startsWith("final_result"))
     .map(toolDef)
+  const builtinTools = wireTools
+    .filter((t) => t.systemTool)
+    .map((t) => {
+      if (t.systemTool.name !== "nova_code_interpreter")
+        throw new Error(`unsupported system tool ${t.systemTool.name}`)
+      return new BuiltinTool.CodeExecution()
+    })
   const choice = body.toolConfig?.toolChoice
   const settings: Record<string, unknown> = {}
   let allowTextOutput = true
@@ -293,6 +319,7 @@ const fromWire = (body: Json, modelId: string) => {
   const parameters = new Model.ModelRequestParameters({
     functionTools,
     outputTools,
+    builtinTools,
     allowTextOutput,
     ...(schema !== undefined
       ? {
@@ -405,9 +432,12 @@ const responseFromStream = (b64: string): Json => {
     const i = p.contentBlockIndex
     if (type === "contentBlockStart" && p.start?.toolUse) {
       blocks[i] = { toolUse: { ...p.start.toolUse, input: "" } }
+    } else if (type === "contentBlockStart" && p.start?.toolResult) {
+      blocks[i] = { toolResult: { ...p.start.toolResult, content: [] } }
     } else if (type === "contentBlockDelta") {
       const d = p.delta
-      if (d.text !== undefined) blocks[i] = { text: (blocks[i]?.text ?? "") + d.text }
+      if (d.toolResult) blocks[i]!.toolResult.content.push(...d.toolResult)
+      else if (d.text !== undefined) blocks[i] = { text: (blocks[i]?.text ?? "") + d.text }
       else if (d.toolUse) blocks[i]!.toolUse.input += d.toolUse.input
       else if (d.reasoningContent) {
         const r = d.reasoningContent
@@ -446,8 +476,41 @@ const checkResponse = (response: Messages.ModelResponse, r: Json) => {
       input: c.argsAsObject()
     })),
     content
-      .filter((b) => b.toolUse && b.toolUse.type === undefined)
+      .filter((b) => b.toolUse && b.toolUse.type !== "server_tool_use")
       .map((b) => ({ name: b.toolUse.name, id: b.toolUse.toolUseId, input: b.toolUse.input }))
+  )
+  // Provider-run tools (Nova's code interpreter): call, then result, every field.
+  assert.deepStrictEqual(
+    response.builtinToolParts.map((p) =>
+      p._tag === "BuiltinToolCallPart"
+        ? { id: p.toolCallId, name: p.toolName, input: p.argsAsObject(), by: p.providerName }
+        : {
+            id: p.toolCallId,
+            name: p.toolName,
+            content: p.content,
+            details: p.providerDetails,
+            by: p.providerName
+          }
+    ),
+    content
+      .filter((b) => b.toolUse?.type === "server_tool_use" || b.toolResult?.type !== undefined)
+      .map((b) => {
+        if (b.toolUse !== undefined)
+          return {
+            id: b.toolUse.toolUseId,
+            name: b.toolUse.name,
+            input: b.toolUse.input,
+            by: "bedrock"
+          }
+        const { toolUseId, content, ...details } = b.toolResult
+        return {
+          id: toolUseId,
+          name: details.type.replace(/_result$/, ""),
+          content,
+          details,
+          by: "bedrock"
+        }
+      })
   )
   assert.deepStrictEqual(
     response.thinking.map((t) => ({

@@ -17,9 +17,11 @@
  *   Gemini sent (same bytes);
  * - `allowedFunctionNames` naming every declared function is the same as none (older recordings
  *   list them all; newer ones omit them, as we do);
- * - `responseModalities` is absent from older recordings; we always send `["TEXT"]`.
+ * - `responseModalities` is absent from older recordings; we always send `["TEXT"]`;
+ * - a server-side `toolCall` Gemini sent without `args` is echoed with `args: {}` by the
+ *   Python SDK; we send it back as it came.
  */
-import { AgentError, Messages, Model, type ModelSettings, Tool } from "@agentfx/core"
+import { AgentError, BuiltinTool, Messages, Model, type ModelSettings, Tool } from "@agentfx/core"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { assert, describe, it } from "@effect/vitest"
 import * as Chunk from "effect/Chunk"
@@ -62,18 +64,6 @@ const skipRules: ReadonlyArray<{
   },
   {
     reason:
-      "built-in tools (Google Search, code execution, file search, URL context) are out of scope",
-    test: (c) =>
-      c.interactions.some(
-        (i) =>
-          isGemini(i) &&
-          /"(googleSearch|codeExecution|fileSearch|urlContext|google_search|code_execution)"/.test(
-            bodyText(i)
-          )
-      )
-  },
-  {
-    reason:
       'an older pydantic-ai rendering of uploaded files in tool results (`output: [{}, "See file …"]`)',
     test: (c) =>
       c.interactions.some((i) => isGemini(i) && /"output":\[\{\},"See file/.test(bodyText(i)))
@@ -84,9 +74,15 @@ const skipRules: ReadonlyArray<{
       c.interactions.some((i) => isGemini(i) && /videoMetadata|video_metadata/.test(bodyText(i)))
   },
   {
+    // File search store set-up (create, upload, delete) is not a model call: only the
+    // generateContent calls that use the store are replayed.
     reason: "Gemini File API uploads are out of scope",
     test: (c) =>
-      c.interactions.some((i) => i.endpoint === "files" || i.request.path.startsWith("/upload/"))
+      c.interactions.some(
+        (i) =>
+          i.endpoint === "files" ||
+          (i.request.path.startsWith("/upload/") && !i.request.path.includes("/fileSearchStores/"))
+      )
   },
   {
     reason: "countTokens-based usage limits are out of scope",
@@ -118,6 +114,10 @@ const camelKeys: Record<string, string> = {
   include_thoughts: "includeThoughts",
   thinking_level: "thinkingLevel",
   allowed_function_names: "allowedFunctionNames",
+  tool_type: "toolType",
+  file_search_store_names: "fileSearchStoreNames",
+  executable_code: "executableCode",
+  code_execution_result: "codeExecutionResult",
   function_calling_config: "functionCallingConfig"
 }
 /** Keys whose values are user data (arguments, results, schemas): left alone. */
@@ -141,6 +141,12 @@ const normalize = (value: unknown): unknown => {
     else if (key === "data" && typeof v === "string")
       out[key] = v.replace(/-/g, "+").replace(/_/g, "/")
     else out[key] = opaque.has(key) ? v : normalize(v)
+  }
+  // A server-side tool call without arguments: the Python SDK echoes `args: {}`, we send none.
+  const call = out.toolCall as Record<string, unknown> | undefined
+  if (call?.args !== undefined && Object.keys(call.args as object).length === 0) {
+    const { args: _, ...rest } = call
+    out.toolCall = rest
   }
   return out
 }
@@ -251,7 +257,50 @@ const toMessages = (body: any): Array<Messages.ModelMessage> => {
       const parts: Array<Messages.ModelResponsePart> = []
       for (const p of content.parts) {
         const sig: string | undefined = p.thoughtSignature
-        if (p.functionCall !== undefined) {
+        const sigDetails = sig !== undefined ? { thoughtSignature: sig } : {}
+        if (p.toolCall !== undefined || p.toolResponse !== undefined) {
+          // Server-side tool invocations (Gemini 3), by tool type.
+          const w = p.toolCall ?? p.toolResponse
+          const toolName = builtinNames[w.toolType] ?? w.toolType.toLowerCase()
+          const providerDetails = { toolType: w.toolType, ...sigDetails }
+          parts.push(
+            p.toolCall !== undefined
+              ? new Messages.BuiltinToolCallPart({
+                  toolName,
+                  args: w.args ?? {},
+                  toolCallId: w.id,
+                  providerName: "google",
+                  providerDetails
+                })
+              : new Messages.BuiltinToolReturnPart({
+                  toolName,
+                  content: w.response ?? null,
+                  toolCallId: w.id,
+                  providerName: "google",
+                  providerDetails
+                })
+          )
+        } else if (p.executableCode !== undefined) {
+          parts.push(
+            new Messages.BuiltinToolCallPart({
+              toolName: "code_execution",
+              args: p.executableCode,
+              toolCallId: p.executableCode.id ?? "code",
+              providerName: "google",
+              ...(sig !== undefined ? { providerDetails: sigDetails } : {})
+            })
+          )
+        } else if (p.codeExecutionResult !== undefined) {
+          parts.push(
+            new Messages.BuiltinToolReturnPart({
+              toolName: "code_execution",
+              content: p.codeExecutionResult,
+              toolCallId: p.codeExecutionResult.id ?? "code",
+              providerName: "google",
+              ...(sig !== undefined ? { providerDetails: sigDetails } : {})
+            })
+          )
+        } else if (p.functionCall !== undefined) {
           parts.push(
             new Messages.ToolCallPart({
               toolName: p.functionCall.name,
@@ -352,6 +401,21 @@ const toMessages = (body: any): Array<Messages.ModelMessage> => {
   }
   return messages
 }
+
+/** Tool names of Gemini's server-side tool types (as the provider names its parts). */
+const builtinNames = Google.toolTypeNames
+
+/** The built-in tools of a recorded `tools` list. */
+const builtinToolsOf = (body: any): Array<BuiltinTool.BuiltinTool> =>
+  (body.tools ?? []).flatMap((t: any): Array<BuiltinTool.BuiltinTool> => {
+    if (t.googleSearch !== undefined) return [new BuiltinTool.WebSearch()]
+    if (t.codeExecution !== undefined) return [new BuiltinTool.CodeExecution()]
+    if (t.urlContext !== undefined) return [new BuiltinTool.UrlContext()]
+    if (t.fileSearch !== undefined)
+      return [new BuiltinTool.FileSearch({ fileStoreIds: t.fileSearch.fileSearchStoreNames })]
+    if (t.functionDeclarations !== undefined) return []
+    throw new Error(`unsupported tool ${JSON.stringify(t)}`)
+  })
 
 const isOutputTool = (name: string) => name === "final_result" || name.startsWith("final_result_")
 
@@ -460,6 +524,7 @@ const toRequest = (body: any): Decoded => {
     parameters: new Model.ModelRequestParameters({
       functionTools,
       outputTools,
+      builtinTools: builtinToolsOf(body),
       outputMode,
       allowTextOutput,
       ...(outputObject !== undefined ? { outputObject } : {})
@@ -474,6 +539,7 @@ const toRequest = (body: any): Decoded => {
 // ---------------------------------------------------------------------------
 
 interface Expected {
+  builtin: Array<unknown>
   text: string
   thinking: string
   toolCalls: Array<{ name: string; args: unknown }>
@@ -486,6 +552,7 @@ interface Expected {
 
 const expectedFrom = (chunks: ReadonlyArray<any>): Expected => {
   const e: Expected = {
+    builtin: [],
     text: "",
     thinking: "",
     toolCalls: [],
@@ -506,6 +573,18 @@ const expectedFrom = (chunks: ReadonlyArray<any>): Expected => {
     if (cand?.finishReason !== undefined) e.finishReason = cand.finishReason
     for (const p of cand?.content?.parts ?? []) {
       if (p.thoughtSignature !== undefined) e.signatures.push(p.thoughtSignature)
+      const server = p.toolCall ?? p.toolResponse
+      if (server !== undefined)
+        e.builtin.push({
+          kind: p.toolCall !== undefined ? "call" : "return",
+          name: builtinNames[server.toolType] ?? server.toolType.toLowerCase(),
+          id: server.id,
+          value: p.toolCall !== undefined ? (server.args ?? {}) : (server.response ?? null)
+        })
+      if (p.executableCode !== undefined)
+        e.builtin.push({ kind: "call", name: "code_execution", value: p.executableCode })
+      if (p.codeExecutionResult !== undefined)
+        e.builtin.push({ kind: "return", name: "code_execution", value: p.codeExecutionResult })
       if (p.functionCall !== undefined)
         e.toolCalls.push({ name: p.functionCall.name, args: p.functionCall.args ?? {} })
       else if (p.thought === true) e.thinking += p.text
@@ -533,6 +612,23 @@ const checkResponse = (r: Messages.ModelResponse, e: Expected, label: string) =>
     e.toolCalls,
     `${label}: tool calls`
   )
+  assert.deepStrictEqual(
+    r.builtinToolParts.map((p) => ({
+      kind: p._tag === "BuiltinToolCallPart" ? "call" : "return",
+      name: p.toolName,
+      ...(typeof p.providerDetails?.toolType === "string" ? { id: p.toolCallId } : {}),
+      value: p._tag === "BuiltinToolCallPart" ? p.args : p.content
+    })),
+    e.builtin,
+    `${label}: built-in tool parts`
+  )
+  // A code execution result belongs to the call before it.
+  const parts = r.builtinToolParts
+  parts.forEach((p, i) => {
+    assert.strictEqual(p.providerName, "google")
+    if (p._tag === "BuiltinToolReturnPart" && p.toolName === "code_execution")
+      assert.strictEqual(p.toolCallId, parts[i - 1]?.toolCallId, `${label}: result id`)
+  })
   assert.deepStrictEqual(signaturesOf(r), e.signatures, `${label}: signatures`)
   assert.strictEqual(r.usage.inputTokens, e.inputTokens, `${label}: input tokens`)
   assert.strictEqual(r.usage.outputTokens, e.outputTokens, `${label}: output tokens`)

@@ -11,7 +11,7 @@
  *   recorded one on messages, tools, tool_choice, response_format and stream (after the
  *   normalizations listed in `normalizeMessage`).
  */
-import { AgentError, Messages, Model, type ModelSettings, Tool } from "@agentfx/core"
+import { AgentError, BuiltinTool, Messages, Model, type ModelSettings, Tool } from "@agentfx/core"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { assert, describe, it } from "@effect/vitest"
 import * as Chunk from "effect/Chunk"
@@ -121,10 +121,9 @@ const fidelitySkipReason = (it: Interaction, vendor: VendorSetup): string | unde
   if (body === null || typeof body !== "object") return "request body is not JSON"
   // Whether the vendor's profile sends cache breakpoints (`cache_control`) at all
   const caching = vendor.profile(body.model ?? "").cacheControl !== undefined
-  if (body.web_search_options !== undefined)
-    return "web_search_options: built-in tools are not modelled"
   const tools = (body.tools ?? []) as Array<Json>
   for (const [i, t] of tools.entries()) {
+    if (t.type === "openrouter:web_search") continue
     if (t.type !== "function") return `built-in tool ${t.type} is not modelled`
     if (t.cache_control !== undefined && !(caching && i === tools.length - 1))
       return "cache_control on a tool other than the last, or for a vendor that sends none"
@@ -334,6 +333,47 @@ export const wireToParameters = (
       ...(typeof rf.json_schema.strict === "boolean" ? { strict: rf.json_schema.strict } : {})
     })
   } else if (rf?.type === "json_object") outputMode = "prompted"
+  // Built-in web search in each vendor's form (OpenAI, OpenRouter, Groq).
+  const builtinTools: Array<BuiltinTool.BuiltinTool> = []
+  const location = (l: Json | undefined) =>
+    l === undefined
+      ? {}
+      : {
+          userLocation: new BuiltinTool.UserLocation(
+            Object.fromEntries(Object.entries(l).filter(([k]) => k !== "type")) as any
+          )
+        }
+  if (body.web_search_options !== undefined) {
+    const o = body.web_search_options
+    builtinTools.push(
+      new BuiltinTool.WebSearch({
+        ...(o.search_context_size ? { searchContextSize: o.search_context_size } : {}),
+        ...location(o.user_location?.approximate)
+      })
+    )
+  }
+  for (const t of (body.tools ?? []) as Array<Json>) {
+    if (t.type !== "openrouter:web_search") continue
+    const o = t.parameters ?? {}
+    builtinTools.push(
+      new BuiltinTool.WebSearch({
+        ...(o.search_context_size ? { searchContextSize: o.search_context_size } : {}),
+        ...(o.max_uses !== undefined ? { maxUses: o.max_uses } : {}),
+        ...(o.allowed_domains ? { allowedDomains: o.allowed_domains } : {}),
+        ...(o.excluded_domains ? { blockedDomains: o.excluded_domains } : {}),
+        ...location(o.user_location)
+      })
+    )
+  }
+  if (body.search_settings !== undefined) {
+    const o = body.search_settings
+    builtinTools.push(
+      new BuiltinTool.WebSearch({
+        ...(o.include_domains ? { allowedDomains: o.include_domains } : {}),
+        ...(o.exclude_domains ? { blockedDomains: o.exclude_domains } : {})
+      })
+    )
+  }
   if (typeof body.max_completion_tokens === "number")
     settings.maxTokens = body.max_completion_tokens
   if (typeof body.max_tokens === "number") settings.maxTokens = body.max_tokens
@@ -342,6 +382,7 @@ export const wireToParameters = (
   return {
     parameters: new Model.ModelRequestParameters({
       functionTools,
+      builtinTools,
       outputMode,
       ...(outputObject !== undefined ? { outputObject } : {}),
       allowTextOutput
@@ -410,11 +451,17 @@ export const assertRequestFidelity = (recorded: Json, received: Json, keepThinki
   )
   const recordedTools = (recorded.tools ?? []) as Array<Json>
   const receivedTools = (received.tools ?? []) as Array<Json>
+  // Vendor built-in tools (`openrouter:web_search`) are compared whole.
+  const normalizeAny = (t: Json, strict: boolean) =>
+    t.type === "function" ? normalizeTool(t, strict) : t
   assert.deepStrictEqual(
-    receivedTools.map((t, i) => normalizeTool(t, recordedTools[i]?.function?.strict === true)),
-    recordedTools.map((t) => normalizeTool(t, t.function?.strict === true)),
+    receivedTools.map((t, i) => normalizeAny(t, recordedTools[i]?.function?.strict === true)),
+    recordedTools.map((t) => normalizeAny(t, t.function?.strict === true)),
     "tools"
   )
+  // Built-in tool fields of the body (OpenAI `web_search_options`, Groq `search_settings`).
+  for (const key of ["web_search_options", "search_settings"])
+    assert.deepStrictEqual(received[key], recorded[key], key)
   const hasTools = recordedTools.length > 0
   const recordedChoice = normalizeToolChoice(recorded.tool_choice, hasTools)
   const receivedChoice = normalizeToolChoice(received.tool_choice, hasTools)
@@ -442,6 +489,10 @@ export interface Expected {
   cachedTokens: number
   cacheWriteTokens: number
   reasoningTokens: number
+  /** Built-in tool requests the vendor counted (OpenRouter `server_tool_use_details`). */
+  serverToolUse: Record<string, number>
+  /** Tools the vendor ran (Groq `executed_tools`): call, then result once it has an output. */
+  builtin: Array<Json>
   finishReason: string | undefined
 }
 
@@ -460,8 +511,23 @@ const usageOf = (u: Json | undefined) => ({
   outputTokens: u?.completion_tokens ?? 0,
   cachedTokens: u?.prompt_tokens_details?.cached_tokens || u?.prompt_cache_hit_tokens || 0,
   cacheWriteTokens: u?.prompt_tokens_details?.cache_write_tokens ?? 0,
-  reasoningTokens: u?.completion_tokens_details?.reasoning_tokens ?? 0
+  reasoningTokens: u?.completion_tokens_details?.reasoning_tokens ?? 0,
+  serverToolUse: Object.fromEntries(
+    Object.entries(u?.server_tool_use_details ?? {}).filter(
+      ([, v]) => typeof v === "number" && v !== 0
+    )
+  ) as Record<string, number>
 })
+
+/** Expected built-in parts of executed tools (merged by index across chunks). */
+const executedParts = (tools: ReadonlyArray<Json>): Array<Json> =>
+  tools.flatMap((t) => {
+    const { index, type, arguments: args, ...result } = t
+    const call = { kind: "call", id: `executed_tool_${index}`, name: type, args }
+    return t.output === undefined
+      ? [call]
+      : [call, { kind: "return", id: `executed_tool_${index}`, name: type, content: result }]
+  })
 
 /** A reasoning piece of a `reasoning_details` item: its text and its signature or blob. */
 const detailPiece = (d: Json): { text: string; signature: string | undefined } => ({
@@ -495,6 +561,7 @@ export const expectedFromJson = (json: Json): Expected => {
       args: parseArgs(c.function.arguments)
     })),
     ...usageOf(json.usage),
+    builtin: executedParts(m.executed_tools ?? []),
     finishReason: choice.finish_reason ?? undefined
   }
 }
@@ -508,6 +575,8 @@ export const expectedFromSse = (sse: string): Expected => {
   let usage: Json | undefined
   let finishReason: string | undefined
   const calls = new Map<number, { id: string | undefined; name: string; args: string }>()
+  // Executed tools by index: the latest chunk's view of each (its output comes last).
+  const executed = new Map<number, Json>()
   for (const line of sse.split(/\r?\n/)) {
     if (!line.startsWith("data:")) continue
     const data = line.slice(5).trim()
@@ -520,6 +589,7 @@ export const expectedFromSse = (sse: string): Expected => {
       if (choice.finish_reason) finishReason = choice.finish_reason
       const d = choice.delta ?? {}
       if (typeof d.content === "string") text += d.content
+      for (const t of d.executed_tools ?? []) executed.set(t.index, t)
       if (Array.isArray(d.reasoning_details) && d.reasoning_details.length > 0) {
         d.reasoning_details.forEach((item: Json, position: number) => {
           const key = item.index ?? position
@@ -552,6 +622,7 @@ export const expectedFromSse = (sse: string): Expected => {
       .sort(([a], [b]) => a - b)
       .map(([, c]) => ({ id: c.id, name: c.name, args: parseArgs(c.args) })),
     ...usageOf(usage),
+    builtin: executedParts([...executed.values()]),
     finishReason
   }
 }
@@ -599,6 +670,17 @@ export const assertDecoded = (response: Messages.ModelResponse, expected: Expect
     expected.reasoningTokens,
     "reasoning tokens"
   )
+  assert.deepStrictEqual(
+    response.builtinToolParts.map((p) =>
+      p._tag === "BuiltinToolCallPart"
+        ? { kind: "call", id: p.toolCallId, name: p.toolName, args: p.args }
+        : { kind: "return", id: p.toolCallId, name: p.toolName, content: p.content }
+    ),
+    expected.builtin,
+    "built-in tool parts"
+  )
+  for (const [k, v] of Object.entries(expected.serverToolUse))
+    assert.strictEqual(response.usage.details[k], v, `usage ${k}`)
   assert.strictEqual(response.providerFinishReason, expected.finishReason, "provider finish reason")
   assert.strictEqual(
     response.finishReason,

@@ -13,7 +13,7 @@
  * `""`. Tools keep their `strict` flag: recorded tools carry no hint, so the flag must come out
  * of agentfx's own strict-compatibility check, as pydantic-ai's did.
  */
-import { Messages, Model, Tool } from "@agentfx/core"
+import { BuiltinTool, Messages, Model, Tool } from "@agentfx/core"
 import { assert } from "@effect/vitest"
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as Effect from "effect/Effect"
@@ -31,9 +31,6 @@ const SKIPS: ReadonlyArray<readonly [string, string]> = [
   ["compact_messages", "compaction items are out of scope"],
   ["tool_search", "native tool search is out of scope"],
   ["tool_availability", "additional_tools / tool search items are out of scope"],
-  ["web_search", "built-in web search tool is out of scope"],
-  ["file_search", "built-in file search tool is out of scope"],
-  ["code_execution", "built-in code interpreter is out of scope"],
   ["raw_annotations", "web search annotations are out of scope"],
   ["count_tokens", "responses/input_tokens (count tokens) is out of scope"],
   [
@@ -41,11 +38,8 @@ const SKIPS: ReadonlyArray<readonly [string, string]> = [
     "explicit prompt cache breakpoints (prompt_cache_breakpoint) are out of scope"
   ],
   ["usage_limit_not_exceeded", "uses responses/input_tokens (count tokens)"],
-  ["test_vercel_ai", "built-in web search tool is out of scope"],
-  ["test_temporal", "built-in web search tool is out of scope"],
   ["vendor_metadata_detail", "per-file vendor metadata (image detail) is not modelled"],
   ["test_gateway", "pydantic gateway routing is out of scope"],
-  ["thinking_native_tools", "built-in web search tool is out of scope"],
   ["phase_streamed", "message phase + tool search items are out of scope"]
 ]
 
@@ -91,6 +85,15 @@ const binary = (dataUrl: string, identifier?: string): Messages.BinaryContent =>
   })
 }
 
+/** The result fields of built-in tool items (as `OpenAiResponses.decodeBuiltinItem` splits them). */
+const BUILTIN_RESULTS: Record<string, ReadonlyArray<string>> = {
+  code_interpreter_call: ["outputs"],
+  file_search_call: ["results"],
+  image_generation_call: ["result", "revised_prompt"],
+  mcp_call: ["output", "error"],
+  mcp_list_tools: ["tools", "error"]
+}
+
 const extraBodyKeys = ["moderation", "prompt_cache_key", "prompt_cache_options"]
 
 /** Decodes a recorded request body into what the agent would have passed to the model. */
@@ -111,11 +114,38 @@ const fromWire = (body: Json) => {
   const input: Array<Json> =
     typeof body.input === "string" ? [{ role: "user", content: body.input }] : body.input
   for (const item of input) {
+    const builtin = typeof item.type === "string" && OpenAiResponses.isBuiltinItem(item)
     const isResponse =
-      item.role === "assistant" || ["message", "reasoning", "function_call"].includes(item.type)
+      item.role === "assistant" ||
+      builtin ||
+      ["message", "reasoning", "function_call"].includes(item.type)
     if (isResponse) flushRequest()
     else flushResponse()
-    if (item.type === "function_call") {
+    if (builtin) {
+      // A built-in tool's item: its input fields on the call, its results on the return.
+      const { type, id, status, ...fields } = item
+      const results = BUILTIN_RESULTS[type] ?? []
+      const args = Object.fromEntries(Object.entries(fields).filter(([k]) => !results.includes(k)))
+      const content = Object.fromEntries([
+        ...(status !== undefined ? [["status", status]] : []),
+        ...Object.entries(fields).filter(([k]) => results.includes(k))
+      ])
+      const toolName = type.replace(/_call$/, "")
+      responseParts.push(
+        new Messages.BuiltinToolCallPart({
+          toolName,
+          args,
+          toolCallId: id,
+          providerName: "openai"
+        }),
+        new Messages.BuiltinToolReturnPart({
+          toolName,
+          content,
+          toolCallId: id,
+          providerName: "openai"
+        })
+      )
+    } else if (item.type === "function_call") {
       toolNames.set(item.call_id, item.name)
       responseParts.push(
         new Messages.ToolCallPart({
@@ -190,14 +220,42 @@ const fromWire = (body: Json) => {
   }
   requestParts = []
 
-  const tools: Array<Tool.ToolDefinition> = (body.tools ?? []).map(
-    (t: Json) =>
-      new Tool.ToolDefinition({
-        name: t.name,
-        ...(t.description ? { description: t.description } : {}),
-        parametersJsonSchema: t.parameters
-      })
-  )
+  const builtinTools: Array<BuiltinTool.BuiltinTool> = []
+  for (const t of body.tools ?? []) {
+    if (t.type === "web_search") {
+      builtinTools.push(
+        new BuiltinTool.WebSearch({
+          ...(t.search_context_size ? { searchContextSize: t.search_context_size } : {}),
+          ...(t.user_location
+            ? {
+                userLocation: new BuiltinTool.UserLocation(
+                  Object.fromEntries(
+                    Object.entries(t.user_location).filter(([k]) => k !== "type")
+                  ) as any
+                )
+              }
+            : {}),
+          ...(t.filters?.allowed_domains ? { allowedDomains: t.filters.allowed_domains } : {}),
+          ...(t.external_web_access !== undefined
+            ? { externalWebAccess: t.external_web_access }
+            : {})
+        })
+      )
+    } else if (t.type === "code_interpreter") builtinTools.push(new BuiltinTool.CodeExecution())
+    else if (t.type === "file_search")
+      builtinTools.push(new BuiltinTool.FileSearch({ fileStoreIds: t.vector_store_ids }))
+    else if (t.type !== "function") throw new Error(`unsupported tool type ${t.type}`)
+  }
+  const tools: Array<Tool.ToolDefinition> = (body.tools ?? [])
+    .filter((t: Json) => t.type === "function")
+    .map(
+      (t: Json) =>
+        new Tool.ToolDefinition({
+          name: t.name,
+          ...(t.description ? { description: t.description } : {}),
+          parametersJsonSchema: t.parameters
+        })
+    )
   const choice = body.tool_choice
   let toolChoice: any
   let allowTextOutput = true
@@ -211,6 +269,7 @@ const fromWire = (body: Json) => {
   const format = body.text?.format
   const parameters = new Model.ModelRequestParameters({
     functionTools: tools,
+    builtinTools,
     allowTextOutput,
     ...(format?.type === "json_schema"
       ? {
@@ -231,7 +290,9 @@ const fromWire = (body: Json) => {
   for (const key of extraBodyKeys) if (body[key] !== undefined) extraBody[key] = body[key]
   if (
     Array.isArray(body.include) &&
-    body.include.some((i: string) => i !== "reasoning.encrypted_content")
+    body.include.some(
+      (i: string) => i !== "reasoning.encrypted_content" && i !== "code_interpreter_call.outputs"
+    )
   ) {
     extraBody.include = body.include
   }
@@ -260,13 +321,19 @@ const normalize = (body: Json): Json => ({
   ).map(normalizeItem),
   instructions: body.instructions,
   stream: body.stream ?? false,
-  tools: (body.tools ?? []).map((t: Json) => ({
-    type: t.type,
-    name: t.name,
-    description: t.description ?? "",
-    parameters: t.parameters,
-    strict: t.strict ?? false
-  })),
+  tools: (body.tools ?? []).map((t: Json) =>
+    t.type === "function"
+      ? {
+          type: t.type,
+          name: t.name,
+          description: t.description ?? "",
+          parameters: t.parameters,
+          strict: t.strict ?? false
+        }
+      : t
+  ),
+  // `include` beyond encrypted reasoning (which pydantic-ai left out for some reasoning models).
+  include: (body.include ?? []).filter((i: string) => i !== "reasoning.encrypted_content"),
   tool_choice: body.tools && body.tools.length > 0 ? (body.tool_choice ?? "auto") : undefined,
   text: body.text?.format?.type === "text" ? undefined : body.text?.format
 })
@@ -292,9 +359,33 @@ const expected = (r: Json) => {
       calls.push({ name: item.name, id: item.call_id, args: item.arguments })
     if (item.type === "reasoning" && item.encrypted_content) signatures++
   }
+  // Built-in tool items: the call (input fields) then the return (status + result fields).
+  const builtin: Array<Json> = []
+  for (const item of output) {
+    if (!OpenAiResponses.isBuiltinItem(item)) continue
+    const { type, id, status, ...fields } = item
+    const results = BUILTIN_RESULTS[type] ?? []
+    const name = type.replace(/_call$/, "")
+    builtin.push({
+      kind: "call",
+      id,
+      name,
+      args: Object.fromEntries(Object.entries(fields).filter(([k]) => !results.includes(k)))
+    })
+    builtin.push({
+      kind: "return",
+      id,
+      name,
+      content: Object.fromEntries([
+        ["status", status],
+        ...Object.entries(fields).filter(([k]) => results.includes(k))
+      ])
+    })
+  }
   return {
     text,
     calls,
+    builtin,
     signatures,
     thinking,
     inputTokens: r.usage?.input_tokens ?? 0,
@@ -321,6 +412,16 @@ const checkResponse = (response: Messages.ModelResponse, r: Json) => {
     response.toolCalls.map((c) => ({ name: c.toolName, id: c.toolCallId, args: c.argsAsJson() })),
     e.calls
   )
+  assert.deepStrictEqual(
+    response.builtinToolParts.map((p) =>
+      p._tag === "BuiltinToolCallPart"
+        ? { kind: "call", id: p.toolCallId, name: p.toolName, args: p.argsAsObject() }
+        : { kind: "return", id: p.toolCallId, name: p.toolName, content: p.content }
+    ),
+    e.builtin,
+    "built-in tool parts"
+  )
+  assert.isTrue(response.builtinToolParts.every((p) => p.providerName === "openai"))
   assert.strictEqual(
     response.thinking.filter((t) => t.signature !== undefined).length,
     e.signatures
@@ -413,11 +514,15 @@ export const describeResponsesConformance = (
       for (const it of c.interactions.filter(isOurs)) {
         const body = it.request.body as Json
         const { messages, parameters, settings } = fromWire(body)
-        const encoded = OpenAiResponses.encodeRequest(messages, settings, parameters, {
-          modelName: body.model,
-          profile: OpenAiResponses.profileFor(body.model),
-          stream: body.stream === true
-        })
+        // extraBody goes over the body last, as the HTTP layer merges it.
+        const encoded = {
+          ...OpenAiResponses.encodeRequest(messages, settings, parameters, {
+            modelName: body.model,
+            profile: OpenAiResponses.profileFor(body.model),
+            stream: body.stream === true
+          }),
+          ...(settings as { extraBody?: Record<string, unknown> }).extraBody
+        }
         assert.deepStrictEqual(normalize(encoded), normalize(body))
       }
     },

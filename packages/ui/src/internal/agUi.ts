@@ -133,7 +133,8 @@ export class Encoder<A> {
           out.push({ type: "REASONING_START", messageId: id })
           out.push({ type: "REASONING_MESSAGE_START", messageId: id, role: "reasoning" })
           if (part.content !== "") out.delta(target, part.content)
-        } else {
+        } else if (part._tag === "ToolCallPart") {
+          // Built-in (provider-executed) tool parts are not shown: the provider ran them.
           const toolCallId = part.toolCallId
           const target = deltaTarget({ type: "TOOL_CALL_ARGS", toolCallId }, "delta", (delta) => ({
             type: "TOOL_CALL_ARGS",
@@ -190,7 +191,7 @@ export class Encoder<A> {
             }
             out.push({ type: "REASONING_END", messageId: id })
           }
-        } else {
+        } else if (part._tag === "ToolCallPart") {
           const target = this.tools.get(event.index)
           if (target !== undefined) {
             this.tools.delete(event.index)

@@ -189,7 +189,8 @@ export class Encoder<A> {
           this.reasonings.set(index, target)
           out.push({ type: "reasoning-start", id })
           if (part.content !== "") out.delta(target, part.content)
-        } else {
+        } else if (part._tag === "ToolCallPart") {
+          // Built-in (provider-executed) tool parts are not shown: the provider ran them.
           const toolCallId = part.toolCallId
           const target = deltaTarget(
             { type: "tool-input-delta", toolCallId },
@@ -266,7 +267,7 @@ export class Encoder<A> {
                 : { type: "reasoning-end", id }
             )
           }
-        } else {
+        } else if (part._tag === "ToolCallPart") {
           const started = this.tools.has(event.index)
           this.tools.delete(event.index)
           this.announce(out, part, started)
