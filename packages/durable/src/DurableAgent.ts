@@ -242,6 +242,12 @@ export interface MakeOptions<A, E, RD = never> {
    * (an e-mail, a ticket). Runs as an activity: once per stop, not again after a restart.
    */
   readonly onDeferred?: (request: DeferredRequest) => Effect.Effect<void, never, RD>
+  /**
+   * While someone streams a run (`stream`, `runStream`), its model requests are streamed
+   * requests and their deltas reach the subscribers (default `true`). `false`: requests are
+   * never streamed (for a model without streaming); subscribers see each response whole.
+   */
+  readonly streaming?: boolean
 }
 
 // -- resolutions of deferred calls ------------------------------------------------------------
@@ -501,7 +507,7 @@ export const make = <A, E, R, RD = never>(
 
   const layer = Layer.unwrapScoped(
     Effect.map(resolveModel(agent.config.model), (base) =>
-      workflow.toLayer(execute(durableModel(base)))
+      workflow.toLayer(execute(durableModel(base, options.streaming ?? true)))
     )
   ) as unknown as Layer.Layer<never, never, WorkflowEngine | R | RD>
 

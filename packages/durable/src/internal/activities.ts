@@ -152,17 +152,17 @@ const responseEvents = (response: Messages.ModelResponse): Array<HubEvent> =>
 
 /**
  * The model of a durable run: `request` is an activity named after the request's position in
- * the run. While someone streams the run (`DurableAgent.stream`), the activity makes a
- * streamed request and forwards its events; the persisted step is the whole response either
+ * the run. While someone streams the run (`DurableAgent.stream`) and `streaming` is on, the
+ * activity makes a streamed request and forwards its events; the persisted step is the whole response either
  * way. The run loop's `requestStream` gets the response whole (one part per response part).
  */
-export const durableModel = (base: Model.Service): Model.Service => {
+export const durableModel = (base: Model.Service, streaming: boolean): Model.Service => {
   const request: Model.Service["request"] = (messages, settings, parameters) =>
     Effect.flatMap(CurrentExecution, (state) => {
       state.modelStep += 1
       const name = modelActivityName(state.modelStep)
       const work = Effect.suspend(() =>
-        state.events.watched(state.executionId)
+        streaming && state.events.watched(state.executionId)
           ? Effect.scoped(
               Effect.flatMap(base.requestStream(messages, settings, parameters), (streamed) =>
                 Stream.runForEach(streamed.events, (event) =>

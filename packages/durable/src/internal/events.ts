@@ -10,7 +10,9 @@
  * tool call and result — no deltas) plus the live events of the steps in progress; a new
  * subscriber gets the log, then the live events. Each step is told once per process: a
  * replay of a step already told (the workflow re-runs from its start after every wait) is
- * skipped. The log is dropped when the run ends, or when it suspends with nobody listening.
+ * skipped. The log is dropped when the run ends; the logs of suspended runs (waiting for a
+ * person) are kept for the latest `maxWaiting` of them, so that a subscriber joining a waiting
+ * run sees what it did so far (an older one is told its steps when it resumes and replays).
  */
 import type { Messages } from "@agentfx/core"
 import type * as Exit from "effect/Exit"
@@ -50,11 +52,17 @@ interface Entry {
   /** Steps whose start / deltas were told live (their compact form goes to the log only). */
   readonly live: Set<string>
   readonly listeners: Set<Listener>
+  /** Suspended and no longer a recent one: dropped when its last listener leaves. */
+  evicted: boolean
 }
 
 /** The hub of one durable agent (one per `DurableAgent.make`). */
 export class RunEvents {
   private readonly runs = new Map<string, Entry>()
+  /** Suspended runs, oldest first. */
+  private readonly waiting = new Set<string>()
+
+  constructor(private readonly maxWaiting = 1_000) {}
 
   private entry(executionId: string): Entry {
     let entry = this.runs.get(executionId)
@@ -64,11 +72,18 @@ export class RunEvents {
         current: new Map(),
         told: new Set(),
         live: new Set(),
-        listeners: new Set()
+        listeners: new Set(),
+        evicted: false
       }
       this.runs.set(executionId, entry)
     }
     return entry
+  }
+
+  /** The run executes (again). */
+  private resumed(executionId: string, entry: Entry): void {
+    this.waiting.delete(executionId)
+    entry.evicted = false
   }
 
   private send(entry: Entry, events: ReadonlyArray<HubEvent>): void {
@@ -88,6 +103,7 @@ export class RunEvents {
   /** A live event of the step `key`, which is executing now. */
   live(executionId: string, key: string, event: HubEvent): void {
     const entry = this.entry(executionId)
+    this.resumed(executionId, entry)
     entry.live.add(key)
     let current = entry.current.get(key)
     if (current === undefined) {
@@ -110,6 +126,7 @@ export class RunEvents {
     unseen: ReadonlyArray<HubEvent> = []
   ): void {
     const entry = this.entry(executionId)
+    this.resumed(executionId, entry)
     if (entry.told.has(key)) return
     entry.told.add(key)
     entry.current.delete(key)
@@ -123,13 +140,23 @@ export class RunEvents {
     const entry = this.runs.get(executionId)
     if (entry === undefined) return
     this.runs.delete(executionId)
+    this.waiting.delete(executionId)
     this.send(entry, [{ _tag: "End", exit }])
   }
 
-  /** The run suspended (waits for a person): with nobody listening its log is dropped. */
+  /** The run suspended (waits for a person): its log is kept while it is a recent one. */
   suspended(executionId: string): void {
-    const entry = this.runs.get(executionId)
-    if (entry !== undefined && entry.listeners.size === 0) this.runs.delete(executionId)
+    if (!this.runs.has(executionId)) return
+    this.waiting.delete(executionId)
+    this.waiting.add(executionId)
+    for (const oldest of this.waiting) {
+      if (this.waiting.size <= this.maxWaiting) break
+      this.waiting.delete(oldest)
+      const entry = this.runs.get(oldest)
+      if (entry === undefined) continue
+      if (entry.listeners.size === 0) this.runs.delete(oldest)
+      else entry.evicted = true
+    }
   }
 
   /**
@@ -143,7 +170,10 @@ export class RunEvents {
     entry.listeners.add(listener)
     return () => {
       entry.listeners.delete(listener)
-      if (entry.listeners.size === 0 && entry.log.length === 0 && entry.current.size === 0) {
+      if (
+        entry.listeners.size === 0 &&
+        ((entry.log.length === 0 && entry.current.size === 0) || entry.evicted)
+      ) {
         if (this.runs.get(executionId) === entry) this.runs.delete(executionId)
       }
     }
