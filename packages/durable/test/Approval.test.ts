@@ -67,7 +67,8 @@ describe("durable approval across a restart (SQLite)", () => {
         )
         assert.strictEqual(yield* second.exited, 0)
         const result = (id: string) => {
-          const { executionId, ...rest } = second.lines.find((l) => l.result?.id === id)?.result
+          const { executionId, ...rest } =
+            second.lines.find((l) => l.result?.id === id)?.result ?? {}
           assert.isString(executionId)
           return rest
         }
