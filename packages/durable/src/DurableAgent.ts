@@ -217,6 +217,8 @@ export interface DurableAgent<A, E, R> {
 
 /** What a run's workflow returns (persisted). */
 export interface RunOutcome<A> {
+  /** The workflow execution id (stored with the result: `run` needs no second hash of the id). */
+  readonly executionId: string
   readonly output: A
   readonly messages: ReadonlyArray<Messages.ModelMessage>
   readonly newMessageIndex: number
@@ -391,6 +393,7 @@ export const make = <A, E, R, RD = never>(
     options.error === undefined ? AgentErrorSchema : Schema.Union(AgentErrorSchema, options.error)
   const isPersistableError = Schema.is(errorSchema)
   const successSchema = Schema.Struct({
+    executionId: Schema.String,
     output: outputSchema,
     messages: Messages.ModelMessages,
     newMessageIndex: Schema.Number,
@@ -472,6 +475,7 @@ export const make = <A, E, R, RD = never>(
           .pipe(Effect.provideService(CurrentExecution, state))
         if (!DeferredTools.isDeferredToolRequests(result.output)) {
           return {
+            executionId,
             output: result.output as Settled<A>,
             messages: result.allMessages(),
             newMessageIndex: input.messageHistory?.length ?? 0,
@@ -584,9 +588,8 @@ export const make = <A, E, R, RD = never>(
     workflow: workflow as any,
     layer,
     run: Effect.fn("DurableAgent.run")(function* (input: RunInput) {
-      const executionId = yield* workflow.executionId(input)
       const outcome = yield* workflow.execute(input)
-      return toResult(executionId)(outcome)
+      return toResult(outcome.executionId)(outcome)
     }),
     start: (input) =>
       workflow.execute(input, { discard: true }).pipe(Effect.withSpan("DurableAgent.start")),
