@@ -119,9 +119,7 @@ try {
         )
         const engineCtx = yield* Layer.build(
           bareLayer.pipe(
-            Layer.provideMerge(
-              DurableRunner.layerSqlite({ filename: path.join(dir, "engine.db") })
-            )
+            Layer.provideMerge(DurableRunner.layerSqlite({ filename: path.join(dir, "engine.db") }))
           )
         )
         let n = 0
