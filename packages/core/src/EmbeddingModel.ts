@@ -13,6 +13,10 @@
  * token limits, and `details.embeddingRequests` / `details.embeddingInputTokens` tell them apart
  * from the chat model's.
  *
+ * With a pricing installed (`Cost.layer()`, `Cost.withPricing()`, or a run with a `costLimit`),
+ * each request's usage carries its price (`result.usage.cost`) and the price is added to the
+ * run's `RunUsage.cost`, so a run's `costLimit` counts what its embeddings spent.
+ *
  * @example
  * ```ts
  * import { EmbeddingModel, TestEmbeddingModel } from "@agentfx/core"
@@ -34,6 +38,7 @@ import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
 import * as Schema from "effect/Schema"
 import { CurrentUsage } from "./Agent.js"
+import { CurrentPricing } from "./Cost.js"
 import {
   type ModelAPIError,
   type ModelHTTPError,
@@ -181,14 +186,48 @@ export const mergeSettings = (
 /**
  * The run's usage plus one embedding request: input tokens count as input tokens (so token
  * limits see them), `details.embeddingRequests` and `details.embeddingInputTokens` keep them
- * apart. `requests` (chat model requests, `requestLimit`) is not touched.
+ * apart. A priced request adds its `cost`. `requests` (chat model requests, `requestLimit`) is
+ * not touched.
  */
 export const addToRunUsage = (run: RunUsage, usage: RequestUsage): RunUsage => {
   const details = { ...run.details }
   details.embeddingRequests = (details.embeddingRequests ?? 0) + 1
   details.embeddingInputTokens = (details.embeddingInputTokens ?? 0) + usage.inputTokens
-  return new RunUsage({ ...run, inputTokens: run.inputTokens + usage.inputTokens, details }, true)
+  const cost =
+    usage.cost === undefined
+      ? run.cost
+      : run.cost === undefined
+        ? usage.cost
+        : run.cost + usage.cost
+  return new RunUsage(
+    {
+      ...run,
+      inputTokens: run.inputTokens + usage.inputTokens,
+      details,
+      ...(cost === undefined ? {} : { cost })
+    },
+    true
+  )
 }
+
+/** `result` with its price on its usage, when a pricing is installed and knows the model. */
+const priced = (
+  provider: string,
+  modelName: string,
+  result: BatchResult
+): Effect.Effect<BatchResult> =>
+  Effect.flatMap(CurrentPricing, (pricing) =>
+    pricing === undefined
+      ? Effect.succeed(result)
+      : Effect.map(pricing.forModel(provider, result.model ?? modelName), (price) =>
+          price === undefined
+            ? result
+            : {
+                ...result,
+                usage: new RequestUsage({ ...result.usage, cost: price(result.usage) }, true)
+              }
+        )
+  )
 
 const invalid = (reason: string) => Effect.fail(new UserError({ reason }))
 
@@ -225,21 +264,20 @@ export const make = (options: MakeOptions): Service => {
     const batches: Array<ReadonlyArray<string>> = []
     for (let i = 0; i < texts.length; i += size) batches.push(texts.slice(i, i + size))
     const one = (batch: ReadonlyArray<string>) =>
-      Effect.flatMap(options.embedBatch(batch, settings), (result) =>
-        result.vectors.length !== batch.length
+      Effect.flatMap(options.embedBatch(batch, settings), (unpriced) =>
+        unpriced.vectors.length !== batch.length
           ? Effect.fail(
               new UnexpectedModelBehavior({
-                reason: `${provider} embedding model ${modelName} returned ${result.vectors.length} vectors for ${batch.length} texts`
+                reason: `${provider} embedding model ${modelName} returned ${unpriced.vectors.length} vectors for ${batch.length} texts`
               })
             )
           : // Counted per request, so an interrupted call still counts what it spent.
-            Effect.as(
+            Effect.tap(priced(provider, modelName, unpriced), (result) =>
               Effect.flatMap(Effect.serviceOption(CurrentUsage), (ref) =>
                 Option.isSome(ref)
                   ? Ref.update(ref.value, (u) => addToRunUsage(u, result.usage))
                   : Effect.void
-              ),
-              result
+              )
             )
       )
     return Effect.forEach(batches, one, {

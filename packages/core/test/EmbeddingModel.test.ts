@@ -3,7 +3,15 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
 import * as Schema from "effect/Schema"
-import { Agent, EmbeddingModel, TestEmbeddingModel, TestModel, Tool, Usage } from "@agentfx/core"
+import {
+  Agent,
+  Cost,
+  EmbeddingModel,
+  TestEmbeddingModel,
+  TestModel,
+  Tool,
+  Usage
+} from "@agentfx/core"
 
 const norm = (v: ReadonlyArray<number>) => Math.sqrt(v.reduce((s, x) => s + x * x, 0))
 
@@ -196,6 +204,47 @@ describe("EmbeddingModel.make", () => {
       )
       assert.strictEqual(limited._tag, "UsageLimitExceeded")
     })
+  )
+
+  it.effect(
+    "with a pricing, each request is priced and the run's cost and costLimit count it",
+    () =>
+      Effect.gen(function* () {
+        // $2 per million input tokens for the embedder; the chat test model has no price.
+        const pricing = Cost.fromTable({
+          "test-embedding": { inputPerMillion: 2, outputPerMillion: 0 }
+        })
+        const alone = yield* EmbeddingModel.embed(["a b c", "d"], {
+          inputType: "document",
+          batchSize: 1
+        }).pipe(Cost.withPricing(pricing))
+        assert.strictEqual(alone.requests, 2)
+        assert.strictEqual(alone.usage.inputTokens, 4)
+        assert.closeTo(alone.usage.cost!, (4 * 2) / 1_000_000, 1e-15)
+        // Without a pricing nothing is priced.
+        const unpriced = yield* EmbeddingModel.embed(["a b c"], { inputType: "document" })
+        assert.strictEqual(unpriced.usage.cost, undefined)
+
+        const search = Tool.make("search", {
+          parameters: Schema.Struct({}),
+          handler: () =>
+            Effect.as(
+              EmbeddingModel.embed(["five words in this query"], { inputType: "query" }),
+              "ok"
+            )
+        })
+        const agent = Agent.make({ tools: [search] })
+        const result = yield* agent.run("find it").pipe(Cost.withPricing(pricing))
+        assert.closeTo(result.usage.cost!, (5 * 2) / 1_000_000, 1e-15)
+        // A cost limit below the embedding's price stops the run before its next model request.
+        const limited = yield* Effect.flip(
+          agent
+            .run("find it", { usageLimits: new Usage.UsageLimits({ costLimit: 9 / 1_000_000 }) })
+            .pipe(Cost.withPricing(pricing))
+        )
+        assert.strictEqual(limited._tag, "UsageLimitExceeded")
+        assert.strictEqual(limited._tag === "UsageLimitExceeded" && limited.limit, "costLimit")
+      }).pipe(Effect.provide(TestModel.layer()), Effect.provide(TestEmbeddingModel.layer()))
   )
 
   it.effect("outside a run, nothing else is touched", () =>
