@@ -133,6 +133,8 @@ export interface DeferredRequest {
   readonly id: string
   readonly executionId: string
   readonly calls: ReadonlyArray<PendingCall>
+  /** The conversation up to the stop (history included), to show the approver. */
+  readonly messages: ReadonlyArray<Messages.ModelMessage>
 }
 
 /** A durable run stopped for deferred tool calls: resolve `calls` by their tokens. */
@@ -140,7 +142,9 @@ export class DurableWaitingEvent {
   readonly _tag = "DurableWaitingEvent" as const
   constructor(
     /** The calls the run waits for, with their tokens. */
-    readonly calls: ReadonlyArray<PendingCall>
+    readonly calls: ReadonlyArray<PendingCall>,
+    /** The conversation up to the stop (history included): what an approver wants to read. */
+    readonly messages: ReadonlyArray<Messages.ModelMessage>
   ) {}
 }
 
@@ -420,7 +424,8 @@ export const make = <A, E, R, RD = never>(
     input: typeof RunInput.Type,
     executionId: string,
     round: number,
-    requests: DeferredTools.DeferredToolRequests
+    requests: DeferredTools.DeferredToolRequests,
+    messages: ReadonlyArray<Messages.ModelMessage>
   ) =>
     Effect.gen(function* () {
       const pending = (
@@ -439,12 +444,14 @@ export const make = <A, E, R, RD = never>(
         ...pending(requests.approvals, "approval"),
         ...pending(requests.calls, "external")
       ]
-      events.completed(executionId, `waiting/${round}`, [{ _tag: "Waiting", round, calls }])
+      events.completed(executionId, `waiting/${round}`, [
+        { _tag: "Waiting", round, calls, messages }
+      ])
       const onDeferred = options.onDeferred
       if (onDeferred !== undefined) {
         yield* Activity.make({
           name: `agentfx/deferred-notify/${round}`,
-          execute: onDeferred({ id: input.id, executionId, calls })
+          execute: onDeferred({ id: input.id, executionId, calls, messages })
         })
       }
       const resolutions = new Map<string, Resolution>()
@@ -487,7 +494,8 @@ export const make = <A, E, R, RD = never>(
           input,
           executionId,
           state.round,
-          result.output
+          result.output,
+          result.allMessages()
         )
         prompt = undefined
         messageHistory = result.allMessages()
@@ -554,7 +562,12 @@ export const make = <A, E, R, RD = never>(
       ): Effect.Effect<DurableStreamEvent<Settled<A>>, E | AgentError.AgentError> => {
         switch (event._tag) {
           case "Waiting":
-            return Effect.succeed(new DurableWaitingEvent(event.calls as Array<PendingCall>))
+            return Effect.succeed(
+              new DurableWaitingEvent(
+                event.calls as Array<PendingCall>,
+                event.messages as Array<Messages.ModelMessage>
+              )
+            )
           case "End":
             return Exit.matchEffect(
               event.exit as Exit.Exit<RunOutcome<Settled<A>>, E | AgentError.AgentError>,

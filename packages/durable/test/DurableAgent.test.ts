@@ -127,6 +127,10 @@ describe("DurableAgent deferred tool calls (in process)", () => {
               }
             )
             assert.strictEqual(pending[0]!.executionId, executionId)
+            assert.deepStrictEqual(
+              pending[0]!.messages.map((m) => m._tag),
+              ["ModelRequest", "ModelResponse"]
+            )
             assert.strictEqual(call!.token, yield* durable.token("geo-1", "call_geo"))
             assert.deepStrictEqual(yield* durable.poll(executionId), { _tag: "Waiting" })
 

@@ -184,6 +184,11 @@ describe("DurableAgent.runStream", () => {
             [["call_geo", "geolocate", "external", { precise: true }]]
           )
           assert.strictEqual(waiting.calls[0]!.token, yield* durable.token("geo-1", "call_geo"))
+          // The conversation up to the stop: the prompt and the response asking for the call.
+          assert.deepStrictEqual(
+            waiting.messages.map((m) => m.parts.map((p) => p._tag)),
+            [["UserPromptPart"], ["ToolCallPart"]]
+          )
 
           yield* DurableAgent.provideResult(waiting.calls[0]!.token, "48.86, 2.35")
           yield* done.await

@@ -22,6 +22,7 @@ export interface WaitingEvent {
   readonly _tag: "Waiting"
   readonly round: number
   readonly calls: ReadonlyArray<unknown>
+  readonly messages: ReadonlyArray<unknown>
 }
 
 /** The end of a run, with its persisted outcome (or failure). */
