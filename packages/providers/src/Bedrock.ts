@@ -113,6 +113,13 @@ export interface ClientService {
     settings: ModelSettings.ModelSettings,
     decode: (json: unknown) => Effect.Effect<A, E>
   ) => Effect.Effect<A, E | RequestError>
+  /** POSTs an InvokeModel body (`/model/{id}/invoke`: the model's own JSON, e.g. embeddings). */
+  readonly invoke: <A, E>(
+    modelId: string,
+    body: Record<string, unknown>,
+    settings: ModelSettings.ModelSettings,
+    decode: (json: unknown) => Effect.Effect<A, E>
+  ) => Effect.Effect<A, E | RequestError>
   /** POSTs a ConverseStream body; the body is framed by the AWS event-stream decoder. */
   readonly converseStream: (
     modelId: string,
@@ -134,6 +141,10 @@ export const endpointOf = (region: string): string =>
 /** The Converse path of a model id, ARN or inference profile (URL-encoded once). */
 export const conversePath = (modelId: string, stream: boolean): string =>
   `/model/${encodeURIComponent(modelId)}/${stream ? "converse-stream" : "converse"}`
+
+/** The InvokeModel path of a model id (URL-encoded once). */
+export const invokePath = (modelId: string): string =>
+  `/model/${encodeURIComponent(modelId)}/invoke`
 
 const isStatic = (c: ClientOptions["credentials"]): c is Credentials =>
   c !== undefined && typeof c !== "function"
@@ -212,9 +223,10 @@ export const makeClientWith = (
     modelId: string,
     body: Record<string, unknown>,
     settings: ModelSettings.ModelSettings,
-    stream: boolean
+    stream: boolean,
+    path: string = conversePath(modelId, stream)
   ): Effect.Effect<Request.RequestOptions, AgentError.ModelAPIError> => {
-    const url = `${baseUrl}${conversePath(modelId, stream)}`
+    const url = `${baseUrl}${path}`
     const bodyText = JSON.stringify(Request.mergeExtraBody({ body, settings }))
     const headers: Record<string, string> = {
       "content-type": "application/json",
@@ -275,6 +287,10 @@ export const makeClientWith = (
     retry,
     converse: (modelId, body, settings, decode) =>
       Effect.flatMap(prepare(modelId, body, settings, false), (request) =>
+        Request.postJson(httpClient, request, decode)
+      ),
+    invoke: (modelId, body, settings, decode) =>
+      Effect.flatMap(prepare(modelId, body, settings, false, invokePath(modelId)), (request) =>
         Request.postJson(httpClient, request, decode)
       ),
     converseStream: (modelId, body, settings) =>

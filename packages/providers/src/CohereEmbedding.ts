@@ -22,93 +22,26 @@
  *
  * @since 0.1.0
  */
-import * as HttpClient from "@effect/platform/HttpClient"
-import { type AgentError, EmbeddingModel, type ModelSettings, Usage } from "@agentfx/core"
-import * as Config from "effect/Config"
-import type * as ConfigError from "effect/ConfigError"
-import * as Context from "effect/Context"
+import { type AgentError, EmbeddingModel, Usage } from "@agentfx/core"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import type * as Redacted from "effect/Redacted"
-import * as Client from "./internal/client.js"
+import * as CohereClientModule from "./CohereClient.js"
+import { CohereClient } from "./CohereClient.js"
 import * as Embedding from "./internal/embedding.js"
-import * as Http from "./internal/http.js"
 
-/** Cohere's API base URL. */
-export const defaultBaseUrl = "https://api.cohere.com"
-
-/** What `CohereClient` holds. */
-export interface CohereClientService {
-  readonly apiKey: Redacted.Redacted<string> | undefined
-  readonly baseUrl: string
-  readonly headers: Readonly<Record<string, string>>
-  readonly retry: Http.RetryPolicy
-  readonly httpClient: HttpClient.HttpClient
-  readonly httpClientSpans: boolean
-}
-
-/** The Cohere API client configuration: key, base URL, extra headers, retry policy. */
-export class CohereClient extends Context.Tag("@agentfx/providers/CohereClient")<
+export {
+  /** `CO_API_KEY`, or `COHERE_API_KEY` (same as `CohereClient.apiKeyConfig`). */
+  apiKeyConfig,
+  /** The client the embedder talks through (see `CohereClient`). */
   CohereClient,
-  CohereClientService
->() {}
-
-/** Options of `layer`. */
-export interface ClientOptions {
-  /** Sent as `Authorization: Bearer …`. */
-  readonly apiKey?: Redacted.Redacted<string> | undefined
-  /** Default `https://api.cohere.com`. */
-  readonly baseUrl?: string | undefined
-  readonly headers?: Record<string, string> | undefined
-  /** Transport retries; `false` disables them. Default: 2 retries, 500 ms base, 30 s cap. */
-  readonly retry?: Partial<Http.RetryPolicy> | false | undefined
-  /** Whether the `@effect/platform` client makes its own `http.client` span (default `false`). */
-  readonly httpClientSpans?: boolean | undefined
-}
-
-const makeClient = (options: ClientOptions) =>
-  Effect.map(HttpClient.HttpClient, (httpClient) =>
-    CohereClient.of({
-      apiKey: options.apiKey,
-      baseUrl: Client.baseUrlOf(options.baseUrl, defaultBaseUrl),
-      headers: options.headers ?? {},
-      retry: Http.resolveRetry(options.retry),
-      httpClient,
-      httpClientSpans: options.httpClientSpans === true
-    })
-  )
-
-/** A `CohereClient` from explicit options. */
-export const layer = (
-  options: ClientOptions = {}
-): Layer.Layer<CohereClient, never, HttpClient.HttpClient> =>
-  Layer.effect(CohereClient, makeClient(options))
-
-/** `CO_API_KEY`, or `COHERE_API_KEY` when it is not set. */
-export const apiKeyConfig: Config.Config<Redacted.Redacted<string>> = Config.redacted(
-  "CO_API_KEY"
-).pipe(Config.orElse(() => Config.redacted("COHERE_API_KEY")))
-
-/** Options of `layerConfig`: every field is optional. */
-export interface ConfigOptions extends Omit<ClientOptions, "apiKey" | "baseUrl"> {
-  /** Default: `apiKeyConfig`. */
-  readonly apiKey?: Config.Config<Redacted.Redacted<string>> | undefined
-  /** Default: the optional `COHERE_BASE_URL`. */
-  readonly baseUrl?: Config.Config<string | undefined> | undefined
-}
-
-/** A `CohereClient` from configuration (`CO_API_KEY` / `COHERE_API_KEY`, optional `COHERE_BASE_URL`). */
-export const layerConfig = (
-  options: ConfigOptions = {}
-): Layer.Layer<CohereClient, ConfigError.ConfigError, HttpClient.HttpClient> =>
-  Layer.effect(
-    CohereClient,
-    Effect.gen(function* () {
-      const apiKey = yield* Client.keyConfig(options.apiKey ?? apiKeyConfig, "Cohere")
-      const baseUrl = yield* options.baseUrl ?? Client.optionalString("COHERE_BASE_URL")
-      return yield* makeClient({ ...options, apiKey, baseUrl })
-    })
-  )
+  /** Cohere's API base URL. */
+  defaultBaseUrl,
+  /** A `CohereClient` from explicit options (same as `CohereClient.layer`). */
+  layer,
+  /** A `CohereClient` from configuration (same as `CohereClient.layerConfig`). */
+  layerConfig
+} from "./CohereClient.js"
+export type { ClientOptions, CohereClientService, ConfigOptions } from "./CohereClient.js"
 
 /** Options of `make` / `model`. */
 export interface Options {
@@ -154,26 +87,13 @@ export const decodeResponse = (
   }
 }
 
-interface Call {
-  readonly modelName: string
-  readonly body: unknown
-  readonly settings: ModelSettings.ModelSettings
-  readonly path: string
-}
-
 /** Builds a Cohere embedding model service (the client from the context). */
 export const make = (
   modelName: string,
   options: Options = {}
 ): Effect.Effect<EmbeddingModel.Service, never, CohereClient> =>
   Effect.map(CohereClient, (client) => {
-    const posts = Client.posts(
-      client.httpClient,
-      client.retry,
-      (call: Call) => `${client.baseUrl}${call.path}`,
-      () => Client.setKey({ ...client.headers }, "authorization", client.apiKey, "Bearer "),
-      client.httpClientSpans
-    )
+    const posts = CohereClientModule.posts(client)
     return EmbeddingModel.make({
       modelName,
       provider: "cohere",

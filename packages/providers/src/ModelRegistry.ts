@@ -27,9 +27,13 @@ import * as Option from "effect/Option"
 import type * as Redacted from "effect/Redacted"
 import * as Anthropic from "./Anthropic.js"
 import * as Bedrock from "./Bedrock.js"
+import * as BedrockEmbedding from "./BedrockEmbedding.js"
+import * as BedrockMantle from "./BedrockMantle.js"
+import * as Cohere from "./Cohere.js"
 import * as CohereEmbedding from "./CohereEmbedding.js"
 import * as Google from "./Google.js"
 import * as GoogleEmbedding from "./GoogleEmbedding.js"
+import * as Mistral from "./Mistral.js"
 import * as OpenAiChat from "./OpenAiChat.js"
 import * as OpenAiClient from "./OpenAiClient.js"
 import * as OpenAiCompatible from "./OpenAiCompatible.js"
@@ -139,6 +143,9 @@ export const defaultFactories: Readonly<Record<string, Factory>> = {
   "openai-responses": fromLayer(OpenAiClient.layerConfig(), OpenAiResponses.fromModelString),
   anthropic: fromLayer(Anthropic.layerConfig(), Anthropic.fromModelString),
   bedrock: fromLayer(Bedrock.layerConfig(), Bedrock.fromModelString),
+  "bedrock-mantle": fromLayer(BedrockMantle.layerConfig(), BedrockMantle.fromModelString),
+  mistral: fromLayer(Mistral.layerConfig(), Mistral.fromModelString),
+  cohere: fromLayer(Cohere.layerConfig(), Cohere.fromModelString),
   google: Google.registryFactory,
   gemini: Google.registryFactory,
   azure: azureFactory,
@@ -289,13 +296,20 @@ export const testEmbedderFactory: EmbedderFactory = (modelName) =>
 /**
  * The embedder factories registered by default: `openai:` (`OPENAI_API_KEY`), `google:` /
  * `gemini:` (`GEMINI_API_KEY` or `GOOGLE_API_KEY`), `cohere:` (`CO_API_KEY` or
- * `COHERE_API_KEY`), `voyage:` (`VOYAGE_API_KEY`), `test`.
+ * `COHERE_API_KEY`), `bedrock:` (Titan, Cohere and Nova embeddings; `AWS_REGION` and the AWS
+ * credential chain), `voyage:` (`VOYAGE_API_KEY`), `test`.
  */
 export const defaultEmbedderFactories: Readonly<Record<string, EmbedderFactory>> = {
   openai: fromLayer(OpenAiClient.layerConfig(), (name) => OpenAiEmbedding.make(name)),
   google: fromLayer(Google.layerConfig(), (name) => GoogleEmbedding.make(name)),
   gemini: fromLayer(Google.layerConfig(), (name) => GoogleEmbedding.make(name)),
   cohere: fromLayer(CohereEmbedding.layerConfig(), (name) => CohereEmbedding.make(name)),
+  bedrock: (name) =>
+    Effect.scoped(
+      Effect.flatMap(Layer.build(Bedrock.layerConfig()), (context) =>
+        Effect.provide(BedrockEmbedding.make(name), context)
+      )
+    ),
   voyage: fromLayer(VoyageEmbedding.layerConfig(), (name) => VoyageEmbedding.make(name)),
   test: testEmbedderFactory
 }

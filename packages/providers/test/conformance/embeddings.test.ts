@@ -10,8 +10,8 @@
  * - a recorded error status must come back as a `ModelHTTPError` with that status and body;
  * - every recorded interaction is used, and nothing else is requested.
  *
- * Bedrock's embedding cassettes (Titan, Cohere-on-Bedrock, Nova `InvokeModel`) are not replayed:
- * there is no Bedrock embedder yet.
+ * Bedrock's embedding cassettes (Titan, Cohere-on-Bedrock, Nova `InvokeModel`) are replayed by
+ * `bedrock-embeddings.test.ts`.
  */
 import { AgentError, EmbeddingModel } from "@agentfx/core"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"

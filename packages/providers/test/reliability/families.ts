@@ -1,5 +1,5 @@
 /**
- * The four provider families of the fault matrix, each as a model layer over a loopback base URL
+ * The provider families of the fault matrix, each as a model layer over a loopback base URL
  * and the wire bodies a case needs (a text answer, a tool call, a stream in pieces, an `error`
  * event, a malformed event). The bodies are the minimal shapes each decoder reads.
  */
@@ -9,7 +9,9 @@ import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as Anthropic from "../../src/Anthropic.js"
+import * as Cohere from "../../src/Cohere.js"
 import * as Google from "../../src/Google.js"
+import * as Mistral from "../../src/Mistral.js"
 import * as OpenAiChat from "../../src/OpenAiChat.js"
 import * as OpenAiClient from "../../src/OpenAiClient.js"
 import * as OpenAiResponses from "../../src/OpenAiResponses.js"
@@ -198,5 +200,100 @@ export const gemini: Family = {
   errorEvent: `data: ${JSON.stringify({ error: { code: 503, message: "overloaded", status: "UNAVAILABLE" } })}\n\n`
 }
 
+export const mistral: Family = {
+  name: "Mistral",
+  layer: (baseUrl, o = {}) =>
+    Mistral.model(
+      "mistral-large-latest",
+      o.settings !== undefined ? { settings: o.settings } : {}
+    ).pipe(
+      Layer.provide(
+        Mistral.layer({
+          baseUrl: `${baseUrl}/v1`,
+          apiKey: Redacted.make(apiKey),
+          retry: o.retry ?? false
+        })
+      ),
+      Layer.provide(NodeHttpClient.layerUndici)
+    ),
+  textJson: {
+    id: "m1",
+    model: "mistral-large-latest",
+    choices: [
+      { index: 0, finish_reason: "stop", message: { role: "assistant", content: "Hello" } }
+    ],
+    usage: { prompt_tokens: 1, completion_tokens: 1 }
+  },
+  toolJson: {
+    id: "m1",
+    model: "mistral-large-latest",
+    choices: [
+      {
+        index: 0,
+        finish_reason: "tool_calls",
+        message: {
+          role: "assistant",
+          content: "",
+          tool_calls: [{ id: "abcDEF123", function: { name: "wait", arguments: "{}" }, index: 0 }]
+        }
+      }
+    ],
+    usage: { prompt_tokens: 1, completion_tokens: 1 }
+  },
+  streamStart: "",
+  delta: chatDelta,
+  streamEnd: `data: ${JSON.stringify({ id: "m1", choices: [{ index: 0, delta: { content: "" }, finish_reason: "stop" }], usage: { prompt_tokens: 1, completion_tokens: 2 } })}\n\ndata: [DONE]\n\n`,
+  errorEvent: `data: ${JSON.stringify({ object: "error", message: "Service overloaded", type: "internal_server_error" })}\n\n`
+}
+
+export const cohere: Family = {
+  name: "Cohere",
+  layer: (baseUrl, o = {}) =>
+    Cohere.model(
+      "command-a-03-2025",
+      o.settings !== undefined ? { settings: o.settings } : {}
+    ).pipe(
+      Layer.provide(
+        Cohere.layer({ baseUrl, apiKey: Redacted.make(apiKey), retry: o.retry ?? false })
+      ),
+      Layer.provide(NodeHttpClient.layerUndici)
+    ),
+  textJson: {
+    id: "co1",
+    finish_reason: "COMPLETE",
+    message: { role: "assistant", content: [{ type: "text", text: "Hello" }] },
+    usage: { tokens: { input_tokens: 1, output_tokens: 1 } }
+  },
+  toolJson: {
+    id: "co1",
+    finish_reason: "TOOL_CALL",
+    message: {
+      role: "assistant",
+      tool_plan: "I will wait.",
+      tool_calls: [{ id: "wait_1", type: "function", function: { name: "wait", arguments: "{}" } }]
+    },
+    usage: { tokens: { input_tokens: 1, output_tokens: 1 } }
+  },
+  streamStart:
+    ev("message-start", { id: "co1", delta: { message: { role: "assistant" } } }) +
+    ev("content-start", { index: 0, delta: { message: { content: { type: "text", text: "" } } } }),
+  delta: (text) => ev("content-delta", { index: 0, delta: { message: { content: { text } } } }),
+  streamEnd:
+    ev("content-end", { index: 0 }) +
+    ev("message-end", {
+      delta: { finish_reason: "COMPLETE", usage: { tokens: { input_tokens: 1, output_tokens: 2 } } }
+    }),
+  errorEvent: ev("message-end", {
+    delta: { finish_reason: "ERROR", error: "model overloaded" }
+  })
+}
+
 /** Every family of the matrix. */
-export const families: ReadonlyArray<Family> = [openAiChat, openAiResponses, anthropic, gemini]
+export const families: ReadonlyArray<Family> = [
+  openAiChat,
+  openAiResponses,
+  anthropic,
+  gemini,
+  mistral,
+  cohere
+]

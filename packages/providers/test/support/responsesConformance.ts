@@ -352,15 +352,23 @@ const modelFor = (baseUrl: string, path: string, modelName: string) =>
     )
   )
 
+/** Builds the model of a replayed interaction (server base URL, recorded path, model name). */
+export type ModelFor = (
+  baseUrl: string,
+  path: string,
+  modelName: string
+) => Effect.Effect<Model.Service, never, HttpClient.HttpClient>
+
 const replayCase = (
   isOurs: (it: Interaction) => boolean,
   c: ConformanceCase,
-  rechunkSeed?: number
+  rechunkSeed: number | undefined,
+  model: ModelFor
 ) =>
   replayInteractions(c, rechunkSeed, {
     isOurs,
     fromWire,
-    model: (baseUrl, path, body) => modelFor(baseUrl, path, body.model),
+    model: (baseUrl, path, body) => model(baseUrl, path, body.model),
     check: (response, it, body, { settings }, received) => {
       const recorded = it.response.sse
         ? completedFromSse(it.response.sse)
@@ -386,13 +394,18 @@ const replayCase = (
 export const describeResponsesConformance = (
   folder: string,
   minCases: number,
-  options: { readonly onlyResponsesCases?: boolean } = {}
+  options: {
+    readonly onlyResponsesCases?: boolean
+    /** The model under test (default: `OpenAiResponses` on a client at the recorded path). */
+    readonly model?: ModelFor
+    readonly title?: string
+  } = {}
 ): void => {
   const isOurs = isOursIn(folder)
   describeCases({
     // A gateway vendor's folder: only its cases with a Responses call (the rest are Chat's).
     ...(options.onlyResponsesCases ? { include: (c) => c.interactions.some(isOurs) } : {}),
-    title: `${folder} Responses conformance`,
+    title: options.title ?? `${folder} Responses conformance`,
     provider: folder,
     minCases,
     skipReason: skipReasonOf(SKIPS, isOurs, "Responses API"),
@@ -408,7 +421,7 @@ export const describeResponsesConformance = (
         assert.deepStrictEqual(normalize(encoded), normalize(body))
       }
     },
-    replay: (c, seed) => replayCase(isOurs, c, seed),
+    replay: (c, seed) => replayCase(isOurs, c, seed, options.model ?? modelFor),
     rechunkSeed: 7
   })
 }

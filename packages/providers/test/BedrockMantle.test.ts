@@ -1,0 +1,103 @@
+import { Messages, Model } from "@agentfx/core"
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
+import { assert, describe, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Redacted from "effect/Redacted"
+import * as BedrockMantle from "../src/BedrockMantle.js"
+import { resolveModel } from "./support/registry.js"
+import { loopbackServer } from "./support/replay.js"
+
+const chatAnswer = {
+  id: "c1",
+  model: "openai.gpt-oss-120b",
+  choices: [
+    {
+      index: 0,
+      finish_reason: "stop",
+      message: { role: "assistant", content: "Hi", reasoning: "Say hi." }
+    }
+  ],
+  usage: { prompt_tokens: 3, completion_tokens: 2 }
+}
+const responsesAnswer = {
+  id: "resp_1",
+  model: "openai.gpt-5.5",
+  status: "completed",
+  output: [
+    {
+      type: "message",
+      id: "msg_1",
+      role: "assistant",
+      content: [{ type: "output_text", text: "Hello" }]
+    }
+  ],
+  usage: { input_tokens: 4, output_tokens: 1 }
+}
+
+describe("BedrockMantle", () => {
+  it("routes OpenAI's GPT-5.x to Responses under /openai/v1, other models to Chat Completions under /v1", () => {
+    assert.deepStrictEqual(
+      ["openai.gpt-5.5", "openai.gpt-oss-120b", "qwen.qwen3-32b"].map((m) => [
+        BedrockMantle.apiOf(m),
+        BedrockMantle.pathPrefixOf(m)
+      ]),
+      [
+        ["responses", "/openai/v1"],
+        ["chat", "/v1"],
+        ["chat", "/v1"]
+      ]
+    )
+    assert.strictEqual(
+      BedrockMantle.endpointOf("eu-west-1"),
+      "https://bedrock-mantle.eu-west-1.api.aws"
+    )
+  })
+
+  it.scoped("each model reaches its path with the Bedrock API key as a bearer token", () =>
+    Effect.gen(function* () {
+      const server = yield* loopbackServer((req, res) => {
+        res.writeHead(200, { "content-type": "application/json" })
+        res.end(JSON.stringify(req.path.endsWith("/responses") ? responsesAnswer : chatAnswer))
+      })
+      const client = BedrockMantle.layer({
+        region: "us-east-1",
+        baseUrl: server.baseUrl,
+        apiKey: Redacted.make("bedrock-api-key"),
+        retry: false
+      })
+      const ask = (modelId: string) =>
+        Effect.flatMap(BedrockMantle.make(modelId), (m) =>
+          m.request([Messages.userPrompt("hi")], {}, Model.ModelRequestParameters.empty)
+        ).pipe(Effect.provide(client))
+      const chat = yield* ask("openai.gpt-oss-120b")
+      assert.strictEqual(chat.text, "Hi")
+      assert.strictEqual(chat.thinking[0]!.content, "Say hi.")
+      assert.strictEqual(chat.providerName, "bedrock-mantle")
+      const responses = yield* ask("openai.gpt-5.5")
+      assert.strictEqual(responses.text, "Hello")
+      assert.strictEqual(responses.usage.inputTokens, 4)
+      assert.deepStrictEqual(
+        server.requests.map((r) => [r.path, r.headers.authorization]),
+        [
+          ["/v1/chat/completions", "Bearer bedrock-api-key"],
+          ["/openai/v1/responses", "Bearer bedrock-api-key"]
+        ]
+      )
+    }).pipe(Effect.provide(NodeHttpClient.layerUndici))
+  )
+
+  it.effect(
+    "bedrock-mantle:<model> reads AWS_REGION and AWS_BEARER_TOKEN_BEDROCK; a missing key names it",
+    () => {
+      const resolve = (env: Record<string, string>) =>
+        resolveModel("bedrock-mantle:openai.gpt-oss-120b", env)
+      return Effect.gen(function* () {
+        const model = yield* resolve({ AWS_REGION: "us-east-1", AWS_BEARER_TOKEN_BEDROCK: "k" })
+        assert.strictEqual(model.system, "bedrock-mantle")
+        assert.isTrue(model.profile.supportsThinking)
+        const error = yield* Effect.flip(resolve({ AWS_REGION: "us-east-1" }))
+        assert.include(error.message, "AWS_BEARER_TOKEN_BEDROCK")
+      })
+    }
+  )
+})
