@@ -30,6 +30,7 @@ import * as Chunk from "effect/Chunk"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import { dual } from "effect/Function"
 import type * as Layer from "effect/Layer"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Option from "effect/Option"
@@ -53,6 +54,7 @@ import type { RunUsage, UsageLimits } from "./Usage.js"
 import * as Graph from "./AgentGraph.js"
 import { partialOutputs } from "./internal/outputDecode.js"
 import * as internal from "./internal/runLoop.js"
+import * as Composition from "./AgentComposition.js"
 
 export {
   /** The result of a run: output, usage, messages. */
@@ -71,6 +73,8 @@ export {
   CurrentUsage,
   /** Texts of the status returns sent for tool calls that did not produce the result. */
   statusTexts,
+  /** An event of a sub-agent (`asTool`, a handoff's target), forwarded into the caller's stream. */
+  SubAgentEvent,
   /** A system prompt re-evaluated when a conversation is continued (see `dynamicSystemPrompt`). */
   DynamicSystemPrompt
 } from "./AgentGraph.js"
@@ -171,6 +175,12 @@ export interface RunOptions<M extends Model.Input = never> {
    * a missing result, or an approval for a call that did not wait for one is a `UserError`.
    */
   readonly deferredToolResults?: DeferredToolResults | undefined
+  /**
+   * The conversation (session, thread) this run belongs to: recorded as `gen_ai.conversation.id`
+   * on the run's `invoke_agent` span (and its `chat` spans), visible in
+   * `RunContext.conversationId`, and passed on to sub-agents (`asTool`, handoffs).
+   */
+  readonly conversationId?: string | undefined
 }
 
 /**
@@ -778,3 +788,39 @@ export const runStreamAsyncIterable = <A, E, R, RR extends R, ER, M extends Mode
     }
   }
 })
+
+// ---------------------------------------------------------------------------
+// Composition (see `AgentComposition`)
+// ---------------------------------------------------------------------------
+
+/** An agent as a tool of another (see `AgentComposition.asTool`). */
+export const asTool = Composition.asTool
+/** A handoff to an agent (see `AgentComposition.handoff`). */
+export const handoff = Composition.handoff
+/**
+ * The agent with handoffs added (see `AgentComposition.withHandoffs`); its output type gains
+ * the targets' outputs.
+ */
+export const withHandoffs: {
+  <H extends ReadonlyArray<Composition.Handoff<any, any, any>>>(
+    handoffs: H
+  ): <A, E, R>(
+    agent: Agent<A, E, R>
+  ) => Agent<
+    A | Composition.HandoffOutput<H[number]>,
+    E | Composition.HandoffError<H[number]>,
+    R | Composition.HandoffRequirements<H[number]>
+  >
+  <A, E, R, H extends ReadonlyArray<Composition.Handoff<any, any, any>>>(
+    agent: Agent<A, E, R>,
+    handoffs: H
+  ): Agent<
+    A | Composition.HandoffOutput<H[number]>,
+    E | Composition.HandoffError<H[number]>,
+    R | Composition.HandoffRequirements<H[number]>
+  >
+} = dual(
+  2,
+  (agent: Any, handoffs: ReadonlyArray<Composition.Handoff<any, any, any>>): Any =>
+    fromConfig(Composition.configWithHandoffs(agent.config, handoffs))
+)

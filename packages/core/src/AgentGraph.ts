@@ -108,6 +108,25 @@ export class AgentRunResultEvent<A> {
   constructor(readonly result: AgentRunResult<A>) {}
 }
 
+/**
+ * An event of a sub-agent, forwarded into the stream of the run that called it: an agent used
+ * as a tool (`Agent.asTool`) or a handoff's target (`Agent.withHandoffs`). `toolCallId` is the
+ * id of the parent's call that started the sub-agent (the `FunctionToolCallEvent` before, the
+ * `FunctionToolResultEvent` after); `event` is the sub-agent's own event, its
+ * `AgentRunResultEvent` included (nested sub-agents nest these events). Only streamed runs
+ * forward events; `run` without an `eventStreamHandler` forwards nothing.
+ */
+export class SubAgentEvent {
+  readonly _tag = "SubAgentEvent" as const
+  constructor(
+    /** The sub-agent's name (or the tool's name, for an unnamed agent). */
+    readonly agentName: string,
+    /** The parent's tool call that runs the sub-agent. */
+    readonly toolCallId: string,
+    readonly event: AgentStreamEvent<unknown>
+  ) {}
+}
+
 /** An event of a streamed run. */
 export type AgentStreamEvent<A> =
   | PartStartEvent
@@ -116,6 +135,7 @@ export type AgentStreamEvent<A> =
   | FinalResultEvent
   | FunctionToolCallEvent
   | FunctionToolResultEvent
+  | SubAgentEvent
   | AgentRunResultEvent<A>
 
 /** First node: builds the first request from the prompt and the history. */

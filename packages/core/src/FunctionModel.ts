@@ -191,6 +191,54 @@ export const toolCalls = (
     )
   })
 
+/**
+ * A stream function serving what `fn` answers, so one script serves `run` and `runStream`:
+ * each text part as one delta, each tool call and thinking part whole.
+ *
+ * @example
+ * ```ts
+ * const script = (messages: ReadonlyArray<Messages.ModelMessage>) =>
+ *   messages.length === 1 ? FunctionModel.toolCall("weather", { city: "Paris" }) : "Sunny."
+ * const model = FunctionModel.layer(script, { stream: FunctionModel.streamOf(script) })
+ * ```
+ */
+export const streamOf =
+  <R = never>(fn: ModelFunction<R>): StreamFunction<R> =>
+  (messages, info) =>
+    Stream.flatMap(
+      Stream.fromEffect(
+        Effect.suspend(() => {
+          const r = fn(messages, info)
+          return Effect.isEffect(r) ? r : Effect.succeed(r)
+        })
+      ),
+      (r) => {
+        const items: Array<StreamItem> = []
+        let tools = 0
+        let thoughts = 0
+        for (const part of (typeof r === "string" ? text(r) : r).parts) {
+          if (part._tag === "TextPart") items.push(part.content)
+          else if (part._tag === "ThinkingPart") {
+            items.push({
+              [thoughts++]: {
+                content: part.content,
+                ...(part.signature !== undefined ? { signature: part.signature } : {})
+              }
+            })
+          } else {
+            items.push({
+              [tools++]: {
+                name: part.toolName,
+                jsonArgs: typeof part.args === "string" ? part.args : JSON.stringify(part.args),
+                toolCallId: part.toolCallId
+              }
+            })
+          }
+        }
+        return Stream.fromIterable(items.length === 0 ? [""] : items)
+      }
+    )
+
 const isThinking = (delta: DeltaToolCall | DeltaThinking): delta is DeltaThinking =>
   "content" in delta || "signature" in delta
 

@@ -209,9 +209,13 @@ export const make = (inner: Model.Service, options: Options = {}): InstrumentedS
     messages: ReadonlyArray<ModelMessage>,
     settings: ModelSettings,
     parameters: Model.ModelRequestParameters,
-    telemetry: Telemetry.Resolved
+    telemetry: Telemetry.Resolved,
+    agent: Tracer.Span | undefined
   ): Record<string, unknown> => {
     const attributes = requestAttributes(base, settings)
+    // [compose #18] the run's conversation, on each of its requests
+    const conversation = agent?.attributes.get("gen_ai.conversation.id")
+    if (conversation !== undefined) attributes["gen_ai.conversation.id"] = conversation
     genai.requestContent(attributes, messages, parameters, telemetry)
     return attributes
   }
@@ -311,7 +315,7 @@ export const make = (inner: Model.Service, options: Options = {}): InstrumentedS
         {
           kind: "client",
           captureStackTrace: false,
-          attributes: startAttributes(messages, settings, parameters, telemetry)
+          attributes: startAttributes(messages, settings, parameters, telemetry, agent)
         },
         chatContext,
         () => (telemetry.metrics === false ? call : measured(call)),
@@ -373,7 +377,7 @@ export const make = (inner: Model.Service, options: Options = {}): InstrumentedS
           ? yield* Effect.makeSpan(spanName, {
               kind: "client",
               captureStackTrace: false,
-              attributes: startAttributes(messages, settings, parameters, telemetry)
+              attributes: startAttributes(messages, settings, parameters, telemetry, agent)
             })
           : undefined
         const end = (exit: Exit.Exit<unknown, unknown>) =>
@@ -394,8 +398,27 @@ export const make = (inner: Model.Service, options: Options = {}): InstrumentedS
             : inChatSpan(opened, span)
         ).pipe(Effect.onError((cause) => failed(Exit.failCause(cause))))
         yield* Effect.addFinalizer(end)
+        // [compose #18] `gen_ai.client.operation.time_to_first_chunk`: the clock is read once,
+        // on the first non-empty chunk (a flag test per chunk after that), recorded at the end.
+        let firstChunkAt: bigint | undefined
+        const clock = yield* Effect.clock
+        const timed = metrics
+          ? Stream.mapChunks(streamed.events, (chunk) => {
+              if (firstChunkAt === undefined && chunk.length > 0) {
+                firstChunkAt = clock.unsafeCurrentTimeNanos()
+              }
+              return chunk
+            })
+          : streamed.events
         // Attributes and metrics are taken once from the final snapshot: no per-chunk work.
-        const events = streamed.events.pipe(
+        const events = timed.pipe(
+          Stream.ensuring(
+            Effect.suspend(() =>
+              firstChunkAt === undefined
+                ? Effect.void
+                : genai.recordFirstChunk(base, Number(firstChunkAt - start) / 1e9)
+            )
+          ),
           Stream.ensuring(
             Effect.flatMap(streamed.response, (response) =>
               Effect.zipRight(

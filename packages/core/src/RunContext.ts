@@ -54,6 +54,8 @@ export interface Service {
   readonly toolCallApproved?: boolean | undefined
   /** Metadata given for the current tool call in `DeferredToolResults.metadata`, if any. */
   readonly toolCallMetadata?: unknown
+  /** The conversation this run belongs to (`RunOptions.conversationId`), if given. */
+  readonly conversationId?: string | undefined
   /** The run's metadata (agent `metadata` merged with the run's, run wins), once computed. */
   readonly metadata?: Readonly<Record<string, unknown>> | undefined
 }

@@ -7,17 +7,21 @@
  *   `gen_ai.provider.name`, `gen_ai.request.model`, `gen_ai.response.model`,
  *   `gen_ai.response.id` and `gen_ai.response.finish_reasons` (of the last response), the run's
  *   `gen_ai.usage.input_tokens` / `output_tokens` (and cache tokens), `operation.cost` when
- *   priced (see `Cost`), `gen_ai.tool.definitions`; with `includeContent`,
- *   `gen_ai.system_instructions`, `gen_ai.input.messages` and `gen_ai.output.messages`.
+ *   priced (see `Cost`), `gen_ai.tool.definitions`, `gen_ai.conversation.id` (the run's
+ *   `conversationId` option); with `includeContent`, `gen_ai.system_instructions`,
+ *   `gen_ai.input.messages` and `gen_ai.output.messages`. A sub-agent's run (`Agent.asTool`, a
+ *   handoff) opens its own `invoke_agent` span under the caller's `execute_tool` span.
  * - `chat {model}` (client span) per model request: the same attributes for that request, plus
- *   the request settings (`gen_ai.request.temperature`, `max_tokens`, …).
+ *   the request settings (`gen_ai.request.temperature`, `max_tokens`, …) and the run's
+ *   `gen_ai.conversation.id`.
  * - `execute_tool {tool}` (internal span) per tool call: `gen_ai.tool.name`,
  *   `gen_ai.tool.call.id`, `gen_ai.tool.type`, `gen_ai.tool.description`; with `includeContent`,
  *   `gen_ai.tool.call.arguments` and `gen_ai.tool.call.result`.
  * - Metrics (Effect `Metric`s, exported by `@effect/opentelemetry`'s metrics layer):
  *   `gen_ai.client.token.usage` (histogram, `{token}`, by `gen_ai.token.type` = `input` /
- *   `output`) and `gen_ai.client.operation.duration` (histogram, seconds), with the
- *   convention's bucket boundaries.
+ *   `output`), `gen_ai.client.operation.duration` (histogram, seconds) and, for streamed
+ *   requests only, `gen_ai.client.operation.time_to_first_chunk` (histogram, seconds from
+ *   sending the request to its first chunk), with the convention's bucket boundaries.
  *
  * Content (messages, instructions, tool arguments and results) may hold personal data, so it
  * is off by default, and each content attribute is capped at `maxContentLength` characters.

@@ -29,6 +29,29 @@ import { type ApprovalRequired, CallDeferred, type Deferral } from "./DeferredTo
 import { type ToolArgs, ValidationIssue } from "./Messages.js"
 import type { Service as RunContextService } from "./RunContext.js"
 
+/**
+ * A tool result with data for the application (pydantic-ai's `ToolReturn`, without its extra
+ * user content): `value` is what the model sees, `metadata` is kept on the `ToolReturnPart`
+ * and never sent. Return it from a handler.
+ *
+ * @example
+ * ```ts
+ * const lookup = Tool.make("lookup", {
+ *   parameters: Schema.Struct({ id: Schema.String }),
+ *   handler: ({ id }) => Effect.succeed(new Tool.ToolReturn({ value: `found ${id}`, metadata: { source: "db" } }))
+ * })
+ * ```
+ */
+export class ToolReturn<out A = unknown> {
+  readonly _tag = "ToolReturn" as const
+  readonly value: A
+  readonly metadata: unknown
+  constructor(props: { readonly value: A; readonly metadata?: unknown }) {
+    this.value = props.value
+    this.metadata = props.metadata
+  }
+}
+
 /** A JSON Schema object, as sent to providers. */
 export type JsonSchema = Record<string, unknown>
 

@@ -15,6 +15,7 @@
  * @since 0.1.0
  */
 export * as Agent from "./Agent.js"
+export * as AgentComposition from "./AgentComposition.js"
 export * as AgentError from "./AgentError.js"
 export * as AgentGraph from "./AgentGraph.js"
 export * as CaptureRunMessages from "./CaptureRunMessages.js"

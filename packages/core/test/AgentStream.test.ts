@@ -15,6 +15,7 @@ import {
   Tool,
   Usage
 } from "@agentfx/core"
+import { describeEvent } from "./support/events.js"
 
 const add = Tool.make("add", {
   parameters: Schema.Struct({ a: Schema.Number, b: Schema.Number }),
@@ -23,25 +24,6 @@ const add = Tool.make("add", {
 
 const responsesSoFar = (messages: ReadonlyArray<Messages.ModelMessage>) =>
   messages.filter((m) => m._tag === "ModelResponse").length
-
-const describeEvent = (e: Agent.AgentStreamEvent<unknown>): string => {
-  switch (e._tag) {
-    case "PartStartEvent":
-      return `start ${e.index} ${e.part._tag}`
-    case "PartDeltaEvent":
-      return `delta ${e.index} ${e.delta._tag}`
-    case "PartEndEvent":
-      return `end ${e.index} ${e.part._tag}`
-    case "FinalResultEvent":
-      return `final ${e.toolName ?? "text"}`
-    case "FunctionToolCallEvent":
-      return `call ${e.part.toolName}`
-    case "FunctionToolResultEvent":
-      return `result ${e.result._tag}`
-    case "AgentRunResultEvent":
-      return "done"
-  }
-}
 
 describe("Agent.runStream", () => {
   it.effect("text: part events, FinalResultEvent after the text part starts, result last", () =>

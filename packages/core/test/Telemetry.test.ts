@@ -4,6 +4,8 @@ import { MetricReader } from "@opentelemetry/sdk-metrics"
 import { InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base"
 import type { ReadableSpan } from "@opentelemetry/sdk-trace-base"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as TestClock from "effect/TestClock"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import { Agent, Cost, FunctionModel, Messages, Telemetry, Tool, Usage } from "@agentfx/core"
@@ -358,5 +360,117 @@ describe("OpenTelemetry export (GenAI semantic conventions)", () => {
         }
       })
     )
+  )
+})
+
+describe("telemetry of composed and streamed runs (#18)", () => {
+  const child = Agent.make({
+    name: "helper",
+    model: FunctionModel.layer(() => "42", { modelName: "m-helper" })
+  })
+  const parent = Agent.make({
+    name: "boss",
+    model: FunctionModel.layer(
+      (messages) =>
+        messages.length === 1
+          ? FunctionModel.toolCall("ask_helper", { prompt: "the answer?" }, "call_h")
+          : "done",
+      { modelName: "m-boss" }
+    ),
+    tools: [Agent.asTool(child, { name: "ask_helper" })]
+  })
+
+  it.live(
+    "a sub-agent's invoke_agent span nests under the caller's execute_tool span; the conversation id is on every run and request span",
+    () =>
+      withOtel(({ exporter }) =>
+        Effect.gen(function* () {
+          const result = yield* parent.run("go", { conversationId: "conv-7" })
+          assert.strictEqual(result.output, "done")
+          const spans = exporter.getFinishedSpans()
+          const [boss] = byName(spans, "invoke_agent boss")
+          const [tool] = byName(spans, "execute_tool ask_helper")
+          const [helper] = byName(spans, "invoke_agent helper")
+          const [helperChat] = byName(spans, "chat m-helper")
+          assert.strictEqual(parentId(tool!), boss!.spanContext().spanId)
+          assert.strictEqual(parentId(helper!), tool!.spanContext().spanId)
+          assert.strictEqual(parentId(helperChat!), helper!.spanContext().spanId)
+          for (const span of [boss!, helper!, helperChat!, ...byName(spans, "chat m-boss")]) {
+            assert.strictEqual(span.attributes["gen_ai.conversation.id"], "conv-7", span.name)
+          }
+          // the sub-agent's span describes its own model
+          assert.strictEqual(helper!.attributes["gen_ai.request.model"], "m-helper")
+          // without a conversation id there is no attribute
+          yield* parent.run("go")
+          const [again] = byName(exporter.getFinishedSpans(), "invoke_agent boss").slice(-1)
+          assert.isUndefined(again!.attributes["gen_ai.conversation.id"])
+        })
+      )
+  )
+
+  it.live("a handoff target's invoke_agent span is a child of the run that handed off", () =>
+    withOtel(({ exporter }) =>
+      Effect.gen(function* () {
+        const desk = Agent.make({
+          name: "desk",
+          model: FunctionModel.layer(() => FunctionModel.toolCall("transfer_to_helper", {}, "h1"))
+        }).pipe(Agent.withHandoffs([Agent.handoff(child)]))
+        const result = yield* desk.run("go", { conversationId: "conv-8" })
+        assert.strictEqual(result.output, "42")
+        const spans = exporter.getFinishedSpans()
+        const [deskSpan] = byName(spans, "invoke_agent desk")
+        const [helper] = byName(spans, "invoke_agent helper")
+        assert.strictEqual(parentId(helper!), deskSpan!.spanContext().spanId)
+        assert.strictEqual(helper!.attributes["gen_ai.conversation.id"], "conv-8")
+      })
+    )
+  )
+
+  it.effect(
+    "gen_ai.client.operation.time_to_first_chunk: streamed requests only, from the request to the first chunk",
+    () =>
+      withOtel(({ reader }) =>
+        Effect.gen(function* () {
+          const slow = FunctionModel.layer(() => "not streamed", {
+            modelName: "m-ttfc",
+            stream: () =>
+              Stream.fromEffect(Effect.as(Effect.sleep("1500 millis"), "Sun")).pipe(
+                Stream.concat(Stream.make("ny"))
+              )
+          })
+          const streaming = Agent.make({ name: "s", model: slow })
+          const fiber = yield* Effect.fork(
+            Stream.runDrain(streaming.runStream("Weather?")).pipe(
+              Telemetry.withTelemetry({ metrics: true })
+            )
+          )
+          yield* TestClock.adjust("1500 millis")
+          yield* Fiber.join(fiber)
+          // a non-streamed request records no time to first chunk
+          yield* streaming.run("Weather?").pipe(Telemetry.withTelemetry({ metrics: true }))
+          const { resourceMetrics } = yield* Effect.promise(() => reader.collect())
+          const metrics = resourceMetrics.scopeMetrics.flatMap((s) => s.metrics)
+          const ttfc = metrics.find(
+            (m) => m.descriptor.name === "gen_ai.client.operation.time_to_first_chunk"
+          )
+          assert.isDefined(ttfc)
+          const points = (ttfc!.dataPoints as ReadonlyArray<any>).filter(
+            (p) => p.attributes["gen_ai.request.model"] === "m-ttfc"
+          )
+          assert.strictEqual(points.length, 1)
+          assert.strictEqual(points[0].value.count, 1)
+          assert.strictEqual(points[0].value.sum, 1.5)
+          assert.strictEqual(points[0].attributes["gen_ai.operation.name"], "chat")
+          assert.strictEqual(points[0].attributes["gen_ai.provider.name"], "function")
+          const duration = metrics.find(
+            (m) => m.descriptor.name === "gen_ai.client.operation.duration"
+          )!
+          const durations = (duration.dataPoints as ReadonlyArray<any>).filter(
+            (p) => p.attributes["gen_ai.request.model"] === "m-ttfc"
+          )
+          // both requests have a duration
+          assert.strictEqual(durations[0].value.count, 2)
+        })
+      )
   )
 })

@@ -344,6 +344,27 @@ export const operationDuration = Metric.histogram(
 )
 
 /**
+ * `gen_ai.client.operation.time_to_first_chunk`: seconds from sending a streamed request to its
+ * first chunk (streamed requests only, as the conventions say).
+ */
+export const timeToFirstChunk = Metric.histogram(
+  "gen_ai.client.operation.time_to_first_chunk",
+  MetricBoundaries.fromIterable(DURATION_BUCKETS),
+  "Time to receive the first chunk of a streamed response (s)"
+)
+
+/** Records a streamed request's time to its first chunk. */
+export const recordFirstChunk = (model: Model.Service, seconds: number): Effect.Effect<void> =>
+  Metric.update(
+    Metric.taggedWithLabels(timeToFirstChunk, [
+      MetricLabel.make("gen_ai.operation.name", "chat"),
+      MetricLabel.make("gen_ai.provider.name", model.system),
+      MetricLabel.make("gen_ai.request.model", model.modelName)
+    ]),
+    seconds
+  )
+
+/**
  * Records one model request's metrics: its duration (with `error.type` when it failed) and,
  * on success, its input and output tokens.
  */

@@ -94,6 +94,7 @@ import {
   type ToolHost
 } from "./toolExec.js"
 import * as pricing from "./pricing.js" // [prod #18]
+import { EventSink, HandoffRequest, runHandoff } from "./composition.js" // [compose #18]
 import { openSpanIn, withScopeAndContext } from "./spanRegion.js"
 
 // ---------------------------------------------------------------------------
@@ -136,6 +137,7 @@ export interface RunOptionsAny {
   readonly runId?: string | undefined
   readonly metadata?: MetadataInput | undefined
   readonly deferredToolResults?: DeferredToolResults | undefined
+  readonly conversationId?: string | undefined
 }
 
 /** The events of a run (or of one node) as a channel; its done value is not used. */
@@ -497,6 +499,8 @@ class Run<A> implements Machine<A>, ToolHost {
     // `Context.add`/`omit` copies it).
     const map = new Map(callerContext.unsafeMap)
     map.set(CurrentUsage.key, this.usageRef)
+    // [compose #18] A caller's event sink is not this run's: its streamed steps provide their own.
+    map.delete(EventSink.key)
     if (owner === undefined) map.delete(Tracer.ParentSpan.key)
     else {
       map.set(Scope.Scope.key, owner.scope)
@@ -535,6 +539,10 @@ class Run<A> implements Machine<A>, ToolHost {
     } else {
       this.metadataInputs = undefined
       this.runSpan = undefined
+    }
+    // [compose #18] `gen_ai.conversation.id` on the run's `invoke_agent` span.
+    if (options.conversationId !== undefined && owner?.parent?._tag === "Span") {
+      owner.parent.attribute("gen_ai.conversation.id", options.conversationId)
     }
     this.start = new UserPromptNode(prompt)
     this.st = {
@@ -630,7 +638,8 @@ class Run<A> implements Machine<A>, ToolHost {
       toolName: undefined,
       toolCallId: undefined,
       partialOutput: false,
-      metadata: st.metadata
+      metadata: st.metadata,
+      conversationId: this.options.conversationId
     }
     return extra === undefined ? ctx : { ...ctx, ...extra }
   }
@@ -1157,10 +1166,32 @@ class Run<A> implements Machine<A>, ToolHost {
       )
     })
   }
-  private end(output: A): Effect.Effect<AgentNode<A>> {
+  private end(output: A): Effect.Effect<AgentNode<A>, unknown, unknown> {
+    // [compose #18] A handoff: the target continues the conversation and its output ends the run.
+    if (output instanceof HandoffRequest) return this.handOff(output)
     return this.metadataInputs === undefined
       ? this.endNode(output)
       : Effect.zipRight(this.computeMetadata(), this.endNode(output))
+  }
+
+  /**
+   * Runs a handoff's target on the conversation so far (`runHandoff`); the run ends with its
+   * output, and its messages (the history it was given, then its own) become this run's.
+   */
+  private handOff(request: HandoffRequest): Effect.Effect<AgentNode<A>, unknown, unknown> {
+    return Effect.flatMap(
+      runHandoff(request, this.st.messages, {
+        usage: this.usageRef,
+        usageLimits: this.usageLimits,
+        conversationId: this.options.conversationId
+      }),
+      (result) => {
+        const messages = result.allMessages()
+        this.setMessages(messages)
+        this.st.newMessageIndex = Math.min(this.st.newMessageIndex, messages.length)
+        return this.end(result.output as A)
+      }
+    )
   }
 
   private handleText(response: ModelResponse): Effect.Effect<AgentNode<A>, unknown, unknown> {
@@ -1432,15 +1463,21 @@ class Run<A> implements Machine<A>, ToolHost {
 
   /**
    * Tool calls as a channel: the calls run in a fiber of the channel's scope and hand their
-   * events over a queue (two per call, so it never holds more); the done value is the next node.
+   * events over a bounded queue (a chatty sub-agent forwarding its events waits for the reader
+   * instead of filling memory); the done value is the next node.
    */
   private callToolsChannel(node: CallToolsNode): NodeChannel<A> {
     return scopedChannel(
       Effect.gen(this, function* () {
-        const queue = yield* Queue.unbounded<Take.Take<AgentStreamEvent<A>, unknown>>()
+        const queue = yield* Queue.bounded<Take.Take<AgentStreamEvent<A>, unknown>>(16)
         let next: AgentNode<A> | undefined
+        const emit: Emit = (events) => queue.offer(Take.chunk(events))
+        // [compose #18] Sub-agents (agent tools, handoffs) forward their events through the sink.
         yield* Effect.forkScoped(
-          this.provide(this.callTools(node, (events) => queue.offer(Take.chunk(events)))).pipe(
+          Effect.provide(
+            this.callTools(node, emit),
+            Context.add(this.runContext, EventSink, emit)
+          ).pipe(
             Effect.exit,
             Effect.flatMap((exit) => {
               if (Exit.isSuccess(exit)) next = exit.value

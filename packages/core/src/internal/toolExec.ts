@@ -34,6 +34,7 @@ import {
   ToolReturnPart
 } from "../Messages.js"
 import { RunContext, type Service as RunContextService } from "../RunContext.js"
+import { ToolReturn } from "../Tool.js"
 import type * as Toolset from "../Toolset.js"
 import type { RunUsage, UsageLimits } from "../Usage.js"
 import * as genai from "./genai.js"
@@ -82,6 +83,20 @@ export type CallOutcome = CallResult | Deferred
 /** A call that waits: the loop's own `Deferred`, or a handler's `ApprovalRequired` / `CallDeferred`. */
 const isDeferred = (u: unknown): u is Deferred | ApprovalRequired | CallDeferred =>
   u instanceof Deferred || u instanceof ApprovalRequired || u instanceof CallDeferred
+
+/** The return of a call: a handler's `ToolReturn` keeps its metadata on the part. */
+const returnPart = (call: ToolCallPart, content: unknown): ToolReturnPart =>
+  content instanceof ToolReturn
+    ? new ToolReturnPart(
+        {
+          toolName: call.toolName,
+          toolCallId: call.toolCallId,
+          content: content.value,
+          ...(content.metadata !== undefined ? { metadata: content.metadata } : {})
+        },
+        true
+      )
+    : new ToolReturnPart({ toolName: call.toolName, toolCallId: call.toolCallId, content }, true)
 
 /** `Object.hasOwn`. */
 export const hasOwn = (record: object, key: string): boolean => Object.hasOwn(record, key)
@@ -201,10 +216,7 @@ export const runFunctionCall = (
                   Effect.flatMap((content) =>
                     Effect.as(
                       Ref.update(run.usageRef, (u) => u.addToolCalls(1)),
-                      new ToolReturnPart(
-                        { toolName: call.toolName, toolCallId: call.toolCallId, content },
-                        true
-                      ) as CallOutcome
+                      returnPart(call, content) as CallOutcome
                     )
                   ),
                   Effect.tap(() => {
