@@ -2,22 +2,30 @@
 // What a durable run costs per step (not part of the benchmark, not a test).
 //
 // One agent, one in-memory model (no HTTP): each run is 3 steps — a model request asking for a
-// tool, the tool call, a model request answering. Measured in this process, one after the other:
+// tool, the tool call, a model request answering. Measured in this process, in alternating
+// rounds (the median round is reported, so a load spike on the shared machine hits one round):
 //   plain    N runs of agent.run
 //   durable  N runs of the same agent as a DurableAgent on DurableRunner.layerSqlite (a file)
+//   engine   N runs of a bare @effect/workflow workflow with the same 3 activities (tiny
+//            payloads, no agent) on the same kind of runner: the workflow engine's own floor
 //   floor    the SQLite writes the durable runs made (rows of cluster_messages + cluster_replies,
 //            counted after the runs), replayed as that many single-row INSERT transactions of
 //            the same sizes through better-sqlite3 in WAL mode, as the SQLite client runs them
-// and reports per run and per step (wall and CPU), and the ratio
-//   durable ÷ (plain + floor)   target ≤ 1.5
-// i.e. what the workflow engine costs on top of the agent and of the storage it cannot avoid.
+// It also counts the SQL statements the durable runs execute (better-sqlite3 is wrapped) and
+// reports per run (wall and CPU), and the ratios
+//   durable ÷ (plain + floor)   the issue's target ≤ 1.5
+//   engine  ÷ (plain + floor)   what @effect/cluster + @effect/workflow alone cost on that scale
+//   durable − engine − plain    what agentfx's durable layer adds on top of the engine
 //
-//   node --import tsx --conditions=@agentfx/source bench/durable.mjs [--runs 30] [--warmup 5]
+//   node --import tsx --conditions=@agentfx/source bench/durable.mjs [--runs 40] [--rounds 3]
+//        [--warmup 10] [--json]
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { Agent, FunctionModel, Tool } from "@agentfx/core"
 import { DurableAgent, DurableRunner } from "@agentfx/durable"
+import * as Activity from "@effect/workflow/Activity"
+import * as Workflow from "@effect/workflow/Workflow"
 import Sqlite from "better-sqlite3"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -28,9 +36,26 @@ const flag = (name, dflt) => {
   const i = args.indexOf(name)
   return i === -1 ? dflt : Number(args[i + 1])
 }
-const RUNS = flag("--runs", 30)
-const WARMUP = flag("--warmup", 5)
+const RUNS = flag("--runs", 40)
+const ROUNDS = flag("--rounds", 3)
+const WARMUP = flag("--warmup", 10)
 const STEPS = 3
+
+// -- SQL statement counter (the runner's SQLite client uses this better-sqlite3) --------------
+let counting = false
+let statements = 0
+const prepare = Sqlite.prototype.prepare
+Sqlite.prototype.prepare = function (sql) {
+  const statement = prepare.call(this, sql)
+  for (const method of ["run", "all", "get"]) {
+    const original = statement[method]
+    statement[method] = function (...params) {
+      if (counting) statements++
+      return original.apply(this, params)
+    }
+  }
+  return statement
+}
 
 const cpu = () => {
   const c = process.cpuUsage()
@@ -42,6 +67,7 @@ const measure = async (f) => {
   await f()
   return { wall: performance.now() - wall0, cpu: cpu() - cpu0 }
 }
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
 
 const model = Effect.runSync(
   FunctionModel.make((messages) => {
@@ -57,84 +83,157 @@ const lookup = Tool.make("lookup", {
 })
 const agent = Agent.make({ model, tools: [lookup] })
 
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), "agentfx-bench-durable-"))
-try {
-  // -- plain ------------------------------------------------------------------------------------
-  for (let i = 0; i < WARMUP; i++) await Effect.runPromise(agent.run("Where is A-17?"))
-  const plain = await measure(async () => {
-    for (let i = 0; i < RUNS; i++) await Effect.runPromise(agent.run("Where is A-17?"))
+// The engine's floor: the same number of activities, tiny payloads, activities made once.
+const bare = Workflow.make({
+  name: "bench-bare",
+  payload: { id: Schema.String },
+  success: Schema.String,
+  idempotencyKey: (p) => p.id
+})
+const bareSteps = [1, 2, 3].map((i) =>
+  Activity.make({ name: `step/${i}`, success: Schema.String, execute: Effect.succeed(`r${i}`) })
+)
+const bareLayer = bare.toLayer(() =>
+  Effect.gen(function* () {
+    let acc = ""
+    for (const step of bareSteps) acc += yield* step
+    return acc
   })
+)
 
-  // -- durable ----------------------------------------------------------------------------------
-  const filename = path.join(dir, "runs.db")
-  const durable = DurableAgent.make(agent, { name: "bench", output: Schema.String })
-  const runner = durable.layer.pipe(Layer.provideMerge(DurableRunner.layerSqlite({ filename })))
-  let durableTime
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), "agentfx-bench-durable-"))
+const durableFile = path.join(dir, "runs.db")
+const durable = DurableAgent.make(agent, { name: "bench", output: Schema.String })
+try {
+  const results = { plain: [], durable: [], engine: [] }
+  let rows = 0
+  let sizes = []
+  let durableStatements = 0
   await Effect.runPromise(
     Effect.scoped(
       Effect.gen(function* () {
-        const ctx = yield* Layer.build(runner)
-        const runOne = (id) =>
-          Effect.runPromise(durable.run({ id, prompt: "Where is A-17?" }).pipe(Effect.provide(ctx)))
-        yield* Effect.promise(async () => {
-          for (let i = 0; i < WARMUP; i++) await runOne(`warm-${i}`)
-        })
-        const before = countRows(filename)
-        durableTime = yield* Effect.promise(() =>
-          measure(async () => {
-            for (let i = 0; i < RUNS; i++) await runOne(`run-${i}`)
-          })
+        const durableCtx = yield* Layer.build(
+          durable.layer.pipe(
+            Layer.provideMerge(DurableRunner.layerSqlite({ filename: durableFile }))
+          )
         )
-        durableTime.rows = countRows(filename) - before
-        durableTime.sizes = rowSizes(filename)
+        const engineCtx = yield* Layer.build(
+          bareLayer.pipe(
+            Layer.provideMerge(DurableRunner.layerSqlite({ filename: path.join(dir, "engine.db") }))
+          )
+        )
+        let n = 0
+        const modes = {
+          plain: () => Effect.runPromise(agent.run("Where is A-17?")),
+          durable: () =>
+            Effect.runPromise(
+              durable
+                .run({ id: `run-${n++}`, prompt: "Where is A-17?" })
+                .pipe(Effect.provide(durableCtx))
+            ),
+          engine: () =>
+            Effect.runPromise(bare.execute({ id: `run-${n++}` }).pipe(Effect.provide(engineCtx)))
+        }
+        yield* Effect.promise(async () => {
+          for (const run of Object.values(modes)) for (let i = 0; i < WARMUP; i++) await run()
+          for (let round = 0; round < ROUNDS; round++) {
+            for (const [mode, run] of Object.entries(modes)) {
+              const before = mode === "durable" ? countRows(durableFile) : 0
+              counting = mode === "durable"
+              const s0 = statements
+              const t = await measure(async () => {
+                for (let i = 0; i < RUNS; i++) await run()
+              })
+              counting = false
+              results[mode].push(t)
+              if (mode === "durable") {
+                durableStatements += statements - s0
+                rows += countRows(durableFile) - before
+              }
+            }
+          }
+          sizes = rowSizes(durableFile)
+        })
       })
     )
   )
 
   // -- storage floor ----------------------------------------------------------------------------
-  const writes = durableTime.rows
+  const writesPerRound = rows / ROUNDS
   const floorDb = new Sqlite(path.join(dir, "floor.db"))
   floorDb.pragma("journal_mode = WAL")
   floorDb.exec("CREATE TABLE w (id INTEGER PRIMARY KEY AUTOINCREMENT, body TEXT NOT NULL)")
   const insert = floorDb.prepare("INSERT INTO w (body) VALUES (?)")
-  const bodies = durableTime.sizes.map((n) => "x".repeat(n))
-  const floor = await measure(async () => {
-    for (let i = 0; i < writes; i++) insert.run(bodies[i % bodies.length])
-  })
+  const bodies = sizes.map((n) => "x".repeat(n))
+  const floors = []
+  for (let round = 0; round < ROUNDS; round++) {
+    floors.push(
+      await measure(async () => {
+        for (let i = 0; i < writesPerRound; i++) insert.run(bodies[i % bodies.length])
+      })
+    )
+  }
   floorDb.close()
 
   // -- report -----------------------------------------------------------------------------------
-  const per = (t) => ({ wall: t.wall / RUNS, cpu: t.cpu / RUNS })
-  const p = per(plain)
-  const d = per(durableTime)
-  const f = per(floor)
+  const per = (ts) => ({
+    wall: median(ts.map((t) => t.wall)) / RUNS,
+    cpu: median(ts.map((t) => t.cpu)) / RUNS
+  })
+  const p = per(results.plain)
+  const d = per(results.durable)
+  const e = per(results.engine)
+  const f = per(floors)
   const fmt = (x) => x.toFixed(3).padStart(9)
-  console.log(`durable bench: ${RUNS} runs (+${WARMUP} warm-up) of ${STEPS} steps, SQLite file`)
-  console.log(`                      wall ms/run   cpu ms/run   wall ms/step`)
-  console.log(`plain agent.run        ${fmt(p.wall)}    ${fmt(p.cpu)}    ${fmt(p.wall / STEPS)}`)
-  console.log(`durable run            ${fmt(d.wall)}    ${fmt(d.cpu)}    ${fmt(d.wall / STEPS)}`)
+  const load = os.loadavg()[0].toFixed(1)
   console.log(
-    `storage floor          ${fmt(f.wall)}    ${fmt(f.cpu)}    ${fmt(f.wall / STEPS)}   (${(writes / RUNS).toFixed(1)} row writes/run)`
+    `durable bench: ${ROUNDS} rounds × ${RUNS} runs (+${WARMUP} warm-up) of ${STEPS} steps, SQLite file, load ${load}`
   )
-  const overheadStep = (d.wall - p.wall) / STEPS
-  console.log(`overhead per step (durable − plain): ${overheadStep.toFixed(3)} ms wall`)
+  console.log(`                      wall ms/run   cpu ms/run   cpu ms/step`)
+  const line = (name, x) =>
+    console.log(`${name.padEnd(22)}${fmt(x.wall)}    ${fmt(x.cpu)}    ${fmt(x.cpu / STEPS)}`)
+  line("plain agent.run", p)
+  line("durable run", d)
+  line("engine floor (bare)", e)
+  line("storage floor", f)
+  const rowsPerRun = rows / ROUNDS / RUNS
+  const statementsPerRun = durableStatements / ROUNDS / RUNS
+  console.log(
+    `durable run: ${rowsPerRun.toFixed(1)} row writes/run, ${statementsPerRun.toFixed(1)} SQL statements/run`
+  )
   const ratio = d.wall / (p.wall + f.wall)
   const ratioCpu = d.cpu / (p.cpu + f.cpu)
+  const engineRatioCpu = e.cpu / (p.cpu + f.cpu)
+  const agentfxCpu = d.cpu - e.cpu - p.cpu
   console.log(
     `durable ÷ (plain + floor): ${ratio.toFixed(1)}× wall, ${ratioCpu.toFixed(1)}× cpu   (target ≤ 1.5×)`
   )
   console.log(
-    JSON.stringify({
-      runs: RUNS,
-      steps: STEPS,
-      plainMsPerRun: p,
-      durableMsPerRun: d,
-      floorMsPerRun: f,
-      rowWritesPerRun: writes / RUNS,
-      ratioWall: ratio,
-      ratioCpu
-    })
+    `engine  ÷ (plain + floor): ${engineRatioCpu.toFixed(1)}× cpu   (the workflow engine alone)`
   )
+  console.log(
+    `durable − engine − plain:  ${agentfxCpu.toFixed(3)} ms cpu/run   (agentfx's durable layer)`
+  )
+  if (args.includes("--json")) {
+    console.log(
+      JSON.stringify({
+        runs: RUNS,
+        rounds: ROUNDS,
+        steps: STEPS,
+        load: os.loadavg()[0],
+        plainMsPerRun: p,
+        durableMsPerRun: d,
+        engineMsPerRun: e,
+        floorMsPerRun: f,
+        rowWritesPerRun: rowsPerRun,
+        statementsPerRun,
+        ratioWall: ratio,
+        ratioCpu,
+        engineRatioCpu,
+        agentfxCpuMsPerRun: agentfxCpu
+      })
+    )
+  }
 } finally {
   fs.rmSync(dir, { recursive: true, force: true })
 }

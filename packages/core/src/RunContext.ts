@@ -63,5 +63,17 @@ export interface Service {
 /** The current run, inside tools, validators and dynamic instructions. */
 export class RunContext extends Context.Tag("@agentfx/core/RunContext")<RunContext, Service>() {}
 
+/**
+ * A key naming the current tool call, for tools whose side effects must happen once:
+ * `{runId}/{toolCallId}`. It is the same every time the same call executes. In a durable run
+ * (`@agentfx/durable`) that includes a call executed again after its runner crashed in the
+ * middle of it, or after a restart: the run id is the workflow's execution id and the call id
+ * comes from the persisted model response. Give it to the system the tool writes to (an
+ * `Idempotency-Key` header, a unique column) so that a second execution is recorded once.
+ * Outside a tool call (validators, instructions) the call id is replaced by `step-{runStep}`.
+ */
+export const idempotencyKey = (ctx: Service): string =>
+  `${ctx.runId}/${ctx.toolCallId ?? `step-${ctx.runStep}`}`
+
 /** Is this the last retry allowed? */
 export const isLastAttempt = (ctx: Service): boolean => ctx.retry >= ctx.maxRetries

@@ -36,13 +36,19 @@ import * as Activity from "@effect/workflow/Activity"
 import * as DurableDeferred from "@effect/workflow/DurableDeferred"
 import * as Workflow from "@effect/workflow/Workflow"
 import type { WorkflowEngine, WorkflowInstance } from "@effect/workflow/WorkflowEngine"
+import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as ParseResult from "effect/ParseResult"
+import * as Queue from "effect/Queue"
+import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
 import { CurrentExecution, durableModel, durableToolset } from "./internal/activities.js"
+import { type HubEvent, RunEvents } from "./internal/events.js"
 
 /** The errors of an agent run, as a Schema: a durable run persists them with its result. */
 export const AgentErrorSchema = Schema.Union(
@@ -127,7 +133,40 @@ export interface DeferredRequest {
   readonly id: string
   readonly executionId: string
   readonly calls: ReadonlyArray<PendingCall>
+  /** The conversation up to the stop (history included), to show the approver. */
+  readonly messages: ReadonlyArray<Messages.ModelMessage>
 }
+
+/** A durable run stopped for deferred tool calls: resolve `calls` by their tokens. */
+export class DurableWaitingEvent {
+  readonly _tag = "DurableWaitingEvent" as const
+  constructor(
+    /** The calls the run waits for, with their tokens. */
+    readonly calls: ReadonlyArray<PendingCall>,
+    /** The conversation up to the stop (history included): what an approver wants to read. */
+    readonly messages: ReadonlyArray<Messages.ModelMessage>
+  ) {}
+}
+
+/** The last event of a durable run's stream: its result. */
+export class DurableRunResultEvent<A> {
+  readonly _tag = "DurableRunResultEvent" as const
+  constructor(readonly result: DurableRunResult<A>) {}
+}
+
+/**
+ * An event of a durable run's stream: the parts of each model response (`PartStartEvent`,
+ * `PartDeltaEvent` while a request streams, `PartEndEvent`), tool calls and their results, a
+ * stop for deferred calls, and at last the result.
+ */
+export type DurableStreamEvent<A> =
+  | Messages.PartStartEvent
+  | Messages.PartDeltaEvent
+  | Messages.PartEndEvent
+  | Messages.FunctionToolCallEvent
+  | Messages.FunctionToolResultEvent
+  | DurableWaitingEvent
+  | DurableRunResultEvent<A>
 
 /** An agent whose runs are durable workflows. */
 export interface DurableAgent<A, E, R> {
@@ -163,10 +202,27 @@ export interface DurableAgent<A, E, R> {
   ) => Effect.Effect<RunStatus<Settled<A>, E>, never, WorkflowEngine>
   /** Interrupts a run by execution id (it ends with an interruption). */
   readonly interrupt: (executionId: string) => Effect.Effect<void, never, WorkflowEngine>
+  /**
+   * The events of the run with this `id`, as this process sees them: first the steps it
+   * completed so far (whole parts, tool calls and results), then each step as it executes
+   * (model deltas while a request streams), stops for deferred calls, and at last its
+   * result (or its error). Only completed steps are persisted; the events of a step come
+   * from the process executing it. A run that ends elsewhere (or ended before) is seen
+   * through its stored result (checked every second).
+   */
+  readonly stream: (
+    id: string
+  ) => Stream.Stream<DurableStreamEvent<Settled<A>>, E | AgentError.AgentError, WorkflowEngine>
+  /** Starts the run with this `id` (or joins it) and streams its events (see `stream`). */
+  readonly runStream: (
+    input: RunInput
+  ) => Stream.Stream<DurableStreamEvent<Settled<A>>, E | AgentError.AgentError, WorkflowEngine>
 }
 
 /** What a run's workflow returns (persisted). */
 export interface RunOutcome<A> {
+  /** The workflow execution id (stored with the result: `run` needs no second hash of the id). */
+  readonly executionId: string
   readonly output: A
   readonly messages: ReadonlyArray<Messages.ModelMessage>
   readonly newMessageIndex: number
@@ -192,6 +248,12 @@ export interface MakeOptions<A, E, RD = never> {
    * (an e-mail, a ticket). Runs as an activity: once per stop, not again after a restart.
    */
   readonly onDeferred?: (request: DeferredRequest) => Effect.Effect<void, never, RD>
+  /**
+   * While someone streams a run (`stream`, `runStream`), its model requests are streamed
+   * requests and their deltas reach the subscribers (default `true`). `false`: requests are
+   * never streamed (for a model without streaming); subscribers see each response whole.
+   */
+  readonly streaming?: boolean
 }
 
 // -- resolutions of deferred calls ------------------------------------------------------------
@@ -335,6 +397,7 @@ export const make = <A, E, R, RD = never>(
     options.error === undefined ? AgentErrorSchema : Schema.Union(AgentErrorSchema, options.error)
   const isPersistableError = Schema.is(errorSchema)
   const successSchema = Schema.Struct({
+    executionId: Schema.String,
     output: outputSchema,
     messages: Messages.ModelMessages,
     newMessageIndex: Schema.Number,
@@ -352,6 +415,7 @@ export const make = <A, E, R, RD = never>(
     ...agent.config,
     toolset: durableToolset(agent.config.toolset)
   })
+  const events = new RunEvents()
   const tokenFor = (executionId: string, toolCallId: string) =>
     DurableDeferred.tokenFromExecutionId(deferredFor(toolCallId), { workflow, executionId })
 
@@ -360,7 +424,8 @@ export const make = <A, E, R, RD = never>(
     input: typeof RunInput.Type,
     executionId: string,
     round: number,
-    requests: DeferredTools.DeferredToolRequests
+    requests: DeferredTools.DeferredToolRequests,
+    messages: ReadonlyArray<Messages.ModelMessage>
   ) =>
     Effect.gen(function* () {
       const pending = (
@@ -379,11 +444,14 @@ export const make = <A, E, R, RD = never>(
         ...pending(requests.approvals, "approval"),
         ...pending(requests.calls, "external")
       ]
+      events.completed(executionId, `waiting/${round}`, [
+        { _tag: "Waiting", round, calls, messages }
+      ])
       const onDeferred = options.onDeferred
       if (onDeferred !== undefined) {
         yield* Activity.make({
           name: `agentfx/deferred-notify/${round}`,
-          execute: onDeferred({ id: input.id, executionId, calls })
+          execute: onDeferred({ id: input.id, executionId, calls, messages })
         })
       }
       const resolutions = new Map<string, Resolution>()
@@ -396,7 +464,7 @@ export const make = <A, E, R, RD = never>(
   const execute = (model: Model.Service) => (input: typeof RunInput.Type, executionId: string) =>
     Effect.gen(function* () {
       const context = yield* Effect.context<WorkflowEngine | WorkflowInstance>()
-      const state = { modelStep: 0, round: 0, context }
+      const state = { executionId, modelStep: 0, round: 0, toolCalls: [], context, events }
       let prompt: typeof input.prompt = input.prompt
       let messageHistory = input.messageHistory
       let usage: Usage.RunUsage | undefined
@@ -414,6 +482,7 @@ export const make = <A, E, R, RD = never>(
           .pipe(Effect.provideService(CurrentExecution, state))
         if (!DeferredTools.isDeferredToolRequests(result.output)) {
           return {
+            executionId,
             output: result.output as Settled<A>,
             messages: result.allMessages(),
             newMessageIndex: input.messageHistory?.length ?? 0,
@@ -425,7 +494,8 @@ export const make = <A, E, R, RD = never>(
           input,
           executionId,
           state.round,
-          result.output
+          result.output,
+          result.allMessages()
         )
         prompt = undefined
         messageHistory = result.allMessages()
@@ -434,12 +504,22 @@ export const make = <A, E, R, RD = never>(
     }).pipe(
       Effect.catchAll((error) =>
         isPersistableError(error) ? Effect.fail(error) : Effect.die(error)
+      ),
+      Effect.onExit((exit) =>
+        Effect.sync(() => {
+          // Interrupted: the run suspended (it waits for a person) or its runner stops.
+          if (Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause)) {
+            events.suspended(executionId)
+          } else {
+            events.end(executionId, exit)
+          }
+        })
       )
     )
 
   const layer = Layer.unwrapScoped(
     Effect.map(resolveModel(agent.config.model), (base) =>
-      workflow.toLayer(execute(durableModel(base)))
+      workflow.toLayer(execute(durableModel(base, options.streaming ?? true)))
     )
   ) as unknown as Layer.Layer<never, never, WorkflowEngine | R | RD>
 
@@ -452,15 +532,77 @@ export const make = <A, E, R, RD = never>(
       executionId
     )
 
+  /** The stored result of a run, if it has one. */
+  const storedEnd = (executionId: string) =>
+    Effect.map(workflow.poll(executionId), (result) =>
+      result !== undefined && result._tag === "Complete" ? result.exit : undefined
+    )
+
+  /** Subscribes now (in the scope) to the events of a run; the stream ends with the run. */
+  const subscribe = (executionId: string) =>
+    Effect.gen(function* () {
+      const queue = yield* Effect.acquireRelease(Queue.unbounded<HubEvent>(), Queue.shutdown)
+      yield* Effect.acquireRelease(
+        Effect.sync(() =>
+          events.subscribe(executionId, (event) => {
+            queue.unsafeOffer(event)
+          })
+        ),
+        (unsubscribe) => Effect.sync(unsubscribe)
+      )
+      yield* storedEnd(executionId).pipe(
+        Effect.flatMap((exit) =>
+          exit === undefined ? Effect.void : Queue.offer(queue, { _tag: "End", exit })
+        ),
+        Effect.repeat(Schedule.spaced("1 second")),
+        Effect.forkScoped
+      )
+      const toEvent = (
+        event: HubEvent
+      ): Effect.Effect<DurableStreamEvent<Settled<A>>, E | AgentError.AgentError> => {
+        switch (event._tag) {
+          case "Waiting":
+            return Effect.succeed(
+              new DurableWaitingEvent(
+                event.calls as Array<PendingCall>,
+                event.messages as Array<Messages.ModelMessage>
+              )
+            )
+          case "End":
+            return Exit.matchEffect(
+              event.exit as Exit.Exit<RunOutcome<Settled<A>>, E | AgentError.AgentError>,
+              {
+                onFailure: Effect.failCause,
+                onSuccess: (outcome) =>
+                  Effect.succeed(new DurableRunResultEvent(toResult(executionId)(outcome)))
+              }
+            )
+          default:
+            return Effect.succeed(event)
+        }
+      }
+      return Stream.fromQueue(queue).pipe(
+        Stream.takeUntil((event) => event._tag === "End"),
+        Stream.mapEffect(toEvent)
+      )
+    })
+
+  const subscribeById = (
+    id: string
+  ): Effect.Effect<
+    Stream.Stream<DurableStreamEvent<Settled<A>>, E | AgentError.AgentError>,
+    never,
+    WorkflowEngine | Scope.Scope
+  > => Effect.flatMap(workflow.executionId({ id }), subscribe)
+
   return {
     name,
     agent: durableAgent,
     workflow: workflow as any,
     layer,
     run: Effect.fn("DurableAgent.run")(function* (input: RunInput) {
-      const executionId = yield* workflow.executionId(input)
       const outcome = yield* workflow.execute(input)
-      return toResult(executionId)(outcome)
+      return toResult(outcome.executionId)(outcome)
     }),
     start: (input) =>
       workflow.execute(input, { discard: true }).pipe(Effect.withSpan("DurableAgent.start")),
@@ -473,6 +615,13 @@ export const make = <A, E, R, RD = never>(
         if (result._tag === "Suspended") return { _tag: "Waiting" }
         return { _tag: "Done", exit: Exit.map(result.exit, toResult(executionId)) }
       }),
-    interrupt: (executionId) => workflow.interrupt(executionId)
+    interrupt: (executionId) => workflow.interrupt(executionId),
+    stream: (id) => Stream.unwrapScoped(subscribeById(id)),
+    runStream: (input) =>
+      Stream.unwrapScoped(
+        Effect.flatMap(subscribeById(input.id), (stream) =>
+          Effect.as(workflow.execute(input, { discard: true }), stream)
+        )
+      )
   }
 }

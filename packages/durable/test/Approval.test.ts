@@ -66,7 +66,12 @@ describe("durable approval across a restart (SQLite)", () => {
           [second]
         )
         assert.strictEqual(yield* second.exited, 0)
-        const result = (id: string) => second.lines.find((l) => l.result?.id === id)?.result
+        const result = (id: string) => {
+          const { executionId, ...rest } =
+            second.lines.find((l) => l.result?.id === id)?.result ?? {}
+          assert.isString(executionId)
+          return rest
+        }
         assert.deepStrictEqual(result("appr-1"), {
           id: "appr-1",
           output: "refund appr-1: refunded 120 for appr-1",

@@ -1,7 +1,15 @@
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { Agent, type AgentError, FunctionModel, Messages, Tool, Usage } from "@agentfx/core"
+import {
+  Agent,
+  type AgentError,
+  FunctionModel,
+  Messages,
+  RunContext,
+  Tool,
+  Usage
+} from "@agentfx/core"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -22,11 +30,13 @@ describe("DurableAgent (in process, SQLite in memory)", () => {
           ? FunctionModel.text("refunded 42")
           : FunctionModel.toolCall("refund", { amount: 42 })
       })
+      const keys: Array<[string, string | undefined]> = []
       const refund = Tool.make("refund", {
         parameters: Schema.Struct({ amount: Schema.Number }),
         handler: ({ amount }) =>
-          Effect.sync(() => {
+          Effect.map(RunContext.RunContext, (ctx) => {
             toolCalls++
+            keys.push([RunContext.idempotencyKey(ctx), ctx.toolCallId])
             return { refunded: amount }
           })
       })
@@ -47,6 +57,10 @@ describe("DurableAgent (in process, SQLite in memory)", () => {
       assert.strictEqual(result.again.output, "refunded 42")
       assert.strictEqual(modelCalls, 2)
       assert.strictEqual(toolCalls, 1)
+      // The tool's idempotency key: the workflow execution id and the call id.
+      const [[key, toolCallId]] = keys as [[string, string]]
+      assert.isString(toolCallId)
+      assert.strictEqual(key, `${result.first.executionId}/${toolCallId}`)
       assert.strictEqual(result.first.usage.requests, 2)
       assert.strictEqual(result.first.usage.toolCalls, 1)
       assert.strictEqual(Messages.lastText(result.again.allMessages()), "refunded 42")
@@ -113,6 +127,10 @@ describe("DurableAgent deferred tool calls (in process)", () => {
               }
             )
             assert.strictEqual(pending[0]!.executionId, executionId)
+            assert.deepStrictEqual(
+              pending[0]!.messages.map((m) => m._tag),
+              ["ModelRequest", "ModelResponse"]
+            )
             assert.strictEqual(call!.token, yield* durable.token("geo-1", "call_geo"))
             assert.deepStrictEqual(yield* durable.poll(executionId), { _tag: "Waiting" })
 

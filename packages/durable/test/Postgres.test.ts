@@ -100,7 +100,7 @@ describe.runIf(Postgres.available)("two durable runners sharing PostgreSQL", () 
         let takenOver = 0
         const results = client.lines.filter((l) => l.result !== undefined).map((l) => l.result)
         for (const order of orders) {
-          const result = results.find((r) => r.id === order)
+          const { executionId, ...result } = results.find((r) => r.id === order)
           assert.deepStrictEqual(result, {
             id: order,
             output: `done ${order}: report filed for ${order}`,
@@ -123,6 +123,13 @@ describe.runIf(Postgres.available)("two durable runners sharing PostgreSQL", () 
           const startedOnA = on("a").includes(order)
           const restarted = startedOnA && writers[0] === "b"
           assert.strictEqual(server.count(`report_start/${order}`), restarted ? 2 : 1, order)
+          // The report's ledger entry (deduped by the call's idempotency key) once.
+          const entry = server.ledger.get(`${executionId}/call_${order}_1`)
+          assert.strictEqual(entry?.value, `report ${order}`, `ledger of ${order}`)
+          assert.strictEqual(
+            [...server.ledger.keys()].filter((k) => k.endsWith(`/call_${order}_1`)).length,
+            1
+          )
           if (restarted) takenOver++
           if (!startedOnA) assert.strictEqual(writers[0], "b", order)
         }

@@ -2,14 +2,25 @@
  * The model and the tools of a durable run, wrapped so that each model request and each tool
  * call is an `Activity` of `@effect/workflow`: executed once, its exit persisted by the
  * workflow engine, and returned from storage when the workflow replays after a restart.
+ *
+ * Activities are made once per name and reused (for every run and every replay): the step's
+ * work reaches the activity through the `StepWork` service of the caller's context, which the
+ * engine runs the activity in. `@effect/workflow` decodes an activity's persisted exit with
+ * the activity's own exit Schema; a fresh `Activity.make` per call means a fresh Schema whose
+ * parser is compiled again on every step (a quarter of the engine's CPU per step measured in
+ * bench/durable.mjs), a reused one is compiled once.
  */
 import { AgentError, DeferredTools, Messages, type Model, RunContext, Toolset } from "@agentfx/core"
 import * as Activity from "@effect/workflow/Activity"
 import type { WorkflowEngine, WorkflowInstance } from "@effect/workflow/WorkflowEngine"
+import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
+import type { HubEvent, RunEvents } from "./events.js"
 
 /**
  * What one execution of a durable run counts as it goes. Rebuilt from zero on every replay,
@@ -17,6 +28,8 @@ import * as Stream from "effect/Stream"
  * deterministic given the same responses and tool results.
  */
 export interface ExecutionState {
+  /** The workflow execution id (the run id the agent sees). */
+  readonly executionId: string
   /** Model requests made so far in this execution (the key of the next one is this + 1). */
   modelStep: number
   /**
@@ -24,14 +37,24 @@ export interface ExecutionState {
    * call of a resumed run is a new activity (its first call persisted `ApprovalRequired`).
    */
   round: number
+  /** The tool calls of the latest model response, in order (they name tool activities). */
+  toolCalls: ReadonlyArray<Messages.ToolCallPart>
   /** The workflow's services, provided to activities started from inside the run loop. */
   readonly context: Context.Context<WorkflowEngine | WorkflowInstance>
+  /** Where the run's events go (`DurableAgent.stream`). */
+  readonly events: RunEvents
 }
 
 /** The state of the execution a model request or a tool call belongs to. */
 export class CurrentExecution extends Context.Tag("@agentfx/durable/CurrentExecution")<
   CurrentExecution,
   ExecutionState
+>() {}
+
+/** The work of the step an activity stands for, provided by its caller. */
+class StepWork extends Context.Tag("@agentfx/durable/StepWork")<
+  StepWork,
+  Effect.Effect<unknown, unknown>
 >() {}
 
 /** The errors a model request can fail with, as a Schema (persisted with the activity). */
@@ -70,33 +93,99 @@ export const modelActivityName = (step: number): string => `agentfx/model/${step
 
 /**
  * The activity name of a tool call: the resumption round, the model step that asked for it,
- * the call's id and name, and whether it runs approved.
+ * the call's position in that response (its id when not found there), and whether it runs
+ * approved.
  */
-export const toolActivityName = (
-  state: ExecutionState,
-  run: RunContext.Service,
-  toolName: string
-): string =>
-  `agentfx/tool/${state.round}/${state.modelStep}/${run.toolCallId ?? `#${run.retry}`}/${toolName}${
+export const toolActivityName = (state: ExecutionState, run: RunContext.Service): string => {
+  const index =
+    run.toolCallId === undefined
+      ? -1
+      : state.toolCalls.findIndex((call) => call.toolCallId === run.toolCallId)
+  const call = index >= 0 ? String(index) : `${run.toolCallId ?? `#${run.retry}`}/${run.toolName}`
+  return `agentfx/tool/${state.round}/${state.modelStep}/${call}${
     run.toolCallApproved === true ? "/approved" : ""
   }`
+}
+
+/** Activities by name; bounded (names past the bound get a fresh activity each time). */
+const activities = new Map<string, Activity.Any>()
+const maxCachedActivities = 10_000
+
+const activityFor = (
+  name: string,
+  success: Schema.Schema.Any,
+  error: Schema.Schema.All
+): Activity.Any => {
+  let activity = activities.get(name)
+  if (activity === undefined) {
+    activity = Activity.make({
+      name,
+      success,
+      error,
+      execute: Effect.flatten(StepWork)
+    }) as Activity.Any
+    if (activities.size < maxCachedActivities) activities.set(name, activity)
+  }
+  return activity
+}
+
+/** Runs `work` as the activity `name` of the execution `state`. */
+const runActivity = <A, E>(
+  state: ExecutionState,
+  name: string,
+  success: Schema.Schema<A, any>,
+  error: Schema.Schema<E, any>,
+  work: Effect.Effect<A, E>
+): Effect.Effect<A, E> =>
+  (activityFor(name, success, error) as unknown as Effect.Effect<A, E, StepWork>).pipe(
+    Effect.provideService(StepWork, work),
+    Effect.provide(state.context)
+  )
+
+/** The whole form of a response, as events (a completed step for the stream). */
+const responseEvents = (response: Messages.ModelResponse): Array<HubEvent> =>
+  response.parts.flatMap((part, index) => [
+    // Built from a decoded response: no validation needed.
+    new Messages.PartStartEvent({ index, part }, true),
+    new Messages.PartEndEvent({ index, part }, true)
+  ])
 
 /**
  * The model of a durable run: `request` is an activity named after the request's position in
- * the run. A streamed request is made whole inside the activity and replayed as one part per
- * response part (durable runs persist responses, not their deltas).
+ * the run. While someone streams the run (`DurableAgent.stream`) and `streaming` is on, the
+ * activity makes a streamed request and forwards its events; the persisted step is the whole response either
+ * way. The run loop's `requestStream` gets the response whole (one part per response part).
  */
-export const durableModel = (base: Model.Service): Model.Service => {
+export const durableModel = (base: Model.Service, streaming: boolean): Model.Service => {
   const request: Model.Service["request"] = (messages, settings, parameters) =>
     Effect.flatMap(CurrentExecution, (state) => {
       state.modelStep += 1
-      const activity = Activity.make({
-        name: modelActivityName(state.modelStep),
-        success: Messages.ModelResponse,
-        error: ModelErrorSchema,
-        execute: base.request(messages, settings, parameters)
-      })
-      return Effect.provide(activity, state.context)
+      const name = modelActivityName(state.modelStep)
+      const work = Effect.suspend(() =>
+        streaming && state.events.watched(state.executionId)
+          ? Effect.scoped(
+              Effect.flatMap(base.requestStream(messages, settings, parameters), (streamed) =>
+                Stream.runForEach(streamed.events, (event) =>
+                  Effect.sync(() => {
+                    if (event._tag !== "ResponseCompleteEvent") {
+                      state.events.live(state.executionId, name, event)
+                    }
+                  })
+                ).pipe(Effect.zipRight(streamed.response))
+              )
+            )
+          : base.request(messages, settings, parameters)
+      )
+      return runActivity(state, name, Messages.ModelResponse, ModelErrorSchema, work).pipe(
+        Effect.tap((response) =>
+          Effect.sync(() => {
+            state.toolCalls = response.parts.filter(
+              (part): part is Messages.ToolCallPart => part._tag === "ToolCallPart"
+            )
+            state.events.completed(state.executionId, name, responseEvents(response))
+          })
+        )
+      )
     }) as Effect.Effect<Messages.ModelResponse, AgentError.ModelError>
   return {
     modelName: base.modelName,
@@ -119,21 +208,100 @@ export const durableModel = (base: Model.Service): Model.Service => {
   }
 }
 
+/**
+ * The result event of a tool call's exit (none for deferrals: the run waits instead). Built
+ * without validation: the content is whatever the tool returned.
+ */
+const resultEvent = (
+  run: RunContext.Service,
+  exit: Exit.Exit<unknown, unknown>
+): HubEvent | undefined => {
+  const toolName = run.toolName ?? ""
+  const toolCallId = run.toolCallId ?? ""
+  if (Exit.isSuccess(exit)) {
+    return new Messages.FunctionToolResultEvent(
+      {
+        result: new Messages.ToolReturnPart(
+          { toolName, toolCallId, content: exit.value as Messages.ToolReturnPart["content"] },
+          true
+        )
+      },
+      true
+    )
+  }
+  const failure = Option.getOrUndefined(Cause.failureOption(exit.cause))
+  if (failure instanceof AgentError.ModelRetry) {
+    return new Messages.FunctionToolResultEvent(
+      {
+        result: new Messages.RetryPromptPart(
+          {
+            content: failure.issues ?? failure.reason,
+            toolName,
+            toolCallId
+          },
+          true
+        )
+      },
+      true
+    )
+  }
+  if (failure instanceof AgentError.ToolFailed) {
+    return new Messages.FunctionToolResultEvent(
+      {
+        result: new Messages.ToolReturnPart(
+          {
+            toolName,
+            toolCallId,
+            content: failure.reason,
+            outcome: "failed"
+          },
+          true
+        )
+      },
+      true
+    )
+  }
+  return undefined
+}
+
 const durableTool = (tool: Toolset.ToolsetTool<any, any>): Toolset.ToolsetTool<any, any> => ({
   ...tool,
   call: (args) =>
     Effect.flatMap(Effect.context<RunContext.RunContext | CurrentExecution>(), (ctx) => {
       const run = Context.get(ctx, RunContext.RunContext)
       const state = Context.get(ctx, CurrentExecution)
-      const activity = Activity.make({
-        name: toolActivityName(state, run, tool.definition.name),
+      const name = toolActivityName(state, run)
+      const call = new Messages.FunctionToolCallEvent(
+        {
+          part:
+            state.toolCalls.find((part) => part.toolCallId === run.toolCallId) ??
+            new Messages.ToolCallPart(
+              {
+                toolName: run.toolName ?? tool.definition.name,
+                toolCallId: run.toolCallId ?? ""
+              },
+              true
+            )
+        },
+        true
+      )
+      const work = Effect.suspend(() => {
+        state.events.live(state.executionId, name, call)
         // Tool results are persisted as JSON values: on a replay the run (and the model) sees
         // the JSON form of what the tool returned.
-        success: Schema.Unknown,
-        error: ToolErrorSchema,
-        execute: Effect.catchAll(tool.call(args), toolFailure)
-      })
-      return Effect.provide(activity, state.context)
+        return Effect.catchAll(tool.call(args), toolFailure)
+      }) as Effect.Effect<unknown, typeof ToolErrorSchema.Type>
+      return runActivity(state, name, Schema.Unknown, ToolErrorSchema, work).pipe(
+        Effect.onExit((exit) =>
+          Effect.sync(() => {
+            // An interrupted step is not complete: its replay tells it.
+            if (Exit.isFailure(exit) && Cause.isInterrupted(exit.cause)) return
+            const result = resultEvent(run, exit)
+            const events = result === undefined ? [call] : [call, result]
+            state.events.completed(state.executionId, name, events, events.slice(1))
+          })
+        )
+      )
     })
 })
 

@@ -31,6 +31,11 @@ export interface RefundServer {
   /** Every side effect in order, with the name of the runner whose tool made it. */
   readonly effectLog: Array<{ readonly key: string; readonly runner: string }>
   readonly count: (key: string) => number
+  /**
+   * A ledger that dedupes by idempotency key, as a payment API does: the first write of a key
+   * is recorded, later writes with the same key only count as attempts.
+   */
+  readonly ledger: Map<string, { readonly value: string; attempts: number }>
   /** Requests seen for one order at one stage. */
   readonly requestCount: (order: string, stage: number) => number
   readonly close: () => Promise<void>
@@ -80,6 +85,7 @@ export const start = (): Promise<RefundServer> => {
   const requests: Array<SeenRequest> = []
   const effects = new Map<string, number>()
   const effectLog: Array<{ key: string; runner: string }> = []
+  const ledger = new Map<string, { readonly value: string; attempts: number }>()
   const server = http.createServer((req, res) => {
     const chunks: Array<Buffer> = []
     req.on("data", (c: Buffer) => chunks.push(c))
@@ -90,6 +96,15 @@ export const start = (): Promise<RefundServer> => {
         const reply = answer(JSON.parse(text), requests)
         res.writeHead(200, { "content-type": "application/json" })
         res.end(JSON.stringify(reply))
+        return
+      }
+      if (url.startsWith("/ledger/")) {
+        const key = decodeURIComponent(url.slice("/ledger/".length))
+        const entry = ledger.get(key)
+        if (entry === undefined) ledger.set(key, { value: text, attempts: 1 })
+        else entry.attempts += 1
+        res.writeHead(200, { "content-type": "application/json" })
+        res.end(JSON.stringify({ recorded: entry === undefined }))
         return
       }
       if (url.startsWith("/effects/")) {
@@ -112,6 +127,7 @@ export const start = (): Promise<RefundServer> => {
         requests,
         effects,
         effectLog,
+        ledger,
         count: (key) => effects.get(key) ?? 0,
         requestCount: (order, stage) =>
           requests.filter((r) => r.order === order && r.stage === stage).length,

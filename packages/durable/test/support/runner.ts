@@ -10,7 +10,7 @@
  * Writes one JSON object per stdout line: `{ "ready": true }` once registered, then
  * `{ "result": … }` for each awaited run.
  */
-import { Agent, Tool } from "@agentfx/core"
+import { Agent, RunContext, Tool } from "@agentfx/core"
 import { OpenAiChat, OpenAiClient } from "@agentfx/providers"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
@@ -70,11 +70,23 @@ const chargeBack = Tool.make("charge_back", {
   handler: ({ order }) => Effect.as(effect(`charge_back/${order}`), `charged back ${order}`)
 })
 
+/** Writes to the ledger (which dedupes by key) under the call's idempotency key. */
+const ledger = (value: string) =>
+  Effect.flatMap(RunContext.RunContext, (ctx) =>
+    Effect.promise(() =>
+      fetch(`${config.modelUrl}/ledger/${encodeURIComponent(RunContext.idempotencyKey(ctx))}`, {
+        method: "POST",
+        body: value
+      }).then((r) => r.json())
+    )
+  )
+
 const writeReport = Tool.make("write_report", {
-  description: "Files the refund report (slow).",
+  description: "Files the refund report (slow), in the ledger under its idempotency key.",
   parameters: Order,
   handler: ({ order }) =>
     effect(`report_start/${order}`).pipe(
+      Effect.zipRight(ledger(`report ${order}`)),
       Effect.zipRight(Effect.sleep(config.slowMs)),
       Effect.zipRight(effect(`report_done/${order}`)),
       Effect.as(`report filed for ${order}`)
@@ -189,6 +201,7 @@ const main = Effect.gen(function* () {
           emit({
             result: {
               id,
+              executionId: result.executionId,
               output: result.output,
               requests: result.usage.requests,
               toolCalls: result.usage.toolCalls,
