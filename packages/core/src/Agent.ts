@@ -184,6 +184,7 @@ export interface RunOptions<M extends Model.Input = never> {
   readonly historyProcessors?:
     | ReadonlyArray<HistoryProcessor.HistoryProcessor<never, RunContext>>
     | undefined
+  /**
    * Built-in tools for this run, added to the agent's (see `BuiltinTool`): the provider runs
    * them; a provider without one fails the request with a `UserError` naming it.
    */
