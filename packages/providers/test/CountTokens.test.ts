@@ -4,7 +4,7 @@
  * server received must match the recorded one, and the recorded count (or error) comes back.
  * The generation interactions of the same cases are covered by the conformance suites.
  */
-import { Agent, AgentError, HistoryProcessor, Messages, Model } from "@agentfx/core"
+import { Agent, AgentError, BuiltinTool, HistoryProcessor, Messages, Model } from "@agentfx/core"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
@@ -104,6 +104,57 @@ describe("Model.countTokens (recorded)", () => {
       })
     )
   }
+
+  it.scoped("anthropic: built-in tools are counted too (the memory tool, recorded)", () =>
+    Effect.gen(function* () {
+      const c = loadCase(
+        "anthropic",
+        "models.test_anthropic.test_anthropic_count_tokens_keeps_memory_tool"
+      )
+      const recorded = countOf(c)
+      const server = yield* replayServer(c)
+      const model = yield* Model.resolve(
+        anthropic(server.baseUrl, "claude-sonnet-4-5").pipe(
+          Layer.provide(NodeHttpClient.layerUndici)
+        )
+      )
+      const usage = yield* model.countTokens!(
+        [Messages.userPrompt("What is 2 + 2?")],
+        {},
+        new Model.ModelRequestParameters({ builtinTools: [new BuiltinTool.Memory()] })
+      )
+      assert.strictEqual(usage.inputTokens, 1581)
+      assert.strictEqual(server.received.length, 1)
+      assert.deepStrictEqual(server.received[0]!.body, recorded.request.body)
+    })
+  )
+
+  it.scoped("openai-responses: instructions are counted (recorded)", () =>
+    Effect.gen(function* () {
+      const c = loadCase(
+        "openai-responses",
+        "models.test_openai_responses.test_responses_count_tokens"
+      )
+      const recorded = countOf(c)
+      const server = yield* replayServer(c)
+      const model = yield* Model.resolve(
+        responses(server.baseUrl, "gpt-4.1-mini").pipe(Layer.provide(NodeHttpClient.layerUndici))
+      )
+      const usage = yield* model.countTokens!(
+        [
+          new Messages.ModelRequest({
+            parts: [new Messages.UserPromptPart({ content: "" })],
+            instructions: "Follow the system instructions."
+          })
+        ],
+        {},
+        Model.ModelRequestParameters.empty
+      )
+      assert.strictEqual(server.received.length, 1)
+      assert.deepStrictEqual(server.received[0]!.body, recorded.request.body)
+      assert.strictEqual(usage.inputTokens, 16)
+    })
+  )
 
   it.scoped("anthropic: a recorded 404 becomes a ModelHTTPError", () =>
     Effect.gen(function* () {
