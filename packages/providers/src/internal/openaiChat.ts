@@ -15,6 +15,7 @@ import {
   Usage
 } from "@agentfx/core"
 import type { ChatProfile } from "../OpenAiChat.js"
+import { instructionsOf, isObj, num, timestampOf } from "./chatMessages.js"
 import type { StreamDecoder } from "./streamDecoder.js"
 import {
   type CacheSetting,
@@ -88,16 +89,6 @@ const userContent = (
       })
   }
   return new AgentError.UserError({ reason: `${modelName}: unsupported user content` })
-}
-
-/** The instructions in force: those of the last request that has any. */
-const instructionsOf = (messages: ReadonlyArray<Messages.ModelMessage>): string | undefined => {
-  for (let i = messages.length - 1; i >= 0; i--) {
-    const m = messages[i]!
-    if (m._tag === "ModelRequest" && m.instructions !== undefined && m.instructions !== "")
-      return m.instructions
-  }
-  return undefined
 }
 
 /** Encodes a conversation as Chat Completions `messages`. */
@@ -452,9 +443,6 @@ export const mapFinishReason = (reason: unknown): Messages.FinishReason | undefi
   }
 }
 
-const num = (u: unknown): number => (typeof u === "number" && Number.isFinite(u) ? u : 0)
-const isObj = (u: unknown): u is Json => typeof u === "object" && u !== null && !Array.isArray(u)
-
 /** Chat Completions `usage` → `RequestUsage`. */
 export const decodeUsage = (usage: unknown): Usage.RequestUsage => {
   if (!isObj(usage)) return Usage.RequestUsage.empty
@@ -592,9 +580,6 @@ const executedResult = (
     true
   )
 }
-
-const timestampOf = (created: unknown): Date | undefined =>
-  typeof created === "number" ? new Date(created * 1000) : undefined
 
 /** Decodes a (non-streamed) Chat Completions response. */
 export const decodeResponse = (
