@@ -117,6 +117,44 @@ interface BuiltinReturnState {
 }
 type State = TextState | ThinkingState | ToolCallState | BuiltinReturnState
 
+/** The state of a part that arrives whole. */
+const stateOf = (part: ModelResponsePart): State => {
+  switch (part._tag) {
+    case "BuiltinToolReturnPart":
+      return { kind: "builtinReturn", part }
+    case "TextPart":
+      return {
+        kind: "text",
+        content: part.content,
+        id: part.id,
+        providerDetails: part.providerDetails
+      }
+    case "ThinkingPart":
+      return {
+        kind: "thinking",
+        content: part.content,
+        id: part.id,
+        signature: part.signature,
+        redacted: part.redacted,
+        providerName: part.providerName,
+        providerDetails: part.providerDetails
+      }
+    case "ToolCallPart":
+    case "BuiltinToolCallPart":
+      return {
+        kind: "tool",
+        toolName: part.toolName,
+        args: part.args,
+        toolCallId: part.toolCallId,
+        id: part.id,
+        providerName: part.providerName,
+        providerDetails: part.providerDetails,
+        started: true,
+        builtin: part._tag === "BuiltinToolCallPart"
+      }
+  }
+}
+
 let idCounter = 0
 /** A fresh tool-call id for providers that do not send one. */
 export const generateToolCallId = (): string =>
@@ -338,37 +376,7 @@ export class PartsManager {
 
   /** A whole part arrives at once (Gemini function calls, a complete block, a built-in tool's return). */
   part(vendorId: string | undefined, part: ModelResponsePart): Event {
-    const s: State =
-      part._tag === "BuiltinToolReturnPart"
-        ? { kind: "builtinReturn", part }
-        : part._tag === "TextPart"
-          ? {
-              kind: "text",
-              content: part.content,
-              id: part.id,
-              providerDetails: part.providerDetails
-            }
-          : part._tag === "ThinkingPart"
-            ? {
-                kind: "thinking",
-                content: part.content,
-                id: part.id,
-                signature: part.signature,
-                redacted: part.redacted,
-                providerName: part.providerName,
-                providerDetails: part.providerDetails
-              }
-            : {
-                kind: "tool",
-                toolName: part.toolName,
-                args: part.args,
-                toolCallId: part.toolCallId,
-                id: part.id,
-                providerName: part.providerName,
-                providerDetails: part.providerDetails,
-                started: true,
-                builtin: part._tag === "BuiltinToolCallPart"
-              }
+    const s = stateOf(part)
     const index = this.add(vendorId, s)
     return new PartStartEvent({ index, part }, true)
   }
