@@ -41,7 +41,9 @@ export {
   /** The `UserError` for the first built-in tool the Messages API lacks, if any. */
   builtinToolsError,
   /** Whether a Claude model takes structured outputs and strict tools (Claude 4.5+, Opus 4.1). */
-  supportsStructuredOutput
+  supportsStructuredOutput,
+  /** Whether a Claude model takes mid-conversation system messages (`{role: "system"}` entries). */
+  supportsInlineSystemPrompts
 } from "./internal/anthropic.js"
 
 /** The provider name on responses and parts. */

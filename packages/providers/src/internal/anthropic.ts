@@ -45,7 +45,8 @@ export type Block = Record<string, unknown> & { readonly type?: string }
 
 /** A message of the `messages` array. */
 export interface WireMessage {
-  role: "user" | "assistant"
+  /** `system`: a mid-conversation system message (models that take one, see `encodeMessages`). */
+  role: "user" | "assistant" | "system"
   content: Array<Block>
 }
 
@@ -198,34 +199,152 @@ const encodeAssistant = (m: Messages.ModelResponse): Array<Block> => {
   return blocks
 }
 
-/** Encodes the conversation into `system` text and `messages` (consecutive roles merged). */
+/**
+ * Claude models that honour a `{role: "system"}` entry inside `messages` (Anthropic's published
+ * list for mid-conversation system messages; a Bedrock `[geo.]anthropic.` prefix is ignored).
+ */
+const INLINE_SYSTEM_MODEL_PREFIXES = [
+  "claude-fable-5",
+  "claude-mythos-5",
+  "claude-opus-4-8",
+  "claude-opus-5"
+]
+
+/** Whether the model takes mid-conversation system messages as `system` entries of `messages`. */
+export const supportsInlineSystemPrompts = (modelName: string): boolean => {
+  const base = modelName.replace(/^(?:[a-z]{2,}\.)?anthropic\./, "")
+  return INLINE_SYSTEM_MODEL_PREFIXES.some((p) => base.startsWith(p))
+}
+
+/** Options of `encodeMessages`. */
+export interface EncodeMessagesOptions {
+  /**
+   * Send a system prompt that is not at the start of the history as a `{role: "system"}` entry
+   * of `messages` (default `false`: it is sent in place as `<system>…</system>` user text).
+   */
+  readonly inlineSystemPrompts?: boolean | undefined
+}
+
+/** A message of the encoded conversation: `system` entries only with inline system prompts. */
+interface EncodedMessage {
+  role: "user" | "assistant" | "system"
+  content: Array<Block>
+}
+
+type Ttl = "5m" | "1h"
+
+/** Puts a cache breakpoint on the last block of `blocks` (no block: nothing to cache, ignored). */
+const markLast = (blocks: ReadonlyArray<Block>, ttl: Ttl): void => {
+  const last = blocks[blocks.length - 1]
+  if (last !== undefined) (last as Record<string, unknown>).cache_control = cacheControl(ttl)
+}
+
+/** How many of the first request's opening parts are the run's standing system prompt. */
+const standingSystemCount = (request: Messages.ModelRequest): number => {
+  let n = 0
+  while (request.parts[n]?._tag === "SystemPromptPart") n++
+  return n
+}
+
+/**
+ * Moves each `system` entry past the user turns behind it, to just before the assistant turn it
+ * governs (the API takes one only right before an assistant turn or at the end). Only user turns
+ * are passed, so two entries keep their order. A moved entry leaves its cache breakpoint on the
+ * message it sat behind, so the cached prefix never grows over the turns it passed.
+ */
+const placeSystemEntries = (out: Array<EncodedMessage>): void => {
+  for (let i = out.length - 1; i >= 0; i--) {
+    if (out[i]!.role !== "system") continue
+    let target = i + 1
+    while (target < out.length && out[target]!.role === "user") target++
+    if (target === i + 1) continue
+    const entry = out[i]!
+    const last = entry.content[entry.content.length - 1] as Record<string, unknown> | undefined
+    const cache = last?.cache_control as { readonly ttl?: Ttl } | undefined
+    if (last !== undefined && cache !== undefined) {
+      delete last.cache_control
+      if (i > 0) markLast(out[i - 1]!.content, cache.ttl ?? "5m")
+    }
+    out.splice(i, 1)
+    out.splice(target - 1, 0, entry)
+  }
+}
+
+/** Gives each `system` section a user turn to follow: a minimal `.` turn where none precedes it. */
+const anchorSystemEntries = (out: Array<EncodedMessage>): void => {
+  for (let i = out.length - 1; i >= 0; i--) {
+    if (out[i]!.role !== "system") continue
+    const before = out[i - 1]?.role
+    if (before === "user" || before === "system") continue
+    out.splice(i, 0, { role: "user", content: [{ type: "text", text: "." }] })
+  }
+}
+
+/** Merges consecutive user turns (a moved `system` entry can leave two behind each other). */
+const mergeUserTurns = (out: ReadonlyArray<EncodedMessage>): Array<WireMessage> => {
+  const merged: Array<EncodedMessage> = []
+  for (const m of out) {
+    const last = merged[merged.length - 1]
+    if (last !== undefined && last.role === "user" && m.role === "user")
+      last.content.push(...m.content)
+    else merged.push(m)
+  }
+  return merged as Array<WireMessage>
+}
+
+/**
+ * Encodes the conversation into `system` text and `messages` (consecutive user / assistant turns
+ * merged). The system prompt parts that open the first request, and the latest instructions, go
+ * to the top-level `system`. A later system prompt (added mid-conversation) stays in the history,
+ * so the cached prefix ahead of it is untouched: as a `{role: "system"}` entry on models that take
+ * one (placed before the generation it governs, after a `.` user turn if no user turn precedes
+ * it), else as `<system>…</system>` user text where it was authored.
+ */
 export const encodeMessages = (
-  messages: ReadonlyArray<Messages.ModelMessage>
+  messages: ReadonlyArray<Messages.ModelMessage>,
+  options: EncodeMessagesOptions = {}
 ): { readonly system: string | undefined; readonly messages: Array<WireMessage> } => {
+  const inline = options.inlineSystemPrompts === true
   const systemParts: Array<string> = []
-  const out: Array<WireMessage> = []
+  const out: Array<EncodedMessage> = []
   let instructions: string | undefined
+  const leading = messages.find((m) => m._tag === "ModelRequest")
   const append = (role: "user" | "assistant", content: Array<Block>) => {
     if (content.length === 0) return
     const last = out[out.length - 1]
     if (last !== undefined && last.role === role) last.content.push(...content)
     else out.push({ role, content })
   }
+  const previousContent = (): ReadonlyArray<Block> => out[out.length - 1]?.content ?? []
   for (const m of messages) {
     if (m._tag === "ModelResponse") {
       append("assistant", encodeAssistant(m))
       continue
     }
     if (m.instructions !== undefined) instructions = m.instructions
+    const standing = m === leading ? standingSystemCount(m) : 0
     const content: Array<Block> = []
-    for (const part of m.parts) {
+    const midSystem: Array<string> = []
+    // Cache points authored after a mid-conversation system prompt, as the number of user blocks
+    // before each: the `system` entry renders after this request's blocks, so a point ending the
+    // request covers it, and one with content after it stays where it was authored.
+    const deferred: Array<readonly [number, Ttl]> = []
+    m.parts.forEach((part, index) => {
       switch (part._tag) {
         case "SystemPromptPart":
-          systemParts.push(part.content)
+          if (index < standing) systemParts.push(part.content)
+          else if (inline) midSystem.push(part.content)
+          else content.push({ type: "text", text: `<system>${part.content}</system>` })
           break
         case "UserPromptPart":
-          if (typeof part.content === "string") encodeUserContent(part.content, content)
-          else for (const c of part.content) encodeUserContent(c, content)
+          for (const c of typeof part.content === "string" ? [part.content] : part.content) {
+            if (typeof c !== "string" && c._tag === "CachePoint") {
+              const ttl = cacheTtl(c.ttl ?? true)
+              if (midSystem.length > 0) deferred.push([content.length, ttl])
+              // A cache point opening a request marks the end of the message before it.
+              else markLast(content.length > 0 ? content : previousContent(), ttl)
+            } else encodeUserContent(c, content)
+          }
           break
         case "ToolReturnPart":
           content.push({
@@ -251,13 +370,25 @@ export const encodeMessages = (
           }
           break
       }
+    })
+    let systemTtl: Ttl | undefined
+    for (const [at, ttl] of deferred) {
+      if (at === content.length) systemTtl = ttl
+      else markLast(at > 0 ? content.slice(0, at) : previousContent(), ttl)
     }
     append("user", content)
+    if (midSystem.length > 0) {
+      const entry: Array<Block> = midSystem.map((text) => ({ type: "text", text }))
+      if (systemTtl !== undefined) markLast(entry, systemTtl)
+      out.push({ role: "system", content: entry })
+    }
   }
+  placeSystemEntries(out)
+  anchorSystemEntries(out)
   if (instructions !== undefined) systemParts.unshift(instructions)
   return {
     system: systemParts.length > 0 ? systemParts.join("\n\n") : undefined,
-    messages: out
+    messages: mergeUserTurns(out)
   }
 }
 
@@ -428,6 +559,11 @@ export interface EncodeOptions {
    * `supportsStructuredOutput`). Without it, `strict: true` on a tool is dropped.
    */
   readonly strictTools?: boolean | undefined
+  /**
+   * Whether mid-conversation system prompts go as `system` entries of `messages` (default: by
+   * model name, see `supportsInlineSystemPrompts`).
+   */
+  readonly inlineSystemPrompts?: boolean | undefined
 }
 
 /**
@@ -444,7 +580,10 @@ export const encodeRequest = (
   options: EncodeOptions
 ): Record<string, unknown> => {
   const builtin = encodeBuiltinTools(parameters.builtinTools, options.modelName)
-  const encoded = encodeMessages(messages)
+  const encoded = encodeMessages(messages, {
+    inlineSystemPrompts:
+      options.inlineSystemPrompts ?? supportsInlineSystemPrompts(options.modelName)
+  })
   const budget = settings.thinking === undefined ? undefined : budgetOf(settings.thinking)
   let maxTokens = settings.maxTokens ?? DEFAULT_MAX_TOKENS
   if (budget !== undefined && maxTokens <= budget) maxTokens = budget + DEFAULT_MAX_TOKENS

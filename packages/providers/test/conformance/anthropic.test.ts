@@ -40,7 +40,6 @@ const SKIPS: ReadonlyArray<readonly [string, string]> = [
   ],
   ["advisor_tool", "built-in advisor tool is out of scope"],
   ["lazy_advertisement", "tool additions are out of scope"],
-  ["mid_conversation_system", "mid-conversation system messages are out of scope"],
   ["adaptive", "adaptive thinking / effort (output_config.effort) is out of scope"],
   ["effort", "output_config.effort is out of scope"],
   ["task_budget", "task budgets are out of scope"],
@@ -130,10 +129,27 @@ const fromWire = (body: Json) => {
         ? body.system
         : (body.system as Array<Json>).map((b) => b.text).join("\n\n")
   let first = true
+  // A cache breakpoint on the last block of an assistant turn: a `CachePoint` opening the next
+  // request (it marks the end of the message before it).
+  let cacheAfterAssistant: Messages.CachePoint | undefined
   for (const m of body.messages as Array<Json>) {
     const blocks: Array<Json> =
       typeof m.content === "string" ? [{ type: "text", text: m.content }] : m.content
+    if (m.role === "system") {
+      // A mid-conversation system message: a request of system prompts (a breakpoint on its last
+      // block is a `CachePoint` right after them).
+      messages.push(
+        new Messages.ModelRequest({
+          parts: [
+            ...blocks.map((b) => new Messages.SystemPromptPart({ content: b.text })),
+            ...cachePoint(blocks.at(-1)!).map((p) => new Messages.UserPromptPart({ content: [p] }))
+          ]
+        })
+      )
+      continue
+    }
     if (m.role === "assistant") {
+      cacheAfterAssistant = cachePoint(blocks.at(-1) ?? {})[0]
       const parts: Array<Messages.ModelResponsePart> = []
       for (const b of blocks) {
         if (b.type === "text") parts.push(new Messages.TextPart({ content: b.text }))
@@ -196,7 +212,9 @@ const fromWire = (body: Json) => {
     if (first && systemText !== undefined)
       parts.push(new Messages.SystemPromptPart({ content: systemText }))
     first = false
-    let user: Array<Messages.UserContent> | undefined
+    let user: Array<Messages.UserContent> | undefined =
+      cacheAfterAssistant === undefined ? undefined : [cacheAfterAssistant]
+    cacheAfterAssistant = undefined
     const flushUser = () => {
       if (user !== undefined) parts.push(new Messages.UserPromptPart({ content: user }))
       user = undefined
