@@ -7,6 +7,7 @@
 import { Messages, Model } from "@agentfx/core"
 import { assert, describe, it } from "@effect/vitest"
 import * as Anthropic from "../src/Anthropic.js"
+import * as Bedrock from "../src/Bedrock.js"
 
 const { CachePoint, ModelRequest, ModelResponse, SystemPromptPart, TextPart, UserPromptPart } =
   Messages
@@ -201,5 +202,29 @@ describe("Anthropic mid-conversation system prompts", () => {
       body.messages.map((m) => m.role),
       ["user", "assistant", "user", "system"]
     )
+  })
+})
+
+describe("Bedrock Converse mid-conversation system prompts", () => {
+  it("the standing prompt goes to `system`, a later one stays in place as <system> text", () => {
+    const body = Bedrock.encodeRequest(
+      history(
+        new ModelRequest({
+          parts: [
+            new SystemPromptPart({ content: INSTRUCTION }),
+            new UserPromptPart({ content: "Again." })
+          ]
+        })
+      ),
+      {},
+      new Model.ModelRequestParameters({}),
+      { modelId: "us.anthropic.claude-opus-4-8" }
+    ) as { system: Array<unknown>; messages: Array<unknown> }
+    assert.deepStrictEqual(body.system, [{ text: "You are a code reviewer." }])
+    assert.deepStrictEqual(body.messages, [
+      { role: "user", content: [{ text: "Review add." }] },
+      { role: "assistant", content: [{ text: "Looks fine." }] },
+      { role: "user", content: [{ text: `<system>${INSTRUCTION}</system>` }, { text: "Again." }] }
+    ])
   })
 })

@@ -370,6 +370,7 @@ export const encodeMessages = (
   const system: Array<string> = []
   const out: Array<WireMessage> = []
   let instructions: string | undefined
+  const leading = messages.find((m) => m._tag === "ModelRequest")
   const append = (role: "user" | "assistant", content: Array<Block>) => {
     if (content.length === 0) return
     const last = out[out.length - 1]
@@ -383,10 +384,16 @@ export const encodeMessages = (
     }
     if (m.instructions !== undefined) instructions = m.instructions
     const content: Array<Block> = []
+    // Only the system prompts opening the first request are the standing system prompt; a later
+    // one (added mid-conversation) stays where it was authored as `<system>` text, so the cached
+    // prefix ahead of it is untouched (Converse has no system role inside `messages`).
+    let standing = m === leading
     for (const part of m.parts) {
+      if (part._tag !== "SystemPromptPart") standing = false
       switch (part._tag) {
         case "SystemPromptPart":
-          system.push(part.content)
+          if (standing) system.push(part.content)
+          else content.push({ text: `<system>${part.content}</system>` })
           break
         case "UserPromptPart": {
           const items = typeof part.content === "string" ? [part.content] : part.content

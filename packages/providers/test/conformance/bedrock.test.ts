@@ -38,7 +38,10 @@ const SKIPS: ReadonlyArray<readonly [string, string]> = [
     "Bedrock CountTokens is not implemented (Model.countTokens: Anthropic, Gemini, OpenAI Responses)"
   ],
   ["test_gateway", "pydantic gateway routing is out of scope"],
-  ["mid_conversation_system", "mid-conversation system messages are out of scope"],
+  [
+    "mid_conversation_system",
+    "not built: the Anthropic Messages API over Bedrock InvokeModel (Anthropic's Bedrock client); Converse sends a mid-conversation system prompt as <system> text (AnthropicSystemMessages.test.ts)"
+  ],
   ["adaptive_effort", "adaptive thinking / effort has no portable setting (extraBody only)"],
   ["model_other_parameters", "the recorded request body is not JSON (bodyText)"],
   [
