@@ -43,7 +43,11 @@ export {
   /** Whether a Claude model takes structured outputs and strict tools (Claude 4.5+, Opus 4.1). */
   supportsStructuredOutput,
   /** Whether a Claude model takes mid-conversation system messages (`{role: "system"}` entries). */
-  supportsInlineSystemPrompts
+  supportsInlineSystemPrompts,
+  /** Whether a Claude model takes adaptive thinking (Sonnet / Opus 4.6+). */
+  supportsAdaptiveThinking,
+  /** Whether a Claude model takes `output_config.effort` (Opus 4.5+, Sonnet 4.6+). */
+  supportsEffort
 } from "./internal/anthropic.js"
 
 /** The provider name on responses and parts. */
@@ -197,7 +201,20 @@ export interface Options {
   readonly cacheInstructions?: Wire.CacheSetting | undefined
   /** Cache the tool definitions (`true` = 5 minutes, or `"1h"`). */
   readonly cacheTools?: Wire.CacheSetting | undefined
+  /**
+   * `output_config.effort` (Opus 4.5+, Sonnet 4.6+; `xhigh` on Opus 4.7+), with or without
+   * thinking. Without it, an effort-level `thinking` setting (`"low"`…`"high"`) sets it.
+   */
+  readonly effort?: Wire.Effort | undefined
+  /** A token budget for the whole agentic task (`output_config.task_budget`, Opus 4.7+). */
+  readonly taskBudget?: Wire.TaskBudget | undefined
 }
+
+/** An `output_config.effort` level. */
+export type Effort = Wire.Effort
+
+/** A task budget (`output_config.task_budget`). */
+export type TaskBudget = Wire.TaskBudget
 
 /**
  * The profile of an Anthropic model: tools, thinking, and native JSON-schema output (plus strict
@@ -218,8 +235,10 @@ const betaHeaders = (body: Record<string, unknown>): Record<string, string> | un
   const strictTools =
     Array.isArray(body.tools) && body.tools.some((t: Record<string, unknown>) => t.strict === true)
   const betas = Wire.builtinBetas(body)
-  if (body.output_config !== undefined || strictTools)
+  const outputConfig = body.output_config as Record<string, unknown> | undefined
+  if (outputConfig?.format !== undefined || strictTools)
     betas.unshift("structured-outputs-2025-11-13")
+  if (outputConfig?.task_budget !== undefined) betas.push("task-budgets-2026-03-13")
   return betas.length > 0 ? { "anthropic-beta": betas.join(",") } : undefined
 }
 
@@ -243,7 +262,9 @@ export const makeWith = (
         stream,
         cacheInstructions: options.cacheInstructions,
         cacheTools: options.cacheTools,
-        strictTools: profile.supportsJsonSchemaOutput
+        strictTools: profile.supportsJsonSchemaOutput,
+        effort: options.effort,
+        taskBudget: options.taskBudget
       }),
     post: HttpModel.viaClient(client, (body: Record<string, unknown>, settings) => ({
       modelName,

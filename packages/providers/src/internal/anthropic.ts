@@ -546,6 +546,90 @@ export const budgetOf = (thinking: ModelSettings.ThinkingSetting): number | unde
   return thinking.budgetTokens
 }
 
+/** An `output_config.effort` level (`xhigh` only on the models that take it). */
+export type Effort = "low" | "medium" | "high" | "xhigh" | "max"
+
+/** A task budget (`output_config.task_budget`, tokens; Opus 4.7+). */
+export interface TaskBudget {
+  readonly total: number
+  readonly remaining?: number | undefined
+}
+
+/** A model name without a Bedrock `[geo.]anthropic.` prefix. */
+const claudeName = (modelName: string): string =>
+  modelName.replace(/^(?:[a-z]{2,}\.)?anthropic\./, "")
+
+const startsWithAny = (modelName: string, prefixes: ReadonlyArray<string>): boolean => {
+  const name = claudeName(modelName)
+  return prefixes.some((p) => name.startsWith(p))
+}
+
+const LATEST = ["claude-fable-5", "claude-mythos-5", "claude-opus-5", "claude-sonnet-5"]
+
+/** Whether the model takes adaptive thinking (`thinking: {type: "adaptive"}`): Sonnet / Opus 4.6+. */
+export const supportsAdaptiveThinking = (modelName: string): boolean =>
+  startsWithAny(modelName, [
+    ...LATEST,
+    "claude-sonnet-4-6",
+    "claude-opus-4-6",
+    "claude-opus-4-7",
+    "claude-opus-4-8"
+  ])
+
+/** Whether the model takes `output_config.effort`: Opus 4.5+, Sonnet 4.6+. */
+export const supportsEffort = (modelName: string): boolean =>
+  startsWithAny(modelName, [
+    ...LATEST,
+    "claude-sonnet-4-6",
+    "claude-opus-4-5",
+    "claude-opus-4-6",
+    "claude-opus-4-7",
+    "claude-opus-4-8"
+  ])
+
+/** Models that take the `xhigh` effort and reject budget thinking (adaptive only): Opus 4.7+. */
+const adaptiveOnly = (modelName: string): boolean =>
+  startsWithAny(modelName, [...LATEST, "claude-opus-4-7", "claude-opus-4-8"])
+
+/** The Anthropic thinking of a thinking setting for a model. */
+export interface ThinkingConfig {
+  /** The `thinking` object (`undefined`: thinking off). */
+  readonly thinking?: Record<string, unknown> | undefined
+  /** The budget of extended (`enabled`) thinking; adaptive thinking has none. */
+  readonly budget?: number | undefined
+  /** The effort an effort level maps to, on models that take `output_config.effort`. */
+  readonly effort?: Effort | undefined
+}
+
+/**
+ * Maps the portable thinking setting per model family (as pydantic-ai does): models with adaptive
+ * thinking get `{type: "adaptive"}` (a token budget stays extended thinking, except on models
+ * that only think adaptively); older models get extended thinking with a budget. An effort level
+ * (`"low"`…) also sets `output_config.effort` where the model takes it (`minimal` → `low`).
+ */
+export const thinkingConfigOf = (
+  thinking: ModelSettings.ThinkingSetting | undefined,
+  modelName: string
+): ThinkingConfig => {
+  if (thinking === undefined || thinking === false) return {}
+  const effort: Effort | undefined =
+    typeof thinking === "string" && supportsEffort(modelName)
+      ? thinking === "minimal"
+        ? "low"
+        : thinking
+      : undefined
+  const adaptive =
+    supportsAdaptiveThinking(modelName) && (typeof thinking !== "object" || adaptiveOnly(modelName))
+  if (adaptive) return { thinking: { type: "adaptive" }, effort }
+  const budget = budgetOf(thinking)
+  return {
+    ...(budget !== undefined
+      ? { thinking: { type: "enabled", budget_tokens: budget }, budget }
+      : {}),
+    effort
+  }
+}
+
 /** Options of `encodeRequest`. */
 export interface EncodeOptions {
   readonly modelName: string
@@ -564,6 +648,10 @@ export interface EncodeOptions {
    * model name, see `supportsInlineSystemPrompts`).
    */
   readonly inlineSystemPrompts?: boolean | undefined
+  /** `output_config.effort`, over the one an effort-level thinking setting maps to. */
+  readonly effort?: Effort | undefined
+  /** `output_config.task_budget` (Opus 4.7+). */
+  readonly taskBudget?: TaskBudget | undefined
 }
 
 /**
@@ -584,7 +672,8 @@ export const encodeRequest = (
     inlineSystemPrompts:
       options.inlineSystemPrompts ?? supportsInlineSystemPrompts(options.modelName)
   })
-  const budget = settings.thinking === undefined ? undefined : budgetOf(settings.thinking)
+  const thinking = thinkingConfigOf(settings.thinking, options.modelName)
+  const budget = thinking.budget
   let maxTokens = settings.maxTokens ?? DEFAULT_MAX_TOKENS
   if (budget !== undefined && maxTokens <= budget) maxTokens = budget + DEFAULT_MAX_TOKENS
   const body: Record<string, unknown> = {
@@ -604,7 +693,7 @@ export const encodeRequest = (
         ]
       : encoded.system
   }
-  if (budget !== undefined) body.thinking = { type: "enabled", budget_tokens: budget }
+  if (thinking.thinking !== undefined) body.thinking = thinking.thinking
 
   const tools = parameters.allTools
   if (tools.length > 0 || builtin.tools.length > 0) {
@@ -626,11 +715,21 @@ export const encodeRequest = (
 
   if (builtin.mcpServers.length > 0) body.mcp_servers = builtin.mcpServers
 
+  const outputConfig: Record<string, unknown> = {}
   if (parameters.outputMode === "native" && parameters.outputObject !== undefined) {
-    body.output_config = {
-      format: { type: "json_schema", schema: parameters.outputObject.jsonSchema }
+    outputConfig.format = { type: "json_schema", schema: parameters.outputObject.jsonSchema }
+  }
+  const effort = options.effort ?? thinking.effort
+  if (effort !== undefined) outputConfig.effort = effort
+  if (options.taskBudget !== undefined) {
+    const { total, remaining } = options.taskBudget
+    outputConfig.task_budget = {
+      type: "tokens",
+      total,
+      ...(remaining !== undefined ? { remaining } : {})
     }
   }
+  if (Object.keys(outputConfig).length > 0) body.output_config = outputConfig
 
   if (settings.temperature !== undefined) body.temperature = settings.temperature
   if (settings.topP !== undefined) body.top_p = settings.topP

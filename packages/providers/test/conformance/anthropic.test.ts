@@ -40,10 +40,6 @@ const SKIPS: ReadonlyArray<readonly [string, string]> = [
   ],
   ["advisor_tool", "built-in advisor tool is out of scope"],
   ["lazy_advertisement", "tool additions are out of scope"],
-  ["adaptive", "adaptive thinking / effort (output_config.effort) is out of scope"],
-  ["effort", "output_config.effort is out of scope"],
-  ["task_budget", "task budgets are out of scope"],
-  ["opus_46", "adaptive thinking / effort is out of scope"],
   ["test_gateway", "pydantic gateway routing is out of scope"],
   ["request_stream_fallback", "large max_tokens stream fallback is out of scope"],
   ["image_url_input_invalid_mime_type", "downloads media before the call"]
@@ -299,6 +295,14 @@ const fromWire = (body: Json) => {
   if (choice?.disable_parallel_tool_use) settings.parallelToolCalls = false
   if (body.thinking?.type === "enabled")
     settings.thinking = { budgetTokens: body.thinking.budget_tokens }
+  // Adaptive thinking is the portable setting on models that have it; an effort it maps to
+  // (low / medium / high) is an effort-level setting, any other effort the model option.
+  let effort: Anthropic.Effort | undefined = body.output_config?.effort
+  if (body.thinking?.type === "adaptive") {
+    settings.thinking = effort === "low" || effort === "medium" || effort === "high" ? effort : true
+    if (settings.thinking !== true) effort = undefined
+  }
+  const taskBudget = body.output_config?.task_budget
   if (body.temperature !== undefined) settings.temperature = body.temperature
   if (body.top_p !== undefined) settings.topP = body.top_p
   // Anthropic-only sampling knobs have no portable setting: they travel in extraBody.
@@ -324,7 +328,16 @@ const fromWire = (body: Json) => {
     settings,
     options: {
       ...(systemCache ? { cacheInstructions: systemCache.ttl ?? true } : {}),
-      ...(toolCache ? { cacheTools: toolCache.ttl ?? true } : {})
+      ...(toolCache ? { cacheTools: toolCache.ttl ?? true } : {}),
+      ...(effort !== undefined ? { effort } : {}),
+      ...(taskBudget !== undefined
+        ? {
+            taskBudget: {
+              total: taskBudget.total,
+              ...(taskBudget.remaining !== undefined ? { remaining: taskBudget.remaining } : {})
+            }
+          }
+        : {})
     }
   }
 }
