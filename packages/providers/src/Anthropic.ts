@@ -202,6 +202,12 @@ export interface Options {
   /** Cache the tool definitions (`true` = 5 minutes, or `"1h"`). */
   readonly cacheTools?: Wire.CacheSetting | undefined
   /**
+   * Automatic prompt caching (`true` = 5 minutes, or `"1h"`): a top-level `cache_control`; the
+   * server caches up to the last cacheable block and moves the breakpoint as the conversation
+   * grows (it takes one of the 4 breakpoints of a request).
+   */
+  readonly autoCache?: Wire.CacheSetting | undefined
+  /**
    * `output_config.effort` (Opus 4.5+, Sonnet 4.6+; `xhigh` on Opus 4.7+), with or without
    * thinking. Without it, an effort-level `thinking` setting (`"low"`…`"high"`) sets it.
    */
@@ -263,6 +269,7 @@ export const makeWith = (
         cacheInstructions: options.cacheInstructions,
         cacheTools: options.cacheTools,
         strictTools: profile.supportsJsonSchemaOutput,
+        autoCache: options.autoCache,
         effort: options.effort,
         taskBudget: options.taskBudget
       }),

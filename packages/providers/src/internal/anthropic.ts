@@ -648,6 +648,11 @@ export interface EncodeOptions {
    * model name, see `supportsInlineSystemPrompts`).
    */
   readonly inlineSystemPrompts?: boolean | undefined
+  /**
+   * Automatic prompt caching: a top-level `cache_control`, which the server applies to the last
+   * cacheable block and moves forward as the conversation grows.
+   */
+  readonly autoCache?: CacheSetting | undefined
   /** `output_config.effort`, over the one an effort-level thinking setting maps to. */
   readonly effort?: Effort | undefined
   /** `output_config.task_budget` (Opus 4.7+). */
@@ -694,6 +699,7 @@ export const encodeRequest = (
       : encoded.system
   }
   if (thinking.thinking !== undefined) body.thinking = thinking.thinking
+  if (isCaching(options.autoCache)) body.cache_control = cacheControl(cacheTtl(options.autoCache))
 
   const tools = parameters.allTools
   if (tools.length > 0 || builtin.tools.length > 0) {

@@ -33,7 +33,6 @@ const SKIPS: ReadonlyArray<readonly [string, string]> = [
   ["count_tokens_error", "a count request only: replayed by CountTokens.test.ts"],
   ["count_tokens_keeps_memory_tool", "a count request only: replayed by CountTokens.test.ts"],
   ["count_tokens_with_tool_search", "tools loaded by the client (tool_reference) are not modelled"],
-  ["cache_count_tokens", "top-level automatic cache_control is not modelled"],
   [
     "usage_limit_",
     "counting before each request to check usage limits (count_tokens_before_request) is not built; the count request is replayed by CountTokens.test.ts"
@@ -329,6 +328,7 @@ const fromWire = (body: Json) => {
     options: {
       ...(systemCache ? { cacheInstructions: systemCache.ttl ?? true } : {}),
       ...(toolCache ? { cacheTools: toolCache.ttl ?? true } : {}),
+      ...(body.cache_control ? { autoCache: body.cache_control.ttl ?? true } : {}),
       ...(effort !== undefined ? { effort } : {}),
       ...(taskBudget !== undefined
         ? {
@@ -387,7 +387,8 @@ const normalizeBody = (body: Json): Json => ({
     body.tools && body.tools.length > 0 ? (body.tool_choice ?? { type: "auto" }) : undefined,
   output_config: body.output_config,
   thinking: body.thinking,
-  mcp_servers: body.mcp_servers
+  mcp_servers: body.mcp_servers,
+  cache_control: body.cache_control
 })
 
 // ---------------------------------------------------------------------------
