@@ -20,12 +20,13 @@
  * @since 0.1.0
  */
 import * as HttpClient from "@effect/platform/HttpClient"
-import { Model, type ModelSettings } from "@agentfx/core"
+import { Model, ModelSettings } from "@agentfx/core"
 import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Stream from "effect/Stream"
 import type * as Redacted from "effect/Redacted"
 import * as Wire from "./internal/anthropic.js"
 import * as Client from "./internal/client.js"
@@ -255,7 +256,7 @@ export const makeWith = (
   options: Options = {}
 ): Model.Service => {
   const profile = { ...profileFor(modelName), ...options.profile }
-  return HttpModel.make({
+  const service = HttpModel.make({
     modelName,
     system: Wire.PROVIDER_NAME,
     profile,
@@ -293,6 +294,18 @@ export const makeWith = (
         HttpModel.decodeTokenCount("Anthropic", modelName, "input_tokens")
       )
   })
+  return {
+    ...service,
+    // A long generation (large max_tokens) is streamed and assembled: see `needsStreaming`.
+    request: (messages, settings, parameters) =>
+      Wire.needsStreaming(ModelSettings.merge(options.settings, settings), modelName)
+        ? Effect.scoped(
+            Effect.flatMap(service.requestStream(messages, settings, parameters), (s) =>
+              Effect.zipRight(Stream.runDrain(s.events), s.response)
+            )
+          )
+        : service.request(messages, settings, parameters)
+  }
 }
 
 /** Builds an Anthropic model service from the `AnthropicClient` in context. */

@@ -630,6 +630,22 @@ export const thinkingConfigOf = (
   }
 }
 
+/** The `max_tokens` of a request: the setting (default 4096), above a thinking budget. */
+export const maxTokensOf = (settings: ModelSettings.ModelSettings, modelName: string): number => {
+  const budget = thinkingConfigOf(settings.thinking, modelName).budget
+  const maxTokens = settings.maxTokens ?? DEFAULT_MAX_TOKENS
+  return budget !== undefined && maxTokens <= budget ? budget + DEFAULT_MAX_TOKENS : maxTokens
+}
+
+/**
+ * Whether a non-streamed request would run past what the API serves without streaming: the
+ * expected time of `max_tokens` (an hour per 128,000 tokens) over 10 minutes, i.e. more than
+ * 21,333 tokens. Such requests are streamed and the response assembled (as Anthropic's SDK
+ * requires and pydantic-ai does), so a long generation is not cut by an idle connection.
+ */
+export const needsStreaming = (settings: ModelSettings.ModelSettings, modelName: string): boolean =>
+  (3600 * maxTokensOf(settings, modelName)) / 128_000 > 600
+
 /** Options of `encodeRequest`. */
 export interface EncodeOptions {
   readonly modelName: string
@@ -679,8 +695,7 @@ export const encodeRequest = (
   })
   const thinking = thinkingConfigOf(settings.thinking, options.modelName)
   const budget = thinking.budget
-  let maxTokens = settings.maxTokens ?? DEFAULT_MAX_TOKENS
-  if (budget !== undefined && maxTokens <= budget) maxTokens = budget + DEFAULT_MAX_TOKENS
+  const maxTokens = maxTokensOf(settings, options.modelName)
   const body: Record<string, unknown> = {
     model: options.modelName,
     max_tokens: maxTokens,

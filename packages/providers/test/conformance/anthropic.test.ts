@@ -40,7 +40,6 @@ const SKIPS: ReadonlyArray<readonly [string, string]> = [
   ["advisor_tool", "built-in advisor tool is out of scope"],
   ["lazy_advertisement", "tool additions are out of scope"],
   ["test_gateway", "pydantic gateway routing is out of scope"],
-  ["request_stream_fallback", "large max_tokens stream fallback is out of scope"],
   ["image_url_input_invalid_mime_type", "downloads media before the call"]
 ]
 

@@ -1,7 +1,8 @@
 /**
- * Automatic prompt caching on the Messages API (`autoCache`: a top-level `cache_control`): the
- * recorded count request and message request of pydantic-ai's `anthropic_cache` case replayed
- * through one model, each request body equal to the recorded one, the cache read decoded.
+ * Messages API request options, replayed against pydantic-ai's recordings:
+ * - automatic prompt caching (`autoCache`: a top-level `cache_control`): the recorded count
+ *   request and message request through one model, each body equal to the recorded one;
+ * - a non-streamed request with a large `max_tokens` is sent streamed and assembled.
  */
 import { Messages, Model } from "@agentfx/core"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
@@ -10,6 +11,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as Anthropic from "../src/Anthropic.js"
+import * as Wire from "../src/internal/anthropic.js"
 import { loadCase, replayServer } from "./support/replay.js"
 
 describe("Anthropic automatic caching", () => {
@@ -62,5 +64,50 @@ describe("Anthropic automatic caching", () => {
     assert.deepStrictEqual(encode("1h").cache_control, { type: "ephemeral", ttl: "1h" })
     assert.isUndefined(encode().cache_control)
     assert.isUndefined(encode(false).cache_control)
+  })
+})
+
+describe("Anthropic large max_tokens", () => {
+  const modelAt = (baseUrl: string, options: Anthropic.Options = {}) =>
+    Model.resolve(
+      Anthropic.model("claude-sonnet-4-5", options).pipe(
+        Layer.provide(
+          Anthropic.layer({ baseUrl, apiKey: Redacted.make("sk-ant-x"), retry: false })
+        ),
+        Layer.provide(NodeHttpClient.layerUndici)
+      )
+    )
+
+  it.scoped("a request over 21,333 tokens is streamed and assembled (recorded)", () =>
+    Effect.gen(function* () {
+      const c = loadCase(
+        "anthropic",
+        "models.test_anthropic.test_request_stream_fallback_for_high_max_tokens"
+      )
+      const recorded = c.interactions[0]!.request.body as Record<string, any>
+      const server = yield* replayServer(c)
+      // The model's own settings count too.
+      const model = yield* modelAt(server.baseUrl, { settings: { maxTokens: 32_000 } })
+      const response = yield* model.request(
+        [Messages.userPrompt(recorded.messages[0].content[0].text)],
+        {},
+        Model.ModelRequestParameters.empty
+      )
+      assert.strictEqual(server.received.length, 1)
+      assert.deepStrictEqual(server.received[0]!.body, recorded)
+      assert.strictEqual(response.text, "2")
+      assert.strictEqual(response.modelName, "claude-sonnet-4-5-20250929")
+      assert.strictEqual(response.providerResponseId, "msg_018E1hg8GoVTGEKQY3ovMcSJ")
+      assert.strictEqual(response.finishReason, "stop")
+      assert.strictEqual(response.usage.inputTokens, 20)
+      assert.strictEqual(response.usage.outputTokens, 5)
+    })
+  )
+
+  it("the threshold: 21,333 tokens go unstreamed, 21,334 (or a thinking budget above) streamed", () => {
+    assert.isFalse(Wire.needsStreaming({ maxTokens: 21_333 }, "claude-sonnet-4-5"))
+    assert.isTrue(Wire.needsStreaming({ maxTokens: 21_334 }, "claude-sonnet-4-5"))
+    assert.isFalse(Wire.needsStreaming({}, "claude-sonnet-4-5"))
+    assert.isTrue(Wire.needsStreaming({ thinking: { budgetTokens: 20_000 } }, "claude-sonnet-4-5"))
   })
 })
