@@ -208,14 +208,13 @@ export interface Options {
    * grows (it takes one of the 4 breakpoints of a request).
    */
   readonly autoCache?: Wire.CacheSetting | undefined
-  /**
-   * `output_config.effort` (Opus 4.5+, Sonnet 4.6+; `xhigh` on Opus 4.7+), with or without
-   * thinking. Without it, an effort-level `thinking` setting (`"low"`…`"high"`) sets it.
-   */
-  readonly effort?: Wire.Effort | undefined
-  /** A token budget for the whole agentic task (`output_config.task_budget`, Opus 4.7+). */
-  readonly taskBudget?: Wire.TaskBudget | undefined
 }
+
+/**
+ * Model settings with Anthropic's own: `anthropicEffort` (`output_config.effort`) and
+ * `anthropicTaskBudget` (`output_config.task_budget`), at any level (model, agent, run).
+ */
+export type Settings = Wire.AnthropicSettings
 
 /** An `output_config.effort` level. */
 export type Effort = Wire.Effort
@@ -270,9 +269,7 @@ export const makeWith = (
         cacheInstructions: options.cacheInstructions,
         cacheTools: options.cacheTools,
         strictTools: profile.supportsJsonSchemaOutput,
-        autoCache: options.autoCache,
-        effort: options.effort,
-        taskBudget: options.taskBudget
+        autoCache: options.autoCache
       }),
     post: HttpModel.viaClient(client, (body: Record<string, unknown>, settings) => ({
       modelName,

@@ -1,8 +1,8 @@
 /**
  * The portable `thinking` setting per Claude model family (adaptive thinking and
- * `output_config.effort` on the models that have them, a budget on older ones), the `effort` /
- * `taskBudget` model options, and tool forcing with each kind of thinking — on the Messages API
- * and on Bedrock Converse (recorded cases are replayed by the conformance suites).
+ * `output_config.effort` on the models that have them, a budget on older ones), the
+ * `anthropicEffort` / `anthropicTaskBudget` settings, and tool forcing with each kind of thinking,
+ * on the Messages API and on Bedrock Converse (recorded cases: the conformance suites).
  */
 import { Messages, Model, Tool } from "@agentfx/core"
 import type { ModelSettings } from "@agentfx/core"
@@ -18,7 +18,7 @@ const hello = [
 
 const encode = (
   modelName: string,
-  settings: ModelSettings.ModelSettings,
+  settings: Anthropic.Settings,
   options: Partial<Parameters<typeof Anthropic.encodeRequest>[3]> = {},
   parameters = new Model.ModelRequestParameters({})
 ) =>
@@ -94,20 +94,18 @@ describe("Anthropic thinking per model", () => {
     )
   })
 
-  it("the effort and taskBudget options go to output_config, the option over the setting", () => {
-    const body = encode(
-      "claude-opus-4-7",
-      { thinking: "low" },
-      {
-        effort: "xhigh",
-        taskBudget: { total: 20000 }
-      }
-    )
+  it("anthropicEffort / anthropicTaskBudget go to output_config, the effort over the thinking level", () => {
+    const settings: Anthropic.Settings = {
+      thinking: "low",
+      anthropicEffort: "xhigh",
+      anthropicTaskBudget: { total: 20000 }
+    }
+    const body = encode("claude-opus-4-7", settings)
     assert.deepStrictEqual(body.output_config, {
       effort: "xhigh",
       task_budget: { type: "tokens", total: 20000 }
     })
-    assert.deepStrictEqual(encode("claude-opus-4-6", {}, { effort: "max" }).output_config, {
+    assert.deepStrictEqual(encode("claude-opus-4-6", { anthropicEffort: "max" }).output_config, {
       effort: "max"
     })
     assert.isUndefined(encode("claude-opus-4-6", {}).thinking)

@@ -555,6 +555,17 @@ export interface TaskBudget {
   readonly remaining?: number | undefined
 }
 
+/** Model settings with Anthropic's own (per request, like the portable ones). */
+export interface AnthropicSettings extends ModelSettings.ModelSettings {
+  /**
+   * `output_config.effort` (Opus 4.5+, Sonnet 4.6+; `xhigh` on Opus 4.7+), with or without
+   * thinking; over the effort an effort-level `thinking` setting (`"low"`…`"high"`) maps to.
+   */
+  readonly anthropicEffort?: Effort | undefined
+  /** A token budget for the whole agentic task (`output_config.task_budget`, Opus 4.7+). */
+  readonly anthropicTaskBudget?: TaskBudget | undefined
+}
+
 /** A model name without a Bedrock `[geo.]anthropic.` prefix. */
 const claudeName = (modelName: string): string =>
   modelName.replace(/^(?:[a-z]{2,}\.)?anthropic\./, "")
@@ -669,10 +680,6 @@ export interface EncodeOptions {
    * cacheable block and moves forward as the conversation grows.
    */
   readonly autoCache?: CacheSetting | undefined
-  /** `output_config.effort`, over the one an effort-level thinking setting maps to. */
-  readonly effort?: Effort | undefined
-  /** `output_config.task_budget` (Opus 4.7+). */
-  readonly taskBudget?: TaskBudget | undefined
 }
 
 /**
@@ -740,10 +747,11 @@ export const encodeRequest = (
   if (parameters.outputMode === "native" && parameters.outputObject !== undefined) {
     outputConfig.format = { type: "json_schema", schema: parameters.outputObject.jsonSchema }
   }
-  const effort = options.effort ?? thinking.effort
+  const own = settings as AnthropicSettings
+  const effort = own.anthropicEffort ?? thinking.effort
   if (effort !== undefined) outputConfig.effort = effort
-  if (options.taskBudget !== undefined) {
-    const { total, remaining } = options.taskBudget
+  if (own.anthropicTaskBudget !== undefined) {
+    const { total, remaining } = own.anthropicTaskBudget
     outputConfig.task_budget = {
       type: "tokens",
       total,

@@ -300,7 +300,14 @@ const fromWire = (body: Json) => {
     settings.thinking = effort === "low" || effort === "medium" || effort === "high" ? effort : true
     if (settings.thinking !== true) effort = undefined
   }
+  if (effort !== undefined) settings.anthropicEffort = effort
   const taskBudget = body.output_config?.task_budget
+  if (taskBudget !== undefined) {
+    settings.anthropicTaskBudget = {
+      total: taskBudget.total,
+      ...(taskBudget.remaining !== undefined ? { remaining: taskBudget.remaining } : {})
+    }
+  }
   if (body.temperature !== undefined) settings.temperature = body.temperature
   if (body.top_p !== undefined) settings.topP = body.top_p
   // Anthropic-only sampling knobs have no portable setting: they travel in extraBody.
@@ -327,16 +334,7 @@ const fromWire = (body: Json) => {
     options: {
       ...(systemCache ? { cacheInstructions: systemCache.ttl ?? true } : {}),
       ...(toolCache ? { cacheTools: toolCache.ttl ?? true } : {}),
-      ...(body.cache_control ? { autoCache: body.cache_control.ttl ?? true } : {}),
-      ...(effort !== undefined ? { effort } : {}),
-      ...(taskBudget !== undefined
-        ? {
-            taskBudget: {
-              total: taskBudget.total,
-              ...(taskBudget.remaining !== undefined ? { remaining: taskBudget.remaining } : {})
-            }
-          }
-        : {})
+      ...(body.cache_control ? { autoCache: body.cache_control.ttl ?? true } : {})
     }
   }
 }
