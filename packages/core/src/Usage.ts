@@ -164,7 +164,15 @@ export class UsageLimits extends Schema.Class<UsageLimits>("UsageLimits")({
    * Setting it turns pricing on for the run (the bundled `@pydantic/genai-prices` data unless
    * a `Cost` pricing is installed); requests whose price is unknown add nothing.
    */
-  costLimit: opt
+  costLimit: opt,
+  /**
+   * Before each model request, count the request's input tokens with the model's
+   * `countTokens` (one extra provider call per request) and fail with `UsageLimitExceeded`
+   * before sending when the count would exceed `inputTokensLimit` or `totalTokensLimit`.
+   * A model that cannot count fails the run with a `UserError`. Off by default
+   * (pydantic-ai's `count_tokens_before_request`).
+   */
+  countTokensBeforeRequest: Schema.optionalWith(Schema.Boolean, { exact: true })
 }) {
   static readonly default: UsageLimits = new UsageLimits({})
 
@@ -187,6 +195,32 @@ export class UsageLimits extends Schema.Class<UsageLimits>("UsageLimits")({
       })
     }
     return this.checkTokens(usage)
+  }
+
+  /**
+   * Checked before a request whose input was counted (`countTokensBeforeRequest`): the run's
+   * tokens so far plus the counted input, against `inputTokensLimit` and `totalTokensLimit`.
+   */
+  checkCountedRequest(usage: RunUsage, counted: RequestUsage): Option.Option<LimitViolation> {
+    const input = usage.inputTokens + counted.inputTokens
+    const total = usage.totalTokens + counted.totalTokens
+    const check = (
+      limit: "inputTokensLimit" | "totalTokensLimit",
+      limitValue: number | undefined,
+      value: number,
+      what: string
+    ): Option.Option<LimitViolation> =>
+      limitValue !== undefined && value > limitValue
+        ? Option.some({
+            limit,
+            limitValue,
+            value,
+            message: `The next request would exceed the ${what} limit of ${limitValue} (${what}=${value})`
+          })
+        : Option.none()
+    return check("inputTokensLimit", this.inputTokensLimit, input, "input_tokens").pipe(
+      Option.orElse(() => check("totalTokensLimit", this.totalTokensLimit, total, "total_tokens"))
+    )
   }
 
   /** Checked after a response: tokens (and cost) so far. */

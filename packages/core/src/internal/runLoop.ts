@@ -80,6 +80,7 @@ import { RunContext, type Service as RunContextService } from "../RunContext.js"
 import type { ToolDefinition } from "../Tool.js"
 import type * as Toolset from "../Toolset.js"
 import { RunUsage, UsageLimits } from "../Usage.js"
+import { countBeforeRequest } from "./countBeforeRequest.js"
 import * as historyProcessors from "./historyProcessors.js"
 import { repairHistory } from "./historyRepair.js"
 import { instructionsText, reevaluateSystemPrompts, systemPromptParts } from "./instructions.js"
@@ -995,15 +996,34 @@ class Run<A> implements Machine<A>, ToolHost {
         const before = this.usageLimits.checkBeforeRequest(usage)
         if (Option.isSome(before)) return Effect.fail(this.limitError(before.value))
         if (this.processors.length === 0) {
-          return Effect.succeed<Prepared>({ messages: st.messages, parameters })
+          return this.countedPrepared({ messages: st.messages, parameters }, usage)
         }
         // History processors: what they return is sent; the stored history stays whole.
-        return Effect.map(
+        return Effect.flatMap(
           historyProcessors.apply(this.processors, st.messages, this.ctxWith(usage)),
-          (messages): Prepared => ({ messages, parameters })
+          (messages) => this.countedPrepared({ messages, parameters }, usage)
         )
       })
     })
+  }
+
+  /**
+   * The prepared request, after `UsageLimits.countTokensBeforeRequest` (when set) counted what
+   * is about to be sent and found it within the token limits.
+   */
+  private countedPrepared(prep: Prepared, usage: RunUsage): Effect.Effect<Prepared, unknown> {
+    if (this.usageLimits.countTokensBeforeRequest !== true) return Effect.succeed(prep)
+    return Effect.flatMap(
+      countBeforeRequest(
+        this.usageLimits,
+        this.chatModel,
+        usage,
+        prep.messages,
+        this.st.settings,
+        prep.parameters
+      ),
+      (v) => (Option.isSome(v) ? Effect.fail(this.limitError(v.value)) : Effect.succeed(prep))
+    )
   }
 
   /** The request parameters for these function tools, or the name of a conflicting tool. */

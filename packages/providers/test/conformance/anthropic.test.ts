@@ -36,7 +36,7 @@ const SKIPS: ReadonlyArray<readonly [string, string]> = [
   ["cache_count_tokens", "top-level automatic cache_control is not modelled"],
   [
     "usage_limit_",
-    "counting before each request to check usage limits (count_tokens_before_request) is not built; the count request is replayed by CountTokens.test.ts"
+    "a count request (and, within the limit, the generation) through an agent run with UsageLimits.countTokensBeforeRequest: replayed by CountTokens.test.ts"
   ],
   ["advisor_tool", "built-in advisor tool is out of scope"],
   ["lazy_advertisement", "tool additions are out of scope"],

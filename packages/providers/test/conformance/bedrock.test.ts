@@ -33,9 +33,14 @@ const PROVIDER = "bedrock"
 
 /** Cases out of scope, matched by substring of the id, with the reason. */
 const SKIPS: ReadonlyArray<readonly [string, string]> = [
+  ["count_tokens_tool_config", "a CountTokens request only: replayed by CountTokens.test.ts"],
   [
-    "count_tokens",
-    "Bedrock CountTokens is not implemented (Model.countTokens: Anthropic, Gemini, OpenAI Responses)"
+    "usage_limit_exceeded",
+    "a CountTokens request through an agent run with UsageLimits.countTokensBeforeRequest: replayed by CountTokens.test.ts"
+  ],
+  [
+    "count_tokens_rejects_server_tools",
+    "the Anthropic SDK's InvokeModel counting (input.invokeModel) is not modelled: Bedrock models count through Converse"
   ],
   ["test_gateway", "pydantic gateway routing is out of scope"],
   ["mid_conversation_system", "mid-conversation system messages are out of scope"],

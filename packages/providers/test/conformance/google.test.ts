@@ -86,7 +86,7 @@ const skipRules: ReadonlyArray<{
   },
   {
     reason:
-      "counting before each request to check usage limits (count_tokens_before_request) is not built; Gemini countTokens is replayed by CountTokens.test.ts",
+      "a countTokens request, then the generation, through an agent run with UsageLimits.countTokensBeforeRequest: replayed by CountTokens.test.ts",
     test: (c) => c.interactions.some((i) => i.endpoint === "countTokens")
   },
   {

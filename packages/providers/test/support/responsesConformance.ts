@@ -39,7 +39,7 @@ const SKIPS: ReadonlyArray<readonly [string, string]> = [
   ],
   [
     "usage_limit_not_exceeded",
-    "counting before each request to check usage limits (count_tokens_before_request) is not built; the count request is replayed by CountTokens.test.ts"
+    "a count request, then the generation, through an agent run with UsageLimits.countTokensBeforeRequest: replayed by CountTokens.test.ts"
   ],
   ["vendor_metadata_detail", "per-file vendor metadata (image detail) is not modelled"],
   ["test_gateway", "pydantic gateway routing is out of scope"],
