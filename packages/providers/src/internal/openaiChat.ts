@@ -410,6 +410,7 @@ export const encodeRequest = (
     if (settings.logitBias !== undefined) body.logit_bias = settings.logitBias
   }
   if (settings.seed !== undefined) body.seed = settings.seed
+  if (settings.serviceTier !== undefined) body.service_tier = settings.serviceTier
   if (settings.stopSequences !== undefined) body.stop = settings.stopSequences
   if (settings.parallelToolCalls !== undefined && tools.length > 0)
     body.parallel_tool_calls = settings.parallelToolCalls

@@ -316,9 +316,21 @@ const fromWire = (body: Json, modelId: string) => {
       delete additional[key]
     }
   }
+  // `topK`: Claude's `top_k`, Nova's `inferenceConfig.topK`.
+  if (additional.top_k !== undefined && family.name === "anthropic") {
+    settings.topK = additional.top_k
+    delete additional.top_k
+  }
+  if (additional.inferenceConfig?.topK !== undefined && family.name === "nova") {
+    settings.topK = additional.inferenceConfig.topK
+    const { topK: _, ...rest } = additional.inferenceConfig
+    if (Object.keys(rest).length > 0) additional.inferenceConfig = rest
+    else delete additional.inferenceConfig
+  }
+  if (body.serviceTier?.type !== undefined) settings.serviceTier = body.serviceTier.type
   // Fields with no portable setting travel in extraBody.
   if (Object.keys(additional).length > 0) extra.additionalModelRequestFields = additional
-  for (const key of ["performanceConfig", "serviceTier", "guardrailConfig"]) {
+  for (const key of ["performanceConfig", "guardrailConfig"]) {
     if (body[key] !== undefined) extra[key] = body[key]
   }
   if (Object.keys(extra).length > 0) settings.extraBody = extra

@@ -473,6 +473,7 @@ const toRequest = (body: any): Decoded => {
   if (gc.maxOutputTokens !== undefined) settings.maxTokens = gc.maxOutputTokens
   if (gc.temperature !== undefined) settings.temperature = gc.temperature
   if (gc.topP !== undefined) settings.topP = gc.topP
+  if (gc.topK !== undefined) settings.topK = gc.topK
   if (gc.seed !== undefined) settings.seed = gc.seed
   if (gc.presencePenalty !== undefined) settings.presencePenalty = gc.presencePenalty
   if (gc.frequencyPenalty !== undefined) settings.frequencyPenalty = gc.frequencyPenalty
@@ -492,6 +493,7 @@ const toRequest = (body: any): Decoded => {
     "maxOutputTokens",
     "temperature",
     "topP",
+    "topK",
     "seed",
     "presencePenalty",
     "frequencyPenalty",

@@ -379,6 +379,7 @@ export const wireToParameters = (
   if (typeof body.max_tokens === "number") settings.maxTokens = body.max_tokens
   if (typeof body.temperature === "number") settings.temperature = body.temperature
   if (Array.isArray(body.stop)) settings.stopSequences = body.stop
+  if (typeof body.service_tier === "string") settings.serviceTier = body.service_tier
   return {
     parameters: new Model.ModelRequestParameters({
       functionTools,
@@ -471,6 +472,7 @@ export const assertRequestFidelity = (recorded: Json, received: Json, keepThinki
   assert.deepStrictEqual(typed(receivedChoice), typed(recordedChoice), "tool_choice")
   assert.deepStrictEqual(received.response_format, recorded.response_format, "response_format")
   assert.strictEqual(received.stream, recorded.stream ?? false, "stream")
+  assert.strictEqual(received.service_tier, recorded.service_tier, "service_tier")
 }
 
 // ---------------------------------------------------------------------------

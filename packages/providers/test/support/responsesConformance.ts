@@ -301,6 +301,7 @@ const fromWire = (body: Json) => {
   }
   const settings = {
     ...(toolChoice === undefined ? {} : { toolChoice }),
+    ...(body.service_tier !== undefined ? { serviceTier: body.service_tier } : {}),
     ...(Object.keys(extraBody).length > 0 ? { extraBody } : {})
   }
   return { messages, parameters, settings }
@@ -338,7 +339,8 @@ const normalize = (body: Json): Json => ({
   // `include` beyond encrypted reasoning (which pydantic-ai left out for some reasoning models).
   include: (body.include ?? []).filter((i: string) => i !== "reasoning.encrypted_content"),
   tool_choice: body.tools && body.tools.length > 0 ? (body.tool_choice ?? "auto") : undefined,
-  text: body.text?.format?.type === "text" ? undefined : body.text?.format
+  text: body.text?.format?.type === "text" ? undefined : body.text?.format,
+  service_tier: body.service_tier
 })
 
 // ---------------------------------------------------------------------------
@@ -487,6 +489,12 @@ const replayCase = (
       for (const key of Object.keys(extra)) {
         assert.deepStrictEqual((sent.body as Json)[key], body[key], `${c.id}: ${key}`)
       }
+      // The service tier setting reaches the wire as recorded.
+      assert.strictEqual(
+        (sent.body as Json).service_tier,
+        body.service_tier,
+        `${c.id}: service_tier`
+      )
     }
   })
 
