@@ -59,14 +59,14 @@ export const make = <const T extends Target | ReadonlyArray<Target>>(
   target: T,
   options: Options = {}
 ): OutputSpec.OutputSpec<OutputOf<T>, RequirementsOf<T>> => {
-  const targets: ReadonlyArray<Target> = (
-    Array.isArray(target) ? target : [target as Target]
-  ).flatMap(splitNone)
+  const given: ReadonlyArray<Target> = Array.isArray(target) ? target : [target as Target]
+  // A nullable target is split (optional output); the description still belongs to it.
+  const targets = given.flatMap(splitNone)
   return toolSpec(
     targets.map((t, i) => ({
       entry: makeEntry(t, {
         name: i === 0 ? options.name : undefined,
-        description: targets.length === 1 ? options.description : undefined
+        description: given.length === 1 && i === 0 ? options.description : undefined
       }),
       strict: options.strict,
       maxRetries: options.retries ?? options.maxRetries

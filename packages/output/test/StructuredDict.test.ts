@@ -212,6 +212,20 @@ describe("optional output (None)", () => {
     })
   )
 
+  it("a nullable target keeps its name and description on the non-null tool", () => {
+    const defs = ToolOutput.make(Schema.NullOr(Fruit), {
+      name: "pick_fruit",
+      description: "Pick one"
+    }).toolDefinitions(Model.defaultProfile)
+    assert.deepStrictEqual(
+      defs.map((d) => [d.name, d.description]),
+      [
+        ["pick_fruit", "Pick one"],
+        ["final_result_NoneType", "NoneType: The final response which ends this conversation"]
+      ]
+    )
+  })
+
   it("Output.auto with a nullable target splits the same way in tool mode", () => {
     const spec = Output.auto(Schema.NullOr(Fruit))
     assert.deepStrictEqual(
