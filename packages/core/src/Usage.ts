@@ -145,6 +145,22 @@ export interface LimitViolation {
 
 const opt = Schema.optionalWith(Schema.Number, { exact: true })
 
+/** The message of a token limit exceeded by the run so far. */
+const exceeded = (what: string, limitValue: number, value: number): string =>
+  `Exceeded the ${what} limit of ${limitValue} (${what}=${value})`
+
+/** The violation of `limit` when `value` is over its set `limitValue`, with `message`. */
+const over = (
+  limit: LimitName,
+  limitValue: number | undefined,
+  value: number,
+  what: string,
+  message: (what: string, limitValue: number, value: number) => string
+): Option.Option<LimitViolation> =>
+  limitValue !== undefined && value > limitValue
+    ? Option.some({ limit, limitValue, value, message: message(what, limitValue, value) })
+    : Option.none()
+
 /**
  * Limits for a run. `requestLimit` defaults to 50; the others are off unless set.
  * A limit of N allows exactly N requests / tool calls / tokens.
@@ -202,43 +218,21 @@ export class UsageLimits extends Schema.Class<UsageLimits>("UsageLimits")({
    * tokens so far plus the counted input, against `inputTokensLimit` and `totalTokensLimit`.
    */
   checkCountedRequest(usage: RunUsage, counted: RequestUsage): Option.Option<LimitViolation> {
+    const next = (what: string, limitValue: number, value: number) =>
+      `The next request would exceed the ${what} limit of ${limitValue} (${what}=${value})`
     const input = usage.inputTokens + counted.inputTokens
     const total = usage.totalTokens + counted.totalTokens
-    const check = (
-      limit: "inputTokensLimit" | "totalTokensLimit",
-      limitValue: number | undefined,
-      value: number,
-      what: string
-    ): Option.Option<LimitViolation> =>
-      limitValue !== undefined && value > limitValue
-        ? Option.some({
-            limit,
-            limitValue,
-            value,
-            message: `The next request would exceed the ${what} limit of ${limitValue} (${what}=${value})`
-          })
-        : Option.none()
-    return check("inputTokensLimit", this.inputTokensLimit, input, "input_tokens").pipe(
-      Option.orElse(() => check("totalTokensLimit", this.totalTokensLimit, total, "total_tokens"))
+    return over("inputTokensLimit", this.inputTokensLimit, input, "input_tokens", next).pipe(
+      Option.orElse(() =>
+        over("totalTokensLimit", this.totalTokensLimit, total, "total_tokens", next)
+      )
     )
   }
 
   /** Checked after a response: tokens (and cost) so far. */
   checkTokens(usage: RunUsage): Option.Option<LimitViolation> {
-    const check = (
-      limit: LimitName,
-      limitValue: number | undefined,
-      value: number,
-      what: string
-    ): Option.Option<LimitViolation> =>
-      limitValue !== undefined && value > limitValue
-        ? Option.some({
-            limit,
-            limitValue,
-            value,
-            message: `Exceeded the ${what} limit of ${limitValue} (${what}=${value})`
-          })
-        : Option.none()
+    const check = (limit: LimitName, limitValue: number | undefined, value: number, what: string) =>
+      over(limit, limitValue, value, what, exceeded)
     return check("inputTokensLimit", this.inputTokensLimit, usage.inputTokens, "input_tokens").pipe(
       Option.orElse(() =>
         check("outputTokensLimit", this.outputTokensLimit, usage.outputTokens, "output_tokens")
