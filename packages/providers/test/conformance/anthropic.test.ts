@@ -8,7 +8,8 @@
  *   response is checked against the recorded body; recorded 4xx → `ModelHTTPError`.
  *
  * Documented differences we normalize away: a `tool_result` whose content is a bare string is
- * compared as one text block; `system` as a list of text blocks is compared as their joined text.
+ * compared as one text block; `system` as a list of text blocks is compared as their joined text;
+ * `tools` are compared as a set (pydantic-ai appends tools loaded mid-run after built-in ones).
  */
 import { BuiltinTool, Messages, Model, Tool } from "@agentfx/core"
 import { assert } from "@effect/vitest"
@@ -32,14 +33,13 @@ const SKIPS: ReadonlyArray<readonly [string, string]> = [
   ["compaction", "context compaction is out of scope"],
   ["count_tokens_error", "a count request only: replayed by CountTokens.test.ts"],
   ["count_tokens_keeps_memory_tool", "a count request only: replayed by CountTokens.test.ts"],
-  ["count_tokens_with_tool_search", "tools loaded by the client (tool_reference) are not modelled"],
+  ["count_tokens_with_tool_search", "a count request only: replayed by CountTokens.test.ts"],
   ["cache_count_tokens", "top-level automatic cache_control is not modelled"],
   [
     "usage_limit_",
     "counting before each request to check usage limits (count_tokens_before_request) is not built; the count request is replayed by CountTokens.test.ts"
   ],
   ["advisor_tool", "built-in advisor tool is out of scope"],
-  ["lazy_advertisement", "tool additions are out of scope"],
   ["mid_conversation_system", "mid-conversation system messages are out of scope"],
   ["adaptive", "adaptive thinking / effort (output_config.effort) is out of scope"],
   ["effort", "output_config.effort is out of scope"],
@@ -53,19 +53,7 @@ const SKIPS: ReadonlyArray<readonly [string, string]> = [
 const isOurs = (it: Interaction) =>
   it.endpoint === "messages" && it.request.method === "POST" && it.provider === PROVIDER
 
-const sharedSkipReason = skipReasonOf(SKIPS, isOurs, "Messages API")
-
-/**
- * The shared reasons, plus tools loaded by the client (`tool_reference` blocks of a local tool
- * search, `tool_addition` blocks): only the provider's own tool search is modelled.
- */
-const skipReason = (c: ConformanceCase): string | undefined =>
-  sharedSkipReason(c) ??
-  (c.interactions.some(
-    (i) => isOurs(i) && /"type":\s*"tool_(reference|addition)"/.test(JSON.stringify(i.request.body))
-  )
-    ? "tools loaded by the client (tool_reference / tool_addition blocks) are out of scope"
-    : undefined)
+const skipReason = skipReasonOf(SKIPS, isOurs, "Messages API")
 
 // ---------------------------------------------------------------------------
 // Recorded wire body → agentfx inputs
@@ -111,13 +99,22 @@ const userContent = (b: Json): Array<Messages.UserContent> => {
   throw new Error(`unsupported user block ${b.type}`)
 }
 
-/** A tool result's content: text, or (when it holds images / documents) the list of items. */
+/**
+ * A tool result's content: text, or (when it holds images / documents / tool references) the
+ * list of items.
+ */
 const toolResultContent = (content: unknown): unknown =>
   typeof content === "string"
     ? content
     : (content as Array<Json>).every((c) => c.type === "text")
       ? (content as Array<Json>).map((c) => c.text).join("")
-      : (content as Array<Json>).map((c) => (c.type === "text" ? c.text : userContent(c)[0]))
+      : (content as Array<Json>).map((c) =>
+          c.type === "text"
+            ? c.text
+            : c.type === "tool_reference"
+              ? new Messages.ToolReference({ toolName: c.tool_name })
+              : userContent(c)[0]
+        )
 
 /** Decodes a recorded request body into what the agent would have passed to the model. */
 const fromWire = (body: Json) => {
@@ -190,6 +187,17 @@ const fromWire = (body: Json) => {
         } else throw new Error(`unsupported assistant block ${b.type}`)
       }
       messages.push(new Messages.ModelResponse({ parts }))
+      continue
+    }
+    if (m.role === "system") {
+      // Deferred tools made available mid-conversation (`tool_addition` blocks).
+      const added = blocks.map((b) => {
+        if (b.type !== "tool_addition") throw new Error(`unsupported system block ${b.type}`)
+        return b.tool.name as string
+      })
+      messages.push(
+        new Messages.ModelRequest({ parts: [new Messages.ToolAvailabilityDeltaPart({ added })] })
+      )
       continue
     }
     const parts: Array<Messages.ModelRequestPart> = []
@@ -351,7 +359,10 @@ const normalizeBody = (body: Json): Json => ({
   }, []),
   stream: body.stream ?? false,
   max_tokens: body.max_tokens,
-  tools: body.tools ?? [],
+  // As a set: pydantic-ai appends tools loaded mid-run after its built-in tools.
+  tools: [...(body.tools ?? [])].sort((a: Json, b: Json) =>
+    canonical(a) < canonical(b) ? -1 : canonical(a) > canonical(b) ? 1 : 0
+  ),
   tool_choice:
     body.tools && body.tools.length > 0 ? (body.tool_choice ?? { type: "auto" }) : undefined,
   output_config: body.output_config,
