@@ -356,7 +356,10 @@ export const toolSearchName = "search_tools"
 
 /** Options of `withToolSearch`. */
 export interface ToolSearchOptions {
-  /** The search tool's name (default `search_tools`). */
+  /**
+   * The search tool's name (default `search_tools`). Keep the default on OpenAI Responses: its
+   * client `tool_search` calls carry no name and are decoded as calls of `search_tools`.
+   */
   readonly name?: string
   readonly description?: string
   /** At most this many tools per search (default 5). */

@@ -18,6 +18,9 @@ import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import * as Anthropic from "../src/Anthropic.js"
+import * as Google from "../src/Google.js"
+import * as ChatWire from "../src/internal/openaiChat.js"
+import * as OpenAiChat from "../src/OpenAiChat.js"
 import * as OpenAiClient from "../src/OpenAiClient.js"
 import * as OpenAiResponses from "../src/OpenAiResponses.js"
 import { canonical } from "./support/conformance.js"
@@ -270,4 +273,118 @@ describe("tool search on Anthropic and in streams", () => {
         assert.deepStrictEqual(text?.providerDetails, { phase: "commentary" })
       })
   )
+})
+
+describe("tool search history on other providers", () => {
+  // An OpenAI Responses history: the provider's own search (built-in parts), the agent's search
+  // (a client tool_search call answered with a reference), and a tool made available.
+  const history: ReadonlyArray<Messages.ModelMessage> = [
+    Messages.userPrompt("USD to EUR?"),
+    new Messages.ModelResponse({
+      parts: [
+        new Messages.BuiltinToolCallPart({
+          toolName: "tool_search",
+          args: { paths: ["stock_lookup"] },
+          toolCallId: "tsc_1",
+          providerName: "openai",
+          providerDetails: { type: "tool_search_call", id: "tsc_1", execution: "server" }
+        }),
+        new Messages.BuiltinToolReturnPart({
+          toolName: "tool_search",
+          content: { tools: [{ type: "function", name: "stock_lookup" }] },
+          toolCallId: "tsc_1",
+          providerName: "openai",
+          providerDetails: { type: "tool_search_output", id: "tso_1", execution: "server" }
+        }),
+        new Messages.ToolCallPart({
+          toolName: "search_tools",
+          args: { queries: ["exchange rate"] },
+          toolCallId: "call_1",
+          id: "tsc_2",
+          providerName: "openai",
+          providerDetails: { type: "tool_search_call", execution: "client", status: "completed" }
+        })
+      ]
+    }),
+    new Messages.ModelRequest({
+      parts: [
+        new Messages.ToolReturnPart({
+          toolName: "search_tools",
+          toolCallId: "call_1",
+          content: [new Messages.ToolReference({ toolName: "get_exchange_rate" })]
+        }),
+        new Messages.ToolAvailabilityDeltaPart({ added: ["stock_lookup"] })
+      ]
+    })
+  ]
+  const parameters = new Model.ModelRequestParameters({
+    functionTools: [getExchangeRate.definition, stockLookup.definition]
+  })
+
+  it("Anthropic: OpenAI's built-in search is dropped; the reference and the addition load the tools", () => {
+    const body = Anthropic.encodeRequest(history, {}, parameters, {
+      modelName: "claude-sonnet-4-5",
+      stream: false
+    }) as Json
+    assert.deepStrictEqual(body.messages.slice(1), [
+      {
+        role: "assistant",
+        content: [
+          {
+            type: "tool_use",
+            id: "call_1",
+            name: "search_tools",
+            input: { queries: ["exchange rate"] }
+          }
+        ]
+      },
+      {
+        role: "user",
+        content: [
+          {
+            type: "tool_result",
+            tool_use_id: "call_1",
+            content: [{ type: "tool_reference", tool_name: "get_exchange_rate" }],
+            is_error: false
+          }
+        ]
+      },
+      {
+        role: "system",
+        content: [{ type: "tool_addition", tool: { type: "tool_reference", name: "stock_lookup" } }]
+      }
+    ])
+    assert.deepStrictEqual(
+      body.tools.map((t: Json) => [t.name, t.defer_loading]),
+      [
+        ["get_exchange_rate", true],
+        ["stock_lookup", true]
+      ]
+    )
+  })
+
+  it("OpenAI Chat and Gemini: references read as text, the addition is not sent", () => {
+    const chat = ChatWire.encodeRequest(history, {}, parameters, {
+      modelName: "gpt-4o",
+      system: "openai",
+      profile: OpenAiChat.openAiProfile("gpt-4o"),
+      stream: false
+    }) as Json
+    const toolMessage = chat.messages.find((m: Json) => m.role === "tool")
+    assert.deepStrictEqual(toolMessage, {
+      role: "tool",
+      tool_call_id: "call_1",
+      content: '["Tool loaded: get_exchange_rate"]'
+    })
+    assert.strictEqual(chat.messages.length, 3)
+    const gemini = Google.encodeRequest(history, {}, parameters, {
+      modelName: "gemini-2.5-flash"
+    }) as Json
+    const response = gemini.contents
+      .flatMap((c: Json) => c.parts)
+      .find((p: Json) => p.functionResponse !== undefined)
+    assert.deepStrictEqual(response.functionResponse.response, {
+      return_value: '["Tool loaded: get_exchange_rate"]'
+    })
+  })
 })
