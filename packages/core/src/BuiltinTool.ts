@@ -19,7 +19,7 @@
  * | `ImageGeneration` | `image_generation` | ✗ | ✗ | ✗ |
  * | `McpServer` | `mcp` | `mcp_servers` | ✗ | ✗ |
  * | `Memory` | ✗ | `memory_20250818` | ✗ | ✗ |
- * | `ToolSearch` | ✗ | `tool_search_tool_bm25_20251119` / `_regex_` | ✗ | ✗ |
+ * | `ToolSearch` | `tool_search` (no variant) | `tool_search_tool_bm25_20251119` / `_regex_` | ✗ | ✗ |
  *
  * @example
  * ```ts
@@ -110,10 +110,12 @@ export class Memory extends Schema.TaggedClass<Memory>()("Memory", {}) {}
 
 /**
  * The provider searches the agent's tool definitions marked `deferLoading` and loads only the
- * ones it finds (Anthropic's tool search tool: BM25 or regex queries).
+ * ones it finds (Anthropic's tool search tool: BM25 or regex queries; OpenAI Responses
+ * `tool_search`). Its calls and results are built-in tool parts (`tool_search`). For a search
+ * the agent runs itself, on any provider, see `Toolset.withToolSearch`.
  */
 export class ToolSearch extends Schema.TaggedClass<ToolSearch>()("ToolSearch", {
-  /** How the model queries the tools (Anthropic); default `bm25`. */
+  /** How the model queries the tools (Anthropic only); default `bm25`. */
   variant: optional(Schema.Literal("bm25", "regex"))
 }) {}
 

@@ -124,12 +124,26 @@ export const fileIdentifier = (file: FileContent): string => {
 }
 
 /**
- * What a tool returned: any JSON value, a file, or an array mixing files and values. Files
- * (top level or array items) keep their classes through the JSON round trip.
+ * A deferred tool (`ToolDefinition.deferLoading`) that a tool search found, returned by a
+ * client-side search tool (`Toolset.withToolSearch`) in its tool return: the provider loads the
+ * tool's definition for the model from here on (Anthropic `tool_reference` blocks, OpenAI
+ * Responses `tool_search_output`); elsewhere the run loop sends the found tools as ordinary tools.
+ */
+export class ToolReference extends Schema.TaggedClass<ToolReference>()("ToolReference", {
+  toolName: Schema.String
+}) {}
+
+/** Is this value a `ToolReference`? */
+export const isToolReference = (u: unknown): u is ToolReference => u instanceof ToolReference
+
+/**
+ * What a tool returned: any JSON value, a file, or an array mixing files, tool references and
+ * values. Files and references (top level or array items) keep their classes through the JSON
+ * round trip.
  */
 export const ToolReturnContent = Schema.Union(
   FileContent,
-  Schema.Array(Schema.Union(FileContent, Schema.Unknown)),
+  Schema.Array(Schema.Union(FileContent, ToolReference, Schema.Unknown)),
   Schema.Unknown
 )
 
@@ -178,9 +192,20 @@ export class ToolReturnPart extends Schema.TaggedClass<ToolReturnPart>()("ToolRe
     if (isFileContent(c)) return [c]
     return Array.isArray(c) ? c.filter(isFileContent) : []
   }
+  /** The tools a tool search found (`ToolReference` items of an array `content`), in order. */
+  get toolReferences(): ReadonlyArray<ToolReference> {
+    const c = this.content
+    return Array.isArray(c) ? c.filter(isToolReference) : []
+  }
 }
 
 const fileReference = (file: FileContent): string => `See file ${fileIdentifier(file)}.`
+
+/** How a found tool reads as text, for providers without tool references. */
+const toolReferenceText = (ref: ToolReference): string => `Tool loaded: ${ref.toolName}`
+
+const renderItem = (c: unknown): unknown =>
+  isFileContent(c) ? fileReference(c) : isToolReference(c) ? toolReferenceText(c) : c
 
 /** Renders a tool return value as the string a model sees: strings as is, `undefined`/`null` as "", else JSON. */
 export const renderToolContent = (content: unknown): string =>
@@ -190,8 +215,8 @@ export const renderToolContent = (content: unknown): string =>
       ? ""
       : isFileContent(content)
         ? fileReference(content)
-        : Array.isArray(content) && content.some(isFileContent)
-          ? JSON.stringify(content.map((c) => (isFileContent(c) ? fileReference(c) : c)))
+        : Array.isArray(content) && content.some((c) => isFileContent(c) || isToolReference(c))
+          ? JSON.stringify(content.map(renderItem))
           : JSON.stringify(content)
 
 /** One validation problem reported back to the model. */
@@ -231,12 +256,45 @@ export class RetryPromptPart extends Schema.TaggedClass<RetryPromptPart>()("Retr
   }
 }
 
+/**
+ * Deferred tools (`ToolDefinition.deferLoading`) made available to the model at this point of
+ * the conversation, without a tool search result: Anthropic gets a `tool_addition` system
+ * block, OpenAI Responses an `additional_tools` item with the definitions; elsewhere the run
+ * loop sends these tools as ordinary tools from here on. Additions only.
+ */
+export class ToolAvailabilityDeltaPart extends Schema.TaggedClass<ToolAvailabilityDeltaPart>()(
+  "ToolAvailabilityDeltaPart",
+  {
+    /** Names of the tools that became available. */
+    added: Schema.Array(Schema.String),
+    /** The tool call that made them available, if any. */
+    toolCallId: optional(Schema.String)
+  }
+) {}
+
+/**
+ * The deferred tools the conversation has made available so far: the `ToolReference`s of tool
+ * returns and the names of `ToolAvailabilityDeltaPart`s.
+ */
+export const loadedToolNames = (messages: ReadonlyArray<ModelMessage>): ReadonlySet<string> => {
+  const names = new Set<string>()
+  for (const m of messages) {
+    if (m._tag !== "ModelRequest") continue
+    for (const p of m.parts) {
+      if (p._tag === "ToolReturnPart") for (const r of p.toolReferences) names.add(r.toolName)
+      else if (p._tag === "ToolAvailabilityDeltaPart") for (const n of p.added) names.add(n)
+    }
+  }
+  return names
+}
+
 /** Any part of a request. */
 export const ModelRequestPart = Schema.Union(
   SystemPromptPart,
   UserPromptPart,
   ToolReturnPart,
-  RetryPromptPart
+  RetryPromptPart,
+  ToolAvailabilityDeltaPart
 )
 /** Any part of a request: what the `parts` of a `ModelRequest` may hold. */
 export type ModelRequestPart = typeof ModelRequestPart.Type

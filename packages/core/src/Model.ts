@@ -24,7 +24,12 @@ import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
 import type * as Tracer from "effect/Tracer"
 import { type ModelError, UserError } from "./AgentError.js"
-import type { ModelMessage, ModelResponse, ModelResponseStreamEvent } from "./Messages.js"
+import {
+  loadedToolNames,
+  type ModelMessage,
+  type ModelResponse,
+  type ModelResponseStreamEvent
+} from "./Messages.js"
 import type { ModelSettings } from "./ModelSettings.js"
 import type { RequestUsage } from "./Usage.js"
 import { BuiltinTool } from "./BuiltinTool.js"
@@ -93,6 +98,34 @@ export interface ModelProfile {
   readonly promptedOutputTemplate: string
   /** Leading whitespace-only text in a stream does not count as output. */
   readonly ignoreStreamedLeadingWhitespace: boolean
+  /**
+   * The provider takes deferred tools (`ToolDefinition.deferLoading`) and loads them itself
+   * (Anthropic, OpenAI Responses). Without it the run loop sends only the deferred tools the
+   * conversation has loaded, as ordinary tools (`revealDeferredTools`).
+   */
+  readonly supportsToolDeferral?: boolean
+}
+
+/**
+ * The parameters for a provider that cannot defer tools: deferred tools the conversation has not
+ * loaded yet (`Messages.loadedToolNames`) are left out, the loaded ones go as ordinary tools.
+ * Returns `parameters` itself when no tool is deferred.
+ */
+export const revealDeferredTools = (
+  messages: ReadonlyArray<ModelMessage>,
+  parameters: ModelRequestParameters
+): ModelRequestParameters => {
+  if (!parameters.functionTools.some((t) => t.deferLoading === true)) return parameters
+  const loaded = loadedToolNames(messages)
+  const functionTools: Array<ToolDefinition> = []
+  for (const t of parameters.functionTools) {
+    if (t.deferLoading !== true) functionTools.push(t)
+    else if (loaded.has(t.name)) {
+      const { deferLoading: _, ...rest } = t
+      functionTools.push(new ToolDefinition(rest, true))
+    }
+  }
+  return new ModelRequestParameters({ ...parameters, functionTools }, true)
 }
 
 /** The default prompted-output template. */

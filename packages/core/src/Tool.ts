@@ -72,11 +72,18 @@ export class ToolDefinition extends Schema.Class<ToolDefinition>("ToolDefinition
   sequential: Schema.optionalWith(Schema.Boolean, { default: () => false }),
   metadata: Schema.optionalWith(Schema.Unknown, { exact: true }),
   /**
-   * Load the definition only when the model finds it with the provider's tool search (a
-   * `BuiltinTool.ToolSearch`; Anthropic `defer_loading`). Providers without tool search send it
-   * as usual.
+   * Load the definition only when a tool search finds it: the provider's own
+   * (`BuiltinTool.ToolSearch`; Anthropic / OpenAI `defer_loading`) or the agent's
+   * (`Toolset.withToolSearch`). Providers that cannot defer tools get it only once the
+   * conversation has loaded it (`Messages.loadedToolNames`), as an ordinary tool.
    */
-  deferLoading: Schema.optionalWith(Schema.Boolean, { exact: true })
+  deferLoading: Schema.optionalWith(Schema.Boolean, { exact: true }),
+  /**
+   * This function tool is the agent's own tool search (`Toolset.withToolSearch`): providers
+   * with a client-executed search tool send it in that form (OpenAI Responses `tool_search`
+   * with `execution: "client"`).
+   */
+  toolSearch: Schema.optionalWith(Schema.Boolean, { exact: true })
 }) {}
 
 /** A tool: its definition plus a typed handler. */

@@ -20,9 +20,10 @@ import { dual } from "effect/Function"
 import { type Pipeable, pipeArguments } from "effect/Pipeable"
 import { type ModelRetry, type ToolFailed, UserError } from "./AgentError.js"
 import type { ApprovalRequired, Deferral } from "./DeferredTools.js"
-import type { ToolArgs } from "./Messages.js"
+import { type ToolArgs, ToolReference } from "./Messages.js"
 import { RunContext, type Service as RunContextService } from "./RunContext.js"
-import type * as Tool from "./Tool.js"
+import * as Schema from "effect/Schema"
+import * as Tool from "./Tool.js"
 import { ToolDefinition } from "./Tool.js"
 
 /** Brands toolsets, so `isToolset` can tell them from plain tools. */
@@ -346,6 +347,108 @@ export const approvalRequired: {
     return make(
       (ctx) => Effect.map(self.tools(ctx), (tools) => tools.map(wrap)),
       self.fixed?.map(wrap)
+    )
+  }
+)
+
+/** The default name of the agent's tool search tool (`withToolSearch`). */
+export const toolSearchName = "search_tools"
+
+/** Options of `withToolSearch`. */
+export interface ToolSearchOptions {
+  /**
+   * The search tool's name (default `search_tools`). Keep the default on OpenAI Responses: its
+   * client `tool_search` calls carry no name and are decoded as calls of `search_tools`.
+   */
+  readonly name?: string
+  readonly description?: string
+  /** At most this many tools per search (default 5). */
+  readonly maxResults?: number
+}
+
+const searchWords = (s: string): Array<string> =>
+  s
+    .toLowerCase()
+    .split(/[^\p{L}\p{N}]+/u)
+    .filter((w) => w.length > 0)
+
+/**
+ * The deferred definitions matching the queries, best first: each query is split into words and
+ * a tool scores one point per word found in its name or description (matches across queries
+ * add up). Tools scoring nothing are left out.
+ */
+export const searchDeferredTools = (
+  definitions: ReadonlyArray<ToolDefinition>,
+  queries: ReadonlyArray<string>,
+  maxResults = 5
+): ReadonlyArray<ToolDefinition> => {
+  const scored: Array<readonly [ToolDefinition, number]> = []
+  for (const d of definitions) {
+    if (d.deferLoading !== true) continue
+    const words = new Set(searchWords(`${d.name} ${d.description ?? ""}`))
+    let score = 0
+    for (const q of queries) for (const w of searchWords(q)) if (words.has(w)) score++
+    if (score > 0) scored.push([d, score])
+  }
+  return scored
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, maxResults)
+    .map(([d]) => d)
+}
+
+const SearchArgs = Schema.Struct({
+  queries: Schema.Array(Schema.String).annotations({
+    description:
+      "Search queries matched against tool names and descriptions; use words likely to appear in them. Matches across queries are unioned."
+  })
+})
+
+const defaultSearchDescription =
+  "There are more tools than the ones you can see. When you need a capability your current tools do not provide, search for it here; the tools found become available to call. If nothing is found, the tool does not exist: do not retry."
+
+/**
+ * Adds the agent's own tool search (pydantic-ai's `search_tools`) over this toolset's deferred
+ * tools (`deferLoading: true`): the model calls it with queries; the tools found come back as
+ * `Messages.ToolReference`s, which the provider turns into loaded tools (Anthropic
+ * `tool_reference` blocks, OpenAI Responses `tool_search_output`, where the search tool is sent
+ * as a client-executed `tool_search`), and other providers get as ordinary tools from the next
+ * request on. The model then calls a found tool like any other; the agent runs it.
+ *
+ * @example
+ * ```ts
+ * const tools = Toolset.fromTools([getWeather, getExchangeRate]).pipe(Toolset.withToolSearch())
+ * ```
+ */
+export const withToolSearch: {
+  (options?: ToolSearchOptions): <E, R>(self: Toolset<E, R>) => Toolset<E, R>
+  <E, R>(self: Toolset<E, R>, options?: ToolSearchOptions): Toolset<E, R>
+} = dual(
+  (args) => isToolset(args[0]),
+  <E, R>(self: Toolset<E, R>, options: ToolSearchOptions = {}): Toolset<E, R> => {
+    const name = options.name ?? toolSearchName
+    const withSearch = (tools: ReadonlyArray<ToolsetTool<E, R>>): Array<ToolsetTool<E, R>> => {
+      const definitions = tools.map((t) => t.definition)
+      const search = Tool.make(name, {
+        description: options.description ?? defaultSearchDescription,
+        parameters: SearchArgs,
+        handler: ({ queries }) => {
+          const found = searchDeferredTools(definitions, queries, options.maxResults)
+          return Effect.succeed(
+            found.length > 0
+              ? found.map((d) => new ToolReference({ toolName: d.name }))
+              : "No matching tools found. The tools you need may not be available."
+          )
+        }
+      })
+      const definition = new ToolDefinition({ ...search.definition, toolSearch: true }, true)
+      return [...tools, toolsetTool(search, definition)]
+    }
+    return make(
+      (ctx) =>
+        Effect.flatMap(self.tools(ctx), (tools) =>
+          checkDuplicates(withSearch(tools), "Toolset.withToolSearch")
+        ),
+      self.fixed === undefined ? undefined : withSearch(self.fixed)
     )
   }
 )

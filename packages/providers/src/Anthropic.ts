@@ -233,7 +233,8 @@ export const profileFor = (modelName: string): Model.ModelProfile =>
     supportsJsonSchemaOutput: Wire.supportsStructuredOutput(modelName),
     supportsJsonObjectOutput: false,
     supportsThinking: true,
-    defaultStructuredOutputMode: "tool"
+    defaultStructuredOutputMode: "tool",
+    supportsToolDeferral: true
   })
 
 /** Beta flags the body needs (structured outputs / strict tools, built-in tools). */

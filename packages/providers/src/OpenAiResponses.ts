@@ -60,7 +60,8 @@ export const profileFor = (modelName: string): Model.ModelProfile =>
     supportsJsonObjectOutput: true,
     supportsThinking: Wire.supportsReasoning(modelName),
     defaultStructuredOutputMode: "tool",
-    jsonSchemaTransformer: OpenAiSchema.transform
+    jsonSchemaTransformer: OpenAiSchema.transform,
+    supportsToolDeferral: true
   })
 
 /** The fields of a Responses body `/responses/input_tokens` takes (it rejects the others). */

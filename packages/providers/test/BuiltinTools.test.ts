@@ -46,7 +46,7 @@ const unsupported: ReadonlyArray<readonly [keyof typeof models, BuiltinTool.Buil
   ["Anthropic", new BuiltinTool.ImageGeneration()],
   ["Anthropic", new BuiltinTool.UrlContext()],
   ["OpenAI Responses", new BuiltinTool.Memory()],
-  ["OpenAI Responses", new BuiltinTool.ToolSearch()],
+  ["OpenAI Responses", new BuiltinTool.ToolSearch({ variant: "regex" })],
   ["OpenAI Responses", new BuiltinTool.WebFetch()],
   ["OpenAI Responses", new BuiltinTool.WebSearch({ blockedDomains: ["x.com"] })],
   ["Gemini", new BuiltinTool.McpServer({ id: "s", url: "https://mcp.example" })],

@@ -182,6 +182,57 @@ describe("Model.countTokens (recorded)", () => {
     })
   )
 
+  it.scoped("anthropic: a history with a tool search's tool_reference is counted (recorded)", () =>
+    Effect.gen(function* () {
+      const c = loadCase(
+        "anthropic",
+        "models.test_anthropic.test_anthropic_count_tokens_with_tool_search_replay"
+      )
+      const recorded = countOf(c)
+      const server = yield* replayServer(c)
+      const model = yield* Model.resolve(
+        anthropic(server.baseUrl, "claude-sonnet-4-5").pipe(
+          Layer.provide(NodeHttpClient.layerUndici)
+        )
+      )
+      const usage = yield* model.countTokens!(
+        [
+          Messages.userPrompt("What is the USD to EUR rate?"),
+          new Messages.ModelResponse({
+            parts: [
+              new Messages.ToolCallPart({
+                toolName: "search_tools",
+                args: { queries: ["exchange rate"] },
+                toolCallId: "search-1"
+              })
+            ]
+          }),
+          new Messages.ModelRequest({
+            parts: [
+              new Messages.ToolReturnPart({
+                toolName: "search_tools",
+                toolCallId: "search-1",
+                content: [new Messages.ToolReference({ toolName: "get_exchange_rate" })]
+              })
+            ]
+          })
+        ],
+        {},
+        new Model.ModelRequestParameters({
+          functionTools: [
+            new Tool.ToolDefinition({
+              name: "get_exchange_rate",
+              parametersJsonSchema: { type: "object" }
+            })
+          ]
+        })
+      )
+      assert.strictEqual(usage.inputTokens, 641)
+      assert.strictEqual(server.received.length, 1)
+      assert.deepStrictEqual(server.received[0]!.body, recorded.request.body)
+    })
+  )
+
   it.scoped("openai-responses: instructions are counted (recorded)", () =>
     Effect.gen(function* () {
       const c = loadCase(

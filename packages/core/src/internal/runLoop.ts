@@ -992,12 +992,17 @@ class Run<A> implements Machine<A>, ToolHost {
       node.resend ? [...st.messages.slice(0, -1), request] : [...st.messages, request]
     )
     return Effect.flatMap(this.loadTools(), (tools): Effect.Effect<Prepared, unknown, unknown> => {
-      const parameters = this.parameters(tools)
-      if (typeof parameters === "string") {
+      const all = this.parameters(tools)
+      if (typeof all === "string") {
         return Effect.fail(
-          new UserError({ reason: `Tool name conflicts with output tool name: '${parameters}'` })
+          new UserError({ reason: `Tool name conflicts with output tool name: '${all}'` })
         )
       }
+      // Deferred tools: the provider loads them, or only the loaded ones go, as ordinary tools.
+      const parameters =
+        this.profile.supportsToolDeferral === true
+          ? all
+          : Model.revealDeferredTools(st.messages, all)
       return Effect.flatMap(Ref.get(this.usageRef), (usage) => {
         const before = this.usageLimits.checkBeforeRequest(usage)
         if (Option.isSome(before)) return Effect.fail(this.limitError(before.value))

@@ -45,7 +45,10 @@ export type Block = Record<string, unknown> & { readonly type?: string }
 
 /** A message of the `messages` array. */
 export interface WireMessage {
-  /** `system`: a mid-conversation system message (models that take one, see `encodeMessages`). */
+  /**
+   * `system`: a mid-conversation system message (models that take one, see `encodeMessages`) or
+   * the `tool_addition` blocks of a `ToolAvailabilityDeltaPart`.
+   */
   role: "user" | "assistant" | "system"
   content: Array<Block>
 }
@@ -125,14 +128,28 @@ const encodeUserContent = (item: Messages.UserContent, out: Array<Block>): void 
   }
 }
 
+/** A tool found by a client-side tool search: Anthropic loads its deferred definition. */
+const toolReferenceBlock = (ref: Messages.ToolReference): Block => ({
+  type: "tool_reference",
+  tool_name: ref.toolName
+})
+
 /**
- * A tool result holding files, as `tool_result` content blocks in order: images and documents
+ * Deferred tools made available mid-conversation (`ToolAvailabilityDeltaPart`): a system
+ * message of `tool_addition` blocks, one per tool.
+ */
+const toolAdditionBlocks = (part: Messages.ToolAvailabilityDeltaPart): Array<Block> =>
+  part.added.map((name) => ({ type: "tool_addition", tool: { type: "tool_reference", name } }))
+
+/**
+ * A tool result holding files or tool references, as `tool_result` content blocks in order: images and documents
  * natively, strings as text, other values as JSON text.
  */
 const encodeToolResultBlocks = (content: unknown): Array<Block> => {
   const out: Array<Block> = []
   for (const item of Array.isArray(content) ? content : [content]) {
-    if (Messages.isFileContent(item) || typeof item === "string") encodeUserContent(item, out)
+    if (Messages.isToolReference(item)) out.push(toolReferenceBlock(item))
+    else if (Messages.isFileContent(item) || typeof item === "string") encodeUserContent(item, out)
     else if (item !== undefined && item !== null) {
       out.push({ type: "text", text: Messages.renderToolContent(item) })
     }
@@ -309,7 +326,7 @@ export const encodeMessages = (
   const out: Array<EncodedMessage> = []
   let instructions: string | undefined
   const leading = messages.find((m) => m._tag === "ModelRequest")
-  const append = (role: "user" | "assistant", content: Array<Block>) => {
+  const append = (role: WireMessage["role"], content: Array<Block>) => {
     if (content.length === 0) return
     const last = out[out.length - 1]
     if (last !== undefined && last.role === role) last.content.push(...content)
@@ -351,7 +368,7 @@ export const encodeMessages = (
             type: "tool_result",
             tool_use_id: part.toolCallId,
             content:
-              part.files.length > 0
+              part.files.length > 0 || part.toolReferences.length > 0
                 ? encodeToolResultBlocks(part.content)
                 : [{ type: "text", text: part.contentText }],
             is_error: part.outcome === "failed"
@@ -368,6 +385,11 @@ export const encodeMessages = (
           } else {
             content.push({ type: "text", text: part.modelResponse })
           }
+          break
+        case "ToolAvailabilityDeltaPart":
+          // A system message at this point of the conversation, after what came before it.
+          append("user", content.splice(0))
+          append("system", toolAdditionBlocks(part))
           break
       }
     })

@@ -279,7 +279,10 @@ const toolResultContent = (
   const files = part.files
   if (files.length === 0) {
     const c = part.content
-    return enc.family.jsonToolResults && c !== null && typeof c === "object"
+    return enc.family.jsonToolResults &&
+      c !== null &&
+      typeof c === "object" &&
+      part.toolReferences.length === 0
       ? [{ json: c }]
       : [{ text: part.contentText }]
   }

@@ -593,7 +593,10 @@ export const encodeRequest = (
                 : {
                     functionResponse: {
                       name: part.toolName,
-                      response: toolResponseObject(part.content),
+                      // Tools a tool search found read as text (Gemini loads no tools).
+                      response: toolResponseObject(
+                        part.toolReferences.length > 0 ? part.contentText : part.content
+                      ),
                       id: part.toolCallId
                     }
                   }

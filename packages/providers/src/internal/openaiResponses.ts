@@ -14,6 +14,7 @@ import {
   type ModelSettings,
   type PartsManager,
   type Tool,
+  Toolset,
   Usage
 } from "@agentfx/core"
 import {
@@ -130,12 +131,14 @@ const encodeResponse = (m: Messages.ModelResponse, out: Array<WireItem>): void =
       case "TextPart": {
         reasoning = undefined
         if (part.id?.startsWith("msg_")) {
+          const phase = part.providerDetails?.phase
           out.push({
             type: "message",
             role: "assistant",
             id: part.id,
             status: "completed",
-            content: [{ type: "output_text", text: part.content, annotations: [] }]
+            content: [{ type: "output_text", text: part.content, annotations: [] }],
+            ...(typeof phase === "string" ? { phase } : {})
           })
         } else {
           out.push({ role: "assistant", content: part.content })
@@ -144,11 +147,17 @@ const encodeResponse = (m: Messages.ModelResponse, out: Array<WireItem>): void =
       }
       case "ToolCallPart": {
         reasoning = undefined
+        if (isClientToolSearchCall(part)) {
+          out.push(encodeClientToolSearchCall(part))
+          break
+        }
+        const namespace = part.providerDetails?.namespace
         const item: Record<string, unknown> = {
           type: "function_call",
           call_id: part.toolCallId,
           name: part.toolName,
-          arguments: part.argsAsJson()
+          arguments: part.argsAsJson(),
+          ...(typeof namespace === "string" ? { namespace } : {})
         }
         if (
           part.id?.startsWith("fc_") &&
@@ -164,6 +173,10 @@ const encodeResponse = (m: Messages.ModelResponse, out: Array<WireItem>): void =
         // from the return part); other providers' built-in parts are dropped.
         reasoning = undefined
         if (part.providerName !== PROVIDER_NAME) break
+        if (isToolSearchItem(part.providerDetails)) {
+          out.push({ ...part.providerDetails, arguments: part.argsAsObject() })
+          break
+        }
         const item: WireItem = {
           type: builtinItemType(part),
           id: part.toolCallId,
@@ -175,6 +188,10 @@ const encodeResponse = (m: Messages.ModelResponse, out: Array<WireItem>): void =
       }
       case "BuiltinToolReturnPart": {
         reasoning = undefined
+        if (part.providerName === PROVIDER_NAME && isToolSearchItem(part.providerDetails)) {
+          out.push({ ...part.providerDetails, ...(part.content as Record<string, unknown>) })
+          break
+        }
         const item = builtinItems.get(part.toolCallId)
         if (part.providerName !== PROVIDER_NAME || item === undefined) break
         if (part.content !== null && typeof part.content === "object")
@@ -205,15 +222,24 @@ const encodeResponse = (m: Messages.ModelResponse, out: Array<WireItem>): void =
   }
 }
 
-/** Encodes the conversation into the `input` items and the `instructions` string. */
+/**
+ * Encodes the conversation into the `input` items and the `instructions` string. `tools` are the
+ * request's function tools by name, as encoded (for the definitions a tool search found and the
+ * tools made available mid-conversation).
+ */
 export const encodeInput = (
-  messages: ReadonlyArray<Messages.ModelMessage>
+  messages: ReadonlyArray<Messages.ModelMessage>,
+  tools: ReadonlyMap<string, WireItem> = new Map()
 ): { readonly input: Array<WireItem>; readonly instructions: string | undefined } => {
   const input: Array<WireItem> = []
   let instructions: string | undefined
+  // Client-executed tool searches by call id: their returns go back as `tool_search_output`.
+  const searches = new Set<string>()
   for (const m of messages) {
     if (m._tag === "ModelResponse") {
       encodeResponse(m, input)
+      for (const p of m.parts)
+        if (p._tag === "ToolCallPart" && isClientToolSearchCall(p)) searches.add(p.toolCallId)
       continue
     }
     if (m.instructions !== undefined) instructions = m.instructions
@@ -235,6 +261,10 @@ export const encodeInput = (
           }
           break
         case "ToolReturnPart":
+          if (searches.has(part.toolCallId) && part.toolReferences.length > 0) {
+            input.push(encodeToolSearchOutput(part, tools))
+            break
+          }
           input.push({
             type: "function_call_output",
             call_id: part.toolCallId,
@@ -251,6 +281,9 @@ export const encodeInput = (
           } else {
             input.push({ role: "user", content: part.modelResponse })
           }
+          break
+        case "ToolAvailabilityDeltaPart":
+          input.push(encodeAdditionalTools(part, tools))
           break
       }
     }
@@ -368,8 +401,15 @@ export const builtinToolsError = (
       case "UrlContext":
       case "WebFetch":
       case "Memory":
-      case "ToolSearch":
         return BuiltinTool.unsupported("OpenAI Responses", tool)
+      case "ToolSearch":
+        if (tool.variant !== undefined)
+          return BuiltinTool.unsupported(
+            "OpenAI Responses",
+            tool,
+            "the bm25 / regex variants are Anthropic's"
+          )
+        break
       default:
         break
     }
@@ -440,6 +480,137 @@ export const encodeBuiltinTools = (
   return out
 }
 
+// ---------------------------------------------------------------------------
+// Tool search
+// ---------------------------------------------------------------------------
+
+/**
+ * Function tools and tool search entries of `tools`. Tool search comes first: the provider's
+ * (`BuiltinTool.ToolSearch` → `tool_search`) or the agent's (`Toolset.withToolSearch` → a
+ * client-executed `tool_search` with the tool's description and parameters). Deferred tools
+ * carry `defer_loading` when a search can find them; without one they are left out and reach
+ * the model only through `additional_tools` items. `byName` holds every function tool as
+ * encoded, for the found tools of `tool_search_output` and for `additional_tools`.
+ */
+const encodeFunctionTools = (
+  tools: ReadonlyArray<Tool.ToolDefinition>,
+  builtinTools: ReadonlyArray<BuiltinTool.BuiltinTool>,
+  profile: Model.ModelProfile
+) => {
+  const searchTools: Array<WireItem> = []
+  if (builtinTools.some((t) => t._tag === "ToolSearch")) searchTools.push({ type: "tool_search" })
+  for (const t of tools) {
+    if (t.toolSearch !== true) continue
+    searchTools.push({
+      type: "tool_search",
+      execution: "client",
+      description: t.description ?? "",
+      parameters: t.parametersJsonSchema
+    })
+  }
+  const functionTools: Array<WireItem> = []
+  const byName = new Map<string, WireItem>()
+  for (const t of tools) {
+    if (t.toolSearch === true) continue
+    const encoded: WireItem =
+      t.deferLoading === true
+        ? { ...encodeTool(t, profile), defer_loading: true }
+        : encodeTool(t, profile)
+    byName.set(t.name, encoded)
+    if (t.deferLoading !== true || searchTools.length > 0) functionTools.push(encoded)
+  }
+  return { searchTools, functionTools, byName }
+}
+
+/** Is this `providerDetails` a tool search item kept whole (`tool_search_call` / `_output`)? */
+const isToolSearchItem = (d: Messages.ProviderDetails | undefined): d is WireItem =>
+  d?.type === "tool_search_call" || d?.type === "tool_search_output"
+
+/** A client-executed tool search call (the agent's `Toolset.withToolSearch` runs it). */
+const isClientToolSearchCall = (p: Messages.ModelResponsePart): boolean =>
+  p._tag === "ToolCallPart" && p.providerDetails?.type === "tool_search_call"
+
+const encodeClientToolSearchCall = (part: Messages.ToolCallPart): WireItem => ({
+  ...part.providerDetails,
+  ...(part.id !== undefined ? { id: part.id } : {}),
+  call_id: part.toolCallId,
+  arguments: part.argsAsObject()
+})
+
+/** The agent's answer to a client tool search: the definitions of the tools it found. */
+const encodeToolSearchOutput = (
+  part: Messages.ToolReturnPart,
+  tools: ReadonlyMap<string, WireItem>
+): WireItem => ({
+  type: "tool_search_output",
+  call_id: part.toolCallId,
+  execution: "client",
+  status: "completed",
+  tools: part.toolReferences.flatMap((r) => {
+    const t = tools.get(r.toolName)
+    return t === undefined ? [] : [t]
+  })
+})
+
+/** Deferred tools made available at this point: their definitions, as a developer item. */
+const encodeAdditionalTools = (
+  part: Messages.ToolAvailabilityDeltaPart,
+  tools: ReadonlyMap<string, WireItem>
+): WireItem => ({
+  type: "additional_tools",
+  role: "developer",
+  tools: part.added.flatMap((name) => {
+    const t = tools.get(name)
+    if (t === undefined) return []
+    const { defer_loading: _, ...definition } = t
+    return [definition]
+  })
+})
+
+/**
+ * A tool search output item as a part. The provider's search (`execution: "server"`): a
+ * built-in `tool_search` call (its `arguments`) and return (the `tools` found), each keeping
+ * the item's other fields to go back unchanged. A client search call: a call of the agent's
+ * search tool (`Toolset.toolSearchName`). `lastSearch`: the id of the call an output answers.
+ */
+export const decodeToolSearchItem = (
+  item: WireItem,
+  lastSearch: string | undefined
+): Messages.ModelResponsePart => {
+  const { arguments: args, tools, ...rest } = item
+  const toolArgs =
+    typeof args === "string" || (typeof args === "object" && args !== null)
+      ? (args as Messages.ToolArgs)
+      : {}
+  if (item.type === "tool_search_call" && item.execution === "client") {
+    const { id, call_id, ...details } = rest
+    return toolCallPart({
+      toolName: Toolset.toolSearchName,
+      args: toolArgs,
+      toolCallId: str(call_id) ?? str(id) ?? "",
+      ...(typeof id === "string" ? { id } : {}),
+      providerName: PROVIDER_NAME,
+      providerDetails: details
+    })
+  }
+  if (item.type === "tool_search_call") {
+    return builtinCallPart({
+      toolName: "tool_search",
+      args: toolArgs,
+      toolCallId: str(item.id) ?? str(item.call_id) ?? "",
+      providerName: PROVIDER_NAME,
+      providerDetails: rest
+    })
+  }
+  return builtinReturnPart({
+    toolName: "tool_search",
+    content: { tools: Array.isArray(tools) ? tools : [] },
+    toolCallId: str(item.call_id) ?? lastSearch ?? str(item.id) ?? "",
+    providerName: PROVIDER_NAME,
+    providerDetails: rest
+  })
+}
+
 /** Options of `encodeRequest`. */
 export interface EncodeOptions {
   readonly modelName: string
@@ -458,13 +629,18 @@ export const encodeRequest = (
   options: EncodeOptions
 ): Record<string, unknown> => {
   const builtin = encodeBuiltinTools(parameters.builtinTools)
-  const { input, instructions } = encodeInput(messages)
+  const tools = parameters.allTools
+  const { searchTools, functionTools, byName } = encodeFunctionTools(
+    tools,
+    parameters.builtinTools,
+    options.profile
+  )
+  const { input, instructions } = encodeInput(messages, byName)
   const body: Record<string, unknown> = { model: options.modelName, input, stream: options.stream }
   if (instructions !== undefined) body.instructions = instructions
 
-  const tools = parameters.allTools
-  if (tools.length > 0 || builtin.length > 0) {
-    body.tools = [...tools.map((t) => encodeTool(t, options.profile)), ...builtin]
+  if (searchTools.length > 0 || functionTools.length > 0 || builtin.length > 0) {
+    body.tools = [...searchTools, ...functionTools, ...builtin]
     body.tool_choice = encodeToolChoice(settings, parameters)
   }
 
@@ -601,10 +777,13 @@ export const decodeOutput = (
   output: ReadonlyArray<WireItem>
 ): Array<Messages.ModelResponsePart> => {
   const parts: Array<Messages.ModelResponsePart> = []
+  // The provider's last tool search call: its output item does not name it (`call_id: null`).
+  let lastSearch: string | undefined
   for (const item of output) {
     switch (item.type) {
       case "message": {
         const content = Array.isArray(item.content) ? item.content : []
+        const phase = str(item.phase)
         for (const c of content as Array<Record<string, unknown>>) {
           const text =
             c.type === "output_text"
@@ -614,7 +793,11 @@ export const decodeOutput = (
                 : undefined
           if (text === undefined) continue
           parts.push(
-            textPart({ content: text, ...(typeof item.id === "string" ? { id: item.id } : {}) })
+            textPart({
+              content: text,
+              ...(typeof item.id === "string" ? { id: item.id } : {}),
+              ...(phase !== undefined ? { providerDetails: { phase } } : {})
+            })
           )
         }
         break
@@ -656,15 +839,24 @@ export const decodeOutput = (
         break
       }
       case "function_call": {
+        const namespace = str(item.namespace)
         parts.push(
           toolCallPart({
             toolName: str(item.name) ?? "",
             args: str(item.arguments) ?? "",
             toolCallId: str(item.call_id) ?? str(item.id) ?? "",
             ...(typeof item.id === "string" ? { id: item.id } : {}),
-            providerName: PROVIDER_NAME
+            providerName: PROVIDER_NAME,
+            ...(namespace !== undefined ? { providerDetails: { namespace } } : {})
           })
         )
+        break
+      }
+      case "tool_search_call":
+      case "tool_search_output": {
+        const part = decodeToolSearchItem(item, lastSearch)
+        if (part._tag === "BuiltinToolCallPart") lastSearch = part.toolCallId
+        parts.push(part)
         break
       }
       default:
@@ -707,13 +899,19 @@ export interface StreamState {
   hasToolCalls: boolean
   /** Function-call item ids that received argument deltas. */
   readonly argsStreamed: Set<string>
+  /** The `phase` of message items (`commentary`, `final_answer`), by item id. */
+  readonly phases: Map<string, string>
+  /** The id of the provider's last tool search call (its output does not name it). */
+  lastSearch: string | undefined
 }
 
 /** Fresh state for one stream. */
 export const makeStreamState = (): StreamState => ({
   completed: false,
   hasToolCalls: false,
-  argsStreamed: new Set()
+  argsStreamed: new Set(),
+  phases: new Map(),
+  lastSearch: undefined
 })
 
 const applyResponseInfo = (manager: PartsManager.PartsManager, r: WireResponse | undefined) => {
@@ -741,9 +939,12 @@ export const handleStreamEvent = (
       return undefined
     case "response.output_item.added": {
       const item = data.item as WireItem
-      if (item.type === "function_call") {
+      if (item.type === "message" && typeof item.phase === "string") {
+        state.phases.set(str(item.id) ?? "", item.phase)
+      } else if (item.type === "function_call") {
         state.hasToolCalls = true
         const args = str(item.arguments)
+        const namespace = str(item.namespace)
         push(
           out,
           manager.toolCallDelta(str(item.id), {
@@ -751,7 +952,8 @@ export const handleStreamEvent = (
             toolCallId: str(item.call_id),
             id: str(item.id),
             providerName: PROVIDER_NAME,
-            ...(args ? { args } : {})
+            ...(args ? { args } : {}),
+            ...(namespace !== undefined ? { providerDetails: { namespace } } : {})
           })
         )
         if (args) state.argsStreamed.add(str(item.id) ?? "")
@@ -772,14 +974,17 @@ export const handleStreamEvent = (
       }
       return undefined
     }
-    case "response.output_text.delta":
+    case "response.output_text.delta": {
+      const phase = state.phases.get(data.item_id)
       push(
         out,
         manager.textDelta(`${data.item_id}:${data.content_index ?? 0}`, data.delta ?? "", {
-          id: data.item_id
+          id: data.item_id,
+          ...(phase !== undefined ? { providerDetails: { phase } } : {})
         })
       )
       return undefined
+    }
     case "response.refusal.delta":
       push(
         out,
@@ -836,6 +1041,13 @@ export const handleStreamEvent = (
       } else if (item.type === "message") {
         const content = Array.isArray(item.content) ? item.content : []
         for (let i = 0; i < content.length; i++) push(out, manager.endPart(`${id}:${i}`))
+      } else if (item.type === "tool_search_call" || item.type === "tool_search_output") {
+        // Tool search items arrive whole: one part each, started and ended here.
+        const part = decodeToolSearchItem(item, state.lastSearch)
+        if (part._tag === "BuiltinToolCallPart") state.lastSearch = part.toolCallId
+        if (part._tag === "ToolCallPart") state.hasToolCalls = true
+        push(out, manager.part(id, part))
+        push(out, manager.endPart(id))
       } else if (isBuiltinItem(item)) {
         const [call, result] = decodeBuiltinItem(item)
         push(out, manager.toolCallDelta(id, { builtin: true, args: call.args }))

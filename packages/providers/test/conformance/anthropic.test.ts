@@ -8,7 +8,8 @@
  *   response is checked against the recorded body; recorded 4xx → `ModelHTTPError`.
  *
  * Documented differences we normalize away: a `tool_result` whose content is a bare string is
- * compared as one text block; `system` as a list of text blocks is compared as their joined text.
+ * compared as one text block; `system` as a list of text blocks is compared as their joined text;
+ * `tools` are compared as a set (pydantic-ai appends tools loaded mid-run after built-in ones).
  */
 import { BuiltinTool, Messages, Model, Tool } from "@agentfx/core"
 import { assert } from "@effect/vitest"
@@ -35,13 +36,12 @@ const SKIPS: ReadonlyArray<readonly [string, string]> = [
   ],
   ["count_tokens_error", "a count request only: replayed by CountTokens.test.ts"],
   ["count_tokens_keeps_memory_tool", "a count request only: replayed by CountTokens.test.ts"],
-  ["count_tokens_with_tool_search", "tools loaded by the client (tool_reference) are not modelled"],
+  ["count_tokens_with_tool_search", "a count request only: replayed by CountTokens.test.ts"],
   [
     "usage_limit_",
     "a count request (and, within the limit, the generation) through an agent run with UsageLimits.countTokensBeforeRequest: replayed by CountTokens.test.ts"
   ],
   ["advisor_tool", "built-in advisor tool is out of scope"],
-  ["lazy_advertisement", "tool additions are out of scope"],
   ["test_gateway", "pydantic gateway routing is out of scope"],
   ["image_url_input_invalid_mime_type", "downloads media before the call"]
 ]
@@ -49,19 +49,7 @@ const SKIPS: ReadonlyArray<readonly [string, string]> = [
 const isOurs = (it: Interaction) =>
   it.endpoint === "messages" && it.request.method === "POST" && it.provider === PROVIDER
 
-const sharedSkipReason = skipReasonOf(SKIPS, isOurs, "Messages API")
-
-/**
- * The shared reasons, plus tools loaded by the client (`tool_reference` blocks of a local tool
- * search, `tool_addition` blocks): only the provider's own tool search is modelled.
- */
-const skipReason = (c: ConformanceCase): string | undefined =>
-  sharedSkipReason(c) ??
-  (c.interactions.some(
-    (i) => isOurs(i) && /"type":\s*"tool_(reference|addition)"/.test(JSON.stringify(i.request.body))
-  )
-    ? "tools loaded by the client (tool_reference / tool_addition blocks) are out of scope"
-    : undefined)
+const skipReason = skipReasonOf(SKIPS, isOurs, "Messages API")
 
 // ---------------------------------------------------------------------------
 // Recorded wire body → agentfx inputs
@@ -107,13 +95,22 @@ const userContent = (b: Json): Array<Messages.UserContent> => {
   throw new Error(`unsupported user block ${b.type}`)
 }
 
-/** A tool result's content: text, or (when it holds images / documents) the list of items. */
+/**
+ * A tool result's content: text, or (when it holds images / documents / tool references) the
+ * list of items.
+ */
 const toolResultContent = (content: unknown): unknown =>
   typeof content === "string"
     ? content
     : (content as Array<Json>).every((c) => c.type === "text")
       ? (content as Array<Json>).map((c) => c.text).join("")
-      : (content as Array<Json>).map((c) => (c.type === "text" ? c.text : userContent(c)[0]))
+      : (content as Array<Json>).map((c) =>
+          c.type === "text"
+            ? c.text
+            : c.type === "tool_reference"
+              ? new Messages.ToolReference({ toolName: c.tool_name })
+              : userContent(c)[0]
+        )
 
 /** Decodes a recorded request body into what the agent would have passed to the model. */
 const fromWire = (body: Json) => {
@@ -132,13 +129,24 @@ const fromWire = (body: Json) => {
   for (const m of body.messages as Array<Json>) {
     const blocks: Array<Json> =
       typeof m.content === "string" ? [{ type: "text", text: m.content }] : m.content
+    if (m.role === "system" && blocks.every((b) => b.type === "tool_addition")) {
+      // Deferred tools made available mid-conversation (`tool_addition` blocks).
+      const added = blocks.map((b) => b.tool.name as string)
+      messages.push(
+        new Messages.ModelRequest({ parts: [new Messages.ToolAvailabilityDeltaPart({ added })] })
+      )
+      continue
+    }
     if (m.role === "system") {
       // A mid-conversation system message: a request of system prompts (a breakpoint on its last
       // block is a `CachePoint` right after them).
       messages.push(
         new Messages.ModelRequest({
           parts: [
-            ...blocks.map((b) => new Messages.SystemPromptPart({ content: b.text })),
+            ...blocks.map((b) => {
+              if (b.type !== "text") throw new Error(`unsupported system block ${b.type}`)
+              return new Messages.SystemPromptPart({ content: b.text })
+            }),
             ...cachePoint(blocks.at(-1)!).map((p) => new Messages.UserPromptPart({ content: [p] }))
           ]
         })
@@ -203,6 +211,17 @@ const fromWire = (body: Json) => {
         } else throw new Error(`unsupported assistant block ${b.type}`)
       }
       messages.push(new Messages.ModelResponse({ parts }))
+      continue
+    }
+    if (m.role === "system") {
+      // Deferred tools made available mid-conversation (`tool_addition` blocks).
+      const added = blocks.map((b) => {
+        if (b.type !== "tool_addition") throw new Error(`unsupported system block ${b.type}`)
+        return b.tool.name as string
+      })
+      messages.push(
+        new Messages.ModelRequest({ parts: [new Messages.ToolAvailabilityDeltaPart({ added })] })
+      )
       continue
     }
     const parts: Array<Messages.ModelRequestPart> = []
@@ -382,7 +401,10 @@ const normalizeBody = (body: Json): Json => ({
   }, []),
   stream: body.stream ?? false,
   max_tokens: body.max_tokens,
-  tools: body.tools ?? [],
+  // As a set: pydantic-ai appends tools loaded mid-run after its built-in tools.
+  tools: [...(body.tools ?? [])].sort((a: Json, b: Json) =>
+    canonical(a) < canonical(b) ? -1 : canonical(a) > canonical(b) ? 1 : 0
+  ),
   tool_choice:
     body.tools && body.tools.length > 0 ? (body.tool_choice ?? { type: "auto" }) : undefined,
   output_config: body.output_config,

@@ -13,7 +13,7 @@
  * `""`. Tools keep their `strict` flag: recorded tools carry no hint, so the flag must come out
  * of agentfx's own strict-compatibility check, as pydantic-ai's did.
  */
-import { BuiltinTool, Messages, Model, Tool } from "@agentfx/core"
+import { BuiltinTool, Messages, Model, Tool, Toolset } from "@agentfx/core"
 import { assert } from "@effect/vitest"
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as Effect from "effect/Effect"
@@ -29,8 +29,14 @@ const SKIPS: ReadonlyArray<readonly [string, string]> = [
   ["conversation_id", "server-side conversations (/v1/conversations) are out of scope"],
   ["previous_response_id", "previous_response_id chaining is out of scope"],
   ["compact_messages", "compaction items are out of scope"],
-  ["tool_search", "native tool search is out of scope"],
-  ["tool_availability", "additional_tools / tool search items are out of scope"],
+  [
+    "native_tool_search_with_deferred_capability",
+    "tools of a pydantic-ai capability (announced by additional_tools only, never in tools nor searchable) are not modelled"
+  ],
+  [
+    "test_native_tool_search_vcr",
+    "tool namespaces (`namespace` tools grouping function tools) are not modelled"
+  ],
   ["raw_annotations", "web search annotations are out of scope"],
   ["count_tokens", "a count request only: replayed by CountTokens.test.ts"],
   [
@@ -42,8 +48,7 @@ const SKIPS: ReadonlyArray<readonly [string, string]> = [
     "a count request, then the generation, through an agent run with UsageLimits.countTokensBeforeRequest: replayed by CountTokens.test.ts"
   ],
   ["vendor_metadata_detail", "per-file vendor metadata (image detail) is not modelled"],
-  ["test_gateway", "pydantic gateway routing is out of scope"],
-  ["phase_streamed", "message phase + tool search items are out of scope"]
+  ["test_gateway", "pydantic gateway routing is out of scope"]
 ]
 
 /** The Responses calls of a folder's cases (the vendor's own, not other providers' traffic). */
@@ -116,15 +121,69 @@ const fromWire = (body: Json) => {
   }
   const input: Array<Json> =
     typeof body.input === "string" ? [{ role: "user", content: body.input }] : body.input
+  // Tools made available mid-conversation (`additional_tools`): deferred tools of the request.
+  const additional: Array<Json> = []
+  let lastSearch: string | undefined
   for (const item of input) {
     const builtin = typeof item.type === "string" && OpenAiResponses.isBuiltinItem(item)
     const isResponse =
       item.role === "assistant" ||
       builtin ||
-      ["message", "reasoning", "function_call"].includes(item.type)
+      ["message", "reasoning", "function_call", "tool_search_call"].includes(item.type) ||
+      (item.type === "tool_search_output" && item.execution !== "client")
     if (isResponse) flushRequest()
     else flushResponse()
-    if (builtin) {
+    if (item.type === "tool_search_call" && item.execution === "client") {
+      // The agent's own search (client-executed): a call of its search tool.
+      const { type, id, call_id, arguments: args, ...rest } = item
+      toolNames.set(call_id, Toolset.toolSearchName)
+      responseParts.push(
+        new Messages.ToolCallPart({
+          toolName: Toolset.toolSearchName,
+          args,
+          toolCallId: call_id,
+          ...(id !== undefined ? { id } : {}),
+          providerName: "openai",
+          providerDetails: { type, ...rest }
+        })
+      )
+    } else if (item.type === "tool_search_call") {
+      const { arguments: args, ...rest } = item
+      lastSearch = item.id ?? item.call_id
+      responseParts.push(
+        new Messages.BuiltinToolCallPart({
+          toolName: "tool_search",
+          args,
+          toolCallId: lastSearch!,
+          providerName: "openai",
+          providerDetails: rest
+        })
+      )
+    } else if (item.type === "tool_search_output" && item.execution === "client") {
+      requestParts.push(
+        new Messages.ToolReturnPart({
+          toolName: toolNames.get(item.call_id) ?? "tool",
+          toolCallId: item.call_id,
+          content: item.tools.map((t: Json) => new Messages.ToolReference({ toolName: t.name }))
+        })
+      )
+    } else if (item.type === "tool_search_output") {
+      const { tools, ...rest } = item
+      responseParts.push(
+        new Messages.BuiltinToolReturnPart({
+          toolName: "tool_search",
+          content: { tools },
+          toolCallId: item.call_id ?? lastSearch,
+          providerName: "openai",
+          providerDetails: rest
+        })
+      )
+    } else if (item.type === "additional_tools") {
+      additional.push(...item.tools)
+      requestParts.push(
+        new Messages.ToolAvailabilityDeltaPart({ added: item.tools.map((t: Json) => t.name) })
+      )
+    } else if (builtin) {
       // A built-in tool's item: its input fields on the call, its results on the return.
       const { type, id, status, ...fields } = item
       const results = BUILTIN_RESULTS[type] ?? []
@@ -156,7 +215,10 @@ const fromWire = (body: Json) => {
           args: item.arguments,
           toolCallId: item.call_id,
           ...(item.id ? { id: item.id } : {}),
-          providerName: "openai"
+          providerName: "openai",
+          ...(item.namespace !== undefined
+            ? { providerDetails: { namespace: item.namespace } }
+            : {})
         })
       )
     } else if (item.type === "reasoning") {
@@ -188,7 +250,13 @@ const fromWire = (body: Json) => {
       )
     } else if (item.type === "message") {
       for (const c of item.content)
-        responseParts.push(new Messages.TextPart({ content: c.text, id: item.id }))
+        responseParts.push(
+          new Messages.TextPart({
+            content: c.text,
+            id: item.id,
+            ...(item.phase !== undefined ? { providerDetails: { phase: item.phase } } : {})
+          })
+        )
     } else if (item.role === "assistant") {
       responseParts.push(new Messages.TextPart({ content: item.content }))
     } else if (item.type === "function_call_output") {
@@ -244,21 +312,44 @@ const fromWire = (body: Json) => {
             : {})
         })
       )
-    } else if (t.type === "code_interpreter") builtinTools.push(new BuiltinTool.CodeExecution())
+    } else if (t.type === "tool_search" && t.execution === undefined)
+      builtinTools.push(new BuiltinTool.ToolSearch())
+    else if (t.type === "tool_search")
+      continue // the agent's own search: a function tool
+    else if (t.type === "code_interpreter") builtinTools.push(new BuiltinTool.CodeExecution())
     else if (t.type === "file_search")
       builtinTools.push(new BuiltinTool.FileSearch({ fileStoreIds: t.vector_store_ids }))
     else if (t.type !== "function") throw new Error(`unsupported tool type ${t.type}`)
   }
   const tools: Array<Tool.ToolDefinition> = (body.tools ?? [])
-    .filter((t: Json) => t.type === "function")
-    .map(
-      (t: Json) =>
-        new Tool.ToolDefinition({
-          name: t.name,
-          ...(t.description ? { description: t.description } : {}),
-          parametersJsonSchema: t.parameters
-        })
+    .filter((t: Json) => t.type === "function" || (t.type === "tool_search" && t.execution))
+    .map((t: Json) =>
+      t.type === "tool_search"
+        ? new Tool.ToolDefinition({
+            name: Toolset.toolSearchName,
+            description: t.description,
+            parametersJsonSchema: t.parameters,
+            toolSearch: true
+          })
+        : new Tool.ToolDefinition({
+            name: t.name,
+            ...(t.description ? { description: t.description } : {}),
+            parametersJsonSchema: t.parameters,
+            ...(t.defer_loading === true ? { deferLoading: true } : {})
+          })
     )
+  // Tools made available mid-conversation and not in `tools`: deferred tools of the agent.
+  for (const t of additional) {
+    if (tools.some((d) => d.name === t.name)) continue
+    tools.push(
+      new Tool.ToolDefinition({
+        name: t.name,
+        ...(t.description ? { description: t.description } : {}),
+        parametersJsonSchema: t.parameters,
+        deferLoading: true
+      })
+    )
+  }
   const choice = body.tool_choice
   let toolChoice: any
   let allowTextOutput = true
@@ -312,7 +403,11 @@ const normalizeItem = (item: Json): Json => {
   // `encrypted_content: null` equals its absence.
   if (rest.type === "reasoning" && rest.encrypted_content === null) delete rest.encrypted_content
   if (rest.type === "message") {
-    return { role: "assistant", content: rest.content.map((c: Json) => c.text).join("") }
+    return {
+      role: "assistant",
+      content: rest.content.map((c: Json) => c.text).join(""),
+      ...(rest.phase !== undefined ? { phase: rest.phase } : {})
+    }
   }
   if (rest.role === "developer") return { ...rest, role: "system" }
   return rest
@@ -332,7 +427,8 @@ const normalize = (body: Json): Json => ({
           name: t.name,
           description: t.description ?? "",
           parameters: t.parameters,
-          strict: t.strict ?? false
+          strict: t.strict ?? false,
+          ...(t.defer_loading === true ? { defer_loading: true } : {})
         }
       : t
   ),
@@ -362,11 +458,32 @@ const expected = (r: Json) => {
       for (const c of item.content) if (c.type === "output_text") text += c.text
     if (item.type === "function_call")
       calls.push({ name: item.name, id: item.call_id, args: item.arguments })
+    // A client-executed tool search is a call of the agent's search tool.
+    if (item.type === "tool_search_call" && item.execution === "client")
+      calls.push({
+        name: Toolset.toolSearchName,
+        id: item.call_id,
+        args: JSON.stringify(item.arguments)
+      })
     if (item.type === "reasoning" && item.encrypted_content) signatures++
   }
   // Built-in tool items: the call (input fields) then the return (status + result fields).
   const builtin: Array<Json> = []
+  let lastSearch: string | undefined
   for (const item of output) {
+    // The provider's tool search: the call (its arguments), then the output (the tools found).
+    if (item.type === "tool_search_call" && item.execution !== "client") {
+      lastSearch = item.id
+      builtin.push({ kind: "call", id: item.id, name: "tool_search", args: item.arguments })
+    }
+    if (item.type === "tool_search_output") {
+      builtin.push({
+        kind: "return",
+        id: item.call_id ?? lastSearch,
+        name: "tool_search",
+        content: { tools: item.tools }
+      })
+    }
     if (!OpenAiResponses.isBuiltinItem(item)) continue
     const { type, id, status, ...fields } = item
     const results = BUILTIN_RESULTS[type] ?? []
@@ -391,6 +508,14 @@ const expected = (r: Json) => {
     text,
     calls,
     builtin,
+    // Message phases (`commentary`, `final_answer`) and function call namespaces, in order.
+    phases: output.filter((i) => i.type === "message").flatMap((i) => i.content.map(() => i.phase)),
+    namespaces: output
+      .filter(
+        (i) =>
+          i.type === "function_call" || (i.type === "tool_search_call" && i.execution === "client")
+      )
+      .map((i) => i.namespace),
     signatures,
     thinking,
     inputTokens: r.usage?.input_tokens ?? 0,
@@ -427,6 +552,16 @@ const checkResponse = (response: Messages.ModelResponse, r: Json) => {
     "built-in tool parts"
   )
   assert.isTrue(response.builtinToolParts.every((p) => p.providerName === "openai"))
+  assert.deepStrictEqual(
+    response.parts.filter((p) => p._tag === "TextPart").map((p) => p.providerDetails?.phase),
+    e.phases,
+    "message phases"
+  )
+  assert.deepStrictEqual(
+    response.toolCalls.map((c) => c.providerDetails?.namespace),
+    e.namespaces,
+    "function call namespaces"
+  )
   assert.strictEqual(
     response.thinking.filter((t) => t.signature !== undefined).length,
     e.signatures
