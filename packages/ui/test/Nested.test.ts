@@ -11,7 +11,6 @@ import { assert, describe, it } from "@effect/vitest"
 import { readUIMessageStream, type UIMessage } from "ai"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
 import type * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
 import * as F from "./fixtures.js"
@@ -19,7 +18,9 @@ import * as F from "./fixtures.js"
 const collect = <A, O>(
   agent: Agent.Agent<A, never, Model.Model>,
   model: Layer.Layer<Model.Model>,
-  encode: (events: Stream.Stream<Agent.AgentStreamEvent<A>, any>) => Stream.Stream<O>
+  encode: (
+    events: Stream.Stream<Agent.AgentStreamEvent<A>, any, Model.Model>
+  ) => Stream.Stream<O, never, Model.Model>
 ) =>
   Effect.gen(function* () {
     let result: Agent.AgentRunResult<A> | undefined
@@ -191,6 +192,42 @@ describe("built-in (provider-executed) tools", () => {
         { type: "TEXT_MESSAGE_END", messageId: "r1-text-1-2" },
         { type: "RUN_FINISHED", threadId: "t1", runId: "r1", result: "Otters hold hands." }
       ])
+      // the messages a client builds from them, the events' metadata kept on the tool call /
+      // result: decoded back to the built-in parts of one response
+      const history = yield* UiStream.fromAgUiMessages([
+        { id: "u1", role: "user", content: "hi" },
+        {
+          id: "a1",
+          role: "assistant",
+          toolCalls: [
+            {
+              id: "srvtoolu_1",
+              type: "function",
+              function: { name: "web_search", arguments: '{"query":"otters"}' },
+              metadata
+            }
+          ]
+        },
+        {
+          id: "r1-result-srvtoolu_1",
+          role: "tool",
+          toolCallId: "srvtoolu_1",
+          content: '[{"url":"https://example.com/otters","title":"Otters"}]'
+        },
+        { id: "a2", role: "assistant", content: "Otters hold hands." }
+      ])
+      assert.deepStrictEqual(
+        history.map((m) => m.parts.map((p) => p._tag)),
+        [["UserPromptPart"], ["BuiltinToolCallPart", "BuiltinToolReturnPart"], ["TextPart"]]
+      )
+      const [call, ret] = (history[1] as Messages.ModelResponse).parts as [
+        Messages.BuiltinToolCallPart,
+        Messages.BuiltinToolReturnPart
+      ]
+      assert.deepStrictEqual(call.argsAsObject(), { query: "otters" })
+      assert.strictEqual(call.providerName, "anthropic")
+      assert.deepStrictEqual(ret.content, [{ url: "https://example.com/otters", title: "Otters" }])
+      assert.strictEqual(ret.providerName, "anthropic")
     })
   )
 })
@@ -331,6 +368,102 @@ describe("sub-agents (Agent.asTool)", () => {
           .filter((l) => l.startsWith("data: "))
           .map((l) => JSON.parse(l.slice("data: ".length)))
         assert.deepStrictEqual(decoded, out)
+      })
+  )
+})
+
+describe("sub-agents with tools and sub-agents of their own", () => {
+  it.effect("AI SDK: tool parts and the nested sub-agent inside the preliminary message", () =>
+    Effect.gen(function* () {
+      const { out } = yield* collect(F.leadParent, F.leadParentModel, (e) =>
+        UiStream.aiSdkChunks(e)
+      )
+      const { seen, errors } = yield* readMessages(out)
+      assert.deepStrictEqual(errors, [])
+      const lastPreliminary = out.filter((c) => c.preliminary === true).at(-1)!
+      assert.strictEqual(lastPreliminary.toolCallId, "call_l")
+      const message = lastPreliminary.output as { parts: Array<Record<string, unknown>> }
+      assert.deepStrictEqual(message.parts, [
+        {
+          type: "tool-weather",
+          toolCallId: "call_w",
+          state: "output-available",
+          input: { city: "Oslo" },
+          output: { city: "Oslo", sky: "sunny" }
+        },
+        {
+          type: "tool-ask_researcher",
+          toolCallId: "call_n",
+          state: "output-available",
+          input: { prompt: "?" },
+          output: "Otters hold hands."
+        },
+        { type: "text", text: "Done.", state: "done" }
+      ])
+      // while the nested one ran, its message was the nested tool part's preliminary output
+      // (the last one before its result: the whole message)
+      const nested = out
+        .filter((c) => c.preliminary === true)
+        .map((c) => (c.output as { parts: Array<Record<string, unknown>> }).parts[1])
+        .filter((p) => p?.preliminary === true)
+        .at(-1)
+      assert.deepStrictEqual(nested?.output, {
+        id: "call_n",
+        role: "assistant",
+        parts: [{ type: "text", text: "Otters hold hands.", state: "done" }],
+        metadata: { agentName: "researcher" }
+      })
+      const final = seen.at(-1)!.parts.find((p) => p.type === "tool-ask_lead") as Record<
+        string,
+        unknown
+      >
+      assert.strictEqual(final.output, "Done.")
+      assert.strictEqual(final.state, "output-available")
+    })
+  )
+
+  it.effect(
+    "AG-UI: the nested sub-agent names its parent; tool events carry the sub-agent id",
+    () =>
+      Effect.gen(function* () {
+        const { out } = yield* agUiChecked(F.leadParent, F.leadParentModel)
+        const lead = "r1-agent-call_l"
+        const nested = "r1-agent-call_l-agent-call_n"
+        const summary = out.map((e) =>
+          [e.type, e.subagentRunId, e.toolCallId, e.parentSubagentRunId, e.parentToolCallId]
+            .filter((x) => x !== undefined)
+            .join(" ")
+        )
+        assert.deepStrictEqual(summary, [
+          "RUN_STARTED",
+          "TOOL_CALL_START call_l",
+          "TOOL_CALL_ARGS call_l",
+          "TOOL_CALL_END call_l",
+          `SUBAGENT_STARTED ${lead} call_l`,
+          `TOOL_CALL_START ${lead} call_w`,
+          `TOOL_CALL_ARGS ${lead} call_w`,
+          `TOOL_CALL_START ${lead} call_n`,
+          `TOOL_CALL_ARGS ${lead} call_n`,
+          `TOOL_CALL_END ${lead} call_w`,
+          `TOOL_CALL_END ${lead} call_n`,
+          `TOOL_CALL_RESULT ${lead} call_w`,
+          `SUBAGENT_STARTED ${nested} ${lead} call_n`,
+          `TEXT_MESSAGE_START ${nested}`,
+          `TEXT_MESSAGE_CONTENT ${nested}`,
+          `TEXT_MESSAGE_CONTENT ${nested}`,
+          `TEXT_MESSAGE_END ${nested}`,
+          `SUBAGENT_FINISHED ${nested}`,
+          `TOOL_CALL_RESULT ${lead} call_n`,
+          `TEXT_MESSAGE_START ${lead}`,
+          `TEXT_MESSAGE_CONTENT ${lead}`,
+          `TEXT_MESSAGE_END ${lead}`,
+          `SUBAGENT_FINISHED ${lead}`,
+          "TOOL_CALL_RESULT call_l",
+          "TEXT_MESSAGE_START",
+          "TEXT_MESSAGE_CONTENT",
+          "TEXT_MESSAGE_END",
+          "RUN_FINISHED"
+        ])
       })
   )
 })

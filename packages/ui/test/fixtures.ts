@@ -216,3 +216,31 @@ export const parentAgent = Agent.make({
   name: "parent",
   tools: [Agent.asTool(researcher, { name: "ask_researcher" })]
 })
+
+/** A sub-agent with a tool and a sub-agent of its own: calls both at once, then answers. */
+export const lead = Agent.make({
+  name: "lead",
+  tools: [weather, Agent.asTool(researcher, { name: "ask_researcher" })],
+  model: FunctionModel.layer(undefined, {
+    stream: (messages) =>
+      hasToolReturn(messages)
+        ? Stream.make("Done.")
+        : Stream.make(
+            { 0: { name: "weather", toolCallId: "call_w", jsonArgs: '{"city":"Oslo"}' } },
+            { 1: { name: "ask_researcher", toolCallId: "call_n", jsonArgs: '{"prompt":"?"}' } }
+          )
+  })
+})
+
+/** Calls the `lead` sub-agent, then answers. */
+export const leadParentModel = FunctionModel.layer(undefined, {
+  stream: (messages) =>
+    hasToolReturn(messages)
+      ? Stream.make("Ok.")
+      : Stream.make({ 0: { name: "ask_lead", toolCallId: "call_l", jsonArgs: '{"prompt":"Go"}' } })
+})
+
+export const leadParent = Agent.make({
+  name: "top",
+  tools: [Agent.asTool(lead, { name: "ask_lead" })]
+})
