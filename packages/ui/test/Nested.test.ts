@@ -467,3 +467,44 @@ describe("sub-agents with tools and sub-agents of their own", () => {
       })
   )
 })
+
+describe("a sub-agent that fails", () => {
+  it.effect(
+    "AG-UI: SUBAGENT_ERROR (open messages closed first); AI SDK: the part ends in output-error",
+    () =>
+      Effect.gen(function* () {
+        const { out } = yield* agUiChecked(F.strictParent, F.strictParentModel)
+        const id = "r1-agent-call_s"
+        const summary = out.map((e) =>
+          [e.type, e.subagentRunId].filter((x) => x !== undefined).join(" ")
+        )
+        const start = summary.indexOf(`SUBAGENT_STARTED ${id}`)
+        const error = out.find((e) => e.type === "SUBAGENT_ERROR")
+        assert.isAbove(start, 0)
+        assert.strictEqual(error?.subagentRunId, id)
+        assert.include(String(error?.message), "strict")
+        // every message the sub-agent opened is closed before its error; no SUBAGENT_FINISHED
+        const between = summary.slice(start, summary.indexOf(`SUBAGENT_ERROR ${id}`))
+        assert.strictEqual(between.filter((e) => e.startsWith("TEXT_MESSAGE_START")).length, 1)
+        assert.strictEqual(
+          between.filter((e) => e.startsWith("TEXT_MESSAGE_START")).length,
+          between.filter((e) => e.startsWith("TEXT_MESSAGE_END")).length
+        )
+        assert.notInclude(summary, `SUBAGENT_FINISHED ${id}`)
+        assert.strictEqual(summary.at(-1), "RUN_FINISHED")
+
+        const chunks = (yield* collect(F.strictParent, F.strictParentModel, (e) =>
+          UiStream.aiSdkChunks(e)
+        )).out
+        assert.isTrue(chunks.some((c) => c.preliminary === true && c.toolCallId === "call_s"))
+        const { seen, errors } = yield* readMessages(chunks)
+        assert.deepStrictEqual(errors, [])
+        const part = seen.at(-1)!.parts.find((p) => p.type === "tool-ask_strict") as Record<
+          string,
+          unknown
+        >
+        assert.strictEqual(part.state, "output-error")
+        assert.include(String(part.errorText), "strict")
+      })
+  )
+})

@@ -244,3 +244,30 @@ export const leadParent = Agent.make({
   name: "top",
   tools: [Agent.asTool(lead, { name: "ask_lead" })]
 })
+
+/** A sub-agent whose model starts an answer, then is stopped by a content filter. */
+export const strict = Agent.make({
+  name: "strict",
+  model: FunctionModel.layer(undefined, {
+    stream: () =>
+      Stream.concat(
+        Stream.make("Well, "),
+        Stream.fail(new AgentError.ContentFilterError({ reason: "strict: filtered" }))
+      )
+  })
+})
+
+/** Calls `strict` (its failure comes back as a retry prompt), then answers. */
+export const strictParentModel = FunctionModel.layer(undefined, {
+  stream: (messages) =>
+    hasToolReturn(messages)
+      ? Stream.make("Gave up.")
+      : Stream.make({
+          0: { name: "ask_strict", toolCallId: "call_s", jsonArgs: '{"prompt":"n?"}' }
+        })
+})
+
+export const strictParent = Agent.make({
+  name: "top",
+  tools: [Agent.asTool(strict, { name: "ask_strict" })]
+})
