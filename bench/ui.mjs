@@ -194,7 +194,12 @@ try {
   await encodingAlone(`bench-stream-${CHUNKS}`, CHUNKS, base)
   if (PACED > 0) await measure("paced", `bench-paced-${PACED}`, PACED, "bench-paced-200")
   if (MEMORY > 0) {
-    await measure("in memory (FunctionModel, one delta per chunk)", memoryModel(MEMORY), MEMORY, memoryModel(200))
+    await measure(
+      "in memory (FunctionModel, one delta per chunk)",
+      memoryModel(MEMORY),
+      MEMORY,
+      memoryModel(200)
+    )
   }
   console.log(`\nload at the end: ${load()}`)
 } finally {

@@ -220,6 +220,8 @@ export class Encoder<A> {
   /** parent tool call id → the sub-agent it runs, while the call waits for its output */
   private readonly subAgents = new Map<string, SubAgentView>()
   private readonly sendSubAgents: boolean
+  /** `finish` or `error` written */
+  private ended = false
 
   constructor(private readonly options: EncoderOptions<A>) {
     this.sendReasoning = options.sendReasoning !== false
@@ -494,6 +496,7 @@ export class Encoder<A> {
         }
         if (DeferredTools.isDeferredToolRequests(result.output)) this.deferred(result.output, out)
         this.closeStep(out)
+        this.ended = true
         const reason = result.response.finishReason
         const metadata = this.options.messageMetadata?.(result)
         out.push({
@@ -515,6 +518,11 @@ export class Encoder<A> {
    */
   flush(out: Sink<Chunk>): void {
     if (this.subAgents.size === 0) return
+    if (this.ended) {
+      // after `finish` / `error` nothing more is written
+      this.subAgents.clear()
+      return
+    }
     for (const [toolCallId, view] of this.subAgents) {
       if (!view.dirty) continue
       out.push({
@@ -620,6 +628,7 @@ export class Encoder<A> {
   /** A failed run: open parts are closed, then one `error` chunk. */
   fail(errorText: string, out: Sink<Chunk>): void {
     if (!this.started) this.start(out)
+    this.ended = true
     this.closeParts(out)
     out.push({ type: "error", errorText })
   }
