@@ -5,9 +5,13 @@
 //   sdk callTool        `await client.callTool(...)` in a loop on the session's SDK client: the
 //                       reference, what an MCP call costs with the SDK alone
 //   McpClient.callTool  the same call as an Effect (`client.callTool`, one `runPromise` each)
+//   sdk callTool + local run  each iteration: the SDK call, then the sync local run (below): the
+//                       call with a run's work between calls but not through the run (control)
 //   run: K MCP calls    `agent.run` over a FunctionModel that asks for `echo` K times one after
 //                       the other, then answers (K + 1 model requests), the tool from the server
 //   run: K local calls  the same run with an in-process `echo` tool: the run's own cost
+//   run: 1 local + await the sync local run, then one `await setImmediate` outside it: the
+//                       event-loop turn without the run suspending (control for the next)
 //   run: 1 local async  the in-process tool awaiting one `setImmediate`: what suspending for
 //                       any I/O costs a run (reported as a split of the MCP call's cost)
 //   … ×100 parallel     100 calls at once: `Promise.all` of `callTool`s / one model response
@@ -89,13 +93,15 @@ const asyncAgent = Agent.make({
     })
   ]
 })
-const runs = (agent, steps, perStep, count) => {
+const tick = () => new Promise((r) => setImmediate(r))
+const runs = (agent, steps, perStep, count, awaitAfter = false) => {
   const m = model(steps, perStep)
   const once = Effect.provideService(agent.run("go"), Model.Model, m)
   return async () => {
     for (let i = 0; i < count; i++) {
       const r = await Effect.runPromise(once)
       if (r.output !== "done" || r.usage.toolCalls !== steps * perStep) throw new Error("bad run")
+      if (awaitAfter) await tick()
     }
   }
 }
@@ -121,9 +127,21 @@ const cases = {
       }
     }
   },
+  "sdk callTool + local run": {
+    calls: CALLS,
+    go: async () => {
+      const once = Effect.provideService(localAgent.run("go"), Model.Model, model(1, 1))
+      for (let i = 0; i < CALLS; i++) {
+        check(await sdk.callTool({ name: "echo", arguments: { text: `x${i}` } }), `x${i}`)
+        const r = await Effect.runPromise(once)
+        if (r.output !== "done") throw new Error("bad run")
+      }
+    }
+  },
   "run: 1 MCP call": { calls: CALLS, go: runs(mcpAgent, 1, 1, CALLS) },
   "run: 1 local call": { calls: CALLS, go: runs(localAgent, 1, 1, CALLS) },
   "run: 1 local async call": { calls: CALLS, go: runs(asyncAgent, 1, 1, CALLS) },
+  "run: 1 local + await": { calls: CALLS, go: runs(localAgent, 1, 1, CALLS, true) },
   "run: 10 MCP calls": { calls: CALLS, go: runs(mcpAgent, 10, 1, CALLS / 10) },
   "run: 10 local calls": { calls: CALLS, go: runs(localAgent, 10, 1, CALLS / 10) },
   "sdk ×100 parallel": {
@@ -148,8 +166,12 @@ for (const c of Object.values(cases)) await c.go()
 const samples = Object.fromEntries(
   Object.keys(cases).map((k) => [k, { wall: [], cpu: [], server: [] }])
 )
+const names = Object.keys(cases)
 for (let round = 0; round < ROUNDS; round++) {
-  for (const [name, c] of Object.entries(cases)) {
+  // rotated: no case always runs right after the same other one
+  for (let k = 0; k < names.length; k++) {
+    const name = names[(k + round) % names.length]
+    const c = cases[name]
     const s0 = serverCpu()
     const c0 = process.cpuUsage()
     const t0 = process.hrtime.bigint()
@@ -205,6 +227,23 @@ const viaMcp = m("run: 1 MCP call", "cpu") - m("run: 1 local async call", "cpu")
 console.log(
   `  the run suspending and resuming for an async tool (local tool awaiting setImmediate − sync local tool): ${hop.toFixed(1)}`
 )
+const own = m("run: 1 local async call", "cpu") - m("run: 1 local + await", "cpu")
+console.log(
+  `  of which Node's event-loop turn (sync local tool + one await setImmediate after the run): ${(hop - own).toFixed(1)}; the run's own suspend/resume: ${own.toFixed(1)}`
+)
+rows.runOwnSuspend = { clientCpu: own }
+// The same SDK call and the same sync run, one after the other outside the run: what the call
+// costs when the run's work sits between two calls (caches, GC, event loop), with no tool path.
+const besideRun = m("sdk callTool + local run", "cpu") - m("run: 1 local call", "cpu")
+const inRun = m("run: 1 MCP call", "cpu") - m("run: 1 local call", "cpu")
+console.log(
+  `  the SDK call beside a run (sdk callTool + local run − local run): ${besideRun.toFixed(1)} = ${r(besideRun / m("sdk callTool", "cpu"))} sdk callTool; MCP call in a run ÷ that: ${r(inRun / besideRun)}`
+)
+rows.sdkBesideRun = {
+  clientCpu: besideRun,
+  clientCpuRatio: besideRun / m("sdk callTool", "cpu"),
+  mcpInRunRatio: inRun / besideRun
+}
 console.log(
   `  the MCP call in a run beyond that (MCP − async local tool): ${viaMcp.toFixed(1)} = ${r(viaMcp / m("sdk callTool", "cpu"))} sdk callTool`
 )

@@ -11,14 +11,21 @@
 // inside the run's stream (`Agent.mapRunStreamChunks`); "… aiSdk, as a stage" is the same
 // encoder through a `Stream.mapChunks` stage of its own (what a piped run stream gets).
 // The replay of (2) is a plain stream, so it measures the encoder as a stage.
-//   node bench/ui.mjs [--chunks 20000] [--reps 9] [--paced 0]
+//   node bench/ui.mjs [--chunks 5000] [--reps 30] [--paced 0] [--memory 0]
 // `stream`: N deltas written at once (many events per network read); `--paced N`: one delta per
-// millisecond (one event per read; CPU per chunk there is dominated by wake-ups, so noisy).
+// millisecond (one event per read; CPU per chunk there is dominated by wake-ups, so noisy);
+// `--memory N`: a FunctionModel streaming N deltas from memory, one per chunk (one event per
+// read, no I/O: the per-event cost without the HTTP noise).
+// Judging on a loaded machine: every repetition runs each variant once, in a rotated order, in
+// one process; besides the median CPU per chunk, each variant's cost is given as the median of
+// its PAIRED ratios (÷ runStream in the same repetition: slow drifts of the machine's load
+// cancel) with their interquartile range — a ratio whose range holds 1.00 is noise.
 import { spawn } from "node:child_process"
 import path from "node:path"
 import { createInterface } from "node:readline"
 import { fileURLToPath } from "node:url"
-import { Agent } from "@agentfx/core"
+import os from "node:os"
+import { Agent, FunctionModel } from "@agentfx/core"
 import { OpenAiChat } from "@agentfx/providers"
 import { UiStream } from "@agentfx/ui"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
@@ -34,9 +41,10 @@ const flag = (name, dflt) => {
   const i = args.indexOf(name)
   return i === -1 ? dflt : Number(args[i + 1])
 }
-const CHUNKS = flag("--chunks", 20000)
-const REPS = flag("--reps", 9)
+const CHUNKS = flag("--chunks", 5000)
+const REPS = flag("--reps", 30)
 const PACED = flag("--paced", 0)
+const MEMORY = flag("--memory", 0)
 const HERE = path.dirname(fileURLToPath(import.meta.url))
 
 const server = spawn(
@@ -72,29 +80,58 @@ const cpu = () => {
   const c = process.cpuUsage()
   return c.user + c.system
 }
+/** `model`: a mock-server model name, or a Layer (the in-memory FunctionModel). */
 const once = (model, variant) =>
   runtime.runPromise(
     Effect.suspend(() => {
       const start = cpu()
       return Effect.map(variants[variant](agent.runStream(PROMPT)), () => cpu() - start)
-    }).pipe(Effect.provide(OpenAiChat.model(model)))
+    }).pipe(Effect.provide(typeof model === "string" ? OpenAiChat.model(model) : model))
   )
+/** N text deltas from memory, one per chunk. */
+const memoryModel = (n) =>
+  FunctionModel.layer(undefined, {
+    stream: () =>
+      Stream.fromIterable(Array.from({ length: n }, (_, i) => `w${i % 10} `)).pipe(
+        Stream.rechunk(1)
+      )
+  })
+const load = () =>
+  os
+    .loadavg()
+    .map((x) => x.toFixed(1))
+    .join(" ")
+const quantile = (xs, q) => {
+  const s = [...xs].sort((a, b) => a - b)
+  const i = (s.length - 1) * q
+  const lo = Math.floor(i)
+  return s[lo] + (s[Math.min(lo + 1, s.length - 1)] - s[lo]) * (i - lo)
+}
 
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b)
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2
 }
 
-const report = (samples) => {
+const pct = (r) => `${r >= 1 ? "+" : ""}${((r - 1) * 100).toFixed(1)} %`
+/** Medians; with `paired`, each variant's ratios to the first in the same repetition too. */
+const report = (samples, paired = false) => {
   const names = Object.keys(samples)
   const base = median(samples[names[0]])
+  const out = {}
   for (const v of names) {
     const m = median(samples[v])
     const ratio = m / base
-    const extra = v === names[0] ? "" : `  (+${((ratio - 1) * 100).toFixed(1)} %)`
+    let extra = v === names[0] ? "" : `  (${pct(ratio)})`
+    if (paired && v !== names[0]) {
+      const ratios = samples[v].map((x, i) => x / samples[names[0]][i])
+      const [q1, q2, q3] = [0.25, 0.5, 0.75].map((q) => quantile(ratios, q))
+      extra += `  paired ${pct(q2)} [IQR ${pct(q1)} … ${pct(q3)}]`
+      out[v] = { median: m, ratio, paired: q2, q1, q3 }
+    }
     console.log(`  ${v.padEnd(28)} ${m.toFixed(3).padStart(8)} µs  ×${ratio.toFixed(3)}${extra}`)
   }
-  return base
+  return { base, out }
 }
 
 const measure = async (label, model, n, warmModel) => {
@@ -108,8 +145,10 @@ const measure = async (label, model, n, warmModel) => {
       samples[v].push((await once(model, v)) / n)
     }
   }
-  console.log(`\n${label}, end to end: ${n} chunks, ${REPS} repetitions, median CPU µs per chunk`)
-  return report(samples)
+  console.log(
+    `\n${label}, end to end: ${n} chunks, ${REPS} repetitions (load ${load()}), median CPU µs per chunk`
+  )
+  return report(samples, true).base
 }
 
 /** Encoding alone: one recorded run's events (network chunking kept), replayed from memory. */
@@ -141,7 +180,7 @@ const encodingAlone = async (model, n, runStreamCost) => {
     `\nencoding alone: the ${n}-chunk run's ${chunks.length} network chunks replayed ${reps}×, median CPU µs per chunk`
   )
   const base = median(samples.replay)
-  report(samples)
+  report(samples, true)
   for (const v of ["replay + UiStream.aiSdk", "replay + UiStream.agUi"]) {
     const added = median(samples[v]) - base
     console.log(
@@ -154,6 +193,15 @@ try {
   const base = await measure("stream", `bench-stream-${CHUNKS}`, CHUNKS, "bench-stream-2000")
   await encodingAlone(`bench-stream-${CHUNKS}`, CHUNKS, base)
   if (PACED > 0) await measure("paced", `bench-paced-${PACED}`, PACED, "bench-paced-200")
+  if (MEMORY > 0) {
+    await measure(
+      "in memory (FunctionModel, one delta per chunk)",
+      memoryModel(MEMORY),
+      MEMORY,
+      memoryModel(200)
+    )
+  }
+  console.log(`\nload at the end: ${load()}`)
 } finally {
   await runtime.dispose()
   server.stdin.end()

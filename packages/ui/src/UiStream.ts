@@ -103,6 +103,8 @@ export interface CommonOptions<A> {
 
 interface Encoding<A, O> {
   encode(event: RunEvent<A>, out: Sink<O>): void
+  /** After a chunk's events (coalesced output, e.g. a sub-agent's message so far). */
+  flush?(out: Sink<O>): void
   fail(errorText: string, error: unknown, out: Sink<O>): void
 }
 
@@ -155,6 +157,7 @@ const pipeline = <A, E, R, O, T>(
           outcome = { _tag: "Success", result: e.result, messages: e.result.allMessages() }
         }
       }
+      enc.flush?.(out.sink)
       return out.flush()
     }).pipe(
       Stream.catchAllCause((cause) => {
@@ -220,6 +223,13 @@ export interface AiSdkOptions<A> extends CommonOptions<A> {
   readonly messageMetadata?: (result: Agent.AgentRunResult<A>) => unknown
   /** Extra chunks (usually `dataPart`s) emitted after an event's own chunks. */
   readonly dataParts?: (event: Agent.AgentStreamEvent<A>) => ReadonlyArray<AiSdkChunk> | undefined
+  /**
+   * Show sub-agents (`Agent.asTool`, handoffs) while they run (default `true`): the parent's
+   * tool part gets the sub-agent's message so far (`{ id, role: "assistant", parts,
+   * metadata: { agentName } }`) as a preliminary output, once per network chunk; the tool's
+   * result replaces it.
+   */
+  readonly subAgents?: boolean
 }
 
 const aiSdkEncoding =
@@ -228,6 +238,7 @@ const aiSdkEncoding =
     const enc = new AiSdk.Encoder<A>(options)
     return {
       encode: (e, out) => enc.encode(e, out),
+      flush: (out) => enc.flush(out),
       fail: (text, _error, out) => enc.fail(text, out)
     }
   }
@@ -393,6 +404,12 @@ export interface AgUiOptions<A> extends CommonOptions<A> {
   readonly stateEvents?: (event: Agent.AgentStreamEvent<A>) => ReadonlyArray<AgUiEvent> | undefined
   /** `RUN_FINISHED.result` (default: the run's output). */
   readonly result?: (result: Agent.AgentRunResult<A>) => unknown
+  /**
+   * Show sub-agents (`Agent.asTool`, handoffs) while they run (default `true`): `SUBAGENT_STARTED`
+   * (name, `parentToolCallId`), the sub-agent's own events carrying its `subagentRunId`, then
+   * `SUBAGENT_FINISHED` (its output as `result`) or `SUBAGENT_ERROR`.
+   */
+  readonly subAgents?: boolean
 }
 
 /** A `STATE_SNAPSHOT` event: the whole shared state. */
@@ -423,7 +440,8 @@ const agUiEncoding =
       initialState: options.initialState,
       stateEvents: options.stateEvents,
       result: options.result,
-      resuming: options.resuming
+      resuming: options.resuming,
+      subAgents: options.subAgents
     })
     return {
       encode: (e, out) => enc.encode(e, out),

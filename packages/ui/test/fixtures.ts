@@ -1,9 +1,20 @@
 /**
  * Agents and streaming models shared by the UI tests: plain text, reasoning, two tools called
- * in parallel, a tool that asks for a retry, and runs that fail.
+ * in parallel, a tool that asks for a retry, runs that fail, a provider-executed (built-in) tool
+ * and a sub-agent used as a tool.
  */
-import { Agent, AgentError, FunctionModel, Messages, Tool, Usage } from "@agentfx/core"
+import {
+  Agent,
+  AgentError,
+  FunctionModel,
+  Messages,
+  Model,
+  PartsManager,
+  Tool,
+  Usage
+} from "@agentfx/core"
 import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 
@@ -129,4 +140,134 @@ export const badArgsModel = FunctionModel.layer(undefined, {
     hasToolReturn(messages)
       ? Stream.make("Fixed.")
       : Stream.make({ 0: { name: "weather", toolCallId: "call_x", jsonArgs: '{"city": Par' } })
+})
+
+/** Streams a provider-executed web search (arguments in two pieces, then its return), then text. */
+export const builtinModel: Layer.Layer<Model.Model> = Layer.succeed(
+  Model.Model,
+  Model.make({
+    modelName: "builtin",
+    system: "test",
+    profile: Model.defaultProfile,
+    settings: undefined,
+    request: () => Effect.die("streamed only"),
+    requestStream: () =>
+      Effect.sync(() => {
+        const m = new PartsManager.PartsManager()
+        m.info.providerName = "anthropic"
+        const events: Array<Messages.ModelResponseStreamEvent> = []
+        const push = (e: Messages.ModelResponseStreamEvent | undefined) => {
+          if (e !== undefined) events.push(e)
+        }
+        push(
+          m.toolCallDelta("search", {
+            toolName: "web_search",
+            toolCallId: "srvtoolu_1",
+            providerName: "anthropic",
+            builtin: true
+          })
+        )
+        push(m.toolCallDelta("search", { args: '{"query":' }))
+        push(m.toolCallDelta("search", { args: '"otters"}' }))
+        push(m.endPart("search"))
+        push(
+          m.part(
+            "result",
+            new Messages.BuiltinToolReturnPart({
+              toolName: "web_search",
+              toolCallId: "srvtoolu_1",
+              providerName: "anthropic",
+              content: [{ url: "https://example.com/otters", title: "Otters" }]
+            })
+          )
+        )
+        push(m.textDelta("text", "Otters hold hands."))
+        events.push(...m.finish())
+        const response = m.response({ state: "complete", finishReason: "stop" })
+        events.push(new Messages.ResponseCompleteEvent({ response }))
+        return {
+          modelName: "builtin",
+          events: Stream.fromIterable(events),
+          response: Effect.succeed(response)
+        }
+      })
+  })
+)
+
+export const builtinAgent = Agent.make({ name: "searcher" })
+
+/** The sub-agent: streams its answer with its own model. */
+export const researcher = Agent.make({
+  name: "researcher",
+  model: FunctionModel.layer(undefined, { stream: () => Stream.make("Otters ", "hold hands.") })
+})
+
+/** Calls the `researcher` sub-agent, then answers with what it said. */
+export const parentModel = FunctionModel.layer(undefined, {
+  stream: (messages) =>
+    hasToolReturn(messages)
+      ? Stream.make("They do.")
+      : Stream.make({
+          0: { name: "ask_researcher", toolCallId: "call_r", jsonArgs: '{"prompt":"Otters?"}' }
+        })
+})
+
+export const parentAgent = Agent.make({
+  name: "parent",
+  tools: [Agent.asTool(researcher, { name: "ask_researcher" })]
+})
+
+/** A sub-agent with a tool and a sub-agent of its own: calls both at once, then answers. */
+export const lead = Agent.make({
+  name: "lead",
+  tools: [weather, Agent.asTool(researcher, { name: "ask_researcher" })],
+  model: FunctionModel.layer(undefined, {
+    stream: (messages) =>
+      hasToolReturn(messages)
+        ? Stream.make("Done.")
+        : Stream.make(
+            { 0: { name: "weather", toolCallId: "call_w", jsonArgs: '{"city":"Oslo"}' } },
+            { 1: { name: "ask_researcher", toolCallId: "call_n", jsonArgs: '{"prompt":"?"}' } }
+          )
+  })
+})
+
+/** Calls the `lead` sub-agent, then answers. */
+export const leadParentModel = FunctionModel.layer(undefined, {
+  stream: (messages) =>
+    hasToolReturn(messages)
+      ? Stream.make("Ok.")
+      : Stream.make({ 0: { name: "ask_lead", toolCallId: "call_l", jsonArgs: '{"prompt":"Go"}' } })
+})
+
+export const leadParent = Agent.make({
+  name: "top",
+  tools: [Agent.asTool(lead, { name: "ask_lead" })]
+})
+
+/** A sub-agent whose model starts an answer, then is stopped by a content filter. */
+export const strict = Agent.make({
+  name: "strict",
+  model: FunctionModel.layer(undefined, {
+    stream: () =>
+      Stream.concat(
+        Stream.make("Well, "),
+        Stream.fail(new AgentError.ContentFilterError({ reason: "strict: filtered" }))
+      )
+  })
+})
+
+/** Calls `strict` (its failure comes back as a retry prompt), then answers. */
+export const strictParentModel = FunctionModel.layer(undefined, {
+  stream: (messages) =>
+    hasToolReturn(messages)
+      ? Stream.make("Gave up.")
+      : Stream.make({
+          0: { name: "ask_strict", toolCallId: "call_s", jsonArgs: '{"prompt":"n?"}' }
+        })
+})
+
+export const strictParent = Agent.make({
+  name: "top",
+  tools: [Agent.asTool(strict, { name: "ask_strict" })]
 })

@@ -19,7 +19,15 @@ export interface EncoderOptions<A> {
     | undefined
   readonly result?: ((result: Agent.AgentRunResult<A>) => unknown) | undefined
   readonly resuming?: DeferredTools.DeferredToolResults | undefined
+  readonly subAgents?: boolean | undefined
+  /** Set on the encoder of a sub-agent: its `subagentRunId`, on every event it writes. */
+  readonly subagentRunId?: string | undefined
 }
+
+/** `metadata` of the events of a built-in (provider-executed) tool call. */
+const builtinMetadata = (part: { readonly providerName: string }) => ({
+  agentfx: { providerExecuted: true, providerName: part.providerName }
+})
 
 /** The `reason` of an interrupt for a call waiting for approval, and its id prefix. */
 export const approvalReason = "tool_approval"
@@ -60,8 +68,13 @@ export class Encoder<A> {
   private readonly reasonings = new Map<number, DeltaTarget>()
   private readonly tools = new Map<number, DeltaTarget>()
   private readonly announced = new Set<string>()
+  /** parent tool call id → the encoder of the sub-agent it runs */
+  private readonly subs = new Map<string, Encoder<unknown>>()
+  private finished = false
+  private readonly sub: string | undefined
 
   constructor(private readonly options: EncoderOptions<A>) {
+    this.sub = options.subagentRunId
     // calls of a resumed run are on the client already: they get their results only
     const r = options.resuming
     if (r !== undefined) {
@@ -71,25 +84,56 @@ export class Encoder<A> {
     }
   }
 
+  /** Writes an event of this run (a sub-agent's carries its `subagentRunId`). */
+  private push(out: Sink<Event>, event: Event): void {
+    out.push(this.sub === undefined ? event : { ...event, subagentRunId: this.sub })
+  }
+
+  /** The delta target of a streamed message or tool call (`{ type, [key]: id, delta }`). */
+  private target(type: string, key: "messageId" | "toolCallId", id: string): DeltaTarget {
+    const sub = this.sub
+    if (sub !== undefined) {
+      return key === "messageId"
+        ? deltaTarget({ type, messageId: id, subagentRunId: sub }, "delta", (delta) => ({
+            type,
+            messageId: id,
+            subagentRunId: sub,
+            delta
+          }))
+        : deltaTarget({ type, toolCallId: id, subagentRunId: sub }, "delta", (delta) => ({
+            type,
+            toolCallId: id,
+            subagentRunId: sub,
+            delta
+          }))
+    }
+    return key === "messageId"
+      ? deltaTarget({ type, messageId: id }, "delta", (delta) => ({ type, messageId: id, delta }))
+      : deltaTarget({ type, toolCallId: id }, "delta", (delta) => ({ type, toolCallId: id, delta }))
+  }
+
   start(out: Sink<Event>): void {
     if (this.started) return
     this.started = true
+    // a sub-agent is announced by its parent (`SUBAGENT_STARTED`)
+    if (this.sub !== undefined) return
     out.push({ type: "RUN_STARTED", threadId: this.options.threadId, runId: this.options.runId })
     if (this.options.initialState !== undefined) {
       out.push({ type: "STATE_SNAPSHOT", snapshot: this.options.initialState })
     }
   }
 
-  private closeOpen(out: Sink<Event>): void {
+  /** Ends the open messages and tool calls. */
+  closeOpen(out: Sink<Event>): void {
     for (const t of this.texts.values()) {
-      out.push({ type: "TEXT_MESSAGE_END", messageId: t.fields.messageId })
+      this.push(out, { type: "TEXT_MESSAGE_END", messageId: t.fields.messageId })
     }
     for (const t of this.reasonings.values()) {
-      out.push({ type: "REASONING_MESSAGE_END", messageId: t.fields.messageId })
-      out.push({ type: "REASONING_END", messageId: t.fields.messageId })
+      this.push(out, { type: "REASONING_MESSAGE_END", messageId: t.fields.messageId })
+      this.push(out, { type: "REASONING_END", messageId: t.fields.messageId })
     }
     for (const t of this.tools.values())
-      out.push({ type: "TOOL_CALL_END", toolCallId: t.fields.toolCallId })
+      this.push(out, { type: "TOOL_CALL_END", toolCallId: t.fields.toolCallId })
     this.texts.clear()
     this.reasonings.clear()
     this.tools.clear()
@@ -101,9 +145,17 @@ export class Encoder<A> {
 
   private toolCall(out: Sink<Event>, part: Messages.ToolCallPart): void {
     this.announced.add(part.toolCallId)
-    out.push({ type: "TOOL_CALL_START", toolCallId: part.toolCallId, toolCallName: part.toolName })
-    out.push({ type: "TOOL_CALL_ARGS", toolCallId: part.toolCallId, delta: part.argsAsJson() })
-    out.push({ type: "TOOL_CALL_END", toolCallId: part.toolCallId })
+    this.push(out, {
+      type: "TOOL_CALL_START",
+      toolCallId: part.toolCallId,
+      toolCallName: part.toolName
+    })
+    this.push(out, {
+      type: "TOOL_CALL_ARGS",
+      toolCallId: part.toolCallId,
+      delta: part.argsAsJson()
+    })
+    this.push(out, { type: "TOOL_CALL_END", toolCallId: part.toolCallId })
   }
 
   encode(event: Agent.AgentStreamEvent<A>, out: Sink<Event>): void {
@@ -114,40 +166,48 @@ export class Encoder<A> {
         const part = event.part
         if (part._tag === "TextPart") {
           const id = this.id("text", event.index)
-          const target = deltaTarget(
-            { type: "TEXT_MESSAGE_CONTENT", messageId: id },
-            "delta",
-            (delta) => ({ type: "TEXT_MESSAGE_CONTENT", messageId: id, delta })
-          )
+          const target = this.target("TEXT_MESSAGE_CONTENT", "messageId", id)
           this.texts.set(event.index, target)
-          out.push({ type: "TEXT_MESSAGE_START", messageId: id, role: "assistant" })
+          this.push(out, { type: "TEXT_MESSAGE_START", messageId: id, role: "assistant" })
           if (part.content !== "") out.delta(target, part.content)
         } else if (part._tag === "ThinkingPart") {
           const id = this.id("reasoning", event.index)
-          const target = deltaTarget(
-            { type: "REASONING_MESSAGE_CONTENT", messageId: id },
-            "delta",
-            (delta) => ({ type: "REASONING_MESSAGE_CONTENT", messageId: id, delta })
-          )
+          const target = this.target("REASONING_MESSAGE_CONTENT", "messageId", id)
           this.reasonings.set(event.index, target)
-          out.push({ type: "REASONING_START", messageId: id })
-          out.push({ type: "REASONING_MESSAGE_START", messageId: id, role: "reasoning" })
+          this.push(out, { type: "REASONING_START", messageId: id })
+          this.push(out, { type: "REASONING_MESSAGE_START", messageId: id, role: "reasoning" })
           if (part.content !== "") out.delta(target, part.content)
-        } else if (part._tag === "ToolCallPart") {
-          // Built-in (provider-executed) tool parts are not shown: the provider ran them.
-          const toolCallId = part.toolCallId
-          const target = deltaTarget({ type: "TOOL_CALL_ARGS", toolCallId }, "delta", (delta) => ({
-            type: "TOOL_CALL_ARGS",
-            toolCallId,
-            delta
-          }))
+        } else if (part._tag === "BuiltinToolReturnPart") {
+          // a built-in tool's return, when its call was shown
+          if (!this.announced.has(part.toolCallId)) break
+          this.push(out, {
+            type: "TOOL_CALL_RESULT",
+            messageId: `${this.options.runId}-result-${part.toolCallId}`,
+            toolCallId: part.toolCallId,
+            content: Messages.renderToolContent(part.content),
+            role: "tool",
+            metadata: builtinMetadata(part)
+          })
+        } else {
+          // a function tool call, or a built-in one (provider-executed: `metadata.agentfx`)
+          const target = this.target("TOOL_CALL_ARGS", "toolCallId", part.toolCallId)
           this.tools.set(event.index, target)
           this.announced.add(part.toolCallId)
-          out.push({
-            type: "TOOL_CALL_START",
-            toolCallId: part.toolCallId,
-            toolCallName: part.toolName
-          })
+          this.push(
+            out,
+            part._tag === "BuiltinToolCallPart"
+              ? {
+                  type: "TOOL_CALL_START",
+                  toolCallId: part.toolCallId,
+                  toolCallName: part.toolName,
+                  metadata: builtinMetadata(part)
+                }
+              : {
+                  type: "TOOL_CALL_START",
+                  toolCallId: part.toolCallId,
+                  toolCallName: part.toolName
+                }
+          )
           const args = typeof part.args === "string" ? part.args : JSON.stringify(part.args)
           if (args !== "" && args !== "{}") out.delta(target, args)
         }
@@ -173,29 +233,29 @@ export class Encoder<A> {
           const target = this.texts.get(event.index)
           if (target !== undefined) {
             this.texts.delete(event.index)
-            out.push({ type: "TEXT_MESSAGE_END", messageId: target.fields.messageId })
+            this.push(out, { type: "TEXT_MESSAGE_END", messageId: target.fields.messageId })
           }
         } else if (part._tag === "ThinkingPart") {
           const target = this.reasonings.get(event.index)
           if (target !== undefined) {
             const id = target.fields.messageId
             this.reasonings.delete(event.index)
-            out.push({ type: "REASONING_MESSAGE_END", messageId: id })
+            this.push(out, { type: "REASONING_MESSAGE_END", messageId: id })
             if (part.signature !== undefined) {
-              out.push({
+              this.push(out, {
                 type: "REASONING_ENCRYPTED_VALUE",
                 subtype: "message",
                 entityId: id,
                 encryptedValue: part.signature
               })
             }
-            out.push({ type: "REASONING_END", messageId: id })
+            this.push(out, { type: "REASONING_END", messageId: id })
           }
-        } else if (part._tag === "ToolCallPart") {
+        } else if (part._tag === "ToolCallPart" || part._tag === "BuiltinToolCallPart") {
           const target = this.tools.get(event.index)
           if (target !== undefined) {
             this.tools.delete(event.index)
-            out.push({ type: "TOOL_CALL_END", toolCallId: target.fields.toolCallId })
+            this.push(out, { type: "TOOL_CALL_END", toolCallId: target.fields.toolCallId })
           }
         }
         break
@@ -206,7 +266,12 @@ export class Encoder<A> {
       case "FunctionToolResultEvent": {
         const r = event.result
         if (r.toolCallId === undefined) break
-        out.push({
+        this.endSub(
+          out,
+          r.toolCallId,
+          r._tag === "ToolReturnPart" ? r.contentText : r.modelResponse
+        )
+        this.push(out, {
           type: "TOOL_CALL_RESULT",
           messageId: `${this.options.runId}-result-${r.toolCallId}`,
           toolCallId: r.toolCallId,
@@ -216,10 +281,32 @@ export class Encoder<A> {
         })
         break
       }
+      case "SubAgentEvent":
+        if (this.options.subAgents !== false) this.subAgent(out, event)
+        return
       case "FinalResultEvent":
         break
       case "AgentRunResultEvent": {
         this.closeOpen(out)
+        if (this.sub !== undefined) {
+          // a sub-agent's end: its result, or its suspension on deferred calls
+          this.finished = true
+          const output = event.result.output
+          out.push(
+            DeferredTools.isDeferredToolRequests(output)
+              ? {
+                  type: "SUBAGENT_FINISHED",
+                  subagentRunId: this.sub,
+                  outcome: { type: "suspended" }
+                }
+              : {
+                  type: "SUBAGENT_FINISHED",
+                  subagentRunId: this.sub,
+                  ...(output !== undefined ? { result: output } : {})
+                }
+          )
+          return
+        }
         // state events belong before RUN_FINISHED
         const state = this.options.stateEvents?.(event)
         if (state !== undefined) for (const e of state) out.push(e)
@@ -227,7 +314,7 @@ export class Encoder<A> {
         if (DeferredTools.isDeferredToolRequests(output)) {
           // the run waits: an interrupt per deferred call, answered in `RunAgentInput.resume`
           const result = this.options.result?.(event.result)
-          out.push({
+          this.push(out, {
             type: "RUN_FINISHED",
             threadId: this.options.threadId,
             runId: this.options.runId,
@@ -237,7 +324,7 @@ export class Encoder<A> {
           return
         }
         const result = this.options.result?.(event.result) ?? output
-        out.push({
+        this.push(out, {
           type: "RUN_FINISHED",
           threadId: this.options.threadId,
           runId: this.options.runId,
@@ -246,13 +333,52 @@ export class Encoder<A> {
         return
       }
     }
+    if (this.sub !== undefined) return
     const state = this.options.stateEvents?.(event)
     if (state !== undefined) for (const e of state) out.push(e)
+  }
+
+  /**
+   * An event of a sub-agent run by one of this run's tool calls: `SUBAGENT_STARTED` (its
+   * name, the parent's tool call, the enclosing sub-agent) before its first event, then its
+   * events, each with its `subagentRunId`.
+   */
+  private subAgent(out: Sink<Event>, event: Agent.SubAgentEvent): void {
+    let sub = this.subs.get(event.toolCallId)
+    if (sub === undefined) {
+      const subagentRunId = `${this.options.runId}-agent-${event.toolCallId}`
+      sub = new Encoder<unknown>({
+        threadId: this.options.threadId,
+        runId: subagentRunId,
+        subagentRunId
+      })
+      this.subs.set(event.toolCallId, sub)
+      out.push({
+        type: "SUBAGENT_STARTED",
+        subagentRunId,
+        name: event.agentName,
+        parentToolCallId: event.toolCallId,
+        ...(this.sub !== undefined ? { parentSubagentRunId: this.sub } : {})
+      })
+    }
+    sub.encode(event.event, out)
+  }
+
+  /** The parent's call ended: a sub-agent it ran that did not finish failed (`SUBAGENT_ERROR`). */
+  private endSub(out: Sink<Event>, toolCallId: string, message: string): void {
+    const sub = this.subs.get(toolCallId)
+    if (sub === undefined) return
+    this.subs.delete(toolCallId)
+    if (sub.finished) return
+    sub.closeOpen(out)
+    out.push({ type: "SUBAGENT_ERROR", subagentRunId: sub.sub, message })
   }
 
   /** A failed run: open messages are closed, then `RUN_ERROR`. */
   fail(message: string, code: string | undefined, out: Sink<Event>): void {
     if (!this.started) this.start(out)
+    for (const sub of this.subs.values()) sub.closeOpen(out)
+    this.subs.clear()
     this.closeOpen(out)
     out.push(
       code !== undefined ? { type: "RUN_ERROR", message, code } : { type: "RUN_ERROR", message }

@@ -23,10 +23,29 @@ const Content = Schema.Union(
     )
   )
 )
+const Metadata = Schema.Record({ key: Schema.String, value: Schema.Unknown })
 const ToolCall = Schema.Struct({
   id: Schema.String,
-  function: Schema.Struct({ name: Schema.String, arguments: Schema.String })
+  function: Schema.Struct({ name: Schema.String, arguments: Schema.String }),
+  metadata: optional(Metadata)
 })
+
+/** The provider of a built-in tool call: `metadata.agentfx` of the encoder's events, kept by the client. */
+const builtinProvider = (metadata: typeof Metadata.Type | undefined): string | undefined => {
+  const agentfx = metadata?.agentfx as Record<string, unknown> | undefined
+  return agentfx?.providerExecuted === true && typeof agentfx.providerName === "string"
+    ? agentfx.providerName
+    : undefined
+}
+
+/** A built-in tool's rendered return, back to its JSON when it is JSON. */
+const builtinContent = (content: string): unknown => {
+  try {
+    return JSON.parse(content)
+  } catch {
+    return content
+  }
+}
 const Message = Schema.Union(
   Schema.Struct({
     role: Schema.Literal("user", "system", "developer"),
@@ -64,6 +83,8 @@ export const decodeAgUiMessages = (
   }
   const out: Array<Messages.ModelMessage> = []
   const toolNames = new Map<string, string>()
+  /** built-in call id → its provider and the index of the response holding it */
+  const builtins = new Map<string, { readonly providerName: string; readonly at: number }>()
   let request: Array<Messages.ModelRequestPart> = []
   const flush = () => {
     if (request.length > 0) out.push(new Messages.ModelRequest({ parts: request }))
@@ -89,6 +110,24 @@ export const decodeAgUiMessages = (
         break
       case "tool": {
         const toolName = toolNames.get(m.toolCallId) ?? "unknown"
+        const builtin = builtins.get(m.toolCallId)
+        if (builtin !== undefined) {
+          // a built-in tool's return belongs to the response that holds its call
+          const response = out[builtin.at] as Messages.ModelResponse
+          out[builtin.at] = new Messages.ModelResponse({
+            ...response,
+            parts: [
+              ...response.parts,
+              new Messages.BuiltinToolReturnPart({
+                toolName,
+                toolCallId: m.toolCallId,
+                content: builtinContent(m.content),
+                providerName: builtin.providerName
+              })
+            ]
+          })
+          break
+        }
         request.push(
           m.error !== undefined
             ? new Messages.RetryPromptPart({
@@ -112,6 +151,19 @@ export const decodeAgUiMessages = (
         }
         for (const c of m.toolCalls ?? []) {
           toolNames.set(c.id, c.function.name)
+          const providerName = builtinProvider(c.metadata)
+          if (providerName !== undefined) {
+            builtins.set(c.id, { providerName, at: out.length })
+            parts.push(
+              new Messages.BuiltinToolCallPart({
+                toolName: c.function.name,
+                toolCallId: c.id,
+                args: c.function.arguments,
+                providerName
+              })
+            )
+            continue
+          }
           parts.push(
             new Messages.ToolCallPart({
               toolName: c.function.name,

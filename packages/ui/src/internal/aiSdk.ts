@@ -27,6 +27,7 @@ export interface EncoderOptions<A> {
     | ((event: Agent.AgentStreamEvent<A>) => ReadonlyArray<Chunk> | undefined)
     | undefined
   readonly resuming?: DeferredTools.DeferredToolResults | undefined
+  readonly subAgents?: boolean | undefined
 }
 
 const finishReasons: Record<Messages.FinishReason, string> = {
@@ -41,6 +42,156 @@ interface OpenTool {
   readonly toolCallId: string
   readonly toolName: string
   readonly target: DeltaTarget
+}
+
+/** What the provider reported of a built-in tool call, for the client to send back. */
+const builtinMetadata = (part: { readonly providerName: string }) => ({
+  agentfx: { providerName: part.providerName }
+})
+
+/** A UI message part of a sub-agent's message (`text`, `reasoning`, `tool-<name>`). */
+type ViewPart = Record<string, unknown>
+
+/**
+ * A sub-agent's message so far, as the UI message `useChat` would build from its chunks
+ * (`{ id, role: "assistant", parts, metadata: { agentName } }`): the preliminary output of the
+ * parent's tool call while the sub-agent runs. Nested sub-agents are the preliminary outputs of
+ * their own tool parts.
+ */
+export class SubAgentView {
+  private readonly parts: Array<ViewPart> = []
+  /** response index → the part it streams into (the current response) */
+  private readonly byIndex = new Map<number, ViewPart>()
+  private readonly toolParts = new Map<string, ViewPart>()
+  private readonly nested = new Map<string, SubAgentView>()
+  /** changed since the last `message()` */
+  dirty = false
+
+  constructor(
+    readonly id: string,
+    readonly agentName: string
+  ) {}
+
+  private toolPart(
+    part: Messages.ToolCallPart | Messages.BuiltinToolCallPart,
+    state: string
+  ): ViewPart {
+    const p: ViewPart = {
+      type: `tool-${part.toolName}`,
+      toolCallId: part.toolCallId,
+      state,
+      ...(part._tag === "BuiltinToolCallPart" ? { providerExecuted: true } : {})
+    }
+    this.toolParts.set(part.toolCallId, p)
+    this.parts.push(p)
+    return p
+  }
+
+  /** Applies one event of the sub-agent. */
+  apply(event: Agent.AgentStreamEvent<unknown>): void {
+    if (event._tag === "FinalResultEvent" || event._tag === "AgentRunResultEvent") return
+    this.dirty = true
+    switch (event._tag) {
+      case "PartStartEvent": {
+        if (event.index === 0) this.byIndex.clear()
+        const part = event.part
+        let p: ViewPart | undefined
+        if (part._tag === "TextPart") p = { type: "text", text: part.content, state: "streaming" }
+        else if (part._tag === "ThinkingPart") {
+          p = { type: "reasoning", text: part.content, state: "streaming" }
+        } else if (part._tag === "BuiltinToolReturnPart") {
+          const call = this.toolParts.get(part.toolCallId)
+          if (call !== undefined) {
+            call.state = "output-available"
+            call.output = toolOutputJson(part.content)
+          }
+          break
+        } else {
+          this.byIndex.set(event.index, this.toolPart(part, "input-streaming"))
+          break
+        }
+        this.parts.push(p)
+        this.byIndex.set(event.index, p)
+        break
+      }
+      case "PartDeltaEvent": {
+        const tag = event.delta._tag
+        if (tag === "ToolCallPartDelta") break
+        const fragment = fragmentOf(event.delta)
+        if (fragment === undefined) break
+        let p = this.byIndex.get(event.index)
+        if (p === undefined) {
+          p = { type: tag === "TextPartDelta" ? "text" : "reasoning", text: "", state: "streaming" }
+          this.parts.push(p)
+          this.byIndex.set(event.index, p)
+        }
+        p.text = `${p.text as string}${fragment}`
+        break
+      }
+      case "PartEndEvent": {
+        const part = event.part
+        const p = this.byIndex.get(event.index)
+        if (p === undefined) break
+        if (part._tag === "TextPart" || part._tag === "ThinkingPart") {
+          p.text = part.content
+          p.state = "done"
+        } else if (part._tag === "ToolCallPart" || part._tag === "BuiltinToolCallPart") {
+          const args = parseArgs(part)
+          p.state = "input-available"
+          p.input = args.ok ? args.value : part.args
+        }
+        break
+      }
+      case "FunctionToolCallEvent":
+        if (!this.toolParts.has(event.part.toolCallId)) {
+          const p = this.toolPart(event.part, "input-available")
+          const args = parseArgs(event.part)
+          p.input = args.ok ? args.value : event.part.args
+        }
+        break
+      case "FunctionToolResultEvent": {
+        const r = event.result
+        const p = r.toolCallId !== undefined ? this.toolParts.get(r.toolCallId) : undefined
+        if (p === undefined) break
+        this.nested.delete(r.toolCallId!)
+        delete p.preliminary
+        if (r._tag === "ToolReturnPart" && r.outcome === "success") {
+          p.state = "output-available"
+          p.output = toolOutputJson(r.content)
+        } else {
+          p.state = "output-error"
+          delete p.output
+          p.errorText = r._tag === "ToolReturnPart" ? r.contentText : r.modelResponse
+        }
+        break
+      }
+      case "SubAgentEvent": {
+        const p = this.toolParts.get(event.toolCallId)
+        if (p === undefined || p.state === "output-error") break
+        let view = this.nested.get(event.toolCallId)
+        if (view === undefined) {
+          view = new SubAgentView(event.toolCallId, event.agentName)
+          this.nested.set(event.toolCallId, view)
+        }
+        view.apply(event.event)
+        p.state = "output-available"
+        p.output = view.message()
+        p.preliminary = true
+        break
+      }
+    }
+  }
+
+  /** The message so far (a snapshot: later events do not change it). */
+  message(): Record<string, unknown> {
+    this.dirty = false
+    return {
+      id: this.id,
+      role: "assistant",
+      parts: this.parts.map((p) => ({ ...p })),
+      metadata: { agentName: this.agentName }
+    }
+  }
 }
 
 /** Encodes one run's events; `encode` appends the chunks of an event to `out`. */
@@ -62,9 +213,19 @@ export class Encoder<A> {
   private readonly resumed: ReadonlySet<string>
   /** resumed calls that waited for an approval (a denial is `tool-output-denied`) */
   private readonly approvals: ReadonlySet<string>
+  /** response index → built-in tool call whose input streams */
+  private readonly builtins = new Map<number, OpenTool>()
+  /** built-in tool calls announced, waiting for their return */
+  private readonly builtinPending = new Set<string>()
+  /** parent tool call id → the sub-agent it runs, while the call waits for its output */
+  private readonly subAgents = new Map<string, SubAgentView>()
+  private readonly sendSubAgents: boolean
+  /** `finish` or `error` written */
+  private ended = false
 
   constructor(private readonly options: EncoderOptions<A>) {
     this.sendReasoning = options.sendReasoning !== false
+    this.sendSubAgents = options.subAgents !== false
     const approvals = Object.keys(options.resuming?.approvals ?? {})
     this.approvals = new Set(approvals)
     this.resumed = new Set([...approvals, ...Object.keys(options.resuming?.calls ?? {})])
@@ -95,6 +256,7 @@ export class Encoder<A> {
     this.texts.clear()
     this.reasonings.clear()
     this.tools.clear()
+    this.builtins.clear()
   }
 
   private closeStep(out: Sink<Chunk>): void {
@@ -141,6 +303,7 @@ export class Encoder<A> {
   private toolResult(out: Sink<Chunk>, result: Messages.ToolReturnPart): void {
     if (!this.pending.has(result.toolCallId)) return
     this.pending.delete(result.toolCallId)
+    this.subAgents.delete(result.toolCallId)
     if (result.outcome === "denied" && this.approvals.has(result.toolCallId)) {
       out.push({ type: "tool-output-denied", toolCallId: result.toolCallId })
     } else if (result.outcome === "success") {
@@ -189,8 +352,11 @@ export class Encoder<A> {
           this.reasonings.set(index, target)
           out.push({ type: "reasoning-start", id })
           if (part.content !== "") out.delta(target, part.content)
+        } else if (part._tag === "BuiltinToolCallPart") {
+          this.builtinStart(out, index, part)
+        } else if (part._tag === "BuiltinToolReturnPart") {
+          this.builtinReturn(out, part)
         } else if (part._tag === "ToolCallPart") {
-          // Built-in (provider-executed) tool parts are not shown: the provider ran them.
           const toolCallId = part.toolCallId
           const target = deltaTarget(
             { type: "tool-input-delta", toolCallId },
@@ -218,7 +384,7 @@ export class Encoder<A> {
             ? this.texts.get(event.index)
             : tag === "ThinkingPartDelta"
               ? this.reasonings.get(event.index)
-              : this.tools.get(event.index)?.target
+              : (this.tools.get(event.index) ?? this.builtins.get(event.index))?.target
         if (target === undefined && tag === "TextPartDelta") {
           // text without a start event: open the part
           const id = `text-${this.step}-${event.index}`
@@ -271,6 +437,8 @@ export class Encoder<A> {
           const started = this.tools.has(event.index)
           this.tools.delete(event.index)
           this.announce(out, part, started)
+        } else if (part._tag === "BuiltinToolCallPart") {
+          this.builtinEnd(out, event.index, part)
         }
         break
       }
@@ -293,12 +461,25 @@ export class Encoder<A> {
         if (result._tag === "ToolReturnPart") this.toolResult(out, result)
         else if (result.toolCallId !== undefined && this.pending.has(result.toolCallId)) {
           this.pending.delete(result.toolCallId)
+          this.subAgents.delete(result.toolCallId)
           out.push({
             type: "tool-output-error",
             toolCallId: result.toolCallId,
             errorText: typeof result.content === "string" ? result.content : result.modelResponse
           })
         }
+        break
+      }
+      case "SubAgentEvent": {
+        // shown as the preliminary output of the parent's tool part, written by `flush`
+        const id = event.toolCallId
+        if (!this.sendSubAgents || !this.pending.has(id)) break
+        let view = this.subAgents.get(id)
+        if (view === undefined) {
+          view = new SubAgentView(id, event.agentName)
+          this.subAgents.set(id, view)
+        }
+        view.apply(event.event)
         break
       }
       case "FinalResultEvent":
@@ -315,6 +496,7 @@ export class Encoder<A> {
         }
         if (DeferredTools.isDeferredToolRequests(result.output)) this.deferred(result.output, out)
         this.closeStep(out)
+        this.ended = true
         const reason = result.response.finishReason
         const metadata = this.options.messageMetadata?.(result)
         out.push({
@@ -327,6 +509,89 @@ export class Encoder<A> {
     }
     const data = this.options.dataParts?.(event)
     if (data !== undefined) for (const d of data) out.push(d)
+  }
+
+  /**
+   * After a network chunk's events: each sub-agent that changed sends its message so far as
+   * the preliminary output of its parent's tool call (one chunk per sub-agent per network
+   * chunk, not one per event).
+   */
+  flush(out: Sink<Chunk>): void {
+    if (this.subAgents.size === 0) return
+    if (this.ended) {
+      // after `finish` / `error` nothing more is written
+      this.subAgents.clear()
+      return
+    }
+    for (const [toolCallId, view] of this.subAgents) {
+      if (!view.dirty) continue
+      out.push({
+        type: "tool-output-available",
+        toolCallId,
+        output: view.message(),
+        preliminary: true
+      })
+    }
+  }
+
+  /** A built-in tool call starts: a provider-executed tool part. */
+  private builtinStart(out: Sink<Chunk>, index: number, part: Messages.BuiltinToolCallPart): void {
+    const toolCallId = part.toolCallId
+    const target = deltaTarget(
+      { type: "tool-input-delta", toolCallId },
+      "inputTextDelta",
+      (inputTextDelta) => ({ type: "tool-input-delta", toolCallId, inputTextDelta })
+    )
+    this.builtins.set(index, { toolCallId, toolName: part.toolName, target })
+    out.push({
+      type: "tool-input-start",
+      toolCallId,
+      toolName: part.toolName,
+      providerExecuted: true,
+      providerMetadata: builtinMetadata(part)
+    })
+    const args = typeof part.args === "string" ? part.args : JSON.stringify(part.args)
+    if (args !== "" && args !== "{}") out.delta(target, args)
+  }
+
+  /** A built-in tool call is complete: its input, marked provider-executed. */
+  private builtinEnd(out: Sink<Chunk>, index: number, part: Messages.BuiltinToolCallPart): void {
+    if (!this.builtins.has(index)) this.builtinStart(out, index, part)
+    this.builtins.delete(index)
+    const args = parseArgs(part)
+    out.push(
+      args.ok
+        ? {
+            type: "tool-input-available",
+            toolCallId: part.toolCallId,
+            toolName: part.toolName,
+            input: args.value,
+            providerExecuted: true,
+            providerMetadata: builtinMetadata(part)
+          }
+        : {
+            type: "tool-input-error",
+            toolCallId: part.toolCallId,
+            toolName: part.toolName,
+            input: part.args,
+            errorText: args.error,
+            providerExecuted: true,
+            providerMetadata: builtinMetadata(part)
+          }
+    )
+    this.builtinPending.add(part.toolCallId)
+  }
+
+  /** What a built-in tool returned: the output of its provider-executed part. */
+  private builtinReturn(out: Sink<Chunk>, part: Messages.BuiltinToolReturnPart): void {
+    // a return whose call was not shown has no part to attach to (the client would fail)
+    if (!this.builtinPending.delete(part.toolCallId)) return
+    out.push({
+      type: "tool-output-available",
+      toolCallId: part.toolCallId,
+      output: toolOutputJson(part.content),
+      providerExecuted: true
+    })
   }
 
   /**
@@ -363,6 +628,7 @@ export class Encoder<A> {
   /** A failed run: open parts are closed, then one `error` chunk. */
   fail(errorText: string, out: Sink<Chunk>): void {
     if (!this.started) this.start(out)
+    this.ended = true
     this.closeParts(out)
     out.push({ type: "error", errorText })
   }

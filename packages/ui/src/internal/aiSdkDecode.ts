@@ -40,6 +40,9 @@ const ToolPart = Schema.Struct({
   output: optional(Schema.Unknown),
   errorText: optional(Schema.String),
   toolMetadata: optional(Metadata),
+  providerExecuted: optional(Schema.Boolean),
+  callProviderMetadata: optional(Metadata),
+  preliminary: optional(Schema.Boolean),
   approval: optional(
     Schema.Struct({
       id: Schema.String,
@@ -251,6 +254,25 @@ export const decodeUiConversation = (value: unknown): Either.Either<Conversation
           return Either.left({ path, message: "a dynamic-tool part needs a toolName" })
         }
         const ids = { toolName, toolCallId: part.toolCallId }
+        if (part.providerExecuted === true) {
+          // a built-in tool the provider ran: call and return stay in the response
+          if (returns.length > 0) flush()
+          const meta = part.callProviderMetadata?.agentfx as Record<string, unknown> | undefined
+          const providerName = typeof meta?.providerName === "string" ? meta.providerName : ""
+          response.push(
+            new Messages.BuiltinToolCallPart({ ...ids, args: toolArgs(part), providerName })
+          )
+          if (part.state === "output-available" && part.preliminary !== true) {
+            response.push(
+              new Messages.BuiltinToolReturnPart({
+                ...ids,
+                content: part.output ?? null,
+                providerName
+              })
+            )
+          }
+          continue
+        }
         response.push(new Messages.ToolCallPart({ ...ids, args: toolArgs(part) }))
         if (last && part.state === "approval-responded" && part.approval !== undefined) {
           const { approved, reason } = part.approval
@@ -271,7 +293,8 @@ export const decodeUiConversation = (value: unknown): Either.Either<Conversation
           }
           continue
         }
-        switch (part.state) {
+        // a preliminary output (a sub-agent's message so far) is not the tool's result
+        switch (part.preliminary === true ? "input-available" : part.state) {
           case "output-available":
             returns.push(new Messages.ToolReturnPart({ ...ids, content: part.output ?? null }))
             break

@@ -81,9 +81,9 @@ export type Outcome<A> =
     }
 
 /** The arguments of a tool call as an object, or the parse error of its JSON. */
-export const parseArgs = (
-  part: Messages.ToolCallPart
-):
+export const parseArgs = (part: {
+  readonly args: Messages.ToolArgs
+}):
   | { readonly ok: true; readonly value: unknown }
   | { readonly ok: false; readonly error: string } => {
   if (typeof part.args !== "string") return { ok: true, value: part.args }
