@@ -147,7 +147,12 @@ export interface RunOptionsAny {
   readonly historyProcessors?: ReadonlyArray<historyProcessors.AnyProcessor> | undefined
   readonly builtinTools?: ReadonlyArray<BuiltinTool> | undefined
   readonly conversationId?: string | undefined
+  /** `run` only: every event of the run, synchronously (see `Machine.eventsBody`). */
+  readonly onEvent?: EventCallback<any> | undefined
 }
+
+/** Receives a run's events one by one, synchronously (`RunOptions.onEvent`). */
+export type EventCallback<A> = (event: AgentStreamEvent<A>) => void
 
 /** The events of a run (or of one node) as a channel; its done value is not used. */
 type EventChannel<A> = Channel.Channel<
@@ -234,6 +239,15 @@ export interface Machine<A> {
    * switches to it). Failures are raw: the caller attaches the messages with `withMessagesOf`.
    */
   readonly loopBody: Effect.Effect<AgentRunResult<A>, unknown, unknown>
+  /**
+   * `loopBody` handing every event `runStream` would emit (the same sequence) to `onEvent` as it
+   * happens: model requests are streamed and read with the response's `push` (the `events`
+   * stream when the model has none), tool steps emit their events inline. In `runContext`;
+   * failures are raw.
+   */
+  readonly eventsBody: (
+    onEvent: EventCallback<A>
+  ) => Effect.Effect<AgentRunResult<A>, unknown, unknown>
   /** A failure with the messages so far attached. */
   withMessagesOf(error: unknown): unknown
 }
@@ -1160,6 +1174,73 @@ class Run<A> implements Machine<A>, ToolHost {
     )
   }
 
+  /**
+   * A model request streamed to `onEvent` (`eventsBody`): the same events as `modelRequestSetup`'s
+   * channel — `FinalResultEvent` after the part that ends the run, the `ResponseCompleteEvent`
+   * kept back — read with the response's `push` (one callback per network read, no `Stream`),
+   * or through its `events` when the model offers no `push`. The same finalizer keeps the
+   * partial response in the history when the request fails or is interrupted.
+   */
+  private pushedModelRequest(
+    node: ModelRequestNode,
+    onEvent: EventCallback<A>
+  ): Effect.Effect<AgentNode<A>, unknown, unknown> {
+    return Effect.scoped(
+      Effect.gen(this, function* () {
+        const prep = yield* this.prepareRequest(node)
+        const streamed = yield* this.chatModel.requestStream(
+          prep.messages,
+          this.st.settings,
+          prep.parameters
+        )
+        let done = false
+        let completed: ModelResponse | undefined
+        let finalSent = false
+        const allowText = this.spec.allowTextOutput
+        yield* Effect.addFinalizer(() =>
+          done
+            ? Effect.void
+            : Effect.map(streamed.response, (r) =>
+                this.append(new ModelResponse({ ...r, state: "interrupted" }, true))
+              )
+        )
+        const onEvents = (events: ReadonlyArray<ModelResponseStreamEvent>): void => {
+          for (let i = 0; i < events.length; i++) {
+            const e = events[i]!
+            if (e._tag === "ResponseCompleteEvent") {
+              completed = e.response
+              continue
+            }
+            onEvent(e)
+            if (e._tag === "PartStartEvent" && !finalSent && this.isFinalStart(e.part, allowText)) {
+              finalSent = true
+              onEvent(
+                e.part._tag === "ToolCallPart"
+                  ? new FinalResultEvent(
+                      { toolName: e.part.toolName, toolCallId: e.part.toolCallId },
+                      true
+                    )
+                  : new FinalResultEvent({}, true)
+              )
+            }
+          }
+        }
+        const push = streamed.push
+        if (push !== undefined) yield* push(onEvents)
+        else
+          yield* Stream.runForEachChunk(streamed.events, (chunk) =>
+            Effect.sync(() => onEvents(Chunk.toReadonlyArray(chunk)))
+          )
+        const r = completed ?? (yield* streamed.response)
+        const next = yield* this.finishResponse(
+          r.state === "complete" ? r : new ModelResponse({ ...r, state: "complete" }, true)
+        )
+        done = true
+        return next
+      })
+    )
+  }
+
   // -- CallToolsNode ------------------------------------------------------
 
   /** `decodeOutput` with this run's validators and `RunContext` (`extra` over it). */
@@ -1575,6 +1656,35 @@ class Run<A> implements Machine<A>, ToolHost {
     return Effect.suspend(() => this.loop(this.st.next as AgentNode<A>))
   }
 
+  eventsBody(onEvent: EventCallback<A>): Effect.Effect<AgentRunResult<A>, unknown, unknown> {
+    // Tool steps emit their events (and sub-agents forward theirs, `EventSink`) inline.
+    const emit: Emit = (events) =>
+      Effect.sync(() => {
+        const list = Chunk.toReadonlyArray(events)
+        for (let i = 0; i < list.length; i++) onEvent(list[i]!)
+      })
+    const go = (node: AgentNode<A>): Effect.Effect<AgentRunResult<A>, unknown, unknown> => {
+      switch (node._tag) {
+        case "UserPromptNode":
+          // No events: the first request is built.
+          return Effect.flatMap(this.userPrompt(node), go)
+        case "ModelRequestNode":
+          return Effect.flatMap(this.pushedModelRequest(node, onEvent), go)
+        case "CallToolsNode":
+          return Effect.flatMap(
+            Effect.provideService(this.callTools(node, emit), EventSink, emit),
+            go
+          )
+        case "End":
+          return Effect.sync(() => {
+            onEvent(new AgentRunResultEvent(node.result))
+            return node.result
+          })
+      }
+    }
+    return Effect.suspend(() => go(this.st.next as AgentNode<A>))
+  }
+
   /** A failure with the messages so far attached. */
   withMessagesOf(e: unknown): unknown {
     return withMessages(e, this.st.messages)
@@ -1727,8 +1837,8 @@ export const runOpened = <A>(
     Effect.map(open<A>(config, prompt, options, scope), (machine) => ({
       context: machine.runContext,
       // Failures get the messages in the region's own exit handler: no extra frame held
-      // by every run in flight.
-      body: machine.loopBody,
+      // by every run in flight. `onEvent`: the same run, its events pushed as they happen.
+      body: options.onEvent === undefined ? machine.loopBody : machine.eventsBody(options.onEvent),
       mapError: (e: unknown) => machine.withMessagesOf(e)
     }))
   )
