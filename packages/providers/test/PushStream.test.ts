@@ -225,7 +225,7 @@ describe("run with onEvent over recorded traffic: runStream's events, result and
               const server = yield* replayServer({ ...c, interactions: answers })
               const layer = recordedModel(folder, answers[0]!, server.baseUrl)!
               const events: Array<unknown> = []
-              const options = { runId: "r", usageLimits: undefined }
+              const options = { runId: "r" }
               const run = pushed
                 ? agent.run("hi", { ...options, onEvent: (e) => events.push(e) })
                 : Stream.runForEach(agent.runStream("hi", options), (e) =>
