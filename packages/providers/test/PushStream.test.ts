@@ -318,7 +318,10 @@ for (const family of families) {
           res.end(`${F.streamStart}${F.delta("Hel")}${F.delta("lo")}${F.streamEnd}`)
         })
         assert.isTrue(Exit.isSuccess(r.pushed.exit))
-        if (Exit.isSuccess(r.pushed.exit)) assert.strictEqual(r.pushed.exit.value.output, "Hello")
+        if (Exit.isSuccess(r.pushed.exit)) {
+          const result = r.pushed.exit.value as unknown as Agent.AgentRunResult<string>
+          assert.strictEqual(result.output, "Hello")
+        }
         assert.deepStrictEqual(normalize(r.pushed.events), normalize(r.streamed.events))
         assert.deepStrictEqual(normalize(r.pushed.messages), normalize(r.streamed.messages))
       })
