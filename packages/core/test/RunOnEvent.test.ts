@@ -4,6 +4,9 @@
  * and over one without (read through its `events` stream).
  */
 import { assert, describe, it } from "@effect/vitest"
+import * as NodeSdk from "@effect/opentelemetry/NodeSdk"
+import { MetricReader } from "@opentelemetry/sdk-metrics"
+import { InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base"
 import * as Cause from "effect/Cause"
 import * as Chunk from "effect/Chunk"
 import * as Deferred from "effect/Deferred"
@@ -13,18 +16,31 @@ import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
+import * as TestClock from "effect/TestClock"
 import {
   Agent,
   AgentError,
   CaptureRunMessages,
+  Cost,
   FunctionModel,
   Model,
   OutputSpec,
+  Telemetry,
   Tool,
   Usage
 } from "@agentfx/core"
 import { describeEvent } from "./support/events.js"
 import { recordingTracer } from "./support/tracer.js"
+
+/** A metric reader the test collects from by hand. */
+class TestReader extends MetricReader {
+  protected onForceFlush(): Promise<void> {
+    return Promise.resolve()
+  }
+  protected onShutdown(): Promise<void> {
+    return Promise.resolve()
+  }
+}
 
 /** Times of day differ between two runs: everything else must not. */
 const normalize = (u: unknown): unknown =>
@@ -378,6 +394,70 @@ describe("run with onEvent: the same events as runStream", () => {
         s.attributes.get("gen_ai.usage.output_tokens")
       assert.deepStrictEqual(onRun.chats().map(usage), onStream.chats().map(usage))
       assert.isDefined(usage(onRun.chats()[0]!))
+    })
+  )
+
+  it.effect("pricing: the pushed run's cost is runStream's (InstrumentedModel prices push)", () =>
+    Effect.gen(function* () {
+      const { layer, pushes } = withPush(
+        FunctionModel.layer(undefined, { modelName: "m-push", stream: () => Stream.make("a", "b") })
+      )
+      const r = yield* both(Agent.make({}), "go", layer).pipe(
+        Cost.withPricing(
+          Cost.fromTable({ "m-push": { inputPerMillion: 1e6, outputPerMillion: 0 } })
+        )
+      )
+      assertSame(r)
+      assert.strictEqual(pushes.n, 1)
+      const exit = r.runExit.exit
+      assert.isTrue(Exit.isSuccess(exit))
+      if (Exit.isFailure(exit)) return
+      const input = exit.value.usage.inputTokens
+      assert.isAbove(input, 0)
+      assert.strictEqual(exit.value.usage.cost, input)
+      assert.strictEqual(exit.value.response.usage.cost, input)
+    })
+  )
+
+  it.effect("metrics: duration and time to first chunk recorded for a pushed request", () =>
+    Effect.gen(function* () {
+      const reader = new TestReader()
+      const otel = NodeSdk.layer(() => ({
+        resource: { serviceName: "agentfx-test" },
+        spanProcessor: new SimpleSpanProcessor(new InMemorySpanExporter()),
+        metricReader: reader
+      }))
+      const { layer, pushes } = withPush(
+        FunctionModel.layer(undefined, {
+          modelName: "m-ttfc-push",
+          stream: () =>
+            Stream.fromEffect(Effect.as(Effect.sleep("1500 millis"), "Sun")).pipe(
+              Stream.concat(Stream.make("ny"))
+            )
+        })
+      )
+      yield* Effect.gen(function* () {
+        const fiber = yield* Effect.fork(
+          Agent.make({})
+            .run("Weather?", { onEvent: () => {} })
+            .pipe(Effect.provide(layer), Telemetry.withTelemetry({ metrics: true }))
+        )
+        yield* TestClock.adjust("1500 millis")
+        yield* Fiber.join(fiber)
+        assert.strictEqual(pushes.n, 1)
+        const { resourceMetrics } = yield* Effect.promise(() => reader.collect())
+        const metrics = resourceMetrics.scopeMetrics.flatMap((s) => s.metrics)
+        const points = (name: string) =>
+          (metrics.find((m) => m.descriptor.name === name)?.dataPoints ?? []).filter(
+            (p: any) => p.attributes["gen_ai.request.model"] === "m-ttfc-push"
+          ) as ReadonlyArray<any>
+        const ttfc = points("gen_ai.client.operation.time_to_first_chunk")
+        assert.strictEqual(ttfc.length, 1)
+        assert.strictEqual(ttfc[0].value.count, 1)
+        assert.strictEqual(ttfc[0].value.sum, 1.5)
+        const duration = points("gen_ai.client.operation.duration")
+        assert.strictEqual(duration[0]?.value.count, 1)
+      }).pipe(Effect.provide(otel))
     })
   )
 
