@@ -1079,6 +1079,55 @@ class Run<A> implements Machine<A>, ToolHost {
   }
 
   /**
+   * Opens a streamed model request in the current `Scope`. `finish` takes the response of the
+   * stream's `ResponseCompleteEvent` (else the snapshot) into the run as complete and gives the
+   * next node; unless it ran, closing the scope (a failure, an interruption) keeps the partial
+   * response in the history as `interrupted`.
+   */
+  private openStream(node: ModelRequestNode): Effect.Effect<
+    {
+      readonly streamed: Model.StreamedResponse
+      readonly finish: (
+        completed: ModelResponse | undefined
+      ) => Effect.Effect<AgentNode<A>, unknown>
+    },
+    unknown,
+    unknown
+  > {
+    return Effect.gen(this, function* () {
+      const prep = yield* this.prepareRequest(node)
+      const streamed = yield* this.chatModel.requestStream(
+        prep.messages,
+        this.st.settings,
+        prep.parameters
+      )
+      let done = false
+      yield* Effect.addFinalizer(() =>
+        done
+          ? Effect.void
+          : Effect.map(streamed.response, (r) =>
+              this.append(new ModelResponse({ ...r, state: "interrupted" }, true))
+            )
+      )
+      const finish = (completed: ModelResponse | undefined) =>
+        Effect.flatMap(
+          completed !== undefined ? Effect.succeed(completed) : streamed.response,
+          (r) =>
+            Effect.map(
+              this.finishResponse(
+                r.state === "complete" ? r : new ModelResponse({ ...r, state: "complete" }, true)
+              ),
+              (next) => {
+                done = true
+                return next
+              }
+            )
+        )
+      return { streamed, finish }
+    })
+  }
+
+  /**
    * A model request's events as a channel that opens the request in its own `Scope` (closed
    * when the channel ends, fails or is interrupted). Not `Stream.unwrapScoped`: that runs the
    * events in a nested channel stage, one more read per network read (see `eventChannel`).
@@ -1094,23 +1143,10 @@ class Run<A> implements Machine<A>, ToolHost {
       // Only the set-up reads the run's context: providing it to the whole stream
       // (`Stream.provideSomeContext`) would cost a context change on every network read.
       Effect.gen(this, function* () {
-        const prep = yield* this.prepareRequest(node)
-        const streamed = yield* this.chatModel.requestStream(
-          prep.messages,
-          this.st.settings,
-          prep.parameters
-        )
-        let done = false
+        const { streamed, finish } = yield* this.openStream(node)
         let completed: ModelResponse | undefined
         let finalSent = false
         const allowText = this.spec.allowTextOutput
-        yield* Effect.addFinalizer(() =>
-          done
-            ? Effect.void
-            : Effect.map(streamed.response, (r) =>
-                this.append(new ModelResponse({ ...r, state: "interrupted" }, true))
-              )
-        )
         const events = Stream.mapChunks(
           streamed.events,
           (chunk: Chunk.Chunk<ModelResponseStreamEvent>) => {
@@ -1144,32 +1180,16 @@ class Run<A> implements Machine<A>, ToolHost {
                 this.isFinalStart(e.part, allowText)
               ) {
                 finalSent = true
-                out.push(
-                  e.part._tag === "ToolCallPart"
-                    ? new FinalResultEvent(
-                        { toolName: e.part.toolName, toolCallId: e.part.toolCallId },
-                        true
-                      )
-                    : new FinalResultEvent({}, true)
-                )
+                out.push(finalResultOf(e.part))
               }
             }
             return map === undefined ? Chunk.unsafeFromArray(out) : map(Chunk.unsafeFromArray(out))
           }
         )
-        const finish = Effect.suspend(() =>
-          completed !== undefined ? Effect.succeed(completed) : streamed.response
-        ).pipe(
-          Effect.flatMap((r) =>
-            this.finishResponse(
-              r.state === "complete" ? r : new ModelResponse({ ...r, state: "complete" }, true)
-            )
-          ),
-          Effect.tap(() => {
-            done = true
-          })
+        return Channel.zipRight(
+          Stream.toChannel(events),
+          Channel.fromEffect(Effect.suspend(() => finish(completed)))
         )
-        return Channel.zipRight(Stream.toChannel(events), Channel.fromEffect(finish))
       }).pipe((setup) => Effect.provide(setup, this.streamSetupContext()))
     )
   }
@@ -1187,23 +1207,10 @@ class Run<A> implements Machine<A>, ToolHost {
   ): Effect.Effect<AgentNode<A>, unknown, unknown> {
     return Effect.scoped(
       Effect.gen(this, function* () {
-        const prep = yield* this.prepareRequest(node)
-        const streamed = yield* this.chatModel.requestStream(
-          prep.messages,
-          this.st.settings,
-          prep.parameters
-        )
-        let done = false
+        const { streamed, finish } = yield* this.openStream(node)
         let completed: ModelResponse | undefined
         let finalSent = false
         const allowText = this.spec.allowTextOutput
-        yield* Effect.addFinalizer(() =>
-          done
-            ? Effect.void
-            : Effect.map(streamed.response, (r) =>
-                this.append(new ModelResponse({ ...r, state: "interrupted" }, true))
-              )
-        )
         const onEvents = (events: ReadonlyArray<ModelResponseStreamEvent>): void => {
           for (let i = 0; i < events.length; i++) {
             const e = events[i]!
@@ -1214,14 +1221,7 @@ class Run<A> implements Machine<A>, ToolHost {
             onEvent(e)
             if (e._tag === "PartStartEvent" && !finalSent && this.isFinalStart(e.part, allowText)) {
               finalSent = true
-              onEvent(
-                e.part._tag === "ToolCallPart"
-                  ? new FinalResultEvent(
-                      { toolName: e.part.toolName, toolCallId: e.part.toolCallId },
-                      true
-                    )
-                  : new FinalResultEvent({}, true)
-              )
+              onEvent(finalResultOf(e.part))
             }
           }
         }
@@ -1231,12 +1231,7 @@ class Run<A> implements Machine<A>, ToolHost {
           yield* Stream.runForEachChunk(streamed.events, (chunk) =>
             Effect.sync(() => onEvents(Chunk.toReadonlyArray(chunk)))
           )
-        const r = completed ?? (yield* streamed.response)
-        const next = yield* this.finishResponse(
-          r.state === "complete" ? r : new ModelResponse({ ...r, state: "complete" }, true)
-        )
-        done = true
-        return next
+        return yield* finish(completed)
       })
     )
   }
@@ -1783,6 +1778,12 @@ const deferredRequests = (deferred: ReadonlyArray<Deferred>): DeferredToolReques
     true
   )
 }
+
+/** The `FinalResultEvent` of the part that ends the run (an output tool call, or text). */
+const finalResultOf = (part: PartStartEvent["part"]): FinalResultEvent =>
+  part._tag === "ToolCallPart"
+    ? new FinalResultEvent({ toolName: part.toolName, toolCallId: part.toolCallId }, true)
+    : new FinalResultEvent({}, true)
 
 const statusReturn = (call: ToolCallPart, content: string) =>
   new ToolReturnPart({ toolName: call.toolName, toolCallId: call.toolCallId, content }, true)
