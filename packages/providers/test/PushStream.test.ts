@@ -39,7 +39,9 @@ import {
   listCases,
   loopbackServer,
   replayServer,
-  tick
+  sseHead,
+  tick,
+  untilSleeping
 } from "./support/replay.js"
 
 /** Times of day and generated ids aside, two reads of the same bytes must give equal values. */
@@ -256,18 +258,6 @@ describe("run with onEvent over recorded traffic: runStream's events, result and
 // ---------------------------------------------------------------------------
 // Faults, for every provider family
 // ---------------------------------------------------------------------------
-
-const sseHead = (res: ServerHttp.ServerResponse) =>
-  res.writeHead(200, { "content-type": "text/event-stream" })
-
-/** Waits (real I/O, no timer) until something sleeps on the TestClock. */
-const untilSleeping = Effect.gen(function* () {
-  for (let i = 0; i < 10_000; i++) {
-    if (Chunk.isNonEmpty(yield* TestClock.sleeps())) return
-    yield* tick
-  }
-  assert.fail("nothing slept on the TestClock")
-})
 
 const agent = Agent.make({})
 
