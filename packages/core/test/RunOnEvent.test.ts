@@ -492,6 +492,27 @@ describe("run with onEvent: the same events as runStream", () => {
     })
   )
 
+  it.effect("a callback that throws: the run dies with that defect, the partial kept", () =>
+    Effect.gen(function* () {
+      const { layer } = withPush(textModel)
+      const { exit, messages } = yield* CaptureRunMessages.capture(
+        Agent.make({})
+          .run("hi", {
+            onEvent: (e) => {
+              if (e._tag === "PartDeltaEvent") throw new Error("callback bug")
+            }
+          })
+          .pipe(Effect.provide(layer))
+      )
+      assert.isTrue(Exit.isFailure(exit))
+      if (Exit.isSuccess(exit)) return
+      const defect = Cause.dieOption(exit.cause)
+      assert.isTrue(defect._tag === "Some" && (defect.value as Error).message === "callback bug")
+      const last = messages[messages.length - 1]!
+      assert.isTrue(last._tag === "ModelResponse" && last.state === "interrupted")
+    })
+  )
+
   it.effect("onEvent and eventStreamHandler together: a UserError", () =>
     Effect.gen(function* () {
       const error = yield* Agent.make({})
