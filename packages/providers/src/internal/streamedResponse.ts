@@ -8,6 +8,10 @@
  * buffered so far; they are framed, decoded and turned into part events in plain code and
  * written as one `Chunk`. No channel stage between the body and the part events.
  *
+ * The same response can instead be read with `push` (`Model.StreamedResponse.push`): the same
+ * per-read decoding (`decode` / `complete`) driven by a plain Effect loop over the reader's
+ * pull, each read's events handed to a callback — no channel at all.
+ *
  * @internal
  */
 import { AgentError, Messages, type Model, PartsManager } from "@agentfx/core"
