@@ -20,12 +20,13 @@
  * @since 0.1.0
  */
 import * as HttpClient from "@effect/platform/HttpClient"
-import { Model, type ModelSettings } from "@agentfx/core"
+import { Model, ModelSettings } from "@agentfx/core"
 import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Stream from "effect/Stream"
 import type * as Redacted from "effect/Redacted"
 import * as Wire from "./internal/anthropic.js"
 import * as Client from "./internal/client.js"
@@ -41,7 +42,13 @@ export {
   /** The `UserError` for the first built-in tool the Messages API lacks, if any. */
   builtinToolsError,
   /** Whether a Claude model takes structured outputs and strict tools (Claude 4.5+, Opus 4.1). */
-  supportsStructuredOutput
+  supportsStructuredOutput,
+  /** Whether a Claude model takes mid-conversation system messages (`{role: "system"}` entries). */
+  supportsInlineSystemPrompts,
+  /** Whether a Claude model takes adaptive thinking (Sonnet / Opus 4.6+). */
+  supportsAdaptiveThinking,
+  /** Whether a Claude model takes `output_config.effort` (Opus 4.5+, Sonnet 4.6+). */
+  supportsEffort
 } from "./internal/anthropic.js"
 
 /** The provider name on responses and parts. */
@@ -195,7 +202,25 @@ export interface Options {
   readonly cacheInstructions?: Wire.CacheSetting | undefined
   /** Cache the tool definitions (`true` = 5 minutes, or `"1h"`). */
   readonly cacheTools?: Wire.CacheSetting | undefined
+  /**
+   * Automatic prompt caching (`true` = 5 minutes, or `"1h"`): a top-level `cache_control`; the
+   * server caches up to the last cacheable block and moves the breakpoint as the conversation
+   * grows (it takes one of the 4 breakpoints of a request).
+   */
+  readonly autoCache?: Wire.CacheSetting | undefined
 }
+
+/**
+ * Model settings with Anthropic's own: `anthropicEffort` (`output_config.effort`) and
+ * `anthropicTaskBudget` (`output_config.task_budget`), at any level (model, agent, run).
+ */
+export type Settings = Wire.AnthropicSettings
+
+/** An `output_config.effort` level. */
+export type Effort = Wire.Effort
+
+/** A task budget (`output_config.task_budget`). */
+export type TaskBudget = Wire.TaskBudget
 
 /**
  * The profile of an Anthropic model: tools, thinking, and native JSON-schema output (plus strict
@@ -216,8 +241,10 @@ const betaHeaders = (body: Record<string, unknown>): Record<string, string> | un
   const strictTools =
     Array.isArray(body.tools) && body.tools.some((t: Record<string, unknown>) => t.strict === true)
   const betas = Wire.builtinBetas(body)
-  if (body.output_config !== undefined || strictTools)
+  const outputConfig = body.output_config as Record<string, unknown> | undefined
+  if (outputConfig?.format !== undefined || strictTools)
     betas.unshift("structured-outputs-2025-11-13")
+  if (outputConfig?.task_budget !== undefined) betas.push("task-budgets-2026-03-13")
   return betas.length > 0 ? { "anthropic-beta": betas.join(",") } : undefined
 }
 
@@ -228,7 +255,7 @@ export const makeWith = (
   options: Options = {}
 ): Model.Service => {
   const profile = { ...profileFor(modelName), ...options.profile }
-  return HttpModel.make({
+  const service = HttpModel.make({
     modelName,
     system: Wire.PROVIDER_NAME,
     profile,
@@ -241,7 +268,8 @@ export const makeWith = (
         stream,
         cacheInstructions: options.cacheInstructions,
         cacheTools: options.cacheTools,
-        strictTools: profile.supportsJsonSchemaOutput
+        strictTools: profile.supportsJsonSchemaOutput,
+        autoCache: options.autoCache
       }),
     post: HttpModel.viaClient(client, (body: Record<string, unknown>, settings) => ({
       modelName,
@@ -263,6 +291,18 @@ export const makeWith = (
         HttpModel.decodeTokenCount("Anthropic", modelName, "input_tokens")
       )
   })
+  return {
+    ...service,
+    // A long generation (large max_tokens) is streamed and assembled: see `needsStreaming`.
+    request: (messages, settings, parameters) =>
+      Wire.needsStreaming(ModelSettings.merge(options.settings, settings), modelName)
+        ? Effect.scoped(
+            Effect.flatMap(service.requestStream(messages, settings, parameters), (s) =>
+              Effect.zipRight(Stream.runDrain(s.events), s.response)
+            )
+          )
+        : service.request(messages, settings, parameters)
+  }
 }
 
 /** Builds an Anthropic model service from the `AnthropicClient` in context. */

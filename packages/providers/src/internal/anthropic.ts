@@ -45,7 +45,8 @@ export type Block = Record<string, unknown> & { readonly type?: string }
 
 /** A message of the `messages` array. */
 export interface WireMessage {
-  role: "user" | "assistant"
+  /** `system`: a mid-conversation system message (models that take one, see `encodeMessages`). */
+  role: "user" | "assistant" | "system"
   content: Array<Block>
 }
 
@@ -198,34 +199,152 @@ const encodeAssistant = (m: Messages.ModelResponse): Array<Block> => {
   return blocks
 }
 
-/** Encodes the conversation into `system` text and `messages` (consecutive roles merged). */
+/**
+ * Claude models that honour a `{role: "system"}` entry inside `messages` (Anthropic's published
+ * list for mid-conversation system messages; a Bedrock `[geo.]anthropic.` prefix is ignored).
+ */
+const INLINE_SYSTEM_MODEL_PREFIXES = [
+  "claude-fable-5",
+  "claude-mythos-5",
+  "claude-opus-4-8",
+  "claude-opus-5"
+]
+
+/** Whether the model takes mid-conversation system messages as `system` entries of `messages`. */
+export const supportsInlineSystemPrompts = (modelName: string): boolean => {
+  const base = modelName.replace(/^(?:[a-z]{2,}\.)?anthropic\./, "")
+  return INLINE_SYSTEM_MODEL_PREFIXES.some((p) => base.startsWith(p))
+}
+
+/** Options of `encodeMessages`. */
+export interface EncodeMessagesOptions {
+  /**
+   * Send a system prompt that is not at the start of the history as a `{role: "system"}` entry
+   * of `messages` (default `false`: it is sent in place as `<system>…</system>` user text).
+   */
+  readonly inlineSystemPrompts?: boolean | undefined
+}
+
+/** A message of the encoded conversation: `system` entries only with inline system prompts. */
+interface EncodedMessage {
+  role: "user" | "assistant" | "system"
+  content: Array<Block>
+}
+
+type Ttl = "5m" | "1h"
+
+/** Puts a cache breakpoint on the last block of `blocks` (no block: nothing to cache, ignored). */
+const markLast = (blocks: ReadonlyArray<Block>, ttl: Ttl): void => {
+  const last = blocks[blocks.length - 1]
+  if (last !== undefined) (last as Record<string, unknown>).cache_control = cacheControl(ttl)
+}
+
+/** How many of the first request's opening parts are the run's standing system prompt. */
+const standingSystemCount = (request: Messages.ModelRequest): number => {
+  let n = 0
+  while (request.parts[n]?._tag === "SystemPromptPart") n++
+  return n
+}
+
+/**
+ * Moves each `system` entry past the user turns behind it, to just before the assistant turn it
+ * governs (the API takes one only right before an assistant turn or at the end). Only user turns
+ * are passed, so two entries keep their order. A moved entry leaves its cache breakpoint on the
+ * message it sat behind, so the cached prefix never grows over the turns it passed.
+ */
+const placeSystemEntries = (out: Array<EncodedMessage>): void => {
+  for (let i = out.length - 1; i >= 0; i--) {
+    if (out[i]!.role !== "system") continue
+    let target = i + 1
+    while (target < out.length && out[target]!.role === "user") target++
+    if (target === i + 1) continue
+    const entry = out[i]!
+    const last = entry.content[entry.content.length - 1] as Record<string, unknown> | undefined
+    const cache = last?.cache_control as { readonly ttl?: Ttl } | undefined
+    if (last !== undefined && cache !== undefined) {
+      delete last.cache_control
+      if (i > 0) markLast(out[i - 1]!.content, cache.ttl ?? "5m")
+    }
+    out.splice(i, 1)
+    out.splice(target - 1, 0, entry)
+  }
+}
+
+/** Gives each `system` section a user turn to follow: a minimal `.` turn where none precedes it. */
+const anchorSystemEntries = (out: Array<EncodedMessage>): void => {
+  for (let i = out.length - 1; i >= 0; i--) {
+    if (out[i]!.role !== "system") continue
+    const before = out[i - 1]?.role
+    if (before === "user" || before === "system") continue
+    out.splice(i, 0, { role: "user", content: [{ type: "text", text: "." }] })
+  }
+}
+
+/** Merges consecutive user turns (a moved `system` entry can leave two behind each other). */
+const mergeUserTurns = (out: ReadonlyArray<EncodedMessage>): Array<WireMessage> => {
+  const merged: Array<EncodedMessage> = []
+  for (const m of out) {
+    const last = merged[merged.length - 1]
+    if (last !== undefined && last.role === "user" && m.role === "user")
+      last.content.push(...m.content)
+    else merged.push(m)
+  }
+  return merged as Array<WireMessage>
+}
+
+/**
+ * Encodes the conversation into `system` text and `messages` (consecutive user / assistant turns
+ * merged). The system prompt parts that open the first request, and the latest instructions, go
+ * to the top-level `system`. A later system prompt (added mid-conversation) stays in the history,
+ * so the cached prefix ahead of it is untouched: as a `{role: "system"}` entry on models that take
+ * one (placed before the generation it governs, after a `.` user turn if no user turn precedes
+ * it), else as `<system>…</system>` user text where it was authored.
+ */
 export const encodeMessages = (
-  messages: ReadonlyArray<Messages.ModelMessage>
+  messages: ReadonlyArray<Messages.ModelMessage>,
+  options: EncodeMessagesOptions = {}
 ): { readonly system: string | undefined; readonly messages: Array<WireMessage> } => {
+  const inline = options.inlineSystemPrompts === true
   const systemParts: Array<string> = []
-  const out: Array<WireMessage> = []
+  const out: Array<EncodedMessage> = []
   let instructions: string | undefined
+  const leading = messages.find((m) => m._tag === "ModelRequest")
   const append = (role: "user" | "assistant", content: Array<Block>) => {
     if (content.length === 0) return
     const last = out[out.length - 1]
     if (last !== undefined && last.role === role) last.content.push(...content)
     else out.push({ role, content })
   }
+  const previousContent = (): ReadonlyArray<Block> => out[out.length - 1]?.content ?? []
   for (const m of messages) {
     if (m._tag === "ModelResponse") {
       append("assistant", encodeAssistant(m))
       continue
     }
     if (m.instructions !== undefined) instructions = m.instructions
+    const standing = m === leading ? standingSystemCount(m) : 0
     const content: Array<Block> = []
-    for (const part of m.parts) {
+    const midSystem: Array<string> = []
+    // Cache points authored after a mid-conversation system prompt, as the number of user blocks
+    // before each: the `system` entry renders after this request's blocks, so a point ending the
+    // request covers it, and one with content after it stays where it was authored.
+    const deferred: Array<readonly [number, Ttl]> = []
+    m.parts.forEach((part, index) => {
       switch (part._tag) {
         case "SystemPromptPart":
-          systemParts.push(part.content)
+          if (index < standing) systemParts.push(part.content)
+          else if (inline) midSystem.push(part.content)
+          else content.push({ type: "text", text: `<system>${part.content}</system>` })
           break
         case "UserPromptPart":
-          if (typeof part.content === "string") encodeUserContent(part.content, content)
-          else for (const c of part.content) encodeUserContent(c, content)
+          for (const c of typeof part.content === "string" ? [part.content] : part.content) {
+            if (typeof c !== "string" && c._tag === "CachePoint") {
+              const ttl = cacheTtl(c.ttl ?? true)
+              if (midSystem.length > 0) deferred.push([content.length, ttl])
+              // A cache point opening a request marks the end of the message before it.
+              else markLast(content.length > 0 ? content : previousContent(), ttl)
+            } else encodeUserContent(c, content)
+          }
           break
         case "ToolReturnPart":
           content.push({
@@ -251,13 +370,25 @@ export const encodeMessages = (
           }
           break
       }
+    })
+    let systemTtl: Ttl | undefined
+    for (const [at, ttl] of deferred) {
+      if (at === content.length) systemTtl = ttl
+      else markLast(at > 0 ? content.slice(0, at) : previousContent(), ttl)
     }
     append("user", content)
+    if (midSystem.length > 0) {
+      const entry: Array<Block> = midSystem.map((text) => ({ type: "text", text }))
+      if (systemTtl !== undefined) markLast(entry, systemTtl)
+      out.push({ role: "system", content: entry })
+    }
   }
+  placeSystemEntries(out)
+  anchorSystemEntries(out)
   if (instructions !== undefined) systemParts.unshift(instructions)
   return {
     system: systemParts.length > 0 ? systemParts.join("\n\n") : undefined,
-    messages: out
+    messages: mergeUserTurns(out)
   }
 }
 
@@ -415,6 +546,117 @@ export const budgetOf = (thinking: ModelSettings.ThinkingSetting): number | unde
   return thinking.budgetTokens
 }
 
+/** An `output_config.effort` level (`xhigh` only on the models that take it). */
+export type Effort = "low" | "medium" | "high" | "xhigh" | "max"
+
+/** A task budget (`output_config.task_budget`, tokens; Opus 4.7+). */
+export interface TaskBudget {
+  readonly total: number
+  readonly remaining?: number | undefined
+}
+
+/** Model settings with Anthropic's own (per request, like the portable ones). */
+export interface AnthropicSettings extends ModelSettings.ModelSettings {
+  /**
+   * `output_config.effort` (Opus 4.5+, Sonnet 4.6+; `xhigh` on Opus 4.7+), with or without
+   * thinking; over the effort an effort-level `thinking` setting (`"low"`…`"high"`) maps to.
+   */
+  readonly anthropicEffort?: Effort | undefined
+  /** A token budget for the whole agentic task (`output_config.task_budget`, Opus 4.7+). */
+  readonly anthropicTaskBudget?: TaskBudget | undefined
+}
+
+/** A model name without a Bedrock `[geo.]anthropic.` prefix. */
+const claudeName = (modelName: string): string =>
+  modelName.replace(/^(?:[a-z]{2,}\.)?anthropic\./, "")
+
+const startsWithAny = (modelName: string, prefixes: ReadonlyArray<string>): boolean => {
+  const name = claudeName(modelName)
+  return prefixes.some((p) => name.startsWith(p))
+}
+
+const LATEST = ["claude-fable-5", "claude-mythos-5", "claude-opus-5", "claude-sonnet-5"]
+
+/** Whether the model takes adaptive thinking (`thinking: {type: "adaptive"}`): Sonnet / Opus 4.6+. */
+export const supportsAdaptiveThinking = (modelName: string): boolean =>
+  startsWithAny(modelName, [
+    ...LATEST,
+    "claude-sonnet-4-6",
+    "claude-opus-4-6",
+    "claude-opus-4-7",
+    "claude-opus-4-8"
+  ])
+
+/** Whether the model takes `output_config.effort`: Opus 4.5+, Sonnet 4.6+. */
+export const supportsEffort = (modelName: string): boolean =>
+  startsWithAny(modelName, [
+    ...LATEST,
+    "claude-sonnet-4-6",
+    "claude-opus-4-5",
+    "claude-opus-4-6",
+    "claude-opus-4-7",
+    "claude-opus-4-8"
+  ])
+
+/** Models that take the `xhigh` effort and reject budget thinking (adaptive only): Opus 4.7+. */
+const adaptiveOnly = (modelName: string): boolean =>
+  startsWithAny(modelName, [...LATEST, "claude-opus-4-7", "claude-opus-4-8"])
+
+/** The Anthropic thinking of a thinking setting for a model. */
+export interface ThinkingConfig {
+  /** The `thinking` object (`undefined`: thinking off). */
+  readonly thinking?: Record<string, unknown> | undefined
+  /** The budget of extended (`enabled`) thinking; adaptive thinking has none. */
+  readonly budget?: number | undefined
+  /** The effort an effort level maps to, on models that take `output_config.effort`. */
+  readonly effort?: Effort | undefined
+}
+
+/**
+ * Maps the portable thinking setting per model family (as pydantic-ai does): models with adaptive
+ * thinking get `{type: "adaptive"}` (a token budget stays extended thinking, except on models
+ * that only think adaptively); older models get extended thinking with a budget. An effort level
+ * (`"low"`…) also sets `output_config.effort` where the model takes it (`minimal` → `low`).
+ */
+export const thinkingConfigOf = (
+  thinking: ModelSettings.ThinkingSetting | undefined,
+  modelName: string
+): ThinkingConfig => {
+  if (thinking === undefined || thinking === false) return {}
+  const effort: Effort | undefined =
+    typeof thinking === "string" && supportsEffort(modelName)
+      ? thinking === "minimal"
+        ? "low"
+        : thinking
+      : undefined
+  const adaptive =
+    supportsAdaptiveThinking(modelName) && (typeof thinking !== "object" || adaptiveOnly(modelName))
+  if (adaptive) return { thinking: { type: "adaptive" }, effort }
+  const budget = budgetOf(thinking)
+  return {
+    ...(budget !== undefined
+      ? { thinking: { type: "enabled", budget_tokens: budget }, budget }
+      : {}),
+    effort
+  }
+}
+
+/** The `max_tokens` of a request: the setting (default 4096), above a thinking budget. */
+export const maxTokensOf = (settings: ModelSettings.ModelSettings, modelName: string): number => {
+  const budget = thinkingConfigOf(settings.thinking, modelName).budget
+  const maxTokens = settings.maxTokens ?? DEFAULT_MAX_TOKENS
+  return budget !== undefined && maxTokens <= budget ? budget + DEFAULT_MAX_TOKENS : maxTokens
+}
+
+/**
+ * Whether a non-streamed request would run past what the API serves without streaming: the
+ * expected time of `max_tokens` (an hour per 128,000 tokens) over 10 minutes, i.e. more than
+ * 21,333 tokens. Such requests are streamed and the response assembled (as Anthropic's SDK
+ * requires and pydantic-ai does), so a long generation is not cut by an idle connection.
+ */
+export const needsStreaming = (settings: ModelSettings.ModelSettings, modelName: string): boolean =>
+  (3600 * maxTokensOf(settings, modelName)) / 128_000 > 600
+
 /** Options of `encodeRequest`. */
 export interface EncodeOptions {
   readonly modelName: string
@@ -428,6 +670,16 @@ export interface EncodeOptions {
    * `supportsStructuredOutput`). Without it, `strict: true` on a tool is dropped.
    */
   readonly strictTools?: boolean | undefined
+  /**
+   * Whether mid-conversation system prompts go as `system` entries of `messages` (default: by
+   * model name, see `supportsInlineSystemPrompts`).
+   */
+  readonly inlineSystemPrompts?: boolean | undefined
+  /**
+   * Automatic prompt caching: a top-level `cache_control`, which the server applies to the last
+   * cacheable block and moves forward as the conversation grows.
+   */
+  readonly autoCache?: CacheSetting | undefined
 }
 
 /**
@@ -444,10 +696,13 @@ export const encodeRequest = (
   options: EncodeOptions
 ): Record<string, unknown> => {
   const builtin = encodeBuiltinTools(parameters.builtinTools, options.modelName)
-  const encoded = encodeMessages(messages)
-  const budget = settings.thinking === undefined ? undefined : budgetOf(settings.thinking)
-  let maxTokens = settings.maxTokens ?? DEFAULT_MAX_TOKENS
-  if (budget !== undefined && maxTokens <= budget) maxTokens = budget + DEFAULT_MAX_TOKENS
+  const encoded = encodeMessages(messages, {
+    inlineSystemPrompts:
+      options.inlineSystemPrompts ?? supportsInlineSystemPrompts(options.modelName)
+  })
+  const thinking = thinkingConfigOf(settings.thinking, options.modelName)
+  const budget = thinking.budget
+  const maxTokens = maxTokensOf(settings, options.modelName)
   const body: Record<string, unknown> = {
     model: options.modelName,
     max_tokens: maxTokens,
@@ -465,7 +720,8 @@ export const encodeRequest = (
         ]
       : encoded.system
   }
-  if (budget !== undefined) body.thinking = { type: "enabled", budget_tokens: budget }
+  if (thinking.thinking !== undefined) body.thinking = thinking.thinking
+  if (isCaching(options.autoCache)) body.cache_control = cacheControl(cacheTtl(options.autoCache))
 
   const tools = parameters.allTools
   if (tools.length > 0 || builtin.tools.length > 0) {
@@ -487,11 +743,22 @@ export const encodeRequest = (
 
   if (builtin.mcpServers.length > 0) body.mcp_servers = builtin.mcpServers
 
+  const outputConfig: Record<string, unknown> = {}
   if (parameters.outputMode === "native" && parameters.outputObject !== undefined) {
-    body.output_config = {
-      format: { type: "json_schema", schema: parameters.outputObject.jsonSchema }
+    outputConfig.format = { type: "json_schema", schema: parameters.outputObject.jsonSchema }
+  }
+  const own = settings as AnthropicSettings
+  const effort = own.anthropicEffort ?? thinking.effort
+  if (effort !== undefined) outputConfig.effort = effort
+  if (own.anthropicTaskBudget !== undefined) {
+    const { total, remaining } = own.anthropicTaskBudget
+    outputConfig.task_budget = {
+      type: "tokens",
+      total,
+      ...(remaining !== undefined ? { remaining } : {})
     }
   }
+  if (Object.keys(outputConfig).length > 0) body.output_config = outputConfig
 
   if (settings.temperature !== undefined) body.temperature = settings.temperature
   if (settings.topP !== undefined) body.top_p = settings.topP

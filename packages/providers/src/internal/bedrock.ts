@@ -18,7 +18,7 @@ import {
   type Tool,
   Usage
 } from "@agentfx/core"
-import { budgetOf, supportsStructuredOutput } from "./anthropic.js"
+import { supportsStructuredOutput, thinkingConfigOf } from "./anthropic.js"
 import type { SseEvent } from "./sse.js"
 import { cutError, type DecodeContext, type StreamDecoder } from "./streamDecoder.js"
 import {
@@ -370,6 +370,7 @@ export const encodeMessages = (
   const system: Array<string> = []
   const out: Array<WireMessage> = []
   let instructions: string | undefined
+  const leading = messages.find((m) => m._tag === "ModelRequest")
   const append = (role: "user" | "assistant", content: Array<Block>) => {
     if (content.length === 0) return
     const last = out[out.length - 1]
@@ -383,10 +384,16 @@ export const encodeMessages = (
     }
     if (m.instructions !== undefined) instructions = m.instructions
     const content: Array<Block> = []
+    // Only the system prompts opening the first request are the standing system prompt; a later
+    // one (added mid-conversation) stays where it was authored as `<system>` text, so the cached
+    // prefix ahead of it is untouched (Converse has no system role inside `messages`).
+    let standing = m === leading
     for (const part of m.parts) {
+      if (part._tag !== "SystemPromptPart") standing = false
       switch (part._tag) {
         case "SystemPromptPart":
-          system.push(part.content)
+          if (standing) system.push(part.content)
+          else content.push({ text: `<system>${part.content}</system>` })
           break
         case "UserPromptPart": {
           const items = typeof part.content === "string" ? [part.content] : part.content
@@ -453,18 +460,25 @@ const effortOf = (
   return b <= 2048 ? "low" : b <= 8192 ? "medium" : "high"
 }
 
-/** The `additionalModelRequestFields` asking for thinking, by family; `undefined` for none. */
+/**
+ * The `additionalModelRequestFields` asking for thinking, by family; `undefined` for none. Claude
+ * takes the Messages API's fields, mapped per model as there (adaptive thinking and
+ * `output_config.effort` on the models that have them, else a budget).
+ */
 export const thinkingFields = (
   family: Family,
-  thinking: ModelSettings.ThinkingSetting | undefined
+  thinking: ModelSettings.ThinkingSetting | undefined,
+  modelId = ""
 ): Record<string, unknown> | undefined => {
   if (thinking === undefined) return undefined
   switch (family.thinking) {
     case "anthropic": {
-      const budget = budgetOf(thinking)
-      return budget === undefined
-        ? undefined
-        : { thinking: { type: "enabled", budget_tokens: budget } }
+      const config = thinkingConfigOf(thinking, decodeURIComponent(modelId).toLowerCase())
+      if (config.thinking === undefined) return undefined
+      return {
+        thinking: config.thinking,
+        ...(config.effort !== undefined ? { output_config: { effort: config.effort } } : {})
+      }
     }
     case "reasoning-effort": {
       const effort = effortOf(thinking)
@@ -568,8 +582,11 @@ export const encodeRequest = (
   if (settings.stopSequences !== undefined) inference.stopSequences = settings.stopSequences
   body.inferenceConfig = inference
 
-  const thinking = thinkingFields(family, settings.thinking)
-  const claudeThinking = thinking !== undefined && family.thinking === "anthropic"
+  const thinking = thinkingFields(family, settings.thinking, options.modelId)
+  // Extended thinking rejects a forced tool choice; adaptive thinking takes one.
+  const claudeThinking =
+    family.thinking === "anthropic" &&
+    (thinking?.thinking as { readonly type?: string } | undefined)?.type === "enabled"
 
   // `toolChoice: "none"`: Converse has no such choice, so no tools are sent, unless output tools
   // must stay callable (then all are sent, the output tool forced where it is the only one).

@@ -43,8 +43,10 @@ const SKIPS: ReadonlyArray<readonly [string, string]> = [
     "the Anthropic SDK's InvokeModel counting (input.invokeModel) is not modelled: Bedrock models count through Converse"
   ],
   ["test_gateway", "pydantic gateway routing is out of scope"],
-  ["mid_conversation_system", "mid-conversation system messages are out of scope"],
-  ["adaptive_effort", "adaptive thinking / effort has no portable setting (extraBody only)"],
+  [
+    "mid_conversation_system",
+    "not built: the Anthropic Messages API over Bedrock InvokeModel (Anthropic's Bedrock client); Converse sends a mid-conversation system prompt as <system> text (AnthropicSystemMessages.test.ts)"
+  ],
   ["model_other_parameters", "the recorded request body is not JSON (bodyText)"],
   [
     "test_video_url_input",
@@ -309,6 +311,14 @@ const fromWire = (body: Json, modelId: string) => {
   if (additional.thinking?.type === "enabled" && family.thinking === "anthropic") {
     settings.thinking = { budgetTokens: additional.thinking.budget_tokens }
     delete additional.thinking
+  }
+  // Adaptive thinking (Claude 4.6+), with the effort an effort-level setting maps to.
+  if (additional.thinking?.type === "adaptive" && family.thinking === "anthropic") {
+    const effort = additional.output_config?.effort
+    settings.thinking = effort ?? true
+    delete additional.thinking
+    if (effort !== undefined && Object.keys(additional.output_config).length === 1)
+      delete additional.output_config
   }
   for (const key of ["reasoning_effort", "reasoning_config"]) {
     if (additional[key] !== undefined) {
