@@ -18,7 +18,11 @@
 //   stream-min    the same reads as the smallest Effect Stream (one channel: read, decode,
 //                 write), consumed by `Stream.runFold`
 //   model         `model.requestStream` (OpenAiChat), consumed by `Stream.runFold`
+//   model-push    `model.requestStream`, read with the response's `push` (no Stream)
 //   agent         `agent.runStream`, consumed by `Stream.runFold` (what the scenario measures)
+//   agent-onevent `agent.run(prompt, { onEvent })`: the run's events pushed, no Stream step
+// The model cases build the model once per model id (a runtime of its own, the client shared),
+// as an application does: nothing is provided per stream.
 // --prime N: before the warm-up round, N short streams (3 chunks) through the same case, so
 // the shapes a stream's END brings (a finished body, the last chunk's usage, a channel
 // completing under its finalizers) are seen before V8 optimises the per-read path (see
@@ -46,9 +50,11 @@ const CASES = [
   "effect-loop",
   "stream-min",
   "model",
-  "agent"
+  "model-push",
+  "agent",
+  "agent-onevent"
 ]
-const DEFAULT_CASES = ["raw", "bytes", "model", "agent"]
+const DEFAULT_CASES = ["raw", "bytes", "model", "agent", "agent-onevent"]
 
 if (child === undefined) {
   let url = flag("url", undefined)
@@ -212,11 +218,23 @@ if (child === undefined) {
     const HttpClientRequest = await import("@effect/platform/HttpClientRequest")
     const { Agent, Messages, Model } = await import("@agentfx/core")
     const { OpenAiChat } = await import("@agentfx/providers")
-    const rt = ManagedRuntime.make(
-      OpenAiChat.layer({ apiKey: Redacted.make("x"), baseUrl: `${baseUrl}/v1` }).pipe(
-        Layer.provideMerge(NodeHttpClient.layerUndici)
-      )
+    const client = OpenAiChat.layer({ apiKey: Redacted.make("x"), baseUrl: `${baseUrl}/v1` }).pipe(
+      Layer.provideMerge(NodeHttpClient.layerUndici)
     )
+    const memoMap = Effect.runSync(Layer.makeMemoMap)
+    const rt = ManagedRuntime.make(client, memoMap)
+    /** One runtime per model id with the model built in it (the client shared): an app's set-up. */
+    const runtimes = new Map()
+    const runtimeOf = (model) => {
+      if (!child.startsWith("model") && !child.startsWith("agent")) return rt
+      let r = runtimes.get(model)
+      if (r === undefined)
+        runtimes.set(
+          model,
+          (r = ManagedRuntime.make(Layer.provideMerge(OpenAiChat.model(model), client), memoMap))
+        )
+      return r
+    }
     let make
     if (child === "bytes") {
       make = (model) =>
@@ -278,8 +296,20 @@ if (child === undefined) {
                   count
                 )
               })
-    } else if (child === "model") {
-      make = (model) =>
+    } else if (child === "model" || child === "model-push") {
+      const read =
+        child === "model"
+          ? (s) => Stream.runFold(s.events, 0, count)
+          : (s) => {
+              let n = 0
+              return Effect.map(
+                s.push((events) => {
+                  for (const e of events) n = count(n, e)
+                }),
+                () => n
+              )
+            }
+      make = () =>
         Effect.scoped(
           Effect.flatMap(Model.Model, (m) =>
             Effect.flatMap(
@@ -288,22 +318,33 @@ if (child === undefined) {
                 {},
                 Model.ModelRequestParameters.empty
               ),
-              (s) => Stream.runFold(s.events, 0, count)
+              read
             )
           )
-        ).pipe(Effect.provide(OpenAiChat.model(model)))
+        )
     } else if (child === "agent") {
       const agent = Agent.make({ name: "bench" })
-      make = (model) =>
-        Stream.runFold(agent.runStream("Say hello."), 0, count).pipe(
-          Effect.provide(OpenAiChat.model(model))
-        )
+      make = () => Stream.runFold(agent.runStream("Say hello."), 0, count)
+    } else if (child === "agent-onevent") {
+      const agent = Agent.make({ name: "bench" })
+      make = () =>
+        Effect.suspend(() => {
+          let n = 0
+          return Effect.map(
+            agent.run("Say hello.", {
+              onEvent: (e) => {
+                n = count(n, e)
+              }
+            }),
+            () => n
+          )
+        })
     } else throw new Error(`unknown case ${child}`)
     const effects = new Map()
     one = (model) => {
       let e = effects.get(model)
       if (e === undefined) effects.set(model, (e = make(model)))
-      return rt.runPromise(e)
+      return runtimeOf(model).runPromise(e)
     }
   }
   const roundOf = async (n, c) => {

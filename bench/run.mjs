@@ -10,7 +10,8 @@
 //   --reps N              repetitions per client and scenario (default 5)
 //   --scenarios a,b       subset of: roundtrip,stream,stream-paced,stream-paced-concurrent,agent-tool,
 //                         concurrent,import,partial-json
-//   --clients a,b         subset of: raw,effect-floor,openai,ai-sdk,effect-ai,agentfx (or client/protocol,
+//   --clients a,b         subset of: raw,effect-floor,openai,ai-sdk,effect-ai,agentfx,agentfx-onevent
+//                         (agentfx-onevent: `run` with `onEvent`, stream scenarios only; or client/protocol,
 //                         e.g. ai-sdk/chat); raw is always added, it is the reference. effect-floor is a
 //                         second reference (bare @effect/platform HttpClient), with no target
 //   --smoke               small sizes and 1 repetition (unless --reps): checks the harness, not a result
@@ -60,15 +61,21 @@ const ALL_VARIANTS = [
   { client: "ai-sdk", protocol: "responses" },
   { client: "effect-ai", protocol: "responses" },
   { client: "agentfx", protocol: "chat" },
-  { client: "agentfx", protocol: "responses" }
+  { client: "agentfx", protocol: "responses" },
+  // agentfx's push path (`agent.run(prompt, { onEvent })`, no `Stream` step per read): its own
+  // rows, in the stream scenarios only (ONEVENT_SCENARIOS), beside `runStream`'s
+  { client: "agentfx-onevent", protocol: "chat" },
+  { client: "agentfx-onevent", protocol: "responses" }
 ]
+const ONEVENT_SCENARIOS = ["stream", "stream-paced", "stream-paced-concurrent"]
 const LABEL = {
   raw: "raw fetch + JSON.parse",
   "effect-floor": "Effect HTTP floor (reference)",
   openai: "openai SDK",
   "ai-sdk": "ai + @ai-sdk/openai",
   "effect-ai": "@effect/ai + @effect/ai-openai",
-  agentfx: "agentfx"
+  agentfx: "agentfx",
+  "agentfx-onevent": "agentfx run + onEvent (push)"
 }
 // Full sizes and warm-ups are the harness's own (clients/_harness.mjs); smoke sizes are passed
 // as --n/--chunks.
@@ -240,15 +247,18 @@ const tsxUrl = import.meta.resolve("tsx")
 const COMPILED = path.join(HERE, "clients", `.agentfx.compiled.${process.pid}.mjs`)
 const removeCompiled = () => fs.rmSync(COMPILED, { force: true })
 
+/** The agentfx runner serves both agentfx rows (`agentfx-onevent` through an env variable). */
+const isAgentfx = (client) => client === "agentfx" || client === "agentfx-onevent"
+
 function runnerFile(client) {
-  if (client !== "agentfx") return path.join(HERE, "clients", `${client}.mjs`)
+  if (!isAgentfx(client)) return path.join(HERE, "clients", `${client}.mjs`)
   if (loader === "tsx") return path.join(HERE, "clients", "agentfx.ts")
   // node loader: transpile the TS runner once (types only, no bundling); packages resolve to dist/
   return COMPILED
 }
 
 async function prepareLoader() {
-  if (loader !== "node" || !variants.some((v) => v.client === "agentfx")) return
+  if (loader !== "node" || !variants.some((v) => isAgentfx(v.client))) return
   const ts = (await import("typescript")).default
   const src = fs.readFileSync(path.join(HERE, "clients", "agentfx.ts"), "utf8")
   const js = ts.transpileModule(src, {
@@ -377,7 +387,11 @@ function runOnce(v, scenario) {
     const child = spawn(cmd, argv, {
       cwd: HERE,
       stdio: ["ignore", "pipe", "pipe"],
-      env: { ...process.env, NODE_ENV: "production" }
+      env: {
+        ...process.env,
+        NODE_ENV: "production",
+        ...(v.client === "agentfx-onevent" ? { AGENTFX_BENCH_CONSUME: "onevent" } : {})
+      }
     })
     current = child
     let out = ""
@@ -411,6 +425,12 @@ function runOnce(v, scenario) {
 }
 
 function variantsFor(scenario) {
+  if (!ONEVENT_SCENARIOS.includes(scenario))
+    return variantsOf(scenario).filter((v) => v.client !== "agentfx-onevent")
+  return variantsOf(scenario)
+}
+
+function variantsOf(scenario) {
   if (scenario === "partial-json")
     return variants.filter((v) => v.client === "agentfx" && v.protocol === "chat")
   if (scenario === "import") {
@@ -517,7 +537,7 @@ function summarize(scenario, judgeKey) {
 }
 
 function verdict(scenario, J, r) {
-  if (r.v.client !== "agentfx" || r.na) return ""
+  if (!isAgentfx(r.v.client) || r.na) return ""
   const x = scenario === "partial-json" ? r.med : r.ratio
   if (x === undefined) return ""
   const pass = J.better === "lower" ? x <= J.target : x >= J.target
@@ -689,6 +709,25 @@ for (const scenario of scenarios) {
   }
 }
 lines.push("")
+// the push path's rows (`agent.run` with `onEvent`), beside the summary's `runStream` rows
+const pushed = summaries
+  .filter((x) => ONEVENT_SCENARIOS.includes(x.scenario))
+  .map(({ scenario, rows }) => {
+    const ratios = ["chat", "responses"].map((proto) => {
+      const x = rows.find(
+        (r) => r.v.client === "agentfx-onevent" && r.v.protocol === proto && !r.na
+      )
+      return x?.ratio === undefined ? "–" : `${fmt(x.ratio)}×`
+    })
+    return ratios.every((r) => r === "–") ? undefined : `${scenario} ${ratios.join(" / ")}`
+  })
+  .filter(Boolean)
+if (pushed.length > 0)
+  lines.push(
+    `${LABEL["agentfx-onevent"]} (the same runs read with \`agent.run(prompt, { onEvent })\`, no ` +
+      `\`Stream\` step per read), ÷ raw, chat / responses: ${pushed.join("; ")}.`,
+    ""
+  )
 // stream-paced's early stream (right after the first 1000 warm-up chunks): reported, no target
 const paced = summaries.find((x) => x.jk === "stream-paced")
 if (paced) {

@@ -12,6 +12,7 @@
 //                                            modules by path (effect/Effect, …), as agentfx's
 //                                            packages import them (bench/README.md, "Imports")
 //   agent.run(prompt)        Effect<{ output }>
+//   agent.run(prompt, { onEvent })  the same events to a callback (the push path)
 //   agent.runStream(prompt)  Stream of events; text deltas are
 //                            { _tag: "PartDeltaEvent", delta: { _tag: "TextPartDelta", contentDelta } }
 //                            (or the first chunk as { _tag: "PartStartEvent", part: { _tag: "TextPart", content } })
@@ -76,14 +77,26 @@ main({
     const { Agent, Tool } = core as Any
     const Provider = (protocol === "chat" ? providers.OpenAiChat : providers.OpenAiResponses) as Any
 
-    // The provider client (HTTP + config) is built once; the model layer is
-    // provided once per scenario, around the whole loop, as an app would.
-    const runtime = ManagedRuntime.make(
-      Provider.layer({ apiKey: Redacted.make("x"), baseUrl: `${baseUrl}/v1` }).pipe(
-        Layer.provide(NodeHttpClient.layerUndici)
-      ) as Any
+    // The provider client (HTTP + config) is built once and each model once, as an app builds
+    // its runtime: one `ManagedRuntime` per model id (the mock server's ids name the scenario),
+    // made on first use, sharing the client through one memo map; nothing is provided per call
+    // or per stream (the other runners likewise build their client once, in `init`).
+    const client = Provider.layer({ apiKey: Redacted.make("x"), baseUrl: `${baseUrl}/v1` }).pipe(
+      Layer.provide(NodeHttpClient.layerUndici)
     )
-    const withModel = (id: string) => Effect.provide(Provider.model(id) as Any)
+    const memoMap = Effect.runSync(Layer.makeMemoMap)
+    const runtimes = new Map<string, Any>()
+    const runtimeFor = (id: string) => {
+      let runtime = runtimes.get(id)
+      if (runtime === undefined) {
+        runtime = ManagedRuntime.make(Layer.provide(Provider.model(id), client) as Any, memoMap)
+        runtimes.set(id, runtime)
+      }
+      return runtime
+    }
+    // `AGENTFX_BENCH_CONSUME=onevent` (run.mjs's `agentfx-onevent` rows): streams are read with
+    // `agent.run(prompt, { onEvent })`, the push path, instead of `runStream`.
+    const onEvent = process.env.AGENTFX_BENCH_CONSUME === "onevent"
 
     const plain = Agent.make({ name: "bench" })
     const getWeather = Tool.make("get_weather", {
@@ -98,38 +111,49 @@ main({
       Effect.map((r: Any) => checkFinal(r.output))
     )
     const times = (n: number) => Array.from({ length: n })
-    const run = (eff: Any) => runtime.runPromise(eff) as Promise<Any>
+    const run = (id: string, eff: Any) => runtimeFor(id).runPromise(eff) as Promise<Any>
+    // a text chunk is a TextPartDelta, or the PartStartEvent of a TextPart that carries the
+    // first chunk's text (as pydantic-ai's parts manager does)
+    const isText = (e: Any) =>
+      (e._tag === "PartDeltaEvent" && e.delta?._tag === "TextPartDelta" && e.delta.contentDelta) ||
+      (e._tag === "PartStartEvent" && e.part?._tag === "TextPart" && e.part.content)
 
     const api = {
       sequential: (id: string, n: number) =>
-        run(Effect.forEach(times(n), () => call, { discard: true }).pipe(withModel(id))),
+        run(
+          id,
+          Effect.forEach(times(n), () => call, { discard: true })
+        ),
       concurrent: (id: string, n: number) =>
         run(
-          Effect.forEach(times(n), () => call, { discard: true, concurrency: "unbounded" }).pipe(
-            withModel(id)
-          )
+          id,
+          Effect.forEach(times(n), () => call, { discard: true, concurrency: "unbounded" })
         ),
       agentTool: (n: number) =>
         run(
-          Effect.forEach(times(n), () => agentRun, { discard: true }).pipe(withModel("bench-tool"))
+          "bench-tool",
+          Effect.forEach(times(n), () => agentRun, { discard: true })
         ),
-      stream: (id: string) =>
-        run(
+      stream: (id: string) => {
+        if (onEvent) {
+          let n = 0
+          const counted = (
+            plain.run(PROMPT, {
+              onEvent: (e: Any) => {
+                if (isText(e)) n++
+              }
+            }) as Any
+          ).pipe(Effect.map(() => n))
+          return run(id, counted)
+        }
+        return run(
+          id,
           (plain.runStream(PROMPT) as Any).pipe(
-            // a text chunk is a TextPartDelta, or the PartStartEvent of a TextPart that
-            // carries the first chunk's text (as pydantic-ai's parts manager does)
-            Stream.runFold(0, (n: number, e: Any) =>
-              (e._tag === "PartDeltaEvent" &&
-                e.delta?._tag === "TextPartDelta" &&
-                e.delta.contentDelta) ||
-              (e._tag === "PartStartEvent" && e.part?._tag === "TextPart" && e.part.content)
-                ? n + 1
-                : n
-            ),
-            withModel(id)
+            Stream.runFold(0, (n: number, e: Any) => (isText(e) ? n + 1 : n))
           )
-        ),
-      close: () => runtime.dispose()
+        )
+      },
+      close: () => Promise.all([...runtimes.values()].map((r) => r.dispose()))
     }
 
     return api

@@ -27,7 +27,16 @@ main({
   async init({ ai, provider }, { baseUrl, protocol }) {
     const { generateText, streamText, tool, jsonSchema, stepCountIs } = ai
     const openai = provider.createOpenAI({ apiKey: "x", baseURL: `${baseUrl}/v1` })
-    const model = (id) => (protocol === "chat" ? openai.chat(id) : openai.responses(id))
+    // Each model object is made once per id (as an app keeps its model), not per call.
+    const models = new Map()
+    const model = (id) => {
+      let m = models.get(id)
+      if (m === undefined) {
+        m = protocol === "chat" ? openai.chat(id) : openai.responses(id)
+        models.set(id, m)
+      }
+      return m
+    }
     const tools = {
       get_weather: tool({
         description: TOOL_DESCRIPTION,

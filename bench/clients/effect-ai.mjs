@@ -55,15 +55,28 @@ main({
     const toolkit = Toolkit.make(GetWeather)
     const handlers = toolkit.toLayer({ get_weather: ({ city }) => Effect.succeed(weather(city)) })
 
-    const runtime = ManagedRuntime.make(
-      Layer.mergeAll(
-        OpenAiClient.layer({ apiKey: Redacted.make("x"), apiUrl: `${baseUrl}/v1` }).pipe(
-          Layer.provide(NodeHttpClient.layerUndici)
-        ),
-        handlers
-      )
+    // The client is built once and each model once (one runtime per model id, made on first use,
+    // sharing the client through one memo map), as an app does: nothing provided per call or
+    // per stream (as the agentfx runner).
+    const base = Layer.mergeAll(
+      OpenAiClient.layer({ apiKey: Redacted.make("x"), apiUrl: `${baseUrl}/v1` }).pipe(
+        Layer.provide(NodeHttpClient.layerUndici)
+      ),
+      handlers
     )
-    const withModel = (id) => Effect.provide(OpenAiLanguageModel.model(id))
+    const memoMap = Effect.runSync(Layer.makeMemoMap)
+    const runtimes = new Map()
+    const runtimeFor = (id) => {
+      let runtime = runtimes.get(id)
+      if (runtime === undefined) {
+        runtime = ManagedRuntime.make(
+          Layer.provideMerge(OpenAiLanguageModel.model(id), base),
+          memoMap
+        )
+        runtimes.set(id, runtime)
+      }
+      return runtime
+    }
 
     const call = LanguageModel.generateText({ prompt: PROMPT }).pipe(
       Effect.map((r) => checkText(r.text))
@@ -78,32 +91,27 @@ main({
 
     return {
       sequential: (id, n) =>
-        runtime.runPromise(
-          Effect.forEach(Array.from({ length: n }), () => call, { discard: true }).pipe(
-            withModel(id)
-          )
+        runtimeFor(id).runPromise(
+          Effect.forEach(Array.from({ length: n }), () => call, { discard: true })
         ),
       concurrent: (id, n) =>
-        runtime.runPromise(
+        runtimeFor(id).runPromise(
           Effect.forEach(Array.from({ length: n }), () => call, {
             discard: true,
             concurrency: "unbounded"
-          }).pipe(withModel(id))
+          })
         ),
       agentTool: (n) =>
-        runtime.runPromise(
-          Effect.forEach(Array.from({ length: n }), () => agentRun, { discard: true }).pipe(
-            withModel("bench-tool")
-          )
+        runtimeFor("bench-tool").runPromise(
+          Effect.forEach(Array.from({ length: n }), () => agentRun, { discard: true })
         ),
       stream: (id) =>
-        runtime.runPromise(
+        runtimeFor(id).runPromise(
           LanguageModel.streamText({ prompt: PROMPT }).pipe(
-            Stream.runFold(0, (n, part) => (part.type === "text-delta" ? n + 1 : n)),
-            withModel(id)
+            Stream.runFold(0, (n, part) => (part.type === "text-delta" ? n + 1 : n))
           )
         ),
-      close: () => runtime.dispose()
+      close: () => Promise.all([...runtimes.values()].map((r) => r.dispose()))
     }
   }
 })

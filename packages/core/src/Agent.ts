@@ -39,7 +39,7 @@ import type * as Ref from "effect/Ref"
 import * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import type { AgentError, ModelRetry } from "./AgentError.js"
+import { type AgentError, type ModelRetry, UserError } from "./AgentError.js"
 import type * as BuiltinTool from "./BuiltinTool.js"
 import * as Limiter from "./ConcurrencyLimiter.js"
 import type { DeferredToolRequests, DeferredToolResults } from "./DeferredTools.js"
@@ -168,6 +168,18 @@ export interface RunOptions<M extends Model.Input = never> {
    * read are drained, and a failing step fails the run even if the handler catches the error.
    */
   readonly eventStreamHandler?: EventStreamHandler
+  /**
+   * `run` only: receives every event of the run as it happens — the same events, in the same
+   * order, as `runStream` emits (part events, `FinalResultEvent`, tool call / result events, then
+   * `AgentRunResultEvent`) — while `run` returns the same result as without it. The cheapest way
+   * to watch a run: the callback is synchronous and called from the decoding of each network
+   * read (a model that offers `StreamedResponse.push`, as every streaming provider of
+   * `@agentfx/providers` does; others are read through their event `Stream`), with no Effect
+   * `Stream` step per read and no back-pressure (a slow callback slows the run; it must not
+   * throw — a throw is a defect). Unlike `eventStreamHandler` it cannot run Effects; give only
+   * one of the two (both: a `UserError`).
+   */
+  readonly onEvent?: (event: Graph.AgentStreamEvent<unknown>) => void
   /**
    * Resumes a run that stopped with `DeferredToolRequests`: one result per call it listed
    * (approved / denied / an external result / `ModelRetry`), by tool call id. Give it with that
@@ -444,14 +456,23 @@ export const fromConfig = <A, E, R>(config: internal.AgentConfig): Agent<A, E, R
   self.config = config
   self.run = (prompt: Prompt, options: RunOptions<any> = {}) =>
     options.eventStreamHandler === undefined
-      ? // The run's scope and context in one region (`withScopeAndContext`).
+      ? // The run's scope and context in one region (`withScopeAndContext`); with `onEvent`,
+        // its events pushed as they happen.
         internal.runOpened<A>(config, prompt, options)
-      : // `eventStreamHandler`: the run is driven node by node on the streaming path instead.
-        Effect.scopedWith((scope) =>
-          Effect.flatMap(internal.open<A>(config, prompt, options, scope), (machine) =>
-            machine.runWithHandler(options.eventStreamHandler!)
+      : options.onEvent !== undefined
+        ? Effect.fail(
+            new UserError({
+              reason:
+                "RunOptions: give `onEvent` or `eventStreamHandler`, not both (`onEvent` already " +
+                "receives every event)"
+            })
           )
-        )
+        : // `eventStreamHandler`: the run is driven node by node on the streaming path instead.
+          Effect.scopedWith((scope) =>
+            Effect.flatMap(internal.open<A>(config, prompt, options, scope), (machine) =>
+              machine.runWithHandler(options.eventStreamHandler!)
+            )
+          )
   // The run's scope, its span and the run are set up in the stream's own channel, so every
   // chunk is read through no extra level (see `scopedChannel`); the span is the parent of the
   // run's steps through the run's context (`Stream.withSpan` would provide it on every pull).

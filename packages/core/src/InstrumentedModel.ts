@@ -49,7 +49,12 @@ import type { ModelError } from "./AgentError.js"
 import * as Cost from "./Cost.js"
 import * as genai from "./internal/genai.js"
 import * as pricing_ from "./internal/pricing.js"
-import { type ModelMessage, type ModelResponse, ResponseCompleteEvent } from "./Messages.js"
+import {
+  type ModelMessage,
+  type ModelResponse,
+  type ModelResponseStreamEvent,
+  ResponseCompleteEvent
+} from "./Messages.js"
 import { spansRecorded, withSpanAndContext } from "./internal/spanRegion.js"
 import * as Model from "./Model.js"
 import type { ModelSettings } from "./ModelSettings.js"
@@ -341,14 +346,31 @@ export const make = (inner: Model.Service, options: Options = {}): InstrumentedS
             pricing_.preflight(budget, messages, price) as Effect.Effect<void, never>,
             Effect.map(base.requestStream(messages, settings, parameters), (streamed) => {
               const priced = (r: ModelResponse) => pricing_.withCost(r, price(r.usage))
+              const pricedEvent = (e: ModelResponseStreamEvent) =>
+                e._tag === "ResponseCompleteEvent"
+                  ? new ResponseCompleteEvent({ response: priced(e.response) }, true)
+                  : e
+              const push = streamed.push
               return {
                 ...streamed,
-                events: Stream.map(streamed.events, (e) =>
-                  e._tag === "ResponseCompleteEvent"
-                    ? new ResponseCompleteEvent({ response: priced(e.response) }, true)
-                    : e
-                ),
-                response: Effect.map(streamed.response, priced)
+                events: Stream.map(streamed.events, pricedEvent),
+                response: Effect.map(streamed.response, priced),
+                // The complete event is the last of its read: only that read is copied.
+                push:
+                  push === undefined
+                    ? undefined
+                    : (onEvents) =>
+                        Effect.map(
+                          push((events) =>
+                            onEvents(
+                              events.length > 0 &&
+                                events[events.length - 1]!._tag === "ResponseCompleteEvent"
+                                ? events.map(pricedEvent)
+                                : events
+                            )
+                          ),
+                          priced
+                        )
               } satisfies Model.StreamedResponse
             })
           )
@@ -412,32 +434,43 @@ export const make = (inner: Model.Service, options: Options = {}): InstrumentedS
             })
           : streamed.events
         // Attributes and metrics are taken once from the final snapshot: no per-chunk work.
-        const events = timed.pipe(
-          Stream.ensuring(
-            Effect.suspend(() =>
-              firstChunkAt === undefined
-                ? Effect.void
-                : genai.recordFirstChunk(base, Number(firstChunkAt - start) / 1e9)
-            )
-          ),
-          Stream.ensuring(
-            Effect.flatMap(streamed.response, (response) =>
-              Effect.zipRight(
-                Effect.sync(() => {
-                  if (span !== undefined) {
-                    annotateEnd(span, agent, messages, parameters, response, telemetry)
-                  }
-                }),
-                metrics
-                  ? Effect.flatMap(Clock.currentTimeNanos, (now) =>
-                      genai.recordRequest(base, Number(now - start) / 1e9, response, undefined)
-                    )
-                  : Effect.void
-              )
-            )
+        const recordFirstChunk = Effect.suspend(() =>
+          firstChunkAt === undefined
+            ? Effect.void
+            : genai.recordFirstChunk(base, Number(firstChunkAt - start) / 1e9)
+        )
+        const recordEnd = Effect.flatMap(streamed.response, (response) =>
+          Effect.zipRight(
+            Effect.sync(() => {
+              if (span !== undefined) {
+                annotateEnd(span, agent, messages, parameters, response, telemetry)
+              }
+            }),
+            metrics
+              ? Effect.flatMap(Clock.currentTimeNanos, (now) =>
+                  genai.recordRequest(base, Number(now - start) / 1e9, response, undefined)
+                )
+              : Effect.void
           )
         )
-        return { ...streamed, events } satisfies Model.StreamedResponse
+        const events = timed.pipe(Stream.ensuring(recordFirstChunk), Stream.ensuring(recordEnd))
+        // `push`: the same span attributes and metrics as `events`, in the same order.
+        const inner = streamed.push
+        const push: Model.StreamedResponse["push"] =
+          inner === undefined
+            ? undefined
+            : (onEvents) =>
+                inner(
+                  metrics
+                    ? (chunk) => {
+                        if (firstChunkAt === undefined && chunk.length > 0) {
+                          firstChunkAt = clock.unsafeCurrentTimeNanos()
+                        }
+                        onEvents(chunk)
+                      }
+                    : onEvents
+                ).pipe(Effect.ensuring(recordFirstChunk), Effect.ensuring(recordEnd))
+        return { ...streamed, events, push } satisfies Model.StreamedResponse
       })
     })
 

@@ -151,13 +151,33 @@ export const profile = (overrides: Partial<ModelProfile>): ModelProfile => ({
 })
 
 /**
- * A response being streamed. `events` is single-use; `response` is a snapshot of what has
- * arrived so far (complete once `events` ended), so an interrupted run can keep the part it saw.
+ * Receives the events of one network read of a pushed stream (see `StreamedResponse.push`), in
+ * order, synchronously: it must not block or throw (a throw is a defect that ends the stream).
+ */
+export type StreamEventsCallback = (events: ReadonlyArray<ModelResponseStreamEvent>) => void
+
+/**
+ * A response being streamed. Its events are read ONCE, either as `events` (an Effect `Stream`)
+ * or with `push` (a callback, when the model offers it); `response` is a snapshot of what has
+ * arrived so far (complete once the events ended), so an interrupted run can keep the part it saw.
  */
 export interface StreamedResponse {
   readonly modelName: string
   readonly events: Stream.Stream<ModelResponseStreamEvent, ModelError>
   readonly response: Effect.Effect<ModelResponse>
+  /**
+   * Reads the same events as `events` without a `Stream`: each network read's decoded events go
+   * to `onEvents` as they are decoded (no channel step per read, no back-pressure), and the
+   * Effect succeeds with the final response — the one the `ResponseCompleteEvent` (also pushed,
+   * last) carries. Fails exactly as `events` would (status errors already surfaced when the
+   * response was opened; broken stream, idle / total timeouts, malformed events, in-stream
+   * errors); interrupting it aborts the request. Optional: a model without it is read through
+   * `events` (`Agent` `run` with `onEvent` falls back to it). A wrapper that rewrites `events`
+   * must rewrite `push` the same way or leave it out, never pass the inner one through.
+   */
+  readonly push?:
+    | ((onEvents: StreamEventsCallback) => Effect.Effect<ModelResponse, ModelError>)
+    | undefined
 }
 
 /** The service a model provides. */

@@ -77,6 +77,15 @@ const entries: ReadonlyArray<Entry> = [
         .pipe(Effect.map(outputOf), Effect.provide(layer))
   },
   {
+    name: "run with onEvent",
+    promise: false,
+    interruptible: true,
+    drive: (agent, options, layer) =>
+      agent
+        .run("go", { ...options, onEvent: () => {} })
+        .pipe(Effect.map(outputOf), Effect.provide(layer))
+  },
+  {
     name: "runStream",
     promise: false,
     interruptible: true,

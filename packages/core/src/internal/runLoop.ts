@@ -150,7 +150,12 @@ export interface RunOptionsAny {
   readonly historyProcessors?: ReadonlyArray<historyProcessors.AnyProcessor> | undefined
   readonly builtinTools?: ReadonlyArray<BuiltinTool> | undefined
   readonly conversationId?: string | undefined
+  /** `run` only: every event of the run, synchronously (see `Machine.eventsBody`). */
+  readonly onEvent?: EventCallback<any> | undefined
 }
+
+/** Receives a run's events one by one, synchronously (`RunOptions.onEvent`). */
+export type EventCallback<A> = (event: AgentStreamEvent<A>) => void
 
 /** The events of a run (or of one node) as a channel; its done value is not used. */
 type EventChannel<A> = Channel.Channel<
@@ -237,6 +242,15 @@ export interface Machine<A> {
    * switches to it). Failures are raw: the caller attaches the messages with `withMessagesOf`.
    */
   readonly loopBody: Effect.Effect<AgentRunResult<A>, unknown, unknown>
+  /**
+   * `loopBody` handing every event `runStream` would emit (the same sequence) to `onEvent` as it
+   * happens: model requests are streamed and read with the response's `push` (the `events`
+   * stream when the model has none), tool steps emit their events inline. In `runContext`;
+   * failures are raw.
+   */
+  readonly eventsBody: (
+    onEvent: EventCallback<A>
+  ) => Effect.Effect<AgentRunResult<A>, unknown, unknown>
   /** A failure with the messages so far attached. */
   withMessagesOf(error: unknown): unknown
 }
@@ -1096,6 +1110,55 @@ class Run<A> implements Machine<A>, ToolHost {
   }
 
   /**
+   * Opens a streamed model request in the current `Scope`. `finish` takes the response of the
+   * stream's `ResponseCompleteEvent` (else the snapshot) into the run as complete and gives the
+   * next node; unless it ran, closing the scope (a failure, an interruption) keeps the partial
+   * response in the history as `interrupted`.
+   */
+  private openStream(node: ModelRequestNode): Effect.Effect<
+    {
+      readonly streamed: Model.StreamedResponse
+      readonly finish: (
+        completed: ModelResponse | undefined
+      ) => Effect.Effect<AgentNode<A>, unknown>
+    },
+    unknown,
+    unknown
+  > {
+    return Effect.gen(this, function* () {
+      const prep = yield* this.prepareRequest(node)
+      const streamed = yield* this.chatModel.requestStream(
+        prep.messages,
+        this.st.settings,
+        prep.parameters
+      )
+      let done = false
+      yield* Effect.addFinalizer(() =>
+        done
+          ? Effect.void
+          : Effect.map(streamed.response, (r) =>
+              this.append(new ModelResponse({ ...r, state: "interrupted" }, true))
+            )
+      )
+      const finish = (completed: ModelResponse | undefined) =>
+        Effect.flatMap(
+          completed !== undefined ? Effect.succeed(completed) : streamed.response,
+          (r) =>
+            Effect.map(
+              this.finishResponse(
+                r.state === "complete" ? r : new ModelResponse({ ...r, state: "complete" }, true)
+              ),
+              (next) => {
+                done = true
+                return next
+              }
+            )
+        )
+      return { streamed, finish }
+    })
+  }
+
+  /**
    * A model request's events as a channel that opens the request in its own `Scope` (closed
    * when the channel ends, fails or is interrupted). Not `Stream.unwrapScoped`: that runs the
    * events in a nested channel stage, one more read per network read (see `eventChannel`).
@@ -1111,23 +1174,10 @@ class Run<A> implements Machine<A>, ToolHost {
       // Only the set-up reads the run's context: providing it to the whole stream
       // (`Stream.provideSomeContext`) would cost a context change on every network read.
       Effect.gen(this, function* () {
-        const prep = yield* this.prepareRequest(node)
-        const streamed = yield* this.chatModel.requestStream(
-          prep.messages,
-          this.st.settings,
-          prep.parameters
-        )
-        let done = false
+        const { streamed, finish } = yield* this.openStream(node)
         let completed: ModelResponse | undefined
         let finalSent = false
         const allowText = this.spec.allowTextOutput
-        yield* Effect.addFinalizer(() =>
-          done
-            ? Effect.void
-            : Effect.map(streamed.response, (r) =>
-                this.append(new ModelResponse({ ...r, state: "interrupted" }, true))
-              )
-        )
         const events = Stream.mapChunks(
           streamed.events,
           (chunk: Chunk.Chunk<ModelResponseStreamEvent>) => {
@@ -1161,33 +1211,59 @@ class Run<A> implements Machine<A>, ToolHost {
                 this.isFinalStart(e.part, allowText)
               ) {
                 finalSent = true
-                out.push(
-                  e.part._tag === "ToolCallPart"
-                    ? new FinalResultEvent(
-                        { toolName: e.part.toolName, toolCallId: e.part.toolCallId },
-                        true
-                      )
-                    : new FinalResultEvent({}, true)
-                )
+                out.push(finalResultOf(e.part))
               }
             }
             return map === undefined ? Chunk.unsafeFromArray(out) : map(Chunk.unsafeFromArray(out))
           }
         )
-        const finish = Effect.suspend(() =>
-          completed !== undefined ? Effect.succeed(completed) : streamed.response
-        ).pipe(
-          Effect.flatMap((r) =>
-            this.finishResponse(
-              r.state === "complete" ? r : new ModelResponse({ ...r, state: "complete" }, true)
-            )
-          ),
-          Effect.tap(() => {
-            done = true
-          })
+        return Channel.zipRight(
+          Stream.toChannel(events),
+          Channel.fromEffect(Effect.suspend(() => finish(completed)))
         )
-        return Channel.zipRight(Stream.toChannel(events), Channel.fromEffect(finish))
       }).pipe((setup) => Effect.provide(setup, this.streamSetupContext()))
+    )
+  }
+
+  /**
+   * A model request streamed to `onEvent` (`eventsBody`): the same events as `modelRequestSetup`'s
+   * channel — `FinalResultEvent` after the part that ends the run, the `ResponseCompleteEvent`
+   * kept back — read with the response's `push` (one callback per network read, no `Stream`),
+   * or through its `events` when the model offers no `push`. The same finalizer keeps the
+   * partial response in the history when the request fails or is interrupted.
+   */
+  private pushedModelRequest(
+    node: ModelRequestNode,
+    onEvent: EventCallback<A>
+  ): Effect.Effect<AgentNode<A>, unknown, unknown> {
+    return Effect.scoped(
+      Effect.gen(this, function* () {
+        const { streamed, finish } = yield* this.openStream(node)
+        let completed: ModelResponse | undefined
+        let finalSent = false
+        const allowText = this.spec.allowTextOutput
+        const onEvents = (events: ReadonlyArray<ModelResponseStreamEvent>): void => {
+          for (let i = 0; i < events.length; i++) {
+            const e = events[i]!
+            if (e._tag === "ResponseCompleteEvent") {
+              completed = e.response
+              continue
+            }
+            onEvent(e)
+            if (e._tag === "PartStartEvent" && !finalSent && this.isFinalStart(e.part, allowText)) {
+              finalSent = true
+              onEvent(finalResultOf(e.part))
+            }
+          }
+        }
+        const push = streamed.push
+        if (push !== undefined) yield* push(onEvents)
+        else
+          yield* Stream.runForEachChunk(streamed.events, (chunk) =>
+            Effect.sync(() => onEvents(Chunk.toReadonlyArray(chunk)))
+          )
+        return yield* finish(completed)
+      })
     )
   }
 
@@ -1606,6 +1682,35 @@ class Run<A> implements Machine<A>, ToolHost {
     return Effect.suspend(() => this.loop(this.st.next as AgentNode<A>))
   }
 
+  eventsBody(onEvent: EventCallback<A>): Effect.Effect<AgentRunResult<A>, unknown, unknown> {
+    // Tool steps emit their events (and sub-agents forward theirs, `EventSink`) inline.
+    const emit: Emit = (events) =>
+      Effect.sync(() => {
+        const list = Chunk.toReadonlyArray(events)
+        for (let i = 0; i < list.length; i++) onEvent(list[i]!)
+      })
+    const go = (node: AgentNode<A>): Effect.Effect<AgentRunResult<A>, unknown, unknown> => {
+      switch (node._tag) {
+        case "UserPromptNode":
+          // No events: the first request is built.
+          return Effect.flatMap(this.userPrompt(node), go)
+        case "ModelRequestNode":
+          return Effect.flatMap(this.pushedModelRequest(node, onEvent), go)
+        case "CallToolsNode":
+          return Effect.flatMap(
+            Effect.provideService(this.callTools(node, emit), EventSink, emit),
+            go
+          )
+        case "End":
+          return Effect.sync(() => {
+            onEvent(new AgentRunResultEvent(node.result))
+            return node.result
+          })
+      }
+    }
+    return Effect.suspend(() => go(this.st.next as AgentNode<A>))
+  }
+
   /** A failure with the messages so far attached. */
   withMessagesOf(e: unknown): unknown {
     return withMessages(e, this.st.messages)
@@ -1705,6 +1810,12 @@ const deferredRequests = (deferred: ReadonlyArray<Deferred>): DeferredToolReques
   )
 }
 
+/** The `FinalResultEvent` of the part that ends the run (an output tool call, or text). */
+const finalResultOf = (part: PartStartEvent["part"]): FinalResultEvent =>
+  part._tag === "ToolCallPart"
+    ? new FinalResultEvent({ toolName: part.toolName, toolCallId: part.toolCallId }, true)
+    : new FinalResultEvent({}, true)
+
 const statusReturn = (call: ToolCallPart, content: string) =>
   new ToolReturnPart({ toolName: call.toolName, toolCallId: call.toolCallId, content }, true)
 
@@ -1759,8 +1870,8 @@ export const runOpened = <A>(
     Effect.map(open<A>(config, prompt, options, scope), (machine) => ({
       context: machine.runContext,
       // Failures get the messages in the region's own exit handler: no extra frame held
-      // by every run in flight.
-      body: machine.loopBody,
+      // by every run in flight. `onEvent`: the same run, its events pushed as they happen.
+      body: options.onEvent === undefined ? machine.loopBody : machine.eventsBody(options.onEvent),
       mapError: (e: unknown) => machine.withMessagesOf(e)
     }))
   )

@@ -8,6 +8,10 @@
  * buffered so far; they are framed, decoded and turned into part events in plain code and
  * written as one `Chunk`. No channel stage between the body and the part events.
  *
+ * The same response can instead be read with `push` (`Model.StreamedResponse.push`): the same
+ * per-read decoding (`decode` / `complete`) driven by a plain Effect loop over the reader's
+ * pull, each read's events handed to a callback — no channel at all.
+ *
  * @internal
  */
 import { AgentError, Messages, type Model, PartsManager } from "@agentfx/core"
@@ -18,6 +22,7 @@ import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
 import * as Redact from "./redact.js"
 import { readerChannel, type SseEvent } from "./sse.js"
+import type { BodyReader } from "./bodyReader.js"
 import type { StreamBody } from "./streamBody.js"
 import type { SkipLog, StreamHandler } from "./streamDecoder.js"
 
@@ -110,28 +115,42 @@ export const streamedResponse = (options: {
         : Effect.logWarning(`${options.providerName}: malformed stream events`, ...warn)
     )
   }
-  /** Runs `onEvent` over the events of one read; logs skipped events once per read. */
-  const handleEvents = (events: Array<SseEvent>, next: Loop): Loop => {
-    const out: Array<Out> = []
-    let error: AgentError.ModelError | undefined
+  /** Runs `onEvent` over the events of one read into `out`; the error that ends the stream, if any. */
+  const decode = (events: Array<SseEvent>, out: Array<Out>): AgentError.ModelError | undefined => {
     for (let i = 0; i < events.length; i++) {
-      error = onEvent(events[i]!, manager, out)
-      if (error !== undefined) break
+      const error = onEvent(events[i]!, manager, out)
+      if (error !== undefined) return error
     }
-    if (skipped.length > 0 || malformed.length > 0)
-      return Channel.zipRight(Channel.fromEffect(logSkipped()), handle(out, error, next))
-    return handle(out, error, next)
+    return undefined
   }
-  const done: Loop = Channel.suspend(() => {
+  /**
+   * The end of the stream: the decoder's end check, else the `PartEndEvent`s of open parts and
+   * the `ResponseCompleteEvent` into `out` (the final response is then set).
+   */
+  const complete = (out: Array<Out>): AgentError.ModelError | undefined => {
     const error = onEnd(manager)
-    if (error !== undefined) return Channel.fail(eventError(error))
-    const out: Array<Out> = manager.finish()
+    if (error !== undefined) return error
+    for (const e of manager.finish()) out.push(e)
     final = manager.response({
       modelName: manager.info.modelName ?? options.modelName,
       providerName: manager.info.providerName ?? options.providerName,
       state: "complete"
     })
     out.push(new Messages.ResponseCompleteEvent({ response: final }, true))
+    return undefined
+  }
+  /** Runs `onEvent` over the events of one read; logs skipped events once per read. */
+  const handleEvents = (events: Array<SseEvent>, next: Loop): Loop => {
+    const out: Array<Out> = []
+    const error = decode(events, out)
+    if (skipped.length > 0 || malformed.length > 0)
+      return Channel.zipRight(Channel.fromEffect(logSkipped()), handle(out, error, next))
+    return handle(out, error, next)
+  }
+  const done: Loop = Channel.suspend(() => {
+    const out: Array<Out> = []
+    const error = complete(out)
+    if (error !== undefined) return Channel.fail(eventError(error))
     return Channel.write(Chunk.unsafeFromArray(out))
   })
   const loop: Loop = Channel.readWithCause({
@@ -152,12 +171,61 @@ export const streamedResponse = (options: {
       ) as Channel.Channel<Chunk.Chunk<Out>, unknown, AgentError.ModelError>)
     : Channel.pipeTo(Stream.toChannel(source.bytes), loop)
 
+  const events = Stream.fromChannel(channel) as Stream.Stream<
+    Messages.ModelResponseStreamEvent,
+    AgentError.ModelError
+  >
+
+  /**
+   * `push` over undici's body: one `Effect.async` resume per wake-up (the reader's pull), the
+   * reads framed and decoded in plain code and handed to `onEvents` — no channel, no `Stream`.
+   * The same decoding, errors (mapped where they are made) and end as the channel above.
+   */
+  const pushReader = (
+    reader: BodyReader,
+    onEvents: Model.StreamEventsCallback
+  ): Effect.Effect<Messages.ModelResponse, AgentError.ModelError> => {
+    const pull = reader.pull(failWith)
+    const step = (
+      reads: Array<Uint8Array> | undefined
+    ): Effect.Effect<Messages.ModelResponse, AgentError.ModelError> => {
+      const out: Array<Out> = []
+      let error = decode(reads === undefined ? frames.end() : frames.feed(reads), out)
+      if (reads === undefined && error === undefined) error = complete(out)
+      if (out.length > 0) onEvents(out)
+      const next: Effect.Effect<Messages.ModelResponse, AgentError.ModelError> =
+        error !== undefined
+          ? Effect.fail(eventError(error))
+          : reads === undefined
+            ? Effect.succeed(final!)
+            : loop
+      return skipped.length > 0 || malformed.length > 0 ? Effect.zipRight(logSkipped(), next) : next
+    }
+    const loop = Effect.flatMap(pull, step)
+    return Effect.ensuring(loop, reader.close)
+  }
+  let used = false
+  const push = (
+    onEvents: Model.StreamEventsCallback
+  ): Effect.Effect<Messages.ModelResponse, AgentError.ModelError> =>
+    Effect.suspend(() => {
+      if (used) return Effect.dieMessage("StreamedResponse.push: the events were read already")
+      used = true
+      return source._tag === "Reader"
+        ? pushReader(source.reader, onEvents)
+        : // Any other client's bytes: through the channel (the same events), one call per chunk.
+          Effect.zipRight(
+            Stream.runForEachChunk(events, (chunk) =>
+              Effect.sync(() => onEvents(Chunk.toReadonlyArray(chunk)))
+            ),
+            Effect.sync(snapshot)
+          )
+    })
+
   return {
     modelName: options.modelName,
-    events: Stream.fromChannel(channel) as Stream.Stream<
-      Messages.ModelResponseStreamEvent,
-      AgentError.ModelError
-    >,
-    response: Effect.sync(snapshot)
+    events,
+    response: Effect.sync(snapshot),
+    push
   }
 }

@@ -8,7 +8,6 @@ import { Agent, CaptureRunMessages, type Messages, Tool, Usage } from "@agentfx/
 import type * as Model from "@agentfx/core/Model"
 import { assert, describe, it } from "@effect/vitest"
 import * as Cause from "effect/Cause"
-import * as Chunk from "effect/Chunk"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -21,25 +20,13 @@ import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
 import type * as ServerHttp from "node:http"
 import { recordingTracer } from "../../../core/test/support/tracer.js"
-import { loopbackServer, tick } from "../support/replay.js"
+import { loopbackServer, sseHead, tick, untilSleeping } from "../support/replay.js"
 import { apiKey, type Family, families } from "./families.js"
 
 const json = (res: ServerHttp.ServerResponse, status: number, body: unknown, headers = {}) => {
   res.writeHead(status, { "content-type": "application/json", ...headers })
   res.end(JSON.stringify(body))
 }
-const sseHead = (res: ServerHttp.ServerResponse) =>
-  res.writeHead(200, { "content-type": "text/event-stream" })
-
-/** Waits (real I/O, no timer) until something sleeps on the TestClock. */
-const untilSleeping = Effect.gen(function* () {
-  for (let i = 0; i < 10_000; i++) {
-    if (Chunk.isNonEmpty(yield* TestClock.sleeps())) return
-    yield* tick
-  }
-  assert.fail("nothing slept on the TestClock")
-})
-
 const agent = Agent.make({})
 
 /** The run's failure, which must be a typed one. */

@@ -4,11 +4,13 @@
  */
 import { type AgentError, Messages, Model } from "@agentfx/core"
 import { assert } from "@effect/vitest"
+import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+import * as TestClock from "effect/TestClock"
 import * as Fs from "node:fs"
 import * as Http from "node:http"
 import type * as Net from "node:net"
@@ -329,6 +331,19 @@ export const loopbackServer = (
 export const tick: Effect.Effect<void> = Effect.promise(
   () => new Promise<void>((resolve) => setImmediate(resolve))
 )
+
+/** Writes the head of a `200 text/event-stream` answer. */
+export const sseHead = (res: Http.ServerResponse) =>
+  res.writeHead(200, { "content-type": "text/event-stream" })
+
+/** Waits (real I/O, no timer) until something sleeps on the TestClock. */
+export const untilSleeping = Effect.gen(function* () {
+  for (let i = 0; i < 10_000; i++) {
+    if (Chunk.isNonEmpty(yield* TestClock.sleeps())) return
+    yield* tick
+  }
+  assert.fail("nothing slept on the TestClock")
+})
 
 /** A one-interaction streaming case serving `sse` for `path` (fault injection through the replay server). */
 export const sseCase = (
