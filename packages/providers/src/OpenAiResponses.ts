@@ -35,7 +35,9 @@ export {
   /** The `UserError` for the first built-in tool the Responses API lacks, if any. */
   builtinToolsError,
   /** Whether an output item is a built-in tool's (web search, code interpreter, MCP…). */
-  isBuiltinItem
+  isBuiltinItem,
+  /** The annotations (web search `url_citation`s, file citations) on a text part, or `[]`. */
+  annotationsOf
 } from "./internal/openaiResponses.js"
 
 /** The provider name on responses and parts. */

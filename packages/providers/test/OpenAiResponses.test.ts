@@ -1,11 +1,13 @@
-import { Agent, Messages, Model, Tool } from "@agentfx/core"
+import { Agent, BuiltinTool, Messages, Model, Tool } from "@agentfx/core"
 import { assert, describe, it } from "@effect/vitest"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
+import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
+import * as Stream from "effect/Stream"
 import * as OpenAiClient from "../src/OpenAiClient.js"
 import * as OpenAiResponses from "../src/OpenAiResponses.js"
 import {
@@ -238,6 +240,58 @@ describe("OpenAI Responses request encoding", () => {
 })
 
 describe("OpenAI Responses over the wire", () => {
+  it.scopedLive(
+    "web search citations: streamed url_citation annotations are kept on the text part and go back with the message",
+    () =>
+      Effect.gen(function* () {
+        const c = loadCase(
+          "openai-responses",
+          "models.test_openai_responses.test_openai_include_raw_annotations_streaming"
+        )
+        const server = yield* replayServer(c)
+        const agent = Agent.make({
+          instructions: "Use web search and include citations in your answer.",
+          builtinTools: [new BuiltinTool.WebSearch({ searchContextSize: "medium" })]
+        })
+        const layer = modelLayer(server.baseUrl, "gpt-5.2")
+        const events = yield* agent
+          .runStream(
+            "What is the tallest mountain in Alberta? Provide one sentence with a citation."
+          )
+          .pipe(Stream.runCollect, Effect.provide(layer))
+        const all = Chunk.toReadonlyArray(events) as ReadonlyArray<any>
+        const result = all[all.length - 1].result as Agent.AgentRunResult<string>
+        const recordedItem = (c.interactions[0]!.response.sse as string)
+          .split("\n")
+          .filter((l) => l.startsWith("data:"))
+          .map((l) => JSON.parse(l.slice(5)))
+          .find((e) => e.type === "response.output_item.done" && e.item.type === "message").item
+        const recorded = recordedItem.content[0].annotations
+        assert.strictEqual(recorded.length, 1)
+        assert.strictEqual(recorded[0].type, "url_citation")
+        const text = result.response.parts.find((p) => p._tag === "TextPart")!
+        assert.deepStrictEqual(OpenAiResponses.annotationsOf(text), recorded)
+        assert.strictEqual(text.id, recordedItem.id)
+        // The streamed part-end event carries the annotations too.
+        const end = all.find((e) => e._tag === "PartEndEvent" && e.part._tag === "TextPart")
+        assert.deepStrictEqual(end.part.providerDetails, { annotations: recorded })
+        // The next turn sends the message back with its citations.
+        yield* agent
+          .runStream("And the second tallest?", { messageHistory: result.allMessages() })
+          .pipe(Stream.runDrain, Effect.provide(layer))
+        const sent = (server.received[1]!.body as any).input
+        assert.deepStrictEqual(sent[sent.length - 2], {
+          type: "message",
+          role: "assistant",
+          id: recordedItem.id,
+          status: "completed",
+          content: [
+            { type: "output_text", text: recordedItem.content[0].text, annotations: recorded }
+          ]
+        })
+      })
+  )
+
   it.scopedLive(
     "multi-turn agent run with reasoning round trip: tool call → tool result → final text",
     () =>

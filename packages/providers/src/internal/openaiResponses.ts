@@ -121,6 +121,17 @@ const rawReasoning = { reasoning_text: true } as const
 const isRawReasoning = (p: Messages.ThinkingPart): boolean =>
   p.providerDetails?.reasoning_text === true
 
+/**
+ * The annotations OpenAI attached to a text part (`url_citation`, `file_citation`,
+ * `container_file_citation`, `file_path`; as sent, with their character offsets), or `[]`.
+ * Kept in `providerDetails.annotations` and sent back with the message when the history goes
+ * back to the Responses API.
+ */
+export const annotationsOf = (part: Messages.TextPart): ReadonlyArray<Record<string, unknown>> => {
+  const a = part.providerDetails?.annotations
+  return Array.isArray(a) ? (a as ReadonlyArray<Record<string, unknown>>) : []
+}
+
 /** Encodes one response of the history into input items (reasoning, messages, function calls). */
 const encodeResponse = (m: Messages.ModelResponse, out: Array<WireItem>): void => {
   let reasoning: (WireItem & { summary: Array<unknown> }) | undefined
@@ -135,7 +146,7 @@ const encodeResponse = (m: Messages.ModelResponse, out: Array<WireItem>): void =
             role: "assistant",
             id: part.id,
             status: "completed",
-            content: [{ type: "output_text", text: part.content, annotations: [] }]
+            content: [{ type: "output_text", text: part.content, annotations: annotationsOf(part) }]
           })
         } else {
           out.push({ role: "assistant", content: part.content })
@@ -612,8 +623,13 @@ export const decodeOutput = (
                 ? str(c.refusal)
                 : undefined
           if (text === undefined) continue
+          const annotations = Array.isArray(c.annotations) ? c.annotations : []
           parts.push(
-            textPart({ content: text, ...(typeof item.id === "string" ? { id: item.id } : {}) })
+            textPart({
+              content: text,
+              ...(typeof item.id === "string" ? { id: item.id } : {}),
+              ...(annotations.length > 0 ? { providerDetails: { annotations } } : {})
+            })
           )
         }
         break
@@ -706,13 +722,16 @@ export interface StreamState {
   hasToolCalls: boolean
   /** Function-call item ids that received argument deltas. */
   readonly argsStreamed: Set<string>
+  /** The annotations streamed so far per text part (`<item id>:<content index>`). */
+  readonly annotations: Map<string, Array<unknown>>
 }
 
 /** Fresh state for one stream. */
 export const makeStreamState = (): StreamState => ({
   completed: false,
   hasToolCalls: false,
-  argsStreamed: new Set()
+  argsStreamed: new Set(),
+  annotations: new Map()
 })
 
 const applyResponseInfo = (manager: PartsManager.PartsManager, r: WireResponse | undefined) => {
@@ -779,6 +798,14 @@ export const handleStreamEvent = (
         })
       )
       return undefined
+    case "response.output_text.annotation.added": {
+      // A citation for text already streamed: kept on the part, as in the non-streamed body.
+      const key = `${data.item_id}:${data.content_index ?? 0}`
+      const list = [...(state.annotations.get(key) ?? []), data.annotation]
+      state.annotations.set(key, list)
+      push(out, manager.textDelta(key, "", { providerDetails: { annotations: list } }))
+      return undefined
+    }
     case "response.refusal.delta":
       push(
         out,

@@ -31,7 +31,6 @@ const SKIPS: ReadonlyArray<readonly [string, string]> = [
   ["compact_messages", "compaction items are out of scope"],
   ["tool_search", "native tool search is out of scope"],
   ["tool_availability", "additional_tools / tool search items are out of scope"],
-  ["raw_annotations", "web search annotations are out of scope"],
   ["count_tokens", "a count request only: replayed by CountTokens.test.ts"],
   [
     "prompt_cache_e2e",
@@ -188,7 +187,15 @@ const fromWire = (body: Json) => {
       )
     } else if (item.type === "message") {
       for (const c of item.content)
-        responseParts.push(new Messages.TextPart({ content: c.text, id: item.id }))
+        responseParts.push(
+          new Messages.TextPart({
+            content: c.text,
+            id: item.id,
+            ...(c.annotations?.length > 0
+              ? { providerDetails: { annotations: c.annotations } }
+              : {})
+          })
+        )
     } else if (item.role === "assistant") {
       responseParts.push(new Messages.TextPart({ content: item.content }))
     } else if (item.type === "function_call_output") {
@@ -311,7 +318,13 @@ const normalizeItem = (item: Json): Json => {
   // `encrypted_content: null` equals its absence.
   if (rest.type === "reasoning" && rest.encrypted_content === null) delete rest.encrypted_content
   if (rest.type === "message") {
-    return { role: "assistant", content: rest.content.map((c: Json) => c.text).join("") }
+    // Annotations (citations) go back with the text they point into.
+    const annotations = rest.content.flatMap((c: Json) => c.annotations ?? [])
+    return {
+      role: "assistant",
+      content: rest.content.map((c: Json) => c.text).join(""),
+      ...(annotations.length > 0 ? { annotations } : {})
+    }
   }
   if (rest.role === "developer") return { ...rest, role: "system" }
   return rest
@@ -349,6 +362,8 @@ const expected = (r: Json) => {
   const output: Array<Json> = r.output ?? []
   let text = ""
   const calls: Array<{ name: string; id: string; args: string }> = []
+  // Each output text (and refusal) is a text part: its content and annotations.
+  const texts: Array<Json> = []
   let signatures = 0
   let thinking = ""
   for (const item of output) {
@@ -357,7 +372,15 @@ const expected = (r: Json) => {
       for (const c of item.content ?? []) if (c.type === "reasoning_text") thinking += c.text
     }
     if (item.type === "message")
-      for (const c of item.content) if (c.type === "output_text") text += c.text
+      for (const c of item.content) {
+        if (c.type === "output_text") text += c.text
+        if (c.type === "output_text" || c.type === "refusal")
+          texts.push({
+            content: c.text ?? c.refusal,
+            id: item.id,
+            annotations: c.annotations ?? []
+          })
+      }
     if (item.type === "function_call")
       calls.push({ name: item.name, id: item.call_id, args: item.arguments })
     if (item.type === "reasoning" && item.encrypted_content) signatures++
@@ -387,6 +410,7 @@ const expected = (r: Json) => {
   }
   return {
     text,
+    texts,
     calls,
     builtin,
     signatures,
@@ -411,6 +435,17 @@ const completedFromSse = (sse: string): Json | undefined => {
 const checkResponse = (response: Messages.ModelResponse, r: Json) => {
   const e = expected(r)
   assert.strictEqual(response.text, e.text)
+  assert.deepStrictEqual(
+    response.parts
+      .filter((p) => p._tag === "TextPart")
+      .map((p) => ({
+        content: p.content,
+        id: p.id,
+        annotations: OpenAiResponses.annotationsOf(p)
+      })),
+    e.texts,
+    "text parts and their annotations"
+  )
   assert.deepStrictEqual(
     response.toolCalls.map((c) => ({ name: c.toolName, id: c.toolCallId, args: c.argsAsJson() })),
     e.calls
