@@ -59,6 +59,14 @@ export interface WireResponse {
   readonly usage?: WireUsage | null
   readonly incomplete_details?: { readonly reason?: string } | null
   readonly error?: { readonly code?: string; readonly message?: string } | null
+  /** The server-side conversation the response was added to. */
+  readonly conversation?: { readonly id?: string } | null
+}
+
+/** `providerDetails` of a response: the id of its server-side conversation, if any. */
+const responseDetails = (r: WireResponse): Messages.ProviderDetails | undefined => {
+  const id = r.conversation?.id
+  return typeof id === "string" ? { conversation_id: id } : undefined
 }
 
 // ---------------------------------------------------------------------------
@@ -451,6 +459,78 @@ export const encodeBuiltinTools = (
   return out
 }
 
+/**
+ * Settings only the Responses API has, on top of the portable ones (pass them wherever model
+ * settings go: the model's options, the agent, a run; they merge like the others).
+ */
+export interface ResponsesSettings extends ModelSettings.ModelSettings {
+  /**
+   * Continue from a response stored on OpenAI's side (`previous_response_id`), so the history
+   * it holds is not sent again. A response id sends it with every message given; `"auto"`
+   * takes the id of the last OpenAI response of the history (its `providerResponseId`) and
+   * sends only the messages after it, or everything when there is none (pydantic-ai's
+   * `openai_previous_response_id`).
+   */
+  readonly openaiPreviousResponseId?: string | undefined
+  /**
+   * Run in a server-side conversation (`conversation`, created with `POST /v1/conversations`):
+   * OpenAI keeps its items, so only the messages after the last response of that conversation
+   * in the history are sent. `"auto"` continues the conversation of the last OpenAI response of
+   * the history (its `providerDetails.conversation_id`), or none when no response has one.
+   */
+  readonly openaiConversationId?: string | undefined
+}
+
+/** The conversation a response belongs to (Responses `conversation.id`), if any. */
+export const conversationIdOf = (m: Messages.ModelResponse): string | undefined =>
+  m.providerName === PROVIDER_NAME ? str(m.providerDetails?.conversation_id) : undefined
+
+/**
+ * The `conversation` to send and the messages to encode: the messages after the last response
+ * of that conversation (all of them when the history has none).
+ */
+export const conversationOf = (
+  messages: ReadonlyArray<Messages.ModelMessage>,
+  setting: string | undefined
+): {
+  readonly conversationId: string | undefined
+  readonly messages: ReadonlyArray<Messages.ModelMessage>
+} => {
+  if (setting === undefined) return { conversationId: undefined, messages }
+  for (let i = messages.length - 1; i >= 0; i--) {
+    const m = messages[i]!
+    if (m._tag !== "ModelResponse") continue
+    const id = conversationIdOf(m)
+    if (id !== undefined && (setting === "auto" || id === setting))
+      return { conversationId: id, messages: messages.slice(i + 1) }
+  }
+  return { conversationId: setting === "auto" ? undefined : setting, messages }
+}
+
+/**
+ * The `previous_response_id` to send and the messages to encode: with `"auto"`, the last
+ * OpenAI response of the history that has an id, and only the messages after it.
+ */
+export const chainOf = (
+  messages: ReadonlyArray<Messages.ModelMessage>,
+  setting: string | undefined
+): {
+  readonly previousResponseId: string | undefined
+  readonly messages: ReadonlyArray<Messages.ModelMessage>
+} => {
+  if (setting !== "auto") return { previousResponseId: setting, messages }
+  for (let i = messages.length - 1; i >= 0; i--) {
+    const m = messages[i]!
+    if (
+      m._tag === "ModelResponse" &&
+      m.providerName === PROVIDER_NAME &&
+      m.providerResponseId !== undefined
+    )
+      return { previousResponseId: m.providerResponseId, messages: messages.slice(i + 1) }
+  }
+  return { previousResponseId: undefined, messages }
+}
+
 /** Options of `encodeRequest`. */
 export interface EncodeOptions {
   readonly modelName: string
@@ -469,9 +549,14 @@ export const encodeRequest = (
   options: EncodeOptions
 ): Record<string, unknown> => {
   const builtin = encodeBuiltinTools(parameters.builtinTools)
-  const { input, instructions } = encodeInput(messages)
+  const own = settings as ResponsesSettings
+  const conversation = conversationOf(messages, own.openaiConversationId)
+  const chain = chainOf(conversation.messages, own.openaiPreviousResponseId)
+  const { input, instructions } = encodeInput(chain.messages)
   const body: Record<string, unknown> = { model: options.modelName, input, stream: options.stream }
   if (instructions !== undefined) body.instructions = instructions
+  if (chain.previousResponseId !== undefined) body.previous_response_id = chain.previousResponseId
+  if (conversation.conversationId !== undefined) body.conversation = conversation.conversationId
 
   const tools = parameters.allTools
   if (tools.length > 0 || builtin.length > 0) {
@@ -708,7 +793,8 @@ export const decodeResponse = (
     providerResponseId: body.id,
     finishReason,
     providerFinishReason,
-    timestamp: body.created_at !== undefined ? new Date(body.created_at * 1000) : undefined
+    timestamp: body.created_at !== undefined ? new Date(body.created_at * 1000) : undefined,
+    providerDetails: responseDetails(body)
   })
 }
 
@@ -739,6 +825,9 @@ const applyResponseInfo = (manager: PartsManager.PartsManager, r: WireResponse |
   if (r.id !== undefined) manager.info.providerResponseId = r.id
   if (r.model !== undefined) manager.info.modelName = r.model
   if (r.created_at !== undefined) manager.info.timestamp = new Date(r.created_at * 1000)
+  const details = responseDetails(r)
+  if (details !== undefined)
+    manager.info.providerDetails = { ...manager.info.providerDetails, ...details }
 }
 
 /**

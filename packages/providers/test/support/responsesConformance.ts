@@ -26,9 +26,14 @@ import type { ConformanceCase, Interaction } from "./replay.js"
 /** Cases using features out of scope, matched by substring of the id, with the reason. */
 const SKIPS: ReadonlyArray<readonly [string, string]> = [
   ["background_mode", "background mode (responses.retrieve polling) is out of scope"],
-  ["conversation_id", "server-side conversations (/v1/conversations) are out of scope"],
-  ["previous_response_id", "previous_response_id chaining is out of scope"],
-  ["compact_messages", "compaction items are out of scope"],
+  [
+    "conversation_id_auto_respects_pydantic_ai_conversation_id",
+    "pydantic-ai's own conversation id stored on messages (forking a conversation) is not modelled: agentfx's conversationId run option is not kept on messages"
+  ],
+  [
+    "compact_messages",
+    "compaction (POST /responses/compact and its encrypted `compaction` items in the history) is not built"
+  ],
   ["tool_search", "native tool search is out of scope"],
   ["tool_availability", "additional_tools / tool search items are out of scope"],
   ["count_tokens", "a count request only: replayed by CountTokens.test.ts"],
@@ -306,9 +311,35 @@ const fromWire = (body: Json) => {
   ) {
     extraBody.include = body.include
   }
-  const settings = {
+  // A chained request: the history holds an earlier turn ending in the stored response, and
+  // `"auto"` must send only what follows it.
+  if (typeof body.previous_response_id === "string") {
+    messages.unshift(
+      Messages.userPrompt("an earlier turn, stored on OpenAI's side"),
+      new Messages.ModelResponse({
+        parts: [new Messages.TextPart({ content: "an earlier answer" })],
+        providerName: "openai",
+        providerResponseId: body.previous_response_id
+      })
+    )
+  }
+  // A request in a server-side conversation: the history holds an earlier turn of it, which
+  // must not be sent again.
+  if (typeof body.conversation === "string") {
+    messages.unshift(
+      Messages.userPrompt("an earlier turn of the conversation"),
+      new Messages.ModelResponse({
+        parts: [new Messages.TextPart({ content: "an earlier answer" })],
+        providerName: "openai",
+        providerDetails: { conversation_id: body.conversation }
+      })
+    )
+  }
+  const settings: OpenAiResponses.Settings = {
+    ...(typeof body.conversation === "string" ? { openaiConversationId: body.conversation } : {}),
     ...(toolChoice === undefined ? {} : { toolChoice }),
-    ...(Object.keys(extraBody).length > 0 ? { extraBody } : {})
+    ...(Object.keys(extraBody).length > 0 ? { extraBody } : {}),
+    ...(typeof body.previous_response_id === "string" ? { openaiPreviousResponseId: "auto" } : {})
   }
   return { messages, parameters, settings }
 }
@@ -336,6 +367,8 @@ const normalize = (body: Json): Json => ({
     : body.input
   ).map(normalizeItem),
   instructions: body.instructions,
+  previous_response_id: body.previous_response_id ?? undefined,
+  conversation: body.conversation,
   stream: body.stream ?? false,
   tools: (body.tools ?? []).map((t: Json) =>
     t.type === "function"
@@ -470,6 +503,11 @@ const checkResponse = (response: Messages.ModelResponse, r: Json) => {
   assert.strictEqual(response.usage.cacheReadTokens, e.cached)
   assert.strictEqual(response.usage.details.reasoning_tokens ?? 0, e.reasoningTokens, "reasoning")
   assert.strictEqual(response.providerResponseId, e.id)
+  assert.deepStrictEqual(
+    response.providerDetails,
+    r.conversation?.id !== undefined ? { conversation_id: r.conversation.id } : undefined,
+    "the response's conversation"
+  )
   assert.strictEqual(response.providerName, "openai")
   assert.strictEqual(
     response.finishReason,
@@ -515,7 +553,11 @@ const replayCase = (
       assert.isDefined(recorded)
       checkResponse(response, recorded!)
       // The request we sent carries the same conversation.
-      const sent = sentFor(c.id, received, it, (b) => normalize(b).input)
+      const sent = sentFor(c.id, received, it, (b) => [
+        normalize(b).input,
+        b.previous_response_id ?? null,
+        b.conversation ?? null
+      ])
       // Responses-only fields given through extraBody reach the wire as recorded.
       const extra: Record<string, unknown> =
         (settings as { extraBody?: Record<string, unknown> }).extraBody ?? {}
