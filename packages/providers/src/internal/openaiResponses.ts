@@ -388,6 +388,7 @@ export const builtinToolsError = (
       case "WebFetch":
       case "Memory":
       case "ToolSearch":
+      case "Advisor":
         return BuiltinTool.unsupported("OpenAI Responses", tool)
       default:
         break

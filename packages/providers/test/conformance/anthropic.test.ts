@@ -38,7 +38,6 @@ const SKIPS: ReadonlyArray<readonly [string, string]> = [
     "usage_limit_",
     "counting before each request to check usage limits (count_tokens_before_request) is not built; the count request is replayed by CountTokens.test.ts"
   ],
-  ["advisor_tool", "built-in advisor tool is out of scope"],
   ["lazy_advertisement", "tool additions are out of scope"],
   ["mid_conversation_system", "mid-conversation system messages are out of scope"],
   ["adaptive", "adaptive thinking / effort (output_config.effort) is out of scope"],
@@ -243,6 +242,14 @@ const fromWire = (body: Json) => {
     } else if (type.startsWith("code_execution_"))
       builtinTools.push(new BuiltinTool.CodeExecution())
     else if (type.startsWith("memory_")) builtinTools.push(new BuiltinTool.Memory())
+    else if (type.startsWith("advisor_"))
+      builtinTools.push(
+        new BuiltinTool.Advisor({
+          model: t.model,
+          ...(t.max_tokens !== undefined ? { maxTokens: t.max_tokens } : {}),
+          ...(t.max_uses !== undefined ? { maxUses: t.max_uses } : {})
+        })
+      )
     else if (type.startsWith("tool_search_tool_"))
       builtinTools.push(
         new BuiltinTool.ToolSearch({ variant: type.includes("regex") ? "regex" : "bm25" })
