@@ -549,6 +549,8 @@ interface Expected {
   outputTokens: number
   finishReason: string | undefined
   responseId: string | undefined
+  /** The candidate's non-empty grounding / URL context metadata, merged over the chunks. */
+  details: Record<string, unknown> | undefined
 }
 
 const expectedFrom = (chunks: ReadonlyArray<any>): Expected => {
@@ -561,7 +563,8 @@ const expectedFrom = (chunks: ReadonlyArray<any>): Expected => {
     inputTokens: 0,
     outputTokens: 0,
     finishReason: undefined,
-    responseId: undefined
+    responseId: undefined,
+    details: undefined
   }
   for (const c of chunks) {
     if (c.usageMetadata !== undefined) {
@@ -572,6 +575,13 @@ const expectedFrom = (chunks: ReadonlyArray<any>): Expected => {
     if (c.responseId !== undefined) e.responseId = c.responseId
     const cand = c.candidates?.[0]
     if (cand?.finishReason !== undefined) e.finishReason = cand.finishReason
+    for (const [wire, key] of [
+      ["groundingMetadata", "grounding_metadata"],
+      ["urlContextMetadata", "url_context_metadata"]
+    ] as const) {
+      if (cand?.[wire] === undefined || Object.keys(cand[wire]).length === 0) continue
+      e.details = { ...e.details, [key]: { ...(e.details?.[key] as object), ...cand[wire] } }
+    }
     for (const p of cand?.content?.parts ?? []) {
       if (p.thoughtSignature !== undefined) e.signatures.push(p.thoughtSignature)
       const server = p.toolCall ?? p.toolResponse
@@ -640,6 +650,7 @@ const checkResponse = (r: Messages.ModelResponse, e: Expected, label: string) =>
     `${label}: mapped finish reason`
   )
   assert.strictEqual(r.providerResponseId, e.responseId, `${label}: response id`)
+  assert.deepStrictEqual(r.providerDetails, e.details, `${label}: grounding metadata`)
   assert.strictEqual(r.state, "complete")
 }
 
