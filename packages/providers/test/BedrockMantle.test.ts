@@ -3,6 +3,8 @@ import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
+import { Sha256 } from "@smithy/core/checksum"
+import { SignatureV4 } from "@smithy/signature-v4"
 import * as BedrockMantle from "../src/BedrockMantle.js"
 import { resolveModel } from "./support/registry.js"
 import { loopbackServer } from "./support/replay.js"
@@ -33,6 +35,9 @@ const responsesAnswer = {
   ],
   usage: { input_tokens: 4, output_tokens: 1 }
 }
+
+const SECRET = "mantle-secret-access-key"
+const TOKEN = "mantle-session-token"
 
 describe("BedrockMantle", () => {
   it("routes OpenAI's GPT-5.x to Responses under /openai/v1, other models to Chat Completions under /v1", () => {
@@ -87,7 +92,7 @@ describe("BedrockMantle", () => {
   )
 
   it.effect(
-    "bedrock-mantle:<model> reads AWS_REGION and AWS_BEARER_TOKEN_BEDROCK; a missing key names it",
+    "bedrock-mantle:<model> reads AWS_REGION and AWS_BEARER_TOKEN_BEDROCK; without a key it signs (no key needed up front); a missing region names it",
     () => {
       const resolve = (env: Record<string, string>) =>
         resolveModel("bedrock-mantle:openai.gpt-oss-120b", env)
@@ -95,9 +100,114 @@ describe("BedrockMantle", () => {
         const model = yield* resolve({ AWS_REGION: "us-east-1", AWS_BEARER_TOKEN_BEDROCK: "k" })
         assert.strictEqual(model.system, "bedrock-mantle")
         assert.isTrue(model.profile.supportsThinking)
-        const error = yield* Effect.flip(resolve({ AWS_REGION: "us-east-1" }))
-        assert.include(error.message, "AWS_BEARER_TOKEN_BEDROCK")
+        const signing = yield* resolve({ AWS_REGION: "us-east-1" })
+        assert.strictEqual(signing.system, "bedrock-mantle")
+        const error = yield* Effect.flip(resolve({}))
+        assert.include(error.message, "AWS_REGION")
       })
     }
+  )
+
+  it.scopedLive(
+    "without an API key, each request (every retry too) is signed with SigV4 for bedrock-mantle over the body sent; no bearer",
+    () =>
+      Effect.gen(function* () {
+        let calls = 0
+        const server = yield* loopbackServer((req, res) => {
+          calls++
+          // The first attempt fails with a 503: the retry must be signed again.
+          if (calls === 1) {
+            res.writeHead(503, { "content-type": "application/json" })
+            res.end(JSON.stringify({ message: "busy" }))
+            return
+          }
+          res.writeHead(200, { "content-type": "application/json" })
+          res.end(JSON.stringify(req.path.endsWith("/responses") ? responsesAnswer : chatAnswer))
+        })
+        const client = BedrockMantle.layer({
+          region: "us-west-2",
+          baseUrl: server.baseUrl,
+          credentials: {
+            accessKeyId: "AKIDMANTLE",
+            secretAccessKey: Redacted.make(SECRET),
+            sessionToken: Redacted.make(TOKEN)
+          },
+          retry: { times: 1, base: "1 millis", cap: "1 millis" }
+        })
+        const response = yield* Effect.flatMap(BedrockMantle.make("openai.gpt-5.5"), (m) =>
+          m.request([Messages.userPrompt("hi")], {}, Model.ModelRequestParameters.empty)
+        ).pipe(Effect.provide(client))
+        assert.strictEqual(response.text, "Hello")
+        assert.strictEqual(server.requests.length, 2)
+        for (const sent of server.requests) {
+          assert.strictEqual(sent.path, "/openai/v1/responses")
+          const auth = sent.headers.authorization!
+          const m =
+            /^AWS4-HMAC-SHA256 Credential=AKIDMANTLE\/(\d{8})\/us-west-2\/bedrock-mantle\/aws4_request, SignedHeaders=([a-z0-9;-]+), Signature=([0-9a-f]{64})$/.exec(
+              auth
+            )
+          assert.isNotNull(m, auth)
+          assert.strictEqual(sent.headers["x-amz-security-token"], TOKEN)
+          const signedHeaders = m![2]!.split(";")
+          assert.includeMembers(signedHeaders, ["host", "x-amz-date", "content-type"])
+          // An independent signer with the same secret and date signs what the server received.
+          const date = sent.headers["x-amz-date"]!
+          const url = new URL(server.baseUrl)
+          const signer = new SignatureV4({
+            service: "bedrock-mantle",
+            region: "us-west-2",
+            sha256: Sha256,
+            credentials: { accessKeyId: "AKIDMANTLE", secretAccessKey: SECRET, sessionToken: TOKEN }
+          })
+          const again = yield* Effect.promise(() =>
+            signer.sign(
+              {
+                method: "POST",
+                protocol: url.protocol,
+                hostname: url.hostname,
+                port: Number(url.port),
+                path: sent.path,
+                query: {},
+                headers: Object.fromEntries(
+                  signedHeaders
+                    .filter((h) => h !== "x-amz-date" && h !== "x-amz-security-token")
+                    .map((h) => [h, h === "host" ? url.host : sent.headers[h]!])
+                ),
+                body: JSON.stringify(sent.body)
+              },
+              {
+                signingDate: new Date(
+                  `${date.slice(0, 4)}-${date.slice(4, 6)}-${date.slice(6, 8)}T${date.slice(9, 11)}:${date.slice(11, 13)}:${date.slice(13, 15)}Z`
+                )
+              }
+            )
+          )
+          assert.strictEqual(again.headers.authorization, auth)
+        }
+      }).pipe(Effect.provide(NodeHttpClient.layerUndici))
+  )
+
+  it.scopedLive(
+    "credentials that cannot be resolved fail the request before anything is sent, naming no secret",
+    () =>
+      Effect.gen(function* () {
+        const server = yield* loopbackServer((_req, res) => {
+          res.writeHead(200, { "content-type": "application/json" })
+          res.end(JSON.stringify(chatAnswer))
+        })
+        const client = BedrockMantle.layer({
+          region: "us-east-1",
+          baseUrl: server.baseUrl,
+          credentials: () => Promise.reject(new Error("no profile named prod")),
+          retry: { times: 2, base: "1 millis", cap: "1 millis" }
+        })
+        const error = yield* Effect.flatMap(BedrockMantle.make("openai.gpt-oss-120b"), (m) =>
+          m.request([Messages.userPrompt("hi")], {}, Model.ModelRequestParameters.empty)
+        ).pipe(Effect.provide(client), Effect.flip)
+        assert.strictEqual(error._tag, "ModelAPIError")
+        assert.include(error.message, "AWS credentials could not be resolved")
+        assert.include(error.message, "no profile named prod")
+        assert.strictEqual(server.requests.length, 0)
+      }).pipe(Effect.provide(NodeHttpClient.layerUndici))
   )
 })
