@@ -141,7 +141,8 @@ export const downloadFileUrls = (
         {
           data: new Uint8Array(bytes),
           mediaType,
-          ...(file.identifier !== undefined ? { identifier: file.identifier } : {})
+          ...(file.identifier !== undefined ? { identifier: file.identifier } : {}),
+          ...(file.vendorMetadata !== undefined ? { vendorMetadata: file.vendorMetadata } : {})
         },
         true
       )

@@ -362,6 +362,70 @@ describe("OpenAI Responses over the wire", () => {
       })
   )
 
+  it("image detail: a file's vendorMetadata.detail goes out as the recorded input_image detail (tool result files)", () => {
+    const c = loadCase(
+      "openai-responses",
+      "models.test_multimodal_tool_returns.test_vendor_metadata_detail"
+    )
+    const recorded = (c.interactions[1]!.request.body as any).input.find(
+      (i: any) => i.type === "function_call_output"
+    )
+    const [high, low] = recorded.output
+    const data = /^data:([^;]+);base64,(.*)$/s.exec(high.image_url)!
+    const files = [
+      new Messages.BinaryContent({
+        data: new Uint8Array(Buffer.from(data[2]!, "base64")),
+        mediaType: data[1]!,
+        vendorMetadata: { detail: "high" }
+      }),
+      new Messages.ImageUrl({ url: low.image_url, vendorMetadata: { detail: "low" } })
+    ]
+    const body = OpenAiResponses.encodeRequest(
+      [
+        Messages.userPrompt("Call the get_images_with_metadata tool and describe what you see."),
+        new Messages.ModelResponse({
+          parts: [
+            new Messages.ToolCallPart({
+              toolName: "get_images_with_metadata",
+              args: "{}",
+              toolCallId: recorded.call_id
+            })
+          ]
+        }),
+        new Messages.ModelRequest({
+          parts: [
+            new Messages.ToolReturnPart({
+              toolName: "get_images_with_metadata",
+              toolCallId: recorded.call_id,
+              content: files
+            })
+          ]
+        })
+      ],
+      {},
+      Model.ModelRequestParameters.empty,
+      { modelName: "gpt-5-mini", profile: OpenAiResponses.profileFor("gpt-5-mini"), stream: false }
+    )
+    const sent = (body.input as Array<any>).find((i) => i.type === "function_call_output")
+    assert.deepStrictEqual(sent.output, [high, low])
+    // Without vendor metadata the detail stays "auto"; a value OpenAI does not know is ignored.
+    const plain = OpenAiResponses.encodeRequest(
+      [
+        Messages.userPrompt([
+          new Messages.ImageUrl({ url: "https://x/a.png" }),
+          new Messages.ImageUrl({ url: "https://x/b.png", vendorMetadata: { detail: "huge" } })
+        ])
+      ],
+      {},
+      Model.ModelRequestParameters.empty,
+      { modelName: "gpt-5-mini", profile: OpenAiResponses.profileFor("gpt-5-mini"), stream: false }
+    )
+    assert.deepStrictEqual(
+      ((plain.input as Array<any>)[0].content as Array<any>).map((c) => c.detail),
+      ["auto", "auto"]
+    )
+  })
+
   it("openaiPreviousResponseId: an explicit id is sent with every message; auto skips other providers' responses", () => {
     const history = [
       Messages.userPrompt("one"),

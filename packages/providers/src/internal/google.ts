@@ -40,6 +40,8 @@ export interface WirePart {
   readonly thoughtSignature?: string
   readonly inlineData?: { readonly mimeType: string; readonly data: string }
   readonly fileData?: { readonly fileUri: string; readonly mimeType?: string }
+  /** Frame rate / clip of a video part (from the file's `vendorMetadata`). */
+  readonly videoMetadata?: Record<string, unknown>
   readonly functionCall?: {
     readonly name: string
     readonly args?: Record<string, unknown>
@@ -246,14 +248,23 @@ export const needsDownload = (item: Messages.UserContent): item is Messages.File
   /^https?:\/\//.test(item.url) &&
   !isFetchableByGemini(item.url)
 
+/** A video's `videoMetadata` (`fps`, offsets) from its `vendorMetadata`, if any. */
+const videoMetadataOf = (
+  item: Messages.FileContent
+): { videoMetadata?: Record<string, unknown> } => {
+  const isVideo = item._tag === "VideoUrl" || (item._tag === "BinaryContent" && item.isVideo)
+  const m = item.vendorMetadata
+  return isVideo && m !== undefined && Object.keys(m).length > 0 ? { videoMetadata: { ...m } } : {}
+}
+
 const userContentPart = (item: Messages.UserContent): WirePart | undefined => {
   if (typeof item === "string") return { text: item }
   if (item._tag === "BinaryContent") {
-    return { inlineData: { mimeType: item.mediaType, data: item.base64 } }
+    return { inlineData: { mimeType: item.mediaType, data: item.base64 }, ...videoMetadataOf(item) }
   }
   // Gemini caches implicitly; explicit cache points have no wire form.
   if (item._tag === "CachePoint") return undefined
-  return { fileData: { fileUri: item.url, mimeType: mediaTypeOf(item) } }
+  return { fileData: { fileUri: item.url, mimeType: mediaTypeOf(item) }, ...videoMetadataOf(item) }
 }
 
 const isNativeToolFile = (file: Messages.FileContent): boolean => {

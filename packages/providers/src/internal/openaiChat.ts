@@ -41,6 +41,12 @@ const extension = (mediaType: string): string => {
   return sub.replace(/^x-/, "").split("+")[0]!
 }
 
+/** An `image_url` chunk, with the file's OpenAI `detail` when it names one. */
+const imageChunk = (url: string, file: Messages.FileContent): Json => {
+  const detail = Messages.imageDetailOf(file)
+  return { type: "image_url", image_url: detail === undefined ? { url } : { url, detail } }
+}
+
 const userContent = (
   item: Messages.UserContent,
   modelName: string,
@@ -49,9 +55,9 @@ const userContent = (
   if (typeof item === "string") return { type: "text", text: item }
   switch (item._tag) {
     case "ImageUrl":
-      return { type: "image_url", image_url: { url: item.url } }
+      return imageChunk(item.url, item)
     case "BinaryContent":
-      if (item.isImage) return { type: "image_url", image_url: { url: item.dataUrl } }
+      if (item.isImage) return imageChunk(item.dataUrl, item)
       if (item.isAudio)
         return {
           type: "input_audio",

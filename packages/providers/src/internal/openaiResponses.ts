@@ -82,11 +82,20 @@ const encodeUserContent = (item: Messages.UserContent): Record<string, unknown> 
   if (typeof item === "string") return { type: "input_text", text: item }
   switch (item._tag) {
     case "ImageUrl":
-      return { type: "input_image", image_url: item.url, detail: "auto" }
+      return {
+        type: "input_image",
+        image_url: item.url,
+        detail: Messages.imageDetailOf(item) ?? "auto"
+      }
     case "DocumentUrl":
       return { type: "input_file", file_url: item.url }
     case "BinaryContent":
-      if (item.isImage) return { type: "input_image", image_url: item.dataUrl, detail: "auto" }
+      if (item.isImage)
+        return {
+          type: "input_image",
+          image_url: item.dataUrl,
+          detail: Messages.imageDetailOf(item) ?? "auto"
+        }
       return {
         type: "input_file",
         file_data: item.dataUrl,

@@ -69,11 +69,6 @@ const skipRules: ReadonlyArray<{
       c.interactions.some((i) => isGemini(i) && /"output":\[\{\},"See file/.test(bodyText(i)))
   },
   {
-    reason: "video metadata on file parts (vendor metadata) is not modelled in core's file URLs",
-    test: (c) =>
-      c.interactions.some((i) => isGemini(i) && /videoMetadata|video_metadata/.test(bodyText(i)))
-  },
-  {
     // File search store set-up (create, upload, delete) is not a model call: only the
     // generateContent calls that use the store are replayed.
     reason: "Gemini File API uploads are out of scope",
@@ -390,7 +385,13 @@ const toMessages = (body: any): Array<Messages.ModelMessage> => {
           })
         )
       } else if (p.fileData !== undefined) {
-        pending.push(fileUrl(p.fileData.fileUri, p.fileData.mimeType))
+        const f = fileUrl(p.fileData.fileUri, p.fileData.mimeType) as Messages.FileUrl
+        // A video's `videoMetadata` is the file's vendor metadata.
+        pending.push(
+          p.videoMetadata === undefined
+            ? f
+            : new (f.constructor as any)({ ...f, vendorMetadata: p.videoMetadata })
+        )
       } else {
         pending.push(p.text)
       }

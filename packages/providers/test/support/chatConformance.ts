@@ -140,8 +140,6 @@ const fidelitySkipReason = (it: Interaction, vendor: VendorSetup): string | unde
           return "video_url content for a vendor whose profile refuses it"
         if (p.type === "file" && typeof p.file?.file_data !== "string")
           return "uploaded file_id references"
-        if (p.type === "image_url" && p.image_url?.detail !== undefined)
-          return "image detail setting"
         // profiles with `cacheControl` send cache points as `cache_control`; others drop them
         if (p.cache_control !== undefined && !caching)
           return "cache_control markers, which this vendor's profile does not send"
@@ -201,10 +199,15 @@ export const wireToMessages = (
               items.push(new Messages.VideoUrl({ url: p.video_url.url }))
             else if (p.type === "image_url") {
               const d = parseDataUrl(p.image_url.url)
+              // OpenAI image detail: the file's vendor metadata
+              const vendor =
+                p.image_url.detail !== undefined
+                  ? { vendorMetadata: { detail: p.image_url.detail } }
+                  : {}
               items.push(
                 d
-                  ? new Messages.BinaryContent({ data: d.data, mediaType: d.mediaType })
-                  : new Messages.ImageUrl({ url: p.image_url.url })
+                  ? new Messages.BinaryContent({ data: d.data, mediaType: d.mediaType, ...vendor })
+                  : new Messages.ImageUrl({ url: p.image_url.url, ...vendor })
               )
             } else if (p.type === "input_audio") {
               const format =

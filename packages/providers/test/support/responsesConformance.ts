@@ -45,7 +45,10 @@ const SKIPS: ReadonlyArray<readonly [string, string]> = [
     "usage_limit_not_exceeded",
     "counting before each request to check usage limits (count_tokens_before_request) is not built; the count request is replayed by CountTokens.test.ts"
   ],
-  ["vendor_metadata_detail", "per-file vendor metadata (image detail) is not modelled"],
+  [
+    "vendor_metadata_detail",
+    "its third image is an uploaded provider file (file_id), which is not modelled; the recorded detail of the other two is checked by OpenAiResponses.test.ts"
+  ],
   ["test_gateway", "pydantic gateway routing is out of scope"],
   ["phase_streamed", "message phase + tool search items are out of scope"]
 ]
@@ -64,10 +67,16 @@ const userItem = (c: Json): Messages.UserContent => {
   switch (c.type) {
     case "input_text":
       return c.text
-    case "input_image":
+    case "input_image": {
+      // A detail other than the default is the file's vendor metadata.
+      const vendor =
+        c.detail !== undefined && c.detail !== "auto"
+          ? { vendorMetadata: { detail: c.detail } }
+          : {}
       return c.image_url.startsWith("data:")
-        ? binary(c.image_url)
-        : new Messages.ImageUrl({ url: c.image_url })
+        ? new Messages.BinaryContent({ ...binary(c.image_url), ...vendor })
+        : new Messages.ImageUrl({ url: c.image_url, ...vendor })
+    }
     case "input_file":
       if (c.file_data) return binary(c.file_data, c.filename)
       return new Messages.DocumentUrl({ url: c.file_url })
