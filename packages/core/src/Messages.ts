@@ -89,8 +89,9 @@ export class BinaryContent extends Schema.TaggedClass<BinaryContent>()("BinaryCo
 
 /**
  * A prompt-caching breakpoint: the content before it may be cached by providers that support
- * explicit cache points (Anthropic's `cache_control`, also sent through OpenRouter). Other
- * providers (OpenAI, Gemini, compatible servers) cache prefixes by themselves and drop it.
+ * explicit cache points (Anthropic's `cache_control`, also sent through OpenRouter; OpenAI's
+ * `prompt_cache_breakpoint`). Other providers (Gemini, compatible servers) cache prefixes by
+ * themselves and drop it.
  */
 export class CachePoint extends Schema.TaggedClass<CachePoint>()("CachePoint", {
   /** Cache lifetime; Anthropic accepts "5m" (default) and "1h". */

@@ -16,6 +16,7 @@ import {
 } from "@agentfx/core"
 import type { ChatProfile } from "../OpenAiChat.js"
 import { instructionsOf, isObj, num, timestampOf } from "./chatMessages.js"
+import { promptCacheBreakpoint } from "./openaiResponses.js"
 import type { StreamDecoder } from "./streamDecoder.js"
 import {
   type CacheSetting,
@@ -135,6 +136,8 @@ export const encodeMessages = (
                     ...content[last],
                     cache_control: cacheControl(item.ttl, profile.cacheControl === "with-ttl")
                   }
+                else if (profile.promptCacheBreakpoints === true && last >= 0)
+                  content[last] = { ...content[last], ...promptCacheBreakpoint }
                 continue
               }
               const c = userContent(item, options.modelName, profile)

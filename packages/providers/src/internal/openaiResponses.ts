@@ -45,7 +45,10 @@ export type WireItem = Record<string, unknown> & { readonly type?: string; reado
 export interface WireUsage {
   readonly input_tokens?: number
   readonly output_tokens?: number
-  readonly input_tokens_details?: { readonly cached_tokens?: number } | null
+  readonly input_tokens_details?: {
+    readonly cached_tokens?: number
+    readonly cache_write_tokens?: number
+  } | null
   readonly output_tokens_details?: { readonly reasoning_tokens?: number } | null
 }
 
@@ -233,6 +236,13 @@ const encodeResponse = (m: Messages.ModelResponse, out: Array<WireItem>): void =
   }
 }
 
+/**
+ * What a `CachePoint` adds to the content item before it: OpenAI's explicit prompt cache
+ * breakpoint (the cache's lifetime is the request's `prompt_cache_options`, e.g. via
+ * `extraBody`).
+ */
+export const promptCacheBreakpoint = { prompt_cache_breakpoint: { mode: "explicit" } } as const
+
 /** Encodes the conversation into the `input` items and the `instructions` string. */
 export const encodeInput = (
   messages: ReadonlyArray<Messages.ModelMessage>
@@ -254,10 +264,13 @@ export const encodeInput = (
           if (typeof part.content === "string") {
             input.push({ role: "user", content: part.content })
           } else {
-            const content: Array<unknown> = []
+            const content: Array<Record<string, unknown>> = []
             for (const c of part.content) {
               const e = encodeUserContent(c)
               if (e !== undefined) content.push(e)
+              else if (typeof c !== "string" && c._tag === "CachePoint" && content.length > 0)
+                // OpenAI's explicit cache breakpoint: the prefix ends with the item before it.
+                content[content.length - 1] = { ...content.at(-1), ...promptCacheBreakpoint }
             }
             input.push({ role: "user", content })
           }
@@ -664,7 +677,7 @@ export const decodeUsage = (u: WireUsage | null | undefined): Usage.RequestUsage
       inputTokens: u.input_tokens ?? 0,
       outputTokens: u.output_tokens ?? 0,
       cacheReadTokens: u.input_tokens_details?.cached_tokens ?? 0,
-      cacheWriteTokens: 0,
+      cacheWriteTokens: u.input_tokens_details?.cache_write_tokens ?? 0,
       inputAudioTokens: 0,
       outputAudioTokens: 0,
       details

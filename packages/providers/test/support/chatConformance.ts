@@ -143,8 +143,11 @@ const fidelitySkipReason = (it: Interaction, vendor: VendorSetup): string | unde
         // profiles with `cacheControl` send cache points as `cache_control`; others drop them
         if (p.cache_control !== undefined && !caching)
           return "cache_control markers, which this vendor's profile does not send"
-        if (p.prompt_cache_breakpoint !== undefined)
-          return "explicit prompt cache breakpoints are not modelled"
+        if (
+          p.prompt_cache_breakpoint !== undefined &&
+          vendor.profile(body.model ?? "").promptCacheBreakpoints !== true
+        )
+          return "explicit prompt cache breakpoints for a vendor whose profile sends none"
       }
     }
     if (typeof m.content === "string" && /<think>/.test(m.content) && m.role === "assistant")
@@ -230,8 +233,10 @@ export const wireToMessages = (
                     })
               )
             }
-            // `cache_control` on a part: a cache point right after it
-            if (p.cache_control !== undefined)
+            // `cache_control` or OpenAI's `prompt_cache_breakpoint` on a part: a cache point
+            // right after it
+            if (p.prompt_cache_breakpoint !== undefined) items.push(new Messages.CachePoint())
+            else if (p.cache_control !== undefined)
               items.push(
                 new Messages.CachePoint(
                   p.cache_control.ttl !== undefined ? { ttl: p.cache_control.ttl } : {}

@@ -38,10 +38,6 @@ const SKIPS: ReadonlyArray<readonly [string, string]> = [
   ["tool_availability", "additional_tools / tool search items are out of scope"],
   ["count_tokens", "a count request only: replayed by CountTokens.test.ts"],
   [
-    "prompt_cache_e2e",
-    "explicit prompt cache breakpoints (prompt_cache_breakpoint) are out of scope"
-  ],
-  [
     "usage_limit_not_exceeded",
     "counting before each request to check usage limits (count_tokens_before_request) is not built; the count request is replayed by CountTokens.test.ts"
   ],
@@ -62,6 +58,10 @@ const isOursIn = (folder: string) => (it: Interaction) =>
 // ---------------------------------------------------------------------------
 
 type Json = Record<string, any>
+
+/** A content item, and a `CachePoint` after it when it carries an explicit cache breakpoint. */
+const userItems = (c: Json): Array<Messages.UserContent> =>
+  c.prompt_cache_breakpoint !== undefined ? [userItem(c), new Messages.CachePoint()] : [userItem(c)]
 
 const userItem = (c: Json): Messages.UserContent => {
   switch (c.type) {
@@ -226,7 +226,7 @@ const fromWire = (body: Json) => {
     } else if (item.role === "user") {
       requestParts.push(
         new Messages.UserPromptPart({
-          content: typeof item.content === "string" ? item.content : item.content.map(userItem)
+          content: typeof item.content === "string" ? item.content : item.content.flatMap(userItems)
         })
       )
     } else {
@@ -460,6 +460,7 @@ const expected = (r: Json) => {
     inputTokens: r.usage?.input_tokens ?? 0,
     outputTokens: r.usage?.output_tokens ?? 0,
     cached: r.usage?.input_tokens_details?.cached_tokens ?? 0,
+    cacheWrite: r.usage?.input_tokens_details?.cache_write_tokens ?? 0,
     reasoningTokens: r.usage?.output_tokens_details?.reasoning_tokens ?? 0,
     id: r.id
   }
@@ -510,6 +511,7 @@ const checkResponse = (response: Messages.ModelResponse, r: Json) => {
   assert.strictEqual(response.usage.inputTokens, e.inputTokens)
   assert.strictEqual(response.usage.outputTokens, e.outputTokens)
   assert.strictEqual(response.usage.cacheReadTokens, e.cached)
+  assert.strictEqual(response.usage.cacheWriteTokens, e.cacheWrite, "cache writes")
   assert.strictEqual(response.usage.details.reasoning_tokens ?? 0, e.reasoningTokens, "reasoning")
   assert.strictEqual(response.providerResponseId, e.id)
   assert.deepStrictEqual(
