@@ -3,11 +3,10 @@ import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
-import { Sha256 } from "@smithy/core/checksum"
-import { SignatureV4 } from "@smithy/signature-v4"
 import * as BedrockMantle from "../src/BedrockMantle.js"
 import { resolveModel } from "./support/registry.js"
 import { loopbackServer } from "./support/replay.js"
+import { assertSigned } from "./support/sigv4.js"
 
 const chatAnswer = {
   id: "c1",
@@ -141,48 +140,16 @@ describe("BedrockMantle", () => {
         assert.strictEqual(server.requests.length, 2)
         for (const sent of server.requests) {
           assert.strictEqual(sent.path, "/openai/v1/responses")
-          const auth = sent.headers.authorization!
-          const m =
-            /^AWS4-HMAC-SHA256 Credential=AKIDMANTLE\/(\d{8})\/us-west-2\/bedrock-mantle\/aws4_request, SignedHeaders=([a-z0-9;-]+), Signature=([0-9a-f]{64})$/.exec(
-              auth
-            )
-          assert.isNotNull(m, auth)
-          assert.strictEqual(sent.headers["x-amz-security-token"], TOKEN)
-          const signedHeaders = m![2]!.split(";")
-          assert.includeMembers(signedHeaders, ["host", "x-amz-date", "content-type"])
           // An independent signer with the same secret and date signs what the server received.
-          const date = sent.headers["x-amz-date"]!
-          const url = new URL(server.baseUrl)
-          const signer = new SignatureV4({
-            service: "bedrock-mantle",
-            region: "us-west-2",
-            sha256: Sha256,
-            credentials: { accessKeyId: "AKIDMANTLE", secretAccessKey: SECRET, sessionToken: TOKEN }
-          })
-          const again = yield* Effect.promise(() =>
-            signer.sign(
-              {
-                method: "POST",
-                protocol: url.protocol,
-                hostname: url.hostname,
-                port: Number(url.port),
-                path: sent.path,
-                query: {},
-                headers: Object.fromEntries(
-                  signedHeaders
-                    .filter((h) => h !== "x-amz-date" && h !== "x-amz-security-token")
-                    .map((h) => [h, h === "host" ? url.host : sent.headers[h]!])
-                ),
-                body: JSON.stringify(sent.body)
-              },
-              {
-                signingDate: new Date(
-                  `${date.slice(0, 4)}-${date.slice(4, 6)}-${date.slice(6, 8)}T${date.slice(9, 11)}:${date.slice(11, 13)}:${date.slice(13, 15)}Z`
-                )
-              }
-            )
+          yield* Effect.promise(() =>
+            assertSigned(sent, server.baseUrl, {
+              service: "bedrock-mantle",
+              region: "us-west-2",
+              accessKeyId: "AKIDMANTLE",
+              secretAccessKey: SECRET,
+              sessionToken: TOKEN
+            })
           )
-          assert.strictEqual(again.headers.authorization, auth)
         }
       }).pipe(Effect.provide(NodeHttpClient.layerUndici))
   )

@@ -509,6 +509,22 @@ export const conversationIdOf = (m: Messages.ModelResponse): string | undefined 
   m.providerName === PROVIDER_NAME ? str(m.providerDetails?.conversation_id) : undefined
 
 /**
+ * The id `pick` finds on the last response of the history that has one, and the messages
+ * after that response; `undefined` and every message when none has one.
+ */
+const afterLast = (
+  messages: ReadonlyArray<Messages.ModelMessage>,
+  pick: (m: Messages.ModelResponse) => string | undefined
+): { readonly id: string | undefined; readonly messages: ReadonlyArray<Messages.ModelMessage> } => {
+  for (let i = messages.length - 1; i >= 0; i--) {
+    const m = messages[i]!
+    const id = m._tag === "ModelResponse" ? pick(m) : undefined
+    if (id !== undefined) return { id, messages: messages.slice(i + 1) }
+  }
+  return { id: undefined, messages }
+}
+
+/**
  * The `conversation` to send and the messages to encode: the messages after the last response
  * of that conversation (all of them when the history has none).
  */
@@ -520,14 +536,14 @@ export const conversationOf = (
   readonly messages: ReadonlyArray<Messages.ModelMessage>
 } => {
   if (setting === undefined) return { conversationId: undefined, messages }
-  for (let i = messages.length - 1; i >= 0; i--) {
-    const m = messages[i]!
-    if (m._tag !== "ModelResponse") continue
+  const last = afterLast(messages, (m) => {
     const id = conversationIdOf(m)
-    if (id !== undefined && (setting === "auto" || id === setting))
-      return { conversationId: id, messages: messages.slice(i + 1) }
+    return setting === "auto" || id === setting ? id : undefined
+  })
+  return {
+    conversationId: last.id ?? (setting === "auto" ? undefined : setting),
+    messages: last.messages
   }
-  return { conversationId: setting === "auto" ? undefined : setting, messages }
 }
 
 /**
@@ -542,16 +558,10 @@ export const chainOf = (
   readonly messages: ReadonlyArray<Messages.ModelMessage>
 } => {
   if (setting !== "auto") return { previousResponseId: setting, messages }
-  for (let i = messages.length - 1; i >= 0; i--) {
-    const m = messages[i]!
-    if (
-      m._tag === "ModelResponse" &&
-      m.providerName === PROVIDER_NAME &&
-      m.providerResponseId !== undefined
-    )
-      return { previousResponseId: m.providerResponseId, messages: messages.slice(i + 1) }
-  }
-  return { previousResponseId: undefined, messages }
+  const last = afterLast(messages, (m) =>
+    m.providerName === PROVIDER_NAME ? m.providerResponseId : undefined
+  )
+  return { previousResponseId: last.id, messages: last.messages }
 }
 
 /** Options of `encodeRequest`. */
