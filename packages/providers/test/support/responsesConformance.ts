@@ -320,30 +320,21 @@ const fromWire = (body: Json) => {
   ) {
     extraBody.include = body.include
   }
-  // A chained request: the history holds an earlier turn ending in the stored response, and
-  // `"auto"` must send only what follows it.
-  if (typeof body.previous_response_id === "string") {
+  // A chained request (or one in a server-side conversation): the history holds an earlier
+  // turn ending in the stored response (of that conversation), which must not be sent again.
+  const earlierTurn = (fields: Partial<Messages.ModelResponse>) =>
     messages.unshift(
       Messages.userPrompt("an earlier turn, stored on OpenAI's side"),
       new Messages.ModelResponse({
         parts: [new Messages.TextPart({ content: "an earlier answer" })],
         providerName: "openai",
-        providerResponseId: body.previous_response_id
+        ...fields
       })
     )
-  }
-  // A request in a server-side conversation: the history holds an earlier turn of it, which
-  // must not be sent again.
-  if (typeof body.conversation === "string") {
-    messages.unshift(
-      Messages.userPrompt("an earlier turn of the conversation"),
-      new Messages.ModelResponse({
-        parts: [new Messages.TextPart({ content: "an earlier answer" })],
-        providerName: "openai",
-        providerDetails: { conversation_id: body.conversation }
-      })
-    )
-  }
+  if (typeof body.previous_response_id === "string")
+    earlierTurn({ providerResponseId: body.previous_response_id })
+  if (typeof body.conversation === "string")
+    earlierTurn({ providerDetails: { conversation_id: body.conversation } })
   const settings: OpenAiResponses.Settings = {
     ...(typeof body.conversation === "string" ? { openaiConversationId: body.conversation } : {}),
     ...(toolChoice === undefined ? {} : { toolChoice }),
