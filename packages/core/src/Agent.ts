@@ -230,6 +230,8 @@ export interface AgentRun<A, E> {
 export interface Agent<A, E = never, R = never> extends Pipeable {
   readonly [TypeId]: TypeId
   readonly name: string | undefined
+  /** The `description` option. */
+  readonly description: string | undefined
   /** The configuration, untyped (for wrappers and tests). */
   readonly config: internal.AgentConfig
   /** Runs the agent to the end. */
@@ -287,6 +289,12 @@ export interface MakeOptions<
 > {
   /** Used in spans (`invoke_agent {name}`) and visible in `RunContext.agentName`. */
   readonly name?: string
+  /**
+   * What the agent does, for people and other agents: recorded on its `invoke_agent` spans
+   * (`gen_ai.agent.description`) and the default description of `Agent.asTool(agent, …)`.
+   * Not sent to the agent's own model (that is what `instructions` are for).
+   */
+  readonly description?: string
   /** The model; without one, the run takes it from the options or the `Model` service. */
   readonly model?: M
   /** Sent with every request, recomputed each time (dynamic ones are Effects), never stored as parts. */
@@ -432,6 +440,7 @@ const proto = {
 export const fromConfig = <A, E, R>(config: internal.AgentConfig): Agent<A, E, R> => {
   const self = Object.create(proto)
   self.name = config.name
+  self.description = config.description
   self.config = config
   self.run = (prompt: Prompt, options: RunOptions<any> = {}) =>
     options.eventStreamHandler === undefined
@@ -520,6 +529,7 @@ export const make = <
   for (const s of options.toolsets ?? []) sets.push(s)
   return fromConfig({
     name: options.name,
+    description: options.description,
     model: options.model,
     instructions: toArray(options.instructions),
     systemPrompts: toArray(options.systemPrompt),

@@ -56,7 +56,10 @@ export type SubRun = internal.SubRun
 export interface AsToolOptions<Name extends string, Args, I, A> {
   /** The tool's name, as the model sees it. */
   readonly name: Name
-  /** What the tool is for, as the model sees it. Default: `Ask the agent "{name}".` */
+  /**
+   * What the tool is for, as the model sees it. Default: the agent's `description`, else
+   * `Ask the agent "{name}".`
+   */
   readonly description?: string
   /** The tool's arguments. Default: `{ prompt: string }`. */
   readonly parameters?: Schema.Schema<Args, I, never>

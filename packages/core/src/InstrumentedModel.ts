@@ -136,6 +136,7 @@ const settingAttributes: ReadonlyArray<readonly [keyof ModelSettings, string]> =
   ["maxTokens", "gen_ai.request.max_tokens"],
   ["temperature", "gen_ai.request.temperature"],
   ["topP", "gen_ai.request.top_p"],
+  ["topK", "gen_ai.request.top_k"],
   ["seed", "gen_ai.request.seed"],
   ["presencePenalty", "gen_ai.request.presence_penalty"],
   ["frequencyPenalty", "gen_ai.request.frequency_penalty"],

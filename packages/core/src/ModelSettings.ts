@@ -58,6 +58,12 @@ export const ModelSettings = Schema.Struct({
   maxTokens: opt(Schema.Number),
   temperature: opt(Schema.Number),
   topP: opt(Schema.Number),
+  /**
+   * Sample only from the K most likely tokens: Anthropic `top_k`, Gemini `topK`, Cohere `k`,
+   * Bedrock (Claude `top_k`, Nova `inferenceConfig.topK` in `additionalModelRequestFields`).
+   * OpenAI and Mistral have no such parameter and ignore it.
+   */
+  topK: opt(Schema.Number),
   seed: opt(Schema.Number),
   presencePenalty: opt(Schema.Number),
   frequencyPenalty: opt(Schema.Number),
@@ -66,6 +72,13 @@ export const ModelSettings = Schema.Struct({
   parallelToolCalls: opt(Schema.Boolean),
   toolChoice: opt(ToolChoice),
   thinking: opt(ThinkingSetting),
+  /**
+   * The provider's processing tier, in the provider's own words: OpenAI Chat / Responses and
+   * Groq `service_tier` (`"auto"`, `"default"`, `"flex"`, `"priority"`; Groq `"on_demand"`…),
+   * Anthropic `service_tier` (`"auto"`, `"standard_only"`), Bedrock `serviceTier.type`
+   * (`"default"`, `"priority"`, `"flex"`). Providers without tiers ignore it.
+   */
+  serviceTier: opt(Schema.String),
   /**
    * Deadline for a whole request (for a stream: until the last event); HTTP providers default
    * to `defaultTimeout` (10 minutes), `Infinity` turns it off.

@@ -4,6 +4,7 @@
  * "Development" status):
  *
  * - `invoke_agent {agent}` (internal span) per run: `gen_ai.operation.name`, `gen_ai.agent.name`,
+ *   `gen_ai.agent.description` (the agent's `description` option), `gen_ai.agent.call.id` (the run id),
  *   `gen_ai.provider.name`, `gen_ai.request.model`, `gen_ai.response.model`,
  *   `gen_ai.response.id` and `gen_ai.response.finish_reasons` (of the last response), the run's
  *   `gen_ai.usage.input_tokens` / `output_tokens` (and cache tokens), `operation.cost` when

@@ -145,6 +145,22 @@ export interface LimitViolation {
 
 const opt = Schema.optionalWith(Schema.Number, { exact: true })
 
+/** The message of a token limit exceeded by the run so far. */
+const exceeded = (what: string, limitValue: number, value: number): string =>
+  `Exceeded the ${what} limit of ${limitValue} (${what}=${value})`
+
+/** The violation of `limit` when `value` is over its set `limitValue`, with `message`. */
+const over = (
+  limit: LimitName,
+  limitValue: number | undefined,
+  value: number,
+  what: string,
+  message: (what: string, limitValue: number, value: number) => string
+): Option.Option<LimitViolation> =>
+  limitValue !== undefined && value > limitValue
+    ? Option.some({ limit, limitValue, value, message: message(what, limitValue, value) })
+    : Option.none()
+
 /**
  * Limits for a run. `requestLimit` defaults to 50; the others are off unless set.
  * A limit of N allows exactly N requests / tool calls / tokens.
@@ -164,7 +180,15 @@ export class UsageLimits extends Schema.Class<UsageLimits>("UsageLimits")({
    * Setting it turns pricing on for the run (the bundled `@pydantic/genai-prices` data unless
    * a `Cost` pricing is installed); requests whose price is unknown add nothing.
    */
-  costLimit: opt
+  costLimit: opt,
+  /**
+   * Before each model request, count the request's input tokens with the model's
+   * `countTokens` (one extra provider call per request) and fail with `UsageLimitExceeded`
+   * before sending when the count would exceed `inputTokensLimit` or `totalTokensLimit`.
+   * A model that cannot count fails the run with a `UserError`. Off by default
+   * (pydantic-ai's `count_tokens_before_request`).
+   */
+  countTokensBeforeRequest: Schema.optionalWith(Schema.Boolean, { exact: true })
 }) {
   static readonly default: UsageLimits = new UsageLimits({})
 
@@ -189,22 +213,26 @@ export class UsageLimits extends Schema.Class<UsageLimits>("UsageLimits")({
     return this.checkTokens(usage)
   }
 
+  /**
+   * Checked before a request whose input was counted (`countTokensBeforeRequest`): the run's
+   * tokens so far plus the counted input, against `inputTokensLimit` and `totalTokensLimit`.
+   */
+  checkCountedRequest(usage: RunUsage, counted: RequestUsage): Option.Option<LimitViolation> {
+    const next = (what: string, limitValue: number, value: number) =>
+      `The next request would exceed the ${what} limit of ${limitValue} (${what}=${value})`
+    const input = usage.inputTokens + counted.inputTokens
+    const total = usage.totalTokens + counted.totalTokens
+    return over("inputTokensLimit", this.inputTokensLimit, input, "input_tokens", next).pipe(
+      Option.orElse(() =>
+        over("totalTokensLimit", this.totalTokensLimit, total, "total_tokens", next)
+      )
+    )
+  }
+
   /** Checked after a response: tokens (and cost) so far. */
   checkTokens(usage: RunUsage): Option.Option<LimitViolation> {
-    const check = (
-      limit: LimitName,
-      limitValue: number | undefined,
-      value: number,
-      what: string
-    ): Option.Option<LimitViolation> =>
-      limitValue !== undefined && value > limitValue
-        ? Option.some({
-            limit,
-            limitValue,
-            value,
-            message: `Exceeded the ${what} limit of ${limitValue} (${what}=${value})`
-          })
-        : Option.none()
+    const check = (limit: LimitName, limitValue: number | undefined, value: number, what: string) =>
+      over(limit, limitValue, value, what, exceeded)
     return check("inputTokensLimit", this.inputTokensLimit, usage.inputTokens, "input_tokens").pipe(
       Option.orElse(() =>
         check("outputTokensLimit", this.outputTokensLimit, usage.outputTokens, "output_tokens")

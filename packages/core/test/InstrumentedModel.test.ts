@@ -41,6 +41,8 @@ describe("InstrumentedModel", () => {
           {
             temperature: 0.2,
             maxTokens: 50,
+            topK: 40,
+            serviceTier: "flex",
             extraHeaders: { authorization: "Bearer sk-secret" },
             extraBody: { api_key: "sk-secret" }
           },
@@ -58,6 +60,7 @@ describe("InstrumentedModel", () => {
       assert.strictEqual(a.get("gen_ai.request.model"), "m")
       assert.strictEqual(a.get("gen_ai.request.temperature"), 0.2)
       assert.strictEqual(a.get("gen_ai.request.max_tokens"), 50)
+      assert.strictEqual(a.get("gen_ai.request.top_k"), 40)
       assert.strictEqual(a.get("gen_ai.response.model"), "m-2024-01-01")
       assert.strictEqual(a.get("gen_ai.response.id"), "resp_1")
       assert.deepStrictEqual(a.get("gen_ai.response.finish_reasons"), ["stop"])

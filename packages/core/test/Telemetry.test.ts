@@ -408,6 +408,55 @@ describe("telemetry of composed and streamed runs (#18)", () => {
       )
   )
 
+  it.live(
+    "gen_ai.agent.description from the description option, gen_ai.agent.call.id = the run id; asTool describes the agent by its description",
+    () =>
+      withOtel(({ exporter }) =>
+        Effect.gen(function* () {
+          const researcher = Agent.make({
+            name: "researcher",
+            description: "Finds facts and cites them.",
+            model: FunctionModel.layer(() => "42", { modelName: "m-research" })
+          })
+          assert.strictEqual(researcher.description, "Finds facts and cites them.")
+          const tool = Agent.asTool(researcher, { name: "research" })
+          assert.strictEqual(tool.definition.description, "Finds facts and cites them.")
+          // An explicit tool description still wins.
+          assert.strictEqual(
+            Agent.asTool(researcher, { name: "r2", description: "Other." }).definition.description,
+            "Other."
+          )
+          const lead = Agent.make({
+            name: "lead",
+            model: FunctionModel.layer(
+              (messages, info) =>
+                messages.length === 1
+                  ? FunctionModel.toolCall("research", { prompt: "q" }, "call_r")
+                  : String(info.functionTools[0]?.description),
+              { modelName: "m-lead" }
+            ),
+            tools: [tool]
+          })
+          const result = yield* lead.run("go", { runId: "run-lead-1" })
+          // The lead's model saw the sub-agent's description as the tool's.
+          assert.strictEqual(result.output, "Finds facts and cites them.")
+          const spans = exporter.getFinishedSpans()
+          const [leadSpan] = byName(spans, "invoke_agent lead")
+          const [sub] = byName(spans, "invoke_agent researcher")
+          assert.strictEqual(
+            sub!.attributes["gen_ai.agent.description"],
+            "Finds facts and cites them."
+          )
+          assert.isUndefined(leadSpan!.attributes["gen_ai.agent.description"])
+          assert.strictEqual(leadSpan!.attributes["gen_ai.agent.call.id"], "run-lead-1")
+          assert.strictEqual(leadSpan!.attributes["gen_ai.agent.call.id"], result.runId)
+          const subCall = sub!.attributes["gen_ai.agent.call.id"]
+          assert.isString(subCall)
+          assert.notStrictEqual(subCall, result.runId)
+        })
+      )
+  )
+
   it.live("a handoff target's invoke_agent span is a child of the run that handed off", () =>
     withOtel(({ exporter }) =>
       Effect.gen(function* () {

@@ -11,6 +11,10 @@
  * - Text is not accepted (the model is required to call a tool) unless the spec is put in an
  *   `Output.union` with `OutputSpec.text`.
  * - Bad arguments go back to the model as a retry prompt listing the validation issues.
+ * - Optional output: a nullable target (`Schema.NullOr(City)`) is split into its members, one
+ *   tool each; the "no output" tool is `final_result_NoneType` (arguments `{ response: null }`),
+ *   as pydantic-ai does for `City | None`. `Schema.Null` alone in a union with
+ *   `OutputSpec.text` gives `string | null`.
  *
  * @example
  * ```ts
@@ -28,7 +32,7 @@
  */
 import type * as OutputSpec from "@agentfx/core/OutputSpec"
 import { toolSpec } from "./internal/build.js"
-import { makeEntry } from "./internal/target.js"
+import { makeEntry, splitNone } from "./internal/target.js"
 import type { OutputOf, RequirementsOf, Target } from "./Output.js"
 
 /** Options of `make`. */
@@ -55,12 +59,14 @@ export const make = <const T extends Target | ReadonlyArray<Target>>(
   target: T,
   options: Options = {}
 ): OutputSpec.OutputSpec<OutputOf<T>, RequirementsOf<T>> => {
-  const targets: ReadonlyArray<Target> = Array.isArray(target) ? target : [target as Target]
+  const given: ReadonlyArray<Target> = Array.isArray(target) ? target : [target as Target]
+  // A nullable target is split (optional output); the description still belongs to it.
+  const targets = given.flatMap(splitNone)
   return toolSpec(
     targets.map((t, i) => ({
       entry: makeEntry(t, {
         name: i === 0 ? options.name : undefined,
-        description: targets.length === 1 ? options.description : undefined
+        description: given.length === 1 && i === 0 ? options.description : undefined
       }),
       strict: options.strict,
       maxRetries: options.retries ?? options.maxRetries

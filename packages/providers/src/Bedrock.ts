@@ -3,7 +3,7 @@
  * ConverseStream (the binary AWS event stream, decoded per network read with both CRC32s
  * checked): Claude, Nova, Llama, Mistral, gpt-oss, Qwen, DeepSeek and the other models Bedrock
  * serves, with tools, native JSON-schema output where the family has it, thinking, cache
- * points, images / documents / video and usage.
+ * points, images / documents / video and usage, and token counting (`Model.countTokens`, CountTokens).
  *
  * Requests are signed with AWS Signature V4 (`@smithy/signature-v4`). Credentials: explicit
  * ones, any AWS credential provider function (e.g. `fromSSO()` of
@@ -119,6 +119,16 @@ export interface ClientService {
     settings: ModelSettings.ModelSettings,
     decode: (json: unknown) => Effect.Effect<A, E>
   ) => Effect.Effect<A, E | RequestError>
+  /**
+   * POSTs a CountTokens body (`/model/{base model id}/count-tokens`, `countTokensBody`) and
+   * decodes the JSON answer with `decode`.
+   */
+  readonly countTokens: <A, E>(
+    modelId: string,
+    body: Record<string, unknown>,
+    settings: ModelSettings.ModelSettings,
+    decode: (json: unknown) => Effect.Effect<A, E>
+  ) => Effect.Effect<A, E | RequestError>
   /** POSTs a ConverseStream body; the body is framed by the AWS event-stream decoder. */
   readonly converseStream: (
     modelId: string,
@@ -140,6 +150,31 @@ export const endpointOf = (region: string): string =>
 /** The Converse path of a model id, ARN or inference profile (URL-encoded once). */
 export const conversePath = (modelId: string, stream: boolean): string =>
   `/model/${encodeURIComponent(modelId)}/${stream ? "converse-stream" : "converse"}`
+
+/**
+ * The model id without its cross-region inference profile prefix (`us.`, `eu.`, `apac.`,
+ * `global.`…): CountTokens takes base model ids only.
+ */
+export const baseModelIdOf = (modelId: string): string =>
+  modelId.replace(/^(?:us|us-gov|eu|apac|ap|jp|au|ca|global)\./, "")
+
+/** The CountTokens path of a model id: its base model id, URL-encoded once. */
+export const countTokensPath = (modelId: string): string =>
+  `/model/${encodeURIComponent(baseModelIdOf(modelId))}/count-tokens`
+
+/**
+ * The CountTokens body of a Converse body: its messages, system blocks (`[]` when none) and
+ * tool configuration, under `input.converse`; no inference or output settings.
+ */
+export const countTokensBody = (body: Record<string, unknown>): Record<string, unknown> => ({
+  input: {
+    converse: {
+      messages: body.messages,
+      system: body.system ?? [],
+      ...(body.toolConfig !== undefined ? { toolConfig: body.toolConfig } : {})
+    }
+  }
+})
 
 /** The InvokeModel path of a model id (URL-encoded once). */
 export const invokePath = (modelId: string): string =>
@@ -224,6 +259,10 @@ export const makeClientWith = (
       ),
     invoke: (modelId, body, settings, decode) =>
       Effect.flatMap(prepare(modelId, body, settings, false, invokePath(modelId)), (request) =>
+        Request.postJson(httpClient, request, decode)
+      ),
+    countTokens: (modelId, body, settings, decode) =>
+      Effect.flatMap(prepare(modelId, body, settings, false, countTokensPath(modelId)), (request) =>
         Request.postJson(httpClient, request, decode)
       ),
     converseStream: (modelId, body, settings) =>
@@ -342,7 +381,14 @@ export const makeWith = (
       sse: (body, settings) => client.converseStream(modelId, body, settings)
     },
     decode: (json) => Wire.decodeResponse(json as Wire.WireResponse, modelId),
-    decoder: Wire.streamDecoder
+    decoder: Wire.streamDecoder,
+    countTokens: (body, settings) =>
+      client.countTokens(
+        modelId,
+        countTokensBody(body),
+        settings,
+        HttpModel.decodeTokenCount("Bedrock", modelId, "inputTokens")
+      )
   })
 }
 

@@ -81,6 +81,14 @@ export interface ChatProfile extends Model.ModelProfile {
    * domains go in `search_settings`, `executed_tools` come back as built-in parts). Absent: none.
    */
   readonly builtinTools?: "openai" | "openrouter" | "groq" | undefined
+  /**
+   * Thinking the model inlines in its text between these tags (`["<think>", "</think>"]`:
+   * Qwen, DeepSeek-R1 and other open models on vLLM, Ollama, Groq, Hugging Face…) becomes
+   * `ThinkingPart`s, streamed or not (a tag cut between two chunks included); thinking parts
+   * go back in the same tags, in the assistant's text, unless `sendThinkingField` is set.
+   * Absent: text is text (pydantic-ai's `thinking_tags`).
+   */
+  readonly thinkingTags?: readonly [open: string, close: string] | undefined
 }
 
 const reasoningModel = (name: string): boolean => /^(o\d|gpt-5)/.test(name.replace(/^.*\//, ""))
@@ -185,8 +193,9 @@ export const make = (
           cacheTools: options.cacheTools
         }),
       post: HttpModel.viaClient(client, (body, settings) => ({ modelName, path, body, settings })),
-      decode: (json) => Wire.decodeResponse(json, { modelName, system }),
-      decoder: Wire.streamDecoder(system)
+      decode: (json) =>
+        Wire.decodeResponse(json, { modelName, system, thinkingTags: profile.thinkingTags }),
+      decoder: Wire.streamDecoder(system, profile.thinkingTags)
     })
   })
 

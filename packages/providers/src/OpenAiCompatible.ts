@@ -95,10 +95,12 @@ export const vendors: Readonly<Record<string, Vendor>> = {
     name: "groq",
     baseUrl: "https://api.groq.com/openai/v1",
     apiKeyEnv: "GROQ_API_KEY",
+    // Qwen3 and other open reasoning models inline their thinking in <think> tags.
     profile: compat({
       maxTokensField: "max_completion_tokens",
       supportsStreamOptions: false,
-      builtinTools: "groq"
+      builtinTools: "groq",
+      thinkingTags: ["<think>", "</think>"]
     })
   },
   together: {
@@ -137,7 +139,8 @@ export const vendors: Readonly<Record<string, Vendor>> = {
     name: "huggingface",
     baseUrl: "https://router.huggingface.co/v1",
     apiKeyEnv: "HF_TOKEN",
-    profile: compat()
+    // DeepSeek-R1, Qwen3 and other open reasoning models inline their thinking in <think> tags.
+    profile: compat({ thinkingTags: ["<think>", "</think>"] })
   }
 }
 

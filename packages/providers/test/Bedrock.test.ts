@@ -505,6 +505,30 @@ describe("Bedrock model families", () => {
     assert.isUndefined(encode("mistral.mistral-large-3-675b-instruct").toolConfig.toolChoice)
   })
 
+  it("topK: Claude's top_k beside thinking, Nova's inferenceConfig.topK, ignored elsewhere; serviceTier as { type }", () => {
+    assert.deepStrictEqual(
+      encode("us.anthropic.claude-sonnet-4-20250514-v1:0", {
+        topK: 40,
+        thinking: { budgetTokens: 4000 }
+      }).additionalModelRequestFields,
+      { thinking: { type: "enabled", budget_tokens: 4000 }, top_k: 40 }
+    )
+    assert.deepStrictEqual(
+      encode("us.amazon.nova-micro-v1:0", { topK: 20 }).additionalModelRequestFields,
+      { inferenceConfig: { topK: 20 } }
+    )
+    assert.isUndefined(
+      encode("us.meta.llama4-maverick-17b-instruct-v1:0", { topK: 5 }).additionalModelRequestFields
+    )
+    assert.deepStrictEqual(
+      encode("us.amazon.nova-micro-v1:0", { serviceTier: "flex" }).serviceTier,
+      {
+        type: "flex"
+      }
+    )
+    assert.isUndefined(encode("us.amazon.nova-micro-v1:0").serviceTier)
+  })
+
   it("asks Claude for thinking in additionalModelRequestFields and then does not force tools", () => {
     const body = encode("us.anthropic.claude-sonnet-4-20250514-v1:0", {
       thinking: { budgetTokens: 4000 }

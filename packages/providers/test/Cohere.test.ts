@@ -126,6 +126,14 @@ describe("Cohere encoding", () => {
     assert.deepStrictEqual([none.tool_choice, names(none)], ["NONE", ["get_weather", "other"]])
   })
 
+  it("topK is Cohere's k; serviceTier is ignored", () => {
+    const body = encode([Messages.userPrompt("hi")], { topK: 7, topP: 0.5, serviceTier: "flex" })
+    assert.strictEqual(body.k, 7)
+    assert.strictEqual(body.p, 0.5)
+    assert.isUndefined(body.service_tier)
+    assert.isUndefined(encode([Messages.userPrompt("hi")]).k)
+  })
+
   it("settings, structured output and thinking (reasoning models only)", () => {
     const native = new Model.ModelRequestParameters({
       outputMode: "native",

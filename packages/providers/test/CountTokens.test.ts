@@ -4,13 +4,23 @@
  * server received must match the recorded one, and the recorded count (or error) comes back.
  * The generation interactions of the same cases are covered by the conformance suites.
  */
-import { Agent, AgentError, BuiltinTool, HistoryProcessor, Messages, Model } from "@agentfx/core"
+import {
+  Agent,
+  AgentError,
+  BuiltinTool,
+  HistoryProcessor,
+  Messages,
+  Model,
+  Tool,
+  Usage
+} from "@agentfx/core"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as Anthropic from "../src/Anthropic.js"
+import * as Bedrock from "../src/Bedrock.js"
 import * as BedrockMantle from "../src/BedrockMantle.js"
 import * as Google from "../src/Google.js"
 import * as OpenAiClient from "../src/OpenAiClient.js"
@@ -31,6 +41,18 @@ const responses = (baseUrl: string, name: string) =>
   OpenAiResponses.model(name).pipe(
     Layer.provide(
       OpenAiClient.layer({ baseUrl: `${baseUrl}/v1`, apiKey: Redacted.make("sk-x"), retry: false })
+    )
+  )
+
+const bedrock = (baseUrl: string, name: string) =>
+  Bedrock.model(name).pipe(
+    Layer.provide(
+      Bedrock.layer({
+        region: "us-east-1",
+        baseUrl,
+        credentials: { accessKeyId: "AKIDCOUNT", secretAccessKey: Redacted.make("count-secret") },
+        retry: false
+      })
     )
   )
 
@@ -104,6 +126,37 @@ describe("Model.countTokens (recorded)", () => {
       })
     )
   }
+
+  it.scoped("bedrock: the tool configuration is counted (recorded CountTokens)", () =>
+    Effect.gen(function* () {
+      const c = loadCase("bedrock", "models.test_bedrock.test_bedrock_count_tokens_tool_config")
+      const recorded = countOf(c)
+      const server = yield* replayServer(c)
+      const model = yield* Model.resolve(
+        bedrock(server.baseUrl, "us.anthropic.claude-sonnet-4-20250514-v1:0").pipe(
+          Layer.provide(NodeHttpClient.layerUndici)
+        )
+      )
+      // The recorded tool's own JSON schema (pydantic-ai's, without `required`).
+      const weather = new Tool.ToolDefinition({
+        name: "get_weather",
+        description: "Get the weather for a location",
+        parametersJsonSchema: { type: "object", properties: { location: { type: "string" } } }
+      })
+      const usage = yield* model.countTokens!(
+        [Messages.userPrompt("What is the weather in Paris?")],
+        { maxTokens: 100, extraBody: { x: 1 } },
+        new Model.ModelRequestParameters({ functionTools: [weather] })
+      )
+      assert.strictEqual(usage.inputTokens, 375)
+      // The inference profile prefix (`us.`) is dropped: CountTokens takes base model ids.
+      assert.strictEqual(server.received.length, 1)
+      assert.strictEqual(server.received[0]!.path, recorded.request.path)
+      assert.deepStrictEqual(server.received[0]!.body, recorded.request.body)
+      assert.match(server.received[0]!.headers.authorization ?? "", /^AWS4-HMAC-SHA256 /)
+      assert.notInclude(JSON.stringify(server.received[0]!.headers), "count-secret")
+    })
+  )
 
   it.scoped("anthropic: built-in tools are counted too (the memory tool, recorded)", () =>
     Effect.gen(function* () {
@@ -262,4 +315,101 @@ describe("Model.countTokens (recorded)", () => {
       assert.strictEqual(result.allMessages().length, 6)
     })
   )
+
+  // UsageLimits.countTokensBeforeRequest end to end: the recorded count, then (within the
+  // limit) the recorded generation, through an agent run.
+  for (const k of cases) {
+    it.scoped(`${k.provider}: countTokensBeforeRequest within the limit (${k.id})`, () =>
+      Effect.gen(function* () {
+        const c = loadCase(k.provider, k.id)
+        const recorded = countOf(c)
+        const generation = c.interactions.find((i) => i !== recorded)!
+        const server = yield* replayServer(c)
+        const agent = Agent.make({
+          model: k.layer(server.baseUrl, k.model).pipe(Layer.provide(NodeHttpClient.layerUndici))
+        })
+        const result = yield* agent.run(promptOf(recorded.request.body as Json), {
+          usageLimits: new Usage.UsageLimits({
+            inputTokensLimit: 50,
+            countTokensBeforeRequest: true
+          })
+        })
+        // Counted first, then sent; every recorded interaction used once, in order.
+        assert.deepStrictEqual(
+          server.received.map((r) => r.path),
+          [recorded.request.path, generation.request.path]
+        )
+        assert.deepStrictEqual(server.received[0]!.body, recorded.request.body)
+        const sent = server.received[1]!.body as Json
+        const expected = generation.request.body as Json
+        for (const field of ["messages", "contents", "input", "model"]) {
+          assert.deepStrictEqual(sent[field], expected[field], field)
+        }
+        assert.include(result.output, "pangram")
+        assert.strictEqual(result.usage.requests, 1)
+        assert.isAbove(result.usage.inputTokens, 0)
+      })
+    )
+  }
+
+  const exceeded = [
+    {
+      provider: "anthropic",
+      id: "models.test_anthropic.test_anthropic_model_usage_limit_exceeded",
+      layer: anthropic,
+      model: "claude-sonnet-4-5",
+      prompt: ["The quick brown fox jumps over the lazydog."],
+      tokens: 19
+    },
+    {
+      provider: "bedrock",
+      id: "models.test_bedrock.test_bedrock_model_usage_limit_exceeded",
+      layer: bedrock,
+      model: "us.anthropic.claude-sonnet-4-20250514-v1:0",
+      prompt: [
+        "The quick brown fox jumps over the lazydog.",
+        new Messages.CachePoint(),
+        "What was next?"
+      ],
+      tokens: 23
+    }
+  ] as const
+
+  for (const k of exceeded) {
+    it.scoped(
+      `${k.provider}: countTokensBeforeRequest over the limit: nothing sent (${k.id})`,
+      () =>
+        Effect.gen(function* () {
+          const c = loadCase(k.provider, k.id)
+          const server = yield* replayServer(c)
+          const agent = Agent.make({
+            model: k.layer(server.baseUrl, k.model).pipe(Layer.provide(NodeHttpClient.layerUndici))
+          })
+          const error = yield* agent
+            .run([...k.prompt], {
+              usageLimits: new Usage.UsageLimits({
+                inputTokensLimit: 18,
+                countTokensBeforeRequest: true
+              })
+            })
+            .pipe(Effect.flip)
+          assert.instanceOf(error, AgentError.UsageLimitExceeded)
+          const e = error as AgentError.UsageLimitExceeded
+          assert.strictEqual(
+            e.message,
+            `The next request would exceed the input_tokens limit of 18 (input_tokens=${k.tokens})`
+          )
+          assert.strictEqual(e.limit, "inputTokensLimit")
+          assert.strictEqual(e.value, k.tokens)
+          assert.deepStrictEqual(
+            e.messages.map((m) => m._tag),
+            ["ModelRequest"]
+          )
+          // The count only: the generation request was never sent.
+          assert.strictEqual(server.received.length, 1)
+          assert.strictEqual(server.received[0]!.path, c.interactions[0]!.request.path)
+          assert.deepStrictEqual(server.received[0]!.body, c.interactions[0]!.request.body)
+        })
+    )
+  }
 })

@@ -40,6 +40,14 @@ const output = new Tool.ToolDefinition({
 })
 
 describe("Mistral encoding", () => {
+  it("has no top-k or service tier: topK / serviceTier are not sent", () => {
+    const body = encode([Messages.userPrompt("hi")], { topK: 7, serviceTier: "flex", topP: 0.5 })
+    assert.strictEqual(body.top_p, 0.5)
+    assert.isUndefined(body.top_k)
+    assert.isUndefined(body.k)
+    assert.isUndefined(body.service_tier)
+  })
+
   it("maps tool call ids from other providers to one stable 9-character id; Mistral's stay", () => {
     const history = [
       new Messages.ModelRequest({ parts: [new Messages.UserPromptPart({ content: "weather?" })] }),

@@ -44,6 +44,7 @@ import type { AgentConfig, RunOptionsAny } from "./runLoop.js"
 /** What a sub-agent is, for composition: anything that runs and streams like an agent. */
 export interface Runnable {
   readonly name: string | undefined
+  readonly description?: string | undefined
   run(prompt: unknown, options?: any): Effect.Effect<AgentRunResult<any>, any, any>
   runStream(prompt: unknown, options?: any): Stream.Stream<AgentStreamEvent<any>, any, any>
 }
@@ -172,7 +173,7 @@ export const asTool = (agent: Runnable, options: AsToolOptionsAny): Tool.Any => 
   const agentName = agent.name ?? options.name
   const input = options.input ?? defaultInput
   return Tool.make(options.name, {
-    description: options.description ?? `Ask the agent "${agentName}".`,
+    description: options.description ?? agent.description ?? `Ask the agent "${agentName}".`,
     parameters: (options.parameters ?? PromptParameters) as Schema.Schema<any, any, never>,
     ...(options.retries !== undefined ? { retries: options.retries } : {}),
     ...(options.sequential !== undefined ? { sequential: options.sequential } : {}),

@@ -80,6 +80,7 @@ import { RunContext, type Service as RunContextService } from "../RunContext.js"
 import type { ToolDefinition } from "../Tool.js"
 import type * as Toolset from "../Toolset.js"
 import { RunUsage, UsageLimits } from "../Usage.js"
+import { countBeforeRequest } from "./countBeforeRequest.js"
 import * as historyProcessors from "./historyProcessors.js"
 import { repairHistory } from "./historyRepair.js"
 import { instructionsText, reevaluateSystemPrompts, systemPromptParts } from "./instructions.js"
@@ -106,6 +107,8 @@ import { openSpanIn, withScopeAndContext } from "./spanRegion.js"
 /** The agent's configuration, untyped (Agent.ts carries the types). */
 export interface AgentConfig {
   readonly name: string | undefined
+  /** What the agent does: `gen_ai.agent.description`, `asTool`'s default tool description. */
+  readonly description?: string | undefined
   readonly model: Model.Input | undefined
   readonly instructions: ReadonlyArray<Instruction<any, any>>
   readonly systemPrompts: ReadonlyArray<SystemPrompt<any, any>>
@@ -320,7 +323,7 @@ class Plan {
   readonly span: ReturnType<typeof agentSpan>
   private readonly outputs = new WeakMap<Model.ModelProfile, ResolvedOutput>()
   constructor(readonly config: AgentConfig) {
-    this.span = agentSpan(config.name)
+    this.span = agentSpan(config.name, config.description)
     const statics: Array<string> = []
     const dynamics: Array<Effect.Effect<string | undefined, unknown, unknown>> = []
     for (const i of config.instructions) {
@@ -575,9 +578,13 @@ class Run<A> implements Machine<A>, ToolHost {
       own === undefined || own.length === 0
         ? (config.historyProcessors ?? [])
         : [...(config.historyProcessors ?? []), ...own]
-    // [compose #18] `gen_ai.conversation.id` on the run's `invoke_agent` span.
-    if (options.conversationId !== undefined && owner?.parent?._tag === "Span") {
-      owner.parent.attribute("gen_ai.conversation.id", options.conversationId)
+    // [compose #18] `gen_ai.conversation.id` on the run's `invoke_agent` span; the run id is
+    // the agent call's id (`gen_ai.agent.call.id`).
+    if (owner?.parent?._tag === "Span") {
+      owner.parent.attribute("gen_ai.agent.call.id", this.runId)
+      if (options.conversationId !== undefined) {
+        owner.parent.attribute("gen_ai.conversation.id", options.conversationId)
+      }
     }
     this.start = new UserPromptNode(prompt)
     this.st = {
@@ -995,15 +1002,34 @@ class Run<A> implements Machine<A>, ToolHost {
         const before = this.usageLimits.checkBeforeRequest(usage)
         if (Option.isSome(before)) return Effect.fail(this.limitError(before.value))
         if (this.processors.length === 0) {
-          return Effect.succeed<Prepared>({ messages: st.messages, parameters })
+          return this.countedPrepared({ messages: st.messages, parameters }, usage)
         }
         // History processors: what they return is sent; the stored history stays whole.
-        return Effect.map(
+        return Effect.flatMap(
           historyProcessors.apply(this.processors, st.messages, this.ctxWith(usage)),
-          (messages): Prepared => ({ messages, parameters })
+          (messages) => this.countedPrepared({ messages, parameters }, usage)
         )
       })
     })
+  }
+
+  /**
+   * The prepared request, after `UsageLimits.countTokensBeforeRequest` (when set) counted what
+   * is about to be sent and found it within the token limits.
+   */
+  private countedPrepared(prep: Prepared, usage: RunUsage): Effect.Effect<Prepared, unknown> {
+    if (this.usageLimits.countTokensBeforeRequest !== true) return Effect.succeed(prep)
+    return Effect.flatMap(
+      countBeforeRequest(
+        this.usageLimits,
+        this.chatModel,
+        usage,
+        prep.messages,
+        this.st.settings,
+        prep.parameters
+      ),
+      (v) => (Option.isSome(v) ? Effect.fail(this.limitError(v.value)) : Effect.succeed(prep))
+    )
   }
 
   /** The request parameters for these function tools, or the name of a conflicting tool. */
@@ -1678,14 +1704,15 @@ const statusReturn = (call: ToolCallPart, content: string) =>
   new ToolReturnPart({ toolName: call.toolName, toolCallId: call.toolCallId, content }, true)
 
 /** The `invoke_agent` span of an agent's runs: its name and options. */
-export const agentSpan = (name: string | undefined) => ({
+export const agentSpan = (name: string | undefined, description?: string | undefined) => ({
   name: `invoke_agent ${name ?? "agent"}`,
   options: {
     // A stack trace would point into this library and costs an `Error` per run.
     captureStackTrace: false,
     attributes: {
       "gen_ai.operation.name": "invoke_agent",
-      "gen_ai.agent.name": name ?? "agent"
+      "gen_ai.agent.name": name ?? "agent",
+      ...(description !== undefined ? { "gen_ai.agent.description": description } : {})
     }
   } satisfies Tracer.SpanOptions
 })

@@ -51,6 +51,27 @@ const identifierOf = (ast: AST.AST): string | undefined => {
   return undefined
 }
 
+/** `null` / `undefined` / `void`: "no output" (pydantic-ai's `None`). */
+export const isNone = (ast: AST.AST): boolean =>
+  (AST.isLiteral(ast) && ast.literal === null) ||
+  AST.isUndefinedKeyword(ast) ||
+  AST.isVoidKeyword(ast)
+
+/**
+ * A nullable union target (`Schema.NullOr(X)`, `Schema.Union(X, Y, Schema.Null)`) split into
+ * its other members and `Schema.Null`, so tool mode offers one tool each, the "no output" one
+ * named `final_result_NoneType` as in pydantic-ai. Other targets are kept as they are.
+ */
+export const splitNone = (target: Target): ReadonlyArray<Target> => {
+  if (OutputFunction.isOutputFunction(target)) return [target]
+  const ast = (target as Schema.Schema<any, any, never>).ast
+  if (!AST.isUnion(ast) || !ast.types.some(isNone)) return [target]
+  const rest = ast.types.filter((t) => !isNone(t))
+  if (rest.length === 0) return [Schema.Null]
+  const some = rest.length === 1 ? rest[0]! : AST.Union.make(rest)
+  return [Schema.make(some) as Schema.Schema<any, any, never>, Schema.Null]
+}
+
 const descriptionOf = (ast: AST.AST): string | undefined => {
   const own = Option.getOrUndefined(AST.getDescriptionAnnotation(ast))
   if (own !== undefined) return own
@@ -107,7 +128,12 @@ export const makeEntry = (
   const unwrap = wrapped ? (value: any) => value.response : (value: any) => value
   return {
     name: options.name,
-    typeName: fn !== undefined ? fn.name : (identifierOf(schema.ast) ?? "Output"),
+    typeName:
+      fn !== undefined
+        ? fn.name
+        : isNone(schema.ast)
+          ? "NoneType"
+          : (identifierOf(schema.ast) ?? "Output"),
     description: ownDescription,
     givenDescription: options.description,
     objectSchema,

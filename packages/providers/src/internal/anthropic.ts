@@ -509,6 +509,8 @@ export const encodeRequest = (
 
   if (settings.temperature !== undefined) body.temperature = settings.temperature
   if (settings.topP !== undefined) body.top_p = settings.topP
+  if (settings.topK !== undefined) body.top_k = settings.topK
+  if (settings.serviceTier !== undefined) body.service_tier = settings.serviceTier
   if (settings.stopSequences !== undefined) body.stop_sequences = settings.stopSequences
   return body
 }

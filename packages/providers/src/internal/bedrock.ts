@@ -600,9 +600,29 @@ export const encodeRequest = (
     }
   }
 
-  if (thinking !== undefined) body.additionalModelRequestFields = thinking
+  const topK = topKFields(family, settings.topK)
+  if (thinking !== undefined || topK !== undefined) {
+    body.additionalModelRequestFields = { ...thinking, ...topK }
+  }
+  if (settings.serviceTier !== undefined) body.serviceTier = { type: settings.serviceTier }
   return body
 }
+
+/**
+ * `topK` in `additionalModelRequestFields`, where the family has it: Claude's own `top_k`,
+ * Nova's `inferenceConfig.topK`; other families ignore it.
+ */
+const topKFields = (
+  family: Family,
+  topK: number | undefined
+): Record<string, unknown> | undefined =>
+  topK === undefined
+    ? undefined
+    : family.name === "anthropic"
+      ? { top_k: topK }
+      : family.name === "nova"
+        ? { inferenceConfig: { topK } }
+        : undefined
 
 // ---------------------------------------------------------------------------
 // Response decoding

@@ -162,6 +162,7 @@ export const encodeRequest = (
   if (settings.maxTokens !== undefined) body.max_tokens = settings.maxTokens
   if (settings.temperature !== undefined) body.temperature = settings.temperature
   if (settings.topP !== undefined) body.p = settings.topP
+  if (settings.topK !== undefined) body.k = settings.topK
   if (settings.seed !== undefined) body.seed = settings.seed
   if (settings.presencePenalty !== undefined) body.presence_penalty = settings.presencePenalty
   if (settings.frequencyPenalty !== undefined) body.frequency_penalty = settings.frequencyPenalty

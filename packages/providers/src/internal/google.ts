@@ -674,6 +674,7 @@ export const encodeRequest = (
   if (settings.maxTokens !== undefined) gc.maxOutputTokens = settings.maxTokens
   if (settings.temperature !== undefined) gc.temperature = settings.temperature
   if (settings.topP !== undefined) gc.topP = settings.topP
+  if (settings.topK !== undefined) gc.topK = settings.topK
   if (settings.seed !== undefined) gc.seed = settings.seed
   if (settings.presencePenalty !== undefined) gc.presencePenalty = settings.presencePenalty
   if (settings.frequencyPenalty !== undefined) gc.frequencyPenalty = settings.frequencyPenalty

@@ -11,13 +11,15 @@ import {
   Messages,
   type Model,
   type ModelSettings,
+  type PartsManager,
   type Tool,
   Usage
 } from "@agentfx/core"
 import type { ChatProfile } from "../OpenAiChat.js"
 import { instructionsOf, isObj, num, timestampOf } from "./chatMessages.js"
 import { promptCacheBreakpoint } from "./openaiResponses.js"
-import type { StreamDecoder } from "./streamDecoder.js"
+import type { Out, StreamDecoder } from "./streamDecoder.js"
+import * as ThinkTags from "./thinkTags.js"
 import {
   type CacheSetting,
   cacheControl,
@@ -178,6 +180,15 @@ export const encodeMessages = (
         const sameProvider = part._tag === "ThinkingPart" && part.providerName === options.system
         const detail = sameProvider ? reasoningDetailOf(part) : undefined
         if (part._tag === "TextPart") texts.push(part.content)
+        else if (
+          part._tag === "ThinkingPart" &&
+          profile.thinkingTags !== undefined &&
+          profile.sendThinkingField === undefined &&
+          detail === undefined &&
+          (part.providerName === undefined || part.providerName === options.system)
+        )
+          // Thinking the model wrote in tags goes back in them (pydantic-ai's form).
+          texts.push(ThinkTags.wrap(part.content, profile.thinkingTags))
         else if (part._tag === "ToolCallPart")
           toolCalls.push({
             id: part.toolCallId,
@@ -419,6 +430,7 @@ export const encodeRequest = (
     if (settings.logitBias !== undefined) body.logit_bias = settings.logitBias
   }
   if (settings.seed !== undefined) body.seed = settings.seed
+  if (settings.serviceTier !== undefined) body.service_tier = settings.serviceTier
   if (settings.stopSequences !== undefined) body.stop = settings.stopSequences
   if (settings.parallelToolCalls !== undefined && tools.length > 0)
     body.parallel_tool_calls = settings.parallelToolCalls
@@ -593,7 +605,12 @@ const executedResult = (
 /** Decodes a (non-streamed) Chat Completions response. */
 export const decodeResponse = (
   json: unknown,
-  options: { readonly modelName: string; readonly system: string }
+  options: {
+    readonly modelName: string
+    readonly system: string
+    /** Split `<think>…</think>` out of the text (`ChatProfile.thinkingTags`). */
+    readonly thinkingTags?: ThinkTags.ThinkingTags | undefined
+  }
 ): Messages.ModelResponse | AgentError.UnexpectedModelBehavior => {
   const body = isObj(json) ? json : {}
   const choices = Array.isArray(body.choices) ? body.choices : []
@@ -619,7 +636,17 @@ export const decodeResponse = (
     }
   }
   if (typeof message.content === "string" && message.content !== "") {
-    parts.push(new Messages.TextPart({ content: message.content }, true))
+    const tags = options.thinkingTags
+    if (tags === undefined) parts.push(new Messages.TextPart({ content: message.content }, true))
+    else {
+      for (const s of ThinkTags.split(message.content, tags)) {
+        parts.push(
+          s.kind === "text"
+            ? new Messages.TextPart({ content: s.content }, true)
+            : new Messages.ThinkingPart({ content: s.content, providerName: options.system }, true)
+        )
+      }
+    }
   }
   if (Array.isArray(message.tool_calls)) {
     for (const call of message.tool_calls) {
@@ -677,11 +704,43 @@ export interface StreamState {
   readonly details: Map<string, Json>
   /** Ids of the vendor-run tools (Groq `executed_tools`) already started. */
   executed?: Set<string>
+  /** Splits `<think>…</think>` out of the streamed text (`ChatProfile.thinkingTags`). */
+  readonly think?: ThinkTags.TagSplitter
+}
+
+/**
+ * Runs of streamed text split at thinking tags: each block its own part (text of block 0 is
+ * the usual `content` part).
+ */
+const taggedDeltas = (
+  segments: ReadonlyArray<ThinkTags.Segment & { readonly block: number }>,
+  manager: PartsManager.PartsManager,
+  out: Out,
+  system: string
+): void => {
+  for (const s of segments) {
+    const e =
+      s.kind === "text"
+        ? manager.textDelta(s.block === 0 ? "content" : `content-${s.block}`, s.content)
+        : manager.thinkingDelta(`think-${s.block}`, { content: s.content, providerName: system })
+    if (e) out.push(e)
+  }
 }
 
 /** The stream decoder of Chat Completions for a provider name (`system`). */
-export const streamDecoder = (system: string): StreamDecoder<StreamState> => ({
-  makeState: () => ({ done: false, finished: false, details: new Map() }),
+export const streamDecoder = (
+  system: string,
+  thinkingTags?: ThinkTags.ThinkingTags | undefined
+): StreamDecoder<StreamState> => ({
+  makeState: () =>
+    thinkingTags === undefined
+      ? { done: false, finished: false, details: new Map() }
+      : {
+          done: false,
+          finished: false,
+          details: new Map(),
+          think: new ThinkTags.TagSplitter(thinkingTags)
+        },
   done: (state) => {
     state.done = true
   },
@@ -754,9 +813,14 @@ export const streamDecoder = (system: string): StreamDecoder<StreamState> => ({
         }
       }
       if (typeof delta.content === "string" && delta.content !== "") {
-        const e = manager.textDelta("content", delta.content)
-        if (e) out.push(e)
+        if (state.think === undefined) {
+          const e = manager.textDelta("content", delta.content)
+          if (e) out.push(e)
+        } else taggedDeltas(state.think.push(delta.content), manager, out, system)
       }
+      // The end of the answer: a partial tag held back is plain content.
+      if (state.finished && state.think !== undefined)
+        taggedDeltas(state.think.flush(), manager, out, system)
       if (Array.isArray(delta.tool_calls)) {
         for (const call of delta.tool_calls) {
           if (!isObj(call)) continue

@@ -622,6 +622,7 @@ export const encodeRequest = (
   if (settings.maxTokens !== undefined) body.max_output_tokens = settings.maxTokens
   if (settings.temperature !== undefined) body.temperature = settings.temperature
   if (settings.topP !== undefined) body.top_p = settings.topP
+  if (settings.serviceTier !== undefined) body.service_tier = settings.serviceTier
   if (settings.parallelToolCalls !== undefined && tools.length > 0)
     body.parallel_tool_calls = settings.parallelToolCalls
 

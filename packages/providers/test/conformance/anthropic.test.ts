@@ -36,7 +36,7 @@ const SKIPS: ReadonlyArray<readonly [string, string]> = [
   ["cache_count_tokens", "top-level automatic cache_control is not modelled"],
   [
     "usage_limit_",
-    "counting before each request to check usage limits (count_tokens_before_request) is not built; the count request is replayed by CountTokens.test.ts"
+    "a count request (and, within the limit, the generation) through an agent run with UsageLimits.countTokensBeforeRequest: replayed by CountTokens.test.ts"
   ],
   ["lazy_advertisement", "tool additions are out of scope"],
   ["mid_conversation_system", "mid-conversation system messages are out of scope"],
@@ -290,8 +290,8 @@ const fromWire = (body: Json) => {
     settings.thinking = { budgetTokens: body.thinking.budget_tokens }
   if (body.temperature !== undefined) settings.temperature = body.temperature
   if (body.top_p !== undefined) settings.topP = body.top_p
-  // Anthropic-only sampling knobs have no portable setting: they travel in extraBody.
-  if (body.top_k !== undefined) settings.extraBody = { top_k: body.top_k }
+  if (body.top_k !== undefined) settings.topK = body.top_k
+  if (body.service_tier !== undefined) settings.serviceTier = body.service_tier
   if (body.stop_sequences !== undefined) settings.stopSequences = body.stop_sequences
   const format = body.output_config?.format
   const parameters = new Model.ModelRequestParameters({
@@ -509,8 +509,8 @@ const replayCase = (c: ConformanceCase, rechunkSeed?: number) =>
       const sent = sentFor(c.id, received, it, (b) => normalize(b).messages)
       assert.strictEqual(sent.headers["anthropic-version"], Anthropic.apiVersion)
       assert.strictEqual(sent.headers["x-api-key"], "sk-ant-test")
-      // Sampling settings (portable ones and extraBody's) reach the wire as recorded.
-      for (const key of ["temperature", "top_p", "top_k"]) {
+      // Sampling settings and the service tier reach the wire as recorded.
+      for (const key of ["temperature", "top_p", "top_k", "service_tier"]) {
         assert.strictEqual((sent.body as Json)[key], body[key], `${c.id}: ${key}`)
       }
     }

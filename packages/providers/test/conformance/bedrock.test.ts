@@ -33,9 +33,14 @@ const PROVIDER = "bedrock"
 
 /** Cases out of scope, matched by substring of the id, with the reason. */
 const SKIPS: ReadonlyArray<readonly [string, string]> = [
+  ["count_tokens_tool_config", "a CountTokens request only: replayed by CountTokens.test.ts"],
   [
-    "count_tokens",
-    "Bedrock CountTokens is not implemented (Model.countTokens: Anthropic, Gemini, OpenAI Responses)"
+    "usage_limit_exceeded",
+    "a CountTokens request through an agent run with UsageLimits.countTokensBeforeRequest: replayed by CountTokens.test.ts"
+  ],
+  [
+    "count_tokens_rejects_server_tools",
+    "the Anthropic SDK's InvokeModel counting (input.invokeModel) is not modelled: Bedrock models count through Converse"
   ],
   ["test_gateway", "pydantic gateway routing is out of scope"],
   ["mid_conversation_system", "mid-conversation system messages are out of scope"],
@@ -311,9 +316,21 @@ const fromWire = (body: Json, modelId: string) => {
       delete additional[key]
     }
   }
+  // `topK`: Claude's `top_k`, Nova's `inferenceConfig.topK`.
+  if (additional.top_k !== undefined && family.name === "anthropic") {
+    settings.topK = additional.top_k
+    delete additional.top_k
+  }
+  if (additional.inferenceConfig?.topK !== undefined && family.name === "nova") {
+    settings.topK = additional.inferenceConfig.topK
+    const { topK: _, ...rest } = additional.inferenceConfig
+    if (Object.keys(rest).length > 0) additional.inferenceConfig = rest
+    else delete additional.inferenceConfig
+  }
+  if (body.serviceTier?.type !== undefined) settings.serviceTier = body.serviceTier.type
   // Fields with no portable setting travel in extraBody.
   if (Object.keys(additional).length > 0) extra.additionalModelRequestFields = additional
-  for (const key of ["performanceConfig", "serviceTier", "guardrailConfig"]) {
+  for (const key of ["performanceConfig", "guardrailConfig"]) {
     if (body[key] !== undefined) extra[key] = body[key]
   }
   if (Object.keys(extra).length > 0) settings.extraBody = extra

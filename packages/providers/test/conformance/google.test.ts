@@ -81,7 +81,7 @@ const skipRules: ReadonlyArray<{
   },
   {
     reason:
-      "counting before each request to check usage limits (count_tokens_before_request) is not built; Gemini countTokens is replayed by CountTokens.test.ts",
+      "a countTokens request, then the generation, through an agent run with UsageLimits.countTokensBeforeRequest: replayed by CountTokens.test.ts",
     test: (c) => c.interactions.some((i) => i.endpoint === "countTokens")
   },
   {
@@ -474,6 +474,7 @@ const toRequest = (body: any): Decoded => {
   if (gc.maxOutputTokens !== undefined) settings.maxTokens = gc.maxOutputTokens
   if (gc.temperature !== undefined) settings.temperature = gc.temperature
   if (gc.topP !== undefined) settings.topP = gc.topP
+  if (gc.topK !== undefined) settings.topK = gc.topK
   if (gc.seed !== undefined) settings.seed = gc.seed
   if (gc.presencePenalty !== undefined) settings.presencePenalty = gc.presencePenalty
   if (gc.frequencyPenalty !== undefined) settings.frequencyPenalty = gc.frequencyPenalty
@@ -493,6 +494,7 @@ const toRequest = (body: any): Decoded => {
     "maxOutputTokens",
     "temperature",
     "topP",
+    "topK",
     "seed",
     "presencePenalty",
     "frequencyPenalty",

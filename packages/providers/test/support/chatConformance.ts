@@ -131,7 +131,8 @@ const fidelitySkipReason = (it: Interaction, vendor: VendorSetup): string | unde
   for (const [i, m] of ((body.messages ?? []) as Array<Json>).entries()) {
     // cacheInstructions: the first system message as one cached text part
     if (caching && i === 0 && isCachedSystemMessage(m)) continue
-    if (m.role === "user" && m.tool_calls !== undefined)
+    // (`tool_calls: null` on a user message, as Hugging Face recordings have, is none)
+    if (m.role === "user" && m.tool_calls !== undefined && m.tool_calls !== null)
       return "user message with tool_calls (vendor quirk)"
     if (Array.isArray(m.content)) {
       for (const p of m.content) {
@@ -150,8 +151,13 @@ const fidelitySkipReason = (it: Interaction, vendor: VendorSetup): string | unde
           return "explicit prompt cache breakpoints for a vendor whose profile sends none"
       }
     }
-    if (typeof m.content === "string" && /<think>/.test(m.content) && m.role === "assistant")
-      return "thinking replayed as <think> tags (pydantic-ai vendor profile)"
+    if (
+      typeof m.content === "string" &&
+      /<think>/.test(m.content) &&
+      m.role === "assistant" &&
+      vendor.profile(body.model ?? "").thinkingTags === undefined
+    )
+      return "thinking replayed as <think> tags, for a vendor whose profile has no thinkingTags"
   }
   return undefined
 }
@@ -173,10 +179,29 @@ const textOf = (content: unknown): string =>
       ? content.map((p: Json) => (p.type === "text" ? p.text : "")).join("")
       : ""
 
+/**
+ * An assistant message whose thinking was sent back in tags, pydantic-ai's way
+ * (`{open}\n{thinking}\n{close}` and the text, joined by a blank line): its thinking and text.
+ */
+const fromThinkTags = (
+  content: unknown,
+  [open, close]: readonly [string, string]
+): { thinking: string; text: string } | undefined => {
+  if (typeof content !== "string" || !content.startsWith(`${open}\n`)) return undefined
+  const end = content.indexOf(`\n${close}`)
+  if (end < 0) return undefined
+  const rest = content.slice(end + close.length + 1)
+  return {
+    thinking: content.slice(open.length + 1, end),
+    text: rest.startsWith("\n\n") ? rest.slice(2) : rest
+  }
+}
+
 /** Recorded wire messages → agentfx messages. */
 export const wireToMessages = (
   wire: ReadonlyArray<Json>,
-  system: string
+  system: string,
+  thinkingTags?: readonly [string, string]
 ): Array<Messages.ModelMessage> => {
   const out: Array<Messages.ModelMessage> = []
   let parts: Array<Messages.ModelRequestPart> = []
@@ -278,7 +303,12 @@ export const wireToMessages = (
               new Messages.ThinkingPart({ content: m[field], id: field, providerName: system })
             )
         }
-        if (typeof m.content === "string" && m.content !== "")
+        const tagged =
+          thinkingTags !== undefined ? fromThinkTags(m.content, thinkingTags) : undefined
+        if (tagged !== undefined) {
+          rparts.push(new Messages.ThinkingPart({ content: tagged.thinking, providerName: system }))
+          if (tagged.text !== "") rparts.push(new Messages.TextPart({ content: tagged.text }))
+        } else if (typeof m.content === "string" && m.content !== "")
           rparts.push(new Messages.TextPart({ content: m.content }))
         for (const call of m.tool_calls ?? []) {
           toolNames.set(call.id, call.function.name)
@@ -387,6 +417,7 @@ export const wireToParameters = (
   if (typeof body.max_tokens === "number") settings.maxTokens = body.max_tokens
   if (typeof body.temperature === "number") settings.temperature = body.temperature
   if (Array.isArray(body.stop)) settings.stopSequences = body.stop
+  if (typeof body.service_tier === "string") settings.serviceTier = body.service_tier
   return {
     parameters: new Model.ModelRequestParameters({
       functionTools,
@@ -479,6 +510,7 @@ export const assertRequestFidelity = (recorded: Json, received: Json, keepThinki
   assert.deepStrictEqual(typed(receivedChoice), typed(recordedChoice), "tool_choice")
   assert.deepStrictEqual(received.response_format, recorded.response_format, "response_format")
   assert.strictEqual(received.stream, recorded.stream ?? false, "stream")
+  assert.strictEqual(received.service_tier, recorded.service_tier, "service_tier")
 }
 
 // ---------------------------------------------------------------------------
@@ -644,6 +676,25 @@ const finishMap: Record<string, string> = {
   error: "error"
 }
 
+/**
+ * The expected values for a vendor whose profile splits `<think>…</think>` out of the text
+ * (an independent reading: the text between the tags is thinking, after any reasoning field).
+ */
+const splitThinkTags = (expected: Expected, [open, close]: readonly [string, string]): Expected => {
+  let text = ""
+  let thinking = ""
+  let rest = expected.text
+  for (;;) {
+    const start = rest.indexOf(open)
+    const end = start < 0 ? -1 : rest.indexOf(close, start + open.length)
+    if (end < 0) break
+    text += rest.slice(0, start)
+    thinking += rest.slice(start + open.length, end)
+    rest = rest.slice(end + close.length)
+  }
+  return { ...expected, text: text + rest, thinking: expected.thinking + thinking }
+}
+
 /** Asserts a decoded response equals the expected values. */
 export const assertDecoded = (response: Messages.ModelResponse, expected: Expected) => {
   assert.strictEqual(response.text, expected.text, "text")
@@ -759,7 +810,7 @@ export const runInteraction = (
     const modelName: string = body.model ?? "model"
     const stream = body.stream === true
     const messages = options.useRecordedMessages
-      ? wireToMessages(body.messages ?? [], vendor.system)
+      ? wireToMessages(body.messages ?? [], vendor.system, vendor.profile(modelName).thinkingTags)
       : [Messages.userPrompt("hello")]
     const { parameters, settings } = options.useRecordedMessages
       ? wireToParameters(body)
@@ -840,7 +891,8 @@ export const checkInteraction = (
         r.sse !== null && r.sse !== undefined
           ? expectedFromSse(r.sse)
           : expectedFromJson((r.json ?? (r.text ? JSON.parse(r.text) : {})) as Json)
-      assertDecoded(result.right, expected)
+      const tags = vendor.profile((it.request.body as Json | null)?.model ?? "").thinkingTags
+      assertDecoded(result.right, tags === undefined ? expected : splitThinkTags(expected, tags))
     }
     if (useRecorded) {
       assertRequestFidelity(

@@ -39,7 +39,7 @@ const SKIPS: ReadonlyArray<readonly [string, string]> = [
   ["count_tokens", "a count request only: replayed by CountTokens.test.ts"],
   [
     "usage_limit_not_exceeded",
-    "counting before each request to check usage limits (count_tokens_before_request) is not built; the count request is replayed by CountTokens.test.ts"
+    "a count request, then the generation, through an agent run with UsageLimits.countTokensBeforeRequest: replayed by CountTokens.test.ts"
   ],
   [
     "vendor_metadata_detail",
@@ -338,6 +338,7 @@ const fromWire = (body: Json) => {
   const settings: OpenAiResponses.Settings = {
     ...(typeof body.conversation === "string" ? { openaiConversationId: body.conversation } : {}),
     ...(toolChoice === undefined ? {} : { toolChoice }),
+    ...(body.service_tier !== undefined ? { serviceTier: body.service_tier } : {}),
     ...(Object.keys(extraBody).length > 0 ? { extraBody } : {}),
     ...(typeof body.previous_response_id === "string" ? { openaiPreviousResponseId: "auto" } : {})
   }
@@ -384,7 +385,8 @@ const normalize = (body: Json): Json => ({
   // `include` beyond encrypted reasoning (which pydantic-ai left out for some reasoning models).
   include: (body.include ?? []).filter((i: string) => i !== "reasoning.encrypted_content"),
   tool_choice: body.tools && body.tools.length > 0 ? (body.tool_choice ?? "auto") : undefined,
-  text: body.text?.format?.type === "text" ? undefined : body.text?.format
+  text: body.text?.format?.type === "text" ? undefined : body.text?.format,
+  service_tier: body.service_tier
 })
 
 // ---------------------------------------------------------------------------
@@ -566,6 +568,12 @@ const replayCase = (
       for (const key of Object.keys(extra)) {
         assert.deepStrictEqual((sent.body as Json)[key], body[key], `${c.id}: ${key}`)
       }
+      // The service tier setting reaches the wire as recorded.
+      assert.strictEqual(
+        (sent.body as Json).service_tier,
+        body.service_tier,
+        `${c.id}: service_tier`
+      )
     }
   })
 
