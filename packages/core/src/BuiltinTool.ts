@@ -20,6 +20,7 @@
  * | `McpServer` | `mcp` | `mcp_servers` | ✗ | ✗ |
  * | `Memory` | ✗ | `memory_20250818` | ✗ | ✗ |
  * | `ToolSearch` | `tool_search` (no variant) | `tool_search_tool_bm25_20251119` / `_regex_` | ✗ | ✗ |
+ * | `Advisor` | ✗ | `advisor_20260301` | ✗ | ✗ |
  *
  * @example
  * ```ts
@@ -119,6 +120,20 @@ export class ToolSearch extends Schema.TaggedClass<ToolSearch>()("ToolSearch", {
   variant: optional(Schema.Literal("bm25", "regex"))
 }) {}
 
+/**
+ * A stronger model the provider consults mid-generation (Anthropic's advisor tool): the model
+ * calls `advisor`, the provider runs the advisor model on the whole transcript, and its advice
+ * (often encrypted: `advisor_redacted_result`) comes back as the tool's result.
+ */
+export class Advisor extends Schema.TaggedClass<Advisor>()("Advisor", {
+  /** The advisor model, e.g. `claude-opus-4-7`. */
+  model: Schema.String,
+  /** At most this many output tokens (thinking + text) per consultation. */
+  maxTokens: optional(Schema.Number),
+  /** At most this many consultations per request. */
+  maxUses: optional(Schema.Number)
+}) {}
+
 /** Any built-in tool spec. */
 export const BuiltinTool = Schema.Union(
   WebSearch,
@@ -129,7 +144,8 @@ export const BuiltinTool = Schema.Union(
   ImageGeneration,
   McpServer,
   Memory,
-  ToolSearch
+  ToolSearch,
+  Advisor
 )
 /** Any built-in tool spec. */
 export type BuiltinTool = typeof BuiltinTool.Type

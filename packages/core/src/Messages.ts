@@ -29,12 +29,24 @@ const optional = <S extends Schema.Schema.Any>(s: S) => Schema.optionalWith(s, {
 // User content
 // ---------------------------------------------------------------------------
 
+/**
+ * Per-file options of one provider, sent by the providers that take them and ignored by the
+ * others: `detail` (`"low" | "high" | "auto"`: OpenAI's image detail, on Chat Completions,
+ * Responses and the compatible vendors that accept it, e.g. Groq); on Gemini, the fields of
+ * `videoMetadata` for a video (`fps`, `startOffset`, `endOffset`).
+ */
+export const VendorMetadata = Schema.Record({ key: Schema.String, value: Schema.Unknown })
+/** Per-file options of one provider (see `VendorMetadata`). */
+export type VendorMetadata = typeof VendorMetadata.Type
+
 const urlFields = {
   url: Schema.String,
   /** IANA media type; inferred from the URL extension by providers when absent. */
   mediaType: optional(Schema.String),
   /** Stable name the model can use to refer to the file. */
-  identifier: optional(Schema.String)
+  identifier: optional(Schema.String),
+  /** Per-file provider options: OpenAI image `detail`, Gemini `videoMetadata` fields. */
+  vendorMetadata: optional(VendorMetadata)
 }
 
 /** An image the model should look at, by URL. */
@@ -50,7 +62,9 @@ export class DocumentUrl extends Schema.TaggedClass<DocumentUrl>()("DocumentUrl"
 export class BinaryContent extends Schema.TaggedClass<BinaryContent>()("BinaryContent", {
   data: Schema.Uint8ArrayFromBase64,
   mediaType: Schema.String,
-  identifier: optional(Schema.String)
+  identifier: optional(Schema.String),
+  /** Per-file provider options: OpenAI image `detail`, Gemini `videoMetadata` fields. */
+  vendorMetadata: optional(VendorMetadata)
 }) {
   get isImage(): boolean {
     return this.mediaType.startsWith("image/")
@@ -75,8 +89,9 @@ export class BinaryContent extends Schema.TaggedClass<BinaryContent>()("BinaryCo
 
 /**
  * A prompt-caching breakpoint: the content before it may be cached by providers that support
- * explicit cache points (Anthropic's `cache_control`, also sent through OpenRouter). Other
- * providers (OpenAI, Gemini, compatible servers) cache prefixes by themselves and drop it.
+ * explicit cache points (Anthropic's `cache_control`, also sent through OpenRouter; OpenAI's
+ * `prompt_cache_breakpoint`). Other providers (Gemini, compatible servers) cache prefixes by
+ * themselves and drop it.
  */
 export class CachePoint extends Schema.TaggedClass<CachePoint>()("CachePoint", {
   /** Cache lifetime; Anthropic accepts "5m" (default) and "1h". */
@@ -103,6 +118,12 @@ export type FileUrl = ImageUrl | AudioUrl | VideoUrl | DocumentUrl
 export const FileContent = Schema.Union(ImageUrl, AudioUrl, VideoUrl, DocumentUrl, BinaryContent)
 /** A file given to or returned by a tool: by URL or inline bytes. */
 export type FileContent = typeof FileContent.Type
+
+/** The OpenAI image detail of a file (`vendorMetadata.detail`), if it names one. */
+export const imageDetailOf = (file: FileContent): "low" | "high" | "auto" | undefined => {
+  const d = file.vendorMetadata?.detail
+  return d === "low" || d === "high" || d === "auto" ? d : undefined
+}
 
 /** Whether a value is a file (`ImageUrl`, `AudioUrl`, `VideoUrl`, `DocumentUrl` or `BinaryContent`). */
 export const isFileContent = (u: unknown): u is FileContent =>

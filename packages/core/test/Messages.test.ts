@@ -95,6 +95,33 @@ describe("Messages JSON", () => {
     })
   )
 
+  it.effect(
+    "a file's vendorMetadata survives the JSON round trip; imageDetailOf reads a known detail only",
+    () =>
+      Effect.gen(function* () {
+        const image = new Messages.ImageUrl({
+          url: "https://x/a.png",
+          vendorMetadata: { detail: "low" }
+        })
+        const video = new Messages.BinaryContent({
+          data: new Uint8Array([1, 2]),
+          mediaType: "video/mp4",
+          vendorMetadata: { fps: 0.2 }
+        })
+        const conversation = [Messages.userPrompt(["look", image, video])]
+        const back = yield* Messages.decodeJson(Messages.encodeJson(conversation))
+        assert.deepStrictEqual(back, conversation)
+        const [, img, vid] = (back[0]!.parts[0] as Messages.UserPromptPart).content as Array<any>
+        assert.deepStrictEqual(img.vendorMetadata, { detail: "low" })
+        assert.deepStrictEqual(vid.vendorMetadata, { fps: 0.2 })
+        assert.strictEqual(Messages.imageDetailOf(image), "low")
+        assert.isUndefined(Messages.imageDetailOf(video))
+        assert.isUndefined(
+          Messages.imageDetailOf(new Messages.ImageUrl({ url: "u", vendorMetadata: { detail: 3 } }))
+        )
+      })
+  )
+
   it.effect("binary content is base64 in JSON and keeps its bytes", () =>
     Effect.gen(function* () {
       const json = JSON.parse(Messages.encodeJson(history))

@@ -29,19 +29,18 @@
  */
 import * as HttpClient from "@effect/platform/HttpClient"
 import { AgentError, Model, type ModelSettings } from "@agentfx/core"
-import type { SignatureV4 } from "@smithy/signature-v4"
-import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from "@smithy/types"
+import type { AwsCredentialIdentityProvider } from "@smithy/types"
 import * as Clock from "effect/Clock"
 import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
 import * as Google from "./Google.js"
 import * as Wire from "./internal/bedrock.js"
+import * as Signer from "./internal/awsSigner.js"
 import * as Client from "./internal/client.js"
 import type * as EventStream from "./internal/eventStream.js"
 import * as Request from "./internal/request.js"
@@ -181,44 +180,11 @@ export const countTokensBody = (body: Record<string, unknown>): Record<string, u
 export const invokePath = (modelId: string): string =>
   `/model/${encodeURIComponent(modelId)}/invoke`
 
-const isStatic = (c: ClientOptions["credentials"]): c is Credentials =>
-  c !== undefined && typeof c !== "function"
-
-/**
- * The AWS libraries (signer, SHA-256, event-stream codec: ≈ 17 MB of RSS and a few hundred ms
- * to load), imported on the first Bedrock request, not by importing `@agentfx/providers`.
- */
-const loadAws = (() => {
-  let loaded:
-    | Promise<{
-        readonly SignatureV4: typeof SignatureV4
-        readonly Sha256: typeof import("@smithy/core/checksum").Sha256
-        readonly EventStream: typeof EventStream
-      }>
-    | undefined
-  return () =>
-    (loaded ??= Promise.all([
-      import("@smithy/signature-v4"),
-      import("@smithy/core/checksum"),
-      import("./internal/eventStream.js")
-    ]).then(([signature, checksum, eventStream]) => ({
-      SignatureV4: signature.SignatureV4,
-      Sha256: checksum.Sha256,
-      EventStream: eventStream
-    })))
+/** The event-stream codec, imported on the first ConverseStream call. */
+const loadEventStream = (() => {
+  let loaded: Promise<typeof EventStream> | undefined
+  return () => (loaded ??= import("./internal/eventStream.js"))
 })()
-
-/** The AWS SDK's Node credential chain, imported on first use (one per client). */
-const defaultChain = (): AwsCredentialIdentityProvider => {
-  let provider: AwsCredentialIdentityProvider | undefined
-  return async () => {
-    if (provider === undefined) {
-      const { defaultProvider } = await import("@aws-sdk/credential-provider-node")
-      provider = defaultProvider()
-    }
-    return provider()
-  }
-}
 
 /** Builds the client service from options and an `HttpClient`. */
 export const makeClientWith = (
@@ -228,30 +194,11 @@ export const makeClientWith = (
   const baseUrl = Client.baseUrlOf(options.baseUrl, endpointOf(options.region))
   const retry = RetryOption.resolve(options.retry)
   const httpClientSpans = options.httpClientSpans === true
-  const credentials = options.credentials
-  const credentialProvider: AwsCredentialIdentityProvider = isStatic(credentials)
-    ? // The secrets leave their Redacted boxes only here, into the signer, per call.
-      async (): Promise<AwsCredentialIdentity> => ({
-        accessKeyId: credentials.accessKeyId,
-        secretAccessKey: Redacted.value(credentials.secretAccessKey),
-        ...(credentials.sessionToken !== undefined
-          ? { sessionToken: Redacted.value(credentials.sessionToken) }
-          : {})
-      })
-    : (credentials ?? defaultChain())
-  let signer: SignatureV4 | undefined
-  const signerOf = async (): Promise<SignatureV4> => {
-    if (signer === undefined) {
-      const aws = await loadAws()
-      signer = new aws.SignatureV4({
-        service: "bedrock",
-        region: options.region,
-        sha256: aws.Sha256,
-        credentials: credentialProvider
-      })
-    }
-    return signer
-  }
+  const sign = Signer.makeSigner({
+    region: options.region,
+    service: "bedrock",
+    credentials: options.credentials
+  })
 
   /** The request of one call: URL, body text and (signed or bearer) headers. */
   const prepare = (
@@ -286,22 +233,8 @@ export const makeClientWith = (
     return Effect.flatMap(Clock.currentTimeMillis, (now) =>
       Effect.tryPromise({
         try: async () => {
-          const u = new URL(url)
-          const signed = await (await signerOf()).sign(
-            {
-              method: "POST",
-              protocol: u.protocol,
-              hostname: u.hostname,
-              ...(u.port !== "" ? { port: Number(u.port) } : {}),
-              path: u.pathname,
-              query: {},
-              headers: { ...headers, host: u.host },
-              body: bodyText
-            },
-            { signingDate: new Date(now) }
-          )
-          const { host: _host, ...sent } = signed.headers
-          return request(sent)
+          const signed = await sign({ method: "POST", url, headers, body: bodyText }, new Date(now))
+          return request(signed)
         },
         // Never the request or the credentials: only what went wrong.
         catch: (e) =>
@@ -334,8 +267,8 @@ export const makeClientWith = (
       ),
     converseStream: (modelId, body, settings) =>
       Effect.flatMap(prepare(modelId, body, settings, true), (request) =>
-        Effect.flatMap(Effect.promise(loadAws), (aws) =>
-          StreamBody.postSse(httpClient, request, aws.EventStream.makeDecoder)
+        Effect.flatMap(Effect.promise(loadEventStream), (eventStream) =>
+          StreamBody.postSse(httpClient, request, eventStream.makeDecoder)
         )
       )
   }
@@ -363,9 +296,6 @@ export interface ConfigOptions
   readonly credentials?: Credentials | AwsCredentialIdentityProvider | undefined
 }
 
-const optionalRedacted = (name: string): Config.Config<Redacted.Redacted | undefined> =>
-  Config.option(Config.redacted(name)).pipe(Config.map(Option.getOrUndefined))
-
 /**
  * A layer reading its settings from configuration: the region from `AWS_REGION` (or
  * `AWS_DEFAULT_REGION`), a Bedrock API key from `AWS_BEARER_TOKEN_BEDROCK` if set, else static
@@ -381,18 +311,12 @@ export const layerConfig = (
     Effect.gen(function* () {
       const region = yield* options.region ??
         Config.string("AWS_REGION").pipe(Config.orElse(() => Config.string("AWS_DEFAULT_REGION")))
-      const apiKey = yield* options.apiKey ?? optionalRedacted("AWS_BEARER_TOKEN_BEDROCK")
+      const apiKey = yield* options.apiKey ?? Signer.apiKeyConfig
       const baseUrl = yield* options.baseUrl ??
         Client.optionalString("AWS_ENDPOINT_URL_BEDROCK_RUNTIME")
       let credentials = options.credentials
-      if (credentials === undefined && apiKey === undefined) {
-        const accessKeyId = yield* Client.optionalString("AWS_ACCESS_KEY_ID")
-        const secretAccessKey = yield* optionalRedacted("AWS_SECRET_ACCESS_KEY")
-        const sessionToken = yield* optionalRedacted("AWS_SESSION_TOKEN")
-        if (accessKeyId !== undefined && secretAccessKey !== undefined) {
-          credentials = { accessKeyId, secretAccessKey, sessionToken }
-        }
-      }
+      if (credentials === undefined && apiKey === undefined)
+        credentials = yield* Signer.credentialsConfig
       return yield* makeClient({ ...options, region, apiKey, baseUrl, credentials })
     })
   )

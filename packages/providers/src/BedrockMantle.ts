@@ -13,8 +13,10 @@
  *   (a wrong prefix is refused with "model … isn't supported on this route"); `pathPrefix`
  *   overrides it.
  *
- * Signing mantle requests with AWS credentials (SigV4) is not supported: use an API key, or the
- * Converse API (`Bedrock`) with the credential chain.
+ * Without an API key, requests are signed with AWS Signature V4 (service `bedrock-mantle`) by the
+ * signer `Bedrock` uses (`@smithy/signature-v4`), with credentials given explicitly, by any AWS
+ * credential provider, or from the AWS SDK's Node chain (environment, profiles, SSO…); each
+ * attempt (retries too) is signed afresh.
  *
  * @example
  * ```ts
@@ -31,13 +33,17 @@
  * @since 0.1.0
  */
 import * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpClientError from "@effect/platform/HttpClientError"
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import { Model, type ModelSettings } from "@agentfx/core"
+import * as Clock from "effect/Clock"
 import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Redacted from "effect/Redacted"
+import * as Signer from "./internal/awsSigner.js"
 import * as Client from "./internal/client.js"
 import * as OpenAiChat from "./OpenAiChat.js"
 import * as OpenAiClient from "./OpenAiClient.js"
@@ -71,8 +77,13 @@ export const chatProfile = (modelId: string): OpenAiChat.ChatProfile => ({
 export interface ClientOptions {
   /** The AWS region (`us-east-1`), naming the endpoint. */
   readonly region: string
-  /** A Bedrock API key, sent as `Authorization: Bearer`. */
-  readonly apiKey: Redacted.Redacted
+  /** A Bedrock API key, sent as `Authorization: Bearer`; without one, requests are signed (SigV4). */
+  readonly apiKey?: Redacted.Redacted | undefined
+  /**
+   * For SigV4 (no `apiKey`): static credentials, or an AWS credential provider (`fromIni`,
+   * `fromSSO()`…). Default: the AWS SDK's Node chain.
+   */
+  readonly credentials?: Signer.CredentialsOption
   /** Default `https://bedrock-mantle.{region}.api.aws`. */
   readonly baseUrl?: string | undefined
   /** Sent with every request. */
@@ -108,13 +119,18 @@ export const layer = (
 export interface ConfigOptions extends Omit<ClientOptions, "region" | "apiKey" | "baseUrl"> {
   /** Default `AWS_REGION` (or `AWS_DEFAULT_REGION`). */
   readonly region?: Config.Config<string> | undefined
-  /** Default `Config.redacted("AWS_BEARER_TOKEN_BEDROCK")`. */
-  readonly apiKey?: Config.Config<Redacted.Redacted> | undefined
+  /** Default: `AWS_BEARER_TOKEN_BEDROCK` if set (else requests are signed). */
+  readonly apiKey?: Config.Config<Redacted.Redacted | undefined> | undefined
   /** Default: the optional `AWS_ENDPOINT_URL_BEDROCK_MANTLE`. */
   readonly baseUrl?: Config.Config<string | undefined> | undefined
 }
 
-/** A layer reading the region (`AWS_REGION`) and the Bedrock API key (`AWS_BEARER_TOKEN_BEDROCK`). */
+/**
+ * A layer reading the region (`AWS_REGION`, or `AWS_DEFAULT_REGION`), a Bedrock API key from
+ * `AWS_BEARER_TOKEN_BEDROCK` if set, else (SigV4) static credentials from `AWS_ACCESS_KEY_ID` /
+ * `AWS_SECRET_ACCESS_KEY` / `AWS_SESSION_TOKEN` if set, else the AWS SDK's Node chain; the
+ * endpoint from `AWS_ENDPOINT_URL_BEDROCK_MANTLE` if set.
+ */
 export const layerConfig = (
   options: ConfigOptions = {}
 ): Layer.Layer<BedrockMantleClient, ConfigError.ConfigError, HttpClient.HttpClient> =>
@@ -123,14 +139,13 @@ export const layerConfig = (
     Effect.gen(function* () {
       const region = yield* options.region ??
         Config.string("AWS_REGION").pipe(Config.orElse(() => Config.string("AWS_DEFAULT_REGION")))
-      const apiKey = yield* Client.keyConfig(
-        options.apiKey ?? Config.redacted("AWS_BEARER_TOKEN_BEDROCK"),
-        "Bedrock mantle"
-      )
+      const apiKey = yield* options.apiKey ?? Signer.apiKeyConfig
       const baseUrl = yield* options.baseUrl ??
         Client.optionalString("AWS_ENDPOINT_URL_BEDROCK_MANTLE")
+      const credentials =
+        options.credentials ?? (apiKey === undefined ? yield* Signer.credentialsConfig : undefined)
       const httpClient = yield* HttpClient.HttpClient
-      return { options: { ...options, region, apiKey, baseUrl }, httpClient }
+      return { options: { ...options, region, apiKey, baseUrl, credentials }, httpClient }
     })
   )
 
@@ -146,6 +161,51 @@ export interface Options {
   readonly profile?: Partial<OpenAiChat.ChatProfile> | undefined
 }
 
+/** The AWS SigV4 service name of the mantle endpoint. */
+export const signingService = "bedrock-mantle"
+
+/**
+ * The transport signing each request (every attempt) with SigV4 for mantle; a failure to
+ * resolve the credentials fails the request (not retried), naming no secret.
+ */
+export const signingClient = (
+  httpClient: HttpClient.HttpClient,
+  region: string,
+  credentials: Signer.CredentialsOption
+): HttpClient.HttpClient => {
+  const sign = Signer.makeSigner({ region, service: signingService, credentials })
+  return HttpClient.mapRequestEffect(httpClient, (request) =>
+    Effect.flatMap(Clock.currentTimeMillis, (now) =>
+      Effect.tryPromise({
+        try: async () => {
+          const url = new URL(request.url)
+          for (const [k, v] of request.urlParams) url.searchParams.append(k, v)
+          const body = request.body._tag === "Uint8Array" ? request.body.body : ""
+          const headers: Record<string, string> = {}
+          for (const [k, v] of Object.entries(request.headers))
+            if (k !== "authorization") headers[k] = v
+          if (request.body._tag === "Uint8Array") headers["content-type"] = request.body.contentType
+          const signed = await sign(
+            { method: request.method, url: url.toString(), headers, body },
+            new Date(now)
+          )
+          return HttpClientRequest.setHeaders(request, signed)
+        },
+        catch: (e) =>
+          new HttpClientError.RequestError({
+            request,
+            reason: "Encode",
+            cause: new Error(
+              `AWS credentials could not be resolved or the request signed: ${
+                e instanceof Error ? e.message : String(e)
+              }`
+            )
+          })
+      })
+    )
+  )
+}
+
 /** Builds the model service from a client. */
 export const makeWith = (
   client: ClientService,
@@ -153,7 +213,11 @@ export const makeWith = (
   options: Options = {}
 ): Effect.Effect<Model.Service> => {
   const o = client.options
-  const openAi = OpenAiClient.makeWith(client.httpClient, {
+  const http =
+    o.apiKey === undefined
+      ? signingClient(client.httpClient, o.region, o.credentials)
+      : client.httpClient
+  const openAi = OpenAiClient.makeWith(http, {
     apiKey: o.apiKey,
     baseUrl: `${Client.baseUrlOf(o.baseUrl, endpointOf(o.region))}${options.pathPrefix ?? pathPrefixOf(modelId)}`,
     headers: o.headers,

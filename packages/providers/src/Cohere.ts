@@ -29,7 +29,7 @@
  *
  * @since 0.1.0
  */
-import { type Messages, Model, type ModelSettings } from "@agentfx/core"
+import { type Messages, Model } from "@agentfx/core"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as CohereClientModule from "./CohereClient.js"
@@ -87,10 +87,16 @@ export const withCitationMarkers = (part: Messages.TextPart): string => {
   return `${text}\n\n${notes.join("\n")}`
 }
 
+/** Model settings with Cohere's own: `cohereDocuments` (RAG documents the answer cites). */
+export type Settings = Wire.CohereSettings
+
+/** A RAG document: a string, or `{ id?, data: { title, snippet, … } }`. */
+export type Document = Wire.CohereDocument
+
 /** Options of a Cohere chat model. */
 export interface Options {
-  /** Settings of the model itself; the run's settings are merged over them. */
-  readonly settings?: ModelSettings.ModelSettings | undefined
+  /** Settings of the model itself (with Cohere's own); the run's are merged over them. */
+  readonly settings?: Settings | undefined
   /** Overrides of the model's profile. */
   readonly profile?: Partial<Model.ModelProfile> | undefined
 }

@@ -92,7 +92,11 @@ export {
   /** Built-in part names of Gemini's server-side tool types (`GOOGLE_SEARCH_WEB` → `web_search`). */
   toolTypeNames,
   /** The `UserError` for the first built-in tool (or option) Gemini lacks, if any. */
-  builtinToolsError
+  builtinToolsError,
+  /** The grounded spans of a response and their sources (`providerDetails.grounding_metadata`). */
+  groundingCitationsOf,
+  /** One grounded span of a Gemini answer and the sources behind it. */
+  type GroundingCitation
 } from "./internal/google.js"
 
 /**
@@ -137,7 +141,8 @@ export const downloadFileUrls = (
         {
           data: new Uint8Array(bytes),
           mediaType,
-          ...(file.identifier !== undefined ? { identifier: file.identifier } : {})
+          ...(file.identifier !== undefined ? { identifier: file.identifier } : {}),
+          ...(file.vendorMetadata !== undefined ? { vendorMetadata: file.vendorMetadata } : {})
         },
         true
       )

@@ -68,6 +68,13 @@ export interface ChatProfile extends Model.ModelProfile {
    */
   readonly cacheControl: "with-ttl" | "without-ttl" | undefined
   /**
+   * OpenAI's explicit prompt cache breakpoints: a `Messages.CachePoint` in a user prompt marks
+   * the content part before it with `prompt_cache_breakpoint: { mode: "explicit" }` (the
+   * cache's lifetime is the request's `prompt_cache_options`, e.g. via `extraBody`). Used when
+   * `cacheControl` is unset.
+   */
+  readonly promptCacheBreakpoints?: boolean | undefined
+  /**
    * Which built-in tools the vendor runs, in its own form: `openai` (`WebSearch` as
    * `web_search_options`, search-preview models), `openrouter` (`WebSearch` as the
    * `openrouter:web_search` tool), `groq` (compound models search by themselves; `WebSearch`
@@ -109,6 +116,7 @@ export const openAiProfile = (modelName: string): ChatProfile => {
     documentUrlAsFileData: false,
     videoUrl: false,
     cacheControl: undefined,
+    promptCacheBreakpoints: true,
     builtinTools: "openai"
   }
 }

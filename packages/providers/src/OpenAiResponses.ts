@@ -18,7 +18,7 @@
  *
  * @since 0.1.0
  */
-import { Model, type ModelSettings } from "@agentfx/core"
+import { Model } from "@agentfx/core"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as HttpModel from "./internal/httpModel.js"
@@ -35,16 +35,24 @@ export {
   /** The `UserError` for the first built-in tool the Responses API lacks, if any. */
   builtinToolsError,
   /** Whether an output item is a built-in tool's (web search, code interpreter, MCP…). */
-  isBuiltinItem
+  isBuiltinItem,
+  /** The annotations (web search `url_citation`s, file citations) on a text part, or `[]`. */
+  annotationsOf
 } from "./internal/openaiResponses.js"
+
+/**
+ * Model settings with the Responses API's own: `openaiPreviousResponseId` (a response id, or
+ * `"auto"`: chain to the last OpenAI response of the history and send only what follows it).
+ */
+export type Settings = Wire.ResponsesSettings
 
 /** The provider name on responses and parts. */
 export const providerName = Wire.PROVIDER_NAME
 
 /** Options of a Responses model. */
 export interface Options {
-  /** Settings of the model itself; the run's settings are merged over them. */
-  readonly settings?: ModelSettings.ModelSettings | undefined
+  /** Settings of the model itself (with the Responses-only ones); the run's are merged over them. */
+  readonly settings?: Settings | undefined
   /** Overrides of the model's profile. */
   readonly profile?: Partial<Model.ModelProfile> | undefined
 }

@@ -1,9 +1,7 @@
 import { Messages, Model, Tool } from "@agentfx/core"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { assert, describe, it } from "@effect/vitest"
-import { Sha256 } from "@smithy/core/checksum"
 import { EventStreamCodec } from "@smithy/core/event-streams"
-import { SignatureV4 } from "@smithy/signature-v4"
 import * as ConfigProvider from "effect/ConfigProvider"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -21,6 +19,7 @@ import {
   loadCase,
   replayServer
 } from "./support/replay.js"
+import { assertSigned } from "./support/sigv4.js"
 import { recordingTracer } from "./support/tracer.js"
 
 const MODEL = "us.amazon.nova-micro-v1:0"
@@ -339,50 +338,16 @@ describe("Bedrock model", () => {
       )
       const exit = yield* ask(modelLayer(server.baseUrl))
       assert.isTrue(Exit.isSuccess(exit))
-      const sent = server.received[0]!
-      const auth = sent.headers.authorization!
-      const m =
-        /^AWS4-HMAC-SHA256 Credential=AKIDUNITTEST\/(\d{8})\/us-east-1\/bedrock\/aws4_request, SignedHeaders=([a-z0-9;-]+), Signature=([0-9a-f]{64})$/.exec(
-          auth
-        )
-      assert.isNotNull(m)
-      assert.strictEqual(sent.headers["x-amz-security-token"], TOKEN)
-      const signedHeaders = m![2]!.split(";")
-      assert.includeMembers(signedHeaders, ["host", "x-amz-date", "content-type"])
       // An independent signer with the same secret and date signs what the server received.
-      const date = sent.headers["x-amz-date"]!
-      const url = new URL(server.baseUrl)
-      const signer = new SignatureV4({
-        service: "bedrock",
-        region: "us-east-1",
-        sha256: Sha256,
-        credentials: { accessKeyId: KEY_ID, secretAccessKey: SECRET, sessionToken: TOKEN }
-      })
-      const headers = Object.fromEntries(
-        signedHeaders
-          .filter((h) => h !== "x-amz-date" && h !== "x-amz-security-token")
-          .map((h) => [h, h === "host" ? url.host : sent.headers[h]!])
+      yield* Effect.promise(() =>
+        assertSigned(server.received[0]!, server.baseUrl, {
+          service: "bedrock",
+          region: "us-east-1",
+          accessKeyId: KEY_ID,
+          secretAccessKey: SECRET,
+          sessionToken: TOKEN
+        })
       )
-      const again = yield* Effect.promise(() =>
-        signer.sign(
-          {
-            method: "POST",
-            protocol: url.protocol,
-            hostname: url.hostname,
-            port: Number(url.port),
-            path: sent.path,
-            query: {},
-            headers,
-            body: JSON.stringify(sent.body)
-          },
-          {
-            signingDate: new Date(
-              `${date.slice(0, 4)}-${date.slice(4, 6)}-${date.slice(6, 8)}T${date.slice(9, 11)}:${date.slice(11, 13)}:${date.slice(13, 15)}Z`
-            )
-          }
-        )
-      )
-      assert.strictEqual(again.headers.authorization, auth)
     })
   )
 

@@ -6,6 +6,7 @@
 import { BuiltinTool, Messages, Model, Tool } from "@agentfx/core"
 import { assert, describe, it } from "@effect/vitest"
 import * as HttpClient from "@effect/platform/HttpClient"
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
@@ -15,6 +16,7 @@ import * as Anthropic from "../src/Anthropic.js"
 import * as Google from "../src/Google.js"
 import * as OpenAiClient from "../src/OpenAiClient.js"
 import * as OpenAiResponses from "../src/OpenAiResponses.js"
+import { loadCase, replayServer } from "./support/replay.js"
 
 const params = (builtinTools: ReadonlyArray<BuiltinTool.BuiltinTool>) =>
   new Model.ModelRequestParameters({ builtinTools })
@@ -51,7 +53,9 @@ const unsupported: ReadonlyArray<readonly [keyof typeof models, BuiltinTool.Buil
   ["OpenAI Responses", new BuiltinTool.WebSearch({ blockedDomains: ["x.com"] })],
   ["Gemini", new BuiltinTool.McpServer({ id: "s", url: "https://mcp.example" })],
   ["Gemini", new BuiltinTool.ImageGeneration()],
-  ["Gemini", new BuiltinTool.WebSearch({ allowedDomains: ["a.com"] })]
+  ["Gemini", new BuiltinTool.WebSearch({ allowedDomains: ["a.com"] })],
+  ["OpenAI Responses", new BuiltinTool.Advisor({ model: "claude-opus-4-7" })],
+  ["Gemini", new BuiltinTool.Advisor({ model: "claude-opus-4-7" })]
 ]
 
 describe("built-in tools", () => {
@@ -166,6 +170,75 @@ describe("built-in tools", () => {
     })
     assert.strictEqual(made.definition.deferLoading, true)
   })
+
+  it.scopedLive(
+    "Anthropic advisor: advisor_20260301 with its model and budget, the beta, the consultation as built-in parts sent back verbatim",
+    () =>
+      Effect.gen(function* () {
+        const c = loadCase(
+          "anthropic",
+          "models.test_anthropic.test_anthropic_advisor_tool_redacted"
+        )
+        const server = yield* replayServer(c)
+        const model = Anthropic.model("claude-sonnet-5").pipe(
+          Layer.provide(
+            Anthropic.layer({ baseUrl: server.baseUrl, apiKey: Redacted.make("k"), retry: false })
+          ),
+          Layer.provide(NodeHttpClient.layerUndici)
+        )
+        const advisor = new BuiltinTool.Advisor({ model: "claude-fable-5", maxTokens: 1024 })
+        const response = yield* Effect.flatMap(Model.Model, (m) =>
+          m.request(
+            [Messages.userPrompt("What's 2+2? Consult your advisor first.")],
+            { maxTokens: 4096 },
+            params([advisor])
+          )
+        ).pipe(Effect.provide(model))
+        const sent = server.received[0]!
+        assert.deepStrictEqual((sent.body as any).tools, [
+          { type: "advisor_20260301", name: "advisor", model: "claude-fable-5", max_tokens: 1024 }
+        ])
+        assert.include(sent.headers["anthropic-beta"], "advisor-tool-2026-03-01")
+        const recorded = (c.interactions[0]!.response.json as any).content
+        const use = recorded.find((b: any) => b.type === "server_tool_use")
+        const result = recorded.find((b: any) => b.type === "advisor_tool_result")
+        const [call, ret] = response.builtinToolParts
+        assert.strictEqual(response.builtinToolParts.length, 2)
+        assert.deepStrictEqual(
+          [call?._tag, call?.toolName, call?.toolCallId, call?.providerName],
+          ["BuiltinToolCallPart", "advisor", use.id, "anthropic"]
+        )
+        assert.deepStrictEqual(call?._tag === "BuiltinToolCallPart" && call.argsAsObject(), {})
+        assert.deepStrictEqual(
+          [ret?._tag, ret?.toolName, ret?.toolCallId],
+          ["BuiltinToolReturnPart", "advisor", use.id]
+        )
+        assert.deepStrictEqual(ret?._tag === "BuiltinToolReturnPart" && ret.content, result.content)
+        assert.strictEqual(
+          response.text,
+          recorded
+            .filter((b: any) => b.type === "text")
+            .map((b: any) => b.text)
+            .join("")
+        )
+        // The consultation goes back to Anthropic as it came.
+        const again = Anthropic.encodeRequest(
+          [Messages.userPrompt("q"), response, Messages.userPrompt("and 3+3?")],
+          {},
+          params([advisor]),
+          { modelName: "claude-sonnet-5", stream: false }
+        )
+        const blocks = (again.messages as Array<any>)[1].content
+        assert.deepStrictEqual(
+          blocks.find((b: any) => b.type === "server_tool_use"),
+          use
+        )
+        assert.deepStrictEqual(
+          blocks.find((b: any) => b.type === "advisor_tool_result"),
+          result
+        )
+      })
+  )
 
   it("OpenAI Responses: every spec's wire form; code interpreter outputs are included", () => {
     const body = OpenAiResponses.encodeRequest(

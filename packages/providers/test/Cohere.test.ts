@@ -244,6 +244,73 @@ describe("Cohere decoding", () => {
 
 describe("Cohere over loopback", () => {
   it.scoped(
+    "RAG: cohereDocuments go out as documents; the answer's document citations are kept and rendered (hand-made exchange: no recorded case)",
+    () =>
+      Effect.gen(function* () {
+        const docCitation = {
+          start: 0,
+          end: 32,
+          text: "Emperor penguins are the tallest",
+          type: "TEXT_CONTENT",
+          sources: [
+            {
+              type: "document",
+              id: "penguins",
+              document: {
+                id: "penguins",
+                snippet: "Emperor penguins are the tallest.",
+                title: "Tall penguins"
+              }
+            }
+          ]
+        }
+        const server = yield* loopbackServer((_req, res) => {
+          res.writeHead(200, { "content-type": "application/json" })
+          res.end(
+            JSON.stringify({
+              id: "r1",
+              finish_reason: "COMPLETE",
+              message: {
+                role: "assistant",
+                content: [{ type: "text", text: "Emperor penguins are the tallest." }],
+                citations: [docCitation]
+              },
+              usage: { tokens: { input_tokens: 50, output_tokens: 8 } }
+            })
+          )
+        })
+        const documents: ReadonlyArray<Cohere.Document> = [
+          {
+            id: "penguins",
+            data: { title: "Tall penguins", snippet: "Emperor penguins are the tallest." }
+          },
+          "Penguins live in the southern hemisphere."
+        ]
+        const settings: Cohere.Settings = { cohereDocuments: documents }
+        const model = yield* Cohere.make("command-a-03-2025", { settings }).pipe(
+          Effect.provide(
+            Cohere.layer({ baseUrl: server.baseUrl, apiKey: Redacted.make("k"), retry: false })
+          )
+        )
+        const r = yield* model.request(
+          [Messages.userPrompt("Which penguins are the tallest?")],
+          {},
+          Model.ModelRequestParameters.empty
+        )
+        assert.deepStrictEqual((server.requests[0]!.body as Json).documents, documents)
+        const text = r.parts[0] as Messages.TextPart
+        assert.strictEqual(text.content, "Emperor penguins are the tallest.")
+        assert.deepStrictEqual(Cohere.citationsOf(text), [docCitation])
+        assert.strictEqual(
+          Cohere.withCitationMarkers(text),
+          "Emperor penguins are the tallest[1].\n\n[1]: penguins"
+        )
+        // No documents: no `documents` key.
+        assert.isFalse("documents" in encode([Messages.userPrompt("hi")]))
+      }).pipe(Effect.provide(NodeHttpClient.layerUndici))
+  )
+
+  it.scoped(
     "streams the tool plan, a tool call, text with citations, usage and finish reason",
     () =>
       Effect.gen(function* () {

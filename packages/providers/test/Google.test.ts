@@ -461,6 +461,64 @@ describe("Google.decodeResponse", () => {
   })
 })
 
+describe("Google grounding metadata", () => {
+  it("a grounded answer keeps its grounding metadata; citations resolve each span to its sources (UTF-8 byte offsets)", () => {
+    const [i] = loadInteractions("models.test_google.test_google_model_web_search_tool")
+    const json = i.response.json
+    const candidate = json.candidates[0]
+    const response = Either.getOrThrow(decode(json))
+    assert.deepStrictEqual(response.providerDetails, {
+      grounding_metadata: candidate.groundingMetadata
+    })
+    const citations = Google.groundingCitationsOf(response)
+    const g = candidate.groundingMetadata
+    assert.strictEqual(citations.length, g.groundingSupports.length)
+    const bytes = Buffer.from(response.text, "utf8")
+    citations.forEach((c, n) => {
+      const support = g.groundingSupports[n]
+      assert.strictEqual(c.text, support.segment.text)
+      assert.strictEqual(c.endIndex, support.segment.endIndex)
+      // The offsets count UTF-8 bytes of the response text.
+      assert.strictEqual(bytes.subarray(c.startIndex, c.endIndex).toString("utf8"), c.text)
+      assert.deepStrictEqual(
+        c.sources,
+        support.groundingChunkIndices.map((k: number) => g.groundingChunks[k].web)
+      )
+    })
+    assert.isString(citations[0]!.sources[0]!.uri)
+    // No grounding: no details, no citations.
+    const plain = Either.getOrThrow(
+      decode({ candidates: [{ content: { parts: [{ text: "hi" }] }, finishReason: "STOP" }] })
+    )
+    assert.isUndefined(plain.providerDetails)
+    assert.deepStrictEqual(Google.groundingCitationsOf(plain), [])
+  })
+
+  it("streamed: file search grounding keeps the retrieved passages and their store", () => {
+    const i = loadInteractions(
+      "models.test_google.test_google_model_file_search_grounding_gemini_3-True"
+    ).find((x) => x.response.sse !== null)
+    const chunks = sseData(i.response.sse)
+    const manager = PartsManager.make()
+    const state: Google.StreamState = { sawFinish: false, chunks: 0 }
+    for (const chunk of chunks) Google.streamChunk(chunk, manager, [], state)
+    const response = manager.response()
+    const last = [...chunks]
+      .reverse()
+      .find((c: any) => c.candidates?.[0]?.groundingMetadata !== undefined)
+    assert.deepStrictEqual(response.providerDetails, {
+      grounding_metadata: last.candidates[0].groundingMetadata
+    })
+    const [citation] = Google.groundingCitationsOf(response)
+    assert.strictEqual(citation!.text, "The capital of France is **Paris**.")
+    assert.strictEqual(citation!.startIndex, 0)
+    assert.strictEqual(
+      citation!.sources[0]!.fileSearchStore,
+      "fileSearchStores/testfilesearchgroundingstre-p2hcv3cs2i69"
+    )
+  })
+})
+
 describe("Google.streamChunk", () => {
   const run = (chunks: Array<any>) => {
     const manager = PartsManager.make()

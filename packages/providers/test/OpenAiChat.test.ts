@@ -285,22 +285,29 @@ describe("encodeRequest", () => {
         stream: false
       }) as any
 
-    it("is dropped for OpenAI and compatible servers (they cache prefixes by themselves)", () => {
+    it("is OpenAI's explicit prompt_cache_breakpoint on the part before it; compatible servers drop it", () => {
       const body = encode("gpt-4o", gpt.profile)
       assert.deepStrictEqual(body.messages, [
         {
           role: "user",
           content: [
-            { type: "text", text: "Long context to cache." },
-            { type: "image_url", image_url: { url: "https://example.com/cat.png" } },
+            {
+              type: "text",
+              text: "Long context to cache.",
+              prompt_cache_breakpoint: { mode: "explicit" }
+            },
+            {
+              type: "image_url",
+              image_url: { url: "https://example.com/cat.png" },
+              prompt_cache_breakpoint: { mode: "explicit" }
+            },
             { type: "text", text: "The question." }
           ]
         }
       ])
-      assert.notInclude(
-        JSON.stringify(encode("llama3", OpenAiChat.compatibleProfile)),
-        "cache_control"
-      )
+      const compatible = JSON.stringify(encode("llama3", OpenAiChat.compatibleProfile))
+      assert.notInclude(compatible, "cache_control")
+      assert.notInclude(compatible, "prompt_cache_breakpoint")
     })
 
     it("marks the part before it with cache_control on OpenRouter (no ttl for Gemini)", () => {
@@ -701,23 +708,29 @@ describe("OpenAiChat.model", () => {
       })
   )
 
-  it.scoped("a prompt with a CachePoint runs on OpenAI: the point is dropped, the text sent", () =>
-    Effect.gen(function* () {
-      const server = yield* chatCompletionServer("ok")
-      const agent = Agent.make({ name: "cache" })
-      const result = yield* agent
-        .run(["A long context.", new Messages.CachePoint({}), "The question."])
-        .pipe(Effect.provide(modelLayer(server.baseUrl)))
-      assert.strictEqual(result.output, "ok")
-      const body = server.requests[0]!.body as any
-      assert.deepStrictEqual(body.messages.at(-1), {
-        role: "user",
-        content: [
-          { type: "text", text: "A long context." },
-          { type: "text", text: "The question." }
-        ]
+  it.scoped(
+    "a prompt with a CachePoint runs on OpenAI: the text before it is the explicit cache breakpoint",
+    () =>
+      Effect.gen(function* () {
+        const server = yield* chatCompletionServer("ok")
+        const agent = Agent.make({ name: "cache" })
+        const result = yield* agent
+          .run(["A long context.", new Messages.CachePoint({}), "The question."])
+          .pipe(Effect.provide(modelLayer(server.baseUrl)))
+        assert.strictEqual(result.output, "ok")
+        const body = server.requests[0]!.body as any
+        assert.deepStrictEqual(body.messages.at(-1), {
+          role: "user",
+          content: [
+            {
+              type: "text",
+              text: "A long context.",
+              prompt_cache_breakpoint: { mode: "explicit" }
+            },
+            { type: "text", text: "The question." }
+          ]
+        })
       })
-    })
   )
 
   it.scoped(

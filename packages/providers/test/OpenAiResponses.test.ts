@@ -1,11 +1,13 @@
-import { Agent, Messages, Model, Tool } from "@agentfx/core"
+import { Agent, AgentError, BuiltinTool, Messages, Model, Tool } from "@agentfx/core"
 import { assert, describe, it } from "@effect/vitest"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
+import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
+import * as Stream from "effect/Stream"
 import * as OpenAiClient from "../src/OpenAiClient.js"
 import * as OpenAiResponses from "../src/OpenAiResponses.js"
 import {
@@ -238,6 +240,279 @@ describe("OpenAI Responses request encoding", () => {
 })
 
 describe("OpenAI Responses over the wire", () => {
+  it.scopedLive(
+    'openaiPreviousResponseId "auto": each request chains to the last stored response and sends only what follows it, through tool retries',
+    () =>
+      Effect.gen(function* () {
+        const c = loadCase(
+          "openai-responses",
+          "models.test_openai_responses.test_openai_previous_response_id_seed_auto_chains_through_retries"
+        )
+        const server = yield* replayServer(c)
+        const getWeather = Tool.make("get_weather", {
+          parameters: Schema.Struct({ city: Schema.String }),
+          handler: ({ city }) =>
+            city === "NYC"
+              ? Effect.succeed("Sunny, 72F")
+              : Effect.fail(
+                  new AgentError.ModelRetry({
+                    reason:
+                      'Location not recognized. The tool only supports the airport code "NYC". Call again with city="NYC".'
+                  })
+                )
+        })
+        const settings: OpenAiResponses.Settings = { openaiPreviousResponseId: "auto" }
+        const agent = Agent.make({ tools: [getWeather], modelSettings: settings })
+        const layer = modelLayer(server.baseUrl, "gpt-4.1")
+        const first = yield* agent
+          .run("Say hi in one word, no punctuation.")
+          .pipe(Effect.provide(layer))
+        assert.strictEqual(first.output, "Hello")
+        const second = yield* agent
+          .run("What's the weather in New York?", { messageHistory: first.allMessages() })
+          .pipe(Effect.provide(layer))
+        assert.strictEqual(second.output, "The weather in New York is sunny and 72°F.")
+        assert.strictEqual(server.unused(), 0)
+        const sent = server.received.map((r) => r.body as any)
+        const ids = c.interactions.map((i) => (i.response.json as any).id as string)
+        // No stored response yet: everything goes, unchained.
+        assert.isUndefined(sent[0].previous_response_id)
+        assert.deepStrictEqual(sent[0].input, [
+          { role: "user", content: "Say hi in one word, no punctuation." }
+        ])
+        // Then each request names the response before it and carries only the new input.
+        assert.deepStrictEqual(
+          sent.slice(1).map((b) => b.previous_response_id),
+          ids.slice(0, 3)
+        )
+        assert.deepStrictEqual(sent[1].input, [
+          { role: "user", content: "What's the weather in New York?" }
+        ])
+        assert.deepStrictEqual(
+          sent[2].input.map((i: any) => [i.type, i.call_id]),
+          [["function_call_output", "call_P1vN20XNjvNyIm0VshHYzmSA"]]
+        )
+        assert.include(sent[2].input[0].output, 'Call again with city="NYC"')
+        assert.deepStrictEqual(sent[3].input, [
+          {
+            type: "function_call_output",
+            call_id: "call_N2BikjqNxghwNIwHl2XKfb0F",
+            output: "Sunny, 72F"
+          }
+        ])
+        // The whole conversation stays in the history on our side.
+        assert.strictEqual(second.allMessages().length, 8)
+      })
+  )
+
+  it.scopedLive(
+    'openaiConversationId: a response keeps its conversation; "auto" continues it sending only the new prompt',
+    () =>
+      Effect.gen(function* () {
+        const c = loadCase(
+          "openai-responses",
+          "models.test_openai_responses.test_openai_conversation_id_explicit_and_auto"
+        )
+        const server = yield* replayServer(c)
+        const conv = "conv_010000000000000000000000000000000000000000000000"
+        const agent = Agent.make({
+          instructions:
+            "Follow the user instructions exactly. When asked for a code, reply only with that code."
+        })
+        const layer = modelLayer(server.baseUrl, "gpt-4.1")
+        const explicit: OpenAiResponses.Settings = { openaiConversationId: conv }
+        const first = yield* agent
+          .run(
+            "Remember this exact code for later in this conversation: CONV-PAI-5222. Reply exactly: stored",
+            { modelSettings: explicit }
+          )
+          .pipe(Effect.provide(layer))
+        assert.deepStrictEqual(first.response.providerDetails, { conversation_id: conv })
+        const auto: OpenAiResponses.Settings = { openaiConversationId: "auto" }
+        const second = yield* agent
+          .run("What exact code did I ask you to remember? Reply with only the code.", {
+            messageHistory: first.allMessages(),
+            modelSettings: auto
+          })
+          .pipe(Effect.provide(layer))
+        assert.strictEqual(
+          second.output,
+          (c.interactions[2]!.response.json as any).output[0].content[0].text
+        )
+        const sent = server.received.map((r) => r.body as any)
+        assert.deepStrictEqual(
+          sent.map((b) => [b.conversation, b.input.length]),
+          [
+            [conv, 1],
+            [conv, 1]
+          ]
+        )
+        assert.deepStrictEqual(sent[1].input[0], {
+          role: "user",
+          content: "What exact code did I ask you to remember? Reply with only the code."
+        })
+        // "auto" with no conversation in the history sends none.
+        const none = OpenAiResponses.encodeRequest(
+          [Messages.userPrompt("hi")],
+          auto,
+          Model.ModelRequestParameters.empty,
+          { modelName: "gpt-4.1", profile: OpenAiResponses.profileFor("gpt-4.1"), stream: false }
+        )
+        assert.isFalse("conversation" in none)
+      })
+  )
+
+  it("image detail: a file's vendorMetadata.detail goes out as the recorded input_image detail (tool result files)", () => {
+    const c = loadCase(
+      "openai-responses",
+      "models.test_multimodal_tool_returns.test_vendor_metadata_detail"
+    )
+    const recorded = (c.interactions[1]!.request.body as any).input.find(
+      (i: any) => i.type === "function_call_output"
+    )
+    const [high, low] = recorded.output
+    const data = /^data:([^;]+);base64,(.*)$/s.exec(high.image_url)!
+    const files = [
+      new Messages.BinaryContent({
+        data: new Uint8Array(Buffer.from(data[2]!, "base64")),
+        mediaType: data[1]!,
+        vendorMetadata: { detail: "high" }
+      }),
+      new Messages.ImageUrl({ url: low.image_url, vendorMetadata: { detail: "low" } })
+    ]
+    const body = OpenAiResponses.encodeRequest(
+      [
+        Messages.userPrompt("Call the get_images_with_metadata tool and describe what you see."),
+        new Messages.ModelResponse({
+          parts: [
+            new Messages.ToolCallPart({
+              toolName: "get_images_with_metadata",
+              args: "{}",
+              toolCallId: recorded.call_id
+            })
+          ]
+        }),
+        new Messages.ModelRequest({
+          parts: [
+            new Messages.ToolReturnPart({
+              toolName: "get_images_with_metadata",
+              toolCallId: recorded.call_id,
+              content: files
+            })
+          ]
+        })
+      ],
+      {},
+      Model.ModelRequestParameters.empty,
+      { modelName: "gpt-5-mini", profile: OpenAiResponses.profileFor("gpt-5-mini"), stream: false }
+    )
+    const sent = (body.input as Array<any>).find((i) => i.type === "function_call_output")
+    assert.deepStrictEqual(sent.output, [high, low])
+    // Without vendor metadata the detail stays "auto"; a value OpenAI does not know is ignored.
+    const plain = OpenAiResponses.encodeRequest(
+      [
+        Messages.userPrompt([
+          new Messages.ImageUrl({ url: "https://x/a.png" }),
+          new Messages.ImageUrl({ url: "https://x/b.png", vendorMetadata: { detail: "huge" } })
+        ])
+      ],
+      {},
+      Model.ModelRequestParameters.empty,
+      { modelName: "gpt-5-mini", profile: OpenAiResponses.profileFor("gpt-5-mini"), stream: false }
+    )
+    assert.deepStrictEqual(
+      ((plain.input as Array<any>)[0].content as Array<any>).map((c) => c.detail),
+      ["auto", "auto"]
+    )
+  })
+
+  it("openaiPreviousResponseId: an explicit id is sent with every message; auto skips other providers' responses", () => {
+    const history = [
+      Messages.userPrompt("one"),
+      new Messages.ModelResponse({
+        parts: [new Messages.TextPart({ content: "a" })],
+        providerName: "openai",
+        providerResponseId: "resp_1"
+      }),
+      Messages.userPrompt("two"),
+      new Messages.ModelResponse({
+        parts: [new Messages.TextPart({ content: "b" })],
+        providerName: "anthropic",
+        providerResponseId: "msg_x"
+      }),
+      Messages.userPrompt("three")
+    ]
+    const encode = (settings: OpenAiResponses.Settings) =>
+      OpenAiResponses.encodeRequest(history, settings, Model.ModelRequestParameters.empty, {
+        modelName: "gpt-4.1",
+        profile: OpenAiResponses.profileFor("gpt-4.1"),
+        stream: false
+      })
+    const auto = encode({ openaiPreviousResponseId: "auto" })
+    assert.strictEqual(auto.previous_response_id, "resp_1")
+    assert.deepStrictEqual(auto.input, [
+      { role: "user", content: "two" },
+      { role: "assistant", content: "b" },
+      { role: "user", content: "three" }
+    ])
+    const explicit = encode({ openaiPreviousResponseId: "resp_0" })
+    assert.strictEqual(explicit.previous_response_id, "resp_0")
+    assert.strictEqual((explicit.input as Array<unknown>).length, 5)
+    assert.isFalse("previous_response_id" in encode({}))
+  })
+
+  it.scopedLive(
+    "web search citations: streamed url_citation annotations are kept on the text part and go back with the message",
+    () =>
+      Effect.gen(function* () {
+        const c = loadCase(
+          "openai-responses",
+          "models.test_openai_responses.test_openai_include_raw_annotations_streaming"
+        )
+        const server = yield* replayServer(c)
+        const agent = Agent.make({
+          instructions: "Use web search and include citations in your answer.",
+          builtinTools: [new BuiltinTool.WebSearch({ searchContextSize: "medium" })]
+        })
+        const layer = modelLayer(server.baseUrl, "gpt-5.2")
+        const events = yield* agent
+          .runStream(
+            "What is the tallest mountain in Alberta? Provide one sentence with a citation."
+          )
+          .pipe(Stream.runCollect, Effect.provide(layer))
+        const all = Chunk.toReadonlyArray(events) as ReadonlyArray<any>
+        const result = all[all.length - 1].result as Agent.AgentRunResult<string>
+        const recordedItem = (c.interactions[0]!.response.sse as string)
+          .split("\n")
+          .filter((l) => l.startsWith("data:"))
+          .map((l) => JSON.parse(l.slice(5)))
+          .find((e) => e.type === "response.output_item.done" && e.item.type === "message").item
+        const recorded = recordedItem.content[0].annotations
+        assert.strictEqual(recorded.length, 1)
+        assert.strictEqual(recorded[0].type, "url_citation")
+        const text = result.response.parts.find((p) => p._tag === "TextPart")!
+        assert.deepStrictEqual(OpenAiResponses.annotationsOf(text), recorded)
+        assert.strictEqual(text.id, recordedItem.id)
+        // The streamed part-end event carries the annotations too.
+        const end = all.find((e) => e._tag === "PartEndEvent" && e.part._tag === "TextPart")
+        assert.deepStrictEqual(end.part.providerDetails, { annotations: recorded })
+        // The next turn sends the message back with its citations.
+        yield* agent
+          .runStream("And the second tallest?", { messageHistory: result.allMessages() })
+          .pipe(Stream.runDrain, Effect.provide(layer))
+        const sent = (server.received[1]!.body as any).input
+        assert.deepStrictEqual(sent[sent.length - 2], {
+          type: "message",
+          role: "assistant",
+          id: recordedItem.id,
+          status: "completed",
+          content: [
+            { type: "output_text", text: recordedItem.content[0].text, annotations: recorded }
+          ]
+        })
+      })
+  )
+
   it.scopedLive(
     "multi-turn agent run with reasoning round trip: tool call → tool result → final text",
     () =>

@@ -446,7 +446,8 @@ const SUPPORTED = new Set([
   "CodeExecution",
   "Memory",
   "McpServer",
-  "ToolSearch"
+  "ToolSearch",
+  "Advisor"
 ])
 
 /** The `UserError` for the first built-in tool the Messages API does not have, if any. */
@@ -516,6 +517,9 @@ export const encodeBuiltinTools = (
         })
         break
       }
+      case "Advisor":
+        tools.push(encodeAdvisor(tool))
+        break
       case "McpServer":
         mcpServers.push({
           type: "url",
@@ -536,6 +540,15 @@ export const encodeBuiltinTools = (
   return { tools, mcpServers }
 }
 
+/** The advisor tool entry: the advisor model, its token budget per call and its uses. */
+const encodeAdvisor = (tool: BuiltinTool.Advisor): Block => ({
+  type: "advisor_20260301",
+  name: "advisor",
+  model: tool.model,
+  ...(tool.maxTokens !== undefined ? { max_tokens: tool.maxTokens } : {}),
+  ...(tool.maxUses !== undefined ? { max_uses: tool.maxUses } : {})
+})
+
 /** Beta flags of the built-in tools in a request body (by tool type; MCP servers). */
 export const builtinBetas = (body: Record<string, unknown>): Array<string> => {
   const betas: Array<string> = []
@@ -549,6 +562,7 @@ export const builtinBetas = (body: Record<string, unknown>): Array<string> => {
   if (body.mcp_servers !== undefined) betas.push("mcp-client-2025-04-04")
   if (types.has("tool_search_tool_bm25_20251119") || types.has("tool_search_tool_regex_20251119"))
     betas.push("advanced-tool-use-2025-11-20")
+  if (types.has("advisor_20260301")) betas.push("advisor-tool-2026-03-01")
   return betas
 }
 

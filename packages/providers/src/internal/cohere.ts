@@ -121,6 +121,23 @@ export const encodeTool = (tool: {
 })
 
 /** Encodes a request body. `settings.extraBody` is not merged here (the HTTP layer does it). */
+/**
+ * A document for retrieval-augmented generation: a string, or fields (`title`, `snippet`,
+ * `url`…) under `data` with an optional `id` that citations name.
+ */
+export type CohereDocument =
+  | string
+  | { readonly id?: string | undefined; readonly data: Readonly<Record<string, unknown>> }
+
+/** Model settings with Cohere's own. */
+export interface CohereSettings extends ModelSettings.ModelSettings {
+  /**
+   * Documents the model answers from (`documents`): its answer cites them, and the citations
+   * (on the text parts, `citationsOf`) name each document in their `sources`.
+   */
+  readonly cohereDocuments?: ReadonlyArray<CohereDocument> | undefined
+}
+
 export const encodeRequest = (
   messages: ReadonlyArray<Messages.ModelMessage>,
   settings: ModelSettings.ModelSettings,
@@ -163,6 +180,8 @@ export const encodeRequest = (
           ? { type: "enabled", token_budget: t.budgetTokens }
           : { type: "enabled" }
   }
+  const documents = (settings as CohereSettings).cohereDocuments
+  if (documents !== undefined && documents.length > 0) body.documents = documents
   return body
 }
 

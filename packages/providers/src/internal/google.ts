@@ -40,6 +40,8 @@ export interface WirePart {
   readonly thoughtSignature?: string
   readonly inlineData?: { readonly mimeType: string; readonly data: string }
   readonly fileData?: { readonly fileUri: string; readonly mimeType?: string }
+  /** Frame rate / clip of a video part (from the file's `vendorMetadata`). */
+  readonly videoMetadata?: Record<string, unknown>
   readonly functionCall?: {
     readonly name: string
     readonly args?: Record<string, unknown>
@@ -111,6 +113,10 @@ export interface GenerateContentResponse {
     readonly content?: { readonly parts?: ReadonlyArray<WirePart>; readonly role?: string }
     readonly finishReason?: string
     readonly finishMessage?: string
+    /** Google Search / file search / Maps grounding: sources and the text they support. */
+    readonly groundingMetadata?: Record<string, unknown>
+    /** URL context: each URL the model read and whether it could. */
+    readonly urlContextMetadata?: Record<string, unknown>
   }>
   readonly promptFeedback?: { readonly blockReason?: string; readonly blockReasonMessage?: string }
   readonly usageMetadata?: WireUsage
@@ -242,14 +248,23 @@ export const needsDownload = (item: Messages.UserContent): item is Messages.File
   /^https?:\/\//.test(item.url) &&
   !isFetchableByGemini(item.url)
 
+/** A video's `videoMetadata` (`fps`, offsets) from its `vendorMetadata`, if any. */
+const videoMetadataOf = (
+  item: Messages.FileContent
+): { videoMetadata?: Record<string, unknown> } => {
+  const isVideo = item._tag === "VideoUrl" || (item._tag === "BinaryContent" && item.isVideo)
+  const m = item.vendorMetadata
+  return isVideo && m !== undefined && Object.keys(m).length > 0 ? { videoMetadata: { ...m } } : {}
+}
+
 const userContentPart = (item: Messages.UserContent): WirePart | undefined => {
   if (typeof item === "string") return { text: item }
   if (item._tag === "BinaryContent") {
-    return { inlineData: { mimeType: item.mediaType, data: item.base64 } }
+    return { inlineData: { mimeType: item.mediaType, data: item.base64 }, ...videoMetadataOf(item) }
   }
   // Gemini caches implicitly; explicit cache points have no wire form.
   if (item._tag === "CachePoint") return undefined
-  return { fileData: { fileUri: item.url, mimeType: mediaTypeOf(item) } }
+  return { fileData: { fileUri: item.url, mimeType: mediaTypeOf(item) }, ...videoMetadataOf(item) }
 }
 
 const isNativeToolFile = (file: Messages.FileContent): boolean => {
@@ -762,6 +777,72 @@ export interface DecodeOptions {
 const contentFilterError = (reason: string, body: unknown) =>
   new AgentError.ContentFilterError({ reason, body: JSON.stringify(body) })
 
+/** A candidate's metadata kept on the response (as sent; empty objects are left out). */
+const CANDIDATE_DETAILS = [
+  ["groundingMetadata", "grounding_metadata"],
+  ["urlContextMetadata", "url_context_metadata"]
+] as const
+
+/**
+ * Merges a candidate's grounding and URL context metadata into `details` (a stream sends empty
+ * objects until the last chunk; keys arriving in several chunks are merged).
+ */
+const mergeCandidateDetails = (
+  details: Record<string, unknown> | undefined,
+  candidate: NonNullable<GenerateContentResponse["candidates"]>[number]
+): Record<string, unknown> | undefined => {
+  let out = details
+  for (const [wire, key] of CANDIDATE_DETAILS) {
+    const v = candidate[wire]
+    if (!isPlainObject(v) || Object.keys(v).length === 0) continue
+    const prev = out?.[key]
+    out = { ...out, [key]: isPlainObject(prev) ? { ...prev, ...v } : v }
+  }
+  return out
+}
+
+/** One grounded span of a Gemini answer and the sources behind it. */
+export interface GroundingCitation {
+  /** The supported text, when Gemini sent it. */
+  readonly text: string | undefined
+  /** Byte offsets of the span in the response text (UTF-8, as Gemini counts them). */
+  readonly startIndex: number
+  readonly endIndex: number
+  /**
+   * The grounding chunks cited: a web page (`uri`, `title`), a retrieved file search passage
+   * (`text`, `fileSearchStore`, `customMetadata`), or a Maps place, as Gemini sent them.
+   */
+  readonly sources: ReadonlyArray<Record<string, unknown>>
+}
+
+/**
+ * The citations of a grounded Gemini response: each `groundingSupports` span with its
+ * `groundingChunks` resolved (kept whole in `providerDetails.grounding_metadata`), or `[]`.
+ */
+export const groundingCitationsOf = (
+  response: Messages.ModelResponse
+): ReadonlyArray<GroundingCitation> => {
+  const g = response.providerDetails?.grounding_metadata
+  if (!isPlainObject(g)) return []
+  const chunks = Array.isArray(g.groundingChunks) ? g.groundingChunks : []
+  const supports = Array.isArray(g.groundingSupports) ? g.groundingSupports : []
+  return supports.filter(isPlainObject).map((s) => {
+    const segment = isPlainObject(s.segment) ? s.segment : {}
+    const indices = Array.isArray(s.groundingChunkIndices) ? s.groundingChunkIndices : []
+    return {
+      text: typeof segment.text === "string" ? segment.text : undefined,
+      startIndex: typeof segment.startIndex === "number" ? segment.startIndex : 0,
+      endIndex: typeof segment.endIndex === "number" ? segment.endIndex : 0,
+      sources: indices.flatMap((i: unknown) => {
+        const chunk = typeof i === "number" ? chunks[i] : undefined
+        if (!isPlainObject(chunk)) return []
+        const inner = Object.values(chunk).find(isPlainObject)
+        return inner === undefined ? [] : [inner]
+      })
+    }
+  })
+}
+
 /**
  * Decodes a `generateContent` response. A response blocked for content reasons with nothing
  * usable fails with `ContentFilterError`; a response without candidates fails with
@@ -818,7 +899,8 @@ export const decodeResponse = (
       providerResponseId: r.responseId,
       finishReason,
       providerFinishReason: candidate.finishReason,
-      timestamp: r.createTime !== undefined ? new Date(r.createTime) : undefined
+      timestamp: r.createTime !== undefined ? new Date(r.createTime) : undefined,
+      providerDetails: mergeCandidateDetails(undefined, candidate)
     })
   )
 }
@@ -1007,6 +1089,8 @@ export const streamChunk = (
     }
     return undefined
   }
+  const details = mergeCandidateDetails(info.providerDetails, candidate)
+  if (details !== undefined) info.providerDetails = details
   if (candidate.finishReason !== undefined) {
     state.sawFinish = true
     info.providerFinishReason = candidate.finishReason

@@ -17,6 +17,7 @@ import {
 } from "@agentfx/core"
 import type { ChatProfile } from "../OpenAiChat.js"
 import { instructionsOf, isObj, num, timestampOf } from "./chatMessages.js"
+import { promptCacheBreakpoint } from "./openaiResponses.js"
 import type { Out, StreamDecoder } from "./streamDecoder.js"
 import * as ThinkTags from "./thinkTags.js"
 import {
@@ -43,6 +44,12 @@ const extension = (mediaType: string): string => {
   return sub.replace(/^x-/, "").split("+")[0]!
 }
 
+/** An `image_url` chunk, with the file's OpenAI `detail` when it names one. */
+const imageChunk = (url: string, file: Messages.FileContent): Json => {
+  const detail = Messages.imageDetailOf(file)
+  return { type: "image_url", image_url: detail === undefined ? { url } : { url, detail } }
+}
+
 const userContent = (
   item: Messages.UserContent,
   modelName: string,
@@ -51,9 +58,9 @@ const userContent = (
   if (typeof item === "string") return { type: "text", text: item }
   switch (item._tag) {
     case "ImageUrl":
-      return { type: "image_url", image_url: { url: item.url } }
+      return imageChunk(item.url, item)
     case "BinaryContent":
-      if (item.isImage) return { type: "image_url", image_url: { url: item.dataUrl } }
+      if (item.isImage) return imageChunk(item.dataUrl, item)
       if (item.isAudio)
         return {
           type: "input_audio",
@@ -131,6 +138,8 @@ export const encodeMessages = (
                     ...content[last],
                     cache_control: cacheControl(item.ttl, profile.cacheControl === "with-ttl")
                   }
+                else if (profile.promptCacheBreakpoints === true && last >= 0)
+                  content[last] = { ...content[last], ...promptCacheBreakpoint }
                 continue
               }
               const c = userContent(item, options.modelName, profile)

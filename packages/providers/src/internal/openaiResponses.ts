@@ -46,7 +46,10 @@ export type WireItem = Record<string, unknown> & { readonly type?: string; reado
 export interface WireUsage {
   readonly input_tokens?: number
   readonly output_tokens?: number
-  readonly input_tokens_details?: { readonly cached_tokens?: number } | null
+  readonly input_tokens_details?: {
+    readonly cached_tokens?: number
+    readonly cache_write_tokens?: number
+  } | null
   readonly output_tokens_details?: { readonly reasoning_tokens?: number } | null
 }
 
@@ -60,6 +63,14 @@ export interface WireResponse {
   readonly usage?: WireUsage | null
   readonly incomplete_details?: { readonly reason?: string } | null
   readonly error?: { readonly code?: string; readonly message?: string } | null
+  /** The server-side conversation the response was added to. */
+  readonly conversation?: { readonly id?: string } | null
+}
+
+/** `providerDetails` of a response: the id of its server-side conversation, if any. */
+const responseDetails = (r: WireResponse): Messages.ProviderDetails | undefined => {
+  const id = r.conversation?.id
+  return typeof id === "string" ? { conversation_id: id } : undefined
 }
 
 // ---------------------------------------------------------------------------
@@ -75,11 +86,20 @@ const encodeUserContent = (item: Messages.UserContent): Record<string, unknown> 
   if (typeof item === "string") return { type: "input_text", text: item }
   switch (item._tag) {
     case "ImageUrl":
-      return { type: "input_image", image_url: item.url, detail: "auto" }
+      return {
+        type: "input_image",
+        image_url: item.url,
+        detail: Messages.imageDetailOf(item) ?? "auto"
+      }
     case "DocumentUrl":
       return { type: "input_file", file_url: item.url }
     case "BinaryContent":
-      if (item.isImage) return { type: "input_image", image_url: item.dataUrl, detail: "auto" }
+      if (item.isImage)
+        return {
+          type: "input_image",
+          image_url: item.dataUrl,
+          detail: Messages.imageDetailOf(item) ?? "auto"
+        }
       return {
         type: "input_file",
         file_data: item.dataUrl,
@@ -122,6 +142,17 @@ const rawReasoning = { reasoning_text: true } as const
 const isRawReasoning = (p: Messages.ThinkingPart): boolean =>
   p.providerDetails?.reasoning_text === true
 
+/**
+ * The annotations OpenAI attached to a text part (`url_citation`, `file_citation`,
+ * `container_file_citation`, `file_path`; as sent, with their character offsets), or `[]`.
+ * Kept in `providerDetails.annotations` and sent back with the message when the history goes
+ * back to the Responses API.
+ */
+export const annotationsOf = (part: Messages.TextPart): ReadonlyArray<Record<string, unknown>> => {
+  const a = part.providerDetails?.annotations
+  return Array.isArray(a) ? (a as ReadonlyArray<Record<string, unknown>>) : []
+}
+
 /** Encodes one response of the history into input items (reasoning, messages, function calls). */
 const encodeResponse = (m: Messages.ModelResponse, out: Array<WireItem>): void => {
   let reasoning: (WireItem & { summary: Array<unknown> }) | undefined
@@ -137,7 +168,9 @@ const encodeResponse = (m: Messages.ModelResponse, out: Array<WireItem>): void =
             role: "assistant",
             id: part.id,
             status: "completed",
-            content: [{ type: "output_text", text: part.content, annotations: [] }],
+            content: [
+              { type: "output_text", text: part.content, annotations: annotationsOf(part) }
+            ],
             ...(typeof phase === "string" ? { phase } : {})
           })
         } else {
@@ -223,6 +256,13 @@ const encodeResponse = (m: Messages.ModelResponse, out: Array<WireItem>): void =
 }
 
 /**
+ * What a `CachePoint` adds to the content item before it: OpenAI's explicit prompt cache
+ * breakpoint (the cache's lifetime is the request's `prompt_cache_options`, e.g. via
+ * `extraBody`).
+ */
+export const promptCacheBreakpoint = { prompt_cache_breakpoint: { mode: "explicit" } } as const
+
+/**
  * Encodes the conversation into the `input` items and the `instructions` string. `tools` are the
  * request's function tools by name, as encoded (for the definitions a tool search found and the
  * tools made available mid-conversation).
@@ -252,10 +292,13 @@ export const encodeInput = (
           if (typeof part.content === "string") {
             input.push({ role: "user", content: part.content })
           } else {
-            const content: Array<unknown> = []
+            const content: Array<Record<string, unknown>> = []
             for (const c of part.content) {
               const e = encodeUserContent(c)
               if (e !== undefined) content.push(e)
+              else if (typeof c !== "string" && c._tag === "CachePoint" && content.length > 0)
+                // OpenAI's explicit cache breakpoint: the prefix ends with the item before it.
+                content[content.length - 1] = { ...content.at(-1), ...promptCacheBreakpoint }
             }
             input.push({ role: "user", content })
           }
@@ -401,6 +444,7 @@ export const builtinToolsError = (
       case "UrlContext":
       case "WebFetch":
       case "Memory":
+      case "Advisor":
         return BuiltinTool.unsupported("OpenAI Responses", tool)
       case "ToolSearch":
         if (tool.variant !== undefined)
@@ -611,6 +655,88 @@ export const decodeToolSearchItem = (
   })
 }
 
+/**
+ * Settings only the Responses API has, on top of the portable ones (pass them wherever model
+ * settings go: the model's options, the agent, a run; they merge like the others).
+ */
+export interface ResponsesSettings extends ModelSettings.ModelSettings {
+  /**
+   * Continue from a response stored on OpenAI's side (`previous_response_id`), so the history
+   * it holds is not sent again. A response id sends it with every message given; `"auto"`
+   * takes the id of the last OpenAI response of the history (its `providerResponseId`) and
+   * sends only the messages after it, or everything when there is none (pydantic-ai's
+   * `openai_previous_response_id`).
+   */
+  readonly openaiPreviousResponseId?: string | undefined
+  /**
+   * Run in a server-side conversation (`conversation`, created with `POST /v1/conversations`):
+   * OpenAI keeps its items, so only the messages after the last response of that conversation
+   * in the history are sent. `"auto"` continues the conversation of the last OpenAI response of
+   * the history (its `providerDetails.conversation_id`), or none when no response has one.
+   */
+  readonly openaiConversationId?: string | undefined
+}
+
+/** The conversation a response belongs to (Responses `conversation.id`), if any. */
+export const conversationIdOf = (m: Messages.ModelResponse): string | undefined =>
+  m.providerName === PROVIDER_NAME ? str(m.providerDetails?.conversation_id) : undefined
+
+/**
+ * The id `pick` finds on the last response of the history that has one, and the messages
+ * after that response; `undefined` and every message when none has one.
+ */
+const afterLast = (
+  messages: ReadonlyArray<Messages.ModelMessage>,
+  pick: (m: Messages.ModelResponse) => string | undefined
+): { readonly id: string | undefined; readonly messages: ReadonlyArray<Messages.ModelMessage> } => {
+  for (let i = messages.length - 1; i >= 0; i--) {
+    const m = messages[i]!
+    const id = m._tag === "ModelResponse" ? pick(m) : undefined
+    if (id !== undefined) return { id, messages: messages.slice(i + 1) }
+  }
+  return { id: undefined, messages }
+}
+
+/**
+ * The `conversation` to send and the messages to encode: the messages after the last response
+ * of that conversation (all of them when the history has none).
+ */
+export const conversationOf = (
+  messages: ReadonlyArray<Messages.ModelMessage>,
+  setting: string | undefined
+): {
+  readonly conversationId: string | undefined
+  readonly messages: ReadonlyArray<Messages.ModelMessage>
+} => {
+  if (setting === undefined) return { conversationId: undefined, messages }
+  const last = afterLast(messages, (m) => {
+    const id = conversationIdOf(m)
+    return setting === "auto" || id === setting ? id : undefined
+  })
+  return {
+    conversationId: last.id ?? (setting === "auto" ? undefined : setting),
+    messages: last.messages
+  }
+}
+
+/**
+ * The `previous_response_id` to send and the messages to encode: with `"auto"`, the last
+ * OpenAI response of the history that has an id, and only the messages after it.
+ */
+export const chainOf = (
+  messages: ReadonlyArray<Messages.ModelMessage>,
+  setting: string | undefined
+): {
+  readonly previousResponseId: string | undefined
+  readonly messages: ReadonlyArray<Messages.ModelMessage>
+} => {
+  if (setting !== "auto") return { previousResponseId: setting, messages }
+  const last = afterLast(messages, (m) =>
+    m.providerName === PROVIDER_NAME ? m.providerResponseId : undefined
+  )
+  return { previousResponseId: last.id, messages: last.messages }
+}
+
 /** Options of `encodeRequest`. */
 export interface EncodeOptions {
   readonly modelName: string
@@ -629,15 +755,20 @@ export const encodeRequest = (
   options: EncodeOptions
 ): Record<string, unknown> => {
   const builtin = encodeBuiltinTools(parameters.builtinTools)
+  const own = settings as ResponsesSettings
+  const conversation = conversationOf(messages, own.openaiConversationId)
+  const chain = chainOf(conversation.messages, own.openaiPreviousResponseId)
   const tools = parameters.allTools
   const { searchTools, functionTools, byName } = encodeFunctionTools(
     tools,
     parameters.builtinTools,
     options.profile
   )
-  const { input, instructions } = encodeInput(messages, byName)
+  const { input, instructions } = encodeInput(chain.messages, byName)
   const body: Record<string, unknown> = { model: options.modelName, input, stream: options.stream }
   if (instructions !== undefined) body.instructions = instructions
+  if (chain.previousResponseId !== undefined) body.previous_response_id = chain.previousResponseId
+  if (conversation.conversationId !== undefined) body.conversation = conversation.conversationId
 
   if (searchTools.length > 0 || functionTools.length > 0 || builtin.length > 0) {
     body.tools = [...searchTools, ...functionTools, ...builtin]
@@ -735,7 +866,7 @@ export const decodeUsage = (u: WireUsage | null | undefined): Usage.RequestUsage
       inputTokens: u.input_tokens ?? 0,
       outputTokens: u.output_tokens ?? 0,
       cacheReadTokens: u.input_tokens_details?.cached_tokens ?? 0,
-      cacheWriteTokens: 0,
+      cacheWriteTokens: u.input_tokens_details?.cache_write_tokens ?? 0,
       inputAudioTokens: 0,
       outputAudioTokens: 0,
       details
@@ -792,11 +923,19 @@ export const decodeOutput = (
                 ? str(c.refusal)
                 : undefined
           if (text === undefined) continue
+          const annotations = Array.isArray(c.annotations) ? c.annotations : []
           parts.push(
             textPart({
               content: text,
               ...(typeof item.id === "string" ? { id: item.id } : {}),
-              ...(phase !== undefined ? { providerDetails: { phase } } : {})
+              ...(phase !== undefined || annotations.length > 0
+                ? {
+                    providerDetails: {
+                      ...(phase !== undefined ? { phase } : {}),
+                      ...(annotations.length > 0 ? { annotations } : {})
+                    }
+                  }
+                : {})
             })
           )
         }
@@ -885,7 +1024,8 @@ export const decodeResponse = (
     providerResponseId: body.id,
     finishReason,
     providerFinishReason,
-    timestamp: body.created_at !== undefined ? new Date(body.created_at * 1000) : undefined
+    timestamp: body.created_at !== undefined ? new Date(body.created_at * 1000) : undefined,
+    providerDetails: responseDetails(body)
   })
 }
 
@@ -903,6 +1043,8 @@ export interface StreamState {
   readonly phases: Map<string, string>
   /** The id of the provider's last tool search call (its output does not name it). */
   lastSearch: string | undefined
+  /** The annotations streamed so far per text part (`<item id>:<content index>`). */
+  readonly annotations: Map<string, Array<unknown>>
 }
 
 /** Fresh state for one stream. */
@@ -911,7 +1053,8 @@ export const makeStreamState = (): StreamState => ({
   hasToolCalls: false,
   argsStreamed: new Set(),
   phases: new Map(),
-  lastSearch: undefined
+  lastSearch: undefined,
+  annotations: new Map()
 })
 
 const applyResponseInfo = (manager: PartsManager.PartsManager, r: WireResponse | undefined) => {
@@ -919,6 +1062,9 @@ const applyResponseInfo = (manager: PartsManager.PartsManager, r: WireResponse |
   if (r.id !== undefined) manager.info.providerResponseId = r.id
   if (r.model !== undefined) manager.info.modelName = r.model
   if (r.created_at !== undefined) manager.info.timestamp = new Date(r.created_at * 1000)
+  const details = responseDetails(r)
+  if (details !== undefined)
+    manager.info.providerDetails = { ...manager.info.providerDetails, ...details }
 }
 
 /**
@@ -981,6 +1127,20 @@ export const handleStreamEvent = (
         manager.textDelta(`${data.item_id}:${data.content_index ?? 0}`, data.delta ?? "", {
           id: data.item_id,
           ...(phase !== undefined ? { providerDetails: { phase } } : {})
+        })
+      )
+      return undefined
+    }
+    case "response.output_text.annotation.added": {
+      // A citation for text already streamed: kept on the part, as in the non-streamed body.
+      const key = `${data.item_id}:${data.content_index ?? 0}`
+      const list = [...(state.annotations.get(key) ?? []), data.annotation]
+      state.annotations.set(key, list)
+      const phase = state.phases.get(data.item_id)
+      push(
+        out,
+        manager.textDelta(key, "", {
+          providerDetails: { ...(phase !== undefined ? { phase } : {}), annotations: list }
         })
       )
       return undefined

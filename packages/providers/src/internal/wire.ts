@@ -81,6 +81,8 @@ export interface ResponseFields {
   readonly providerFinishReason: string | undefined
   /** When the provider did not say, the time of decoding. */
   readonly timestamp: Date | undefined
+  /** Provider-specific facts about the whole response (left out when absent or empty). */
+  readonly providerDetails?: Messages.ProviderDetails | undefined
 }
 
 /** A complete `ModelResponse` (constructed without validation: the decoder built every part). */
@@ -97,7 +99,10 @@ export const completeResponse = (f: ResponseFields): Messages.ModelResponse =>
         ? { providerFinishReason: f.providerFinishReason }
         : {}),
       timestamp: f.timestamp ?? new Date(),
-      state: "complete"
+      state: "complete",
+      ...(f.providerDetails !== undefined && Object.keys(f.providerDetails).length > 0
+        ? { providerDetails: f.providerDetails }
+        : {})
     },
     true
   )

@@ -41,7 +41,6 @@ const SKIPS: ReadonlyArray<readonly [string, string]> = [
     "usage_limit_",
     "a count request (and, within the limit, the generation) through an agent run with UsageLimits.countTokensBeforeRequest: replayed by CountTokens.test.ts"
   ],
-  ["advisor_tool", "built-in advisor tool is out of scope"],
   ["test_gateway", "pydantic gateway routing is out of scope"],
   ["image_url_input_invalid_mime_type", "downloads media before the call"]
 ]
@@ -277,6 +276,14 @@ const fromWire = (body: Json) => {
     } else if (type.startsWith("code_execution_"))
       builtinTools.push(new BuiltinTool.CodeExecution())
     else if (type.startsWith("memory_")) builtinTools.push(new BuiltinTool.Memory())
+    else if (type.startsWith("advisor_"))
+      builtinTools.push(
+        new BuiltinTool.Advisor({
+          model: t.model,
+          ...(t.max_tokens !== undefined ? { maxTokens: t.max_tokens } : {}),
+          ...(t.max_uses !== undefined ? { maxUses: t.max_uses } : {})
+        })
+      )
     else if (type.startsWith("tool_search_tool_"))
       builtinTools.push(
         new BuiltinTool.ToolSearch({ variant: type.includes("regex") ? "regex" : "bm25" })

@@ -2,9 +2,10 @@
  * Conformance of Bedrock's OpenAI-compatible mantle endpoint (the 5 `test_bedrock_mantle` cases
  * filed under bedrock):
  * - the 4 Responses cases replay through `BedrockMantle` itself, on a client at the replay
- *   server's root: the model must pick the Responses API and the `/openai/v1` prefix the
- *   recording used, and every decoded field is compared with the raw body (the shared Responses
- *   harness: request fidelity, replay, streams re-chunked);
+ *   server's root signing with SigV4 (static credentials; the recordings kept no auth header):
+ *   the model must pick the Responses API and the `/openai/v1` prefix the recording used, and
+ *   every decoded field is compared with the raw body (the shared Responses harness: request
+ *   fidelity, replay, streams re-chunked);
  * - the Chat Completions case replays through the shared Chat harness with mantle's chat
  *   profile and provider name (decoding, reasoning, usage and request fidelity).
  */
@@ -26,7 +27,10 @@ describeResponsesConformance("bedrock", 4, {
           options: {
             region: "us-east-1",
             baseUrl,
-            apiKey: Redacted.make("mantle-key"),
+            credentials: {
+              accessKeyId: "AKIDMANTLE",
+              secretAccessKey: Redacted.make("mantle-secret")
+            },
             retry: false
           },
           httpClient

@@ -69,11 +69,6 @@ const skipRules: ReadonlyArray<{
       c.interactions.some((i) => isGemini(i) && /"output":\[\{\},"See file/.test(bodyText(i)))
   },
   {
-    reason: "video metadata on file parts (vendor metadata) is not modelled in core's file URLs",
-    test: (c) =>
-      c.interactions.some((i) => isGemini(i) && /videoMetadata|video_metadata/.test(bodyText(i)))
-  },
-  {
     // File search store set-up (create, upload, delete) is not a model call: only the
     // generateContent calls that use the store are replayed.
     reason: "Gemini File API uploads are out of scope",
@@ -390,7 +385,13 @@ const toMessages = (body: any): Array<Messages.ModelMessage> => {
           })
         )
       } else if (p.fileData !== undefined) {
-        pending.push(fileUrl(p.fileData.fileUri, p.fileData.mimeType))
+        const f = fileUrl(p.fileData.fileUri, p.fileData.mimeType) as Messages.FileUrl
+        // A video's `videoMetadata` is the file's vendor metadata.
+        pending.push(
+          p.videoMetadata === undefined
+            ? f
+            : new (f.constructor as any)({ ...f, vendorMetadata: p.videoMetadata })
+        )
       } else {
         pending.push(p.text)
       }
@@ -551,6 +552,8 @@ interface Expected {
   outputTokens: number
   finishReason: string | undefined
   responseId: string | undefined
+  /** The candidate's non-empty grounding / URL context metadata, merged over the chunks. */
+  details: Record<string, unknown> | undefined
 }
 
 const expectedFrom = (chunks: ReadonlyArray<any>): Expected => {
@@ -563,7 +566,8 @@ const expectedFrom = (chunks: ReadonlyArray<any>): Expected => {
     inputTokens: 0,
     outputTokens: 0,
     finishReason: undefined,
-    responseId: undefined
+    responseId: undefined,
+    details: undefined
   }
   for (const c of chunks) {
     if (c.usageMetadata !== undefined) {
@@ -574,6 +578,13 @@ const expectedFrom = (chunks: ReadonlyArray<any>): Expected => {
     if (c.responseId !== undefined) e.responseId = c.responseId
     const cand = c.candidates?.[0]
     if (cand?.finishReason !== undefined) e.finishReason = cand.finishReason
+    for (const [wire, key] of [
+      ["groundingMetadata", "grounding_metadata"],
+      ["urlContextMetadata", "url_context_metadata"]
+    ] as const) {
+      if (cand?.[wire] === undefined || Object.keys(cand[wire]).length === 0) continue
+      e.details = { ...e.details, [key]: { ...(e.details?.[key] as object), ...cand[wire] } }
+    }
     for (const p of cand?.content?.parts ?? []) {
       if (p.thoughtSignature !== undefined) e.signatures.push(p.thoughtSignature)
       const server = p.toolCall ?? p.toolResponse
@@ -642,6 +653,7 @@ const checkResponse = (r: Messages.ModelResponse, e: Expected, label: string) =>
     `${label}: mapped finish reason`
   )
   assert.strictEqual(r.providerResponseId, e.responseId, `${label}: response id`)
+  assert.deepStrictEqual(r.providerDetails, e.details, `${label}: grounding metadata`)
   assert.strictEqual(r.state, "complete")
 }
 

@@ -141,13 +141,14 @@ const fidelitySkipReason = (it: Interaction, vendor: VendorSetup): string | unde
           return "video_url content for a vendor whose profile refuses it"
         if (p.type === "file" && typeof p.file?.file_data !== "string")
           return "uploaded file_id references"
-        if (p.type === "image_url" && p.image_url?.detail !== undefined)
-          return "image detail setting"
         // profiles with `cacheControl` send cache points as `cache_control`; others drop them
         if (p.cache_control !== undefined && !caching)
           return "cache_control markers, which this vendor's profile does not send"
-        if (p.prompt_cache_breakpoint !== undefined)
-          return "explicit prompt cache breakpoints are not modelled"
+        if (
+          p.prompt_cache_breakpoint !== undefined &&
+          vendor.profile(body.model ?? "").promptCacheBreakpoints !== true
+        )
+          return "explicit prompt cache breakpoints for a vendor whose profile sends none"
       }
     }
     if (
@@ -226,10 +227,15 @@ export const wireToMessages = (
               items.push(new Messages.VideoUrl({ url: p.video_url.url }))
             else if (p.type === "image_url") {
               const d = parseDataUrl(p.image_url.url)
+              // OpenAI image detail: the file's vendor metadata
+              const vendor =
+                p.image_url.detail !== undefined
+                  ? { vendorMetadata: { detail: p.image_url.detail } }
+                  : {}
               items.push(
                 d
-                  ? new Messages.BinaryContent({ data: d.data, mediaType: d.mediaType })
-                  : new Messages.ImageUrl({ url: p.image_url.url })
+                  ? new Messages.BinaryContent({ data: d.data, mediaType: d.mediaType, ...vendor })
+                  : new Messages.ImageUrl({ url: p.image_url.url, ...vendor })
               )
             } else if (p.type === "input_audio") {
               const format =
@@ -252,8 +258,10 @@ export const wireToMessages = (
                     })
               )
             }
-            // `cache_control` on a part: a cache point right after it
-            if (p.cache_control !== undefined)
+            // `cache_control` or OpenAI's `prompt_cache_breakpoint` on a part: a cache point
+            // right after it
+            if (p.prompt_cache_breakpoint !== undefined) items.push(new Messages.CachePoint())
+            else if (p.cache_control !== undefined)
               items.push(
                 new Messages.CachePoint(
                   p.cache_control.ttl !== undefined ? { ttl: p.cache_control.ttl } : {}
