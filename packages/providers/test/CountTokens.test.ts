@@ -14,6 +14,7 @@ import {
   Tool,
   Usage
 } from "@agentfx/core"
+import type * as HttpClient from "@effect/platform/HttpClient"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
@@ -62,6 +63,29 @@ const countOf = (c: ConformanceCase) => {
   if (it === undefined) throw new Error(`${c.id}: no count interaction`)
   return it
 }
+
+/**
+ * Counts with the model `make` builds over a loopback replay of a recorded count case, and
+ * checks that the one request sent is the recorded one; the usage is returned.
+ */
+const countRecorded = (
+  folder: string,
+  caseId: string,
+  make: (baseUrl: string) => Layer.Layer<Model.Model, never, HttpClient.HttpClient>,
+  ...args: Parameters<NonNullable<Model.Service["countTokens"]>>
+) =>
+  Effect.gen(function* () {
+    const c = loadCase(folder, caseId)
+    const recorded = countOf(c)
+    const server = yield* replayServer(c)
+    const model = yield* Model.resolve(
+      make(server.baseUrl).pipe(Layer.provide(NodeHttpClient.layerUndici))
+    )
+    const usage = yield* model.countTokens!(...args)
+    assert.strictEqual(server.received.length, 1)
+    assert.deepStrictEqual(server.received[0]!.body, recorded.request.body)
+    return usage
+  })
 
 /** The recorded user prompt of a count request (text of the first user message). */
 const promptOf = (body: Json): string => {
@@ -160,42 +184,24 @@ describe("Model.countTokens (recorded)", () => {
 
   it.scoped("anthropic: built-in tools are counted too (the memory tool, recorded)", () =>
     Effect.gen(function* () {
-      const c = loadCase(
+      const usage = yield* countRecorded(
         "anthropic",
-        "models.test_anthropic.test_anthropic_count_tokens_keeps_memory_tool"
-      )
-      const recorded = countOf(c)
-      const server = yield* replayServer(c)
-      const model = yield* Model.resolve(
-        anthropic(server.baseUrl, "claude-sonnet-4-5").pipe(
-          Layer.provide(NodeHttpClient.layerUndici)
-        )
-      )
-      const usage = yield* model.countTokens!(
+        "models.test_anthropic.test_anthropic_count_tokens_keeps_memory_tool",
+        (baseUrl) => anthropic(baseUrl, "claude-sonnet-4-5"),
         [Messages.userPrompt("What is 2 + 2?")],
         {},
         new Model.ModelRequestParameters({ builtinTools: [new BuiltinTool.Memory()] })
       )
       assert.strictEqual(usage.inputTokens, 1581)
-      assert.strictEqual(server.received.length, 1)
-      assert.deepStrictEqual(server.received[0]!.body, recorded.request.body)
     })
   )
 
   it.scoped("anthropic: a history with a tool search's tool_reference is counted (recorded)", () =>
     Effect.gen(function* () {
-      const c = loadCase(
+      const usage = yield* countRecorded(
         "anthropic",
-        "models.test_anthropic.test_anthropic_count_tokens_with_tool_search_replay"
-      )
-      const recorded = countOf(c)
-      const server = yield* replayServer(c)
-      const model = yield* Model.resolve(
-        anthropic(server.baseUrl, "claude-sonnet-4-5").pipe(
-          Layer.provide(NodeHttpClient.layerUndici)
-        )
-      )
-      const usage = yield* model.countTokens!(
+        "models.test_anthropic.test_anthropic_count_tokens_with_tool_search_replay",
+        (baseUrl) => anthropic(baseUrl, "claude-sonnet-4-5"),
         [
           Messages.userPrompt("What is the USD to EUR rate?"),
           new Messages.ModelResponse({
@@ -228,23 +234,15 @@ describe("Model.countTokens (recorded)", () => {
         })
       )
       assert.strictEqual(usage.inputTokens, 641)
-      assert.strictEqual(server.received.length, 1)
-      assert.deepStrictEqual(server.received[0]!.body, recorded.request.body)
     })
   )
 
   it.scoped("openai-responses: instructions are counted (recorded)", () =>
     Effect.gen(function* () {
-      const c = loadCase(
+      const usage = yield* countRecorded(
         "openai-responses",
-        "models.test_openai_responses.test_responses_count_tokens"
-      )
-      const recorded = countOf(c)
-      const server = yield* replayServer(c)
-      const model = yield* Model.resolve(
-        responses(server.baseUrl, "gpt-4.1-mini").pipe(Layer.provide(NodeHttpClient.layerUndici))
-      )
-      const usage = yield* model.countTokens!(
+        "models.test_openai_responses.test_responses_count_tokens",
+        (baseUrl) => responses(baseUrl, "gpt-4.1-mini"),
         [
           new Messages.ModelRequest({
             parts: [new Messages.UserPromptPart({ content: "" })],
@@ -254,8 +252,6 @@ describe("Model.countTokens (recorded)", () => {
         {},
         Model.ModelRequestParameters.empty
       )
-      assert.strictEqual(server.received.length, 1)
-      assert.deepStrictEqual(server.received[0]!.body, recorded.request.body)
       assert.strictEqual(usage.inputTokens, 16)
     })
   )
