@@ -38,6 +38,7 @@ import type * as Redacted from "effect/Redacted"
 import * as GoogleAuth from "./GoogleAuth.js"
 import * as Client from "./internal/client.js"
 import * as Wire from "./internal/google.js"
+import * as GoogleClientPosts from "./internal/googleClient.js"
 import * as Retry from "./internal/retry.js"
 import * as RetryOption from "./Retry.js"
 import * as HttpModel from "./internal/httpModel.js"
@@ -337,7 +338,11 @@ export const vertexBaseUrl = (location: string): string =>
  */
 export const vertexModelsUrl = (
   baseUrl: string,
-  options: { readonly project?: string | undefined; readonly location?: string | undefined; readonly apiVersion?: string | undefined }
+  options: {
+    readonly project?: string | undefined
+    readonly location?: string | undefined
+    readonly apiVersion?: string | undefined
+  }
 ): string => {
   const version = options.apiVersion ?? "v1beta1"
   const scope =
@@ -375,9 +380,12 @@ export const vertexLayer = (
       const baseUrl = options.baseUrl ?? vertexBaseUrl(express ? "global" : location)
       const token =
         c._tag === "OAuth"
-          ? yield* GoogleAuth.cached(Effect.provideService(c.token, HttpClient.HttpClient, httpClient), {
-              refreshMarginMillis: options.refreshMarginMillis
-            })
+          ? yield* GoogleAuth.cached(
+              Effect.provideService(c.token, HttpClient.HttpClient, httpClient),
+              {
+                refreshMarginMillis: options.refreshMarginMillis
+              }
+            )
           : undefined
       const client = yield* makeClient({
         apiKey: express ? c.apiKey : undefined,
@@ -559,46 +567,19 @@ export const make = (
   Effect.map(GoogleClient, (client) => {
     const p: Wire.GoogleProfile = { ...Wire.profile(modelName), ...options.profile }
     const vertex = client.vertex
-    const modelUrl = `${vertex?.modelsUrl ?? `${client.baseUrl}/v1beta/models/`}${encodeURIComponent(modelName)}:`
-    type Call = Client.Call & {
-      readonly stream: boolean
-      readonly count?: boolean
-      /** The Vertex bearer token of this call (OAuth credentials). */
-      readonly token?: Redacted.Redacted<string>
-    }
-    const raw = Client.posts(
-      client.httpClient,
-      client.retry,
-      (call: Call) =>
+    const modelUrl = `${GoogleClientPosts.modelsUrl(client)}${encodeURIComponent(modelName)}:`
+    const posts = GoogleClientPosts.posts(
+      client,
+      modelName,
+      (call: Client.Call & { readonly stream: boolean; readonly count?: boolean }) =>
         `${modelUrl}${
           call.count === true
             ? "countTokens"
             : call.stream
               ? "streamGenerateContent?alt=sse"
               : "generateContent"
-        }`,
-      (call) =>
-        call.token !== undefined
-          ? Client.setKey({ ...client.headers }, "authorization", call.token, "Bearer ")
-          : Client.setKey({ ...client.headers }, "x-goog-api-key", client.apiKey),
-      client.httpClientSpans === true
+        }`
     )
-    const token = vertex?.token
-    // With OAuth credentials every call first takes the (cached) access token.
-    const posts: Client.Posts<Call> =
-      token === undefined
-        ? raw
-        : (() => {
-            const withToken = Effect.mapError(
-              token,
-              (e) => new AgentError.ModelAPIError({ modelName, reason: e.reason })
-            )
-            return {
-              postJson: (o, decode) =>
-                Effect.flatMap(withToken, (t) => raw.postJson({ ...o, token: t }, decode)),
-              postSse: (o) => Effect.flatMap(withToken, (t) => raw.postSse({ ...o, token: t }))
-            }
-          })()
     return HttpModel.make({
       modelName,
       system: Wire.providerName,

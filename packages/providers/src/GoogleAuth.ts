@@ -120,7 +120,10 @@ const exchange = (
       // OAuth errors carry `error` / `error_description`, never the assertion or the secret.
       const e = (json ?? {}) as { error?: unknown; error_description?: unknown }
       const detail = [e.error, e.error_description].filter((s) => typeof s === "string").join(": ")
-      return yield* fail(`status ${response.status}${detail === "" ? "" : ` (${detail})`}`, response.status)
+      return yield* fail(
+        `status ${response.status}${detail === "" ? "" : ` (${detail})`}`,
+        response.status
+      )
     }
     const decoded = yield* Schema.decodeUnknown(TokenResponse)(json).pipe(
       Effect.mapError(() => fail("the answer has no access_token"))

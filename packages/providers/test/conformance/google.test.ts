@@ -45,7 +45,8 @@ import {
 // ---------------------------------------------------------------------------
 
 /** A Vertex AI path: `…/v1beta1/[projects/{p}/locations/{l}/]publishers/google/models/…`. */
-const vertexPath = /^(.*?)\/v1beta1\/(?:projects\/([^/]+)\/locations\/([^/]+)\/)?publishers\/google\/models\//
+const vertexPath =
+  /^(.*?)\/v1beta1\/(?:projects\/([^/]+)\/locations\/([^/]+)\/)?publishers\/google\/models\//
 
 const isGemini = (i: Interaction) =>
   (i.endpoint === "generateContent" || i.endpoint === "streamGenerateContent") &&
@@ -91,9 +92,9 @@ const skipRules: ReadonlyArray<{
   },
   {
     reason:
-      "a countTokens request, then the generation, through an agent run with UsageLimits.countTokensBeforeRequest: replayed by CountTokens.test.ts",
+      "a countTokens request, then the generation (through an agent run with UsageLimits.countTokensBeforeRequest, or on Vertex AI): replayed by CountTokens.test.ts",
     test: (c) => c.interactions.some((i) => i.endpoint === "countTokens")
-  },
+  }
 ]
 
 const skipReason = (c: ConformanceCase): string | undefined =>
@@ -750,7 +751,7 @@ const runInteraction = (
   c: ConformanceCase,
   i: Interaction,
   baseUrl: string,
-  received: () => ReadonlyArray<{ body: unknown; headers: Record<string, string> }>
+  received: () => ReadonlyArray<{ path: string; body: unknown; headers: Record<string, string> }>
 ) =>
   Effect.gen(function* () {
     const modelName = modelNameOf(i.request.path)
