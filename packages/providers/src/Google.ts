@@ -15,6 +15,10 @@
  * )
  * ```
  *
+ * Vertex AI: `vertexLayer({ credentials, project, location })` (credentials from `GoogleAuth`)
+ * is a `GoogleClient` for the same model on Google Cloud; `vertexSettings` adds Vertex-only
+ * request fields (`labels`, Model Armor, log probabilities).
+ *
  * Thought signatures: Gemini signs its reasoning and may attach the signature (`thoughtSignature`)
  * to a thought, a text or a function-call part. A thought's signature lands in
  * `ThinkingPart.signature`; a text or function call's in the part's
