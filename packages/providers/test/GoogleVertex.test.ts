@@ -81,6 +81,12 @@ const vertexServer = (
 const modelLayer = (name: string, client: Layer.Layer<Google.GoogleClient, unknown, any>) =>
   Google.model(name).pipe(Layer.provide(client), Layer.provide(NodeHttpClient.layerUndici))
 
+/** `gemini-2.5-flash` on a Vertex client at `baseUrl` (no retries). */
+const vertexModel = (baseUrl: string, options: Google.VertexOptions) =>
+  Model.resolve(
+    modelLayer("gemini-2.5-flash", Google.vertexLayer({ ...options, baseUrl, retry: false }))
+  )
+
 const prompt = [Messages.userPrompt("Capital of France?")]
 const noTools = Model.ModelRequestParameters.empty
 
@@ -117,18 +123,11 @@ describe("Google on Vertex AI", () => {
           private_key_id: "key-1",
           token_uri: `${server.baseUrl}/token`
         })
-        const model = yield* Model.resolve(
-          modelLayer(
-            "gemini-2.5-flash",
-            Google.vertexLayer({
-              credentials,
-              project: "my-proj",
-              location: "europe-west4",
-              baseUrl: server.baseUrl,
-              retry: false
-            })
-          )
-        )
+        const model = yield* vertexModel(server.baseUrl, {
+          credentials,
+          project: "my-proj",
+          location: "europe-west4"
+        })
         const [a, b] = yield* Effect.all(
           [model.request(prompt, {}, noTools), model.request(prompt, {}, noTools)],
           { concurrency: 2 }
@@ -245,21 +244,14 @@ describe("Google on Vertex AI", () => {
         400,
         { error: "invalid_grant", error_description: "Invalid JWT Signature." }
       ])
-      const model = yield* Model.resolve(
-        modelLayer(
-          "gemini-2.5-flash",
-          Google.vertexLayer({
-            credentials: GoogleAuth.serviceAccount({
-              client_email: "agent@my-proj.iam.gserviceaccount.com",
-              private_key: Redacted.make(privatePem),
-              token_uri: `${server.baseUrl}/token`
-            }),
-            project: "my-proj",
-            baseUrl: server.baseUrl,
-            retry: false
-          })
-        )
-      )
+      const model = yield* vertexModel(server.baseUrl, {
+        credentials: GoogleAuth.serviceAccount({
+          client_email: "agent@my-proj.iam.gserviceaccount.com",
+          private_key: Redacted.make(privatePem),
+          token_uri: `${server.baseUrl}/token`
+        }),
+        project: "my-proj"
+      })
       const exit = yield* Effect.exit(model.request(prompt, {}, noTools))
       assert.isTrue(Exit.isFailure(exit))
       const error = (exit as any).cause.error
@@ -282,21 +274,14 @@ describe("Google on Vertex AI", () => {
   it.scoped("an unusable private key fails before any request, naming the account only", () =>
     Effect.gen(function* () {
       const server = yield* vertexServer()
-      const model = yield* Model.resolve(
-        modelLayer(
-          "gemini-2.5-flash",
-          Google.vertexLayer({
-            credentials: GoogleAuth.serviceAccount({
-              client_email: "agent@my-proj.iam.gserviceaccount.com",
-              private_key: Redacted.make("not-a-pem-secret-material"),
-              token_uri: `${server.baseUrl}/token`
-            }),
-            project: "my-proj",
-            baseUrl: server.baseUrl,
-            retry: false
-          })
-        )
-      )
+      const model = yield* vertexModel(server.baseUrl, {
+        credentials: GoogleAuth.serviceAccount({
+          client_email: "agent@my-proj.iam.gserviceaccount.com",
+          private_key: Redacted.make("not-a-pem-secret-material"),
+          token_uri: `${server.baseUrl}/token`
+        }),
+        project: "my-proj"
+      })
       const error = yield* Effect.flip(model.request(prompt, {}, noTools))
       assert.strictEqual(error._tag, "ModelAPIError")
       assert.include((error as any).reason, "agent@my-proj.iam.gserviceaccount.com")
@@ -308,17 +293,10 @@ describe("Google on Vertex AI", () => {
   it.scoped("express mode sends the API key, with no project or location in the path", () =>
     Effect.gen(function* () {
       const server = yield* vertexServer()
-      const model = yield* Model.resolve(
-        modelLayer(
-          "gemini-2.5-flash",
-          Google.vertexLayer({
-            credentials: GoogleAuth.apiKey(Redacted.make("express-key")),
-            project: "ignored-in-express-mode",
-            baseUrl: server.baseUrl,
-            retry: false
-          })
-        )
-      )
+      const model = yield* vertexModel(server.baseUrl, {
+        credentials: GoogleAuth.apiKey(Redacted.make("express-key")),
+        project: "ignored-in-express-mode"
+      })
       const response = yield* model.request(prompt, {}, noTools)
       assert.strictEqual(response.text, "Paris")
       assert.strictEqual(
@@ -353,17 +331,10 @@ describe("Google on Vertex AI", () => {
         const server = yield* loopbackServer((_req, res) =>
           json(res, 200, answer("Paris", { logprobsResult, avgLogprobs: -0.01 }))
         )
-        const model = yield* Model.resolve(
-          modelLayer(
-            "gemini-2.5-flash",
-            Google.vertexLayer({
-              credentials: GoogleAuth.accessToken(Redacted.make("fixed-token")),
-              project: "p",
-              baseUrl: server.baseUrl,
-              retry: false
-            })
-          )
-        )
+        const model = yield* vertexModel(server.baseUrl, {
+          credentials: GoogleAuth.accessToken(Redacted.make("fixed-token")),
+          project: "p"
+        })
         const settings = Google.vertexSettings({
           labels: { team: "search" },
           modelArmor: {
@@ -400,17 +371,10 @@ describe("Google on Vertex AI", () => {
   it.scoped("http(s) and gs:// file URLs go to Vertex as fileData: nothing is downloaded", () =>
     Effect.gen(function* () {
       const server = yield* vertexServer()
-      const model = yield* Model.resolve(
-        modelLayer(
-          "gemini-2.5-flash",
-          Google.vertexLayer({
-            credentials: GoogleAuth.accessToken(Redacted.make("t")),
-            project: "p",
-            baseUrl: server.baseUrl,
-            retry: false
-          })
-        )
-      )
+      const model = yield* vertexModel(server.baseUrl, {
+        credentials: GoogleAuth.accessToken(Redacted.make("t")),
+        project: "p"
+      })
       yield* model.request(
         [
           Messages.userPrompt([
