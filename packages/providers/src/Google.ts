@@ -229,6 +229,8 @@ export interface VertexTarget {
   readonly modelsUrl: string
   /** The cached access token (absent in express mode, which sends the API key). */
   readonly token?: Effect.Effect<Redacted.Redacted<string>, GoogleAuth.GoogleAuthError> | undefined
+  /** Drops the cached token (a 401 answer: the next request fetches a new one). */
+  readonly invalidateToken?: Effect.Effect<void> | undefined
 }
 
 /** The Gemini API client configuration: key, base URL, extra headers, retry policy. */
@@ -359,8 +361,8 @@ export const vertexModelsUrl = (
 /**
  * A `GoogleClient` for Gemini on Vertex AI. The same `Google.model(name)` then calls
  * `…/publishers/google/models/{model}:generateContent` (and `streamGenerateContent`,
- * `countTokens`) with a bearer token (cached, refreshed before expiry, one refresh at a time)
- * or, in express mode, the API key. Vertex reads `gs://` and `http(s)` file URLs itself, so
+ * `countTokens`) with a bearer token (cached, refreshed before expiry, one refresh at a time,
+ * dropped after a 401) or, in express mode, the API key. Vertex reads `gs://` and `http(s)` file URLs itself, so
  * nothing is downloaded.
  *
  * A missing project with OAuth credentials is a `UserError` when the layer is built.
@@ -406,7 +408,7 @@ export const vertexLayer = (
             location,
             apiVersion: options.apiVersion
           }),
-          ...(token !== undefined ? { token } : {})
+          ...(token !== undefined ? { token: token.get, invalidateToken: token.invalidate } : {})
         }
       })
     })

@@ -254,6 +254,13 @@ export const applicationDefault: Effect.Effect<Credentials, GoogleAuthError> = E
   }
 )
 
+/** A cached token source: `get` the token, `invalidate` it (e.g. after a 401). */
+export interface CachedToken<E, R> {
+  readonly get: Effect.Effect<Redacted.Redacted<string>, E, R>
+  /** Drops the cached token: the next `get` fetches a new one. */
+  readonly invalidate: Effect.Effect<void>
+}
+
 /**
  * Caches the tokens of `fetch`: a token is reused until `refreshMarginMillis` (default one
  * minute) before its `expiresAt`; then the next caller fetches a new one while the others wait
@@ -262,17 +269,20 @@ export const applicationDefault: Effect.Effect<Credentials, GoogleAuthError> = E
 export const cached = <E, R>(
   fetch: Effect.Effect<AccessToken, E, R>,
   options: { readonly refreshMarginMillis?: number | undefined } = {}
-): Effect.Effect<Effect.Effect<Redacted.Redacted<string>, E, R>> =>
+): Effect.Effect<CachedToken<E, R>> =>
   Effect.map(SynchronizedRef.make(Option.none<AccessToken>()), (ref) => {
     const margin = options.refreshMarginMillis ?? 60_000
-    return SynchronizedRef.modifyEffect(ref, (current) =>
-      Effect.flatMap(Clock.currentTimeMillis, (now) => {
-        if (
-          Option.isSome(current) &&
-          (current.value.expiresAt === undefined || now < current.value.expiresAt - margin)
-        )
-          return Effect.succeed([current.value.token, current] as const)
-        return Effect.map(fetch, (t) => [t.token, Option.some(t)] as const)
-      })
-    )
+    return {
+      get: SynchronizedRef.modifyEffect(ref, (current) =>
+        Effect.flatMap(Clock.currentTimeMillis, (now) => {
+          if (
+            Option.isSome(current) &&
+            (current.value.expiresAt === undefined || now < current.value.expiresAt - margin)
+          )
+            return Effect.succeed([current.value.token, current] as const)
+          return Effect.map(fetch, (t) => [t.token, Option.some(t)] as const)
+        })
+      ),
+      invalidate: SynchronizedRef.set(ref, Option.none())
+    }
   })

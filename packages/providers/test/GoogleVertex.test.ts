@@ -194,7 +194,7 @@ describe("Google on Vertex AI", () => {
           const now = yield* TestClock.currentTimeMillis
           return { token: Redacted.make(`token-${n}`), expiresAt: now + 3600_000 }
         })
-        const get = yield* GoogleAuth.cached(fetch)
+        const { get } = yield* GoogleAuth.cached(fetch)
         const all = Effect.all(
           Array.from({ length: 8 }, () => get),
           { concurrency: "unbounded" }
@@ -221,7 +221,7 @@ describe("Google on Vertex AI", () => {
   it.effect("a failed token fetch is not cached: the next call tries again", () =>
     Effect.gen(function* () {
       const attempts = yield* Ref.make(0)
-      const get = yield* GoogleAuth.cached(
+      const { get } = yield* GoogleAuth.cached(
         Effect.flatMap(
           Ref.updateAndGet(attempts, (n) => n + 1),
           (n) =>
@@ -268,6 +268,44 @@ describe("Google on Vertex AI", () => {
         server.requests.map((r) => r.path),
         ["/token"]
       )
+    })
+  )
+
+  it.scoped("a 401 drops the cached token: the next request exchanges again", () =>
+    Effect.gen(function* () {
+      let grants = 0
+      const server = yield* loopbackServer((req, res) => {
+        if (req.path === "/token") {
+          grants++
+          return json(res, 200, { access_token: `ya29.${grants}`, expires_in: 3600 })
+        }
+        return req.headers.authorization === "Bearer ya29.1"
+          ? json(res, 401, { error: { code: 401, status: "UNAUTHENTICATED" } })
+          : json(res, 200, answer("Paris"))
+      })
+      const model = yield* vertexModel(server.baseUrl, {
+        credentials: GoogleAuth.authorizedUser({
+          client_id: "id",
+          client_secret: Redacted.make("client-s3cret"),
+          refresh_token: Redacted.make("refresh-s3cret"),
+          token_uri: `${server.baseUrl}/token`
+        }),
+        project: "p"
+      })
+      const error = yield* Effect.flip(model.request(prompt, {}, noTools))
+      assert.strictEqual(error._tag, "ModelHTTPError")
+      assert.strictEqual((error as any).status, 401)
+      assert.notInclude(JSON.stringify(error), "ya29.1")
+      const response = yield* model.request(prompt, {}, noTools)
+      assert.strictEqual(response.text, "Paris")
+      assert.strictEqual(grants, 2)
+      const form = new URLSearchParams(server.requests[0]!.body as string)
+      assert.deepStrictEqual(Object.fromEntries(form), {
+        grant_type: "refresh_token",
+        client_id: "id",
+        client_secret: "client-s3cret",
+        refresh_token: "refresh-s3cret"
+      })
     })
   )
 

@@ -40,9 +40,17 @@ export const posts = <C extends Client.Call>(
     token,
     (e) => new AgentError.ModelAPIError({ modelName, reason: e.reason })
   )
+  // A 401 means the token was revoked or expired early: the next call fetches a new one.
+  const invalidate = client.vertex?.invalidateToken ?? Effect.void
+  const on401 = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+    Effect.tapError(effect, (e) =>
+      typeof e === "object" && e !== null && (e as { status?: unknown }).status === 401
+        ? invalidate
+        : Effect.void
+    )
   return {
     postJson: (o, decode) =>
-      Effect.flatMap(withToken, (t) => raw.postJson({ ...o, token: t }, decode)),
-    postSse: (o) => Effect.flatMap(withToken, (t) => raw.postSse({ ...o, token: t }))
+      on401(Effect.flatMap(withToken, (t) => raw.postJson({ ...o, token: t }, decode))),
+    postSse: (o) => on401(Effect.flatMap(withToken, (t) => raw.postSse({ ...o, token: t })))
   }
 }
