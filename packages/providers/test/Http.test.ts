@@ -320,7 +320,7 @@ describe("postJson", () => {
     "settings.timeout under the live clock: an answer in time is returned, a caller's interruption closes the request",
     () =>
       Effect.gen(function* () {
-        const server = yield* loopbackServer((req, res, index) => {
+        const server = yield* loopbackServer((_req, res, index) => {
           if (index === 0) {
             res.writeHead(200, { "content-type": "application/json" })
             res.end(JSON.stringify({ ok: true }))
