@@ -21,6 +21,8 @@
 //   model-push    `model.requestStream`, read with the response's `push` (no Stream)
 //   agent         `agent.runStream`, consumed by `Stream.runFold` (what the scenario measures)
 //   agent-onevent `agent.run(prompt, { onEvent })`: the run's events pushed, no Stream step
+//   agent-mailbox a Stream over the push path: the run with `onEvent` in a scoped fiber offers
+//                 each event to a mailbox (`Stream.asyncPush`), consumed by `Stream.runFold`
 // The model cases build the model once per model id (a runtime of its own, the client shared),
 // as an application does: nothing is provided per stream.
 // --prime N: before the warm-up round, N short streams (3 chunks) through the same case, so
@@ -52,7 +54,8 @@ const CASES = [
   "model",
   "model-push",
   "agent",
-  "agent-onevent"
+  "agent-onevent",
+  "agent-mailbox"
 ]
 const DEFAULT_CASES = ["raw", "bytes", "model", "agent", "agent-onevent"]
 
@@ -339,6 +342,24 @@ if (child === undefined) {
             () => n
           )
         })
+    } else if (child === "agent-mailbox") {
+      // The consumer takes everything offered since its last wake-up (one chunk per read).
+      const agent = Agent.make({ name: "bench" })
+      make = () =>
+        Stream.runFold(
+          Stream.asyncPush(
+            (emit) =>
+              Effect.forkScoped(
+                Effect.matchCause(agent.run("Say hello.", { onEvent: (e) => emit.single(e) }), {
+                  onSuccess: () => emit.end(),
+                  onFailure: (c) => emit.halt(c)
+                })
+              ),
+            { bufferSize: "unbounded" }
+          ),
+          0,
+          count
+        )
     } else throw new Error(`unknown case ${child}`)
     const effects = new Map()
     one = (model) => {

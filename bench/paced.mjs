@@ -10,6 +10,8 @@
 //   postSse            the providers' `Http.postSse` (fast path when the client is undici's)
 //   model.requestStream  OpenAiChat's `requestStream`, events drained
 //   agent.runStream    `agent.runStream(prompt)` drained with `Stream.runFold` (as clients/agentfx.ts)
+//   model push         OpenAiChat's `requestStream` read with the response's `push` (no Stream)
+//   agent.run + onEvent  `agent.run(prompt, { onEvent })`: the run's events pushed (no Stream)
 //   … (platform stream)  the same two over a client whose responses hide undici's body, so the
 //                      providers read `response.stream` (their fallback for other clients)
 // Cases are interleaved round by round; medians of CPU (user+system) µs per chunk are printed.
@@ -212,6 +214,35 @@ const agentStream = (model) =>
   Stream.runFold(agent.runStream("Say hello."), 0, countText).pipe(
     Effect.provide(OpenAiChat.model(model))
   )
+// (f) the same two read without a `Stream`: the response's `push`, the run's `onEvent`
+const modelPush = (model) =>
+  Effect.scoped(
+    Effect.flatMap(Model.Model, (m) =>
+      Effect.flatMap(m.requestStream(msgs, {}, Model.ModelRequestParameters.empty), (s) =>
+        Effect.suspend(() => {
+          let n = 0
+          return Effect.map(
+            s.push((events) => {
+              for (const e of events) n = countText(n, e)
+            }),
+            () => n
+          )
+        })
+      )
+    )
+  ).pipe(Effect.provide(OpenAiChat.model(model)))
+const agentOnEvent = (model) =>
+  Effect.suspend(() => {
+    let n = 0
+    return Effect.map(
+      agent.run("Say hello.", {
+        onEvent: (e) => {
+          n = countText(n, e)
+        }
+      }),
+      () => n
+    )
+  }).pipe(Effect.provide(OpenAiChat.model(model)))
 
 const all = {
   "raw fetch": raw,
@@ -221,6 +252,8 @@ const all = {
   postSse: (m) => rt.runPromise(postSse(m)),
   "model.requestStream": (m) => rt.runPromise(modelStream(m)),
   "agent.runStream": (m) => rt.runPromise(agentStream(m)),
+  "model push": (m) => rt.runPromise(modelPush(m)),
+  "agent.run + onEvent": (m) => rt.runPromise(agentOnEvent(m)),
   "model.requestStream (platform stream)": (m) => rtPlatform.runPromise(modelStream(m)),
   "agent.runStream (platform stream)": (m) => rtPlatform.runPromise(agentStream(m))
 }

@@ -285,6 +285,67 @@ describe("postJson", () => {
     })
   )
 
+  // Under the live clock the deadline is a plain timer around one forked request fiber
+  // (internal/deadline.ts) instead of Effect.timeoutFail's race: the same outcomes, real time.
+  const live = <A, E>(
+    name: string,
+    f: () => Effect.Effect<A, E, HttpClient.HttpClient | import("effect/Scope").Scope>
+  ) => vitestIt.live(name, () => Effect.scoped(Effect.provide(f(), NodeHttpClient.layerUndici)))
+
+  live(
+    "settings.timeout under the live clock: fails after the deadline and closes the request",
+    () =>
+      Effect.gen(function* () {
+        const server = yield* loopbackServer(() => {
+          /* never answers */
+        })
+        const http = yield* client
+        const started = Date.now()
+        const error = yield* Effect.flip(
+          Http.postJson(
+            http,
+            options(server.baseUrl, { settings: { timeout: "150 millis" }, retry: Http.noRetry })
+          )
+        )
+        assert(error._tag === "ModelAPIError")
+        assert.strictEqual(error.timeoutKind, "total")
+        assert.include(error.message, "timed out")
+        assert.isAtLeast(Date.now() - started, 140)
+        yield* server.waitClosed(1)
+        assert.strictEqual(server.requests.length, 1)
+      })
+  )
+
+  live(
+    "settings.timeout under the live clock: an answer in time is returned, a caller's interruption closes the request",
+    () =>
+      Effect.gen(function* () {
+        const server = yield* loopbackServer((_req, res, index) => {
+          if (index === 0) {
+            res.writeHead(200, { "content-type": "application/json" })
+            res.end(JSON.stringify({ ok: true }))
+          }
+          // the second request never answers
+        })
+        const http = yield* client
+        const ok = yield* Http.postJson(
+          http,
+          options(server.baseUrl, { settings: { timeout: "30 seconds" }, retry: Http.noRetry })
+        )
+        assert.deepStrictEqual(ok, { ok: true })
+        const fiber = yield* Effect.fork(
+          Http.postJson(
+            http,
+            options(server.baseUrl, { settings: { timeout: "30 seconds" }, retry: Http.noRetry })
+          )
+        )
+        yield* server.waitRequests(2)
+        const exit = yield* Fiber.interrupt(fiber)
+        assert(Exit.isInterrupted(exit))
+        yield* server.waitClosed(1)
+      })
+  )
+
   itPlain.effect("undici's connect timeout is a ModelAPIError with timeoutKind connect", () =>
     Effect.gen(function* () {
       // A transport whose connection attempt times out the way undici reports it.

@@ -18,6 +18,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import { constTrue } from "effect/Function"
 import * as Tracer from "effect/Tracer"
+import * as Deadline from "./deadline.js"
 import * as Redact from "./redact.js"
 import { markRetryable, type RequestError, type RetryPolicy, withRetry } from "./retry.js"
 
@@ -294,10 +295,7 @@ export const attempt = <A, E, R>(
     : undefined
   return timeout === undefined
     ? sent
-    : Effect.timeoutFail(sent, {
-        duration: timeout,
-        onTimeout: () => timeoutError(options.modelName, timeout)
-      })
+    : Deadline.timeoutFail(sent, timeout, () => timeoutError(options.modelName, timeout))
 }
 
 /**
@@ -356,10 +354,9 @@ export const postJson: {
       return withRetry(
         (timeout === undefined
           ? once
-          : Effect.timeoutFail(once, {
-              duration: timeout,
-              onTimeout: () => timeoutError(options.modelName, timeout)
-            })) as Effect.Effect<unknown, RequestError>,
+          : Deadline.timeoutFail(once, timeout, () =>
+              timeoutError(options.modelName, timeout)
+            )) as Effect.Effect<unknown, RequestError>,
         options.retry
       )
     }),
