@@ -23,14 +23,62 @@ const fileJson = (file: Messages.FileContent) =>
         ...(file.mediaType !== undefined ? { mediaType: file.mediaType } : {})
       }
 
-/** A tool's return value as JSON: files become `{ type: "file", mediaType, url }`. */
+/** A found tool (`Messages.ToolReference`) as JSON: `{ type: "tool-reference", toolName }`. */
+const toolReferenceJson = (ref: Messages.ToolReference) => ({
+  type: "tool-reference",
+  toolName: ref.toolName
+})
+
+/**
+ * A tool's return value as JSON: files become `{ type: "file", mediaType, url }`, tool
+ * references (what a tool search found) `{ type: "tool-reference", toolName }`.
+ */
 export const toolOutputJson = (content: unknown): unknown => {
   if (Messages.isFileContent(content)) return fileJson(content)
-  if (Array.isArray(content) && content.some(Messages.isFileContent)) {
-    return content.map((c) => (Messages.isFileContent(c) ? fileJson(c) : c))
+  if (
+    Array.isArray(content) &&
+    content.some((c) => Messages.isFileContent(c) || Messages.isToolReference(c))
+  ) {
+    return content.map((c) =>
+      Messages.isFileContent(c)
+        ? fileJson(c)
+        : Messages.isToolReference(c)
+          ? toolReferenceJson(c)
+          : c
+    )
   }
   return content === undefined ? null : content
 }
+
+const isToolReferenceJson = (u: unknown): u is { type: "tool-reference"; toolName: string } =>
+  typeof u === "object" &&
+  u !== null &&
+  (u as { type?: unknown }).type === "tool-reference" &&
+  typeof (u as { toolName?: unknown }).toolName === "string" &&
+  Object.keys(u).length === 2
+
+/**
+ * A tool output from a client back to a tool return's content: the `tool-reference` items of
+ * an array (as `toolOutputJson` writes them) become `Messages.ToolReference`s again, so the
+ * tools a search found stay loaded in a continued conversation.
+ */
+export const toolContentOfJson = (output: unknown): unknown =>
+  Array.isArray(output) && output.some(isToolReferenceJson)
+    ? output.map((c) =>
+        isToolReferenceJson(c) ? new Messages.ToolReference({ toolName: c.toolName }) : c
+      )
+    : output
+
+/** The AI SDK data part type of a `ToolAvailabilityDeltaEvent` (tools made available). */
+export const toolAvailabilityDataType = "data-agentfx-tool-availability"
+/** The AG-UI `CUSTOM` event name of a `ToolAvailabilityDeltaEvent` (tools made available). */
+export const toolAvailabilityEventName = "agentfx.tool_availability"
+
+/** What both protocols carry of a `ToolAvailabilityDeltaEvent`. */
+export const toolAvailabilityJson = (part: Messages.ToolAvailabilityDeltaPart) => ({
+  added: [...part.added],
+  ...(part.toolCallId !== undefined ? { toolCallId: part.toolCallId } : {})
+})
 
 /**
  * The text shown for a failed run: a typed error's `_tag` and message (agentfx errors carry no
