@@ -83,12 +83,18 @@ describe("ToolAvailabilityDeltaEvent", () => {
       )
       assert.strictEqual(delta?._tag, "ToolAvailabilityDeltaEvent")
       assert.strictEqual(search?._tag, "FunctionToolCallEvent")
-      if (delta?._tag === "ToolAvailabilityDeltaEvent" && search?._tag === "FunctionToolCallEvent") {
+      if (
+        delta?._tag === "ToolAvailabilityDeltaEvent" &&
+        search?._tag === "FunctionToolCallEvent"
+      ) {
         assert.deepStrictEqual(delta.part.added, ["get_exchange_rate", "stock_price"])
         assert.strictEqual(delta.part.toolCallId, search.part.toolCallId)
         // The part it carries is a real request part: it round-trips like history does.
         const json = Schema.encodeSync(Messages.ModelRequestPart)(delta.part)
-        assert.deepStrictEqual(Schema.decodeUnknownSync(Messages.ModelRequestPart)(json), delta.part)
+        assert.deepStrictEqual(
+          Schema.decodeUnknownSync(Messages.ModelRequestPart)(json),
+          delta.part
+        )
       }
     }).pipe(Effect.provide(model))
   )

@@ -34,7 +34,9 @@ const model = FunctionModel.layer(undefined, {
           0: { name: "search_tools", jsonArgs: '{"queries":["stock price"]}', toolCallId: "call_s" }
         })
       : responses(messages) === 1
-        ? Stream.make({ 0: { name: "stock_price", jsonArgs: '{"symbol":"ACME"}', toolCallId: "call_p" } })
+        ? Stream.make({
+            0: { name: "stock_price", jsonArgs: '{"symbol":"ACME"}', toolCallId: "call_p" }
+          })
         : Stream.make("ACME is at $150.")
 })
 

@@ -298,7 +298,10 @@ export const decodeUiConversation = (value: unknown): Either.Either<Conversation
         switch (part.preliminary === true ? "input-available" : part.state) {
           case "output-available":
             returns.push(
-              new Messages.ToolReturnPart({ ...ids, content: toolContentOfJson(part.output ?? null) })
+              new Messages.ToolReturnPart({
+                ...ids,
+                content: toolContentOfJson(part.output ?? null)
+              })
             )
             break
           case "output-error": {
