@@ -293,6 +293,21 @@ const streamResponse = <R>(
 const badRequest = (e: { readonly message: string }) =>
   HttpServerResponse.text(e.message, { status: 400 })
 
+/** A handler: the JSON body decoded (400 saying why when it does not), then `respond`. */
+const handler = <I, R>(
+  decode: (body: unknown) => Effect.Effect<I, UiMessageError>,
+  respond: (input: I) => Effect.Effect<HttpServerResponse.HttpServerResponse, never, R>
+): Effect.Effect<
+  HttpServerResponse.HttpServerResponse,
+  never,
+  R | HttpServerRequest.HttpServerRequest
+> =>
+  HttpServerRequest.HttpServerRequest.pipe(
+    Effect.flatMap((request) => request.json),
+    Effect.flatMap(decode),
+    Effect.matchEffect({ onFailure: (e) => Effect.succeed(badRequest(e)), onSuccess: respond })
+  )
+
 // ---------------------------------------------------------------------------
 // AI SDK UI message stream
 // ---------------------------------------------------------------------------
@@ -476,16 +491,10 @@ export const aiSdkHandler = <A, E, R>(
   never,
   R | HttpServerRequest.HttpServerRequest
 > =>
-  HttpServerRequest.HttpServerRequest.pipe(
-    Effect.flatMap((request) => request.json),
-    Effect.flatMap(decodeAiSdkRequest),
-    Effect.matchEffect({
-      onFailure: (e) => Effect.succeed(badRequest(e)),
-      onSuccess: (chat) =>
-        aiSdkResponse(handle(chat), {
-          resuming: chat.deferredToolResults,
-          ...(typeof options === "function" ? options(chat) : options)
-        })
+  handler(decodeAiSdkRequest, (chat) =>
+    aiSdkResponse(handle(chat), {
+      resuming: chat.deferredToolResults,
+      ...(typeof options === "function" ? options(chat) : options)
     })
   )
 
@@ -502,16 +511,10 @@ export const aiSdkRunHandler = <A, E, R>(
   never,
   R | HttpServerRequest.HttpServerRequest
 > =>
-  HttpServerRequest.HttpServerRequest.pipe(
-    Effect.flatMap((request) => request.json),
-    Effect.flatMap(decodeAiSdkRequest),
-    Effect.matchEffect({
-      onFailure: (e) => Effect.succeed(badRequest(e)),
-      onSuccess: (chat) =>
-        aiSdkRunResponse((onEvent) => handle(chat, onEvent), {
-          resuming: chat.deferredToolResults,
-          ...(typeof options === "function" ? options(chat) : options)
-        })
+  handler(decodeAiSdkRequest, (chat) =>
+    aiSdkRunResponse((onEvent) => handle(chat, onEvent), {
+      resuming: chat.deferredToolResults,
+      ...(typeof options === "function" ? options(chat) : options)
     })
   )
 
@@ -698,18 +701,12 @@ export const agUiHandler = <A, E, R>(
   never,
   R | HttpServerRequest.HttpServerRequest
 > =>
-  HttpServerRequest.HttpServerRequest.pipe(
-    Effect.flatMap((request) => request.json),
-    Effect.flatMap(decodeAgUiInput),
-    Effect.matchEffect({
-      onFailure: (e) => Effect.succeed(badRequest(e)),
-      onSuccess: (input) =>
-        agUiResponse(handle(input), {
-          resuming: input.deferredToolResults,
-          ...options,
-          threadId: input.threadId,
-          runId: input.runId
-        })
+  handler(decodeAgUiInput, (input) =>
+    agUiResponse(handle(input), {
+      resuming: input.deferredToolResults,
+      ...options,
+      threadId: input.threadId,
+      runId: input.runId
     })
   )
 
@@ -726,17 +723,11 @@ export const agUiRunHandler = <A, E, R>(
   never,
   R | HttpServerRequest.HttpServerRequest
 > =>
-  HttpServerRequest.HttpServerRequest.pipe(
-    Effect.flatMap((request) => request.json),
-    Effect.flatMap(decodeAgUiInput),
-    Effect.matchEffect({
-      onFailure: (e) => Effect.succeed(badRequest(e)),
-      onSuccess: (input) =>
-        agUiRunResponse((onEvent) => handle(input, onEvent), {
-          resuming: input.deferredToolResults,
-          ...options,
-          threadId: input.threadId,
-          runId: input.runId
-        })
+  handler(decodeAgUiInput, (input) =>
+    agUiRunResponse((onEvent) => handle(input, onEvent), {
+      resuming: input.deferredToolResults,
+      ...options,
+      threadId: input.threadId,
+      runId: input.runId
     })
   )

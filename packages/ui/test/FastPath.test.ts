@@ -15,6 +15,7 @@ import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
+import { postThenAbort, waitUntil } from "./client.js"
 import * as F from "./fixtures.js"
 import { serve } from "./server.js"
 
@@ -164,29 +165,9 @@ describe("fast path (run + onEvent)", () => {
           Effect.provide(model)
         )
       )
-      const first = yield* Effect.promise(async () => {
-        const abort = new AbortController()
-        const response = await fetch(`${url}/api/chat`, {
-          method: "POST",
-          body: JSON.stringify({
-            messages: [{ id: "u1", role: "user", parts: [{ type: "text", text: "hi" }] }]
-          }),
-          signal: abort.signal
-        })
-        const reader = response.body!.getReader()
-        let got = ""
-        while (!got.includes("first ")) {
-          const { value } = await reader.read()
-          got += new TextDecoder().decode(value)
-        }
-        abort.abort()
-        return got
-      })
+      const first = yield* postThenAbort(url, "first ")
       assert.include(first, '"delta":"first "')
-      yield* Effect.promise(async () => {
-        const deadline = Date.now() + 10_000
-        while (!closed && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20))
-      })
+      yield* waitUntil(() => closed)
       assert.isTrue(closed, "the model stream was closed when the client went away")
     })
   )

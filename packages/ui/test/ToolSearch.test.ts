@@ -10,11 +10,11 @@ import { EventSchemas } from "@ag-ui/core/schemas"
 import { Agent, FunctionModel, Messages, Tool, Toolset } from "@agentfx/core"
 import { UiStream } from "@agentfx/ui"
 import { assert, describe, it } from "@effect/vitest"
-import { readUIMessageStream, type UIMessage } from "ai"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
+import { readMessages } from "./client.js"
 
 const stock = Tool.make("stock_price", {
   description: "Look up a stock price by ticker symbol.",
@@ -80,21 +80,7 @@ describe("tool search parts", () => {
         }
       ])
       assert.strictEqual(out.filter((c) => c.type === "data-agentfx-tool-availability").length, 1)
-      const seen: Array<UIMessage> = []
-      const errors: Array<string> = []
-      yield* Effect.promise(async () => {
-        for await (const m of readUIMessageStream<UIMessage>({
-          stream: new ReadableStream({
-            start(controller) {
-              for (const c of out) controller.enqueue(c as never)
-              controller.close()
-            }
-          }),
-          onError: (e) => errors.push(String(e))
-        })) {
-          seen.push(JSON.parse(JSON.stringify(m)) as UIMessage)
-        }
-      })
+      const { seen, errors } = yield* readMessages(out)
       assert.deepStrictEqual(errors, [])
       const message = seen.at(-1)!
       const parts = message.parts as Array<Record<string, unknown>>
