@@ -13,7 +13,7 @@ import * as Effect from "effect/Effect"
 import { existsSync, mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { chromium } from "playwright-core"
+import { chromium, type Page } from "playwright-core"
 import { researcherAnswer, scriptedChat, searchResults, serve } from "../src/lib/chatApp.js"
 
 const executablePath = "/usr/bin/chromium"
@@ -53,21 +53,39 @@ const browser = Effect.acquireRelease(
     })
 ).pipe(Effect.map(({ b }) => b))
 
+/** The chat app served with the scripted model, a page of a fresh browser, and its failed requests. */
+const openChat = Effect.gen(function* () {
+  // a short delay per word, so the answer really arrives in several network writes
+  const url = yield* serve({ model: scriptedChat({ delay: "5 millis" }).layer })
+  const b = yield* browser
+  const page = yield* Effect.promise(() => b.newPage())
+  page.setDefaultTimeout(10_000)
+  const failed: Array<string> = []
+  page.on("response", (r) => {
+    if (r.status() >= 400) failed.push(`${r.status()} ${r.url()}`)
+  })
+  page.on("requestfailed", (r) => failed.push(`failed ${r.url()}`))
+  return { url, page, failed }
+})
+
+/** Sends a prompt from the page and waits until the `nth` answer is done; that answer. */
+const send = (page: Page, prompt: string, nth: number) =>
+  Effect.promise(async () => {
+    await page.fill("#prompt", prompt)
+    await page.click("#send")
+    await page.waitForFunction(
+      (i) => document.querySelectorAll(".msg.model")[i]?.getAttribute("data-done") === "true",
+      nth
+    )
+    return page.locator(".msg.model").nth(nth)
+  })
+
 describe.skipIf(!hasChromium)("chat-app in a browser", () => {
   it.scopedLive(
     "streams text and a tool call into the page and keeps the history for the next turn",
     () =>
       Effect.gen(function* () {
-        // a short delay per word, so the answer really arrives in several network writes
-        const url = yield* serve({ model: scriptedChat({ delay: "5 millis" }).layer })
-        const b = yield* browser
-        const page = yield* Effect.promise(() => b.newPage())
-        page.setDefaultTimeout(10_000)
-        const failed: Array<string> = []
-        page.on("response", (r) => {
-          if (r.status() >= 400) failed.push(`${r.status()} ${r.url()}`)
-        })
-        page.on("requestfailed", (r) => failed.push(`failed ${r.url()}`))
+        const { url, page, failed } = yield* openChat
         const streamHeaders: Array<string | undefined> = []
         page.on("response", (r) => {
           if (r.url().endsWith("/api/chat")) {
@@ -78,16 +96,8 @@ describe.skipIf(!hasChromium)("chat-app in a browser", () => {
         assert.strictEqual(yield* Effect.promise(() => page.title()), "agentfx chat")
 
         const ask = (prompt: string, nth: number) =>
-          Effect.promise(async () => {
-            await page.fill("#prompt", prompt)
-            await page.click("#send")
-            const answer = page.locator(".msg.model").nth(nth)
-            await page.waitForFunction(
-              (i) =>
-                document.querySelectorAll(".msg.model")[i]?.getAttribute("data-done") === "true",
-              nth
-            )
-            return {
+          Effect.flatMap(send(page, prompt, nth), (answer) =>
+            Effect.promise(async () => ({
               text: (await answer.locator("span.text").allTextContents()).join(""),
               deltas: Number(await answer.getAttribute("data-deltas")),
               tools: await answer.locator(".tool").evaluateAll((els) =>
@@ -97,8 +107,8 @@ describe.skipIf(!hasChromium)("chat-app in a browser", () => {
                   output: (el as HTMLElement).dataset.output
                 }))
               )
-            }
-          })
+            }))
+          )
 
         const first = yield* ask("Hi, I'm Ada.", 0)
         assert.strictEqual(
@@ -175,33 +185,18 @@ describe.skipIf(!hasChromium)("chat-app in a browser", () => {
     "shows a built-in tool (provider-executed) and a sub-agent's message while it streams",
     () =>
       Effect.gen(function* () {
-        const url = yield* serve({ model: scriptedChat({ delay: "5 millis" }).layer })
-        const b = yield* browser
-        const page = yield* Effect.promise(() => b.newPage())
-        page.setDefaultTimeout(10_000)
-        const failed: Array<string> = []
-        page.on("response", (r) => {
-          if (r.status() >= 400) failed.push(`${r.status()} ${r.url()}`)
-        })
+        const { url, page, failed } = yield* openChat
         yield* Effect.promise(() => page.goto(url))
         const ask = (prompt: string, nth: number) =>
-          Effect.promise(async () => {
-            await page.fill("#prompt", prompt)
-            await page.click("#send")
-            const answer = page.locator(".msg.model").nth(nth)
-            await page.waitForFunction(
-              (i) =>
-                document.querySelectorAll(".msg.model")[i]?.getAttribute("data-done") === "true",
-              nth
-            )
-            return {
+          Effect.flatMap(send(page, prompt, nth), (answer) =>
+            Effect.promise(async () => ({
               text: (await answer.locator("span.text").allTextContents()).join(""),
               tools: await answer
                 .locator(".tool")
                 .evaluateAll((els) => els.map((el) => ({ ...(el as HTMLElement).dataset }))),
               builtin: await answer.locator(".tool.builtin").count()
-            }
-          })
+            }))
+          )
 
         const search = yield* ask("Search the web for otters", 0)
         assert.deepStrictEqual(search.tools, [
