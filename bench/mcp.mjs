@@ -237,8 +237,18 @@ const derived = (label, mcp, local, base) => {
 console.log("MCP call in a run (run with MCP calls − same run with local calls):")
 derived("1 call per run", "run: 1 MCP call", "run: 1 local call", "sdk callTool")
 derived("10 calls per run", "run: 10 MCP calls", "run: 10 local calls", "sdk callTool")
-derived("N in one response, seq", "run: N MCP sequential", "run: N local sequential", "sdk callTool")
-derived("N in one response, conc", "run: N MCP concurrent", "run: N local concurrent", "sdk Promise.all ×N")
+derived(
+  "N in one response, seq",
+  "run: N MCP sequential",
+  "run: N local sequential",
+  "sdk callTool"
+)
+derived(
+  "N in one response, conc",
+  "run: N MCP concurrent",
+  "run: N local concurrent",
+  "sdk Promise.all ×N"
+)
 console.log("Where it goes (1 call per run), client CPU µs per call:")
 const hop = m("run: 1 local async call", "cpu") - m("run: 1 local call", "cpu")
 const viaMcp = m("run: 1 MCP call", "cpu") - m("run: 1 local async call", "cpu")
@@ -273,7 +283,9 @@ console.log(
 // The target, judged once per definition of "the bare SDK loop" (client CPU per call).
 const judge = (key, label, ratio) => {
   rows[`target${key}`] = { ratio, pass: ratio <= 1.2 }
-  console.log(`TARGET ${key} ${label}: ${ratio.toFixed(2)}× ${ratio <= 1.2 ? "PASS" : "MISS"} (≤ 1.2×)`)
+  console.log(
+    `TARGET ${key} ${label}: ${ratio.toFixed(2)}× ${ratio <= 1.2 ? "PASS" : "MISS"} (≤ 1.2×)`
+  )
 }
 console.log("MCP tool call overhead through an agentfx run, client CPU per call (target ≤ 1.2×):")
 judge("A", "1 call per run ÷ the tight SDK loop", inRun / m("sdk callTool", "cpu"))
