@@ -14,17 +14,26 @@
 //                       event-loop turn without the run suspending (control for the next)
 //   run: 1 local async  the in-process tool awaiting one `setImmediate`: what suspending for
 //                       any I/O costs a run (reported as a split of the MCP call's cost)
-//   … ×100 parallel     100 calls at once: `Promise.all` of `callTool`s / one model response
-//                       asking for 100 calls
+//   sdk Promise.all ×N  N calls at once: `Promise.all` of N `callTool`s (the concurrent tight loop)
+//   run: N MCP/local in one response, sequential / concurrent   ONE run whose model asks for N
+//                       calls in ONE response, executed one after the other (`maxConcurrency: 1`)
+//                       or all at once (unbounded): the calls sit back to back inside the run as
+//                       they do in the tight SDK loop / `Promise.all` (N = --batch, default 100)
 // For each case: median over rounds of wall µs, client CPU µs (this process) and server CPU µs
 // (/proc, 10 ms ticks: coarse) per tool call. "MCP call in a run" = run with MCP calls − the
 // same run with local calls, per call: what calling the tool over MCP costs inside a run, the
 // issue's "tool call overhead through an agentfx run" (target ≤ 1.2× sdk callTool). The whole
 // run per call is printed too. On a loaded machine wall time is noisy: CPU is the steadier view.
+// The last lines judge the target once per definition of "the bare SDK loop" (client CPU):
+//   A  1 MCP call per run ÷ the tight SDK loop (a loop doing nothing else: caches and JIT hot)
+//   B  1 MCP call per run ÷ the same SDK call made beside the same run (the run's work between)
+//   C  N calls back to back in one run, sequential ÷ the tight SDK loop
+//   D  N calls back to back in one run, concurrent ÷ `Promise.all` of N SDK calls
 // Needs `pnpm build` (or run it as `npx tsx --conditions=@agentfx/source bench/mcp.mjs`).
-//   node bench/mcp.mjs [--calls 300] [--rounds 7] [--json]
+//   node bench/mcp.mjs [--calls 300] [--rounds 7] [--batch 100] [--json]
 import { readFileSync } from "node:fs"
 import { dirname, join } from "node:path"
+import { loadavg } from "node:os"
 import { fileURLToPath } from "node:url"
 import { Agent, FunctionModel, Model, Tool } from "@agentfx/core"
 import { McpToolset } from "@agentfx/mcp"
@@ -39,6 +48,7 @@ const arg = (name, fallback) => {
 }
 const CALLS = arg("calls", 300)
 const ROUNDS = arg("rounds", 7)
+const BATCH = arg("batch", 100)
 const server = join(dirname(fileURLToPath(import.meta.url)), "mcp-server.mjs")
 
 const scope = Effect.runSync(Scope.make())
@@ -73,15 +83,15 @@ const model = (steps, perStep) =>
     })
   )
 const mcpAgent = Agent.make({ toolsets: [toolset] })
-const localAgent = Agent.make({
-  tools: [
-    Tool.make("echo", {
-      description: "Echo a text",
-      parameters: Schema.Struct({ text: Schema.String }),
-      handler: ({ text }) => Effect.succeed(text)
-    })
-  ]
+const localEcho = Tool.make("echo", {
+  description: "Echo a text",
+  parameters: Schema.Struct({ text: Schema.String }),
+  handler: ({ text }) => Effect.succeed(text)
 })
+const localAgent = Agent.make({ tools: [localEcho] })
+// The calls of one response one after the other, as a tight loop makes them.
+const mcpSequential = Agent.make({ toolsets: [toolset], maxConcurrency: 1 })
+const localSequential = Agent.make({ tools: [localEcho], maxConcurrency: 1 })
 // The in-process `echo` awaiting one `setImmediate`: what any tool that waits for I/O costs a run
 // (the run suspends and resumes), without MCP.
 const asyncAgent = Agent.make({
@@ -109,7 +119,7 @@ const runs = (agent, steps, perStep, count, awaitAfter = false) => {
 const check = (r, text) => {
   if (r.content[0]?.text !== text) throw new Error(`bad answer: ${JSON.stringify(r)}`)
 }
-const batches = Math.max(1, Math.floor(CALLS / 100))
+const batches = Math.max(1, Math.floor(CALLS / BATCH))
 const cases = {
   "sdk callTool": {
     calls: CALLS,
@@ -144,12 +154,17 @@ const cases = {
   "run: 1 local + await": { calls: CALLS, go: runs(localAgent, 1, 1, CALLS, true) },
   "run: 10 MCP calls": { calls: CALLS, go: runs(mcpAgent, 10, 1, CALLS / 10) },
   "run: 10 local calls": { calls: CALLS, go: runs(localAgent, 10, 1, CALLS / 10) },
-  "sdk ×100 parallel": {
-    calls: 100 * batches,
+  "run: N MCP sequential": { calls: BATCH * batches, go: runs(mcpSequential, 1, BATCH, batches) },
+  "run: N local sequential": {
+    calls: BATCH * batches,
+    go: runs(localSequential, 1, BATCH, batches)
+  },
+  "sdk Promise.all ×N": {
+    calls: BATCH * batches,
     go: async () => {
       for (let k = 0; k < batches; k++) {
         const rs = await Promise.all(
-          Array.from({ length: 100 }, (_, i) =>
+          Array.from({ length: BATCH }, (_, i) =>
             sdk.callTool({ name: "echo", arguments: { text: `p${i}` } })
           )
         )
@@ -157,8 +172,8 @@ const cases = {
       }
     }
   },
-  "run: 100 MCP parallel": { calls: 100 * batches, go: runs(mcpAgent, 1, 100, batches) },
-  "run: 100 local parallel": { calls: 100 * batches, go: runs(localAgent, 1, 100, batches) }
+  "run: N MCP concurrent": { calls: BATCH * batches, go: runs(mcpAgent, 1, BATCH, batches) },
+  "run: N local concurrent": { calls: BATCH * batches, go: runs(localAgent, 1, BATCH, batches) }
 }
 
 // Warm-up: JIT and the server's own first calls.
@@ -167,6 +182,7 @@ const samples = Object.fromEntries(
   Object.keys(cases).map((k) => [k, { wall: [], cpu: [], server: [] }])
 )
 const names = Object.keys(cases)
+const loadBefore = loadavg()
 for (let round = 0; round < ROUNDS; round++) {
   // rotated: no case always runs right after the same other one
   for (let k = 0; k < names.length; k++) {
@@ -190,8 +206,9 @@ const median = (xs) => {
 const m = (name, key) => median(samples[name][key])
 const f = (x) => x.toFixed(1).padStart(9)
 const r = (x) => `${x.toFixed(2).padStart(6)}×`
+const load = (l) => l.map((x) => x.toFixed(1)).join(" ")
 console.log(
-  `MCP tool call over stdio: ${CALLS} calls × ${ROUNDS} rounds; medians per tool call in µs`
+  `MCP tool call over stdio: ${CALLS} calls × ${ROUNDS} rounds, N = ${BATCH}; medians per tool call in µs; load ${load(loadBefore)} → ${load(loadavg())}`
 )
 console.log(
   `${"case".padEnd(24)}${"wall".padStart(9)}${"client CPU".padStart(11)}${"server CPU".padStart(11)}`
@@ -220,7 +237,18 @@ const derived = (label, mcp, local, base) => {
 console.log("MCP call in a run (run with MCP calls − same run with local calls):")
 derived("1 call per run", "run: 1 MCP call", "run: 1 local call", "sdk callTool")
 derived("10 calls per run", "run: 10 MCP calls", "run: 10 local calls", "sdk callTool")
-derived("100 parallel", "run: 100 MCP parallel", "run: 100 local parallel", "sdk ×100 parallel")
+derived(
+  "N in one response, seq",
+  "run: N MCP sequential",
+  "run: N local sequential",
+  "sdk callTool"
+)
+derived(
+  "N in one response, conc",
+  "run: N MCP concurrent",
+  "run: N local concurrent",
+  "sdk Promise.all ×N"
+)
 console.log("Where it goes (1 call per run), client CPU µs per call:")
 const hop = m("run: 1 local async call", "cpu") - m("run: 1 local call", "cpu")
 const viaMcp = m("run: 1 MCP call", "cpu") - m("run: 1 local async call", "cpu")
@@ -251,6 +279,26 @@ rows.asyncHop = { clientCpu: hop }
 rows.mcpBeyondAsyncTool = { clientCpu: viaMcp, clientCpuRatio: viaMcp / m("sdk callTool", "cpu") }
 console.log(
   `McpClient.callTool vs sdk callTool: wall ${r(m("McpClient.callTool", "wall") / m("sdk callTool", "wall"))}, client CPU ${r(m("McpClient.callTool", "cpu") / m("sdk callTool", "cpu"))}`
+)
+// The target, judged once per definition of "the bare SDK loop" (client CPU per call).
+const judge = (key, label, ratio) => {
+  rows[`target${key}`] = { ratio, pass: ratio <= 1.2 }
+  console.log(
+    `TARGET ${key} ${label}: ${ratio.toFixed(2)}× ${ratio <= 1.2 ? "PASS" : "MISS"} (≤ 1.2×)`
+  )
+}
+console.log("MCP tool call overhead through an agentfx run, client CPU per call (target ≤ 1.2×):")
+judge("A", "1 call per run ÷ the tight SDK loop", inRun / m("sdk callTool", "cpu"))
+judge("B", "1 call per run ÷ the SDK call beside the same run", inRun / besideRun)
+judge(
+  "C",
+  `${BATCH} calls in one response, sequential ÷ the tight SDK loop`,
+  rows["N in one response, seq"].clientCpuRatio
+)
+judge(
+  "D",
+  `${BATCH} calls in one response, concurrent ÷ Promise.all of ${BATCH} SDK calls`,
+  rows["N in one response, conc"].clientCpuRatio
 )
 if (process.argv.includes("--json")) console.log(`BENCH_MCP ${JSON.stringify({ samples, rows })}`)
 await Effect.runPromise(Scope.close(scope, Exit.void))

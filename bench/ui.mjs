@@ -10,6 +10,9 @@
 // Target (issue #16): the AI SDK encoding adds ≤ 5 % CPU per chunk to `stream`. The encoders run
 // inside the run's stream (`Agent.mapRunStreamChunks`); "… aiSdk, as a stage" is the same
 // encoder through a `Stream.mapChunks` stage of its own (what a piped run stream gets).
+// "run + onEvent" is the run consumed by a callback (no Stream step per event);
+// "UiStream.aiSdkRun" / "UiStream.agUiRun" are the fast-path bodies, encoding its events as the
+// run emits them (compare them with "run + onEvent" as well as with runStream).
 // The replay of (2) is a plain stream, so it measures the encoder as a stage.
 //   node bench/ui.mjs [--chunks 5000] [--reps 30] [--paced 0] [--memory 0]
 // `stream`: N deltas written at once (many events per network read); `--paced N`: one delta per
@@ -69,11 +72,18 @@ const PROMPT = "Tell me a story."
 
 /** The same stream as a plain Stream value: the encoder runs as a stage of its own (as before #16). */
 const unfused = (events) => Stream.fromChannel(Stream.toChannel(events))
+/** `run` driven with `onEvent` (the fast path's own run). */
+const onEventRun = (onEvent) => agent.run(PROMPT, { onEvent })
 const variants = {
-  runStream: (events) => Stream.runDrain(events),
-  "runStream + UiStream.aiSdk": (events) => Stream.runDrain(UiStream.aiSdk(events)),
-  "runStream + UiStream.agUi": (events) => Stream.runDrain(UiStream.agUi(events, { runId: "r" })),
-  "… aiSdk, as a stage": (events) => Stream.runDrain(UiStream.aiSdk(unfused(events)))
+  runStream: () => Stream.runDrain(agent.runStream(PROMPT)),
+  "runStream + UiStream.aiSdk": () => Stream.runDrain(UiStream.aiSdk(agent.runStream(PROMPT))),
+  "runStream + UiStream.agUi": () =>
+    Stream.runDrain(UiStream.agUi(agent.runStream(PROMPT), { runId: "r" })),
+  "… aiSdk, as a stage": () => Stream.runDrain(UiStream.aiSdk(unfused(agent.runStream(PROMPT)))),
+  // the fast path (#16): `run` + `onEvent`, alone and encoded by `aiSdkRun` / `agUiRun`
+  "run + onEvent": () => agent.run(PROMPT, { onEvent: () => {} }),
+  "UiStream.aiSdkRun": () => Stream.runDrain(UiStream.aiSdkRun(onEventRun)),
+  "UiStream.agUiRun": () => Stream.runDrain(UiStream.agUiRun(onEventRun, { runId: "r" }))
 }
 
 const cpu = () => {
@@ -85,7 +95,7 @@ const once = (model, variant) =>
   runtime.runPromise(
     Effect.suspend(() => {
       const start = cpu()
-      return Effect.map(variants[variant](agent.runStream(PROMPT)), () => cpu() - start)
+      return Effect.map(variants[variant](), () => cpu() - start)
     }).pipe(Effect.provide(typeof model === "string" ? OpenAiChat.model(model) : model))
   )
 /** N text deltas from memory, one per chunk. */

@@ -4,7 +4,9 @@
  * a tool.
  *
  * Open the printed URL, type, and watch the answer stream in ("weather in Paris" calls the
- * weather tool, shown in the page with its input and output). The page keeps the conversation
+ * weather tool, shown in the page with its input and output; "search the web for otters" shows a
+ * built-in search the provider runs itself; "ask the researcher why otters hold hands" shows a
+ * sub-agent's answer while it streams). The page keeps the conversation
  * as UI messages and posts all of them with every turn; the server (`UiStream.aiSdkHandler`)
  * decodes them into agentfx history, so the agent remembers. The server and the page are in
  * `lib/chatApp.ts`; the browser test in `examples/test/chat-app.test.ts` drives the page in

@@ -7,6 +7,9 @@
  *   (text deltas, tool calls with their input and output, errors). A call that needs approval
  *   (`book_table`) gets Approve / Deny buttons; the decision is recorded on the tool part and the
  *   conversation posted again, which resumes the stopped run (`chat.deferredToolResults`).
+ *   A built-in tool the provider runs itself (a web search: `providerExecuted` tool parts) is
+ *   shown like a tool, marked as the provider's; a sub-agent (`ask_researcher`) shows its
+ *   message while it streams (the tool part's preliminary outputs), then its result.
  * - `POST /api/chat` is one line: `UiStream.aiSdkHandler` decodes the UI messages into agentfx
  *   history and streams the agent's run as UI message chunks. The server keeps no state.
  * - `GET /favicon.ico` answers 204 (the page also declares an empty icon), so no request 404s.
@@ -14,7 +17,7 @@
  * A React app with `useChat({ transport: new DefaultChatTransport({ api: "/api/chat" }) })`
  * works against the same endpoint.
  */
-import { Agent, FunctionModel, type Model, Tool } from "@agentfx/core"
+import { Agent, FunctionModel, Messages, Model, PartsManager, Tool } from "@agentfx/core"
 import { UiStream } from "@agentfx/ui"
 import * as HttpRouter from "@effect/platform/HttpRouter"
 import type { ServeError } from "@effect/platform/HttpServerError"
@@ -24,6 +27,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
 import { createServer } from "node:http"
 import * as Scripted from "@agentfx/cli/Scripted"
 
@@ -48,60 +52,184 @@ export const bookTable = Tool.make("book_table", {
   handler: ({ people }) => Effect.succeed(`table for ${people} booked at 20:00`)
 })
 
-/** The chat agent: plain text answers, a weather tool, and a booking that needs approval. */
+const researcherInstructions = "You are a researcher. Answer in one or two sentences."
+
+/**
+ * A sub-agent the chat agent calls as a tool (`ask_researcher`). It runs on the chat's model;
+ * the page shows its answer while it streams, as the tool part's preliminary output.
+ */
+export const researcher = Agent.make({ name: "researcher", instructions: researcherInstructions })
+
+/**
+ * The chat agent: plain text answers, a weather tool, a booking that needs approval, and a
+ * researcher sub-agent.
+ */
 export const chatAgent = Agent.make({
   name: "chat",
   instructions:
-    "You are a friendly assistant. Keep answers short. Use the weather tool for weather, book_table to book a table.",
-  tools: [weather, bookTable]
+    "You are a friendly assistant. Keep answers short. Use the weather tool for weather, book_table to book a table, ask_researcher for research questions.",
+  tools: [
+    weather,
+    bookTable,
+    Agent.asTool(researcher, {
+      name: "ask_researcher",
+      description: "Ask the researcher a question"
+    })
+  ]
 })
+
+/** What the scripted researcher answers. */
+export const researcherAnswer = (question: string): string =>
+  `Otters hold hands while they sleep, so they do not drift apart (${question}).`
+
+/** The web search results of the scripted model's built-in search. */
+export const searchResults = (query: string) => [
+  { url: `https://example.com/search?q=${encodeURIComponent(query)}`, title: `About ${query}` }
+]
+
+/**
+ * A response with a built-in web search, as a provider that runs the search itself streams it
+ * (Anthropic's `web_search`): the call, its results, then the answer. The scripted stand-in
+ * for what `FunctionModel` cannot play (its stream has text and function tool calls only).
+ */
+const webSearchResponse = (query: string, toolCallId: string) => {
+  const m = new PartsManager.PartsManager()
+  m.info.providerName = "anthropic"
+  const events: Array<Messages.ModelResponseStreamEvent> = []
+  const push = (e: Messages.ModelResponseStreamEvent | undefined) => {
+    if (e !== undefined) events.push(e)
+  }
+  push(
+    m.toolCallDelta("search", {
+      toolName: "web_search",
+      toolCallId,
+      providerName: "anthropic",
+      builtin: true
+    })
+  )
+  push(m.toolCallDelta("search", { args: JSON.stringify({ query }) }))
+  push(m.endPart("search"))
+  push(
+    m.part(
+      "results",
+      new Messages.BuiltinToolReturnPart({
+        toolName: "web_search",
+        toolCallId,
+        providerName: "anthropic",
+        content: searchResults(query)
+      })
+    )
+  )
+  for (const word of `I searched the web for ${query} and found one page.`.match(/\S+\s*/g)!) {
+    push(m.textDelta("text", word))
+  }
+  events.push(...m.finish())
+  const response = m.response({ state: "complete", finishReason: "stop" })
+  events.push(new Messages.ResponseCompleteEvent({ response }))
+  return { events, response }
+}
 
 /**
  * The scripted chat model: it answers from the prompt and proves it saw the history; "weather
  * in <city>" makes it call the weather tool first and answer from its result.
  */
 export const scriptedChat = (options: Scripted.Options = { delay: "15 millis" }) =>
-  Scripted.make(
-    "chat",
-    (messages) => {
-      const prompts = Scripted.userPrompts(messages)
-      const current = prompts.at(-1) ?? ""
-      const earlier = prompts.slice(0, -1)
-      const people = /book a table for (\d+)/i.exec(current)?.[1]
-      if (people !== undefined) {
-        const booked = Scripted.toolReturns(messages, "book_table")[0]
-        if (booked === undefined) {
-          return FunctionModel.toolCall(
-            "book_table",
-            { people: Number(people) },
-            `call_book_${prompts.length}`
+  withWebSearch(
+    Scripted.make(
+      "chat",
+      (messages, info) => {
+        const prompts = Scripted.userPrompts(messages)
+        const current = prompts.at(-1) ?? ""
+        const earlier = prompts.slice(0, -1)
+        // the researcher sub-agent runs on this model too
+        if (info.instructions === researcherInstructions) return researcherAnswer(current)
+        const question = /ask the researcher (.+)/i.exec(current)?.[1]
+        if (question !== undefined) {
+          const answer = Scripted.toolReturns(messages, "ask_researcher")[0]
+          if (answer === undefined) {
+            return FunctionModel.toolCall(
+              "ask_researcher",
+              { prompt: question },
+              `call_research_${prompts.length}`
+            )
+          }
+          return FunctionModel.text(`The researcher says: ${answer.contentText}`)
+        }
+        const people = /book a table for (\d+)/i.exec(current)?.[1]
+        if (people !== undefined) {
+          const booked = Scripted.toolReturns(messages, "book_table")[0]
+          if (booked === undefined) {
+            return FunctionModel.toolCall(
+              "book_table",
+              { people: Number(people) },
+              `call_book_${prompts.length}`
+            )
+          }
+          return FunctionModel.text(
+            booked.outcome === "denied"
+              ? `I did not book it: ${booked.contentText}`
+              : `Done: ${booked.contentText}.`
+          )
+        }
+        const city = /weather in ([A-Za-z]+)/i.exec(current)?.[1]
+        if (city !== undefined) {
+          const returned = Scripted.toolReturns(messages, "weather")[0]
+          if (returned === undefined) {
+            return FunctionModel.toolCall("weather", { city }, `call_weather_${prompts.length}`)
+          }
+          const w = returned.content as { sky: string; celsius: number }
+          return FunctionModel.text(
+            `It is ${w.sky} in ${city}, ${w.celsius} °C. Before that you said ${earlier.map((p) => `"${p}"`).join(", ") || "nothing"}.`
           )
         }
         return FunctionModel.text(
-          booked.outcome === "denied"
-            ? `I did not book it: ${booked.contentText}`
-            : `Done: ${booked.contentText}.`
+          earlier.length === 0
+            ? `Hello! You said: "${current}". This is the first message of our chat.`
+            : `You said: "${current}". Before that you said ${earlier.map((p) => `"${p}"`).join(", ")}, so this is message ${prompts.length} of our chat.`
         )
-      }
-      const city = /weather in ([A-Za-z]+)/i.exec(current)?.[1]
-      if (city !== undefined) {
-        const returned = Scripted.toolReturns(messages, "weather")[0]
-        if (returned === undefined) {
-          return FunctionModel.toolCall("weather", { city }, `call_weather_${prompts.length}`)
-        }
-        const w = returned.content as { sky: string; celsius: number }
-        return FunctionModel.text(
-          `It is ${w.sky} in ${city}, ${w.celsius} °C. Before that you said ${earlier.map((p) => `"${p}"`).join(", ") || "nothing"}.`
-        )
-      }
-      return FunctionModel.text(
-        earlier.length === 0
-          ? `Hello! You said: "${current}". This is the first message of our chat.`
-          : `You said: "${current}". Before that you said ${earlier.map((p) => `"${p}"`).join(", ")}, so this is message ${prompts.length} of our chat.`
-      )
-    },
-    options
+      },
+      options
+    )
   )
+
+/**
+ * The scripted model, plus a built-in web search for "search the web for <query>": the response
+ * then carries a provider-executed `web_search` call and its results before the answer.
+ */
+const withWebSearch = (scripted: Scripted.ScriptedModel): Scripted.ScriptedModel => ({
+  name: scripted.name,
+  layer: Layer.effect(
+    Model.Model,
+    Effect.map(Model.Model, (inner) => {
+      const searchOf = (messages: ReadonlyArray<Messages.ModelMessage>) => {
+        const prompts = Scripted.userPrompts(messages)
+        const query = /search the web for (.+)/i.exec(prompts.at(-1) ?? "")?.[1]
+        return query === undefined
+          ? undefined
+          : webSearchResponse(query, `srvtoolu_${prompts.length}`)
+      }
+      return Model.make({
+        ...inner,
+        request: (messages, settings, parameters) => {
+          const search = searchOf(messages)
+          return search === undefined
+            ? inner.request(messages, settings, parameters)
+            : Effect.succeed(search.response)
+        },
+        requestStream: (messages, settings, parameters) => {
+          const search = searchOf(messages)
+          return search === undefined
+            ? inner.requestStream(messages, settings, parameters)
+            : Effect.succeed({
+                modelName: inner.modelName,
+                events: Stream.fromIterable(search.events),
+                response: Effect.succeed(search.response)
+              })
+        }
+      })
+    })
+  ).pipe(Layer.provide(scripted.layer))
+})
 
 /** The web page: a form, the conversation, and a little JS speaking the AI SDK stream protocol. */
 export const pageHtml = `<!doctype html>
@@ -117,6 +245,7 @@ export const pageHtml = `<!doctype html>
   .model { background: #f1f3f4; }
   .error { background: #fde8e8; }
   .tool { font-family: ui-monospace, monospace; font-size: .85rem; color: #555; display: block; }
+  .tool.builtin { color: #1a5e20; }
   .approval button { margin-left: .5rem; }
   form { display: flex; gap: .5rem; }
   input { flex: 1; padding: .5rem; }
@@ -126,7 +255,7 @@ export const pageHtml = `<!doctype html>
 <h1>agentfx chat</h1>
 <div id="conversation"></div>
 <form id="form">
-  <input id="prompt" name="prompt" autocomplete="off" placeholder="Ask something (try: weather in Paris, book a table for 2)" autofocus>
+  <input id="prompt" name="prompt" autocomplete="off" placeholder="Ask something (try: weather in Paris, book a table for 2, search the web for otters, ask the researcher why otters hold hands)" autofocus>
   <button id="send" type="submit">Send</button>
 </form>
 <script>
@@ -179,13 +308,20 @@ export const pageHtml = `<!doctype html>
         break
       case "tool-input-start": {
         const part = { type: "tool-" + chunk.toolName, toolCallId: chunk.toolCallId, state: "input-streaming" }
+        // a built-in tool the provider ran: kept as such, so the history goes back to the provider
+        if (chunk.providerExecuted) {
+          part.providerExecuted = true
+          if (chunk.providerMetadata) part.callProviderMetadata = chunk.providerMetadata
+        }
         message.parts.push(part)
         const el = document.createElement("span")
-        el.className = "tool"
+        el.className = chunk.providerExecuted ? "tool builtin" : "tool"
         el.dataset.tool = chunk.toolName
-        el.textContent = chunk.toolName + "(…)"
+        if (chunk.providerExecuted) el.dataset.providerExecuted = "true"
+        const name = (chunk.providerExecuted ? "[provider] " : "") + chunk.toolName
+        el.textContent = name + "(…)"
         view.answer.appendChild(el)
-        view.tools[chunk.toolCallId] = { part, el, name: chunk.toolName }
+        view.tools[chunk.toolCallId] = { part, el, name }
         break
       }
       case "tool-input-available":
@@ -202,6 +338,17 @@ export const pageHtml = `<!doctype html>
         const t = view.tools[chunk.toolCallId]
         t.part.state = "output-available"
         t.part.output = chunk.output
+        if (chunk.preliminary) {
+          // a sub-agent's message so far (the final output replaces it)
+          t.part.preliminary = true
+          const text = chunk.output.parts.filter((p) => p.type === "text").map((p) => p.text).join("")
+          t.el.dataset.preliminary = String(Number(t.el.dataset.preliminary ?? 0) + 1)
+          t.el.dataset.subagent = chunk.output.metadata.agentName
+          t.el.dataset.subagentText = text
+          t.el.textContent = t.name + "(" + JSON.stringify(t.part.input) + ") ⋯ " + chunk.output.metadata.agentName + ": " + text
+          break
+        }
+        delete t.part.preliminary
         t.el.dataset.output = JSON.stringify(chunk.output)
         t.el.textContent = t.name + "(" + JSON.stringify(t.part.input) + ") → " + JSON.stringify(chunk.output)
         break

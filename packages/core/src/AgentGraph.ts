@@ -21,6 +21,7 @@ import {
   type PartDeltaEvent,
   type PartEndEvent,
   type PartStartEvent,
+  type ToolAvailabilityDeltaEvent,
   type UserContent
 } from "./Messages.js"
 import type { Service as RunContextService } from "./RunContext.js"
@@ -135,6 +136,7 @@ export type AgentStreamEvent<A> =
   | FinalResultEvent
   | FunctionToolCallEvent
   | FunctionToolResultEvent
+  | ToolAvailabilityDeltaEvent
   | SubAgentEvent
   | AgentRunResultEvent<A>
 

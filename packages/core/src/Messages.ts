@@ -618,6 +618,34 @@ export class FunctionToolResultEvent extends Schema.TaggedClass<FunctionToolResu
   { result: Schema.Union(ToolReturnPart, RetryPromptPart) }
 ) {}
 
+/**
+ * Deferred tools became available to the model during the run: a tool return carried
+ * `ToolReference`s (a tool search found them). Emitted right after that call's
+ * `FunctionToolResultEvent`; `part.added` names the referenced tools in order (each once) and
+ * `part.toolCallId` is the call that returned them (pydantic-ai's `ToolAvailabilityDeltaEvent`).
+ */
+export class ToolAvailabilityDeltaEvent extends Schema.TaggedClass<ToolAvailabilityDeltaEvent>()(
+  "ToolAvailabilityDeltaEvent",
+  { part: ToolAvailabilityDeltaPart }
+) {}
+
+/**
+ * The `ToolAvailabilityDeltaEvent` of a tool result: the tools its `ToolReference`s name, or
+ * `undefined` when it references none.
+ */
+export const toolAvailabilityDelta = (
+  result: ToolReturnPart | RetryPromptPart
+): ToolAvailabilityDeltaEvent | undefined => {
+  if (result._tag !== "ToolReturnPart") return undefined
+  const refs = result.toolReferences
+  if (refs.length === 0) return undefined
+  const added = [...new Set(refs.map((r) => r.toolName))]
+  return new ToolAvailabilityDeltaEvent(
+    { part: new ToolAvailabilityDeltaPart({ added, toolCallId: result.toolCallId }, true) },
+    true
+  )
+}
+
 // ---------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------

@@ -36,6 +36,7 @@ import type * as Cause from "effect/Cause"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import * as AgUi from "./internal/agUi.js"
@@ -177,6 +178,107 @@ const pipeline = <A, E, R, O, T>(
     return Chunk.isEmpty(end) ? all : Stream.concat(all, Stream.fromChunk(end))
   })
 
+/**
+ * The event callback a run driven with `RunOptions.onEvent` is given (`run + onEvent` is the
+ * cheapest way to consume a run's events: no `Stream` step per event).
+ */
+export type OnEvent = (event: Agent.AgentStreamEvent<unknown>) => void
+
+/**
+ * A run driven by its events: give `onEvent` to `agent.run`, e.g.
+ * `(onEvent) => agent.run(prompt, { messageHistory, onEvent })`.
+ */
+export type EventRun<A, E, R> = (onEvent: OnEvent) => Effect.Effect<Agent.AgentRunResult<A>, E, R>
+
+/**
+ * The SSE body of a run driven with `onEvent` (the fast path; `pipeline` reads `runStream`):
+ * each event is encoded straight into the byte sink as the run emits it, and the body's pull
+ * takes everything written since the last pull as one buffer, waiting when there is none. The
+ * run is a fiber of the body's scope (a client that goes away interrupts it); its end —
+ * result or failure — writes `finish` / the error event, then `onFinish` runs, then `end`.
+ * The encoders write the same bytes for the same events as on the `runStream` path; only the
+ * buffers' boundaries (and so the coalesced sub-agent updates) follow the reader's pace. The
+ * run is not slowed by a slow reader: what it writes meanwhile waits in the sink.
+ */
+const pushPipeline = <A, E, R, O>(
+  run: EventRun<A, E, R>,
+  make: () => Encoding<A, O>,
+  options: CommonOptions<A>,
+  end: Chunk.Chunk<Uint8Array>
+): Stream.Stream<Uint8Array, never, R> =>
+  Stream.unwrapScoped(
+    Effect.gen(function* () {
+      const enc = make()
+      const sink = new SseSink<O>()
+      let outcome: Outcome<A> | undefined
+      let pending = false
+      let finished = false
+      let wake: (() => void) | undefined
+      const signal = () => {
+        pending = true
+        if (wake !== undefined) {
+          const w = wake
+          wake = undefined
+          w()
+        }
+      }
+      const onEvent: OnEvent = (e) => {
+        const event = e as RunEvent<A>
+        enc.encode(event, sink)
+        if (event._tag === "AgentRunResultEvent") {
+          outcome = { _tag: "Success", result: event.result, messages: event.result.allMessages() }
+        }
+        signal()
+      }
+      yield* Effect.forkScoped(
+        Effect.suspend(() => run(onEvent)).pipe(
+          Effect.matchCause({
+            onSuccess: (result) => {
+              // a run that returned without its last event still gets its `finish`
+              if (outcome === undefined) onEvent(new Agent.AgentRunResultEvent(result))
+            },
+            onFailure: (cause) => {
+              const error = failureOf(cause)
+              const errorText = (options.errorText ?? defaultErrorText)(cause)
+              outcome = { _tag: "Failure", error, errorText, messages: messagesOf(error) }
+              enc.fail(errorText, error, sink)
+            }
+          }),
+          Effect.ensuring(
+            Effect.sync(() => {
+              finished = true
+              signal()
+            })
+          )
+        )
+      )
+      const waitForEvents = Effect.async<void>((resume) => {
+        wake = () => resume(Effect.void)
+        return Effect.sync(() => {
+          wake = undefined
+        })
+      })
+      const pull: Effect.Effect<Chunk.Chunk<Uint8Array>, Option.Option<never>> = Effect.suspend(
+        () => {
+          if (pending) {
+            pending = false
+            enc.flush?.(sink)
+            const bytes = sink.take()
+            if (bytes.length > 0) return Effect.succeed(Chunk.of(bytes))
+          }
+          return finished ? Effect.fail(Option.none()) : Effect.zipRight(waitForEvents, pull)
+        }
+      )
+      const finish = Stream.suspend(() =>
+        options.onFinish !== undefined && outcome !== undefined
+          ? Stream.drain(Stream.fromEffect(options.onFinish(outcome)))
+          : Stream.empty
+      )
+      const all = Stream.concat(Stream.repeatEffectChunkOption(pull), finish)
+      return Chunk.isEmpty(end) ? all : Stream.concat(all, Stream.fromChunk(end))
+    })
+  )
+
 const streamResponse = <R>(
   body: Stream.Stream<Uint8Array, never, R>,
   headers: Readonly<Record<string, string>>
@@ -190,6 +292,21 @@ const streamResponse = <R>(
 
 const badRequest = (e: { readonly message: string }) =>
   HttpServerResponse.text(e.message, { status: 400 })
+
+/** A handler: the JSON body decoded (400 saying why when it does not), then `respond`. */
+const handler = <I, R>(
+  decode: (body: unknown) => Effect.Effect<I, UiMessageError>,
+  respond: (input: I) => Effect.Effect<HttpServerResponse.HttpServerResponse, never, R>
+): Effect.Effect<
+  HttpServerResponse.HttpServerResponse,
+  never,
+  R | HttpServerRequest.HttpServerRequest
+> =>
+  HttpServerRequest.HttpServerRequest.pipe(
+    Effect.flatMap((request) => request.json),
+    Effect.flatMap(decode),
+    Effect.matchEffect({ onFailure: (e) => Effect.succeed(badRequest(e)), onSuccess: respond })
+  )
 
 // ---------------------------------------------------------------------------
 // AI SDK UI message stream
@@ -292,6 +409,24 @@ export const aiSdkResponse = <A, E, R>(
 ): Effect.Effect<HttpServerResponse.HttpServerResponse, never, R> =>
   streamResponse(aiSdk(events, options), aiSdkHeaders)
 
+/**
+ * The AI SDK UI message stream body (the bytes `aiSdk` writes for the same events) of a run
+ * driven with `onEvent` — the fast path: `UiStream.aiSdkRun((onEvent) => agent.run(prompt,
+ * { onEvent }))`. The run is a fiber of the body: a client that goes away interrupts it.
+ */
+export const aiSdkRun = <A, E, R>(
+  run: EventRun<A, E, R>,
+  options: AiSdkOptions<A> = {}
+): Stream.Stream<Uint8Array, never, R> =>
+  pushPipeline(run, aiSdkEncoding(options), options, Chunk.of(encoder.encode(done)))
+
+/** `aiSdkRun` as an `HttpServerResponse` (SSE with the protocol headers). */
+export const aiSdkRunResponse = <A, E, R>(
+  run: EventRun<A, E, R>,
+  options: AiSdkOptions<A> = {}
+): Effect.Effect<HttpServerResponse.HttpServerResponse, never, R> =>
+  streamResponse(aiSdkRun(run, options), aiSdkHeaders)
+
 /** A `useChat` request: the chat id and the conversation as agentfx history. */
 export interface AiSdkRequest {
   /** The chat id `useChat` sends. */
@@ -356,16 +491,30 @@ export const aiSdkHandler = <A, E, R>(
   never,
   R | HttpServerRequest.HttpServerRequest
 > =>
-  HttpServerRequest.HttpServerRequest.pipe(
-    Effect.flatMap((request) => request.json),
-    Effect.flatMap(decodeAiSdkRequest),
-    Effect.matchEffect({
-      onFailure: (e) => Effect.succeed(badRequest(e)),
-      onSuccess: (chat) =>
-        aiSdkResponse(handle(chat), {
-          resuming: chat.deferredToolResults,
-          ...(typeof options === "function" ? options(chat) : options)
-        })
+  handler(decodeAiSdkRequest, (chat) =>
+    aiSdkResponse(handle(chat), {
+      resuming: chat.deferredToolResults,
+      ...(typeof options === "function" ? options(chat) : options)
+    })
+  )
+
+/**
+ * `aiSdkHandler` on the fast path: `handle` gets the request and the `onEvent` to give the run,
+ * e.g. `UiStream.aiSdkRunHandler((chat, onEvent) => agent.run(undefined,
+ * { ...UiStream.runOptions(chat), onEvent }))`. Same chunks, errors, approvals and `onFinish`.
+ */
+export const aiSdkRunHandler = <A, E, R>(
+  handle: (request: AiSdkRequest, onEvent: OnEvent) => Effect.Effect<Agent.AgentRunResult<A>, E, R>,
+  options: AiSdkOptions<A> | ((request: AiSdkRequest) => AiSdkOptions<A>) = {}
+): Effect.Effect<
+  HttpServerResponse.HttpServerResponse,
+  never,
+  R | HttpServerRequest.HttpServerRequest
+> =>
+  handler(decodeAiSdkRequest, (chat) =>
+    aiSdkRunResponse((onEvent) => handle(chat, onEvent), {
+      resuming: chat.deferredToolResults,
+      ...(typeof options === "function" ? options(chat) : options)
     })
   )
 
@@ -466,12 +615,28 @@ export const agUi = <A, E, R>(
 ): Stream.Stream<Uint8Array, never, R> =>
   pipeline(events, agUiEncoding(options), sse, options, Chunk.empty())
 
+const agUiHeaders = { "cache-control": "no-cache", connection: "keep-alive" }
+
 /** `agUi` as an `HttpServerResponse` (`text/event-stream`). */
 export const agUiResponse = <A, E, R>(
   events: Stream.Stream<Agent.AgentStreamEvent<A>, E, R>,
   options: AgUiOptions<A> = {}
 ): Effect.Effect<HttpServerResponse.HttpServerResponse, never, R> =>
-  streamResponse(agUi(events, options), { "cache-control": "no-cache", connection: "keep-alive" })
+  streamResponse(agUi(events, options), agUiHeaders)
+
+/** The AG-UI SSE body (the bytes `agUi` writes for the same events) of a run driven with `onEvent`. */
+export const agUiRun = <A, E, R>(
+  run: EventRun<A, E, R>,
+  options: AgUiOptions<A> = {}
+): Stream.Stream<Uint8Array, never, R> =>
+  pushPipeline(run, agUiEncoding(options), options, Chunk.empty())
+
+/** `agUiRun` as an `HttpServerResponse` (`text/event-stream`). */
+export const agUiRunResponse = <A, E, R>(
+  run: EventRun<A, E, R>,
+  options: AgUiOptions<A> = {}
+): Effect.Effect<HttpServerResponse.HttpServerResponse, never, R> =>
+  streamResponse(agUiRun(run, options), agUiHeaders)
 
 /** AG-UI messages (`RunAgentInput.messages`) as agentfx message history. */
 export const fromAgUiMessages = (
@@ -536,17 +701,33 @@ export const agUiHandler = <A, E, R>(
   never,
   R | HttpServerRequest.HttpServerRequest
 > =>
-  HttpServerRequest.HttpServerRequest.pipe(
-    Effect.flatMap((request) => request.json),
-    Effect.flatMap(decodeAgUiInput),
-    Effect.matchEffect({
-      onFailure: (e) => Effect.succeed(badRequest(e)),
-      onSuccess: (input) =>
-        agUiResponse(handle(input), {
-          resuming: input.deferredToolResults,
-          ...options,
-          threadId: input.threadId,
-          runId: input.runId
-        })
+  handler(decodeAgUiInput, (input) =>
+    agUiResponse(handle(input), {
+      resuming: input.deferredToolResults,
+      ...options,
+      threadId: input.threadId,
+      runId: input.runId
+    })
+  )
+
+/**
+ * `agUiHandler` on the fast path: `handle` gets the input and the `onEvent` to give the run,
+ * e.g. `UiStream.agUiRunHandler((input, onEvent) => agent.run(undefined,
+ * { ...UiStream.runOptions(input), onEvent }))`.
+ */
+export const agUiRunHandler = <A, E, R>(
+  handle: (input: AgUiInput, onEvent: OnEvent) => Effect.Effect<Agent.AgentRunResult<A>, E, R>,
+  options: Omit<AgUiOptions<A>, "threadId" | "runId"> = {}
+): Effect.Effect<
+  HttpServerResponse.HttpServerResponse,
+  never,
+  R | HttpServerRequest.HttpServerRequest
+> =>
+  handler(decodeAgUiInput, (input) =>
+    agUiRunResponse((onEvent) => handle(input, onEvent), {
+      resuming: input.deferredToolResults,
+      ...options,
+      threadId: input.threadId,
+      runId: input.runId
     })
   )

@@ -14,6 +14,7 @@ import type * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
+import { postThenAbort, waitUntil } from "./client.js"
 import * as F from "./fixtures.js"
 import { serve } from "./server.js"
 
@@ -197,27 +198,9 @@ describe("ai's own client reads UiStream.aiSdk", () => {
         })
       )
       const url = yield* serveChat(model)
-      const first = yield* Effect.promise(async () => {
-        const abort = new AbortController()
-        const response = await fetch(`${url}/api/chat`, {
-          method: "POST",
-          body: JSON.stringify({ messages: [user("u1", "hi")] }),
-          signal: abort.signal
-        })
-        const reader = response.body!.getReader()
-        let text = ""
-        while (!text.includes("first ")) {
-          const { value } = await reader.read()
-          text += new TextDecoder().decode(value)
-        }
-        abort.abort()
-        return text
-      })
+      const first = yield* postThenAbort(url, "first ")
       assert.include(first, '"delta":"first "')
-      yield* Effect.promise(async () => {
-        const deadline = Date.now() + 10_000
-        while (!closed && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20))
-      })
+      yield* waitUntil(() => closed)
       assert.isTrue(closed, "the model stream was closed when the client went away")
     })
   )

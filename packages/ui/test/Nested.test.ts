@@ -8,11 +8,11 @@ import type { Agent, Model } from "@agentfx/core"
 import { Messages } from "@agentfx/core"
 import { UiStream } from "@agentfx/ui"
 import { assert, describe, it } from "@effect/vitest"
-import { readUIMessageStream, type UIMessage } from "ai"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
+import { readMessages } from "./client.js"
 import * as F from "./fixtures.js"
 
 const collect = <A, O>(
@@ -33,25 +33,6 @@ const collect = <A, O>(
     )
     const out = Chunk.toArray(yield* Stream.runCollect(encode(stream)).pipe(Effect.provide(model)))
     return { out, result: result! }
-  })
-
-/** Every message `readUIMessageStream` yields for these chunks (JSON copies), and its errors. */
-const readMessages = (chunks: ReadonlyArray<UiStream.AiSdkChunk>) =>
-  Effect.promise(async () => {
-    const errors: Array<string> = []
-    const seen: Array<UIMessage> = []
-    for await (const m of readUIMessageStream<UIMessage>({
-      stream: new ReadableStream({
-        start(controller) {
-          for (const c of chunks) controller.enqueue(c as never)
-          controller.close()
-        }
-      }),
-      onError: (e) => errors.push(String(e))
-    })) {
-      seen.push(JSON.parse(JSON.stringify(m)) as UIMessage)
-    }
-    return { seen, errors }
   })
 
 const agUiChecked = <A>(

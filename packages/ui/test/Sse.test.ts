@@ -1,7 +1,8 @@
 /**
  * The SSE byte writer: whatever the text (quotes, backslashes, control characters, non-ASCII,
  * emoji, lone surrogates, large values that grow the buffer), each `data:` line is the JSON of
- * the chunk the object form builds.
+ * the chunk the object form builds; a taken chunk (a view of the sink's slab) keeps its bytes
+ * whatever is written after it.
  */
 import { assert, describe, it } from "@effect/vitest"
 import fc from "fast-check"
@@ -65,5 +66,38 @@ describe("SseSink", () => {
     assert.deepStrictEqual(lines(sink.take()), [
       { type: "text-delta", id: "text-1-0", delta: "ok" }
     ])
+  })
+
+  it("keeps every taken chunk intact while later chunks fill new slabs", () => {
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.array(
+            fc.oneof(fc.string({ maxLength: 40 }), fc.string({ minLength: 3000, maxLength: 9000 })),
+            {
+              maxLength: 6
+            }
+          ),
+          { minLength: 1, maxLength: 40 }
+        ),
+        (chunks) => {
+          const sink = new SseSink<unknown>()
+          const taken: Array<{ bytes: Uint8Array; copy: Uint8Array; deltas: Array<string> }> = []
+          for (const deltas of chunks) {
+            for (const d of deltas) sink.delta(target, d)
+            const bytes = sink.take()
+            taken.push({ bytes, copy: bytes.slice(), deltas })
+          }
+          for (const { bytes, copy, deltas } of taken) {
+            assert.deepStrictEqual(bytes, copy)
+            assert.deepStrictEqual(
+              lines(bytes).map((c) => c.delta),
+              deltas
+            )
+          }
+        }
+      ),
+      { numRuns: 40 }
+    )
   })
 })

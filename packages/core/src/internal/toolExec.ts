@@ -31,7 +31,8 @@ import {
   FunctionToolResultEvent,
   RetryPromptPart,
   type ToolCallPart,
-  ToolReturnPart
+  ToolReturnPart,
+  toolAvailabilityDelta
 } from "../Messages.js"
 import { RunContext, type Service as RunContextService } from "../RunContext.js"
 import { ToolReturn } from "../Tool.js"
@@ -258,10 +259,15 @@ export const runFunctionCall = (
   // A result given from outside (resuming deferred calls) replaces running the call.
   const outside = given === undefined ? undefined : answeredOutside(run, call, given, onRetry)
   return Effect.tap(outside ?? body, (result) =>
-    emit === noEmit || result instanceof Deferred
-      ? Effect.void
-      : emit(Chunk.of(new FunctionToolResultEvent({ result }, true)))
+    emit === noEmit || result instanceof Deferred ? Effect.void : emit(resultEvents(result))
   )
+}
+
+/** A result's events: `FunctionToolResultEvent`, then `ToolAvailabilityDeltaEvent` if it loads tools. */
+const resultEvents = (result: CallResult): Chunk.Chunk<AgentStreamEvent<any>> => {
+  const event = new FunctionToolResultEvent({ result }, true)
+  const delta = toolAvailabilityDelta(result)
+  return delta === undefined ? Chunk.of(event) : Chunk.make(event, delta)
 }
 
 /** The result of a call given in `DeferredToolResults`: an external result or a denial. */

@@ -16,6 +16,8 @@ export const describeEvent = (e: Agent.AgentStreamEvent<unknown>): string => {
       return `call ${e.part.toolName}`
     case "FunctionToolResultEvent":
       return `result ${e.result._tag}`
+    case "ToolAvailabilityDeltaEvent":
+      return `tools added ${e.part.added.join(",")}`
     case "SubAgentEvent":
       return `[${e.agentName} ${e.toolCallId}] ${describeEvent(e.event)}`
     case "AgentRunResultEvent":

@@ -4,7 +4,15 @@
  */
 import type { Agent } from "@agentfx/core"
 import { DeferredTools, Messages } from "@agentfx/core"
-import { type DeltaTarget, deltaTarget, fragmentOf, type Sink } from "./common.js"
+import {
+  type DeltaTarget,
+  deltaTarget,
+  fragmentOf,
+  type Sink,
+  toolAvailabilityEventName,
+  toolAvailabilityJson,
+  toolOutputJson
+} from "./common.js"
 
 /** An AG-UI event: `type` plus the fields of that type. */
 export type Event = { readonly type: string; readonly [key: string]: unknown }
@@ -277,10 +285,21 @@ export class Encoder<A> {
           toolCallId: r.toolCallId,
           content:
             r._tag === "ToolReturnPart" ? Messages.renderToolContent(r.content) : r.modelResponse,
-          role: "tool"
+          role: "tool",
+          // a return naming found tools keeps them as JSON, for the history to come back with
+          ...(r._tag === "ToolReturnPart" && r.toolReferences.length > 0
+            ? { metadata: { agentfx: { content: toolOutputJson(r.content) } } }
+            : {})
         })
         break
       }
+      case "ToolAvailabilityDeltaEvent":
+        this.push(out, {
+          type: "CUSTOM",
+          name: toolAvailabilityEventName,
+          value: toolAvailabilityJson(event.part)
+        })
+        break
       case "SubAgentEvent":
         if (this.options.subAgents !== false) this.subAgent(out, event)
         return

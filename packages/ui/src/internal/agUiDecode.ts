@@ -8,6 +8,7 @@ import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import { approvalReason, resultReason } from "./agUi.js"
 import type { DecodeIssue } from "./aiSdkDecode.js"
+import { toolContentOfJson } from "./common.js"
 
 const optional = <S extends Schema.Schema.Any>(s: S) => Schema.optionalWith(s, { exact: true })
 
@@ -46,6 +47,17 @@ const builtinContent = (content: string): unknown => {
     return content
   }
 }
+/**
+ * A tool message's content: the JSON the encoder kept in `metadata.agentfx.content` when the
+ * return named found tools (its references come back), else the text.
+ */
+const toolReturnContent = (content: string, metadata: typeof Metadata.Type | undefined) => {
+  const agentfx = metadata?.agentfx as Record<string, unknown> | undefined
+  return agentfx !== undefined && "content" in agentfx
+    ? toolContentOfJson(agentfx.content)
+    : content
+}
+
 const Message = Schema.Union(
   Schema.Struct({
     role: Schema.Literal("user", "system", "developer"),
@@ -60,7 +72,8 @@ const Message = Schema.Union(
     role: Schema.Literal("tool"),
     toolCallId: Schema.String,
     content: Schema.String,
-    error: optional(Schema.String)
+    error: optional(Schema.String),
+    metadata: optional(Metadata)
   }),
   Schema.Struct({ role: Schema.Literal("reasoning", "activity") })
 )
@@ -138,7 +151,7 @@ export const decodeAgUiMessages = (
             : new Messages.ToolReturnPart({
                 toolName,
                 toolCallId: m.toolCallId,
-                content: m.content
+                content: toolReturnContent(m.content, m.metadata)
               })
         )
         break

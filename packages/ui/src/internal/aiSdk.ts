@@ -11,6 +11,8 @@ import {
   fragmentOf,
   parseArgs,
   type Sink,
+  toolAvailabilityDataType,
+  toolAvailabilityJson,
   toolOutputJson
 } from "./common.js"
 import { deferredDataType } from "./aiSdkDecode.js"
@@ -89,7 +91,13 @@ export class SubAgentView {
 
   /** Applies one event of the sub-agent. */
   apply(event: Agent.AgentStreamEvent<unknown>): void {
-    if (event._tag === "FinalResultEvent" || event._tag === "AgentRunResultEvent") return
+    if (
+      event._tag === "FinalResultEvent" ||
+      event._tag === "AgentRunResultEvent" ||
+      event._tag === "ToolAvailabilityDeltaEvent"
+    ) {
+      return
+    }
     this.dirty = true
     switch (event._tag) {
       case "PartStartEvent": {
@@ -470,6 +478,10 @@ export class Encoder<A> {
         }
         break
       }
+      case "ToolAvailabilityDeltaEvent":
+        // the tools a search found; the tool part's output holds the references themselves
+        out.push({ type: toolAvailabilityDataType, data: toolAvailabilityJson(event.part) })
+        break
       case "SubAgentEvent": {
         // shown as the preliminary output of the parent's tool part, written by `flush`
         const id = event.toolCallId

@@ -6,6 +6,7 @@ import { AgentError, DeferredTools, Messages } from "@agentfx/core"
 import * as Either from "effect/Either"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
+import { toolContentOfJson } from "./common.js"
 
 const optional = <S extends Schema.Schema.Any>(s: S) => Schema.optionalWith(s, { exact: true })
 const Metadata = Schema.Record({ key: Schema.String, value: Schema.Unknown })
@@ -285,7 +286,7 @@ export const decodeUiConversation = (value: unknown): Either.Either<Conversation
         }
         if (last && external.has(part.toolCallId)) {
           if (part.state === "output-available") {
-            calls[part.toolCallId] = part.output ?? null
+            calls[part.toolCallId] = toolContentOfJson(part.output ?? null)
             answered = true
           } else if (part.state === "output-error") {
             calls[part.toolCallId] = new AgentError.ModelRetry({ reason: part.errorText ?? "" })
@@ -296,7 +297,12 @@ export const decodeUiConversation = (value: unknown): Either.Either<Conversation
         // a preliminary output (a sub-agent's message so far) is not the tool's result
         switch (part.preliminary === true ? "input-available" : part.state) {
           case "output-available":
-            returns.push(new Messages.ToolReturnPart({ ...ids, content: part.output ?? null }))
+            returns.push(
+              new Messages.ToolReturnPart({
+                ...ids,
+                content: toolContentOfJson(part.output ?? null)
+              })
+            )
             break
           case "output-error": {
             const outcome = part.toolMetadata?.outcome

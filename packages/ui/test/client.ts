@@ -1,0 +1,57 @@
+/**
+ * What a client does with our output, shared by the UI tests: `ai`'s own `readUIMessageStream`
+ * over a list of chunks, and a chat request the client abandons mid-answer.
+ */
+import type { UiStream } from "@agentfx/ui"
+import { readUIMessageStream, type UIMessage } from "ai"
+import * as Effect from "effect/Effect"
+
+/** Every message `readUIMessageStream` yields for these chunks (JSON copies), and its errors. */
+export const readMessages = (chunks: ReadonlyArray<UiStream.AiSdkChunk>) =>
+  Effect.promise(async () => {
+    const errors: Array<string> = []
+    const seen: Array<UIMessage> = []
+    for await (const m of readUIMessageStream<UIMessage>({
+      stream: new ReadableStream({
+        start(controller) {
+          for (const c of chunks) controller.enqueue(c as never)
+          controller.close()
+        }
+      }),
+      onError: (e) => errors.push(String(e))
+    })) {
+      seen.push(JSON.parse(JSON.stringify(m)) as UIMessage)
+    }
+    return { seen, errors }
+  })
+
+/**
+ * Posts one `useChat` turn ("hi") to `${url}/api/chat`, reads the answer until it holds
+ * `until`, then goes away (aborts); the text read so far.
+ */
+export const postThenAbort = (url: string, until: string) =>
+  Effect.promise(async () => {
+    const abort = new AbortController()
+    const response = await fetch(`${url}/api/chat`, {
+      method: "POST",
+      body: JSON.stringify({
+        messages: [{ id: "u1", role: "user", parts: [{ type: "text", text: "hi" }] }]
+      }),
+      signal: abort.signal
+    })
+    const reader = response.body!.getReader()
+    let text = ""
+    while (!text.includes(until)) {
+      const { value } = await reader.read()
+      text += new TextDecoder().decode(value)
+    }
+    abort.abort()
+    return text
+  })
+
+/** Waits (polling, at most 10 s) until `done()` holds. */
+export const waitUntil = (done: () => boolean) =>
+  Effect.promise(async () => {
+    const deadline = Date.now() + 10_000
+    while (!done() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20))
+  })
