@@ -18,7 +18,7 @@
  *
  * @since 0.1.0
  */
-import { Model } from "@agentfx/core"
+import { AgentError, Messages, Model } from "@agentfx/core"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as HttpModel from "./internal/httpModel.js"
@@ -123,6 +123,43 @@ export const makeWith = (
       )
   })
 }
+
+/** Options of `compactMessages`. */
+export interface CompactOptions {
+  /** Settings for the call (`extraHeaders`, `timeout`, `openaiPreviousResponseId`…). */
+  readonly settings?: Settings | undefined
+}
+
+/**
+ * Compacts a conversation with OpenAI (`POST /v1/responses/compact`): the history (with the
+ * instructions of its last request) goes in, and a `ModelResponse` holding the server's
+ * `CompactionPart` (an encrypted stand-in for the whole history, with its id) comes back. Use
+ * `[compacted, ...next]` as the new history: the compaction item is sent back unchanged and the
+ * server restores the context from it. The compaction's token usage is on the response.
+ */
+export const compactMessages = (
+  modelName: string,
+  messages: ReadonlyArray<Messages.ModelMessage>,
+  options: CompactOptions = {}
+): Effect.Effect<Messages.ModelResponse, AgentError.ModelError, OpenAiClient> =>
+  Effect.flatMap(OpenAiClient, (client) => {
+    const settings = options.settings ?? {}
+    const profile = profileFor(modelName)
+    const body = Wire.encodeRequest(messages, settings, new Model.ModelRequestParameters({}), {
+      modelName,
+      profile,
+      stream: false
+    })
+    return client.postJson(
+      {
+        modelName,
+        path: "/responses/compact",
+        body: HttpModel.pick(body, ["model", "input", "instructions", "previous_response_id"]),
+        settings
+      },
+      (json) => Effect.succeed(Wire.decodeCompaction(json as Wire.WireResponse, modelName))
+    )
+  })
 
 /** Builds a Responses model service from the `OpenAiClient` in context. */
 export const make = (

@@ -231,6 +231,21 @@ const encodeResponse = (m: Messages.ModelResponse, out: Array<WireItem>): void =
           Object.assign(item, part.content)
         break
       }
+      case "CompactionPart": {
+        // Our own compaction item goes back with its encrypted content (the server restores
+        // the history it stands for); another provider's readable summary goes as text.
+        reasoning = undefined
+        if (part.providerName === PROVIDER_NAME && part.encryptedContent !== undefined) {
+          out.push({
+            type: "compaction",
+            ...(part.id !== undefined ? { id: part.id } : {}),
+            encrypted_content: part.encryptedContent
+          })
+        } else if (part.providerName !== PROVIDER_NAME && part.content) {
+          out.push({ role: "assistant", content: part.content })
+        }
+        break
+      }
       case "ThinkingPart": {
         // Only our own reasoning items can go back (they are tied to the encrypted content).
         if (part.providerName !== PROVIDER_NAME || part.id === undefined) {
@@ -903,6 +918,35 @@ export const decodeFinishReason = (
   return { finishReason: undefined, providerFinishReason: status }
 }
 
+/** A `compaction` item as a part: its id and encrypted content, sent back unchanged. */
+export const compactionOf = (item: WireItem): Messages.CompactionPart =>
+  new Messages.CompactionPart({
+    ...(typeof item.encrypted_content === "string"
+      ? { encryptedContent: item.encrypted_content }
+      : {}),
+    providerName: PROVIDER_NAME,
+    ...(typeof item.id === "string" ? { id: item.id } : {})
+  })
+
+/**
+ * Converts a `/responses/compact` answer: its `compaction` items as parts (the input items it
+ * echoes are not kept: the compaction stands for them), with the compaction's usage.
+ */
+export const decodeCompaction = (
+  body: WireResponse,
+  requestedModelName: string
+): Messages.ModelResponse =>
+  completeResponse({
+    parts: (body.output ?? []).filter((i) => i.type === "compaction").map(compactionOf),
+    usage: decodeUsage(body.usage),
+    modelName: body.model ?? requestedModelName,
+    providerName: PROVIDER_NAME,
+    providerResponseId: body.id,
+    finishReason: "stop",
+    providerFinishReason: undefined,
+    timestamp: body.created_at !== undefined ? new Date(body.created_at * 1000) : undefined
+  })
+
 /** Converts the output items of a response into parts. */
 export const decodeOutput = (
   output: ReadonlyArray<WireItem>
@@ -991,6 +1035,9 @@ export const decodeOutput = (
         )
         break
       }
+      case "compaction":
+        parts.push(compactionOf(item))
+        break
       case "tool_search_call":
       case "tool_search_output": {
         const part = decodeToolSearchItem(item, lastSearch)
@@ -1201,6 +1248,9 @@ export const handleStreamEvent = (
       } else if (item.type === "message") {
         const content = Array.isArray(item.content) ? item.content : []
         for (let i = 0; i < content.length; i++) push(out, manager.endPart(`${id}:${i}`))
+      } else if (item.type === "compaction") {
+        push(out, manager.part(id, compactionOf(item)))
+        push(out, manager.endPart(id))
       } else if (item.type === "tool_search_call" || item.type === "tool_search_output") {
         // Tool search items arrive whole: one part each, started and ended here.
         const part = decodeToolSearchItem(item, state.lastSearch)

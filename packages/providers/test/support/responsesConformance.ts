@@ -31,10 +31,6 @@ const SKIPS: ReadonlyArray<readonly [string, string]> = [
     "pydantic-ai's own conversation id stored on messages (forking a conversation) is not modelled: agentfx's conversationId run option is not kept on messages"
   ],
   [
-    "compact_messages",
-    "compaction (POST /responses/compact and its encrypted `compaction` items in the history) is not built"
-  ],
-  [
     "native_tool_search_with_deferred_capability",
     "tools of a pydantic-ai capability (announced by additional_tools only, never in tools nor searchable) are not modelled"
   ],
@@ -142,7 +138,9 @@ const fromWire = (body: Json) => {
     const isResponse =
       item.role === "assistant" ||
       builtin ||
-      ["message", "reasoning", "function_call", "tool_search_call"].includes(item.type) ||
+      ["message", "reasoning", "function_call", "tool_search_call", "compaction"].includes(
+        item.type
+      ) ||
       (item.type === "tool_search_output" && item.execution !== "client")
     if (isResponse) flushRequest()
     else flushResponse()
@@ -217,6 +215,14 @@ const fromWire = (body: Json) => {
           toolName,
           content,
           toolCallId: id,
+          providerName: "openai"
+        })
+      )
+    } else if (item.type === "compaction") {
+      responseParts.push(
+        new Messages.CompactionPart({
+          encryptedContent: item.encrypted_content,
+          id: item.id,
           providerName: "openai"
         })
       )
