@@ -21,6 +21,7 @@
 import { AgentError, Messages, Model } from "@agentfx/core"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Background from "./internal/openaiBackground.js"
 import * as HttpModel from "./internal/httpModel.js"
 import * as Wire from "./internal/openaiResponses.js"
 import * as OpenAiClientModule from "./OpenAiClient.js"
@@ -103,12 +104,29 @@ export const makeWith = (
     encode: (messages, settings, parameters, stream) =>
       Wire.builtinToolsError(parameters.builtinTools) ??
       Wire.encodeRequest(messages, settings, parameters, { modelName, profile, stream }),
-    post: HttpModel.viaClient(client, (body, settings) => ({
-      modelName,
-      path: "/responses",
-      body,
-      settings
-    })),
+    post: {
+      json: (body, settings, decode) =>
+        (body as Record<string, unknown>).background === true
+          ? // A background job: its first answer is only queued; poll it to its end.
+            client
+              .postJson({ modelName, path: "/responses", body, settings }, (json) =>
+                Effect.succeed(json as Wire.WireResponse)
+              )
+              .pipe(
+                Effect.flatMap((first) =>
+                  Background.awaitBackground(
+                    client,
+                    modelName,
+                    settings,
+                    first,
+                    (settings as Settings).openaiBackgroundMaxPolls ?? 600
+                  )
+                ),
+                Effect.flatMap(decode)
+              )
+          : client.postJson({ modelName, path: "/responses", body, settings }, decode),
+      sse: (body, settings) => client.postSse({ modelName, path: "/responses", body, settings })
+    },
     decode: (json) => Wire.decodeResponse(json as Wire.WireResponse, modelName),
     decoder: Wire.streamDecoder,
     countTokens: (body, settings) =>

@@ -59,6 +59,8 @@ export interface WireResponse {
   readonly model?: string
   readonly created_at?: number
   readonly status?: string
+  /** Whether the response runs as a background job. */
+  readonly background?: boolean | null
   readonly output?: ReadonlyArray<WireItem>
   readonly usage?: WireUsage | null
   readonly incomplete_details?: { readonly reason?: string } | null
@@ -690,6 +692,15 @@ export interface ResponsesSettings extends ModelSettings.ModelSettings {
    * the history (its `providerDetails.conversation_id`), or none when no response has one.
    */
   readonly openaiConversationId?: string | undefined
+  /**
+   * Background mode (`background: true`): OpenAI runs the response as a job and answers at once
+   * with its id; the model then polls `GET /responses/{id}` (backing off from 100 ms to 2 s)
+   * until the job completes, fails or is cancelled. Interrupting the request cancels the job
+   * (`POST /responses/{id}/cancel`). Non-streamed requests only.
+   */
+  readonly openaiBackground?: boolean | undefined
+  /** The most polls of a background response before giving up (default 600). */
+  readonly openaiBackgroundMaxPolls?: number | undefined
 }
 
 /** The conversation a response belongs to (Responses `conversation.id`), if any. */
@@ -816,6 +827,7 @@ export const encodeRequest = (
   if (settings.temperature !== undefined) body.temperature = settings.temperature
   if (settings.topP !== undefined) body.top_p = settings.topP
   if (settings.serviceTier !== undefined) body.service_tier = settings.serviceTier
+  if (own.openaiBackground === true) body.background = true
   if (settings.parallelToolCalls !== undefined && tools.length > 0)
     body.parallel_tool_calls = settings.parallelToolCalls
 
