@@ -38,27 +38,21 @@ const standIn = (polls: ReadonlyArray<string>) =>
     else res.end(polls[Math.min(index - 1, polls.length - 1)] ?? job("in_progress"))
   })
 
-const run = (baseUrl: string, settings: OpenAiResponses.Settings) =>
-  Effect.flatMap(Model.Model, (m) =>
-    m.request(
+const run = (baseUrl: string, settings: OpenAiResponses.Settings) => {
+  const client = OpenAiClient.layer({
+    baseUrl: `${baseUrl}/v1`,
+    apiKey: Redacted.make("sk-x"),
+    retry: false
+  }).pipe(Layer.provide(NodeHttpClient.layerUndici))
+  const all: OpenAiResponses.Settings = { openaiBackground: true, ...settings }
+  return Effect.flatMap(OpenAiResponses.make("gpt-4o"), (model) =>
+    model.request(
       [Messages.userPrompt("What is 2 + 2?")],
-      { openaiBackground: true, ...settings } as OpenAiResponses.Settings,
+      all,
       new Model.ModelRequestParameters({})
     )
-  ).pipe(
-    Effect.provide(
-      OpenAiResponses.model("gpt-4o").pipe(
-        Layer.provide(
-          OpenAiClient.layer({
-            baseUrl: `${baseUrl}/v1`,
-            apiKey: Redacted.make("sk-x"),
-            retry: false
-          })
-        ),
-        Layer.provide(NodeHttpClient.layerUndici)
-      )
-    )
-  )
+  ).pipe(Effect.provide(client))
+}
 
 const apiError = (exit: Exit.Exit<unknown, unknown>): AgentError.ModelAPIError => {
   assert.isTrue(Exit.isFailure(exit))
