@@ -15,6 +15,10 @@
  * )
  * ```
  *
+ * Vertex AI: `vertexLayer({ credentials, project, location })` (credentials from `GoogleAuth`)
+ * is a `GoogleClient` for the same model on Google Cloud; `vertexSettings` adds Vertex-only
+ * request fields (`labels`, Model Armor, log probabilities).
+ *
  * Thought signatures: Gemini signs its reasoning and may attach the signature (`thoughtSignature`)
  * to a thought, a text or a function-call part. A thought's signature lands in
  * `ThinkingPart.signature`; a text or function call's in the part's
@@ -35,8 +39,10 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import type * as Redacted from "effect/Redacted"
+import * as GoogleAuth from "./GoogleAuth.js"
 import * as Client from "./internal/client.js"
 import * as Wire from "./internal/google.js"
+import * as GoogleClientPosts from "./internal/googleClient.js"
 import * as Retry from "./internal/retry.js"
 import * as RetryOption from "./Retry.js"
 import * as HttpModel from "./internal/httpModel.js"
@@ -213,6 +219,18 @@ export interface GoogleClientService {
   readonly httpClient: HttpClient.HttpClient
   /** Whether the `@effect/platform` client makes its own spans (see `ClientOptions`). */
   readonly httpClientSpans?: boolean | undefined
+  /** Set for Vertex AI (`vertexLayer`): where the models are and how requests are authorized. */
+  readonly vertex?: VertexTarget | undefined
+}
+
+/** Where a Vertex AI client sends requests and the bearer token it sends (OAuth credentials). */
+export interface VertexTarget {
+  /** Up to and including `…/publishers/google/models/`. */
+  readonly modelsUrl: string
+  /** The cached access token (absent in express mode, which sends the API key). */
+  readonly token?: Effect.Effect<Redacted.Redacted<string>, GoogleAuth.GoogleAuthError> | undefined
+  /** Drops the cached token (a 401 answer: the next request fetches a new one). */
+  readonly invalidateToken?: Effect.Effect<void> | undefined
 }
 
 /** The Gemini API client configuration: key, base URL, extra headers, retry policy. */
@@ -286,6 +304,216 @@ export const apiKeyConfig: Config.Config<Redacted.Redacted<string>> = Config.red
 ).pipe(Config.orElse(() => Config.redacted("GOOGLE_API_KEY")))
 
 // ---------------------------------------------------------------------------
+// Vertex AI
+// ---------------------------------------------------------------------------
+
+/** Options of `vertexLayer`. */
+export interface VertexOptions {
+  /** How requests are authorized (see `GoogleAuth`): API key (express mode) or OAuth. */
+  readonly credentials: GoogleAuth.Credentials
+  /** The Google Cloud project (OAuth credentials need one; express mode uses none). */
+  readonly project?: string | undefined
+  /** `global` (default) or a region such as `europe-west4`; it picks the host too. */
+  readonly location?: string | undefined
+  /** Default: `vertexBaseUrl(location)` (express mode: the global host). */
+  readonly baseUrl?: string | undefined
+  /** Default `v1beta1`. */
+  readonly apiVersion?: string | undefined
+  readonly headers?: Record<string, string> | undefined
+  /** Transport retries: `{ times, base, cap }`, a `Schedule`, or `false`. */
+  readonly retry?: RetryOption.Option
+  /** See `ClientOptions.httpClientSpans`. */
+  readonly httpClientSpans?: boolean | undefined
+  /** How long before its expiry a cached access token is refreshed (default one minute). */
+  readonly refreshMarginMillis?: number | undefined
+}
+
+/**
+ * The Vertex AI host of a location: `aiplatform.googleapis.com` for `global`,
+ * `{location}-aiplatform.googleapis.com` for a region.
+ */
+export const vertexBaseUrl = (location: string): string =>
+  location === "global"
+    ? "https://aiplatform.googleapis.com"
+    : `https://${location}-aiplatform.googleapis.com`
+
+/**
+ * The models URL of a Vertex target (up to `…/publishers/google/models/`): with a project,
+ * `{base}/{version}/projects/{project}/locations/{location}/publishers/google/models/`;
+ * without (express mode, gateways), `{base}/{version}/publishers/google/models/`.
+ */
+export const vertexModelsUrl = (
+  baseUrl: string,
+  options: {
+    readonly project?: string | undefined
+    readonly location?: string | undefined
+    readonly apiVersion?: string | undefined
+  }
+): string => {
+  const version = options.apiVersion ?? "v1beta1"
+  const scope =
+    options.project === undefined
+      ? ""
+      : `projects/${encodeURIComponent(options.project)}/locations/${encodeURIComponent(options.location ?? "global")}/`
+  return `${Client.baseUrlOf(baseUrl, baseUrl)}/${version}/${scope}publishers/google/models/`
+}
+
+/**
+ * A `GoogleClient` for Gemini on Vertex AI. The same `Google.model(name)` then calls
+ * `…/publishers/google/models/{model}:generateContent` (and `streamGenerateContent`,
+ * `countTokens`) with a bearer token (cached, refreshed before expiry, one refresh at a time,
+ * dropped after a 401) or, in express mode, the API key. Vertex reads `gs://` and `http(s)` file URLs itself, so
+ * nothing is downloaded.
+ *
+ * A missing project with OAuth credentials is a `UserError` when the layer is built.
+ */
+export const vertexLayer = (
+  options: VertexOptions
+): Layer.Layer<GoogleClient, AgentError.UserError, HttpClient.HttpClient> =>
+  Layer.effect(
+    GoogleClient,
+    Effect.gen(function* () {
+      const httpClient = yield* HttpClient.HttpClient
+      const location = options.location ?? "global"
+      const c = options.credentials
+      if (c._tag === "OAuth" && options.project === undefined) {
+        return yield* new AgentError.UserError({
+          reason:
+            "Vertex AI with OAuth credentials needs a project: pass `project` (or set GOOGLE_CLOUD_PROJECT for `google-vertex:` model strings)"
+        })
+      }
+      const express = c._tag === "ApiKey"
+      const baseUrl = options.baseUrl ?? vertexBaseUrl(express ? "global" : location)
+      const token =
+        c._tag === "OAuth"
+          ? yield* GoogleAuth.cached(
+              Effect.provideService(c.token, HttpClient.HttpClient, httpClient),
+              {
+                refreshMarginMillis: options.refreshMarginMillis
+              }
+            )
+          : undefined
+      const client = yield* makeClient({
+        apiKey: express ? c.apiKey : undefined,
+        baseUrl,
+        headers: options.headers,
+        retry: options.retry,
+        httpClientSpans: options.httpClientSpans
+      })
+      return GoogleClient.of({
+        ...client,
+        vertex: {
+          modelsUrl: vertexModelsUrl(baseUrl, {
+            project: express ? undefined : options.project,
+            location,
+            apiVersion: options.apiVersion
+          }),
+          ...(token !== undefined ? { token: token.get, invalidateToken: token.invalidate } : {})
+        }
+      })
+    })
+  )
+
+/** Options of `vertexLayerConfig`: each falls back to the environment. */
+export interface VertexConfigOptions
+  extends Omit<VertexOptions, "credentials" | "project" | "location"> {
+  /** Default: `vertexCredentialsConfig`. */
+  readonly credentials?: GoogleAuth.Credentials | undefined
+  /** Default: `GOOGLE_CLOUD_PROJECT`. */
+  readonly project?: string | undefined
+  /** Default: `GOOGLE_CLOUD_LOCATION`, else `global`. */
+  readonly location?: string | undefined
+}
+
+/**
+ * The credentials of `google-vertex:` model strings and `vertexLayerConfig`: Application
+ * Default Credentials when `GOOGLE_APPLICATION_CREDENTIALS` is set, else express mode with
+ * `GOOGLE_CLOUD_API_KEY`; neither is a `UserError` naming both.
+ */
+export const vertexCredentialsConfig: Effect.Effect<GoogleAuth.Credentials, AgentError.UserError> =
+  Effect.gen(function* () {
+    const adc = yield* Effect.orElseSucceed(
+      Client.optionalString("GOOGLE_APPLICATION_CREDENTIALS"),
+      () => undefined
+    )
+    if (adc !== undefined)
+      return yield* Effect.mapError(
+        GoogleAuth.applicationDefault,
+        (e) => new AgentError.UserError({ reason: `Vertex AI credentials: ${e.reason}` })
+      )
+    return yield* Config.redacted("GOOGLE_CLOUD_API_KEY").pipe(
+      Effect.map(GoogleAuth.apiKey),
+      Effect.mapError(
+        () =>
+          new AgentError.UserError({
+            reason:
+              "Vertex AI needs credentials: set GOOGLE_APPLICATION_CREDENTIALS (a service-account key or authorized-user file) or GOOGLE_CLOUD_API_KEY (express mode), or pass `credentials` to Google.vertexLayer"
+          })
+      )
+    )
+  })
+
+/** A Vertex AI `GoogleClient` from the environment (`GOOGLE_CLOUD_PROJECT`, `GOOGLE_CLOUD_LOCATION`, credentials). */
+export const vertexLayerConfig = (
+  options: VertexConfigOptions = {}
+): Layer.Layer<GoogleClient, AgentError.UserError, HttpClient.HttpClient> =>
+  Layer.unwrapEffect(
+    Effect.gen(function* () {
+      const credentials = options.credentials ?? (yield* vertexCredentialsConfig)
+      const env = (name: string) =>
+        Effect.orElseSucceed(Client.optionalString(name), () => undefined)
+      const project = options.project ?? (yield* env("GOOGLE_CLOUD_PROJECT"))
+      const location = options.location ?? (yield* env("GOOGLE_CLOUD_LOCATION"))
+      return vertexLayer({ ...options, credentials, project, location })
+    })
+  )
+
+/** Vertex-only request options, as settings (merged into `extraBody`; see `vertexSettings`). */
+export interface VertexRequestOptions {
+  /** Billing labels of the request (`labels`). */
+  readonly labels?: Readonly<Record<string, string>> | undefined
+  /** Model Armor templates screening the prompt and / or the response (`modelArmorConfig`). */
+  readonly modelArmor?:
+    | {
+        readonly promptTemplateName?: string | undefined
+        readonly responseTemplateName?: string | undefined
+      }
+    | undefined
+  /**
+   * Token log probabilities: `true` for the chosen tokens, a number (1–20) for that many
+   * top candidates too. They come back in `providerDetails.logprobs` (and `avg_logprobs`).
+   */
+  readonly logprobs?: boolean | number | undefined
+}
+
+/**
+ * Settings carrying Vertex-only request fields (`labels`, `modelArmorConfig`, log
+ * probabilities), to pass as model or run settings. A Model Armor block fails the request with
+ * `ContentFilterError` (finish reason or prompt block reason `MODEL_ARMOR`).
+ */
+export const vertexSettings = (options: VertexRequestOptions): ModelSettings.ModelSettings => {
+  const extra: Record<string, unknown> = {}
+  if (options.labels !== undefined) extra.labels = { ...options.labels }
+  const armor = options.modelArmor
+  if (armor !== undefined)
+    extra.modelArmorConfig = {
+      ...(armor.promptTemplateName !== undefined
+        ? { promptTemplateName: armor.promptTemplateName }
+        : {}),
+      ...(armor.responseTemplateName !== undefined
+        ? { responseTemplateName: armor.responseTemplateName }
+        : {})
+    }
+  const lp = options.logprobs
+  if (lp !== undefined && lp !== false)
+    extra.generationConfig = {
+      responseLogprobs: true,
+      ...(typeof lp === "number" ? { logprobs: lp } : {})
+    }
+  return Object.keys(extra).length === 0 ? {} : { extraBody: extra }
+}
+
+// ---------------------------------------------------------------------------
 // Model
 // ---------------------------------------------------------------------------
 
@@ -316,6 +544,27 @@ export const countTokensBody = (
     ? { contents: body.contents }
     : { generateContentRequest: { model: `models/${modelName}`, ...body } }
 
+/**
+ * The body of Vertex AI's `:countTokens` from a `generateContent` body: contents, system
+ * instruction, tools and generation config at the top level (Vertex takes them there; the
+ * response modalities are not part of a count).
+ */
+export const vertexCountTokensBody = (
+  _modelName: string,
+  body: Record<string, unknown>
+): Record<string, unknown> => {
+  const { responseModalities: _m, ...generationConfig } = (body.generationConfig ?? {}) as Record<
+    string,
+    unknown
+  >
+  return {
+    contents: body.contents,
+    ...(body.systemInstruction !== undefined ? { systemInstruction: body.systemInstruction } : {}),
+    ...(body.tools !== undefined ? { tools: body.tools } : {}),
+    generationConfig
+  }
+}
+
 /** Builds the `Model` service of a Gemini model. */
 export const make = (
   modelName: string,
@@ -323,10 +572,11 @@ export const make = (
 ): Effect.Effect<Model.Service, never, GoogleClient> =>
   Effect.map(GoogleClient, (client) => {
     const p: Wire.GoogleProfile = { ...Wire.profile(modelName), ...options.profile }
-    const modelUrl = `${client.baseUrl}/v1beta/models/${encodeURIComponent(modelName)}:`
-    const posts = Client.posts(
-      client.httpClient,
-      client.retry,
+    const vertex = client.vertex
+    const modelUrl = `${GoogleClientPosts.modelsUrl(client)}${encodeURIComponent(modelName)}:`
+    const posts = GoogleClientPosts.posts(
+      client,
+      modelName,
       (call: Client.Call & { readonly stream: boolean; readonly count?: boolean }) =>
         `${modelUrl}${
           call.count === true
@@ -334,9 +584,7 @@ export const make = (
             : call.stream
               ? "streamGenerateContent?alt=sse"
               : "generateContent"
-        }`,
-      () => Client.setKey({ ...client.headers }, "x-goog-api-key", client.apiKey),
-      client.httpClientSpans === true
+        }`
     )
     return HttpModel.make({
       modelName,
@@ -344,10 +592,18 @@ export const make = (
       profile: p,
       settings: options.settings,
       spanPrefix: "Google",
-      prepare: (messages) => downloadFileUrls(client.httpClient, messages, modelName),
+      // Vertex reads http(s) and gs:// URLs itself: nothing to download.
+      prepare:
+        vertex !== undefined
+          ? undefined
+          : (messages) => downloadFileUrls(client.httpClient, messages, modelName),
       encode: (messages, settings, parameters) =>
         Wire.builtinToolsError(parameters.builtinTools) ??
-        Wire.encodeRequest(messages, settings, parameters, { modelName, profile: p }),
+        Wire.encodeRequest(messages, settings, parameters, {
+          modelName,
+          profile: p,
+          vertex: vertex !== undefined
+        }),
       post: HttpModel.viaClient(posts, (body, settings, stream) => ({
         modelName,
         body,
@@ -360,7 +616,10 @@ export const make = (
         posts.postJson(
           {
             modelName,
-            body: countTokensBody(modelName, body as unknown as Record<string, unknown>),
+            body: (vertex !== undefined ? vertexCountTokensBody : countTokensBody)(
+              modelName,
+              body as unknown as Record<string, unknown>
+            ),
             settings: httpSettings(settings),
             stream: false,
             count: true

@@ -34,7 +34,7 @@ import { type AgentError, EmbeddingModel, Usage } from "@agentfx/core"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { GoogleClient } from "./Google.js"
-import * as Client from "./internal/client.js"
+import * as GoogleClientPosts from "./internal/googleClient.js"
 import * as HttpModel from "./internal/httpModel.js"
 import * as Embedding from "./internal/embedding.js"
 
@@ -146,7 +146,61 @@ interface Call {
   readonly modelName: string
   readonly body: unknown
   readonly settings: import("@agentfx/core").ModelSettings.ModelSettings
-  readonly method: "batchEmbedContents" | "countTokens"
+  readonly method: "batchEmbedContents" | "predict" | "countTokens"
+}
+
+/**
+ * The body of Vertex AI's `:predict` for embeddings: one instance per text (`content`, and
+ * `task_type` / `title` as on the Gemini API), `outputDimensionality` in `parameters`.
+ */
+export const encodeVertexRequest = (
+  modelName: string,
+  texts: ReadonlyArray<string>,
+  settings: EmbeddingModel.BatchSettings,
+  options: Pick<Options, "task" | "taskType"> = {}
+): {
+  readonly instances: Array<Record<string, unknown>>
+  readonly parameters?: Record<string, unknown>
+} => {
+  const { requests } = encodeRequest(modelName, texts, settings, options)
+  const instances = requests.map((r) => {
+    const parts = (r.content as { parts: Array<{ text: string }> }).parts
+    return {
+      content: parts[0]!.text,
+      ...(r.taskType !== undefined ? { task_type: r.taskType } : {}),
+      ...(r.title !== undefined ? { title: r.title } : {})
+    }
+  })
+  return settings.dimensions !== undefined
+    ? { instances, parameters: { outputDimensionality: settings.dimensions } }
+    : { instances }
+}
+
+/**
+ * Decodes Vertex AI's `:predict` answer: `predictions[i].embeddings.values`; the input tokens
+ * are the sum of `embeddings.statistics.token_count`.
+ */
+export const decodeVertexResponse = (
+  json: unknown,
+  modelName: string
+): EmbeddingModel.BatchResult | AgentError.UnexpectedModelBehavior => {
+  const predictions = Embedding.record(json)?.predictions
+  if (!Array.isArray(predictions))
+    return Embedding.malformed("google", modelName, "no `predictions` array")
+  const vectors: Array<Array<number>> = []
+  let tokens = 0
+  for (let i = 0; i < predictions.length; i++) {
+    const embeddings = Embedding.record(Embedding.record(predictions[i])?.embeddings)
+    const values = embeddings?.values
+    if (!Embedding.isVector(values))
+      return Embedding.malformed("google", modelName, `bad values at predictions[${i}]`)
+    vectors.push(values)
+    tokens += Embedding.num(Embedding.record(embeddings?.statistics)?.token_count) ?? 0
+  }
+  return {
+    vectors,
+    usage: tokens === 0 ? Usage.RequestUsage.empty : new Usage.RequestUsage({ inputTokens: tokens })
+  }
 }
 
 /** Builds the embedding model service of a Gemini model (the client from the context). */
@@ -155,36 +209,51 @@ export const make = (
   options: Options = {}
 ): Effect.Effect<EmbeddingModel.Service, never, GoogleClient> =>
   Effect.map(GoogleClient, (client) => {
-    const modelUrl = `${client.baseUrl}/v1beta/models/${encodeURIComponent(modelName)}:`
-    const posts = Client.posts(
-      client.httpClient,
-      client.retry,
-      (call: Call) => `${modelUrl}${call.method}`,
-      () => Client.setKey({ ...client.headers }, "x-goog-api-key", client.apiKey),
-      client.httpClientSpans === true
+    const modelUrl = `${GoogleClientPosts.modelsUrl(client)}${encodeURIComponent(modelName)}:`
+    const posts = GoogleClientPosts.posts(
+      client,
+      modelName,
+      (call: Call) => `${modelUrl}${call.method}`
     )
+    const vertex = client.vertex !== undefined
+    const gemini = modelName.startsWith("gemini")
     return EmbeddingModel.make({
       modelName,
       provider: "google",
-      maxBatchSize: options.maxBatchSize ?? 100,
+      // Gemini embedding models on Vertex take one input per request.
+      maxBatchSize: options.maxBatchSize ?? (vertex && gemini ? 1 : 100),
       concurrency: options.concurrency,
       settings: options.settings,
       embedBatch: (texts, settings) =>
-        posts.postJson(
-          {
-            modelName,
-            method: "batchEmbedContents",
-            body: encodeRequest(modelName, texts, settings, options),
-            settings: EmbeddingModel.httpSettings(settings)
-          },
-          Embedding.decoded((json) => decodeResponse(json, modelName))
-        ),
+        vertex
+          ? posts.postJson(
+              {
+                modelName,
+                method: "predict",
+                body: encodeVertexRequest(modelName, texts, settings, options),
+                settings: EmbeddingModel.httpSettings(settings)
+              },
+              Embedding.decoded((json) => decodeVertexResponse(json, modelName))
+            )
+          : posts.postJson(
+              {
+                modelName,
+                method: "batchEmbedContents",
+                body: encodeRequest(modelName, texts, settings, options),
+                settings: EmbeddingModel.httpSettings(settings)
+              },
+              Embedding.decoded((json) => decodeResponse(json, modelName))
+            ),
       countTokens: (text) =>
         posts.postJson(
           {
             modelName,
             method: "countTokens",
-            body: { contents: [{ role: "user", parts: [{ text }] }] },
+            // Vertex counts other publisher models' inputs as `instances`.
+            body:
+              vertex && !gemini
+                ? { instances: [{ content: text }] }
+                : { contents: [{ role: "user", parts: [{ text }] }] },
             settings: EmbeddingModel.httpSettings(options.settings ?? {})
           },
           (json) => {

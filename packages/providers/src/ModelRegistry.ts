@@ -148,6 +148,7 @@ export const defaultFactories: Readonly<Record<string, Factory>> = {
   cohere: fromLayer(Cohere.layerConfig(), Cohere.fromModelString),
   google: Google.registryFactory,
   gemini: Google.registryFactory,
+  "google-vertex": fromLayer(Google.vertexLayerConfig(), Google.fromModelString),
   azure: azureFactory,
   test: testFactory,
   ...Object.fromEntries(
@@ -295,7 +296,9 @@ export const testEmbedderFactory: EmbedderFactory = (modelName) =>
 
 /**
  * The embedder factories registered by default: `openai:` (`OPENAI_API_KEY`), `google:` /
- * `gemini:` (`GEMINI_API_KEY` or `GOOGLE_API_KEY`), `cohere:` (`CO_API_KEY` or
+ * `gemini:` (`GEMINI_API_KEY` or `GOOGLE_API_KEY`), `google-vertex:` (Vertex AI `:predict`;
+ * `GOOGLE_CLOUD_PROJECT`, `GOOGLE_CLOUD_LOCATION` and `GOOGLE_APPLICATION_CREDENTIALS` or
+ * `GOOGLE_CLOUD_API_KEY`), `cohere:` (`CO_API_KEY` or
  * `COHERE_API_KEY`), `bedrock:` (Titan, Cohere and Nova embeddings; `AWS_REGION` and the AWS
  * credential chain), `voyage:` (`VOYAGE_API_KEY`), `test`.
  */
@@ -303,6 +306,7 @@ export const defaultEmbedderFactories: Readonly<Record<string, EmbedderFactory>>
   openai: fromLayer(OpenAiClient.layerConfig(), (name) => OpenAiEmbedding.make(name)),
   google: fromLayer(Google.layerConfig(), (name) => GoogleEmbedding.make(name)),
   gemini: fromLayer(Google.layerConfig(), (name) => GoogleEmbedding.make(name)),
+  "google-vertex": fromLayer(Google.vertexLayerConfig(), (name) => GoogleEmbedding.make(name)),
   cohere: fromLayer(CohereEmbedding.layerConfig(), (name) => CohereEmbedding.make(name)),
   bedrock: (name) =>
     Effect.scoped(

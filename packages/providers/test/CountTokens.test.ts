@@ -24,6 +24,7 @@ import * as Anthropic from "../src/Anthropic.js"
 import * as Bedrock from "../src/Bedrock.js"
 import * as BedrockMantle from "../src/BedrockMantle.js"
 import * as Google from "../src/Google.js"
+import * as GoogleAuth from "../src/GoogleAuth.js"
 import * as OpenAiClient from "../src/OpenAiClient.js"
 import * as OpenAiResponses from "../src/OpenAiResponses.js"
 import { type ConformanceCase, loadCase, loopbackServer, replayServer } from "./support/replay.js"
@@ -180,6 +181,54 @@ describe("Model.countTokens (recorded)", () => {
       assert.match(server.received[0]!.headers.authorization ?? "", /^AWS4-HMAC-SHA256 /)
       assert.notInclude(JSON.stringify(server.received[0]!.headers), "count-secret")
     })
+  )
+
+  it.scoped(
+    "google vertex: native tools are counted, then the same request generates (recorded)",
+    () =>
+      Effect.gen(function* () {
+        const c = loadCase(
+          "google",
+          "models.test_google.test_google_vertexai_count_tokens_forwards_native_tools"
+        )
+        const [count, generate] = c.interactions
+        const server = yield* replayServer(c)
+        const model = yield* Model.resolve(
+          Google.model("gemini-2.5-flash").pipe(
+            Layer.provide(
+              Google.vertexLayer({
+                credentials: GoogleAuth.accessToken(Redacted.make("vertex-count-token")),
+                project: "pydantic-ai",
+                baseUrl: server.baseUrl,
+                retry: false
+              })
+            ),
+            Layer.provide(NodeHttpClient.layerUndici)
+          )
+        )
+        const messages = [
+          new Messages.ModelRequest({
+            parts: [
+              new Messages.SystemPromptPart({ content: "You are a helpful chatbot." }),
+              new Messages.UserPromptPart({ content: "What is the capital of France?" })
+            ]
+          })
+        ]
+        const parameters = new Model.ModelRequestParameters({
+          builtinTools: [new BuiltinTool.WebSearch()]
+        })
+        const usage = yield* model.countTokens!(messages, {}, parameters)
+        assert.strictEqual(usage.inputTokens, 13)
+        // Vertex takes system instruction and tools at the top level of the count body.
+        assert.strictEqual(server.received[0]!.path, count!.request.path)
+        assert.deepStrictEqual(server.received[0]!.body, count!.request.body)
+        assert.strictEqual(server.received[0]!.headers.authorization, "Bearer vertex-count-token")
+        const response = yield* model.request(messages, {}, parameters)
+        assert.strictEqual(response.text, "The capital of France is Paris.")
+        assert.strictEqual(server.received[1]!.path, generate!.request.path)
+        assert.deepStrictEqual(server.received[1]!.body, generate!.request.body)
+        assert.strictEqual(server.received.length, 2)
+      })
   )
 
   it.scoped("anthropic: built-in tools are counted too (the memory tool, recorded)", () =>

@@ -117,6 +117,12 @@ export interface GenerateContentResponse {
     readonly groundingMetadata?: Record<string, unknown>
     /** URL context: each URL the model read and whether it could. */
     readonly urlContextMetadata?: Record<string, unknown>
+    /** Token log probabilities, when asked for (`generationConfig.responseLogprobs`). */
+    readonly logprobsResult?: {
+      readonly chosenCandidates?: ReadonlyArray<unknown>
+      readonly topCandidates?: ReadonlyArray<unknown>
+    }
+    readonly avgLogprobs?: number
   }>
   readonly promptFeedback?: { readonly blockReason?: string; readonly blockReasonMessage?: string }
   readonly usageMetadata?: WireUsage
@@ -489,6 +495,8 @@ export const encodeBuiltinTools = (
 export interface EncodeOptions {
   readonly modelName: string
   readonly profile?: Model.ModelProfile | undefined
+  /** Encoding for Vertex AI, which has no `toolConfig.includeServerSideToolInvocations`. */
+  readonly vertex?: boolean | undefined
 }
 
 const thinkingConfig = (
@@ -669,7 +677,11 @@ export const encodeRequest = (
   let config = toolConfig(settings, parameters, p)
   // Gemini 3 returns the server-side tools' calls and results when asked (they go back in
   // history); code execution comes back as `executableCode` parts anyway.
-  if (builtin.some((t) => t.codeExecution === undefined) && options.modelName.includes("gemini-3"))
+  if (
+    options.vertex !== true &&
+    builtin.some((t) => t.codeExecution === undefined) &&
+    options.modelName.includes("gemini-3")
+  )
     config = { ...config, includeServerSideToolInvocations: true }
   if (config !== undefined) body.toolConfig = config
 
@@ -797,6 +809,22 @@ const mergeCandidateDetails = (
     if (!isPlainObject(v) || Object.keys(v).length === 0) continue
     const prev = out?.[key]
     out = { ...out, [key]: isPlainObject(prev) ? { ...prev, ...v } : v }
+  }
+  // Log probabilities: `logprobs` as sent (a stream's chunks appended), with `avg_logprobs`.
+  const lp = candidate.logprobsResult
+  if (isPlainObject(lp)) {
+    const prev = (isPlainObject(out?.logprobs) ? out.logprobs : {}) as Record<string, unknown>
+    const merged: Record<string, unknown> = { ...prev }
+    for (const k of ["chosenCandidates", "topCandidates"] as const) {
+      const v = lp[k]
+      if (!Array.isArray(v)) continue
+      merged[k] = [...(Array.isArray(prev[k]) ? (prev[k] as Array<unknown>) : []), ...v]
+    }
+    out = {
+      ...out,
+      logprobs: merged,
+      ...(typeof candidate.avgLogprobs === "number" ? { avg_logprobs: candidate.avgLogprobs } : {})
+    }
   }
   return out
 }

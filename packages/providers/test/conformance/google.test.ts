@@ -31,6 +31,7 @@ import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
 import * as Google from "../../src/Google.js"
+import * as GoogleAuth from "../../src/GoogleAuth.js"
 import {
   type ConformanceCase,
   type Interaction,
@@ -43,9 +44,16 @@ import {
 // Which cases are out of scope, and why (data-driven)
 // ---------------------------------------------------------------------------
 
+/** A Vertex AI path: `…/v1beta1/[projects/{p}/locations/{l}/]publishers/google/models/…`. */
+const vertexPath =
+  /^(.*?)\/v1beta1\/(?:projects\/([^/]+)\/locations\/([^/]+)\/)?publishers\/google\/models\//
+
 const isGemini = (i: Interaction) =>
   (i.endpoint === "generateContent" || i.endpoint === "streamGenerateContent") &&
-  i.request.path.startsWith("/v1beta/models/")
+  (i.request.path.startsWith("/v1beta/models/") || vertexPath.test(i.request.path))
+
+/** The OAuth token exchanges of a case (replayed through `GoogleAuth.authorizedUser`). */
+const isToken = (i: Interaction) => i.request.method === "POST" && i.request.path === "/token"
 
 const bodyText = (i: Interaction) => JSON.stringify(i.request.body ?? {})
 
@@ -54,8 +62,11 @@ const skipRules: ReadonlyArray<{
   readonly test: (c: ConformanceCase) => boolean
 }> = [
   {
-    reason: "Vertex AI endpoint (/v1beta1/…) is out of scope",
-    test: (c) => c.interactions.some((i) => i.request.path.includes("/v1beta1/"))
+    reason:
+      "a file URL Vertex could read, downloaded on purpose (FileUrl force-download is not in core yet)",
+    test: (c) =>
+      c.interactions.some((i) => vertexPath.test(i.request.path)) &&
+      c.interactions.some((i) => i.request.method === "GET")
   },
   {
     reason:
@@ -81,12 +92,8 @@ const skipRules: ReadonlyArray<{
   },
   {
     reason:
-      "a countTokens request, then the generation, through an agent run with UsageLimits.countTokensBeforeRequest: replayed by CountTokens.test.ts",
+      "a countTokens request, then the generation (through an agent run with UsageLimits.countTokensBeforeRequest, or on Vertex AI): replayed by CountTokens.test.ts",
     test: (c) => c.interactions.some((i) => i.endpoint === "countTokens")
-  },
-  {
-    reason: "Model Armor config (Vertex-only) is out of scope",
-    test: (c) => c.interactions.some((i) => /modelArmorConfig/.test(bodyText(i)))
   }
 ]
 
@@ -114,7 +121,9 @@ const camelKeys: Record<string, string> = {
   file_search_store_names: "fileSearchStoreNames",
   executable_code: "executableCode",
   code_execution_result: "codeExecutionResult",
-  function_calling_config: "functionCallingConfig"
+  function_calling_config: "functionCallingConfig",
+  prompt_template_name: "promptTemplateName",
+  response_template_name: "responseTemplateName"
 }
 /** Keys whose values are user data (arguments, results, schemas): left alone. */
 const opaque = new Set([
@@ -165,6 +174,19 @@ const normalizeToolConfig = (body: any): unknown => {
       }
 }
 
+/** Top-level request fields outside the ones compared one by one (`labels`, `modelArmorConfig`). */
+const topLevelExtras = (body: any): Record<string, unknown> => {
+  const {
+    contents: _c,
+    systemInstruction: _s,
+    tools: _t,
+    toolConfig: _tc,
+    generationConfig: _g,
+    ...rest
+  } = body
+  return rest
+}
+
 const comparable = (raw: unknown) => {
   const body = normalize(raw) as any
   const { responseModalities: _m, ...generationConfig } = body.generationConfig ?? {}
@@ -173,7 +195,8 @@ const comparable = (raw: unknown) => {
     systemInstruction: body.systemInstruction,
     tools: body.tools,
     toolConfig: normalizeToolConfig(body),
-    generationConfig
+    generationConfig,
+    extras: topLevelExtras(body)
   }
 }
 
@@ -506,7 +529,12 @@ const toRequest = (body: any): Decoded => {
     "responseSchema"
   ])
   const extra = Object.fromEntries(Object.entries(gc).filter(([k]) => !known.has(k)))
-  if (Object.keys(extra).length > 0) settings.extraBody = { generationConfig: extra }
+  const top = topLevelExtras(body)
+  if (Object.keys(extra).length > 0 || Object.keys(top).length > 0)
+    settings.extraBody = {
+      ...top,
+      ...(Object.keys(extra).length > 0 ? { generationConfig: extra } : {})
+    }
 
   let outputMode: Model.OutputMode = outputTools.length > 0 ? "tool" : "text"
   let outputObject: Model.OutputObjectDefinition | undefined
@@ -551,6 +579,8 @@ interface Expected {
   inputTokens: number
   outputTokens: number
   finishReason: string | undefined
+  /** The prompt was blocked (`promptFeedback.blockReason`, no candidate). */
+  promptBlock: string | undefined
   responseId: string | undefined
   /** The candidate's non-empty grounding / URL context metadata, merged over the chunks. */
   details: Record<string, unknown> | undefined
@@ -566,6 +596,7 @@ const expectedFrom = (chunks: ReadonlyArray<any>): Expected => {
     inputTokens: 0,
     outputTokens: 0,
     finishReason: undefined,
+    promptBlock: undefined,
     responseId: undefined,
     details: undefined
   }
@@ -576,7 +607,16 @@ const expectedFrom = (chunks: ReadonlyArray<any>): Expected => {
         (c.usageMetadata.candidatesTokenCount ?? 0) + (c.usageMetadata.thoughtsTokenCount ?? 0)
     }
     if (c.responseId !== undefined) e.responseId = c.responseId
+    if (c.candidates === undefined && c.promptFeedback?.blockReason !== undefined)
+      e.promptBlock = c.promptFeedback.blockReason
     const cand = c.candidates?.[0]
+    // Vertex log probabilities: the recorded `logprobsResult` and `avgLogprobs`, as sent.
+    if (cand?.logprobsResult !== undefined)
+      e.details = {
+        ...e.details,
+        logprobs: cand.logprobsResult,
+        ...(cand.avgLogprobs !== undefined ? { avg_logprobs: cand.avgLogprobs } : {})
+      }
     if (cand?.finishReason !== undefined) e.finishReason = cand.finishReason
     for (const [wire, key] of [
       ["groundingMetadata", "grounding_metadata"],
@@ -662,12 +702,56 @@ const checkResponse = (r: Messages.ModelResponse, e: Expected, label: string) =>
 // ---------------------------------------------------------------------------
 
 const modelNameOf = (path: string) =>
-  decodeURIComponent(path.slice("/v1beta/models/".length).split(":")[0]!)
+  decodeURIComponent(path.slice(path.indexOf("/models/") + "/models/".length).split(":")[0]!)
+
+/**
+ * The client of a recorded path: the Gemini API with a key; Vertex AI with a bearer token
+ * (project and location from the path; an OAuth refresh-token exchange when the case recorded
+ * one); Vertex express mode (no project in the path) with an API key under the path's prefix.
+ */
+const clientOf = (c: ConformanceCase, path: string, baseUrl: string) => {
+  const v = vertexPath.exec(path)
+  if (v === null)
+    return {
+      layer: Google.layer({ apiKey: Redacted.make("test-gemini-key"), baseUrl, retry: false }),
+      auth: ["x-goog-api-key", "test-gemini-key"] as const
+    }
+  const [, prefix, project, location] = v
+  if (project === undefined)
+    return {
+      layer: Google.vertexLayer({
+        credentials: GoogleAuth.apiKey(Redacted.make("test-vertex-key")),
+        baseUrl: `${baseUrl}${prefix}`,
+        retry: false
+      }),
+      auth: ["x-goog-api-key", "test-vertex-key"] as const
+    }
+  const exchange = c.interactions.some(isToken)
+  return {
+    layer: Google.vertexLayer({
+      credentials: exchange
+        ? GoogleAuth.authorizedUser({
+            client_id: "scrubbed",
+            client_secret: Redacted.make("scrubbed"),
+            refresh_token: Redacted.make("scrubbed"),
+            token_uri: `${baseUrl}/token`
+          })
+        : GoogleAuth.accessToken(Redacted.make("test-vertex-token")),
+      project,
+      location,
+      baseUrl,
+      retry: false
+    }),
+    // The recorded exchange answers with the (scrubbed) access token.
+    auth: ["authorization", exchange ? "Bearer scrubbed" : "Bearer test-vertex-token"] as const
+  }
+}
 
 const runInteraction = (
+  c: ConformanceCase,
   i: Interaction,
   baseUrl: string,
-  received: () => ReadonlyArray<{ body: unknown; headers: Record<string, string> }>
+  received: () => ReadonlyArray<{ path: string; body: unknown; headers: Record<string, string> }>
 ) =>
   Effect.gen(function* () {
     const modelName = modelNameOf(i.request.path)
@@ -675,10 +759,9 @@ const runInteraction = (
     const { legacySchema, legacyTools, parameters, settings } = toRequest(body)
     const messages = toMessages(body)
     const stream = i.endpoint === "streamGenerateContent"
+    const client = clientOf(c, i.request.path, baseUrl)
     const layer = Google.model(modelName).pipe(
-      Layer.provide(
-        Google.layer({ apiKey: Redacted.make("test-gemini-key"), baseUrl, retry: false })
-      ),
+      Layer.provide(client.layer),
       Layer.provide(NodeHttpClient.layerUndici)
     )
     const label = `${i.endpoint} ${modelName}`
@@ -710,7 +793,9 @@ const runInteraction = (
 
     // Request fidelity, on the body the server actually received.
     const sent = received()[received().length - 1]!
-    assert.strictEqual(sent.headers["x-goog-api-key"], "test-gemini-key")
+    assert.strictEqual(sent.path, i.request.path, `${label}: path`)
+    assert.strictEqual(sent.headers[client.auth[0]], client.auth[1], `${label}: credentials`)
+    if (client.auth[0] === "authorization") assert.isUndefined(sent.headers["x-goog-api-key"])
     const ours = comparable(sent.body)
     const theirs = comparable(i.request.body)
     assert.deepStrictEqual(ours.contents, theirs.contents, `${label}: contents`)
@@ -730,6 +815,7 @@ const runInteraction = (
       assert.deepStrictEqual(ours.tools, theirs.tools, `${label}: tools`)
     }
     assert.deepStrictEqual(ours.toolConfig, theirs.toolConfig, `${label}: toolConfig`)
+    assert.deepStrictEqual(ours.extras, theirs.extras, `${label}: top-level fields`)
     if (legacySchema) {
       // Recorded with the legacy OpenAPI `responseSchema`; we send `responseJsonSchema`.
       const { responseJsonSchema, ...rest } = ours.generationConfig as any
@@ -757,6 +843,13 @@ const runInteraction = (
     }
     const chunks = i.response.sse !== null ? sseData(i.response.sse) : [i.response.json]
     const expected = expectedFrom(chunks)
+    if (expected.promptBlock !== undefined) {
+      assert.isTrue(Exit.isFailure(exit), `${label}: a blocked prompt fails`)
+      const error = (exit as any).cause.error
+      assert.strictEqual(error?._tag, "ContentFilterError")
+      assert.include(error.reason, expected.promptBlock)
+      return
+    }
     const blocked =
       expected.text === "" &&
       expected.toolCalls.length === 0 &&
@@ -765,6 +858,7 @@ const runInteraction = (
     if (blocked) {
       assert.isTrue(Exit.isFailure(exit), `${label}: a content block with nothing usable fails`)
       assert.strictEqual((exit as any).cause.error?._tag, "ContentFilterError")
+      assert.include((exit as any).cause.error.reason, expected.finishReason)
       return
     }
     if (Exit.isFailure(exit))
@@ -796,10 +890,17 @@ describe("Google conformance (recorded Gemini traffic)", () => {
             seed === undefined ? undefined : { rechunkSeed: seed }
           )
           for (const i of gemini) {
-            yield* runInteraction(i, server.baseUrl, () => server.received)
+            yield* runInteraction(c, i, server.baseUrl, () => server.received)
           }
+          // The OAuth exchange sent the recorded form (refresh token grant).
+          const tokens = c.interactions.filter(isToken)
+          const exchanged = server.received.filter((r) => r.path === "/token")
+          assert.deepStrictEqual(
+            exchanged.map((r) => r.body),
+            tokens.map((t) => t.request.bodyText)
+          )
           // Every Gemini interaction was used, and nothing unexpected was requested.
-          assert.strictEqual(server.received.length, gemini.length)
+          assert.strictEqual(server.received.length, gemini.length + tokens.length)
         })
       )
     }
