@@ -425,15 +425,35 @@ export class BuiltinToolReturnPart extends Schema.TaggedClass<BuiltinToolReturnP
   }
 ) {}
 
+// --- Compaction -------------------------------------------------------------
+
+/**
+ * A provider's compaction of the conversation so far (Anthropic's `compaction` block with its
+ * summary, OpenAI Responses' `compaction` item with encrypted content). It replaces the history
+ * before it on the provider's side, is kept in history, and goes back only to `providerName`;
+ * another provider gets a readable `content` as assistant text and nothing for opaque content.
+ */
+export class CompactionPart extends Schema.TaggedClass<CompactionPart>()("CompactionPart", {
+  /** The readable summary (Anthropic), when the provider gives one. */
+  content: optional(Schema.String),
+  /** Opaque content to send back unchanged (OpenAI's `encrypted_content`). */
+  encryptedContent: optional(Schema.String),
+  /** The provider that made the compaction; only it gets the part back. */
+  providerName: Schema.String,
+  id: optional(Schema.String),
+  providerDetails: optional(ProviderDetails)
+}) {}
+
 /** Any part of a response. */
 export const ModelResponsePart = Schema.Union(
   TextPart,
   ThinkingPart,
   ToolCallPart,
   BuiltinToolCallPart,
-  BuiltinToolReturnPart
+  BuiltinToolReturnPart,
+  CompactionPart
 )
-/** Any part of a response: text, thinking, a tool call, or a built-in tool's call / return. */
+/** Any part of a response: text, thinking, a tool call, a built-in tool's call / return, a compaction. */
 export type ModelResponsePart = typeof ModelResponsePart.Type
 
 // ---------------------------------------------------------------------------

@@ -21,6 +21,7 @@
 import {
   BuiltinToolCallPart,
   type BuiltinToolReturnPart,
+  type CompactionPart,
   type FinishReason,
   ModelResponse,
   type ModelResponsePart,
@@ -110,10 +111,10 @@ interface ToolCallState {
   /** A built-in tool the provider runs (`BuiltinToolCallPart`), not a function tool. */
   readonly builtin: boolean
 }
-/** A built-in tool's return: arrives whole, never grows. */
+/** A built-in tool's return or a compaction: arrives whole, never grows. */
 interface BuiltinReturnState {
   readonly kind: "builtinReturn"
-  readonly part: BuiltinToolReturnPart
+  readonly part: BuiltinToolReturnPart | CompactionPart
 }
 type State = TextState | ThinkingState | ToolCallState | BuiltinReturnState
 
@@ -121,6 +122,7 @@ type State = TextState | ThinkingState | ToolCallState | BuiltinReturnState
 const stateOf = (part: ModelResponsePart): State => {
   switch (part._tag) {
     case "BuiltinToolReturnPart":
+    case "CompactionPart":
       return { kind: "builtinReturn", part }
     case "TextPart":
       return {

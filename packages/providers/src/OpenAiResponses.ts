@@ -18,9 +18,10 @@
  *
  * @since 0.1.0
  */
-import { Model } from "@agentfx/core"
+import { AgentError, Messages, Model } from "@agentfx/core"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Background from "./internal/openaiBackground.js"
 import * as HttpModel from "./internal/httpModel.js"
 import * as Wire from "./internal/openaiResponses.js"
 import * as OpenAiClientModule from "./OpenAiClient.js"
@@ -103,12 +104,29 @@ export const makeWith = (
     encode: (messages, settings, parameters, stream) =>
       Wire.builtinToolsError(parameters.builtinTools) ??
       Wire.encodeRequest(messages, settings, parameters, { modelName, profile, stream }),
-    post: HttpModel.viaClient(client, (body, settings) => ({
-      modelName,
-      path: "/responses",
-      body,
-      settings
-    })),
+    post: {
+      json: (body, settings, decode) =>
+        (body as Record<string, unknown>).background === true
+          ? // A background job: its first answer is only queued; poll it to its end.
+            client
+              .postJson({ modelName, path: "/responses", body, settings }, (json) =>
+                Effect.succeed(json as Wire.WireResponse)
+              )
+              .pipe(
+                Effect.flatMap((first) =>
+                  Background.awaitBackground(
+                    client,
+                    modelName,
+                    settings,
+                    first,
+                    (settings as Settings).openaiBackgroundMaxPolls ?? 600
+                  )
+                ),
+                Effect.flatMap(decode)
+              )
+          : client.postJson({ modelName, path: "/responses", body, settings }, decode),
+      sse: (body, settings) => client.postSse({ modelName, path: "/responses", body, settings })
+    },
     decode: (json) => Wire.decodeResponse(json as Wire.WireResponse, modelName),
     decoder: Wire.streamDecoder,
     countTokens: (body, settings) =>
@@ -123,6 +141,43 @@ export const makeWith = (
       )
   })
 }
+
+/** Options of `compactMessages`. */
+export interface CompactOptions {
+  /** Settings for the call (`extraHeaders`, `timeout`, `openaiPreviousResponseId`…). */
+  readonly settings?: Settings | undefined
+}
+
+/**
+ * Compacts a conversation with OpenAI (`POST /v1/responses/compact`): the history (with the
+ * instructions of its last request) goes in, and a `ModelResponse` holding the server's
+ * `CompactionPart` (an encrypted stand-in for the whole history, with its id) comes back. Use
+ * `[compacted, ...next]` as the new history: the compaction item is sent back unchanged and the
+ * server restores the context from it. The compaction's token usage is on the response.
+ */
+export const compactMessages = (
+  modelName: string,
+  messages: ReadonlyArray<Messages.ModelMessage>,
+  options: CompactOptions = {}
+): Effect.Effect<Messages.ModelResponse, AgentError.ModelError, OpenAiClient> =>
+  Effect.flatMap(OpenAiClient, (client) => {
+    const settings = options.settings ?? {}
+    const profile = profileFor(modelName)
+    const body = Wire.encodeRequest(messages, settings, new Model.ModelRequestParameters({}), {
+      modelName,
+      profile,
+      stream: false
+    })
+    return client.postJson(
+      {
+        modelName,
+        path: "/responses/compact",
+        body: HttpModel.pick(body, ["model", "input", "instructions", "previous_response_id"]),
+        settings
+      },
+      (json) => Effect.succeed(Wire.decodeCompaction(json as Wire.WireResponse, modelName))
+    )
+  })
 
 /** Builds a Responses model service from the `OpenAiClient` in context. */
 export const make = (

@@ -107,12 +107,14 @@ const responseParts = (response: ModelResponse): Array<unknown> =>
                 name: part.toolName,
                 arguments: part.args
               }
-            : {
-                type: "server_tool_call_response",
-                id: part.toolCallId,
-                name: part.toolName,
-                response: part.content
-              }
+            : part._tag === "CompactionPart"
+              ? { type: "compaction", content: part.content ?? "" }
+              : {
+                  type: "server_tool_call_response",
+                  id: part.toolCallId,
+                  name: part.toolName,
+                  response: part.content
+                }
   )
 
 /** `gen_ai.input.messages`: the conversation in the conventions' `{ role, parts }` shape. */

@@ -61,6 +61,11 @@ export interface WireUsage {
   readonly cache_creation_input_tokens?: number | null
   /** Built-in tool counters (`web_search_requests`, `web_fetch_requests`…). */
   readonly server_tool_use?: Record<string, unknown> | null
+  /**
+   * Per-iteration usage when the server compacted the context (`type: "compaction"` and
+   * `"message"` entries); the top-level counts leave the compaction iterations out.
+   */
+  readonly iterations?: ReadonlyArray<WireUsage & { readonly type?: string }> | null
 }
 
 /** A message response. */
@@ -200,6 +205,15 @@ const encodeAssistant = (m: Messages.ModelResponse): Array<Block> => {
         })
         break
       }
+      case "CompactionPart":
+        // Our own compaction goes back as its block (the server drops what precedes it);
+        // another provider's readable summary goes as text, opaque content is dropped.
+        if (part.providerName === PROVIDER_NAME) {
+          blocks.push({ type: "compaction", content: part.content ?? null })
+        } else if (part.content !== undefined && part.content !== "") {
+          blocks.push({ type: "text", text: part.content })
+        }
+        break
       case "ThinkingPart":
         // Signed thinking blocks go back unchanged; thinking from other providers is dropped
         // (Anthropic cannot verify it, and it is not ours to replay).
@@ -563,7 +577,13 @@ export const builtinBetas = (body: Record<string, unknown>): Array<string> => {
   if (types.has("tool_search_tool_bm25_20251119") || types.has("tool_search_tool_regex_20251119"))
     betas.push("advanced-tool-use-2025-11-20")
   if (types.has("advisor_20260301")) betas.push("advisor-tool-2026-03-01")
-  return betas
+  const edits = (
+    body.context_management as { edits?: ReadonlyArray<{ type?: string }> } | undefined
+  )?.edits
+  if (edits?.some((e) => e.type?.startsWith("compact_") === true)) betas.push("compact-2026-01-12")
+  if (edits?.some((e) => e.type?.startsWith("compact_") !== true) === true)
+    betas.push("context-management-2025-06-27")
+  return [...new Set(betas)]
 }
 
 /** The thinking budget (tokens) of a thinking setting; `undefined` for off. Bedrock's Claude too. */
@@ -600,6 +620,50 @@ export interface AnthropicSettings extends ModelSettings.ModelSettings {
   readonly anthropicEffort?: Effort | undefined
   /** A token budget for the whole agentic task (`output_config.task_budget`, Opus 4.7+). */
   readonly anthropicTaskBudget?: TaskBudget | undefined
+  /**
+   * Server-side context compaction (`context_management` edit `compact_20260112`, beta
+   * `compact-2026-01-12`): `true` for the server's defaults, or when to compact and how. The
+   * response then starts with a `CompactionPart` that replaces the history before it.
+   */
+  readonly anthropicCompaction?: true | CompactionSetting | undefined
+  /**
+   * Other `context_management` edits, sent verbatim after the compaction edit (e.g.
+   * `{type: "clear_tool_uses_20250919"}`).
+   */
+  readonly anthropicContextEdits?: ReadonlyArray<Record<string, unknown>> | undefined
+}
+
+/** When and how the server compacts the context (`anthropicCompaction`). */
+export interface CompactionSetting {
+  /** Compact once the input reaches this many tokens (`trigger: {type: "input_tokens"}`). */
+  readonly triggerInputTokens?: number | undefined
+  /** Stop after the compaction block (`pause_after_compaction`), to add to it before going on. */
+  readonly pauseAfterCompaction?: boolean | undefined
+  /** Instructions for the summary, replacing the server's own. */
+  readonly instructions?: string | undefined
+}
+
+/** The `context_management` object of the settings, or `undefined` when none applies. */
+export const contextManagementOf = (
+  settings: AnthropicSettings
+): Record<string, unknown> | undefined => {
+  const edits: Array<Record<string, unknown>> = []
+  const compaction = settings.anthropicCompaction
+  if (compaction !== undefined) {
+    const c: CompactionSetting = compaction === true ? {} : compaction
+    edits.push({
+      type: "compact_20260112",
+      ...(c.triggerInputTokens !== undefined
+        ? { trigger: { type: "input_tokens", value: c.triggerInputTokens } }
+        : {}),
+      ...(c.pauseAfterCompaction !== undefined
+        ? { pause_after_compaction: c.pauseAfterCompaction }
+        : {}),
+      ...(c.instructions !== undefined ? { instructions: c.instructions } : {})
+    })
+  }
+  edits.push(...(settings.anthropicContextEdits ?? []))
+  return edits.length > 0 ? { edits } : undefined
 }
 
 /** A model name without a Bedrock `[geo.]anthropic.` prefix. */
@@ -795,6 +859,8 @@ export const encodeRequest = (
     }
   }
   if (Object.keys(outputConfig).length > 0) body.output_config = outputConfig
+  const contextManagement = contextManagementOf(own)
+  if (contextManagement !== undefined) body.context_management = contextManagement
 
   if (settings.temperature !== undefined) body.temperature = settings.temperature
   if (settings.topP !== undefined) body.top_p = settings.topP
@@ -836,18 +902,42 @@ export const encodeToolChoice = (
  * Converts usage. `inputTokens` counts every input token: uncached + cache reads + cache
  * writes (Anthropic reports them separately; pydantic-ai sums them the same way).
  */
-export const decodeUsage = (u: WireUsage | null | undefined): Usage.RequestUsage =>
-  u === null || u === undefined
-    ? Usage.RequestUsage.empty
-    : withDetails(
-        cachedUsage(
-          u.input_tokens ?? 0,
-          u.output_tokens ?? 0,
-          u.cache_read_input_tokens ?? 0,
-          u.cache_creation_input_tokens ?? 0
-        ),
-        u.server_tool_use
-      )
+export const decodeUsage = (u: WireUsage | null | undefined): Usage.RequestUsage => {
+  if (u === null || u === undefined) return Usage.RequestUsage.empty
+  const iterations = u.iterations ?? []
+  const compactions = iterations.filter((i) => i.type === "compaction")
+  // With compaction iterations, the billed total is the sum over every iteration.
+  const sum = (
+    k: "input_tokens" | "output_tokens" | "cache_read_input_tokens" | "cache_creation_input_tokens"
+  ) => (compactions.length > 0 ? iterations.reduce((n, i) => n + (i[k] ?? 0), 0) : (u[k] ?? 0))
+  const usage = withDetails(
+    cachedUsage(
+      sum("input_tokens"),
+      sum("output_tokens"),
+      sum("cache_read_input_tokens"),
+      sum("cache_creation_input_tokens")
+    ),
+    u.server_tool_use
+  )
+  if (compactions.length === 0) return usage
+  const of = (
+    k: "input_tokens" | "output_tokens" | "cache_read_input_tokens" | "cache_creation_input_tokens"
+  ) => compactions.reduce((n, i) => n + (i[k] ?? 0), 0)
+  return withDetails(usage, {
+    compaction_iterations: compactions.length,
+    compaction_input_tokens: of("input_tokens"),
+    compaction_output_tokens: of("output_tokens"),
+    compaction_cache_read_tokens: of("cache_read_input_tokens"),
+    compaction_cache_write_tokens: of("cache_creation_input_tokens")
+  })
+}
+
+/** A `compaction` block as a part (its summary kept to send back). */
+const compactionOf = (content: unknown): Messages.CompactionPart =>
+  new Messages.CompactionPart({
+    ...(typeof content === "string" ? { content } : {}),
+    providerName: PROVIDER_NAME
+  })
 
 /** Maps `stop_reason`. */
 export const decodeFinishReason = (
@@ -950,6 +1040,9 @@ export const decodeContent = (content: ReadonlyArray<Block>): Array<Messages.Mod
       case "redacted_thinking":
         parts.push(thinkingPart(redactedThinking(b)))
         break
+      case "compaction":
+        parts.push(compactionOf(b.content))
+        break
       default:
         if (isBuiltinCall(b.type)) parts.push(builtinCall(b))
         else if (isBuiltinResult(b.type)) parts.push(builtinResult(b))
@@ -984,10 +1077,16 @@ export interface StreamState {
   stopped: boolean
   /** Usage fields seen so far (message_delta updates overwrite message_start's). */
   readonly usage: { -readonly [K in keyof WireUsage]: WireUsage[K] }
+  /** Compaction blocks being streamed, by block index: their content so far. */
+  readonly compactions: Map<string, string>
 }
 
 /** Fresh state for one stream. */
-export const makeStreamState = (): StreamState => ({ stopped: false, usage: {} })
+export const makeStreamState = (): StreamState => ({
+  stopped: false,
+  usage: {},
+  compactions: new Map()
+})
 
 const mergeUsage = (state: StreamState, u: WireUsage | null | undefined) => {
   if (u === null || u === undefined) return
@@ -1002,6 +1101,7 @@ const mergeUsage = (state: StreamState, u: WireUsage | null | undefined) => {
   }
   if (u.server_tool_use !== null && u.server_tool_use !== undefined)
     state.usage.server_tool_use = u.server_tool_use
+  if (u.iterations !== null && u.iterations !== undefined) state.usage.iterations = u.iterations
 }
 
 /**
@@ -1054,6 +1154,10 @@ export const handleStreamEvent = (
         case "redacted_thinking":
           push(out, manager.thinkingDelta(id, redactedThinking(b)))
           break
+        case "compaction":
+          // Emitted whole at `content_block_stop`, once its content has arrived.
+          state.compactions.set(id, str(b.content) ?? "")
+          break
         default:
           if (isBuiltinCall(b.type)) {
             const details = callDetails(b)
@@ -1091,14 +1195,27 @@ export const handleStreamEvent = (
         case "signature_delta":
           push(out, manager.thinkingDelta(id, { signature: d.signature ?? "" }))
           break
+        case "compaction_delta": {
+          const soFar = state.compactions.get(id)
+          if (soFar !== undefined && typeof d.content === "string")
+            state.compactions.set(id, soFar + d.content)
+          break
+        }
         default:
           break
       }
       return undefined
     }
-    case "content_block_stop":
-      push(out, manager.endPart(String(data.index)))
+    case "content_block_stop": {
+      const id = String(data.index)
+      const compaction = state.compactions.get(id)
+      if (compaction !== undefined) {
+        state.compactions.delete(id)
+        push(out, manager.part(id, compactionOf(compaction)))
+      }
+      push(out, manager.endPart(id))
       return undefined
+    }
     case "message_delta": {
       const reason = data.delta?.stop_reason
       if (typeof reason === "string") {

@@ -59,6 +59,8 @@ export interface WireResponse {
   readonly model?: string
   readonly created_at?: number
   readonly status?: string
+  /** Whether the response runs as a background job. */
+  readonly background?: boolean | null
   readonly output?: ReadonlyArray<WireItem>
   readonly usage?: WireUsage | null
   readonly incomplete_details?: { readonly reason?: string } | null
@@ -229,6 +231,21 @@ const encodeResponse = (m: Messages.ModelResponse, out: Array<WireItem>): void =
         if (part.providerName !== PROVIDER_NAME || item === undefined) break
         if (part.content !== null && typeof part.content === "object")
           Object.assign(item, part.content)
+        break
+      }
+      case "CompactionPart": {
+        // Our own compaction item goes back with its encrypted content (the server restores
+        // the history it stands for); another provider's readable summary goes as text.
+        reasoning = undefined
+        if (part.providerName === PROVIDER_NAME && part.encryptedContent !== undefined) {
+          out.push({
+            type: "compaction",
+            ...(part.id !== undefined ? { id: part.id } : {}),
+            encrypted_content: part.encryptedContent
+          })
+        } else if (part.providerName !== PROVIDER_NAME && part.content) {
+          out.push({ role: "assistant", content: part.content })
+        }
         break
       }
       case "ThinkingPart": {
@@ -675,6 +692,15 @@ export interface ResponsesSettings extends ModelSettings.ModelSettings {
    * the history (its `providerDetails.conversation_id`), or none when no response has one.
    */
   readonly openaiConversationId?: string | undefined
+  /**
+   * Background mode (`background: true`): OpenAI runs the response as a job and answers at once
+   * with its id; the model then polls `GET /responses/{id}` (backing off from 100 ms to 2 s)
+   * until the job completes, fails or is cancelled. Interrupting the request cancels the job
+   * (`POST /responses/{id}/cancel`). Non-streamed requests only.
+   */
+  readonly openaiBackground?: boolean | undefined
+  /** The most polls of a background response before giving up (default 600). */
+  readonly openaiBackgroundMaxPolls?: number | undefined
 }
 
 /** The conversation a response belongs to (Responses `conversation.id`), if any. */
@@ -801,6 +827,7 @@ export const encodeRequest = (
   if (settings.temperature !== undefined) body.temperature = settings.temperature
   if (settings.topP !== undefined) body.top_p = settings.topP
   if (settings.serviceTier !== undefined) body.service_tier = settings.serviceTier
+  if (own.openaiBackground === true) body.background = true
   if (settings.parallelToolCalls !== undefined && tools.length > 0)
     body.parallel_tool_calls = settings.parallelToolCalls
 
@@ -903,6 +930,35 @@ export const decodeFinishReason = (
   return { finishReason: undefined, providerFinishReason: status }
 }
 
+/** A `compaction` item as a part: its id and encrypted content, sent back unchanged. */
+export const compactionOf = (item: WireItem): Messages.CompactionPart =>
+  new Messages.CompactionPart({
+    ...(typeof item.encrypted_content === "string"
+      ? { encryptedContent: item.encrypted_content }
+      : {}),
+    providerName: PROVIDER_NAME,
+    ...(typeof item.id === "string" ? { id: item.id } : {})
+  })
+
+/**
+ * Converts a `/responses/compact` answer: its `compaction` items as parts (the input items it
+ * echoes are not kept: the compaction stands for them), with the compaction's usage.
+ */
+export const decodeCompaction = (
+  body: WireResponse,
+  requestedModelName: string
+): Messages.ModelResponse =>
+  completeResponse({
+    parts: (body.output ?? []).filter((i) => i.type === "compaction").map(compactionOf),
+    usage: decodeUsage(body.usage),
+    modelName: body.model ?? requestedModelName,
+    providerName: PROVIDER_NAME,
+    providerResponseId: body.id,
+    finishReason: "stop",
+    providerFinishReason: undefined,
+    timestamp: body.created_at !== undefined ? new Date(body.created_at * 1000) : undefined
+  })
+
 /** Converts the output items of a response into parts. */
 export const decodeOutput = (
   output: ReadonlyArray<WireItem>
@@ -991,6 +1047,9 @@ export const decodeOutput = (
         )
         break
       }
+      case "compaction":
+        parts.push(compactionOf(item))
+        break
       case "tool_search_call":
       case "tool_search_output": {
         const part = decodeToolSearchItem(item, lastSearch)
@@ -1201,6 +1260,9 @@ export const handleStreamEvent = (
       } else if (item.type === "message") {
         const content = Array.isArray(item.content) ? item.content : []
         for (let i = 0; i < content.length; i++) push(out, manager.endPart(`${id}:${i}`))
+      } else if (item.type === "compaction") {
+        push(out, manager.part(id, compactionOf(item)))
+        push(out, manager.endPart(id))
       } else if (item.type === "tool_search_call" || item.type === "tool_search_output") {
         // Tool search items arrive whole: one part each, started and ended here.
         const part = decodeToolSearchItem(item, state.lastSearch)

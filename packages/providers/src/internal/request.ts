@@ -31,6 +31,8 @@ export interface RequestOptions {
   readonly headers: Record<string, string>
   /** JSON body; `settings.extraBody` is merged into it (top level) here. */
   readonly body: unknown
+  /** `GET` sends no body (`body` is ignored); the default is `POST`. */
+  readonly method?: "GET" | "POST" | undefined
   /**
    * The body exactly as sent, already serialized (and `extraBody` already merged): for signed
    * requests (AWS SigV4), whose signature covers these bytes. `body` is then not used.
@@ -73,6 +75,11 @@ const redactedHeaderNames: ReadonlyArray<string | RegExp> = [
 ]
 
 export const buildRequest = (options: RequestOptions): HttpClientRequest.HttpClientRequest => {
+  if (options.method === "GET") {
+    return HttpClientRequest.get(options.url).pipe(
+      HttpClientRequest.setHeaders({ ...options.headers, ...options.settings.extraHeaders })
+    )
+  }
   const text = options.bodyText ?? JSON.stringify(mergeExtraBody(options))
   const headers =
     options.settings.extraHeaders === undefined

@@ -30,10 +30,6 @@ const PROVIDER = "anthropic"
 
 /** Cases using features out of scope, matched by substring of the id, with the reason. */
 const SKIPS: ReadonlyArray<readonly [string, string]> = [
-  [
-    "compaction",
-    "not built: context compaction (the context_management compact edit, compaction blocks kept in the history and sent back) needs a compaction part in core messages"
-  ],
   ["count_tokens_error", "a count request only: replayed by CountTokens.test.ts"],
   ["count_tokens_keeps_memory_tool", "a count request only: replayed by CountTokens.test.ts"],
   ["count_tokens_with_tool_search", "a count request only: replayed by CountTokens.test.ts"],
@@ -198,6 +194,13 @@ const fromWire = (body: Json) => {
               providerDetails: { type, ...rest }
             })
           )
+        } else if (b.type === "compaction") {
+          parts.push(
+            new Messages.CompactionPart({
+              ...(typeof b.content === "string" ? { content: b.content } : {}),
+              providerName: "anthropic"
+            })
+          )
         } else if (b.type === "redacted_thinking") {
           parts.push(
             new Messages.ThinkingPart({
@@ -337,6 +340,21 @@ const fromWire = (body: Json) => {
       ...(taskBudget.remaining !== undefined ? { remaining: taskBudget.remaining } : {})
     }
   }
+  for (const edit of body.context_management?.edits ?? []) {
+    if (edit.type === "compact_20260112") {
+      settings.anthropicCompaction =
+        edit.trigger === undefined && edit.pause_after_compaction === undefined
+          ? true
+          : {
+              ...(edit.trigger !== undefined ? { triggerInputTokens: edit.trigger.value } : {}),
+              ...(edit.pause_after_compaction !== undefined
+                ? { pauseAfterCompaction: edit.pause_after_compaction }
+                : {})
+            }
+    } else {
+      settings.anthropicContextEdits = [...((settings.anthropicContextEdits as []) ?? []), edit]
+    }
+  }
   if (body.temperature !== undefined) settings.temperature = body.temperature
   if (body.top_p !== undefined) settings.topP = body.top_p
   if (body.top_k !== undefined) settings.topK = body.top_k
@@ -417,7 +435,8 @@ const normalizeBody = (body: Json): Json => ({
   output_config: body.output_config,
   thinking: body.thinking,
   mcp_servers: body.mcp_servers,
-  cache_control: body.cache_control
+  cache_control: body.cache_control,
+  context_management: body.context_management
 })
 
 // ---------------------------------------------------------------------------
@@ -439,6 +458,7 @@ const messageFromSse = (sse: string): Json => {
       if (d.delta.type === "thinking_delta") b.thinking += d.delta.thinking
       if (d.delta.type === "signature_delta") b.signature = (b.signature ?? "") + d.delta.signature
       if (d.delta.type === "input_json_delta") b._json += d.delta.partial_json
+      if (d.delta.type === "compaction_delta") b.content = (b.content ?? "") + d.delta.content
     } else if (d.type === "message_delta") {
       message.stop_reason = d.delta.stop_reason
       for (const [k, v] of Object.entries(d.usage ?? {}))
@@ -512,17 +532,42 @@ const checkResponse = (response: Messages.ModelResponse, r: Json) => {
           : { id: b.id, name: b.name, input: b.input, provider: "anthropic" }
       )
   )
+  // Compaction blocks: their summary, in order, from Anthropic.
+  assert.deepStrictEqual(
+    response.parts
+      .filter((p) => p._tag === "CompactionPart")
+      .map((p) => ({ content: p.content, provider: p.providerName })),
+    content
+      .filter((b) => b.type === "compaction")
+      .map((b) => ({ content: b.content, provider: "anthropic" }))
+  )
   const u = r.usage ?? {}
   const serverTools = Object.fromEntries(
     Object.entries(u.server_tool_use ?? {}).filter(([, v]) => typeof v === "number" && v !== 0)
   )
-  assert.deepStrictEqual(response.usage.details, serverTools)
-  const read = u.cache_read_input_tokens ?? 0
-  const write = u.cache_creation_input_tokens ?? 0
-  assert.strictEqual(response.usage.inputTokens, (u.input_tokens ?? 0) + read + write)
+  // With compaction iterations the billed usage is the sum over all iterations (the top level
+  // leaves compaction out); the compaction's own share is in the details.
+  const iterations: Array<Json> = u.iterations ?? []
+  const compactions = iterations.filter((i) => i.type === "compaction")
+  const total = (k: string): number =>
+    compactions.length > 0 ? iterations.reduce((n, i) => n + (i[k] ?? 0), 0) : (u[k] ?? 0)
+  const ofCompactions = (k: string): number => compactions.reduce((n, i) => n + (i[k] ?? 0), 0)
+  const compactionDetails = Object.fromEntries(
+    Object.entries({
+      compaction_iterations: compactions.length,
+      compaction_input_tokens: ofCompactions("input_tokens"),
+      compaction_output_tokens: ofCompactions("output_tokens"),
+      compaction_cache_read_tokens: ofCompactions("cache_read_input_tokens"),
+      compaction_cache_write_tokens: ofCompactions("cache_creation_input_tokens")
+    }).filter(([, v]) => v !== 0)
+  )
+  assert.deepStrictEqual(response.usage.details, { ...serverTools, ...compactionDetails })
+  const read = total("cache_read_input_tokens")
+  const write = total("cache_creation_input_tokens")
+  assert.strictEqual(response.usage.inputTokens, total("input_tokens") + read + write)
   assert.strictEqual(response.usage.cacheReadTokens, read)
   assert.strictEqual(response.usage.cacheWriteTokens, write)
-  assert.strictEqual(response.usage.outputTokens, u.output_tokens ?? 0)
+  assert.strictEqual(response.usage.outputTokens, total("output_tokens"))
   assert.strictEqual(response.providerResponseId, r.id)
   assert.strictEqual(response.providerFinishReason, r.stop_reason)
   const finish: Record<string, string> = {
@@ -563,6 +608,10 @@ const replayCase = (c: ConformanceCase, rechunkSeed?: number) =>
       const sent = sentFor(c.id, received, it, (b) => normalize(b).messages)
       assert.strictEqual(sent.headers["anthropic-version"], Anthropic.apiVersion)
       assert.strictEqual(sent.headers["x-api-key"], "sk-ant-test")
+      // The compaction edit is a beta: its flag goes with it.
+      if (body.context_management !== undefined) {
+        assert.include(sent.headers["anthropic-beta"] ?? "", "compact-2026-01-12")
+      }
       // Sampling settings and the service tier reach the wire as recorded.
       for (const key of ["temperature", "top_p", "top_k", "service_tier"]) {
         assert.strictEqual((sent.body as Json)[key], body[key], `${c.id}: ${key}`)

@@ -185,6 +185,9 @@ export class Encoder<A> {
           this.push(out, { type: "REASONING_START", messageId: id })
           this.push(out, { type: "REASONING_MESSAGE_START", messageId: id, role: "reasoning" })
           if (part.content !== "") out.delta(target, part.content)
+        } else if (part._tag === "CompactionPart") {
+          // a provider's compaction of the history: nothing to show
+          break
         } else if (part._tag === "BuiltinToolReturnPart") {
           // a built-in tool's return, when its call was shown
           if (!this.announced.has(part.toolCallId)) break

@@ -107,6 +107,8 @@ export class SubAgentView {
         if (part._tag === "TextPart") p = { type: "text", text: part.content, state: "streaming" }
         else if (part._tag === "ThinkingPart") {
           p = { type: "reasoning", text: part.content, state: "streaming" }
+        } else if (part._tag === "CompactionPart") {
+          break
         } else if (part._tag === "BuiltinToolReturnPart") {
           const call = this.toolParts.get(part.toolCallId)
           if (call !== undefined) {
