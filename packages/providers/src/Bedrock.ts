@@ -366,6 +366,7 @@ export const makeWith = (
     profile,
     settings: options.settings,
     spanPrefix: "Bedrock",
+    uploadedFileProviders: [Wire.PROVIDER_NAME],
     // http(s) file URLs are downloaded and sent as bytes (Bedrock reads only s3:// itself)
     prepare: (messages) =>
       Google.downloadFileUrls(client.httpClient, messages, modelId, Wire.needsDownload),

@@ -344,6 +344,7 @@ export const make = (
       profile: p,
       settings: options.settings,
       spanPrefix: "Google",
+      uploadedFileProviders: Wire.uploadedFileProviders,
       prepare: (messages) => downloadFileUrls(client.httpClient, messages, modelName),
       encode: (messages, settings, parameters) =>
         Wire.builtinToolsError(parameters.builtinTools) ??

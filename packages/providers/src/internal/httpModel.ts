@@ -24,6 +24,7 @@ import type { Posts } from "./client.js"
 import type { StreamBody } from "./streamBody.js"
 import * as StreamDecoder from "./streamDecoder.js"
 import { streamedResponse } from "./streamedResponse.js"
+import { uploadedFileError } from "./wire.js"
 
 type RequestError = AgentError.ModelHTTPError | AgentError.ModelAPIError
 
@@ -66,6 +67,11 @@ export interface Options<Body> {
         messages: ReadonlyArray<Messages.ModelMessage>
       ) => Effect.Effect<ReadonlyArray<Messages.ModelMessage>, AgentError.ModelError>)
     | undefined
+  /**
+   * The providers whose uploaded files (`UploadedFile.providerName`) the model takes; an uploaded
+   * file of any other fails the request with a `UserError` before anything is sent. Default: none.
+   */
+  readonly uploadedFileProviders?: ReadonlyArray<string> | undefined
   /** Builds the body (pure); a `UserError` fails the request before anything is sent. */
   readonly encode: (
     messages: ReadonlyArray<Messages.ModelMessage>,
@@ -135,6 +141,8 @@ export const make = <Body>(options: Options<Body>): Model.Service => {
     parameters: Model.ModelRequestParameters,
     stream: boolean
   ): Effect.Effect<Body, AgentError.UserError> => {
+    const wrongFile = uploadedFileError(messages, modelName, options.uploadedFileProviders ?? [])
+    if (wrongFile !== undefined) return Effect.fail(wrongFile)
     const body = options.encode(messages, settings, parameters, stream)
     return body instanceof AgentError.UserError ? Effect.fail(body) : Effect.succeed(body)
   }

@@ -22,7 +22,7 @@ import {
 
 /**
  * Why a case is skipped: out of scope by id (`skips`: substring → reason), no call of our
- * endpoint, media downloaded before the call, or uploaded provider files.
+ * endpoint, or media downloaded before the call.
  */
 export const skipReasonOf =
   (
@@ -35,11 +35,6 @@ export const skipReasonOf =
     if (!c.interactions.some(isOurs)) return `no ${apiName} call`
     if (c.interactions.some((i) => i.endpoint === "download")) {
       return "downloads media before the call (URL force-download is out of scope)"
-    }
-    if (
-      c.interactions.some((i) => isOurs(i) && JSON.stringify(i.request.body).includes('"file_id"'))
-    ) {
-      return "uploaded provider files (file_id) are not modelled"
     }
     return undefined
   }

@@ -17,7 +17,14 @@ export type RunEvent<A> = Agent.AgentStreamEvent<A>
 const fileJson = (file: Messages.FileContent) =>
   file._tag === "BinaryContent"
     ? { type: "file", mediaType: file.mediaType, url: file.dataUrl }
-    : {
+    : file._tag === "UploadedFile"
+      ? {
+          type: "file",
+          fileId: file.fileId,
+          providerName: file.providerName,
+          mediaType: file.effectiveMediaType
+        }
+      : {
         type: "file",
         url: file.url,
         ...(file.mediaType !== undefined ? { mediaType: file.mediaType } : {})
