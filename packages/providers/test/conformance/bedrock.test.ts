@@ -141,6 +141,19 @@ const bytes = (b64: string) => new Uint8Array(Buffer.from(b64, "base64"))
 /** A recorded file block as agentfx content. */
 const fileOf = (b: Json): Messages.FileContent => {
   const s3 = (b.image ?? b.video ?? b.document).source.s3Location?.uri
+  // pydantic-ai's uploaded-file tests put their files in this bucket (`UploadedFile` of bedrock)
+  if (s3?.startsWith("s3://pydantic-ai-test-files/") === true) {
+    const format: string = (b.image ?? b.video ?? b.document).format
+    return new Messages.UploadedFile({
+      fileId: s3,
+      providerName: "bedrock",
+      mediaType: b.image
+        ? `image/${format}`
+        : b.video
+          ? `video/${format}`
+          : (mediaTypes[format] ?? "application/pdf")
+    })
+  }
   if (s3 !== undefined) {
     return b.image
       ? new Messages.ImageUrl({ url: s3 })
