@@ -46,7 +46,13 @@ const urlFields = {
   /** Stable name the model can use to refer to the file. */
   identifier: optional(Schema.String),
   /** Per-file provider options: OpenAI image `detail`, Gemini `videoMetadata` fields. */
-  vendorMetadata: optional(VendorMetadata)
+  vendorMetadata: optional(VendorMetadata),
+  /**
+   * Download the file before the call and send its bytes inline, instead of sending the URL
+   * (for URLs the provider cannot reach, or to pin the content). The media type then comes from
+   * the part, else the response's `content-type`, else the URL's extension.
+   */
+  forceDownload: optional(Schema.Boolean)
 }
 
 /** An image the model should look at, by URL. */

@@ -379,7 +379,8 @@ export const makeWith = (
       }),
     post: {
       json: (body, settings, decode) => client.converse(modelId, body, settings, decode),
-      sse: (body, settings) => client.converseStream(modelId, body, settings)
+      sse: (body, settings) => client.converseStream(modelId, body, settings),
+      httpClient: client.httpClient
     },
     decode: (json) => Wire.decodeResponse(json as Wire.WireResponse, modelId),
     decoder: Wire.streamDecoder,
