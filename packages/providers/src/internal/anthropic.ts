@@ -569,7 +569,9 @@ const isFileBlock = (b: unknown): boolean => {
   const block = b as Record<string, unknown>
   if (block.type === "container_upload") return true
   if ((block.source as Record<string, unknown> | undefined)?.type === "file") return true
-  return block.type === "tool_result" && Array.isArray(block.content) && block.content.some(isFileBlock)
+  return (
+    block.type === "tool_result" && Array.isArray(block.content) && block.content.some(isFileBlock)
+  )
 }
 
 /** Whether a request body refers to files of the Files API (they need its beta flag). */

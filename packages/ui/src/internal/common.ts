@@ -25,10 +25,10 @@ const fileJson = (file: Messages.FileContent) =>
           mediaType: file.effectiveMediaType
         }
       : {
-        type: "file",
-        url: file.url,
-        ...(file.mediaType !== undefined ? { mediaType: file.mediaType } : {})
-      }
+          type: "file",
+          url: file.url,
+          ...(file.mediaType !== undefined ? { mediaType: file.mediaType } : {})
+        }
 
 /** A tool's return value as JSON: files become `{ type: "file", mediaType, url }`. */
 export const toolOutputJson = (content: unknown): unknown => {
