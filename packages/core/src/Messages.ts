@@ -46,7 +46,13 @@ const urlFields = {
   /** Stable name the model can use to refer to the file. */
   identifier: optional(Schema.String),
   /** Per-file provider options: OpenAI image `detail`, Gemini `videoMetadata` fields. */
-  vendorMetadata: optional(VendorMetadata)
+  vendorMetadata: optional(VendorMetadata),
+  /**
+   * Download the file before the call and send its bytes inline, instead of sending the URL
+   * (for URLs the provider cannot reach, or to pin the content). The media type then comes from
+   * the part, else the response's `content-type`, else the URL's extension.
+   */
+  forceDownload: optional(Schema.Boolean)
 }
 
 /** An image the model should look at, by URL. */
@@ -87,6 +93,47 @@ export class BinaryContent extends Schema.TaggedClass<BinaryContent>()("BinaryCo
   }
 }
 
+// ---------------------------------------------------------------------------
+// Uploaded provider files
+// ---------------------------------------------------------------------------
+
+/**
+ * A file already uploaded to a provider (its Files API, a Gemini `files/…` URI, an S3 object for
+ * Bedrock), referred to by id instead of being sent again: OpenAI `file_id` (Chat `file`,
+ * Responses `input_file` / `input_image`), Anthropic `source: {type: "file"}`, Bedrock
+ * `s3Location`, Gemini `fileData`. It only works with the provider it belongs to
+ * (`providerName`); sent to another, the request fails with a `UserError` before anything is sent.
+ */
+export class UploadedFile extends Schema.TaggedClass<UploadedFile>()("UploadedFile", {
+  /** The provider's id of the file (`file-…`, `file_…`, `s3://…`, `https://…/files/…`). */
+  fileId: Schema.String,
+  /** The provider it was uploaded to: `openai`, `anthropic`, `bedrock`, `google`. */
+  providerName: Schema.String,
+  /** IANA media type; `application/octet-stream` when absent. */
+  mediaType: optional(Schema.String),
+  /** Stable name the model can use to refer to the file. */
+  identifier: optional(Schema.String),
+  /** Per-file provider options: OpenAI image `detail`, Gemini `videoMetadata` fields. */
+  vendorMetadata: optional(VendorMetadata)
+}) {
+  /** The media type, `application/octet-stream` when unknown. */
+  get effectiveMediaType(): string {
+    return this.mediaType ?? "application/octet-stream"
+  }
+  get isImage(): boolean {
+    return this.effectiveMediaType.startsWith("image/")
+  }
+  get isAudio(): boolean {
+    return this.effectiveMediaType.startsWith("audio/")
+  }
+  get isVideo(): boolean {
+    return this.effectiveMediaType.startsWith("video/")
+  }
+  get isDocument(): boolean {
+    return !this.isImage && !this.isAudio && !this.isVideo
+  }
+}
+
 /**
  * A prompt-caching breakpoint: the content before it may be cached by providers that support
  * explicit cache points (Anthropic's `cache_control`, also sent through OpenRouter; OpenAI's
@@ -106,17 +153,25 @@ export const UserContent = Schema.Union(
   VideoUrl,
   DocumentUrl,
   BinaryContent,
+  UploadedFile,
   CachePoint
 )
-/** One item of a user prompt: text, a file by URL, inline bytes, or a `CachePoint`. */
+/** One item of a user prompt: text, a file by URL, inline bytes, an uploaded file, or a `CachePoint`. */
 export type UserContent = typeof UserContent.Type
 
 /** A file given by URL. */
 export type FileUrl = ImageUrl | AudioUrl | VideoUrl | DocumentUrl
 
-/** A file: by URL or inline bytes. Tools may return these (alone or in an array) as well. */
-export const FileContent = Schema.Union(ImageUrl, AudioUrl, VideoUrl, DocumentUrl, BinaryContent)
-/** A file given to or returned by a tool: by URL or inline bytes. */
+/** A file: by URL, inline bytes or uploaded. Tools may return these (alone or in an array) as well. */
+export const FileContent = Schema.Union(
+  ImageUrl,
+  AudioUrl,
+  VideoUrl,
+  DocumentUrl,
+  BinaryContent,
+  UploadedFile
+)
+/** A file given to or returned by a tool: by URL, inline bytes or uploaded to the provider. */
 export type FileContent = typeof FileContent.Type
 
 /** The OpenAI image detail of a file (`vendorMetadata.detail`), if it names one. */
@@ -125,22 +180,30 @@ export const imageDetailOf = (file: FileContent): "low" | "high" | "auto" | unde
   return d === "low" || d === "high" || d === "auto" ? d : undefined
 }
 
-/** Whether a value is a file (`ImageUrl`, `AudioUrl`, `VideoUrl`, `DocumentUrl` or `BinaryContent`). */
+/** Whether a value is a file (`ImageUrl`, `AudioUrl`, `VideoUrl`, `DocumentUrl`, `BinaryContent` or `UploadedFile`). */
 export const isFileContent = (u: unknown): u is FileContent =>
   u instanceof ImageUrl ||
   u instanceof BinaryContent ||
+  u instanceof UploadedFile ||
   u instanceof DocumentUrl ||
   u instanceof AudioUrl ||
   u instanceof VideoUrl
 
 /**
  * The name a model can use to refer to a file: its `identifier`, or the first 6 hex digits of
- * the SHA-1 of its URL / bytes (as pydantic-ai names them, so "See file 241a70." matches).
+ * the SHA-1 of its URL / bytes / uploaded file id (as pydantic-ai names them, so "See file
+ * 241a70." matches).
  */
 export const fileIdentifier = (file: FileContent): string => {
   if (file.identifier !== undefined) return file.identifier
   const hash = createHash("sha1")
-  hash.update(file._tag === "BinaryContent" ? file.data : file.url)
+  hash.update(
+    file._tag === "BinaryContent"
+      ? file.data
+      : file._tag === "UploadedFile"
+        ? file.fileId
+        : file.url
+  )
   return hash.digest("hex").slice(0, 6)
 }
 

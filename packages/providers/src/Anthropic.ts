@@ -246,6 +246,7 @@ const betaHeaders = (body: Record<string, unknown>): Record<string, string> | un
   if (outputConfig?.format !== undefined || strictTools)
     betas.unshift("structured-outputs-2025-11-13")
   if (outputConfig?.task_budget !== undefined) betas.push("task-budgets-2026-03-13")
+  if (Wire.usesFiles(body)) betas.push("files-api-2025-04-14")
   return betas.length > 0 ? { "anthropic-beta": betas.join(",") } : undefined
 }
 
@@ -262,6 +263,7 @@ export const makeWith = (
     profile,
     settings: options.settings,
     spanPrefix: "Anthropic",
+    uploadedFileProviders: [Wire.PROVIDER_NAME],
     encode: (messages, settings, parameters, stream) =>
       Wire.builtinToolsError(parameters.builtinTools) ??
       Wire.encodeRequest(messages, settings, parameters, {

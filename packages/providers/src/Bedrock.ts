@@ -366,6 +366,7 @@ export const makeWith = (
     profile,
     settings: options.settings,
     spanPrefix: "Bedrock",
+    uploadedFileProviders: [Wire.PROVIDER_NAME],
     // http(s) file URLs are downloaded and sent as bytes (Bedrock reads only s3:// itself)
     prepare: (messages) =>
       Google.downloadFileUrls(client.httpClient, messages, modelId, Wire.needsDownload),
@@ -378,7 +379,8 @@ export const makeWith = (
       }),
     post: {
       json: (body, settings, decode) => client.converse(modelId, body, settings, decode),
-      sse: (body, settings) => client.converseStream(modelId, body, settings)
+      sse: (body, settings) => client.converseStream(modelId, body, settings),
+      httpClient: client.httpClient
     },
     decode: (json) => Wire.decodeResponse(json as Wire.WireResponse, modelId),
     decoder: Wire.streamDecoder,

@@ -41,6 +41,7 @@ import * as Layer from "effect/Layer"
 import type * as Redacted from "effect/Redacted"
 import * as GoogleAuth from "./GoogleAuth.js"
 import * as Client from "./internal/client.js"
+import * as Download from "./internal/download.js"
 import * as Wire from "./internal/google.js"
 import * as GoogleClientPosts from "./internal/googleClient.js"
 import * as Retry from "./internal/retry.js"
@@ -118,93 +119,7 @@ export const downloadFileUrls = (
 ): Effect.Effect<
   ReadonlyArray<Messages.ModelMessage>,
   AgentError.ModelAPIError | AgentError.ModelHTTPError
-> => {
-  const partNeeds = (p: Messages.ModelRequestPart): boolean =>
-    p._tag === "UserPromptPart"
-      ? typeof p.content !== "string" && p.content.some(needsDownload)
-      : p._tag === "ToolReturnPart" && p.files.some(needsDownload)
-  const any = messages.some((m) => m._tag === "ModelRequest" && m.parts.some(partNeeds))
-  if (!any) return Effect.succeed(messages)
-  type DownloadError = AgentError.ModelAPIError | AgentError.ModelHTTPError
-  const download = (file: Messages.FileUrl): Effect.Effect<Messages.BinaryContent, DownloadError> =>
-    Effect.gen(function* () {
-      const response = yield* HttpClient.get(file.url)
-      if (response.status >= 400) {
-        return yield* new AgentError.ModelHTTPError({
-          status: response.status,
-          modelName,
-          body: `Downloading ${file.url} failed`
-        })
-      }
-      const bytes = yield* response.arrayBuffer
-      const header = response.headers["content-type"]?.split(";")[0]?.trim()
-      const mediaType =
-        file.mediaType ??
-        (header !== undefined && header !== "" && header !== "application/octet-stream"
-          ? header
-          : Wire.mediaTypeOf(file))
-      return new Messages.BinaryContent(
-        {
-          data: new Uint8Array(bytes),
-          mediaType,
-          ...(file.identifier !== undefined ? { identifier: file.identifier } : {}),
-          ...(file.vendorMetadata !== undefined ? { vendorMetadata: file.vendorMetadata } : {})
-        },
-        true
-      )
-    }).pipe(
-      Effect.mapError(
-        (e): DownloadError =>
-          e._tag === "ModelHTTPError"
-            ? e
-            : new AgentError.ModelAPIError({
-                modelName,
-                reason: `Downloading ${file.url} failed: ${e.message}`
-              })
-      ),
-      Effect.provideService(HttpClient.HttpClient, httpClient)
-    )
-  // A downloaded tool-result file keeps the name derived from its URL ("See file {id}.").
-  const item = (u: unknown): Effect.Effect<unknown, DownloadError> =>
-    Messages.isFileContent(u) && needsDownload(u)
-      ? Effect.map(download(u), (b) =>
-          b.identifier !== undefined
-            ? b
-            : new Messages.BinaryContent({ ...b, identifier: Messages.fileIdentifier(u) }, true)
-        )
-      : Effect.succeed(u)
-  const part = (
-    p: Messages.ModelRequestPart
-  ): Effect.Effect<Messages.ModelRequestPart, DownloadError> => {
-    if (!partNeeds(p)) return Effect.succeed(p)
-    if (p._tag === "ToolReturnPart") {
-      const content: Effect.Effect<unknown, DownloadError> = Array.isArray(p.content)
-        ? Effect.forEach(p.content as ReadonlyArray<unknown>, item, { concurrency: 4 })
-        : item(p.content)
-      return Effect.map(content, (c) => new Messages.ToolReturnPart({ ...p, content: c }, true))
-    }
-    if (p._tag !== "UserPromptPart" || typeof p.content === "string") return Effect.succeed(p)
-    return Effect.map(
-      Effect.forEach(
-        p.content,
-        (item): Effect.Effect<Messages.UserContent, DownloadError> =>
-          needsDownload(item) ? download(item) : Effect.succeed(item),
-        { concurrency: 4 }
-      ),
-      (content) => new Messages.UserPromptPart({ content }, true)
-    )
-  }
-  return Effect.forEach(
-    messages,
-    (m): Effect.Effect<Messages.ModelMessage, DownloadError> =>
-      m._tag !== "ModelRequest"
-        ? Effect.succeed(m)
-        : Effect.map(
-            Effect.forEach(m.parts, part),
-            (parts) => new Messages.ModelRequest({ ...m, parts }, true)
-          )
-  )
-}
+> => Download.downloadFileUrls(httpClient, messages, modelName, needsDownload)
 
 // ---------------------------------------------------------------------------
 // Client service
@@ -592,6 +507,7 @@ export const make = (
       profile: p,
       settings: options.settings,
       spanPrefix: "Google",
+      uploadedFileProviders: Wire.uploadedFileProviders,
       // Vertex reads http(s) and gs:// URLs itself: nothing to download.
       prepare:
         vertex !== undefined

@@ -74,7 +74,6 @@ export const makeWith = (httpClient: HttpClient.HttpClient, options: Options): S
   return {
     baseUrl,
     retry,
-    httpClient,
     ...Client.posts(
       httpClient,
       retry,

@@ -183,6 +183,7 @@ export const make = (
       profile,
       settings: options.settings,
       spanPrefix: "OpenAiChat",
+      uploadedFileProviders: [system],
       encode: (messages, settings, parameters, stream) =>
         Wire.encodeRequest(messages, settings, parameters, {
           modelName,

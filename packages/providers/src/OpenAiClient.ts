@@ -111,7 +111,6 @@ export const makeWith = (httpClient: HttpClient.HttpClient, options: Options): S
   return {
     baseUrl,
     retry,
-    httpClient,
     url,
     headers,
     ...Client.posts(

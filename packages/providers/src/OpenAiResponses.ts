@@ -101,6 +101,7 @@ export const makeWith = (
     profile,
     settings: options.settings,
     spanPrefix: "OpenAiResponses",
+    uploadedFileProviders: [Wire.PROVIDER_NAME],
     encode: (messages, settings, parameters, stream) =>
       Wire.builtinToolsError(parameters.builtinTools) ??
       Wire.encodeRequest(messages, settings, parameters, { modelName, profile, stream }),

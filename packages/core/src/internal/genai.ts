@@ -45,7 +45,14 @@ const userParts = (content: string | ReadonlyArray<UserContent>): Array<unknown>
     else if (item._tag === "BinaryContent") {
       parts.push({ type: "blob", mime_type: item.mediaType, modality: modality(item.mediaType) })
     } else if (item._tag === "CachePoint") continue
-    else {
+    else if (item._tag === "UploadedFile") {
+      parts.push({
+        type: "file",
+        file_id: item.fileId,
+        mime_type: item.effectiveMediaType,
+        modality: modality(item.effectiveMediaType)
+      })
+    } else {
       parts.push({
         type: "uri",
         uri: item.url,

@@ -105,6 +105,20 @@ const encodeUserContent = (item: Messages.UserContent, out: Array<Block>): void 
     case "DocumentUrl":
       out.push({ type: "document", source: { type: "url", url: item.url } })
       return
+    case "UploadedFile":
+      // A file of the Files API: images and documents (PDF, plain text) by `source.type: file`;
+      // any other file goes to the code execution container (`container_upload`).
+      if (item.isImage) {
+        out.push({ type: "image", source: { type: "file", file_id: item.fileId } })
+      } else if (
+        item.effectiveMediaType === "application/pdf" ||
+        item.effectiveMediaType === "text/plain"
+      ) {
+        out.push({ type: "document", source: { type: "file", file_id: item.fileId } })
+      } else {
+        out.push({ type: "container_upload", file_id: item.fileId })
+      }
+      return
     case "BinaryContent":
       if (item.isImage) {
         out.push({
@@ -562,6 +576,24 @@ const encodeAdvisor = (tool: BuiltinTool.Advisor): Block => ({
   ...(tool.maxTokens !== undefined ? { max_tokens: tool.maxTokens } : {}),
   ...(tool.maxUses !== undefined ? { max_uses: tool.maxUses } : {})
 })
+
+/** Whether a block refers to a Files API file (`source.type: file`, `container_upload`). */
+const isFileBlock = (b: unknown): boolean => {
+  if (b === null || typeof b !== "object") return false
+  const block = b as Record<string, unknown>
+  if (block.type === "container_upload") return true
+  if ((block.source as Record<string, unknown> | undefined)?.type === "file") return true
+  return (
+    block.type === "tool_result" && Array.isArray(block.content) && block.content.some(isFileBlock)
+  )
+}
+
+/** Whether a request body refers to files of the Files API (they need its beta flag). */
+export const usesFiles = (body: Record<string, unknown>): boolean =>
+  Array.isArray(body.messages) &&
+  body.messages.some(
+    (m: Record<string, unknown>) => Array.isArray(m.content) && m.content.some(isFileBlock)
+  )
 
 /** Beta flags of the built-in tools in a request body (by tool type; MCP servers). */
 export const builtinBetas = (body: Record<string, unknown>): Array<string> => {

@@ -221,6 +221,7 @@ const fileBlock = (item: Messages.FileContent, enc: Encoder): Block | AgentError
     if (format === undefined) return unsupported(`documents of type ${item.mediaType}`)
     return { document: { name: `Document ${++enc.documents}`, format, source } }
   }
+  if (item._tag === "UploadedFile") return uploadedFileBlock(item, enc)
   // URLs: only S3 locations are read by Bedrock itself (HTTP URLs are downloaded before).
   if (!item.url.startsWith("s3://")) {
     return unsupported(`file URLs other than s3:// and http(s):// (${item._tag} ${item.url})`)
@@ -240,12 +241,37 @@ const fileBlock = (item: Messages.FileContent, enc: Encoder): Block | AgentError
 }
 
 /**
+ * A file uploaded to S3 (`UploadedFile` of provider "bedrock", its id an `s3://` URI): an S3
+ * location, its format from the media type (else the URI's extension).
+ */
+const uploadedFileBlock = (
+  item: Messages.UploadedFile,
+  enc: Encoder
+): Block | AgentError.UserError => {
+  if (!item.fileId.startsWith("s3://")) {
+    return unsupported(`uploaded files other than s3:// URIs (${item.fileId})`)
+  }
+  const source = { s3Location: { uri: item.fileId } }
+  const ext = extension(item.fileId)
+  if (item.isImage) {
+    return { image: { format: imageFormats[item.effectiveMediaType] ?? ext, source } }
+  }
+  if (item.isVideo) {
+    return { video: { format: videoFormats[item.effectiveMediaType] ?? ext, source } }
+  }
+  if (item.isAudio) return unsupported("audio input")
+  const format = documentFormats[item.effectiveMediaType] ?? ext
+  return { document: { name: `Document ${++enc.documents}`, format, source } }
+}
+
+/**
  * Whether a user-content item is a URL Bedrock cannot read itself (anything but `s3://`): it is
  * downloaded before the request and sent as bytes.
  */
 export const needsDownload = (item: Messages.UserContent): item is Messages.FileUrl =>
   typeof item !== "string" &&
   item._tag !== "BinaryContent" &&
+  item._tag !== "UploadedFile" &&
   item._tag !== "CachePoint" &&
   /^https?:\/\//.test(item.url)
 

@@ -29,6 +29,8 @@ export interface Posts<Call> {
   readonly postSse: (
     options: Call
   ) => Effect.Effect<StreamBody, AgentError.ModelHTTPError | AgentError.ModelAPIError, Scope.Scope>
+  /** The transport, also used to download files marked `forceDownload` before a call. */
+  readonly httpClient?: HttpClient.HttpClient | undefined
 }
 
 /** What every call through a client carries. */
@@ -49,7 +51,7 @@ export const posts = <C extends Call>(
   url: (call: C) => string,
   headers: (call: C) => Record<string, string>,
   httpClientSpans = false
-): Posts<C> => {
+): Posts<C> & { readonly httpClient: HttpClient.HttpClient } => {
   const request = (o: C): RequestOptions => ({
     modelName: o.modelName,
     url: url(o),
@@ -61,7 +63,8 @@ export const posts = <C extends Call>(
   })
   return {
     postJson: (o, decode) => postJson(httpClient, request(o), decode),
-    postSse: (o) => postSse(httpClient, request(o))
+    postSse: (o) => postSse(httpClient, request(o)),
+    httpClient
   }
 }
 

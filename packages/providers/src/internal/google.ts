@@ -26,6 +26,16 @@ import { completeResponse } from "./wire.js"
 /** The provider name recorded on responses and parts. */
 export const providerName = "google"
 
+/**
+ * The provider names of files Gemini reads by id (`UploadedFile`): the Gemini API's File API
+ * (`google`, pydantic-ai's `google-gla`) and Vertex AI (`google-vertex`).
+ */
+export const uploadedFileProviders: ReadonlyArray<string> = [
+  providerName,
+  "google-gla",
+  "google-vertex"
+]
+
 /** The Gemini API's default base URL. */
 export const defaultBaseUrl = "https://generativelanguage.googleapis.com"
 
@@ -250,6 +260,7 @@ export const isFetchableByGemini = (url: string): boolean =>
 export const needsDownload = (item: Messages.UserContent): item is Messages.FileUrl =>
   typeof item !== "string" &&
   item._tag !== "BinaryContent" &&
+  item._tag !== "UploadedFile" &&
   item._tag !== "CachePoint" &&
   /^https?:\/\//.test(item.url) &&
   !isFetchableByGemini(item.url)
@@ -258,7 +269,9 @@ export const needsDownload = (item: Messages.UserContent): item is Messages.File
 const videoMetadataOf = (
   item: Messages.FileContent
 ): { videoMetadata?: Record<string, unknown> } => {
-  const isVideo = item._tag === "VideoUrl" || (item._tag === "BinaryContent" && item.isVideo)
+  const isVideo =
+    item._tag === "VideoUrl" ||
+    ((item._tag === "BinaryContent" || item._tag === "UploadedFile") && item.isVideo)
   const m = item.vendorMetadata
   return isVideo && m !== undefined && Object.keys(m).length > 0 ? { videoMetadata: { ...m } } : {}
 }
@@ -270,11 +283,22 @@ const userContentPart = (item: Messages.UserContent): WirePart | undefined => {
   }
   // Gemini caches implicitly; explicit cache points have no wire form.
   if (item._tag === "CachePoint") return undefined
+  if (item._tag === "UploadedFile") {
+    return {
+      fileData: { fileUri: item.fileId, mimeType: item.effectiveMediaType },
+      ...videoMetadataOf(item)
+    }
+  }
   return { fileData: { fileUri: item.url, mimeType: mediaTypeOf(item) }, ...videoMetadataOf(item) }
 }
 
 const isNativeToolFile = (file: Messages.FileContent): boolean => {
-  const mediaType = file._tag === "BinaryContent" ? file.mediaType : mediaTypeOf(file)
+  const mediaType =
+    file._tag === "BinaryContent"
+      ? file.mediaType
+      : file._tag === "UploadedFile"
+        ? file.effectiveMediaType
+        : mediaTypeOf(file)
   return mediaType.startsWith("image/") || mediaType === "application/pdf"
 }
 

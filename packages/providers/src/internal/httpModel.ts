@@ -18,12 +18,15 @@ import {
   ModelSettings,
   Usage
 } from "@agentfx/core"
+import type * as HttpClient from "@effect/platform/HttpClient"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import type { Posts } from "./client.js"
+import { downloadFileUrls, isForced } from "./download.js"
 import type { StreamBody } from "./streamBody.js"
 import * as StreamDecoder from "./streamDecoder.js"
 import { streamedResponse } from "./streamedResponse.js"
+import { uploadedFileError } from "./wire.js"
 
 type RequestError = AgentError.ModelHTTPError | AgentError.ModelAPIError
 
@@ -35,6 +38,8 @@ export interface Post<Body> {
     settings: ModelSettings.ModelSettings,
     decode: (json: unknown) => Effect.Effect<A, E>
   ) => Effect.Effect<A, E | RequestError>
+  /** The transport, used to download files marked `forceDownload` before the call. */
+  readonly httpClient?: HttpClient.HttpClient | undefined
   readonly sse: (
     body: Body,
     settings: ModelSettings.ModelSettings
@@ -47,7 +52,8 @@ export const viaClient = <Body, Call>(
   call: (body: Body, settings: ModelSettings.ModelSettings, stream: boolean) => Call
 ): Post<Body> => ({
   json: (body, settings, decode) => client.postJson(call(body, settings, false), decode),
-  sse: (body, settings) => client.postSse(call(body, settings, true))
+  sse: (body, settings) => client.postSse(call(body, settings, true)),
+  httpClient: client.httpClient
 })
 
 /** What a provider plugs into `make`. */
@@ -66,6 +72,11 @@ export interface Options<Body> {
         messages: ReadonlyArray<Messages.ModelMessage>
       ) => Effect.Effect<ReadonlyArray<Messages.ModelMessage>, AgentError.ModelError>)
     | undefined
+  /**
+   * The providers whose uploaded files (`UploadedFile.providerName`) the model takes; an uploaded
+   * file of any other fails the request with a `UserError` before anything is sent. Default: none.
+   */
+  readonly uploadedFileProviders?: ReadonlyArray<string> | undefined
   /** Builds the body (pure); a `UserError` fails the request before anything is sent. */
   readonly encode: (
     messages: ReadonlyArray<Messages.ModelMessage>,
@@ -128,13 +139,26 @@ export const pick = (
 
 /** Builds the model service of an HTTP provider. */
 export const make = <Body>(options: Options<Body>): Model.Service => {
-  const { modelName, post, prepare, system } = options
+  const { modelName, post, system } = options
+  // Files marked `forceDownload` are fetched first (then the provider's own preparation runs).
+  const httpClient = post.httpClient
+  const prepare =
+    httpClient === undefined
+      ? options.prepare
+      : (messages: ReadonlyArray<Messages.ModelMessage>) => {
+          const downloaded = downloadFileUrls(httpClient, messages, modelName, isForced)
+          return options.prepare === undefined
+            ? downloaded
+            : Effect.flatMap(downloaded, options.prepare)
+        }
   const encode = (
     messages: ReadonlyArray<Messages.ModelMessage>,
     settings: ModelSettings.ModelSettings,
     parameters: Model.ModelRequestParameters,
     stream: boolean
   ): Effect.Effect<Body, AgentError.UserError> => {
+    const wrongFile = uploadedFileError(messages, modelName, options.uploadedFileProviders ?? [])
+    if (wrongFile !== undefined) return Effect.fail(wrongFile)
     const body = options.encode(messages, settings, parameters, stream)
     return body instanceof AgentError.UserError ? Effect.fail(body) : Effect.succeed(body)
   }

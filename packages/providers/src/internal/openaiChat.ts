@@ -96,6 +96,9 @@ const userContent = (
       return new AgentError.UserError({
         reason: `${modelName}: OpenAI chat accepts ${item._tag} only as inline bytes; download it and pass BinaryContent`
       })
+    case "UploadedFile":
+      // A file of the Files API, by id (the `file` part takes any uploaded file).
+      return { type: "file", file: { file_id: item.fileId } }
   }
   return new AgentError.UserError({ reason: `${modelName}: unsupported user content` })
 }

@@ -95,6 +95,15 @@ const encodeUserContent = (item: Messages.UserContent): Record<string, unknown> 
       }
     case "DocumentUrl":
       return { type: "input_file", file_url: item.url }
+    case "UploadedFile":
+      // A file of the Files API: images by `input_image`, anything else by `input_file`.
+      return item.isImage
+        ? {
+            type: "input_image",
+            file_id: item.fileId,
+            detail: Messages.imageDetailOf(item) ?? "auto"
+          }
+        : { type: "input_file", file_id: item.fileId }
     case "BinaryContent":
       if (item.isImage)
         return {

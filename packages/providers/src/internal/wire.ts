@@ -167,3 +167,40 @@ export const noBuiltinTools = (
   parameters.builtinTools.length === 0
     ? undefined
     : BuiltinTool.unsupported(provider, parameters.builtinTools[0]!)
+
+/** The uploaded files (`UploadedFile`) of the user prompts and tool returns of a conversation. */
+export const uploadedFilesOf = (
+  messages: ReadonlyArray<Messages.ModelMessage>
+): Array<Messages.UploadedFile> => {
+  const out: Array<Messages.UploadedFile> = []
+  for (const m of messages) {
+    if (m._tag !== "ModelRequest") continue
+    for (const p of m.parts) {
+      if (p._tag === "UserPromptPart" && typeof p.content !== "string") {
+        for (const c of p.content) if (c instanceof Messages.UploadedFile) out.push(c)
+      } else if (p._tag === "ToolReturnPart") {
+        for (const f of p.files) if (f._tag === "UploadedFile") out.push(f)
+      }
+    }
+  }
+  return out
+}
+
+/**
+ * The `UserError` for the first uploaded file of the conversation that does not belong to one
+ * of the `accepted` providers (none: the model takes no uploaded files), or `undefined`.
+ */
+export const uploadedFileError = (
+  messages: ReadonlyArray<Messages.ModelMessage>,
+  modelName: string,
+  accepted: ReadonlyArray<string>
+): AgentError.UserError | undefined => {
+  const wrong = uploadedFilesOf(messages).find((f) => !accepted.includes(f.providerName))
+  if (wrong === undefined) return undefined
+  return new AgentError.UserError({
+    reason:
+      accepted.length === 0
+        ? `${modelName} does not take uploaded files (UploadedFile ${wrong.fileId} of provider "${wrong.providerName}")`
+        : `UploadedFile ${wrong.fileId} belongs to provider "${wrong.providerName}"; ${modelName} only takes files uploaded to ${accepted.map((a) => `"${a}"`).join(" or ")}`
+  })
+}

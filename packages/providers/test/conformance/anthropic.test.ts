@@ -57,8 +57,21 @@ const cachePoint = (b: Json): Array<Messages.CachePoint> =>
     ? [new Messages.CachePoint({ ...(b.cache_control.ttl ? { ttl: b.cache_control.ttl } : {}) })]
     : []
 
+/** A file of the Files API (`source.type: file`): an image, else a PDF document. */
+const uploaded = (fileId: string, mediaType?: string) =>
+  new Messages.UploadedFile({
+    fileId,
+    providerName: "anthropic",
+    ...(mediaType !== undefined ? { mediaType } : {})
+  })
+
 const userContent = (b: Json): Array<Messages.UserContent> => {
+  if (b.source?.type === "file") {
+    return [uploaded(b.source.file_id, b.type === "image" ? "image/png" : "application/pdf")]
+  }
   switch (b.type) {
+    case "container_upload":
+      return [uploaded(b.file_id), ...cachePoint(b)]
     case "text":
       return [b.text, ...cachePoint(b)]
     case "image":

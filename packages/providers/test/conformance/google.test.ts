@@ -75,7 +75,7 @@ const skipRules: ReadonlyArray<{
   },
   {
     reason:
-      'an older pydantic-ai rendering of uploaded files in tool results (`output: [{}, "See file …"]`)',
+      'an older pydantic-ai rendering of an uploaded file returned by a tool: `response: {output: [{}, "See file …"]}`, the file serialized as an empty object beside its reference; the current rendering (`response: {files: ["See file …"]}`, checked by the gemini3 document case) cannot produce an empty object for a file without sending a meaningless value to the model',
     test: (c) =>
       c.interactions.some((i) => isGemini(i) && /"output":\[\{\},"See file/.test(bodyText(i)))
   },
@@ -206,7 +206,17 @@ const comparable = (raw: unknown) => {
 
 const retrySuffix = "\n\nFix the errors and try again."
 
+/** A file of the Gemini File API (`…/v1beta/files/…`): pydantic-ai's `UploadedFile`. */
+const filesApi = "https://generativelanguage.googleapis.com/v1beta/files/"
+
 const fileUrl = (uri: string, mimeType: string | undefined): Messages.UserContent => {
+  if (uri.startsWith(filesApi)) {
+    return new Messages.UploadedFile({
+      fileId: uri,
+      providerName: "google",
+      ...(mimeType !== undefined ? { mediaType: mimeType } : {})
+    })
+  }
   const fields = { url: uri, ...(mimeType !== undefined ? { mediaType: mimeType } : {}) }
   const kind = mimeType?.split("/")[0]
   return kind === "image"

@@ -139,8 +139,8 @@ const fidelitySkipReason = (it: Interaction, vendor: VendorSetup): string | unde
         if (m.role !== "user") return `${m.role} message with content parts`
         if (p.type === "video_url" && !vendor.profile(body.model ?? "").videoUrl)
           return "video_url content for a vendor whose profile refuses it"
-        if (p.type === "file" && typeof p.file?.file_data !== "string")
-          return "uploaded file_id references"
+        if (p.type === "file" && typeof p.file?.file_data !== "string" && !p.file?.file_id)
+          return "a file part with neither file_data nor file_id"
         // profiles with `cacheControl` send cache points as `cache_control`; others drop them
         if (p.cache_control !== undefined && !caching)
           return "cache_control markers, which this vendor's profile does not send"
@@ -244,6 +244,14 @@ export const wireToMessages = (
                 new Messages.BinaryContent({
                   data: Buffer.from(p.input_audio.data, "base64"),
                   mediaType: format
+                })
+              )
+            } else if (p.type === "file" && p.file.file_id !== undefined) {
+              items.push(
+                new Messages.UploadedFile({
+                  fileId: p.file.file_id,
+                  providerName: system,
+                  mediaType: "application/pdf"
                 })
               )
             } else if (p.type === "file") {

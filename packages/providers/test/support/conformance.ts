@@ -4,7 +4,7 @@
  * skips, order-insensitive JSON comparison, one exchange through a model as recorded (streamed
  * or not), the check of recorded HTTP errors, and the test registration itself.
  */
-import type { AgentError, Messages, Model, ModelSettings } from "@agentfx/core"
+import { type AgentError, Messages, type Model, type ModelSettings } from "@agentfx/core"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import type * as HttpClient from "@effect/platform/HttpClient"
 import { assert, describe, it } from "@effect/vitest"
@@ -21,8 +21,8 @@ import {
 } from "./replay.js"
 
 /**
- * Why a case is skipped: out of scope by id (`skips`: substring → reason), no call of our
- * endpoint, media downloaded before the call, or uploaded provider files.
+ * Why a case is skipped: out of scope by id (`skips`: substring → reason) or no call of our
+ * endpoint. (Media downloaded before the call is replayed: see `withDownloads`.)
  */
 export const skipReasonOf =
   (
@@ -33,16 +33,62 @@ export const skipReasonOf =
   (c: ConformanceCase): string | undefined => {
     for (const [pattern, reason] of skips) if (c.id.includes(pattern)) return reason
     if (!c.interactions.some(isOurs)) return `no ${apiName} call`
-    if (c.interactions.some((i) => i.endpoint === "download")) {
-      return "downloads media before the call (URL force-download is out of scope)"
-    }
-    if (
-      c.interactions.some((i) => isOurs(i) && JSON.stringify(i.request.body).includes('"file_id"'))
-    ) {
-      return "uploaded provider files (file_id) are not modelled"
-    }
     return undefined
   }
+
+/**
+ * For a case that downloaded media first: the inline files that came from a download (matched
+ * by their bytes) are put back as URLs of the replay server, with `forceDownload` when the model
+ * must be told to download them (`force`), so the model fetches them from the recorded download.
+ */
+export const withDownloads = (
+  c: ConformanceCase,
+  baseUrl: string,
+  messages: ReadonlyArray<Messages.ModelMessage>,
+  force: boolean
+): ReadonlyArray<Messages.ModelMessage> => {
+  const downloads = c.interactions.filter((i) => i.endpoint === "download")
+  if (downloads.length === 0) return messages
+  const asUrl = (item: unknown): unknown => {
+    if (!(item instanceof Messages.BinaryContent)) return item
+    const b64 = item.base64
+    const d = downloads.find((i) => i.response.base64 === b64)
+    if (d === undefined) return item
+    const fields = {
+      url: `${baseUrl}${d.request.path}`,
+      ...(item.identifier !== undefined ? { identifier: item.identifier } : {}),
+      ...(item.vendorMetadata !== undefined ? { vendorMetadata: item.vendorMetadata } : {}),
+      ...(force ? { forceDownload: true } : {})
+    }
+    return item.isImage
+      ? new Messages.ImageUrl(fields)
+      : item.isVideo
+        ? new Messages.VideoUrl(fields)
+        : item.isAudio
+          ? new Messages.AudioUrl(fields)
+          : new Messages.DocumentUrl(fields)
+  }
+  return messages.map((m) =>
+    m._tag === "ModelResponse"
+      ? m
+      : new Messages.ModelRequest({
+          ...m,
+          parts: m.parts.map((p) =>
+            p._tag === "UserPromptPart" && typeof p.content !== "string"
+              ? new Messages.UserPromptPart({
+                  ...p,
+                  content: p.content.map((x) => asUrl(x) as Messages.UserContent)
+                })
+              : p._tag === "ToolReturnPart"
+                ? new Messages.ToolReturnPart({
+                    ...p,
+                    content: Array.isArray(p.content) ? p.content.map(asUrl) : asUrl(p.content)
+                  })
+                : p
+          )
+        })
+  )
+}
 
 /** JSON with sorted keys, for order-insensitive comparison of objects. */
 export const canonical = (v: unknown): string =>
@@ -157,7 +203,12 @@ export const replayInteractions = <I extends Inputs>(
     const server = yield* replayServer(c, rechunkSeed === undefined ? {} : { rechunkSeed })
     for (const it of c.interactions.filter(options.isOurs)) {
       const body = it.request.body as Record<string, any>
-      const inputs = options.fromWire(body)
+      const decoded = options.fromWire(body)
+      // Files pydantic-ai downloaded (force_download) are downloaded by the model from the server.
+      const inputs = {
+        ...decoded,
+        messages: withDownloads(c, server.baseUrl, decoded.messages, true)
+      }
       const model = yield* options.model(server.baseUrl, it.request.path, body, inputs)
       const exit = yield* exchange(
         model,

@@ -46,10 +46,6 @@ const SKIPS: ReadonlyArray<readonly [string, string]> = [
     "usage_limit_not_exceeded",
     "a count request, then the generation, through an agent run with UsageLimits.countTokensBeforeRequest: replayed by CountTokens.test.ts"
   ],
-  [
-    "vendor_metadata_detail",
-    "its third image is an uploaded provider file (file_id), which is not modelled; the recorded detail of the other two is checked by OpenAiResponses.test.ts"
-  ],
   ["test_gateway", "pydantic gateway routing is out of scope"]
 ]
 
@@ -90,11 +86,26 @@ const userItem = (c: Json): Messages.UserContent => {
         c.detail !== undefined && c.detail !== "auto"
           ? { vendorMetadata: { detail: c.detail } }
           : {}
+      if (c.file_id !== undefined) {
+        return new Messages.UploadedFile({
+          fileId: c.file_id,
+          providerName: "openai",
+          mediaType: "image/png",
+          ...vendor
+        })
+      }
       return c.image_url.startsWith("data:")
         ? new Messages.BinaryContent({ ...binary(c.image_url), ...vendor })
         : new Messages.ImageUrl({ url: c.image_url, ...vendor })
     }
     case "input_file":
+      if (c.file_id !== undefined) {
+        return new Messages.UploadedFile({
+          fileId: c.file_id,
+          providerName: "openai",
+          mediaType: "application/pdf"
+        })
+      }
       if (c.file_data) return binary(c.file_data, c.filename)
       return new Messages.DocumentUrl({ url: c.file_url })
   }

@@ -17,11 +17,18 @@ export type RunEvent<A> = Agent.AgentStreamEvent<A>
 const fileJson = (file: Messages.FileContent) =>
   file._tag === "BinaryContent"
     ? { type: "file", mediaType: file.mediaType, url: file.dataUrl }
-    : {
-        type: "file",
-        url: file.url,
-        ...(file.mediaType !== undefined ? { mediaType: file.mediaType } : {})
-      }
+    : file._tag === "UploadedFile"
+      ? {
+          type: "file",
+          fileId: file.fileId,
+          providerName: file.providerName,
+          mediaType: file.effectiveMediaType
+        }
+      : {
+          type: "file",
+          url: file.url,
+          ...(file.mediaType !== undefined ? { mediaType: file.mediaType } : {})
+        }
 
 /** A found tool (`Messages.ToolReference`) as JSON: `{ type: "tool-reference", toolName }`. */
 const toolReferenceJson = (ref: Messages.ToolReference) => ({
