@@ -476,6 +476,26 @@ export const decodeAiSdkRequest = (body: unknown): Effect.Effect<AiSdkRequest, U
     })
   })
 
+/** A handler's encoder options for one request: its deferred-tool answers, then the caller's. */
+const aiSdkOptionsOf = <A>(
+  chat: AiSdkRequest,
+  options: AiSdkOptions<A> | ((request: AiSdkRequest) => AiSdkOptions<A>)
+): AiSdkOptions<A> => ({
+  resuming: chat.deferredToolResults,
+  ...(typeof options === "function" ? options(chat) : options)
+})
+
+/** A handler's AG-UI options for one input: its answers, the caller's options, its ids. */
+const agUiOptionsOf = <A>(
+  input: AgUiInput,
+  options: Omit<AgUiOptions<A>, "threadId" | "runId">
+): AgUiOptions<A> => ({
+  resuming: input.deferredToolResults,
+  ...options,
+  threadId: input.threadId,
+  runId: input.runId
+})
+
 /**
  * An HTTP handler in one line: reads the `useChat` request, runs `handle` on it and streams
  * the answer; a body that does not decode gets a 400 saying why. A run that stops on deferred
@@ -491,12 +511,7 @@ export const aiSdkHandler = <A, E, R>(
   never,
   R | HttpServerRequest.HttpServerRequest
 > =>
-  handler(decodeAiSdkRequest, (chat) =>
-    aiSdkResponse(handle(chat), {
-      resuming: chat.deferredToolResults,
-      ...(typeof options === "function" ? options(chat) : options)
-    })
-  )
+  handler(decodeAiSdkRequest, (chat) => aiSdkResponse(handle(chat), aiSdkOptionsOf(chat, options)))
 
 /**
  * `aiSdkHandler` on the fast path: `handle` gets the request and the `onEvent` to give the run,
@@ -512,10 +527,7 @@ export const aiSdkRunHandler = <A, E, R>(
   R | HttpServerRequest.HttpServerRequest
 > =>
   handler(decodeAiSdkRequest, (chat) =>
-    aiSdkRunResponse((onEvent) => handle(chat, onEvent), {
-      resuming: chat.deferredToolResults,
-      ...(typeof options === "function" ? options(chat) : options)
-    })
+    aiSdkRunResponse((onEvent) => handle(chat, onEvent), aiSdkOptionsOf(chat, options))
   )
 
 /**
@@ -700,15 +712,7 @@ export const agUiHandler = <A, E, R>(
   HttpServerResponse.HttpServerResponse,
   never,
   R | HttpServerRequest.HttpServerRequest
-> =>
-  handler(decodeAgUiInput, (input) =>
-    agUiResponse(handle(input), {
-      resuming: input.deferredToolResults,
-      ...options,
-      threadId: input.threadId,
-      runId: input.runId
-    })
-  )
+> => handler(decodeAgUiInput, (input) => agUiResponse(handle(input), agUiOptionsOf(input, options)))
 
 /**
  * `agUiHandler` on the fast path: `handle` gets the input and the `onEvent` to give the run,
@@ -724,10 +728,5 @@ export const agUiRunHandler = <A, E, R>(
   R | HttpServerRequest.HttpServerRequest
 > =>
   handler(decodeAgUiInput, (input) =>
-    agUiRunResponse((onEvent) => handle(input, onEvent), {
-      resuming: input.deferredToolResults,
-      ...options,
-      threadId: input.threadId,
-      runId: input.runId
-    })
+    agUiRunResponse((onEvent) => handle(input, onEvent), agUiOptionsOf(input, options))
   )

@@ -5,7 +5,7 @@
  * `validateUIMessages` accepts the conversation, and our decoder turns that conversation back
  * into the history the run recorded.
  */
-import { FunctionModel, Messages, type Model } from "@agentfx/core"
+import { Messages, type Model } from "@agentfx/core"
 import { UiStream } from "@agentfx/ui"
 import * as HttpRouter from "@effect/platform/HttpRouter"
 import { assert, describe, it } from "@effect/vitest"
@@ -13,8 +13,7 @@ import { DefaultChatTransport, readUIMessageStream, type UIMessage, validateUIMe
 import type * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Stream from "effect/Stream"
-import { postThenAbort, waitUntil } from "./client.js"
+import { assertDisconnectClosesModel } from "./client.js"
 import * as F from "./fixtures.js"
 import { serve } from "./server.js"
 
@@ -187,21 +186,6 @@ describe("ai's own client reads UiStream.aiSdk", () => {
   )
 
   it.scopedLive("a client that goes away interrupts the run (the model stream is closed)", () =>
-    Effect.gen(function* () {
-      let closed = false
-      const model = yield* Layer.build(
-        FunctionModel.layer(undefined, {
-          stream: () =>
-            Stream.concat(Stream.make("first "), Stream.never).pipe(
-              Stream.ensuring(Effect.sync(() => (closed = true)))
-            )
-        })
-      )
-      const url = yield* serveChat(model)
-      const first = yield* postThenAbort(url, "first ")
-      assert.include(first, '"delta":"first "')
-      yield* waitUntil(() => closed)
-      assert.isTrue(closed, "the model stream was closed when the client went away")
-    })
+    assertDisconnectClosesModel(serveChat)
   )
 })

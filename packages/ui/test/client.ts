@@ -2,9 +2,14 @@
  * What a client does with our output, shared by the UI tests: `ai`'s own `readUIMessageStream`
  * over a list of chunks, and a chat request the client abandons mid-answer.
  */
+import { FunctionModel, type Model } from "@agentfx/core"
 import type { UiStream } from "@agentfx/ui"
+import { assert } from "@effect/vitest"
 import { readUIMessageStream, type UIMessage } from "ai"
+import type * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Stream from "effect/Stream"
 
 /** Every message `readUIMessageStream` yields for these chunks (JSON copies), and its errors. */
 export const readMessages = (chunks: ReadonlyArray<UiStream.AiSdkChunk>) =>
@@ -54,4 +59,29 @@ export const waitUntil = (done: () => boolean) =>
   Effect.promise(async () => {
     const deadline = Date.now() + 10_000
     while (!done() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20))
+  })
+
+/**
+ * The disconnect check shared by the handler tests: a model that streams "first " and then never
+ * ends, served by `serveWith`; a client reads "first " and goes away, and the model's stream must
+ * be closed (the run interrupted).
+ */
+export const assertDisconnectClosesModel = <E, R>(
+  serveWith: (model: Context.Context<Model.Model>) => Effect.Effect<string, E, R>
+) =>
+  Effect.gen(function* () {
+    let closed = false
+    const model = yield* Layer.build(
+      FunctionModel.layer(undefined, {
+        stream: () =>
+          Stream.concat(Stream.make("first "), Stream.never).pipe(
+            Stream.ensuring(Effect.sync(() => (closed = true)))
+          )
+      })
+    )
+    const url = yield* serveWith(model)
+    const first = yield* postThenAbort(url, "first ")
+    assert.include(first, '"delta":"first "')
+    yield* waitUntil(() => closed)
+    assert.isTrue(closed, "the model stream was closed when the client went away")
   })
