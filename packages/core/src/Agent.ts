@@ -130,8 +130,51 @@ export type RunRequirements<R, M> = [M] extends [never]
   ? R
   : Exclude<R, Model.Model> | ModelRequirements<M>
 
-/** Options of one run. */
-export interface RunOptions<M extends Model.Input = never> {
+/**
+ * The output of a run of an agent producing `A`, with a per-run `outputType` `O` (`never`: none
+ * given) and per-run toolsets `S`: the run's output type replaces the agent's (its
+ * `DeferredToolRequests` kept when the agent's tools may defer), and a run toolset that may
+ * defer adds `DeferredToolRequests`.
+ */
+export type RunOutput<A, O, S extends ReadonlyArray<Toolset.Any> = []> =
+  | ([O] extends [never] ? A : OutputSpec.Output<O> | Extract<A, DeferredToolRequests>)
+  | ([Toolset.Deferrals<S[number]>] extends [never] ? never : DeferredToolRequests)
+
+/** The errors a run's own `toolsets` add. */
+export type RunErrors<S extends ReadonlyArray<Toolset.Any>> = Toolset.Errors<S[number]>
+
+/** The requirements a run's own `outputType` and `toolsets` add. */
+export type RunExtraRequirements<O, S extends ReadonlyArray<Toolset.Any>> = Exclude<
+  OutputSpec.Requirements<O> | Toolset.Requirements<S[number]>,
+  RunContext | Graph.CurrentUsage
+>
+
+/**
+ * Options of one run. `O` is the type of a per-run `outputType` (`never`: the agent's output),
+ * `S` the run's own `toolsets`; both are inferred from the options given.
+ */
+export interface RunOptions<
+  M extends Model.Input = never,
+  O extends OutputSpec.Any = never,
+  S extends ReadonlyArray<Toolset.Any> = []
+> {
+  /**
+   * The output of this run, replacing the agent's (pydantic-ai's per-run `output_type`): any
+   * `OutputSpec` (tool / native / prompted / text output), and the type of the result follows
+   * it — `agent.run(p, { outputType: OutputSpec.tool(S) })` gives an `AgentRunResult<S["Type"]>`.
+   * It replaces the agent's whole output (handoff output tools included). Only for an agent
+   * without `outputValidators` (they were written for its own output type): else a `UserError`.
+   */
+  readonly outputType?: O
+  /**
+   * Toolsets added to the agent's for this run only; their errors and requirements join the
+   * run's. A name also used by the agent's tools fails the run with a `UserError`.
+   */
+  readonly toolsets?: S
+  /** Replaces the agent's `retries` (per function tool) for this run. */
+  readonly retries?: number
+  /** Replaces the agent's `outputRetries` for this run (an output spec's own `retries` wins). */
+  readonly outputRetries?: number
   /**
    * Continue this conversation. It is repaired first: unanswered tool calls get an
    * `interrupted` return, tool results whose call is not in the response before them are
@@ -247,39 +290,63 @@ export interface Agent<A, E = never, R = never> extends Pipeable {
   /** The configuration, untyped (for wrappers and tests). */
   readonly config: internal.AgentConfig
   /** Runs the agent to the end. */
-  run<M extends Model.Input = never>(
+  run<
+    M extends Model.Input = never,
+    O extends OutputSpec.Any = never,
+    const S extends ReadonlyArray<Toolset.Any> = []
+  >(
     prompt: Prompt,
-    options?: RunOptions<M>
-  ): Effect.Effect<Graph.AgentRunResult<A>, AgentError | E | ModelErrors<M>, RunRequirements<R, M>>
+    options?: RunOptions<M, O, S>
+  ): Effect.Effect<
+    Graph.AgentRunResult<RunOutput<A, O, S>>,
+    AgentError | E | ModelErrors<M> | RunErrors<S>,
+    RunRequirements<R, M> | RunExtraRequirements<O, S>
+  >
   /**
    * Runs the agent to the end, streaming every event: part start/delta/end of each response,
    * `FinalResultEvent`, tool call and result events, then one `AgentRunResultEvent`. Dropping
    * the stream interrupts the run.
    */
-  runStream<M extends Model.Input = never>(
+  runStream<
+    M extends Model.Input = never,
+    O extends OutputSpec.Any = never,
+    const S extends ReadonlyArray<Toolset.Any> = []
+  >(
     prompt: Prompt,
-    options?: RunOptions<M>
+    options?: RunOptions<M, O, S>
   ): Stream.Stream<
-    Graph.AgentStreamEvent<A>,
-    AgentError | E | ModelErrors<M>,
-    RunRequirements<R, M>
+    Graph.AgentStreamEvent<RunOutput<A, O, S>>,
+    AgentError | E | ModelErrors<M> | RunErrors<S>,
+    RunRequirements<R, M> | RunExtraRequirements<O, S>
   >
   /**
    * Runs the agent, streaming its output as it grows: validated partial outputs, then the final
    * output last (any output mode; see `StreamOutputOptions` for throttling).
    */
-  streamOutput<M extends Model.Input = never>(
+  streamOutput<
+    M extends Model.Input = never,
+    O extends OutputSpec.Any = never,
+    const S extends ReadonlyArray<Toolset.Any> = []
+  >(
     prompt: Prompt,
-    options?: RunOptions<M> & StreamOutputOptions
-  ): Stream.Stream<PartialOutput<A>, AgentError | E | ModelErrors<M>, RunRequirements<R, M>>
+    options?: RunOptions<M, O, S> & StreamOutputOptions
+  ): Stream.Stream<
+    PartialOutput<RunOutput<A, O, S>>,
+    AgentError | E | ModelErrors<M> | RunErrors<S>,
+    RunRequirements<R, M> | RunExtraRequirements<O, S>
+  >
   /** Starts a run to be stepped node by node; it lives as long as the scope. */
-  iter<M extends Model.Input = never>(
+  iter<
+    M extends Model.Input = never,
+    O extends OutputSpec.Any = never,
+    const S extends ReadonlyArray<Toolset.Any> = []
+  >(
     prompt: Prompt,
-    options?: RunOptions<M>
+    options?: RunOptions<M, O, S>
   ): Effect.Effect<
-    AgentRun<A, AgentError | E | ModelErrors<M>>,
-    AgentError | E | ModelErrors<M>,
-    RunRequirements<R, M> | Scope.Scope
+    AgentRun<RunOutput<A, O, S>, AgentError | E | ModelErrors<M> | RunErrors<S>>,
+    AgentError | E | ModelErrors<M> | RunErrors<S>,
+    RunRequirements<R, M> | RunExtraRequirements<O, S> | Scope.Scope
   >
 }
 
@@ -454,7 +521,7 @@ export const fromConfig = <A, E, R>(config: internal.AgentConfig): Agent<A, E, R
   self.name = config.name
   self.description = config.description
   self.config = config
-  self.run = (prompt: Prompt, options: RunOptions<any> = {}) =>
+  self.run = (prompt: Prompt, options: RunOptions<any, any, any> = {}) =>
     options.eventStreamHandler === undefined
       ? // The run's scope and context in one region (`withScopeAndContext`); with `onEvent`,
         // its events pushed as they happen.
@@ -476,11 +543,11 @@ export const fromConfig = <A, E, R>(config: internal.AgentConfig): Agent<A, E, R
   // The run's scope, its span and the run are set up in the stream's own channel, so every
   // chunk is read through no extra level (see `scopedChannel`); the span is the parent of the
   // run's steps through the run's context (`Stream.withSpan` would provide it on every pull).
-  self.runStream = (prompt: Prompt, options: RunOptions<any> = {}) =>
+  self.runStream = (prompt: Prompt, options: RunOptions<any, any, any> = {}) =>
     runStreamOf<A>(config, prompt, options)
-  self.streamOutput = (prompt: Prompt, options?: RunOptions<any> & StreamOutputOptions) =>
+  self.streamOutput = (prompt: Prompt, options?: RunOptions<any, any, any> & StreamOutputOptions) =>
     streamOutputOf<A>(config, prompt, options)
-  self.iter = (prompt: Prompt, options: RunOptions<any> = {}) =>
+  self.iter = (prompt: Prompt, options: RunOptions<any, any, any> = {}) =>
     Effect.map(
       Effect.flatMap(Effect.scope, (scope) => internal.open<A>(config, prompt, options, scope)),
       (machine): AgentRun<A, any> => ({
@@ -644,7 +711,7 @@ type Fusable<A> = Stream.Stream<Graph.AgentStreamEvent<A>, unknown> & {
 const runStreamOf = <A>(
   config: internal.AgentConfig,
   prompt: Prompt,
-  options: RunOptions<any>,
+  options: RunOptions<any, any, any>,
   chunkMap?: internal.ChunkMap<A>
 ): Stream.Stream<any, unknown, any> => {
   const stream = Stream.fromChannel(
@@ -780,7 +847,7 @@ export const streamOutput = <A, E, R, M extends Model.Input = never>(
 const streamOutputOf = <A>(
   config: internal.AgentConfig,
   prompt: Prompt,
-  options?: RunOptions<any> & StreamOutputOptions
+  options?: RunOptions<any, any, any> & StreamOutputOptions
 ): Stream.Stream<PartialOutput<A>, unknown, unknown> => {
   const throttleMillis =
     options?.throttle === undefined ? 0 : Duration.toMillis(Duration.decode(options.throttle))

@@ -16,6 +16,8 @@ import {
   type FunctionToolCallEvent,
   type FunctionToolResultEvent,
   type ModelMessage,
+  type OutputToolCallEvent,
+  type OutputToolResultEvent,
   type ModelRequest,
   ModelResponse,
   type PartDeltaEvent,
@@ -135,6 +137,8 @@ export type AgentStreamEvent<A> =
   | FinalResultEvent
   | FunctionToolCallEvent
   | FunctionToolResultEvent
+  | OutputToolCallEvent
+  | OutputToolResultEvent
   | SubAgentEvent
   | AgentRunResultEvent<A>
 

@@ -618,6 +618,28 @@ export class FunctionToolResultEvent extends Schema.TaggedClass<FunctionToolResu
   { result: Schema.Union(ToolReturnPart, RetryPromptPart) }
 ) {}
 
+// [runopts] Output tool events ------------------------------------------------
+
+/**
+ * The agent is about to decode a call of an output tool (pydantic-ai's `OutputToolCallEvent`):
+ * emitted for every output tool call of a response the agent handles, before its result event.
+ */
+export class OutputToolCallEvent extends Schema.TaggedClass<OutputToolCallEvent>()(
+  "OutputToolCallEvent",
+  { part: ToolCallPart }
+) {}
+
+/**
+ * An output tool call was handled (pydantic-ai's `OutputToolResultEvent`): its decoding gave the
+ * output (a `ToolReturnPart` "Final result processed."), was refused (a `RetryPromptPart`, counted
+ * against the output retries), or was not used (a `ToolReturnPart` saying why). The same part
+ * goes to the model in the next request, unless the run ends.
+ */
+export class OutputToolResultEvent extends Schema.TaggedClass<OutputToolResultEvent>()(
+  "OutputToolResultEvent",
+  { result: Schema.Union(ToolReturnPart, RetryPromptPart) }
+) {}
+
 // ---------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------

@@ -64,6 +64,8 @@ import {
   type ModelRequestPart,
   ModelResponse,
   type ModelResponseStreamEvent,
+  OutputToolCallEvent,
+  OutputToolResultEvent,
   type PartStartEvent,
   RetryPromptPart,
   SystemPromptPart,
@@ -78,7 +80,7 @@ import * as ModelSettings from "../ModelSettings.js"
 import type * as OutputSpec from "../OutputSpec.js"
 import { RunContext, type Service as RunContextService } from "../RunContext.js"
 import type { ToolDefinition } from "../Tool.js"
-import type * as Toolset from "../Toolset.js"
+import * as Toolset from "../Toolset.js"
 import { RunUsage, UsageLimits } from "../Usage.js"
 import { countBeforeRequest } from "./countBeforeRequest.js"
 import * as historyProcessors from "./historyProcessors.js"
@@ -152,6 +154,57 @@ export interface RunOptionsAny {
   readonly conversationId?: string | undefined
   /** `run` only: every event of the run, synchronously (see `Machine.eventsBody`). */
   readonly onEvent?: EventCallback<any> | undefined
+  /** Replaces the agent's output for this run (see `runConfig`). */
+  readonly outputType?: OutputSpec.Any | undefined
+  /** Added to the agent's toolset for this run. */
+  readonly toolsets?: ReadonlyArray<Toolset.Any> | undefined
+  /** Replace the agent's `retries` / `outputRetries` for this run. */
+  readonly retries?: number | undefined
+  readonly outputRetries?: number | undefined
+}
+
+/** Configurations with a run's `outputType` (and retries) over them, by agent configuration. */
+const overridden = new WeakMap<AgentConfig, WeakMap<OutputSpec.Any, Map<string, AgentConfig>>>()
+
+/**
+ * The configuration a run uses: the agent's, or — with `outputType`, `toolsets`, `retries` or
+ * `outputRetries` in the run's options — a copy with those over it (output replaced, toolsets
+ * added, retries replaced). A copy without run toolsets is kept per output and retries, so
+ * repeated runs share one `Plan` (its resolved output and request parameters). `outputType`
+ * with output validators is a `UserError` (they were written for the agent's output type).
+ */
+export const runConfig = (
+  config: AgentConfig,
+  options: RunOptionsAny
+): AgentConfig | UserError => {
+  const { outputType, toolsets, retries, outputRetries } = options
+  const extraSets = toolsets !== undefined && toolsets.length > 0
+  if (outputType === undefined && !extraSets && retries === undefined && outputRetries === undefined)
+    return config
+  if (outputType !== undefined && config.outputValidators.length > 0) {
+    return new UserError({
+      reason:
+        "RunOptions.outputType can only be used with an agent without outputValidators: they " +
+        "were written for the agent's own output type"
+    })
+  }
+  const derive = (): AgentConfig => ({
+    ...config,
+    ...(outputType !== undefined ? { output: outputType } : {}),
+    ...(extraSets ? { toolset: Toolset.combine(config.toolset, ...toolsets) } : {}),
+    ...(retries !== undefined ? { retries } : {}),
+    ...(outputRetries !== undefined ? { outputRetries } : {})
+  })
+  if (extraSets) return derive()
+  let byOutput = overridden.get(config)
+  if (byOutput === undefined) overridden.set(config, (byOutput = new WeakMap()))
+  const output = outputType ?? config.output
+  let byRetries = byOutput.get(output)
+  if (byRetries === undefined) byOutput.set(output, (byRetries = new Map()))
+  const key = `${retries ?? ""}/${outputRetries ?? ""}`
+  let derived = byRetries.get(key)
+  if (derived === undefined) byRetries.set(key, (derived = derive()))
+  return derived
 }
 
 /** Receives a run's events one by one, synchronously (`RunOptions.onEvent`). */
@@ -446,7 +499,9 @@ export const makeMachine = <A>(
   options: RunOptionsAny,
   owner?: RunOwner
 ): Effect.Effect<Machine<A>, AgentError, unknown> => {
-  const plan = planFor(config)
+  const effective = runConfig(config, options)
+  if (effective instanceof UserError) return Effect.fail(effective)
+  const plan = planFor(effective)
   const input = options.model ?? config.model
   const build = (
     model: Model.Service | undefined
@@ -1470,19 +1525,33 @@ class Run<A> implements Machine<A>, ToolHost {
             })
           }
         )
+      // [runopts] Output tool events: a call event before decoding, a result event after.
+      const streaming = emit !== noEmit
+      const outputCalled = (call: ToolCallPart) =>
+        streaming ? emit(Chunk.of(new OutputToolCallEvent({ part: call }, true))) : Effect.void
+      const outputDone = (i: number, call: ToolCallPart, result: CallResult) => {
+        results[i] = result
+        return streaming
+          ? emit(Chunk.of(new OutputToolResultEvent({ result }, true)))
+          : Effect.void
+      }
+      const outputUnused = (i: number, call: ToolCallPart, text: string) =>
+        Effect.zipRight(outputCalled(call), outputDone(i, call, statusReturn(call, text)))
       const processOutput = (i: number, call: ToolCallPart) =>
-        Effect.map(this.runOutputCall(call, failed, true), (r) => {
-          if (r.ok) {
+        Effect.zipRight(
+          outputCalled(call),
+          Effect.flatMap(this.runOutputCall(call, failed, true), (r) => {
+            if (!r.ok) return outputDone(i, call, r.part)
             final = { value: r.value, index: i }
-            results[i] = statusReturn(call, statusTexts.finalResult)
-          } else results[i] = r.part
-        })
+            return outputDone(i, call, statusReturn(call, statusTexts.finalResult))
+          })
+        )
 
       if (endStrategy === "early") {
         for (let i = 0; i < calls.length; i++) {
           const call = calls[i]!
           if (!isOutput(call) || !todo(i)) continue
-          if (final !== undefined) results[i] = statusReturn(call, statusTexts.outputNotUsed)
+          if (final !== undefined) yield* outputUnused(i, call, statusTexts.outputNotUsed)
           else yield* processOutput(i, call)
         }
         const fns = calls.flatMap((c, i) => (isOutput(c) || !todo(i) ? [] : [i]))
@@ -1500,7 +1569,7 @@ class Run<A> implements Machine<A>, ToolHost {
           }
           yield* runPending(pending)
           pending = []
-          if (final !== undefined) results[i] = statusReturn(call, statusTexts.outputNotUsed)
+          if (final !== undefined) yield* outputUnused(i, call, statusTexts.outputNotUsed)
           else yield* processOutput(i, call)
         }
         yield* runPending(pending)
@@ -1511,8 +1580,13 @@ class Run<A> implements Machine<A>, ToolHost {
           if (!isOutput(call) || !todo(i)) continue
           if (final === undefined) yield* processOutput(i, call)
           else {
+            yield* outputCalled(call)
             const r = yield* this.runOutputCall(call, failed, false)
-            results[i] = r.ok ? statusReturn(call, statusTexts.outputProcessedNotFinal) : r.part
+            yield* outputDone(
+              i,
+              call,
+              r.ok ? statusReturn(call, statusTexts.outputProcessedNotFinal) : r.part
+            )
           }
         }
       }

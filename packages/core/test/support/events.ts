@@ -16,6 +16,10 @@ export const describeEvent = (e: Agent.AgentStreamEvent<unknown>): string => {
       return `call ${e.part.toolName}`
     case "FunctionToolResultEvent":
       return `result ${e.result._tag}`
+    case "OutputToolCallEvent":
+      return `output call ${e.part.toolName}`
+    case "OutputToolResultEvent":
+      return `output result ${e.result._tag}`
     case "SubAgentEvent":
       return `[${e.agentName} ${e.toolCallId}] ${describeEvent(e.event)}`
     case "AgentRunResultEvent":
