@@ -173,13 +173,15 @@ const overridden = new WeakMap<AgentConfig, WeakMap<OutputSpec.Any, Map<string, 
  * repeated runs share one `Plan` (its resolved output and request parameters). `outputType`
  * with output validators is a `UserError` (they were written for the agent's output type).
  */
-export const runConfig = (
-  config: AgentConfig,
-  options: RunOptionsAny
-): AgentConfig | UserError => {
+export const runConfig = (config: AgentConfig, options: RunOptionsAny): AgentConfig | UserError => {
   const { outputType, toolsets, retries, outputRetries } = options
   const extraSets = toolsets !== undefined && toolsets.length > 0
-  if (outputType === undefined && !extraSets && retries === undefined && outputRetries === undefined)
+  if (
+    outputType === undefined &&
+    !extraSets &&
+    retries === undefined &&
+    outputRetries === undefined
+  )
     return config
   if (outputType !== undefined && config.outputValidators.length > 0) {
     return new UserError({
@@ -1531,9 +1533,7 @@ class Run<A> implements Machine<A>, ToolHost {
         streaming ? emit(Chunk.of(new OutputToolCallEvent({ part: call }, true))) : Effect.void
       const outputDone = (i: number, call: ToolCallPart, result: CallResult) => {
         results[i] = result
-        return streaming
-          ? emit(Chunk.of(new OutputToolResultEvent({ result }, true)))
-          : Effect.void
+        return streaming ? emit(Chunk.of(new OutputToolResultEvent({ result }, true))) : Effect.void
       }
       const outputUnused = (i: number, call: ToolCallPart, text: string) =>
         Effect.zipRight(outputCalled(call), outputDone(i, call, statusReturn(call, text)))
