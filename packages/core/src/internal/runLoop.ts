@@ -16,6 +16,7 @@
  */
 import * as Channel from "effect/Channel"
 import * as Chunk from "effect/Chunk"
+import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -314,6 +315,19 @@ let runCounter = 0
 
 const newRunId = (): string => `run_${Date.now().toString(36)}_${(runCounter++).toString(36)}`
 
+/** [runopts] A new conversation id (a random UUID, as pydantic-ai's). */
+const newConversationId = (): string => globalThis.crypto.randomUUID()
+
+/** The conversation id of the latest message of a history that has one. */
+const conversationIdOf = (history: ReadonlyArray<ModelMessage> | undefined): string | undefined => {
+  if (history === undefined) return undefined
+  for (let i = history.length - 1; i >= 0; i--) {
+    const id = history[i]!.conversationId
+    if (id !== undefined) return id
+  }
+  return undefined
+}
+
 /** The error text of a run with no model: which Layer to provide, or where to pass a model. */
 export const noModelReason = (agentName: string | undefined): string =>
   `No model for ${agentName === undefined ? "this agent" : `agent "${agentName}"`}: the ` +
@@ -526,7 +540,8 @@ export const makeMachine = <A>(
         options,
         owner,
         context,
-        CaptureRunMessages.claimSlot(fiber.getFiberRef(CaptureRunMessages.currentSlot))
+        CaptureRunMessages.claimSlot(fiber.getFiberRef(CaptureRunMessages.currentSlot)),
+        Context.get(fiber.currentDefaultServices, Clock.Clock)
       )
       return run.metadataInputs === undefined
         ? Effect.succeed(run)
@@ -572,6 +587,11 @@ class Run<A> implements Machine<A>, ToolHost {
   private readonly processors: ReadonlyArray<historyProcessors.AnyProcessor>
   private readonly st: State
   chunkMap: ChunkMap<A> | undefined = undefined
+  /**
+   * [runopts] The conversation of this run: the option, else the latest one in the history,
+   * else a new id. Stamped on the messages the run adds and on its spans.
+   */
+  readonly conversationId: string
 
   constructor(
     private readonly plan: Plan,
@@ -581,7 +601,9 @@ class Run<A> implements Machine<A>, ToolHost {
     owner: RunOwner | undefined,
     callerContext: Context.Context<any>,
     /** Mirrors the messages to `CaptureRunMessages`, when this run claimed its slot. */
-    private readonly slot: CaptureRunMessages.Slot | undefined
+    private readonly slot: CaptureRunMessages.Slot | undefined,
+    /** The caller's clock (a `TestClock` in tests): the requests' timestamps. */
+    private readonly clock: Clock.Clock
   ) {
     const config = plan.config
     // Requests go through `chat {model}` spans (GenAI attributes); an instrumented model is
@@ -651,11 +673,11 @@ class Run<A> implements Machine<A>, ToolHost {
         : [...(config.historyProcessors ?? []), ...own]
     // [compose #18] `gen_ai.conversation.id` on the run's `invoke_agent` span; the run id is
     // the agent call's id (`gen_ai.agent.call.id`).
+    this.conversationId =
+      options.conversationId ?? conversationIdOf(options.messageHistory) ?? newConversationId()
     if (owner?.parent?._tag === "Span") {
       owner.parent.attribute("gen_ai.agent.call.id", this.runId)
-      if (options.conversationId !== undefined) {
-        owner.parent.attribute("gen_ai.conversation.id", options.conversationId)
-      }
+      owner.parent.attribute("gen_ai.conversation.id", this.conversationId)
     }
     this.start = new UserPromptNode(prompt)
     this.st = {
@@ -752,7 +774,7 @@ class Run<A> implements Machine<A>, ToolHost {
       toolCallId: undefined,
       partialOutput: false,
       metadata: st.metadata,
-      conversationId: this.options.conversationId
+      conversationId: this.conversationId
     }
     return extra === undefined ? ctx : { ...ctx, ...extra }
   }
@@ -1051,11 +1073,15 @@ class Run<A> implements Machine<A>, ToolHost {
   ): Effect.Effect<Prepared, unknown, unknown> {
     const st = this.st
     const instructions = this.instructionsText(dynamic)
+    const given = node.request
     const request = new ModelRequest(
       {
-        parts: node.request.parts,
+        parts: given.parts,
         ...(instructions !== undefined ? { instructions } : {}),
-        runId: this.runId
+        runId: this.runId,
+        timestamp: new Date(this.clock.unsafeCurrentTimeMillis()),
+        conversationId: this.conversationId,
+        ...(given.metadata !== undefined ? { metadata: given.metadata } : {})
       },
       true
     )
@@ -1136,7 +1162,28 @@ class Run<A> implements Machine<A>, ToolHost {
     return parameters
   }
 
-  private finishResponse(response: ModelResponse): Effect.Effect<AgentNode<A>, unknown> {
+  /** [runopts] A response of this run, with the run's conversation id. */
+  private stamped(response: ModelResponse): ModelResponse {
+    return response.conversationId === this.conversationId
+      ? response
+      : new ModelResponse({ ...response, conversationId: this.conversationId }, true)
+  }
+
+  /** A request holding the last tool results of a run that ends (never sent to the model). */
+  private closingRequest(parts: ReadonlyArray<ModelRequestPart>): ModelRequest {
+    return new ModelRequest(
+      {
+        parts,
+        runId: this.runId,
+        timestamp: new Date(this.clock.unsafeCurrentTimeMillis()),
+        conversationId: this.conversationId
+      },
+      true
+    )
+  }
+
+  private finishResponse(raw: ModelResponse): Effect.Effect<AgentNode<A>, unknown> {
+    const response = this.stamped(raw)
     return Effect.flatMap(
       Ref.updateAndGet(this.usageRef, (u) => u.addRequest(response.usage)),
       (usage) => {
@@ -1194,7 +1241,12 @@ class Run<A> implements Machine<A>, ToolHost {
         done
           ? Effect.void
           : Effect.map(streamed.response, (r) =>
-              this.append(new ModelResponse({ ...r, state: "interrupted" }, true))
+              this.append(
+                new ModelResponse(
+                  { ...r, state: "interrupted", conversationId: this.conversationId },
+                  true
+                )
+              )
             )
       )
       const finish = (completed: ModelResponse | undefined) =>
@@ -1392,7 +1444,7 @@ class Run<A> implements Machine<A>, ToolHost {
       runHandoff(request, this.st.messages, {
         usage: this.usageRef,
         usageLimits: this.usageLimits,
-        conversationId: this.options.conversationId
+        conversationId: this.conversationId
       }),
       (result) => {
         const messages = result.allMessages()
@@ -1531,19 +1583,19 @@ class Run<A> implements Machine<A>, ToolHost {
       const streaming = emit !== noEmit
       const outputCalled = (call: ToolCallPart) =>
         streaming ? emit(Chunk.of(new OutputToolCallEvent({ part: call }, true))) : Effect.void
-      const outputDone = (i: number, call: ToolCallPart, result: CallResult) => {
+      const outputDone = (i: number, result: CallResult) => {
         results[i] = result
         return streaming ? emit(Chunk.of(new OutputToolResultEvent({ result }, true))) : Effect.void
       }
       const outputUnused = (i: number, call: ToolCallPart, text: string) =>
-        Effect.zipRight(outputCalled(call), outputDone(i, call, statusReturn(call, text)))
+        Effect.zipRight(outputCalled(call), outputDone(i, statusReturn(call, text)))
       const processOutput = (i: number, call: ToolCallPart) =>
         Effect.zipRight(
           outputCalled(call),
           Effect.flatMap(this.runOutputCall(call, failed, true), (r) => {
-            if (!r.ok) return outputDone(i, call, r.part)
+            if (!r.ok) return outputDone(i, r.part)
             final = { value: r.value, index: i }
-            return outputDone(i, call, statusReturn(call, statusTexts.finalResult))
+            return outputDone(i, statusReturn(call, statusTexts.finalResult))
           })
         )
 
@@ -1584,7 +1636,6 @@ class Run<A> implements Machine<A>, ToolHost {
             const r = yield* this.runOutputCall(call, failed, false)
             yield* outputDone(
               i,
-              call,
               r.ok ? statusReturn(call, statusTexts.outputProcessedNotFinal) : r.part
             )
           }
@@ -1624,12 +1675,12 @@ class Run<A> implements Machine<A>, ToolHost {
       }
       if (resume !== undefined) parts.push(...resume.carried)
       if (final !== undefined) {
-        if (parts.length > 0) this.append(new ModelRequest({ parts, runId: this.runId }, true))
+        if (parts.length > 0) this.append(this.closingRequest(parts))
         return yield* this.end(final.value)
       }
       if (deferred.length > 0) {
         // The results so far stay in the history; the resumed run sends them with the rest.
-        if (parts.length > 0) this.append(new ModelRequest({ parts, runId: this.runId }, true))
+        if (parts.length > 0) this.append(this.closingRequest(parts))
         return yield* this.end(deferredRequests(deferred) as A)
       }
       if (parts.length === 0) {
