@@ -35,6 +35,7 @@ import type * as Layer from "effect/Layer"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Option from "effect/Option"
 import { type Pipeable, pipeArguments } from "effect/Pipeable"
+import type * as Queue from "effect/Queue"
 import type * as Ref from "effect/Ref"
 import * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
@@ -176,6 +177,15 @@ export interface RunOptions<
   /** Replaces the agent's `outputRetries` for this run (an output spec's own `retries` wins). */
   readonly outputRetries?: number
   /**
+   * Steers the run while it goes (pydantic-ai's enqueued user messages): whatever this queue
+   * holds when the run sends its next model request is taken and sent as user prompts in that
+   * request, after its own parts (tool results first) — in the history like any prompt. Taking
+   * and recording is one uninterruptible step, so a taken message is never lost. Messages
+   * offered after the last request stay in the queue. Content that does not validate fails the
+   * run with a `UserError`. With `iter`, `AgentRun.enqueue` does the same without a queue.
+   */
+  readonly steering?: Queue.Dequeue<string | ReadonlyArray<UserContent>>
+  /**
    * Continue this conversation. It is repaired first: unanswered tool calls get an
    * `interrupted` return, tool results whose call is not in the response before them are
    * removed, and `dynamicSystemPrompt`s of this agent are re-evaluated.
@@ -245,9 +255,12 @@ export interface RunOptions<
    */
   readonly builtinTools?: ReadonlyArray<BuiltinTool.BuiltinTool> | undefined
   /**
-   * The conversation (session, thread) this run belongs to: recorded as `gen_ai.conversation.id`
-   * on the run's `invoke_agent` span (and its `chat` spans), visible in
-   * `RunContext.conversationId`, and passed on to sub-agents (`asTool`, handoffs).
+   * The conversation (session, thread) this run belongs to. Without it, the run continues the
+   * latest `conversationId` of `messageHistory`, or starts a new conversation (a random UUID).
+   * Stamped on every message the run adds (`ModelRequest` / `ModelResponse.conversationId`),
+   * recorded as `gen_ai.conversation.id` on the run's `invoke_agent` span (and its `chat`
+   * spans), visible in `RunContext.conversationId`, and passed on to sub-agents (`asTool`,
+   * handoffs).
    */
   readonly conversationId?: string | undefined
 }
@@ -276,6 +289,12 @@ export interface AgentRun<A, E> {
   readonly usage: Effect.Effect<RunUsage>
   /** The result, once the run reached `End`. */
   readonly result: Effect.Effect<Option.Option<Graph.AgentRunResult<A>>>
+  /**
+   * Steers the run: `prompt` is sent as a user prompt with the next model request (after its
+   * own parts), and is in the history from then on (see `RunOptions.steering`). Enqueued after
+   * the last request, it is not sent. Structured content that does not validate: `UserError`.
+   */
+  readonly enqueue: (prompt: string | ReadonlyArray<UserContent>) => Effect.Effect<void, UserError>
 }
 
 /**
@@ -570,6 +589,7 @@ export const fromConfig = <A, E, R>(config: internal.AgentConfig): Agent<A, E, R
         ),
         messages: machine.messages,
         usage: machine.usage,
+        enqueue: (prompt) => machine.enqueue(prompt),
         result: Effect.map(machine.nextNode, (n) =>
           n._tag === "End" ? Option.some(n.result) : Option.none()
         )

@@ -153,6 +153,8 @@ export interface RunOptionsAny {
   readonly historyProcessors?: ReadonlyArray<historyProcessors.AnyProcessor> | undefined
   readonly builtinTools?: ReadonlyArray<BuiltinTool> | undefined
   readonly conversationId?: string | undefined
+  /** [runopts] User messages to steer the run with, delivered at the next model request. */
+  readonly steering?: Queue.Dequeue<string | ReadonlyArray<UserContent>> | undefined
   /** `run` only: every event of the run, synchronously (see `Machine.eventsBody`). */
   readonly onEvent?: EventCallback<any> | undefined
   /** Replaces the agent's output for this run (see `runConfig`). */
@@ -309,6 +311,12 @@ export interface Machine<A> {
   ) => Effect.Effect<AgentRunResult<A>, unknown, unknown>
   /** A failure with the messages so far attached. */
   withMessagesOf(error: unknown): unknown
+  /**
+   * [runopts] Steers the run: `prompt` goes to the model as a user prompt at the next model
+   * request, after that request's own parts. Structured content that does not validate is a
+   * `UserError`.
+   */
+  enqueue(prompt: string | ReadonlyArray<UserContent>): Effect.Effect<void, UserError>
 }
 
 let runCounter = 0
@@ -587,6 +595,8 @@ class Run<A> implements Machine<A>, ToolHost {
   private readonly processors: ReadonlyArray<historyProcessors.AnyProcessor>
   private readonly st: State
   chunkMap: ChunkMap<A> | undefined = undefined
+  /** [runopts] Steering prompts waiting for the next model request (`enqueue`, `steering`). */
+  private steered: Array<UserPromptPart> | undefined = undefined
   /**
    * [runopts] The conversation of this run: the option, else the latest one in the history,
    * else a new id. Stamped on the messages the run adds and on its spans.
@@ -1051,20 +1061,64 @@ class Run<A> implements Machine<A>, ToolHost {
       const check = this.resolved.check
       if (check !== undefined) return Effect.fail(check)
       this.st.runStep += 1
-      if (this.dynamicInstructions.length === 0) return this.prepareWith(node, [])
+      if (this.dynamicInstructions.length === 0) return this.steerAndPrepare(node, [])
       return Effect.flatMap(this.makeCtx(), (ctx) =>
         Effect.flatMap(
           Effect.forEach(this.dynamicInstructions, (i) =>
             Effect.provideService(i, RunContext, ctx)
           ),
           (texts) =>
-            this.prepareWith(
+            this.steerAndPrepare(
               node,
               texts.filter((x): x is string => x !== undefined && x !== "")
             )
         )
       )
     })
+  }
+
+  /** A steering prompt as a request part; structured content is validated. */
+  private steeringPart(prompt: string | ReadonlyArray<UserContent>): UserPromptPart | UserError {
+    if (typeof prompt === "string") return new UserPromptPart({ content: prompt }, true)
+    try {
+      return new UserPromptPart({ content: prompt })
+    } catch (e) {
+      return new UserError({ reason: `Steering message is not valid user content: ${String(e)}` })
+    }
+  }
+
+  enqueue(prompt: string | ReadonlyArray<UserContent>): Effect.Effect<void, UserError> {
+    return Effect.suspend(() => {
+      const part = this.steeringPart(prompt)
+      if (part instanceof UserError) return Effect.fail(part)
+      ;(this.steered ??= []).push(part)
+      return Effect.void
+    })
+  }
+
+  /**
+   * [runopts] `prepareWith`, after taking what the `steering` queue holds. Taking the prompts
+   * and putting them in the history (`prepareWith` appends the request before it returns) is
+   * one uninterruptible step: a prompt taken from the queue is never lost.
+   */
+  private steerAndPrepare(
+    node: ModelRequestNode,
+    dynamic: ReadonlyArray<string>
+  ): Effect.Effect<Prepared, unknown, unknown> {
+    const steering = this.options.steering
+    if (steering === undefined) return this.prepareWith(node, dynamic)
+    return Effect.flatten(
+      Effect.uninterruptible(
+        Effect.map(Queue.takeAll(steering), (items) => {
+          for (const item of items) {
+            const part = this.steeringPart(item)
+            if (part instanceof UserError) return Effect.fail(part)
+            ;(this.steered ??= []).push(part)
+          }
+          return this.prepareWith(node, dynamic)
+        })
+      )
+    )
   }
 
   private prepareWith(
@@ -1074,9 +1128,11 @@ class Run<A> implements Machine<A>, ToolHost {
     const st = this.st
     const instructions = this.instructionsText(dynamic)
     const given = node.request
+    const steered = this.steered
+    this.steered = undefined
     const request = new ModelRequest(
       {
-        parts: given.parts,
+        parts: steered === undefined ? given.parts : [...given.parts, ...steered],
         ...(instructions !== undefined ? { instructions } : {}),
         runId: this.runId,
         timestamp: new Date(this.clock.unsafeCurrentTimeMillis()),
