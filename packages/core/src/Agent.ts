@@ -141,14 +141,26 @@ export type RunOutput<A, O, S extends ReadonlyArray<Toolset.Any> = []> =
   | ([O] extends [never] ? A : OutputSpec.Output<O> | Extract<A, DeferredToolRequests>)
   | ([Toolset.Deferrals<S[number]>] extends [never] ? never : DeferredToolRequests)
 
-/** The errors a run's own `toolsets` add. */
-export type RunErrors<S extends ReadonlyArray<Toolset.Any>> = Toolset.Errors<S[number]>
+/**
+ * The errors of a run of an agent with errors `E`, per-run model input `M` and per-run
+ * toolsets `S` (their tools' errors join).
+ */
+export type RunErrors<E, M, S extends ReadonlyArray<Toolset.Any>> =
+  | AgentError
+  | E
+  | ModelErrors<M>
+  | Toolset.Errors<S[number]>
 
-/** The requirements a run's own `outputType` and `toolsets` add. */
-export type RunExtraRequirements<O, S extends ReadonlyArray<Toolset.Any>> = Exclude<
-  OutputSpec.Requirements<O> | Toolset.Requirements<S[number]>,
-  RunContext | Graph.CurrentUsage
->
+/**
+ * The requirements of a run of an agent requiring `R` (see `RunRequirements`), plus what a
+ * per-run `outputType` `O` and toolsets `S` require.
+ */
+export type RunServices<R, M, O, S extends ReadonlyArray<Toolset.Any>> =
+  | RunRequirements<R, M>
+  | Exclude<
+      OutputSpec.Requirements<O> | Toolset.Requirements<S[number]>,
+      RunContext | Graph.CurrentUsage
+    >
 
 /**
  * Options of one run. `O` is the type of a per-run `outputType` (`never`: the agent's output),
@@ -318,8 +330,8 @@ export interface Agent<A, E = never, R = never> extends Pipeable {
     options?: RunOptions<M, O, S>
   ): Effect.Effect<
     Graph.AgentRunResult<RunOutput<A, O, S>>,
-    AgentError | E | ModelErrors<M> | RunErrors<S>,
-    RunRequirements<R, M> | RunExtraRequirements<O, S>
+    RunErrors<E, M, S>,
+    RunServices<R, M, O, S>
   >
   /**
    * Runs the agent to the end, streaming every event: part start/delta/end of each response,
@@ -335,8 +347,8 @@ export interface Agent<A, E = never, R = never> extends Pipeable {
     options?: RunOptions<M, O, S>
   ): Stream.Stream<
     Graph.AgentStreamEvent<RunOutput<A, O, S>>,
-    AgentError | E | ModelErrors<M> | RunErrors<S>,
-    RunRequirements<R, M> | RunExtraRequirements<O, S>
+    RunErrors<E, M, S>,
+    RunServices<R, M, O, S>
   >
   /**
    * Runs the agent, streaming its output as it grows: validated partial outputs, then the final
@@ -349,11 +361,7 @@ export interface Agent<A, E = never, R = never> extends Pipeable {
   >(
     prompt: Prompt,
     options?: RunOptions<M, O, S> & StreamOutputOptions
-  ): Stream.Stream<
-    PartialOutput<RunOutput<A, O, S>>,
-    AgentError | E | ModelErrors<M> | RunErrors<S>,
-    RunRequirements<R, M> | RunExtraRequirements<O, S>
-  >
+  ): Stream.Stream<PartialOutput<RunOutput<A, O, S>>, RunErrors<E, M, S>, RunServices<R, M, O, S>>
   /** Starts a run to be stepped node by node; it lives as long as the scope. */
   iter<
     M extends Model.Input = never,
@@ -363,9 +371,9 @@ export interface Agent<A, E = never, R = never> extends Pipeable {
     prompt: Prompt,
     options?: RunOptions<M, O, S>
   ): Effect.Effect<
-    AgentRun<RunOutput<A, O, S>, AgentError | E | ModelErrors<M> | RunErrors<S>>,
-    AgentError | E | ModelErrors<M> | RunErrors<S>,
-    RunRequirements<R, M> | RunExtraRequirements<O, S> | Scope.Scope
+    AgentRun<RunOutput<A, O, S>, RunErrors<E, M, S>>,
+    RunErrors<E, M, S>,
+    RunServices<R, M, O, S> | Scope.Scope
   >
 }
 

@@ -20,6 +20,7 @@ import * as Exit from "effect/Exit"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import { NativeOutput, PromptedOutput, TextOutput, ToolOutput } from "@agentfx/output"
+import { describeEvent as describeCoreEvent } from "../../core/test/support/events.js"
 import { Fruit } from "./utils.js"
 
 const banana = { name: "banana", color: "yellow" }
@@ -35,33 +36,15 @@ const retryParts = (messages: ReadonlyArray<Messages.ModelMessage>) =>
     m._tag === "ModelRequest" ? m.parts.filter((p) => p._tag === "RetryPromptPart") : []
   )
 
-/** Events as short strings, for asserting their order. */
-const describeEvent = (e: Agent.AgentStreamEvent<unknown>): string => {
-  switch (e._tag) {
-    case "PartStartEvent":
-      return `start ${e.index} ${e.part._tag}`
-    case "PartDeltaEvent":
-      return `delta ${e.index}`
-    case "PartEndEvent":
-      return `end ${e.index} ${e.part._tag}`
-    case "FinalResultEvent":
-      return `final ${e.toolName ?? "text"}`
-    case "FunctionToolCallEvent":
-      return `call ${e.part.toolName}`
-    case "FunctionToolResultEvent":
-      return `result ${e.result._tag}`
-    case "OutputToolCallEvent":
-      return `output call ${e.part.toolName} ${e.part.toolCallId}`
-    case "OutputToolResultEvent":
-      return `output result ${e.result._tag} ${e.result.toolCallId}${
-        e.result._tag === "ToolReturnPart" ? ` ${String(e.result.content)}` : ""
-      }`
-    case "SubAgentEvent":
-      return `[${e.agentName}] ${describeEvent(e.event)}`
-    case "AgentRunResultEvent":
-      return "done"
-  }
-}
+/** Events as short strings (`describeEvent`), output tool events with their ids and contents. */
+const describeEvent = (e: Agent.AgentStreamEvent<unknown>): string =>
+  e._tag === "OutputToolCallEvent"
+    ? `output call ${e.part.toolName} ${e.part.toolCallId}`
+    : e._tag === "OutputToolResultEvent"
+      ? `output result ${e.result._tag} ${e.result.toolCallId}${
+          e.result._tag === "ToolReturnPart" ? ` ${String(e.result.content)}` : ""
+        }`
+      : describeCoreEvent(e)
 
 describe("RunOptions.outputType", () => {
   const textAgent = Agent.make({ tools: [add] })
