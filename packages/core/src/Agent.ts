@@ -35,6 +35,7 @@ import type * as Layer from "effect/Layer"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Option from "effect/Option"
 import { type Pipeable, pipeArguments } from "effect/Pipeable"
+import type * as Queue from "effect/Queue"
 import type * as Ref from "effect/Ref"
 import * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
@@ -130,8 +131,72 @@ export type RunRequirements<R, M> = [M] extends [never]
   ? R
   : Exclude<R, Model.Model> | ModelRequirements<M>
 
-/** Options of one run. */
-export interface RunOptions<M extends Model.Input = never> {
+/**
+ * The output of a run of an agent producing `A`, with a per-run `outputType` `O` (`never`: none
+ * given) and per-run toolsets `S`: the run's output type replaces the agent's (its
+ * `DeferredToolRequests` kept when the agent's tools may defer), and a run toolset that may
+ * defer adds `DeferredToolRequests`.
+ */
+export type RunOutput<A, O, S extends ReadonlyArray<Toolset.Any> = []> =
+  | ([O] extends [never] ? A : OutputSpec.Output<O> | Extract<A, DeferredToolRequests>)
+  | ([Toolset.Deferrals<S[number]>] extends [never] ? never : DeferredToolRequests)
+
+/**
+ * The errors of a run of an agent with errors `E`, per-run model input `M` and per-run
+ * toolsets `S` (their tools' errors join).
+ */
+export type RunErrors<E, M, S extends ReadonlyArray<Toolset.Any>> =
+  | AgentError
+  | E
+  | ModelErrors<M>
+  | Toolset.Errors<S[number]>
+
+/**
+ * The requirements of a run of an agent requiring `R` (see `RunRequirements`), plus what a
+ * per-run `outputType` `O` and toolsets `S` require.
+ */
+export type RunServices<R, M, O, S extends ReadonlyArray<Toolset.Any>> =
+  | RunRequirements<R, M>
+  | Exclude<
+      OutputSpec.Requirements<O> | Toolset.Requirements<S[number]>,
+      RunContext | Graph.CurrentUsage
+    >
+
+/**
+ * Options of one run. `O` is the type of a per-run `outputType` (`never`: the agent's output),
+ * `S` the run's own `toolsets`; both are inferred from the options given.
+ */
+export interface RunOptions<
+  M extends Model.Input = never,
+  O extends OutputSpec.Any = never,
+  S extends ReadonlyArray<Toolset.Any> = []
+> {
+  /**
+   * The output of this run, replacing the agent's (pydantic-ai's per-run `output_type`): any
+   * `OutputSpec` (tool / native / prompted / text output), and the type of the result follows
+   * it — `agent.run(p, { outputType: OutputSpec.tool(S) })` gives an `AgentRunResult<S["Type"]>`.
+   * It replaces the agent's whole output (handoff output tools included). Only for an agent
+   * without `outputValidators` (they were written for its own output type): else a `UserError`.
+   */
+  readonly outputType?: O
+  /**
+   * Toolsets added to the agent's for this run only; their errors and requirements join the
+   * run's. A name also used by the agent's tools fails the run with a `UserError`.
+   */
+  readonly toolsets?: S
+  /** Replaces the agent's `retries` (per function tool) for this run. */
+  readonly retries?: number
+  /** Replaces the agent's `outputRetries` for this run (an output spec's own `retries` wins). */
+  readonly outputRetries?: number
+  /**
+   * Steers the run while it goes (pydantic-ai's enqueued user messages): whatever this queue
+   * holds when the run sends its next model request is taken and sent as user prompts in that
+   * request, after its own parts (tool results first) — in the history like any prompt. Taking
+   * and recording is one uninterruptible step, so a taken message is never lost. Messages
+   * offered after the last request stay in the queue. Content that does not validate fails the
+   * run with a `UserError`. With `iter`, `AgentRun.enqueue` does the same without a queue.
+   */
+  readonly steering?: Queue.Dequeue<string | ReadonlyArray<UserContent>>
   /**
    * Continue this conversation. It is repaired first: unanswered tool calls get an
    * `interrupted` return, tool results whose call is not in the response before them are
@@ -202,9 +267,12 @@ export interface RunOptions<M extends Model.Input = never> {
    */
   readonly builtinTools?: ReadonlyArray<BuiltinTool.BuiltinTool> | undefined
   /**
-   * The conversation (session, thread) this run belongs to: recorded as `gen_ai.conversation.id`
-   * on the run's `invoke_agent` span (and its `chat` spans), visible in
-   * `RunContext.conversationId`, and passed on to sub-agents (`asTool`, handoffs).
+   * The conversation (session, thread) this run belongs to. Without it, the run continues the
+   * latest `conversationId` of `messageHistory`, or starts a new conversation (a random UUID).
+   * Stamped on every message the run adds (`ModelRequest` / `ModelResponse.conversationId`),
+   * recorded as `gen_ai.conversation.id` on the run's `invoke_agent` span (and its `chat`
+   * spans), visible in `RunContext.conversationId`, and passed on to sub-agents (`asTool`,
+   * handoffs).
    */
   readonly conversationId?: string | undefined
 }
@@ -233,6 +301,12 @@ export interface AgentRun<A, E> {
   readonly usage: Effect.Effect<RunUsage>
   /** The result, once the run reached `End`. */
   readonly result: Effect.Effect<Option.Option<Graph.AgentRunResult<A>>>
+  /**
+   * Steers the run: `prompt` is sent as a user prompt with the next model request (after its
+   * own parts), and is in the history from then on (see `RunOptions.steering`). Enqueued after
+   * the last request, it is not sent. Structured content that does not validate: `UserError`.
+   */
+  readonly enqueue: (prompt: string | ReadonlyArray<UserContent>) => Effect.Effect<void, UserError>
 }
 
 /**
@@ -247,39 +321,59 @@ export interface Agent<A, E = never, R = never> extends Pipeable {
   /** The configuration, untyped (for wrappers and tests). */
   readonly config: internal.AgentConfig
   /** Runs the agent to the end. */
-  run<M extends Model.Input = never>(
+  run<
+    M extends Model.Input = never,
+    O extends OutputSpec.Any = never,
+    const S extends ReadonlyArray<Toolset.Any> = []
+  >(
     prompt: Prompt,
-    options?: RunOptions<M>
-  ): Effect.Effect<Graph.AgentRunResult<A>, AgentError | E | ModelErrors<M>, RunRequirements<R, M>>
+    options?: RunOptions<M, O, S>
+  ): Effect.Effect<
+    Graph.AgentRunResult<RunOutput<A, O, S>>,
+    RunErrors<E, M, S>,
+    RunServices<R, M, O, S>
+  >
   /**
    * Runs the agent to the end, streaming every event: part start/delta/end of each response,
    * `FinalResultEvent`, tool call and result events, then one `AgentRunResultEvent`. Dropping
    * the stream interrupts the run.
    */
-  runStream<M extends Model.Input = never>(
+  runStream<
+    M extends Model.Input = never,
+    O extends OutputSpec.Any = never,
+    const S extends ReadonlyArray<Toolset.Any> = []
+  >(
     prompt: Prompt,
-    options?: RunOptions<M>
+    options?: RunOptions<M, O, S>
   ): Stream.Stream<
-    Graph.AgentStreamEvent<A>,
-    AgentError | E | ModelErrors<M>,
-    RunRequirements<R, M>
+    Graph.AgentStreamEvent<RunOutput<A, O, S>>,
+    RunErrors<E, M, S>,
+    RunServices<R, M, O, S>
   >
   /**
    * Runs the agent, streaming its output as it grows: validated partial outputs, then the final
    * output last (any output mode; see `StreamOutputOptions` for throttling).
    */
-  streamOutput<M extends Model.Input = never>(
+  streamOutput<
+    M extends Model.Input = never,
+    O extends OutputSpec.Any = never,
+    const S extends ReadonlyArray<Toolset.Any> = []
+  >(
     prompt: Prompt,
-    options?: RunOptions<M> & StreamOutputOptions
-  ): Stream.Stream<PartialOutput<A>, AgentError | E | ModelErrors<M>, RunRequirements<R, M>>
+    options?: RunOptions<M, O, S> & StreamOutputOptions
+  ): Stream.Stream<PartialOutput<RunOutput<A, O, S>>, RunErrors<E, M, S>, RunServices<R, M, O, S>>
   /** Starts a run to be stepped node by node; it lives as long as the scope. */
-  iter<M extends Model.Input = never>(
+  iter<
+    M extends Model.Input = never,
+    O extends OutputSpec.Any = never,
+    const S extends ReadonlyArray<Toolset.Any> = []
+  >(
     prompt: Prompt,
-    options?: RunOptions<M>
+    options?: RunOptions<M, O, S>
   ): Effect.Effect<
-    AgentRun<A, AgentError | E | ModelErrors<M>>,
-    AgentError | E | ModelErrors<M>,
-    RunRequirements<R, M> | Scope.Scope
+    AgentRun<RunOutput<A, O, S>, RunErrors<E, M, S>>,
+    RunErrors<E, M, S>,
+    RunServices<R, M, O, S> | Scope.Scope
   >
 }
 
@@ -454,7 +548,7 @@ export const fromConfig = <A, E, R>(config: internal.AgentConfig): Agent<A, E, R
   self.name = config.name
   self.description = config.description
   self.config = config
-  self.run = (prompt: Prompt, options: RunOptions<any> = {}) =>
+  self.run = (prompt: Prompt, options: RunOptions<any, any, any> = {}) =>
     options.eventStreamHandler === undefined
       ? // The run's scope and context in one region (`withScopeAndContext`); with `onEvent`,
         // its events pushed as they happen.
@@ -476,11 +570,11 @@ export const fromConfig = <A, E, R>(config: internal.AgentConfig): Agent<A, E, R
   // The run's scope, its span and the run are set up in the stream's own channel, so every
   // chunk is read through no extra level (see `scopedChannel`); the span is the parent of the
   // run's steps through the run's context (`Stream.withSpan` would provide it on every pull).
-  self.runStream = (prompt: Prompt, options: RunOptions<any> = {}) =>
+  self.runStream = (prompt: Prompt, options: RunOptions<any, any, any> = {}) =>
     runStreamOf<A>(config, prompt, options)
-  self.streamOutput = (prompt: Prompt, options?: RunOptions<any> & StreamOutputOptions) =>
+  self.streamOutput = (prompt: Prompt, options?: RunOptions<any, any, any> & StreamOutputOptions) =>
     streamOutputOf<A>(config, prompt, options)
-  self.iter = (prompt: Prompt, options: RunOptions<any> = {}) =>
+  self.iter = (prompt: Prompt, options: RunOptions<any, any, any> = {}) =>
     Effect.map(
       Effect.flatMap(Effect.scope, (scope) => internal.open<A>(config, prompt, options, scope)),
       (machine): AgentRun<A, any> => ({
@@ -503,6 +597,7 @@ export const fromConfig = <A, E, R>(config: internal.AgentConfig): Agent<A, E, R
         ),
         messages: machine.messages,
         usage: machine.usage,
+        enqueue: (prompt) => machine.enqueue(prompt),
         result: Effect.map(machine.nextNode, (n) =>
           n._tag === "End" ? Option.some(n.result) : Option.none()
         )
@@ -644,7 +739,7 @@ type Fusable<A> = Stream.Stream<Graph.AgentStreamEvent<A>, unknown> & {
 const runStreamOf = <A>(
   config: internal.AgentConfig,
   prompt: Prompt,
-  options: RunOptions<any>,
+  options: RunOptions<any, any, any>,
   chunkMap?: internal.ChunkMap<A>
 ): Stream.Stream<any, unknown, any> => {
   const stream = Stream.fromChannel(
@@ -780,7 +875,7 @@ export const streamOutput = <A, E, R, M extends Model.Input = never>(
 const streamOutputOf = <A>(
   config: internal.AgentConfig,
   prompt: Prompt,
-  options?: RunOptions<any> & StreamOutputOptions
+  options?: RunOptions<any, any, any> & StreamOutputOptions
 ): Stream.Stream<PartialOutput<A>, unknown, unknown> => {
   const throttleMillis =
     options?.throttle === undefined ? 0 : Duration.toMillis(Duration.decode(options.throttle))

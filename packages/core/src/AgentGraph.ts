@@ -16,6 +16,8 @@ import {
   type FunctionToolCallEvent,
   type FunctionToolResultEvent,
   type ModelMessage,
+  type OutputToolCallEvent,
+  type OutputToolResultEvent,
   type ModelRequest,
   ModelResponse,
   type PartDeltaEvent,
@@ -137,6 +139,8 @@ export type AgentStreamEvent<A> =
   | FunctionToolCallEvent
   | FunctionToolResultEvent
   | ToolAvailabilityDeltaEvent
+  | OutputToolCallEvent
+  | OutputToolResultEvent
   | SubAgentEvent
   | AgentRunResultEvent<A>
 

@@ -527,7 +527,14 @@ export type ModelResponsePart = typeof ModelResponsePart.Type
 export class ModelRequest extends Schema.TaggedClass<ModelRequest>()("ModelRequest", {
   parts: Schema.Array(ModelRequestPart),
   instructions: optional(Schema.String),
-  runId: optional(Schema.String)
+  runId: optional(Schema.String),
+  // [runopts] pydantic-ai's request fields.
+  /** When the agent sent this request (Effect's `Clock`); absent on requests it did not send. */
+  timestamp: optional(Schema.Date),
+  /** The conversation this request belongs to (see `RunOptions.conversationId`). */
+  conversationId: optional(Schema.String),
+  /** Application data kept with the message; never sent to the model. */
+  metadata: optional(Schema.Record({ key: Schema.String, value: Schema.Unknown }))
 }) {}
 
 /** Why the model stopped. */
@@ -553,7 +560,14 @@ export class ModelResponse extends Schema.TaggedClass<ModelResponse>()("ModelRes
   timestamp: Schema.optionalWith(Schema.Date, { default: () => new Date() }),
   state: Schema.optionalWith(ResponseState, { default: () => "complete" as const }),
   providerDetails: optional(ProviderDetails),
-  runId: optional(Schema.String)
+  runId: optional(Schema.String),
+  // [runopts] pydantic-ai's response fields.
+  /** The base URL of the provider's API that answered, when the model records it. */
+  providerUrl: optional(Schema.String),
+  /** The conversation this response belongs to (see `RunOptions.conversationId`). */
+  conversationId: optional(Schema.String),
+  /** Application data kept with the message; never sent to the model. */
+  metadata: optional(Schema.Record({ key: Schema.String, value: Schema.Unknown }))
 }) {
   /** All text parts joined (no separator), as most users want it. */
   get text(): string {
@@ -728,6 +742,27 @@ export const toolAvailabilityDelta = (
     true
   )
 }
+// [runopts] Output tool events ------------------------------------------------
+
+/**
+ * The agent is about to decode a call of an output tool (pydantic-ai's `OutputToolCallEvent`):
+ * emitted for every output tool call of a response the agent handles, before its result event.
+ */
+export class OutputToolCallEvent extends Schema.TaggedClass<OutputToolCallEvent>()(
+  "OutputToolCallEvent",
+  { part: ToolCallPart }
+) {}
+
+/**
+ * An output tool call was handled (pydantic-ai's `OutputToolResultEvent`): its decoding gave the
+ * output (a `ToolReturnPart` "Final result processed."), was refused (a `RetryPromptPart`, counted
+ * against the output retries), or was not used (a `ToolReturnPart` saying why). The same part
+ * goes to the model in the next request, unless the run ends.
+ */
+export class OutputToolResultEvent extends Schema.TaggedClass<OutputToolResultEvent>()(
+  "OutputToolResultEvent",
+  { result: Schema.Union(ToolReturnPart, RetryPromptPart) }
+) {}
 
 // ---------------------------------------------------------------------------
 // Helpers

@@ -54,7 +54,10 @@ export interface Service {
   readonly toolCallApproved?: boolean | undefined
   /** Metadata given for the current tool call in `DeferredToolResults.metadata`, if any. */
   readonly toolCallMetadata?: unknown
-  /** The conversation this run belongs to (`RunOptions.conversationId`), if given. */
+  /**
+   * The conversation this run belongs to: `RunOptions.conversationId`, else the latest one in
+   * the message history, else generated for the run (always set inside a run).
+   */
   readonly conversationId?: string | undefined
   /** The run's metadata (agent `metadata` merged with the run's, run wins), once computed. */
   readonly metadata?: Readonly<Record<string, unknown>> | undefined

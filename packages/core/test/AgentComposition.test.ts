@@ -586,9 +586,14 @@ describe("handoffs", () => {
         "start 0 ToolCallPart",
         "final transfer_to_support",
         "end 0 ToolCallPart",
+        // The handoff is an output tool: decoded (to the handoff) before the target runs.
+        "output call transfer_to_support",
+        "output result ToolReturnPart",
         "[support call_h] start 0 ToolCallPart",
         "[support call_h] final final_result",
         "[support call_h] end 0 ToolCallPart",
+        "[support call_h] output call final_result",
+        "[support call_h] output result ToolReturnPart",
         "[support call_h] done",
         "done"
       ])

@@ -44,7 +44,7 @@ class TestReader extends MetricReader {
 
 /** Times of day differ between two runs: everything else must not. */
 const normalize = (u: unknown): unknown =>
-  JSON.parse(JSON.stringify(u, (k, v) => (k === "timestamp" ? 0 : v)))
+  JSON.parse(JSON.stringify(u, (k, v) => (k === "timestamp" || k === "conversationId" ? 0 : v)))
 
 /**
  * `layer`'s model with `push` on its streamed responses, served from the response's `events`

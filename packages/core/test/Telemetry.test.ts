@@ -400,10 +400,13 @@ describe("telemetry of composed and streamed runs (#18)", () => {
           }
           // the sub-agent's span describes its own model
           assert.strictEqual(helper!.attributes["gen_ai.request.model"], "m-helper")
-          // without a conversation id there is no attribute
-          yield* parent.run("go")
+          // without a conversation id the run generates one: on its span and its messages
+          const fresh = yield* parent.run("go")
           const [again] = byName(exporter.getFinishedSpans(), "invoke_agent boss").slice(-1)
-          assert.isUndefined(again!.attributes["gen_ai.conversation.id"])
+          const generated = again!.attributes["gen_ai.conversation.id"]
+          assert.match(String(generated), /^[0-9a-f-]{36}$/)
+          assert.notStrictEqual(generated, "conv-7")
+          for (const m of fresh.allMessages()) assert.strictEqual(m.conversationId, generated)
         })
       )
   )

@@ -44,11 +44,18 @@ import {
   untilSleeping
 } from "./support/replay.js"
 
-/** Times of day and generated ids aside, two reads of the same bytes must give equal values. */
+/**
+ * Times of day, generated ids and each run's own conversation id aside, two reads of the same
+ * bytes must give equal values.
+ */
 const normalize = (u: unknown): unknown =>
   JSON.parse(
     JSON.stringify(u, (k, v) =>
-      k === "timestamp" ? 0 : typeof v === "string" && generatedId.test(v) ? "generated" : v
+      k === "timestamp" || k === "conversationId"
+        ? 0
+        : typeof v === "string" && generatedId.test(v)
+          ? "generated"
+          : v
     )
   )
 /** A tool call id made up by a decoder (Gemini sends none). */

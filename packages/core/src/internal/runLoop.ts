@@ -16,6 +16,7 @@
  */
 import * as Channel from "effect/Channel"
 import * as Chunk from "effect/Chunk"
+import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -64,6 +65,8 @@ import {
   type ModelRequestPart,
   ModelResponse,
   type ModelResponseStreamEvent,
+  OutputToolCallEvent,
+  OutputToolResultEvent,
   type PartStartEvent,
   RetryPromptPart,
   SystemPromptPart,
@@ -78,7 +81,7 @@ import * as ModelSettings from "../ModelSettings.js"
 import type * as OutputSpec from "../OutputSpec.js"
 import { RunContext, type Service as RunContextService } from "../RunContext.js"
 import type { ToolDefinition } from "../Tool.js"
-import type * as Toolset from "../Toolset.js"
+import * as Toolset from "../Toolset.js"
 import { RunUsage, UsageLimits } from "../Usage.js"
 import { countBeforeRequest } from "./countBeforeRequest.js"
 import * as historyProcessors from "./historyProcessors.js"
@@ -150,8 +153,63 @@ export interface RunOptionsAny {
   readonly historyProcessors?: ReadonlyArray<historyProcessors.AnyProcessor> | undefined
   readonly builtinTools?: ReadonlyArray<BuiltinTool> | undefined
   readonly conversationId?: string | undefined
+  /** [runopts] User messages to steer the run with, delivered at the next model request. */
+  readonly steering?: Queue.Dequeue<string | ReadonlyArray<UserContent>> | undefined
   /** `run` only: every event of the run, synchronously (see `Machine.eventsBody`). */
   readonly onEvent?: EventCallback<any> | undefined
+  /** Replaces the agent's output for this run (see `runConfig`). */
+  readonly outputType?: OutputSpec.Any | undefined
+  /** Added to the agent's toolset for this run. */
+  readonly toolsets?: ReadonlyArray<Toolset.Any> | undefined
+  /** Replace the agent's `retries` / `outputRetries` for this run. */
+  readonly retries?: number | undefined
+  readonly outputRetries?: number | undefined
+}
+
+/** Configurations with a run's `outputType` (and retries) over them, by agent configuration. */
+const overridden = new WeakMap<AgentConfig, WeakMap<OutputSpec.Any, Map<string, AgentConfig>>>()
+
+/**
+ * The configuration a run uses: the agent's, or — with `outputType`, `toolsets`, `retries` or
+ * `outputRetries` in the run's options — a copy with those over it (output replaced, toolsets
+ * added, retries replaced). A copy without run toolsets is kept per output and retries, so
+ * repeated runs share one `Plan` (its resolved output and request parameters). `outputType`
+ * with output validators is a `UserError` (they were written for the agent's output type).
+ */
+export const runConfig = (config: AgentConfig, options: RunOptionsAny): AgentConfig | UserError => {
+  const { outputType, toolsets, retries, outputRetries } = options
+  const extraSets = toolsets !== undefined && toolsets.length > 0
+  if (
+    outputType === undefined &&
+    !extraSets &&
+    retries === undefined &&
+    outputRetries === undefined
+  )
+    return config
+  if (outputType !== undefined && config.outputValidators.length > 0) {
+    return new UserError({
+      reason:
+        "RunOptions.outputType can only be used with an agent without outputValidators: they " +
+        "were written for the agent's own output type"
+    })
+  }
+  const derive = (): AgentConfig => ({
+    ...config,
+    ...(outputType !== undefined ? { output: outputType } : {}),
+    ...(extraSets ? { toolset: Toolset.combine(config.toolset, ...toolsets) } : {}),
+    ...(retries !== undefined ? { retries } : {}),
+    ...(outputRetries !== undefined ? { outputRetries } : {})
+  })
+  if (extraSets) return derive()
+  let byOutput = overridden.get(config)
+  if (byOutput === undefined) overridden.set(config, (byOutput = new WeakMap()))
+  const output = outputType ?? config.output
+  let byRetries = byOutput.get(output)
+  if (byRetries === undefined) byOutput.set(output, (byRetries = new Map()))
+  const key = `${retries ?? ""}/${outputRetries ?? ""}`
+  let derived = byRetries.get(key)
+  if (derived === undefined) byRetries.set(key, (derived = derive()))
+  return derived
 }
 
 /** Receives a run's events one by one, synchronously (`RunOptions.onEvent`). */
@@ -253,11 +311,30 @@ export interface Machine<A> {
   ) => Effect.Effect<AgentRunResult<A>, unknown, unknown>
   /** A failure with the messages so far attached. */
   withMessagesOf(error: unknown): unknown
+  /**
+   * [runopts] Steers the run: `prompt` goes to the model as a user prompt at the next model
+   * request, after that request's own parts. Structured content that does not validate is a
+   * `UserError`.
+   */
+  enqueue(prompt: string | ReadonlyArray<UserContent>): Effect.Effect<void, UserError>
 }
 
 let runCounter = 0
 
 const newRunId = (): string => `run_${Date.now().toString(36)}_${(runCounter++).toString(36)}`
+
+/** [runopts] A new conversation id (a random UUID, as pydantic-ai's). */
+const newConversationId = (): string => globalThis.crypto.randomUUID()
+
+/** The conversation id of the latest message of a history that has one. */
+const conversationIdOf = (history: ReadonlyArray<ModelMessage> | undefined): string | undefined => {
+  if (history === undefined) return undefined
+  for (let i = history.length - 1; i >= 0; i--) {
+    const id = history[i]!.conversationId
+    if (id !== undefined) return id
+  }
+  return undefined
+}
 
 /** The error text of a run with no model: which Layer to provide, or where to pass a model. */
 export const noModelReason = (agentName: string | undefined): string =>
@@ -446,7 +523,9 @@ export const makeMachine = <A>(
   options: RunOptionsAny,
   owner?: RunOwner
 ): Effect.Effect<Machine<A>, AgentError, unknown> => {
-  const plan = planFor(config)
+  const effective = runConfig(config, options)
+  if (effective instanceof UserError) return Effect.fail(effective)
+  const plan = planFor(effective)
   const input = options.model ?? config.model
   const build = (
     model: Model.Service | undefined
@@ -469,7 +548,8 @@ export const makeMachine = <A>(
         options,
         owner,
         context,
-        CaptureRunMessages.claimSlot(fiber.getFiberRef(CaptureRunMessages.currentSlot))
+        CaptureRunMessages.claimSlot(fiber.getFiberRef(CaptureRunMessages.currentSlot)),
+        Context.get(fiber.currentDefaultServices, Clock.Clock)
       )
       return run.metadataInputs === undefined
         ? Effect.succeed(run)
@@ -515,6 +595,13 @@ class Run<A> implements Machine<A>, ToolHost {
   private readonly processors: ReadonlyArray<historyProcessors.AnyProcessor>
   private readonly st: State
   chunkMap: ChunkMap<A> | undefined = undefined
+  /** [runopts] Steering prompts waiting for the next model request (`enqueue`, `steering`). */
+  private steered: Array<UserPromptPart> | undefined = undefined
+  /**
+   * [runopts] The conversation of this run: the option, else the latest one in the history,
+   * else a new id. Stamped on the messages the run adds and on its spans.
+   */
+  readonly conversationId: string
 
   constructor(
     private readonly plan: Plan,
@@ -524,7 +611,9 @@ class Run<A> implements Machine<A>, ToolHost {
     owner: RunOwner | undefined,
     callerContext: Context.Context<any>,
     /** Mirrors the messages to `CaptureRunMessages`, when this run claimed its slot. */
-    private readonly slot: CaptureRunMessages.Slot | undefined
+    private readonly slot: CaptureRunMessages.Slot | undefined,
+    /** The caller's clock (a `TestClock` in tests): the requests' timestamps. */
+    private readonly clock: Clock.Clock
   ) {
     const config = plan.config
     // Requests go through `chat {model}` spans (GenAI attributes); an instrumented model is
@@ -594,11 +683,11 @@ class Run<A> implements Machine<A>, ToolHost {
         : [...(config.historyProcessors ?? []), ...own]
     // [compose #18] `gen_ai.conversation.id` on the run's `invoke_agent` span; the run id is
     // the agent call's id (`gen_ai.agent.call.id`).
+    this.conversationId =
+      options.conversationId ?? conversationIdOf(options.messageHistory) ?? newConversationId()
     if (owner?.parent?._tag === "Span") {
       owner.parent.attribute("gen_ai.agent.call.id", this.runId)
-      if (options.conversationId !== undefined) {
-        owner.parent.attribute("gen_ai.conversation.id", options.conversationId)
-      }
+      owner.parent.attribute("gen_ai.conversation.id", this.conversationId)
     }
     this.start = new UserPromptNode(prompt)
     this.st = {
@@ -695,7 +784,7 @@ class Run<A> implements Machine<A>, ToolHost {
       toolCallId: undefined,
       partialOutput: false,
       metadata: st.metadata,
-      conversationId: this.options.conversationId
+      conversationId: this.conversationId
     }
     return extra === undefined ? ctx : { ...ctx, ...extra }
   }
@@ -972,14 +1061,14 @@ class Run<A> implements Machine<A>, ToolHost {
       const check = this.resolved.check
       if (check !== undefined) return Effect.fail(check)
       this.st.runStep += 1
-      if (this.dynamicInstructions.length === 0) return this.prepareWith(node, [])
+      if (this.dynamicInstructions.length === 0) return this.steerAndPrepare(node, [])
       return Effect.flatMap(this.makeCtx(), (ctx) =>
         Effect.flatMap(
           Effect.forEach(this.dynamicInstructions, (i) =>
             Effect.provideService(i, RunContext, ctx)
           ),
           (texts) =>
-            this.prepareWith(
+            this.steerAndPrepare(
               node,
               texts.filter((x): x is string => x !== undefined && x !== "")
             )
@@ -988,17 +1077,67 @@ class Run<A> implements Machine<A>, ToolHost {
     })
   }
 
+  /** A steering prompt as a request part; structured content is validated. */
+  private steeringPart(prompt: string | ReadonlyArray<UserContent>): UserPromptPart | UserError {
+    if (typeof prompt === "string") return new UserPromptPart({ content: prompt }, true)
+    try {
+      return new UserPromptPart({ content: prompt })
+    } catch (e) {
+      return new UserError({ reason: `Steering message is not valid user content: ${String(e)}` })
+    }
+  }
+
+  enqueue(prompt: string | ReadonlyArray<UserContent>): Effect.Effect<void, UserError> {
+    return Effect.suspend(() => {
+      const part = this.steeringPart(prompt)
+      if (part instanceof UserError) return Effect.fail(part)
+      ;(this.steered ??= []).push(part)
+      return Effect.void
+    })
+  }
+
+  /**
+   * [runopts] `prepareWith`, after taking what the `steering` queue holds. Taking the prompts
+   * and putting them in the history (`prepareWith` appends the request before it returns) is
+   * one uninterruptible step: a prompt taken from the queue is never lost.
+   */
+  private steerAndPrepare(
+    node: ModelRequestNode,
+    dynamic: ReadonlyArray<string>
+  ): Effect.Effect<Prepared, unknown, unknown> {
+    const steering = this.options.steering
+    if (steering === undefined) return this.prepareWith(node, dynamic)
+    return Effect.flatten(
+      Effect.uninterruptible(
+        Effect.map(Queue.takeAll(steering), (items) => {
+          for (const item of items) {
+            const part = this.steeringPart(item)
+            if (part instanceof UserError) return Effect.fail(part)
+            ;(this.steered ??= []).push(part)
+          }
+          return this.prepareWith(node, dynamic)
+        })
+      )
+    )
+  }
+
   private prepareWith(
     node: ModelRequestNode,
     dynamic: ReadonlyArray<string>
   ): Effect.Effect<Prepared, unknown, unknown> {
     const st = this.st
     const instructions = this.instructionsText(dynamic)
+    const given = node.request
+    const steered = this.steered
+    this.steered = undefined
     const request = new ModelRequest(
       {
-        parts: node.request.parts,
+        parts: steered === undefined ? given.parts : [...given.parts, ...steered],
         ...(instructions !== undefined ? { instructions } : {}),
-        runId: this.runId
+        runId: this.runId,
+        timestamp: new Date(this.clock.unsafeCurrentTimeMillis()),
+        conversationId: this.conversationId,
+        ...(given.metadata !== undefined ? { metadata: given.metadata } : {})
       },
       true
     )
@@ -1079,7 +1218,28 @@ class Run<A> implements Machine<A>, ToolHost {
     return parameters
   }
 
-  private finishResponse(response: ModelResponse): Effect.Effect<AgentNode<A>, unknown> {
+  /** [runopts] A response of this run, with the run's conversation id. */
+  private stamped(response: ModelResponse): ModelResponse {
+    return response.conversationId === this.conversationId
+      ? response
+      : new ModelResponse({ ...response, conversationId: this.conversationId }, true)
+  }
+
+  /** A request holding the last tool results of a run that ends (never sent to the model). */
+  private closingRequest(parts: ReadonlyArray<ModelRequestPart>): ModelRequest {
+    return new ModelRequest(
+      {
+        parts,
+        runId: this.runId,
+        timestamp: new Date(this.clock.unsafeCurrentTimeMillis()),
+        conversationId: this.conversationId
+      },
+      true
+    )
+  }
+
+  private finishResponse(raw: ModelResponse): Effect.Effect<AgentNode<A>, unknown> {
+    const response = this.stamped(raw)
     return Effect.flatMap(
       Ref.updateAndGet(this.usageRef, (u) => u.addRequest(response.usage)),
       (usage) => {
@@ -1137,7 +1297,12 @@ class Run<A> implements Machine<A>, ToolHost {
         done
           ? Effect.void
           : Effect.map(streamed.response, (r) =>
-              this.append(new ModelResponse({ ...r, state: "interrupted" }, true))
+              this.append(
+                new ModelResponse(
+                  { ...r, state: "interrupted", conversationId: this.conversationId },
+                  true
+                )
+              )
             )
       )
       const finish = (completed: ModelResponse | undefined) =>
@@ -1335,7 +1500,7 @@ class Run<A> implements Machine<A>, ToolHost {
       runHandoff(request, this.st.messages, {
         usage: this.usageRef,
         usageLimits: this.usageLimits,
-        conversationId: this.options.conversationId
+        conversationId: this.conversationId
       }),
       (result) => {
         const messages = result.allMessages()
@@ -1470,19 +1635,31 @@ class Run<A> implements Machine<A>, ToolHost {
             })
           }
         )
+      // [runopts] Output tool events: a call event before decoding, a result event after.
+      const streaming = emit !== noEmit
+      const outputCalled = (call: ToolCallPart) =>
+        streaming ? emit(Chunk.of(new OutputToolCallEvent({ part: call }, true))) : Effect.void
+      const outputDone = (i: number, result: CallResult) => {
+        results[i] = result
+        return streaming ? emit(Chunk.of(new OutputToolResultEvent({ result }, true))) : Effect.void
+      }
+      const outputUnused = (i: number, call: ToolCallPart, text: string) =>
+        Effect.zipRight(outputCalled(call), outputDone(i, statusReturn(call, text)))
       const processOutput = (i: number, call: ToolCallPart) =>
-        Effect.map(this.runOutputCall(call, failed, true), (r) => {
-          if (r.ok) {
+        Effect.zipRight(
+          outputCalled(call),
+          Effect.flatMap(this.runOutputCall(call, failed, true), (r) => {
+            if (!r.ok) return outputDone(i, r.part)
             final = { value: r.value, index: i }
-            results[i] = statusReturn(call, statusTexts.finalResult)
-          } else results[i] = r.part
-        })
+            return outputDone(i, statusReturn(call, statusTexts.finalResult))
+          })
+        )
 
       if (endStrategy === "early") {
         for (let i = 0; i < calls.length; i++) {
           const call = calls[i]!
           if (!isOutput(call) || !todo(i)) continue
-          if (final !== undefined) results[i] = statusReturn(call, statusTexts.outputNotUsed)
+          if (final !== undefined) yield* outputUnused(i, call, statusTexts.outputNotUsed)
           else yield* processOutput(i, call)
         }
         const fns = calls.flatMap((c, i) => (isOutput(c) || !todo(i) ? [] : [i]))
@@ -1500,7 +1677,7 @@ class Run<A> implements Machine<A>, ToolHost {
           }
           yield* runPending(pending)
           pending = []
-          if (final !== undefined) results[i] = statusReturn(call, statusTexts.outputNotUsed)
+          if (final !== undefined) yield* outputUnused(i, call, statusTexts.outputNotUsed)
           else yield* processOutput(i, call)
         }
         yield* runPending(pending)
@@ -1511,8 +1688,12 @@ class Run<A> implements Machine<A>, ToolHost {
           if (!isOutput(call) || !todo(i)) continue
           if (final === undefined) yield* processOutput(i, call)
           else {
+            yield* outputCalled(call)
             const r = yield* this.runOutputCall(call, failed, false)
-            results[i] = r.ok ? statusReturn(call, statusTexts.outputProcessedNotFinal) : r.part
+            yield* outputDone(
+              i,
+              r.ok ? statusReturn(call, statusTexts.outputProcessedNotFinal) : r.part
+            )
           }
         }
       }
@@ -1550,12 +1731,12 @@ class Run<A> implements Machine<A>, ToolHost {
       }
       if (resume !== undefined) parts.push(...resume.carried)
       if (final !== undefined) {
-        if (parts.length > 0) this.append(new ModelRequest({ parts, runId: this.runId }, true))
+        if (parts.length > 0) this.append(this.closingRequest(parts))
         return yield* this.end(final.value)
       }
       if (deferred.length > 0) {
         // The results so far stay in the history; the resumed run sends them with the rest.
-        if (parts.length > 0) this.append(new ModelRequest({ parts, runId: this.runId }, true))
+        if (parts.length > 0) this.append(this.closingRequest(parts))
         return yield* this.end(deferredRequests(deferred) as A)
       }
       if (parts.length === 0) {

@@ -18,6 +18,10 @@ export const describeEvent = (e: Agent.AgentStreamEvent<unknown>): string => {
       return `result ${e.result._tag}`
     case "ToolAvailabilityDeltaEvent":
       return `tools added ${e.part.added.join(",")}`
+    case "OutputToolCallEvent":
+      return `output call ${e.part.toolName}`
+    case "OutputToolResultEvent":
+      return `output result ${e.result._tag}`
     case "SubAgentEvent":
       return `[${e.agentName} ${e.toolCallId}] ${describeEvent(e.event)}`
     case "AgentRunResultEvent":
