@@ -1,7 +1,7 @@
 /**
  * Toolsets: groups of tools an agent offers the model, computed per run step. A toolset is
- * built from tools (`fromTools`) and reshaped with combinators: `combine`, `filter`, `prefix`
- * and `prepare` (per-step editing or hiding of definitions). Duplicate names across a
+ * built from tools (`fromTools`) and reshaped with combinators: `combine`, `filter`, `prefix`,
+ * `rename` and `prepare` (per-step editing or hiding of definitions). Duplicate names across a
  * combined toolset are a `UserError`.
  *
  * @example
@@ -255,6 +255,48 @@ export const prefix: {
       )
     )
 )
+
+/**
+ * Renames some tools (pydantic-ai's `RenamedToolset`): `names` maps each new name to the name
+ * the toolset gives the tool, `Toolset.rename(ts, { lookup: "get_weather" })` offers
+ * `get_weather` as `lookup`. Tools not named keep their names; a name whose tool is not listed
+ * at a step (hidden by a `filter`) is skipped. Two tools ending up with one name, or one tool
+ * given two names, fails the run with a `UserError`.
+ */
+export const rename: {
+  (names: Readonly<Record<string, string>>): <E, R>(self: Toolset<E, R>) => Toolset<E, R>
+  <E, R>(self: Toolset<E, R>, names: Readonly<Record<string, string>>): Toolset<E, R>
+} = dual(2, <E, R>(self: Toolset<E, R>, names: Readonly<Record<string, string>>): Toolset<E, R> => {
+  const newName = new Map<string, string>()
+  for (const [to, from] of Object.entries(names)) {
+    if (newName.has(from)) {
+      const error = new UserError({
+        reason: `Toolset.rename: '${from}' is given two names ('${newName.get(from)}' and '${to}').`
+      })
+      return make(() => Effect.fail(error))
+    }
+    newName.set(from, to)
+  }
+  const renamed = (tools: ReadonlyArray<ToolsetTool<E, R>>): ReadonlyArray<ToolsetTool<E, R>> =>
+    tools.map((t) => {
+      const to = newName.get(t.definition.name)
+      return to === undefined
+        ? t
+        : { ...t, definition: new ToolDefinition({ ...t.definition, name: to }, true) }
+    })
+  const fixed = self.fixed === undefined ? undefined : renamed(self.fixed)
+  const fixedOk =
+    fixed !== undefined && new Set(fixed.map((t) => t.definition.name)).size === fixed.length
+  return make(
+    (ctx) =>
+      fixedOk
+        ? Effect.succeed(fixed)
+        : Effect.flatMap(self.tools(ctx), (tools) =>
+            checkDuplicates(renamed(tools), "Toolset.rename")
+          ),
+    fixedOk ? fixed : undefined
+  )
+})
 
 /**
  * Edits the definitions at every step: return a new list to hide tools (leave them out) or to
