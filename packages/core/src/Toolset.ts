@@ -1,8 +1,8 @@
 /**
  * Toolsets: groups of tools an agent offers the model, computed per run step. A toolset is
  * built from tools (`fromTools`) and reshaped with combinators: `combine`, `filter`, `prefix`,
- * `rename` and `prepare` (per-step editing or hiding of definitions). Duplicate names across a
- * combined toolset are a `UserError`.
+ * `rename`, `deferLoading`, `withMetadata` and `prepare` (per-step editing or hiding of
+ * definitions). Duplicate names across a combined toolset are a `UserError`.
  *
  * @example
  * ```ts
@@ -391,6 +391,72 @@ export const approvalRequired: {
       self.fixed?.map(wrap)
     )
   }
+)
+
+/** Edits each tool's definition, at every step; a fixed toolset stays fixed. */
+const mapDefinitions = <E, R>(
+  self: Toolset<E, R>,
+  f: (definition: ToolDefinition) => ToolDefinition
+): Toolset<E, R> => {
+  const mapped = (tools: ReadonlyArray<ToolsetTool<E, R>>): ReadonlyArray<ToolsetTool<E, R>> =>
+    tools.map((t) => {
+      const definition = f(t.definition)
+      return definition === t.definition ? t : { ...t, definition }
+    })
+  return make(
+    (ctx) => Effect.map(self.tools(ctx), mapped),
+    self.fixed === undefined ? undefined : mapped(self.fixed)
+  )
+}
+
+/**
+ * Marks tools as loaded only when a tool search finds them (`deferLoading: true`, pydantic-ai's
+ * `defer_loading()` wrapper): the named ones, or every tool of the toolset when no names are
+ * given. Pair it with the provider's search (`BuiltinTool.ToolSearch`) or the agent's
+ * (`withToolSearch`, applied after it).
+ *
+ * @example
+ * ```ts
+ * const tools = Toolset.fromTools([getWeather, getExchangeRate]).pipe(
+ *   Toolset.deferLoading(["get_exchange_rate"]),
+ *   Toolset.withToolSearch()
+ * )
+ * ```
+ */
+export const deferLoading: {
+  (names?: ReadonlyArray<string>): <E, R>(self: Toolset<E, R>) => Toolset<E, R>
+  <E, R>(self: Toolset<E, R>, names?: ReadonlyArray<string>): Toolset<E, R>
+} = dual(
+  (args) => isToolset(args[0]),
+  <E, R>(self: Toolset<E, R>, names?: ReadonlyArray<string>): Toolset<E, R> => {
+    const only = names === undefined ? undefined : new Set(names)
+    return mapDefinitions(self, (d) =>
+      d.deferLoading === true || (only !== undefined && !only.has(d.name))
+        ? d
+        : new ToolDefinition({ ...d, deferLoading: true }, true)
+    )
+  }
+)
+
+/**
+ * Adds metadata to every tool's definition (pydantic-ai's `SetMetadataToolset`): the keys are
+ * merged over a tool's own object metadata (a tool's non-object metadata is replaced). Metadata
+ * is never sent to the model; `prepare`, `filter` and wrapping models read it.
+ */
+export const withMetadata: {
+  (metadata: Readonly<Record<string, unknown>>): <E, R>(self: Toolset<E, R>) => Toolset<E, R>
+  <E, R>(self: Toolset<E, R>, metadata: Readonly<Record<string, unknown>>): Toolset<E, R>
+} = dual(
+  2,
+  <E, R>(self: Toolset<E, R>, metadata: Readonly<Record<string, unknown>>): Toolset<E, R> =>
+    mapDefinitions(self, (d) => {
+      const own = d.metadata
+      const merged =
+        typeof own === "object" && own !== null && !Array.isArray(own)
+          ? { ...own, ...metadata }
+          : { ...metadata }
+      return new ToolDefinition({ ...d, metadata: merged }, true)
+    })
 )
 
 /** The default name of the agent's tool search tool (`withToolSearch`). */

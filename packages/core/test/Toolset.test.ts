@@ -128,3 +128,53 @@ describe("Toolset.rename", () => {
     }).pipe(Effect.provide(TestModel.layer()))
   )
 })
+
+describe("Toolset.deferLoading / withMetadata", () => {
+  it.effect("deferLoading marks the named tools (or all); the agent's search then finds them", () =>
+    Effect.gen(function* () {
+      const names = (ts: Toolset.Any) =>
+        ts.fixed?.map((t) => `${t.definition.name}${t.definition.deferLoading ? "(D)" : ""}`)
+      const base = Toolset.fromTools([tool("a"), tool("b")])
+      assert.deepStrictEqual(names(base.pipe(Toolset.deferLoading(["b"]))), ["a", "b(D)"])
+      assert.deepStrictEqual(names(Toolset.deferLoading(base)), ["a(D)", "b(D)"])
+      const searched = base.pipe(Toolset.deferLoading(["b"]), Toolset.withToolSearch())
+      yield* Agent.make({ toolsets: [searched] }).run("go")
+      // A deferred tool is not offered until a search finds it.
+      assert.deepStrictEqual((yield* offeredTools)[0], ["a", "search_tools"])
+    }).pipe(Effect.provide(TestModel.layer()))
+  )
+
+  it.effect(
+    "withMetadata merges into each definition's metadata, seen by prepare and the model",
+    () =>
+      Effect.gen(function* () {
+        const own = Tool.make("own", {
+          parameters: Schema.Struct({}),
+          metadata: { team: "search", cost: 1 },
+          handler: () => Effect.succeed("ok")
+        })
+        const seen: Array<unknown> = []
+        const ts = Toolset.fromTools([own, tool("plain")]).pipe(
+          Toolset.withMetadata({ cost: 2, source: "internal" }),
+          Toolset.prepare((defs) => {
+            for (const d of defs) seen.push([d.name, d.metadata])
+            return Effect.succeed(defs)
+          })
+        )
+        yield* Agent.make({ toolsets: [ts] }).run("go")
+        assert.deepStrictEqual(seen.slice(0, 2), [
+          ["own", { team: "search", cost: 2, source: "internal" }],
+          ["plain", { cost: 2, source: "internal" }]
+        ])
+        const test = yield* TestModel.TestModel
+        const [first] = yield* test.requests
+        assert.deepStrictEqual(
+          first?.parameters.functionTools.map((t) => t.metadata),
+          [
+            { team: "search", cost: 2, source: "internal" },
+            { cost: 2, source: "internal" }
+          ]
+        )
+      }).pipe(Effect.provide(TestModel.layer()))
+  )
+})
