@@ -528,7 +528,6 @@ export class ModelRequest extends Schema.TaggedClass<ModelRequest>()("ModelReque
   parts: Schema.Array(ModelRequestPart),
   instructions: optional(Schema.String),
   runId: optional(Schema.String),
-  // [runopts] pydantic-ai's request fields.
   /** When the agent sent this request (Effect's `Clock`); absent on requests it did not send. */
   timestamp: optional(Schema.Date),
   /** The conversation this request belongs to (see `RunOptions.conversationId`). */
@@ -561,7 +560,6 @@ export class ModelResponse extends Schema.TaggedClass<ModelResponse>()("ModelRes
   state: Schema.optionalWith(ResponseState, { default: () => "complete" as const }),
   providerDetails: optional(ProviderDetails),
   runId: optional(Schema.String),
-  // [runopts] pydantic-ai's response fields.
   /** The base URL of the provider's API that answered, when the model records it. */
   providerUrl: optional(Schema.String),
   /** The conversation this response belongs to (see `RunOptions.conversationId`). */
@@ -742,7 +740,7 @@ export const toolAvailabilityDelta = (
     true
   )
 }
-// [runopts] Output tool events ------------------------------------------------
+// Output tool events ---------------------------------------------------------
 
 /**
  * The agent is about to decode a call of an output tool (pydantic-ai's `OutputToolCallEvent`):

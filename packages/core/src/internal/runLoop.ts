@@ -153,7 +153,7 @@ export interface RunOptionsAny {
   readonly historyProcessors?: ReadonlyArray<historyProcessors.AnyProcessor> | undefined
   readonly builtinTools?: ReadonlyArray<BuiltinTool> | undefined
   readonly conversationId?: string | undefined
-  /** [runopts] User messages to steer the run with, delivered at the next model request. */
+  /** User messages to steer the run with, delivered at the next model request. */
   readonly steering?: Queue.Dequeue<string | ReadonlyArray<UserContent>> | undefined
   /** `run` only: every event of the run, synchronously (see `Machine.eventsBody`). */
   readonly onEvent?: EventCallback<any> | undefined
@@ -312,7 +312,7 @@ export interface Machine<A> {
   /** A failure with the messages so far attached. */
   withMessagesOf(error: unknown): unknown
   /**
-   * [runopts] Steers the run: `prompt` goes to the model as a user prompt at the next model
+   * Steers the run: `prompt` goes to the model as a user prompt at the next model
    * request, after that request's own parts. Structured content that does not validate is a
    * `UserError`.
    */
@@ -323,7 +323,7 @@ let runCounter = 0
 
 const newRunId = (): string => `run_${Date.now().toString(36)}_${(runCounter++).toString(36)}`
 
-/** [runopts] A new conversation id (a random UUID, as pydantic-ai's). */
+/** A new conversation id (a random UUID, as pydantic-ai's). */
 const newConversationId = (): string => globalThis.crypto.randomUUID()
 
 /** The conversation id of the latest message of a history that has one. */
@@ -595,10 +595,10 @@ class Run<A> implements Machine<A>, ToolHost {
   private readonly processors: ReadonlyArray<historyProcessors.AnyProcessor>
   private readonly st: State
   chunkMap: ChunkMap<A> | undefined = undefined
-  /** [runopts] Steering prompts waiting for the next model request (`enqueue`, `steering`). */
+  /** Steering prompts waiting for the next model request (`enqueue`, `steering`). */
   private steered: Array<UserPromptPart> | undefined = undefined
   /**
-   * [runopts] The conversation of this run: the option, else the latest one in the history,
+   * The conversation of this run: the option, else the latest one in the history,
    * else a new id. Stamped on the messages the run adds and on its spans.
    */
   readonly conversationId: string
@@ -1097,7 +1097,7 @@ class Run<A> implements Machine<A>, ToolHost {
   }
 
   /**
-   * [runopts] `prepareWith`, after taking what the `steering` queue holds. Taking the prompts
+   * `prepareWith`, after taking what the `steering` queue holds. Taking the prompts
    * and putting them in the history (`prepareWith` appends the request before it returns) is
    * one uninterruptible step: a prompt taken from the queue is never lost.
    */
@@ -1218,7 +1218,7 @@ class Run<A> implements Machine<A>, ToolHost {
     return parameters
   }
 
-  /** [runopts] A response of this run, with the run's conversation id. */
+  /** A response of this run, with the run's conversation id. */
   private stamped(response: ModelResponse): ModelResponse {
     return response.conversationId === this.conversationId
       ? response
@@ -1635,7 +1635,7 @@ class Run<A> implements Machine<A>, ToolHost {
             })
           }
         )
-      // [runopts] Output tool events: a call event before decoding, a result event after.
+      // Output tool events: a call event before decoding, a result event after.
       const streaming = emit !== noEmit
       const outputCalled = (call: ToolCallPart) =>
         streaming ? emit(Chunk.of(new OutputToolCallEvent({ part: call }, true))) : Effect.void
