@@ -149,6 +149,10 @@ export interface RunOptionsAny {
   readonly runId?: string | undefined
   readonly metadata?: MetadataInput | undefined
   readonly deferredToolResults?: DeferredToolResults | undefined
+  /** Answers deferred calls inline, before the run would stop on them. */
+  readonly handleDeferred?:
+    | ((requests: DeferredToolRequests) => Effect.Effect<DeferredToolResults | undefined>)
+    | undefined
   /** Run after the agent's history processors. */
   readonly historyProcessors?: ReadonlyArray<historyProcessors.AnyProcessor> | undefined
   readonly builtinTools?: ReadonlyArray<BuiltinTool> | undefined
@@ -489,8 +493,12 @@ interface State {
 /** What a resumed run knows about the response whose calls it answers. */
 interface Resume {
   readonly results: DeferredToolResults
-  /** Results already in the history (the trailing request), by tool call id: not run again. */
-  readonly answered: ReadonlyMap<string, ModelRequestPart>
+  /**
+   * Results already known, by tool call id: not run again — the trailing request's (a resumed
+   * run), or this step's own outcomes when `handleDeferred` answered some of its deferred calls
+   * (a call it left unanswered keeps its `Deferred`).
+   */
+  readonly answered: ReadonlyMap<string, ModelRequestPart | Deferred>
   /** Other parts to send with the results (the trailing request's, a new user prompt). */
   readonly carried: ReadonlyArray<ModelRequestPart>
 }
@@ -1008,14 +1016,16 @@ class Run<A> implements Machine<A>, ToolHost {
   /** What is wrong with deferred results for these calls, if anything. */
   private checkDeferredResults(
     calls: ReadonlyArray<ToolCallPart>,
-    answered: ReadonlyMap<string, ModelRequestPart>,
-    results: DeferredToolResults
+    answered: ReadonlyMap<string, ModelRequestPart | Deferred>,
+    results: DeferredToolResults,
+    partial = false
   ): string | undefined {
     const spec = this.spec
     const describe = (c: ToolCallPart) => `'${c.toolCallId}' ('${c.toolName}')`
-    const waiting = calls.filter(
-      (c) => !answered.has(c.toolCallId) && !spec.isOutputTool(c.toolName)
-    )
+    const waiting = calls.filter((c) => {
+      const known = answered.get(c.toolCallId)
+      return (known === undefined || known instanceof Deferred) && !spec.isOutputTool(c.toolName)
+    })
     const waitingIds = new Set(waiting.map((c) => c.toolCallId))
     const byId = new Map(calls.map((c) => [c.toolCallId, c]))
     const waitingText = waiting.length === 0 ? "none" : waiting.map(describe).join(", ")
@@ -1044,7 +1054,7 @@ class Run<A> implements Machine<A>, ToolHost {
     const missing = waiting.filter(
       (c) => !hasOwn(results.calls, c.toolCallId) && !hasOwn(results.approvals, c.toolCallId)
     )
-    if (missing.length > 0) {
+    if (missing.length > 0 && !partial) {
       return `deferredToolResults has no result for the deferred tool call${missing.length === 1 ? "" : "s"} ${missing.map(describe).join(", ")}: give an approval or a result for every call listed in DeferredToolRequests.`
     }
     return undefined
@@ -1598,7 +1608,8 @@ class Run<A> implements Machine<A>, ToolHost {
 
   private handleToolCalls(
     response: ModelResponse,
-    emit: Emit
+    emit: Emit,
+    handled = false
   ): Effect.Effect<AgentNode<A>, unknown, unknown> {
     return Effect.gen(this, function* () {
       const st = this.st
@@ -1613,7 +1624,7 @@ class Run<A> implements Machine<A>, ToolHost {
       if (answered !== undefined) {
         calls.forEach((c, i) => {
           const part = answered.get(c.toolCallId)
-          if (part !== undefined) results[i] = part as CallResult
+          if (part !== undefined) results[i] = part as CallOutcome
         })
       }
       const failed = new Set<string>()
@@ -1733,6 +1744,41 @@ class Run<A> implements Machine<A>, ToolHost {
       if (final !== undefined) {
         if (parts.length > 0) this.append(this.closingRequest(parts))
         return yield* this.end(final.value)
+      }
+      if (deferred.length > 0 && !handled && this.options.handleDeferred !== undefined) {
+        // Inline answers: the answered calls run (or get their result) in this same step, as
+        // in a resumed run; the ones left unanswered stop the run below, on the second pass.
+        const given = yield* this.options.handleDeferred(deferredRequests(deferred))
+        if (
+          given !== undefined &&
+          (Object.keys(given.calls).length > 0 || Object.keys(given.approvals).length > 0)
+        ) {
+          const known = new Map<string, ModelRequestPart | Deferred>()
+          results.forEach((r, i) => {
+            if (r !== undefined) known.set(calls[i]!.toolCallId, r)
+          })
+          const problem = this.checkDeferredResults(calls, known, given, true)
+          if (problem !== undefined) {
+            return yield* new UserError({ reason: `handleDeferred: ${problem}` })
+          }
+          // The answered calls run again; the others keep their outcome (not run twice).
+          const answeredNow = (id: string) => hasOwn(given.calls, id) || hasOwn(given.approvals, id)
+          for (const d of deferred)
+            if (answeredNow(d.call.toolCallId)) known.delete(d.call.toolCallId)
+          st.resume = { results: given, answered: known, carried: resume?.carried ?? [] }
+          // Their call events were emitted on the first pass: not again.
+          const announced = new Set(deferred.map((d) => d.call.toolCallId))
+          const again: Emit = !streaming
+            ? emit
+            : (events) => {
+                const rest = Chunk.filter(
+                  events,
+                  (e) => !(e._tag === "FunctionToolCallEvent" && announced.has(e.part.toolCallId))
+                )
+                return Chunk.isEmpty(rest) ? Effect.void : emit(rest)
+              }
+          return yield* this.handleToolCalls(response, again, true)
+        }
       }
       if (deferred.length > 0) {
         // The results so far stay in the history; the resumed run sends them with the rest.
