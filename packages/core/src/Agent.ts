@@ -284,8 +284,9 @@ export interface RunOptions<
    * latest `conversationId` of `messageHistory`, or starts a new conversation (a random UUID).
    * Stamped on every message the run adds (`ModelRequest` / `ModelResponse.conversationId`),
    * recorded as `gen_ai.conversation.id` on the run's `invoke_agent` span (and its `chat`
-   * spans), visible in `RunContext.conversationId`, and passed on to sub-agents (`asTool`,
-   * handoffs).
+   * spans), visible in `RunContext.conversationId` and `result.conversationId`, and passed on
+   * to sub-agents (`asTool`, handoffs). `"new"` starts a new conversation even when continuing a
+   * history (a branch of it).
    */
   readonly conversationId?: string | undefined
 }

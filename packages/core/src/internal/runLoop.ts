@@ -692,7 +692,11 @@ class Run<A> implements Machine<A>, ToolHost {
     // [compose #18] `gen_ai.conversation.id` on the run's `invoke_agent` span; the run id is
     // the agent call's id (`gen_ai.agent.call.id`).
     this.conversationId =
-      options.conversationId ?? conversationIdOf(options.messageHistory) ?? newConversationId()
+      options.conversationId === "new"
+        ? newConversationId()
+        : (options.conversationId ??
+          conversationIdOf(options.messageHistory) ??
+          newConversationId())
     if (owner?.parent?._tag === "Span") {
       owner.parent.attribute("gen_ai.agent.call.id", this.runId)
       owner.parent.attribute("gen_ai.conversation.id", this.conversationId)
