@@ -83,7 +83,17 @@ export class ToolDefinition extends Schema.Class<ToolDefinition>("ToolDefinition
    * with a client-executed search tool send it in that form (OpenAI Responses `tool_search`
    * with `execution: "client"`).
    */
-  toolSearch: Schema.optionalWith(Schema.Boolean, { exact: true })
+  toolSearch: Schema.optionalWith(Schema.Boolean, { exact: true }),
+  /** The JSON Schema of what the tool returns (`Tool.make({ returns })`). */
+  returnSchema: Schema.optionalWith(Schema.Record({ key: Schema.String, value: Schema.Unknown }), {
+    exact: true
+  }),
+  /**
+   * Tell the model what the tool returns (pydantic-ai's `include_return_schema`): providers with a
+   * field for it get `returnSchema` there (Gemini `responseJsonSchema`), the others get it at the
+   * end of the description.
+   */
+  includeReturnSchema: Schema.optionalWith(Schema.Boolean, { exact: true })
 }) {}
 
 /** A tool: its definition plus a typed handler. */
@@ -286,6 +296,14 @@ export interface MakeOptions<Args, I, Success, E, R> {
   readonly metadata?: unknown
   /** Leave the definition to the provider's tool search (see `ToolDefinition.deferLoading`). */
   readonly deferLoading?: boolean
+  /**
+   * What the handler returns, as a Schema: its JSON Schema becomes `definition.returnSchema`,
+   * told to the model when `includeReturnSchema` is set (here or with
+   * `Toolset.includeReturnSchemas`).
+   */
+  readonly returns?: Schema.Schema<Success, any, never>
+  /** Tell the model what the tool returns (`returns` must be given; see `ToolDefinition`). */
+  readonly includeReturnSchema?: boolean
   /** How long one call may run; expiry becomes a retry prompt (see `Tool.timeout`). */
   readonly timeout?: Duration.DurationInput
   readonly prepare?: (
@@ -332,8 +350,19 @@ export function make<const Name extends string, Args, I, Success, E = never, R =
     kind: "function",
     sequential: options.sequential ?? false,
     ...(options.metadata !== undefined ? { metadata: options.metadata } : {}),
-    ...(options.deferLoading !== undefined ? { deferLoading: options.deferLoading } : {})
+    ...(options.deferLoading !== undefined ? { deferLoading: options.deferLoading } : {}),
+    ...(options.returns !== undefined
+      ? { returnSchema: jsonSchema(options.returns, `Tool "${name}"`, "return") }
+      : {}),
+    ...(options.includeReturnSchema !== undefined
+      ? { includeReturnSchema: options.includeReturnSchema }
+      : {})
   })
+  if (options.includeReturnSchema === true && options.returns === undefined) {
+    throw new UserError({
+      reason: `Tool "${name}": includeReturnSchema needs the return Schema (\`returns\`).`
+    })
+  }
   return {
     name,
     description,

@@ -1,8 +1,8 @@
 /**
  * Toolsets: groups of tools an agent offers the model, computed per run step. A toolset is
  * built from tools (`fromTools`) and reshaped with combinators: `combine`, `filter`, `prefix`,
- * `rename`, `deferLoading`, `withMetadata` and `prepare` (per-step editing or hiding of
- * definitions). Duplicate names across a combined toolset are a `UserError`.
+ * `rename`, `deferLoading`, `withMetadata`, `includeReturnSchemas` and `prepare` (per-step
+ * editing or hiding of definitions). Duplicate names across a combined toolset are a `UserError`.
  *
  * @example
  * ```ts
@@ -457,6 +457,28 @@ export const withMetadata: {
           : { ...metadata }
       return new ToolDefinition({ ...d, metadata: merged }, true)
     })
+)
+
+/**
+ * Tells the model what the tools return (pydantic-ai's `include_return_schemas()`): sets
+ * `includeReturnSchema` on the named tools (or all) that have a return schema
+ * (`Tool.make({ returns })`); the others are left as they are.
+ */
+export const includeReturnSchemas: {
+  (names?: ReadonlyArray<string>): <E, R>(self: Toolset<E, R>) => Toolset<E, R>
+  <E, R>(self: Toolset<E, R>, names?: ReadonlyArray<string>): Toolset<E, R>
+} = dual(
+  (args) => isToolset(args[0]),
+  <E, R>(self: Toolset<E, R>, names?: ReadonlyArray<string>): Toolset<E, R> => {
+    const only = names === undefined ? undefined : new Set(names)
+    return mapDefinitions(self, (d) =>
+      d.returnSchema === undefined ||
+      d.includeReturnSchema === true ||
+      (only !== undefined && !only.has(d.name))
+        ? d
+        : new ToolDefinition({ ...d, includeReturnSchema: true }, true)
+    )
+  }
 )
 
 /** The default name of the agent's tool search tool (`withToolSearch`). */

@@ -1166,10 +1166,15 @@ class Run<A> implements Machine<A>, ToolHost {
         )
       }
       // Deferred tools: the provider loads them, or only the loaded ones go, as ordinary tools.
-      const parameters =
+      const revealed =
         this.profile.supportsToolDeferral === true
           ? all
           : Model.revealDeferredTools(st.messages, all)
+      // Return schemas: the provider's field, or the end of the tool's description.
+      const parameters =
+        this.profile.supportsToolReturnSchema === true
+          ? revealed
+          : Model.describeReturnSchemas(revealed)
       return Effect.flatMap(Ref.get(this.usageRef), (usage) => {
         const before = this.usageLimits.checkBeforeRequest(usage)
         if (Option.isSome(before)) return Effect.fail(this.limitError(before.value))
