@@ -122,6 +122,8 @@ export interface Tool<in out Name extends string, in out Args, out Success, out 
    * arguments and the run (see `MakeOptions.requiresApproval`). `undefined`: never.
    */
   readonly requiresApproval?: RequiresApproval<Args, R> | undefined
+  /** Checks decoded arguments before the call runs or waits for approval (see `MakeOptions.validate`). */
+  readonly validate?: ((args: Args) => Effect.Effect<void, E | ModelRetry, R>) | undefined
 }
 
 /**
@@ -316,6 +318,15 @@ export interface MakeOptions<Args, I, Success, E, R> {
    * `ApprovalRequired`, so the agent's output type includes `DeferredToolRequests`.
    */
   readonly requiresApproval?: RequiresApproval<Args, R>
+  /**
+   * Checks the decoded arguments beyond their Schema (pydantic-ai's `args_validator`), before
+   * the call runs — and before it waits for approval, so a person never approves arguments the
+   * tool would refuse. Fail with `ModelRetry` (the model tries again; counts against the
+   * tool's retries), `ToolFailed`, or a deferral (`ApprovalRequired` / `CallDeferred`: the call
+   * waits, it did not fail). It runs again on an approved call, with the approved (or
+   * overriding) arguments and `RunContext.toolCallApproved` set.
+   */
+  readonly validate?: (args: Args) => Effect.Effect<void, E | ModelRetry, R>
 }
 
 /**
@@ -373,7 +384,8 @@ export function make<const Name extends string, Args, I, Success, E = never, R =
     handler: options.handler,
     timeout: options.timeout,
     decodeArgs: decodeWith(options.parameters),
-    requiresApproval: options.requiresApproval === false ? undefined : options.requiresApproval
+    requiresApproval: options.requiresApproval === false ? undefined : options.requiresApproval,
+    validate: options.validate
   }
 }
 

@@ -49,6 +49,13 @@ export interface ToolsetTool<out E, out R> {
   readonly requiresApproval?:
     | ((args: unknown, ctx: RunContextService) => Effect.Effect<boolean, never, R>)
     | undefined
+  /**
+   * Checks decoded arguments before the call runs or waits for approval (`Tool.make({ validate
+   * })`); fails like the tool (`ModelRetry`, `ToolFailed`, a deferral).
+   */
+  readonly validateArgs?:
+    | ((args: unknown) => Effect.Effect<void, E | ModelRetry, R | RunContext>)
+    | undefined
 }
 
 /**
@@ -141,7 +148,8 @@ const toolsetTool = (tool: AnyTool, definition: ToolDefinition): ToolsetTool<any
         ? undefined
         : approval === true
           ? always
-          : approval
+          : approval,
+    ...(tool.validate !== undefined ? { validateArgs: tool.validate } : {})
   }
 }
 const always = () => Effect.succeed(true)
