@@ -285,8 +285,9 @@ describe("postJson", () => {
     })
   )
 
-  // Under the live clock the deadline is a plain timer around one forked request fiber
-  // (internal/deadline.ts) instead of Effect.timeoutFail's race: the same outcomes, real time.
+  // Under the live clock the deadline of a JSON request is a plain timer that aborts the request
+  // (internal/deadline.ts, no forked fiber) instead of Effect.timeoutFail's race: the same
+  // outcomes, real time.
   const live = <A, E>(
     name: string,
     f: () => Effect.Effect<A, E, HttpClient.HttpClient | import("effect/Scope").Scope>
@@ -313,6 +314,53 @@ describe("postJson", () => {
         assert.isAtLeast(Date.now() - started, 140)
         yield* server.waitClosed(1)
         assert.strictEqual(server.requests.length, 1)
+      })
+  )
+
+  live(
+    "settings.timeout under the live clock: a body still arriving at the deadline fails the same way",
+    () =>
+      Effect.gen(function* () {
+        const server = yield* loopbackServer((_req, res) => {
+          res.writeHead(200, { "content-type": "application/json" })
+          res.write('{"ok":') // the rest never comes
+        })
+        const http = yield* client
+        const started = Date.now()
+        const error = yield* Effect.flip(
+          Http.postJson(
+            http,
+            options(server.baseUrl, { settings: { timeout: "200 millis" }, retry: Http.noRetry })
+          )
+        )
+        assert(error._tag === "ModelAPIError")
+        assert.strictEqual(error.timeoutKind, "total")
+        assert.include(error.message, "timed out")
+        assert.isAtLeast(Date.now() - started, 190)
+        yield* server.waitClosed(1)
+        assert.strictEqual(server.requests.length, 1)
+      })
+  )
+
+  live(
+    "settings.timeout under the live clock: each retried attempt has its own deadline and request",
+    () =>
+      Effect.gen(function* () {
+        const server = yield* loopbackServer((_req, res, index) => {
+          res.writeHead(index === 0 ? 503 : 200, { "content-type": "application/json" })
+          res.end(JSON.stringify(index === 0 ? { error: "busy" } : { ok: index }))
+        })
+        const http = yield* client
+        const ok = yield* Http.postJson(
+          http,
+          options(server.baseUrl, {
+            settings: { timeout: "30 seconds" },
+            retry: { times: 1, base: "10 millis", cap: "10 millis" }
+          })
+        )
+        // the first attempt's closed scope did not abort the second request
+        assert.deepStrictEqual(ok, { ok: 1 })
+        assert.strictEqual(server.requests.length, 2)
       })
   )
 
