@@ -93,6 +93,18 @@ const variants = http
           Model.ModelRequestParameters.empty
         )
       ),
+      // the per-attempt deadline's own cost: the same request with no deadline
+      "model.request, no deadline": Effect.flatMap(Model.Model, (model) =>
+        model.request(
+          [
+            new Messages.ModelRequest({
+              parts: [new Messages.UserPromptPart({ content: "Say hello." })]
+            })
+          ],
+          { timeout: Number.POSITIVE_INFINITY },
+          Model.ModelRequestParameters.empty
+        )
+      ),
       "instrumented model.request": Effect.flatMap(Model.Model, (model) =>
         InstrumentedModel.instrument(model).request(
           [

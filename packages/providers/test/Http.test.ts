@@ -285,20 +285,37 @@ describe("postJson", () => {
     })
   )
 
-  // Under the live clock the deadline is a plain timer around one forked request fiber
-  // (internal/deadline.ts) instead of Effect.timeoutFail's race: the same outcomes, real time.
+  // Under the live clock the deadline of a JSON request is a plain timer that aborts the request
+  // (internal/deadline.ts, no forked fiber) instead of Effect.timeoutFail's race: the same
+  // outcomes, real time.
   const live = <A, E>(
     name: string,
     f: () => Effect.Effect<A, E, HttpClient.HttpClient | import("effect/Scope").Scope>
   ) => vitestIt.live(name, () => Effect.scoped(Effect.provide(f(), NodeHttpClient.layerUndici)))
 
-  live(
-    "settings.timeout under the live clock: fails after the deadline and closes the request",
-    () =>
+  // A server that never answers, and one whose body stops half-way: both end at the deadline
+  // with the typed error and the request closed.
+  const stalls: ReadonlyArray<
+    readonly [string, (req: unknown, res: import("node:http").ServerResponse) => void]
+  > = [
+    [
+      "fails after the deadline and closes the request",
+      () => {
+        /* never answers */
+      }
+    ],
+    [
+      "a body still arriving at the deadline fails the same way",
+      (_req, res) => {
+        res.writeHead(200, { "content-type": "application/json" })
+        res.write('{"ok":') // the rest never comes
+      }
+    ]
+  ]
+  for (const [name, handler] of stalls)
+    live(`settings.timeout under the live clock: ${name}`, () =>
       Effect.gen(function* () {
-        const server = yield* loopbackServer(() => {
-          /* never answers */
-        })
+        const server = yield* loopbackServer(handler)
         const http = yield* client
         const started = Date.now()
         const error = yield* Effect.flip(
@@ -313,6 +330,28 @@ describe("postJson", () => {
         assert.isAtLeast(Date.now() - started, 140)
         yield* server.waitClosed(1)
         assert.strictEqual(server.requests.length, 1)
+      })
+    )
+
+  live(
+    "settings.timeout under the live clock: each retried attempt has its own deadline and request",
+    () =>
+      Effect.gen(function* () {
+        const server = yield* loopbackServer((_req, res, index) => {
+          res.writeHead(index === 0 ? 503 : 200, { "content-type": "application/json" })
+          res.end(JSON.stringify(index === 0 ? { error: "busy" } : { ok: index }))
+        })
+        const http = yield* client
+        const ok = yield* Http.postJson(
+          http,
+          options(server.baseUrl, {
+            settings: { timeout: "30 seconds" },
+            retry: { times: 1, base: "10 millis", cap: "10 millis" }
+          })
+        )
+        // the first attempt's closed scope did not abort the second request
+        assert.deepStrictEqual(ok, { ok: 1 })
+        assert.strictEqual(server.requests.length, 2)
       })
   )
 

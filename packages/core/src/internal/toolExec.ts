@@ -333,7 +333,7 @@ export const gate = (
 
 /** The arguments of an approved call: the model's, or the approver's `overrideArgs`. */
 export const approvedArgs = (
-  run: ToolHost,
+  _run: ToolHost,
   call: ToolCallPart,
   tool: Toolset.ToolsetTool<any, any>,
   approval: ApprovalResult
@@ -352,7 +352,7 @@ export const approvedArgs = (
 
 /** A call's result computed outside the run (`DeferredToolResults.calls`). */
 export const externalResult = (
-  run: ToolHost,
+  _run: ToolHost,
   call: ToolCallPart,
   result: unknown,
   onRetry: (error: ModelRetry) => Effect.Effect<CallResult, unknown>

@@ -354,15 +354,19 @@ export const postJson: {
     )
   const timeout = limitOf(options.settings.timeout, ModelSettings.defaultTimeout)
   // A fresh attempt counter per run of the returned effect. The timeout covers sending, reading
-  // and decoding the body of each attempt.
+  // and decoding the body of each attempt: each attempt's request is aborted by closing the scope
+  // the deadline owns (`withScope`), so no fiber is forked per request (bench/ANALYSIS.md, #14).
+  const scopedClient = timeout === undefined ? undefined : HttpClient.withScope(client)
   return transportRegion(
     Effect.suspend(() => {
-      const once = attempt(client, options, request, false, { count: 0 }, onOk)
+      const counter = { count: 0 }
       return withRetry(
-        (timeout === undefined
-          ? once
-          : Deadline.timeoutFail(once, timeout, () =>
-              timeoutError(options.modelName, timeout)
+        (scopedClient === undefined || timeout === undefined
+          ? attempt(client, options, request, false, counter, onOk)
+          : Deadline.timeoutFailAborting(
+              attempt(scopedClient, options, request, false, counter, onOk),
+              timeout,
+              () => timeoutError(options.modelName, timeout)
             )) as Effect.Effect<unknown, RequestError>,
         options.retry
       )
