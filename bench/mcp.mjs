@@ -185,7 +185,9 @@ if (process.argv.includes("--ops")) {
   for (const name of ["McpClient.callTool", "run: N MCP sequential", "run: N local sequential"]) {
     const line = await countOps(cases[name].go)
     const total = Number(line.trim().split(/\s+/)[0])
-    console.log(`${name.padEnd(24)} ${(total / cases[name].calls).toFixed(1)} instructions per call`)
+    console.log(
+      `${name.padEnd(24)} ${(total / cases[name].calls).toFixed(1)} instructions per call`
+    )
   }
   await Effect.runPromise(Scope.close(scope, Exit.void))
   process.exit(0)
