@@ -28,6 +28,19 @@ const stats = Effect.flatMap(Fx, (fx) =>
   )
 )
 
+/** A run calling the unprefixed `slow` tool once (tagged `tag`), then answering "too slow". */
+const slowRun = (toolset: McpToolset.McpToolset, tag: string) =>
+  Agent.make({ toolsets: [toolset] })
+    .run("slow")
+    .pipe(
+      Effect.provide(
+        scripted([
+          () => FunctionModel.toolCall("slow", { tag }),
+          () => FunctionModel.text("too slow")
+        ])
+      )
+    )
+
 /** Waits (polling the server over real I/O) until it has started `n` slow calls in total. */
 const startedAtLeast = (n: number) => pollUntil(stats, (s) => s.started >= n)
 
@@ -263,18 +276,7 @@ layer(Layer.scoped(Fx, McpToolset.stdio({ ...fixtureServer, prefix: "fx", name: 
       const fx = yield* Fx
       const timed = yield* McpToolset.fromClient(fx.client, { timeout: "30 seconds" })
       const before = (yield* stats).started
-      const agent = Agent.make({ toolsets: [timed] })
-      const fiber = yield* agent
-        .run("slow")
-        .pipe(
-          Effect.provide(
-            scripted([
-              () => FunctionModel.toolCall("slow", { tag: "timed-out" }),
-              () => FunctionModel.text("too slow")
-            ])
-          ),
-          Effect.fork
-        )
+      const fiber = yield* Effect.fork(slowRun(timed, "timed-out"))
       yield* startedAtLeast(before + 1)
       yield* TestClock.adjust("30 seconds")
       const result = yield* Fiber.join(fiber)
@@ -347,17 +349,7 @@ layer(Layer.scoped(Fx, McpToolset.stdio({ ...fixtureServer, prefix: "fx", name: 
     Effect.gen(function* () {
       const fx = yield* Fx
       const timed = yield* McpToolset.fromClient(fx.client, { timeout: "200 millis" })
-      const agent = Agent.make({ toolsets: [timed] })
-      const result = yield* agent
-        .run("slow")
-        .pipe(
-          Effect.provide(
-            scripted([
-              () => FunctionModel.toolCall("slow", { tag: "real-timeout" }),
-              () => FunctionModel.text("too slow")
-            ])
-          )
-        )
+      const result = yield* slowRun(timed, "real-timeout")
       const [retry] = partsOf(result.allMessages(), "RetryPromptPart")
       assert.strictEqual(retry!.content, "Timed out after 0.2 seconds.")
       assert.strictEqual(result.output, "too slow")
