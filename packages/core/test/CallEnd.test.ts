@@ -1,5 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Deferred from "effect/Deferred"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
@@ -7,15 +8,21 @@ import * as Schema from "effect/Schema"
 import * as TestClock from "effect/TestClock"
 import { Agent, FunctionModel, type Messages, Tool } from "@agentfx/core"
 
+/** The run's `CallEnd` (a tool's requirements stay `never`: it is read as an option). */
+const callEnd = Effect.map(Effect.serviceOption(Tool.CallEnd), Option.getOrThrow)
+
 /** A tool recording, per call, what happened: its handler ran, its `CallEnd` callbacks ran. */
 const recorder = () => {
   const log: Array<string> = []
-  const make = (handler: (text: string) => Effect.Effect<string>, timeout?: string) =>
+  const make = (
+    handler: (text: string) => Effect.Effect<string>,
+    timeout?: Duration.DurationInput
+  ) =>
     Tool.make("rec", {
       parameters: Schema.Struct({ text: Schema.String }),
       ...(timeout !== undefined ? { timeout } : {}),
       handler: ({ text }) =>
-        Effect.flatMap(Tool.CallEnd, (end) => {
+        Effect.flatMap(callEnd, (end) => {
           end.onEnd(() => log.push(`end ${text}`))
           end.onEnd(() => log.push(`end2 ${text}`))
           return Effect.tap(handler(text), () => Effect.sync(() => log.push(`result ${text}`)))
@@ -102,7 +109,7 @@ describe("Tool.CallEnd", () => {
         const boom = Tool.make("boom", {
           parameters: Schema.Struct({}),
           handler: () =>
-            Effect.flatMap(Tool.CallEnd, (end) => {
+            Effect.flatMap(callEnd, (end) => {
               later = end
               end.onEnd(() => log.push("end"))
               return Effect.die("boom")
