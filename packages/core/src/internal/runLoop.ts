@@ -522,6 +522,18 @@ const failureText = (content: RetryPromptPart["content"]): string => {
 }
 
 /**
+ * A `toolChoice` that forces a function tool call on every request of a run (`"required"`, or
+ * a list of tool names) would keep the run from ever ending with text or an output tool: a
+ * `UserError` (pydantic-ai rejects it the same way). `auto`, `none` and no setting are fine.
+ */
+const forcedToolChoice = (choice: ModelSettings.ToolChoice | undefined): UserError | undefined =>
+  choice === "required" || Array.isArray(choice)
+    ? new UserError({
+        reason: `toolChoice ${JSON.stringify(choice)} in an agent's or a run's modelSettings would force a tool call on every request, so the run could never end. Leave it unset ("auto": the run asks for a tool call itself when the output needs one), or use it with the direct API (Direct.modelRequest) for one request.`
+      })
+    : undefined
+
+/**
  * Builds a run; requires what the agent requires, plus `Scope` for a model given as a Layer
  * (unless `owner` gives the scope).
  */
@@ -533,6 +545,10 @@ export const makeMachine = <A>(
 ): Effect.Effect<Machine<A>, AgentError, unknown> => {
   const effective = runConfig(config, options)
   if (effective instanceof UserError) return Effect.fail(effective)
+  const forced = forcedToolChoice(
+    options.modelSettings?.toolChoice ?? config.modelSettings?.toolChoice
+  )
+  if (forced !== undefined) return Effect.fail(forced)
   const plan = planFor(effective)
   const input = options.model ?? config.model
   const build = (
