@@ -31,6 +31,7 @@
 //   D  N calls back to back in one run, concurrent ÷ `Promise.all` of N SDK calls
 // Needs `pnpm build` (or run it as `npx tsx --conditions=@agentfx/source bench/mcp.mjs`).
 //   node bench/mcp.mjs [--calls 300] [--rounds 7] [--batch 100] [--json]
+//   node bench/mcp.mjs --ops [--calls 200]   Effect instructions per call instead of timings
 import { readFileSync } from "node:fs"
 import { dirname, join } from "node:path"
 import { loadavg } from "node:os"
@@ -178,6 +179,19 @@ const cases = {
 
 // Warm-up: JIT and the server's own first calls.
 for (const c of Object.values(cases)) await c.go()
+if (process.argv.includes("--ops")) {
+  // Effect instructions per tool call (deterministic, unlike CPU on a loaded machine).
+  const { countOps } = await import("./_opcounter.mjs")
+  for (const name of ["McpClient.callTool", "run: N MCP sequential", "run: N local sequential"]) {
+    const line = await countOps(cases[name].go)
+    const total = Number(line.trim().split(/\s+/)[0])
+    console.log(
+      `${name.padEnd(24)} ${(total / cases[name].calls).toFixed(1)} instructions per call`
+    )
+  }
+  await Effect.runPromise(Scope.close(scope, Exit.void))
+  process.exit(0)
+}
 const samples = Object.fromEntries(
   Object.keys(cases).map((k) => [k, { wall: [], cpu: [], server: [] }])
 )

@@ -17,6 +17,7 @@
  *
  * @since 0.1.0
  */
+import * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as JSONSchema from "effect/JSONSchema"
@@ -496,6 +497,43 @@ export const fromJsonSchema = <const Name extends string, Success, E = never, R 
     }
   }
 }
+
+/** What `CallEnd` offers a handler: callbacks for the end of its call. */
+export interface CallEndService {
+  /**
+   * Runs `f` once when the current tool call ends, however it ends: a result, a failure, the
+   * tool's time limit, or the run being interrupted. `f` is synchronous and must not throw.
+   */
+  readonly onEnd: (f: () => void) => void
+}
+
+/**
+ * The end of the tool call a handler runs in, provided by the run for every function tool call
+ * (absent outside a run). For a handler that starts work outside Effect — a request in flight —
+ * and must stop it if the call is abandoned, without an interruption region of its own per call
+ * (`Effect.async` with a canceller, `Effect.onInterrupt`): the run already closes one region per
+ * call, and `onEnd` callbacks run in it.
+ *
+ * @example
+ * ```ts
+ * import { Tool } from "@agentfx/core"
+ * import { Effect, Schema } from "effect"
+ *
+ * const lookup = Tool.make("lookup", {
+ *   parameters: Schema.Struct({ key: Schema.String }),
+ *   handler: ({ key }) =>
+ *     Effect.flatMap(Effect.serviceOption(Tool.CallEnd), (end) =>
+ *       Effect.async<string>((resume) => {
+ *         const timer = setTimeout(() => resume(Effect.succeed(key.toUpperCase())), 10)
+ *         // stops the timer if the call ends first (its time limit, the run interrupted)
+ *         if (end._tag === "Some") end.value.onEnd(() => clearTimeout(timer))
+ *         else return Effect.sync(() => clearTimeout(timer))
+ *       })
+ *     )
+ * })
+ * ```
+ */
+export class CallEnd extends Context.Tag("@agentfx/core/Tool/CallEnd")<CallEnd, CallEndService>() {}
 
 /** What an async tool handler gets besides its arguments. */
 export interface AsyncHandlerContext {

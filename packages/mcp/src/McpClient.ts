@@ -23,6 +23,7 @@
  * @since 0.1.0
  */
 import type * as Model from "@agentfx/core/Model"
+import type { CallEndService } from "@agentfx/core/Tool"
 import { Client } from "@modelcontextprotocol/sdk/client/index.js"
 import { SSEClientTransport } from "@modelcontextprotocol/sdk/client/sse.js"
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js"
@@ -61,6 +62,7 @@ import * as PubSub from "effect/PubSub"
 import * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+import { callInRun } from "./internal/callInRun.js"
 import { sample } from "./internal/sampling.js"
 import { ConnectionClosed, McpError, type Operation } from "./McpError.js"
 
@@ -187,6 +189,8 @@ export interface McpClient {
 class CancelSignal {
   aborted = false
   reason: unknown = undefined
+  /** The request is answered (or failed): aborting it now would cancel nothing. */
+  settled = false
   private listener: (() => void) | undefined = undefined
   throwIfAborted(): void {
     if (this.aborted) throw this.reason
@@ -197,8 +201,8 @@ class CancelSignal {
   removeEventListener(): void {
     this.listener = undefined
   }
-  abort(): void {
-    if (this.aborted) return
+  readonly abort = (): void => {
+    if (this.aborted || this.settled) return
     this.aborted = true
     this.reason = new Error("The request was interrupted.")
     const listener = this.listener
@@ -393,20 +397,43 @@ const fromSdk = (
       operation: Operation,
       target: string | undefined,
       f: (options: RequestOptions) => Promise<A>,
-      ms: number = timeout
+      ms: number = timeout,
+      end?: CallEndService
     ): Effect.Effect<A, McpError> =>
       Effect.async<A, McpError>((resume) => {
         // Interruption aborts the signal, and the SDK sends `notifications/cancelled`; so does
         // its timer. (An `Effect.timeout` here would cost more than the call itself.)
         const signal = new CancelSignal()
         f({ signal: signal as unknown as AbortSignal, timeout: ms }).then(
-          (a) => resume(Effect.succeed(a)),
-          (e: unknown) => resume(Effect.fail(toError(operation, target)(e)))
+          (a) => {
+            signal.settled = true
+            resume(Effect.succeed(a))
+          },
+          (e: unknown) => {
+            signal.settled = true
+            resume(Effect.fail(toError(operation, target)(e)))
+          }
         )
-        return Effect.sync(() => signal.abort())
+        // [perf #16] Inside a run's tool call the call's end aborts it (a no-op once answered):
+        // no canceller, so `Effect.async` opens no interruption region of its own.
+        if (end !== undefined) end.onEnd(signal.abort)
+        else return Effect.sync(signal.abort)
       })
+    const callTool = (
+      name: string,
+      args: Record<string, unknown>,
+      ms: number,
+      end?: CallEndService
+    ): Effect.Effect<CallToolResult, McpError> =>
+      request(
+        "callTool",
+        name,
+        (o) => sdk.callTool({ name, arguments: args }, undefined, o) as Promise<CallToolResult>,
+        ms,
+        end
+      )
 
-    return {
+    const client: McpClient = {
       server,
       sdk,
       serverInfo: sdk.getServerVersion(),
@@ -418,12 +445,7 @@ const fromSdk = (
         ).pipe(Effect.map((r) => ({ items: r.tools, nextCursor: r.nextCursor })))
       ),
       callTool: (name, args, callOptions) =>
-        request(
-          "callTool",
-          name,
-          (o) => sdk.callTool({ name, arguments: args }, undefined, o) as Promise<CallToolResult>,
-          millis(callOptions?.timeout) ?? timeout
-        ),
+        callTool(name, args, millis(callOptions?.timeout) ?? timeout),
       listResources: pages((cursor) =>
         request("listResources", undefined, (o) =>
           sdk.listResources(cursor === undefined ? undefined : { cursor }, o)
@@ -445,7 +467,9 @@ const fromSdk = (
           sdk.getPrompt(args === undefined ? { name } : { name, arguments: { ...args } }, o)
         ),
       listChanges: Effect.map(PubSub.subscribe(changes), (queue) => Stream.fromQueue(queue))
-    } satisfies McpClient
+    }
+    callInRun.set(client, (name, args, ms, end) => callTool(name, args, ms ?? timeout, end))
+    return client
   })
 
 /**

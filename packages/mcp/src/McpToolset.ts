@@ -43,6 +43,7 @@ import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as SubscriptionRef from "effect/SubscriptionRef"
+import { callInRun } from "./internal/callInRun.js"
 import * as McpClient from "./McpClient.js"
 import * as McpContent from "./McpContent.js"
 import type { McpError } from "./McpError.js"
@@ -145,14 +146,32 @@ export const fromClient = <const O extends ToolsetOptions = {}>(
           })
 
     const toReturn = (result: CallToolResult) => McpContent.toolReturn(result, readResource)
+    // [perf #16] In a run's tool call, the request is cancelled when the call ends (the run's
+    // region, `Tool.CallEnd`), not by an interruption region of its own per call.
+    const inRun = callInRun.get(client)
+    const timeoutMillis = timeout === undefined ? undefined : Duration.toMillis(timeout)
+    const callTool = (
+      name: string,
+      args: Record<string, unknown>
+    ): Effect.Effect<CallToolResult, McpError> =>
+      inRun === undefined
+        ? client.callTool(name, args, callOptions)
+        : Effect.withFiberRuntime((fiber) => {
+            const end = fiber.currentContext.unsafeMap.get(Tool.CallEnd.key) as
+              | Tool.CallEndService
+              | undefined
+            return end === undefined
+              ? client.callTool(name, args, callOptions)
+              : inRun(name, args, timeoutMillis, end)
+          })
     // [perf #16] Without a toolset timeout there is no timeout to translate: no handler per call.
     const plain = (
       name: string,
       args: Record<string, unknown>
     ): Effect.Effect<unknown, McpError | ModelRetry> =>
       timedOut === undefined
-        ? Effect.flatMap(client.callTool(name, args, callOptions), toReturn)
-        : client.callTool(name, args, callOptions).pipe(
+        ? Effect.flatMap(callTool(name, args), toReturn)
+        : callTool(name, args).pipe(
             Effect.catchIf(
               (e) => e.isTimeout,
               () => Effect.fail(timedOut)

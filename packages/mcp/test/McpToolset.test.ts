@@ -14,6 +14,7 @@ import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
+import * as TestServices from "effect/TestServices"
 import { McpClient, McpContent, McpToolset } from "@agentfx/mcp"
 import { PNG_BASE64, WAV_BASE64 } from "./fixtures/server.js"
 import { fixtureServer, partsOf, pollUntil, scripted } from "./support/scripted.js"
@@ -26,6 +27,19 @@ const stats = Effect.flatMap(Fx, (fx) =>
     (r) => r.structuredContent as { started: number; cancelled: Array<string> }
   )
 )
+
+/** A run calling the unprefixed `slow` tool once (tagged `tag`), then answering "too slow". */
+const slowRun = (toolset: McpToolset.McpToolset, tag: string) =>
+  Agent.make({ toolsets: [toolset] })
+    .run("slow")
+    .pipe(
+      Effect.provide(
+        scripted([
+          () => FunctionModel.toolCall("slow", { tag }),
+          () => FunctionModel.text("too slow")
+        ])
+      )
+    )
 
 /** Waits (polling the server over real I/O) until it has started `n` slow calls in total. */
 const startedAtLeast = (n: number) => pollUntil(stats, (s) => s.started >= n)
@@ -262,18 +276,7 @@ layer(Layer.scoped(Fx, McpToolset.stdio({ ...fixtureServer, prefix: "fx", name: 
       const fx = yield* Fx
       const timed = yield* McpToolset.fromClient(fx.client, { timeout: "30 seconds" })
       const before = (yield* stats).started
-      const agent = Agent.make({ toolsets: [timed] })
-      const fiber = yield* agent
-        .run("slow")
-        .pipe(
-          Effect.provide(
-            scripted([
-              () => FunctionModel.toolCall("slow", { tag: "timed-out" }),
-              () => FunctionModel.text("too slow")
-            ])
-          ),
-          Effect.fork
-        )
+      const fiber = yield* Effect.fork(slowRun(timed, "timed-out"))
       yield* startedAtLeast(before + 1)
       yield* TestClock.adjust("30 seconds")
       const result = yield* Fiber.join(fiber)
@@ -283,6 +286,76 @@ layer(Layer.scoped(Fx, McpToolset.stdio({ ...fixtureServer, prefix: "fx", name: 
       assert.strictEqual(result.output, "too slow")
       assert.include((yield* stats).cancelled, "timed-out")
     }).pipe(Effect.scoped)
+  )
+
+  it.effect("calls of one response one after the other: results in order, none cancelled", () =>
+    Effect.gen(function* () {
+      const fx = yield* Fx
+      const agent = Agent.make({ toolsets: [fx], maxConcurrency: 1 })
+      const tags = ["seq-a", "seq-b", "seq-c"]
+      // what the client sends: no `notifications/cancelled` for an answered call
+      const transport = fx.client.sdk.transport!
+      const send = transport.send.bind(transport)
+      const sent: Array<string> = []
+      transport.send = (message, options) => {
+        if ("method" in message) sent.push(message.method)
+        return send(message, options)
+      }
+      const result = yield* agent.run("in turn").pipe(
+        Effect.ensuring(
+          Effect.sync(() => {
+            transport.send = send
+          })
+        ),
+        Effect.provide(
+          scripted([
+            () =>
+              FunctionModel.toolCalls(
+                tags.map((tag, i) => ({
+                  toolName: "fx_slow",
+                  args: { tag, ms: 30 - 10 * i },
+                  toolCallId: tag
+                }))
+              ),
+            () => FunctionModel.text("ok")
+          ])
+        )
+      )
+      const returns = partsOf(result.allMessages(), "ToolReturnPart")
+      assert.deepStrictEqual(
+        returns.map((r) => [r.toolCallId, r.content]),
+        tags.map((tag) => [tag, `done ${tag}`])
+      )
+      assert.strictEqual(result.usage.toolCalls, 3)
+      // each call's end (the run's `Tool.CallEnd`) came after its answer: nothing to cancel
+      assert.deepStrictEqual(sent, ["tools/call", "tools/call", "tools/call"])
+      const s = yield* stats
+      for (const tag of tags) assert.notInclude(s.cancelled, tag)
+    })
+  )
+
+  it.effect("interrupting McpClient.callTool outside a run cancels the call on the server", () =>
+    Effect.gen(function* () {
+      const fx = yield* Fx
+      const before = (yield* stats).started
+      const fiber = yield* Effect.fork(fx.client.callTool("slow", { tag: "client-interrupt" }))
+      yield* startedAtLeast(before + 1)
+      yield* Fiber.interrupt(fiber)
+      assert.include((yield* stats).cancelled, "client-interrupt")
+    })
+  )
+
+  it.effect("a toolset timeout in real time: the retry prompt, and the call is cancelled", () =>
+    Effect.gen(function* () {
+      const fx = yield* Fx
+      const timed = yield* McpToolset.fromClient(fx.client, { timeout: "200 millis" })
+      const result = yield* slowRun(timed, "real-timeout")
+      const [retry] = partsOf(result.allMessages(), "RetryPromptPart")
+      assert.strictEqual(retry!.content, "Timed out after 0.2 seconds.")
+      assert.strictEqual(result.output, "too slow")
+      const s = yield* pollUntil(stats, (x) => x.cancelled.includes("real-timeout"))
+      assert.include(s.cancelled, "real-timeout")
+    }).pipe(Effect.scoped, TestServices.provideLive)
   )
 
   // The client's request timeout is the SDK's timer, in real time (the toolset's `timeout`,

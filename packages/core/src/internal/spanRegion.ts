@@ -173,6 +173,8 @@ export const withSpanScopeAndContext = <A, E, E2, R2, E3 = E>(
  * `context(callerContext, span)`; the context is restored and the span ended with the body's
  * exit (what `useSpan` + `mapInputContext` do in two regions). `onSuccess(span, value)` runs
  * before the span ends (to annotate it with the result, without a `tap` frame of its own).
+ * `onExit()` runs first whatever the exit (interruption included), inside the region; if it
+ * throws, a success becomes that defect.
  * When spans are not recorded (`spansRecorded`), no span is opened and `span` is undefined.
  */
 export const withSpanAndContext = <A, E, R>(
@@ -180,7 +182,8 @@ export const withSpanAndContext = <A, E, R>(
   options: Tracer.SpanOptions,
   context: (caller: Context.Context<any>, span: Tracer.Span | undefined) => Context.Context<any>,
   body: (span: Tracer.Span | undefined) => Effect.Effect<A, E, R>,
-  onSuccess?: (span: Tracer.Span, value: A) => void
+  onSuccess?: (span: Tracer.Span, value: A) => void,
+  onExit?: () => void
 ): Effect.Effect<A, E, R> =>
   Effect.uninterruptibleMask((restore) =>
     Effect.withFiberRuntime<A, E, R>((fiber) =>
@@ -188,8 +191,17 @@ export const withSpanAndContext = <A, E, R>(
         Effect.flatMap(
           FiberRef.modify(currentContext, (previous) => [previous, context(previous, span)]),
           (previous) => {
-            const done = (exit: Exit.Exit<A, E>) =>
-              Effect.zipRight(swapContext(previous), closeSpan(span, exit))
+            const done = (exit0: Exit.Exit<A, E>) => {
+              let exit = exit0
+              if (onExit !== undefined) {
+                try {
+                  onExit()
+                } catch (defect) {
+                  if (Exit.isSuccess(exit)) exit = Exit.die(defect)
+                }
+              }
+              return Effect.zipRight(swapContext(previous), closeSpan(span, exit))
+            }
             return Effect.matchCauseEffect(restore(body(span)), {
               onFailure: (cause) => done(Exit.failCause(cause)),
               onSuccess: (value) => {
