@@ -38,8 +38,12 @@ export interface Post<Body> {
     settings: ModelSettings.ModelSettings,
     decode: (json: unknown) => Effect.Effect<A, E>
   ) => Effect.Effect<A, E | RequestError>
-  /** The transport, used to download files marked `forceDownload` before the call. */
-  readonly httpClient?: HttpClient.HttpClient | undefined
+  /**
+   * The transport, used to download files marked `forceDownload` before the call. Required (a
+   * hand-built `Post` that forgot it would silently send forced URLs as URLs); `undefined` only
+   * for a client without one.
+   */
+  readonly httpClient: HttpClient.HttpClient | undefined
   readonly sse: (
     body: Body,
     settings: ModelSettings.ModelSettings

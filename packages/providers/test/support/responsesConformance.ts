@@ -26,10 +26,6 @@ import type { ConformanceCase, Interaction } from "./replay.js"
 /** Cases using features out of scope, matched by substring of the id, with the reason. */
 const SKIPS: ReadonlyArray<readonly [string, string]> = [
   [
-    "force_download",
-    "not reconciled yet: the Responses force-download replay sends a body the merged compaction/background harness does not match (files + compact branches, both green alone; see the session note)"
-  ],
-  [
     "background_mode_streaming",
     "streamed background responses (retrieving a dropped stream, resuming with starting_after, a job left queued) are not built; non-streamed background polling is"
   ],
