@@ -918,7 +918,7 @@ describe("Google conformance (recorded Gemini traffic)", () => {
           const inline = gemini.map((i) => JSON.stringify(i.request.body))
           for (const d of downloads) {
             const b64 = d.response.base64
-            if (b64 !== undefined && inline.some((b) => b.includes(b64.slice(0, 200)))) {
+            if (typeof b64 === "string" && inline.some((b) => b.includes(b64.slice(0, 200)))) {
               assert.isTrue(
                 server.received.some((r) => r.path === d.request.path),
                 `${c.id}: ${d.request.path} downloaded`
