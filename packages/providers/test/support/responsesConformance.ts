@@ -31,7 +31,7 @@ const SKIPS: ReadonlyArray<readonly [string, string]> = [
   ],
   [
     "conversation_id_auto_respects_pydantic_ai_conversation_id",
-    "pydantic-ai's own conversation id stored on messages (forking a conversation) is not modelled: agentfx's conversationId run option is not kept on messages"
+    "forking: openaiConversationId auto must not continue the OpenAI conversation of a history from another run (its messages carry another RunOptions.conversationId), sending the whole history without `conversation`; the model request does not see the current run's conversation id yet"
   ],
   [
     "native_tool_search_with_deferred_capability",
