@@ -15,7 +15,7 @@ import * as Schema from "effect/Schema"
 import * as TestClock from "effect/TestClock"
 import * as OpenAiChat from "../src/OpenAiChat.js"
 import * as OpenAiClient from "../src/OpenAiClient.js"
-import { chatCompletionBody } from "./support/chatServer.js"
+import { chatCompletionBody, toolCallChoice } from "./support/chatServer.js"
 import { loopbackServer } from "./support/replay.js"
 
 const modelLayer = (baseUrl: string) =>
@@ -29,23 +29,7 @@ const dataUrl = `data:application/pdf;base64,${pdf.toString("base64")}`
 
 /** A chat completion that calls `lookup` once. */
 const toolCallBody = (id: string) =>
-  JSON.stringify({
-    id: `chat-${id}`,
-    choices: [
-      {
-        index: 0,
-        finish_reason: "tool_calls",
-        message: {
-          role: "assistant",
-          content: null,
-          tool_calls: [
-            { id, type: "function", function: { name: "lookup", arguments: '{"q":"x"}' } }
-          ]
-        }
-      }
-    ],
-    usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 }
-  })
+  JSON.stringify({ id: `chat-${id}`, choices: [toolCallChoice(id, "lookup", '{"q":"x"}')] })
 
 const params = Model.ModelRequestParameters.empty
 const ask = (file: Messages.FileUrl) => [Messages.userPrompt(["Summarize", file])]
