@@ -38,7 +38,6 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
-import * as Google from "./Google.js"
 import * as Wire from "./internal/bedrock.js"
 import * as Signer from "./internal/awsSigner.js"
 import * as Client from "./internal/client.js"
@@ -368,8 +367,7 @@ export const makeWith = (
     spanPrefix: "Bedrock",
     uploadedFileProviders: [Wire.PROVIDER_NAME],
     // http(s) file URLs are downloaded and sent as bytes (Bedrock reads only s3:// itself)
-    prepare: (messages) =>
-      Google.downloadFileUrls(client.httpClient, messages, modelId, Wire.needsDownload),
+    needsDownload: Wire.needsDownload,
     encode: (messages, settings, parameters) =>
       Wire.encodeRequest(messages, settings, parameters, {
         modelId,

@@ -508,11 +508,8 @@ export const make = (
       settings: options.settings,
       spanPrefix: "Google",
       uploadedFileProviders: Wire.uploadedFileProviders,
-      // Vertex reads http(s) and gs:// URLs itself: nothing to download.
-      prepare:
-        vertex !== undefined
-          ? undefined
-          : (messages) => downloadFileUrls(client.httpClient, messages, modelName),
+      // Vertex reads http(s) and gs:// URLs itself: only `forceDownload` files are downloaded.
+      needsDownload: vertex !== undefined ? undefined : Wire.needsDownload,
       encode: (messages, settings, parameters) =>
         Wire.builtinToolsError(parameters.builtinTools) ??
         Wire.encodeRequest(messages, settings, parameters, {

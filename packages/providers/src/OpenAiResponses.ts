@@ -126,7 +126,8 @@ export const makeWith = (
                 Effect.flatMap(decode)
               )
           : client.postJson({ modelName, path: "/responses", body, settings }, decode),
-      sse: (body, settings) => client.postSse({ modelName, path: "/responses", body, settings })
+      sse: (body, settings) => client.postSse({ modelName, path: "/responses", body, settings }),
+      httpClient: client.httpClient
     },
     decode: (json) => Wire.decodeResponse(json as Wire.WireResponse, modelName),
     decoder: Wire.streamDecoder,

@@ -75,6 +75,34 @@ export interface WireResponse {
   readonly content?: ReadonlyArray<Block>
   readonly stop_reason?: string | null
   readonly usage?: WireUsage | null
+  /** The code execution container the response ran in (reused by sending its id back). */
+  readonly container?: { readonly id?: string; readonly expires_at?: string } | null
+}
+
+/** `providerDetails` of a response: the id of its code execution container, if any. */
+const containerDetails = (
+  container: WireResponse["container"]
+): Messages.ProviderDetails | undefined =>
+  typeof container?.id === "string" ? { container_id: container.id } : undefined
+
+/**
+ * The container to send (`container`): the `anthropicContainer` setting, else the one the
+ * latest Anthropic response of the history ran in (so a run's code execution keeps its files);
+ * `false` sends none.
+ */
+export const containerOf = (
+  messages: ReadonlyArray<Messages.ModelMessage>,
+  setting: string | false | undefined
+): string | undefined => {
+  if (setting === false) return undefined
+  if (setting !== undefined) return setting
+  for (let i = messages.length - 1; i >= 0; i--) {
+    const m = messages[i]!
+    if (m._tag !== "ModelResponse" || m.providerName !== PROVIDER_NAME) continue
+    const id = m.providerDetails?.container_id
+    if (typeof id === "string") return id
+  }
+  return undefined
 }
 
 /** A cache lifetime: `true` means the default (5 minutes). */
@@ -663,6 +691,11 @@ export interface AnthropicSettings extends ModelSettings.ModelSettings {
    * `{type: "clear_tool_uses_20250919"}`).
    */
   readonly anthropicContextEdits?: ReadonlyArray<Record<string, unknown>> | undefined
+  /**
+   * The code execution container (`container`): an id to reuse, or `false` for a fresh one.
+   * Default: the container of the latest Anthropic response of the history.
+   */
+  readonly anthropicContainer?: string | false | undefined
 }
 
 /** When and how the server compacts the context (`anthropicCompaction`). */
@@ -893,6 +926,8 @@ export const encodeRequest = (
   if (Object.keys(outputConfig).length > 0) body.output_config = outputConfig
   const contextManagement = contextManagementOf(own)
   if (contextManagement !== undefined) body.context_management = contextManagement
+  const container = containerOf(messages, own.anthropicContainer)
+  if (container !== undefined) body.container = container
 
   if (settings.temperature !== undefined) body.temperature = settings.temperature
   if (settings.topP !== undefined) body.top_p = settings.topP
@@ -1097,7 +1132,8 @@ export const decodeResponse = (
     providerResponseId: body.id,
     finishReason: decodeFinishReason(body.stop_reason),
     providerFinishReason: str(body.stop_reason),
-    timestamp: undefined
+    timestamp: undefined,
+    providerDetails: containerDetails(body.container)
   })
 
 // ---------------------------------------------------------------------------
@@ -1152,6 +1188,8 @@ export const handleStreamEvent = (
       const m = data.message ?? {}
       if (typeof m.id === "string") manager.info.providerResponseId = m.id
       if (typeof m.model === "string") manager.info.modelName = m.model
+      const started = containerDetails(m.container)
+      if (started !== undefined) manager.info.providerDetails = started
       mergeUsage(state, m.usage)
       manager.info.usage = decodeUsage(state.usage)
       return undefined
@@ -1255,6 +1293,8 @@ export const handleStreamEvent = (
         const f = decodeFinishReason(reason)
         if (f !== undefined) manager.info.finishReason = f
       }
+      const container = containerDetails(data.delta?.container)
+      if (container !== undefined) manager.info.providerDetails = container
       mergeUsage(state, data.usage)
       manager.info.usage = decodeUsage(state.usage)
       return undefined

@@ -29,8 +29,11 @@ export interface Posts<Call> {
   readonly postSse: (
     options: Call
   ) => Effect.Effect<StreamBody, AgentError.ModelHTTPError | AgentError.ModelAPIError, Scope.Scope>
-  /** The transport, also used to download files marked `forceDownload` before a call. */
-  readonly httpClient?: HttpClient.HttpClient | undefined
+  /**
+   * The transport, also used to download files marked `forceDownload` before a call (a required
+   * key: a wrapper that forgot it would send forced URLs as URLs).
+   */
+  readonly httpClient: HttpClient.HttpClient | undefined
 }
 
 /** What every call through a client carries. */

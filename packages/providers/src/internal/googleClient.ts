@@ -51,6 +51,7 @@ export const posts = <C extends Client.Call>(
   return {
     postJson: (o, decode) =>
       on401(Effect.flatMap(withToken, (t) => raw.postJson({ ...o, token: t }, decode))),
-    postSse: (o) => on401(Effect.flatMap(withToken, (t) => raw.postSse({ ...o, token: t })))
+    postSse: (o) => on401(Effect.flatMap(withToken, (t) => raw.postSse({ ...o, token: t }))),
+    httpClient: raw.httpClient
   }
 }

@@ -22,7 +22,7 @@ import type * as HttpClient from "@effect/platform/HttpClient"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import type { Posts } from "./client.js"
-import { downloadFileUrls, isForced } from "./download.js"
+import { isForced, makeDownloadCache, replaceFileUrls, scanHistory } from "./download.js"
 import type { StreamBody } from "./streamBody.js"
 import * as StreamDecoder from "./streamDecoder.js"
 import { streamedResponse } from "./streamedResponse.js"
@@ -38,8 +38,12 @@ export interface Post<Body> {
     settings: ModelSettings.ModelSettings,
     decode: (json: unknown) => Effect.Effect<A, E>
   ) => Effect.Effect<A, E | RequestError>
-  /** The transport, used to download files marked `forceDownload` before the call. */
-  readonly httpClient?: HttpClient.HttpClient | undefined
+  /**
+   * The transport, used to download files marked `forceDownload` before the call. Required (a
+   * hand-built `Post` that forgot it would silently send forced URLs as URLs); `undefined` only
+   * for a client without one.
+   */
+  readonly httpClient: HttpClient.HttpClient | undefined
   readonly sse: (
     body: Body,
     settings: ModelSettings.ModelSettings
@@ -66,12 +70,11 @@ export interface Options<Body> {
   readonly settings: ModelSettings.ModelSettings | undefined
   /** Span names are `<spanPrefix>.request` and `<spanPrefix>.requestStream`. */
   readonly spanPrefix: string
-  /** Rewrites the messages before encoding (e.g. downloads files the provider cannot fetch). */
-  readonly prepare?:
-    | ((
-        messages: ReadonlyArray<Messages.ModelMessage>
-      ) => Effect.Effect<ReadonlyArray<Messages.ModelMessage>, AgentError.ModelError>)
-    | undefined
+  /**
+   * The file URLs the provider cannot fetch itself, downloaded and sent inline like the ones
+   * marked `forceDownload` (through the model's download cache). Default: none.
+   */
+  readonly needsDownload?: ((item: Messages.UserContent) => item is Messages.FileUrl) | undefined
   /**
    * The providers whose uploaded files (`UploadedFile.providerName`) the model takes; an uploaded
    * file of any other fails the request with a `UserError` before anything is sent. Default: none.
@@ -140,25 +143,22 @@ export const pick = (
 /** Builds the model service of an HTTP provider. */
 export const make = <Body>(options: Options<Body>): Model.Service => {
   const { modelName, post, system } = options
-  // Files marked `forceDownload` are fetched first (then the provider's own preparation runs).
+  // One pass over the history per request finds the files to download (`forceDownload`, or
+  // ones the provider cannot fetch) and an uploaded file of another provider (fails at once).
+  // Downloads go through the model instance's bounded cache, so a run's later requests reuse them.
   const httpClient = post.httpClient
-  const prepare =
-    httpClient === undefined
-      ? options.prepare
-      : (messages: ReadonlyArray<Messages.ModelMessage>) => {
-          const downloaded = downloadFileUrls(httpClient, messages, modelName, isForced)
-          return options.prepare === undefined
-            ? downloaded
-            : Effect.flatMap(downloaded, options.prepare)
-        }
+  const cache = httpClient === undefined ? undefined : makeDownloadCache(httpClient, modelName)
+  const own = options.needsDownload
+  const needsDownload = (item: Messages.UserContent): item is Messages.FileUrl =>
+    isForced(item) || own?.(item) === true
+  const accepted = options.uploadedFileProviders ?? []
+  const accepts = (providerName: string) => accepted.includes(providerName)
   const encode = (
     messages: ReadonlyArray<Messages.ModelMessage>,
     settings: ModelSettings.ModelSettings,
     parameters: Model.ModelRequestParameters,
     stream: boolean
   ): Effect.Effect<Body, AgentError.UserError> => {
-    const wrongFile = uploadedFileError(messages, modelName, options.uploadedFileProviders ?? [])
-    if (wrongFile !== undefined) return Effect.fail(wrongFile)
     const body = options.encode(messages, settings, parameters, stream)
     return body instanceof AgentError.UserError ? Effect.fail(body) : Effect.succeed(body)
   }
@@ -167,12 +167,16 @@ export const make = <Body>(options: Options<Body>): Model.Service => {
     settings: ModelSettings.ModelSettings,
     parameters: Model.ModelRequestParameters,
     stream: boolean
-  ): Effect.Effect<Body, AgentError.ModelError> =>
-    prepare === undefined
-      ? encode(messages, settings, parameters, stream)
-      : Effect.flatMap(prepare(messages), (resolved) =>
-          encode(resolved, settings, parameters, stream)
-        )
+  ): Effect.Effect<Body, AgentError.ModelError> => {
+    const scan = scanHistory(messages, needsDownload as (item: unknown) => boolean, accepts)
+    if (scan.wrongFile !== undefined) {
+      return Effect.fail(uploadedFileError(scan.wrongFile, modelName, accepted))
+    }
+    if (!scan.download || cache === undefined) return encode(messages, settings, parameters, stream)
+    return Effect.flatMap(replaceFileUrls(messages, needsDownload, cache.download), (resolved) =>
+      encode(resolved, settings, parameters, stream)
+    )
+  }
   const decode = (json: unknown): Effect.Effect<Messages.ModelResponse, AgentError.ModelError> => {
     const r = options.decode(json)
     return r._tag === "ModelResponse" ? Effect.succeed(r) : Effect.fail(r)

@@ -168,35 +168,15 @@ export const noBuiltinTools = (
     ? undefined
     : BuiltinTool.unsupported(provider, parameters.builtinTools[0]!)
 
-/** The uploaded files (`UploadedFile`) of the user prompts and tool returns of a conversation. */
-export const uploadedFilesOf = (
-  messages: ReadonlyArray<Messages.ModelMessage>
-): Array<Messages.UploadedFile> => {
-  const out: Array<Messages.UploadedFile> = []
-  for (const m of messages) {
-    if (m._tag !== "ModelRequest") continue
-    for (const p of m.parts) {
-      if (p._tag === "UserPromptPart" && typeof p.content !== "string") {
-        for (const c of p.content) if (c instanceof Messages.UploadedFile) out.push(c)
-      } else if (p._tag === "ToolReturnPart") {
-        for (const f of p.files) if (f._tag === "UploadedFile") out.push(f)
-      }
-    }
-  }
-  return out
-}
-
 /**
- * The `UserError` for the first uploaded file of the conversation that does not belong to one
- * of the `accepted` providers (none: the model takes no uploaded files), or `undefined`.
+ * The `UserError` for an uploaded file (found by `scanHistory`) that does not belong to one of
+ * the `accepted` providers (none: the model takes no uploaded files).
  */
 export const uploadedFileError = (
-  messages: ReadonlyArray<Messages.ModelMessage>,
+  wrong: Messages.UploadedFile,
   modelName: string,
   accepted: ReadonlyArray<string>
-): AgentError.UserError | undefined => {
-  const wrong = uploadedFilesOf(messages).find((f) => !accepted.includes(f.providerName))
-  if (wrong === undefined) return undefined
+): AgentError.UserError => {
   return new AgentError.UserError({
     reason:
       accepted.length === 0

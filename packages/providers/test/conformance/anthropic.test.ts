@@ -384,6 +384,19 @@ const fromWire = (body: Json) => {
         }
       : {})
   })
+  // A container sent back: the one the latest Anthropic response of the history ran in (set
+  // explicitly when there is no response before it).
+  if (typeof body.container === "string") {
+    const last = messages.map((m) => m._tag).lastIndexOf("ModelResponse")
+    if (last >= 0) {
+      const r = messages[last] as Messages.ModelResponse
+      messages[last] = new Messages.ModelResponse({
+        ...r,
+        providerName: "anthropic",
+        providerDetails: { ...r.providerDetails, container_id: body.container }
+      })
+    } else (settings as { anthropicContainer?: string }).anthropicContainer = body.container
+  }
   const systemCache = Array.isArray(body.system) ? body.system.at(-1)?.cache_control : undefined
   const toolCache = body.tools?.at(-1)?.cache_control
   return {
@@ -448,7 +461,8 @@ const normalizeBody = (body: Json): Json => ({
   thinking: body.thinking,
   mcp_servers: body.mcp_servers,
   cache_control: body.cache_control,
-  context_management: body.context_management
+  context_management: body.context_management,
+  container: body.container
 })
 
 // ---------------------------------------------------------------------------
@@ -473,6 +487,7 @@ const messageFromSse = (sse: string): Json => {
       if (d.delta.type === "compaction_delta") b.content = (b.content ?? "") + d.delta.content
     } else if (d.type === "message_delta") {
       message.stop_reason = d.delta.stop_reason
+      if (d.delta.container != null) message.container = d.delta.container
       for (const [k, v] of Object.entries(d.usage ?? {}))
         if (typeof v === "number" || k === "server_tool_use") message.usage[k] = v
     }
@@ -624,8 +639,10 @@ const replayCase = (c: ConformanceCase, rechunkSeed?: number) =>
       if (body.context_management !== undefined) {
         assert.include(sent.headers["anthropic-beta"] ?? "", "compact-2026-01-12")
       }
-      // Sampling settings and the service tier reach the wire as recorded.
-      for (const key of ["temperature", "top_p", "top_k", "service_tier"]) {
+      // The container the response ran in is kept (to send back on the next request).
+      assert.strictEqual(response.providerDetails?.container_id, recorded.container?.id)
+      // Sampling settings, the service tier and the container reach the wire as recorded.
+      for (const key of ["temperature", "top_p", "top_k", "service_tier", "container"]) {
         assert.strictEqual((sent.body as Json)[key], body[key], `${c.id}: ${key}`)
       }
     }

@@ -32,6 +32,7 @@ import * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
 import * as Google from "../../src/Google.js"
 import * as GoogleAuth from "../../src/GoogleAuth.js"
+import { withDownloads } from "../support/conformance.js"
 import {
   type ConformanceCase,
   type Interaction,
@@ -61,13 +62,6 @@ const skipRules: ReadonlyArray<{
   readonly reason: string
   readonly test: (c: ConformanceCase) => boolean
 }> = [
-  {
-    reason:
-      "a file URL Vertex could read, downloaded on purpose (FileUrl force-download is not in core yet)",
-    test: (c) =>
-      c.interactions.some((i) => vertexPath.test(i.request.path)) &&
-      c.interactions.some((i) => i.request.method === "GET")
-  },
   {
     reason:
       "no Gemini API generateContent call (embeddings, count tokens, OpenAI-compatible endpoint)",
@@ -767,7 +761,9 @@ const runInteraction = (
     const modelName = modelNameOf(i.request.path)
     const body = normalize(i.request.body) as any
     const { legacySchema, legacyTools, parameters, settings } = toRequest(body)
-    const messages = toMessages(body)
+    // Files the recording downloaded first (inline bytes of a recorded download) go back as
+    // `forceDownload` URLs of the replay server: the model must fetch them (Vertex too).
+    const messages = withDownloads(c, baseUrl, toMessages(body), true)
     const stream = i.endpoint === "streamGenerateContent"
     const client = clientOf(c, i.request.path, baseUrl)
     const layer = Google.model(modelName).pipe(
@@ -910,7 +906,25 @@ describe("Google conformance (recorded Gemini traffic)", () => {
             tokens.map((t) => t.request.bodyText)
           )
           // Every Gemini interaction was used, and nothing unexpected was requested.
-          assert.strictEqual(server.received.length, gemini.length + tokens.length)
+          const downloads = c.interactions.filter((i) => i.endpoint === "download")
+          const isDownload = (r: { readonly path: string }) =>
+            downloads.some((d) => d.request.path === r.path)
+          assert.strictEqual(
+            server.received.filter((r) => !isDownload(r)).length,
+            gemini.length + tokens.length
+          )
+          // Each recorded binary download whose bytes the recorded calls carry inline was fetched
+          // (`withDownloads` turned them back into URLs).
+          const inline = gemini.map((i) => JSON.stringify(i.request.body))
+          for (const d of downloads) {
+            const b64 = d.response.base64
+            if (typeof b64 === "string" && inline.some((b) => b.includes(b64.slice(0, 200)))) {
+              assert.isTrue(
+                server.received.some((r) => r.path === d.request.path),
+                `${c.id}: ${d.request.path} downloaded`
+              )
+            }
+          }
         })
       )
     }

@@ -17,6 +17,7 @@ import * as OpenAiClient from "../../src/OpenAiClient.js"
 import * as OpenAiResponses from "../../src/OpenAiResponses.js"
 import type * as Http from "../../src/internal/http.js"
 import { sseEvent as ev } from "../support/replay.js"
+import { toolCallChoice } from "../support/chatServer.js"
 
 /** The key every family is configured with (long enough for masked forms to be recognised). */
 export const apiKey = "sk-proj-Zq8XkP3mLr7TnB2vWc9YhF4sJd6GaQ1e"
@@ -64,22 +65,7 @@ export const openAiChat: Family = {
     id: "c1",
     choices: [{ index: 0, finish_reason: "stop", message: { role: "assistant", content: "Hello" } }]
   },
-  toolJson: {
-    id: "c1",
-    choices: [
-      {
-        index: 0,
-        finish_reason: "tool_calls",
-        message: {
-          role: "assistant",
-          content: null,
-          tool_calls: [
-            { id: "call_1", type: "function", function: { name: "wait", arguments: "{}" } }
-          ]
-        }
-      }
-    ]
-  },
+  toolJson: { id: "c1", choices: [toolCallChoice("call_1", "wait", "{}")] },
   streamStart: "",
   delta: chatDelta,
   streamEnd: `data: ${JSON.stringify({ id: "c1", choices: [{ index: 0, delta: {}, finish_reason: "stop" }] })}\n\ndata: [DONE]\n\n`,

@@ -8,6 +8,17 @@ export interface ChatReplyOptions {
   readonly model?: string
 }
 
+/** A chat completion choice that calls one function tool. */
+export const toolCallChoice = (id: string, name: string, args: string) => ({
+  index: 0,
+  finish_reason: "tool_calls",
+  message: {
+    role: "assistant",
+    content: null,
+    tool_calls: [{ id, type: "function", function: { name, arguments: args } }]
+  }
+})
+
 /** The JSON body of a one-choice, text-only chat completion. */
 export const chatCompletionBody = (content: string, options: ChatReplyOptions = {}): string =>
   JSON.stringify({

@@ -26,16 +26,12 @@ import type { ConformanceCase, Interaction } from "./replay.js"
 /** Cases using features out of scope, matched by substring of the id, with the reason. */
 const SKIPS: ReadonlyArray<readonly [string, string]> = [
   [
-    "force_download",
-    "not reconciled yet: the Responses force-download replay sends a body the merged compaction/background harness does not match (files + compact branches, both green alone; see the session note)"
-  ],
-  [
     "background_mode_streaming",
     "streamed background responses (retrieving a dropped stream, resuming with starting_after, a job left queued) are not built; non-streamed background polling is"
   ],
   [
     "conversation_id_auto_respects_pydantic_ai_conversation_id",
-    "pydantic-ai's own conversation id stored on messages (forking a conversation) is not modelled: agentfx's conversationId run option is not kept on messages"
+    "forking: openaiConversationId auto must not continue the OpenAI conversation of a history from another run (its messages carry another RunOptions.conversationId), sending the whole history without `conversation`; the model request does not see the current run's conversation id yet"
   ],
   [
     "native_tool_search_with_deferred_capability",
