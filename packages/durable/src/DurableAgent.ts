@@ -126,7 +126,8 @@ export const unsupportedOptions: Readonly<Record<string, string>> = {
   runId: "the run id of a durable run is its workflow execution id (from `id`)",
   eventStreamHandler: "watch a durable run with `stream` / `runStream`",
   onEvent: "watch a durable run with `stream` / `runStream`",
-  deferredToolResults: "a durable run waits for its deferred calls: resolve them with `approve`, `deny` or `provideResult`",
+  deferredToolResults:
+    "a durable run waits for its deferred calls: resolve them with `approve`, `deny` or `provideResult`",
   historyProcessors: "give history processors to the agent (functions cannot be persisted)",
   builtinTools: "give built-in tools to the agent"
 }

@@ -17,7 +17,7 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
-import type { HubEvent, RunEvents } from "./events.js"
+import type { RunEvents } from "./events.js"
 
 /**
  * What one execution of a durable run counts as it goes. Rebuilt from zero on every replay,
@@ -143,13 +143,17 @@ const runActivity = <A, E>(
     Effect.provide(state.context)
   )
 
-/** The whole form of a response, as events (a completed step for the stream). */
-const responseEvents = (response: Messages.ModelResponse): Array<HubEvent> =>
-  response.parts.flatMap((part, index) => [
-    // Built from a decoded response: no validation needed.
-    new Messages.PartStartEvent({ index, part }, true),
-    new Messages.PartEndEvent({ index, part }, true)
-  ])
+/**
+ * The whole form of a response, as events: every part started, then every part ended (as the
+ * run loop tells a streamed response: a part ends when the response does). Built from a
+ * decoded response: no validation needed.
+ */
+const responseEvents = (
+  response: Messages.ModelResponse
+): Array<Messages.PartStartEvent | Messages.PartEndEvent> => [
+  ...response.parts.map((part, index) => new Messages.PartStartEvent({ index, part }, true)),
+  ...response.parts.map((part, index) => new Messages.PartEndEvent({ index, part }, true))
+]
 
 /**
  * The model of a durable run: `request` is an activity named after the request's position in
@@ -204,12 +208,9 @@ export const durableModel = (base: Model.Service, streaming: boolean): Model.Ser
       Effect.map(request(messages, settings, parameters), (response) => ({
         modelName: base.modelName,
         response: Effect.succeed(response),
-        events: Stream.fromIterable<Messages.ModelResponseStreamEvent>([
-          ...response.parts.flatMap((part, index) => [
-            new Messages.PartStartEvent({ index, part }),
-            new Messages.PartEndEvent({ index, part })
-          ]),
-          new Messages.ResponseCompleteEvent({ response })
+        events: Stream.fromIterable([
+          ...responseEvents(response),
+          new Messages.ResponseCompleteEvent({ response }, true)
         ])
       }))
   }
@@ -221,13 +222,13 @@ const durableTool = (tool: Toolset.ToolsetTool<any, any>): Toolset.ToolsetTool<a
     Effect.flatMap(Effect.context<RunContext.RunContext | CurrentExecution>(), (ctx) => {
       const run = Context.get(ctx, RunContext.RunContext)
       const state = Context.get(ctx, CurrentExecution)
-      // Tool results are persisted as JSON values: on a replay the run (and the model) sees
-      // the JSON form of what the tool returned.
+      // Tool results are persisted as `ToolReturnContent`: JSON values, with files and tool
+      // references (a tool search's result) kept as their classes through a replay.
       const work = Effect.suspend(() => Effect.catchAll(tool.call(args), toolFailure))
       return runActivity(
         state,
         toolActivityName(state, run),
-        Schema.Unknown,
+        Messages.ToolReturnContent,
         ToolErrorSchema,
         work as Effect.Effect<unknown, typeof ToolErrorSchema.Type>
       )
