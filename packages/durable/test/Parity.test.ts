@@ -131,32 +131,37 @@ const makeAgent = () => {
 
 const modelLayer = FunctionModel.layer(script, { stream: FunctionModel.streamOf(script) })
 
+/** The core run: stops for the approval, resumed with `deferredToolResults`; its events. */
+const coreRun = Effect.gen(function* () {
+  // The core run: stops for the approval, resumed with `deferredToolResults`.
+  const core = makeAgent()
+  const first = Chunk.toReadonlyArray(
+    yield* Stream.runCollect(core.agent.runStream("refund A-1")).pipe(Effect.provide(modelLayer))
+  )
+  const stop = first.at(-1)
+  assert.strictEqual(stop?._tag, "AgentRunResultEvent")
+  if (stop?._tag !== "AgentRunResultEvent") return yield* Effect.dieMessage("no stop")
+  assert.instanceOf(stop.result.output, DeferredTools.DeferredToolRequests)
+  const second = Chunk.toReadonlyArray(
+    yield* Stream.runCollect(
+      core.agent.runStream(undefined, {
+        messageHistory: stop.result.allMessages(),
+        deferredToolResults: DeferredTools.DeferredToolResults.make({
+          approvals: { refund: DeferredTools.ToolApproved.make({}) },
+          calls: {}
+        })
+      })
+    ).pipe(Effect.provide(modelLayer))
+  )
+  const coreEvents = [...first.slice(0, -1), ...second.slice(0, -1)].map(describeEvent)
+  // where a durable stream tells its stop: after the events of the core run's first part
+  return { second, coreEvents, waitingAt: first.length - 1 }
+})
+
 describe("durable stream parity with agent.runStream", () => {
   it.scopedLive("the same events in the same order, the approval and its replay included", () =>
     Effect.gen(function* () {
-      // The core run: stops for the approval, resumed with `deferredToolResults`.
-      const core = makeAgent()
-      const first = Chunk.toReadonlyArray(
-        yield* Stream.runCollect(core.agent.runStream("refund A-1")).pipe(
-          Effect.provide(modelLayer)
-        )
-      )
-      const stop = first.at(-1)
-      assert.strictEqual(stop?._tag, "AgentRunResultEvent")
-      if (stop?._tag !== "AgentRunResultEvent") return
-      assert.instanceOf(stop.result.output, DeferredTools.DeferredToolRequests)
-      const second = Chunk.toReadonlyArray(
-        yield* Stream.runCollect(
-          core.agent.runStream(undefined, {
-            messageHistory: stop.result.allMessages(),
-            deferredToolResults: DeferredTools.DeferredToolResults.make({
-              approvals: { refund: DeferredTools.ToolApproved.make({}) },
-              calls: {}
-            })
-          })
-        ).pipe(Effect.provide(modelLayer))
-      )
-      const coreEvents = [...first.slice(0, -1), ...second.slice(0, -1)].map(describeEvent)
+      const { second, coreEvents, waitingAt } = yield* coreRun
 
       // The durable run of the same agent.
       const durable = makeAgent()
@@ -193,7 +198,7 @@ describe("durable stream parity with agent.runStream", () => {
 
       const tags = seen.map((e) => e._tag)
       assert.strictEqual(tags.filter((t) => t === "DurableWaitingEvent").length, 1)
-      assert.strictEqual(tags.indexOf("DurableWaitingEvent"), first.length - 1)
+      assert.strictEqual(tags.indexOf("DurableWaitingEvent"), waitingAt)
       assert.strictEqual(tags.at(-1), "DurableRunResultEvent")
       const durableEvents = seen
         .filter((e) => e._tag !== "DurableWaitingEvent" && e._tag !== "DurableRunResultEvent")

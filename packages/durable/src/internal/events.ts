@@ -9,8 +9,7 @@
  * The run loop is deterministic given the same persisted steps, so the n-th event of one
  * execution of a run is the n-th event of its replay: each event carries its position, and a
  * position already told in this process (a replay after a wait re-runs the workflow from its
- * start) is skipped. A process that has told nothing of a run (a restart, a runner taking the
- * run over) tells the replayed events again, so its subscribers see the run from its start.
+ * start) is skipped.
  *
  * Per run it keeps a compact log (no deltas: a streamed response is logged as its whole parts)
  * plus the live events of a model request in progress; a new subscriber gets the log, then the
