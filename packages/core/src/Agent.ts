@@ -255,6 +255,19 @@ export interface RunOptions<
    */
   readonly deferredToolResults?: DeferredToolResults | undefined
   /**
+   * Answers deferred calls inline (pydantic-ai's `HandleDeferredToolCalls`): when a step's tool
+   * calls wait for an approval or an external result, the run calls this with the
+   * `DeferredToolRequests` before it would stop. The calls it answers (same shape as
+   * `deferredToolResults`: approvals, denials, results, `ModelRetry`) are settled in the same
+   * step — approved calls run, with `overrideArgs` if given — and the run goes on without a new
+   * run; calls it leaves out (or all, with `undefined`) stop the run as usual, with
+   * `DeferredToolRequests` naming only them. Called at most once per step. An answer for a call
+   * that did not wait is a `UserError`. E.g. ask the person at the terminal, approve by policy.
+   */
+  readonly handleDeferred?:
+    | ((requests: DeferredToolRequests) => Effect.Effect<DeferredToolResults | undefined>)
+    | undefined
+  /**
    * More history processors for this run, applied after the agent's (see
    * `MakeOptions.historyProcessors`). Effects here may use `RunContext` only, and not fail.
    */
@@ -271,8 +284,9 @@ export interface RunOptions<
    * latest `conversationId` of `messageHistory`, or starts a new conversation (a random UUID).
    * Stamped on every message the run adds (`ModelRequest` / `ModelResponse.conversationId`),
    * recorded as `gen_ai.conversation.id` on the run's `invoke_agent` span (and its `chat`
-   * spans), visible in `RunContext.conversationId`, and passed on to sub-agents (`asTool`,
-   * handoffs).
+   * spans), visible in `RunContext.conversationId` and `result.conversationId`, and passed on
+   * to sub-agents (`asTool`, handoffs). `"new"` starts a new conversation even when continuing a
+   * history (a branch of it).
    */
   readonly conversationId?: string | undefined
 }

@@ -95,6 +95,17 @@ export class AgentRunResult<A> {
   newMessagesJson(): string {
     return encodeMessagesJson(this.newMessages())
   }
+  /**
+   * The conversation the run belonged to (`RunOptions.conversationId`, the history's, or the one
+   * it started): the latest `conversationId` of its messages.
+   */
+  get conversationId(): string | undefined {
+    for (let i = this.messages.length - 1; i >= 0; i--) {
+      const id = this.messages[i]!.conversationId
+      if (id !== undefined) return id
+    }
+    return undefined
+  }
   /** The last response of the model. */
   get response(): ModelResponse {
     for (let i = this.messages.length - 1; i >= 0; i--) {

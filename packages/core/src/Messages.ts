@@ -528,7 +528,6 @@ export class ModelRequest extends Schema.TaggedClass<ModelRequest>()("ModelReque
   parts: Schema.Array(ModelRequestPart),
   instructions: optional(Schema.String),
   runId: optional(Schema.String),
-  // [runopts] pydantic-ai's request fields.
   /** When the agent sent this request (Effect's `Clock`); absent on requests it did not send. */
   timestamp: optional(Schema.Date),
   /** The conversation this request belongs to (see `RunOptions.conversationId`). */
@@ -561,7 +560,6 @@ export class ModelResponse extends Schema.TaggedClass<ModelResponse>()("ModelRes
   state: Schema.optionalWith(ResponseState, { default: () => "complete" as const }),
   providerDetails: optional(ProviderDetails),
   runId: optional(Schema.String),
-  // [runopts] pydantic-ai's response fields.
   /** The base URL of the provider's API that answered, when the model records it. */
   providerUrl: optional(Schema.String),
   /** The conversation this response belongs to (see `RunOptions.conversationId`). */
@@ -742,7 +740,7 @@ export const toolAvailabilityDelta = (
     true
   )
 }
-// [runopts] Output tool events ------------------------------------------------
+// Output tool events ---------------------------------------------------------
 
 /**
  * The agent is about to decode a call of an output tool (pydantic-ai's `OutputToolCallEvent`):
@@ -779,4 +777,121 @@ export const lastText = (messages: ReadonlyArray<ModelMessage>): string | undefi
     if (m._tag === "ModelResponse") return m.text
   }
   return undefined
+}
+
+// ---------------------------------------------------------------------------
+// Untrusted history
+// ---------------------------------------------------------------------------
+
+/** Options of `sanitize`: what an untrusted history may keep. */
+export interface SanitizeOptions {
+  /**
+   * The URL schemes (without the colon) a file by URL may use; other files by URL are removed.
+   * Default `["https"]`: no `http`, `file`, `gs`, `s3`… (inline `data:` files are
+   * `BinaryContent`, not URLs, and are kept).
+   */
+  readonly allowedUrlSchemes?: ReadonlyArray<string>
+  /** Keep system prompts and requests' `instructions` (default `false`: removed). */
+  readonly keepSystemPrompts?: boolean
+  /** Keep references to uploaded provider files (default `false`: removed). */
+  readonly keepUploadedFiles?: boolean
+}
+
+/** What a tool return says of a file `sanitize` removed. */
+export const removedFileText = "[file removed from an untrusted history]"
+
+/**
+ * Makes a history that comes from outside the server — a browser's chat, an API client — safe to
+ * continue (pydantic-ai's `sanitize_messages`). Only the agent decides what the model is told
+ * with authority, and a client must not make the server fetch or reveal anything:
+ * - system prompts and requests' `instructions` are removed (`keepSystemPrompts` keeps them);
+ * - files by URL whose scheme is not allowed (`allowedUrlSchemes`, default `https` only) are
+ *   removed, and `forceDownload` is cleared on the others: the server never downloads a URL
+ *   because a client asked;
+ * - `UploadedFile`s are removed (they name files of the server's provider account;
+ *   `keepUploadedFiles` keeps them);
+ * - in user prompts a removed file is dropped; in a tool return it is replaced by
+ *   `removedFileText`, so every tool call keeps its return. A request left with no part is
+ *   dropped. Responses are kept as they are.
+ *
+ * @example
+ * ```ts
+ * const history = Messages.sanitize(yield* Messages.decodeJson(body))
+ * ```
+ */
+export const sanitize = (
+  messages: ReadonlyArray<ModelMessage>,
+  options: SanitizeOptions = {}
+): ReadonlyArray<ModelMessage> => {
+  const schemes = new Set((options.allowedUrlSchemes ?? ["https"]).map((s) => s.toLowerCase()))
+  const keepSystem = options.keepSystemPrompts === true
+  const keepUploaded = options.keepUploadedFiles === true
+  /** The file as it may stay, or `undefined` when it goes. */
+  const file = <F extends FileContent>(f: F): F | undefined => {
+    if (f._tag === "UploadedFile") return keepUploaded ? f : undefined
+    if (f._tag === "BinaryContent") return f
+    const scheme = /^([a-zA-Z][a-zA-Z0-9+.-]*):/.exec(f.url)?.[1]?.toLowerCase()
+    if (scheme === undefined || !schemes.has(scheme)) return undefined
+    if (f.forceDownload === undefined) return f
+    const { forceDownload: _, ...rest } = f
+    return new (f.constructor as new (fields: typeof rest) => F)(rest)
+  }
+  const userItem = (c: UserContent): UserContent | undefined =>
+    typeof c === "string" || c._tag === "CachePoint" ? c : file(c)
+  const returnItem = (c: unknown): unknown => (isFileContent(c) ? (file(c) ?? removedFileText) : c)
+  const part = (p: ModelRequestPart): ModelRequestPart | undefined => {
+    switch (p._tag) {
+      case "SystemPromptPart":
+        return keepSystem ? p : undefined
+      case "UserPromptPart": {
+        if (typeof p.content === "string") return p
+        const content: Array<UserContent> = []
+        let changed = false
+        for (const c of p.content) {
+          const kept = userItem(c)
+          if (kept !== c) changed = true
+          if (kept !== undefined) content.push(kept)
+        }
+        if (!changed) return p
+        return content.length === 0 ? undefined : new UserPromptPart({ content }, true)
+      }
+      case "ToolReturnPart": {
+        const c = p.content
+        const content = Array.isArray(c) ? c.map(returnItem) : returnItem(c)
+        const changed = Array.isArray(c)
+          ? (content as Array<unknown>).some((x, i) => x !== c[i])
+          : content !== c
+        return changed ? new ToolReturnPart({ ...p, content }, true) : p
+      }
+      default:
+        return p
+    }
+  }
+  const out: Array<ModelMessage> = []
+  for (const m of messages) {
+    if (m._tag === "ModelResponse") {
+      out.push(m)
+      continue
+    }
+    const parts: Array<ModelRequestPart> = []
+    for (const p of m.parts) {
+      const kept = part(p)
+      if (kept !== undefined) parts.push(kept)
+    }
+    if (parts.length === 0) continue
+    const dropInstructions = !keepSystem && m.instructions !== undefined
+    const samePartsKept = parts.length === m.parts.length && parts.every((p, i) => p === m.parts[i])
+    if (samePartsKept && !dropInstructions) {
+      out.push(m)
+      continue
+    }
+    const { instructions, ...fields } = m
+    out.push(
+      new ModelRequest(
+        { ...fields, parts, ...(keepSystem && instructions !== undefined ? { instructions } : {}) },
+        true
+      )
+    )
+  }
+  return out
 }

@@ -104,6 +104,12 @@ export interface ModelProfile {
    * conversation has loaded, as ordinary tools (`revealDeferredTools`).
    */
   readonly supportsToolDeferral?: boolean
+  /**
+   * The provider has a field for a tool's return schema (Gemini `responseJsonSchema`): tools with
+   * `includeReturnSchema` send it there. Without it `describeReturnSchemas` puts the schema at the
+   * end of their descriptions.
+   */
+  readonly supportsToolReturnSchema?: boolean
 }
 
 /**
@@ -125,6 +131,32 @@ export const revealDeferredTools = (
       functionTools.push(new ToolDefinition(rest, true))
     }
   }
+  return new ModelRequestParameters({ ...parameters, functionTools }, true)
+}
+
+/** How a tool's return schema ends its description, for providers without a field for it. */
+export const returnSchemaText = (schema: Readonly<Record<string, unknown>>): string =>
+  `Return schema (JSON Schema of what this tool returns): ${JSON.stringify(schema)}`
+
+/**
+ * The parameters for a provider without a return-schema field: each function tool with
+ * `includeReturnSchema` and a `returnSchema` gets the schema at the end of its description
+ * (`returnSchemaText`). Returns `parameters` itself when no tool asks for it.
+ */
+export const describeReturnSchemas = (
+  parameters: ModelRequestParameters
+): ModelRequestParameters => {
+  const wants = (t: ToolDefinition) =>
+    t.includeReturnSchema === true && t.returnSchema !== undefined
+  if (!parameters.functionTools.some(wants)) return parameters
+  const functionTools = parameters.functionTools.map((t) => {
+    if (!wants(t)) return t
+    const text = returnSchemaText(t.returnSchema!)
+    return new ToolDefinition(
+      { ...t, description: t.description === undefined ? text : `${t.description}\n\n${text}` },
+      true
+    )
+  })
   return new ModelRequestParameters({ ...parameters, functionTools }, true)
 }
 

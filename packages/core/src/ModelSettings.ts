@@ -47,7 +47,11 @@ export const ToolChoice = Schema.Union(
   Schema.Literal("auto", "none", "required"),
   Schema.Array(Schema.String)
 )
-/** `auto`, `none`, `required`, or the names of the tools the model may call. */
+/**
+ * `auto`, `none`, `required`, or the names of the tools the model may call. In an agent's or a
+ * run's settings `required` and names are refused (a `UserError`): forced on every request, the
+ * run could never end. They are for one request of the direct API.
+ */
 export type ToolChoice = typeof ToolChoice.Type
 
 /**

@@ -83,7 +83,17 @@ export class ToolDefinition extends Schema.Class<ToolDefinition>("ToolDefinition
    * with a client-executed search tool send it in that form (OpenAI Responses `tool_search`
    * with `execution: "client"`).
    */
-  toolSearch: Schema.optionalWith(Schema.Boolean, { exact: true })
+  toolSearch: Schema.optionalWith(Schema.Boolean, { exact: true }),
+  /** The JSON Schema of what the tool returns (`Tool.make({ returns })`). */
+  returnSchema: Schema.optionalWith(Schema.Record({ key: Schema.String, value: Schema.Unknown }), {
+    exact: true
+  }),
+  /**
+   * Tell the model what the tool returns (pydantic-ai's `include_return_schema`): providers with a
+   * field for it get `returnSchema` there (Gemini `responseJsonSchema`), the others get it at the
+   * end of the description.
+   */
+  includeReturnSchema: Schema.optionalWith(Schema.Boolean, { exact: true })
 }) {}
 
 /** A tool: its definition plus a typed handler. */
@@ -112,6 +122,8 @@ export interface Tool<in out Name extends string, in out Args, out Success, out 
    * arguments and the run (see `MakeOptions.requiresApproval`). `undefined`: never.
    */
   readonly requiresApproval?: RequiresApproval<Args, R> | undefined
+  /** Checks decoded arguments before the call runs or waits for approval (see `MakeOptions.validate`). */
+  readonly validate?: ((args: Args) => Effect.Effect<void, E | ModelRetry, R>) | undefined
 }
 
 /**
@@ -286,6 +298,14 @@ export interface MakeOptions<Args, I, Success, E, R> {
   readonly metadata?: unknown
   /** Leave the definition to the provider's tool search (see `ToolDefinition.deferLoading`). */
   readonly deferLoading?: boolean
+  /**
+   * What the handler returns, as a Schema: its JSON Schema becomes `definition.returnSchema`,
+   * told to the model when `includeReturnSchema` is set (here or with
+   * `Toolset.includeReturnSchemas`).
+   */
+  readonly returns?: Schema.Schema<Success, any, never>
+  /** Tell the model what the tool returns (`returns` must be given; see `ToolDefinition`). */
+  readonly includeReturnSchema?: boolean
   /** How long one call may run; expiry becomes a retry prompt (see `Tool.timeout`). */
   readonly timeout?: Duration.DurationInput
   readonly prepare?: (
@@ -298,6 +318,15 @@ export interface MakeOptions<Args, I, Success, E, R> {
    * `ApprovalRequired`, so the agent's output type includes `DeferredToolRequests`.
    */
   readonly requiresApproval?: RequiresApproval<Args, R>
+  /**
+   * Checks the decoded arguments beyond their Schema (pydantic-ai's `args_validator`), before
+   * the call runs — and before it waits for approval, so a person never approves arguments the
+   * tool would refuse. Fail with `ModelRetry` (the model tries again; counts against the
+   * tool's retries), `ToolFailed`, or a deferral (`ApprovalRequired` / `CallDeferred`: the call
+   * waits, it did not fail). It runs again on an approved call, with the approved (or
+   * overriding) arguments and `RunContext.toolCallApproved` set.
+   */
+  readonly validate?: (args: Args) => Effect.Effect<void, E | ModelRetry, R>
 }
 
 /**
@@ -332,8 +361,19 @@ export function make<const Name extends string, Args, I, Success, E = never, R =
     kind: "function",
     sequential: options.sequential ?? false,
     ...(options.metadata !== undefined ? { metadata: options.metadata } : {}),
-    ...(options.deferLoading !== undefined ? { deferLoading: options.deferLoading } : {})
+    ...(options.deferLoading !== undefined ? { deferLoading: options.deferLoading } : {}),
+    ...(options.returns !== undefined
+      ? { returnSchema: jsonSchema(options.returns, `Tool "${name}"`, "return") }
+      : {}),
+    ...(options.includeReturnSchema !== undefined
+      ? { includeReturnSchema: options.includeReturnSchema }
+      : {})
   })
+  if (options.includeReturnSchema === true && options.returns === undefined) {
+    throw new UserError({
+      reason: `Tool "${name}": includeReturnSchema needs the return Schema (\`returns\`).`
+    })
+  }
   return {
     name,
     description,
@@ -344,7 +384,8 @@ export function make<const Name extends string, Args, I, Success, E = never, R =
     handler: options.handler,
     timeout: options.timeout,
     decodeArgs: decodeWith(options.parameters),
-    requiresApproval: options.requiresApproval === false ? undefined : options.requiresApproval
+    requiresApproval: options.requiresApproval === false ? undefined : options.requiresApproval,
+    validate: options.validate
   }
 }
 

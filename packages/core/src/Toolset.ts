@@ -1,8 +1,8 @@
 /**
  * Toolsets: groups of tools an agent offers the model, computed per run step. A toolset is
- * built from tools (`fromTools`) and reshaped with combinators: `combine`, `filter`, `prefix`
- * and `prepare` (per-step editing or hiding of definitions). Duplicate names across a
- * combined toolset are a `UserError`.
+ * built from tools (`fromTools`) and reshaped with combinators: `combine`, `filter`, `prefix`,
+ * `rename`, `deferLoading`, `withMetadata`, `includeReturnSchemas` and `prepare` (per-step
+ * editing or hiding of definitions). Duplicate names across a combined toolset are a `UserError`.
  *
  * @example
  * ```ts
@@ -48,6 +48,13 @@ export interface ToolsetTool<out E, out R> {
    */
   readonly requiresApproval?:
     | ((args: unknown, ctx: RunContextService) => Effect.Effect<boolean, never, R>)
+    | undefined
+  /**
+   * Checks decoded arguments before the call runs or waits for approval (`Tool.make({ validate
+   * })`); fails like the tool (`ModelRetry`, `ToolFailed`, a deferral).
+   */
+  readonly validateArgs?:
+    | ((args: unknown) => Effect.Effect<void, E | ModelRetry, R | RunContext>)
     | undefined
 }
 
@@ -141,7 +148,8 @@ const toolsetTool = (tool: AnyTool, definition: ToolDefinition): ToolsetTool<any
         ? undefined
         : approval === true
           ? always
-          : approval
+          : approval,
+    ...(tool.validate !== undefined ? { validateArgs: tool.validate } : {})
   }
 }
 const always = () => Effect.succeed(true)
@@ -257,6 +265,48 @@ export const prefix: {
 )
 
 /**
+ * Renames some tools (pydantic-ai's `RenamedToolset`): `names` maps each new name to the name
+ * the toolset gives the tool, `Toolset.rename(ts, { lookup: "get_weather" })` offers
+ * `get_weather` as `lookup`. Tools not named keep their names; a name whose tool is not listed
+ * at a step (hidden by a `filter`) is skipped. Two tools ending up with one name, or one tool
+ * given two names, fails the run with a `UserError`.
+ */
+export const rename: {
+  (names: Readonly<Record<string, string>>): <E, R>(self: Toolset<E, R>) => Toolset<E, R>
+  <E, R>(self: Toolset<E, R>, names: Readonly<Record<string, string>>): Toolset<E, R>
+} = dual(2, <E, R>(self: Toolset<E, R>, names: Readonly<Record<string, string>>): Toolset<E, R> => {
+  const newName = new Map<string, string>()
+  for (const [to, from] of Object.entries(names)) {
+    if (newName.has(from)) {
+      const error = new UserError({
+        reason: `Toolset.rename: '${from}' is given two names ('${newName.get(from)}' and '${to}').`
+      })
+      return make(() => Effect.fail(error))
+    }
+    newName.set(from, to)
+  }
+  const renamed = (tools: ReadonlyArray<ToolsetTool<E, R>>): ReadonlyArray<ToolsetTool<E, R>> =>
+    tools.map((t) => {
+      const to = newName.get(t.definition.name)
+      return to === undefined
+        ? t
+        : { ...t, definition: new ToolDefinition({ ...t.definition, name: to }, true) }
+    })
+  const fixed = self.fixed === undefined ? undefined : renamed(self.fixed)
+  const fixedOk =
+    fixed !== undefined && new Set(fixed.map((t) => t.definition.name)).size === fixed.length
+  return make(
+    (ctx) =>
+      fixedOk
+        ? Effect.succeed(fixed)
+        : Effect.flatMap(self.tools(ctx), (tools) =>
+            checkDuplicates(renamed(tools), "Toolset.rename")
+          ),
+    fixedOk ? fixed : undefined
+  )
+})
+
+/**
  * Edits the definitions at every step: return a new list to hide tools (leave them out) or to
  * change their descriptions / schemas. Tools are matched back by name; an unknown name is a
  * `UserError` (use `prefix` to rename).
@@ -347,6 +397,94 @@ export const approvalRequired: {
     return make(
       (ctx) => Effect.map(self.tools(ctx), (tools) => tools.map(wrap)),
       self.fixed?.map(wrap)
+    )
+  }
+)
+
+/** Edits each tool's definition, at every step; a fixed toolset stays fixed. */
+const mapDefinitions = <E, R>(
+  self: Toolset<E, R>,
+  f: (definition: ToolDefinition) => ToolDefinition
+): Toolset<E, R> => {
+  const mapped = (tools: ReadonlyArray<ToolsetTool<E, R>>): ReadonlyArray<ToolsetTool<E, R>> =>
+    tools.map((t) => {
+      const definition = f(t.definition)
+      return definition === t.definition ? t : { ...t, definition }
+    })
+  return make(
+    (ctx) => Effect.map(self.tools(ctx), mapped),
+    self.fixed === undefined ? undefined : mapped(self.fixed)
+  )
+}
+
+/**
+ * Marks tools as loaded only when a tool search finds them (`deferLoading: true`, pydantic-ai's
+ * `defer_loading()` wrapper): the named ones, or every tool of the toolset when no names are
+ * given. Pair it with the provider's search (`BuiltinTool.ToolSearch`) or the agent's
+ * (`withToolSearch`, applied after it).
+ *
+ * @example
+ * ```ts
+ * const tools = Toolset.fromTools([getWeather, getExchangeRate]).pipe(
+ *   Toolset.deferLoading(["get_exchange_rate"]),
+ *   Toolset.withToolSearch()
+ * )
+ * ```
+ */
+export const deferLoading: {
+  (names?: ReadonlyArray<string>): <E, R>(self: Toolset<E, R>) => Toolset<E, R>
+  <E, R>(self: Toolset<E, R>, names?: ReadonlyArray<string>): Toolset<E, R>
+} = dual(
+  (args) => isToolset(args[0]),
+  <E, R>(self: Toolset<E, R>, names?: ReadonlyArray<string>): Toolset<E, R> => {
+    const only = names === undefined ? undefined : new Set(names)
+    return mapDefinitions(self, (d) =>
+      d.deferLoading === true || (only !== undefined && !only.has(d.name))
+        ? d
+        : new ToolDefinition({ ...d, deferLoading: true }, true)
+    )
+  }
+)
+
+/**
+ * Adds metadata to every tool's definition (pydantic-ai's `SetMetadataToolset`): the keys are
+ * merged over a tool's own object metadata (a tool's non-object metadata is replaced). Metadata
+ * is never sent to the model; `prepare`, `filter` and wrapping models read it.
+ */
+export const withMetadata: {
+  (metadata: Readonly<Record<string, unknown>>): <E, R>(self: Toolset<E, R>) => Toolset<E, R>
+  <E, R>(self: Toolset<E, R>, metadata: Readonly<Record<string, unknown>>): Toolset<E, R>
+} = dual(
+  2,
+  <E, R>(self: Toolset<E, R>, metadata: Readonly<Record<string, unknown>>): Toolset<E, R> =>
+    mapDefinitions(self, (d) => {
+      const own = d.metadata
+      const merged =
+        typeof own === "object" && own !== null && !Array.isArray(own)
+          ? { ...own, ...metadata }
+          : { ...metadata }
+      return new ToolDefinition({ ...d, metadata: merged }, true)
+    })
+)
+
+/**
+ * Tells the model what the tools return (pydantic-ai's `include_return_schemas()`): sets
+ * `includeReturnSchema` on the named tools (or all) that have a return schema
+ * (`Tool.make({ returns })`); the others are left as they are.
+ */
+export const includeReturnSchemas: {
+  (names?: ReadonlyArray<string>): <E, R>(self: Toolset<E, R>) => Toolset<E, R>
+  <E, R>(self: Toolset<E, R>, names?: ReadonlyArray<string>): Toolset<E, R>
+} = dual(
+  (args) => isToolset(args[0]),
+  <E, R>(self: Toolset<E, R>, names?: ReadonlyArray<string>): Toolset<E, R> => {
+    const only = names === undefined ? undefined : new Set(names)
+    return mapDefinitions(self, (d) =>
+      d.returnSchema === undefined ||
+      d.includeReturnSchema === true ||
+      (only !== undefined && !only.has(d.name))
+        ? d
+        : new ToolDefinition({ ...d, includeReturnSchema: true }, true)
     )
   }
 )

@@ -82,8 +82,20 @@ describe("ModelRequest timestamp / conversation id", () => {
         ["c-2", "c-2", "c-2", "c-2"]
       )
       assert.deepStrictEqual(seenIds, [id, id, "c-2"])
+      assert.strictEqual(forked.conversationId, "c-2")
+      assert.strictEqual(next.conversationId, id)
       // The history's messages are not rewritten.
       assert.strictEqual(forked.allMessages()[0]!.conversationId, id)
+      // "new": a new conversation on the same history (a branch).
+      const branch = yield* agent.run("branch", { messageHistory: history, conversationId: "new" })
+      const fresh = branch.conversationId!
+      assert.match(fresh, /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/)
+      assert.notStrictEqual(fresh, id)
+      assert.deepStrictEqual(
+        branch.newMessages().map((m) => m.conversationId),
+        [fresh, fresh, fresh, fresh]
+      )
+      assert.deepStrictEqual(seenIds, [id, id, "c-2", fresh])
     }).pipe(Effect.provide(model))
   )
 

@@ -97,8 +97,8 @@ export interface Options {
   readonly timeout?: Duration.DurationInput
   /**
    * Lets the server ask a model (`sampling/createMessage`): an agentfx `Model.Service` (e.g.
-   * `yield* Model.Model`) answers with its text, or a handler of your own. Without it the client
-   * does not offer sampling.
+   * `yield* Model.Model`) answers with its text and tool calls (the client offers sampling with
+   * tools), or a handler of your own. Without it the client does not offer sampling.
    */
   readonly sampling?: Model.Service | SamplingHandler
   /**
@@ -242,7 +242,10 @@ const isModel = (u: Model.Service | SamplingHandler): u is Model.Service =>
 const newClient = (options: Options): Client =>
   new Client(options.clientInfo ?? { name: "agentfx", version: "0.1.0" }, {
     capabilities: {
-      ...(options.sampling !== undefined ? { sampling: {} } : {}),
+      // An agentfx model answers sampling requests with tools too (`tool_use` blocks).
+      ...(options.sampling === undefined
+        ? {}
+        : { sampling: isModel(options.sampling) ? { tools: {} } : {} }),
       ...(options.elicitation !== undefined ? { elicitation: {} } : {})
     }
   })

@@ -208,6 +208,36 @@ describe("Google.encodeRequest", () => {
     assert.isUndefined(body.toolConfig)
   })
 
+  it("sends a tool's return schema as responseJsonSchema when it asks for it", () => {
+    const returning = (include: boolean) =>
+      new Tool.ToolDefinition({
+        ...tool("weather"),
+        returnSchema: {
+          type: "object",
+          properties: { sky: { type: "string", title: "Sky" } },
+          required: ["sky"]
+        },
+        includeReturnSchema: include
+      })
+    const declared = (include: boolean) =>
+      (
+        Google.encodeRequest(
+          [Messages.userPrompt("q")],
+          {},
+          params({ functionTools: [returning(include)] }),
+          { modelName: "gemini-2.5-flash" }
+        ).tools as unknown as Array<{ functionDeclarations: Array<Record<string, unknown>> }>
+      )[0]!.functionDeclarations[0]!
+    assert.deepStrictEqual(declared(true).responseJsonSchema, {
+      type: "object",
+      properties: { sky: { type: "string" } },
+      required: ["sky"]
+    })
+    assert.strictEqual(declared(true).description, "")
+    assert.isFalse("responseJsonSchema" in declared(false))
+    assert.isTrue(Google.profile("gemini-2.5-flash").supportsToolReturnSchema)
+  })
+
   it("picks the function calling mode from tool choice and output", () => {
     const mode = (
       fields: ConstructorParameters<typeof Model.ModelRequestParameters>[0],

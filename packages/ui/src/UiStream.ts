@@ -28,7 +28,7 @@
  *
  * @since 0.1.0
  */
-import type { DeferredTools, Messages } from "@agentfx/core"
+import { type DeferredTools, Messages } from "@agentfx/core"
 import { Agent } from "@agentfx/core"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
@@ -80,6 +80,27 @@ const toError = (issue: DecodeIssue) =>
 // ---------------------------------------------------------------------------
 // The shared pipeline
 // ---------------------------------------------------------------------------
+
+/**
+ * How a request's history is decoded (`fromUiMessages`, `decodeAiSdkRequest`,
+ * `fromAgUiMessages`, `decodeAgUiInput` and the handlers' third argument).
+ */
+export interface DecodeOptions {
+  /**
+   * The history comes from the client, so by default it goes through `Messages.sanitize`: no
+   * client system prompts or instructions, files by `https` URL only, no force-download, no
+   * uploaded-file references. Give `Messages.SanitizeOptions` to keep more, or `"trusted"` to
+   * keep everything (a client you control).
+   */
+  readonly history?: Messages.SanitizeOptions | "trusted"
+}
+
+/** The decoded history as `options` says (sanitized unless trusted). */
+const historyOf = (
+  messages: ReadonlyArray<Messages.ModelMessage>,
+  options: DecodeOptions
+): ReadonlyArray<Messages.ModelMessage> =>
+  options.history === "trusted" ? messages : Messages.sanitize(messages, options.history)
 
 /** Options every encoder takes. */
 export interface CommonOptions<A> {
@@ -447,17 +468,21 @@ export interface AiSdkRequest {
   readonly body: Readonly<Record<string, unknown>>
 }
 
-/** UI messages (`UIMessage[]` of `ai` 6) as agentfx message history. */
+/** UI messages (`UIMessage[]` of `ai` 6) as agentfx message history (sanitized unless trusted). */
 export const fromUiMessages = (
-  messages: unknown
+  messages: unknown,
+  options: DecodeOptions = {}
 ): Effect.Effect<ReadonlyArray<Messages.ModelMessage>, UiMessageError> =>
   Either.match(decodeUiMessages(messages), {
     onLeft: (issue) => Effect.fail(toError(issue)),
-    onRight: Effect.succeed
+    onRight: (history) => Effect.succeed(historyOf(history, options))
   })
 
 /** Decodes the JSON body `useChat` posts (`{ id, messages, trigger, … }`). */
-export const decodeAiSdkRequest = (body: unknown): Effect.Effect<AiSdkRequest, UiMessageError> =>
+export const decodeAiSdkRequest = (
+  body: unknown,
+  options: DecodeOptions = {}
+): Effect.Effect<AiSdkRequest, UiMessageError> =>
   Effect.suspend(() => {
     if (body === null || typeof body !== "object" || Array.isArray(body)) {
       return Effect.fail(new UiMessageError({ reason: "expected a JSON object", path: "body" }))
@@ -468,7 +493,7 @@ export const decodeAiSdkRequest = (body: unknown): Effect.Effect<AiSdkRequest, U
       onRight: (conversation) =>
         Effect.succeed({
           id: typeof b.id === "string" ? b.id : undefined,
-          messages: conversation.messages,
+          messages: historyOf(conversation.messages, options),
           deferredToolResults: conversation.deferredToolResults,
           trigger: typeof b.trigger === "string" ? b.trigger : undefined,
           body: b
@@ -505,13 +530,17 @@ const agUiOptionsOf = <A>(
  */
 export const aiSdkHandler = <A, E, R>(
   handle: (request: AiSdkRequest) => Stream.Stream<Agent.AgentStreamEvent<A>, E, R>,
-  options: AiSdkOptions<A> | ((request: AiSdkRequest) => AiSdkOptions<A>) = {}
+  options: AiSdkOptions<A> | ((request: AiSdkRequest) => AiSdkOptions<A>) = {},
+  decode: DecodeOptions = {}
 ): Effect.Effect<
   HttpServerResponse.HttpServerResponse,
   never,
   R | HttpServerRequest.HttpServerRequest
 > =>
-  handler(decodeAiSdkRequest, (chat) => aiSdkResponse(handle(chat), aiSdkOptionsOf(chat, options)))
+  handler(
+    (body) => decodeAiSdkRequest(body, decode),
+    (chat) => aiSdkResponse(handle(chat), aiSdkOptionsOf(chat, options))
+  )
 
 /**
  * `aiSdkHandler` on the fast path: `handle` gets the request and the `onEvent` to give the run,
@@ -520,14 +549,16 @@ export const aiSdkHandler = <A, E, R>(
  */
 export const aiSdkRunHandler = <A, E, R>(
   handle: (request: AiSdkRequest, onEvent: OnEvent) => Effect.Effect<Agent.AgentRunResult<A>, E, R>,
-  options: AiSdkOptions<A> | ((request: AiSdkRequest) => AiSdkOptions<A>) = {}
+  options: AiSdkOptions<A> | ((request: AiSdkRequest) => AiSdkOptions<A>) = {},
+  decode: DecodeOptions = {}
 ): Effect.Effect<
   HttpServerResponse.HttpServerResponse,
   never,
   R | HttpServerRequest.HttpServerRequest
 > =>
-  handler(decodeAiSdkRequest, (chat) =>
-    aiSdkRunResponse((onEvent) => handle(chat, onEvent), aiSdkOptionsOf(chat, options))
+  handler(
+    (body) => decodeAiSdkRequest(body, decode),
+    (chat) => aiSdkRunResponse((onEvent) => handle(chat, onEvent), aiSdkOptionsOf(chat, options))
   )
 
 /**
@@ -650,13 +681,14 @@ export const agUiRunResponse = <A, E, R>(
 ): Effect.Effect<HttpServerResponse.HttpServerResponse, never, R> =>
   streamResponse(agUiRun(run, options), agUiHeaders)
 
-/** AG-UI messages (`RunAgentInput.messages`) as agentfx message history. */
+/** AG-UI messages (`RunAgentInput.messages`) as agentfx message history (sanitized unless trusted). */
 export const fromAgUiMessages = (
-  messages: unknown
+  messages: unknown,
+  options: DecodeOptions = {}
 ): Effect.Effect<ReadonlyArray<Messages.ModelMessage>, UiMessageError> =>
   Either.match(decodeAgUiMessages(messages), {
     onLeft: (issue) => Effect.fail(toError(issue)),
-    onRight: Effect.succeed
+    onRight: (history) => Effect.succeed(historyOf(history, options))
   })
 
 /** An AG-UI `RunAgentInput`, with its messages as agentfx history. */
@@ -676,7 +708,10 @@ export interface AgUiInput {
 }
 
 /** Decodes an AG-UI `RunAgentInput` body. */
-export const decodeAgUiInput = (body: unknown): Effect.Effect<AgUiInput, UiMessageError> =>
+export const decodeAgUiInput = (
+  body: unknown,
+  options: DecodeOptions = {}
+): Effect.Effect<AgUiInput, UiMessageError> =>
   Effect.suspend(() => {
     if (body === null || typeof body !== "object" || Array.isArray(body)) {
       return Effect.fail(new UiMessageError({ reason: "expected a JSON object", path: "body" }))
@@ -690,7 +725,7 @@ export const decodeAgUiInput = (body: unknown): Effect.Effect<AgUiInput, UiMessa
     const ids = { threadId: b.threadId, runId: b.runId }
     const resume = decodeAgUiResume(b.resume)
     if (Either.isLeft(resume)) return Effect.fail(toError(resume.left))
-    return Effect.map(fromAgUiMessages(b.messages ?? []), (messages) => ({
+    return Effect.map(fromAgUiMessages(b.messages ?? [], options), (messages) => ({
       ...ids,
       messages,
       deferredToolResults: resume.right,
@@ -707,12 +742,17 @@ export const decodeAgUiInput = (body: unknown): Effect.Effect<AgUiInput, UiMessa
  */
 export const agUiHandler = <A, E, R>(
   handle: (input: AgUiInput) => Stream.Stream<Agent.AgentStreamEvent<A>, E, R>,
-  options: Omit<AgUiOptions<A>, "threadId" | "runId"> = {}
+  options: Omit<AgUiOptions<A>, "threadId" | "runId"> = {},
+  decode: DecodeOptions = {}
 ): Effect.Effect<
   HttpServerResponse.HttpServerResponse,
   never,
   R | HttpServerRequest.HttpServerRequest
-> => handler(decodeAgUiInput, (input) => agUiResponse(handle(input), agUiOptionsOf(input, options)))
+> =>
+  handler(
+    (body) => decodeAgUiInput(body, decode),
+    (input) => agUiResponse(handle(input), agUiOptionsOf(input, options))
+  )
 
 /**
  * `agUiHandler` on the fast path: `handle` gets the input and the `onEvent` to give the run,
@@ -721,12 +761,14 @@ export const agUiHandler = <A, E, R>(
  */
 export const agUiRunHandler = <A, E, R>(
   handle: (input: AgUiInput, onEvent: OnEvent) => Effect.Effect<Agent.AgentRunResult<A>, E, R>,
-  options: Omit<AgUiOptions<A>, "threadId" | "runId"> = {}
+  options: Omit<AgUiOptions<A>, "threadId" | "runId"> = {},
+  decode: DecodeOptions = {}
 ): Effect.Effect<
   HttpServerResponse.HttpServerResponse,
   never,
   R | HttpServerRequest.HttpServerRequest
 > =>
-  handler(decodeAgUiInput, (input) =>
-    agUiRunResponse((onEvent) => handle(input, onEvent), agUiOptionsOf(input, options))
+  handler(
+    (body) => decodeAgUiInput(body, decode),
+    (input) => agUiRunResponse((onEvent) => handle(input, onEvent), agUiOptionsOf(input, options))
   )

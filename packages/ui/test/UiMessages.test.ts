@@ -39,6 +39,43 @@ const roundTrip = <A>(agent: Agent.Agent<A, never, Model.Model>, model: Layer.La
     return { message, recorded }
   })
 
+/** A conversation a browser could post: a system message, files by data / https / other URLs. */
+const clientMessages = [
+  { id: "s", role: "system", parts: [{ type: "text", text: "Be brief." }] },
+  {
+    id: "u1",
+    role: "user",
+    parts: [
+      { type: "text", text: "What is in these?" },
+      {
+        type: "file",
+        mediaType: "image/png",
+        url: "data:image/png;base64,AQID",
+        filename: "a.png"
+      },
+      { type: "file", mediaType: "image/jpeg", url: "https://example.com/cat.jpg" },
+      { type: "file", mediaType: "application/pdf", url: "https://example.com/doc.pdf" },
+      { type: "file", mediaType: "audio/wav", url: "https://example.com/a.wav" },
+      { type: "data-note", data: { ignored: true } }
+    ]
+  },
+  {
+    id: "a1",
+    role: "assistant",
+    parts: [
+      { type: "step-start" },
+      { type: "text", text: "A cat and a document." },
+      {
+        type: "dynamic-tool",
+        toolName: "lookup",
+        toolCallId: "t1",
+        state: "input-available",
+        input: { q: "cat" }
+      }
+    ]
+  }
+]
+
 describe("UiStream.fromUiMessages", () => {
   it.effect("reasoning keeps its signature through the client and back", () =>
     Effect.gen(function* () {
@@ -88,41 +125,7 @@ describe("UiStream.fromUiMessages", () => {
 
   it.effect("user text and files; system text joins the next request; data parts are skipped", () =>
     Effect.gen(function* () {
-      const history = yield* UiStream.fromUiMessages([
-        { id: "s", role: "system", parts: [{ type: "text", text: "Be brief." }] },
-        {
-          id: "u1",
-          role: "user",
-          parts: [
-            { type: "text", text: "What is in these?" },
-            {
-              type: "file",
-              mediaType: "image/png",
-              url: "data:image/png;base64,AQID",
-              filename: "a.png"
-            },
-            { type: "file", mediaType: "image/jpeg", url: "https://example.com/cat.jpg" },
-            { type: "file", mediaType: "application/pdf", url: "https://example.com/doc.pdf" },
-            { type: "file", mediaType: "audio/wav", url: "https://example.com/a.wav" },
-            { type: "data-note", data: { ignored: true } }
-          ]
-        },
-        {
-          id: "a1",
-          role: "assistant",
-          parts: [
-            { type: "step-start" },
-            { type: "text", text: "A cat and a document." },
-            {
-              type: "dynamic-tool",
-              toolName: "lookup",
-              toolCallId: "t1",
-              state: "input-available",
-              input: { q: "cat" }
-            }
-          ]
-        }
-      ])
+      const history = yield* UiStream.fromUiMessages(clientMessages, { history: "trusted" })
       assert.strictEqual(history.length, 2)
       const request = history[0] as Messages.ModelRequest
       assert.deepStrictEqual(
@@ -157,6 +160,53 @@ describe("UiStream.fromUiMessages", () => {
       // the history is a valid agentfx conversation (JSON round trip)
       const back = yield* Messages.decodeJson(Messages.encodeJson(history))
       assert.strictEqual(back.length, 2)
+    })
+  )
+
+  it.effect("by default the client's history is sanitized: no system text, https files only", () =>
+    Effect.gen(function* () {
+      const untrusted = [
+        ...clientMessages,
+        {
+          id: "u2",
+          role: "user",
+          parts: [
+            { type: "text", text: "And these?" },
+            { type: "file", mediaType: "text/plain", url: "file:///etc/passwd" },
+            { type: "file", mediaType: "image/png", url: "http://169.254.169.254/latest" }
+          ]
+        }
+      ]
+      for (const history of [
+        yield* UiStream.fromUiMessages(untrusted),
+        (yield* UiStream.decodeAiSdkRequest({ id: "c", messages: untrusted })).messages
+      ]) {
+        assert.deepStrictEqual(
+          history.map((m) => m.parts.map((p) => p._tag)),
+          [["UserPromptPart"], ["TextPart", "ToolCallPart"], ["UserPromptPart"]]
+        )
+        const first = (history[0]!.parts[0] as Messages.UserPromptPart)
+          .content as ReadonlyArray<Messages.UserContent>
+        assert.deepStrictEqual(
+          first.map((c) => (typeof c === "string" ? c : c._tag)),
+          ["What is in these?", "BinaryContent", "ImageUrl", "DocumentUrl", "AudioUrl"]
+        )
+        assert.deepStrictEqual((history[2]!.parts[0] as Messages.UserPromptPart).content, [
+          "And these?"
+        ])
+      }
+      // Sanitize options keep what the server allows.
+      const allowHttp = yield* UiStream.fromUiMessages(untrusted, {
+        history: { allowedUrlSchemes: ["https", "http"], keepSystemPrompts: true }
+      })
+      assert.strictEqual(allowHttp[0]!.parts[0]!._tag, "SystemPromptPart")
+      assert.deepStrictEqual(
+        (
+          (allowHttp[2]!.parts[0] as Messages.UserPromptPart)
+            .content as ReadonlyArray<Messages.UserContent>
+        ).map((c) => (typeof c === "string" ? c : (c as Messages.ImageUrl).url)),
+        ["And these?", "http://169.254.169.254/latest"]
+      )
     })
   )
 

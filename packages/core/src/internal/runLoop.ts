@@ -149,11 +149,15 @@ export interface RunOptionsAny {
   readonly runId?: string | undefined
   readonly metadata?: MetadataInput | undefined
   readonly deferredToolResults?: DeferredToolResults | undefined
+  /** Answers deferred calls inline, before the run would stop on them. */
+  readonly handleDeferred?:
+    | ((requests: DeferredToolRequests) => Effect.Effect<DeferredToolResults | undefined>)
+    | undefined
   /** Run after the agent's history processors. */
   readonly historyProcessors?: ReadonlyArray<historyProcessors.AnyProcessor> | undefined
   readonly builtinTools?: ReadonlyArray<BuiltinTool> | undefined
   readonly conversationId?: string | undefined
-  /** [runopts] User messages to steer the run with, delivered at the next model request. */
+  /** User messages to steer the run with, delivered at the next model request. */
   readonly steering?: Queue.Dequeue<string | ReadonlyArray<UserContent>> | undefined
   /** `run` only: every event of the run, synchronously (see `Machine.eventsBody`). */
   readonly onEvent?: EventCallback<any> | undefined
@@ -312,7 +316,7 @@ export interface Machine<A> {
   /** A failure with the messages so far attached. */
   withMessagesOf(error: unknown): unknown
   /**
-   * [runopts] Steers the run: `prompt` goes to the model as a user prompt at the next model
+   * Steers the run: `prompt` goes to the model as a user prompt at the next model
    * request, after that request's own parts. Structured content that does not validate is a
    * `UserError`.
    */
@@ -323,7 +327,7 @@ let runCounter = 0
 
 const newRunId = (): string => `run_${Date.now().toString(36)}_${(runCounter++).toString(36)}`
 
-/** [runopts] A new conversation id (a random UUID, as pydantic-ai's). */
+/** A new conversation id (a random UUID, as pydantic-ai's). */
 const newConversationId = (): string => globalThis.crypto.randomUUID()
 
 /** The conversation id of the latest message of a history that has one. */
@@ -489,8 +493,12 @@ interface State {
 /** What a resumed run knows about the response whose calls it answers. */
 interface Resume {
   readonly results: DeferredToolResults
-  /** Results already in the history (the trailing request), by tool call id: not run again. */
-  readonly answered: ReadonlyMap<string, ModelRequestPart>
+  /**
+   * Results already known, by tool call id: not run again — the trailing request's (a resumed
+   * run), or this step's own outcomes when `handleDeferred` answered some of its deferred calls
+   * (a call it left unanswered keeps its `Deferred`).
+   */
+  readonly answered: ReadonlyMap<string, ModelRequestPart | Deferred>
   /** Other parts to send with the results (the trailing request's, a new user prompt). */
   readonly carried: ReadonlyArray<ModelRequestPart>
 }
@@ -514,6 +522,18 @@ const failureText = (content: RetryPromptPart["content"]): string => {
 }
 
 /**
+ * A `toolChoice` that forces a function tool call on every request of a run (`"required"`, or
+ * a list of tool names) would keep the run from ever ending with text or an output tool: a
+ * `UserError` (pydantic-ai rejects it the same way). `auto`, `none` and no setting are fine.
+ */
+const forcedToolChoice = (choice: ModelSettings.ToolChoice | undefined): UserError | undefined =>
+  choice === "required" || Array.isArray(choice)
+    ? new UserError({
+        reason: `toolChoice ${JSON.stringify(choice)} in an agent's or a run's modelSettings would force a tool call on every request, so the run could never end. Leave it unset ("auto": the run asks for a tool call itself when the output needs one), or use it with the direct API (Direct.modelRequest) for one request.`
+      })
+    : undefined
+
+/**
  * Builds a run; requires what the agent requires, plus `Scope` for a model given as a Layer
  * (unless `owner` gives the scope).
  */
@@ -525,6 +545,10 @@ export const makeMachine = <A>(
 ): Effect.Effect<Machine<A>, AgentError, unknown> => {
   const effective = runConfig(config, options)
   if (effective instanceof UserError) return Effect.fail(effective)
+  const forced = forcedToolChoice(
+    options.modelSettings?.toolChoice ?? config.modelSettings?.toolChoice
+  )
+  if (forced !== undefined) return Effect.fail(forced)
   const plan = planFor(effective)
   const input = options.model ?? config.model
   const build = (
@@ -595,10 +619,10 @@ class Run<A> implements Machine<A>, ToolHost {
   private readonly processors: ReadonlyArray<historyProcessors.AnyProcessor>
   private readonly st: State
   chunkMap: ChunkMap<A> | undefined = undefined
-  /** [runopts] Steering prompts waiting for the next model request (`enqueue`, `steering`). */
+  /** Steering prompts waiting for the next model request (`enqueue`, `steering`). */
   private steered: Array<UserPromptPart> | undefined = undefined
   /**
-   * [runopts] The conversation of this run: the option, else the latest one in the history,
+   * The conversation of this run: the option, else the latest one in the history,
    * else a new id. Stamped on the messages the run adds and on its spans.
    */
   readonly conversationId: string
@@ -684,7 +708,11 @@ class Run<A> implements Machine<A>, ToolHost {
     // [compose #18] `gen_ai.conversation.id` on the run's `invoke_agent` span; the run id is
     // the agent call's id (`gen_ai.agent.call.id`).
     this.conversationId =
-      options.conversationId ?? conversationIdOf(options.messageHistory) ?? newConversationId()
+      options.conversationId === "new"
+        ? newConversationId()
+        : (options.conversationId ??
+          conversationIdOf(options.messageHistory) ??
+          newConversationId())
     if (owner?.parent?._tag === "Span") {
       owner.parent.attribute("gen_ai.agent.call.id", this.runId)
       owner.parent.attribute("gen_ai.conversation.id", this.conversationId)
@@ -1008,14 +1036,16 @@ class Run<A> implements Machine<A>, ToolHost {
   /** What is wrong with deferred results for these calls, if anything. */
   private checkDeferredResults(
     calls: ReadonlyArray<ToolCallPart>,
-    answered: ReadonlyMap<string, ModelRequestPart>,
-    results: DeferredToolResults
+    answered: ReadonlyMap<string, ModelRequestPart | Deferred>,
+    results: DeferredToolResults,
+    partial = false
   ): string | undefined {
     const spec = this.spec
     const describe = (c: ToolCallPart) => `'${c.toolCallId}' ('${c.toolName}')`
-    const waiting = calls.filter(
-      (c) => !answered.has(c.toolCallId) && !spec.isOutputTool(c.toolName)
-    )
+    const waiting = calls.filter((c) => {
+      const known = answered.get(c.toolCallId)
+      return (known === undefined || known instanceof Deferred) && !spec.isOutputTool(c.toolName)
+    })
     const waitingIds = new Set(waiting.map((c) => c.toolCallId))
     const byId = new Map(calls.map((c) => [c.toolCallId, c]))
     const waitingText = waiting.length === 0 ? "none" : waiting.map(describe).join(", ")
@@ -1044,7 +1074,7 @@ class Run<A> implements Machine<A>, ToolHost {
     const missing = waiting.filter(
       (c) => !hasOwn(results.calls, c.toolCallId) && !hasOwn(results.approvals, c.toolCallId)
     )
-    if (missing.length > 0) {
+    if (missing.length > 0 && !partial) {
       return `deferredToolResults has no result for the deferred tool call${missing.length === 1 ? "" : "s"} ${missing.map(describe).join(", ")}: give an approval or a result for every call listed in DeferredToolRequests.`
     }
     return undefined
@@ -1097,7 +1127,7 @@ class Run<A> implements Machine<A>, ToolHost {
   }
 
   /**
-   * [runopts] `prepareWith`, after taking what the `steering` queue holds. Taking the prompts
+   * `prepareWith`, after taking what the `steering` queue holds. Taking the prompts
    * and putting them in the history (`prepareWith` appends the request before it returns) is
    * one uninterruptible step: a prompt taken from the queue is never lost.
    */
@@ -1152,10 +1182,15 @@ class Run<A> implements Machine<A>, ToolHost {
         )
       }
       // Deferred tools: the provider loads them, or only the loaded ones go, as ordinary tools.
-      const parameters =
+      const revealed =
         this.profile.supportsToolDeferral === true
           ? all
           : Model.revealDeferredTools(st.messages, all)
+      // Return schemas: the provider's field, or the end of the tool's description.
+      const parameters =
+        this.profile.supportsToolReturnSchema === true
+          ? revealed
+          : Model.describeReturnSchemas(revealed)
       return Effect.flatMap(Ref.get(this.usageRef), (usage) => {
         const before = this.usageLimits.checkBeforeRequest(usage)
         if (Option.isSome(before)) return Effect.fail(this.limitError(before.value))
@@ -1218,7 +1253,7 @@ class Run<A> implements Machine<A>, ToolHost {
     return parameters
   }
 
-  /** [runopts] A response of this run, with the run's conversation id. */
+  /** A response of this run, with the run's conversation id. */
   private stamped(response: ModelResponse): ModelResponse {
     return response.conversationId === this.conversationId
       ? response
@@ -1598,7 +1633,8 @@ class Run<A> implements Machine<A>, ToolHost {
 
   private handleToolCalls(
     response: ModelResponse,
-    emit: Emit
+    emit: Emit,
+    handled = false
   ): Effect.Effect<AgentNode<A>, unknown, unknown> {
     return Effect.gen(this, function* () {
       const st = this.st
@@ -1613,7 +1649,7 @@ class Run<A> implements Machine<A>, ToolHost {
       if (answered !== undefined) {
         calls.forEach((c, i) => {
           const part = answered.get(c.toolCallId)
-          if (part !== undefined) results[i] = part as CallResult
+          if (part !== undefined) results[i] = part as CallOutcome
         })
       }
       const failed = new Set<string>()
@@ -1635,7 +1671,7 @@ class Run<A> implements Machine<A>, ToolHost {
             })
           }
         )
-      // [runopts] Output tool events: a call event before decoding, a result event after.
+      // Output tool events: a call event before decoding, a result event after.
       const streaming = emit !== noEmit
       const outputCalled = (call: ToolCallPart) =>
         streaming ? emit(Chunk.of(new OutputToolCallEvent({ part: call }, true))) : Effect.void
@@ -1733,6 +1769,41 @@ class Run<A> implements Machine<A>, ToolHost {
       if (final !== undefined) {
         if (parts.length > 0) this.append(this.closingRequest(parts))
         return yield* this.end(final.value)
+      }
+      if (deferred.length > 0 && !handled && this.options.handleDeferred !== undefined) {
+        // Inline answers: the answered calls run (or get their result) in this same step, as
+        // in a resumed run; the ones left unanswered stop the run below, on the second pass.
+        const given = yield* this.options.handleDeferred(deferredRequests(deferred))
+        if (
+          given !== undefined &&
+          (Object.keys(given.calls).length > 0 || Object.keys(given.approvals).length > 0)
+        ) {
+          const known = new Map<string, ModelRequestPart | Deferred>()
+          results.forEach((r, i) => {
+            if (r !== undefined) known.set(calls[i]!.toolCallId, r)
+          })
+          const problem = this.checkDeferredResults(calls, known, given, true)
+          if (problem !== undefined) {
+            return yield* new UserError({ reason: `handleDeferred: ${problem}` })
+          }
+          // The answered calls run again; the others keep their outcome (not run twice).
+          const answeredNow = (id: string) => hasOwn(given.calls, id) || hasOwn(given.approvals, id)
+          for (const d of deferred)
+            if (answeredNow(d.call.toolCallId)) known.delete(d.call.toolCallId)
+          st.resume = { results: given, answered: known, carried: resume?.carried ?? [] }
+          // Their call events were emitted on the first pass: not again.
+          const announced = new Set(deferred.map((d) => d.call.toolCallId))
+          const again: Emit = !streaming
+            ? emit
+            : (events) => {
+                const rest = Chunk.filter(
+                  events,
+                  (e) => !(e._tag === "FunctionToolCallEvent" && announced.has(e.part.toolCallId))
+                )
+                return Chunk.isEmpty(rest) ? Effect.void : emit(rest)
+              }
+          return yield* this.handleToolCalls(response, again, true)
+        }
       }
       if (deferred.length > 0) {
         // The results so far stay in the history; the resumed run sends them with the rest.

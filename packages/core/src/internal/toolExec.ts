@@ -307,16 +307,27 @@ export const gate = (
   ctx: RunContextService,
   approval: ApprovalResult | undefined
 ): Effect.Effect<unknown, unknown, unknown> => {
-  if (approval !== undefined) return approvedArgs(run, call, tool, approval)
+  const validate = tool.validateArgs
+  if (approval !== undefined) {
+    const approved = approvedArgs(run, call, tool, approval)
+    return validate === undefined
+      ? approved
+      : Effect.flatMap(approved, (args) => Effect.as(validate(args), args))
+  }
   const metadata = tool.definition.metadata
-  return Effect.flatMap(tool.decodeArgs(call.args), (args) =>
-    tool.definition.kind === "external"
-      ? Effect.fail(new Deferred("external", call, metadata))
-      : tool.requiresApproval === undefined
-        ? Effect.succeed(args)
-        : Effect.flatMap(tool.requiresApproval(args, ctx), (needed) =>
-            needed ? Effect.fail(new Deferred("approval", call, metadata)) : Effect.succeed(args)
-          )
+  const decoded = tool.decodeArgs(call.args)
+  return Effect.flatMap(
+    validate === undefined
+      ? decoded
+      : Effect.flatMap(decoded, (args) => Effect.as(validate(args), args)),
+    (args) =>
+      tool.definition.kind === "external"
+        ? Effect.fail(new Deferred("external", call, metadata))
+        : tool.requiresApproval === undefined
+          ? Effect.succeed(args)
+          : Effect.flatMap(tool.requiresApproval(args, ctx), (needed) =>
+              needed ? Effect.fail(new Deferred("approval", call, metadata)) : Effect.succeed(args)
+            )
   )
 }
 

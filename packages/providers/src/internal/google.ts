@@ -96,6 +96,8 @@ export interface FunctionDeclaration {
   readonly name: string
   readonly description: string
   readonly parametersJsonSchema: Tool.JsonSchema
+  /** What the function returns (a tool with `includeReturnSchema`). */
+  readonly responseJsonSchema?: Tool.JsonSchema
 }
 
 interface WireTokenDetail {
@@ -170,6 +172,7 @@ export const profile = (modelName: string): GoogleProfile => {
       supportsJsonObjectOutput: is3 || !isImage,
       supportsThinking: thinks,
       defaultStructuredOutputMode: "tool",
+      supportsToolReturnSchema: true,
       jsonSchemaTransformer: GoogleSchema.transform
     }),
     googleSupportsValidatedMode: thinks && !isImage,
@@ -692,7 +695,10 @@ export const encodeRequest = (
           return {
             name: t.name,
             description: t.description ?? "",
-            parametersJsonSchema: typeof title === "string" ? { title, ...schema } : schema
+            parametersJsonSchema: typeof title === "string" ? { title, ...schema } : schema,
+            ...(t.includeReturnSchema === true && t.returnSchema !== undefined
+              ? { responseJsonSchema: GoogleSchema.transform(t.returnSchema, {}).schema }
+              : {})
           }
         })
       }

@@ -37,8 +37,7 @@ const SKIPS: ReadonlyArray<readonly [string, string]> = [
     "usage_limit_",
     "a count request (and, within the limit, the generation) through an agent run with UsageLimits.countTokensBeforeRequest: replayed by CountTokens.test.ts"
   ],
-  ["test_gateway", "pydantic gateway routing is out of scope"],
-  ["image_url_input_invalid_mime_type", "downloads media before the call"]
+  ["test_gateway", "pydantic gateway routing is out of scope"]
 ]
 
 const isOurs = (it: Interaction) =>
