@@ -31,7 +31,16 @@
  *
  * @since 0.1.0
  */
-import { Agent, AgentError, DeferredTools, Messages, Model, Usage } from "@agentfx/core"
+import {
+  Agent,
+  AgentError,
+  AgentGraph,
+  DeferredTools,
+  Messages,
+  Model,
+  ModelSettings,
+  Usage
+} from "@agentfx/core"
 import * as Activity from "@effect/workflow/Activity"
 import * as DurableDeferred from "@effect/workflow/DurableDeferred"
 import * as Workflow from "@effect/workflow/Workflow"
@@ -41,13 +50,19 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
 import * as Queue from "effect/Queue"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import { CurrentExecution, durableModel, durableToolset } from "./internal/activities.js"
+import {
+  CurrentExecution,
+  durableModel,
+  durableToolset,
+  type ExecutionState
+} from "./internal/activities.js"
 import { type HubEvent, RunEvents } from "./internal/events.js"
 
 /** The errors of an agent run, as a Schema: a durable run persists them with its result. */
@@ -72,11 +87,74 @@ export const RunInput = Schema.Struct({
   /** A conversation to continue. */
   messageHistory: Schema.optionalWith(Messages.ModelMessages, { exact: true }),
   /** Replaces the agent's usage limits for this run (they hold across restarts and waits). */
-  usageLimits: Schema.optionalWith(Usage.UsageLimits, { exact: true })
+  usageLimits: Schema.optionalWith(Usage.UsageLimits, { exact: true }),
+  /** Merged over the model's and the agent's settings (as `RunOptions.modelSettings`). */
+  modelSettings: Schema.optionalWith(ModelSettings.ModelSettings, { exact: true }),
+  /** Extra instructions for this run: static text only (an Effect cannot be persisted). */
+  instructions: Schema.optionalWith(Schema.Union(Schema.String, Schema.Array(Schema.String)), {
+    exact: true
+  }),
+  /** The conversation this run belongs to (as `RunOptions.conversationId`). */
+  conversationId: Schema.optionalWith(Schema.String, { exact: true }),
+  /** Metadata of the run, merged over the agent's: a JSON record (a function cannot be persisted). */
+  metadata: Schema.optionalWith(Schema.Record({ key: Schema.String, value: Schema.Unknown }), {
+    exact: true
+  }),
+  /** Replaces the agent's `retries` (per function tool) for this run. */
+  retries: Schema.optionalWith(Schema.NonNegativeInt, { exact: true }),
+  /** Replaces the agent's `outputRetries` for this run. */
+  outputRetries: Schema.optionalWith(Schema.NonNegativeInt, { exact: true })
 })
 
-/** The input of `run` / `start`. */
+/**
+ * The input of `run` / `start`: the `RunOptions` of a core run a durable run honours, all
+ * persisted with the run (a restart or a resumption sees them). Any other option fails at
+ * start with a `UserError` naming it (see `unsupportedOptions`), never silently ignored.
+ */
 export type RunInput = Schema.Struct.Constructor<(typeof RunInput)["fields"]>
+
+/**
+ * The core `RunOptions` a durable run does not take, and why: each fails `run`, `start` and
+ * `runStream` with a `UserError` (as does any other key that is not a field of `RunInput`).
+ */
+export const unsupportedOptions: Readonly<Record<string, string>> = {
+  model: "the model is the one the durable agent was registered with (`durable.layer`)",
+  outputType: "the output of a durable run is the agent's (its Schema is `MakeOptions.output`)",
+  toolsets: "tools are activities of the registered agent: add them to the agent",
+  steering: "a queue of this process cannot be persisted with the run",
+  usage: "a durable run counts its own usage from the persisted steps",
+  runId: "the run id of a durable run is its workflow execution id (from `id`)",
+  eventStreamHandler: "watch a durable run with `stream` / `runStream`",
+  onEvent: "watch a durable run with `stream` / `runStream`",
+  deferredToolResults:
+    "a durable run waits for its deferred calls: resolve them with `approve`, `deny` or `provideResult`",
+  historyProcessors: "give history processors to the agent (functions cannot be persisted)",
+  builtinTools: "give built-in tools to the agent"
+}
+
+const validateInput = Schema.validate(RunInput, { onExcessProperty: "error", errors: "all" })
+
+/** Checks a run's input: a `UserError` for an option a durable run does not take. */
+const checkInput = (input: RunInput): Effect.Effect<typeof RunInput.Type, AgentError.UserError> => {
+  const keys = Object.keys(input).filter((key) => !(key in RunInput.fields))
+  if (keys.length > 0) {
+    return Effect.fail(
+      new AgentError.UserError({
+        reason: `Not supported by a durable run: ${keys
+          .map((key) => `${key} (${unsupportedOptions[key] ?? "not a durable run option"})`)
+          .join("; ")}`
+      })
+    )
+  }
+  return validateInput(input).pipe(
+    Effect.mapError(
+      (error) =>
+        new AgentError.UserError({
+          reason: `Invalid durable run input: ${ParseResult.TreeFormatter.formatErrorSync(error)}`
+        })
+    )
+  )
+}
 
 /** The output of a durable run: the agent's, without `DeferredToolRequests` (a durable run waits). */
 export type Settled<A> = Exclude<A, DeferredTools.DeferredToolRequests>
@@ -155,18 +233,49 @@ export class DurableRunResultEvent<A> {
 }
 
 /**
- * An event of a durable run's stream: the parts of each model response (`PartStartEvent`,
- * `PartDeltaEvent` while a request streams, `PartEndEvent`), tool calls and their results, a
- * stop for deferred calls, and at last the result.
+ * An event of a durable run's stream: every event `agent.runStream` emits for the same run, in
+ * the same order (`PartStartEvent`, `PartDeltaEvent` while a request streams, `PartEndEvent`,
+ * `FinalResultEvent`, `FunctionToolCallEvent` / `FunctionToolResultEvent`,
+ * `ToolAvailabilityDeltaEvent`, `OutputToolCallEvent` / `OutputToolResultEvent`,
+ * `SubAgentEvent`) but its `AgentRunResultEvent`, plus the durable ones: a stop for deferred
+ * calls (`DurableWaitingEvent`) and at last the result (`DurableRunResultEvent`).
  */
 export type DurableStreamEvent<A> =
-  | Messages.PartStartEvent
-  | Messages.PartDeltaEvent
-  | Messages.PartEndEvent
-  | Messages.FunctionToolCallEvent
-  | Messages.FunctionToolResultEvent
+  | Exclude<AgentGraph.AgentStreamEvent<unknown>, AgentGraph.AgentRunResultEvent<unknown>>
   | DurableWaitingEvent
   | DurableRunResultEvent<A>
+
+/**
+ * A durable run's stream as a core run's event stream (`Agent.AgentStreamEvent`), for the
+ * encoders of `@agentfx/ui` and other consumers of `agent.runStream`: `DurableRunResultEvent`
+ * becomes the `AgentRunResultEvent` (its run id is the execution id), stops for deferred calls
+ * (`DurableWaitingEvent`) are left out.
+ */
+export const toAgentStream = <A, E, R>(
+  events: Stream.Stream<DurableStreamEvent<A>, E, R>
+): Stream.Stream<AgentGraph.AgentStreamEvent<A>, E, R> =>
+  Stream.filterMap(events, (event) => {
+    switch (event._tag) {
+      case "DurableWaitingEvent":
+        return Option.none()
+      case "DurableRunResultEvent": {
+        const r = event.result
+        return Option.some(
+          new AgentGraph.AgentRunResultEvent(
+            new AgentGraph.AgentRunResult(
+              r.output,
+              r.usage,
+              r.allMessages(),
+              r.allMessages().length - r.newMessages().length,
+              r.executionId
+            )
+          )
+        )
+      }
+      default:
+        return Option.some(event)
+    }
+  })
 
 /** An agent whose runs are durable workflows. */
 export interface DurableAgent<A, E, R> {
@@ -190,8 +299,11 @@ export interface DurableAgent<A, E, R> {
   readonly run: (
     input: RunInput
   ) => Effect.Effect<DurableRunResult<Settled<A>>, E | AgentError.AgentError, WorkflowEngine>
-  /** Starts the run with this `id` (if it is not started yet) and returns its execution id. */
-  readonly start: (input: RunInput) => Effect.Effect<string, never, WorkflowEngine>
+  /**
+   * Starts the run with this `id` (if it is not started yet) and returns its execution id.
+   * An option a durable run does not take fails with a `UserError` (see `unsupportedOptions`).
+   */
+  readonly start: (input: RunInput) => Effect.Effect<string, AgentError.UserError, WorkflowEngine>
   /** The execution id of the run with this `id` (the same on every runner). */
   readonly executionId: (id: string) => Effect.Effect<string>
   /** The token resolving the deferred tool call `toolCallId` of the run with this `id`. */
@@ -422,12 +534,13 @@ export const make = <A, E, R, RD = never>(
   /** Stopped for deferred calls: tell `onDeferred` (once), then wait for every resolution. */
   const awaitResolutions = (
     input: typeof RunInput.Type,
-    executionId: string,
+    state: ExecutionState,
     round: number,
     requests: DeferredTools.DeferredToolRequests,
     messages: ReadonlyArray<Messages.ModelMessage>
   ) =>
     Effect.gen(function* () {
+      const executionId = state.executionId
       const pending = (
         calls: ReadonlyArray<Messages.ToolCallPart>,
         kind: PendingCall["kind"]
@@ -444,9 +557,7 @@ export const make = <A, E, R, RD = never>(
         ...pending(requests.approvals, "approval"),
         ...pending(requests.calls, "external")
       ]
-      events.completed(executionId, `waiting/${round}`, [
-        { _tag: "Waiting", round, calls, messages }
-      ])
+      events.told(executionId, state.position++, { _tag: "Waiting", round, calls, messages })
       const onDeferred = options.onDeferred
       if (onDeferred !== undefined) {
         yield* Activity.make({
@@ -464,7 +575,29 @@ export const make = <A, E, R, RD = never>(
   const execute = (model: Model.Service) => (input: typeof RunInput.Type, executionId: string) =>
     Effect.gen(function* () {
       const context = yield* Effect.context<WorkflowEngine | WorkflowInstance>()
-      const state = { executionId, modelStep: 0, round: 0, toolCalls: [], context, events }
+      const state: ExecutionState = {
+        executionId,
+        modelStep: 0,
+        round: 0,
+        toolCalls: [],
+        context,
+        events,
+        position: 0,
+        liveStep: false
+      }
+      // Every event the run loop emits (those of `agent.runStream`), by its position in the run.
+      const onEvent = (event: AgentGraph.AgentStreamEvent<unknown>): void => {
+        if (event._tag === "AgentRunResultEvent") return
+        events.told(
+          executionId,
+          state.position++,
+          event,
+          state.liveStep &&
+            (event._tag === "PartStartEvent" ||
+              event._tag === "PartDeltaEvent" ||
+              event._tag === "PartEndEvent")
+        )
+      }
       let prompt: typeof input.prompt = input.prompt
       let messageHistory = input.messageHistory
       let usage: Usage.RunUsage | undefined
@@ -474,8 +607,15 @@ export const make = <A, E, R, RD = never>(
           .run(prompt, {
             model,
             runId: executionId,
+            onEvent,
             ...(messageHistory !== undefined ? { messageHistory } : {}),
             ...(input.usageLimits !== undefined ? { usageLimits: input.usageLimits } : {}),
+            ...(input.modelSettings !== undefined ? { modelSettings: input.modelSettings } : {}),
+            ...(input.instructions !== undefined ? { instructions: input.instructions } : {}),
+            ...(input.conversationId !== undefined ? { conversationId: input.conversationId } : {}),
+            ...(input.metadata !== undefined ? { metadata: input.metadata } : {}),
+            ...(input.retries !== undefined ? { retries: input.retries } : {}),
+            ...(input.outputRetries !== undefined ? { outputRetries: input.outputRetries } : {}),
             ...(usage !== undefined ? { usage } : {}),
             ...(deferredToolResults !== undefined ? { deferredToolResults } : {})
           })
@@ -492,7 +632,7 @@ export const make = <A, E, R, RD = never>(
         state.round += 1
         deferredToolResults = yield* awaitResolutions(
           input,
-          executionId,
+          state,
           state.round,
           result.output,
           result.allMessages()
@@ -601,11 +741,13 @@ export const make = <A, E, R, RD = never>(
     workflow: workflow as any,
     layer,
     run: Effect.fn("DurableAgent.run")(function* (input: RunInput) {
-      const outcome = yield* workflow.execute(input)
+      const outcome = yield* workflow.execute(yield* checkInput(input))
       return toResult(outcome.executionId)(outcome)
     }),
     start: (input) =>
-      workflow.execute(input, { discard: true }).pipe(Effect.withSpan("DurableAgent.start")),
+      Effect.flatMap(checkInput(input), (checked) =>
+        workflow.execute(checked, { discard: true })
+      ).pipe(Effect.withSpan("DurableAgent.start")),
     executionId: (id) => workflow.executionId({ id }),
     token: (id, toolCallId) =>
       Effect.map(workflow.executionId({ id }), (executionId) => tokenFor(executionId, toolCallId)),
@@ -619,8 +761,10 @@ export const make = <A, E, R, RD = never>(
     stream: (id) => Stream.unwrapScoped(subscribeById(id)),
     runStream: (input) =>
       Stream.unwrapScoped(
-        Effect.flatMap(subscribeById(input.id), (stream) =>
-          Effect.as(workflow.execute(input, { discard: true }), stream)
+        Effect.flatMap(checkInput(input), (checked) =>
+          Effect.flatMap(subscribeById(checked.id), (stream) =>
+            Effect.as(workflow.execute(checked, { discard: true }), stream)
+          )
         )
       )
   }

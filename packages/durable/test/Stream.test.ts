@@ -75,6 +75,8 @@ describe("DurableAgent.runStream", () => {
           "PartStartEvent",
           "PartDeltaEvent",
           "PartEndEvent",
+          // told by the run loop once the streamed response is whole
+          "FinalResultEvent",
           "DurableRunResultEvent"
         ])
         const ends = events.filter((e) => e._tag === "PartEndEvent")
@@ -176,9 +178,10 @@ describe("DurableAgent.runStream", () => {
           assert.deepStrictEqual(shape(seen), [
             "PartStartEvent",
             "PartEndEvent",
+            "FunctionToolCallEvent",
             "DurableWaitingEvent"
           ])
-          const waiting = seen[2] as DurableAgent.DurableWaitingEvent
+          const waiting = seen[3] as DurableAgent.DurableWaitingEvent
           assert.deepStrictEqual(
             waiting.calls.map((c) => [c.toolCallId, c.toolName, c.kind, c.args]),
             [["call_geo", "geolocate", "external", { precise: true }]]
@@ -195,16 +198,28 @@ describe("DurableAgent.runStream", () => {
           assert.deepStrictEqual(shape(seen), [
             "PartStartEvent",
             "PartEndEvent",
+            "FunctionToolCallEvent",
             "DurableWaitingEvent",
-            // the resumed run replays its first step: not told again
+            // the resumed run replays its first step: not told again; the resumed call is
+            // told with its result, as a core run resumed with `deferredToolResults` does
+            "FunctionToolCallEvent",
+            "FunctionToolResultEvent",
             "PartStartEvent",
+            "FinalResultEvent",
             "PartEndEvent",
             "DurableRunResultEvent"
           ])
           const end = seen.at(-1) as DurableAgent.DurableRunResultEvent<string>
           assert.strictEqual(end.result.output, "You are at 48.86, 2.35.")
           assert.strictEqual(end.result.executionId, executionId)
-          const text = seen[4]
+          const result = seen[5]
+          assert.isTrue(
+            result?._tag === "FunctionToolResultEvent" &&
+              result.result._tag === "ToolReturnPart" &&
+              result.result.toolCallId === "call_geo" &&
+              result.result.content === "48.86, 2.35"
+          )
+          const text = seen[8]
           assert.isTrue(text?._tag === "PartEndEvent" && text.part._tag === "TextPart")
         }).pipe(Effect.provide(ctx))
       })
@@ -241,10 +256,10 @@ describe("the event hub of durable runs", () => {
       new Messages.FunctionToolCallEvent({
         part: new Messages.ToolCallPart({ toolName: "t", toolCallId: id })
       })
-    hub.completed("a", "tool/a", [call("a")])
+    hub.told("a", 0, call("a"))
     hub.suspended("a")
-    hub.completed("b", "tool/b", [call("b")])
-    hub.completed("b", "tool/b", [call("b-again")]) // a replay of a told step: skipped
+    hub.told("b", 0, call("b"))
+    hub.told("b", 0, call("b-again")) // a replay of a told position: skipped
     hub.suspended("b") // over the bound: a's log goes
     const seen = (id: string) => {
       const events: Array<string> = []

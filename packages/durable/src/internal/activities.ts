@@ -13,14 +13,11 @@
 import { AgentError, DeferredTools, Messages, type Model, RunContext, Toolset } from "@agentfx/core"
 import * as Activity from "@effect/workflow/Activity"
 import type { WorkflowEngine, WorkflowInstance } from "@effect/workflow/WorkflowEngine"
-import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
-import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
-import type { HubEvent, RunEvents } from "./events.js"
+import type { RunEvents } from "./events.js"
 
 /**
  * What one execution of a durable run counts as it goes. Rebuilt from zero on every replay,
@@ -43,6 +40,10 @@ export interface ExecutionState {
   readonly context: Context.Context<WorkflowEngine | WorkflowInstance>
   /** Where the run's events go (`DurableAgent.stream`). */
   readonly events: RunEvents
+  /** Events of the run told so far in this execution (the position of the next one). */
+  position: number
+  /** The latest model response went out live (its deltas): its part events are told already. */
+  liveStep: boolean
 }
 
 /** The state of the execution a model request or a tool call belongs to. */
@@ -142,13 +143,17 @@ const runActivity = <A, E>(
     Effect.provide(state.context)
   )
 
-/** The whole form of a response, as events (a completed step for the stream). */
-const responseEvents = (response: Messages.ModelResponse): Array<HubEvent> =>
-  response.parts.flatMap((part, index) => [
-    // Built from a decoded response: no validation needed.
-    new Messages.PartStartEvent({ index, part }, true),
-    new Messages.PartEndEvent({ index, part }, true)
-  ])
+/**
+ * The whole form of a response, as events: every part started, then every part ended (as the
+ * run loop tells a streamed response: a part ends when the response does). Built from a
+ * decoded response: no validation needed.
+ */
+const responseEvents = (
+  response: Messages.ModelResponse
+): Array<Messages.PartStartEvent | Messages.PartEndEvent> => [
+  ...response.parts.map((part, index) => new Messages.PartStartEvent({ index, part }, true)),
+  ...response.parts.map((part, index) => new Messages.PartEndEvent({ index, part }, true))
+]
 
 /**
  * The model of a durable run: `request` is an activity named after the request's position in
@@ -160,9 +165,12 @@ export const durableModel = (base: Model.Service, streaming: boolean): Model.Ser
   const request: Model.Service["request"] = (messages, settings, parameters) =>
     Effect.flatMap(CurrentExecution, (state) => {
       state.modelStep += 1
+      state.liveStep = false
       const name = modelActivityName(state.modelStep)
+      // Executed now (not replayed) and streamed to a subscriber: the deltas go out live.
+      let live = false
       const work = Effect.suspend(() =>
-        streaming && state.events.watched(state.executionId)
+        streaming && state.events.watched(state.executionId) && (live = true)
           ? Effect.scoped(
               Effect.flatMap(base.requestStream(messages, settings, parameters), (streamed) =>
                 Stream.runForEach(streamed.events, (event) =>
@@ -182,7 +190,10 @@ export const durableModel = (base: Model.Service, streaming: boolean): Model.Ser
             state.toolCalls = response.parts.filter(
               (part): part is Messages.ToolCallPart => part._tag === "ToolCallPart"
             )
-            state.events.completed(state.executionId, name, responseEvents(response))
+            if (live) {
+              state.liveStep = true
+              state.events.liveDone(state.executionId, name, responseEvents(response))
+            }
           })
         )
       )
@@ -197,71 +208,12 @@ export const durableModel = (base: Model.Service, streaming: boolean): Model.Ser
       Effect.map(request(messages, settings, parameters), (response) => ({
         modelName: base.modelName,
         response: Effect.succeed(response),
-        events: Stream.fromIterable<Messages.ModelResponseStreamEvent>([
-          ...response.parts.flatMap((part, index) => [
-            new Messages.PartStartEvent({ index, part }),
-            new Messages.PartEndEvent({ index, part })
-          ]),
-          new Messages.ResponseCompleteEvent({ response })
+        events: Stream.fromIterable([
+          ...responseEvents(response),
+          new Messages.ResponseCompleteEvent({ response }, true)
         ])
       }))
   }
-}
-
-/**
- * The result event of a tool call's exit (none for deferrals: the run waits instead). Built
- * without validation: the content is whatever the tool returned.
- */
-const resultEvent = (
-  run: RunContext.Service,
-  exit: Exit.Exit<unknown, unknown>
-): HubEvent | undefined => {
-  const toolName = run.toolName ?? ""
-  const toolCallId = run.toolCallId ?? ""
-  if (Exit.isSuccess(exit)) {
-    return new Messages.FunctionToolResultEvent(
-      {
-        result: new Messages.ToolReturnPart(
-          { toolName, toolCallId, content: exit.value as Messages.ToolReturnPart["content"] },
-          true
-        )
-      },
-      true
-    )
-  }
-  const failure = Option.getOrUndefined(Cause.failureOption(exit.cause))
-  if (failure instanceof AgentError.ModelRetry) {
-    return new Messages.FunctionToolResultEvent(
-      {
-        result: new Messages.RetryPromptPart(
-          {
-            content: failure.issues ?? failure.reason,
-            toolName,
-            toolCallId
-          },
-          true
-        )
-      },
-      true
-    )
-  }
-  if (failure instanceof AgentError.ToolFailed) {
-    return new Messages.FunctionToolResultEvent(
-      {
-        result: new Messages.ToolReturnPart(
-          {
-            toolName,
-            toolCallId,
-            content: failure.reason,
-            outcome: "failed"
-          },
-          true
-        )
-      },
-      true
-    )
-  }
-  return undefined
 }
 
 const durableTool = (tool: Toolset.ToolsetTool<any, any>): Toolset.ToolsetTool<any, any> => ({
@@ -270,37 +222,15 @@ const durableTool = (tool: Toolset.ToolsetTool<any, any>): Toolset.ToolsetTool<a
     Effect.flatMap(Effect.context<RunContext.RunContext | CurrentExecution>(), (ctx) => {
       const run = Context.get(ctx, RunContext.RunContext)
       const state = Context.get(ctx, CurrentExecution)
-      const name = toolActivityName(state, run)
-      const call = new Messages.FunctionToolCallEvent(
-        {
-          part:
-            state.toolCalls.find((part) => part.toolCallId === run.toolCallId) ??
-            new Messages.ToolCallPart(
-              {
-                toolName: run.toolName ?? tool.definition.name,
-                toolCallId: run.toolCallId ?? ""
-              },
-              true
-            )
-        },
-        true
-      )
-      const work = Effect.suspend(() => {
-        state.events.live(state.executionId, name, call)
-        // Tool results are persisted as JSON values: on a replay the run (and the model) sees
-        // the JSON form of what the tool returned.
-        return Effect.catchAll(tool.call(args), toolFailure)
-      }) as Effect.Effect<unknown, typeof ToolErrorSchema.Type>
-      return runActivity(state, name, Schema.Unknown, ToolErrorSchema, work).pipe(
-        Effect.onExit((exit) =>
-          Effect.sync(() => {
-            // An interrupted step is not complete: its replay tells it.
-            if (Exit.isFailure(exit) && Cause.isInterrupted(exit.cause)) return
-            const result = resultEvent(run, exit)
-            const events = result === undefined ? [call] : [call, result]
-            state.events.completed(state.executionId, name, events, events.slice(1))
-          })
-        )
+      // Tool results are persisted as `ToolReturnContent`: JSON values, with files and tool
+      // references (a tool search's result) kept as their classes through a replay.
+      const work = Effect.suspend(() => Effect.catchAll(tool.call(args), toolFailure))
+      return runActivity(
+        state,
+        toolActivityName(state, run),
+        Messages.ToolReturnContent,
+        ToolErrorSchema,
+        work as Effect.Effect<unknown, typeof ToolErrorSchema.Type>
       )
     })
 })

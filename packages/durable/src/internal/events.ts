@@ -1,20 +1,23 @@
 /**
  * The in-process event hub of durable runs: what `DurableAgent.stream` / `runStream`
  * subscribers see. Nothing here is persisted — the workflow engine persists completed steps;
- * this forwards the events of the steps this process executes (model deltas while a request
- * streams, tool calls as they start, tool results) and re-tells completed steps (as whole
- * parts) when the workflow replays them from storage, so a subscriber that joins late, or a
- * process that took a run over, still sees the run from its start.
+ * this forwards the events of the run as this process executes (or replays) it: the events the
+ * core run loop emits (`RunOptions.onEvent`: parts, final result, tool calls and results, tool
+ * availability, output tool events, sub-agent events — the same as `agent.runStream`), the live
+ * deltas of a model request streamed inside its activity, and the stops for deferred calls.
  *
- * Per run it keeps a compact log of the completed steps (the parts of each response, each
- * tool call and result — no deltas) plus the live events of the steps in progress; a new
- * subscriber gets the log, then the live events. Each step is told once per process: a
- * replay of a step already told (the workflow re-runs from its start after every wait) is
- * skipped. The log is dropped when the run ends; the logs of suspended runs (waiting for a
+ * The run loop is deterministic given the same persisted steps, so the n-th event of one
+ * execution of a run is the n-th event of its replay: each event carries its position, and a
+ * position already told in this process (a replay after a wait re-runs the workflow from its
+ * start) is skipped.
+ *
+ * Per run it keeps a compact log (no deltas: a streamed response is logged as its whole parts)
+ * plus the live events of a model request in progress; a new subscriber gets the log, then the
+ * live events. The log is dropped when the run ends; the logs of suspended runs (waiting for a
  * person) are kept for the latest `maxWaiting` of them, so that a subscriber joining a waiting
- * run sees what it did so far (an older one is told its steps when it resumes and replays).
+ * run sees what it did so far (an older one is told its events when it resumes and replays).
  */
-import type { Messages } from "@agentfx/core"
+import type { AgentGraph } from "@agentfx/core"
 import type * as Exit from "effect/Exit"
 
 /** A deferred-calls stop, as the hub tells it (the public event is built from it). */
@@ -33,25 +36,19 @@ export interface EndEvent {
 
 /** What subscribers receive. */
 export type HubEvent =
-  | Messages.PartStartEvent
-  | Messages.PartDeltaEvent
-  | Messages.PartEndEvent
-  | Messages.FunctionToolCallEvent
-  | Messages.FunctionToolResultEvent
+  | Exclude<AgentGraph.AgentStreamEvent<unknown>, AgentGraph.AgentRunResultEvent<unknown>>
   | WaitingEvent
   | EndEvent
 
 type Listener = (event: HubEvent) => void
 
 interface Entry {
-  /** Compact events of the completed steps, in order. */
+  /** Compact events told so far, in order. */
   readonly log: Array<HubEvent>
-  /** Live events of steps in progress, by step key. */
+  /** Live events of model requests in progress, by step key. */
   readonly current: Map<string, Array<HubEvent>>
-  /** Steps already told (completed). */
-  readonly told: Set<string>
-  /** Steps whose start / deltas were told live (their compact form goes to the log only). */
-  readonly live: Set<string>
+  /** How many events of the run (by position) were told in this process. */
+  next: number
   readonly listeners: Set<Listener>
   /** Suspended and no longer a recent one: dropped when its last listener leaves. */
   evicted: boolean
@@ -71,8 +68,7 @@ export class RunEvents {
       entry = {
         log: [],
         current: new Map(),
-        told: new Set(),
-        live: new Set(),
+        next: 0,
         listeners: new Set(),
         evicted: false
       }
@@ -96,16 +92,10 @@ export class RunEvents {
     return (this.runs.get(executionId)?.listeners.size ?? 0) > 0
   }
 
-  /** Has this step been told already (in this process)? */
-  told(executionId: string, key: string): boolean {
-    return this.runs.get(executionId)?.told.has(key) ?? false
-  }
-
-  /** A live event of the step `key`, which is executing now. */
+  /** A live event of the model request `key`, which is executing now (a streamed delta). */
   live(executionId: string, key: string, event: HubEvent): void {
     const entry = this.entry(executionId)
     this.resumed(executionId, entry)
-    entry.live.add(key)
     let current = entry.current.get(key)
     if (current === undefined) {
       current = []
@@ -116,24 +106,28 @@ export class RunEvents {
   }
 
   /**
-   * The step `key` completed (executed now or replayed from storage): `compact` is its whole
-   * form. Told to subscribers unless its events went out live — `unseen` are the compact
-   * events they did not get live (a tool's result after its live call event).
+   * The model request `key`, told live, completed: its whole parts (`compact`) replace its
+   * live events in the log. Not sent again: the subscribers got them live.
    */
-  completed(
-    executionId: string,
-    key: string,
-    compact: ReadonlyArray<HubEvent>,
-    unseen: ReadonlyArray<HubEvent> = []
-  ): void {
+  liveDone(executionId: string, key: string, compact: ReadonlyArray<HubEvent>): void {
     const entry = this.entry(executionId)
-    this.resumed(executionId, entry)
-    if (entry.told.has(key)) return
-    entry.told.add(key)
     entry.current.delete(key)
     entry.log.push(...compact)
-    if (entry.live.delete(key)) this.send(entry, unseen)
-    else this.send(entry, compact)
+  }
+
+  /**
+   * The event at `position` of the run (its n-th event, counted from the start of the
+   * execution): logged and sent, unless that position was told already (a replay). `absorbed`:
+   * it was told live already (a part of a response streamed live), only its position counts.
+   */
+  told(executionId: string, position: number, event: HubEvent, absorbed = false): void {
+    const entry = this.entry(executionId)
+    this.resumed(executionId, entry)
+    if (position < entry.next) return
+    entry.next = position + 1
+    if (absorbed) return
+    entry.log.push(event)
+    this.send(entry, [event])
   }
 
   /** The run ended: tell the subscribers and drop the log. */
