@@ -418,6 +418,24 @@ const mapDefinitions = <E, R>(
 }
 
 /**
+ * Sets `fields` on the definitions of the named tools (or all) for which `applies` holds; the
+ * others are left as they are, and a fixed toolset stays fixed.
+ */
+const markTools = <E, R>(
+  self: Toolset<E, R>,
+  names: ReadonlyArray<string> | undefined,
+  applies: (definition: ToolDefinition) => boolean,
+  fields: Partial<Pick<ToolDefinition, "deferLoading" | "includeReturnSchema">>
+): Toolset<E, R> => {
+  const only = names === undefined ? undefined : new Set(names)
+  return mapDefinitions(self, (d) =>
+    !applies(d) || (only !== undefined && !only.has(d.name))
+      ? d
+      : new ToolDefinition({ ...d, ...fields }, true)
+  )
+}
+
+/**
  * Marks tools as loaded only when a tool search finds them (`deferLoading: true`, pydantic-ai's
  * `defer_loading()` wrapper): the named ones, or every tool of the toolset when no names are
  * given. Pair it with the provider's search (`BuiltinTool.ToolSearch`) or the agent's
@@ -436,14 +454,8 @@ export const deferLoading: {
   <E, R>(self: Toolset<E, R>, names?: ReadonlyArray<string>): Toolset<E, R>
 } = dual(
   (args) => isToolset(args[0]),
-  <E, R>(self: Toolset<E, R>, names?: ReadonlyArray<string>): Toolset<E, R> => {
-    const only = names === undefined ? undefined : new Set(names)
-    return mapDefinitions(self, (d) =>
-      d.deferLoading === true || (only !== undefined && !only.has(d.name))
-        ? d
-        : new ToolDefinition({ ...d, deferLoading: true }, true)
-    )
-  }
+  <E, R>(self: Toolset<E, R>, names?: ReadonlyArray<string>): Toolset<E, R> =>
+    markTools(self, names, (d) => d.deferLoading !== true, { deferLoading: true })
 )
 
 /**
@@ -477,16 +489,10 @@ export const includeReturnSchemas: {
   <E, R>(self: Toolset<E, R>, names?: ReadonlyArray<string>): Toolset<E, R>
 } = dual(
   (args) => isToolset(args[0]),
-  <E, R>(self: Toolset<E, R>, names?: ReadonlyArray<string>): Toolset<E, R> => {
-    const only = names === undefined ? undefined : new Set(names)
-    return mapDefinitions(self, (d) =>
-      d.returnSchema === undefined ||
-      d.includeReturnSchema === true ||
-      (only !== undefined && !only.has(d.name))
-        ? d
-        : new ToolDefinition({ ...d, includeReturnSchema: true }, true)
-    )
-  }
+  <E, R>(self: Toolset<E, R>, names?: ReadonlyArray<string>): Toolset<E, R> =>
+    markTools(self, names, (d) => d.returnSchema !== undefined && d.includeReturnSchema !== true, {
+      includeReturnSchema: true
+    })
 )
 
 /** The default name of the agent's tool search tool (`withToolSearch`). */
