@@ -22,7 +22,7 @@ import {
   TextOutput,
   ToolOutput
 } from "@agentfx/output"
-import { Fruit, Vehicle } from "./utils.js"
+import { Fruit, toolOutputParameters, Vehicle } from "./utils.js"
 
 const retryParts = (messages: ReadonlyArray<Messages.ModelMessage>) =>
   messages.flatMap((m) =>
@@ -52,14 +52,7 @@ describe("output modes through Agent.run", () => {
         expectTypeOf(result.output).toEqualTypeOf<Fruit>()
         assert.instanceOf(result.output, Fruit)
         assert.deepStrictEqual({ ...result.output }, { name: "banana", color: "yellow" })
-        const test = yield* TestModel.TestModel
-        const params = (yield* test.lastRequest).parameters
-        assert.strictEqual(params.outputMode, "tool")
-        assert.isFalse(params.allowTextOutput)
-        assert.deepStrictEqual(
-          params.outputTools.map((t) => t.name),
-          ["final_result"]
-        )
+        yield* toolOutputParameters
       }).pipe(
         Effect.provide(TestModel.layer({ customOutputArgs: { name: "banana", color: "yellow" } }))
       )

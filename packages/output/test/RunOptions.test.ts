@@ -21,7 +21,7 @@ import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import { NativeOutput, PromptedOutput, TextOutput, ToolOutput } from "@agentfx/output"
 import { describeEvent as describeCoreEvent } from "../../core/test/support/events.js"
-import { Fruit } from "./utils.js"
+import { Fruit, toolOutputParameters } from "./utils.js"
 
 const banana = { name: "banana", color: "yellow" }
 
@@ -55,14 +55,7 @@ describe("RunOptions.outputType", () => {
       expectTypeOf(result.output).toEqualTypeOf<Fruit>()
       assert.instanceOf(result.output, Fruit)
       assert.deepStrictEqual({ ...result.output }, banana)
-      const test = yield* TestModel.TestModel
-      const params = (yield* test.lastRequest).parameters
-      assert.strictEqual(params.outputMode, "tool")
-      assert.isFalse(params.allowTextOutput)
-      assert.deepStrictEqual(
-        params.outputTools.map((t) => t.name),
-        ["final_result"]
-      )
+      const params = yield* toolOutputParameters
       assert.deepStrictEqual(
         params.functionTools.map((t) => t.name),
         ["add"]

@@ -1,4 +1,5 @@
-import { Messages, Model, RunContext, Usage } from "@agentfx/core"
+import { Messages, Model, RunContext, TestModel, Usage } from "@agentfx/core"
+import { assert } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
@@ -56,3 +57,19 @@ export class Vehicle extends Schema.Class<Vehicle>("Vehicle")({
   name: Schema.String,
   wheels: Schema.Number
 }) {}
+
+/**
+ * The parameters of the test model's last request, checked to ask for tool output with only
+ * `final_result` (no text output).
+ */
+export const toolOutputParameters = Effect.gen(function* () {
+  const test = yield* TestModel.TestModel
+  const params = (yield* test.lastRequest).parameters
+  assert.strictEqual(params.outputMode, "tool")
+  assert.isFalse(params.allowTextOutput)
+  assert.deepStrictEqual(
+    params.outputTools.map((t) => t.name),
+    ["final_result"]
+  )
+  return params
+})
