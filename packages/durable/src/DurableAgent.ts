@@ -128,6 +128,8 @@ export const unsupportedOptions: Readonly<Record<string, string>> = {
   onEvent: "watch a durable run with `stream` / `runStream`",
   deferredToolResults:
     "a durable run waits for its deferred calls: resolve them with `approve`, `deny` or `provideResult`",
+  handleDeferred:
+    "a durable run waits for its deferred calls (a handler of this process cannot be persisted): resolve them with `approve`, `deny` or `provideResult`, or notify with `MakeOptions.onDeferred`",
   historyProcessors: "give history processors to the agent (functions cannot be persisted)",
   builtinTools: "give built-in tools to the agent"
 }

@@ -295,7 +295,15 @@ describe("durable run options", () => {
             Stream.runDrain(durable.runStream(input as DurableAgent.RunInput))
           ].map((e) => Effect.flip(e as Effect.Effect<unknown, unknown>))
         ).pipe(Effect.provide(ctx))
-      for (const key of ["model", "toolsets", "outputType", "steering", "usage", "onEvent"]) {
+      for (const key of [
+        "model",
+        "toolsets",
+        "outputType",
+        "steering",
+        "usage",
+        "onEvent",
+        "handleDeferred"
+      ]) {
         const errors = yield* refused({ id: `bad-${key}`, prompt: "hi", [key]: {} })
         for (const error of errors) {
           assert.instanceOf(error, AgentError.UserError)
