@@ -9,18 +9,17 @@
  * tests drive the deadline with `TestClock.adjust` as before.
  *
  * `timeoutFailAborting` has no fork at all: for requests sent through
- * `HttpClient.withScope`, whose abort signal closes with a scope the deadline owns (non-streamed
- * JSON requests).
+ * `HttpClient.withScope`, whose abort signal is tied to a scope the deadline owns (non-streamed
+ * JSON requests); a request that succeeded is not aborted afterwards.
  *
  * @internal
  */
+import * as HttpClient from "@effect/platform/HttpClient"
 import * as Clock from "effect/Clock"
-import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
-import * as FiberRef from "effect/FiberRef"
 import * as Scope from "effect/Scope"
 
 /** The class of Effect's live clock (the default service): its sleeps are plain timers. */
@@ -76,60 +75,62 @@ export const timeoutFail = <A, E, R, E1>(
   })
 
 /**
- * The deadline of an effect whose waits all end when `Scope` closes: requests (and the reading
- * of their bodies) sent through `HttpClient.withScope`, whose abort signal is tied to that
- * scope. Under the live clock nothing is forked: a plain timer closes the attempt's scope (the
- * request is aborted, so `self` ends with its transport failure), and that failure becomes
- * `onTimeout()`. The caller's interruption and every exit clear the timer and close the scope.
- * Under any other clock (`TestClock`) it is `Effect.timeoutFail` over `Effect.scoped(self)`.
+ * The deadline of one HTTP attempt whose request is aborted by a scope the deadline owns.
+ * `self` is given `client` bound to that scope (`HttpClient.withScope`, the scope provided to
+ * the request's own step only, so nothing else in `self` can add finalizers to it). Under the
+ * live clock nothing is forked: a plain timer closes the scope (the request is aborted, so
+ * `self` ends with its transport failure), and that failure becomes `onTimeout()`. A failure
+ * or the caller's interruption clears the timer and closes the scope (aborting the request).
+ * On success the timer is cleared and the scope is dropped unclosed: its one finalizer is the
+ * abort of a request that has finished, and aborting it anyway costs a `DOMException` (with its
+ * stack trace) per request and undici's abort handling — ≈ 25 % of a loopback round trip's
+ * CPU (bench/ANALYSIS.md, #14 sixth session). Under any other clock (`TestClock`) it is
+ * `Effect.timeoutFail` over `Effect.scoped`.
  *
- * A transport that ignores the abort signal is not stopped by it (every `@effect/platform`
- * client honours it); the callers keep `timeoutFail` for anything else.
+ * `self` must read the whole response body before it succeeds (a body left unread would keep
+ * its connection until the server ends it). A transport that ignores the abort signal is not
+ * stopped by it (every `@effect/platform` client honours it).
  */
 export const timeoutFailAborting = <A, E, R, E1>(
-  self: Effect.Effect<A, E, R | Scope.Scope>,
+  client: HttpClient.HttpClient,
+  self: (client: HttpClient.HttpClient) => Effect.Effect<A, E, R>,
   duration: Duration.Duration,
   onTimeout: () => E1
-): Effect.Effect<A, E | E1, Exclude<R, Scope.Scope>> =>
+): Effect.Effect<A, E | E1, R> =>
   Effect.clockWith((clock) => {
-    if (clock.constructor !== LiveClock)
-      return Effect.timeoutFail(Effect.scoped(self), { duration, onTimeout })
+    if (clock.constructor !== LiveClock) {
+      // the request's `Scope` is the one `Effect.scoped` provides
+      const scoped = HttpClient.withScope(client) as unknown as HttpClient.HttpClient
+      return Effect.timeoutFail(Effect.scoped(self(scoped)), { duration, onTimeout })
+    }
     const millis = Duration.toMillis(duration)
-    if (millis > MAX_TIMER_MILLIS) return Effect.scoped(self)
-    return Effect.flatMap(Scope.make(), (scope) =>
-      Effect.withFiberRuntime<A, E | E1, Exclude<R, Scope.Scope>>((fiber) => {
-        let fired = false
-        const timer = setTimeout(() => {
-          fired = true
-          // the scope's finalizers abort the request; they are synchronous
-          Effect.runFork(Scope.close(scope, Exit.void))
-        }, millis)
-        // The scope is provided by setting the fiber's context for the attempt and restoring it
-        // in the one continuation below (what `Scope.extend` does with an
-        // `acquireUseRelease` region: several frames held by every request in flight).
-        const context = fiber.getFiberRef(FiberRef.currentContext)
-        const done = () => {
-          clearTimeout(timer)
-          return Effect.zipRight(
-            FiberRef.set(FiberRef.currentContext, context),
-            Scope.close(scope, Exit.void)
-          )
-        }
-        return Effect.zipRight(
-          FiberRef.set(FiberRef.currentContext, Context.add(context, Scope.Scope, scope)),
-          Effect.uninterruptibleMask((restore) =>
-            Effect.matchCauseEffect(restore(self as Effect.Effect<A, E>), {
-              // after the deadline the abort's transport failure is the timeout
-              onFailure: (cause) => {
-                const failed: Effect.Effect<never, E | E1> = fired
-                  ? Effect.fail(onTimeout())
-                  : Effect.failCause(cause)
-                return Effect.zipRight(done(), failed)
-              },
-              onSuccess: (a) => Effect.as(done(), a)
-            })
-          )
-        )
-      })
-    )
+    if (millis > MAX_TIMER_MILLIS) return self(client)
+    return Effect.flatMap(Scope.make(), (scope) => {
+      let fired = false
+      const timer = setTimeout(() => {
+        fired = true
+        // the scope's one finalizer aborts the request; it is synchronous
+        Effect.runFork(Scope.close(scope, Exit.void))
+      }, millis)
+      // `transform` keeps `Scope` in the client's type; it is provided here
+      const bound = HttpClient.transform(HttpClient.withScope(client), (request) =>
+        Effect.provideService(request, Scope.Scope, scope)
+      ) as HttpClient.HttpClient
+      return Effect.uninterruptibleMask((restore) =>
+        Effect.matchCauseEffect(restore(self(bound)), {
+          // after the deadline the abort's transport failure is the timeout
+          onFailure: (cause) => {
+            clearTimeout(timer)
+            const failed: Effect.Effect<never, E | E1> = fired
+              ? Effect.fail(onTimeout())
+              : Effect.failCause(cause)
+            return Effect.zipRight(Scope.close(scope, Exit.void), failed)
+          },
+          onSuccess: (a) => {
+            clearTimeout(timer)
+            return Effect.succeed(a)
+          }
+        })
+      )
+    })
   })
