@@ -15,11 +15,14 @@
  * @internal
  */
 import * as HttpClient from "@effect/platform/HttpClient"
+import type * as HttpClientError from "@effect/platform/HttpClientError"
 import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import * as FiberRef from "effect/FiberRef"
 import * as Scope from "effect/Scope"
 
 /** The class of Effect's live clock (the default service): its sleeps are plain timers. */
@@ -76,14 +79,15 @@ export const timeoutFail = <A, E, R, E1>(
 
 /**
  * The deadline of one HTTP attempt whose request is aborted by a scope the deadline owns.
- * `self` is given `client` bound to that scope (`HttpClient.withScope`, the scope provided to
- * the request's own step only, so nothing else in `self` can add finalizers to it). Under the
+ * `self` is given `scoped` (`HttpClient.withScope(client)`), and the deadline's scope is the
+ * `Scope` in context while `self` runs. `self` must add no finalizer of its own to it (the JSON
+ * attempt of `request.ts` adds none: it sends, reads the body and decodes). Under the
  * live clock nothing is forked: a plain timer closes the scope (the request is aborted, so
  * `self` ends with its transport failure), and that failure becomes `onTimeout()`. A failure
  * or the caller's interruption clears the timer and closes the scope (aborting the request).
  * On success the timer is cleared and the scope is dropped unclosed: its one finalizer is the
  * abort of a request that has finished, and aborting it anyway costs a `DOMException` (with its
- * stack trace) per request and undici's abort handling — ≈ 25 % of a loopback round trip's
+ * stack trace) per request and undici's abort handling — ≈ 12–15 % of a loopback round trip's
  * CPU (bench/ANALYSIS.md, #14 sixth session). Under any other clock (`TestClock`) it is
  * `Effect.timeoutFail` over `Effect.scoped`.
  *
@@ -93,44 +97,54 @@ export const timeoutFail = <A, E, R, E1>(
  */
 export const timeoutFailAborting = <A, E, R, E1>(
   client: HttpClient.HttpClient,
+  scoped: HttpClient.HttpClient.With<HttpClientError.HttpClientError, Scope.Scope>,
   self: (client: HttpClient.HttpClient) => Effect.Effect<A, E, R>,
   duration: Duration.Duration,
   onTimeout: () => E1
 ): Effect.Effect<A, E | E1, R> =>
   Effect.clockWith((clock) => {
-    if (clock.constructor !== LiveClock) {
-      // the request's `Scope` is the one `Effect.scoped` provides
-      const scoped = HttpClient.withScope(client) as unknown as HttpClient.HttpClient
-      return Effect.timeoutFail(Effect.scoped(self(scoped)), { duration, onTimeout })
-    }
+    // `scoped`'s `Scope` is provided below (or by `Effect.scoped`), not by `self`'s caller
+    const bound = scoped as unknown as HttpClient.HttpClient
+    if (clock.constructor !== LiveClock)
+      return Effect.timeoutFail(Effect.scoped(self(bound)), { duration, onTimeout })
     const millis = Duration.toMillis(duration)
     if (millis > MAX_TIMER_MILLIS) return self(client)
-    return Effect.flatMap(Scope.make(), (scope) => {
-      let fired = false
-      const timer = setTimeout(() => {
-        fired = true
-        // the scope's one finalizer aborts the request; it is synchronous
-        Effect.runFork(Scope.close(scope, Exit.void))
-      }, millis)
-      // `transform` keeps `Scope` in the client's type; it is provided here
-      const bound = HttpClient.transform(HttpClient.withScope(client), (request) =>
-        Effect.provideService(request, Scope.Scope, scope)
-      ) as HttpClient.HttpClient
-      return Effect.uninterruptibleMask((restore) =>
-        Effect.matchCauseEffect(restore(self(bound)), {
-          // after the deadline the abort's transport failure is the timeout
-          onFailure: (cause) => {
-            clearTimeout(timer)
-            const failed: Effect.Effect<never, E | E1> = fired
-              ? Effect.fail(onTimeout())
-              : Effect.failCause(cause)
-            return Effect.zipRight(Scope.close(scope, Exit.void), failed)
-          },
-          onSuccess: (a) => {
-            clearTimeout(timer)
-            return Effect.succeed(a)
-          }
-        })
-      )
-    })
+    return Effect.flatMap(Scope.make(), (scope) =>
+      Effect.withFiberRuntime<A, E | E1, R>((fiber) => {
+        let fired = false
+        const timer = setTimeout(() => {
+          fired = true
+          // the scope's one finalizer aborts the request; it is synchronous
+          Effect.runFork(Scope.close(scope, Exit.void))
+        }, millis)
+        // The scope is provided by setting the fiber's context for the attempt and restoring it in
+        // the one continuation below: `Effect.provideService` would hold an `acquireUseRelease`
+        // region (four frames, a context copy and closures) per request in flight (#14 memory).
+        const context = fiber.getFiberRef(FiberRef.currentContext)
+        const restoreContext = FiberRef.set(FiberRef.currentContext, context)
+        return Effect.zipRight(
+          FiberRef.set(FiberRef.currentContext, Context.add(context, Scope.Scope, scope)),
+          Effect.uninterruptibleMask((restore) =>
+            Effect.matchCauseEffect(restore(self(bound)), {
+              // after the deadline the abort's transport failure is the timeout
+              onFailure: (cause) => {
+                clearTimeout(timer)
+                const failed: Effect.Effect<never, E | E1> = fired
+                  ? Effect.fail(onTimeout())
+                  : Effect.failCause(cause)
+                return Effect.zipRight(
+                  Effect.zipRight(restoreContext, Scope.close(scope, Exit.void)),
+                  failed
+                )
+              },
+              // the scope is dropped unclosed: see above
+              onSuccess: (a) => {
+                clearTimeout(timer)
+                return Effect.as(restoreContext, a)
+              }
+            })
+          )
+        )
+      })
+    )
   })

@@ -356,14 +356,16 @@ export const postJson: {
   // A fresh attempt counter per run of the returned effect. The timeout covers sending, reading
   // and decoding the body of each attempt: each attempt's request is aborted by closing the scope
   // the deadline owns (`withScope`), so no fiber is forked per request (bench/ANALYSIS.md, #14).
+  const scopedClient = timeout === undefined ? undefined : HttpClient.withScope(client)
   return transportRegion(
     Effect.suspend(() => {
       const counter = { count: 0 }
       return withRetry(
-        (timeout === undefined
+        (scopedClient === undefined || timeout === undefined
           ? attempt(client, options, request, false, counter, onOk)
           : Deadline.timeoutFailAborting(
               client,
+              scopedClient,
               (bound) => attempt(bound, options, request, false, counter, onOk),
               timeout,
               () => timeoutError(options.modelName, timeout)
