@@ -35,7 +35,8 @@ const completion = (extra: Json = {}) => ({
 const withModel = <A, E, R>(
   baseUrl: string,
   settings: OpenRouter.Settings,
-  use: (model: Model.Service) => Effect.Effect<A, E, R>
+  use: (model: Model.Service) => Effect.Effect<A, E, R>,
+  retry: OpenRouter.ClientOptions["retry"] = false
 ) =>
   Effect.flatMap(Model.Model, use).pipe(
     Effect.provide(
@@ -46,7 +47,7 @@ const withModel = <A, E, R>(
             baseUrl,
             appUrl: "https://example.com",
             appTitle: "Example",
-            retry: false
+            retry
           })
         ),
         Layer.provide(NodeHttpClient.layerUndici)
@@ -199,6 +200,28 @@ describe("OpenRouter", () => {
       )
       assert(apiError instanceof AgentError.ModelAPIError)
       assert.include(apiError.message, "upstream broke")
+    })
+  )
+
+  // real clock: the retry waits its backoff
+  it.scopedLive("a 429 error object in a 200 answer is retried like a 429", () =>
+    Effect.gen(function* () {
+      const server = yield* loopbackServer((_req, res, index) => {
+        res.writeHead(200, { "content-type": "application/json" })
+        res.end(
+          JSON.stringify(
+            index === 0 ? { error: { code: 429, message: "Rate limit exceeded" } } : completion()
+          )
+        )
+      })
+      const response = yield* withModel(
+        `${server.baseUrl}/api/v1`,
+        {},
+        (model) => model.request(prompt, {}, Model.ModelRequestParameters.empty),
+        { times: 1, base: "10 millis", cap: "10 millis" }
+      )
+      assert.strictEqual(response.text, "Hi.")
+      assert.strictEqual(server.requests.length, 2)
     })
   )
 })
