@@ -751,9 +751,7 @@ export const make = <A, E, R, RD = never>(
     E | AgentError.AgentError,
     WorkflowEngine | Sharding | R2
   > =>
-    subscriptions
-      .stream(executionId, from, subscribed)
-      .pipe(Stream.mapEffect(toEvent(executionId)))
+    subscriptions.stream(executionId, from, subscribed).pipe(Stream.mapEffect(toEvent(executionId)))
 
   return {
     name,

@@ -87,9 +87,7 @@ describe("DurableAgent.runStream", () => {
           events.map((e) =>
             e._tag === "PartDeltaEvent" || e._tag === "DurableRunResultEvent"
               ? undefined
-              : events
-                  .slice(0, events.indexOf(e))
-                  .filter((x) => x._tag !== "PartDeltaEvent").length
+              : events.slice(0, events.indexOf(e)).filter((x) => x._tag !== "PartDeltaEvent").length
           )
         )
         const ends = events.filter((e) => e._tag === "PartEndEvent")
@@ -280,7 +278,11 @@ describe("DurableAgent.runStream", () => {
       let found = 0
       const find = Tool.make("find", {
         parameters: Schema.Struct({}),
-        handler: () => Effect.zipRight(Deferred.await(gate), Effect.sync(() => ++found && "here"))
+        handler: () =>
+          Effect.zipRight(
+            Deferred.await(gate),
+            Effect.sync(() => ++found && "here")
+          )
       })
       const durable = DurableAgent.make(Agent.make({ model, tools: [find] }), {
         name: "stream-interrupt",
@@ -381,7 +383,10 @@ describe("the event hub of durable runs", () => {
     hub.delta(
       "r",
       2,
-      new Messages.PartDeltaEvent({ index: 0, delta: new Messages.TextPartDelta({ contentDelta: "lo" }) })
+      new Messages.PartDeltaEvent({
+        index: 0,
+        delta: new Messages.TextPartDelta({ contentDelta: "lo" })
+      })
     )
     // Mid-part: the start as it came, then the delta so far.
     const mid = from(0)
@@ -405,7 +410,6 @@ describe("the event hub of durable runs", () => {
     hub.end("r", Exit.void)
     assert.deepStrictEqual(late.got.at(-1), [3, false, "End", undefined])
   })
-
 
   it("keeps the logs of the latest waiting runs only, and drops a run's log when it ends", () => {
     const hub = new RunEvents(1)

@@ -102,10 +102,10 @@ const AgentEvent = Schema.Union(
   SubAgentEventSchema
 )
 
-const AnyAgentEvent = Schema.Union(AgentEvent, AgentRunResultEventSchema) as unknown as Schema.Schema<
-  AgentGraph.AgentStreamEvent<unknown>,
-  unknown
->
+const AnyAgentEvent = Schema.Union(
+  AgentEvent,
+  AgentRunResultEventSchema
+) as unknown as Schema.Schema<AgentGraph.AgentStreamEvent<unknown>, unknown>
 
 /** A deferred call of a stop (`DurableAgent.PendingCall`). */
 const PendingCall = Schema.Struct({

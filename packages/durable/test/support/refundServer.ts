@@ -111,7 +111,12 @@ const sse = (reply: any): string => {
       chunk({
         role: "assistant",
         tool_calls: [
-          { index: 0, id: call.id, type: "function", function: { name: call.function.name, arguments: a } }
+          {
+            index: 0,
+            id: call.id,
+            type: "function",
+            function: { name: call.function.name, arguments: a }
+          }
         ]
       }),
       chunk({ tool_calls: [{ index: 0, function: { arguments: b } }] })
