@@ -41,6 +41,7 @@ import {
   ModelSettings,
   Usage
 } from "@agentfx/core"
+import type { Sharding } from "@effect/cluster/Sharding"
 import * as Activity from "@effect/workflow/Activity"
 import * as DurableDeferred from "@effect/workflow/DurableDeferred"
 import * as Workflow from "@effect/workflow/Workflow"
@@ -52,10 +53,7 @@ import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
-import * as Queue from "effect/Queue"
-import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
-import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import {
   CurrentExecution,
@@ -64,6 +62,7 @@ import {
   type ExecutionState
 } from "./internal/activities.js"
 import { type HubEvent, RunEvents } from "./internal/events.js"
+import * as Subscription from "./internal/subscription.js"
 
 /** The errors of an agent run, as a Schema: a durable run persists them with its result. */
 export const AgentErrorSchema = Schema.Union(
@@ -294,9 +293,10 @@ export interface DurableAgent<A, E, R> {
   >
   /**
    * Registers the workflow with the engine: the runner executes (and, after a restart,
-   * resumes) this agent's runs. Needs the agent's services (its model, its tools' services).
+   * resumes) this agent's runs and serves the subscriptions to their events. Needs the agent's
+   * services (its model, its tools' services) and a runner (`DurableRunner`).
    */
-  readonly layer: Layer.Layer<never, never, WorkflowEngine | R>
+  readonly layer: Layer.Layer<never, never, WorkflowEngine | Sharding | R>
   /** Runs (or joins the run with this `id`) and waits for its result. */
   readonly run: (
     input: RunInput
@@ -317,21 +317,50 @@ export interface DurableAgent<A, E, R> {
   /** Interrupts a run by execution id (it ends with an interruption). */
   readonly interrupt: (executionId: string) => Effect.Effect<void, never, WorkflowEngine>
   /**
-   * The events of the run with this `id`, as this process sees them: first the steps it
-   * completed so far (whole parts, tool calls and results), then each step as it executes
-   * (model deltas while a request streams), stops for deferred calls, and at last its
-   * result (or its error). Only completed steps are persisted; the events of a step come
-   * from the process executing it. A run that ends elsewhere (or ended before) is seen
-   * through its stored result (checked every second).
+   * The events of the run with this `id`, from any process of the cluster (they come from the
+   * runner executing the run): the steps completed so far (whole parts, tool calls and
+   * results; from position `from` on when given, see `position`), then each step as it
+   * executes (model deltas while a request streams), stops for deferred calls, and at last its
+   * result (or its error). When that runner dies, the stream goes on with the events of the
+   * runner that resumes the run, from where it was: nothing is told twice (but a model
+   * response cut short by the crash, told again from its start). Interrupting the stream
+   * leaves the run going.
    */
   readonly stream: (
-    id: string
-  ) => Stream.Stream<DurableStreamEvent<Settled<A>>, E | AgentError.AgentError, WorkflowEngine>
+    id: string,
+    options?: StreamOptions
+  ) => Stream.Stream<
+    DurableStreamEvent<Settled<A>>,
+    E | AgentError.AgentError,
+    WorkflowEngine | Sharding
+  >
   /** Starts the run with this `id` (or joins it) and streams its events (see `stream`). */
   readonly runStream: (
     input: RunInput
-  ) => Stream.Stream<DurableStreamEvent<Settled<A>>, E | AgentError.AgentError, WorkflowEngine>
+  ) => Stream.Stream<
+    DurableStreamEvent<Settled<A>>,
+    E | AgentError.AgentError,
+    WorkflowEngine | Sharding
+  >
 }
+
+/** Options of `stream`. */
+export interface StreamOptions {
+  /**
+   * Skip the events before this position (default 0: every event of the run). Give the
+   * `position` of the last event you handled + 1 to go on where a previous stream stopped.
+   */
+  readonly from?: number
+}
+
+/**
+ * The position of an event of a durable stream in its run: the n-th event of the run
+ * (counted from 0, the same on every runner and every replay). `undefined` for the events that
+ * are not numbered: `PartDeltaEvent`s and `SubAgentEvent`s (told live only — a replay has
+ * none) and the `DurableRunResultEvent`. Resume a stream with `{ from: position + 1 }`.
+ */
+export const position = (event: DurableStreamEvent<unknown>): number | undefined =>
+  Subscription.positions.get(event)
 
 /** What a run's workflow returns (persisted). */
 export interface RunOutcome<A> {
@@ -584,21 +613,17 @@ export const make = <A, E, R, RD = never>(
         toolCalls: [],
         context,
         events,
-        position: 0,
-        liveStep: false
+        position: 0
       }
       // Every event the run loop emits (those of `agent.runStream`), by its position in the run.
+      // Deltas and sub-agent events are told live only (a replayed step has none): not numbered.
       const onEvent = (event: AgentGraph.AgentStreamEvent<unknown>): void => {
         if (event._tag === "AgentRunResultEvent") return
-        events.told(
-          executionId,
-          state.position++,
-          event,
-          state.liveStep &&
-            (event._tag === "PartStartEvent" ||
-              event._tag === "PartDeltaEvent" ||
-              event._tag === "PartEndEvent")
-        )
+        if (event._tag === "PartDeltaEvent" || event._tag === "SubAgentEvent") {
+          events.delta(executionId, state.position, event)
+        } else {
+          events.told(executionId, state.position++, event)
+        }
       }
       let prompt: typeof input.prompt = input.prompt
       let messageHistory = input.messageHistory
@@ -659,11 +684,25 @@ export const make = <A, E, R, RD = never>(
       )
     )
 
-  const layer = Layer.unwrapScoped(
-    Effect.map(resolveModel(agent.config.model), (base) =>
-      workflow.toLayer(execute(durableModel(base, options.streaming ?? true)))
-    )
-  ) as unknown as Layer.Layer<never, never, WorkflowEngine | R | RD>
+  const subscriptions = Subscription.make({
+    name: options.name,
+    events,
+    storedEnd: (executionId) =>
+      Effect.map(workflow.poll(executionId), (result) =>
+        result !== undefined && result._tag === "Complete" ? result.exit : undefined
+      ),
+    success: successSchema,
+    error: errorSchema
+  })
+
+  const layer = Layer.merge(
+    Layer.unwrapScoped(
+      Effect.map(resolveModel(agent.config.model), (base) =>
+        workflow.toLayer(execute(durableModel(base, options.streaming ?? true)))
+      )
+    ),
+    subscriptions.layer
+  ) as unknown as Layer.Layer<never, never, WorkflowEngine | Sharding | R | RD>
 
   const toResult = (executionId: string) => (outcome: RunOutcome<Settled<A>>) =>
     new DurableRunResult(
@@ -674,68 +713,45 @@ export const make = <A, E, R, RD = never>(
       executionId
     )
 
-  /** The stored result of a run, if it has one. */
-  const storedEnd = (executionId: string) =>
-    Effect.map(workflow.poll(executionId), (result) =>
-      result !== undefined && result._tag === "Complete" ? result.exit : undefined
-    )
-
-  /** Subscribes now (in the scope) to the events of a run; the stream ends with the run. */
-  const subscribe = (executionId: string) =>
-    Effect.gen(function* () {
-      const queue = yield* Effect.acquireRelease(Queue.unbounded<HubEvent>(), Queue.shutdown)
-      yield* Effect.acquireRelease(
-        Effect.sync(() =>
-          events.subscribe(executionId, (event) => {
-            queue.unsafeOffer(event)
-          })
-        ),
-        (unsubscribe) => Effect.sync(unsubscribe)
-      )
-      yield* storedEnd(executionId).pipe(
-        Effect.flatMap((exit) =>
-          exit === undefined ? Effect.void : Queue.offer(queue, { _tag: "End", exit })
-        ),
-        Effect.repeat(Schedule.spaced("1 second")),
-        Effect.forkScoped
-      )
-      const toEvent = (
-        event: HubEvent
-      ): Effect.Effect<DurableStreamEvent<Settled<A>>, E | AgentError.AgentError> => {
-        switch (event._tag) {
-          case "Waiting":
-            return Effect.succeed(
-              new DurableWaitingEvent(
-                event.calls as Array<PendingCall>,
-                event.messages as Array<Messages.ModelMessage>
-              )
-            )
-          case "End":
-            return Exit.matchEffect(
-              event.exit as Exit.Exit<RunOutcome<Settled<A>>, E | AgentError.AgentError>,
-              {
-                onFailure: Effect.failCause,
-                onSuccess: (outcome) =>
-                  Effect.succeed(new DurableRunResultEvent(toResult(executionId)(outcome)))
-              }
-            )
-          default:
-            return Effect.succeed(event)
+  /** A subscription's event as the public one; the run's end ends the stream. */
+  const toEvent =
+    (executionId: string) =>
+    (event: HubEvent): Effect.Effect<DurableStreamEvent<Settled<A>>, E | AgentError.AgentError> => {
+      switch (event._tag) {
+        case "Waiting": {
+          const waiting = new DurableWaitingEvent(
+            event.calls as Array<PendingCall>,
+            event.messages as Array<Messages.ModelMessage>
+          )
+          const at = Subscription.positions.get(event)
+          if (at !== undefined) Subscription.positions.set(waiting, at)
+          return Effect.succeed(waiting)
         }
+        case "End":
+          return Exit.matchEffect(
+            event.exit as Exit.Exit<RunOutcome<Settled<A>>, E | AgentError.AgentError>,
+            {
+              onFailure: Effect.failCause,
+              onSuccess: (outcome) =>
+                Effect.succeed(new DurableRunResultEvent(toResult(executionId)(outcome)))
+            }
+          )
+        default:
+          return Effect.succeed(event)
       }
-      return Stream.fromQueue(queue).pipe(
-        Stream.takeUntil((event) => event._tag === "End"),
-        Stream.mapEffect(toEvent)
-      )
-    })
+    }
 
-  const subscribeById = (
-    id: string
-  ): Effect.Effect<
-    Stream.Stream<DurableStreamEvent<Settled<A>>, E | AgentError.AgentError>,
-    never,
-    WorkflowEngine | Scope.Scope
-  > => Effect.flatMap(workflow.executionId({ id }), subscribe)
+  /** The events of a run from `from` on; `subscribed` runs once the subscription is in place. */
+  const streamRun = <R2 = never>(
+    executionId: string,
+    from: number,
+    subscribed?: Effect.Effect<void, never, R2>
+  ): Stream.Stream<
+    DurableStreamEvent<Settled<A>>,
+    E | AgentError.AgentError,
+    WorkflowEngine | Sharding | R2
+  > =>
+    subscriptions.stream(executionId, from, subscribed).pipe(Stream.mapEffect(toEvent(executionId)))
 
   return {
     name,
@@ -760,12 +776,25 @@ export const make = <A, E, R, RD = never>(
         return { _tag: "Done", exit: Exit.map(result.exit, toResult(executionId)) }
       }),
     interrupt: (executionId) => workflow.interrupt(executionId),
-    stream: (id) => Stream.unwrapScoped(subscribeById(id)),
+    stream: (id, streamOptions) => {
+      const from = streamOptions?.from ?? 0
+      if (!Number.isSafeInteger(from) || from < 0) {
+        return Stream.fail(
+          new AgentError.UserError({
+            reason: `stream: \`from\` must be a position (an integer ≥ 0), got ${from}`
+          })
+        )
+      }
+      return Stream.unwrap(
+        Effect.map(workflow.executionId({ id }), (executionId) => streamRun(executionId, from))
+      )
+    },
     runStream: (input) =>
-      Stream.unwrapScoped(
+      Stream.unwrap(
         Effect.flatMap(checkInput(input), (checked) =>
-          Effect.flatMap(subscribeById(checked.id), (stream) =>
-            Effect.as(workflow.execute(checked, { discard: true }), stream)
+          Effect.map(workflow.executionId({ id: checked.id }), (executionId) =>
+            // Started once the subscription is in place: its first request streams live.
+            streamRun(executionId, 0, workflow.execute(checked, { discard: true }))
           )
         )
       )

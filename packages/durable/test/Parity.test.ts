@@ -11,6 +11,7 @@ import {
   DeferredTools,
   FunctionModel,
   Messages,
+  type Model,
   Tool,
   Toolset,
   Usage
@@ -27,6 +28,15 @@ import { DurableAgent, DurableRunner } from "../src/index.js"
 
 const Answer = Schema.Struct({ answer: Schema.String })
 
+/** A call's arguments as an object; the JSON so far while its part streams. */
+const argsOf = (p: Messages.ToolCallPart): unknown => {
+  try {
+    return p.argsAsObject()
+  } catch {
+    return p.args
+  }
+}
+
 /** An event with the fields a UI relies on, as a comparable value. */
 const describeEvent = (
   e: DurableAgent.DurableStreamEvent<unknown> | Agent.AgentStreamEvent<unknown>
@@ -39,12 +49,19 @@ const describeEvent = (
     p._tag === "TextPart"
       ? [p._tag, p.content]
       : p._tag === "ToolCallPart"
-        ? [p._tag, p.toolName, p.toolCallId, p.argsAsObject()]
+        ? [p._tag, p.toolName, p.toolCallId, argsOf(p)]
         : [p._tag]
   switch (e._tag) {
     case "PartStartEvent":
     case "PartEndEvent":
       return [e._tag, e.index, ...part(e.part)]
+    case "PartDeltaEvent":
+      return [
+        e._tag,
+        e.index,
+        e.delta._tag,
+        e.delta._tag === "ToolCallPartDelta" ? e.delta.argsDelta : e.delta.contentDelta
+      ]
     case "FinalResultEvent":
       return [e._tag, e.toolName, e.toolCallId]
     case "FunctionToolCallEvent":
@@ -131,70 +148,84 @@ const makeAgent = () => {
 
 const modelLayer = FunctionModel.layer(script, { stream: FunctionModel.streamOf(script) })
 
-/** The core run: stops for the approval, resumed with `deferredToolResults`; its events. */
-const coreRun = Effect.gen(function* () {
-  // The core run: stops for the approval, resumed with `deferredToolResults`.
-  const core = makeAgent()
-  const first = Chunk.toReadonlyArray(
-    yield* Stream.runCollect(core.agent.runStream("refund A-1")).pipe(Effect.provide(modelLayer))
-  )
-  const stop = first.at(-1)
-  assert.strictEqual(stop?._tag, "AgentRunResultEvent")
-  if (stop?._tag !== "AgentRunResultEvent") return yield* Effect.dieMessage("no stop")
-  assert.instanceOf(stop.result.output, DeferredTools.DeferredToolRequests)
-  const second = Chunk.toReadonlyArray(
-    yield* Stream.runCollect(
-      core.agent.runStream(undefined, {
-        messageHistory: stop.result.allMessages(),
-        deferredToolResults: DeferredTools.DeferredToolResults.make({
-          approvals: { refund: DeferredTools.ToolApproved.make({}) },
-          calls: {}
+/**
+ * The core run of `agent`: stops for the approval of `refund`, resumed with
+ * `deferredToolResults`; its events.
+ */
+const coreRunOf = (agent: Agent.Agent<any, any, never>, model: typeof modelLayer) =>
+  Effect.gen(function* () {
+    const first = Chunk.toReadonlyArray(
+      yield* Stream.runCollect(agent.runStream("refund A-1")).pipe(Effect.provide(model))
+    )
+    const stop = first.at(-1)
+    assert.strictEqual(stop?._tag, "AgentRunResultEvent")
+    if (stop?._tag !== "AgentRunResultEvent") return yield* Effect.dieMessage("no stop")
+    assert.instanceOf(stop.result.output, DeferredTools.DeferredToolRequests)
+    const second = Chunk.toReadonlyArray(
+      yield* Stream.runCollect(
+        agent.runStream(undefined, {
+          messageHistory: stop.result.allMessages(),
+          deferredToolResults: DeferredTools.DeferredToolResults.make({
+            approvals: { refund: DeferredTools.ToolApproved.make({}) },
+            calls: {}
+          })
         })
-      })
-    ).pipe(Effect.provide(modelLayer))
-  )
-  const coreEvents = [...first.slice(0, -1), ...second.slice(0, -1)].map(describeEvent)
-  // where a durable stream tells its stop: after the events of the core run's first part
-  return { second, coreEvents, waitingAt: first.length - 1 }
-})
+      ).pipe(Effect.provide(model))
+    )
+    const coreEvents = [...first.slice(0, -1), ...second.slice(0, -1)].map(describeEvent)
+    // where a durable stream tells its stop: after the events of the core run's first part
+    return { second, coreEvents, waitingAt: first.length - 1 }
+  })
+
+/**
+ * The durable run of `durable` (on SQLite in memory over `model`), streamed with `runStream`:
+ * approves the call it stops for, and returns every event it told and the stop.
+ */
+const durableRunOf = <A>(
+  durable: DurableAgent.DurableAgent<A, any, Model.Model>,
+  model: typeof modelLayer,
+  id: string
+) =>
+  Effect.gen(function* () {
+    const ctx = yield* Layer.build(
+      durable.layer.pipe(
+        Layer.provideMerge(DurableRunner.layerSqlite({ filename: ":memory:" })),
+        Layer.provide(model)
+      )
+    )
+    const seen: Array<DurableAgent.DurableStreamEvent<unknown>> = []
+    const done = yield* durable.runStream({ id, prompt: "refund A-1" }).pipe(
+      Stream.runForEach((e) => Effect.sync(() => void seen.push(e))),
+      Effect.provide(ctx),
+      Effect.fork
+    )
+    while (!seen.some((e) => e._tag === "DurableWaitingEvent")) {
+      yield* Effect.sleep("10 millis")
+    }
+    const waiting = seen.find((e) => e._tag === "DurableWaitingEvent")
+    if (waiting?._tag !== "DurableWaitingEvent") return yield* Effect.dieMessage("no stop")
+    // The workflow replays every step from storage once approved: nothing is told twice.
+    yield* DurableAgent.approve(waiting.calls[0]!.token).pipe(Effect.provide(ctx))
+    yield* done.await
+    return { seen, waiting }
+  })
 
 describe("durable stream parity with agent.runStream", () => {
   it.scopedLive("the same events in the same order, the approval and its replay included", () =>
     Effect.gen(function* () {
-      const { second, coreEvents, waitingAt } = yield* coreRun
+      const { second, coreEvents, waitingAt } = yield* coreRunOf(makeAgent().agent, modelLayer)
 
       // The durable run of the same agent.
       const durable = makeAgent()
-      const agent = DurableAgent.make(durable.agent, {
-        name: "parity",
-        output: Answer,
-        streaming: false
-      })
-      const ctx = yield* Layer.build(
-        agent.layer.pipe(
-          Layer.provideMerge(DurableRunner.layerSqlite({ filename: ":memory:" })),
-          Layer.provide(modelLayer)
-        )
+      const { seen, waiting } = yield* durableRunOf(
+        DurableAgent.make(durable.agent, { name: "parity", output: Answer, streaming: false }),
+        modelLayer,
+        "parity-1"
       )
-      const seen: Array<DurableAgent.DurableStreamEvent<unknown>> = []
-      const done = yield* agent.runStream({ id: "parity-1", prompt: "refund A-1" }).pipe(
-        Stream.runForEach((e) => Effect.sync(() => void seen.push(e))),
-        Effect.provide(ctx),
-        Effect.fork
-      )
-      while (!seen.some((e) => e._tag === "DurableWaitingEvent")) {
-        yield* Effect.sleep("10 millis")
-      }
-      const waiting = seen.find((e) => e._tag === "DurableWaitingEvent")
-      assert.strictEqual(waiting?._tag, "DurableWaitingEvent")
-      if (waiting?._tag !== "DurableWaitingEvent") return
       assert.deepStrictEqual(
         waiting.calls.map((c) => [c.toolCallId, c.kind]),
         [["refund", "approval"]]
       )
-      // The workflow replays every step from storage once approved: nothing is told twice.
-      yield* DurableAgent.approve(waiting.calls[0]!.token).pipe(Effect.provide(ctx))
-      yield* done.await
 
       const tags = seen.map((e) => e._tag)
       assert.strictEqual(tags.filter((t) => t === "DurableWaitingEvent").length, 1)
@@ -235,6 +266,75 @@ describe("durable stream parity with agent.runStream", () => {
       // Each tool ran once: the replay took their results (the tool search's tool references
       // included, which keep the found tool available) from storage.
       assert.deepStrictEqual(durable.counts, { lookup: 2, flaky: 2, refund: 1 })
+    })
+  )
+})
+
+describe("durable stream parity with live deltas", () => {
+  /** Streams a call of `lookup`, then of `refund` (approval), then the answer, in pieces. */
+  const liveStream = (messages: ReadonlyArray<Messages.ModelMessage>) => {
+    switch (responses(messages)) {
+      case 0:
+        return Stream.make(
+          { 0: { name: "lookup", jsonArgs: '{"order":', toolCallId: "look" } },
+          { 0: { jsonArgs: '"A-1"}' } }
+        )
+      case 1:
+        return Stream.make(
+          { 0: { name: "refund", jsonArgs: '{"order":', toolCallId: "refund" } },
+          { 0: { jsonArgs: '"A-1"}' } }
+        )
+      default:
+        return Stream.make("Refunded A-1, ", "it was ", "delivered.")
+    }
+  }
+  const model = FunctionModel.layer(() => FunctionModel.text("not streamed"), {
+    stream: liveStream
+  })
+  const makeLiveAgent = () => {
+    const counts = { lookup: 0, refund: 0 }
+    const lookup = Tool.make("lookup", {
+      parameters: Schema.Struct({ order: Schema.String }),
+      handler: ({ order }) => Effect.sync(() => ++counts.lookup && `${order} delivered`)
+    })
+    const refund = Tool.make("refund", {
+      parameters: Schema.Struct({ order: Schema.String }),
+      requiresApproval: true,
+      handler: ({ order }) => Effect.sync(() => ++counts.refund && `refunded ${order}`)
+    })
+    return { agent: Agent.make({ tools: [lookup, refund] }), counts }
+  }
+
+  it.scopedLive("deltas, final result and parts in core's order, through an approval", () =>
+    Effect.gen(function* () {
+      // The core run, stopped for the approval and resumed; the durable run of the same agent.
+      const { coreEvents } = yield* coreRunOf(makeLiveAgent().agent, model)
+      const live = makeLiveAgent()
+      const { seen } = yield* durableRunOf(
+        DurableAgent.make(live.agent, { name: "parity-live", output: Schema.String }),
+        model,
+        "parity-live-1"
+      )
+
+      const durableEvents = seen
+        .filter((e) => e._tag !== "DurableWaitingEvent" && e._tag !== "DurableRunResultEvent")
+        .map(describeEvent)
+      assert.deepStrictEqual(durableEvents, coreEvents)
+      // The deltas were there (the requests streamed live), the final result right after the
+      // text part started, before its deltas.
+      const tags = seen.map((e) => e._tag)
+      assert.strictEqual(tags.filter((t) => t === "PartDeltaEvent").length, 4)
+      const text = seen.findIndex((e) => e._tag === "PartStartEvent" && e.part._tag === "TextPart")
+      assert.deepStrictEqual(tags.slice(text, text + 5), [
+        "PartStartEvent",
+        "FinalResultEvent",
+        "PartDeltaEvent",
+        "PartDeltaEvent",
+        "PartEndEvent"
+      ])
+      const end = seen.at(-1) as DurableAgent.DurableRunResultEvent<string>
+      assert.strictEqual(end.result.output, "Refunded A-1, it was delivered.")
+      assert.deepStrictEqual(live.counts, { lookup: 1, refund: 1 })
     })
   )
 })

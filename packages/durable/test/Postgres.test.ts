@@ -1,13 +1,16 @@
 /**
  * (c) Two runner processes sharing PostgreSQL: runs are spread over both; one is killed while
  * it has runs in flight, and the other takes over its shards and finishes them — with every
- * model request and every completed tool side effect exactly once.
+ * model request and every completed tool side effect exactly once. A client-only process
+ * streams every run: its streams go on with the events of the runner that took a run over,
+ * each event once.
  */
 import * as net from "node:net"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Postgres from "./support/postgres.js"
 import { eventually, spawnRunner } from "./support/processes.js"
+import { assertRunEvents } from "./support/refundEvents.js"
 import * as RefundServer from "./support/refundServer.js"
 
 const freePort = Effect.promise(
@@ -59,7 +62,8 @@ describe.runIf(Postgres.available)("two durable runners sharing PostgreSQL", () 
           () => (owned(a) > 0 && owned(b) > 0 && owned(a) + owned(b) === 30) || undefined,
           "the shards to be split between the runners"
         )
-        // A client-only process (an API server, say) starts the runs and waits for their results.
+        // A client-only process (an API server, say) streams the runs, starts them and waits for
+        // their results.
         const client = yield* spawnRunner({
           name: "client",
           store: { kind: "pg", url: pg.url, port: yield* freePort },
@@ -67,6 +71,7 @@ describe.runIf(Postgres.available)("two durable runners sharing PostgreSQL", () 
           slowMs: 5_000,
           start: [],
           await: orders,
+          subscribe: orders.map((id) => ({ id })),
           exitWhenDone: true,
           clientOnly: true
         })
@@ -135,6 +140,22 @@ describe.runIf(Postgres.available)("two durable runners sharing PostgreSQL", () 
         }
         // b took over at least one of a's runs in the middle of its tool call.
         assert.isAbove(takenOver, 0)
+
+        // The client's stream of every run — those taken over included — told every event of
+        // the run once, in order, with its fields, and ended with the result.
+        let streamedDeltas = 0
+        for (const order of orders) {
+          const events = client.lines
+            .filter((l) => l.event !== undefined && l.event.id === order)
+            .map((l) => l.event)
+          streamedDeltas += assertRunEvents(events, order, 0)
+          assert.deepStrictEqual(
+            client.lines.filter((l) => l.streamEnd?.id === order).map((l) => l.streamEnd),
+            [{ id: order, from: 0 }]
+          )
+        }
+        // The runners streamed the model's responses to the client (deltas went over the wire).
+        assert.isAbove(streamedDeltas, 0)
       }),
     150_000
   )

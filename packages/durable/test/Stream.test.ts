@@ -4,11 +4,13 @@
  * completed before a late subscriber joined, stops for deferred calls, and the result — while
  * only completed steps are persisted.
  */
-import { Agent, FunctionModel, Messages, Tool, Usage } from "@agentfx/core"
+import { Agent, AgentError, FunctionModel, Messages, Tool, Usage } from "@agentfx/core"
 import { assert, describe, it } from "@effect/vitest"
 import * as Chunk from "effect/Chunk"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
@@ -73,12 +75,21 @@ describe("DurableAgent.runStream", () => {
           "FunctionToolCallEvent",
           "FunctionToolResultEvent",
           "PartStartEvent",
+          // as in core: the final result is told as soon as its part starts
+          "FinalResultEvent",
           "PartDeltaEvent",
           "PartEndEvent",
-          // told by the run loop once the streamed response is whole
-          "FinalResultEvent",
           "DurableRunResultEvent"
         ])
+        // Every event but the deltas and the result is numbered by its position in the run.
+        assert.deepStrictEqual(
+          events.map((e) => DurableAgent.position(e)),
+          events.map((e) =>
+            e._tag === "PartDeltaEvent" || e._tag === "DurableRunResultEvent"
+              ? undefined
+              : events.slice(0, events.indexOf(e)).filter((x) => x._tag !== "PartDeltaEvent").length
+          )
+        )
         const ends = events.filter((e) => e._tag === "PartEndEvent")
         assert.deepStrictEqual(
           ends.map((e) => e.part._tag),
@@ -181,6 +192,18 @@ describe("DurableAgent.runStream", () => {
             "FunctionToolCallEvent",
             "DurableWaitingEvent"
           ])
+          assert.deepStrictEqual(seen.map(DurableAgent.position), [0, 1, 2, 3])
+          // Another subscriber goes on from position 2 (it had the first two events).
+          const later: Array<Event> = []
+          const laterDone = yield* durable.stream("geo-1", { from: 2 }).pipe(
+            Stream.runForEach((e) => Effect.sync(() => void later.push(e))),
+            Effect.fork
+          )
+          while (!later.some((e) => e._tag === "DurableWaitingEvent")) {
+            yield* Effect.sleep("20 millis")
+          }
+          assert.deepStrictEqual(shape(later), ["FunctionToolCallEvent", "DurableWaitingEvent"])
+          assert.deepStrictEqual(later.map(DurableAgent.position), [2, 3])
           const waiting = seen[3] as DurableAgent.DurableWaitingEvent
           assert.deepStrictEqual(
             waiting.calls.map((c) => [c.toolCallId, c.toolName, c.kind, c.args]),
@@ -209,6 +232,23 @@ describe("DurableAgent.runStream", () => {
             "PartEndEvent",
             "DurableRunResultEvent"
           ])
+          assert.deepStrictEqual(seen.map(DurableAgent.position), [
+            0,
+            1,
+            2,
+            3,
+            4,
+            5,
+            6,
+            7,
+            8,
+            undefined
+          ])
+          yield* laterDone.await
+          assert.deepStrictEqual(
+            later.map((e) => [e._tag, DurableAgent.position(e)]),
+            seen.slice(2).map((e) => [e._tag, DurableAgent.position(e)])
+          )
           const end = seen.at(-1) as DurableAgent.DurableRunResultEvent<string>
           assert.strictEqual(end.result.output, "You are at 48.86, 2.35.")
           assert.strictEqual(end.result.executionId, executionId)
@@ -223,6 +263,80 @@ describe("DurableAgent.runStream", () => {
           assert.isTrue(text?._tag === "PartEndEvent" && text.part._tag === "TextPart")
         }).pipe(Effect.provide(ctx))
       })
+  )
+
+  it.scopedLive("interrupting a subscriber leaves the run going; a new one picks up", () =>
+    Effect.gen(function* () {
+      const gate = yield* Deferred.make<void>()
+      const model = yield* FunctionModel.make((messages) =>
+        messages.some(
+          (m) => m._tag === "ModelRequest" && m.parts.some((p) => p._tag === "ToolReturnPart")
+        )
+          ? FunctionModel.text("Parcel found.")
+          : FunctionModel.toolCall("find", {}, "call_find")
+      )
+      let found = 0
+      const find = Tool.make("find", {
+        parameters: Schema.Struct({}),
+        handler: () =>
+          Effect.zipRight(
+            Deferred.await(gate),
+            Effect.sync(() => ++found && "here")
+          )
+      })
+      const durable = DurableAgent.make(Agent.make({ model, tools: [find] }), {
+        name: "stream-interrupt",
+        output: Schema.String,
+        streaming: false
+      })
+      const ctx = yield* Layer.build(inMemory(durable))
+      yield* Effect.gen(function* () {
+        // The subscriber stops after the tool call (its fiber is interrupted by `take`).
+        const first = Chunk.toReadonlyArray(
+          yield* Stream.runCollect(
+            durable
+              .runStream({ id: "find-1", prompt: "Find my parcel" })
+              .pipe(Stream.takeUntil((e) => e._tag === "FunctionToolCallEvent"))
+          )
+        )
+        assert.deepStrictEqual(shape(first), [
+          "PartStartEvent",
+          "PartEndEvent",
+          "FunctionToolCallEvent"
+        ])
+        // A subscriber interrupted from outside while the run waits in the tool.
+        const watcher = yield* Stream.runDrain(durable.stream("find-1")).pipe(Effect.fork)
+        yield* Effect.sleep("50 millis")
+        yield* Fiber.interrupt(watcher)
+        const executionId = yield* durable.executionId("find-1")
+        assert.strictEqual((yield* durable.poll(executionId))._tag, "Pending")
+        // The run goes on: a new subscriber from position 3 (not told yet) gets the rest once
+        // the tool finishes and the run ends.
+        const restFiber = yield* Stream.runCollect(durable.stream("find-1", { from: 3 })).pipe(
+          Effect.fork
+        )
+        yield* Effect.sleep("50 millis")
+        yield* Deferred.succeed(gate, undefined)
+        const rest = Chunk.toReadonlyArray(yield* Fiber.join(restFiber))
+        assert.deepStrictEqual(shape(rest), [
+          "FunctionToolResultEvent",
+          "PartStartEvent",
+          "FinalResultEvent",
+          "PartEndEvent",
+          "DurableRunResultEvent"
+        ])
+        assert.deepStrictEqual(rest.map(DurableAgent.position), [3, 4, 5, 6, undefined])
+        const end = rest.at(-1) as DurableAgent.DurableRunResultEvent<string>
+        assert.strictEqual(end.result.output, "Parcel found.")
+        assert.strictEqual(found, 1)
+        const status = yield* durable.poll(executionId)
+        assert.strictEqual(status._tag, "Done")
+        // A position that is not one is refused at once.
+        const bad = yield* Stream.runDrain(durable.stream("find-1", { from: -1 })).pipe(Effect.flip)
+        assert.instanceOf(bad, AgentError.UserError)
+        assert.include((bad as AgentError.UserError).reason, "`from` must be a position")
+      }).pipe(Effect.provide(ctx))
+    })
   )
 
   it.scopedLive("a run that fails ends its stream with the error", () =>
@@ -250,6 +364,53 @@ describe("DurableAgent.runStream", () => {
 })
 
 describe("the event hub of durable runs", () => {
+  it("numbers events, folds a part's deltas into its start once it ends, serves from a position", () => {
+    const hub = new RunEvents()
+    const text = (content: string) => new Messages.TextPart({ content })
+    const describeTold = (told: { position: number; delta: boolean; event: any }) => [
+      told.position,
+      told.delta,
+      told.event._tag,
+      told.event.part?.content ?? told.event.delta?.contentDelta
+    ]
+    const from = (position: number) => {
+      const got: Array<unknown> = []
+      const unsubscribe = hub.subscribe("r", position, (told) => got.push(describeTold(told)))
+      return { got, unsubscribe }
+    }
+    hub.told("r", 0, new Messages.PartStartEvent({ index: 0, part: text("Hel") }))
+    hub.told("r", 1, new Messages.FinalResultEvent({}))
+    hub.delta(
+      "r",
+      2,
+      new Messages.PartDeltaEvent({
+        index: 0,
+        delta: new Messages.TextPartDelta({ contentDelta: "lo" })
+      })
+    )
+    // Mid-part: the start as it came, then the delta so far.
+    const mid = from(0)
+    assert.deepStrictEqual(mid.got, [
+      [0, false, "PartStartEvent", "Hel"],
+      [1, false, "FinalResultEvent", undefined],
+      [2, true, "PartDeltaEvent", "lo"]
+    ])
+    hub.told("r", 2, new Messages.PartEndEvent({ index: 0, part: text("Hello") }))
+    hub.told("r", 2, new Messages.PartEndEvent({ index: 0, part: text("Hello") })) // replayed
+    assert.deepStrictEqual(mid.got.at(-1), [2, false, "PartEndEvent", "Hello"])
+    assert.strictEqual(mid.got.length, 4)
+    // After the part ended: the whole part at its start, no deltas.
+    assert.deepStrictEqual(from(0).got, [
+      [0, false, "PartStartEvent", "Hello"],
+      [1, false, "FinalResultEvent", undefined],
+      [2, false, "PartEndEvent", "Hello"]
+    ])
+    const late = from(2)
+    assert.deepStrictEqual(late.got, [[2, false, "PartEndEvent", "Hello"]])
+    hub.end("r", Exit.void)
+    assert.deepStrictEqual(late.got.at(-1), [3, false, "End", undefined])
+  })
+
   it("keeps the logs of the latest waiting runs only, and drops a run's log when it ends", () => {
     const hub = new RunEvents(1)
     const call = (id: string) =>
@@ -263,7 +424,7 @@ describe("the event hub of durable runs", () => {
     hub.suspended("b") // over the bound: a's log goes
     const seen = (id: string) => {
       const events: Array<string> = []
-      const unsubscribe = hub.subscribe(id, (e) =>
+      const unsubscribe = hub.subscribe(id, 0, ({ event: e }) =>
         events.push(e._tag === "FunctionToolCallEvent" ? e.part.toolCallId : e._tag)
       )
       return { events, unsubscribe }

@@ -13,9 +13,12 @@
 import { AgentError, DeferredTools, Messages, type Model, RunContext, Toolset } from "@agentfx/core"
 import * as Activity from "@effect/workflow/Activity"
 import type { WorkflowEngine, WorkflowInstance } from "@effect/workflow/WorkflowEngine"
+import * as Chunk from "effect/Chunk"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import * as Mailbox from "effect/Mailbox"
 import * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type { RunEvents } from "./events.js"
 
@@ -40,10 +43,8 @@ export interface ExecutionState {
   readonly context: Context.Context<WorkflowEngine | WorkflowInstance>
   /** Where the run's events go (`DurableAgent.stream`). */
   readonly events: RunEvents
-  /** Events of the run told so far in this execution (the position of the next one). */
+  /** Numbered events of the run told so far in this execution (the position of the next one). */
   position: number
-  /** The latest model response went out live (its deltas): its part events are told already. */
-  liveStep: boolean
 }
 
 /** The state of the execution a model request or a tool call belongs to. */
@@ -150,69 +151,114 @@ const runActivity = <A, E>(
  */
 const responseEvents = (
   response: Messages.ModelResponse
-): Array<Messages.PartStartEvent | Messages.PartEndEvent> => [
+): Array<Messages.ModelResponseStreamEvent> => [
   ...response.parts.map((part, index) => new Messages.PartStartEvent({ index, part }, true)),
-  ...response.parts.map((part, index) => new Messages.PartEndEvent({ index, part }, true))
+  ...response.parts.map((part, index) => new Messages.PartEndEvent({ index, part }, true)),
+  new Messages.ResponseCompleteEvent({ response }, true)
 ]
 
 /**
- * The model of a durable run: `request` is an activity named after the request's position in
- * the run. While someone streams the run (`DurableAgent.stream`) and `streaming` is on, the
- * activity makes a streamed request and forwards its events; the persisted step is the whole response either
- * way. The run loop's `requestStream` gets the response whole (one part per response part).
+ * The model of a durable run: each request is an activity named after the request's position
+ * in the run, persisted whole. The run loop (which streams its requests: the durable body runs
+ * with `onEvent`) reads the response as events:
+ *
+ * - while someone watches the run (`DurableAgent.stream`) and `streaming` is on, an executing
+ *   request is a streamed request inside its activity and its events reach the loop as they
+ *   come, so the loop tells parts, deltas and `FinalResultEvent` in core's order;
+ * - otherwise (nobody watching, or the step replayed from storage) the loop reads the whole
+ *   response as events: every part started, then every part ended.
  */
 export const durableModel = (base: Model.Service, streaming: boolean): Model.Service => {
-  const request: Model.Service["request"] = (messages, settings, parameters) =>
-    Effect.flatMap(CurrentExecution, (state) => {
-      state.modelStep += 1
-      state.liveStep = false
-      const name = modelActivityName(state.modelStep)
-      // Executed now (not replayed) and streamed to a subscriber: the deltas go out live.
-      let live = false
-      const work = Effect.suspend(() =>
-        streaming && state.events.watched(state.executionId) && (live = true)
-          ? Effect.scoped(
-              Effect.flatMap(base.requestStream(messages, settings, parameters), (streamed) =>
-                Stream.runForEach(streamed.events, (event) =>
-                  Effect.sync(() => {
-                    if (event._tag !== "ResponseCompleteEvent") {
-                      state.events.live(state.executionId, name, event)
-                    }
-                  })
-                ).pipe(Effect.zipRight(streamed.response))
-              )
-            )
-          : base.request(messages, settings, parameters)
+  /** Runs `work` as the step's activity; remembers the response's tool calls (they name tools). */
+  const step = (
+    state: ExecutionState,
+    work: Effect.Effect<Messages.ModelResponse, AgentError.ModelError>
+  ) => {
+    state.modelStep += 1
+    return runActivity(
+      state,
+      modelActivityName(state.modelStep),
+      Messages.ModelResponse,
+      ModelErrorSchema,
+      work
+    ).pipe(
+      Effect.tap((response) =>
+        Effect.sync(() => {
+          state.toolCalls = response.parts.filter(
+            (part): part is Messages.ToolCallPart => part._tag === "ToolCallPart"
+          )
+        })
       )
-      return runActivity(state, name, Messages.ModelResponse, ModelErrorSchema, work).pipe(
-        Effect.tap((response) =>
-          Effect.sync(() => {
-            state.toolCalls = response.parts.filter(
-              (part): part is Messages.ToolCallPart => part._tag === "ToolCallPart"
-            )
-            if (live) {
-              state.liveStep = true
-              state.events.liveDone(state.executionId, name, responseEvents(response))
-            }
+    )
+  }
+  const whole = (response: Messages.ModelResponse): Model.StreamedResponse => ({
+    modelName: base.modelName,
+    response: Effect.succeed(response),
+    events: Stream.fromIterable(responseEvents(response))
+  })
+  const request: Model.Service["request"] = (messages, settings, parameters) =>
+    Effect.flatMap(CurrentExecution, (state) =>
+      step(state, base.request(messages, settings, parameters))
+    ) as Effect.Effect<Messages.ModelResponse, AgentError.ModelError>
+  const requestStream: Model.Service["requestStream"] = (messages, settings, parameters) =>
+    Effect.flatMap(CurrentExecution, (state) => {
+      if (!(streaming && state.events.watched(state.executionId))) {
+        return Effect.map(step(state, base.request(messages, settings, parameters)), whole)
+      }
+      return Effect.gen(function* () {
+        const events = yield* Mailbox.make<
+          Messages.ModelResponseStreamEvent,
+          AgentError.ModelError
+        >()
+        // The partial response so far, for a request cut short (the loop keeps it as interrupted).
+        let snapshot: Effect.Effect<Messages.ModelResponse> | undefined
+        // Executed now (not replayed from storage): its events go to the loop as they come.
+        const work = Effect.scoped(
+          Effect.flatMap(base.requestStream(messages, settings, parameters), (streamed) => {
+            snapshot = streamed.response
+            return Stream.runForEachChunk(streamed.events, (chunk) =>
+              Effect.sync(() => {
+                // The activity's result ends the stream (it is what the loop continues with).
+                events.unsafeOfferAll(
+                  Chunk.filter(chunk, (event) => event._tag !== "ResponseCompleteEvent")
+                )
+              })
+            ).pipe(Effect.zipRight(streamed.response))
           })
         )
-      )
-    }) as Effect.Effect<Messages.ModelResponse, AgentError.ModelError>
+        yield* step(state, work).pipe(
+          Effect.matchCauseEffect({
+            onFailure: (cause) => events.failCause(cause),
+            onSuccess: (response) =>
+              Effect.zipRight(
+                Effect.sync(() =>
+                  events.unsafeOfferAll(
+                    snapshot === undefined
+                      ? responseEvents(response)
+                      : [new Messages.ResponseCompleteEvent({ response }, true)]
+                  )
+                ),
+                events.end
+              )
+          }),
+          Effect.forkScoped
+        )
+        return {
+          modelName: base.modelName,
+          response: Effect.suspend(
+            () => snapshot ?? Effect.succeed(new Messages.ModelResponse({ parts: [] }, true))
+          ),
+          events: Mailbox.toStream(events)
+        } satisfies Model.StreamedResponse
+      })
+    }) as Effect.Effect<Model.StreamedResponse, AgentError.ModelError, Scope.Scope>
   return {
     modelName: base.modelName,
     system: base.system,
     profile: base.profile,
     settings: base.settings,
     request,
-    requestStream: (messages, settings, parameters) =>
-      Effect.map(request(messages, settings, parameters), (response) => ({
-        modelName: base.modelName,
-        response: Effect.succeed(response),
-        events: Stream.fromIterable([
-          ...responseEvents(response),
-          new Messages.ResponseCompleteEvent({ response }, true)
-        ])
-      }))
+    requestStream
   }
 }
 

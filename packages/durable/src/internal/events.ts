@@ -1,23 +1,28 @@
 /**
- * The in-process event hub of durable runs: what `DurableAgent.stream` / `runStream`
- * subscribers see. Nothing here is persisted — the workflow engine persists completed steps;
- * this forwards the events of the run as this process executes (or replays) it: the events the
- * core run loop emits (`RunOptions.onEvent`: parts, final result, tool calls and results, tool
- * availability, output tool events, sub-agent events — the same as `agent.runStream`), the live
- * deltas of a model request streamed inside its activity, and the stops for deferred calls.
+ * The in-process event hub of durable runs: what the event subscriptions of this process's
+ * runner forward (`internal/subscription.ts`). Nothing here is persisted — the workflow
+ * engine persists completed steps; this forwards the events of a run as this process executes
+ * (or replays) it: the events the core run loop emits (`RunOptions.onEvent`: parts and their
+ * deltas, final result, tool calls and results, tool availability, output tool events,
+ * sub-agent events — the same as `agent.runStream`, in the same order) and the stops for
+ * deferred calls.
  *
  * The run loop is deterministic given the same persisted steps, so the n-th event of one
- * execution of a run is the n-th event of its replay: each event carries its position, and a
- * position already told in this process (a replay after a wait re-runs the workflow from its
- * start) is skipped.
+ * execution of a run is the n-th event of its replay — on this process after a wait, or on a
+ * restarted / taking-over runner. Each event carries that position (deltas are not numbered:
+ * a replayed response has none, nor has a replayed tool call its sub-agent's events: such an
+ * event carries the position of the next numbered event), and
+ * a position already told in this process (a replay after a wait) is skipped. Subscribers
+ * resume from a position: what they were told before a runner died is not told again.
  *
- * Per run it keeps a compact log (no deltas: a streamed response is logged as its whole parts)
- * plus the live events of a model request in progress; a new subscriber gets the log, then the
- * live events. The log is dropped when the run ends; the logs of suspended runs (waiting for a
+ * Per run it keeps a log: a part's deltas are folded into its `PartStartEvent` once its
+ * `PartEndEvent` is told (a late subscriber gets the whole part), the deltas of a part in
+ * progress are kept. A new subscriber gets the log from its position on, then the live
+ * events. The log is dropped when the run ends; the logs of suspended runs (waiting for a
  * person) are kept for the latest `maxWaiting` of them, so that a subscriber joining a waiting
  * run sees what it did so far (an older one is told its events when it resumes and replays).
  */
-import type { AgentGraph } from "@agentfx/core"
+import { type AgentGraph, Messages } from "@agentfx/core"
 import type * as Exit from "effect/Exit"
 
 /** A deferred-calls stop, as the hub tells it (the public event is built from it). */
@@ -40,19 +45,30 @@ export type HubEvent =
   | WaitingEvent
   | EndEvent
 
-type Listener = (event: HubEvent) => void
+/**
+ * An event with its position in the run: the n-th numbered event (counted from 0), or for a
+ * delta (`delta: true`) the position of the numbered event that will follow it.
+ */
+export interface Told {
+  readonly position: number
+  readonly delta: boolean
+  readonly event: HubEvent
+}
+
+type Listener = (told: Told) => void
 
 interface Entry {
-  /** Compact events told so far, in order. */
-  readonly log: Array<HubEvent>
-  /** Live events of model requests in progress, by step key. */
-  readonly current: Map<string, Array<HubEvent>>
+  /** Events told so far, in order (deltas of ended parts folded into their start). */
+  readonly log: Array<Told>
   /** How many events of the run (by position) were told in this process. */
   next: number
   readonly listeners: Set<Listener>
   /** Suspended and no longer a recent one: dropped when its last listener leaves. */
   evicted: boolean
 }
+
+/** Is this event at or after position `from` (a delta: told after the event before `from`)? */
+export const isFrom = (told: Told, from: number): boolean => told.position >= from
 
 /** The hub of one durable agent (one per `DurableAgent.make`). */
 export class RunEvents {
@@ -65,13 +81,7 @@ export class RunEvents {
   private entry(executionId: string): Entry {
     let entry = this.runs.get(executionId)
     if (entry === undefined) {
-      entry = {
-        log: [],
-        current: new Map(),
-        next: 0,
-        listeners: new Set(),
-        evicted: false
-      }
+      entry = { log: [], next: 0, listeners: new Set(), evicted: false }
       this.runs.set(executionId, entry)
     }
     return entry
@@ -83,8 +93,8 @@ export class RunEvents {
     entry.evicted = false
   }
 
-  private send(entry: Entry, events: ReadonlyArray<HubEvent>): void {
-    for (const listener of entry.listeners) for (const event of events) listener(event)
+  private send(entry: Entry, told: Told): void {
+    for (const listener of entry.listeners) listener(told)
   }
 
   /** Is someone listening to this run in this process? */
@@ -92,42 +102,56 @@ export class RunEvents {
     return (this.runs.get(executionId)?.listeners.size ?? 0) > 0
   }
 
-  /** A live event of the model request `key`, which is executing now (a streamed delta). */
-  live(executionId: string, key: string, event: HubEvent): void {
-    const entry = this.entry(executionId)
-    this.resumed(executionId, entry)
-    let current = entry.current.get(key)
-    if (current === undefined) {
-      current = []
-      entry.current.set(key, current)
-    }
-    current.push(event)
-    this.send(entry, [event])
-  }
-
   /**
-   * The model request `key`, told live, completed: its whole parts (`compact`) replace its
-   * live events in the log. Not sent again: the subscribers got them live.
+   * The event at `position` of the run (its n-th numbered event, counted from the start of
+   * the execution): logged and sent, unless that position was told already (a replay).
    */
-  liveDone(executionId: string, key: string, compact: ReadonlyArray<HubEvent>): void {
-    const entry = this.entry(executionId)
-    entry.current.delete(key)
-    entry.log.push(...compact)
-  }
-
-  /**
-   * The event at `position` of the run (its n-th event, counted from the start of the
-   * execution): logged and sent, unless that position was told already (a replay). `absorbed`:
-   * it was told live already (a part of a response streamed live), only its position counts.
-   */
-  told(executionId: string, position: number, event: HubEvent, absorbed = false): void {
+  told(executionId: string, position: number, event: HubEvent): void {
     const entry = this.entry(executionId)
     this.resumed(executionId, entry)
     if (position < entry.next) return
     entry.next = position + 1
-    if (absorbed) return
-    entry.log.push(event)
-    this.send(entry, [event])
+    const told: Told = { position, delta: false, event }
+    if (event._tag === "PartEndEvent") this.fold(entry.log, event)
+    entry.log.push(told)
+    this.send(entry, told)
+  }
+
+  /**
+   * An event told live only, never by a replay (a delta of a part streamed live, a sub-agent's
+   * event), so not numbered: it is told before the numbered event at `position`.
+   */
+  delta(executionId: string, position: number, event: HubEvent): void {
+    const entry = this.entry(executionId)
+    this.resumed(executionId, entry)
+    if (position < entry.next) return
+    const told: Told = { position, delta: true, event }
+    entry.log.push(told)
+    this.send(entry, told)
+  }
+
+  /** A part ended: its deltas leave the log, its start carries the whole part. */
+  private fold(log: Array<Told>, end: Messages.PartEndEvent): void {
+    for (let i = log.length - 1; i >= 0; i--) {
+      const told = log[i]!
+      if (told.event._tag === "PartStartEvent" && told.event.index === end.index) {
+        log[i] = {
+          position: told.position,
+          delta: false,
+          event: new Messages.PartStartEvent({ index: end.index, part: end.part }, true)
+        }
+        let kept = i + 1
+        for (let j = i + 1; j < log.length; j++) {
+          const later = log[j]!
+          const event = later.event
+          if (!(event._tag === "PartDeltaEvent" && event.index === end.index)) {
+            log[kept++] = later
+          }
+        }
+        log.length = kept
+        return
+      }
+    }
   }
 
   /** The run ended: tell the subscribers and drop the log. */
@@ -136,7 +160,7 @@ export class RunEvents {
     if (entry === undefined) return
     this.runs.delete(executionId)
     this.waiting.delete(executionId)
-    this.send(entry, [{ _tag: "End", exit }])
+    this.send(entry, { position: entry.next, delta: false, event: { _tag: "End", exit } })
   }
 
   /** The run suspended (waits for a person): its log is kept while it is a recent one. */
@@ -155,20 +179,19 @@ export class RunEvents {
   }
 
   /**
-   * Subscribes to a run: `listener` gets the completed steps, the live events of the steps in
-   * progress, then every new event (synchronously, in order). Returns the unsubscribe.
+   * Subscribes to a run from position `from`: `listener` gets the logged events from there,
+   * then every new one (synchronously, in order). Returns the unsubscribe.
    */
-  subscribe(executionId: string, listener: Listener): () => void {
+  subscribe(executionId: string, from: number, listener: Listener): () => void {
     const entry = this.entry(executionId)
-    for (const event of entry.log) listener(event)
-    for (const events of entry.current.values()) for (const event of events) listener(event)
-    entry.listeners.add(listener)
+    for (const told of entry.log) if (isFrom(told, from)) listener(told)
+    const filtered: Listener = (told) => {
+      if (told.event._tag === "End" || isFrom(told, from)) listener(told)
+    }
+    entry.listeners.add(filtered)
     return () => {
-      entry.listeners.delete(listener)
-      if (
-        entry.listeners.size === 0 &&
-        ((entry.log.length === 0 && entry.current.size === 0) || entry.evicted)
-      ) {
+      entry.listeners.delete(filtered)
+      if (entry.listeners.size === 0 && (entry.log.length === 0 || entry.evicted)) {
         if (this.runs.get(executionId) === entry) this.runs.delete(executionId)
       }
     }

@@ -7,6 +7,7 @@
  *   stage 0 (no tool result yet)       → call `charge_back` { order }
  *   stage 1 (one tool result)          → call `write_report` { order }
  *   stage 2 (two tool results)         → text "done <order>: <last tool result>"
+ * A request with `stream: true` (a subscriber watches the run) gets the same answer as SSE.
  * With `approval` orders ("approve <order>"): stage 0 → call `issue_refund` { order, amount };
  * stage 1 → text "refund <order>: <the tool result or the denial>".
  */
@@ -80,6 +81,55 @@ const answer = (body: any, seen: Array<SeenRequest>): unknown => {
   return completion({ content: `done ${order}: ${lastToolResult}` }, "stop")
 }
 
+/** Splits a string in two halves (a streamed answer comes in two deltas). */
+const halves = (text: string): [string, string] => {
+  const cut = Math.ceil(text.length / 2)
+  return [text.slice(0, cut), text.slice(cut)]
+}
+
+/**
+ * A completion as a Chat Completions SSE body (`stream: true`): the text or the call's
+ * arguments in two deltas, then the finish reason, then the usage.
+ */
+const sse = (reply: any): string => {
+  const message = reply.choices[0].message
+  const chunk = (delta: unknown, finish: string | null = null) => ({
+    id: reply.id,
+    object: "chat.completion.chunk",
+    created: reply.created,
+    model: reply.model,
+    choices: [{ index: 0, delta, finish_reason: finish }]
+  })
+  const chunks: Array<unknown> = []
+  if (typeof message.content === "string") {
+    const [a, b] = halves(message.content)
+    chunks.push(chunk({ role: "assistant", content: a }), chunk({ content: b }))
+  } else {
+    const call = message.tool_calls[0]
+    const [a, b] = halves(call.function.arguments)
+    chunks.push(
+      chunk({
+        role: "assistant",
+        tool_calls: [
+          {
+            index: 0,
+            id: call.id,
+            type: "function",
+            function: { name: call.function.name, arguments: a }
+          }
+        ]
+      }),
+      chunk({ tool_calls: [{ index: 0, function: { arguments: b } }] })
+    )
+  }
+  chunks.push(chunk({}, reply.choices[0].finish_reason), {
+    ...chunk({}),
+    choices: [],
+    usage: reply.usage
+  })
+  return `${chunks.map((c) => `data: ${JSON.stringify(c)}\n\n`).join("")}data: [DONE]\n\n`
+}
+
 /** Starts the server on 127.0.0.1 (a free port). */
 export const start = (): Promise<RefundServer> => {
   const requests: Array<SeenRequest> = []
@@ -93,7 +143,13 @@ export const start = (): Promise<RefundServer> => {
       const text = Buffer.concat(chunks).toString("utf8")
       const url = req.url ?? ""
       if (url.endsWith("/chat/completions")) {
-        const reply = answer(JSON.parse(text), requests)
+        const body = JSON.parse(text)
+        const reply = answer(body, requests)
+        if (body.stream === true) {
+          res.writeHead(200, { "content-type": "text/event-stream" })
+          res.end(sse(reply))
+          return
+        }
         res.writeHead(200, { "content-type": "application/json" })
         res.end(JSON.stringify(reply))
         return

@@ -5,10 +5,12 @@
  * `DURABLE_RUNNER` environment variable:
  *
  *   { store: { kind: "sqlite", filename } | { kind: "pg", url, port },
- *     modelUrl, slowMs, start: [ids], await: [ids], exitWhenDone }
+ *     modelUrl, slowMs, start: [ids], await: [ids], exitWhenDone,
+ *     subscribe?: [{ id, from? }] }
  *
  * Writes one JSON object per stdout line: `{ "ready": true }` once registered, then
- * `{ "result": … }` for each awaited run.
+ * `{ "result": … }` for each awaited run, and `{ "event": … }` for each event of a subscribed
+ * run's stream (`durable.stream(id, { from })`, opened before the runs start).
  */
 import { Agent, RunContext, Tool } from "@agentfx/core"
 import { OpenAiChat, OpenAiClient } from "@agentfx/providers"
@@ -17,11 +19,13 @@ import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as ShardId from "@effect/cluster/ShardId"
 import { Sharding } from "@effect/cluster/Sharding"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
+import * as Stream from "effect/Stream"
 import { DurableAgent, DurableRunner } from "../../src/index.js"
 
 interface Config {
@@ -37,6 +41,8 @@ interface Config {
   readonly clientOnly?: boolean
   /** Report the status of these runs (`{ status: { id, tag } }`) whenever it changes. */
   readonly watch?: ReadonlyArray<string>
+  /** Stream these runs (from `from`) and print their events. */
+  readonly subscribe?: ReadonlyArray<{ readonly id: string; readonly from?: number }>
   /** Resolve these deferred calls (by run id and tool call id) once ready. */
   readonly resolve?: ReadonlyArray<{
     readonly id: string
@@ -178,8 +184,71 @@ const watch = (id: string) =>
     }
   })
 
+/** The fields of a part a UI shows. */
+const partFields = (part: any) =>
+  part._tag === "TextPart"
+    ? { part: part._tag, content: part.content }
+    : { part: part._tag, toolName: part.toolName, toolCallId: part.toolCallId, args: part.args }
+// `args` as sent: a live part's start has the arguments so far (a JSON string), its end the whole
+
+/** An event of a durable stream as a JSON line: its position and the fields a UI relies on. */
+const describe = (event: DurableAgent.DurableStreamEvent<string>): Record<string, unknown> => {
+  const position = DurableAgent.position(event)
+  const e = event as any
+  switch (event._tag) {
+    case "PartStartEvent":
+    case "PartEndEvent":
+      return { position, tag: event._tag, index: e.index, ...partFields(e.part) }
+    case "PartDeltaEvent":
+      return {
+        position,
+        tag: event._tag,
+        index: e.index,
+        delta: e.delta._tag,
+        text: e.delta._tag === "TextPartDelta" ? e.delta.contentDelta : e.delta.argsDelta
+      }
+    case "FinalResultEvent":
+      return { position, tag: event._tag, toolName: e.toolName, toolCallId: e.toolCallId }
+    case "FunctionToolCallEvent":
+      return { position, tag: event._tag, ...partFields(e.part) }
+    case "FunctionToolResultEvent":
+      return {
+        position,
+        tag: event._tag,
+        result: e.result._tag,
+        toolName: e.result.toolName,
+        toolCallId: e.result.toolCallId,
+        content: e.result.content
+      }
+    case "DurableRunResultEvent":
+      return {
+        position,
+        tag: event._tag,
+        output: e.result.output,
+        executionId: e.result.executionId,
+        requests: e.result.usage.requests,
+        messages: e.result.allMessages().length
+      }
+    default:
+      return { position, tag: event._tag }
+  }
+}
+
+/** Prints the events of a run's stream (from `from`), then `{ streamEnd }`. */
+const subscribe = (id: string, from: number | undefined) =>
+  durable.stream(id, from === undefined ? undefined : { from }).pipe(
+    Stream.runForEach((event) => emit({ event: { id, from: from ?? 0, ...describe(event) } })),
+    Effect.matchCauseEffect({
+      onFailure: (cause) => emit({ streamEnd: { id, from: from ?? 0, error: String(cause) } }),
+      onSuccess: () => emit({ streamEnd: { id, from: from ?? 0 } })
+    })
+  )
+
 const main = Effect.gen(function* () {
   yield* emit({ ready: true, pid: process.pid })
+  const streams = yield* Effect.forEach(config.subscribe ?? [], (s) =>
+    Effect.fork(subscribe(s.id, s.from))
+  )
   if (config.clientOnly !== true) yield* Effect.fork(reportShards)
   yield* Effect.forEach(config.start, (id) => durable.start({ id, prompt: promptFor(id) }), {
     concurrency: "unbounded",
@@ -212,6 +281,8 @@ const main = Effect.gen(function* () {
       ),
     { concurrency: "unbounded", discard: true }
   )
+  // Exits once the streams have printed their runs' ends too.
+  yield* Fiber.joinAll(streams)
   if (!config.exitWhenDone) yield* Effect.never
 })
 
