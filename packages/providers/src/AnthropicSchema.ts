@@ -34,19 +34,12 @@
  * @since 0.1.0
  */
 import type { Model, Tool } from "@agentfx/core"
+import * as OpenAiSchema from "./OpenAiSchema.js"
 
-/** String formats Claude's structured outputs accept. */
+/** String formats Claude's structured outputs accept: OpenAI strict mode's, and `uri`. */
 export const supportedStringFormats: ReadonlyArray<string> = [
-  "date-time",
-  "time",
-  "date",
-  "duration",
-  "email",
-  "hostname",
-  "uri",
-  "ipv4",
-  "ipv6",
-  "uuid"
+  ...OpenAiSchema.strictStringFormats,
+  "uri"
 ]
 
 /** Keywords kept as they are (their sub-schemas transformed). */

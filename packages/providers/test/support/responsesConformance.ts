@@ -789,6 +789,12 @@ const recordedEnd = (it: Interaction): Json | undefined => {
   return ["queued", "in_progress"].includes(r.status) ? undefined : r
 }
 
+/** Whole retrieves (no cursor) of a job that ended at the last one: one request polls them all. */
+const polledToEnd = (retrieves: ReadonlyArray<Interaction>): boolean =>
+  retrieves.length > 0 &&
+  retrieves.every((r) => cursorOf(r) === undefined) &&
+  recordedEnd(retrieves.at(-1)!) !== undefined
+
 /**
  * Replays a case of background jobs as pydantic-ai ran it. Per job (a recorded POST and the
  * retrieves of its id, in order):
@@ -845,6 +851,27 @@ const replayBackgroundCase = (
         readonly maxPolls: number | undefined
         readonly end: Interaction
       }> = []
+      /**
+       * Whole retrieves from `rest`: one exchange polling them all when the job ended there,
+       * else not waiting (`pending` is then the recorded end); the retrieves it consumes.
+       */
+      const whole = (
+        kind: "post" | "continue",
+        stream: boolean,
+        rest: ReadonlyArray<Interaction>,
+        pending: Interaction
+      ): number => {
+        const all = polledToEnd(rest)
+        exchanges.push({
+          kind,
+          stream,
+          cursor: undefined,
+          resumes: 0,
+          maxPolls: all ? undefined : 0,
+          end: all ? rest.at(-1)! : pending
+        })
+        return all ? rest.length : kind === "post" ? 0 : 1
+      }
       let next = 0
       if (body.stream === true) {
         const resumes = resumesAfter(post, retrieves, 0)
@@ -858,19 +885,7 @@ const replayBackgroundCase = (
           end: resumes > 0 ? retrieves[resumes - 1]! : post
         })
       } else {
-        const pollsAll =
-          retrieves.length > 0 &&
-          retrieves.every((r) => cursorOf(r) === undefined) &&
-          recordedEnd(retrieves.at(-1)!) !== undefined
-        next = pollsAll ? retrieves.length : 0
-        exchanges.push({
-          kind: "post",
-          stream: false,
-          cursor: undefined,
-          resumes: 0,
-          maxPolls: pollsAll ? undefined : 0,
-          end: pollsAll ? retrieves.at(-1)! : post
-        })
+        next = whole("post", false, retrieves, post)
       }
       while (next < retrieves.length) {
         const first = retrieves[next]!
@@ -888,18 +903,7 @@ const replayBackgroundCase = (
           next += 1 + resumes
         } else {
           // Whole retrieves: polled to the end when the job ended there, else one at a time.
-          const rest = retrieves.slice(next)
-          const pollsAll =
-            rest.every((r) => cursorOf(r) === undefined) && recordedEnd(rest.at(-1)!) !== undefined
-          exchanges.push({
-            kind: "continue",
-            stream: true,
-            cursor: undefined,
-            resumes: 0,
-            maxPolls: pollsAll ? undefined : 0,
-            end: pollsAll ? rest.at(-1)! : first
-          })
-          next += pollsAll ? rest.length : 1
+          next += whole("continue", true, retrieves.slice(next), first)
         }
       }
       return { post, id, exchanges }
