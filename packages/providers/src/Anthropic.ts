@@ -28,6 +28,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
 import type * as Redacted from "effect/Redacted"
+import * as AnthropicSchema from "./AnthropicSchema.js"
 import * as Wire from "./internal/anthropic.js"
 import * as Client from "./internal/client.js"
 import * as Retry from "./internal/retry.js"
@@ -234,6 +235,7 @@ export const profileFor = (modelName: string): Model.ModelProfile =>
     supportsJsonObjectOutput: false,
     supportsThinking: true,
     defaultStructuredOutputMode: "tool",
+    jsonSchemaTransformer: AnthropicSchema.transform,
     supportsToolDeferral: true
   })
 

@@ -38,6 +38,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
+import * as BedrockSchema from "./BedrockSchema.js"
 import * as Wire from "./internal/bedrock.js"
 import * as Signer from "./internal/awsSigner.js"
 import * as Client from "./internal/client.js"
@@ -348,7 +349,8 @@ export const profileFor = (
     supportsJsonSchemaOutput: family.structuredOutput,
     supportsJsonObjectOutput: false,
     supportsThinking: family.thinking !== "none",
-    defaultStructuredOutputMode: "tool"
+    defaultStructuredOutputMode: "tool",
+    jsonSchemaTransformer: BedrockSchema.transform
   })
 
 /** Builds the model service from a client. */

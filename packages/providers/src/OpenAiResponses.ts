@@ -18,12 +18,14 @@
  *
  * @since 0.1.0
  */
-import { AgentError, Messages, Model } from "@agentfx/core"
+import { AgentError, InstrumentedModel, Messages, Model, ModelSettings } from "@agentfx/core"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Background from "./internal/openaiBackground.js"
 import * as HttpModel from "./internal/httpModel.js"
 import * as Wire from "./internal/openaiResponses.js"
+import * as StreamDecoder from "./internal/streamDecoder.js"
+import { streamedResponse } from "./internal/streamedResponse.js"
 import * as OpenAiClientModule from "./OpenAiClient.js"
 import { OpenAiClient } from "./OpenAiClient.js"
 import * as OpenAiSchema from "./OpenAiSchema.js"
@@ -95,7 +97,9 @@ export const makeWith = (
   options: Options = {}
 ): Model.Service => {
   const profile = { ...profileFor(modelName), ...options.profile }
-  return HttpModel.make({
+  const decode = (wire: Wire.WireResponse) =>
+    Effect.sync(() => Wire.decodeResponse(wire, modelName))
+  const base = HttpModel.make({
     modelName,
     system: Wire.PROVIDER_NAME,
     profile,
@@ -120,13 +124,23 @@ export const makeWith = (
                     modelName,
                     settings,
                     first,
-                    (settings as Settings).openaiBackgroundMaxPolls ?? 600
+                    Background.maxPollsOf(settings)
                   )
                 ),
-                Effect.flatMap(decode)
+                Effect.flatMap((wire) =>
+                  Effect.map(decode(wire), (r) =>
+                    r instanceof Messages.ModelResponse
+                      ? (Background.markPending(wire, r) as typeof r)
+                      : r
+                  )
+                )
               )
           : client.postJson({ modelName, path: "/responses", body, settings }, decode),
-      sse: (body, settings) => client.postSse({ modelName, path: "/responses", body, settings }),
+      sse: (body, settings) =>
+        (body as Record<string, unknown>).background === true
+          ? // A background job: a dropped stream resumes from its cursor.
+            Background.openStream(client, modelName, settings, body)
+          : client.postSse({ modelName, path: "/responses", body, settings }),
       httpClient: client.httpClient
     },
     decode: (json) => Wire.decodeResponse(json as Wire.WireResponse, modelName),
@@ -141,6 +155,49 @@ export const makeWith = (
         },
         HttpModel.decodeTokenCount("OpenAI", modelName, "input_tokens")
       )
+  })
+  // A history ending in the response of an unfinished background job continues that job.
+  const requestSpan = InstrumentedModel.withProviderSpan("OpenAiResponses.request")
+  const requestStreamSpan = InstrumentedModel.withProviderSpan("OpenAiResponses.requestStream")
+  return Model.make({
+    ...base,
+    request: (messages, runSettings, parameters) => {
+      const job = Background.continuationOf(messages)
+      if (job === undefined) return base.request(messages, runSettings, parameters)
+      const settings = ModelSettings.merge(options.settings, runSettings)
+      return Background.continueRequest(client, modelName, settings, job, decode).pipe(requestSpan)
+    },
+    requestStream: (messages, runSettings, parameters) => {
+      const job = Background.continuationOf(messages)
+      if (job === undefined) return base.requestStream(messages, runSettings, parameters)
+      const settings = ModelSettings.merge(options.settings, runSettings)
+      const cursor = job.cursor
+      if (cursor === undefined) {
+        // No cursor (never streamed): retrieved and polled whole, then given as one stream.
+        return Background.continueRequest(client, modelName, settings, job, decode).pipe(
+          Effect.map((r) => Background.wholeStream(modelName, r)),
+          requestStreamSpan
+        )
+      }
+      return Background.openContinuation(client, modelName, settings, { ...job, cursor }).pipe(
+        Effect.map((body) =>
+          streamedResponse({
+            modelName,
+            providerName: Wire.PROVIDER_NAME,
+            body,
+            handler: (log) =>
+              StreamDecoder.handler(
+                Wire.streamDecoder,
+                modelName,
+                StreamDecoder.malformedEventLimitOf(settings),
+                log
+              ),
+            seed: (manager) => Background.seedParts(manager, job.response)
+          })
+        ),
+        requestStreamSpan
+      )
+    }
   })
 }
 

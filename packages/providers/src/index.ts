@@ -6,9 +6,11 @@
  * @since 0.1.0
  */
 export * as Anthropic from "./Anthropic.js"
+export * as AnthropicSchema from "./AnthropicSchema.js"
 export * as Bedrock from "./Bedrock.js"
 export * as BedrockEmbedding from "./BedrockEmbedding.js"
 export * as BedrockMantle from "./BedrockMantle.js"
+export * as BedrockSchema from "./BedrockSchema.js"
 export * as Cohere from "./Cohere.js"
 export * as CohereClient from "./CohereClient.js"
 export * as CohereEmbedding from "./CohereEmbedding.js"

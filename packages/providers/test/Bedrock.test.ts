@@ -608,3 +608,57 @@ describe("Bedrock model families", () => {
     assert.isFalse(Bedrock.profileFor(MODEL).supportsThinking)
   })
 })
+
+describe("Bedrock request fields beyond the portable settings", () => {
+  it.scopedLive(
+    "requestMetadata, promptVariables, additionalModelRequestFields and additionalModelResponseFieldPaths go out through extraBody (recorded)",
+    () =>
+      Effect.gen(function* () {
+        const c = loadCase("bedrock", "models.test_bedrock.test_bedrock_model_other_parameters")
+        const recordedCall = c.interactions[0]!
+        // The recorded body lost its closing brace (so the case keeps it as text): its fields.
+        const recorded = JSON.parse(`${recordedCall.request.bodyText}}`)
+        const server = yield* replayServer(c)
+        const layer = Bedrock.model("us.amazon.nova-micro-v1:0").pipe(
+          Layer.provide(
+            Bedrock.layer({
+              region: "us-east-1",
+              baseUrl: server.baseUrl,
+              credentials,
+              retry: false
+            })
+          ),
+          Layer.provide(NodeHttpClient.layerUndici)
+        )
+        const extraBody = {
+          requestMetadata: recorded.requestMetadata,
+          additionalModelResponseFieldPaths: recorded.additionalModelResponseFieldPaths,
+          additionalModelRequestFields: recorded.additionalModelRequestFields,
+          promptVariables: recorded.promptVariables
+        }
+        const response = yield* Effect.flatMap(Model.Model, (model) =>
+          model.request(
+            [
+              new Messages.ModelRequest({
+                parts: [
+                  new Messages.SystemPromptPart({ content: "You are a helpful chatbot." }),
+                  new Messages.UserPromptPart({ content: "What is the capital of France?" })
+                ]
+              })
+            ],
+            { extraBody },
+            Model.ModelRequestParameters.empty
+          )
+        ).pipe(Effect.provide(layer))
+        // agentfx always sends an inferenceConfig (empty here); the rest is the recorded body.
+        const { inferenceConfig, ...sent } = server.received[0]!.body as Record<string, unknown>
+        assert.deepStrictEqual(inferenceConfig, {})
+        assert.deepStrictEqual(sent, recorded)
+        assert.strictEqual(server.received[0]!.path, recordedCall.request.path)
+        const answer = recordedCall.response.json as {
+          output: { message: { content: Array<{ text: string }> } }
+        }
+        assert.strictEqual(response.text, answer.output.message.content[0]!.text)
+      })
+  )
+})

@@ -362,6 +362,79 @@ describe("OpenAI Responses over the wire", () => {
       })
   )
 
+  it.scopedLive(
+    'openaiConversationId "auto" does not continue the OpenAI conversation of a history forked into a new run conversation',
+    () =>
+      Effect.gen(function* () {
+        const c = loadCase(
+          "openai-responses",
+          "models.test_openai_responses.test_openai_conversation_id_auto_respects_pydantic_ai_conversation_id"
+        )
+        const server = yield* replayServer(c)
+        const conv = "conv_010000000000000000000000000000000000000000000000"
+        const agent = Agent.make({ instructions: "Follow the user instructions exactly." })
+        const layer = modelLayer(server.baseUrl, "gpt-4.1")
+        const first = yield* agent
+          .run("Reply exactly: stored", {
+            modelSettings: { openaiConversationId: conv } as OpenAiResponses.Settings
+          })
+          .pipe(Effect.provide(layer))
+        assert.deepStrictEqual(first.response.providerDetails, { conversation_id: conv })
+        const original = first.response.conversationId
+        assert.isDefined(original)
+        // The history goes on in a new agent conversation: its OpenAI conversation is not
+        // continued, the whole history is sent.
+        const forked = yield* agent
+          .run("Reply exactly: forked", {
+            messageHistory: first.allMessages(),
+            conversationId: "new",
+            modelSettings: { openaiConversationId: "auto" } as OpenAiResponses.Settings
+          })
+          .pipe(Effect.provide(layer))
+        assert.strictEqual(forked.output, "forked")
+        assert.notStrictEqual(forked.conversationId, original)
+        assert.isUndefined(forked.response.providerDetails?.conversation_id)
+        const sent = server.received.filter((r) => r.path === "/v1/responses").map((r) => r.body)
+        const recorded = c.interactions
+          .filter((i) => i.endpoint === "responses")
+          .map((i) => i.request.body as Record<string, unknown>)
+        assert.strictEqual(sent.length, 2)
+        for (const [i, body] of sent.entries()) {
+          const b = body as Record<string, unknown>
+          // The same turns (agentfx sends its assistant turns as message items, with their ids).
+          const turns = (input: unknown) =>
+            (input as Array<Record<string, any>>).map((item) => [
+              item.role,
+              typeof item.content === "string"
+                ? item.content
+                : item.content.map((c: Record<string, any>) => c.text).join("")
+            ])
+          assert.deepStrictEqual(turns(b.input), turns(recorded[i]!.input), `request ${i}: input`)
+          assert.strictEqual(
+            b.conversation,
+            recorded[i]!.conversation,
+            `request ${i}: conversation`
+          )
+          assert.strictEqual(b.instructions, recorded[i]!.instructions)
+        }
+        // The same history in its own agent conversation continues the OpenAI one.
+        const same = OpenAiResponses.encodeRequest(
+          [
+            ...first.allMessages(),
+            new Messages.ModelRequest({
+              parts: [new Messages.UserPromptPart({ content: "again" })],
+              conversationId: original!
+            })
+          ],
+          { openaiConversationId: "auto" } as OpenAiResponses.Settings,
+          Model.ModelRequestParameters.empty,
+          { modelName: "gpt-4.1", profile: OpenAiResponses.profileFor("gpt-4.1"), stream: false }
+        )
+        assert.strictEqual(same.conversation, conv)
+        assert.deepStrictEqual(same.input, [{ role: "user", content: "again" }])
+      })
+  )
+
   it("image detail: a file's vendorMetadata.detail goes out as the recorded input_image detail (tool result files)", () => {
     const c = loadCase(
       "openai-responses",

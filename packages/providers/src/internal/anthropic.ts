@@ -32,6 +32,7 @@ import {
   withDetails
 } from "./wire.js"
 import * as Redacted from "effect/Redacted"
+import * as AnthropicSchema from "../AnthropicSchema.js"
 import { cutError, type StreamDecoder } from "./streamDecoder.js"
 
 /** The provider name recorded on parts and responses. */
@@ -486,11 +487,17 @@ export const supportsStructuredOutput = (modelName: string): boolean => {
   return minor >= 5 || (family === "opus" && minor >= 1)
 }
 
-/** Encodes a tool definition; `strict` only goes out where the model supports strict tools. */
+/**
+ * Encodes a tool definition; `strict` only goes out where the model supports strict tools, with
+ * the schema rewritten for strict mode (`AnthropicSchema.transform`).
+ */
 export const encodeTool = (tool: Tool.ToolDefinition, strictTools = true): Block => ({
   name: tool.name,
   description: tool.description ?? "",
-  input_schema: tool.parametersJsonSchema,
+  input_schema:
+    tool.strict === true && strictTools
+      ? AnthropicSchema.transform(tool.parametersJsonSchema, { strict: true }).schema
+      : tool.parametersJsonSchema,
   ...(tool.strict === true && strictTools ? { strict: true } : {}),
   ...(tool.deferLoading === true ? { defer_loading: true } : {})
 })
@@ -910,7 +917,11 @@ export const encodeRequest = (
 
   const outputConfig: Record<string, unknown> = {}
   if (parameters.outputMode === "native" && parameters.outputObject !== undefined) {
-    outputConfig.format = { type: "json_schema", schema: parameters.outputObject.jsonSchema }
+    // Structured outputs are always strict: the schema in the form Claude enforces.
+    outputConfig.format = {
+      type: "json_schema",
+      schema: AnthropicSchema.transform(parameters.outputObject.jsonSchema, { strict: true }).schema
+    }
   }
   const own = settings as AnthropicSettings
   const effort = own.anthropicEffort ?? thinking.effort

@@ -18,6 +18,7 @@ import {
   type Tool,
   Usage
 } from "@agentfx/core"
+import * as BedrockSchema from "../BedrockSchema.js"
 import { supportsStructuredOutput, thinkingConfigOf } from "./anthropic.js"
 import type { SseEvent } from "./sse.js"
 import { cutError, type DecodeContext, type StreamDecoder } from "./streamDecoder.js"
@@ -463,12 +464,20 @@ export const encodeMessages = (
   return { system, messages: out }
 }
 
-/** Encodes a tool definition as a `toolSpec`. */
+/**
+ * Encodes a tool definition as a `toolSpec`; a strict tool (where the model takes them) with its
+ * schema rewritten for strict mode (`BedrockSchema.transform`).
+ */
 export const encodeTool = (tool: Tool.ToolDefinition, strict: boolean): Block => ({
   toolSpec: {
     name: tool.name,
     ...(tool.description ? { description: tool.description } : {}),
-    inputSchema: { json: tool.parametersJsonSchema },
+    inputSchema: {
+      json:
+        tool.strict === true && strict
+          ? BedrockSchema.transform(tool.parametersJsonSchema, { strict: true }).schema
+          : tool.parametersJsonSchema
+    },
     ...(tool.strict === true && strict ? { strict: true } : {})
   }
 })
@@ -638,7 +647,8 @@ export const encodeRequest = (
         structure: {
           jsonSchema: {
             name: o.name ?? "output",
-            schema: JSON.stringify(o.jsonSchema),
+            // Native output is always strict: the schema in the form Bedrock enforces.
+            schema: JSON.stringify(BedrockSchema.transform(o.jsonSchema, { strict: true }).schema),
             ...(o.description !== undefined ? { description: o.description } : {})
           }
         }

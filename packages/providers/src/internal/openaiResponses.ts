@@ -69,10 +69,15 @@ export interface WireResponse {
   readonly conversation?: { readonly id?: string } | null
 }
 
-/** `providerDetails` of a response: the id of its server-side conversation, if any. */
+/**
+ * `providerDetails` of a response: the id of its server-side conversation, if any, and
+ * `background: true` for a background job (pydantic-ai's marker: such a response can be
+ * resumed or cancelled on the server).
+ */
 const responseDetails = (r: WireResponse): Messages.ProviderDetails | undefined => {
   const id = r.conversation?.id
-  return typeof id === "string" ? { conversation_id: id } : undefined
+  const conversation = typeof id === "string" ? { conversation_id: id } : undefined
+  return r.background === true ? { ...conversation, background: true } : conversation
 }
 
 // ---------------------------------------------------------------------------
@@ -698,18 +703,32 @@ export interface ResponsesSettings extends ModelSettings.ModelSettings {
    * Run in a server-side conversation (`conversation`, created with `POST /v1/conversations`):
    * OpenAI keeps its items, so only the messages after the last response of that conversation
    * in the history are sent. `"auto"` continues the conversation of the last OpenAI response of
-   * the history (its `providerDetails.conversation_id`), or none when no response has one.
+   * the history (its `providerDetails.conversation_id`) that belongs to the agent conversation
+   * being run (`RunOptions.conversationId`, stamped on the messages): a history forked into a
+   * new conversation (`conversationId: "new"`) is sent whole, without `conversation`.
    */
   readonly openaiConversationId?: string | undefined
   /**
-   * Background mode (`background: true`): OpenAI runs the response as a job and answers at once
-   * with its id; the model then polls `GET /responses/{id}` (backing off from 100 ms to 2 s)
-   * until the job completes, fails or is cancelled. Interrupting the request cancels the job
-   * (`POST /responses/{id}/cancel`). Non-streamed requests only.
+   * Background mode (`background: true`): OpenAI runs the response as a job. Non-streamed, it
+   * answers at once with the job's id and the model polls `GET /responses/{id}` (backing off
+   * from 100 ms to 2 s) until the job completes, fails or is cancelled. Streamed, the events
+   * come as usual; when the connection drops before the end, the model reconnects with
+   * `GET /responses/{id}?starting_after=<last sequence number>&stream=true` and the parts go
+   * on where they were cut (`openaiBackgroundMaxResumes` times). A failed or cancelled job is a
+   * `ModelAPIError` naming it; interrupting the request cancels the job
+   * (`POST /responses/{id}/cancel`). A response of a job that did not end (`state` not
+   * `complete`, `providerDetails.background`) continues the job when it is the last message of
+   * the history given to the model, instead of starting a new one.
    */
   readonly openaiBackground?: boolean | undefined
-  /** The most polls of a background response before giving up (default 600). */
+  /**
+   * The most polls of a background response before giving up (default 600). `0` does not wait:
+   * a job still queued or running comes back at once as an `incomplete` response (no parts,
+   * `providerDetails.background`), to be continued later by sending it back as the last message.
+   */
   readonly openaiBackgroundMaxPolls?: number | undefined
+  /** The most reconnections of a dropped background stream (default 3). */
+  readonly openaiBackgroundMaxResumes?: number | undefined
 }
 
 /** The conversation a response belongs to (Responses `conversation.id`), if any. */
@@ -744,7 +763,12 @@ export const conversationOf = (
   readonly messages: ReadonlyArray<Messages.ModelMessage>
 } => {
   if (setting === undefined) return { conversationId: undefined, messages }
+  // `auto` continues only the agent conversation being run (stamped by the run on the request
+  // it sends last): responses of another one (a forked history) are not continued.
+  const current = setting === "auto" ? messages.at(-1)?.conversationId : undefined
   const last = afterLast(messages, (m) => {
+    if (current !== undefined && m.conversationId !== undefined && m.conversationId !== current)
+      return undefined
     const id = conversationIdOf(m)
     return setting === "auto" || id === setting ? id : undefined
   })
@@ -1104,6 +1128,10 @@ export const decodeResponse = (
 /** Per-stream decoder state. */
 export interface StreamState {
   completed: boolean
+  /** Whether the first event was seen (a continued stream's manager says it is a background job). */
+  started: boolean
+  /** A background job's stream: its cursor (`last_sequence_number`) is kept on the response. */
+  background: boolean
   hasToolCalls: boolean
   /** Function-call item ids that received argument deltas. */
   readonly argsStreamed: Set<string>
@@ -1118,6 +1146,8 @@ export interface StreamState {
 /** Fresh state for one stream. */
 export const makeStreamState = (): StreamState => ({
   completed: false,
+  started: false,
+  background: false,
   hasToolCalls: false,
   argsStreamed: new Set(),
   phases: new Map(),
@@ -1125,19 +1155,29 @@ export const makeStreamState = (): StreamState => ({
   annotations: new Map()
 })
 
-const applyResponseInfo = (manager: PartsManager.PartsManager, r: WireResponse | undefined) => {
+const applyResponseInfo = (
+  manager: PartsManager.PartsManager,
+  r: WireResponse | undefined,
+  state: StreamState
+) => {
   if (r === undefined) return
   if (r.id !== undefined) manager.info.providerResponseId = r.id
   if (r.model !== undefined) manager.info.modelName = r.model
   if (r.created_at !== undefined) manager.info.timestamp = new Date(r.created_at * 1000)
+  if (r.background === true) state.background = true
   const details = responseDetails(r)
   if (details !== undefined)
     manager.info.providerDetails = { ...manager.info.providerDetails, ...details }
 }
 
+/** The cursor of a background stream: the sequence number of the last event decoded. */
+export const cursorKey = "last_sequence_number"
+
 /**
  * Feeds one parsed SSE event to the parts manager. Returns an error for `response.failed` /
- * `error` events (carrying the partial response); unknown events are skipped.
+ * `error` events (carrying the partial response); unknown events are skipped. A background
+ * job's stream keeps its cursor (`providerDetails.last_sequence_number`) until it ends, so a
+ * cut response says where to resume.
  */
 export const handleStreamEvent = (
   data: Record<string, any>,
@@ -1146,10 +1186,39 @@ export const handleStreamEvent = (
   out: Out,
   modelName: string
 ): AgentError.ModelError | undefined => {
+  if (!state.started) {
+    state.started = true
+    // A continued job's stream may start past `response.created`: its manager says it is one.
+    state.background = manager.info.providerDetails?.background === true
+  }
+  const error = handleEvent(data, state, manager, out, modelName)
+  if (state.background) {
+    const seq = data.sequence_number
+    const details = manager.info.providerDetails
+    if (state.completed) {
+      if (details !== undefined && cursorKey in details) {
+        const { [cursorKey]: _, ...rest } = details
+        manager.info.providerDetails = rest
+      }
+    } else if (typeof seq === "number") {
+      manager.info.providerDetails = { ...details, [cursorKey]: seq }
+    }
+  }
+  return error
+}
+
+const handleEvent = (
+  data: Record<string, any>,
+  state: StreamState,
+  manager: PartsManager.PartsManager,
+  out: Out,
+  modelName: string
+): AgentError.ModelError | undefined => {
   switch (data.type as string) {
     case "response.created":
+    case "response.queued":
     case "response.in_progress":
-      applyResponseInfo(manager, data.response)
+      applyResponseInfo(manager, data.response, state)
       return undefined
     case "response.output_item.added": {
       const item = data.item as WireItem
@@ -1292,7 +1361,7 @@ export const handleStreamEvent = (
     case "response.incomplete": {
       const r = data.response as WireResponse
       state.completed = true
-      applyResponseInfo(manager, r)
+      applyResponseInfo(manager, r, state)
       manager.info.usage = decodeUsage(r.usage)
       const { finishReason, providerFinishReason } = decodeFinishReason(r, state.hasToolCalls)
       if (finishReason !== undefined) manager.info.finishReason = finishReason
@@ -1303,7 +1372,7 @@ export const handleStreamEvent = (
     case "response.failed": {
       const r = data.response as WireResponse | undefined
       state.completed = true
-      applyResponseInfo(manager, r)
+      applyResponseInfo(manager, r, state)
       if (r?.usage) manager.info.usage = decodeUsage(r.usage)
       const err = r?.error
       return streamError(

@@ -10,7 +10,7 @@
  */
 import * as HttpClient from "@effect/platform/HttpClient"
 import type * as HttpClientError from "@effect/platform/HttpClientError"
-import { AgentError, ModelSettings } from "@agentfx/core"
+import { AgentError, ModelSettings, type PartsManager } from "@agentfx/core"
 import * as Channel from "effect/Channel"
 import * as Chunk from "effect/Chunk"
 import * as Clock from "effect/Clock"
@@ -54,6 +54,31 @@ export interface StreamBody {
   readonly makeDecoder: () => FrameDecoder
   /** The request's credentials, redacted from the errors made of stream events. */
   readonly secrets: () => ReadonlyArray<string>
+  /**
+   * How a response cut before its terminal event goes on (OpenAI background jobs): absent for
+   * ordinary streams, whose cut is an error.
+   */
+  readonly resumable?: Resumable | undefined
+}
+
+/**
+ * A streamed response the server keeps producing after the connection drops (OpenAI background
+ * jobs): when the body ends or breaks before the decoder saw the terminal event, `resume` opens
+ * the next body from where the response so far (the parts manager's) stopped; the same decoder
+ * and parts manager go on with it, so parts continue where they were cut.
+ */
+export interface Resumable {
+  /**
+   * The body continuing the response so far, or `undefined` when it cannot continue (no cursor
+   * yet, or no resumes left): the cut is then the stream's error.
+   */
+  readonly resume: (
+    manager: PartsManager.PartsManager
+  ) => Effect.Effect<StreamBody, AgentError.ModelError> | undefined
+  /** The response reached its terminal event (the stream ended whole). */
+  readonly ended: () => void
+  /** The parts manager of the response, given once when the streamed response is built. */
+  readonly attach: (manager: PartsManager.PartsManager) => void
 }
 
 /**

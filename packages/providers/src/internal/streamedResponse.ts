@@ -54,8 +54,17 @@ export const streamedResponse = (options: {
   readonly providerName: string
   readonly body: StreamBody
   readonly handler: (log: SkipLog) => StreamHandler
+  /**
+   * Fills the parts manager before the first event (a stream continuing a response already
+   * partly received); the part events it returns go out first.
+   */
+  readonly seed?:
+    | ((manager: PartsManager.PartsManager) => Array<Messages.ModelResponseStreamEvent>)
+    | undefined
 }): Model.StreamedResponse => {
   const manager = PartsManager.make()
+  // The seeded part events, sent with the first read's (one check per read).
+  let pending: Array<Messages.ModelResponseStreamEvent> | undefined = options.seed?.(manager)
   let final: Messages.ModelResponse | undefined
   const snapshot = (): Messages.ModelResponse =>
     final ??
@@ -76,8 +85,10 @@ export const streamedResponse = (options: {
       malformed.push(reason)
     }
   })
-  const body = options.body
-  const frames = body.makeDecoder()
+  // The body being read and its framing: a resumable response moves on to the next body.
+  let body = options.body
+  let frames = body.makeDecoder()
+  body.resumable?.attach(manager)
   type Loop = Channel.Channel<
     Chunk.Chunk<Out>,
     Chunk.Chunk<any>,
@@ -86,9 +97,28 @@ export const streamedResponse = (options: {
     unknown,
     unknown
   >
-  /** An error made of an event (it may quote the provider's answer): partial kept, key redacted. */
+  /**
+   * An error made of an event (it may quote the provider's answer): partial kept (named after
+   * the model and provider when the decoder's own partial is not), key redacted.
+   */
   const eventError = (error: AgentError.ModelError): AgentError.ModelError =>
-    withPartial(Redact.redactError(error, body.secrets()), snapshot())
+    named(withPartial(Redact.redactError(error, body.secrets()), snapshot()))
+  const named = (error: AgentError.ModelError): AgentError.ModelError => {
+    if (error._tag !== "ModelAPIError" && error._tag !== "UnexpectedModelBehavior") return error
+    const p = error.partialResponse
+    if (p === undefined || (p.providerName !== undefined && p.modelName !== undefined)) return error
+    const partialResponse = new Messages.ModelResponse(
+      {
+        ...p,
+        modelName: p.modelName ?? manager.info.modelName ?? options.modelName,
+        providerName: p.providerName ?? manager.info.providerName ?? options.providerName
+      },
+      true
+    )
+    return error._tag === "ModelAPIError"
+      ? new AgentError.ModelAPIError({ ...error, partialResponse }, true)
+      : new AgentError.UnexpectedModelBehavior({ ...error, partialResponse }, true)
+  }
   const handle = (out: Array<Out>, error: AgentError.ModelError | undefined, next: Loop): Loop => {
     if (error !== undefined) {
       const failed = Channel.fail(eventError(error))
@@ -117,6 +147,10 @@ export const streamedResponse = (options: {
   }
   /** Runs `onEvent` over the events of one read into `out`; the error that ends the stream, if any. */
   const decode = (events: Array<SseEvent>, out: Array<Out>): AgentError.ModelError | undefined => {
+    if (pending !== undefined) {
+      for (const e of pending) out.push(e)
+      pending = undefined
+    }
     for (let i = 0; i < events.length; i++) {
       const error = onEvent(events[i]!, manager, out)
       if (error !== undefined) return error
@@ -137,7 +171,28 @@ export const streamedResponse = (options: {
       state: "complete"
     })
     out.push(new Messages.ResponseCompleteEvent({ response: final }, true))
+    body.resumable?.ended()
     return undefined
+  }
+  // A read of the body broke (set by `failWith`): only such errors resume, not decoded ones.
+  let broken = false
+  /**
+   * The body going on with a resumable response after `error` (the body ended or broke before
+   * the terminal event), or `undefined`: not resumable, or a total timeout (which is final).
+   */
+  const resumeAfter = (
+    error: AgentError.ModelError
+  ): Effect.Effect<StreamBody, AgentError.ModelError> | undefined => {
+    const resumable = body.resumable
+    if (resumable === undefined) return undefined
+    if (error._tag === "ModelAPIError" && error.timeoutKind === "total") return undefined
+    const next = resumable.resume(manager)
+    // Opening the next body failed: that error, with the response so far.
+    return next === undefined ? undefined : Effect.mapError(next, eventError)
+  }
+  const switchTo = (next: StreamBody): void => {
+    body = next
+    frames = next.makeDecoder()
   }
   /** Runs `onEvent` over the events of one read; logs skipped events once per read. */
   const handleEvents = (events: Array<SseEvent>, next: Loop): Loop => {
@@ -147,10 +202,15 @@ export const streamedResponse = (options: {
       return Channel.zipRight(Channel.fromEffect(logSkipped()), handle(out, error, next))
     return handle(out, error, next)
   }
+  /**
+   * The end of a body: the response's end, or its cut — the stream's error, or (a resumable
+   * body) the done value, so the next body is opened after this one is closed.
+   */
   const done: Loop = Channel.suspend(() => {
     const out: Array<Out> = []
     const error = complete(out)
-    if (error !== undefined) return Channel.fail(eventError(error))
+    if (error !== undefined)
+      return body.resumable !== undefined ? Channel.succeed(error) : Channel.fail(eventError(error))
     return Channel.write(Chunk.unsafeFromArray(out))
   })
   const loop: Loop = Channel.readWithCause({
@@ -158,18 +218,50 @@ export const streamedResponse = (options: {
     onFailure: (cause: Cause.Cause<unknown>) => Channel.failCause(Cause.map(cause, failWith)),
     onDone: () => Channel.suspend(() => handleEvents(frames.end(), done))
   })
-  const failWith = (e: unknown): AgentError.ModelError => withPartial(body.mapError(e), snapshot())
-  const source = body.source
-  const channel: Channel.Channel<Chunk.Chunk<Out>, unknown, AgentError.ModelError> = source._tag ===
-  "Reader"
-    ? // body → frames → part events in one channel (which never reads its input: the cast).
-      (readerChannel<Out, AgentError.ModelError, Chunk.Chunk<any>>(
-        source.reader.pull(failWith),
-        source.reader.close,
-        (reads, next) => handleEvents(frames.feed(reads), next),
-        () => Channel.suspend(() => handleEvents(frames.end(), done))
-      ) as Channel.Channel<Chunk.Chunk<Out>, unknown, AgentError.ModelError>)
-    : Channel.pipeTo(Stream.toChannel(source.bytes), loop)
+  const failWith = (e: unknown): AgentError.ModelError => {
+    broken = true
+    return withPartial(body.mapError(e), snapshot())
+  }
+  type Out0 = Channel.Channel<
+    Chunk.Chunk<Out>,
+    unknown,
+    AgentError.ModelError,
+    unknown,
+    unknown,
+    unknown
+  >
+  /** body → frames → part events in one channel (which never reads its input: the casts). */
+  const bodyChannel = (): Out0 => {
+    const source = body.source
+    const read: Out0 =
+      source._tag === "Reader"
+        ? (readerChannel<Out, AgentError.ModelError, Chunk.Chunk<any>>(
+            source.reader.pull(failWith),
+            source.reader.close,
+            (reads, next) => handleEvents(frames.feed(reads), next),
+            () => Channel.suspend(() => handleEvents(frames.end(), done))
+          ) as Out0)
+        : (Channel.pipeTo(Stream.toChannel(source.bytes), loop) as Out0)
+    if (body.resumable === undefined) return read
+    // A resumable response: a cut (the done value) or a broken read opens the next body.
+    const next = (error: AgentError.ModelError): Out0 => {
+      const resumed = resumeAfter(error)
+      if (resumed === undefined) return Channel.fail(eventError(error))
+      return Channel.flatMap(Channel.fromEffect(resumed), (b) => {
+        switchTo(b)
+        return bodyChannel()
+      })
+    }
+    return Channel.flatMap(
+      Channel.catchAll(read, (error) => {
+        if (!broken) return Channel.fail(error)
+        broken = false
+        return next(error)
+      }),
+      (cut): Out0 => (cut === undefined ? Channel.void : next(cut as AgentError.ModelError))
+    ) as Out0
+  }
+  const channel: Out0 = bodyChannel()
 
   const events = Stream.fromChannel(channel) as Stream.Stream<
     Messages.ModelResponseStreamEvent,
@@ -186,24 +278,67 @@ export const streamedResponse = (options: {
     onEvents: Model.StreamEventsCallback
   ): Effect.Effect<Messages.ModelResponse, AgentError.ModelError> => {
     const pull = reader.pull(failWith)
+    const resumable = body.resumable !== undefined
+    // A resumable body's cut ends its loop with the cut (`final` unset) for `resumeAfter`.
+    let cut: AgentError.ModelError | undefined
     const step = (
       reads: Array<Uint8Array> | undefined
-    ): Effect.Effect<Messages.ModelResponse, AgentError.ModelError> => {
+    ): Effect.Effect<Messages.ModelResponse | undefined, AgentError.ModelError> => {
       const out: Array<Out> = []
       let error = decode(reads === undefined ? frames.end() : frames.feed(reads), out)
-      if (reads === undefined && error === undefined) error = complete(out)
+      let ended = false
+      if (reads === undefined && error === undefined) {
+        error = complete(out)
+        ended = error !== undefined
+      }
       if (out.length > 0) onEvents(out)
-      const next: Effect.Effect<Messages.ModelResponse, AgentError.ModelError> =
-        error !== undefined
-          ? Effect.fail(eventError(error))
-          : reads === undefined
-            ? Effect.succeed(final!)
-            : loop
+      if (ended && resumable) cut = error
+      const next: Effect.Effect<Messages.ModelResponse | undefined, AgentError.ModelError> =
+        cut !== undefined
+          ? Effect.succeed(undefined)
+          : error !== undefined
+            ? Effect.fail(eventError(error))
+            : reads === undefined
+              ? Effect.succeed(final!)
+              : loop
       return skipped.length > 0 || malformed.length > 0 ? Effect.zipRight(logSkipped(), next) : next
     }
-    const loop = Effect.flatMap(pull, step)
-    return Effect.ensuring(loop, reader.close)
+    const loop: Effect.Effect<Messages.ModelResponse | undefined, AgentError.ModelError> =
+      Effect.flatMap(pull, step)
+    const read = Effect.ensuring(loop, reader.close)
+    if (!resumable) return read as Effect.Effect<Messages.ModelResponse, AgentError.ModelError>
+    // A resumable response: a cut or a broken read goes on with the next body.
+    const next = (
+      error: AgentError.ModelError
+    ): Effect.Effect<Messages.ModelResponse, AgentError.ModelError> => {
+      const resumed = resumeAfter(error)
+      if (resumed === undefined) return Effect.fail(eventError(error))
+      return Effect.flatMap(resumed, (b) => {
+        switchTo(b)
+        return b.source._tag === "Reader"
+          ? pushReader(b.source.reader, onEvents)
+          : pushBytes(onEvents)
+      })
+    }
+    return Effect.flatMap(
+      Effect.catchAll(read, (error) => {
+        if (!broken) return Effect.fail(error)
+        broken = false
+        return next(error)
+      }),
+      (response) => (response !== undefined ? Effect.succeed(response) : next(cut!))
+    )
   }
+  /** Any other client's bytes: through the channel (the same events), one call per chunk. */
+  const pushBytes = (
+    onEvents: Model.StreamEventsCallback
+  ): Effect.Effect<Messages.ModelResponse, AgentError.ModelError> =>
+    Effect.zipRight(
+      Stream.runForEachChunk(Stream.fromChannel(bodyChannel()) as typeof events, (chunk) =>
+        Effect.sync(() => onEvents(Chunk.toReadonlyArray(chunk)))
+      ),
+      Effect.sync(snapshot)
+    )
   let used = false
   const push = (
     onEvents: Model.StreamEventsCallback
@@ -211,15 +346,8 @@ export const streamedResponse = (options: {
     Effect.suspend(() => {
       if (used) return Effect.dieMessage("StreamedResponse.push: the events were read already")
       used = true
-      return source._tag === "Reader"
-        ? pushReader(source.reader, onEvents)
-        : // Any other client's bytes: through the channel (the same events), one call per chunk.
-          Effect.zipRight(
-            Stream.runForEachChunk(events, (chunk) =>
-              Effect.sync(() => onEvents(Chunk.toReadonlyArray(chunk)))
-            ),
-            Effect.sync(snapshot)
-          )
+      const source = body.source
+      return source._tag === "Reader" ? pushReader(source.reader, onEvents) : pushBytes(onEvents)
     })
 
   return {

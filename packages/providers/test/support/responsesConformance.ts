@@ -17,22 +17,24 @@ import { BuiltinTool, Messages, Model, Tool, Toolset } from "@agentfx/core"
 import { assert } from "@effect/vitest"
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Redacted from "effect/Redacted"
 import * as OpenAiClient from "../../src/OpenAiClient.js"
 import * as OpenAiResponses from "../../src/OpenAiResponses.js"
-import { describeCases, replayInteractions, sentFor, skipReasonOf } from "./conformance.js"
-import type { ConformanceCase, Interaction } from "./replay.js"
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
+import {
+  checkRecordedError,
+  describeCases,
+  exchange,
+  replayInteractions,
+  sentFor,
+  skipReasonOf,
+  successOf
+} from "./conformance.js"
+import { type ConformanceCase, type Interaction, replayServer } from "./replay.js"
 
 /** Cases using features out of scope, matched by substring of the id, with the reason. */
 const SKIPS: ReadonlyArray<readonly [string, string]> = [
-  [
-    "background_mode_streaming",
-    "streamed background responses (retrieving a dropped stream, resuming with starting_after, a job left queued) are not built; non-streamed background polling is"
-  ],
-  [
-    "conversation_id_auto_respects_pydantic_ai_conversation_id",
-    "forking: openaiConversationId auto must not continue the OpenAI conversation of a history from another run (its messages carry another RunOptions.conversationId), sending the whole history without `conversation`; the model request does not see the current run's conversation id yet"
-  ],
   [
     "native_tool_search_with_deferred_capability",
     "tools of a pydantic-ai capability (announced by additional_tools only, never in tools nor searchable) are not modelled"
@@ -48,19 +50,6 @@ const SKIPS: ReadonlyArray<readonly [string, string]> = [
   ],
   ["test_gateway", "pydantic gateway routing is out of scope"]
 ]
-
-/**
- * A background job's final state: the last `responses.retrieve` of the job the recorded POST
- * answered with (the POST itself answers only `queued`).
- */
-const finalRetrieve = (c: ConformanceCase, post: Interaction): Json => {
-  const id = (post.response.json as Json).id
-  const polls = c.interactions.filter(
-    (i) => i.endpoint === "responses.retrieve" && (i.response.json as Json | null)?.id === id
-  )
-  assert.isAbove(polls.length, 0, `${c.id}: no poll of ${id} recorded`)
-  return polls.at(-1)!.response.json as Json
-}
 
 /** The Responses calls of a folder's cases (the vendor's own, not other providers' traffic). */
 const isOursIn = (folder: string) => (it: Interaction) =>
@@ -623,6 +612,15 @@ const completedFromSse = (sse: string): Json | undefined => {
   return undefined
 }
 
+/** The `providerDetails` a decoded response carries: its conversation, the background marker. */
+const expectedDetails = (r: Json): Json | undefined => {
+  const details = {
+    ...(r.conversation?.id !== undefined ? { conversation_id: r.conversation.id } : {}),
+    ...(r.background === true ? { background: true } : {})
+  }
+  return Object.keys(details).length > 0 ? details : undefined
+}
+
 const checkResponse = (response: Messages.ModelResponse, r: Json) => {
   const e = expected(r)
   assert.strictEqual(response.text, e.text)
@@ -674,8 +672,8 @@ const checkResponse = (response: Messages.ModelResponse, r: Json) => {
   assert.strictEqual(response.providerResponseId, e.id)
   assert.deepStrictEqual(
     response.providerDetails,
-    r.conversation?.id !== undefined ? { conversation_id: r.conversation.id } : undefined,
-    "the response's conversation"
+    expectedDetails(r),
+    "the response's conversation and background marker"
   )
   assert.strictEqual(response.providerName, "openai")
   assert.strictEqual(
@@ -718,24 +716,9 @@ const replayCase = (
     check: (response, it, body, { settings }, received) => {
       const recorded = it.response.sse
         ? completedFromSse(it.response.sse)
-        : body.background === true
-          ? finalRetrieve(c, it)
-          : (it.response.json as Json)
+        : (it.response.json as Json)
       assert.isDefined(recorded)
       checkResponse(response, recorded!)
-      if (body.background === true) {
-        // Every recorded poll of the job was made, as GETs of its id.
-        const id = (it.response.json as Json).id
-        const polls = c.interactions.filter(
-          (i) => i.endpoint === "responses.retrieve" && (i.response.json as Json | null)?.id === id
-        )
-        assert.strictEqual(
-          received.filter(
-            (r) => r.method === "GET" && r.path === `/v1/responses/${id}?stream=false`
-          ).length,
-          polls.length
-        )
-      }
       // The request we sent carries the same conversation.
       const sent = sentFor(c.id, received, it, (b) => [
         normalize(b).input,
@@ -756,6 +739,246 @@ const replayCase = (
       )
     }
   })
+
+// ---------------------------------------------------------------------------
+// Background jobs: polled, streamed and resumed, continued from the history
+// ---------------------------------------------------------------------------
+
+/** The events of an SSE body (split at blank lines), without empty ones. */
+const sseEvents = (sse: string): Array<string> =>
+  sse.split(/\r?\n\r?\n/).filter((e) => e.trim() !== "")
+
+const sequenceOf = (event: string): number | undefined => {
+  const m = /"sequence_number":\s*(\d+)/.exec(event)
+  return m === null ? undefined : Number(m[1])
+}
+
+/** The SSE body cut after the event numbered `n`: the connection dropped there. */
+const cutAfter = (sse: string, n: number): string => {
+  const kept: Array<string> = []
+  for (const e of sseEvents(sse)) {
+    kept.push(e)
+    if (sequenceOf(e) === n) break
+  }
+  return `${kept.join("\n\n")}\n\n`
+}
+
+/** The job id a recorded background POST answered with (JSON, or the first SSE event). */
+const jobIdOf = (post: Interaction): string => {
+  if (post.response.sse) {
+    const first = sseEvents(post.response.sse)[0]!
+    return JSON.parse(first.slice(first.indexOf("data:") + 5)).response.id
+  }
+  return (post.response.json as Json).id
+}
+
+/** A recorded retrieve: streamed from a cursor (`starting_after`), or whole (`stream=false`). */
+const cursorOf = (it: Interaction): number | undefined => {
+  const q = new URLSearchParams(it.request.path.split("?")[1] ?? "")
+  return q.get("stream") === "true" ? Number(q.get("starting_after") ?? "0") : undefined
+}
+
+/**
+ * The final response a run of recorded exchanges ends with: the `response.completed` (or
+ * `incomplete`) of the last streamed body, or the last retrieved JSON; `undefined` when the job
+ * was still pending there.
+ */
+const recordedEnd = (it: Interaction): Json | undefined => {
+  if (it.response.sse) return completedFromSse(it.response.sse)
+  const r = it.response.json as Json
+  return ["queued", "in_progress"].includes(r.status) ? undefined : r
+}
+
+/** Whole retrieves (no cursor) of a job that ended at the last one: one request polls them all. */
+const polledToEnd = (retrieves: ReadonlyArray<Interaction>): boolean =>
+  retrieves.length > 0 &&
+  retrieves.every((r) => cursorOf(r) === undefined) &&
+  recordedEnd(retrieves.at(-1)!) !== undefined
+
+/**
+ * Replays a case of background jobs as pydantic-ai ran it. Per job (a recorded POST and the
+ * retrieves of its id, in order):
+ * - a streamed POST: the streamed retrieves right after it (`starting_after=N`) are the resumed
+ *   connections of ONE `requestStream`: each earlier body is cut after event N (the drop), and
+ *   the model must reconnect from its cursor on its own, exactly as often as recorded;
+ * - a JSON POST: one `request` polling every recorded retrieve when the job ended there, else
+ *   not waiting (`openaiBackgroundMaxPolls: 0`): it comes back `incomplete`;
+ * - the retrieves left are continuations of the job from the history (its response, with no
+ *   cursor for a `stream=false` retrieve, as its last message), through `requestStream`.
+ * Each exchange's response is checked against the recorded end (a pending job: `incomplete`,
+ * the job's id and background marker), and the requests sent must be the recorded ones.
+ */
+const replayBackgroundCase = (
+  c: ConformanceCase,
+  rechunkSeed: number | undefined,
+  model: ModelFor,
+  isOurs: (it: Interaction) => boolean
+) =>
+  Effect.gen(function* () {
+    const posts = c.interactions.filter(isOurs)
+    // The bodies the server sends: streamed ones cut where the recorded client resumed.
+    const cut = new Map<Interaction, string>()
+    const plans = posts.map((post) => {
+      const id = jobIdOf(post)
+      const retrieves = c.interactions.filter(
+        (i) => i.endpoint === "responses.retrieve" && i.request.path.includes(`/responses/${id}?`)
+      )
+      return { post, id, retrieves }
+    })
+    /** The streamed retrieves continuing `from` (index into retrieves) as resumed connections. */
+    const resumesAfter = (
+      previous: Interaction,
+      retrieves: ReadonlyArray<Interaction>,
+      from: number
+    ): number => {
+      let k = from
+      let body = previous
+      while (k < retrieves.length && cursorOf(retrieves[k]!) !== undefined) {
+        cut.set(body, cutAfter(cut.get(body) ?? body.response.sse!, cursorOf(retrieves[k]!)!))
+        body = retrieves[k]!
+        k++
+      }
+      return k - from
+    }
+    // Plan the cuts first (the server is built from the cut case).
+    const steps = plans.map(({ post, id, retrieves }) => {
+      const body = post.request.body as Json
+      const exchanges: Array<{
+        readonly kind: "post" | "continue"
+        readonly stream: boolean
+        readonly cursor: number | undefined
+        readonly resumes: number
+        readonly maxPolls: number | undefined
+        readonly end: Interaction
+      }> = []
+      /**
+       * Whole retrieves from `rest`: one exchange polling them all when the job ended there,
+       * else not waiting (`pending` is then the recorded end); the retrieves it consumes.
+       */
+      const whole = (
+        kind: "post" | "continue",
+        stream: boolean,
+        rest: ReadonlyArray<Interaction>,
+        pending: Interaction
+      ): number => {
+        const all = polledToEnd(rest)
+        exchanges.push({
+          kind,
+          stream,
+          cursor: undefined,
+          resumes: 0,
+          maxPolls: all ? undefined : 0,
+          end: all ? rest.at(-1)! : pending
+        })
+        return all ? rest.length : kind === "post" ? 0 : 1
+      }
+      let next = 0
+      if (body.stream === true) {
+        const resumes = resumesAfter(post, retrieves, 0)
+        next = resumes
+        exchanges.push({
+          kind: "post",
+          stream: true,
+          cursor: undefined,
+          resumes,
+          maxPolls: undefined,
+          end: resumes > 0 ? retrieves[resumes - 1]! : post
+        })
+      } else {
+        next = whole("post", false, retrieves, post)
+      }
+      while (next < retrieves.length) {
+        const first = retrieves[next]!
+        const cursor = cursorOf(first)
+        if (cursor !== undefined) {
+          const resumes = resumesAfter(first, retrieves, next + 1)
+          exchanges.push({
+            kind: "continue",
+            stream: true,
+            cursor,
+            resumes,
+            maxPolls: undefined,
+            end: retrieves[next + resumes]!
+          })
+          next += 1 + resumes
+        } else {
+          // Whole retrieves: polled to the end when the job ended there, else one at a time.
+          next += whole("continue", true, retrieves.slice(next), first)
+        }
+      }
+      return { post, id, exchanges }
+    })
+    const replayed: ConformanceCase = {
+      ...c,
+      interactions: c.interactions.map((i) =>
+        cut.has(i) ? { ...i, response: { ...i.response, sse: cut.get(i)! } } : i
+      )
+    }
+    const server = yield* replayServer(replayed, rechunkSeed === undefined ? {} : { rechunkSeed })
+    for (const { post, id, exchanges } of steps) {
+      const body = post.request.body as Json
+      const inputs = fromWire(body)
+      const m = yield* model(server.baseUrl, post.request.path, body.model)
+      for (const x of exchanges) {
+        const settings: OpenAiResponses.Settings = {
+          ...inputs.settings,
+          openaiBackgroundMaxResumes: x.resumes,
+          ...(x.maxPolls !== undefined ? { openaiBackgroundMaxPolls: x.maxPolls } : {})
+        }
+        // A continuation: the job's response so far (its cursor, or none) ends the history.
+        const messages =
+          x.kind === "post"
+            ? inputs.messages
+            : [
+                ...inputs.messages,
+                new Messages.ModelResponse({
+                  parts: [],
+                  providerName: "openai",
+                  providerResponseId: id,
+                  state: "incomplete",
+                  providerDetails: {
+                    background: true,
+                    ...(x.cursor !== undefined ? { last_sequence_number: x.cursor } : {})
+                  }
+                })
+              ]
+        const exit = yield* exchange(m, messages, settings, inputs.parameters, x.stream)
+        if (checkRecordedError(c.id, exit, x.end.response)) continue
+        const end = recordedEnd(x.end)
+        if (end !== undefined) {
+          const response = successOf(c.id, exit)
+          checkResponse(response, end)
+          assert.strictEqual(response.state, "complete")
+          continue
+        }
+        // Still pending: an incomplete response naming the job, to be continued (a stream
+        // that ended there fails with it as its partial response).
+        const pending = Exit.isSuccess(exit)
+          ? exit.value
+          : exit.cause._tag === "Fail" && "partialResponse" in exit.cause.error
+            ? exit.cause.error.partialResponse
+            : undefined
+        assert.isDefined(pending, `${c.id}: a pending job's response`)
+        assert.strictEqual(pending!.state, "incomplete", `${c.id}: a pending job`)
+        assert.strictEqual(pending!.providerResponseId, id)
+        assert.strictEqual(pending!.providerDetails?.background, true)
+      }
+    }
+    // Every recorded exchange of the jobs was made, in order, and no other.
+    const ours = c.interactions.filter((i) => isOurs(i) || i.endpoint === "responses.retrieve")
+    assert.deepStrictEqual(
+      server.received
+        .filter((r) => !r.path.endsWith("/cancel"))
+        .map((r) => `${r.method} ${r.path}`),
+      ours.map((i) => `${i.request.method} ${i.request.path}`),
+      `${c.id}: the requests sent`
+    )
+    assert.strictEqual(server.unused(), c.interactions.length - ours.length)
+  }).pipe(Effect.provide(NodeHttpClient.layerUndici))
+
+/** Whether a case runs background jobs (a recorded POST with `background: true`). */
+const isBackgroundCase = (c: ConformanceCase, isOurs: (it: Interaction) => boolean): boolean =>
+  c.interactions.some((i) => isOurs(i) && (i.request.body as Json | null)?.background === true)
 
 /**
  * Registers the Responses conformance tests of a folder (`onlyResponsesCases`: a gateway
@@ -796,7 +1019,10 @@ export const describeResponsesConformance = (
         assert.deepStrictEqual(normalize(encoded), normalize(body))
       }
     },
-    replay: (c, seed) => replayCase(isOurs, c, seed, options.model ?? modelFor),
+    replay: (c, seed) =>
+      isBackgroundCase(c, isOurs)
+        ? replayBackgroundCase(c, seed, options.model ?? modelFor, isOurs)
+        : replayCase(isOurs, c, seed, options.model ?? modelFor),
     rechunkSeed: 7
   })
 }
