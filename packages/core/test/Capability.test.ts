@@ -317,11 +317,30 @@ describe("Capability contributions", () => {
 })
 
 describe("Capability hooks: order", () => {
+  const caps = ["a", "b", "run"]
+  const each = (hook: string) => caps.map((c) => `${c}.${hook}`)
+  const reversed = (hook: string) => each(hook).reverse()
+  // One model request: before in order, wraps nested (first outermost), after reversed.
+  const modelRequest = (step: number) => [
+    ...each(`beforeModelRequest(${step})`),
+    ...each("wrapModelRequest:in"),
+    ...reversed("wrapModelRequest:out"),
+    ...reversed("afterModelRequest")
+  ]
   const expected = [
-    "a.beforeRun",
-    "b.beforeRun",
-    "run.beforeRun",
-    // first request: before in order, wraps nested (first outermost), after reversed
+    ...each("beforeRun"),
+    ...modelRequest(1),
+    // the tool call: the wraps enclose before / tool / after
+    ...each("wrapToolExecute:in"),
+    ...each("beforeToolExecute(lookup)"),
+    "tool(x)",
+    ...reversed("afterToolExecute"),
+    ...reversed("wrapToolExecute:out"),
+    ...modelRequest(2),
+    ...reversed("afterRun")
+  ]
+  // Spelled out once, so the helpers above cannot hide a wrong order.
+  assert.deepStrictEqual(modelRequest(1).slice(0, 9), [
     "a.beforeModelRequest(1)",
     "b.beforeModelRequest(1)",
     "run.beforeModelRequest(1)",
@@ -330,41 +349,8 @@ describe("Capability hooks: order", () => {
     "run.wrapModelRequest:in",
     "run.wrapModelRequest:out",
     "b.wrapModelRequest:out",
-    "a.wrapModelRequest:out",
-    "run.afterModelRequest",
-    "b.afterModelRequest",
-    "a.afterModelRequest",
-    // the tool call: the wraps enclose before / tool / after
-    "a.wrapToolExecute:in",
-    "b.wrapToolExecute:in",
-    "run.wrapToolExecute:in",
-    "a.beforeToolExecute(lookup)",
-    "b.beforeToolExecute(lookup)",
-    "run.beforeToolExecute(lookup)",
-    "tool(x)",
-    "run.afterToolExecute",
-    "b.afterToolExecute",
-    "a.afterToolExecute",
-    "run.wrapToolExecute:out",
-    "b.wrapToolExecute:out",
-    "a.wrapToolExecute:out",
-    // second request
-    "a.beforeModelRequest(2)",
-    "b.beforeModelRequest(2)",
-    "run.beforeModelRequest(2)",
-    "a.wrapModelRequest:in",
-    "b.wrapModelRequest:in",
-    "run.wrapModelRequest:in",
-    "run.wrapModelRequest:out",
-    "b.wrapModelRequest:out",
-    "a.wrapModelRequest:out",
-    "run.afterModelRequest",
-    "b.afterModelRequest",
-    "a.afterModelRequest",
-    "run.afterRun",
-    "b.afterRun",
-    "a.afterRun"
-  ]
+    "a.wrapModelRequest:out"
+  ])
   for (const entry of entries) {
     it.effect(
       `${entry.name}: agent capabilities outside the run's, each hook point in middleware order`,
@@ -419,6 +405,18 @@ describe("Capability hooks: order", () => {
   )
 })
 
+/** The event tags of a streamed run. */
+const streamedTags = (
+  agent: Agent.Agent<string, never, Model.Model>,
+  layer: Layer.Layer<Model.Model>
+) =>
+  Effect.map(Stream.runCollect(agent.runStream("x")).pipe(Effect.provide(layer)), (events) =>
+    Chunk.toReadonlyArray(events).map((e) => e._tag)
+  )
+
+/** The events of a response substituted for a request: its part announced, then the result. */
+const substituteTags = ["PartStartEvent", "FinalResultEvent", "PartEndEvent", "AgentRunResultEvent"]
+
 describe("Capability hooks: substitutes and rewrites", () => {
   it.effect(
     "beforeModelRequest replaces the messages, settings and parameters sent (not the history)",
@@ -464,51 +462,41 @@ describe("Capability hooks: substitutes and rewrites", () => {
       })
   )
 
-  it.effect(
-    "skipModelRequest: no request is sent, the substitute is the response (run and runStream)",
-    () =>
-      Effect.gen(function* () {
-        const { seen, layer } = scripted()
-        const cap = Capability.hooks({
-          beforeModelRequest: () => Effect.succeed(Capability.skipModelRequest("cached answer"))
+  // A substitute for the request, from `beforeModelRequest` or from a wrapper not calling next.
+  const substitutes: ReadonlyArray<readonly [string, Capability.Capability]> = [
+    [
+      "skipModelRequest",
+      Capability.hooks({
+        beforeModelRequest: () => Effect.succeed(Capability.skipModelRequest("substitute"))
+      })
+    ],
+    [
+      "wrapModelRequest without next",
+      Capability.hooks({
+        wrapModelRequest: () => Effect.succeed(FunctionModel.text("substitute"))
+      })
+    ]
+  ]
+  for (const [name, cap] of substitutes) {
+    it.effect(
+      `${name}: no request is sent, the substitute is the response (run and runStream)`,
+      () =>
+        Effect.gen(function* () {
+          const { seen, layer } = scripted()
+          const agent = Agent.make({ capabilities: [cap] })
+          const result = yield* agent.run("x").pipe(Effect.provide(layer))
+          assert.strictEqual(result.output, "substitute")
+          assert.strictEqual(seen.length, 0)
+          assert.strictEqual(result.usage.requests, 0)
+          const response = result.allMessages()[1] as Messages.ModelResponse
+          assert.strictEqual(response._tag, "ModelResponse")
+          assert.strictEqual(response.text, "substitute")
+          // Streamed, the substitute's parts are announced like a response's.
+          assert.deepStrictEqual(yield* streamedTags(agent, layer), substituteTags)
+          assert.strictEqual(seen.length, 0)
         })
-        const agent = Agent.make({ capabilities: [cap] })
-        const result = yield* agent.run("x").pipe(Effect.provide(layer))
-        assert.strictEqual(result.output, "cached answer")
-        assert.strictEqual(seen.length, 0)
-        assert.strictEqual(result.usage.requests, 0)
-        const response = result.allMessages()[1] as Messages.ModelResponse
-        assert.strictEqual(response._tag, "ModelResponse")
-        assert.strictEqual(response.text, "cached answer")
-        const events = yield* Stream.runCollect(agent.runStream("x")).pipe(Effect.provide(layer))
-        assert.deepStrictEqual(
-          Chunk.toReadonlyArray(events).map((e) => e._tag),
-          ["PartStartEvent", "FinalResultEvent", "PartEndEvent", "AgentRunResultEvent"]
-        )
-        assert.strictEqual(seen.length, 0)
-      })
-  )
-
-  it.effect("wrapModelRequest substitutes a response by not calling next", () =>
-    Effect.gen(function* () {
-      const { seen, layer } = scripted()
-      const cap = Capability.hooks({
-        wrapModelRequest: () => Effect.succeed(FunctionModel.text("from the wrapper"))
-      })
-      const agent = Agent.make({ capabilities: [cap] })
-      const result = yield* agent.run("x").pipe(Effect.provide(layer))
-      assert.strictEqual(result.output, "from the wrapper")
-      assert.strictEqual(seen.length, 0)
-      assert.strictEqual(result.usage.requests, 0)
-      // Streamed, the substitute's parts are announced like a response's.
-      const events = yield* Stream.runCollect(agent.runStream("x")).pipe(Effect.provide(layer))
-      assert.deepStrictEqual(
-        Chunk.toReadonlyArray(events).map((e) => e._tag),
-        ["PartStartEvent", "FinalResultEvent", "PartEndEvent", "AgentRunResultEvent"]
-      )
-      assert.strictEqual(seen.length, 0)
-    })
-  )
+    )
+  }
 
   it.effect("afterModelRequest replaces the response the run handles and keeps", () =>
     Effect.gen(function* () {

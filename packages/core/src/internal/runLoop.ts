@@ -1475,6 +1475,28 @@ class Run<A> implements Machine<A>, ToolHost {
     })
   }
 
+  /**
+   * Unless `done` when the scope closes (a failure, an interruption), the partial response of
+   * `streamed` goes into the history as `interrupted`.
+   */
+  private keepInterrupted(
+    streamed: Model.StreamedResponse,
+    done: () => boolean
+  ): Effect.Effect<void, never, Scope.Scope> {
+    return Effect.addFinalizer(() =>
+      done()
+        ? Effect.void
+        : Effect.map(streamed.response, (r) =>
+            this.append(
+              new ModelResponse(
+                { ...r, state: "interrupted", conversationId: this.conversationId },
+                true
+              )
+            )
+          )
+    )
+  }
+
   private isFinalStart(part: PartStartEvent["part"], allowText: boolean): boolean {
     if (part._tag === "TextPart") {
       return (
@@ -1508,18 +1530,7 @@ class Run<A> implements Machine<A>, ToolHost {
         prep.parameters
       )
       let done = false
-      yield* Effect.addFinalizer(() =>
-        done
-          ? Effect.void
-          : Effect.map(streamed.response, (r) =>
-              this.append(
-                new ModelResponse(
-                  { ...r, state: "interrupted", conversationId: this.conversationId },
-                  true
-                )
-              )
-            )
-      )
+      yield* this.keepInterrupted(streamed, () => done)
       const finish = (completed: ModelResponse | undefined) =>
         Effect.flatMap(
           completed !== undefined ? Effect.succeed(completed) : streamed.response,
@@ -1700,18 +1711,7 @@ class Run<A> implements Machine<A>, ToolHost {
               r.parameters
             )
             let done = false
-            yield* Effect.addFinalizer(() =>
-              done
-                ? Effect.void
-                : Effect.map(streamed.response, (partial) =>
-                    this.append(
-                      new ModelResponse(
-                        { ...partial, state: "interrupted", conversationId: this.conversationId },
-                        true
-                      )
-                    )
-                  )
-            )
+            yield* this.keepInterrupted(streamed, () => done)
             const out: Array<AgentStreamEvent<A>> = []
             const relay = this.relay((e) => out.push(e))
             yield* Stream.runForEachChunk(streamed.events, (chunk) => {
