@@ -58,6 +58,8 @@ import * as Graph from "./AgentGraph.js"
 import { partialOutputs } from "./internal/outputDecode.js"
 import * as internal from "./internal/runLoop.js"
 import * as Composition from "./AgentComposition.js"
+import type * as Capability from "./Capability.js"
+import * as capabilities from "./internal/capabilities.js"
 
 export {
   /** The result of a run: output, usage, messages. */
@@ -137,28 +139,44 @@ export type RunRequirements<R, M> = [M] extends [never]
  * `DeferredToolRequests` kept when the agent's tools may defer), and a run toolset that may
  * defer adds `DeferredToolRequests`.
  */
-export type RunOutput<A, O, S extends ReadonlyArray<Toolset.Any> = []> =
+export type RunOutput<
+  A,
+  O,
+  S extends ReadonlyArray<Toolset.Any> = [],
+  C extends ReadonlyArray<Capability.Any> = []
+> =
   | ([O] extends [never] ? A : OutputSpec.Output<O> | Extract<A, DeferredToolRequests>)
-  | ([Toolset.Deferrals<S[number]>] extends [never] ? never : DeferredToolRequests)
+  | ([Toolset.Deferrals<S[number]> | Capability.Deferrals<C[number]>] extends [never]
+      ? never
+      : DeferredToolRequests)
 
 /**
- * The errors of a run of an agent with errors `E`, per-run model input `M` and per-run
- * toolsets `S` (their tools' errors join).
+ * The errors of a run of an agent with errors `E`, per-run model input `M`, per-run toolsets
+ * `S` (their tools' errors join) and per-run capabilities `C` (theirs join too).
  */
-export type RunErrors<E, M, S extends ReadonlyArray<Toolset.Any>> =
-  | AgentError
-  | E
-  | ModelErrors<M>
-  | Toolset.Errors<S[number]>
+export type RunErrors<
+  E,
+  M,
+  S extends ReadonlyArray<Toolset.Any>,
+  C extends ReadonlyArray<Capability.Any> = []
+> = AgentError | E | ModelErrors<M> | Toolset.Errors<S[number]> | Capability.Errors<C[number]>
 
 /**
  * The requirements of a run of an agent requiring `R` (see `RunRequirements`), plus what a
- * per-run `outputType` `O` and toolsets `S` require.
+ * per-run `outputType` `O`, toolsets `S` and capabilities `C` require.
  */
-export type RunServices<R, M, O, S extends ReadonlyArray<Toolset.Any>> =
+export type RunServices<
+  R,
+  M,
+  O,
+  S extends ReadonlyArray<Toolset.Any>,
+  C extends ReadonlyArray<Capability.Any> = []
+> =
   | RunRequirements<R, M>
   | Exclude<
-      OutputSpec.Requirements<O> | Toolset.Requirements<S[number]>,
+      | OutputSpec.Requirements<O>
+      | Toolset.Requirements<S[number]>
+      | Capability.Requirements<C[number]>,
       RunContext | Graph.CurrentUsage
     >
 
@@ -169,8 +187,15 @@ export type RunServices<R, M, O, S extends ReadonlyArray<Toolset.Any>> =
 export interface RunOptions<
   M extends Model.Input = never,
   O extends OutputSpec.Any = never,
-  S extends ReadonlyArray<Toolset.Any> = []
+  S extends ReadonlyArray<Toolset.Any> = [],
+  C extends ReadonlyArray<Capability.Any> = []
 > {
+  /**
+   * Capabilities for this run only, after the agent's (see `Capability`): their tools,
+   * instructions, settings (over the agent's capabilities', under `modelSettings`), history
+   * processors and hooks (inside the agent's). Their errors and requirements join the run's.
+   */
+  readonly capabilities?: C
   /**
    * The output of this run, replacing the agent's (pydantic-ai's per-run `output_type`): any
    * `OutputSpec` (tool / native / prompted / text output), and the type of the result follows
@@ -338,14 +363,15 @@ export interface Agent<A, E = never, R = never> extends Pipeable {
   run<
     M extends Model.Input = never,
     O extends OutputSpec.Any = never,
-    const S extends ReadonlyArray<Toolset.Any> = []
+    const S extends ReadonlyArray<Toolset.Any> = [],
+    const C extends ReadonlyArray<Capability.Any> = []
   >(
     prompt: Prompt,
-    options?: RunOptions<M, O, S>
+    options?: RunOptions<M, O, S, C>
   ): Effect.Effect<
-    Graph.AgentRunResult<RunOutput<A, O, S>>,
-    RunErrors<E, M, S>,
-    RunServices<R, M, O, S>
+    Graph.AgentRunResult<RunOutput<A, O, S, C>>,
+    RunErrors<E, M, S, C>,
+    RunServices<R, M, O, S, C>
   >
   /**
    * Runs the agent to the end, streaming every event: part start/delta/end of each response,
@@ -355,14 +381,15 @@ export interface Agent<A, E = never, R = never> extends Pipeable {
   runStream<
     M extends Model.Input = never,
     O extends OutputSpec.Any = never,
-    const S extends ReadonlyArray<Toolset.Any> = []
+    const S extends ReadonlyArray<Toolset.Any> = [],
+    const C extends ReadonlyArray<Capability.Any> = []
   >(
     prompt: Prompt,
-    options?: RunOptions<M, O, S>
+    options?: RunOptions<M, O, S, C>
   ): Stream.Stream<
-    Graph.AgentStreamEvent<RunOutput<A, O, S>>,
-    RunErrors<E, M, S>,
-    RunServices<R, M, O, S>
+    Graph.AgentStreamEvent<RunOutput<A, O, S, C>>,
+    RunErrors<E, M, S, C>,
+    RunServices<R, M, O, S, C>
   >
   /**
    * Runs the agent, streaming its output as it grows: validated partial outputs, then the final
@@ -371,23 +398,29 @@ export interface Agent<A, E = never, R = never> extends Pipeable {
   streamOutput<
     M extends Model.Input = never,
     O extends OutputSpec.Any = never,
-    const S extends ReadonlyArray<Toolset.Any> = []
+    const S extends ReadonlyArray<Toolset.Any> = [],
+    const C extends ReadonlyArray<Capability.Any> = []
   >(
     prompt: Prompt,
-    options?: RunOptions<M, O, S> & StreamOutputOptions
-  ): Stream.Stream<PartialOutput<RunOutput<A, O, S>>, RunErrors<E, M, S>, RunServices<R, M, O, S>>
+    options?: RunOptions<M, O, S, C> & StreamOutputOptions
+  ): Stream.Stream<
+    PartialOutput<RunOutput<A, O, S, C>>,
+    RunErrors<E, M, S, C>,
+    RunServices<R, M, O, S, C>
+  >
   /** Starts a run to be stepped node by node; it lives as long as the scope. */
   iter<
     M extends Model.Input = never,
     O extends OutputSpec.Any = never,
-    const S extends ReadonlyArray<Toolset.Any> = []
+    const S extends ReadonlyArray<Toolset.Any> = [],
+    const C extends ReadonlyArray<Capability.Any> = []
   >(
     prompt: Prompt,
-    options?: RunOptions<M, O, S>
+    options?: RunOptions<M, O, S, C>
   ): Effect.Effect<
-    AgentRun<RunOutput<A, O, S>, RunErrors<E, M, S>>,
-    RunErrors<E, M, S>,
-    RunServices<R, M, O, S> | Scope.Scope
+    AgentRun<RunOutput<A, O, S, C>, RunErrors<E, M, S, C>>,
+    RunErrors<E, M, S, C>,
+    RunServices<R, M, O, S, C> | Scope.Scope
   >
 }
 
@@ -405,8 +438,15 @@ export interface MakeOptions<
   M extends Model.Input,
   D extends boolean = false,
   HE = never,
-  HR = never
+  HR = never,
+  C extends ReadonlyArray<Capability.Any> = []
 > {
+  /**
+   * Capabilities (see `Capability`): bundles of tools, built-in tools, instructions, settings
+   * (over `modelSettings`, under a run's), history processors and hooks, in order (the first
+   * is the outermost middleware). Their errors and requirements join the agent's.
+   */
+  readonly capabilities?: C
   /** Used in spans (`invoke_agent {name}`) and visible in `RunContext.agentName`. */
   readonly name?: string
   /**
@@ -631,19 +671,28 @@ export const make = <
   M extends Model.Input = never,
   D extends boolean = false,
   HE = never,
-  HR = never
+  HR = never,
+  const C extends ReadonlyArray<Capability.Any> = []
 >(
-  options: MakeOptions<Tools, Sets, O, IE, IR, VR, M, D, HE, HR> = {}
+  options: MakeOptions<Tools, Sets, O, IE, IR, VR, M, D, HE, HR, C> = {}
 ): Agent<
   OutputWithDeferred<
     OutputSpec.Output<O>,
-    Tool.Deferrals<Tools[number]> | Toolset.Deferrals<Sets[number]>,
+    | Tool.Deferrals<Tools[number]>
+    | Toolset.Deferrals<Sets[number]>
+    | Capability.Deferrals<C[number]>,
     D
   >,
-  Tool.Errors<Tools[number]> | Toolset.Errors<Sets[number]> | IE | HE | ModelErrors<M>,
+  | Tool.Errors<Tools[number]>
+  | Toolset.Errors<Sets[number]>
+  | Capability.Errors<C[number]>
+  | IE
+  | HE
+  | ModelErrors<M>,
   | Exclude<
       | Tool.Requirements<Tools[number]>
       | Toolset.Requirements<Sets[number]>
+      | Capability.Requirements<C[number]>
       | OutputSpec.Requirements<O>
       | IR
       | VR
@@ -657,7 +706,7 @@ export const make = <
     sets.push(Toolset.fromTools(options.tools))
   }
   for (const s of options.toolsets ?? []) sets.push(s)
-  return fromConfig({
+  const config: internal.AgentConfig = {
     name: options.name,
     description: options.description,
     model: options.model,
@@ -683,7 +732,8 @@ export const make = <
         : typeof options.maxConcurrentRuns === "number"
           ? concurrencyLimiter({ maxRunning: options.maxConcurrentRuns })
           : options.maxConcurrentRuns
-  })
+  }
+  return fromConfig(capabilities.withCapabilities(config, options.capabilities ?? []))
 }
 
 // ---------------------------------------------------------------------------

@@ -130,7 +130,9 @@ export const unsupportedOptions: Readonly<Record<string, string>> = {
   handleDeferred:
     "a durable run waits for its deferred calls (a handler of this process cannot be persisted): resolve them with `approve`, `deny` or `provideResult`, or notify with `MakeOptions.onDeferred`",
   historyProcessors: "give history processors to the agent (functions cannot be persisted)",
-  builtinTools: "give built-in tools to the agent"
+  builtinTools: "give built-in tools to the agent",
+  capabilities:
+    "give capabilities to the agent (hooks and functions of this process cannot be persisted with the run)"
 }
 
 const validateInput = Schema.validate(RunInput, { onExcessProperty: "error", errors: "all" })

@@ -67,7 +67,8 @@ import {
   type ModelResponseStreamEvent,
   OutputToolCallEvent,
   OutputToolResultEvent,
-  type PartStartEvent,
+  PartEndEvent,
+  PartStartEvent,
   RetryPromptPart,
   SystemPromptPart,
   type ToolCallPart,
@@ -83,6 +84,9 @@ import { RunContext, type Service as RunContextService } from "../RunContext.js"
 import type { ToolDefinition } from "../Tool.js"
 import * as Toolset from "../Toolset.js"
 import { RunUsage, UsageLimits } from "../Usage.js"
+import type * as Capability from "../Capability.js"
+import { SkipModelRequest, type ModelRequestContext } from "../Capability.js"
+import * as capabilities from "./capabilities.js"
 import { countBeforeRequest } from "./countBeforeRequest.js"
 import * as historyProcessors from "./historyProcessors.js"
 import { repairHistory } from "./historyRepair.js"
@@ -136,6 +140,13 @@ export interface AgentConfig {
     | undefined
   /** Rewrite the messages before each model request (`internal/historyProcessors.ts`). */
   readonly historyProcessors?: ReadonlyArray<historyProcessors.AnyProcessor> | undefined
+  /**
+   * The capabilities folded into this configuration (`internal/capabilities.ts`: their tools,
+   * instructions, settings and processors are already in the fields above).
+   */
+  readonly capabilities?: ReadonlyArray<Capability.Any> | undefined
+  /** Their hooks, compiled; `undefined` when none has a hook (the loop then skips them). */
+  readonly hooks?: capabilities.CompiledHooks | undefined
 }
 
 /** Per-run options (untyped). */
@@ -168,6 +179,8 @@ export interface RunOptionsAny {
   /** Replace the agent's `retries` / `outputRetries` for this run. */
   readonly retries?: number | undefined
   readonly outputRetries?: number | undefined
+  /** Added after the agent's capabilities for this run. */
+  readonly capabilities?: ReadonlyArray<Capability.Any> | undefined
 }
 
 /** Configurations with a run's `outputType` (and retries) over them, by agent configuration. */
@@ -183,11 +196,13 @@ const overridden = new WeakMap<AgentConfig, WeakMap<OutputSpec.Any, Map<string, 
 export const runConfig = (config: AgentConfig, options: RunOptionsAny): AgentConfig | UserError => {
   const { outputType, toolsets, retries, outputRetries } = options
   const extraSets = toolsets !== undefined && toolsets.length > 0
+  const caps = options.capabilities
   if (
     outputType === undefined &&
     !extraSets &&
     retries === undefined &&
-    outputRetries === undefined
+    outputRetries === undefined &&
+    (caps === undefined || caps.length === 0)
   )
     return config
   if (outputType !== undefined && config.outputValidators.length > 0) {
@@ -204,6 +219,15 @@ export const runConfig = (config: AgentConfig, options: RunOptionsAny): AgentCon
     ...(retries !== undefined ? { retries } : {}),
     ...(outputRetries !== undefined ? { outputRetries } : {})
   })
+  // Run capabilities: a configuration of this run's own (their tools, instructions, hooks).
+  if (caps !== undefined && caps.length > 0) {
+    return capabilities.withCapabilities(
+      outputType === undefined && !extraSets && retries === undefined && outputRetries === undefined
+        ? config
+        : derive(),
+      caps
+    )
+  }
   if (extraSets) return derive()
   let byOutput = overridden.get(config)
   if (byOutput === undefined) overridden.set(config, (byOutput = new WeakMap()))
@@ -506,6 +530,12 @@ interface Resume {
 interface Prepared {
   readonly messages: ReadonlyArray<ModelMessage>
   readonly parameters: Model.ModelRequestParameters
+  /** Set by `beforeModelRequest` hooks only: the settings of this request. */
+  readonly settings?: ModelSettings.ModelSettings
+  /** Set by `beforeModelRequest` hooks only: the response that replaces the request. */
+  readonly skip?: ModelResponse
+  /** Set by `beforeModelRequest` hooks only: the request is re-sent with this retry prompt. */
+  readonly retry?: ModelRetry
 }
 
 const noTools: Map<string, Toolset.ToolsetTool<any, any>> = new Map()
@@ -546,7 +576,7 @@ export const makeMachine = <A>(
   const effective = runConfig(config, options)
   if (effective instanceof UserError) return Effect.fail(effective)
   const forced = forcedToolChoice(
-    options.modelSettings?.toolChoice ?? config.modelSettings?.toolChoice
+    options.modelSettings?.toolChoice ?? effective.modelSettings?.toolChoice
   )
   if (forced !== undefined) return Effect.fail(forced)
   const plan = planFor(effective)
@@ -752,6 +782,9 @@ class Run<A> implements Machine<A>, ToolHost {
   get given(): DeferredToolResults | undefined {
     return this.st.resume?.results
   }
+  get hooks(): capabilities.CompiledHooks | undefined {
+    return this.plan.config.hooks
+  }
 
   // -- Machine ----------------------------------------------------------------
 
@@ -911,7 +944,18 @@ class Run<A> implements Machine<A>, ToolHost {
     )
   }
 
+  /** The first node: the `beforeRun` hooks (if any), then the first request is built. */
   private userPrompt(node: UserPromptNode): Effect.Effect<AgentNode<A>, unknown, unknown> {
+    const before = this.plan.config.hooks?.beforeRun
+    return before === undefined
+      ? this.firstRequest(node)
+      : Effect.zipRight(
+          Effect.flatMap(this.makeCtx(), (ctx) => capabilities.beforeRun(before, ctx)),
+          this.firstRequest(node)
+        )
+  }
+
+  private firstRequest(node: UserPromptNode): Effect.Effect<AgentNode<A>, unknown, unknown> {
     const deferred = this.options.deferredToolResults
     if (deferred !== undefined) return this.resumeDeferred(node.prompt, deferred)
     const prompt = node.prompt
@@ -1195,15 +1239,55 @@ class Run<A> implements Machine<A>, ToolHost {
         const before = this.usageLimits.checkBeforeRequest(usage)
         if (Option.isSome(before)) return Effect.fail(this.limitError(before.value))
         if (this.processors.length === 0) {
-          return this.countedPrepared({ messages: st.messages, parameters }, usage)
+          return this.hookedPrepared({ messages: st.messages, parameters }, usage)
         }
         // History processors: what they return is sent; the stored history stays whole.
         return Effect.flatMap(
           historyProcessors.apply(this.processors, st.messages, this.ctxWith(usage)),
-          (messages) => this.countedPrepared({ messages, parameters }, usage)
+          (messages) => this.hookedPrepared({ messages, parameters }, usage)
         )
       })
     })
+  }
+
+  /**
+   * The prepared request after the `beforeModelRequest` hooks (when there are any): what they
+   * return is sent (a history they leave without a request to send is a `UserError`); a skip
+   * or a `ModelRetry` is carried to the request node in `Prepared`.
+   */
+  private hookedPrepared(
+    prep: Prepared,
+    usage: RunUsage
+  ): Effect.Effect<Prepared, unknown, unknown> {
+    const before = this.plan.config.hooks?.beforeModelRequest
+    if (before === undefined) return this.countedPrepared(prep, usage)
+    const request: ModelRequestContext = {
+      messages: prep.messages,
+      modelSettings: this.st.settings,
+      parameters: prep.parameters
+    }
+    return capabilities.beforeModelRequest(before, this.ctxWith(usage), request).pipe(
+      Effect.flatMap((out): Effect.Effect<Prepared, unknown> => {
+        if (out instanceof SkipModelRequest) return Effect.succeed({ ...prep, skip: out.response })
+        const last = out.messages[out.messages.length - 1]
+        if (last === undefined || last._tag !== "ModelRequest") {
+          return Effect.fail(
+            new UserError({
+              reason:
+                "A beforeModelRequest hook returned messages that do not end with the ModelRequest to send: a request needs a non-empty list of messages ending with a ModelRequest (the run's stored history is unchanged)."
+            })
+          )
+        }
+        return this.countedPrepared(
+          { messages: out.messages, parameters: out.parameters, settings: out.modelSettings },
+          usage
+        )
+      }),
+      Effect.catchIf(
+        (e): e is ModelRetry => e instanceof ModelRetry,
+        (retry) => Effect.succeed({ ...prep, retry })
+      )
+    )
   }
 
   /**
@@ -1218,7 +1302,7 @@ class Run<A> implements Machine<A>, ToolHost {
         this.chatModel,
         usage,
         prep.messages,
-        this.st.settings,
+        prep.settings ?? this.st.settings,
         prep.parameters
       ),
       (v) => (Option.isSome(v) ? Effect.fail(this.limitError(v.value)) : Effect.succeed(prep))
@@ -1273,10 +1357,11 @@ class Run<A> implements Machine<A>, ToolHost {
     )
   }
 
-  private finishResponse(raw: ModelResponse): Effect.Effect<AgentNode<A>, unknown> {
+  /** Takes a response into the run; `counted: false` for a substitute (no request was sent). */
+  private finishResponse(raw: ModelResponse, counted = true): Effect.Effect<AgentNode<A>, unknown> {
     const response = this.stamped(raw)
     return Effect.flatMap(
-      Ref.updateAndGet(this.usageRef, (u) => u.addRequest(response.usage)),
+      Ref.updateAndGet(this.usageRef, (u) => (counted ? u.addRequest(response.usage) : u)),
       (usage) => {
         this.append(response)
         const after = this.usageLimits.checkAfterResponse(usage, response.usage)
@@ -1288,10 +1373,127 @@ class Run<A> implements Machine<A>, ToolHost {
 
   private modelRequest(node: ModelRequestNode): Effect.Effect<AgentNode<A>, unknown, unknown> {
     return Effect.flatMap(this.prepareRequest(node), (prep) =>
-      Effect.flatMap(
-        this.chatModel.request(prep.messages, this.st.settings, prep.parameters),
-        (response) => this.finishResponse(response)
+      this.plan.config.hooks?.model === true
+        ? this.hookedRequest(prep, (r) =>
+            this.chatModel.request(r.messages, r.modelSettings, r.parameters)
+          )
+        : Effect.flatMap(
+            this.chatModel.request(prep.messages, this.st.settings, prep.parameters),
+            (response) => this.finishResponse(response)
+          )
+    )
+  }
+
+  // -- Model-request hooks (only with capabilities that have them) -------------
+
+  /**
+   * A prepared request through the model-request hooks: `send` (a plain or a streamed request)
+   * inside the `wrapModelRequest` chain, then the `afterModelRequest` hooks; a response that
+   * `beforeModelRequest` substituted skips both the request and the wrap hooks. A `ModelRetry`
+   * from a hook asks the model again with a retry prompt (output budget): after a response it
+   * stays in the history, before one the request is sent again with the prompt added.
+   * `substituted` is told of a response no request was sent for (a streamed run emits its
+   * parts' events).
+   */
+  private hookedRequest(
+    prep: Prepared,
+    send: (request: ModelRequestContext) => Effect.Effect<ModelResponse, unknown, unknown>,
+    substituted?: (response: ModelResponse) => Effect.Effect<void>
+  ): Effect.Effect<AgentNode<A>, unknown, unknown> {
+    if (prep.retry !== undefined) return this.resendWithRetry(prep.retry)
+    const hooks = this.plan.config.hooks!
+    const request: ModelRequestContext = {
+      messages: prep.messages,
+      modelSettings: prep.settings ?? this.st.settings,
+      parameters: prep.parameters
+    }
+    return Effect.flatMap(this.makeCtx(), (ctx) => {
+      let requested = false
+      // The latest response the model (or a hook) gave: kept in the history on a retry.
+      let obtained: ModelResponse | undefined = prep.skip
+      const core = (r: ModelRequestContext) =>
+        Effect.suspend(() => {
+          requested = true
+          return Effect.tap(send(r), (response) => {
+            obtained = response
+          })
+        })
+      const response =
+        prep.skip !== undefined
+          ? Effect.succeed(prep.skip)
+          : hooks.wrapModelRequest === undefined
+            ? core(request)
+            : capabilities.wrapModelRequest(hooks.wrapModelRequest, ctx, request, core)
+      const after = hooks.afterModelRequest
+      const announced =
+        substituted === undefined
+          ? response
+          : Effect.tap(response, (r) => (requested ? Effect.void : substituted(r)))
+      return announced.pipe(
+        Effect.flatMap((r) => {
+          obtained = r
+          return after === undefined
+            ? this.finishResponse(r, requested)
+            : capabilities.afterModelRequest(after, ctx, request, r).pipe(
+                Effect.flatMap((final) => this.finishResponse(final, requested)),
+                // A hook failed on the response: it stays in the history, then the failure.
+                Effect.tapError((e) =>
+                  e instanceof ModelRetry
+                    ? Effect.void
+                    : Effect.ignore(this.finishResponse(r, requested))
+                )
+              )
+        }),
+        Effect.catchIf(
+          (e): e is ModelRetry => e instanceof ModelRetry,
+          (retry) => {
+            const kept = obtained
+            if (kept === undefined) return this.resendWithRetry(retry)
+            return Effect.zipRight(
+              // Usage and limits as for any response; the next request carries the prompt.
+              this.finishResponse(kept, requested),
+              this.outputRetry(new RetryPromptPart({ content: retryContent(retry) }, true))
+            )
+          }
+        )
       )
+    })
+  }
+
+  /**
+   * A hook asked for a retry before any response: the request just recorded is sent again with
+   * the retry prompt added (one output retry).
+   */
+  private resendWithRetry(retry: ModelRetry): Effect.Effect<AgentNode<A>, unknown> {
+    const part = new RetryPromptPart({ content: retryContent(retry) }, true)
+    return Effect.suspend(() => {
+      const last = this.st.messages[this.st.messages.length - 1] as ModelRequest
+      return Effect.as(
+        this.countOutputRetry(part.content),
+        new ModelRequestNode(new ModelRequest({ parts: [...last.parts, part] }, true), true)
+      )
+    })
+  }
+
+  /**
+   * Unless `done` when the scope closes (a failure, an interruption), the partial response of
+   * `streamed` goes into the history as `interrupted`.
+   */
+  private keepInterrupted(
+    streamed: Model.StreamedResponse,
+    done: () => boolean
+  ): Effect.Effect<void, never, Scope.Scope> {
+    return Effect.addFinalizer(() =>
+      done()
+        ? Effect.void
+        : Effect.map(streamed.response, (r) =>
+            this.append(
+              new ModelResponse(
+                { ...r, state: "interrupted", conversationId: this.conversationId },
+                true
+              )
+            )
+          )
     )
   }
 
@@ -1328,18 +1530,7 @@ class Run<A> implements Machine<A>, ToolHost {
         prep.parameters
       )
       let done = false
-      yield* Effect.addFinalizer(() =>
-        done
-          ? Effect.void
-          : Effect.map(streamed.response, (r) =>
-              this.append(
-                new ModelResponse(
-                  { ...r, state: "interrupted", conversationId: this.conversationId },
-                  true
-                )
-              )
-            )
-      )
+      yield* this.keepInterrupted(streamed, () => done)
       const finish = (completed: ModelResponse | undefined) =>
         Effect.flatMap(
           completed !== undefined ? Effect.succeed(completed) : streamed.response,
@@ -1364,7 +1555,11 @@ class Run<A> implements Machine<A>, ToolHost {
    * events in a nested channel stage, one more read per network read (see `eventChannel`).
    */
   private modelRequestChannel(node: ModelRequestNode): NodeChannel<A> {
-    return scopedChannel(this.modelRequestSetup(node))
+    // With model-request hooks, the request runs in a fiber (a `wrapModelRequest` hook is
+    // around it) and its events come over a queue, as a tool step's do.
+    return this.plan.config.hooks?.model === true
+      ? this.forkedChannel((emit) => this.hookedStream(node, emit))
+      : scopedChannel(this.modelRequestSetup(node))
   }
 
   private modelRequestSetup(
@@ -1436,33 +1631,110 @@ class Run<A> implements Machine<A>, ToolHost {
     node: ModelRequestNode,
     onEvent: EventCallback<A>
   ): Effect.Effect<AgentNode<A>, unknown, unknown> {
+    if (this.plan.config.hooks?.model === true) {
+      return this.hookedStream(node, (events) =>
+        Effect.sync(() => {
+          const list = Chunk.toReadonlyArray(events)
+          for (let i = 0; i < list.length; i++) onEvent(list[i]!)
+        })
+      )
+    }
     return Effect.scoped(
       Effect.gen(this, function* () {
         const { streamed, finish } = yield* this.openStream(node)
-        let completed: ModelResponse | undefined
-        let finalSent = false
-        const allowText = this.spec.allowTextOutput
-        const onEvents = (events: ReadonlyArray<ModelResponseStreamEvent>): void => {
-          for (let i = 0; i < events.length; i++) {
-            const e = events[i]!
-            if (e._tag === "ResponseCompleteEvent") {
-              completed = e.response
-              continue
-            }
-            onEvent(e)
-            if (e._tag === "PartStartEvent" && !finalSent && this.isFinalStart(e.part, allowText)) {
-              finalSent = true
-              onEvent(finalResultOf(e.part))
-            }
-          }
-        }
+        const relay = this.relay(onEvent)
         const push = streamed.push
-        if (push !== undefined) yield* push(onEvents)
+        if (push !== undefined) yield* push(relay.onEvents)
         else
           yield* Stream.runForEachChunk(streamed.events, (chunk) =>
-            Effect.sync(() => onEvents(Chunk.toReadonlyArray(chunk)))
+            Effect.sync(() => relay.onEvents(Chunk.toReadonlyArray(chunk)))
           )
-        return yield* finish(completed)
+        return yield* finish(relay.completed())
+      })
+    )
+  }
+
+  /**
+   * Relays one streamed response's events to `onEvent`: a `FinalResultEvent` after the part that
+   * ends the run, the `ResponseCompleteEvent` kept back (`completed` gives its response).
+   */
+  private relay(onEvent: EventCallback<A>): {
+    readonly onEvents: (events: ReadonlyArray<ModelResponseStreamEvent>) => void
+    readonly completed: () => ModelResponse | undefined
+  } {
+    let completed: ModelResponse | undefined
+    let finalSent = false
+    const allowText = this.spec.allowTextOutput
+    return {
+      onEvents: (events) => {
+        for (let i = 0; i < events.length; i++) {
+          const e = events[i]!
+          if (e._tag === "ResponseCompleteEvent") {
+            completed = e.response
+            continue
+          }
+          onEvent(e)
+          if (e._tag === "PartStartEvent" && !finalSent && this.isFinalStart(e.part, allowText)) {
+            finalSent = true
+            onEvent(finalResultOf(e.part))
+          }
+        }
+      },
+      completed: () => completed
+    }
+  }
+
+  /**
+   * A streamed model request through the model-request hooks (`hookedRequest`), its events
+   * handed to `emit` per network read as the other streaming paths emit them. A response a
+   * hook substitutes is emitted as its parts' start and end events. A request failing or
+   * interrupted mid-stream keeps its partial response in the history (`interrupted`).
+   */
+  private hookedStream(
+    node: ModelRequestNode,
+    emit: Emit
+  ): Effect.Effect<AgentNode<A>, unknown, unknown> {
+    const emitAll = (events: ReadonlyArray<ModelResponseStreamEvent>) =>
+      Effect.suspend(() => {
+        const out: Array<AgentStreamEvent<A>> = []
+        const relay = this.relay((e) => out.push(e))
+        relay.onEvents(events)
+        return out.length === 0 ? Effect.void : emit(Chunk.unsafeFromArray(out))
+      })
+    return Effect.scoped(
+      Effect.flatMap(this.prepareRequest(node), (prep) => {
+        const send = (r: ModelRequestContext) =>
+          Effect.gen(this, function* () {
+            const streamed = yield* this.chatModel.requestStream(
+              r.messages,
+              r.modelSettings,
+              r.parameters
+            )
+            let done = false
+            yield* this.keepInterrupted(streamed, () => done)
+            const out: Array<AgentStreamEvent<A>> = []
+            const relay = this.relay((e) => out.push(e))
+            yield* Stream.runForEachChunk(streamed.events, (chunk) => {
+              relay.onEvents(Chunk.toReadonlyArray(chunk))
+              if (out.length === 0) return Effect.void
+              // (A `chunkMap` is applied by the channel's `emit`.)
+              return emit(Chunk.unsafeFromArray(out.splice(0)))
+            })
+            const response = relay.completed() ?? (yield* streamed.response)
+            done = true
+            return response.state === "complete"
+              ? response
+              : new ModelResponse({ ...response, state: "complete" }, true)
+          })
+        // A substitute response (no request sent): its parts' start and end events.
+        return this.hookedRequest(prep, send, (response) => {
+          const events: Array<ModelResponseStreamEvent> = []
+          response.parts.forEach((part, index) => {
+            events.push(new PartStartEvent({ index, part }, true))
+            events.push(new PartEndEvent({ index, part }, true))
+          })
+          return emitAll(events)
+        })
       })
     )
   }
@@ -1510,13 +1782,24 @@ class Run<A> implements Machine<A>, ToolHost {
     return `Please ${alts.join(" or ")}.`
   }
 
-  private endNode(output: A): Effect.Effect<AgentNode<A>> {
-    return Effect.map(Ref.get(this.usageRef), (usage) => {
+  private endNode(output: A): Effect.Effect<AgentNode<A>, unknown, unknown> {
+    const end = Effect.map(Ref.get(this.usageRef), (usage) => {
       const st = this.st
       return new End(
         new AgentRunResult(output, usage, st.messages, st.newMessageIndex, this.runId, st.metadata)
       )
     })
+    const after = this.plan.config.hooks?.afterRun
+    if (after === undefined) return end
+    // `afterRun` hooks may replace the result.
+    return Effect.flatMap(end, (node) =>
+      Effect.flatMap(this.makeCtx(), (ctx) =>
+        Effect.map(
+          capabilities.afterRun(after, ctx, node.result as AgentRunResult<unknown>),
+          (result) => new End(result as AgentRunResult<A>)
+        )
+      )
+    )
   }
   private end(output: A): Effect.Effect<AgentNode<A>, unknown, unknown> {
     // [compose #18] A handoff: the target continues the conversation and its output ends the run.
@@ -1871,6 +2154,16 @@ class Run<A> implements Machine<A>, ToolHost {
    * instead of filling memory); the done value is the next node.
    */
   private callToolsChannel(node: CallToolsNode): NodeChannel<A> {
+    return this.forkedChannel((emit) => this.callTools(node, emit))
+  }
+
+  /**
+   * A node run in a fiber of the channel's scope, its events handed over a bounded queue (see
+   * `callToolsChannel`); the done value is the node it returns.
+   */
+  private forkedChannel(
+    body: (emit: Emit) => Effect.Effect<AgentNode<A>, unknown, unknown>
+  ): NodeChannel<A> {
     return scopedChannel(
       Effect.gen(this, function* () {
         const queue = yield* Queue.bounded<Take.Take<AgentStreamEvent<A>, unknown>>(16)
@@ -1886,10 +2179,7 @@ class Run<A> implements Machine<A>, ToolHost {
                 lock!.withPermits(1)(Effect.suspend(() => queue.offer(Take.chunk(map(events)))))
         // [compose #18] Sub-agents (agent tools, handoffs) forward their events through the sink.
         yield* Effect.forkScoped(
-          Effect.provide(
-            this.callTools(node, emit),
-            Context.add(this.runContext, EventSink, emit)
-          ).pipe(
+          Effect.provide(body(emit), Context.add(this.runContext, EventSink, emit)).pipe(
             Effect.exit,
             Effect.flatMap((exit) => {
               if (Exit.isSuccess(exit)) next = exit.value

@@ -38,6 +38,7 @@ import { RunContext, type Service as RunContextService } from "../RunContext.js"
 import { CallEnd, type CallEndService, ToolReturn } from "../Tool.js"
 import type * as Toolset from "../Toolset.js"
 import type { RunUsage, UsageLimits } from "../Usage.js"
+import { type CompiledHooks, executeTool } from "./capabilities.js"
 import * as genai from "./genai.js"
 import { withSpanAndContext } from "./spanRegion.js"
 
@@ -58,6 +59,8 @@ export interface ToolHost {
   exhausted(reason: string): Effect.Effect<never, AgentError>
   /** The error of a usage limit reached. */
   limitError(v: { limit: any; limitValue: number; value: number; message: string }): AgentError
+  /** The capabilities' hooks of the run, if any (`internal/capabilities.ts`). */
+  readonly hooks?: CompiledHooks | undefined
 }
 
 /** Hands a chunk of events to the stream of the run (a no-op when not streaming). */
@@ -225,11 +228,10 @@ export const runFunctionCall = (
               },
               () => {
                 const timeout = tool.timeout ?? run.config.toolTimeout
-                const called = Effect.flatMap(
-                  gate(run, call, tool, ctx, approval),
+                const execute =
                   timeout === undefined
                     ? tool.call
-                    : (args) =>
+                    : (args: unknown) =>
                         Effect.timeoutFail(tool.call(args), {
                           duration: timeout,
                           onTimeout: () =>
@@ -237,14 +239,35 @@ export const runFunctionCall = (
                               reason: `Timed out after ${Duration.toSeconds(timeout)} seconds.`
                             })
                         })
-                )
-                return called.pipe(
-                  Effect.flatMap((content) =>
-                    Effect.as(
-                      Ref.update(run.usageRef, (u) => u.addToolCalls(1)),
-                      returnPart(call, content) as CallOutcome
-                    )
-                  ),
+                const hooks = run.hooks
+                const gated = gate(run, call, tool, ctx, approval)
+                const counted: Effect.Effect<CallOutcome, unknown, unknown> =
+                  hooks === undefined || !hooks.tool
+                    ? Effect.flatMap(Effect.flatMap(gated, execute), (content) =>
+                        Effect.as(
+                          Ref.update(run.usageRef, (u) => u.addToolCalls(1)),
+                          returnPart(call, content) as CallOutcome
+                        )
+                      )
+                    : // The tool hooks around the execution; a skipped tool is not counted.
+                      Effect.flatMap(
+                        Effect.flatMap(gated, (args) =>
+                          executeTool(
+                            hooks,
+                            ctx,
+                            { call, definition: tool.definition, args },
+                            execute
+                          )
+                        ),
+                        (out) =>
+                          out.executed
+                            ? Effect.as(
+                                Ref.update(run.usageRef, (u) => u.addToolCalls(1)),
+                                returnPart(call, out.value) as CallOutcome
+                              )
+                            : Effect.succeed(returnPart(call, out.value) as CallOutcome)
+                      )
+                return counted.pipe(
                   Effect.tap(() => {
                     succeeded.add(call.toolName)
                   }),

@@ -1,0 +1,316 @@
+/**
+ * Capabilities (pydantic-ai's `AbstractCapability` / `Hooks`): one value bundling tools,
+ * built-in tools, instructions, model settings, history processors and hooks, attached to an
+ * agent (`Agent.make({ capabilities })`) or to one run (`agent.run(prompt, { capabilities })`,
+ * added after the agent's).
+ *
+ * Hooks are Effects: their typed errors join the run's error type and their requirements the
+ * agent's (or the run's), like tools'. A hook failing with `ModelRetry` asks the model again:
+ * model-request hooks spend the output retry budget, tool hooks the tool's. A hook substitutes
+ * a response or a tool result by returning `skipModelRequest(response)` /
+ * `skipToolExecution(result)` — a value, not an exception.
+ *
+ * Order: capabilities nest like middleware, the first one outermost. `before*` hooks run in
+ * declaration order, `after*` hooks in reverse order, and `wrap*` hooks nest (the first wraps
+ * all others); the agent's capabilities are outside the run's.
+ *
+ * @example
+ * ```ts
+ * import { Agent, Capability, TestModel } from "@agentfx/core"
+ * import { Effect } from "effect"
+ *
+ * const audit = Capability.make({
+ *   name: "audit",
+ *   instructions: "Answer in one sentence.",
+ *   modelSettings: { temperature: 0 },
+ *   hooks: {
+ *     beforeModelRequest: (ctx, request) =>
+ *       Effect.as(Effect.logInfo(`step ${ctx.runStep}: ${request.messages.length} messages`), request)
+ *   }
+ * })
+ * const agent = Agent.make({ capabilities: [audit] })
+ * const program = agent.run("Hello").pipe(Effect.provide(TestModel.layer()))
+ * ```
+ *
+ * @since 0.1.0
+ */
+import * as Data from "effect/Data"
+import type * as Effect from "effect/Effect"
+import { type Pipeable, pipeArguments } from "effect/Pipeable"
+import type { AgentError, ModelError, ModelRetry, ToolFailed } from "./AgentError.js"
+import type { AgentRunResult, Instruction } from "./AgentGraph.js"
+import type { BuiltinTool } from "./BuiltinTool.js"
+import type { Deferral } from "./DeferredTools.js"
+import type * as HistoryProcessor from "./HistoryProcessor.js"
+import { type ModelMessage, ModelResponse, TextPart, type ToolCallPart } from "./Messages.js"
+import type { ModelRequestParameters } from "./Model.js"
+import type { ModelSettings } from "./ModelSettings.js"
+import type { RunContext, Service as RunContextService } from "./RunContext.js"
+import type { Tool, ToolDefinition } from "./Tool.js"
+import * as Toolset from "./Toolset.js"
+
+/** Brands capability values. */
+export const TypeId: unique symbol = Symbol.for("@agentfx/core/Capability")
+/** The type of `TypeId`. */
+export type TypeId = typeof TypeId
+
+/**
+ * A model request as the hooks see it, and may replace: the messages sent (after history
+ * processors; the run's stored history is not changed), the settings of this request and its
+ * parameters (function tools, output tools, output mode, built-in tools).
+ */
+export interface ModelRequestContext {
+  readonly messages: ReadonlyArray<ModelMessage>
+  readonly modelSettings: ModelSettings
+  readonly parameters: ModelRequestParameters
+}
+
+/**
+ * Returned by `beforeModelRequest`: no request is sent, `response` is taken as the model's
+ * answer (pydantic-ai's `SkipModelRequest`). It is not counted as a request in the usage; the
+ * `afterModelRequest` hooks still see it. Build it with `skipModelRequest`.
+ */
+export class SkipModelRequest extends Data.TaggedClass("SkipModelRequest")<{
+  readonly response: ModelResponse
+}> {}
+
+/** Skips the model request with this response (a string: one text part). */
+export const skipModelRequest = (response: ModelResponse | string): SkipModelRequest =>
+  new SkipModelRequest({
+    response:
+      typeof response === "string"
+        ? new ModelResponse({ parts: [new TextPart({ content: response })] })
+        : response
+  })
+
+/** A function tool call about to execute, as the tool hooks see it: its arguments are decoded. */
+export interface ToolExecution {
+  readonly call: ToolCallPart
+  readonly definition: ToolDefinition
+  /** The decoded (and validated) arguments; `beforeToolExecute` may replace them. */
+  readonly args: unknown
+}
+
+/**
+ * Returned by `beforeToolExecute`: the tool does not run, `result` is its result (pydantic-ai's
+ * `SkipToolExecution`). The `afterToolExecute` hooks still see it; it is not counted in
+ * `usage.toolCalls`. Build it with `skipToolExecution`.
+ */
+export class SkipToolExecution extends Data.TaggedClass("SkipToolExecution")<{
+  readonly result: unknown
+}> {}
+
+/** Skips the tool execution with this result. */
+export const skipToolExecution = (result: unknown): SkipToolExecution =>
+  new SkipToolExecution({ result })
+
+/**
+ * What `next` of `wrapToolExecute` may fail with: a retry, a failed return. A tool's own typed
+ * errors and its deferrals (`ApprovalRequired`, `CallDeferred`) also pass through `next`
+ * unchanged: they are already in the agent's types, through its tools.
+ */
+export type ToolExecuteError = ModelRetry | ToolFailed
+
+/**
+ * Hook points, each optional. `ctx` is the run's `RunContext` at that point (inside a tool
+ * hook: the tool call's, with `toolName` / `toolCallId`); it is also provided to the hook's
+ * Effect. `E` are the hooks' typed errors (`ModelRetry` asks the model again instead), `R`
+ * what they require.
+ */
+export interface Hooks<E = never, R = never> {
+  /** Once, when the run starts (before its first request is built). Observe only. */
+  readonly beforeRun?: (ctx: RunContextService) => Effect.Effect<void, E, R>
+  /** Once, when the run ends with a result; may replace the result. */
+  readonly afterRun?: (
+    ctx: RunContextService,
+    result: AgentRunResult<unknown>
+  ) => Effect.Effect<AgentRunResult<unknown>, E, R>
+  /**
+   * Before each model request, after history processors and before the usage-limit token
+   * count: may replace the messages, settings and parameters sent, or skip the request
+   * (`skipModelRequest`). `ModelRetry`: the request gets the retry prompt added and is sent
+   * again (output budget).
+   */
+  readonly beforeModelRequest?: (
+    ctx: RunContextService,
+    request: ModelRequestContext
+  ) => Effect.Effect<ModelRequestContext | SkipModelRequest, E | ModelRetry, R>
+  /**
+   * Around each model request: `next(request)` sends it (streamed when the run streams: its
+   * events reach the stream as they come) and gives the response. Not calling it substitutes
+   * the response; calling it again sends another request. `ModelRetry`: the model is asked again
+   * with the retry prompt (a response obtained is kept in the history; output budget).
+   */
+  readonly wrapModelRequest?: (
+    ctx: RunContextService,
+    request: ModelRequestContext,
+    next: (request: ModelRequestContext) => Effect.Effect<ModelResponse, ModelError>
+  ) => Effect.Effect<ModelResponse, E | ModelRetry, R>
+  /**
+   * After each model response, before the run handles it: may replace the response (what the
+   * history keeps; streamed events were already emitted). `ModelRetry`: the response is kept
+   * in the history and the model is asked again with the retry prompt (output budget).
+   */
+  readonly afterModelRequest?: (
+    ctx: RunContextService,
+    request: ModelRequestContext,
+    response: ModelResponse
+  ) => Effect.Effect<ModelResponse, E | ModelRetry, R>
+  /**
+   * Before a function tool executes (its arguments decoded, approval granted): may replace the
+   * arguments (return the execution with other `args`) or skip the tool
+   * (`skipToolExecution`). `ModelRetry`: a retry prompt for the call (the tool's budget).
+   */
+  readonly beforeToolExecute?: (
+    ctx: RunContextService,
+    execution: ToolExecution
+  ) => Effect.Effect<ToolExecution | SkipToolExecution, E | ModelRetry, R>
+  /**
+   * Around a function tool's execution (outermost: `next` runs the `beforeToolExecute` hooks,
+   * the tool, then the `afterToolExecute` hooks, as pydantic-ai's). Not calling `next`
+   * substitutes the result.
+   */
+  readonly wrapToolExecute?: (
+    ctx: RunContextService,
+    execution: ToolExecution,
+    next: (execution: ToolExecution) => Effect.Effect<unknown, ToolExecuteError>
+  ) => Effect.Effect<unknown, E | ModelRetry, R>
+  /** After a function tool returned: may replace its result. `ModelRetry`: a retry prompt. */
+  readonly afterToolExecute?: (
+    ctx: RunContextService,
+    execution: ToolExecution,
+    result: unknown
+  ) => Effect.Effect<unknown, E | ModelRetry, R>
+}
+
+/**
+ * A capability. `E` are the typed errors of its tools, instructions, history processors and
+ * hooks, `R` what they require (read them with `Errors`, `Deferrals`, `Requirements`).
+ */
+export interface Capability<out E = never, out R = never> extends Pipeable {
+  readonly [TypeId]: {
+    readonly _E: (_: never) => E
+    readonly _R: (_: never) => R
+  }
+  /** For people reading traces and errors. */
+  readonly name: string | undefined
+  /** Its tools, as one toolset (`undefined`: none). */
+  readonly toolset: Toolset.Any | undefined
+  readonly builtinTools: ReadonlyArray<BuiltinTool>
+  readonly instructions: ReadonlyArray<Instruction<any, any>>
+  /** Merged over the agent's settings, under the run's (model < agent < capability < run). */
+  readonly modelSettings: ModelSettings | undefined
+  readonly historyProcessors: ReadonlyArray<HistoryProcessor.HistoryProcessor<any, any>>
+  readonly hooks: Hooks<any, any>
+}
+
+/** Any capability. */
+export type Any = Capability<any, any>
+
+/**
+ * The errors a capability adds to a run: not `ModelRetry`, `ToolFailed` or deferrals (the run
+ * handles them), nor an `AgentError` (every run has those already).
+ */
+export type Errors<C> =
+  C extends Capability<infer E, any>
+    ? Exclude<E, ModelRetry | ToolFailed | Deferral | AgentError>
+    : never
+/** How a capability's tools may defer their calls (`DeferredToolRequests` joins the output). */
+export type Deferrals<C> = C extends Capability<infer E, any> ? Extract<E, Deferral> : never
+/** What a capability requires (without `RunContext`, which the run provides). */
+export type Requirements<C> = C extends Capability<any, infer R> ? Exclude<R, RunContext> : never
+
+/** The errors of the hooks of `H`. */
+export type HookErrors<H> = {
+  [K in keyof H]-?: NonNullable<H[K]> extends (...args: any) => Effect.Effect<any, infer E, any>
+    ? E
+    : never
+}[keyof H]
+/** The requirements of the hooks of `H`. */
+export type HookRequirements<H> = {
+  [K in keyof H]-?: NonNullable<H[K]> extends (...args: any) => Effect.Effect<any, any, infer R>
+    ? R
+    : never
+}[keyof H]
+
+type ToolErrors<T> = T extends Tool<any, any, any, infer E, any> ? E : never
+type ToolRequirements<T> = T extends Tool<any, any, any, any, infer R> ? R : never
+type SetErrors<T> = T extends Toolset.Toolset<infer E, any> ? E : never
+type SetRequirements<T> = T extends Toolset.Toolset<any, infer R> ? R : never
+
+/** Options of `make`. */
+export interface MakeOptions<
+  Tools extends ReadonlyArray<Toolset.AnyTool>,
+  Sets extends ReadonlyArray<Toolset.Any>,
+  H extends Hooks<any, any>,
+  IE,
+  IR,
+  PE,
+  PR
+> {
+  readonly name?: string | undefined
+  /** Function tools added to the agent's (a duplicate name fails the run with a `UserError`). */
+  readonly tools?: Tools
+  readonly toolsets?: Sets
+  /** Built-in tools (run by the provider), added to the agent's. */
+  readonly builtinTools?: ReadonlyArray<BuiltinTool>
+  /** Instructions added after the agent's (static first, as always). */
+  readonly instructions?: Instruction<IE, IR> | ReadonlyArray<Instruction<IE, IR>>
+  /** Settings over the agent's, under the run's. */
+  readonly modelSettings?: ModelSettings
+  /** History processors applied after the agent's own. */
+  readonly historyProcessors?: ReadonlyArray<HistoryProcessor.HistoryProcessor<PE, PR>>
+  /** The hooks (`H & Hooks` so that their parameters are typed where they are written). */
+  readonly hooks?: H & Hooks<any, any>
+}
+
+const proto = {
+  pipe() {
+    return pipeArguments(this, arguments)
+  }
+}
+
+const toArray = <T>(x: T | ReadonlyArray<T> | undefined): ReadonlyArray<T> =>
+  x === undefined ? [] : Array.isArray(x) ? (x as ReadonlyArray<T>) : [x as T]
+
+/** Builds a capability; its type carries the errors and requirements of everything in it. */
+export const make = <
+  const Tools extends ReadonlyArray<Toolset.AnyTool> = [],
+  const Sets extends ReadonlyArray<Toolset.Any> = [],
+  const H extends Hooks<any, any> = {},
+  IE = never,
+  IR = never,
+  PE = never,
+  PR = never
+>(
+  options: MakeOptions<Tools, Sets, H, IE, IR, PE, PR>
+): Capability<
+  ToolErrors<Tools[number]> | SetErrors<Sets[number]> | HookErrors<H> | IE | PE,
+  ToolRequirements<Tools[number]> | SetRequirements<Sets[number]> | HookRequirements<H> | IR | PR
+> => {
+  const sets: Array<Toolset.Any> = []
+  if (options.tools !== undefined && options.tools.length > 0) {
+    sets.push(Toolset.fromTools(options.tools))
+  }
+  for (const s of options.toolsets ?? []) sets.push(s)
+  const self = Object.create(proto)
+  self[TypeId] = TypeId
+  self.name = options.name
+  self.toolset =
+    sets.length === 0 ? undefined : sets.length === 1 ? sets[0] : Toolset.combine(...sets)
+  self.builtinTools = options.builtinTools ?? []
+  self.instructions = toArray(options.instructions)
+  self.modelSettings = options.modelSettings
+  self.historyProcessors = options.historyProcessors ?? []
+  self.hooks = options.hooks ?? {}
+  return self
+}
+
+/** A capability of hooks only (pydantic-ai's `Hooks` capability). */
+export const hooks = <const H extends Hooks<any, any>>(
+  hooks: H
+): Capability<HookErrors<H>, HookRequirements<H>> => make({ hooks })
+
+/** Is this value a capability? */
+export const isCapability = (u: unknown): u is Any =>
+  typeof u === "object" && u !== null && TypeId in u
