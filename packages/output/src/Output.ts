@@ -37,6 +37,7 @@ import { dual } from "effect/Function"
 import type * as Schema from "effect/Schema"
 import {
   isToolSpec,
+  mapModes,
   type ToolConfig,
   ToolConfigsId as toolConfigs,
   toolSpec
@@ -157,14 +158,7 @@ export const withValidator: {
     self: OutputSpec.OutputSpec<A, R>,
     validate: (output: A) => Effect.Effect<A, ModelRetry, R2>
   ): OutputSpec.OutputSpec<A, R | R2> => {
-    if (self.resolve !== undefined) {
-      const resolve = self.resolve
-      const { resolve: _, ...rest } = self
-      return {
-        ...withValidator(rest as OutputSpec.OutputSpec<A, R>, validate),
-        resolve: (profile) => withValidator(resolve(profile), validate)
-      }
-    }
+    if (self.resolve !== undefined) return mapModes(self, (s) => withValidator(s, validate))
     const handleImage = self.handleImage
     const imageValidated =
       handleImage === undefined

@@ -21,13 +21,13 @@ import * as Stream from "effect/Stream"
 import * as Anthropic from "../src/Anthropic.js"
 import * as Google from "../src/Google.js"
 import * as OpenAiChat from "../src/OpenAiChat.js"
-import * as OpenAiClient from "../src/OpenAiClient.js"
 import * as OpenAiResponses from "../src/OpenAiResponses.js"
 import * as BedrockWire from "../src/internal/bedrock.js"
 import * as CohereWire from "../src/internal/cohere.js"
 import * as GoogleWire from "../src/internal/google.js"
 import * as MistralWire from "../src/internal/mistral.js"
 import * as ResponsesWire from "../src/internal/openaiResponses.js"
+import { responsesModelLayer } from "./support/models.js"
 import { loopbackServer, sseEvent } from "./support/replay.js"
 
 type Json = Record<string, any>
@@ -45,6 +45,18 @@ const serve = (body: Json | string) =>
       res.writeHead(200, { "content-type": "application/json" })
       res.end(JSON.stringify(body))
     }
+  })
+
+/** Streams an image-output run against a server answering `sse`: the server and every event. */
+const streamImage = (sse: string, layer: (baseUrl: string) => Layer.Layer<Model.Model, unknown>) =>
+  Effect.gen(function* () {
+    const server = yield* serve(sse)
+    const events = Chunk.toReadonlyArray(
+      yield* Agent.make({ output: ImageOutput.make() })
+        .runStream("Draw a cat")
+        .pipe(Stream.runCollect, Effect.provide(layer(server.baseUrl)))
+    )
+    return { server, events }
   })
 
 // ---------------------------------------------------------------------------
@@ -110,17 +122,7 @@ const responsesSse =
   sseEvent("response.output_item.done", { output_index: 1, item: messageItem }) +
   sseEvent("response.completed", { response: responsesBody })
 
-const responsesLayer = (baseUrl: string) =>
-  OpenAiResponses.model("gpt-5").pipe(
-    Layer.provide(
-      OpenAiClient.layer({
-        baseUrl: `${baseUrl}/v1`,
-        apiKey: Redacted.make("sk-secret"),
-        retry: false
-      })
-    ),
-    Layer.provide(NodeHttpClient.layerUndici)
-  )
+const responsesLayer = (baseUrl: string) => responsesModelLayer(baseUrl, "gpt-5")
 
 /** The parts an image generation call decodes to, with or without streaming. */
 const assertImageParts = (parts: ReadonlyArray<Messages.ModelResponsePart>) => {
@@ -237,12 +239,7 @@ describe("OpenAI Responses image generation", () => {
 
   it.scoped("streamed: the file part arrives whole after its call; the run ends with it", () =>
     Effect.gen(function* () {
-      const server = yield* serve(responsesSse)
-      const events = Chunk.toReadonlyArray(
-        yield* Agent.make({ output: ImageOutput.make() })
-          .runStream("Draw a cat")
-          .pipe(Stream.runCollect, Effect.provide(responsesLayer(server.baseUrl)))
-      )
+      const { server, events } = yield* streamImage(responsesSse, responsesLayer)
       const starts = events.flatMap((e) => (e._tag === "PartStartEvent" ? [e.part._tag] : []))
       assert.deepStrictEqual(starts, [
         "BuiltinToolCallPart",
@@ -398,12 +395,7 @@ describe("Gemini image output", () => {
 
   it.scoped("streamed: the image arrives as a FilePart, thought images left out", () =>
     Effect.gen(function* () {
-      const server = yield* serve(geminiSse)
-      const events = Chunk.toReadonlyArray(
-        yield* Agent.make({ output: ImageOutput.make() })
-          .runStream("Draw a cat")
-          .pipe(Stream.runCollect, Effect.provide(geminiLayer(server.baseUrl)))
-      )
+      const { server, events } = yield* streamImage(geminiSse, geminiLayer)
       const last = events.at(-1) as Agent.AgentRunResultEvent<Messages.BinaryContent>
       assert.deepStrictEqual([...last.result.output.data], [...png])
       assertGeminiParts(last.result.response.parts)

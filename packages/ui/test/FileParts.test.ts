@@ -23,6 +23,9 @@ const image = new Messages.FilePart({
   providerName: "openai"
 })
 
+/** What the AG-UI activity of `image` holds. */
+const activityContent = { url, mediaType: "image/png", id: "ig_1", providerName: "openai" }
+
 /** Streams "Here:" then the image. */
 const model = FunctionModel.layer(undefined, {
   stream: () => Stream.fromIterable<FunctionModel.StreamItem>(["Here:", image])
@@ -120,7 +123,7 @@ describe("FilePart in AG-UI", () => {
           type: "ACTIVITY_SNAPSHOT",
           messageId: "r1-file-1-1",
           activityType: UiStream.agUiFileActivityType,
-          content: { url, mediaType: "image/png", id: "ig_1", providerName: "openai" }
+          content: activityContent
         },
         { type: "TEXT_MESSAGE_END", messageId: "r1-text-1-0" }
       ])
@@ -138,7 +141,7 @@ describe("FilePart in AG-UI", () => {
             id: "f1",
             role: "activity",
             activityType: UiStream.agUiFileActivityType,
-            content: { url, mediaType: "image/png", id: "ig_1", providerName: "openai" }
+            content: activityContent
           },
           // other activities are the application's, not history
           { id: "x1", role: "activity", activityType: "progress", content: { step: 2 } }

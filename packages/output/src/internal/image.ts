@@ -5,6 +5,7 @@
  * @internal
  */
 import type * as OutputSpec from "@agentfx/core/OutputSpec"
+import { mapModes } from "./build.js"
 
 /**
  * `spec` with image output added (used by `Output.union`): its image handling and model check
@@ -13,20 +14,13 @@ import type * as OutputSpec from "@agentfx/core/OutputSpec"
 export const attach = <A, R>(
   spec: OutputSpec.OutputSpec<A, R>,
   image: OutputSpec.Any
-): OutputSpec.OutputSpec<A, R> => {
-  if (spec.resolve !== undefined) {
-    const resolve = spec.resolve
-    const { resolve: _, ...rest } = spec
+): OutputSpec.OutputSpec<A, R> =>
+  mapModes(spec, (s) => {
+    const own = s.check
     return {
-      ...attach(rest as OutputSpec.OutputSpec<A, R>, image),
-      resolve: (profile) => attach(resolve(profile), image)
+      ...s,
+      allowImageOutput: true,
+      handleImage: image.handleImage!,
+      check: (profile) => image.check?.(profile) ?? own?.(profile)
     }
-  }
-  const own = spec.check
-  return {
-    ...spec,
-    allowImageOutput: true,
-    handleImage: image.handleImage!,
-    check: (profile) => image.check?.(profile) ?? own?.(profile)
-  }
-}
+  })
