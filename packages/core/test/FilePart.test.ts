@@ -11,6 +11,7 @@ import * as Agent from "../src/Agent.js"
 import * as FunctionModel from "../src/FunctionModel.js"
 import * as Messages from "../src/Messages.js"
 import * as PartsManager from "../src/PartsManager.js"
+import { inputMessages, outputMessages } from "../src/internal/genai.js"
 
 const png = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 1, 2, 3])
 const image = new Messages.FilePart({
@@ -97,6 +98,28 @@ describe("FilePart", () => {
       assert.deepStrictEqual(result.result.response.images, [image.content])
     })
   )
+})
+
+describe("FilePart and TextContent in telemetry", () => {
+  it("a file is a blob part (media type, no bytes); tagged text is text without its metadata", () => {
+    const input = inputMessages(
+      [
+        Messages.userPrompt([
+          new Messages.TextContent({ content: "Draw a cat.", metadata: { secret: "meta-XYZ" } })
+        ])
+      ],
+      10_000
+    )
+    assert.deepStrictEqual(JSON.parse(input), [
+      { role: "user", parts: [{ type: "text", content: "Draw a cat." }] }
+    ])
+    const output = outputMessages(
+      new Messages.ModelResponse({ parts: [new Messages.TextPart({ content: "Here:" }), image] }),
+      10_000
+    )
+    assert.include(output, '{"type":"blob","mime_type":"image/png","modality":"image"}')
+    assert.notInclude(output, Buffer.from(png).toString("base64"))
+  })
 })
 
 describe("TextContent", () => {

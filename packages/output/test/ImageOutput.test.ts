@@ -131,6 +131,23 @@ describe("ImageOutput", () => {
     })
   )
 
+  it.effect("with auto output: the mode the profile picks allows images too", () =>
+    Effect.gen(function* () {
+      const City = Schema.Struct({ city: Schema.String })
+      const output = Output.union([Output.auto(City), ImageOutput.make()])
+      const withImage = scripted([imageResponse()])
+      const agent = Agent.make({ output })
+      const a = yield* agent.run("Draw").pipe(Effect.provide(withImage.layer))
+      assert.deepStrictEqual(a.output, cat)
+      // FunctionModel's profile resolves auto output to tool mode: an output tool and images
+      assert.strictEqual(withImage.seen[0]!.outputMode, "tool")
+      assert.isTrue(withImage.seen[0]!.allowImageOutput)
+      const withCall = scripted([FunctionModel.toolCall("final_result", { city: "Rome" })])
+      const b = yield* agent.run("Where?").pipe(Effect.provide(withCall.layer))
+      assert.deepStrictEqual(b.output, { city: "Rome" })
+    })
+  )
+
   it.effect("a function makes the output from the image; a validator can refuse one", () =>
     Effect.gen(function* () {
       const small = new Messages.BinaryContent({
