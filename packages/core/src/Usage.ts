@@ -231,6 +231,14 @@ export class UsageLimits extends Schema.Class<UsageLimits>("UsageLimits")({
 
   /** Checked after a response: tokens (and cost) so far. */
   checkTokens(usage: RunUsage): Option.Option<LimitViolation> {
+    // no token or cost limit (the default): nothing to build per response
+    if (
+      this.inputTokensLimit === undefined &&
+      this.outputTokensLimit === undefined &&
+      this.totalTokensLimit === undefined &&
+      this.costLimit === undefined
+    )
+      return Option.none()
     const check = (limit: LimitName, limitValue: number | undefined, value: number, what: string) =>
       over(limit, limitValue, value, what, exceeded)
     return check("inputTokensLimit", this.inputTokensLimit, usage.inputTokens, "input_tokens").pipe(

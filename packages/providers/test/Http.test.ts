@@ -1,6 +1,7 @@
 import { AgentError, type Messages } from "@agentfx/core"
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientError from "@effect/platform/HttpClientError"
+import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { assert, describe, it as vitestIt } from "@effect/vitest"
 import * as Chunk from "effect/Chunk"
@@ -383,6 +384,62 @@ describe("postJson", () => {
         assert(Exit.isInterrupted(exit))
         yield* server.waitClosed(1)
       })
+  )
+
+  // The transport's abort signal, as the platform hands it to the client: a request answered in
+  // time is not aborted afterwards (aborting a finished request cost a DOMException and undici's
+  // abort handling per call, bench/ANALYSIS.md #14); one past its deadline is.
+  vitestIt.live("settings.timeout under the live clock: an answered request is never aborted", () =>
+    Effect.gen(function* () {
+      const signals: Array<AbortSignal> = []
+      const answering = HttpClient.make((request, _url, signal) => {
+        signals.push(signal)
+        return Effect.succeed(
+          HttpClientResponse.fromWeb(
+            request,
+            new Response(JSON.stringify({ ok: signals.length }), {
+              headers: { "content-type": "application/json" }
+            })
+          )
+        )
+      })
+      for (let i = 1; i <= 3; i++) {
+        const ok = yield* Http.postJson(
+          answering,
+          options("http://127.0.0.1:9/", {
+            settings: { timeout: "30 seconds" },
+            retry: Http.noRetry
+          })
+        )
+        assert.deepStrictEqual(ok, { ok: i })
+      }
+      yield* Effect.sleep("20 millis")
+      assert.deepStrictEqual(
+        signals.map((s) => s.aborted),
+        [false, false, false]
+      )
+      // never answers; fails as a transport does when its signal aborts
+      const stalled = HttpClient.make((request, _url, signal) => {
+        signals.push(signal)
+        return Effect.async<never, HttpClientError.RequestError>((resume) => {
+          signal.addEventListener("abort", () =>
+            resume(Effect.fail(new HttpClientError.RequestError({ request, reason: "Transport" })))
+          )
+        })
+      })
+      const error = yield* Effect.flip(
+        Http.postJson(
+          stalled,
+          options("http://127.0.0.1:9/", {
+            settings: { timeout: "50 millis" },
+            retry: Http.noRetry
+          })
+        )
+      )
+      assert(error._tag === "ModelAPIError")
+      assert.strictEqual(error.timeoutKind, "total")
+      assert.isTrue(signals[3]!.aborted)
+    })
   )
 
   itPlain.effect("undici's connect timeout is a ModelAPIError with timeoutKind connect", () =>

@@ -9,11 +9,13 @@
  * tests drive the deadline with `TestClock.adjust` as before.
  *
  * `timeoutFailAborting` has no fork at all: for requests sent through
- * `HttpClient.withScope`, whose abort signal closes with a scope the deadline owns (non-streamed
- * JSON requests).
+ * `HttpClient.withScope`, whose abort signal is tied to a scope the deadline owns (non-streamed
+ * JSON requests); a request that succeeded is not aborted afterwards.
  *
  * @internal
  */
+import * as HttpClient from "@effect/platform/HttpClient"
+import type * as HttpClientError from "@effect/platform/HttpClientError"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
@@ -76,57 +78,70 @@ export const timeoutFail = <A, E, R, E1>(
   })
 
 /**
- * The deadline of an effect whose waits all end when `Scope` closes: requests (and the reading
- * of their bodies) sent through `HttpClient.withScope`, whose abort signal is tied to that
- * scope. Under the live clock nothing is forked: a plain timer closes the attempt's scope (the
- * request is aborted, so `self` ends with its transport failure), and that failure becomes
- * `onTimeout()`. The caller's interruption and every exit clear the timer and close the scope.
- * Under any other clock (`TestClock`) it is `Effect.timeoutFail` over `Effect.scoped(self)`.
+ * The deadline of one HTTP attempt whose request is aborted by a scope the deadline owns.
+ * `self` is given `scoped` (`HttpClient.withScope(client)`), and the deadline's scope is the
+ * `Scope` in context while `self` runs. `self` must add no finalizer of its own to it (the JSON
+ * attempt of `request.ts` adds none: it sends, reads the body and decodes). Under the
+ * live clock nothing is forked: a plain timer closes the scope (the request is aborted, so
+ * `self` ends with its transport failure), and that failure becomes `onTimeout()`. A failure
+ * or the caller's interruption clears the timer and closes the scope (aborting the request).
+ * On success the timer is cleared and the scope is dropped unclosed: its one finalizer is the
+ * abort of a request that has finished, and aborting it anyway costs a `DOMException` (with its
+ * stack trace) per request and undici's abort handling — ≈ 12–15 % of a loopback round trip's
+ * CPU (bench/ANALYSIS.md, #14 sixth session). Under any other clock (`TestClock`) it is
+ * `Effect.timeoutFail` over `Effect.scoped`.
  *
- * A transport that ignores the abort signal is not stopped by it (every `@effect/platform`
- * client honours it); the callers keep `timeoutFail` for anything else.
+ * `self` must read the whole response body before it succeeds (a body left unread would keep
+ * its connection until the server ends it). A transport that ignores the abort signal is not
+ * stopped by it (every `@effect/platform` client honours it).
  */
 export const timeoutFailAborting = <A, E, R, E1>(
-  self: Effect.Effect<A, E, R | Scope.Scope>,
+  client: HttpClient.HttpClient,
+  scoped: HttpClient.HttpClient.With<HttpClientError.HttpClientError, Scope.Scope>,
+  self: (client: HttpClient.HttpClient) => Effect.Effect<A, E, R>,
   duration: Duration.Duration,
   onTimeout: () => E1
-): Effect.Effect<A, E | E1, Exclude<R, Scope.Scope>> =>
+): Effect.Effect<A, E | E1, R> =>
   Effect.clockWith((clock) => {
+    // `scoped`'s `Scope` is provided below (or by `Effect.scoped`), not by `self`'s caller
+    const bound = scoped as unknown as HttpClient.HttpClient
     if (clock.constructor !== LiveClock)
-      return Effect.timeoutFail(Effect.scoped(self), { duration, onTimeout })
+      return Effect.timeoutFail(Effect.scoped(self(bound)), { duration, onTimeout })
     const millis = Duration.toMillis(duration)
-    if (millis > MAX_TIMER_MILLIS) return Effect.scoped(self)
+    if (millis > MAX_TIMER_MILLIS) return self(client)
     return Effect.flatMap(Scope.make(), (scope) =>
-      Effect.withFiberRuntime<A, E | E1, Exclude<R, Scope.Scope>>((fiber) => {
+      Effect.withFiberRuntime<A, E | E1, R>((fiber) => {
         let fired = false
         const timer = setTimeout(() => {
           fired = true
-          // the scope's finalizers abort the request; they are synchronous
+          // the scope's one finalizer aborts the request; it is synchronous
           Effect.runFork(Scope.close(scope, Exit.void))
         }, millis)
-        // The scope is provided by setting the fiber's context for the attempt and restoring it
-        // in the one continuation below (what `Scope.extend` does with an
-        // `acquireUseRelease` region: several frames held by every request in flight).
+        // The scope is provided by setting the fiber's context for the attempt and restoring it in
+        // the one continuation below: `Effect.provideService` would hold an `acquireUseRelease`
+        // region (four frames, a context copy and closures) per request in flight (#14 memory).
         const context = fiber.getFiberRef(FiberRef.currentContext)
-        const done = () => {
-          clearTimeout(timer)
-          return Effect.zipRight(
-            FiberRef.set(FiberRef.currentContext, context),
-            Scope.close(scope, Exit.void)
-          )
-        }
+        const restoreContext = FiberRef.set(FiberRef.currentContext, context)
         return Effect.zipRight(
           FiberRef.set(FiberRef.currentContext, Context.add(context, Scope.Scope, scope)),
           Effect.uninterruptibleMask((restore) =>
-            Effect.matchCauseEffect(restore(self as Effect.Effect<A, E>), {
+            Effect.matchCauseEffect(restore(self(bound)), {
               // after the deadline the abort's transport failure is the timeout
               onFailure: (cause) => {
+                clearTimeout(timer)
                 const failed: Effect.Effect<never, E | E1> = fired
                   ? Effect.fail(onTimeout())
                   : Effect.failCause(cause)
-                return Effect.zipRight(done(), failed)
+                return Effect.zipRight(
+                  Effect.zipRight(restoreContext, Scope.close(scope, Exit.void)),
+                  failed
+                )
               },
-              onSuccess: (a) => Effect.as(done(), a)
+              // the scope is dropped unclosed: see above
+              onSuccess: (a) => {
+                clearTimeout(timer)
+                return Effect.as(restoreContext, a)
+              }
             })
           )
         )

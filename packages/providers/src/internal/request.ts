@@ -364,7 +364,9 @@ export const postJson: {
         (scopedClient === undefined || timeout === undefined
           ? attempt(client, options, request, false, counter, onOk)
           : Deadline.timeoutFailAborting(
-              attempt(scopedClient, options, request, false, counter, onOk),
+              client,
+              scopedClient,
+              (bound) => attempt(bound, options, request, false, counter, onOk),
               timeout,
               () => timeoutError(options.modelName, timeout)
             )) as Effect.Effect<unknown, RequestError>,
