@@ -89,6 +89,14 @@ export interface ChatProfile extends Model.ModelProfile {
    * Absent: text is text (pydantic-ai's `thinking_tags`).
    */
   readonly thinkingTags?: readonly [open: string, close: string] | undefined
+  /**
+   * The vendor's own request fields from its own settings (OpenRouter's routing, fallback
+   * models, presets, transforms, reasoning and usage accounting): called last, with the
+   * request's merged settings and the body to add them to.
+   */
+  readonly requestFields?:
+    | ((settings: ModelSettings.ModelSettings, body: Record<string, unknown>) => void)
+    | undefined
 }
 
 const reasoningModel = (name: string): boolean => /^(o\d|gpt-5)/.test(name.replace(/^.*\//, ""))

@@ -30,6 +30,7 @@ import type * as Redacted from "effect/Redacted"
 import * as OpenAiChat from "./OpenAiChat.js"
 import * as OpenAiClient from "./OpenAiClient.js"
 import * as Client from "./internal/client.js"
+import * as OpenRouterWire from "./internal/openrouter.js"
 
 /** A vendor speaking the OpenAI Chat Completions protocol. */
 export interface Vendor {
@@ -88,7 +89,9 @@ export const vendors: Readonly<Record<string, Vendor>> = {
         videoUrl: true
       })(modelName),
       cacheControl: modelName.startsWith("google/") ? "without-ttl" : "with-ttl",
-      builtinTools: "openrouter"
+      builtinTools: "openrouter",
+      // routing, fallback models, presets, transforms, reasoning, usage (`OpenRouter.Settings`)
+      requestFields: OpenRouterWire.requestFields
     })
   },
   groq: {

@@ -645,6 +645,59 @@ const drainOnTestClock = (
   })
 
 describe("postSse + streamedResponse", () => {
+  // Counts `AbortController.abort` calls while `f` runs (the prototype restored after).
+  const countingAborts = <A, E, R>(f: (count: () => number) => Effect.Effect<A, E, R>) =>
+    Effect.acquireUseRelease(
+      Effect.sync(() => {
+        const original = AbortController.prototype.abort
+        const counter = { n: 0 }
+        AbortController.prototype.abort = function (this: AbortController, reason?: unknown) {
+          counter.n++
+          return original.call(this, reason)
+        }
+        return { original, counter }
+      }),
+      ({ counter }) => f(() => counter.n),
+      ({ original }) =>
+        Effect.sync(() => {
+          AbortController.prototype.abort = original
+        })
+    )
+
+  it.scoped("a stream read to its end is not aborted when its scope closes; one cut short is", () =>
+    countingAborts((aborts) =>
+      Effect.gen(function* () {
+        const server = yield* sseServer((res) => {
+          res.write(sse([undefined, JSON.stringify({ d: "a" })]))
+          res.end(sse([undefined, "[DONE]"]))
+        })
+        const http = yield* client
+        const read = Effect.scoped(
+          Effect.gen(function* () {
+            const body = yield* Http.postSse(http, options(server.baseUrl))
+            return yield* Stream.runCollect(Http.events(body))
+          })
+        )
+        const events = yield* read
+        assert.strictEqual(Chunk.size(events), 2)
+        assert.strictEqual(aborts(), 0)
+        // a consumer that stops before the end: the request is aborted with its scope
+        const stalled = yield* sseServer((res) => {
+          res.write(sse([undefined, JSON.stringify({ d: "a" })]))
+          // never ends
+        })
+        yield* Effect.scoped(
+          Effect.gen(function* () {
+            const body = yield* Http.postSse(http, options(stalled.baseUrl))
+            return yield* Stream.runCollect(Stream.take(Http.events(body), 1))
+          })
+        )
+        assert.isAtLeast(aborts(), 1)
+        yield* stalled.waitClosed(1)
+      })
+    )
+  )
+
   it.scoped("the body keeps undici's fast path with the idle and total limits set", () =>
     Effect.gen(function* () {
       const server = yield* sseServer((res) => res.end(sse([undefined, "a"], ["end", ""])))

@@ -51,6 +51,8 @@ export interface BodyReader {
   ) => Effect.Effect<Array<Uint8Array> | undefined, E>
   /** Stops reading: detaches from the body and destroys it if still open. Idempotent. */
   readonly close: Effect.Effect<void>
+  /** Whether the body was read to its end (its request then needs no abort). */
+  readonly ended: boolean
 }
 
 /**
@@ -285,6 +287,9 @@ const make = (
   return {
     pull: <E>(f: (error: unknown) => E) =>
       pullWith(f) as Effect.Effect<Array<Uint8Array> | undefined, E>,
-    close
+    close,
+    get ended() {
+      return ended
+    }
   }
 }

@@ -443,6 +443,7 @@ export const encodeRequest = (
     const effort = effortOf(settings.thinking)
     if (effort !== undefined) body.reasoning_effort = effort
   }
+  profile.requestFields?.(settings, body)
   return body
 }
 
@@ -488,6 +489,10 @@ export const decodeUsage = (usage: unknown): Usage.RequestUsage => {
   const cached = num(prompt.cached_tokens) || num(usage.prompt_cache_hit_tokens)
   return new Usage.RequestUsage(
     {
+      // What the gateway charged for the request, in US dollars (OpenRouter `usage.cost`).
+      ...(typeof usage.cost === "number" && Number.isFinite(usage.cost)
+        ? { cost: usage.cost }
+        : {}),
       inputTokens: num(usage.prompt_tokens),
       outputTokens: num(usage.completion_tokens),
       cacheReadTokens: cached,
@@ -607,6 +612,33 @@ const executedResult = (
   )
 }
 
+/**
+ * Gateway details of a response or stream chunk (OpenRouter): the provider that served it
+ * (`provider` → `downstream_provider`) and that provider's own finish reason
+ * (`native_finish_reason`). Added to `details`; nothing for vendors that send neither.
+ */
+const gatewayDetails = (body: Json, choice: Json | undefined, details: Record<string, unknown>) => {
+  if (typeof body.provider === "string" && body.provider !== "")
+    details.downstream_provider = body.provider
+  if (choice !== undefined && typeof choice.native_finish_reason === "string")
+    details.native_finish_reason = choice.native_finish_reason
+}
+
+/**
+ * An error object a gateway answers with a 200 (OpenRouter `{ error: { code, message } }`):
+ * a `ModelHTTPError` with the error's HTTP-like code as its status when it has one (so retries
+ * and fallbacks treat a 429 / 5xx as such), else a `ModelAPIError`.
+ */
+const bodyError = (modelName: string, error: unknown): AgentError.ModelError => {
+  const code = isObj(error) ? error.code : undefined
+  return typeof code === "number" && code >= 400 && code < 600
+    ? new AgentError.ModelHTTPError({ status: code, modelName, body: error })
+    : new AgentError.ModelAPIError({
+        modelName,
+        reason: `Provider error: ${JSON.stringify(error).slice(0, 1000)}`
+      })
+}
+
 /** Decodes a (non-streamed) Chat Completions response. */
 export const decodeResponse = (
   json: unknown,
@@ -616,10 +648,11 @@ export const decodeResponse = (
     /** Split `<think>…</think>` out of the text (`ChatProfile.thinkingTags`). */
     readonly thinkingTags?: ThinkTags.ThinkingTags | undefined
   }
-): Messages.ModelResponse | AgentError.UnexpectedModelBehavior => {
+): Messages.ModelResponse | AgentError.UnexpectedModelBehavior | AgentError.ModelError => {
   const body = isObj(json) ? json : {}
   const choices = Array.isArray(body.choices) ? body.choices : []
   const choice = choices[0]
+  if (!isObj(choice) && isObj(body.error)) return bodyError(options.modelName, body.error)
   if (!isObj(choice) || !isObj(choice.message)) {
     return new AgentError.UnexpectedModelBehavior({
       reason: "Chat completion response has no choices",
@@ -675,9 +708,12 @@ export const decodeResponse = (
       )
     }
   }
+  const providerDetails: Record<string, unknown> = {}
+  gatewayDetails(body, choice, providerDetails)
   return completeResponse({
     parts,
     usage: decodeUsage(body.usage),
+    providerDetails,
     modelName: typeof body.model === "string" ? body.model : options.modelName,
     providerName: options.system,
     providerResponseId: str(body.id),
@@ -756,6 +792,9 @@ export const streamDecoder = (
     if (info.providerResponseId === undefined && typeof chunk.id === "string")
       info.providerResponseId = chunk.id
     if (typeof chunk.model === "string" && chunk.model !== "") info.modelName = chunk.model
+    if (typeof chunk.provider === "string" && chunk.provider !== "") {
+      info.providerDetails = { ...info.providerDetails, downstream_provider: chunk.provider }
+    }
     if (info.timestamp === undefined) {
       const t = timestampOf(chunk.created)
       if (t !== undefined) info.timestamp = t
@@ -780,6 +819,12 @@ export const streamDecoder = (
         state.finished = true
         info.providerFinishReason = choice.finish_reason
         info.finishReason = mapFinishReason(choice.finish_reason)
+      }
+      if (typeof choice.native_finish_reason === "string") {
+        info.providerDetails = {
+          ...info.providerDetails,
+          native_finish_reason: choice.native_finish_reason
+        }
       }
       const delta = choice.delta
       if (!isObj(delta)) continue

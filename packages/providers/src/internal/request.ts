@@ -312,7 +312,8 @@ export const attempt = <A, E, R>(
  *
  * `decode` turns the parsed body into the result (in the same continuation as the parse, so
  * it adds no frame while the request is in flight). Its failures are not retried unless they
- * are retryable `ModelHTTPError`s, which decoders do not produce.
+ * are retryable `ModelHTTPError`s (a gateway's error object in a 200 answer, OpenRouter's `{ error:
+ * { code: 429 } }`, is retried as a 429 would be).
  */
 export const postJson: {
   (client: HttpClient.HttpClient, options: RequestOptions): Effect.Effect<unknown, RequestError>

@@ -16,7 +16,8 @@ import * as Chunk from "effect/Chunk"
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import type * as Scope from "effect/Scope"
+import * as Exit from "effect/Exit"
+import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as BodyReader from "./bodyReader.js"
 import {
@@ -85,13 +86,24 @@ export const postSse = (
           reason: `Stream broke: ${transportError(options, e as HttpClientError.HttpClientError).reason}`
         })
   const secrets = () => secretsOf(options)
-  // Ties the connection to the caller's scope: closing it aborts the request.
+  // Ties the connection to a scope of its own, closed with the caller's scope (aborting the
+  // request) unless undici's body was read to its end: aborting a finished request costs a
+  // `DOMException` and undici's abort handling per stream (bench/ANALYSIS.md, #14).
   const scopedClient = HttpClient.withScope(client)
   return Effect.gen(function* () {
     const started = yield* Clock.currentTimeMillis
-    const response = yield* withRetry(
-      attempt(scopedClient, options, request, true, { count: 0 }, Effect.succeed),
-      options.retry
+    const requestScope = yield* Scope.make()
+    let readBody: BodyReader.BodyReader | undefined
+    yield* Effect.addFinalizer(() =>
+      readBody?.ended === true ? Effect.void : Scope.close(requestScope, Exit.void)
+    )
+    const response = yield* Effect.provideService(
+      withRetry(
+        attempt(scopedClient, options, request, true, { count: 0 }, Effect.succeed),
+        options.retry
+      ),
+      Scope.Scope,
+      requestScope
     )
     const deadline = timeout === undefined ? undefined : started + Duration.toMillis(timeout)
     // Fast path: undici's body read directly (see `BodyReader`), the limits checked by one
@@ -108,6 +120,7 @@ export const postSse = (
           }
     )
     if (reader !== undefined) {
+      readBody = reader
       const body: StreamBody = {
         modelName,
         source: { _tag: "Reader", reader },

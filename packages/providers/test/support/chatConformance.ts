@@ -21,6 +21,7 @@ import * as Stream from "effect/Stream"
 import * as OpenAiChat from "../../src/OpenAiChat.js"
 import * as OpenAiClient from "../../src/OpenAiClient.js"
 import * as OpenAiCompatible from "../../src/OpenAiCompatible.js"
+import type * as OpenRouter from "../../src/OpenRouter.js"
 import { type ConformanceCase, type Interaction, listCases, replayServer } from "./replay.js"
 
 type Json = Record<string, any>
@@ -337,6 +338,8 @@ export const wireToMessages = (
   return out
 }
 
+const isObject = (v: unknown): v is Json => typeof v === "object" && v !== null && !Array.isArray(v)
+
 /** Recorded tools / tool_choice / response_format → request parameters and settings. */
 export const wireToParameters = (
   body: Json
@@ -426,6 +429,15 @@ export const wireToParameters = (
   if (typeof body.temperature === "number") settings.temperature = body.temperature
   if (Array.isArray(body.stop)) settings.stopSequences = body.stop
   if (typeof body.service_tier === "string") settings.serviceTier = body.service_tier
+  // OpenRouter's own fields, through its typed settings (`OpenRouter.Settings`).
+  const openrouter: { -readonly [K in keyof OpenRouter.Settings]: OpenRouter.Settings[K] } = {}
+  if (Array.isArray(body.models)) openrouter.openrouterModels = body.models
+  if (isObject(body.provider)) openrouter.openrouterProvider = body.provider
+  if (typeof body.preset === "string") openrouter.openrouterPreset = body.preset
+  if (Array.isArray(body.transforms)) openrouter.openrouterTransforms = body.transforms
+  if (isObject(body.reasoning)) openrouter.openrouterReasoning = body.reasoning
+  if (isObject(body.usage)) openrouter.openrouterUsage = body.usage as { include: boolean }
+  Object.assign(settings, openrouter)
   return {
     parameters: new Model.ModelRequestParameters({
       functionTools,
@@ -490,7 +502,12 @@ const normalizeToolChoice = (tc: unknown, hasTools: boolean): unknown =>
   !hasTools ? undefined : tc === undefined || tc === null ? "auto" : tc
 
 /** Asserts the received body equals the recorded one on the compared fields. */
-export const assertRequestFidelity = (recorded: Json, received: Json, keepThinking: boolean) => {
+export const assertRequestFidelity = (
+  recorded: Json,
+  received: Json,
+  keepThinking: boolean,
+  vendorFields = false
+) => {
   assert.deepStrictEqual(
     (received.messages as Array<Json>).map((m) => normalizeMessage(m, keepThinking)),
     (recorded.messages as Array<Json>).map((m) => normalizeMessage(m, keepThinking)),
@@ -519,6 +536,11 @@ export const assertRequestFidelity = (recorded: Json, received: Json, keepThinki
   assert.deepStrictEqual(received.response_format, recorded.response_format, "response_format")
   assert.strictEqual(received.stream, recorded.stream ?? false, "stream")
   assert.strictEqual(received.service_tier, recorded.service_tier, "service_tier")
+  // OpenRouter's own fields (routing, fallback models, preset, transforms, reasoning, usage),
+  // for a vendor whose profile sends its own fields (`ChatProfile.requestFields`)
+  if (vendorFields)
+    for (const key of ["models", "provider", "preset", "transforms", "reasoning", "usage"])
+      assert.deepStrictEqual(received[key], recorded[key], key)
 }
 
 // ---------------------------------------------------------------------------
@@ -542,6 +564,12 @@ export interface Expected {
   /** Tools the vendor ran (Groq `executed_tools`): call, then result once it has an output. */
   builtin: Array<Json>
   finishReason: string | undefined
+  /** What the gateway charged (OpenRouter `usage.cost`). */
+  cost: number | undefined
+  /** The provider that served the request (OpenRouter `provider`). */
+  downstreamProvider: string | undefined
+  /** That provider's own finish reason (OpenRouter `native_finish_reason`). */
+  nativeFinishReason: string | undefined
 }
 
 const parseArgs = (s: unknown): unknown => {
@@ -560,6 +588,7 @@ const usageOf = (u: Json | undefined) => ({
   cachedTokens: u?.prompt_tokens_details?.cached_tokens || u?.prompt_cache_hit_tokens || 0,
   cacheWriteTokens: u?.prompt_tokens_details?.cache_write_tokens ?? 0,
   reasoningTokens: u?.completion_tokens_details?.reasoning_tokens ?? 0,
+  cost: typeof u?.cost === "number" ? u.cost : undefined,
   serverToolUse: Object.fromEntries(
     Object.entries(u?.server_tool_use_details ?? {}).filter(
       ([, v]) => typeof v === "number" && v !== 0
@@ -610,7 +639,9 @@ export const expectedFromJson = (json: Json): Expected => {
     })),
     ...usageOf(json.usage),
     builtin: executedParts(m.executed_tools ?? []),
-    finishReason: choice.finish_reason ?? undefined
+    finishReason: choice.finish_reason ?? undefined,
+    downstreamProvider: typeof json.provider === "string" ? json.provider : undefined,
+    nativeFinishReason: choice.native_finish_reason ?? undefined
   }
 }
 
@@ -622,6 +653,8 @@ export const expectedFromSse = (sse: string): Expected => {
   const details = new Map<number, { text: string; signature: string }>()
   let usage: Json | undefined
   let finishReason: string | undefined
+  let downstreamProvider: string | undefined
+  let nativeFinishReason: string | undefined
   const calls = new Map<number, { id: string | undefined; name: string; args: string }>()
   // Executed tools by index: the latest chunk's view of each (its output comes last).
   const executed = new Map<number, Json>()
@@ -632,9 +665,13 @@ export const expectedFromSse = (sse: string): Expected => {
     const chunk = JSON.parse(data)
     if (chunk.usage) usage = chunk.usage
     else if (chunk.x_groq?.usage) usage = chunk.x_groq.usage
+    if (typeof chunk.provider === "string" && chunk.provider !== "")
+      downstreamProvider = chunk.provider
     for (const choice of chunk.choices ?? []) {
       if ((choice.index ?? 0) !== 0) continue
       if (choice.finish_reason) finishReason = choice.finish_reason
+      if (typeof choice.native_finish_reason === "string")
+        nativeFinishReason = choice.native_finish_reason
       const d = choice.delta ?? {}
       if (typeof d.content === "string") text += d.content
       for (const t of d.executed_tools ?? []) executed.set(t.index, t)
@@ -671,7 +708,9 @@ export const expectedFromSse = (sse: string): Expected => {
       .map(([, c]) => ({ id: c.id, name: c.name, args: parseArgs(c.args) })),
     ...usageOf(usage),
     builtin: executedParts([...executed.values()]),
-    finishReason
+    finishReason,
+    downstreamProvider,
+    nativeFinishReason
   }
 }
 
@@ -748,6 +787,17 @@ export const assertDecoded = (response: Messages.ModelResponse, expected: Expect
   )
   for (const [k, v] of Object.entries(expected.serverToolUse))
     assert.strictEqual(response.usage.details[k], v, `usage ${k}`)
+  assert.strictEqual(response.usage.cost, expected.cost, "usage cost")
+  assert.strictEqual(
+    response.providerDetails?.downstream_provider,
+    expected.downstreamProvider,
+    "downstream provider"
+  )
+  assert.strictEqual(
+    response.providerDetails?.native_finish_reason,
+    expected.nativeFinishReason,
+    "native finish reason"
+  )
   assert.strictEqual(response.providerFinishReason, expected.finishReason, "provider finish reason")
   assert.strictEqual(
     response.finishReason,
@@ -903,10 +953,12 @@ export const checkInteraction = (
       assertDecoded(result.right, tags === undefined ? expected : splitThinkTags(expected, tags))
     }
     if (useRecorded) {
+      const profile = vendor.profile((it.request.body as Json).model ?? "")
       assertRequestFidelity(
         it.request.body as Json,
         received[0]!.body as Json,
-        vendor.profile((it.request.body as Json).model ?? "").sendThinkingField !== undefined
+        profile.sendThinkingField !== undefined,
+        profile.requestFields !== undefined
       )
     }
   })
