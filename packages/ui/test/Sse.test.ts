@@ -68,6 +68,22 @@ describe("SseSink", () => {
     ])
   })
 
+  it("one chunk of many small events larger than a slab (a fast network read) stays whole", () => {
+    // ≈ 80 bytes per event, 5000 events: ≈ 400 KB pending before the take (grown geometrically,
+    // not moved at every write; bench/ui.mjs measures the cost)
+    const sink = new SseSink<unknown>()
+    const deltas = Array.from({ length: 5000 }, (_, i) => `token ${i} of a long answer, ascii only`)
+    for (const d of deltas) sink.delta(target, d)
+    sink.push({ type: "finish" })
+    const parsed = lines(sink.take())
+    assert.strictEqual(parsed.length, 5001)
+    assert.deepStrictEqual(
+      parsed.slice(0, -1).map((c) => c.delta),
+      deltas
+    )
+    assert.deepStrictEqual(parsed[5000], { type: "finish" })
+  })
+
   it("keeps every taken chunk intact while later chunks fill new slabs", () => {
     fc.assert(
       fc.property(

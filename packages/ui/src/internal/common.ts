@@ -210,7 +210,7 @@ const END = encoder.encode("\n\n")
  * when it is plain ASCII (the common case: no string is built, nothing to escape, no
  * `TextEncoder` call) and through `JSON.stringify` + `encodeInto` otherwise.
  *
- * The bytes go into a slab (16 KiB, or one event's size if larger) and `take` hands out a view
+ * The bytes go into a slab (16 KiB, or twice the pending bytes if larger) and `take` hands out a view
  * of the part written since the last take — no copy, no buffer of its own per chunk. A full
  * slab is left to the views already taken (they stay valid: nothing is written twice) and the
  * pending bytes move to a fresh one. A copy per chunk (`slice`) cost ≈ 1 µs more once the chunk
@@ -229,7 +229,9 @@ export class SseSink<O> implements Sink<O> {
     const needed = this.offset + bytes
     if (needed <= this.buffer.length) return
     const pending = this.offset - this.start
-    const slab = new Uint8Array(Math.max(SLAB, pending + bytes))
+    // Room for twice what is needed: a chunk larger than a slab (a network read carrying
+    // hundreds of events) would otherwise move its whole pending part at every later write.
+    const slab = new Uint8Array(Math.max(SLAB, 2 * (pending + bytes)))
     slab.set(this.buffer.subarray(this.start, this.offset))
     this.buffer = slab
     this.start = 0
