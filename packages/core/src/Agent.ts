@@ -758,8 +758,8 @@ export const isEndNode = <A>(node: Graph.AgentNode<A>): node is Graph.End<A> => 
  * `outputJsonSchema` wins; otherwise it is derived from what the model is asked to produce
  * for `profile` (default: `Model.defaultProfile`, which resolves auto output to tool mode):
  * `{ type: "string" }` for text, each output tool's parameters schema (a non-object output
- * appears wrapped as `{ response }`, as the model sees it), the native / prompted schema;
- * several alternatives are combined with `anyOf`.
+ * appears wrapped as `{ response }`, as the model sees it), the native / prompted schema, an
+ * image (`OutputSpec.imageJsonSchema`); several alternatives are combined with `anyOf`.
  */
 export const outputJsonSchema = (
   agent: Any,
@@ -774,6 +774,7 @@ export const outputJsonSchema = (
   if (outputObject !== undefined) members.push(outputObject.jsonSchema)
   for (const tool of spec.toolDefinitions(profile)) members.push(tool.parametersJsonSchema)
   if (spec.allowTextOutput && outputObject === undefined) members.push({ type: "string" })
+  if (spec.allowImageOutput === true) members.push(OutputSpec.imageJsonSchema)
   if (members.length === 1) return members[0]!
   // Shared `$defs` move to the root so every `$ref` still resolves.
   const $defs: Record<string, unknown> = {}

@@ -26,6 +26,7 @@ import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
 import { type ModelError, UserError } from "./AgentError.js"
 import {
+  FilePart,
   type ModelMessage,
   ModelRequest,
   ModelResponse,
@@ -47,8 +48,10 @@ export interface AgentInfo {
   readonly functionTools: ReadonlyArray<ToolDefinition>
   /** The output tools (tool output mode). */
   readonly outputTools: ReadonlyArray<ToolDefinition>
-  /** May the response be plain text? `false` means a tool must be called. */
+  /** May the response be plain text? `false` (and no image output) means a tool must be called. */
   readonly allowTextOutput: boolean
+  /** May the response be an image (a `FilePart`)? Set by image output. */
+  readonly allowImageOutput: boolean
   readonly outputMode: Model.OutputMode
   /** The structured output schema in native / prompted mode. */
   readonly outputObject: Model.OutputObjectDefinition | undefined
@@ -91,9 +94,10 @@ export type DeltaThinkingCalls = { readonly [index: number]: DeltaThinking }
 
 /**
  * One item of a streamed response: a string is a text delta; a record maps an index to a
- * `DeltaToolCall` (`{ name, jsonArgs, toolCallId }`) or a `DeltaThinking` (`{ content, signature }`).
+ * `DeltaToolCall` (`{ name, jsonArgs, toolCallId }`) or a `DeltaThinking` (`{ content, signature }`);
+ * a `FilePart` is a generated file, arriving whole.
  */
-export type StreamItem = string | DeltaToolCalls | DeltaThinkingCalls
+export type StreamItem = string | DeltaToolCalls | DeltaThinkingCalls | FilePart
 
 /** A model function for streamed requests. */
 export type StreamFunction<R = never> = (
@@ -111,10 +115,14 @@ export interface Options<R = never> {
   readonly settings?: ModelSettings
 }
 
-/** The profile of function models: tools and JSON-schema / JSON-object output. */
+/**
+ * The profile of function models: tools, JSON-schema / JSON-object output, and image output
+ * (the function may answer with a `FilePart`).
+ */
 export const defaultProfile: Model.ModelProfile = Model.profile({
   supportsJsonSchemaOutput: true,
-  supportsJsonObjectOutput: true
+  supportsJsonObjectOutput: true,
+  supportsImageOutput: true
 })
 
 /** The system name of function models. */
@@ -151,6 +159,7 @@ export const agentInfo = (
   functionTools: parameters.functionTools,
   outputTools: parameters.outputTools,
   allowTextOutput: parameters.allowTextOutput,
+  allowImageOutput: parameters.allowImageOutput,
   outputMode: parameters.outputMode,
   outputObject: parameters.outputObject,
   modelSettings: settings,
@@ -193,7 +202,7 @@ export const toolCalls = (
 
 /**
  * A stream function serving what `fn` answers, so one script serves `run` and `runStream`:
- * each text part as one delta, each tool call and thinking part whole.
+ * each text part as one delta, each tool call, thinking and file part whole.
  *
  * @example
  * ```ts
@@ -225,6 +234,8 @@ export const streamOf =
                 ...(part.signature !== undefined ? { signature: part.signature } : {})
               }
             })
+          } else if (part._tag === "FilePart") {
+            items.push(part)
           } else if (part._tag === "ToolCallPart") {
             // (built-in tool parts have no stream item: a streamed run leaves them out)
             items.push({
@@ -330,6 +341,10 @@ export const make = <R = never>(
               if (typeof item === "string") {
                 const e = manager.textDelta("content", item)
                 if (e !== undefined) out.push(e)
+                continue
+              }
+              if (item instanceof FilePart) {
+                out.push(manager.part(`file:${items}`, item))
                 continue
               }
               for (const key in item) {

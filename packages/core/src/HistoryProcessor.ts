@@ -130,6 +130,7 @@ const contentChars = (content: string | ReadonlyArray<UserContent>): [number, nu
   let files = 0
   for (const item of content) {
     if (typeof item === "string") chars += item.length
+    else if (item._tag === "TextContent") chars += item.content.length
     else if (item._tag !== "CachePoint") files += 1
   }
   return [chars, files]
@@ -317,7 +318,15 @@ export const transcript = (messages: ReadonlyArray<ModelMessage>): string => {
               `User: ${
                 typeof p.content === "string"
                   ? p.content
-                  : p.content.map((c) => (typeof c === "string" ? c : `[${c._tag}]`)).join(" ")
+                  : p.content
+                      .map((c) =>
+                        typeof c === "string"
+                          ? c
+                          : c._tag === "TextContent"
+                            ? c.content
+                            : `[${c._tag}]`
+                      )
+                      .join(" ")
               }`
             )
             break

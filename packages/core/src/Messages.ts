@@ -145,9 +145,31 @@ export class CachePoint extends Schema.TaggedClass<CachePoint>()("CachePoint", {
   ttl: Schema.optionalWith(Schema.Literal("5m", "1h"), { exact: true })
 }) {}
 
+/**
+ * User text tagged with application data (pydantic-ai's `TextContent`): `content` is sent to the
+ * model as plain text, `metadata` stays with the message for the application (it survives the
+ * JSON round trip) and is never sent to any provider.
+ *
+ * @example
+ * ```ts
+ * const prompt = [new Messages.TextContent({ content: "Summarise ticket 42.", metadata: { ticketId: 42 } })]
+ * ```
+ */
+export class TextContent extends Schema.TaggedClass<TextContent>()("TextContent", {
+  /** The text the model sees. */
+  content: Schema.String,
+  /** Application data; never sent to the model. */
+  metadata: optional(Schema.Unknown)
+}) {}
+
+/** The text a user-content item sends to the model: a string, or a `TextContent`'s `content`. */
+export const userText = (item: UserContent): string | undefined =>
+  typeof item === "string" ? item : item._tag === "TextContent" ? item.content : undefined
+
 /** One item of a multimodal user prompt. */
 export const UserContent = Schema.Union(
   Schema.String,
+  TextContent,
   ImageUrl,
   AudioUrl,
   VideoUrl,
@@ -156,7 +178,7 @@ export const UserContent = Schema.Union(
   UploadedFile,
   CachePoint
 )
-/** One item of a user prompt: text, a file by URL, inline bytes, an uploaded file, or a `CachePoint`. */
+/** One item of a user prompt: text (a string or `TextContent`), a file by URL, inline bytes, an uploaded file, or a `CachePoint`. */
 export type UserContent = typeof UserContent.Type
 
 /** A file given by URL. */
@@ -507,6 +529,26 @@ export class CompactionPart extends Schema.TaggedClass<CompactionPart>()("Compac
   providerDetails: optional(ProviderDetails)
 }) {}
 
+// --- Files -------------------------------------------------------------------
+
+/**
+ * A file the model generated (pydantic-ai's `FilePart`): an image from OpenAI's
+ * `image_generation` tool, a Gemini image model's `inlineData`. `content` holds the bytes and
+ * media type. Kept in history and sent back where the wire takes files from the model: Gemini
+ * gets it back as `inlineData` (with its thought signature when it is Gemini's own); OpenAI
+ * Responses sends it back inside its `image_generation_call` item (matched by `id`); every other
+ * provider drops it (their assistant turns hold no files).
+ */
+export class FilePart extends Schema.TaggedClass<FilePart>()("FilePart", {
+  content: BinaryContent,
+  /** The provider's id of the file (OpenAI: the `image_generation_call` item id). */
+  id: optional(Schema.String),
+  /** The provider that generated the file. */
+  providerName: optional(Schema.String),
+  /** Wire data needed to send the part back unchanged (Gemini's `thoughtSignature`…). */
+  providerDetails: optional(ProviderDetails)
+}) {}
+
 /** Any part of a response. */
 export const ModelResponsePart = Schema.Union(
   TextPart,
@@ -514,9 +556,10 @@ export const ModelResponsePart = Schema.Union(
   ToolCallPart,
   BuiltinToolCallPart,
   BuiltinToolReturnPart,
-  CompactionPart
+  CompactionPart,
+  FilePart
 )
-/** Any part of a response: text, thinking, a tool call, a built-in tool's call / return, a compaction. */
+/** Any part of a response: text, thinking, a tool call, a built-in tool's call / return, a compaction, a file. */
 export type ModelResponsePart = typeof ModelResponsePart.Type
 
 // ---------------------------------------------------------------------------
@@ -580,6 +623,16 @@ export class ModelResponse extends Schema.TaggedClass<ModelResponse>()("ModelRes
   /** The thinking parts of this response. */
   get thinking(): ReadonlyArray<ThinkingPart> {
     return this.parts.filter((p): p is ThinkingPart => p._tag === "ThinkingPart")
+  }
+  /** The files the model generated in this response (`FilePart` contents), in order. */
+  get files(): ReadonlyArray<BinaryContent> {
+    const out: Array<BinaryContent> = []
+    for (const p of this.parts) if (p._tag === "FilePart") out.push(p.content)
+    return out
+  }
+  /** The images among `files`. */
+  get images(): ReadonlyArray<BinaryContent> {
+    return this.files.filter((f) => f.isImage)
   }
   /** The built-in (provider-executed) tool calls and returns of this response, in order. */
   get builtinToolParts(): ReadonlyArray<BuiltinToolCallPart | BuiltinToolReturnPart> {
@@ -837,7 +890,7 @@ export const sanitize = (
     return new (f.constructor as new (fields: typeof rest) => F)(rest)
   }
   const userItem = (c: UserContent): UserContent | undefined =>
-    typeof c === "string" || c._tag === "CachePoint" ? c : file(c)
+    typeof c === "string" || c._tag === "CachePoint" || c._tag === "TextContent" ? c : file(c)
   const returnItem = (c: unknown): unknown => (isFileContent(c) ? (file(c) ?? removedFileText) : c)
   const part = (p: ModelRequestPart): ModelRequestPart | undefined => {
     switch (p._tag) {

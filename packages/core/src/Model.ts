@@ -36,8 +36,11 @@ import { BuiltinTool } from "./BuiltinTool.js"
 import { type JsonSchema, ToolDefinition } from "./Tool.js"
 
 /** How the output is asked for. */
-export const OutputMode = Schema.Literal("text", "tool", "native", "prompted")
-/** How the output is asked for: text, an output tool, a native response format, or prompted JSON. */
+export const OutputMode = Schema.Literal("text", "tool", "native", "prompted", "image")
+/**
+ * How the output is asked for: text, an output tool, a native response format, prompted JSON,
+ * or an image (image output alone; other modes can allow images too: `allowImageOutput`).
+ */
 export type OutputMode = typeof OutputMode.Type
 
 /** The JSON Schema of structured output for native / prompted modes. */
@@ -59,12 +62,22 @@ export class ModelRequestParameters extends Schema.Class<ModelRequestParameters>
   outputMode: Schema.optionalWith(OutputMode, { default: () => "text" as const }),
   /** Set for `native` (response format) and `prompted` (schema in the instructions). */
   outputObject: Schema.optionalWith(OutputObjectDefinition, { exact: true }),
-  /** May the model answer with plain text? `false` forces a tool call. */
+  /** May the model answer with plain text? `false` (and no image output) forces a tool call. */
   allowTextOutput: Schema.optionalWith(Schema.Boolean, { default: () => true }),
+  /**
+   * May the model answer with an image (`FilePart`)? Providers then ask for images: OpenAI
+   * Responses adds the `image_generation` tool (unless one is given), Gemini adds `IMAGE` to
+   * `responseModalities`; tool choice stays `auto`.
+   */
+  allowImageOutput: Schema.optionalWith(Schema.Boolean, { default: () => false }),
   /** Tools the provider runs itself (see `BuiltinTool`); a provider without one fails with `UserError`. */
   builtinTools: Schema.optionalWith(Schema.Array(BuiltinTool), { default: () => [] })
 }) {
   static readonly empty: ModelRequestParameters = new ModelRequestParameters({})
+  /** May the model end the turn without a tool call (text or image output allowed)? */
+  get allowDirectOutput(): boolean {
+    return this.allowTextOutput || this.allowImageOutput
+  }
   /** Function and output tools together. */
   get allTools(): ReadonlyArray<ToolDefinition> {
     return this.outputTools.length === 0
@@ -110,6 +123,12 @@ export interface ModelProfile {
    * end of their descriptions.
    */
   readonly supportsToolReturnSchema?: boolean
+  /**
+   * The model can generate images (OpenAI Responses models with `image_generation`, Gemini
+   * image models): image output (`allowImageOutput`) needs it, else the run fails with "Image
+   * output is not supported by this model."
+   */
+  readonly supportsImageOutput?: boolean
 }
 
 /**

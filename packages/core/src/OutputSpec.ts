@@ -7,7 +7,9 @@
  * 1. sends `toolDefinitions(profile)` as output tools, `outputObject` for native/prompted,
  *    `instructions(profile)` appended to the instructions, `allowTextOutput`;
  * 2. when the response has a call of an output tool, decodes it with `handleToolCall`;
- *    otherwise, with text and `allowTextOutput`, decodes the text with `handleText`;
+ *    otherwise, with an image file and `allowImageOutput`, decodes the image with `handleImage`
+ *    (an image beats text); otherwise, with text and `allowTextOutput`, decodes the text with
+ *    `handleText`;
  * 3. a `ModelRetry` from either becomes a retry prompt counted against the output budget.
  * While streaming, the same functions run with `partial: true` on snapshots, and failures are
  * swallowed.
@@ -37,7 +39,7 @@
 import * as Effect from "effect/Effect"
 import { type Pipeable, pipeArguments } from "effect/Pipeable"
 import type { ModelRetry, UserError } from "./AgentError.js"
-import type { ToolCallPart } from "./Messages.js"
+import type { BinaryContent, ToolCallPart } from "./Messages.js"
 import type { ModelProfile, OutputMode, OutputObjectDefinition } from "./Model.js"
 import type { RunContext } from "./RunContext.js"
 import type { ToolDefinition } from "./Tool.js"
@@ -84,6 +86,16 @@ export interface OutputSpec<out A, out R = never> extends Pipeable {
   /** Decodes a call of one of the output tools into the output. */
   readonly handleToolCall: (
     call: ToolCallPart,
+    options: HandleOptions
+  ) => Effect.Effect<A, ModelRetry, R | RunContext>
+  /**
+   * May the model end the run with an image (a `FilePart` holding an image)? Image output
+   * (`ImageOutput` in `@agentfx/output`) sets it, alone or next to other outputs.
+   */
+  readonly allowImageOutput?: boolean
+  /** Decodes the first image the response holds into the output (with `allowImageOutput`). */
+  readonly handleImage?: (
+    image: BinaryContent,
     options: HandleOptions
   ) => Effect.Effect<A, ModelRetry, R | RunContext>
   /** Is `toolName` one of this spec's output tools? */
@@ -171,3 +183,20 @@ export const text: OutputSpec<string> = make<string>({
   handleToolCall: (call) =>
     Effect.dieMessage(`text output has no output tools (called: ${call.toolName})`)
 })
+
+/**
+ * The JSON Schema of an image output (a `Messages.BinaryContent` as JSON: base64 `data` and an
+ * `image/*` media type), for `Agent.outputJsonSchema`.
+ */
+export const imageJsonSchema: Record<string, unknown> = {
+  type: "object",
+  title: "BinaryImage",
+  description: "An image the model generated: base64 bytes and their media type.",
+  properties: {
+    _tag: { const: "BinaryContent" },
+    data: { type: "string", contentEncoding: "base64" },
+    mediaType: { type: "string", pattern: "^image/" },
+    identifier: { type: "string" }
+  },
+  required: ["_tag", "data", "mediaType"]
+}

@@ -22,6 +22,7 @@ import {
   BuiltinToolCallPart,
   type BuiltinToolReturnPart,
   type CompactionPart,
+  type FilePart,
   type FinishReason,
   ModelResponse,
   type ModelResponsePart,
@@ -111,10 +112,10 @@ interface ToolCallState {
   /** A built-in tool the provider runs (`BuiltinToolCallPart`), not a function tool. */
   readonly builtin: boolean
 }
-/** A built-in tool's return or a compaction: arrives whole, never grows. */
+/** A built-in tool's return, a compaction or a file: arrives whole, never grows. */
 interface BuiltinReturnState {
   readonly kind: "builtinReturn"
-  readonly part: BuiltinToolReturnPart | CompactionPart
+  readonly part: BuiltinToolReturnPart | CompactionPart | FilePart
 }
 type State = TextState | ThinkingState | ToolCallState | BuiltinReturnState
 
@@ -123,6 +124,7 @@ const stateOf = (part: ModelResponsePart): State => {
   switch (part._tag) {
     case "BuiltinToolReturnPart":
     case "CompactionPart":
+    case "FilePart":
       return { kind: "builtinReturn", part }
     case "TextPart":
       return {
@@ -376,7 +378,7 @@ export class PartsManager {
     return new PartStartEvent({ index, part: toPart(s) }, true)
   }
 
-  /** A whole part arrives at once (Gemini function calls, a complete block, a built-in tool's return). */
+  /** A whole part arrives at once (Gemini function calls, a complete block, a built-in tool's return, a generated file). */
   part(vendorId: string | undefined, part: ModelResponsePart): Event {
     const s = stateOf(part)
     const index = this.add(vendorId, s)

@@ -312,6 +312,7 @@ const samplingMessages = (
         case "UserPromptPart":
           for (const c of typeof p.content === "string" ? [p.content] : p.content) {
             if (typeof c === "string") blocks.push({ type: "text", text: c })
+            else if (c._tag === "TextContent") blocks.push({ type: "text", text: c.content })
             else if (c instanceof BinaryContent && (c.isImage || c.isAudio)) {
               blocks.push({
                 type: c.isImage ? "image" : "audio",

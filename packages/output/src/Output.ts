@@ -30,16 +30,19 @@
  * @since 0.1.0
  */
 import { ModelRetry, UserError } from "@agentfx/core/AgentError"
+import type { BinaryContent } from "@agentfx/core/Messages"
 import type * as OutputSpec from "@agentfx/core/OutputSpec"
 import * as Effect from "effect/Effect"
 import { dual } from "effect/Function"
 import type * as Schema from "effect/Schema"
 import {
   isToolSpec,
+  mapModes,
   type ToolConfig,
   ToolConfigsId as toolConfigs,
   toolSpec
 } from "./internal/build.js"
+import { attach as attachImage } from "./internal/image.js"
 import * as NativeOutput from "./NativeOutput.js"
 import type * as OutputFunction from "./OutputFunction.js"
 import * as PromptedOutput from "./PromptedOutput.js"
@@ -69,9 +72,11 @@ export type RequirementsOf<T> =
 
 /**
  * Several outputs the model may choose from: tool outputs (each keeps its tools; names become
- * `final_result_{Name}` when there are several) and at most one text output (`OutputSpec.text`
- * or a `TextOutput`), which lets the model answer with plain text alongside the tools.
- * Native and prompted outputs cannot be combined: give them several schemas instead.
+ * `final_result_{Name}` when there are several), at most one text output (`OutputSpec.text`
+ * or a `TextOutput`), which lets the model answer with plain text alongside the tools, and at
+ * most one `ImageOutput` (an image in the response beats its text).
+ * Native, prompted and auto outputs cannot be combined with other outputs (an image output
+ * aside): give them several schemas instead.
  * Throws a `UserError` on such misuse (a programming error).
  */
 export const union = <const Specs extends ReadonlyArray<OutputSpec.OutputSpec<any, any>>>(
@@ -80,6 +85,27 @@ export const union = <const Specs extends ReadonlyArray<OutputSpec.OutputSpec<an
   OutputSpec.Output<Specs[number]>,
   OutputSpec.Requirements<Specs[number]>
 > => {
+  // Image output is orthogonal to the others: taken out here, added to the result at the end.
+  let image: OutputSpec.OutputSpec<any, any> | undefined
+  const rest: Array<OutputSpec.OutputSpec<any, any>> = []
+  for (const spec of specs) {
+    if (spec.allowImageOutput === true) {
+      if (image !== undefined && spec.mode === "image" && image.mode === "image" && image !== spec)
+        throw new UserError({ reason: "Only one image output is allowed." })
+      if (image === undefined || spec.mode === "image") image = spec
+      if (spec.mode === "image") continue
+    }
+    rest.push(spec)
+  }
+  if (image === undefined) return unionOf(rest)
+  if (rest.length === 0) return image
+  if (rest.length === 1) return attachImage(rest[0]!, image)
+  return attachImage(unionOf(rest), image)
+}
+
+const unionOf = (
+  specs: ReadonlyArray<OutputSpec.OutputSpec<any, any>>
+): OutputSpec.OutputSpec<any, any> => {
   const tools: Array<ToolConfig> = []
   let text: OutputSpec.OutputSpec<any, any> | undefined
   const setText = (spec: OutputSpec.OutputSpec<any, any>) => {
@@ -113,7 +139,7 @@ export const union = <const Specs extends ReadonlyArray<OutputSpec.OutputSpec<an
 }
 
 /**
- * Adds a validator that runs after the output is decoded: it may return a new value, or fail
+ * Adds a validator that runs after the output is decoded (an image output's too): it may return a new value, or fail
  * with `ModelRetry` to send the model back (counted against the output retry budget). It also
  * runs on streamed snapshots, where `RunContext.partialOutput` is `true` and failures are
  * ignored. A validated tool output keeps its validator inside `Output.union`.
@@ -132,26 +158,32 @@ export const withValidator: {
     self: OutputSpec.OutputSpec<A, R>,
     validate: (output: A) => Effect.Effect<A, ModelRetry, R2>
   ): OutputSpec.OutputSpec<A, R | R2> => {
-    if (self.resolve !== undefined) {
-      const resolve = self.resolve
-      const { resolve: _, ...rest } = self
-      return {
-        ...withValidator(rest as OutputSpec.OutputSpec<A, R>, validate),
-        resolve: (profile) => withValidator(resolve(profile), validate)
-      }
-    }
+    if (self.resolve !== undefined) return mapModes(self, (s) => withValidator(s, validate))
+    const handleImage = self.handleImage
+    const imageValidated =
+      handleImage === undefined
+        ? {}
+        : {
+            handleImage: (image: BinaryContent, options: OutputSpec.HandleOptions) =>
+              Effect.flatMap(handleImage(image, options), validate)
+          }
     if (isToolSpec(self)) {
       const { tools, text } = self[toolConfigs]
-      return toolSpec(
+      const rebuilt = toolSpec(
         tools.map((t) => ({
           ...t,
           entry: { ...t.entry, finish: (v: any) => Effect.flatMap(t.entry.finish(v), validate) }
         })),
         text === undefined ? undefined : withValidator(text, validate as any)
       )
+      // image output added by `union` survives the rebuild, validated too
+      return self.allowImageOutput === true
+        ? attachImage(rebuilt, { ...self, ...imageValidated })
+        : rebuilt
     }
     return {
       ...self,
+      ...imageValidated,
       handleText: (text, options) => Effect.flatMap(self.handleText(text, options), validate),
       handleToolCall: (call, options) =>
         Effect.flatMap(self.handleToolCall(call, options), validate)

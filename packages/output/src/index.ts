@@ -16,6 +16,7 @@
  *
  * @since 0.1.0
  */
+export * as ImageOutput from "./ImageOutput.js"
 export * as NativeOutput from "./NativeOutput.js"
 export * as Output from "./Output.js"
 export * as OutputFunction from "./OutputFunction.js"

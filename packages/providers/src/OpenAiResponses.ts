@@ -62,10 +62,12 @@ export interface Options {
 
 /**
  * The profile of a Responses model: tools (strict when compatible, through OpenAI's strict
- * schema transformer), native JSON schema output, reasoning for o-series / gpt-5.
+ * schema transformer), native JSON schema output, reasoning for o-series / gpt-5, image output
+ * through the `image_generation` tool for the models that have it (gpt-5*, o3, gpt-4.1, gpt-4o).
  */
 export const profileFor = (modelName: string): Model.ModelProfile =>
   Model.profile({
+    supportsImageOutput: Wire.supportsImageGeneration(modelName),
     supportsTools: true,
     supportsJsonSchemaOutput: true,
     supportsJsonObjectOutput: true,

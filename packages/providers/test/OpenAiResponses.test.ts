@@ -1,11 +1,8 @@
 import { Agent, AgentError, BuiltinTool, Messages, Model, Tool } from "@agentfx/core"
 import { assert, describe, it } from "@effect/vitest"
-import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import * as Layer from "effect/Layer"
-import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import * as OpenAiClient from "../src/OpenAiClient.js"
@@ -18,18 +15,9 @@ import {
   sseCase as replaySseCase,
   sseEvent as ev
 } from "./support/replay.js"
+import { responsesModelLayer } from "./support/models.js"
 
-const modelLayer = (baseUrl: string, name: string) =>
-  OpenAiResponses.model(name).pipe(
-    Layer.provide(
-      OpenAiClient.layer({
-        baseUrl: `${baseUrl}/v1`,
-        apiKey: Redacted.make("sk-secret"),
-        retry: false
-      })
-    ),
-    Layer.provide(NodeHttpClient.layerUndici)
-  )
+const modelLayer = responsesModelLayer
 
 const sseCase = (sse: string) =>
   replaySseCase("openai-responses", "responses", "/v1/responses", sse)

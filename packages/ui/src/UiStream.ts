@@ -604,6 +604,13 @@ export interface AgUiOptions<A> extends CommonOptions<A> {
   readonly subAgents?: boolean
 }
 
+/**
+ * The `activityType` of the `ACTIVITY_SNAPSHOT` event a generated file (`Messages.FilePart`)
+ * becomes in AG-UI (its assistant messages hold text only): `content` is `{ url, mediaType }`
+ * with a `data:` URL, plus `id` / `providerName` when the provider gave them.
+ */
+export const agUiFileActivityType: string = AgUi.fileActivityType
+
 /** A `STATE_SNAPSHOT` event: the whole shared state. */
 export const stateSnapshot = (snapshot: unknown): AgUiEvent => ({
   type: "STATE_SNAPSHOT",

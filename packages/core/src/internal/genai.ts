@@ -42,6 +42,7 @@ const userParts = (content: string | ReadonlyArray<UserContent>): Array<unknown>
   const parts: Array<unknown> = []
   for (const item of content) {
     if (typeof item === "string") parts.push({ type: "text", content: item })
+    else if (item._tag === "TextContent") parts.push({ type: "text", content: item.content })
     else if (item._tag === "BinaryContent") {
       parts.push({ type: "blob", mime_type: item.mediaType, modality: modality(item.mediaType) })
     } else if (item._tag === "CachePoint") continue
@@ -116,12 +117,18 @@ const responseParts = (response: ModelResponse): Array<unknown> =>
               }
             : part._tag === "CompactionPart"
               ? { type: "compaction", content: part.content ?? "" }
-              : {
-                  type: "server_tool_call_response",
-                  id: part.toolCallId,
-                  name: part.toolName,
-                  response: part.content
-                }
+              : part._tag === "FilePart"
+                ? {
+                    type: "blob",
+                    mime_type: part.content.mediaType,
+                    modality: modality(part.content.mediaType)
+                  }
+                : {
+                    type: "server_tool_call_response",
+                    id: part.toolCallId,
+                    name: part.toolName,
+                    response: part.content
+                  }
   )
 
 /** `gen_ai.input.messages`: the conversation in the conventions' `{ role, parts }` shape. */

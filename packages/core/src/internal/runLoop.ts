@@ -1329,6 +1329,7 @@ class Run<A> implements Machine<A>, ToolHost {
         outputMode: spec.mode,
         ...(outputObject !== undefined ? { outputObject } : {}),
         allowTextOutput: spec.allowTextOutput,
+        allowImageOutput: spec.allowImageOutput === true,
         builtinTools: this.builtinTools
       },
       true
@@ -1503,6 +1504,7 @@ class Run<A> implements Machine<A>, ToolHost {
         allowText && !(this.profile.ignoreStreamedLeadingWhitespace && part.content.trim() === "")
       )
     }
+    if (part._tag === "FilePart") return this.spec.allowImageOutput === true && part.content.isImage
     return part._tag === "ToolCallPart" && this.spec.isOutputTool(part.toolName)
   }
 
@@ -1778,6 +1780,7 @@ class Run<A> implements Machine<A>, ToolHost {
     if (includeText && this.spec.allowTextOutput) alts.push("return text")
     if (this.outputTools().length > 0) alts.push("include your response in a tool call")
     else if (this.st.tools.size > 0) alts.push("call a tool")
+    if (this.spec.allowImageOutput === true) alts.push("return an image")
     if (alts.length === 0) alts.push("return text")
     return `Please ${alts.join(" or ")}.`
   }
@@ -1830,6 +1833,20 @@ class Run<A> implements Machine<A>, ToolHost {
   }
 
   private handleText(response: ModelResponse): Effect.Effect<AgentNode<A>, unknown, unknown> {
+    const spec = this.spec
+    // An image beats text (pydantic-ai's order): the first image file ends the run.
+    if (spec.allowImageOutput === true && spec.handleImage !== undefined) {
+      const image = response.images[0]
+      if (image !== undefined) {
+        return Effect.flatMap(
+          this.decodeOutput(spec.handleImage(image, { partial: false })),
+          (result) =>
+            result.ok
+              ? this.end(result.value)
+              : this.outputRetry(new RetryPromptPart({ content: retryContent(result.error) }, true))
+        )
+      }
+    }
     const text = response.text
     if (text.trim() === "") {
       if (response.finishReason === "length") {
@@ -1847,7 +1864,6 @@ class Run<A> implements Machine<A>, ToolHost {
       }
       return this.outputRetry(new RetryPromptPart({ content: this.alternatives(true) }, true))
     }
-    const spec = this.spec
     if (!spec.allowTextOutput && spec.acceptsText !== true) {
       return this.outputRetry(new RetryPromptPart({ content: this.alternatives(false) }, true))
     }
@@ -2352,7 +2368,7 @@ const deferredRequests = (deferred: ReadonlyArray<Deferred>): DeferredToolReques
   )
 }
 
-/** The `FinalResultEvent` of the part that ends the run (an output tool call, or text). */
+/** The `FinalResultEvent` of the part that ends the run (an output tool call, text or an image). */
 const finalResultOf = (part: PartStartEvent["part"]): FinalResultEvent =>
   part._tag === "ToolCallPart"
     ? new FinalResultEvent({ toolName: part.toolName, toolCallId: part.toolCallId }, true)

@@ -17,12 +17,13 @@ export const estimateStringTokens = (content: string | ReadonlyArray<UserContent
   let tokens = 0
   for (const item of content) {
     if (typeof item === "string") tokens += item.trim().split(TOKEN_SPLIT).length
+    else if (item._tag === "TextContent") tokens += item.content.trim().split(TOKEN_SPLIT).length
     else if (item._tag === "BinaryContent") tokens += item.data.length
   }
   return tokens
 }
 
-/** Output tokens of response parts: words of text/thinking, `1 + words(args JSON)` per tool call. */
+/** Output tokens of response parts: words of text/thinking, `1 + words(args JSON)` per tool call, a file's bytes. */
 export const estimateResponseTokens = (parts: ReadonlyArray<ModelResponsePart>): number => {
   let tokens = 0
   for (const part of parts) {
@@ -33,6 +34,9 @@ export const estimateResponseTokens = (parts: ReadonlyArray<ModelResponsePart>):
         break
       case "ToolCallPart":
         tokens += 1 + estimateStringTokens(part.argsAsJson())
+        break
+      case "FilePart":
+        tokens += part.content.data.length
         break
     }
   }

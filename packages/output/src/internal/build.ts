@@ -63,6 +63,20 @@ const cachedByProfile = <A>(f: (profile: ModelProfile) => A) => {
   }
 }
 
+/**
+ * `f` applied to a spec and, for an auto spec, to every spec it resolves to (so what `f` adds
+ * holds whichever mode the model's profile picks).
+ */
+export const mapModes = <A, R, B, R2>(
+  spec: OutputSpec.OutputSpec<A, R>,
+  f: (spec: OutputSpec.OutputSpec<A, R>) => OutputSpec.OutputSpec<B, R2>
+): OutputSpec.OutputSpec<B, R2> => {
+  if (spec.resolve === undefined) return f(spec)
+  const resolve = spec.resolve
+  const { resolve: _, ...rest } = spec
+  return { ...f(rest as OutputSpec.OutputSpec<A, R>), resolve: (profile) => f(resolve(profile)) }
+}
+
 /** Builds a tool-mode spec: one output tool per config, optional plain text alongside. */
 export const toolSpec = (
   tools: ReadonlyArray<ToolConfig>,

@@ -116,10 +116,12 @@ export type { CacheSetting } from "./wire.js"
 const textDocumentTypes = new Set(["text/plain", "text/markdown", "text/csv", "text/html"])
 
 const encodeUserContent = (item: Messages.UserContent, out: Array<Block>): void => {
-  if (typeof item === "string") {
-    if (item !== "") out.push({ type: "text", text: item })
+  const text = Messages.userText(item)
+  if (text !== undefined) {
+    if (text !== "") out.push({ type: "text", text })
     return
   }
+  if (typeof item === "string" || item._tag === "TextContent") return
   switch (item._tag) {
     case "CachePoint": {
       const last = out[out.length - 1]

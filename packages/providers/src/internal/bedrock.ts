@@ -274,6 +274,7 @@ export const needsDownload = (item: Messages.UserContent): item is Messages.File
   item._tag !== "BinaryContent" &&
   item._tag !== "UploadedFile" &&
   item._tag !== "CachePoint" &&
+  item._tag !== "TextContent" &&
   /^https?:\/\//.test(item.url)
 
 const cachePointBlock = { cachePoint: { type: "default" } }
@@ -283,10 +284,12 @@ const encodeUserContent = (
   out: Array<Block>,
   enc: Encoder
 ): AgentError.UserError | undefined => {
-  if (typeof item === "string") {
-    if (item !== "") out.push({ text: item })
+  const text = Messages.userText(item)
+  if (text !== undefined) {
+    if (text !== "") out.push({ text })
     return undefined
   }
+  if (typeof item === "string" || item._tag === "TextContent") return undefined
   if (item._tag === "CachePoint") {
     // A cache point after some content, on families that take them.
     if (enc.family.cachePoints && out.length > 0) out.push(cachePointBlock)

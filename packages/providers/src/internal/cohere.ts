@@ -40,6 +40,7 @@ export interface EncodeOptions {
 
 const userChunk = (item: Messages.UserContent, modelName: string): Json | AgentError.UserError => {
   if (typeof item === "string") return { type: "text", text: item }
+  if (item._tag === "TextContent") return { type: "text", text: item.content }
   switch (item._tag) {
     case "ImageUrl":
       return { type: "image_url", image_url: { url: item.url } }

@@ -173,6 +173,7 @@ export const profile = (modelName: string): GoogleProfile => {
       supportsThinking: thinks,
       defaultStructuredOutputMode: "tool",
       supportsToolReturnSchema: true,
+      supportsImageOutput: isImage,
       jsonSchemaTransformer: GoogleSchema.transform
     }),
     googleSupportsValidatedMode: thinks && !isImage,
@@ -265,6 +266,7 @@ export const needsDownload = (item: Messages.UserContent): item is Messages.File
   item._tag !== "BinaryContent" &&
   item._tag !== "UploadedFile" &&
   item._tag !== "CachePoint" &&
+  item._tag !== "TextContent" &&
   /^https?:\/\//.test(item.url) &&
   !isFetchableByGemini(item.url)
 
@@ -281,6 +283,7 @@ const videoMetadataOf = (
 
 const userContentPart = (item: Messages.UserContent): WirePart | undefined => {
   if (typeof item === "string") return { text: item }
+  if (item._tag === "TextContent") return { text: item.content }
   if (item._tag === "BinaryContent") {
     return { inlineData: { mimeType: item.mediaType, data: item.base64 }, ...videoMetadataOf(item) }
   }
@@ -413,6 +416,14 @@ const modelContent = (
           ...(isGeneratedId(item) ? {} : { id: item.toolCallId })
         }
         parts.push(sig === undefined ? { functionCall } : { functionCall, thoughtSignature: sig })
+        break
+      }
+      case "FilePart": {
+        // A generated file goes back inline (any provider's: Gemini takes files in model
+        // turns), with its thought signature when it is Gemini's own.
+        const inlineData = { mimeType: item.content.mediaType, data: item.content.base64 }
+        const sig = fromGoogle ? item.providerDetails?.thoughtSignature : undefined
+        parts.push(typeof sig === "string" ? { inlineData, thoughtSignature: sig } : { inlineData })
         break
       }
       case "BuiltinToolCallPart":
@@ -579,9 +590,9 @@ const toolConfig = (
     return { functionCallingConfig: { mode: "NONE" } }
   }
   if (Array.isArray(choice)) {
-    return any(parameters.allowTextOutput ? choice : [...outputNames, ...choice])
+    return any(parameters.allowDirectOutput ? choice : [...outputNames, ...choice])
   }
-  if (choice === "required" || !parameters.allowTextOutput) return any(allNames)
+  if (choice === "required" || !parameters.allowDirectOutput) return any(allNames)
   if (p.googleSupportsValidatedMode && all.every((t) => t.strict !== false)) {
     return { functionCallingConfig: { mode: "VALIDATED" } }
   }
@@ -725,7 +736,14 @@ export const encodeRequest = (
   if (settings.frequencyPenalty !== undefined) gc.frequencyPenalty = settings.frequencyPenalty
   if (settings.stopSequences !== undefined) gc.stopSequences = settings.stopSequences
   if (settings.thinking !== undefined) gc.thinkingConfig = thinkingConfig(settings.thinking, p)
-  gc.responseModalities = ["TEXT"]
+  // Image models answer with images too (as pydantic-ai asks them); with image output and no
+  // text output allowed, images only.
+  gc.responseModalities =
+    parameters.allowImageOutput || p.supportsImageOutput === true
+      ? parameters.allowImageOutput && !parameters.allowTextOutput
+        ? ["IMAGE"]
+        : ["TEXT", "IMAGE"]
+      : ["TEXT"]
   if (parameters.outputMode === "native" && parameters.outputObject !== undefined) {
     const o = parameters.outputObject
     gc.responseMimeType = "application/json"
@@ -991,7 +1009,33 @@ const decodePart = (
       true
     )
   }
+  if (w.inlineData !== undefined) return filePart(w, sig, provider)
   return builtinPart(w, sig, provider, codeIds)
+}
+
+/**
+ * A generated file (`inlineData` of an image model) as a `FilePart`, its thought signature kept
+ * to go back. Interim images of the model's thinking (`thought: true`) are not kept: they are
+ * drafts of the final image, which comes as its own part.
+ */
+const filePart = (
+  w: WirePart,
+  sig: string | undefined,
+  provider: string
+): Messages.FilePart | undefined => {
+  const data = w.inlineData
+  if (data === undefined || w.thought === true) return undefined
+  return new Messages.FilePart(
+    {
+      content: new Messages.BinaryContent(
+        { data: new Uint8Array(Buffer.from(data.data, "base64")), mediaType: data.mimeType },
+        true
+      ),
+      providerName: provider,
+      ...(sig !== undefined ? { providerDetails: { thoughtSignature: sig } } : {})
+    },
+    true
+  )
 }
 
 /** Names of Gemini's server-side tool types on built-in tool parts (others: lower-cased). */
@@ -1184,7 +1228,10 @@ export const streamChunk = (
         )
       }
     } else {
-      const part = builtinPart(w, sig, provider, state.codeIds ?? { last: undefined })
+      const part =
+        w.inlineData !== undefined
+          ? filePart(w, sig, provider)
+          : builtinPart(w, sig, provider, state.codeIds ?? { last: undefined })
       if (part !== undefined) event = manager.part(undefined, part)
     }
     if (event !== undefined) out.push(event)

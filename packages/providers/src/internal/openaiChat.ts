@@ -57,6 +57,8 @@ const userContent = (
 ): Json | AgentError.UserError => {
   if (typeof item === "string") return { type: "text", text: item }
   switch (item._tag) {
+    case "TextContent":
+      return { type: "text", text: item.content }
     case "ImageUrl":
       return imageChunk(item.url, item)
     case "BinaryContent":

@@ -89,9 +89,15 @@ const isReasoningModel = (name: string): boolean => /^(o\d|gpt-5|codex)/.test(na
 /** Whether `modelName` reasons (o-series, gpt-5): enables encrypted reasoning round trips. */
 export const supportsReasoning = isReasoningModel
 
+/** Whether `modelName` can call the `image_generation` tool (gpt-5*, o3, gpt-4.1, gpt-4o). */
+export const supportsImageGeneration = (name: string): boolean =>
+  name.startsWith("gpt-5") || name.includes("o3") || name.includes("4.1") || name.includes("4o")
+
 const encodeUserContent = (item: Messages.UserContent): Record<string, unknown> | undefined => {
   if (typeof item === "string") return { type: "input_text", text: item }
   switch (item._tag) {
+    case "TextContent":
+      return { type: "input_text", text: item.content }
     case "ImageUrl":
       return {
         type: "input_image",
@@ -245,6 +251,14 @@ const encodeResponse = (m: Messages.ModelResponse, out: Array<WireItem>): void =
         if (part.providerName !== PROVIDER_NAME || item === undefined) break
         if (part.content !== null && typeof part.content === "object")
           Object.assign(item, part.content)
+        break
+      }
+      case "FilePart": {
+        // An image our `image_generation` tool made goes back inside its call item (as the
+        // item's `result`); the Responses API takes no other file from the assistant: dropped.
+        const item = part.id === undefined ? undefined : builtinItems.get(part.id)
+        if (part.providerName === PROVIDER_NAME && item?.type === "image_generation_call")
+          item.result = part.content.base64
         break
       }
       case "CompactionPart": {
@@ -456,6 +470,60 @@ export const decodeBuiltinItem = (
     }),
     builtinReturnPart({ toolName, content, toolCallId: id, providerName: PROVIDER_NAME })
   ]
+}
+
+/**
+ * The image of an `image_generation_call` item as a `FilePart` (its base64 `result`, media type
+ * `image/<output_format>`, png by default; `id` = the item's, to send it back inside the item),
+ * or `undefined` when the item holds no image.
+ */
+export const imageFileOf = (item: WireItem): Messages.FilePart | undefined => {
+  const result = str(item.result)
+  if (item.type !== "image_generation_call" || result === undefined || result === "")
+    return undefined
+  const id = str(item.id)
+  return new Messages.FilePart(
+    {
+      content: new Messages.BinaryContent(
+        {
+          data: new Uint8Array(Buffer.from(result, "base64")),
+          mediaType: `image/${str(item.output_format) ?? "png"}`
+        },
+        true
+      ),
+      ...(id !== undefined ? { id } : {}),
+      providerName: PROVIDER_NAME
+    },
+    true
+  )
+}
+
+/**
+ * A built-in tool item as parts: its call, the generated image of an `image_generation_call`
+ * (a `FilePart`: the image is kept there, not in the return part's content), and its return.
+ */
+export const decodeBuiltinParts = (
+  item: WireItem
+): {
+  readonly call: Messages.BuiltinToolCallPart
+  readonly file: Messages.FilePart | undefined
+  readonly result: Messages.BuiltinToolReturnPart
+} => {
+  const [call, result] = decodeBuiltinItem(item)
+  const file = imageFileOf(item)
+  if (file === undefined) return { call, file, result }
+  // The streamed item may still say `generating` although its image is complete.
+  const { result: _, ...content } = result.content as Record<string, unknown>
+  return {
+    call,
+    file,
+    result: builtinReturnPart({
+      toolName: result.toolName,
+      content: { ...content, status: "completed" },
+      toolCallId: result.toolCallId,
+      providerName: PROVIDER_NAME
+    })
+  }
 }
 
 /** The `UserError` for the first built-in tool (or option) the Responses API lacks, if any. */
@@ -814,6 +882,9 @@ export const encodeRequest = (
   options: EncodeOptions
 ): Record<string, unknown> => {
   const builtin = encodeBuiltinTools(parameters.builtinTools)
+  // Image output needs the image generation tool: added unless the agent gave its own.
+  if (parameters.allowImageOutput && !builtin.some((t) => t.type === "image_generation"))
+    builtin.push({ type: "image_generation" })
   const own = settings as ResponsesSettings
   const conversation = conversationOf(messages, own.openaiConversationId)
   const chain = chainOf(conversation.messages, own.openaiPreviousResponseId)
@@ -883,12 +954,13 @@ export const encodeToolChoice = (
   parameters: Model.ModelRequestParameters
 ): unknown => {
   const choice = settings.toolChoice
+  const direct = parameters.allowDirectOutput
   if (choice === undefined || choice === "auto") {
-    return parameters.allowTextOutput ? "auto" : "required"
+    return direct ? "auto" : "required"
   }
   if (choice === "none") {
     // Output tools must stay callable when text is not allowed.
-    if (!parameters.allowTextOutput && parameters.outputTools.length > 0) {
+    if (!direct && parameters.outputTools.length > 0) {
       return parameters.outputTools.length === 1
         ? { type: "function", name: parameters.outputTools[0]!.name }
         : {
@@ -900,13 +972,13 @@ export const encodeToolChoice = (
     return "none"
   }
   if (choice === "required") return "required"
-  const names = parameters.allowTextOutput
+  const names = direct
     ? choice
     : [...choice, ...parameters.outputTools.map((t) => t.name).filter((n) => !choice.includes(n))]
   if (names.length === 1) return { type: "function", name: names[0] }
   return {
     type: "allowed_tools",
-    mode: parameters.allowTextOutput ? "auto" : "required",
+    mode: direct ? "auto" : "required",
     tools: names.map((name) => ({ type: "function", name }))
   }
 }
@@ -1091,7 +1163,12 @@ export const decodeOutput = (
         break
       }
       default:
-        if (isBuiltinItem(item)) parts.push(...decodeBuiltinItem(item))
+        if (isBuiltinItem(item)) {
+          const { call, file, result } = decodeBuiltinParts(item)
+          parts.push(call)
+          if (file !== undefined) parts.push(file)
+          parts.push(result)
+        }
         break
     }
   }
@@ -1349,9 +1426,14 @@ const handleEvent = (
         push(out, manager.part(id, part))
         push(out, manager.endPart(id))
       } else if (isBuiltinItem(item)) {
-        const [call, result] = decodeBuiltinItem(item)
+        const { call, file, result } = decodeBuiltinParts(item)
         push(out, manager.toolCallDelta(id, { builtin: true, args: call.args }))
         push(out, manager.endPart(id))
+        // the generated image (if any), then the tool's return: each arrives whole
+        if (file !== undefined) {
+          push(out, manager.part(`${id}:file`, file))
+          push(out, manager.endPart(`${id}:file`))
+        }
         push(out, manager.part(`${id}:result`, result))
         push(out, manager.endPart(`${id}:result`))
       }

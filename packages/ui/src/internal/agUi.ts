@@ -37,6 +37,13 @@ const builtinMetadata = (part: { readonly providerName: string }) => ({
   agentfx: { providerExecuted: true, providerName: part.providerName }
 })
 
+/**
+ * The `activityType` of the `ACTIVITY_SNAPSHOT` a generated file (`Messages.FilePart`) becomes:
+ * AG-UI assistant messages hold text only, so the file is an activity message whose `content` is
+ * `{ url: <data: URL>, mediaType }` (plus `id` / `providerName` when the provider gave them).
+ */
+export const fileActivityType = "agentfx_file"
+
 /** The `reason` of an interrupt for a call waiting for approval, and its id prefix. */
 export const approvalReason = "tool_approval"
 /** The `reason` of an interrupt for a call whose result comes from the client, and its id prefix. */
@@ -188,6 +195,18 @@ export class Encoder<A> {
         } else if (part._tag === "CompactionPart") {
           // a provider's compaction of the history: nothing to show
           break
+        } else if (part._tag === "FilePart") {
+          this.push(out, {
+            type: "ACTIVITY_SNAPSHOT",
+            messageId: this.id("file", event.index),
+            activityType: fileActivityType,
+            content: {
+              url: part.content.dataUrl,
+              mediaType: part.content.mediaType,
+              ...(part.id !== undefined ? { id: part.id } : {}),
+              ...(part.providerName !== undefined ? { providerName: part.providerName } : {})
+            }
+          })
         } else if (part._tag === "BuiltinToolReturnPart") {
           // a built-in tool's return, when its call was shown
           if (!this.announced.has(part.toolCallId)) break

@@ -6,7 +6,7 @@ import { AgentError, DeferredTools, Messages } from "@agentfx/core"
 import * as Either from "effect/Either"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
-import { approvalReason, resultReason } from "./agUi.js"
+import { approvalReason, fileActivityType, resultReason } from "./agUi.js"
 import type { DecodeIssue } from "./aiSdkDecode.js"
 import { toolContentOfJson } from "./common.js"
 
@@ -75,8 +75,35 @@ const Message = Schema.Union(
     error: optional(Schema.String),
     metadata: optional(Metadata)
   }),
+  Schema.Struct({
+    role: Schema.Literal("activity"),
+    activityType: Schema.String,
+    content: Schema.Record({ key: Schema.String, value: Schema.Unknown })
+  }),
   Schema.Struct({ role: Schema.Literal("reasoning", "activity") })
 )
+
+/**
+ * A generated file our encoder sent as an activity (`agentfx_file`, a `data:` URL): the
+ * `FilePart` it stands for, or `undefined` for any other activity.
+ */
+const fileOfActivity = (
+  activityType: string,
+  content: Readonly<Record<string, unknown>>
+): Messages.FilePart | undefined => {
+  if (activityType !== fileActivityType || typeof content.url !== "string") return undefined
+  const data = /^data:([^;,]*);base64,(.*)$/s.exec(content.url)
+  if (data === null) return undefined
+  const mediaType = typeof content.mediaType === "string" ? content.mediaType : data[1]!
+  return new Messages.FilePart({
+    content: new Messages.BinaryContent({
+      data: new Uint8Array(Buffer.from(data[2]!, "base64")),
+      mediaType
+    }),
+    ...(typeof content.id === "string" ? { id: content.id } : {}),
+    ...(typeof content.providerName === "string" ? { providerName: content.providerName } : {})
+  })
+}
 
 const text = (content: typeof Content.Type): string =>
   typeof content === "string"
@@ -186,6 +213,20 @@ export const decodeAgUiMessages = (
           )
         }
         if (parts.length > 0) out.push(new Messages.ModelResponse({ parts }))
+        break
+      }
+      case "activity": {
+        // a generated file: part of the assistant's response before it (or its own)
+        const file = "activityType" in m ? fileOfActivity(m.activityType, m.content) : undefined
+        if (file === undefined) break
+        flush()
+        const last = out.at(-1)
+        if (last?._tag === "ModelResponse") {
+          out[out.length - 1] = new Messages.ModelResponse({
+            ...last,
+            parts: [...last.parts, file]
+          })
+        } else out.push(new Messages.ModelResponse({ parts: [file] }))
         break
       }
       default:

@@ -51,7 +51,26 @@ const builtinMetadata = (part: { readonly providerName: string }) => ({
   agentfx: { providerName: part.providerName }
 })
 
-/** A UI message part of a sub-agent's message (`text`, `reasoning`, `tool-<name>`). */
+/**
+ * The `file` chunk / UI part of a generated file: a `data:` URL and its media type; its id,
+ * provider and provider details (a Gemini thought signature) ride in `providerMetadata.agentfx`
+ * so `fromUiMessages` can send it back.
+ */
+export const fileChunk = (part: Messages.FilePart): Chunk => {
+  const meta = {
+    ...(part.id !== undefined ? { id: part.id } : {}),
+    ...(part.providerName !== undefined ? { providerName: part.providerName } : {}),
+    ...(part.providerDetails !== undefined ? { providerDetails: part.providerDetails } : {})
+  }
+  return {
+    type: "file",
+    url: part.content.dataUrl,
+    mediaType: part.content.mediaType,
+    ...(Object.keys(meta).length > 0 ? { providerMetadata: { agentfx: meta } } : {})
+  }
+}
+
+/** A UI message part of a sub-agent's message (`text`, `reasoning`, `file`, `tool-<name>`). */
 type ViewPart = Record<string, unknown>
 
 /**
@@ -108,6 +127,10 @@ export class SubAgentView {
         else if (part._tag === "ThinkingPart") {
           p = { type: "reasoning", text: part.content, state: "streaming" }
         } else if (part._tag === "CompactionPart") {
+          break
+        } else if (part._tag === "FilePart") {
+          // whole already: not an open part of the response
+          this.parts.push(fileChunk(part))
           break
         } else if (part._tag === "BuiltinToolReturnPart") {
           const call = this.toolParts.get(part.toolCallId)
@@ -366,6 +389,8 @@ export class Encoder<A> {
           this.builtinStart(out, index, part)
         } else if (part._tag === "BuiltinToolReturnPart") {
           this.builtinReturn(out, part)
+        } else if (part._tag === "FilePart") {
+          out.push(fileChunk(part))
         } else if (part._tag === "ToolCallPart") {
           const toolCallId = part.toolCallId
           const target = deltaTarget(

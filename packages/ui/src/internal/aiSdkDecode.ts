@@ -21,7 +21,8 @@ const FilePart = Schema.Struct({
   type: Schema.Literal("file"),
   mediaType: Schema.String,
   url: Schema.String,
-  filename: optional(Schema.String)
+  filename: optional(Schema.String),
+  providerMetadata: optional(Schema.Record({ key: Schema.String, value: Schema.Unknown }))
 })
 const ToolPart = Schema.Struct({
   type: Schema.String,
@@ -331,8 +332,30 @@ export const decodeUiConversation = (value: unknown): Either.Either<Conversation
             // no output yet: the run's history repair answers it as interrupted
             break
         }
+      } else if (type === "file") {
+        // a file the model generated (a `data:` URL): back into the response as a FilePart
+        const f = decodeWith(FilePart, parts[j], path)
+        if (Either.isLeft(f)) return Either.left(f.left)
+        const content = fileContent(f.right)
+        if (content instanceof Messages.BinaryContent) {
+          if (returns.length > 0) flush()
+          const meta = f.right.providerMetadata?.agentfx as Record<string, unknown> | undefined
+          const details = meta?.providerDetails
+          response.push(
+            new Messages.FilePart({
+              content,
+              ...(typeof meta?.id === "string" ? { id: meta.id } : {}),
+              ...(typeof meta?.providerName === "string"
+                ? { providerName: meta.providerName }
+                : {}),
+              ...(details !== null && typeof details === "object" && !Array.isArray(details)
+                ? { providerDetails: details as Record<string, unknown> }
+                : {})
+            })
+          )
+        }
       }
-      // data-*, source-*, file parts of the assistant: application data, not model history
+      // data-*, source-* parts and files by URL of the assistant: application data, not model history
     }
     flush()
   }
