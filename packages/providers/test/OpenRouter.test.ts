@@ -145,17 +145,15 @@ describe("OpenRouter", () => {
         res.write(chunk({ role: "assistant", content: "He" }))
         res.write(chunk({ content: "llo" }))
         res.write(
-          ev({
-            id: "gen-2",
-            object: "chat.completion.chunk",
-            created: 1759509677,
-            model: "anthropic/claude-sonnet-4.5",
-            provider: "Amazon Bedrock",
-            choices: [
-              { index: 0, delta: {}, finish_reason: "length", native_finish_reason: "max_tokens" }
-            ],
-            usage: { prompt_tokens: 5, completion_tokens: 2, total_tokens: 7, cost: 0.0001 }
-          })
+          chunk(
+            {},
+            {
+              choices: [
+                { index: 0, delta: {}, finish_reason: "length", native_finish_reason: "max_tokens" }
+              ],
+              usage: { prompt_tokens: 5, completion_tokens: 2, total_tokens: 7, cost: 0.0001 }
+            }
+          )
         )
         res.end("data: [DONE]\n\n")
       })
