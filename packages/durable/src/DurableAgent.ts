@@ -324,8 +324,9 @@ export interface DurableAgent<A, E, R> {
    * results; from position `from` on when given, see `position`), then each step as it
    * executes (model deltas while a request streams), stops for deferred calls, and at last its
    * result (or its error). When that runner dies, the stream goes on with the events of the
-   * runner that resumes the run, from where it was: nothing is told twice (but a model
-   * response cut short by the crash, told again from its start). Interrupting the stream
+   * runner that resumes the run, from where it was: nothing is told twice (but a part of
+   * a model response cut short by the crash, or answered differently when the model is asked
+   * again, is told again from its `PartStartEvent`). Interrupting the stream
    * leaves the run going.
    */
   readonly stream: (

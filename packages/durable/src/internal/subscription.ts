@@ -7,10 +7,9 @@
  * below (also in one process: the cluster checks that messages survive serialization).
  *
  * When the runner dies (or the shard moves), the subscription is opened again on the runner
- * that takes the run over, from the position after the last event the subscriber got: the new
- * runner replays the run from storage, re-numbering its events the same way, so nothing is
- * told twice — except a model response cut short by the crash, which is told again from its
- * start (the next runner asks the model again, or replays it from storage).
+ * that takes the run over, from the start of the model response in progress (else the position
+ * after the last event the subscriber got): the new runner replays the run from storage,
+ * re-numbering its events the same way, and `Resume` drops what was told already.
  */
 import { AgentGraph, Messages, Usage } from "@agentfx/core"
 import * as Entity from "@effect/cluster/Entity"
@@ -145,6 +144,95 @@ const reconnect = Schedule.spaced("500 millis").pipe(Schedule.intersect(Schedule
 /** Positions kept for events handed to subscribers (`DurableAgent.position`). */
 export const positions = new WeakMap<object, number>()
 
+/** What a told event is compared by, to recognise it told again. */
+const keyOf = (event: HubEvent): string => JSON.stringify(event)
+
+/**
+ * Where a subscriber stands in a run, to resume when its runner goes away: the next numbered
+ * position not told yet, and the first position of the model response in progress — the next
+ * runner tells that response again from its start, from storage if it was stored (the same
+ * events) or asked again of the model (perhaps different ones). A retelling that repeats what
+ * was told is withheld and dropped; where it differs, or goes on past what was told (a part
+ * cut short), it is told from the start of the part it differs in.
+ */
+export class Resume {
+  /** The next numbered position not told yet. */
+  private next: number
+  /** The first position of the model response in progress. */
+  private start: number | undefined
+  /** The numbered events told since `start`, by position. */
+  private readonly told = new Map<number, string>()
+  /** Retold events withheld while they repeat what was told. */
+  private held: Array<Told> = []
+  /** The retelling differs from what was told: told as it comes. */
+  private differs = false
+  /** The run's end was received. */
+  ended = false
+
+  constructor(from: number) {
+    this.next = from
+  }
+
+  /** The position to subscribe from. */
+  get from(): number {
+    return this.start ?? this.next
+  }
+
+  /** What to tell the subscriber for one received event (in order). */
+  accept(item: Told): ReadonlyArray<Told> {
+    if (item.event._tag === "End") {
+      this.ended = true
+      return this.release(item)
+    }
+    if (item.position < this.from) return []
+    if (item.position >= this.next || (item.delta && item.position === this.next)) {
+      // past what was told: a part still withheld was cut short, and is told from its start
+      this.differs = false
+      return this.release(item)
+    }
+    if (this.differs) return this.release(item)
+    this.held.push(item)
+    if (item.delta || item.event._tag === "PartStartEvent") return []
+    if (this.told.get(item.position) !== keyOf(item.event)) {
+      this.differs = true
+      return this.release()
+    }
+    if (this.complete()) this.held = []
+    return []
+  }
+
+  /** Whether every part started in the withheld events also ended there. */
+  private complete(): boolean {
+    const open = new Set<number>()
+    for (const { event } of this.held) {
+      if (event._tag === "PartStartEvent") open.add(event.index)
+      else if (event._tag === "PartEndEvent") open.delete(event.index)
+    }
+    return open.size === 0
+  }
+
+  /** The withheld events and `item`, told now. */
+  private release(item?: Told): ReadonlyArray<Told> {
+    const out = this.held
+    this.held = []
+    if (item !== undefined) out.push(item)
+    for (const told of out) this.record(told)
+    return out
+  }
+
+  private record(told: Told): void {
+    if (told.delta || told.event._tag === "End") return
+    if (told.position >= this.next) this.next = told.position + 1
+    const tag = told.event._tag
+    if (tag === "PartStartEvent") this.start ??= told.position
+    else if (tag !== "PartEndEvent" && tag !== "FinalResultEvent") {
+      this.start = undefined
+      this.told.clear()
+    }
+    if (this.start !== undefined) this.told.set(told.position, keyOf(told.event))
+  }
+}
+
 /** The subscriptions of one durable agent. */
 export const make = (options: {
   readonly name: string
@@ -217,40 +305,25 @@ export const make = (options: {
     Stream.unwrap(
       Effect.gen(function* () {
         const client = (yield* entity.client)(executionId)
-        // The next numbered position not told yet; the first position of a model response
-        // in progress (told again from there if its runner dies before it completes).
-        let next = from
-        let responseStart: number | undefined
+        const resume = new Resume(from)
         let first = true
-        let ended = false
-        const accept = (told: Told): boolean => {
-          if (told.event._tag === "End") {
-            ended = true
-            return true
-          }
-          if (told.position < (responseStart ?? next)) return false
-          if (told.delta) return true
-          if (told.position >= next) next = told.position + 1
-          const tag = told.event._tag
-          if (tag === "PartStartEvent") responseStart ??= told.position
-          else if (tag !== "PartEndEvent" && tag !== "FinalResultEvent") responseStart = undefined
-          return true
-        }
         const once = Stream.suspend(() =>
-          client.Subscribe({ from: responseStart ?? next }).pipe(
-            Stream.mapEffect((item) => {
-              if ("event" in item) return Effect.succeed(accept(item) ? item : undefined)
-              if (!first) return Effect.succeed(undefined)
+          client.Subscribe({ from: resume.from }).pipe(
+            Stream.mapEffect((item): Effect.Effect<ReadonlyArray<Told>, never, R> => {
+              if ("event" in item) return Effect.succeed(resume.accept(item))
+              if (!first) return Effect.succeed([])
               first = false
-              return Effect.as(subscribed, undefined as Told | undefined)
+              return Effect.as(subscribed, [])
             }),
-            Stream.filter((item): item is Told => item !== undefined),
+            Stream.flattenIterables,
             // a lost runner (a failure or a defect on the wire): subscribe again
             Stream.catchAllCause((cause) => Stream.fail(cause)),
             // ended without the run's end: the runner went away; subscribe again
             Stream.concat(
               Stream.suspend(() =>
-                ended ? Stream.empty : Stream.fail(Cause.fail(new Cause.NoSuchElementException()))
+                resume.ended
+                  ? Stream.empty
+                  : Stream.fail(Cause.fail(new Cause.NoSuchElementException()))
               )
             )
           )
