@@ -44,8 +44,10 @@ describe("Resume", () => {
     assert.deepStrictEqual(tell(resume, [start(3, 0, call("b")), end(4, 0, call("b"))]), ["3", "4"])
     // resubscribed from the start of the response in progress
     assert.strictEqual(resume.from, 3)
-    // the next runner tells it from storage (the part whole), then goes on
-    const retold = [start(3, 0, call("b")), end(4, 0, call("b")), toolCall(5, "b")]
+    // the next runner tells it from storage (the part whole, its arguments as a JSON string
+    // here), then goes on
+    const stored = new Messages.ToolCallPart({ ...call("b"), args: JSON.stringify(call("b").args) })
+    const retold = [start(3, 0, stored), end(4, 0, stored), toolCall(5, "b")]
     assert.deepStrictEqual(tell(resume, retold), ["5"])
     assert.strictEqual(resume.from, 6)
   })

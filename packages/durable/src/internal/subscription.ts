@@ -144,8 +144,19 @@ const reconnect = Schedule.spaced("500 millis").pipe(Schedule.intersect(Schedule
 /** Positions kept for events handed to subscribers (`DurableAgent.position`). */
 export const positions = new WeakMap<object, number>()
 
-/** What a told event is compared by, to recognise it told again. */
-const keyOf = (event: HubEvent): string => JSON.stringify(event)
+/**
+ * What a told event is compared by, to recognise it told again: its JSON, a tool call's
+ * arguments as their value (the same arguments may be a JSON string or the object).
+ */
+const keyOf = (event: HubEvent): string =>
+  JSON.stringify(event, (key, value) => {
+    if (key !== "args" || typeof value !== "string") return value
+    try {
+      return JSON.parse(value)
+    } catch {
+      return value
+    }
+  })
 
 /**
  * Where a subscriber stands in a run, to resume when its runner goes away: the next numbered
