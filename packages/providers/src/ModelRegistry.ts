@@ -39,6 +39,7 @@ import * as OpenAiClient from "./OpenAiClient.js"
 import * as OpenAiCompatible from "./OpenAiCompatible.js"
 import * as OpenAiEmbedding from "./OpenAiEmbedding.js"
 import * as OpenAiResponses from "./OpenAiResponses.js"
+import * as Snowflake from "./Snowflake.js"
 import * as VoyageEmbedding from "./VoyageEmbedding.js"
 
 /**
@@ -149,6 +150,7 @@ export const defaultFactories: Readonly<Record<string, Factory>> = {
   google: Google.registryFactory,
   gemini: Google.registryFactory,
   "google-vertex": fromLayer(Google.vertexLayerConfig(), Google.fromModelString),
+  snowflake: fromLayer(Snowflake.layerConfig(), Snowflake.fromModelString),
   azure: azureFactory,
   test: testFactory,
   ...Object.fromEntries(

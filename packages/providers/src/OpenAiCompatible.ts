@@ -30,7 +30,9 @@ import type * as Redacted from "effect/Redacted"
 import * as OpenAiChat from "./OpenAiChat.js"
 import * as OpenAiClient from "./OpenAiClient.js"
 import * as Client from "./internal/client.js"
+import * as CerebrasWire from "./internal/cerebras.js"
 import * as OpenRouterWire from "./internal/openrouter.js"
+import * as ZaiWire from "./internal/zai.js"
 
 /** A vendor speaking the OpenAI Chat Completions protocol. */
 export interface Vendor {
@@ -122,15 +124,25 @@ export const vendors: Readonly<Record<string, Vendor>> = {
     name: "cerebras",
     baseUrl: "https://api.cerebras.ai/v1",
     apiKeyEnv: "CEREBRAS_API_KEY",
-    // Reasoning models (gpt-oss, zai-glm) take their thinking back in `reasoning`.
-    profile: compat({ maxTokensField: "max_completion_tokens", sendThinkingField: "reasoning" })
+    // Reasoning models (gpt-oss, zai-glm) take their thinking back in `reasoning`;
+    // `disable_reasoning` from `thinking` / `Cerebras.Settings`.
+    profile: compat({
+      maxTokensField: "max_completion_tokens",
+      sendThinkingField: "reasoning",
+      requestFields: CerebrasWire.requestFields
+    })
   },
   zai: {
     name: "zai",
     baseUrl: "https://api.z.ai/api/paas/v4",
     apiKeyEnv: "ZAI_API_KEY",
-    // GLM's preserved thinking: `reasoning_content` goes back with the history.
-    profile: compat({ supportsThinking: true, sendThinkingField: "reasoning_content" })
+    // GLM's preserved thinking: `reasoning_content` goes back with the history; `thinking` and
+    // `reasoning_effort` from `thinking` / `Zai.Settings`.
+    profile: (modelName) => ({
+      ...compat({ sendThinkingField: "reasoning_content" })(modelName),
+      supportsThinking: ZaiWire.thinks(modelName),
+      requestFields: ZaiWire.requestFields(modelName)
+    })
   },
   crusoe: {
     name: "crusoe",

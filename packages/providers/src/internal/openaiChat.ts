@@ -462,8 +462,12 @@ export const mapFinishReason = (reason: unknown): Messages.FinishReason | undefi
     case "function_call":
       return "tool_call"
     case "content_filter":
+    case "sensitive": // Z.AI's moderation
       return "content_filter"
+    case "model_context_window_exceeded": // Z.AI
+      return "length"
     case "error":
+    case "network_error": // Z.AI: inference cut off
       return "error"
     default:
       return undefined
@@ -717,8 +721,14 @@ export const decodeResponse = (
     modelName: typeof body.model === "string" ? body.model : options.modelName,
     providerName: options.system,
     providerResponseId: str(body.id),
-    finishReason: mapFinishReason(choice.finish_reason),
-    providerFinishReason: str(choice.finish_reason),
+    // an empty `finish_reason` (Snowflake Cortex's Claude models): a tool call or a stop
+    finishReason:
+      choice.finish_reason === ""
+        ? parts.some((p) => p._tag === "ToolCallPart")
+          ? "tool_call"
+          : "stop"
+        : mapFinishReason(choice.finish_reason),
+    providerFinishReason: str(choice.finish_reason) || undefined,
     timestamp: timestampOf(body.created)
   })
 }
@@ -815,7 +825,8 @@ export const streamDecoder = (
     for (const choice of choices) {
       if (!isObj(choice)) continue
       if (typeof choice.index === "number" && choice.index !== 0) continue
-      if (typeof choice.finish_reason === "string") {
+      // (an empty `finish_reason` — Snowflake Cortex's Claude models — is no reason)
+      if (typeof choice.finish_reason === "string" && choice.finish_reason !== "") {
         state.finished = true
         info.providerFinishReason = choice.finish_reason
         info.finishReason = mapFinishReason(choice.finish_reason)

@@ -21,6 +21,9 @@ import * as Stream from "effect/Stream"
 import * as OpenAiChat from "../../src/OpenAiChat.js"
 import * as OpenAiClient from "../../src/OpenAiClient.js"
 import * as OpenAiCompatible from "../../src/OpenAiCompatible.js"
+import * as Snowflake from "../../src/Snowflake.js"
+import type * as Zai from "../../src/Zai.js"
+import type * as Cerebras from "../../src/Cerebras.js"
 import type * as OpenRouter from "../../src/OpenRouter.js"
 import { type ConformanceCase, type Interaction, listCases, replayServer } from "./replay.js"
 
@@ -438,6 +441,27 @@ export const wireToParameters = (
   if (isObject(body.reasoning)) openrouter.openrouterReasoning = body.reasoning
   if (isObject(body.usage)) openrouter.openrouterUsage = body.usage as { include: boolean }
   Object.assign(settings, openrouter)
+  // Z.AI's `thinking` and `reasoning_effort`, through the portable `thinking` and `Zai.Settings`;
+  // Cerebras's `disable_reasoning` through `Cerebras.Settings`.
+  if (isObject(body.thinking)) {
+    const t = body.thinking
+    const zai: { -readonly [K in keyof Zai.Settings]: Zai.Settings[K] } = {}
+    if (t.type === "enabled") zai.thinking = true
+    if (t.type === "disabled") zai.thinking = false
+    if (typeof t.clear_thinking === "boolean") zai.zaiClearThinking = t.clear_thinking
+    if (typeof body.reasoning_effort === "string")
+      zai.zaiReasoningEffort = body.reasoning_effort as Zai.Settings["zaiReasoningEffort"]
+    Object.assign(settings, zai)
+  }
+  if (typeof body.disable_reasoning === "boolean")
+    Object.assign(settings, {
+      cerebrasDisableReasoning: body.disable_reasoning
+    } satisfies Cerebras.Settings)
+  // Snowflake Cortex's `reasoning` (Claude models), through `Snowflake.Settings`.
+  if (isObject(body.reasoning))
+    Object.assign(settings, {
+      snowflakeReasoning: body.reasoning as Snowflake.Reasoning
+    } satisfies Snowflake.Settings)
   return {
     parameters: new Model.ModelRequestParameters({
       functionTools,
@@ -539,7 +563,11 @@ export const assertRequestFidelity = (
   // OpenRouter's own fields (routing, fallback models, preset, transforms, reasoning, usage),
   // for a vendor whose profile sends its own fields (`ChatProfile.requestFields`)
   if (vendorFields)
-    for (const key of ["models", "provider", "preset", "transforms", "reasoning", "usage"])
+    for (const key of [
+      ...["models", "provider", "preset", "transforms", "reasoning", "usage"],
+      // Z.AI's and Cerebras's
+      ...["thinking", "reasoning_effort", "disable_reasoning"]
+    ])
       assert.deepStrictEqual(received[key], recorded[key], key)
 }
 
@@ -798,10 +826,19 @@ export const assertDecoded = (response: Messages.ModelResponse, expected: Expect
     expected.nativeFinishReason,
     "native finish reason"
   )
-  assert.strictEqual(response.providerFinishReason, expected.finishReason, "provider finish reason")
+  // An empty `finish_reason` (Snowflake Cortex's Claude models) is no reason from the vendor;
+  // the response reads as a tool call when it has one, else as a stop.
+  const recorded = expected.finishReason === "" ? undefined : expected.finishReason
+  assert.strictEqual(response.providerFinishReason, recorded, "provider finish reason")
   assert.strictEqual(
     response.finishReason,
-    expected.finishReason === undefined ? undefined : finishMap[expected.finishReason],
+    expected.finishReason === ""
+      ? expected.toolCalls.length > 0
+        ? "tool_call"
+        : "stop"
+      : recorded === undefined
+        ? undefined
+        : finishMap[recorded],
     "finish reason"
   )
 }
@@ -827,8 +864,8 @@ const vendorByHost: Record<string, string> = {
   "openrouter.ai": "openrouter",
   "api.deepseek.com": "deepseek",
   "router.huggingface.co": "huggingface",
-  // Snowflake Cortex has an account-specific URL: the vLLM entry's generic compatible profile.
-  "myorg-myaccount.snowflakecomputing.com": "vllm"
+  // Snowflake Cortex has an account-specific URL (its vendor is not in the table).
+  "myorg-myaccount.snowflakecomputing.com": "snowflake"
 }
 
 /**
@@ -841,6 +878,7 @@ export const vendorOf =
   (it: Interaction): VendorSetup => {
     const name = vendorByHost[it.host ?? ""] ?? (folder === "openai-chat" ? undefined : folder)
     if (name === undefined) return { system: "openai", profile: OpenAiChat.openAiProfile }
+    if (name === "snowflake") return { system: "snowflake", profile: Snowflake.profile }
     const v = OpenAiCompatible.vendors[name]
     if (v === undefined) throw new Error(`no vendor ${name} for ${it.host}`)
     return { system: v.name, profile: v.profile }

@@ -1,0 +1,65 @@
+/**
+ * Cerebras (`https://api.cerebras.ai/v1`, Chat Completions) with its own setting: turning a
+ * reasoning model's reasoning off or on (pydantic-ai's `CerebrasModel` /
+ * `CerebrasModelSettings`). The portable `thinking` setting maps to it: `false` disables
+ * reasoning, any other value enables it. Reasoning comes back as `ThinkingPart`s and goes back
+ * to the model in `reasoning`.
+ *
+ * @example
+ * ```ts
+ * import { Cerebras } from "@agentfx/providers"
+ *
+ * const ModelLive = Cerebras.model("gpt-oss-120b", {
+ *   settings: { cerebrasDisableReasoning: true }
+ * }).pipe(Layer.provide(Cerebras.layerConfig()))
+ * ```
+ *
+ * @since 0.1.0
+ */
+import type * as HttpClient from "@effect/platform/HttpClient"
+import type { Model, ModelSettings } from "@agentfx/core"
+import type * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
+import type * as Layer from "effect/Layer"
+import type * as Redacted from "effect/Redacted"
+import type * as OpenAiChat from "./OpenAiChat.js"
+import type * as OpenAiClient from "./OpenAiClient.js"
+import * as OpenAiCompatible from "./OpenAiCompatible.js"
+
+/** Settings of a Cerebras model: the portable ones plus Cerebras's own. */
+export interface Settings extends ModelSettings.ModelSettings {
+  /**
+   * Turn a reasoning model's reasoning off (`true`) or on (`false`) — `disable_reasoning`;
+   * reasoning models only (`gpt-oss-120b`, `zai-glm-*`). Wins over the portable `thinking`.
+   */
+  readonly cerebrasDisableReasoning?: boolean | undefined
+}
+
+/** The vendor entry (`OpenAiCompatible.vendors.cerebras`). */
+export const vendor: OpenAiCompatible.Vendor = OpenAiCompatible.vendors.cerebras!
+
+/** A Cerebras client layer with this key. */
+export const layer = (
+  options: Omit<OpenAiClient.Options, "apiKey"> & { readonly apiKey: Redacted.Redacted }
+): Layer.Layer<OpenAiClient.OpenAiClient, never, HttpClient.HttpClient> =>
+  OpenAiCompatible.layer(vendor, options)
+
+/** A Cerebras client layer reading `CEREBRAS_API_KEY` (or `apiKey`) from configuration. */
+export const layerConfig = (
+  options: Omit<OpenAiClient.Options, "apiKey"> & {
+    readonly apiKey?: Config.Config<Redacted.Redacted> | undefined
+  } = {}
+): Layer.Layer<OpenAiClient.OpenAiClient, ConfigError.ConfigError, HttpClient.HttpClient> =>
+  OpenAiCompatible.layerConfig(vendor, options)
+
+/** Options of a Cerebras model: Chat Completions model options with Cerebras's settings. */
+export interface ModelOptions extends Omit<OpenAiChat.ModelOptions, "settings"> {
+  readonly settings?: Settings | undefined
+}
+
+/** A Cerebras model by name; requires a Cerebras `OpenAiClient`. */
+export const model = (
+  modelName: string,
+  options: ModelOptions = {}
+): Layer.Layer<Model.Model, never, OpenAiClient.OpenAiClient> =>
+  OpenAiCompatible.model(vendor, modelName, options)
