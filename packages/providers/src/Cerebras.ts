@@ -1,9 +1,12 @@
 /**
  * Cerebras (`https://api.cerebras.ai/v1`, Chat Completions) with its own setting: turning a
  * reasoning model's reasoning off or on (pydantic-ai's `CerebrasModel` /
- * `CerebrasModelSettings`). The portable `thinking` setting maps to it: `false` disables
- * reasoning, any other value enables it. Reasoning comes back as `ThinkingPart`s and goes back
- * to the model in `reasoning`.
+ * `CerebrasModelSettings`). The portable `thinking` setting maps per model: gpt-oss always
+ * reasons (`thinking: false` sends nothing — Cerebras rejects any disable signal for it); Z.AI's
+ * GLM is turned off with `reasoning_effort: "none"` and gets `clear_thinking: false`, so the
+ * reasoning replayed from earlier turns is kept; on other models `false` is
+ * `disable_reasoning: true` and any other value `false`. Reasoning comes back as
+ * `ThinkingPart`s and goes back to the model in `reasoning`.
  *
  * @example
  * ```ts

@@ -31,6 +31,7 @@ import * as OpenAiChat from "./OpenAiChat.js"
 import * as OpenAiClient from "./OpenAiClient.js"
 import * as Client from "./internal/client.js"
 import * as CerebrasWire from "./internal/cerebras.js"
+import * as GroqWire from "./internal/groq.js"
 import * as OpenRouterWire from "./internal/openrouter.js"
 import * as ZaiWire from "./internal/zai.js"
 
@@ -101,11 +102,15 @@ export const vendors: Readonly<Record<string, Vendor>> = {
     baseUrl: "https://api.groq.com/openai/v1",
     apiKeyEnv: "GROQ_API_KEY",
     // Qwen3 and other open reasoning models inline their thinking in <think> tags.
-    profile: compat({
-      maxTokensField: "max_completion_tokens",
-      supportsStreamOptions: false,
-      builtinTools: "groq",
-      thinkingTags: ["<think>", "</think>"]
+    // `reasoning_effort` / `reasoning_format` from `thinking` / `Groq.Settings`.
+    profile: (modelName) => ({
+      ...compat({
+        maxTokensField: "max_completion_tokens",
+        supportsStreamOptions: false,
+        builtinTools: "groq",
+        thinkingTags: ["<think>", "</think>"]
+      })(modelName),
+      requestFields: GroqWire.requestFields(modelName)
     })
   },
   together: {
@@ -124,12 +129,13 @@ export const vendors: Readonly<Record<string, Vendor>> = {
     name: "cerebras",
     baseUrl: "https://api.cerebras.ai/v1",
     apiKeyEnv: "CEREBRAS_API_KEY",
-    // Reasoning models (gpt-oss, zai-glm) take their thinking back in `reasoning`;
-    // `disable_reasoning` from `thinking` / `Cerebras.Settings`.
-    profile: compat({
-      maxTokensField: "max_completion_tokens",
-      sendThinkingField: "reasoning",
-      requestFields: CerebrasWire.requestFields
+    // Reasoning models (gpt-oss, zai-glm) take their thinking back in `reasoning`; reasoning
+    // on / off from `thinking` / `Cerebras.Settings`.
+    profile: (modelName) => ({
+      ...compat({ maxTokensField: "max_completion_tokens", sendThinkingField: "reasoning" })(
+        modelName
+      ),
+      requestFields: CerebrasWire.requestFields(modelName)
     })
   },
   zai: {

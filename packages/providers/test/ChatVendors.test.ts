@@ -78,23 +78,47 @@ describe("Cerebras", () => {
         { thinking: { budgetTokens: 1000 } },
         {}
       ]
-      const bodies = yield* bodiesFor(Cerebras.model("gpt-oss-120b"), settings)
+      const bodies = yield* bodiesFor(Cerebras.model("qwen-3-32b"), settings)
       assert.deepStrictEqual(
         bodies.map((b) => b.disable_reasoning),
         [true, false, true, false, false, undefined]
       )
       // Cerebras takes no reasoning effort from `thinking`
       for (const b of bodies) assert.strictEqual(b.reasoning_effort, undefined)
-      assert.strictEqual(bodies[0]!.model, "gpt-oss-120b")
+      assert.strictEqual(bodies[0]!.model, "qwen-3-32b")
     })
   )
 
-  it.scoped("the vendor by name (ModelRegistry's `cerebras:`) sends the same fields", () =>
+  it.scoped("gpt-oss always reasons; GLM is turned off with reasoning_effort none", () =>
     Effect.gen(function* () {
-      const bodies = yield* bodiesFor(OpenAiCompatible.model("cerebras", "zai-glm-4.7"), [
-        { thinking: false }
+      const pick = (b: Json) => ({
+        disable_reasoning: b.disable_reasoning,
+        reasoning_effort: b.reasoning_effort,
+        clear_thinking: b.clear_thinking
+      })
+      const none = {
+        disable_reasoning: undefined,
+        reasoning_effort: undefined,
+        clear_thinking: undefined
+      }
+      const gptOssSettings: ReadonlyArray<Cerebras.Settings> = [
+        { thinking: false },
+        { thinking: "high" },
+        { cerebrasDisableReasoning: false }
+      ]
+      const gptOss = yield* bodiesFor(Cerebras.model("gpt-oss-120b"), gptOssSettings)
+      assert.deepStrictEqual(gptOss.map(pick), [none, none, { ...none, disable_reasoning: false }])
+      // the vendor by name (ModelRegistry's `cerebras:`) sends the same fields
+      const glm = yield* bodiesFor(OpenAiCompatible.model("cerebras", "zai-glm-4.7"), [
+        { thinking: false },
+        { thinking: true },
+        {}
       ])
-      assert.strictEqual(bodies[0]!.disable_reasoning, true)
+      assert.deepStrictEqual(glm.map(pick), [
+        { ...none, reasoning_effort: "none", clear_thinking: false },
+        { ...none, clear_thinking: false },
+        { ...none, clear_thinking: false }
+      ])
     })
   )
 })

@@ -23,6 +23,7 @@ import * as OpenAiClient from "../../src/OpenAiClient.js"
 import * as OpenAiCompatible from "../../src/OpenAiCompatible.js"
 import * as Snowflake from "../../src/Snowflake.js"
 import type * as Zai from "../../src/Zai.js"
+import type * as Groq from "../../src/Groq.js"
 import type * as Cerebras from "../../src/Cerebras.js"
 import type * as OpenRouter from "../../src/OpenRouter.js"
 import { type ConformanceCase, type Interaction, listCases, replayServer } from "./replay.js"
@@ -453,6 +454,13 @@ export const wireToParameters = (
       zai.zaiReasoningEffort = body.reasoning_effort as Zai.Settings["zaiReasoningEffort"]
     Object.assign(settings, zai)
   }
+  // Groq's `reasoning_effort` / `reasoning_format`, through `Groq.Settings`.
+  const groq: { -readonly [K in keyof Groq.Settings]: Groq.Settings[K] } = {}
+  if (typeof body.reasoning_format === "string")
+    groq.groqReasoningFormat = body.reasoning_format as Groq.Settings["groqReasoningFormat"]
+  if (typeof body.reasoning_effort === "string" && !isObject(body.thinking))
+    groq.groqReasoningEffort = body.reasoning_effort as Groq.Settings["groqReasoningEffort"]
+  Object.assign(settings, groq)
   if (typeof body.disable_reasoning === "boolean")
     Object.assign(settings, {
       cerebrasDisableReasoning: body.disable_reasoning
@@ -565,8 +573,8 @@ export const assertRequestFidelity = (
   if (vendorFields)
     for (const key of [
       ...["models", "provider", "preset", "transforms", "reasoning", "usage"],
-      // Z.AI's and Cerebras's
-      ...["thinking", "reasoning_effort", "disable_reasoning"]
+      // Z.AI's, Cerebras's and Groq's
+      ...["thinking", "reasoning_effort", "disable_reasoning", "reasoning_format"]
     ])
       assert.deepStrictEqual(received[key], recorded[key], key)
 }
