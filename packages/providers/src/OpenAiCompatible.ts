@@ -150,6 +150,15 @@ export const vendors: Readonly<Record<string, Vendor>> = {
       requestFields: ZaiWire.requestFields(modelName)
     })
   },
+  xai: {
+    name: "xai",
+    baseUrl: "https://api.x.ai/v1",
+    apiKeyEnv: "XAI_API_KEY",
+    // Grok's reasoning comes back in `reasoning_content`; the effort each model takes differs
+    // (grok-3-mini low / high, later models more, some none), so it is not derived from
+    // `thinking`: send it with `extraBody: { reasoning_effort }`.
+    profile: compat({ maxTokensField: "max_completion_tokens" })
+  },
   crusoe: {
     name: "crusoe",
     baseUrl: "https://api.inference.crusoecloud.com/v1",

@@ -343,3 +343,35 @@ describe("Snowflake", () => {
     })
   )
 })
+
+describe("xAI", () => {
+  it.scoped("Grok on xAI's Chat Completions: reasoning_content decoded, effort only as sent", () =>
+    Effect.gen(function* () {
+      const server = yield* vendorServer(() =>
+        completion({ content: "555", reasoning_content: "15 * 37 = 555" })
+      )
+      const response = yield* withModel(
+        OpenAiCompatible.model("xai", "grok-3-mini"),
+        server.baseUrl,
+        (model) =>
+          model.request(
+            prompt,
+            { maxTokens: 100, thinking: true, extraBody: { reasoning_effort: "high" } },
+            noParams
+          )
+      )
+      const body = server.requests[0]!.body as Json
+      assert.strictEqual(server.requests[0]!.path, "/chat/completions")
+      assert.strictEqual(body.max_completion_tokens, 100)
+      assert.strictEqual(body.reasoning_effort, "high")
+      assert.strictEqual(response.providerName, "xai")
+      assert.strictEqual(response.text, "555")
+      const thinking = response.parts.find((p) => p._tag === "ThinkingPart")
+      assert.strictEqual(
+        thinking?._tag === "ThinkingPart" ? thinking.content : undefined,
+        "15 * 37 = 555"
+      )
+      assert.strictEqual(OpenAiCompatible.vendors.xai?.apiKeyEnv, "XAI_API_KEY")
+    })
+  )
+})
