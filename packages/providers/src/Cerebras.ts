@@ -19,12 +19,8 @@
  *
  * @since 0.1.0
  */
-import type * as HttpClient from "@effect/platform/HttpClient"
 import type { Model, ModelSettings } from "@agentfx/core"
-import type * as Config from "effect/Config"
-import type * as ConfigError from "effect/ConfigError"
 import type * as Layer from "effect/Layer"
-import type * as Redacted from "effect/Redacted"
 import type * as OpenAiChat from "./OpenAiChat.js"
 import type * as OpenAiClient from "./OpenAiClient.js"
 import * as OpenAiCompatible from "./OpenAiCompatible.js"
@@ -41,19 +37,13 @@ export interface Settings extends ModelSettings.ModelSettings {
 /** The vendor entry (`OpenAiCompatible.vendors.cerebras`). */
 export const vendor: OpenAiCompatible.Vendor = OpenAiCompatible.vendors.cerebras!
 
+const api = OpenAiCompatible.vendorApi<Settings>(vendor)
+
 /** A Cerebras client layer with this key. */
-export const layer = (
-  options: Omit<OpenAiClient.Options, "apiKey"> & { readonly apiKey: Redacted.Redacted }
-): Layer.Layer<OpenAiClient.OpenAiClient, never, HttpClient.HttpClient> =>
-  OpenAiCompatible.layer(vendor, options)
+export const layer = api.layer
 
 /** A Cerebras client layer reading `CEREBRAS_API_KEY` (or `apiKey`) from configuration. */
-export const layerConfig = (
-  options: Omit<OpenAiClient.Options, "apiKey"> & {
-    readonly apiKey?: Config.Config<Redacted.Redacted> | undefined
-  } = {}
-): Layer.Layer<OpenAiClient.OpenAiClient, ConfigError.ConfigError, HttpClient.HttpClient> =>
-  OpenAiCompatible.layerConfig(vendor, options)
+export const layerConfig = api.layerConfig
 
 /** Options of a Cerebras model: Chat Completions model options with Cerebras's settings. */
 export interface ModelOptions extends Omit<OpenAiChat.ModelOptions, "settings"> {
@@ -61,8 +51,7 @@ export interface ModelOptions extends Omit<OpenAiChat.ModelOptions, "settings"> 
 }
 
 /** A Cerebras model by name; requires a Cerebras `OpenAiClient`. */
-export const model = (
+export const model: (
   modelName: string,
-  options: ModelOptions = {}
-): Layer.Layer<Model.Model, never, OpenAiClient.OpenAiClient> =>
-  OpenAiCompatible.model(vendor, modelName, options)
+  options?: ModelOptions
+) => Layer.Layer<Model.Model, never, OpenAiClient.OpenAiClient> = api.model

@@ -20,7 +20,7 @@
  * @since 0.1.0
  */
 import type * as HttpClient from "@effect/platform/HttpClient"
-import type { Model } from "@agentfx/core"
+import type { Model, ModelSettings } from "@agentfx/core"
 import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import * as Effect from "effect/Effect"
@@ -300,3 +300,26 @@ export const azureModel = (
     ...options,
     profile: { ...OpenAiChat.openAiProfile(deployment), ...options.profile }
   })
+
+/**
+ * The client layers and the model of one vendor whose models take settings of their own
+ * (`S`): what `Groq`, `Cerebras` and `Zai` export.
+ */
+export const vendorApi = <S extends ModelSettings.ModelSettings>(v: Vendor) => ({
+  /** A client layer with this key. */
+  layer: (
+    options: Omit<OpenAiClient.Options, "apiKey"> & { readonly apiKey: Redacted.Redacted }
+  ): Layer.Layer<OpenAiClient.OpenAiClient, never, HttpClient.HttpClient> => layer(v, options),
+  /** A client layer reading the vendor's key variable (or `apiKey`) from configuration. */
+  layerConfig: (
+    options: Omit<OpenAiClient.Options, "apiKey"> & {
+      readonly apiKey?: Config.Config<Redacted.Redacted> | undefined
+    } = {}
+  ): Layer.Layer<OpenAiClient.OpenAiClient, ConfigError.ConfigError, HttpClient.HttpClient> =>
+    layerConfig(v, options),
+  /** A model by name, with the vendor's settings; requires the vendor's `OpenAiClient`. */
+  model: (
+    modelName: string,
+    options: Omit<OpenAiChat.ModelOptions, "settings"> & { readonly settings?: S | undefined } = {}
+  ): Layer.Layer<Model.Model, never, OpenAiClient.OpenAiClient> => model(v, modelName, options)
+})

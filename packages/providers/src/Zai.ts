@@ -21,12 +21,8 @@
  *
  * @since 0.1.0
  */
-import type * as HttpClient from "@effect/platform/HttpClient"
 import type { Model, ModelSettings } from "@agentfx/core"
-import type * as Config from "effect/Config"
-import type * as ConfigError from "effect/ConfigError"
 import type * as Layer from "effect/Layer"
-import type * as Redacted from "effect/Redacted"
 import type * as OpenAiChat from "./OpenAiChat.js"
 import type * as OpenAiClient from "./OpenAiClient.js"
 import * as OpenAiCompatible from "./OpenAiCompatible.js"
@@ -49,28 +45,21 @@ export interface Settings extends ModelSettings.ModelSettings {
 /** The vendor entry (`OpenAiCompatible.vendors.zai`). */
 export const vendor: OpenAiCompatible.Vendor = OpenAiCompatible.vendors.zai!
 
+const api = OpenAiCompatible.vendorApi<Settings>(vendor)
+
 /** A Z.AI client layer with this key. */
-export const layer = (
-  options: Omit<OpenAiClient.Options, "apiKey"> & { readonly apiKey: Redacted.Redacted }
-): Layer.Layer<OpenAiClient.OpenAiClient, never, HttpClient.HttpClient> =>
-  OpenAiCompatible.layer(vendor, options)
+export const layer = api.layer
 
 /** A Z.AI client layer reading `ZAI_API_KEY` (or `apiKey`) from configuration. */
-export const layerConfig = (
-  options: Omit<OpenAiClient.Options, "apiKey"> & {
-    readonly apiKey?: Config.Config<Redacted.Redacted> | undefined
-  } = {}
-): Layer.Layer<OpenAiClient.OpenAiClient, ConfigError.ConfigError, HttpClient.HttpClient> =>
-  OpenAiCompatible.layerConfig(vendor, options)
+export const layerConfig = api.layerConfig
 
 /** Options of a Z.AI model: Chat Completions model options with Z.AI's settings. */
 export interface ModelOptions extends Omit<OpenAiChat.ModelOptions, "settings"> {
   readonly settings?: Settings | undefined
 }
 
-/** A Z.AI model by name (`glm-4.7`, `glm-5.2`…); requires a Z.AI `OpenAiClient`. */
-export const model = (
+/** A Z.AI model by name; requires a Z.AI `OpenAiClient`. */
+export const model: (
   modelName: string,
-  options: ModelOptions = {}
-): Layer.Layer<Model.Model, never, OpenAiClient.OpenAiClient> =>
-  OpenAiCompatible.model(vendor, modelName, options)
+  options?: ModelOptions
+) => Layer.Layer<Model.Model, never, OpenAiClient.OpenAiClient> = api.model
