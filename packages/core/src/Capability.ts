@@ -37,6 +37,7 @@
 import * as Data from "effect/Data"
 import type * as Effect from "effect/Effect"
 import { type Pipeable, pipeArguments } from "effect/Pipeable"
+import type * as Option from "effect/Option"
 import type { AgentError, ModelError, ModelRetry, ToolFailed } from "./AgentError.js"
 import type { AgentRunResult, Instruction } from "./AgentGraph.js"
 import type { BuiltinTool } from "./BuiltinTool.js"
@@ -103,6 +104,31 @@ export class SkipToolExecution extends Data.TaggedClass("SkipToolExecution")<{
 /** Skips the tool execution with this result. */
 export const skipToolExecution = (result: unknown): SkipToolExecution =>
   new SkipToolExecution({ result })
+
+/**
+ * A function tool call's arguments about to be validated, as the tool validation hooks see
+ * them: `args` is what the model sent (a JSON string or an object, as on the `ToolCallPart`);
+ * `beforeToolValidate` may replace it (e.g. repair the JSON).
+ */
+export interface ToolValidation {
+  readonly call: ToolCallPart
+  readonly definition: ToolDefinition
+  /** The raw arguments: a JSON string or an object. */
+  readonly args: string | Readonly<Record<string, unknown>>
+}
+
+/**
+ * Returned by `beforeToolValidate`: the arguments are not validated, `args` are taken as the
+ * validated arguments (pydantic-ai's `SkipToolValidation`); the `afterToolValidate` hooks
+ * still see them. Build it with `skipToolValidation`.
+ */
+export class SkipToolValidation extends Data.TaggedClass("SkipToolValidation")<{
+  readonly args: unknown
+}> {}
+
+/** Skips the validation of a call's arguments with these (already valid) arguments. */
+export const skipToolValidation = (args: unknown): SkipToolValidation =>
+  new SkipToolValidation({ args })
 
 /**
  * What `next` of `wrapToolExecute` may fail with: a retry, a failed return. A tool's own typed
@@ -181,6 +207,96 @@ export interface Hooks<E = never, R = never> {
     execution: ToolExecution,
     result: unknown
   ) => Effect.Effect<unknown, E | ModelRetry, R>
+  /**
+   * When a model request failed with a `ModelError` (after the `wrapModelRequest` hooks had
+   * their chance): succeed with `Option.some(response)` to recover — the run goes on with it,
+   * through the `afterModelRequest` hooks (it is not counted as a request) — or
+   * `Option.none()` to pass the error on; failing replaces it (the next hook sees the new
+   * error if it is a `ModelError`). `ModelRetry` asks the model again (output budget). Hooks
+   * run in reverse order; the first to recover ends the chain. A `ModelRetry` from
+   * `wrapModelRequest` and interruption never reach them.
+   */
+  readonly onModelRequestError?: (
+    ctx: RunContextService,
+    request: ModelRequestContext,
+    error: ModelError
+  ) => Effect.Effect<Option.Option<ModelResponse>, E | ModelError | ModelRetry, R>
+  /**
+   * When a function tool failed with an error the run does not handle itself (its own typed
+   * errors, a tool hook's error — not `ModelRetry`, `ToolFailed` or a deferral, which keep
+   * their meaning): `Option.some(result)` recovers (the model gets `result` as the tool's
+   * return), `Option.none()` passes the error on (the run fails with it, as without the hook);
+   * failing with `ModelRetry` / `ToolFailed` turns it into a retry prompt / a failed result
+   * the model sees. Reverse order; the first to recover ends the chain.
+   */
+  readonly onToolExecuteError?: (
+    ctx: RunContextService,
+    execution: ToolExecution,
+    error: unknown
+  ) => Effect.Effect<Option.Option<unknown>, E | ModelRetry | ToolFailed, R>
+  /**
+   * Before a function tool call's arguments are decoded and validated: may replace the raw
+   * arguments (`args`: the model's JSON string or object), or skip the validation
+   * (`skipToolValidation(args)`). `ModelRetry`: a retry prompt for the call (the tool's budget).
+   */
+  readonly beforeToolValidate?: (
+    ctx: RunContextService,
+    validation: ToolValidation
+  ) => Effect.Effect<ToolValidation | SkipToolValidation, E | ModelRetry, R>
+  /**
+   * Around the validation of a call's arguments: `next(validation)` decodes them with the
+   * tool's parameters schema (and its `validate`) and gives the decoded arguments, or fails
+   * with the `ModelRetry` that becomes the retry prompt. Not calling it substitutes the
+   * arguments.
+   */
+  readonly wrapToolValidate?: (
+    ctx: RunContextService,
+    validation: ToolValidation,
+    next: (validation: ToolValidation) => Effect.Effect<unknown, ModelRetry>
+  ) => Effect.Effect<unknown, E | ModelRetry, R>
+  /**
+   * When validation failed (`error`: the `ModelRetry` the model would get as a retry prompt):
+   * `Option.some(args)` recovers with arguments to use instead, `Option.none()` passes the
+   * error on; failing with another `ModelRetry` changes the prompt. Reverse order; the first to
+   * recover ends the chain.
+   */
+  readonly onToolValidateError?: (
+    ctx: RunContextService,
+    validation: ToolValidation,
+    error: ModelRetry
+  ) => Effect.Effect<Option.Option<unknown>, E | ModelRetry | ToolFailed, R>
+  /**
+   * After the arguments were validated: may replace the decoded arguments, or defer the call
+   * (fail with `ApprovalRequired` / `CallDeferred` — the call then waits, as a tool's own
+   * deferral does). `ModelRetry`: a retry prompt for the call.
+   */
+  readonly afterToolValidate?: (
+    ctx: RunContextService,
+    validation: ToolValidation,
+    args: unknown
+  ) => Effect.Effect<unknown, E | ModelRetry, R>
+  /**
+   * At every step, the definitions of the function tools the model is offered (after every
+   * toolset's own `prepare`): return a shorter list to hide tools — a hidden tool cannot be
+   * called either — or edited definitions (descriptions, schemas; matched back by name).
+   * Capabilities run in order, each given the previous one's list.
+   */
+  readonly prepareTools?: (
+    ctx: RunContextService,
+    definitions: ReadonlyArray<ToolDefinition>
+  ) => Effect.Effect<ReadonlyArray<ToolDefinition>, E, R>
+  /**
+   * When the run fails (a step's typed failure; interruption is not a failure):
+   * `Option.some(output)` recovers — the run ends with `output`, its messages and usage as they
+   * are, through the `afterRun` hooks (a streamed run ends with the result's
+   * `AgentRunResultEvent`) — `Option.none()` passes the error on; failing replaces it with the
+   * hook's error. Reverse order; the first to recover ends the chain. The output is not
+   * checked against the agent's output type: return one of that type.
+   */
+  readonly onRunError?: (
+    ctx: RunContextService,
+    error: unknown
+  ) => Effect.Effect<Option.Option<unknown>, E, R>
 }
 
 /**

@@ -11,7 +11,8 @@
  * @internal
  */
 import * as Effect from "effect/Effect"
-import type { ModelError } from "../AgentError.js"
+import * as Option from "effect/Option"
+import { type ModelError, ModelRetry, ToolFailed, UserError } from "../AgentError.js"
 import type { AgentRunResult } from "../AgentGraph.js"
 import {
   type Any as AnyCapability,
@@ -19,11 +20,14 @@ import {
   type ModelRequestContext,
   SkipModelRequest,
   SkipToolExecution,
-  type ToolExecution
+  SkipToolValidation,
+  type ToolExecution,
+  type ToolValidation
 } from "../Capability.js"
 import type { ModelResponse } from "../Messages.js"
 import * as ModelSettings from "../ModelSettings.js"
 import { RunContext, type Service as RunContextService } from "../RunContext.js"
+import type { ToolDefinition } from "../Tool.js"
 import * as Toolset from "../Toolset.js"
 import type { AgentConfig } from "./runLoop.js"
 
@@ -47,6 +51,21 @@ export interface CompiledHooks {
   readonly afterToolExecute: List<"afterToolExecute">
   /** Any tool hook. */
   readonly tool: boolean
+  /** Reversed. */
+  readonly onModelRequestError: List<"onModelRequestError">
+  /** Reversed. */
+  readonly onToolExecuteError: List<"onToolExecuteError">
+  readonly beforeToolValidate: List<"beforeToolValidate">
+  readonly wrapToolValidate: List<"wrapToolValidate">
+  /** Reversed. */
+  readonly onToolValidateError: List<"onToolValidateError">
+  /** Reversed. */
+  readonly afterToolValidate: List<"afterToolValidate">
+  /** Any tool validation hook. */
+  readonly validate: boolean
+  readonly prepareTools: List<"prepareTools">
+  /** Reversed. */
+  readonly onRunError: List<"onRunError">
 }
 
 const collect = <K extends keyof Hooks<any, any>>(
@@ -65,30 +84,43 @@ const collect = <K extends keyof Hooks<any, any>>(
 
 /** The hooks of these capabilities, or `undefined` when none has any. */
 export const compile = (caps: ReadonlyArray<AnyCapability>): CompiledHooks | undefined => {
-  const hooks: CompiledHooks = {
+  const lists = {
     beforeRun: collect(caps, "beforeRun"),
     afterRun: collect(caps, "afterRun", true),
     beforeModelRequest: collect(caps, "beforeModelRequest"),
     wrapModelRequest: collect(caps, "wrapModelRequest"),
     afterModelRequest: collect(caps, "afterModelRequest", true),
-    model: false,
+    onModelRequestError: collect(caps, "onModelRequestError", true),
     beforeToolExecute: collect(caps, "beforeToolExecute"),
     wrapToolExecute: collect(caps, "wrapToolExecute"),
     afterToolExecute: collect(caps, "afterToolExecute", true),
-    tool: false
+    onToolExecuteError: collect(caps, "onToolExecuteError", true),
+    beforeToolValidate: collect(caps, "beforeToolValidate"),
+    wrapToolValidate: collect(caps, "wrapToolValidate"),
+    onToolValidateError: collect(caps, "onToolValidateError", true),
+    afterToolValidate: collect(caps, "afterToolValidate", true),
+    prepareTools: collect(caps, "prepareTools"),
+    onRunError: collect(caps, "onRunError", true)
   }
-  const model =
-    hooks.beforeModelRequest !== undefined ||
-    hooks.wrapModelRequest !== undefined ||
-    hooks.afterModelRequest !== undefined
-  const tool =
-    hooks.beforeToolExecute !== undefined ||
-    hooks.wrapToolExecute !== undefined ||
-    hooks.afterToolExecute !== undefined
-  if (!model && !tool && hooks.beforeRun === undefined && hooks.afterRun === undefined) {
-    return undefined
+  if (Object.values(lists).every((l) => l === undefined)) return undefined
+  return {
+    ...lists,
+    model:
+      lists.beforeModelRequest !== undefined ||
+      lists.wrapModelRequest !== undefined ||
+      lists.afterModelRequest !== undefined ||
+      lists.onModelRequestError !== undefined,
+    tool:
+      lists.beforeToolExecute !== undefined ||
+      lists.wrapToolExecute !== undefined ||
+      lists.afterToolExecute !== undefined ||
+      lists.onToolExecuteError !== undefined,
+    validate:
+      lists.beforeToolValidate !== undefined ||
+      lists.wrapToolValidate !== undefined ||
+      lists.onToolValidateError !== undefined ||
+      lists.afterToolValidate !== undefined
   }
-  return { ...hooks, model, tool }
 }
 
 /**
@@ -238,5 +270,191 @@ export const executeTool = (
       const nested = next as (e: ToolExecution) => Effect.Effect<unknown, never>
       next = (e) => withCtx(f(ctx, e, nested), ctx)
     }
-    return Effect.map(next(execution), (value) => ({ value, executed }))
+    const errors = hooks.onToolExecuteError
+    const out =
+      errors === undefined
+        ? next(execution)
+        : Effect.catchAll(next(execution), (e) =>
+            isToolControl(e)
+              ? Effect.fail(e)
+              : recoverWith(errors, e, isToolControl, (f, err) =>
+                  withCtx(f(ctx, execution, err), ctx)
+                )
+          )
+    return Effect.map(out, (value) => ({ value, executed }))
   })
+
+/**
+ * What keeps its meaning at a tool's boundary and never reaches `onToolExecuteError`: a retry,
+ * a failed result, a deferral (a handler's or the run's own `Deferred`).
+ */
+const toolControlTags = new Set([
+  "ModelRetry",
+  "ToolFailed",
+  "ApprovalRequired",
+  "CallDeferred",
+  "Deferred"
+])
+const isToolControl = (e: unknown): boolean =>
+  typeof e === "object" &&
+  e !== null &&
+  toolControlTags.has((e as { _tag?: unknown })._tag as string)
+
+/**
+ * An error through error hooks (a reversed list): each is given the current error; the first
+ * `Some` recovers with its value, `None` passes the error on to the next hook, a failure
+ * replaces it (a `stop` failure — a retry, a failed result — ends the chain at once). An error
+ * past the last hook fails.
+ */
+export const recoverWith = <F, X>(
+  fns: ReadonlyArray<F>,
+  error: unknown,
+  stop: (e: unknown) => boolean,
+  call: (f: F, error: any) => Effect.Effect<Option.Option<X>, unknown, unknown>,
+  sees: (e: unknown) => boolean = () => true
+): Effect.Effect<X, unknown, unknown> => {
+  const go = (i: number, e: unknown): Effect.Effect<X, unknown, unknown> =>
+    i >= fns.length || !sees(e)
+      ? Effect.fail(e)
+      : Effect.matchEffect(call(fns[i]!, e), {
+          onFailure: (next) => (stop(next) ? Effect.fail(next) : go(i + 1, next)),
+          onSuccess: (recovered) =>
+            Option.isSome(recovered) ? Effect.succeed(recovered.value) : go(i + 1, e)
+        })
+  return Effect.suspend(() => go(0, error))
+}
+
+/**
+ * A function tool call's arguments through the validation hooks: the `beforeToolValidate`
+ * hooks (a `SkipToolValidation` takes its arguments as validated), `core` (the tool's decoding
+ * and `validate`) inside the `wrapToolValidate` chain (first outermost), the
+ * `onToolValidateError` hooks on a `ModelRetry`, then the `afterToolValidate` hooks.
+ */
+export const validateTool = (
+  hooks: CompiledHooks,
+  ctx: RunContextService,
+  validation: ToolValidation,
+  core: (args: ToolValidation["args"]) => Effect.Effect<unknown, unknown, unknown>
+): Effect.Effect<unknown, unknown, unknown> => {
+  const befores = hooks.beforeToolValidate
+  const before = (
+    v: ToolValidation,
+    i: number
+  ): Effect.Effect<ToolValidation | SkipToolValidation, unknown, unknown> =>
+    befores === undefined || i >= befores.length
+      ? Effect.succeed(v)
+      : Effect.flatMap(withCtx(befores[i]!(ctx, v), ctx), (out) =>
+          out instanceof SkipToolValidation ? Effect.succeed(out) : before(out, i + 1)
+        )
+  return Effect.flatMap(before(validation, 0), (prepared) => {
+    const seen: ToolValidation = prepared instanceof SkipToolValidation ? validation : prepared
+    let validated: Effect.Effect<unknown, unknown, unknown>
+    if (prepared instanceof SkipToolValidation) validated = Effect.succeed(prepared.args)
+    else {
+      let next = (v: ToolValidation) => core(v.args)
+      const wraps = hooks.wrapToolValidate ?? []
+      for (let i = wraps.length - 1; i >= 0; i--) {
+        const f = wraps[i]!
+        const nested = next as (v: ToolValidation) => Effect.Effect<unknown, ModelRetry>
+        next = (v) => withCtx(f(ctx, v, nested), ctx)
+      }
+      const errors = hooks.onToolValidateError
+      validated =
+        errors === undefined
+          ? next(prepared)
+          : Effect.catchIf(
+              next(prepared),
+              (e) => e instanceof ModelRetry,
+              (e) =>
+                recoverWith(
+                  errors,
+                  e,
+                  (x) => x instanceof ToolFailed,
+                  (f, err: ModelRetry) => withCtx(f(ctx, prepared, err), ctx),
+                  (x) => x instanceof ModelRetry
+                )
+            )
+    }
+    const afters = hooks.afterToolValidate
+    return afters === undefined
+      ? validated
+      : Effect.flatMap(validated, (args) =>
+          Effect.reduce(afters, args, (a, f) => withCtx(f(ctx, seen, a), ctx))
+        )
+  })
+}
+
+/**
+ * The `onModelRequestError` hooks (a reversed list) on a request's failure: only a
+ * `ModelError` reaches them (a hook's own error or a retry passes by).
+ */
+export const onModelRequestError = (
+  fns: ReadonlyArray<Fn<"onModelRequestError">>,
+  ctx: RunContextService,
+  request: ModelRequestContext,
+  error: unknown
+): Effect.Effect<ModelResponse, unknown, unknown> =>
+  recoverWith(
+    fns,
+    error,
+    (e) => e instanceof ModelRetry,
+    (f, e: ModelError) => withCtx(f(ctx, request, e), ctx),
+    isModelError
+  )
+
+const modelErrorTags = new Set([
+  "ModelHTTPError",
+  "ModelAPIError",
+  "UnexpectedModelBehavior",
+  "ContentFilterError",
+  "UserError",
+  "ConcurrencyLimitExceeded"
+])
+const isModelError = (e: unknown): boolean =>
+  typeof e === "object" &&
+  e !== null &&
+  modelErrorTags.has((e as { _tag?: unknown })._tag as string)
+
+/** The `onRunError` hooks (a reversed list) on a run's failure: the recovered output, or the error. */
+export const onRunError = (
+  fns: ReadonlyArray<Fn<"onRunError">>,
+  ctx: RunContextService,
+  error: unknown
+): Effect.Effect<unknown, unknown, unknown> =>
+  recoverWith(
+    fns,
+    error,
+    () => false,
+    (f, e) => withCtx(f(ctx, e), ctx)
+  )
+
+/**
+ * The function tools of a step through the `prepareTools` hooks, in order: the definitions
+ * they return are matched back to the tools by name (an unknown name is a `UserError`).
+ */
+export const prepareTools = (
+  fns: ReadonlyArray<Fn<"prepareTools">>,
+  ctx: RunContextService,
+  tools: ReadonlyArray<Toolset.ToolsetTool<any, any>>
+): Effect.Effect<ReadonlyArray<Toolset.ToolsetTool<any, any>>, unknown, unknown> =>
+  Effect.flatMap(
+    Effect.reduce(fns, tools.map((t) => t.definition) as ReadonlyArray<ToolDefinition>, (defs, f) =>
+      withCtx(f(ctx, defs), ctx)
+    ),
+    (defs) => {
+      const byName = new Map(tools.map((t) => [t.definition.name, t]))
+      const out: Array<Toolset.ToolsetTool<any, any>> = []
+      for (const d of defs) {
+        const t = byName.get(d.name)
+        if (t === undefined) {
+          return Effect.fail(
+            new UserError({
+              reason: `A prepareTools hook returned an unknown tool '${d.name}'; it may hide or edit tools, not rename or add them.`
+            })
+          )
+        }
+        out.push(t.definition === d ? t : { ...t, definition: d })
+      }
+      return Effect.succeed(out)
+    }
+  )

@@ -903,18 +903,27 @@ class Run<A> implements Machine<A>, ToolHost {
     unknown
   > {
     const fixed = this.plan.fixedTools
-    if (fixed !== undefined) {
+    const prepare = this.plan.config.hooks?.prepareTools
+    if (fixed !== undefined && prepare === undefined) {
       this.st.tools = fixed
       return Effect.succeed(this.config.toolset.fixed!)
     }
-    return Effect.flatMap(this.makeCtx(), (ctx) =>
-      Effect.map(this.config.toolset.tools(ctx), (tools) => {
-        const byName = new Map<string, Toolset.ToolsetTool<any, any>>()
-        for (const t of tools) byName.set(t.definition.name, t)
-        this.st.tools = byName
-        return tools
-      })
-    )
+    const index = (tools: ReadonlyArray<Toolset.ToolsetTool<any, any>>) => {
+      const byName = new Map<string, Toolset.ToolsetTool<any, any>>()
+      for (const t of tools) byName.set(t.definition.name, t)
+      this.st.tools = byName
+      return tools
+    }
+    return Effect.flatMap(this.makeCtx(), (ctx) => {
+      const listed = this.config.toolset.tools(ctx)
+      // The capabilities' `prepareTools` hooks see every function tool of the step.
+      return Effect.map(
+        prepare === undefined
+          ? listed
+          : Effect.flatMap(listed, (tools) => capabilities.prepareTools(prepare, ctx, tools)),
+        index
+      )
+    })
   }
 
   private outputTools(): ReadonlyArray<ToolDefinition> {
@@ -1314,7 +1323,10 @@ class Run<A> implements Machine<A>, ToolHost {
     tools: ReadonlyArray<Toolset.ToolsetTool<any, any>>
   ): Model.ModelRequestParameters | string {
     const resolved = this.resolved
-    const fixed = this.plan.fixedTools !== undefined && !this.runBuiltinTools
+    const fixed =
+      this.plan.fixedTools !== undefined &&
+      !this.runBuiltinTools &&
+      this.plan.config.hooks?.prepareTools === undefined
     if (fixed && resolved.parameters !== undefined) return resolved.parameters
     const outputTools = this.outputTools()
     for (const t of outputTools) {
@@ -1419,29 +1431,43 @@ class Run<A> implements Machine<A>, ToolHost {
             obtained = response
           })
         })
-      const response =
+      // A response an `onModelRequestError` hook recovered with: not counted as a request.
+      let recovered = false
+      const wrapped =
         prep.skip !== undefined
           ? Effect.succeed(prep.skip)
           : hooks.wrapModelRequest === undefined
             ? core(request)
             : capabilities.wrapModelRequest(hooks.wrapModelRequest, ctx, request, core)
+      const errors = hooks.onModelRequestError
+      const response =
+        errors === undefined || prep.skip !== undefined
+          ? wrapped
+          : Effect.catchAll(wrapped, (e) =>
+              e instanceof ModelRetry
+                ? Effect.fail(e)
+                : Effect.tap(capabilities.onModelRequestError(errors, ctx, request, e), () => {
+                    recovered = true
+                  })
+            )
       const after = hooks.afterModelRequest
       const announced =
         substituted === undefined
           ? response
-          : Effect.tap(response, (r) => (requested ? Effect.void : substituted(r)))
+          : Effect.tap(response, (r) => (requested && !recovered ? Effect.void : substituted(r)))
       return announced.pipe(
         Effect.flatMap((r) => {
           obtained = r
+          const counted = requested && !recovered
           return after === undefined
-            ? this.finishResponse(r, requested)
+            ? this.finishResponse(r, counted)
             : capabilities.afterModelRequest(after, ctx, request, r).pipe(
-                Effect.flatMap((final) => this.finishResponse(final, requested)),
+                Effect.flatMap((final) => this.finishResponse(final, counted)),
                 // A hook failed on the response: it stays in the history, then the failure.
                 Effect.tapError((e) =>
                   e instanceof ModelRetry
                     ? Effect.void
-                    : Effect.ignore(this.finishResponse(r, requested))
+                    : Effect.ignore(this.finishResponse(r, counted))
                 )
               )
         }),
@@ -1452,7 +1478,7 @@ class Run<A> implements Machine<A>, ToolHost {
             if (kept === undefined) return this.resendWithRetry(retry)
             return Effect.zipRight(
               // Usage and limits as for any response; the next request carries the prompt.
-              this.finishResponse(kept, requested),
+              this.finishResponse(kept, requested && !recovered),
               this.outputRetry(new RetryPromptPart({ content: retryContent(retry) }, true))
             )
           }
@@ -2144,6 +2170,36 @@ class Run<A> implements Machine<A>, ToolHost {
     node: AgentNode<A>,
     streaming: boolean
   ): NodeChannel<A> | Effect.Effect<AgentNode<A>, unknown, unknown> {
+    const base = this.ownBehaviour(node, streaming)
+    if (this.plan.config.hooks?.onRunError === undefined || node._tag === "End") return base
+    // `onRunError` hooks: a step's failure may end the run with a recovered output.
+    return streaming
+      ? Channel.catchAll(base as NodeChannel<A>, (e) =>
+          Channel.fromEffect(this.provide(this.recoverRun(e)))
+        )
+      : Effect.catchAll(base as Effect.Effect<AgentNode<A>, unknown, unknown>, (e) =>
+          this.recoverRun(e)
+        )
+  }
+
+  /**
+   * The run's failure through the `onRunError` hooks: a recovered output ends the run (through
+   * the `afterRun` hooks), else the error.
+   */
+  private recoverRun(error: unknown): Effect.Effect<AgentNode<A>, unknown, unknown> {
+    const fns = this.plan.config.hooks?.onRunError
+    if (fns === undefined) return Effect.fail(error)
+    return Effect.flatMap(this.makeCtx(), (ctx) =>
+      Effect.flatMap(capabilities.onRunError(fns, ctx, error), (output) =>
+        this.endNode(output as A)
+      )
+    )
+  }
+
+  private ownBehaviour(
+    node: AgentNode<A>,
+    streaming: boolean
+  ): NodeChannel<A> | Effect.Effect<AgentNode<A>, unknown, unknown> {
     switch (node._tag) {
       case "UserPromptNode":
         // No events: the first request is built.
@@ -2247,18 +2303,20 @@ class Run<A> implements Machine<A>, ToolHost {
         const list = Chunk.toReadonlyArray(events)
         for (let i = 0; i < list.length; i++) onEvent(list[i]!)
       })
+    const recover = this.plan.config.hooks?.onRunError !== undefined
+    const step = (
+      effect: Effect.Effect<AgentNode<A>, unknown, unknown>
+    ): Effect.Effect<AgentRunResult<A>, unknown, unknown> =>
+      Effect.flatMap(recover ? Effect.catchAll(effect, (e) => this.recoverRun(e)) : effect, go)
     const go = (node: AgentNode<A>): Effect.Effect<AgentRunResult<A>, unknown, unknown> => {
       switch (node._tag) {
         case "UserPromptNode":
           // No events: the first request is built.
-          return Effect.flatMap(this.userPrompt(node), go)
+          return step(this.userPrompt(node))
         case "ModelRequestNode":
-          return Effect.flatMap(this.pushedModelRequest(node, onEvent), go)
+          return step(this.pushedModelRequest(node, onEvent))
         case "CallToolsNode":
-          return Effect.flatMap(
-            Effect.provideService(this.callTools(node, emit), EventSink, emit),
-            go
-          )
+          return step(Effect.provideService(this.callTools(node, emit), EventSink, emit))
         case "End":
           return Effect.sync(() => {
             onEvent(new AgentRunResultEvent(node.result))

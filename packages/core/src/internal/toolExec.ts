@@ -38,7 +38,7 @@ import { RunContext, type Service as RunContextService } from "../RunContext.js"
 import { CallEnd, type CallEndService, ToolReturn } from "../Tool.js"
 import type * as Toolset from "../Toolset.js"
 import type { RunUsage, UsageLimits } from "../Usage.js"
-import { type CompiledHooks, executeTool } from "./capabilities.js"
+import { type CompiledHooks, executeTool, validateTool } from "./capabilities.js"
 import * as genai from "./genai.js"
 import { withSpanAndContext } from "./spanRegion.js"
 
@@ -358,26 +358,37 @@ export const gate = (
   approval: ApprovalResult | undefined
 ): Effect.Effect<unknown, unknown, unknown> => {
   const validate = tool.validateArgs
+  const decode = (raw: unknown): Effect.Effect<unknown, unknown, unknown> =>
+    validate === undefined
+      ? tool.decodeArgs(raw as ToolCallPart["args"])
+      : Effect.flatMap(tool.decodeArgs(raw as ToolCallPart["args"]), (args) =>
+          Effect.as(validate(args), args)
+        )
+  // The model's arguments through the capabilities' validation hooks, when there are any
+  // (also when an approved call without `overrideArgs` is decoded again on resume).
+  const hooks = run.hooks
+  const validated = (): Effect.Effect<unknown, unknown, unknown> =>
+    hooks?.validate === true
+      ? validateTool(hooks, ctx, { call, definition: tool.definition, args: call.args }, decode)
+      : decode(call.args)
   if (approval !== undefined) {
+    if (!(approval instanceof ToolApproved) || approval.overrideArgs === undefined) {
+      return validated()
+    }
     const approved = approvedArgs(run, call, tool, approval)
     return validate === undefined
       ? approved
       : Effect.flatMap(approved, (args) => Effect.as(validate(args), args))
   }
   const metadata = tool.definition.metadata
-  const decoded = tool.decodeArgs(call.args)
-  return Effect.flatMap(
-    validate === undefined
-      ? decoded
-      : Effect.flatMap(decoded, (args) => Effect.as(validate(args), args)),
-    (args) =>
-      tool.definition.kind === "external"
-        ? Effect.fail(new Deferred("external", call, metadata))
-        : tool.requiresApproval === undefined
-          ? Effect.succeed(args)
-          : Effect.flatMap(tool.requiresApproval(args, ctx), (needed) =>
-              needed ? Effect.fail(new Deferred("approval", call, metadata)) : Effect.succeed(args)
-            )
+  return Effect.flatMap(validated(), (args) =>
+    tool.definition.kind === "external"
+      ? Effect.fail(new Deferred("external", call, metadata))
+      : tool.requiresApproval === undefined
+        ? Effect.succeed(args)
+        : Effect.flatMap(tool.requiresApproval(args, ctx), (needed) =>
+            needed ? Effect.fail(new Deferred("approval", call, metadata)) : Effect.succeed(args)
+          )
   )
 }
 
