@@ -56,6 +56,24 @@ check(
 
 // 3. A subpath export (`@agentfx/core/Agent`) is the same module as the barrel's.
 check(AgentModule.make === Agent.make, "subpath export @agentfx/core/Agent")
+// Every name of a subpath module is the index namespace's (one bundle per package: the same
+// classes, tags and functions whichever path imported them).
+for (const [pkg, names] of [
+  ["@agentfx/core", ["Messages", "Tool", "Agent", "Usage", "AgentError"]],
+  ["@agentfx/providers", ["OpenAiChat", "OpenAiClient", "Anthropic", "Google", "Bedrock"]]
+] as const) {
+  const index: Record<string, Record<string, unknown>> = await import(pkg)
+  for (const name of names) {
+    const sub: Record<string, unknown> = await import(`${pkg}/${name}`)
+    const keys = Object.keys(sub)
+    check(
+      keys.length > 0 &&
+        keys.length === Object.keys(index[name]!).length &&
+        keys.every((k) => sub[k] === index[name]![k]),
+      `${pkg}/${name} is the index's ${name}`
+    )
+  }
+}
 
 // 4. Internal modules are not importable.
 const internalPath = "@agentfx/core/internal/runLoop"
