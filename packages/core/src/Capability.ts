@@ -49,6 +49,7 @@ import type { ModelSettings } from "./ModelSettings.js"
 import type { RunContext, Service as RunContextService } from "./RunContext.js"
 import type { Tool, ToolDefinition } from "./Tool.js"
 import * as Toolset from "./Toolset.js"
+import * as onDemand from "./internal/onDemand.js"
 
 /** Brands capability values. */
 export const TypeId: unique symbol = Symbol.for("@agentfx/core/Capability")
@@ -310,6 +311,15 @@ export interface Capability<out E = never, out R = never> extends Pipeable {
   }
   /** For people reading traces and errors. */
   readonly name: string | undefined
+  /** Its stable id: what the model loads an on-demand capability by (`deferLoading`). */
+  readonly id: string | undefined
+  /** What the catalog of on-demand capabilities tells the model about it. */
+  readonly description: string | undefined
+  /**
+   * On demand: collapsed to a catalog entry until the model loads it with the
+   * `load_capability` tool (see `MakeOptions.deferLoading`).
+   */
+  readonly deferLoading: boolean
   /** Its tools, as one toolset (`undefined`: none). */
   readonly toolset: Toolset.Any | undefined
   readonly builtinTools: ReadonlyArray<BuiltinTool>
@@ -365,6 +375,21 @@ export interface MakeOptions<
   PR
 > {
   readonly name?: string | undefined
+  /** A stable id (required with `deferLoading`: the history records loads by it). */
+  readonly id?: string | undefined
+  /** One line for the catalog of on-demand capabilities: when the model should load it. */
+  readonly description?: string | undefined
+  /**
+   * On demand (pydantic-ai's `defer_loading`): the capability collapses to its `id` and
+   * `description` in a catalog appended to the instructions, and the model loads it with the
+   * `load_capability` tool (added to the run; the name is reserved), whose return is the
+   * capability's instructions. Until then its tools are hidden (and cannot be called), its
+   * hooks and history processors do nothing, its settings and built-in tools are not applied;
+   * from the next request on, all of it is live — its settings filling in what the agent and
+   * the run leave unset. Loads are read from the history (answered `load_capability` calls),
+   * so a conversation continued elsewhere keeps them; ids must be unique and stable.
+   */
+  readonly deferLoading?: boolean | undefined
   /** Function tools added to the agent's (a duplicate name fails the run with a `UserError`). */
   readonly tools?: Tools
   readonly toolsets?: Sets
@@ -404,6 +429,11 @@ export const make = <
   ToolErrors<Tools[number]> | SetErrors<Sets[number]> | HookErrors<H> | IE | PE,
   ToolRequirements<Tools[number]> | SetRequirements<Sets[number]> | HookRequirements<H> | IR | PR
 > => {
+  if (options.deferLoading === true && (options.id === undefined || options.id === "")) {
+    throw new Error(
+      `Capability${options.name !== undefined ? ` "${options.name}"` : ""}: deferLoading needs an id (the history records loads by it)`
+    )
+  }
   const sets: Array<Toolset.Any> = []
   if (options.tools !== undefined && options.tools.length > 0) {
     sets.push(Toolset.fromTools(options.tools))
@@ -412,6 +442,9 @@ export const make = <
   const self = Object.create(proto)
   self[TypeId] = TypeId
   self.name = options.name
+  self.id = options.id
+  self.description = options.description
+  self.deferLoading = options.deferLoading === true
   self.toolset =
     sets.length === 0 ? undefined : sets.length === 1 ? sets[0] : Toolset.combine(...sets)
   self.builtinTools = options.builtinTools ?? []
@@ -430,3 +463,10 @@ export const hooks = <const H extends Hooks<any, any>>(
 /** Is this value a capability? */
 export const isCapability = (u: unknown): u is Any =>
   typeof u === "object" && u !== null && TypeId in u
+
+/**
+ * The ids of the on-demand capabilities a conversation has loaded (answered `load_capability`
+ * calls), e.g. `Capability.loadedIds(result.allMessages())` or `loadedIds(ctx.messages)`.
+ */
+export const loadedIds = (messages: ReadonlyArray<ModelMessage>): ReadonlySet<string> =>
+  onDemand.loadedIds(messages)

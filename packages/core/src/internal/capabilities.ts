@@ -29,6 +29,7 @@ import * as ModelSettings from "../ModelSettings.js"
 import { RunContext, type Service as RunContextService } from "../RunContext.js"
 import type { ToolDefinition } from "../Tool.js"
 import * as Toolset from "../Toolset.js"
+import * as onDemand from "./onDemand.js"
 import type { AgentConfig } from "./runLoop.js"
 
 type Fn<K extends keyof Hooks<any, any>> = NonNullable<Hooks<any, any>[K]>
@@ -68,6 +69,15 @@ export interface CompiledHooks {
   readonly onRunError: List<"onRunError">
 }
 
+/** The hooks a capability contributes: its own, or an on-demand one's, inert until loaded. */
+const hookSets = new WeakMap<AnyCapability, ReadonlyArray<Hooks<any, any>>>()
+const hooksOf = (c: AnyCapability): ReadonlyArray<Hooks<any, any>> => {
+  if (!c.deferLoading) return [c.hooks]
+  let sets = hookSets.get(c)
+  if (sets === undefined) hookSets.set(c, (sets = onDemand.deferredParts([c]).hooks))
+  return sets
+}
+
 const collect = <K extends keyof Hooks<any, any>>(
   caps: ReadonlyArray<AnyCapability>,
   key: K,
@@ -75,8 +85,10 @@ const collect = <K extends keyof Hooks<any, any>>(
 ): List<K> => {
   const out: Array<Fn<K>> = []
   for (const c of caps) {
-    const f = c.hooks[key]
-    if (f !== undefined) out.push(f as Fn<K>)
+    for (const hooks of hooksOf(c)) {
+      const f = hooks[key]
+      if (f !== undefined) out.push(f as Fn<K>)
+    }
   }
   if (out.length === 0) return undefined
   return reversed ? out.reverse() : out
@@ -135,17 +147,29 @@ export const withCapabilities = (
   if (caps.length === 0) return config
   const sets: Array<Toolset.Any> = []
   const settings: Array<ModelSettings.ModelSettings> = []
-  for (const c of caps) {
+  const eager = caps.filter((c) => !c.deferLoading)
+  const deferred = caps.filter((c) => c.deferLoading)
+  for (const c of eager) {
     if (c.toolset !== undefined) sets.push(c.toolset)
     if (c.modelSettings !== undefined) settings.push(c.modelSettings)
   }
-  const builtinTools = caps.flatMap((c) => c.builtinTools)
-  const processors = caps.flatMap((c) => c.historyProcessors)
+  const parts = onDemand.deferredParts(deferred)
+  sets.push(...parts.toolsets)
+  const builtinTools = eager.flatMap((c) => c.builtinTools)
+  const processors = [...eager.flatMap((c) => c.historyProcessors), ...parts.historyProcessors]
   const all = [...(config.capabilities ?? []), ...caps]
+  // On-demand capabilities: ONE `load_capability` tool and catalog for all of them (the agent's
+  // and the run's), over the toolset and instructions without them.
+  const base = config.onDemand ?? { toolset: config.toolset, instructions: config.instructions }
+  const toolset = sets.length === 0 ? base.toolset : Toolset.combine(base.toolset, ...sets)
+  const instructions = [...base.instructions, ...eager.flatMap((c) => c.instructions)]
+  const allDeferred = all.filter((c) => c.deferLoading)
+  const loader = allDeferred.length === 0 ? undefined : onDemand.loader(allDeferred)
   return {
     ...config,
-    instructions: [...config.instructions, ...caps.flatMap((c) => c.instructions)],
-    toolset: sets.length === 0 ? config.toolset : Toolset.combine(config.toolset, ...sets),
+    instructions: loader === undefined ? instructions : [...instructions, loader.instruction],
+    toolset: loader === undefined ? toolset : Toolset.combine(toolset, loader.toolset),
+    ...(loader === undefined ? {} : { onDemand: { toolset, instructions } }),
     ...(builtinTools.length > 0
       ? { builtinTools: [...(config.builtinTools ?? []), ...builtinTools] }
       : {}),

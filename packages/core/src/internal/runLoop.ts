@@ -147,6 +147,16 @@ export interface AgentConfig {
   readonly capabilities?: ReadonlyArray<Capability.Any> | undefined
   /** Their hooks, compiled; `undefined` when none has a hook (the loop then skips them). */
   readonly hooks?: capabilities.CompiledHooks | undefined
+  /**
+   * With on-demand capabilities: the toolset and instructions without their `load_capability`
+   * tool and catalog (rebuilt when a run adds more of them).
+   */
+  readonly onDemand?:
+    | {
+        readonly toolset: Toolset.Any
+        readonly instructions: ReadonlyArray<Instruction<any, any>>
+      }
+    | undefined
 }
 
 /** Per-run options (untyped). */
