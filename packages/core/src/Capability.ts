@@ -132,6 +132,15 @@ export const skipToolValidation = (args: unknown): SkipToolValidation =>
   new SkipToolValidation({ args })
 
 /**
+ * The model's output about to be decoded into the agent's output type, as the output hooks see
+ * it: a text answer, or a call of an output tool (tool output mode). `beforeOutputValidate` may
+ * replace it (e.g. repair the JSON). An image answer does not reach the output hooks.
+ */
+export type OutputValidation =
+  | { readonly kind: "text"; readonly text: string }
+  | { readonly kind: "tool"; readonly call: ToolCallPart }
+
+/**
  * What `next` of `wrapToolExecute` may fail with: a retry, a failed return. A tool's own typed
  * errors and its deferrals (`ApprovalRequired`, `CallDeferred`) also pass through `next`
  * unchanged: they are already in the agent's types, through its tools.
@@ -286,6 +295,54 @@ export interface Hooks<E = never, R = never> {
     ctx: RunContextService,
     definitions: ReadonlyArray<ToolDefinition>
   ) => Effect.Effect<ReadonlyArray<ToolDefinition>, E, R>
+  /**
+   * Before the model's final answer (text, or an output tool's call) is decoded into the
+   * agent's output type: may replace it (repair the JSON, rewrite the text). `ModelRetry`:
+   * the model is asked again (the output budget, or the output tool's). Partial outputs of
+   * `streamOutput` do not go through the output hooks.
+   */
+  readonly beforeOutputValidate?: (
+    ctx: RunContextService,
+    validation: OutputValidation
+  ) => Effect.Effect<OutputValidation, E | ModelRetry, R>
+  /**
+   * Around the decoding: `next(validation)` parses and validates it with the output spec (an
+   * output function included) and gives the output, or fails with the `ModelRetry` that becomes
+   * the retry prompt. Not calling it substitutes the output.
+   */
+  readonly wrapOutputValidate?: (
+    ctx: RunContextService,
+    validation: OutputValidation,
+    next: (validation: OutputValidation) => Effect.Effect<unknown, ModelRetry>
+  ) => Effect.Effect<unknown, E | ModelRetry, R>
+  /**
+   * When the decoding failed (`error`: the `ModelRetry` the model would get): `Option.some` an
+   * output to use instead, `Option.none()` to pass the error on. Reverse order; the first to
+   * recover ends the chain.
+   */
+  readonly onOutputValidateError?: (
+    ctx: RunContextService,
+    validation: OutputValidation,
+    error: ModelRetry
+  ) => Effect.Effect<Option.Option<unknown>, E | ModelRetry, R>
+  /**
+   * After the decoding, before the agent's `outputValidators`: may replace the output (of the
+   * agent's output type). `ModelRetry`: the model is asked again.
+   */
+  readonly afterOutputValidate?: (
+    ctx: RunContextService,
+    validation: OutputValidation,
+    output: unknown
+  ) => Effect.Effect<unknown, E | ModelRetry, R>
+  /**
+   * After the agent's `outputValidators` accepted the output: the run's final output, which
+   * this hook may replace (of the agent's output type; e.g. redact it). `ModelRetry`: the model
+   * is asked again.
+   */
+  readonly afterOutputProcess?: (
+    ctx: RunContextService,
+    output: unknown
+  ) => Effect.Effect<unknown, E | ModelRetry, R>
   /**
    * When the run fails (a step's typed failure; interruption is not a failure):
    * `Option.some(output)` recovers — the run ends with `output`, its messages and usage as they

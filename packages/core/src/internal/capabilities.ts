@@ -18,6 +18,7 @@ import {
   type Any as AnyCapability,
   type Hooks,
   type ModelRequestContext,
+  type OutputValidation,
   SkipModelRequest,
   SkipToolExecution,
   SkipToolValidation,
@@ -67,6 +68,16 @@ export interface CompiledHooks {
   readonly prepareTools: List<"prepareTools">
   /** Reversed. */
   readonly onRunError: List<"onRunError">
+  readonly beforeOutputValidate: List<"beforeOutputValidate">
+  readonly wrapOutputValidate: List<"wrapOutputValidate">
+  /** Reversed. */
+  readonly onOutputValidateError: List<"onOutputValidateError">
+  /** Reversed. */
+  readonly afterOutputValidate: List<"afterOutputValidate">
+  /** Reversed. */
+  readonly afterOutputProcess: List<"afterOutputProcess">
+  /** Any output hook. */
+  readonly output: boolean
 }
 
 /** The hooks a capability contributes: its own, or an on-demand one's, inert until loaded. */
@@ -112,7 +123,12 @@ export const compile = (caps: ReadonlyArray<AnyCapability>): CompiledHooks | und
     onToolValidateError: collect(caps, "onToolValidateError", true),
     afterToolValidate: collect(caps, "afterToolValidate", true),
     prepareTools: collect(caps, "prepareTools"),
-    onRunError: collect(caps, "onRunError", true)
+    onRunError: collect(caps, "onRunError", true),
+    beforeOutputValidate: collect(caps, "beforeOutputValidate"),
+    wrapOutputValidate: collect(caps, "wrapOutputValidate"),
+    onOutputValidateError: collect(caps, "onOutputValidateError", true),
+    afterOutputValidate: collect(caps, "afterOutputValidate", true),
+    afterOutputProcess: collect(caps, "afterOutputProcess", true)
   }
   if (Object.values(lists).every((l) => l === undefined)) return undefined
   return {
@@ -127,6 +143,12 @@ export const compile = (caps: ReadonlyArray<AnyCapability>): CompiledHooks | und
       lists.wrapToolExecute !== undefined ||
       lists.afterToolExecute !== undefined ||
       lists.onToolExecuteError !== undefined,
+    output:
+      lists.beforeOutputValidate !== undefined ||
+      lists.wrapOutputValidate !== undefined ||
+      lists.onOutputValidateError !== undefined ||
+      lists.afterOutputValidate !== undefined ||
+      lists.afterOutputProcess !== undefined,
     validate:
       lists.beforeToolValidate !== undefined ||
       lists.wrapToolValidate !== undefined ||
@@ -482,3 +504,57 @@ export const prepareTools = (
       return Effect.succeed(out)
     }
   )
+
+/**
+ * The model's final answer through the output validation hooks: the `beforeOutputValidate`
+ * hooks, `core` (the spec's decoding) inside the `wrapOutputValidate` chain (first outermost),
+ * the `onOutputValidateError` hooks on a `ModelRetry`, then the `afterOutputValidate` hooks.
+ */
+export const validateOutput = (
+  hooks: CompiledHooks,
+  ctx: RunContextService,
+  validation: OutputValidation,
+  core: (validation: OutputValidation) => Effect.Effect<unknown, ModelRetry, unknown>
+): Effect.Effect<unknown, unknown, unknown> => {
+  const befores = hooks.beforeOutputValidate ?? []
+  const prepared = Effect.reduce(befores, validation, (v, f) => withCtx(f(ctx, v), ctx))
+  return Effect.flatMap(prepared, (v) => {
+    let next = core as (v: OutputValidation) => Effect.Effect<unknown, unknown, unknown>
+    const wraps = hooks.wrapOutputValidate ?? []
+    for (let i = wraps.length - 1; i >= 0; i--) {
+      const f = wraps[i]!
+      const nested = next as (v: OutputValidation) => Effect.Effect<unknown, ModelRetry>
+      next = (x) => withCtx(f(ctx, x, nested), ctx)
+    }
+    const errors = hooks.onOutputValidateError
+    const decoded =
+      errors === undefined
+        ? next(v)
+        : Effect.catchIf(
+            next(v),
+            (e) => e instanceof ModelRetry,
+            (e) =>
+              recoverWith(
+                errors,
+                e,
+                () => false,
+                (f, err: ModelRetry) => withCtx(f(ctx, v, err), ctx),
+                (x) => x instanceof ModelRetry
+              )
+          )
+    const afters = hooks.afterOutputValidate
+    return afters === undefined
+      ? decoded
+      : Effect.flatMap(decoded, (output) =>
+          Effect.reduce(afters, output, (o, f) => withCtx(f(ctx, v, o), ctx))
+        )
+  })
+}
+
+/** The `afterOutputProcess` hooks (a reversed list) over the validated final output. */
+export const afterOutputProcess = (
+  fns: ReadonlyArray<Fn<"afterOutputProcess">>,
+  ctx: RunContextService,
+  output: unknown
+): Effect.Effect<unknown, unknown, unknown> =>
+  Effect.reduce(fns, output, (o, f) => withCtx(f(ctx, o), ctx))

@@ -15,6 +15,8 @@ import * as Stream from "effect/Stream"
 import { ModelRetry } from "../AgentError.js"
 import { ToolCallPart } from "../Messages.js"
 import { RunContext, type Service as RunContextService } from "../RunContext.js"
+import type { OutputValidation } from "../Capability.js"
+import { afterOutputProcess, type CompiledHooks, validateOutput } from "./capabilities.js"
 import type { AgentConfig, Machine } from "./runLoop.js"
 
 const isModelRetry = (u: unknown): u is ModelRetry => u instanceof ModelRetry
@@ -27,10 +29,18 @@ export type Decoded<A> = { ok: true; value: A } | { ok: false; error: ModelRetry
  * not failed. The validators see the `RunContext` that `ctx` gives.
  */
 export const decodeOutput = <A>(
-  config: Pick<AgentConfig, "outputValidators">,
+  config: Pick<AgentConfig, "outputValidators" | "hooks">,
   ctx: Effect.Effect<RunContextService>,
-  decode: Effect.Effect<A, ModelRetry, unknown>
+  decode: Effect.Effect<A, ModelRetry, unknown>,
+  hooked?: {
+    readonly validation: OutputValidation
+    readonly decode: (validation: OutputValidation) => Effect.Effect<A, ModelRetry, unknown>
+  }
 ): Effect.Effect<Decoded<A>, unknown, unknown> => {
+  const hooks = config.hooks
+  if (hooked !== undefined && hooks?.output === true) {
+    return decodeHooked(config.outputValidators, hooks, ctx, hooked.validation, hooked.decode)
+  }
   const validators = config.outputValidators
   // A decode that is already an `Exit` (plain text) with no validators reads no context:
   // building and providing a `RunContext` would cost more than the decoding.
@@ -53,6 +63,37 @@ export const decodeOutput = <A>(
     Effect.catchIf(isModelRetry, (error) => Effect.succeed<Decoded<A>>({ ok: false, error }))
   )
 }
+
+/**
+ * `decodeOutput` through the capabilities' output hooks: the validation hooks around the spec's
+ * decoding, the agent's validators, then the `afterOutputProcess` hooks.
+ */
+const decodeHooked = <A>(
+  validators: AgentConfig["outputValidators"],
+  hooks: CompiledHooks,
+  ctx: Effect.Effect<RunContextService>,
+  validation: OutputValidation,
+  decode: (validation: OutputValidation) => Effect.Effect<A, ModelRetry, unknown>
+): Effect.Effect<Decoded<A>, unknown, unknown> =>
+  Effect.flatMap(ctx, (c) => {
+    const validated = Effect.flatMap(
+      validateOutput(hooks, c, validation, (v) => Effect.provideService(decode(v), RunContext, c)),
+      (a) =>
+        Effect.provideService(
+          Effect.reduce(validators, a, (acc, validate) => validate(acc)),
+          RunContext,
+          c
+        )
+    )
+    const processed =
+      hooks.afterOutputProcess === undefined
+        ? validated
+        : Effect.flatMap(validated, (a) => afterOutputProcess(hooks.afterOutputProcess!, c, a))
+    return processed.pipe(
+      Effect.map((value): Decoded<A> => ({ ok: true as const, value: value as A })),
+      Effect.catchIf(isModelRetry, (error) => Effect.succeed<Decoded<A>>({ ok: false, error }))
+    )
+  })
 
 /**
  * `streamOutput`'s channel: partial outputs decoded from snapshots of each response

@@ -1782,9 +1782,13 @@ class Run<A> implements Machine<A>, ToolHost {
   /** `decodeOutput` with this run's validators and `RunContext` (`extra` over it). */
   private decodeOutput(
     decode: Effect.Effect<any, ModelRetry, unknown>,
-    extra?: Partial<RunContextService>
+    extra?: Partial<RunContextService>,
+    hooked?: {
+      readonly validation: Capability.OutputValidation
+      readonly decode: (v: Capability.OutputValidation) => Effect.Effect<any, ModelRetry, unknown>
+    }
   ): Effect.Effect<Decoded<A>, unknown, unknown> {
-    return decodeOutput<A>(this.config, this.makeCtx(extra), decode)
+    return decodeOutput<A>(this.plan.config, this.makeCtx(extra), decode, hooked)
   }
 
   /**
@@ -1903,7 +1907,18 @@ class Run<A> implements Machine<A>, ToolHost {
     if (!spec.allowTextOutput && spec.acceptsText !== true) {
       return this.outputRetry(new RetryPromptPart({ content: this.alternatives(false) }, true))
     }
-    return Effect.flatMap(this.decodeOutput(spec.handleText(text, { partial: false })), (result) =>
+    const hooked =
+      this.plan.config.hooks?.output === true
+        ? {
+            validation: { kind: "text" as const, text },
+            decode: (v: Capability.OutputValidation) =>
+              v.kind === "text"
+                ? spec.handleText(v.text, { partial: false })
+                : spec.handleToolCall(v.call, { partial: false })
+          }
+        : undefined
+    const decoded = this.decodeOutput(spec.handleText(text, { partial: false }), undefined, hooked)
+    return Effect.flatMap(decoded, (result) =>
       result.ok
         ? this.end(result.value)
         : this.outputRetry(new RetryPromptPart({ content: retryContent(result.error) }, true))
@@ -1935,11 +1950,24 @@ class Run<A> implements Machine<A>, ToolHost {
     return Effect.gen(this, function* () {
       const toolMax = this.outputToolMax(call.toolName)
       const toolRetry = this.toolRetry(call.toolName)
-      const result = yield* this.decodeOutput(this.spec.handleToolCall(call, { partial: false }), {
-        toolName: call.toolName,
-        toolCallId: call.toolCallId,
-        ...(toolMax !== undefined ? { retry: toolRetry, maxRetries: toolMax } : {})
-      })
+      const spec = this.spec
+      const result = yield* this.decodeOutput(
+        spec.handleToolCall(call, { partial: false }),
+        {
+          toolName: call.toolName,
+          toolCallId: call.toolCallId,
+          ...(toolMax !== undefined ? { retry: toolRetry, maxRetries: toolMax } : {})
+        },
+        this.plan.config.hooks?.output === true
+          ? {
+              validation: { kind: "tool", call },
+              decode: (v) =>
+                v.kind === "tool"
+                  ? spec.handleToolCall(v.call, { partial: false })
+                  : spec.handleText(v.text, { partial: false })
+            }
+          : undefined
+      )
       if (result.ok) return result
       if (count) {
         yield* this.countOutputRetry(retryContent(result.error))
