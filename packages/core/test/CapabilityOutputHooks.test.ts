@@ -77,7 +77,13 @@ describe("Capability output hooks", () => {
       const agent = Agent.make({
         output: cityOutput,
         capabilities: [cap("a"), cap("b")],
-        outputValidators: [(o) => Effect.sync(() => (log.push("validator"), o))]
+        outputValidators: [
+          (o) =>
+            Effect.sync(() => {
+              log.push("validator")
+              return o
+            })
+        ]
       })
       const result = yield* agent.run("go").pipe(Effect.provide(answering({ city: "Paris" })))
       assert.deepStrictEqual(result.output, { city: "Paris" })
