@@ -392,42 +392,93 @@ export const validateTool = (
       : Effect.flatMap(withCtx(befores[i]!(ctx, v), ctx), (out) =>
           out instanceof SkipToolValidation ? Effect.succeed(out) : before(out, i + 1)
         )
-  return Effect.flatMap(before(validation, 0), (prepared) => {
-    const seen: ToolValidation = prepared instanceof SkipToolValidation ? validation : prepared
-    let validated: Effect.Effect<unknown, unknown, unknown>
-    if (prepared instanceof SkipToolValidation) validated = Effect.succeed(prepared.args)
-    else {
-      let next = (v: ToolValidation) => core(v.args)
-      const wraps = hooks.wrapToolValidate ?? []
-      for (let i = wraps.length - 1; i >= 0; i--) {
-        const f = wraps[i]!
-        const nested = next as (v: ToolValidation) => Effect.Effect<unknown, ModelRetry>
-        next = (v) => withCtx(f(ctx, v, nested), ctx)
-      }
-      const errors = hooks.onToolValidateError
-      validated =
-        errors === undefined
-          ? next(prepared)
-          : Effect.catchIf(
-              next(prepared),
-              (e) => e instanceof ModelRetry,
-              (e) =>
-                recoverWith(
-                  errors,
-                  e,
-                  (x) => x instanceof ToolFailed,
-                  (f, err: ModelRetry) => withCtx(f(ctx, prepared, err), ctx),
-                  (x) => x instanceof ModelRetry
-                )
+  return Effect.flatMap(before(validation, 0), (prepared) =>
+    prepared instanceof SkipToolValidation
+      ? validationPhase(ctx, validation, () => Effect.succeed(prepared.args), {
+          afters: hooks.afterToolValidate
+        })
+      : validationPhase(ctx, prepared, (v) => core(v.args), {
+          wraps: hooks.wrapToolValidate,
+          errors: hooks.onToolValidateError,
+          afters: hooks.afterToolValidate,
+          stop: (x) => x instanceof ToolFailed
+        })
+  )
+}
+
+type Phase<V> = {
+  readonly wraps?:
+    | ReadonlyArray<
+        (
+          ctx: RunContextService,
+          input: V,
+          next: (input: V) => Effect.Effect<unknown, ModelRetry>
+        ) => Effect.Effect<unknown, unknown, unknown>
+      >
+    | undefined
+  readonly errors?:
+    | ReadonlyArray<
+        (
+          ctx: RunContextService,
+          input: V,
+          error: ModelRetry
+        ) => Effect.Effect<Option.Option<unknown>, unknown, unknown>
+      >
+    | undefined
+  readonly afters?:
+    | ReadonlyArray<
+        (
+          ctx: RunContextService,
+          input: V,
+          value: unknown
+        ) => Effect.Effect<unknown, unknown, unknown>
+      >
+    | undefined
+  /** A failure of an error hook that ends the chain at once (besides passing it on). */
+  readonly stop?: (e: unknown) => boolean
+}
+
+/**
+ * A validation phase (a tool call's arguments, the final output) after its `before*` hooks:
+ * `core` inside the `wrap*` chain (first outermost), the `on*Error` hooks on its `ModelRetry`
+ * (a reversed list; only a `ModelRetry` reaches them), then the `after*` hooks (a reversed
+ * list), each given the phase's input and the previous value.
+ */
+const validationPhase = <V>(
+  ctx: RunContextService,
+  input: V,
+  core: (input: V) => Effect.Effect<unknown, unknown, unknown>,
+  phase: Phase<V>
+): Effect.Effect<unknown, unknown, unknown> => {
+  let next = core
+  const wraps = phase.wraps ?? []
+  for (let i = wraps.length - 1; i >= 0; i--) {
+    const f = wraps[i]!
+    const nested = next as (v: V) => Effect.Effect<unknown, ModelRetry>
+    next = (v) => withCtx(f(ctx, v, nested), ctx)
+  }
+  const errors = phase.errors
+  const value =
+    errors === undefined
+      ? next(input)
+      : Effect.catchIf(
+          next(input),
+          (e) => e instanceof ModelRetry,
+          (e) =>
+            recoverWith(
+              errors,
+              e,
+              phase.stop ?? (() => false),
+              (f, err: ModelRetry) => withCtx(f(ctx, input, err), ctx),
+              (x) => x instanceof ModelRetry
             )
-    }
-    const afters = hooks.afterToolValidate
-    return afters === undefined
-      ? validated
-      : Effect.flatMap(validated, (args) =>
-          Effect.reduce(afters, args, (a, f) => withCtx(f(ctx, seen, a), ctx))
         )
-  })
+  const afters = phase.afters
+  return afters === undefined
+    ? value
+    : Effect.flatMap(value, (v) =>
+        Effect.reduce(afters, v, (acc, f) => withCtx(f(ctx, input, acc), ctx))
+      )
 }
 
 /**
@@ -518,37 +569,13 @@ export const validateOutput = (
 ): Effect.Effect<unknown, unknown, unknown> => {
   const befores = hooks.beforeOutputValidate ?? []
   const prepared = Effect.reduce(befores, validation, (v, f) => withCtx(f(ctx, v), ctx))
-  return Effect.flatMap(prepared, (v) => {
-    let next = core as (v: OutputValidation) => Effect.Effect<unknown, unknown, unknown>
-    const wraps = hooks.wrapOutputValidate ?? []
-    for (let i = wraps.length - 1; i >= 0; i--) {
-      const f = wraps[i]!
-      const nested = next as (v: OutputValidation) => Effect.Effect<unknown, ModelRetry>
-      next = (x) => withCtx(f(ctx, x, nested), ctx)
-    }
-    const errors = hooks.onOutputValidateError
-    const decoded =
-      errors === undefined
-        ? next(v)
-        : Effect.catchIf(
-            next(v),
-            (e) => e instanceof ModelRetry,
-            (e) =>
-              recoverWith(
-                errors,
-                e,
-                () => false,
-                (f, err: ModelRetry) => withCtx(f(ctx, v, err), ctx),
-                (x) => x instanceof ModelRetry
-              )
-          )
-    const afters = hooks.afterOutputValidate
-    return afters === undefined
-      ? decoded
-      : Effect.flatMap(decoded, (output) =>
-          Effect.reduce(afters, output, (o, f) => withCtx(f(ctx, v, o), ctx))
-        )
-  })
+  return Effect.flatMap(prepared, (v) =>
+    validationPhase(ctx, v, core, {
+      wraps: hooks.wrapOutputValidate,
+      errors: hooks.onOutputValidateError,
+      afters: hooks.afterOutputValidate
+    })
+  )
 }
 
 /** The `afterOutputProcess` hooks (a reversed list) over the validated final output. */
