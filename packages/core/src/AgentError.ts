@@ -185,6 +185,15 @@ export type ModelError =
   | UserError
   | ConcurrencyLimitExceeded
 
+/** Is this value one of the `ModelError`s? */
+export const isModelError = (u: unknown): u is ModelError =>
+  u instanceof ModelHTTPError ||
+  u instanceof ModelAPIError ||
+  u instanceof UnexpectedModelBehavior ||
+  u instanceof ContentFilterError ||
+  u instanceof UserError ||
+  u instanceof ConcurrencyLimitExceeded
+
 /** What an agent run can fail with (besides the tools' own typed errors). */
 export type AgentError =
   | ModelHTTPError

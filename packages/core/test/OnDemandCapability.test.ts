@@ -192,6 +192,18 @@ describe("on-demand capabilities", () => {
     })
   )
 
+  it.effect("two on-demand capabilities with one id fail the run with a UserError", () =>
+    Effect.gen(function* () {
+      const again = Capability.make({ id: "refunds", deferLoading: true })
+      const agent = Agent.make({ capabilities: [refunds([]), again] })
+      const error = yield* Effect.flip(
+        agent.run("x").pipe(Effect.provide(FunctionModel.layer(() => "ok")))
+      )
+      assert.strictEqual(error._tag, "UserError")
+      assert.include((error as { reason: string }).reason, "'refunds' is used more than once")
+    })
+  )
+
   it("deferLoading needs an id", () => {
     assert.throws(
       () => Capability.make({ name: "x", deferLoading: true }),

@@ -12,7 +12,7 @@
  */
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import { type ModelError, ModelRetry, ToolFailed, UserError } from "../AgentError.js"
+import { isModelError, type ModelError, ModelRetry, ToolFailed, UserError } from "../AgentError.js"
 import type { AgentRunResult } from "../AgentGraph.js"
 import {
   type Any as AnyCapability,
@@ -284,7 +284,9 @@ export const executeTool = (
   hooks: CompiledHooks,
   ctx: RunContextService,
   execution: ToolExecution,
-  core: (args: unknown) => Effect.Effect<unknown, unknown, unknown>
+  core: (args: unknown) => Effect.Effect<unknown, unknown, unknown>,
+  /** What keeps its meaning at the tool's boundary (a retry, a failed result, a deferral). */
+  isToolControl: (e: unknown) => boolean
 ): Effect.Effect<Executed, unknown, unknown> =>
   Effect.suspend(() => {
     let executed = false
@@ -329,22 +331,6 @@ export const executeTool = (
           )
     return Effect.map(out, (value) => ({ value, executed }))
   })
-
-/**
- * What keeps its meaning at a tool's boundary and never reaches `onToolExecuteError`: a retry,
- * a failed result, a deferral (a handler's or the run's own `Deferred`).
- */
-const toolControlTags = new Set([
-  "ModelRetry",
-  "ToolFailed",
-  "ApprovalRequired",
-  "CallDeferred",
-  "Deferred"
-])
-const isToolControl = (e: unknown): boolean =>
-  typeof e === "object" &&
-  e !== null &&
-  toolControlTags.has((e as { _tag?: unknown })._tag as string)
 
 /**
  * An error through error hooks (a reversed list): each is given the current error; the first
@@ -498,19 +484,6 @@ export const onModelRequestError = (
     (f, e: ModelError) => withCtx(f(ctx, request, e), ctx),
     isModelError
   )
-
-const modelErrorTags = new Set([
-  "ModelHTTPError",
-  "ModelAPIError",
-  "UnexpectedModelBehavior",
-  "ContentFilterError",
-  "UserError",
-  "ConcurrencyLimitExceeded"
-])
-const isModelError = (e: unknown): boolean =>
-  typeof e === "object" &&
-  e !== null &&
-  modelErrorTags.has((e as { _tag?: unknown })._tag as string)
 
 /** The `onRunError` hooks (a reversed list) on a run's failure: the recovered output, or the error. */
 export const onRunError = (

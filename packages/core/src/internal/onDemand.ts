@@ -12,6 +12,7 @@
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
+import { UserError } from "../AgentError.js"
 import type { Instruction } from "../AgentGraph.js"
 import type { Any as AnyCapability, Hooks } from "../Capability.js"
 import type * as HistoryProcessor from "../HistoryProcessor.js"
@@ -187,7 +188,22 @@ export const deferredParts = (
 /** The `load_capability` toolset and the catalog instruction for every deferred capability. */
 export const loader = (
   caps: ReadonlyArray<AnyCapability>
-): { readonly toolset: Toolset.Any; readonly instruction: string } => ({
-  toolset: Toolset.fromTools([loadTool(caps)]),
-  instruction: catalog(caps)
-})
+): { readonly toolset: Toolset.Any; readonly instruction: string } => {
+  const ids = caps.map((c) => c.id!)
+  const twice = ids.find((id, i) => ids.indexOf(id) !== i)
+  return {
+    // Two on-demand capabilities with one id: the run fails when it lists its tools, as for two
+    // tools with one name.
+    toolset:
+      twice === undefined
+        ? Toolset.fromTools([loadTool(caps)])
+        : Toolset.make(() =>
+            Effect.fail(
+              new UserError({
+                reason: `On-demand capability id '${twice}' is used more than once; ids must be unique.`
+              })
+            )
+          ),
+    instruction: catalog(caps)
+  }
+}

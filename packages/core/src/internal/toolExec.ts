@@ -129,6 +129,9 @@ export const hasOwn = (record: object, key: string): boolean => Object.hasOwn(re
 const isRetryOrFailed = (u: unknown): u is ModelRetry | ToolFailed =>
   u instanceof ModelRetry || u instanceof ToolFailed
 
+/** A failure that keeps its meaning at a tool's boundary: a retry, a failed result, a deferral. */
+const isToolControl = (u: unknown): boolean => isRetryOrFailed(u) || isDeferred(u)
+
 /** What a retry prompt says for a `ModelRetry`: its issues, else its reason. */
 export const retryContent = (e: ModelRetry) =>
   e.issues !== undefined && e.issues.length > 0 ? e.issues : e.reason
@@ -256,7 +259,8 @@ export const runFunctionCall = (
                             hooks,
                             ctx,
                             { call, definition: tool.definition, args },
-                            execute
+                            execute,
+                            isToolControl
                           )
                         ),
                         (out) =>
@@ -358,30 +362,27 @@ export const gate = (
   approval: ApprovalResult | undefined
 ): Effect.Effect<unknown, unknown, unknown> => {
   const validate = tool.validateArgs
-  const decode = (raw: unknown): Effect.Effect<unknown, unknown, unknown> =>
+  const checked = (
+    decoded: Effect.Effect<unknown, unknown, unknown>
+  ): Effect.Effect<unknown, unknown, unknown> =>
     validate === undefined
-      ? tool.decodeArgs(raw as ToolCallPart["args"])
-      : Effect.flatMap(tool.decodeArgs(raw as ToolCallPart["args"]), (args) =>
-          Effect.as(validate(args), args)
-        )
-  // The model's arguments through the capabilities' validation hooks, when there are any
-  // (also when an approved call without `overrideArgs` is decoded again on resume).
-  const hooks = run.hooks
-  const validated = (): Effect.Effect<unknown, unknown, unknown> =>
-    hooks?.validate === true
-      ? validateTool(hooks, ctx, { call, definition: tool.definition, args: call.args }, decode)
-      : decode(call.args)
-  if (approval !== undefined) {
-    if (!(approval instanceof ToolApproved) || approval.overrideArgs === undefined) {
-      return validated()
-    }
-    const approved = approvedArgs(run, call, tool, approval)
-    return validate === undefined
-      ? approved
-      : Effect.flatMap(approved, (args) => Effect.as(validate(args), args))
+      ? decoded
+      : Effect.flatMap(decoded, (args) => Effect.as(validate(args), args))
+  if (approval instanceof ToolApproved && approval.overrideArgs !== undefined) {
+    return checked(overrideArgs(call, tool, approval.overrideArgs))
   }
+  // The model's arguments (also when an approved call is decoded again on resume), through the
+  // capabilities' validation hooks when there are any.
+  const hooks = run.hooks
+  const validated =
+    hooks?.validate === true
+      ? validateTool(hooks, ctx, { call, definition: tool.definition, args: call.args }, (raw) =>
+          checked(tool.decodeArgs(raw))
+        )
+      : checked(tool.decodeArgs(call.args))
+  if (approval !== undefined) return validated
   const metadata = tool.definition.metadata
-  return Effect.flatMap(validated(), (args) =>
+  return Effect.flatMap(validated, (args) =>
     tool.definition.kind === "external"
       ? Effect.fail(new Deferred("external", call, metadata))
       : tool.requiresApproval === undefined
@@ -392,24 +393,19 @@ export const gate = (
   )
 }
 
-/** The arguments of an approved call: the model's, or the approver's `overrideArgs`. */
-export const approvedArgs = (
-  _run: ToolHost,
+/** The approver's `overrideArgs` of a call, decoded (a mismatch is a `UserError`). */
+const overrideArgs = (
   call: ToolCallPart,
   tool: Toolset.ToolsetTool<any, any>,
-  approval: ApprovalResult
-): Effect.Effect<unknown, unknown> => {
-  if (!(approval instanceof ToolApproved) || approval.overrideArgs === undefined) {
-    return tool.decodeArgs(call.args)
-  }
-  return Effect.mapError(
-    tool.decodeArgs(approval.overrideArgs),
+  args: unknown
+): Effect.Effect<unknown, UserError> =>
+  Effect.mapError(
+    tool.decodeArgs(args as ToolCallPart["args"]),
     (e) =>
       new UserError({
         reason: `The overrideArgs approved for tool call '${call.toolCallId}' ('${call.toolName}') do not match the tool's parameters: ${e.reason}`
       })
   )
-}
 
 /** A call's result computed outside the run (`DeferredToolResults.calls`). */
 export const externalResult = (
