@@ -11,6 +11,7 @@
 // recorded in memory as an exporter's would be before export).
 import { spawn } from "node:child_process"
 import { createInterface } from "node:readline"
+import * as v8 from "node:v8"
 import * as Effect from "effect/Effect"
 import * as Tracer from "effect/Tracer"
 import * as Fiber from "effect/Fiber"
@@ -26,6 +27,30 @@ import { OpenAiChat, OpenAiClient } from "@agentfx/providers"
 const args = process.argv.slice(2)
 const N = Number(args.includes("--n") ? args[args.indexOf("--n") + 1] : 2000)
 const http = args.includes("--http")
+// --snapshot NAME: heap snapshots before and after NAME's operations start, diffed by
+// constructor (objects per operation, bytes per operation), the TOP largest growths
+const snapshotOf = args.includes("--snapshot") ? args[args.indexOf("--snapshot") + 1] : undefined
+const byConstructor = async () => {
+  const chunks = []
+  for await (const c of v8.getHeapSnapshot()) chunks.push(c)
+  const snap = JSON.parse(Buffer.concat(chunks).toString())
+  const { node_fields, node_types } = snap.snapshot.meta
+  const width = node_fields.length
+  const [iType, iName, iSize] = ["type", "name", "self_size"].map((f) => node_fields.indexOf(f))
+  const types = node_types[0]
+  const out = new Map()
+  for (let i = 0; i < snap.nodes.length; i += width) {
+    const type = types[snap.nodes[i + iType]]
+    const name =
+      type === "object" || type === "closure" ? snap.strings[snap.nodes[i + iName]] : `(${type})`
+    const key = `${type === "closure" ? "closure " : ""}${name}`
+    const e = out.get(key) ?? { count: 0, size: 0 }
+    e.count++
+    e.size += snap.nodes[i + iSize]
+    out.set(key, e)
+  }
+  return out
+}
 const SLOW = "bench-slow-60000"
 let layer
 let server
@@ -125,6 +150,7 @@ const variants = http
       "agent.run, with a tracer": agent.run("Say hello.")
     }
 for (const [name, effect] of Object.entries(variants)) {
+  const before = snapshotOf === name ? await byConstructor() : undefined
   const h0 = gc()
   const fibers = []
   const runtime = name.endsWith("with a tracer") ? traced : rt
@@ -134,6 +160,16 @@ for (const [name, effect] of Object.entries(variants)) {
   console.log(
     `${http ? "http" : "in-memory"} ${name.padEnd(30)} ${((h1 - h0) / N / 1024).toFixed(1)} KB retained per operation in flight`
   )
+  if (before !== undefined) {
+    const after = await byConstructor()
+    const rows = [...after].map(([k, a]) => {
+      const b = before.get(k) ?? { count: 0, size: 0 }
+      return [k, (a.count - b.count) / N, (a.size - b.size) / N]
+    })
+    rows.sort((x, y) => y[2] - x[2])
+    for (const [k, count, size] of rows.slice(0, Number(process.env.TOP ?? 40)))
+      console.log(`   ${size.toFixed(0).padStart(6)} B ${count.toFixed(2).padStart(6)} × ${k}`)
+  }
   await runtime.runPromise(Fiber.interruptAll(fibers))
   // let aborted sockets close before the next baseline
   await new Promise((r) => setTimeout(r, http ? 1000 : 50))

@@ -359,10 +359,23 @@ export interface Machine<A> {
 
 let runCounter = 0
 
-const newRunId = (): string => `run_${Date.now().toString(36)}_${(runCounter++).toString(36)}`
+/**
+ * `s` as one flat string. Strings built by concatenation (Node's `randomUUID` joins 20 pieces)
+ * are trees of V8 "cons" strings — ≈ 490 bytes for a UUID against ≈ 65 flat — until something
+ * reads a character, which flattens them in place; every run in flight holds its ids
+ * (#14 memory).
+ */
+const flat = (s: string): string => {
+  // kept in a module variable so that an optimizing compiler cannot drop the read
+  sink.c = s.charCodeAt(0)
+  return s
+}
+const sink = { c: 0 }
+
+const newRunId = (): string => flat(`run_${Date.now().toString(36)}_${(runCounter++).toString(36)}`)
 
 /** A new conversation id (a random UUID, as pydantic-ai's). */
-const newConversationId = (): string => globalThis.crypto.randomUUID()
+const newConversationId = (): string => flat(globalThis.crypto.randomUUID())
 
 /** The conversation id of the latest message of a history that has one. */
 const conversationIdOf = (history: ReadonlyArray<ModelMessage> | undefined): string | undefined => {

@@ -20,9 +20,12 @@ import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as ExecutionStrategy from "effect/ExecutionStrategy"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as FiberRef from "effect/FiberRef"
+import * as Option from "effect/Option"
+import { pipeArguments } from "effect/Pipeable"
 import * as Scope from "effect/Scope"
 
 /** The class of Effect's live clock (the default service): its sleeps are plain timers. */
@@ -109,42 +112,96 @@ export const timeoutFailAborting = <A, E, R, E1>(
       return Effect.timeoutFail(Effect.scoped(self(bound)), { duration, onTimeout })
     const millis = Duration.toMillis(duration)
     if (millis > MAX_TIMER_MILLIS) return self(client)
-    return Effect.flatMap(Scope.make(), (scope) =>
-      Effect.withFiberRuntime<A, E | E1, R>((fiber) => {
-        let fired = false
-        const timer = setTimeout(() => {
-          fired = true
-          // the scope's one finalizer aborts the request; it is synchronous
-          Effect.runFork(Scope.close(scope, Exit.void))
-        }, millis)
-        // The scope is provided by setting the fiber's context for the attempt and restoring it in
-        // the one continuation below: `Effect.provideService` would hold an `acquireUseRelease`
-        // region (four frames, a context copy and closures) per request in flight (#14 memory).
-        const context = fiber.getFiberRef(FiberRef.currentContext)
-        const restoreContext = FiberRef.set(FiberRef.currentContext, context)
-        return Effect.zipRight(
-          FiberRef.set(FiberRef.currentContext, Context.add(context, Scope.Scope, scope)),
-          Effect.uninterruptibleMask((restore) =>
-            Effect.matchCauseEffect(restore(self(bound)), {
-              // after the deadline the abort's transport failure is the timeout
-              onFailure: (cause) => {
-                clearTimeout(timer)
-                const failed: Effect.Effect<never, E | E1> = fired
-                  ? Effect.fail(onTimeout())
-                  : Effect.failCause(cause)
-                return Effect.zipRight(
-                  Effect.zipRight(restoreContext, Scope.close(scope, Exit.void)),
-                  failed
-                )
-              },
-              // the scope is dropped unclosed: see above
-              onSuccess: (a) => {
-                clearTimeout(timer)
-                return Effect.as(restoreContext, a)
-              }
-            })
-          )
+    return Effect.withFiberRuntime<A, E | E1, R>((fiber) => {
+      const scope = new AbortScope()
+      const timer = setTimeout(() => scope.abort(), millis)
+      // The scope is provided by setting the fiber's context for the attempt and restoring it in
+      // the one continuation below: `Effect.provideService` would hold an `acquireUseRelease`
+      // region (four frames, a context copy and closures) per request in flight (#14 memory).
+      const context = fiber.currentContext
+      const restoreContext = FiberRef.set(FiberRef.currentContext, context)
+      return Effect.zipRight(
+        FiberRef.set(FiberRef.currentContext, Context.add(context, Scope.Scope, scope)),
+        Effect.uninterruptibleMask((restore) =>
+          Effect.matchCauseEffect(restore(self(bound)), {
+            // after the deadline the abort's transport failure is the timeout
+            onFailure: (cause) => {
+              clearTimeout(timer)
+              const failed: Effect.Effect<never, E | E1> = scope.fired
+                ? Effect.fail(onTimeout())
+                : Effect.failCause(cause)
+              return Effect.zipRight(
+                Effect.zipRight(restoreContext, scope.close(Exit.void)),
+                failed
+              )
+            },
+            // the scope is dropped unclosed: see above
+            onSuccess: (a) => {
+              clearTimeout(timer)
+              return Effect.as(restoreContext, a)
+            }
+          })
         )
-      })
-    )
+      )
+    })
   })
+
+/**
+ * The deadline's scope: what `HttpClient.withScope` needs of a `Scope` (it adds one finalizer,
+ * the abort of its request), without `Scope.make`'s state object and finalizer `Map` per request
+ * in flight. Finalizers run in reverse order when it closes; `fork` makes an ordinary child scope
+ * closed with it. `abort()` is the deadline's timer: it closes the scope outside any fiber (the
+ * platform's finalizer is `Effect.sync(() => controller.abort())`).
+ */
+class AbortScope implements Scope.CloseableScope {
+  readonly [Scope.ScopeTypeId]: Scope.ScopeTypeId = Scope.ScopeTypeId
+  readonly [Scope.CloseableScopeTypeId]: Scope.CloseableScopeTypeId = Scope.CloseableScopeTypeId
+  readonly strategy: ExecutionStrategy.ExecutionStrategy = ExecutionStrategy.sequential
+  /** set once the deadline has passed */
+  fired = false
+  private finalizers: Array<Scope.Scope.Finalizer> | undefined = undefined
+  private closed: Exit.Exit<unknown, unknown> | undefined = undefined
+
+  addFinalizer(finalizer: Scope.Scope.Finalizer): Effect.Effect<void> {
+    return Effect.suspend(() => {
+      if (this.closed !== undefined) return finalizer(this.closed)
+      if (this.finalizers === undefined) this.finalizers = [finalizer]
+      else this.finalizers.push(finalizer)
+      return Effect.void
+    })
+  }
+
+  close(exit: Exit.Exit<unknown, unknown>): Effect.Effect<void> {
+    return Effect.suspend(() => {
+      if (this.closed !== undefined) return Effect.void
+      this.closed = exit
+      const finalizers = this.finalizers
+      this.finalizers = undefined
+      if (finalizers === undefined) return Effect.void
+      // each finalizer runs whatever the others' exits; the first failure is kept
+      return Effect.flatMap(
+        Effect.forEach(finalizers.reverse(), (f) => Effect.exit(f(exit))),
+        (exits) => Option.getOrElse(Exit.all(exits), () => Exit.void)
+      )
+    })
+  }
+
+  fork(strategy: ExecutionStrategy.ExecutionStrategy): Effect.Effect<Scope.CloseableScope> {
+    return Effect.flatMap(Scope.make(strategy), (child) =>
+      Effect.as(
+        this.addFinalizer((exit) => Scope.close(child, exit)),
+        child
+      )
+    )
+  }
+
+  pipe() {
+    return pipeArguments(this, arguments)
+  }
+
+  /** The deadline: closes the scope from the timer (the request is aborted). */
+  abort(): void {
+    this.fired = true
+    Effect.runFork(this.close(Exit.void))
+  }
+}

@@ -17,6 +17,7 @@ import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import { constTrue } from "effect/Function"
+import type * as Scope from "effect/Scope"
 import * as Tracer from "effect/Tracer"
 import * as Deadline from "./deadline.js"
 import * as Redact from "./redact.js"
@@ -306,6 +307,23 @@ export const attempt = <A, E, R>(
 }
 
 /**
+ * `HttpClient.withScope(client)`, made once per client: a request in flight holds its client, and
+ * one made per call (an object and two closures) was held by every one of them (#14 memory).
+ */
+const scopedClients = new WeakMap<
+  HttpClient.HttpClient,
+  HttpClient.HttpClient.With<HttpClientError.HttpClientError, Scope.Scope>
+>()
+const scopedClientOf = (client: HttpClient.HttpClient) => {
+  let scoped = scopedClients.get(client)
+  if (scoped === undefined) {
+    scoped = HttpClient.withScope(client)
+    scopedClients.set(client, scoped)
+  }
+  return scoped
+}
+
+/**
  * POSTs JSON and decodes the JSON answer. Non-2xx → `ModelHTTPError` (status, parsed body,
  * `retryAfterMillis`); transport failures → `ModelAPIError`. Retries 408/409/429/5xx and
  * connection errors per the policy; `settings.timeout` bounds each attempt.
@@ -357,7 +375,7 @@ export const postJson: {
   // A fresh attempt counter per run of the returned effect. The timeout covers sending, reading
   // and decoding the body of each attempt: each attempt's request is aborted by closing the scope
   // the deadline owns (`withScope`), so no fiber is forked per request (bench/ANALYSIS.md, #14).
-  const scopedClient = timeout === undefined ? undefined : HttpClient.withScope(client)
+  const scopedClient = timeout === undefined ? undefined : scopedClientOf(client)
   return transportRegion(
     Effect.suspend(() => {
       const counter = { count: 0 }
