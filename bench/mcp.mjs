@@ -32,6 +32,7 @@
 // Needs `pnpm build` (or run it as `npx tsx --conditions=@agentfx/source bench/mcp.mjs`).
 //   node bench/mcp.mjs [--calls 300] [--rounds 7] [--batch 100] [--json]
 //   node bench/mcp.mjs --ops [--calls 200]   Effect instructions per call instead of timings
+//   node bench/mcp.mjs --only "sdk callTool,run: N MCP sequential"   some cases (no judging lines)
 import { readFileSync } from "node:fs"
 import { dirname, join } from "node:path"
 import { loadavg } from "node:os"
@@ -177,6 +178,12 @@ const cases = {
   "run: N local concurrent": { calls: BATCH * batches, go: runs(localAgent, 1, BATCH, batches) }
 }
 
+// --only "a,b": just those cases (e.g. under `node --cpu-prof`)
+const onlyIndex = process.argv.indexOf("--only")
+if (onlyIndex !== -1) {
+  const keep = new Set(process.argv[onlyIndex + 1].split(","))
+  for (const name of Object.keys(cases)) if (!keep.has(name)) delete cases[name]
+}
 // Warm-up: JIT and the server's own first calls.
 for (const c of Object.values(cases)) await c.go()
 if (process.argv.includes("--ops")) {
@@ -231,6 +238,10 @@ for (const name of Object.keys(cases)) {
   console.log(
     `${name.padEnd(24)}${f(m(name, "wall"))}  ${f(m(name, "cpu"))}  ${f(m(name, "server"))}`
   )
+}
+if (onlyIndex !== -1) {
+  await Effect.runPromise(Scope.close(scope, Exit.void))
+  process.exit(0)
 }
 const rows = {}
 const derived = (label, mcp, local, base) => {

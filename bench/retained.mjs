@@ -142,6 +142,10 @@ const variants = http
         )
       ),
       "agent.run": agent.run("Say hello."),
+      "agent.run, no deadline": Agent.make({
+        name: "bench",
+        modelSettings: { timeout: Number.POSITIVE_INFINITY }
+      }).run("Say hello."),
       "agent.run, with a tracer": agent.run("Say hello.")
     }
   : {
