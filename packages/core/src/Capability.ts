@@ -162,6 +162,22 @@ export interface Hooks<E = never, R = never> {
     result: AgentRunResult<unknown>
   ) => Effect.Effect<AgentRunResult<unknown>, E, R>
   /**
+   * Around the whole run, the first capability outermost: `next()` runs it — every step, the
+   * `beforeRun`, `onRunError` and `afterRun` hooks included — and gives its result, or fails
+   * with its error (with the history, as the run's failure carries it; a tool's own typed
+   * errors pass through too). Not calling `next` skips the run: the result returned is the run's
+   * (`new AgentRunResult(output, ctx.usage, ctx.messages, ctx.messages.length, ctx.runId)`).
+   * Returning a result after `next` failed recovers the run; failing ends it with that error.
+   * When the run is interrupted (a stream's reader stops, an `iter` is left), so is `next`: a
+   * wrap holding a resource releases it with `Effect.ensuring` or a finalizer. Every entry
+   * point runs it: a streamed run's events flow while `next` waits, and its
+   * `AgentRunResultEvent` carries the wrap's result.
+   */
+  readonly wrapRun?: (
+    ctx: RunContextService,
+    next: () => Effect.Effect<AgentRunResult<unknown>, AgentError>
+  ) => Effect.Effect<AgentRunResult<unknown>, E, R>
+  /**
    * Before each model request, after history processors and before the usage-limit token
    * count: may replace the messages, settings and parameters sent, or skip the request
    * (`skipModelRequest`). `ModelRetry`: the request gets the retry prompt added and is sent
@@ -292,6 +308,18 @@ export interface Hooks<E = never, R = never> {
    * Capabilities run in order, each given the previous one's list.
    */
   readonly prepareTools?: (
+    ctx: RunContextService,
+    definitions: ReadonlyArray<ToolDefinition>
+  ) => Effect.Effect<ReadonlyArray<ToolDefinition>, E, R>
+  /**
+   * At every step, the definitions of the output tools the model is offered (tool output mode:
+   * one per output type), with `ctx.maxRetries` the output retry budget: return a shorter list to
+   * hide output tools — a hidden one cannot end the run; a call of it gets the unknown-tool retry
+   * prompt — or edited definitions (descriptions, schemas; matched back by name). Capabilities
+   * run in order, each given the previous one's list. Partial outputs of `streamOutput` follow the
+   * same list.
+   */
+  readonly prepareOutputTools?: (
     ctx: RunContextService,
     definitions: ReadonlyArray<ToolDefinition>
   ) => Effect.Effect<ReadonlyArray<ToolDefinition>, E, R>

@@ -19,6 +19,7 @@ import {
   DeferredTools,
   FunctionModel,
   Messages,
+  OutputSpec,
   Tool
 } from "@agentfx/core"
 
@@ -594,6 +595,246 @@ describe("prepareTools", () => {
       )
       assert.strictEqual(error._tag, "UserError")
       assert.include((error as AgentError.UserError).reason, "unknown tool 'renamed'")
+    })
+  )
+})
+
+describe("wrapRun", () => {
+  const logged = (log: Array<string>, name: string) =>
+    Capability.hooks({
+      beforeRun: () => Effect.sync(() => void log.push(`${name}.beforeRun`)),
+      afterRun: (_ctx, result) =>
+        Effect.sync(() => {
+          log.push(`${name}.afterRun`)
+          return result
+        }),
+      wrapRun: (_ctx, next) =>
+        Effect.gen(function* () {
+          log.push(`${name}>`)
+          const result = yield* next()
+          log.push(`<${name}(${String(result.output)})`)
+          return new Agent.AgentRunResult(
+            `${String(result.output)} [${name}]`,
+            result.usage,
+            result.allMessages(),
+            0,
+            result.runId
+          )
+        })
+    })
+
+  for (const driver of drivers) {
+    it.effect(`${driver.name}: wraps the whole run, first capability outermost`, () =>
+      Effect.gen(function* () {
+        const log: Array<string> = []
+        const model = flaky(0)
+        const agent = Agent.make({ capabilities: [logged(log, "a"), logged(log, "b")] })
+        const out = yield* driver.drive(agent).pipe(Effect.provide(model.layer))
+        assert.strictEqual(out.output, "answered [b] [a]")
+        assert.strictEqual(model.requests(), 1)
+        assert.deepStrictEqual(log, [
+          "a>",
+          "b>",
+          "a.beforeRun",
+          "b.beforeRun",
+          "b.afterRun",
+          "a.afterRun",
+          "<b(answered)",
+          "<a(answered [b])"
+        ])
+      })
+    )
+
+    it.effect(`${driver.name}: a wrap that does not call next skips the run`, () =>
+      Effect.gen(function* () {
+        const model = flaky(0)
+        const agent = Agent.make({
+          capabilities: [
+            Capability.hooks({
+              wrapRun: (ctx) =>
+                Effect.succeed(
+                  new Agent.AgentRunResult("from the cache", ctx.usage, ctx.messages, 0, ctx.runId)
+                )
+            })
+          ]
+        })
+        const out = yield* driver.drive(agent).pipe(Effect.provide(model.layer))
+        assert.strictEqual(out.output, "from the cache")
+        assert.strictEqual(model.requests(), 0)
+      })
+    )
+
+    it.effect(`${driver.name}: a wrap recovers a failed run, or replaces its error`, () =>
+      Effect.gen(function* () {
+        const seen: Array<string> = []
+        const recovering = Capability.hooks({
+          wrapRun: (ctx, next) =>
+            Effect.catchAll(next(), (error) =>
+              Effect.sync(() => {
+                const messages =
+                  (error as { messages?: ReadonlyArray<Messages.ModelMessage> }).messages ?? []
+                seen.push(`${error._tag} after ${messages[0]?._tag}`)
+                return new Agent.AgentRunResult("fallback", ctx.usage, [], 0, ctx.runId)
+              })
+            )
+        })
+        const model = flaky(5)
+        const out = yield* driver
+          .drive(Agent.make({ capabilities: [recovering] }))
+          .pipe(Effect.provide(model.layer))
+        assert.strictEqual(out.output, "fallback")
+        // the run's failure reached the wrap with its history (from the user prompt's request;
+        // a streamed run also keeps the response it had begun)
+        assert.deepStrictEqual(seen, ["ModelHTTPError after ModelRequest"])
+
+        class Unavailable extends Schema.TaggedError<Unavailable>()("Unavailable", {}) {}
+        const replacing = Capability.hooks({
+          wrapRun: (_ctx, next) => Effect.catchAll(next(), () => Effect.fail(new Unavailable()))
+        })
+        const error = yield* Effect.flip(
+          driver
+            .drive(Agent.make({ capabilities: [replacing] }))
+            .pipe(Effect.provide(flaky(5).layer))
+        )
+        assert.strictEqual((error as { _tag: string })._tag, "Unavailable")
+      })
+    )
+  }
+
+  it.effect("runStream: a reader that stops interrupts next (the wrap's finalizer runs)", () =>
+    Effect.gen(function* () {
+      const log: Array<string> = []
+      const agent = Agent.make({
+        capabilities: [
+          Capability.hooks({
+            wrapRun: (_ctx, next) =>
+              next().pipe(Effect.ensuring(Effect.sync(() => void log.push("released"))))
+          })
+        ]
+      })
+      const model = FunctionModel.layer(() => "a b c d", {
+        stream: () => Stream.make("a ", "b ", "c ", "d")
+      })
+      const first = yield* Stream.runCollect(Stream.take(agent.runStream("go"), 1)).pipe(
+        Effect.provide(model)
+      )
+      assert.strictEqual(Chunk.size(first), 1)
+      assert.deepStrictEqual(log, ["released"])
+    })
+  )
+})
+
+describe("prepareOutputTools", () => {
+  // Two output tools (a union of output types); the output names the tool that ended the run.
+  const twoOutputs = OutputSpec.make<string>({
+    mode: "tool",
+    allowTextOutput: false,
+    maxRetries: 2,
+    toolDefinitions: () =>
+      ["final_a", "final_b"].map(
+        (name) =>
+          new Tool.ToolDefinition({
+            name,
+            description: `Answer with ${name}.`,
+            parametersJsonSchema: { type: "object" },
+            kind: "output"
+          })
+      ),
+    handleText: () => Effect.die("unused"),
+    handleToolCall: (call) => Effect.succeed(`ended by ${call.toolName}`)
+  })
+  /** Calls the hidden `final_b` first, then `final_a`; records what it was offered. */
+  const model = (offered: Array<string>) => {
+    const answer = (
+      messages: ReadonlyArray<Messages.ModelMessage>,
+      info: FunctionModel.AgentInfo
+    ): Messages.ModelResponse => {
+      offered.push(info.outputTools.map((t) => `${t.name}: ${t.description}`).join(", "))
+      const last = messages[messages.length - 1]
+      const retried =
+        last?._tag === "ModelRequest" && last.parts.some((p) => p._tag === "RetryPromptPart")
+      return FunctionModel.toolCall(retried ? "final_a" : "final_b", {}, `c${offered.length}`)
+    }
+    return FunctionModel.layer(answer, { stream: FunctionModel.streamOf(answer) })
+  }
+  const hideB = (budgets: Array<number>) =>
+    Capability.hooks({
+      prepareOutputTools: (ctx, definitions) =>
+        Effect.sync(() => {
+          budgets.push(ctx.maxRetries)
+          return definitions
+            .filter((d) => d.name !== "final_b")
+            .map((d) => new Tool.ToolDefinition({ ...d, description: `${d.description} Now.` }))
+        })
+    })
+
+  for (const [name, drive] of [
+    ["run", (agent: Agent.Agent<string, any, any>) => agent.run("go")],
+    [
+      "runStream",
+      (agent: Agent.Agent<string, any, any>) =>
+        Effect.flatMap(
+          Stream.runCollect(agent.runStream("go")),
+          (events) =>
+            Chunk.findLast(events, (e) => e._tag === "AgentRunResultEvent").pipe(
+              Effect.map((e) => (e as { result: Agent.AgentRunResult<string> }).result)
+            ) as Effect.Effect<Agent.AgentRunResult<string>>
+        )
+    ]
+  ] as const) {
+    it.effect(`${name}: a hidden output tool is not offered and cannot end the run`, () =>
+      Effect.gen(function* () {
+        const offered: Array<string> = []
+        const budgets: Array<number> = []
+        const agent = Agent.make({ output: twoOutputs, capabilities: [hideB(budgets)] })
+        const result = yield* drive(agent).pipe(Effect.provide(model(offered)))
+        // every step offered final_a only, with the edited description
+        assert.deepStrictEqual(offered, [
+          "final_a: Answer with final_a. Now.",
+          "final_a: Answer with final_a. Now."
+        ])
+        assert.strictEqual(result.output, "ended by final_a")
+        // the call of the hidden tool got the unknown-tool retry prompt
+        const retry = result
+          .allMessages()
+          .flatMap((m) => (m._tag === "ModelRequest" ? m.parts : []))
+          .find((p) => p._tag === "RetryPromptPart")
+        assert.include(String(retry?.content), "Unknown tool name: 'final_b'")
+        // ctx.maxRetries is the output budget
+        assert.deepStrictEqual(budgets, [2, 2])
+      })
+    )
+  }
+
+  it.effect("without the hook both output tools end a run", () =>
+    Effect.gen(function* () {
+      const offered: Array<string> = []
+      const agent = Agent.make({ output: twoOutputs })
+      const result = yield* agent.run("go").pipe(Effect.provide(model(offered)))
+      assert.deepStrictEqual(offered, [
+        "final_a: Answer with final_a., final_b: Answer with final_b."
+      ])
+      assert.strictEqual(result.output, "ended by final_b")
+    })
+  )
+
+  it.effect("a definition of an unknown output tool is a UserError", () =>
+    Effect.gen(function* () {
+      const agent = Agent.make({
+        output: twoOutputs,
+        capabilities: [
+          Capability.hooks({
+            prepareOutputTools: (_ctx, definitions) =>
+              Effect.succeed([new Tool.ToolDefinition({ ...definitions[0]!, name: "final_c" })])
+          })
+        ]
+      })
+      const error = yield* Effect.flip(agent.run("go").pipe(Effect.provide(model([]))))
+      assert.strictEqual(error._tag, "UserError")
+      assert.include(
+        (error as AgentError.UserError).reason,
+        "prepareOutputTools hook returned an unknown tool 'final_c'"
+      )
     })
   )
 })

@@ -12,7 +12,14 @@
  */
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import { isModelError, type ModelError, ModelRetry, ToolFailed, UserError } from "../AgentError.js"
+import {
+  type AgentError,
+  isModelError,
+  type ModelError,
+  ModelRetry,
+  ToolFailed,
+  UserError
+} from "../AgentError.js"
 import type { AgentRunResult } from "../AgentGraph.js"
 import {
   type Any as AnyCapability,
@@ -41,6 +48,7 @@ export interface CompiledHooks {
   readonly beforeRun: List<"beforeRun">
   /** Reversed: the last capability's first. */
   readonly afterRun: List<"afterRun">
+  readonly wrapRun: List<"wrapRun">
   readonly beforeModelRequest: List<"beforeModelRequest">
   readonly wrapModelRequest: List<"wrapModelRequest">
   /** Reversed. */
@@ -66,6 +74,7 @@ export interface CompiledHooks {
   /** Any tool validation hook. */
   readonly validate: boolean
   readonly prepareTools: List<"prepareTools">
+  readonly prepareOutputTools: List<"prepareOutputTools">
   /** Reversed. */
   readonly onRunError: List<"onRunError">
   readonly beforeOutputValidate: List<"beforeOutputValidate">
@@ -110,6 +119,7 @@ export const compile = (caps: ReadonlyArray<AnyCapability>): CompiledHooks | und
   const lists = {
     beforeRun: collect(caps, "beforeRun"),
     afterRun: collect(caps, "afterRun", true),
+    wrapRun: collect(caps, "wrapRun"),
     beforeModelRequest: collect(caps, "beforeModelRequest"),
     wrapModelRequest: collect(caps, "wrapModelRequest"),
     afterModelRequest: collect(caps, "afterModelRequest", true),
@@ -123,6 +133,7 @@ export const compile = (caps: ReadonlyArray<AnyCapability>): CompiledHooks | und
     onToolValidateError: collect(caps, "onToolValidateError", true),
     afterToolValidate: collect(caps, "afterToolValidate", true),
     prepareTools: collect(caps, "prepareTools"),
+    prepareOutputTools: collect(caps, "prepareOutputTools"),
     onRunError: collect(caps, "onRunError", true),
     beforeOutputValidate: collect(caps, "beforeOutputValidate"),
     wrapOutputValidate: collect(caps, "wrapOutputValidate"),
@@ -225,6 +236,21 @@ export const afterRun = (
   result: AgentRunResult<unknown>
 ): Effect.Effect<AgentRunResult<unknown>, unknown, unknown> =>
   Effect.reduce(fns, result, (r, f) => withCtx(f(ctx, r), ctx))
+
+/** `next` inside the `wrapRun` hooks, the first one outermost. */
+export const wrapRun = (
+  fns: ReadonlyArray<Fn<"wrapRun">>,
+  ctx: RunContextService,
+  core: Effect.Effect<AgentRunResult<unknown>, unknown, unknown>
+): Effect.Effect<AgentRunResult<unknown>, unknown, unknown> => {
+  let next = () => core
+  for (let i = fns.length - 1; i >= 0; i--) {
+    const f = fns[i]!
+    const inner = next as () => Effect.Effect<AgentRunResult<unknown>, AgentError>
+    next = () => withCtx(f(ctx, inner), ctx)
+  }
+  return Effect.suspend(next)
+}
 
 /** `beforeModelRequest` hooks in order; the first `SkipModelRequest` ends the chain. */
 export const beforeModelRequest = (
@@ -499,6 +525,37 @@ export const onRunError = (
   )
 
 /**
+ * Definitions through `prepareTools` / `prepareOutputTools` hooks, in order, each matched back by
+ * name to one of `definitions` (`rebuild(index, definition)`); an unknown name is a `UserError`.
+ */
+const prepareDefinitions = <T>(
+  hook: "prepareTools" | "prepareOutputTools",
+  fns: ReadonlyArray<Fn<"prepareTools">>,
+  ctx: RunContextService,
+  definitions: ReadonlyArray<ToolDefinition>,
+  rebuild: (index: number, definition: ToolDefinition) => T
+): Effect.Effect<ReadonlyArray<T>, unknown, unknown> =>
+  Effect.flatMap(
+    Effect.reduce(fns, definitions, (defs, f) => withCtx(f(ctx, defs), ctx)),
+    (defs) => {
+      const byName = new Map(definitions.map((d, i) => [d.name, i]))
+      const out: Array<T> = []
+      for (const d of defs) {
+        const i = byName.get(d.name)
+        if (i === undefined) {
+          return Effect.fail(
+            new UserError({
+              reason: `A ${hook} hook returned an unknown tool '${d.name}'; it may hide or edit tools, not rename or add them.`
+            })
+          )
+        }
+        out.push(rebuild(i, d))
+      }
+      return Effect.succeed(out)
+    }
+  )
+
+/**
  * The function tools of a step through the `prepareTools` hooks, in order: the definitions
  * they return are matched back to the tools by name (an unknown name is a `UserError`).
  */
@@ -507,27 +564,21 @@ export const prepareTools = (
   ctx: RunContextService,
   tools: ReadonlyArray<Toolset.ToolsetTool<any, any>>
 ): Effect.Effect<ReadonlyArray<Toolset.ToolsetTool<any, any>>, unknown, unknown> =>
-  Effect.flatMap(
-    Effect.reduce(fns, tools.map((t) => t.definition) as ReadonlyArray<ToolDefinition>, (defs, f) =>
-      withCtx(f(ctx, defs), ctx)
-    ),
-    (defs) => {
-      const byName = new Map(tools.map((t) => [t.definition.name, t]))
-      const out: Array<Toolset.ToolsetTool<any, any>> = []
-      for (const d of defs) {
-        const t = byName.get(d.name)
-        if (t === undefined) {
-          return Effect.fail(
-            new UserError({
-              reason: `A prepareTools hook returned an unknown tool '${d.name}'; it may hide or edit tools, not rename or add them.`
-            })
-          )
-        }
-        out.push(t.definition === d ? t : { ...t, definition: d })
-      }
-      return Effect.succeed(out)
-    }
+  prepareDefinitions(
+    "prepareTools",
+    fns,
+    ctx,
+    tools.map((t) => t.definition),
+    (i, d) => (tools[i]!.definition === d ? tools[i]! : { ...tools[i]!, definition: d })
   )
+
+/** The output tools of a step through the `prepareOutputTools` hooks, as `prepareTools`. */
+export const prepareOutputTools = (
+  fns: ReadonlyArray<Fn<"prepareOutputTools">>,
+  ctx: RunContextService,
+  definitions: ReadonlyArray<ToolDefinition>
+): Effect.Effect<ReadonlyArray<ToolDefinition>, unknown, unknown> =>
+  prepareDefinitions("prepareOutputTools", fns, ctx, definitions, (_, d) => d)
 
 /**
  * The model's final answer through the output validation hooks: the `beforeOutputValidate`

@@ -114,7 +114,8 @@ export const partialOutputs = <A>(
   const decodeSnapshot = Effect.suspend(() => {
     let decode: Effect.Effect<A, ModelRetry, unknown> | undefined
     for (const [index, c] of calls) {
-      if (spec.isOutputTool(c.name)) {
+      // the step's offer (`prepareOutputTools` may hide output tools)
+      if (machine.output.isOutputTool(c.name)) {
         decode = spec.handleToolCall(
           new ToolCallPart(
             { toolName: c.name, toolCallId: `partial_${index}`, args: c.args },

@@ -18,9 +18,11 @@ import * as Channel from "effect/Channel"
 import * as Chunk from "effect/Chunk"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
+import * as EffectDeferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
 import * as Ref from "effect/Ref"
@@ -535,6 +537,38 @@ interface State {
   metadata: Metadata | undefined
   /** Set when the run resumes deferred tool calls; consumed by the first `CallToolsNode`. */
   resume: Resume | undefined
+  /**
+   * The output tools offered at this step when `prepareOutputTools` hooks changed them: their
+   * definitions, and the output spec that only knows them as output tools.
+   */
+  outputOffer: OutputOffer | undefined
+}
+
+/** The `wrapRun` hooks of a run: their fiber, and the run's end they wait for in `next`. */
+interface RunWrap {
+  readonly done: EffectDeferred.Deferred<AgentRunResult<unknown>, unknown>
+  readonly fiber: Fiber.RuntimeFiber<AgentRunResult<unknown>, unknown>
+}
+
+interface OutputOffer {
+  readonly definitions: ReadonlyArray<ToolDefinition>
+  readonly spec: OutputSpec.Any
+}
+
+/**
+ * `spec` with only these output tools: a call of another of its output tools is an unknown
+ * tool call (what the model gets for a hidden one), everything else as `spec` does it.
+ */
+const offeredSpec = (
+  spec: OutputSpec.Any,
+  definitions: ReadonlyArray<ToolDefinition>
+): OutputSpec.Any => {
+  const names = new Set(definitions.map((d) => d.name))
+  const offered: OutputSpec.Any = Object.create(spec)
+  Object.defineProperty(offered, "isOutputTool", {
+    value: (name: string) => names.has(name) && spec.isOutputTool(name)
+  })
+  return offered
 }
 
 /** What a resumed run knows about the response whose calls it answers. */
@@ -646,7 +680,6 @@ export const makeMachine = <A>(
 class Run<A> implements Machine<A>, ToolHost {
   readonly runId: string
   readonly start: AgentNode<A>
-  readonly output: OutputSpec.Any
   /** What the run's steps are provided: with an owner, its span is the parent of every step. */
   readonly runContext: Context.Context<any>
   private readonly chatModel: Model.Service
@@ -674,6 +707,11 @@ class Run<A> implements Machine<A>, ToolHost {
   chunkMap: ChunkMap<A> | undefined = undefined
   /** Steering prompts waiting for the next model request (`enqueue`, `steering`). */
   private steered: Array<UserPromptPart> | undefined = undefined
+  /** The scope the run belongs to (its owner's): the `wrapRun` hooks' fiber lives in it. */
+  private readonly ownerScope: Scope.Scope | undefined
+  /** The `wrapRun` hooks' fiber while the run is inside them, and where its end goes. */
+  private wrapState: RunWrap | undefined = undefined
+  private wrapStarted = false
   /**
    * The conversation of this run: the option, else the latest one in the history,
    * else a new id. Stamped on the messages the run adds and on its spans.
@@ -693,6 +731,7 @@ class Run<A> implements Machine<A>, ToolHost {
     private readonly clock: Clock.Clock
   ) {
     const config = plan.config
+    this.ownerScope = owner?.scope
     // Requests go through `chat {model}` spans (GenAI attributes); an instrumented model is
     // used as is, so there is one span per request either way.
     this.chatModel = InstrumentedModel.instrument(model)
@@ -726,7 +765,6 @@ class Run<A> implements Machine<A>, ToolHost {
     this.runId = options.runId ?? newRunId()
     this.profile = model.profile
     this.resolved = plan.output(this.profile)
-    this.output = this.resolved.spec
     if (options.instructions === undefined) {
       this.staticInstructions = plan.staticInstructions
       this.dynamicInstructions = plan.dynamicInstructions
@@ -781,7 +819,8 @@ class Run<A> implements Machine<A>, ToolHost {
       tools: noTools,
       settings: ModelSettings.merge(model.settings, config.modelSettings, options.modelSettings),
       metadata: undefined,
-      resume: undefined
+      resume: undefined,
+      outputOffer: undefined
     }
   }
 
@@ -793,8 +832,12 @@ class Run<A> implements Machine<A>, ToolHost {
   get config(): AgentConfig {
     return this.plan.config
   }
+  /** The output spec of the step (`prepareOutputTools` may offer fewer output tools). */
+  get output(): OutputSpec.Any {
+    return this.st.outputOffer?.spec ?? this.resolved.spec
+  }
   private get spec(): OutputSpec.Any {
-    return this.resolved.spec
+    return this.st.outputOffer?.spec ?? this.resolved.spec
   }
 
   // -- ToolHost ---------------------------------------------------------------
@@ -953,6 +996,28 @@ class Run<A> implements Machine<A>, ToolHost {
     const r = this.resolved
     if (r.tools === undefined) r.tools = r.spec.toolDefinitions(this.profile)
     return r.tools
+  }
+  /** The output tools offered at this step. */
+  private offeredOutputTools(): ReadonlyArray<ToolDefinition> {
+    return this.st.outputOffer?.definitions ?? this.outputTools()
+  }
+
+  /**
+   * The `prepareOutputTools` hooks over the output tools, once per step (none: the spec's own,
+   * nothing computed).
+   */
+  private prepareOutputTools(): Effect.Effect<void, unknown, unknown> {
+    const fns = this.plan.config.hooks?.prepareOutputTools
+    if (fns === undefined) return Effect.void
+    const all = this.outputTools()
+    return Effect.flatMap(this.makeCtx(), (ctx) =>
+      Effect.map(capabilities.prepareOutputTools(fns, ctx, all), (definitions) => {
+        this.st.outputOffer =
+          definitions.length === all.length && definitions.every((d, i) => d === all[i])
+            ? undefined
+            : { definitions, spec: offeredSpec(this.resolved.spec, definitions) }
+      })
+    )
   }
   private outputObject(): Model.OutputObjectDefinition | undefined {
     const r = this.resolved
@@ -1250,7 +1315,11 @@ class Run<A> implements Machine<A>, ToolHost {
     this.setMessages(
       node.resend ? [...st.messages.slice(0, -1), request] : [...st.messages, request]
     )
-    return Effect.flatMap(this.loadTools(), (tools): Effect.Effect<Prepared, unknown, unknown> => {
+    const loaded =
+      this.plan.config.hooks?.prepareOutputTools === undefined
+        ? this.loadTools()
+        : Effect.zipLeft(this.loadTools(), this.prepareOutputTools())
+    return Effect.flatMap(loaded, (tools): Effect.Effect<Prepared, unknown, unknown> => {
       const all = this.parameters(tools)
       if (typeof all === "string") {
         return Effect.fail(
@@ -1349,9 +1418,10 @@ class Run<A> implements Machine<A>, ToolHost {
     const fixed =
       this.plan.fixedTools !== undefined &&
       !this.runBuiltinTools &&
-      this.plan.config.hooks?.prepareTools === undefined
+      this.plan.config.hooks?.prepareTools === undefined &&
+      this.plan.config.hooks?.prepareOutputTools === undefined
     if (fixed && resolved.parameters !== undefined) return resolved.parameters
-    const outputTools = this.outputTools()
+    const outputTools = this.offeredOutputTools()
     for (const t of outputTools) {
       if (this.st.tools.has(t.name)) return t.name
     }
@@ -1831,7 +1901,7 @@ class Run<A> implements Machine<A>, ToolHost {
   private alternatives(includeText: boolean): string {
     const alts: Array<string> = []
     if (includeText && this.spec.allowTextOutput) alts.push("return text")
-    if (this.outputTools().length > 0) alts.push("include your response in a tool call")
+    if (this.offeredOutputTools().length > 0) alts.push("include your response in a tool call")
     else if (this.st.tools.size > 0) alts.push("call a tool")
     if (this.spec.allowImageOutput === true) alts.push("return an image")
     if (alts.length === 0) alts.push("return text")
@@ -2221,16 +2291,118 @@ class Run<A> implements Machine<A>, ToolHost {
     node: AgentNode<A>,
     streaming: boolean
   ): NodeChannel<A> | Effect.Effect<AgentNode<A>, unknown, unknown> {
-    const base = this.ownBehaviour(node, streaming)
-    if (this.plan.config.hooks?.onRunError === undefined || node._tag === "End") return base
+    const own = this.ownBehaviour(node, streaming)
+    const hooks = this.plan.config.hooks
+    if (hooks === undefined || node._tag === "End") return own
     // `onRunError` hooks: a step's failure may end the run with a recovered output.
+    const base =
+      hooks.onRunError === undefined
+        ? own
+        : streaming
+          ? Channel.catchAll(own as NodeChannel<A>, (e) =>
+              Channel.fromEffect(this.provide(this.recoverRun(e)))
+            )
+          : Effect.catchAll(own as Effect.Effect<AgentNode<A>, unknown, unknown>, (e) =>
+              this.recoverRun(e)
+            )
+    if (hooks.wrapRun === undefined) return base
     return streaming
-      ? Channel.catchAll(base as NodeChannel<A>, (e) =>
-          Channel.fromEffect(this.provide(this.recoverRun(e)))
+      ? this.wrapChannel(base as NodeChannel<A>)
+      : this.wrapStep(base as Effect.Effect<AgentNode<A>, unknown, unknown>)
+  }
+
+  /**
+   * A step inside the `wrapRun` hooks. The run's first step starts them (`startWrap`); a chain
+   * that returned without calling `next` ends the run there. The run's end — the `End` a step
+   * gives, or a step's failure — is handed to them (`finishWrap`), and what they return ends it.
+   */
+  private wrapStep(
+    step: Effect.Effect<AgentNode<A>, unknown, unknown>
+  ): Effect.Effect<AgentNode<A>, unknown, unknown> {
+    const run = Effect.matchEffect(step, {
+      onFailure: (e) => this.finishWrap(Exit.fail(this.withMessagesOf(e))),
+      onSuccess: (next) =>
+        next._tag === "End" && this.wrapState !== undefined
+          ? this.finishWrap(Exit.succeed(next.result))
+          : Effect.succeed(next)
+    })
+    if (this.wrapStarted) return run
+    return Effect.flatMap(this.startWrap(), (ended) =>
+      ended === undefined ? run : Effect.succeed(ended)
+    )
+  }
+
+  /** `wrapStep` for a streamed step: its events flow while the hooks wait in `next`. */
+  private wrapChannel(channel: NodeChannel<A>): NodeChannel<A> {
+    const run = Channel.mapEffect(
+      Channel.catchAll(channel, (e) =>
+        Channel.fromEffect(this.provide(this.finishWrap(Exit.fail(this.withMessagesOf(e)))))
+      ),
+      (next) =>
+        next._tag === "End" && this.wrapState !== undefined
+          ? this.provide(this.finishWrap(Exit.succeed(next.result)))
+          : Effect.succeed(next)
+    )
+    if (this.wrapStarted) return run
+    return Channel.unwrap(
+      Effect.map(this.provide(this.startWrap()), (ended) =>
+        ended === undefined ? run : Channel.succeed(ended)
+      )
+    )
+  }
+
+  /**
+   * Forks the `wrapRun` chain in the run's scope (interrupted with the run) and waits until it
+   * calls `next` (undefined: the run goes on) or ends without calling it (its result's `End`,
+   * or its failure).
+   */
+  private startWrap(): Effect.Effect<AgentNode<A> | undefined, unknown, unknown> {
+    this.wrapStarted = true
+    const fns = this.plan.config.hooks!.wrapRun!
+    return Effect.flatMap(
+      Effect.all([
+        this.makeCtx(),
+        EffectDeferred.make<Exit.Exit<AgentRunResult<unknown>, unknown> | undefined>(),
+        EffectDeferred.make<AgentRunResult<unknown>, unknown>()
+      ]),
+      ([ctx, started, done]) => {
+        const next = Effect.zipRight(
+          EffectDeferred.succeed(started, undefined),
+          EffectDeferred.await(done)
         )
-      : Effect.catchAll(base as Effect.Effect<AgentNode<A>, unknown, unknown>, (e) =>
-          this.recoverRun(e)
+        // completing `started` again is a no-op: only a chain that never called `next` ends it
+        const chain = Effect.onExit(capabilities.wrapRun(fns, ctx, next), (exit) =>
+          EffectDeferred.succeed(started, exit)
         )
+        const provided = this.provide(chain)
+        const fork =
+          this.ownerScope === undefined
+            ? Effect.fork(provided)
+            : Effect.forkIn(provided, this.ownerScope)
+        return Effect.flatMap(fork, (fiber) => {
+          this.wrapState = { done, fiber }
+          return Effect.flatMap(EffectDeferred.await(started), (exit) => {
+            if (exit === undefined) return Effect.succeed(undefined)
+            this.wrapState = undefined
+            return Effect.map(exit, (result) => new End(result as AgentRunResult<A>))
+          })
+        })
+      }
+    )
+  }
+
+  /** Hands the run's end to the `wrapRun` chain waiting in `next`; what it returns ends the run. */
+  private finishWrap(
+    exit: Exit.Exit<AgentRunResult<unknown>, unknown>
+  ): Effect.Effect<AgentNode<A>, unknown, unknown> {
+    const wrap = this.wrapState
+    if (wrap === undefined)
+      return Effect.map(exit, (result) => new End(result as AgentRunResult<A>))
+    this.wrapState = undefined
+    return Effect.zipRight(
+      EffectDeferred.done(wrap.done, exit),
+      Effect.map(Fiber.join(wrap.fiber), (result) => new End(result as AgentRunResult<A>))
+    )
   }
 
   /**
@@ -2355,10 +2527,13 @@ class Run<A> implements Machine<A>, ToolHost {
         for (let i = 0; i < list.length; i++) onEvent(list[i]!)
       })
     const recover = this.plan.config.hooks?.onRunError !== undefined
+    const wrapped = this.plan.config.hooks?.wrapRun !== undefined
     const step = (
       effect: Effect.Effect<AgentNode<A>, unknown, unknown>
-    ): Effect.Effect<AgentRunResult<A>, unknown, unknown> =>
-      Effect.flatMap(recover ? Effect.catchAll(effect, (e) => this.recoverRun(e)) : effect, go)
+    ): Effect.Effect<AgentRunResult<A>, unknown, unknown> => {
+      const guarded = recover ? Effect.catchAll(effect, (e) => this.recoverRun(e)) : effect
+      return Effect.flatMap(wrapped ? this.wrapStep(guarded) : guarded, go)
+    }
     const go = (node: AgentNode<A>): Effect.Effect<AgentRunResult<A>, unknown, unknown> => {
       switch (node._tag) {
         case "UserPromptNode":
