@@ -159,7 +159,8 @@ for (const [name, effect] of Object.entries(variants)) {
   const fibers = []
   const runtime = name.endsWith("with a tracer") ? traced : rt
   for (let i = 0; i < N; i++) fibers.push(runtime.runFork(effect))
-  await new Promise((r) => setTimeout(r, http ? 1500 : 300))
+  const wait = args.includes("--wait") ? Number(args[args.indexOf("--wait") + 1]) : http ? 1500 : 300
+  if (wait > 0) await new Promise((r) => setTimeout(r, wait))
   const h1 = gc()
   console.log(
     `${http ? "http" : "in-memory"} ${name.padEnd(30)} ${((h1 - h0) / N / 1024).toFixed(1)} KB retained per operation in flight`
