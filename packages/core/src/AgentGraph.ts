@@ -165,7 +165,10 @@ export class ModelRequestNode {
   readonly _tag = "ModelRequestNode" as const
   constructor(
     readonly request: ModelRequest,
-    /** The request is already the last message of the history (re-sent as is). */
+    /**
+     * The request is re-sent: it replaces the history's last request and what followed it (a
+     * response a failed stream left incomplete) — e.g. from an `onNodeRunError` hook.
+     */
     readonly resend: boolean = false
   ) {}
 }

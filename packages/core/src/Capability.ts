@@ -39,7 +39,7 @@ import type * as Effect from "effect/Effect"
 import { type Pipeable, pipeArguments } from "effect/Pipeable"
 import type * as Option from "effect/Option"
 import type { AgentError, ModelError, ModelRetry, ToolFailed } from "./AgentError.js"
-import type { AgentRunResult, Instruction } from "./AgentGraph.js"
+import type { AgentNode, AgentRunResult, Instruction } from "./AgentGraph.js"
 import type { BuiltinTool } from "./BuiltinTool.js"
 import type { Deferral } from "./DeferredTools.js"
 import type * as HistoryProcessor from "./HistoryProcessor.js"
@@ -177,6 +177,43 @@ export interface Hooks<E = never, R = never> {
     ctx: RunContextService,
     next: () => Effect.Effect<AgentRunResult<unknown>, AgentError>
   ) => Effect.Effect<AgentRunResult<unknown>, E, R>
+  /**
+   * Before each node of the run (`UserPromptNode`, `ModelRequestNode`, `CallToolsNode`; however
+   * the run is driven: `run`, `onEvent`, `runStream`, `iter`): may replace the node to run.
+   */
+  readonly beforeNodeRun?: (
+    ctx: RunContextService,
+    node: AgentNode<unknown>
+  ) => Effect.Effect<AgentNode<unknown>, E, R>
+  /**
+   * Around each node: `next(node)` runs it — a streamed node's events flow as they come — and
+   * gives the node the run goes on with (an `End` ends it). Returning another node redirects the
+   * run; not calling `next` skips the node. Calling `next` again runs the node again, except in
+   * a streamed run (`runStream`, `iter`'s `stream`, `streamOutput`), where the node runs once and
+   * a second call gives the same next node.
+   */
+  readonly wrapNodeRun?: (
+    ctx: RunContextService,
+    node: AgentNode<unknown>,
+    next: (node: AgentNode<unknown>) => Effect.Effect<AgentNode<unknown>, AgentError>
+  ) => Effect.Effect<AgentNode<unknown>, E, R>
+  /** After a node succeeded: may replace the node the run goes on with. Reverse order. */
+  readonly afterNodeRun?: (
+    ctx: RunContextService,
+    node: AgentNode<unknown>,
+    next: AgentNode<unknown>
+  ) => Effect.Effect<AgentNode<unknown>, E, R>
+  /**
+   * When a node failed (after its `wrapNodeRun` hooks): `Option.some(node)` recovers — the run
+   * goes on with that node (e.g. a `ModelRequestNode` to ask again, or an `End`) —
+   * `Option.none()` passes the error on (to the `onRunError` hooks); failing replaces it. Reverse
+   * order; the first to recover ends the chain.
+   */
+  readonly onNodeRunError?: (
+    ctx: RunContextService,
+    node: AgentNode<unknown>,
+    error: unknown
+  ) => Effect.Effect<Option.Option<AgentNode<unknown>>, E, R>
   /**
    * Before each model request, after history processors and before the usage-limit token
    * count: may replace the messages, settings and parameters sent, or skip the request

@@ -8,6 +8,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
@@ -720,6 +721,124 @@ describe("wrapRun", () => {
       )
       assert.strictEqual(Chunk.size(first), 1)
       assert.deepStrictEqual(log, ["released"])
+    })
+  )
+})
+
+describe("node hooks", () => {
+  const tag = (n: { readonly _tag: string }) => n._tag.replace("Node", "")
+  const observed = (log: Array<string>, name: string) =>
+    Capability.hooks({
+      beforeNodeRun: (_ctx, node) =>
+        Effect.sync(() => {
+          log.push(`${name}.before ${tag(node)}`)
+          return node
+        }),
+      wrapNodeRun: (_ctx, node, next) =>
+        Effect.gen(function* () {
+          log.push(`${name}> ${tag(node)}`)
+          const after = yield* next(node)
+          log.push(`<${name} ${tag(node)} → ${tag(after)}`)
+          return after
+        }),
+      afterNodeRun: (_ctx, node, next) =>
+        Effect.sync(() => {
+          log.push(`${name}.after ${tag(node)} → ${tag(next)}`)
+          return next
+        })
+    })
+
+  for (const driver of drivers) {
+    it.effect(`${driver.name}: every node goes through before, wrap (first outermost), after`, () =>
+      Effect.gen(function* () {
+        const log: Array<string> = []
+        const agent = Agent.make({ capabilities: [observed(log, "a"), observed(log, "b")] })
+        const out = yield* driver.drive(agent).pipe(Effect.provide(flaky(0).layer))
+        assert.strictEqual(out.output, "answered")
+        const forNode = (n: string, next: string) => [
+          `a.before ${n}`,
+          `b.before ${n}`,
+          `a> ${n}`,
+          `b> ${n}`,
+          `<b ${n} → ${next}`,
+          `<a ${n} → ${next}`,
+          `b.after ${n} → ${next}`,
+          `a.after ${n} → ${next}`
+        ]
+        assert.deepStrictEqual(log, [
+          ...forNode("UserPrompt", "ModelRequest"),
+          ...forNode("ModelRequest", "CallTools"),
+          ...forNode("CallTools", "End")
+        ])
+        // streamed runs still stream: the text arrives as events
+        if (driver.name === "runStream" || driver.name === "run with onEvent") {
+          assert.include(out.tags, "PartStartEvent")
+        }
+      })
+    )
+
+    it.effect(
+      `${driver.name}: onNodeRunError re-sends a failed request; beforeNodeRun replaces a node`,
+      () =>
+        Effect.gen(function* () {
+          const log: Array<string> = []
+          const model = flaky(1)
+          const agent = Agent.make({
+            capabilities: [
+              Capability.hooks({
+                beforeNodeRun: (_ctx, node) =>
+                  Effect.succeed(
+                    node._tag === "UserPromptNode" ? new Agent.UserPromptNode("rewritten") : node
+                  ),
+                onNodeRunError: (_ctx, node, error) =>
+                  Effect.sync(() => {
+                    log.push(`${tag(node)} failed: ${(error as { _tag: string })._tag}`)
+                    return node._tag === "ModelRequestNode"
+                      ? Option.some(new Agent.ModelRequestNode(node.request, true))
+                      : Option.none()
+                  })
+              })
+            ]
+          })
+          const captured = yield* CaptureRunMessages.capture(
+            driver.drive(agent).pipe(Effect.provide(model.layer))
+          )
+          assert(Exit.isSuccess(captured.exit), String(captured.exit))
+          assert.strictEqual(captured.exit.value.output, "answered")
+          assert.strictEqual(model.requests(), 2)
+          assert.deepStrictEqual(log, ["ModelRequest failed: ModelHTTPError"])
+          // the prompt the model saw was the replaced one, once (the failed request was re-sent)
+          const prompts = captured.messages
+            .flatMap((m) => (m._tag === "ModelRequest" ? m.parts : []))
+            .filter((p) => p._tag === "UserPromptPart")
+            .map((p) => String(p.content))
+          assert.deepStrictEqual(prompts, ["rewritten"])
+        })
+    )
+  }
+
+  it.effect("a wrap that returns End without calling next ends the run there", () =>
+    Effect.gen(function* () {
+      const model = flaky(0)
+      const agent = Agent.make({
+        capabilities: [
+          Capability.hooks({
+            wrapNodeRun: (ctx, node, next) =>
+              node._tag === "ModelRequestNode"
+                ? Effect.succeed(
+                    new Agent.End(
+                      new Agent.AgentRunResult("short", ctx.usage, ctx.messages, 0, ctx.runId)
+                    )
+                  )
+                : next(node)
+          })
+        ]
+      })
+      for (const driver of drivers) {
+        const out = yield* driver.drive(agent).pipe(Effect.provide(model.layer))
+        assert.strictEqual(out.output, "short", driver.name)
+      }
+      assert.strictEqual(model.requests(), 0)
     })
   )
 })

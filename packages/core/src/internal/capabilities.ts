@@ -20,7 +20,7 @@ import {
   ToolFailed,
   UserError
 } from "../AgentError.js"
-import type { AgentRunResult } from "../AgentGraph.js"
+import type { AgentNode, AgentRunResult } from "../AgentGraph.js"
 import {
   type Any as AnyCapability,
   type Hooks,
@@ -49,6 +49,14 @@ export interface CompiledHooks {
   /** Reversed: the last capability's first. */
   readonly afterRun: List<"afterRun">
   readonly wrapRun: List<"wrapRun">
+  readonly beforeNodeRun: List<"beforeNodeRun">
+  readonly wrapNodeRun: List<"wrapNodeRun">
+  /** Reversed. */
+  readonly afterNodeRun: List<"afterNodeRun">
+  /** Reversed. */
+  readonly onNodeRunError: List<"onNodeRunError">
+  /** Any node hook. */
+  readonly node: boolean
   readonly beforeModelRequest: List<"beforeModelRequest">
   readonly wrapModelRequest: List<"wrapModelRequest">
   /** Reversed. */
@@ -120,6 +128,10 @@ export const compile = (caps: ReadonlyArray<AnyCapability>): CompiledHooks | und
     beforeRun: collect(caps, "beforeRun"),
     afterRun: collect(caps, "afterRun", true),
     wrapRun: collect(caps, "wrapRun"),
+    beforeNodeRun: collect(caps, "beforeNodeRun"),
+    wrapNodeRun: collect(caps, "wrapNodeRun"),
+    afterNodeRun: collect(caps, "afterNodeRun", true),
+    onNodeRunError: collect(caps, "onNodeRunError", true),
     beforeModelRequest: collect(caps, "beforeModelRequest"),
     wrapModelRequest: collect(caps, "wrapModelRequest"),
     afterModelRequest: collect(caps, "afterModelRequest", true),
@@ -144,6 +156,11 @@ export const compile = (caps: ReadonlyArray<AnyCapability>): CompiledHooks | und
   if (Object.values(lists).every((l) => l === undefined)) return undefined
   return {
     ...lists,
+    node:
+      lists.beforeNodeRun !== undefined ||
+      lists.wrapNodeRun !== undefined ||
+      lists.afterNodeRun !== undefined ||
+      lists.onNodeRunError !== undefined,
     model:
       lists.beforeModelRequest !== undefined ||
       lists.wrapModelRequest !== undefined ||
@@ -251,6 +268,53 @@ export const wrapRun = (
   }
   return Effect.suspend(next)
 }
+
+/** `beforeNodeRun` hooks in order, each given the previous one's node. */
+export const beforeNodeRun = (
+  fns: ReadonlyArray<Fn<"beforeNodeRun">>,
+  ctx: RunContextService,
+  node: AgentNode<unknown>
+): Effect.Effect<AgentNode<unknown>, unknown, unknown> =>
+  Effect.reduce(fns, node, (n, f) => withCtx(f(ctx, n), ctx))
+
+/** `core` inside the `wrapNodeRun` hooks, the first one outermost. */
+export const wrapNodeRun = (
+  fns: ReadonlyArray<Fn<"wrapNodeRun">>,
+  ctx: RunContextService,
+  node: AgentNode<unknown>,
+  core: (node: AgentNode<unknown>) => Effect.Effect<AgentNode<unknown>, unknown, unknown>
+): Effect.Effect<AgentNode<unknown>, unknown, unknown> => {
+  let next = core
+  for (let i = fns.length - 1; i >= 0; i--) {
+    const f = fns[i]!
+    const inner = next as (n: AgentNode<unknown>) => Effect.Effect<AgentNode<unknown>, AgentError>
+    next = (n) => withCtx(f(ctx, n, inner), ctx)
+  }
+  return Effect.suspend(() => next(node))
+}
+
+/** `afterNodeRun` hooks (a reversed list), each given the previous one's next node. */
+export const afterNodeRun = (
+  fns: ReadonlyArray<Fn<"afterNodeRun">>,
+  ctx: RunContextService,
+  node: AgentNode<unknown>,
+  next: AgentNode<unknown>
+): Effect.Effect<AgentNode<unknown>, unknown, unknown> =>
+  Effect.reduce(fns, next, (n, f) => withCtx(f(ctx, node, n), ctx))
+
+/** `onNodeRunError` hooks (a reversed list): the node to go on with, or the error. */
+export const onNodeRunError = (
+  fns: ReadonlyArray<Fn<"onNodeRunError">>,
+  ctx: RunContextService,
+  node: AgentNode<unknown>,
+  error: unknown
+): Effect.Effect<AgentNode<unknown>, unknown, unknown> =>
+  recoverWith(
+    fns,
+    error,
+    () => false,
+    (f, e) => withCtx(f(ctx, node, e), ctx)
+  )
 
 /** `beforeModelRequest` hooks in order; the first `SkipModelRequest` ends the chain. */
 export const beforeModelRequest = (

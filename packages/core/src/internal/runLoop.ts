@@ -544,15 +544,72 @@ interface State {
   outputOffer: OutputOffer | undefined
 }
 
-/** The `wrapRun` hooks of a run: their fiber, and the run's end they wait for in `next`. */
-interface RunWrap {
-  readonly done: EffectDeferred.Deferred<AgentRunResult<unknown>, unknown>
-  readonly fiber: Fiber.RuntimeFiber<AgentRunResult<unknown>, unknown>
+/**
+ * A `wrap*` hook chain running beside a piece of the run that runs on the caller's side (the
+ * whole run, a streamed node whose events flow to the reader): the chain runs in a fiber of its
+ * own, and its `next(input)` waits for the piece's end.
+ */
+interface HandOff<X, Y> {
+  readonly done: EffectDeferred.Deferred<X, unknown>
+  readonly fiber: Fiber.RuntimeFiber<Y, unknown>
 }
+
+/**
+ * Forks `chain(next)` and waits until it calls `next(input)` — the piece runs with that input,
+ * and `endHandOff` gives the chain its end — or ends without calling it (its exit: the piece is
+ * skipped). Calling `next` again gives the same end.
+ */
+const startHandOff = <I, X, Y>(
+  chain: (next: (input: I) => Effect.Effect<X, unknown>) => Effect.Effect<Y, unknown, unknown>,
+  fork: (
+    effect: Effect.Effect<Y, unknown, unknown>
+  ) => Effect.Effect<Fiber.RuntimeFiber<Y, unknown>, never, unknown>
+): Effect.Effect<
+  | { readonly _tag: "Started"; readonly handOff: HandOff<X, Y>; readonly input: I }
+  | { readonly _tag: "Ended"; readonly exit: Exit.Exit<Y, unknown> },
+  never,
+  unknown
+> =>
+  Effect.flatMap(
+    Effect.all([
+      EffectDeferred.make<{ readonly input: I } | { readonly exit: Exit.Exit<Y, unknown> }>(),
+      EffectDeferred.make<X, unknown>()
+    ]),
+    ([started, done]) => {
+      const next = (input: I) =>
+        Effect.zipRight(EffectDeferred.succeed(started, { input }), EffectDeferred.await(done))
+      // completing `started` again is a no-op: only a chain that never called `next` ends it
+      const run = Effect.onExit(chain(next), (exit) => EffectDeferred.succeed(started, { exit }))
+      return Effect.flatMap(fork(run), (fiber) =>
+        Effect.map(EffectDeferred.await(started), (s) =>
+          "input" in s
+            ? { _tag: "Started" as const, handOff: { done, fiber }, input: s.input }
+            : { _tag: "Ended" as const, exit: s.exit }
+        )
+      )
+    }
+  )
+
+/** The piece's end to the chain waiting in `next`; the chain's own end. */
+const endHandOff = <X, Y>(
+  handOff: HandOff<X, Y>,
+  exit: Exit.Exit<X, unknown>
+): Effect.Effect<Y, unknown> =>
+  Effect.zipRight(EffectDeferred.done(handOff.done, exit), Fiber.join(handOff.fiber))
 
 interface OutputOffer {
   readonly definitions: ReadonlyArray<ToolDefinition>
   readonly spec: OutputSpec.Any
+}
+
+/**
+ * The history before its last request: a re-sent request (`ModelRequestNode.resend`) replaces
+ * it and what followed it (the response a failed stream left incomplete).
+ */
+const beforeLastRequest = (messages: ReadonlyArray<ModelMessage>): ReadonlyArray<ModelMessage> => {
+  let i = messages.length - 1
+  while (i >= 0 && messages[i]!._tag !== "ModelRequest") i--
+  return i < 0 ? messages : messages.slice(0, i)
 }
 
 /**
@@ -710,7 +767,8 @@ class Run<A> implements Machine<A>, ToolHost {
   /** The scope the run belongs to (its owner's): the `wrapRun` hooks' fiber lives in it. */
   private readonly ownerScope: Scope.Scope | undefined
   /** The `wrapRun` hooks' fiber while the run is inside them, and where its end goes. */
-  private wrapState: RunWrap | undefined = undefined
+  private wrapState: HandOff<AgentRunResult<unknown>, AgentRunResult<unknown>> | undefined =
+    undefined
   private wrapStarted = false
   /**
    * The conversation of this run: the option, else the latest one in the history,
@@ -1313,7 +1371,7 @@ class Run<A> implements Machine<A>, ToolHost {
       true
     )
     this.setMessages(
-      node.resend ? [...st.messages.slice(0, -1), request] : [...st.messages, request]
+      node.resend ? [...beforeLastRequest(st.messages), request] : [...st.messages, request]
     )
     const loaded =
       this.plan.config.hooks?.prepareOutputTools === undefined
@@ -2291,9 +2349,9 @@ class Run<A> implements Machine<A>, ToolHost {
     node: AgentNode<A>,
     streaming: boolean
   ): NodeChannel<A> | Effect.Effect<AgentNode<A>, unknown, unknown> {
-    const own = this.ownBehaviour(node, streaming)
     const hooks = this.plan.config.hooks
-    if (hooks === undefined || node._tag === "End") return own
+    if (hooks === undefined || node._tag === "End") return this.ownBehaviour(node, streaming)
+    const own = hooks.node ? this.nodeHooked(node, streaming) : this.ownBehaviour(node, streaming)
     // `onRunError` hooks: a step's failure may end the run with a recovered output.
     const base =
       hooks.onRunError === undefined
@@ -2309,6 +2367,93 @@ class Run<A> implements Machine<A>, ToolHost {
     return streaming
       ? this.wrapChannel(base as NodeChannel<A>)
       : this.wrapStep(base as Effect.Effect<AgentNode<A>, unknown, unknown>)
+  }
+
+  /**
+   * A node through the node hooks: `beforeNodeRun` (may replace it), the `wrapNodeRun` chain
+   * around running it (streamed: a hand-off, the node's events flowing to the reader while the
+   * chain waits in `next`), then `onNodeRunError` on a failure or `afterNodeRun` on its next node.
+   */
+  private nodeHooked(
+    node: AgentNode<A>,
+    streaming: boolean,
+    /** Runs a node without streaming (`run` + `onEvent`: the push path's own). */
+    run: (node: AgentNode<A>) => Effect.Effect<AgentNode<A>, unknown, unknown> = (m) =>
+      this.ownBehaviour(m, false) as Effect.Effect<AgentNode<A>, unknown, unknown>
+  ): NodeChannel<A> | Effect.Effect<AgentNode<A>, unknown, unknown> {
+    const hooks = this.plan.config.hooks!
+    type Node = AgentNode<unknown>
+    const settle = (
+      ctx: RunContextService,
+      ran: Node,
+      result: Effect.Effect<Node, unknown, unknown>
+    ): Effect.Effect<AgentNode<A>, unknown, unknown> =>
+      Effect.matchEffect(result, {
+        onFailure: (e) =>
+          hooks.onNodeRunError === undefined
+            ? Effect.fail(e)
+            : capabilities.onNodeRunError(hooks.onNodeRunError, ctx, ran, e),
+        onSuccess: (next) =>
+          hooks.afterNodeRun === undefined
+            ? Effect.succeed(next)
+            : capabilities.afterNodeRun(hooks.afterNodeRun, ctx, ran, next)
+      }) as Effect.Effect<AgentNode<A>, unknown, unknown>
+    const prepared = Effect.flatMap(this.makeCtx(), (ctx) =>
+      Effect.map(
+        hooks.beforeNodeRun === undefined
+          ? Effect.succeed(node as Node)
+          : capabilities.beforeNodeRun(hooks.beforeNodeRun, ctx, node),
+        (n) => [ctx, n as AgentNode<A>] as const
+      )
+    )
+    const wraps = hooks.wrapNodeRun
+    if (!streaming) {
+      return Effect.flatMap(prepared, ([ctx, n]) => {
+        const core = (m: Node) => run(m as AgentNode<A>) as Effect.Effect<Node, unknown, unknown>
+        return settle(
+          ctx,
+          n,
+          wraps === undefined ? core(n) : capabilities.wrapNodeRun(wraps, ctx, n, core)
+        )
+      })
+    }
+    return Channel.unwrap(
+      Effect.flatMap(this.provide(prepared), ([ctx, n]) => {
+        if (wraps === undefined) {
+          return Effect.succeed(
+            Channel.mapEffect(
+              Channel.catchAll(this.ownBehaviour(n, true) as NodeChannel<A>, (e) =>
+                Channel.fromEffect(this.provide(settle(ctx, n, Effect.fail(e))))
+              ),
+              (next) =>
+                hooks.afterNodeRun === undefined
+                  ? Effect.succeed(next)
+                  : this.provide(settle(ctx, n, Effect.succeed(next)))
+            )
+          )
+        }
+        return Effect.map(
+          this.provide(
+            startHandOff<Node, Node, Node>(
+              (next) => capabilities.wrapNodeRun(wraps, ctx, n, next),
+              (effect) => this.forkInRun(effect)
+            )
+          ),
+          (s): NodeChannel<A> => {
+            if (s._tag === "Ended") return Channel.fromEffect(this.provide(settle(ctx, n, s.exit)))
+            // the node the chain asked to run: its events flow; its end goes to the chain
+            const ran = this.ownBehaviour(s.input as AgentNode<A>, true) as NodeChannel<A>
+            const ended = Channel.catchAll(
+              Channel.map(ran, (next): Exit.Exit<Node, unknown> => Exit.succeed(next)),
+              (e) => Channel.succeed(Exit.fail(e) as Exit.Exit<Node, unknown>)
+            )
+            return Channel.mapEffect(ended, (exit) =>
+              this.provide(settle(ctx, n, endHandOff(s.handOff, exit)))
+            )
+          }
+        )
+      })
+    )
   }
 
   /**
@@ -2359,36 +2504,31 @@ class Run<A> implements Machine<A>, ToolHost {
   private startWrap(): Effect.Effect<AgentNode<A> | undefined, unknown, unknown> {
     this.wrapStarted = true
     const fns = this.plan.config.hooks!.wrapRun!
-    return Effect.flatMap(
-      Effect.all([
-        this.makeCtx(),
-        EffectDeferred.make<Exit.Exit<AgentRunResult<unknown>, unknown> | undefined>(),
-        EffectDeferred.make<AgentRunResult<unknown>, unknown>()
-      ]),
-      ([ctx, started, done]) => {
-        const next = Effect.zipRight(
-          EffectDeferred.succeed(started, undefined),
-          EffectDeferred.await(done)
-        )
-        // completing `started` again is a no-op: only a chain that never called `next` ends it
-        const chain = Effect.onExit(capabilities.wrapRun(fns, ctx, next), (exit) =>
-          EffectDeferred.succeed(started, exit)
-        )
-        const provided = this.provide(chain)
-        const fork =
-          this.ownerScope === undefined
-            ? Effect.fork(provided)
-            : Effect.forkIn(provided, this.ownerScope)
-        return Effect.flatMap(fork, (fiber) => {
-          this.wrapState = { done, fiber }
-          return Effect.flatMap(EffectDeferred.await(started), (exit) => {
-            if (exit === undefined) return Effect.succeed(undefined)
-            this.wrapState = undefined
-            return Effect.map(exit, (result) => new End(result as AgentRunResult<A>))
-          })
-        })
-      }
+    return Effect.flatMap(this.makeCtx(), (ctx) =>
+      Effect.flatMap(
+        startHandOff<void, AgentRunResult<unknown>, AgentRunResult<unknown>>(
+          (next) => capabilities.wrapRun(fns, ctx, next(undefined)),
+          (effect) => this.forkInRun(effect)
+        ),
+        (s) => {
+          if (s._tag === "Started") {
+            this.wrapState = s.handOff
+            return Effect.succeed(undefined)
+          }
+          return Effect.map(s.exit, (result) => new End(result as AgentRunResult<A>))
+        }
+      )
     )
+  }
+
+  /** Forks `effect` with the run's requirements in the run's scope (interrupted with the run). */
+  private forkInRun<X>(
+    effect: Effect.Effect<X, unknown, unknown>
+  ): Effect.Effect<Fiber.RuntimeFiber<X, unknown>> {
+    const provided = this.provide(effect)
+    return this.ownerScope === undefined
+      ? Effect.fork(provided)
+      : Effect.forkIn(provided, this.ownerScope)
   }
 
   /** Hands the run's end to the `wrapRun` chain waiting in `next`; what it returns ends the run. */
@@ -2399,10 +2539,7 @@ class Run<A> implements Machine<A>, ToolHost {
     if (wrap === undefined)
       return Effect.map(exit, (result) => new End(result as AgentRunResult<A>))
     this.wrapState = undefined
-    return Effect.zipRight(
-      EffectDeferred.done(wrap.done, exit),
-      Effect.map(Fiber.join(wrap.fiber), (result) => new End(result as AgentRunResult<A>))
-    )
+    return Effect.map(endHandOff(wrap, exit), (result) => new End(result as AgentRunResult<A>))
   }
 
   /**
@@ -2526,30 +2663,37 @@ class Run<A> implements Machine<A>, ToolHost {
         const list = Chunk.toReadonlyArray(events)
         for (let i = 0; i < list.length; i++) onEvent(list[i]!)
       })
-    const recover = this.plan.config.hooks?.onRunError !== undefined
-    const wrapped = this.plan.config.hooks?.wrapRun !== undefined
-    const step = (
-      effect: Effect.Effect<AgentNode<A>, unknown, unknown>
-    ): Effect.Effect<AgentRunResult<A>, unknown, unknown> => {
-      const guarded = recover ? Effect.catchAll(effect, (e) => this.recoverRun(e)) : effect
-      return Effect.flatMap(wrapped ? this.wrapStep(guarded) : guarded, go)
-    }
-    const go = (node: AgentNode<A>): Effect.Effect<AgentRunResult<A>, unknown, unknown> => {
+    const hooks = this.plan.config.hooks
+    const recover = hooks?.onRunError !== undefined
+    const wrapped = hooks?.wrapRun !== undefined
+    const pushed = (node: AgentNode<A>): Effect.Effect<AgentNode<A>, unknown, unknown> => {
       switch (node._tag) {
         case "UserPromptNode":
           // No events: the first request is built.
-          return step(this.userPrompt(node))
+          return this.userPrompt(node)
         case "ModelRequestNode":
-          return step(this.pushedModelRequest(node, onEvent))
+          return this.pushedModelRequest(node, onEvent)
         case "CallToolsNode":
-          return step(Effect.provideService(this.callTools(node, emit), EventSink, emit))
+          return Effect.provideService(this.callTools(node, emit), EventSink, emit)
         case "End":
-          return Effect.sync(() => {
+          return Effect.succeed(node)
+      }
+    }
+    const step = (node: AgentNode<A>): Effect.Effect<AgentRunResult<A>, unknown, unknown> => {
+      const effect =
+        hooks?.node === true
+          ? (this.nodeHooked(node, false, pushed) as Effect.Effect<AgentNode<A>, unknown, unknown>)
+          : pushed(node)
+      const guarded = recover ? Effect.catchAll(effect, (e) => this.recoverRun(e)) : effect
+      return Effect.flatMap(wrapped ? this.wrapStep(guarded) : guarded, go)
+    }
+    const go = (node: AgentNode<A>): Effect.Effect<AgentRunResult<A>, unknown, unknown> =>
+      node._tag === "End"
+        ? Effect.sync(() => {
             onEvent(new AgentRunResultEvent(node.result))
             return node.result
           })
-      }
-    }
+        : step(node)
     return Effect.suspend(() => go(this.st.next as AgentNode<A>))
   }
 
