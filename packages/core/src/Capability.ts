@@ -35,9 +35,11 @@
  * @since 0.1.0
  */
 import * as Data from "effect/Data"
-import type * as Effect from "effect/Effect"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
 import { type Pipeable, pipeArguments } from "effect/Pipeable"
 import type * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
 import type { AgentError, ModelError, ModelRetry, ToolFailed } from "./AgentError.js"
 import type { AgentNode, AgentRunResult, Instruction } from "./AgentGraph.js"
 import type { BuiltinTool } from "./BuiltinTool.js"
@@ -494,7 +496,8 @@ export interface MakeOptions<
   IE,
   IR,
   PE,
-  PR
+  PR,
+  TO extends HookTimeout | undefined = undefined
 > {
   readonly name?: string | undefined
   /** A stable id (required with `deferLoading`: the history records loads by it). */
@@ -525,6 +528,91 @@ export interface MakeOptions<
   readonly historyProcessors?: ReadonlyArray<HistoryProcessor.HistoryProcessor<PE, PR>>
   /** The hooks (`H & Hooks` so that their parameters are typed where they are written). */
   readonly hooks?: H & Hooks<any, any>
+  /**
+   * A time limit for each of its hooks (one for all, or per hook point): a hook still running
+   * then is interrupted and the run fails with a `HookTimeoutError` (typed). For a `wrap*` hook
+   * the time spent in `next` counts too.
+   */
+  readonly hookTimeout?: TO
+  /**
+   * Its tool hooks (`*ToolValidate`, `*ToolExecute`, their error hooks) fire only for calls of
+   * these tools; other calls pass through as if the hook were not there.
+   */
+  readonly hookTools?: ReadonlyArray<string> | undefined
+}
+
+/** `hookTimeout`: one limit for every hook, or one per hook point. */
+export type HookTimeout =
+  | Duration.DurationInput
+  | { readonly [K in keyof Hooks<any, any>]?: Duration.DurationInput }
+
+/** A hook ran longer than its capability's `hookTimeout`. */
+export class HookTimeoutError extends Schema.TaggedError<HookTimeoutError>()("HookTimeoutError", {
+  /** The hook point (`beforeModelRequest`, …). */
+  hook: Schema.String,
+  /** The capability's name, if it has one. */
+  capability: Schema.optional(Schema.String),
+  timeoutMillis: Schema.Number
+}) {
+  override get message(): string {
+    return `The ${this.hook} hook${this.capability !== undefined ? ` of capability "${this.capability}"` : ""} timed out after ${this.timeoutMillis} ms`
+  }
+}
+
+const toolHookPoints: ReadonlySet<string> = new Set([
+  "beforeToolValidate",
+  "wrapToolValidate",
+  "afterToolValidate",
+  "onToolValidateError",
+  "beforeToolExecute",
+  "wrapToolExecute",
+  "afterToolExecute",
+  "onToolExecuteError"
+])
+
+const limitOf = (timeout: HookTimeout, key: string): Duration.Duration | undefined => {
+  if (Duration.isDuration(timeout) || typeof timeout !== "object") return Duration.decode(timeout)
+  const own = (timeout as Record<string, Duration.DurationInput | undefined>)[key]
+  return own === undefined ? undefined : Duration.decode(own)
+}
+
+/** The hooks with `hookTimeout` and `hookTools` applied. */
+const configureHooks = (
+  hooks: Hooks<any, any>,
+  name: string | undefined,
+  timeout: HookTimeout | undefined,
+  tools: ReadonlyArray<string> | undefined
+): Hooks<any, any> => {
+  if (timeout === undefined && tools === undefined) return hooks
+  const names = tools === undefined ? undefined : new Set(tools)
+  const out: Record<string, unknown> = {}
+  for (const [key, f] of Object.entries(hooks) as Array<[string, (...args: any) => any]>) {
+    if (f === undefined) continue
+    let hook = f
+    const limit = timeout === undefined ? undefined : limitOf(timeout, key)
+    if (limit !== undefined) {
+      const inner = hook
+      hook = (...args: Array<any>) =>
+        Effect.timeoutFail(inner(...args) as Effect.Effect<unknown, unknown, unknown>, {
+          duration: limit,
+          onTimeout: () =>
+            new HookTimeoutError({
+              hook: key,
+              ...(name !== undefined ? { capability: name } : {}),
+              timeoutMillis: Duration.toMillis(limit)
+            })
+        })
+    }
+    if (names !== undefined && toolHookPoints.has(key)) {
+      const inner = hook
+      hook = (...args: Array<any>) =>
+        names.has((args[0] as RunContextService).toolName ?? "")
+          ? inner(...args)
+          : onDemand.passThrough(key, args)
+    }
+    out[key] = hook
+  }
+  return out as Hooks<any, any>
 }
 
 const proto = {
@@ -544,11 +632,17 @@ export const make = <
   IE = never,
   IR = never,
   PE = never,
-  PR = never
+  PR = never,
+  TO extends HookTimeout | undefined = undefined
 >(
-  options: MakeOptions<Tools, Sets, H, IE, IR, PE, PR>
+  options: MakeOptions<Tools, Sets, H, IE, IR, PE, PR, TO>
 ): Capability<
-  ToolErrors<Tools[number]> | SetErrors<Sets[number]> | HookErrors<H> | IE | PE,
+  | ToolErrors<Tools[number]>
+  | SetErrors<Sets[number]>
+  | HookErrors<H>
+  | IE
+  | PE
+  | ([TO] extends [undefined] ? never : HookTimeoutError),
   ToolRequirements<Tools[number]> | SetRequirements<Sets[number]> | HookRequirements<H> | IR | PR
 > => {
   if (options.deferLoading === true && (options.id === undefined || options.id === "")) {
@@ -573,14 +667,33 @@ export const make = <
   self.instructions = toArray(options.instructions)
   self.modelSettings = options.modelSettings
   self.historyProcessors = options.historyProcessors ?? []
-  self.hooks = options.hooks ?? {}
+  self.hooks = configureHooks(
+    options.hooks ?? {},
+    options.name,
+    options.hookTimeout,
+    options.hookTools
+  )
   return self
 }
 
-/** A capability of hooks only (pydantic-ai's `Hooks` capability). */
-export const hooks = <const H extends Hooks<any, any>>(
-  hooks: H
-): Capability<HookErrors<H>, HookRequirements<H>> => make({ hooks })
+/**
+ * A capability of hooks only (pydantic-ai's `Hooks` capability); `options`: a name, a time limit
+ * per hook (`hookTimeout`), the tools its tool hooks apply to (`hookTools`).
+ */
+export const hooks = <
+  const H extends Hooks<any, any>,
+  TO extends HookTimeout | undefined = undefined
+>(
+  hooks: H,
+  options?: {
+    readonly name?: string | undefined
+    readonly hookTimeout?: TO
+    readonly hookTools?: ReadonlyArray<string> | undefined
+  }
+): Capability<
+  HookErrors<H> | ([TO] extends [undefined] ? never : HookTimeoutError),
+  HookRequirements<H>
+> => make({ ...options, hooks }) as any
 
 /** Is this value a capability? */
 export const isCapability = (u: unknown): u is Any =>

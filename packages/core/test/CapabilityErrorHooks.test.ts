@@ -5,13 +5,15 @@
  * order, on every entry point; validation hooks repair, skip, wrap, recover and defer; a
  * `prepareTools` hook hides tools from the model and from execution.
  */
-import { assert, describe, it } from "@effect/vitest"
+import { assert, describe, expectTypeOf, it } from "@effect/vitest"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
+import * as TestClock from "effect/TestClock"
 import {
   Agent,
   AgentError,
@@ -839,6 +841,108 @@ describe("node hooks", () => {
         assert.strictEqual(out.output, "short", driver.name)
       }
       assert.strictEqual(model.requests(), 0)
+    })
+  )
+})
+
+describe("hook options: hookTimeout, hookTools", () => {
+  it.effect("a hook past its time limit fails the run with a typed HookTimeoutError", () =>
+    Effect.gen(function* () {
+      const slow = Capability.hooks(
+        {
+          beforeModelRequest: (_ctx, request) => Effect.as(Effect.sleep("10 seconds"), request),
+          afterRun: (_ctx, result) => Effect.as(Effect.sleep("10 seconds"), result)
+        },
+        // only the model-request hook is limited
+        { name: "slow", hookTimeout: { beforeModelRequest: "1 second" } }
+      )
+      const agent = Agent.make({ capabilities: [slow] })
+      const fiber = yield* Effect.fork(
+        Effect.flip(agent.run("go").pipe(Effect.provide(flaky(0).layer)))
+      )
+      yield* TestClock.adjust("1 second")
+      const error = yield* Fiber.join(fiber)
+      // the error is in the run's types
+      expectTypeOf<Capability.HookTimeoutError>().toMatchTypeOf<typeof error>()
+      assert(error instanceof Capability.HookTimeoutError)
+      assert.strictEqual(error.hook, "beforeModelRequest")
+      assert.strictEqual(error.capability, "slow")
+      assert.strictEqual(error.timeoutMillis, 1000)
+      assert.include(error.message, 'beforeModelRequest hook of capability "slow" timed out')
+
+      // one limit for every hook: the afterRun hook (10 s) is cut at 5 s, the other is not reached
+      const all = Capability.hooks(
+        { afterRun: (_ctx, result) => Effect.as(Effect.sleep("10 seconds"), result) },
+        { hookTimeout: "5 seconds" }
+      )
+      const second = yield* Effect.fork(
+        Effect.flip(
+          Agent.make({ capabilities: [all] })
+            .run("go")
+            .pipe(Effect.provide(flaky(0).layer))
+        )
+      )
+      yield* TestClock.adjust("5 seconds")
+      const cut = yield* Fiber.join(second)
+      assert(cut instanceof Capability.HookTimeoutError)
+      assert.strictEqual(cut.hook, "afterRun")
+    })
+  )
+
+  it.effect("hooks in time are untouched; no option, no HookTimeoutError in the types", () =>
+    Effect.gen(function* () {
+      const quick = Capability.hooks(
+        { beforeModelRequest: (_ctx, request) => Effect.succeed(request) },
+        { hookTimeout: "1 second" }
+      )
+      const result = yield* Agent.make({ capabilities: [quick] })
+        .run("go")
+        .pipe(Effect.provide(flaky(0).layer))
+      assert.strictEqual(result.output, "answered")
+      const plain = Capability.hooks({ beforeRun: () => Effect.void })
+      expectTypeOf(plain).toEqualTypeOf<Capability.Capability<never, never>>()
+    })
+  )
+
+  it.effect("hookTools: tool hooks fire for the listed tools only", () =>
+    Effect.gen(function* () {
+      const log: Array<string> = []
+      const audit = Capability.hooks(
+        {
+          beforeToolExecute: (ctx, execution) =>
+            Effect.sync(() => {
+              log.push(`audit ${ctx.toolName}`)
+              return execution
+            }),
+          afterToolExecute: (_ctx, _execution, result) =>
+            Effect.succeed(`${String(result)} (audited)`)
+        },
+        { hookTools: ["send_email"] }
+      )
+      const tool = (name: string) =>
+        Tool.make(name, {
+          parameters: Schema.Struct({}),
+          handler: () => Effect.succeed(`${name} done`)
+        })
+      const model = FunctionModel.layer((messages) => {
+        const last = messages[messages.length - 1]
+        const returns =
+          last?._tag === "ModelRequest"
+            ? last.parts.filter((p): p is Messages.ToolReturnPart => p._tag === "ToolReturnPart")
+            : []
+        if (returns.length > 0) return FunctionModel.text(returns.map((r) => r.content).join("; "))
+        return FunctionModel.toolCalls([
+          { toolName: "send_email", args: {}, toolCallId: "c1" },
+          { toolName: "read_inbox", args: {}, toolCallId: "c2" }
+        ])
+      })
+      const agent = Agent.make({
+        tools: [tool("send_email"), tool("read_inbox")],
+        capabilities: [audit]
+      })
+      const result = yield* agent.run("go").pipe(Effect.provide(model))
+      assert.deepStrictEqual(log, ["audit send_email"])
+      assert.strictEqual(result.output, "send_email done (audited); read_inbox done")
     })
   )
 })

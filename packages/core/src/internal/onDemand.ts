@@ -117,18 +117,25 @@ const guardHooks = (id: string, hooks: Hooks<any, any>): Hooks<any, any> => {
   const live = (ctx: RunContextService) => isLoaded(ctx, id)
   for (const [key, f] of Object.entries(hooks) as Array<[string, (...args: any) => any]>) {
     if (f === undefined) continue
-    const inert = (args: Array<any>): Effect.Effect<unknown, never, never> | undefined => {
-      if (key === "beforeRun") return Effect.void
-      if (key.startsWith("wrap")) return args[args.length - 1](args[1])
-      if (key.startsWith("on")) return Effect.succeed(noneValue)
-      if (key.startsWith("after")) return Effect.succeed(args[args.length - 1])
-      return Effect.succeed(args[1])
-    }
-    out[key] = (...args: Array<any>) => (live(args[0]) ? f(...args) : inert(args))
+    out[key] = (...args: Array<any>) => (live(args[0]) ? f(...args) : passThrough(key, args))
   }
   return out as Hooks<any, any>
 }
 const noneValue = Option.none()
+
+/**
+ * What a hook that does not apply does with its arguments (an on-demand capability not loaded,
+ * a tool hook filtered to other tools): a `before*` hook gives back its input, a `wrap*` hook
+ * calls `next`, an `after*` hook its value, an error hook `Option.none()`, `prepare*` the
+ * definitions, `beforeRun` nothing.
+ */
+export const passThrough = (key: string, args: ReadonlyArray<any>): Effect.Effect<unknown> => {
+  if (key === "beforeRun") return Effect.void
+  if (key.startsWith("wrap")) return args[args.length - 1](args[1])
+  if (key.startsWith("on")) return Effect.succeed(noneValue)
+  if (key.startsWith("after")) return Effect.succeed(args[args.length - 1])
+  return Effect.succeed(args[1])
+}
 
 /**
  * The parts of deferred capabilities the configuration folds in: tools (hidden until loaded),
