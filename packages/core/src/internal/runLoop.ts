@@ -368,7 +368,7 @@ let runCounter = 0
  * (#14 memory).
  */
 const flat = (s: string): string => {
-  // kept in a module variable so that an optimizing compiler cannot drop the read
+  // stored in a module-level object so that an optimizing compiler cannot drop the read
   sink.c = s.charCodeAt(0)
   return s
 }
