@@ -18,6 +18,18 @@ class Late {
   readonly _tag = "Late"
 }
 
+/** Fails as a transport does when its request is aborted: once `aborted()` holds. */
+const abortedWhen = (aborted: () => boolean) =>
+  Effect.async<never, Error>((resume) => {
+    const poll = setInterval(() => {
+      if (aborted()) {
+        clearInterval(poll)
+        resume(Effect.fail(new Error("aborted")))
+      }
+    }, 5)
+    return Effect.sync(() => clearInterval(poll))
+  })
+
 /** Runs `body` with the deadline's scope in context, as an HTTP attempt runs. */
 const withDeadline = <A, E>(millis: number, body: Effect.Effect<A, E, Scope.Scope>) =>
   Deadline.timeoutFailAborting(
@@ -45,16 +57,8 @@ describe("Deadline.timeoutFailAborting (live clock)", () => {
               scope,
               Effect.sync(() => ran.push("second"))
             )
-            // a transport fails once its request is aborted; here: wait until both ran
-            yield* Effect.async<never, Error>((resume) => {
-              const poll = setInterval(() => {
-                if (ran.length === 2) {
-                  clearInterval(poll)
-                  resume(Effect.fail(new Error("aborted")))
-                }
-              }, 5)
-              return Effect.sync(() => clearInterval(poll))
-            })
+            // a transport fails once its request is aborted; here: once both ran
+            yield* abortedWhen(() => ran.length === 2)
           })
         )
       )
@@ -72,15 +76,7 @@ describe("Deadline.timeoutFailAborting (live clock)", () => {
           Effect.gen(function* () {
             const child = yield* Scope.fork(yield* Effect.scope, ExecutionStrategy.sequential)
             yield* Scope.addFinalizerExit(child, (exit) => Effect.sync(() => exits.push(exit)))
-            yield* Effect.async<never, Error>((resume) => {
-              const poll = setInterval(() => {
-                if (exits.length === 1) {
-                  clearInterval(poll)
-                  resume(Effect.fail(new Error("aborted")))
-                }
-              }, 5)
-              return Effect.sync(() => clearInterval(poll))
-            })
+            yield* abortedWhen(() => exits.length === 1)
           })
         )
       )

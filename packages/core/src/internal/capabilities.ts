@@ -12,14 +12,7 @@
  */
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import {
-  type AgentError,
-  isModelError,
-  type ModelError,
-  ModelRetry,
-  ToolFailed,
-  UserError
-} from "../AgentError.js"
+import { isModelError, type ModelError, ModelRetry, ToolFailed, UserError } from "../AgentError.js"
 import type { AgentNode, AgentRunResult } from "../AgentGraph.js"
 import {
   type Any as AnyCapability,
@@ -254,20 +247,44 @@ export const afterRun = (
 ): Effect.Effect<AgentRunResult<unknown>, unknown, unknown> =>
   Effect.reduce(fns, result, (r, f) => withCtx(f(ctx, r), ctx))
 
+/**
+ * `core` inside `wrap*` hooks, the first one outermost: `call(f, input, next)` calls one hook
+ * with what it wraps (its `next` typed as the hook point says).
+ */
+const nest = <F, I, O>(
+  fns: ReadonlyArray<F>,
+  ctx: RunContextService,
+  core: (input: I) => Effect.Effect<O, unknown, unknown>,
+  call: (
+    f: F,
+    input: I,
+    next: (input: I) => Effect.Effect<O, any>
+  ) => Effect.Effect<O, unknown, unknown>
+): ((input: I) => Effect.Effect<O, unknown, unknown>) => {
+  let next = core
+  for (let i = fns.length - 1; i >= 0; i--) {
+    const f = fns[i]!
+    // a hook's `next` is typed without requirements: the run provides them around the chain
+    const inner = next as (input: I) => Effect.Effect<O, any>
+    next = (input) => withCtx(call(f, input, inner), ctx)
+  }
+  return next
+}
+
 /** `next` inside the `wrapRun` hooks, the first one outermost. */
 export const wrapRun = (
   fns: ReadonlyArray<Fn<"wrapRun">>,
   ctx: RunContextService,
   core: Effect.Effect<AgentRunResult<unknown>, unknown, unknown>
-): Effect.Effect<AgentRunResult<unknown>, unknown, unknown> => {
-  let next = () => core
-  for (let i = fns.length - 1; i >= 0; i--) {
-    const f = fns[i]!
-    const inner = next as () => Effect.Effect<AgentRunResult<unknown>, AgentError>
-    next = () => withCtx(f(ctx, inner), ctx)
-  }
-  return Effect.suspend(next)
-}
+): Effect.Effect<AgentRunResult<unknown>, unknown, unknown> =>
+  Effect.suspend(() =>
+    nest<Fn<"wrapRun">, void, AgentRunResult<unknown>>(
+      fns,
+      ctx,
+      () => core,
+      (f, _, next) => f(ctx, () => next())
+    )()
+  )
 
 /** `beforeNodeRun` hooks in order, each given the previous one's node. */
 export const beforeNodeRun = (
@@ -283,15 +300,8 @@ export const wrapNodeRun = (
   ctx: RunContextService,
   node: AgentNode<unknown>,
   core: (node: AgentNode<unknown>) => Effect.Effect<AgentNode<unknown>, unknown, unknown>
-): Effect.Effect<AgentNode<unknown>, unknown, unknown> => {
-  let next = core
-  for (let i = fns.length - 1; i >= 0; i--) {
-    const f = fns[i]!
-    const inner = next as (n: AgentNode<unknown>) => Effect.Effect<AgentNode<unknown>, AgentError>
-    next = (n) => withCtx(f(ctx, n, inner), ctx)
-  }
-  return Effect.suspend(() => next(node))
-}
+): Effect.Effect<AgentNode<unknown>, unknown, unknown> =>
+  Effect.suspend(() => nest(fns, ctx, core, (f, n, next) => f(ctx, n, next))(node))
 
 /** `afterNodeRun` hooks (a reversed list), each given the previous one's next node. */
 export const afterNodeRun = (
@@ -340,15 +350,8 @@ export const wrapModelRequest = (
   ctx: RunContextService,
   request: ModelRequestContext,
   core: (request: ModelRequestContext) => Effect.Effect<ModelResponse, unknown, unknown>
-): Effect.Effect<ModelResponse, unknown, unknown> => {
-  let next = core
-  for (let i = fns.length - 1; i >= 0; i--) {
-    const f = fns[i]!
-    const inner = next as (r: ModelRequestContext) => Effect.Effect<ModelResponse, ModelError>
-    next = (r) => withCtx(f(ctx, r, inner), ctx)
-  }
-  return next(request)
-}
+): Effect.Effect<ModelResponse, unknown, unknown> =>
+  nest(fns, ctx, core, (f, r, next) => f(ctx, r, next))(request)
 
 /** `afterModelRequest` hooks (a reversed list), each given the previous one's response. */
 export const afterModelRequest = (
