@@ -159,7 +159,11 @@ for (const [name, effect] of Object.entries(variants)) {
   const fibers = []
   const runtime = name.endsWith("with a tracer") ? traced : rt
   for (let i = 0; i < N; i++) fibers.push(runtime.runFork(effect))
-  const wait = args.includes("--wait") ? Number(args[args.indexOf("--wait") + 1]) : http ? 1500 : 300
+  const wait = args.includes("--wait")
+    ? Number(args[args.indexOf("--wait") + 1])
+    : http
+      ? 1500
+      : 300
   if (wait > 0) await new Promise((r) => setTimeout(r, wait))
   const h1 = gc()
   console.log(
