@@ -98,30 +98,49 @@ export const timeoutFail = <A, E, R, E1>(
  * its connection until the server ends it). A transport that ignores the abort signal is not
  * stopped by it (every `@effect/platform` client honours it).
  */
-export const timeoutFailAborting = <A, E, R, E1>(
+export const timeoutFailAborting = <A, E, R, E1, L = never>(
   client: HttpClient.HttpClient,
   scoped: HttpClient.HttpClient.With<HttpClientError.HttpClientError, Scope.Scope>,
   self: (client: HttpClient.HttpClient) => Effect.Effect<A, E, R>,
   duration: Duration.Duration,
-  onTimeout: () => E1
+  onTimeout: () => E1,
+  /**
+   * A fiber ref set for the attempt, as `Effect.locally` would (the transport's span settings,
+   * `request.ts`): set and restored with the scope, with no region of its own.
+   */
+  local?: { readonly ref: FiberRef.FiberRef<L>; readonly value: L }
 ): Effect.Effect<A, E | E1, R> =>
   Effect.clockWith((clock) => {
     // `scoped`'s `Scope` is provided below (or by `Effect.scoped`), not by `self`'s caller
     const bound = scoped as unknown as HttpClient.HttpClient
+    const locally = <X, Y, Z>(effect: Effect.Effect<X, Y, Z>) =>
+      local === undefined ? effect : Effect.locally(effect, local.ref, local.value)
     if (clock.constructor !== LiveClock)
-      return Effect.timeoutFail(Effect.scoped(self(bound)), { duration, onTimeout })
+      return locally(Effect.timeoutFail(Effect.scoped(self(bound)), { duration, onTimeout }))
     const millis = Duration.toMillis(duration)
-    if (millis > MAX_TIMER_MILLIS) return self(client)
+    if (millis > MAX_TIMER_MILLIS) return locally(self(client))
     return Effect.withFiberRuntime<A, E | E1, R>((fiber) => {
       const scope = new AbortScope()
       const timer = setTimeout(() => scope.abort(), millis)
       // The scope is provided by setting the fiber's context for the attempt and restoring it in
       // the one continuation below: `Effect.provideService` would hold an `acquireUseRelease`
-      // region (four frames, a context copy and closures) per request in flight (#14 memory).
+      // region (four frames, a context copy and closures) per request in flight, and so would
+      // an `Effect.locally` for `local` (#14 memory).
       const context = fiber.currentContext
-      const restoreContext = FiberRef.set(FiberRef.currentContext, context)
+      const setContext = FiberRef.set(
+        FiberRef.currentContext,
+        Context.add(context, Scope.Scope, scope)
+      )
+      const restoreOnly = FiberRef.set(FiberRef.currentContext, context)
+      let enter: Effect.Effect<void> = setContext
+      let restoreContext: Effect.Effect<void> = restoreOnly
+      if (local !== undefined) {
+        const previous = fiber.getFiberRef(local.ref)
+        enter = Effect.zipRight(setContext, FiberRef.set(local.ref, local.value))
+        restoreContext = Effect.zipRight(restoreOnly, FiberRef.set(local.ref, previous))
+      }
       return Effect.zipRight(
-        FiberRef.set(FiberRef.currentContext, Context.add(context, Scope.Scope, scope)),
+        enter,
         Effect.uninterruptibleMask((restore) =>
           Effect.matchCauseEffect(restore(self(bound)), {
             // after the deadline the abort's transport failure is the timeout

@@ -16,6 +16,7 @@ import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as FiberRef from "effect/FiberRef"
 import { constTrue } from "effect/Function"
 import type * as Scope from "effect/Scope"
 import * as Tracer from "effect/Tracer"
@@ -62,6 +63,14 @@ export const transportRegion = <A, E, R>(
   options.httpClientSpans === true
     ? Effect.locally(effect, Headers.currentRedactedNames, redactedHeaderNames)
     : Effect.locally(effect, HttpClient.currentTracerDisabledWhen, constTrue)
+
+/** `transportRegion`'s fiber ref and value, for a region that sets it itself (the deadline). */
+const transportLocal = (
+  options: RequestOptions
+): { readonly ref: FiberRef.FiberRef<any>; readonly value: unknown } =>
+  options.httpClientSpans === true
+    ? { ref: Headers.currentRedactedNames, value: redactedHeaderNames }
+    : { ref: HttpClient.currentTracerDisabledWhen, value: constTrue }
 
 /** Header names whose values never reach spans (the platform's defaults plus vendor key headers). */
 const redactedHeaderNames: ReadonlyArray<string | RegExp> = [
@@ -376,22 +385,35 @@ export const postJson: {
   // and decoding the body of each attempt: each attempt's request is aborted by closing the scope
   // the deadline owns (`withScope`), so no fiber is forked per request (bench/ANALYSIS.md, #14).
   const scopedClient = timeout === undefined ? undefined : scopedClientOf(client)
-  return transportRegion(
-    Effect.suspend(() => {
-      const counter = { count: 0 }
-      return withRetry(
-        (scopedClient === undefined || timeout === undefined
-          ? attempt(client, options, request, false, counter, onOk)
-          : Deadline.timeoutFailAborting(
-              client,
-              scopedClient,
-              (bound) => attempt(bound, options, request, false, counter, onOk),
-              timeout,
-              () => timeoutError(options.modelName, timeout)
-            )) as Effect.Effect<unknown, RequestError>,
-        options.retry
-      )
-    }),
-    options
-  )
+  if (scopedClient === undefined || timeout === undefined) {
+    return transportRegion(
+      Effect.suspend(() =>
+        withRetry(
+          attempt(client, options, request, false, { count: 0 }, onOk) as Effect.Effect<
+            unknown,
+            RequestError
+          >,
+          options.retry
+        )
+      ),
+      options
+    )
+  }
+  // With a deadline, the transport's span setting is set and restored by the deadline's own
+  // region around each attempt (no `Effect.locally` region held per request in flight).
+  const local = transportLocal(options)
+  return Effect.suspend(() => {
+    const counter = { count: 0 }
+    return withRetry(
+      Deadline.timeoutFailAborting(
+        client,
+        scopedClient,
+        (bound) => attempt(bound, options, request, false, counter, onOk),
+        timeout,
+        () => timeoutError(options.modelName, timeout),
+        local
+      ) as Effect.Effect<unknown, RequestError>,
+      options.retry
+    )
+  })
 }
