@@ -126,6 +126,50 @@ const drivers: ReadonlyArray<{
   }
 ]
 
+/** The other entry points, for the hooks that wrap the run and its nodes. */
+const moreDrivers: typeof drivers = [
+  {
+    name: "run with eventStreamHandler",
+    drive: (agent) => {
+      const tags: Array<string> = []
+      return Effect.map(
+        agent.run("go", {
+          eventStreamHandler: (events) =>
+            Stream.runForEach(events, (e) => Effect.sync(() => void tags.push(e._tag)))
+        }),
+        (r) => ({ output: r.output, requests: r.usage.requests, tags })
+      )
+    }
+  },
+  {
+    name: "iter (stream)",
+    drive: (agent) =>
+      Effect.scoped(
+        Effect.gen(function* () {
+          const run = yield* agent.iter("go")
+          const tags: Array<string> = []
+          let node = yield* run.nextNode
+          while (node._tag !== "End") {
+            yield* Stream.runForEach(run.stream(node), (e) =>
+              Effect.sync(() => void tags.push(e._tag))
+            )
+            node = yield* run.nextNode
+          }
+          return { output: node.result.output, requests: node.result.usage.requests, tags }
+        })
+      )
+  },
+  {
+    name: "streamOutput",
+    drive: (agent) =>
+      Effect.map(Stream.runCollect(agent.streamOutput("go")), (outputs) => ({
+        output: Chunk.toReadonlyArray(outputs).at(-1) as string,
+        requests: -1,
+        tags: []
+      }))
+  }
+]
+
 describe("onModelRequestError", () => {
   const recovering = (log: Array<string>) =>
     Capability.hooks({
@@ -603,6 +647,7 @@ describe("prepareTools", () => {
 })
 
 describe("wrapRun", () => {
+  const allDrivers = [...drivers, ...moreDrivers]
   const logged = (log: Array<string>, name: string) =>
     Capability.hooks({
       beforeRun: () => Effect.sync(() => void log.push(`${name}.beforeRun`)),
@@ -626,7 +671,7 @@ describe("wrapRun", () => {
         })
     })
 
-  for (const driver of drivers) {
+  for (const driver of allDrivers) {
     it.effect(`${driver.name}: wraps the whole run, first capability outermost`, () =>
       Effect.gen(function* () {
         const log: Array<string> = []
@@ -728,6 +773,7 @@ describe("wrapRun", () => {
 })
 
 describe("node hooks", () => {
+  const allDrivers = [...drivers, ...moreDrivers]
   const tag = (n: { readonly _tag: string }) => n._tag.replace("Node", "")
   const observed = (log: Array<string>, name: string) =>
     Capability.hooks({
@@ -750,7 +796,7 @@ describe("node hooks", () => {
         })
     })
 
-  for (const driver of drivers) {
+  for (const driver of allDrivers) {
     it.effect(`${driver.name}: every node goes through before, wrap (first outermost), after`, () =>
       Effect.gen(function* () {
         const log: Array<string> = []
@@ -836,7 +882,7 @@ describe("node hooks", () => {
           })
         ]
       })
-      for (const driver of drivers) {
+      for (const driver of allDrivers) {
         const out = yield* driver.drive(agent).pipe(Effect.provide(model.layer))
         assert.strictEqual(out.output, "short", driver.name)
       }
