@@ -135,7 +135,9 @@ const moreDrivers: typeof drivers = [
       return Effect.map(
         agent.run("go", {
           eventStreamHandler: (events) =>
-            Stream.runForEach(events, (e) => Effect.sync(() => void tags.push(e._tag)))
+            Effect.ignore(
+              Stream.runForEach(events, (e) => Effect.sync(() => void tags.push(e._tag)))
+            )
         }),
         (r) => ({ output: r.output, requests: r.usage.requests, tags })
       )
