@@ -197,7 +197,7 @@ class AbortScope implements Scope.CloseableScope {
       const finalizers = this.finalizers
       this.finalizers = undefined
       if (finalizers === undefined) return Effect.void
-      // each finalizer runs whatever the others' exits; the first failure is kept
+      // each finalizer runs whatever the others' exits; their failures are combined
       return Effect.flatMap(
         Effect.forEach(finalizers.reverse(), (f) => Effect.exit(f(exit))),
         (exits) => Option.getOrElse(Exit.all(exits), () => Exit.void)

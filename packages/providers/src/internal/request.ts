@@ -59,18 +59,21 @@ export interface RequestOptions {
 export const transportRegion = <A, E, R>(
   effect: Effect.Effect<A, E, R>,
   options: RequestOptions
-): Effect.Effect<A, E, R> =>
-  options.httpClientSpans === true
-    ? Effect.locally(effect, Headers.currentRedactedNames, redactedHeaderNames)
-    : Effect.locally(effect, HttpClient.currentTracerDisabledWhen, constTrue)
+): Effect.Effect<A, E, R> => {
+  const local = transportLocal(options)
+  return Effect.locally(effect, local.ref, local.value)
+}
 
-/** `transportRegion`'s fiber ref and value, for a region that sets it itself (the deadline). */
+/**
+ * The fiber ref `transportRegion` sets and its value, also for a region that sets it itself
+ * (the deadline of a JSON request).
+ */
 const transportLocal = (
   options: RequestOptions
 ): { readonly ref: FiberRef.FiberRef<any>; readonly value: unknown } =>
-  options.httpClientSpans === true
-    ? { ref: Headers.currentRedactedNames, value: redactedHeaderNames }
-    : { ref: HttpClient.currentTracerDisabledWhen, value: constTrue }
+  options.httpClientSpans === true ? redactedHeadersLocal : tracerDisabledLocal
+
+const tracerDisabledLocal = { ref: HttpClient.currentTracerDisabledWhen, value: constTrue }
 
 /** Header names whose values never reach spans (the platform's defaults plus vendor key headers). */
 const redactedHeaderNames: ReadonlyArray<string | RegExp> = [
@@ -83,6 +86,7 @@ const redactedHeaderNames: ReadonlyArray<string | RegExp> = [
   "x-amz-security-token",
   "proxy-authorization"
 ]
+const redactedHeadersLocal = { ref: Headers.currentRedactedNames, value: redactedHeaderNames }
 
 export const buildRequest = (options: RequestOptions): HttpClientRequest.HttpClientRequest => {
   if (options.method === "GET") {
@@ -384,8 +388,7 @@ export const postJson: {
   // A fresh attempt counter per run of the returned effect. The timeout covers sending, reading
   // and decoding the body of each attempt: each attempt's request is aborted by closing the scope
   // the deadline owns (`withScope`), so no fiber is forked per request (bench/ANALYSIS.md, #14).
-  const scopedClient = timeout === undefined ? undefined : scopedClientOf(client)
-  if (scopedClient === undefined || timeout === undefined) {
+  if (timeout === undefined) {
     return transportRegion(
       Effect.suspend(() =>
         withRetry(
@@ -402,12 +405,13 @@ export const postJson: {
   // With a deadline, the transport's span setting is set and restored by the deadline's own
   // region around each attempt (no `Effect.locally` region held per request in flight).
   const local = transportLocal(options)
+  const scoped = scopedClientOf(client)
   return Effect.suspend(() => {
     const counter = { count: 0 }
     return withRetry(
       Deadline.timeoutFailAborting(
         client,
-        scopedClient,
+        scoped,
         (bound) => attempt(bound, options, request, false, counter, onOk),
         timeout,
         () => timeoutError(options.modelName, timeout),
