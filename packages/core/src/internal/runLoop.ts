@@ -895,7 +895,7 @@ class Run<A> implements Machine<A>, ToolHost {
     return this.st.outputOffer?.spec ?? this.resolved.spec
   }
   private get spec(): OutputSpec.Any {
-    return this.st.outputOffer?.spec ?? this.resolved.spec
+    return this.output
   }
 
   // -- ToolHost ---------------------------------------------------------------
@@ -2349,24 +2349,40 @@ class Run<A> implements Machine<A>, ToolHost {
     node: AgentNode<A>,
     streaming: boolean
   ): NodeChannel<A> | Effect.Effect<AgentNode<A>, unknown, unknown> {
+    if (!streaming) return this.hookedStep(node)
     const hooks = this.plan.config.hooks
-    if (hooks === undefined || node._tag === "End") return this.ownBehaviour(node, streaming)
-    const own = hooks.node ? this.nodeHooked(node, streaming) : this.ownBehaviour(node, streaming)
+    if (hooks === undefined || node._tag === "End") return this.ownBehaviour(node, true)
+    const own = (
+      hooks.node ? this.nodeHooked(node, true) : this.ownBehaviour(node, true)
+    ) as NodeChannel<A>
     // `onRunError` hooks: a step's failure may end the run with a recovered output.
     const base =
       hooks.onRunError === undefined
         ? own
-        : streaming
-          ? Channel.catchAll(own as NodeChannel<A>, (e) =>
-              Channel.fromEffect(this.provide(this.recoverRun(e)))
-            )
-          : Effect.catchAll(own as Effect.Effect<AgentNode<A>, unknown, unknown>, (e) =>
-              this.recoverRun(e)
-            )
-    if (hooks.wrapRun === undefined) return base
-    return streaming
-      ? this.wrapChannel(base as NodeChannel<A>)
-      : this.wrapStep(base as Effect.Effect<AgentNode<A>, unknown, unknown>)
+        : Channel.catchAll(own, (e) => Channel.fromEffect(this.provide(this.recoverRun(e))))
+    return hooks.wrapRun === undefined ? base : this.wrapChannel(base)
+  }
+
+  /**
+   * A node run as an Effect (`run`, `iter`'s `next`; the push path gives its own `run`) through
+   * the capability hooks, innermost first: the node hooks, `onRunError`, `wrapRun`.
+   */
+  private hookedStep(
+    node: AgentNode<A>,
+    run?: (node: AgentNode<A>) => Effect.Effect<AgentNode<A>, unknown, unknown>
+  ): Effect.Effect<AgentNode<A>, unknown, unknown> {
+    const hooks = this.plan.config.hooks
+    const plain = (): Effect.Effect<AgentNode<A>, unknown, unknown> =>
+      run === undefined
+        ? (this.ownBehaviour(node, false) as Effect.Effect<AgentNode<A>, unknown, unknown>)
+        : run(node)
+    if (hooks === undefined || node._tag === "End") return plain()
+    const own = hooks.node
+      ? (this.nodeHooked(node, false, run) as Effect.Effect<AgentNode<A>, unknown, unknown>)
+      : plain()
+    const base =
+      hooks.onRunError === undefined ? own : Effect.catchAll(own, (e) => this.recoverRun(e))
+    return hooks.wrapRun === undefined ? base : this.wrapStep(base)
   }
 
   /**
@@ -2425,10 +2441,7 @@ class Run<A> implements Machine<A>, ToolHost {
               Channel.catchAll(this.ownBehaviour(n, true) as NodeChannel<A>, (e) =>
                 Channel.fromEffect(this.provide(settle(ctx, n, Effect.fail(e))))
               ),
-              (next) =>
-                hooks.afterNodeRun === undefined
-                  ? Effect.succeed(next)
-                  : this.provide(settle(ctx, n, Effect.succeed(next)))
+              (next) => this.provide(settle(ctx, n, Effect.succeed(next)))
             )
           )
         }
@@ -2663,9 +2676,6 @@ class Run<A> implements Machine<A>, ToolHost {
         const list = Chunk.toReadonlyArray(events)
         for (let i = 0; i < list.length; i++) onEvent(list[i]!)
       })
-    const hooks = this.plan.config.hooks
-    const recover = hooks?.onRunError !== undefined
-    const wrapped = hooks?.wrapRun !== undefined
     const pushed = (node: AgentNode<A>): Effect.Effect<AgentNode<A>, unknown, unknown> => {
       switch (node._tag) {
         case "UserPromptNode":
@@ -2679,21 +2689,13 @@ class Run<A> implements Machine<A>, ToolHost {
           return Effect.succeed(node)
       }
     }
-    const step = (node: AgentNode<A>): Effect.Effect<AgentRunResult<A>, unknown, unknown> => {
-      const effect =
-        hooks?.node === true
-          ? (this.nodeHooked(node, false, pushed) as Effect.Effect<AgentNode<A>, unknown, unknown>)
-          : pushed(node)
-      const guarded = recover ? Effect.catchAll(effect, (e) => this.recoverRun(e)) : effect
-      return Effect.flatMap(wrapped ? this.wrapStep(guarded) : guarded, go)
-    }
     const go = (node: AgentNode<A>): Effect.Effect<AgentRunResult<A>, unknown, unknown> =>
       node._tag === "End"
         ? Effect.sync(() => {
             onEvent(new AgentRunResultEvent(node.result))
             return node.result
           })
-        : step(node)
+        : Effect.flatMap(this.hookedStep(node, pushed), go)
     return Effect.suspend(() => go(this.st.next as AgentNode<A>))
   }
 
