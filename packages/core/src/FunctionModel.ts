@@ -41,6 +41,10 @@ import type { ModelSettings } from "./ModelSettings.js"
 import { PartsManager } from "./PartsManager.js"
 import type { ToolDefinition } from "./Tool.js"
 import { estimateUsage, hasValues } from "./internal/usageEstimate.js"
+import { unvalidated } from "./internal/construct.js"
+
+const makeModelResponse = unvalidated(ModelResponse)
+const makeResponseCompleteEvent = unvalidated(ResponseCompleteEvent)
 
 /** What the function is told about the request besides the messages. */
 export interface AgentInfo {
@@ -263,15 +267,11 @@ const finalize = (
   messages: ReadonlyArray<ModelMessage>,
   modelName: string
 ): ModelResponse =>
-  new ModelResponse(
-    {
-      ...response,
-      modelName: response.modelName ?? modelName,
-      providerName: response.providerName ?? system,
-      usage: hasValues(response.usage) ? response.usage : estimateUsage([...messages, response])
-    },
-    true
-  )
+  makeModelResponse.copy(response, {
+    modelName: response.modelName ?? modelName,
+    providerName: response.providerName ?? system,
+    usage: hasValues(response.usage) ? response.usage : estimateUsage([...messages, response])
+  })
 
 const fnName = (f: Function | undefined): string => (f === undefined ? "" : f.name)
 
@@ -326,10 +326,7 @@ export const make = <R = never>(
         let items = 0
         const snapshot = (state: "complete" | "incomplete"): ModelResponse => {
           const partial = manager.response({ state })
-          return new ModelResponse(
-            { ...partial, usage: estimateUsage([...messages, partial]) },
-            true
-          )
+          return makeModelResponse.copy(partial, { usage: estimateUsage([...messages, partial]) })
         }
         const events = Stream.suspend(() =>
           streamFn(messages, agentInfo(messages, settings, parameters))
@@ -376,7 +373,7 @@ export const make = <R = never>(
               }
               const ends: Array<ModelResponseStreamEvent> = manager.finish()
               done = true
-              ends.push(new ResponseCompleteEvent({ response: snapshot("complete") }, true))
+              ends.push(makeResponseCompleteEvent({ response: snapshot("complete") }))
               return Stream.fromChunk(Chunk.unsafeFromArray(ends))
             })
           ),

@@ -51,6 +51,11 @@ import type { ModelSettings } from "./ModelSettings.js"
 import type { Service as RunContextService } from "./RunContext.js"
 import { type RequestUsage, RunUsage } from "./Usage.js"
 import * as internal from "./internal/historyProcessors.js"
+import { unvalidated } from "./internal/construct.js"
+
+const makeModelRequest = unvalidated(ModelRequest)
+const makeModelResponse = unvalidated(ModelResponse)
+const makeUserPromptPart = unvalidated(UserPromptPart)
 
 /**
  * A history processor: the messages about to be sent (ending with the request being sent) and
@@ -108,7 +113,7 @@ export const dropThinking: HistoryProcessor = (messages) => {
       )
       if (parts.length !== m.parts.length) {
         out ??= messages.slice(0, i) as Array<ModelMessage>
-        if (parts.length > 0) out.push(new ModelResponse({ ...m, parts }, true))
+        if (parts.length > 0) out.push(makeModelResponse.copy(m, { parts }))
         continue
       }
     }
@@ -400,12 +405,7 @@ export const summarise = <M extends Model.Input>(
         (model) =>
           Effect.flatMap(
             InstrumentedModel.instrument(model).request(
-              [
-                new ModelRequest(
-                  { parts: [new UserPromptPart({ content: text }, true)], instructions },
-                  true
-                )
-              ],
+              [makeModelRequest({ parts: [makeUserPromptPart({ content: text })], instructions })],
               settings,
               Model.ModelRequestParameters.empty
             ),
@@ -426,9 +426,7 @@ export const summarise = <M extends Model.Input>(
     const cut = starts[starts.length - keep]!
     const key = transcript(messages.slice(0, cut))
     const withSummary = (summary: string) =>
-      internal.cutAt(messages, cut, [
-        new UserPromptPart({ content: summaryPrefix + summary }, true)
-      ])
+      internal.cutAt(messages, cut, [makeUserPromptPart({ content: summaryPrefix + summary })])
     const found = cache.get(key)
     if (found !== undefined) return withSummary(found)
     return Effect.map(write(key), (summary) => {

@@ -16,6 +16,7 @@ import { createHash } from "node:crypto"
 import * as Effect from "effect/Effect"
 import type * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
+import * as construct from "./internal/construct.js"
 import { RequestUsage } from "./Usage.js"
 
 /** Provider-specific data kept on a part so it can be sent back unchanged (signatures, item ids…). */
@@ -948,3 +949,39 @@ export const sanitize = (
   }
   return out
 }
+
+/**
+ * A maker of instances of a message or usage class, `unvalidated(C)`, for code that builds many
+ * of them from data it trusts (a provider's decoder, a `FunctionModel`):
+ * `unvalidated(C)(props)` is `new C(props, true)` — the same prototype, fields, key order and
+ * defaults, no validation — without the Schema constructor's per-call work (a copy of the
+ * props, and a new hidden class for each default it fills in: ≈ 1 µs per default, several µs a
+ * message); `.copy(from, changes)` is `new C({ ...from, ...changes }, true)` without the
+ * intermediate object. Make the maker once (at module level) and call it per message.
+ *
+ * @example
+ * ```ts
+ * import { Messages } from "@agentfx/core"
+ *
+ * const makeResponse = Messages.unvalidated(Messages.ModelResponse)
+ * const makeText = Messages.unvalidated(Messages.TextPart)
+ * const response = makeResponse({ parts: [makeText({ content: "Hello" })], modelName: "mine" })
+ * const labelled = makeResponse.copy(response, { runId: "run-1" })
+ * ```
+ *
+ * @since 0.1.0
+ */
+export interface Unvalidated<P, A> {
+  /** `new C(props, true)` */
+  (props: P): A
+  /** `new C({ ...from, ...changes }, true)` */
+  readonly copy: (from: A, changes: Partial<P>) => A
+}
+
+/**
+ * See `Unvalidated`: `new C(props, true)` for a message or usage class `C`, made fast.
+ *
+ * @since 0.1.0
+ */
+export const unvalidated: <P, A>(klass: construct.SchemaClass<P, A>) => Unvalidated<P, A> =
+  construct.unvalidated

@@ -39,6 +39,15 @@ import {
   type ToolArgs
 } from "./Messages.js"
 import { RequestUsage } from "./Usage.js"
+import { unvalidated } from "./internal/construct.js"
+
+const makeBuiltinToolCallPart = unvalidated(BuiltinToolCallPart)
+const makeModelResponse = unvalidated(ModelResponse)
+const makePartEndEvent = unvalidated(PartEndEvent)
+const makePartStartEvent = unvalidated(PartStartEvent)
+const makeTextPart = unvalidated(TextPart)
+const makeThinkingPart = unvalidated(ThinkingPart)
+const makeToolCallPart = unvalidated(ToolCallPart)
 
 type Event = PartStartEvent | PartDeltaEvent | PartEndEvent
 
@@ -167,53 +176,41 @@ export const generateToolCallId = (): string =>
 const toPart = (s: State): ModelResponsePart => {
   switch (s.kind) {
     case "text":
-      return new TextPart(
-        {
-          content: s.content,
-          ...(s.id !== undefined ? { id: s.id } : {}),
-          ...(s.providerDetails !== undefined ? { providerDetails: s.providerDetails } : {})
-        },
-        true
-      )
+      return makeTextPart({
+        content: s.content,
+        ...(s.id !== undefined ? { id: s.id } : {}),
+        ...(s.providerDetails !== undefined ? { providerDetails: s.providerDetails } : {})
+      })
     case "thinking":
-      return new ThinkingPart(
-        {
-          content: s.content,
-          ...(s.id !== undefined ? { id: s.id } : {}),
-          ...(s.signature !== undefined ? { signature: s.signature } : {}),
-          ...(s.redacted !== undefined ? { redacted: s.redacted } : {}),
-          ...(s.providerName !== undefined ? { providerName: s.providerName } : {}),
-          ...(s.providerDetails !== undefined ? { providerDetails: s.providerDetails } : {})
-        },
-        true
-      )
+      return makeThinkingPart({
+        content: s.content,
+        ...(s.id !== undefined ? { id: s.id } : {}),
+        ...(s.signature !== undefined ? { signature: s.signature } : {}),
+        ...(s.redacted !== undefined ? { redacted: s.redacted } : {}),
+        ...(s.providerName !== undefined ? { providerName: s.providerName } : {}),
+        ...(s.providerDetails !== undefined ? { providerDetails: s.providerDetails } : {})
+      })
     case "builtinReturn":
       return s.part
     case "tool":
       if (s.builtin) {
-        return new BuiltinToolCallPart(
-          {
-            toolName: s.toolName,
-            args: s.args ?? {},
-            toolCallId: s.toolCallId,
-            providerName: s.providerName ?? "",
-            ...(s.id !== undefined ? { id: s.id } : {}),
-            ...(s.providerDetails !== undefined ? { providerDetails: s.providerDetails } : {})
-          },
-          true
-        )
-      }
-      return new ToolCallPart(
-        {
+        return makeBuiltinToolCallPart({
           toolName: s.toolName,
           args: s.args ?? {},
           toolCallId: s.toolCallId,
+          providerName: s.providerName ?? "",
           ...(s.id !== undefined ? { id: s.id } : {}),
-          ...(s.providerName !== undefined ? { providerName: s.providerName } : {}),
           ...(s.providerDetails !== undefined ? { providerDetails: s.providerDetails } : {})
-        },
-        true
-      )
+        })
+      }
+      return makeToolCallPart({
+        toolName: s.toolName,
+        args: s.args ?? {},
+        toolCallId: s.toolCallId,
+        ...(s.id !== undefined ? { id: s.id } : {}),
+        ...(s.providerName !== undefined ? { providerName: s.providerName } : {}),
+        ...(s.providerDetails !== undefined ? { providerDetails: s.providerDetails } : {})
+      })
   }
 }
 
@@ -279,7 +276,7 @@ export class PartsManager {
       providerDetails: options?.providerDetails
     }
     const index = this.add(vendorId, s)
-    return new PartStartEvent({ index, part: toPart(s) }, true)
+    return makePartStartEvent({ index, part: toPart(s) })
   }
 
   /** Reasoning text and/or signature arrive for part `vendorId`. */
@@ -317,7 +314,7 @@ export class PartsManager {
       providerDetails: delta.providerDetails
     }
     const index = this.add(vendorId, s)
-    return new PartStartEvent({ index, part: toPart(s) }, true)
+    return makePartStartEvent({ index, part: toPart(s) })
   }
 
   /**
@@ -356,7 +353,7 @@ export class PartsManager {
       if (!s.started) {
         if (s.toolName === "") return undefined
         s.started = true
-        return new PartStartEvent({ index: i, part: toPart(s) }, true)
+        return makePartStartEvent({ index: i, part: toPart(s) })
       }
       if (delta.args === undefined && !delta.toolName) return undefined
       return deltaEvent(i, toolCallPartDelta(delta.toolName, delta.args, delta.toolCallId))
@@ -375,14 +372,14 @@ export class PartsManager {
     const index = this.add(vendorId, s)
     if (s.toolName === "") return undefined
     s.started = true
-    return new PartStartEvent({ index, part: toPart(s) }, true)
+    return makePartStartEvent({ index, part: toPart(s) })
   }
 
   /** A whole part arrives at once (Gemini function calls, a complete block, a built-in tool's return, a generated file). */
   part(vendorId: string | undefined, part: ModelResponsePart): Event {
     const s = stateOf(part)
     const index = this.add(vendorId, s)
-    return new PartStartEvent({ index, part }, true)
+    return makePartStartEvent({ index, part })
   }
 
   /** Marks a part complete (e.g. Anthropic's `content_block_stop`). */
@@ -393,7 +390,7 @@ export class PartsManager {
     if (s.kind === "tool" && !s.started) return undefined
     this.ended.add(i)
     this.byVendorId.delete(vendorId)
-    return new PartEndEvent({ index: i, part: toPart(s) }, true)
+    return makePartEndEvent({ index: i, part: toPart(s) })
   }
 
   /** Ends every open part, in order; call once when the stream is done. */
@@ -404,7 +401,7 @@ export class PartsManager {
       const s = this.parts[i]!
       if (s.kind === "tool" && !s.started) continue
       this.ended.add(i)
-      out.push(new PartEndEvent({ index: i, part: toPart(s) }, true))
+      out.push(makePartEndEvent({ index: i, part: toPart(s) }))
     }
     return out
   }
@@ -424,25 +421,22 @@ export class PartsManager {
     overrides?: ResponseInfo & { readonly state?: "complete" | "incomplete" | "interrupted" }
   ): ModelResponse {
     const info = { ...this.info, ...overrides }
-    return new ModelResponse(
-      {
-        parts: this.currentParts(),
-        usage: info.usage ?? RequestUsage.empty,
-        ...(info.modelName !== undefined ? { modelName: info.modelName } : {}),
-        ...(info.providerName !== undefined ? { providerName: info.providerName } : {}),
-        ...(info.providerResponseId !== undefined
-          ? { providerResponseId: info.providerResponseId }
-          : {}),
-        ...(info.finishReason !== undefined ? { finishReason: info.finishReason } : {}),
-        ...(info.providerFinishReason !== undefined
-          ? { providerFinishReason: info.providerFinishReason }
-          : {}),
-        ...(info.providerDetails !== undefined ? { providerDetails: info.providerDetails } : {}),
-        timestamp: info.timestamp ?? new Date(),
-        state: overrides?.state ?? "incomplete"
-      },
-      true
-    )
+    return makeModelResponse({
+      parts: this.currentParts(),
+      usage: info.usage ?? RequestUsage.empty,
+      ...(info.modelName !== undefined ? { modelName: info.modelName } : {}),
+      ...(info.providerName !== undefined ? { providerName: info.providerName } : {}),
+      ...(info.providerResponseId !== undefined
+        ? { providerResponseId: info.providerResponseId }
+        : {}),
+      ...(info.finishReason !== undefined ? { finishReason: info.finishReason } : {}),
+      ...(info.providerFinishReason !== undefined
+        ? { providerFinishReason: info.providerFinishReason }
+        : {}),
+      ...(info.providerDetails !== undefined ? { providerDetails: info.providerDetails } : {}),
+      timestamp: info.timestamp ?? new Date(),
+      state: overrides?.state ?? "incomplete"
+    })
   }
 }
 

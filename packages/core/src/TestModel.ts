@@ -46,6 +46,12 @@ import { PartsManager } from "./PartsManager.js"
 import type { ToolDefinition } from "./Tool.js"
 import { generate } from "./internal/schemaData.js"
 import { estimateUsage } from "./internal/usageEstimate.js"
+import { unvalidated } from "./internal/construct.js"
+
+const makeModelResponse = unvalidated(ModelResponse)
+const makeResponseCompleteEvent = unvalidated(ResponseCompleteEvent)
+const makeTextPart = unvalidated(TextPart)
+const makeToolCallPart = unvalidated(ToolCallPart)
 
 /** Options of `TestModel`. */
 export interface Options {
@@ -181,18 +187,15 @@ const respond = (
     }
 
     const response = (parts: ReadonlyArray<ModelResponsePart>) =>
-      new ModelResponse({ parts, modelName, providerName: system }, true)
+      makeModelResponse({ parts, modelName, providerName: system })
     const call = (definition: ToolDefinition, args?: unknown) =>
-      new ToolCallPart(
-        {
-          toolName: definition.name,
-          args: (args === undefined
-            ? generateArgs(definition, seed)
-            : wrapOutputArgs(definition, args)) as Record<string, unknown>,
-          toolCallId: toolCallId(definition.name)
-        },
-        true
-      )
+      makeToolCallPart({
+        toolName: definition.name,
+        args: (args === undefined
+          ? generateArgs(definition, seed)
+          : wrapOutputArgs(definition, args)) as Record<string, unknown>,
+        toolCallId: toolCallId(definition.name)
+      })
 
     // First request with tools: call them all.
     if (toolsToCall.length > 0 && !messages.some((m) => m._tag === "ModelResponse")) {
@@ -221,7 +224,7 @@ const respond = (
 
     if (output.kind === "text") {
       if (output.value !== undefined) {
-        return Effect.succeed(response([new TextPart({ content: output.value }, true)]))
+        return Effect.succeed(response([makeTextPart({ content: output.value })]))
       }
       const returns: Record<string, unknown> = {}
       let any = false
@@ -235,7 +238,7 @@ const respond = (
         }
       }
       const content = any ? JSON.stringify(returns) : "success (no tool calls)"
-      return Effect.succeed(response([new TextPart({ content }, true)]))
+      return Effect.succeed(response([makeTextPart({ content })]))
     }
     if (parameters.outputTools.length === 0) return fail("no output tools given")
     const outputTool = parameters.outputTools[seed % parameters.outputTools.length]!
@@ -266,9 +269,7 @@ export const make = (options: Options = {}): Effect.Effect<Service> =>
     ): Effect.Effect<ModelResponse, ModelError> =>
       record({ messages, settings, parameters, streamed: false }).pipe(
         Effect.zipRight(respond(options, modelName, messages, parameters)),
-        Effect.map(
-          (r) => new ModelResponse({ ...r, usage: estimateUsage([...messages, r]) }, true)
-        ),
+        Effect.map((r) => makeModelResponse.copy(r, { usage: estimateUsage([...messages, r]) })),
         Effect.withSpan("TestModel.request", { attributes: { "gen_ai.request.model": modelName } })
       )
 
@@ -304,7 +305,7 @@ export const make = (options: Options = {}): Effect.Effect<Service> =>
             const out: Array<ModelResponseStreamEvent> = manager.finish()
             done = true
             out.push(
-              new ResponseCompleteEvent({ response: manager.response({ state: "complete" }) }, true)
+              makeResponseCompleteEvent({ response: manager.response({ state: "complete" }) })
             )
             return Chunk.unsafeFromArray(out)
           }

@@ -12,6 +12,7 @@
  */
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
+import { unvalidated } from "./internal/construct.js"
 
 const count = Schema.optionalWith(Schema.Number, { default: () => 0 })
 const details = Schema.optionalWith(Schema.Record({ key: Schema.String, value: Schema.Number }), {
@@ -84,7 +85,7 @@ export class RequestUsage extends Schema.Class<RequestUsage>("RequestUsage")(tok
   }
   /** Sum of two usages. */
   add(that: RequestUsage): RequestUsage {
-    return new RequestUsage(sumTokens(this, that), true)
+    return makeRequestUsage(sumTokens(this, that))
   }
 }
 
@@ -100,27 +101,29 @@ export class RunUsage extends Schema.Class<RunUsage>("RunUsage")({
   }
   /** This usage plus one request's usage (counts one request). */
   addRequest(usage: RequestUsage): RunUsage {
-    return new RunUsage(
-      { requests: this.requests + 1, toolCalls: this.toolCalls, ...sumTokens(this, usage) },
-      true
-    )
+    return makeRunUsage({
+      requests: this.requests + 1,
+      toolCalls: this.toolCalls,
+      ...sumTokens(this, usage)
+    })
   }
   /** This usage plus `n` successful tool calls. */
   addToolCalls(n: number): RunUsage {
-    return new RunUsage({ ...this, toolCalls: this.toolCalls + n }, true)
+    return makeRunUsage.copy(this, { toolCalls: this.toolCalls + n })
   }
   /** Sum of two run usages. */
   add(that: RunUsage): RunUsage {
-    return new RunUsage(
-      {
-        requests: this.requests + that.requests,
-        toolCalls: this.toolCalls + that.toolCalls,
-        ...sumTokens(this, that)
-      },
-      true
-    )
+    return makeRunUsage({
+      requests: this.requests + that.requests,
+      toolCalls: this.toolCalls + that.toolCalls,
+      ...sumTokens(this, that)
+    })
   }
 }
+
+// Usage is summed once per request and tool step: without the Schema constructor's work.
+const makeRequestUsage = unvalidated(RequestUsage)
+const makeRunUsage = unvalidated(RunUsage)
 
 /** Which limit a run hit. */
 export const LimitName = Schema.Literal(

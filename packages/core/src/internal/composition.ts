@@ -40,6 +40,10 @@ import { RunContext } from "../RunContext.js"
 import * as Tool from "../Tool.js"
 import { RunUsage, type UsageLimits } from "../Usage.js"
 import type { AgentConfig, RunOptionsAny } from "./runLoop.js"
+import { unvalidated } from "./construct.js"
+
+const makeModelRequest = unvalidated(ModelRequest)
+const makeToolReturnPart = unvalidated(ToolReturnPart)
 
 /** What a sub-agent is, for composition: anything that runs and streams like an agent. */
 export interface Runnable {
@@ -353,17 +357,14 @@ export const runHandoff = (
   let history: ReadonlyArray<ModelMessage> = messages.map((m) =>
     m._tag === "ModelRequest" &&
     m.parts.some((p) => p._tag === "ToolReturnPart" && p.toolCallId === id)
-      ? new ModelRequest(
-          {
-            ...m,
-            parts: m.parts.map((p) =>
-              p._tag === "ToolReturnPart" && p.toolCallId === id
-                ? new ToolReturnPart({ ...p, content: h.toolReturn }, true)
-                : p
-            )
-          },
-          true
-        )
+      ? makeModelRequest({
+          ...m,
+          parts: m.parts.map((p) =>
+            p._tag === "ToolReturnPart" && p.toolCallId === id
+              ? makeToolReturnPart.copy(p, { content: h.toolReturn })
+              : p
+          )
+        })
       : m
   )
   if (h.inputFilter !== undefined) history = h.inputFilter(history)

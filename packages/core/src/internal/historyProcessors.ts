@@ -22,6 +22,9 @@ import {
 } from "../Messages.js"
 import { RunContext, type Service as RunContextService } from "../RunContext.js"
 import { repairHistory } from "./historyRepair.js"
+import { unvalidated } from "./construct.js"
+
+const makeModelRequest = unvalidated(ModelRequest)
 
 /** A processor as the loop sees it (types live in `HistoryProcessor.ts`). */
 export type AnyProcessor = (
@@ -75,10 +78,7 @@ export const cutAt = (
   // The kept request's own system prompt parts stay ahead of the summary and the prompt.
   const ownSystem = own.filter((p): p is SystemPromptPart => p._tag === "SystemPromptPart")
   const rest = own.filter((p) => p._tag !== "SystemPromptPart")
-  kept[0] = new ModelRequest(
-    { ...first, parts: [...carried, ...ownSystem, ...extra, ...rest] },
-    true
-  )
+  kept[0] = makeModelRequest.copy(first, { parts: [...carried, ...ownSystem, ...extra, ...rest] })
   return kept
 }
 

@@ -13,21 +13,22 @@ import {
   type ToolCallPart,
   ToolReturnPart
 } from "../Messages.js"
+import { unvalidated } from "./construct.js"
+
+const makeModelRequest = unvalidated(ModelRequest)
+const makeToolReturnPart = unvalidated(ToolReturnPart)
 
 /** The content of a synthesised return, as pydantic-ai words it. */
 export const interruptedContent = "The tool call was interrupted before a result was produced."
 
 const synthesize = (call: ToolCallPart): ToolReturnPart =>
-  new ToolReturnPart(
-    {
-      toolName: call.toolName,
-      toolCallId: call.toolCallId,
-      content: interruptedContent,
-      outcome: "interrupted",
-      metadata: { agentfx_synthesized_tool_return: true }
-    },
-    true
-  )
+  makeToolReturnPart({
+    toolName: call.toolName,
+    toolCallId: call.toolCallId,
+    content: interruptedContent,
+    outcome: "interrupted",
+    metadata: { agentfx_synthesized_tool_return: true }
+  })
 
 const isToolResult = (p: ModelRequestPart): boolean =>
   (p._tag === "ToolReturnPart" || p._tag === "RetryPromptPart") && p.toolCallId !== undefined
@@ -53,7 +54,7 @@ export const removeOrphans = (
       )
       if (parts.length !== m.parts.length) {
         if (out === undefined) out = messages.slice(0, i) as Array<ModelMessage>
-        if (parts.length > 0) out.push(new ModelRequest({ ...m, parts }, true))
+        if (parts.length > 0) out.push(makeModelRequest.copy(m, { parts }))
         continue
       }
     }
@@ -94,7 +95,7 @@ export const repairHistory = (
             if (isToolResult(p)) at = j + 1
           })
           const parts = [...m.parts.slice(0, at), ...missing, ...m.parts.slice(at)]
-          push(i, new ModelRequest({ ...m, parts }, true))
+          push(i, makeModelRequest.copy(m, { parts }))
           continue
         }
       }
@@ -105,7 +106,7 @@ export const repairHistory = (
       const trailing = next === undefined
       if ((next !== undefined && next._tag === "ModelResponse") || (trailing && repairTrailing)) {
         if (out === undefined) out = messages.slice(0, i + 1) as Array<ModelMessage>
-        out.push(new ModelRequest({ parts: m.toolCalls.map(synthesize) }, true))
+        out.push(makeModelRequest({ parts: m.toolCalls.map(synthesize) }))
       }
     }
   }

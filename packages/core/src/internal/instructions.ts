@@ -15,6 +15,10 @@ import {
   SystemPromptPart
 } from "../Messages.js"
 import { RunContext, type Service as RunContextService } from "../RunContext.js"
+import { unvalidated } from "./construct.js"
+
+const makeModelRequest = unvalidated(ModelRequest)
+const makeSystemPromptPart = unvalidated(SystemPromptPart)
 
 /** The system prompt parts of a fresh conversation (empty results are left out). */
 export const systemPromptParts = (
@@ -26,17 +30,17 @@ export const systemPromptParts = (
     Effect.map(
       Effect.forEach(prompts, (p) =>
         typeof p === "string"
-          ? Effect.succeed(p === "" ? undefined : new SystemPromptPart({ content: p }, true))
+          ? Effect.succeed(p === "" ? undefined : makeSystemPromptPart({ content: p }))
           : p instanceof DynamicSystemPrompt
             ? Effect.map(Effect.provideService(p.prompt, RunContext, ctx), (content) =>
                 content === undefined || content === ""
                   ? undefined
-                  : new SystemPromptPart({ content, dynamicRef: p.ref }, true)
+                  : makeSystemPromptPart({ content, dynamicRef: p.ref })
               )
             : Effect.map(Effect.provideService(p, RunContext, ctx), (content) =>
                 content === undefined || content === ""
                   ? undefined
-                  : new SystemPromptPart({ content }, true)
+                  : makeSystemPromptPart({ content })
               )
       ),
       (parts) => parts.filter((p): p is SystemPromptPart => p !== undefined)
@@ -82,9 +86,9 @@ export const reevaluateSystemPrompts = (
           continue
         }
         const content = yield* Effect.provideService(dynamic.prompt, RunContext, context)
-        parts.push(new SystemPromptPart({ content: content ?? "", dynamicRef: dynamic.ref }, true))
+        parts.push(makeSystemPromptPart({ content: content ?? "", dynamicRef: dynamic.ref }))
       }
-      out.push(new ModelRequest({ ...m, parts }, true))
+      out.push(makeModelRequest.copy(m, { parts }))
     }
     return out
   })

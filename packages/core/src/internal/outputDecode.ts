@@ -18,6 +18,9 @@ import { RunContext, type Service as RunContextService } from "../RunContext.js"
 import type { OutputValidation } from "../Capability.js"
 import { afterOutputProcess, type CompiledHooks, validateOutput } from "./capabilities.js"
 import type { AgentConfig, Machine } from "./runLoop.js"
+import { unvalidated } from "./construct.js"
+
+const makeToolCallPart = unvalidated(ToolCallPart)
 
 const isModelRetry = (u: unknown): u is ModelRetry => u instanceof ModelRetry
 
@@ -117,10 +120,7 @@ export const partialOutputs = <A>(
       // the step's offer (`prepareOutputTools` may hide output tools)
       if (machine.output.isOutputTool(c.name)) {
         decode = spec.handleToolCall(
-          new ToolCallPart(
-            { toolName: c.name, toolCallId: `partial_${index}`, args: c.args },
-            true
-          ),
+          makeToolCallPart({ toolName: c.name, toolCallId: `partial_${index}`, args: c.args }),
           { partial: true }
         )
         break

@@ -12,13 +12,14 @@ import * as Cost from "../Cost.js"
 import { type ModelMessage, ModelResponse } from "../Messages.js"
 import * as Ref from "effect/Ref"
 import { RequestUsage, type RunUsage, type UsageLimits } from "../Usage.js"
+import { unvalidated } from "./construct.js"
+
+const makeModelResponse = unvalidated(ModelResponse)
+const makeRequestUsage = unvalidated(RequestUsage)
 
 /** `response` with its price on its usage. */
 export const withCost = (response: ModelResponse, cost: number): ModelResponse =>
-  new ModelResponse(
-    { ...response, usage: new RequestUsage({ ...response.usage, cost }, true) },
-    true
-  )
+  makeModelResponse({ ...response, usage: makeRequestUsage.copy(response.usage, { cost }) })
 
 /**
  * The least a request sending `messages` will cost: its input is at least the previous
@@ -34,15 +35,12 @@ export const lowerBound = (
     if (m._tag === "ModelResponse") {
       const u = m.usage
       return price(
-        new RequestUsage(
-          {
-            inputTokens: u.inputTokens + u.outputTokens,
-            cacheReadTokens: u.cacheReadTokens,
-            cacheWriteTokens: 0,
-            outputTokens: 0
-          },
-          true
-        )
+        makeRequestUsage({
+          inputTokens: u.inputTokens + u.outputTokens,
+          cacheReadTokens: u.cacheReadTokens,
+          cacheWriteTokens: 0,
+          outputTokens: 0
+        })
       )
     }
   }

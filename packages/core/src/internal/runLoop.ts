@@ -108,6 +108,21 @@ import {
 import * as pricing from "./pricing.js" // [prod #18]
 import { EventSink, HandoffRequest, runHandoff } from "./composition.js" // [compose #18]
 import { openSpanIn, withScopeAndContext } from "./spanRegion.js"
+import { unvalidated } from "./construct.js"
+
+// The run's own messages are made without the Schema constructors' per-call work (construct.ts).
+const makeModelRequest = unvalidated(ModelRequest)
+const makeModelResponse = unvalidated(ModelResponse)
+const makeUserPromptPart = unvalidated(UserPromptPart)
+const makeSystemPromptPart = unvalidated(SystemPromptPart)
+const makeRetryPromptPart = unvalidated(RetryPromptPart)
+const makeToolReturnPart = unvalidated(ToolReturnPart)
+
+/** The user's prompt as a request part: a string is valid by construction, content is validated. */
+const promptPart = (prompt: string | ReadonlyArray<UserContent>): UserPromptPart =>
+  typeof prompt === "string"
+    ? makeUserPromptPart({ content: prompt })
+    : new UserPromptPart({ content: prompt })
 
 // ---------------------------------------------------------------------------
 // Configuration
@@ -484,7 +499,7 @@ class Plan {
     this.staticSystemParts = config.systemPrompts.every((p) => typeof p === "string")
       ? (config.systemPrompts as ReadonlyArray<string>)
           .filter((p) => p !== "")
-          .map((content) => new SystemPromptPart({ content }, true))
+          .map((content) => makeSystemPromptPart({ content }))
       : undefined
     const fixed = config.toolset.fixed
     this.fixedTools =
@@ -1123,11 +1138,10 @@ class Run<A> implements Machine<A>, ToolHost {
       // A fresh conversation with static system prompts: nothing to evaluate.
       return Effect.sync(() => {
         const parts: Array<ModelRequestPart> = [...staticParts]
-        // A string prompt is valid by construction; only structured content is validated.
-        parts.push(new UserPromptPart({ content: prompt }, typeof prompt === "string"))
+        parts.push(promptPart(prompt))
         this.setMessages([])
         this.st.newMessageIndex = 0
-        return new ModelRequestNode(new ModelRequest({ parts }, true))
+        return new ModelRequestNode(makeModelRequest({ parts }))
       })
     }
     return Effect.gen(this, function* () {
@@ -1148,7 +1162,7 @@ class Run<A> implements Machine<A>, ToolHost {
               reason: "No message history, user prompt, or instructions provided"
             })
           }
-          return new ModelRequestNode(new ModelRequest({ parts: yield* this.systemParts() }, true))
+          return new ModelRequestNode(makeModelRequest({ parts: yield* this.systemParts() }))
         }
         if (last._tag === "ModelRequest") return new ModelRequestNode(last, true)
         if (last.toolCalls.length > 0) {
@@ -1163,18 +1177,17 @@ class Run<A> implements Machine<A>, ToolHost {
       const history =
         given.length === 0 ? given : yield* this.reevaluate(repairHistory(given, true))
       const parts: Array<ModelRequestPart> = history.length === 0 ? yield* this.systemParts() : []
-      // A string prompt is valid by construction; only structured content is validated.
-      parts.push(new UserPromptPart({ content: node.prompt }, typeof node.prompt === "string"))
+      parts.push(promptPart(node.prompt))
       const last = history[history.length - 1]
       if (last !== undefined && last._tag === "ModelRequest") {
         // Answers to the previous response's calls and the new prompt go in one request.
         this.setMessages(history.slice(0, -1))
         st.newMessageIndex = history.length - 1
-        return new ModelRequestNode(new ModelRequest({ parts: [...last.parts, ...parts] }, true))
+        return new ModelRequestNode(makeModelRequest({ parts: [...last.parts, ...parts] }))
       }
       this.setMessages(history)
       st.newMessageIndex = history.length
-      return new ModelRequestNode(new ModelRequest({ parts }, true))
+      return new ModelRequestNode(makeModelRequest({ parts }))
     })
   }
 
@@ -1222,7 +1235,7 @@ class Run<A> implements Machine<A>, ToolHost {
       const problem = this.checkDeferredResults(calls, answered, results)
       if (problem !== undefined) return yield* new UserError({ reason: problem })
       if (prompt !== undefined) {
-        carried.push(new UserPromptPart({ content: prompt }, typeof prompt === "string"))
+        carried.push(promptPart(prompt))
       }
       const history = yield* this.reevaluate(repairHistory(given.slice(0, end), false))
       this.setMessages(history)
@@ -1308,7 +1321,7 @@ class Run<A> implements Machine<A>, ToolHost {
 
   /** A steering prompt as a request part; structured content is validated. */
   private steeringPart(prompt: string | ReadonlyArray<UserContent>): UserPromptPart | UserError {
-    if (typeof prompt === "string") return new UserPromptPart({ content: prompt }, true)
+    if (typeof prompt === "string") return makeUserPromptPart({ content: prompt })
     try {
       return new UserPromptPart({ content: prompt })
     } catch (e) {
@@ -1359,17 +1372,14 @@ class Run<A> implements Machine<A>, ToolHost {
     const given = node.request
     const steered = this.steered
     this.steered = undefined
-    const request = new ModelRequest(
-      {
-        parts: steered === undefined ? given.parts : [...given.parts, ...steered],
-        ...(instructions !== undefined ? { instructions } : {}),
-        runId: this.runId,
-        timestamp: new Date(this.clock.unsafeCurrentTimeMillis()),
-        conversationId: this.conversationId,
-        ...(given.metadata !== undefined ? { metadata: given.metadata } : {})
-      },
-      true
-    )
+    const request = makeModelRequest({
+      parts: steered === undefined ? given.parts : [...given.parts, ...steered],
+      ...(instructions !== undefined ? { instructions } : {}),
+      runId: this.runId,
+      timestamp: new Date(this.clock.unsafeCurrentTimeMillis()),
+      conversationId: this.conversationId,
+      ...(given.metadata !== undefined ? { metadata: given.metadata } : {})
+    })
     this.setMessages(
       node.resend ? [...beforeLastRequest(st.messages), request] : [...st.messages, request]
     )
@@ -1505,20 +1515,17 @@ class Run<A> implements Machine<A>, ToolHost {
   private stamped(response: ModelResponse): ModelResponse {
     return response.conversationId === this.conversationId
       ? response
-      : new ModelResponse({ ...response, conversationId: this.conversationId }, true)
+      : makeModelResponse.copy(response, { conversationId: this.conversationId })
   }
 
   /** A request holding the last tool results of a run that ends (never sent to the model). */
   private closingRequest(parts: ReadonlyArray<ModelRequestPart>): ModelRequest {
-    return new ModelRequest(
-      {
-        parts,
-        runId: this.runId,
-        timestamp: new Date(this.clock.unsafeCurrentTimeMillis()),
-        conversationId: this.conversationId
-      },
-      true
-    )
+    return makeModelRequest({
+      parts,
+      runId: this.runId,
+      timestamp: new Date(this.clock.unsafeCurrentTimeMillis()),
+      conversationId: this.conversationId
+    })
   }
 
   /** Takes a response into the run; `counted: false` for a substitute (no request was sent). */
@@ -1630,7 +1637,7 @@ class Run<A> implements Machine<A>, ToolHost {
             return Effect.zipRight(
               // Usage and limits as for any response; the next request carries the prompt.
               this.finishResponse(kept, requested && !recovered),
-              this.outputRetry(new RetryPromptPart({ content: retryContent(retry) }, true))
+              this.outputRetry(makeRetryPromptPart({ content: retryContent(retry) }))
             )
           }
         )
@@ -1643,12 +1650,12 @@ class Run<A> implements Machine<A>, ToolHost {
    * the retry prompt added (one output retry).
    */
   private resendWithRetry(retry: ModelRetry): Effect.Effect<AgentNode<A>, unknown> {
-    const part = new RetryPromptPart({ content: retryContent(retry) }, true)
+    const part = makeRetryPromptPart({ content: retryContent(retry) })
     return Effect.suspend(() => {
       const last = this.st.messages[this.st.messages.length - 1] as ModelRequest
       return Effect.as(
         this.countOutputRetry(part.content),
-        new ModelRequestNode(new ModelRequest({ parts: [...last.parts, part] }, true), true)
+        new ModelRequestNode(makeModelRequest({ parts: [...last.parts, part] }), true)
       )
     })
   }
@@ -1666,10 +1673,10 @@ class Run<A> implements Machine<A>, ToolHost {
         ? Effect.void
         : Effect.map(streamed.response, (r) =>
             this.append(
-              new ModelResponse(
-                { ...r, state: "interrupted", conversationId: this.conversationId },
-                true
-              )
+              makeModelResponse.copy(r, {
+                state: "interrupted",
+                conversationId: this.conversationId
+              })
             )
           )
     )
@@ -1716,7 +1723,7 @@ class Run<A> implements Machine<A>, ToolHost {
           (r) =>
             Effect.map(
               this.finishResponse(
-                r.state === "complete" ? r : new ModelResponse({ ...r, state: "complete" }, true)
+                r.state === "complete" ? r : makeModelResponse.copy(r, { state: "complete" })
               ),
               (next) => {
                 done = true
@@ -1903,7 +1910,7 @@ class Run<A> implements Machine<A>, ToolHost {
             done = true
             return response.state === "complete"
               ? response
-              : new ModelResponse({ ...response, state: "complete" }, true)
+              : makeModelResponse.copy(response, { state: "complete" })
           })
         // A substitute response (no request sent): its parts' start and end events.
         return this.hookedRequest(prep, send, (response) => {
@@ -1952,7 +1959,7 @@ class Run<A> implements Machine<A>, ToolHost {
   private outputRetry(part: RetryPromptPart): Effect.Effect<AgentNode<A>, unknown> {
     return Effect.as(
       this.countOutputRetry(part.content),
-      new ModelRequestNode(new ModelRequest({ parts: [part] }, true))
+      new ModelRequestNode(makeModelRequest({ parts: [part] }))
     )
   }
 
@@ -2024,7 +2031,7 @@ class Run<A> implements Machine<A>, ToolHost {
           (result) =>
             result.ok
               ? this.end(result.value)
-              : this.outputRetry(new RetryPromptPart({ content: retryContent(result.error) }, true))
+              : this.outputRetry(makeRetryPromptPart({ content: retryContent(result.error) }))
         )
       }
     }
@@ -2043,10 +2050,10 @@ class Run<A> implements Machine<A>, ToolHost {
           })
         )
       }
-      return this.outputRetry(new RetryPromptPart({ content: this.alternatives(true) }, true))
+      return this.outputRetry(makeRetryPromptPart({ content: this.alternatives(true) }))
     }
     if (!spec.allowTextOutput && spec.acceptsText !== true) {
-      return this.outputRetry(new RetryPromptPart({ content: this.alternatives(false) }, true))
+      return this.outputRetry(makeRetryPromptPart({ content: this.alternatives(false) }))
     }
     const hooked =
       this.plan.config.hooks?.output === true
@@ -2062,7 +2069,7 @@ class Run<A> implements Machine<A>, ToolHost {
     return Effect.flatMap(decoded, (result) =>
       result.ok
         ? this.end(result.value)
-        : this.outputRetry(new RetryPromptPart({ content: retryContent(result.error) }, true))
+        : this.outputRetry(makeRetryPromptPart({ content: retryContent(result.error) }))
     )
   }
 
@@ -2123,14 +2130,11 @@ class Run<A> implements Machine<A>, ToolHost {
       }
       return {
         ok: false as const,
-        part: new RetryPromptPart(
-          {
-            content: retryContent(result.error),
-            toolName: call.toolName,
-            toolCallId: call.toolCallId
-          },
-          true
-        )
+        part: makeRetryPromptPart({
+          content: retryContent(result.error),
+          toolName: call.toolName,
+          toolCallId: call.toolCallId
+        })
       }
     })
   }
@@ -2318,7 +2322,7 @@ class Run<A> implements Machine<A>, ToolHost {
         // Only text could end the run here (tool calls were all non-output and skipped): treat as text.
         return yield* this.handleText(response)
       }
-      return new ModelRequestNode(new ModelRequest({ parts }, true))
+      return new ModelRequestNode(makeModelRequest({ parts }))
     })
   }
 
@@ -2805,7 +2809,7 @@ const finalResultOf = (part: PartStartEvent["part"]): FinalResultEvent =>
     : new FinalResultEvent({}, true)
 
 const statusReturn = (call: ToolCallPart, content: string) =>
-  new ToolReturnPart({ toolName: call.toolName, toolCallId: call.toolCallId, content }, true)
+  makeToolReturnPart({ toolName: call.toolName, toolCallId: call.toolCallId, content })
 
 /** The `invoke_agent` span of an agent's runs: its name and options. */
 export const agentSpan = (name: string | undefined, description?: string | undefined) => ({

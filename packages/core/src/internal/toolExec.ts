@@ -41,6 +41,10 @@ import type { RunUsage, UsageLimits } from "../Usage.js"
 import { type CompiledHooks, executeTool, validateTool } from "./capabilities.js"
 import * as genai from "./genai.js"
 import { withSpanAndContext } from "./spanRegion.js"
+import { unvalidated } from "./construct.js"
+
+const makeRetryPromptPart = unvalidated(RetryPromptPart)
+const makeToolReturnPart = unvalidated(ToolReturnPart)
 
 /** What tool execution needs from its run. */
 export interface ToolHost {
@@ -91,16 +95,13 @@ const isDeferred = (u: unknown): u is Deferred | ApprovalRequired | CallDeferred
 /** The return of a call: a handler's `ToolReturn` keeps its metadata on the part. */
 const returnPart = (call: ToolCallPart, content: unknown): ToolReturnPart =>
   content instanceof ToolReturn
-    ? new ToolReturnPart(
-        {
-          toolName: call.toolName,
-          toolCallId: call.toolCallId,
-          content: content.value,
-          ...(content.metadata !== undefined ? { metadata: content.metadata } : {})
-        },
-        true
-      )
-    : new ToolReturnPart({ toolName: call.toolName, toolCallId: call.toolCallId, content }, true)
+    ? makeToolReturnPart({
+        toolName: call.toolName,
+        toolCallId: call.toolCallId,
+        content: content.value,
+        ...(content.metadata !== undefined ? { metadata: content.metadata } : {})
+      })
+    : makeToolReturnPart({ toolName: call.toolName, toolCallId: call.toolCallId, content })
 
 /**
  * The `CallEnd` of one call: its callbacks run once, when the call's region closes (whatever
@@ -165,14 +166,11 @@ export const runFunctionCall = (
     }
     failed.add(call.toolName)
     return Effect.succeed(
-      new RetryPromptPart(
-        {
-          content: retryContent(error),
-          toolName: call.toolName,
-          toolCallId: call.toolCallId
-        },
-        true
-      )
+      makeRetryPromptPart({
+        content: retryContent(error),
+        toolName: call.toolName,
+        toolCallId: call.toolCallId
+      })
     )
   }
   const body: Effect.Effect<CallOutcome, unknown, unknown> =
@@ -289,16 +287,13 @@ export const runFunctionCall = (
                   Effect.catchIf(isRetryOrFailed, (e) =>
                     e._tag === "ToolFailed"
                       ? Effect.succeed(
-                          new ToolReturnPart(
-                            {
-                              toolName: call.toolName,
-                              toolCallId: call.toolCallId,
-                              content: e.reason,
-                              outcome: "failed",
-                              ...(e.metadata !== undefined ? { metadata: e.metadata } : {})
-                            },
-                            true
-                          ) as CallResult
+                          makeToolReturnPart({
+                            toolName: call.toolName,
+                            toolCallId: call.toolCallId,
+                            content: e.reason,
+                            outcome: "failed",
+                            ...(e.metadata !== undefined ? { metadata: e.metadata } : {})
+                          }) as CallResult
                         )
                       : onRetry(e)
                   )
@@ -342,10 +337,12 @@ export const answeredOutside = (
         : undefined
   if (denied === undefined) return undefined
   return Effect.succeed(
-    new ToolReturnPart(
-      { toolName: call.toolName, toolCallId: id, content: denied, outcome: "denied" },
-      true
-    )
+    makeToolReturnPart({
+      toolName: call.toolName,
+      toolCallId: id,
+      content: denied,
+      outcome: "denied"
+    })
   )
 }
 
@@ -417,23 +414,17 @@ export const externalResult = (
   if (result instanceof ModelRetry) return onRetry(result)
   if (result instanceof ToolFailed) {
     return Effect.succeed(
-      new ToolReturnPart(
-        {
-          toolName: call.toolName,
-          toolCallId: call.toolCallId,
-          content: result.reason,
-          outcome: "failed",
-          ...(result.metadata !== undefined ? { metadata: result.metadata } : {})
-        },
-        true
-      )
+      makeToolReturnPart({
+        toolName: call.toolName,
+        toolCallId: call.toolCallId,
+        content: result.reason,
+        outcome: "failed",
+        ...(result.metadata !== undefined ? { metadata: result.metadata } : {})
+      })
     )
   }
   return Effect.succeed(
-    new ToolReturnPart(
-      { toolName: call.toolName, toolCallId: call.toolCallId, content: result },
-      true
-    )
+    makeToolReturnPart({ toolName: call.toolName, toolCallId: call.toolCallId, content: result })
   )
 }
 

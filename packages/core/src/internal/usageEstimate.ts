@@ -7,6 +7,9 @@
  */
 import type { ModelMessage, ModelResponsePart, UserContent } from "../Messages.js"
 import { RequestUsage } from "../Usage.js"
+import { unvalidated } from "./construct.js"
+
+const makeRequestUsage = unvalidated(RequestUsage)
 
 const TOKEN_SPLIT = /[\s",.:]+/
 
@@ -67,7 +70,7 @@ export const estimateUsage = (messages: Iterable<ModelMessage>): RequestUsage =>
       outputTokens += estimateResponseTokens(message.parts)
     }
   }
-  return new RequestUsage({ inputTokens, outputTokens }, true)
+  return makeRequestUsage({ inputTokens, outputTokens })
 }
 
 /** Does a usage carry any number (a model-reported usage we should keep)? */

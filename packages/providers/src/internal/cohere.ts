@@ -16,6 +16,11 @@ import * as Chat from "./chatMessages.js"
 import type { StreamDecoder } from "./streamDecoder.js"
 import { completeResponse, str } from "./wire.js"
 
+const makeRequestUsage = Messages.unvalidated(Usage.RequestUsage)
+const makeTextPart = Messages.unvalidated(Messages.TextPart)
+const makeThinkingPart = Messages.unvalidated(Messages.ThinkingPart)
+const makeToolCallPart = Messages.unvalidated(Messages.ToolCallPart)
+
 type Json = Record<string, unknown>
 
 /** The provider name on responses and parts. */
@@ -216,18 +221,15 @@ export const decodeUsage = (usage: unknown): Usage.RequestUsage => {
   const details: Record<string, number> = {}
   if (typeof billed.input_tokens === "number") details.billed_input_tokens = billed.input_tokens
   if (typeof billed.output_tokens === "number") details.billed_output_tokens = billed.output_tokens
-  return new Usage.RequestUsage(
-    {
-      inputTokens: num(tokens.input_tokens),
-      outputTokens: num(tokens.output_tokens),
-      cacheReadTokens: num(usage.cached_tokens),
-      cacheWriteTokens: 0,
-      inputAudioTokens: 0,
-      outputAudioTokens: 0,
-      details
-    },
-    true
-  )
+  return makeRequestUsage({
+    inputTokens: num(tokens.input_tokens),
+    outputTokens: num(tokens.output_tokens),
+    cacheReadTokens: num(usage.cached_tokens),
+    cacheWriteTokens: 0,
+    inputAudioTokens: 0,
+    outputAudioTokens: 0,
+    details
+  })
 }
 
 /** The citations of a text part (Cohere's `citations`, kept as sent), or `[]`. */
@@ -253,10 +255,11 @@ export const decodeResponse = (
   const citations = Array.isArray(message.citations) ? message.citations.filter(isObj) : []
   if (typeof message.tool_plan === "string" && message.tool_plan !== "")
     parts.push(
-      new Messages.ThinkingPart(
-        { content: message.tool_plan, id: TOOL_PLAN_ID, providerName: PROVIDER_NAME },
-        true
-      )
+      makeThinkingPart({
+        content: message.tool_plan,
+        id: TOOL_PLAN_ID,
+        providerName: PROVIDER_NAME
+      })
     )
   const content = Array.isArray(message.content) ? message.content : []
   const textIndexes: Array<number> = []
@@ -269,31 +272,25 @@ export const decodeResponse = (
       )
       textIndexes.push(parts.length)
       parts.push(
-        new Messages.TextPart(
+        makeTextPart(
           own.length > 0
             ? { content: c.text, providerDetails: { citations: own } }
-            : { content: c.text },
-          true
+            : { content: c.text }
         )
       )
     } else if (c.type === "thinking" && typeof c.thinking === "string")
-      parts.push(
-        new Messages.ThinkingPart({ content: c.thinking, providerName: PROVIDER_NAME }, true)
-      )
+      parts.push(makeThinkingPart({ content: c.thinking, providerName: PROVIDER_NAME }))
   })
   if (Array.isArray(message.tool_calls)) {
     for (const call of message.tool_calls) {
       if (!isObj(call) || !isObj(call.function)) continue
       const fn = call.function
       parts.push(
-        new Messages.ToolCallPart(
-          {
-            toolName: str(fn.name) ?? "",
-            args: typeof fn.arguments === "string" || isObj(fn.arguments) ? fn.arguments : {},
-            toolCallId: str(call.id) ?? `call_${parts.length}`
-          },
-          true
-        )
+        makeToolCallPart({
+          toolName: str(fn.name) ?? "",
+          args: typeof fn.arguments === "string" || isObj(fn.arguments) ? fn.arguments : {},
+          toolCallId: str(call.id) ?? `call_${parts.length}`
+        })
       )
     }
   }

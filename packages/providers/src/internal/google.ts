@@ -23,6 +23,14 @@ import * as GoogleSchema from "../GoogleSchema.js"
 import type { StreamDecoder } from "./streamDecoder.js"
 import { completeResponse } from "./wire.js"
 
+const makeBuiltinToolCallPart = Messages.unvalidated(Messages.BuiltinToolCallPart)
+const makeBuiltinToolReturnPart = Messages.unvalidated(Messages.BuiltinToolReturnPart)
+const makeFilePart = Messages.unvalidated(Messages.FilePart)
+const makeRequestUsage = Messages.unvalidated(Usage.RequestUsage)
+const makeTextPart = Messages.unvalidated(Messages.TextPart)
+const makeThinkingPart = Messages.unvalidated(Messages.ThinkingPart)
+const makeToolCallPart = Messages.unvalidated(Messages.ToolCallPart)
+
 /** The provider name recorded on responses and parts. */
 export const providerName = "google"
 
@@ -814,18 +822,15 @@ export const decodeUsage = (u: WireUsage | undefined): Usage.RequestUsage => {
   add("cache", u.cacheTokensDetails)
   add("candidates", u.candidatesTokensDetails)
   add("tool_use_prompt", u.toolUsePromptTokensDetails)
-  return new Usage.RequestUsage(
-    {
-      inputTokens: u.promptTokenCount ?? 0,
-      outputTokens: (u.candidatesTokenCount ?? 0) + (u.thoughtsTokenCount ?? 0),
-      cacheReadTokens: u.cachedContentTokenCount ?? 0,
-      cacheWriteTokens: 0,
-      inputAudioTokens: inputAudio,
-      outputAudioTokens: outputAudio,
-      details
-    },
-    true
-  )
+  return makeRequestUsage({
+    inputTokens: u.promptTokenCount ?? 0,
+    outputTokens: (u.candidatesTokenCount ?? 0) + (u.thoughtsTokenCount ?? 0),
+    cacheReadTokens: u.cachedContentTokenCount ?? 0,
+    cacheWriteTokens: 0,
+    inputAudioTokens: inputAudio,
+    outputAudioTokens: outputAudio,
+    details
+  })
 }
 
 /** Options of the decoders. */
@@ -990,24 +995,18 @@ const decodePart = (
   if (w.functionCall !== undefined) return toolCallPart(w.functionCall, sig, provider)
   if (typeof w.text === "string") {
     if (w.thought === true || (w.text === "" && sig !== undefined)) {
-      return new Messages.ThinkingPart(
-        {
-          content: w.text,
-          providerName: provider,
-          ...(sig !== undefined ? { signature: sig } : {})
-        },
-        true
-      )
+      return makeThinkingPart({
+        content: w.text,
+        providerName: provider,
+        ...(sig !== undefined ? { signature: sig } : {})
+      })
     }
     // Gemini sometimes sends empty text parts; they carry nothing.
     if (w.text === "") return undefined
-    return new Messages.TextPart(
-      {
-        content: w.text,
-        ...(sig !== undefined ? { providerDetails: { thoughtSignature: sig } } : {})
-      },
-      true
-    )
+    return makeTextPart({
+      content: w.text,
+      ...(sig !== undefined ? { providerDetails: { thoughtSignature: sig } } : {})
+    })
   }
   if (w.inlineData !== undefined) return filePart(w, sig, provider)
   return builtinPart(w, sig, provider, codeIds)
@@ -1025,17 +1024,14 @@ const filePart = (
 ): Messages.FilePart | undefined => {
   const data = w.inlineData
   if (data === undefined || w.thought === true) return undefined
-  return new Messages.FilePart(
-    {
-      content: new Messages.BinaryContent(
-        { data: new Uint8Array(Buffer.from(data.data, "base64")), mediaType: data.mimeType },
-        true
-      ),
-      providerName: provider,
-      ...(sig !== undefined ? { providerDetails: { thoughtSignature: sig } } : {})
-    },
-    true
-  )
+  return makeFilePart({
+    content: new Messages.BinaryContent(
+      { data: new Uint8Array(Buffer.from(data.data, "base64")), mediaType: data.mimeType },
+      true
+    ),
+    providerName: provider,
+    ...(sig !== undefined ? { providerDetails: { thoughtSignature: sig } } : {})
+  })
 }
 
 /** Names of Gemini's server-side tool types on built-in tool parts (others: lower-cased). */
@@ -1067,57 +1063,45 @@ const builtinPart = (
   const call = w.toolCall as { id?: string; toolType?: string; args?: Record<string, unknown> }
   if (call !== undefined) {
     const toolType = call.toolType ?? "UNKNOWN"
-    return new Messages.BuiltinToolCallPart(
-      {
-        toolName: toolTypeNames[toolType] ?? toolType.toLowerCase(),
-        args: call.args ?? {},
-        toolCallId: call.id ?? generateId(),
-        providerName: provider,
-        providerDetails: { toolType, ...sigDetails }
-      },
-      true
-    )
+    return makeBuiltinToolCallPart({
+      toolName: toolTypeNames[toolType] ?? toolType.toLowerCase(),
+      args: call.args ?? {},
+      toolCallId: call.id ?? generateId(),
+      providerName: provider,
+      providerDetails: { toolType, ...sigDetails }
+    })
   }
   const response = w.toolResponse as { id?: string; toolType?: string; response?: unknown }
   if (response !== undefined) {
     const toolType = response.toolType ?? "UNKNOWN"
-    return new Messages.BuiltinToolReturnPart(
-      {
-        toolName: toolTypeNames[toolType] ?? toolType.toLowerCase(),
-        content: response.response ?? null,
-        toolCallId: response.id ?? "",
-        providerName: provider,
-        providerDetails: { toolType, ...sigDetails }
-      },
-      true
-    )
+    return makeBuiltinToolReturnPart({
+      toolName: toolTypeNames[toolType] ?? toolType.toLowerCase(),
+      content: response.response ?? null,
+      toolCallId: response.id ?? "",
+      providerName: provider,
+      providerDetails: { toolType, ...sigDetails }
+    })
   }
   const code = w.executableCode as { id?: string } | undefined
   if (code !== undefined) {
     codeIds.last = code.id ?? generateId()
-    return new Messages.BuiltinToolCallPart(
-      {
-        toolName: "code_execution",
-        args: code as Record<string, unknown>,
-        toolCallId: codeIds.last,
-        providerName: provider,
-        ...(sig !== undefined ? { providerDetails: sigDetails } : {})
-      },
-      true
-    )
+    return makeBuiltinToolCallPart({
+      toolName: "code_execution",
+      args: code as Record<string, unknown>,
+      toolCallId: codeIds.last,
+      providerName: provider,
+      ...(sig !== undefined ? { providerDetails: sigDetails } : {})
+    })
   }
   const result = w.codeExecutionResult as { id?: string } | undefined
   if (result !== undefined) {
-    return new Messages.BuiltinToolReturnPart(
-      {
-        toolName: "code_execution",
-        content: result,
-        toolCallId: result.id ?? codeIds.last ?? "",
-        providerName: provider,
-        ...(sig !== undefined ? { providerDetails: sigDetails } : {})
-      },
-      true
-    )
+    return makeBuiltinToolReturnPart({
+      toolName: "code_execution",
+      content: result,
+      toolCallId: result.id ?? codeIds.last ?? "",
+      providerName: provider,
+      ...(sig !== undefined ? { providerDetails: sigDetails } : {})
+    })
   }
   return undefined
 }
@@ -1135,23 +1119,20 @@ const toolCallPart = (
   sig: string | undefined,
   provider: string
 ): Messages.ToolCallPart =>
-  new Messages.ToolCallPart(
-    {
-      toolName: call.name,
-      args: call.args ?? {},
-      toolCallId: call.id ?? generateId(),
-      providerName: provider,
-      ...(sig !== undefined || call.id === undefined
-        ? {
-            providerDetails: {
-              ...(sig !== undefined ? { thoughtSignature: sig } : {}),
-              ...(call.id === undefined ? { generatedId: true } : {})
-            }
+  makeToolCallPart({
+    toolName: call.name,
+    args: call.args ?? {},
+    toolCallId: call.id ?? generateId(),
+    providerName: provider,
+    ...(sig !== undefined || call.id === undefined
+      ? {
+          providerDetails: {
+            ...(sig !== undefined ? { thoughtSignature: sig } : {}),
+            ...(call.id === undefined ? { generatedId: true } : {})
           }
-        : {})
-    },
-    true
-  )
+        }
+      : {})
+  })
 
 /** Streaming state kept across the chunks of one response. */
 export interface StreamState {

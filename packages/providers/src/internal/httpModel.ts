@@ -10,14 +10,7 @@
  *
  * @internal
  */
-import {
-  AgentError,
-  InstrumentedModel,
-  type Messages,
-  Model,
-  ModelSettings,
-  Usage
-} from "@agentfx/core"
+import { AgentError, InstrumentedModel, Messages, Model, ModelSettings, Usage } from "@agentfx/core"
 import type * as HttpClient from "@effect/platform/HttpClient"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
@@ -27,6 +20,8 @@ import type { StreamBody } from "./streamBody.js"
 import * as StreamDecoder from "./streamDecoder.js"
 import { streamedResponse } from "./streamedResponse.js"
 import { uploadedFileError } from "./wire.js"
+
+const makeRequestUsage = Messages.unvalidated(Usage.RequestUsage)
 
 type RequestError = AgentError.ModelHTTPError | AgentError.ModelAPIError
 
@@ -127,7 +122,7 @@ export const decodeTokenCount =
             reason: `Malformed ${provider} token count for ${modelName}: no \`${field}\` count`
           })
         )
-      : Effect.succeed(new Usage.RequestUsage({ inputTokens: n }, true))
+      : Effect.succeed(makeRequestUsage({ inputTokens: n }))
   }
 
 /** Keeps only the listed fields of a body (counting endpoints reject generation settings). */

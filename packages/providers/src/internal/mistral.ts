@@ -24,6 +24,11 @@ import * as Chat from "./chatMessages.js"
 import type { StreamDecoder } from "./streamDecoder.js"
 import { completeResponse, str } from "./wire.js"
 
+const makeRequestUsage = Messages.unvalidated(Usage.RequestUsage)
+const makeTextPart = Messages.unvalidated(Messages.TextPart)
+const makeThinkingPart = Messages.unvalidated(Messages.ThinkingPart)
+const makeToolCallPart = Messages.unvalidated(Messages.ToolCallPart)
+
 type Json = Record<string, unknown>
 
 /** The provider name on responses and parts. */
@@ -241,18 +246,15 @@ export const mapFinishReason = (reason: unknown): Messages.FinishReason | undefi
 export const decodeUsage = (usage: unknown): Usage.RequestUsage => {
   if (!isObj(usage)) return Usage.RequestUsage.empty
   const details = isObj(usage.prompt_tokens_details) ? usage.prompt_tokens_details : {}
-  return new Usage.RequestUsage(
-    {
-      inputTokens: num(usage.prompt_tokens),
-      outputTokens: num(usage.completion_tokens),
-      cacheReadTokens: num(details.cached_tokens) || num(usage.num_cached_tokens),
-      cacheWriteTokens: 0,
-      inputAudioTokens: 0,
-      outputAudioTokens: 0,
-      details: {}
-    },
-    true
-  )
+  return makeRequestUsage({
+    inputTokens: num(usage.prompt_tokens),
+    outputTokens: num(usage.completion_tokens),
+    cacheReadTokens: num(details.cached_tokens) || num(usage.num_cached_tokens),
+    cacheWriteTokens: 0,
+    inputAudioTokens: 0,
+    outputAudioTokens: 0,
+    details: {}
+  })
 }
 
 /** The text of a `thinking` chunk (its inner text chunks). */
@@ -302,24 +304,20 @@ export const decodeResponse = (
       if (p.text === "") continue
       // Adjacent text chunks are one text part.
       if (last?._tag === "TextPart")
-        parts[parts.length - 1] = new Messages.TextPart({ content: last.content + p.text }, true)
-      else parts.push(new Messages.TextPart({ content: p.text }, true))
-    } else
-      parts.push(new Messages.ThinkingPart({ content: p.text, providerName: PROVIDER_NAME }, true))
+        parts[parts.length - 1] = makeTextPart({ content: last.content + p.text })
+      else parts.push(makeTextPart({ content: p.text }))
+    } else parts.push(makeThinkingPart({ content: p.text, providerName: PROVIDER_NAME }))
   }
   if (Array.isArray(message.tool_calls)) {
     for (const call of message.tool_calls) {
       if (!isObj(call) || !isObj(call.function)) continue
       const fn = call.function
       parts.push(
-        new Messages.ToolCallPart(
-          {
-            toolName: str(fn.name) ?? "",
-            args: typeof fn.arguments === "string" || isObj(fn.arguments) ? fn.arguments : {},
-            toolCallId: str(call.id) ?? toolCallIdFor(`call_${parts.length}`)
-          },
-          true
-        )
+        makeToolCallPart({
+          toolName: str(fn.name) ?? "",
+          args: typeof fn.arguments === "string" || isObj(fn.arguments) ? fn.arguments : {},
+          toolCallId: str(call.id) ?? toolCallIdFor(`call_${parts.length}`)
+        })
       )
     }
   }

@@ -28,6 +28,13 @@ import {
   isCaching,
   str
 } from "./wire.js"
+
+const makeBuiltinToolCallPart = Messages.unvalidated(Messages.BuiltinToolCallPart)
+const makeBuiltinToolReturnPart = Messages.unvalidated(Messages.BuiltinToolReturnPart)
+const makeRequestUsage = Messages.unvalidated(Usage.RequestUsage)
+const makeTextPart = Messages.unvalidated(Messages.TextPart)
+const makeThinkingPart = Messages.unvalidated(Messages.ThinkingPart)
+const makeToolCallPart = Messages.unvalidated(Messages.ToolCallPart)
 // ---------------------------------------------------------------------------
 // Request encoding
 // ---------------------------------------------------------------------------
@@ -491,23 +498,18 @@ export const decodeUsage = (usage: unknown): Usage.RequestUsage => {
   }
   // Some vendors (DeepSeek) report cache hits at the top level.
   const cached = num(prompt.cached_tokens) || num(usage.prompt_cache_hit_tokens)
-  return new Usage.RequestUsage(
-    {
-      // What the gateway charged for the request, in US dollars (OpenRouter `usage.cost`).
-      ...(typeof usage.cost === "number" && Number.isFinite(usage.cost)
-        ? { cost: usage.cost }
-        : {}),
-      inputTokens: num(usage.prompt_tokens),
-      outputTokens: num(usage.completion_tokens),
-      cacheReadTokens: cached,
-      // OpenRouter reports tokens written to the cache (Anthropic, Gemini models).
-      cacheWriteTokens: num(prompt.cache_write_tokens),
-      inputAudioTokens: num(prompt.audio_tokens),
-      outputAudioTokens: num(completion.audio_tokens),
-      details
-    },
-    true
-  )
+  return makeRequestUsage({
+    // What the gateway charged for the request, in US dollars (OpenRouter `usage.cost`).
+    ...(typeof usage.cost === "number" && Number.isFinite(usage.cost) ? { cost: usage.cost } : {}),
+    inputTokens: num(usage.prompt_tokens),
+    outputTokens: num(usage.completion_tokens),
+    cacheReadTokens: cached,
+    // OpenRouter reports tokens written to the cache (Anthropic, Gemini models).
+    cacheWriteTokens: num(prompt.cache_write_tokens),
+    inputAudioTokens: num(prompt.audio_tokens),
+    outputAudioTokens: num(completion.audio_tokens),
+    details
+  })
 }
 
 /** One piece of reasoning in a message or delta: its text or signed blob, and where it came from. */
@@ -587,15 +589,12 @@ const executedId = (tool: Json, position: number): string =>
 
 /** A tool the vendor ran (Groq `executed_tools`) as a built-in call: its type and arguments. */
 const executedCall = (tool: Json, position: number, system: string) =>
-  new Messages.BuiltinToolCallPart(
-    {
-      toolName: str(tool.type) ?? "tool",
-      args: typeof tool.arguments === "string" ? tool.arguments : {},
-      toolCallId: executedId(tool, position),
-      providerName: system
-    },
-    true
-  )
+  makeBuiltinToolCallPart({
+    toolName: str(tool.type) ?? "tool",
+    args: typeof tool.arguments === "string" ? tool.arguments : {},
+    toolCallId: executedId(tool, position),
+    providerName: system
+  })
 
 /** Its result (`output`, `search_results`…), once the tool has an `output`. */
 const executedResult = (
@@ -605,15 +604,12 @@ const executedResult = (
 ): Messages.BuiltinToolReturnPart | undefined => {
   if (tool.output === undefined) return undefined
   const { index: _i, type: _t, arguments: _a, ...content } = tool
-  return new Messages.BuiltinToolReturnPart(
-    {
-      toolName: str(tool.type) ?? "tool",
-      content,
-      toolCallId: executedId(tool, position),
-      providerName: system
-    },
-    true
-  )
+  return makeBuiltinToolReturnPart({
+    toolName: str(tool.type) ?? "tool",
+    content,
+    toolCallId: executedId(tool, position),
+    providerName: system
+  })
 }
 
 /**
@@ -667,7 +663,7 @@ export const decodeResponse = (
   const parts: Array<Messages.ModelResponsePart> = []
   for (const r of reasoningOf(message)) {
     if (r.text !== "" || r.signature !== undefined)
-      parts.push(new Messages.ThinkingPart(thinkingFields(r, options.system), true))
+      parts.push(makeThinkingPart(thinkingFields(r, options.system)))
   }
   if (Array.isArray(message.executed_tools)) {
     for (const [position, tool] of message.executed_tools.entries()) {
@@ -679,13 +675,13 @@ export const decodeResponse = (
   }
   if (typeof message.content === "string" && message.content !== "") {
     const tags = options.thinkingTags
-    if (tags === undefined) parts.push(new Messages.TextPart({ content: message.content }, true))
+    if (tags === undefined) parts.push(makeTextPart({ content: message.content }))
     else {
       for (const s of ThinkTags.split(message.content, tags)) {
         parts.push(
           s.kind === "text"
-            ? new Messages.TextPart({ content: s.content }, true)
-            : new Messages.ThinkingPart({ content: s.content, providerName: options.system }, true)
+            ? makeTextPart({ content: s.content })
+            : makeThinkingPart({ content: s.content, providerName: options.system })
         )
       }
     }
@@ -695,20 +691,17 @@ export const decodeResponse = (
       if (!isObj(call) || !isObj(call.function)) continue
       const fn = call.function
       parts.push(
-        new Messages.ToolCallPart(
-          {
-            toolName: typeof fn.name === "string" ? fn.name : "",
-            args:
-              typeof fn.arguments === "string"
+        makeToolCallPart({
+          toolName: typeof fn.name === "string" ? fn.name : "",
+          args:
+            typeof fn.arguments === "string"
+              ? fn.arguments
+              : isObj(fn.arguments)
                 ? fn.arguments
-                : isObj(fn.arguments)
-                  ? fn.arguments
-                  : {},
-            toolCallId:
-              typeof call.id === "string" && call.id !== "" ? call.id : `call_${parts.length}`
-          },
-          true
-        )
+                : {},
+          toolCallId:
+            typeof call.id === "string" && call.id !== "" ? call.id : `call_${parts.length}`
+        })
       )
     }
   }

@@ -32,6 +32,9 @@ import {
 import * as Redacted from "effect/Redacted"
 import { cutError, type StreamDecoder } from "./streamDecoder.js"
 
+const makeFilePart = Messages.unvalidated(Messages.FilePart)
+const makeRequestUsage = Messages.unvalidated(Usage.RequestUsage)
+
 /** The provider name recorded on parts and responses. */
 export const PROVIDER_NAME = "openai"
 
@@ -482,20 +485,17 @@ export const imageFileOf = (item: WireItem): Messages.FilePart | undefined => {
   if (item.type !== "image_generation_call" || result === undefined || result === "")
     return undefined
   const id = str(item.id)
-  return new Messages.FilePart(
-    {
-      content: new Messages.BinaryContent(
-        {
-          data: new Uint8Array(Buffer.from(result, "base64")),
-          mediaType: `image/${str(item.output_format) ?? "png"}`
-        },
-        true
-      ),
-      ...(id !== undefined ? { id } : {}),
-      providerName: PROVIDER_NAME
-    },
-    true
-  )
+  return makeFilePart({
+    content: new Messages.BinaryContent(
+      {
+        data: new Uint8Array(Buffer.from(result, "base64")),
+        mediaType: `image/${str(item.output_format) ?? "png"}`
+      },
+      true
+    ),
+    ...(id !== undefined ? { id } : {}),
+    providerName: PROVIDER_NAME
+  })
 }
 
 /**
@@ -993,18 +993,15 @@ export const decodeUsage = (u: WireUsage | null | undefined): Usage.RequestUsage
   const details: Record<string, number> = {}
   const reasoning = u.output_tokens_details?.reasoning_tokens
   if (reasoning !== undefined && reasoning > 0) details.reasoning_tokens = reasoning
-  return new Usage.RequestUsage(
-    {
-      inputTokens: u.input_tokens ?? 0,
-      outputTokens: u.output_tokens ?? 0,
-      cacheReadTokens: u.input_tokens_details?.cached_tokens ?? 0,
-      cacheWriteTokens: u.input_tokens_details?.cache_write_tokens ?? 0,
-      inputAudioTokens: 0,
-      outputAudioTokens: 0,
-      details
-    },
-    true
-  )
+  return makeRequestUsage({
+    inputTokens: u.input_tokens ?? 0,
+    outputTokens: u.output_tokens ?? 0,
+    cacheReadTokens: u.input_tokens_details?.cached_tokens ?? 0,
+    cacheWriteTokens: u.input_tokens_details?.cache_write_tokens ?? 0,
+    inputAudioTokens: 0,
+    outputAudioTokens: 0,
+    details
+  })
 }
 
 /** Maps the response status (and incomplete reason) to a finish reason. */

@@ -26,6 +26,9 @@ import type { BodyReader } from "./bodyReader.js"
 import type { StreamBody } from "./streamBody.js"
 import type { SkipLog, StreamHandler } from "./streamDecoder.js"
 
+const makeModelResponse = Messages.unvalidated(Messages.ModelResponse)
+const makeResponseCompleteEvent = Messages.unvalidated(Messages.ResponseCompleteEvent)
+
 /** Attaches the partial response to errors that can carry one. */
 const withPartial = (
   error: AgentError.ModelError,
@@ -107,14 +110,11 @@ export const streamedResponse = (options: {
     if (error._tag !== "ModelAPIError" && error._tag !== "UnexpectedModelBehavior") return error
     const p = error.partialResponse
     if (p === undefined || (p.providerName !== undefined && p.modelName !== undefined)) return error
-    const partialResponse = new Messages.ModelResponse(
-      {
-        ...p,
-        modelName: p.modelName ?? manager.info.modelName ?? options.modelName,
-        providerName: p.providerName ?? manager.info.providerName ?? options.providerName
-      },
-      true
-    )
+    const partialResponse = makeModelResponse({
+      ...p,
+      modelName: p.modelName ?? manager.info.modelName ?? options.modelName,
+      providerName: p.providerName ?? manager.info.providerName ?? options.providerName
+    })
     return error._tag === "ModelAPIError"
       ? new AgentError.ModelAPIError({ ...error, partialResponse }, true)
       : new AgentError.UnexpectedModelBehavior({ ...error, partialResponse }, true)
@@ -170,7 +170,7 @@ export const streamedResponse = (options: {
       providerName: manager.info.providerName ?? options.providerName,
       state: "complete"
     })
-    out.push(new Messages.ResponseCompleteEvent({ response: final }, true))
+    out.push(makeResponseCompleteEvent({ response: final }))
     body.resumable?.ended()
     return undefined
   }

@@ -19,6 +19,14 @@ import {
 export type { Out } from "./streamDecoder.js"
 import type { Out } from "./streamDecoder.js"
 
+const makeBuiltinToolCallPart = Messages.unvalidated(Messages.BuiltinToolCallPart)
+const makeBuiltinToolReturnPart = Messages.unvalidated(Messages.BuiltinToolReturnPart)
+const makeModelResponse = Messages.unvalidated(Messages.ModelResponse)
+const makeRequestUsage = Messages.unvalidated(Usage.RequestUsage)
+const makeTextPart = Messages.unvalidated(Messages.TextPart)
+const makeThinkingPart = Messages.unvalidated(Messages.ThinkingPart)
+const makeToolCallPart = Messages.unvalidated(Messages.ToolCallPart)
+
 /** Pushes a part event when the parts manager produced one. */
 export const push = (out: Out, e: Messages.ModelResponseStreamEvent | undefined): void => {
   if (e !== undefined) out.push(e)
@@ -54,18 +62,15 @@ export const cachedUsage = (
   cacheRead: number,
   cacheWrite: number
 ): Usage.RequestUsage =>
-  new Usage.RequestUsage(
-    {
-      inputTokens: uncachedInput + cacheRead + cacheWrite,
-      outputTokens: output,
-      cacheReadTokens: cacheRead,
-      cacheWriteTokens: cacheWrite,
-      inputAudioTokens: 0,
-      outputAudioTokens: 0,
-      details: {}
-    },
-    true
-  )
+  makeRequestUsage({
+    inputTokens: uncachedInput + cacheRead + cacheWrite,
+    outputTokens: output,
+    cacheReadTokens: cacheRead,
+    cacheWriteTokens: cacheWrite,
+    inputAudioTokens: 0,
+    outputAudioTokens: 0,
+    details: {}
+  })
 
 /** A string, or `undefined` for anything else. */
 export const str = (u: unknown): string | undefined => (typeof u === "string" ? u : undefined)
@@ -87,25 +92,22 @@ export interface ResponseFields {
 
 /** A complete `ModelResponse` (constructed without validation: the decoder built every part). */
 export const completeResponse = (f: ResponseFields): Messages.ModelResponse =>
-  new Messages.ModelResponse(
-    {
-      parts: f.parts,
-      usage: f.usage,
-      modelName: f.modelName,
-      providerName: f.providerName,
-      ...(f.providerResponseId !== undefined ? { providerResponseId: f.providerResponseId } : {}),
-      ...(f.finishReason !== undefined ? { finishReason: f.finishReason } : {}),
-      ...(f.providerFinishReason !== undefined
-        ? { providerFinishReason: f.providerFinishReason }
-        : {}),
-      timestamp: f.timestamp ?? new Date(),
-      state: "complete",
-      ...(f.providerDetails !== undefined && Object.keys(f.providerDetails).length > 0
-        ? { providerDetails: f.providerDetails }
-        : {})
-    },
-    true
-  )
+  makeModelResponse({
+    parts: f.parts,
+    usage: f.usage,
+    modelName: f.modelName,
+    providerName: f.providerName,
+    ...(f.providerResponseId !== undefined ? { providerResponseId: f.providerResponseId } : {}),
+    ...(f.finishReason !== undefined ? { finishReason: f.finishReason } : {}),
+    ...(f.providerFinishReason !== undefined
+      ? { providerFinishReason: f.providerFinishReason }
+      : {}),
+    timestamp: f.timestamp ?? new Date(),
+    state: "complete",
+    ...(f.providerDetails !== undefined && Object.keys(f.providerDetails).length > 0
+      ? { providerDetails: f.providerDetails }
+      : {})
+  })
 
 /** The failure of a provider's error event, carrying the response so far and the event's error. */
 export const streamError = (
@@ -120,27 +122,27 @@ export const streamError = (
 /** A text part built by a decoder (constructed without validation, like every decoded part). */
 export const textPart = (
   fields: ConstructorParameters<typeof Messages.TextPart>[0]
-): Messages.TextPart => new Messages.TextPart(fields, true)
+): Messages.TextPart => makeTextPart(fields)
 
 /** A thinking part built by a decoder. */
 export const thinkingPart = (
   fields: ConstructorParameters<typeof Messages.ThinkingPart>[0]
-): Messages.ThinkingPart => new Messages.ThinkingPart(fields, true)
+): Messages.ThinkingPart => makeThinkingPart(fields)
 
 /** A tool-call part built by a decoder. */
 export const toolCallPart = (
   fields: ConstructorParameters<typeof Messages.ToolCallPart>[0]
-): Messages.ToolCallPart => new Messages.ToolCallPart(fields, true)
+): Messages.ToolCallPart => makeToolCallPart(fields)
 
 /** A built-in tool call part built by a decoder. */
 export const builtinCallPart = (
   fields: ConstructorParameters<typeof Messages.BuiltinToolCallPart>[0]
-): Messages.BuiltinToolCallPart => new Messages.BuiltinToolCallPart(fields, true)
+): Messages.BuiltinToolCallPart => makeBuiltinToolCallPart(fields)
 
 /** A built-in tool return part built by a decoder. */
 export const builtinReturnPart = (
   fields: ConstructorParameters<typeof Messages.BuiltinToolReturnPart>[0]
-): Messages.BuiltinToolReturnPart => new Messages.BuiltinToolReturnPart(fields, true)
+): Messages.BuiltinToolReturnPart => makeBuiltinToolReturnPart(fields)
 
 /** Usage with provider-reported counters (built-in tool requests…) in `details`; zeros are left out. */
 export const withDetails = (
@@ -156,7 +158,7 @@ export const withDetails = (
       any = true
     }
   }
-  return any ? new Usage.RequestUsage({ ...usage, details }, true) : usage
+  return any ? makeRequestUsage.copy(usage, { details }) : usage
 }
 
 /** The `UserError` of a provider without built-in tools, when a request asks for one. */
