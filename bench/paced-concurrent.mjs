@@ -136,9 +136,13 @@ if (child === undefined) {
     (e._tag === "PartStartEvent" && e.part?._tag === "TextPart" && e.part.content)
   const count = (n, e) => (isText(e) ? n + 1 : n)
   const countRaw = (d) => (d !== "[DONE]" && JSON.parse(d).choices[0]?.delta?.content ? 1 : 0)
-  // Internal modules of the providers (not in the package's exports): from the build, by path.
+  // Internal modules of the providers (not in the package's exports; the build bundles them
+  // away): from the source, so these cases need tsx (`npx tsx bench/paced-concurrent.mjs`).
   const internal = (m) =>
-    import(new URL(`../packages/providers/dist/internal/${m}`, import.meta.url))
+    import(
+      new URL(`../packages/providers/src/internal/${m.replace(/\.js$/, ".ts")}`, import.meta.url)
+        .href
+    )
   const decoding = async () => {
     const { makeSseDecoder } = await internal("sse.js")
     const StreamDecoder = await internal("streamDecoder.js")

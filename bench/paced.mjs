@@ -35,10 +35,17 @@ import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import { NodeHttpClient } from "@effect/platform-node"
 import { Agent, Messages, Model } from "@agentfx/core"
 import { OpenAiChat, OpenAiClient } from "@agentfx/providers"
-// Internal module, not in the package's exports: imported from the build by path.
-import * as Http from "../packages/providers/dist/internal/http.js"
 import * as Undici from "@effect/platform-node/Undici"
 import { sseSplitter } from "./clients/_harness.mjs"
+// Internal module, not in the package's exports (the build bundles it away): from the source,
+// so this file runs under tsx (`npx tsx bench/paced.mjs`), the packages from dist/ or, with
+// `--conditions=@agentfx/source`, from source too.
+const Http = await import(
+  new URL("../packages/providers/src/internal/http.ts", import.meta.url).href
+).catch((e) => {
+  console.error(`paced.mjs: run it under tsx (npx tsx bench/paced.mjs …): ${e.message}`)
+  process.exit(2)
+})
 
 const args = process.argv.slice(2)
 const flag = (n, d) => (args.includes(`--${n}`) ? args[args.indexOf(`--${n}`) + 1] : d)
