@@ -34,6 +34,7 @@ import type { ModelSettings } from "./ModelSettings.js"
 import type { RequestUsage } from "./Usage.js"
 import { BuiltinTool } from "./BuiltinTool.js"
 import { type JsonSchema, ToolDefinition } from "./Tool.js"
+import { unvalidated } from "./internal/construct.js"
 
 /** How the output is asked for. */
 export const OutputMode = Schema.Literal("text", "tool", "native", "prompted", "image")
@@ -85,6 +86,10 @@ export class ModelRequestParameters extends Schema.Class<ModelRequestParameters>
       : [...this.functionTools, ...this.outputTools]
   }
 }
+
+// Per request (a run's tools change between steps): without the Schema constructor's work.
+const makeModelRequestParameters = unvalidated(ModelRequestParameters)
+const makeToolDefinition = unvalidated(ToolDefinition)
 
 /** A function that rewrites a JSON Schema for a provider's dialect (OpenAI strict, Gemini…). */
 export type JsonSchemaTransformer = (
@@ -147,10 +152,10 @@ export const revealDeferredTools = (
     if (t.deferLoading !== true) functionTools.push(t)
     else if (loaded.has(t.name)) {
       const { deferLoading: _, ...rest } = t
-      functionTools.push(new ToolDefinition(rest, true))
+      functionTools.push(makeToolDefinition(rest))
     }
   }
-  return new ModelRequestParameters({ ...parameters, functionTools }, true)
+  return makeModelRequestParameters.copy(parameters, { functionTools })
 }
 
 /** How a tool's return schema ends its description, for providers without a field for it. */
@@ -171,12 +176,11 @@ export const describeReturnSchemas = (
   const functionTools = parameters.functionTools.map((t) => {
     if (!wants(t)) return t
     const text = returnSchemaText(t.returnSchema!)
-    return new ToolDefinition(
-      { ...t, description: t.description === undefined ? text : `${t.description}\n\n${text}` },
-      true
-    )
+    return makeToolDefinition.copy(t, {
+      description: t.description === undefined ? text : `${t.description}\n\n${text}`
+    })
   })
-  return new ModelRequestParameters({ ...parameters, functionTools }, true)
+  return makeModelRequestParameters.copy(parameters, { functionTools })
 }
 
 /** The default prompted-output template. */

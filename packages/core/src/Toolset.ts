@@ -25,6 +25,9 @@ import { RunContext, type Service as RunContextService } from "./RunContext.js"
 import * as Schema from "effect/Schema"
 import * as Tool from "./Tool.js"
 import { ToolDefinition } from "./Tool.js"
+import { unvalidated } from "./internal/construct.js"
+
+const makeToolDefinition = unvalidated(ToolDefinition)
 
 /** Brands toolsets, so `isToolset` can tell them from plain tools. */
 export const TypeId: unique symbol = Symbol.for("@agentfx/core/Toolset")
@@ -255,10 +258,9 @@ export const prefix: {
       Effect.map(self.tools(ctx), (tools) =>
         tools.map((t) => ({
           ...t,
-          definition: new ToolDefinition(
-            { ...t.definition, name: `${prefix}_${t.definition.name}` },
-            true
-          )
+          definition: makeToolDefinition.copy(t.definition, {
+            name: `${prefix}_${t.definition.name}`
+          })
         }))
       )
     )
@@ -290,7 +292,7 @@ export const rename: {
       const to = newName.get(t.definition.name)
       return to === undefined
         ? t
-        : { ...t, definition: new ToolDefinition({ ...t.definition, name: to }, true) }
+        : { ...t, definition: makeToolDefinition.copy(t.definition, { name: to }) }
     })
   const fixed = self.fixed === undefined ? undefined : renamed(self.fixed)
   const fixedOk =
@@ -431,7 +433,7 @@ const markTools = <E, R>(
   return mapDefinitions(self, (d) =>
     !applies(d) || (only !== undefined && !only.has(d.name))
       ? d
-      : new ToolDefinition({ ...d, ...fields }, true)
+      : makeToolDefinition.copy(d, fields)
   )
 }
 
@@ -475,7 +477,7 @@ export const withMetadata: {
         typeof own === "object" && own !== null && !Array.isArray(own)
           ? { ...own, ...metadata }
           : { ...metadata }
-      return new ToolDefinition({ ...d, metadata: merged }, true)
+      return makeToolDefinition.copy(d, { metadata: merged })
     })
 )
 
@@ -584,7 +586,7 @@ export const withToolSearch: {
           )
         }
       })
-      const definition = new ToolDefinition({ ...search.definition, toolSearch: true }, true)
+      const definition = makeToolDefinition.copy(search.definition, { toolSearch: true })
       return [...tools, toolsetTool(search, definition)]
     }
     return make(

@@ -117,6 +117,7 @@ const makeUserPromptPart = unvalidated(UserPromptPart)
 const makeSystemPromptPart = unvalidated(SystemPromptPart)
 const makeRetryPromptPart = unvalidated(RetryPromptPart)
 const makeToolReturnPart = unvalidated(ToolReturnPart)
+const makeModelRequestParameters = unvalidated(Model.ModelRequestParameters)
 
 /** The user's prompt as a request part: a string is valid by construction, content is validated. */
 const promptPart = (prompt: string | ReadonlyArray<UserContent>): UserPromptPart =>
@@ -1495,18 +1496,15 @@ class Run<A> implements Machine<A>, ToolHost {
     }
     const outputObject = this.outputObject()
     const spec = this.spec
-    const parameters = new Model.ModelRequestParameters(
-      {
-        functionTools: tools.map((t) => t.definition),
-        outputTools,
-        outputMode: spec.mode,
-        ...(outputObject !== undefined ? { outputObject } : {}),
-        allowTextOutput: spec.allowTextOutput,
-        allowImageOutput: spec.allowImageOutput === true,
-        builtinTools: this.builtinTools
-      },
-      true
-    )
+    const parameters = makeModelRequestParameters({
+      functionTools: tools.map((t) => t.definition),
+      outputTools,
+      outputMode: spec.mode,
+      ...(outputObject !== undefined ? { outputObject } : {}),
+      allowTextOutput: spec.allowTextOutput,
+      allowImageOutput: spec.allowImageOutput === true,
+      builtinTools: this.builtinTools
+    })
     if (fixed) resolved.parameters = parameters
     return parameters
   }
