@@ -31,7 +31,6 @@ import {
   ModelRequest,
   ModelResponse,
   type ModelResponseStreamEvent,
-  ResponseCompleteEvent,
   TextPart,
   ToolCallPart,
   type ToolArgs
@@ -41,10 +40,7 @@ import type { ModelSettings } from "./ModelSettings.js"
 import { PartsManager } from "./PartsManager.js"
 import type { ToolDefinition } from "./Tool.js"
 import { estimateUsage, hasValues } from "./internal/usageEstimate.js"
-import { unvalidated } from "./internal/construct.js"
-
-const makeModelResponse = unvalidated(ModelResponse)
-const makeResponseCompleteEvent = unvalidated(ResponseCompleteEvent)
+import { makeModelResponse, makeResponseCompleteEvent } from "./internal/makers.js"
 
 /** What the function is told about the request besides the messages. */
 export interface AgentInfo {

@@ -37,12 +37,9 @@ import type { ModelError } from "./AgentError.js"
 import { UnexpectedModelBehavior } from "./AgentError.js"
 import {
   type ModelMessage,
-  ModelRequest,
   type ModelRequestPart,
-  ModelResponse,
   renderToolContent,
-  type UserContent,
-  UserPromptPart
+  type UserContent
 } from "./Messages.js"
 import { CurrentUsage } from "./AgentGraph.js"
 import * as InstrumentedModel from "./InstrumentedModel.js"
@@ -51,11 +48,7 @@ import type { ModelSettings } from "./ModelSettings.js"
 import type { Service as RunContextService } from "./RunContext.js"
 import { type RequestUsage, RunUsage } from "./Usage.js"
 import * as internal from "./internal/historyProcessors.js"
-import { unvalidated } from "./internal/construct.js"
-
-const makeModelRequest = unvalidated(ModelRequest)
-const makeModelResponse = unvalidated(ModelResponse)
-const makeUserPromptPart = unvalidated(UserPromptPart)
+import { makeModelRequest, makeModelResponse, makeUserPromptPart } from "./internal/makers.js"
 
 /**
  * A history processor: the messages about to be sent (ending with the request being sent) and

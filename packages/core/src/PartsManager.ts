@@ -19,7 +19,6 @@
  * @since 0.1.0
  */
 import {
-  BuiltinToolCallPart,
   type BuiltinToolReturnPart,
   type CompactionPart,
   type FilePart,
@@ -30,24 +29,21 @@ import {
   PartEndEvent,
   PartStartEvent,
   type ProviderDetails,
-  TextPart,
   TextPartDelta,
-  ThinkingPart,
   ThinkingPartDelta,
-  ToolCallPart,
   ToolCallPartDelta,
   type ToolArgs
 } from "./Messages.js"
 import { RequestUsage } from "./Usage.js"
-import { unvalidated } from "./internal/construct.js"
-
-const makeBuiltinToolCallPart = unvalidated(BuiltinToolCallPart)
-const makeModelResponse = unvalidated(ModelResponse)
-const makePartEndEvent = unvalidated(PartEndEvent)
-const makePartStartEvent = unvalidated(PartStartEvent)
-const makeTextPart = unvalidated(TextPart)
-const makeThinkingPart = unvalidated(ThinkingPart)
-const makeToolCallPart = unvalidated(ToolCallPart)
+import {
+  makeBuiltinToolCallPart,
+  makeModelResponse,
+  makePartEndEvent,
+  makePartStartEvent,
+  makeTextPart,
+  makeThinkingPart,
+  makeToolCallPart
+} from "./internal/makers.js"
 
 type Event = PartStartEvent | PartDeltaEvent | PartEndEvent
 

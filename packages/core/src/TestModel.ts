@@ -35,10 +35,7 @@ import {
   type ModelMessage,
   ModelResponse,
   type ModelResponsePart,
-  type ModelResponseStreamEvent,
-  ResponseCompleteEvent,
-  TextPart,
-  ToolCallPart
+  type ModelResponseStreamEvent
 } from "./Messages.js"
 import * as Model from "./Model.js"
 import type { ModelSettings } from "./ModelSettings.js"
@@ -46,12 +43,12 @@ import { PartsManager } from "./PartsManager.js"
 import type { ToolDefinition } from "./Tool.js"
 import { generate } from "./internal/schemaData.js"
 import { estimateUsage } from "./internal/usageEstimate.js"
-import { unvalidated } from "./internal/construct.js"
-
-const makeModelResponse = unvalidated(ModelResponse)
-const makeResponseCompleteEvent = unvalidated(ResponseCompleteEvent)
-const makeTextPart = unvalidated(TextPart)
-const makeToolCallPart = unvalidated(ToolCallPart)
+import {
+  makeModelResponse,
+  makeResponseCompleteEvent,
+  makeTextPart,
+  makeToolCallPart
+} from "./internal/makers.js"
 
 /** Options of `TestModel`. */
 export interface Options {

@@ -29,10 +29,8 @@ import {
 import { CallDeferred, isDeferredToolRequests } from "../DeferredTools.js"
 import {
   type ModelMessage,
-  ModelRequest,
   type ToolCallPart,
   type ToolArgs,
-  ToolReturnPart,
   type UserContent
 } from "../Messages.js"
 import type * as OutputSpec from "../OutputSpec.js"
@@ -40,10 +38,7 @@ import { RunContext } from "../RunContext.js"
 import * as Tool from "../Tool.js"
 import { RunUsage, type UsageLimits } from "../Usage.js"
 import type { AgentConfig, RunOptionsAny } from "./runLoop.js"
-import { unvalidated } from "./construct.js"
-
-const makeModelRequest = unvalidated(ModelRequest)
-const makeToolReturnPart = unvalidated(ToolReturnPart)
+import { makeModelRequest, makeToolReturnPart } from "./makers.js"
 
 /** What a sub-agent is, for composition: anything that runs and streams like an agent. */
 export interface Runnable {

@@ -14,17 +14,10 @@
  */
 import * as Effect from "effect/Effect"
 import { UserError } from "../AgentError.js"
-import {
-  type ModelMessage,
-  ModelRequest,
-  type ModelRequestPart,
-  type SystemPromptPart
-} from "../Messages.js"
+import { type ModelMessage, type ModelRequestPart, type SystemPromptPart } from "../Messages.js"
 import { RunContext, type Service as RunContextService } from "../RunContext.js"
 import { repairHistory } from "./historyRepair.js"
-import { unvalidated } from "./construct.js"
-
-const makeModelRequest = unvalidated(ModelRequest)
+import { makeModelRequest } from "./makers.js"
 
 /** A processor as the loop sees it (types live in `HistoryProcessor.ts`). */
 export type AnyProcessor = (

@@ -8,15 +8,11 @@
  */
 import {
   type ModelMessage,
-  ModelRequest,
   type ModelRequestPart,
   type ToolCallPart,
   ToolReturnPart
 } from "../Messages.js"
-import { unvalidated } from "./construct.js"
-
-const makeModelRequest = unvalidated(ModelRequest)
-const makeToolReturnPart = unvalidated(ToolReturnPart)
+import { makeModelRequest, makeToolReturnPart } from "./makers.js"
 
 /** The content of a synthesised return, as pydantic-ai words it. */
 export const interruptedContent = "The tool call was interrupted before a result was produced."

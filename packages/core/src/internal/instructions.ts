@@ -8,17 +8,9 @@
  */
 import * as Effect from "effect/Effect"
 import { DynamicSystemPrompt, type SystemPrompt } from "../AgentGraph.js"
-import {
-  type ModelMessage,
-  ModelRequest,
-  type ModelRequestPart,
-  SystemPromptPart
-} from "../Messages.js"
+import { type ModelMessage, type ModelRequestPart, SystemPromptPart } from "../Messages.js"
 import { RunContext, type Service as RunContextService } from "../RunContext.js"
-import { unvalidated } from "./construct.js"
-
-const makeModelRequest = unvalidated(ModelRequest)
-const makeSystemPromptPart = unvalidated(SystemPromptPart)
+import { makeModelRequest, makeSystemPromptPart } from "./makers.js"
 
 /** The system prompt parts of a fresh conversation (empty results are left out). */
 export const systemPromptParts = (

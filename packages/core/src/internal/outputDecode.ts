@@ -13,14 +13,11 @@ import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import { ModelRetry } from "../AgentError.js"
-import { ToolCallPart } from "../Messages.js"
 import { RunContext, type Service as RunContextService } from "../RunContext.js"
 import type { OutputValidation } from "../Capability.js"
 import { afterOutputProcess, type CompiledHooks, validateOutput } from "./capabilities.js"
 import type { AgentConfig, Machine } from "./runLoop.js"
-import { unvalidated } from "./construct.js"
-
-const makeToolCallPart = unvalidated(ToolCallPart)
+import { makeToolCallPart } from "./makers.js"
 
 const isModelRetry = (u: unknown): u is ModelRetry => u instanceof ModelRetry
 

@@ -11,15 +11,12 @@ import { UsageLimitExceeded } from "../AgentError.js"
 import * as Cost from "../Cost.js"
 import { type ModelMessage, ModelResponse } from "../Messages.js"
 import * as Ref from "effect/Ref"
-import { RequestUsage, type RunUsage, type UsageLimits } from "../Usage.js"
-import { unvalidated } from "./construct.js"
-
-const makeModelResponse = unvalidated(ModelResponse)
-const makeRequestUsage = unvalidated(RequestUsage)
+import type { RunUsage, UsageLimits } from "../Usage.js"
+import { makeModelResponse, makeRequestUsage } from "./makers.js"
 
 /** `response` with its price on its usage. */
 export const withCost = (response: ModelResponse, cost: number): ModelResponse =>
-  makeModelResponse({ ...response, usage: makeRequestUsage.copy(response.usage, { cost }) })
+  makeModelResponse.copy(response, { usage: makeRequestUsage.copy(response.usage, { cost }) })
 
 /**
  * The least a request sending `messages` will cost: its input is at least the previous

@@ -74,7 +74,6 @@ import {
   RetryPromptPart,
   SystemPromptPart,
   type ToolCallPart,
-  ToolReturnPart,
   type UserContent,
   UserPromptPart
 } from "../Messages.js"
@@ -108,16 +107,17 @@ import {
 import * as pricing from "./pricing.js" // [prod #18]
 import { EventSink, HandoffRequest, runHandoff } from "./composition.js" // [compose #18]
 import { openSpanIn, withScopeAndContext } from "./spanRegion.js"
-import { unvalidated } from "./construct.js"
+import {
+  makeModelRequest,
+  makeModelRequestParameters,
+  makeModelResponse,
+  makeRetryPromptPart,
+  makeSystemPromptPart,
+  makeToolReturnPart,
+  makeUserPromptPart
+} from "./makers.js"
 
 // The run's own messages are made without the Schema constructors' per-call work (construct.ts).
-const makeModelRequest = unvalidated(ModelRequest)
-const makeModelResponse = unvalidated(ModelResponse)
-const makeUserPromptPart = unvalidated(UserPromptPart)
-const makeSystemPromptPart = unvalidated(SystemPromptPart)
-const makeRetryPromptPart = unvalidated(RetryPromptPart)
-const makeToolReturnPart = unvalidated(ToolReturnPart)
-const makeModelRequestParameters = unvalidated(Model.ModelRequestParameters)
 
 /** The user's prompt as a request part: a string is valid by construction, content is validated. */
 const promptPart = (prompt: string | ReadonlyArray<UserContent>): UserPromptPart =>

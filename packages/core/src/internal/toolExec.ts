@@ -41,10 +41,7 @@ import type { RunUsage, UsageLimits } from "../Usage.js"
 import { type CompiledHooks, executeTool, validateTool } from "./capabilities.js"
 import * as genai from "./genai.js"
 import { withSpanAndContext } from "./spanRegion.js"
-import { unvalidated } from "./construct.js"
-
-const makeRetryPromptPart = unvalidated(RetryPromptPart)
-const makeToolReturnPart = unvalidated(ToolReturnPart)
+import { makeRetryPromptPart, makeToolReturnPart } from "./makers.js"
 
 /** What tool execution needs from its run. */
 export interface ToolHost {

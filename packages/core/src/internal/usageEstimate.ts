@@ -7,9 +7,7 @@
  */
 import type { ModelMessage, ModelResponsePart, UserContent } from "../Messages.js"
 import { RequestUsage } from "../Usage.js"
-import { unvalidated } from "./construct.js"
-
-const makeRequestUsage = unvalidated(RequestUsage)
+import { makeRequestUsage } from "./makers.js"
 
 const TOKEN_SPLIT = /[\s",.:]+/
 

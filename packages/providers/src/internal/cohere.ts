@@ -14,12 +14,14 @@
 import { AgentError, Messages, type Model, type ModelSettings, Usage } from "@agentfx/core"
 import * as Chat from "./chatMessages.js"
 import type { StreamDecoder } from "./streamDecoder.js"
-import { completeResponse, str } from "./wire.js"
-
-const makeRequestUsage = Messages.unvalidated(Usage.RequestUsage)
-const makeTextPart = Messages.unvalidated(Messages.TextPart)
-const makeThinkingPart = Messages.unvalidated(Messages.ThinkingPart)
-const makeToolCallPart = Messages.unvalidated(Messages.ToolCallPart)
+import {
+  completeResponse,
+  makeRequestUsage,
+  makeTextPart,
+  makeThinkingPart,
+  makeToolCallPart,
+  str
+} from "./wire.js"
 
 type Json = Record<string, unknown>
 

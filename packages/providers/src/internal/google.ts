@@ -21,15 +21,16 @@ import {
 import * as Either from "effect/Either"
 import * as GoogleSchema from "../GoogleSchema.js"
 import type { StreamDecoder } from "./streamDecoder.js"
-import { completeResponse } from "./wire.js"
-
-const makeBuiltinToolCallPart = Messages.unvalidated(Messages.BuiltinToolCallPart)
-const makeBuiltinToolReturnPart = Messages.unvalidated(Messages.BuiltinToolReturnPart)
-const makeFilePart = Messages.unvalidated(Messages.FilePart)
-const makeRequestUsage = Messages.unvalidated(Usage.RequestUsage)
-const makeTextPart = Messages.unvalidated(Messages.TextPart)
-const makeThinkingPart = Messages.unvalidated(Messages.ThinkingPart)
-const makeToolCallPart = Messages.unvalidated(Messages.ToolCallPart)
+import {
+  completeResponse,
+  makeBuiltinToolCallPart,
+  makeBuiltinToolReturnPart,
+  makeFilePart,
+  makeRequestUsage,
+  makeTextPart,
+  makeThinkingPart,
+  makeToolCallPart
+} from "./wire.js"
 
 /** The provider name recorded on responses and parts. */
 export const providerName = "google"

@@ -19,9 +19,7 @@ import { isForced, makeDownloadCache, replaceFileUrls, scanHistory } from "./dow
 import type { StreamBody } from "./streamBody.js"
 import * as StreamDecoder from "./streamDecoder.js"
 import { streamedResponse } from "./streamedResponse.js"
-import { uploadedFileError } from "./wire.js"
-
-const makeRequestUsage = Messages.unvalidated(Usage.RequestUsage)
+import { makeRequestUsage, uploadedFileError } from "./wire.js"
 
 type RequestError = AgentError.ModelHTTPError | AgentError.ModelAPIError
 

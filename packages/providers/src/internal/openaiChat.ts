@@ -21,20 +21,20 @@ import { promptCacheBreakpoint } from "./openaiResponses.js"
 import type { Out, StreamDecoder } from "./streamDecoder.js"
 import * as ThinkTags from "./thinkTags.js"
 import {
-  type CacheSetting,
   cacheControl,
+  type CacheSetting,
   cacheTtl,
   completeResponse,
   isCaching,
+  makeBuiltinToolCallPart,
+  makeBuiltinToolReturnPart,
+  makeRequestUsage,
+  makeTextPart,
+  makeThinkingPart,
+  makeToolCallPart,
   str
 } from "./wire.js"
 
-const makeBuiltinToolCallPart = Messages.unvalidated(Messages.BuiltinToolCallPart)
-const makeBuiltinToolReturnPart = Messages.unvalidated(Messages.BuiltinToolReturnPart)
-const makeRequestUsage = Messages.unvalidated(Usage.RequestUsage)
-const makeTextPart = Messages.unvalidated(Messages.TextPart)
-const makeThinkingPart = Messages.unvalidated(Messages.ThinkingPart)
-const makeToolCallPart = Messages.unvalidated(Messages.ToolCallPart)
 // ---------------------------------------------------------------------------
 // Request encoding
 // ---------------------------------------------------------------------------

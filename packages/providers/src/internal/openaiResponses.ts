@@ -18,22 +18,21 @@ import {
   Usage
 } from "@agentfx/core"
 import {
+  builtinCallPart,
+  builtinReturnPart,
   completeResponse,
+  makeFilePart,
+  makeRequestUsage,
   type Out,
   push,
   str,
   streamError,
   textPart,
   thinkingPart,
-  toolCallPart,
-  builtinCallPart,
-  builtinReturnPart
+  toolCallPart
 } from "./wire.js"
 import * as Redacted from "effect/Redacted"
 import { cutError, type StreamDecoder } from "./streamDecoder.js"
-
-const makeFilePart = Messages.unvalidated(Messages.FilePart)
-const makeRequestUsage = Messages.unvalidated(Usage.RequestUsage)
 
 /** The provider name recorded on parts and responses. */
 export const PROVIDER_NAME = "openai"

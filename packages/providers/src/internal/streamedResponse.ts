@@ -25,9 +25,7 @@ import { readerChannel, type SseEvent } from "./sse.js"
 import type { BodyReader } from "./bodyReader.js"
 import type { StreamBody } from "./streamBody.js"
 import type { SkipLog, StreamHandler } from "./streamDecoder.js"
-
-const makeModelResponse = Messages.unvalidated(Messages.ModelResponse)
-const makeResponseCompleteEvent = Messages.unvalidated(Messages.ResponseCompleteEvent)
+import { makeModelResponse, makeResponseCompleteEvent } from "./wire.js"
 
 /** Attaches the partial response to errors that can carry one. */
 const withPartial = (

@@ -19,13 +19,17 @@ import {
 export type { Out } from "./streamDecoder.js"
 import type { Out } from "./streamDecoder.js"
 
-const makeBuiltinToolCallPart = Messages.unvalidated(Messages.BuiltinToolCallPart)
-const makeBuiltinToolReturnPart = Messages.unvalidated(Messages.BuiltinToolReturnPart)
-const makeModelResponse = Messages.unvalidated(Messages.ModelResponse)
-const makeRequestUsage = Messages.unvalidated(Usage.RequestUsage)
-const makeTextPart = Messages.unvalidated(Messages.TextPart)
-const makeThinkingPart = Messages.unvalidated(Messages.ThinkingPart)
-const makeToolCallPart = Messages.unvalidated(Messages.ToolCallPart)
+// The makers of the message classes the decoders build (`Messages.unvalidated`: no Schema
+// constructor work per message), shared by every provider's wire module.
+export const makeBuiltinToolCallPart = Messages.unvalidated(Messages.BuiltinToolCallPart)
+export const makeBuiltinToolReturnPart = Messages.unvalidated(Messages.BuiltinToolReturnPart)
+export const makeFilePart = Messages.unvalidated(Messages.FilePart)
+export const makeModelResponse = Messages.unvalidated(Messages.ModelResponse)
+export const makeRequestUsage = Messages.unvalidated(Usage.RequestUsage)
+export const makeResponseCompleteEvent = Messages.unvalidated(Messages.ResponseCompleteEvent)
+export const makeTextPart = Messages.unvalidated(Messages.TextPart)
+export const makeThinkingPart = Messages.unvalidated(Messages.ThinkingPart)
+export const makeToolCallPart = Messages.unvalidated(Messages.ToolCallPart)
 
 /** Pushes a part event when the parts manager produced one. */
 export const push = (out: Out, e: Messages.ModelResponseStreamEvent | undefined): void => {
