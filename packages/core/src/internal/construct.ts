@@ -1,12 +1,11 @@
 /**
  * `new C(props, true)` for a `Schema.Class` / `Schema.TaggedClass`, without the constructor's
- * per-call work. Effect's class constructor copies the props, deletes `_tag` (which turns the
- * copy into a dictionary object), walks every field looking for defaults, then copies the
- * props again in `Data.Class`; for `ModelResponse` that is ≈ 1 µs, several times per run. The
- * defaults are looked up once per class here, and the instance is made by `Data.Class` itself
- * with the class as `new.target` (`Reflect.construct`): the same prototype, the same hidden
- * class, the same own properties in the same order (the given props, `_tag` skipped, then each
- * missing default in field order), with no validation (as `true` turns it off).
+ * per-call work. Effect's class constructor copies the props (an object spread), drops a given
+ * `_tag`, walks every field to fill in missing defaults, then copies the props again in
+ * `Data.Class`. Here the defaults are looked up once per class, and the instance is made by
+ * `Data.Class` itself with the class as `new.target` (`Reflect.construct`): the same prototype,
+ * the same own properties in the same order (the given props, `_tag` skipped, then each missing
+ * default in field order), with no validation (as `true` turns it off).
  * construct.test.ts checks the instances against the constructors'.
  *
  * For classes built on `Data.Class` with no field initialisers or constructor of their own
