@@ -25,9 +25,7 @@ import { RunContext, type Service as RunContextService } from "./RunContext.js"
 import * as Schema from "effect/Schema"
 import * as Tool from "./Tool.js"
 import { ToolDefinition } from "./Tool.js"
-import { unvalidated } from "./internal/construct.js"
-
-const makeToolDefinition = unvalidated(ToolDefinition)
+import { makeToolDefinition } from "./internal/makers.js"
 
 /** Brands toolsets, so `isToolset` can tell them from plain tools. */
 export const TypeId: unique symbol = Symbol.for("@agentfx/core/Toolset")

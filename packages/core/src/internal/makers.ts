@@ -20,6 +20,7 @@ import {
   ToolReturnPart,
   UserPromptPart
 } from "../Messages.js"
+import { ToolDefinition } from "../Tool.js"
 import { RequestUsage } from "../Usage.js"
 import { unvalidated } from "./construct.js"
 
@@ -38,3 +39,4 @@ export const makeToolReturnPart = unvalidated(ToolReturnPart)
 export const makeUserPromptPart = unvalidated(UserPromptPart)
 export const makeRequestUsage = unvalidated(RequestUsage)
 export const makeModelRequestParameters = unvalidated(ModelRequestParameters)
+export const makeToolDefinition = unvalidated(ToolDefinition)
