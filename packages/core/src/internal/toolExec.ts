@@ -40,6 +40,7 @@ import type * as Toolset from "../Toolset.js"
 import type { RunUsage, UsageLimits } from "../Usage.js"
 import { type CompiledHooks, executeTool, validateTool } from "./capabilities.js"
 import * as genai from "./genai.js"
+import { forEachConcurrent } from "./concurrent.js"
 import { withSpanAndContext } from "./spanRegion.js"
 import { makeRetryPromptPart, makeToolReturnPart } from "./makers.js"
 
@@ -469,10 +470,10 @@ export const runFunctionBatch = (
     }
     const out: Array<CallOutcome> = []
     for (const segment of segments) {
-      const results = yield* Effect.forEach(
+      const results = yield* forEachConcurrent(
         segment,
         (call) => runFunctionCall(run, call, emit, failed, succeeded),
-        { concurrency: segment.length === 1 ? 1 : run.config.maxConcurrency }
+        run.config.maxConcurrency
       )
       out.push(...results)
     }
