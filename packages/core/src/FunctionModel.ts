@@ -31,8 +31,6 @@ import {
   ModelRequest,
   ModelResponse,
   type ModelResponseStreamEvent,
-  TextPart,
-  ToolCallPart,
   type ToolArgs
 } from "./Messages.js"
 import * as Model from "./Model.js"
@@ -40,7 +38,13 @@ import type { ModelSettings } from "./ModelSettings.js"
 import { PartsManager } from "./PartsManager.js"
 import type { ToolDefinition } from "./Tool.js"
 import { estimateUsage, hasValues } from "./internal/usageEstimate.js"
-import { makeModelResponse, makeResponseCompleteEvent } from "./internal/makers.js"
+import {
+  makeModelResponse,
+  makeResponseCompleteEvent,
+  makeTextPart,
+  makeToolCallPart
+} from "./internal/makers.js"
+import { withSpanIfRecorded } from "./internal/spanRegion.js"
 
 /** What the function is told about the request besides the messages. */
 export interface AgentInfo {
@@ -169,7 +173,7 @@ export const agentInfo = (
 
 /** A response with one text part. */
 export const text = (content: string): ModelResponse =>
-  new ModelResponse({ parts: [new TextPart({ content })] })
+  makeModelResponse({ parts: [makeTextPart({ content })] })
 
 /** A response calling one tool (`args` as an object or a JSON string). */
 export const toolCall = (
@@ -177,8 +181,8 @@ export const toolCall = (
   args: ToolArgs = {},
   toolCallId?: string
 ): ModelResponse =>
-  new ModelResponse({
-    parts: [new ToolCallPart({ toolName, args, toolCallId: toolCallId ?? `call_${toolName}` })]
+  makeModelResponse({
+    parts: [makeToolCallPart({ toolName, args, toolCallId: toolCallId ?? `call_${toolName}` })]
   })
 
 /** A response calling several tools; ids are `call_<index>_<name>` unless given. */
@@ -189,14 +193,13 @@ export const toolCalls = (
     readonly toolCallId?: string
   }>
 ): ModelResponse =>
-  new ModelResponse({
-    parts: calls.map(
-      (c, i) =>
-        new ToolCallPart({
-          toolName: c.toolName,
-          args: c.args ?? {},
-          toolCallId: c.toolCallId ?? `call_${i}_${c.toolName}`
-        })
+  makeModelResponse({
+    parts: calls.map((c, i) =>
+      makeToolCallPart({
+        toolName: c.toolName,
+        args: c.args ?? {},
+        toolCallId: c.toolCallId ?? `call_${i}_${c.toolName}`
+      })
     )
   })
 
@@ -298,7 +301,7 @@ export const make = <R = never>(
         )
       }).pipe(
         Effect.provide(context),
-        Effect.withSpan("FunctionModel.request", {
+        withSpanIfRecorded("FunctionModel.request", {
           attributes: { "gen_ai.request.model": modelName }
         })
       )

@@ -43,6 +43,7 @@ import { PartsManager } from "./PartsManager.js"
 import type { ToolDefinition } from "./Tool.js"
 import { generate } from "./internal/schemaData.js"
 import { estimateUsage } from "./internal/usageEstimate.js"
+import { withSpanIfRecorded } from "./internal/spanRegion.js"
 import {
   makeModelResponse,
   makeResponseCompleteEvent,
@@ -267,7 +268,9 @@ export const make = (options: Options = {}): Effect.Effect<Service> =>
       record({ messages, settings, parameters, streamed: false }).pipe(
         Effect.zipRight(respond(options, modelName, messages, parameters)),
         Effect.map((r) => makeModelResponse.copy(r, { usage: estimateUsage([...messages, r]) })),
-        Effect.withSpan("TestModel.request", { attributes: { "gen_ai.request.model": modelName } })
+        withSpanIfRecorded("TestModel.request", {
+          attributes: { "gen_ai.request.model": modelName }
+        })
       )
 
     const requestStream = (

@@ -7,6 +7,7 @@ import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Scope from "effect/Scope"
 import * as Tracer from "effect/Tracer"
+import { Agent, FunctionModel, TestModel } from "@agentfx/core"
 import { withSpanAndContext, withSpanScopeAndContext } from "../src/internal/spanRegion.js"
 import { recordingTracer } from "./support/tracer.js"
 
@@ -227,6 +228,41 @@ describe("withSpanAndContext", () => {
       assert.deepStrictEqual(exit, Exit.fail("http 500"))
       assert.isFalse(called)
       assert.deepStrictEqual(spans[0]!.exit, Exit.fail("http 500"))
+    })
+  )
+})
+
+describe("the test doubles' request spans", () => {
+  it.effect("are recorded, with their model attribute, when a tracer records spans", () =>
+    Effect.gen(function* () {
+      const { spans, tracer } = recordingTracer()
+      yield* Agent.make({})
+        .run("hi")
+        .pipe(Effect.provide(FunctionModel.layer(() => "hello")), Effect.withTracer(tracer))
+      yield* Agent.make({})
+        .run("hi")
+        .pipe(Effect.provide(TestModel.layer()), Effect.withTracer(tracer))
+      const fn = spans.find((s) => s.name === "FunctionModel.request")
+      const test = spans.find((s) => s.name === "TestModel.request")
+      assert.isDefined(fn)
+      assert.isDefined(test)
+      assert.isTrue(fn!.ended && test!.ended)
+      assert.isTrue(String(fn!.attributes.get("gen_ai.request.model")).startsWith("function:"))
+      assert.strictEqual(test!.attributes.get("gen_ai.request.model"), "test")
+    })
+  )
+
+  it.effect("are not opened under Effect's built-in tracer (nobody reads them)", () =>
+    Effect.gen(function* () {
+      const seen: Array<string> = []
+      const model = FunctionModel.layer(() =>
+        Effect.map(Effect.option(Effect.currentSpan), (span) => {
+          seen.push(span._tag === "Some" ? span.value.name : "none")
+          return "hello"
+        })
+      )
+      yield* Agent.make({}).run("hi").pipe(Effect.provide(model))
+      assert.notInclude(seen, "FunctionModel.request")
     })
   )
 })

@@ -79,6 +79,20 @@ export const spansRecorded = (fiber: Fiber.RuntimeFiber<any, any>): boolean =>
   fiber.getFiberRef(FiberRef.currentTracerEnabled) &&
   Context.get(fiber.currentDefaultServices, Tracer.Tracer) !== nativeTracer
 
+/**
+ * `Effect.withSpan(name, options)` (no stack trace captured) when the fiber's spans are recorded
+ * (`spansRecorded`); else the effect as is. For spans of the test doubles (`FunctionModel`,
+ * `TestModel`), which cost a run more than the rest of the double's request when nobody reads them.
+ */
+export const withSpanIfRecorded =
+  (name: string, options: Tracer.SpanOptions) =>
+  <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+    Effect.withFiberRuntime<A, E, R>((fiber) =>
+      spansRecorded(fiber)
+        ? Effect.withSpan(effect, name, { ...options, captureStackTrace: false })
+        : effect
+    )
+
 /** The fiber's context (typed loosely: a run's context holds any services). */
 const currentContext = FiberRef.currentContext as unknown as FiberRef.FiberRef<Context.Context<any>>
 
