@@ -1,6 +1,7 @@
 /**
  * An MCP server as an agentfx `Toolset`: its tools are offered to the model (their input JSON
- * Schema as is, through `Tool.fromJsonSchema`) and called over one session. The tools are
+ * Schema as is, through `Tool.fromJsonSchema`; names model APIs reject made safe, see
+ * `ToolsetOptions.names`) and called over one session. The tools are
  * listed once at connection and listed again when the server sends
  * `notifications/tools/list_changed`. Results become tool return values (`McpContent`); a
  * result with `isError: true` is a retry prompt to the model; a call that outlives `timeout`
@@ -60,6 +61,16 @@ export interface ToolsetOptions {
   readonly timeout?: Duration.DurationInput
   /** Retries allowed per tool (else the agent's `retries`). */
   readonly maxRetries?: number
+  /**
+   * How a tool's name is offered to the model. MCP allows names that model APIs reject (dots,
+   * slashes, over 64 characters; OpenAI, Anthropic and Gemini all accept
+   * `[A-Za-z0-9_-]{1,64}`). `"safe"` (default): every other character becomes `_`, a longer
+   * name is cut to 55 characters plus `_` and 8 hex digits of a hash of the whole name, and a
+   * name that would clash with another tool's gets `_2`, `_3`, …; a name that is already valid
+   * is kept as is. `"verbatim"`: the server's names (after `prefix`) unchanged. Either way the
+   * server is called with its own name, kept in the definition's `metadata.mcp.name`.
+   */
+  readonly names?: "safe" | "verbatim"
   /** Offer only the tools for which this holds. */
   readonly include?: (tool: McpClient.McpTool) => boolean
   /** Read the resource a `resource_link` result points to (default `true`). */
@@ -119,6 +130,48 @@ export interface McpToolset<D = never> extends Toolset.Toolset<McpError | D, nev
   readonly current: Effect.Effect<ReadonlyArray<Tool.ToolDefinition>>
   /** The offered tools, now and after every re-listing. */
   readonly changes: Stream.Stream<ReadonlyArray<Tool.ToolDefinition>>
+}
+
+/** The longest tool name every supported model API accepts. */
+const NAME_LIMIT = 64
+const VALID_NAME = /^[A-Za-z0-9_-]{1,64}$/
+
+/** 8 hex digits of FNV-1a over the name's UTF-16 units (stable across runs and machines). */
+const hash8 = (name: string): string => {
+  let h = 0x811c9dc5
+  for (let i = 0; i < name.length; i++) {
+    h ^= name.charCodeAt(i)
+    h = Math.imul(h, 0x01000193)
+  }
+  return (h >>> 0).toString(16).padStart(8, "0")
+}
+
+/** `name` with every character a model API rejects replaced, cut to the limit with a hash. */
+const safeName = (name: string): string => {
+  const replaced = name.replace(/[^A-Za-z0-9_-]/g, "_")
+  if (replaced.length === 0) return `tool_${hash8(name)}`
+  return replaced.length <= NAME_LIMIT
+    ? replaced
+    : `${replaced.slice(0, NAME_LIMIT - 9)}_${hash8(name)}`
+}
+
+/**
+ * The offered names of `names` (same order), valid for every model API and distinct: valid
+ * names are kept and claimed first, the others made safe and, on a clash, numbered.
+ */
+const offeredNames = (names: ReadonlyArray<string>): Array<string> => {
+  const taken = new Set(names.filter((n) => VALID_NAME.test(n)))
+  return names.map((name) => {
+    if (VALID_NAME.test(name)) return name
+    const base = safeName(name)
+    let candidate = base
+    for (let n = 2; taken.has(candidate); n++) {
+      const suffix = `_${n}`
+      candidate = `${base.slice(0, NAME_LIMIT - suffix.length)}${suffix}`
+    }
+    taken.add(candidate)
+    return candidate
+  })
 }
 
 const stripSchemaKey = (schema: Record<string, unknown>): Tool.JsonSchema => {
@@ -230,40 +283,44 @@ export const fromClient = <const O extends ToolsetOptions = {}>(
 
     const build = (
       list: ReadonlyArray<McpClient.McpTool>
-    ): ReadonlyArray<Toolset.ToolsetTool<McpError | ApprovalRequired, never>> =>
-      list
-        .filter((t) => options.include === undefined || options.include(t))
-        .map((mcp) => {
-          const name = options.prefix === undefined ? mcp.name : `${options.prefix}_${mcp.name}`
-          const tool = Tool.fromJsonSchema(name, {
-            ...(mcp.description !== undefined ? { description: mcp.description } : {}),
-            jsonSchema: stripSchemaKey(mcp.inputSchema),
-            handler: (args) => call(mcp.name, args)
-          })
-          return {
-            definition: new Tool.ToolDefinition(
-              {
-                ...tool.definition,
-                metadata: {
-                  mcp: {
-                    server: client.server,
-                    name: mcp.name,
-                    ...(mcp.title !== undefined ? { title: mcp.title } : {}),
-                    ...(mcp.annotations !== undefined ? { annotations: mcp.annotations } : {}),
-                    ...(mcp.outputSchema !== undefined ? { outputSchema: mcp.outputSchema } : {})
-                  }
-                }
-              },
-              true
-            ),
-            maxRetries: options.maxRetries,
-            timeout,
-            decodeArgs: tool.decodeArgs,
-            call: tool.handler as (
-              args: unknown
-            ) => Effect.Effect<unknown, McpError | ApprovalRequired | ModelRetry, RunContext>
-          }
+    ): ReadonlyArray<Toolset.ToolsetTool<McpError | ApprovalRequired, never>> => {
+      const offered = list.filter((t) => options.include === undefined || options.include(t))
+      const given = offered.map((mcp) =>
+        options.prefix === undefined ? mcp.name : `${options.prefix}_${mcp.name}`
+      )
+      const names = options.names === "verbatim" ? given : offeredNames(given)
+      return offered.map((mcp, i) => {
+        const name = names[i]!
+        const tool = Tool.fromJsonSchema(name, {
+          ...(mcp.description !== undefined ? { description: mcp.description } : {}),
+          jsonSchema: stripSchemaKey(mcp.inputSchema),
+          handler: (args) => call(mcp.name, args)
         })
+        return {
+          definition: new Tool.ToolDefinition(
+            {
+              ...tool.definition,
+              metadata: {
+                mcp: {
+                  server: client.server,
+                  name: mcp.name,
+                  ...(mcp.title !== undefined ? { title: mcp.title } : {}),
+                  ...(mcp.annotations !== undefined ? { annotations: mcp.annotations } : {}),
+                  ...(mcp.outputSchema !== undefined ? { outputSchema: mcp.outputSchema } : {})
+                }
+              }
+            },
+            true
+          ),
+          maxRetries: options.maxRetries,
+          timeout,
+          decodeArgs: tool.decodeArgs,
+          call: tool.handler as (
+            args: unknown
+          ) => Effect.Effect<unknown, McpError | ApprovalRequired | ModelRetry, RunContext>
+        }
+      })
+    }
 
     const first = build(yield* client.listTools)
     const ref = yield* SubscriptionRef.make(first)

@@ -16,7 +16,7 @@ import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
 import * as TestServices from "effect/TestServices"
 import { McpClient, McpContent, McpToolset } from "@agentfx/mcp"
-import { PNG_BASE64, WAV_BASE64 } from "./fixtures/server.js"
+import { LONG_TOOL_NAME, PNG_BASE64, WAV_BASE64 } from "./fixtures/server.js"
 import { fixtureServer, partsOf, pollUntil, scripted } from "./support/scripted.js"
 
 class Fx extends Context.Tag("test/Fx")<Fx, McpToolset.McpToolset>() {}
@@ -65,6 +65,74 @@ layer(Layer.scoped(Fx, McpToolset.stdio({ ...fixtureServer, prefix: "fx", name: 
       assert.isTrue(defs.every((d) => d.name.startsWith("fx_")))
       assert.strictEqual(fx.client.serverInfo?.name, "fixture")
     })
+  )
+
+  it.effect("offers names model APIs accept; calls reach the server under its own names", () =>
+    Effect.gen(function* () {
+      const fx = yield* Fx
+      const defs = yield* fx.current
+      const valid = /^[A-Za-z0-9_-]{1,64}$/
+      assert.deepStrictEqual(
+        defs.filter((d) => !valid.test(d.name)).map((d) => d.name),
+        []
+      )
+      assert.strictEqual(new Set(defs.map((d) => d.name)).size, defs.length)
+      const byServerName = new Map(
+        defs.map((d) => [(d.metadata as any).mcp.name as string, d.name])
+      )
+      // a valid name keeps its name; the dotted one that would become it is numbered
+      assert.strictEqual(byServerName.get("docs_search"), "fx_docs_search")
+      assert.strictEqual(byServerName.get("docs.search"), "fx_docs_search_2")
+      assert.strictEqual(byServerName.get("fs/read file"), "fx_fs_read_file")
+      const long = byServerName.get(LONG_TOOL_NAME)!
+      assert.strictEqual(long.length, 64)
+      assert.match(long, /^fx_lookup_very_.*_[0-9a-f]{8}$/)
+      // the same listing gives the same names (a continued conversation's calls still resolve)
+      const again = yield* fx.current
+      assert.deepStrictEqual(
+        again.map((d) => d.name),
+        defs.map((d) => d.name)
+      )
+      const calls = [
+        ["fx_docs_search_2", "docs.search"],
+        ["fx_docs_search", "docs_search"],
+        ["fx_fs_read_file", "fs/read file"],
+        [long, LONG_TOOL_NAME]
+      ] as const
+      const result = yield* Agent.make({ toolsets: [fx] })
+        .run("names")
+        .pipe(
+          Effect.provide(
+            scripted([
+              () =>
+                FunctionModel.toolCalls(
+                  calls.map(([offered], i) => ({
+                    toolName: offered,
+                    args: {},
+                    toolCallId: `n${i}`
+                  }))
+                ),
+              () => FunctionModel.text("ok")
+            ])
+          )
+        )
+      const returns = partsOf(result.allMessages(), "ToolReturnPart")
+      assert.deepStrictEqual(
+        returns.map((r) => [r.toolName, r.content]),
+        calls.map(([offered, server]) => [offered, `called ${server}`])
+      )
+    })
+  )
+
+  it.effect('names: "verbatim" offers the server\'s names unchanged', () =>
+    Effect.gen(function* () {
+      const fx = yield* Fx
+      const verbatim = yield* McpToolset.fromClient(fx.client, { names: "verbatim" })
+      const names = (yield* verbatim.current).map((d) => d.name)
+      assert.include(names, "docs.search")
+      assert.include(names, "fs/read file")
+      assert.include(names, LONG_TOOL_NAME)
+    }).pipe(Effect.scoped)
   )
 
   it.effect("an agent run calls MCP tools end to end", () =>
