@@ -247,7 +247,13 @@ const valueAt = (input: unknown, path: ReadonlyArray<PropertyKey>): unknown => {
 export const decodeWith = <A, I>(
   schema: Schema.Schema<A, I, never>
 ): ((args: ToolArgs) => Effect.Effect<A, ModelRetry>) => {
-  const decode = Schema.decodeUnknown(schema, { errors: "all", onExcessProperty: "ignore" })
+  const options = { errors: "all", onExcessProperty: "ignore" } as const
+  // [perf] The synchronous decoder first (its result is a plain `Either`; the Effect decoder
+  // spreads its options into a new object and wraps the result, ≈ 1.5 µs a call); the Effect
+  // decoder on any failure, which also covers schemas with asynchronous transformations (the
+  // synchronous one reports them as `Forbidden`) and gives the errors their usual form.
+  const decodeSync = ParseResult.decodeUnknownEither(schema, options)
+  const decode = Schema.decodeUnknown(schema, options)
   return (args) => {
     let value: unknown = args
     if (typeof args === "string") {
@@ -268,6 +274,8 @@ export const decodeWith = <A, I>(
         )
       }
     }
+    const sync = decodeSync(value)
+    if (sync._tag === "Right") return Effect.succeed(sync.right)
     return Effect.mapError(
       decode(value),
       (error) =>

@@ -1,7 +1,9 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
+import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
+import * as TestClock from "effect/TestClock"
 import { Agent, AgentError, FunctionModel, type Messages, TestModel, Tool } from "@agentfx/core"
 
 const add = Tool.make("add", {
@@ -65,6 +67,34 @@ describe("Tool.make", () => {
       const badJson = yield* Effect.flip(add.decodeArgs("{not json"))
       assert.include(badJson.reason, "Invalid JSON")
       assert.strictEqual(badJson.issues?.[0]?.input, "{not json")
+    })
+  )
+
+  it.effect("parameters with an asynchronous transformation decode, and fail as usual", () =>
+    Effect.gen(function* () {
+      // a decode step that waits (a lookup, say): the synchronous decoder cannot run it
+      const Slow = Schema.transformOrFail(Schema.String, Schema.String, {
+        strict: true,
+        decode: (s) =>
+          s === "bad"
+            ? Effect.fail(new ParseResult.Type(Schema.String.ast, s, "not a known city"))
+            : Effect.as(Effect.sleep("1 millis"), s.toUpperCase()),
+        encode: (s) => ParseResult.succeed(s.toLowerCase())
+      })
+      const slow = Tool.make("slow", {
+        parameters: Schema.Struct({ city: Slow }),
+        handler: ({ city }) => Effect.succeed(city)
+      })
+      const fiber = yield* Effect.fork(slow.decodeArgs({ city: "rome" }))
+      yield* TestClock.adjust("1 millis")
+      assert.deepStrictEqual(yield* Fiber.join(fiber), { city: "ROME" })
+      const retry = yield* Effect.flip(slow.decodeArgs({ city: "bad" }))
+      assert.strictEqual(retry._tag, "ModelRetry")
+      assert.include(retry.reason, "not a known city")
+      assert.deepStrictEqual(
+        (retry.issues ?? []).map((i) => [i.path, i.input]),
+        [[["city"], "bad"]]
+      )
     })
   )
 
