@@ -7,6 +7,7 @@ import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Ref from "effect/Ref"
 import * as Schema from "effect/Schema"
+import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
 import { Agent, CaptureRunMessages, FunctionModel, type Messages, Tool } from "@agentfx/core"
 import { forEachConcurrent } from "../src/internal/concurrent.js"
@@ -240,12 +241,13 @@ const responses = (messages: ReadonlyArray<Messages.ModelMessage>) =>
   messages.filter((m) => m._tag === "ModelResponse").length
 
 /** A model asking for `ids` calls of `tool` in one response, then answering "done". */
-const callsThenDone = (tool: string, ids: ReadonlyArray<string>) =>
-  FunctionModel.layer((messages) =>
+const callsThenDone = (tool: string, ids: ReadonlyArray<string>) => {
+  const respond = (messages: ReadonlyArray<Messages.ModelMessage>) =>
     responses(messages) === 0
       ? FunctionModel.toolCalls(ids.map((id) => ({ toolName: tool, args: { id }, toolCallId: id })))
       : "done"
-  )
+  return FunctionModel.layer(respond, { stream: FunctionModel.streamOf(respond) })
+}
 
 describe("an agent's tool calls of one response", () => {
   it.effect("run at once; the results are sent back in call order", () =>
@@ -281,6 +283,58 @@ describe("an agent's tool calls of one response", () => {
         ids.map((id) => ["ToolReturnPart", id, `met ${id}`])
       )
       assert.strictEqual(result.usage.toolCalls, ids.length)
+    })
+  )
+
+  it.effect("streamed (runStream, onEvent): calls announced in order, results as they end", () =>
+    Effect.gen(function* () {
+      const ids = ["a", "b", "c"]
+      const meet = (all: Effect.Effect<void>) =>
+        Tool.make("meet", {
+          parameters: Schema.Struct({ id: Schema.String }),
+          // all three in flight, then c ends first and a last
+          handler: ({ id }) =>
+            Effect.zipRight(all, Effect.as(yields(10 - 4 * ids.indexOf(id)), `met ${id}`))
+        })
+      const check = (events: ReadonlyArray<Agent.AgentStreamEvent<any>>) => {
+        const calls = events.filter((e) => e._tag === "FunctionToolCallEvent")
+        const results = events.filter((e) => e._tag === "FunctionToolResultEvent")
+        assert.deepStrictEqual(
+          calls.map((e) => e.part.toolCallId),
+          ids
+        )
+        // every call is announced before the first result
+        assert.isBelow(events.indexOf(calls[2]!), events.indexOf(results[0]!))
+        assert.deepStrictEqual(
+          results.map((e) => [e.result.toolCallId, e.result.content]),
+          [
+            ["c", "met c"],
+            ["b", "met b"],
+            ["a", "met a"]
+          ]
+        )
+      }
+      const streamed = Chunk.toReadonlyArray(
+        yield* Stream.runCollect(
+          Agent.make({ tools: [meet(yield* barrier(3))] })
+            .runStream("go")
+            .pipe(Stream.provideLayer(callsThenDone("meet", ids)))
+        )
+      )
+      check(streamed)
+      const last = streamed[streamed.length - 1] as Agent.AgentRunResultEvent<string>
+      const returns = (last.result.allMessages()[2] as Messages.ModelRequest)
+        .parts as ReadonlyArray<Messages.ToolReturnPart>
+      assert.deepStrictEqual(
+        returns.map((p) => p.toolCallId),
+        ids
+      )
+      const pushed: Array<Agent.AgentStreamEvent<any>> = []
+      const result = yield* Agent.make({ tools: [meet(yield* barrier(3))] })
+        .run("go", { onEvent: (e) => void pushed.push(e) })
+        .pipe(Effect.provide(callsThenDone("meet", ids)))
+      check(pushed)
+      assert.strictEqual(result.output, "done")
     })
   )
 
