@@ -44,7 +44,7 @@ import {
   makeTextPart,
   makeToolCallPart
 } from "./internal/makers.js"
-import { withSpanIfRecorded } from "./internal/spanRegion.js"
+import { streamSpanIfRecorded, withSpanIfRecorded } from "./internal/spanRegion.js"
 
 /** What the function is told about the request besides the messages. */
 export interface AgentInfo {
@@ -317,7 +317,7 @@ export const make = <R = never>(
           new UserError({ reason: "FunctionModel: no stream function given for streamed requests" })
         )
       }
-      return Effect.sync(() => {
+      return Effect.withFiberRuntime((fiber) => {
         const manager = new PartsManager()
         manager.info.modelName = modelName
         manager.info.providerName = system
@@ -377,15 +377,15 @@ export const make = <R = never>(
             })
           ),
           Stream.provideContext(context),
-          Stream.withSpan("FunctionModel.requestStream", {
+          streamSpanIfRecorded(fiber, "FunctionModel.requestStream", {
             attributes: { "gen_ai.request.model": modelName }
           })
         )
-        return {
+        return Effect.succeed({
           modelName,
           events,
           response: Effect.sync(() => snapshot(done ? "complete" : "incomplete"))
-        }
+        })
       })
     }
 

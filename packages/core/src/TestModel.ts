@@ -43,7 +43,7 @@ import { PartsManager } from "./PartsManager.js"
 import type { ToolDefinition } from "./Tool.js"
 import { generate } from "./internal/schemaData.js"
 import { estimateUsage } from "./internal/usageEstimate.js"
-import { withSpanIfRecorded } from "./internal/spanRegion.js"
+import { streamSpanIfRecorded, withSpanIfRecorded } from "./internal/spanRegion.js"
 import {
   makeModelResponse,
   makeResponseCompleteEvent,
@@ -278,51 +278,53 @@ export const make = (options: Options = {}): Effect.Effect<Service> =>
       settings: ModelSettings,
       parameters: Model.ModelRequestParameters
     ): Effect.Effect<Model.StreamedResponse, ModelError> =>
-      record({ messages, settings, parameters, streamed: true }).pipe(
-        Effect.zipRight(respond(options, modelName, messages, parameters)),
-        Effect.map((structured): Model.StreamedResponse => {
-          const usage = estimateUsage([...messages, structured])
-          const manager = new PartsManager()
-          manager.info.modelName = modelName
-          manager.info.providerName = system
-          manager.info.usage = usage
-          let done = false
-          // One chunk per part: text as an empty start then word deltas, tool calls whole.
-          const chunks = structured.parts.map((part, i) => () => {
-            const out: Array<ModelResponseStreamEvent> = []
-            if (part._tag === "TextPart") {
-              out.push(manager.textDelta(String(i), "")!)
-              for (const word of streamWords(part.content)) {
-                const e = manager.textDelta(String(i), word)
-                if (e !== undefined) out.push(e)
+      Effect.withFiberRuntime((fiber) =>
+        record({ messages, settings, parameters, streamed: true }).pipe(
+          Effect.zipRight(respond(options, modelName, messages, parameters)),
+          Effect.map((structured): Model.StreamedResponse => {
+            const usage = estimateUsage([...messages, structured])
+            const manager = new PartsManager()
+            manager.info.modelName = modelName
+            manager.info.providerName = system
+            manager.info.usage = usage
+            let done = false
+            // One chunk per part: text as an empty start then word deltas, tool calls whole.
+            const chunks = structured.parts.map((part, i) => () => {
+              const out: Array<ModelResponseStreamEvent> = []
+              if (part._tag === "TextPart") {
+                out.push(manager.textDelta(String(i), "")!)
+                for (const word of streamWords(part.content)) {
+                  const e = manager.textDelta(String(i), word)
+                  if (e !== undefined) out.push(e)
+                }
+              } else {
+                out.push(manager.part(String(i), part))
               }
-            } else {
-              out.push(manager.part(String(i), part))
-            }
-            return Chunk.unsafeFromArray(out)
-          })
-          const end = () => {
-            const out: Array<ModelResponseStreamEvent> = manager.finish()
-            done = true
-            out.push(
-              makeResponseCompleteEvent({ response: manager.response({ state: "complete" }) })
-            )
-            return Chunk.unsafeFromArray(out)
-          }
-          const events = Stream.fromIterable([...chunks, end]).pipe(
-            Stream.mapConcatChunk((f) => f()),
-            Stream.withSpan("TestModel.requestStream", {
-              attributes: { "gen_ai.request.model": modelName }
+              return Chunk.unsafeFromArray(out)
             })
-          )
-          return {
-            modelName,
-            events,
-            response: Effect.sync(() =>
-              manager.response({ state: done ? "complete" : "incomplete" })
+            const end = () => {
+              const out: Array<ModelResponseStreamEvent> = manager.finish()
+              done = true
+              out.push(
+                makeResponseCompleteEvent({ response: manager.response({ state: "complete" }) })
+              )
+              return Chunk.unsafeFromArray(out)
+            }
+            const events = Stream.fromIterable([...chunks, end]).pipe(
+              Stream.mapConcatChunk((f) => f()),
+              streamSpanIfRecorded(fiber, "TestModel.requestStream", {
+                attributes: { "gen_ai.request.model": modelName }
+              })
             )
-          }
-        })
+            return {
+              modelName,
+              events,
+              response: Effect.sync(() =>
+                manager.response({ state: done ? "complete" : "incomplete" })
+              )
+            }
+          })
+        )
       )
 
     const model = Model.make({

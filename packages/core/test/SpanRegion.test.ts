@@ -5,10 +5,17 @@ import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
 import * as Tracer from "effect/Tracer"
 import { Agent, FunctionModel, TestModel } from "@agentfx/core"
-import { withSpanAndContext, withSpanScopeAndContext } from "../src/internal/spanRegion.js"
+import {
+  streamSpanIfRecorded,
+  withSpanAndContext,
+  withSpanIfRecorded,
+  withSpanScopeAndContext
+} from "../src/internal/spanRegion.js"
 import { recordingTracer } from "./support/tracer.js"
 
 class Marker extends Context.Tag("test/Marker")<Marker, string>() {}
@@ -252,17 +259,55 @@ describe("the test doubles' request spans", () => {
     })
   )
 
-  it.effect("are not opened under Effect's built-in tracer (nobody reads them)", () =>
+  it.effect("withSpanIfRecorded / streamSpanIfRecorded: a span only when a tracer records", () =>
     Effect.gen(function* () {
-      const seen: Array<string> = []
-      const model = FunctionModel.layer(() =>
-        Effect.map(Effect.option(Effect.currentSpan), (span) => {
-          seen.push(span._tag === "Some" ? span.value.name : "none")
-          return "hello"
-        })
+      const name = (span: Option.Option<Tracer.Span>) =>
+        span._tag === "Some" ? span.value.name : "none"
+      const inEffect = withSpanIfRecorded("double", {})(Effect.option(Effect.currentSpan))
+      const inStream = Effect.flatMap(
+        Effect.withFiberRuntime<Stream.Stream<Option.Option<Tracer.Span>>>((fiber) =>
+          Effect.succeed(
+            streamSpanIfRecorded(
+              fiber,
+              "double",
+              {}
+            )(Stream.fromEffect(Effect.option(Effect.currentSpan)))
+          )
+        ),
+        (stream) => Stream.runHead(stream)
       )
-      yield* Agent.make({}).run("hi").pipe(Effect.provide(model))
-      assert.notInclude(seen, "FunctionModel.request")
+      // Effect's built-in tracer: nobody reads the span, none is opened
+      assert.strictEqual(name(yield* inEffect), "none")
+      assert.strictEqual(name(Option.flatten(yield* inStream)), "none")
+      const { spans, tracer } = recordingTracer()
+      assert.strictEqual(name(yield* inEffect.pipe(Effect.withTracer(tracer))), "double")
+      assert.strictEqual(
+        name(Option.flatten(yield* inStream.pipe(Effect.withTracer(tracer)))),
+        "double"
+      )
+      assert.deepStrictEqual(
+        spans.map((s) => [s.name, s.ended]),
+        [
+          ["double", true],
+          ["double", true]
+        ]
+      )
+    })
+  )
+
+  it.effect("streamed: recorded, with their model attribute, under a tracer", () =>
+    Effect.gen(function* () {
+      const fn = FunctionModel.layer(undefined, { stream: () => Stream.make("hello") })
+      const drain = (layer: typeof fn) =>
+        Stream.runDrain(Agent.make({}).runStream("hi").pipe(Stream.provideLayer(layer)))
+      const { spans, tracer } = recordingTracer()
+      yield* drain(fn).pipe(Effect.withTracer(tracer))
+      yield* drain(TestModel.layer()).pipe(Effect.withTracer(tracer))
+      const fnSpan = spans.find((s) => s.name === "FunctionModel.requestStream")
+      const testSpan = spans.find((s) => s.name === "TestModel.requestStream")
+      assert.isTrue(fnSpan?.ended === true && testSpan?.ended === true)
+      assert.isTrue(String(fnSpan!.attributes.get("gen_ai.request.model")).startsWith("function:"))
+      assert.strictEqual(testSpan!.attributes.get("gen_ai.request.model"), "test")
     })
   )
 })

@@ -20,6 +20,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as FiberRef from "effect/FiberRef"
 import * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
 import type * as Fiber from "effect/Fiber"
 import * as Tracer from "effect/Tracer"
 
@@ -92,6 +93,18 @@ export const withSpanIfRecorded =
         ? Effect.withSpan(effect, name, { ...options, captureStackTrace: false })
         : effect
     )
+
+/**
+ * The stream form of `withSpanIfRecorded`, decided by `fiber` (the one opening the stream):
+ * `Stream.withSpan` (which also provides the span on every pull) only when its spans are
+ * recorded.
+ */
+export const streamSpanIfRecorded =
+  (fiber: Fiber.RuntimeFiber<any, any>, name: string, options: Tracer.SpanOptions) =>
+  <A, E, R>(stream: Stream.Stream<A, E, R>): Stream.Stream<A, E, R> =>
+    spansRecorded(fiber)
+      ? Stream.withSpan(stream, name, { ...options, captureStackTrace: false })
+      : stream
 
 /** The fiber's context (typed loosely: a run's context holds any services). */
 const currentContext = FiberRef.currentContext as unknown as FiberRef.FiberRef<Context.Context<any>>
