@@ -352,8 +352,8 @@ export interface Machine<A> {
   /** What the run's steps need in context (the caller's services, usage, scope, span). */
   readonly runContext: Context.Context<any>
   /**
-   * Every node from the next one to the end, without streaming, in `runContext` (the caller
-   * switches to it). Failures are raw: the caller attaches the messages with `withMessagesOf`.
+   * Every node from the next one (when read) to the end, without streaming, in `runContext` (the
+   * caller switches to it). Failures are raw: the caller attaches the messages with `withMessagesOf`.
    */
   readonly loopBody: Effect.Effect<AgentRunResult<A>, unknown, unknown>
   /**
@@ -2660,15 +2660,30 @@ class Run<A> implements Machine<A>, ToolHost {
 
   // `run`: every node inside ONE context switch / error mapping (not one per step as `step`
   // does; switching the context costs more than a whole step's own bookkeeping).
+  // The step is one Effect built once per run over `loopNode`: a continuation frame keeps the
+  // Effect it continues, so `flatMap(this.behaviour(node), …)` kept the whole effect of the
+  // node being run (its closures) on the stack of every run waiting on its model.
   private loop(node: AgentNode<A>): Effect.Effect<AgentRunResult<A>, unknown, unknown> {
-    return node._tag === "End"
-      ? Effect.succeed(node.result)
-      : Effect.flatMap(this.behaviour(node, false), (next) => this.loop(next))
+    if (node._tag === "End") return Effect.succeed(node.result)
+    this.loopNode = node
+    if (this.loopStep === undefined) {
+      this.loopStep = Effect.flatMap(
+        Effect.suspend(() => this.behaviour(this.loopNode!, false)),
+        (next) => this.loop(next)
+      )
+    }
+    return this.loopStep
   }
+  /** The node `loopStep` runs next. */
+  private loopNode: AgentNode<A> | undefined = undefined
+  private loopStep: Effect.Effect<AgentRunResult<A>, unknown, unknown> | undefined = undefined
 
-  /** The run to its end; the caller maps failures with `withMessagesOf`. */
+  /**
+   * The run to its end, from the node it is at when read (read once, to run it); the caller
+   * maps failures with `withMessagesOf`.
+   */
   get loopBody(): Effect.Effect<AgentRunResult<A>, unknown, unknown> {
-    return Effect.suspend(() => this.loop(this.st.next as AgentNode<A>))
+    return this.loop(this.st.next as AgentNode<A>)
   }
 
   eventsBody(onEvent: EventCallback<A>): Effect.Effect<AgentRunResult<A>, unknown, unknown> {

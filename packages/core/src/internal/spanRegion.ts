@@ -23,6 +23,7 @@ import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type * as Fiber from "effect/Fiber"
 import * as Tracer from "effect/Tracer"
+import { LazyScope } from "./lazyScope.js"
 
 /** Ends `span` with `exit`, as `Effect.useSpan` does. */
 const endSpan = (span: Tracer.Span, exit: Exit.Exit<unknown, unknown>): Effect.Effect<void> =>
@@ -146,38 +147,64 @@ export const openSpanIn = (
  * context is restored and the scope closed with the body's exit, whatever it is. The body's
  * failures are mapped with `mapError` when one is given.
  *
- * Each continuation is one frame on the fiber's stack for as long as the body runs, so the
- * body's exit is taken with one `matchCauseEffect` (not `exit` + `flatMap`).
+ * What the region holds while the body runs is what every agent run in flight holds: one
+ * object (`ScopeRegion`: the scope, the caller's context, `mapError`) and the two handlers of
+ * the body's exit, no finalizer map until something is put in the scope (`LazyScope`).
  */
 export const withScopeAndContext = <A, E, E2, R2, E3 = E>(
   prepare: (scope: Scope.CloseableScope) => Effect.Effect<Prepared<A, E, E3>, E2, R2>
 ): Effect.Effect<A, E3 | E2, R2> =>
-  Effect.uninterruptibleMask((restore) =>
-    Effect.flatMap(Scope.make(), (scope) => {
-      const finish = (exit: Exit.Exit<A, E3 | E2>): Effect.Effect<A, E3 | E2> =>
-        Effect.zipRight(Scope.close(scope, exit), exit)
-      return Effect.matchCauseEffect(restore(prepare(scope)), {
-        onFailure: (cause) => finish(Exit.failCause(cause)),
-        onSuccess: (prepared) =>
-          Effect.flatMap(swapContext(prepared.context), (previous) => {
-            const mapError = prepared.mapError
-            const done = (exit: Exit.Exit<A, E3>) =>
-              Effect.zipRight(swapContext(previous), finish(exit))
-            return Effect.matchCauseEffect(restore(prepared.body), {
-              onFailure: (cause) =>
-                done(
-                  Exit.failCause(
-                    mapError === undefined
-                      ? (cause as unknown as Cause.Cause<E3>)
-                      : Cause.map(cause, mapError)
-                  )
-                ),
-              onSuccess: (value) => done(Exit.succeed(value))
-            })
-          })
-      })
+  Effect.uninterruptibleMask((restore) => {
+    const region = new ScopeRegion<A, E, E3 | E2>()
+    return Effect.matchCauseEffect(restore(prepare(region)), {
+      onFailure: (cause) => region.finish(Exit.failCause(cause)),
+      onSuccess: (prepared) => region.enter(prepared, restore)
     })
-  )
+  })
+
+/** The scope of `withScopeAndContext` and the state of its region. */
+class ScopeRegion<A, E, E3> extends LazyScope {
+  private previous: Context.Context<any> | undefined = undefined
+  private mapError: ((error: E) => E3) | undefined = undefined
+
+  /** Closes the scope with `exit`, then ends with it. */
+  finish(exit: Exit.Exit<A, E3>): Effect.Effect<A, E3> {
+    return Effect.zipRight(this.close(exit), exit)
+  }
+
+  enter(
+    prepared: Prepared<A, E, E3>,
+    restore: <X, Y, Z>(effect: Effect.Effect<X, Y, Z>) => Effect.Effect<X, Y, Z>
+  ): Effect.Effect<A, E3> {
+    this.mapError = prepared.mapError
+    return Effect.flatMap(swapContext(prepared.context), (previous) => {
+      this.previous = previous
+      return Effect.matchCauseEffect(restore(prepared.body as Effect.Effect<A, E>), this.handlers())
+    })
+  }
+
+  /** The body's exit handlers: their one closure context holds only the region. */
+  private handlers() {
+    return {
+      onFailure: (cause: Cause.Cause<E>) => {
+        const mapError = this.mapError
+        return this.done(
+          Exit.failCause(
+            mapError === undefined
+              ? (cause as unknown as Cause.Cause<E3>)
+              : Cause.map(cause, mapError)
+          )
+        )
+      },
+      onSuccess: (value: A) => this.done(Exit.succeed(value))
+    }
+  }
+
+  /** Restores the caller's context, then closes the scope with `exit`. */
+  private done(exit: Exit.Exit<A, E3>): Effect.Effect<A, E3> {
+    return Effect.zipRight(swapContext(this.previous!), this.finish(exit))
+  }
+}
 
 /**
  * `withScopeAndContext` with the span `name` opened first in the scope (`openSpanIn`): the
