@@ -163,7 +163,9 @@ export type RunErrors<
 
 /**
  * The requirements of a run of an agent requiring `R` (see `RunRequirements`), plus what a
- * per-run `outputType` `O`, toolsets `S` and capabilities `C` require.
+ * per-run `outputType` `O`, toolsets `S` and capabilities `C` require, less what every run
+ * provides its steps: `RunContext`, `CurrentUsage` and `Scope` (the run's own, closed when
+ * the run ends).
  */
 export type RunServices<
   R,
@@ -177,7 +179,7 @@ export type RunServices<
       | OutputSpec.Requirements<O>
       | Toolset.Requirements<S[number]>
       | Capability.Requirements<C[number]>,
-      RunContext | Graph.CurrentUsage
+      RunContext | Graph.CurrentUsage | Scope.Scope
     >
 
 /**
@@ -660,7 +662,11 @@ export const fromConfig = <A, E, R>(config: internal.AgentConfig): Agent<A, E, R
   return self
 }
 
-/** Builds an agent. */
+/**
+ * Builds an agent. Its requirements are what its tools, toolsets, capabilities, output,
+ * instructions, validators and history processors require, less what a run provides them
+ * (`RunContext`, `CurrentUsage`, the run's `Scope`), plus the model's.
+ */
 export const make = <
   const Tools extends ReadonlyArray<Toolset.AnyTool> = [],
   const Sets extends ReadonlyArray<Toolset.Any> = [],
@@ -697,7 +703,7 @@ export const make = <
       | IR
       | VR
       | HR,
-      RunContext | Graph.CurrentUsage
+      RunContext | Graph.CurrentUsage | Scope.Scope
     >
   | ([M] extends [never] ? Model.Model : ModelRequirements<M>)
 > => {

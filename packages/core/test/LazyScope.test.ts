@@ -158,15 +158,18 @@ describe("a run's scope (LazyScope)", () => {
           seen.push(`answer (closed: ${seen.includes("resource closed")})`)
           return "done"
         }
-        const result = yield* Agent.make({ name: "scoped", tools: [open] })
+        // The run provides the tool's `Scope` (its own): the run requires none.
+        const run: Effect.Effect<unknown, unknown, never> = Agent.make({
+          name: "scoped",
+          tools: [open]
+        })
           .run("go")
           .pipe(Effect.provide(FunctionModel.layer(respond)))
+        const result = (yield* run) as { readonly output: string }
         assert.strictEqual(result.output, "done")
         assert.deepStrictEqual(seen, ["answer (closed: false)", "resource closed"])
         const fiber = yield* Deferred.await(background)
         assert.isTrue(Exit.isInterrupted(yield* Fiber.await(fiber)))
-        // The tool's type asks for a `Scope`; the run gives it its own (checked above: closed
-        // before `run` returned), this outer one only satisfies the types.
-      }).pipe(Effect.scoped)
+      })
   )
 })
