@@ -2658,32 +2658,42 @@ class Run<A> implements Machine<A>, ToolHost {
     )
   }
 
-  // `run`: every node inside ONE context switch / error mapping (not one per step as `step`
-  // does; switching the context costs more than a whole step's own bookkeeping).
-  // The step is one Effect built once per run over `loopNode`: a continuation frame keeps the
-  // Effect it continues, so `flatMap(this.behaviour(node), …)` kept the whole effect of the
-  // node being run (its closures) on the stack of every run waiting on its model.
-  private loop(node: AgentNode<A>): Effect.Effect<AgentRunResult<A>, unknown, unknown> {
-    if (node._tag === "End") return Effect.succeed(node.result)
-    this.loopNode = node
-    if (this.loopStep === undefined) {
-      this.loopStep = Effect.flatMap(
-        Effect.suspend(() => this.behaviour(this.loopNode!, false)),
-        (next) => this.loop(next)
-      )
+  /**
+   * Runs the nodes from the run's cursor (read now) to `End` with `step`, then ends with `end`.
+   * One step Effect is built per drive, over a local cursor: a continuation frame keeps the
+   * Effect it continues, so a `flatMap(step(node), …)` per node kept the whole effect of the
+   * node being run (its closures) on the stack of every run waiting on its model.
+   */
+  private drive<X>(
+    step: (node: AgentNode<A>) => Effect.Effect<AgentNode<A>, unknown, unknown>,
+    end: (
+      node: Extract<AgentNode<A>, { readonly _tag: "End" }>
+    ) => Effect.Effect<X, unknown, unknown>
+  ): Effect.Effect<X, unknown, unknown> {
+    let cursor = this.st.next as AgentNode<A>
+    const next = (node: AgentNode<A>): Effect.Effect<X, unknown, unknown> => {
+      if (node._tag === "End") return end(node)
+      cursor = node
+      return stepped
     }
-    return this.loopStep
+    const stepped = Effect.flatMap(
+      Effect.suspend(() => step(cursor)),
+      next
+    )
+    return next(cursor)
   }
-  /** The node `loopStep` runs next. */
-  private loopNode: AgentNode<A> | undefined = undefined
-  private loopStep: Effect.Effect<AgentRunResult<A>, unknown, unknown> | undefined = undefined
 
   /**
-   * The run to its end, from the node it is at when read (read once, to run it); the caller
-   * maps failures with `withMessagesOf`.
+   * `run`: every node inside ONE context switch / error mapping (not one per step as `step`
+   * does; switching the context costs more than a whole step's own bookkeeping), from the node
+   * the run is at when read (read once, to run it); the caller maps failures with
+   * `withMessagesOf`.
    */
   get loopBody(): Effect.Effect<AgentRunResult<A>, unknown, unknown> {
-    return this.loop(this.st.next as AgentNode<A>)
+    return this.drive(
+      (node) => this.behaviour(node, false),
+      (end) => Effect.succeed(end.result)
+    )
   }
 
   eventsBody(onEvent: EventCallback<A>): Effect.Effect<AgentRunResult<A>, unknown, unknown> {
@@ -2706,14 +2716,14 @@ class Run<A> implements Machine<A>, ToolHost {
           return Effect.succeed(node)
       }
     }
-    const go = (node: AgentNode<A>): Effect.Effect<AgentRunResult<A>, unknown, unknown> =>
-      node._tag === "End"
-        ? Effect.sync(() => {
-            onEvent(new AgentRunResultEvent(node.result))
-            return node.result
-          })
-        : Effect.flatMap(this.hookedStep(node, pushed), go)
-    return Effect.suspend(() => go(this.st.next as AgentNode<A>))
+    return this.drive(
+      (node) => this.hookedStep(node, pushed),
+      (end) =>
+        Effect.sync(() => {
+          onEvent(new AgentRunResultEvent(end.result))
+          return end.result
+        })
+    )
   }
 
   /** A failure with the messages so far attached. */
@@ -2758,13 +2768,11 @@ class Run<A> implements Machine<A>, ToolHost {
   runWithHandler(
     handler: (events: Stream.Stream<AgentStreamEvent<A>, unknown>) => Effect.Effect<void>
   ): Effect.Effect<AgentRunResult<A>, unknown> {
-    const go = (node: AgentNode<A>): Effect.Effect<AgentRunResult<A>, unknown> => {
-      if (node._tag === "End") return Effect.succeed(node.result)
+    return this.drive(
       // The first request is built without events: the handler sees none for it.
-      if (node._tag === "UserPromptNode") return Effect.flatMap(this.step(node), go)
-      return Effect.flatMap(this.handled(node, handler), go)
-    }
-    return Effect.suspend(() => go(this.st.next as AgentNode<A>))
+      (node) => (node._tag === "UserPromptNode" ? this.step(node) : this.handled(node, handler)),
+      (end) => Effect.succeed(end.result)
+    ) as Effect.Effect<AgentRunResult<A>, unknown>
   }
 
   private handled(
