@@ -9,7 +9,12 @@
 //                       call with a run's work between calls but not through the run (control)
 //   run: K MCP calls    `agent.run` over a FunctionModel that asks for `echo` K times one after
 //                       the other, then answers (K + 1 model requests), the tool from the server
-//   run: K local calls  the same run with an in-process `echo` tool: the run's own cost
+//   run: K local calls  the same run with an in-process `echo` tool (through `call`, each call in
+//                       its own region: the per-call path)
+//   run: … local start  the same run with the in-process `echo` also offered as a promise
+//                       (`ToolsetTool.start`), as the MCP tools are: the run's own cost on the
+//                       path the MCP calls take (a response's calls started from the run's
+//                       fiber, one suspension for all)
 //   run: 1 local + await the sync local run, then one `await setImmediate` outside it: the
 //                       event-loop turn without the run suspending (control for the next)
 //   run: 1 local async  the in-process tool awaiting one `setImmediate`: what suspending for
@@ -21,7 +26,7 @@
 //                       they do in the tight SDK loop / `Promise.all` (N = --batch, default 100)
 // For each case: median over rounds of wall µs, client CPU µs (this process) and server CPU µs
 // (/proc, 10 ms ticks: coarse) per tool call. "MCP call in a run" = run with MCP calls − the
-// same run with local calls, per call: what calling the tool over MCP costs inside a run, the
+// same run with local `start` calls, per call: what calling the tool over MCP costs inside a run, the
 // issue's "tool call overhead through an agentfx run" (target ≤ 1.2× sdk callTool). The whole
 // run per call is printed too. On a loaded machine wall time is noisy: CPU is the steadier view.
 // The last lines judge the target once per definition of "the bare SDK loop" (client CPU):
@@ -29,6 +34,8 @@
 //   B  1 MCP call per run ÷ the same SDK call made beside the same run (the run's work between)
 //   C  N calls back to back in one run, sequential ÷ the tight SDK loop
 //   D  N calls back to back in one run, concurrent ÷ `Promise.all` of N SDK calls
+//   C whole / D whole  the same with nothing subtracted: the whole run (its model requests and
+//                       messages included) per call
 // Needs `pnpm build` (or run it as `npx tsx --conditions=@agentfx/source bench/mcp.mjs`).
 //   node bench/mcp.mjs [--calls 300] [--rounds 7] [--batch 100] [--json]
 //   node bench/mcp.mjs --ops [--calls 200]   Effect instructions per call instead of timings
@@ -37,7 +44,7 @@ import { readFileSync } from "node:fs"
 import { dirname, join } from "node:path"
 import { loadavg } from "node:os"
 import { fileURLToPath } from "node:url"
-import { Agent, FunctionModel, Model, Tool } from "@agentfx/core"
+import { Agent, FunctionModel, Model, Tool, Toolset } from "@agentfx/core"
 import { McpToolset } from "@agentfx/mcp"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -91,6 +98,21 @@ const localEcho = Tool.make("echo", {
   handler: ({ text }) => Effect.succeed(text)
 })
 const localAgent = Agent.make({ tools: [localEcho] })
+// The in-process `echo` with its call also offered as a promise (`ToolsetTool.start`, resolved at
+// once), as an MCP toolset's tools offer theirs: a run takes the same path for it as for the MCP
+// calls (a response's calls started from the run's fiber, one suspension), so "MCP run − this
+// run" is what the MCP call itself costs on that path.
+const echoTool = Toolset.fromTools([localEcho]).fixed[0]
+const startEcho = {
+  ...echoTool,
+  start: {
+    of: echoTool.call,
+    start: (args) => ({ promise: Promise.resolve(args.text), cancel() {} })
+  }
+}
+const localStart = Toolset.make(() => Effect.succeed([startEcho]), [startEcho])
+const localStartAgent = Agent.make({ toolsets: [localStart] })
+const localStartSequential = Agent.make({ toolsets: [localStart], maxConcurrency: 1 })
 // The calls of one response one after the other, as a tight loop makes them.
 const mcpSequential = Agent.make({ toolsets: [toolset], maxConcurrency: 1 })
 const localSequential = Agent.make({ tools: [localEcho], maxConcurrency: 1 })
@@ -152,14 +174,20 @@ const cases = {
   },
   "run: 1 MCP call": { calls: CALLS, go: runs(mcpAgent, 1, 1, CALLS) },
   "run: 1 local call": { calls: CALLS, go: runs(localAgent, 1, 1, CALLS) },
+  "run: 1 local start call": { calls: CALLS, go: runs(localStartAgent, 1, 1, CALLS) },
   "run: 1 local async call": { calls: CALLS, go: runs(asyncAgent, 1, 1, CALLS) },
   "run: 1 local + await": { calls: CALLS, go: runs(localAgent, 1, 1, CALLS, true) },
   "run: 10 MCP calls": { calls: CALLS, go: runs(mcpAgent, 10, 1, CALLS / 10) },
   "run: 10 local calls": { calls: CALLS, go: runs(localAgent, 10, 1, CALLS / 10) },
+  "run: 10 local start calls": { calls: CALLS, go: runs(localStartAgent, 10, 1, CALLS / 10) },
   "run: N MCP sequential": { calls: BATCH * batches, go: runs(mcpSequential, 1, BATCH, batches) },
   "run: N local sequential": {
     calls: BATCH * batches,
     go: runs(localSequential, 1, BATCH, batches)
+  },
+  "run: N local start seq": {
+    calls: BATCH * batches,
+    go: runs(localStartSequential, 1, BATCH, batches)
   },
   "sdk Promise.all ×N": {
     calls: BATCH * batches,
@@ -175,7 +203,11 @@ const cases = {
     }
   },
   "run: N MCP concurrent": { calls: BATCH * batches, go: runs(mcpAgent, 1, BATCH, batches) },
-  "run: N local concurrent": { calls: BATCH * batches, go: runs(localAgent, 1, BATCH, batches) }
+  "run: N local concurrent": { calls: BATCH * batches, go: runs(localAgent, 1, BATCH, batches) },
+  "run: N local start conc": {
+    calls: BATCH * batches,
+    go: runs(localStartAgent, 1, BATCH, batches)
+  }
 }
 
 // --only "a,b": just those cases (e.g. under `node --cpu-prof`)
@@ -252,28 +284,31 @@ const derived = (label, mcp, local, base) => {
     wallRatio: wall / m(base, "wall"),
     clientCpu: cpu,
     clientCpuRatio: cpu / m(base, "cpu"),
-    wholeRunWallRatio: m(mcp, "wall") / m(base, "wall")
+    wholeRunWallRatio: m(mcp, "wall") / m(base, "wall"),
+    wholeRunCpuRatio: m(mcp, "cpu") / m(base, "cpu")
   }
   const x = rows[label]
   console.log(
-    `${label.padEnd(24)}${f(wall)}  ${f(cpu)}   vs ${base}: wall ${r(x.wallRatio)}, client CPU ${r(x.clientCpuRatio)} (whole run per call: wall ${r(x.wholeRunWallRatio)})`
+    `${label.padEnd(24)}${f(wall)}  ${f(cpu)}   vs ${base}: wall ${r(x.wallRatio)}, client CPU ${r(x.clientCpuRatio)} (whole run per call: wall ${r(x.wholeRunWallRatio)}, CPU ${r(x.wholeRunCpuRatio)})`
   )
 }
-console.log("MCP call in a run (run with MCP calls − same run with local calls):")
-derived("1 call per run", "run: 1 MCP call", "run: 1 local call", "sdk callTool")
-derived("10 calls per run", "run: 10 MCP calls", "run: 10 local calls", "sdk callTool")
-derived(
-  "N in one response, seq",
-  "run: N MCP sequential",
-  "run: N local sequential",
-  "sdk callTool"
-)
+// The MCP tools offer `start`, so their calls take the run's promise path: the same run with the
+// in-process `echo` on that path is subtracted (the per-call path's local runs, below, cost more
+// per call than the MCP runs now, and subtracting them would leave less than nothing).
+console.log("MCP call in a run (run with MCP calls − same run with local `start` calls):")
+derived("1 call per run", "run: 1 MCP call", "run: 1 local start call", "sdk callTool")
+derived("10 calls per run", "run: 10 MCP calls", "run: 10 local start calls", "sdk callTool")
+derived("N in one response, seq", "run: N MCP sequential", "run: N local start seq", "sdk callTool")
 derived(
   "N in one response, conc",
   "run: N MCP concurrent",
-  "run: N local concurrent",
+  "run: N local start conc",
   "sdk Promise.all ×N"
 )
+console.log("For reference, the same − the run with a local tool through `call` (per-call path):")
+derived("1 call per run (call)", "run: 1 MCP call", "run: 1 local call", "sdk callTool")
+derived("N seq (call)", "run: N MCP sequential", "run: N local sequential", "sdk callTool")
+derived("N conc (call)", "run: N MCP concurrent", "run: N local concurrent", "sdk Promise.all ×N")
 console.log("Where it goes (1 call per run), client CPU µs per call:")
 const hop = m("run: 1 local async call", "cpu") - m("run: 1 local call", "cpu")
 const viaMcp = m("run: 1 MCP call", "cpu") - m("run: 1 local async call", "cpu")
@@ -288,7 +323,7 @@ rows.runOwnSuspend = { clientCpu: own }
 // The same SDK call and the same sync run, one after the other outside the run: what the call
 // costs when the run's work sits between two calls (caches, GC, event loop), with no tool path.
 const besideRun = m("sdk callTool + local run", "cpu") - m("run: 1 local call", "cpu")
-const inRun = m("run: 1 MCP call", "cpu") - m("run: 1 local call", "cpu")
+const inRun = m("run: 1 MCP call", "cpu") - m("run: 1 local start call", "cpu")
 console.log(
   `  the SDK call beside a run (sdk callTool + local run − local run): ${besideRun.toFixed(1)} = ${r(besideRun / m("sdk callTool", "cpu"))} sdk callTool; MCP call in a run ÷ that: ${r(inRun / besideRun)}`
 )
@@ -324,6 +359,16 @@ judge(
   "D",
   `${BATCH} calls in one response, concurrent ÷ Promise.all of ${BATCH} SDK calls`,
   rows["N in one response, conc"].clientCpuRatio
+)
+judge(
+  "C whole",
+  `the whole run of ${BATCH} sequential calls, per call ÷ the tight SDK loop`,
+  rows["N in one response, seq"].wholeRunCpuRatio
+)
+judge(
+  "D whole",
+  `the whole run of ${BATCH} concurrent calls, per call ÷ Promise.all of ${BATCH} SDK calls`,
+  rows["N in one response, conc"].wholeRunCpuRatio
 )
 if (process.argv.includes("--json")) console.log(`BENCH_MCP ${JSON.stringify({ samples, rows })}`)
 await Effect.runPromise(Scope.close(scope, Exit.void))

@@ -57,6 +57,46 @@ export interface ToolsetTool<out E, out R> {
   readonly validateArgs?:
     | ((args: unknown) => Effect.Effect<void, E | ModelRetry, R | RunContext>)
     | undefined
+  /**
+   * The same call as `call`, started as a promise: for a tool whose work is one request on a
+   * connection it holds (an MCP session). When every call of a response's segment has one and
+   * nothing observes a call on its own, the run starts them from its own fiber and waits once
+   * for all (see `StartCall`).
+   */
+  readonly start?: StartCall | undefined
+}
+
+/**
+ * A tool call as a promise (`ToolsetTool.start`). A run uses it instead of `call` for a segment
+ * of calls (the calls of one response run together, split by `sequential` tools) when:
+ * - every call of the segment is to a tool with a `start` whose `of` is still the tool's `call`
+ *   (a wrapper that replaces `call` — spreading the tool — leaves `start` behind: the run then
+ *   calls the wrapper);
+ * - no tool of the segment needs approval, validates its arguments (`validateArgs`) or is
+ *   external, and the run has no tool or validation hooks;
+ * - the run streams no events (`agent.run` without `onEvent`), resumes no deferred calls, and
+ *   its spans are not recorded (no `execute_tool` span is due).
+ * Otherwise each call runs through `call` in its own region. Through `start` a call keeps its
+ * argument decoding, time limit (the tool's or the agent's `toolTimeout`: `cancel`, then a
+ * retry prompt), retry budget, usage count and result part; at most `maxConcurrency` are in
+ * flight; a failure that ends the run (an error, a spent retry budget) cancels the others and
+ * starts no more; interrupting the run cancels all in flight.
+ *
+ * The promise rejects with `ModelRetry` or `ToolFailed` as `call` fails with them; with anything
+ * else the call fails with it (the tool's error). The handler sees no `RunContext`.
+ */
+export interface StartCall {
+  /** The `call` this stands for: used only while the tool's `call` is this function. */
+  readonly of: (args: unknown) => Effect.Effect<unknown, any, any>
+  /** Starts a call on decoded arguments. */
+  readonly start: (args: unknown) => StartedCall
+}
+
+/** A call started by `StartCall.start`: its result, and how to stop it. */
+export interface StartedCall {
+  readonly promise: PromiseLike<unknown>
+  /** Stops the call (its result is then ignored); a no-op once it has settled. */
+  readonly cancel: () => void
 }
 
 /**

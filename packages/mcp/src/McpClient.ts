@@ -62,7 +62,7 @@ import * as PubSub from "effect/PubSub"
 import * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import { callInRun } from "./internal/callInRun.js"
+import { callInRun, startTool } from "./internal/callInRun.js"
 import { sample } from "./internal/sampling.js"
 import { ConnectionClosed, McpError, type Operation } from "./McpError.js"
 
@@ -469,6 +469,25 @@ const fromSdk = (
       listChanges: Effect.map(PubSub.subscribe(changes), (queue) => Stream.fromQueue(queue))
     }
     callInRun.set(client, (name, args, ms, end) => callTool(name, args, ms ?? timeout, end))
+    startTool.set(client, (name, args, ms) => {
+      const signal = new CancelSignal()
+      const promise = (
+        sdk.callTool({ name, arguments: args }, undefined, {
+          signal: signal as unknown as AbortSignal,
+          timeout: ms ?? timeout
+        }) as Promise<CallToolResult>
+      ).then(
+        (result) => {
+          signal.settled = true
+          return result
+        },
+        (e: unknown) => {
+          signal.settled = true
+          throw toError("callTool", name)(e)
+        }
+      )
+      return { promise, cancel: signal.abort }
+    })
     return client
   })
 

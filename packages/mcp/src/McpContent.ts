@@ -33,6 +33,7 @@ import type {
 } from "@modelcontextprotocol/sdk/types.js"
 import * as Effect from "effect/Effect"
 import type { McpError } from "./McpError.js"
+import { immediateReturn, needsRead } from "./internal/callInRun.js"
 
 /** One item of a resource's contents (`resources/read`). */
 export type ResourceContents = ReadResourceResult["contents"][number]
@@ -97,14 +98,12 @@ export const toolReturn = (
   readResource?: ReadResource
 ): Effect.Effect<unknown, ModelRetry | McpError> => {
   if (result.isError === true) return Effect.fail(new ModelRetry({ reason: errorText(result) }))
-  if (result.structuredContent !== undefined) return Effect.succeed(result.structuredContent)
+  const now = immediateReturn(result, readResource !== undefined, blockValue)
+  if (now !== needsRead) return Effect.succeed(now)
   const content = result.content
-  if (content.length === 0) return Effect.succeed("")
-  if (content.length === 1) return blockEffect(content[0]!, readResource)
-  if (content.every((b) => b.type !== "resource_link")) {
-    return Effect.succeed(content.map(blockValue))
-  }
-  return Effect.forEach(content, (b) => blockEffect(b, readResource))
+  return content.length === 1
+    ? blockEffect(content[0]!, readResource)
+    : Effect.forEach(content, (b) => blockEffect(b, readResource))
 }
 
 /** A block as user content (text, or a file), for prompts and sampling requests. */

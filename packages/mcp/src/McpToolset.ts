@@ -44,7 +44,7 @@ import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as SubscriptionRef from "effect/SubscriptionRef"
-import { callInRun } from "./internal/callInRun.js"
+import { callInRun, immediateReturn, needsRead, startTool } from "./internal/callInRun.js"
 import * as McpClient from "./McpClient.js"
 import * as McpContent from "./McpContent.js"
 import type { McpError } from "./McpError.js"
@@ -232,6 +232,42 @@ export const fromClient = <const O extends ToolsetOptions = {}>(
             Effect.flatMap(toReturn)
           )
 
+    // [perf #16] The same call as a promise, for a run starting a segment of calls at once
+    // (`Toolset.StartCall`): the request, then the result's value (a resource link read through
+    // the client), an error result or the toolset's timeout rejecting with a `ModelRetry`.
+    const starter = startTool.get(client)
+    const readLinked = (result: CallToolResult) => Effect.runPromise(toReturn(result))
+    const started =
+      starter === undefined
+        ? undefined
+        : (name: string) =>
+            (args: unknown): Toolset.StartedCall => {
+              const { promise, cancel } = starter(
+                name,
+                args as Record<string, unknown>,
+                timeoutMillis
+              )
+              return {
+                promise: promise.then(
+                  (result) => {
+                    if (result.isError === true) {
+                      throw new AgentError.ModelRetry({ reason: McpContent.errorText(result) })
+                    }
+                    const now = immediateReturn(
+                      result,
+                      readResource !== undefined,
+                      McpContent.blockValue
+                    )
+                    return now === needsRead ? readLinked(result) : now
+                  },
+                  (e: McpError) => {
+                    throw timedOut !== undefined && e.isTimeout ? timedOut : e
+                  }
+                ),
+                cancel
+              }
+            }
+
     let call: (
       name: string,
       args: Record<string, unknown>
@@ -296,6 +332,9 @@ export const fromClient = <const O extends ToolsetOptions = {}>(
           jsonSchema: stripSchemaKey(mcp.inputSchema),
           handler: (args) => call(mcp.name, args)
         })
+        const handler = tool.handler as (
+          args: unknown
+        ) => Effect.Effect<unknown, McpError | ApprovalRequired | ModelRetry, RunContext>
         return {
           definition: new Tool.ToolDefinition(
             {
@@ -315,9 +354,11 @@ export const fromClient = <const O extends ToolsetOptions = {}>(
           maxRetries: options.maxRetries,
           timeout,
           decodeArgs: tool.decodeArgs,
-          call: tool.handler as (
-            args: unknown
-          ) => Effect.Effect<unknown, McpError | ApprovalRequired | ModelRetry, RunContext>
+          call: handler,
+          // Not with `elicitation: "defer"`: that call needs its `RunContext`.
+          ...(started !== undefined && call === plain
+            ? { start: { of: handler, start: started(mcp.name) } }
+            : {})
         }
       })
     }

@@ -4,7 +4,8 @@ import {
   DeferredTools,
   FunctionModel,
   Messages,
-  Model
+  Model,
+  Toolset
 } from "@agentfx/core"
 import { assert, describe, it, layer } from "@effect/vitest"
 import * as Context from "effect/Context"
@@ -283,6 +284,64 @@ layer(Layer.scoped(Fx, McpToolset.stdio({ ...fixtureServer, prefix: "fx", name: 
       raw.forEach((r, i) =>
         assert.deepStrictEqual(r.content, [{ type: "text", text: String(i + 1) }])
       )
+    })
+  )
+
+  it.effect("calls of one response start together (`start`): the same messages as one by one", () =>
+    Effect.gen(function* () {
+      const fx = yield* Fx
+      // every tool of a toolset without `elicitation: "defer"` offers its call as a promise
+      // (this server announces list changes: its list is read per step, with no step context)
+      const tools = yield* fx.tools(undefined as never)
+      assert.isTrue(tools.every((t) => t.start !== undefined && t.start.of === t.call))
+      const calls = [
+        { toolName: "fx_add", args: { a: 2, b: 3 }, toolCallId: "add" },
+        { toolName: "fx_divide", args: { a: 6, b: 0 }, toolCallId: "div" },
+        { toolName: "fx_weather", args: { city: "Oslo" }, toolCallId: "weather" },
+        { toolName: "fx_media", args: {}, toolCallId: "media" },
+        { toolName: "fx_notes", args: {}, toolCallId: "notes" },
+        { toolName: "fx_add", args: { a: "two", b: 3 }, toolCallId: "bad" },
+        { toolName: "fx_echo", args: { text: "hi" }, toolCallId: "echo" }
+      ]
+      // the same tools without `start`: each call through `call` in its own region
+      const withoutStart = Toolset.make((ctx) =>
+        Effect.map(fx.tools(ctx), (ts) => ts.map((t) => ({ ...t, start: undefined })))
+      )
+      const run = (oneByOne: boolean) =>
+        Agent.make({ toolsets: [oneByOne ? withoutStart : fx], retries: 2 })
+          .run("all")
+          .pipe(
+            Effect.provide(
+              scripted([() => FunctionModel.toolCalls(calls), () => FunctionModel.text("ok")])
+            )
+          )
+      const together = yield* run(false)
+      const oneByOne = yield* run(true)
+      const parts = (r: typeof together) =>
+        (r.allMessages()[2] as Messages.ModelRequest).parts.map((p) => ({
+          tag: p._tag,
+          id: (p as Messages.ToolReturnPart).toolCallId,
+          content: (p as Messages.ToolReturnPart | Messages.RetryPromptPart).content,
+          outcome: p._tag === "ToolReturnPart" ? p.outcome : undefined,
+          files: p._tag === "ToolReturnPart" ? p.files.map((f) => f.mediaType) : undefined
+        }))
+      assert.deepStrictEqual(parts(together), parts(oneByOne))
+      const byId = new Map(parts(together).map((p) => [p.id, p]))
+      assert.strictEqual(byId.get("add")!.content, "5")
+      assert.strictEqual(byId.get("div")!.tag, "RetryPromptPart")
+      assert.strictEqual(byId.get("div")!.content, "Cannot divide by zero: pick another b.")
+      assert.deepStrictEqual(byId.get("weather")!.content, {
+        city: "Oslo",
+        celsius: 21,
+        sky: "clear"
+      })
+      assert.deepStrictEqual(byId.get("media")!.files, ["image/png", "audio/wav"])
+      // the resource link is read from the server
+      assert.strictEqual((byId.get("notes")!.content as Array<unknown>)[0], "buy milk")
+      assert.strictEqual(byId.get("bad")!.tag, "RetryPromptPart")
+      assert.strictEqual(byId.get("echo")!.content, "hi")
+      assert.strictEqual(together.usage.toolCalls, 5)
+      assert.strictEqual(oneByOne.usage.toolCalls, 5)
     })
   )
 

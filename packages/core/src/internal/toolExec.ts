@@ -7,7 +7,9 @@
  *
  * @internal
  */
+import * as Cause from "effect/Cause"
 import * as Chunk from "effect/Chunk"
+import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -37,11 +39,12 @@ import {
 import { RunContext, type Service as RunContextService } from "../RunContext.js"
 import { CallEnd, type CallEndService, ToolReturn } from "../Tool.js"
 import type * as Toolset from "../Toolset.js"
+import type { StartedCall } from "../Toolset.js"
 import type { RunUsage, UsageLimits } from "../Usage.js"
 import { type CompiledHooks, executeTool, validateTool } from "./capabilities.js"
 import * as genai from "./genai.js"
 import { forEachConcurrent } from "./concurrent.js"
-import { withSpanAndContext } from "./spanRegion.js"
+import { spansRecorded, withSpanAndContext } from "./spanRegion.js"
 import { makeRetryPromptPart, makeToolReturnPart } from "./makers.js"
 
 /** What tool execution needs from its run. */
@@ -137,6 +140,57 @@ export const retryContent = (e: ModelRetry) =>
 
 const quoteList = (names: ReadonlyArray<string>) => names.map((n) => `'${n}'`).join(", ")
 
+/** A call's `ModelRetry`: a retry prompt, or the run's end when the tool's budget is spent. */
+const retryOrEnd = (
+  run: ToolHost,
+  call: ToolCallPart,
+  retry: number,
+  max: number,
+  failed: Set<string>,
+  error: ModelRetry
+): Effect.Effect<CallResult, unknown> => {
+  if (retry >= max) return exhaustedBy(run, call, max, error)
+  return Effect.succeed(retryPart(call, failed, error))
+}
+
+/** The run's end: a tool's retry budget is spent. */
+const exhaustedBy = (run: ToolHost, call: ToolCallPart, max: number, error: ModelRetry) =>
+  run.exhausted(`Tool '${call.toolName}' exceeded max retries count of ${max}: ${error.reason}`)
+
+/** A retry prompt for a call (its tool counted as failed at this step). */
+const retryPart = (call: ToolCallPart, failed: Set<string>, error: ModelRetry): CallResult => {
+  failed.add(call.toolName)
+  return makeRetryPromptPart({
+    content: retryContent(error),
+    toolName: call.toolName,
+    toolCallId: call.toolCallId
+  })
+}
+
+/** A handler's deferral as the loop's `Deferred`. */
+const asDeferred = (
+  e: Deferred | ApprovalRequired | CallDeferred,
+  call: ToolCallPart,
+  tool: Toolset.ToolsetTool<any, any>
+): Deferred =>
+  e instanceof Deferred
+    ? e
+    : new Deferred(
+        e._tag === "ApprovalRequired" ? "approval" : "external",
+        call,
+        e.metadata ?? tool.definition.metadata
+      )
+
+/** A handler's `ToolFailed`: the call's result, marked failed. */
+const failedPart = (call: ToolCallPart, e: ToolFailed): CallResult =>
+  makeToolReturnPart({
+    toolName: call.toolName,
+    toolCallId: call.toolCallId,
+    content: e.reason,
+    outcome: "failed",
+    ...(e.metadata !== undefined ? { metadata: e.metadata } : {})
+  })
+
 /**
  * Runs one function (or unknown) tool call. Budget exhaustion fails the run. A call may end
  * `Deferred` (approval needed, external tool, a handler failing with a deferral); when the run
@@ -156,21 +210,8 @@ export const runFunctionCall = (
   const id = call.toolCallId
   const approval =
     given !== undefined && hasOwn(given.approvals, id) ? given.approvals[id] : undefined
-  const onRetry = (error: ModelRetry): Effect.Effect<CallResult, unknown> => {
-    if (retry >= max) {
-      return run.exhausted(
-        `Tool '${call.toolName}' exceeded max retries count of ${max}: ${error.reason}`
-      )
-    }
-    failed.add(call.toolName)
-    return Effect.succeed(
-      makeRetryPromptPart({
-        content: retryContent(error),
-        toolName: call.toolName,
-        toolCallId: call.toolCallId
-      })
-    )
-  }
+  const onRetry = (error: ModelRetry): Effect.Effect<CallResult, unknown> =>
+    retryOrEnd(run, call, retry, max, failed, error)
   const body: Effect.Effect<CallOutcome, unknown, unknown> =
     tool === undefined
       ? Effect.suspend(() => {
@@ -271,29 +312,9 @@ export const runFunctionCall = (
                   Effect.tap(() => {
                     succeeded.add(call.toolName)
                   }),
-                  Effect.catchIf(isDeferred, (e) =>
-                    Effect.succeed(
-                      e instanceof Deferred
-                        ? e
-                        : new Deferred(
-                            e._tag === "ApprovalRequired" ? "approval" : "external",
-                            call,
-                            e.metadata ?? tool.definition.metadata
-                          )
-                    )
-                  ),
+                  Effect.catchIf(isDeferred, (e) => Effect.succeed(asDeferred(e, call, tool))),
                   Effect.catchIf(isRetryOrFailed, (e) =>
-                    e._tag === "ToolFailed"
-                      ? Effect.succeed(
-                          makeToolReturnPart({
-                            toolName: call.toolName,
-                            toolCallId: call.toolCallId,
-                            content: e.reason,
-                            outcome: "failed",
-                            ...(e.metadata !== undefined ? { metadata: e.metadata } : {})
-                          }) as CallResult
-                        )
-                      : onRetry(e)
+                    e._tag === "ToolFailed" ? Effect.succeed(failedPart(call, e)) : onRetry(e)
                   )
                 )
               },
@@ -410,21 +431,214 @@ export const externalResult = (
   onRetry: (error: ModelRetry) => Effect.Effect<CallResult, unknown>
 ): Effect.Effect<CallResult, unknown> => {
   if (result instanceof ModelRetry) return onRetry(result)
-  if (result instanceof ToolFailed) {
-    return Effect.succeed(
-      makeToolReturnPart({
-        toolName: call.toolName,
-        toolCallId: call.toolCallId,
-        content: result.reason,
-        outcome: "failed",
-        ...(result.metadata !== undefined ? { metadata: result.metadata } : {})
-      })
-    )
-  }
+  if (result instanceof ToolFailed) return Effect.succeed(failedPart(call, result))
   return Effect.succeed(
     makeToolReturnPart({ toolName: call.toolName, toolCallId: call.toolCallId, content: result })
   )
 }
+
+/**
+ * Whether every call of a segment can go through its tool's `start` (the tool's side of
+ * `Toolset.StartCall`'s conditions; the run's side is `runFunctionBatch`'s).
+ */
+const startable = (
+  run: ToolHost,
+  segment: ReadonlyArray<ToolCallPart>,
+  liveClock: boolean
+): boolean => {
+  for (const call of segment) {
+    const tool = run.tools.get(call.toolName)
+    if (
+      tool === undefined ||
+      tool.start === undefined ||
+      tool.start.of !== tool.call ||
+      tool.requiresApproval !== undefined ||
+      tool.validateArgs !== undefined ||
+      tool.definition.kind !== "function" ||
+      // a time limit is kept with a timer: on the fiber's clock only when it is the real one
+      (!liveClock && (tool.timeout ?? run.config.toolTimeout) !== undefined)
+    ) {
+      return false
+    }
+  }
+  return true
+}
+
+/** Effect's own clock (timers of the event loop): what a fiber has unless a clock is provided. */
+const liveClock: Clock.Clock = Effect.runSync(Effect.clock)
+/** The longest time a JS timer takes (as Effect's clock: longer is never). */
+const MAX_TIMER_MILLIS = 2 ** 31 - 1
+
+/** How a started call ended; `undefined`: never started, or cancelled. */
+type Settled =
+  | { readonly ok: true; readonly value: unknown }
+  | { readonly ok: false; readonly error: unknown }
+
+/**
+ * [perf #16] A segment of calls through their tools' `start` (`Toolset.StartCall`): the
+ * arguments decoded, then the calls started from this fiber — at most `maxConcurrency` in
+ * flight, each with its time limit — and ONE suspension until all have settled, where
+ * `runFunctionCall` would fork a worker per call and suspend each. A failure that ends the run
+ * (the tool's error, a spent retry budget) cancels the calls in flight and starts no more, as a
+ * failing worker interrupts its siblings; interrupting the run cancels every call in flight.
+ * Then each call's outcome as `runFunctionCall` makes it, in call order.
+ */
+const runStartedSegment = (
+  run: ToolHost,
+  calls: ReadonlyArray<ToolCallPart>,
+  failed: Set<string>,
+  succeeded: Set<string>
+): Effect.Effect<Array<CallOutcome>, unknown> =>
+  Effect.suspend(() => {
+    const n = calls.length
+    const tools = calls.map((c) => run.tools.get(c.toolName)!)
+    const retries = calls.map((c) => run.toolRetry(c.toolName))
+    const maxes = tools.map((t) => t.maxRetries ?? run.config.retries)
+    const args = new Array<unknown>(n)
+    const settled = new Array<Settled | undefined>(n)
+    /** Does this failure of call `i` end the run? */
+    const ends = (i: number, e: unknown): boolean =>
+      e instanceof ModelRetry
+        ? retries[i]! >= maxes[i]!
+        : !(e instanceof ToolFailed || isDeferred(e))
+    let stop = false
+    const decode = Effect.forEach(
+      calls,
+      (call, i) =>
+        Effect.match(tools[i]!.decodeArgs(call.args), {
+          onFailure: (error) => {
+            settled[i] = { ok: false, error }
+            if (ends(i, error)) stop = true
+          },
+          onSuccess: (a) => {
+            args[i] = a
+          }
+        }),
+      { discard: true }
+    )
+    const start = Effect.async<void>((resume) => {
+      const todo: Array<number> = []
+      for (let i = 0; i < n; i++) if (settled[i] === undefined) todo.push(i)
+      const limit = run.config.maxConcurrency
+      const k = limit === "unbounded" ? todo.length : Math.max(1, limit)
+      const handles = new Array<StartedCall | undefined>(n)
+      const timers = new Array<ReturnType<typeof setTimeout> | undefined>(n)
+      let next = 0
+      let inFlight = 0
+      let launching = false
+      let done = false
+      const cancelAll = () => {
+        for (let i = 0; i < n; i++) {
+          const h = handles[i]
+          if (h === undefined) continue
+          handles[i] = undefined
+          if (timers[i] !== undefined) clearTimeout(timers[i])
+          h.cancel()
+        }
+      }
+      const settle = (i: number, outcome: Settled) => {
+        if (handles[i] === undefined) return // cancelled, or timed out before the promise
+        handles[i] = undefined
+        if (timers[i] !== undefined) clearTimeout(timers[i])
+        settled[i] = outcome
+        inFlight--
+        if (!outcome.ok && ends(i, outcome.error)) {
+          stop = true
+          inFlight = 0
+          cancelAll()
+        }
+        if (!launching) launch()
+      }
+      const launch = () => {
+        launching = true
+        while (!stop && inFlight < k && next < todo.length) {
+          const i = todo[next++]!
+          const tool = tools[i]!
+          let handle: StartedCall
+          try {
+            handle = tool.start!.start(args[i])
+          } catch (error) {
+            settled[i] = { ok: false, error }
+            if (ends(i, error)) stop = true
+            continue
+          }
+          handles[i] = handle
+          inFlight++
+          const timeout = tool.timeout ?? run.config.toolTimeout
+          const millis = timeout === undefined ? Infinity : Duration.toMillis(timeout)
+          if (millis <= MAX_TIMER_MILLIS) {
+            timers[i] = setTimeout(() => {
+              const h = handles[i]
+              settle(i, { ok: false, error: timedOut(timeout!) })
+              h?.cancel()
+            }, millis)
+          }
+          handle.promise.then(
+            (value) => settle(i, { ok: true, value }),
+            (error) => settle(i, { ok: false, error })
+          )
+        }
+        launching = false
+        if (stop) cancelAll()
+        if (!done && (stop || (inFlight === 0 && next >= todo.length))) {
+          done = true
+          resume(Effect.void)
+        }
+      }
+      launch()
+      return Effect.sync(() => {
+        stop = true
+        cancelAll()
+      })
+    })
+    const outcomes = Effect.suspend(() => {
+      const out = new Array<CallOutcome>(n)
+      const fatal: Array<Effect.Effect<never, unknown>> = []
+      let count = 0
+      for (let i = 0; i < n; i++) {
+        const s = settled[i]
+        const call = calls[i]!
+        if (s === undefined) continue // cancelled or never started: the run ends
+        if (s.ok) {
+          out[i] = returnPart(call, s.value)
+          succeeded.add(call.toolName)
+          count++
+          continue
+        }
+        const e = s.error
+        if (e instanceof ModelRetry) {
+          if (retries[i]! >= maxes[i]!) fatal.push(exhaustedBy(run, call, maxes[i]!, e))
+          else out[i] = retryPart(call, failed, e)
+        } else if (e instanceof ToolFailed) out[i] = failedPart(call, e)
+        else if (isDeferred(e)) out[i] = asDeferred(e, call, tools[i]!)
+        else fatal.push(Effect.fail(e))
+      }
+      if (fatal.length > 0) {
+        return fatal.length === 1
+          ? fatal[0]!
+          : Effect.flatMap(Effect.forEach(fatal, Effect.cause), (causes) =>
+              Effect.failCause(causes.reduce(Cause.parallel))
+            )
+      }
+      return count === 0
+        ? Effect.succeed(out)
+        : Effect.as(
+            Ref.update(run.usageRef, (u) => u.addToolCalls(count)),
+            out
+          )
+    })
+    return Effect.zipRight(
+      Effect.zipRight(
+        decode,
+        Effect.suspend(() => (stop ? Effect.void : start))
+      ),
+      outcomes
+    )
+  })
+
+/** The retry prompt of a call that outlived its time limit (`runFunctionCall`'s own words). */
+const timedOut = (timeout: Duration.DurationInput) =>
+  new ModelRetry({ reason: `Timed out after ${Duration.toSeconds(timeout)} seconds.` })
 
 /** Runs function calls: concurrent segments split by sequential tools; results in emission order. */
 export const runFunctionBatch = (
@@ -464,19 +678,38 @@ export const runFunctionBatch = (
       } else current.push(call)
     }
     if (current.length > 0) segments.push(current)
-    // One call (the common case): no `forEach` machinery.
-    if (segments.length === 1 && segments[0]!.length === 1) {
-      return [yield* runFunctionCall(run, segments[0]![0]!, emit, failed, succeeded)]
-    }
+    // Segments may go through their tools' `start` when nothing observes a call on its own:
+    // no events, no deferred results, no tool or validation hooks, no recorded spans.
+    const hooks = run.hooks
+    const startOk =
+      emit === noEmit &&
+      given === undefined &&
+      (hooks === undefined || (!hooks.tool && !hooks.validate)) &&
+      segments.some((segment) => startable(run, segment, true))
+    // `undefined`: not through `start`; else whether the fiber's clock is the real one
+    const clock: boolean | undefined = startOk
+      ? yield* Effect.withFiberRuntime<boolean | undefined>((fiber) =>
+          Effect.succeed(
+            spansRecorded(fiber)
+              ? undefined
+              : Context.get(fiber.currentDefaultServices, Clock.Clock) === liveClock
+          )
+        )
+      : undefined
+    const runSegment = (segment: Array<ToolCallPart>) =>
+      clock !== undefined && startable(run, segment, clock)
+        ? runStartedSegment(run, segment, failed, succeeded)
+        : segment.length === 1
+          ? // One call (the common case): no `forEach` machinery.
+            Effect.map(runFunctionCall(run, segment[0]!, emit, failed, succeeded), (r) => [r])
+          : forEachConcurrent(
+              segment,
+              (call) => runFunctionCall(run, call, emit, failed, succeeded),
+              run.config.maxConcurrency
+            )
+    if (segments.length === 1) return yield* runSegment(segments[0]!)
     const out: Array<CallOutcome> = []
-    for (const segment of segments) {
-      const results = yield* forEachConcurrent(
-        segment,
-        (call) => runFunctionCall(run, call, emit, failed, succeeded),
-        run.config.maxConcurrency
-      )
-      out.push(...results)
-    }
+    for (const segment of segments) out.push(...(yield* runSegment(segment)))
     return out
   })
 }

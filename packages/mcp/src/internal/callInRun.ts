@@ -1,12 +1,14 @@
 /**
- * The tool-call path of a client made by `McpClient`: `callTool` whose cancellation hangs on the
- * run's `Tool.CallEnd` instead of an interruption region of its own per call (`McpToolset`
- * uses it inside a run). Kept beside the public client, not on it.
+ * The tool-call paths of a client made by `McpClient` inside a run (`McpToolset` uses them):
+ * `callTool` whose cancellation hangs on the run's `Tool.CallEnd` instead of an interruption
+ * region of its own per call, and `startTool`, the same request as a promise for a run that
+ * starts a segment of calls at once (`Toolset.StartCall`). Kept beside the public client, not
+ * on it.
  *
  * @internal
  */
 import type { CallEndService } from "@agentfx/core/Tool"
-import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js"
+import type { CallToolResult, ContentBlock } from "@modelcontextprotocol/sdk/types.js"
 import type * as Effect from "effect/Effect"
 import type { McpError } from "../McpError.js"
 
@@ -20,3 +22,33 @@ export type CallInRun = (
 
 /** The `CallInRun` of each client made by `McpClient`. */
 export const callInRun = new WeakMap<object, CallInRun>()
+
+/** `callTool` as a promise (rejected with an `McpError`) and how to cancel it. */
+export type StartTool = (
+  name: string,
+  args: Record<string, unknown>,
+  timeoutMillis: number | undefined
+) => { readonly promise: Promise<CallToolResult>; readonly cancel: () => void }
+
+/** The `StartTool` of each client made by `McpClient`. */
+export const startTool = new WeakMap<object, StartTool>()
+
+/** `immediateReturn`'s answer for a result whose resource links must be read first. */
+export const needsRead: unique symbol = Symbol("needsRead")
+
+/**
+ * A successful result's return value when it needs no request (`McpContent.toolReturn`'s
+ * rules): `structuredContent`, else the blocks' values (one as is, several as an array);
+ * `needsRead` when a `resource_link` is to be read through `canRead`.
+ */
+export const immediateReturn = (
+  result: CallToolResult,
+  canRead: boolean,
+  blockValue: (block: ContentBlock) => unknown
+): unknown => {
+  if (result.structuredContent !== undefined) return result.structuredContent
+  const content = result.content
+  if (content.length === 0) return ""
+  if (canRead && content.some((b) => b.type === "resource_link")) return needsRead
+  return content.length === 1 ? blockValue(content[0]!) : content.map(blockValue)
+}
