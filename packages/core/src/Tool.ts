@@ -125,6 +125,48 @@ export interface Tool<in out Name extends string, in out Args, out Success, out 
   readonly requiresApproval?: RequiresApproval<Args, R> | undefined
   /** Checks decoded arguments before the call runs or waits for approval (see `MakeOptions.validate`). */
   readonly validate?: ((args: Args) => Effect.Effect<void, E | ModelRetry, R>) | undefined
+  /**
+   * The same call as `handler`, as a promise (`fromAsync` tools): a run may start a response's
+   * calls this way, all from its own fiber (see `StartCall`).
+   */
+  readonly start?: StartCall | undefined
+}
+
+/**
+ * A tool call as a promise (`Tool.start`, `Toolset.ToolsetTool.start`). A run uses it instead of
+ * the tool's Effect for a segment of calls (the calls of one response run together, split by
+ * `sequential` tools) when:
+ * - every call of the segment is to a tool with a `start` whose `of` is still the tool's call
+ *   (`handler` / `ToolsetTool.call`): a wrapper that replaces the call — spreading the tool —
+ *   leaves `start` behind, and the run then calls the wrapper;
+ * - no tool of the segment needs approval, validates its arguments or is external, and the run
+ *   has no tool or validation hooks;
+ * - the run streams no events (`agent.run` without `onEvent`), resumes no deferred calls, and
+ *   its spans are not recorded (no `execute_tool` span is due); a time limit is kept only on
+ *   Effect's own clock (a `TestClock` keeps the per-call path).
+ * Otherwise each call runs through its Effect in its own region. Through `start` a call keeps
+ * its argument decoding, time limit (the tool's or the agent's `toolTimeout`: `cancel`, then a
+ * retry prompt), retry budget, usage count and result part; at most `maxConcurrency` are in
+ * flight; a failure that ends the run (an error, a spent retry budget) cancels the others and
+ * starts no more; interrupting the run cancels all in flight.
+ *
+ * The promise rejects with `ModelRetry` or `ToolFailed` as the Effect fails with them; with
+ * anything else the call fails with it (the tool's error), or dies with it when `dies` is set
+ * (as `fromAsync`'s handler does). The call sees no `RunContext`.
+ */
+export interface StartCall {
+  /** The call this stands for: used only while the tool's call is this function. */
+  readonly of: (args: any) => Effect.Effect<unknown, any, any>
+  /** Starts a call on decoded arguments. */
+  readonly start: (args: any) => StartedCall
+  /** A rejection other than `ModelRetry` / `ToolFailed` is a defect, not the tool's error. */
+  readonly dies?: boolean | undefined
+}
+
+/** A call started by `StartCall.start`: its result, and how to stop it (a no-op once settled). */
+export interface StartedCall {
+  readonly promise: PromiseLike<unknown>
+  readonly cancel: () => void
 }
 
 /**
@@ -591,7 +633,7 @@ export function fromAsync<const Name extends string, Args, I, Success>(
   options: AsyncOptions<Args, I, Success>
 ): Tool<Name, Args, Success, ToolFailed | ApprovalRequired, never> {
   const { handler, ...rest } = options
-  return make(name, {
+  const tool = make(name, {
     ...rest,
     handler: (args) =>
       Effect.catchAll(
@@ -603,4 +645,11 @@ export function fromAsync<const Name extends string, Args, I, Success>(
           e instanceof ModelRetry || e instanceof ToolFailed ? Effect.fail(e) : Effect.die(e)
       )
   })
+  // [perf #16] The same call as a promise: a response's calls may start from the run's fiber.
+  const start = (args: Args): StartedCall => {
+    const controller = new AbortController()
+    const run = async () => handler(args, { signal: controller.signal })
+    return { promise: run(), cancel: () => controller.abort() }
+  }
+  return { ...tool, start: { of: tool.handler, start, dies: true } }
 }

@@ -66,38 +66,11 @@ export interface ToolsetTool<out E, out R> {
   readonly start?: StartCall | undefined
 }
 
-/**
- * A tool call as a promise (`ToolsetTool.start`). A run uses it instead of `call` for a segment
- * of calls (the calls of one response run together, split by `sequential` tools) when:
- * - every call of the segment is to a tool with a `start` whose `of` is still the tool's `call`
- *   (a wrapper that replaces `call` — spreading the tool — leaves `start` behind: the run then
- *   calls the wrapper);
- * - no tool of the segment needs approval, validates its arguments (`validateArgs`) or is
- *   external, and the run has no tool or validation hooks;
- * - the run streams no events (`agent.run` without `onEvent`), resumes no deferred calls, and
- *   its spans are not recorded (no `execute_tool` span is due).
- * Otherwise each call runs through `call` in its own region. Through `start` a call keeps its
- * argument decoding, time limit (the tool's or the agent's `toolTimeout`: `cancel`, then a
- * retry prompt), retry budget, usage count and result part; at most `maxConcurrency` are in
- * flight; a failure that ends the run (an error, a spent retry budget) cancels the others and
- * starts no more; interrupting the run cancels all in flight.
- *
- * The promise rejects with `ModelRetry` or `ToolFailed` as `call` fails with them; with anything
- * else the call fails with it (the tool's error). The handler sees no `RunContext`.
- */
-export interface StartCall {
-  /** The `call` this stands for: used only while the tool's `call` is this function. */
-  readonly of: (args: unknown) => Effect.Effect<unknown, any, any>
-  /** Starts a call on decoded arguments. */
-  readonly start: (args: unknown) => StartedCall
-}
+/** A tool call as a promise: see `Tool.StartCall`. */
+export type StartCall = Tool.StartCall
 
-/** A call started by `StartCall.start`: its result, and how to stop it. */
-export interface StartedCall {
-  readonly promise: PromiseLike<unknown>
-  /** Stops the call (its result is then ignored); a no-op once it has settled. */
-  readonly cancel: () => void
-}
+/** A call started by `StartCall.start`: its result, and how to stop it (a no-op once settled). */
+export type StartedCall = Tool.StartedCall
 
 /**
  * A set of tools. `E` are the tools' own typed errors, `R` the services they need (the agent
@@ -184,6 +157,7 @@ const toolsetTool = (tool: AnyTool, definition: ToolDefinition): ToolsetTool<any
     timeout: tool.timeout,
     decodeArgs: tool.decodeArgs,
     call: tool.handler,
+    ...(tool.start !== undefined ? { start: tool.start } : {}),
     requiresApproval:
       approval === undefined || approval === false
         ? undefined

@@ -1,5 +1,5 @@
 /**
- * Tool calls through `ToolsetTool.start` (`Toolset.StartCall`): a segment of calls started from
+ * Tool calls through `ToolsetTool.start` (`Tool.StartCall`): a segment of calls started from
  * the run's fiber as promises, one suspension for all. Each test checks what the run gives the
  * model and the user against the per-call path (`call` in its own region, one worker per call),
  * which the same toolset takes when `start` is left out.
@@ -7,6 +7,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Cause from "effect/Cause"
 import * as Data from "effect/Data"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
@@ -501,6 +502,106 @@ describe("tool calls go through `call` (each in its own region) when", () => {
         .run("go")
         .pipe(Effect.provide(model([{ id: "a" }])))
       assert.deepStrictEqual(q.log.starts, ["a"])
+    })
+  )
+})
+
+describe("Tool.fromAsync: its calls start as promises", () => {
+  /** An async tool: echo after `ms`, a retry, a failed result, a thrown error, or never. */
+  const asyncProbe = () => {
+    const log = { started: [] as Array<string>, aborted: [] as Array<string> }
+    const tool = Tool.fromAsync("echo", {
+      parameters: Args,
+      handler: async ({ id, mode, ms }, { signal }) => {
+        log.started.push(id)
+        signal.addEventListener("abort", () => log.aborted.push(id))
+        await sleep(ms ?? 0)
+        if (mode === "retry") throw new AgentError.ModelRetry({ reason: `again ${id}` })
+        if (mode === "failed") throw new AgentError.ToolFailed({ reason: `no ${id}` })
+        if (mode === "error") throw new Error(`broke ${id}`)
+        if (mode === "hang") await new Promise(() => {})
+        return `echo ${id}`
+      }
+    })
+    return { log, tool }
+  }
+  /** `run` (through `start`) and `run` with `onEvent` (each call through its Effect). */
+  const both = (
+    calls: ReadonlyArray<Sent>,
+    options: { readonly toolTimeout?: Duration.DurationInput } = {}
+  ) =>
+    Effect.gen(function* () {
+      const s = asyncProbe()
+      const c = asyncProbe()
+      const viaStart = yield* outcome(Agent.make({ tools: [s.tool], ...options }), model(calls))
+      const events: Array<string> = []
+      const viaCall = yield* Effect.map(
+        CaptureRunMessages.capture(
+          Effect.provide(
+            Agent.make({ tools: [c.tool], ...options }).run("go", {
+              onEvent: (e) => void events.push(e._tag)
+            }),
+            model(calls)
+          )
+        ),
+        ({ exit, messages }) => ({ exit, parts: partsOf(messages) })
+      )
+      return { s, c, viaStart, viaCall }
+    })
+
+  it.live("the tool offers `start` for its handler; results as through the handler", () =>
+    Effect.gen(function* () {
+      const { tool } = asyncProbe()
+      const [t] = Toolset.fromTools([tool]).fixed!
+      assert.strictEqual(t!.start?.of, t!.call)
+      assert.isTrue(t!.start?.dies)
+      const { s, viaStart, viaCall } = yield* both([
+        { id: "a", ms: 6 },
+        { id: "b", mode: "retry" },
+        { id: "c", mode: "failed" },
+        { id: "d" }
+      ])
+      assert.deepStrictEqual(s.log.started, ["a", "b", "c", "d"])
+      assert.deepStrictEqual(viaStart.parts, [
+        ["ToolReturnPart", "t0-0", "echo a", "success"],
+        ["RetryPromptPart", "t0-1", "again b", undefined],
+        ["ToolReturnPart", "t0-2", "no c", "failed"],
+        ["ToolReturnPart", "t0-3", "echo d", "success"]
+      ])
+      assert.deepStrictEqual(viaCall.parts, viaStart.parts)
+      assert.strictEqual(viaStart.toolCalls, 2)
+    })
+  )
+
+  it.live("a thrown error is a defect either way; the other calls' signals are aborted", () =>
+    Effect.gen(function* () {
+      const { s, c, viaStart, viaCall } = yield* both([
+        { id: "a", mode: "error", ms: 3 },
+        { id: "b", mode: "hang" }
+      ])
+      for (const exit of [viaStart.exit, viaCall.exit]) {
+        assert.isTrue(Exit.isFailure(exit))
+        if (Exit.isFailure(exit)) {
+          const defect = Cause.dieOption(exit.cause)
+          assert.isTrue(defect._tag === "Some" && String(defect.value).includes("broke a"))
+        }
+      }
+      assert.deepStrictEqual(s.log.aborted, ["b"])
+      assert.deepStrictEqual(c.log.aborted, ["b"])
+    })
+  )
+
+  it.live("a call over its time limit: its signal aborted, a retry prompt", () =>
+    Effect.gen(function* () {
+      const { s, viaStart, viaCall } = yield* both([{ id: "a" }, { id: "b", mode: "hang" }], {
+        toolTimeout: "30 millis"
+      })
+      assert.deepStrictEqual(s.log.aborted, ["b"])
+      assert.deepStrictEqual(viaStart.parts, [
+        ["ToolReturnPart", "t0-0", "echo a", "success"],
+        ["RetryPromptPart", "t0-1", "Timed out after 0.03 seconds.", undefined]
+      ])
+      assert.deepStrictEqual(viaCall.parts, viaStart.parts)
     })
   )
 })

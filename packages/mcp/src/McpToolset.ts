@@ -233,7 +233,7 @@ export const fromClient = <const O extends ToolsetOptions = {}>(
           )
 
     // [perf #16] The same call as a promise, for a run starting a segment of calls at once
-    // (`Toolset.StartCall`): the request, then the result's value (a resource link read through
+    // (`Tool.StartCall`): the request, then the result's value (a resource link read through
     // the client), an error result or the toolset's timeout rejecting with a `ModelRetry`.
     const starter = startTool.get(client)
     const readLinked = (result: CallToolResult) => Effect.runPromise(toReturn(result))

@@ -439,7 +439,7 @@ export const externalResult = (
 
 /**
  * Whether every call of a segment can go through its tool's `start` (the tool's side of
- * `Toolset.StartCall`'s conditions; the run's side is `runFunctionBatch`'s).
+ * `Tool.StartCall`'s conditions; the run's side is `runFunctionBatch`'s).
  */
 const startable = (
   run: ToolHost,
@@ -475,7 +475,7 @@ type Settled =
   | { readonly ok: false; readonly error: unknown }
 
 /**
- * [perf #16] A segment of calls through their tools' `start` (`Toolset.StartCall`): the
+ * [perf #16] A segment of calls through their tools' `start` (`Tool.StartCall`): the
  * arguments decoded, then the calls started from this fiber — at most `maxConcurrency` in
  * flight, each with its time limit — and ONE suspension until all have settled, where
  * `runFunctionCall` would fork a worker per call and suspend each. A failure that ends the run
@@ -611,7 +611,7 @@ const runStartedSegment = (
           else out[i] = retryPart(call, failed, e)
         } else if (e instanceof ToolFailed) out[i] = failedPart(call, e)
         else if (isDeferred(e)) out[i] = asDeferred(e, call, tools[i]!)
-        else fatal.push(Effect.fail(e))
+        else fatal.push(tools[i]!.start!.dies === true ? Effect.die(e) : Effect.fail(e))
       }
       if (fatal.length > 0) {
         return fatal.length === 1

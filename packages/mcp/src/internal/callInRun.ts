@@ -2,7 +2,7 @@
  * The tool-call paths of a client made by `McpClient` inside a run (`McpToolset` uses them):
  * `callTool` whose cancellation hangs on the run's `Tool.CallEnd` instead of an interruption
  * region of its own per call, and `startTool`, the same request as a promise for a run that
- * starts a segment of calls at once (`Toolset.StartCall`). Kept beside the public client, not
+ * starts a segment of calls at once (`Tool.StartCall`). Kept beside the public client, not
  * on it.
  *
  * @internal
