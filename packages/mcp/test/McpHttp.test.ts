@@ -101,6 +101,37 @@ describe("McpToolset over HTTP (loopback)", () => {
     }).pipe(Effect.scoped)
   )
 
+  it.effect("a run's calls started together over HTTP: interrupting the run cancels them", () =>
+    Effect.gen(function* () {
+      const fixture = yield* httpFixture
+      const fx = yield* McpToolset.http(`${fixture.url}/mcp`)
+      const stats = Effect.map(
+        fx.client.callTool("stats", {}),
+        (r) => r.structuredContent as { started: number; cancelled: Array<string> }
+      )
+      const run = yield* Agent.make({ toolsets: [fx] })
+        .run("slow twice")
+        .pipe(
+          Effect.provide(
+            scripted([
+              () =>
+                FunctionModel.toolCalls([
+                  { toolName: "slow", args: { tag: "run-a" } },
+                  { toolName: "add", args: { a: 1, b: 1 } },
+                  { toolName: "slow", args: { tag: "run-b" } }
+                ]),
+              () => FunctionModel.text("never")
+            ])
+          ),
+          Effect.fork
+        )
+      yield* pollUntil(stats, (s) => s.started >= 2)
+      yield* Fiber.interrupt(run)
+      const after = yield* pollUntil(stats, (s) => s.cancelled.length >= 2)
+      assert.deepStrictEqual([...after.cancelled].sort(), ["run-a", "run-b"])
+    }).pipe(Effect.scoped)
+  )
+
   it.effect("a server that is not there is a typed connect error", () =>
     Effect.gen(function* () {
       const error = yield* Effect.flip(
