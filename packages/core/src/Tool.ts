@@ -141,9 +141,11 @@ export interface Tool<in out Name extends string, in out Args, out Success, out 
  *   leaves `start` behind, and the run then calls the wrapper;
  * - no tool of the segment needs approval, validates its arguments or is external, and the run
  *   has no tool or validation hooks;
- * - the run streams no events (`agent.run` without `onEvent`), resumes no deferred calls, and
- *   its spans are not recorded (no `execute_tool` span is due); a time limit is kept only on
- *   Effect's own clock (a `TestClock` keeps the per-call path).
+ * - the run resumes no deferred calls and its spans are not recorded (no `execute_tool` span
+ *   is due); a time limit is kept only on Effect's own clock (a `TestClock` keeps the per-call
+ *   path).
+ * A streaming run (`runStream`, `onEvent`) gets each call's result event as the call ends, as
+ * through the Effect.
  * Otherwise each call runs through its Effect in its own region. Through `start` a call keeps
  * its argument decoding, time limit (the tool's or the agent's `toolTimeout`: `cancel`, then a
  * retry prompt), retry budget, usage count and result part; at most `maxConcurrency` are in

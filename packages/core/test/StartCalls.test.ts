@@ -349,6 +349,85 @@ describe("tool calls through `start`", () => {
     })
   )
 
+  it.live("streamed (onEvent, runStream): results emitted as calls end, as through `call`", () =>
+    Effect.gen(function* () {
+      // c ends first, then a; b asks for a retry; d has bad arguments (at once)
+      const calls = [
+        { id: "a", ms: 30 },
+        { id: "b", mode: "retry" as const, ms: 15 },
+        { id: "c", ms: 3 },
+        { id: 4 }
+      ]
+      /** What a stream consumer sees of the tools: call and result events, in order. */
+      const seen = (events: ReadonlyArray<Agent.AgentStreamEvent<any>>) =>
+        events.flatMap((e) =>
+          e._tag === "FunctionToolCallEvent"
+            ? [`call ${e.part.toolCallId}`]
+            : e._tag === "FunctionToolResultEvent"
+              ? [`${e.result._tag} ${e.result.toolCallId} ${JSON.stringify(e.result.content)}`]
+              : []
+        )
+      /** Whether `a` had ended when `c`'s result was emitted (it must not have: emitted as c ended). */
+      let aEndedAtC: boolean | undefined
+      const pushed = (set: Toolset.Toolset<any, never>, log: ReturnType<typeof probe>["log"]) =>
+        Effect.gen(function* () {
+          const events: Array<Agent.AgentStreamEvent<any>> = []
+          aEndedAtC = undefined
+          const r = yield* Agent.make({ toolsets: [set] })
+            .run("go", {
+              onEvent: (e) => {
+                events.push(e)
+                if (e._tag === "FunctionToolResultEvent" && e.result.toolCallId === "t0-2") {
+                  aEndedAtC = log.events.includes("end a")
+                }
+              }
+            })
+            .pipe(Effect.provide(model(calls)))
+          return { events: seen(events), parts: partsOf(r.allMessages()) }
+        })
+      const streamed = (set: Toolset.Toolset<any, never>, _log: ReturnType<typeof probe>["log"]) =>
+        Effect.map(
+          Agent.make({ toolsets: [set] })
+            .runStream("go")
+            .pipe(Stream.provideLayer(model(calls)), Stream.runCollect),
+          (chunk) => {
+            const events = [...chunk]
+            const last = events[events.length - 1] as Agent.AgentRunResultEvent<string>
+            return { events: seen(events), parts: partsOf(last.result.allMessages()) }
+          }
+        )
+      for (const consume of [pushed, streamed]) {
+        const s = probe()
+        const c = probe()
+        const viaStart = yield* consume(s.startSet, s.log)
+        if (consume === pushed) assert.isFalse(aEndedAtC)
+        const viaCall = yield* consume(c.callSet, c.log)
+        assert.deepStrictEqual(s.log.starts, ["a", "b", "c"])
+        assert.deepStrictEqual(s.log.calls, [])
+        assert.deepStrictEqual(c.log.calls, ["a", "b", "c"])
+        assert.deepStrictEqual(viaStart.events.slice(0, 4), [
+          "call t0-0",
+          "call t0-1",
+          "call t0-2",
+          "call t0-3"
+        ])
+        // the bad arguments' retry at once; then the results as the calls ended: c, b, a
+        assert.include(viaStart.events[4], "RetryPromptPart t0-3")
+        assert.deepStrictEqual(viaStart.events.slice(5, 8), [
+          'ToolReturnPart t0-2 "echo c"',
+          'RetryPromptPart t0-1 "again b"',
+          'ToolReturnPart t0-0 "echo a"'
+        ])
+        assert.sameMembers(viaStart.events, viaCall.events)
+        assert.deepStrictEqual(
+          viaStart.events.filter((e) => !e.includes("t0-3")),
+          viaCall.events.filter((e) => !e.includes("t0-3"))
+        )
+        assert.deepStrictEqual(viaStart.parts, viaCall.parts)
+      }
+    })
+  )
+
   it.live("interrupting the run cancels every call in flight", () =>
     Effect.gen(function* () {
       const s = probe()
@@ -385,24 +464,6 @@ describe("tool calls go through `call` (each in its own region) when", () => {
     assert.deepStrictEqual(p.log.calls, ["a", "b"])
     assert.deepStrictEqual(partsOf(messages), expected)
   }
-
-  it.live("the run streams its events (runStream, onEvent)", () =>
-    Effect.gen(function* () {
-      const p = probe()
-      const events: Array<string> = []
-      const r = yield* Agent.make({ toolsets: [p.startSet] })
-        .run("go", { onEvent: (e) => void events.push(e._tag) })
-        .pipe(Effect.provide(model(calls)))
-      check(p, r.allMessages())
-      assert.include(events, "FunctionToolResultEvent")
-      const q = probe()
-      const streamed = yield* Agent.make({ toolsets: [q.startSet] })
-        .runStream("go")
-        .pipe(Stream.provideLayer(model(calls)), Stream.runCollect)
-      const last = [...streamed].pop() as Agent.AgentRunResultEvent<string>
-      check(q, last.result.allMessages())
-    })
-  )
 
   it.live("spans are recorded (one `execute_tool` span per call)", () =>
     Effect.gen(function* () {
@@ -525,7 +586,7 @@ describe("Tool.fromAsync: its calls start as promises", () => {
     })
     return { log, tool }
   }
-  /** `run` (through `start`) and `run` with `onEvent` (each call through its Effect). */
+  /** `run` through `start`, and through the handler (the same tool without `start`). */
   const both = (
     calls: ReadonlyArray<Sent>,
     options: { readonly toolTimeout?: Duration.DurationInput } = {}
@@ -534,17 +595,15 @@ describe("Tool.fromAsync: its calls start as promises", () => {
       const s = asyncProbe()
       const c = asyncProbe()
       const viaStart = yield* outcome(Agent.make({ tools: [s.tool], ...options }), model(calls))
-      const events: Array<string> = []
-      const viaCall = yield* Effect.map(
-        CaptureRunMessages.capture(
-          Effect.provide(
-            Agent.make({ tools: [c.tool], ...options }).run("go", {
-              onEvent: (e) => void events.push(e._tag)
-            }),
-            model(calls)
-          )
-        ),
-        ({ exit, messages }) => ({ exit, parts: partsOf(messages) })
+      // the same tool without `start`: each call through its handler
+      const [t] = Toolset.fromTools([c.tool]).fixed!
+      const handlerOnly = { ...t!, start: undefined }
+      const viaCall = yield* outcome(
+        Agent.make({
+          toolsets: [Toolset.make(() => Effect.succeed([handlerOnly]), [handlerOnly])],
+          ...options
+        }),
+        model(calls)
       )
       return { s, c, viaStart, viaCall }
     })

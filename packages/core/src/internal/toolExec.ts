@@ -477,148 +477,187 @@ type Settled =
 /**
  * [perf #16] A segment of calls through their tools' `start` (`Tool.StartCall`): the
  * arguments decoded, then the calls started from this fiber — at most `maxConcurrency` in
- * flight, each with its time limit — and ONE suspension until all have settled, where
- * `runFunctionCall` would fork a worker per call and suspend each. A failure that ends the run
- * (the tool's error, a spent retry budget) cancels the calls in flight and starts no more, as a
- * failing worker interrupts its siblings; interrupting the run cancels every call in flight.
- * Then each call's outcome as `runFunctionCall` makes it, in call order.
+ * flight, each with its time limit — where `runFunctionCall` would fork a worker per call and
+ * suspend each. The fiber waits once for all of them; a streaming run (`emit`) wakes as calls
+ * settle instead, and emits their results in the order they ended, as the workers would. A
+ * failure that ends the run (the tool's error, a spent retry budget) cancels the calls in flight
+ * and starts no more, as a failing worker interrupts its siblings; interrupting the run cancels
+ * every call in flight. Each call's outcome is the one `runFunctionCall` makes; the outcomes are
+ * returned in call order.
  */
 const runStartedSegment = (
   run: ToolHost,
   calls: ReadonlyArray<ToolCallPart>,
+  emit: Emit,
   failed: Set<string>,
   succeeded: Set<string>
 ): Effect.Effect<Array<CallOutcome>, unknown> =>
   Effect.suspend(() => {
     const n = calls.length
+    const emitting = emit !== noEmit
     const tools = calls.map((c) => run.tools.get(c.toolName)!)
     const retries = calls.map((c) => run.toolRetry(c.toolName))
     const maxes = tools.map((t) => t.maxRetries ?? run.config.retries)
     const args = new Array<unknown>(n)
     const settled = new Array<Settled | undefined>(n)
+    /** Settled calls whose outcome is not made yet, in the order they ended. */
+    let ready: Array<number> = []
     /** Does this failure of call `i` end the run? */
     const ends = (i: number, e: unknown): boolean =>
       e instanceof ModelRetry
         ? retries[i]! >= maxes[i]!
         : !(e instanceof ToolFailed || isDeferred(e))
+
+    // Starting and settling (plain callbacks: no fiber runs here).
+    const todo: Array<number> = []
+    const limit = run.config.maxConcurrency
+    const handles = new Array<StartedCall | undefined>(n)
+    const timers = new Array<ReturnType<typeof setTimeout> | undefined>(n)
+    let k = 0
+    let next = 0
+    let inFlight = 0
+    let launching = false
     let stop = false
+    let done = false
+    let waiter: (() => void) | undefined
+    const poke = () => {
+      if (waiter !== undefined && (done || (emitting && ready.length > 0))) {
+        const w = waiter
+        waiter = undefined
+        w()
+      }
+    }
+    const cancelAll = () => {
+      for (let i = 0; i < n; i++) {
+        const h = handles[i]
+        if (h === undefined) continue
+        handles[i] = undefined
+        if (timers[i] !== undefined) clearTimeout(timers[i])
+        h.cancel()
+      }
+    }
+    const settle = (i: number, outcome: Settled) => {
+      if (handles[i] === undefined) return // cancelled, or timed out before the promise
+      handles[i] = undefined
+      if (timers[i] !== undefined) clearTimeout(timers[i])
+      settled[i] = outcome
+      ready.push(i)
+      inFlight--
+      if (!outcome.ok && ends(i, outcome.error)) {
+        stop = true
+        inFlight = 0
+        cancelAll()
+      }
+      if (!launching) launch()
+    }
+    const launch = () => {
+      launching = true
+      while (!stop && inFlight < k && next < todo.length) {
+        const i = todo[next++]!
+        const tool = tools[i]!
+        let handle: StartedCall
+        try {
+          handle = tool.start!.start(args[i])
+        } catch (error) {
+          settled[i] = { ok: false, error }
+          ready.push(i)
+          if (ends(i, error)) stop = true
+          continue
+        }
+        handles[i] = handle
+        inFlight++
+        const timeout = tool.timeout ?? run.config.toolTimeout
+        const millis = timeout === undefined ? Infinity : Duration.toMillis(timeout)
+        if (millis <= MAX_TIMER_MILLIS) {
+          timers[i] = setTimeout(() => {
+            const h = handles[i]
+            settle(i, { ok: false, error: timedOut(timeout!) })
+            h?.cancel()
+          }, millis)
+        }
+        handle.promise.then(
+          (value) => settle(i, { ok: true, value }),
+          (error) => settle(i, { ok: false, error })
+        )
+      }
+      launching = false
+      if (stop) cancelAll()
+      if (stop || (inFlight === 0 && next >= todo.length)) done = true
+      poke()
+    }
+
+    // The fiber's side: decode, start, then make the outcomes of settled calls as they come.
+    const out = new Array<CallOutcome>(n)
+    /** Failures that end the run, with their calls' indices (combined in call order). */
+    const fatal: Array<[number, Effect.Effect<never, unknown>]> = []
+    let count = 0
+    /** The outcomes of the calls settled so far; their result events, when streaming. */
+    const take = (): Effect.Effect<void> => {
+      const batch = ready
+      ready = []
+      let events: Array<AgentStreamEvent<any>> | undefined
+      for (const i of batch) {
+        const s = settled[i]!
+        const call = calls[i]!
+        let result: CallOutcome | undefined
+        if (s.ok) {
+          result = returnPart(call, s.value)
+          succeeded.add(call.toolName)
+          count++
+        } else {
+          const e = s.error
+          if (e instanceof ModelRetry) {
+            if (retries[i]! >= maxes[i]!) fatal.push([i, exhaustedBy(run, call, maxes[i]!, e)])
+            else result = retryPart(call, failed, e)
+          } else if (e instanceof ToolFailed) result = failedPart(call, e)
+          else if (isDeferred(e)) result = asDeferred(e, call, tools[i]!)
+          else fatal.push([i, tools[i]!.start!.dies === true ? Effect.die(e) : Effect.fail(e)])
+        }
+        if (result === undefined) continue
+        out[i] = result
+        if (emitting && !(result instanceof Deferred)) {
+          events ??= []
+          for (const event of resultEvents(result)) events.push(event)
+        }
+      }
+      return events === undefined ? Effect.void : emit(Chunk.unsafeFromArray(events))
+    }
+    const wait = Effect.async<void>((resume) => {
+      waiter = () => resume(Effect.void)
+      poke()
+    })
+    const loop: Effect.Effect<void> = Effect.suspend(() => {
+      if (ready.length > 0 && (emitting || done)) return Effect.zipRight(take(), loop)
+      return done ? Effect.void : Effect.zipRight(wait, loop)
+    })
     const decode = Effect.forEach(
       calls,
       (call, i) =>
         Effect.match(tools[i]!.decodeArgs(call.args), {
           onFailure: (error) => {
             settled[i] = { ok: false, error }
+            ready.push(i)
             if (ends(i, error)) stop = true
           },
           onSuccess: (a) => {
             args[i] = a
+            todo.push(i)
           }
         }),
       { discard: true }
     )
-    const start = Effect.async<void>((resume) => {
-      const todo: Array<number> = []
-      for (let i = 0; i < n; i++) if (settled[i] === undefined) todo.push(i)
-      const limit = run.config.maxConcurrency
-      const k = limit === "unbounded" ? todo.length : Math.max(1, limit)
-      const handles = new Array<StartedCall | undefined>(n)
-      const timers = new Array<ReturnType<typeof setTimeout> | undefined>(n)
-      let next = 0
-      let inFlight = 0
-      let launching = false
-      let done = false
-      const cancelAll = () => {
-        for (let i = 0; i < n; i++) {
-          const h = handles[i]
-          if (h === undefined) continue
-          handles[i] = undefined
-          if (timers[i] !== undefined) clearTimeout(timers[i])
-          h.cancel()
-        }
-      }
-      const settle = (i: number, outcome: Settled) => {
-        if (handles[i] === undefined) return // cancelled, or timed out before the promise
-        handles[i] = undefined
-        if (timers[i] !== undefined) clearTimeout(timers[i])
-        settled[i] = outcome
-        inFlight--
-        if (!outcome.ok && ends(i, outcome.error)) {
-          stop = true
-          inFlight = 0
-          cancelAll()
-        }
-        if (!launching) launch()
-      }
-      const launch = () => {
-        launching = true
-        while (!stop && inFlight < k && next < todo.length) {
-          const i = todo[next++]!
-          const tool = tools[i]!
-          let handle: StartedCall
-          try {
-            handle = tool.start!.start(args[i])
-          } catch (error) {
-            settled[i] = { ok: false, error }
-            if (ends(i, error)) stop = true
-            continue
-          }
-          handles[i] = handle
-          inFlight++
-          const timeout = tool.timeout ?? run.config.toolTimeout
-          const millis = timeout === undefined ? Infinity : Duration.toMillis(timeout)
-          if (millis <= MAX_TIMER_MILLIS) {
-            timers[i] = setTimeout(() => {
-              const h = handles[i]
-              settle(i, { ok: false, error: timedOut(timeout!) })
-              h?.cancel()
-            }, millis)
-          }
-          handle.promise.then(
-            (value) => settle(i, { ok: true, value }),
-            (error) => settle(i, { ok: false, error })
-          )
-        }
-        launching = false
-        if (stop) cancelAll()
-        if (!done && (stop || (inFlight === 0 && next >= todo.length))) {
-          done = true
-          resume(Effect.void)
-        }
-      }
+    const start = Effect.sync(() => {
+      k = limit === "unbounded" ? todo.length : Math.max(1, limit)
       launch()
-      return Effect.sync(() => {
-        stop = true
-        cancelAll()
-      })
     })
     const outcomes = Effect.suspend(() => {
-      const out = new Array<CallOutcome>(n)
-      const fatal: Array<Effect.Effect<never, unknown>> = []
-      let count = 0
-      for (let i = 0; i < n; i++) {
-        const s = settled[i]
-        const call = calls[i]!
-        if (s === undefined) continue // cancelled or never started: the run ends
-        if (s.ok) {
-          out[i] = returnPart(call, s.value)
-          succeeded.add(call.toolName)
-          count++
-          continue
-        }
-        const e = s.error
-        if (e instanceof ModelRetry) {
-          if (retries[i]! >= maxes[i]!) fatal.push(exhaustedBy(run, call, maxes[i]!, e))
-          else out[i] = retryPart(call, failed, e)
-        } else if (e instanceof ToolFailed) out[i] = failedPart(call, e)
-        else if (isDeferred(e)) out[i] = asDeferred(e, call, tools[i]!)
-        else fatal.push(tools[i]!.start!.dies === true ? Effect.die(e) : Effect.fail(e))
-      }
       if (fatal.length > 0) {
-        return fatal.length === 1
-          ? fatal[0]!
-          : Effect.flatMap(Effect.forEach(fatal, Effect.cause), (causes) =>
-              Effect.failCause(causes.reduce(Cause.parallel))
-            )
+        if (fatal.length === 1) return fatal[0]![1]
+        fatal.sort((a, b) => a[0] - b[0])
+        return Effect.flatMap(
+          Effect.forEach(fatal, ([, f]) => Effect.cause(f)),
+          (causes) => Effect.failCause(causes.reduce(Cause.parallel))
+        )
       }
       return count === 0
         ? Effect.succeed(out)
@@ -628,9 +667,12 @@ const runStartedSegment = (
           )
     })
     return Effect.zipRight(
-      Effect.zipRight(
-        decode,
-        Effect.suspend(() => (stop ? Effect.void : start))
+      Effect.onInterrupt(Effect.zipRight(Effect.zipRight(decode, start), loop), () =>
+        Effect.sync(() => {
+          stop = true
+          waiter = undefined
+          cancelAll()
+        })
       ),
       outcomes
     )
@@ -679,10 +721,9 @@ export const runFunctionBatch = (
     }
     if (current.length > 0) segments.push(current)
     // Segments may go through their tools' `start` when nothing observes a call on its own:
-    // no events, no deferred results, no tool or validation hooks, no recorded spans.
+    // no deferred results, no tool or validation hooks, no recorded spans.
     const hooks = run.hooks
     const startOk =
-      emit === noEmit &&
       given === undefined &&
       (hooks === undefined || (!hooks.tool && !hooks.validate)) &&
       segments.some((segment) => startable(run, segment, true))
@@ -698,7 +739,7 @@ export const runFunctionBatch = (
       : undefined
     const runSegment = (segment: Array<ToolCallPart>) =>
       clock !== undefined && startable(run, segment, clock)
-        ? runStartedSegment(run, segment, failed, succeeded)
+        ? runStartedSegment(run, segment, emit, failed, succeeded)
         : segment.length === 1
           ? // One call (the common case): no `forEach` machinery.
             Effect.map(runFunctionCall(run, segment[0]!, emit, failed, succeeded), (r) => [r])
