@@ -469,7 +469,7 @@ const fromSdk = (
       listChanges: Effect.map(PubSub.subscribe(changes), (queue) => Stream.fromQueue(queue))
     }
     callInRun.set(client, (name, args, ms, end) => callTool(name, args, ms ?? timeout, end))
-    startTool.set(client, (name, args, ms) => {
+    startTool.set(client, (name, args, ms, onResult, onError) => {
       const signal = new CancelSignal()
       const promise = (
         sdk.callTool({ name, arguments: args }, undefined, {
@@ -479,11 +479,11 @@ const fromSdk = (
       ).then(
         (result) => {
           signal.settled = true
-          return result
+          return onResult(result)
         },
         (e: unknown) => {
           signal.settled = true
-          throw toError("callTool", name)(e)
+          return onError(toError("callTool", name)(e))
         }
       )
       return { promise, cancel: signal.abort }

@@ -237,36 +237,22 @@ export const fromClient = <const O extends ToolsetOptions = {}>(
     // the client), an error result or the toolset's timeout rejecting with a `ModelRetry`.
     const starter = startTool.get(client)
     const readLinked = (result: CallToolResult) => Effect.runPromise(toReturn(result))
+    const onResult = (result: CallToolResult): unknown => {
+      if (result.isError === true) {
+        throw new AgentError.ModelRetry({ reason: McpContent.errorText(result) })
+      }
+      const now = immediateReturn(result, readResource !== undefined, McpContent.blockValue)
+      return now === needsRead ? readLinked(result) : now
+    }
+    const onError = (e: McpError): never => {
+      throw timedOut !== undefined && e.isTimeout ? timedOut : e
+    }
     const started =
       starter === undefined
         ? undefined
         : (name: string) =>
-            (args: unknown): Toolset.StartedCall => {
-              const { promise, cancel } = starter(
-                name,
-                args as Record<string, unknown>,
-                timeoutMillis
-              )
-              return {
-                promise: promise.then(
-                  (result) => {
-                    if (result.isError === true) {
-                      throw new AgentError.ModelRetry({ reason: McpContent.errorText(result) })
-                    }
-                    const now = immediateReturn(
-                      result,
-                      readResource !== undefined,
-                      McpContent.blockValue
-                    )
-                    return now === needsRead ? readLinked(result) : now
-                  },
-                  (e: McpError) => {
-                    throw timedOut !== undefined && e.isTimeout ? timedOut : e
-                  }
-                ),
-                cancel
-              }
-            }
+            (args: unknown): Toolset.StartedCall =>
+              starter(name, args as Record<string, unknown>, timeoutMillis, onResult, onError)
 
     let call: (
       name: string,

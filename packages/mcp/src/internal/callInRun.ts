@@ -23,12 +23,17 @@ export type CallInRun = (
 /** The `CallInRun` of each client made by `McpClient`. */
 export const callInRun = new WeakMap<object, CallInRun>()
 
-/** `callTool` as a promise (rejected with an `McpError`) and how to cancel it. */
+/**
+ * `callTool` as a promise and how to cancel it: the result through `onResult`, an `McpError`
+ * through `onError` (in the same reaction: no promise of its own between them).
+ */
 export type StartTool = (
   name: string,
   args: Record<string, unknown>,
-  timeoutMillis: number | undefined
-) => { readonly promise: Promise<CallToolResult>; readonly cancel: () => void }
+  timeoutMillis: number | undefined,
+  onResult: (result: CallToolResult) => unknown,
+  onError: (error: McpError) => unknown
+) => { readonly promise: Promise<unknown>; readonly cancel: () => void }
 
 /** The `StartTool` of each client made by `McpClient`. */
 export const startTool = new WeakMap<object, StartTool>()
