@@ -442,6 +442,9 @@ export function make<const Name extends string, Args, I, Success, E = never, R =
   }
 }
 
+const isPromiseLike = (u: unknown): u is PromiseLike<unknown> =>
+  typeof u === "object" && u !== null && typeof (u as { then?: unknown }).then === "function"
+
 /** Options of `external`. */
 export interface ExternalOptions<Args, I> {
   readonly description?: string
@@ -650,8 +653,15 @@ export function fromAsync<const Name extends string, Args, I, Success>(
   // [perf #16] The same call as a promise: a response's calls may start from the run's fiber.
   const start = (args: Args): StartedCall => {
     const controller = new AbortController()
-    const run = async () => handler(args, { signal: controller.signal })
-    return { promise: run(), cancel: () => controller.abort() }
+    let promise: PromiseLike<unknown>
+    try {
+      // the handler's own promise (no `async` wrapper: it would add reactions per call)
+      const out = handler(args, { signal: controller.signal })
+      promise = isPromiseLike(out) ? out : Promise.resolve(out)
+    } catch (e) {
+      promise = Promise.reject(e)
+    }
+    return { promise, cancel: () => controller.abort() }
   }
   return { ...tool, start: { of: tool.handler, start, dies: true } }
 }

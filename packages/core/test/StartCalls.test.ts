@@ -632,6 +632,39 @@ describe("Tool.fromAsync: its calls start as promises", () => {
     })
   )
 
+  it.live("a handler that returns or throws at once (no promise) works the same", () =>
+    Effect.gen(function* () {
+      const sync = Tool.fromAsync("echo", {
+        parameters: Args,
+        handler: ({ id, mode }) => {
+          if (mode === "retry") throw new AgentError.ModelRetry({ reason: `again ${id}` })
+          if (mode === "error") throw new Error(`broke ${id}`)
+          return `sync ${id}`
+        }
+      })
+      const [t] = Toolset.fromTools([sync]).fixed!
+      const handlerOnly = { ...t!, start: undefined }
+      const viaCall = Toolset.make(() => Effect.succeed([handlerOnly]), [handlerOnly])
+      const calls = [{ id: "a" }, { id: "b", mode: "retry" as const }]
+      const a = yield* outcome(Agent.make({ tools: [sync] }), model(calls))
+      const b = yield* outcome(Agent.make({ toolsets: [viaCall] }), model(calls))
+      assert.deepStrictEqual(a.parts, [
+        ["ToolReturnPart", "t0-0", "sync a", "success"],
+        ["RetryPromptPart", "t0-1", "again b", undefined]
+      ])
+      assert.deepStrictEqual(b.parts, a.parts)
+      const broken = yield* outcome(
+        Agent.make({ tools: [sync] }),
+        model([{ id: "c", mode: "error" }])
+      )
+      assert.isTrue(Exit.isFailure(broken.exit))
+      if (Exit.isFailure(broken.exit)) {
+        const defect = Cause.dieOption(broken.exit.cause)
+        assert.isTrue(defect._tag === "Some" && String(defect.value).includes("broke c"))
+      }
+    })
+  )
+
   it.live("a thrown error is a defect either way; the other calls' signals are aborted", () =>
     Effect.gen(function* () {
       const { s, c, viaStart, viaCall } = yield* both([
