@@ -23,6 +23,7 @@ import * as Effect from "effect/Effect"
 import * as JSONSchema from "effect/JSONSchema"
 import * as ModuleVersion from "effect/ModuleVersion"
 import * as ParseResult from "effect/ParseResult"
+import * as Predicate from "effect/Predicate"
 import * as Schema from "effect/Schema"
 import type * as SchemaAST from "effect/SchemaAST"
 import { ModelRetry, ToolFailed, UserError } from "./AgentError.js"
@@ -442,9 +443,6 @@ export function make<const Name extends string, Args, I, Success, E = never, R =
   }
 }
 
-const isPromiseLike = (u: unknown): u is PromiseLike<unknown> =>
-  typeof u === "object" && u !== null && typeof (u as { then?: unknown }).then === "function"
-
 /** Options of `external`. */
 export interface ExternalOptions<Args, I> {
   readonly description?: string
@@ -657,7 +655,7 @@ export function fromAsync<const Name extends string, Args, I, Success>(
     try {
       // the handler's own promise (no `async` wrapper: it would add reactions per call)
       const out = handler(args, { signal: controller.signal })
-      promise = isPromiseLike(out) ? out : Promise.resolve(out)
+      promise = Predicate.isPromiseLike(out) ? out : Promise.resolve(out)
     } catch (e) {
       promise = Promise.reject(e)
     }

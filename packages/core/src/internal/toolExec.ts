@@ -516,6 +516,7 @@ const runStartedSegment = (
     let k = 0
     let next = 0
     let inFlight = 0
+    /** Inside `launch`: a thenable that calls back at once must not start `launch` again. */
     let launching = false
     let stop = false
     let done = false
