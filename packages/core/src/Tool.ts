@@ -636,19 +636,8 @@ export function fromAsync<const Name extends string, Args, I, Success>(
   options: AsyncOptions<Args, I, Success>
 ): Tool<Name, Args, Success, ToolFailed | ApprovalRequired, never> {
   const { handler, ...rest } = options
-  const tool = make(name, {
-    ...rest,
-    handler: (args) =>
-      Effect.catchAll(
-        Effect.tryPromise({
-          try: async (signal) => handler(args, { signal }),
-          catch: (e) => e
-        }),
-        (e): Effect.Effect<never, ModelRetry | ToolFailed> =>
-          e instanceof ModelRetry || e instanceof ToolFailed ? Effect.fail(e) : Effect.die(e)
-      )
-  })
-  // [perf #16] The same call as a promise: a response's calls may start from the run's fiber.
+  // The call as a promise: what the run starts for a response's calls (`StartCall`), and what
+  // the Effect handler below awaits — one place runs the user's function with its signal.
   const start = (args: Args): StartedCall => {
     const controller = new AbortController()
     let promise: PromiseLike<unknown>
@@ -661,5 +650,21 @@ export function fromAsync<const Name extends string, Args, I, Success>(
     }
     return { promise, cancel: () => controller.abort() }
   }
+  const tool = make(name, {
+    ...rest,
+    // a retry or a failed result fails the call; anything else thrown is a defect
+    handler: (args) =>
+      Effect.async<Success, ModelRetry | ToolFailed>((resume) => {
+        const { promise, cancel } = start(args)
+        promise.then(
+          (a) => resume(Effect.succeed(a as Success)),
+          (e) =>
+            resume(
+              e instanceof ModelRetry || e instanceof ToolFailed ? Effect.fail(e) : Effect.die(e)
+            )
+        )
+        return Effect.sync(cancel)
+      })
+  })
   return { ...tool, start: { of: tool.handler, start, dies: true } }
 }

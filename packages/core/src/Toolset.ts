@@ -61,16 +61,10 @@ export interface ToolsetTool<out E, out R> {
    * The same call as `call`, started as a promise: for a tool whose work is one request on a
    * connection it holds (an MCP session). When every call of a response's segment has one and
    * nothing observes a call on its own, the run starts them from its own fiber and waits once
-   * for all (see `StartCall`).
+   * for all (see `Tool.StartCall`).
    */
-  readonly start?: StartCall | undefined
+  readonly start?: Tool.StartCall | undefined
 }
-
-/** A tool call as a promise: see `Tool.StartCall`. */
-export type StartCall = Tool.StartCall
-
-/** A call started by `StartCall.start`: its result, and how to stop it (a no-op once settled). */
-export type StartedCall = Tool.StartedCall
 
 /**
  * A set of tools. `E` are the tools' own typed errors, `R` the services they need (the agent

@@ -251,7 +251,7 @@ export const fromClient = <const O extends ToolsetOptions = {}>(
       starter === undefined
         ? undefined
         : (name: string) =>
-            (args: unknown): Toolset.StartedCall =>
+            (args: unknown): Tool.StartedCall =>
               starter(name, args as Record<string, unknown>, timeoutMillis, onResult, onError)
 
     let call: (

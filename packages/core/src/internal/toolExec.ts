@@ -37,9 +37,8 @@ import {
   toolAvailabilityDelta
 } from "../Messages.js"
 import { RunContext, type Service as RunContextService } from "../RunContext.js"
-import { CallEnd, type CallEndService, ToolReturn } from "../Tool.js"
+import { CallEnd, type CallEndService, type StartedCall, ToolReturn } from "../Tool.js"
 import type * as Toolset from "../Toolset.js"
-import type { StartedCall } from "../Toolset.js"
 import type { RunUsage, UsageLimits } from "../Usage.js"
 import { type CompiledHooks, executeTool, validateTool } from "./capabilities.js"
 import * as genai from "./genai.js"
