@@ -7,6 +7,9 @@
 //   McpClient.callTool  the same call as an Effect (`client.callTool`, one `runPromise` each)
 //   sdk callTool + local run  each iteration: the SDK call, then the sync local run (below): the
 //                       call with a run's work between calls but not through the run (control)
+//   sdk callTool + shapes  each iteration: the SDK call, then a loop reading one property of
+//                       objects of 4000 different shapes (no agentfx, no Effect, no allocation);
+//                       `shapes alone` is that loop by itself (control: other code between calls)
 //   run: K MCP calls    `agent.run` over a FunctionModel that asks for `echo` K times one after
 //                       the other, then answers (K + 1 model requests), the tool from the server
 //   run: K local calls  the same run with an in-process `echo` tool (through `call`, each call in
@@ -140,6 +143,17 @@ const runs = (agent, steps, perStep, count, awaitAfter = false) => {
   }
 }
 
+// 4000 objects of as many hidden classes (a different first key each), one property read from
+// each in a scattered order: V8's megamorphic property caches are shared by all of a process's
+// code, and this fills them with entries of its own, as an agent run's code does.
+const shapes = Array.from({ length: 4000 }, (_, i) => ({ [`k${i}`]: i, x: i }))
+/** The sum read (checked by the callers, so the loop is not optimised away). */
+const readShapes = () => {
+  let t = 0
+  for (let i = 0; i < 3000; i++) t += shapes[(i * 7919) % 4000].x
+  return t
+}
+const SHAPES_SUM = readShapes()
 const check = (r, text) => {
   if (r.content[0]?.text !== text) throw new Error(`bad answer: ${JSON.stringify(r)}`)
 }
@@ -169,6 +183,27 @@ const cases = {
         check(await sdk.callTool({ name: "echo", arguments: { text: `x${i}` } }), `x${i}`)
         const r = await Effect.runPromise(once)
         if (r.output !== "done") throw new Error("bad run")
+      }
+    }
+  },
+  // Control with no agentfx and no Effect: between two SDK calls, a loop that allocates nothing
+  // and reads one property of objects of 4000 different shapes (what any framework's code does
+  // between calls); "… alone" is that loop by itself, subtracted.
+  "sdk callTool + shapes": {
+    calls: CALLS,
+    go: async () => {
+      for (let i = 0; i < CALLS; i++) {
+        check(await sdk.callTool({ name: "echo", arguments: { text: `x${i}` } }), `x${i}`)
+        if (readShapes() !== SHAPES_SUM) throw new Error("bad read")
+      }
+    }
+  },
+  "shapes alone": {
+    calls: CALLS,
+    go: async () => {
+      for (let i = 0; i < CALLS; i++) {
+        await undefined
+        if (readShapes() !== SHAPES_SUM) throw new Error("bad read")
       }
     }
   },
@@ -331,6 +366,16 @@ rows.sdkBesideRun = {
   clientCpu: besideRun,
   clientCpuRatio: besideRun / m("sdk callTool", "cpu"),
   mcpInRunRatio: inRun / besideRun
+}
+// The same SDK call beside code that has nothing to do with agentfx: the tight loop's cost is
+// the SDK's with V8's caches holding only the SDK's own entries.
+const besideShapes = m("sdk callTool + shapes", "cpu") - m("shapes alone", "cpu")
+console.log(
+  `  the SDK call beside a loop reading objects of 4000 shapes (no agentfx, nothing allocated; + shapes − shapes alone): ${besideShapes.toFixed(1)} = ${r(besideShapes / m("sdk callTool", "cpu"))} sdk callTool`
+)
+rows.sdkBesideShapes = {
+  clientCpu: besideShapes,
+  clientCpuRatio: besideShapes / m("sdk callTool", "cpu")
 }
 console.log(
   `  the MCP call in a run beyond that (MCP − async local tool): ${viaMcp.toFixed(1)} = ${r(viaMcp / m("sdk callTool", "cpu"))} sdk callTool`
