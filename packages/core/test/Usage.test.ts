@@ -1,7 +1,12 @@
 import { assert, describe, it } from "@effect/vitest"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
-import { Usage } from "@agentfx/core"
+import * as Stream from "effect/Stream"
+import * as SubscriptionRef from "effect/SubscriptionRef"
+import { Agent, FunctionModel, Tool, Usage } from "@agentfx/core"
 
 const runWith = (fields: Partial<ConstructorParameters<typeof Usage.RunUsage>[0]>) =>
   new Usage.RunUsage(fields ?? {})
@@ -112,4 +117,60 @@ describe("UsageLimits", () => {
       Option.isNone(new Usage.UsageLimits({}).checkToolCalls(runWith({ toolCalls: 99 }), 99))
     )
   })
+})
+
+describe("a caller's usage Ref", () => {
+  it.scoped(
+    "a SubscriptionRef sees each change of the run's usage once, no equal values republished",
+    () =>
+      Effect.gen(function* () {
+        const echo = Tool.make("echo", {
+          description: "Echo a text",
+          parameters: Schema.Struct({ text: Schema.String }),
+          handler: ({ text }) => Effect.succeed(text)
+        })
+        const model = yield* FunctionModel.make((messages) =>
+          messages.length > 2
+            ? FunctionModel.text("done")
+            : FunctionModel.toolCalls([
+                { toolName: "echo", args: { text: "a" }, toolCallId: "c1" },
+                { toolName: "echo", args: { text: "b" }, toolCallId: "c2" }
+              ])
+        )
+        const usage = yield* SubscriptionRef.make(Usage.RunUsage.empty)
+        const seen: Array<Usage.RunUsage> = []
+        const subscribed = yield* Deferred.make<void>()
+        const last = yield* Deferred.make<void>()
+        const fiber = yield* Effect.forkScoped(
+          Stream.runForEach(usage.changes, (u) =>
+            Effect.andThen(
+              Effect.sync(() => seen.push(u)),
+              Effect.andThen(
+                Deferred.succeed(subscribed, undefined),
+                u.requests === 2 ? Deferred.succeed(last, undefined) : Effect.void
+              )
+            )
+          )
+        )
+        yield* Deferred.await(subscribed)
+        const result = yield* Agent.make({ model, tools: [echo] }).run("go", { usage })
+        yield* Deferred.await(last)
+        yield* Fiber.interrupt(fiber)
+        assert.strictEqual(result.output, "done")
+        assert.strictEqual(result.usage.requests, 2)
+        assert.strictEqual(result.usage.toolCalls, 2)
+        // the initial value, then one value per change: two requests, two tool calls
+        assert.deepStrictEqual(
+          seen.map((u) => [u.requests, u.toolCalls]),
+          [
+            [0, 0],
+            [1, 0],
+            [1, 1],
+            [1, 2],
+            [2, 2]
+          ]
+        )
+        assert.deepStrictEqual(yield* SubscriptionRef.get(usage), result.usage)
+      })
+  )
 })

@@ -759,6 +759,8 @@ class Run<A> implements Machine<A>, ToolHost {
   private readonly profile: Model.ModelProfile
   private readonly resolved: ResolvedOutput
   readonly usageRef: Ref.Ref<RunUsage>
+  /** Whether `usageRef` is the run's own (not a caller's `RunOptions.usage` `Ref`). */
+  private readonly ownUsage: boolean
   readonly usageLimits: UsageLimits
   private readonly staticInstructions: ReadonlyArray<string>
   private readonly dynamicInstructions: ReadonlyArray<
@@ -814,10 +816,10 @@ class Run<A> implements Machine<A>, ToolHost {
       ? [...(config.builtinTools ?? []), ...options.builtinTools!]
       : (config.builtinTools ?? [])
     const usage = options.usage
-    this.usageRef =
-      usage !== undefined && Ref.RefTypeId in (usage as object)
-        ? (usage as Ref.Ref<RunUsage>)
-        : Ref.unsafeMake((usage as RunUsage | undefined) ?? RunUsage.empty)
+    this.ownUsage = !(usage !== undefined && Ref.RefTypeId in (usage as object))
+    this.usageRef = this.ownUsage
+      ? Ref.unsafeMake((usage as RunUsage | undefined) ?? RunUsage.empty)
+      : (usage as Ref.Ref<RunUsage>)
     // Requirements are captured once so nodes can run from anywhere (iter). Without an owner the
     // parent span is left out, so each step nests under the span of whoever runs it; with an
     // explicit owner, its span is the parent of every step and its scope is the run's `Scope`
@@ -965,7 +967,11 @@ class Run<A> implements Machine<A>, ToolHost {
   }
 
   makeCtx(extra?: Partial<RunContextService>): Effect.Effect<RunContextService> {
-    return Effect.map(Ref.get(this.usageRef), (usage) => this.ctxWith(usage, extra))
+    // The run's own `Ref`: the usage read and the context built in one step (`modify` leaving
+    // the usage as it is). A caller's `Ref` is read with `get` (its `modify` may notify).
+    return this.ownUsage
+      ? Ref.modify(this.usageRef, (usage) => [this.ctxWith(usage, extra), usage])
+      : Effect.map(Ref.get(this.usageRef), (usage) => this.ctxWith(usage, extra))
   }
   private ctxWith(usage: RunUsage, extra?: Partial<RunContextService>): RunContextService {
     const st = this.st

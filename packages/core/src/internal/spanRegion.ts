@@ -240,8 +240,8 @@ export const withSpanAndContext = <A, E, R>(
   onExit?: () => void
 ): Effect.Effect<A, E, R> =>
   Effect.uninterruptibleMask((restore) =>
-    Effect.withFiberRuntime<A, E, R>((fiber) =>
-      Effect.flatMap(openSpan(fiber, name, options), (span) =>
+    Effect.withFiberRuntime<A, E, R>((fiber) => {
+      const inSpan = (span: Tracer.Span | undefined) =>
         Effect.flatMap(
           FiberRef.modify(currentContext, (previous) => [previous, context(previous, span)]),
           (previous) => {
@@ -271,6 +271,9 @@ export const withSpanAndContext = <A, E, R>(
             })
           }
         )
-      )
-    )
+      // no span: straight into the region (no `noSpan` step)
+      return spansRecorded(fiber)
+        ? Effect.flatMap(openSpan(fiber, name, options), inSpan)
+        : inSpan(undefined)
+    })
   )

@@ -127,11 +127,11 @@ class CallEndHooks implements CallEndService {
 /** `Object.hasOwn`. */
 export const hasOwn = (record: object, key: string): boolean => Object.hasOwn(record, key)
 
-const isRetryOrFailed = (u: unknown): u is ModelRetry | ToolFailed =>
-  u instanceof ModelRetry || u instanceof ToolFailed
-
 /** A failure that keeps its meaning at a tool's boundary: a retry, a failed result, a deferral. */
-const isToolControl = (u: unknown): boolean => isRetryOrFailed(u) || isDeferred(u)
+const isToolControl = (
+  u: unknown
+): u is ModelRetry | ToolFailed | Deferred | ApprovalRequired | CallDeferred =>
+  u instanceof ModelRetry || u instanceof ToolFailed || isDeferred(u)
 
 /** What a retry prompt says for a `ModelRetry`: its issues, else its reason. */
 export const retryContent = (e: ModelRetry) =>
@@ -280,14 +280,15 @@ export const runFunctionCall = (
                         })
                 const hooks = run.hooks
                 const gated = gate(run, call, tool, ctx, approval)
-                const counted: Effect.Effect<CallOutcome, unknown, unknown> =
+                /** The call's result, counted in the run's usage (one `Ref` step). */
+                const counted = (content: unknown): Effect.Effect<CallOutcome> =>
+                  Ref.modify(run.usageRef, (u) => {
+                    succeeded.add(call.toolName)
+                    return [returnPart(call, content), u.addToolCalls(1)]
+                  })
+                const executed: Effect.Effect<CallOutcome, unknown, unknown> =
                   hooks === undefined || !hooks.tool
-                    ? Effect.flatMap(Effect.flatMap(gated, execute), (content) =>
-                        Effect.as(
-                          Ref.update(run.usageRef, (u) => u.addToolCalls(1)),
-                          returnPart(call, content) as CallOutcome
-                        )
-                      )
+                    ? Effect.flatMap(Effect.flatMap(gated, execute), counted)
                     : // The tool hooks around the execution; a skipped tool is not counted.
                       Effect.flatMap(
                         Effect.flatMap(gated, (args) =>
@@ -299,22 +300,22 @@ export const runFunctionCall = (
                             isToolControl
                           )
                         ),
-                        (out) =>
-                          out.executed
-                            ? Effect.as(
-                                Ref.update(run.usageRef, (u) => u.addToolCalls(1)),
-                                returnPart(call, out.value) as CallOutcome
-                              )
-                            : Effect.succeed(returnPart(call, out.value) as CallOutcome)
+                        (out) => {
+                          if (out.executed) return counted(out.value)
+                          succeeded.add(call.toolName)
+                          return Effect.succeed(returnPart(call, out.value) as CallOutcome)
+                        }
                       )
-                return counted.pipe(
-                  Effect.tap(() => {
-                    succeeded.add(call.toolName)
-                  }),
-                  Effect.catchIf(isDeferred, (e) => Effect.succeed(asDeferred(e, call, tool))),
-                  Effect.catchIf(isRetryOrFailed, (e) =>
-                    e._tag === "ToolFailed" ? Effect.succeed(failedPart(call, e)) : onRetry(e)
-                  )
+                // A deferral, a retry or a failed result: the call's outcome (one handler).
+                return Effect.catchIf(
+                  executed,
+                  isToolControl,
+                  (e): Effect.Effect<CallOutcome, unknown> =>
+                    isDeferred(e)
+                      ? Effect.succeed(asDeferred(e, call, tool))
+                      : e._tag === "ToolFailed"
+                        ? Effect.succeed(failedPart(call, e))
+                        : onRetry(e)
                 )
               },
               // [prod #18] the result (content) or the error type on the span.
@@ -325,8 +326,9 @@ export const runFunctionCall = (
         )
   // A result given from outside (resuming deferred calls) replaces running the call.
   const outside = given === undefined ? undefined : answeredOutside(run, call, given, onRetry)
+  if (emit === noEmit) return outside ?? body
   return Effect.tap(outside ?? body, (result) =>
-    emit === noEmit || result instanceof Deferred ? Effect.void : emit(resultEvents(result))
+    result instanceof Deferred ? Effect.void : emit(resultEvents(result))
   )
 }
 
@@ -396,13 +398,15 @@ export const gate = (
         )
       : checked(tool.decodeArgs(call.args))
   if (approval !== undefined) return validated
+  const requiresApproval = tool.requiresApproval
+  if (tool.definition.kind !== "external" && requiresApproval === undefined) return validated
   const metadata = tool.definition.metadata
   return Effect.flatMap(validated, (args) =>
     tool.definition.kind === "external"
       ? Effect.fail(new Deferred("external", call, metadata))
-      : tool.requiresApproval === undefined
+      : requiresApproval === undefined
         ? Effect.succeed(args)
-        : Effect.flatMap(tool.requiresApproval(args, ctx), (needed) =>
+        : Effect.flatMap(requiresApproval(args, ctx), (needed) =>
             needed ? Effect.fail(new Deferred("approval", call, metadata)) : Effect.succeed(args)
           )
   )
