@@ -2,7 +2,8 @@
  * The chat loop behind `agentfx chat`: reads lines, runs each as a turn of an agent with the
  * conversation so far, streams the answer's Markdown as it arrives, and prints the usage of
  * every turn. Lines starting with `/` are commands: `/save <file>` and `/load <file>` write and
- * read the history as JSON (`Messages.encode` format), `/clear`, `/help`, `/exit`.
+ * read the history as JSON (`Messages.encode` format), `/clear`, `/help`, `/exit`. Interrupts
+ * (Ctrl-C in `agentfx chat`) cancel the turn in progress, or end the chat between turns.
  *
  * The loop only needs a `Model` and a `FileSystem`, and takes its input and output as values,
  * so it runs the same in a terminal, a child process or a test.
@@ -22,14 +23,17 @@
  *
  * @since 0.1.0
  */
-import { Agent, Messages, type Model, type Usage } from "@agentfx/core"
+import { Agent, CaptureRunMessages, Messages, type Model, type Usage } from "@agentfx/core"
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as Cause from "effect/Cause"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
+import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
-import { MarkdownRenderer } from "./internal/markdown.js"
+import { MarkdownRenderer, stripStyles } from "./internal/markdown.js"
 
 /** The agent `agentfx chat` talks to when none is given. */
 export const defaultAgent = Agent.make({
@@ -54,6 +58,12 @@ export interface RunOptions {
    * code, bullets); default `false`, which writes the Markdown as is.
    */
   readonly markdown?: boolean
+  /**
+   * Interrupts, say Ctrl-C (`agentfx chat` passes its SIGINTs). One during a turn cancels that
+   * turn: the answer stops, what it streamed so far stays in the conversation, and the chat goes
+   * on. One between turns ends the chat, like `/exit`.
+   */
+  readonly interrupts?: Stream.Stream<unknown>
 }
 
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`
@@ -70,7 +80,8 @@ export const helpText = [
   "  /load <file>  continue the conversation saved in a JSON file",
   "  /clear        start a new conversation",
   "  /help         this help",
-  "  /exit         quit (so does end of input)"
+  "  /exit         quit (so does end of input)",
+  "Ctrl-C cancels the answer being written; at the prompt it quits."
 ].join("\n")
 
 const errorText = (cause: Cause.Cause<unknown>): string => {
@@ -91,9 +102,50 @@ const messagesOf = (cause: Cause.Cause<unknown>): ReadonlyArray<Messages.ModelMe
     : []
 }
 
+/** A history file that cannot be read or is no saved conversation. */
+export class LoadError extends Schema.TaggedError<LoadError>()("LoadError", {
+  path: Schema.String,
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `cannot load ${this.path}: ${this.reason}`
+  }
+}
+
 /**
- * Runs the chat until the lines end or `/exit`. A failed turn prints the error and keeps the
- * conversation (with what the failed turn recorded, when the error carries it).
+ * Reads a conversation saved by `/save` (the `Messages.encode` format). Fails with a `LoadError`
+ * saying whether the file is missing, not JSON, or JSON that is no conversation (with the path
+ * of the first wrong value).
+ */
+export const load = (
+  path: string
+): Effect.Effect<ReadonlyArray<Messages.ModelMessage>, LoadError, FileSystem.FileSystem> =>
+  Effect.gen(function* () {
+    const fs = yield* FileSystem.FileSystem
+    const text = yield* fs.readFileString(path).pipe(
+      Effect.mapError(
+        (e) =>
+          new LoadError({
+            path,
+            reason: e._tag === "SystemError" && e.reason === "NotFound" ? "no such file" : e.message
+          })
+      )
+    )
+    const json = yield* Effect.try({
+      try: (): unknown => JSON.parse(text),
+      catch: (e) => new LoadError({ path, reason: `not JSON (${(e as Error).message})` })
+    })
+    return yield* Messages.decode(json).pipe(
+      Effect.mapError(
+        (e) => new LoadError({ path, reason: `not a saved conversation: ${e.message}` })
+      )
+    )
+  })
+
+/**
+ * Runs the chat until the lines end, `/exit`, or an interrupt between turns. A failed turn
+ * prints the error and keeps the conversation (with what the failed turn recorded, when the
+ * error carries it); an interrupted turn keeps what it streamed so far.
  */
 export const run = (
   options: RunOptions
@@ -104,6 +156,20 @@ export const run = (
     const history = yield* Ref.make<ReadonlyArray<Messages.ModelMessage>>(options.history ?? [])
     const write = options.write
     const say = (line: string) => write(`${line}\n`)
+    // set while a turn runs: an interrupt completes it to cancel the turn
+    const cancelTurn = yield* Ref.make<Option.Option<Deferred.Deferred<void>>>(Option.none())
+    const quit = yield* Deferred.make<void>()
+    // whether what was written last ends a line (styles aside)
+    let lineStart = true
+    const endsLine = (text: string) => {
+      const seen = stripStyles(text)
+      return seen === "" ? lineStart : seen.endsWith("\n")
+    }
+    const out = (text: string) => {
+      if (text === "") return Effect.void
+      lineStart = endsLine(text)
+      return write(text)
+    }
 
     const turn = (prompt: string) =>
       Effect.gen(function* () {
@@ -111,42 +177,47 @@ export const run = (
         let result: Agent.AgentRunResult<string> | undefined
         const md = options.markdown === true ? new MarkdownRenderer() : undefined
         const text = (t: string) => (md === undefined ? t : md.push(t))
-        let lineStart = true
-        yield* Stream.runForEachChunk(
+        const streamed = Stream.runForEachChunk(
           agent.runStream(prompt, { messageHistory: messages }),
           (chunk) => {
-            let out = ""
+            let piece = ""
             for (const e of chunk) {
               if (e._tag === "PartStartEvent" && e.part._tag === "TextPart") {
-                out += text(e.part.content)
+                piece += text(e.part.content)
               } else if (e._tag === "PartDeltaEvent" && e.delta._tag === "TextPartDelta") {
-                out += text(e.delta.contentDelta)
+                piece += text(e.delta.contentDelta)
               } else if (e._tag === "FunctionToolCallEvent") {
-                const before = `${out}${md?.end() ?? ""}`
+                const before = `${piece}${md?.end() ?? ""}`
                 // the call goes on a line of its own
-                const newline = before !== "" ? !before.endsWith("\n") : !lineStart
-                out = `${before}${newline ? "\n" : ""}[${e.part.toolName}(${e.part.argsAsJson()})]\n`
+                const newline = !endsLine(before)
+                piece = `${before}${newline ? "\n" : ""}[${e.part.toolName}(${e.part.argsAsJson()})]\n`
               } else if (e._tag === "AgentRunResultEvent") result = e.result
             }
-            if (out === "") return Effect.void
-            lineStart = out.endsWith("\n")
-            return write(out)
+            return out(piece)
           }
         )
-        yield* write(`${md?.end() ?? ""}\n`)
-        if (result !== undefined) {
+        const cancel = yield* Deferred.make<void>()
+        yield* Ref.set(cancelTurn, Option.some(cancel))
+        const { exit, messages: recorded } = yield* CaptureRunMessages.capture(
+          Effect.raceFirst(Effect.as(streamed, false), Effect.as(Deferred.await(cancel), true))
+        ).pipe(Effect.ensuring(Ref.set(cancelTurn, Option.none())))
+        // what the renderer held back, the end of its styles, and of the answer's line
+        const tail = md?.end() ?? ""
+        yield* out(`${tail}${endsLine(tail) ? "" : "\n"}`)
+        if (Exit.isSuccess(exit) && !exit.value) {
+          if (result === undefined) return
           yield* Ref.set(history, result.allMessages())
-          yield* say(usageLine(result.usage))
+          return yield* out(`${usageLine(result.usage)}\n`)
         }
-      }).pipe(
-        Effect.catchAllCause((cause) =>
-          Effect.gen(function* () {
-            const kept = messagesOf(cause)
-            if (kept.length > 0) yield* Ref.set(history, kept)
-            yield* say(`\nerror: ${errorText(cause)}`)
-          })
+        const kept = Exit.isFailure(exit) ? messagesOf(exit.cause) : []
+        const toKeep = kept.length > 0 ? kept : recorded
+        if (toKeep.length > 0) yield* Ref.set(history, toKeep)
+        yield* out(
+          Exit.isSuccess(exit)
+            ? "cancelled (what was said so far is kept)\n"
+            : `error: ${errorText(exit.cause)}\n`
         )
-      )
+      })
 
     const save = (path: string) =>
       Effect.gen(function* () {
@@ -155,13 +226,15 @@ export const run = (
         yield* say(`saved ${plural(messages.length, "message")} to ${path}`)
       }).pipe(Effect.catchAll((e) => say(`error: cannot save ${path}: ${e.message}`)))
 
-    const load = (path: string) =>
+    const loadFile = (path: string) =>
       Effect.gen(function* () {
-        const text = yield* fs.readFileString(path)
-        const messages = yield* Messages.decodeJson(text)
+        const messages = yield* load(path)
         yield* Ref.set(history, messages)
         yield* say(`loaded ${plural(messages.length, "message")} from ${path}`)
-      }).pipe(Effect.catchAll((e) => say(`error: cannot load ${path}: ${e.message}`)))
+      }).pipe(
+        Effect.catchAll((e) => say(`error: ${e.message}`)),
+        Effect.provideService(FileSystem.FileSystem, fs)
+      )
 
     /** Handles one line; `false` ends the chat. */
     const handle = (raw: string): Effect.Effect<boolean, never, Model.Model> => {
@@ -184,15 +257,30 @@ export const run = (
         case "/save":
         case "/load":
           if (arg === "") return Effect.as(say(`usage: ${command} <file>`), true)
-          return Effect.as(command === "/save" ? save(arg) : load(arg), true)
+          return Effect.as(command === "/save" ? save(arg) : loadFile(arg), true)
         default:
           return Effect.as(say(`unknown command ${command} (try /help)`), true)
       }
     }
 
+    if (options.interrupts !== undefined) {
+      yield* Effect.forkScoped(
+        Stream.runForEach(options.interrupts, () =>
+          Effect.flatMap(Ref.get(cancelTurn), (turn) =>
+            Option.isSome(turn)
+              ? Deferred.succeed(turn.value, undefined)
+              : Deferred.succeed(quit, undefined)
+          )
+        )
+      )
+    }
     const prompt = options.prompt
-    if (prompt !== undefined) yield* write(prompt)
-    yield* Stream.runForEachWhile(options.lines, (line) =>
-      Effect.tap(handle(line), (go) => (go && prompt !== undefined ? write(prompt) : Effect.void))
+    if (prompt !== undefined) yield* out(prompt)
+    yield* Stream.runForEachWhile(
+      Stream.interruptWhen(options.lines, Deferred.await(quit)),
+      (line) =>
+        Effect.tap(handle(line), (go) => (go && prompt !== undefined ? out(prompt) : Effect.void))
     )
-  }).pipe(Effect.withSpan("Chat.run"))
+    // an interrupt at the prompt: end its line
+    if (!lineStart && (yield* Deferred.isDone(quit))) yield* out("\n")
+  }).pipe(Effect.scoped, Effect.withSpan("Chat.run"))

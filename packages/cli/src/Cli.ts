@@ -12,12 +12,12 @@
  *
  * @since 0.1.0
  */
-import { type AgentError, Messages, Model } from "@agentfx/core"
+import { type AgentError, type Messages, Model } from "@agentfx/core"
 import { ModelRegistry } from "@agentfx/providers"
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
-import * as FileSystem from "@effect/platform/FileSystem"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
+import * as Console from "effect/Console"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -25,6 +25,7 @@ import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import { createInterface } from "node:readline"
 import * as Chat from "./Chat.js"
+import { stripStyles } from "./internal/markdown.js"
 import * as Scripted from "./Scripted.js"
 
 /** The model `chat` uses without `--model`: `AGENTFX_MODEL`, else the first provider with a key, else `offline`. */
@@ -40,10 +41,13 @@ export const defaultModel = (env: Readonly<Record<string, string | undefined>>):
 const offlineDelay = () =>
   Duration.millis(Number(process.env.AGENTFX_OFFLINE_DELAY_MS ?? "15") || 0)
 
-/** The providers' `ModelRegistry` over undici; `chat` holds it (and its connections) for its lifetime. */
-export const registryLayer: Layer.Layer<Model.ModelRegistry> = ModelRegistry.layer().pipe(
-  Layer.provide(NodeHttpClient.layerUndici)
-)
+/**
+ * The providers' `ModelRegistry` over undici, with `offline:` added (so a misspelt `offline` is
+ * answered with it among the suggestions); `chat` holds it (and its connections) for its lifetime.
+ */
+export const registryLayer: Layer.Layer<Model.ModelRegistry> = ModelRegistry.layer({
+  factories: { offline: () => Scripted.offline(offlineDelay()) }
+}).pipe(Layer.provide(NodeHttpClient.layerUndici))
 
 /**
  * Resolves a model string: `offline` (no network, no key; `AGENTFX_OFFLINE_DELAY_MS` sets the
@@ -54,7 +58,7 @@ export const registryLayer: Layer.Layer<Model.ModelRegistry> = ModelRegistry.lay
 export const resolveModel = (
   name: string
 ): Effect.Effect<Model.Service, AgentError.UserError, Model.ModelRegistry> =>
-  name === "offline" || name.startsWith("offline:")
+  name === "offline"
     ? Scripted.offline(offlineDelay())
     : Effect.flatMap(Model.ModelRegistry, (r) => r.resolve(name))
 
@@ -68,6 +72,29 @@ const stdinLines: Stream.Stream<string> = Stream.unwrapScoped(
       (rl) => Effect.sync(() => rl.close())
     ),
     (rl) => Stream.orDie(Stream.fromAsyncIterable(rl, (e) => e))
+  )
+)
+
+/**
+ * SIGINT (Ctrl-C) for as long as the chat runs. The chat takes it over from the listeners already
+ * there (`NodeRuntime.runMain`'s would interrupt the whole program), so that Ctrl-C cancels the
+ * turn being streamed; they are put back when the chat ends.
+ */
+const sigints: Stream.Stream<void> = Stream.asyncScoped<void>((emit) =>
+  Effect.acquireRelease(
+    Effect.sync(() => {
+      const others = process.listeners("SIGINT")
+      // one by one: a loader (tsx) may hold a listener of its own that `listeners` does not show
+      for (const other of others) process.removeListener("SIGINT", other)
+      const listener = () => void emit.single(undefined)
+      process.on("SIGINT", listener)
+      return { others, listener }
+    }),
+    ({ others, listener }) =>
+      Effect.sync(() => {
+        process.removeListener("SIGINT", listener)
+        for (const other of others) process.on("SIGINT", other)
+      })
   )
 )
 
@@ -107,13 +134,10 @@ export const chat = Command.make(
       let history: ReadonlyArray<Messages.ModelMessage> = []
       if (Option.isSome(options.load)) {
         const path = options.load.value
-        const fs = yield* FileSystem.FileSystem
-        const loaded = yield* fs
-          .readFileString(path)
-          .pipe(Effect.flatMap(Messages.decodeJson), Effect.either)
+        const loaded = yield* Effect.either(Chat.load(path))
         if (loaded._tag === "Left") {
           yield* Effect.sync(() => {
-            process.stderr.write(`agentfx: cannot load ${path}: ${loaded.left.message}\n`)
+            process.stderr.write(`agentfx: ${loaded.left.message}\n`)
             process.exitCode = 1
           })
           return
@@ -125,6 +149,7 @@ export const chat = Command.make(
         lines: stdinLines,
         write,
         history,
+        interrupts: sigints,
         markdown:
           !options.raw && process.stdout.isTTY === true && (process.env.NO_COLOR ?? "") === "",
         ...(process.stdin.isTTY === true ? { prompt: "> " } : {})
@@ -138,5 +163,25 @@ export const command = Command.make("agentfx").pipe(
   Command.withSubcommands([chat])
 )
 
-/** Runs the command line on `process.argv`-style arguments. */
-export const run = Command.run(command, { name: "agentfx", version: "0.1.0" })
+const runCommand = Command.run(command, { name: "agentfx", version: "0.1.0" })
+
+/** Strips the styles from what `@effect/cli` prints (help, errors) when stdout is no terminal. */
+const plainConsole = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  process.stdout.isTTY === true && (process.env.NO_COLOR ?? "") === ""
+    ? effect
+    : Console.consoleWith((console) => {
+        const plain = (args: ReadonlyArray<unknown>) =>
+          args.map((a) => (typeof a === "string" ? stripStyles(a) : a))
+        return Effect.withConsole(effect, {
+          ...console,
+          log: (...args) => console.log(...plain(args)),
+          error: (...args) => console.error(...plain(args))
+        })
+      })
+
+/**
+ * Runs the command line on `process.argv`-style arguments. Help and usage errors are styled for
+ * a terminal, plain in a pipe or with `NO_COLOR`.
+ */
+export const run = (argv: ReadonlyArray<string>): ReturnType<typeof runCommand> =>
+  plainConsole(runCommand(argv))

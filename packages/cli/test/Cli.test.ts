@@ -42,11 +42,11 @@ interface Session {
   readonly exit: Promise<number | null>
 }
 
-/** Starts `agentfx chat …`; the process is killed (by its pid) when the scope closes. */
-const start = (args: ReadonlyArray<string>, dir: string, env: Record<string, string> = {}) =>
+/** Starts `agentfx …`; the process is killed (by its pid) when the scope closes. */
+const startCommand = (args: ReadonlyArray<string>, dir: string, env: Record<string, string> = {}) =>
   Effect.acquireRelease(
     Effect.sync((): Session => {
-      const child = spawn(tsx, ["--conditions=@agentfx/source", bin, "chat", ...args], {
+      const child = spawn(tsx, ["--conditions=@agentfx/source", bin, ...args], {
         cwd: dir,
         env: cleanEnv(env),
         stdio: ["pipe", "pipe", "pipe"]
@@ -65,6 +65,10 @@ const start = (args: ReadonlyArray<string>, dir: string, env: Record<string, str
         if (s.child.exitCode === null && s.child.pid !== undefined) process.kill(s.child.pid)
       })
   )
+
+/** Starts `agentfx chat …`. */
+const start = (args: ReadonlyArray<string>, dir: string, env: Record<string, string> = {}) =>
+  startCommand(["chat", ...args], dir, env)
 
 /** Waits (bounded) until stdout matches. */
 const waitFor = (s: Session, pattern: RegExp, from = 0) =>
@@ -256,6 +260,130 @@ describe("agentfx chat (child process)", () => {
         assert.deepStrictEqual(roles, ["system", "user", "assistant", "user"])
         assert.strictEqual(requests[1]!.body.messages[2].content, "Hi from the server.")
         assert.notInclude(s.stdout() + s.stderr(), "sk-test-key")
+      }),
+    150_000
+  )
+
+  it.scopedLive(
+    "Ctrl-C cancels the answer being streamed and keeps the conversation; at the prompt it exits 0",
+    () =>
+      Effect.gen(function* () {
+        const dir = mkdtempSync(join(tmpdir(), "agentfx-cli-"))
+        yield* Effect.addFinalizer(() =>
+          Effect.sync(() => rmSync(dir, { recursive: true, force: true }))
+        )
+        // slow enough that the signal lands in the middle of the answer
+        const s = yield* start(["--model", "offline"], dir, { AGENTFX_OFFLINE_DELAY_MS: "100" })
+        yield* waitFor(s, /model: offline/)
+        const from = s.stdout().length
+        s.child.stdin!.write("Tell me a story\n")
+        yield* waitFor(s, /Offline model/, from)
+        s.child.kill("SIGINT")
+        const cut = yield* waitFor(s, /cancelled.*\n/, from)
+        assert.notInclude(cut, "usage:")
+        assert.notInclude(cut, "This is the first message")
+
+        yield* send(s, "/save h.json", /saved 2 messages to h\.json\n/)
+        const saved = yield* Messages.decodeJson(readFileSync(join(dir, "h.json"), "utf8"))
+        const response = saved[1] as Messages.ModelResponse
+        assert.strictEqual(response.state, "interrupted")
+        assert.include(response.text, "Offline model")
+        // the chat goes on, and the model saw the cancelled turn's prompt
+        const next = yield* send(s, "Go on", usage)
+        assert.include(next.out, 'Before that you said "Tell me a story"')
+
+        // between turns Ctrl-C ends the chat, although stdin stays open
+        s.child.kill("SIGINT")
+        assert.strictEqual(yield* Effect.promise(() => s.exit), 0)
+        assert.strictEqual(s.stderr(), "")
+      }),
+    150_000
+  )
+
+  it.scopedLive(
+    "bad arguments exit 1 with one plain message; --help is plain text in a pipe",
+    () =>
+      Effect.gen(function* () {
+        const dir = mkdtempSync(join(tmpdir(), "agentfx-cli-"))
+        yield* Effect.addFinalizer(() =>
+          Effect.sync(() => rmSync(dir, { recursive: true, force: true }))
+        )
+        writeFileSync(join(dir, "bad.json"), "{not json")
+        const unknownOption = yield* start(["--bogus"], dir)
+        const misspelt = yield* start(["--model", "ofline"], dir)
+        const badLoad = yield* start(["--model", "offline", "--load", "bad.json"], dir)
+        const help = yield* startCommand(["chat", "--help"], dir)
+        for (const s of [unknownOption, misspelt, badLoad, help]) s.child.stdin!.end()
+
+        assert.strictEqual(yield* Effect.promise(() => unknownOption.exit), 1)
+        assert.include(unknownOption.stderr(), "--bogus")
+        // the message once, not a dump of the error as well
+        assert.strictEqual(unknownOption.stdout(), "")
+        assert.notInclude(unknownOption.stderr(), "_tag")
+
+        assert.strictEqual(yield* Effect.promise(() => misspelt.exit), 1)
+        assert.include(misspelt.stderr(), 'Unknown model provider "ofline"')
+        assert.include(misspelt.stderr(), 'Did you mean "offline"?')
+
+        assert.strictEqual(yield* Effect.promise(() => badLoad.exit), 1)
+        assert.include(badLoad.stderr(), "agentfx: cannot load bad.json: not JSON (")
+
+        assert.strictEqual(yield* Effect.promise(() => help.exit), 0)
+        const text = help.stdout()
+        for (const option of ["--model", "-m", "--load", "--raw"]) assert.include(text, option)
+        assert.include(text, "chat with a model in the terminal")
+        assert.notInclude(text, "\x1b[")
+      }),
+    150_000
+  )
+
+  it.scopedLive(
+    "--load then /save gives back a saved conversation with tool calls unchanged",
+    () =>
+      Effect.gen(function* () {
+        const dir = mkdtempSync(join(tmpdir(), "agentfx-cli-"))
+        yield* Effect.addFinalizer(() =>
+          Effect.sync(() => rmSync(dir, { recursive: true, force: true }))
+        )
+        const earlier = [
+          Messages.userPrompt("What time is it in Oslo?"),
+          new Messages.ModelResponse({
+            parts: [
+              new Messages.ToolCallPart({
+                toolName: "clock",
+                args: { city: "Oslo" },
+                toolCallId: "call_1"
+              })
+            ],
+            modelName: "gpt-4o"
+          }),
+          new Messages.ModelRequest({
+            parts: [
+              new Messages.ToolReturnPart({
+                toolName: "clock",
+                toolCallId: "call_1",
+                content: "12:00"
+              })
+            ]
+          }),
+          new Messages.ModelResponse({
+            parts: [new Messages.TextPart({ content: "It is **12:00** in Oslo." })],
+            modelName: "gpt-4o"
+          })
+        ]
+        const original = `${JSON.stringify(Messages.encode(earlier), null, 2)}\n`
+        writeFileSync(join(dir, "tools.json"), original)
+        const s = yield* start(["--model", "offline", "--load", "tools.json"], dir)
+        yield* waitFor(s, /loaded 4 messages from tools\.json\n/)
+        yield* send(s, "/save same.json", /saved 4 messages to same\.json\n/)
+        assert.strictEqual(readFileSync(join(dir, "same.json"), "utf8"), original)
+        const turn = yield* send(s, "Thanks", usage)
+        assert.include(turn.out, 'Before that you said "What time is it in Oslo?"')
+        yield* send(s, "/save more.json", /saved 6 messages to more\.json\n/)
+        const more = yield* Messages.decodeJson(readFileSync(join(dir, "more.json"), "utf8"))
+        assert.deepStrictEqual(Messages.encode(more.slice(0, 4)), Messages.encode(earlier))
+        s.child.stdin!.end()
+        assert.strictEqual(yield* Effect.promise(() => s.exit), 0)
       }),
     150_000
   )

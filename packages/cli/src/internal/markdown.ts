@@ -7,6 +7,11 @@
  */
 const ESC = "\x1b["
 
+const styles = new RegExp(`${ESC.replace("[", "\\[")}[0-9;]*m`, "g")
+
+/** The text without its ANSI styles (what a reader sees). */
+export const stripStyles = (text: string): string => text.replace(styles, "")
+
 /** Markers a line may start with, while they are still incomplete. */
 const undecided = /^(#{1,6}|`{1,3}|>|[-*+]|[ ]{1,3})$/
 
