@@ -5,6 +5,7 @@
  * conversation, `/load` brings it back (the next answer proves the model saw it), and bad
  * model strings or missing keys exit 1 with a message naming the problem.
  */
+import { Cli } from "@agentfx/cli"
 import { Messages } from "@agentfx/core"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
@@ -384,6 +385,45 @@ describe("agentfx chat (child process)", () => {
         assert.deepStrictEqual(Messages.encode(more.slice(0, 4)), Messages.encode(earlier))
         s.child.stdin!.end()
         assert.strictEqual(yield* Effect.promise(() => s.exit), 0)
+      }),
+    150_000
+  )
+
+  it("without --model: AGENTFX_MODEL, else the first provider with a key, else offline", () => {
+    assert.strictEqual(Cli.defaultModel({}), "offline")
+    assert.strictEqual(Cli.defaultModel({ OPENAI_API_KEY: " " }), "offline")
+    assert.strictEqual(
+      Cli.defaultModel({ GOOGLE_API_KEY: "g", ANTHROPIC_API_KEY: "a" }),
+      "anthropic:claude-haiku-4-5"
+    )
+    assert.strictEqual(
+      Cli.defaultModel({ OPENAI_API_KEY: "k", AGENTFX_MODEL: " ollama:llama3.2 " }),
+      "ollama:llama3.2"
+    )
+    assert.strictEqual(Cli.defaultModel({ OPENAI_API_KEY: "k" }), "openai:gpt-4o-mini")
+  })
+
+  it.scopedLive(
+    "a script piped in at once runs turn by turn, the last line without a newline too",
+    () =>
+      Effect.gen(function* () {
+        const dir = mkdtempSync(join(tmpdir(), "agentfx-cli-"))
+        yield* Effect.addFinalizer(() =>
+          Effect.sync(() => rmSync(dir, { recursive: true, force: true }))
+        )
+        const s = yield* start([], dir, { AGENTFX_OFFLINE_DELAY_MS: "0" })
+        s.child.stdin!.end("One\n\n   \n/nope\nTwo\n/save s.json\nThree")
+        assert.strictEqual(yield* Effect.promise(() => s.exit), 0)
+        const out = s.stdout()
+        assert.match(out, /^model: offline \(\/help for commands\)\n/)
+        const order = ["*One*", "unknown command /nope", "*Two*", "saved 4 messages", "*Three*"]
+        const at = order.map((t) => out.indexOf(t))
+        assert.isTrue(
+          at.every((i, k) => i >= 0 && (k === 0 || i > at[k - 1]!)),
+          out
+        )
+        assert.strictEqual(out.match(/usage: 1 request/g)?.length, 3)
+        assert.include(out, 'Before that you said "One", "Two", so this is message 3')
       }),
     150_000
   )
