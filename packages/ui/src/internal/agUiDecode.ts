@@ -105,6 +105,12 @@ const fileOfActivity = (
   })
 }
 
+/** A message a sub-agent wrote (marked with its `subagentRunId` by the client). */
+const isSubAgentMessage = (message: unknown): boolean =>
+  typeof message === "object" &&
+  message !== null &&
+  typeof (message as { subagentRunId?: unknown }).subagentRunId === "string"
+
 const text = (content: typeof Content.Type): string =>
   typeof content === "string"
     ? content
@@ -131,6 +137,10 @@ export const decodeAgUiMessages = (
     request = []
   }
   for (let i = 0; i < list.right.length; i++) {
+    // A sub-agent's own messages (an AG-UI client keeps the events carrying a `subagentRunId`
+    // as messages marked with it): the sub-agent's conversation, not this agent's — what it
+    // gave back is the tool message answering the parent's call.
+    if (isSubAgentMessage(list.right[i])) continue
     const decoded = Schema.decodeUnknownEither(Message)(list.right[i])
     if (Either.isLeft(decoded)) {
       return Either.left({
