@@ -87,10 +87,20 @@ describe("UiStream.agUiEvents", () => {
       assert.deepStrictEqual(out, [
         { type: "RUN_STARTED", threadId: "t1", runId: "r1" },
         { type: "STATE_SNAPSHOT", snapshot: { calls: 0 } },
-        { type: "TOOL_CALL_START", toolCallId: "call_w", toolCallName: "weather" },
+        {
+          type: "TOOL_CALL_START",
+          toolCallId: "call_w",
+          toolCallName: "weather",
+          parentMessageId: "r1-message-1"
+        },
         { type: "TOOL_CALL_ARGS", toolCallId: "call_w", delta: '{"city":' },
         { type: "TOOL_CALL_ARGS", toolCallId: "call_w", delta: '"Paris"}' },
-        { type: "TOOL_CALL_START", toolCallId: "call_c", toolCallName: "clock" },
+        {
+          type: "TOOL_CALL_START",
+          toolCallId: "call_c",
+          toolCallName: "clock",
+          parentMessageId: "r1-message-1"
+        },
         { type: "TOOL_CALL_ARGS", toolCallId: "call_c", delta: '{"city":"Paris"}' },
         { type: "TOOL_CALL_END", toolCallId: "call_w" },
         { type: "TOOL_CALL_END", toolCallId: "call_c" },

@@ -1,13 +1,33 @@
 /**
  * AG-UI from the client's side: the messages an AG-UI client (`@ag-ui/client` 1.0's
  * `defaultApplyEvents`, what `HttpAgent` runs) builds from our events, and what they decode back
- * to on the next turn. The client keeps a sub-agent's events as messages marked with their
- * `subagentRunId`, which are not the parent's conversation.
+ * to on the next turn. The client groups tool calls by `TOOL_CALL_START.parentMessageId` (without
+ * one, every call becomes an assistant message of its own, its result right after it, and a
+ * response's parallel calls come back as sequential ones); it keeps a sub-agent's events as
+ * messages marked with their `subagentRunId`, which are not the parent's conversation.
  */
-import type { Messages } from "@agentfx/core"
+import { EventSchemas } from "@ag-ui/core/schemas"
+import { FunctionModel, type Messages } from "@agentfx/core"
 import { UiStream } from "@agentfx/ui"
 import { assert, describe, it } from "@effect/vitest"
+import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
+import * as Stream from "effect/Stream"
+import * as F from "./fixtures.js"
+
+/** Thinks, says it will check, calls `weather` and `clock` in the same response, then answers. */
+const checkModel = FunctionModel.layer(undefined, {
+  stream: (messages) =>
+    messages.at(-1)?.parts.some((p) => p._tag === "ToolReturnPart")
+      ? Stream.make("Sunny at noon.")
+      : Stream.make(
+          { 0: { content: "The user wants both." } },
+          "Let me check.",
+          { 2: { name: "weather", toolCallId: "c1", jsonArgs: '{"city":' } },
+          { 2: { jsonArgs: '"Paris"}' } },
+          { 3: { name: "clock", toolCallId: "c2", jsonArgs: '{"city":"Paris"}' } }
+        )
+})
 
 /** A history as tags, tool call ids and texts: what the model is sent. */
 const shape = (messages: ReadonlyArray<Messages.ModelMessage>) =>
@@ -21,7 +41,128 @@ const shape = (messages: ReadonlyArray<Messages.ModelMessage>) =>
     )
   )
 
+const run = <A>(
+  events: Stream.Stream<UiStream.AgUiEvent, never, never>
+): Effect.Effect<ReadonlyArray<UiStream.AgUiEvent>> =>
+  Effect.map(Stream.runCollect(events), (out) => {
+    const list = Chunk.toArray(out)
+    for (const e of list) {
+      const parsed = EventSchemas.safeParse(e)
+      assert.isTrue(parsed.success, `${JSON.stringify(e)}: ${parsed.error?.message}`)
+    }
+    return list as ReadonlyArray<UiStream.AgUiEvent> & A[]
+  })
+
 describe("AG-UI: what a client builds from the events decodes back to the run", () => {
+  it.effect("a response's text and parallel tool calls are one assistant message", () =>
+    Effect.gen(function* () {
+      let recorded: ReadonlyArray<Messages.ModelMessage> = []
+      const events = yield* run(
+        UiStream.agUiEvents(F.toolAgent.runStream("Weather and time?"), {
+          threadId: "t1",
+          runId: "r1",
+          onFinish: (o) => Effect.sync(() => (recorded = o.messages))
+        }).pipe(Stream.provideLayer(checkModel))
+      )
+      // both calls name the response's text message as their parent
+      assert.deepStrictEqual(
+        events
+          .filter((e) => e.type === "TOOL_CALL_START")
+          .map((e) => [e.toolCallId, e.parentMessageId]),
+        [
+          ["c1", "r1-text-1-1"],
+          ["c2", "r1-text-1-1"]
+        ]
+      )
+      assert.deepStrictEqual(
+        events.filter((e) => e.type === "TEXT_MESSAGE_START").map((e) => e.messageId),
+        ["r1-text-1-1", "r1-text-2-0"]
+      )
+
+      // The messages @ag-ui/client 1.0 keeps for these events (`agent.messages` after the run):
+      // the tool calls join their parent message, each result follows the message holding its
+      // call, the reasoning is a message of its own.
+      const messages = [
+        { id: "u1", role: "user", content: "Weather and time?" },
+        { id: "r1-reasoning-1-0", role: "reasoning", content: "The user wants both." },
+        {
+          id: "r1-text-1-1",
+          role: "assistant",
+          content: "Let me check.",
+          toolCalls: [
+            {
+              id: "c1",
+              type: "function",
+              function: { name: "weather", arguments: '{"city":"Paris"}' }
+            },
+            {
+              id: "c2",
+              type: "function",
+              function: { name: "clock", arguments: '{"city":"Paris"}' }
+            }
+          ]
+        },
+        {
+          id: "r1-result-c1",
+          role: "tool",
+          toolCallId: "c1",
+          content: '{"city":"Paris","sky":"sunny"}'
+        },
+        { id: "r1-result-c2", role: "tool", toolCallId: "c2", content: "12:00 in Paris" },
+        { id: "r1-text-2-0", role: "assistant", content: "Sunny at noon." }
+      ]
+      const history = yield* UiStream.fromAgUiMessages(messages)
+      // the run's history, less its reasoning (AG-UI reasoning messages are not decoded)
+      assert.deepStrictEqual(
+        shape(history),
+        shape(recorded).map((m) => m.filter((p) => p !== "ThinkingPart"))
+      )
+      assert.deepStrictEqual(shape(history), [
+        ["UserPromptPart Weather and time?"],
+        ["TextPart Let me check.", "ToolCallPart c1", "ToolCallPart c2"],
+        ["ToolReturnPart c1", "ToolReturnPart c2"],
+        ["TextPart Sunny at noon."]
+      ])
+    })
+  )
+
+  it.effect("a response of tool calls only has one parent message per response", () =>
+    Effect.gen(function* () {
+      const events = yield* run(
+        UiStream.agUiEvents(F.toolAgent.runStream("hi"), { threadId: "t1", runId: "r1" }).pipe(
+          Stream.provideLayer(F.parallelToolsModel)
+        )
+      )
+      const parents = events
+        .filter((e) => e.type === "TOOL_CALL_START")
+        .map((e) => e.parentMessageId)
+      assert.deepStrictEqual(parents, ["r1-message-1", "r1-message-1"])
+      // not the id of any other message of the run
+      const ids = events.flatMap((e) => (typeof e.messageId === "string" ? [e.messageId] : []))
+      assert.notInclude(ids, "r1-message-1")
+    })
+  )
+
+  it.effect("a sub-agent's tool calls name the sub-agent's own message", () =>
+    Effect.gen(function* () {
+      const events = yield* run(
+        UiStream.agUiEvents(F.leadParent.runStream("Go"), { threadId: "t1", runId: "r1" }).pipe(
+          Stream.provideLayer(F.leadParentModel)
+        )
+      )
+      assert.deepStrictEqual(
+        events
+          .filter((e) => e.type === "TOOL_CALL_START")
+          .map((e) => [e.toolCallId, e.parentMessageId, e.subagentRunId]),
+        [
+          ["call_l", "r1-message-1", undefined],
+          ["call_w", "r1-agent-call_l-message-1", "r1-agent-call_l"],
+          ["call_n", "r1-agent-call_l-message-1", "r1-agent-call_l"]
+        ]
+      )
+    })
+  )
+
   it.effect("a sub-agent's messages (marked with subagentRunId) are not the parent's history", () =>
     Effect.gen(function* () {
       // what @ag-ui/client 1.0 keeps after a run of `leadParent`: the sub-agents' tool calls,
@@ -80,6 +221,35 @@ describe("AG-UI: what a client builds from the events decodes back to the run", 
       ])
       const input = yield* UiStream.decodeAgUiInput({ threadId: "t1", runId: "r2", messages })
       assert.deepStrictEqual(shape(input.messages), shape(history))
+    })
+  )
+
+  it.effect("a response kept as two assistant messages (text, then its tool calls) is one", () =>
+    Effect.gen(function* () {
+      // what a client builds from events without parentMessageId
+      const history = yield* UiStream.fromAgUiMessages([
+        { id: "u1", role: "user", content: "Weather?" },
+        { id: "m1", role: "assistant", content: "Let me check." },
+        {
+          id: "c1",
+          role: "assistant",
+          toolCalls: [
+            {
+              id: "c1",
+              type: "function",
+              function: { name: "weather", arguments: '{"city":"Paris"}' }
+            }
+          ]
+        },
+        { id: "t1", role: "tool", toolCallId: "c1", content: "sunny" },
+        { id: "m2", role: "assistant", content: "Sunny." }
+      ])
+      assert.deepStrictEqual(shape(history), [
+        ["UserPromptPart Weather?"],
+        ["TextPart Let me check.", "ToolCallPart c1"],
+        ["ToolReturnPart c1"],
+        ["TextPart Sunny."]
+      ])
     })
   )
 })

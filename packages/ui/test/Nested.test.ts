@@ -155,6 +155,7 @@ describe("built-in (provider-executed) tools", () => {
           type: "TOOL_CALL_START",
           toolCallId: "srvtoolu_1",
           toolCallName: "web_search",
+          parentMessageId: "r1-message-1",
           metadata
         },
         { type: "TOOL_CALL_ARGS", toolCallId: "srvtoolu_1", delta: '{"query":' },
@@ -174,7 +175,7 @@ describe("built-in (provider-executed) tools", () => {
         { type: "RUN_FINISHED", threadId: "t1", runId: "r1", result: "Otters hold hands." }
       ])
       // the messages a client builds from them, the events' metadata kept on the tool call /
-      // result: decoded back to the built-in parts of one response
+      // result: decoded back to the one response the model gave (built-in parts and text)
       const history = yield* UiStream.fromAgUiMessages([
         { id: "u1", role: "user", content: "hi" },
         {
@@ -199,7 +200,7 @@ describe("built-in (provider-executed) tools", () => {
       ])
       assert.deepStrictEqual(
         history.map((m) => m.parts.map((p) => p._tag)),
-        [["UserPromptPart"], ["BuiltinToolCallPart", "BuiltinToolReturnPart"], ["TextPart"]]
+        [["UserPromptPart"], ["BuiltinToolCallPart", "BuiltinToolReturnPart", "TextPart"]]
       )
       const [call, ret] = (history[1] as Messages.ModelResponse).parts as [
         Messages.BuiltinToolCallPart,
@@ -313,7 +314,12 @@ describe("sub-agents (Agent.asTool)", () => {
         const text = "r1-agent-call_r-text-1-0"
         assert.deepStrictEqual(out, [
           { type: "RUN_STARTED", threadId: "t1", runId: "r1" },
-          { type: "TOOL_CALL_START", toolCallId: "call_r", toolCallName: "ask_researcher" },
+          {
+            type: "TOOL_CALL_START",
+            toolCallId: "call_r",
+            toolCallName: "ask_researcher",
+            parentMessageId: "r1-message-1"
+          },
           { type: "TOOL_CALL_ARGS", toolCallId: "call_r", delta: '{"prompt":"Otters?"}' },
           { type: "TOOL_CALL_END", toolCallId: "call_r" },
           {

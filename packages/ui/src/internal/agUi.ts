@@ -87,6 +87,12 @@ export class Encoder<A> {
   private readonly subs = new Map<string, Encoder<unknown>>()
   private finished = false
   private readonly sub: string | undefined
+  /**
+   * The assistant message of the current response (its first text message, or one named after
+   * the response): `parentMessageId` of the response's tool calls, so a client keeps a response
+   * as one message (text and every tool call) rather than one message per call.
+   */
+  private message: string | undefined
 
   constructor(private readonly options: EncoderOptions<A>) {
     this.sub = options.subagentRunId
@@ -158,12 +164,21 @@ export class Encoder<A> {
     return `${this.options.runId}-${kind}-${this.response}-${index}`
   }
 
+  /** The assistant message a tool call of the current response belongs to. */
+  private parentMessageId(): string {
+    if (this.message === undefined) {
+      this.message = `${this.options.runId}-message-${this.response}`
+    }
+    return this.message
+  }
+
   private toolCall(out: Sink<Event>, part: Messages.ToolCallPart): void {
     this.announced.add(part.toolCallId)
     this.push(out, {
       type: "TOOL_CALL_START",
       toolCallId: part.toolCallId,
-      toolCallName: part.toolName
+      toolCallName: part.toolName,
+      parentMessageId: this.parentMessageId()
     })
     this.push(out, {
       type: "TOOL_CALL_ARGS",
@@ -177,10 +192,15 @@ export class Encoder<A> {
     if (!this.started) this.start(out)
     switch (event._tag) {
       case "PartStartEvent": {
-        if (event.index === 0) this.response++
+        if (event.index === 0) {
+          this.response++
+          this.message = undefined
+        }
         const part = event.part
         if (part._tag === "TextPart") {
           const id = this.id("text", event.index)
+          // the response's text and the tool calls after it are one assistant message
+          if (this.message === undefined) this.message = id
           const target = this.target("TEXT_MESSAGE_CONTENT", "messageId", id)
           this.texts.set(event.index, target)
           this.push(out, { type: "TEXT_MESSAGE_START", messageId: id, role: "assistant" })
@@ -230,12 +250,14 @@ export class Encoder<A> {
                   type: "TOOL_CALL_START",
                   toolCallId: part.toolCallId,
                   toolCallName: part.toolName,
+                  parentMessageId: this.parentMessageId(),
                   metadata: builtinMetadata(part)
                 }
               : {
                   type: "TOOL_CALL_START",
                   toolCallId: part.toolCallId,
-                  toolCallName: part.toolName
+                  toolCallName: part.toolName,
+                  parentMessageId: this.parentMessageId()
                 }
           )
           const args = typeof part.args === "string" ? part.args : JSON.stringify(part.args)

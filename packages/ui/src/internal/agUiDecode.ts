@@ -199,11 +199,15 @@ export const decodeAgUiMessages = (
         if (m.content !== undefined && m.content !== null && m.content !== "") {
           parts.push(new Messages.TextPart({ content: m.content }))
         }
+        // An assistant message right after another is the same response (a client may keep a
+        // response's text and its tool calls as two messages): its parts join that response.
+        const previous = out.at(-1)
+        const at = previous?._tag === "ModelResponse" ? out.length - 1 : out.length
         for (const c of m.toolCalls ?? []) {
           toolNames.set(c.id, c.function.name)
           const providerName = builtinProvider(c.metadata)
           if (providerName !== undefined) {
-            builtins.set(c.id, { providerName, at: out.length })
+            builtins.set(c.id, { providerName, at })
             parts.push(
               new Messages.BuiltinToolCallPart({
                 toolName: c.function.name,
@@ -222,7 +226,13 @@ export const decodeAgUiMessages = (
             })
           )
         }
-        if (parts.length > 0) out.push(new Messages.ModelResponse({ parts }))
+        if (parts.length === 0) break
+        if (previous?._tag === "ModelResponse") {
+          out[at] = new Messages.ModelResponse({
+            ...previous,
+            parts: [...previous.parts, ...parts]
+          })
+        } else out.push(new Messages.ModelResponse({ parts }))
         break
       }
       case "activity": {
