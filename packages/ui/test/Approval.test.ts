@@ -233,6 +233,35 @@ describe("tool approval over the AI SDK UI message stream (ai's own chat client)
     })
   )
 
+  it.scopedLive("deny, then talk on: the next turn's history has the denial the model saw", () =>
+    Effect.gen(function* () {
+      const h = harness()
+      const url = yield* serveBoth(h)
+      const chat = yield* stopped(url)
+      yield* Effect.promise(async () => {
+        await chat.addToolOutput({ tool: "locate", toolCallId: "call_l", output: "Oslo, NO" })
+        await chat.addToolApprovalResponse({ id: "call_r", approved: false, reason: "Too much." })
+        await chat.sendMessage()
+        await chat.sendMessage({ text: "Why not?" })
+      })
+      assert.strictEqual(chat.error, undefined)
+      assert.strictEqual(h.requests.length, 3)
+      const returns = (history: ReadonlyArray<Messages.ModelMessage>) =>
+        history.flatMap((m) =>
+          m.parts.flatMap((p) =>
+            p._tag === "ToolReturnPart" ? [[p.toolCallId, p.contentText, p.outcome]] : []
+          )
+        )
+      // what the model was sent when the run resumed, and on the turn after it: the same returns
+      assert.deepStrictEqual(returns(h.requests[1]!), [
+        ["call_w", "sunny in Oslo", "success"],
+        ["call_r", "Too much.", "denied"],
+        ["call_l", "Oslo, NO", "success"]
+      ])
+      assert.deepStrictEqual(returns(h.requests[2]!), returns(h.requests[1]!))
+    })
+  )
+
   it.effect(
     "the request decodes answers into deferredToolResults; a new message abandons them",
     () =>

@@ -320,10 +320,11 @@ export const decodeUiConversation = (value: unknown): Either.Either<Conversation
             break
           }
           case "output-denied":
+            // the denial's reason is what the model was told (`ToolDenied.message`)
             returns.push(
               new Messages.ToolReturnPart({
                 ...ids,
-                content: "The tool call was denied.",
+                content: part.approval?.reason ?? DeferredTools.deniedMessage,
                 outcome: "denied"
               })
             )
