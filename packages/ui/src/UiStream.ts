@@ -359,7 +359,10 @@ export interface AiSdkOptions<A> extends CommonOptions<A> {
   readonly sendReasoning?: boolean
   /** Metadata of the message, sent with `finish` (usage, run id…). */
   readonly messageMetadata?: (result: Agent.AgentRunResult<A>) => unknown
-  /** Extra chunks (usually `dataPart`s) emitted after an event's own chunks. */
+  /**
+   * Extra chunks (usually `dataPart`s) emitted after an event's own chunks; those of the run's
+   * result (`AgentRunResultEvent`) come before `finish`, which ends the message.
+   */
   readonly dataParts?: (event: Agent.AgentStreamEvent<A>) => ReadonlyArray<AiSdkChunk> | undefined
   /**
    * Show sub-agents (`Agent.asTool`, handoffs) while they run (default `true`): the parent's

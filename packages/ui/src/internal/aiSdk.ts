@@ -535,6 +535,10 @@ export class Encoder<A> {
         }
         if (DeferredTools.isDeferredToolRequests(result.output)) this.deferred(result.output, out)
         this.closeStep(out)
+        // the caller's chunks for the result are part of the message: before `finish`, which
+        // ends it
+        const data = this.options.dataParts?.(event)
+        if (data !== undefined) for (const d of data) out.push(d)
         this.ended = true
         const reason = result.response.finishReason
         const metadata = this.options.messageMetadata?.(result)
@@ -543,7 +547,7 @@ export class Encoder<A> {
           ...(reason !== undefined ? { finishReason: finishReasons[reason] } : {}),
           ...(metadata !== undefined ? { messageMetadata: metadata } : {})
         })
-        break
+        return
       }
     }
     const data = this.options.dataParts?.(event)
