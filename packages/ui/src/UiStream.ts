@@ -32,10 +32,11 @@ import { type DeferredTools, Messages } from "@agentfx/core"
 import { Agent } from "@agentfx/core"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
-import type * as Cause from "effect/Cause"
+import * as Cause from "effect/Cause"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as FiberId from "effect/FiberId"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
@@ -181,21 +182,26 @@ const pipeline = <A, E, R, O, T>(
       }
       enc.flush?.(out.sink)
       return out.flush()
-    }).pipe(
-      Stream.catchAllCause((cause) => {
-        const error = failureOf(cause)
-        const errorText = (options.errorText ?? defaultErrorText)(cause)
-        outcome = { _tag: "Failure", error, errorText, messages: messagesOf(error) }
-        enc.fail(errorText, error, out.sink)
-        return Stream.fromChunk(out.flush())
-      })
+    })
+    const failed = (cause: Cause.Cause<unknown>) => {
+      const error = failureOf(cause)
+      const errorText = (options.errorText ?? defaultErrorText)(cause)
+      outcome = { _tag: "Failure", error, errorText, messages: messagesOf(error) }
+      enc.fail(errorText, error, out.sink)
+      return Stream.fromChunk(out.flush())
+    }
+    // Events that end without the run's result (a stream cut short by `Stream.take`,
+    // `interruptWhen`, a timeout…) are an interrupted run: its open parts are closed and the
+    // error event sent, so the client does not keep a part streaming, and `onFinish` runs.
+    const cut = Stream.suspend(() =>
+      outcome === undefined ? failed(Cause.interrupt(FiberId.none)) : Stream.empty
     )
     const finish = Stream.suspend(() =>
       options.onFinish !== undefined && outcome !== undefined
         ? Stream.drain(Stream.fromEffect(options.onFinish(outcome)))
         : Stream.empty
     )
-    const all = Stream.concat(body, finish)
+    const all = Stream.concat(Stream.concat(Stream.catchAllCause(body, failed), cut), finish)
     return Chunk.isEmpty(end) ? all : Stream.concat(all, Stream.fromChunk(end))
   })
 

@@ -68,4 +68,67 @@ describe("UiStream.aiSdkChunks at the edges", () => {
       )
     })
   )
+
+  it.effect(
+    "events cut short before the result: open parts closed, an error event, onFinish runs",
+    () =>
+      Effect.gen(function* () {
+        // a stream the app cut short (`Stream.take`, `interruptWhen`, a deadline…): no result
+        const cut = F.textAgent
+          .runStream("hi")
+          .pipe(Stream.takeWhile((e) => e._tag !== "PartEndEvent"))
+        let outcome: UiStream.Outcome<string> | undefined
+        const out = yield* collect(
+          UiStream.aiSdkChunks(cut, { onFinish: (o) => Effect.sync(() => (outcome = o)) }).pipe(
+            Stream.provideLayer(F.textModel)
+          )
+        )
+        assert.deepStrictEqual(out, [
+          { type: "start" },
+          { type: "start-step" },
+          { type: "text-start", id: "text-1-0" },
+          { type: "text-delta", id: "text-1-0", delta: "Hello" },
+          { type: "text-delta", id: "text-1-0", delta: " world" },
+          { type: "text-end", id: "text-1-0" },
+          { type: "error", errorText: "The run was interrupted." }
+        ])
+        const { seen, errors } = yield* readMessages(out)
+        assert.deepStrictEqual(errors, ["Error: The run was interrupted."])
+        // the text the client shows is done, not left streaming
+        assert.deepStrictEqual(seen.at(-1)?.parts.at(-1), {
+          type: "text",
+          text: "Hello world",
+          state: "done"
+        } as never)
+        assert.strictEqual(outcome?._tag, "Failure")
+        assert.strictEqual(
+          outcome?._tag === "Failure" ? outcome.errorText : undefined,
+          "The run was interrupted."
+        )
+
+        // AG-UI: the open message ends, then RUN_ERROR
+        const events = yield* Stream.runCollect(
+          UiStream.agUiEvents(cut, { threadId: "t", runId: "r" }).pipe(
+            Stream.provideLayer(F.textModel)
+          )
+        )
+        assert.deepStrictEqual(Chunk.toArray(events).slice(-2), [
+          { type: "TEXT_MESSAGE_END", messageId: "r-text-1-0" },
+          { type: "RUN_ERROR", message: "The run was interrupted." }
+        ])
+        // the SSE body still ends with [DONE]
+        const bytes = yield* Stream.runCollect(
+          UiStream.aiSdk(cut).pipe(Stream.provideLayer(F.textModel))
+        )
+        const text = Chunk.toArray(bytes)
+          .map((b) => new TextDecoder().decode(b))
+          .join("")
+        assert.isTrue(
+          text.endsWith(
+            'data: {"type":"error","errorText":"The run was interrupted."}\n\ndata: [DONE]\n\n'
+          ),
+          text
+        )
+      })
+  )
 })
