@@ -3,9 +3,10 @@
  * chunk against `ai`'s own chunk schema, the message `readUIMessageStream` builds, and the
  * history that message decodes back to.
  */
+import { Messages } from "@agentfx/core"
 import { UiStream } from "@agentfx/ui"
 import { assert, describe, it } from "@effect/vitest"
-import { asSchema, uiMessageChunkSchema } from "ai"
+import { asSchema, type UIMessage, uiMessageChunkSchema, validateUIMessages } from "ai"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
@@ -130,5 +131,45 @@ describe("UiStream.aiSdkChunks at the edges", () => {
           text
         )
       })
+  )
+})
+
+describe("UiStream.fromUiMessages at the edges", () => {
+  it.effect("a file's data: URL with parameters (charset) is the file's bytes", () =>
+    Effect.gen(function* () {
+      const messages: Array<UIMessage> = [
+        {
+          id: "u1",
+          role: "user",
+          parts: [
+            { type: "text", text: "Summarise" },
+            {
+              type: "file",
+              mediaType: "text/plain",
+              filename: "note.txt",
+              url: "data:text/plain;charset=utf-8;base64,SGVsbG8gd29ybGQ="
+            },
+            {
+              type: "file",
+              mediaType: "text/csv",
+              url: "data:text/csv;charset=utf-8,a%2Cb%0A1%2C2"
+            }
+          ]
+        }
+      ]
+      yield* Effect.promise(() => validateUIMessages({ messages }))
+      // decoded with the default (sanitizing) options: inline bytes are kept
+      const history = yield* UiStream.fromUiMessages(messages)
+      const content = (history[0]!.parts[0] as Messages.UserPromptPart)
+        .content as ReadonlyArray<Messages.UserContent>
+      assert.strictEqual(content.length, 3)
+      const [note, csv] = content.slice(1) as Array<Messages.BinaryContent>
+      assert.instanceOf(note, Messages.BinaryContent)
+      assert.strictEqual(Buffer.from(note!.data).toString("utf8"), "Hello world")
+      assert.strictEqual(note!.mediaType, "text/plain")
+      assert.strictEqual(note!.identifier, "note.txt")
+      assert.instanceOf(csv, Messages.BinaryContent)
+      assert.strictEqual(Buffer.from(csv!.data).toString("utf8"), "a,b\n1,2")
+    })
   )
 })

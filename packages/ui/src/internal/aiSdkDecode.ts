@@ -90,7 +90,8 @@ const outcomes = new Set(["failed", "denied", "interrupted"])
 /** A file part as agentfx user content: `data:` URLs become bytes, others a URL by media type. */
 const fileContent = (part: typeof FilePart.Type): Messages.UserContent => {
   const identifier = part.filename !== undefined ? { identifier: part.filename } : {}
-  const data = /^data:([^;,]*)(;base64)?,(.*)$/s.exec(part.url)
+  // `data:[<media type>][;<parameter>…][;base64],<data>` (parameters such as `charset` included)
+  const data = /^data:([^,]*?)(;base64)?,(.*)$/s.exec(part.url)
   if (data !== null) {
     const bytes =
       data[2] !== undefined
