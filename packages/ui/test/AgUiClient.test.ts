@@ -6,8 +6,8 @@
  * response's parallel calls come back as sequential ones); it keeps a sub-agent's events as
  * messages marked with their `subagentRunId`, which are not the parent's conversation.
  */
-import { EventSchemas } from "@ag-ui/core/schemas"
-import { FunctionModel, type Messages } from "@agentfx/core"
+import { EventSchemas, RunAgentInputSchema } from "@ag-ui/core/schemas"
+import { FunctionModel, Messages } from "@agentfx/core"
 import { UiStream } from "@agentfx/ui"
 import { assert, describe, it } from "@effect/vitest"
 import * as Chunk from "effect/Chunk"
@@ -250,6 +250,103 @@ describe("AG-UI: what a client builds from the events decodes back to the run", 
         ["ToolReturnPart c1"],
         ["TextPart Sunny."]
       ])
+    })
+  )
+})
+
+describe("AG-UI: media content parts of RunAgentInput messages", () => {
+  const png = Buffer.from([137, 80, 78, 71]).toString("base64")
+  const input = {
+    threadId: "t1",
+    runId: "r2",
+    state: {},
+    tools: [],
+    context: [],
+    forwardedProps: {},
+    messages: [
+      {
+        id: "u1",
+        role: "user",
+        content: [
+          { type: "text", text: "What is in these?" },
+          { type: "image", source: { type: "data", value: png, mimeType: "image/png" } },
+          {
+            type: "document",
+            source: { type: "url", value: "https://example.com/a.pdf", mimeType: "application/pdf" }
+          },
+          {
+            type: "document",
+            source: { type: "url", value: "data:text/plain;charset=utf-8;base64,SGk=" }
+          },
+          { type: "image", source: { type: "url", value: "http://intranet/x.png" } }
+        ]
+      },
+      {
+        id: "a1",
+        role: "assistant",
+        toolCalls: [{ id: "c1", type: "function", function: { name: "snap", arguments: "{}" } }]
+      },
+      {
+        id: "t1",
+        role: "tool",
+        toolCallId: "c1",
+        content: [
+          { type: "text", text: "the screen:" },
+          { type: "image", source: { type: "data", value: png, mimeType: "image/png" } }
+        ]
+      }
+    ]
+  }
+
+  it.effect("a user's images and documents reach the history (sanitized), in order", () =>
+    Effect.gen(function* () {
+      // the shapes of @ag-ui/core 1.0's own RunAgentInput
+      assert.isTrue(RunAgentInputSchema.safeParse(input).success)
+      const decoded = yield* UiStream.decodeAgUiInput(input)
+      const prompt = decoded.messages[0]!.parts[0] as Messages.UserPromptPart
+      assert.instanceOf(prompt, Messages.UserPromptPart)
+      const content = prompt.content as ReadonlyArray<Messages.UserContent>
+      assert.isArray(content)
+      // the http image is dropped by the default sanitizer (https only); the rest stays in order
+      assert.strictEqual(content.length, 4)
+      assert.strictEqual(content[0], "What is in these?")
+      const image = content[1] as Messages.BinaryContent
+      assert.instanceOf(image, Messages.BinaryContent)
+      assert.strictEqual(image.mediaType, "image/png")
+      assert.deepStrictEqual([...image.data], [137, 80, 78, 71])
+      const pdf = content[2] as Messages.DocumentUrl
+      assert.instanceOf(pdf, Messages.DocumentUrl)
+      assert.deepStrictEqual(
+        [pdf.url, pdf.mediaType],
+        ["https://example.com/a.pdf", "application/pdf"]
+      )
+      const note = content[3] as Messages.BinaryContent
+      assert.instanceOf(note, Messages.BinaryContent)
+      assert.strictEqual(note.mediaType, "text/plain")
+      assert.strictEqual(Buffer.from(note.data).toString("utf8"), "Hi")
+      // trusted: the http image is kept, as an ImageUrl
+      const trusted = yield* UiStream.fromAgUiMessages(input.messages, { history: "trusted" })
+      const all = (trusted[0]!.parts[0] as Messages.UserPromptPart)
+        .content as ReadonlyArray<Messages.UserContent>
+      assert.instanceOf(all[4], Messages.ImageUrl)
+    })
+  )
+
+  it.effect("a tool message with content parts decodes to the tool's text and files", () =>
+    Effect.gen(function* () {
+      const decoded = yield* UiStream.decodeAgUiInput(input)
+      const ret = decoded.messages.at(-1)!.parts[0] as Messages.ToolReturnPart
+      assert.instanceOf(ret, Messages.ToolReturnPart)
+      assert.strictEqual(ret.toolName, "snap")
+      const content = ret.content as ReadonlyArray<unknown>
+      assert.strictEqual(content[0], "the screen:")
+      assert.instanceOf(content[1], Messages.BinaryContent)
+      // text-only parts stay one string
+      const plain = yield* UiStream.fromAgUiMessages([
+        input.messages[1],
+        { id: "t2", role: "tool", toolCallId: "c1", content: [{ type: "text", text: "done" }] }
+      ])
+      assert.strictEqual((plain.at(-1)!.parts[0] as Messages.ToolReturnPart).content, "done")
     })
   )
 })

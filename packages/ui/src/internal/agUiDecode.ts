@@ -12,18 +12,22 @@ import { toolContentOfJson } from "./common.js"
 
 const optional = <S extends Schema.Schema.Any>(s: S) => Schema.optionalWith(s, { exact: true })
 
-const Content = Schema.Union(
-  Schema.String,
-  Schema.Array(
-    Schema.Struct(
-      { type: Schema.String, text: optional(Schema.String) },
-      {
-        key: Schema.String,
-        value: Schema.Unknown
-      }
-    )
-  )
+/** Where a media part's bytes are (`InputContentSource`: inline, by URL, or at the provider). */
+const Source = Schema.Struct(
+  {
+    type: Schema.String,
+    value: Schema.String,
+    mimeType: optional(Schema.String),
+    provider: optional(Schema.String)
+  },
+  { key: Schema.String, value: Schema.Unknown }
 )
+/** A content part (`InputContent`): text, or an image / audio / video / document by its source. */
+const ContentPart = Schema.Struct(
+  { type: Schema.String, text: optional(Schema.String), source: optional(Source) },
+  { key: Schema.String, value: Schema.Unknown }
+)
+const Content = Schema.Union(Schema.String, Schema.Array(ContentPart))
 const Metadata = Schema.Record({ key: Schema.String, value: Schema.Unknown })
 const ToolCall = Schema.Struct({
   id: Schema.String,
@@ -40,7 +44,8 @@ const builtinProvider = (metadata: typeof Metadata.Type | undefined): string | u
 }
 
 /** A built-in tool's rendered return, back to its JSON when it is JSON. */
-const builtinContent = (content: string): unknown => {
+const builtinContent = (content: string | ReadonlyArray<Messages.UserContent>): unknown => {
+  if (typeof content !== "string") return content
   try {
     return JSON.parse(content)
   } catch {
@@ -51,7 +56,10 @@ const builtinContent = (content: string): unknown => {
  * A tool message's content: the JSON the encoder kept in `metadata.agentfx.content` when the
  * return named found tools (its references come back), else the text.
  */
-const toolReturnContent = (content: string, metadata: typeof Metadata.Type | undefined) => {
+const toolReturnContent = (
+  content: string | ReadonlyArray<Messages.UserContent>,
+  metadata: typeof Metadata.Type | undefined
+) => {
   const agentfx = metadata?.agentfx as Record<string, unknown> | undefined
   return agentfx !== undefined && "content" in agentfx
     ? toolContentOfJson(agentfx.content)
@@ -71,7 +79,7 @@ const Message = Schema.Union(
   Schema.Struct({
     role: Schema.Literal("tool"),
     toolCallId: Schema.String,
-    content: Schema.String,
+    content: Content,
     error: optional(Schema.String),
     metadata: optional(Metadata)
   }),
@@ -116,6 +124,76 @@ const text = (content: typeof Content.Type): string =>
     ? content
     : content.flatMap((p) => (p.type === "text" && p.text !== undefined ? [p.text] : [])).join("")
 
+const urlClasses = {
+  image: Messages.ImageUrl,
+  audio: Messages.AudioUrl,
+  video: Messages.VideoUrl,
+  document: Messages.DocumentUrl
+} as const
+
+/**
+ * A media part as agentfx content: inline data → `BinaryContent`, a URL → the URL type of its
+ * kind (a `data:` URL → `BinaryContent`), a provider's file → `UploadedFile`; `undefined` for a
+ * part of another type or a source it cannot name.
+ */
+const mediaOf = (part: typeof ContentPart.Type): Messages.UserContent | undefined => {
+  const kind = part.type
+  const source = part.source
+  if (source === undefined || !(kind in urlClasses)) return undefined
+  const mediaType = source.mimeType
+  if (source.type === "data") {
+    return new Messages.BinaryContent({
+      data: new Uint8Array(Buffer.from(source.value, "base64")),
+      mediaType: mediaType ?? "application/octet-stream"
+    })
+  }
+  if (source.type === "url") {
+    const data = /^data:([^,]*?)(;base64)?,(.*)$/s.exec(source.value)
+    if (data !== null) {
+      const bytes =
+        data[2] !== undefined
+          ? Buffer.from(data[3]!, "base64")
+          : Buffer.from(decodeURIComponent(data[3]!), "utf8")
+      return new Messages.BinaryContent({
+        data: new Uint8Array(bytes),
+        mediaType: mediaType ?? (data[1]!.split(";")[0] || "application/octet-stream")
+      })
+    }
+    const Url = urlClasses[kind as keyof typeof urlClasses]
+    return new Url({ url: source.value, ...(mediaType !== undefined ? { mediaType } : {}) })
+  }
+  if (source.type === "file" && source.provider !== undefined) {
+    return new Messages.UploadedFile({
+      fileId: source.value,
+      providerName: source.provider,
+      ...(mediaType !== undefined ? { mediaType } : {})
+    })
+  }
+  return undefined
+}
+
+/**
+ * A user (or tool) message's content: its text as one string, or — when it has media parts —
+ * its text and files in order.
+ */
+const userContent = (content: typeof Content.Type): string | Array<Messages.UserContent> => {
+  if (typeof content === "string") return content
+  const out: Array<Messages.UserContent> = []
+  let media = false
+  for (const p of content) {
+    if (p.type === "text") {
+      if (p.text !== undefined) out.push(p.text)
+      continue
+    }
+    const file = mediaOf(p)
+    if (file !== undefined) {
+      out.push(file)
+      media = true
+    }
+  }
+  return media ? out : text(content)
+}
+
 /** The history of AG-UI messages, or the first problem found. */
 export const decodeAgUiMessages = (
   value: unknown
@@ -155,11 +233,13 @@ export const decodeAgUiMessages = (
         request.push(new Messages.SystemPromptPart({ content: text(m.content) }))
         break
       case "user":
-        request.push(new Messages.UserPromptPart({ content: text(m.content) }))
+        request.push(new Messages.UserPromptPart({ content: userContent(m.content) }))
         flush()
         break
       case "tool": {
         const toolName = toolNames.get(m.toolCallId) ?? "unknown"
+        // text, or the text and files a tool gave (a client's tool may return an image)
+        const content = userContent(m.content)
         const builtin = builtins.get(m.toolCallId)
         if (builtin !== undefined) {
           // a built-in tool's return belongs to the response that holds its call
@@ -171,7 +251,7 @@ export const decodeAgUiMessages = (
               new Messages.BuiltinToolReturnPart({
                 toolName,
                 toolCallId: m.toolCallId,
-                content: builtinContent(m.content),
+                content: builtinContent(content),
                 providerName: builtin.providerName
               })
             ]
@@ -188,7 +268,7 @@ export const decodeAgUiMessages = (
             : new Messages.ToolReturnPart({
                 toolName,
                 toolCallId: m.toolCallId,
-                content: toolReturnContent(m.content, m.metadata)
+                content: toolReturnContent(content, m.metadata)
               })
         )
         break
