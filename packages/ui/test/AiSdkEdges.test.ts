@@ -3,7 +3,8 @@
  * chunk against `ai`'s own chunk schema, the message `readUIMessageStream` builds, and the
  * history that message decodes back to.
  */
-import { Messages } from "@agentfx/core"
+import { EventSchemas } from "@ag-ui/core/schemas"
+import { Agent, AgentError, FunctionModel, Messages } from "@agentfx/core"
 import { UiStream } from "@agentfx/ui"
 import { assert, describe, it } from "@effect/vitest"
 import { asSchema, type UIMessage, uiMessageChunkSchema, validateUIMessages } from "ai"
@@ -170,6 +171,141 @@ describe("UiStream.fromUiMessages at the edges", () => {
       assert.strictEqual(note!.identifier, "note.txt")
       assert.instanceOf(csv, Messages.BinaryContent)
       assert.strictEqual(Buffer.from(csv!.data).toString("utf8"), "a,b\n1,2")
+    })
+  )
+})
+
+/** A sub-agent whose model fails for good (HTTP 500) after a first word. */
+const broken = Agent.make({
+  name: "broken",
+  model: FunctionModel.layer(undefined, {
+    stream: () =>
+      Stream.concat(
+        Stream.make("Partial"),
+        Stream.fail(new AgentError.ModelHTTPError({ status: 500, modelName: "fn", body: "down" }))
+      )
+  })
+})
+/** Runs `broken` as a tool of its own. */
+const middle = Agent.make({
+  name: "middle",
+  tools: [Agent.asTool(broken, { name: "ask_broken" })],
+  model: FunctionModel.layer(undefined, {
+    stream: () =>
+      Stream.make({ 0: { name: "ask_broken", toolCallId: "call_b", jsonArgs: '{"prompt":"?"}' } })
+  })
+})
+const top = Agent.make({ name: "top", tools: [Agent.asTool(middle, { name: "ask_middle" })] })
+const topModel = FunctionModel.layer(undefined, {
+  stream: () =>
+    Stream.make({ 0: { name: "ask_middle", toolCallId: "call_m", jsonArgs: '{"prompt":"Go"}' } })
+})
+const errorText = "ModelHTTPError: HTTP 500 (model: fn), body: down"
+
+describe("a run that fails while its calls wait", () => {
+  it.effect("AI SDK: the waiting tool part ends in output-error (interrupted), then error", () =>
+    Effect.gen(function* () {
+      const out = yield* collect(
+        UiStream.aiSdkChunks(top.runStream("Go")).pipe(Stream.provideLayer(topModel))
+      )
+      assert.deepStrictEqual(out.slice(-2), [
+        {
+          type: "tool-output-error",
+          toolCallId: "call_m",
+          errorText,
+          toolMetadata: { outcome: "interrupted" }
+        },
+        { type: "error", errorText }
+      ])
+      const { seen, errors } = yield* readMessages(out)
+      assert.deepStrictEqual(errors, [`Error: ${errorText}`])
+      const message = seen.at(-1)!
+      // not the sub-agent's half message as a (preliminary) output: the call failed
+      assert.deepStrictEqual(message.parts.at(-1), {
+        type: "tool-ask_middle",
+        toolCallId: "call_m",
+        state: "output-error",
+        input: { prompt: "Go" },
+        errorText,
+        toolMetadata: { outcome: "interrupted" }
+      } as never)
+      // the next turn: the call is answered as interrupted
+      const history = yield* UiStream.fromUiMessages([
+        { id: "u1", role: "user", parts: [{ type: "text", text: "Go" }] },
+        message,
+        { id: "u2", role: "user", parts: [{ type: "text", text: "Again?" }] }
+      ])
+      const ret = history[2]!.parts[0] as Messages.ToolReturnPart
+      assert.instanceOf(ret, Messages.ToolReturnPart)
+      assert.deepStrictEqual([ret.toolCallId, ret.outcome], ["call_m", "interrupted"])
+    })
+  )
+
+  it.effect("AI SDK: a call whose arguments were streaming when the model failed ends too", () =>
+    Effect.gen(function* () {
+      const model = FunctionModel.layer(undefined, {
+        stream: () =>
+          Stream.concat(
+            Stream.make({ 0: { name: "weather", toolCallId: "c1", jsonArgs: '{"city":' } }),
+            Stream.fail(
+              new AgentError.ModelHTTPError({ status: 500, modelName: "fn", body: "down" })
+            )
+          )
+      })
+      const out = yield* collect(
+        UiStream.aiSdkChunks(F.toolAgent.runStream("hi")).pipe(Stream.provideLayer(model))
+      )
+      assert.deepStrictEqual(
+        out.map((c) => c.type),
+        [
+          "start",
+          "start-step",
+          "tool-input-start",
+          "tool-input-delta",
+          "tool-output-error",
+          "error"
+        ]
+      )
+      const { seen } = yield* readMessages(out)
+      assert.strictEqual((seen.at(-1)!.parts.at(-1) as { state: string }).state, "output-error")
+    })
+  )
+
+  it.effect("AG-UI: every sub-agent still running ends with SUBAGENT_ERROR before RUN_ERROR", () =>
+    Effect.gen(function* () {
+      const events = Chunk.toArray(
+        yield* Stream.runCollect(
+          UiStream.agUiEvents(top.runStream("Go"), { threadId: "t", runId: "r" }).pipe(
+            Stream.provideLayer(topModel)
+          )
+        )
+      )
+      for (const e of events) {
+        const parsed = EventSchemas.safeParse(e)
+        assert.isTrue(parsed.success, `${JSON.stringify(e)}: ${parsed.error?.message}`)
+      }
+      const inner = "r-agent-call_m-agent-call_b"
+      assert.deepStrictEqual(
+        events.filter((e) => e.type.startsWith("SUBAGENT") || e.type === "RUN_ERROR"),
+        [
+          {
+            type: "SUBAGENT_STARTED",
+            subagentRunId: "r-agent-call_m",
+            name: "middle",
+            parentToolCallId: "call_m"
+          },
+          {
+            type: "SUBAGENT_STARTED",
+            subagentRunId: inner,
+            name: "broken",
+            parentToolCallId: "call_b",
+            parentSubagentRunId: "r-agent-call_m"
+          },
+          { type: "SUBAGENT_ERROR", subagentRunId: inner, message: errorText },
+          { type: "SUBAGENT_ERROR", subagentRunId: "r-agent-call_m", message: errorText },
+          { type: "RUN_ERROR", message: errorText, code: "ModelHTTPError" }
+        ]
+      )
     })
   )
 })

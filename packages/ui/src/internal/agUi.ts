@@ -432,16 +432,29 @@ export class Encoder<A> {
     const sub = this.subs.get(toolCallId)
     if (sub === undefined) return
     this.subs.delete(toolCallId)
-    if (sub.finished) return
-    sub.closeOpen(out)
-    out.push({ type: "SUBAGENT_ERROR", subagentRunId: sub.sub, message })
+    if (!sub.finished) sub.abandon(message, out)
   }
 
-  /** A failed run: open messages are closed, then `RUN_ERROR`. */
+  /**
+   * This sub-agent ends without finishing: the sub-agents it runs end first, then its open
+   * messages, then `SUBAGENT_ERROR` — no sub-agent is left running.
+   */
+  private abandon(message: string, out: Sink<Event>): void {
+    this.endSubs(message, out)
+    this.closeOpen(out)
+    out.push({ type: "SUBAGENT_ERROR", subagentRunId: this.sub, message })
+  }
+
+  /** Every sub-agent still running ends with `message` (`SUBAGENT_ERROR`). */
+  private endSubs(message: string, out: Sink<Event>): void {
+    for (const sub of this.subs.values()) if (!sub.finished) sub.abandon(message, out)
+    this.subs.clear()
+  }
+
+  /** A failed run: the sub-agents still running and the open messages end, then `RUN_ERROR`. */
   fail(message: string, code: string | undefined, out: Sink<Event>): void {
     if (!this.started) this.start(out)
-    for (const sub of this.subs.values()) sub.closeOpen(out)
-    this.subs.clear()
+    this.endSubs(message, out)
     this.closeOpen(out)
     out.push(
       code !== undefined ? { type: "RUN_ERROR", message, code } : { type: "RUN_ERROR", message }

@@ -668,11 +668,30 @@ export class Encoder<A> {
     })
   }
 
-  /** A failed run: open parts are closed, then one `error` chunk. */
+  /**
+   * A failed run: open parts are closed — a tool call still waiting for its output (running,
+   * its arguments streaming, or showing a sub-agent's message so far) ends as an interrupted
+   * `tool-output-error` with the error's text, so no part is left running — then one `error`
+   * chunk.
+   */
   fail(errorText: string, out: Sink<Chunk>): void {
     if (!this.started) this.start(out)
     this.ended = true
+    const waiting = new Set([
+      ...[...this.tools.values()].map((t) => t.toolCallId),
+      ...this.pending.keys()
+    ])
     this.closeParts(out)
+    for (const toolCallId of waiting) {
+      out.push({
+        type: "tool-output-error",
+        toolCallId,
+        errorText,
+        toolMetadata: { outcome: "interrupted" }
+      })
+    }
+    this.pending.clear()
+    this.subAgents.clear()
     out.push({ type: "error", errorText })
   }
 }
