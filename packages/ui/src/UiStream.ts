@@ -361,7 +361,7 @@ export const dataPart = (
 export interface AiSdkOptions<A> extends CommonOptions<A> {
   /** The id of the assistant message (`start.messageId`); default: the client picks one. */
   readonly messageId?: string
-  /** Send reasoning parts (default `true`). */
+  /** Send reasoning parts (default `true`), a sub-agent's included. */
   readonly sendReasoning?: boolean
   /** Metadata of the message, sent with `finish` (usage, run id…). */
   readonly messageMetadata?: (result: Agent.AgentRunResult<A>) => unknown

@@ -309,3 +309,38 @@ describe("a run that fails while its calls wait", () => {
     })
   )
 })
+
+describe("sendReasoning: false", () => {
+  it.effect("hides a sub-agent's reasoning too (its preliminary message has none)", () =>
+    Effect.gen(function* () {
+      const thinker = Agent.make({ name: "thinker", model: F.reasoningModel })
+      const parent = Agent.make({ tools: [Agent.asTool(thinker, { name: "ask_thinker" })] })
+      const model = FunctionModel.layer(undefined, {
+        stream: (messages) =>
+          messages.at(-1)?.parts.some((p) => p._tag === "ToolReturnPart")
+            ? Stream.make("4.")
+            : Stream.make({
+                0: { name: "ask_thinker", toolCallId: "call_t", jsonArgs: '{"prompt":"2+2?"}' }
+              })
+      })
+      const shown = yield* collect(
+        UiStream.aiSdkChunks(parent.runStream("2+2?")).pipe(Stream.provideLayer(model))
+      )
+      // shown by default: the sub-agent's reasoning is in its preliminary message
+      assert.include(JSON.stringify(shown), "Let me think.")
+      const hidden = yield* collect(
+        UiStream.aiSdkChunks(parent.runStream("2+2?"), { sendReasoning: false }).pipe(
+          Stream.provideLayer(model)
+        )
+      )
+      assert.notInclude(JSON.stringify(hidden), "Let me ")
+      assert.notInclude(JSON.stringify(hidden), '"reasoning"')
+      const preliminary = hidden.filter((c) => c.preliminary === true)
+      assert.isAbove(preliminary.length, 0)
+      assert.deepStrictEqual(
+        (preliminary.at(-1)!.output as { parts: ReadonlyArray<unknown> }).parts,
+        [{ type: "text", text: "It is 4.", state: "done" }]
+      )
+    })
+  )
+})

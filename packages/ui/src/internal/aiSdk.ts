@@ -90,7 +90,9 @@ export class SubAgentView {
 
   constructor(
     readonly id: string,
-    readonly agentName: string
+    readonly agentName: string,
+    /** Show the sub-agent's reasoning (the encoder's `sendReasoning`). */
+    private readonly sendReasoning: boolean = true
   ) {}
 
   private toolPart(
@@ -125,6 +127,7 @@ export class SubAgentView {
         let p: ViewPart | undefined
         if (part._tag === "TextPart") p = { type: "text", text: part.content, state: "streaming" }
         else if (part._tag === "ThinkingPart") {
+          if (!this.sendReasoning) break
           p = { type: "reasoning", text: part.content, state: "streaming" }
         } else if (part._tag === "CompactionPart") {
           break
@@ -150,6 +153,7 @@ export class SubAgentView {
       case "PartDeltaEvent": {
         const tag = event.delta._tag
         if (tag === "ToolCallPartDelta") break
+        if (tag === "ThinkingPartDelta" && !this.sendReasoning) break
         const fragment = fragmentOf(event.delta)
         if (fragment === undefined) break
         let p = this.byIndex.get(event.index)
@@ -203,7 +207,7 @@ export class SubAgentView {
         if (p === undefined || p.state === "output-error") break
         let view = this.nested.get(event.toolCallId)
         if (view === undefined) {
-          view = new SubAgentView(event.toolCallId, event.agentName)
+          view = new SubAgentView(event.toolCallId, event.agentName, this.sendReasoning)
           this.nested.set(event.toolCallId, view)
         }
         view.apply(event.event)
@@ -515,7 +519,7 @@ export class Encoder<A> {
         if (!this.sendSubAgents || !this.pending.has(id)) break
         let view = this.subAgents.get(id)
         if (view === undefined) {
-          view = new SubAgentView(id, event.agentName)
+          view = new SubAgentView(id, event.agentName, this.sendReasoning)
           this.subAgents.set(id, view)
         }
         view.apply(event.event)
