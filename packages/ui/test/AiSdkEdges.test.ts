@@ -4,12 +4,13 @@
  * history that message decodes back to.
  */
 import { EventSchemas } from "@ag-ui/core/schemas"
-import { Agent, AgentError, FunctionModel, Messages } from "@agentfx/core"
+import { Agent, AgentError, FunctionModel, Messages, Tool } from "@agentfx/core"
 import { UiStream } from "@agentfx/ui"
 import { assert, describe, it } from "@effect/vitest"
 import { asSchema, type UIMessage, uiMessageChunkSchema, validateUIMessages } from "ai"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import { readMessages } from "./client.js"
 import * as F from "./fixtures.js"
@@ -340,6 +341,68 @@ describe("sendReasoning: false", () => {
       assert.deepStrictEqual(
         (preliminary.at(-1)!.output as { parts: ReadonlyArray<unknown> }).parts,
         [{ type: "text", text: "It is 4.", state: "done" }]
+      )
+    })
+  )
+})
+
+describe("a tool that returns files, through the client and back", () => {
+  it.effect("the next turn sends the model the files, not their JSON", () =>
+    Effect.gen(function* () {
+      const png = new Messages.BinaryContent({
+        data: new Uint8Array([137, 80, 78, 71]),
+        mediaType: "image/png"
+      })
+      const chart = new Messages.ImageUrl({
+        url: "https://example.com/chart.png",
+        mediaType: "image/png"
+      })
+      const screenshot = Tool.make("screenshot", {
+        parameters: Schema.Struct({}),
+        handler: () => Effect.succeed(png)
+      })
+      const charts = Tool.make("charts", {
+        parameters: Schema.Struct({}),
+        handler: () => Effect.succeed(["Two charts:", chart, png])
+      })
+      const agent = Agent.make({ tools: [screenshot, charts] })
+      const model = FunctionModel.layer(undefined, {
+        stream: (messages) =>
+          messages.at(-1)?.parts.some((p) => p._tag === "ToolReturnPart")
+            ? Stream.make("Here.")
+            : Stream.make(
+                { 0: { name: "screenshot", toolCallId: "c1", jsonArgs: "{}" } },
+                { 1: { name: "charts", toolCallId: "c2", jsonArgs: "{}" } }
+              )
+      })
+      let recorded: ReadonlyArray<Messages.ModelMessage> = []
+      const out = yield* collect(
+        UiStream.aiSdkChunks(agent.runStream("Show me"), {
+          onFinish: (o) => Effect.sync(() => (recorded = o.messages))
+        }).pipe(Stream.provideLayer(model))
+      )
+      // the client shows the file as a file
+      assert.deepStrictEqual(
+        out.find((c) => c.type === "tool-output-available" && c.toolCallId === "c1")?.output,
+        { type: "file", mediaType: "image/png", url: "data:image/png;base64,iVBORw==" }
+      )
+      const { seen } = yield* readMessages(out)
+      const history = yield* UiStream.fromUiMessages([
+        { id: "u1", role: "user", parts: [{ type: "text", text: "Show me" }] },
+        seen.at(-1)!,
+        { id: "u2", role: "user", parts: [{ type: "text", text: "Thanks" }] }
+      ])
+      const returns = (ms: ReadonlyArray<Messages.ModelMessage>) =>
+        ms.flatMap((m) =>
+          m.parts.flatMap((p) => (p._tag === "ToolReturnPart" ? [[p.toolCallId, p.content]] : []))
+        )
+      // what the tools returned, as the run recorded it
+      assert.deepStrictEqual(returns(history), returns(recorded))
+      const [, first] = returns(history)[0]!
+      assert.instanceOf(first, Messages.BinaryContent)
+      assert.strictEqual(
+        Messages.renderToolContent((history[2]!.parts[1] as Messages.ToolReturnPart).content),
+        Messages.renderToolContent((recorded[2]!.parts[1] as Messages.ToolReturnPart).content)
       )
     })
   )

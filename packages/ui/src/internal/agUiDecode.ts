@@ -8,7 +8,7 @@ import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import { approvalReason, fileActivityType, resultReason } from "./agUi.js"
 import type { DecodeIssue } from "./aiSdkDecode.js"
-import { toolContentOfJson } from "./common.js"
+import { dataUrlContent, toolContentOfJson } from "./common.js"
 
 const optional = <S extends Schema.Schema.Any>(s: S) => Schema.optionalWith(s, { exact: true })
 
@@ -148,15 +148,11 @@ const mediaOf = (part: typeof ContentPart.Type): Messages.UserContent | undefine
     })
   }
   if (source.type === "url") {
-    const data = /^data:([^,]*?)(;base64)?,(.*)$/s.exec(source.value)
-    if (data !== null) {
-      const bytes =
-        data[2] !== undefined
-          ? Buffer.from(data[3]!, "base64")
-          : Buffer.from(decodeURIComponent(data[3]!), "utf8")
+    const inline = dataUrlContent(source.value)
+    if (inline !== undefined) {
       return new Messages.BinaryContent({
-        data: new Uint8Array(bytes),
-        mediaType: mediaType ?? (data[1]!.split(";")[0] || "application/octet-stream")
+        data: inline.data,
+        mediaType: mediaType ?? (inline.mediaType || "application/octet-stream")
       })
     }
     const Url = urlClasses[kind as keyof typeof urlClasses]

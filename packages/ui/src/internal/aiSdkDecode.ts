@@ -6,7 +6,7 @@ import { AgentError, DeferredTools, Messages } from "@agentfx/core"
 import * as Either from "effect/Either"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
-import { toolContentOfJson } from "./common.js"
+import { dataUrlContent, toolContentOfJson } from "./common.js"
 
 const optional = <S extends Schema.Schema.Any>(s: S) => Schema.optionalWith(s, { exact: true })
 const Metadata = Schema.Record({ key: Schema.String, value: Schema.Unknown })
@@ -91,14 +91,10 @@ const outcomes = new Set(["failed", "denied", "interrupted"])
 const fileContent = (part: typeof FilePart.Type): Messages.UserContent => {
   const identifier = part.filename !== undefined ? { identifier: part.filename } : {}
   // `data:[<media type>][;<parameter>…][;base64],<data>` (parameters such as `charset` included)
-  const data = /^data:([^,]*?)(;base64)?,(.*)$/s.exec(part.url)
-  if (data !== null) {
-    const bytes =
-      data[2] !== undefined
-        ? Buffer.from(data[3]!, "base64")
-        : Buffer.from(decodeURIComponent(data[3]!), "utf8")
+  const inline = dataUrlContent(part.url)
+  if (inline !== undefined) {
     return new Messages.BinaryContent({
-      data: new Uint8Array(bytes),
+      data: inline.data,
       mediaType: part.mediaType,
       ...identifier
     })

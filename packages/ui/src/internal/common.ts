@@ -65,16 +65,88 @@ const isToolReferenceJson = (u: unknown): u is { type: "tool-reference"; toolNam
   Object.keys(u).length === 2
 
 /**
- * A tool output from a client back to a tool return's content: the `tool-reference` items of
- * an array (as `toolOutputJson` writes them) become `Messages.ToolReference`s again, so the
- * tools a search found stay loaded in a continued conversation.
+ * The bytes and media type of a `data:` URL (`data:[<media type>][;<parameter>…][;base64],<data>`),
+ * `undefined` for any other URL.
  */
-export const toolContentOfJson = (output: unknown): unknown =>
-  Array.isArray(output) && output.some(isToolReferenceJson)
-    ? output.map((c) =>
-        isToolReferenceJson(c) ? new Messages.ToolReference({ toolName: c.toolName }) : c
-      )
-    : output
+export const dataUrlContent = (
+  url: string
+): { readonly data: Uint8Array; readonly mediaType: string } | undefined => {
+  const data = /^data:([^,]*?)(;base64)?,(.*)$/s.exec(url)
+  if (data === null) return undefined
+  const bytes =
+    data[2] !== undefined
+      ? Buffer.from(data[3]!, "base64")
+      : Buffer.from(decodeURIComponent(data[3]!), "utf8")
+  return { data: new Uint8Array(bytes), mediaType: data[1]!.split(";")[0]! }
+}
+
+const hasOnly = (u: object, keys: ReadonlyArray<string>): boolean =>
+  Object.keys(u).every((k) => keys.includes(k))
+
+/**
+ * A file as `toolOutputJson` writes it (`{ type: "file", mediaType, url }`, or an uploaded
+ * file's `{ type: "file", fileId, providerName, mediaType }`) back to file content: a `data:`
+ * URL → `BinaryContent`, another URL → the URL type of its media type; `undefined` for any other
+ * value (a URL without a media type stays JSON: its kind is unknown).
+ */
+const fileOfJson = (u: unknown): Messages.FileContent | undefined => {
+  if (typeof u !== "object" || u === null || (u as { type?: unknown }).type !== "file") {
+    return undefined
+  }
+  const f = u as { url?: unknown; mediaType?: unknown; fileId?: unknown; providerName?: unknown }
+  const mediaType = typeof f.mediaType === "string" ? f.mediaType : undefined
+  if (typeof f.url === "string" && hasOnly(u, ["type", "url", "mediaType"])) {
+    const inline = dataUrlContent(f.url)
+    if (inline !== undefined) {
+      return new Messages.BinaryContent({
+        data: inline.data,
+        mediaType: mediaType ?? inline.mediaType
+      })
+    }
+    if (mediaType === undefined) return undefined
+    const kind = mediaType.split("/")[0]
+    const fields = { url: f.url, mediaType }
+    return kind === "image"
+      ? new Messages.ImageUrl(fields)
+      : kind === "audio"
+        ? new Messages.AudioUrl(fields)
+        : kind === "video"
+          ? new Messages.VideoUrl(fields)
+          : new Messages.DocumentUrl(fields)
+  }
+  if (
+    typeof f.fileId === "string" &&
+    typeof f.providerName === "string" &&
+    hasOnly(u, ["type", "fileId", "providerName", "mediaType"])
+  ) {
+    return new Messages.UploadedFile({
+      fileId: f.fileId,
+      providerName: f.providerName,
+      ...(mediaType !== undefined ? { mediaType } : {})
+    })
+  }
+  return undefined
+}
+
+/** An item of a tool output back to what the tool returned: a file or a found tool. */
+const toolItemOfJson = (c: unknown): unknown =>
+  isToolReferenceJson(c)
+    ? new Messages.ToolReference({ toolName: c.toolName })
+    : (fileOfJson(c) ?? c)
+
+/**
+ * A tool output from a client back to a tool return's content: files and the `tool-reference`
+ * items of an array (as `toolOutputJson` writes them) become `Messages` file content and
+ * `Messages.ToolReference`s again, so a continued conversation sends the model the file a tool
+ * returned (not its JSON) and keeps the tools a search found loaded.
+ */
+export const toolContentOfJson = (output: unknown): unknown => {
+  if (Array.isArray(output)) {
+    const items = output.map(toolItemOfJson)
+    return items.some((c, i) => c !== output[i]) ? items : output
+  }
+  return fileOfJson(output) ?? output
+}
 
 /** The AI SDK data part type of a `ToolAvailabilityDeltaEvent` (tools made available). */
 export const toolAvailabilityDataType = "data-agentfx-tool-availability"
