@@ -7,11 +7,12 @@
  * messages marked with their `subagentRunId`, which are not the parent's conversation.
  */
 import { EventSchemas, RunAgentInputSchema } from "@ag-ui/core/schemas"
-import { FunctionModel, Messages } from "@agentfx/core"
+import { Agent, FunctionModel, Messages, Tool } from "@agentfx/core"
 import { UiStream } from "@agentfx/ui"
 import { assert, describe, it } from "@effect/vitest"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import * as F from "./fixtures.js"
 
@@ -347,6 +348,89 @@ describe("AG-UI: media content parts of RunAgentInput messages", () => {
         { id: "t2", role: "tool", toolCallId: "c1", content: [{ type: "text", text: "done" }] }
       ])
       assert.strictEqual((plain.at(-1)!.parts[0] as Messages.ToolReturnPart).content, "done")
+    })
+  )
+})
+
+describe("AG-UI: a tool that returns files", () => {
+  it.effect("TOOL_CALL_RESULT carries the files as content parts, which decode back", () =>
+    Effect.gen(function* () {
+      const png = new Messages.BinaryContent({
+        data: new Uint8Array([137, 80, 78, 71]),
+        mediaType: "image/png"
+      })
+      const chart = new Messages.ImageUrl({ url: "https://example.com/chart.png" })
+      const screenshot = Tool.make("screenshot", {
+        parameters: Schema.Struct({}),
+        handler: () => Effect.succeed(png)
+      })
+      const charts = Tool.make("charts", {
+        parameters: Schema.Struct({}),
+        handler: () => Effect.succeed(["Two charts:", chart, { rows: 2 }])
+      })
+      const agent = Agent.make({ tools: [screenshot, charts] })
+      const model = FunctionModel.layer(undefined, {
+        stream: (messages) =>
+          messages.at(-1)?.parts.some((p) => p._tag === "ToolReturnPart")
+            ? Stream.make("Here.")
+            : Stream.make(
+                { 0: { name: "screenshot", toolCallId: "c1", jsonArgs: "{}" } },
+                { 1: { name: "charts", toolCallId: "c2", jsonArgs: "{}" } }
+              )
+      })
+      let recorded: ReadonlyArray<Messages.ModelMessage> = []
+      const events = yield* run(
+        UiStream.agUiEvents(agent.runStream("Show me"), {
+          threadId: "t1",
+          runId: "r1",
+          onFinish: (o) => Effect.sync(() => (recorded = o.messages))
+        }).pipe(Stream.provideLayer(model))
+      )
+      const results = events.filter((e) => e.type === "TOOL_CALL_RESULT")
+      assert.deepStrictEqual(
+        results.map((e) => e.content),
+        [
+          [{ type: "image", source: { type: "data", value: "iVBORw==", mimeType: "image/png" } }],
+          [
+            { type: "text", text: "Two charts:" },
+            { type: "image", source: { type: "url", value: "https://example.com/chart.png" } },
+            { type: "text", text: '{"rows":2}' }
+          ]
+        ]
+      )
+      // the client keeps each result as a tool message with the event's content
+      const messages = [
+        { id: "u1", role: "user", content: "Show me" },
+        {
+          id: "r1-message-1",
+          role: "assistant",
+          toolCalls: [
+            { id: "c1", type: "function", function: { name: "screenshot", arguments: "{}" } },
+            { id: "c2", type: "function", function: { name: "charts", arguments: "{}" } }
+          ]
+        },
+        ...results.map((e) => ({
+          id: e.messageId,
+          role: "tool",
+          toolCallId: e.toolCallId,
+          content: e.content
+        }))
+      ]
+      const history = yield* UiStream.fromAgUiMessages(messages)
+      const [first, second] = history[2]!.parts as [
+        Messages.ToolReturnPart,
+        Messages.ToolReturnPart
+      ]
+      assert.deepStrictEqual([first.toolName, second.toolName], ["screenshot", "charts"])
+      // the image itself, as the tool returned it
+      assert.deepStrictEqual(
+        [first.content],
+        [(recorded[2]!.parts[0] as Messages.ToolReturnPart).content]
+      )
+      const items = second.content as ReadonlyArray<unknown>
+      assert.strictEqual(items[0], "Two charts:")
+      assert.instanceOf(items[1], Messages.ImageUrl)
+      assert.strictEqual((items[1] as Messages.ImageUrl).url, "https://example.com/chart.png")
     })
   )
 })

@@ -49,6 +49,50 @@ export const approvalReason = "tool_approval"
 /** The `reason` of an interrupt for a call whose result comes from the client, and its id prefix. */
 export const resultReason = "tool_result"
 
+/** An AG-UI media content part (`image` / `audio` / `video` / `document`) of a file. */
+const mediaPart = (file: Messages.FileContent): Record<string, unknown> => {
+  const mediaType = file._tag === "UploadedFile" ? file.effectiveMediaType : file.mediaType
+  const kind = mediaType?.split("/")[0]
+  const type =
+    file._tag === "ImageUrl"
+      ? "image"
+      : file._tag === "AudioUrl"
+        ? "audio"
+        : file._tag === "VideoUrl"
+          ? "video"
+          : file._tag === "DocumentUrl"
+            ? "document"
+            : kind === "image" || kind === "audio" || kind === "video"
+              ? kind
+              : "document"
+  const source =
+    file._tag === "BinaryContent"
+      ? { type: "data", value: file.base64, mimeType: file.mediaType }
+      : file._tag === "UploadedFile"
+        ? { type: "file", value: file.fileId, provider: file.providerName, mimeType: mediaType }
+        : {
+            type: "url",
+            value: file.url,
+            ...(mediaType !== undefined ? { mimeType: mediaType } : {})
+          }
+  return { type, source }
+}
+
+/**
+ * A tool return's `TOOL_CALL_RESULT.content`: its text, or — when it returned files — content
+ * parts (text, and each file as an image / audio / video / document part), so the client can
+ * show the files and send them back.
+ */
+const toolResultContent = (content: unknown): string | Array<Record<string, unknown>> => {
+  const items = Messages.isFileContent(content) ? [content] : content
+  if (!Array.isArray(items) || !items.some(Messages.isFileContent)) {
+    return Messages.renderToolContent(content)
+  }
+  return items.map((c) =>
+    Messages.isFileContent(c) ? mediaPart(c) : { type: "text", text: Messages.renderToolContent(c) }
+  )
+}
+
 /** The interrupts of a run stopped on deferred calls (one per call, the id names its kind). */
 const interrupts = (
   requests: DeferredTools.DeferredToolRequests
@@ -327,8 +371,7 @@ export class Encoder<A> {
           type: "TOOL_CALL_RESULT",
           messageId: `${this.options.runId}-result-${r.toolCallId}`,
           toolCallId: r.toolCallId,
-          content:
-            r._tag === "ToolReturnPart" ? Messages.renderToolContent(r.content) : r.modelResponse,
+          content: r._tag === "ToolReturnPart" ? toolResultContent(r.content) : r.modelResponse,
           role: "tool",
           // a return naming found tools keeps them as JSON, for the history to come back with
           ...(r._tag === "ToolReturnPart" && r.toolReferences.length > 0

@@ -44,7 +44,7 @@ const builtinProvider = (metadata: typeof Metadata.Type | undefined): string | u
 }
 
 /** A built-in tool's rendered return, back to its JSON when it is JSON. */
-const builtinContent = (content: string | ReadonlyArray<Messages.UserContent>): unknown => {
+const builtinContent = (content: unknown): unknown => {
   if (typeof content !== "string") return content
   try {
     return JSON.parse(content)
@@ -56,10 +56,7 @@ const builtinContent = (content: string | ReadonlyArray<Messages.UserContent>): 
  * A tool message's content: the JSON the encoder kept in `metadata.agentfx.content` when the
  * return named found tools (its references come back), else the text.
  */
-const toolReturnContent = (
-  content: string | ReadonlyArray<Messages.UserContent>,
-  metadata: typeof Metadata.Type | undefined
-) => {
+const toolReturnContent = (content: unknown, metadata: typeof Metadata.Type | undefined) => {
   const agentfx = metadata?.agentfx as Record<string, unknown> | undefined
   return agentfx !== undefined && "content" in agentfx
     ? toolContentOfJson(agentfx.content)
@@ -234,8 +231,9 @@ export const decodeAgUiMessages = (
         break
       case "tool": {
         const toolName = toolNames.get(m.toolCallId) ?? "unknown"
-        // text, or the text and files a tool gave (a client's tool may return an image)
-        const content = userContent(m.content)
+        // text, or the text and files a tool gave (one file alone is the return itself)
+        const parts = userContent(m.content)
+        const content = Array.isArray(parts) && parts.length === 1 ? parts[0]! : parts
         const builtin = builtins.get(m.toolCallId)
         if (builtin !== undefined) {
           // a built-in tool's return belongs to the response that holds its call
