@@ -333,6 +333,23 @@ describe("AG-UI: media content parts of RunAgentInput messages", () => {
     })
   )
 
+  it.effect("a content part of a type it does not know is left out", () =>
+    Effect.gen(function* () {
+      const history = yield* UiStream.fromAgUiMessages([
+        {
+          id: "u1",
+          role: "user",
+          content: [
+            { type: "text", text: "hi" },
+            { type: "toString", source: { type: "url", value: "https://example.com/x" } },
+            { type: "constructor", source: { type: "data", value: "AA==", mimeType: "x/y" } }
+          ]
+        }
+      ])
+      assert.strictEqual((history[0]!.parts[0] as Messages.UserPromptPart).content, "hi")
+    })
+  )
+
   it.effect("a tool message with content parts decodes to the tool's text and files", () =>
     Effect.gen(function* () {
       const decoded = yield* UiStream.decodeAgUiInput(input)

@@ -136,7 +136,7 @@ const urlClasses = {
 const mediaOf = (part: typeof ContentPart.Type): Messages.UserContent | undefined => {
   const kind = part.type
   const source = part.source
-  if (source === undefined || !(kind in urlClasses)) return undefined
+  if (source === undefined || !Object.hasOwn(urlClasses, kind)) return undefined
   const mediaType = source.mimeType
   if (source.type === "data") {
     return new Messages.BinaryContent({
