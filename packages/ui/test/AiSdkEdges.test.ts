@@ -230,12 +230,14 @@ describe("a run that fails while its calls wait", () => {
         errorText,
         toolMetadata: { outcome: "interrupted" }
       } as never)
-      // the next turn: the call is answered as interrupted
-      const history = yield* UiStream.fromUiMessages([
+      // the next turn: ai accepts the conversation, the call is answered as interrupted
+      const conversation: Array<UIMessage> = [
         { id: "u1", role: "user", parts: [{ type: "text", text: "Go" }] },
-        message,
+        { ...message, id: "a1" },
         { id: "u2", role: "user", parts: [{ type: "text", text: "Again?" }] }
-      ])
+      ]
+      yield* Effect.promise(() => validateUIMessages({ messages: conversation }))
+      const history = yield* UiStream.fromUiMessages(conversation)
       const ret = history[2]!.parts[0] as Messages.ToolReturnPart
       assert.instanceOf(ret, Messages.ToolReturnPart)
       assert.deepStrictEqual([ret.toolCallId, ret.outcome], ["call_m", "interrupted"])
