@@ -451,3 +451,29 @@ describe("AG-UI: a tool that returns files", () => {
     })
   )
 })
+
+describe("AG-UI: stateEvents", () => {
+  it.effect("is asked after a sub-agent's events too (the run's SubAgentEvents)", () =>
+    Effect.gen(function* () {
+      const events = yield* run(
+        UiStream.agUiEvents(F.parentAgent.runStream("Otters?"), {
+          threadId: "t1",
+          runId: "r1",
+          stateEvents: (e) =>
+            e._tag === "SubAgentEvent" && e.event._tag === "AgentRunResultEvent"
+              ? [UiStream.stateSnapshot({ researched: e.agentName })]
+              : undefined
+        }).pipe(Stream.provideLayer(F.parentModel))
+      )
+      const types = events.map((e) => e.type)
+      const snapshot = types.indexOf("STATE_SNAPSHOT")
+      assert.isAbove(snapshot, types.indexOf("SUBAGENT_FINISHED"))
+      assert.deepStrictEqual(events[snapshot], {
+        type: "STATE_SNAPSHOT",
+        snapshot: { researched: "researcher" }
+      })
+      // the parent's own state event, not the sub-agent's: no subagentRunId
+      assert.isUndefined(events[snapshot]!.subagentRunId)
+    })
+  )
+})

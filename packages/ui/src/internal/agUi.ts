@@ -389,7 +389,7 @@ export class Encoder<A> {
         break
       case "SubAgentEvent":
         if (this.options.subAgents !== false) this.subAgent(out, event)
-        return
+        break
       case "FinalResultEvent":
         break
       case "AgentRunResultEvent": {
