@@ -8,6 +8,7 @@
  */
 import { EventSchemas, RunAgentInputSchema } from "@ag-ui/core/schemas"
 import { Agent, FunctionModel, Messages, Tool } from "@agentfx/core"
+import { TextOutput } from "@agentfx/output"
 import { UiStream } from "@agentfx/ui"
 import { assert, describe, it } from "@effect/vitest"
 import * as Chunk from "effect/Chunk"
@@ -474,6 +475,38 @@ describe("AG-UI: stateEvents", () => {
       })
       // the parent's own state event, not the sub-agent's: no subagentRunId
       assert.isUndefined(events[snapshot]!.subagentRunId)
+    })
+  )
+})
+
+describe("AG-UI: a run whose output is null", () => {
+  it.effect("RUN_FINISHED and SUBAGENT_FINISHED have no result (AG-UI has no null result)", () =>
+    Effect.gen(function* () {
+      // "find it, or null": the output of a run, and of a sub-agent
+      const finder = Agent.make({ name: "finder", output: TextOutput.make(() => null) })
+      const top = Agent.make({
+        name: "top",
+        tools: [Agent.asTool(finder, { name: "ask_finder" })],
+        output: TextOutput.make(() => null)
+      })
+      const model = FunctionModel.layer(undefined, {
+        stream: (messages) =>
+          messages.length === 1
+            ? Stream.make({
+                0: { name: "ask_finder", toolCallId: "call_f", jsonArgs: '{"prompt":"?"}' }
+              })
+            : Stream.make("Nothing.")
+      })
+      const events = yield* run(
+        UiStream.agUiEvents(top.runStream("Find it"), { threadId: "t1", runId: "r1" }).pipe(
+          Stream.provideLayer(model)
+        )
+      )
+      assert.deepStrictEqual(events.at(-1), { type: "RUN_FINISHED", threadId: "t1", runId: "r1" })
+      assert.deepStrictEqual(
+        events.find((e) => e.type === "SUBAGENT_FINISHED"),
+        { type: "SUBAGENT_FINISHED", subagentRunId: "r1-agent-call_f" }
+      )
     })
   )
 })

@@ -408,7 +408,7 @@ export class Encoder<A> {
               : {
                   type: "SUBAGENT_FINISHED",
                   subagentRunId: this.sub,
-                  ...(output !== undefined ? { result: output } : {})
+                  ...(output != null ? { result: output } : {})
                 }
           )
           return
@@ -424,7 +424,7 @@ export class Encoder<A> {
             type: "RUN_FINISHED",
             threadId: this.options.threadId,
             runId: this.options.runId,
-            ...(result !== undefined ? { result } : {}),
+            ...(result != null ? { result } : {}),
             outcome: { type: "interrupt", interrupts: interrupts(output) }
           })
           return
@@ -434,7 +434,8 @@ export class Encoder<A> {
           type: "RUN_FINISHED",
           threadId: this.options.threadId,
           runId: this.options.runId,
-          ...(result !== undefined ? { result } : {})
+          // AG-UI has no null result: a run whose output is null has none
+          ...(result != null ? { result } : {})
         })
         return
       }
