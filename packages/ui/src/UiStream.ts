@@ -280,6 +280,9 @@ const pushPipeline = <A, E, R, O>(
         )
       )
       const waitForEvents = Effect.async<void>((resume) => {
+        // Events (or the end) may have come since `pull` looked: the reader's fiber can yield
+        // between its check and this registration, and the run's fiber signal meanwhile.
+        if (pending || finished) return resume(Effect.void)
         wake = () => resume(Effect.void)
         return Effect.sync(() => {
           wake = undefined
