@@ -34,6 +34,7 @@ import * as Client from "./internal/client.js"
 import * as Retry from "./internal/retry.js"
 import * as RetryOption from "./Retry.js"
 import * as HttpModel from "./internal/httpModel.js"
+import { secret } from "./internal/secret.js"
 
 export {
   /** Converts a Messages API body into a `ModelResponse` (pure). */
@@ -181,7 +182,7 @@ export const layerConfig = (
     AnthropicClient,
     Effect.gen(function* () {
       const apiKey = yield* Client.keyConfig(
-        options.apiKey ?? Config.redacted("ANTHROPIC_API_KEY"),
+        options.apiKey ?? secret("ANTHROPIC_API_KEY"),
         "Anthropic"
       )
       const baseUrl = yield* options.baseUrl ?? Client.optionalString("ANTHROPIC_BASE_URL")

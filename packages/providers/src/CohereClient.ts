@@ -27,6 +27,7 @@ import * as Layer from "effect/Layer"
 import type * as Redacted from "effect/Redacted"
 import * as Client from "./internal/client.js"
 import * as Http from "./internal/http.js"
+import { secret } from "./internal/secret.js"
 
 /** Cohere's API base URL. */
 export const defaultBaseUrl = "https://api.cohere.com"
@@ -87,9 +88,9 @@ export const layer = (
   Layer.effect(CohereClient, make(options))
 
 /** `CO_API_KEY`, or `COHERE_API_KEY` when it is not set. */
-export const apiKeyConfig: Config.Config<Redacted.Redacted<string>> = Config.redacted(
-  "CO_API_KEY"
-).pipe(Config.orElse(() => Config.redacted("COHERE_API_KEY")))
+export const apiKeyConfig: Config.Config<Redacted.Redacted<string>> = secret("CO_API_KEY").pipe(
+  Config.orElse(() => secret("COHERE_API_KEY"))
+)
 
 /** Options of `layerConfig`: every field is optional. */
 export interface ConfigOptions extends Omit<ClientOptions, "apiKey" | "baseUrl"> {

@@ -47,6 +47,7 @@ import * as GoogleClientPosts from "./internal/googleClient.js"
 import * as Retry from "./internal/retry.js"
 import * as RetryOption from "./Retry.js"
 import * as HttpModel from "./internal/httpModel.js"
+import { secret } from "./internal/secret.js"
 
 export type {
   /** Options of the decoders. */
@@ -214,9 +215,9 @@ export const layerConfig = (
   )
 
 /** `GEMINI_API_KEY`, or `GOOGLE_API_KEY` when it is not set. */
-export const apiKeyConfig: Config.Config<Redacted.Redacted<string>> = Config.redacted(
-  "GEMINI_API_KEY"
-).pipe(Config.orElse(() => Config.redacted("GOOGLE_API_KEY")))
+export const apiKeyConfig: Config.Config<Redacted.Redacted<string>> = secret("GEMINI_API_KEY").pipe(
+  Config.orElse(() => secret("GOOGLE_API_KEY"))
+)
 
 // ---------------------------------------------------------------------------
 // Vertex AI
@@ -356,7 +357,7 @@ export const vertexCredentialsConfig: Effect.Effect<GoogleAuth.Credentials, Agen
         GoogleAuth.applicationDefault,
         (e) => new AgentError.UserError({ reason: `Vertex AI credentials: ${e.reason}` })
       )
-    return yield* Config.redacted("GOOGLE_CLOUD_API_KEY").pipe(
+    return yield* secret("GOOGLE_CLOUD_API_KEY").pipe(
       Effect.map(GoogleAuth.apiKey),
       Effect.mapError(
         () =>

@@ -27,6 +27,7 @@ import type * as Redacted from "effect/Redacted"
 import * as Client from "./internal/client.js"
 import type * as Retry from "./internal/retry.js"
 import * as RetryOption from "./Retry.js"
+import { secret } from "./internal/secret.js"
 
 /** Mistral's API base URL. */
 export const defaultBaseUrl = "https://api.mistral.ai/v1"
@@ -109,10 +110,7 @@ export const layerConfig = (
   Layer.effect(
     MistralClient,
     Effect.gen(function* () {
-      const apiKey = yield* Client.keyConfig(
-        options.apiKey ?? Config.redacted("MISTRAL_API_KEY"),
-        "Mistral"
-      )
+      const apiKey = yield* Client.keyConfig(options.apiKey ?? secret("MISTRAL_API_KEY"), "Mistral")
       const baseUrl = yield* options.baseUrl ?? Client.optionalString("MISTRAL_BASE_URL")
       return yield* make({ ...options, apiKey, baseUrl })
     })

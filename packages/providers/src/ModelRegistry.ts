@@ -41,6 +41,7 @@ import * as OpenAiEmbedding from "./OpenAiEmbedding.js"
 import * as OpenAiResponses from "./OpenAiResponses.js"
 import * as Snowflake from "./Snowflake.js"
 import * as VoyageEmbedding from "./VoyageEmbedding.js"
+import { secret } from "./internal/secret.js"
 
 /**
  * Builds the model named after the prefix (`gpt-4o` for `"openai:gpt-4o"`). It reads its keys
@@ -57,7 +58,7 @@ export type Factory = (
 
 /** Reads a required secret; a missing one fails with a `ConfigError` naming the variable. */
 const key = (name: string): Effect.Effect<Redacted.Redacted, ConfigError.ConfigError> =>
-  Config.redacted(name)
+  secret(name)
 const optionalString = (name: string): Effect.Effect<string | undefined, ConfigError.ConfigError> =>
   Effect.map(Config.option(Config.string(name)), Option.getOrUndefined)
 

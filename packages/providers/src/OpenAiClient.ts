@@ -28,6 +28,7 @@ import type * as Redacted from "effect/Redacted"
 import * as Client from "./internal/client.js"
 import * as Retry from "./internal/retry.js"
 import * as RetryOption from "./Retry.js"
+import { secret } from "./internal/secret.js"
 
 /** The retry policy type of every provider client. */
 export type RetryPolicy = Retry.RetryPolicy
@@ -156,7 +157,7 @@ export const layerConfig = (
     OpenAiClient,
     Effect.gen(function* () {
       const apiKey = yield* Client.keyConfig(
-        optionalConfig(options.apiKey ?? Config.redacted("OPENAI_API_KEY")),
+        optionalConfig(options.apiKey ?? secret("OPENAI_API_KEY")),
         "OpenAI"
       )
       const baseUrl = yield* optionalConfig(

@@ -34,6 +34,7 @@ import * as CerebrasWire from "./internal/cerebras.js"
 import * as GroqWire from "./internal/groq.js"
 import * as OpenRouterWire from "./internal/openrouter.js"
 import * as ZaiWire from "./internal/zai.js"
+import { secret } from "./internal/secret.js"
 
 /** A vendor speaking the OpenAI Chat Completions protocol. */
 export interface Vendor {
@@ -214,7 +215,7 @@ export const layerConfig = (
     Effect.gen(function* () {
       const { apiKey: apiKeyConfig, ...rest } = options
       const keyConfig =
-        apiKeyConfig ?? (v.apiKeyEnv !== undefined ? Config.redacted(v.apiKeyEnv) : undefined)
+        apiKeyConfig ?? (v.apiKeyEnv !== undefined ? secret(v.apiKeyEnv) : undefined)
       const apiKey =
         keyConfig === undefined ? undefined : yield* Client.keyConfig(keyConfig, v.name)
       const baseUrl =

@@ -35,6 +35,7 @@ import * as OpenAiClient from "./OpenAiClient.js"
 import type * as OpenAiCompatible from "./OpenAiCompatible.js"
 import * as Client from "./internal/client.js"
 import * as SnowflakeWire from "./internal/snowflake.js"
+import { secret } from "./internal/secret.js"
 
 /** Cortex's `reasoning` object (Claude models): an effort level or a token budget. */
 export type Reasoning =
@@ -144,10 +145,7 @@ export const layerConfig = (
   Layer.unwrapEffect(
     Effect.gen(function* () {
       const { apiKey: keyOption, account, baseUrl, ...rest } = options
-      const apiKey = yield* Client.keyConfig(
-        keyOption ?? Config.redacted("SNOWFLAKE_TOKEN"),
-        "snowflake"
-      )
+      const apiKey = yield* Client.keyConfig(keyOption ?? secret("SNOWFLAKE_TOKEN"), "snowflake")
       const endpoint: Endpoint =
         baseUrl !== undefined
           ? { baseUrl }

@@ -27,10 +27,10 @@ import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import type * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
-import type * as Redacted from "effect/Redacted"
 import * as OpenAiClient from "./OpenAiClient.js"
 import * as OpenAiEmbedding from "./OpenAiEmbedding.js"
 import * as Client from "./internal/client.js"
+import { secret } from "./internal/secret.js"
 
 /** Voyage's API base URL. */
 export const defaultBaseUrl = "https://api.voyageai.com/v1"
@@ -50,8 +50,7 @@ export const layerConfig = (
 ): Layer.Layer<OpenAiClient.OpenAiClient, ConfigError.ConfigError, HttpClient.HttpClient> =>
   OpenAiClient.layerConfig({
     ...options,
-    apiKey:
-      options.apiKey ?? (Config.redacted("VOYAGE_API_KEY") as Config.Config<Redacted.Redacted>),
+    apiKey: options.apiKey ?? secret("VOYAGE_API_KEY"),
     baseUrl:
       options.baseUrl ??
       Client.optionalString("VOYAGE_BASE_URL").pipe(Config.map((u) => u ?? defaultBaseUrl))

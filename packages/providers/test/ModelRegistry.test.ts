@@ -4,6 +4,8 @@ import { assert, describe, it } from "@effect/vitest"
 import * as ConfigProvider from "effect/ConfigProvider"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Redacted from "effect/Redacted"
+import * as Google from "../src/Google.js"
 import * as ModelRegistry from "../src/ModelRegistry.js"
 import { chatCompletionServer } from "./support/chatServer.js"
 
@@ -35,6 +37,29 @@ describe("ModelRegistry", () => {
       assert.include(error.message, "GROQ_API_KEY")
       assert.include(error.message, "groq:llama-3.3-70b-versatile")
     })
+  )
+
+  it.effect(
+    "a key set but blank (`OPENAI_API_KEY=` in an env file) is not set: a UserError naming it",
+    () =>
+      Effect.gen(function* () {
+        for (const [name, env] of [
+          ["openai:gpt-4o", { OPENAI_API_KEY: "" }],
+          ["groq:llama-3.3-70b-versatile", { GROQ_API_KEY: "  " }],
+          ["anthropic:claude-sonnet-4-5", { ANTHROPIC_API_KEY: "" }]
+        ] as const) {
+          const error = yield* Effect.flip(resolve(name, env))
+          assert.strictEqual(error._tag, "UserError")
+          assert.include(error.message, `set ${Object.keys(env)[0]}`)
+          assert.include(error.message, name)
+        }
+        // Gemini's key falls back to GOOGLE_API_KEY when GEMINI_API_KEY is blank, as when unset
+        const key = yield* Effect.provide(
+          Google.apiKeyConfig,
+          withEnv({ GEMINI_API_KEY: "", GOOGLE_API_KEY: "g-key" })
+        )
+        assert.strictEqual(Redacted.value(key), "g-key")
+      })
   )
 
   it.effect("an unknown provider suggests close names", () =>

@@ -12,6 +12,7 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Client from "./client.js"
+import { secret } from "./secret.js"
 
 /** Static AWS credentials; the secret parts stay `Redacted`. */
 export interface StaticCredentials {
@@ -126,7 +127,7 @@ export const makeSigner = (options: {
 }
 
 const optionalRedacted = (name: string): Config.Config<Redacted.Redacted | undefined> =>
-  Config.option(Config.redacted(name)).pipe(Config.map(Option.getOrUndefined))
+  Config.option(secret(name)).pipe(Config.map(Option.getOrUndefined))
 
 /** A Bedrock API key from `AWS_BEARER_TOKEN_BEDROCK`, if set. */
 export const apiKeyConfig: Config.Config<Redacted.Redacted | undefined> = optionalRedacted(
