@@ -63,6 +63,7 @@ import * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import { callInRun, startTool } from "./internal/callInRun.js"
+import { listVersion } from "./internal/listChanges.js"
 import { sample } from "./internal/sampling.js"
 import { ConnectionClosed, McpError, type Operation } from "./McpError.js"
 
@@ -376,15 +377,14 @@ const fromSdk = (
     }
     const changes = yield* PubSub.sliding<ListChanged>(64)
     yield* Effect.addFinalizer(() => PubSub.shutdown(changes))
-    sdk.setNotificationHandler(ToolListChangedNotificationSchema, () => {
-      changes.unsafeOffer("tools")
-    })
-    sdk.setNotificationHandler(ResourceListChangedNotificationSchema, () => {
-      changes.unsafeOffer("resources")
-    })
-    sdk.setNotificationHandler(PromptListChangedNotificationSchema, () => {
-      changes.unsafeOffer("prompts")
-    })
+    const received = { tools: 0, resources: 0, prompts: 0 }
+    const notified = (list: ListChanged) => {
+      received[list]++
+      changes.unsafeOffer(list)
+    }
+    sdk.setNotificationHandler(ToolListChangedNotificationSchema, () => notified("tools"))
+    sdk.setNotificationHandler(ResourceListChangedNotificationSchema, () => notified("resources"))
+    sdk.setNotificationHandler(PromptListChangedNotificationSchema, () => notified("prompts"))
 
     const toError = (operation: Operation, target: string | undefined) =>
       errorOf(
@@ -468,6 +468,7 @@ const fromSdk = (
         ),
       listChanges: Effect.map(PubSub.subscribe(changes), (queue) => Stream.fromQueue(queue))
     }
+    listVersion.set(client, (list) => received[list])
     callInRun.set(client, (name, args, ms, end) => callTool(name, args, ms ?? timeout, end))
     startTool.set(client, (name, args, ms, onResult, onError) => {
       const signal = new CancelSignal()

@@ -45,6 +45,7 @@ import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as SubscriptionRef from "effect/SubscriptionRef"
 import { callInRun, immediateReturn, needsRead, startTool } from "./internal/callInRun.js"
+import { listVersion } from "./internal/listChanges.js"
 import * as McpClient from "./McpClient.js"
 import * as McpContent from "./McpContent.js"
 import type { McpError } from "./McpError.js"
@@ -349,32 +350,57 @@ export const fromClient = <const O extends ToolsetOptions = {}>(
       })
     }
 
+    // The `tools/list_changed` notifications received so far (counted as each arrives), and how
+    // many of them the list in `ref` has taken into account.
+    const version = listVersion.get(client)
+    const received = version === undefined ? () => 0 : () => version("tools")
+    let listedAt = received()
     const first = build(yield* client.listTools)
     const ref = yield* SubscriptionRef.make(first)
     // A server that never announces list changes gets a fixed toolset: the run loop lists it once.
     const dynamic = client.capabilities?.tools?.listChanged === true
+    /**
+     * Lists the tools again if a notification came since the last listing. A run's step and
+     * `current` wait for it: over stdio a notification the server sends before a result
+     * (a tool that adds or removes tools) is counted before the run sees that result, so the
+     * next step offers the new list.
+     */
+    const listAgain = client.listTools.pipe(
+      Effect.flatMap((list) => SubscriptionRef.set(ref, build(list))),
+      Effect.catchAll((e) => Effect.logWarning(`MCP tools could not be listed again: ${e.message}`))
+    )
+    const relist = (yield* Effect.makeSemaphore(1)).withPermits(1)(
+      Effect.suspend(() => {
+        const now = received()
+        // counted once listed or failed, not interrupted (a step arriving meanwhile waits for it)
+        return now === listedAt
+          ? Effect.void
+          : Effect.tap(listAgain, () => {
+              listedAt = now
+            })
+      })
+    )
+    const fresh = Effect.suspend(() =>
+      received() === listedAt
+        ? SubscriptionRef.get(ref)
+        : Effect.zipRight(relist, SubscriptionRef.get(ref))
+    )
     if (dynamic) {
       const changes = yield* client.listChanges
       yield* changes.pipe(
         Stream.filter((c) => c === "tools"),
-        Stream.runForEach(() =>
-          client.listTools.pipe(
-            Effect.flatMap((list) => SubscriptionRef.set(ref, build(list))),
-            Effect.catchAll((e) =>
-              Effect.logWarning(`MCP tools could not be listed again: ${e.message}`)
-            )
-          )
-        ),
+        // a client not made by `McpClient` has no count: every notification lists again
+        Stream.runForEach(() => (version === undefined ? listAgain : relist)),
         Effect.forkScoped
       )
     }
     const toolset = Toolset.make<McpError | ApprovalRequired, never>(
-      () => SubscriptionRef.get(ref),
+      () => fresh,
       dynamic ? undefined : first
     ) as McpToolset<DeferralOf<O>>
     return Object.assign(toolset, {
       client,
-      current: Effect.map(SubscriptionRef.get(ref), (tools) => tools.map((t) => t.definition)),
+      current: Effect.map(fresh, (tools) => tools.map((t) => t.definition)),
       changes: Stream.map(ref.changes, (tools) => tools.map((t) => t.definition))
     })
   })
