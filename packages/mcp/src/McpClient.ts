@@ -228,6 +228,8 @@ const reveal = (
   return out
 }
 
+const SDK_PREFIX = /^(MCP error -?\d+: )+/
+
 const errorOf =
   (server: () => string, operation: Operation, target: string | undefined, closed: () => boolean) =>
   (e: unknown): McpError => {
@@ -235,7 +237,8 @@ const errorOf =
     return new McpError({
       server: server(),
       operation,
-      reason: e instanceof Error ? e.message : String(e),
+      // The SDK prefixes "MCP error {code}: " (twice for a server's error): the code is a field.
+      reason: e instanceof Error ? e.message.replace(SDK_PREFIX, "") : String(e),
       ...(code !== undefined ? { code } : {}),
       ...(target !== undefined ? { target } : {})
     })

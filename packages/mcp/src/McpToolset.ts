@@ -40,6 +40,7 @@ import {
 } from "@modelcontextprotocol/sdk/types.js"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
@@ -237,7 +238,12 @@ export const fromClient = <const O extends ToolsetOptions = {}>(
     // (`Tool.StartCall`): the request, then the result's value (a resource link read through
     // the client), an error result or the toolset's timeout rejecting with a `ModelRetry`.
     const starter = startTool.get(client)
-    const readLinked = (result: CallToolResult) => Effect.runPromise(toReturn(result))
+    // Rejects with the read's own `McpError` (as the Effect path fails), not a `FiberFailure`.
+    const readLinked = (result: CallToolResult) =>
+      Effect.runPromise(Effect.either(toReturn(result))).then((value) => {
+        if (Either.isLeft(value)) throw value.left
+        return value.right
+      })
     const onResult = (result: CallToolResult): unknown => {
       if (result.isError === true) {
         throw new AgentError.ModelRetry({ reason: McpContent.errorText(result) })

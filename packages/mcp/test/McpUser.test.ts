@@ -3,11 +3,18 @@
  * through both call paths (`start` and `call`), retries running out, pagination, sampling and
  * elicitation details. Each test starts its own fixture server (stdio) or uses an in-memory one.
  */
-import { Agent, FunctionModel } from "@agentfx/core"
+import { Agent, CaptureRunMessages, FunctionModel, Toolset } from "@agentfx/core"
 import { McpToolset } from "@agentfx/mcp"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import { fixtureServer, partsOf } from "./support/scripted.js"
+import * as Exit from "effect/Exit"
+import { fixtureServer, partsOf, scripted } from "./support/scripted.js"
+
+/** The same toolset without `start`: every call through `call` (as with tool hooks). */
+const effectPath = (toolset: Toolset.Toolset<any, any>) =>
+  Toolset.make((ctx) =>
+    Effect.map(toolset.tools(ctx), (ts) => ts.map((t) => ({ ...t, start: undefined })))
+  )
 
 describe("a run whose server's tool list changes", () => {
   it.effect("a tool added by a call is offered at the very next step", () =>
@@ -59,6 +66,92 @@ describe("a run whose server's tool list changes", () => {
         )
       assert.include(offered[0]!, "doomed")
       assert.notInclude(offered[1]!, "doomed")
+    }).pipe(Effect.scoped)
+  )
+})
+
+describe("results through both call paths", () => {
+  it.effect("a resource link that cannot be read fails the run with the McpError either way", () =>
+    Effect.gen(function* () {
+      const fx = yield* McpToolset.stdio({ ...fixtureServer, name: "fixture" })
+      const run = (toolset: Toolset.Toolset<any, any>) =>
+        CaptureRunMessages.capture(
+          Agent.make({ toolsets: [toolset] })
+            .run("link")
+            .pipe(
+              Effect.provide(
+                scripted([
+                  () => FunctionModel.toolCall("broken_link"),
+                  () => FunctionModel.text("x")
+                ])
+              )
+            )
+        )
+      for (const toolset of [fx, effectPath(fx)]) {
+        const { exit, messages } = yield* run(toolset)
+        assert.isTrue(Exit.isFailure(exit))
+        const error = Exit.isFailure(exit) ? (exit.cause as any).error : undefined
+        assert.strictEqual(error?._tag, "McpError")
+        assert.strictEqual(error.operation, "readResource")
+        assert.strictEqual(error.target, "memo://missing")
+        assert.strictEqual(error.server, "fixture")
+        assert.strictEqual(
+          error.message,
+          "MCP server 'fixture': readResource 'memo://missing' failed (code -32602): Resource memo://missing not found"
+        )
+        assert.deepStrictEqual(
+          partsOf(messages, "ToolCallPart").map((p) => p.toolName),
+          ["broken_link"]
+        )
+      }
+    }).pipe(Effect.scoped)
+  )
+
+  it.effect("embedded text, empty content and retries running out: the same on both paths", () =>
+    Effect.gen(function* () {
+      const fx = yield* McpToolset.stdio({ ...fixtureServer, name: "fixture", maxRetries: 1 })
+      const run = (toolset: Toolset.Toolset<any, any>) =>
+        Effect.gen(function* () {
+          const ok = yield* Agent.make({ toolsets: [toolset] })
+            .run("kinds")
+            .pipe(
+              Effect.provide(
+                scripted([
+                  () =>
+                    FunctionModel.toolCalls([
+                      { toolName: "embedded_text", toolCallId: "t" },
+                      { toolName: "nothing", toolCallId: "n" }
+                    ]),
+                  () => FunctionModel.text("ok")
+                ])
+              )
+            )
+          const returns = partsOf(ok.allMessages(), "ToolReturnPart").map((p) => [
+            p.toolCallId,
+            p.content,
+            p.outcome
+          ])
+          const exhausted = yield* Agent.make({ toolsets: [toolset] })
+            .run("divide")
+            .pipe(
+              Effect.provide(scripted([() => FunctionModel.toolCall("divide", { a: 1, b: 0 })])),
+              Effect.flip
+            )
+          return { returns, exhausted }
+        })
+      const viaStart = yield* run(fx)
+      const viaCall = yield* run(effectPath(fx))
+      assert.deepStrictEqual(viaStart.returns, [
+        ["t", "inline text", "success"],
+        ["n", "", "success"]
+      ])
+      assert.deepStrictEqual(viaCall.returns, viaStart.returns)
+      assert.strictEqual(viaStart.exhausted._tag, viaCall.exhausted._tag)
+      assert.strictEqual(
+        (viaStart.exhausted as { message: string }).message,
+        (viaCall.exhausted as { message: string }).message
+      )
+      assert.match((viaStart.exhausted as { message: string }).message, /divide/)
     }).pipe(Effect.scoped)
   )
 })
