@@ -269,6 +269,29 @@ export const connect = (
 ): Effect.Effect<McpClient, McpError, Scope.Scope> =>
   connectWith([transport], options.label ?? "mcp", options)
 
+/** How long closing waits for a Streamable HTTP server to confirm the end of its session. */
+const TERMINATE_MILLIS = 5_000
+
+/**
+ * Ends the session: a Streamable HTTP session is ended on the server first (`DELETE`, as the
+ * spec asks of a client that leaves; a server that does not answer within a few seconds is
+ * left), then the transport is closed (a child process is stopped).
+ */
+const end = async (client: Client): Promise<void> => {
+  const transport = client.transport
+  if (transport instanceof StreamableHTTPClientTransport && transport.sessionId !== undefined) {
+    let timer: ReturnType<typeof setTimeout> | undefined
+    await Promise.race([
+      transport.terminateSession().catch(() => undefined),
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, TERMINATE_MILLIS)
+      })
+    ])
+    clearTimeout(timer)
+  }
+  await client.close().catch(() => undefined)
+}
+
 /** Connects with the first transport that works (later ones are fallbacks on a 4xx answer). */
 const connectWith = (
   transports: ReadonlyArray<() => Transport>,
@@ -313,7 +336,7 @@ const connectWith = (
         }
         attempt()
       }),
-      (client) => Effect.promise(() => client.close().catch(() => undefined))
+      (client) => Effect.promise(() => end(client))
     )
     return yield* fromSdk(sdk, label, options)
   })

@@ -132,6 +132,28 @@ describe("McpToolset over HTTP (loopback)", () => {
     }).pipe(Effect.scoped)
   )
 
+  it.effect("closing the scope ends the Streamable HTTP session on the server (DELETE)", () =>
+    Effect.gen(function* () {
+      const fixture = yield* httpFixture
+      const name = yield* Effect.scoped(
+        Effect.gen(function* () {
+          const fx = yield* McpToolset.http(`${fixture.url}/mcp`, {
+            headers: { authorization: Redacted.make("Bearer s3cret") }
+          })
+          assert.strictEqual(fixture.sessions().length, 1)
+          return fx.client.server
+        })
+      )
+      assert.strictEqual(name, "fixture")
+      assert.deepStrictEqual(fixture.sessions(), [])
+      assert.include(fixture.requests, "DELETE /mcp")
+      // the DELETE carried the session's headers too
+      const del = fixture.requests.lastIndexOf("DELETE /mcp")
+      assert.strictEqual(fixture.headers[del]!.authorization, "Bearer s3cret")
+      assert.isString(fixture.headers[del]!["mcp-session-id"])
+    }).pipe(Effect.scoped)
+  )
+
   it.effect("a server that is not there is a typed connect error", () =>
     Effect.gen(function* () {
       const error = yield* Effect.flip(
