@@ -3,12 +3,31 @@
  * through both call paths (`start` and `call`), retries running out, pagination, sampling and
  * elicitation details. Each test starts its own fixture server (stdio) or uses an in-memory one.
  */
-import { Agent, CaptureRunMessages, FunctionModel, Toolset } from "@agentfx/core"
-import { McpToolset } from "@agentfx/mcp"
+import {
+  Agent,
+  AgentError,
+  CaptureRunMessages,
+  FunctionModel,
+  Messages,
+  Toolset
+} from "@agentfx/core"
+import { McpClient, McpToolset } from "@agentfx/mcp"
 import { assert, describe, it } from "@effect/vitest"
+import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js"
+import { Server } from "@modelcontextprotocol/sdk/server/index.js"
+import {
+  CallToolRequestSchema,
+  ListPromptsRequestSchema,
+  ListResourcesRequestSchema,
+  ListResourceTemplatesRequestSchema,
+  ListToolsRequestSchema
+} from "@modelcontextprotocol/sdk/types.js"
+import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import { fixtureServer, partsOf, scripted } from "./support/scripted.js"
+import * as Fiber from "effect/Fiber"
+import * as TestServices from "effect/TestServices"
+import { fixtureServer, partsOf, pollUntil, scripted } from "./support/scripted.js"
 
 /** The same toolset without `start`: every call through `call` (as with tool hooks). */
 const effectPath = (toolset: Toolset.Toolset<any, any>) =>
@@ -153,5 +172,485 @@ describe("results through both call paths", () => {
       )
       assert.match((viaStart.exhausted as { message: string }).message, /divide/)
     }).pipe(Effect.scoped)
+  )
+})
+
+/**
+ * A low-level SDK server on an in-memory transport: every list in pages of two, a `sample` and
+ * an `elicit` tool passing their `params` argument on to the client as is (the answer comes
+ * back as JSON text), and a `plain` tool.
+ */
+const pagedServer = (clientOptions: McpClient.Options = {}) =>
+  Effect.gen(function* () {
+    const server = new Server(
+      { name: "paged", version: "1.0.0" },
+      { capabilities: { tools: {}, resources: {}, prompts: {} } }
+    )
+    const page = <A>(items: ReadonlyArray<A>, cursor: string | undefined) => {
+      const start = cursor === undefined ? 0 : Number(cursor)
+      const next = start + 2
+      return {
+        items: items.slice(start, next),
+        ...(next < items.length ? { nextCursor: String(next) } : {})
+      }
+    }
+    const tools = ["sample", "elicit", "plain", "t4", "t5"].map((name) => ({
+      name,
+      inputSchema: { type: "object" as const, properties: {} }
+    }))
+    const resources = Array.from({ length: 5 }, (_, i) => ({ uri: `memo://r${i}`, name: `r${i}` }))
+    const templates = Array.from({ length: 3 }, (_, i) => ({
+      uriTemplate: `memo://t${i}/{id}`,
+      name: `t${i}`
+    }))
+    const prompts = Array.from({ length: 3 }, (_, i) => ({ name: `p${i}` }))
+    const cursors: Array<string | undefined> = []
+    server.setRequestHandler(ListToolsRequestSchema, (r) => {
+      cursors.push(r.params?.cursor)
+      const p = page(tools, r.params?.cursor)
+      return { tools: p.items, ...(p.nextCursor ? { nextCursor: p.nextCursor } : {}) }
+    })
+    server.setRequestHandler(ListResourcesRequestSchema, (r) => {
+      const p = page(resources, r.params?.cursor)
+      return { resources: p.items, ...(p.nextCursor ? { nextCursor: p.nextCursor } : {}) }
+    })
+    server.setRequestHandler(ListResourceTemplatesRequestSchema, (r) => {
+      const p = page(templates, r.params?.cursor)
+      return { resourceTemplates: p.items, ...(p.nextCursor ? { nextCursor: p.nextCursor } : {}) }
+    })
+    server.setRequestHandler(ListPromptsRequestSchema, (r) => {
+      const p = page(prompts, r.params?.cursor)
+      return { prompts: p.items, ...(p.nextCursor ? { nextCursor: p.nextCursor } : {}) }
+    })
+    server.setRequestHandler(CallToolRequestSchema, async (r) => {
+      const args = (r.params.arguments ?? {}) as { params?: any }
+      const text = async (f: () => Promise<unknown>) => {
+        try {
+          return { content: [{ type: "text" as const, text: JSON.stringify(await f()) }] }
+        } catch (e) {
+          return {
+            content: [{ type: "text" as const, text: `failed: ${(e as Error).message}` }],
+            isError: true
+          }
+        }
+      }
+      switch (r.params.name) {
+        case "sample":
+          return text(() => server.createMessage(args.params))
+        case "elicit":
+          return text(() => server.elicitInput(args.params))
+        default:
+          return { content: [{ type: "text" as const, text: `called ${r.params.name}` }] }
+      }
+    })
+    const [clientSide, serverSide] = InMemoryTransport.createLinkedPair()
+    yield* Effect.acquireRelease(
+      Effect.promise(() => server.connect(serverSide)),
+      () => Effect.promise(() => server.close())
+    )
+    const client = yield* McpClient.connect(() => clientSide, { label: "paged", ...clientOptions })
+    return { client, cursors }
+  })
+
+describe("pagination", () => {
+  it.scoped("every list is read to its last page; a toolset offers every page's tools", () =>
+    Effect.gen(function* () {
+      const { client, cursors } = yield* pagedServer()
+      assert.deepStrictEqual(
+        (yield* client.listTools).map((t) => t.name),
+        ["sample", "elicit", "plain", "t4", "t5"]
+      )
+      assert.deepStrictEqual(cursors, [undefined, "2", "4"])
+      assert.deepStrictEqual(
+        (yield* client.listResources).map((r) => r.uri),
+        ["memo://r0", "memo://r1", "memo://r2", "memo://r3", "memo://r4"]
+      )
+      assert.deepStrictEqual(
+        (yield* client.listResourceTemplates).map((t) => t.name),
+        ["t0", "t1", "t2"]
+      )
+      assert.deepStrictEqual(
+        (yield* client.listPrompts).map((p) => p.name),
+        ["p0", "p1", "p2"]
+      )
+      const toolset = yield* McpToolset.fromClient(client, { prefix: "pg" })
+      assert.deepStrictEqual(
+        (yield* toolset.current).map((d) => d.name),
+        ["pg_sample", "pg_elicit", "pg_plain", "pg_t4", "pg_t5"]
+      )
+      const result = yield* Agent.make({ toolsets: [toolset] })
+        .run("t5")
+        .pipe(
+          Effect.provide(
+            scripted([() => FunctionModel.toolCall("pg_t5"), () => FunctionModel.text("ok")])
+          )
+        )
+      assert.strictEqual(partsOf(result.allMessages(), "ToolReturnPart")[0]!.content, "called t5")
+    })
+  )
+})
+
+describe("sampling", () => {
+  const png =
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
+  const sampleThrough = (client: McpClient.McpClient, params: unknown) =>
+    Effect.map(client.callTool("sample", { params }), (r) => {
+      const text = (r.content[0] as { text: string }).text
+      return r.isError === true ? { failed: text } : JSON.parse(text)
+    })
+
+  it.scoped(
+    "an agentfx model gets the messages, system prompt and settings; answers in MCP terms",
+    () =>
+      Effect.gen(function* () {
+        const seen: Array<{
+          messages: ReadonlyArray<Messages.ModelMessage>
+          info: FunctionModel.AgentInfo
+        }> = []
+        const model = yield* FunctionModel.make(
+          (messages, info) => {
+            seen.push({ messages, info })
+            return seen.length === 1
+              ? FunctionModel.text("A red dot.")
+              : new Messages.ModelResponse({
+                  parts: [new Messages.TextPart({ content: "cut sh" })],
+                  finishReason: "length"
+                })
+          },
+          { modelName: "vision-1" }
+        )
+        const { client } = yield* pagedServer({ sampling: model })
+        const answer = yield* sampleThrough(client, {
+          systemPrompt: "Describe images.",
+          messages: [
+            { role: "user", content: { type: "text", text: "What is this?" } },
+            { role: "user", content: { type: "image", data: png, mimeType: "image/png" } },
+            { role: "assistant", content: { type: "text", text: "Which one?" } },
+            { role: "user", content: [{ type: "text", text: "The first." }] }
+          ],
+          maxTokens: 50,
+          temperature: 0.2,
+          stopSequences: ["END"],
+          modelPreferences: { hints: [{ name: "claude" }], speedPriority: 1 }
+        })
+        assert.deepStrictEqual(answer, {
+          role: "assistant",
+          content: { type: "text", text: "A red dot." },
+          model: "vision-1",
+          stopReason: "endTurn"
+        })
+        const { messages, info } = seen[0]!
+        assert.deepStrictEqual(
+          messages.map((m) => [m._tag, m.parts.map((p) => p._tag)]),
+          [
+            ["ModelRequest", ["SystemPromptPart", "UserPromptPart", "UserPromptPart"]],
+            ["ModelResponse", ["TextPart"]],
+            ["ModelRequest", ["UserPromptPart"]]
+          ]
+        )
+        const first = messages[0] as Messages.ModelRequest
+        assert.strictEqual(
+          (first.parts[0] as Messages.SystemPromptPart).content,
+          "Describe images."
+        )
+        assert.strictEqual((first.parts[1] as Messages.UserPromptPart).content, "What is this?")
+        const image = (first.parts[2] as Messages.UserPromptPart).content as ReadonlyArray<any>
+        assert.strictEqual(image[0].mediaType, "image/png")
+        assert.strictEqual(image[0].base64, png)
+        assert.strictEqual(
+          ((messages[1] as Messages.ModelResponse).parts[0] as Messages.TextPart).content,
+          "Which one?"
+        )
+        assert.strictEqual(info.modelSettings.maxTokens, 50)
+        assert.strictEqual(info.modelSettings.temperature, 0.2)
+        assert.deepStrictEqual(info.modelSettings.stopSequences, ["END"])
+        assert.deepStrictEqual(info.functionTools, [])
+
+        const cut = yield* sampleThrough(client, {
+          messages: [{ role: "user", content: { type: "text", text: "Say a lot" } }],
+          maxTokens: 2
+        })
+        assert.strictEqual(cut.stopReason, "maxTokens")
+        assert.deepStrictEqual(cut.content, { type: "text", text: "cut sh" })
+      })
+  )
+
+  it.scoped(
+    "with tools: the model's calls are tool_use blocks; results go back as tool returns",
+    () =>
+      Effect.gen(function* () {
+        const seen: Array<ReadonlyArray<Messages.ModelMessage>> = []
+        const model = yield* FunctionModel.make((messages, info) => {
+          seen.push(messages)
+          return seen.length === 1
+            ? FunctionModel.toolCall(info.functionTools[0]!.name, { city: "Oslo" }, "u1")
+            : FunctionModel.text("Sunny.")
+        })
+        const { client } = yield* pagedServer({ sampling: model })
+        const tools = [
+          {
+            name: "weather",
+            description: "Weather in a city",
+            inputSchema: { type: "object", properties: { city: { type: "string" } } }
+          }
+        ]
+        const call = yield* sampleThrough(client, {
+          messages: [{ role: "user", content: { type: "text", text: "Weather in Oslo?" } }],
+          maxTokens: 100,
+          tools
+        })
+        assert.deepStrictEqual(call.content, [
+          { type: "tool_use", id: "u1", name: "weather", input: { city: "Oslo" } }
+        ])
+        assert.strictEqual(call.stopReason, "toolUse")
+        const answer = yield* sampleThrough(client, {
+          messages: [
+            { role: "user", content: { type: "text", text: "Weather in Oslo?" } },
+            { role: "assistant", content: call.content },
+            {
+              role: "user",
+              content: [
+                {
+                  type: "tool_result",
+                  toolUseId: "u1",
+                  content: [{ type: "text", text: "22 and sunny" }]
+                }
+              ]
+            }
+          ],
+          maxTokens: 100,
+          tools
+        })
+        assert.deepStrictEqual(answer.content, { type: "text", text: "Sunny." })
+        const history = seen[1]!
+        assert.deepStrictEqual(
+          history.map((m) => m.parts.map((p) => p._tag)),
+          [["UserPromptPart"], ["ToolCallPart"], ["ToolReturnPart"]]
+        )
+        const ret = history[2]!.parts[0] as Messages.ToolReturnPart
+        assert.deepStrictEqual(
+          [ret.toolName, ret.toolCallId, ret.content],
+          ["weather", "u1", "22 and sunny"]
+        )
+      })
+  )
+
+  it.scoped(
+    "a handler gets the request as sent (model preferences included); a failure is the server's error",
+    () =>
+      Effect.gen(function* () {
+        const got: Array<unknown> = []
+        const { client } = yield* pagedServer({
+          sampling: (params) =>
+            params.maxTokens > 10
+              ? Effect.sync(() => {
+                  got.push(params.modelPreferences)
+                  return {
+                    role: "assistant" as const,
+                    content: { type: "text" as const, text: "ok" },
+                    model: "mine"
+                  }
+                })
+              : Effect.fail("too few tokens")
+        })
+        const answer = yield* sampleThrough(client, {
+          messages: [{ role: "user", content: { type: "text", text: "hi" } }],
+          maxTokens: 20,
+          modelPreferences: { hints: [{ name: "fast" }], costPriority: 0.9 }
+        })
+        assert.strictEqual(answer.model, "mine")
+        assert.deepStrictEqual(got, [{ hints: [{ name: "fast" }], costPriority: 0.9 }])
+        const refused = yield* sampleThrough(client, {
+          messages: [{ role: "user", content: { type: "text", text: "hi" } }],
+          maxTokens: 5
+        })
+        assert.match(refused.failed, /too few tokens/)
+      })
+  )
+
+  it.scoped(
+    "a model's failure reaches the server as an error; a client without sampling refuses",
+    () =>
+      Effect.gen(function* () {
+        const model = yield* FunctionModel.make(() =>
+          Effect.fail(new AgentError.ModelAPIError({ modelName: "m", reason: "quota exceeded" }))
+        )
+        const { client } = yield* pagedServer({ sampling: model })
+        const failed = yield* sampleThrough(client, {
+          messages: [{ role: "user", content: { type: "text", text: "hi" } }],
+          maxTokens: 20
+        })
+        assert.match(failed.failed, /quota exceeded/)
+        const { client: plain } = yield* pagedServer()
+        const refused = yield* sampleThrough(plain, {
+          messages: [{ role: "user", content: { type: "text", text: "hi" } }],
+          maxTokens: 20
+        })
+        assert.isDefined(refused.failed)
+      })
+  )
+})
+
+describe("elicitation", () => {
+  it.scoped(
+    "a toolset's handler answers while the call waits; the tool's result reaches the model",
+    () =>
+      Effect.gen(function* () {
+        const asked: Array<unknown> = []
+        const fx = yield* McpToolset.stdio({
+          ...fixtureServer,
+          elicitation: (request) =>
+            Effect.sync(() => {
+              asked.push(request)
+              return { action: "accept" as const, content: { name: "Grace" } }
+            })
+        })
+        const result = yield* Agent.make({ toolsets: [fx] })
+          .run("who am I")
+          .pipe(
+            Effect.provide(
+              scripted([() => FunctionModel.toolCall("ask_user"), () => FunctionModel.text("ok")])
+            )
+          )
+        assert.strictEqual(partsOf(result.allMessages(), "ToolReturnPart")[0]!.content, "hi Grace")
+        assert.deepStrictEqual(asked, [
+          {
+            mode: "form",
+            message: "Your name?",
+            requestedSchema: {
+              type: "object",
+              properties: { name: { type: "string" } },
+              required: ["name"]
+            }
+          }
+        ])
+      }).pipe(Effect.scoped)
+  )
+
+  it.scoped("decline and cancel from a handler reach the server", () =>
+    Effect.gen(function* () {
+      const answers: Array<"decline" | "cancel"> = ["decline", "cancel"]
+      const { client } = yield* pagedServer({
+        elicitation: () => Effect.sync(() => ({ action: answers.shift()! }))
+      })
+      const ask = Effect.map(
+        client.callTool("elicit", {
+          params: {
+            message: "Email?",
+            requestedSchema: { type: "object", properties: { email: { type: "string" } } }
+          }
+        }),
+        (r) => JSON.parse((r.content[0] as { text: string }).text)
+      )
+      assert.deepStrictEqual(yield* ask, { action: "decline" })
+      assert.deepStrictEqual(yield* ask, { action: "cancel" })
+    })
+  )
+})
+
+describe("time limits, interruption and crashes on both call paths", () => {
+  const stats = (fx: McpToolset.McpToolset) =>
+    Effect.map(
+      fx.client.callTool("stats", {}),
+      (r) => r.structuredContent as { started: number; cancelled: Array<string> }
+    )
+
+  it.scoped(
+    "interrupting a run cancels its calls on the server, through `call` as through `start`",
+    () =>
+      Effect.gen(function* () {
+        const fx = yield* McpToolset.stdio({ ...fixtureServer, name: "fixture" })
+        for (const [toolset, tag] of [
+          [fx, "via-start"],
+          [effectPath(fx), "via-call"]
+        ] as const) {
+          const before = (yield* stats(fx)).started
+          const run = yield* Agent.make({ toolsets: [toolset] })
+            .run("wait")
+            .pipe(
+              Effect.provide(
+                scripted([
+                  () =>
+                    FunctionModel.toolCalls([
+                      { toolName: "slow", args: { tag: `${tag}-1` } },
+                      { toolName: "slow", args: { tag: `${tag}-2` } }
+                    ])
+                ])
+              ),
+              Effect.fork
+            )
+          yield* pollUntil(stats(fx), (s) => s.started >= before + 2)
+          yield* Fiber.interrupt(run)
+          const after = yield* pollUntil(
+            stats(fx),
+            (s) => s.cancelled.includes(`${tag}-1`) && s.cancelled.includes(`${tag}-2`)
+          )
+          assert.includeMembers(after.cancelled, [`${tag}-1`, `${tag}-2`])
+        }
+      }).pipe(TestServices.provideLive)
+  )
+
+  it.scoped("the agent's toolTimeout: a retry prompt and the call cancelled, on both paths", () =>
+    Effect.gen(function* () {
+      const fx = yield* McpToolset.stdio({ ...fixtureServer, name: "fixture" })
+      for (const [toolset, tag] of [
+        [fx, "agent-timeout-start"],
+        [effectPath(fx), "agent-timeout-call"]
+      ] as const) {
+        const result = yield* Agent.make({ toolsets: [toolset], toolTimeout: "300 millis" })
+          .run("slow")
+          .pipe(
+            Effect.provide(
+              scripted([
+                () => FunctionModel.toolCall("slow", { tag }),
+                () => FunctionModel.text("too slow")
+              ])
+            )
+          )
+        const [retry] = partsOf(result.allMessages(), "RetryPromptPart")
+        assert.strictEqual(retry!.content, "Timed out after 0.3 seconds.")
+        assert.strictEqual(retry!.toolName, "slow")
+        assert.strictEqual(result.output, "too slow")
+        yield* pollUntil(stats(fx), (s) => s.cancelled.includes(tag))
+      }
+    }).pipe(TestServices.provideLive)
+  )
+
+  it.scoped(
+    "a crash with other calls in flight: the run fails with the McpError, messages kept",
+    () =>
+      Effect.gen(function* () {
+        for (const path of ["start", "call"] as const) {
+          const fx = yield* McpToolset.stdio({ ...fixtureServer, name: "crashy", stderr: "ignore" })
+          const { exit, messages } = yield* CaptureRunMessages.capture(
+            Agent.make({ toolsets: [path === "start" ? fx : effectPath(fx)] })
+              .run("crash")
+              .pipe(
+                Effect.provide(
+                  scripted([
+                    () =>
+                      FunctionModel.toolCalls([
+                        { toolName: "slow", args: { tag: "bystander" }, toolCallId: "s" },
+                        { toolName: "crash", toolCallId: "c" },
+                        { toolName: "echo", args: { text: "fast" }, toolCallId: "e" }
+                      ]),
+                    () => FunctionModel.text("unreached")
+                  ])
+                )
+              )
+          )
+          assert.isTrue(Exit.isFailure(exit))
+          const failure = Exit.isFailure(exit) ? Cause.failureOption(exit.cause) : undefined
+          const error = failure?._tag === "Some" ? (failure.value as any) : undefined
+          assert.strictEqual(error?._tag, "McpError", path)
+          assert.strictEqual(error.server, "crashy")
+          assert.strictEqual(error.operation, "callTool")
+          assert.isTrue(error.isConnectionClosed)
+          assert.deepStrictEqual(
+            partsOf(messages, "ToolCallPart").map((p) => p.toolCallId),
+            ["s", "c", "e"]
+          )
+        }
+      })
   )
 })
