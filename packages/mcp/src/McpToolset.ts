@@ -41,6 +41,8 @@ import {
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Fiber from "effect/Fiber"
+import * as FiberSet from "effect/FiberSet"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
@@ -81,7 +83,8 @@ export interface ToolsetOptions {
    * How the server's questions to the user (`elicitation/create`) are answered:
    *
    * - a handler (`McpClient.ElicitationHandler`): answers at once, while the call waits — for an
-   *   application that can ask its user right away (a terminal, a live socket);
+   *   application that can ask its user right away (a terminal, a live socket). With
+   *   `fromClient` it replaces the session's handler (the session must offer elicitation);
    * - `"defer"`: the question goes to the agent's user through the deferred tools. The server
    *   gets `cancel`, and the call ends the run with `DeferredToolRequests`: it is listed in
    *   `approvals`, its metadata is `{ mcp, elicitation }` (the server's message and requested
@@ -265,26 +268,49 @@ export const fromClient = <const O extends ToolsetOptions = {}>(
       name: string,
       args: Record<string, unknown>
     ) => Effect.Effect<unknown, McpError | ModelRetry | ApprovalRequired, RunContext> = plain
-    if (options.elicitation === "defer") {
-      /** The call in flight (one at a time): the answer it resumes with, the question it got. */
-      let current: { answer: ElicitResult | undefined; asked?: ElicitRequestParams } | undefined
-      yield* Effect.try({
+    /** Answers the server's `elicitation/create` requests with `handler` from now on. */
+    const answerElicitations = (
+      handler: (
+        params: ElicitRequestParams,
+        signal: AbortSignal
+      ) => Promise<ElicitResult> | ElicitResult
+    ) =>
+      Effect.try({
         try: () =>
-          client.sdk.setRequestHandler(ElicitRequestSchema, async (request) => {
-            if (current === undefined) return { action: "cancel" }
-            if (current.answer !== undefined) return current.answer
-            current.asked ??= request.params
-            return { action: "cancel" }
-          }),
+          client.sdk.setRequestHandler(ElicitRequestSchema, (request, extra) =>
+            handler(request.params, extra.signal)
+          ),
         catch: (e) => e
       }).pipe(
         Effect.orDieWith(
           (e) =>
             new Error(
-              `McpToolset: elicitation "defer" needs a client that offers elicitation (connect it with an \`elicitation\` handler, or use McpToolset.stdio / http): ${String(e)}`
+              `McpToolset: elicitation needs a client that offers it (connect it with an \`elicitation\` handler, or use McpToolset.stdio / http): ${String(e)}`
             )
         )
       )
+    const elicitation = options.elicitation
+    // A handler given here answers for this session (`stdio` / `http` gave it to the client too).
+    if (typeof elicitation === "function") {
+      const runFork = yield* FiberSet.makeRuntime<never, ElicitResult, unknown>()
+      yield* answerElicitations((params, signal) => {
+        const fiber = runFork(elicitation(params))
+        const onAbort = () => fiber.unsafeInterruptAsFork(fiber.id())
+        signal.addEventListener("abort", onAbort, { once: true })
+        return Effect.runPromise(Fiber.join(fiber)).finally(() =>
+          signal.removeEventListener("abort", onAbort)
+        )
+      })
+    }
+    if (elicitation === "defer") {
+      /** The call in flight (one at a time): the answer it resumes with, the question it got. */
+      let current: { answer: ElicitResult | undefined; asked?: ElicitRequestParams } | undefined
+      yield* answerElicitations((params) => {
+        if (current === undefined) return { action: "cancel" }
+        if (current.answer !== undefined) return current.answer
+        current.asked ??= params
+        return { action: "cancel" }
+      })
       const lock = yield* Effect.makeSemaphore(1)
       call = (name, args) =>
         lock.withPermits(1)(

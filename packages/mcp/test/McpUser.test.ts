@@ -7,6 +7,7 @@ import {
   Agent,
   AgentError,
   CaptureRunMessages,
+  DeferredTools,
   FunctionModel,
   Messages,
   Toolset
@@ -651,6 +652,76 @@ describe("time limits, interruption and crashes on both call paths", () => {
             ["s", "c", "e"]
           )
         }
+      })
+  )
+})
+
+describe("elicitation through a toolset", () => {
+  it.scoped("fromClient with a handler answers the server's questions with it", () =>
+    Effect.gen(function* () {
+      // the session offers elicitation (its own handler refuses); the toolset's handler answers
+      const client = yield* McpClient.stdio({
+        ...fixtureServer,
+        elicitation: () => Effect.succeed({ action: "decline" as const })
+      })
+      const fx = yield* McpToolset.fromClient(client, {
+        elicitation: () => Effect.succeed({ action: "accept" as const, content: { name: "Lin" } })
+      })
+      const result = yield* Agent.make({ toolsets: [fx] })
+        .run("who am I")
+        .pipe(
+          Effect.provide(
+            scripted([() => FunctionModel.toolCall("ask_user"), () => FunctionModel.text("ok")])
+          )
+        )
+      assert.strictEqual(partsOf(result.allMessages(), "ToolReturnPart")[0]!.content, "hi Lin")
+    })
+  )
+
+  it.scoped(
+    '"defer" with two questions in one response: each call resumes with its own answer',
+    () =>
+      Effect.gen(function* () {
+        const fx = yield* McpToolset.stdio({
+          ...fixtureServer,
+          name: "fixture",
+          elicitation: "defer"
+        })
+        const agent = Agent.make({ toolsets: [fx] })
+        const model = scripted([
+          () =>
+            FunctionModel.toolCalls([
+              { toolName: "ask_user", toolCallId: "a" },
+              { toolName: "add", args: { a: 1, b: 2 }, toolCallId: "sum" },
+              { toolName: "ask_user", toolCallId: "b" }
+            ]),
+          (ms) =>
+            FunctionModel.text(
+              partsOf(ms, "ToolReturnPart")
+                .map((p) => `${p.toolCallId}=${p.contentText}`)
+                .join(" ")
+            )
+        ])
+        const first = yield* agent.run("twice").pipe(Effect.provide(model))
+        const requests = first.output
+        if (!DeferredTools.isDeferredToolRequests(requests)) return assert.fail("not deferred")
+        assert.deepStrictEqual(
+          requests.approvals.map((c) => c.toolCallId),
+          ["a", "b"]
+        )
+        const second = yield* agent
+          .run(undefined, {
+            messageHistory: first.allMessages(),
+            deferredToolResults: requests.buildResults({
+              approveAll: true,
+              metadata: {
+                a: McpToolset.elicitationAnswer({ action: "accept", content: { name: "Ann" } }),
+                b: McpToolset.elicitationAnswer({ action: "accept", content: { name: "Bob" } })
+              }
+            })
+          })
+          .pipe(Effect.provide(model))
+        assert.strictEqual(second.output, "a=hi Ann sum=3 b=hi Bob")
       })
   )
 })
