@@ -25,7 +25,7 @@
 import type * as Model from "@agentfx/core/Model"
 import type { CallEndService } from "@agentfx/core/Tool"
 import { Client } from "@modelcontextprotocol/sdk/client/index.js"
-import { SSEClientTransport } from "@modelcontextprotocol/sdk/client/sse.js"
+import { SSEClientTransport, SseError } from "@modelcontextprotocol/sdk/client/sse.js"
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js"
 import {
   StreamableHTTPClientTransport,
@@ -131,7 +131,8 @@ export interface HttpOptions extends Options {
   readonly headers?: Readonly<Record<string, string | Redacted.Redacted<string>>>
   /**
    * `"streamable"` (Streamable HTTP only), `"sse"` (the older HTTP+SSE transport only) or
-   * `"auto"` (default: Streamable HTTP, and HTTP+SSE when the server answers 4xx to it).
+   * `"auto"` (default: Streamable HTTP, and HTTP+SSE when the server answers 4xx to it — not
+   * 401 / 403, a rejected credential, which fails with that `status`).
    */
   readonly transport?: "auto" | "streamable" | "sse"
 }
@@ -230,17 +231,26 @@ const reveal = (
 
 const SDK_PREFIX = /^(MCP error -?\d+: )+/
 
+/** The HTTP status of a failed HTTP request (Streamable HTTP or HTTP+SSE), if it had one. */
+const httpStatus = (e: unknown): number | undefined => {
+  const status =
+    e instanceof StreamableHTTPError || e instanceof SseError ? (e.code as unknown) : undefined
+  return typeof status === "number" && status >= 100 && status < 600 ? status : undefined
+}
+
 const errorOf =
   (server: () => string, operation: Operation, target: string | undefined, closed: () => boolean) =>
   (e: unknown): McpError => {
     const code = e instanceof SdkMcpError ? e.code : closed() ? ConnectionClosed : undefined
+    const status = httpStatus(e)
     return new McpError({
       server: server(),
       operation,
       // The SDK prefixes "MCP error {code}: " (twice for a server's error): the code is a field.
       reason: e instanceof Error ? e.message.replace(SDK_PREFIX, "") : String(e),
       ...(code !== undefined ? { code } : {}),
-      ...(target !== undefined ? { target } : {})
+      ...(target !== undefined ? { target } : {}),
+      ...(status !== undefined ? { status } : {})
     })
   }
 
@@ -292,7 +302,7 @@ const end = async (client: Client): Promise<void> => {
   await client.close().catch(() => undefined)
 }
 
-/** Connects with the first transport that works (later ones are fallbacks on a 4xx answer). */
+/** Connects with the first transport that works (later ones are fallbacks on a 4xx answer but 401 / 403). */
 const connectWith = (
   transports: ReadonlyArray<() => Transport>,
   label: string,
@@ -310,12 +320,16 @@ const connectWith = (
             (e: unknown) => {
               // Whatever was started (a child process, an HTTP session) is stopped.
               void client.close().catch(() => undefined)
-              const status = e instanceof StreamableHTTPError ? e.code : undefined
+              // A 4xx means "not this transport" (404, 405…), except a rejected credential:
+              // the older transport would reject it too, and its error would hide this one.
+              const status = e instanceof StreamableHTTPError ? httpStatus(e) : undefined
               if (
                 i + 1 < transports.length &&
                 status !== undefined &&
                 status >= 400 &&
-                status < 500
+                status < 500 &&
+                status !== 401 &&
+                status !== 403
               ) {
                 i++
                 attempt()

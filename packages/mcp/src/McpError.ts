@@ -43,11 +43,18 @@ export class McpError extends Schema.TaggedError<McpError>()("McpError", {
   /** The JSON-RPC error code, when the server or the SDK gave one. */
   code: Schema.optionalWith(Schema.Number, { exact: true }),
   /** The tool, resource or prompt the request was about. */
-  target: Schema.optionalWith(Schema.String, { exact: true })
+  target: Schema.optionalWith(Schema.String, { exact: true }),
+  /** The HTTP status an HTTP server answered with (e.g. 401 for a rejected token). */
+  status: Schema.optionalWith(Schema.Number, { exact: true })
 }) {
   override get message(): string {
     const about = this.target === undefined ? "" : ` '${this.target}'`
-    const code = this.code === undefined ? "" : ` (code ${this.code})`
+    const code =
+      this.code !== undefined
+        ? ` (code ${this.code})`
+        : this.status !== undefined
+          ? ` (HTTP ${this.status})`
+          : ""
     return `MCP server '${this.server}': ${this.operation}${about} failed${code}: ${this.reason}`
   }
   /** The connection to the server is gone (it exited, crashed or the session was closed). */

@@ -154,6 +154,37 @@ describe("McpToolset over HTTP (loopback)", () => {
     }).pipe(Effect.scoped)
   )
 
+  it.effect("a rejected token is a typed connect error that never shows the token", () =>
+    Effect.gen(function* () {
+      const fixture = yield* httpFixture
+      for (const transport of ["auto", "streamable", "sse"] as const) {
+        const error = yield* Effect.flip(
+          Effect.scoped(
+            McpToolset.http(`${fixture.url}/auth/mcp`, {
+              transport,
+              headers: { authorization: Redacted.make("Bearer wrong-s3cret") }
+            })
+          )
+        )
+        assert.strictEqual(error._tag, "McpError")
+        assert.strictEqual(error.operation, "connect")
+        assert.strictEqual(error.server, `${fixture.url}/auth/mcp`)
+        assert.strictEqual(error.status, 401)
+        assert.include(error.message, "(HTTP 401)")
+        assert.notInclude(error.message, "s3cret")
+        assert.notInclude(JSON.stringify(error), "s3cret")
+        assert.notInclude(String(error), "s3cret")
+        // a rejected credential is not a reason to try the older transport
+        if (transport === "auto") assert.match(error.reason, /^Streamable HTTP error/)
+      }
+      // the right token connects
+      const ok = yield* McpToolset.http(`${fixture.url}/auth/mcp`, {
+        headers: { authorization: Redacted.make("Bearer letmein") }
+      })
+      assert.strictEqual(ok.client.server, "fixture")
+    }).pipe(Effect.scoped)
+  )
+
   it.effect("a server that is not there is a typed connect error", () =>
     Effect.gen(function* () {
       const error = yield* Effect.flip(
