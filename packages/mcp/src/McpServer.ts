@@ -20,7 +20,7 @@
  * @since 0.1.0
  */
 import type * as Agent from "@agentfx/core/Agent"
-import { ModelAPIError, UserError } from "@agentfx/core/AgentError"
+import { ModelAPIError, ToolFailed, UserError } from "@agentfx/core/AgentError"
 import {
   BinaryContent,
   type ModelMessage,
@@ -139,13 +139,55 @@ const errorResult = (text: string): CallToolResult => ({
 const failureText = (cause: Cause.Cause<unknown>): string => {
   const failure = Cause.failureOption(cause)
   if (failure._tag === "Some") {
-    const e = failure.value as { readonly reason?: unknown; readonly message?: unknown }
+    const e = failure.value as {
+      readonly _tag?: unknown
+      readonly reason?: unknown
+      readonly message?: unknown
+    }
     if (typeof e.reason === "string") return e.reason
-    if (typeof e.message === "string" && e.message !== "") return e.message
+    // a tagged error without a reason: its tag says what went wrong, its message the details
+    const tag = typeof e._tag === "string" ? e._tag : undefined
+    const message = typeof e.message === "string" && e.message !== "" ? e.message : undefined
+    if (tag !== undefined) return message === undefined ? tag : `${tag}: ${message}`
+    if (message !== undefined) return message
     return String(failure.value)
   }
   return "The tool failed unexpectedly."
 }
+
+/**
+ * Asks the client's user to approve a call of a tool that needs approval (`requiresApproval`,
+ * its predicate form included: there is no run to decide it with), through `elicitation/create`.
+ * Anything but an accepted answer — a decline, a cancel, a client that cannot ask — fails the
+ * call with the reason, which the client gets as an `isError` result.
+ */
+const approvedBy = (server: Server, name: string, args: unknown): Effect.Effect<void, ToolFailed> =>
+  Effect.tryPromise({
+    try: (signal) =>
+      server.elicitInput(
+        {
+          message: `Allow the tool '${name}' to run with ${JSON.stringify(args)}?`,
+          requestedSchema: { type: "object", properties: {} }
+        },
+        { signal }
+      ),
+    catch: (cause) =>
+      new ToolFailed({
+        reason: `The tool '${name}' needs the user's approval, which could not be asked: ${
+          cause instanceof Error ? cause.message : String(cause)
+        }`
+      })
+  }).pipe(
+    Effect.flatMap((answer) =>
+      answer.action === "accept"
+        ? Effect.void
+        : Effect.fail(
+            new ToolFailed({
+              reason: `The user did not approve the tool '${name}' (${answer.action}).`
+            })
+          )
+    )
+  )
 
 interface Served {
   readonly definition: WireTool
@@ -180,6 +222,11 @@ export const make = <R = never>(options: Options<R>): Effect.Effect<Server, User
     }
     for (const tool of options.tools ?? []) {
       const d = tool.definition
+      // No run here to stop for approval: the client's user is asked (elicitation) instead.
+      const approval =
+        tool.requiresApproval === undefined || tool.requiresApproval === false
+          ? undefined
+          : (args: unknown) => approvedBy(server, d.name, args)
       yield* add({
         definition: {
           name: d.name,
@@ -187,11 +234,13 @@ export const make = <R = never>(options: Options<R>): Effect.Effect<Server, User
           inputSchema: d.parametersJsonSchema as WireTool["inputSchema"]
         },
         call: (args) =>
-          Effect.flatMap(tool.decodeArgs(args), (decoded) =>
-            tool.validate === undefined
-              ? tool.handler(decoded)
-              : Effect.zipRight(tool.validate(decoded), tool.handler(decoded))
-          )
+          Effect.flatMap(tool.decodeArgs(args), (decoded) => {
+            const run =
+              tool.validate === undefined
+                ? tool.handler(decoded)
+                : Effect.zipRight(tool.validate(decoded), tool.handler(decoded))
+            return approval === undefined ? run : Effect.zipRight(approval(decoded), run)
+          })
       })
     }
     for (const entry of options.agents ?? []) {
