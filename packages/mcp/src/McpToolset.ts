@@ -389,8 +389,6 @@ export const fromClient = <const O extends ToolsetOptions = {}>(
     let listedAt = received()
     const first = build(yield* client.listTools)
     const ref = yield* SubscriptionRef.make(first)
-    // A server that never announces list changes gets a fixed toolset: the run loop lists it once.
-    const dynamic = client.capabilities?.tools?.listChanged === true
     /**
      * Lists the tools again if a notification came since the last listing. A run's step and
      * `current` wait for it: over stdio a notification the server sends before a result
@@ -417,19 +415,18 @@ export const fromClient = <const O extends ToolsetOptions = {}>(
         ? SubscriptionRef.get(ref)
         : Effect.zipRight(relist, SubscriptionRef.get(ref))
     )
-    if (dynamic) {
-      const changes = yield* client.listChanges
-      yield* changes.pipe(
-        Stream.filter((c) => c === "tools"),
-        // a client not made by `McpClient` has no count: every notification lists again
-        Stream.runForEach(() => (version === undefined ? listAgain : relist)),
-        Effect.forkScoped
-      )
-    }
-    const toolset = Toolset.make<McpError | ApprovalRequired, never>(
-      () => fresh,
-      dynamic ? undefined : first
-    ) as McpToolset<DeferralOf<O>>
+    // Every server is listened to, announced `listChanged` or not: the SDK lets a server with
+    // `tools: {}` send the notification, and such a list is not fixed (no `fixed` list).
+    const changes = yield* client.listChanges
+    yield* changes.pipe(
+      Stream.filter((c) => c === "tools"),
+      // a client not made by `McpClient` has no count: every notification lists again
+      Stream.runForEach(() => (version === undefined ? listAgain : relist)),
+      Effect.forkScoped
+    )
+    const toolset = Toolset.make<McpError | ApprovalRequired, never>(() => fresh) as McpToolset<
+      DeferralOf<O>
+    >
     return Object.assign(toolset, {
       client,
       current: Effect.map(fresh, (tools) => tools.map((t) => t.definition)),

@@ -725,3 +725,58 @@ describe("elicitation through a toolset", () => {
       })
   )
 })
+
+describe("a server that changes its tools without announcing listChanged", () => {
+  it.scoped("its tools/list_changed is still honoured: the next step offers the new list", () =>
+    Effect.gen(function* () {
+      // capabilities `tools: {}` (no `listChanged`): the SDK still lets it send the notification
+      const server = new Server(
+        { name: "quiet", version: "1.0.0" },
+        { capabilities: { tools: {} } }
+      )
+      const tools = [{ name: "grow", inputSchema: { type: "object" as const, properties: {} } }]
+      server.setRequestHandler(ListToolsRequestSchema, () => ({ tools }))
+      server.setRequestHandler(CallToolRequestSchema, async (r) => {
+        if (r.params.name === "grow") {
+          tools.push({ name: "grown", inputSchema: { type: "object", properties: {} } })
+          await server.sendToolListChanged()
+          return { content: [{ type: "text" as const, text: "grew" }] }
+        }
+        return { content: [{ type: "text" as const, text: `called ${r.params.name}` }] }
+      })
+      const [clientSide, serverSide] = InMemoryTransport.createLinkedPair()
+      yield* Effect.acquireRelease(
+        Effect.promise(() => server.connect(serverSide)),
+        () => Effect.promise(() => server.close())
+      )
+      const client = yield* McpClient.connect(() => clientSide, { label: "quiet" })
+      assert.isUndefined(client.capabilities?.tools?.listChanged)
+      const toolset = yield* McpToolset.fromClient(client)
+      const offered: Array<ReadonlyArray<string>> = []
+      const result = yield* Agent.make({ toolsets: [toolset] })
+        .run("grow")
+        .pipe(
+          Effect.provide(
+            FunctionModel.layer((messages, info) => {
+              offered.push(info.functionTools.map((t) => t.name))
+              const turn = messages.filter((m) => m._tag === "ModelResponse").length
+              return turn === 0
+                ? FunctionModel.toolCall("grow")
+                : turn === 1
+                  ? FunctionModel.toolCall("grown")
+                  : FunctionModel.text("done")
+            })
+          )
+        )
+      assert.deepStrictEqual(offered.slice(0, 2), [["grow"], ["grow", "grown"]])
+      assert.deepStrictEqual(
+        partsOf(result.allMessages(), "ToolReturnPart").map((p) => p.content),
+        ["grew", "called grown"]
+      )
+      assert.deepStrictEqual(
+        (yield* toolset.current).map((d) => d.name),
+        ["grow", "grown"]
+      )
+    })
+  )
+})
