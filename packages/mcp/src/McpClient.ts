@@ -213,6 +213,9 @@ class CancelSignal {
   }
 }
 
+/** How long a server that broke a stream has to answer a `ping` (see `fromSdk`). */
+const PROBE_MILLIS = 5_000
+
 /** The SDK's default request timeout. */
 const DEFAULT_TIMEOUT = 60_000
 
@@ -388,6 +391,36 @@ const fromSdk = (
     sdk.onclose = () => {
       closed = true
       previousOnClose?.()
+    }
+    // Over HTTP a server that goes away mid-call only breaks the stream the answer was to come
+    // on: the SDK reports it here and leaves the request waiting for its timeout. On any
+    // transport error, one `ping` (a few seconds at most) asks whether the server is still
+    // there; if it cannot be reached, or no longer knows the session, the session is closed
+    // and every request in flight fails at once as a closed connection.
+    let probing = false
+    const previousOnError = sdk.onerror
+    sdk.onerror = (error) => {
+      previousOnError?.(error)
+      if (
+        closed ||
+        probing ||
+        !(
+          sdk.transport instanceof StreamableHTTPClientTransport ||
+          sdk.transport instanceof SSEClientTransport
+        )
+      )
+        return
+      probing = true
+      sdk.ping({ timeout: PROBE_MILLIS }).then(
+        () => {
+          probing = false
+        },
+        (e: unknown) => {
+          probing = false
+          // a JSON-RPC error (a timeout included) came from a server that is still there
+          if (!(e instanceof SdkMcpError) && !closed) void sdk.close().catch(() => undefined)
+        }
+      )
     }
     const timeout = millis(options.timeout) ?? DEFAULT_TIMEOUT
     const run = yield* FiberSet.makeRuntime<never, unknown, unknown>()

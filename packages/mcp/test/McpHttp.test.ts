@@ -1,10 +1,13 @@
-import { Agent, FunctionModel } from "@agentfx/core"
-import { McpClient, McpToolset } from "@agentfx/mcp"
+import { Agent, CaptureRunMessages, FunctionModel } from "@agentfx/core"
+import { McpClient, type McpError, McpToolset } from "@agentfx/mcp"
 import { assert, describe, it } from "@effect/vitest"
+import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
+import * as TestServices from "effect/TestServices"
 import { httpFixture } from "./fixtures/http.js"
 import { partsOf, pollUntil, scripted } from "./support/scripted.js"
 
@@ -183,6 +186,54 @@ describe("McpToolset over HTTP (loopback)", () => {
       })
       assert.strictEqual(ok.client.server, "fixture")
     }).pipe(Effect.scoped)
+  )
+
+  it.effect(
+    "a server that goes away mid-call fails the run with a typed McpError; messages kept",
+    () =>
+      Effect.forEach(["/mcp", "/sse"], (path) =>
+        Effect.gen(function* () {
+          const fixture = yield* httpFixture
+          const fx = yield* McpToolset.http(`${fixture.url}${path}`, { name: "remote" })
+          const stats = Effect.map(
+            fx.client.callTool("stats", {}),
+            (r) => r.structuredContent as { started: number }
+          )
+          const run = yield* CaptureRunMessages.capture(
+            Agent.make({ toolsets: [fx] })
+              .run("slow")
+              .pipe(
+                Effect.provide(
+                  scripted([
+                    () => FunctionModel.toolCall("slow", { tag: "cut" }),
+                    () => FunctionModel.text("unreached")
+                  ])
+                )
+              )
+          ).pipe(Effect.fork)
+          yield* pollUntil(stats, (s) => s.started >= 1)
+          fixture.crash()
+          const { exit, messages } = yield* Fiber.join(run).pipe(
+            Effect.timeoutFail({
+              duration: "10 seconds",
+              onTimeout: () => new Error("the run hangs after the server went away")
+            }),
+            TestServices.provideLive
+          )
+          assert.isTrue(Exit.isFailure(exit))
+          const failure = Exit.isFailure(exit) ? Cause.failureOption(exit.cause) : undefined
+          const error = failure?._tag === "Some" ? (failure.value as McpError.McpError) : undefined
+          assert.strictEqual(error?._tag, "McpError")
+          assert.strictEqual(error!.server, "remote")
+          assert.strictEqual(error!.operation, "callTool")
+          assert.strictEqual(error!.target, "slow")
+          assert.isTrue(error!.isConnectionClosed)
+          assert.deepStrictEqual(
+            partsOf(messages, "ToolCallPart").map((p) => p.toolName),
+            ["slow"]
+          )
+        }).pipe(Effect.scoped)
+      )
   )
 
   it.effect("a server that is not there is a typed connect error", () =>
