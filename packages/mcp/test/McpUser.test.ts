@@ -27,6 +27,7 @@ import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import * as Stream from "effect/Stream"
 import * as TestServices from "effect/TestServices"
 import { fixtureServer, partsOf, pollUntil, scripted } from "./support/scripted.js"
 
@@ -776,6 +777,87 @@ describe("a server that changes its tools without announcing listChanged", () =>
       assert.deepStrictEqual(
         (yield* toolset.current).map((d) => d.name),
         ["grow", "grown"]
+      )
+    })
+  )
+})
+
+describe("events of a watched run", () => {
+  const watched = [
+    ["fx_add", { a: 1, b: 2 }, "add"],
+    ["fx_divide", { a: 1, b: 0 }, "div"],
+    ["fx_weather", { city: "Rome" }, "wx"],
+    ["fx_media", {}, "media"]
+  ] as const
+  it.scoped("tool call and result events carry each call's part, the same on both paths", () =>
+    Effect.gen(function* () {
+      const fx = yield* McpToolset.stdio({ ...fixtureServer, name: "fixture", prefix: "fx" })
+      const watch = (toolset: Toolset.Toolset<any, any>) =>
+        Effect.gen(function* () {
+          const events: Array<any> = []
+          yield* Agent.make({ toolsets: [toolset] })
+            .run("all", { onEvent: (e) => events.push(e) })
+            .pipe(
+              Effect.provide(
+                FunctionModel.layer(undefined, {
+                  stream: (messages) =>
+                    messages.some((m) => m._tag === "ModelResponse")
+                      ? Stream.make("ok")
+                      : Stream.make(
+                          Object.fromEntries(
+                            watched.map((c, i) => [
+                              i,
+                              { name: c[0], jsonArgs: JSON.stringify(c[1]), toolCallId: c[2] }
+                            ])
+                          )
+                        )
+                })
+              )
+            )
+          const calls = events
+            .filter((e) => e._tag === "FunctionToolCallEvent")
+            .map((e) => [e.part.toolName, e.part.toolCallId])
+          const results = events
+            .filter((e) => e._tag === "FunctionToolResultEvent")
+            .map((e) => ({
+              tag: e.result._tag,
+              id: e.result.toolCallId,
+              name: e.result.toolName,
+              content: e.result.content,
+              files: e.result._tag === "ToolReturnPart" ? e.result.files.length : undefined
+            }))
+            .sort((a, b) => a.id.localeCompare(b.id))
+          return { calls, results }
+        })
+      const viaStart = yield* watch(fx)
+      const viaCall = yield* watch(effectPath(fx))
+      assert.deepStrictEqual(viaStart.calls, [
+        ["fx_add", "add"],
+        ["fx_divide", "div"],
+        ["fx_weather", "wx"],
+        ["fx_media", "media"]
+      ])
+      assert.deepStrictEqual(
+        viaStart.results.map((r) => [r.id, r.tag, r.name]),
+        [
+          ["add", "ToolReturnPart", "fx_add"],
+          ["div", "RetryPromptPart", "fx_divide"],
+          ["media", "ToolReturnPart", "fx_media"],
+          ["wx", "ToolReturnPart", "fx_weather"]
+        ]
+      )
+      assert.strictEqual(viaStart.results[0]!.content, "3")
+      assert.strictEqual(viaStart.results[1]!.content, "Cannot divide by zero: pick another b.")
+      assert.strictEqual(viaStart.results[2]!.files, 2)
+      assert.deepStrictEqual(viaStart.results[3]!.content, {
+        city: "Rome",
+        celsius: 21,
+        sky: "clear"
+      })
+      assert.deepStrictEqual(viaCall.calls, viaStart.calls)
+      assert.deepStrictEqual(
+        viaCall.results.map((r) => [r.id, r.tag, r.name, r.files]),
+        viaStart.results.map((r) => [r.id, r.tag, r.name, r.files])
       )
     })
   )
