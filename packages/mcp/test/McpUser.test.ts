@@ -3,6 +3,8 @@
  * through both call paths (`start` and `call`), retries running out, pagination, sampling and
  * elicitation details. Each test starts its own fixture server (stdio) or uses an in-memory one.
  */
+import { realpathSync } from "node:fs"
+import { fileURLToPath } from "node:url"
 import {
   Agent,
   AgentError,
@@ -27,6 +29,7 @@ import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
 import * as TestServices from "effect/TestServices"
 import { fixtureServer, partsOf, pollUntil, scripted } from "./support/scripted.js"
@@ -858,6 +861,87 @@ describe("events of a watched run", () => {
       assert.deepStrictEqual(
         viaCall.results.map((r) => [r.id, r.tag, r.name, r.files]),
         viaStart.results.map((r) => [r.id, r.tag, r.name, r.files])
+      )
+    })
+  )
+})
+
+describe("options a user relies on", () => {
+  const packageDir = fileURLToPath(new URL("..", import.meta.url))
+  it.scoped("stdio env (Redacted values revealed only to the child) and cwd", () =>
+    Effect.gen(function* () {
+      const client = yield* McpClient.stdio({
+        ...fixtureServer,
+        env: { MCP_TOKEN: Redacted.make("t0ken"), MCP_PLAIN: "plain" },
+        cwd: packageDir
+      })
+      const read = (name: string) =>
+        Effect.map(client.callTool("env", { name }), (r) =>
+          JSON.parse((r.content[0] as { text: string }).text)
+        )
+      const token = yield* read("MCP_TOKEN")
+      assert.strictEqual(token.value, "t0ken")
+      assert.strictEqual(realpathSync(token.cwd), realpathSync(packageDir))
+      assert.strictEqual((yield* read("MCP_PLAIN")).value, "plain")
+      // the rest of this process's environment is not passed on; PATH is
+      process.env.MCP_TEST_LEAK = "leak"
+      const other = yield* McpClient.stdio(fixtureServer)
+      const leak = yield* Effect.map(other.callTool("env", { name: "MCP_TEST_LEAK" }), (r) =>
+        JSON.parse((r.content[0] as { text: string }).text)
+      )
+      delete process.env.MCP_TEST_LEAK
+      assert.isNull(leak.value)
+      assert.isString((yield* read("PATH")).value)
+    })
+  )
+
+  it.scoped("two servers side by side with prefixes; include hides a tool from the model", () =>
+    Effect.gen(function* () {
+      const a = yield* McpToolset.stdio({
+        ...fixtureServer,
+        prefix: "a",
+        include: (t) => t.name === "echo"
+      })
+      const b = yield* McpToolset.stdio({
+        ...fixtureServer,
+        prefix: "b",
+        include: (t) => t.name !== "crash"
+      })
+      assert.deepStrictEqual(
+        (yield* a.current).map((d) => d.name),
+        ["a_echo"]
+      )
+      assert.notInclude(
+        (yield* b.current).map((d) => d.name),
+        "b_crash"
+      )
+      const result = yield* Agent.make({ toolsets: [a, b] })
+        .run("both")
+        .pipe(
+          Effect.provide(
+            scripted([
+              () =>
+                FunctionModel.toolCalls([
+                  { toolName: "a_echo", args: { text: "from a" }, toolCallId: "1" },
+                  { toolName: "b_echo", args: { text: "from b" }, toolCallId: "2" },
+                  { toolName: "a_add", args: { a: 1, b: 1 }, toolCallId: "3" }
+                ]),
+              () => FunctionModel.text("ok")
+            ])
+          )
+        )
+      const parts = (result.allMessages()[2] as Messages.ModelRequest).parts
+      assert.deepStrictEqual(
+        parts.map((p) => [p._tag, (p as Messages.ToolReturnPart).toolCallId]),
+        [
+          ["ToolReturnPart", "1"],
+          ["ToolReturnPart", "2"],
+          ["RetryPromptPart", "3"]
+        ]
+      )
+      assert.deepStrictEqual(
+        partsOf(result.allMessages(), "ToolReturnPart").map((p) => p.content),
+        ["from a", "from b"]
       )
     })
   )
