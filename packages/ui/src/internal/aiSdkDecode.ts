@@ -6,7 +6,7 @@ import { AgentError, DeferredTools, Messages } from "@agentfx/core"
 import * as Either from "effect/Either"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
-import { dataUrlContent, toolContentOfJson } from "./common.js"
+import { dataUrlContent, toolContentOfJson, urlContent } from "./common.js"
 
 const optional = <S extends Schema.Schema.Any>(s: S) => Schema.optionalWith(s, { exact: true })
 const Metadata = Schema.Record({ key: Schema.String, value: Schema.Unknown })
@@ -99,15 +99,7 @@ const fileContent = (part: typeof FilePart.Type): Messages.UserContent => {
       ...identifier
     })
   }
-  const fields = { url: part.url, mediaType: part.mediaType, ...identifier }
-  const kind = part.mediaType.split("/")[0]
-  return kind === "image"
-    ? new Messages.ImageUrl(fields)
-    : kind === "audio"
-      ? new Messages.AudioUrl(fields)
-      : kind === "video"
-        ? new Messages.VideoUrl(fields)
-        : new Messages.DocumentUrl(fields)
+  return urlContent({ url: part.url, mediaType: part.mediaType, ...identifier })
 }
 
 const toolArgs = (part: typeof ToolPart.Type): Messages.ToolArgs => {

@@ -80,6 +80,22 @@ export const dataUrlContent = (
   return { data: new Uint8Array(bytes), mediaType: data[1]!.split(";")[0]! }
 }
 
+/** A file at a URL as the URL content of its media type's kind (a document for any other). */
+export const urlContent = (fields: {
+  readonly url: string
+  readonly mediaType: string
+  readonly identifier?: string
+}): Messages.FileContent => {
+  const kind = fields.mediaType.split("/")[0]
+  return kind === "image"
+    ? new Messages.ImageUrl(fields)
+    : kind === "audio"
+      ? new Messages.AudioUrl(fields)
+      : kind === "video"
+        ? new Messages.VideoUrl(fields)
+        : new Messages.DocumentUrl(fields)
+}
+
 const hasOnly = (u: object, keys: ReadonlyArray<string>): boolean =>
   Object.keys(u).every((k) => keys.includes(k))
 
@@ -104,15 +120,7 @@ const fileOfJson = (u: unknown): Messages.FileContent | undefined => {
       })
     }
     if (mediaType === undefined) return undefined
-    const kind = mediaType.split("/")[0]
-    const fields = { url: f.url, mediaType }
-    return kind === "image"
-      ? new Messages.ImageUrl(fields)
-      : kind === "audio"
-        ? new Messages.AudioUrl(fields)
-        : kind === "video"
-          ? new Messages.VideoUrl(fields)
-          : new Messages.DocumentUrl(fields)
+    return urlContent({ url: f.url, mediaType })
   }
   if (
     typeof f.fileId === "string" &&
