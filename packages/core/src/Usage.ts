@@ -150,7 +150,7 @@ const opt = Schema.optionalWith(Schema.Number, { exact: true })
 
 /** The message of a token limit exceeded by the run so far. */
 const exceeded = (what: string, limitValue: number, value: number): string =>
-  `Exceeded the ${what} limit of ${limitValue} (${what}=${value})`
+  `Exceeded the ${what}_limit of ${limitValue} (${what}=${value})`
 
 /** The violation of `limit` when `value` is over its set `limitValue`, with `message`. */
 const over = (
@@ -202,7 +202,7 @@ export class UsageLimits extends Schema.Class<UsageLimits>("UsageLimits")({
         limit: "requestLimit",
         limitValue: this.requestLimit,
         value: usage.requests + 1,
-        message: `The next request would exceed the request limit of ${this.requestLimit}`
+        message: `The next request would exceed the request_limit of ${this.requestLimit}`
       })
     }
     if (this.costLimit !== undefined && usage.cost !== undefined && usage.cost >= this.costLimit) {
@@ -210,7 +210,7 @@ export class UsageLimits extends Schema.Class<UsageLimits>("UsageLimits")({
         limit: "costLimit",
         limitValue: this.costLimit,
         value: usage.cost,
-        message: `The next request would exceed the cost limit of $${this.costLimit} (cost=$${usage.cost} already spent)`
+        message: `The next request would exceed the cost_limit of $${this.costLimit} (cost=$${usage.cost} already spent)`
       })
     }
     return this.checkTokens(usage)
@@ -222,7 +222,7 @@ export class UsageLimits extends Schema.Class<UsageLimits>("UsageLimits")({
    */
   checkCountedRequest(usage: RunUsage, counted: RequestUsage): Option.Option<LimitViolation> {
     const next = (what: string, limitValue: number, value: number) =>
-      `The next request would exceed the ${what} limit of ${limitValue} (${what}=${value})`
+      `The next request would exceed the ${what}_limit of ${limitValue} (${what}=${value})`
     const input = usage.inputTokens + counted.inputTokens
     const total = usage.totalTokens + counted.totalTokens
     return over("inputTokensLimit", this.inputTokensLimit, input, "input_tokens", next).pipe(
@@ -257,7 +257,7 @@ export class UsageLimits extends Schema.Class<UsageLimits>("UsageLimits")({
               limit: "costLimit",
               limitValue: this.costLimit,
               value: usage.cost,
-              message: `Exceeded the cost limit of $${this.costLimit} (cost=$${usage.cost})`
+              message: `Exceeded the cost_limit of $${this.costLimit} (cost=$${usage.cost})`
             })
           : Option.none()
       )
@@ -276,7 +276,7 @@ export class UsageLimits extends Schema.Class<UsageLimits>("UsageLimits")({
           limit: "perRequestInputTokensLimit",
           limitValue: this.perRequestInputTokensLimit,
           value: request.inputTokens,
-          message: `Exceeded the per-request input_tokens limit of ${this.perRequestInputTokensLimit} (input_tokens=${request.inputTokens})`
+          message: `Exceeded the per_request_input_tokens_limit of ${this.perRequestInputTokensLimit} (input_tokens=${request.inputTokens})`
         })
       : Option.none()
   }
@@ -288,7 +288,7 @@ export class UsageLimits extends Schema.Class<UsageLimits>("UsageLimits")({
         limit: "toolCallsLimit",
         limitValue: this.toolCallsLimit,
         value: usage.toolCalls + projected,
-        message: `The next tool call(s) would exceed the tool calls limit of ${this.toolCallsLimit} (tool_calls=${usage.toolCalls + projected})`
+        message: `The next tool call(s) would exceed the tool_calls_limit of ${this.toolCallsLimit} (tool_calls=${usage.toolCalls + projected})`
       })
     }
     return Option.none()

@@ -185,7 +185,7 @@ describe("UsageLimits.costLimit", () => {
       assert.strictEqual(e.limit, "costLimit")
       assert.strictEqual(e.limitValue, 0.0002)
       assert.closeTo(e.value, 0.0003, 1e-12)
-      assert.include(e.message, "cost limit of $0.0002")
+      assert.include(e.message, "cost_limit of $0.0002")
       assert.deepStrictEqual(
         e.messages.map((m) => m._tag),
         ["ModelRequest", "ModelResponse"]
@@ -206,7 +206,7 @@ describe("UsageLimits.costLimit", () => {
       const e = exit.cause.error as AgentError.UsageLimitExceeded
       assert.strictEqual(e._tag, "UsageLimitExceeded")
       assert.strictEqual(e.limit, "costLimit")
-      assert.include(e.message, "The next request would exceed the cost limit of $0.0003")
+      assert.include(e.message, "The next request would exceed the cost_limit of $0.0003")
       // The tool call was answered before the check: the history is complete up to the request.
       assert.deepStrictEqual(
         e.messages.map((m) => m._tag),

@@ -121,7 +121,7 @@ describe("UsageLimits.countTokensBeforeRequest", () => {
       assert.strictEqual(error.value, 31)
       assert.strictEqual(
         error.message,
-        "The next request would exceed the input_tokens limit of 30 (input_tokens=31)"
+        "The next request would exceed the input_tokens_limit of 30 (input_tokens=31)"
       )
       // Nothing is lost: the history up to the request that was not sent.
       assert.deepStrictEqual(
@@ -160,7 +160,7 @@ describe("UsageLimits.countTokensBeforeRequest", () => {
         assert.strictEqual(error.value, spent + 21)
         assert.strictEqual(
           error.message,
-          `The next request would exceed the total_tokens limit of ${limit} (total_tokens=${spent + 21})`
+          `The next request would exceed the total_tokens_limit of ${limit} (total_tokens=${spent + 21})`
         )
       })
   )
@@ -225,7 +225,7 @@ describe("UsageLimits.countTokensBeforeRequest", () => {
     const v = limits.checkCountedRequest(run, new Usage.RequestUsage({ inputTokens: 19 }))
     assert.deepStrictEqual(
       v._tag === "Some" ? v.value.message : undefined,
-      "The next request would exceed the input_tokens limit of 18 (input_tokens=19)"
+      "The next request would exceed the input_tokens_limit of 18 (input_tokens=19)"
     )
     const t = limits.checkCountedRequest(
       new Usage.RunUsage({ inputTokens: 5, outputTokens: 8 }),

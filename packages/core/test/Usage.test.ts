@@ -55,7 +55,7 @@ describe("RequestUsage / RunUsage", () => {
 })
 
 describe("UsageLimits", () => {
-  it("a request limit of N allows exactly N requests", () => {
+  it("a request_limit of N allows exactly N requests", () => {
     const limits = new Usage.UsageLimits({ requestLimit: 3 })
     let usage = Usage.RunUsage.empty
     let allowed = 0
@@ -69,7 +69,7 @@ describe("UsageLimits", () => {
     assert.strictEqual(violation.limit, "requestLimit")
     assert.strictEqual(violation.limitValue, 3)
     assert.strictEqual(violation.value, 4)
-    assert.include(violation.message, "request limit of 3")
+    assert.include(violation.message, "request_limit of 3")
   })
 
   it("the default request limit is 50; null disables it", () => {

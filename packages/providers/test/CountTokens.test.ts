@@ -493,7 +493,7 @@ describe("Model.countTokens (recorded)", () => {
           const e = error as AgentError.UsageLimitExceeded
           assert.strictEqual(
             e.message,
-            `The next request would exceed the input_tokens limit of 18 (input_tokens=${k.tokens})`
+            `The next request would exceed the input_tokens_limit of 18 (input_tokens=${k.tokens})`
           )
           assert.strictEqual(e.limit, "inputTokensLimit")
           assert.strictEqual(e.value, k.tokens)

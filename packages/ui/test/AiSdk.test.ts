@@ -182,7 +182,7 @@ describe("UiStream.aiSdkChunks", () => {
       })
       assert.deepStrictEqual(out.at(-1), {
         type: "error",
-        errorText: "UsageLimitExceeded: The next request would exceed the request limit of 1"
+        errorText: "UsageLimitExceeded: The next request would exceed the request_limit of 1"
       })
       // both tool outputs reached the client before the error
       assert.deepStrictEqual(

@@ -65,7 +65,7 @@ export const preflight = (
                 limit: "costLimit",
                 limitValue: budget.limit,
                 value: total,
-                reason: `The next request would exceed the cost limit of $${budget.limit} (estimated cost=$${total}: $${spent ?? 0} spent, at least $${next} for the next request)`
+                reason: `The next request would exceed the cost_limit of $${budget.limit} (estimated cost=$${total}: $${spent ?? 0} spent, at least $${next} for the next request)`
               })
             )
           : Effect.void
