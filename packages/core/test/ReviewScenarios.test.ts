@@ -1,0 +1,498 @@
+/** End-to-end scenarios a user of the README would check: history after every failure, limits, streaming. */
+import { assert, describe, it } from "@effect/vitest"
+import * as Chunk from "effect/Chunk"
+import * as Effect from "effect/Effect"
+import * as Ref from "effect/Ref"
+import * as Schema from "effect/Schema"
+import * as Stream from "effect/Stream"
+import { finalResultOutput } from "./support/output.js"
+import {
+  Agent,
+  AgentError,
+  CaptureRunMessages,
+  DeferredTools,
+  FunctionModel,
+  Messages,
+  RunContext,
+  Tool,
+  Usage
+} from "@agentfx/core"
+
+const responsesSoFar = (messages: ReadonlyArray<Messages.ModelMessage>) =>
+  messages.filter((m) => m._tag === "ModelResponse").length
+
+describe("review scenarios", () => {
+  it.effect("toolCallsLimit N allows a batch of exactly N calls", () =>
+    Effect.gen(function* () {
+      const t = Tool.make("t", {
+        parameters: Schema.Struct({}),
+        handler: () => Effect.succeed("ok")
+      })
+      const model = FunctionModel.layer((messages) =>
+        responsesSoFar(messages) === 0
+          ? FunctionModel.toolCalls([{ toolName: "t" }, { toolName: "t" }])
+          : FunctionModel.text("done")
+      )
+      const agent = Agent.make({ tools: [t] })
+      const result = yield* agent
+        .run("go", { usageLimits: new Usage.UsageLimits({ toolCallsLimit: 2 }) })
+        .pipe(Effect.provide(model))
+      assert.strictEqual(result.output, "done")
+      assert.strictEqual(result.usage.toolCalls, 2)
+      assert.strictEqual(result.usage.requests, 2)
+    })
+  )
+
+  it.effect("RunContext tells a tool its name, call id, step and retry", () =>
+    Effect.gen(function* () {
+      const seen = yield* Ref.make<Array<string>>([])
+      const t = Tool.make("probe", {
+        parameters: Schema.Struct({}),
+        retries: 1,
+        handler: () =>
+          Effect.gen(function* () {
+            const ctx = yield* RunContext.RunContext
+            yield* Ref.update(seen, (a) => [
+              ...a,
+              `${ctx.toolName}/${ctx.toolCallId}/${ctx.runStep}/${ctx.retry}/${ctx.usage.requests}`
+            ])
+            if (ctx.retry === 0) return yield* new AgentError.ModelRetry({ reason: "again" })
+            return "fine"
+          })
+      })
+      const model = FunctionModel.layer((messages) => {
+        const n = responsesSoFar(messages)
+        if (n < 2) return FunctionModel.toolCall("probe", {}, `id${n}`)
+        return FunctionModel.text("done")
+      })
+      const result = yield* Agent.make({ tools: [t] })
+        .run("go")
+        .pipe(Effect.provide(model))
+      assert.strictEqual(result.output, "done")
+      assert.deepStrictEqual(yield* Ref.get(seen), ["probe/id0/1/0/1", "probe/id1/2/1/2"])
+    })
+  )
+
+  it.effect("bad tool arguments past retries: the error carries the whole conversation", () =>
+    Effect.gen(function* () {
+      const t = Tool.make("t", {
+        parameters: Schema.Struct({ n: Schema.Number }),
+        retries: 1,
+        handler: () => Effect.succeed("ok")
+      })
+      const model = FunctionModel.layer(() => FunctionModel.toolCall("t", { n: "x" }))
+      const error = yield* Agent.make({ tools: [t] })
+        .run("go")
+        .pipe(Effect.provide(model), Effect.flip)
+      assert.strictEqual(error._tag, "UnexpectedModelBehavior")
+      if (error._tag === "UnexpectedModelBehavior") {
+        // request, response, retry, response
+        assert.strictEqual(error.messages.length, 4)
+        assert.strictEqual(error.messages[3]!._tag, "ModelResponse")
+      }
+    })
+  )
+
+  it.effect("a model error keeps the request that failed", () =>
+    Effect.gen(function* () {
+      const model = FunctionModel.layer(() =>
+        Effect.fail(new AgentError.ModelAPIError({ modelName: "function", reason: "boom" }))
+      )
+      const error = yield* Agent.make({}).run("go").pipe(Effect.provide(model), Effect.flip)
+      assert.strictEqual(error._tag, "ModelAPIError")
+      const messages = (error as { messages?: ReadonlyArray<Messages.ModelMessage> }).messages
+      assert.strictEqual(messages?.length, 1)
+    })
+  )
+
+  it.effect(
+    "continuing a conversation: newMessages are this run's, JSON round trip is lossless",
+    () =>
+      Effect.gen(function* () {
+        const model = FunctionModel.layer((messages) =>
+          FunctionModel.text(`answer ${responsesSoFar(messages)}`)
+        )
+        const agent = Agent.make({ instructions: "Be brief." })
+        const first = yield* agent.run("one").pipe(Effect.provide(model))
+        const history = yield* Messages.decodeJson(first.allMessagesJson())
+        assert.deepStrictEqual(history, first.allMessages())
+        const second = yield* agent
+          .run("two", { messageHistory: history })
+          .pipe(Effect.provide(model))
+        assert.strictEqual(second.output, "answer 1")
+        assert.strictEqual(second.allMessages().length, 4)
+        assert.strictEqual(second.newMessages().length, 2)
+        assert.deepStrictEqual(second.allMessages().slice(0, 2), first.allMessages())
+        const newJson = yield* Messages.decodeJson(second.newMessagesJson())
+        assert.deepStrictEqual(newJson, second.newMessages())
+      })
+  )
+
+  it.effect("runStream ends with the same result as run", () =>
+    Effect.gen(function* () {
+      const t = Tool.make("t", {
+        parameters: Schema.Struct({}),
+        handler: () => Effect.succeed("ok")
+      })
+      const script = (messages: ReadonlyArray<Messages.ModelMessage>) =>
+        responsesSoFar(messages) === 0
+          ? FunctionModel.toolCall("t", {}, "c1")
+          : FunctionModel.text("done")
+      const model = FunctionModel.layer(script, { stream: FunctionModel.streamOf(script) })
+      const agent = Agent.make({ tools: [t] })
+      const ran = yield* agent.run("go").pipe(Effect.provide(model))
+      const events = yield* agent.runStream("go").pipe(Stream.runCollect, Effect.provide(model))
+      const last = Chunk.unsafeLast(events) as {
+        _tag: string
+        result?: Agent.AgentRunResult<string>
+      }
+      assert.strictEqual(last._tag, "AgentRunResultEvent")
+      assert.strictEqual(last.result?.output, ran.output)
+      assert.strictEqual(last.result?.allMessages().length, ran.allMessages().length)
+      assert.strictEqual(last.result?.usage.requests, ran.usage.requests)
+      assert.strictEqual(last.result?.usage.toolCalls, ran.usage.toolCalls)
+    })
+  )
+
+  it.effect("output validator past outputRetries: the error carries the conversation", () =>
+    Effect.gen(function* () {
+      const agent = Agent.make({
+        outputRetries: 1,
+        outputValidators: [
+          (o: string) => Effect.fail(new AgentError.ModelRetry({ reason: `no: ${o}` }))
+        ]
+      })
+      const model = FunctionModel.layer((messages) =>
+        FunctionModel.text(`t${responsesSoFar(messages)}`)
+      )
+      const error = yield* agent.run("go").pipe(Effect.provide(model), Effect.flip)
+      assert.strictEqual(error._tag, "UnexpectedModelBehavior")
+      if (error._tag === "UnexpectedModelBehavior") {
+        assert.strictEqual(error.messages.length, 4)
+        const retry = (error.messages[2] as Messages.ModelRequest)
+          .parts[0] as Messages.RetryPromptPart
+        assert.strictEqual(retry.content, "no: t0")
+      }
+    })
+  )
+
+  it.effect("a request limit counts only this run's requests, not the history's", () =>
+    Effect.gen(function* () {
+      const model = FunctionModel.layer(() => FunctionModel.text("hi"))
+      const agent = Agent.make({ usageLimits: new Usage.UsageLimits({ requestLimit: 1 }) })
+      const first = yield* agent.run("a").pipe(Effect.provide(model))
+      const second = yield* agent
+        .run("b", { messageHistory: first.allMessages() })
+        .pipe(Effect.provide(model))
+      assert.strictEqual(second.usage.requests, 1)
+      assert.strictEqual(second.newMessages().length, 2)
+    })
+  )
+
+  it.effect("a usage limit hit in runStream fails the stream with the conversation", () =>
+    Effect.gen(function* () {
+      const t = Tool.make("t", {
+        parameters: Schema.Struct({}),
+        handler: () => Effect.succeed("ok")
+      })
+      const script = (messages: ReadonlyArray<Messages.ModelMessage>) =>
+        FunctionModel.toolCall("t", {}, `c${responsesSoFar(messages)}`)
+      const model = FunctionModel.layer(script, { stream: FunctionModel.streamOf(script) })
+      const agent = Agent.make({
+        tools: [t],
+        usageLimits: new Usage.UsageLimits({ requestLimit: 2 })
+      })
+      const error = yield* agent
+        .runStream("go")
+        .pipe(Stream.runDrain, Effect.provide(model), Effect.flip)
+      const ranError = yield* agent.run("go").pipe(Effect.provide(model), Effect.flip)
+      assert.strictEqual(error._tag, "UsageLimitExceeded")
+      if (error._tag === "UsageLimitExceeded" && ranError._tag === "UsageLimitExceeded") {
+        assert.strictEqual(error.messages.filter((m) => m._tag === "ModelResponse").length, 2)
+        // the third request (the tool's return) is kept, as in run
+        assert.strictEqual(error.messages.length, 5)
+        assert.deepStrictEqual(
+          error.messages.map((m) => m._tag),
+          ranError.messages.map((m) => m._tag)
+        )
+      }
+    })
+  )
+
+  it.effect("a tool's typed error ends the run and the messages are still retrievable", () =>
+    Effect.gen(function* () {
+      class Boom extends Schema.TaggedError<Boom>()("Boom", {}) {}
+      const t = Tool.make("t", {
+        parameters: Schema.Struct({}),
+        handler: () => Effect.fail(new Boom())
+      })
+      const model = FunctionModel.layer(() => FunctionModel.toolCall("t", {}, "c0"))
+      const { exit, messages } = yield* CaptureRunMessages.capture(
+        Agent.make({ tools: [t] })
+          .run("go")
+          .pipe(Effect.provide(model))
+      )
+      assert.strictEqual(exit._tag, "Failure")
+      assert.strictEqual(messages.length, 2)
+    })
+  )
+
+  it.effect("streamOutput yields partial outputs ending with the final one", () =>
+    Effect.gen(function* () {
+      const script = () => FunctionModel.text("hello world")
+      const model = FunctionModel.layer(script, {
+        stream: () => Stream.make("hello", " ", "world")
+      })
+      const outputs = yield* Agent.make({})
+        .streamOutput("go")
+        .pipe(Stream.runCollect, Effect.provide(model))
+      const arr = Chunk.toReadonlyArray(outputs)
+      assert.strictEqual(arr[arr.length - 1], "hello world")
+      assert.isAtLeast(arr.length, 2)
+    })
+  )
+
+  it.live("interruption by a timeout: CaptureRunMessages keeps the tool call made so far", () =>
+    Effect.gen(function* () {
+      const t = Tool.make("slow", { parameters: Schema.Struct({}), handler: () => Effect.never })
+      const model = FunctionModel.layer(() => FunctionModel.toolCall("slow", {}, "c0"))
+      const { exit, messages } = yield* CaptureRunMessages.capture(
+        Agent.make({ tools: [t] })
+          .run("go")
+          .pipe(Effect.provide(model), Effect.timeout("10 millis"))
+      )
+      assert.strictEqual(exit._tag, "Failure")
+      assert.strictEqual(messages.length, 2)
+      assert.strictEqual(messages[1]!._tag, "ModelResponse")
+    })
+  )
+
+  it.effect("the agent's retries is every tool's default budget; a tool's own retries wins", () =>
+    Effect.gen(function* () {
+      const calls = yield* Ref.make({ a: 0, b: 0 })
+      const mk = (name: "a" | "b", retries?: number) =>
+        Tool.make(name, {
+          parameters: Schema.Struct({}),
+          ...(retries === undefined ? {} : { retries }),
+          handler: () =>
+            Effect.zipRight(
+              Ref.update(calls, (c) => ({ ...c, [name]: c[name] + 1 })),
+              Effect.fail(new AgentError.ModelRetry({ reason: "again" }))
+            )
+        })
+      const agent = Agent.make({ tools: [mk("a"), mk("b", 0)], retries: 3 })
+      const onlyA = FunctionModel.layer((messages) =>
+        FunctionModel.toolCall("a", {}, `c${responsesSoFar(messages)}`)
+      )
+      yield* agent.run("go").pipe(Effect.provide(onlyA), Effect.flip)
+      const onlyB = FunctionModel.layer((messages) =>
+        FunctionModel.toolCall("b", {}, `c${responsesSoFar(messages)}`)
+      )
+      yield* agent.run("go").pipe(Effect.provide(onlyB), Effect.flip)
+      assert.deepStrictEqual(yield* Ref.get(calls), { a: 4, b: 1 })
+    })
+  )
+
+  it.effect("prepare can hide a tool at a step; the model does not see it and cannot call it", () =>
+    Effect.gen(function* () {
+      const seen = yield* Ref.make<Array<ReadonlyArray<string>>>([])
+      const t = Tool.make("once", {
+        parameters: Schema.Struct({}),
+        prepare: (def) =>
+          Effect.map(RunContext.RunContext, (ctx) => (ctx.runStep <= 1 ? def : undefined)),
+        handler: () => Effect.succeed("ok")
+      })
+      const model = FunctionModel.layer((messages, info) =>
+        Effect.as(
+          Ref.update(seen, (a) => [...a, info.functionTools.map((d) => d.name)]),
+          responsesSoFar(messages) === 0
+            ? FunctionModel.toolCall("once", {}, "c0")
+            : FunctionModel.text("done")
+        )
+      )
+      const result = yield* Agent.make({ tools: [t] })
+        .run("go")
+        .pipe(Effect.provide(model))
+      assert.strictEqual(result.output, "done")
+      assert.deepStrictEqual(yield* Ref.get(seen), [["once"], []])
+    })
+  )
+
+  it.effect("totalTokensLimit N allows a run of exactly N tokens", () =>
+    Effect.gen(function* () {
+      const model = FunctionModel.layer(
+        () =>
+          new Messages.ModelResponse({
+            parts: [new Messages.TextPart({ content: "hi" })],
+            usage: new Usage.RequestUsage({ inputTokens: 10, outputTokens: 5 })
+          })
+      )
+      const ok = yield* Agent.make({})
+        .run("a", { usageLimits: new Usage.UsageLimits({ totalTokensLimit: 15 }) })
+        .pipe(Effect.provide(model))
+      assert.strictEqual(ok.usage.totalTokens, 15)
+      const error = yield* Agent.make({})
+        .run("a", {
+          usageLimits: new Usage.UsageLimits({ totalTokensLimit: 14, outputTokensLimit: 5 })
+        })
+        .pipe(Effect.provide(model), Effect.flip)
+      assert.strictEqual(error._tag, "UsageLimitExceeded")
+      if (error._tag === "UsageLimitExceeded") assert.strictEqual(error.limit, "totalTokensLimit")
+    })
+  )
+
+  it.effect(
+    "approval round trip through JSON: the other call of the batch runs once, the model sees both returns",
+    () =>
+      Effect.gen(function* () {
+        const ran = yield* Ref.make<Array<string>>([])
+        const refund = Tool.make("refund", {
+          parameters: Schema.Struct({ amount: Schema.Number }),
+          requiresApproval: true,
+          handler: ({ amount }) =>
+            Effect.as(
+              Ref.update(ran, (a) => [...a, `refund ${amount}`]),
+              "refunded"
+            )
+        })
+        const lookup = Tool.make("lookup", {
+          parameters: Schema.Struct({}),
+          handler: () =>
+            Effect.as(
+              Ref.update(ran, (a) => [...a, "lookup"]),
+              "found"
+            )
+        })
+        const lastSeen = yield* Ref.make<ReadonlyArray<Messages.ModelMessage>>([])
+        const model = FunctionModel.layer((messages) =>
+          Effect.as(
+            Ref.set(lastSeen, messages),
+            responsesSoFar(messages) === 0
+              ? FunctionModel.toolCalls([
+                  { toolName: "refund", args: { amount: 5 }, toolCallId: "r1" },
+                  { toolName: "lookup", args: {}, toolCallId: "l1" }
+                ])
+              : FunctionModel.text("done")
+          )
+        )
+        const agent = Agent.make({ tools: [refund, lookup] })
+        const first = yield* agent.run("go").pipe(Effect.provide(model))
+        assert.isTrue(DeferredTools.isDeferredToolRequests(first.output))
+        if (!DeferredTools.isDeferredToolRequests(first.output)) return
+        assert.deepStrictEqual(
+          first.output.approvals.map((c) => c.toolCallId),
+          ["r1"]
+        )
+        assert.deepStrictEqual(yield* Ref.get(ran), ["lookup"])
+        const history = yield* Messages.decodeJson(first.allMessagesJson())
+        const resumed = yield* agent
+          .run(undefined, {
+            messageHistory: history,
+            deferredToolResults: first.output.buildResults({ approveAll: true })
+          })
+          .pipe(Effect.provide(model))
+        assert.strictEqual(resumed.output, "done")
+        assert.deepStrictEqual(yield* Ref.get(ran), ["lookup", "refund 5"])
+        assert.strictEqual(resumed.usage.requests, 1)
+        const seen = yield* Ref.get(lastSeen)
+        const returns = seen
+          .flatMap((m) => (m._tag === "ModelRequest" ? m.parts : []))
+          .filter((p): p is Messages.ToolReturnPart => p._tag === "ToolReturnPart")
+        assert.deepStrictEqual(returns.map((p) => [p.toolCallId, p.content]).sort(), [
+          ["l1", "found"],
+          ["r1", "refunded"]
+        ])
+      })
+  )
+
+  it.effect("onEvent, runStream and iter see the same run", () =>
+    Effect.gen(function* () {
+      const t = Tool.make("t", {
+        parameters: Schema.Struct({}),
+        handler: () => Effect.succeed("ok")
+      })
+      const script = (messages: ReadonlyArray<Messages.ModelMessage>) =>
+        responsesSoFar(messages) === 0
+          ? FunctionModel.toolCall("t", {}, "c1")
+          : FunctionModel.text("done")
+      const model = FunctionModel.layer(script, { stream: FunctionModel.streamOf(script) })
+      const agent = Agent.make({ tools: [t] })
+      const watched: Array<string> = []
+      const ran = yield* agent
+        .run("go", { onEvent: (e) => watched.push(e._tag) })
+        .pipe(Effect.provide(model))
+      const streamed = yield* agent.runStream("go").pipe(Stream.runCollect, Effect.provide(model))
+      const tags = Chunk.toReadonlyArray(streamed).map((e) => e._tag)
+      assert.deepStrictEqual(watched, tags.slice(0, watched.length))
+      assert.strictEqual(tags[tags.length - 1], "AgentRunResultEvent")
+      assert.isBelow(tags.indexOf("FunctionToolCallEvent"), tags.indexOf("FunctionToolResultEvent"))
+      assert.isBelow(tags.indexOf("FunctionToolResultEvent"), tags.indexOf("FinalResultEvent"))
+      const nodes: Array<string> = []
+      const iterated = yield* Effect.scoped(
+        Effect.gen(function* () {
+          const run = yield* agent.iter("go")
+          let node = yield* run.nextNode
+          while (!Agent.isEndNode(node)) {
+            nodes.push(node._tag)
+            node = yield* run.next(node)
+          }
+          return node.result
+        })
+      ).pipe(Effect.provide(model))
+      assert.deepStrictEqual(nodes, [
+        "UserPromptNode",
+        "ModelRequestNode",
+        "CallToolsNode",
+        "ModelRequestNode",
+        "CallToolsNode"
+      ])
+      assert.strictEqual(iterated.output, ran.output)
+      assert.strictEqual(iterated.allMessages().length, ran.allMessages().length)
+      assert.strictEqual(iterated.usage.requests, 2)
+    })
+  )
+
+  it.effect("an output tool call is not a tool call for usage or the tool-call limit", () =>
+    Effect.gen(function* () {
+      const structured = finalResultOutput((call) =>
+        Effect.succeed(call.argsAsObject() as { n: number })
+      )
+      const t = Tool.make("t", {
+        parameters: Schema.Struct({}),
+        handler: () => Effect.succeed("ok")
+      })
+      const model = FunctionModel.layer((messages) =>
+        responsesSoFar(messages) === 0
+          ? FunctionModel.toolCall("t", {}, "c1")
+          : FunctionModel.toolCall("final_result", { n: 1 }, "o1")
+      )
+      const result = yield* Agent.make({ tools: [t], output: structured })
+        .run("go", { usageLimits: new Usage.UsageLimits({ toolCallsLimit: 1 }) })
+        .pipe(Effect.provide(model))
+      assert.deepStrictEqual(result.output, { n: 1 })
+      assert.strictEqual(result.usage.toolCalls, 1)
+    })
+  )
+
+  it.effect("a refused output tool call counts against outputRetries, not the tools' retries", () =>
+    Effect.gen(function* () {
+      const structured = finalResultOutput((call) =>
+        (call.argsAsObject() as { n: number }).n > 0
+          ? Effect.succeed(call.argsAsObject() as { n: number })
+          : Effect.fail(new AgentError.ModelRetry({ reason: "n must be positive" }))
+      )
+      const script = (n: number) =>
+        FunctionModel.layer((messages) => {
+          const k = responsesSoFar(messages)
+          return FunctionModel.toolCall("final_result", { n: k < n ? 0 : 1 }, `o${k}`)
+        })
+      const agent = Agent.make({ output: structured, retries: 0, outputRetries: 2 })
+      const ok = yield* agent.run("go").pipe(Effect.provide(script(2)))
+      assert.deepStrictEqual(ok.output, { n: 1 })
+      assert.strictEqual(ok.usage.requests, 3)
+      const error = yield* agent.run("go").pipe(Effect.provide(script(3)), Effect.flip)
+      assert.strictEqual(error._tag, "UnexpectedModelBehavior")
+      if (error._tag === "UnexpectedModelBehavior") assert.strictEqual(error.messages.length, 6)
+    })
+  )
+})
