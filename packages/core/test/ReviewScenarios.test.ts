@@ -1,6 +1,7 @@
 /** End-to-end scenarios a user of the README would check: history after every failure, limits, streaming. */
 import { assert, describe, it } from "@effect/vitest"
 import * as Chunk from "effect/Chunk"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Ref from "effect/Ref"
 import * as Schema from "effect/Schema"
@@ -494,5 +495,227 @@ describe("review scenarios", () => {
       assert.strictEqual(error._tag, "UnexpectedModelBehavior")
       if (error._tag === "UnexpectedModelBehavior") assert.strictEqual(error.messages.length, 6)
     })
+  )
+
+  it.effect("an output validator sees the retry count and maxRetries in RunContext", () =>
+    Effect.gen(function* () {
+      const seen = yield* Ref.make<Array<string>>([])
+      const agent = Agent.make({
+        outputRetries: 2,
+        outputValidators: [
+          (o: string) =>
+            Effect.gen(function* () {
+              const ctx = yield* RunContext.RunContext
+              yield* Ref.update(seen, (a) => [...a, `${o}:${ctx.retry}/${ctx.maxRetries}`])
+              if (ctx.retry < 2) return yield* new AgentError.ModelRetry({ reason: "again" })
+              return o
+            })
+        ]
+      })
+      const model = FunctionModel.layer((messages) =>
+        FunctionModel.text(`t${responsesSoFar(messages)}`)
+      )
+      const result = yield* agent.run("go").pipe(Effect.provide(model))
+      assert.strictEqual(result.output, "t2")
+      assert.deepStrictEqual(yield* Ref.get(seen), ["t0:0/2", "t1:1/2", "t2:2/2"])
+    })
+  )
+
+  it.effect("a stored history ending in an unanswered tool call can be continued", () =>
+    Effect.gen(function* () {
+      const t = Tool.make("t", {
+        parameters: Schema.Struct({}),
+        handler: () => Effect.succeed("ok")
+      })
+      const model = FunctionModel.layer(() => FunctionModel.toolCall("t", {}, "c0"))
+      const { messages } = yield* CaptureRunMessages.capture(
+        Agent.make({ tools: [t], usageLimits: new Usage.UsageLimits({ requestLimit: 1 }) })
+          .run("go")
+          .pipe(Effect.provide(model))
+      )
+      const seen = yield* Ref.make<ReadonlyArray<Messages.ModelMessage>>([])
+      const answer = FunctionModel.layer((ms) =>
+        Effect.as(Ref.set(seen, ms), FunctionModel.text("fine"))
+      )
+      const history = messages.filter((m, i) => i < 2)
+      const result = yield* Agent.make({ tools: [t] })
+        .run("next", { messageHistory: history })
+        .pipe(Effect.provide(answer))
+      assert.strictEqual(result.output, "fine")
+      const sent = yield* Ref.get(seen)
+      const calls = sent
+        .flatMap((m) => (m._tag === "ModelResponse" ? m.parts : []))
+        .filter((p) => p._tag === "ToolCallPart")
+      const answered = sent
+        .flatMap((m) => (m._tag === "ModelRequest" ? m.parts : []))
+        .filter((p) => p._tag === "ToolReturnPart" || p._tag === "RetryPromptPart")
+      assert.strictEqual(calls.length, answered.length)
+    })
+  )
+
+  it.effect(
+    "streamOutput runs validators on partials with partialOutput, and once on the final output",
+    () =>
+      Effect.gen(function* () {
+        const seen = yield* Ref.make<Array<string>>([])
+        const agent = Agent.make({
+          outputValidators: [
+            (o: string) =>
+              Effect.gen(function* () {
+                const ctx = yield* RunContext.RunContext
+                yield* Ref.update(seen, (a) => [...a, `${o}|${ctx.partialOutput}`])
+                return o.toUpperCase()
+              })
+          ]
+        })
+        const model = FunctionModel.layer(() => FunctionModel.text("ab"), {
+          stream: () => Stream.make("a", "b")
+        })
+        const outputs = yield* agent
+          .streamOutput("go")
+          .pipe(Stream.runCollect, Effect.provide(model))
+        const arr = Chunk.toReadonlyArray(outputs)
+        assert.strictEqual(arr[arr.length - 1], "AB")
+        const calls = yield* Ref.get(seen)
+        assert.strictEqual(calls.filter((c) => c.endsWith("|false")).length, 1)
+        assert.strictEqual(calls[calls.length - 1], "ab|false")
+        const ran = yield* agent.runStream("go").pipe(Agent.finalResult, Effect.provide(model))
+        assert.strictEqual(ran.output, "AB")
+      })
+  )
+
+  it.effect(
+    "tools of one response run concurrently and their returns keep call order; sequential is a barrier",
+    () =>
+      Effect.gen(function* () {
+        const gate = yield* Deferred.make<void>()
+        const order = yield* Ref.make<Array<string>>([])
+        const waits = Tool.make("waits", {
+          parameters: Schema.Struct({}),
+          handler: () =>
+            Effect.zipRight(
+              Deferred.await(gate),
+              Effect.as(
+                Ref.update(order, (a) => [...a, "waits"]),
+                "w"
+              )
+            )
+        })
+        const opens = Tool.make("opens", {
+          parameters: Schema.Struct({}),
+          handler: () =>
+            Effect.zipRight(
+              Deferred.succeed(gate, undefined),
+              Effect.as(
+                Ref.update(order, (a) => [...a, "opens"]),
+                "o"
+              )
+            )
+        })
+        const barrier = Tool.make("barrier", {
+          parameters: Schema.Struct({}),
+          sequential: true,
+          handler: () =>
+            Effect.as(
+              Ref.update(order, (a) => [...a, "barrier"]),
+              "b"
+            )
+        })
+        const model = FunctionModel.layer((messages) =>
+          responsesSoFar(messages) === 0
+            ? FunctionModel.toolCalls([
+                { toolName: "waits", toolCallId: "1" },
+                { toolName: "opens", toolCallId: "2" },
+                { toolName: "barrier", toolCallId: "3" }
+              ])
+            : FunctionModel.text("done")
+        )
+        const result = yield* Agent.make({ tools: [waits, opens, barrier] })
+          .run("go")
+          .pipe(Effect.provide(model))
+        assert.strictEqual(result.output, "done")
+        assert.deepStrictEqual(yield* Ref.get(order), ["opens", "waits", "barrier"])
+        const returns = (result.allMessages()[2] as Messages.ModelRequest).parts.map((p) =>
+          p._tag === "ToolReturnPart" ? p.toolCallId : p._tag
+        )
+        assert.deepStrictEqual(returns, ["1", "2", "3"])
+      })
+  )
+
+  it.effect("usage.toolCalls counts successful function tool calls only", () =>
+    Effect.gen(function* () {
+      const t = Tool.make("t", {
+        parameters: Schema.Struct({ n: Schema.Number }),
+        retries: 3,
+        handler: () =>
+          Effect.gen(function* () {
+            const ctx = yield* RunContext.RunContext
+            if (ctx.retry === 0) return yield* new AgentError.ModelRetry({ reason: "again" })
+            return "ok"
+          })
+      })
+      const model = FunctionModel.layer((messages) => {
+        const k = responsesSoFar(messages)
+        if (k === 0) return FunctionModel.toolCall("t", { n: "bad" }, "c0")
+        if (k === 1) return FunctionModel.toolCall("t", { n: 1 }, "c1")
+        if (k === 2) return FunctionModel.toolCall("t", { n: 1 }, "c2")
+        return FunctionModel.text("done")
+      })
+      const result = yield* Agent.make({ tools: [t] })
+        .run("go")
+        .pipe(Effect.provide(model))
+      assert.strictEqual(result.output, "done")
+      assert.strictEqual(result.usage.requests, 4)
+      assert.strictEqual(result.usage.toolCalls, 1)
+    })
+  )
+
+  it.effect("a stream that breaks mid-response fails runStream with the conversation so far", () =>
+    Effect.gen(function* () {
+      const model = FunctionModel.layer(() => FunctionModel.text("unused"), {
+        stream: () =>
+          Stream.concat(
+            Stream.make("hel"),
+            Stream.fail(new AgentError.ModelAPIError({ modelName: "function", reason: "reset" }))
+          )
+      })
+      const history = [
+        new Messages.ModelRequest({ parts: [new Messages.UserPromptPart({ content: "before" })] }),
+        new Messages.ModelResponse({ parts: [new Messages.TextPart({ content: "earlier" })] })
+      ]
+      const error = yield* Agent.make({})
+        .runStream("go", { messageHistory: history })
+        .pipe(Stream.runDrain, Effect.provide(model), Effect.flip)
+      assert.strictEqual(error._tag, "ModelAPIError")
+      if (error._tag === "ModelAPIError") {
+        assert.isAtLeast(error.messages.length, 3)
+        assert.strictEqual(error.messages[2]!._tag, "ModelRequest")
+      }
+    })
+  )
+
+  it.effect(
+    "systemPrompt goes only into a fresh conversation; instructions reach every request",
+    () =>
+      Effect.gen(function* () {
+        const sent = yield* Ref.make<Array<string | undefined>>([])
+        const model = FunctionModel.layer((messages) =>
+          Effect.as(
+            Ref.update(sent, (a) => [...a, FunctionModel.instructionsOf(messages)]),
+            FunctionModel.text("ok")
+          )
+        )
+        const agent = Agent.make({ systemPrompt: "You are terse.", instructions: "Be brief." })
+        const first = yield* agent.run("a").pipe(Effect.provide(model))
+        const second = yield* agent
+          .run("b", { messageHistory: first.allMessages() })
+          .pipe(Effect.provide(model))
+        const systemParts = second
+          .allMessages()
+          .flatMap((m) => (m._tag === "ModelRequest" ? m.parts : []))
+          .filter((p) => p._tag === "SystemPromptPart")
+        assert.strictEqual(systemParts.length, 1)
+        assert.deepStrictEqual(yield* Ref.get(sent), ["Be brief.", "Be brief."])
+      })
   )
 })
