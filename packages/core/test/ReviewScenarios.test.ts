@@ -537,7 +537,7 @@ describe("review scenarios", () => {
       const answer = FunctionModel.layer((ms) =>
         Effect.as(Ref.set(seen, ms), FunctionModel.text("fine"))
       )
-      const history = messages.filter((m, i) => i < 2)
+      const history = messages.slice(0, 2) // ends with the unanswered call
       const result = yield* Agent.make({ tools: [t] })
         .run("next", { messageHistory: history })
         .pipe(Effect.provide(answer))
@@ -716,6 +716,117 @@ describe("review scenarios", () => {
           .filter((p) => p._tag === "SystemPromptPart")
         assert.strictEqual(systemParts.length, 1)
         assert.deepStrictEqual(yield* Ref.get(sent), ["Be brief.", "Be brief."])
+      })
+  )
+
+  it.effect(
+    "a denied approval reaches the model as the denial message; unknown call ids are a UserError",
+    () =>
+      Effect.gen(function* () {
+        const ran = yield* Ref.make(0)
+        const refund = Tool.make("refund", {
+          parameters: Schema.Struct({}),
+          requiresApproval: true,
+          handler: () =>
+            Effect.as(
+              Ref.update(ran, (n) => n + 1),
+              "refunded"
+            )
+        })
+        const lastSeen = yield* Ref.make<ReadonlyArray<Messages.ModelMessage>>([])
+        const model = FunctionModel.layer((messages) =>
+          Effect.as(
+            Ref.set(lastSeen, messages),
+            responsesSoFar(messages) === 0
+              ? FunctionModel.toolCall("refund", {}, "r1")
+              : FunctionModel.text("ok")
+          )
+        )
+        const agent = Agent.make({ tools: [refund] })
+        const first = yield* agent.run("go").pipe(Effect.provide(model))
+        const resumed = yield* agent
+          .run(undefined, {
+            messageHistory: first.allMessages(),
+            deferredToolResults: DeferredTools.DeferredToolResults.make({
+              approvals: { r1: new DeferredTools.ToolDenied({ message: "not today" }) }
+            })
+          })
+          .pipe(Effect.provide(model))
+        assert.strictEqual(resumed.output, "ok")
+        assert.strictEqual(yield* Ref.get(ran), 0)
+        const ret = (yield* Ref.get(lastSeen))
+          .flatMap((m) => (m._tag === "ModelRequest" ? m.parts : []))
+          .find((p): p is Messages.ToolReturnPart => p._tag === "ToolReturnPart")
+        assert.strictEqual(ret?.content, "not today")
+        const error = yield* agent
+          .run(undefined, {
+            messageHistory: first.allMessages(),
+            deferredToolResults: DeferredTools.DeferredToolResults.make({
+              approvals: { nope: true }
+            })
+          })
+          .pipe(Effect.provide(model), Effect.flip)
+        assert.strictEqual(error._tag, "UserError")
+      })
+  )
+
+  it.effect("runStream with an output tool: FinalResultEvent names the output call, once", () =>
+    Effect.gen(function* () {
+      const structured = finalResultOutput((call) =>
+        Effect.succeed(call.argsAsObject() as { n: number })
+      )
+      const script = () => FunctionModel.toolCall("final_result", { n: 2 }, "o1")
+      const model = FunctionModel.layer(script, { stream: FunctionModel.streamOf(script) })
+      const events = yield* Agent.make({ output: structured })
+        .runStream("go")
+        .pipe(Stream.runCollect, Effect.provide(model))
+      const finals = Chunk.toReadonlyArray(events).filter(
+        (e): e is Messages.FinalResultEvent => e._tag === "FinalResultEvent"
+      )
+      assert.strictEqual(finals.length, 1)
+      assert.strictEqual(finals[0]!.toolName, "final_result")
+      assert.strictEqual(finals[0]!.toolCallId, "o1")
+      const last = Chunk.unsafeLast(events)
+      assert.strictEqual(last._tag, "AgentRunResultEvent")
+      if (last._tag === "AgentRunResultEvent") assert.deepStrictEqual(last.result.output, { n: 2 })
+    })
+  )
+
+  it.effect(
+    "a history processor trims what the model sees; the stored history and newMessages stay whole",
+    () =>
+      Effect.gen(function* () {
+        const sentLengths = yield* Ref.make<Array<number>>([])
+        const t = Tool.make("t", {
+          parameters: Schema.Struct({}),
+          handler: () => Effect.succeed("ok")
+        })
+        const model = FunctionModel.layer((messages) =>
+          Effect.as(
+            Ref.update(sentLengths, (a) => [...a, messages.length]),
+            messages.some(
+              (m) => m._tag === "ModelRequest" && m.parts.some((p) => p._tag === "ToolReturnPart")
+            )
+              ? FunctionModel.text("done")
+              : FunctionModel.toolCall("t", {}, "c1")
+          )
+        )
+        const agent = Agent.make({
+          tools: [t],
+          historyProcessors: [(messages) => messages.slice(-2)]
+        })
+        const history = [
+          Messages.userPrompt("one"),
+          new Messages.ModelResponse({ parts: [new Messages.TextPart({ content: "1" })] })
+        ]
+        const result = yield* agent
+          .run("two", { messageHistory: history })
+          .pipe(Effect.provide(model))
+        assert.strictEqual(result.output, "done")
+        assert.deepStrictEqual(yield* Ref.get(sentLengths), [2, 2])
+        assert.strictEqual(result.allMessages().length, 6)
+        assert.strictEqual(result.newMessages().length, 4)
+        assert.strictEqual(result.usage.requests, 2)
       })
   )
 })
