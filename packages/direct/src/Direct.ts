@@ -268,6 +268,15 @@ export const modelRequestStreamIterable = (
   const iterate = (): AsyncIterator<Messages.ModelResponseStreamEvent> => {
     if (started) throw new Error("modelRequestStreamIterable: the stream can be iterated once")
     started = true
+    // A signal aborted before the first step: the model is never called (`abort` will not fire).
+    if (options.signal?.aborted === true) {
+      const reason = options.signal.reason ?? new Error("aborted")
+      rejectFinal(reason)
+      return {
+        next: () => Promise.reject(reason),
+        return: () => Promise.resolve({ done: true as const, value: undefined })
+      }
+    }
     const inner = iterable[Symbol.asyncIterator]()
     const onAbort = () => {
       void inner.return?.()
