@@ -278,9 +278,17 @@ export const modelRequestStreamIterable = (
       }
     }
     const inner = iterable[Symbol.asyncIterator]()
+    // Settles a `next()` that is waiting on a silent model when the signal aborts.
+    let abortWaiting: ((reason: unknown) => void) | undefined
+    const abortedWait = new Promise<never>((_, reject) => {
+      abortWaiting = reject
+    })
+    abortedWait.catch(() => {})
     const onAbort = () => {
+      const reason = options.signal?.reason ?? new Error("aborted")
       void inner.return?.()
-      rejectFinal(options.signal?.reason ?? new Error("aborted"))
+      rejectFinal(reason)
+      abortWaiting?.(reason)
     }
     options.signal?.addEventListener("abort", onAbort, { once: true })
     const closed = (reason: unknown) => {
@@ -289,7 +297,7 @@ export const modelRequestStreamIterable = (
     }
     return {
       next: () =>
-        inner.next().then(
+        Promise.race([inner.next(), abortedWait]).then(
           (result) => {
             if (result.done) closed(new Error("The stream ended without a ResponseCompleteEvent"))
             else if (result.value._tag === "ResponseCompleteEvent") {

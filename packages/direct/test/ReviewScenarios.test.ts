@@ -62,3 +62,32 @@ describe("Direct review scenarios", () => {
     })
   )
 })
+
+describe("Direct review scenarios: abort while waiting", () => {
+  it("an abort settles a next() that waits on a silent model, and releases the stream", async () => {
+    const released: Array<string> = []
+    const model = FunctionModel.layer(undefined, {
+      stream: () =>
+        Stream.make("a ").pipe(
+          Stream.concat(Stream.never),
+          Stream.ensuring(Effect.sync(() => released.push("stream")))
+        )
+    })
+    const controller = new AbortController()
+    const stream = Direct.modelRequestStreamIterable(model, "hi", { signal: controller.signal })
+    const iterator = stream[Symbol.asyncIterator]()
+    assert.isFalse((await iterator.next()).done)
+    const pending = iterator.next().then(
+      () => "resolved",
+      () => "rejected"
+    )
+    setTimeout(() => controller.abort(), 5)
+    const outcome = await Promise.race([
+      pending,
+      new Promise((resolve) => setTimeout(() => resolve("still waiting"), 500))
+    ])
+    assert.strictEqual(outcome, "rejected")
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    assert.deepStrictEqual(released, ["stream"])
+  })
+})
