@@ -8,6 +8,7 @@ import {
   type DeltaTarget,
   deltaTarget,
   fragmentOf,
+  mediaKind,
   type Sink,
   toolAvailabilityEventName,
   toolAvailabilityJson,
@@ -52,7 +53,6 @@ export const resultReason = "tool_result"
 /** An AG-UI media content part (`image` / `audio` / `video` / `document`) of a file. */
 const mediaPart = (file: Messages.FileContent): Record<string, unknown> => {
   const mediaType = file._tag === "UploadedFile" ? file.effectiveMediaType : file.mediaType
-  const kind = mediaType?.split("/")[0]
   const type =
     file._tag === "ImageUrl"
       ? "image"
@@ -62,9 +62,7 @@ const mediaPart = (file: Messages.FileContent): Record<string, unknown> => {
           ? "video"
           : file._tag === "DocumentUrl"
             ? "document"
-            : kind === "image" || kind === "audio" || kind === "video"
-              ? kind
-              : "document"
+            : mediaKind(mediaType)
   const source =
     file._tag === "BinaryContent"
       ? { type: "data", value: file.base64, mimeType: file.mediaType }

@@ -80,13 +80,21 @@ export const dataUrlContent = (
   return { data: new Uint8Array(bytes), mediaType: data[1]!.split(";")[0]! }
 }
 
+/** The kind of file a media type names: image, audio or video, else a document. */
+export const mediaKind = (
+  mediaType: string | undefined
+): "image" | "audio" | "video" | "document" => {
+  const kind = mediaType?.split("/")[0]
+  return kind === "image" || kind === "audio" || kind === "video" ? kind : "document"
+}
+
 /** A file at a URL as the URL content of its media type's kind (a document for any other). */
 export const urlContent = (fields: {
   readonly url: string
   readonly mediaType: string
   readonly identifier?: string
 }): Messages.FileContent => {
-  const kind = fields.mediaType.split("/")[0]
+  const kind = mediaKind(fields.mediaType)
   return kind === "image"
     ? new Messages.ImageUrl(fields)
     : kind === "audio"
