@@ -160,8 +160,12 @@ export interface Tool<in out Name extends string, in out Args, out Success, out 
 export interface StartCall {
   /** The call this stands for: used only while the tool's call is this function. */
   readonly of: (args: any) => Effect.Effect<unknown, any, any>
-  /** Starts a call on decoded arguments. */
-  readonly start: (args: any) => StartedCall
+  /**
+   * Starts a call on decoded arguments. `timeLimit` is the call's time limit in the run (the
+   * tool's `timeout`, else the agent's `toolTimeout`), after which the run cancels it; a call
+   * with a transport deadline of its own should not give up before it.
+   */
+  readonly start: (args: any, timeLimit?: Duration.Duration | undefined) => StartedCall
   /** A rejection other than `ModelRetry` / `ToolFailed` is a defect, not the tool's error. */
   readonly dies?: boolean | undefined
 }
@@ -558,6 +562,12 @@ export interface CallEndService {
    * tool's time limit, or the run being interrupted. `f` is synchronous and must not throw.
    */
   readonly onEnd: (f: () => void) => void
+  /**
+   * The call's time limit in the run (the tool's `timeout`, else the agent's `toolTimeout`),
+   * after which the run ends it; `undefined` when it has none. A handler whose transport has a
+   * deadline of its own (a request timeout) should not give up before it.
+   */
+  readonly timeLimit: Duration.Duration | undefined
 }
 
 /**

@@ -1,12 +1,13 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Deferred from "effect/Deferred"
-import type * as Duration from "effect/Duration"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as TestClock from "effect/TestClock"
-import { Agent, FunctionModel, type Messages, Tool } from "@agentfx/core"
+import * as TestServices from "effect/TestServices"
+import { Agent, FunctionModel, type Messages, Tool, Toolset } from "@agentfx/core"
 
 /** The run's `CallEnd` (a tool's requirements stay `never`: it is read as an option). */
 const callEnd = Effect.map(Effect.serviceOption(Tool.CallEnd), Option.getOrThrow)
@@ -132,5 +133,72 @@ describe("Tool.CallEnd", () => {
     Effect.gen(function* () {
       assert.isTrue(Option.isNone(yield* Effect.serviceOption(Tool.CallEnd)))
     })
+  )
+
+  it.effect(
+    "timeLimit: the tool's timeout, else the agent's toolTimeout, through call and start",
+    () =>
+      Effect.gen(function* () {
+        const seen: Array<string> = []
+        const show = (path: string, limit: Duration.Duration | undefined) =>
+          seen.push(`${path} ${limit === undefined ? "none" : Duration.toMillis(limit)}`)
+        const tool = (name: string, timeout?: Duration.DurationInput) =>
+          Tool.make(name, {
+            parameters: Schema.Struct({}),
+            ...(timeout !== undefined ? { timeout } : {}),
+            handler: () =>
+              Effect.map(callEnd, (end) => {
+                show(`call ${name}`, end.timeLimit)
+                return "ok"
+              })
+          })
+        /** The same tools also offered as promises: the run starts them with their limit. */
+        const startable = (tools: ReadonlyArray<Tool.Any>) =>
+          Toolset.make(() =>
+            Effect.succeed(
+              Toolset.fromTools(tools).fixed!.map((t) => ({
+                ...t,
+                start: {
+                  of: t.call,
+                  start: (_args: unknown, limit?: Duration.Duration) => {
+                    show(`start ${t.definition.name}`, limit)
+                    return { promise: Promise.resolve("ok"), cancel: () => undefined }
+                  }
+                }
+              }))
+            )
+          )
+        const model = FunctionModel.layer((messages) =>
+          responses(messages) === 0
+            ? FunctionModel.toolCalls([
+                { toolName: "own", args: {}, toolCallId: "1" },
+                { toolName: "agents", args: {}, toolCallId: "2" }
+              ])
+            : "done"
+        )
+        const tools = [tool("own", "2 seconds"), tool("agents")]
+        for (const toolTimeout of ["5 seconds", undefined] as const) {
+          yield* Agent.make({ tools, ...(toolTimeout !== undefined ? { toolTimeout } : {}) })
+            .run("go")
+            .pipe(Effect.provide(model))
+          yield* Agent.make({
+            toolsets: [startable(tools)],
+            ...(toolTimeout !== undefined ? { toolTimeout } : {})
+          })
+            .run("go")
+            .pipe(Effect.provide(model))
+        }
+        // (the calls of one response run concurrently: their order is not the test's subject)
+        assert.deepStrictEqual([...seen].sort(), [
+          "call agents 5000",
+          "call agents none",
+          "call own 2000",
+          "call own 2000",
+          "start agents 5000",
+          "start agents none",
+          "start own 2000",
+          "start own 2000"
+        ])
+      }).pipe(TestServices.provideLive)
   )
 })

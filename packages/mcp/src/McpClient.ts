@@ -95,7 +95,9 @@ export interface Options {
   /**
    * Time limit of every request to the server (default 60 seconds). On expiry the request fails
    * with an `McpError` whose `isTimeout` is true, and is cancelled on the server. It is the
-   * SDK's timer (real time); a toolset's `timeout` is the run's, on Effect's clock.
+   * SDK's timer (real time); a toolset's `timeout` is the run's, on Effect's clock. A tool call
+   * in a run whose time limit (the agent's `toolTimeout`, a tool's `timeout`) is longer waits for
+   * that limit instead, unless the toolset sets a `timeout` of its own.
    */
   readonly timeout?: Duration.DurationInput
   /**
@@ -221,6 +223,23 @@ const DEFAULT_TIMEOUT = 60_000
 
 const millis = (d: Duration.DurationInput | undefined): number | undefined =>
   d === undefined ? undefined : Duration.toMillis(Duration.decode(d))
+
+/** How much longer than a run's time limit a call's own request timeout is set (see below). */
+const RUN_LIMIT_MARGIN = 1_000
+/** The longest delay `setTimeout` keeps (the SDK's timer; longer fires at once). */
+const MAX_TIMER_MILLIS = 2 ** 31 - 1
+
+/**
+ * The request timeout of a tool call in a run with no toolset `timeout`: the client's, unless
+ * the run's time limit for the call is longer — then that limit and a second, so the run's own
+ * limit decides (its retry prompt, the call cancelled) and a call the agent lets run for five
+ * minutes is not failed by the client's 60 seconds.
+ */
+const inRunTimeout = (timeout: number, timeLimit: Duration.Duration | undefined): number => {
+  if (timeLimit === undefined) return timeout
+  const limit = Duration.toMillis(timeLimit) + RUN_LIMIT_MARGIN
+  return limit <= timeout ? timeout : Math.min(limit, MAX_TIMER_MILLIS)
+}
 
 const reveal = (
   record: Readonly<Record<string, string | Redacted.Redacted<string>>> | undefined
@@ -542,13 +561,15 @@ const fromSdk = (
       listChanges: Effect.map(PubSub.subscribe(changes), (queue) => Stream.fromQueue(queue))
     }
     listVersion.set(client, (list) => received[list])
-    callInRun.set(client, (name, args, ms, end) => callTool(name, args, ms ?? timeout, end))
-    startTool.set(client, (name, args, ms, onResult, onError) => {
+    callInRun.set(client, (name, args, ms, end) =>
+      callTool(name, args, ms ?? inRunTimeout(timeout, end.timeLimit), end)
+    )
+    startTool.set(client, (name, args, ms, timeLimit, onResult, onError) => {
       const signal = new CancelSignal()
       const promise = (
         sdk.callTool({ name, arguments: args }, undefined, {
           signal: signal as unknown as AbortSignal,
-          timeout: ms ?? timeout
+          timeout: ms ?? inRunTimeout(timeout, timeLimit)
         }) as Promise<CallToolResult>
       ).then(
         (result) => {

@@ -60,7 +60,8 @@ export interface ToolsetOptions {
   /**
    * Time limit of one tool call. On expiry the call is interrupted (MCP cancellation is sent)
    * and the model gets the retry prompt "Timed out after {t} seconds.". Default: the agent's
-   * `toolTimeout`, and the client's request `timeout` (60 seconds unless set).
+   * `toolTimeout` (or the tool's), and the client's request `timeout` (60 seconds unless set)
+   * when the run has no longer limit for the call.
    */
   readonly timeout?: Duration.DurationInput
   /** Retries allowed per tool (else the agent's `retries`). */
@@ -261,8 +262,15 @@ export const fromClient = <const O extends ToolsetOptions = {}>(
       starter === undefined
         ? undefined
         : (name: string) =>
-            (args: unknown): Tool.StartedCall =>
-              starter(name, args as Record<string, unknown>, timeoutMillis, onResult, onError)
+            (args: unknown, timeLimit?: Duration.Duration): Tool.StartedCall =>
+              starter(
+                name,
+                args as Record<string, unknown>,
+                timeoutMillis,
+                timeLimit,
+                onResult,
+                onError
+              )
 
     let call: (
       name: string,

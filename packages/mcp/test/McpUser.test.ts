@@ -26,6 +26,7 @@ import {
   ListToolsRequestSchema
 } from "@modelcontextprotocol/sdk/types.js"
 import * as Cause from "effect/Cause"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
@@ -619,6 +620,98 @@ describe("time limits, interruption and crashes on both call paths", () => {
         yield* pollUntil(stats(fx), (s) => s.cancelled.includes(tag))
       }
     }).pipe(TestServices.provideLive)
+  )
+
+  it.scoped(
+    "an agent's toolTimeout longer than the client's request timeout: the call may use it, on both paths",
+    () =>
+      Effect.gen(function* () {
+        // an in-process server whose `wait` answers after `ms`; the client gives up on a request
+        // after 300 ms, the agent allows a tool call 3 s
+        const server = new Server(
+          { name: "waits", version: "1.0.0" },
+          { capabilities: { tools: {} } }
+        )
+        const cancelled: Array<string> = []
+        server.setRequestHandler(ListToolsRequestSchema, () => ({
+          tools: [{ name: "wait", inputSchema: { type: "object" as const, properties: {} } }]
+        }))
+        server.setRequestHandler(
+          CallToolRequestSchema,
+          (r, extra) =>
+            new Promise((resolve) => {
+              const { tag, ms } = r.params.arguments as { tag: string; ms: number }
+              const timer = setTimeout(
+                () => resolve({ content: [{ type: "text" as const, text: `done ${tag}` }] }),
+                ms
+              )
+              extra.signal.addEventListener("abort", () => {
+                clearTimeout(timer)
+                cancelled.push(tag)
+              })
+            })
+        )
+        const [clientSide, serverSide] = InMemoryTransport.createLinkedPair()
+        yield* Effect.acquireRelease(
+          Effect.promise(() => server.connect(serverSide)),
+          () => Effect.promise(() => server.close())
+        )
+        const client = yield* McpClient.connect(() => clientSide, {
+          label: "waits",
+          timeout: "300 millis"
+        })
+        const fx = yield* McpToolset.fromClient(client)
+        const runWait = (
+          toolset: Toolset.Toolset<any, any>,
+          tag: string,
+          toolTimeout?: Duration.DurationInput
+        ) =>
+          Agent.make({ toolsets: [toolset], ...(toolTimeout !== undefined ? { toolTimeout } : {}) })
+            .run("wait")
+            .pipe(
+              Effect.provide(
+                scripted([
+                  () => FunctionModel.toolCall("wait", { tag, ms: 800 }),
+                  () => FunctionModel.text("done")
+                ])
+              )
+            )
+        for (const [toolset, tag] of [
+          [fx, "long-start"],
+          [effectPath(fx), "long-call"]
+        ] as const) {
+          const result = yield* runWait(toolset, tag, "3 seconds")
+          const [ret] = partsOf(result.allMessages(), "ToolReturnPart")
+          assert.strictEqual(ret!.content, `done ${tag}`, tag)
+          assert.deepStrictEqual(partsOf(result.allMessages(), "RetryPromptPart"), [], tag)
+          assert.strictEqual(result.output, "done")
+        }
+        // a tool's own `timeout` is the run's limit for its calls too
+        const longTool = Toolset.make((ctx) =>
+          Effect.map(fx.tools(ctx), (ts) => ts.map((t) => ({ ...t, timeout: "3 seconds" })))
+        )
+        const viaTool = yield* runWait(longTool, "long-tool")
+        assert.strictEqual(
+          partsOf(viaTool.allMessages(), "ToolReturnPart")[0]!.content,
+          "done long-tool"
+        )
+        // with no longer limit in the run the client's timeout still ends the call, on both paths:
+        // a typed error, the call cancelled on the server
+        for (const [toolset, tag] of [
+          [fx, "short-start"],
+          [effectPath(fx), "short-call"]
+        ] as const) {
+          const exit = yield* Effect.exit(runWait(toolset, tag))
+          const failure = Exit.isFailure(exit) ? Cause.failureOption(exit.cause) : undefined
+          const error = failure?._tag === "Some" ? (failure.value as any) : undefined
+          assert.strictEqual(error?._tag, "McpError", tag)
+          assert.isTrue(error.isTimeout, tag)
+          yield* pollUntil(
+            Effect.sync(() => cancelled),
+            (c) => c.includes(tag)
+          )
+        }
+      }).pipe(TestServices.provideLive)
   )
 
   it.scoped(

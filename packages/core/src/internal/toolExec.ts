@@ -110,6 +110,10 @@ const returnPart = (call: ToolCallPart, content: unknown): ToolReturnPart =>
 class CallEndHooks implements CallEndService {
   private fs: Array<() => void> | undefined = undefined
   private ended = false
+  constructor(private readonly limit: Duration.DurationInput | undefined) {}
+  get timeLimit(): Duration.Duration | undefined {
+    return this.limit === undefined ? undefined : Duration.decode(this.limit)
+  }
   readonly onEnd = (f: () => void): void => {
     if (this.ended) f()
     else if (this.fs === undefined) this.fs = [f]
@@ -238,7 +242,8 @@ export const runFunctionCall = (
           (ctx) => {
             // [perf #16] A handler stopping outside work when its call ends (`Tool.CallEnd`)
             // hooks into this region instead of opening one of its own per call.
-            const end = new CallEndHooks()
+            const timeout = tool.timeout ?? run.config.toolTimeout
+            const end = new CallEndHooks(timeout)
             // The span, its parent-span context, the RunContext and the CallEnd in ONE region
             // (what `useSpan` + `provideService` do in two).
             return withSpanAndContext(
@@ -266,7 +271,6 @@ export const runFunctionCall = (
                 return Context.unsafeMake(map)
               },
               () => {
-                const timeout = tool.timeout ?? run.config.toolTimeout
                 const execute =
                   timeout === undefined
                     ? tool.call
@@ -559,9 +563,11 @@ const runStartedSegment = (
       while (!stop && inFlight < k && next < todo.length) {
         const i = todo[next++]!
         const tool = tools[i]!
+        const timeout = tool.timeout ?? run.config.toolTimeout
+        const limit = timeout === undefined ? undefined : Duration.decode(timeout)
         let handle: StartedCall
         try {
-          handle = tool.start!.start(args[i])
+          handle = tool.start!.start(args[i], limit)
         } catch (error) {
           settled[i] = { ok: false, error }
           ready.push(i)
@@ -570,8 +576,7 @@ const runStartedSegment = (
         }
         handles[i] = handle
         inFlight++
-        const timeout = tool.timeout ?? run.config.toolTimeout
-        const millis = timeout === undefined ? Infinity : Duration.toMillis(timeout)
+        const millis = limit === undefined ? Infinity : Duration.toMillis(limit)
         if (millis <= MAX_TIMER_MILLIS) {
           timers[i] = setTimeout(() => {
             const h = handles[i]

@@ -9,10 +9,15 @@
  */
 import type { CallEndService } from "@agentfx/core/Tool"
 import type { CallToolResult, ContentBlock } from "@modelcontextprotocol/sdk/types.js"
+import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import type { McpError } from "../McpError.js"
 
-/** `callTool`, cancelled (if still in flight) when the tool call `end` belongs to ends. */
+/**
+ * `callTool`, cancelled (if still in flight) when the tool call `end` belongs to ends. With no
+ * `timeoutMillis` (the toolset's), its request timeout is the client's or, when longer, the
+ * run's time limit for the call (`end.timeLimit`).
+ */
 export type CallInRun = (
   name: string,
   args: Record<string, unknown>,
@@ -25,12 +30,14 @@ export const callInRun = new WeakMap<object, CallInRun>()
 
 /**
  * `callTool` as a promise and how to cancel it: the result through `onResult`, an `McpError`
- * through `onError` (in the same reaction: no promise of its own between them).
+ * through `onError` (in the same reaction: no promise of its own between them). The request
+ * timeout as `CallInRun`'s, with the run's time limit given as `timeLimit`.
  */
 export type StartTool = (
   name: string,
   args: Record<string, unknown>,
   timeoutMillis: number | undefined,
+  timeLimit: Duration.Duration | undefined,
   onResult: (result: CallToolResult) => unknown,
   onError: (error: McpError) => unknown
 ) => { readonly promise: Promise<unknown>; readonly cancel: () => void }
