@@ -23,7 +23,7 @@
  *
  * @since 0.1.0
  */
-import { Agent, CaptureRunMessages, Messages, type Model, type Usage } from "@agentfx/core"
+import { Agent, CaptureRunMessages, Messages, type Model, Usage } from "@agentfx/core"
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as Cause from "effect/Cause"
 import * as Deferred from "effect/Deferred"
@@ -145,7 +145,8 @@ export const load = (
 /**
  * Runs the chat until the lines end, `/exit`, or an interrupt between turns. A failed turn
  * prints the error and keeps the conversation (with what the failed turn recorded, when the
- * error carries it); an interrupted turn keeps what it streamed so far.
+ * error carries it); an interrupted turn keeps what it streamed so far. Every turn ends with its
+ * usage line, a failed or cancelled one with what it spent before it stopped.
  */
 export const run = (
   options: RunOptions
@@ -174,11 +175,13 @@ export const run = (
     const turn = (prompt: string) =>
       Effect.gen(function* () {
         const messages = yield* Ref.get(history)
+        // what the turn spends, also when it fails or is cancelled
+        const spent = yield* Ref.make(Usage.RunUsage.empty)
         let result: Agent.AgentRunResult<string> | undefined
         const md = options.markdown === true ? new MarkdownRenderer() : undefined
         const text = (t: string) => (md === undefined ? t : md.push(t))
         const streamed = Stream.runForEachChunk(
-          agent.runStream(prompt, { messageHistory: messages }),
+          agent.runStream(prompt, { messageHistory: messages, usage: spent }),
           (chunk) => {
             let piece = ""
             for (const e of chunk) {
@@ -217,6 +220,7 @@ export const run = (
             ? "cancelled (what was said so far is kept)\n"
             : `error: ${errorText(exit.cause)}\n`
         )
+        yield* out(`${usageLine(yield* Ref.get(spent))}\n`)
       })
 
     const save = (path: string) =>

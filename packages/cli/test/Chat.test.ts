@@ -74,7 +74,11 @@ describe("Chat.run", () => {
       const out = yield* chat(["Are you there?", `/save ${file}`, "/exit", "never read"]).pipe(
         Effect.provideService(ModelModule.Model, failing)
       )
-      assert.include(out, "error: ModelHTTPError: HTTP 503 (model: fn)\n")
+      assert.include(
+        out,
+        "error: ModelHTTPError: HTTP 503 (model: fn)\n" +
+          "usage: 0 requests, 0 tool calls, 0 input + 0 output = 0 tokens\n"
+      )
       assert.include(out, "saved 2 messages")
       assert.notInclude(out, "never read")
       const saved = yield* Messages.decodeJson(readFileSync(file, "utf8"))
@@ -86,6 +90,30 @@ describe("Chat.run", () => {
       assert.strictEqual(prompt.content, "Are you there?")
       // the response the failure cut short, as core records it
       assert.strictEqual((saved[1] as Messages.ModelResponse).state, "interrupted")
+    })
+  )
+
+  it.effect("a turn that fails after a tool call prints what it spent", () =>
+    Effect.gen(function* () {
+      // the first request asks for a tool; the second fails
+      const model = yield* FunctionModel.make(undefined, {
+        stream: (messages) =>
+          messages.length === 1
+            ? Stream.make({ 0: { name: "clock", jsonArgs: "{}", toolCallId: "c1" } })
+            : Stream.fail(new AgentError.ModelHTTPError({ status: 500, modelName: "fn" }))
+      })
+      const clock = Tool.make("clock", {
+        parameters: Schema.Struct({}),
+        handler: () => Effect.succeed("noon")
+      })
+      const out = yield* chat(["What time is it?"], {
+        agent: Agent.make({ tools: [clock] })
+      }).pipe(Effect.provideService(ModelModule.Model, model))
+      assert.include(out, "[clock({})]\n")
+      assert.match(
+        out,
+        /error: ModelHTTPError: HTTP 500 \(model: fn\)\nusage: 1 request, 1 tool call, [1-9]\d* input \+ [1-9]\d* output = [1-9]\d* tokens\n$/
+      )
     })
   )
 
@@ -141,7 +169,11 @@ describe("Chat.run", () => {
         yield* Queue.offer(interrupts, undefined)
         yield* Fiber.join(chat)
 
-        assert.include(out, "Let me think \ncancelled")
+        assert.include(
+          out,
+          "Let me think \ncancelled (what was said so far is kept)\n" +
+            "usage: 0 requests, 0 tool calls, 0 input + 0 output = 0 tokens\n"
+        )
         assert.notInclude(out, "error:")
         const saved = yield* Messages.decodeJson(readFileSync(file, "utf8"))
         assert.deepStrictEqual(
