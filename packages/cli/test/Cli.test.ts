@@ -280,8 +280,12 @@ describe("agentfx chat (child process)", () => {
         s.child.stdin!.write("Tell me a story\n")
         yield* waitFor(s, /Offline model/, from)
         s.child.kill("SIGINT")
-        const cut = yield* waitFor(s, /cancelled.*\n/, from)
-        assert.notInclude(cut, "usage:")
+        const cut = yield* waitFor(s, /cancelled.*\nusage: .*\n/, from)
+        // the turn's usage line says what the cancelled turn spent
+        assert.match(
+          cut,
+          /cancelled \(what was said so far is kept\)\nusage: 1 request, 0 tool calls, [1-9]\d* input \+ [1-9]\d* output = [1-9]\d* tokens\n$/
+        )
         assert.notInclude(cut, "This is the first message")
 
         yield* send(s, "/save h.json", /saved 2 messages to h\.json\n/)

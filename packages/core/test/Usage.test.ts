@@ -6,7 +6,7 @@ import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import * as SubscriptionRef from "effect/SubscriptionRef"
-import { Agent, FunctionModel, Tool, Usage } from "@agentfx/core"
+import { Agent, AgentError, FunctionModel, Tool, Usage } from "@agentfx/core"
 
 const runWith = (fields: Partial<ConstructorParameters<typeof Usage.RunUsage>[0]>) =>
   new Usage.RunUsage(fields ?? {})
@@ -171,6 +171,59 @@ describe("a caller's usage Ref", () => {
           ]
         )
         assert.deepStrictEqual(yield* SubscriptionRef.get(usage), result.usage)
+      })
+  )
+})
+
+const broke = () => new AgentError.ModelHTTPError({ status: 502, modelName: "fn" })
+
+describe("a streamed request that does not complete", () => {
+  it.live(
+    "an interrupted stream counts its request with what arrived; a stream that failed first does not",
+    () =>
+      Effect.gen(function* () {
+        // the first answer streams a word, then waits; the run is interrupted there
+        const seen = yield* Deferred.make<void>()
+        const hanging = FunctionModel.layer(undefined, {
+          stream: () =>
+            Stream.concat(
+              Stream.make("Hello there "),
+              Stream.fromEffect(Effect.zipRight(Deferred.succeed(seen, undefined), Effect.never))
+            )
+        })
+        const cut = yield* Effect.gen(function* () {
+          const usage = yield* SubscriptionRef.make(Usage.RunUsage.empty)
+          const fiber = yield* Agent.make({})
+            .runStream("hi", { usage })
+            .pipe(Stream.runDrain, Effect.provide(hanging), Effect.fork)
+          yield* Deferred.await(seen)
+          yield* Fiber.interrupt(fiber)
+          return yield* SubscriptionRef.get(usage)
+        })
+        assert.strictEqual(cut.requests, 1)
+        assert.isAbove(cut.outputTokens, 0)
+        assert.isAbove(cut.inputTokens, 0)
+
+        // a stream broken after some text: the run fails, the request is counted
+        const broken = FunctionModel.layer(undefined, {
+          stream: () => Stream.concat(Stream.make("Half an "), Stream.fail(broke()))
+        })
+        const brokenUsage = yield* SubscriptionRef.make(Usage.RunUsage.empty)
+        const exit = yield* Agent.make({})
+          .run("hi", { usage: brokenUsage, onEvent: () => Effect.void })
+          .pipe(Effect.provide(broken), Effect.exit)
+        assert.isTrue(exit._tag === "Failure")
+        const spent = yield* SubscriptionRef.get(brokenUsage)
+        assert.strictEqual(spent.requests, 1)
+        assert.isAbove(spent.outputTokens, 0)
+
+        // a stream that fails before any answer: no request counted (as without streaming)
+        const refused = FunctionModel.layer(undefined, { stream: () => Stream.fail(broke()) })
+        const none = yield* SubscriptionRef.make(Usage.RunUsage.empty)
+        yield* Agent.make({})
+          .runStream("hi", { usage: none })
+          .pipe(Stream.runDrain, Effect.provide(refused), Effect.exit)
+        assert.strictEqual((yield* SubscriptionRef.get(none)).requests, 0)
       })
   )
 })

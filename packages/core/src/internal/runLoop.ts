@@ -1666,7 +1666,10 @@ class Run<A> implements Machine<A>, ToolHost {
 
   /**
    * Unless `done` when the scope closes (a failure, an interruption), the partial response of
-   * `streamed` goes into the history as `interrupted`.
+   * `streamed` goes into the history as `interrupted`; a request that was answered in part (a
+   * part arrived) is counted in the run's usage with what arrived (the provider
+   * bills what it streamed), one that failed before any answer is not (as a failed request
+   * without streaming).
    */
   private keepInterrupted(
     streamed: Model.StreamedResponse,
@@ -1675,14 +1678,17 @@ class Run<A> implements Machine<A>, ToolHost {
     return Effect.addFinalizer(() =>
       done()
         ? Effect.void
-        : Effect.map(streamed.response, (r) =>
+        : Effect.flatMap(streamed.response, (r) => {
             this.append(
               makeModelResponse.copy(r, {
                 state: "interrupted",
                 conversationId: this.conversationId
               })
             )
-          )
+            return r.parts.length > 0
+              ? Ref.update(this.usageRef, (u) => u.addRequest(r.usage))
+              : Effect.void
+          })
     )
   }
 
