@@ -59,7 +59,12 @@ describe("UiStream.agUiEvents", () => {
         { type: "REASONING_MESSAGE_CONTENT", messageId: "r1-reasoning-1-0", delta: "think." },
         { type: "TEXT_MESSAGE_START", messageId: "r1-text-1-1", role: "assistant" },
         { type: "TEXT_MESSAGE_CONTENT", messageId: "r1-text-1-1", delta: "It is 4." },
-        { type: "REASONING_MESSAGE_END", messageId: "r1-reasoning-1-0" },
+        {
+          type: "REASONING_MESSAGE_END",
+          messageId: "r1-reasoning-1-0",
+          // the provider that signed it, for the client to keep on the reasoning message
+          metadata: { agentfx: { providerName: "function" } }
+        },
         {
           type: "REASONING_ENCRYPTED_VALUE",
           subtype: "message",

@@ -114,14 +114,11 @@ describe("AG-UI: what a client builds from the events decodes back to the run", 
         { id: "r1-text-2-0", role: "assistant", content: "Sunny at noon." }
       ]
       const history = yield* UiStream.fromAgUiMessages(messages)
-      // the run's history, less its reasoning (AG-UI reasoning messages are not decoded)
-      assert.deepStrictEqual(
-        shape(history),
-        shape(recorded).map((m) => m.filter((p) => p !== "ThinkingPart"))
-      )
+      // the run's history, its reasoning included (the start of the response it belongs to)
+      assert.deepStrictEqual(shape(history), shape(recorded))
       assert.deepStrictEqual(shape(history), [
         ["UserPromptPart Weather and time?"],
-        ["TextPart Let me check.", "ToolCallPart c1", "ToolCallPart c2"],
+        ["ThinkingPart", "TextPart Let me check.", "ToolCallPart c1", "ToolCallPart c2"],
         ["ToolReturnPart c1", "ToolReturnPart c2"],
         ["TextPart Sunny at noon."]
       ])

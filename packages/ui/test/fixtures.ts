@@ -196,6 +196,56 @@ export const builtinModel: Layer.Layer<Model.Model> = Layer.succeed(
 
 export const builtinAgent = Agent.make({ name: "searcher" })
 
+/** A response of `scriptedModel`: its stream events (from a PartsManager), and what it reports. */
+export interface Scripted {
+  readonly events: (
+    m: PartsManager.PartsManager
+  ) => ReadonlyArray<Messages.ModelResponseStreamEvent | undefined>
+  readonly usage?: Usage.RequestUsage
+}
+
+/**
+ * A streamed model answering each request with the response `respond` gives for the
+ * conversation (any part field a provider sets, its usage, its model and provider names), or
+ * failing with the error it gives.
+ */
+export const scriptedModel = (
+  modelName: string,
+  providerName: string,
+  respond: (messages: ReadonlyArray<Messages.ModelMessage>) => Scripted | AgentError.ModelHTTPError
+): Layer.Layer<Model.Model> =>
+  Layer.succeed(
+    Model.Model,
+    Model.make({
+      modelName,
+      system: providerName,
+      profile: Model.defaultProfile,
+      settings: undefined,
+      request: () => Effect.die("streamed only"),
+      requestStream: (messages) =>
+        Effect.suspend(() => {
+          const script = respond(messages)
+          if (script instanceof AgentError.ModelHTTPError) return Effect.fail(script)
+          const m = new PartsManager.PartsManager()
+          m.info.modelName = modelName
+          m.info.providerName = providerName
+          const events: Array<Messages.ModelResponseStreamEvent> = []
+          for (const e of script.events(m)) if (e !== undefined) events.push(e)
+          events.push(...m.finish())
+          const response = m.response({
+            state: "complete",
+            ...(script.usage !== undefined ? { usage: script.usage } : {})
+          })
+          events.push(new Messages.ResponseCompleteEvent({ response }))
+          return Effect.succeed({
+            modelName,
+            events: Stream.fromIterable(events),
+            response: Effect.succeed(response)
+          })
+        })
+    })
+  )
+
 /** The sub-agent: streams its answer with its own model. */
 export const researcher = Agent.make({
   name: "researcher",

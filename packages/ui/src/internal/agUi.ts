@@ -39,6 +39,23 @@ const builtinMetadata = (part: { readonly providerName: string }) => ({
 })
 
 /**
+ * `metadata` of a reasoning message's `REASONING_MESSAGE_END`: what a provider needs of the
+ * thinking part besides its text and signature (its own id, the provider that signed it, whether
+ * it is redacted, its details), which a client folds into the reasoning message and posts back;
+ * `undefined` when the part has none of them.
+ */
+export const thinkingMetadata = (
+  part: Messages.ThinkingPart
+): { readonly agentfx: Record<string, unknown> } | undefined => {
+  const agentfx: Record<string, unknown> = {}
+  if (part.id !== undefined) agentfx.id = part.id
+  if (part.providerName !== undefined) agentfx.providerName = part.providerName
+  if (part.redacted !== undefined) agentfx.redacted = part.redacted
+  if (part.providerDetails !== undefined) agentfx.providerDetails = part.providerDetails
+  return Object.keys(agentfx).length > 0 ? { agentfx } : undefined
+}
+
+/**
  * The `activityType` of the `ACTIVITY_SNAPSHOT` a generated file (`Messages.FilePart`) becomes:
  * AG-UI assistant messages hold text only, so the file is an activity message whose `content` is
  * `{ url: <data: URL>, mediaType }` (plus `id` / `providerName` when the provider gave them).
@@ -334,7 +351,13 @@ export class Encoder<A> {
           if (target !== undefined) {
             const id = target.fields.messageId
             this.reasonings.delete(event.index)
-            this.push(out, { type: "REASONING_MESSAGE_END", messageId: id })
+            const metadata = thinkingMetadata(part)
+            this.push(
+              out,
+              metadata !== undefined
+                ? { type: "REASONING_MESSAGE_END", messageId: id, metadata }
+                : { type: "REASONING_MESSAGE_END", messageId: id }
+            )
             if (part.signature !== undefined) {
               this.push(out, {
                 type: "REASONING_ENCRYPTED_VALUE",

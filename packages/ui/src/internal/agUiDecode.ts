@@ -1,6 +1,7 @@
 /**
  * AG-UI `RunAgentInput.messages` → agentfx message history: user / system / developer text,
- * assistant text with tool calls, tool results (named after the call they answer).
+ * assistant text with tool calls, the model's reasoning, tool results (named after the call they
+ * answer).
  */
 import { AgentError, DeferredTools, Messages } from "@agentfx/core"
 import * as Either from "effect/Either"
@@ -85,8 +86,45 @@ const Message = Schema.Union(
     activityType: Schema.String,
     content: Schema.Record({ key: Schema.String, value: Schema.Unknown })
   }),
-  Schema.Struct({ role: Schema.Literal("reasoning", "activity") })
+  Schema.Struct({
+    role: Schema.Literal("reasoning"),
+    content: Schema.String,
+    encryptedValue: optional(Schema.String),
+    metadata: optional(Metadata)
+  }),
+  Schema.Struct({ role: Schema.Literal("activity") })
 )
+
+/**
+ * A reasoning message as the thinking part it was: its text, the provider's encrypted value
+ * (`REASONING_ENCRYPTED_VALUE`, the part's `signature`) and what the encoder put in
+ * `metadata.agentfx` (the part's own id, provider, `redacted`, details); `undefined` for one
+ * with nothing to send back.
+ */
+const thinkingOf = (
+  content: string,
+  encryptedValue: string | undefined,
+  metadata: typeof Metadata.Type | undefined
+): Messages.ThinkingPart | undefined => {
+  const raw: unknown = metadata?.agentfx
+  const agentfx = (
+    typeof raw === "object" && raw !== null && !Array.isArray(raw) ? raw : {}
+  ) as Record<string, unknown>
+  const { id, providerName, redacted, providerDetails } = agentfx
+  if (content === "" && encryptedValue === undefined && typeof id !== "string") return undefined
+  return new Messages.ThinkingPart({
+    content,
+    ...(encryptedValue !== undefined ? { signature: encryptedValue } : {}),
+    ...(typeof id === "string" ? { id } : {}),
+    ...(typeof providerName === "string" ? { providerName } : {}),
+    ...(typeof redacted === "boolean" ? { redacted } : {}),
+    ...(typeof providerDetails === "object" &&
+    providerDetails !== null &&
+    !Array.isArray(providerDetails)
+      ? { providerDetails: providerDetails as Messages.ProviderDetails }
+      : {})
+  })
+}
 
 /**
  * A generated file our encoder sent as an activity (`agentfx_file`, a `data:` URL): the
@@ -207,6 +245,14 @@ export const decodeAgUiMessages = (
     if (request.length > 0) out.push(new Messages.ModelRequest({ parts: request }))
     request = []
   }
+  /** A part of the response the messages so far end with, or of a response of its own. */
+  const addToResponse = (part: Messages.ModelResponsePart) => {
+    flush()
+    const last = out.at(-1)
+    if (last?._tag === "ModelResponse") {
+      out[out.length - 1] = new Messages.ModelResponse({ ...last, parts: [...last.parts, part] })
+    } else out.push(new Messages.ModelResponse({ parts: [part] }))
+  }
   for (let i = 0; i < list.right.length; i++) {
     // A sub-agent's own messages (an AG-UI client keeps the events carrying a `subagentRunId`
     // as messages marked with it): the sub-agent's conversation, not this agent's — what it
@@ -312,15 +358,15 @@ export const decodeAgUiMessages = (
       case "activity": {
         // a generated file: part of the assistant's response before it (or its own)
         const file = "activityType" in m ? fileOfActivity(m.activityType, m.content) : undefined
-        if (file === undefined) break
-        flush()
-        const last = out.at(-1)
-        if (last?._tag === "ModelResponse") {
-          out[out.length - 1] = new Messages.ModelResponse({
-            ...last,
-            parts: [...last.parts, file]
-          })
-        } else out.push(new Messages.ModelResponse({ parts: [file] }))
+        if (file !== undefined) addToResponse(file)
+        break
+      }
+      case "reasoning": {
+        // The model's thinking, which a client keeps as a message before the response's
+        // assistant message: it starts that response (which the assistant message joins), or
+        // joins the response before it. Providers need it back, signed, with the tool calls.
+        const thinking = thinkingOf(m.content, m.encryptedValue, m.metadata)
+        if (thinking !== undefined) addToResponse(thinking)
         break
       }
       default:
