@@ -614,6 +614,13 @@ export interface AgUiOptions<A> extends CommonOptions<A> {
    * `SUBAGENT_FINISHED` (its output as `result`) or `SUBAGENT_ERROR`.
    */
   readonly subAgents?: boolean
+  /**
+   * `usage` on `RUN_FINISHED` / `RUN_ERROR` (default `true`): AG-UI `TokenUsage` entries, one per
+   * provider and model, of the responses of the run and of its sub-agents (a failed run's: the
+   * responses before the failure). Counts a provider did not report are left out, and so is
+   * `usage` when none were.
+   */
+  readonly usage?: boolean
 }
 
 /**
@@ -652,13 +659,14 @@ const agUiEncoding =
       stateEvents: options.stateEvents,
       result: options.result,
       resuming: options.resuming,
-      subAgents: options.subAgents
+      subAgents: options.subAgents,
+      usage: options.usage
     })
     return {
       encode: (e, out) => enc.encode(e, out),
       fail: (text, error, out) => {
         const tag = (error as { _tag?: unknown } | undefined)?._tag
-        enc.fail(text, typeof tag === "string" ? tag : undefined, out)
+        enc.fail(text, typeof tag === "string" ? tag : undefined, out, messagesOf(error))
       }
     }
   }

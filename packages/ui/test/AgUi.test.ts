@@ -44,7 +44,13 @@ describe("UiStream.agUiEvents", () => {
         { type: "TEXT_MESSAGE_CONTENT", messageId: "r1-text-1-0", delta: "Hello" },
         { type: "TEXT_MESSAGE_CONTENT", messageId: "r1-text-1-0", delta: " world" },
         { type: "TEXT_MESSAGE_END", messageId: "r1-text-1-0" },
-        { type: "RUN_FINISHED", threadId: "t1", runId: "r1", result: "Hello world" }
+        {
+          type: "RUN_FINISHED",
+          threadId: "t1",
+          runId: "r1",
+          result: "Hello world",
+          usage: [F.functionUsage(51, 2)]
+        }
       ])
     })
   )
@@ -73,7 +79,13 @@ describe("UiStream.agUiEvents", () => {
         },
         { type: "REASONING_END", messageId: "r1-reasoning-1-0" },
         { type: "TEXT_MESSAGE_END", messageId: "r1-text-1-1" },
-        { type: "RUN_FINISHED", threadId: "t1", runId: "r1", result: "It is 4." }
+        {
+          type: "RUN_FINISHED",
+          threadId: "t1",
+          runId: "r1",
+          result: "It is 4.",
+          usage: [F.functionUsage(51, 8)]
+        }
       ])
     })
   )
@@ -130,7 +142,14 @@ describe("UiStream.agUiEvents", () => {
         { type: "TEXT_MESSAGE_CONTENT", messageId: "r1-text-2-0", delta: "noon." },
         { type: "TEXT_MESSAGE_END", messageId: "r1-text-2-0" },
         { type: "STATE_SNAPSHOT", snapshot: { calls: 2 } },
-        { type: "RUN_FINISHED", threadId: "t1", runId: "r1", result: "Sunny, noon." }
+        {
+          type: "RUN_FINISHED",
+          threadId: "t1",
+          runId: "r1",
+          result: "Sunny, noon.",
+          // both requests
+          usage: [F.functionUsage(112, 23)]
+        }
       ])
     })
   )
@@ -163,7 +182,9 @@ describe("UiStream.agUiEvents", () => {
         {
           type: "RUN_ERROR",
           message: "ModelHTTPError: HTTP 500 (model: fn), body: upstream broke",
-          code: "ModelHTTPError"
+          code: "ModelHTTPError",
+          // the incomplete response the run kept (its tokens estimated by FunctionModel)
+          usage: [F.functionUsage(51, 1)]
         }
       ])
       assert.strictEqual(outcome?._tag, "Failure")
@@ -233,7 +254,9 @@ describe("UiStream.agUiHandler", () => {
         type: "RUN_FINISHED",
         threadId: "thread-7",
         runId: "run-7",
-        result: "Sunny, noon."
+        result: "Sunny, noon.",
+        // the run's own request only, not the history's response
+        usage: [F.functionUsage(54, 10)]
       } as never)
       // the history the agent got
       const history = seen[0]!

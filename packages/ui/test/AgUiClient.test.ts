@@ -499,7 +499,12 @@ describe("AG-UI: a run whose output is null", () => {
           Stream.provideLayer(model)
         )
       )
-      assert.deepStrictEqual(events.at(-1), { type: "RUN_FINISHED", threadId: "t1", runId: "r1" })
+      assert.deepStrictEqual(events.at(-1), {
+        type: "RUN_FINISHED",
+        threadId: "t1",
+        runId: "r1",
+        usage: [F.functionUsage(220, 24)]
+      })
       assert.deepStrictEqual(
         events.find((e) => e.type === "SUBAGENT_FINISHED"),
         { type: "SUBAGENT_FINISHED", subagentRunId: "r1-agent-call_f" }

@@ -306,7 +306,13 @@ describe("a run that fails while its calls wait", () => {
           },
           { type: "SUBAGENT_ERROR", subagentRunId: inner, message: errorText },
           { type: "SUBAGENT_ERROR", subagentRunId: "r-agent-call_m", message: errorText },
-          { type: "RUN_ERROR", message: errorText, code: "ModelHTTPError" }
+          {
+            type: "RUN_ERROR",
+            message: errorText,
+            code: "ModelHTTPError",
+            // the top agent's one response; the sub-agents never finished
+            usage: [F.functionUsage(51, 5)]
+          }
         ]
       )
     })

@@ -17,6 +17,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
+import { functionUsage } from "./fixtures.js"
 import { serve } from "./server.js"
 
 /** The smallest `ChatState`: plain arrays (what `useChat` keeps in React state). */
@@ -368,7 +369,8 @@ describe("tool approval over AG-UI (interrupt outcome, RunAgentInput.resume)", (
                 toolCallId: "call_l"
               }
             ]
-          }
+          },
+          usage: [functionUsage(56, 11)]
         })
         // the three calls were shown once, only weather has a result
         assert.deepStrictEqual(
@@ -416,7 +418,9 @@ describe("tool approval over AG-UI (interrupt outcome, RunAgentInput.resume)", (
           type: "RUN_FINISHED",
           threadId: "t",
           runId: "r2",
-          result: text
+          result: text,
+          // its own request only (the first run's response is history now)
+          usage: [approved ? functionUsage(62, 17) : functionUsage(63, 18)]
         })
         assert.strictEqual(h.requests.length, 2)
         assert.deepStrictEqual(h.ran, { weather: 1, refund: approved ? 1 : 0 })

@@ -343,7 +343,14 @@ describe("sub-agents (Agent.asTool)", () => {
           { type: "TEXT_MESSAGE_START", messageId: "r1-text-2-0", role: "assistant" },
           { type: "TEXT_MESSAGE_CONTENT", messageId: "r1-text-2-0", delta: "They do." },
           { type: "TEXT_MESSAGE_END", messageId: "r1-text-2-0" },
-          { type: "RUN_FINISHED", threadId: "t1", runId: "r1", result: "They do." }
+          {
+            type: "RUN_FINISHED",
+            threadId: "t1",
+            runId: "r1",
+            result: "They do.",
+            // the parent's two responses and the sub-agent's one (same FunctionModel name)
+            usage: [F.functionUsage(157, 17)]
+          }
         ])
         // the SSE bytes carry the same events (the delta path writes subagentRunId too)
         const sse = yield* Stream.runCollect(

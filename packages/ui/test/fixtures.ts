@@ -26,6 +26,18 @@ const hasToolReturn = (messages: ReadonlyArray<Messages.ModelMessage>) => {
   )
 }
 
+/**
+ * The AG-UI `usage` entry of `FunctionModel` responses (tokens it estimates from the
+ * conversation), as `RUN_FINISHED` / `RUN_ERROR` carry it.
+ */
+export const functionUsage = (inputTokens: number, outputTokens: number) => ({
+  provider: "function",
+  model: "function::stream",
+  inputTokens,
+  outputTokens,
+  totalTokens: inputTokens + outputTokens
+})
+
 /** Streams "Hello" then " world". */
 export const textModel = FunctionModel.layer(undefined, {
   stream: () => Stream.make("Hello", " world")

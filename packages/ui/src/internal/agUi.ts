@@ -31,6 +31,8 @@ export interface EncoderOptions<A> {
   readonly subAgents?: boolean | undefined
   /** Set on the encoder of a sub-agent: its `subagentRunId`, on every event it writes. */
   readonly subagentRunId?: string | undefined
+  /** `usage` on `RUN_FINISHED` / `RUN_ERROR` (default `true`). */
+  readonly usage?: boolean | undefined
 }
 
 /** `metadata` of the events of a built-in (provider-executed) tool call. */
@@ -53,6 +55,116 @@ export const thinkingMetadata = (
   if (part.redacted !== undefined) agentfx.redacted = part.redacted
   if (part.providerDetails !== undefined) agentfx.providerDetails = part.providerDetails
   return Object.keys(agentfx).length > 0 ? { agentfx } : undefined
+}
+
+/** A count AG-UI takes: an integer from 0 to `Number.MAX_SAFE_INTEGER` (a sum past it is dropped). */
+const isCount = (n: number): boolean => Number.isSafeInteger(n) && n >= 0
+
+/** The reasoning tokens of a request, when its provider counts them apart (OpenAI, Google). */
+const reasoningTokensOf = (usage: Messages.ModelResponse["usage"]): number | undefined =>
+  usage.details.reasoning_tokens ?? usage.details.thoughts_tokens
+
+/**
+ * AG-UI `TokenUsage` entries of model responses: one per provider and model, in the order of
+ * their first response. Input and output are totals in agentfx as in AG-UI (input includes cached
+ * tokens, output reasoning tokens). A response whose provider reported no tokens adds nothing; a
+ * part count (reasoning, cache read, cache write) is there only when a provider reported it and
+ * it fits in its total; a count that is not a safe integer is left out.
+ */
+export const tokenUsage = (
+  responses: Iterable<Messages.ModelResponse>
+): Array<Record<string, unknown>> => {
+  interface Group {
+    readonly provider: string | undefined
+    readonly model: string | undefined
+    input: number
+    output: number
+    cacheRead: number
+    cacheWrite: number
+    reasoning: number | undefined
+  }
+  const groups = new Map<string, Group>()
+  for (const r of responses) {
+    const u = r.usage
+    const reasoning = reasoningTokensOf(u)
+    if (
+      u.inputTokens === 0 &&
+      u.outputTokens === 0 &&
+      u.cacheReadTokens === 0 &&
+      u.cacheWriteTokens === 0 &&
+      reasoning === undefined
+    ) {
+      continue
+    }
+    const key = JSON.stringify([r.providerName ?? null, r.modelName ?? null])
+    let g = groups.get(key)
+    if (g === undefined) {
+      g = {
+        provider: r.providerName,
+        model: r.modelName,
+        input: 0,
+        output: 0,
+        cacheRead: 0,
+        cacheWrite: 0,
+        reasoning: undefined
+      }
+      groups.set(key, g)
+    }
+    g.input += u.inputTokens
+    g.output += u.outputTokens
+    g.cacheRead += u.cacheReadTokens
+    g.cacheWrite += u.cacheWriteTokens
+    if (reasoning !== undefined) g.reasoning = (g.reasoning ?? 0) + reasoning
+  }
+  const out: Array<Record<string, unknown>> = []
+  for (const g of groups.values()) {
+    const entry: Record<string, unknown> = {}
+    if (g.provider !== undefined) entry.provider = g.provider
+    if (g.model !== undefined) entry.model = g.model
+    const input = isCount(g.input) ? g.input : undefined
+    const output = isCount(g.output) ? g.output : undefined
+    if (input !== undefined) entry.inputTokens = input
+    if (output !== undefined) entry.outputTokens = output
+    if (input !== undefined && output !== undefined && isCount(input + output)) {
+      entry.totalTokens = input + output
+    }
+    // parts of a total: only when a provider counted them, and within their total
+    if (
+      g.reasoning !== undefined &&
+      output !== undefined &&
+      isCount(g.reasoning) &&
+      g.reasoning <= output
+    ) {
+      entry.reasoningTokens = g.reasoning
+    }
+    const cached = g.cacheRead + g.cacheWrite
+    if (input !== undefined && isCount(cached) && cached <= input) {
+      if (g.cacheRead > 0) entry.cachedInputTokens = g.cacheRead
+      if (g.cacheWrite > 0) entry.cacheWriteInputTokens = g.cacheWrite
+    }
+    if (Object.keys(entry).some((k) => k !== "provider" && k !== "model")) out.push(entry)
+  }
+  return out
+}
+
+/**
+ * The responses of the run that failed with `messages` (the messages its error carries, history
+ * included): those after the run's first request. Every request a run sends carries its `runId`,
+ * so the run's is the id of the last request that has one.
+ */
+const failedRunResponses = (
+  messages: ReadonlyArray<Messages.ModelMessage>
+): Array<Messages.ModelResponse> => {
+  let runId: string | undefined
+  for (let i = messages.length - 1; i >= 0 && runId === undefined; i--) {
+    const m = messages[i]!
+    if (m._tag === "ModelRequest") runId = m.runId
+  }
+  if (runId === undefined) return []
+  const first = messages.findIndex((m) => m._tag === "ModelRequest" && m.runId === runId)
+  return messages
+    .slice(first)
+    .filter((m): m is Messages.ModelResponse => m._tag === "ModelResponse")
 }
 
 /**
@@ -146,6 +258,11 @@ export class Encoder<A> {
   private readonly subs = new Map<string, Encoder<unknown>>()
   private finished = false
   private readonly sub: string | undefined
+  /**
+   * The responses of the sub-agents (and handoff targets) that finished, from their results:
+   * their usage is the run's too (a sub-agent's conversation is not in the run's messages).
+   */
+  private readonly subResponses: Array<Messages.ModelResponse> = []
   /**
    * The assistant message of the current response (its first text message, or one named after
    * the response): `parentMessageId` of the response's tool calls, so a client keeps a response
@@ -409,6 +526,7 @@ export class Encoder<A> {
         })
         break
       case "SubAgentEvent":
+        if (this.sub === undefined) this.subAgentResult(event)
         if (this.options.subAgents !== false) this.subAgent(out, event)
         break
       case "FinalResultEvent":
@@ -438,6 +556,11 @@ export class Encoder<A> {
         const state = this.options.stateEvents?.(event)
         if (state !== undefined) for (const e of state) out.push(e)
         const output = event.result.output
+        const usage = this.usage(
+          event.result
+            .newMessages()
+            .filter((m): m is Messages.ModelResponse => m._tag === "ModelResponse")
+        )
         if (DeferredTools.isDeferredToolRequests(output)) {
           // the run waits: an interrupt per deferred call, answered in `RunAgentInput.resume`
           const result = this.options.result?.(event.result)
@@ -446,7 +569,8 @@ export class Encoder<A> {
             threadId: this.options.threadId,
             runId: this.options.runId,
             ...(result != null ? { result } : {}),
-            outcome: { type: "interrupt", interrupts: interrupts(output) }
+            outcome: { type: "interrupt", interrupts: interrupts(output) },
+            ...usage
           })
           return
         }
@@ -456,7 +580,8 @@ export class Encoder<A> {
           threadId: this.options.threadId,
           runId: this.options.runId,
           // AG-UI has no null result: a run whose output is null has none
-          ...(result != null ? { result } : {})
+          ...(result != null ? { result } : {}),
+          ...usage
         })
         return
       }
@@ -464,6 +589,30 @@ export class Encoder<A> {
     if (this.sub !== undefined) return
     const state = this.options.stateEvents?.(event)
     if (state !== undefined) for (const e of state) out.push(e)
+  }
+
+  /**
+   * A sub-agent's result (however deep the sub-agent): its own responses count in this run's
+   * usage. A handoff target's responses are in this run's messages too: `usage` counts each
+   * response once.
+   */
+  private subAgentResult(event: Agent.SubAgentEvent): void {
+    let inner: Agent.AgentStreamEvent<unknown> = event.event
+    while (inner._tag === "SubAgentEvent") inner = inner.event
+    if (inner._tag !== "AgentRunResultEvent") return
+    for (const m of inner.result.newMessages()) {
+      if (m._tag === "ModelResponse") this.subResponses.push(m)
+    }
+  }
+
+  /**
+   * `{ usage }` of `RUN_FINISHED` / `RUN_ERROR`: the tokens of the run's own responses and of its
+   * sub-agents', per provider and model; `{}` when turned off or nothing was reported.
+   */
+  private usage(own: ReadonlyArray<Messages.ModelResponse>): { usage?: unknown } {
+    if (this.options.usage === false) return {}
+    const entries = tokenUsage(new Set([...own, ...this.subResponses]))
+    return entries.length > 0 ? { usage: entries } : {}
   }
 
   /**
@@ -516,13 +665,26 @@ export class Encoder<A> {
     this.subs.clear()
   }
 
-  /** A failed run: the sub-agents still running and the open messages end, then `RUN_ERROR`. */
-  fail(message: string, code: string | undefined, out: Sink<Event>): void {
+  /**
+   * A failed run: the sub-agents still running and the open messages end, then `RUN_ERROR`, with
+   * the usage of the responses before the failure (`messages`: the ones its error carries).
+   */
+  fail(
+    message: string,
+    code: string | undefined,
+    out: Sink<Event>,
+    messages: ReadonlyArray<Messages.ModelMessage> = []
+  ): void {
     if (!this.started) this.start(out)
     this.endSubs(message, out)
     this.closeOpen(out)
+    // a run that streamed no response of its own has none in its error's messages (those are
+    // the history's)
+    const usage = this.usage(this.response > 0 ? failedRunResponses(messages) : [])
     out.push(
-      code !== undefined ? { type: "RUN_ERROR", message, code } : { type: "RUN_ERROR", message }
+      code !== undefined
+        ? { type: "RUN_ERROR", message, code, ...usage }
+        : { type: "RUN_ERROR", message, ...usage }
     )
   }
 }
