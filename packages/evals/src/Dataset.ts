@@ -214,6 +214,34 @@ const issuesOf = (
   )
 }
 
+/** The fields a case may have in a file; anything else is reported, not silently dropped. */
+const caseFields: ReadonlyArray<string> = ["name", "inputs", "expectedOutput", "metadata"]
+
+/** `expected_output` → `expectedOutput`: the spelling of pydantic-evals files. */
+const camel = (key: string): string => key.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase())
+
+const unknownFields = (
+  raw: unknown,
+  allowed: ReadonlyArray<string>,
+  message: (key: string) => string,
+  where: { readonly caseIndex?: number; readonly caseName?: string }
+): Array<DecodeIssue> =>
+  typeof raw === "object" && raw !== null && !Array.isArray(raw)
+    ? Object.keys(raw)
+        .filter((key) => !allowed.includes(key))
+        .map((field) => new DecodeIssue({ ...where, field, message: message(field) }))
+    : []
+
+const unknownCaseField = (key: string): string =>
+  caseFields.includes(camel(key))
+    ? `unknown field (did you mean ${camel(key)}?)`
+    : `unknown field (a case has ${caseFields.join(", ")})`
+
+const unknownFileField = (key: string): string =>
+  key === "evaluators"
+    ? "unknown field (a data set file has name and cases; evaluators are set in code)"
+    : "unknown field (a data set file has name and cases)"
+
 const caseSchema = <I, O, M>(schemas: Schemas<I, O, M>) =>
   Schema.Struct({
     name: Schema.optionalWith(Schema.String, { exact: true }),
@@ -225,7 +253,8 @@ const caseSchema = <I, O, M>(schemas: Schemas<I, O, M>) =>
 /**
  * Decodes parsed file content (`{ name?, cases: [{ name?, inputs, expectedOutput?, metadata? }] }`)
  * with `schemas`. Every case is decoded; all problems are reported together, each naming its
- * case and field. Unnamed cases are named `Case <n>`.
+ * case and field, including fields the format does not have (a misspelt `expected_output` would
+ * otherwise vanish, and with it the case's expected output). Unnamed cases are named `Case <n>`.
  */
 export const decode = <I, O = unknown, M = unknown>(
   content: unknown,
@@ -247,7 +276,13 @@ export const decode = <I, O = unknown, M = unknown>(
       return Effect.fail(new DatasetDecodeError({ source, issues: issuesOf(shape.left, {}) }))
     }
     const decodeCase = Schema.decodeUnknownEither(caseSchema(full), { errors: "all" })
-    const issues: Array<DecodeIssue> = []
+    // `$schema` points an editor at `jsonSchema(dataset)`.
+    const issues: Array<DecodeIssue> = unknownFields(
+      content,
+      ["$schema", "name", "cases"],
+      unknownFileField,
+      {}
+    )
     const cases: Array<Case<I, O, M>> = []
     const names = new Set<string>()
     shape.right.cases.forEach((raw, caseIndex) => {
@@ -257,8 +292,12 @@ export const decode = <I, O = unknown, M = unknown>(
           : undefined
       const caseName = rawName ?? `Case ${caseIndex + 1}`
       const decoded = decodeCase(raw)
-      if (Either.isLeft(decoded)) {
-        issues.push(...issuesOf(decoded.left, { caseIndex, caseName }))
+      const unknown = unknownFields(raw, caseFields, unknownCaseField, { caseIndex, caseName })
+      if (Either.isLeft(decoded) || unknown.length > 0) {
+        issues.push(
+          ...(Either.isLeft(decoded) ? issuesOf(decoded.left, { caseIndex, caseName }) : []),
+          ...unknown
+        )
         return
       }
       if (names.has(caseName)) {

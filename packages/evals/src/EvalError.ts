@@ -11,7 +11,7 @@ import * as Schema from "effect/Schema"
 export class DecodeIssue extends Schema.Class<DecodeIssue>("DecodeIssue")({
   /** 0-based position of the case in `cases`; absent for problems outside the cases. */
   caseIndex: Schema.optional(Schema.Number),
-  /** The case's name (from the file when it has one, else `#<index + 1>`). */
+  /** The case's name (from the file when it has one, else `Case <index + 1>`). */
   caseName: Schema.optional(Schema.String),
   /** The field, as a dotted path inside the case (`inputs.customer_id`) or the file. */
   field: Schema.String,
