@@ -2,6 +2,7 @@
 import { Agent, FunctionModel, Tool } from "@agentfx/core"
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import { assert, describe, it } from "@effect/vitest"
+import * as Cause from "effect/Cause"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
@@ -150,6 +151,166 @@ describe("user review: data set files", () => {
         { inputs: Schema.Number }
       )
       assert.strictEqual(ok.cases.length, 1)
+    })
+  )
+})
+
+const triage = (t: Ticket) =>
+  Effect.succeed({
+    queue: t.body.includes("Refund") ? ("billing" as const) : ("tech" as const),
+    urgent: t.id === 2
+  })
+
+describe("user review: running", () => {
+  it.effect(
+    "a failing, a hanging and a dying case are reported each on its own; the rest are kept",
+    () =>
+      Effect.gen(function* () {
+        const dataset = tickets.pipe(Dataset.withEvaluators(Evaluator.equalsExpected()))
+        const fiber = yield* Effect.fork(
+          Dataset.evaluate(
+            Dataset.addCases(dataset, [
+              { name: "dies", inputs: new Ticket({ id: 4, opened: new Date(0), body: "" }) },
+              {
+                name: "ok again",
+                inputs: new Ticket({ id: 5, opened: new Date(0), body: "Refund" })
+              }
+            ]),
+            (t) =>
+              t.id === 1
+                ? Effect.fail(new Overloaded({ id: 1 }))
+                : t.id === 3
+                  ? Effect.never
+                  : t.id === 4
+                    ? Effect.dieMessage("out of memory")
+                    : triage(t),
+            { timeout: "30 seconds", retries: 2, concurrency: 2 }
+          )
+        )
+        yield* TestClock.adjust("30 seconds")
+        yield* TestClock.adjust("30 seconds")
+        yield* TestClock.adjust("30 seconds")
+        const report = yield* Fiber.join(fiber)
+        assert.deepStrictEqual(
+          report.cases.map((c) => [c.name, c.attempts, c.assertions.EqualsExpected?.value]),
+          [
+            ["outage: yes / no", 1, true],
+            ["ok again", 1, undefined]
+          ]
+        )
+        assert.deepStrictEqual(
+          report.failures.map((f) => [f.name, f.error._tag, f.message, f.attempts]),
+          [
+            ["refund", "Overloaded", "Overloaded: ticket 1: model overloaded", 3],
+            ["404", "TaskTimeout", "TaskTimeout: the task took longer than 30000 ms", 3],
+            // defects are not retried
+            ["dies", "TaskDefect", "TaskDefect: out of memory", 1]
+          ]
+        )
+        const refund = report.failures[0]!
+        assert.instanceOf(refund.error, Overloaded)
+        assert.deepStrictEqual(refund.inputs, dataset.cases[0]!.inputs)
+        assert.deepStrictEqual(refund.expectedOutput, { queue: "billing", urgent: false })
+        assert.deepStrictEqual(refund.metadata, { source: "email", tags: ["money"] })
+      })
+  )
+
+  it.effect("a task that interrupts itself is a failure of its case, not of the evaluation", () =>
+    Effect.gen(function* () {
+      const report = yield* Dataset.evaluate(tickets, (t) =>
+        t.id === 1 ? Effect.interrupt : triage(t)
+      )
+      assert.deepStrictEqual(
+        report.cases.map((c) => c.name),
+        ["outage: yes / no", "404"]
+      )
+      assert.deepStrictEqual(
+        report.failures.map((f) => [f.name, f.error._tag, f.message]),
+        [["refund", "TaskDefect", "TaskDefect: the task was interrupted"]]
+      )
+    })
+  )
+
+  it.effect("an evaluator that interrupts itself is an evaluator failure of its case", () =>
+    Effect.gen(function* () {
+      const report = yield* Dataset.evaluate(
+        tickets.pipe(
+          Dataset.withEvaluators(
+            Evaluator.make("quits", () => Effect.interrupt),
+            Evaluator.equalsExpected()
+          )
+        ),
+        triage
+      )
+      assert.strictEqual(report.cases.length, 3)
+      for (const c of report.cases) {
+        assert.deepStrictEqual(c.evaluatorFailures, [
+          { evaluator: "quits", message: "interrupted" }
+        ])
+      }
+      assert.strictEqual(report.cases[0]!.assertions.EqualsExpected!.value, true)
+    })
+  )
+
+  it.effect("at most `concurrency` tasks are in flight; the report keeps data-set order", () =>
+    Effect.gen(function* () {
+      let inFlight = 0
+      let most = 0
+      const dataset = Dataset.make({
+        inputs: Schema.Number,
+        output: Schema.Number,
+        cases: Array.from({ length: 7 }, (_, i) => ({ name: `c${i}`, inputs: i }))
+      })
+      const fiber = yield* Effect.fork(
+        Dataset.evaluate(
+          dataset,
+          (i) =>
+            Effect.gen(function* () {
+              inFlight++
+              most = Math.max(most, inFlight)
+              // later cases finish first
+              yield* Effect.sleep(`${10 - i} seconds`)
+              inFlight--
+              return i
+            }),
+          { concurrency: 3 }
+        )
+      )
+      for (let s = 0; s < 40; s++) yield* TestClock.adjust("1 second")
+      const report = yield* Fiber.join(fiber)
+      assert.strictEqual(most, 3)
+      assert.deepStrictEqual(
+        report.cases.map((c) => c.output),
+        [0, 1, 2, 3, 4, 5, 6]
+      )
+      assert.deepStrictEqual(
+        report.cases.map((c) => c.durationMs),
+        [10000, 9000, 8000, 7000, 6000, 5000, 4000]
+      )
+    })
+  )
+})
+
+describe("user review: interruption from outside", () => {
+  it.effect("interrupting the evaluation stops every case and reports nothing", () =>
+    Effect.gen(function* () {
+      let started = 0
+      const fiber = yield* Effect.fork(
+        Dataset.evaluate(
+          tickets,
+          () =>
+            Effect.zipRight(
+              Effect.sync(() => started++),
+              Effect.never
+            ),
+          { concurrency: "unbounded", timeout: "1 hour" }
+        )
+      )
+      yield* TestClock.adjust("1 second")
+      const exit = yield* Fiber.interrupt(fiber)
+      assert.strictEqual(started, 3)
+      assert.strictEqual(exit._tag, "Failure")
+      assert.isTrue(exit._tag === "Failure" && Cause.isInterruptedOnly(exit.cause))
     })
   )
 })

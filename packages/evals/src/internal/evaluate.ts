@@ -93,17 +93,14 @@ const runEvaluators = <I, O, M, R>(
       (evaluator) =>
         Effect.suspend(() => evaluator.evaluate(context)).pipe(
           Effect.map((output) => Either.right(resultsOf(evaluator.name, output))),
+          // An evaluator that interrupts itself is its own failure; when the evaluation is
+          // interrupted from outside, the runtime skips this handler.
           Effect.catchAllCause((cause) =>
-            Cause.isInterruptedOnly(cause)
-              ? Effect.failCause(cause as Cause.Cause<never>)
-              : Effect.succeed(
-                  Either.left(
-                    new EvaluatorFailure({
-                      evaluator: evaluator.name,
-                      message: causeMessage(cause)
-                    })
-                  )
-                )
+            Effect.succeed(
+              Either.left(
+                new EvaluatorFailure({ evaluator: evaluator.name, message: causeMessage(cause) })
+              )
+            )
           )
         ),
       { concurrency: "unbounded" }
@@ -135,6 +132,7 @@ const runEvaluators = <I, O, M, R>(
 
 /** A readable message for a failure or a defect. */
 const causeMessage = (cause: Cause.Cause<unknown>): string => {
+  if (Cause.isInterruptedOnly(cause)) return "interrupted"
   const failure = Cause.failureOption(cause)
   if (Option.isSome(failure)) {
     const { tag, message } = describeError(failure.value)
@@ -220,14 +218,16 @@ export const evaluateDataset = <I, O, M, R, E, R2>(
           attempts
         }
         if (Exit.isFailure(exit)) {
-          if (Cause.isInterruptedOnly(exit.cause)) {
-            return yield* Effect.failCause(exit.cause as Cause.Cause<never>)
-          }
+          // Interruption from outside never gets here (the runtime skips `exit`'s handler), so
+          // an interrupted attempt is the task interrupting itself: a failure of this case
+          // only, not of the whole evaluation.
           const failure = Cause.failureOption(exit.cause)
           const error: TaskError<E> = Option.isSome(failure)
             ? failure.value
             : new TaskDefect({
-                detail: describeError(Cause.squash(exit.cause)).message,
+                detail: Cause.isInterruptedOnly(exit.cause)
+                  ? "the task was interrupted"
+                  : describeError(Cause.squash(exit.cause)).message,
                 defect: Cause.squash(exit.cause)
               })
           const { tag, message } = describeError(error)
