@@ -6,13 +6,13 @@ import * as Cause from "effect/Cause"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
-import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import * as TestClock from "effect/TestClock"
 import { mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Dataset, Evaluator, Report, SpanTree } from "@agentfx/evals"
+import { RecordedError } from "@agentfx/evals/EvalError"
 
 class Ticket extends Schema.Class<Ticket>("Ticket")({
   id: Schema.Number,
@@ -312,5 +312,335 @@ describe("user review: interruption from outside", () => {
       assert.strictEqual(exit._tag, "Failure")
       assert.isTrue(exit._tag === "Failure" && Cause.isInterruptedOnly(exit.cause))
     })
+  )
+})
+
+// Four cases with hand-checked numbers: a and b have a score, c has none, d's task fails.
+const graded = Dataset.make({
+  name: "graded",
+  inputs: Schema.String,
+  output: Schema.String,
+  cases: [
+    { name: "a", inputs: "a", expectedOutput: "A" },
+    { name: "b", inputs: "b", expectedOutput: "B!" },
+    { name: "c", inputs: "ccc" },
+    { name: "d", inputs: "d" }
+  ],
+  evaluators: [
+    Evaluator.equalsExpected(),
+    Evaluator.make("short", ({ output }: Evaluator.Context<string, string, unknown>) =>
+      output.length <= 1 ? true : { value: false, reason: `${output.length} characters` }
+    ),
+    Evaluator.make("acc", ({ inputs }: Evaluator.Context<string, string, unknown>) =>
+      inputs === "a" ? 1 : inputs === "b" ? 0.5 : {}
+    ),
+    Evaluator.make("tone", ({ inputs }: Evaluator.Context<string, string, unknown>) =>
+      inputs === "ccc" ? "curt" : "polite"
+    )
+  ]
+})
+
+const runGraded = Effect.gen(function* () {
+  const fiber = yield* Effect.fork(
+    Dataset.evaluate(graded, (s) =>
+      s === "d"
+        ? Effect.fail(new Overloaded({ id: 4 }))
+        : Effect.as(
+            Effect.sleep(`${s.length === 3 ? 3 : s === "a" ? 1 : 2} seconds`),
+            s.toUpperCase()
+          )
+    )
+  )
+  yield* TestClock.adjust("3 seconds")
+  return yield* Fiber.join(fiber)
+})
+
+describe("user review: reports", () => {
+  it.effect("averages and the rendered table match the numbers worked out by hand", () =>
+    Effect.gen(function* () {
+      const report = yield* runGraded
+      const avg = Report.averages(report)
+      assert.strictEqual(avg.cases, 3)
+      assert.strictEqual(avg.failures, 1)
+      assert.deepStrictEqual(avg.scores, { acc: 0.75 })
+      // EqualsExpected: a ✔, b ✗ (c has no expected output); short: a ✔, b ✔, c ✗
+      assert.deepStrictEqual(avg.assertions, { EqualsExpected: 0.5, short: 2 / 3 })
+      assert.strictEqual(avg.assertionPassRate, 3 / 5)
+      assert.deepStrictEqual(avg.labels, { tone: { polite: 2 / 3, curt: 1 / 3 } })
+      assert.strictEqual(avg.durationMs, 2000)
+      assert.strictEqual(avg.usage.requests, 0)
+      assert.strictEqual(
+        Report.render(report),
+        [
+          "Evaluation: graded (3 passed the task, 1 failed)",
+          "Case     | Scores    | Labels                        | Assertions | Duration",
+          "---------+-----------+-------------------------------+------------+---------",
+          "a        | acc: 1.00 | tone: polite                  | ✔✔         |    1.0 s",
+          "b        | acc: 0.50 | tone: polite                  | ✗✔         |    2.0 s",
+          "c        |           | tone: curt                    | ✗          |    3.0 s",
+          "---------+-----------+-------------------------------+------------+---------",
+          "averages | acc: 0.75 | tone: polite 66.7% curt 33.3% | 60% ✔      |    2.0 s",
+          "Task failures:",
+          "  d: Overloaded: ticket 4: model overloaded",
+          "Failed assertions:",
+          "  b / EqualsExpected: expected B!, got B",
+          "  c / short: 3 characters"
+        ].join("\n")
+      )
+    })
+  )
+
+  it.effect(
+    "a saved report loads back to the same report, and diffs against itself as unchanged",
+    () =>
+      Effect.gen(function* () {
+        const report = yield* runGraded
+        const text = Report.toJson(report)
+        const back = yield* Report.fromJson(text, graded.schemas)
+        assert.strictEqual(Report.toJson(back), text)
+        assert.strictEqual(Report.render(back), Report.render(report))
+        assert.deepStrictEqual(
+          back.failures[0]!.error,
+          new RecordedError({
+            tag: "Overloaded",
+            message: "ticket 4: model overloaded"
+          })
+        )
+        const d = Report.diff(report, back)
+        assert.deepStrictEqual(d.averages.assertionPassRate, {
+          baseline: 0.6,
+          candidate: 0.6,
+          delta: 0
+        })
+        assert.deepStrictEqual(d.averages.scores, {
+          acc: { baseline: 0.75, candidate: 0.75, delta: 0 }
+        })
+        assert.deepStrictEqual(d.averages.failures, { baseline: 1, candidate: 1, delta: 0 })
+        assert.deepStrictEqual(
+          d.cases.map((c) => [c.name, c.baseline, c.candidate, c.assertionPassRate.delta]),
+          [
+            ["a", "ok", "ok", 0],
+            ["b", "ok", "ok", 0],
+            ["c", "ok", "ok", 0],
+            ["d", "failed", "failed", undefined]
+          ]
+        )
+      })
+  )
+
+  it.effect("empty data sets and cases without evaluators render and average without NaN", () =>
+    Effect.gen(function* () {
+      const empty = yield* Dataset.evaluate(
+        Dataset.make({ name: "empty", inputs: Schema.String }),
+        Effect.succeed
+      )
+      const avg = Report.averages(empty)
+      assert.deepStrictEqual(
+        [avg.cases, avg.failures, avg.durationMs, avg.assertionPassRate, avg.scores, avg.labels],
+        [0, 0, undefined, undefined, {}, {}]
+      )
+      assert.strictEqual(Report.render(empty), "Evaluation: empty (0 passed the task, 0 failed)")
+      const d = Report.diff(empty, empty)
+      assert.deepStrictEqual(d.cases, [])
+      assert.strictEqual(
+        Report.renderDiff(d),
+        [
+          "Diff: empty → empty",
+          "Case     | Task | Duration",
+          "---------+------+---------",
+          "---------+------+---------",
+          "averages |      |"
+        ].join("\n")
+      )
+      const bare = yield* Dataset.evaluate(
+        Dataset.make({ name: "bare", inputs: Schema.String, cases: [{ name: "x", inputs: "x" }] }),
+        Effect.succeed
+      )
+      assert.strictEqual(
+        Report.render(bare),
+        [
+          "Evaluation: bare (1 passed the task, 0 failed)",
+          "Case     | Duration",
+          "---------+---------",
+          "x        |     0 ms",
+          "---------+---------",
+          "averages |     0 ms"
+        ].join("\n")
+      )
+    })
+  )
+
+  it.effect(
+    "a NaN score is an evaluator failure: it neither poisons averages nor breaks the saved report",
+    () =>
+      Effect.gen(function* () {
+        const dataset = Dataset.make({
+          name: "ratio",
+          inputs: Schema.Array(Schema.Boolean),
+          cases: [
+            { name: "some", inputs: [true, false] },
+            { name: "none", inputs: [] }
+          ],
+          evaluators: [
+            // the classic: 0 / 0 on an empty case
+            Evaluator.make(
+              "hitRate",
+              ({ inputs }: Evaluator.Context<ReadonlyArray<boolean>, unknown, unknown>) =>
+                inputs.filter(Boolean).length / inputs.length
+            ),
+            Evaluator.make("many", () => ({ inf: Number.POSITIVE_INFINITY, ok: true }))
+          ]
+        })
+        const report = yield* Dataset.evaluate(dataset, Effect.succeed)
+        assert.deepStrictEqual(
+          report.cases.map((c) => c.scores.hitRate?.value),
+          [0.5, undefined]
+        )
+        assert.deepStrictEqual(report.cases[1]!.evaluatorFailures, [
+          new Evaluator.EvaluatorFailure({
+            evaluator: "hitRate",
+            message: "hitRate is NaN: a score must be a finite number"
+          }),
+          new Evaluator.EvaluatorFailure({
+            evaluator: "many",
+            message: "inf is Infinity: a score must be a finite number"
+          })
+        ])
+        assert.deepStrictEqual(report.cases[1]!.assertions.ok?.value, undefined)
+        assert.deepStrictEqual(Report.averages(report).scores, { hitRate: 0.5 })
+        const back = yield* Report.fromJson(Report.toJson(report), report.schemas)
+        assert.deepStrictEqual(Report.averages(back).scores, { hitRate: 0.5 })
+      })
+  )
+})
+
+// An agent that looks the city up with a tool, then answers; its judge is scripted too.
+const forecast = Tool.make("forecast", {
+  parameters: Schema.Struct({ city: Schema.String }),
+  handler: ({ city }) => Effect.succeed(city === "London" ? "rain" : "sun")
+})
+const weather = Agent.make({ name: "weather", tools: [forecast] })
+const weatherModel = FunctionModel.layer((messages) => {
+  const last = messages[messages.length - 1]!
+  const result =
+    last._tag === "ModelRequest" ? last.parts.find((p) => p._tag === "ToolReturnPart") : undefined
+  if (result !== undefined) return FunctionModel.text(`Expect ${result.contentText}.`)
+  const first = messages[0]!._tag === "ModelRequest" ? messages[0]!.parts[0] : undefined
+  const city = first?._tag === "UserPromptPart" ? String(first.content) : ""
+  return city === "Nowhere"
+    ? FunctionModel.text("I do not know.")
+    : FunctionModel.toolCall("forecast", { city })
+})
+const judge = FunctionModel.layer((messages, info) => {
+  const request = messages[messages.length - 1]!
+  const prompt =
+    request._tag === "ModelRequest"
+      ? request.parts.find((p) => p._tag === "UserPromptPart")
+      : undefined
+  const text = String(prompt?.content ?? "")
+  const good = text.includes("Expect")
+  return FunctionModel.toolCall(info.outputTools[0]!.name, {
+    reason: good ? "a forecast" : "no forecast",
+    pass: good,
+    score: good ? 0.9 : 0.1
+  })
+})
+
+describe("user review: agents, spans and the judge", () => {
+  it.effect("span evaluators and usage see the task's agent run; the judge grades each case", () =>
+    Effect.gen(function* () {
+      const dataset = Dataset.make({
+        name: "weather",
+        inputs: Schema.String,
+        output: Schema.String,
+        cases: [
+          { name: "london", inputs: "London" },
+          { name: "nowhere", inputs: "Nowhere" }
+        ],
+        evaluators: [
+          Evaluator.hasToolCall("forecast"),
+          Evaluator.hasMatchingSpan({
+            ...SpanTree.toolCall("forecast"),
+            descendantOf: SpanTree.agentRun("weather")
+          }),
+          Evaluator.make("requests", ({ spans }) => spans.count(SpanTree.modelRequest)),
+          Evaluator.llmJudge({ rubric: "A forecast", model: judge, report: "both" })
+        ]
+      })
+      const report = yield* Dataset.evaluate(dataset, (city) =>
+        weather.run(city).pipe(
+          Effect.map((r) => r.output),
+          Effect.provide(weatherModel)
+        )
+      )
+      const [london, nowhere] = report.cases
+      assert.strictEqual(london!.output, "Expect rain.")
+      assert.deepStrictEqual(london!.spans.toolCalls, ["forecast"])
+      assert.deepStrictEqual(
+        Object.values(london!.assertions).map((a) => [a.name, a.value]),
+        [
+          ["HasToolCall(forecast)", true],
+          ["HasMatchingSpan", true],
+          ["LlmJudge", true]
+        ]
+      )
+      assert.deepStrictEqual(london!.scores.requests!.value, 2)
+      assert.deepStrictEqual(london!.scores["LlmJudge.score"], {
+        name: "LlmJudge.score",
+        value: 0.9,
+        reason: "a forecast",
+        source: "LlmJudge"
+      })
+      assert.deepStrictEqual([london!.usage.requests, london!.usage.toolCalls], [2, 1])
+      // The judge's own model requests are not the task's.
+      assert.strictEqual(london!.spans.count(SpanTree.agentRun("llm-judge")), 0)
+      assert.deepStrictEqual(
+        Object.values(nowhere!.assertions).map((a) => [a.name, a.value, a.reason]),
+        [
+          ["HasToolCall(forecast)", false, "no tool was called"],
+          [
+            "HasMatchingSpan",
+            false,
+            `no span matches ${JSON.stringify({
+              attributes: {
+                "gen_ai.operation.name": "execute_tool",
+                "gen_ai.tool.name": "forecast"
+              },
+              descendantOf: {
+                attributes: {
+                  "gen_ai.operation.name": "invoke_agent",
+                  "gen_ai.agent.name": "weather"
+                }
+              }
+            })}`
+          ],
+          ["LlmJudge", false, "no forecast"]
+        ]
+      )
+      assert.deepStrictEqual([nowhere!.usage.requests, nowhere!.usage.toolCalls], [1, 0])
+    })
+  )
+
+  it.effect(
+    "a judge that cannot answer is an evaluator failure of its case; the others still count",
+    () =>
+      Effect.gen(function* () {
+        const broken = FunctionModel.layer(() => FunctionModel.text("I refuse to use tools"))
+        const dataset = Dataset.make({
+          inputs: Schema.String,
+          output: Schema.String,
+          cases: [{ name: "x", inputs: "x", expectedOutput: "x" }],
+          evaluators: [
+            Evaluator.llmJudge({ rubric: "anything", model: broken, name: "Judge" }),
+            Evaluator.equalsExpected()
+          ]
+        })
+        const report = yield* Dataset.evaluate(dataset, Effect.succeed)
+        const c = report.cases[0]!
+        assert.deepStrictEqual(Object.keys(c.assertions), ["EqualsExpected"])
+        assert.strictEqual(c.evaluatorFailures.length, 1)
+        assert.strictEqual(c.evaluatorFailures[0]!.evaluator, "Judge")
+        assert.match(c.evaluatorFailures[0]!.message, /^UnexpectedModelBehavior: /)
+      })
   )
 })

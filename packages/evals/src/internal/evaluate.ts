@@ -29,7 +29,7 @@ import { type CapturedSpan, SpanTree } from "../SpanTree.js"
 import { TaskContext } from "../TaskContext.js"
 import { makeProgress } from "./progress.js"
 import { record } from "./recordingTracer.js"
-import { describeError } from "./values.js"
+import { describeError, display } from "./values.js"
 
 /** What one attempt reported through `TaskContext`. */
 interface Recorded {
@@ -73,14 +73,36 @@ const isResult = (u: unknown): u is Result =>
   "value" in u &&
   ["boolean", "number", "string"].includes(typeof u.value)
 
-/** The named results of an evaluator's output. */
-const resultsOf = (evaluator: string, output: Output): Array<EvaluationResult> => {
-  const one = (name: string, v: Value | Result): EvaluationResult =>
-    typeof v === "object"
-      ? { name, value: v.value, reason: v.reason, source: evaluator }
-      : { name, value: v, reason: undefined, source: evaluator }
-  if (typeof output !== "object" || isResult(output)) return [one(evaluator, output)]
-  return Object.entries(output).map(([name, v]) => one(name, v))
+/**
+ * The named results of an evaluator's output, or why it is not one. A score that is not a
+ * finite number (`0 / 0`) is refused: it would turn every average into NaN and a saved report
+ * into one that no longer loads (JSON has no NaN).
+ */
+const resultsOf = (
+  evaluator: string,
+  output: Output
+): Either.Either<Array<EvaluationResult>, string> => {
+  const one = (name: string, v: Value | Result): Either.Either<EvaluationResult, string> => {
+    const result: EvaluationResult =
+      typeof v === "object" && v !== null
+        ? { name, value: v.value, reason: v.reason, source: evaluator }
+        : { name, value: v, reason: undefined, source: evaluator }
+    const value: unknown = result.value
+    if (typeof value === "number" && !Number.isFinite(value)) {
+      return Either.left(`${name} is ${value}: a score must be a finite number`)
+    }
+    if (typeof value !== "number" && typeof value !== "boolean" && typeof value !== "string") {
+      return Either.left(`${name} is ${display(value)}: not a boolean, number or string`)
+    }
+    if (result.reason !== undefined && typeof result.reason !== "string") {
+      return Either.left(`${name}: the reason ${display(result.reason)} is not a string`)
+    }
+    return Either.right(result)
+  }
+  if (typeof output !== "object" || output === null || isResult(output)) {
+    return Either.map(one(evaluator, output), (r) => [r])
+  }
+  return Either.all(Object.entries(output).map(([name, v]) => one(name, v)))
 }
 
 const runEvaluators = <I, O, M, R>(
@@ -92,7 +114,12 @@ const runEvaluators = <I, O, M, R>(
       evaluators,
       (evaluator) =>
         Effect.suspend(() => evaluator.evaluate(context)).pipe(
-          Effect.map((output) => Either.right(resultsOf(evaluator.name, output))),
+          Effect.map((output) =>
+            Either.mapLeft(
+              resultsOf(evaluator.name, output),
+              (message) => new EvaluatorFailure({ evaluator: evaluator.name, message })
+            )
+          ),
           // An evaluator that interrupts itself is its own failure; when the evaluation is
           // interrupted from outside, the runtime skips this handler.
           Effect.catchAllCause((cause) =>

@@ -4,6 +4,7 @@
  * @internal
  */
 import * as Equal from "effect/Equal"
+import { RecordedError } from "../EvalError.js"
 
 /**
  * Deep structural equality: `Equal` values by `Equal.equals`, arrays element-wise, plain
@@ -48,6 +49,8 @@ export const display = (value: unknown): string => {
 export const describeError = (
   error: unknown
 ): { readonly tag: string; readonly message: string } => {
+  // An error read back from a saved report keeps the tag it was saved with.
+  if (error instanceof RecordedError) return { tag: error.tag, message: error.message }
   const tag =
     typeof error === "object" && error !== null && "_tag" in error && typeof error._tag === "string"
       ? error._tag
