@@ -32,6 +32,7 @@ import type { PlatformError } from "@effect/platform/Error"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as ParseResult from "effect/ParseResult"
+import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import type { Schemas } from "./Dataset.js"
 import { RecordedError, ReportDecodeError } from "./EvalError.js"
@@ -174,6 +175,56 @@ export const averages = (report: Any): Averages => {
   }
 }
 
+// -- secrets ------------------------------------------------------------------------------
+
+/** The text of every `Redacted` string inside `value` (fields, array items, map and set entries). */
+const secretsIn = (value: unknown): ReadonlySet<string> => {
+  const secrets = new Set<string>()
+  const seen = new Set<object>()
+  const visit = (v: unknown, secret: boolean): void => {
+    if (typeof v === "string") {
+      if (secret && v.length > 0) secrets.add(v)
+      return
+    }
+    if (typeof v !== "object" || v === null || seen.has(v)) return
+    seen.add(v)
+    if (Redacted.isRedacted(v)) {
+      visit(Redacted.value(v), true)
+      return
+    }
+    const items =
+      v instanceof Map
+        ? [...v.keys(), ...v.values()]
+        : v instanceof Set || Array.isArray(v)
+          ? [...v]
+          : Object.values(v)
+    for (const item of items) visit(item, secret)
+  }
+  visit(value, false)
+  return secrets
+}
+
+/** Short secrets are only hidden where they are a whole value; longer ones inside text too. */
+const minSecretInText = 6
+
+/** `value` (JSON data) with every secret replaced by `<redacted>`. */
+const scrub = (value: unknown, secrets: ReadonlySet<string>): unknown => {
+  if (secrets.size === 0) return value
+  if (typeof value === "string") {
+    if (secrets.has(value)) return "<redacted>"
+    let text = value
+    for (const secret of secrets) {
+      if (secret.length >= minSecretInText) text = text.split(secret).join("<redacted>")
+    }
+    return text
+  }
+  if (Array.isArray(value)) return value.map((v) => scrub(v, secrets))
+  if (typeof value === "object" && value !== null) {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, scrub(v, secrets)]))
+  }
+  return value
+}
+
 // -- rendering -----------------------------------------------------------------------------
 
 /** Options of `render`. */
@@ -213,7 +264,8 @@ const named = (record: Readonly<Record<string, string>>): string =>
 /**
  * The report as a plain-text table: one row per successful case (scores, labels, assertion
  * marks ✔/✗, duration, usage), an averages row (mean scores, assertion pass rate, mean
- * duration, total usage), then the failed cases, evaluator failures and reasons.
+ * duration, total usage), then the failed cases, evaluator failures and reasons (with the
+ * `Redacted` secrets of their case hidden).
  */
 export const render = (report: Any, options: RenderOptions = {}): string => {
   const max = options.maxCellWidth ?? 40
@@ -304,16 +356,22 @@ export const render = (report: Any, options: RenderOptions = {}): string => {
       )
     )
   }
+  // Messages and reasons are free text: the secrets of their case are hidden in them too.
+  const hide = (text: string, c: { inputs: unknown; expectedOutput: unknown; metadata: unknown }) =>
+    scrub(
+      text,
+      secretsIn([c.inputs, c.expectedOutput, c.metadata, "output" in c ? c.output : undefined])
+    ) as string
   if (report.failures.length > 0) {
     lines.push("Task failures:")
     for (const f of report.failures) {
       lines.push(
-        `  ${f.name}: ${f.message}${f.attempts > 1 ? ` (after ${f.attempts} attempts)` : ""}`
+        `  ${f.name}: ${hide(f.message, f)}${f.attempts > 1 ? ` (after ${f.attempts} attempts)` : ""}`
       )
     }
   }
   const evaluatorFailures = cases.flatMap((c) =>
-    c.evaluatorFailures.map((f) => `  ${c.name}: ${f.evaluator}: ${f.message}`)
+    c.evaluatorFailures.map((f) => `  ${c.name}: ${f.evaluator}: ${hide(f.message, c)}`)
   )
   if (evaluatorFailures.length > 0) lines.push("Evaluator failures:", ...evaluatorFailures)
   const reasons = options.reasons ?? "failed"
@@ -321,7 +379,7 @@ export const render = (report: Any, options: RenderOptions = {}): string => {
     const why = cases.flatMap((c) =>
       [...Object.values(c.assertions), ...Object.values(c.scores), ...Object.values(c.labels)]
         .filter((r) => r.reason !== undefined && (reasons === "all" || r.value === false))
-        .map((r) => `  ${c.name} / ${r.name}: ${r.reason}`)
+        .map((r) => `  ${c.name} / ${r.name}: ${hide(r.reason!, c)}`)
     )
     if (why.length > 0) lines.push(reasons === "all" ? "Reasons:" : "Failed assertions:", ...why)
   }
@@ -421,31 +479,48 @@ const caseFields = (
   )
 })
 
-/** The report as `ReportJson` data: values encoded with the data set's schemas. */
+/**
+ * The report as `ReportJson` data: values encoded with the data set's schemas. `Redacted`
+ * values are written as `<redacted>` (a `Schema.Redacted` field encodes to its secret, and a
+ * report is a CI artifact), in the values, the attributes and the error messages of their case.
+ */
 export const toJsonData = (report: Any, options: JsonOptions = {}): ReportJson => {
   const s = report.schemas
   const spans = (tree: SpanTree) => (options.spans === false ? [] : tree.spans)
   return {
     name: report.name,
-    cases: report.cases.map((c) => ({
-      ...caseFields(s, c),
-      output: encodeWith(s.output, c.output),
-      durationMs: c.durationMs,
-      attempts: c.attempts,
-      scores: encodeResults<number>(c.scores),
-      assertions: encodeResults<boolean>(c.assertions),
-      labels: encodeResults<string>(c.labels),
-      evaluatorFailures: c.evaluatorFailures,
-      usage: c.usage,
-      attributes: jsonSafe(c.attributes) as Record<string, unknown>,
-      spans: spans(c.spans)
-    })),
-    failures: report.failures.map((f) => ({
-      ...caseFields(s, f),
-      error: describeError(f.error),
-      attempts: f.attempts,
-      spans: spans(f.spans)
-    }))
+    cases: report.cases.map((c) => {
+      const secrets = secretsIn([c.inputs, c.expectedOutput, c.metadata, c.output, c.attributes])
+      return {
+        ...(scrub(caseFields(s, c), secrets) as ReturnType<typeof caseFields>),
+        output: scrub(encodeWith(s.output, c.output), secrets),
+        durationMs: c.durationMs,
+        attempts: c.attempts,
+        scores: encodeResults<number>(c.scores),
+        assertions: encodeResults<boolean>(c.assertions),
+        labels: encodeResults<string>(c.labels),
+        evaluatorFailures: c.evaluatorFailures.map((f) =>
+          secrets.size === 0
+            ? f
+            : new EvaluatorFailure({
+                evaluator: f.evaluator,
+                message: scrub(f.message, secrets) as string
+              })
+        ),
+        usage: c.usage,
+        attributes: scrub(jsonSafe(c.attributes), secrets) as Record<string, unknown>,
+        spans: spans(c.spans)
+      }
+    }),
+    failures: report.failures.map((f) => {
+      const secrets = secretsIn([f.inputs, f.expectedOutput, f.metadata])
+      return {
+        ...(scrub(caseFields(s, f), secrets) as ReturnType<typeof caseFields>),
+        error: scrub(describeError(f.error), secrets) as { tag: string; message: string },
+        attempts: f.attempts,
+        spans: spans(f.spans)
+      }
+    })
   }
 }
 

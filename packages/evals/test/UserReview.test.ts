@@ -6,6 +6,7 @@ import * as Cause from "effect/Cause"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
+import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import * as TestClock from "effect/TestClock"
 import { mkdtempSync, readFileSync, rmSync } from "node:fs"
@@ -642,5 +643,51 @@ describe("user review: agents, spans and the judge", () => {
         assert.strictEqual(c.evaluatorFailures[0]!.evaluator, "Judge")
         assert.match(c.evaluatorFailures[0]!.message, /^UnexpectedModelBehavior: /)
       })
+  )
+})
+
+describe("user review: secrets", () => {
+  it.effect("Redacted values stay redacted in rendered and saved reports", () =>
+    Effect.gen(function* () {
+      const Inputs = Schema.Struct({
+        apiKey: Schema.Redacted(Schema.String),
+        prompt: Schema.String
+      })
+      const dataset = Dataset.make({
+        name: "keys",
+        inputs: Inputs,
+        output: Schema.Struct({ echo: Schema.Redacted(Schema.String) }),
+        cases: [
+          { name: "ok", inputs: { apiKey: Redacted.make("sk-live-123"), prompt: "hi" } },
+          { name: "fails", inputs: { apiKey: Redacted.make("sk-live-456"), prompt: "bye" } }
+        ],
+        evaluators: [
+          Evaluator.make(
+            "leaky",
+            ({ inputs }: Evaluator.Context<typeof Inputs.Type, unknown, unknown>) =>
+              Effect.fail({ key: inputs.apiKey })
+          )
+        ]
+      })
+      const report = yield* Dataset.evaluate(dataset, (i) =>
+        i.prompt === "bye"
+          ? // a message built from the secret itself, not from the Redacted
+            Effect.fail(new Error(`rejected ${Redacted.value(i.apiKey)}`))
+          : Effect.succeed({ echo: i.apiKey })
+      )
+      const rendered = Report.render(report, { includeInputs: true, includeOutput: true })
+      const json = Report.toJson(report)
+      for (const text of [rendered, json]) {
+        assert.notInclude(text, "sk-live")
+      }
+      assert.include(json, '"apiKey": "<redacted>"')
+      assert.include(json, '"message": "rejected <redacted>"')
+      assert.include(json, '"echo": "<redacted>"')
+      // the rendered report hides it as well
+      assert.include(Report.render(report), "fails: Error: rejected <redacted>")
+      const back = yield* Report.fromJson(json, report.schemas)
+      assert.isTrue(Redacted.isRedacted(back.cases[0]!.inputs.apiKey))
+      assert.strictEqual(back.cases[0]!.inputs.prompt, "hi")
+    })
   )
 })
