@@ -517,6 +517,17 @@ const toResults = (
   return DeferredTools.DeferredToolResults.make({ approvals, calls })
 }
 
+/** The conversation id of the latest message of a history that has one (as core reads it). */
+const conversationIdOf = (
+  history: ReadonlyArray<Messages.ModelMessage> | undefined
+): string | undefined => {
+  for (let i = (history?.length ?? 0) - 1; i >= 0; i--) {
+    const id = history![i]!.conversationId
+    if (id !== undefined) return id
+  }
+  return undefined
+}
+
 const resolveModel = (input: Agent.Agent<any, any, any>["config"]["model"]) => {
   if (input === undefined) return Model.Model
   if (typeof input === "string") {
@@ -628,6 +639,16 @@ export const make = <A, E, R, RD = never>(
           events.told(executionId, state.position++, event)
         }
       }
+      // Core starts a conversation with a random id when neither the run nor its history names
+      // one (or when asked for a `"new"` one): every replay would stamp another id on the
+      // messages and show tools another `conversationId` than the execution before it did.
+      // The execution id names that conversation instead, the same in every execution.
+      const conversationId =
+        (input.conversationId === undefined
+          ? conversationIdOf(input.messageHistory)
+          : input.conversationId === "new"
+            ? undefined
+            : input.conversationId) ?? executionId
       let prompt: typeof input.prompt = input.prompt
       let messageHistory = input.messageHistory
       let usage: Usage.RunUsage | undefined
@@ -642,7 +663,7 @@ export const make = <A, E, R, RD = never>(
             ...(input.usageLimits !== undefined ? { usageLimits: input.usageLimits } : {}),
             ...(input.modelSettings !== undefined ? { modelSettings: input.modelSettings } : {}),
             ...(input.instructions !== undefined ? { instructions: input.instructions } : {}),
-            ...(input.conversationId !== undefined ? { conversationId: input.conversationId } : {}),
+            conversationId,
             ...(input.metadata !== undefined ? { metadata: input.metadata } : {}),
             ...(input.retries !== undefined ? { retries: input.retries } : {}),
             ...(input.outputRetries !== undefined ? { outputRetries: input.outputRetries } : {}),
