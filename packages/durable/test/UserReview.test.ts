@@ -413,3 +413,50 @@ describe("the conversation id of a durable run", () => {
     })
   )
 })
+
+describe("tools a user writes", () => {
+  it.scopedLive("a tool returning nothing, bad arguments retried: stored and replayed alike", () =>
+    Effect.gen(function* () {
+      let requests = 0
+      const model = yield* FunctionModel.make((messages) => {
+        requests++
+        switch (responsesIn(messages)) {
+          case 0:
+            return FunctionModel.toolCall("notify", { to: 7 }, "n1")
+          case 1:
+            return FunctionModel.toolCall("notify", { to: "ops" }, "n2")
+          default:
+            return FunctionModel.text(describeReturn(lastReturn(messages)))
+        }
+      })
+      const sent: Array<string> = []
+      const notify = Tool.make("notify", {
+        parameters: Schema.Struct({ to: Schema.String }),
+        handler: ({ to }) => Effect.sync(() => void sent.push(to))
+      })
+      const durable = DurableAgent.make(Agent.make({ model, tools: [notify] }), {
+        name: "review-void"
+      })
+      const filename = yield* tempDb
+      const input = { id: "void-1", prompt: "notify ops" }
+      const first = yield* onRunner(durable, filename, durable.run(input))
+      // The stored result, read by a new runner.
+      const stored = yield* onRunner(durable, filename, durable.run(input))
+      for (const result of [first, stored]) {
+        assert.strictEqual(result.output, "notify n2 success ")
+        assert.strictEqual(result.usage.requests, 3)
+        assert.strictEqual(result.usage.toolCalls, 1)
+        const parts = result
+          .allMessages()
+          .flatMap((m) => (m._tag === "ModelRequest" ? m.parts : []))
+        assert.deepStrictEqual(
+          parts.map((p) => p._tag),
+          ["UserPromptPart", "RetryPromptPart", "ToolReturnPart"]
+        )
+      }
+      assert.deepStrictEqual(shape(stored.allMessages()), shape(first.allMessages()))
+      assert.deepStrictEqual(sent, ["ops"])
+      assert.strictEqual(requests, 3)
+    })
+  )
+})
