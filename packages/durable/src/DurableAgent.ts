@@ -310,7 +310,11 @@ export interface DurableAgent<A, E, R> {
   readonly start: (input: RunInput) => Effect.Effect<string, AgentError.UserError, WorkflowEngine>
   /** The execution id of the run with this `id` (the same on every runner). */
   readonly executionId: (id: string) => Effect.Effect<string>
-  /** The token resolving the deferred tool call `toolCallId` of the run with this `id`. */
+  /**
+   * The token resolving the deferred tool call `toolCallId` of the run with this `id` (at the
+   * first stop with that call id: a call id the model reuses at a later stop gets another
+   * token, given by `onDeferred` and `DurableWaitingEvent`).
+   */
   readonly token: (id: string, toolCallId: string) => Effect.Effect<string>
   /** The status of a run by execution id. */
   readonly poll: (
@@ -421,8 +425,13 @@ export const Resolution = Schema.Union(
 /** A resolution of a deferred tool call. */
 export type Resolution = typeof Resolution.Type
 
-const deferredFor = (toolCallId: string) =>
-  DurableDeferred.make(`agentfx/deferred/${toolCallId}`, { success: Resolution })
+/**
+ * The deferred a call waits on, by its key: the call id, or — for a call id the run already
+ * waited on at an earlier stop (a model reusing its ids) — `{toolCallId}@{round}`, so that
+ * the earlier decision does not resolve the new call.
+ */
+const deferredFor = (key: string) =>
+  DurableDeferred.make(`agentfx/deferred/${key}`, { success: Resolution })
 
 /** Any resolution deferred: `done` takes the deferred's name from the token. */
 const anyDeferred = deferredFor("*")
@@ -573,8 +582,8 @@ export const make = <A, E, R, RD = never>(
     toolset: durableToolset(agent.config.toolset)
   })
   const events = new RunEvents()
-  const tokenFor = (executionId: string, toolCallId: string) =>
-    DurableDeferred.tokenFromExecutionId(deferredFor(toolCallId), { workflow, executionId })
+  const tokenFor = (executionId: string, key: string) =>
+    DurableDeferred.tokenFromExecutionId(deferredFor(key), { workflow, executionId })
 
   /** Stopped for deferred calls: tell `onDeferred` (once), then wait for every resolution. */
   const awaitResolutions = (
@@ -582,10 +591,20 @@ export const make = <A, E, R, RD = never>(
     state: ExecutionState,
     round: number,
     requests: DeferredTools.DeferredToolRequests,
-    messages: ReadonlyArray<Messages.ModelMessage>
+    messages: ReadonlyArray<Messages.ModelMessage>,
+    waitedOn: Set<string>
   ) =>
     Effect.gen(function* () {
       const executionId = state.executionId
+      const keyOf = (toolCallId: string) =>
+        waitedOn.has(toolCallId) ? `${toolCallId}@${round}` : toolCallId
+      const keys = new Map(
+        [...requests.approvals, ...requests.calls].map((call) => [
+          call.toolCallId,
+          keyOf(call.toolCallId)
+        ])
+      )
+      for (const toolCallId of keys.keys()) waitedOn.add(toolCallId)
       const pending = (
         calls: ReadonlyArray<Messages.ToolCallPart>,
         kind: PendingCall["kind"]
@@ -596,7 +615,7 @@ export const make = <A, E, R, RD = never>(
           args: call.args,
           kind,
           metadata: requests.metadata[call.toolCallId],
-          token: tokenFor(executionId, call.toolCallId)
+          token: tokenFor(executionId, keys.get(call.toolCallId)!)
         }))
       const calls = [
         ...pending(requests.approvals, "approval"),
@@ -612,7 +631,10 @@ export const make = <A, E, R, RD = never>(
       }
       const resolutions = new Map<string, Resolution>()
       for (const call of calls) {
-        resolutions.set(call.toolCallId, yield* DurableDeferred.await(deferredFor(call.toolCallId)))
+        resolutions.set(
+          call.toolCallId,
+          yield* DurableDeferred.await(deferredFor(keys.get(call.toolCallId)!))
+        )
       }
       return toResults(requests, resolutions)
     })
@@ -653,6 +675,8 @@ export const make = <A, E, R, RD = never>(
       let messageHistory = input.messageHistory
       let usage: Usage.RunUsage | undefined
       let deferredToolResults: DeferredTools.DeferredToolResults | undefined
+      // The call ids the run waited on so far (rebuilt by every replay, like the rest).
+      const waitedOn = new Set<string>()
       while (true) {
         const result = yield* durableAgent
           .run(prompt, {
@@ -686,7 +710,8 @@ export const make = <A, E, R, RD = never>(
           state,
           state.round,
           result.output,
-          result.allMessages()
+          result.allMessages(),
+          waitedOn
         )
         prompt = undefined
         messageHistory = result.allMessages()

@@ -60,6 +60,7 @@ const awaitStatus = (
     for (let i = 0; i < 1500; i++) {
       const status = yield* durable.poll(executionId)
       if (status._tag === tag) return status
+      if (status._tag === "Done") return assert.fail(`the run ended instead of reaching ${tag}`)
       yield* Effect.sleep("20 millis")
     }
     return assert.fail(`the run never reached ${tag}`)
@@ -458,5 +459,50 @@ describe("tools a user writes", () => {
       assert.deepStrictEqual(sent, ["ops"])
       assert.strictEqual(requests, 3)
     })
+  )
+})
+
+describe("a call id the model uses again", () => {
+  it.scopedLive(
+    "a second approval of the same call id waits for its own decision",
+    () =>
+      Effect.gen(function* () {
+        // The model names every call `call_refund` (FunctionModel's default id, like providers
+        // that number calls per response): two refunds of one run, each needing approval.
+        const model = yield* FunctionModel.make((messages) =>
+          responsesIn(messages) < 2
+            ? FunctionModel.toolCall("refund", { amount: 10 * (responsesIn(messages) + 1) })
+            : FunctionModel.text(describeReturn(lastReturn(messages)))
+        )
+        const refunds: Array<number> = []
+        const stops: Array<DurableAgent.DeferredRequest> = []
+        const durable = DurableAgent.make(Agent.make({ model, tools: [refundTool(refunds)] }), {
+          name: "review-reused-id",
+          onDeferred: (request) => Effect.sync(() => void stops.push(request))
+        })
+        const out = yield* onRunner(
+          durable,
+          yield* tempDb,
+          Effect.gen(function* () {
+            const executionId = yield* durable.start({ id: "reuse-1", prompt: "refund twice" })
+            yield* awaitStatus(durable, executionId, "Waiting")
+            assert.strictEqual(stops.length, 1)
+            yield* DurableAgent.approve(stops[0]!.calls[0]!.token)
+            // The second refund stops for its own approval, not approved by the first one's.
+            for (let i = 0; i < 500 && stops.length < 2; i++) yield* Effect.sleep("20 millis")
+            assert.strictEqual(stops.length, 2)
+            yield* awaitStatus(durable, executionId, "Waiting")
+            assert.deepStrictEqual(refunds, [10])
+            assert.notStrictEqual(stops[1]!.calls[0]!.token, stops[0]!.calls[0]!.token)
+            yield* DurableAgent.deny(stops[1]!.calls[0]!.token, "One refund is enough.")
+            return yield* durable.run({ id: "reuse-1", prompt: "refund twice" })
+          })
+        )
+        assert.strictEqual(out.output, "refund call_refund denied One refund is enough.")
+        assert.deepStrictEqual(refunds, [10])
+        assert.strictEqual(out.usage.requests, 3)
+        assert.strictEqual(out.usage.toolCalls, 1)
+      }),
+    120_000
   )
 })
