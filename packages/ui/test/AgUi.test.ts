@@ -40,7 +40,13 @@ describe("UiStream.agUiEvents", () => {
     Effect.gen(function* () {
       assert.deepStrictEqual(yield* events(F.textAgent, F.textModel), [
         { type: "RUN_STARTED", threadId: "t1", runId: "r1" },
-        { type: "TEXT_MESSAGE_START", messageId: "r1-text-1-0", role: "assistant" },
+        {
+          type: "TEXT_MESSAGE_START",
+          messageId: "r1-text-1-0",
+          role: "assistant",
+          // where the part is in its response, for the decoder to put it back there
+          metadata: F.at("r1-1", 0)
+        },
         { type: "TEXT_MESSAGE_CONTENT", messageId: "r1-text-1-0", delta: "Hello" },
         { type: "TEXT_MESSAGE_CONTENT", messageId: "r1-text-1-0", delta: " world" },
         { type: "TEXT_MESSAGE_END", messageId: "r1-text-1-0" },
@@ -63,13 +69,20 @@ describe("UiStream.agUiEvents", () => {
         { type: "REASONING_MESSAGE_START", messageId: "r1-reasoning-1-0", role: "reasoning" },
         { type: "REASONING_MESSAGE_CONTENT", messageId: "r1-reasoning-1-0", delta: "Let me " },
         { type: "REASONING_MESSAGE_CONTENT", messageId: "r1-reasoning-1-0", delta: "think." },
-        { type: "TEXT_MESSAGE_START", messageId: "r1-text-1-1", role: "assistant" },
+        {
+          type: "TEXT_MESSAGE_START",
+          messageId: "r1-text-1-1",
+          role: "assistant",
+          metadata: F.at("r1-1", 1)
+        },
         { type: "TEXT_MESSAGE_CONTENT", messageId: "r1-text-1-1", delta: "It is 4." },
         {
           type: "REASONING_MESSAGE_END",
           messageId: "r1-reasoning-1-0",
-          // the provider that signed it, for the client to keep on the reasoning message
-          metadata: { agentfx: { providerName: "function" } }
+          // its place and the provider that signed it, for the client to keep on the message
+          metadata: {
+            agentfx: { position: { response: "r1-1", index: 0 }, providerName: "function" }
+          }
         },
         {
           type: "REASONING_ENCRYPTED_VALUE",
@@ -108,7 +121,8 @@ describe("UiStream.agUiEvents", () => {
           type: "TOOL_CALL_START",
           toolCallId: "call_w",
           toolCallName: "weather",
-          parentMessageId: "r1-message-1"
+          parentMessageId: "r1-message-1",
+          metadata: F.at("r1-1", 0)
         },
         { type: "TOOL_CALL_ARGS", toolCallId: "call_w", delta: '{"city":' },
         { type: "TOOL_CALL_ARGS", toolCallId: "call_w", delta: '"Paris"}' },
@@ -116,7 +130,8 @@ describe("UiStream.agUiEvents", () => {
           type: "TOOL_CALL_START",
           toolCallId: "call_c",
           toolCallName: "clock",
-          parentMessageId: "r1-message-1"
+          parentMessageId: "r1-message-1",
+          metadata: F.at("r1-1", 1)
         },
         { type: "TOOL_CALL_ARGS", toolCallId: "call_c", delta: '{"city":"Paris"}' },
         { type: "TOOL_CALL_END", toolCallId: "call_w" },
@@ -137,7 +152,12 @@ describe("UiStream.agUiEvents", () => {
           role: "tool"
         },
         { type: "STATE_DELTA", delta: [{ op: "add", path: "/last", value: "clock" }] },
-        { type: "TEXT_MESSAGE_START", messageId: "r1-text-2-0", role: "assistant" },
+        {
+          type: "TEXT_MESSAGE_START",
+          messageId: "r1-text-2-0",
+          role: "assistant",
+          metadata: F.at("r1-2", 0)
+        },
         { type: "TEXT_MESSAGE_CONTENT", messageId: "r1-text-2-0", delta: "Sunny, " },
         { type: "TEXT_MESSAGE_CONTENT", messageId: "r1-text-2-0", delta: "noon." },
         { type: "TEXT_MESSAGE_END", messageId: "r1-text-2-0" },
@@ -176,7 +196,12 @@ describe("UiStream.agUiEvents", () => {
       })
       assert.deepStrictEqual(out, [
         { type: "RUN_STARTED", threadId: "t1", runId: "r1" },
-        { type: "TEXT_MESSAGE_START", messageId: "r1-text-1-0", role: "assistant" },
+        {
+          type: "TEXT_MESSAGE_START",
+          messageId: "r1-text-1-0",
+          role: "assistant",
+          metadata: F.at("r1-1", 0)
+        },
         { type: "TEXT_MESSAGE_CONTENT", messageId: "r1-text-1-0", delta: "Partial " },
         { type: "TEXT_MESSAGE_END", messageId: "r1-text-1-0" },
         {

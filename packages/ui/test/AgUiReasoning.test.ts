@@ -88,7 +88,13 @@ describe("AG-UI reasoning messages", () => {
         {
           type: "REASONING_MESSAGE_END",
           messageId: "r1-reasoning-1-0",
-          metadata: { agentfx: { providerName: "anthropic", providerDetails: { effort: "high" } } }
+          metadata: {
+            agentfx: {
+              position: { response: "r1-1", index: 0 },
+              providerName: "anthropic",
+              providerDetails: { effort: "high" }
+            }
+          }
         },
         {
           type: "REASONING_ENCRYPTED_VALUE",
@@ -119,7 +125,14 @@ describe("AG-UI reasoning messages", () => {
         role: "reasoning",
         content: "",
         encryptedValue: "opaque-2",
-        metadata: { agentfx: { id: "th_2", providerName: "anthropic", redacted: true } }
+        metadata: {
+          agentfx: {
+            position: { response: "r1-2", index: 0 },
+            id: "th_2",
+            providerName: "anthropic",
+            redacted: true
+          }
+        }
       })
       const input = { threadId: "t1", runId: "r2", state: {}, messages, tools: [], context: [] }
       assert.isTrue(RunAgentInputSchema.safeParse(input).success)

@@ -117,13 +117,19 @@ describe("FilePart in AG-UI", () => {
       }
       assert.deepStrictEqual(events.slice(0, -1), [
         { type: "RUN_STARTED", threadId: "t1", runId: "r1" },
-        { type: "TEXT_MESSAGE_START", messageId: "r1-text-1-0", role: "assistant" },
+        {
+          type: "TEXT_MESSAGE_START",
+          messageId: "r1-text-1-0",
+          role: "assistant",
+          metadata: { agentfx: { position: { response: "r1-1", index: 0 } } }
+        },
         { type: "TEXT_MESSAGE_CONTENT", messageId: "r1-text-1-0", delta: "Here:" },
         {
           type: "ACTIVITY_SNAPSHOT",
           messageId: "r1-file-1-1",
           activityType: UiStream.agUiFileActivityType,
-          content: activityContent
+          // its place in the response in the content, which a client keeps
+          content: { ...activityContent, position: { response: "r1-1", index: 1 } }
         },
         { type: "TEXT_MESSAGE_END", messageId: "r1-text-1-0" }
       ])

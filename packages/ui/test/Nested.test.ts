@@ -148,7 +148,9 @@ describe("built-in (provider-executed) tools", () => {
   it.effect("AG-UI: TOOL_CALL_* and TOOL_CALL_RESULT marked provider-executed", () =>
     Effect.gen(function* () {
       const { out } = yield* agUiChecked(F.builtinAgent, F.builtinModel)
-      const metadata = { agentfx: { providerExecuted: true, providerName: "anthropic" } }
+      const builtin = { providerExecuted: true, providerName: "anthropic" }
+      const metadata = { agentfx: builtin }
+      const position = { response: "r1-1", index: 1 }
       assert.deepStrictEqual(out, [
         { type: "RUN_STARTED", threadId: "t1", runId: "r1" },
         {
@@ -156,7 +158,7 @@ describe("built-in (provider-executed) tools", () => {
           toolCallId: "srvtoolu_1",
           toolCallName: "web_search",
           parentMessageId: "r1-message-1",
-          metadata
+          metadata: { agentfx: { ...builtin, position: { response: "r1-1", index: 0 } } }
         },
         { type: "TOOL_CALL_ARGS", toolCallId: "srvtoolu_1", delta: '{"query":' },
         { type: "TOOL_CALL_ARGS", toolCallId: "srvtoolu_1", delta: '"otters"}' },
@@ -167,9 +169,14 @@ describe("built-in (provider-executed) tools", () => {
           toolCallId: "srvtoolu_1",
           content: '[{"url":"https://example.com/otters","title":"Otters"}]',
           role: "tool",
-          metadata
+          metadata: { agentfx: { ...builtin, position } }
         },
-        { type: "TEXT_MESSAGE_START", messageId: "r1-text-1-2", role: "assistant" },
+        {
+          type: "TEXT_MESSAGE_START",
+          messageId: "r1-text-1-2",
+          role: "assistant",
+          metadata: F.at("r1-1", 2)
+        },
         { type: "TEXT_MESSAGE_CONTENT", messageId: "r1-text-1-2", delta: "Otters hold hands." },
         { type: "TEXT_MESSAGE_END", messageId: "r1-text-1-2" },
         { type: "RUN_FINISHED", threadId: "t1", runId: "r1", result: "Otters hold hands." }
@@ -318,7 +325,8 @@ describe("sub-agents (Agent.asTool)", () => {
             type: "TOOL_CALL_START",
             toolCallId: "call_r",
             toolCallName: "ask_researcher",
-            parentMessageId: "r1-message-1"
+            parentMessageId: "r1-message-1",
+            metadata: F.at("r1-1", 0)
           },
           { type: "TOOL_CALL_ARGS", toolCallId: "call_r", delta: '{"prompt":"Otters?"}' },
           { type: "TOOL_CALL_END", toolCallId: "call_r" },
@@ -328,7 +336,13 @@ describe("sub-agents (Agent.asTool)", () => {
             name: "researcher",
             parentToolCallId: "call_r"
           },
-          { type: "TEXT_MESSAGE_START", messageId: text, role: "assistant", subagentRunId },
+          {
+            type: "TEXT_MESSAGE_START",
+            messageId: text,
+            role: "assistant",
+            subagentRunId,
+            metadata: F.at(`${subagentRunId}-1`, 0)
+          },
           { type: "TEXT_MESSAGE_CONTENT", messageId: text, subagentRunId, delta: "Otters " },
           { type: "TEXT_MESSAGE_CONTENT", messageId: text, subagentRunId, delta: "hold hands." },
           { type: "TEXT_MESSAGE_END", messageId: text, subagentRunId },
@@ -340,7 +354,12 @@ describe("sub-agents (Agent.asTool)", () => {
             content: "Otters hold hands.",
             role: "tool"
           },
-          { type: "TEXT_MESSAGE_START", messageId: "r1-text-2-0", role: "assistant" },
+          {
+            type: "TEXT_MESSAGE_START",
+            messageId: "r1-text-2-0",
+            role: "assistant",
+            metadata: F.at("r1-2", 0)
+          },
           { type: "TEXT_MESSAGE_CONTENT", messageId: "r1-text-2-0", delta: "They do." },
           { type: "TEXT_MESSAGE_END", messageId: "r1-text-2-0" },
           {

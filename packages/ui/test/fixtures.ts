@@ -333,3 +333,8 @@ export const strictParent = Agent.make({
   name: "top",
   tools: [Agent.asTool(strict, { name: "ask_strict" })]
 })
+
+/** `metadata` of an AG-UI part event: where the part is (its response, its index there). */
+export const at = (response: string, index: number) => ({
+  agentfx: { position: { response, index } }
+})

@@ -35,26 +35,38 @@ export interface EncoderOptions<A> {
   readonly usage?: boolean | undefined
 }
 
+/**
+ * Where a part was in its response: the response (`<runId>-<n>`) and the part's index in it. A
+ * client keeps a response's parts in several messages — reasoning apart, one assistant message
+ * for the text and tool calls, tool results after it — so the decoder needs it to put them back
+ * in the order the provider sent them (Anthropic checks the order of thinking blocks).
+ */
+export interface PartPosition {
+  readonly response: string
+  readonly index: number
+}
+
 /** `metadata` of the events of a built-in (provider-executed) tool call. */
-const builtinMetadata = (part: { readonly providerName: string }) => ({
-  agentfx: { providerExecuted: true, providerName: part.providerName }
+const builtinMetadata = (part: { readonly providerName: string }, position: PartPosition) => ({
+  agentfx: { providerExecuted: true, providerName: part.providerName, position }
 })
 
 /**
  * `metadata` of a reasoning message's `REASONING_MESSAGE_END`: what a provider needs of the
- * thinking part besides its text and signature (its own id, the provider that signed it, whether
- * it is redacted, its details), which a client folds into the reasoning message and posts back;
- * `undefined` when the part has none of them.
+ * thinking part besides its text and signature (its place in the response, its own id, the
+ * provider that signed it, whether it is redacted, its details), which a client folds into the
+ * reasoning message and posts back.
  */
 export const thinkingMetadata = (
-  part: Messages.ThinkingPart
-): { readonly agentfx: Record<string, unknown> } | undefined => {
-  const agentfx: Record<string, unknown> = {}
+  part: Messages.ThinkingPart,
+  position: PartPosition
+): { readonly agentfx: Record<string, unknown> } => {
+  const agentfx: Record<string, unknown> = { position }
   if (part.id !== undefined) agentfx.id = part.id
   if (part.providerName !== undefined) agentfx.providerName = part.providerName
   if (part.redacted !== undefined) agentfx.redacted = part.redacted
   if (part.providerDetails !== undefined) agentfx.providerDetails = part.providerDetails
-  return Object.keys(agentfx).length > 0 ? { agentfx } : undefined
+  return { agentfx }
 }
 
 /** A count AG-UI takes: an integer from 0 to `Number.MAX_SAFE_INTEGER` (a sum past it is dropped). */
@@ -340,6 +352,11 @@ export class Encoder<A> {
     return `${this.options.runId}-${kind}-${this.response}-${index}`
   }
 
+  /** The position of the part at `index` of the current response. */
+  private position(index: number): PartPosition {
+    return { response: `${this.options.runId}-${this.response}`, index }
+  }
+
   /** The assistant message a tool call of the current response belongs to. */
   private parentMessageId(): string {
     if (this.message === undefined) {
@@ -379,7 +396,12 @@ export class Encoder<A> {
           if (this.message === undefined) this.message = id
           const target = this.target("TEXT_MESSAGE_CONTENT", "messageId", id)
           this.texts.set(event.index, target)
-          this.push(out, { type: "TEXT_MESSAGE_START", messageId: id, role: "assistant" })
+          this.push(out, {
+            type: "TEXT_MESSAGE_START",
+            messageId: id,
+            role: "assistant",
+            metadata: { agentfx: { position: this.position(event.index) } }
+          })
           if (part.content !== "") out.delta(target, part.content)
         } else if (part._tag === "ThinkingPart") {
           const id = this.id("reasoning", event.index)
@@ -400,7 +422,9 @@ export class Encoder<A> {
               url: part.content.dataUrl,
               mediaType: part.content.mediaType,
               ...(part.id !== undefined ? { id: part.id } : {}),
-              ...(part.providerName !== undefined ? { providerName: part.providerName } : {})
+              ...(part.providerName !== undefined ? { providerName: part.providerName } : {}),
+              // in the content: a client keeps an activity's content, not its event's metadata
+              position: this.position(event.index)
             }
           })
         } else if (part._tag === "BuiltinToolReturnPart") {
@@ -412,30 +436,24 @@ export class Encoder<A> {
             toolCallId: part.toolCallId,
             content: Messages.renderToolContent(part.content),
             role: "tool",
-            metadata: builtinMetadata(part)
+            metadata: builtinMetadata(part, this.position(event.index))
           })
         } else {
           // a function tool call, or a built-in one (provider-executed: `metadata.agentfx`)
           const target = this.target("TOOL_CALL_ARGS", "toolCallId", part.toolCallId)
           this.tools.set(event.index, target)
           this.announced.add(part.toolCallId)
-          this.push(
-            out,
-            part._tag === "BuiltinToolCallPart"
-              ? {
-                  type: "TOOL_CALL_START",
-                  toolCallId: part.toolCallId,
-                  toolCallName: part.toolName,
-                  parentMessageId: this.parentMessageId(),
-                  metadata: builtinMetadata(part)
-                }
-              : {
-                  type: "TOOL_CALL_START",
-                  toolCallId: part.toolCallId,
-                  toolCallName: part.toolName,
-                  parentMessageId: this.parentMessageId()
-                }
-          )
+          const position = this.position(event.index)
+          this.push(out, {
+            type: "TOOL_CALL_START",
+            toolCallId: part.toolCallId,
+            toolCallName: part.toolName,
+            parentMessageId: this.parentMessageId(),
+            metadata:
+              part._tag === "BuiltinToolCallPart"
+                ? builtinMetadata(part, position)
+                : { agentfx: { position } }
+          })
           const args = typeof part.args === "string" ? part.args : JSON.stringify(part.args)
           if (args !== "" && args !== "{}") out.delta(target, args)
         }
@@ -468,13 +486,11 @@ export class Encoder<A> {
           if (target !== undefined) {
             const id = target.fields.messageId
             this.reasonings.delete(event.index)
-            const metadata = thinkingMetadata(part)
-            this.push(
-              out,
-              metadata !== undefined
-                ? { type: "REASONING_MESSAGE_END", messageId: id, metadata }
-                : { type: "REASONING_MESSAGE_END", messageId: id }
-            )
+            this.push(out, {
+              type: "REASONING_MESSAGE_END",
+              messageId: id,
+              metadata: thinkingMetadata(part, this.position(event.index))
+            })
             if (part.signature !== undefined) {
               this.push(out, {
                 type: "REASONING_ENCRYPTED_VALUE",
