@@ -1,7 +1,7 @@
 /**
  * AG-UI `RunAgentInput.messages` → agentfx message history: user / system / developer text,
  * assistant text with tool calls, the model's reasoning, tool results (named after the call they
- * answer).
+ * answer); each response's parts back in the order the encoder numbered them.
  */
 import { AgentError, DeferredTools, Messages } from "@agentfx/core"
 import * as Either from "effect/Either"
@@ -35,6 +35,27 @@ const ToolCall = Schema.Struct({
   function: Schema.Struct({ name: Schema.String, arguments: Schema.String }),
   metadata: optional(Metadata)
 })
+
+/**
+ * Where the encoder said a part was (`metadata.agentfx.position`, or `position` in a file
+ * activity's content): its response and its index there; `undefined` when it said nothing.
+ */
+interface Position {
+  readonly response: string
+  readonly index: number
+}
+const positionOf = (holder: unknown): Position | undefined => {
+  if (typeof holder !== "object" || holder === null) return undefined
+  const p = (holder as { position?: unknown }).position
+  if (typeof p !== "object" || p === null) return undefined
+  const { response, index } = p as { response?: unknown; index?: unknown }
+  return typeof response === "string" && Number.isSafeInteger(index) && (index as number) >= 0
+    ? { response, index: index as number }
+    : undefined
+}
+/** The position in `metadata.agentfx` of a message or tool call. */
+const positionInMetadata = (metadata: typeof Metadata.Type | undefined) =>
+  positionOf(metadata?.agentfx)
 
 /** The provider of a built-in tool call: `metadata.agentfx` of the encoder's events, kept by the client. */
 const builtinProvider = (metadata: typeof Metadata.Type | undefined): string | undefined => {
@@ -72,7 +93,8 @@ const Message = Schema.Union(
   Schema.Struct({
     role: Schema.Literal("assistant"),
     content: optional(Schema.NullOr(Schema.String)),
-    toolCalls: optional(Schema.Array(ToolCall))
+    toolCalls: optional(Schema.Array(ToolCall)),
+    metadata: optional(Metadata)
   }),
   Schema.Struct({
     role: Schema.Literal("tool"),
@@ -225,6 +247,28 @@ const userContent = (content: typeof Content.Type): string | Array<Messages.User
   return media ? out : text(content)
 }
 
+/** A response being decoded: its parts, each with its index in the response when it came with one. */
+interface Draft {
+  readonly _tag: "Draft"
+  readonly parts: Array<Messages.ModelResponsePart>
+  readonly indices: Array<number | undefined>
+  /** the response its parts' positions name */
+  response: string | undefined
+}
+
+/**
+ * A decoded response. When every part came with its index (what the encoder gives), the parts
+ * are in that order — a client keeps the reasoning apart from the assistant message and the tool
+ * results inside the response, and a provider checks the order of thinking blocks. Otherwise
+ * (an older client, messages written by hand) they are in the order of the messages.
+ */
+const responseOf = (draft: Draft): Messages.ModelResponse => {
+  const { parts, indices } = draft
+  if (indices.some((i) => i === undefined)) return new Messages.ModelResponse({ parts })
+  const order = parts.map((_, i) => i).sort((a, b) => indices[a]! - indices[b]! || a - b)
+  return new Messages.ModelResponse({ parts: order.map((i) => parts[i]!) })
+}
+
 /** The history of AG-UI messages, or the first problem found. */
 export const decodeAgUiMessages = (
   value: unknown
@@ -236,22 +280,47 @@ export const decodeAgUiMessages = (
       message: ParseResult.TreeFormatter.formatErrorSync(list.left)
     })
   }
-  const out: Array<Messages.ModelMessage> = []
+  const out: Array<Messages.ModelRequest | Draft> = []
   const toolNames = new Map<string, string>()
-  /** built-in call id → its provider and the index of the response holding it */
-  const builtins = new Map<string, { readonly providerName: string; readonly at: number }>()
+  /** built-in call id → its provider and the response holding it */
+  const builtins = new Map<string, { readonly providerName: string; readonly response: Draft }>()
   let request: Array<Messages.ModelRequestPart> = []
   const flush = () => {
     if (request.length > 0) out.push(new Messages.ModelRequest({ parts: request }))
     request = []
   }
-  /** A part of the response the messages so far end with, or of a response of its own. */
-  const addToResponse = (part: Messages.ModelResponsePart) => {
+  /** The last response, until a user or system message: later parts of it may still come. */
+  let open: Draft | undefined
+  /**
+   * The response a part at `position` belongs to. A part of the last response (by its position)
+   * joins it across the tool results after it: a client puts a call's results right after the
+   * message holding the call, before the reasoning and text that followed the call. Otherwise a
+   * part joins the response the messages so far end with (a client keeps one response in several
+   * messages) unless its position names another response, or starts a response of its own.
+   */
+  const responseFor = (position: Position | undefined): Draft => {
+    if (position !== undefined && open?.response === position.response) return open
     flush()
     const last = out.at(-1)
-    if (last?._tag === "ModelResponse") {
-      out[out.length - 1] = new Messages.ModelResponse({ ...last, parts: [...last.parts, part] })
-    } else out.push(new Messages.ModelResponse({ parts: [part] }))
+    if (
+      last?._tag === "Draft" &&
+      (position === undefined || last.response === undefined || last.response === position.response)
+    ) {
+      last.response ??= position?.response
+      return last
+    }
+    const draft: Draft = { _tag: "Draft", parts: [], indices: [], response: position?.response }
+    out.push(draft)
+    open = draft
+    return draft
+  }
+  const add = (
+    response: Draft,
+    part: Messages.ModelResponsePart,
+    position: Position | undefined
+  ) => {
+    response.parts.push(part)
+    response.indices.push(position?.index)
   }
   for (let i = 0; i < list.right.length; i++) {
     // A sub-agent's own messages (an AG-UI client keeps the events carrying a `subagentRunId`
@@ -269,9 +338,11 @@ export const decodeAgUiMessages = (
     switch (m.role) {
       case "system":
       case "developer":
+        open = undefined
         request.push(new Messages.SystemPromptPart({ content: text(m.content) }))
         break
       case "user":
+        open = undefined
         request.push(new Messages.UserPromptPart({ content: userContent(m.content) }))
         flush()
         break
@@ -283,19 +354,16 @@ export const decodeAgUiMessages = (
         const builtin = builtins.get(m.toolCallId)
         if (builtin !== undefined) {
           // a built-in tool's return belongs to the response that holds its call
-          const response = out[builtin.at] as Messages.ModelResponse
-          out[builtin.at] = new Messages.ModelResponse({
-            ...response,
-            parts: [
-              ...response.parts,
-              new Messages.BuiltinToolReturnPart({
-                toolName,
-                toolCallId: m.toolCallId,
-                content: builtinContent(content),
-                providerName: builtin.providerName
-              })
-            ]
-          })
+          add(
+            builtin.response,
+            new Messages.BuiltinToolReturnPart({
+              toolName,
+              toolCallId: m.toolCallId,
+              content: builtinContent(content),
+              providerName: builtin.providerName
+            }),
+            positionInMetadata(m.metadata)
+          )
           break
         }
         request.push(
@@ -314,59 +382,64 @@ export const decodeAgUiMessages = (
         break
       }
       case "assistant": {
-        flush()
-        const parts: Array<Messages.ModelResponsePart> = []
-        if (m.content !== undefined && m.content !== null && m.content !== "") {
-          parts.push(new Messages.TextPart({ content: m.content }))
+        const calls = m.toolCalls ?? []
+        const hasText = m.content !== undefined && m.content !== null && m.content !== ""
+        if (!hasText && calls.length === 0) {
+          flush()
+          break
         }
+        // the message's metadata is its text's (a client folds the text's events into it)
+        const textPosition = hasText ? positionInMetadata(m.metadata) : undefined
+        const callPositions = calls.map((c) => positionInMetadata(c.metadata))
         // An assistant message right after another is the same response (a client may keep a
         // response's text and its tool calls as two messages): its parts join that response.
-        const previous = out.at(-1)
-        const at = previous?._tag === "ModelResponse" ? out.length - 1 : out.length
-        for (const c of m.toolCalls ?? []) {
+        const response = responseFor(textPosition ?? callPositions.find((p) => p !== undefined))
+        if (hasText) add(response, new Messages.TextPart({ content: m.content! }), textPosition)
+        calls.forEach((c, j) => {
           toolNames.set(c.id, c.function.name)
           const providerName = builtinProvider(c.metadata)
           if (providerName !== undefined) {
-            builtins.set(c.id, { providerName, at })
-            parts.push(
-              new Messages.BuiltinToolCallPart({
-                toolName: c.function.name,
-                toolCallId: c.id,
-                args: c.function.arguments,
-                providerName
-              })
-            )
-            continue
+            builtins.set(c.id, { providerName, response })
           }
-          parts.push(
-            new Messages.ToolCallPart({
-              toolName: c.function.name,
-              toolCallId: c.id,
-              args: c.function.arguments
-            })
+          add(
+            response,
+            providerName !== undefined
+              ? new Messages.BuiltinToolCallPart({
+                  toolName: c.function.name,
+                  toolCallId: c.id,
+                  args: c.function.arguments,
+                  providerName
+                })
+              : new Messages.ToolCallPart({
+                  toolName: c.function.name,
+                  toolCallId: c.id,
+                  args: c.function.arguments
+                }),
+            callPositions[j]
           )
-        }
-        if (parts.length === 0) break
-        if (previous?._tag === "ModelResponse") {
-          out[at] = new Messages.ModelResponse({
-            ...previous,
-            parts: [...previous.parts, ...parts]
-          })
-        } else out.push(new Messages.ModelResponse({ parts }))
+        })
         break
       }
       case "activity": {
         // a generated file: part of the assistant's response before it (or its own)
-        const file = "activityType" in m ? fileOfActivity(m.activityType, m.content) : undefined
-        if (file !== undefined) addToResponse(file)
+        if (!("activityType" in m)) break
+        const file = fileOfActivity(m.activityType, m.content)
+        if (file !== undefined) {
+          const position = positionOf(m.content)
+          add(responseFor(position), file, position)
+        }
         break
       }
       case "reasoning": {
         // The model's thinking, which a client keeps as a message before the response's
         // assistant message: it starts that response (which the assistant message joins), or
-        // joins the response before it. Providers need it back, signed, with the tool calls.
+        // joins the response before it — or, with its position, goes back to its place in its
+        // response. Providers need it back, signed, in order, with the tool calls.
         const thinking = thinkingOf(m.content, m.encryptedValue, m.metadata)
-        if (thinking !== undefined) addToResponse(thinking)
+        if (thinking !== undefined) {
+          const position = positionInMetadata(m.metadata)
+          add(responseFor(position), thinking, position)
+        }
         break
       }
       default:
@@ -374,7 +447,7 @@ export const decodeAgUiMessages = (
     }
   }
   flush()
-  return Either.right(out)
+  return Either.right(out.map((m) => (m._tag === "Draft" ? responseOf(m) : m)))
 }
 
 const ResumeEntry = Schema.Struct({
