@@ -73,10 +73,33 @@ export class RunContext extends Context.Tag("@agentfx/core/RunContext")<RunConte
  * middle of it, or after a restart: the run id is the workflow's execution id and the call id
  * comes from the persisted model response. Give it to the system the tool writes to (an
  * `Idempotency-Key` header, a unique column) so that a second execution is recorded once.
+ * A model that reuses a call id in a later response (ids numbered per response, test models)
+ * makes a different call: that call's key is `{runId}/{toolCallId}@{n}`, `n` counting the
+ * responses of the conversation that have a call with that id (2 for the second) — the same
+ * on every execution, since it is counted in the same history.
  * Outside a tool call (validators, instructions) the call id is replaced by `step-{runStep}`.
  */
-export const idempotencyKey = (ctx: Service): string =>
-  `${ctx.runId}/${ctx.toolCallId ?? `step-${ctx.runStep}`}`
+export const idempotencyKey = (ctx: Service): string => {
+  const id = ctx.toolCallId
+  if (id === undefined) return `${ctx.runId}/step-${ctx.runStep}`
+  const uses = responsesCalling(ctx.messages, id)
+  return uses > 1 ? `${ctx.runId}/${id}@${uses}` : `${ctx.runId}/${id}`
+}
+
+/** How many responses of `messages` have a tool call with the id `toolCallId`. */
+const responsesCalling = (messages: ReadonlyArray<ModelMessage>, toolCallId: string): number => {
+  let n = 0
+  for (const m of messages) {
+    if (m._tag !== "ModelResponse") continue
+    for (const part of m.parts) {
+      if (part._tag === "ToolCallPart" && part.toolCallId === toolCallId) {
+        n++
+        break
+      }
+    }
+  }
+  return n
+}
 
 /** Is this the last retry allowed? */
 export const isLastAttempt = (ctx: Service): boolean => ctx.retry >= ctx.maxRetries
