@@ -824,6 +824,21 @@ export class OutputToolResultEvent extends Schema.TaggedClass<OutputToolResultEv
 export const userPrompt = (content: string | ReadonlyArray<UserContent>): ModelRequest =>
   new ModelRequest({ parts: [new UserPromptPart({ content })] })
 
+/**
+ * The conversation a history is in: the `conversationId` of its latest message that has one
+ * (what a run continuing `history` takes when given no `conversationId`); `undefined` for none.
+ */
+export const conversationIdOf = (
+  history: ReadonlyArray<ModelMessage> | undefined
+): string | undefined => {
+  if (history === undefined) return undefined
+  for (let i = history.length - 1; i >= 0; i--) {
+    const id = history[i]!.conversationId
+    if (id !== undefined) return id
+  }
+  return undefined
+}
+
 /** The text of the last response of a conversation, or `undefined`. */
 export const lastText = (messages: ReadonlyArray<ModelMessage>): string | undefined => {
   for (let i = messages.length - 1; i >= 0; i--) {

@@ -526,17 +526,6 @@ const toResults = (
   return DeferredTools.DeferredToolResults.make({ approvals, calls })
 }
 
-/** The conversation id of the latest message of a history that has one (as core reads it). */
-const conversationIdOf = (
-  history: ReadonlyArray<Messages.ModelMessage> | undefined
-): string | undefined => {
-  for (let i = (history?.length ?? 0) - 1; i >= 0; i--) {
-    const id = history![i]!.conversationId
-    if (id !== undefined) return id
-  }
-  return undefined
-}
-
 const resolveModel = (input: Agent.Agent<any, any, any>["config"]["model"]) => {
   if (input === undefined) return Model.Model
   if (typeof input === "string") {
@@ -667,7 +656,7 @@ export const make = <A, E, R, RD = never>(
       // The execution id names that conversation instead, the same in every execution.
       const conversationId =
         (input.conversationId === undefined
-          ? conversationIdOf(input.messageHistory)
+          ? Messages.conversationIdOf(input.messageHistory)
           : input.conversationId === "new"
             ? undefined
             : input.conversationId) ?? executionId

@@ -61,6 +61,7 @@ import type { BuiltinTool } from "../BuiltinTool.js"
 import * as CaptureRunMessages from "../CaptureRunMessages.js"
 import { DeferredToolRequests, type DeferredToolResults } from "../DeferredTools.js"
 import {
+  conversationIdOf,
   FinalResultEvent,
   type ModelMessage,
   ModelRequest,
@@ -394,16 +395,6 @@ const newRunId = (): string => flat(`run_${Date.now().toString(36)}_${(runCounte
 
 /** A new conversation id (a random UUID, as pydantic-ai's). */
 const newConversationId = (): string => flat(globalThis.crypto.randomUUID())
-
-/** The conversation id of the latest message of a history that has one. */
-const conversationIdOf = (history: ReadonlyArray<ModelMessage> | undefined): string | undefined => {
-  if (history === undefined) return undefined
-  for (let i = history.length - 1; i >= 0; i--) {
-    const id = history[i]!.conversationId
-    if (id !== undefined) return id
-  }
-  return undefined
-}
 
 /** The error text of a run with no model: which Layer to provide, or where to pass a model. */
 export const noModelReason = (agentName: string | undefined): string =>
