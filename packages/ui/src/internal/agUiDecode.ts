@@ -9,7 +9,7 @@ import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import { approvalReason, fileActivityType, resultReason } from "./agUi.js"
 import type { DecodeIssue } from "./aiSdkDecode.js"
-import { dataUrlContent, toolContentOfJson } from "./common.js"
+import { dataUrlContent, thinkingPartOf, toolContentOfJson } from "./common.js"
 
 const optional = <S extends Schema.Schema.Any>(s: S) => Schema.optionalWith(s, { exact: true })
 
@@ -120,32 +120,17 @@ const Message = Schema.Union(
 /**
  * A reasoning message as the thinking part it was: its text, the provider's encrypted value
  * (`REASONING_ENCRYPTED_VALUE`, the part's `signature`) and what the encoder put in
- * `metadata.agentfx` (the part's own id, provider, `redacted`, details); `undefined` for one
- * with nothing to send back.
+ * `metadata.agentfx`; `undefined` for one with nothing to send back.
  */
 const thinkingOf = (
   content: string,
   encryptedValue: string | undefined,
   metadata: typeof Metadata.Type | undefined
 ): Messages.ThinkingPart | undefined => {
-  const raw: unknown = metadata?.agentfx
-  const agentfx = (
-    typeof raw === "object" && raw !== null && !Array.isArray(raw) ? raw : {}
-  ) as Record<string, unknown>
-  const { id, providerName, redacted, providerDetails } = agentfx
+  const agentfx: unknown = metadata?.agentfx
+  const id = (agentfx as { id?: unknown } | undefined)?.id
   if (content === "" && encryptedValue === undefined && typeof id !== "string") return undefined
-  return new Messages.ThinkingPart({
-    content,
-    ...(encryptedValue !== undefined ? { signature: encryptedValue } : {}),
-    ...(typeof id === "string" ? { id } : {}),
-    ...(typeof providerName === "string" ? { providerName } : {}),
-    ...(typeof redacted === "boolean" ? { redacted } : {}),
-    ...(typeof providerDetails === "object" &&
-    providerDetails !== null &&
-    !Array.isArray(providerDetails)
-      ? { providerDetails: providerDetails as Messages.ProviderDetails }
-      : {})
-  })
+  return thinkingPartOf(content, encryptedValue, agentfx)
 }
 
 /**

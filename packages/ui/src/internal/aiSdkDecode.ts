@@ -6,7 +6,7 @@ import { AgentError, DeferredTools, Messages } from "@agentfx/core"
 import * as Either from "effect/Either"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
-import { dataUrlContent, toolContentOfJson, urlContent } from "./common.js"
+import { dataUrlContent, thinkingPartOf, toolContentOfJson, urlContent } from "./common.js"
 
 const optional = <S extends Schema.Schema.Any>(s: S) => Schema.optionalWith(s, { exact: true })
 const Metadata = Schema.Record({ key: Schema.String, value: Schema.Unknown })
@@ -227,14 +227,10 @@ export const decodeUiConversation = (value: unknown): Either.Either<Conversation
         const r = decodeWith(ReasoningPart, parts[j], path)
         if (Either.isLeft(r)) return Either.left(r.left)
         if (returns.length > 0) flush()
-        const meta = r.right.providerMetadata?.agentfx as Record<string, unknown> | undefined
+        const meta: unknown = r.right.providerMetadata?.agentfx
+        const signature = (meta as { signature?: unknown } | undefined)?.signature
         response.push(
-          new Messages.ThinkingPart({
-            content: r.right.text,
-            ...(typeof meta?.signature === "string" ? { signature: meta.signature } : {}),
-            ...(typeof meta?.providerName === "string" ? { providerName: meta.providerName } : {}),
-            ...(meta?.redacted === true ? { redacted: true } : {})
-          })
+          thinkingPartOf(r.right.text, typeof signature === "string" ? signature : undefined, meta)
         )
       } else if (type === "dynamic-tool" || type.startsWith("tool-")) {
         const t = decodeWith(ToolPart, parts[j], path)

@@ -405,3 +405,32 @@ export const fragmentOf = (delta: Messages.ModelResponsePartDelta): string | und
           : undefined
   return fragment === "" ? undefined : fragment
 }
+
+/**
+ * A thinking part sent back by a UI client: its text, its signature (an AI SDK part's
+ * `providerMetadata.agentfx.signature`, AG-UI's encrypted value) and the other fields the
+ * encoders put in `agentfx` metadata (its own id, provider, `redacted`, details), each taken
+ * only when it has its type.
+ */
+export const thinkingPartOf = (
+  content: string,
+  signature: string | undefined,
+  agentfx: unknown
+): Messages.ThinkingPart => {
+  const meta = (
+    typeof agentfx === "object" && agentfx !== null && !Array.isArray(agentfx) ? agentfx : {}
+  ) as Record<string, unknown>
+  const { id, providerName, redacted, providerDetails } = meta
+  return new Messages.ThinkingPart({
+    content,
+    ...(signature !== undefined ? { signature } : {}),
+    ...(typeof id === "string" ? { id } : {}),
+    ...(typeof providerName === "string" ? { providerName } : {}),
+    ...(typeof redacted === "boolean" ? { redacted } : {}),
+    ...(typeof providerDetails === "object" &&
+    providerDetails !== null &&
+    !Array.isArray(providerDetails)
+      ? { providerDetails: providerDetails as Messages.ProviderDetails }
+      : {})
+  })
+}
