@@ -1,3 +1,10 @@
+/**
+ * `CallToolsNode`'s behaviour: a response's text or tool calls handled — function tools run
+ * (`toolExec.ts`), output tools decoded, deferred calls returned, handoffs started — and the
+ * node that follows: the next `ModelRequestNode` or the `End`.
+ *
+ * @internal
+ */
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import { ContentFilterError, UserError } from "../../AgentError.js"

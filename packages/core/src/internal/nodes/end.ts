@@ -1,3 +1,9 @@
+/**
+ * The `End` node: the run's result (after the metadata and the `afterRun` hooks), or a
+ * handoff's target continuing the conversation.
+ *
+ * @internal
+ */
 import * as Effect from "effect/Effect"
 import * as Ref from "effect/Ref"
 import { AgentRunResult, type AgentNode, End } from "../../AgentGraph.js"

@@ -1,3 +1,9 @@
+/**
+ * A response's output: decoded and validated (`outputDecode.ts` under the run's hooks), and the
+ * output retry budget — a refused output becomes a retry prompt until the budget is spent.
+ *
+ * @internal
+ */
 import * as Effect from "effect/Effect"
 import { ModelRetry } from "../../AgentError.js"
 import { type AgentNode, ModelRequestNode } from "../../AgentGraph.js"

@@ -1,3 +1,11 @@
+/**
+ * What a `ModelRequestNode` sends, built before the request: the step's tools and output tools
+ * (after `prepare` / `prepareOutputTools`), instructions, steering prompts, the history after
+ * its processors, the request hooks, the token count against the usage limits, and the request
+ * parameters. Also the request that closes a step (`closingRequest`).
+ *
+ * @internal
+ */
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"

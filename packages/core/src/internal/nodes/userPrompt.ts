@@ -1,3 +1,11 @@
+/**
+ * `UserPromptNode`'s behaviour: the run's first request — the given history repaired, system
+ * prompts (re-evaluated in a continued conversation), the user's prompt, or the deferred tool
+ * results a resumed run was given (checked against the calls they answer) — and the
+ * `ModelRequestNode` it leads to.
+ *
+ * @internal
+ */
 import * as Effect from "effect/Effect"
 import { UserError } from "../../AgentError.js"
 import {
