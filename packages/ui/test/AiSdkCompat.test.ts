@@ -9,38 +9,13 @@ import { Messages, type Model } from "@agentfx/core"
 import { UiStream } from "@agentfx/ui"
 import * as HttpRouter from "@effect/platform/HttpRouter"
 import { assert, describe, it } from "@effect/vitest"
-import { DefaultChatTransport, readUIMessageStream, type UIMessage, validateUIMessages } from "ai"
+import { type UIMessage, validateUIMessages } from "ai"
 import type * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import { assertDisconnectClosesModel } from "./client.js"
+import { assertDisconnectClosesModel, chatTurn } from "./client.js"
 import * as F from "./fixtures.js"
 import { serve } from "./server.js"
-
-/** Runs one `useChat` turn through ai's transport and returns the final assistant message. */
-const turn = (url: string, messages: Array<UIMessage>) =>
-  Effect.promise(async () => {
-    const transport = new DefaultChatTransport<UIMessage>({ api: `${url}/api/chat` })
-    const stream = await transport.sendMessages({
-      trigger: "submit-message",
-      chatId: "chat-1",
-      messageId: undefined,
-      messages,
-      abortSignal: undefined
-    })
-    const errors: Array<string> = []
-    let last: UIMessage | undefined
-    for await (const message of readUIMessageStream<UIMessage>({
-      stream,
-      terminateOnError: false,
-      onError: (e) => errors.push(e instanceof Error ? e.message : String(e))
-    })) {
-      last = message
-    }
-    // as the client would post it: JSON (drops the keys ai leaves undefined)
-    const message = last === undefined ? undefined : (JSON.parse(JSON.stringify(last)) as UIMessage)
-    return { message, errors }
-  }).pipe(Effect.timeout("10 seconds"))
 
 /** Serves `textAgent` on `/api/chat` with the built model context. */
 const serveChat = (model: Context.Context<Model.Model>) =>
@@ -96,7 +71,7 @@ describe("ai's own client reads UiStream.aiSdk", () => {
         assert.isTrue(head.body.endsWith("data: [DONE]\n\n"))
 
         const u1 = user("u1", "Weather and time in Paris?")
-        const first = yield* turn(url, [u1])
+        const first = yield* chatTurn(url, [u1])
         assert.deepStrictEqual(first.errors, [])
         const assistant = first.message!
         assert.strictEqual(assistant.role, "assistant")
@@ -148,7 +123,7 @@ describe("ai's own client reads UiStream.aiSdk", () => {
         assert.deepStrictEqual(shape(history.slice(-1)), [[["user", "Thanks!"]]])
 
         // and the server sees it as history on the next turn
-        const second = yield* turn(url, conversation)
+        const second = yield* chatTurn(url, conversation)
         assert.deepStrictEqual(second.errors, [])
         assert.deepStrictEqual(shape(seen.at(-1)!), shape(history))
       })
@@ -158,7 +133,7 @@ describe("ai's own client reads UiStream.aiSdk", () => {
     Effect.gen(function* () {
       const model = yield* Layer.build(F.failingModel)
       const url = yield* serveChat(model)
-      const result = yield* turn(url, [user("u1", "hi")])
+      const result = yield* chatTurn(url, [user("u1", "hi")])
       assert.deepStrictEqual(result.errors, [
         "ModelHTTPError: HTTP 500 (model: fn), body: upstream broke"
       ])

@@ -1,11 +1,12 @@
 /**
  * What a client does with our output, shared by the UI tests: `ai`'s own `readUIMessageStream`
- * over a list of chunks, and a chat request the client abandons mid-answer.
+ * over a list of chunks, one `useChat` turn through `ai`'s own transport, and a chat request the
+ * client abandons mid-answer.
  */
 import { FunctionModel, type Model } from "@agentfx/core"
 import type { UiStream } from "@agentfx/ui"
 import { assert } from "@effect/vitest"
-import { readUIMessageStream, type UIMessage } from "ai"
+import { DefaultChatTransport, readUIMessageStream, type UIMessage } from "ai"
 import type * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -29,6 +30,35 @@ export const readMessages = (chunks: ReadonlyArray<UiStream.AiSdkChunk>) =>
     }
     return { seen, errors }
   })
+
+/**
+ * Runs one `useChat` turn through `ai`'s `DefaultChatTransport` (which validates every chunk
+ * against its schema) posting to `${url}/api/chat`, and returns the final assistant message as
+ * the client would post it back (JSON), and the errors the client reported.
+ */
+export const chatTurn = (url: string, messages: Array<UIMessage>) =>
+  Effect.promise(async () => {
+    const transport = new DefaultChatTransport<UIMessage>({ api: `${url}/api/chat` })
+    const stream = await transport.sendMessages({
+      trigger: "submit-message",
+      chatId: "chat-1",
+      messageId: undefined,
+      messages,
+      abortSignal: undefined
+    })
+    const errors: Array<string> = []
+    let last: UIMessage | undefined
+    for await (const message of readUIMessageStream<UIMessage>({
+      stream,
+      terminateOnError: false,
+      onError: (e) => errors.push(e instanceof Error ? e.message : String(e))
+    })) {
+      last = message
+    }
+    // as the client would post it: JSON (drops the keys ai leaves undefined)
+    const message = last === undefined ? undefined : (JSON.parse(JSON.stringify(last)) as UIMessage)
+    return { message, errors }
+  }).pipe(Effect.timeout("10 seconds"))
 
 /**
  * Posts one `useChat` turn ("hi") to `${url}/api/chat`, reads the answer until it holds

@@ -10,6 +10,7 @@ import {
   fragmentOf,
   mediaKind,
   type Sink,
+  thinkingFields,
   toolAvailabilityEventName,
   toolAvailabilityJson,
   toolOutputJson
@@ -60,14 +61,9 @@ const builtinMetadata = (part: { readonly providerName: string }, position: Part
 export const thinkingMetadata = (
   part: Messages.ThinkingPart,
   position: PartPosition
-): { readonly agentfx: Record<string, unknown> } => {
-  const agentfx: Record<string, unknown> = { position }
-  if (part.id !== undefined) agentfx.id = part.id
-  if (part.providerName !== undefined) agentfx.providerName = part.providerName
-  if (part.redacted !== undefined) agentfx.redacted = part.redacted
-  if (part.providerDetails !== undefined) agentfx.providerDetails = part.providerDetails
-  return { agentfx }
-}
+): { readonly agentfx: Record<string, unknown> } => ({
+  agentfx: { position, ...thinkingFields(part) }
+})
 
 /** A count AG-UI takes: an integer from 0 to `Number.MAX_SAFE_INTEGER` (a sum past it is dropped). */
 const isCount = (n: number): boolean => Number.isSafeInteger(n) && n >= 0

@@ -11,6 +11,7 @@ import {
   fragmentOf,
   parseArgs,
   type Sink,
+  thinkingFields,
   toolAvailabilityDataType,
   toolAvailabilityJson,
   toolOutputJson
@@ -452,23 +453,14 @@ export class Encoder<A> {
           if (target !== undefined) {
             const id = target.fields.id
             this.reasonings.delete(event.index)
-            // The signature goes to the client and back, so a continued conversation can
-            // send the reasoning to the provider that signed it.
+            // The signature and the part's own fields go to the client and back (the client
+            // keeps the last providerMetadata of a reasoning part), so a continued conversation
+            // can send the reasoning to the provider that signed it, and reference its id.
+            const agentfx = thinkingFields(part)
+            if (part.signature !== undefined) agentfx.signature = part.signature
             out.push(
-              part.signature !== undefined
-                ? {
-                    type: "reasoning-end",
-                    id,
-                    providerMetadata: {
-                      agentfx: {
-                        signature: part.signature,
-                        ...(part.providerName !== undefined
-                          ? { providerName: part.providerName }
-                          : {}),
-                        ...(part.redacted === true ? { redacted: true } : {})
-                      }
-                    }
-                  }
+              Object.keys(agentfx).length > 0
+                ? { type: "reasoning-end", id, providerMetadata: { agentfx } }
                 : { type: "reasoning-end", id }
             )
           }

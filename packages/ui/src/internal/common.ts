@@ -407,6 +407,21 @@ export const fragmentOf = (delta: Messages.ModelResponsePartDelta): string | und
 }
 
 /**
+ * What a thinking part carries besides its text and signature, for a client to send back: its
+ * own id (an OpenAI reasoning item's, which the next request references), the provider that
+ * signed it, whether it is redacted, its provider details — each only when set. Both encoders put
+ * it in their `agentfx` metadata; `thinkingPartOf` reads it back.
+ */
+export const thinkingFields = (part: Messages.ThinkingPart): Record<string, unknown> => {
+  const fields: Record<string, unknown> = {}
+  if (part.id !== undefined) fields.id = part.id
+  if (part.providerName !== undefined) fields.providerName = part.providerName
+  if (part.redacted !== undefined) fields.redacted = part.redacted
+  if (part.providerDetails !== undefined) fields.providerDetails = part.providerDetails
+  return fields
+}
+
+/**
  * A thinking part sent back by a UI client: its text, its signature (an AI SDK part's
  * `providerMetadata.agentfx.signature`, AG-UI's encrypted value) and the other fields the
  * encoders put in `agentfx` metadata (its own id, provider, `redacted`, details), each taken
