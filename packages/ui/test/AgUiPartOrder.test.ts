@@ -63,6 +63,31 @@ const interleaved = F.scriptedModel("claude-test", "anthropic", (messages) => {
   }
 })
 
+/**
+ * `interleaved`'s first response from a model that sends its tool calls whole, in its final
+ * response only (the thinking and text stream, the calls are not started nor ended), then a
+ * response of one call that streams nothing at all, then the answer.
+ */
+const unstreamedCalls = F.scriptedModel("claude-test", "anthropic", (messages) => {
+  switch (returns(messages)) {
+    case 0:
+      return {
+        events: (m) => [
+          m.thinkingDelta("t1", { content: "Paris first.", signature: "s1" }),
+          m.toolCallDelta("c1", weather("c1", "Paris")),
+          m.thinkingDelta("t2", { content: "Then Rome.", signature: "s2" }),
+          m.toolCallDelta("c2", weather("c2", "Rome")),
+          m.textDelta("x", "Checking both.")
+        ],
+        unstreamed: [1, 3]
+      }
+    case 2:
+      return { events: (m) => [m.toolCallDelta("c3", weather("c3", "Oslo"))], unstreamed: [0] }
+    default:
+      return { events: (m) => [m.textDelta("x", "Sunny everywhere.")] }
+  }
+})
+
 /** Says it will look, thinks, then calls (thinking after text); then answers. */
 const thinksAfterText = F.scriptedModel("claude-test", "anthropic", (messages) =>
   returns(messages) === 0
@@ -190,6 +215,33 @@ describe("AG-UI: a response's parts in their order", () => {
         ["ThinkingPart", "ToolCallPart", "ThinkingPart", "ToolCallPart", "TextPart"],
         ["ToolReturnPart", "ToolReturnPart"],
         ["ThinkingPart", "ToolCallPart", "ThinkingPart", "TextPart"],
+        ["ToolReturnPart"],
+        ["TextPart"]
+      ])
+      assertSameHistory(decoded, recorded)
+    })
+  )
+
+  it.effect("tool calls the model did not stream keep their response and their place", () =>
+    Effect.gen(function* () {
+      const { recorded, messages, decoded } = yield* roundTrip(unstreamedCalls)
+      // announced by their tool events only: each with its response and index
+      const calls = messages.flatMap(
+        (m) => (m.toolCalls ?? []) as Array<{ id: string; metadata?: unknown }>
+      )
+      assert.deepStrictEqual(
+        calls.map((c) => [c.id, c.metadata]),
+        [
+          ["c1", F.at("r1-1", 1)],
+          ["c2", F.at("r1-1", 3)],
+          ["c3", F.at("r1-2", 0)]
+        ]
+      )
+      assert.deepStrictEqual(tags(decoded), [
+        ["UserPromptPart"],
+        ["ThinkingPart", "ToolCallPart", "ThinkingPart", "ToolCallPart", "TextPart"],
+        ["ToolReturnPart", "ToolReturnPart"],
+        ["ToolCallPart"],
         ["ToolReturnPart"],
         ["TextPart"]
       ])

@@ -214,6 +214,11 @@ export interface Scripted {
     m: PartsManager.PartsManager
   ) => ReadonlyArray<Messages.ModelResponseStreamEvent | undefined>
   readonly usage?: Usage.RequestUsage
+  /**
+   * The indices of parts the model does not stream: they are in its final response only (no
+   * start, delta or end event), as a provider that sends tool calls whole at the end does.
+   */
+  readonly unstreamed?: ReadonlyArray<number>
 }
 
 /**
@@ -244,14 +249,16 @@ export const scriptedModel = (
           const events: Array<Messages.ModelResponseStreamEvent> = []
           for (const e of script.events(m)) if (e !== undefined) events.push(e)
           events.push(...m.finish())
+          const unstreamed = new Set(script.unstreamed)
+          const streamed = events.filter((e) => !("index" in e && unstreamed.has(e.index)))
           const response = m.response({
             state: "complete",
             ...(script.usage !== undefined ? { usage: script.usage } : {})
           })
-          events.push(new Messages.ResponseCompleteEvent({ response }))
+          streamed.push(new Messages.ResponseCompleteEvent({ response }))
           return Effect.succeed({
             modelName,
-            events: Stream.fromIterable(events),
+            events: Stream.fromIterable(streamed),
             response: Effect.succeed(response)
           })
         })

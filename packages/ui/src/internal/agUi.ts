@@ -277,6 +277,15 @@ export class Encoder<A> {
    * as one message (text and every tool call) rather than one message per call.
    */
   private message: string | undefined
+  /** The indices of the current response's parts sent so far (streamed, or announced). */
+  private readonly indices = new Set<number>()
+  /**
+   * A tool result of this run came after the current response's parts: the next part (or call
+   * the model did not stream) is a new response's.
+   */
+  private answered = false
+  /** The model streamed a part in this run (its error's messages then hold its responses). */
+  private streamed = false
 
   constructor(private readonly options: EncoderOptions<A>) {
     this.sub = options.subagentRunId
@@ -361,13 +370,33 @@ export class Encoder<A> {
     return this.message
   }
 
+  /** A new response starts: parts are numbered in it, its tool calls get a message of their own. */
+  private nextResponse(): void {
+    this.response++
+    this.message = undefined
+    this.indices.clear()
+    this.answered = false
+  }
+
+  /**
+   * A tool call the model did not stream (it is in the response only; its tool event announces
+   * it): a response's part, at the first index its streamed parts left free. Tool events follow
+   * the response's stream, so those are its unstreamed parts, in order — its function calls, in
+   * the order of their events. A call after this run's tool results (or before any response) is
+   * a new response's: one the model did not stream at all.
+   */
   private toolCall(out: Sink<Event>, part: Messages.ToolCallPart): void {
+    if (this.response === 0 || this.answered) this.nextResponse()
+    let index = 0
+    while (this.indices.has(index)) index++
+    this.indices.add(index)
     this.announced.add(part.toolCallId)
     this.push(out, {
       type: "TOOL_CALL_START",
       toolCallId: part.toolCallId,
       toolCallName: part.toolName,
-      parentMessageId: this.parentMessageId()
+      parentMessageId: this.parentMessageId(),
+      metadata: { agentfx: { position: this.position(index) } }
     })
     this.push(out, {
       type: "TOOL_CALL_ARGS",
@@ -381,10 +410,11 @@ export class Encoder<A> {
     if (!this.started) this.start(out)
     switch (event._tag) {
       case "PartStartEvent": {
-        if (event.index === 0) {
-          this.response++
-          this.message = undefined
-        }
+        // a response's first part, or the first part streamed after the tool results (its
+        // parts before were not streamed)
+        if (event.index === 0 || this.answered) this.nextResponse()
+        this.indices.add(event.index)
+        this.streamed = true
         const part = event.part
         if (part._tag === "TextPart") {
           const id = this.id("text", event.index)
@@ -511,6 +541,7 @@ export class Encoder<A> {
         break
       case "FunctionToolResultEvent": {
         const r = event.result
+        this.answered = true
         if (r.toolCallId === undefined) break
         this.endSub(
           out,
@@ -692,7 +723,7 @@ export class Encoder<A> {
     this.closeOpen(out)
     // a run that streamed no response of its own has none in its error's messages (those are
     // the history's)
-    const usage = this.usage(this.response > 0 ? failedRunResponses(messages) : [])
+    const usage = this.usage(this.streamed ? failedRunResponses(messages) : [])
     out.push(
       code !== undefined
         ? { type: "RUN_ERROR", message, code, ...usage }
