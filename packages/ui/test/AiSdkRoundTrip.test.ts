@@ -117,6 +117,39 @@ const reasoningModel = F.scriptedModel("gpt-test", "openai", (messages) =>
       }
 )
 
+const returns = (messages: ReadonlyArray<Messages.ModelMessage>) =>
+  messages.flatMap((m) => m.parts.filter((p) => p._tag === "ToolReturnPart")).length
+
+const weather = (toolCallId: string, city: string) => ({
+  toolName: "weather",
+  toolCallId,
+  args: JSON.stringify({ city })
+})
+
+/**
+ * A model that sends its tool calls whole, in its final response only (not started nor ended in
+ * its stream): thinks and says so (streamed) with two calls; then one call and nothing streamed
+ * at all; then the answer.
+ */
+const unstreamedCalls = F.scriptedModel("claude-test", "anthropic", (messages) => {
+  switch (returns(messages)) {
+    case 0:
+      return {
+        events: (m) => [
+          m.thinkingDelta("t", { content: "Both cities.", signature: "s1" }),
+          m.textDelta("x", "Checking both."),
+          m.toolCallDelta("c1", weather("c1", "Paris")),
+          m.toolCallDelta("c2", weather("c2", "Rome"))
+        ],
+        unstreamed: [2, 3]
+      }
+    case 2:
+      return { events: (m) => [m.toolCallDelta("c3", weather("c3", "Oslo"))], unstreamed: [0] }
+    default:
+      return { events: (m) => [m.textDelta("x", "Sunny everywhere.")] }
+  }
+})
+
 describe("a run's history through useChat and back", () => {
   it.scopedLive("thinking parts keep every field: id, signature, provider, redacted, details", () =>
     Effect.gen(function* () {
@@ -152,6 +185,21 @@ describe("a run's history through useChat and back", () => {
           [undefined, "opaque-3", true]
         ]
       )
+    })
+  )
+
+  it.scopedLive("tool calls the model did not stream stay in their own response's step", () =>
+    Effect.gen(function* () {
+      const { recorded, assistant, decoded } = yield* roundTrip(
+        Agent.make({ tools: [F.weather] }),
+        unstreamedCalls
+      )
+      // the response of one unstreamed call is a step of its own
+      assert.deepStrictEqual(
+        assistant.parts.map((p) => (p.type === "tool-weather" ? p.toolCallId : p.type)),
+        ["step-start", "reasoning", "text", "c1", "c2", "step-start", "c3", "step-start", "text"]
+      )
+      assertSameHistory(decoded, recorded)
     })
   )
 })

@@ -238,6 +238,8 @@ export class Encoder<A> {
   private stepOpen = false
   private stepHasParts = false
   private afterTools = false
+  /** a tool result was written in the current step */
+  private stepAnswered = false
   private step = 0
   /** response index → the delta target of an open text / reasoning part */
   private readonly texts = new Map<number, DeltaTarget>()
@@ -285,6 +287,7 @@ export class Encoder<A> {
     this.stepOpen = true
     this.stepHasParts = false
     this.afterTools = false
+    this.stepAnswered = false
     out.push({ type: "start-step" })
   }
 
@@ -480,6 +483,12 @@ export class Encoder<A> {
           break
         }
         if (!this.stepOpen) this.openStep(out)
+        else if (this.stepAnswered && !this.pending.has(event.part.toolCallId)) {
+          // a call the model did not stream, after this step's results: the next response's
+          // (one the model streamed nothing of), so the next step
+          this.closeStep(out)
+          this.openStep(out)
+        }
         this.afterTools = true
         if (!this.pending.has(event.part.toolCallId)) this.announce(out, event.part, false)
         break
@@ -488,6 +497,7 @@ export class Encoder<A> {
         if (result.toolCallId === undefined || !this.resumed.has(result.toolCallId)) {
           if (!this.stepOpen) this.openStep(out)
           this.afterTools = true
+          this.stepAnswered = true
         }
         if (result._tag === "ToolReturnPart") this.toolResult(out, result)
         else if (result.toolCallId !== undefined && this.pending.has(result.toolCallId)) {
