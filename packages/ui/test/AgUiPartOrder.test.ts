@@ -88,6 +88,41 @@ const unstreamedCalls = F.scriptedModel("claude-test", "anthropic", (messages) =
   }
 })
 
+/**
+ * Compacts the history (Anthropic: a readable summary) before it thinks and calls; then compacts
+ * again as OpenAI does (opaque content with an id and details, no summary) and answers.
+ */
+const compacting = F.scriptedModel("claude-test", "anthropic", (messages) =>
+  returns(messages) === 0
+    ? {
+        events: (m) => [
+          m.part(
+            "k",
+            new Messages.CompactionPart({
+              content: "Earlier: the user asked.",
+              providerName: "anthropic"
+            })
+          ),
+          m.thinkingDelta("t", { content: "Paris.", signature: "s1" }),
+          m.toolCallDelta("c", weather("c1", "Paris"))
+        ]
+      }
+    : {
+        events: (m) => [
+          m.textDelta("x", "Sunny."),
+          m.part(
+            "k",
+            new Messages.CompactionPart({
+              encryptedContent: "enc-k2",
+              id: "cmp_2",
+              providerName: "openai",
+              providerDetails: { type: "compaction" }
+            })
+          )
+        ]
+      }
+)
+
 /** Says it will look, thinks, then calls (thinking after text); then answers. */
 const thinksAfterText = F.scriptedModel("claude-test", "anthropic", (messages) =>
   returns(messages) === 0
@@ -217,6 +252,52 @@ describe("AG-UI: a response's parts in their order", () => {
         ["ThinkingPart", "ToolCallPart", "ThinkingPart", "TextPart"],
         ["ToolReturnPart"],
         ["TextPart"]
+      ])
+      assertSameHistory(decoded, recorded)
+    })
+  )
+
+  it.effect("a provider's compaction comes back as itself, in its place", () =>
+    Effect.gen(function* () {
+      const { recorded, messages, decoded } = yield* roundTrip(compacting)
+      // a reasoning message: the summary as its text, the opaque content as its encrypted value
+      const kept = messages.filter(
+        (m) => m.id === "r1-compaction-1-0" || m.id === "r1-compaction-2-1"
+      )
+      assert.deepStrictEqual(kept, [
+        {
+          id: "r1-compaction-1-0",
+          role: "reasoning",
+          content: "Earlier: the user asked.",
+          metadata: {
+            agentfx: {
+              position: { response: "r1-1", index: 0 },
+              compaction: true,
+              providerName: "anthropic"
+            }
+          }
+        },
+        {
+          id: "r1-compaction-2-1",
+          role: "reasoning",
+          content: "",
+          metadata: {
+            agentfx: {
+              position: { response: "r1-2", index: 1 },
+              compaction: true,
+              providerName: "openai",
+              id: "cmp_2",
+              providerDetails: { type: "compaction" }
+            }
+          },
+          encryptedValue: "enc-k2"
+        }
+      ])
+      assert.deepStrictEqual(tags(decoded), [
+        ["UserPromptPart"],
+        ["CompactionPart", "ThinkingPart", "ToolCallPart"],
+        ["ToolReturnPart"],
+        ["TextPart", "CompactionPart"]
       ])
       assertSameHistory(decoded, recorded)
     })

@@ -150,6 +150,41 @@ const unstreamedCalls = F.scriptedModel("claude-test", "anthropic", (messages) =
   }
 })
 
+/**
+ * Compacts the history (Anthropic: a readable summary) before it thinks and calls; then answers
+ * and compacts as OpenAI does (opaque content with an id and details, no summary).
+ */
+const compacting = F.scriptedModel("claude-test", "anthropic", (messages) =>
+  returns(messages) === 0
+    ? {
+        events: (m) => [
+          m.part(
+            "k",
+            new Messages.CompactionPart({
+              content: "Earlier: the user asked.",
+              providerName: "anthropic"
+            })
+          ),
+          m.thinkingDelta("t", { content: "Paris.", signature: "s1", providerName: "anthropic" }),
+          m.toolCallDelta("c", weather("c1", "Paris"))
+        ]
+      }
+    : {
+        events: (m) => [
+          m.textDelta("x", "Sunny."),
+          m.part(
+            "k",
+            new Messages.CompactionPart({
+              encryptedContent: "enc-k2",
+              id: "cmp_2",
+              providerName: "openai",
+              providerDetails: { type: "compaction" }
+            })
+          )
+        ]
+      }
+)
+
 describe("a run's history through useChat and back", () => {
   it.scopedLive("thinking parts keep every field: id, signature, provider, redacted, details", () =>
     Effect.gen(function* () {
@@ -198,6 +233,41 @@ describe("a run's history through useChat and back", () => {
       assert.deepStrictEqual(
         assistant.parts.map((p) => (p.type === "tool-weather" ? p.toolCallId : p.type)),
         ["step-start", "reasoning", "text", "c1", "c2", "step-start", "c3", "step-start", "text"]
+      )
+      assertSameHistory(decoded, recorded)
+    })
+  )
+
+  it.scopedLive("a provider's compaction comes back as itself, in its place", () =>
+    Effect.gen(function* () {
+      const { recorded, assistant, decoded } = yield* roundTrip(
+        Agent.make({ tools: [F.weather] }),
+        compacting
+      )
+      // data parts the client keeps in the message, in their place in the steps
+      assert.deepStrictEqual(
+        assistant.parts.map((p) => p.type),
+        [
+          "step-start",
+          "data-agentfx-compaction",
+          "reasoning",
+          "tool-weather",
+          "step-start",
+          "text",
+          "data-agentfx-compaction"
+        ]
+      )
+      assert.deepStrictEqual(
+        assistant.parts.flatMap((p) => (p.type === "data-agentfx-compaction" ? [p.data] : [])),
+        [
+          { providerName: "anthropic", content: "Earlier: the user asked." },
+          {
+            providerName: "openai",
+            id: "cmp_2",
+            providerDetails: { type: "compaction" },
+            encryptedContent: "enc-k2"
+          }
+        ]
       )
       assertSameHistory(decoded, recorded)
     })

@@ -240,6 +240,19 @@ describe("UiStream.fromUiMessages", () => {
       assert.strictEqual(badPart.path, "messages[1].parts[0]")
       assert.include(badPart.message, "Invalid UI messages at messages[1].parts[0]")
       assert.include(badPart.reason, "state")
+      // a compaction that cannot go back to its provider
+      const badCompaction = yield* Effect.flip(
+        UiStream.fromUiMessages([
+          { id: "u", role: "user", parts: [{ type: "text", text: "ok" }] },
+          {
+            id: "a",
+            role: "assistant",
+            parts: [{ type: "data-agentfx-compaction", data: { content: "Summary." } }]
+          }
+        ])
+      )
+      assert.strictEqual(badCompaction.path, "messages[1].parts[0].data")
+      assert.include(badCompaction.reason, "providerName")
       const badRole = yield* Effect.flip(
         UiStream.decodeAiSdkRequest({ messages: [{ id: "u", role: "robot", parts: [] }] })
       )

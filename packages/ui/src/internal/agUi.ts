@@ -5,6 +5,7 @@
 import type { Agent } from "@agentfx/core"
 import { DeferredTools, Messages } from "@agentfx/core"
 import {
+  compactionFields,
   type DeltaTarget,
   deltaTarget,
   fragmentOf,
@@ -406,6 +407,39 @@ export class Encoder<A> {
     this.push(out, { type: "TOOL_CALL_END", toolCallId: part.toolCallId })
   }
 
+  /**
+   * A provider's compaction of the history (it arrives whole): a reasoning message — its readable
+   * summary as the text, its opaque content as the `REASONING_ENCRYPTED_VALUE`, its provider, id,
+   * details and position in `REASONING_MESSAGE_END.metadata.agentfx` with `compaction: true`. A
+   * reasoning message is the one message with opaque provider data a client keeps and posts
+   * back (`@ag-ui/client` leaves activity messages out of `RunAgentInput.messages`); decoding
+   * turns it back into the `CompactionPart`, so the next request does not resend what it replaced.
+   */
+  private compaction(out: Sink<Event>, part: Messages.CompactionPart, index: number): void {
+    const id = this.id("compaction", index)
+    this.push(out, { type: "REASONING_START", messageId: id })
+    this.push(out, { type: "REASONING_MESSAGE_START", messageId: id, role: "reasoning" })
+    if (part.content !== undefined && part.content !== "") {
+      this.push(out, { type: "REASONING_MESSAGE_CONTENT", messageId: id, delta: part.content })
+    }
+    this.push(out, {
+      type: "REASONING_MESSAGE_END",
+      messageId: id,
+      metadata: {
+        agentfx: { position: this.position(index), compaction: true, ...compactionFields(part) }
+      }
+    })
+    if (part.encryptedContent !== undefined) {
+      this.push(out, {
+        type: "REASONING_ENCRYPTED_VALUE",
+        subtype: "message",
+        entityId: id,
+        encryptedValue: part.encryptedContent
+      })
+    }
+    this.push(out, { type: "REASONING_END", messageId: id })
+  }
+
   encode(event: Agent.AgentStreamEvent<A>, out: Sink<Event>): void {
     if (!this.started) this.start(out)
     switch (event._tag) {
@@ -437,8 +471,7 @@ export class Encoder<A> {
           this.push(out, { type: "REASONING_MESSAGE_START", messageId: id, role: "reasoning" })
           if (part.content !== "") out.delta(target, part.content)
         } else if (part._tag === "CompactionPart") {
-          // a provider's compaction of the history: nothing to show
-          break
+          this.compaction(out, part, event.index)
         } else if (part._tag === "FilePart") {
           this.push(out, {
             type: "ACTIVITY_SNAPSHOT",

@@ -1,7 +1,8 @@
 /**
  * AG-UI `RunAgentInput.messages` → agentfx message history: user / system / developer text,
- * assistant text with tool calls, the model's reasoning, tool results (named after the call they
- * answer); each response's parts back in the order the encoder numbered them.
+ * assistant text with tool calls, the model's reasoning and a provider's compactions (reasoning
+ * messages), tool results (named after the call they answer); each response's parts back in the
+ * order the encoder numbered them.
  */
 import { AgentError, DeferredTools, Messages } from "@agentfx/core"
 import * as Either from "effect/Either"
@@ -9,7 +10,7 @@ import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import { approvalReason, fileActivityType, resultReason } from "./agUi.js"
 import type { DecodeIssue } from "./aiSdkDecode.js"
-import { dataUrlContent, thinkingPartOf, toolContentOfJson } from "./common.js"
+import { compactionPartOf, dataUrlContent, thinkingPartOf, toolContentOfJson } from "./common.js"
 
 const optional = <S extends Schema.Schema.Any>(s: S) => Schema.optionalWith(s, { exact: true })
 
@@ -420,10 +421,16 @@ export const decodeAgUiMessages = (
         // assistant message: it starts that response (which the assistant message joins), or
         // joins the response before it — or, with its position, goes back to its place in its
         // response. Providers need it back, signed, in order, with the tool calls.
-        const thinking = thinkingOf(m.content, m.encryptedValue, m.metadata)
-        if (thinking !== undefined) {
+        // A compaction the encoder sent as a reasoning message (`compaction: true`) is that
+        // compaction again, in its place in its response.
+        const agentfx = m.metadata?.agentfx as { compaction?: unknown } | undefined
+        const part =
+          agentfx?.compaction === true
+            ? compactionPartOf(m.content, m.encryptedValue, agentfx)
+            : thinkingOf(m.content, m.encryptedValue, m.metadata)
+        if (part !== undefined) {
           const position = positionInMetadata(m.metadata)
-          add(responseFor(position), thinking, position)
+          add(responseFor(position), part, position)
         }
         break
       }

@@ -6,6 +6,8 @@
 import type { Agent, Messages } from "@agentfx/core"
 import { DeferredTools } from "@agentfx/core"
 import {
+  compactionDataType,
+  compactionFields,
   type DeltaTarget,
   deltaTarget,
   fragmentOf,
@@ -70,6 +72,20 @@ export const fileChunk = (part: Messages.FilePart): Chunk => {
     ...(Object.keys(meta).length > 0 ? { providerMetadata: { agentfx: meta } } : {})
   }
 }
+
+/**
+ * The data part of a provider's compaction of the history (`CompactionPart`, no UI part of its
+ * own): `useChat` keeps it in the message's parts and posts it back, and `fromUiMessages` turns it
+ * into the same part, so the next request does not resend the history it replaced.
+ */
+const compactionChunk = (part: Messages.CompactionPart): Chunk => ({
+  type: compactionDataType,
+  data: {
+    ...compactionFields(part),
+    ...(part.content !== undefined ? { content: part.content } : {}),
+    ...(part.encryptedContent !== undefined ? { encryptedContent: part.encryptedContent } : {})
+  }
+})
 
 /** A UI message part of a sub-agent's message (`text`, `reasoning`, `file`, `tool-<name>`). */
 type ViewPart = Record<string, unknown>
@@ -399,6 +415,8 @@ export class Encoder<A> {
           this.builtinReturn(out, part)
         } else if (part._tag === "FilePart") {
           out.push(fileChunk(part))
+        } else if (part._tag === "CompactionPart") {
+          out.push(compactionChunk(part))
         } else if (part._tag === "ToolCallPart") {
           const toolCallId = part.toolCallId
           const target = deltaTarget(

@@ -6,7 +6,14 @@ import { AgentError, DeferredTools, Messages } from "@agentfx/core"
 import * as Either from "effect/Either"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
-import { dataUrlContent, thinkingPartOf, toolContentOfJson, urlContent } from "./common.js"
+import {
+  compactionDataType,
+  compactionPartOf,
+  dataUrlContent,
+  thinkingPartOf,
+  toolContentOfJson,
+  urlContent
+} from "./common.js"
 
 const optional = <S extends Schema.Schema.Any>(s: S) => Schema.optionalWith(s, { exact: true })
 const Metadata = Schema.Record({ key: Schema.String, value: Schema.Unknown })
@@ -51,6 +58,15 @@ const ToolPart = Schema.Struct({
       approved: optional(Schema.Boolean),
       reason: optional(Schema.String)
     })
+  )
+})
+
+/** A compaction's data part (see the encoder): its fields are read by `compactionPartOf`. */
+const CompactionData = Schema.Struct({
+  type: Schema.String,
+  data: Schema.Struct(
+    { content: optional(Schema.String), encryptedContent: optional(Schema.String) },
+    { key: Schema.String, value: Schema.Unknown }
   )
 })
 
@@ -318,6 +334,20 @@ export const decodeUiConversation = (value: unknown): Either.Either<Conversation
             // no output yet: the run's history repair answers it as interrupted
             break
         }
+      } else if (type === compactionDataType) {
+        // a provider's compaction of the history, in its place in the response
+        const c = decodeWith(CompactionData, parts[j], path)
+        if (Either.isLeft(c)) return Either.left(c.left)
+        const part = compactionPartOf(
+          c.right.data.content,
+          c.right.data.encryptedContent,
+          c.right.data
+        )
+        if (part === undefined) {
+          return Either.left({ path: `${path}.data`, message: "a compaction needs a providerName" })
+        }
+        if (returns.length > 0) flush()
+        response.push(part)
       } else if (type === "file") {
         // a file the model generated (a `data:` URL): back into the response as a FilePart
         const f = decodeWith(FilePart, parts[j], path)
@@ -341,7 +371,8 @@ export const decodeUiConversation = (value: unknown): Either.Either<Conversation
           )
         }
       }
-      // data-*, source-* parts and files by URL of the assistant: application data, not model history
+      // other data-*, source-* parts and files by URL of the assistant: application data, not
+      // model history
     }
     flush()
   }

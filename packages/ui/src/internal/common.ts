@@ -169,6 +169,12 @@ export const toolAvailabilityDataType = "data-agentfx-tool-availability"
 /** The AG-UI `CUSTOM` event name of a `ToolAvailabilityDeltaEvent` (tools made available). */
 export const toolAvailabilityEventName = "agentfx.tool_availability"
 
+/**
+ * The AI SDK data part type of a `CompactionPart` (a provider's compaction of the history):
+ * `data` is its `compactionFields` plus `content` / `encryptedContent` when set.
+ */
+export const compactionDataType = "data-agentfx-compaction"
+
 /** What both protocols carry of a `ToolAvailabilityDeltaEvent`. */
 export const toolAvailabilityJson = (part: Messages.ToolAvailabilityDeltaPart) => ({
   added: [...part.added],
@@ -442,6 +448,43 @@ export const thinkingPartOf = (
     ...(typeof id === "string" ? { id } : {}),
     ...(typeof providerName === "string" ? { providerName } : {}),
     ...(typeof redacted === "boolean" ? { redacted } : {}),
+    ...(typeof providerDetails === "object" &&
+    providerDetails !== null &&
+    !Array.isArray(providerDetails)
+      ? { providerDetails: providerDetails as Messages.ProviderDetails }
+      : {})
+  })
+}
+
+/**
+ * What a compaction carries besides its summary and opaque content, for a client to send back:
+ * the provider that made it (only it gets it back), its id and provider details when set.
+ */
+export const compactionFields = (part: Messages.CompactionPart): Record<string, unknown> => {
+  const fields: Record<string, unknown> = { providerName: part.providerName }
+  if (part.id !== undefined) fields.id = part.id
+  if (part.providerDetails !== undefined) fields.providerDetails = part.providerDetails
+  return fields
+}
+
+/**
+ * A compaction sent back by a UI client: its summary (`undefined` or empty: none), its opaque
+ * content and the `compactionFields`, each taken only when it has its type; `undefined` without
+ * a provider (a compaction goes back only to the provider that made it).
+ */
+export const compactionPartOf = (
+  content: string | undefined,
+  encryptedContent: string | undefined,
+  fields: unknown
+): Messages.CompactionPart | undefined => {
+  if (typeof fields !== "object" || fields === null || Array.isArray(fields)) return undefined
+  const { providerName, id, providerDetails } = fields as Record<string, unknown>
+  if (typeof providerName !== "string") return undefined
+  return new Messages.CompactionPart({
+    providerName,
+    ...(content !== undefined && content !== "" ? { content } : {}),
+    ...(encryptedContent !== undefined ? { encryptedContent } : {}),
+    ...(typeof id === "string" ? { id } : {}),
     ...(typeof providerDetails === "object" &&
     providerDetails !== null &&
     !Array.isArray(providerDetails)
