@@ -617,8 +617,9 @@ export interface AgUiOptions<A> extends CommonOptions<A> {
   /**
    * `usage` on `RUN_FINISHED` / `RUN_ERROR` (default `true`): AG-UI `TokenUsage` entries, one per
    * provider and model, of the responses of the run and of its sub-agents (a failed run's: the
-   * responses before the failure). Counts a provider did not report are left out, and so is
-   * `usage` when none were.
+   * responses before the failure, but none of a sub-agent that had not finished — the run's
+   * events carry no usage before a run's result). Counts a provider did not report are left out,
+   * and so is `usage` when none were.
    */
   readonly usage?: boolean
 }

@@ -239,6 +239,66 @@ describe("AG-UI usage on RUN_FINISHED / RUN_ERROR", () => {
     })
   )
 
+  it.effect("RUN_ERROR counts the sub-agents that finished, under one that had not", () =>
+    Effect.gen(function* () {
+      // top → lead → researcher: the researcher answers, then the lead's next request fails
+      const researcher = Agent.make({
+        name: "researcher",
+        model: F.scriptedModel("gemini-test", "google", () => ({
+          events: (m) => [m.textDelta("x", "Found.")],
+          usage: usage({ inputTokens: 7, outputTokens: 2 })
+        }))
+      })
+      const lead = Agent.make({
+        name: "lead",
+        tools: [Agent.asTool(researcher, { name: "ask_researcher" })],
+        model: F.scriptedModel("claude-test", "anthropic", (messages) =>
+          hasToolReturn(messages)
+            ? new AgentError.ModelHTTPError({ status: 503, modelName: "claude-test" })
+            : {
+                events: (m) => [
+                  m.toolCallDelta("c", {
+                    toolName: "ask_researcher",
+                    toolCallId: "n1",
+                    args: '{"prompt":"?"}'
+                  })
+                ],
+                usage: usage({ inputTokens: 50, outputTokens: 5 })
+              }
+        )
+      })
+      const top = F.scriptedModel("gpt-test", "openai", () => ({
+        events: (m) => [
+          m.toolCallDelta("c", { toolName: "ask_lead", toolCallId: "c1", args: '{"prompt":"Go"}' })
+        ],
+        usage: usage({ inputTokens: 10, outputTokens: 3 })
+      }))
+      const run = Agent.make({ tools: [Agent.asTool(lead, { name: "ask_lead" })] })
+      const events = yield* collect(run.runStream("Go"), top)
+      const error = events.at(-1)!
+      assert.strictEqual(error.type, "RUN_ERROR")
+      // The lead's own response (50 / 5 tokens) is not there: a response's usage reaches the
+      // stream only with its run's result (core's run events carry no usage before it), and the
+      // run's error carries the top run's messages, not the lead's.
+      assert.deepStrictEqual(error.usage, [
+        {
+          provider: "openai",
+          model: "gpt-test",
+          inputTokens: 10,
+          outputTokens: 3,
+          totalTokens: 13
+        },
+        {
+          provider: "google",
+          model: "gemini-test",
+          inputTokens: 7,
+          outputTokens: 2,
+          totalTokens: 9
+        }
+      ])
+    })
+  )
+
   it.effect("a handoff's responses count once", () =>
     Effect.gen(function* () {
       const support = Agent.make({
