@@ -5,36 +5,33 @@
  * `Messages.CachePoint` marker), native JSON-schema output (`output_config.format`), SSE
  * streaming, and token counting (`Model.countTokens`, `POST /v1/messages/count_tokens`).
  *
+ * The client (key, base URL, headers, retry policy) is `AnthropicClient`; the wire format is in
+ * `internal/anthropic.ts`. The client's names are re-exported here, deprecated; `layer` and
+ * `layerConfig` stay, so `Anthropic` alone covers the common case.
+ *
  * @example
  * ```ts
- * import { Anthropic } from "@agentfx/providers"
+ * import { Anthropic, AnthropicClient } from "@agentfx/providers"
  * import { NodeHttpClient } from "@effect/platform-node"
  * import { Config, Layer } from "effect"
  *
  * const ModelLive = Anthropic.model("claude-sonnet-4-5", { cacheInstructions: true }).pipe(
- *   Layer.provide(Anthropic.layerConfig({ apiKey: Config.redacted("ANTHROPIC_API_KEY") })),
+ *   Layer.provide(AnthropicClient.layerConfig({ apiKey: Config.redacted("ANTHROPIC_API_KEY") })),
  *   Layer.provide(NodeHttpClient.layerUndici)
  * )
  * ```
  *
  * @since 0.1.0
  */
-import * as HttpClient from "@effect/platform/HttpClient"
 import { Model, ModelSettings } from "@agentfx/core"
-import * as Config from "effect/Config"
-import type * as ConfigError from "effect/ConfigError"
-import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
-import type * as Redacted from "effect/Redacted"
+import * as AnthropicClientModule from "./AnthropicClient.js"
+import { AnthropicClient } from "./AnthropicClient.js"
 import * as AnthropicSchema from "./AnthropicSchema.js"
 import * as Wire from "./internal/anthropic.js"
-import * as Client from "./internal/client.js"
-import * as Retry from "./internal/retry.js"
-import * as RetryOption from "./Retry.js"
 import * as HttpModel from "./internal/httpModel.js"
-import { secret } from "./internal/secret.js"
 
 export {
   /** Converts a Messages API body into a `ModelResponse` (pure). */
@@ -56,63 +53,6 @@ export {
 /** The provider name on responses and parts. */
 export const providerName = Wire.PROVIDER_NAME
 
-/** The `anthropic-version` header value sent with every request. */
-export const apiVersion = "2023-06-01"
-
-// ---------------------------------------------------------------------------
-// Client
-// ---------------------------------------------------------------------------
-
-/** How to reach the Anthropic API. */
-export interface ClientOptions {
-  /** Sent as `x-api-key`. */
-  readonly apiKey?: Redacted.Redacted | undefined
-  /** Default `https://api.anthropic.com`. */
-  readonly baseUrl?: string | undefined
-  /** Sent with every request (e.g. `anthropic-beta`). */
-  readonly headers?: Record<string, string> | undefined
-  /** Transport retries (429, 5xx incl. 529 overloaded, resets): `{ times, base, cap }`, a `Schedule`, or `false` (see `Retry` in `@agentfx/providers`). */
-  readonly retry?: RetryOption.Option
-  /**
-   * Whether the `@effect/platform` client makes its own `http.client` span per request (with
-   * header attributes, keys redacted) and sends trace propagation headers. Default `false`:
-   * the provider's own `Module.request` span carries `url.path` and the status.
-   */
-  readonly httpClientSpans?: boolean | undefined
-}
-
-/** A call made through the client. */
-export interface CallOptions {
-  readonly modelName: string
-  readonly body: unknown
-  readonly settings: ModelSettings.ModelSettings
-  /** Extra headers for this call (beta flags). */
-  readonly headers?: Record<string, string> | undefined
-  /** The path under the base URL; default `messagesPath`. */
-  readonly path?: string | undefined
-}
-
-/** The client service: `postJson` / `postSse` to the messages endpoint. */
-export interface ClientService extends Client.Posts<CallOptions> {
-  readonly baseUrl: string
-  readonly retry: Retry.RetryPolicy
-}
-
-/** The Anthropic client a model talks through. */
-export class AnthropicClient extends Context.Tag("@agentfx/providers/AnthropicClient")<
-  AnthropicClient,
-  ClientService
->() {}
-
-/** The public Anthropic endpoint. */
-export const defaultBaseUrl = "https://api.anthropic.com"
-
-/**
- * The messages path. `?beta=true` is what Anthropic's own SDK sends for its beta namespace
- * (structured outputs, strict tools); the API accepts it for every request.
- */
-export const messagesPath = "/v1/messages?beta=true"
-
 /** The token counting path (`Model.countTokens`). */
 export const countTokensPath = "/v1/messages/count_tokens?beta=true"
 
@@ -127,72 +67,6 @@ const countTokensFields = [
   "mcp_servers",
   "cache_control"
 ]
-/** Builds the client service from options and an `HttpClient`. */
-export const makeClientWith = (
-  httpClient: HttpClient.HttpClient,
-  options: ClientOptions
-): ClientService => {
-  const baseUrl = Client.baseUrlOf(options.baseUrl, defaultBaseUrl)
-  const retry = RetryOption.resolve(options.retry)
-  const url = `${baseUrl}${messagesPath}`
-  return {
-    baseUrl,
-    retry,
-    ...Client.posts(
-      httpClient,
-      retry,
-      (o: CallOptions) => (o.path === undefined ? url : `${baseUrl}${o.path}`),
-      (o: CallOptions) =>
-        Client.setKey(
-          { "anthropic-version": apiVersion, ...options.headers, ...o.headers },
-          "x-api-key",
-          options.apiKey
-        ),
-      options.httpClientSpans === true
-    )
-  }
-}
-
-/** Builds the client service, requiring an `HttpClient`. */
-export const makeClient = (
-  options: ClientOptions = {}
-): Effect.Effect<ClientService, never, HttpClient.HttpClient> =>
-  Effect.map(HttpClient.HttpClient, (client) => makeClientWith(client, options))
-
-/** A layer of the client. */
-export const layer = (
-  options: ClientOptions = {}
-): Layer.Layer<AnthropicClient, never, HttpClient.HttpClient> =>
-  Layer.effect(AnthropicClient, makeClient(options))
-
-/** Client options read from configuration. */
-export interface ConfigOptions extends Omit<ClientOptions, "apiKey" | "baseUrl"> {
-  readonly apiKey?: Config.Config<Redacted.Redacted | undefined> | undefined
-  readonly baseUrl?: Config.Config<string | undefined> | undefined
-}
-
-/**
- * A layer reading the key from configuration: by default `Config.redacted("ANTHROPIC_API_KEY")`
- * and the optional `ANTHROPIC_BASE_URL`.
- */
-export const layerConfig = (
-  options: ConfigOptions = {}
-): Layer.Layer<AnthropicClient, ConfigError.ConfigError, HttpClient.HttpClient> =>
-  Layer.effect(
-    AnthropicClient,
-    Effect.gen(function* () {
-      const apiKey = yield* Client.keyConfig(
-        options.apiKey ?? secret("ANTHROPIC_API_KEY"),
-        "Anthropic"
-      )
-      const baseUrl = yield* options.baseUrl ?? Client.optionalString("ANTHROPIC_BASE_URL")
-      return yield* makeClient({ ...options, apiKey, baseUrl })
-    })
-  )
-
-// ---------------------------------------------------------------------------
-// Models
-// ---------------------------------------------------------------------------
 
 /** Options of an Anthropic model. */
 export interface Options {
@@ -255,7 +129,7 @@ const betaHeaders = (body: Record<string, unknown>): Record<string, string> | un
 
 /** Builds the model service from a client. */
 export const makeWith = (
-  client: ClientService,
+  client: AnthropicClientModule.Service,
   modelName: string,
   options: Options = {}
 ): Model.Service => {
@@ -329,3 +203,40 @@ export const model = (
 export const fromModelString = (
   modelName: string
 ): Effect.Effect<Model.Service, never, AnthropicClient> => make(modelName)
+
+/** The Anthropic client layer (same as `AnthropicClient.layer`). */
+export const layer = AnthropicClientModule.layer
+
+/** The Anthropic client layer from configuration (same as `AnthropicClient.layerConfig`). */
+export const layerConfig = AnthropicClientModule.layerConfig
+
+// ---------------------------------------------------------------------------
+// The client under its old names here (deprecated: it lives in `AnthropicClient`)
+// ---------------------------------------------------------------------------
+
+export {
+  /** @deprecated Moved to `AnthropicClient.AnthropicClient`. The client a model talks through. */
+  AnthropicClient,
+  /** @deprecated Moved to `AnthropicClient.makeWith`. Builds the client service. */
+  makeWith as makeClientWith,
+  /** @deprecated Moved to `AnthropicClient.make`. Builds the client service. */
+  make as makeClient,
+  /** @deprecated Moved to `AnthropicClient.defaultBaseUrl`. The public Anthropic endpoint. */
+  defaultBaseUrl,
+  /** @deprecated Moved to `AnthropicClient.apiVersion`. The `anthropic-version` header value. */
+  apiVersion,
+  /** @deprecated Moved to `AnthropicClient.messagesPath`. The messages path. */
+  messagesPath
+} from "./AnthropicClient.js"
+
+/** @deprecated Moved to `AnthropicClient.Options`. How to reach the Anthropic API. */
+export type ClientOptions = AnthropicClientModule.Options
+
+/** @deprecated Moved to `AnthropicClient.CallOptions`. A call made through the client. */
+export type CallOptions = AnthropicClientModule.CallOptions
+
+/** @deprecated Moved to `AnthropicClient.Service`. The client service. */
+export type ClientService = AnthropicClientModule.Service
+
+/** @deprecated Moved to `AnthropicClient.ConfigOptions`. Client options read from configuration. */
+export type ConfigOptions = AnthropicClientModule.ConfigOptions

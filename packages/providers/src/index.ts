@@ -6,6 +6,7 @@
  * @since 0.1.0
  */
 export * as Anthropic from "./Anthropic.js"
+export * as AnthropicClient from "./AnthropicClient.js"
 export * as AnthropicSchema from "./AnthropicSchema.js"
 export * as Bedrock from "./Bedrock.js"
 export * as BedrockEmbedding from "./BedrockEmbedding.js"
