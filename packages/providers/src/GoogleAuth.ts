@@ -1,5 +1,5 @@
 /**
- * Google Cloud credentials for Vertex AI (`Google.vertexLayer`): an API key (Vertex express
+ * Google Cloud credentials for Vertex AI (`GoogleClient.vertexLayer`): an API key (Vertex express
  * mode), a fixed OAuth access token, any Effect that yields one, a service-account key
  * (RS256-signed JWT exchanged at its `token_uri`), an authorized-user refresh token (what
  * `gcloud auth application-default login` writes), or Application Default Credentials read from

@@ -17,12 +17,12 @@
  * @example
  * ```ts
  * import { EmbeddingModel } from "@agentfx/core"
- * import { Google, GoogleEmbedding } from "@agentfx/providers"
+ * import { GoogleClient, GoogleEmbedding } from "@agentfx/providers"
  * import { NodeHttpClient } from "@effect/platform-node"
  * import { Layer } from "effect"
  *
  * const EmbedderLive = GoogleEmbedding.model("gemini-embedding-001").pipe(
- *   Layer.provide(Google.layerConfig()), // GEMINI_API_KEY (or GOOGLE_API_KEY)
+ *   Layer.provide(GoogleClient.layerConfig()), // GEMINI_API_KEY (or GOOGLE_API_KEY)
  *   Layer.provide(NodeHttpClient.layerUndici)
  * )
  * const program = EmbeddingModel.embed(["agentfx docs"], { inputType: "document", title: "README" })
@@ -33,7 +33,7 @@
 import { type AgentError, EmbeddingModel, Usage } from "@agentfx/core"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import { GoogleClient } from "./Google.js"
+import { GoogleClient } from "./GoogleClient.js"
 import * as GoogleClientPosts from "./internal/googleClient.js"
 import * as HttpModel from "./internal/httpModel.js"
 import * as Embedding from "./internal/embedding.js"

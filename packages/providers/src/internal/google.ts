@@ -19,6 +19,7 @@ import {
   Usage
 } from "@agentfx/core"
 import * as Either from "effect/Either"
+import { defaultBaseUrl } from "../GoogleClient.js"
 import * as GoogleSchema from "../GoogleSchema.js"
 import type { StreamDecoder } from "./streamDecoder.js"
 import {
@@ -44,9 +45,6 @@ export const uploadedFileProviders: ReadonlyArray<string> = [
   "google-gla",
   "google-vertex"
 ]
-
-/** The Gemini API's default base URL. */
-export const defaultBaseUrl = "https://generativelanguage.googleapis.com"
 
 // ---------------------------------------------------------------------------
 // Wire format (the fields we use; everything else is ignored)

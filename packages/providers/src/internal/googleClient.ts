@@ -8,7 +8,7 @@
 import { AgentError } from "@agentfx/core"
 import * as Effect from "effect/Effect"
 import type * as Redacted from "effect/Redacted"
-import type { GoogleClientService } from "../Google.js"
+import type { Service as GoogleClientService } from "../GoogleClient.js"
 import * as Client from "./client.js"
 
 /** A call carrying the bearer token it was authorized with (OAuth only). */
