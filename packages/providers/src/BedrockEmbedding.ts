@@ -18,12 +18,12 @@
  * @example
  * ```ts
  * import { EmbeddingModel } from "@agentfx/core"
- * import { Bedrock, BedrockEmbedding } from "@agentfx/providers"
+ * import { BedrockClient, BedrockEmbedding } from "@agentfx/providers"
  * import { NodeHttpClient } from "@effect/platform-node"
  * import { Layer } from "effect"
  *
  * const EmbedderLive = BedrockEmbedding.model("amazon.titan-embed-text-v2:0").pipe(
- *   Layer.provide(Bedrock.layerConfig()), // AWS_REGION + the AWS credential chain
+ *   Layer.provide(BedrockClient.layerConfig()), // AWS_REGION + the AWS credential chain
  *   Layer.provide(NodeHttpClient.layerUndici)
  * )
  * const program = EmbeddingModel.embed(["agentfx docs"], { inputType: "document", dimensions: 256 })
@@ -34,7 +34,8 @@
 import { AgentError, EmbeddingModel, Usage } from "@agentfx/core"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import { BedrockClient, type ClientService } from "./Bedrock.js"
+import * as BedrockClientModule from "./BedrockClient.js"
+import { BedrockClient } from "./BedrockClient.js"
 import * as Embedding from "./internal/embedding.js"
 
 /** The provider name of the embedders. */
@@ -152,7 +153,7 @@ export interface Options {
 
 /** Builds the embedder from a Bedrock client; `undefined` when the family is unknown. */
 export const makeWith = (
-  client: ClientService,
+  client: BedrockClientModule.Service,
   modelId: string,
   options: Options = {}
 ): EmbeddingModel.Service | undefined => {
