@@ -26,14 +26,20 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import type * as Redacted from "effect/Redacted"
 import * as Anthropic from "./Anthropic.js"
+import * as AnthropicClient from "./AnthropicClient.js"
 import * as Bedrock from "./Bedrock.js"
+import * as BedrockClient from "./BedrockClient.js"
 import * as BedrockEmbedding from "./BedrockEmbedding.js"
 import * as BedrockMantle from "./BedrockMantle.js"
+import * as BedrockMantleClient from "./BedrockMantleClient.js"
 import * as Cohere from "./Cohere.js"
+import * as CohereClient from "./CohereClient.js"
 import * as CohereEmbedding from "./CohereEmbedding.js"
 import * as Google from "./Google.js"
+import * as GoogleClient from "./GoogleClient.js"
 import * as GoogleEmbedding from "./GoogleEmbedding.js"
 import * as Mistral from "./Mistral.js"
+import * as MistralClient from "./MistralClient.js"
 import * as OpenAiChat from "./OpenAiChat.js"
 import * as OpenAiClient from "./OpenAiClient.js"
 import * as OpenAiCompatible from "./OpenAiCompatible.js"
@@ -72,7 +78,7 @@ const withClient = (
 
 /**
  * A factory from a client layer (usually the provider's `layerConfig()`) and a model builder
- * that needs that client, e.g. `fromLayer(Anthropic.layerConfig(), Anthropic.fromModelString)`.
+ * that needs that client, e.g. `fromLayer(AnthropicClient.layerConfig(), Anthropic.fromModelString)`.
  * Builds embedders the same way (`EmbedderFactory`).
  */
 export const fromLayer =
@@ -143,14 +149,14 @@ export const defaultFactories: Readonly<Record<string, Factory>> = {
   openai: openAiChatFactory,
   "openai-chat": openAiChatFactory,
   "openai-responses": fromLayer(OpenAiClient.layerConfig(), OpenAiResponses.fromModelString),
-  anthropic: fromLayer(Anthropic.layerConfig(), Anthropic.fromModelString),
-  bedrock: fromLayer(Bedrock.layerConfig(), Bedrock.fromModelString),
-  "bedrock-mantle": fromLayer(BedrockMantle.layerConfig(), BedrockMantle.fromModelString),
-  mistral: fromLayer(Mistral.layerConfig(), Mistral.fromModelString),
-  cohere: fromLayer(Cohere.layerConfig(), Cohere.fromModelString),
+  anthropic: fromLayer(AnthropicClient.layerConfig(), Anthropic.fromModelString),
+  bedrock: fromLayer(BedrockClient.layerConfig(), Bedrock.fromModelString),
+  "bedrock-mantle": fromLayer(BedrockMantleClient.layerConfig(), BedrockMantle.fromModelString),
+  mistral: fromLayer(MistralClient.layerConfig(), Mistral.fromModelString),
+  cohere: fromLayer(CohereClient.layerConfig(), Cohere.fromModelString),
   google: Google.registryFactory,
   gemini: Google.registryFactory,
-  "google-vertex": fromLayer(Google.vertexLayerConfig(), Google.fromModelString),
+  "google-vertex": fromLayer(GoogleClient.vertexLayerConfig(), Google.fromModelString),
   snowflake: fromLayer(Snowflake.layerConfig(), Snowflake.fromModelString),
   azure: azureFactory,
   test: testFactory,
@@ -307,13 +313,15 @@ export const testEmbedderFactory: EmbedderFactory = (modelName) =>
  */
 export const defaultEmbedderFactories: Readonly<Record<string, EmbedderFactory>> = {
   openai: fromLayer(OpenAiClient.layerConfig(), (name) => OpenAiEmbedding.make(name)),
-  google: fromLayer(Google.layerConfig(), (name) => GoogleEmbedding.make(name)),
-  gemini: fromLayer(Google.layerConfig(), (name) => GoogleEmbedding.make(name)),
-  "google-vertex": fromLayer(Google.vertexLayerConfig(), (name) => GoogleEmbedding.make(name)),
+  google: fromLayer(GoogleClient.layerConfig(), (name) => GoogleEmbedding.make(name)),
+  gemini: fromLayer(GoogleClient.layerConfig(), (name) => GoogleEmbedding.make(name)),
+  "google-vertex": fromLayer(GoogleClient.vertexLayerConfig(), (name) =>
+    GoogleEmbedding.make(name)
+  ),
   cohere: fromLayer(CohereEmbedding.layerConfig(), (name) => CohereEmbedding.make(name)),
   bedrock: (name) =>
     Effect.scoped(
-      Effect.flatMap(Layer.build(Bedrock.layerConfig()), (context) =>
+      Effect.flatMap(Layer.build(BedrockClient.layerConfig()), (context) =>
         Effect.provide(BedrockEmbedding.make(name), context)
       )
     ),

@@ -1,6 +1,6 @@
 /**
  * Transport retries of the provider clients (`retry` on `OpenAiClient.layer`,
- * `Anthropic.layer`, `Google.layer`, `Bedrock.layer`, the OpenAI-compatible vendors): what
+ * `AnthropicClient.layer`, `GoogleClient.layer`, `BedrockClient.layer`, the OpenAI-compatible vendors): what
  * the option accepts and how it becomes the client's policy.
  *
  * - `{ times, base, cap }` (each optional): exponential backoff from `base`, jittered, capped at
