@@ -8,6 +8,9 @@
  * `disable_reasoning: true` and any other value `false`. Reasoning comes back as
  * `ThinkingPart`s and goes back to the model in `reasoning`.
  *
+ * No client of its own: a Cerebras model talks through an `OpenAiClient`; `layer` /
+ * `layerConfig` here build one at Cerebras' base URL with its key (`CEREBRAS_API_KEY`).
+ *
  * @example
  * ```ts
  * import { Cerebras } from "@agentfx/providers"

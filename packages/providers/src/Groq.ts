@@ -8,6 +8,10 @@
  * Compound models run web search and code by themselves (`executed_tools` come back as built-in
  * tool parts; `WebSearch` domains go in `search_settings`).
  *
+ * No client of its own: Groq speaks Chat Completions, so a Groq model talks through an
+ * `OpenAiClient`; `layer` / `layerConfig` here build one at Groq's base URL with its key
+ * (`GROQ_API_KEY`).
+ *
  * @example
  * ```ts
  * import { Groq } from "@agentfx/providers"

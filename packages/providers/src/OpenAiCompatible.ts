@@ -3,6 +3,9 @@
  * small per-vendor profile (where reasoning comes back, whether strict tools are accepted,
  * which max-tokens field…). Ollama, vLLM and any local server need no key.
  *
+ * No client of its own: every vendor's model talks through an `OpenAiClient`; `layer(vendor)` /
+ * `layerConfig(vendor)` (and `azureLayer`) build one with the vendor's base URL and key.
+ *
  * @example
  * ```ts
  * import { OpenAiCompatible } from "@agentfx/providers"

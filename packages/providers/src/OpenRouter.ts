@@ -12,6 +12,10 @@
  * status 200 (`{ error: { code, message } }`) is a `ModelHTTPError` with that code, so
  * retries and `FallbackModel` treat a 429 or a 5xx as such.
  *
+ * No client of its own: an OpenRouter model talks through an `OpenAiClient`; `layer` /
+ * `layerConfig` here build one at OpenRouter's base URL with its key (`OPENROUTER_API_KEY`) and
+ * the app attribution headers.
+ *
  * @example
  * ```ts
  * import { OpenRouter } from "@agentfx/providers"

@@ -11,6 +11,9 @@
  * structured output is prompted. No tool definition is sent `strict` (Cortex does not document
  * it). The key is a programmatic access token, OAuth token or key-pair JWT (`Bearer`).
  *
+ * No client of its own: a Cortex model talks through an `OpenAiClient`; `layer` / `layerConfig`
+ * here build one at the account's Cortex URL with its token.
+ *
  * @example
  * ```ts
  * import { Snowflake } from "@agentfx/providers"

@@ -10,6 +10,9 @@
  * `model_context_window_exceeded` → `length`, `network_error` → `error`; the raw value stays in
  * `providerFinishReason`).
  *
+ * No client of its own: a Z.AI model talks through an `OpenAiClient`; `layer` / `layerConfig`
+ * here build one at Z.AI's base URL with its key (`ZAI_API_KEY`).
+ *
  * @example
  * ```ts
  * import { Zai } from "@agentfx/providers"
