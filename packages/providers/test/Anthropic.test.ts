@@ -7,6 +7,7 @@ import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import * as Anthropic from "../src/Anthropic.js"
+import * as AnthropicClient from "../src/AnthropicClient.js"
 import {
   apiErrorOf,
   collectStream,
@@ -19,7 +20,7 @@ import {
 const modelLayer = (baseUrl: string, name: string, options: Anthropic.Options = {}) =>
   Anthropic.model(name, options).pipe(
     Layer.provide(
-      Anthropic.layer({ baseUrl, apiKey: Redacted.make("sk-ant-secret"), retry: false })
+      AnthropicClient.layer({ baseUrl, apiKey: Redacted.make("sk-ant-secret"), retry: false })
     ),
     Layer.provide(NodeHttpClient.layerUndici)
   )

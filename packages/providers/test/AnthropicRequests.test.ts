@@ -11,6 +11,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as Anthropic from "../src/Anthropic.js"
+import * as AnthropicClient from "../src/AnthropicClient.js"
 import * as Wire from "../src/internal/anthropic.js"
 import { loadCase, replayServer } from "./support/replay.js"
 
@@ -24,7 +25,7 @@ describe("Anthropic automatic caching", () => {
       const model = yield* Model.resolve(
         Anthropic.model("claude-sonnet-4-5", { autoCache: true }).pipe(
           Layer.provide(
-            Anthropic.layer({
+            AnthropicClient.layer({
               baseUrl: server.baseUrl,
               apiKey: Redacted.make("sk-ant-x"),
               retry: false
@@ -72,7 +73,7 @@ describe("Anthropic large max_tokens", () => {
     Model.resolve(
       Anthropic.model("claude-sonnet-4-5", options).pipe(
         Layer.provide(
-          Anthropic.layer({ baseUrl, apiKey: Redacted.make("sk-ant-x"), retry: false })
+          AnthropicClient.layer({ baseUrl, apiKey: Redacted.make("sk-ant-x"), retry: false })
         ),
         Layer.provide(NodeHttpClient.layerUndici)
       )

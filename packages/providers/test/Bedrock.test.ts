@@ -10,6 +10,7 @@ import * as Redacted from "effect/Redacted"
 
 import * as fc from "fast-check"
 import * as Bedrock from "../src/Bedrock.js"
+import * as BedrockClient from "../src/BedrockClient.js"
 import * as ModelRegistry from "../src/ModelRegistry.js"
 import * as EventStream from "../src/internal/eventStream.js"
 import {
@@ -27,7 +28,7 @@ const KEY_ID = "AKIDUNITTEST"
 const SECRET = "unit-test-secret-access-key"
 const TOKEN = "unit-test-session-token"
 
-const credentials: Bedrock.Credentials = {
+const credentials: BedrockClient.Credentials = {
   accessKeyId: KEY_ID,
   secretAccessKey: Redacted.make(SECRET),
   sessionToken: Redacted.make(TOKEN)
@@ -84,7 +85,7 @@ const streamCase = (bytes: Uint8Array): ConformanceCase => ({
       provider: "bedrock",
       request: {
         method: "POST",
-        path: Bedrock.conversePath(MODEL, true),
+        path: BedrockClient.conversePath(MODEL, true),
         headers: {},
         body: null
       },
@@ -111,7 +112,7 @@ const jsonCase = (status: number, json: unknown): ConformanceCase => ({
       provider: "bedrock",
       request: {
         method: "POST",
-        path: Bedrock.conversePath(MODEL, false),
+        path: BedrockClient.conversePath(MODEL, false),
         headers: {},
         body: null
       },
@@ -120,10 +121,10 @@ const jsonCase = (status: number, json: unknown): ConformanceCase => ({
   ]
 })
 
-const modelLayer = (baseUrl: string, options: Partial<Bedrock.ClientOptions> = {}) =>
+const modelLayer = (baseUrl: string, options: Partial<BedrockClient.Options> = {}) =>
   Bedrock.model(MODEL).pipe(
     Layer.provide(
-      Bedrock.layer({ region: "us-east-1", baseUrl, credentials, retry: false, ...options })
+      BedrockClient.layer({ region: "us-east-1", baseUrl, credentials, retry: false, ...options })
     ),
     Layer.provide(NodeHttpClient.layerUndici)
   )
@@ -303,7 +304,7 @@ describe("Bedrock model", () => {
         const strictExit = yield* collectStream(
           Bedrock.model(MODEL, { settings: { malformedEventLimit: 0 } }).pipe(
             Layer.provide(
-              Bedrock.layer({
+              BedrockClient.layer({
                 region: "us-east-1",
                 baseUrl: strict.baseUrl,
                 credentials,
@@ -621,7 +622,7 @@ describe("Bedrock request fields beyond the portable settings", () => {
         const server = yield* replayServer(c)
         const layer = Bedrock.model("us.amazon.nova-micro-v1:0").pipe(
           Layer.provide(
-            Bedrock.layer({
+            BedrockClient.layer({
               region: "us-east-1",
               baseUrl: server.baseUrl,
               credentials,

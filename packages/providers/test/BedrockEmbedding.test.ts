@@ -4,7 +4,7 @@ import { assert, describe, it } from "@effect/vitest"
 import * as ConfigProvider from "effect/ConfigProvider"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
-import * as Bedrock from "../src/Bedrock.js"
+import * as BedrockClient from "../src/BedrockClient.js"
 import * as BedrockEmbedding from "../src/BedrockEmbedding.js"
 import * as ModelRegistry from "../src/ModelRegistry.js"
 import { loopbackServer } from "./support/replay.js"
@@ -78,7 +78,7 @@ describe("BedrockEmbedding", () => {
           res.writeHead(400, { "content-type": "application/json" })
           res.end(JSON.stringify({ message: "Malformed input request" }))
         })
-        const client = Bedrock.layer({
+        const client = BedrockClient.layer({
           region: "us-east-1",
           baseUrl: server.baseUrl,
           credentials: { accessKeyId: "AKIDX", secretAccessKey: Redacted.make("very-secret-key") },

@@ -4,6 +4,7 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
 import * as BedrockMantle from "../src/BedrockMantle.js"
+import * as BedrockMantleClient from "../src/BedrockMantleClient.js"
 import { resolveModel } from "./support/registry.js"
 import { loopbackServer } from "./support/replay.js"
 import { assertSigned } from "./support/sigv4.js"
@@ -52,7 +53,7 @@ describe("BedrockMantle", () => {
       ]
     )
     assert.strictEqual(
-      BedrockMantle.endpointOf("eu-west-1"),
+      BedrockMantleClient.endpointOf("eu-west-1"),
       "https://bedrock-mantle.eu-west-1.api.aws"
     )
   })
@@ -63,7 +64,7 @@ describe("BedrockMantle", () => {
         res.writeHead(200, { "content-type": "application/json" })
         res.end(JSON.stringify(req.path.endsWith("/responses") ? responsesAnswer : chatAnswer))
       })
-      const client = BedrockMantle.layer({
+      const client = BedrockMantleClient.layer({
         region: "us-east-1",
         baseUrl: server.baseUrl,
         apiKey: Redacted.make("bedrock-api-key"),
@@ -123,7 +124,7 @@ describe("BedrockMantle", () => {
           res.writeHead(200, { "content-type": "application/json" })
           res.end(JSON.stringify(req.path.endsWith("/responses") ? responsesAnswer : chatAnswer))
         })
-        const client = BedrockMantle.layer({
+        const client = BedrockMantleClient.layer({
           region: "us-west-2",
           baseUrl: server.baseUrl,
           credentials: {
@@ -162,7 +163,7 @@ describe("BedrockMantle", () => {
           res.writeHead(200, { "content-type": "application/json" })
           res.end(JSON.stringify(chatAnswer))
         })
-        const client = BedrockMantle.layer({
+        const client = BedrockMantleClient.layer({
           region: "us-east-1",
           baseUrl: server.baseUrl,
           credentials: () => Promise.reject(new Error("no profile named prod")),

@@ -13,7 +13,9 @@ import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import * as Anthropic from "../src/Anthropic.js"
+import * as AnthropicClient from "../src/AnthropicClient.js"
 import * as Google from "../src/Google.js"
+import * as GoogleClient from "../src/GoogleClient.js"
 import * as OpenAiClient from "../src/OpenAiClient.js"
 import * as OpenAiResponses from "../src/OpenAiResponses.js"
 import { loadCase, replayServer } from "./support/replay.js"
@@ -33,13 +35,13 @@ const noNetwork = () => {
 
 const models = {
   Anthropic: Anthropic.model("claude-sonnet-4-5").pipe(
-    Layer.provide(Anthropic.layer({ apiKey: Redacted.make("k"), retry: false }))
+    Layer.provide(AnthropicClient.layer({ apiKey: Redacted.make("k"), retry: false }))
   ),
   "OpenAI Responses": OpenAiResponses.model("gpt-5").pipe(
     Layer.provide(OpenAiClient.layer({ apiKey: Redacted.make("k"), retry: false }))
   ),
   Gemini: Google.model("gemini-2.5-flash").pipe(
-    Layer.provide(Google.layer({ apiKey: Redacted.make("k"), retry: false }))
+    Layer.provide(GoogleClient.layer({ apiKey: Redacted.make("k"), retry: false }))
   )
 } as const
 
@@ -182,7 +184,11 @@ describe("built-in tools", () => {
         const server = yield* replayServer(c)
         const model = Anthropic.model("claude-sonnet-5").pipe(
           Layer.provide(
-            Anthropic.layer({ baseUrl: server.baseUrl, apiKey: Redacted.make("k"), retry: false })
+            AnthropicClient.layer({
+              baseUrl: server.baseUrl,
+              apiKey: Redacted.make("k"),
+              retry: false
+            })
           ),
           Layer.provide(NodeHttpClient.layerUndici)
         )

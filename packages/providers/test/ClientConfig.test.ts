@@ -9,8 +9,9 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
-import * as Anthropic from "../src/Anthropic.js"
+import * as AnthropicClient from "../src/AnthropicClient.js"
 import * as Google from "../src/Google.js"
+import * as GoogleClient from "../src/GoogleClient.js"
 import * as OpenAiChat from "../src/OpenAiChat.js"
 import * as OpenAiCompatible from "../src/OpenAiCompatible.js"
 
@@ -42,14 +43,14 @@ describe("layerConfig without a key", () => {
 
   it.effect("Anthropic", () =>
     Effect.gen(function* () {
-      const text = yield* failureOf(Anthropic.layerConfig())
+      const text = yield* failureOf(AnthropicClient.layerConfig())
       assert.include(text, `"Anthropic needs an API key: set ANTHROPIC_API_KEY ${howTo}"`)
     })
   )
 
   it.effect("Google names both variables it reads", () =>
     Effect.gen(function* () {
-      const text = yield* failureOf(Google.layerConfig())
+      const text = yield* failureOf(GoogleClient.layerConfig())
       assert.include(
         text,
         `"Google needs an API key: set GEMINI_API_KEY or GOOGLE_API_KEY ${howTo}"`
@@ -74,11 +75,14 @@ describe("layerConfig without a key", () => {
   )
 })
 
-describe("Google.layerConfig", () => {
-  const keyOf = (layer: Layer.Layer<Google.GoogleClient, any, any>, env: Record<string, string>) =>
+describe("GoogleClient.layerConfig", () => {
+  const keyOf = (
+    layer: Layer.Layer<GoogleClient.GoogleClient, any, any>,
+    env: Record<string, string>
+  ) =>
     Effect.scoped(
       Effect.flatMap(Layer.build(layer.pipe(Layer.provide(NodeHttpClient.layerUndici))), (ctx) => {
-        const client = Context.get(ctx, Google.GoogleClient)
+        const client = Context.get(ctx, GoogleClient.GoogleClient)
         return Effect.succeed({
           key: client.apiKey === undefined ? undefined : Redacted.value(client.apiKey),
           baseUrl: client.baseUrl
@@ -88,11 +92,11 @@ describe("Google.layerConfig", () => {
 
   it.effect("defaults its key like every provider: GEMINI_API_KEY, then GOOGLE_API_KEY", () =>
     Effect.gen(function* () {
-      assert.deepStrictEqual(yield* keyOf(Google.layerConfig(), { GEMINI_API_KEY: "g1" }), {
+      assert.deepStrictEqual(yield* keyOf(GoogleClient.layerConfig(), { GEMINI_API_KEY: "g1" }), {
         key: "g1",
         baseUrl: "https://generativelanguage.googleapis.com"
       })
-      const fallback = yield* keyOf(Google.layerConfig(), {
+      const fallback = yield* keyOf(GoogleClient.layerConfig(), {
         GOOGLE_API_KEY: "g2",
         GEMINI_BASE_URL: "http://127.0.0.1:1/"
       })

@@ -21,9 +21,13 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as Anthropic from "../src/Anthropic.js"
+import * as AnthropicClient from "../src/AnthropicClient.js"
 import * as Bedrock from "../src/Bedrock.js"
+import * as BedrockClient from "../src/BedrockClient.js"
 import * as BedrockMantle from "../src/BedrockMantle.js"
+import * as BedrockMantleClient from "../src/BedrockMantleClient.js"
 import * as Google from "../src/Google.js"
+import * as GoogleClient from "../src/GoogleClient.js"
 import * as GoogleAuth from "../src/GoogleAuth.js"
 import * as OpenAiClient from "../src/OpenAiClient.js"
 import * as OpenAiResponses from "../src/OpenAiResponses.js"
@@ -33,11 +37,13 @@ type Json = Record<string, unknown>
 
 const anthropic = (baseUrl: string, name: string) =>
   Anthropic.model(name).pipe(
-    Layer.provide(Anthropic.layer({ baseUrl, apiKey: Redacted.make("sk-ant-x"), retry: false }))
+    Layer.provide(
+      AnthropicClient.layer({ baseUrl, apiKey: Redacted.make("sk-ant-x"), retry: false })
+    )
   )
 const google = (baseUrl: string, name: string) =>
   Google.model(name).pipe(
-    Layer.provide(Google.layer({ baseUrl, apiKey: Redacted.make("g-x"), retry: false }))
+    Layer.provide(GoogleClient.layer({ baseUrl, apiKey: Redacted.make("g-x"), retry: false }))
   )
 const responses = (baseUrl: string, name: string) =>
   OpenAiResponses.model(name).pipe(
@@ -49,7 +55,7 @@ const responses = (baseUrl: string, name: string) =>
 const bedrock = (baseUrl: string, name: string) =>
   Bedrock.model(name).pipe(
     Layer.provide(
-      Bedrock.layer({
+      BedrockClient.layer({
         region: "us-east-1",
         baseUrl,
         credentials: { accessKeyId: "AKIDCOUNT", secretAccessKey: Redacted.make("count-secret") },
@@ -196,7 +202,7 @@ describe("Model.countTokens (recorded)", () => {
         const model = yield* Model.resolve(
           Google.model("gemini-2.5-flash").pipe(
             Layer.provide(
-              Google.vertexLayer({
+              GoogleClient.vertexLayer({
                 credentials: GoogleAuth.accessToken(Redacted.make("vertex-count-token")),
                 project: "pydantic-ai",
                 baseUrl: server.baseUrl,
@@ -331,7 +337,11 @@ describe("Model.countTokens (recorded)", () => {
         const model = yield* Model.resolve(
           BedrockMantle.model("openai.gpt-5.4").pipe(
             Layer.provide(
-              BedrockMantle.layer({ region: "us-east-1", apiKey: Redacted.make("k"), retry: false })
+              BedrockMantleClient.layer({
+                region: "us-east-1",
+                apiKey: Redacted.make("k"),
+                retry: false
+              })
             ),
             Layer.provide(NodeHttpClient.layerUndici)
           )
@@ -399,7 +409,7 @@ describe("Model.countTokens (recorded)", () => {
         [
           [Anthropic.countTokensPath, 5],
           [Anthropic.countTokensPath, 3],
-          [Anthropic.messagesPath, 3]
+          [AnthropicClient.messagesPath, 3]
         ]
       )
       const text = (m: unknown) => ((m as Json).content as Array<Json>)[0]!.text

@@ -20,6 +20,7 @@ import * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
 import * as Anthropic from "../src/Anthropic.js"
 import * as Google from "../src/Google.js"
+import * as GoogleClient from "../src/GoogleClient.js"
 import * as OpenAiChat from "../src/OpenAiChat.js"
 import * as OpenAiResponses from "../src/OpenAiResponses.js"
 import * as BedrockWire from "../src/internal/bedrock.js"
@@ -307,7 +308,7 @@ const geminiSse =
 
 const geminiLayer = (baseUrl: string, modelName = "gemini-2.5-flash-image") =>
   Google.model(modelName).pipe(
-    Layer.provide(Google.layer({ apiKey: Redacted.make("g-secret"), baseUrl, retry: false })),
+    Layer.provide(GoogleClient.layer({ apiKey: Redacted.make("g-secret"), baseUrl, retry: false })),
     Layer.provide(NodeHttpClient.layerUndici)
   )
 

@@ -11,6 +11,7 @@ import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import * as Google from "../src/Google.js"
+import * as GoogleClient from "../src/GoogleClient.js"
 import { type ConformanceCase, loadCase, replayServer, sseData } from "./support/replay.js"
 
 const loadInteractions = (id: string) => [...loadCase("google", id).interactions] as Array<any>
@@ -620,7 +621,7 @@ describe("Google.streamChunk", () => {
 const apiKey = "gk-secret-test-key-123"
 const modelLayer = (modelName: string, baseUrl: string) =>
   Google.model(modelName).pipe(
-    Layer.provide(Google.layer({ apiKey: Redacted.make(apiKey), baseUrl, retry: false })),
+    Layer.provide(GoogleClient.layer({ apiKey: Redacted.make(apiKey), baseUrl, retry: false })),
     Layer.provide(NodeHttpClient.layerUndici)
   )
 /** URL-safe base64 (as pydantic-ai re-encodes signatures) → standard base64 (as Gemini sends them). */

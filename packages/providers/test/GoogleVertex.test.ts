@@ -1,5 +1,5 @@
 /**
- * Gemini on Vertex AI (`Google.vertexLayer`, `GoogleAuth`), against loopback servers: the
+ * Gemini on Vertex AI (`GoogleClient.vertexLayer`, `GoogleAuth`), against loopback servers: the
  * regional host and model paths, the OAuth flows (service-account JWT, authorized user, ADC
  * file), token caching under concurrency and expiry (TestClock), errors without secrets, the
  * Vertex-only request fields and log probabilities, no downloads of file URLs, embeddings over
@@ -24,6 +24,7 @@ import * as Ref from "effect/Ref"
 import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
 import * as Google from "../src/Google.js"
+import * as GoogleClient from "../src/GoogleClient.js"
 import * as GoogleAuth from "../src/GoogleAuth.js"
 import * as GoogleEmbedding from "../src/GoogleEmbedding.js"
 import * as ModelRegistry from "../src/ModelRegistry.js"
@@ -78,13 +79,13 @@ const vertexServer = (
     return json(res, 200, answer("Paris"))
   })
 
-const modelLayer = (name: string, client: Layer.Layer<Google.GoogleClient, unknown, any>) =>
+const modelLayer = (name: string, client: Layer.Layer<GoogleClient.GoogleClient, unknown, any>) =>
   Google.model(name).pipe(Layer.provide(client), Layer.provide(NodeHttpClient.layerUndici))
 
 /** `gemini-2.5-flash` on a Vertex client at `baseUrl` (no retries). */
-const vertexModel = (baseUrl: string, options: Google.VertexOptions) =>
+const vertexModel = (baseUrl: string, options: GoogleClient.VertexOptions) =>
   Model.resolve(
-    modelLayer("gemini-2.5-flash", Google.vertexLayer({ ...options, baseUrl, retry: false }))
+    modelLayer("gemini-2.5-flash", GoogleClient.vertexLayer({ ...options, baseUrl, retry: false }))
   )
 
 const prompt = [Messages.userPrompt("Capital of France?")]
@@ -94,20 +95,20 @@ const decodeSegment = (s: string) => JSON.parse(Buffer.from(s, "base64url").toSt
 
 describe("Google on Vertex AI", () => {
   it("picks the global or regional host and the project / express model paths", () => {
-    assert.strictEqual(Google.vertexBaseUrl("global"), "https://aiplatform.googleapis.com")
+    assert.strictEqual(GoogleClient.vertexBaseUrl("global"), "https://aiplatform.googleapis.com")
     assert.strictEqual(
-      Google.vertexBaseUrl("europe-west4"),
+      GoogleClient.vertexBaseUrl("europe-west4"),
       "https://europe-west4-aiplatform.googleapis.com"
     )
     assert.strictEqual(
-      Google.vertexModelsUrl("https://europe-west4-aiplatform.googleapis.com/", {
+      GoogleClient.vertexModelsUrl("https://europe-west4-aiplatform.googleapis.com/", {
         project: "my-proj",
         location: "europe-west4"
       }),
       "https://europe-west4-aiplatform.googleapis.com/v1beta1/projects/my-proj/locations/europe-west4/publishers/google/models/"
     )
     assert.strictEqual(
-      Google.vertexModelsUrl("https://aiplatform.googleapis.com", { apiVersion: "v1" }),
+      GoogleClient.vertexModelsUrl("https://aiplatform.googleapis.com", { apiVersion: "v1" }),
       "https://aiplatform.googleapis.com/v1/publishers/google/models/"
     )
   })
@@ -350,7 +351,7 @@ describe("Google on Vertex AI", () => {
     Effect.gen(function* () {
       const error = yield* Effect.flip(
         Layer.build(
-          Google.vertexLayer({ credentials: GoogleAuth.accessToken(Redacted.make("t")) })
+          GoogleClient.vertexLayer({ credentials: GoogleAuth.accessToken(Redacted.make("t")) })
         ).pipe(Effect.scoped, Effect.provide(NodeHttpClient.layerUndici))
       )
       assert.strictEqual(error._tag, "UserError")
@@ -436,7 +437,7 @@ describe("Google on Vertex AI", () => {
   it.scoped("embeddings go over :predict; Gemini embedding models one text per request", () =>
     Effect.gen(function* () {
       const server = yield* vertexServer()
-      const client = Google.vertexLayer({
+      const client = GoogleClient.vertexLayer({
         credentials: GoogleAuth.accessToken(Redacted.make("t")),
         project: "p",
         location: "us-central1",

@@ -5,7 +5,7 @@ import * as ConfigProvider from "effect/ConfigProvider"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
-import * as Google from "../src/Google.js"
+import * as GoogleClient from "../src/GoogleClient.js"
 import * as ModelRegistry from "../src/ModelRegistry.js"
 import { chatCompletionServer } from "./support/chatServer.js"
 
@@ -55,7 +55,7 @@ describe("ModelRegistry", () => {
         }
         // Gemini's key falls back to GOOGLE_API_KEY when GEMINI_API_KEY is blank, as when unset
         const key = yield* Effect.provide(
-          Google.apiKeyConfig,
+          GoogleClient.apiKeyConfig,
           withEnv({ GEMINI_API_KEY: "", GOOGLE_API_KEY: "g-key" })
         )
         assert.strictEqual(Redacted.value(key), "g-key")

@@ -27,8 +27,11 @@ import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
 import type * as ServerHttp from "node:http"
 import * as Anthropic from "../src/Anthropic.js"
+import * as AnthropicClient from "../src/AnthropicClient.js"
 import * as Bedrock from "../src/Bedrock.js"
+import * as BedrockClient from "../src/BedrockClient.js"
 import * as Google from "../src/Google.js"
+import * as GoogleClient from "../src/GoogleClient.js"
 import * as OpenAiChat from "../src/OpenAiChat.js"
 import * as OpenAiClient from "../src/OpenAiClient.js"
 import * as OpenAiResponses from "../src/OpenAiResponses.js"
@@ -68,7 +71,7 @@ const causeOf = (exit: Exit.Exit<unknown, unknown>): unknown =>
 // Recorded traffic
 // ---------------------------------------------------------------------------
 
-const credentials: Bedrock.Credentials = {
+const credentials: BedrockClient.Credentials = {
   accessKeyId: "AKIDEXAMPLE",
   secretAccessKey: Redacted.make("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY")
 }
@@ -107,16 +110,16 @@ const recordedModel = (
         http
       )
     case "anthropic":
-      if (path !== Anthropic.messagesPath || typeof body.model !== "string") return undefined
+      if (path !== AnthropicClient.messagesPath || typeof body.model !== "string") return undefined
       return Anthropic.model(body.model).pipe(
-        Layer.provide(Anthropic.layer({ baseUrl, apiKey: key, retry: false })),
+        Layer.provide(AnthropicClient.layer({ baseUrl, apiKey: key, retry: false })),
         http
       )
     case "google": {
       const m = /^\/v1beta\/models\/([^:]+):streamGenerateContent\?alt=sse$/.exec(path)
       if (m === null) return undefined
       return Google.model(decodeURIComponent(m[1]!)).pipe(
-        Layer.provide(Google.layer({ apiKey: key, baseUrl, retry: false })),
+        Layer.provide(GoogleClient.layer({ apiKey: key, baseUrl, retry: false })),
         http
       )
     }
@@ -124,7 +127,9 @@ const recordedModel = (
       const m = /^\/model\/([^/]+)\/converse-stream$/.exec(path)
       if (m === null) return undefined
       return Bedrock.model(decodeURIComponent(m[1]!)).pipe(
-        Layer.provide(Bedrock.layer({ region: "us-east-1", baseUrl, credentials, retry: false })),
+        Layer.provide(
+          BedrockClient.layer({ region: "us-east-1", baseUrl, credentials, retry: false })
+        ),
         http
       )
     }

@@ -13,6 +13,7 @@ import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
 import * as Google from "../src/Google.js"
+import * as GoogleClient from "../src/GoogleClient.js"
 import * as OpenAiClient from "../src/OpenAiClient.js"
 import * as OpenAiCompatible from "../src/OpenAiCompatible.js"
 import * as OpenAiResponses from "../src/OpenAiResponses.js"
@@ -431,7 +432,7 @@ describe("OpenAI Responses raw reasoning", () => {
 
 const googleModel = (baseUrl: string) =>
   Google.model("gemini-2.5-flash").pipe(
-    Layer.provide(Google.layer({ apiKey: Redacted.make("k"), baseUrl, retry: false })),
+    Layer.provide(GoogleClient.layer({ apiKey: Redacted.make("k"), baseUrl, retry: false })),
     Layer.provide(NodeHttpClient.layerUndici)
   )
 

@@ -13,6 +13,7 @@ import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import * as Anthropic from "../src/internal/anthropic.js"
 import * as Google from "../src/Google.js"
+import * as GoogleClient from "../src/GoogleClient.js"
 import * as ChatWire from "../src/internal/openaiChat.js"
 import * as OpenAiChat from "../src/OpenAiChat.js"
 import * as OpenAiResponses from "../src/OpenAiResponses.js"
@@ -236,7 +237,7 @@ describe("Gemini model with a tool result holding a file URL", () => {
       const doc = new Messages.DocumentUrl({ url: `${server.baseUrl}/files/report.pdf` })
       const layer = Google.model("gemini-2.5-flash").pipe(
         Layer.provide(
-          Google.layer({ apiKey: Redacted.make("k"), baseUrl: server.baseUrl, retry: false })
+          GoogleClient.layer({ apiKey: Redacted.make("k"), baseUrl: server.baseUrl, retry: false })
         ),
         Layer.provide(NodeHttpClient.layerUndici)
       )

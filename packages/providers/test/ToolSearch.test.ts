@@ -18,6 +18,7 @@ import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import * as Anthropic from "../src/Anthropic.js"
+import * as AnthropicClient from "../src/AnthropicClient.js"
 import * as Google from "../src/Google.js"
 import * as ChatWire from "../src/internal/openaiChat.js"
 import * as OpenAiChat from "../src/OpenAiChat.js"
@@ -38,7 +39,9 @@ const responsesModel = (baseUrl: string, name: string) =>
 
 const anthropicModel = (baseUrl: string, name: string) =>
   Anthropic.model(name).pipe(
-    Layer.provide(Anthropic.layer({ baseUrl, apiKey: Redacted.make("sk-ant"), retry: false })),
+    Layer.provide(
+      AnthropicClient.layer({ baseUrl, apiKey: Redacted.make("sk-ant"), retry: false })
+    ),
     Layer.provide(NodeHttpClient.layerUndici)
   )
 

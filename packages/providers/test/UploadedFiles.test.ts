@@ -15,6 +15,7 @@ import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as TestClock from "effect/TestClock"
 import * as Anthropic from "../src/Anthropic.js"
+import * as AnthropicClient from "../src/AnthropicClient.js"
 import * as OpenAiChat from "../src/OpenAiChat.js"
 import * as OpenAiClient from "../src/OpenAiClient.js"
 import { chatCompletionBody } from "./support/chatServer.js"
@@ -23,7 +24,9 @@ import { loopbackServer } from "./support/replay.js"
 const anthropicAt = (baseUrl: string) =>
   Model.resolve(
     Anthropic.model("claude-sonnet-4-5").pipe(
-      Layer.provide(Anthropic.layer({ baseUrl, apiKey: Redacted.make("sk-ant-x"), retry: false })),
+      Layer.provide(
+        AnthropicClient.layer({ baseUrl, apiKey: Redacted.make("sk-ant-x"), retry: false })
+      ),
       Layer.provide(NodeHttpClient.layerUndici)
     )
   )

@@ -17,6 +17,7 @@ import * as HttpClient from "@effect/platform/HttpClient"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
 import * as Anthropic from "../../src/Anthropic.js"
+import * as AnthropicClient from "../../src/AnthropicClient.js"
 import {
   canonical,
   describeCases,
@@ -612,7 +613,7 @@ const checkResponse = (response: Messages.ModelResponse, r: Json) => {
 const modelFor = (baseUrl: string, path: string, modelName: string, options: Anthropic.Options) =>
   Effect.map(HttpClient.HttpClient, (http) =>
     Anthropic.makeWith(
-      Anthropic.makeClientWith(http, {
+      AnthropicClient.makeWith(http, {
         baseUrl: baseUrl + path.replace(/\/v1\/messages.*$/, ""),
         apiKey: Redacted.make("sk-ant-test"),
         retry: false
@@ -633,7 +634,7 @@ const replayCase = (c: ConformanceCase, rechunkSeed?: number) =>
         : (it.response.json as Json)
       checkResponse(response, recorded)
       const sent = sentFor(c.id, received, it, (b) => normalize(b).messages)
-      assert.strictEqual(sent.headers["anthropic-version"], Anthropic.apiVersion)
+      assert.strictEqual(sent.headers["anthropic-version"], AnthropicClient.apiVersion)
       assert.strictEqual(sent.headers["x-api-key"], "sk-ant-test")
       // The compaction edit is a beta: its flag goes with it.
       if (body.context_management !== undefined) {

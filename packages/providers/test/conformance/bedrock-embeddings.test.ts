@@ -17,7 +17,7 @@ import * as HttpClient from "@effect/platform/HttpClient"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
-import * as Bedrock from "../../src/Bedrock.js"
+import * as BedrockClient from "../../src/BedrockClient.js"
 import * as BedrockEmbedding from "../../src/BedrockEmbedding.js"
 import { canonical } from "../support/conformance.js"
 import { type ConformanceCase, listCases, replayServer } from "../support/replay.js"
@@ -113,7 +113,7 @@ const replay = (c: ConformanceCase, spec: Spec) =>
   Effect.gen(function* () {
     const server = yield* replayServer(c)
     const http = yield* HttpClient.HttpClient
-    const client = Bedrock.makeClientWith(http, {
+    const client = BedrockClient.makeWith(http, {
       region: "us-east-1",
       baseUrl: server.baseUrl,
       credentials: { accessKeyId: "AKIDEMBED", secretAccessKey: Redacted.make("embed-secret") },

@@ -19,6 +19,7 @@ import { assert } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
 import * as Bedrock from "../../src/Bedrock.js"
+import * as BedrockClient from "../../src/BedrockClient.js"
 import {
   canonical,
   checkRecordedError,
@@ -565,7 +566,7 @@ const replayCase = (c: ConformanceCase, rechunkSeed?: number) =>
       const body = it.request.body as Json
       const modelId = modelIdOf(it.request.path)
       const { messages, parameters, settings, options } = fromWire(body, modelId)
-      const client = Bedrock.makeClientWith(http, {
+      const client = BedrockClient.makeWith(http, {
         region: "us-east-1",
         baseUrl: server.baseUrl,
         credentials: { accessKeyId: ACCESS_KEY, secretAccessKey: Redacted.make(SECRET) },

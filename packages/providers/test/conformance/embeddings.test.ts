@@ -20,7 +20,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Redacted from "effect/Redacted"
 import * as CohereEmbedding from "../../src/CohereEmbedding.js"
-import * as Google from "../../src/Google.js"
+import * as GoogleClient from "../../src/GoogleClient.js"
 import * as GoogleEmbedding from "../../src/GoogleEmbedding.js"
 import * as OpenAiClient from "../../src/OpenAiClient.js"
 import * as OpenAiEmbedding from "../../src/OpenAiEmbedding.js"
@@ -222,7 +222,7 @@ const embedderOf = (
   switch (provider) {
     case "google":
       return GoogleEmbedding.make(spec.model, spec.google).pipe(
-        Effect.provide(Google.layer({ apiKey: key, baseUrl, retry: false }))
+        Effect.provide(GoogleClient.layer({ apiKey: key, baseUrl, retry: false }))
       )
     case "cohere":
       return CohereEmbedding.make(spec.model).pipe(

@@ -31,6 +31,7 @@ import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
 import * as Google from "../../src/Google.js"
+import * as GoogleClient from "../../src/GoogleClient.js"
 import * as GoogleAuth from "../../src/GoogleAuth.js"
 import { withDownloads } from "../support/conformance.js"
 import {
@@ -717,13 +718,17 @@ const clientOf = (c: ConformanceCase, path: string, baseUrl: string) => {
   const v = vertexPath.exec(path)
   if (v === null)
     return {
-      layer: Google.layer({ apiKey: Redacted.make("test-gemini-key"), baseUrl, retry: false }),
+      layer: GoogleClient.layer({
+        apiKey: Redacted.make("test-gemini-key"),
+        baseUrl,
+        retry: false
+      }),
       auth: ["x-goog-api-key", "test-gemini-key"] as const
     }
   const [, prefix, project, location] = v
   if (project === undefined)
     return {
-      layer: Google.vertexLayer({
+      layer: GoogleClient.vertexLayer({
         credentials: GoogleAuth.apiKey(Redacted.make("test-vertex-key")),
         baseUrl: `${baseUrl}${prefix}`,
         retry: false
@@ -732,7 +737,7 @@ const clientOf = (c: ConformanceCase, path: string, baseUrl: string) => {
     }
   const exchange = c.interactions.some(isToken)
   return {
-    layer: Google.vertexLayer({
+    layer: GoogleClient.vertexLayer({
       credentials: exchange
         ? GoogleAuth.authorizedUser({
             client_id: "scrubbed",

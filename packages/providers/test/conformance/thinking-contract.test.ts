@@ -18,6 +18,7 @@ import * as Fs from "node:fs"
 import * as Path from "node:path"
 import * as Cerebras from "../../src/Cerebras.js"
 import * as Google from "../../src/Google.js"
+import * as GoogleClient from "../../src/GoogleClient.js"
 import * as Groq from "../../src/Groq.js"
 import * as Mistral from "../../src/Mistral.js"
 import * as OpenAiClient from "../../src/OpenAiClient.js"
@@ -124,7 +125,7 @@ const modelLayer = (
       )
     case "google":
       return Google.model(modelName).pipe(
-        Layer.provide(Google.layer({ apiKey: key, baseUrl, retry: false })),
+        Layer.provide(GoogleClient.layer({ apiKey: key, baseUrl, retry: false })),
         Layer.provide(http)
       )
     case "mistral":

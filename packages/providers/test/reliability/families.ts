@@ -9,8 +9,10 @@ import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as Anthropic from "../../src/Anthropic.js"
+import * as AnthropicClient from "../../src/AnthropicClient.js"
 import * as Cohere from "../../src/Cohere.js"
 import * as Google from "../../src/Google.js"
+import * as GoogleClient from "../../src/GoogleClient.js"
 import * as Mistral from "../../src/Mistral.js"
 import * as OpenAiChat from "../../src/OpenAiChat.js"
 import * as OpenAiClient from "../../src/OpenAiClient.js"
@@ -118,7 +120,7 @@ export const anthropic: Family = {
   layer: (baseUrl, o = {}) =>
     Anthropic.model("claude-x", o.settings !== undefined ? { settings: o.settings } : {}).pipe(
       Layer.provide(
-        Anthropic.layer({ baseUrl, apiKey: Redacted.make(apiKey), retry: o.retry ?? false })
+        AnthropicClient.layer({ baseUrl, apiKey: Redacted.make(apiKey), retry: o.retry ?? false })
       ),
       Layer.provide(NodeHttpClient.layerUndici)
     ),
@@ -163,7 +165,7 @@ export const gemini: Family = {
   layer: (baseUrl, o = {}) =>
     Google.model("gemini-2.5-flash", o.settings !== undefined ? { settings: o.settings } : {}).pipe(
       Layer.provide(
-        Google.layer({ apiKey: Redacted.make(apiKey), baseUrl, retry: o.retry ?? false })
+        GoogleClient.layer({ apiKey: Redacted.make(apiKey), baseUrl, retry: o.retry ?? false })
       ),
       Layer.provide(NodeHttpClient.layerUndici)
     ),
