@@ -103,7 +103,7 @@ export interface Options {
 
 /** Builds the model service from a client. */
 export const makeWith = (
-  client: CohereClientModule.CohereClientService,
+  client: CohereClientModule.Service,
   modelName: string,
   options: Options = {}
 ): Model.Service => {

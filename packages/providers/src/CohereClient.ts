@@ -33,7 +33,7 @@ import { secret } from "./internal/secret.js"
 export const defaultBaseUrl = "https://api.cohere.com"
 
 /** What `CohereClient` holds. */
-export interface CohereClientService {
+export interface Service {
   readonly apiKey: Redacted.Redacted<string> | undefined
   readonly baseUrl: string
   readonly headers: Readonly<Record<string, string>>
@@ -45,11 +45,11 @@ export interface CohereClientService {
 /** The Cohere API client configuration: key, base URL, extra headers, retry policy. */
 export class CohereClient extends Context.Tag("@agentfx/providers/CohereClient")<
   CohereClient,
-  CohereClientService
+  Service
 >() {}
 
-/** Options of `layer`. */
-export interface ClientOptions {
+/** How to reach the Cohere API (options of `layer`). */
+export interface Options {
   /** Sent as `Authorization: Bearer …`. */
   readonly apiKey?: Redacted.Redacted<string> | undefined
   /** Default `https://api.cohere.com`. */
@@ -62,10 +62,7 @@ export interface ClientOptions {
 }
 
 /** Builds the client service from options and an `HttpClient`. */
-export const makeWith = (
-  httpClient: HttpClient.HttpClient,
-  options: ClientOptions
-): CohereClientService =>
+export const makeWith = (httpClient: HttpClient.HttpClient, options: Options): Service =>
   CohereClient.of({
     apiKey: options.apiKey,
     baseUrl: Client.baseUrlOf(options.baseUrl, defaultBaseUrl),
@@ -76,14 +73,12 @@ export const makeWith = (
   })
 
 /** Builds the client service, requiring an `HttpClient`. */
-export const make = (
-  options: ClientOptions = {}
-): Effect.Effect<CohereClientService, never, HttpClient.HttpClient> =>
+export const make = (options: Options = {}): Effect.Effect<Service, never, HttpClient.HttpClient> =>
   Effect.map(HttpClient.HttpClient, (httpClient) => makeWith(httpClient, options))
 
 /** A `CohereClient` from explicit options. */
 export const layer = (
-  options: ClientOptions = {}
+  options: Options = {}
 ): Layer.Layer<CohereClient, never, HttpClient.HttpClient> =>
   Layer.effect(CohereClient, make(options))
 
@@ -93,7 +88,7 @@ export const apiKeyConfig: Config.Config<Redacted.Redacted<string>> = secret("CO
 )
 
 /** Options of `layerConfig`: every field is optional. */
-export interface ConfigOptions extends Omit<ClientOptions, "apiKey" | "baseUrl"> {
+export interface ConfigOptions extends Omit<Options, "apiKey" | "baseUrl"> {
   /** Default: `apiKeyConfig`. */
   readonly apiKey?: Config.Config<Redacted.Redacted<string>> | undefined
   /** Default: the optional `COHERE_BASE_URL`. */
@@ -122,7 +117,7 @@ export interface CallOptions {
 }
 
 /** The JSON / SSE POSTs of a client (bearer key added per call). */
-export const posts = (client: CohereClientService): Client.Posts<CallOptions> =>
+export const posts = (client: Service): Client.Posts<CallOptions> =>
   Client.posts(
     client.httpClient,
     client.retry,
@@ -130,3 +125,9 @@ export const posts = (client: CohereClientService): Client.Posts<CallOptions> =>
     () => Client.setKey({ ...client.headers }, "authorization", client.apiKey, "Bearer "),
     client.httpClientSpans
   )
+
+/** @deprecated Renamed `Service`, as in every `<P>Client` module. What `CohereClient` holds. */
+export type CohereClientService = Service
+
+/** @deprecated Renamed `Options`, as in every `<P>Client` module. Options of `layer`. */
+export type ClientOptions = Options
