@@ -17,12 +17,12 @@
  *
  * @example
  * ```ts
- * import { Cohere } from "@agentfx/providers"
+ * import { Cohere, CohereClient } from "@agentfx/providers"
  * import { NodeHttpClient } from "@effect/platform-node"
  * import { Layer } from "effect"
  *
  * const ModelLive = Cohere.model("command-a-03-2025").pipe(
- *   Layer.provide(Cohere.layerConfig()), // CO_API_KEY (or COHERE_API_KEY)
+ *   Layer.provide(CohereClient.layerConfig()), // CO_API_KEY (or COHERE_API_KEY)
  *   Layer.provide(NodeHttpClient.layerUndici)
  * )
  * ```

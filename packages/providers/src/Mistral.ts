@@ -12,12 +12,12 @@
  *
  * @example
  * ```ts
- * import { Mistral } from "@agentfx/providers"
+ * import { Mistral, MistralClient } from "@agentfx/providers"
  * import { NodeHttpClient } from "@effect/platform-node"
  * import { Layer } from "effect"
  *
  * const ModelLive = Mistral.model("mistral-large-latest", { safePrompt: true }).pipe(
- *   Layer.provide(Mistral.layerConfig()), // MISTRAL_API_KEY
+ *   Layer.provide(MistralClient.layerConfig()), // MISTRAL_API_KEY
  *   Layer.provide(NodeHttpClient.layerUndici)
  * )
  * ```
