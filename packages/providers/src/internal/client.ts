@@ -2,7 +2,7 @@
  * The plumbing of the provider clients (`AnthropicClient`, `OpenAiClient`, `GoogleClient`):
  * base URL normalisation, the key header (taken out of its `Redacted` box per call), the
  * optional `*_BASE_URL` configuration, and the JSON / SSE POSTs with the resolved retry policy.
- * Each provider module keeps its own tag, options and layers.
+ * Each `<P>Client` module keeps its own tag, options and layers.
  *
  * @internal
  */
