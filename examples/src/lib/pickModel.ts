@@ -12,7 +12,9 @@
  */
 import type { Model } from "@agentfx/core"
 import * as Anthropic from "@agentfx/providers/Anthropic"
+import * as AnthropicClient from "@agentfx/providers/AnthropicClient"
 import * as Google from "@agentfx/providers/Google"
+import * as GoogleClient from "@agentfx/providers/GoogleClient"
 import * as OpenAiChat from "@agentfx/providers/OpenAiChat"
 import * as OpenAiClient from "@agentfx/providers/OpenAiClient"
 import * as OpenAiCompatible from "@agentfx/providers/OpenAiCompatible"
@@ -106,7 +108,7 @@ export const pickModelWith = (
       const model = name ?? "claude-haiku-4-5"
       return {
         layer: Anthropic.model(model).pipe(
-          Layer.provide(Anthropic.layerConfig()),
+          Layer.provide(AnthropicClient.layerConfig()),
           Layer.provide(http),
           Layer.orDie
         ),
@@ -118,7 +120,7 @@ export const pickModelWith = (
       const model = name ?? "gemini-2.5-flash"
       return {
         layer: Google.model(model).pipe(
-          Layer.provide(Google.layerConfig()),
+          Layer.provide(GoogleClient.layerConfig()),
           Layer.provide(http),
           Layer.orDie
         ),

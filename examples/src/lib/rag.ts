@@ -26,7 +26,7 @@ import {
   Usage
 } from "@agentfx/core"
 import * as CohereEmbedding from "@agentfx/providers/CohereEmbedding"
-import * as Google from "@agentfx/providers/Google"
+import * as GoogleClient from "@agentfx/providers/GoogleClient"
 import * as GoogleEmbedding from "@agentfx/providers/GoogleEmbedding"
 import * as OpenAiClient from "@agentfx/providers/OpenAiClient"
 import * as OpenAiEmbedding from "@agentfx/providers/OpenAiEmbedding"
@@ -554,7 +554,9 @@ export const pickEmbedder = (
       model: "gemini-embedding-001",
       dimensions: 768,
       layer: () =>
-        GoogleEmbedding.model("gemini-embedding-001").pipe(Layer.provide(Google.layerConfig()))
+        GoogleEmbedding.model("gemini-embedding-001").pipe(
+          Layer.provide(GoogleClient.layerConfig())
+        )
     },
     {
       keys: ["VOYAGE_API_KEY"],
