@@ -8,6 +8,7 @@
  * the loopback server replaying recorded traffic.
  */
 import { Messages, Model } from "@agentfx/core"
+import type * as HttpClient from "@effect/platform/HttpClient"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { assert, describe, it } from "@effect/vitest"
 import * as Context from "effect/Context"
@@ -220,7 +221,6 @@ describe("provider layout: the moved names, deprecated, are the same values", ()
 // A model on each client layer, against recorded traffic
 // ---------------------------------------------------------------------------
 
-const http = NodeHttpClient.layerUndici
 const KEY = "sk-layout-secret"
 const credentials = {
   accessKeyId: "AKIDLAYOUT",
@@ -228,201 +228,169 @@ const credentials = {
   sessionToken: Redacted.make("layout-session-token")
 }
 
-/** Replays one recorded case for a model built on a client layer; checks the text and the key. */
-const replay = (options: {
-  readonly folder: string
-  readonly id: string
-  /** The model layer on the client layer pointed at the server. */
-  readonly layer: (baseUrl: string) => Layer.Layer<Model.Model, unknown>
-  /** The recorded answer's text. */
-  readonly text: (json: any) => string
-  /** Checks the headers (and path, body) the server received. */
-  readonly sent: (
-    request: {
-      readonly path: string
-      readonly headers: Record<string, string>
-      readonly body: unknown
-    },
-    baseUrl: string
-  ) => Effect.Effect<void>
-}) =>
-  Effect.gen(function* () {
-    const c = loadCase(options.folder, options.id)
-    const server = yield* replayServer(c)
-    const response = yield* Effect.flatMap(Model.Model, (m) =>
-      m.request([Messages.userPrompt("hello")], {}, Model.ModelRequestParameters.empty)
-    ).pipe(Effect.provide(options.layer(server.baseUrl)))
-    assert.strictEqual(response.text, options.text(c.interactions[0]!.response.json))
-    assert.strictEqual(server.unused(), 0)
-    yield* options.sent(server.received[0]!, server.baseUrl)
-  })
+/** Client options pointing at the replay server with the test key and no retries. */
+const keyed = (baseUrl: string) => ({ baseUrl, apiKey: Redacted.make(KEY), retry: false as const })
+
+/** What the server received. */
+interface Sent {
+  readonly path: string
+  readonly headers: Record<string, string>
+  readonly body: unknown
+}
 
 const bearer =
   (key: string) =>
-  (request: { readonly headers: Record<string, string> }): Effect.Effect<void> =>
-    Effect.sync(() => assert.strictEqual(request.headers.authorization, `Bearer ${key}`))
+  (sent: Sent): Effect.Effect<void> =>
+    Effect.sync(() => assert.strictEqual(sent.headers.authorization, `Bearer ${key}`))
+
+const signedFor =
+  (service: string) =>
+  (sent: Sent, baseUrl: string): Effect.Effect<void> =>
+    Effect.promise(() =>
+      assertSigned(sent, baseUrl, {
+        service,
+        region: "us-east-1",
+        accessKeyId: credentials.accessKeyId,
+        secretAccessKey: Redacted.value(credentials.secretAccessKey),
+        sessionToken: Redacted.value(credentials.sessionToken)
+      })
+    )
 
 const chatText = (json: any): string => json.choices[0].message.content
 
+/** One recorded exchange replayed through a model built on a client layer. */
+interface ReplayCase {
+  readonly title: string
+  readonly folder: string
+  readonly id: string
+  /** The model on the client layer pointed at the server. */
+  readonly layer: (baseUrl: string) => Layer.Layer<Model.Model, unknown, HttpClient.HttpClient>
+  /** The recorded answer's text. */
+  readonly text: (json: any) => string
+  /** Checks how the request was authorized. */
+  readonly sent: (sent: Sent, baseUrl: string) => Effect.Effect<void>
+}
+
+const cases: ReadonlyArray<ReplayCase> = [
+  {
+    title: "OpenAiClient → OpenAiChat",
+    folder: "openai-chat",
+    id: "models.test_openai.test_extra_headers",
+    layer: (url) =>
+      OpenAiChat.model("gpt-4o").pipe(Layer.provide(OpenAiClient.layer(keyed(`${url}/v1`)))),
+    text: chatText,
+    sent: bearer(KEY)
+  },
+  {
+    title: "MistralClient → Mistral",
+    folder: "mistral",
+    id: "models.test_mistral.test_mistral_forwards_penalties",
+    layer: (url) =>
+      Mistral.model("mistral-large-latest").pipe(
+        Layer.provide(MistralClient.layer(keyed(`${url}/v1`)))
+      ),
+    text: chatText,
+    sent: bearer(KEY)
+  },
+  {
+    title: "CohereClient → Cohere",
+    folder: "cohere",
+    id: "models.test_cohere.test_cohere_model_instructions",
+    layer: (url) =>
+      Cohere.model("command-r7b-12-2024").pipe(Layer.provide(CohereClient.layer(keyed(url)))),
+    text: (json) => json.message.content[0].text,
+    sent: bearer(KEY)
+  },
+  {
+    title: "AnthropicClient → Anthropic",
+    folder: "anthropic",
+    id: "models.test_anthropic.test_anthropic_model_instructions",
+    layer: (url) =>
+      Anthropic.model("claude-3-opus-latest").pipe(
+        Layer.provide(AnthropicClient.layer(keyed(url)))
+      ),
+    text: (json) => json.content[0].text,
+    sent: (sent) =>
+      Effect.sync(() => {
+        assert.strictEqual(sent.headers["x-api-key"], KEY)
+        assert.strictEqual(sent.headers["anthropic-version"], AnthropicClient.apiVersion)
+        assert.isUndefined(sent.headers.authorization)
+      })
+  },
+  {
+    title: "GoogleClient → Google (Gemini API key)",
+    folder: "google",
+    id: "models.test_google.test_google_model",
+    layer: (url) =>
+      Google.model("gemini-2.5-flash").pipe(Layer.provide(GoogleClient.layer(keyed(url)))),
+    text: (json) => json.candidates[0].content.parts[0].text,
+    sent: (sent) => Effect.sync(() => assert.strictEqual(sent.headers["x-goog-api-key"], KEY))
+  },
+  {
+    title: "GoogleClient.vertexLayer → Google (Vertex AI, OAuth token)",
+    folder: "google",
+    id: "models.test_google.test_google_model_vertex_provider",
+    layer: (url) =>
+      Google.model("gemini-2.0-flash").pipe(
+        Layer.provide(
+          GoogleClient.vertexLayer({
+            credentials: GoogleAuth.accessToken(Redacted.make("ya29.layout-token")),
+            project: "pydantic-ai",
+            baseUrl: url,
+            retry: false
+          })
+        )
+      ),
+    text: (json) => json.candidates[0].content.parts[0].text,
+    sent: bearer("ya29.layout-token")
+  },
+  {
+    title: "BedrockClient → Bedrock (SigV4)",
+    folder: "bedrock",
+    id: "models.test_bedrock.test_bedrock_top_k_nova_variant",
+    layer: (url) =>
+      Bedrock.model("us.amazon.nova-micro-v1:0").pipe(
+        Layer.provide(
+          BedrockClient.layer({ region: "us-east-1", baseUrl: url, credentials, retry: false })
+        )
+      ),
+    text: (json) => json.output.message.content[0].text,
+    sent: signedFor("bedrock")
+  },
+  {
+    title: "BedrockMantleClient → BedrockMantle (SigV4, Chat Completions under /v1)",
+    folder: "bedrock",
+    id: "models.test_bedrock_mantle.test_safeguard_chat_routing",
+    layer: (url) =>
+      BedrockMantle.model("openai.gpt-oss-safeguard-20b").pipe(
+        Layer.provide(
+          BedrockMantleClient.layer({
+            region: "us-east-1",
+            baseUrl: url,
+            credentials,
+            retry: false
+          })
+        )
+      ),
+    text: chatText,
+    sent: signedFor(BedrockMantleClient.signingService)
+  }
+]
+
 describe("provider layout: a model on each <P>Client layer replays recorded traffic", () => {
-  it.scopedLive("OpenAiClient → OpenAiChat", () =>
-    replay({
-      folder: "openai-chat",
-      id: "models.test_openai.test_extra_headers",
-      layer: (baseUrl) =>
-        OpenAiChat.model("gpt-4o").pipe(
-          Layer.provide(
-            OpenAiClient.layer({
-              baseUrl: `${baseUrl}/v1`,
-              apiKey: Redacted.make(KEY),
-              retry: false
-            })
-          ),
-          Layer.provide(http)
-        ),
-      text: chatText,
-      sent: bearer(KEY)
-    })
-  )
-
-  it.scopedLive("MistralClient → Mistral", () =>
-    replay({
-      folder: "mistral",
-      id: "models.test_mistral.test_mistral_forwards_penalties",
-      layer: (baseUrl) =>
-        Mistral.model("mistral-large-latest").pipe(
-          Layer.provide(
-            MistralClient.layer({
-              baseUrl: `${baseUrl}/v1`,
-              apiKey: Redacted.make(KEY),
-              retry: false
-            })
-          ),
-          Layer.provide(http)
-        ),
-      text: chatText,
-      sent: bearer(KEY)
-    })
-  )
-
-  it.scopedLive("CohereClient → Cohere", () =>
-    replay({
-      folder: "cohere",
-      id: "models.test_cohere.test_cohere_model_instructions",
-      layer: (baseUrl) =>
-        Cohere.model("command-r7b-12-2024").pipe(
-          Layer.provide(CohereClient.layer({ baseUrl, apiKey: Redacted.make(KEY), retry: false })),
-          Layer.provide(http)
-        ),
-      text: (json) => json.message.content[0].text,
-      sent: bearer(KEY)
-    })
-  )
-
-  it.scopedLive("AnthropicClient → Anthropic", () =>
-    replay({
-      folder: "anthropic",
-      id: "models.test_anthropic.test_anthropic_model_instructions",
-      layer: (baseUrl) =>
-        Anthropic.model("claude-3-opus-latest").pipe(
-          Layer.provide(
-            AnthropicClient.layer({ baseUrl, apiKey: Redacted.make(KEY), retry: false })
-          ),
-          Layer.provide(http)
-        ),
-      text: (json) => json.content[0].text,
-      sent: (request) =>
-        Effect.sync(() => {
-          assert.strictEqual(request.headers["x-api-key"], KEY)
-          assert.strictEqual(request.headers["anthropic-version"], AnthropicClient.apiVersion)
-          assert.isUndefined(request.headers.authorization)
-        })
-    })
-  )
-
-  it.scopedLive("GoogleClient → Google (Gemini API key)", () =>
-    replay({
-      folder: "google",
-      id: "models.test_google.test_google_model",
-      layer: (baseUrl) =>
-        Google.model("gemini-2.5-flash").pipe(
-          Layer.provide(GoogleClient.layer({ baseUrl, apiKey: Redacted.make(KEY), retry: false })),
-          Layer.provide(http)
-        ),
-      text: (json) => json.candidates[0].content.parts[0].text,
-      sent: (request) =>
-        Effect.sync(() => assert.strictEqual(request.headers["x-goog-api-key"], KEY))
-    })
-  )
-
-  it.scopedLive("GoogleClient.vertexLayer → Google (Vertex AI, OAuth token)", () =>
-    replay({
-      folder: "google",
-      id: "models.test_google.test_google_model_vertex_provider",
-      layer: (baseUrl) =>
-        Google.model("gemini-2.0-flash").pipe(
-          Layer.provide(
-            GoogleClient.vertexLayer({
-              credentials: GoogleAuth.accessToken(Redacted.make("ya29.layout-token")),
-              project: "pydantic-ai",
-              baseUrl,
-              retry: false
-            })
-          ),
-          Layer.provide(http)
-        ),
-      text: (json) => json.candidates[0].content.parts[0].text,
-      sent: bearer("ya29.layout-token")
-    })
-  )
-
-  it.scopedLive("BedrockClient → Bedrock (SigV4)", () =>
-    replay({
-      folder: "bedrock",
-      id: "models.test_bedrock.test_bedrock_top_k_nova_variant",
-      layer: (baseUrl) =>
-        Bedrock.model("us.amazon.nova-micro-v1:0").pipe(
-          Layer.provide(
-            BedrockClient.layer({ region: "us-east-1", baseUrl, credentials, retry: false })
-          ),
-          Layer.provide(http)
-        ),
-      text: (json) => json.output.message.content[0].text,
-      sent: (request, baseUrl) =>
-        Effect.promise(() =>
-          assertSigned(request, baseUrl, {
-            service: "bedrock",
-            region: "us-east-1",
-            accessKeyId: credentials.accessKeyId,
-            secretAccessKey: Redacted.value(credentials.secretAccessKey),
-            sessionToken: Redacted.value(credentials.sessionToken)
-          })
+  for (const c of cases)
+    it.scopedLive(c.title, () =>
+      Effect.gen(function* () {
+        const recorded = loadCase(c.folder, c.id)
+        const server = yield* replayServer(recorded)
+        const response = yield* Effect.flatMap(Model.Model, (m) =>
+          m.request([Messages.userPrompt("hello")], {}, Model.ModelRequestParameters.empty)
+        ).pipe(
+          Effect.provide(c.layer(server.baseUrl).pipe(Layer.provide(NodeHttpClient.layerUndici)))
         )
-    })
-  )
-
-  it.scopedLive("BedrockMantleClient → BedrockMantle (SigV4, Chat Completions under /v1)", () =>
-    replay({
-      folder: "bedrock",
-      id: "models.test_bedrock_mantle.test_safeguard_chat_routing",
-      layer: (baseUrl) =>
-        BedrockMantle.model("openai.gpt-oss-safeguard-20b").pipe(
-          Layer.provide(
-            BedrockMantleClient.layer({ region: "us-east-1", baseUrl, credentials, retry: false })
-          ),
-          Layer.provide(http)
-        ),
-      text: chatText,
-      sent: (request, baseUrl) =>
-        Effect.promise(() =>
-          assertSigned(request, baseUrl, {
-            service: BedrockMantleClient.signingService,
-            region: "us-east-1",
-            accessKeyId: credentials.accessKeyId,
-            secretAccessKey: Redacted.value(credentials.secretAccessKey),
-            sessionToken: Redacted.value(credentials.sessionToken)
-          })
-        )
-    })
-  )
+        assert.strictEqual(response.text, c.text(recorded.interactions[0]!.response.json))
+        assert.strictEqual(server.unused(), 0)
+        yield* c.sent(server.received[0]!, server.baseUrl)
+      })
+    )
 })
