@@ -60,7 +60,19 @@ check(AgentModule.make === Agent.make, "subpath export @agentfx/core/Agent")
 // classes, tags and functions whichever path imported them).
 for (const [pkg, names] of [
   ["@agentfx/core", ["Messages", "Tool", "Agent", "Usage", "AgentError"]],
-  ["@agentfx/providers", ["OpenAiChat", "OpenAiClient", "Anthropic", "Google", "Bedrock"]]
+  [
+    "@agentfx/providers",
+    [
+      "OpenAiChat",
+      "OpenAiClient",
+      "Anthropic",
+      "AnthropicClient",
+      "Google",
+      "GoogleClient",
+      "Bedrock",
+      "BedrockClient"
+    ]
+  ]
 ] as const) {
   const index: Record<string, Record<string, unknown>> = await import(pkg)
   for (const name of names) {
