@@ -757,9 +757,6 @@ export class Run<A> implements Machine<A>, ToolHost {
   get output(): OutputSpec.Any {
     return this.st.outputOffer?.spec ?? this.resolved.spec
   }
-  get spec(): OutputSpec.Any {
-    return this.output
-  }
 
   // -- ToolHost ---------------------------------------------------------------
 

@@ -41,7 +41,7 @@ export function handleText<A>(
   self: Run<A>,
   response: ModelResponse
 ): Effect.Effect<AgentNode<A>, unknown, unknown> {
-  const spec = self.spec
+  const spec = self.output
   // An image beats text (pydantic-ai's order): the first image file ends the run.
   if (spec.allowImageOutput === true && spec.handleImage !== undefined) {
     const image = response.images[0]
@@ -95,7 +95,7 @@ export function handleText<A>(
 
 /** The budget of one output tool, when the spec gives output tools their own. */
 export function outputToolMax<A>(self: Run<A>, toolName: string): number | undefined {
-  const spec = self.spec
+  const spec = self.output
   return spec.maxRetriesFor === undefined
     ? undefined
     : (spec.maxRetriesFor(toolName) ?? self.config.outputRetries)
@@ -115,7 +115,7 @@ export function runOutputCall<A>(
   return Effect.gen(function* () {
     const toolMax = outputToolMax(self, call.toolName)
     const toolRetry = self.toolRetry(call.toolName)
-    const spec = self.spec
+    const spec = self.output
     const result = yield* decodeResponse(
       self,
       spec.handleToolCall(call, { partial: false }),
@@ -165,7 +165,7 @@ export function handleToolCalls<A>(
 ): Effect.Effect<AgentNode<A>, unknown, unknown> {
   return Effect.gen(function* () {
     const st = self.st
-    const spec = self.spec
+    const spec = self.output
     const endStrategy = self.config.endStrategy
     const calls = response.toolCalls
     const results: Array<CallOutcome | undefined> = calls.map(() => undefined)

@@ -227,8 +227,8 @@ export function isFinalStart<A>(
       allowText && !(self.profile.ignoreStreamedLeadingWhitespace && part.content.trim() === "")
     )
   }
-  if (part._tag === "FilePart") return self.spec.allowImageOutput === true && part.content.isImage
-  return part._tag === "ToolCallPart" && self.spec.isOutputTool(part.toolName)
+  if (part._tag === "FilePart") return self.output.allowImageOutput === true && part.content.isImage
+  return part._tag === "ToolCallPart" && self.output.isOutputTool(part.toolName)
 }
 
 /**
@@ -298,7 +298,7 @@ export function modelRequestSetup<A>(
       const { streamed, finish } = yield* openStream(self, node)
       let completed: ModelResponse | undefined
       let finalSent = false
-      const allowText = self.spec.allowTextOutput
+      const allowText = self.output.allowTextOutput
       const events = Stream.mapChunks(
         streamed.events,
         (chunk: Chunk.Chunk<ModelResponseStreamEvent>) => {
@@ -391,7 +391,7 @@ export function relayEvents<A>(
 } {
   let completed: ModelResponse | undefined
   let finalSent = false
-  const allowText = self.spec.allowTextOutput
+  const allowText = self.output.allowTextOutput
   return {
     onEvents: (events) => {
       for (let i = 0; i < events.length; i++) {

@@ -73,10 +73,10 @@ export const failureText = (content: RetryPromptPart["content"]): string => {
 
 export function alternatives<A>(self: Run<A>, includeText: boolean): string {
   const alts: Array<string> = []
-  if (includeText && self.spec.allowTextOutput) alts.push("return text")
+  if (includeText && self.output.allowTextOutput) alts.push("return text")
   if (offeredOutputTools(self).length > 0) alts.push("include your response in a tool call")
   else if (self.st.tools.size > 0) alts.push("call a tool")
-  if (self.spec.allowImageOutput === true) alts.push("return an image")
+  if (self.output.allowImageOutput === true) alts.push("return an image")
   if (alts.length === 0) alts.push("return text")
   return `Please ${alts.join(" or ")}.`
 }

@@ -303,7 +303,7 @@ export function requestParameters<A>(
     if (self.st.tools.has(t.name)) return t.name
   }
   const outputObject = outputObjectOf(self)
-  const spec = self.spec
+  const spec = self.output
   const parameters = makeModelRequestParameters({
     functionTools: tools.map((t) => t.definition),
     outputTools,

@@ -204,7 +204,7 @@ export function checkDeferredResults<A>(
   results: DeferredToolResults,
   partial = false
 ): string | undefined {
-  const spec = self.spec
+  const spec = self.output
   const describe = (c: ToolCallPart) => `'${c.toolCallId}' ('${c.toolName}')`
   const waiting = calls.filter((c) => {
     const known = answered.get(c.toolCallId)
