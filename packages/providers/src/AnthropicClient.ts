@@ -133,12 +133,12 @@ export const layerConfig = (
 ): Layer.Layer<AnthropicClient, ConfigError.ConfigError, HttpClient.HttpClient> =>
   Layer.effect(
     AnthropicClient,
-    Effect.gen(function* () {
-      const apiKey = yield* Client.keyConfig(
-        options.apiKey ?? secret("ANTHROPIC_API_KEY"),
-        "Anthropic"
-      )
-      const baseUrl = yield* options.baseUrl ?? Client.optionalString("ANTHROPIC_BASE_URL")
-      return yield* make({ ...options, apiKey, baseUrl })
-    })
+    Effect.flatMap(
+      Client.keyAndBaseUrl(options, {
+        provider: "Anthropic",
+        apiKey: secret("ANTHROPIC_API_KEY"),
+        baseUrlEnv: "ANTHROPIC_BASE_URL"
+      }),
+      (read) => make({ ...options, ...read })
+    )
   )

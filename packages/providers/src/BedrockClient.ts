@@ -265,14 +265,12 @@ export const layerConfig = (
   Layer.effect(
     BedrockClient,
     Effect.gen(function* () {
-      const region = yield* options.region ??
-        Config.string("AWS_REGION").pipe(Config.orElse(() => Config.string("AWS_DEFAULT_REGION")))
+      const region = yield* options.region ?? Signer.regionConfig
       const apiKey = yield* options.apiKey ?? Signer.apiKeyConfig
       const baseUrl = yield* options.baseUrl ??
         Client.optionalString("AWS_ENDPOINT_URL_BEDROCK_RUNTIME")
-      let credentials = options.credentials
-      if (credentials === undefined && apiKey === undefined)
-        credentials = yield* Signer.credentialsConfig
+      const credentials =
+        options.credentials ?? (apiKey === undefined ? yield* Signer.credentialsConfig : undefined)
       return yield* make({ ...options, region, apiKey, baseUrl, credentials })
     })
   )

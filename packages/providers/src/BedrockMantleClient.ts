@@ -113,8 +113,7 @@ export const layerConfig = (
   Layer.effect(
     BedrockMantleClient,
     Effect.gen(function* () {
-      const region = yield* options.region ??
-        Config.string("AWS_REGION").pipe(Config.orElse(() => Config.string("AWS_DEFAULT_REGION")))
+      const region = yield* options.region ?? Signer.regionConfig
       const apiKey = yield* options.apiKey ?? Signer.apiKeyConfig
       const baseUrl = yield* options.baseUrl ??
         Client.optionalString("AWS_ENDPOINT_URL_BEDROCK_MANTLE")

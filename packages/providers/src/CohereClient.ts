@@ -101,11 +101,14 @@ export const layerConfig = (
 ): Layer.Layer<CohereClient, ConfigError.ConfigError, HttpClient.HttpClient> =>
   Layer.effect(
     CohereClient,
-    Effect.gen(function* () {
-      const apiKey = yield* Client.keyConfig(options.apiKey ?? apiKeyConfig, "Cohere")
-      const baseUrl = yield* options.baseUrl ?? Client.optionalString("COHERE_BASE_URL")
-      return yield* make({ ...options, apiKey, baseUrl })
-    })
+    Effect.flatMap(
+      Client.keyAndBaseUrl(options, {
+        provider: "Cohere",
+        apiKey: apiKeyConfig,
+        baseUrlEnv: "COHERE_BASE_URL"
+      }),
+      (read) => make({ ...options, ...read })
+    )
   )
 
 /** A call through the client: a path under the base URL. */

@@ -130,11 +130,14 @@ export const layerConfig = (
 ): Layer.Layer<GoogleClient, ConfigError.ConfigError, HttpClient.HttpClient> =>
   Layer.effect(
     GoogleClient,
-    Effect.gen(function* () {
-      const apiKey = yield* Client.keyConfig(options.apiKey ?? apiKeyConfig, "Google")
-      const baseUrl = yield* options.baseUrl ?? Client.optionalString("GEMINI_BASE_URL")
-      return yield* make({ ...options, apiKey, baseUrl })
-    })
+    Effect.flatMap(
+      Client.keyAndBaseUrl(options, {
+        provider: "Google",
+        apiKey: apiKeyConfig,
+        baseUrlEnv: "GEMINI_BASE_URL"
+      }),
+      (read) => make({ ...options, ...read })
+    )
   )
 
 /**

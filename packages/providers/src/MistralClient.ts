@@ -109,9 +109,12 @@ export const layerConfig = (
 ): Layer.Layer<MistralClient, ConfigError.ConfigError, HttpClient.HttpClient> =>
   Layer.effect(
     MistralClient,
-    Effect.gen(function* () {
-      const apiKey = yield* Client.keyConfig(options.apiKey ?? secret("MISTRAL_API_KEY"), "Mistral")
-      const baseUrl = yield* options.baseUrl ?? Client.optionalString("MISTRAL_BASE_URL")
-      return yield* make({ ...options, apiKey, baseUrl })
-    })
+    Effect.flatMap(
+      Client.keyAndBaseUrl(options, {
+        provider: "Mistral",
+        apiKey: secret("MISTRAL_API_KEY"),
+        baseUrlEnv: "MISTRAL_BASE_URL"
+      }),
+      (read) => make({ ...options, ...read })
+    )
   )

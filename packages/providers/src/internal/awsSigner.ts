@@ -129,6 +129,11 @@ export const makeSigner = (options: {
 const optionalRedacted = (name: string): Config.Config<Redacted.Redacted | undefined> =>
   Config.option(secret(name)).pipe(Config.map(Option.getOrUndefined))
 
+/** The AWS region: `AWS_REGION`, or `AWS_DEFAULT_REGION` when it is not set. */
+export const regionConfig: Config.Config<string> = Config.string("AWS_REGION").pipe(
+  Config.orElse(() => Config.string("AWS_DEFAULT_REGION"))
+)
+
 /** A Bedrock API key from `AWS_BEARER_TOKEN_BEDROCK`, if set. */
 export const apiKeyConfig: Config.Config<Redacted.Redacted | undefined> = optionalRedacted(
   "AWS_BEARER_TOKEN_BEDROCK"

@@ -124,3 +124,28 @@ export const keyConfig = <A>(
         `layer({ apiKey: Redacted.make(key) })`
     )
   })
+
+/**
+ * What a client's `layerConfig` reads besides its own settings: the key (the option's `Config`,
+ * else the provider's variable; missing, it fails with `keyConfig`'s message) and the base URL
+ * (the option's `Config`, else the optional `baseUrlEnv`).
+ */
+export const keyAndBaseUrl = <K>(
+  options: {
+    readonly apiKey?: Config.Config<K> | undefined
+    readonly baseUrl?: Config.Config<string | undefined> | undefined
+  },
+  defaults: {
+    readonly provider: string
+    readonly apiKey: Config.Config<K>
+    readonly baseUrlEnv: string
+  }
+): Effect.Effect<
+  { readonly apiKey: K; readonly baseUrl: string | undefined },
+  ConfigError.ConfigError
+> =>
+  Effect.gen(function* () {
+    const apiKey = yield* keyConfig(options.apiKey ?? defaults.apiKey, defaults.provider)
+    const baseUrl = yield* options.baseUrl ?? optionalString(defaults.baseUrlEnv)
+    return { apiKey, baseUrl }
+  })
